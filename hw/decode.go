@@ -1,0 +1,652 @@
+package hw
+
+import (
+	"bytes"
+	"encoding"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ProfileError is a problem with one key of a hardware profile: a TOML syntax error, an
+// unknown or mis-cased key, a value of the wrong type or unit, or a value that fails
+// validation. It prints as "file:line:col: key: message", leaving out what is unknown.
+//
+// Decode and Validate return either one *ProfileError or several joined with
+// errors.Join; errors.As finds the first.
+type ProfileError struct {
+	// File is the profile's source: a path, "" for a hand-built profile, or
+	// "--set key=value" for an override.
+	File string
+	// Line and Col locate the key (1-based); 0 when unknown.
+	Line, Col int
+	// Key is the dotted path of the offending key, e.g. "mac_array.modes[2].float".
+	Key string
+	// Err is the cause; for syntax errors it wraps the toml.ParseError.
+	Err error
+}
+
+func (e *ProfileError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	}
+	if e.Line > 0 {
+		if b.Len() > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%d", e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString("invalid")
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *ProfileError) Unwrap() error { return e.Err }
+
+// tomlMessage is a toml error with toml's own "toml: line N (last key ...)" prefix
+// removed, since ProfileError prints the position itself; Unwrap keeps the original
+// reachable for errors.As(err, &toml.ParseError{}).
+type tomlMessage struct {
+	msg string
+	err error
+}
+
+func (e tomlMessage) Error() string { return e.msg }
+func (e tomlMessage) Unwrap() error { return e.err }
+
+// Defaults returns a profile holding the default of every key that has one. Decode
+// starts from it, so a file need not repeat them:
+//
+//	mac_array.accumulator_bits = 32
+//	dram.channels = 1, dram.ranks = 1, dram.bank_groups = 1
+//	dram.address_mapping = "rochrababgco" (DRAMsim3's default: row bits on top, then
+//	  channel, rank, bank, bank group, column), dram.page_policy = "open"
+//	dma.setup_cycles = 8, dma.max_outstanding = 16
+//	sram.<name>.ports = 1 (applied to each buffer the file declares)
+//
+// Keys whose default depends on other keys are filled by Decode when absent:
+// mac_array.train_float ("fp32" if the chip has an fp32 mode, else its first widest float
+// mode, else ""), dram.tWR (18 ns for LPDDR kinds per JESD209-4, else 15 ns per
+// JESD79-3/-4) and dram.tCWL (half of tCL for LPDDR, whose write latency is about half
+// its read latency; three quarters of tCL otherwise, as in DDR3/DDR4 speed bins), kept in
+// the unit tCL was given in.
+func Defaults() *Profile {
+	return &Profile{
+		MACArray: MACArraySpec{AccumulatorBits: 32},
+		DRAM: DRAMSpec{
+			Channels:       1,
+			Ranks:          1,
+			BankGroups:     1,
+			AddressMapping: "rochrababgco",
+			PagePolicy:     "open",
+		},
+		DMA: DMASpec{SetupCycles: 8, MaxOutstanding: 16},
+	}
+}
+
+// newSRAMSpec is a buffer as it starts before its table is decoded.
+func newSRAMSpec() *SRAMSpec { return &SRAMSpec{Ports: 1} }
+
+// Load reads and validates the profile at path.
+func Load(path string) (*Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ProfileError{File: path, Err: err}
+	}
+	return decodeBytes(data, path)
+}
+
+// LoadFS reads and validates the profile at path in fsys (e.g. configs.FS).
+func LoadFS(fsys fs.FS, path string) (*Profile, error) {
+	data, err := fs.ReadFile(fsys, path)
+	if err != nil {
+		return nil, &ProfileError{File: path, Err: err}
+	}
+	return decodeBytes(data, path)
+}
+
+// Decode reads a profile from r strictly and validates it; source names r in errors and
+// becomes the profile's Source.
+//
+// Strict means: a key the Profile does not have is an error (with the valid keys of its
+// table listed), and so is a key spelled with other capitals than the documented one
+// ("Rows" for "rows"). BurntSushi/toml would silently accept the latter; a researcher's
+// typo must not quietly land in a field, nor must a profile depend on a fallback that
+// another TOML reader lacks. A value of the wrong TOML type or with a bad unit is an
+// error, never a silent zero or a wrapped negative.
+func Decode(r io.Reader, source string) (*Profile, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &ProfileError{File: source, Err: err}
+	}
+	return decodeBytes(data, source)
+}
+
+func decodeBytes(data []byte, source string) (*Profile, error) {
+	// toml parses into plain maps; the binder below then fills the Profile itself. Doing
+	// the typed part ourselves gives every type error its exact key and line (toml's own
+	// struct decoder reports the last element of an array of tables for all of them,
+	// cannot tell a mis-cased key from a right one, and replaces map entries wholesale,
+	// dropping their defaults).
+	var raw map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
+		return nil, fromTOMLError(source, data, err, nil)
+	}
+	pos := scanPositions(string(data))
+	p := Defaults()
+	b := &binder{file: source, pos: pos, defined: map[string]bool{}}
+	b.bindStruct(reflect.ValueOf(p).Elem(), raw, nil)
+	if len(b.errs) > 0 {
+		return nil, joinProfileErrors(b.errs)
+	}
+	p.Source = source
+	p.fillDerived(func(path string) bool { return b.defined[path] })
+	if err := p.Validate(); err != nil {
+		return nil, locate(err, pos)
+	}
+	return p, nil
+}
+
+// fillDerived sets the defaults that depend on other keys, for each key given reports
+// as absent.
+func (p *Profile) fillDerived(given func(path string) bool) {
+	if !given("mac_array.train_float") {
+		p.MACArray.TrainFloat = defaultTrainFloat(p.MACArray.Modes)
+	}
+	d := &p.DRAM
+	lp := strings.HasPrefix(strings.ToLower(d.Kind), "lpddr")
+	if !given("dram.tWR") {
+		d.TWR = Timing{NS: 15, InNS: true}
+		if lp {
+			d.TWR.NS = 18
+		}
+	}
+	if !given("dram.tCWL") && (d.TCL.Cycles > 0 || d.TCL.NS > 0) {
+		num, den := int64(3), int64(4)
+		if lp {
+			num, den = 1, 2
+		}
+		if d.TCL.InNS {
+			d.TCWL = Timing{NS: d.TCL.NS * float64(num) / float64(den), InNS: true}
+		} else {
+			d.TCWL = Timing{Cycles: (d.TCL.Cycles*num + den - 1) / den}
+		}
+	}
+}
+
+// defaultTrainFloat picks the float format QAT and FP32 training run in: fp32 when the
+// chip has it, else the first of its widest float modes, else none.
+func defaultTrainFloat(modes []MACMode) string {
+	best := ""
+	for _, m := range modes {
+		if m.Float == "fp32" {
+			return "fp32"
+		}
+		if m.IsFloat() && floatWidth[m.Float] > floatWidth[best] {
+			best = m.Float
+		}
+	}
+	return best
+}
+
+// tomlErrRE matches the plain (non-ParseError) errors of toml:
+// `toml: line 2 (last key "x"): incompatible types ...`.
+var tomlErrRE = regexp.MustCompile(`^toml: (?:line (\d+) )?(?:\(last key "((?:[^"\\]|\\.)*)"\): )?(.*)$`)
+
+// fromTOMLError turns an error of the toml package, raised on data, into a
+// *ProfileError with the line and key it names.
+func fromTOMLError(source string, data []byte, err error, pos *positions) *ProfileError {
+	var perr toml.ParseError
+	if errors.As(err, &perr) {
+		line, col := perr.Position.Line, perr.Position.Col
+		if line == 0 {
+			line = perr.Line
+		}
+		// toml counts a line when its lexer consumes the newline, so an error found at a
+		// line's end is reported on the next line; the byte offset is exact.
+		if st := perr.Position.Start; st > 0 && st <= len(data) {
+			line = bytes.Count(data[:st], []byte("\n")) + 1
+			col = st - (bytes.LastIndexByte(data[:st], '\n') + 1) + 1
+		}
+		pe := &ProfileError{File: source, Line: line, Col: col, Key: perr.LastKey,
+			Err: tomlMessage{msg: perr.Message, err: err}}
+		if kp, ok := pos.onLine(perr.LastKey, line); ok {
+			pe.Key, pe.Col = kp.path, kp.col
+		}
+		return pe
+	}
+	pe := &ProfileError{File: source, Err: err}
+	if m := tomlErrRE.FindStringSubmatch(err.Error()); m != nil && (m[1] != "" || m[2] != "") {
+		pe.Line, _ = strconv.Atoi(m[1])
+		pe.Key = strings.ReplaceAll(m[2], `\"`, `"`)
+		pe.Err = tomlMessage{msg: m[3], err: err}
+		if kp, ok := pos.onLine(pe.Key, pe.Line); ok {
+			pe.Key, pe.Col = kp.path, kp.col
+		} else if kp, ok := pos.lookup(pe.Key); ok && pe.Line == 0 {
+			pe.Line, pe.Col = kp.line, kp.col
+		}
+	}
+	return pe
+}
+
+// locate fills in the line and column of every ProfileError in err from pos.
+func locate(err error, pos *positions) error {
+	var list []*ProfileError
+	forEachProfileError(err, func(pe *ProfileError) {
+		if pe.Line == 0 {
+			if kp, ok := pos.lookup(pe.Key); ok {
+				pe.Line, pe.Col = kp.line, kp.col
+			}
+		}
+		list = append(list, pe)
+	})
+	if len(list) == 0 {
+		return err
+	}
+	return joinProfileErrors(list)
+}
+
+// forEachProfileError calls f on each *ProfileError in err, looking through joined
+// errors.
+func forEachProfileError(err error, f func(*ProfileError)) {
+	if pe, ok := err.(*ProfileError); ok {
+		f(pe)
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			forEachProfileError(e, f)
+		}
+	}
+}
+
+// joinProfileErrors orders errs by position (errors with no line last, in their given
+// order) and returns nil, the single error, or all of them joined.
+func joinProfileErrors(errs []*ProfileError) error {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		if (a.Line == 0) != (b.Line == 0) {
+			return b.Line == 0
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		all[i] = e
+	}
+	return errors.Join(all...)
+}
+
+// binder fills a Profile from toml's generic maps, following the toml tags, and
+// collects one error per bad key.
+type binder struct {
+	file    string
+	pos     *positions
+	defined map[string]bool // bare paths of the keys the document gave
+	errs    []*ProfileError
+}
+
+func (b *binder) fail(path []string, format string, args ...any) {
+	key := joinPath(path)
+	pe := &ProfileError{File: b.file, Key: key, Err: fmt.Errorf(format, args...)}
+	if kp, ok := b.pos.lookup(key); ok {
+		pe.Line, pe.Col = kp.line, kp.col
+	}
+	b.errs = append(b.errs, pe)
+}
+
+// sortedKeys returns the keys of m in the order they appear in the document (then by
+// name), so that errors come out in reading order.
+func (b *binder) sortedKeys(m map[string]any, path []string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	line := func(k string) int {
+		if kp, ok := b.pos.lookup(joinPath(append(append([]string(nil), path...), pathSeg(k)))); ok {
+			return kp.line
+		}
+		return math.MaxInt
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		li, lj := line(keys[i]), line(keys[j])
+		if li != lj {
+			return li < lj
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// bindStruct fills the struct rv from the table tbl found at path.
+func (b *binder) bindStruct(rv reflect.Value, tbl map[string]any, path []string) {
+	t := rv.Type()
+	for _, k := range b.sortedKeys(tbl, path) {
+		sub := append(append([]string(nil), path...), pathSeg(k))
+		i, ok := fieldByTag(t, k)
+		if !ok {
+			if j, ok := fieldByTagFold(t, k); ok {
+				b.fail(sub, "unknown key %q: keys are case-sensitive, write %q", k, tomlName(t.Field(j)))
+			} else {
+				b.fail(sub, "unknown key %q (valid keys here: %s)", k, strings.Join(tomlNames(t), ", "))
+			}
+			continue
+		}
+		b.defined[stripIndices(joinPath(sub))] = true
+		b.bindValue(rv.Field(i), tbl[k], sub)
+	}
+}
+
+// bindValue fills rv from the TOML value v found at path.
+func (b *binder) bindValue(rv reflect.Value, v any, path []string) {
+	t := rv.Type()
+	switch {
+	case isLeafType(t):
+		if err := assignLeaf(rv, v); err != nil {
+			b.fail(path, "%v", err)
+		}
+	case t.Kind() == reflect.Struct:
+		tbl, ok := v.(map[string]any)
+		if !ok {
+			b.fail(path, "want a table, got %s", describeTOML(v))
+			return
+		}
+		b.bindStruct(rv, tbl, path)
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		tbl, ok := v.(map[string]any)
+		if !ok {
+			b.fail(path, "want a table of named entries, got %s", describeTOML(v))
+			return
+		}
+		if rv.IsNil() {
+			rv.Set(reflect.MakeMap(t))
+		}
+		for _, name := range b.sortedKeys(tbl, path) {
+			sub := append(append([]string(nil), path...), pathSeg(name))
+			entry, ok := tbl[name].(map[string]any)
+			if !ok {
+				b.fail(sub, "want a table, got %s", describeTOML(tbl[name]))
+				continue
+			}
+			ev := newEntry(t.Elem())
+			b.bindStruct(reflect.Indirect(ev), entry, sub)
+			rv.SetMapIndex(reflect.ValueOf(name).Convert(t.Key()), ev)
+		}
+	case t.Kind() == reflect.Slice && derefType(t.Elem()).Kind() == reflect.Struct:
+		elems, ok := tableArray(v)
+		if !ok {
+			b.fail(path, "want an array of tables ([[%s]] sections), got %s", joinPath(path), describeTOML(v))
+			return
+		}
+		s := reflect.MakeSlice(t, len(elems), len(elems))
+		for i, e := range elems {
+			sub := append([]string(nil), path...)
+			sub[len(sub)-1] += "[" + strconv.Itoa(i) + "]"
+			tbl, ok := e.(map[string]any)
+			if !ok {
+				b.fail(sub, "want a table, got %s", describeTOML(e))
+				continue
+			}
+			b.bindStruct(reflect.Indirect(s.Index(i)), tbl, sub)
+		}
+		rv.Set(s)
+	default:
+		// A Profile field of a kind the binder does not know is a programmer error.
+		panic(fmt.Sprintf("hw: cannot bind field of type %s", t))
+	}
+}
+
+// newEntry returns a new map entry of type t (a struct or a pointer to one) holding its
+// defaults.
+func newEntry(t reflect.Type) reflect.Value {
+	if t == reflect.TypeFor[*SRAMSpec]() {
+		return reflect.ValueOf(newSRAMSpec())
+	}
+	if t.Kind() == reflect.Pointer {
+		return reflect.New(t.Elem())
+	}
+	return reflect.New(t).Elem()
+}
+
+// tableArray accepts both an array of tables ([[x]]) and an inline array of tables.
+func tableArray(v any) ([]any, bool) {
+	switch a := v.(type) {
+	case []map[string]any:
+		out := make([]any, len(a))
+		for i, m := range a {
+			out[i] = m
+		}
+		return out, true
+	case []any:
+		return a, true
+	}
+	return nil, false
+}
+
+var (
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+func derefType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+// isLeafType reports whether a field of type t holds one value (as opposed to a table
+// or an array of tables).
+func isLeafType(t reflect.Type) bool {
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return true
+	case reflect.Slice:
+		return t.Elem().Kind() == reflect.String
+	}
+	return false
+}
+
+// tomlName is the key a struct field is read from ("" for fields that are not).
+func tomlName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	tag := f.Tag.Get("toml")
+	name, _, _ := strings.Cut(tag, ",")
+	if name == "-" {
+		return ""
+	}
+	if name == "" {
+		return f.Name
+	}
+	return name
+}
+
+func fieldByTag(t reflect.Type, key string) (int, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		if n := tomlName(t.Field(i)); n != "" && n == key {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func fieldByTagFold(t reflect.Type, key string) (int, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		if n := tomlName(t.Field(i)); n != "" && strings.EqualFold(n, key) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// tomlNames lists the keys of struct type t in declaration order.
+func tomlNames(t reflect.Type) []string {
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		if n := tomlName(t.Field(i)); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// describeTOML names the type and value of a decoded TOML value for error messages.
+func describeTOML(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("string %q", x)
+	case int64:
+		return fmt.Sprintf("integer %d", x)
+	case float64:
+		return "float " + strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return fmt.Sprintf("boolean %v", x)
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		return "an array"
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprintf("%T %v", v, v)
+}
+
+// textOf renders a TOML scalar as the text a TextUnmarshaler reads: strings as they
+// are, numbers in plain notation (so 1.5e6 reads as "1500000").
+func textOf(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+// assignLeaf stores the TOML value v (string, int64, float64, bool or []any, as toml
+// decodes them) in the leaf field rv, with the same type rules for files and --set.
+func assignLeaf(rv reflect.Value, v any) error {
+	t := rv.Type()
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		s, ok := textOf(v)
+		if !ok {
+			return fmt.Errorf("want a value such as %s, got %s", unitExample(t), describeTOML(v))
+		}
+		tmp := reflect.New(t)
+		if err := tmp.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			return err
+		}
+		rv.Set(tmp.Elem())
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.String:
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("want a string, got %s", describeTOML(v))
+		}
+		rv.SetString(s)
+	case reflect.Bool:
+		x, ok := v.(bool)
+		if !ok {
+			return fmt.Errorf("want true or false, got %s", describeTOML(v))
+		}
+		rv.SetBool(x)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		x, ok := v.(int64)
+		if !ok {
+			return fmt.Errorf("want an integer, got %s", describeTOML(v))
+		}
+		if rv.OverflowInt(x) {
+			return fmt.Errorf("integer %d is out of range", x)
+		}
+		rv.SetInt(x)
+	case reflect.Float32, reflect.Float64:
+		var x float64
+		switch n := v.(type) {
+		case float64:
+			x = n
+		case int64:
+			x = float64(n)
+		default:
+			return fmt.Errorf("want a number, got %s", describeTOML(v))
+		}
+		rv.SetFloat(x)
+	case reflect.Slice:
+		arr, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("want an array of strings, got %s", describeTOML(v))
+		}
+		out := reflect.MakeSlice(t, len(arr), len(arr))
+		for i, e := range arr {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("want an array of strings, element %d is %s", i, describeTOML(e))
+			}
+			out.Index(i).SetString(s)
+		}
+		rv.Set(out)
+	default:
+		panic(fmt.Sprintf("hw: cannot assign to field of type %s", t))
+	}
+	return nil
+}
+
+// unitExample shows the expected form of a unit type in error messages.
+func unitExample(t reflect.Type) string {
+	switch t {
+	case reflect.TypeFor[ByteSize]():
+		return `"512KiB"`
+	case reflect.TypeFor[Frequency]():
+		return `"800MHz"`
+	case reflect.TypeFor[DataRate]():
+		return `"3200MT/s"`
+	case reflect.TypeFor[Timing]():
+		return `"18ns" or "14ck"`
+	}
+	return "a string"
+}

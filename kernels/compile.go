@@ -1,0 +1,378 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/models"
+)
+
+// Options control one compilation.
+type Options struct {
+	Method Method
+	Batch  int
+	Plan   Plan
+	// NoMomentum drops the fp32 momentum buffer that FP32 and QAT carry by default (SGD
+	// with momentum, as the trainer runs them).
+	NoMomentum bool
+	// ForwardOnly compiles inference: the forward pass without loss or backward.
+	ForwardOnly bool
+}
+
+// DefaultQATBits is QAT's fake-quantisation width when a plan gives none.
+const DefaultQATBits = 8
+
+// CompileError is a network that cannot be compiled for a profile: it names the layer
+// and phase (a tile that cannot fit, a mode the chip lacks).
+type CompileError struct {
+	Model, Profile string
+	Layer          string // "" when the error is not about one layer
+	Phase          models.Phase
+	Err            error
+}
+
+func (e *CompileError) Error() string {
+	if e.Layer == "" {
+		return fmt.Sprintf("compile %s for %s: %v", e.Model, e.Profile, e.Err)
+	}
+	return fmt.Sprintf("compile %s for %s: layer %s (%s): %v", e.Model, e.Profile, e.Layer, e.Phase, e.Err)
+}
+
+func (e *CompileError) Unwrap() error { return e.Err }
+
+// numerics is how a method stores and computes each kind of tensor.
+type numerics struct {
+	float    Format // GEMM and update format; FormatInt for integer training
+	wBits    []int  // per network layer: bits of the weight copy the GEMMs read (0: no weights)
+	capBits  []int  // per network layer: bits the weight tensor is allocated for
+	nextBits []int  // per network layer: bits after this step's precision control
+	master   bool   // fp32 master copy (QAT)
+	momentum bool
+	actBits  int // activations as stored in DRAM
+	errBits  int // errors as stored in DRAM
+	accBits  int // GEMM accumulators
+}
+
+func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (numerics, error) {
+	wl := net.WeightLayers()
+	perLayer := func(bits []int, def int, what string) ([]int, error) {
+		out := make([]int, len(net.Layers))
+		switch {
+		case len(bits) == 0:
+			bits = []int{def}
+			fallthrough
+		case len(bits) == 1:
+			for _, i := range wl {
+				out[i] = bits[0]
+			}
+		case len(bits) == len(wl):
+			for j, i := range wl {
+				out[i] = bits[j]
+			}
+		default:
+			return nil, fmt.Errorf("%s lists %d bitwidths but %s has %d weight layers", what, len(bits), net.Name, len(wl))
+		}
+		for _, i := range wl {
+			if out[i] < 2 || out[i] > 32 {
+				return nil, fmt.Errorf("%s: bitwidth %d of layer %s is outside 2..32", what, out[i], net.Layers[i].Name)
+			}
+		}
+		return out, nil
+	}
+	n := numerics{momentum: !opt.NoMomentum, accBits: prof.MACArray.AccumulatorBits}
+	var err error
+	switch opt.Method {
+	case RCT:
+		n.float = FormatInt
+		n.actBits, n.errBits = 8, 8
+		n.momentum = false // RCT's update lands directly on the integer grid
+		if n.wBits, err = perLayer(opt.Plan.Bits, 8, "plan"); err != nil {
+			return n, err
+		}
+	case QAT, FP32:
+		train := prof.MACArray.TrainFloat
+		if opt.Method == FP32 {
+			train = "fp32"
+		}
+		if train == "" {
+			return n, fmt.Errorf("method %s needs a float MAC mode and profile %s has none", opt.Method, prof.Name)
+		}
+		if n.float, err = ParseFormat(train); err != nil {
+			return n, err
+		}
+		n.actBits, n.errBits, n.accBits = n.float.Bits(), n.float.Bits(), 32
+		if opt.Method == QAT {
+			n.master = true
+			if n.wBits, err = perLayer(opt.Plan.Bits, DefaultQATBits, "plan"); err != nil {
+				return n, err
+			}
+		} else if n.wBits, err = perLayer(nil, 32, "plan"); err != nil {
+			return n, err
+		}
+	default:
+		return n, fmt.Errorf("unknown method %q", opt.Method)
+	}
+	n.nextBits = n.wBits
+	if len(opt.Plan.NextBits) > 0 && opt.Method == RCT {
+		if n.nextBits, err = perLayer(opt.Plan.NextBits, 8, "next-step plan"); err != nil {
+			return n, err
+		}
+	}
+	n.capBits = make([]int, len(n.wBits))
+	for i := range n.wBits {
+		n.capBits[i] = max(n.wBits[i], n.nextBits[i])
+	}
+	return n, nil
+}
+
+// Compile lowers one training step (or, with ForwardOnly, one inference pass) of net
+// into a Program for prof.
+func Compile(net *models.Network, prof *hw.Profile, opt Options) (*Program, error) {
+	wrap := func(err error) error {
+		var ce *CompileError
+		if errors.As(err, &ce) {
+			return err
+		}
+		return &CompileError{Model: net.Name, Profile: prof.Name, Err: err}
+	}
+	if opt.Batch <= 0 {
+		return nil, wrap(fmt.Errorf("batch must be positive (got %d)", opt.Batch))
+	}
+	if err := net.Validate(); err != nil {
+		return nil, wrap(err)
+	}
+	num, err := resolveNumerics(net, prof, opt)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	c := &compiler{net: net, prof: prof, opt: opt, num: num, batch: int64(opt.Batch)}
+	c.prog = &Program{Model: net.Name, Profile: prof.Name, Method: opt.Method, Batch: opt.Batch}
+	if err := c.setupBuffers(); err != nil {
+		return nil, wrap(err)
+	}
+	if err := c.checkModes(); err != nil {
+		return nil, wrap(err)
+	}
+	c.allocateTensors()
+	if err := c.step(); err != nil {
+		return nil, wrap(err)
+	}
+	for i := range c.prog.Tensors {
+		t := &c.prog.Tensors[i]
+		c.prog.Footprint[t.Class] += t.Bytes
+	}
+	return c.prog, nil
+}
+
+// Buffer roles as indices.
+const (
+	roleInputs = iota
+	roleWeights
+	roleOutputs
+	numRoles
+)
+
+type compiler struct {
+	net   *models.Network
+	prof  *hw.Profile
+	opt   Options
+	num   numerics
+	batch int64
+	prog  *Program
+
+	roleBuf [numRoles]int // Program.Buffers index of each role
+	arena   []int32       // backing store of every Instr.Deps
+	depsBuf []int32
+	dram    uint64 // next free DRAM address
+
+	// Per kernel (one layer in one phase).
+	phase models.Phase
+	layer int32
+	alloc []int64 // next free offset per buffer
+	fence []int32 // last instruction of each unit when the kernel began
+
+	// Tensors.
+	input  act4   // the batch
+	labels act4   // one label per example
+	out    []act4 // output of every layer (aliases for fused or shape-only layers)
+	errs   [2]act4
+	state  [][]paramState // per layer: the weight tensors the update touches
+	bstate [][]paramState // per layer: the bias tensors the update touches
+	gemmW  []mat2         // per layer: the weight copy the GEMMs read
+}
+
+// paramState is one tensor of a layer's parameters as the update sees it.
+type paramState struct {
+	m           mat2
+	class       TensorClass
+	load, store bool
+}
+
+func (c *compiler) setupBuffers() error {
+	names := make([]string, 0, len(c.prof.SRAM))
+	for name := range c.prof.SRAM {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	roles := map[string]int{hw.RoleInputs: roleInputs, hw.RoleWeights: roleWeights, hw.RoleOutputs: roleOutputs}
+	seen := [numRoles]bool{}
+	for i, name := range names {
+		spec := c.prof.SRAM[name]
+		c.prog.Buffers = append(c.prog.Buffers, Buffer{Name: name, Capacity: int64(spec.Capacity)})
+		for _, h := range spec.Holds {
+			if r, ok := roles[h]; ok {
+				c.roleBuf[r], seen[r] = i, true
+			}
+		}
+	}
+	for r, ok := range seen {
+		if !ok {
+			return fmt.Errorf("profile %s has no SRAM buffer holding role %d", c.prof.Name, r)
+		}
+	}
+	c.alloc = make([]int64, len(c.prog.Buffers))
+	return nil
+}
+
+// checkModes fails early, naming the layer, when the chip lacks an operand mode.
+func (c *compiler) checkModes() error {
+	for i := range c.net.Layers {
+		if !c.net.Layers[i].HasWeights() {
+			continue
+		}
+		var err error
+		if c.num.float != FormatInt {
+			_, err = c.prof.FloatMode(c.num.float.String())
+		} else if _, err = c.prof.IntMode(c.num.wBits[i], c.num.actBits); err == nil && !c.opt.ForwardOnly {
+			_, err = c.prof.IntMode(c.num.errBits, c.num.actBits)
+		}
+		if err != nil {
+			return &CompileError{Model: c.net.Name, Profile: c.prof.Name, Layer: c.net.Layers[i].Name, Phase: models.Forward, Err: err}
+		}
+	}
+	return nil
+}
+
+const dramAlign = 4096
+
+func (c *compiler) newTensor(name string, class TensorClass, layer int, bytes int64, bits int) (int32, uint64) {
+	addr := c.dram
+	c.prog.Tensors = append(c.prog.Tensors, Tensor{Name: name, Class: class, Layer: int32(layer), Addr: addr, Bytes: bytes, Bits: bits})
+	c.dram += uint64(ceilDiv(bytes, dramAlign) * dramAlign)
+	return int32(len(c.prog.Tensors) - 1), addr
+}
+
+func (c *compiler) newAct(name string, class TensorClass, layer int, s models.Shape, bits int) act4 {
+	a := act4{c: int64(s.C), h: int64(s.H), w: int64(s.W), elemBytes: int64(bits / 8)}
+	a.tensor, a.base = c.newTensor(name, class, layer, c.batch*a.imageBytes(), bits)
+	return a
+}
+
+func (c *compiler) newMat(name string, class TensorClass, layer int, rows, cols int64, bits, capBits int) mat2 {
+	m := mat2{rows: rows, cols: cols, bits: capBits}
+	m.tensor, m.base = c.newTensor(name, class, layer, m.bytes(), bits)
+	m.bits = bits
+	return m
+}
+
+// flat views a tensor as [images][features].
+func (a act4) flat() act4 {
+	return act4{tensor: a.tensor, base: a.base, c: a.c * a.h * a.w, h: 1, w: 1, elemBytes: a.elemBytes}
+}
+
+// fusedReLU reports whether layer i is a ReLU folded into the preceding weight layer's
+// requantisation.
+func (c *compiler) fusedReLU(i int) bool {
+	return i > 0 && c.net.Layers[i].Kind == models.ReLU && c.net.Layers[i-1].HasWeights()
+}
+
+func (c *compiler) allocateTensors() {
+	n := c.num
+	layers := c.net.Layers
+	c.input = c.newAct("input", ClassActivations, -1, c.net.Input, n.actBits)
+	c.out = make([]act4, len(layers))
+	c.state = make([][]paramState, len(layers))
+	c.bstate = make([][]paramState, len(layers))
+	c.gemmW = make([]mat2, len(layers))
+	prev := c.input
+	maxErr := int64(0)
+	for i := range layers {
+		l := &layers[i]
+		switch {
+		case l.Kind == models.Flatten || c.fusedReLU(i):
+			c.out[i] = prev
+		default:
+			c.out[i] = c.newAct(l.Name+".out", ClassActivations, i, l.Out, n.actBits)
+		}
+		// The last layer's output is not needed after the loss, but it is stored anyway:
+		// the loss pass reads it.
+		c.out[i].c, c.out[i].h, c.out[i].w = int64(l.Out.C), int64(l.Out.H), int64(l.Out.W)
+		prev = c.out[i]
+		maxErr = max(maxErr, l.Out.Elems(), l.In.Elems())
+		if l.HasWeights() {
+			c.allocateParams(i)
+		}
+	}
+	if !c.opt.ForwardOnly {
+		c.labels = c.newAct("labels", ClassOther, -1, models.Shape{C: 1, H: 1, W: 1}, 8*labelBytes(c.net.Classes))
+		for j := range c.errs {
+			e := act4{c: maxErr, h: 1, w: 1, elemBytes: int64(n.errBits / 8)}
+			e.tensor, e.base = c.newTensor(fmt.Sprintf("errors%d", j), ClassErrors, -1, c.batch*e.imageBytes(), n.errBits)
+			c.errs[j] = e
+		}
+	}
+}
+
+func labelBytes(classes int) int {
+	if classes <= 256 {
+		return 1
+	}
+	return 4
+}
+
+// allocateParams lays out a weight layer's parameters: the weights as the GEMMs read
+// them, and what the update reads and writes.
+func (c *compiler) allocateParams(i int) {
+	l := &c.net.Layers[i]
+	_, cout, k := l.GEMMDims()
+	n := c.num
+	name := l.Name
+	w := c.newMat(name+".w", ClassWeights, i, cout, k, n.wBits[i], n.capBits[i])
+	c.gemmW[i] = w
+	var b mat2
+	if l.Bias {
+		b = c.newMat(name+".b", ClassWeights, i, 1, cout, n.wBits[i], n.capBits[i])
+	}
+	if c.opt.ForwardOnly {
+		return
+	}
+	add := func(list *[]paramState, m mat2, class TensorClass, load, store bool) {
+		*list = append(*list, paramState{m: m, class: class, load: load, store: store})
+	}
+	for _, bias := range []bool{false, true} {
+		if bias && !l.Bias {
+			continue
+		}
+		list, rows, cols, quant, suffix := &c.state[i], cout, k, w, ""
+		if bias {
+			list, rows, cols, quant, suffix = &c.bstate[i], 1, cout, b, "b"
+		}
+		switch c.opt.Method {
+		case RCT:
+			add(list, quant, ClassWeights, true, true)
+		case QAT:
+			add(list, c.newMat(name+".master_"+suffix+"w", ClassMasterWeights, i, rows, cols, 32, 32), ClassMasterWeights, true, true)
+			if n.momentum {
+				add(list, c.newMat(name+".momentum_"+suffix+"w", ClassOptimizerState, i, rows, cols, 32, 32), ClassOptimizerState, true, true)
+			}
+			add(list, quant, ClassWeights, false, true)
+		case FP32:
+			add(list, quant, ClassWeights, true, true)
+			if n.momentum {
+				add(list, c.newMat(name+".momentum_"+suffix+"w", ClassOptimizerState, i, rows, cols, 32, 32), ClassOptimizerState, true, true)
+			}
+		}
+	}
+}

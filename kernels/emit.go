@@ -1,0 +1,200 @@
+package kernels
+
+import (
+	"github.com/rctsim/rctsim/models"
+)
+
+// slot is a region of SRAM that holds one tile at a time. It remembers the instruction
+// that last wrote it and those that read it since, so that every new instruction gets
+// exactly the dependencies it needs: read-after-write on the writer, write-after-read
+// and write-after-write on the rest.
+type slot struct {
+	ref     SRAMRef
+	writer  int32
+	readers []int32
+	// key identifies the tile the slot holds, so an unchanged operand is not reloaded.
+	key  [4]int64
+	full bool
+}
+
+// beginKernel starts a layer's phase: SRAM is reallocated from the start of every
+// buffer, so the kernel's first writes wait for everything the previous kernel left in
+// flight (the fence).
+func (c *compiler) beginKernel(layer int, phase models.Phase) {
+	c.layer, c.phase = int32(layer), phase
+	for i := range c.alloc {
+		c.alloc[i] = 0
+	}
+	c.fence = c.fence[:0]
+	var last [NumUnits]int32
+	for u := range last {
+		last[u] = -1
+	}
+	for i := len(c.prog.Instrs) - 1; i >= 0; i-- {
+		u := c.prog.Instrs[i].Unit()
+		if last[u] < 0 {
+			last[u] = int32(i)
+		}
+		if last[0] >= 0 && last[1] >= 0 && last[2] >= 0 {
+			break
+		}
+	}
+	for _, v := range last {
+		if v >= 0 {
+			c.fence = append(c.fence, v)
+		}
+	}
+}
+
+// newSlot reserves bytes in the buffer that holds role. The caller has checked that
+// the kernel's slots fit.
+func (c *compiler) newSlot(role int, bytes int64) *slot {
+	b := c.roleBuf[role]
+	s := &slot{ref: SRAMRef{Buffer: b, Offset: c.alloc[b], Bytes: bytes}, writer: -1}
+	s.readers = append(s.readers, c.fence...)
+	c.alloc[b] += bytes
+	return s
+}
+
+// pair is a double-buffered slot: tiles alternate between its two halves so that the
+// DMA fills one while the array works on the other.
+type pair struct {
+	s    [2]*slot
+	next int
+}
+
+func (c *compiler) newPair(role int, bytes int64) *pair {
+	return &pair{s: [2]*slot{c.newSlot(role, bytes), c.newSlot(role, bytes)}}
+}
+
+// take returns the slot holding key if either half does (no reload needed, ok=true),
+// otherwise the half to fill next.
+func (p *pair) take(key [4]int64) (s *slot, resident bool) {
+	for _, h := range p.s {
+		if h.full && h.key == key {
+			return h, true
+		}
+	}
+	s = p.s[p.next]
+	p.next ^= 1
+	s.key, s.full = key, true
+	return s, false
+}
+
+// op appends an instruction that reads the slots in reads and writes those in writes,
+// deriving its dependencies. Dependencies on the same unit are dropped: a unit runs
+// its instructions in program order.
+func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
+	in.Phase, in.Layer = c.phase, c.layer
+	unit := in.Unit()
+	deps := c.depsBuf[:0]
+	addDep := func(d int32) {
+		if d < 0 || c.prog.Instrs[d].Unit() == unit {
+			return
+		}
+		for _, x := range deps {
+			if x == d {
+				return
+			}
+		}
+		deps = append(deps, d)
+	}
+	for _, s := range reads {
+		addDep(s.writer)
+	}
+	for _, s := range writes {
+		addDep(s.writer)
+		for _, r := range s.readers {
+			addDep(r)
+		}
+	}
+	start := len(c.arena)
+	c.arena = append(c.arena, deps...)
+	in.Deps = c.arena[start:len(c.arena):len(c.arena)]
+	c.depsBuf = deps
+	idx := int32(len(c.prog.Instrs))
+	c.prog.Instrs = append(c.prog.Instrs, in)
+	for _, s := range reads {
+		s.readers = append(s.readers, idx)
+	}
+	for _, s := range writes {
+		s.writer = idx
+		s.readers = s.readers[:0]
+	}
+	return idx
+}
+
+// load copies DRAM regions into a slot, packed one after another.
+func (c *compiler) load(rs []region, class TensorClass, bits int, dst *slot) {
+	off := dst.ref.Offset
+	for _, r := range rs {
+		ref := SRAMRef{Buffer: dst.ref.Buffer, Offset: off, Bytes: r.bytes()}
+		in := Instr{Op: OpLoad, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride,
+			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
+		c.op(in, nil, []*slot{dst})
+		off += r.bytes()
+	}
+}
+
+// store copies a slot's contents out to DRAM regions.
+func (c *compiler) store(rs []region, class TensorClass, bits int, src *slot) {
+	off := src.ref.Offset
+	for _, r := range rs {
+		ref := SRAMRef{Buffer: src.ref.Buffer, Offset: off, Bytes: r.bytes()}
+		in := Instr{Op: OpStore, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride,
+			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
+		c.op(in, []*slot{src}, nil)
+		off += r.bytes()
+	}
+}
+
+// vector appends a vector instruction over elems elements reading a (and b) and
+// writing out (any may be nil). Integer lanes are as wide as the widest operand read;
+// float methods compute in fp32 whenever an operand is fp32 (master weights, momentum,
+// accumulators) and in their training format otherwise.
+func (c *compiler) vector(vop VectorOp, elems int64, a, b, out *operandSlot) {
+	in := Instr{Op: OpVector, VOp: vop, Elems: elems, Format: c.num.float}
+	var reads, writes []*slot
+	width := 0
+	if a != nil {
+		in.A, reads, width = a.operand(), append(reads, a.s), max(width, a.bits)
+	}
+	if b != nil {
+		in.B, reads, width = b.operand(), append(reads, b.s), max(width, b.bits)
+	}
+	if out != nil {
+		in.C, writes = out.operand(), append(writes, out.s)
+	}
+	switch {
+	case c.num.float == FormatInt && (vop == VSoftmaxXent || vop == VControl):
+		in.Bits = 32
+	case c.num.float == FormatInt:
+		in.Bits = max(width, 8)
+	case width >= 32:
+		in.Format = FormatFP32
+	}
+	c.op(in, reads, writes)
+}
+
+// fresh returns the half to fill next, for tiles that are never reused.
+func (p *pair) fresh() *slot {
+	s := p.s[p.next]
+	p.next ^= 1
+	s.full = false
+	return s
+}
+
+// operandSlot is a slot with the class and width of what it holds and how many of its
+// bytes an instruction touches.
+type operandSlot struct {
+	s     *slot
+	class TensorClass
+	bits  int
+	bytes int64
+}
+
+func (o *operandSlot) operand() Operand {
+	ref := o.s.ref
+	ref.Bytes = o.bytes
+	return Operand{SRAMRef: ref, Class: o.class, Bits: o.bits}
+}

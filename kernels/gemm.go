@@ -1,0 +1,175 @@
+package kernels
+
+import (
+	"fmt"
+)
+
+// gemmKernel is one layer's GEMM in one phase, described by its three dimensions and
+// by how tiles of its operands map to DRAM; emitGEMM tiles and schedules it.
+type gemmKernel struct {
+	m, n, k dim
+
+	format           Format
+	weightBits       int // B operand width for integer GEMMs
+	actBits          int // A operand width for integer GEMMs
+	aClass, bClass   TensorClass
+	cClass           TensorClass // what the accumulators become
+	aBits, bBits     int         // as stored
+	aRegions         func(m, k tile) []region
+	bRegions         func(k, n tile) []region
+	epilogueBytes    func(m, n tile) int64 // outputs-buffer bytes the epilogue needs per tile (one copy)
+	epilogue         func(m, n tile, acc *operandSlot, e *epilogueSlots)
+	newEpilogueSlots func(mt, nt int64) *epilogueSlots
+	// onB, when set, runs once per B tile of the first M tile (bias gradients).
+	onB func(k, n tile, b *operandSlot)
+}
+
+// epilogueSlots are the double-buffered slots an epilogue writes, allocated once per
+// kernel.
+type epilogueSlots struct {
+	pairs []*pair
+}
+
+// tiling is a choice of tile sizes and the SRAM bytes each slot needs.
+type tiling struct {
+	mt, nt, kt             int64
+	aBytes, bBytes, cBytes int64
+	epiBytes               int64
+}
+
+// choose picks the largest tiles that fit, preferring the whole reduction in one tile
+// (no partial sums to spill), then the whole N, then the largest M.
+func (c *compiler) choose(g *gemmKernel) (tiling, error) {
+	accBytes := int64(c.num.accBits / 8)
+	need := func(t tiling) [numRoles]int64 {
+		var r [numRoles]int64
+		r[roleInputs] += 2 * t.aBytes
+		r[roleWeights] += 2 * t.bBytes
+		r[roleOutputs] += 2*t.cBytes + 2*t.epiBytes
+		return r
+	}
+	fits := func(t tiling) bool {
+		used := make([]int64, len(c.prog.Buffers))
+		for role, b := range need(t) {
+			used[c.roleBuf[role]] += b
+		}
+		for i, u := range used {
+			if u > c.prog.Buffers[i].Capacity {
+				return false
+			}
+		}
+		return true
+	}
+	measure := func(mt, nt, kt int64, all bool) tiling {
+		t := tiling{mt: mt, nt: nt, kt: kt}
+		tilesOf := func(d dim, size int64) []tile {
+			if all {
+				return d.tiles(size)
+			}
+			return d.samples(size)
+		}
+		ms, ns, ks := tilesOf(g.m, mt), tilesOf(g.n, nt), tilesOf(g.k, kt)
+		for _, m := range ms {
+			for _, k := range ks {
+				t.aBytes = max(t.aBytes, regionsBytes(g.aRegions(m, k)))
+			}
+			for _, n := range ns {
+				t.cBytes = max(t.cBytes, m.len()*n.len()*accBytes)
+				t.epiBytes = max(t.epiBytes, g.epilogueBytes(m, n))
+			}
+		}
+		for _, k := range ks {
+			for _, n := range ns {
+				t.bBytes = max(t.bBytes, regionsBytes(g.bRegions(k, n)))
+			}
+		}
+		return t
+	}
+	rows := int64(c.prof.MACArray.Rows)
+	var fallback *tiling
+	mc, nc, kc := g.m.candidates(), g.n.candidates(), g.k.candidates()
+	for _, kt := range kc {
+		for _, nt := range nc {
+			// Largest M tile that fits, by bisection over the (monotone) candidates.
+			lo, hi := 0, len(mc)
+			for lo < hi {
+				mid := (lo + hi) / 2
+				if fits(measure(mc[mid], nt, kt, false)) {
+					hi = mid
+				} else {
+					lo = mid + 1
+				}
+			}
+			for j := lo; j < len(mc); j++ {
+				t := measure(mc[j], nt, kt, true)
+				if !fits(t) {
+					continue
+				}
+				if mc[j] >= min(g.m.size(), rows) {
+					return t, nil
+				}
+				if fallback == nil {
+					fallback = &t
+				}
+				break
+			}
+		}
+	}
+	if fallback != nil {
+		return *fallback, nil
+	}
+	smallest := measure(mc[len(mc)-1], nc[len(nc)-1], kc[len(kc)-1], false)
+	var parts []string
+	for role, b := range need(smallest) {
+		if b > 0 {
+			buf := c.prog.Buffers[c.roleBuf[role]]
+			parts = append(parts, fmt.Sprintf("%d bytes in %s (capacity %d)", b, buf.Name, buf.Capacity))
+		}
+	}
+	return tiling{}, fmt.Errorf("no tiling fits the SRAM: even %dx%dx%d tiles need %v", smallest.mt, smallest.nt, smallest.kt, parts)
+}
+
+// emitGEMM schedules a GEMM kernel: N tiles outermost, then M tiles, then the reduction,
+// with double-buffered A, B and accumulator slots. An operand tile identical to the one
+// already resident is not reloaded.
+func (c *compiler) emitGEMM(g *gemmKernel) error {
+	t, err := c.choose(g)
+	if err != nil {
+		return err
+	}
+	aSlots := c.newPair(roleInputs, t.aBytes)
+	bSlots := c.newPair(roleWeights, t.bBytes)
+	cSlots := c.newPair(roleOutputs, t.cBytes)
+	epi := g.newEpilogueSlots(t.mt, t.nt)
+	ms, ns, ks := g.m.tiles(t.mt), g.n.tiles(t.nt), g.k.tiles(t.kt)
+	accBits := c.num.accBits
+	for _, n := range ns {
+		for mi, m := range ms {
+			acc := cSlots.fresh()
+			cOp := &operandSlot{s: acc, class: g.cClass, bits: accBits, bytes: m.len() * n.len() * int64(accBits/8)}
+			for ki, k := range ks {
+				aRs := g.aRegions(m, k)
+				a, resident := aSlots.take([4]int64{m.lo, m.hi, k.lo, k.hi})
+				aOp := &operandSlot{s: a, class: g.aClass, bits: g.aBits, bytes: regionsBytes(aRs)}
+				if !resident {
+					c.load(aRs, g.aClass, g.aBits, a)
+				}
+				bRs := g.bRegions(k, n)
+				b, resident := bSlots.take([4]int64{k.lo, k.hi, n.lo, n.hi})
+				bOp := &operandSlot{s: b, class: g.bClass, bits: g.bBits, bytes: regionsBytes(bRs)}
+				if !resident {
+					c.load(bRs, g.bClass, g.bBits, b)
+				}
+				if g.onB != nil && mi == 0 {
+					g.onB(k, n, bOp)
+				}
+				in := Instr{Op: OpGEMM, M: m.len(), N: n.len(), K: k.len(), Format: g.format,
+					WeightBits: g.weightBits, ActBits: g.actBits, Accumulate: ki > 0,
+					A: aOp.operand(), B: bOp.operand(), C: cOp.operand()}
+				c.op(in, []*slot{a, b}, []*slot{acc})
+			}
+			g.epilogue(m, n, cOp, epi)
+		}
+	}
+	return nil
+}

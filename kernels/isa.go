@@ -1,0 +1,403 @@
+// Package kernels owns rctsim's instruction set and the compiler that lowers one training
+// step of a network (forward, backward-data, backward-weight, update, precision
+// control) into a Program for a hardware profile, a training method and a per-layer
+// bitwidth plan. It decides tiling, double buffering, the DRAM layout of every tensor
+// and the lowering of convolutions to GEMM tiles. It knows no time and no energy: those
+// belong to the simulator (sim/), which executes Programs.
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/rctsim/rctsim/models"
+)
+
+// Unit is the execution unit an instruction runs on. Instructions on one unit execute
+// in program order; across units only the explicit dependencies order them.
+type Unit uint8
+
+// The units of the machine.
+const (
+	UnitDMA Unit = iota
+	UnitMAC
+	UnitVector
+	NumUnits
+)
+
+var unitNames = [...]string{"dma", "mac", "vector"}
+
+func (u Unit) String() string {
+	if u < NumUnits {
+		return unitNames[u]
+	}
+	return fmt.Sprintf("Unit(%d)", int(u))
+}
+
+// Op is an instruction's operation.
+type Op uint8
+
+// Operations.
+const (
+	// OpLoad copies a 2-D region of DRAM (Rows rows of RowBytes bytes, Stride bytes apart)
+	// into contiguous SRAM.
+	OpLoad Op = iota
+	// OpStore copies contiguous SRAM into a 2-D region of DRAM.
+	OpStore
+	// OpGEMM multiplies an M x K tile by a K x N tile on the MAC array into an M x N
+	// accumulator tile, adding to it when Accumulate is set.
+	OpGEMM
+	// OpVector applies an element-wise or reducing vector operation.
+	OpVector
+	NumOps
+)
+
+var opNames = [...]string{"load", "store", "gemm", "vector"}
+
+func (o Op) String() string {
+	if o < NumOps {
+		return opNames[o]
+	}
+	return fmt.Sprintf("Op(%d)", int(o))
+}
+
+// Unit returns the unit that executes o.
+func (o Op) Unit() Unit {
+	switch o {
+	case OpLoad, OpStore:
+		return UnitDMA
+	case OpGEMM:
+		return UnitMAC
+	}
+	return UnitVector
+}
+
+// TensorClass is what a tensor holds; the simulator's ledger charges every byte moved
+// to the class of the tensor it belongs to.
+type TensorClass uint8
+
+// Tensor classes. ClassNone marks energy that moves no tensor (arithmetic, leakage).
+const (
+	ClassWeights TensorClass = iota
+	ClassMasterWeights
+	ClassActivations
+	ClassErrors
+	ClassGradients
+	ClassOptimizerState
+	ClassOther
+	ClassNone
+	NumClasses
+)
+
+var classNames = [...]string{"weights", "master_weights", "activations", "errors", "gradients", "optimizer_state", "other", "none"}
+
+func (c TensorClass) String() string {
+	if c < NumClasses {
+		return classNames[c]
+	}
+	return fmt.Sprintf("TensorClass(%d)", int(c))
+}
+
+// ParseTensorClass is the inverse of TensorClass.String.
+func ParseTensorClass(s string) (TensorClass, error) {
+	for i, n := range classNames {
+		if n == s {
+			return TensorClass(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown tensor class %q", s)
+}
+
+// Format is the number format of a GEMM's operands or of a vector operation.
+type Format uint8
+
+// Formats. Integer widths are carried separately in bits.
+const (
+	FormatInt Format = iota
+	FormatFP32
+	FormatFP16
+	FormatBF16
+	NumFormats
+)
+
+var formatNames = [...]string{"int", "fp32", "fp16", "bf16"}
+
+func (f Format) String() string {
+	if f < NumFormats {
+		return formatNames[f]
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// ParseFormat reads "int", "fp32", "fp16" or "bf16".
+func ParseFormat(s string) (Format, error) {
+	for i, n := range formatNames {
+		if n == s {
+			return Format(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown number format %q (want int, fp32, fp16 or bf16)", s)
+}
+
+// Bits returns the width of a float format (0 for FormatInt).
+func (f Format) Bits() int {
+	switch f {
+	case FormatFP32:
+		return 32
+	case FormatFP16, FormatBF16:
+		return 16
+	}
+	return 0
+}
+
+// VectorOp is the operation of an OpVector instruction.
+type VectorOp uint8
+
+// Vector operations. OpsPerElement gives the elementary lane operations each costs.
+const (
+	// VRequant shifts int32 (or float) accumulators to the output format, applies the
+	// layer's fused activation, saturates and records the tensor's max for the next
+	// step's scale.
+	VRequant VectorOp = iota
+	// VReLU applies a ReLU that could not be fused into a requantisation.
+	VReLU
+	// VReLUBackward masks an error tensor by the saved activation's sign.
+	VReLUBackward
+	// VMaxPool and VAvgPool reduce windows; their backward ops scatter errors back.
+	VMaxPool
+	VMaxPoolBackward
+	VAvgPool
+	VAvgPoolBackward
+	// VSoftmaxXent computes the loss and the logits' error.
+	VSoftmaxXent
+	// VUpdate applies a weight update to a tile: integer (round and saturate onto the
+	// b-bit grid) or float (SGD, with momentum when the tile carries optimizer state).
+	VUpdate
+	// VBiasGrad reduces an error tile over positions into bias gradients.
+	VBiasGrad
+	// VGradStat accumulates mean(|lr*g|) for the precision controller.
+	VGradStat
+	// VControl is the controller's per-layer decision (a handful of scalar operations).
+	VControl
+	// VConvert moves a weight tile to a new bitwidth (shift left, or round away LSBs).
+	VConvert
+	NumVectorOps
+)
+
+var vectorOpNames = [...]string{"requant", "relu", "relu_bwd", "maxpool", "maxpool_bwd", "avgpool", "avgpool_bwd",
+	"softmax_xent", "update", "bias_grad", "grad_stat", "control", "convert"}
+
+func (v VectorOp) String() string {
+	if v < NumVectorOps {
+		return vectorOpNames[v]
+	}
+	return fmt.Sprintf("VectorOp(%d)", int(v))
+}
+
+// ParseVectorOp is the inverse of VectorOp.String.
+func ParseVectorOp(s string) (VectorOp, error) {
+	for i, n := range vectorOpNames {
+		if n == s {
+			return VectorOp(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown vector op %q", s)
+}
+
+// SRAMRef is a region of an on-chip buffer.
+type SRAMRef struct {
+	Buffer int // index into Program.Buffers
+	Offset int64
+	Bytes  int64
+}
+
+// End is the first byte after the region.
+func (r SRAMRef) End() int64 { return r.Offset + r.Bytes }
+
+// Operand is one SRAM operand of a GEMM or vector instruction.
+type Operand struct {
+	SRAMRef
+	Class TensorClass
+	// Bits is the element width as stored (packed for integer weights).
+	Bits int
+}
+
+// Instr is one instruction. Fields not used by its Op are zero.
+type Instr struct {
+	Op    Op
+	Phase models.Phase
+	// Layer is the index of the network layer the instruction serves, -1 for none.
+	Layer int32
+	// Deps lists earlier instructions (indices into Program.Instrs) that must complete
+	// before this one issues.
+	Deps []int32
+
+	// DMA (OpLoad, OpStore): the DRAM side is Rows rows of RowBytes bytes starting at
+	// Addr and Stride bytes apart; the SRAM side is Dst (load) or Src (store), contiguous.
+	Tensor   int32 // index into Program.Tensors
+	Addr     uint64
+	Rows     int64
+	RowBytes int64
+	Stride   int64
+
+	// GEMM: C[M x N] (+)= A[M x K] * B[K x N]. A and B are read, C is written (and read
+	// when Accumulate). WeightBits/ActBits give the integer operand widths of B and A
+	// when Format is FormatInt.
+	M, N, K    int64
+	Format     Format
+	WeightBits int
+	ActBits    int
+	Accumulate bool
+
+	// Vector: VOp over Elems elements, in Format (for FormatInt, at Bits-wide lanes).
+	VOp   VectorOp
+	Elems int64
+	Bits  int
+
+	// Operands. Loads write A; stores read A; GEMMs read A and B and write C; vector
+	// ops read A (and B when present) and write C (when present).
+	A, B, C Operand
+}
+
+// Unit returns the unit that executes the instruction.
+func (in *Instr) Unit() Unit { return in.Op.Unit() }
+
+// Bytes is the DRAM bytes a DMA instruction moves.
+func (in *Instr) Bytes() int64 {
+	if in.Op == OpLoad || in.Op == OpStore {
+		return in.Rows * in.RowBytes
+	}
+	return 0
+}
+
+// MACs is the multiply-accumulates of a GEMM instruction.
+func (in *Instr) MACs() int64 {
+	if in.Op == OpGEMM {
+		return in.M * in.N * in.K
+	}
+	return 0
+}
+
+// OpsPerElement is the elementary lane operations a vector op performs per element:
+// part of the instruction's definition, from the arithmetic each implements (see
+// semantics in the package documentation of each op).
+func (v VectorOp) OpsPerElement() int64 {
+	switch v {
+	case VRequant:
+		return 4 // shift, round, saturate, max-track (activation folded into saturate)
+	case VReLU:
+		return 1 // max with zero
+	case VReLUBackward:
+		return 2 // compare, select
+	case VMaxPool, VAvgPool:
+		return 1 // one compare or add per input element
+	case VMaxPoolBackward, VAvgPoolBackward:
+		return 2 // compare/scale, scatter
+	case VSoftmaxXent:
+		return 8 // max, subtract, exp, sum, divide, subtract one-hot, log, accumulate
+	case VUpdate:
+		return 3 // scale, add (rounding onto the grid), saturate
+	case VBiasGrad, VGradStat:
+		return 2
+	case VControl:
+		return 8
+	case VConvert:
+		return 2 // shift, round
+	}
+	return 1
+}
+
+// Tensor is a tensor resident in DRAM.
+type Tensor struct {
+	Name  string
+	Class TensorClass
+	Layer int32 // -1 when not tied to a layer
+	Addr  uint64
+	Bytes int64
+	Bits  int // element width as stored
+}
+
+// Buffer is an on-chip buffer a Program uses, by its profile name.
+type Buffer struct {
+	Name     string
+	Capacity int64
+}
+
+// Program is a compiled training step (or inference pass): instructions in program
+// order, the DRAM tensors they touch and the SRAM buffers they use.
+type Program struct {
+	Model   string
+	Profile string
+	Method  Method
+	Batch   int
+	Instrs  []Instr
+	Tensors []Tensor
+	Buffers []Buffer
+	// Footprint is the DRAM bytes held per tensor class for the whole step.
+	Footprint [NumClasses]int64
+}
+
+// MACs is the total multiply-accumulates of the program.
+func (p *Program) MACs() int64 {
+	var s int64
+	for i := range p.Instrs {
+		s += p.Instrs[i].MACs()
+	}
+	return s
+}
+
+// Validate checks the structural rules the simulator relies on: dependencies point
+// backwards, operands lie inside their buffers, DMA regions inside their tensors.
+func (p *Program) Validate() error {
+	for i := range p.Instrs {
+		in := &p.Instrs[i]
+		if in.Op >= NumOps {
+			return fmt.Errorf("instruction %d: unknown op %d", i, in.Op)
+		}
+		for _, d := range in.Deps {
+			if d < 0 || int(d) >= i {
+				return fmt.Errorf("instruction %d (%s): dependency %d does not precede it", i, in.Op, d)
+			}
+		}
+		for _, o := range in.operands() {
+			if o.Bytes == 0 {
+				continue
+			}
+			if o.Buffer < 0 || o.Buffer >= len(p.Buffers) {
+				return fmt.Errorf("instruction %d (%s): buffer %d does not exist", i, in.Op, o.Buffer)
+			}
+			if o.Offset < 0 || o.Bytes < 0 || o.End() > p.Buffers[o.Buffer].Capacity {
+				return fmt.Errorf("instruction %d (%s): SRAM region [%d, %d) outside buffer %s of %d bytes",
+					i, in.Op, o.Offset, o.End(), p.Buffers[o.Buffer].Name, p.Buffers[o.Buffer].Capacity)
+			}
+		}
+		switch in.Op {
+		case OpLoad, OpStore:
+			if in.Tensor < 0 || int(in.Tensor) >= len(p.Tensors) {
+				return fmt.Errorf("instruction %d (%s): tensor %d does not exist", i, in.Op, in.Tensor)
+			}
+			t := &p.Tensors[in.Tensor]
+			if in.Rows <= 0 || in.RowBytes <= 0 || in.Stride < 0 {
+				return fmt.Errorf("instruction %d (%s): empty or negative region", i, in.Op)
+			}
+			last := in.Addr + uint64((in.Rows-1)*in.Stride+in.RowBytes)
+			if in.Addr < t.Addr || last > t.Addr+uint64(t.Bytes) {
+				return fmt.Errorf("instruction %d (%s): DRAM region [%#x, %#x) outside tensor %s [%#x, %#x)",
+					i, in.Op, in.Addr, last, t.Name, t.Addr, t.Addr+uint64(t.Bytes))
+			}
+			if in.A.Bytes != in.Bytes() {
+				return fmt.Errorf("instruction %d (%s): moves %d DRAM bytes but %d SRAM bytes", i, in.Op, in.Bytes(), in.A.Bytes)
+			}
+		case OpGEMM:
+			if in.M <= 0 || in.N <= 0 || in.K <= 0 {
+				return fmt.Errorf("instruction %d (gemm): empty shape %dx%dx%d", i, in.M, in.N, in.K)
+			}
+		case OpVector:
+			if in.VOp >= NumVectorOps || in.Elems <= 0 {
+				return fmt.Errorf("instruction %d (vector): bad op %d or %d elements", i, in.VOp, in.Elems)
+			}
+		}
+	}
+	return nil
+}
+
+func (in *Instr) operands() [3]Operand { return [3]Operand{in.A, in.B, in.C} }

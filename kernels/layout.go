@@ -1,0 +1,80 @@
+package kernels
+
+// region is one rectangular DRAM access: rows rows of rowBytes bytes, stride apart.
+type region struct {
+	tensor   int32
+	addr     uint64
+	rows     int64
+	rowBytes int64
+	stride   int64
+}
+
+func (r region) bytes() int64 { return r.rows * r.rowBytes }
+
+func regionsBytes(rs []region) int64 {
+	var s int64
+	for _, r := range rs {
+		s += r.bytes()
+	}
+	return s
+}
+
+// act4 views an activation or error tensor as [images][c][h][w], row-major, with whole
+// bytes per element. A linear layer's features are {c: features, h: 1, w: 1}.
+type act4 struct {
+	tensor    int32
+	base      uint64
+	c, h, w   int64
+	elemBytes int64
+}
+
+func (a act4) imageBytes() int64 { return a.c * a.h * a.w * a.elemBytes }
+
+// regions returns the DMA regions covering images [n0,n1), channels [c0,c1) and rows
+// [h0,h1) (full width), merging dimensions that are contiguous in memory.
+func (a act4) regions(n0, n1, c0, c1, h0, h1 int64) []region {
+	if n1 <= n0 || c1 <= c0 || h1 <= h0 {
+		return nil
+	}
+	plane := a.h * a.w * a.elemBytes
+	at := func(n, c, h int64) uint64 {
+		return a.base + uint64(n*a.imageBytes()+c*plane+h*a.w*a.elemBytes)
+	}
+	fullH := h0 == 0 && h1 == a.h
+	switch {
+	case fullH && c0 == 0 && c1 == a.c:
+		return []region{{tensor: a.tensor, addr: at(n0, 0, 0), rows: 1, rowBytes: (n1 - n0) * a.imageBytes(), stride: 0}}
+	case fullH:
+		return []region{{tensor: a.tensor, addr: at(n0, c0, 0), rows: n1 - n0, rowBytes: (c1 - c0) * plane, stride: a.imageBytes()}}
+	}
+	out := make([]region, 0, n1-n0)
+	for n := n0; n < n1; n++ {
+		out = append(out, region{tensor: a.tensor, addr: at(n, c0, h0), rows: c1 - c0, rowBytes: (h1 - h0) * a.w * a.elemBytes, stride: plane})
+	}
+	return out
+}
+
+// mat2 is a packed matrix [rows][cols] of bits-wide integers (or floats); each row is
+// padded to a whole byte so that rows start on byte boundaries.
+type mat2 struct {
+	tensor     int32
+	base       uint64
+	rows, cols int64
+	bits       int
+}
+
+func (m mat2) pitch() int64 { return ceilDiv(m.cols*int64(m.bits), 8) }
+
+func (m mat2) bytes() int64 { return m.rows * m.pitch() }
+
+// region returns the DMA region covering rows [r0,r1) and columns [c0,c1): the bytes
+// holding those bits, so a packed sub-row may carry a few neighbouring bits.
+func (m mat2) region(r0, r1, c0, c1 int64) region {
+	b := int64(m.bits)
+	first := c0 * b / 8
+	last := ceilDiv(c1*b, 8)
+	if c0 == 0 && c1 == m.cols {
+		return region{tensor: m.tensor, addr: m.base + uint64(r0*m.pitch()), rows: 1, rowBytes: (r1 - r0) * m.pitch()}
+	}
+	return region{tensor: m.tensor, addr: m.base + uint64(r0*m.pitch()+first), rows: r1 - r0, rowBytes: last - first, stride: m.pitch()}
+}

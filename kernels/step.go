@@ -1,0 +1,393 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/rctsim/rctsim/models"
+)
+
+// step emits the whole training step: forward, loss, backward (data, weights and the
+// fused update, layer by layer from the last), then the precision controller.
+func (c *compiler) step() error {
+	for i := range c.net.Layers {
+		if err := c.layerErr(i, models.Forward, c.forward(i)); err != nil {
+			return err
+		}
+	}
+	if c.opt.ForwardOnly {
+		return nil
+	}
+	last := len(c.net.Layers) - 1
+	if err := c.layerErr(last, models.Forward, c.loss()); err != nil {
+		return err
+	}
+	first := c.net.WeightLayers()[0]
+	cur := 0 // errs[cur] holds the error of the current layer's output
+	for i := last; i >= first; i-- {
+		next, err := c.backward(i, cur)
+		if err := c.layerErr(i, models.BackwardData, err); err != nil {
+			return err
+		}
+		cur = next
+	}
+	return c.control()
+}
+
+func (c *compiler) layerErr(i int, p models.Phase, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*CompileError); ok {
+		return err
+	}
+	return &CompileError{Model: c.net.Name, Profile: c.prof.Name, Layer: c.net.Layers[i].Name, Phase: p, Err: err}
+}
+
+// geom is a weight layer seen as a convolution; a linear layer is a 1x1 convolution of
+// a 1x1 image with In.Elems channels.
+type geom struct {
+	cin, h, w    int64 // input
+	cout, ho, wo int64 // output
+	kh, kw, s, p int64
+}
+
+func (c *compiler) geom(i int) geom {
+	l := &c.net.Layers[i]
+	if l.Kind == models.Linear {
+		return geom{cin: l.In.Elems(), h: 1, w: 1, cout: int64(l.Out.C), ho: 1, wo: 1, kh: 1, kw: 1, s: 1}
+	}
+	return geom{cin: int64(l.In.C), h: int64(l.In.H), w: int64(l.In.W), cout: int64(l.Out.C), ho: int64(l.Out.H), wo: int64(l.Out.W),
+		kh: int64(l.KernelH), kw: int64(l.KernelW), s: int64(l.Stride), p: int64(l.Padding)}
+}
+
+// inRows is the input rows that output rows [h0,h1) read.
+func (g geom) inRows(h0, h1 int64) (int64, int64) {
+	return max(0, h0*g.s-g.p), min(g.h, (h1-1)*g.s-g.p+g.kh)
+}
+
+// outRows is the output rows whose windows touch input rows [h0,h1).
+func (g geom) outRows(h0, h1 int64) (int64, int64) {
+	lo := h0 + g.p - g.kh + 1
+	if lo < 0 {
+		lo = 0
+	}
+	return ceilDiv(lo, g.s), min(g.ho, (h1-1+g.p)/g.s+1)
+}
+
+// view reshapes a tensor to the shape a layer sees it in.
+func view(a act4, c, h, w int64, elemBytes int64) act4 {
+	return act4{tensor: a.tensor, base: a.base, c: c, h: h, w: w, elemBytes: elemBytes}
+}
+
+func (c *compiler) inputOf(i int) act4 {
+	if i == 0 {
+		return c.input
+	}
+	return c.out[i-1]
+}
+
+func (c *compiler) errView(j int, c4, h, w int64) act4 {
+	return view(c.errs[j], c4, h, w, int64(c.num.errBits/8))
+}
+
+func (c *compiler) forward(i int) error {
+	l := &c.net.Layers[i]
+	switch {
+	case l.HasWeights():
+		return c.forwardGEMM(i)
+	case l.Kind == models.Flatten || c.fusedReLU(i):
+		return nil
+	}
+	c.beginKernel(i, models.Forward)
+	in, out := c.inputOf(i), c.out[i]
+	vop := map[models.Kind]VectorOp{models.ReLU: VReLU, models.MaxPool: VMaxPool, models.AvgPool: VAvgPool}[l.Kind]
+	return c.emitStream(&streamKernel{
+		images: c.batch, channels: int64(l.In.C), split: true, vop: vop,
+		ins: []streamIn{{v: in, class: ClassActivations, bits: c.num.actBits}},
+		out: streamIn{v: out, class: ClassActivations, bits: c.num.actBits},
+	})
+}
+
+// requantBits is the width the GEMM epilogue writes: activations in the forward pass,
+// errors in backward-data.
+func (c *compiler) forwardGEMM(i int) error {
+	c.beginKernel(i, models.Forward)
+	g := c.geom(i)
+	x := view(c.inputOf(i), g.cin, g.h, g.w, int64(c.num.actBits/8))
+	y := view(c.out[i], g.cout, g.ho, g.wo, int64(c.num.actBits/8))
+	w := c.gemmW[i]
+	return c.emitGEMM(&gemmKernel{
+		m: spatialDim(c.batch, g.ho, g.wo), n: flatDim(g.cout), k: groupDim(g.cin, g.kh*g.kw),
+		format: c.num.float, weightBits: w.bits, actBits: c.num.actBits,
+		aClass: ClassActivations, bClass: ClassWeights, cClass: ClassActivations, aBits: c.num.actBits, bBits: w.bits,
+		aRegions: func(m, k tile) []region {
+			h0, h1 := g.inRows(m.h0, m.h1)
+			return x.regions(m.n0, m.n1, k.c0, k.c1, h0, h1)
+		},
+		bRegions: func(k, n tile) []region { return []region{w.region(n.c0, n.c1, k.lo, k.hi)} },
+		epilogueBytes: func(m, n tile) int64 {
+			return regionsBytes(y.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1))
+		},
+		newEpilogueSlots: func(mt, nt int64) *epilogueSlots { return c.requantSlots(y, mt, nt) },
+		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
+			c.requant(acc, y.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1), ClassActivations, c.num.actBits, e)
+		},
+	})
+}
+
+// requantSlots sizes the output slots of a requantising epilogue from a worst-case tile.
+func (c *compiler) requantSlots(out act4, mt, nt int64) *epilogueSlots {
+	return &epilogueSlots{pairs: []*pair{c.newPair(roleOutputs, mt*nt*out.elemBytes)}}
+}
+
+// requant turns an accumulator tile into stored activations or errors and writes them
+// out.
+func (c *compiler) requant(acc *operandSlot, rs []region, class TensorClass, bits int, e *epilogueSlots) {
+	o := &operandSlot{s: e.pairs[0].fresh(), class: class, bits: bits, bytes: regionsBytes(rs)}
+	c.vector(VRequant, acc.bytes*8/int64(acc.bits), acc, nil, o)
+	c.store(rs, class, bits, o.s)
+}
+
+func (c *compiler) loss() error {
+	last := len(c.net.Layers) - 1
+	c.beginKernel(last, models.Forward)
+	classes := int64(c.net.Classes)
+	logits := view(c.out[last], classes, 1, 1, int64(c.num.actBits/8))
+	return c.emitStream(&streamKernel{
+		images: c.batch, channels: 1, vop: VSoftmaxXent,
+		ins: []streamIn{
+			{v: logits, class: ClassActivations, bits: c.num.actBits},
+			{v: c.labels, class: ClassOther, bits: int(c.labels.elemBytes * 8)},
+		},
+		out: streamIn{v: c.errView(0, classes, 1, 1), class: ClassErrors, bits: c.num.errBits},
+	})
+}
+
+// backward emits layer i's backward pass reading the error in errs[cur]; it returns
+// which error tensor holds the error of the layer's input afterwards.
+func (c *compiler) backward(i, cur int) (int, error) {
+	l := &c.net.Layers[i]
+	other := 1 - cur
+	in, out := l.In, l.Out
+	dy := c.errView(cur, int64(out.C), int64(out.H), int64(out.W))
+	dx := c.errView(other, int64(in.C), int64(in.H), int64(in.W))
+	switch l.Kind {
+	case models.Flatten:
+		return cur, nil
+	case models.ReLU, models.MaxPool, models.AvgPool:
+		c.beginKernel(i, models.BackwardData)
+		k := &streamKernel{images: c.batch, channels: int64(out.C), split: true,
+			ins: []streamIn{{v: dy, class: ClassErrors, bits: c.num.errBits}},
+			out: streamIn{v: dx, class: ClassErrors, bits: c.num.errBits}}
+		switch l.Kind {
+		case models.ReLU:
+			k.vop = VReLUBackward
+			k.ins = append(k.ins, streamIn{v: c.out[i], class: ClassActivations, bits: c.num.actBits})
+		case models.MaxPool:
+			k.vop = VMaxPoolBackward
+			k.ins = append(k.ins, streamIn{v: c.inputOf(i), class: ClassActivations, bits: c.num.actBits})
+		default:
+			k.vop = VAvgPoolBackward
+		}
+		return other, c.emitStream(k)
+	}
+	next := cur
+	if c.net.NeedsBackwardData(i) {
+		if err := c.backwardData(i, dy, dx); err != nil {
+			return cur, err
+		}
+		next = other
+	}
+	if err := c.backwardWeight(i, dy); err != nil {
+		return cur, &CompileError{Model: c.net.Name, Profile: c.prof.Name, Layer: l.Name, Phase: models.BackwardWeight, Err: err}
+	}
+	return next, nil
+}
+
+func (c *compiler) backwardData(i int, dyAny, dxAny act4) error {
+	c.beginKernel(i, models.BackwardData)
+	g := c.geom(i)
+	eb := int64(c.num.errBits / 8)
+	dy := view(dyAny, g.cout, g.ho, g.wo, eb)
+	dx := view(dxAny, g.cin, g.h, g.w, eb)
+	w := c.gemmW[i]
+	khkw := g.kh * g.kw
+	return c.emitGEMM(&gemmKernel{
+		m: spatialDim(c.batch, g.h, g.w), n: flatDim(g.cin), k: groupDim(g.cout, khkw),
+		format: c.num.float, weightBits: w.bits, actBits: c.num.errBits,
+		aClass: ClassErrors, bClass: ClassWeights, cClass: ClassErrors, aBits: c.num.errBits, bBits: w.bits,
+		aRegions: func(m, k tile) []region {
+			h0, h1 := g.outRows(m.h0, m.h1)
+			if h1 <= h0 {
+				return nil
+			}
+			return dy.regions(m.n0, m.n1, k.c0, k.c1, h0, h1)
+		},
+		// The transposed weights: rows are output channels, each read for a strip of
+		// input channels, so the DMA strides through W.
+		bRegions: func(k, n tile) []region { return []region{w.region(k.c0, k.c1, n.c0*khkw, n.c1*khkw)} },
+		epilogueBytes: func(m, n tile) int64 {
+			return regionsBytes(dx.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1))
+		},
+		newEpilogueSlots: func(mt, nt int64) *epilogueSlots { return c.requantSlots(dx, mt, nt) },
+		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
+			c.requant(acc, dx.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1), ClassErrors, c.num.errBits, e)
+		},
+	})
+}
+
+func (c *compiler) backwardWeight(i int, dyAny act4) error {
+	c.beginKernel(i, models.BackwardWeight)
+	g := c.geom(i)
+	dy := view(dyAny, g.cout, g.ho, g.wo, int64(c.num.errBits/8))
+	x := view(c.inputOf(i), g.cin, g.h, g.w, int64(c.num.actBits/8))
+	states := c.state[i]
+	accBytes := int64(c.num.accBits / 8)
+	stateRegion := func(st paramState, m, n tile) region { return st.m.region(n.c0, n.c1, m.lo, m.hi) }
+	var biasGrad *slot
+	var biasSlots []*slot
+	k := &gemmKernel{
+		m: groupDim(g.cin, g.kh*g.kw), n: flatDim(g.cout), k: spatialDim(c.batch, g.ho, g.wo),
+		format: c.num.float, weightBits: c.num.errBits, actBits: c.num.actBits,
+		aClass: ClassActivations, bClass: ClassErrors, cClass: ClassGradients, aBits: c.num.actBits, bBits: c.num.errBits,
+		aRegions: func(m, k tile) []region {
+			h0, h1 := g.inRows(k.h0, k.h1)
+			return x.regions(k.n0, k.n1, m.c0, m.c1, h0, h1)
+		},
+		bRegions: func(k, n tile) []region { return dy.regions(k.n0, k.n1, n.c0, n.c1, k.h0, k.h1) },
+		epilogueBytes: func(m, n tile) int64 {
+			var s int64
+			for _, st := range states {
+				s += stateRegion(st, m, n).bytes()
+			}
+			return s
+		},
+		newEpilogueSlots: func(mt, nt int64) *epilogueSlots {
+			e := &epilogueSlots{}
+			m, n := c.sampleTile(groupDim(g.cin, g.kh*g.kw), mt), c.sampleTile(flatDim(g.cout), nt)
+			for _, st := range states {
+				e.pairs = append(e.pairs, c.newPair(roleOutputs, stateRegion(st, m, n).bytes()+1))
+			}
+			if bs := c.bstate[i]; len(bs) > 0 {
+				biasGrad = c.newSlot(roleOutputs, g.cout*accBytes)
+				for _, st := range bs {
+					biasSlots = append(biasSlots, c.newSlot(roleOutputs, st.m.bytes()))
+				}
+			}
+			return e
+		},
+		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
+			rs := make([]region, len(states))
+			for j, st := range states {
+				rs[j] = stateRegion(st, m, n)
+			}
+			c.update(i, states, rs, acc, e.pairs)
+		},
+	}
+	if len(c.bstate[i]) > 0 {
+		k.onB = func(kt, n tile, b *operandSlot) {
+			out := &operandSlot{s: biasGrad, class: ClassGradients, bits: c.num.accBits, bytes: n.len() * accBytes}
+			c.vector(VBiasGrad, kt.len()*n.len(), b, nil, out)
+		}
+	}
+	if err := c.emitGEMM(k); err != nil {
+		return err
+	}
+	if bs := c.bstate[i]; len(bs) > 0 {
+		c.phase = models.Update
+		rs := make([]region, len(bs))
+		pairs := make([]*pair, len(bs))
+		for j, st := range bs {
+			rs[j] = st.m.region(0, 1, 0, g.cout)
+			pairs[j] = &pair{s: [2]*slot{biasSlots[j], biasSlots[j]}}
+		}
+		grad := &operandSlot{s: biasGrad, class: ClassGradients, bits: c.num.accBits, bytes: g.cout * accBytes}
+		c.update(i, bs, rs, grad, pairs)
+	}
+	return nil
+}
+
+// sampleTile is the first tile of size t, for sizing slots.
+func (c *compiler) sampleTile(d dim, t int64) tile { return d.samples(t)[0] }
+
+// update applies the method's update to one tile of a layer's parameters: grad holds
+// the gradient tile, states and rs the parameter tensors and their regions.
+func (c *compiler) update(layer int, states []paramState, rs []region, grad *operandSlot, pairs []*pair) {
+	saved := c.phase
+	slots := make([]*operandSlot, len(states))
+	for j, st := range states {
+		slots[j] = &operandSlot{s: pairs[j].fresh(), class: st.class, bits: st.m.bits, bytes: rs[j].bytes()}
+	}
+	c.phase = models.Update
+	for j, st := range states {
+		if st.load {
+			c.load(rs[j:j+1], st.class, st.m.bits, slots[j].s)
+		}
+	}
+	elems := grad.bytes * 8 / int64(grad.bits)
+	if c.opt.Method == RCT && c.opt.Plan.Control {
+		c.phase = models.PrecisionControl
+		c.vector(VGradStat, elems, grad, nil, nil)
+		c.phase = models.Update
+	}
+	switch c.opt.Method {
+	case RCT:
+		c.vector(VUpdate, elems, grad, slots[0], slots[0])
+	case FP32:
+		src := grad
+		if len(slots) > 1 { // momentum: v = mu*v + g, then w -= lr*v
+			c.vector(VUpdate, elems, grad, slots[1], slots[1])
+			src = slots[1]
+		}
+		c.vector(VUpdate, elems, src, slots[0], slots[0])
+	case QAT:
+		src := grad
+		if len(slots) > 2 {
+			c.vector(VUpdate, elems, grad, slots[1], slots[1])
+			src = slots[1]
+		}
+		c.vector(VUpdate, elems, src, slots[0], slots[0])
+		// Quantise the new master weights into the copy the next step's GEMMs read.
+		c.vector(VConvert, elems, slots[0], nil, slots[len(slots)-1])
+	}
+	for j, st := range states {
+		if st.store {
+			c.store(rs[j:j+1], st.class, st.m.bits, slots[j].s)
+		}
+	}
+	c.phase = saved
+}
+
+// control emits the precision controller: one decision per weight layer, and a
+// conversion pass for each layer whose bitwidth changes for the next step.
+func (c *compiler) control() error {
+	if c.opt.Method != RCT {
+		return nil
+	}
+	for _, i := range c.net.WeightLayers() {
+		if c.opt.Plan.Control {
+			c.beginKernel(i, models.PrecisionControl)
+			c.vector(VControl, 1, nil, nil, nil)
+		}
+		if c.num.nextBits[i] == c.num.wBits[i] {
+			continue
+		}
+		for _, st := range append(append([]paramState(nil), c.state[i]...), c.bstate[i]...) {
+			c.beginKernel(i, models.PrecisionControl)
+			from := st.m
+			to := st.m
+			to.bits = c.num.nextBits[i]
+			if err := c.emitStream(&streamKernel{
+				images: 1, channels: from.rows, split: true, vop: VConvert,
+				ins:          []streamIn{{v: act4{tensor: from.tensor, base: from.base, c: from.rows, h: 1, w: 1, elemBytes: from.pitch()}, class: ClassWeights, bits: from.bits}},
+				out:          streamIn{v: act4{tensor: to.tensor, base: to.base, c: to.rows, h: 1, w: 1, elemBytes: to.pitch()}, class: ClassWeights, bits: to.bits},
+				elemsPerUnit: from.cols,
+				// Widening in place must not overwrite rows not yet read.
+				reverse: to.bits > from.bits,
+			}); err != nil {
+				return c.layerErr(i, models.PrecisionControl, fmt.Errorf("bitwidth conversion: %w", err))
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package kernels
+
+import "fmt"
+
+// streamIn is one tensor a streaming pass reads or writes.
+type streamIn struct {
+	v     act4
+	class TensorClass
+	bits  int
+}
+
+// streamKernel is an element-wise or windowed pass over whole tensors (pooling, ReLU,
+// their backward ops, the loss, bitwidth conversion): chunks of images x channels are
+// loaded, processed on the vector unit and stored, double-buffered.
+type streamKernel struct {
+	images, channels int64
+	// split allows chunks of fewer than all channels (not for the loss, whose softmax
+	// needs every class of an example).
+	split bool
+	vop   VectorOp
+	ins   []streamIn // one or two inputs; the first sets the element count
+	out   streamIn
+	// elemsPerUnit is the elements of one channel of one image (default h*w of the first
+	// input).
+	elemsPerUnit int64
+	// reverse processes chunks last to first (widening in place).
+	reverse bool
+}
+
+func (s *streamKernel) channelRange(v act4, c0, c1 int64) (int64, int64) {
+	if s.split {
+		return c0, c1
+	}
+	return 0, v.c
+}
+
+func (s *streamKernel) regions(v act4, n0, n1, c0, c1 int64) []region {
+	c0, c1 = s.channelRange(v, c0, c1)
+	return v.regions(n0, n1, c0, c1, 0, v.h)
+}
+
+func (c *compiler) emitStream(s *streamKernel) error {
+	if s.elemsPerUnit == 0 {
+		s.elemsPerUnit = s.ins[0].v.h * s.ins[0].v.w
+	}
+	chans := s.channels
+	if !s.split {
+		chans = 1
+	}
+	need := func(ni, nc int64) (in, out int64) {
+		for _, x := range s.ins {
+			in += regionsBytes(s.regions(x.v, 0, ni, 0, nc))
+		}
+		return 2 * in, 2 * regionsBytes(s.regions(s.out.v, 0, ni, 0, nc))
+	}
+	fits := func(ni, nc int64) bool {
+		in, out := need(ni, nc)
+		used := make([]int64, len(c.prog.Buffers))
+		used[c.roleBuf[roleInputs]] += in
+		used[c.roleBuf[roleOutputs]] += out
+		for i, u := range used {
+			if u > c.prog.Buffers[i].Capacity {
+				return false
+			}
+		}
+		return true
+	}
+	ni, nc := int64(0), int64(0)
+	for _, cc := range flatDim(chans).candidates() {
+		for _, ii := range flatDim(s.images).candidates() {
+			if fits(ii, cc) {
+				ni, nc = ii, cc
+				break
+			}
+		}
+		if ni > 0 {
+			break
+		}
+	}
+	if ni == 0 {
+		in, out := need(1, 1)
+		return fmt.Errorf("%s pass does not fit the SRAM: one image of one channel needs %d input and %d output bytes", s.vop, in, out)
+	}
+	inBytes := make([]int64, len(s.ins))
+	pairs := make([]*pair, len(s.ins))
+	for j, x := range s.ins {
+		inBytes[j] = regionsBytes(s.regions(x.v, 0, ni, 0, nc))
+		pairs[j] = c.newPair(roleInputs, inBytes[j])
+	}
+	outPair := c.newPair(roleOutputs, regionsBytes(s.regions(s.out.v, 0, ni, 0, nc)))
+	type chunk struct{ n0, n1, c0, c1 int64 }
+	var chunks []chunk
+	for n := int64(0); n < s.images; n += ni {
+		for ch := int64(0); ch < chans; ch += nc {
+			chunks = append(chunks, chunk{n, min(n+ni, s.images), ch, min(ch+nc, chans)})
+		}
+	}
+	if s.reverse {
+		for i, j := 0, len(chunks)-1; i < j; i, j = i+1, j-1 {
+			chunks[i], chunks[j] = chunks[j], chunks[i]
+		}
+	}
+	for _, k := range chunks {
+		var ops [2]*operandSlot
+		for j, x := range s.ins {
+			rs := s.regions(x.v, k.n0, k.n1, k.c0, k.c1)
+			sl := pairs[j].fresh()
+			c.load(rs, x.class, x.bits, sl)
+			ops[j] = &operandSlot{s: sl, class: x.class, bits: x.bits, bytes: regionsBytes(rs)}
+		}
+		rs := s.regions(s.out.v, k.n0, k.n1, k.c0, k.c1)
+		o := &operandSlot{s: outPair.fresh(), class: s.out.class, bits: s.out.bits, bytes: regionsBytes(rs)}
+		c0, c1 := s.channelRange(s.ins[0].v, k.c0, k.c1)
+		elems := (k.n1 - k.n0) * (c1 - c0) * s.elemsPerUnit
+		var b *operandSlot
+		if len(s.ins) > 1 {
+			b = ops[1]
+		}
+		c.vector(s.vop, elems, ops[0], b, o)
+		c.store(rs, s.out.class, s.out.bits, o.s)
+	}
+	return nil
+}

@@ -1,0 +1,363 @@
+// Package sim owns time and energy. It executes a kernels.Program on a machine built from
+// a hardware profile: an event-driven engine with integer cycles, one in-order queue per
+// unit (DMA, MAC array, vector unit), dependencies between instructions, the DRAM's bank
+// and row state stepped burst by burst, SRAM bandwidth limits, and a ledger that charges
+// every event's energy to one (component, tensor class, phase) cell.
+//
+// The engine's cost grows with instructions and DRAM bursts, never with cycles x PEs: a
+// GEMM instruction's cycles come from the systolic fold rule of hw, a vector
+// instruction's from its lane count, and a DMA instruction's from the DRAM model.
+package sim
+
+import (
+	"container/heap"
+	"fmt"
+	"math/bits"
+
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/sim/dram"
+)
+
+// Options configure a Machine.
+type Options struct {
+	// IdealDRAM makes DMA transfers take no time and pay only the per-bit DRAM energy:
+	// cycles are then compute cycles only, as SCALE-Sim reports them.
+	IdealDRAM bool
+	// Hooks observe every instruction's issue and completion. With none registered the
+	// engine does no extra work.
+	Hooks []Hook
+}
+
+// Event is one instruction's execution.
+type Event struct {
+	Index int32
+	Instr *kernels.Instr
+	// Issue and Complete are accelerator cycles; Complete is set in OnComplete only.
+	Issue, Complete uint64
+}
+
+// Hook observes the engine (traces, timelines, functional execution).
+type Hook interface {
+	OnIssue(e Event)
+	OnComplete(e Event)
+}
+
+// Machine is a simulated accelerator. It is not safe for concurrent use; build one per
+// goroutine (building is cheap).
+type Machine struct {
+	prof *hw.Profile
+	opts Options
+	dram *dram.Controller
+	bufs []bufferModel // by sorted buffer name, the order kernels uses
+
+	accHz, dramHz uint64
+}
+
+type bufferModel struct {
+	name          string
+	spec          *hw.SRAMSpec
+	bytesPerCycle float64 // banks x bank width x ports
+}
+
+// New builds a machine for a validated profile.
+func New(p *hw.Profile, opts Options) (*Machine, error) {
+	d, err := dram.New(p.DRAM)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", p.Name, err)
+	}
+	m := &Machine{prof: p, opts: opts, dram: d, accHz: uint64(p.Clock.Hz()), dramHz: uint64(d.Clock().Hz())}
+	for _, name := range p.BufferNames() {
+		s := p.SRAM[name]
+		m.bufs = append(m.bufs, bufferModel{name: name, spec: s, bytesPerCycle: float64(s.Banks * s.BankWidthBytes * s.Ports)})
+	}
+	return m, nil
+}
+
+// Profile returns the machine's hardware profile.
+func (m *Machine) Profile() *hw.Profile { return m.prof }
+
+// toDRAM converts accelerator cycles to DRAM cycles, rounding up (a request cannot
+// arrive before the DRAM clock edge that follows it).
+func (m *Machine) toDRAM(t uint64) uint64 { return mulDivCeil(t, m.dramHz, m.accHz) }
+
+// fromDRAM converts DRAM cycles to accelerator cycles, rounding up.
+func (m *Machine) fromDRAM(t uint64) uint64 { return mulDivCeil(t, m.accHz, m.dramHz) }
+
+// mulDivCeil is ceil(a*b/c) without overflow.
+func mulDivCeil(a, b, c uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	q, r := bits.Div64(hi, lo, c)
+	if r != 0 {
+		q++
+	}
+	return q
+}
+
+// event is a point in time at which the engine has something to do: an instruction
+// completes, or the DMA unit may issue again.
+type event struct {
+	at    uint64
+	index int32
+	done  bool // completion (false: the DMA unit frees)
+}
+
+type eventQueue []event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].index < q[j].index
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// run is the state of one execution.
+type run struct {
+	m     *Machine
+	prog  *kernels.Program
+	stats *Stats
+
+	now      uint64
+	pending  []int32 // unfinished dependencies per instruction
+	users    []int32 // CSR of dependents
+	userOff  []int32
+	queue    [kernels.NumUnits][]int32
+	pos      [kernels.NumUnits]int
+	freeAt   [kernels.NumUnits]uint64
+	issued   []uint64
+	done     []bool
+	oldest   int // lowest instruction index not yet complete
+	dmaDone  uint64
+	inUse    []int // running instructions per buffer
+	events   eventQueue
+	window   []uint64 // DRAM completion times of the last MaxOutstanding bursts
+	staticMW float64  // on-chip leakage
+	dramMW   float64  // DRAM background and refresh
+}
+
+// Run executes a program and returns its statistics.
+func (m *Machine) Run(prog *kernels.Program) (*Stats, error) {
+	if err := m.check(prog); err != nil {
+		return nil, err
+	}
+	m.dram.Reset()
+	n := len(prog.Instrs)
+	r := &run{m: m, prog: prog, stats: newStats(m, prog),
+		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
+		inUse:  make([]int, len(m.bufs)),
+		window: make([]uint64, max(1, m.prof.DMA.MaxOutstanding))}
+	r.buildGraph()
+	for _, b := range m.bufs {
+		r.staticMW += b.spec.LeakageMW
+	}
+	r.staticMW += m.prof.MACArray.LeakageMW + m.prof.Vector.LeakageMW
+	r.dramMW = m.prof.DRAM.BackgroundPowerMW + m.prof.DRAM.RefreshPowerMW
+	if err := r.loop(); err != nil {
+		return nil, err
+	}
+	r.finish()
+	return r.stats, nil
+}
+
+// check verifies the program against this machine: structure, and buffers that exist
+// with the capacities the compiler assumed.
+func (m *Machine) check(prog *kernels.Program) error {
+	if err := prog.Validate(); err != nil {
+		return err
+	}
+	if len(prog.Buffers) != len(m.bufs) {
+		return fmt.Errorf("program uses %d SRAM buffers, profile %s has %d", len(prog.Buffers), m.prof.Name, len(m.bufs))
+	}
+	for i := range prog.Instrs {
+		if in := &prog.Instrs[i]; in.Op == kernels.OpGEMM {
+			if _, err := m.mode(in); err != nil {
+				return fmt.Errorf("instruction %d (gemm): %w", i, err)
+			}
+		}
+	}
+	for i, b := range prog.Buffers {
+		if b.Name != m.bufs[i].name || b.Capacity > int64(m.bufs[i].spec.Capacity) {
+			return fmt.Errorf("program buffer %s (%d bytes) does not match profile %s's %s (%d bytes)",
+				b.Name, b.Capacity, m.prof.Name, m.bufs[i].name, int64(m.bufs[i].spec.Capacity))
+		}
+	}
+	return nil
+}
+
+func (r *run) buildGraph() {
+	instrs := r.prog.Instrs
+	count := make([]int32, len(instrs)+1)
+	for i := range instrs {
+		r.pending[i] = int32(len(instrs[i].Deps))
+		for _, d := range instrs[i].Deps {
+			count[d+1]++
+		}
+		u := instrs[i].Unit()
+		r.queue[u] = append(r.queue[u], int32(i))
+	}
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	r.userOff = count
+	r.users = make([]int32, count[len(count)-1])
+	fill := make([]int32, len(instrs))
+	for i := range instrs {
+		for _, d := range instrs[i].Deps {
+			r.users[count[d]+fill[d]] = int32(i)
+			fill[d]++
+		}
+	}
+}
+
+func (r *run) loop() error {
+	completed := 0
+	for {
+		for u := kernels.Unit(0); u < kernels.NumUnits; u++ {
+			r.tryIssue(u)
+		}
+		if len(r.events) == 0 {
+			break
+		}
+		ev := heap.Pop(&r.events).(event)
+		r.advance(ev.at)
+		if ev.done {
+			r.complete(ev.index)
+			completed++
+		}
+		// Drain everything else due now before issuing, so issue order does not depend
+		// on event order within a cycle.
+		for len(r.events) > 0 && r.events[0].at == r.now {
+			ev := heap.Pop(&r.events).(event)
+			if ev.done {
+				r.complete(ev.index)
+				completed++
+			}
+		}
+	}
+	if completed != len(r.prog.Instrs) {
+		return fmt.Errorf("program deadlocked at cycle %d with %d of %d instructions complete", r.now, completed, len(r.prog.Instrs))
+	}
+	return nil
+}
+
+// tryIssue starts the unit's next instruction if the unit is free and its
+// dependencies are complete.
+func (r *run) tryIssue(u kernels.Unit) {
+	if r.pos[u] >= len(r.queue[u]) || r.freeAt[u] > r.now {
+		return
+	}
+	i := r.queue[u][r.pos[u]]
+	if r.pending[i] > 0 {
+		return
+	}
+	r.pos[u]++
+	in := &r.prog.Instrs[i]
+	r.issued[i] = r.now
+	for _, h := range r.m.opts.Hooks {
+		h.OnIssue(Event{Index: i, Instr: in, Issue: r.now})
+	}
+	var free, complete uint64
+	switch in.Op {
+	case kernels.OpLoad, kernels.OpStore:
+		free, complete = r.dma(in)
+		// The DMA engine retires in order, so a later transfer never completes first.
+		complete = max(complete, r.dmaDone)
+		r.dmaDone = complete
+	case kernels.OpGEMM:
+		complete = r.now + r.gemm(in)
+		free = complete
+	default:
+		complete = r.now + r.vector(in)
+		free = complete
+	}
+	r.freeAt[u] = free
+	r.stats.Busy[u] += complete - r.now
+	for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
+		if o.Bytes > 0 {
+			r.inUse[o.Buffer]++
+		}
+	}
+	heap.Push(&r.events, event{at: complete, index: i, done: true})
+	if free < complete {
+		heap.Push(&r.events, event{at: free, index: i})
+	}
+}
+
+func (r *run) complete(i int32) {
+	in := &r.prog.Instrs[i]
+	r.done[i] = true
+	for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
+		if o.Bytes > 0 {
+			r.inUse[o.Buffer]--
+		}
+	}
+	for _, h := range r.m.opts.Hooks {
+		h.OnComplete(Event{Index: i, Instr: in, Issue: r.issued[i], Complete: r.now})
+	}
+	for _, u := range r.users[r.userOff[i]:r.userOff[i+1]] {
+		r.pending[u]--
+	}
+	for r.oldest < len(r.done) && r.done[r.oldest] {
+		r.oldest++
+	}
+}
+
+// advance moves time forward, charging leakage and DRAM background power to the phase
+// of the oldest unfinished instruction: the phase the machine is working through.
+func (r *run) advance(to uint64) {
+	if to <= r.now {
+		return
+	}
+	phase := models.Phase(0)
+	if r.oldest < len(r.prog.Instrs) {
+		phase = r.prog.Instrs[r.oldest].Phase
+	}
+	dt := float64(to - r.now)
+	r.stats.Energy.Add(Static, kernels.ClassNone, phase, r.m.powerPJ(r.staticMW, dt))
+	r.stats.Energy.Add(DRAM, kernels.ClassOther, phase, r.m.powerPJ(r.dramMW, dt))
+	r.now = to
+}
+
+// powerPJ is the energy of mw milliwatts over cycles accelerator cycles.
+func (m *Machine) powerPJ(mw, cycles float64) float64 {
+	return mw * 1e9 * cycles / float64(m.accHz)
+}
+
+// sramCycles is the cycles buffer b needs to move bytes when the instruction shares
+// it with the others currently using it: ports are split evenly.
+func (r *run) sramCycles(b int, bytes int64) uint64 {
+	if bytes <= 0 {
+		return 0
+	}
+	bw := r.m.bufs[b].bytesPerCycle / float64(1+r.inUse[b])
+	return uint64(float64(bytes)/bw + 0.999999)
+}
+
+// sramAccess charges bank-word accesses for bytes read or written in buffer b.
+func (r *run) sramAccess(in *kernels.Instr, o kernels.Operand, bytes int64, write bool) {
+	if bytes <= 0 {
+		return
+	}
+	spec := r.m.bufs[o.Buffer].spec
+	words := float64((bytes + int64(spec.BankWidthBytes) - 1) / int64(spec.BankWidthBytes))
+	e := spec.ReadEnergyPJ
+	bs := &r.stats.Buffers[o.Buffer]
+	if write {
+		e = spec.WriteEnergyPJ
+		bs.WriteBytes += bytes
+	} else {
+		bs.ReadBytes += bytes
+	}
+	bs.PeakBytes = max(bs.PeakBytes, o.End())
+	r.stats.Energy.Add(SRAM, o.Class, in.Phase, words*e)
+}

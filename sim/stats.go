@@ -1,0 +1,242 @@
+package sim
+
+import (
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+)
+
+// Stats are the measured results of one run.
+type Stats struct {
+	Profile, Model string
+	Method         kernels.Method
+	Batch          int
+	Instructions   int
+
+	Cycles  uint64
+	ClockHz int64
+
+	MACs int64
+	// MappedPECycles is the PE-cycles doing useful work (MACs divided by the packing of
+	// their mode): the numerator of the array's utilisation.
+	MappedPECycles int64
+	PEs            int64
+	// ComputeCycles is the sum of GEMM fold cycles with ideal memory; StallCycles the
+	// cycles GEMMs waited on SRAM bandwidth.
+	ComputeCycles, StallCycles uint64
+	VectorOps                  int64
+	// Busy is each unit's cycles spent executing instructions (DMA transfers overlap, so
+	// the DMA's may exceed Cycles).
+	Busy [kernels.NumUnits]uint64
+
+	Energy Ledger
+
+	DRAM    DRAMStats
+	DMA     DMAStats
+	Buffers []BufferStats
+	// Footprint is the DRAM bytes held per tensor class.
+	Footprint [kernels.NumClasses]int64
+	// PeakDRAMBytesPerCycle is the DRAM bus peak in bytes per accelerator cycle.
+	PeakDRAMBytesPerCycle float64
+}
+
+// DRAMStats count the DRAM's work.
+type DRAMStats struct {
+	ReadBytes, WriteBytes            int64
+	Bursts                           int64
+	Activates, Precharges            int64
+	RowHits, RowMisses, RowConflicts int64
+}
+
+// DMAStats count bytes the DMA delivered to and took from SRAM. DRAM moves whole
+// bursts, so DRAM bytes can exceed these by the unused parts of partial bursts.
+type DMAStats struct {
+	LoadedBytes, StoredBytes int64
+}
+
+// BufferStats are one SRAM buffer's traffic and high-water mark.
+type BufferStats struct {
+	Name                  string
+	CapacityBytes         int64
+	ReadBytes, WriteBytes int64
+	// PeakBytes is the highest byte offset any instruction touched: the buffer's
+	// occupancy, never above its capacity.
+	PeakBytes int64
+}
+
+func newStats(m *Machine, prog *kernels.Program) *Stats {
+	s := &Stats{
+		Profile: m.prof.Name, Model: prog.Model, Method: prog.Method, Batch: prog.Batch,
+		Instructions: len(prog.Instrs), ClockHz: m.prof.Clock.Hz(),
+		PEs:       int64(m.prof.MACArray.Rows * m.prof.MACArray.Cols),
+		Footprint: prog.Footprint,
+	}
+	for _, b := range m.bufs {
+		s.Buffers = append(s.Buffers, BufferStats{Name: b.name, CapacityBytes: int64(b.spec.Capacity)})
+	}
+	peakBytesPerSecond := float64(m.prof.DRAM.Channels) * float64(m.prof.DRAM.BusWidthBits) / 8 * float64(m.prof.DRAM.DataRate.TransfersPerSecond())
+	s.PeakDRAMBytesPerCycle = peakBytesPerSecond / float64(m.accHz)
+	return s
+}
+
+func (s *Stats) addDRAMBytes(write bool, bytes int64) {
+	if write {
+		s.DRAM.WriteBytes += bytes
+	} else {
+		s.DRAM.ReadBytes += bytes
+	}
+}
+
+// finish closes the books: total time and the DRAM's counters.
+func (r *run) finish() {
+	s := r.stats
+	s.Cycles = r.now
+	if r.m.opts.IdealDRAM {
+		return
+	}
+	d := r.m.dram.Stats()
+	s.DRAM.ReadBytes, s.DRAM.WriteBytes = d.ReadBytes, d.WriteBytes
+	s.DRAM.Activates, s.DRAM.Precharges = d.Activates, d.Precharges
+	s.DRAM.RowHits, s.DRAM.RowMisses, s.DRAM.RowConflicts = d.RowHits, d.RowMisses, d.RowConflicts
+}
+
+// Seconds is the simulated time.
+func (s *Stats) Seconds() float64 { return float64(s.Cycles) / float64(s.ClockHz) }
+
+// MACUtilization is the fraction of PE-cycles doing useful work.
+func (s *Stats) MACUtilization() float64 {
+	if s.Cycles == 0 {
+		return 0
+	}
+	return float64(s.MappedPECycles) / (float64(s.PEs) * float64(s.Cycles))
+}
+
+// DRAMBusUtilization is the fraction of the DRAM bus peak used over the run.
+func (s *Stats) DRAMBusUtilization() float64 {
+	if s.Cycles == 0 {
+		return 0
+	}
+	return float64(s.DRAM.ReadBytes+s.DRAM.WriteBytes) / (s.PeakDRAMBytesPerCycle * float64(s.Cycles))
+}
+
+// SRAMBytes returns total SRAM bytes read and written, and the sum of every buffer's
+// high-water mark.
+func (s *Stats) SRAMBytes() (read, write, peak int64) {
+	for _, b := range s.Buffers {
+		read += b.ReadBytes
+		write += b.WriteBytes
+		peak += b.PeakBytes
+	}
+	return
+}
+
+// Report is the JSON form of Stats (`rctsim sim --format json`), one object per run.
+type Report struct {
+	Profile         string             `json:"profile"`
+	Model           string             `json:"model"`
+	Method          string             `json:"method"`
+	Batch           int                `json:"batch"`
+	Cycles          uint64             `json:"cycles"`
+	Seconds         float64            `json:"seconds"`
+	MACs            int64              `json:"macs"`
+	Instructions    int                `json:"instructions"`
+	EnergyPJ        map[string]float64 `json:"energy_pj"`
+	EnergyByTensor  map[string]float64 `json:"energy_by_tensor_pj"`
+	EnergyByPhase   map[string]float64 `json:"energy_by_phase_pj"`
+	DRAM            ReportDRAM         `json:"dram"`
+	SRAM            ReportSRAM         `json:"sram"`
+	MemoryBytes     map[string]int64   `json:"memory_bytes"`
+	Utilization     map[string]float64 `json:"utilization"`
+	ComputeCycles   uint64             `json:"compute_cycles"`
+	StallCycles     uint64             `json:"stall_cycles"`
+	VectorOps       int64              `json:"vector_ops"`
+	DMALoadedBytes  int64              `json:"dma_loaded_bytes"`
+	DMAStoredBytes  int64              `json:"dma_stored_bytes"`
+	EnergyBreakdown []LedgerCell       `json:"energy_ledger_pj,omitempty"`
+}
+
+// ReportDRAM is the DRAM part of a Report.
+type ReportDRAM struct {
+	ReadBytes    int64 `json:"read_bytes"`
+	WriteBytes   int64 `json:"write_bytes"`
+	Activates    int64 `json:"activates"`
+	RowHits      int64 `json:"row_hits"`
+	RowMisses    int64 `json:"row_misses"`
+	RowConflicts int64 `json:"row_conflicts"`
+}
+
+// ReportSRAM is the SRAM part of a Report.
+type ReportSRAM struct {
+	ReadBytes  int64          `json:"read_bytes"`
+	WriteBytes int64          `json:"write_bytes"`
+	PeakBytes  int64          `json:"peak_bytes"`
+	Buffers    []ReportBuffer `json:"buffers"`
+}
+
+// ReportBuffer is one buffer in a Report.
+type ReportBuffer struct {
+	Name          string `json:"name"`
+	CapacityBytes int64  `json:"capacity_bytes"`
+	PeakBytes     int64  `json:"peak_bytes"`
+}
+
+// LedgerCell is one non-zero cell of the ledger.
+type LedgerCell struct {
+	Component string  `json:"component"`
+	Class     string  `json:"class"`
+	Phase     string  `json:"phase"`
+	PJ        float64 `json:"pj"`
+}
+
+// memoryKeys names the footprint of each class in a Report.
+var memoryKeys = map[kernels.TensorClass]string{
+	kernels.ClassWeights:        "params",
+	kernels.ClassMasterWeights:  "master_params",
+	kernels.ClassActivations:    "activations",
+	kernels.ClassErrors:         "errors",
+	kernels.ClassGradients:      "gradients",
+	kernels.ClassOptimizerState: "optimizer_state",
+	kernels.ClassOther:          "other",
+}
+
+// Report builds the JSON form; cells adds the full ledger.
+func (s *Stats) Report(cells bool) Report {
+	r := Report{
+		Profile: s.Profile, Model: s.Model, Method: string(s.Method), Batch: s.Batch,
+		Cycles: s.Cycles, Seconds: s.Seconds(), MACs: s.MACs, Instructions: s.Instructions,
+		EnergyPJ:       map[string]float64{"total": s.Energy.Total()},
+		EnergyByTensor: map[string]float64{},
+		EnergyByPhase:  map[string]float64{},
+		MemoryBytes:    map[string]int64{},
+		Utilization:    map[string]float64{"mac_array": s.MACUtilization(), "dram_bus": s.DRAMBusUtilization()},
+		ComputeCycles:  s.ComputeCycles, StallCycles: s.StallCycles, VectorOps: s.VectorOps,
+		DMALoadedBytes: s.DMA.LoadedBytes, DMAStoredBytes: s.DMA.StoredBytes,
+		DRAM: ReportDRAM{ReadBytes: s.DRAM.ReadBytes, WriteBytes: s.DRAM.WriteBytes, Activates: s.DRAM.Activates,
+			RowHits: s.DRAM.RowHits, RowMisses: s.DRAM.RowMisses, RowConflicts: s.DRAM.RowConflicts},
+	}
+	for c := Component(0); c < NumComponents; c++ {
+		r.EnergyPJ[c.String()] = s.Energy.Component(c)
+	}
+	for cl := kernels.TensorClass(0); cl < kernels.ClassNone; cl++ {
+		r.EnergyByTensor[cl.String()] = s.Energy.Class(cl)
+		r.MemoryBytes[memoryKeys[cl]] = s.Footprint[cl]
+	}
+	for p := models.Phase(0); p < models.NumPhases; p++ {
+		r.EnergyByPhase[p.String()] = s.Energy.Phase(p)
+	}
+	r.SRAM.ReadBytes, r.SRAM.WriteBytes, r.SRAM.PeakBytes = s.SRAMBytes()
+	for _, b := range s.Buffers {
+		r.SRAM.Buffers = append(r.SRAM.Buffers, ReportBuffer{Name: b.Name, CapacityBytes: b.CapacityBytes, PeakBytes: b.PeakBytes})
+	}
+	if cells {
+		for c := Component(0); c < NumComponents; c++ {
+			for cl := kernels.TensorClass(0); cl < kernels.NumClasses; cl++ {
+				for p := models.Phase(0); p < models.NumPhases; p++ {
+					if v := s.Energy.Cell(c, cl, p); v != 0 {
+						r.EnergyBreakdown = append(r.EnergyBreakdown, LedgerCell{c.String(), cl.String(), p.String(), v})
+					}
+				}
+			}
+		}
+	}
+	return r
+}

@@ -1,0 +1,178 @@
+package sim
+
+import (
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/sim/dram"
+)
+
+// dma executes a load or store: descriptor setup, then the DRAM bursts covering each
+// row (at most MaxOutstanding in flight), with the SRAM side limited by its buffer's
+// bandwidth. It returns when the unit may issue its next transfer (its last burst was
+// accepted) and when this one completes (its last data moved).
+func (r *run) dma(in *kernels.Instr) (free, complete uint64) {
+	m := r.m
+	write := in.Op == kernels.OpStore
+	bytes := in.Bytes()
+	class := in.A.Class
+	r.sramAccess(in, in.A, bytes, !write)
+	if write {
+		r.stats.DMA.StoredBytes += bytes
+	} else {
+		r.stats.DMA.LoadedBytes += bytes
+	}
+	if m.opts.IdealDRAM {
+		pj := m.prof.DRAM.ReadEnergyPJPerBit
+		if write {
+			pj = m.prof.DRAM.WriteEnergyPJPerBit
+		}
+		r.stats.Energy.Add(DRAM, class, in.Phase, float64(bytes*8)*pj)
+		r.stats.addDRAMBytes(write, bytes)
+		return r.now, r.now
+	}
+	start := r.now + uint64(m.prof.DMA.SetupCycles)
+	at := m.toDRAM(start)
+	bb := uint64(m.dram.BurstBytes())
+	before := m.dram.Stats()
+	lastEnd, lastIssue := at, at
+	w := r.window
+	for row := int64(0); row < in.Rows; row++ {
+		lo := in.Addr + uint64(row*in.Stride)
+		hi := lo + uint64(in.RowBytes)
+		for a := lo &^ (bb - 1); a < hi; a += bb {
+			slot := &w[r.stats.DRAM.Bursts%int64(len(w))]
+			issue := max(at, *slot)
+			res := m.dram.Access(a, write, issue)
+			*slot = res.DataEnd
+			lastEnd = max(lastEnd, res.DataEnd)
+			lastIssue = issue
+			r.stats.DRAM.Bursts++
+		}
+	}
+	after := m.dram.Stats()
+	r.chargeDRAM(in, class, before, after)
+	sram := r.sramCycles(in.A.Buffer, bytes)
+	return max(r.now, m.fromDRAM(lastIssue)), max(m.fromDRAM(lastEnd), start+sram)
+}
+
+// chargeDRAM charges the activates and bits of one transfer (the difference of the
+// controller's counters) to its tensor class.
+func (r *run) chargeDRAM(in *kernels.Instr, class kernels.TensorClass, before, after dram.Stats) {
+	spec := &r.m.prof.DRAM
+	acts := after.Activates - before.Activates
+	rd := after.ReadBytes - before.ReadBytes
+	wr := after.WriteBytes - before.WriteBytes
+	pj := float64(acts)*spec.ActivateEnergyPJ + float64(rd*8)*spec.ReadEnergyPJPerBit + float64(wr*8)*spec.WriteEnergyPJPerBit
+	r.stats.Energy.Add(DRAM, class, in.Phase, pj)
+}
+
+// mode resolves the MAC mode an instruction runs in.
+func (m *Machine) mode(in *kernels.Instr) (hw.MACMode, error) {
+	if in.Format != kernels.FormatInt {
+		return m.prof.FloatMode(in.Format.String())
+	}
+	return m.prof.IntMode(in.WeightBits, in.ActBits)
+}
+
+// gemm returns a GEMM tile's cycles: the systolic fold rule, stretched when the SRAM
+// cannot feed the array's operand demand.
+func (r *run) gemm(in *kernels.Instr) uint64 {
+	m := r.m
+	mode, err := m.mode(in)
+	if err != nil {
+		// check() resolved every mode before running; reaching here is a bug.
+		panic(err)
+	}
+	arr := &m.prof.MACArray
+	ft := arr.Timing(hw.GEMM{M: in.M, N: in.N, K: in.K}, mode)
+	r.stats.MACs += in.MACs()
+	r.stats.MappedPECycles += ft.MappedMACs
+	r.stats.ComputeCycles += uint64(ft.Cycles)
+	r.stats.Energy.Add(MAC, kernels.ClassNone, in.Phase, float64(in.MACs())*mode.EnergyPerMACPJ)
+
+	aReads, bReads, cWrites, cReads := operandTraffic(arr, in)
+	bytesOf := func(elems int64, bits int) int64 { return (elems*int64(bits) + 7) / 8 }
+	traffic := []struct {
+		o     kernels.Operand
+		bytes int64
+		write bool
+	}{
+		{in.A, bytesOf(aReads, in.A.Bits), false},
+		{in.B, bytesOf(bReads, in.B.Bits), false},
+		{in.C, bytesOf(cWrites, in.C.Bits), true},
+		{in.C, bytesOf(cReads, in.C.Bits), false},
+	}
+	demand := make(map[int]int64, 3)
+	for _, t := range traffic {
+		r.sramAccess(in, t.o, t.bytes, t.write)
+		if t.bytes > 0 {
+			demand[t.o.Buffer] += t.bytes
+		}
+	}
+	cycles := uint64(ft.Cycles)
+	for b, bytes := range demand {
+		if s := r.sramCycles(b, bytes); s > cycles {
+			r.stats.StallCycles += s - cycles
+			cycles = s
+		}
+	}
+	return cycles
+}
+
+// operandTraffic counts the SRAM element accesses of a GEMM tile by dataflow: the
+// stationary operand is read once, the streamed ones once per fold of the other
+// dimension, and partial sums are written once per reduction fold (and read back
+// between folds, and at the start when accumulating onto an earlier tile).
+func operandTraffic(arr *hw.MACArraySpec, in *kernels.Instr) (aReads, bReads, cWrites, cReads int64) {
+	R, C := int64(arr.Rows), int64(arr.Cols)
+	M, N, K := in.M, in.N, in.K
+	mn := M * N
+	switch arr.Dataflow {
+	case hw.WeightStationary:
+		rowFolds := ceilDiv(K, R)
+		aReads, bReads = M*K*ceilDiv(N, C), K*N
+		cWrites, cReads = mn*rowFolds, mn*(rowFolds-1)
+	case hw.InputStationary:
+		rowFolds := ceilDiv(K, R)
+		aReads, bReads = M*K, K*N*ceilDiv(M, C)
+		cWrites, cReads = mn*rowFolds, mn*(rowFolds-1)
+	default:
+		aReads, bReads = M*K*ceilDiv(N, C), K*N*ceilDiv(M, R)
+		cWrites = mn
+	}
+	if in.Accumulate {
+		cReads += mn
+	}
+	return
+}
+
+// vector returns a vector instruction's cycles: one elementary operation per lane per
+// cycle, or the SRAM traffic's cycles if those are more.
+func (r *run) vector(in *kernels.Instr) uint64 {
+	m := r.m
+	ops := in.Elems * in.VOp.OpsPerElement()
+	lanes := int64(m.prof.Vector.Lanes)
+	cycles := uint64(ceilDiv(ops, lanes))
+	format := ""
+	if in.Format != kernels.FormatInt {
+		format = in.Format.String()
+	}
+	r.stats.VectorOps += ops
+	r.stats.Energy.Add(Vector, kernels.ClassNone, in.Phase, float64(ops)*m.prof.Vector.OpEnergy(in.Bits, format))
+	demand := make(map[int]int64, 3)
+	for _, t := range []struct {
+		o     kernels.Operand
+		write bool
+	}{{in.A, false}, {in.B, false}, {in.C, true}} {
+		r.sramAccess(in, t.o, t.o.Bytes, t.write)
+		if t.o.Bytes > 0 {
+			demand[t.o.Buffer] += t.o.Bytes
+		}
+	}
+	for b, bytes := range demand {
+		cycles = max(cycles, r.sramCycles(b, bytes))
+	}
+	return max(cycles, 1)
+}
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
