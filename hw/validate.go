@@ -320,7 +320,7 @@ func (p *Profile) validateDRAM(c *checker) {
 	for _, name := range requiredTimings {
 		t := timings[name]
 		if (t.InNS && t.NS <= 0) || (!t.InNS && t.Cycles <= 0) {
-			c.add("dram."+name, `is required and must be positive, e.g. "18ns" or "14ck" (got %s)`, t)
+			c.add("dram."+name, `is required and must be positive, e.g. "18ns" or "14ck"`)
 		}
 	}
 	if d.DataRate > 0 {

@@ -97,7 +97,9 @@ func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (numeri
 			train = "fp32"
 		}
 		if train == "" {
-			return n, fmt.Errorf("method %s needs a float MAC mode and profile %s has none", opt.Method, prof.Name)
+			// The chip has no float mode at all: say so in the chip's terms.
+			_, err := prof.FloatMode("fp32")
+			return n, fmt.Errorf("method %s trains in floating point: %w", opt.Method, err)
 		}
 		if n.float, err = ParseFormat(train); err != nil {
 			return n, err

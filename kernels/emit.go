@@ -1,6 +1,8 @@
 package kernels
 
 import (
+	"fmt"
+
 	"github.com/rctsim/rctsim/models"
 )
 
@@ -54,6 +56,18 @@ func (c *compiler) newSlot(role int, bytes int64) *slot {
 	s.readers = append(s.readers, c.fence...)
 	c.alloc[b] += bytes
 	return s
+}
+
+// checkAlloc verifies that the slots of the current kernel fit their buffers. The
+// tiling search sizes tiles to fit, so a failure here is a compiler bug, reported as an
+// error rather than a program that overflows SRAM.
+func (c *compiler) checkAlloc() error {
+	for b, used := range c.alloc {
+		if buf := c.prog.Buffers[b]; used > buf.Capacity {
+			return fmt.Errorf("internal error: slots need %d bytes of buffer %s (capacity %d)", used, buf.Name, buf.Capacity)
+		}
+	}
+	return nil
 }
 
 // pair is a double-buffered slot: tiles alternate between its two halves so that the

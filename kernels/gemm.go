@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"strings"
 )
 
 // gemmKernel is one layer's GEMM in one phase, described by its three dimensions and
@@ -18,6 +19,7 @@ type gemmKernel struct {
 	aRegions         func(m, k tile) []region
 	bRegions         func(k, n tile) []region
 	epilogueBytes    func(m, n tile) int64 // outputs-buffer bytes the epilogue needs per tile (one copy)
+	extraOutputs     int64                 // outputs-buffer bytes held for the whole kernel (bias gradients)
 	epilogue         func(m, n tile, acc *operandSlot, e *epilogueSlots)
 	newEpilogueSlots func(mt, nt int64) *epilogueSlots
 	// onB, when set, runs once per B tile of the first M tile (bias gradients).
@@ -45,7 +47,7 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 		var r [numRoles]int64
 		r[roleInputs] += 2 * t.aBytes
 		r[roleWeights] += 2 * t.bBytes
-		r[roleOutputs] += 2*t.cBytes + 2*t.epiBytes
+		r[roleOutputs] += 2*t.cBytes + 2*t.epiBytes + g.extraOutputs
 		return r
 	}
 	fits := func(t tiling) bool {
@@ -88,6 +90,14 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	rows := int64(c.prof.MACArray.Rows)
 	var fallback *tiling
 	mc, nc, kc := g.m.candidates(), g.n.candidates(), g.k.candidates()
+	// One tile per layer leaves nothing to overlap: cut the largest streaming dimension
+	// into at least pipelineDepth tiles when it is big enough that each still fills
+	// the array, so the DMA loads tile i+1 while the array works on tile i.
+	if m := g.m.size(); m >= pipelineDepth*rows {
+		mc = atMost(mc, ceilDiv(m, pipelineDepth))
+	} else if k := g.k.size(); k >= pipelineDepth*rows {
+		kc = atMost(kc, ceilDiv(k, pipelineDepth))
+	}
 	for _, kt := range kc {
 		for _, nt := range nc {
 			// Largest M tile that fits, by bisection over the (monotone) candidates.
@@ -119,14 +129,32 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 		return *fallback, nil
 	}
 	smallest := measure(mc[len(mc)-1], nc[len(nc)-1], kc[len(kc)-1], false)
-	var parts []string
+	used := make([]int64, len(c.prog.Buffers))
 	for role, b := range need(smallest) {
-		if b > 0 {
-			buf := c.prog.Buffers[c.roleBuf[role]]
-			parts = append(parts, fmt.Sprintf("%d bytes in %s (capacity %d)", b, buf.Name, buf.Capacity))
+		used[c.roleBuf[role]] += b
+	}
+	var parts []string
+	for i, u := range used {
+		if buf := c.prog.Buffers[i]; u > buf.Capacity {
+			parts = append(parts, fmt.Sprintf("%d bytes of buffer %s (capacity %d)", u, buf.Name, buf.Capacity))
 		}
 	}
-	return tiling{}, fmt.Errorf("no tiling fits the SRAM: even %dx%dx%d tiles need %v", smallest.mt, smallest.nt, smallest.kt, parts)
+	return tiling{}, fmt.Errorf("does not fit the SRAM: even the smallest tiles (M=%d N=%d K=%d, double-buffered) need %s",
+		smallest.mt, smallest.nt, smallest.kt, strings.Join(parts, " and "))
+}
+
+// pipelineDepth is the number of tiles a kernel is cut into, at least, when its
+// dimensions allow.
+const pipelineDepth = 4
+
+// atMost keeps the candidates not above limit (always at least the smallest).
+func atMost(cands []int64, limit int64) []int64 {
+	for i, v := range cands {
+		if v <= limit {
+			return cands[i:]
+		}
+	}
+	return cands[len(cands)-1:]
 }
 
 // emitGEMM schedules a GEMM kernel: N tiles outermost, then M tiles, then the reduction,
@@ -141,6 +169,9 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 	bSlots := c.newPair(roleWeights, t.bBytes)
 	cSlots := c.newPair(roleOutputs, t.cBytes)
 	epi := g.newEpilogueSlots(t.mt, t.nt)
+	if err := c.checkAlloc(); err != nil {
+		return err
+	}
 	ms, ns, ks := g.m.tiles(t.mt), g.n.tiles(t.nt), g.k.tiles(t.kt)
 	accBits := c.num.accBits
 	for _, n := range ns {

@@ -264,9 +264,17 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 		},
 		newEpilogueSlots: func(mt, nt int64) *epilogueSlots {
 			e := &epilogueSlots{}
-			m, n := c.sampleTile(groupDim(g.cin, g.kh*g.kw), mt), c.sampleTile(flatDim(g.cout), nt)
+			ms, ns := groupDim(g.cin, g.kh*g.kw).tiles(mt), flatDim(g.cout).tiles(nt)
 			for _, st := range states {
-				e.pairs = append(e.pairs, c.newPair(roleOutputs, stateRegion(st, m, n).bytes()+1))
+				// Packed sub-rows start at different bit offsets, so tiles of one size
+				// can differ by a byte per row: size the slot for the largest.
+				var most int64
+				for _, m := range ms {
+					for _, n := range ns {
+						most = max(most, stateRegion(st, m, n).bytes())
+					}
+				}
+				e.pairs = append(e.pairs, c.newPair(roleOutputs, most))
 			}
 			if bs := c.bstate[i]; len(bs) > 0 {
 				biasGrad = c.newSlot(roleOutputs, g.cout*accBytes)
@@ -284,7 +292,11 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 			c.update(i, states, rs, acc, e.pairs)
 		},
 	}
-	if len(c.bstate[i]) > 0 {
+	if bs := c.bstate[i]; len(bs) > 0 {
+		k.extraOutputs = g.cout * accBytes
+		for _, st := range bs {
+			k.extraOutputs += st.m.bytes()
+		}
 		k.onB = func(kt, n tile, b *operandSlot) {
 			out := &operandSlot{s: biasGrad, class: ClassGradients, bits: c.num.accBits, bytes: n.len() * accBytes}
 			c.vector(VBiasGrad, kt.len()*n.len(), b, nil, out)
@@ -306,9 +318,6 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 	}
 	return nil
 }
-
-// sampleTile is the first tile of size t, for sizing slots.
-func (c *compiler) sampleTile(d dim, t int64) tile { return d.samples(t)[0] }
 
 // update applies the method's update to one tile of a layer's parameters: grad holds
 // the gradient tile, states and rs the parameter tensors and their regions.

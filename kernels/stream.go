@@ -79,7 +79,7 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	}
 	if ni == 0 {
 		in, out := need(1, 1)
-		return fmt.Errorf("%s pass does not fit the SRAM: one image of one channel needs %d input and %d output bytes", s.vop, in, out)
+		return fmt.Errorf("%s pass does not fit the SRAM: one channel of one example needs %d input and %d output bytes, double-buffered", s.vop, in, out)
 	}
 	inBytes := make([]int64, len(s.ins))
 	pairs := make([]*pair, len(s.ins))
@@ -88,6 +88,9 @@ func (c *compiler) emitStream(s *streamKernel) error {
 		pairs[j] = c.newPair(roleInputs, inBytes[j])
 	}
 	outPair := c.newPair(roleOutputs, regionsBytes(s.regions(s.out.v, 0, ni, 0, nc)))
+	if err := c.checkAlloc(); err != nil {
+		return err
+	}
 	type chunk struct{ n0, n1, c0, c1 int64 }
 	var chunks []chunk
 	for n := int64(0); n < s.images; n += ni {

@@ -138,7 +138,8 @@ type run struct {
 	done     []bool
 	oldest   int // lowest instruction index not yet complete
 	dmaDone  uint64
-	inUse    []int // running instructions per buffer
+	inUse    []int   // running instructions per buffer
+	demand   []int64 // scratch: bytes one instruction moves per buffer
 	events   eventQueue
 	window   []uint64 // DRAM completion times of the last MaxOutstanding bursts
 	staticMW float64  // on-chip leakage
@@ -154,7 +155,7 @@ func (m *Machine) Run(prog *kernels.Program) (*Stats, error) {
 	n := len(prog.Instrs)
 	r := &run{m: m, prog: prog, stats: newStats(m, prog),
 		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
-		inUse:  make([]int, len(m.bufs)),
+		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs)),
 		window: make([]uint64, max(1, m.prof.DMA.MaxOutstanding))}
 	r.buildGraph()
 	for _, b := range m.bufs {

@@ -48,9 +48,11 @@ type DRAMStats struct {
 }
 
 // DMAStats count bytes the DMA delivered to and took from SRAM. DRAM moves whole
-// bursts, so DRAM bytes can exceed these by the unused parts of partial bursts.
+// bursts, so a load of a partial burst discards the rest and a store masks it: DRAM
+// bytes read equal LoadedBytes + DiscardedBytes, written StoredBytes + MaskedBytes.
 type DMAStats struct {
-	LoadedBytes, StoredBytes int64
+	LoadedBytes, StoredBytes    int64
+	DiscardedBytes, MaskedBytes int64
 }
 
 // BufferStats are one SRAM buffer's traffic and high-water mark.

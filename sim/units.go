@@ -39,7 +39,16 @@ func (r *run) dma(in *kernels.Instr) (free, complete uint64) {
 	for row := int64(0); row < in.Rows; row++ {
 		lo := in.Addr + uint64(row*in.Stride)
 		hi := lo + uint64(in.RowBytes)
-		for a := lo &^ (bb - 1); a < hi; a += bb {
+		first := lo &^ (bb - 1)
+		// Whole bursts move: a load discards the bytes outside the row, a store masks
+		// them.
+		wasted := int64(ceilDiv(int64(hi-first), int64(bb))*int64(bb)) - in.RowBytes
+		if write {
+			r.stats.DMA.MaskedBytes += wasted
+		} else {
+			r.stats.DMA.DiscardedBytes += wasted
+		}
+		for a := first; a < hi; a += bb {
 			slot := &w[r.stats.DRAM.Bursts%int64(len(w))]
 			issue := max(at, *slot)
 			res := m.dram.Access(a, write, issue)
@@ -102,7 +111,7 @@ func (r *run) gemm(in *kernels.Instr) uint64 {
 		{in.C, bytesOf(cWrites, in.C.Bits), true},
 		{in.C, bytesOf(cReads, in.C.Bits), false},
 	}
-	demand := make(map[int]int64, 3)
+	demand := r.clearDemand()
 	for _, t := range traffic {
 		r.sramAccess(in, t.o, t.bytes, t.write)
 		if t.bytes > 0 {
@@ -159,7 +168,7 @@ func (r *run) vector(in *kernels.Instr) uint64 {
 	}
 	r.stats.VectorOps += ops
 	r.stats.Energy.Add(Vector, kernels.ClassNone, in.Phase, float64(ops)*m.prof.Vector.OpEnergy(in.Bits, format))
-	demand := make(map[int]int64, 3)
+	demand := r.clearDemand()
 	for _, t := range []struct {
 		o     kernels.Operand
 		write bool
@@ -173,6 +182,12 @@ func (r *run) vector(in *kernels.Instr) uint64 {
 		cycles = max(cycles, r.sramCycles(b, bytes))
 	}
 	return max(cycles, 1)
+}
+
+// clearDemand returns the per-buffer byte counters, zeroed, for one instruction.
+func (r *run) clearDemand() []int64 {
+	clear(r.demand)
+	return r.demand
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }

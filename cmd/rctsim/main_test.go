@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// rctsim runs a command line and returns its exit status and output streams.
+func rctsim(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &env{stdout: &out, stderr: &errb})
+	return code, out.String(), errb.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file; run go test ./cmd/rctsim -update after checking the change.\ngot:\n%s", name, got)
+	}
+}
+
+func TestSimJSONGolden(t *testing.T) {
+	code, out, stderr := rctsim("sim", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "sim_lenet5_rct.json", out)
+}
+
+func TestSimJSONKeys(t *testing.T) {
+	for _, method := range []string{"rct", "qat", "fp32"} {
+		code, out, stderr := rctsim("sim", "--method", method, "--batch", "8", "--format", "json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", method, code, stderr)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(out), &obj); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"profile", "model", "method", "batch", "cycles", "seconds", "macs", "instructions"} {
+			if _, ok := obj[k]; !ok {
+				t.Errorf("%s: no key %q", method, k)
+			}
+		}
+		nested := map[string][]string{
+			"energy_pj":           {"total", "mac", "sram", "dram", "vector", "static"},
+			"energy_by_tensor_pj": {"weights", "master_weights", "activations", "errors", "gradients", "other"},
+			"energy_by_phase_pj":  {"forward", "backward_data", "backward_weight", "update", "precision_control"},
+			"dram":                {"read_bytes", "write_bytes", "activates", "row_hits", "row_misses"},
+			"sram":                {"read_bytes", "write_bytes", "peak_bytes"},
+			"memory_bytes":        {"params", "master_params", "activations", "gradients"},
+			"utilization":         {"mac_array", "dram_bus"},
+		}
+		for k, subs := range nested {
+			m, ok := obj[k].(map[string]any)
+			if !ok {
+				t.Errorf("%s: %q is not an object", method, k)
+				continue
+			}
+			for _, s := range subs {
+				if _, ok := m[s]; !ok {
+					t.Errorf("%s: no key %s.%s", method, k, s)
+				}
+			}
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("name = \"x\"\nclock = \"fast\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{nil, 2, "Usage"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"sim", "--nope"}, 2, "flag provided but not defined"},
+		{[]string{"sim", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"sim", "--format", "xml"}, 2, "unknown --format"},
+		{[]string{"sim", "--method", "sgd"}, 2, "unknown method"},
+		{[]string{"sim", "--bits", "8,x"}, 2, "bad bitwidth"},
+		{[]string{"sim", "--model", "resnet1000"}, 2, "unknown model"},
+		{[]string{"sim", "--batch", "0"}, 2, "--batch must be positive"},
+		{[]string{"sim", "--hw", bad}, 1, bad + ":2"},
+		{[]string{"sim", "--hw", filepath.Join(dir, "missing.toml")}, 1, "missing.toml"},
+		{[]string{"sim", "--set", "mac_array.rows=-4"}, 1, "mac_array.rows"},
+		{[]string{"sim", "--set", "mac_array.nope=4"}, 1, "mac_array.nope"},
+		{[]string{"sim", "--topology", filepath.Join(dir, "none.csv")}, 1, "none.csv"},
+		{[]string{"help", "sim"}, 0, ""},
+		{[]string{"sim", "-h"}, 0, "usage: rctsim sim"},
+	}
+	for _, c := range cases {
+		code, _, stderr := rctsim(c.args...)
+		if code != c.code || !strings.Contains(stderr, c.stderr) {
+			t.Errorf("rctsim %v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, c.code, c.stderr)
+		}
+		if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine") {
+			t.Errorf("rctsim %v panicked: %s", c.args, stderr)
+		}
+	}
+}
+
+func TestOutputFileIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "sub", "r.csv")
+	if code, _, stderr := rctsim("sim", "--batch", "4", "--format", "csv", "-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil || strings.Count(string(data), "\n") != 2 {
+		t.Fatalf("csv %q, %v: want a header and one row", data, err)
+	}
+	// A failing run must not leave a file behind.
+	failed := filepath.Join(dir, "failed.csv")
+	if code, _, _ := rctsim("sim", "--set", "sram.global.capacity=256B", "--format", "csv", "-o", failed); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if _, err := os.Stat(failed); !os.IsNotExist(err) {
+		t.Errorf("a failed run left %s behind", failed)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestTopology(t *testing.T) {
+	code, out, stderr := rctsim("sim", "--topology", "../../models/testdata/lenet_conv.csv", "--dram", "ideal")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if lines[0] != "layer,total_cycles,stall_cycles,compute_cycles,mac_util_pct,dram_read_bytes,dram_write_bytes,energy_pj" || len(lines) < 2 {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	code, out, stderr = rctsim("sim", "--topology", "../../models/testdata/gemm.csv", "--gemm")
+	if code != 0 || strings.Count(out, "\n") < 2 {
+		t.Fatalf("gemm topology: exit %d: %s\n%s", code, stderr, out)
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	code, out, stderr := rctsim("profiles")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "default.toml") || strings.Contains(out, "INVALID") {
+		t.Errorf("profiles:\n%s", out)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "broken.toml"), []byte("name = 1\n"), 0o644)
+	code, out, stderr = rctsim("profiles", dir)
+	if code != 1 || !strings.Contains(out, "INVALID") || !strings.Contains(stderr, "broken.toml") {
+		t.Errorf("a broken profile: exit %d\n%s\n%s", code, out, stderr)
+	}
+}

@@ -1,0 +1,254 @@
+package kernels
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/models"
+)
+
+func defaultProfile(t testing.TB, sets ...string) *hw.Profile {
+	t.Helper()
+	p, err := hw.LoadFS(configs.FS, configs.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ApplySets(sets); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func compile(t *testing.T, p *hw.Profile, net *models.Network, opt Options) *Program {
+	t.Helper()
+	prog, err := Compile(net, p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prog.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return prog
+}
+
+// phaseMACs sums the program's MACs by phase.
+func phaseMACs(p *Program) [models.NumPhases]int64 {
+	var s [models.NumPhases]int64
+	for i := range p.Instrs {
+		s[p.Instrs[i].Phase] += p.Instrs[i].MACs()
+	}
+	return s
+}
+
+func TestMACsMatchModel(t *testing.T) {
+	p := defaultProfile(t)
+	for _, name := range models.Names() {
+		net, _ := models.ByName(name)
+		for _, m := range Methods {
+			const batch = 8
+			got := phaseMACs(compile(t, p, net, Options{Method: m, Batch: batch}))
+			if want := net.MACs(models.Forward, batch); got[models.Forward] != want {
+				t.Errorf("%s %s forward: %d MACs, model says %d", name, m, got[models.Forward], want)
+			}
+			if want := net.MACs(models.BackwardWeight, batch); got[models.BackwardWeight] != want {
+				t.Errorf("%s %s backward-weight: %d MACs, model says %d", name, m, got[models.BackwardWeight], want)
+			}
+			// A convolution's backward-data runs as a full convolution over the
+			// zero-padded error, so the array does at least the useful MACs.
+			if want := net.MACs(models.BackwardData, batch); got[models.BackwardData] < want {
+				t.Errorf("%s %s backward-data: %d MACs, fewer than the model's %d", name, m, got[models.BackwardData], want)
+			}
+			if got[models.Update] != 0 || got[models.PrecisionControl] != 0 {
+				t.Errorf("%s %s: GEMMs outside the GEMM phases: %v", name, m, got)
+			}
+		}
+	}
+}
+
+func TestForwardOnly(t *testing.T) {
+	p := defaultProfile(t)
+	prog := compile(t, p, models.LeNet5(), Options{Method: RCT, Batch: 4, ForwardOnly: true})
+	for i := range prog.Instrs {
+		if ph := prog.Instrs[i].Phase; ph != models.Forward {
+			t.Fatalf("instruction %d in phase %s", i, ph)
+		}
+	}
+	if prog.Footprint[ClassErrors] != 0 || prog.Footprint[ClassMasterWeights] != 0 {
+		t.Errorf("inference program holds training state: %v", prog.Footprint)
+	}
+}
+
+func TestFootprint(t *testing.T) {
+	p := defaultProfile(t)
+	net := models.MLP() // every row is whole bytes at 8 bits: exact counts
+	params := net.Params()
+	cases := []struct {
+		method                       Method
+		weights, master, optimizer   int64
+		errorsNonZero, activationsFP bool
+	}{
+		{RCT, params, 0, 0, true, false},
+		{QAT, params, 4 * params, 4 * params, true, true},
+		{FP32, 4 * params, 0, 4 * params, true, true},
+	}
+	for _, c := range cases {
+		prog := compile(t, p, net, Options{Method: c.method, Batch: 10})
+		f := prog.Footprint
+		if f[ClassWeights] != c.weights || f[ClassMasterWeights] != c.master || f[ClassOptimizerState] != c.optimizer {
+			t.Errorf("%s: weights %d master %d optimizer %d, want %d %d %d", c.method,
+				f[ClassWeights], f[ClassMasterWeights], f[ClassOptimizerState], c.weights, c.master, c.optimizer)
+		}
+		// Activations: the input and every stored layer output, per example.
+		per := int64(784 + 256 + 128 + 10)
+		if c.activationsFP {
+			per *= 4
+		}
+		if f[ClassActivations] != 10*per {
+			t.Errorf("%s: activations %d bytes, want %d", c.method, f[ClassActivations], 10*per)
+		}
+	}
+	noMomentum := compile(t, p, net, Options{Method: QAT, Batch: 10, NoMomentum: true})
+	if noMomentum.Footprint[ClassOptimizerState] != 0 {
+		t.Error("NoMomentum still allocates momentum")
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	p := defaultProfile(t)
+	cases := []struct {
+		opt  Options
+		want string
+	}{
+		{Options{Method: RCT, Batch: 0}, "batch must be positive"},
+		{Options{Method: "sgd", Batch: 4}, "unknown method"},
+		{Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{8, 8}}}, "lists 2 bitwidths but lenet5 has 5"},
+		{Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{1}}}, "outside 2..32"},
+		{Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{40}}}, "outside 2..32"},
+		// The default chip's widest integer mode is 16x16: 24-bit weights cannot run.
+		{Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{24}}}, "no MAC mode for 24x8"},
+	}
+	for _, c := range cases {
+		_, err := Compile(models.LeNet5(), p, c.opt)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want it to contain %q", c.opt, err, c.want)
+		}
+		var ce *CompileError
+		if !errors.As(err, &ce) {
+			t.Errorf("%+v: error %T is not a *CompileError", c.opt, err)
+		}
+	}
+}
+
+func TestTileThatCannotFitNamesTheLayer(t *testing.T) {
+	p := defaultProfile(t, "sram.global.capacity=256B", "sram.global.banks=1", "sram.global.bank_width_bytes=8")
+	_, err := Compile(models.LeNet5(), p, Options{Method: RCT, Batch: 4})
+	var ce *CompileError
+	if !errors.As(err, &ce) || ce.Layer == "" || !strings.Contains(err.Error(), "does not fit") {
+		t.Fatalf("error %v: want a CompileError naming the layer that does not fit", err)
+	}
+	if !strings.Contains(err.Error(), "layer "+ce.Layer) {
+		t.Errorf("message %q does not name layer %s", err, ce.Layer)
+	}
+}
+
+func TestSmallSRAMMeansMoreTiles(t *testing.T) {
+	big := compile(t, defaultProfile(t), models.LeNet5(), Options{Method: RCT, Batch: 32})
+	small := compile(t, defaultProfile(t, "sram.global.capacity=32KiB"), models.LeNet5(), Options{Method: RCT, Batch: 32})
+	if len(small.Instrs) <= len(big.Instrs) {
+		t.Errorf("32 KiB SRAM: %d instructions, 512 KiB: %d; smaller tiles should need more", len(small.Instrs), len(big.Instrs))
+	}
+	if a, b := phaseMACs(small), phaseMACs(big); a != b {
+		t.Errorf("tiling changed the work: %v vs %v", a, b)
+	}
+}
+
+func TestBitwidthChangeAddsConversion(t *testing.T) {
+	p := defaultProfile(t)
+	same := compile(t, p, models.LeNet5(), Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{8}, NextBits: []int{8}, Control: true}})
+	grow := compile(t, p, models.LeNet5(), Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{8}, NextBits: []int{8, 9, 8, 8, 8}, Control: true}})
+	count := func(p *Program, v VectorOp) int {
+		n := 0
+		for i := range p.Instrs {
+			if p.Instrs[i].Op == OpVector && p.Instrs[i].VOp == v {
+				n++
+			}
+		}
+		return n
+	}
+	if count(same, VConvert) != 0 || count(grow, VConvert) == 0 {
+		t.Errorf("conversion passes: %d without a change, %d with one", count(same, VConvert), count(grow, VConvert))
+	}
+	if count(same, VControl) != 5 {
+		t.Errorf("%d controller decisions, want one per weight layer", count(same, VControl))
+	}
+	// The weight tensor is allocated for the wider of the two widths.
+	var w Tensor
+	for _, t := range grow.Tensors {
+		if t.Name == "conv2.w" {
+			w = t
+		}
+	}
+	if want := int64(16 * ceilDiv(150*9, 8)); w.Bytes != want {
+		t.Errorf("conv2.w holds %d bytes, want %d for 9-bit rows", w.Bytes, want)
+	}
+}
+
+func TestDependenciesPointBackward(t *testing.T) {
+	prog := compile(t, defaultProfile(t), models.LeNet5(), Options{Method: QAT, Batch: 8})
+	for i, in := range prog.Instrs {
+		for _, d := range in.Deps {
+			if prog.Instrs[d].Unit() == in.Unit() {
+				t.Errorf("instruction %d depends on %d on its own unit (%s): implicit, should be dropped", i, d, in.Unit())
+			}
+		}
+	}
+}
+
+func TestParseBits(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+		ok   bool
+	}{{"8", []int{8}, true}, {"8,6, 8,8,8", []int{8, 6, 8, 8, 8}, true}, {"", nil, false}, {"8,x", nil, false}, {"0", nil, false}, {"33", nil, false}} {
+		got, err := ParseBits(c.in)
+		if (err == nil) != c.ok || (c.ok && len(got) != len(c.want)) {
+			t.Errorf("ParseBits(%q) = %v, %v", c.in, got, err)
+		}
+	}
+}
+
+func TestTiles(t *testing.T) {
+	cases := []struct {
+		d     dim
+		size  int64
+		tiles int
+	}{
+		{spatialDim(4, 28, 28), 2 * 784, 2},
+		{spatialDim(4, 28, 28), 784, 4},
+		{spatialDim(4, 28, 28), 10 * 28, 12}, // 3 row tiles per image
+		{groupDim(16, 25), 4 * 25, 4},
+		{flatDim(10), 3, 4},
+	}
+	for _, c := range cases {
+		ts := c.d.tiles(c.size)
+		if len(ts) != c.tiles {
+			t.Errorf("%+v by %d: %d tiles, want %d", c.d, c.size, len(ts), c.tiles)
+		}
+		covered := int64(0)
+		for i, tl := range ts {
+			if tl.len() > c.size || tl.len() <= 0 {
+				t.Errorf("%+v: tile %d has %d elements", c.d, i, tl.len())
+			}
+			if i > 0 && tl.lo != ts[i-1].hi {
+				t.Errorf("%+v: tile %d starts at %d, previous ends at %d", c.d, i, tl.lo, ts[i-1].hi)
+			}
+			covered += tl.len()
+		}
+		if covered != c.d.size() {
+			t.Errorf("%+v: tiles cover %d of %d", c.d, covered, c.d.size())
+		}
+	}
+}

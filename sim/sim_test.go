@@ -1,0 +1,366 @@
+package sim
+
+import (
+	"errors"
+	"io/fs"
+	"math"
+	"testing"
+
+	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+)
+
+func loadProfile(t testing.TB, name string, sets ...string) *hw.Profile {
+	t.Helper()
+	p, err := hw.LoadFS(configs.FS, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ApplySets(sets); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func embeddedProfiles(t testing.TB) []*hw.Profile {
+	t.Helper()
+	names, err := fs.Glob(configs.FS, "*.toml")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no embedded profiles: %v", err)
+	}
+	var out []*hw.Profile
+	for _, n := range names {
+		out = append(out, loadProfile(t, n))
+	}
+	return out
+}
+
+// simulate compiles and runs one step; ok is false when the chip cannot run the
+// method at all (a float method on an integer-only chip).
+func simulate(t testing.TB, p *hw.Profile, net *models.Network, opts kernels.Options, sopts Options) (s *Stats, ok bool) {
+	t.Helper()
+	prog, err := kernels.Compile(net, p, opts)
+	var unsupported *hw.UnsupportedModeError
+	if errors.As(err, &unsupported) {
+		return nil, false
+	}
+	if err != nil {
+		t.Fatalf("%s %s on %s: %v", net.Name, opts.Method, p.Name, err)
+	}
+	m, err := New(p, sopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = m.Run(prog)
+	if err != nil {
+		t.Fatalf("%s %s on %s: %v", net.Name, opts.Method, p.Name, err)
+	}
+	return s, true
+}
+
+func relClose(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*math.Max(math.Abs(a), math.Abs(b))
+}
+
+// TestInvariants checks the conservation laws of DESIGN.md on every embedded profile,
+// model and method the profile supports.
+func TestInvariants(t *testing.T) {
+	for _, p := range embeddedProfiles(t) {
+		ran := 0
+		for _, model := range models.Names() {
+			for _, method := range kernels.Methods {
+				net, _ := models.ByName(model)
+				s, ok := simulate(t, p, net, kernels.Options{Method: method, Batch: 16}, Options{})
+				if !ok {
+					continue
+				}
+				ran++
+				name := p.Name + "/" + model + "/" + string(method)
+				checkInvariants(t, name, p, s)
+			}
+		}
+		if ran == 0 {
+			t.Errorf("%s: no method runs on this profile", p.Name)
+		}
+	}
+}
+
+func checkInvariants(t *testing.T, name string, p *hw.Profile, s *Stats) {
+	t.Helper()
+	l := &s.Energy
+	total := l.Total()
+	if total <= 0 {
+		t.Fatalf("%s: no energy", name)
+	}
+	var comps, phases, classes float64
+	for c := Component(0); c < NumComponents; c++ {
+		comps += l.Component(c)
+	}
+	for ph := models.Phase(0); ph < models.NumPhases; ph++ {
+		phases += l.Phase(ph)
+	}
+	for cl := kernels.TensorClass(0); cl < kernels.NumClasses; cl++ {
+		classes += l.Class(cl)
+	}
+	if !relClose(comps, total) || !relClose(phases, total) {
+		t.Errorf("%s: components %g, phases %g, total %g", name, comps, phases, total)
+	}
+	if movement := l.Component(SRAM) + l.Component(DRAM); !relClose(classes, movement) {
+		t.Errorf("%s: tensor classes sum to %g, SRAM+DRAM is %g", name, classes, movement)
+	}
+	if l.Class(kernels.ClassNone) != 0 {
+		t.Errorf("%s: %g pJ of movement charged to no tensor", name, l.Class(kernels.ClassNone))
+	}
+	if got, want := s.DRAM.ReadBytes, s.DMA.LoadedBytes+s.DMA.DiscardedBytes; got != want {
+		t.Errorf("%s: DRAM read %d bytes, DMA delivered %d + discarded %d", name, got, s.DMA.LoadedBytes, s.DMA.DiscardedBytes)
+	}
+	if got, want := s.DRAM.WriteBytes, s.DMA.StoredBytes+s.DMA.MaskedBytes; got != want {
+		t.Errorf("%s: DRAM wrote %d bytes, DMA stored %d + masked %d", name, got, s.DMA.StoredBytes, s.DMA.MaskedBytes)
+	}
+	if burst := int64(p.DRAM.BurstBytes()); s.DRAM.ReadBytes+s.DRAM.WriteBytes != s.DRAM.Bursts*burst {
+		t.Errorf("%s: %d bursts of %d bytes but %d bytes moved", name, s.DRAM.Bursts, burst, s.DRAM.ReadBytes+s.DRAM.WriteBytes)
+	}
+	for _, b := range s.Buffers {
+		if b.PeakBytes > b.CapacityBytes || b.PeakBytes <= 0 {
+			t.Errorf("%s: buffer %s peak %d of %d bytes", name, b.Name, b.PeakBytes, b.CapacityBytes)
+		}
+	}
+	// Time bounds: the array cannot beat its peak, nor the DMA the DRAM bus.
+	if minCycles := float64(s.MappedPECycles) / float64(s.PEs); float64(s.Cycles) < minCycles {
+		t.Errorf("%s: %d cycles < %g PE-cycles / %d PEs", name, s.Cycles, float64(s.MappedPECycles), s.PEs)
+	}
+	if minCycles := float64(s.DRAM.ReadBytes+s.DRAM.WriteBytes) / s.PeakDRAMBytesPerCycle; float64(s.Cycles) < minCycles {
+		t.Errorf("%s: %d cycles < %g at peak DRAM bandwidth", name, s.Cycles, minCycles)
+	}
+	if s.MACs == 0 || s.Cycles == 0 {
+		t.Errorf("%s: empty run", name)
+	}
+}
+
+// TestFloatMethodsNeedFloat checks that integer-only chips refuse QAT and FP32 with the
+// typed error, and that the default chip runs every method.
+func TestFloatMethodsNeedFloat(t *testing.T) {
+	for _, p := range embeddedProfiles(t) {
+		for _, method := range kernels.Methods {
+			_, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 8})
+			var unsupported *hw.UnsupportedModeError
+			switch {
+			case err == nil:
+			case errors.As(err, &unsupported) && method != kernels.RCT && p.Name != "default":
+			default:
+				t.Errorf("%s %s: %v", p.Name, method, err)
+			}
+		}
+	}
+}
+
+func TestLowerBitsNeverRaiseMACEnergy(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	prev := math.Inf(1)
+	for _, bits := range []int{16, 8, 4, 2} {
+		s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8, Plan: kernels.Plan{Bits: []int{bits}}}, Options{})
+		e := s.Energy.Component(MAC)
+		if e > prev {
+			t.Errorf("%d-bit weights: MAC energy %g pJ above the wider width's %g", bits, e, prev)
+		}
+		prev = e
+	}
+}
+
+func TestParameterMemoryBitsPerParameter(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	net := models.LeNet5()
+	params := float64(net.Params())
+	for _, bits := range []int{8, 6, 4} {
+		plan := kernels.Plan{Bits: []int{bits}}
+		rct, _ := simulate(t, p, net, kernels.Options{Method: kernels.RCT, Batch: 4, Plan: plan}, Options{})
+		qat, _ := simulate(t, p, net, kernels.Options{Method: kernels.QAT, Batch: 4, Plan: plan}, Options{})
+		// Each output channel's packed row is padded to a whole byte: at most one byte
+		// more per row than the exact b bits per parameter.
+		rows := 0.0
+		for _, i := range net.WeightLayers() {
+			rows += float64(net.Layers[i].Out.C) + 1 // weight rows and the bias row
+		}
+		exact := params * float64(bits) / 8
+		if got := float64(rct.Footprint[kernels.ClassWeights]); got < exact || got > exact+rows {
+			t.Errorf("rct %d-bit: %g parameter bytes, want %g (+ <= %g padding)", bits, got, exact, rows)
+		}
+		gotQAT := float64(qat.Footprint[kernels.ClassWeights] + qat.Footprint[kernels.ClassMasterWeights])
+		if want := params * float64(32+bits) / 8; gotQAT < want || gotQAT > want+rows {
+			t.Errorf("qat %d-bit: %g parameter bytes (master + copy), want %g", bits, gotQAT, want)
+		}
+		if rct.Footprint[kernels.ClassMasterWeights] != 0 {
+			t.Errorf("rct keeps %d bytes of master weights", rct.Footprint[kernels.ClassMasterWeights])
+		}
+	}
+}
+
+func TestFasterDRAMNeverSlower(t *testing.T) {
+	for _, method := range kernels.Methods {
+		slow, _ := simulate(t, loadProfile(t, configs.Default), models.LeNet5(), kernels.Options{Method: method, Batch: 16}, Options{})
+		fast, _ := simulate(t, loadProfile(t, configs.Default, "dram.data_rate=6400MT/s"), models.LeNet5(), kernels.Options{Method: method, Batch: 16}, Options{})
+		if fast.Cycles > slow.Cycles {
+			t.Errorf("%s: doubling the DRAM data rate raised cycles from %d to %d", method, slow.Cycles, fast.Cycles)
+		}
+	}
+}
+
+func TestBiggerArrayNeverMoreComputeCycles(t *testing.T) {
+	// A large GEMM: one 1024-wide linear layer over a batch of 512.
+	net := &models.Network{Name: "gemm", Input: models.Shape{C: 1024, H: 1, W: 1}, Classes: 1024,
+		Layers: []models.Layer{{Name: "fc", Kind: models.Linear, In: models.Shape{C: 1024, H: 1, W: 1}, Out: models.Shape{C: 1024, H: 1, W: 1}}}}
+	for _, df := range []string{"os", "ws", "is"} {
+		prev := uint64(math.MaxUint64)
+		for _, n := range []string{"8", "16", "32", "64"} {
+			p := loadProfile(t, configs.Default, "mac_array.rows="+n, "mac_array.cols="+n, "mac_array.dataflow="+df, "sram.global.capacity=4MiB")
+			s, _ := simulate(t, p, net, kernels.Options{Method: kernels.RCT, Batch: 512, ForwardOnly: true}, Options{IdealDRAM: true})
+			if s.ComputeCycles > prev {
+				t.Errorf("%s %sx%s: %d compute cycles, more than the smaller array's %d", df, n, n, s.ComputeCycles, prev)
+			}
+			prev = s.ComputeCycles
+		}
+	}
+}
+
+// recorder is a hook that checks the engine's ordering promises as it runs.
+type recorder struct {
+	t        *testing.T
+	prog     *kernels.Program
+	issued   []bool
+	complete []uint64
+	done     []bool
+	last     uint64
+}
+
+func (r *recorder) OnIssue(e Event) {
+	if r.issued[e.Index] {
+		r.t.Errorf("instruction %d issued twice", e.Index)
+	}
+	r.issued[e.Index] = true
+	for _, d := range e.Instr.Deps {
+		if !r.done[d] || r.complete[d] > e.Issue {
+			r.t.Errorf("instruction %d issued at %d before its dependency %d completed", e.Index, e.Issue, d)
+		}
+	}
+}
+
+func (r *recorder) OnComplete(e Event) {
+	if e.Complete < e.Issue || e.Complete < r.last {
+		r.t.Errorf("instruction %d: issue %d, complete %d, previous completion %d", e.Index, e.Issue, e.Complete, r.last)
+	}
+	r.last = e.Complete
+	r.done[e.Index], r.complete[e.Index] = true, e.Complete
+}
+
+func TestHooksSeeDependenciesHonoured(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: kernels.RCT, Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(prog.Instrs)
+	rec := &recorder{t: t, prog: prog, issued: make([]bool, n), complete: make([]uint64, n), done: make([]bool, n)}
+	m, err := New(p, Options{Hooks: []Hook{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Run(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range rec.done {
+		if !d {
+			t.Fatalf("instruction %d never completed", i)
+		}
+	}
+	if rec.last != s.Cycles {
+		t.Errorf("last completion %d, run took %d cycles", rec.last, s.Cycles)
+	}
+	// A hook observes; it must not change the result.
+	plain, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 16}, Options{})
+	if plain.Cycles != s.Cycles || plain.Energy.Total() != s.Energy.Total() {
+		t.Errorf("with a hook: %d cycles %g pJ; without: %d cycles %g pJ", s.Cycles, s.Energy.Total(), plain.Cycles, plain.Energy.Total())
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	a, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.QAT, Batch: 8}, Options{})
+	b, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.QAT, Batch: 8}, Options{})
+	if a.Cycles != b.Cycles || a.Energy != b.Energy || a.DRAM != b.DRAM {
+		t.Error("two runs of the same program differ")
+	}
+}
+
+func TestIdealDRAMIsComputeBound(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	real, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 16}, Options{})
+	ideal, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 16}, Options{IdealDRAM: true})
+	if ideal.Cycles > real.Cycles || ideal.ComputeCycles != real.ComputeCycles {
+		t.Errorf("ideal DRAM: %d cycles (%d compute); modelled: %d (%d compute)", ideal.Cycles, ideal.ComputeCycles, real.Cycles, real.ComputeCycles)
+	}
+	if ideal.DRAM.Activates != 0 {
+		t.Errorf("ideal DRAM activated %d rows", ideal.DRAM.Activates)
+	}
+}
+
+func TestMulDivCeil(t *testing.T) {
+	for _, c := range []struct{ a, b, c, want uint64 }{
+		{0, 5, 7, 0}, {7, 1, 7, 1}, {8, 1, 7, 2}, {1 << 62, 1600000000, 800000000, 1 << 63},
+		{3, 1600000000, 800000000, 6}, {5, 800000000, 1600000000, 3},
+	} {
+		if got := mulDivCeil(c.a, c.b, c.c); got != c.want {
+			t.Errorf("mulDivCeil(%d,%d,%d) = %d, want %d", c.a, c.b, c.c, got, c.want)
+		}
+	}
+}
+
+// BenchmarkLeNet5Step simulates one LeNet-5 training step (batch 32) on the default
+// profile, compile excluded; it reports simulated cycles per wall-clock second.
+func BenchmarkLeNet5Step(b *testing.B) {
+	for _, method := range kernels.Methods {
+		b.Run(string(method), func(b *testing.B) {
+			p := loadProfile(b, configs.Default)
+			prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 32})
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := New(p, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var cycles uint64
+			for b.Loop() {
+				s, err := m.Run(prog)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cycles = s.Cycles
+			}
+			b.ReportMetric(float64(cycles)*float64(b.N)/b.Elapsed().Seconds(), "sim-cycles/s")
+		})
+	}
+}
+
+// BenchmarkLeNet5CompileAndStep includes compiling the step, as a run whose plans all
+// differ would pay it every iteration.
+func BenchmarkLeNet5CompileAndStep(b *testing.B) {
+	p := loadProfile(b, configs.Default)
+	b.ReportAllocs()
+	for b.Loop() {
+		prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: kernels.RCT, Batch: 32})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := New(p, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.Run(prog); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
