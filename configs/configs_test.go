@@ -36,7 +36,8 @@ func TestProfiles(t *testing.T) {
 		data, _ := fs.ReadFile(configs.FS, f)
 		for i, line := range strings.Split(string(data), "\n") {
 			code, _, hasComment := strings.Cut(line, "#")
-			if strings.Contains(code, "=") && !hasComment && !strings.Contains(code, "[") {
+			header := strings.HasPrefix(strings.TrimSpace(code), "[")
+			if strings.Contains(code, "=") && !hasComment && !header {
 				t.Errorf("%s:%d: value without a source comment: %s", f, i+1, line)
 			}
 		}

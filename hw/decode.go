@@ -36,6 +36,7 @@ type ProfileError struct {
 	Err error
 }
 
+// Error prints "file:line:col: key: message", leaving out the parts that are unknown.
 func (e *ProfileError) Error() string {
 	var b strings.Builder
 	if e.File != "" {

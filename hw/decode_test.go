@@ -329,6 +329,11 @@ func TestUnitsRoundTrip(t *testing.T) {
 			t.Errorf("DataRate %s -> %s -> %v, %v", s, v, w, err)
 		}
 	}
+	for in, want := range map[string]Timing{"14tck": {Cycles: 14}, "14nCK": {Cycles: 14}, "14 cycles": {Cycles: 14}, "14": {Cycles: 14}} {
+		if got, err := ParseTiming(in); err != nil || got != want {
+			t.Errorf("ParseTiming(%q) = %v, %v", in, got, err)
+		}
+	}
 	for _, s := range []string{"18ns", "17.5ns", "14ck", "0.625ns"} {
 		v, _ := ParseTiming(s)
 		w, err := ParseTiming(v.String())
@@ -372,4 +377,16 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func ExampleDecode() {
+	src, err := os.ReadFile("testdata/minimal.toml")
+	if err != nil {
+		panic(err)
+	}
+	src = bytes.Replace(src, []byte("rows     = 8"), []byte("rows     = -4"), 1)
+	_, err = Decode(bytes.NewReader(src), "minimal.toml")
+	fmt.Println(err)
+	// Output:
+	// minimal.toml:6:1: mac_array.rows: must be at least 1 (got -4)
 }

@@ -206,7 +206,8 @@ func ParseTiming(s string) (Timing, error) {
 		}
 		return Timing{NS: v, InNS: true}, nil
 	}
-	for _, suffix := range []string{"cycles", "cycle", "ck", "tck"} {
+	// "tck" and "nck" (JEDEC's nCK) before "ck", or "14tck" would leave "14t".
+	for _, suffix := range []string{"cycles", "cycle", "tck", "nck", "ck"} {
 		if strings.HasSuffix(t, suffix) {
 			t = strings.TrimSpace(strings.TrimSuffix(t, suffix))
 			break

@@ -209,7 +209,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 var identifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// Roles lists the buffer roles in the order reports use.
+// roles lists the buffer roles in the order validation reports them.
 var roles = []string{RoleWeights, RoleInputs, RoleOutputs}
 
 func (p *Profile) validateSRAM(c *checker) {

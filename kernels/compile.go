@@ -203,6 +203,9 @@ type compiler struct {
 	state  [][]paramState // per layer: the weight tensors the update touches
 	bstate [][]paramState // per layer: the bias tensors the update touches
 	gemmW  []mat2         // per layer: the weight copy the GEMMs read
+	// skips holds, by the layer a residual Add reads (its From), the error of the Add's
+	// output, kept for when the backward pass reaches that layer.
+	skips map[int]act4
 }
 
 // paramState is one tensor of a layer's parameters as the update sees it.
@@ -241,7 +244,7 @@ func (c *compiler) setupBuffers() error {
 // checkModes fails early, naming the layer, when the chip lacks an operand mode.
 func (c *compiler) checkModes() error {
 	for i := range c.net.Layers {
-		if !c.net.Layers[i].HasWeights() {
+		if c.net.Layers[i].Kind != models.Linear && c.net.Layers[i].Kind != models.Conv2D {
 			continue
 		}
 		var err error
@@ -298,6 +301,7 @@ func (c *compiler) allocateTensors() {
 	c.state = make([][]paramState, len(layers))
 	c.bstate = make([][]paramState, len(layers))
 	c.gemmW = make([]mat2, len(layers))
+	c.skips = make(map[int]act4)
 	prev := c.input
 	maxErr := int64(0)
 	for i := range layers {
@@ -318,7 +322,10 @@ func (c *compiler) allocateTensors() {
 		}
 	}
 	if !c.opt.ForwardOnly {
-		c.labels = c.newAct("labels", ClassOther, -1, models.Shape{C: 1, H: 1, W: 1}, 8*labelBytes(c.net.Classes))
+		// One label per output position: one per example for a classifier, one per
+		// character for a sequence model.
+		last := layers[len(layers)-1].Out
+		c.labels = c.newAct("labels", ClassOther, -1, models.Shape{C: 1, H: 1, W: last.H * last.W}, 8*labelBytes(c.net.Classes))
 		for j := range c.errs {
 			e := act4{c: maxErr, h: 1, w: 1, elemBytes: int64(n.errBits / 8)}
 			e.tensor, e.base = c.newTensor(fmt.Sprintf("errors%d", j), ClassErrors, -1, c.batch*e.imageBytes(), n.errBits)
@@ -339,6 +346,10 @@ func labelBytes(classes int) int {
 func (c *compiler) allocateParams(i int) {
 	l := &c.net.Layers[i]
 	_, cout, k := l.GEMMDims()
+	if l.Kind == models.Embedding {
+		// A table of Vocab rows of E values: rows are what a lookup fetches.
+		cout, k = int64(l.Vocab), int64(l.Out.C)
+	}
 	n := c.num
 	name := l.Name
 	w := c.newMat(name+".w", ClassWeights, i, cout, k, n.wBits[i], n.capBits[i])

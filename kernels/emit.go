@@ -143,7 +143,7 @@ func (c *compiler) load(rs []region, class TensorClass, bits int, dst *slot) {
 	off := dst.ref.Offset
 	for _, r := range rs {
 		ref := SRAMRef{Buffer: dst.ref.Buffer, Offset: off, Bytes: r.bytes()}
-		in := Instr{Op: OpLoad, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride,
+		in := Instr{Op: OpLoad, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
 			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
 		c.op(in, nil, []*slot{dst})
 		off += r.bytes()
@@ -155,7 +155,7 @@ func (c *compiler) store(rs []region, class TensorClass, bits int, src *slot) {
 	off := src.ref.Offset
 	for _, r := range rs {
 		ref := SRAMRef{Buffer: src.ref.Buffer, Offset: off, Bytes: r.bytes()}
-		in := Instr{Op: OpStore, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride,
+		in := Instr{Op: OpStore, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
 			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
 		c.op(in, []*slot{src}, nil)
 		off += r.bytes()

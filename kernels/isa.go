@@ -178,13 +178,18 @@ const (
 	VGradStat
 	// VControl is the controller's per-layer decision (a handful of scalar operations).
 	VControl
-	// VConvert moves a weight tile to a new bitwidth (shift left, or round away LSBs).
+	// VConvert moves a weight tile to a new bitwidth (shift left, or round away LSBs),
+	// or weights to activations (an embedding's gathered rows).
 	VConvert
+	// VAdd adds two tensors element-wise (residual connections).
+	VAdd
+	// VCopy copies a tensor (keeping a residual branch's error for later).
+	VCopy
 	NumVectorOps
 )
 
 var vectorOpNames = [...]string{"requant", "relu", "relu_bwd", "maxpool", "maxpool_bwd", "avgpool", "avgpool_bwd",
-	"softmax_xent", "update", "bias_grad", "grad_stat", "control", "convert"}
+	"softmax_xent", "update", "bias_grad", "grad_stat", "control", "convert", "add", "copy"}
 
 func (v VectorOp) String() string {
 	if v < NumVectorOps {
@@ -232,12 +237,15 @@ type Instr struct {
 	Deps []int32
 
 	// DMA (OpLoad, OpStore): the DRAM side is Rows rows of RowBytes bytes starting at
-	// Addr and Stride bytes apart; the SRAM side is Dst (load) or Src (store), contiguous.
+	// Addr and Stride bytes apart; the SRAM side is A, contiguous. A gather (Gather set)
+	// moves Rows rows of a table whose rows are Stride bytes apart, chosen by indices
+	// the data holds (an embedding lookup): which rows is not known when compiling.
 	Tensor   int32 // index into Program.Tensors
 	Addr     uint64
 	Rows     int64
 	RowBytes int64
 	Stride   int64
+	Gather   bool
 
 	// GEMM: C[M x N] (+)= A[M x K] * B[K x N]. A and B are read, C is written (and read
 	// when Accumulate). WeightBits/ActBits give the integer operand widths of B and A
@@ -302,6 +310,10 @@ func (v VectorOp) OpsPerElement() int64 {
 		return 8
 	case VConvert:
 		return 2 // shift, round
+	case VAdd:
+		return 2 // add, saturate
+	case VCopy:
+		return 1
 	}
 	return 1
 }
@@ -380,6 +392,13 @@ func (p *Program) Validate() error {
 				return fmt.Errorf("instruction %d (%s): empty or negative region", i, in.Op)
 			}
 			last := in.Addr + uint64((in.Rows-1)*in.Stride+in.RowBytes)
+			if in.Gather {
+				// Any row of the table may be touched: the table must hold whole rows.
+				last = in.Addr + uint64(in.Stride)
+				if in.Stride <= 0 || in.RowBytes > in.Stride || in.Addr != t.Addr {
+					return fmt.Errorf("instruction %d (%s): gather of %d-byte rows %d apart from %s", i, in.Op, in.RowBytes, in.Stride, t.Name)
+				}
+			}
 			if in.Addr < t.Addr || last > t.Addr+uint64(t.Bytes) {
 				return fmt.Errorf("instruction %d (%s): DRAM region [%#x, %#x) outside tensor %s [%#x, %#x)",
 					i, in.Op, in.Addr, last, t.Name, t.Addr, t.Addr+uint64(t.Bytes))

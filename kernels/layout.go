@@ -7,6 +7,7 @@ type region struct {
 	rows     int64
 	rowBytes int64
 	stride   int64
+	gather   bool // rows picked by data-held indices (see Instr.Gather)
 }
 
 func (r region) bytes() int64 { return r.rows * r.rowBytes }
@@ -66,6 +67,11 @@ type mat2 struct {
 func (m mat2) pitch() int64 { return ceilDiv(m.cols*int64(m.bits), 8) }
 
 func (m mat2) bytes() int64 { return m.rows * m.pitch() }
+
+// gather is the region of n table rows picked by indices.
+func (m mat2) gather(n int64) region {
+	return region{tensor: m.tensor, addr: m.base, rows: n, rowBytes: m.pitch(), stride: m.pitch(), gather: true}
+}
 
 // region returns the DMA region covering rows [r0,r1) and columns [c0,c1): the bytes
 // holding those bits, so a packed sub-row may carry a few neighbouring bits.

@@ -24,6 +24,14 @@ func (c *compiler) step() error {
 	first := c.net.WeightLayers()[0]
 	cur := 0 // errs[cur] holds the error of the current layer's output
 	for i := last; i >= first; i-- {
+		if skip, ok := c.skips[i]; ok {
+			// The error of layer i's output has a second part, from the residual
+			// branch that read it: add it in.
+			var err error
+			if cur, err = c.mergeSkip(i, cur, skip); err != nil {
+				return c.layerErr(i, models.BackwardData, err)
+			}
+		}
 		next, err := c.backward(i, cur)
 		if err := c.layerErr(i, models.BackwardData, err); err != nil {
 			return err
@@ -93,6 +101,8 @@ func (c *compiler) errView(j int, c4, h, w int64) act4 {
 func (c *compiler) forward(i int) error {
 	l := &c.net.Layers[i]
 	switch {
+	case l.Kind == models.Embedding:
+		return c.forwardEmbedding(i)
 	case l.HasWeights():
 		return c.forwardGEMM(i)
 	case l.Kind == models.Flatten || c.fusedReLU(i):
@@ -100,16 +110,37 @@ func (c *compiler) forward(i int) error {
 	}
 	c.beginKernel(i, models.Forward)
 	in, out := c.inputOf(i), c.out[i]
-	vop := map[models.Kind]VectorOp{models.ReLU: VReLU, models.MaxPool: VMaxPool, models.AvgPool: VAvgPool}[l.Kind]
-	return c.emitStream(&streamKernel{
-		images: c.batch, channels: int64(l.In.C), split: true, vop: vop,
-		ins: []streamIn{{v: in, class: ClassActivations, bits: c.num.actBits}},
-		out: streamIn{v: out, class: ClassActivations, bits: c.num.actBits},
-	})
+	act := streamIn{v: in, class: ClassActivations, bits: c.num.actBits}
+	k := &streamKernel{images: c.batch, channels: int64(l.In.C), split: true, ins: []streamIn{act},
+		out: streamIn{v: out, class: ClassActivations, bits: c.num.actBits}}
+	switch l.Kind {
+	case models.ReLU:
+		k.vop = VReLU
+	case models.MaxPool:
+		k.vop = VMaxPool
+	case models.AvgPool:
+		k.vop = VAvgPool
+	case models.Add:
+		k.vop = VAdd
+		k.ins = append(k.ins, streamIn{v: c.out[l.From], class: ClassActivations, bits: c.num.actBits})
+	default:
+		return fmt.Errorf("the compiler cannot lower a %s layer", l.Kind)
+	}
+	return c.emitStream(k)
 }
 
-// requantBits is the width the GEMM epilogue writes: activations in the forward pass,
-// errors in backward-data.
+// mergeSkip adds a residual branch's saved error to the error of layer i's output
+// (in errs[cur]) and returns the error tensor that holds the sum.
+func (c *compiler) mergeSkip(i, cur int, skip act4) (int, error) {
+	c.beginKernel(i, models.BackwardData)
+	out := c.net.Layers[i].Out
+	dy := c.errView(cur, int64(out.C), int64(out.H), int64(out.W))
+	sum := c.errView(1-cur, int64(out.C), int64(out.H), int64(out.W))
+	return 1 - cur, c.emitStream(&streamKernel{images: c.batch, channels: int64(out.C), split: true, vop: VAdd,
+		ins: []streamIn{{v: dy, class: ClassErrors, bits: c.num.errBits}, {v: skip, class: ClassErrors, bits: c.num.errBits}},
+		out: streamIn{v: sum, class: ClassErrors, bits: c.num.errBits}})
+}
+
 func (c *compiler) forwardGEMM(i int) error {
 	c.beginKernel(i, models.Forward)
 	g := c.geom(i)
@@ -174,6 +205,19 @@ func (c *compiler) backward(i, cur int) (int, error) {
 	switch l.Kind {
 	case models.Flatten:
 		return cur, nil
+	case models.Embedding:
+		if i != c.net.WeightLayers()[0] {
+			return cur, fmt.Errorf("an embedding must be the network's first weight layer")
+		}
+		return cur, c.backwardEmbedding(i, dy)
+	case models.Add:
+		// The error passes unchanged to the previous layer; a copy waits for layer From.
+		c.beginKernel(i, models.BackwardData)
+		skip := c.newAct(fmt.Sprintf("%s.skip_error", l.Name), ClassErrors, i, out, c.num.errBits)
+		c.skips[l.From] = skip
+		return cur, c.emitStream(&streamKernel{images: c.batch, channels: int64(out.C), split: true, vop: VCopy,
+			ins: []streamIn{{v: dy, class: ClassErrors, bits: c.num.errBits}},
+			out: streamIn{v: skip, class: ClassErrors, bits: c.num.errBits}})
 	case models.ReLU, models.MaxPool, models.AvgPool:
 		c.beginKernel(i, models.BackwardData)
 		k := &streamKernel{images: c.batch, channels: int64(out.C), split: true,

@@ -20,6 +20,12 @@ const (
 	MaxPool Kind = "maxpool"
 	AvgPool Kind = "avgpool"
 	Flatten Kind = "flatten"
+	// Embedding maps token ids (an input of {1, 1, T}) to vectors ({E, 1, T}); its
+	// weights are a Vocab x E table.
+	Embedding Kind = "embedding"
+	// Add is a residual connection: the previous layer's output plus the output of
+	// layer From (same shape).
+	Add Kind = "add"
 )
 
 // Shape is a per-example tensor shape: channels x height x width. A feature vector of n
@@ -43,12 +49,21 @@ type Layer struct {
 	In, Out Shape
 	// KernelH, KernelW, Stride and Padding apply to Conv2D and the pooling layers.
 	KernelH, KernelW, Stride, Padding int
-	Bias                              bool
+	// Causal makes a convolution over a sequence ({C, 1, T}) see only the past: it pads
+	// KernelW-1 positions on the left and none on the right (Padding is then unused).
+	Causal bool
+	Bias   bool
+	// Vocab is an Embedding's number of token ids.
+	Vocab int
+	// From is the layer whose output an Add layer adds.
+	From int
 }
 
 // HasWeights reports whether the layer has trainable weights (and thus a bitwidth in a
 // precision plan).
-func (l *Layer) HasWeights() bool { return l.Kind == Linear || l.Kind == Conv2D }
+func (l *Layer) HasWeights() bool {
+	return l.Kind == Linear || l.Kind == Conv2D || l.Kind == Embedding
+}
 
 // WeightParams is the number of weights, bias excluded.
 func (l *Layer) WeightParams() int64 {
@@ -57,13 +72,15 @@ func (l *Layer) WeightParams() int64 {
 		return int64(l.In.Elems()) * int64(l.Out.C)
 	case Conv2D:
 		return int64(l.In.C) * int64(l.KernelH*l.KernelW) * int64(l.Out.C)
+	case Embedding:
+		return int64(l.Vocab) * int64(l.Out.C)
 	}
 	return 0
 }
 
 // BiasParams is the number of bias values.
 func (l *Layer) BiasParams() int64 {
-	if l.HasWeights() && l.Bias {
+	if (l.Kind == Linear || l.Kind == Conv2D) && l.Bias {
 		return int64(l.Out.C)
 	}
 	return 0
@@ -74,7 +91,8 @@ func (l *Layer) Params() int64 { return l.WeightParams() + l.BiasParams() }
 
 // GEMMDims returns the layer's forward product per example as M x K times K x N: M output
 // positions, K the reduction (input features, or in_channels x kernel x kernel for a
-// convolution) and N output channels. Layers without weights return zeros.
+// convolution) and N output channels. Layers without a GEMM (including Embedding, a
+// table lookup) return zeros.
 func (l *Layer) GEMMDims() (m, n, k int64) {
 	switch l.Kind {
 	case Linear:
@@ -179,6 +197,12 @@ func (n *Network) Validate() error {
 		if l.In != prev {
 			return fmt.Errorf("network %q: layer %d (%s) expects input %v but gets %v", n.Name, i, l.Name, l.In, prev)
 		}
+		if l.Kind == Add && (l.From < 0 || l.From >= i-1 || n.Layers[l.From].Out != l.In) {
+			return fmt.Errorf("network %q: residual layer %d (%s) adds layer %d, which is not an earlier layer of shape %v", n.Name, i, l.Name, l.From, l.In)
+		}
+		if l.Kind == Embedding && (l.In.C != 1 || l.In.H != 1 || l.Vocab <= 0) {
+			return fmt.Errorf("network %q: embedding %d (%s) needs token ids {1, 1, T} and a vocabulary", n.Name, i, l.Name)
+		}
 		if l.Out.C <= 0 || l.Out.H <= 0 || l.Out.W <= 0 {
 			return fmt.Errorf("network %q: layer %d (%s) has empty output %v", n.Name, i, l.Name, l.Out)
 		}
@@ -206,6 +230,16 @@ func (b *builder) add(l Layer) *builder {
 	b.net.Layers = append(b.net.Layers, l)
 	b.cur = l.Out
 	return b
+}
+
+// causalConv is a 1-D convolution over a sequence {C, 1, T} that sees only the current
+// and the kernel-1 previous positions.
+func (b *builder) causalConv(name string, out, kernel int) *builder {
+	return b.add(Layer{Name: name, Kind: Conv2D, Out: Shape{out, 1, b.cur.W}, KernelH: 1, KernelW: kernel, Stride: 1, Causal: true, Bias: true})
+}
+
+func (b *builder) embedding(name string, vocab, dim int) *builder {
+	return b.add(Layer{Name: name, Kind: Embedding, Out: Shape{dim, 1, b.cur.W}, Vocab: vocab})
 }
 
 func (b *builder) conv(name string, out, kernel, stride, pad int) *builder {
@@ -261,9 +295,31 @@ func LeNet5() *Network {
 		build()
 }
 
+// CharLMVocab and CharLMContext are the built-in character model's alphabet size and
+// context length: the Opticks text has 93 distinct bytes, which dataset loaders map to
+// dense ids below CharLMVocab.
+const (
+	CharLMVocab   = 96
+	CharLMContext = 64
+)
+
+// CharLM is a character-level language model: each of CharLMContext positions predicts
+// the next character from itself and the previous ones. An embedding feeds two causal
+// convolutions (receptive field 7 characters) and a per-position classifier (a 1x1
+// convolution) over the alphabet.
+func CharLM() *Network {
+	return newBuilder("charlm", Shape{1, 1, CharLMContext}).
+		embedding("embed", CharLMVocab, 32).
+		causalConv("conv1", 128, 4).relu().
+		causalConv("conv2", 128, 4).relu().
+		conv("head", CharLMVocab, 1, 1, 0).
+		build()
+}
+
 var registry = map[string]func() *Network{
 	"mlp":    MLP,
 	"lenet5": LeNet5,
+	"charlm": CharLM,
 }
 
 // Names lists the built-in models.

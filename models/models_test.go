@@ -312,7 +312,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestByName(t *testing.T) {
-	if got, want := Names(), []string{"lenet5", "mlp"}; !reflect.DeepEqual(got, want) {
+	if got, want := Names(), []string{"charlm", "lenet5", "mlp"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
 	for _, name := range Names() {
@@ -364,5 +364,44 @@ func TestShapeAndPhaseStrings(t *testing.T) {
 	}
 	if got := (Shape{6, 28, 28}).Elems(); got != 4704 {
 		t.Errorf("Elems() = %d, want 4704", got)
+	}
+}
+
+func TestCharLM(t *testing.T) {
+	net := CharLM()
+	// embed 96*32; conv1 32*4*128 + 128; conv2 128*4*128 + 128; head 128*96 + 96.
+	want := int64(96*32 + 32*4*128 + 128 + 128*4*128 + 128 + 128*96 + 96)
+	if got := net.Params(); got != want {
+		t.Errorf("charlm params = %d, want %d", got, want)
+	}
+	if got := net.WeightLayers(); !reflect.DeepEqual(got, []int{0, 1, 3, 5}) {
+		t.Errorf("weight layers %v", got)
+	}
+	for _, i := range []int{1, 3} {
+		l := net.Layers[i]
+		if !l.Causal || l.Out.W != CharLMContext || l.KernelW != 4 {
+			t.Errorf("layer %s: %+v, want a causal 1x4 convolution over %d positions", l.Name, l, CharLMContext)
+		}
+	}
+	if net.Classes != CharLMVocab || net.Layers[len(net.Layers)-1].Out != (Shape{CharLMVocab, 1, CharLMContext}) {
+		t.Errorf("output %v, classes %d", net.Layers[len(net.Layers)-1].Out, net.Classes)
+	}
+}
+
+func TestResidualValidation(t *testing.T) {
+	s := Shape{4, 1, 1}
+	ok := &Network{Name: "res", Input: s, Layers: []Layer{
+		{Name: "fc1", Kind: Linear, In: s, Out: s},
+		{Name: "fc2", Kind: Linear, In: s, Out: s},
+		{Name: "add", Kind: Add, In: s, Out: s, From: 0},
+	}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("valid residual: %v", err)
+	}
+	bad := *ok
+	bad.Layers = append([]Layer(nil), ok.Layers...)
+	bad.Layers[2].From = 1 // the previous layer itself: not a skip
+	if err := bad.Validate(); err == nil {
+		t.Error("an Add of the previous layer validated")
 	}
 }

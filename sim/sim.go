@@ -270,7 +270,7 @@ func (r *run) tryIssue(u kernels.Unit) {
 	var free, complete uint64
 	switch in.Op {
 	case kernels.OpLoad, kernels.OpStore:
-		free, complete = r.dma(in)
+		free, complete = r.dma(i, in)
 		// The DMA engine retires in order, so a later transfer never completes first.
 		complete = max(complete, r.dmaDone)
 		r.dmaDone = complete

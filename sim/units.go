@@ -10,7 +10,7 @@ import (
 // row (at most MaxOutstanding in flight), with the SRAM side limited by its buffer's
 // bandwidth. It returns when the unit may issue its next transfer (its last burst was
 // accepted) and when this one completes (its last data moved).
-func (r *run) dma(in *kernels.Instr) (free, complete uint64) {
+func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	m := r.m
 	write := in.Op == kernels.OpStore
 	bytes := in.Bytes()
@@ -36,8 +36,18 @@ func (r *run) dma(in *kernels.Instr) (free, complete uint64) {
 	before := m.dram.Stats()
 	lastEnd, lastIssue := at, at
 	w := r.window
+	tableRows := uint64(1)
+	if in.Gather {
+		tableRows = uint64(r.prog.Tensors[in.Tensor].Bytes / in.Stride)
+	}
 	for row := int64(0); row < in.Rows; row++ {
 		lo := in.Addr + uint64(row*in.Stride)
+		if in.Gather {
+			// The rows a lookup touches depend on data the timing model does not see:
+			// take a fixed pseudo-random row per (instruction, row), so that repeated
+			// runs agree and the DRAM sees the scattered rows a lookup really causes.
+			lo = in.Addr + gatherRow(uint64(index), uint64(row), tableRows)*uint64(in.Stride)
+		}
 		hi := lo + uint64(in.RowBytes)
 		first := lo &^ (bb - 1)
 		// Whole bursts move: a load discards the bytes outside the row, a store masks
@@ -62,6 +72,14 @@ func (r *run) dma(in *kernels.Instr) (free, complete uint64) {
 	r.chargeDRAM(in, class, before, after)
 	sram := r.sramCycles(in.A.Buffer, bytes)
 	return max(r.now, m.fromDRAM(lastIssue)), max(m.fromDRAM(lastEnd), start+sram)
+}
+
+// gatherRow hashes (instruction, row) to a table row (SplitMix64's finaliser).
+func gatherRow(index, row, rows uint64) uint64 {
+	z := index<<32 ^ row + 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return (z ^ z>>31) % rows
 }
 
 // chargeDRAM charges the activates and bits of one transfer (the difference of the
