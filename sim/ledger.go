@@ -10,18 +10,20 @@ import (
 // Component is a part of the machine that spends energy.
 type Component uint8
 
-// Components. Static is leakage of the on-chip components (SRAM, MAC array, vector
-// unit); DRAM background and refresh power belong to DRAM.
+// Components. DRAM is the energy of DRAM commands (activates, reads, writes), which
+// move tensors; DRAMBackground is its background and refresh power over time; Static is
+// the leakage of the on-chip components (SRAM, MAC array, vector unit).
 const (
 	MAC Component = iota
 	SRAM
 	DRAM
 	Vector
 	Static
+	DRAMBackground
 	NumComponents
 )
 
-var componentNames = [...]string{"mac", "sram", "dram", "vector", "static"}
+var componentNames = [...]string{"mac", "sram", "dram", "vector", "static", "dram_background"}
 
 func (c Component) String() string {
 	if c < NumComponents {

@@ -325,7 +325,7 @@ func (r *run) advance(to uint64) {
 	}
 	dt := float64(to - r.now)
 	r.stats.Energy.Add(Static, kernels.ClassNone, phase, r.m.powerPJ(r.staticMW, dt))
-	r.stats.Energy.Add(DRAM, kernels.ClassOther, phase, r.m.powerPJ(r.dramMW, dt))
+	r.stats.Energy.Add(DRAMBackground, kernels.ClassNone, phase, r.m.powerPJ(r.dramMW, dt))
 	r.now = to
 }
 

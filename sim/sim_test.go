@@ -364,3 +364,16 @@ func BenchmarkLeNet5CompileAndStep(b *testing.B) {
 		}
 	}
 }
+
+func TestStaticEnergyIsLeakageTimesTime(t *testing.T) {
+	p := loadProfile(t, configs.Default, "sram.global.leakage_mw=12.5", "mac_array.leakage_mw=3", "vector.leakage_mw=0.5")
+	s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8}, Options{})
+	want := (12.5 + 3 + 0.5) * 1e-3 * s.Seconds() * 1e12
+	if got := s.Energy.Component(Static); !relClose(got, want) {
+		t.Errorf("static energy %g pJ, want %g (16 mW for %g s)", got, want, s.Seconds())
+	}
+	dram := (p.DRAM.BackgroundPowerMW + p.DRAM.RefreshPowerMW) * 1e-3 * s.Seconds() * 1e12
+	if got := s.Energy.Component(DRAMBackground); !relClose(got, dram) {
+		t.Errorf("DRAM background and refresh %g pJ, want %g", got, dram)
+	}
+}
