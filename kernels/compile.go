@@ -19,6 +19,11 @@ type Options struct {
 	NoMomentum bool
 	// ForwardOnly compiles inference: the forward pass without loss or backward.
 	ForwardOnly bool
+	// PipelineDepth is the number of tiles a GEMM is cut into, at least, when its size
+	// allows, so that DMA overlaps compute (default 4). 1 keeps every layer in as few
+	// tiles as the SRAM allows: with ideal memory there is nothing to overlap, and whole
+	// layers reproduce SCALE-Sim's compute cycles.
+	PipelineDepth int
 }
 
 // DefaultQATBits is QAT's fake-quantisation width when a plan gives none.

@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rctsim/rctsim/hw"
 )
 
 // gemmKernel is one layer's GEMM in one phase, described by its three dimensions and
@@ -93,10 +95,19 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	// One tile per layer leaves nothing to overlap: cut the largest streaming dimension
 	// into at least pipelineDepth tiles when it is big enough that each still fills
 	// the array, so the DMA loads tile i+1 while the array works on tile i.
-	if m := g.m.size(); m >= pipelineDepth*rows {
-		mc = atMost(mc, ceilDiv(m, pipelineDepth))
-	} else if k := g.k.size(); k >= pipelineDepth*rows {
-		kc = atMost(kc, ceilDiv(k, pipelineDepth))
+	depth := int64(c.opt.PipelineDepth)
+	if depth <= 0 {
+		depth = defaultPipelineDepth
+	}
+	if m := g.m.size(); depth > 1 && m >= depth*rows {
+		mc = atMost(mc, ceilDiv(m, depth))
+	} else if k := g.k.size(); depth > 1 && k >= depth*rows {
+		kc = atMost(kc, ceilDiv(k, depth))
+	}
+	// Partial folds waste the array: among M tiles that fit, prefer the largest that
+	// fills whole folds of the array dimension M maps onto (output stationary: rows).
+	aligned := func(mt int64) bool {
+		return mt == g.m.size() || c.prof.MACArray.Dataflow != hw.OutputStationary || mt%rows == 0
 	}
 	for _, kt := range kc {
 		for _, nt := range nc {
@@ -111,6 +122,9 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 				}
 			}
 			for j := lo; j < len(mc); j++ {
+				if !aligned(mc[j]) && alignedAfter(mc, j, aligned) {
+					continue
+				}
 				t := measure(mc[j], nt, kt, true)
 				if !fits(t) {
 					continue
@@ -143,9 +157,18 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 		smallest.mt, smallest.nt, smallest.kt, strings.Join(parts, " and "))
 }
 
-// pipelineDepth is the number of tiles a kernel is cut into, at least, when its
-// dimensions allow.
-const pipelineDepth = 4
+// defaultPipelineDepth is Options.PipelineDepth's default.
+const defaultPipelineDepth = 4
+
+// alignedAfter reports whether a candidate after j (smaller) is aligned.
+func alignedAfter(cands []int64, j int, aligned func(int64) bool) bool {
+	for _, v := range cands[j+1:] {
+		if aligned(v) {
+			return true
+		}
+	}
+	return false
+}
 
 // atMost keeps the candidates not above limit (always at least the smallest).
 func atMost(cands []int64, limit int64) []int64 {

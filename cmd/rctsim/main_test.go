@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/models"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -176,5 +181,39 @@ func TestProfiles(t *testing.T) {
 	code, out, stderr = rctsim("profiles", dir)
 	if code != 1 || !strings.Contains(out, "INVALID") || !strings.Contains(stderr, "broken.toml") {
 		t.Errorf("a broken profile: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// TestTopologyComputeCyclesMatchSCALESim checks that, with ideal memory, each layer's
+// compute cycles are those of the whole layer on the array (SCALE-Sim v2's rule, which
+// hw's tests check against a transcription of SCALE-Sim), on every dataflow.
+func TestTopologyComputeCyclesMatchSCALESim(t *testing.T) {
+	f, err := os.Open("../../models/testdata/lenet_conv.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := models.ReadTopology(f, "lenet_conv.csv", false)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, df := range []string{"os", "ws", "is"} {
+		code, out, stderr := rctsim("sim", "--topology", "../../models/testdata/lenet_conv.csv", "--dram", "ideal", "--set", "mac_array.dataflow="+df)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", df, code, stderr)
+		}
+		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := loadProfile("", []string{"mac_array.dataflow=" + df})
+		mode, _ := p.IntMode(8, 8)
+		for i, tl := range layers {
+			m, n, k := tl.Layer.GEMMDims()
+			want := p.MACArray.Timing(hw.GEMM{M: m * int64(tl.Batch), N: n, K: k}, mode).Cycles
+			if got := rows[i+1][3]; got != strconv.FormatInt(want, 10) {
+				t.Errorf("%s %s: compute_cycles %s, want %d", df, rows[i+1][0], got, want)
+			}
+		}
 	}
 }

@@ -75,6 +75,10 @@ func runSim(c *command, e *env, args []string) error {
 		return err
 	}
 	opts := kernels.Options{Method: method, Batch: f.batch, Plan: kernels.Plan{Bits: bits}}
+	if f.dram == "ideal" {
+		// Nothing to overlap with ideal memory: keep layers whole, as SCALE-Sim does.
+		opts.PipelineDepth = 1
+	}
 	if f.topology != "" {
 		return simTopology(e, &f, machine, opts)
 	}
