@@ -377,3 +377,50 @@ func TestStaticEnergyIsLeakageTimesTime(t *testing.T) {
 		t.Errorf("DRAM background and refresh %g pJ, want %g", got, dram)
 	}
 }
+
+func TestRunReuseChangesNoFigure(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	m, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A run whose controller moves conv2 from 8 to 9 bits at step 3 and back at 6.
+	var plans []kernels.Plan
+	bits := func(s int) []int {
+		if s >= 3 && s < 6 {
+			return []int{8, 9, 8, 8, 8}
+		}
+		return []int{8, 8, 8, 8, 8}
+	}
+	for s := 0; s < 9; s++ {
+		plans = append(plans, kernels.Plan{Bits: bits(s), NextBits: bits(s + 1), Control: s%3 == 2})
+	}
+	opts := kernels.Options{Method: kernels.RCT, Batch: 8}
+	cached, err := SimulateRun(m, models.LeNet5(), opts, plans, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := SimulateRun(m, models.LeNet5(), opts, plans, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Distinct != len(plans) || cached.Distinct >= len(plans) {
+		t.Fatalf("distinct simulations: %d with reuse, %d without", cached.Distinct, fresh.Distinct)
+	}
+	if cached.Cycles != fresh.Cycles || cached.Energy != fresh.Energy || cached.DRAM != fresh.DRAM ||
+		cached.PeakFootprint != fresh.PeakFootprint || cached.FinalFootprint != fresh.FinalFootprint {
+		t.Error("reusing simulations changed the run's figures")
+	}
+	for i := range fresh.PerStep {
+		if cached.PerStep[i] != fresh.PerStep[i] {
+			t.Errorf("step %d: %+v with reuse, %+v without", i, cached.PerStep[i], fresh.PerStep[i])
+		}
+	}
+	// The 9-bit steps cost more weight traffic than the 8-bit ones.
+	if fresh.PerStep[4].DRAMBytes <= fresh.PerStep[0].DRAMBytes {
+		t.Errorf("9-bit step moved %d DRAM bytes, 8-bit step %d", fresh.PerStep[4].DRAMBytes, fresh.PerStep[0].DRAMBytes)
+	}
+	if fresh.PeakFootprint[kernels.ClassWeights] <= fresh.FinalFootprint[kernels.ClassWeights] {
+		t.Errorf("peak weights %d not above the final 8-bit %d", fresh.PeakFootprint[kernels.ClassWeights], fresh.FinalFootprint[kernels.ClassWeights])
+	}
+}
