@@ -217,3 +217,28 @@ func TestTopologyComputeCyclesMatchSCALESim(t *testing.T) {
 		}
 	}
 }
+
+func TestProgramDumpReplayAndTrace(t *testing.T) {
+	dir := t.TempDir()
+	dump, trace := filepath.Join(dir, "step.prog"), filepath.Join(dir, "step.json")
+	code, direct, stderr := rctsim("sim", "--method", "qat", "--batch", "8", "--format", "csv", "--dump", dump, "--trace", trace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, replayed, stderr := rctsim("sim", "--program", dump, "--format", "csv")
+	if code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	if direct != replayed {
+		t.Errorf("replaying the dump gives different results:\n%s\n%s", direct, replayed)
+	}
+	data, err := os.ReadFile(trace)
+	if err != nil || !json.Valid(data) || !strings.Contains(string(data), `"gemm conv1"`) {
+		t.Errorf("trace file: %v, valid JSON %v", err, json.Valid(data))
+	}
+	// A dump for another chip's buffers is refused with a clear error.
+	code, _, stderr = rctsim("sim", "--program", dump, "--hw", "../../configs/bitfusion.toml")
+	if code != 1 || !strings.Contains(stderr, "buffer") {
+		t.Errorf("foreign program: exit %d, %s", code, stderr)
+	}
+}

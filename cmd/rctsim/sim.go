@@ -13,17 +13,19 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/traces"
 )
 
 var cmdSim = &command{
 	name:    "sim",
-	usage:   "[--hw FILE] [--model lenet5] [--method rct|qat|fp32] [--bits 8|8,6,8,8,8] [--batch 32] [--set key=value ...] [--format table|json|csv] [-o FILE] | --topology FILE [--gemm] [--dram model|ideal]",
+	usage:   "[--hw FILE] [--model lenet5] [--method rct|qat|fp32] [--bits 8|8,6,8,8,8] [--batch 32] [--set key=value ...] [--format table|json|csv] [-o FILE] [--dump FILE] [--trace FILE] | --program FILE | --topology FILE [--gemm] [--dram model|ideal]",
 	summary: "simulate one training step of a model (or a SCALE-Sim topology, forward only, layer by layer)",
 	run:     runSim,
 }
 
 type simFlags struct {
 	hw, model, method, bits, format, out, topology, dram string
+	program, dump, trace                                 string
 	batch                                                int
 	gemm, ledger                                         bool
 	sets                                                 multiFlag
@@ -44,6 +46,9 @@ func runSim(c *command, e *env, args []string) error {
 	fs.BoolVar(&f.gemm, "gemm", false, "the topology file is in SCALE-Sim's GEMM format (Layer Name, M, N, K)")
 	fs.StringVar(&f.dram, "dram", "model", "DRAM timing: model (banks and rows) or ideal (no memory stalls, compute cycles only)")
 	fs.BoolVar(&f.ledger, "ledger", false, "with --format json, include every non-zero cell of the energy ledger")
+	fs.StringVar(&f.program, "program", "", "simulate the program dump in `file` (see traces) instead of compiling a model")
+	fs.StringVar(&f.dump, "dump", "", "also write the compiled program to `file` as a program dump")
+	fs.StringVar(&f.trace, "trace", "", "also write a timeline of the simulated step to `file` in Chrome trace-event JSON (open it in ui.perfetto.dev)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -70,7 +75,13 @@ func runSim(c *command, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	machine, err := sim.New(prof, sim.Options{IdealDRAM: f.dram == "ideal"})
+	var timeline *traces.Timeline
+	simOpts := sim.Options{IdealDRAM: f.dram == "ideal"}
+	if f.trace != "" {
+		timeline = &traces.Timeline{}
+		simOpts.Hooks = append(simOpts.Hooks, timeline)
+	}
+	machine, err := sim.New(prof, simOpts)
 	if err != nil {
 		return err
 	}
@@ -82,17 +93,27 @@ func runSim(c *command, e *env, args []string) error {
 	if f.topology != "" {
 		return simTopology(e, &f, machine, opts)
 	}
-	net, err := models.ByName(f.model)
-	if err != nil {
-		return usagef("--model: %v", err)
-	}
-	prog, err := kernels.Compile(net, prof, opts)
+	prog, layerNames, err := simProgram(&f, prof, opts)
 	if err != nil {
 		return err
+	}
+	if f.program != "" {
+		opts.Method, opts.Batch, opts.Plan = prog.Method, prog.Batch, kernels.Plan{}
+	}
+	if f.dump != "" {
+		if err := output(e, f.dump, func(w io.Writer) error { return traces.WriteProgram(w, prog) }); err != nil {
+			return err
+		}
 	}
 	stats, err := machine.Run(prog)
 	if err != nil {
 		return err
+	}
+	if timeline != nil {
+		err := output(e, f.trace, func(w io.Writer) error { return timeline.WriteChromeTrace(w, prof.Clock.Hz(), layerNames) })
+		if err != nil {
+			return err
+		}
 	}
 	report := stats.Report(f.ledger)
 	return output(e, f.out, func(w io.Writer) error {
@@ -111,6 +132,41 @@ func runSim(c *command, e *env, args []string) error {
 		}
 		return printTable(w, prof, stats, opts)
 	})
+}
+
+// simProgram compiles the model the flags name, or reads the program dump they name,
+// and returns it with the names of its layers.
+func simProgram(f *simFlags, prof *hw.Profile, opts kernels.Options) (*kernels.Program, []string, error) {
+	if f.program != "" {
+		file, err := os.Open(f.program)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer file.Close()
+		prog, err := traces.ReadProgram(file, f.program)
+		if err != nil {
+			return nil, nil, err
+		}
+		var names []string
+		if net, err := models.ByName(prog.Model); err == nil {
+			names = layerNames(net)
+		}
+		return prog, names, nil
+	}
+	net, err := models.ByName(f.model)
+	if err != nil {
+		return nil, nil, usagef("--model: %v", err)
+	}
+	prog, err := kernels.Compile(net, prof, opts)
+	return prog, layerNames(net), err
+}
+
+func layerNames(net *models.Network) []string {
+	names := make([]string, len(net.Layers))
+	for i, l := range net.Layers {
+		names[i] = l.Name
+	}
+	return names
 }
 
 // simTopology runs each layer of a SCALE-Sim topology on its own, forward only, and
@@ -211,7 +267,10 @@ func printTable(w io.Writer, prof *hw.Profile, s *sim.Stats, opts kernels.Option
 }
 
 func bitsLabel(o kernels.Options) string {
-	if o.Method == kernels.FP32 {
+	switch {
+	case o.Plan.Bits == nil:
+		return "as in the program"
+	case o.Method == kernels.FP32:
 		return "32 (fp32)"
 	}
 	return o.Plan.String()

@@ -1,0 +1,147 @@
+package traces
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/sim"
+)
+
+func compileLeNet(t testing.TB, method kernels.Method) (*hw.Profile, *kernels.Program) {
+	t.Helper()
+	p, err := hw.LoadFS(configs.FS, configs.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 4,
+		Plan: kernels.Plan{Bits: []int{8, 6, 8, 8, 8}, NextBits: []int{8, 7, 8, 8, 8}, Control: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, prog
+}
+
+func TestProgramRoundTrip(t *testing.T) {
+	for _, m := range kernels.Methods {
+		p, prog := compileLeNet(t, m)
+		var first bytes.Buffer
+		if err := WriteProgram(&first, prog); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadProgram(bytes.NewReader(first.Bytes()), "step.prog")
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		var second bytes.Buffer
+		WriteProgram(&second, back)
+		if !bytes.Equal(first.Bytes(), second.Bytes()) {
+			t.Fatalf("%s: the dump changes when read and written again", m)
+		}
+		if back.Footprint != prog.Footprint || len(back.Instrs) != len(prog.Instrs) {
+			t.Errorf("%s: footprint or instruction count differs after reading", m)
+		}
+		// The replayed program simulates exactly like the original.
+		run := func(pr *kernels.Program) *sim.Stats {
+			mach, err := sim.New(p, sim.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := mach.Run(pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		a, b := run(prog), run(back)
+		if a.Cycles != b.Cycles || a.Energy != b.Energy {
+			t.Errorf("%s: replay gives %d cycles %g pJ, original %d cycles %g pJ", m, b.Cycles, b.Energy.Total(), a.Cycles, a.Energy.Total())
+		}
+	}
+}
+
+func TestReadProgramErrors(t *testing.T) {
+	_, prog := compileLeNet(t, kernels.RCT)
+	var good bytes.Buffer
+	WriteProgram(&good, prog)
+	lines := strings.Split(good.String(), "\n")
+	firstInstr := 0
+	for i, l := range lines {
+		if strings.HasPrefix(l, "0 ") {
+			firstInstr = i
+			break
+		}
+	}
+	replace := func(line int, text string) string {
+		c := append([]string(nil), lines...)
+		c[line] = text
+		return strings.Join(c, "\n")
+	}
+	gemm := 0
+	for i, l := range lines {
+		if strings.Contains(l, " gemm ") {
+			gemm = i
+			break
+		}
+	}
+	cases := []struct {
+		name, text string
+		line       int
+		field      string
+	}{
+		{"empty", "", 0, ""},
+		{"magic", "rctsim-program 9\n", 1, ""},
+		{"batch", replace(4, "batch zero"), 5, "batch"},
+		{"method", replace(3, `method "sgd"`), 4, "method"},
+		{"index", replace(firstInstr, strings.Replace(lines[firstInstr], "0 ", "7 ", 1)), firstInstr + 1, "index"},
+		{"op", replace(firstInstr, strings.Replace(lines[firstInstr], " load ", " fetch ", 1)), firstInstr + 1, "op"},
+		{"phase", replace(firstInstr, strings.Replace(lines[firstInstr], " forward ", " sideways ", 1)), firstInstr + 1, "phase"},
+		{"rows", replace(firstInstr, strings.Replace(lines[firstInstr], " rows=", " rows=-", 1)), firstInstr + 1, "rows"},
+		{"operand", replace(gemm, strings.Replace(lines[gemm], " a=", " a=x:", 1)), gemm + 1, "a"},
+		{"deps", replace(gemm, lines[gemm]+",99999"), gemm + 1, "deps"},
+		{"missing field", replace(gemm, strings.Replace(lines[gemm], " acc=false", "", 1)), gemm + 1, ""},
+	}
+	for _, c := range cases {
+		_, err := ReadProgram(strings.NewReader(c.text), "bad.prog")
+		var pe *ProgramError
+		if !errors.As(err, &pe) {
+			t.Errorf("%s: error %v, want a *ProgramError", c.name, err)
+			continue
+		}
+		if pe.Line != c.line || (c.field != "" && pe.Field != c.field) || pe.File != "bad.prog" {
+			t.Errorf("%s: %v (line %d field %q), want line %d field %q", c.name, err, pe.Line, pe.Field, c.line, c.field)
+		}
+	}
+}
+
+func FuzzReadProgram(f *testing.F) {
+	_, prog := compileLeNet(f, kernels.QAT)
+	var b bytes.Buffer
+	WriteProgram(&b, prog)
+	f.Add(b.String())
+	f.Add(ProgramMagic + "\nmodel \"m\"\nprofile \"p\"\nmethod \"rct\"\nbatch 1\nbuffer \"g\" 64\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		p, err := ReadProgram(strings.NewReader(text), "fuzz.prog")
+		if err != nil {
+			return
+		}
+		// Whatever reads must write and read back to the same text.
+		var once, twice bytes.Buffer
+		if err := WriteProgram(&once, p); err != nil {
+			t.Fatal(err)
+		}
+		q, err := ReadProgram(bytes.NewReader(once.Bytes()), "again.prog")
+		if err != nil {
+			t.Fatalf("a program that read does not read back: %v", err)
+		}
+		WriteProgram(&twice, q)
+		if !bytes.Equal(once.Bytes(), twice.Bytes()) {
+			t.Fatal("round trip is not stable")
+		}
+	})
+}
