@@ -156,10 +156,11 @@ const (
 //     about four bits of hysteresis for Gavg's drift between evaluations (learning
 //     rate schedules, gradients shrinking as the loss falls).
 //
-// fixed: 8 bits, NITI's int8 weights. cyclic: 4..8 bits (CPT's usual bounds for weights
-// and activations of CIFAR models) with a 1000-step period (CPT's 32 cycles over a 32k
-// step run). progressive: 4..8 bits over 5000 steps; the command line should set
-// TotalSteps to the run's length.
+// fixed: 8 bits, NITI's int8 weights. cyclic: 4..8 bits, a range CPT-style code uses for
+// weights and activations (3..8 also appears), with a 1000-step period: CPT's code
+// defaults to 32 cycles per run, which is 1000 steps for a 32k-step run. progressive:
+// 4..8 bits over 5000 steps. The command line should set TotalSteps to the run's
+// length, and may set a cyclic Period to the run's length over the cycles wanted.
 func DefaultPolicyConfig(kind string) PolicyConfig {
 	switch kind {
 	case PolicyRCT:
@@ -401,9 +402,12 @@ func cptBits(lo, hi, period, t int) int {
 		t = 0
 	}
 	z := float64(t%period) / float64(period)
-	// The explicit float64 conversion keeps the compiler from fusing the multiply-add,
-	// so the value (and its rounding) is the same on every architecture for a given cos.
-	v := float64(lo) + float64(float64(hi-lo)*(1-math.Cos(math.Pi*z))/2)
+	// The same floating-point expression as the CPT code, 1+cos(πz+π) rather than the
+	// algebraically equal 1-cos(πz), so that widths agree with it even where the value
+	// lands on a tie (hi-lo odd, z = 1/2). The explicit float64 conversions keep the
+	// compiler from fusing multiply-adds, so the result is the same on every
+	// architecture for a given cos.
+	v := float64(lo) + float64(0.5*float64(hi-lo)*float64(1+math.Cos(float64(math.Pi*z)+math.Pi)))
 	return int(math.RoundToEven(v))
 }
 

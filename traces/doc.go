@@ -1,0 +1,69 @@
+// Package traces owns rctsim's file formats: precision schedules (schedule.go),
+// program dumps that can be replayed (program.go) and timeline export (timeline.go,
+// Chrome trace-event JSON). Every format is documented here, in one place, with a
+// section of its own; each format that is read back has a strict reader whose errors
+// name file:line:column and the field, a deterministic writer, and a fuzz target.
+//
+// # Precision schedule
+//
+// A precision schedule is the per-step bitwidth plan of a training run: what the
+// precision policy (train.Policy) chose for every weight layer at every step. The
+// trainer writes it; the simulator reads it to replay the run, compiling and
+// simulating each distinct plan once (Schedule.Runs); sweeps read it to drive or
+// compare runs. It is CSV (RFC 4180, as encoding/csv reads and writes it) with the
+// header
+//
+//	step,layer,bits,gavg
+//
+// followed by one row per weight layer per step:
+//
+//   - step: the training step (iteration) the row describes, counted from 0; an integer
+//     in 0..2147483646. Rows of one step are consecutive and steps strictly increase
+//     from one group of rows to the next.
+//   - layer: the weight layer's name as the model defines it (models.Layer.Name, e.g.
+//     conv1, fc3), non-empty, UTF-8, without control characters. The first step lists
+//     every weight layer once, in network order; every later step lists exactly the same
+//     layers in the same order, so a row is never missing and the layer order is the
+//     order of the bit lists (Plan) the simulator hands to the compiler.
+//   - bits: the layer's weight bitwidth during that step, an integer in 1..32 (units:
+//     bits; RCT's integer weight width, QAT's fake-quantisation width).
+//   - gavg: the precision controller's statistic for that layer at that step,
+//     Gavg = mean(|lr*g|)/Δ: the average weight update in units of the layer's weight
+//     grid step Δ (dimensionless; "grid steps"). It is empty when the controller did
+//     not measure it at that step, and a step's rows either all carry gavg or all leave
+//     it empty. A present gavg therefore also marks the steps where the controller ran
+//     (for RCT every `interval` steps, after the interval's last step): the simulator
+//     charges the controller's statistics work exactly at those steps, so writers must
+//     leave gavg empty wherever the controller did not run. Values are decimal floats,
+//     >= 0; NaN and +Inf are allowed (a diverged run is still a result).
+//
+// Widths apply to the step on their row: the policy's decision taken after step s
+// appears as a change of bits at step s+1, and the step before a change is the step
+// whose training also converts the layer's weights to the new width.
+//
+// Steps need not be consecutive: a step that is not listed keeps the widths of the
+// last listed step before it, and is one where the controller did not run. This lets a
+// hand-written schedule for a sweep list only the steps where widths change, plus its
+// last step; the schedule covers the steps from its first listed step to its last.
+// Writers of training runs list every step.
+//
+// Numbers are written canonically and deterministically: integers in decimal without
+// sign or leading zeros, floats in Go's shortest exact form (strconv 'g', -1), so that
+// reading a float gives back the very value written and the same run gives the same
+// bytes. Readers accept any form strconv parses. A leading UTF-8 byte-order mark (as
+// spreadsheets save) is ignored; blank lines are skipped; CRLF line ends are accepted.
+//
+// Example (a 3-layer network, RCT with interval 2, controller after steps 1 and 3):
+//
+//	step,layer,bits,gavg
+//	0,conv1,8,
+//	0,conv2,8,
+//	0,fc1,8,
+//	1,conv1,8,0.012
+//	1,conv2,8,0.31
+//	1,fc1,8,2.5
+//	2,conv1,9,
+//	2,conv2,8,
+//	2,fc1,7,
+//	...
+package traces
