@@ -66,4 +66,50 @@
 //	2,conv2,8,
 //	2,fc1,7,
 //	...
+//
+// # Program dump
+//
+// A program dump is one compiled step (kernels.Program) as text, one instruction per
+// line, so that a program can be read, diffed, edited and replayed with
+// `rctsim sim --program FILE` on any profile with the same SRAM buffers. It starts with
+// the line "rctsim-program 1" and a header:
+//
+//	model "lenet5"            the network (a Go-quoted string)
+//	profile "default"         the profile it was compiled for
+//	method "rct"              rct, qat or fp32
+//	batch 32                  examples per step
+//	buffer "global" 524288    one line per SRAM buffer: name and capacity in bytes, in
+//	                          index order (operands refer to buffers by index)
+//	tensor "conv1.w" weights 0 0x2d000 150 8
+//	                          one line per DRAM tensor, in index order: name, class,
+//	                          layer (-1 for none), address, bytes, bits per element
+//
+// then one line per instruction, numbered from 0 in program order, with the op, the
+// phase, the layer index and the op's fields as key=value in a fixed order:
+//
+//	0 load forward 0 tensor=0 addr=0x0 rows=1 rowbytes=3136 stride=0 gather=false a=0:0:3136:activations:8 deps=
+//	5 gemm forward 0 m=784 n=6 k=25 format=int wbits=8 abits=8 acc=false a=0:0:3136:activations:8 b=... c=... deps=1,2
+//	7 vector forward 0 op=requant elems=4704 format=int bits=32 a=... b=- c=... deps=5
+//
+// Loads and stores move rows rows of rowbytes bytes, stride bytes apart, from address
+// addr of tensor (a gather picks rows of the table by indices in the data). A GEMM
+// multiplies an m x k tile by a k x n tile in format (int with wbits x abits operands,
+// or fp32/fp16/bf16), adding to its accumulators when acc is true. A vector op applies
+// op to elems elements at bits-wide integer lanes or in format. Operands are
+// buffer:offset:bytes:class:bits, or "-"; deps lists the earlier instructions on other
+// units the instruction waits for (instructions on one unit run in program order).
+// Blank lines and lines starting with # are ignored. Reading checks every field and then
+// the program's structure (dependencies point backwards, operands inside their
+// buffers, transfers inside their tensors).
+//
+// # Timeline
+//
+// A timeline records when each instruction of a simulated step ran. As CSV it has the
+// header index,unit,op,phase,layer,start_cycle,end_cycle (accelerator cycles, one row per
+// instruction in completion order); the timeline figure reads it. As Chrome trace-event
+// JSON ({"traceEvents": [...]}, written by `rctsim sim --trace FILE`) every instruction
+// is a complete event ("ph": "X") with "ts" and "dur" in microseconds, named by its op
+// and layer and categorised by its phase, on one track per unit; DMA transfers in flight
+// together are spread over tracks "dma 0", "dma 1", ... so that events on a track never
+// overlap. Perfetto (ui.perfetto.dev) and chrome://tracing open it.
 package traces
