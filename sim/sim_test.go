@@ -424,3 +424,32 @@ func TestRunReuseChangesNoFigure(t *testing.T) {
 		t.Errorf("peak weights %d not above the final 8-bit %d", fresh.PeakFootprint[kernels.ClassWeights], fresh.FinalFootprint[kernels.ClassWeights])
 	}
 }
+
+func TestComparePaper(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	m, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := []kernels.Plan{{Bits: []int{8}}, {Bits: []int{8}}}
+	rct, err := SimulateRun(m, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8}, plans, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qat, err := SimulateRun(m, models.LeNet5(), kernels.Options{Method: kernels.QAT, Batch: 8}, plans, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ComparePaper(rct, qat)
+	// At 8 bits RCT holds 8 bits per parameter, QAT 32 + 8: a saving of exactly 4/5,
+	// up to the byte padding of packed rows (none at 8 bits).
+	if got := s.ParameterMemory.Fraction; math.Abs(got-0.8) > 1e-12 {
+		t.Errorf("parameter memory saving %g, want 0.8", got)
+	}
+	if s.GEMMEnergy.Method != rct.Energy.Component(MAC) || s.GEMMEnergy.Fraction <= 0 {
+		t.Errorf("GEMM energy %+v, MAC component %g", s.GEMMEnergy, rct.Energy.Component(MAC))
+	}
+	if s.ParameterMovementPJ.Fraction <= 0 || s.ParameterMovementPJ.Fraction >= 1 {
+		t.Errorf("parameter movement saving %g", s.ParameterMovementPJ.Fraction)
+	}
+}
