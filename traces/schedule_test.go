@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/traces"
 )
 
@@ -614,5 +615,27 @@ func BenchmarkReadSchedule(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = s.Runs()
+	}
+}
+
+func TestSchedulePlans(t *testing.T) {
+	text := "step,layer,bits,gavg\n0,a,8,\n0,b,8,\n1,a,8,0.01\n1,b,8,2\n2,a,9,\n2,b,7,\n"
+	s, err := traces.ReadSchedule(strings.NewReader(text), "s.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := s.Plans()
+	if len(plans) != 3 {
+		t.Fatalf("%d plans", len(plans))
+	}
+	want := []kernels.Plan{
+		{Bits: []int{8, 8}, NextBits: []int{8, 8}},
+		{Bits: []int{8, 8}, NextBits: []int{9, 7}, Control: true},
+		{Bits: []int{9, 7}, NextBits: []int{9, 7}},
+	}
+	for i := range want {
+		if !slices.Equal(plans[i].Bits, want[i].Bits) || !slices.Equal(plans[i].NextBits, want[i].NextBits) || plans[i].Control != want[i].Control {
+			t.Errorf("step %d: %+v, want %+v", i, plans[i], want[i])
+		}
 	}
 }
