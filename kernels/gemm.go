@@ -12,17 +12,21 @@ import (
 type gemmKernel struct {
 	m, n, k dim
 
-	format           Format
-	weightBits       int // B operand width for integer GEMMs
-	actBits          int // A operand width for integer GEMMs
-	aClass, bClass   TensorClass
-	cClass           TensorClass // what the accumulators become
-	aBits, bBits     int         // as stored
-	aRegions         func(m, k tile) []region
-	bRegions         func(k, n tile) []region
-	epilogueBytes    func(m, n tile) int64 // outputs-buffer bytes the epilogue needs per tile (one copy)
-	extraOutputs     int64                 // outputs-buffer bytes held for the whole kernel (bias gradients)
-	epilogue         func(m, n tile, acc *operandSlot, e *epilogueSlots)
+	format         Format
+	weightBits     int // B operand width for integer GEMMs
+	actBits        int // A operand width for integer GEMMs
+	aClass, bClass TensorClass
+	cClass         TensorClass // what the accumulators become
+	aBits, bBits   int         // as stored
+	aRegions       func(m, k tile) []region
+	bRegions       func(k, n tile) []region
+	epilogueBytes  func(m, n tile) int64 // outputs-buffer bytes the epilogue needs per tile (one copy)
+	extraOutputs   int64                 // outputs-buffer bytes held for the whole kernel (bias gradients)
+	epilogue       func(m, n tile, acc *operandSlot, e *epilogueSlots)
+	// prologue, when set, runs as an output tile's operands are first staged: it loads
+	// what the tile's epilogue will need (the weights an update rewrites), early enough
+	// to overlap the tile's GEMMs.
+	prologue         func(m, n tile, e *epilogueSlots)
 	newEpilogueSlots func(mt, nt int64) *epilogueSlots
 	// onB, when set, runs once per B tile of the first M tile (bias gradients).
 	onB func(k, n tile, b *operandSlot)
@@ -32,6 +36,8 @@ type gemmKernel struct {
 // kernel.
 type epilogueSlots struct {
 	pairs []*pair
+	// staged holds, oldest first, what prologues loaded for epilogues still to run.
+	staged [][]*operandSlot
 }
 
 // tiling is a choice of tile sizes and the SRAM bytes each slot needs.
@@ -195,35 +201,71 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
+	// The iteration space, N tiles outermost, then M tiles, then the reduction.
+	type step struct {
+		m, n, k     tile
+		mi, ki, nki int // nki: reduction tiles per output tile
+	}
 	ms, ns, ks := g.m.tiles(t.mt), g.n.tiles(t.nt), g.k.tiles(t.kt)
-	accBits := c.num.accBits
+	steps := make([]step, 0, len(ms)*len(ns)*len(ks))
 	for _, n := range ns {
 		for mi, m := range ms {
-			acc := cSlots.fresh()
-			cOp := &operandSlot{s: acc, class: g.cClass, bits: accBits, bytes: m.len() * n.len() * int64(accBits/8)}
 			for ki, k := range ks {
-				aRs := g.aRegions(m, k)
-				a, resident := aSlots.take([4]int64{m.lo, m.hi, k.lo, k.hi})
-				aOp := &operandSlot{s: a, class: g.aClass, bits: g.aBits, bytes: regionsBytes(aRs)}
-				if !resident {
-					c.load(aRs, g.aClass, g.aBits, a)
-				}
-				bRs := g.bRegions(k, n)
-				b, resident := bSlots.take([4]int64{k.lo, k.hi, n.lo, n.hi})
-				bOp := &operandSlot{s: b, class: g.bClass, bits: g.bBits, bytes: regionsBytes(bRs)}
-				if !resident {
-					c.load(bRs, g.bClass, g.bBits, b)
-				}
-				if g.onB != nil && mi == 0 {
-					g.onB(k, n, bOp)
-				}
-				in := Instr{Op: OpGEMM, M: m.len(), N: n.len(), K: k.len(), Format: g.format,
-					WeightBits: g.weightBits, ActBits: g.actBits, Accumulate: ki > 0,
-					A: aOp.operand(), B: bOp.operand(), C: cOp.operand()}
-				c.op(in, []*slot{a, b}, []*slot{acc})
+				steps = append(steps, step{m: m, n: n, k: k, mi: mi, ki: ki, nki: len(ks)})
 			}
-			g.epilogue(m, n, cOp, epi)
 		}
+	}
+	// staged is a step whose operands are loaded (or resident).
+	type staged struct {
+		a, b         *operandSlot
+		aSlot, bSlot *slot
+	}
+	stage := func(s step) staged {
+		var st staged
+		aRs := g.aRegions(s.m, s.k)
+		var resident bool
+		st.aSlot, resident = aSlots.take([4]int64{s.m.lo, s.m.hi, s.k.lo, s.k.hi})
+		if !resident {
+			c.load(aRs, g.aClass, g.aBits, st.aSlot)
+		}
+		bRs := g.bRegions(s.k, s.n)
+		st.bSlot, resident = bSlots.take([4]int64{s.k.lo, s.k.hi, s.n.lo, s.n.hi})
+		if !resident {
+			c.load(bRs, g.bClass, g.bBits, st.bSlot)
+		}
+		st.a = &operandSlot{s: st.aSlot, class: g.aClass, bits: g.aBits, bytes: regionsBytes(aRs)}
+		st.b = &operandSlot{s: st.bSlot, class: g.bClass, bits: g.bBits, bytes: regionsBytes(bRs)}
+		if s.ki == 0 && g.prologue != nil {
+			g.prologue(s.m, s.n, epi)
+		}
+		return st
+	}
+	// Software pipelining: the next step's loads are emitted before this step's GEMM
+	// and epilogue, so the in-order DMA queue fetches them while the array computes
+	// instead of waiting behind this tile's stores.
+	accBits := c.num.accBits
+	var cOp *operandSlot
+	cur := stage(steps[0])
+	for i, s := range steps {
+		var next staged
+		if i+1 < len(steps) {
+			next = stage(steps[i+1])
+		}
+		if s.ki == 0 {
+			acc := cSlots.fresh()
+			cOp = &operandSlot{s: acc, class: g.cClass, bits: accBits, bytes: s.m.len() * s.n.len() * int64(accBits/8)}
+		}
+		if g.onB != nil && s.mi == 0 {
+			g.onB(s.k, s.n, cur.b)
+		}
+		in := Instr{Op: OpGEMM, M: s.m.len(), N: s.n.len(), K: s.k.len(), Format: g.format,
+			WeightBits: g.weightBits, ActBits: g.actBits, Accumulate: s.ki > 0,
+			A: cur.a.operand(), B: cur.b.operand(), C: cOp.operand()}
+		c.op(in, []*slot{cur.aSlot, cur.bSlot}, []*slot{cOp.s})
+		if s.ki == s.nki-1 {
+			g.epilogue(s.m, s.n, cOp, epi)
+		}
+		cur = next
 	}
 	return nil
 }

@@ -328,12 +328,21 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 			}
 			return e
 		},
+		prologue: func(m, n tile, e *epilogueSlots) {
+			rs := make([]region, len(states))
+			for j, st := range states {
+				rs[j] = stateRegion(st, m, n)
+			}
+			e.staged = append(e.staged, c.updateLoad(states, rs, e.pairs))
+		},
 		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
 			rs := make([]region, len(states))
 			for j, st := range states {
 				rs[j] = stateRegion(st, m, n)
 			}
-			c.update(i, states, rs, acc, e.pairs)
+			slots := e.staged[0]
+			e.staged = e.staged[1:]
+			c.updateCompute(states, rs, acc, slots)
 		},
 	}
 	if bs := c.bstate[i]; len(bs) > 0 {
@@ -366,23 +375,34 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 // update applies the method's update to one tile of a layer's parameters: grad holds
 // the gradient tile, states and rs the parameter tensors and their regions.
 func (c *compiler) update(layer int, states []paramState, rs []region, grad *operandSlot, pairs []*pair) {
+	c.updateCompute(states, rs, grad, c.updateLoad(states, rs, pairs))
+}
+
+// updateLoad loads the parameter tiles an update reads into fresh halves of pairs and
+// returns the slots (one per state, loaded or not).
+func (c *compiler) updateLoad(states []paramState, rs []region, pairs []*pair) []*operandSlot {
 	saved := c.phase
+	c.phase = models.Update
 	slots := make([]*operandSlot, len(states))
 	for j, st := range states {
 		slots[j] = &operandSlot{s: pairs[j].fresh(), class: st.class, bits: st.m.bits, bytes: rs[j].bytes()}
-	}
-	c.phase = models.Update
-	for j, st := range states {
 		if st.load {
 			c.load(rs[j:j+1], st.class, st.m.bits, slots[j].s)
 		}
 	}
+	c.phase = saved
+	return slots
+}
+
+// updateCompute runs the update on loaded parameter tiles and stores them.
+func (c *compiler) updateCompute(states []paramState, rs []region, grad *operandSlot, slots []*operandSlot) {
+	saved := c.phase
 	elems := grad.bytes * 8 / int64(grad.bits)
 	if c.opt.Method == RCT && c.opt.Plan.Control {
 		c.phase = models.PrecisionControl
 		c.vector(VGradStat, elems, grad, nil, nil)
-		c.phase = models.Update
 	}
+	c.phase = models.Update
 	switch c.opt.Method {
 	case RCT:
 		c.vector(VUpdate, elems, grad, slots[0], slots[0])

@@ -103,24 +103,32 @@ func (c *compiler) emitStream(s *streamKernel) error {
 			chunks[i], chunks[j] = chunks[j], chunks[i]
 		}
 	}
-	for _, k := range chunks {
-		var ops [2]*operandSlot
+	// Software pipelining, as in emitGEMM: chunk i+1's loads go before chunk i's vector
+	// operation and store.
+	type staged struct{ ops [2]*operandSlot }
+	stage := func(k chunk) staged {
+		var st staged
 		for j, x := range s.ins {
 			rs := s.regions(x.v, k.n0, k.n1, k.c0, k.c1)
 			sl := pairs[j].fresh()
 			c.load(rs, x.class, x.bits, sl)
-			ops[j] = &operandSlot{s: sl, class: x.class, bits: x.bits, bytes: regionsBytes(rs)}
+			st.ops[j] = &operandSlot{s: sl, class: x.class, bits: x.bits, bytes: regionsBytes(rs)}
+		}
+		return st
+	}
+	cur := stage(chunks[0])
+	for i, k := range chunks {
+		var next staged
+		if i+1 < len(chunks) {
+			next = stage(chunks[i+1])
 		}
 		rs := s.regions(s.out.v, k.n0, k.n1, k.c0, k.c1)
 		o := &operandSlot{s: outPair.fresh(), class: s.out.class, bits: s.out.bits, bytes: regionsBytes(rs)}
 		c0, c1 := s.channelRange(s.ins[0].v, k.c0, k.c1)
 		elems := (k.n1 - k.n0) * (c1 - c0) * s.elemsPerUnit
-		var b *operandSlot
-		if len(s.ins) > 1 {
-			b = ops[1]
-		}
-		c.vector(s.vop, elems, ops[0], b, o)
+		c.vector(s.vop, elems, cur.ops[0], cur.ops[1], o)
 		c.store(rs, s.out.class, s.out.bits, o.s)
+		cur = next
 	}
 	return nil
 }
