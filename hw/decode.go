@@ -87,26 +87,60 @@ func (e tomlMessage) Unwrap() error { return e.err }
 //	dram.channels = 1, dram.ranks = 1, dram.bank_groups = 1
 //	dram.address_mapping = "rochrababgco" (DRAMsim3's default: row bits on top, then
 //	  channel, rank, bank, bank group, column), dram.page_policy = "open"
+//	dram.transaction_queue_depth = 32, dram.write_buffer_depth = 32 (DRAMsim3's
+//	  trans_queue_size, which also sizes its write buffer), dram.bank_queue_depth = 8
+//	  (the cmd_queue_size of DRAMsim3's shipped configs), dram.tRTRS = "1ck" (likewise)
 //	dma.setup_cycles = 8, dma.max_outstanding = 16
 //	sram.<name>.ports = 1 (applied to each buffer the file declares)
 //
 // Keys whose default depends on other keys are filled by Decode when absent:
 // mac_array.train_float ("fp32" if the chip has an fp32 mode, else its first widest float
-// mode, else ""), dram.tWR (18 ns for LPDDR kinds per JESD209-4, else 15 ns per
-// JESD79-3/-4) and dram.tCWL (half of tCL for LPDDR, whose write latency is about half
-// its read latency; three quarters of tCL otherwise, as in DDR3/DDR4 speed bins), kept in
-// the unit tCL was given in.
+// mode, else ""), and for the DRAM:
+//
+//	tWR: 18 ns for LPDDR kinds (JESD209-4), else 15 ns (JESD79-3/-4)
+//	tCWL: half of tCL for LPDDR (its write latency is about half its read latency),
+//	  three quarters of tCL otherwise (DDR3/DDR4 speed bins), in tCL's unit
+//	device_width_bits: bus_width_bits (one device per rank)
+//	write_high_watermark: 3/4 of write_buffer_depth; write_low_watermark: 1/4 of it
+//
+// and the timings below, by family: LPDDR kinds take LPDDR4's JESD209-4 minimums, others
+// DDR4's JESD79-4 minimums for a 2 KiB page (x16); "max(a, b)" is the larger of a time
+// and a count of DRAM clocks, so it needs a valid data_rate (else the time alone):
+//
+//	          LPDDR                   DDR
+//	tCCD_S    burst_length/2          max(4ck, burst_length/2)
+//	tCCD_L    = tCCD_S                max(5ns, 5ck) with bank groups, else = tCCD_S
+//	tRRD_S    max(10ns, 4ck)          max(5.3ns, 4ck)
+//	tRRD_L    = tRRD_S                max(6.4ns, 4ck) with bank groups, else = tRRD_S
+//	tFAW      40ns                    30ns
+//	tWTR_S    max(10ns, 8ck)          max(2.5ns, 2ck)
+//	tWTR_L    = tWTR_S                max(7.5ns, 4ck) with bank groups, else = tWTR_S
+//	tRTP      max(7.5ns, 8ck)         max(7.5ns, 4ck)
+//	tRFC      280ns (8 Gb a channel)  350ns (8 Gb)
+//	tREFI     3904ns                  7800ns
+//
+// The density-dependent tRFC makes these defaults a fallback: the shipped profiles give
+// every timing explicitly, with its source.
 func Defaults() *Profile {
 	return &Profile{
 		MACArray: MACArraySpec{AccumulatorBits: 32},
-		DRAM: DRAMSpec{
-			Channels:       1,
-			Ranks:          1,
-			BankGroups:     1,
-			AddressMapping: "rochrababgco",
-			PagePolicy:     "open",
-		},
-		DMA: DMASpec{SetupCycles: 8, MaxOutstanding: 16},
+		DRAM:     defaultDRAM(),
+		DMA:      DMASpec{SetupCycles: 8, MaxOutstanding: 16},
+	}
+}
+
+// defaultDRAM holds the DRAM keys with fixed defaults.
+func defaultDRAM() DRAMSpec {
+	return DRAMSpec{
+		Channels:              1,
+		Ranks:                 1,
+		BankGroups:            1,
+		AddressMapping:        "rochrababgco",
+		PagePolicy:            "open",
+		TransactionQueueDepth: 32,
+		WriteBufferDepth:      32,
+		BankQueueDepth:        8,
+		TRTRS:                 Timing{Cycles: 1},
 	}
 }
 
@@ -179,25 +213,7 @@ func (p *Profile) fillDerived(given func(path string) bool) {
 	if !given("mac_array.train_float") {
 		p.MACArray.TrainFloat = defaultTrainFloat(p.MACArray.Modes)
 	}
-	d := &p.DRAM
-	lp := strings.HasPrefix(strings.ToLower(d.Kind), "lpddr")
-	if !given("dram.tWR") {
-		d.TWR = Timing{NS: 15, InNS: true}
-		if lp {
-			d.TWR.NS = 18
-		}
-	}
-	if !given("dram.tCWL") && (d.TCL.Cycles > 0 || d.TCL.NS > 0) {
-		num, den := int64(3), int64(4)
-		if lp {
-			num, den = 1, 2
-		}
-		if d.TCL.InNS {
-			d.TCWL = Timing{NS: d.TCL.NS * float64(num) / float64(den), InNS: true}
-		} else {
-			d.TCWL = Timing{Cycles: (d.TCL.Cycles*num + den - 1) / den}
-		}
-	}
+	p.DRAM.fillDerived(given)
 }
 
 // defaultTrainFloat picks the float format QAT and FP32 training run in: fp32 when the

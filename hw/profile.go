@@ -84,8 +84,13 @@ type SRAMSpec struct {
 	Holds []string `toml:"holds"`
 }
 
-// DRAMSpec is an LPDDR/DDR-class memory. Timings are in the DRAM clock, which runs at
-// half the data rate.
+// DRAMSpec is an LPDDR/DDR-class memory and its controller. Timings are in the DRAM
+// clock, which runs at half the data rate.
+//
+// Energy comes in one of two forms, never both: pJ per event and mW of background and
+// refresh power (activate_energy_pj ... refresh_power_mw), or datasheet currents that
+// the DRAM model turns into energy per command as DRAMsim3 does (vdd_v, idd0_ma ...
+// idd5_ma, per device, with device_width_bits giving the devices per rank).
 type DRAMSpec struct {
 	Kind         string   `toml:"kind"`
 	Channels     int      `toml:"channels"`
@@ -94,8 +99,12 @@ type DRAMSpec struct {
 	Banks        int      `toml:"banks"` // per rank, across all bank groups
 	RowSize      ByteSize `toml:"row_size"`
 	BusWidthBits int      `toml:"bus_width_bits"` // per channel
-	DataRate     DataRate `toml:"data_rate"`
-	BurstLength  int      `toml:"burst_length"`
+	// DeviceWidthBits is the data width of one device (16 for an x16 part); a rank puts
+	// bus_width_bits/device_width_bits devices side by side. Datasheet currents are per
+	// device, so the current energy form scales by it.
+	DeviceWidthBits int      `toml:"device_width_bits"`
+	DataRate        DataRate `toml:"data_rate"`
+	BurstLength     int      `toml:"burst_length"`
 	// AddressMapping lists address fields from most to least significant bits in the
 	// DRAMsim3/Ramulator notation: ro (row), ch, ra, bg, ba, co (column).
 	AddressMapping string `toml:"address_mapping"`
@@ -107,12 +116,72 @@ type DRAMSpec struct {
 	TRAS Timing `toml:"tRAS"`
 	TWR  Timing `toml:"tWR"`
 	TCWL Timing `toml:"tCWL"`
+	// TRTP is read to precharge in the same bank.
+	TRTP Timing `toml:"tRTP"`
+	// TCCDS and TCCDL are column command to column command in another bank group and in
+	// the same one (equal on devices without bank groups).
+	TCCDS Timing `toml:"tCCD_S"`
+	TCCDL Timing `toml:"tCCD_L"`
+	// TRRDS and TRRDL are activate to activate in another bank group and in the same one.
+	TRRDS Timing `toml:"tRRD_S"`
+	TRRDL Timing `toml:"tRRD_L"`
+	// TFAW is the window in which a rank takes at most four activates.
+	TFAW Timing `toml:"tFAW"`
+	// TWTRS and TWTRL are the end of write data to a read command, another bank group
+	// and the same one.
+	TWTRS Timing `toml:"tWTR_S"`
+	TWTRL Timing `toml:"tWTR_L"`
+	// TRTRS is the data-bus turnaround between ranks.
+	TRTRS Timing `toml:"tRTRS"`
+	// TRFC is the all-bank refresh time (the rank is blocked) and TREFI the refresh
+	// interval.
+	TRFC  Timing `toml:"tRFC"`
+	TREFI Timing `toml:"tREFI"`
 
+	// TransactionQueueDepth is the read requests a channel's controller holds;
+	// WriteBufferDepth the writes it buffers; BankQueueDepth how many of each bank's
+	// oldest requests the scheduler looks at. Writes drain once WriteHighWatermark are
+	// buffered, until WriteLowWatermark remain (and whenever no read waits).
+	TransactionQueueDepth int `toml:"transaction_queue_depth"`
+	WriteBufferDepth      int `toml:"write_buffer_depth"`
+	BankQueueDepth        int `toml:"bank_queue_depth"`
+	WriteHighWatermark    int `toml:"write_high_watermark"`
+	WriteLowWatermark     int `toml:"write_low_watermark"`
+
+	// Energy, pJ form.
 	ActivateEnergyPJ    float64 `toml:"activate_energy_pj"` // one activate plus its precharge
 	ReadEnergyPJPerBit  float64 `toml:"read_energy_pj_per_bit"`
 	WriteEnergyPJPerBit float64 `toml:"write_energy_pj_per_bit"`
-	BackgroundPowerMW   float64 `toml:"background_power_mw"`
-	RefreshPowerMW      float64 `toml:"refresh_power_mw"`
+	BackgroundPowerMW   float64 `toml:"background_power_mw"` // whole memory, all channels
+	RefreshPowerMW      float64 `toml:"refresh_power_mw"`    // whole memory, averaged over tREFI
+
+	// Energy, datasheet form: supply voltage and per-device currents. A part with
+	// several supplies (LPDDR's VDD1 and VDD2) folds them into one: I = sum(V_i*I_i)/VDD.
+	VDDV    float64 `toml:"vdd_v"`
+	IDD0MA  float64 `toml:"idd0_ma"`  // one bank activate-precharge
+	IDD2NMA float64 `toml:"idd2n_ma"` // precharge standby
+	IDD3NMA float64 `toml:"idd3n_ma"` // active standby
+	IDD4RMA float64 `toml:"idd4r_ma"` // burst read
+	IDD4WMA float64 `toml:"idd4w_ma"` // burst write
+	IDD5MA  float64 `toml:"idd5_ma"`  // all-bank refresh burst
+}
+
+// UsesCurrents reports whether the spec gives its energy as datasheet currents rather
+// than pJ figures (any current or the voltage set).
+func (d *DRAMSpec) UsesCurrents() bool {
+	return d.VDDV != 0 || d.IDD0MA != 0 || d.IDD2NMA != 0 || d.IDD3NMA != 0 ||
+		d.IDD4RMA != 0 || d.IDD4WMA != 0 || d.IDD5MA != 0
+}
+
+// DRAMProfile is a DRAM-only file (configs/dram/*.toml): a name, a description and a
+// [dram] table with the keys of a chip profile's [dram]. The trace replay reads these.
+type DRAMProfile struct {
+	Name        string   `toml:"name"`
+	Description string   `toml:"description"`
+	DRAM        DRAMSpec `toml:"dram"`
+
+	// Source is the file the profile was read from; errors name it.
+	Source string `toml:"-"`
 }
 
 // VectorSpec is the element-wise unit (quantise, requantise, activations, loss, update,

@@ -273,12 +273,21 @@ func (p *Profile) validateSRAM(c *checker) {
 
 var (
 	busWidths       = []int{8, 16, 32, 64, 128}
+	deviceWidths    = []int{4, 8, 16, 32, 64, 128}
 	mappingFields   = []string{"ro", "ch", "ra", "bg", "ba", "co"}
-	requiredTimings = []string{"tRCD", "tRP", "tCL", "tRAS", "tWR", "tCWL"}
+	requiredTimings = []string{"tRCD", "tRP", "tCL", "tRAS", "tWR", "tCWL",
+		"tRTP", "tCCD_S", "tCCD_L", "tRRD_S", "tRRD_L", "tFAW", "tWTR_S", "tWTR_L", "tRFC", "tREFI"}
 )
 
-func (p *Profile) validateDRAM(c *checker) {
-	d := &p.DRAM
+// maxQueueDepth bounds the controller queues: far above any real controller, low
+// enough that a typo is an error rather than a slow run.
+const maxQueueDepth = 1 << 12
+
+func (p *Profile) validateDRAM(c *checker) { validateDRAM(c, &p.DRAM) }
+
+// validateDRAM checks a DRAM spec, naming keys "dram.<key>" (chip profiles and DRAM-only
+// files share the table name).
+func validateDRAM(c *checker, d *DRAMSpec) {
 	if strings.TrimSpace(d.Kind) == "" {
 		c.add("dram.kind", `must name the memory, e.g. "LPDDR4-3200"`)
 	}
@@ -295,6 +304,18 @@ func (p *Profile) validateDRAM(c *checker) {
 	}
 	if !okBus {
 		c.add("dram.bus_width_bits", "must be 8, 16, 32, 64 or 128 (got %d)", d.BusWidthBits)
+	}
+	okDev := false
+	for _, w := range deviceWidths {
+		okDev = okDev || d.DeviceWidthBits == w
+	}
+	switch {
+	case !okDev && !okBus && d.DeviceWidthBits == d.BusWidthBits:
+		// The default copied a bad bus width: reported there.
+	case !okDev:
+		c.add("dram.device_width_bits", "must be 4, 8, 16, 32, 64 or 128 (got %d)", d.DeviceWidthBits)
+	case okBus && d.DeviceWidthBits > d.BusWidthBits:
+		c.add("dram.device_width_bits", "must be at most bus_width_bits = %d: a rank is bus_width_bits/device_width_bits devices (got %d)", d.BusWidthBits, d.DeviceWidthBits)
 	}
 	okBL := d.BurstLength >= 2 && d.BurstLength <= 64 && d.BurstLength%2 == 0
 	if !okBL {
@@ -316,24 +337,101 @@ func (p *Profile) validateDRAM(c *checker) {
 	default:
 		c.add("dram.page_policy", `must be "open" or "closed" (got %q)`, d.PagePolicy)
 	}
-	timings := map[string]Timing{"tRCD": d.TRCD, "tRP": d.TRP, "tCL": d.TCL, "tRAS": d.TRAS, "tWR": d.TWR, "tCWL": d.TCWL}
+	timings := map[string]Timing{"tRCD": d.TRCD, "tRP": d.TRP, "tCL": d.TCL, "tRAS": d.TRAS, "tWR": d.TWR, "tCWL": d.TCWL,
+		"tRTP": d.TRTP, "tCCD_S": d.TCCDS, "tCCD_L": d.TCCDL, "tRRD_S": d.TRRDS, "tRRD_L": d.TRRDL, "tFAW": d.TFAW,
+		"tWTR_S": d.TWTRS, "tWTR_L": d.TWTRL, "tRFC": d.TRFC, "tREFI": d.TREFI}
+	positive := map[string]bool{}
 	for _, name := range requiredTimings {
 		t := timings[name]
 		if (t.InNS && t.NS <= 0) || (!t.InNS && t.Cycles <= 0) {
 			c.add("dram."+name, `is required and must be positive, e.g. "18ns" or "14ck"`)
+		} else {
+			positive[name] = true
 		}
 	}
 	if d.DataRate > 0 {
 		clk := d.Clock()
+		cyc := func(name string) int64 { return timings[name].ClockCycles(clk) }
 		if ras, rcd := d.TRAS.ClockCycles(clk), d.TRCD.ClockCycles(clk); ras > 0 && rcd > 0 && ras < rcd {
 			c.add("dram.tRAS", "must be at least tRCD (%d cycles) (got %d cycles)", rcd, ras)
 		}
+		// The long (same bank group) timings can only be longer than the short ones.
+		for _, pair := range [][2]string{{"tCCD_S", "tCCD_L"}, {"tRRD_S", "tRRD_L"}, {"tWTR_S", "tWTR_L"}} {
+			if positive[pair[0]] && positive[pair[1]] && cyc(pair[1]) < cyc(pair[0]) {
+				c.add("dram."+pair[1], "must be at least %s (%d cycles) (got %d cycles)", pair[0], cyc(pair[0]), cyc(pair[1]))
+			}
+		}
+		if burst := int64(d.BurstLength / 2); okBL && positive["tCCD_S"] && cyc("tCCD_S") < burst {
+			c.add("dram.tCCD_S", "must be at least burst_length/2 = %d cycles, the time a burst holds the data bus (got %d cycles)", burst, cyc("tCCD_S"))
+		}
+		if positive["tRFC"] && positive["tREFI"] && cyc("tREFI") <= cyc("tRFC") {
+			c.add("dram.tREFI", "must be longer than tRFC (%d cycles), or refresh never ends (got %d cycles)", cyc("tRFC"), cyc("tREFI"))
+		}
 	}
-	c.positive("dram.activate_energy_pj", d.ActivateEnergyPJ)
-	c.positive("dram.read_energy_pj_per_bit", d.ReadEnergyPJPerBit)
-	c.positive("dram.write_energy_pj_per_bit", d.WriteEnergyPJPerBit)
-	c.nonNegative("dram.background_power_mw", d.BackgroundPowerMW)
-	c.nonNegative("dram.refresh_power_mw", d.RefreshPowerMW)
+	if t := d.TRTRS; t.InNS && t.NS < 0 || !t.InNS && t.Cycles < 0 {
+		c.add("dram.tRTRS", "must be zero or positive (got %v)", t)
+	}
+
+	c.intRange("dram.transaction_queue_depth", d.TransactionQueueDepth, 1, maxQueueDepth)
+	okWB := c.intRange("dram.write_buffer_depth", d.WriteBufferDepth, 1, maxQueueDepth)
+	c.intRange("dram.bank_queue_depth", d.BankQueueDepth, 1, maxQueueDepth)
+	if okWB && c.intRange("dram.write_high_watermark", d.WriteHighWatermark, 1, d.WriteBufferDepth) {
+		c.intRange("dram.write_low_watermark", d.WriteLowWatermark, 0, d.WriteHighWatermark-1)
+	}
+
+	validateDRAMEnergy(c, d)
+}
+
+// validateDRAMEnergy checks that exactly one energy form is given, and given whole.
+func validateDRAMEnergy(c *checker, d *DRAMSpec) {
+	pj := []struct {
+		key string
+		v   float64
+	}{{"activate_energy_pj", d.ActivateEnergyPJ}, {"read_energy_pj_per_bit", d.ReadEnergyPJPerBit},
+		{"write_energy_pj_per_bit", d.WriteEnergyPJPerBit}, {"background_power_mw", d.BackgroundPowerMW},
+		{"refresh_power_mw", d.RefreshPowerMW}}
+	if !d.UsesCurrents() {
+		c.positive("dram.activate_energy_pj", d.ActivateEnergyPJ)
+		c.positive("dram.read_energy_pj_per_bit", d.ReadEnergyPJPerBit)
+		c.positive("dram.write_energy_pj_per_bit", d.WriteEnergyPJPerBit)
+		c.nonNegative("dram.background_power_mw", d.BackgroundPowerMW)
+		c.nonNegative("dram.refresh_power_mw", d.RefreshPowerMW)
+		return
+	}
+	for _, x := range pj {
+		if x.v != 0 {
+			c.add("dram."+x.key, "must be absent when the datasheet currents (vdd_v, idd*_ma) are given: give one energy form (got %s)", fmtFloat(x.v))
+		}
+	}
+	currents := []struct {
+		key string
+		v   float64
+	}{{"vdd_v", d.VDDV}, {"idd0_ma", d.IDD0MA}, {"idd2n_ma", d.IDD2NMA}, {"idd3n_ma", d.IDD3NMA},
+		{"idd4r_ma", d.IDD4RMA}, {"idd4w_ma", d.IDD4WMA}, {"idd5_ma", d.IDD5MA}}
+	ok := true
+	for _, x := range currents {
+		if !finite(x.v) || x.v <= 0 {
+			c.add("dram."+x.key, "is required with the other datasheet currents and must be positive (got %s)", fmtFloat(x.v))
+			ok = false
+		}
+	}
+	if !ok {
+		return
+	}
+	// Each command's energy is its current above active standby: a current below
+	// standby would make the command give energy back.
+	for _, x := range currents[4:] {
+		if x.v < d.IDD3NMA {
+			c.add("dram."+x.key, "must be at least idd3n_ma = %s (got %s)", fmtFloat(d.IDD3NMA), fmtFloat(x.v))
+		}
+	}
+	if d.DataRate > 0 {
+		clk := d.Clock()
+		ras, rp := float64(d.TRAS.ClockCycles(clk)), float64(d.TRP.ClockCycles(clk))
+		if ras > 0 && rp > 0 && d.IDD0MA*(ras+rp) <= d.IDD3NMA*ras+d.IDD2NMA*rp {
+			c.add("dram.idd0_ma", "gives no activate energy: idd0_ma*tRC must exceed idd3n_ma*tRAS + idd2n_ma*tRP (got %s)", fmtFloat(d.IDD0MA))
+		}
+	}
 }
 
 // validMapping reports whether m lists each DRAM address field exactly once.

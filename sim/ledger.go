@@ -80,6 +80,15 @@ func (l *Ledger) Class(class kernels.TensorClass) float64 {
 	return s
 }
 
+// ComponentClass is one component's energy for one tensor class, every phase.
+func (l *Ledger) ComponentClass(c Component, class kernels.TensorClass) float64 {
+	var s float64
+	for p := range l.cells[c][class] {
+		s += l.cells[c][class][p]
+	}
+	return s
+}
+
 // Phase is the energy of one phase.
 func (l *Ledger) Phase(p models.Phase) float64 {
 	var s float64

@@ -141,9 +141,9 @@ type run struct {
 	inUse    []int   // running instructions per buffer
 	demand   []int64 // scratch: bytes one instruction moves per buffer
 	events   eventQueue
-	window   []uint64 // DRAM completion times of the last MaxOutstanding bursts
-	staticMW float64  // on-chip leakage
-	dramMW   float64  // DRAM background and refresh
+	bursts   []dram.Request // scratch: one transfer's DRAM requests
+	staticMW float64        // on-chip leakage
+	dramMW   float64        // DRAM background and refresh
 }
 
 // Run executes a program and returns its statistics.
@@ -155,14 +155,14 @@ func (m *Machine) Run(prog *kernels.Program) (*Stats, error) {
 	n := len(prog.Instrs)
 	r := &run{m: m, prog: prog, stats: newStats(m, prog),
 		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
-		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs)),
-		window: make([]uint64, max(1, m.prof.DMA.MaxOutstanding))}
+		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs))}
 	r.buildGraph()
 	for _, b := range m.bufs {
 		r.staticMW += b.spec.LeakageMW
 	}
 	r.staticMW += m.prof.MACArray.LeakageMW + m.prof.Vector.LeakageMW
-	r.dramMW = m.prof.DRAM.BackgroundPowerMW + m.prof.DRAM.RefreshPowerMW
+	em := m.dram.EnergyModel()
+	r.dramMW = em.ActiveStandbyMW + em.RefreshMW
 	if err := r.loop(); err != nil {
 		return nil, err
 	}

@@ -7,9 +7,11 @@ import (
 )
 
 // dma executes a load or store: descriptor setup, then the DRAM bursts covering each
-// row (at most MaxOutstanding in flight), with the SRAM side limited by its buffer's
-// bandwidth. It returns when the unit may issue its next transfer (its last burst was
-// accepted) and when this one completes (its last data moved).
+// row, submitted to the DRAM controller as one transfer from a requester that keeps at
+// most MaxOutstanding bursts in flight (counting the previous transfers' bursts still
+// in flight), with the SRAM side limited by its buffer's bandwidth. It returns when the
+// unit may issue its next transfer (the controller took its last burst) and when this
+// one completes (its last data moved).
 func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	m := r.m
 	write := in.Op == kernels.OpStore
@@ -22,24 +24,22 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 		r.stats.DMA.LoadedBytes += bytes
 	}
 	if m.opts.IdealDRAM {
-		pj := m.prof.DRAM.ReadEnergyPJPerBit
+		em := m.dram.EnergyModel()
+		pj := em.ReadPJPerBit
 		if write {
-			pj = m.prof.DRAM.WriteEnergyPJPerBit
+			pj = em.WritePJPerBit
 		}
 		r.stats.Energy.Add(DRAM, class, in.Phase, float64(bytes*8)*pj)
 		r.stats.addDRAMBytes(write, bytes)
 		return r.now, r.now
 	}
 	start := r.now + uint64(m.prof.DMA.SetupCycles)
-	at := m.toDRAM(start)
 	bb := uint64(m.dram.BurstBytes())
-	before := m.dram.Stats()
-	lastEnd, lastIssue := at, at
-	w := r.window
 	tableRows := uint64(1)
 	if in.Gather {
 		tableRows = uint64(r.prog.Tensors[in.Tensor].Bytes / in.Stride)
 	}
+	reqs := r.bursts[:0]
 	for row := int64(0); row < in.Rows; row++ {
 		lo := in.Addr + uint64(row*in.Stride)
 		if in.Gather {
@@ -59,19 +59,16 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 			r.stats.DMA.DiscardedBytes += wasted
 		}
 		for a := first; a < hi; a += bb {
-			slot := &w[r.stats.DRAM.Bursts%int64(len(w))]
-			issue := max(at, *slot)
-			res := m.dram.Access(a, write, issue)
-			*slot = res.DataEnd
-			lastEnd = max(lastEnd, res.DataEnd)
-			lastIssue = issue
-			r.stats.DRAM.Bursts++
+			reqs = append(reqs, dram.Request{Addr: a, Write: write})
 		}
 	}
-	after := m.dram.Stats()
-	r.chargeDRAM(in, class, before, after)
+	r.bursts = reqs
+	r.stats.DRAM.Bursts += int64(len(reqs))
+	before := m.dram.Stats()
+	lastAccept, lastEnd := m.dram.Transfer(reqs, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
+	r.chargeDRAM(in, class, before, m.dram.Stats())
 	sram := r.sramCycles(in.A.Buffer, bytes)
-	return max(r.now, m.fromDRAM(lastIssue)), max(m.fromDRAM(lastEnd), start+sram)
+	return max(r.now, m.fromDRAM(lastAccept)), max(m.fromDRAM(lastEnd), start+sram)
 }
 
 // gatherRow hashes (instruction, row) to a table row (SplitMix64's finaliser).
@@ -82,14 +79,14 @@ func gatherRow(index, row, rows uint64) uint64 {
 	return (z ^ z>>31) % rows
 }
 
-// chargeDRAM charges the activates and bits of one transfer (the difference of the
-// controller's counters) to its tensor class.
+// chargeDRAM charges the activates and bursts of one transfer (the difference of the
+// controller's counters, which project every queued request to completion) to its
+// tensor class. Background and refresh power are charged over time (advance).
 func (r *run) chargeDRAM(in *kernels.Instr, class kernels.TensorClass, before, after dram.Stats) {
-	spec := &r.m.prof.DRAM
-	acts := after.Activates - before.Activates
-	rd := after.ReadBytes - before.ReadBytes
-	wr := after.WriteBytes - before.WriteBytes
-	pj := float64(acts)*spec.ActivateEnergyPJ + float64(rd*8)*spec.ReadEnergyPJPerBit + float64(wr*8)*spec.WriteEnergyPJPerBit
+	em := r.m.dram.EnergyModel()
+	pj := float64(after.Activates-before.Activates)*em.ActivatePJ +
+		float64(after.ReadBursts-before.ReadBursts)*em.ReadPJ +
+		float64(after.WriteBursts-before.WriteBursts)*em.WritePJ
 	r.stats.Energy.Add(DRAM, class, in.Phase, pj)
 }
 

@@ -1,17 +1,82 @@
-// Package dram models an off-chip LPDDR/DDR device burst by burst: it decodes each
-// address to a channel, bank and row, keeps every bank's open row and timing state in the
-// DRAM's own clock, and returns when each burst's data moves and what the bank had to do
-// (row hit, miss or conflict). The simulator's DMA engine drives it; the trace-replay
-// command drives it directly. It knows nothing of accelerator cycles: callers convert.
+// Package dram models an off-chip LPDDR/DDR memory and its controller at the level of
+// DRAM commands, in the DRAM's own clock. The simulator's DMA engine drives it through
+// Controller.Transfer; the trace replay (Replay, ReadTrace) drives the same Controller
+// with requests that carry their own issue cycles. There is one code path: whatever a
+// replay shows is what a training step's transfers see.
 //
-// # Clock and sizes
+// # What is modelled
 //
-// The DRAM command clock is data_rate/2 (see Controller.Clock); every time here is an
-// integer count of its cycles. A burst moves bus_width_bits/8 * burst_length bytes and
-// holds the channel's data bus for burst_length/2 cycles. ns timings are converted with
-// hw.Timing.ClockCycles, which rounds up.
+// Each channel has its own controller: a read queue of transaction_queue_depth
+// requests and a write buffer of write_buffer_depth, both kept per bank in arrival
+// order. A requester (the DMA, or a trace) issues requests in order, at most one per
+// DRAM cycle; a request waits outside the controller while its queue is full, and while
+// the requester already has `window` requests outstanding (Transfer's window: a read is
+// outstanding until its data has moved, a write until the controller takes it).
 //
-// # Address bits
+// The scheduler is FR-FCFS with an open (or closed) page policy, as in DRAMsim3: of the
+// commands whose timing allows them this cycle, a column command to an open row (a row
+// hit) goes first, then the one serving the oldest request. It looks at the oldest
+// bank_queue_depth requests of each bank. A bank with an older request to another row
+// serves at most four hits to its open row before it precharges (DRAMsim3's row-hit
+// limit), so a stream of hits cannot starve it. Reads and writes are served in phases:
+// writes wait in the write buffer until it holds write_high_watermark of them (or no
+// read is waiting), then drain until write_low_watermark remain. A read of an address
+// with a buffered write is answered from the buffer a cycle later, and a write to an
+// address already buffered merges into it (DRAMsim3 does both).
+//
+// Commands obey, in DRAM clocks: tRCD, tRP, tRAS, tRC = tRAS+tRP, tCL, tCWL, the burst
+// (burst_length/2 clocks on the data bus), tCCD_S/tCCD_L and tRRD_S/tRRD_L (another or
+// the same bank group), tFAW (at most four activates per rank in any tFAW window),
+// tWTR_S/tWTR_L (end of write data to a read), tWR (end of write data to precharge),
+// tRTP (read to precharge), read-to-write turnaround tCL + burst + 1 + tRTRS - tCWL
+// (one clock of read preamble, as DRAMsim3), rank-to-rank switches (tRTRS), and one
+// command per clock on each channel's command bus. Every tREFI each rank needs an
+// all-bank refresh: from then on the rank takes no other command, its open banks are
+// closed with one precharge-all (counted as one precharge per bank it closes), and the
+// refresh blocks the rank for tRFC. Ranks refresh staggered by tREFI/ranks (DRAMsim3's
+// RANK_LEVEL_STAGGERED). The closed-page policy precharges each bank automatically after
+// its column command, at the earliest time tRAS, tRTP or tWR allow.
+//
+// Row outcomes are counted per column command: the first access after an activate is a
+// miss (the bank was precharged) or a conflict (another row had to be closed first);
+// later ones are hits.
+//
+// # Transfers and statistics
+//
+// Transfer submits a batch of requests (a DMA descriptor's bursts) and must say when
+// the last of them completes before any later batch is known. The controller therefore
+// keeps a committed schedule, which stops where the batch's last request is accepted,
+// and projects the queued rest to completion as if nothing else came; the projection
+// gives the batch's completion and Stats. The next batch resumes the committed
+// schedule, so it competes with the previous one's tail as a real controller's queue
+// would (its row hits may overtake), and the projection is redone. Splitting a request
+// stream into batches therefore changes nothing but the completion times reported for
+// the batches (a test checks this). Stats differences across a Transfer are what that
+// batch cost, up to the small shifts of earlier batches' tails it caused; the
+// simulator charges them to the batch's tensor class.
+//
+// Energy follows DRAMsim3 (src/configuration.cc, InitPowerParams; src/simple_stats.cc)
+// when the spec gives datasheet currents: per activate VDD*(IDD0*tRC - (IDD3N*tRAS +
+// IDD2N*tRP)), per read burst VDD*(IDD4R-IDD3N)*burst, per write VDD*(IDD4W-IDD3N)*burst,
+// per refresh VDD*(IDD5-IDD3N)*tRFC, and background VDD*IDD3N per rank-clock with a row
+// open, VDD*IDD2N with all banks precharged, each times the devices per rank. DRAMsim3
+// sums these in V*mA*clocks and labels them pJ; here they are multiplied by tCK in ns,
+// which makes them pJ. When the spec gives pJ figures instead, an activate costs
+// activate_energy_pj, a burst its bits times the pJ per bit, background power is
+// background_power_mw throughout, and a refresh costs refresh_power_mw over tREFI
+// divided by the ranks of all channels.
+//
+// # What is not modelled
+//
+// Power-down and self-refresh, per-bank refresh (LPDDR REFpb), refresh postponing or
+// pulling in, LPDDR's longer all-bank precharge tRPab (tRP is used), additive latency,
+// on-die termination and I/O (VDDQ) power, the VPP supply of DDR4 (as DRAMsim3),
+// LPDDR4 details such as tPPD, read-modify-write for masked writes, command/address bus
+// slots of multi-cycle LPDDR4 commands, and the ordering of a write after an older read
+// of the same address (the model is timing-only: the data path does not go through
+// it).
+//
+// # Addresses
 //
 // The lowest log2(burst bytes) bits are the offset within a burst and are ignored.
 // Above them the fields are laid out from the least significant bit upward in the
@@ -25,151 +90,127 @@
 //	ch  log2(channels)
 //	ro  all bits above the others (the device has no capacity limit)
 //
-// # Timing rules
-//
-// Requests are served in arrival order per channel: their data bursts go on the bus in
-// that order and never overlap. Commands, though, may be issued out of order across
-// banks: a request's activate or precharge takes the earliest free command slot (one
-// command per cycle per channel) once its bank allows it, even if an earlier request is
-// still waiting for the bus. That is what lets a stream over several banks hide tRCD and
-// approach the bus peak, as a real controller's look-ahead does.
-//
-// Each command below goes in the first free command slot at or after the time given.
-//
-//   - Row hit: CAS at max(arrival, ACT+tRCD).
-//   - Row miss (bank precharged): ACT at max(arrival, bank precharged), CAS tRCD later.
-//   - Row conflict (another row open): PRE at max(arrival, ACT+tRAS, last read CAS +
-//     burst_length/2, last write data end + tWR), ACT tRP after the PRE, CAS tRCD after
-//     the ACT.
-//   - The CAS is pushed later until its data would start after the channel's bus is
-//     free. Read data starts tCL after the CAS, write data tCWL after it, and lasts
-//     burst_length/2 cycles.
-//   - Closed-page policy: every access auto-precharges at the earliest legal time (no
-//     command slot), so the bank is precharged tRP later and every access is a miss.
-//
-// So an isolated conflict costs tRP+tRCD+tCL+burst_length/2 from arrival to data end,
-// and back-to-back conflicts in one bank are tRC = tRAS+tRP apart. Requests are not
-// reordered, so a stream needs enough requests in flight to cover a conflict's latency
-// (for LPDDR4-3200 x32, 94 cycles, about 12 bursts) to keep the bus busy.
-//
-// A zero tWR means tWR = tRP (both are about 15-18 ns in the DDR4/LPDDR4 generations);
-// a zero tCWL means tCWL = max(1, tCL/2), LPDDR4's ratio (WL 14 to RL 28 at 3200 MT/s). The
-// read-to-precharge delay tRTP is taken as burst_length/2, the LPDDR4 minimum.
-//
-// Not modelled yet (structure is ready for them in the per-bank and per-channel state):
-// refresh timing (refresh costs energy only), bank-group timings tCCD_S/L and tRRD_S/L,
-// tFAW, read/write bus turnaround (tWTR, tRTW) and rank switching, power-down, and
-// FR-FCFS reordering of queued requests.
-//
 // A Controller is not safe for concurrent use; it holds no global state.
 package dram
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 
 	"github.com/rctsim/rctsim/hw"
 )
 
-// Outcome is what the bank had to do before the column command.
-type Outcome uint8
-
-const (
-	// RowHit means the requested row was already open.
-	RowHit Outcome = iota
-	// RowMiss means the bank was precharged: one activate.
-	RowMiss
-	// RowConflict means another row was open: a precharge, then an activate.
-	RowConflict
-)
-
-// String names the outcome.
-func (o Outcome) String() string {
-	switch o {
-	case RowHit:
-		return "hit"
-	case RowMiss:
-		return "miss"
-	case RowConflict:
-		return "conflict"
-	}
-	return fmt.Sprintf("Outcome(%d)", uint8(o))
+// Request is one burst-sized read or write.
+type Request struct {
+	// Addr is a byte address; the offset within its burst is ignored.
+	Addr  uint64
+	Write bool
+	// Issue is the DRAM cycle at which the requester issues the request (a trace's
+	// cycle). It is accepted at Issue or later: not before the previous request of the
+	// requester, not while its queue is full, not while the requester's window is full.
+	Issue uint64
 }
 
-// Result is the schedule of one burst.
-type Result struct {
-	// DataStart and DataEnd bound the burst's data transfer on the bus, in DRAM cycles
-	// (DataEnd is exclusive: DataEnd-DataStart is burst_length/2).
-	DataStart, DataEnd uint64
-	Outcome            Outcome
-	Channel            int
-	// Bank is the bank's index within its channel, counting across ranks and bank
-	// groups: (rank*bank_groups + bank_group)*banks_per_group + bank.
-	Bank int
-	Row  uint64
-}
-
-// Stats counts the events since New or Reset.
+// Stats counts the work of every request submitted since New or Reset, as if no
+// further request came: Transfer projects the requests still queued to completion.
 type Stats struct {
-	Reads, Writes int64
-	Activates     int64
-	// Precharges counts explicit precharges and closed-page auto-precharges.
-	Precharges                       int64
+	// Reads and Writes are the requests served; ReadBytes and WriteBytes their bytes
+	// (a whole burst each). A read answered from the write buffer and a write merged
+	// into a buffered one count here but move no data on the bus.
+	Reads, Writes         int64
+	ReadBytes, WriteBytes int64
+	// ReadBursts and WriteBursts are the column commands: the bursts on the data bus.
+	ReadBursts, WriteBursts int64
+	// ForwardedReads were answered from the write buffer; MergedWrites merged into a
+	// buffered write to the same burst.
+	ForwardedReads, MergedWrites int64
+	Activates                    int64
+	// Precharges counts precharges of a bank: explicit ones for a row conflict, the
+	// banks a refresh closes and closed-page auto-precharges.
+	Precharges int64
+	// Refreshes counts all-bank refresh commands (one per rank per tREFI).
+	Refreshes int64
+	// RowHits, RowMisses and RowConflicts classify the column commands.
 	RowHits, RowMisses, RowConflicts int64
-	ReadBytes, WriteBytes            int64
-	// LastDataEnd is the latest DataEnd returned, in DRAM cycles.
+	// ReadLatency sums, over reads, the cycles from the controller accepting each to
+	// its data's end; ReadLatencyFromIssue from its Request.Issue instead.
+	ReadLatency, ReadLatencyFromIssue uint64
+	// ClosedRankCycles counts rank-cycles, up to LastDataEnd, in which every bank of
+	// the rank was precharged (precharge standby power).
+	ClosedRankCycles uint64
+	// LastDataEnd is the end of the last data burst on any bus, in DRAM cycles.
 	LastDataEnd uint64
 }
 
-// bank is the state of one bank. All times are DRAM cycles.
-type bank struct {
-	open     bool
-	openRow  uint64
-	casReady uint64 // earliest CAS to the open row: its activate + tRCD
-	preReady uint64 // earliest precharge of the open row (tRAS, read-to-precharge, tWR)
-	actReady uint64 // earliest activate: the last precharge + tRP
-}
-
-// channel is the state shared by the banks of one channel.
-type channel struct {
-	busFree     uint64 // end of the last data burst
-	lastArrival uint64 // arrivals are clamped to be non-decreasing per channel
-	cmd         cmdBus
-}
-
-// timing is the spec's timing, in DRAM cycles.
-type timing struct {
-	rcd, rp, cl, ras, wr, cwl uint64
-	burst                     uint64 // data-bus cycles per burst: burst_length/2
-}
-
-// Controller models one DRAM device (all its channels) with an open- or closed-page
-// policy. Create it with New.
+// Controller models one DRAM memory (all its channels) and its controllers. Create it
+// with New.
 type Controller struct {
+	cfg  config
+	cur  *state // the committed schedule: every request accepted, commands up to cur.now
+	proj *state // cur run on until everything submitted is served
+	// projValid is set when proj holds the projection of cur (after a Transfer).
+	projValid bool
+}
+
+// config is the spec resolved into DRAM cycles and sizes; it never changes after New.
+type config struct {
 	spec       hw.DRAMSpec
 	clock      hw.Frequency
-	burstBytes int
+	burstBytes uint64
 	closedPage bool
-	t          timing
-	dec        decoder
-	bankGroups int
-	banksPerBG int
-	banksPerCh int
-	channels   []channel
-	banks      []bank // banksPerCh per channel, channel-major
-	stats      Stats
-	mapping    Mapping
+
+	channels, ranks, bankGroups, banksPerBG int
+	banksPerRank, banksPerCh                int
+	activeWords                             int // uint64 words of a channel's bank bitset
+
+	// Timings in DRAM cycles.
+	rcd, rp, cl, cwl, ras, rc, wr, rtp, burst uint64
+	ccdS, ccdL, rrdS, rrdL, faw, wtrS, wtrL   uint64
+	rfc, refi                                 uint64
+	rdToWr, rdToRdRank, rdToWrRank            uint64 // read to a later command
+	wrToRdS, wrToRdL, wrToRdRank, wrToWrRank  uint64 // write to a later command
+	wrToPre                                   uint64
+	readQ, writeQ, bankQ, highMark, lowMark   int
+	// bankRank and bankGroup map a bank (index in state.banks) to its rank (index in
+	// state.ranks) and to its (rank, bank group) (index in state.rdReady and friends).
+	bankRank, bankGroup []int32
+	dec                 decoder
+	mapping             Mapping
+	energy              EnergyModel
 }
+
+// rowHitCap is how many hits a bank serves to its open row while an older request
+// waits for another row: DRAMsim3's limit (command_queue.cc, ArbitratePrecharge).
+const rowHitCap = 4
+
+// never is a time that does not come.
+const never = math.MaxUint64
 
 // New builds a controller for spec. It assumes spec passed hw validation but returns an
 // error for anything it cannot model: counts that are not powers of two, a bus width
 // that is not whole bytes, an odd burst length, a row that is not a power-of-two number
-// of bursts, a bad mapping, a bad page policy or a zero required timing.
+// of bursts, a bad mapping, a bad page policy, a zero required timing or tREFI <= tRFC.
 //
-// Zero ranks or bank groups mean one (devices without bank groups leave it out); empty
-// address_mapping means DefaultMapping; empty page_policy means "open".
+// For specs built by hand, zero means: ranks and bank groups 1, address_mapping
+// DefaultMapping, page_policy "open", device_width_bits bus_width_bits; tWR = tRP and
+// tCWL = max(1, tCL/2); tCCD_S/L the burst; tRTP the burst; tRRD, tFAW, tWTR and tRTRS no
+// constraint; tREFI and tRFC both zero: no refresh; queue depths 32 reads, 32 writes and
+// 8 per bank, watermarks 3/4 and 1/4 of the write buffer. hw.Decode fills JEDEC values
+// instead, so profiles read from files never rely on these.
 func New(spec hw.DRAMSpec) (*Controller, error) {
-	c := &Controller{spec: spec}
+	cfg, err := newConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{cfg: cfg}
+	c.cur = newState(&c.cfg)
+	c.proj = newState(&c.cfg)
+	return c, nil
+}
+
+func newConfig(spec hw.DRAMSpec) (config, error) {
+	c := config{spec: spec}
 	if spec.Ranks == 0 {
 		spec.Ranks = 1
 	}
@@ -181,84 +222,136 @@ func New(spec hw.DRAMSpec) (*Controller, error) {
 		v    int
 	}{{"channels", spec.Channels}, {"ranks", spec.Ranks}, {"bank_groups", spec.BankGroups}, {"banks", spec.Banks}} {
 		if n.v <= 0 || n.v&(n.v-1) != 0 {
-			return nil, fmt.Errorf("dram: %s = %d: must be a positive power of two", n.name, n.v)
+			return c, fmt.Errorf("dram: %s = %d: must be a positive power of two", n.name, n.v)
 		}
 	}
 	if spec.Banks%spec.BankGroups != 0 {
-		return nil, fmt.Errorf("dram: banks = %d is not a multiple of bank_groups = %d", spec.Banks, spec.BankGroups)
+		return c, fmt.Errorf("dram: banks = %d is not a multiple of bank_groups = %d", spec.Banks, spec.BankGroups)
 	}
 	if spec.BusWidthBits <= 0 || spec.BusWidthBits%8 != 0 {
-		return nil, fmt.Errorf("dram: bus_width_bits = %d: must be a positive multiple of 8", spec.BusWidthBits)
+		return c, fmt.Errorf("dram: bus_width_bits = %d: must be a positive multiple of 8", spec.BusWidthBits)
 	}
 	if spec.BurstLength <= 0 || spec.BurstLength%2 != 0 {
-		return nil, fmt.Errorf("dram: burst_length = %d: must be positive and even (a burst uses both clock edges)", spec.BurstLength)
+		return c, fmt.Errorf("dram: burst_length = %d: must be positive and even (a burst uses both clock edges)", spec.BurstLength)
 	}
 	burstBytes := spec.BusWidthBits / 8 * spec.BurstLength
 	if burstBytes&(burstBytes-1) != 0 {
-		return nil, fmt.Errorf("dram: burst of %d bytes (bus_width_bits/8 * burst_length) is not a power of two", burstBytes)
+		return c, fmt.Errorf("dram: burst of %d bytes (bus_width_bits/8 * burst_length) is not a power of two", burstBytes)
 	}
 	if spec.RowSize < hw.ByteSize(burstBytes) || spec.RowSize%hw.ByteSize(burstBytes) != 0 {
-		return nil, fmt.Errorf("dram: row_size = %v is not a multiple of the %d-byte burst", spec.RowSize, burstBytes)
+		return c, fmt.Errorf("dram: row_size = %v is not a multiple of the %d-byte burst", spec.RowSize, burstBytes)
 	}
 	cols := int64(spec.RowSize) / int64(burstBytes)
 	if cols&(cols-1) != 0 {
-		return nil, fmt.Errorf("dram: row_size = %v holds %d bursts, not a power of two", spec.RowSize, cols)
+		return c, fmt.Errorf("dram: row_size = %v holds %d bursts, not a power of two", spec.RowSize, cols)
 	}
 	if spec.DataRate <= 0 || spec.DataRate%2 != 0 {
-		return nil, fmt.Errorf("dram: data_rate = %d T/s: must be positive and even (the clock is data_rate/2)", int64(spec.DataRate))
+		return c, fmt.Errorf("dram: data_rate = %d T/s: must be positive and even (the clock is data_rate/2)", int64(spec.DataRate))
+	}
+	if spec.DeviceWidthBits == 0 {
+		spec.DeviceWidthBits = spec.BusWidthBits
+	}
+	if spec.DeviceWidthBits < 0 || spec.DeviceWidthBits > spec.BusWidthBits || spec.BusWidthBits%spec.DeviceWidthBits != 0 {
+		return c, fmt.Errorf("dram: device_width_bits = %d does not divide bus_width_bits = %d", spec.DeviceWidthBits, spec.BusWidthBits)
 	}
 	c.clock = hw.Frequency(spec.DataRate / 2)
-	c.burstBytes = burstBytes
+	c.burstBytes = uint64(burstBytes)
 
 	switch spec.PagePolicy {
 	case "", "open":
 	case "closed":
 		c.closedPage = true
 	default:
-		return nil, fmt.Errorf("dram: page_policy %q: want \"open\" or \"closed\"", spec.PagePolicy)
+		return c, fmt.Errorf("dram: page_policy %q: want \"open\" or \"closed\"", spec.PagePolicy)
 	}
 
-	cyc := func(name string, t hw.Timing, required bool) (uint64, error) {
+	var err error
+	cyc := func(name string, t hw.Timing, required bool) uint64 {
+		if err != nil {
+			return 0
+		}
 		v := t.ClockCycles(c.clock)
 		if v < 0 || (required && v == 0) {
-			return 0, fmt.Errorf("dram: %s = %v: must be positive", name, t)
+			err = fmt.Errorf("dram: %s = %v: must be positive", name, t)
 		}
-		return uint64(v), nil
+		return uint64(max(v, 0))
 	}
-	var err error
-	tm := &c.t
-	if tm.rcd, err = cyc("tRCD", spec.TRCD, true); err != nil {
-		return nil, err
+	c.rcd = cyc("tRCD", spec.TRCD, true)
+	c.rp = cyc("tRP", spec.TRP, true)
+	c.cl = cyc("tCL", spec.TCL, true)
+	c.ras = cyc("tRAS", spec.TRAS, true)
+	c.wr = cyc("tWR", spec.TWR, false)
+	c.cwl = cyc("tCWL", spec.TCWL, false)
+	c.rtp = cyc("tRTP", spec.TRTP, false)
+	c.ccdS = cyc("tCCD_S", spec.TCCDS, false)
+	c.ccdL = cyc("tCCD_L", spec.TCCDL, false)
+	c.rrdS = cyc("tRRD_S", spec.TRRDS, false)
+	c.rrdL = cyc("tRRD_L", spec.TRRDL, false)
+	c.faw = cyc("tFAW", spec.TFAW, false)
+	c.wtrS = cyc("tWTR_S", spec.TWTRS, false)
+	c.wtrL = cyc("tWTR_L", spec.TWTRL, false)
+	rtrs := cyc("tRTRS", spec.TRTRS, false)
+	c.rfc = cyc("tRFC", spec.TRFC, false)
+	c.refi = cyc("tREFI", spec.TREFI, false)
+	if err != nil {
+		return c, err
 	}
-	if tm.rp, err = cyc("tRP", spec.TRP, true); err != nil {
-		return nil, err
+	if (c.refi == 0) != (c.rfc == 0) || (c.refi != 0 && c.refi <= c.rfc) {
+		return c, fmt.Errorf("dram: tREFI = %v and tRFC = %v: give both, with tREFI > tRFC (or neither: no refresh)", spec.TREFI, spec.TRFC)
 	}
-	if tm.cl, err = cyc("tCL", spec.TCL, true); err != nil {
-		return nil, err
+	c.burst = uint64(spec.BurstLength / 2)
+	if c.wr == 0 {
+		c.wr = c.rp
 	}
-	if tm.ras, err = cyc("tRAS", spec.TRAS, true); err != nil {
-		return nil, err
+	if c.cwl == 0 {
+		c.cwl = max(1, c.cl/2)
 	}
-	if tm.wr, err = cyc("tWR", spec.TWR, false); err != nil {
-		return nil, err
+	if c.rtp == 0 {
+		c.rtp = c.burst
 	}
-	if tm.wr == 0 {
-		tm.wr = tm.rp
+	// A column command holds the data bus for a burst whatever tCCD says (DRAMsim3
+	// takes the same maximum in timing.cc).
+	c.ccdS = max(c.ccdS, c.burst)
+	c.ccdL = max(c.ccdL, c.ccdS)
+	c.rrdL = max(c.rrdL, c.rrdS)
+	c.wtrL = max(c.wtrL, c.wtrS)
+	c.rc = c.ras + c.rp
+	// Turnarounds between column commands, as DRAMsim3's timing.cc with AL = 0 and its
+	// one-clock read and write preambles (tRPRE, tWPRE).
+	c.rdToWr = sat(c.cl+c.burst+1+rtrs, c.cwl)
+	c.rdToRdRank = c.burst + rtrs
+	c.rdToWrRank = sat(c.cl+c.burst+rtrs, c.cwl)
+	c.wrToRdS = c.cwl + c.burst + c.wtrS
+	c.wrToRdL = c.cwl + c.burst + c.wtrL
+	c.wrToRdRank = sat(c.cwl+c.burst+rtrs, c.cl)
+	c.wrToWrRank = c.burst + 1
+	c.wrToPre = c.cwl + c.burst + c.wr
+
+	c.readQ, c.writeQ, c.bankQ = spec.TransactionQueueDepth, spec.WriteBufferDepth, spec.BankQueueDepth
+	if c.readQ == 0 {
+		c.readQ = 32
 	}
-	if tm.cwl, err = cyc("tCWL", spec.TCWL, false); err != nil {
-		return nil, err
+	if c.writeQ == 0 {
+		c.writeQ = 32
 	}
-	if tm.cwl == 0 {
-		tm.cwl = max(1, tm.cl/2)
+	if c.bankQ == 0 {
+		c.bankQ = 8
 	}
-	tm.burst = uint64(spec.BurstLength / 2)
+	c.highMark, c.lowMark = spec.WriteHighWatermark, spec.WriteLowWatermark
+	if c.highMark == 0 {
+		c.highMark, c.lowMark = max(1, c.writeQ*3/4), c.writeQ/4
+	}
+	if c.readQ < 0 || c.writeQ < 0 || c.bankQ < 0 || c.highMark > c.writeQ || c.lowMark < 0 || c.lowMark >= c.highMark {
+		return c, fmt.Errorf("dram: queues %d reads, %d writes, %d per bank, watermarks %d/%d: want positive depths and 0 <= low < high <= write buffer",
+			c.readQ, c.writeQ, c.bankQ, c.highMark, c.lowMark)
+	}
 
 	ms := spec.AddressMapping
 	if ms == "" {
 		ms = DefaultMapping
 	}
 	if c.mapping, err = ParseMapping(ms); err != nil {
-		return nil, fmt.Errorf("dram: %w", err)
+		return c, fmt.Errorf("dram: %w", err)
 	}
 	var widths [numFields]uint
 	widths[fieldColumn] = log2(int(cols))
@@ -267,133 +360,104 @@ func New(spec hw.DRAMSpec) (*Controller, error) {
 	widths[fieldRank] = log2(spec.Ranks)
 	widths[fieldChannel] = log2(spec.Channels)
 	if c.dec, err = newDecoder(c.mapping, log2(burstBytes), widths); err != nil {
-		return nil, fmt.Errorf("dram: %w", err)
+		return c, fmt.Errorf("dram: %w", err)
 	}
 
-	c.bankGroups = spec.BankGroups
+	c.channels, c.ranks, c.bankGroups = spec.Channels, spec.Ranks, spec.BankGroups
 	c.banksPerBG = spec.Banks / spec.BankGroups
+	c.banksPerRank = spec.Banks
 	c.banksPerCh = spec.Ranks * spec.Banks
-	c.channels = make([]channel, spec.Channels)
-	c.banks = make([]bank, spec.Channels*c.banksPerCh)
+	c.activeWords = (c.banksPerCh + 63) / 64
+	n := c.channels * c.banksPerCh
+	c.bankRank, c.bankGroup = make([]int32, n), make([]int32, n)
+	for bi := range n {
+		local := bi % c.banksPerCh
+		rank := bi/c.banksPerCh*c.ranks + local/c.banksPerRank
+		c.bankRank[bi] = int32(rank)
+		c.bankGroup[bi] = int32(rank*c.bankGroups + local%c.banksPerRank/c.banksPerBG)
+	}
+	c.spec = spec
+	c.energy = newEnergyModel(&c)
 	return c, nil
+}
+
+// sat is a-b, or 0 when b > a.
+func sat(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
 }
 
 // log2 of a power of two.
 func log2(n int) uint { return uint(bits.TrailingZeros64(uint64(n))) }
 
-// BurstBytes returns the bytes one burst moves: bus_width_bits/8 * burst_length.
-func (c *Controller) BurstBytes() int { return c.burstBytes }
+// BurstBytes returns the bytes one request moves: bus_width_bits/8 * burst_length.
+func (c *Controller) BurstBytes() int { return int(c.cfg.burstBytes) }
 
 // Clock returns the DRAM command clock, data_rate/2, in which all cycles here count.
-func (c *Controller) Clock() hw.Frequency { return c.clock }
+func (c *Controller) Clock() hw.Frequency { return c.cfg.clock }
+
+// PeakBytesPerCycle is the data all channels move per DRAM cycle at full rate.
+func (c *Controller) PeakBytesPerCycle() float64 {
+	return float64(c.cfg.channels) * float64(c.cfg.burstBytes) / float64(c.cfg.burst)
+}
 
 // Mapping returns the address mapping in use.
-func (c *Controller) Mapping() Mapping { return c.mapping }
+func (c *Controller) Mapping() Mapping { return c.cfg.mapping }
 
 // Decode returns where addr lands; the offset within its burst is dropped.
-func (c *Controller) Decode(addr uint64) Location { return c.dec.decode(addr) }
+func (c *Controller) Decode(addr uint64) Location { return c.cfg.dec.decode(addr) }
 
-// Stats returns the event counts since New or Reset.
-func (c *Controller) Stats() Stats { return c.stats }
+// Stats returns the counts of every request submitted since New or Reset, with the
+// requests still queued projected to completion (see Transfer).
+func (c *Controller) Stats() Stats {
+	if c.projValid {
+		return c.proj.snapshot()
+	}
+	return c.cur.snapshot()
+}
 
-// Reset precharges every bank, frees every bus, clears the statistics and sets time
+// Reset empties every queue, precharges every bank, clears the statistics and sets time
 // back to zero, as if the Controller were new.
 func (c *Controller) Reset() {
-	clear(c.channels)
-	clear(c.banks)
-	c.stats = Stats{}
+	c.cur.reset()
+	c.proj.reset()
+	c.projValid = false
 }
 
-// Access schedules one burst-sized read or write of the burst holding addr, arriving at
-// DRAM cycle at, and returns when its data moves and what its bank had to do.
+// Transfer submits reqs, in order, from a requester that keeps at most window requests
+// outstanding (window <= 0: no limit); none is issued before DRAM cycle at, nor before
+// its own Issue cycle. It returns when the controller accepted the last of them and
+// when the last of their data moved (a write's data moves when the controller drains
+// it). With no requests it returns (at, at).
 //
-// Calls for the same channel must come in non-decreasing at (calls for different
-// channels may interleave freely); an earlier at than the channel's previous arrival is
-// taken as that arrival. Bursts of one channel are served in call order.
-func (c *Controller) Access(addr uint64, write bool, at uint64) Result {
-	d := &c.dec
-	chIdx := int(d.get(addr, fieldChannel))
-	flat := (int(d.get(addr, fieldRank))*c.bankGroups+int(d.get(addr, fieldBankGroup)))*c.banksPerBG + int(d.get(addr, fieldBank))
-	row := addr >> d.shift[fieldRow]
-	ch := &c.channels[chIdx]
-	b := &c.banks[chIdx*c.banksPerCh+flat]
-	t := &c.t
-
-	if at < ch.lastArrival {
-		at = ch.lastArrival
+// Transfers follow each other: requests of an earlier Transfer still queued compete
+// with this one's (FR-FCFS), and count against the window. The committed schedule
+// stops where the last request is accepted; the rest is projected to completion as if
+// nothing else came, which gives lastDataEnd and Stats. The next Transfer resumes the
+// committed schedule, so its requests can still overtake (by row hits) or slow down
+// the earlier ones' tails, and Stats then reflects that. An at earlier than the
+// committed schedule's time is taken as that time: the requester cannot go back.
+//
+// In steady state Transfer does not allocate.
+func (c *Controller) Transfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64) {
+	if len(reqs) == 0 {
+		return at, at
 	}
-	ch.lastArrival = at
-
-	var outcome Outcome
-	var casEarliest uint64
-	switch {
-	case b.open && b.openRow == row:
-		outcome = RowHit
-		casEarliest = max(at, b.casReady)
-	case b.open:
-		outcome = RowConflict
-		pre := ch.cmd.book(max(at, b.preReady))
-		c.stats.Precharges++
-		c.activate(ch, b, row, pre+t.rp)
-		casEarliest = b.casReady
-	default:
-		outcome = RowMiss
-		c.activate(ch, b, row, max(at, b.actReady))
-		casEarliest = b.casReady
+	// When the projection already ran past the first arrival's time with nothing new
+	// in between, the committed schedule would retrace it exactly: adopt it instead.
+	if c.projValid && max(at, reqs[0].Issue) > c.proj.now {
+		c.cur, c.proj = c.proj, c.cur
 	}
-
-	lat := t.cl
-	if write {
-		lat = t.cwl
-	}
-	// The data must not start before the bus is free.
-	if ch.busFree > lat {
-		casEarliest = max(casEarliest, ch.busFree-lat)
-	}
-	cas := ch.cmd.book(casEarliest)
-	start := cas + lat
-	end := start + t.burst
-	ch.busFree = end
-
-	// The row may close once this column access is done with it.
-	if write {
-		b.preReady = max(b.preReady, end+t.wr)
-	} else {
-		b.preReady = max(b.preReady, cas+t.burst)
-	}
-	if c.closedPage {
-		// Auto-precharge rides on the column command: no command slot of its own.
-		b.open = false
-		b.actReady = b.preReady + t.rp
-		c.stats.Precharges++
-	}
-
-	s := &c.stats
-	switch outcome {
-	case RowHit:
-		s.RowHits++
-	case RowMiss:
-		s.RowMisses++
-	default:
-		s.RowConflicts++
-	}
-	if write {
-		s.Writes++
-		s.WriteBytes += int64(c.burstBytes)
-	} else {
-		s.Reads++
-		s.ReadBytes += int64(c.burstBytes)
-	}
-	s.LastDataEnd = max(s.LastDataEnd, end)
-	return Result{DataStart: start, DataEnd: end, Outcome: outcome, Channel: chIdx, Bank: flat, Row: row}
-}
-
-// activate opens row in bank b with an ACT at the first free command slot at or after
-// cycle from.
-func (c *Controller) activate(ch *channel, b *bank, row uint64, from uint64) {
-	act := ch.cmd.book(from)
-	b.open, b.openRow = true, row
-	b.casReady = act + c.t.rcd
-	b.preReady = act + c.t.ras
-	c.stats.Activates++
+	c.projValid = false
+	s := c.cur
+	s.begin(reqs, window, at)
+	s.run(false)
+	lastAccept = s.lastAccept
+	c.proj.copyFrom(s)
+	c.proj.run(true)
+	c.projValid = true
+	s.src, c.proj.src = nil, nil // do not keep the caller's slice
+	return lastAccept, max(c.proj.genEnd, lastAccept)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/rctsim/rctsim/hw"
 )
 
-// lpddr4 is an LPDDR4-3200 x32 device: 1600 MHz command clock, 64-byte bursts of 8
-// cycles, peak 8 bytes per DRAM cycle (12.8 GB/s).
+// lpddr4 is an LPDDR4-3200 x32 device without refresh: 1600 MHz command clock, 64-byte
+// bursts of 8 cycles, peak 8 bytes per DRAM cycle (12.8 GB/s), 8 banks of 2 KiB rows.
 func lpddr4() hw.DRAMSpec {
 	return hw.DRAMSpec{
 		Kind:           "lpddr4",
@@ -30,6 +30,11 @@ func lpddr4() hw.DRAMSpec {
 		TRAS:           hw.Timing{NS: 42, InNS: true}, // 67.2 -> 68
 		TWR:            hw.Timing{NS: 18, InNS: true}, // 29
 		TCWL:           hw.Timing{Cycles: 14},
+		TRTP:           hw.Timing{Cycles: 12},
+		TCCDS:          hw.Timing{Cycles: 8},
+		TRRDS:          hw.Timing{Cycles: 16},
+		TFAW:           hw.Timing{Cycles: 64},
+		TWTRS:          hw.Timing{Cycles: 16},
 
 		ActivateEnergyPJ:    900,
 		ReadEnergyPJPerBit:  4,
@@ -45,19 +50,40 @@ const (
 	tRP   = 29
 	tCL   = 28
 	tRAS  = 68
+	tRC   = tRAS + tRP
 	tWR   = 29
 	tCWL  = 14
+	tRTP  = 12
+	tRRD  = 16
+	tFAW  = 64
 	burst = 8 // cycles per burst on the data bus
 	bb    = 64
 	peak  = 8.0 // bytes per DRAM cycle
 )
 
-// ddr4 has every field wider than one, to exercise the decoder.
+// withRefresh adds LPDDR4's refresh: tRFC 280 ns = 448 cycles, tREFI 3904 ns = 6247.
+func withRefresh(s hw.DRAMSpec) hw.DRAMSpec {
+	s.TRFC = hw.Timing{NS: 280, InNS: true}
+	s.TREFI = hw.Timing{NS: 3904, InNS: true}
+	return s
+}
+
+const (
+	tRFC  = 448
+	tREFI = 6247 // 3904 ns * 1.6 GHz = 6246.4, rounded up
+)
+
+// ddr4 has every field wider than one, to exercise the decoder and the bank groups:
+// DDR4-3200, 64-bit bus, 8 KiB rows, 4 bank groups.
 func ddr4() hw.DRAMSpec {
 	s := lpddr4()
 	s.Kind = "ddr4"
 	s.Channels, s.Ranks, s.BankGroups, s.Banks = 2, 2, 4, 16
 	s.BusWidthBits, s.BurstLength, s.RowSize = 64, 8, 8<<10
+	s.TCCDS, s.TCCDL = hw.Timing{Cycles: 4}, hw.Timing{Cycles: 8}
+	s.TRRDS, s.TRRDL = hw.Timing{Cycles: 9}, hw.Timing{Cycles: 11}
+	s.TFAW = hw.Timing{Cycles: 48}
+	s.TWTRS, s.TWTRL = hw.Timing{Cycles: 4}, hw.Timing{Cycles: 12}
 	return s
 }
 
@@ -70,9 +96,25 @@ func mustNew(t testing.TB, s hw.DRAMSpec) *Controller {
 	return c
 }
 
+// command is one command seen by the test hook.
+type command struct {
+	kind uint8
+	t    uint64
+	addr uint64
+}
+
+// record logs every command of the committed schedule and of its projection. For a
+// single Transfer the two together are the whole schedule, each command once.
+func record(c *Controller) *[]command {
+	var log []command
+	f := func(kind uint8, t, addr uint64) { log = append(log, command{kind, t, addr}) }
+	c.cur.onCmd, c.proj.onCmd = f, f
+	return &log
+}
+
 // encode is the inverse of Decode.
 func encode(c *Controller, l Location) uint64 {
-	d := &c.dec
+	d := &c.cfg.dec
 	return l.Row<<d.shift[fieldRow] |
 		uint64(l.Channel)<<d.shift[fieldChannel] |
 		uint64(l.Rank)<<d.shift[fieldRank] |
@@ -80,6 +122,17 @@ func encode(c *Controller, l Location) uint64 {
 		uint64(l.Bank)<<d.shift[fieldBank] |
 		uint64(l.Column)<<d.shift[fieldColumn]
 }
+
+// reads makes n read requests at addr(i), all issued at cycle 0.
+func reads(n int, addr func(i int) uint64) []Request {
+	r := make([]Request, n)
+	for i := range r {
+		r[i] = Request{Addr: addr(i)}
+	}
+	return r
+}
+
+func seq(i int) uint64 { return uint64(i * bb) }
 
 func TestNewDerived(t *testing.T) {
 	c := mustNew(t, lpddr4())
@@ -89,23 +142,32 @@ func TestNewDerived(t *testing.T) {
 	if got := c.BurstBytes(); got != bb {
 		t.Errorf("BurstBytes = %d, want %d", got, bb)
 	}
-	want := timing{rcd: tRCD, rp: tRP, cl: tCL, ras: tRAS, wr: tWR, cwl: tCWL, burst: burst}
-	if c.t != want {
-		t.Errorf("timing = %+v, want %+v", c.t, want)
+	cf := &c.cfg
+	got := []uint64{cf.rcd, cf.rp, cf.cl, cf.ras, cf.rc, cf.wr, cf.cwl, cf.rtp, cf.burst, cf.rrdS, cf.faw, cf.refi}
+	want := []uint64{tRCD, tRP, tCL, tRAS, tRC, tWR, tCWL, tRTP, burst, tRRD, tFAW, 0}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("timings = %v, want %v", got, want)
+			break
+		}
 	}
-	if got := c.Mapping().String(); got != "rochrababgco" {
-		t.Errorf("Mapping = %q", got)
+	// Long timings default to the short ones, and the DRAMsim3 turnarounds follow.
+	if cf.ccdL != 8 || cf.rrdL != tRRD || cf.wtrL != 16 || cf.rdToWr != tCL+burst+1-tCWL || cf.wrToRdS != tCWL+burst+16 {
+		t.Errorf("derived: ccdL %d rrdL %d wtrL %d rdToWr %d wrToRdS %d", cf.ccdL, cf.rrdL, cf.wtrL, cf.rdToWr, cf.wrToRdS)
+	}
+	if cf.readQ != 32 || cf.writeQ != 32 || cf.bankQ != 8 || cf.highMark != 24 || cf.lowMark != 8 {
+		t.Errorf("queues %d %d %d %d %d", cf.readQ, cf.writeQ, cf.bankQ, cf.highMark, cf.lowMark)
 	}
 
 	// Zero tWR and tCWL are derived; zero ranks/bank groups and empty strings default.
 	s := lpddr4()
 	s.TWR, s.TCWL, s.Ranks, s.BankGroups, s.AddressMapping, s.PagePolicy = hw.Timing{}, hw.Timing{}, 0, 0, "", ""
 	c = mustNew(t, s)
-	if c.t.wr != tRP || c.t.cwl != tCL/2 {
-		t.Errorf("derived tWR, tCWL = %d, %d; want %d, %d", c.t.wr, c.t.cwl, tRP, tCL/2)
+	if c.cfg.wr != tRP || c.cfg.cwl != tCL/2 {
+		t.Errorf("derived tWR, tCWL = %d, %d; want %d, %d", c.cfg.wr, c.cfg.cwl, tRP, tCL/2)
 	}
-	if c.closedPage || c.Mapping().String() != DefaultMapping {
-		t.Errorf("defaults: closed=%v mapping=%v", c.closedPage, c.Mapping())
+	if c.cfg.closedPage || c.Mapping().String() != DefaultMapping {
+		t.Errorf("defaults: closed=%v mapping=%v", c.cfg.closedPage, c.Mapping())
 	}
 }
 
@@ -120,6 +182,7 @@ func TestNewErrors(t *testing.T) {
 		{"ranks 3", func(s *hw.DRAMSpec) { s.Ranks = 3 }, "ranks"},
 		{"bank groups > banks", func(s *hw.DRAMSpec) { s.BankGroups = 16 }, "multiple"},
 		{"bus width", func(s *hw.DRAMSpec) { s.BusWidthBits = 12 }, "bus_width_bits"},
+		{"device width", func(s *hw.DRAMSpec) { s.DeviceWidthBits = 64 }, "device_width_bits"},
 		{"odd burst", func(s *hw.DRAMSpec) { s.BurstLength = 15 }, "burst_length"},
 		{"burst not pow2", func(s *hw.DRAMSpec) { s.BurstLength = 12 }, "power of two"},
 		{"row smaller than burst", func(s *hw.DRAMSpec) { s.RowSize = 32 }, "row_size"},
@@ -130,14 +193,17 @@ func TestNewErrors(t *testing.T) {
 		{"row not first", func(s *hw.DRAMSpec) { s.AddressMapping = "chrorababgco" }, "most significant"},
 		{"tRCD zero", func(s *hw.DRAMSpec) { s.TRCD = hw.Timing{} }, "tRCD"},
 		{"tRAS zero", func(s *hw.DRAMSpec) { s.TRAS = hw.Timing{Cycles: 0} }, "tRAS"},
+		{"refresh half given", func(s *hw.DRAMSpec) { s.TREFI = hw.Timing{Cycles: 100} }, "tREFI"},
+		{"tREFI below tRFC", func(s *hw.DRAMSpec) { s.TREFI, s.TRFC = hw.Timing{Cycles: 100}, hw.Timing{Cycles: 200} }, "tREFI"},
+		{"watermarks", func(s *hw.DRAMSpec) { s.WriteHighWatermark, s.WriteLowWatermark = 8, 8 }, "watermarks"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := lpddr4()
 			tt.edit(&s)
-			c, err := New(s)
+			_, err := New(s)
 			if err == nil {
-				t.Fatalf("New succeeded (%+v), want error about %q", c.t, tt.want)
+				t.Fatalf("New succeeded, want error about %q", tt.want)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
@@ -223,52 +289,84 @@ func TestDecodeRoundTrip(t *testing.T) {
 	}
 }
 
-// stream issues n bursts at addrs(i) with at most window outstanding (0: all arrive at
-// cycle 0) and returns the results.
-func stream(c *Controller, n int, write bool, window int, addr func(i int) uint64) []Result {
-	rs := make([]Result, n)
-	for i := range n {
-		var at uint64
-		if window > 0 && i >= window {
-			at = rs[i-window].DataEnd
-		}
-		rs[i] = c.Access(addr(i), write, at)
-	}
-	return rs
-}
-
-func TestStreamingSequentialNearPeak(t *testing.T) {
-	const total = 1 << 20
-	const n = total / bb
-	const rows = total / (2 << 10)
+// TestStreamingReadsReachPeak: a sequential stream runs at the bus peak, less what
+// refresh takes: every tREFI the bus stops for tRFC plus the precharge before it and
+// the activate and read latency after it.
+func TestStreamingReadsReachPeak(t *testing.T) {
+	const n = 20000
 	for _, tt := range []struct {
-		name   string
-		write  bool
-		window int
+		name     string
+		spec     hw.DRAMSpec
+		window   int
+		min, max float64 // fraction of peak
 	}{
-		{"read/queued", false, 0},
-		{"read/16 outstanding", false, 16},
-		{"write/queued", true, 0},
-		{"write/16 outstanding", true, 16},
+		{"no refresh/queued", lpddr4(), 0, 0.98, 1},
+		{"no refresh/16 outstanding", lpddr4(), 16, 0.98, 1},
+		{"refresh/queued", withRefresh(lpddr4()), 0,
+			1 - float64(tRFC+tRAS+tRP+tRCD+tCL+2*burst)/tREFI, 1 - float64(tRFC)/tREFI},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mustNew(t, lpddr4())
-			stream(c, n, tt.write, tt.window, func(i int) uint64 { return uint64(i * bb) })
+			c := mustNew(t, tt.spec)
+			c.Transfer(reads(n, seq), tt.window, 0)
 			s := c.Stats()
-			bw := float64(total) / float64(s.LastDataEnd)
-			if bw < 0.97*peak || bw > peak {
-				t.Errorf("bandwidth %.3f B/cycle, want within 3%% of peak %.1f", bw, peak)
+			frac := float64(n*bb) / float64(s.LastDataEnd) / peak
+			if frac < tt.min || frac > tt.max {
+				t.Errorf("bandwidth %.4f of peak, want %.4f..%.4f", frac, tt.min, tt.max)
 			}
-			want := Stats{RowHits: n - rows, RowMisses: 8, RowConflicts: rows - 8, Activates: rows, Precharges: rows - 8, LastDataEnd: s.LastDataEnd}
-			if tt.write {
-				want.Writes, want.WriteBytes = n, total
-			} else {
-				want.Reads, want.ReadBytes = n, total
-			}
-			if s != want {
-				t.Errorf("Stats = %+v\nwant    %+v", s, want)
+			if s.Reads != n || s.ReadBursts != n || s.ReadBytes != n*bb ||
+				s.RowHits+s.RowMisses+s.RowConflicts != n {
+				t.Errorf("Stats = %+v", s)
 			}
 		})
+	}
+}
+
+// TestBankGroupLimit: on DDR4, column commands to one bank group are tCCD_L apart, to
+// different groups tCCD_S, exactly. A stream that stays in one bank group for a whole
+// row (DRAMsim3's rochrababgco mapping) therefore runs near half the bus; one whose
+// bank group changes every burst reaches it.
+func TestBankGroupLimit(t *testing.T) {
+	s := ddr4()
+	s.Channels, s.Ranks = 1, 1
+	const n = 128 // one 8 KiB row of 64-byte bursts
+	for _, tt := range []struct {
+		name   string
+		groups int
+		gap    uint64
+	}{{"one bank group", 1, 8}, {"two bank groups", 2, 4}} {
+		c := mustNew(t, s)
+		log := record(c)
+		c.Transfer(reads(n, func(i int) uint64 {
+			return encode(c, Location{BankGroup: i % tt.groups, Column: i / tt.groups})
+		}), 0, 0)
+		var cas []uint64
+		for _, cmd := range *log {
+			if cmd.kind == cmdRead {
+				cas = append(cas, cmd.t)
+			}
+		}
+		// Past the activates, and before the last burst (alone in its group).
+		for i := 3; i < n-1; i++ {
+			if d := cas[i] - cas[i-1]; d != tt.gap {
+				t.Fatalf("%s: reads %d and %d are %d cycles apart, want %d", tt.name, i-1, i, d, tt.gap)
+			}
+		}
+	}
+
+	for _, tt := range []struct {
+		mapping  string
+		min, max float64 // fraction of peak
+	}{
+		{"rochrababgco", 0.5, 0.7}, // near burst/tCCD_L, helped where the queue spans two rows
+		{"rochrabacobg", 0.98, 1},
+	} {
+		s.AddressMapping = tt.mapping
+		c := mustNew(t, s)
+		c.Transfer(reads(4096, seq), 0, 0)
+		got := float64(4096*64) / float64(c.Stats().LastDataEnd) / (64.0 / 4)
+		if got < tt.min || got > tt.max {
+			t.Errorf("%s: %.4f of peak, want %.2f..%.2f", tt.mapping, got, tt.min, tt.max)
+		}
 	}
 }
 
@@ -277,79 +375,238 @@ func sameBankRow(c *Controller) func(int) uint64 {
 	return func(i int) uint64 { return encode(c, Location{Row: uint64(i)}) }
 }
 
-func TestSameBankConflictLatency(t *testing.T) {
-	// One request per row in one bank, each arriving long after the previous one ended:
-	// every request after the first pays precharge, activate and read latency.
-	c := mustNew(t, lpddr4())
-	addr := sameBankRow(c)
+// TestStridePaysPrechargeAndActivate: one request per row, each issued long after the
+// previous one: every request but the first pays tRP + tRCD on top of the read
+// latency, exactly.
+func TestStridePaysPrechargeAndActivate(t *testing.T) {
 	const n = 50
-	var at uint64
-	for i := range n {
-		r := c.Access(addr(i), false, at)
-		wantOut, wantLat := RowConflict, uint64(tRP+tRCD+tCL+burst)
-		if i == 0 {
-			wantOut, wantLat = RowMiss, tRCD+tCL+burst
-		}
-		if r.Outcome != wantOut || r.DataEnd-at != wantLat {
-			t.Fatalf("request %d: %v, latency %d; want %v, %d", i, r.Outcome, r.DataEnd-at, wantOut, wantLat)
-		}
-		at = r.DataEnd + 100 // past tRAS of this row's activate
+	c := mustNew(t, lpddr4())
+	row := sameBankRow(c)
+	reqs := reads(n, row)
+	for i := range reqs {
+		reqs[i].Issue = uint64(i) * 1000 // past tRAS of the previous activate
 	}
+	c.Transfer(reqs, 0, 0)
 	s := c.Stats()
+	want := uint64(n*(tRCD+tCL+burst) + (n-1)*tRP)
+	if s.ReadLatency != want || s.ReadLatencyFromIssue != want {
+		t.Errorf("read latency %d (from issue %d) cycles in all, want %d", s.ReadLatency, s.ReadLatencyFromIssue, want)
+	}
 	if s.RowMisses != 1 || s.RowConflicts != n-1 || s.RowHits != 0 || s.Activates != n || s.Precharges != n-1 {
 		t.Errorf("Stats = %+v", s)
 	}
 }
 
-func TestSameBankConflictStreamIsTRCBound(t *testing.T) {
-	// Back to back, a same-bank conflict stream is limited by tRC = tRAS + tRP.
+// TestSameBankConflictsAreTRCBound: back-to-back requests to different rows of one
+// bank run one per tRC = tRAS + tRP.
+func TestSameBankConflictsAreTRCBound(t *testing.T) {
+	const n = 64
 	c := mustNew(t, lpddr4())
-	rs := stream(c, 64, false, 0, sameBankRow(c))
-	for i := 1; i < len(rs); i++ {
-		if d := rs[i].DataStart - rs[i-1].DataStart; d != tRAS+tRP {
-			t.Fatalf("request %d starts %d cycles after the previous, want tRC = %d", i, d, tRAS+tRP)
+	c.Transfer(reads(n, sameBankRow(c)), 0, 0)
+	if got, want := c.Stats().LastDataEnd, uint64(tRCD+tCL+burst+(n-1)*tRC); got != want {
+		t.Errorf("last data at %d, want %d (one row per tRC)", got, want)
+	}
+}
+
+// TestFAWBoundsActivates: with tRRD short, activates come in fours, each four a tFAW
+// after the previous four.
+func TestFAWBoundsActivates(t *testing.T) {
+	s := lpddr4()
+	s.TRRDS = hw.Timing{Cycles: 2}
+	s.TFAW = hw.Timing{Cycles: 100}
+	c := mustNew(t, s)
+	log := record(c)
+	// Eight banks, a new row each time: every request activates.
+	c.Transfer(reads(64, func(i int) uint64 { return encode(c, Location{Bank: i % 8, Row: uint64(i / 8)}) }), 0, 0)
+	var acts []uint64
+	for _, cmd := range *log {
+		if cmd.kind == cmdAct {
+			acts = append(acts, cmd.t)
+		}
+	}
+	if len(acts) != 64 {
+		t.Fatalf("%d activates, want 64", len(acts))
+	}
+	for i := 4; i < len(acts); i++ {
+		if acts[i]-acts[i-4] < 100 {
+			t.Fatalf("activates %d and %d are %d cycles apart, tFAW is 100", i-4, i, acts[i]-acts[i-4])
+		}
+	}
+	// Four activates per tFAW at best, and the stream reaches it: the window binds.
+	if span := acts[len(acts)-1] - acts[0]; span > 100*(64/4-1)+8 {
+		t.Errorf("64 activates over %d cycles, want about %d", span, 100*(64/4-1))
+	}
+}
+
+// TestRefreshCount: one refresh per tREFI, also across idle time between transfers,
+// and none of the bus is used while it runs.
+func TestRefreshCount(t *testing.T) {
+	for _, ranks := range []int{1, 2} {
+		s := withRefresh(lpddr4())
+		s.Ranks = ranks
+		c := mustNew(t, s)
+		log := record(c)
+		c.Transfer(reads(5000, seq), 16, 0)
+		c.Transfer(reads(5000, func(i int) uint64 { return seq(i + 5000) }), 16, 3_000_000)
+		st := c.Stats()
+		// Rank r falls due at (k + (r+1)/ranks) * tREFI.
+		var want int64
+		for r := range ranks {
+			first := uint64(tREFI * (r + 1) / ranks)
+			want += int64((st.LastDataEnd-first)/tREFI) + 1
+		}
+		if st.Refreshes != want {
+			t.Errorf("%d ranks: %d refreshes up to cycle %d, want %d", ranks, st.Refreshes, st.LastDataEnd, want)
+		}
+		// The log misses the refreshes done without stepping (idle time); the stepped
+		// ones leave tRFC before the rank's next activate.
+		var lastRef uint64
+		refs := 0
+		for _, cmd := range *log {
+			switch cmd.kind {
+			case cmdRef:
+				lastRef = cmd.t
+				refs++
+			case cmdAct:
+				if ranks == 1 && refs > 0 && cmd.t < lastRef+tRFC {
+					t.Fatalf("activate at %d, %d cycles after a refresh", cmd.t, cmd.t-lastRef)
+				}
+			}
+		}
+		if refs == 0 || int64(refs) >= want {
+			t.Errorf("%d ranks: %d refreshes stepped, want some stepped and the idle ones skipped (of %d)", ranks, refs, want)
 		}
 	}
 }
 
-func TestBankParallelismBeatsConflicts(t *testing.T) {
-	const n = 512
-	bandwidth := func(addr func(*Controller) func(int) uint64) float64 {
-		c := mustNew(t, lpddr4())
-		stream(c, n, false, 0, addr(c))
-		return float64(n*bb) / float64(c.Stats().LastDataEnd)
-	}
-	// A row-size stride touches a new bank each time, so the activates of eight banks
-	// overlap; tRC per bank still bounds it at 8 bursts per tRC.
-	spread := bandwidth(func(*Controller) func(int) uint64 { return func(i int) uint64 { return uint64(i) * 2 << 10 } })
-	same := bandwidth(sameBankRow)
-	if want := peak * burst / (tRAS + tRP); math.Abs(same-want) > 0.01*want {
-		t.Errorf("same-bank bandwidth %.3f B/cycle, want %.3f (one burst per tRC)", same, want)
-	}
-	if want := 8 * peak * burst / (tRAS + tRP); spread < 0.95*want {
-		t.Errorf("all-banks bandwidth %.3f B/cycle, want about %.3f (eight bursts per tRC)", spread, want)
-	}
-	if spread < 4*same {
-		t.Errorf("all-banks bandwidth %.3f not well above same-bank %.3f", spread, same)
-	}
-}
-
-func TestRowHitsAfterFirstAccess(t *testing.T) {
+// TestFRFCFSServesHitsFirst: a younger request to the open row goes before an older
+// one to another row of the same bank.
+func TestFRFCFSServesHitsFirst(t *testing.T) {
 	c := mustNew(t, lpddr4())
-	var at uint64
-	for col := range 32 {
-		r := c.Access(uint64(col*bb), false, at)
-		want, lat := RowHit, uint64(tCL+burst)
-		if col == 0 {
-			want, lat = RowMiss, tRCD+tCL+burst
+	log := record(c)
+	row0 := encode(c, Location{Row: 0})
+	row1 := encode(c, Location{Row: 1})
+	hit := encode(c, Location{Row: 0, Column: 5})
+	c.Transfer([]Request{{Addr: row0}, {Addr: row1, Issue: 1}, {Addr: hit, Issue: 2}}, 0, 0)
+	var order []uint64
+	for _, cmd := range *log {
+		if cmd.kind == cmdRead {
+			order = append(order, cmd.addr)
 		}
-		if r.Outcome != want || r.DataEnd-at != lat || r.Row != 0 || r.Bank != 0 {
-			t.Fatalf("column %d: %+v (latency %d), want %v with latency %d", col, r, r.DataEnd-at, want, lat)
-		}
-		at = r.DataEnd
 	}
-	if s := c.Stats(); s.RowHits != 31 || s.RowMisses != 1 || s.Activates != 1 || s.Precharges != 0 {
+	if len(order) != 3 || order[0] != row0 || order[1] != hit || order[2] != row1 {
+		t.Errorf("reads served in order %#x, want %#x %#x %#x", order, row0, hit, row1)
+	}
+	if s := c.Stats(); s.RowHits != 1 || s.RowMisses != 1 || s.RowConflicts != 1 {
 		t.Errorf("Stats = %+v", s)
+	}
+}
+
+// TestRowHitCap: a bank serves at most four hits past an older request to another row.
+func TestRowHitCap(t *testing.T) {
+	c := mustNew(t, lpddr4())
+	log := record(c)
+	reqs := []Request{{Addr: encode(c, Location{Row: 0})}, {Addr: encode(c, Location{Row: 1}), Issue: 1}}
+	for i := range 6 {
+		reqs = append(reqs, Request{Addr: encode(c, Location{Row: 0, Column: i + 1}), Issue: uint64(2 + i)})
+	}
+	c.Transfer(reqs, 0, 0)
+	var rows []uint64
+	for _, cmd := range *log {
+		if cmd.kind == cmdRead {
+			rows = append(rows, c.Decode(cmd.addr).Row)
+		}
+	}
+	// The first access, then three more hits (four on the row), then the conflict.
+	want := []uint64{0, 0, 0, 0, 1, 0, 0, 0}
+	if len(rows) != len(want) {
+		t.Fatalf("rows %v, want %v", rows, want)
+	}
+	for i := range want {
+		if rows[i] != want[i] {
+			t.Fatalf("rows %v, want %v", rows, want)
+		}
+	}
+}
+
+// TestWriteDrainWatermarks: writes wait in the buffer while reads are served, drain
+// from the high watermark down to the low one, and the rest drain when reads run out.
+func TestWriteDrainWatermarks(t *testing.T) {
+	c := mustNew(t, lpddr4()) // 32 writes, watermarks 24 and 8
+	log := record(c)
+	var reqs []Request
+	for i := range 32 {
+		reqs = append(reqs, Request{Addr: seq(i)})
+	}
+	for i := range 24 {
+		reqs = append(reqs, Request{Addr: seq(4096 + i), Write: true})
+	}
+	for i := range 32 {
+		reqs = append(reqs, Request{Addr: seq(32 + i)})
+	}
+	c.Transfer(reqs, 0, 0)
+	// Runs of column commands: reads, 16 writes (24 down to 8), reads, 8 writes.
+	var runs []int
+	var kinds []uint8
+	for _, cmd := range *log {
+		if cmd.kind != cmdRead && cmd.kind != cmdWrite {
+			continue
+		}
+		if len(kinds) == 0 || kinds[len(kinds)-1] != cmd.kind {
+			kinds, runs = append(kinds, cmd.kind), append(runs, 0)
+		}
+		runs[len(runs)-1]++
+	}
+	if len(runs) != 4 || kinds[0] != cmdRead || runs[1] != 16 || runs[3] != 8 || runs[0]+runs[2] != 64 {
+		t.Errorf("column runs %v of kinds %v, want reads, 16 writes, reads, 8 writes", runs, kinds)
+	}
+}
+
+// TestWindow: with one request outstanding, each read waits for the previous one's
+// data; row hits then cost tCL + burst each.
+func TestWindow(t *testing.T) {
+	const n = 20
+	c := mustNew(t, lpddr4())
+	accept, end := c.Transfer(reads(n, seq), 1, 0)
+	want := uint64(tRCD + n*(tCL+burst))
+	if end != want || c.Stats().LastDataEnd != want || accept != want-tCL-burst {
+		t.Errorf("accept %d, end %d; want %d, %d", accept, end, want-tCL-burst, want)
+	}
+}
+
+// TestTransfersEqualOneStream: splitting a stream into transfers changes nothing: the
+// committed schedule continues where the last one stopped, whether the projection was
+// overtaken (back-to-back transfers) or adopted (a later start).
+func TestTransfersEqualOneStream(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var all []Request
+	starts := []uint64{0, 0, 5000, 5000, 200000, 200010}
+	var chunks [][]Request
+	for k, at := range starts {
+		var chunk []Request
+		for i := range 300 + 100*k {
+			addr := uint64(k*1000+i) * 64
+			if rng.IntN(3) == 0 {
+				addr = rng.Uint64() >> 36
+			}
+			chunk = append(chunk, Request{Addr: addr, Write: rng.IntN(4) == 0})
+		}
+		// The same issue cycle either way, so that latencies from issue agree too.
+		for i := range chunk {
+			chunk[i].Issue = at
+		}
+		chunks = append(chunks, chunk)
+		all = append(all, chunk...)
+	}
+	spec := withRefresh(ddr4())
+	split := mustNew(t, spec)
+	for k, chunk := range chunks {
+		split.Transfer(chunk, 16, starts[k])
+	}
+	whole := mustNew(t, spec)
+	whole.Transfer(all, 16, 0)
+	if a, b := split.Stats(), whole.Stats(); a != b {
+		t.Errorf("split: %+v\nwhole: %+v", a, b)
 	}
 }
 
@@ -360,75 +617,113 @@ func TestClosedPageAlwaysMisses(t *testing.T) {
 		name string
 		addr func(int) uint64
 	}{
-		{"sequential", func(i int) uint64 { return uint64(i * bb) }},
+		{"sequential", seq},
 		{"same address", func(int) uint64 { return 4096 }},
 		{"bank spread", func(i int) uint64 { return uint64(i) * 2 << 10 }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustNew(t, s)
 			const n = 256
-			rs := stream(c, n, false, 4, tt.addr)
-			for i, r := range rs {
-				if r.Outcome != RowMiss {
-					t.Fatalf("request %d: %v, want miss", i, r.Outcome)
-				}
-			}
+			c.Transfer(reads(n, tt.addr), 4, 0)
 			st := c.Stats()
-			if st.RowMisses != n || st.Activates != n || st.Precharges != n {
+			if st.RowMisses != n || st.Activates != n || st.Precharges != n || st.RowHits != 0 {
 				t.Errorf("Stats = %+v", st)
 			}
 		})
 	}
-	// Same address back to back: ACT..PRE at ACT+tRAS, next ACT tRP later.
+	// The same row again: activate, auto-precharge at tRAS, activate tRP later.
 	c := mustNew(t, s)
-	r0 := c.Access(0, false, 0)
-	r1 := c.Access(0, false, 0)
-	if d := r1.DataStart - r0.DataStart; d != tRAS+tRP {
-		t.Errorf("closed-page same-row reaccess %d cycles apart, want tRC = %d", d, tRAS+tRP)
+	c.Transfer(reads(2, func(int) uint64 { return 0 }), 0, 0)
+	if got, want := c.Stats().LastDataEnd, uint64(tRC+tRCD+tCL+burst); got != want {
+		t.Errorf("closed-page reaccess ends at %d, want %d (tRC apart)", got, want)
 	}
 }
 
+// TestWriteRecoveryDelaysPrecharge: a conflict after a write waits for the write data
+// and tWR before its precharge.
 func TestWriteRecoveryDelaysPrecharge(t *testing.T) {
 	c := mustNew(t, lpddr4())
-	addr := sameBankRow(c)
-	w := c.Access(addr(0), true, 0)
-	if w.DataStart != tRCD+tCWL || w.DataEnd != tRCD+tCWL+burst {
-		t.Fatalf("write %+v", w)
+	log := record(c)
+	row := sameBankRow(c)
+	// The write drains at once (no read waits); the read comes after its column command.
+	c.Transfer([]Request{{Addr: row(0), Write: true}, {Addr: row(1), Issue: tRCD + 1}}, 0, 0)
+	wantWrite := uint64(tRCD)                 // the write's column command
+	wantPre := wantWrite + tCWL + burst + tWR // later than tRAS here
+	var wr, pre uint64
+	for _, cmd := range *log {
+		switch cmd.kind {
+		case cmdWrite:
+			wr = cmd.t
+		case cmdPre:
+			pre = cmd.t
+		}
 	}
-	r := c.Access(addr(1), false, 0)
-	// PRE waits for write recovery (later than tRAS here), then tRP, tRCD, tCL.
-	if want := w.DataEnd + tWR + tRP + tRCD + tCL; r.DataStart != want || r.Outcome != RowConflict {
-		t.Errorf("read after write: %+v, want conflict with data at %d", r, want)
+	if wr != wantWrite || pre != wantPre {
+		t.Errorf("write at %d, precharge at %d; want %d, %d", wr, pre, wantWrite, wantPre)
 	}
 }
 
+func TestWriteBufferForwardsAndMerges(t *testing.T) {
+	c := mustNew(t, lpddr4())
+	// Reads keep the writes buffered; a read and a write of a buffered address.
+	var reqs []Request
+	for i := range 16 {
+		reqs = append(reqs, Request{Addr: seq(100 + i)})
+	}
+	reqs = append(reqs, Request{Addr: 64, Write: true}, Request{Addr: 64 + 8}, Request{Addr: 64, Write: true})
+	c.Transfer(reqs, 0, 0)
+	s := c.Stats()
+	if s.ForwardedReads != 1 || s.MergedWrites != 1 || s.Writes != 2 || s.WriteBursts != 1 || s.Reads != 17 || s.ReadBursts != 16 {
+		t.Errorf("Stats = %+v", s)
+	}
+}
+
+// TestBusNeverOverlaps checks the schedule of a random mixed stream: column commands
+// of a channel are at least a burst apart, reads follow activates by tRCD, and every
+// count adds up.
 func TestBusNeverOverlaps(t *testing.T) {
-	c := mustNew(t, ddr4())
+	spec := withRefresh(ddr4())
+	c := mustNew(t, spec)
+	log := record(c)
 	rng := rand.New(rand.NewPCG(3, 4))
-	last := make([]uint64, 2)
+	var reqs []Request
 	var at uint64
 	for i := range 20000 {
 		at += uint64(rng.IntN(6))
-		var addr uint64
+		addr := uint64(i) * 64
 		if rng.IntN(2) == 0 {
-			addr = uint64(i) * 64 // sequential part
-		} else {
 			addr = rng.Uint64() >> 34
 		}
-		r := c.Access(addr, rng.IntN(3) == 0, at)
-		if r.DataEnd-r.DataStart != 4 {
-			t.Fatalf("burst of %d cycles", r.DataEnd-r.DataStart)
+		reqs = append(reqs, Request{Addr: addr, Write: rng.IntN(3) == 0, Issue: at})
+	}
+	c.Transfer(reqs, 0, 0)
+	type busKey struct{ ch int }
+	lastData := map[busKey]uint64{}
+	lastCmd := map[busKey]uint64{}
+	for _, cmd := range *log {
+		ch := busKey{c.Decode(cmd.addr).Channel}
+		if cmd.kind == cmdRef || cmd.kind == cmdPreAll {
+			continue
 		}
-		if r.DataStart < last[r.Channel] {
-			t.Fatalf("request %d on channel %d starts at %d before the bus frees at %d", i, r.Channel, r.DataStart, last[r.Channel])
+		if prev, ok := lastCmd[ch]; ok && cmd.t <= prev {
+			t.Fatalf("two commands on channel %d at cycles %d, %d", ch.ch, prev, cmd.t)
 		}
-		if r.DataStart < at+tCWL {
-			t.Fatalf("request %d data at %d, sooner than possible after arrival %d", i, r.DataStart, at)
+		lastCmd[ch] = cmd.t
+		if cmd.kind == cmdRead || cmd.kind == cmdWrite {
+			start := cmd.t + tCL
+			if cmd.kind == cmdWrite {
+				start = cmd.t + tCWL
+			}
+			if start < lastData[ch] {
+				t.Fatalf("burst at %d on channel %d overlaps the previous one ending at %d", start, ch.ch, lastData[ch])
+			}
+			lastData[ch] = start + 4
 		}
-		last[r.Channel] = r.DataEnd
 	}
 	s := c.Stats()
-	if s.RowHits+s.RowMisses+s.RowConflicts != s.Reads+s.Writes || s.Activates != s.RowMisses+s.RowConflicts {
+	if s.RowHits+s.RowMisses+s.RowConflicts != s.ReadBursts+s.WriteBursts ||
+		s.Reads+s.Writes != int64(len(reqs)) ||
+		s.ReadBursts+s.ForwardedReads != s.Reads || s.WriteBursts+s.MergedWrites != s.Writes {
 		t.Errorf("inconsistent Stats %+v", s)
 	}
 	if s.ReadBytes != s.Reads*64 || s.WriteBytes != s.Writes*64 {
@@ -436,94 +731,144 @@ func TestBusNeverOverlaps(t *testing.T) {
 	}
 }
 
-func TestCommandBusOnePerCycle(t *testing.T) {
-	var b cmdBus
-	booked := map[uint64]bool{}
-	rng := rand.New(rand.NewPCG(5, 6))
-	var floor uint64
-	for range 10000 {
-		want := floor + uint64(rng.IntN(300))
-		got := b.book(want)
-		if got < want {
-			t.Fatalf("book(%d) = %d, earlier than asked", want, got)
-		}
-		if booked[got] {
-			t.Fatalf("cycle %d booked twice", got)
-		}
-		booked[got] = true
-		floor += uint64(rng.IntN(3))
-	}
-	// Filling a gap before a later booking is allowed.
-	var g cmdBus
-	if g.book(100) != 100 || g.book(10) != 10 || g.book(100) != 101 || g.book(99) != 99 || g.book(99) != 102 {
-		t.Error("command bus does not take the first free slot")
-	}
-}
-
 func TestReset(t *testing.T) {
-	c := mustNew(t, lpddr4())
-	first := stream(c, 300, false, 0, func(i int) uint64 { return uint64(i*bb) * 3 })
+	c := mustNew(t, withRefresh(lpddr4()))
+	reqs := reads(300, func(i int) uint64 { return uint64(i*bb) * 3 })
+	c.Transfer(reqs, 8, 0)
+	first := c.Stats()
 	c.Reset()
 	if s := c.Stats(); s != (Stats{}) {
 		t.Fatalf("Stats after Reset = %+v", s)
 	}
-	again := stream(c, 300, false, 0, func(i int) uint64 { return uint64(i*bb) * 3 })
-	for i := range first {
-		if first[i] != again[i] {
-			t.Fatalf("request %d: %+v after Reset, %+v before", i, again[i], first[i])
-		}
+	c.Transfer(reqs, 8, 0)
+	if again := c.Stats(); again != first {
+		t.Errorf("after Reset %+v, before %+v", again, first)
 	}
 }
 
-func TestEnergy(t *testing.T) {
-	c := mustNew(t, lpddr4())
-	for i := range 1000 {
-		c.Access(uint64(i)*2<<10, i%3 == 0, 0)
-	}
+func TestEnergyPJForm(t *testing.T) {
+	c := mustNew(t, withRefresh(lpddr4()))
+	c.Transfer(reads(1000, func(i int) uint64 { return uint64(i) * 2 << 10 }), 0, 0)
 	s := c.Stats()
-	e := c.EnergyFor(s, 1600e6) // one second
+	e := c.Energy(s)
 	if sum := e.ActivatePJ + e.ReadPJ + e.WritePJ + e.BackgroundPJ + e.RefreshPJ; e.TotalPJ() != sum {
 		t.Errorf("TotalPJ %g != sum of parts %g", e.TotalPJ(), sum)
 	}
+	seconds := float64(s.LastDataEnd) / 1.6e9
 	want := Energy{
 		ActivatePJ:   float64(s.Activates) * 900,
-		ReadPJ:       float64(s.ReadBytes) * 8 * 4,
-		WritePJ:      float64(s.WriteBytes) * 8 * 4.5,
-		BackgroundPJ: 50e9, // 50 mW for 1 s = 50 mJ
-		RefreshPJ:    10e9,
+		ReadPJ:       float64(s.ReadBursts) * bb * 8 * 4,
+		BackgroundPJ: 50e9 * seconds, // 50 mW
+		RefreshPJ:    float64(s.Refreshes) * 10e9 * tREFI / 1.6e9,
 	}
-	if e != want {
-		t.Errorf("EnergyFor = %+v\nwant        %+v", e, want)
+	if !close(e.ActivatePJ, want.ActivatePJ) || !close(e.ReadPJ, want.ReadPJ) || e.WritePJ != 0 ||
+		!close(e.BackgroundPJ, want.BackgroundPJ) || !close(e.RefreshPJ, want.RefreshPJ) {
+		t.Errorf("Energy = %+v\nwant     %+v", e, want)
 	}
-	if s.Activates != 1000 {
-		t.Errorf("Activates = %d, want 1000 (every access opens a row)", s.Activates)
-	}
-}
-
-func TestAccessDoesNotAllocate(t *testing.T) {
-	c := mustNew(t, lpddr4())
-	var addr uint64
-	if n := testing.AllocsPerRun(1000, func() {
-		c.Access(addr, false, 0)
-		addr += bb
-	}); n != 0 {
-		t.Errorf("Access allocates %v times per call", n)
+	if em := c.EnergyModel(); em.RefreshMW != 10 || em.ActiveStandbyMW != 50 || em.ReadPJPerBit != 4 {
+		t.Errorf("EnergyModel = %+v", em)
 	}
 }
 
-func BenchmarkAccessSequential(b *testing.B) {
-	c := mustNew(b, lpddr4())
-	var addr, at uint64
-	b.ReportAllocs()
-	for b.Loop() {
-		r := c.Access(addr, false, at)
-		addr += bb
-		// Keep 8 bursts in flight, as a DMA engine would.
-		if r.DataEnd > 8*burst {
-			at = max(at, r.DataEnd-8*burst)
+func close(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(math.Abs(a), math.Abs(b)) }
+
+// TestEnergyCurrentForm checks DRAMsim3's formulas on DDR4-3200 x16 (four devices).
+func TestEnergyCurrentForm(t *testing.T) {
+	s := withRefresh(ddr4())
+	s.Channels, s.Ranks = 1, 1
+	s.DeviceWidthBits = 16
+	s.TRCD, s.TRP, s.TCL, s.TRAS = hw.Timing{Cycles: 22}, hw.Timing{Cycles: 22}, hw.Timing{Cycles: 22}, hw.Timing{Cycles: 52}
+	s.TRFC, s.TREFI = hw.Timing{Cycles: 560}, hw.Timing{Cycles: 12480}
+	s.ActivateEnergyPJ, s.ReadEnergyPJPerBit, s.WriteEnergyPJPerBit, s.BackgroundPowerMW, s.RefreshPowerMW = 0, 0, 0, 0, 0
+	s.VDDV, s.IDD0MA, s.IDD2NMA, s.IDD3NMA, s.IDD4RMA, s.IDD4WMA, s.IDD5MA = 1.2, 95, 37, 56, 302, 278, 280
+	c := mustNew(t, s)
+	em := c.EnergyModel()
+	const tck, dev = 0.625, 4
+	want := EnergyModel{
+		ActivatePJ:         1.2 * (95*74 - (56*52 + 37*22)) * dev * tck,
+		ReadPJ:             1.2 * (302 - 56) * 4 * dev * tck,
+		WritePJ:            1.2 * (278 - 56) * 4 * dev * tck,
+		RefreshPJ:          1.2 * (280 - 56) * 560 * dev * tck,
+		ActiveStandbyMW:    1.2 * 56 * dev,
+		PrechargeStandbyMW: 1.2 * 37 * dev,
+	}
+	want.ReadPJPerBit, want.WritePJPerBit = want.ReadPJ/512, want.WritePJ/512
+	want.RefreshMW = want.RefreshPJ / (12480 * tck)
+	for _, p := range [][3]any{{"activate", em.ActivatePJ, want.ActivatePJ}, {"read", em.ReadPJ, want.ReadPJ},
+		{"write", em.WritePJ, want.WritePJ}, {"refresh", em.RefreshPJ, want.RefreshPJ},
+		{"active standby", em.ActiveStandbyMW, want.ActiveStandbyMW}, {"precharge standby", em.PrechargeStandbyMW, want.PrechargeStandbyMW},
+		{"refresh power", em.RefreshMW, want.RefreshMW}, {"read per bit", em.ReadPJPerBit, want.ReadPJPerBit}} {
+		if !close(p[1].(float64), p[2].(float64)) {
+			t.Errorf("%s: %g, want %g", p[0], p[1], p[2])
 		}
 	}
-	b.ReportMetric(float64(c.Stats().ReadBytes)/float64(c.Stats().LastDataEnd), "B/dram-cycle")
+
+	// Background: precharge standby while every bank is closed. One read, then idle
+	// until a read much later: the bank stays open (open page) until a refresh closes
+	// it.
+	c.Transfer([]Request{{Addr: 0}, {Addr: 1 << 30, Issue: 100000}}, 0, 0)
+	st := c.Stats()
+	e := c.Energy(st)
+	if st.ClosedRankCycles == 0 || st.ClosedRankCycles >= st.LastDataEnd {
+		t.Errorf("closed rank-cycles %d of %d", st.ClosedRankCycles, st.LastDataEnd)
+	}
+	tckNS := 0.625
+	wantBG := tckNS * (em.ActiveStandbyMW*float64(st.LastDataEnd-st.ClosedRankCycles) + em.PrechargeStandbyMW*float64(st.ClosedRankCycles))
+	if !close(e.BackgroundPJ, wantBG) || !close(e.TotalPJ(), e.ActivatePJ+e.ReadPJ+e.WritePJ+e.BackgroundPJ+e.RefreshPJ) {
+		t.Errorf("Energy = %+v, background want %g", e, wantBG)
+	}
+}
+
+func TestTransferDoesNotAllocate(t *testing.T) {
+	c := mustNew(t, withRefresh(ddr4()))
+	reqs := make([]Request, 64)
+	var addr uint64
+	if n := testing.AllocsPerRun(200, func() {
+		for i := range reqs {
+			reqs[i] = Request{Addr: addr, Write: i%5 == 0}
+			addr += 64
+		}
+		c.Transfer(reqs, 16, 0)
+	}); n != 0 {
+		t.Errorf("Transfer allocates %v times per call", n)
+	}
+}
+
+// bench runs b.N replays of reqs and reports the time per request.
+func benchReplay(b *testing.B, spec hw.DRAMSpec, reqs []Request) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Replay(spec, reqs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(reqs)), "ns/request")
+}
+
+// BenchmarkReplay20k replays 20,000 requests issued at full rate (the issue's target is
+// under 20 ms per replay).
+func BenchmarkReplay20k(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	random := reads(20000, func(int) uint64 { return rng.Uint64() % (256 << 20) })
+	spec := withRefresh(lpddr4())
+	b.Run("sequential", func(b *testing.B) { benchReplay(b, spec, reads(20000, seq)) })
+	b.Run("random", func(b *testing.B) { benchReplay(b, spec, random) })
+}
+
+// BenchmarkTransfer is the DMA's use: transfers of 64 bursts, 16 outstanding.
+func BenchmarkTransfer(b *testing.B) {
+	c := mustNew(b, withRefresh(lpddr4()))
+	reqs := make([]Request, 64)
+	var addr uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range reqs {
+			reqs[i] = Request{Addr: addr}
+			addr += bb
+		}
+		c.Transfer(reqs, 16, 0)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(reqs)), "ns/burst")
 }
 
 func FuzzParseMapping(f *testing.F) {

@@ -2,37 +2,78 @@ package dram_test
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/sim/dram"
 )
 
-func Example() {
-	spec := hw.DRAMSpec{
-		Channels: 1, Ranks: 1, BankGroups: 1, Banks: 8,
-		RowSize: 2 << 10, BusWidthBits: 32, DataRate: 3200e6, BurstLength: 16,
-		AddressMapping: "rochrababgco", PagePolicy: "open",
-		TRCD: hw.Timing{NS: 18, InNS: true}, TRP: hw.Timing{NS: 18, InNS: true},
-		TCL: hw.Timing{Cycles: 28}, TRAS: hw.Timing{NS: 42, InNS: true},
-		ActivateEnergyPJ: 900, ReadEnergyPJPerBit: 4,
-	}
-	c, err := dram.New(spec)
+// A DMA engine moves a 4 KiB tile with at most 16 bursts in flight, then a second tile
+// while the first one's last bursts are still on their way.
+func ExampleController_Transfer() {
+	dp, err := hw.LoadDRAM(configs.FS, "dram/lpddr3_1600.toml")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("clock", c.Clock(), "burst", c.BurstBytes(), "bytes")
-	for _, addr := range []uint64{0, 64, 16 << 10} { // row 0 twice, then row 1 of bank 0
-		r := c.Access(addr, false, 0)
-		fmt.Printf("addr %5d: bank %d row %d %-8v data %d..%d\n", addr, r.Bank, r.Row, r.Outcome, r.DataStart, r.DataEnd)
+	c, err := dram.New(dp.DRAM)
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
+	tile := func(base uint64) []dram.Request {
+		reqs := make([]dram.Request, 4096/c.BurstBytes())
+		for i := range reqs {
+			reqs[i] = dram.Request{Addr: base + uint64(i*c.BurstBytes())}
+		}
+		return reqs
+	}
+	before := c.Stats()
+	accepted, done := c.Transfer(tile(0), 16, 0)
+	fmt.Println("clock", c.Clock(), "burst", c.BurstBytes(), "bytes")
+	fmt.Println("tile 1: last burst accepted at cycle", accepted, "data done at", done)
+	accepted, done = c.Transfer(tile(1<<20), 16, accepted+1)
+	fmt.Println("tile 2: last burst accepted at cycle", accepted, "data done at", done)
 	s := c.Stats()
-	fmt.Printf("%d activates, %d bytes read, %.0f pJ of activates and reads\n",
-		s.Activates, s.ReadBytes, c.EnergyFor(s, 0).TotalPJ())
+	em := c.EnergyModel()
+	fmt.Printf("%d activates, %d row hits, %.0f pJ of activates and reads\n", s.Activates-before.Activates,
+		s.RowHits, float64(s.Activates)*em.ActivatePJ+float64(s.ReadBursts)*em.ReadPJ)
 	// Output:
-	// clock 1600MHz burst 64 bytes
-	// addr     0: bank 0 row 0 miss     data 57..65
-	// addr    64: bank 0 row 0 hit      data 65..73
-	// addr 16384: bank 0 row 1 conflict data 154..162
-	// 2 activates, 192 bytes read, 7944 pJ of activates and reads
+	// clock 800MHz burst 64 bytes
+	// tile 1: last burst accepted at cycle 219 data done at 283
+	// tile 2: last burst accepted at cycle 507 data done at 571
+	// 2 activates, 126 row hits, 357375 pJ of activates and reads
+}
+
+// Replaying a DRAMsim3-format trace, as `rctsim dram --trace` does.
+func ExampleReplay() {
+	dp, err := hw.LoadDRAM(configs.FS, "dram/ddr4_3200.toml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	trace := `# address, operation, issue cycle
+0x0000 READ 0
+0x0040 READ 0
+0x2000 WRITE 4
+0x8000 READ 10
+`
+	reqs, err := dram.ReadTrace(strings.NewReader(trace), "example.trace")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := dram.Replay(dp.DRAM, reqs)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%d reads, %d writes in %d cycles; %d activates, %d hits, %d misses\n",
+		r.Reads, r.Writes, r.Cycles, r.Activates, r.RowHits, r.RowMisses)
+	fmt.Printf("average read latency %.1f cycles; energy %.0f pJ, %.1f pJ/bit\n",
+		r.AvgReadLatencyCycles, r.Energy.Total, r.PJPerBit)
+	// Output:
+	// 3 reads, 1 writes in 72 cycles; 3 activates, 1 hits, 3 misses
+	// average read latency 53.3 cycles; energy 53352 pJ, 26.1 pJ/bit
 }
