@@ -1,0 +1,128 @@
+// Package sweep runs design-space sweeps: the simulated cost of training steps (or whole
+// recorded training runs) over a product of hardware settings, models, methods,
+// precision plans and batch sizes, written one row per configuration.
+//
+// A sweep is described by a TOML spec (Parse, Load, LoadFS), validated completely before
+// any point runs, and executed by Run on a pool of workers, each point a timing-only
+// simulation (kernels.Compile then sim.Machine.Run). Rows are appended to CSV (and
+// optionally JSON Lines) files in point order as points finish, so an interrupted sweep
+// keeps its work and a rerun of the same command resumes it; a Shard runs a
+// deterministic part of the points on each node of a cluster, and Merge joins the parts.
+// LoadGrid and LoadPoints read the results back as the tables of package plots.
+//
+// # Spec format
+//
+// Every key is optional. A minimal spec sweeps one key of the default profile:
+//
+//	[axes]
+//	"mac_array.rows" = [8, 16, 32, 64]
+//
+// A full one:
+//
+//	name        = "lenet5_array_sram"   # labels progress lines
+//	description = "..."                 # free text
+//	base        = "default"             # the base profile (default "default")
+//	models      = ["lenet5"]            # built-in models (default ["lenet5"])
+//	methods     = ["rct", "qat"]        # rct, qat, fp32 (default ["rct"])
+//	batch       = [8, 32]               # batch sizes (default [32])
+//	dram        = "model"               # "model" (banks and rows, default) or "ideal"
+//	pipeline_depth = 0                  # kernels.Options.PipelineDepth (0: default)
+//
+//	[set]                               # fixed overrides of every point, like --set
+//	"dram.data_rate" = "2400MT/s"
+//
+//	[axes]                              # swept profile keys, the first varying slowest
+//	"mac_array.rows,mac_array.cols" = [[8, 8], [16, 16], [32, 32]]
+//	"sram.global.capacity" = ["64KiB", "256KiB", "1MiB"]
+//
+//	[[plans]]                           # precision plans (default: bits = 8)
+//	bits = 8                            #   one width for every weight layer
+//	[[plans]]
+//	name = "mixed"                      #   a name for the plan column (default: the widths)
+//	bits = [8, 6, 8, 8, 8]              #   one width per weight layer, in network order
+//	[[plans]]
+//	name = "rct-run"                    #   default: the run folder's name
+//	schedule = "runs/lenet5-rct"        #   a `rctsim train` run folder, or its schedule.csv
+//
+//	[[points]]                          # optional explicit points (see below)
+//	"sram.global.capacity" = "2MiB"
+//	method = "rct"
+//
+// base names an embedded profile ("default", "edge_tpu", ...) when it has no "/" and no
+// ".toml" suffix, else a profile file; relative paths (profiles, schedules) are relative
+// to the spec's folder.
+//
+// models, methods and batch take one value or an array. Lists must not repeat a value.
+//
+// Axes and [set] use the key paths of `rctsim sim --set` and hw.Profile.Set: every leaf
+// of hw.KeyPaths, e.g. "mac_array.rows", "sram.global.capacity", "dram.data_rate",
+// "mac_array.modes[3].energy_per_mac_pj". A path may be quoted ("sram.global.capacity")
+// or written as bare dotted keys (sram.global.capacity); one with an index must be
+// quoted. Values are written as in a profile file, units included ("256KiB",
+// "3200MT/s", "800MHz", "18ns"). A linked axis names several paths separated by
+// commas, and each of its values is an array with one value per path: the paths move
+// together (square arrays above) instead of being crossed. Every axis value is applied
+// to a copy of the base profile (with [set]) and validated there before anything runs,
+// so a bad unit, an out-of-range value or a capacity that is not a multiple of the
+// buffer's banks is an error at the value's line. A value that is valid on its own but
+// not in combination with another axis's is a failed point (see Rows). Values that
+// resolve to the same setting ("1MiB" and "1024KiB") are a repeat, and an error.
+//
+// A plan is a fixed width (2..32, one for all weight layers or one per weight layer;
+// ignored by fp32, used as the fake-quantisation width by qat) or a recorded precision
+// schedule (see package traces). A sweep never retrains: a schedule's point simulates
+// each distinct plan of the schedule once (traces.Schedule.Runs: widths, next widths,
+// controller activity) and reports the whole run's totals, each run of identical steps
+// counted as many times as it has steps; the steps column says how many. A per-layer
+// list must have one width per weight layer of every model it is combined with, and a
+// schedule must list the weight layers of its model: pair them with [[points]] when a
+// spec has several models.
+//
+// Points: without [[points]] the sweep is the full cartesian product of the axes (in
+// file order, first slowest), models, batch sizes, methods and plans (plans fastest).
+// Each [[points]] table instead fixes some of them: profile key paths (as in [axes])
+// and the reserved keys model, method, plan (a plan's name) and batch; what a table does
+// not fix is swept over the spec's axes and lists as usual, so a table with only
+// "sram.global.capacity" = "64KiB" runs that capacity across every axis value, model,
+// method, plan and batch. A table fixing one key of a linked axis must fix all of them.
+// The tables run in order. Points are numbered from 0 in this order; the number is the
+// point column and the unit of sharding.
+//
+// # Rows
+//
+// Each point gives one row. The CSV columns are: point, hash, one column per swept
+// profile key (axes, then keys set by [[points]]; the resolved value as hw's Get prints
+// it, e.g. "256KiB"), model, method, plan (its name), batch, steps (1 for a fixed plan,
+// the run's length for a schedule), the metrics of `rctsim sim --format json`
+// flattened as sim.Report.Columns names them (profile, cycles, seconds, energy_pj.total,
+// energy_pj.dram, ..., memory_bytes.params, utilization.mac_array; whole-run totals
+// for a schedule, with memory at its peak), and error. A point that fails (a tile that
+// does not fit, a mode the chip lacks, a combination of values hw rejects) has empty
+// metrics and its error, on one line; it does not stop the sweep. The JSON Lines output
+// has one object per point with the same fields and the full sim.Report under "report".
+//
+// The hash is the first 16 hex digits of a SHA-256 over a canonical encoding of the
+// point's full resolved configuration: every settable key of its profile (except the
+// description) with its value, the model, method, plan content (the widths, or the
+// schedule's layers and runs), batch, and the dram and pipeline_depth settings. It
+// does not depend on how the spec spells values or names plans, or on file paths.
+//
+// # Resuming and sharding
+//
+// Run appends each row with a single write of one complete line to a file opened for
+// appending, in point order (a reorder window holds points that finish early), so the
+// bytes written are the same whatever the number of workers, and a killed run leaves
+// whole rows plus at most one torn last line. Rerunning cuts the torn line and skips
+// every point whose hash the file already has; the result is byte-identical to an
+// uninterrupted run. Options.Fresh starts over. A file whose header is not the spec's
+// is refused, not mixed.
+//
+// Shard{i, N} runs the points k with k mod N = i: the same spec and N on every node
+// give an exact partition. Merge joins the shards' files by hash, in point order (the
+// bytes of a single run), reporting duplicated points and, given the spec, naming the
+// missing ones.
+//
+// Memory stays flat with the number of points: rows are streamed, points are computed
+// from their number on demand, the reorder window and the caches are bounded; only
+// the hashes of rows already on disk are kept (8 bytes each).
+package sweep

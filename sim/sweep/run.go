@@ -1,0 +1,253 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Options control Run.
+type Options struct {
+	// Workers is the number of points simulated at once (0: GOMAXPROCS, every core).
+	Workers int
+	// Shard selects the part of the sweep to run (the zero Shard: all of it).
+	Shard Shard
+	// CSV is the CSV file the rows are appended to; rerunning skips the points it
+	// already has. Empty: CSV goes to Stdout, and nothing is resumed.
+	CSV string
+	// JSONL, when set, is a JSON Lines file that gets the same rows, resumed the same way.
+	JSONL string
+	// Stdout receives the CSV when CSV is empty (nil: no CSV at all).
+	Stdout io.Writer
+	// Fresh starts the output files over instead of resuming them.
+	Fresh bool
+	// Progress receives progress reports (nil: none). With Terminal a bar is redrawn
+	// in place; otherwise a line is written every ProgressEvery (default 10s).
+	Progress      io.Writer
+	Terminal      bool
+	ProgressEvery time.Duration
+	// Window bounds the points in flight or waiting to be written in order (default
+	// 8 per worker): the memory of a sweep does not grow with its points.
+	Window int
+	// CacheSize bounds the simulated steps kept for reuse (default 256: enough for
+	// the distinct plans of a few schedules; each is a few KiB).
+	CacheSize int
+
+	// afterRow, for tests, is called after each row written, with the count so far.
+	afterRow func(n int)
+}
+
+// Summary counts what Run did.
+type Summary struct {
+	// Points is the number of points in the shard.
+	Points int
+	// Skipped were already in the outputs; Simulated were run now, Failed of them
+	// with an error recorded in their row.
+	Skipped, Simulated, Failed int
+	// Duplicates are points whose hash an earlier point of this run already had (two
+	// [[points]] tables naming the same configuration); they are written once.
+	Duplicates int
+	// Dropped is the bytes of partial last rows cut from the outputs on resuming.
+	Dropped int
+	Elapsed time.Duration
+}
+
+// Run simulates the points of spec in opts.Shard that the outputs do not have yet, on
+// opts.Workers goroutines, and appends one row per point to the outputs in point order
+// (so the bytes written do not depend on the number of workers). It returns when every
+// point is written, when ctx is cancelled (the rows written stay, and rerunning
+// resumes), or on an output error. A point that fails is a row with its error, not a
+// failure of Run.
+func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error) {
+	start := time.Now()
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	window := opts.Window
+	if window <= 0 {
+		window = max(16, 8*workers)
+	}
+	cacheSize := opts.CacheSize
+	if cacheSize <= 0 {
+		cacheSize = 256
+	}
+	shard := opts.Shard.norm()
+	n := shard.Len(spec.Len())
+	sum = &Summary{Points: n}
+	defer func() { sum.Elapsed = time.Since(start) }()
+
+	header := csvLine(spec.columns)
+	var csvOut, jsonOut *output
+	switch {
+	case opts.CSV != "":
+		csvOut, err = openFile(opts.CSV, header, csvHash(len(spec.columns)), opts.Fresh)
+	case opts.Stdout != nil:
+		csvOut, err = openStream(opts.Stdout, header)
+	case opts.JSONL == "":
+		err = errors.New("sweep: no output (set Options.CSV, JSONL or Stdout)")
+	}
+	if err != nil {
+		return sum, err
+	}
+	if csvOut != nil {
+		defer func() {
+			if cerr := csvOut.close(); err == nil && cerr != nil {
+				err = cerr
+			}
+		}()
+		sum.Dropped += csvOut.dropped
+	}
+	if opts.JSONL != "" {
+		if jsonOut, err = openFile(opts.JSONL, nil, jsonlHash, opts.Fresh); err != nil {
+			return sum, err
+		}
+		defer func() {
+			if cerr := jsonOut.close(); err == nil && cerr != nil {
+				err = cerr
+			}
+		}()
+		sum.Dropped += jsonOut.dropped
+	}
+	// The outputs' done sets are only read once the workers start.
+	needCSV := func(h string) bool { return csvOut != nil && !csvOut.has(h) }
+	needJSON := func(h string) bool { return jsonOut != nil && !jsonOut.has(h) }
+
+	label := spec.Name
+	if label == "" {
+		label = spec.File
+	}
+	if shard.Count > 1 {
+		label += " shard " + shard.String()
+	}
+	prog := &progress{w: opts.Progress, tty: opts.Terminal, interval: opts.ProgressEvery, label: label,
+		total: n, start: start}
+	if prog.interval <= 0 {
+		prog.interval = 10 * time.Second
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct{ seq, k int }
+	jobs := make(chan job)
+	results := make(chan result, window)
+	// A token is taken for each point dispatched and returned when it is written: at
+	// most window points are between the dispatcher and the file.
+	tokens := make(chan struct{}, window)
+	cache := newStatsCache(cacheSize)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		for seq := 0; seq < n; seq++ {
+			select {
+			case tokens <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- job{seq, shard.At(seq)}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{spec: spec, cache: cache}
+			for j := range jobs {
+				r := w.do(j.seq, j.k, needCSV, needJSON)
+				select {
+				case results <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	defer wg.Wait() // after cancel (deferred later, runs first)
+	defer cancel()
+
+	pending := make(map[int]result, window)
+	// Only [[points]] tables can name one configuration twice (the axes, plans and
+	// lists of a spec are checked for repeats), so only then are hashes remembered.
+	var written map[uint64]struct{}
+	if len(spec.Fixes) > 1 {
+		written = map[uint64]struct{}{}
+	}
+	next := 0
+	tick := time.NewTicker(ttyRedraw)
+	defer tick.Stop()
+	prog.update(time.Now(), true)
+	for next < n {
+		select {
+		case r := <-results:
+			pending[r.seq] = r
+			for {
+				r, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				if err := writeResult(r, csvOut, jsonOut, written, sum, prog); err != nil {
+					return sum, err
+				}
+				next++
+				<-tokens
+				if opts.afterRow != nil && !r.skip {
+					opts.afterRow(sum.Simulated)
+				}
+			}
+			prog.update(time.Now(), false)
+		case <-tick.C:
+			prog.update(time.Now(), false)
+		case <-ctx.Done():
+			prog.finish(time.Now())
+			return sum, fmt.Errorf("sweep interrupted after %d of %d points (the rows written are kept; rerun to resume): %w",
+				sum.Skipped+sum.Simulated, n, context.Cause(ctx))
+		}
+	}
+	prog.finish(time.Now())
+	return sum, nil
+}
+
+// writeResult writes one point's rows to the outputs that lack them.
+func writeResult(r result, csvOut, jsonOut *output, written map[uint64]struct{}, sum *Summary, prog *progress) error {
+	if r.skip {
+		sum.Skipped++
+		prog.skipped++
+		return nil
+	}
+	if written != nil {
+		if _, dup := written[hashKey(r.hash)]; dup {
+			sum.Duplicates++
+			prog.skipped++
+			return nil
+		}
+		written[hashKey(r.hash)] = struct{}{}
+	}
+	if r.csv != nil {
+		if err := csvOut.write(r.csv); err != nil {
+			return err
+		}
+	}
+	if r.jsonl != nil {
+		if err := jsonOut.write(r.jsonl); err != nil {
+			return err
+		}
+	}
+	sum.Simulated++
+	prog.done++
+	if r.fail {
+		sum.Failed++
+		prog.failed++
+	}
+	return nil
+}

@@ -1,0 +1,329 @@
+package sweep
+
+import (
+	"bytes"
+	"container/list"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/sim"
+)
+
+// statsCache holds the statistics of simulated training steps, keyed by everything a
+// step's program depends on, so that a plan that recurs (in a schedule's runs, in
+// several schedules, across points that differ only in what the step ignores) is
+// compiled and simulated once. It is shared by the workers and bounded, least recently
+// used first out, so that memory stays flat however many points a sweep has.
+type statsCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List // of *cacheEntry, most recent first
+	byKey map[string]*list.Element
+}
+
+type cacheEntry struct {
+	key   string
+	stats *sim.Stats // read-only once cached
+	err   error
+}
+
+func newStatsCache(max int) *statsCache {
+	return &statsCache{max: max, order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+func (c *statsCache) get(key string) (*cacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*cacheEntry), true
+}
+
+func (c *statsCache) put(e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byKey[e.key]; ok {
+		return
+	}
+	c.byKey[e.key] = c.order.PushFront(e)
+	for c.order.Len() > c.max {
+		old := c.order.Remove(c.order.Back()).(*cacheEntry)
+		delete(c.byKey, old.key)
+	}
+}
+
+// hwEntry is a resolved hardware configuration and the machine built from it.
+type hwEntry struct {
+	key     string
+	res     *resolved
+	machine *sim.Machine // built on first use: skipped points need only the hash
+	mErr    error
+}
+
+// hwCacheSize is how many hardware configurations a worker keeps. Points are ordered
+// with the axes outermost, so consecutive points share their hardware and a worker
+// meets the same few configurations in a row.
+const hwCacheSize = 8
+
+// worker resolves, hashes and simulates points. Each goroutine owns one: machines are
+// not safe for concurrent use.
+type worker struct {
+	spec  *Spec
+	cache *statsCache
+	hw    []*hwEntry // most recent last
+}
+
+// hardware returns the resolved profile of a point's overrides, from the worker's cache.
+func (w *worker) hardware(sets []string) *hwEntry {
+	key := strings.Join(sets, "\x00")
+	for i, e := range w.hw {
+		if e.key == key {
+			w.hw = append(append(w.hw[:i:i], w.hw[i+1:]...), e)
+			return e
+		}
+	}
+	e := &hwEntry{key: key, res: w.spec.resolve(sets)}
+	if len(w.hw) == hwCacheSize {
+		w.hw = append(w.hw[:0:0], w.hw[1:]...)
+	}
+	w.hw = append(w.hw, e)
+	return e
+}
+
+// simulate runs a point: one training step for a fixed plan, every distinct plan of a
+// schedule summed over the steps it covers. It returns the statistics and the steps.
+func (w *worker) simulate(e *hwEntry, pt Point) (*sim.Stats, int, error) {
+	if e.res.err != nil {
+		return nil, 0, e.res.err
+	}
+	if e.machine == nil && e.mErr == nil {
+		e.machine, e.mErr = sim.New(e.res.prof, sim.Options{IdealDRAM: w.spec.IdealDRAM})
+	}
+	if e.mErr != nil {
+		return nil, 0, e.mErr
+	}
+	opts := kernels.Options{Method: pt.Method, Batch: pt.Batch, PipelineDepth: w.spec.PipelineDepth}
+	if pt.Plan.Schedule == nil {
+		s, err := w.step(e, pt.Model, opts, kernels.Plan{Bits: pt.Plan.Bits})
+		return s, 1, err
+	}
+	var total *sim.Stats
+	steps := 0
+	for _, r := range pt.Plan.runs {
+		s, err := w.step(e, pt.Model, opts, kernels.Plan{Bits: r.Bits, NextBits: r.NextBits, Control: r.Measured})
+		if err != nil {
+			return nil, 0, fmt.Errorf("schedule %s, step %d: %w", pt.Plan.Name, r.FirstStep, err)
+		}
+		if total == nil {
+			total = emptyLike(s)
+		}
+		accumulate(total, s, int64(r.Steps))
+		steps += r.Steps
+	}
+	return total, steps, nil
+}
+
+// step compiles and simulates one training step, or takes it from the cache.
+func (w *worker) step(e *hwEntry, model string, opts kernels.Options, plan kernels.Plan) (*sim.Stats, error) {
+	if opts.Method == kernels.FP32 {
+		plan.Bits = nil // FP32 ignores the widths (kernels.Plan): one program for all
+	}
+	key := fmt.Sprintf("%x|%s|%s|%d|%d|%v|%v|%v", e.res.digest, model, opts.Method, opts.Batch, opts.PipelineDepth, plan.Bits, plan.NextBits, plan.Control)
+	if c, ok := w.cache.get(key); ok {
+		return c.stats, c.err
+	}
+	opts.Plan = plan
+	s, err := runStep(e.machine, w.spec, model, opts)
+	w.cache.put(&cacheEntry{key: key, stats: s, err: err})
+	return s, err
+}
+
+// runStep compiles and simulates one step; a panic in either is the point's error,
+// not the end of the sweep.
+func runStep(m *sim.Machine, spec *Spec, model string, opts kernels.Options) (s *sim.Stats, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	prog, err := kernels.Compile(spec.nets[model], m.Profile(), opts)
+	if err != nil {
+		return nil, err
+	}
+	return m.Run(prog)
+}
+
+// emptyLike returns zero statistics with s's identity (machine, model, method, batch).
+func emptyLike(s *sim.Stats) *sim.Stats {
+	t := &sim.Stats{Profile: s.Profile, Model: s.Model, Method: s.Method, Batch: s.Batch,
+		ClockHz: s.ClockHz, PEs: s.PEs, PeakDRAMBytesPerCycle: s.PeakDRAMBytesPerCycle}
+	for _, b := range s.Buffers {
+		t.Buffers = append(t.Buffers, sim.BufferStats{Name: b.Name, CapacityBytes: b.CapacityBytes})
+	}
+	return t
+}
+
+// accumulate adds k steps of s to t: counts and energy add up, occupancies and
+// footprints take their peak (memory a run needs is its largest step's).
+func accumulate(t, s *sim.Stats, k int64) {
+	t.Instructions += int(k) * s.Instructions
+	t.Cycles += uint64(k) * s.Cycles
+	t.MACs += k * s.MACs
+	t.MappedPECycles += k * s.MappedPECycles
+	t.ComputeCycles += uint64(k) * s.ComputeCycles
+	t.StallCycles += uint64(k) * s.StallCycles
+	t.VectorOps += k * s.VectorOps
+	for u := range t.Busy {
+		t.Busy[u] += uint64(k) * s.Busy[u]
+	}
+	t.Energy.Merge(&s.Energy, float64(k))
+	d, sd := &t.DRAM, &s.DRAM
+	d.ReadBytes += k * sd.ReadBytes
+	d.WriteBytes += k * sd.WriteBytes
+	d.Bursts += k * sd.Bursts
+	d.Activates += k * sd.Activates
+	d.Precharges += k * sd.Precharges
+	d.RowHits += k * sd.RowHits
+	d.RowMisses += k * sd.RowMisses
+	d.RowConflicts += k * sd.RowConflicts
+	t.DMA.LoadedBytes += k * s.DMA.LoadedBytes
+	t.DMA.StoredBytes += k * s.DMA.StoredBytes
+	t.DMA.DiscardedBytes += k * s.DMA.DiscardedBytes
+	t.DMA.MaskedBytes += k * s.DMA.MaskedBytes
+	for i := range t.Buffers {
+		if i < len(s.Buffers) {
+			b := &t.Buffers[i]
+			b.ReadBytes += k * s.Buffers[i].ReadBytes
+			b.WriteBytes += k * s.Buffers[i].WriteBytes
+			b.PeakBytes = max(b.PeakBytes, s.Buffers[i].PeakBytes)
+		}
+	}
+	for c := range t.Footprint {
+		t.Footprint[c] = max(t.Footprint[c], s.Footprint[c])
+	}
+}
+
+// result is one point's outcome, ready to be written.
+type result struct {
+	seq   int // position in the shard
+	index int // point index
+	hash  string
+	skip  bool // every output already has it
+	fail  bool
+	csv   []byte // one complete line, or nil when the CSV output has the point
+	jsonl []byte // likewise for JSON Lines
+}
+
+// jsonRow is one line of the JSON Lines output: the point and the report of
+// `rctsim sim --format json` (whole-run totals for a schedule).
+type jsonRow struct {
+	Point  int               `json:"point"`
+	Hash   string            `json:"hash"`
+	Values map[string]string `json:"values"`
+	Model  string            `json:"model"`
+	Method string            `json:"method"`
+	Plan   string            `json:"plan"`
+	Batch  int               `json:"batch"`
+	Steps  int               `json:"steps"`
+	Report *sim.Report       `json:"report,omitempty"`
+	Error  string            `json:"error,omitempty"`
+}
+
+// do runs the point of job seq: it resolves and hashes it, skips it when every output
+// already has it, and otherwise simulates it and renders its rows.
+func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result {
+	pt := w.spec.Point(k)
+	e := w.hardware(pt.Sets)
+	r := result{seq: seq, index: k, hash: w.spec.pointHash(e.res, pt)}
+	wantCSV, wantJSON := needCSV(r.hash), needJSON(r.hash)
+	if !wantCSV && !wantJSON {
+		r.skip = true
+		return r
+	}
+	stats, steps, err := w.simulate(e, pt)
+	var rep *sim.Report
+	var metrics []string
+	if err == nil {
+		rr := stats.Report(false)
+		rep = &rr
+		if metrics, err = w.metrics(rep); err != nil {
+			rep = nil
+		}
+	}
+	errText := ""
+	if err != nil {
+		r.fail = true
+		errText = oneLine(err.Error())
+		metrics = make([]string, len(w.spec.metrics))
+	}
+	if wantCSV {
+		rec := make([]string, 0, len(w.spec.columns))
+		rec = append(rec, strconv.Itoa(k), r.hash)
+		rec = append(rec, e.res.values...)
+		rec = append(rec, pt.Model, string(pt.Method), pt.Plan.Name, strconv.Itoa(pt.Batch), strconv.Itoa(steps))
+		rec = append(rec, metrics...)
+		rec = append(rec, errText)
+		r.csv = csvLine(rec)
+	}
+	if wantJSON {
+		row := jsonRow{Point: k, Hash: r.hash, Values: map[string]string{}, Model: pt.Model, Method: string(pt.Method),
+			Plan: pt.Plan.Name, Batch: pt.Batch, Steps: steps, Report: rep, Error: errText}
+		for i, col := range w.spec.profCols {
+			row.Values[col] = e.res.values[i]
+		}
+		line, err := json.Marshal(row)
+		if err != nil {
+			row.Report, row.Error = nil, oneLine(err.Error())
+			r.fail = true
+			line, _ = json.Marshal(row)
+		}
+		r.jsonl = append(line, '\n')
+	}
+	return r
+}
+
+// metrics flattens a report to the metric columns, checking they are the header's.
+func (w *worker) metrics(rep *sim.Report) ([]string, error) {
+	names, values := rep.Columns()
+	out := make([]string, 0, len(w.spec.metrics))
+	for i, n := range names {
+		switch n {
+		case ColModel, ColMeth, ColBatch:
+			continue
+		}
+		if len(out) >= len(w.spec.metrics) || w.spec.metrics[len(out)] != n {
+			return nil, fmt.Errorf("sweep: report column %q does not match the header", n)
+		}
+		out = append(out, oneLine(values[i]))
+	}
+	if len(out) != len(w.spec.metrics) {
+		return nil, fmt.Errorf("sweep: report has %d metric columns, the header %d", len(out), len(w.spec.metrics))
+	}
+	return out, nil
+}
+
+// oneLine keeps a field on one line, so that every row is exactly one line of the file:
+// resuming cuts a torn row at the last newline.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), "; ")
+}
+
+// csvLine renders one record as a CSV line (RFC 4180 quoting, "\n" ending).
+func csvLine(rec []string) []byte {
+	var b bytes.Buffer
+	cw := csv.NewWriter(&b)
+	cw.Write(rec) // a bytes.Buffer does not fail
+	cw.Flush()
+	return b.Bytes()
+}

@@ -1,0 +1,1134 @@
+package sweep
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/traces"
+)
+
+// Spec is a validated sweep specification. Build it with Load, LoadFS or Parse; it is
+// read-only afterwards and safe for concurrent use.
+type Spec struct {
+	// File is where the spec was read from; errors and progress lines name it.
+	File string
+	// Name and Description are the spec's own labels ("" when not given).
+	Name, Description string
+	// BaseName is the base profile as the spec names it: an embedded profile or a path.
+	BaseName string
+	// Base is the base profile with the [set] overrides applied: every point starts
+	// from it.
+	Base *hw.Profile
+	// Sets are the [set] overrides, "path=value", in file order.
+	Sets []string
+	// Axes are the swept profile keys, in file order (the first varies slowest).
+	Axes []Axis
+	// Models, Methods and Batches are the lists the product runs over.
+	Models  []string
+	Methods []kernels.Method
+	Batches []int
+	// Plans are the precision plans, in file order.
+	Plans []*Plan
+	// Fixes are the [[points]] tables; empty for a full cartesian product.
+	Fixes []*Fix
+	// IdealDRAM runs every point with ideal memory (spec key dram = "ideal").
+	IdealDRAM bool
+	// PipelineDepth is kernels.Options.PipelineDepth for every point (0: the
+	// compiler's default).
+	PipelineDepth int
+
+	nets     map[string]*models.Network
+	blocks   []block  // one per Fix, or one for the whole product
+	total    int      // points in all blocks
+	profCols []string // profile key paths that get a column
+	columns  []string
+	metrics  []string // metric column names, from sim.Report.Columns
+}
+
+// Axis is one swept dimension: one profile key path, or several moved together (a
+// linked axis, written "a.b,c.d" in the spec).
+type Axis struct {
+	Paths []string
+	// Values[i][j] is the i-th value of Paths[j], as text that hw.Profile.Set reads.
+	Values [][]string
+}
+
+// Plan is a precision plan: fixed bitwidths, or a recorded schedule whose distinct
+// plans are simulated once each and summed over the steps they cover.
+type Plan struct {
+	// Name labels the plan in the plan column and in [[points]] tables.
+	Name string
+	// Bits is a fixed plan: one width for every weight layer, or one per weight layer.
+	// Nil for a schedule.
+	Bits []int
+	// Schedule is a recorded schedule and ScheduleFile the file it came from.
+	Schedule     *traces.Schedule
+	ScheduleFile string
+
+	runs []traces.ScheduleRun
+	key  string // content identity, part of every point hash
+	path string // spec path of the [[plans]] table, for errors
+}
+
+// Steps is the number of training steps a point with this plan covers.
+func (p *Plan) Steps() int {
+	if p.Schedule == nil {
+		return 1
+	}
+	return p.Schedule.LastStep() - p.Schedule.FirstStep() + 1
+}
+
+// Fix is one [[points]] table: the profile keys, model, method, plan and batch it fixes.
+// What it leaves out is swept over the spec's axes and lists.
+type Fix struct {
+	// Sets are its profile overrides, "path=value", in file order.
+	Sets  []string
+	Paths []string // the paths of Sets
+	// Model, Method, Plan and Batch are zero when not fixed.
+	Model  string
+	Method kernels.Method
+	Plan   *Plan
+	Batch  int
+}
+
+// SpecError is a problem in a sweep spec. It prints as "file:line:col: key: message",
+// leaving out what is unknown; Key is the spec's own key path, e.g.
+// `axes."sram.global.capacity"[2]`.
+type SpecError struct {
+	File      string
+	Line, Col int
+	Key       string
+	Err       error
+}
+
+// Error prints "file:line:col: key: message".
+func (e *SpecError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		if b.Len() > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%d", e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *SpecError) Unwrap() error { return e.Err }
+
+// Defaults of the lists a spec may leave out: what `rctsim sim` runs by default.
+var (
+	defaultModels  = []string{"lenet5"}
+	defaultMethods = []kernels.Method{kernels.RCT}
+	defaultBatches = []int{32}
+)
+
+// Reserved keys of a [[points]] table; every other key there is a profile key path.
+const (
+	keyModel  = "model"
+	keyMethod = "method"
+	keyPlan   = "plan"
+	keyBatch  = "batch"
+)
+
+// MaxPoints bounds the points of one spec (it also keeps point numbers within an int
+// on 32-bit platforms).
+const MaxPoints = math.MaxInt32
+
+// Load reads and validates the spec at path. Relative paths in it (a base profile
+// file, schedules) are relative to the spec's folder.
+func Load(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &SpecError{File: path, Err: err}
+	}
+	return Parse(data, path, filepath.Dir(path))
+}
+
+// LoadFS reads and validates the spec at path in fsys (e.g. an embedded spec in
+// configs.FS, "sweeps/lenet5_array_sram.toml"). Relative paths in it are relative to
+// dir on the operating system's file system.
+func LoadFS(fsys fs.FS, path, dir string) (*Spec, error) {
+	data, err := fs.ReadFile(fsys, path)
+	if err != nil {
+		return nil, &SpecError{File: path, Err: err}
+	}
+	return Parse(data, path, dir)
+}
+
+// Parse reads and validates a spec completely: every key, every axis value (applied to
+// a copy of the base profile), every plan and schedule, every [[points]] table. file
+// names the spec in errors; dir is the folder relative paths in it start from. The
+// error is one *SpecError or several joined (errors.As finds the first), in file order.
+func Parse(data []byte, file, dir string) (*Spec, error) {
+	var raw map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
+		return nil, fromTOMLError(file, data, err)
+	}
+	p := &parser{file: file, dir: dir, pos: scanPositions(string(data)), spec: &Spec{File: file}}
+	p.parse(raw)
+	if len(p.errs) > 0 {
+		return nil, p.joined()
+	}
+	return p.spec, nil
+}
+
+// fromTOMLError turns a toml syntax or type error into a *SpecError with its position.
+func fromTOMLError(file string, data []byte, err error) error {
+	var perr toml.ParseError
+	if errors.As(err, &perr) {
+		line, col := perr.Position.Line, perr.Position.Col
+		// toml counts a line when its lexer consumes the newline; the byte offset is exact.
+		if st := perr.Position.Start; st > 0 && st <= len(data) {
+			line = bytes.Count(data[:st], []byte("\n")) + 1
+			col = st - (bytes.LastIndexByte(data[:st], '\n') + 1) + 1
+		}
+		return &SpecError{File: file, Line: line, Col: col, Key: perr.LastKey, Err: errors.New(perr.Message)}
+	}
+	return &SpecError{File: file, Err: err}
+}
+
+// parser validates a decoded spec and collects one error per bad key.
+type parser struct {
+	file, dir string
+	pos       *positions
+	spec      *Spec
+	errs      []*SpecError
+}
+
+func (p *parser) fail(path, format string, args ...any) {
+	e := &SpecError{File: p.file, Key: path, Err: fmt.Errorf(format, args...)}
+	if kp, ok := p.pos.lookup(path); ok {
+		e.Line, e.Col = kp.line, kp.col
+	}
+	p.errs = append(p.errs, e)
+}
+
+func (p *parser) joined() error {
+	sort.SliceStable(p.errs, func(i, j int) bool {
+		a, b := p.errs[i], p.errs[j]
+		if (a.Line == 0) != (b.Line == 0) {
+			return b.Line == 0
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	if len(p.errs) == 1 {
+		return p.errs[0]
+	}
+	all := make([]error, len(p.errs))
+	for i, e := range p.errs {
+		all[i] = e
+	}
+	return errors.Join(all...)
+}
+
+// child renders the spec path of key k inside the table at path.
+func child(path, k string) string {
+	if path == "" {
+		return pathSeg(k)
+	}
+	return path + "." + pathSeg(k)
+}
+
+// elem renders the spec path of element i of the array at path.
+func elem(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// keysInOrder returns the keys of m in the order they appear in the document (then by
+// name), so that errors and axes come out in reading order.
+func (p *parser) keysInOrder(m map[string]any, path string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	at := func(k string) (int, int) {
+		if kp, ok := p.pos.lookup(child(path, k)); ok {
+			return kp.line, kp.col
+		}
+		return math.MaxInt, 0
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		li, ci := at(keys[i])
+		lj, cj := at(keys[j])
+		if li != lj {
+			return li < lj
+		}
+		if ci != cj {
+			return ci < cj
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+var topKeys = []string{"name", "description", "base", "models", "methods", "batch", "dram", "pipeline_depth", "set", "axes", "plans", "points"}
+
+func (p *parser) parse(raw map[string]any) {
+	s := p.spec
+	for _, k := range p.keysInOrder(raw, "") {
+		known := false
+		for _, t := range topKeys {
+			known = known || t == k
+		}
+		if !known {
+			p.fail(pathSeg(k), "unknown key (valid keys: %s)", strings.Join(topKeys, ", "))
+		}
+	}
+	s.Name = p.str(raw, "name", "")
+	s.Description = p.str(raw, "description", "")
+	s.BaseName = p.str(raw, "base", "default")
+	switch d := p.str(raw, "dram", "model"); d {
+	case "model":
+	case "ideal":
+		s.IdealDRAM = true
+	default:
+		p.fail("dram", `want "model" or "ideal", got %q`, d)
+	}
+	if v, ok := raw["pipeline_depth"]; ok {
+		n, ok := v.(int64)
+		if !ok || n < 0 || n > 1<<20 {
+			p.fail("pipeline_depth", "want an integer >= 0 (0: the compiler's default), got %s", describe(v))
+		} else {
+			s.PipelineDepth = int(n)
+		}
+	}
+	p.lists(raw)
+	base := p.base()
+	if base != nil {
+		s.Base = p.sets(raw, base)
+	}
+	p.plans(raw)
+	if s.Base != nil {
+		p.axes(raw)
+		p.points(raw)
+	}
+	if len(p.errs) > 0 {
+		return
+	}
+	p.checkPlans()
+	if len(p.errs) > 0 {
+		return
+	}
+	p.layout()
+}
+
+// str reads an optional string key of the top-level table.
+func (p *parser) str(raw map[string]any, key, def string) string {
+	v, ok := raw[key]
+	if !ok {
+		return def
+	}
+	s, ok := v.(string)
+	if !ok {
+		p.fail(key, "want a string, got %s", describe(v))
+		return def
+	}
+	return s
+}
+
+// list reads a key that holds one value or an array of them.
+func asList(v any) []any {
+	if a, ok := v.([]any); ok {
+		return a
+	}
+	return []any{v}
+}
+
+// lists reads models, methods and batch.
+func (p *parser) lists(raw map[string]any) {
+	s := p.spec
+	s.nets = map[string]*models.Network{}
+	seen := map[string]bool{}
+	if v, ok := raw["models"]; ok {
+		for i, e := range asList(v) {
+			key := elemIf(v, "models", i)
+			name, ok := e.(string)
+			if !ok {
+				p.fail(key, "want a model name, got %s", describe(e))
+				continue
+			}
+			if seen[name] {
+				p.fail(key, "model %q is listed twice", name)
+				continue
+			}
+			seen[name] = true
+			if p.model(key, name) {
+				s.Models = append(s.Models, name)
+			}
+		}
+		if len(asList(v)) == 0 {
+			p.fail("models", "lists no models")
+		}
+	} else {
+		for _, name := range defaultModels {
+			p.model("models", name)
+		}
+		s.Models = append(s.Models, defaultModels...)
+	}
+	if v, ok := raw["methods"]; ok {
+		seen := map[kernels.Method]bool{}
+		for i, e := range asList(v) {
+			key := elemIf(v, "methods", i)
+			m, err := parseMethod(e)
+			if err != nil {
+				p.fail(key, "%v", err)
+				continue
+			}
+			if seen[m] {
+				p.fail(key, "method %q is listed twice", m)
+				continue
+			}
+			seen[m] = true
+			s.Methods = append(s.Methods, m)
+		}
+		if len(asList(v)) == 0 {
+			p.fail("methods", "lists no methods")
+		}
+	} else {
+		s.Methods = append(s.Methods, defaultMethods...)
+	}
+	if v, ok := raw["batch"]; ok {
+		seen := map[int]bool{}
+		for i, e := range asList(v) {
+			key := elemIf(v, "batch", i)
+			b, err := parseBatch(e)
+			if err != nil {
+				p.fail(key, "%v", err)
+				continue
+			}
+			if seen[b] {
+				p.fail(key, "batch %d is listed twice", b)
+				continue
+			}
+			seen[b] = true
+			s.Batches = append(s.Batches, b)
+		}
+		if len(asList(v)) == 0 {
+			p.fail("batch", "lists no batch sizes")
+		}
+	} else {
+		s.Batches = append(s.Batches, defaultBatches...)
+	}
+}
+
+// elemIf is the path of element i of key when its value is an array, else key.
+func elemIf(v any, key string, i int) string {
+	if _, ok := v.([]any); ok {
+		return elem(key, i)
+	}
+	return key
+}
+
+// model looks a model up (once) and reports whether it exists.
+func (p *parser) model(key, name string) bool {
+	if _, ok := p.spec.nets[name]; ok {
+		return true
+	}
+	net, err := models.ByName(name)
+	if err != nil {
+		p.fail(key, "%v", err)
+		return false
+	}
+	p.spec.nets[name] = net
+	return true
+}
+
+func parseMethod(v any) (kernels.Method, error) {
+	name, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("want a method name (rct, qat or fp32), got %s", describe(v))
+	}
+	return kernels.ParseMethod(name)
+}
+
+func parseBatch(v any) (int, error) {
+	n, ok := v.(int64)
+	if !ok || n <= 0 || n > 1<<20 {
+		return 0, fmt.Errorf("want a positive integer batch size, got %s", describe(v))
+	}
+	return int(n), nil
+}
+
+// base loads the base profile: an embedded name, or a file relative to the spec.
+func (p *parser) base() *hw.Profile {
+	name := p.spec.BaseName
+	var prof *hw.Profile
+	var err error
+	if isEmbeddedName(name) {
+		file := name + ".toml"
+		if _, statErr := fs.Stat(configs.FS, file); statErr != nil {
+			p.fail("base", "no embedded profile %q (have %s; a file path needs a / or .toml)", name, strings.Join(embeddedProfiles(), ", "))
+			return nil
+		}
+		prof, err = hw.LoadFS(configs.FS, file)
+	} else {
+		prof, err = hw.Load(p.resolvePath(name))
+	}
+	if err != nil {
+		p.fail("base", "%v", err)
+		return nil
+	}
+	return prof
+}
+
+// isEmbeddedName reports whether a base names an embedded profile rather than a file.
+func isEmbeddedName(name string) bool {
+	return !strings.ContainsAny(name, `/\`) && !strings.HasSuffix(name, ".toml")
+}
+
+func embeddedProfiles() []string {
+	files, _ := fs.Glob(configs.FS, "*.toml")
+	for i, f := range files {
+		files[i] = strings.TrimSuffix(f, ".toml")
+	}
+	return files
+}
+
+func (p *parser) resolvePath(path string) string {
+	if filepath.IsAbs(path) || p.dir == "" {
+		return path
+	}
+	return filepath.Join(p.dir, path)
+}
+
+// sets applies [set] to a copy of base and returns it.
+func (p *parser) sets(raw map[string]any, base *hw.Profile) *hw.Profile {
+	v, ok := raw["set"]
+	if !ok {
+		return base
+	}
+	tbl, ok := v.(map[string]any)
+	if !ok {
+		p.fail("set", "want a table of key.path = value, got %s", describe(v))
+		return nil
+	}
+	var args []string
+	before := len(p.errs)
+	p.flatten(tbl, "set", "", func(specPath, profPath string, v any) {
+		text, err := literal(v)
+		if err != nil {
+			p.fail(specPath, "%v", err)
+			return
+		}
+		c := base.Clone()
+		if err := c.Set(profPath, text); err != nil {
+			p.fail(specPath, "%s", setMessage(err, profPath))
+			return
+		}
+		args = append(args, profPath+"="+text)
+	})
+	if len(p.errs) > before {
+		return nil
+	}
+	out := base.Clone()
+	if err := out.ApplySets(args); err != nil {
+		p.fail("set", "together these values are invalid: %s", setMessage(err, ""))
+		return nil
+	}
+	p.spec.Sets = args
+	return out
+}
+
+// flatten walks a table of profile key paths, given quoted ("sram.global.capacity")
+// or as nested tables (sram.global.capacity unquoted), and calls f for each leaf with
+// its spec path and its profile path, in the order the leaves appear in the file
+// (bare dotted keys of one table may be interleaved with others').
+func (p *parser) flatten(tbl map[string]any, specPath, profPrefix string, f func(specPath, profPath string, v any)) {
+	type leaf struct {
+		sp, pp    string
+		v         any
+		line, col int
+	}
+	var leaves []leaf
+	var walk func(tbl map[string]any, specPath, profPrefix string)
+	walk = func(tbl map[string]any, specPath, profPrefix string) {
+		for _, k := range p.keysInOrder(tbl, specPath) {
+			sp := child(specPath, k)
+			pp := k
+			if profPrefix != "" {
+				pp = profPrefix + "." + k
+			}
+			if sub, ok := tbl[k].(map[string]any); ok {
+				walk(sub, sp, pp)
+				continue
+			}
+			l := leaf{sp: sp, pp: pp, v: tbl[k], line: math.MaxInt}
+			if kp, ok := p.pos.lookup(sp); ok {
+				l.line, l.col = kp.line, kp.col
+			}
+			leaves = append(leaves, l)
+		}
+	}
+	walk(tbl, specPath, profPrefix)
+	sort.SliceStable(leaves, func(i, j int) bool {
+		if leaves[i].line != leaves[j].line {
+			return leaves[i].line < leaves[j].line
+		}
+		return leaves[i].col < leaves[j].col
+	})
+	for _, l := range leaves {
+		f(l.sp, l.pp, l.v)
+	}
+}
+
+// setMessage renders the error of hw's Set for the spec's own position: without its
+// "--set path=value" origin, naming another key only when the value broke that one.
+func setMessage(err error, path string) string {
+	var parts []string
+	var walk func(error)
+	walk = func(e error) {
+		var pe *hw.ProfileError
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if errors.As(e, &pe) {
+			msg := "invalid"
+			if pe.Err != nil {
+				msg = pe.Err.Error()
+			}
+			if pe.Key != "" && pe.Key != path {
+				msg = "makes " + pe.Key + " invalid: " + msg
+			}
+			parts = append(parts, msg)
+			return
+		}
+		parts = append(parts, e.Error())
+	}
+	walk(err)
+	return strings.Join(parts, "; ")
+}
+
+// literal renders a decoded TOML value as the text hw.Profile.Set reads back to the
+// same value: a TOML literal.
+func literal(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return quote(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		switch {
+		case math.IsNaN(x):
+			return "nan", nil
+		case math.IsInf(x, 1):
+			return "inf", nil
+		case math.IsInf(x, -1):
+			return "-inf", nil
+		}
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".en") {
+			s += ".0" // keep it a float
+		}
+		return s, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			s, err := literal(e)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = s
+		}
+		return "[" + strings.Join(parts, ", ") + "]", nil
+	}
+	return "", fmt.Errorf("want a value (string, number, boolean or array), got %s", describe(v))
+}
+
+// quote writes s as a TOML basic string.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// describe names the type and value of a decoded TOML value for error messages.
+func describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("string %q", x)
+	case int64:
+		return fmt.Sprintf("integer %d", x)
+	case float64:
+		return "float " + strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return fmt.Sprintf("boolean %v", x)
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		return "an array"
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprintf("%T %v", v, v)
+}
+
+// axes reads [axes], validating every value on a copy of the base profile.
+func (p *parser) axes(raw map[string]any) {
+	v, ok := raw["axes"]
+	if !ok {
+		return
+	}
+	tbl, ok := v.(map[string]any)
+	if !ok {
+		p.fail("axes", "want a table of key.path = [values], got %s", describe(v))
+		return
+	}
+	s := p.spec
+	owner := map[string]string{} // profile path -> spec path of the axis sweeping it
+	for _, set := range s.Sets {
+		path, _, _ := strings.Cut(set, "=")
+		owner[path] = "[set]"
+	}
+	p.flatten(tbl, "axes", "", func(specPath, profPath string, v any) {
+		var paths []string
+		for _, part := range strings.Split(profPath, ",") {
+			paths = append(paths, strings.TrimSpace(part))
+		}
+		bad := false
+		for _, path := range paths {
+			if _, err := s.Base.Get(path); err != nil {
+				p.fail(specPath, "%s: %s", path, setMessage(err, path))
+				bad = true
+			} else if o, dup := owner[path]; dup {
+				p.fail(specPath, "%s is already set by %s", path, o)
+				bad = true
+			}
+		}
+		if bad {
+			return
+		}
+		for _, path := range paths {
+			owner[path] = specPath
+		}
+		vals, ok := v.([]any)
+		if !ok || len(vals) == 0 {
+			p.fail(specPath, "want a non-empty array of values, got %s", describe(v))
+			return
+		}
+		ax := Axis{Paths: paths}
+		seen := map[string]int{}
+		for i, e := range vals {
+			ep := elem(specPath, i)
+			parts := []any{e}
+			if len(paths) > 1 {
+				arr, ok := e.([]any)
+				if !ok || len(arr) != len(paths) {
+					p.fail(ep, "a linked axis of %d keys wants arrays of %d values, got %s", len(paths), len(paths), describe(e))
+					continue
+				}
+				parts = arr
+			}
+			texts, canon, ok := p.checkValues(ep, paths, parts)
+			if !ok {
+				continue
+			}
+			if j, dup := seen[canon]; dup {
+				p.fail(ep, "repeats value %d of the axis (%s)", j, canon)
+				continue
+			}
+			seen[canon] = i
+			ax.Values = append(ax.Values, texts)
+		}
+		if len(ax.Values) == len(vals) {
+			s.Axes = append(s.Axes, ax)
+		}
+	})
+}
+
+// checkValues applies the values of paths to a copy of the base profile together and
+// returns their Set texts and a canonical rendering of the result (for duplicates).
+func (p *parser) checkValues(specPath string, paths []string, vals []any) (texts []string, canon string, ok bool) {
+	args := make([]string, len(paths))
+	texts = make([]string, len(paths))
+	for j, v := range vals {
+		text, err := literal(v)
+		if err != nil {
+			p.fail(specPath, "%v", err)
+			return nil, "", false
+		}
+		texts[j], args[j] = text, paths[j]+"="+text
+	}
+	c := p.spec.Base.Clone()
+	if err := c.ApplySets(args); err != nil {
+		p.fail(specPath, "%s", setMessage(err, paths[0]))
+		return nil, "", false
+	}
+	got := make([]string, len(paths))
+	for j, path := range paths {
+		got[j], _ = c.Get(path)
+	}
+	return texts, strings.Join(got, ","), true
+}
+
+// plans reads [[plans]]: fixed widths or recorded schedules.
+func (p *parser) plans(raw map[string]any) {
+	s := p.spec
+	v, ok := raw["plans"]
+	if !ok {
+		s.Plans = []*Plan{{Name: "8", Bits: []int{8}, key: "bits:8", path: "plans"}}
+		return
+	}
+	tables, ok := tableArray(v)
+	if !ok || len(tables) == 0 {
+		p.fail("plans", "want [[plans]] tables (bits = 8, bits = [8, 6, 8, 8, 8] or schedule = \"run folder\"), got %s", describe(v))
+		return
+	}
+	names := map[string]int{}
+	keys := map[string]int{}
+	for i, t := range tables {
+		path := elem("plans", i)
+		tbl, ok := t.(map[string]any)
+		if !ok {
+			p.fail(path, "want a table, got %s", describe(t))
+			continue
+		}
+		pl := p.plan(path, tbl)
+		if pl == nil {
+			continue
+		}
+		if j, dup := names[pl.Name]; dup {
+			p.fail(path, "plan name %q is already used by plans[%d]", pl.Name, j)
+			continue
+		}
+		if j, dup := keys[pl.key]; dup {
+			p.fail(path, "plan %q is the same as plans[%d]", pl.Name, j)
+			continue
+		}
+		names[pl.Name], keys[pl.key] = i, i
+		s.Plans = append(s.Plans, pl)
+	}
+}
+
+func (p *parser) plan(path string, tbl map[string]any) *Plan {
+	pl := &Plan{path: path}
+	ok := true
+	for _, k := range p.keysInOrder(tbl, path) {
+		switch k {
+		case "name", "bits", "schedule":
+		default:
+			p.fail(child(path, k), "unknown key (valid keys: name, bits, schedule)")
+			ok = false
+		}
+	}
+	if v, has := tbl["name"]; has {
+		name, isStr := v.(string)
+		if !isStr || strings.TrimSpace(name) == "" {
+			p.fail(child(path, "name"), "want a non-empty string, got %s", describe(v))
+			ok = false
+		}
+		pl.Name = name
+	}
+	bits, hasBits := tbl["bits"]
+	sched, hasSched := tbl["schedule"]
+	switch {
+	case hasBits == hasSched:
+		p.fail(path, "give exactly one of bits (a width, or one per weight layer) and schedule (a run folder or schedule CSV)")
+		return nil
+	case hasBits:
+		for i, e := range asList(bits) {
+			key := elemIf(bits, child(path, "bits"), i)
+			b, isInt := e.(int64)
+			if !isInt || b < 2 || b > 32 {
+				p.fail(key, "want a bitwidth in 2..32, got %s", describe(e))
+				ok = false
+				continue
+			}
+			pl.Bits = append(pl.Bits, int(b))
+		}
+		if len(asList(bits)) == 0 {
+			p.fail(child(path, "bits"), "lists no bitwidths")
+			ok = false
+		}
+		pl.key = "bits:" + kernels.Plan{Bits: pl.Bits}.String()
+		if pl.Name == "" {
+			pl.Name = kernels.Plan{Bits: pl.Bits}.String()
+		}
+	case hasSched:
+		key := child(path, "schedule")
+		file, isStr := sched.(string)
+		if !isStr || file == "" {
+			p.fail(key, "want the path of a run folder or a schedule CSV, got %s", describe(sched))
+			return nil
+		}
+		if err := p.loadSchedule(pl, key, file); err != nil {
+			p.fail(key, "%v", err)
+			return nil
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return pl
+}
+
+// loadSchedule reads a recorded schedule: a run folder's schedule.csv, or the file.
+func (p *parser) loadSchedule(pl *Plan, key, file string) error {
+	path := p.resolvePath(file)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "schedule.csv")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sched, err := traces.ReadSchedule(f, path)
+	if err != nil {
+		return err
+	}
+	pl.Schedule, pl.ScheduleFile, pl.runs = sched, path, sched.Runs()
+	if pl.Name == "" {
+		pl.Name = scheduleName(path)
+	}
+	pl.key = "schedule:" + scheduleDigest(sched.Layers, pl.runs)
+	return nil
+}
+
+// scheduleName labels a schedule by its run folder ("runs/rct1/schedule.csv" -> "rct1")
+// or, for a loose file, by its name without extension.
+func scheduleName(path string) string {
+	base := filepath.Base(path)
+	if base == "schedule.csv" {
+		if dir := filepath.Base(filepath.Dir(path)); dir != "." && dir != string(filepath.Separator) {
+			return dir
+		}
+	}
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// tableArray accepts both [[x]] tables and an inline array of tables.
+func tableArray(v any) ([]any, bool) {
+	switch a := v.(type) {
+	case []map[string]any:
+		out := make([]any, len(a))
+		for i, m := range a {
+			out[i] = m
+		}
+		return out, true
+	case []any:
+		return a, true
+	}
+	return nil, false
+}
+
+// points reads [[points]].
+func (p *parser) points(raw map[string]any) {
+	v, ok := raw["points"]
+	if !ok {
+		return
+	}
+	tables, ok := tableArray(v)
+	if !ok || len(tables) == 0 {
+		p.fail("points", "want [[points]] tables, got %s", describe(v))
+		return
+	}
+	s := p.spec
+	axisOf := map[string]int{}
+	for i, ax := range s.Axes {
+		for _, path := range ax.Paths {
+			axisOf[path] = i
+		}
+	}
+	plans := map[string]*Plan{}
+	for _, pl := range s.Plans {
+		plans[pl.Name] = pl
+	}
+	fixed := map[string]bool{}
+	for _, set := range s.Sets {
+		path, _, _ := strings.Cut(set, "=")
+		fixed[path] = true
+	}
+	for i, t := range tables {
+		path := elem("points", i)
+		tbl, ok := t.(map[string]any)
+		if !ok {
+			p.fail(path, "want a table, got %s", describe(t))
+			continue
+		}
+		fx := &Fix{}
+		good := true
+		for _, k := range p.keysInOrder(tbl, path) {
+			kp := child(path, k)
+			val := tbl[k]
+			var err error
+			switch k {
+			case keyModel:
+				name, isStr := val.(string)
+				switch {
+				case !isStr:
+					err = fmt.Errorf("want a model name, got %s", describe(val))
+				case p.model(kp, name):
+					fx.Model = name
+				default:
+					good = false
+				}
+			case keyMethod:
+				fx.Method, err = parseMethod(val)
+			case keyBatch:
+				fx.Batch, err = parseBatch(val)
+			case keyPlan:
+				name, isStr := val.(string)
+				if fx.Plan = plans[name]; !isStr || fx.Plan == nil {
+					var have []string
+					for _, pl := range s.Plans {
+						have = append(have, strconv.Quote(pl.Name))
+					}
+					err = fmt.Errorf("want the name of a [[plans]] entry (have %s), got %s", strings.Join(have, ", "), describe(val))
+				}
+			default:
+				sub := map[string]any{k: val}
+				p.flatten(sub, path, "", func(specPath, profPath string, v any) {
+					if fixed[profPath] {
+						p.fail(specPath, "%s is already set by [set]", profPath)
+						good = false
+						return
+					}
+					text, err := literal(v)
+					if err == nil {
+						c := s.Base.Clone()
+						if err = c.Set(profPath, text); err != nil {
+							err = errors.New(setMessage(err, profPath))
+						}
+					}
+					if err != nil {
+						p.fail(specPath, "%v", err)
+						good = false
+						return
+					}
+					fx.Sets = append(fx.Sets, profPath+"="+text)
+					fx.Paths = append(fx.Paths, profPath)
+				})
+			}
+			if err != nil {
+				p.fail(kp, "%v", err)
+				good = false
+			}
+		}
+		if !good {
+			continue
+		}
+		// A linked axis is fixed as a whole or not at all.
+		for _, ax := range s.Axes {
+			n := 0
+			for _, ap := range ax.Paths {
+				for _, fp := range fx.Paths {
+					if ap == fp {
+						n++
+					}
+				}
+			}
+			if n > 0 && n < len(ax.Paths) {
+				p.fail(path, "sets only part of the linked axis %s: set all of its keys or none", strings.Join(ax.Paths, ","))
+				good = false
+			}
+		}
+		if len(fx.Sets) > 0 {
+			if err := s.Base.Clone().ApplySets(fx.Sets); err != nil {
+				p.fail(path, "together these values are invalid: %s", setMessage(err, ""))
+				good = false
+			}
+		}
+		if good {
+			s.Fixes = append(s.Fixes, fx)
+		}
+	}
+}
+
+// checkPlans checks that every plan fits every model it is combined with: a per-layer
+// list has one width per weight layer; a schedule lists the model's weight layers.
+func (p *parser) checkPlans() {
+	s := p.spec
+	type pair struct {
+		model string
+		plan  *Plan
+	}
+	seen := map[pair]bool{}
+	check := func(model string, pl *Plan) {
+		if seen[pair{model, pl}] {
+			return
+		}
+		seen[pair{model, pl}] = true
+		net := s.nets[model]
+		wl := net.WeightLayers()
+		switch {
+		case pl.Schedule != nil:
+			names := make([]string, len(wl))
+			for i, l := range wl {
+				names[i] = net.Layers[l].Name
+			}
+			if strings.Join(names, ",") != strings.Join(pl.Schedule.Layers, ",") {
+				p.fail(child(pl.path, "schedule"), "schedule %s lists layers %s but model %s has weight layers %s (use [[points]] to pair schedules with their models)",
+					pl.ScheduleFile, strings.Join(pl.Schedule.Layers, ","), model, strings.Join(names, ","))
+			}
+		case len(pl.Bits) != 1 && len(pl.Bits) != len(wl):
+			p.fail(child(pl.path, "bits"), "lists %d bitwidths but model %s has %d weight layers (use [[points]] to pair per-layer plans with their models)",
+				len(pl.Bits), model, len(wl))
+		}
+	}
+	fixes := s.Fixes
+	if len(fixes) == 0 {
+		fixes = []*Fix{{}}
+	}
+	for _, fx := range fixes {
+		ms := s.Models
+		if fx.Model != "" {
+			ms = []string{fx.Model}
+		}
+		ps := s.Plans
+		if fx.Plan != nil {
+			ps = []*Plan{fx.Plan}
+		}
+		for _, m := range ms {
+			for _, pl := range ps {
+				check(m, pl)
+			}
+		}
+	}
+}
