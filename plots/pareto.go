@@ -99,6 +99,7 @@ func Pareto(title, xLabel, yLabel string, pts []Point, minimiseX, minimiseY bool
 		fxy[i] = plotter.XY{X: f.X, Y: f.Y}
 		labels = append(labels, f.Label)
 	}
+	thinLabels(fxy, labels, all)
 	// Neutral colours: the palette's colours stand for methods elsewhere
 	// (vermillion is RCT), and a sweep's points are configurations.
 	ls := draw.LineStyle{Color: black, Width: vg.Points(1.2)}
@@ -146,4 +147,31 @@ func Pareto(title, xLabel, yLabel string, pts []Point, minimiseX, minimiseY bool
 		{Label: "configurations", Thumb: lineThumb{glyph: &ring}},
 		{Label: "Pareto frontier", Thumb: lineThumb{line: ls, glyph: &gs}},
 	}}, nil
+}
+
+// thinLabels blanks frontier labels that would crowd an earlier kept one: a label is
+// kept only when its point is at least a quarter of the data's width (a label is about
+// that wide) or a twelfth of its height (a line of text) away from every kept label's
+// point; close frontier points otherwise print on top of each other.
+func thinLabels(xy plotter.XYs, labels []string, all plotter.XYs) {
+	xmin, xmax, ymin, ymax := plotter.XYRange(all)
+	dx, dy := (xmax-xmin)/4, (ymax-ymin)/12
+	var kept []plotter.XY
+	for i, p := range xy {
+		if labels[i] == "" {
+			continue
+		}
+		crowded := false
+		for _, k := range kept {
+			if math.Abs(p.X-k.X) < dx && math.Abs(p.Y-k.Y) < dy {
+				crowded = true
+				break
+			}
+		}
+		if crowded {
+			labels[i] = ""
+			continue
+		}
+		kept = append(kept, p)
+	}
 }

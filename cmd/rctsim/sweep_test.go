@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sweepSpec is a 4-point sweep of LeNet-5 at batch 8 with one failing point (QAT's
+// tiles do not fit 16 KiB).
+const sweepSpec = `name = "cli"
+methods = ["rct", "qat"]
+batch = 8
+[axes]
+"sram.global.capacity" = ["16KiB", "128KiB"]
+`
+
+func writeSpec(t *testing.T, src string) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "spec.toml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
+}
+
+func TestSweepCommand(t *testing.T) {
+	dir, spec := writeSpec(t, sweepSpec)
+	out := filepath.Join(dir, "out.csv")
+	code, stdout, stderr := rctsim("sweep", "-o", out, "--jsonl", filepath.Join(dir, "out.jsonl"), "--workers", "2", spec)
+	if code != 0 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "cli: 4/4 points, 1 failed") || !strings.Contains(stderr, "1 points failed") {
+		t.Errorf("progress: %s", stderr)
+	}
+	first, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(first, []byte("\n")); n != 5 {
+		t.Errorf("%d lines, want a header and 4 rows", n)
+	}
+	// Rerunning resumes: nothing left to do, nothing changes.
+	code, _, stderr = rctsim("sweep", "--quiet", "-o", out, spec)
+	if code != 0 || stderr != "" {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	if again, _ := os.ReadFile(out); !bytes.Equal(again, first) {
+		t.Error("rerun changed the output")
+	}
+	// Without -o the CSV goes to stdout.
+	code, stdout, _ = rctsim("sweep", "--quiet", spec)
+	if code != 0 || stdout != string(first) {
+		t.Errorf("stdout: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestSweepUsage(t *testing.T) {
+	_, spec := writeSpec(t, sweepSpec)
+	_, bad := writeSpec(t, "batch = 8\n[axes]\n\"sram.global.capacity\" = [\"64KiB\", \"64KiX\"]\n")
+	tests := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"sweep"}, 2, "want one sweep spec"},
+		{[]string{"sweep", spec, "-o", "x.csv"}, 2, `unexpected argument "-o"`},
+		{[]string{"sweep", "--shard", "4/4", spec}, 2, "0..3"},
+		{[]string{"sweep", "--workers", "-1", spec}, 2, "--workers"},
+		{[]string{"sweep", "--bogus", spec}, 2, "flag provided but not defined"},
+		{[]string{"sweep", "no_such_spec"}, 1, "no such file, nor an embedded sweep"},
+		{[]string{"sweep", bad}, 1, bad + `:3:36: axes."sram.global.capacity"[1]: invalid size`},
+		{[]string{"sweep", "--check", "--shard", "1/3", spec}, 0, ""},
+		{[]string{"sweep", "--check", "lenet5_array_sram"}, 0, ""},
+		{[]string{"merge"}, 2, "at least one"},
+		{[]string{"merge", spec, "-o", "x.csv"}, 2, "put flags first"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := rctsim(tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tt.args, code, stderr, tt.code, tt.msg)
+		}
+		if code == 0 && !strings.Contains(stdout, "points") {
+			t.Errorf("%v: stdout %q", tt.args, stdout)
+		}
+	}
+	if _, stdout, _ := rctsim("sweep", "--check", "--shard", "1/3", spec); !strings.Contains(stdout, "4 points (shard 1/3: 1)") {
+		t.Errorf("--check: %s", stdout)
+	}
+	if _, stdout, _ := rctsim("help"); !strings.Contains(stdout, "sweep") || !strings.Contains(stdout, "merge") {
+		t.Errorf("help does not list sweep and merge:\n%s", stdout)
+	}
+}
+
+// TestMergeCommand runs a sweep in two shards and merges them, with and without a
+// missing shard.
+func TestMergeCommand(t *testing.T) {
+	dir, spec := writeSpec(t, sweepSpec)
+	whole := filepath.Join(dir, "whole.csv")
+	if code, _, stderr := rctsim("sweep", "--quiet", "-o", whole, spec); code != 0 {
+		t.Fatal(stderr)
+	}
+	shards := []string{filepath.Join(dir, "s0.csv"), filepath.Join(dir, "s1.csv")}
+	for i, s := range shards {
+		if code, _, stderr := rctsim("sweep", "--quiet", "--shard", []string{"0/2", "1/2"}[i], "-o", s, spec); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	merged := filepath.Join(dir, "merged.csv")
+	code, _, stderr := rctsim("merge", "--spec", spec, "-o", merged, shards[1], shards[0])
+	if code != 0 || !strings.Contains(stderr, "merged 2 files: 4 points of 4") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want, _ := os.ReadFile(whole)
+	if got, _ := os.ReadFile(merged); !bytes.Equal(got, want) {
+		t.Errorf("merged shards differ from a single run:\n%s\nwant\n%s", got, want)
+	}
+	code, _, stderr = rctsim("merge", "--spec", spec, "--shards", "2", "-o", merged, shards[0], shards[0])
+	if code != 1 || !strings.Contains(stderr, "duplicated: 2 points") || !strings.Contains(stderr, "missing: 2 points") ||
+		!strings.Contains(stderr, "point 1 (shard 1/2): sram.global.capacity=16KiB model=lenet5 method=qat") {
+		t.Errorf("incomplete merge: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := rctsim("merge", "-o", shards[0], shards[0]); code != 2 || !strings.Contains(stderr, "also the output") {
+		t.Errorf("merging into an input: exit %d: %s", code, stderr)
+	}
+}

@@ -1,0 +1,522 @@
+package kernels
+
+// Integer semantics of the training instructions.
+//
+// This file defines, once, the arithmetic of every integer operation of RCT training:
+// GEMM accumulation, bias alignment, requantisation, the loss error, residual adds, the
+// weight update with its random bits, the controller's statistic and bitwidth changes.
+// train/ computes integer training with these functions (or, for GEMMs, with code proven
+// equal to GEMMInt by test), and the simulator's functional mode must reproduce them bit
+// for bit. They are pure functions over caller-owned slices: no time, no energy, no
+// allocation, no state.
+//
+// Number representation. A tensor is integers plus a power-of-two scale: element v
+// stands for v * 2^exp. Activations and errors are int8 (range ±127, -128 unused so
+// that negation never overflows); weights are b-bit integers in int32 words (range
+// ±(2^(b-1)-1)); accumulators are int32 (range ±(2^31-1)). Every rounding of a shift
+// is one of two kinds: RoundShift (nearest, ties away from zero) or StochasticShift
+// (floor after adding random bits).
+//
+// Order of operations a device must follow, per element:
+//   - GEMM (GEMMInt): the exact integer sum of products, then saturation to int32.
+//   - Epilogue of a forward GEMM: AddBias (acc + RoundShift(bias, accExp-biasExp),
+//     saturated to int32), then Requant (ReLU if fused, RoundShift by the tensor's
+//     shift, saturate to int8), tracking max |acc| after the ReLU.
+//   - Update (UpdateInt): d = -lr.Mant * g exactly in int64; q = StochasticShift(d,
+//     sh, RandAt(key, index)) or RoundShift(d, sh); w = Saturate(w + q, bits).
+//   - Bitwidth change (ConvertInt): widen by a left shift; narrow by RoundShift then
+//     saturate to the new width.
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// RoundShift returns x / 2^sh rounded to the nearest integer, ties away from zero (so
+// RoundShift(-x, sh) == -RoundShift(x, sh) and rounding never biases a symmetric
+// distribution). sh <= 0 is an exact left shift by -sh, saturating at ±(2^63-1)
+// instead of overflowing. Shifts of 64 or more return 0.
+func RoundShift(x int64, sh int) int64 {
+	if sh <= 0 {
+		return shiftLeftSat(x, -sh)
+	}
+	if sh >= 64 {
+		return 0
+	}
+	// |x| as uint64 is exact even for MinInt64, and |x| + 2^(sh-1) < 2^64.
+	ux := uint64(x)
+	neg := x < 0
+	if neg {
+		ux = -ux
+	}
+	r := (ux + 1<<(sh-1)) >> sh
+	if neg {
+		return -int64(r)
+	}
+	return int64(r)
+}
+
+// shiftLeftSat returns x * 2^by, saturated at ±(2^63-1).
+func shiftLeftSat(x int64, by int) int64 {
+	if x == 0 || by == 0 {
+		return x
+	}
+	ux := uint64(x)
+	if x < 0 {
+		ux = -ux
+	}
+	if by >= 63 || bits.Len64(ux)+by > 63 {
+		if x < 0 {
+			return -math.MaxInt64
+		}
+		return math.MaxInt64
+	}
+	return x << by
+}
+
+// Saturate clamps x to the symmetric range of a signed `bits`-bit integer,
+// ±(2^(bits-1)-1), for 2 <= bits <= 64.
+func Saturate(x int64, bits int) int64 {
+	lim := satLimit(bits)
+	if x > lim {
+		return lim
+	}
+	if x < -lim {
+		return -lim
+	}
+	return x
+}
+
+// satLimit is 2^(bits-1)-1; widths outside 2..64 are programmer errors.
+func satLimit(bits int) int64 {
+	if bits < 2 || bits > 64 {
+		panic(fmt.Sprintf("kernels: bit width %d outside 2..64", bits))
+	}
+	return int64(uint64(1)<<(bits-1) - 1)
+}
+
+// ShiftFor returns the smallest right shift sh >= 0 such that RoundShift(maxAbs, sh)
+// fits the symmetric range of a signed `bits`-bit integer: the per-tensor power-of-two
+// scale chosen from the tensor's largest magnitude (NITI). maxAbs < 0 is treated as its
+// magnitude.
+func ShiftFor(maxAbs int64, bits int) int {
+	lim := satLimit(bits)
+	if maxAbs < 0 {
+		maxAbs = -maxAbs
+		if maxAbs < 0 { // MinInt64
+			maxAbs = math.MaxInt64
+		}
+	}
+	if maxAbs <= lim {
+		return 0
+	}
+	// bits.Len64(maxAbs)-(bits-1) brings the top bit into range; rounding up may carry
+	// one position further.
+	sh := bits64Len(maxAbs) - (bits - 1)
+	for RoundShift(maxAbs, sh) > lim {
+		sh++
+	}
+	return sh
+}
+
+func bits64Len(x int64) int { return bits.Len64(uint64(x)) }
+
+// Requant turns int32 accumulators into int8 outputs: optional ReLU, RoundShift by
+// shift (negative: exact left shift), saturation to ±127. It returns the largest
+// magnitude of the accumulators after the ReLU (the statistic that sets a later step's
+// shift, see ShiftFor) and how many outputs saturated. len(out) must be len(acc).
+func Requant(acc []int32, shift int, relu bool, out []int8) (maxAbs int32, saturated int) {
+	out = out[:len(acc)]
+	var m int64
+	if shift <= 0 || shift >= 62 {
+		for i, a := range acc {
+			v := int64(a)
+			if relu && v < 0 {
+				v = 0
+			}
+			m = max(m, v, -v)
+			r := RoundShift(v, shift)
+			if r > 127 || r < -127 {
+				r = min(max(r, -127), 127)
+				saturated++
+			}
+			out[i] = int8(r)
+		}
+		return int32(min(m, math.MaxInt32)), saturated
+	}
+	// The common case, RoundShift inlined: |v| + 2^(shift-1) cannot overflow.
+	half := int64(1) << (shift - 1)
+	for i, a := range acc {
+		v := int64(a)
+		var r int64
+		if v >= 0 {
+			m = max(m, v)
+			r = (v + half) >> shift
+			if r > 127 {
+				r = 127
+				saturated++
+			}
+		} else if relu {
+			r = 0
+		} else {
+			m = max(m, -v)
+			r = -((-v + half) >> shift)
+			if r < -127 {
+				r = -127
+				saturated++
+			}
+		}
+		out[i] = int8(r)
+	}
+	return int32(min(m, math.MaxInt32)), saturated
+}
+
+// golden is SplitMix64's increment, 2^64 divided by the golden ratio.
+const golden = 0x9e3779b97f4a7c15
+
+// mix64 is SplitMix64's output function (Steele, Lea and Flood, OOPSLA 2014), a
+// bijective 64-bit mixer.
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// RandKey derives the key of one random stream from a seed and a stream number:
+// mix64(seed XOR mix64(stream + γ)), γ = 0x9e3779b97f4a7c15, mix64 = SplitMix64's
+// output function. A device computes it once per tensor update.
+func RandKey(seed, stream uint64) uint64 { return mix64(seed ^ mix64(stream+golden)) }
+
+// RandAt is the index-th output (0-based) of a SplitMix64 generator whose state starts
+// at key: mix64(key + (index+1)*γ). It needs no state, so elements can be processed in
+// any order or tile by tile and still get the same bits.
+func RandAt(key, index uint64) uint64 { return mix64(key + (index+1)*golden) }
+
+// RandBits is the counter-based random generator of stochastic rounding:
+// RandAt(RandKey(seed, stream), index). train/ uses seed = a value derived from the
+// run's seed, stream = the (step, layer, tensor) triple packed as documented there, and
+// index = the element's position in the tensor's canonical layout.
+func RandBits(seed, stream, index uint64) uint64 { return RandAt(RandKey(seed, stream), index) }
+
+// StochasticShift returns floor((x + (r mod 2^sh)) / 2^sh): x / 2^sh rounded down or up
+// with probabilities that make it unbiased when the low sh bits of r are uniform
+// (E = x / 2^sh exactly). sh <= 0 is an exact (saturating) left shift. sh > 62 returns
+// 0, a bias below 2^(62-sh) grid steps for any |x| < 2^62.
+func StochasticShift(x int64, sh int, r uint64) int64 {
+	if sh <= 0 {
+		return shiftLeftSat(x, -sh)
+	}
+	if sh > 62 {
+		return 0
+	}
+	if x > math.MaxInt64-(1<<62) {
+		// x + r could overflow; the result is x>>sh or one more.
+		q := x >> sh
+		if (uint64(x)&(1<<sh-1))+(r&(1<<sh-1)) >= 1<<sh {
+			q++
+		}
+		return q
+	}
+	return (x + int64(r&(1<<sh-1))) >> sh
+}
+
+// FixedLR is a learning rate in the integer update's fixed-point form,
+// lr = Mant * 2^-Shift: a 16-bit mantissa in [2^15, 2^16) and an exponent, so every
+// rate from 2^-40 to 2^15 is represented within a relative error of 2^-16, and the
+// update is an integer multiply and a shift.
+type FixedLR struct {
+	Mant  int64
+	Shift int
+}
+
+// NewFixedLR returns the fixed-point form of lr: the mantissa is lr*2^Shift rounded to
+// nearest (ties away from zero), with Shift chosen so the mantissa has 16 bits.
+func NewFixedLR(lr float64) (FixedLR, error) {
+	if !(lr > 0) || math.IsInf(lr, 0) || lr < 0x1p-40 || lr >= 0x1p15 {
+		return FixedLR{}, fmt.Errorf("learning rate %v outside the integer update's range [2^-40, 2^15)", lr)
+	}
+	_, e := math.Frexp(lr) // lr = f * 2^e, f in [0.5, 1)
+	shift := 16 - e
+	m := math.Round(math.Ldexp(lr, shift))
+	if m >= 1<<16 { // rounding carried into bit 17
+		shift--
+		m = math.Round(math.Ldexp(lr, shift))
+	}
+	return FixedLR{Mant: int64(m), Shift: shift}, nil
+}
+
+// Float returns the rate the fixed-point form represents.
+func (l FixedLR) Float() float64 { return math.Ldexp(float64(l.Mant), -l.Shift) }
+
+// UpdateShift is the right shift of the update of weights with step 2^weightExp by a
+// gradient accumulator with scale 2^gradExp at rate lr: the update in grid steps is
+// -lr*g/Δ = -Mant * G * 2^(gradExp - weightExp - Shift).
+func UpdateShift(lr FixedLR, gradExp, weightExp int) int { return lr.Shift + weightExp - gradExp }
+
+// Rounding selects how the integer update rounds onto the weight grid.
+type Rounding uint8
+
+// Rounding modes.
+const (
+	// RoundStochastic is StochasticShift with bits from RandAt: unbiased, so updates
+	// smaller than a grid step still move weights in expectation.
+	RoundStochastic Rounding = iota
+	// RoundNearest is RoundShift: updates below half a grid step are lost.
+	RoundNearest
+)
+
+func (r Rounding) String() string {
+	switch r {
+	case RoundStochastic:
+		return "stochastic"
+	case RoundNearest:
+		return "nearest"
+	}
+	return fmt.Sprintf("Rounding(%d)", int(r))
+}
+
+// ParseRounding reads "stochastic" or "nearest".
+func ParseRounding(s string) (Rounding, error) {
+	switch s {
+	case "stochastic":
+		return RoundStochastic, nil
+	case "nearest":
+		return RoundNearest, nil
+	}
+	return 0, fmt.Errorf("unknown rounding %q (want stochastic or nearest)", s)
+}
+
+// UpdateInt applies RCT's weight update w += round(-lr*g/Δ) onto the b-bit grid, in
+// place: for each j, d = -mant*grad[j] (exact in int64), q = StochasticShift(d, shift,
+// RandAt(key, first+j)) or RoundShift(d, shift), w[j] = Saturate(w[j]+q, bits). shift
+// comes from UpdateShift; key from RandKey (unused by RoundNearest); first is the index
+// of w[0] in the tensor's canonical layout, so a tile updated on its own draws the same
+// bits as the whole tensor. It returns how many weights saturated.
+func UpdateInt(w, grad []int32, mant int64, shift, bits int, rounding Rounding, key, first uint64) (saturated int) {
+	lim := satLimit(bits)
+	grad = grad[:len(w)]
+	for j, g := range grad {
+		d := -mant * int64(g)
+		var q int64
+		if rounding == RoundStochastic {
+			q = StochasticShift(d, shift, RandAt(key, first+uint64(j)))
+		} else {
+			q = RoundShift(d, shift)
+		}
+		// |w| < 2^31 and |q| <= 2^63-1: the sum can overflow only when q is huge, and
+		// then it saturates anyway.
+		v := int64(w[j])
+		switch {
+		case q > lim-v:
+			v = lim
+			saturated++
+		case q < -lim-v:
+			v = -lim
+			saturated++
+		default:
+			v += q
+		}
+		w[j] = int32(v)
+	}
+	return saturated
+}
+
+// GradAbsSum is the precision controller's statistic over a tile of gradient
+// accumulators: the exact sum of |g|.
+func GradAbsSum(grad []int32) uint64 {
+	var s uint64
+	for _, g := range grad {
+		if g < 0 {
+			s += uint64(-int64(g))
+		} else {
+			s += uint64(g)
+		}
+	}
+	return s
+}
+
+// Gavg turns the exact sum of |g| over a layer's n weights into the controller's
+// Gavg = mean(|lr*g|)/Δ = absSum * mant * 2^-shift / n, with shift from UpdateShift.
+// This final step is float64 arithmetic in this order: float64(absSum) *
+// float64(mant), scaled by 2^-shift (exact), divided by float64(n).
+func Gavg(absSum uint64, n int, mant int64, shift int) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return math.Ldexp(float64(absSum)*float64(mant), -shift) / float64(n)
+}
+
+// ConvertInt moves integer weights from `from` to `to` bits in place, keeping their
+// real values: widening shifts left by to-from (the step Δ halves per bit, exact);
+// narrowing rounds away from-to low bits with RoundShift and saturates to `to` bits
+// (the step doubles per bit). Widening and then narrowing by the same amount restores
+// the weights exactly. It returns how many weights saturated.
+func ConvertInt(w []int32, from, to int) (saturated int) {
+	switch {
+	case to > from:
+		by := to - from
+		for j, v := range w {
+			w[j] = int32(Saturate(int64(v)<<by, to))
+		}
+	case to < from:
+		lim := satLimit(to)
+		by := from - to
+		for j, v := range w {
+			r := RoundShift(int64(v), by)
+			if r > lim {
+				r = lim
+				saturated++
+			} else if r < -lim {
+				r = -lim
+				saturated++
+			}
+			w[j] = int32(r)
+		}
+	}
+	return saturated
+}
+
+// GEMMInt is the reference integer GEMM: acc (m x n) = a (m x k, int8) times b (k x n,
+// integers of up to 32 bits, e.g. b-bit weights or int8 errors), all row-major; each
+// element is the exact sum of its k products, then saturated to ±(2^31-1). It is the
+// definition, not a fast implementation.
+func GEMMInt(a []int8, b []int32, m, n, k int, acc []int32) {
+	for i := range m {
+		for j := range n {
+			var s int64
+			for l := range k {
+				s += int64(a[i*k+l]) * int64(b[l*n+j])
+			}
+			acc[i*n+j] = int32(Saturate(s, 32))
+		}
+	}
+}
+
+// AddBias adds a bias to accumulators in the GEMM epilogue, before Requant: acc is
+// m x n row-major (rows are output positions, columns output channels) and bias has n
+// entries, each standing for bias*2^biasExp; shift = accExp - biasExp aligns it, and
+// each accumulator becomes Saturate(acc + RoundShift(bias, shift), 32).
+func AddBias(acc []int32, n int, bias []int32, shift int) {
+	bias = bias[:n]
+	rows := len(acc) / n
+	for j, b := range bias {
+		bj := RoundShift(int64(b), shift)
+		for r := range rows {
+			v := int64(acc[r*n+j]) + bj
+			if v > math.MaxInt32 || v < -math.MaxInt32 {
+				v = min(max(v, -math.MaxInt32), math.MaxInt32)
+			}
+			acc[r*n+j] = int32(v)
+		}
+	}
+}
+
+// QuantExp returns the power-of-two scale exponent for quantising real values whose
+// largest magnitude is maxAbs to signed `bits`-bit integers: the smallest e with
+// round(maxAbs * 2^-e) <= 2^(bits-1)-1. maxAbs 0 (or not finite) gives 0.
+func QuantExp(maxAbs float64, bits int) int {
+	lim := float64(satLimit(bits))
+	if !(maxAbs > 0) || math.IsInf(maxAbs, 0) {
+		return 0
+	}
+	_, e := math.Frexp(maxAbs / lim)
+	// The estimate is within one of the answer; settle it with the exact test.
+	for math.Round(math.Ldexp(maxAbs, -e)) > lim {
+		e++
+	}
+	for math.Round(math.Ldexp(maxAbs, -(e-1))) <= lim {
+		e--
+	}
+	return e
+}
+
+// Quantize writes round(x * 2^-exp) (ties away from zero) saturated to ±127 into out,
+// and returns how many values saturated. The scaling by a power of two is exact.
+func Quantize(x []float32, exp int, out []int8) (saturated int) {
+	out = out[:len(x)]
+	for i, v := range x {
+		r := math.Round(math.Ldexp(float64(v), -exp))
+		if r > 127 {
+			r = 127
+			saturated++
+		} else if r < -127 {
+			r = -127
+			saturated++
+		}
+		out[i] = int8(r)
+	}
+	return saturated
+}
+
+// SoftmaxXent is the loss of integer training. logits holds rows of `classes` int8
+// logits (one row per labelled position) with scale 2^exp, labels one class per row,
+// prob caller-owned scratch of len(logits). For each row it computes in float64
+// z = logit*2^exp, p = exp(z - max z) / sum (math.Exp), the row's loss
+// log(sum) - (z_label - max z) (math.Log), and the error (p - onehot)/denom (denom is
+// batch x positions, so the error is that of the mean loss). The error tensor is then
+// quantised to int8 with its own scale from its current maximum (QuantExp, then
+// round-to-nearest, ties away from zero): errExp is that scale. It returns the summed
+// loss over rows and the number of rows whose first largest logit is the label.
+func SoftmaxXent(logits []int8, exp, classes int, labels []int32, denom int, prob []float64, errOut []int8) (errExp int, lossSum float64, correct int) {
+	rows := len(labels)
+	scale := math.Ldexp(1, exp)
+	inv := 1 / float64(denom)
+	var maxErr float64
+	for r := range rows {
+		z := logits[r*classes : (r+1)*classes]
+		p := prob[r*classes : (r+1)*classes]
+		best := 0
+		for c := 1; c < classes; c++ {
+			if z[c] > z[best] {
+				best = c
+			}
+		}
+		zmax := float64(z[best]) * scale
+		var sum float64
+		for c, v := range z {
+			e := math.Exp(float64(v)*scale - zmax)
+			p[c] = e
+			sum += e
+		}
+		y := int(labels[r])
+		if best == y {
+			correct++
+		}
+		lossSum += math.Log(sum) - (float64(z[y])*scale - zmax)
+		for c := range p {
+			g := p[c] / sum
+			if c == y {
+				g -= 1
+			}
+			g *= inv
+			p[c] = g
+			maxErr = max(maxErr, math.Abs(g))
+		}
+	}
+	errExp = QuantExp(maxErr, 8)
+	for i, g := range prob[:rows*classes] {
+		errOut[i] = int8(math.Round(math.Ldexp(g, -errExp)))
+	}
+	return errExp, lossSum, correct
+}
+
+// AddAlignedMaxGap bounds the exponent gap AddAligned keeps exactly: int8 values shifted
+// left by up to 23 bits sum without overflowing int32.
+const AddAlignedMaxGap = 23
+
+// AddAligned adds two int8 tensors with scales 2^ea and 2^eb (a residual connection)
+// into int32 accumulators with scale 2^exp, which it returns: exp is the finer of the
+// two exponents, but no more than AddAlignedMaxGap below the coarser one; each operand
+// is brought to exp with RoundShift (exact unless the gap exceeds the bound). The sum
+// is then requantised like any accumulator.
+func AddAligned(a []int8, ea int, b []int8, eb int, acc []int32) (exp int) {
+	exp = max(min(ea, eb), max(ea, eb)-AddAlignedMaxGap)
+	sa, sb := exp-ea, exp-eb
+	b = b[:len(a)]
+	acc = acc[:len(a)]
+	for i := range a {
+		acc[i] = int32(RoundShift(int64(a[i]), sa) + RoundShift(int64(b[i]), sb))
+	}
+	return exp
+}

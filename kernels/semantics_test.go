@@ -1,0 +1,375 @@
+package kernels
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestRoundShift(t *testing.T) {
+	for _, c := range []struct {
+		x    int64
+		sh   int
+		want int64
+	}{
+		{5, 1, 3}, {-5, 1, -3}, // 2.5: ties away from zero
+		{4, 1, 2}, {3, 1, 2}, {1, 1, 1}, {-1, 1, -1}, {-3, 1, -2},
+		{7, 2, 2}, {6, 2, 2}, {-6, 2, -2}, {5, 2, 1}, {-5, 2, -1},
+		{0, 5, 0}, {31, 5, 1}, {15, 5, 0}, {16, 5, 1}, {-16, 5, -1}, {-15, 5, 0},
+		{123, 0, 123}, {3, -2, 12}, {-3, -2, -12},
+		{math.MaxInt64, -1, math.MaxInt64}, {math.MinInt64 + 1, -1, -math.MaxInt64}, {1 << 61, -2, math.MaxInt64},
+		{math.MinInt64, 1, -(1 << 62)}, {1 << 62, 63, 1}, {(1 << 62) - 1, 63, 0}, {math.MaxInt64, 64, 0},
+	} {
+		if got := RoundShift(c.x, c.sh); got != c.want {
+			t.Errorf("RoundShift(%d, %d) = %d, want %d", c.x, c.sh, got, c.want)
+		}
+	}
+	// Symmetry: RoundShift(-x) == -RoundShift(x).
+	for x := int64(-1000); x <= 1000; x++ {
+		for sh := 0; sh < 12; sh++ {
+			if RoundShift(-x, sh) != -RoundShift(x, sh) {
+				t.Fatalf("RoundShift not odd at x=%d sh=%d", x, sh)
+			}
+			// Nearest: the error is at most half a step.
+			if d := math.Abs(float64(RoundShift(x, sh)) - math.Ldexp(float64(x), -sh)); d > 0.5 {
+				t.Fatalf("RoundShift(%d,%d) off by %v", x, sh, d)
+			}
+		}
+	}
+}
+
+func TestSaturate(t *testing.T) {
+	for _, c := range []struct {
+		x          int64
+		bits       int
+		want       int64
+		wantShiftF int
+	}{
+		{200, 8, 127, 1}, {-200, 8, -127, 1}, {-128, 8, -127, 1}, {127, 8, 127, 0}, {-127, 8, -127, 0},
+		{5, 2, 1, 2}, {-5, 2, -1, 2}, {40000, 16, 32767, 1}, {-(1 << 40), 32, -(1<<31 - 1), 10},
+	} {
+		if got := Saturate(c.x, c.bits); got != c.want {
+			t.Errorf("Saturate(%d, %d) = %d, want %d", c.x, c.bits, got, c.want)
+		}
+		if got := ShiftFor(c.x, c.bits); got != c.wantShiftF {
+			t.Errorf("ShiftFor(%d, %d) = %d, want %d", c.x, c.bits, got, c.wantShiftF)
+		}
+	}
+}
+
+func TestShiftFor(t *testing.T) {
+	for _, c := range []struct {
+		maxAbs int64
+		bits   int
+		want   int
+	}{
+		{0, 8, 0}, {127, 8, 0}, {128, 8, 1}, {254, 8, 1}, {255, 8, 2}, {300, 8, 2}, {-300, 8, 2},
+		{math.MaxInt32, 8, 25}, {1 << 24, 8, 18}, {math.MinInt64, 8, 57}, {math.MaxInt64, 8, 57},
+	} {
+		got := ShiftFor(c.maxAbs, c.bits)
+		if got != c.want {
+			t.Errorf("ShiftFor(%d, %d) = %d, want %d", c.maxAbs, c.bits, got, c.want)
+		}
+	}
+	// The definition: the smallest shift that fits.
+	for m := int64(0); m < 5000; m += 7 {
+		sh := ShiftFor(m, 8)
+		if RoundShift(m, sh) > 127 || (sh > 0 && RoundShift(m, sh-1) <= 127) {
+			t.Fatalf("ShiftFor(%d) = %d is not the smallest fitting shift", m, sh)
+		}
+	}
+}
+
+func TestRequant(t *testing.T) {
+	acc := []int32{-300, 300, 100, 64, -64, 0, 1000, -2000, 5}
+	out := make([]int8, len(acc))
+	m, sat := Requant(acc, 1, false, out)
+	if want := []int8{-127, 127, 50, 32, -32, 0, 127, -127, 3}; !slices.Equal(out, want) || m != 2000 || sat != 4 {
+		t.Errorf("Requant no relu = %v max %d sat %d, want %v max 2000 sat 4", out, m, sat, want)
+	}
+	m, sat = Requant(acc, 1, true, out)
+	if want := []int8{0, 127, 50, 32, 0, 0, 127, 0, 3}; !slices.Equal(out, want) || m != 1000 || sat != 2 {
+		t.Errorf("Requant relu = %v max %d sat %d, want %v max 1000 sat 2", out, m, sat, want)
+	}
+	m, sat = Requant([]int32{3, -3, 40, math.MinInt32 + 1}, -2, false, out)
+	if want := []int8{12, -12, 127, -127}; !slices.Equal(out[:4], want) || m != math.MaxInt32 || sat != 2 {
+		t.Errorf("Requant left shift = %v max %d sat %d", out[:4], m, sat)
+	}
+}
+
+// splitMix64 is the textbook generator RandAt must agree with.
+type splitMix64 struct{ state uint64 }
+
+func (s *splitMix64) next() uint64 {
+	s.state += 0x9e3779b97f4a7c15
+	z := s.state
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+func TestRandBits(t *testing.T) {
+	key := RandKey(42, 7)
+	g := splitMix64{state: key}
+	for i := uint64(0); i < 100; i++ {
+		if got, want := RandAt(key, i), g.next(); got != want {
+			t.Fatalf("RandAt(key, %d) = %#x, SplitMix64 gives %#x", i, got, want)
+		}
+		if RandBits(42, 7, i) != RandAt(key, i) {
+			t.Fatal("RandBits differs from RandAt(RandKey)")
+		}
+	}
+	// Pinned values: the device reproduces exactly these.
+	for _, c := range []struct{ seed, stream, index, want uint64 }{
+		{0, 0, 0, 0x568a9b0b1a2c05ec},
+		{1, 2, 3, 0xdac0b083a7c5fea9},
+	} {
+		if got := RandBits(c.seed, c.stream, c.index); got != c.want {
+			t.Errorf("RandBits(%d,%d,%d) = %#x, want %#x", c.seed, c.stream, c.index, got, c.want)
+		}
+	}
+	if RandKey(1, 2) == RandKey(2, 1) {
+		t.Error("RandKey is symmetric in seed and stream")
+	}
+}
+
+func TestStochasticShift(t *testing.T) {
+	// Exact multiples never round; results are always floor or floor+1.
+	for x := int64(-300); x <= 300; x++ {
+		for sh := 0; sh < 6; sh++ {
+			for _, r := range []uint64{0, 1, 0xffffffffffffffff, 0x5555555555555555} {
+				got := StochasticShift(x, sh, r)
+				fl := int64(math.Floor(math.Ldexp(float64(x), -sh)))
+				if got != fl && got != fl+1 {
+					t.Fatalf("StochasticShift(%d,%d,%#x) = %d, floor is %d", x, sh, r, got, fl)
+				}
+				if x%(1<<sh) == 0 && got != x>>sh {
+					t.Fatalf("StochasticShift(%d,%d) = %d, exact %d", x, sh, got, x>>sh)
+				}
+			}
+		}
+	}
+	if got := StochasticShift(math.MaxInt64, 1, 1); got != 1<<62 {
+		t.Errorf("StochasticShift(MaxInt64, 1, 1) = %d, want 2^62", got)
+	}
+	if got := StochasticShift(3, -2, 0); got != 12 {
+		t.Errorf("StochasticShift(3,-2) = %d", got)
+	}
+	// Unbiased: the mean over n draws is within 5 standard errors of x/2^sh.
+	const n = 200000
+	key := RandKey(12345, 1)
+	for _, c := range []struct {
+		x  int64
+		sh int
+	}{{1, 4}, {-1, 4}, {5, 3}, {-13, 3}, {1000003, 10}, {-77, 7}, {3, 20}} {
+		var sum float64
+		for i := range uint64(n) {
+			sum += float64(StochasticShift(c.x, c.sh, RandAt(key, i)))
+		}
+		want := math.Ldexp(float64(c.x), -c.sh)
+		p := want - math.Floor(want)
+		se := math.Sqrt(p * (1 - p) / n)
+		if d := math.Abs(sum/n - want); d > 5*se+1e-12 {
+			t.Errorf("StochasticShift(%d, %d): mean %v, want %v (5 s.e. = %v)", c.x, c.sh, sum/n, want, 5*se)
+		}
+	}
+}
+
+func TestFixedLR(t *testing.T) {
+	for _, lr := range []float64{1, 0.1, 0.01, 0.05, 3e-4, 1e-9, 0.999999999, 1000} {
+		f, err := NewFixedLR(lr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Mant < 1<<15 || f.Mant >= 1<<16 {
+			t.Errorf("NewFixedLR(%v) mantissa %d is not 16 bits", lr, f.Mant)
+		}
+		if rel := math.Abs(f.Float()-lr) / lr; rel > 0x1p-16 {
+			t.Errorf("NewFixedLR(%v) = %v, relative error %v", lr, f.Float(), rel)
+		}
+	}
+	if f, _ := NewFixedLR(0.5); f.Mant != 1<<15 || f.Shift != 16 {
+		t.Errorf("NewFixedLR(0.5) = %+v", f)
+	}
+	for _, lr := range []float64{0, -1, math.NaN(), math.Inf(1), 1e-20, 1e6} {
+		if _, err := NewFixedLR(lr); err == nil {
+			t.Errorf("NewFixedLR(%v) accepted", lr)
+		}
+	}
+}
+
+func TestUpdateInt(t *testing.T) {
+	// lr = 2^15 * 2^-15 = 1; gradient scale 2^-4 relative to the grid: the update in
+	// grid steps is -g/16.
+	lr := FixedLR{Mant: 1 << 15, Shift: 15}
+	sh := UpdateShift(lr, -4, 0)
+	if sh != 19 {
+		t.Fatalf("UpdateShift = %d, want 19", sh)
+	}
+	w := []int32{10, 10, 120, -5, 0}
+	g := []int32{100, -100, -1000, 8, 24}
+	// -6.25, 6.25, 62.5, -0.5, -1.5 rounded to nearest (ties away from zero).
+	sat := UpdateInt(w, g, lr.Mant, sh, 8, RoundNearest, 0, 0)
+	if want := []int32{4, 16, 127, -6, -2}; !slices.Equal(w, want) || sat != 1 {
+		t.Errorf("UpdateInt nearest = %v sat %d, want %v sat 1", w, sat, want)
+	}
+	// Stochastic: a tile updated on its own (with its index offset) equals the whole.
+	whole := make([]int32, 1000)
+	grad := make([]int32, 1000)
+	for i := range grad {
+		grad[i] = int32(i*7919%2001 - 1000)
+		whole[i] = int32(i%15 - 7)
+	}
+	tiled := slices.Clone(whole)
+	key := RandKey(9, 3)
+	UpdateInt(whole, grad, lr.Mant, 21, 4, RoundStochastic, key, 0)
+	UpdateInt(tiled[:300], grad[:300], lr.Mant, 21, 4, RoundStochastic, key, 0)
+	UpdateInt(tiled[300:], grad[300:], lr.Mant, 21, 4, RoundStochastic, key, 300)
+	if !slices.Equal(whole, tiled) {
+		t.Error("tiled stochastic update differs from the whole-tensor update")
+	}
+	for _, v := range whole {
+		if v < -7 || v > 7 {
+			t.Fatalf("4-bit weight %d out of range", v)
+		}
+	}
+}
+
+func TestGavg(t *testing.T) {
+	g := []int32{-3, 5, 0, math.MinInt32 + 1}
+	if s := GradAbsSum(g); s != 8+math.MaxInt32 {
+		t.Errorf("GradAbsSum = %d", s)
+	}
+	// |g| sum 8 over 4 weights, lr*g/Δ = g * mant * 2^-shift = g/2: mean 1.
+	if got := Gavg(8, 4, 1<<15, 16); got != 1 {
+		t.Errorf("Gavg = %v, want 1", got)
+	}
+}
+
+func TestConvertInt(t *testing.T) {
+	w := []int32{3, -3, 5, 127, -127, 0, 1, -1, 64}
+	orig := slices.Clone(w)
+	ConvertInt(w, 8, 9)
+	if want := []int32{6, -6, 10, 254, -254, 0, 2, -2, 128}; !slices.Equal(w, want) {
+		t.Errorf("widen = %v", w)
+	}
+	ConvertInt(w, 9, 8)
+	if !slices.Equal(w, orig) {
+		t.Errorf("widen then narrow = %v, want %v", w, orig)
+	}
+	sat := ConvertInt(w, 8, 7)
+	// 1.5, -1.5, 2.5, 63.5, -63.5, 0, 0.5, -0.5, 32 -> ties away, 7-bit range ±63.
+	if want := []int32{2, -2, 3, 63, -63, 0, 1, -1, 32}; !slices.Equal(w, want) || sat != 2 {
+		t.Errorf("narrow = %v sat %d, want %v sat 2", w, sat, want)
+	}
+	w = []int32{100, -100, 7}
+	ConvertInt(w, 8, 16)
+	ConvertInt(w, 16, 8)
+	if !slices.Equal(w, []int32{100, -100, 7}) {
+		t.Errorf("8->16->8 = %v", w)
+	}
+}
+
+func TestGEMMInt(t *testing.T) {
+	a := []int8{1, 2, 3, -4, 5, -6}    // 2x3
+	b := []int32{7, 8, 9, 10, -11, 12} // 3x2
+	acc := make([]int32, 4)
+	GEMMInt(a, b, 2, 2, 3, acc)
+	if want := []int32{1*7 + 2*9 - 3*11, 1*8 + 2*10 + 3*12, -4*7 + 5*9 + 6*11, -4*8 + 5*10 - 6*12}; !slices.Equal(acc, want) {
+		t.Errorf("GEMMInt = %v, want %v", acc, want)
+	}
+	// Saturation at the symmetric int32 range.
+	a = []int8{127, 127, -127, -127}
+	b = []int32{math.MaxInt32, math.MaxInt32}
+	GEMMInt(a, b, 2, 1, 2, acc)
+	if acc[0] != math.MaxInt32 || acc[1] != -math.MaxInt32 {
+		t.Errorf("saturating GEMMInt = %v", acc[:2])
+	}
+}
+
+func TestAddBias(t *testing.T) {
+	acc := []int32{1, 2, 3, 4, 5, 6} // 2 positions x 3 channels
+	AddBias(acc, 3, []int32{3, -3, 1}, 1)
+	if want := []int32{3, 0, 4, 6, 3, 7}; !slices.Equal(acc, want) {
+		t.Errorf("AddBias shift 1 = %v, want %v", acc, want)
+	}
+	AddBias(acc, 3, []int32{1, 0, -1}, -4)
+	if want := []int32{19, 0, -12, 22, 3, -9}; !slices.Equal(acc, want) {
+		t.Errorf("AddBias shift -4 = %v, want %v", acc, want)
+	}
+}
+
+func TestQuantExpAndQuantize(t *testing.T) {
+	for _, c := range []struct {
+		maxAbs float64
+		want   int
+	}{{1, -6}, {0.99, -7}, {127, 0}, {127.49, 0}, {127.5, 1}, {0, 0}, {1.0 / 32, -11}, {1e6, 13}} {
+		if got := QuantExp(c.maxAbs, 8); got != c.want {
+			t.Errorf("QuantExp(%v) = %d, want %d", c.maxAbs, got, c.want)
+		}
+	}
+	out := make([]int8, 6)
+	sat := Quantize([]float32{1, -1, 0.5, 0.0078125, 3, -0.01171875}, -6, out)
+	if want := []int8{64, -64, 32, 1, 127, -1}; !slices.Equal(out, want) || sat != 1 {
+		t.Errorf("Quantize = %v sat %d, want %v sat 1", out, sat, want)
+	}
+}
+
+func TestSoftmaxXent(t *testing.T) {
+	// Row 0: equal logits, label 2; row 1: logit 1 dominant (by 4*2^-1 = 2), label 1.
+	logits := []int8{0, 0, 0, 0, 4, 0}
+	labels := []int32{2, 1}
+	prob := make([]float64, 6)
+	errs := make([]int8, 6)
+	e, loss, correct := SoftmaxXent(logits, -1, 3, labels, 2, prob, errs)
+	p := math.Exp(2) / (math.Exp(2) + 2)
+	wantLoss := math.Log(3) - math.Log(p)
+	if math.Abs(loss-wantLoss) > 1e-12 || correct != 1 {
+		t.Errorf("loss %v correct %d, want %v and 1", loss, correct, wantLoss)
+	}
+	// Largest error: (1/3 - 1)/2 = -1/3 -> exponent -8 (85.3 <= 127 < 170.7).
+	if e != -8 {
+		t.Errorf("error exponent %d, want -8", e)
+	}
+	q := func(v float64) int8 { return int8(math.Round(v * 256)) }
+	want := []int8{q(1.0 / 6), q(1.0 / 6), q(-1.0 / 3), q((1 - p) / 4), q((p - 1) / 2), q((1 - p) / 4)}
+	if !slices.Equal(errs, want) {
+		t.Errorf("errors %v, want %v", errs, want)
+	}
+}
+
+func TestAddAligned(t *testing.T) {
+	acc := make([]int32, 2)
+	e := AddAligned([]int8{1, -2}, 0, []int8{3, 4}, -2, acc)
+	if e != -2 || !slices.Equal(acc, []int32{7, -4}) {
+		t.Errorf("AddAligned = %v exp %d", acc, e)
+	}
+	// A gap beyond 23 bits rounds the finer operand.
+	e = AddAligned([]int8{127, -127}, 10, []int8{64, -64}, -20, acc)
+	if e != 10-23 || int64(acc[0]) != 127<<23+RoundShift(64, 7) || acc[1] != -(127<<23)-1 {
+		t.Errorf("AddAligned wide gap = %v exp %d", acc, e)
+	}
+}
+
+func TestParseRounding(t *testing.T) {
+	for _, r := range []Rounding{RoundStochastic, RoundNearest} {
+		got, err := ParseRounding(r.String())
+		if err != nil || got != r {
+			t.Errorf("ParseRounding(%q) = %v, %v", r.String(), got, err)
+		}
+	}
+	if _, err := ParseRounding("up"); err == nil {
+		t.Error("ParseRounding accepted a bad name")
+	}
+}
+
+func BenchmarkRequant(b *testing.B) {
+	acc := make([]int32, 1<<16)
+	for i := range acc {
+		acc[i] = int32((i*7919)%20001 - 10000)
+	}
+	out := make([]int8, len(acc))
+	for b.Loop() {
+		Requant(acc, 6, true, out)
+	}
+}

@@ -1,0 +1,102 @@
+// Package train owns numerics: RCT/QAT/FP32 training on real data, the precision
+// controller's inputs, datasets and metrics.
+//
+// A Trainer trains one network (models.Network) with one method (kernels.Method) step
+// by step; Run drives a whole run over a Split and writes metrics.csv and the
+// precision schedule (traces' format) that the simulator replays. Everything random
+// comes from Config.Seed: the initial weights (drawn identically for every method),
+// the batch order and RCT's stochastic rounding. Results do not depend on GOMAXPROCS:
+// the same inputs give byte-identical metrics and schedules.
+//
+// # FP32 and QAT
+//
+// The float path stores activations, errors, weights and SGD momentum as float32 and
+// runs every GEMM in float64 through gonum (rounding once when a result is stored).
+// SGD is PyTorch's: v = mu*v + g + wd*w, w -= lr*v, without weight decay on biases.
+// QAT adds fake quantisation (qat.go): fp32 master weights quantised to b bits with a
+// per-tensor symmetric scale max|w|/(2^(b-1)-1) (not a power of two) for every GEMM,
+// and the input of every linear and convolution layer quantised to 8 bits on an
+// affine grid from moving averages of its range; gradients pass straight through
+// (clipped where the activation grid clipped).
+//
+// # RCT: integer training
+//
+// RCT keeps only integers between steps (rctState: weights, exponents, delayed scales;
+// no float anywhere, which a test checks by reflection). Every integer operation is
+// defined once in kernels/semantics.go, which the simulator's functional mode
+// reproduces; this package calls those functions, except for GEMMs, which it computes
+// in float64 where that is provably exact (every partial sum below 2^53; checked when
+// a trainer is built) and tests against kernels.GEMMInt.
+//
+// Tensors. A tensor is int8 values v with a power-of-two scale: v stands for v*2^e.
+// Weights of layer l are b_l-bit integers (|w| <= 2^(b_l-1)-1) with step
+// Δ_l = 2^WExp. Biases share the layer's width b_l and its changes, with their own
+// exponent BExp, which starts equal to WExp (biases start at zero on the weight grid).
+//
+// Initialisation. Float weights (He-uniform, as for the float methods) are quantised
+// to the start width: WExp is the smallest exponent at which max|w| fits b_l bits
+// (kernels.QuantExp), plus Config.Headroom bits so that weights can grow before they
+// saturate; values round to nearest.
+//
+// Input. Images are quantised per batch to int8 with the scale of the batch's own max
+// (kernels.QuantExp, kernels.Quantize): the batch is in memory before the step starts.
+// Token ids feed an embedding directly.
+//
+// Forward. A linear or convolution layer computes int32 accumulators exactly
+// (kernels.GEMMInt) with scale 2^(x_exp+WExp), adds the bias aligned to that scale
+// (kernels.AddBias: RoundShift(bias, acc_exp-BExp)), and requantises to int8
+// (kernels.Requant: ReLU when the next layer is a ReLU, RoundShift, saturation to
+// ±127). A ReLU right after a weight layer is folded into that requantisation (as
+// kernels/ compiles it) unless a residual Add reads the weight layer's pre-ReLU
+// output; other ReLUs act on int8 directly. Max pooling selects int8 values (ties go
+// to the first position in row-major window order, which the backward pass routes
+// to); average pooling sums a power-of-two window into int32 with the scale divided by
+// the window, then requantises. A residual Add aligns its two int8 operands
+// (kernels.AddAligned) and requantises. An embedding gathers table rows (b-bit
+// integers with scale 2^WExp) and requantises them.
+//
+// Delayed scaling. Every requantisation shifts by s.Exp - acc_exp, where s.Exp is the
+// output exponent chosen from the same tensor's max |acc| at the previous step:
+// acc_exp + kernels.ShiftFor(max, 8). A tile-by-tile device cannot know a tensor's max
+// before producing all of it without spilling int32 partials to DRAM, so the scale
+// lags one step; the first time a tensor is seen (step 0) its own max is used, a
+// calibration pass. The lag can clip a tensor whose range grows quickly: clipped values
+// are counted (Saturations). The exponent, not the shift, is remembered, so a change of
+// the input's scale or of the weights' width between steps is accounted for.
+// Evaluation uses a copy of the scales, so it never changes training.
+//
+// Loss. kernels.SoftmaxXent dequantises the int8 logits, computes the softmax in
+// float64 and the error e = (softmax - onehot)/(batch*positions) (the error of the
+// mean loss), and quantises e to int8 with its own power-of-two scale from e's current
+// maximum (the loss is one vector pass over a small tensor), rounding to nearest.
+//
+// Backward. Backward-data GEMMs (before the layer's update, with its old weights)
+// produce int32 accumulators with scale 2^(e_exp+WExp), requantised to int8 errors with
+// delayed scales; ReLU backward masks errors where the saved int8 output is not
+// positive; pooling routes errors unchanged (without overlapping windows no rounding is
+// needed; overlapping windows sum into int32 and requantise); a residual Add's error
+// reaches both inputs and is summed where the skipped-over path rejoins
+// (kernels.AddAligned, then a delayed-scale requantisation). Backward-weight GEMMs
+// give int32 gradient accumulators G with scale 2^(x_exp+e_exp) (for an embedding,
+// sums of error rows, scale 2^e_exp); bias gradients are int32 sums of errors.
+//
+// Update. w += round(-lr*g/Δ) as integer arithmetic (kernels.UpdateInt): the rate is
+// a 16-bit mantissa and an exponent (kernels.FixedLR, relative error below 2^-16),
+// d = -Mant*G in int64, then a right shift by UpdateShift = lrShift + WExp - g_exp
+// with stochastic rounding (default; StochasticShift with random bits
+// kernels.RandAt(kernels.RandKey(seed, stream), index)) or nearest rounding, and
+// saturation to b_l bits. seed is derived from Config.Seed (rctSeed); stream packs
+// step<<24 | layer<<1 | tensor (network layer index, tensor 0 for weights and 1 for
+// the bias); index is the element's position in the canonical [Cout][Cin][kh][kw]
+// layout (a linear layer's input in C,H,W order; an embedding's table row-major).
+// RCT has no momentum and no weight decay: its only state is the integer grid.
+//
+// Controller statistic. When the policy asks (Policy.NeedsStats), each weight layer's
+// Gavg = mean(|lr*g|)/Δ is computed from the exact sum of |G| (kernels.GradAbsSum,
+// kernels.Gavg), over weights only.
+//
+// Bit changes. After step s the policy gives the widths of step s+1 (see policy.go);
+// adding a bit shifts weights and biases left and halves both steps, dropping one
+// rounds away the LSB (RoundShift by 1, saturating) and doubles them
+// (kernels.ConvertInt). Adding a bit and dropping it again restores the weights.
+package train

@@ -1,0 +1,427 @@
+// The float path: FP32 training (and, with fake quantisation, QAT; see qat.go).
+// Activations, errors, weights and optimizer state are stored as F (float32 in
+// training); GEMMs accumulate in float64 through gonum and round once when stored.
+
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/rctsim/rctsim/models"
+)
+
+// netLayer is one layer's static plan, shared by the float and integer paths.
+type netLayer struct {
+	l    *models.Layer
+	conv *convGeom // Linear and Conv2D
+	pool *poolGeom // MaxPool and AvgPool
+	// weight is the layer's index among the weight layers, -1 for none.
+	weight int
+	// needDX: backward must produce the error of the layer's input (false for the first
+	// weight layer and everything before it, whose input is data).
+	needDX bool
+	// fused marks a ReLU that the integer path folds into the preceding weight layer's
+	// requantisation (as kernels/ does), unless a residual Add reads that layer's
+	// pre-ReLU output; the float path runs every ReLU as a layer.
+	fused bool
+	// residual is the Add layer whose error is added to this layer's output error, -1
+	// for none.
+	residual int
+}
+
+// plan is a network prepared for training: per-layer geometry and buffer sizes.
+type plan struct {
+	net     *models.Network
+	layers  []netLayer
+	weights []int // network indices of the weight layers
+	// positions is the number of labelled positions per example (the final output's
+	// H*W: 1 for a classifier, the context for a sequence model).
+	positions int
+	classes   int
+	inElems   int
+	embedIn   bool // the first layer is an Embedding reading token ids
+	// Per-example sizes of the largest scratch tensors, and the largest weight count.
+	maxCols, maxAct, maxW int
+}
+
+func newPlan(net *models.Network) (*plan, error) {
+	if err := net.Validate(); err != nil {
+		return nil, err
+	}
+	p := &plan{net: net, inElems: int(net.Input.Elems())}
+	p.layers = make([]netLayer, len(net.Layers))
+	p.maxAct = p.inElems
+	for i := range net.Layers {
+		l := &net.Layers[i]
+		nl := netLayer{l: l, weight: -1, residual: -1, needDX: net.NeedsBackwardData(i)}
+		var err error
+		switch l.Kind {
+		case models.Linear, models.Conv2D:
+			if nl.conv, err = newConvGeom(l); err != nil {
+				return nil, err
+			}
+			p.maxCols = max(p.maxCols, nl.conv.positions()*nl.conv.k)
+		case models.MaxPool, models.AvgPool:
+			if nl.pool, err = newPoolGeom(l); err != nil {
+				return nil, err
+			}
+		case models.Embedding:
+			if i != 0 {
+				return nil, fmt.Errorf("embedding %s must be the first layer (it reads token ids)", l.Name)
+			}
+			p.embedIn = true
+		case models.ReLU:
+			nl.fused = i > 0 && net.Layers[i-1].HasWeights()
+		case models.Flatten, models.Add:
+		default:
+			return nil, fmt.Errorf("layer %s: kind %q is not supported", l.Name, l.Kind)
+		}
+		if l.HasWeights() {
+			nl.weight = len(p.weights)
+			p.weights = append(p.weights, i)
+			p.maxW = max(p.maxW, int(l.WeightParams()))
+		}
+		p.maxAct = max(p.maxAct, int(l.Out.Elems()))
+		p.layers[i] = nl
+	}
+	for i := range net.Layers {
+		if net.Layers[i].Kind == models.Add {
+			from := net.Layers[i].From
+			if p.layers[from].residual >= 0 {
+				return nil, fmt.Errorf("layer %s is added by two residual layers", net.Layers[from].Name)
+			}
+			p.layers[from].residual = i
+			if from+1 < len(p.layers) {
+				p.layers[from+1].fused = false
+			}
+		}
+	}
+	if len(p.weights) == 0 {
+		return nil, fmt.Errorf("network %q has no weight layers to train", net.Name)
+	}
+	last := net.Layers[len(net.Layers)-1].Out
+	p.positions, p.classes = last.H*last.W, last.C
+	if p.classes != net.Classes {
+		return nil, fmt.Errorf("network %q: final layer has %d channels but the network declares %d classes", net.Name, p.classes, net.Classes)
+	}
+	return p, nil
+}
+
+// in returns the input of layer i: the network input for layer 0, else layer i-1's
+// output.
+func in[T any](input []T, act [][]T, i int) []T {
+	if i == 0 {
+		return input
+	}
+	return act[i-1]
+}
+
+// initWeights draws the initial float weights of every weight layer, identical for all
+// methods: He (Kaiming) uniform, U(-sqrt(6/fan_in), +sqrt(6/fan_in)), for linear and
+// convolution layers, U(-sqrt(3), +sqrt(3)) (unit variance) for embeddings; biases are
+// zero. Layer i draws from a PCG seeded by (seed, f(i)), so one layer's values do not
+// depend on the others'.
+func initWeights(p *plan, seed uint64) [][]float64 {
+	out := make([][]float64, len(p.weights))
+	for j, i := range p.weights {
+		l := p.layers[i].l
+		w := make([]float64, l.WeightParams())
+		bound := math.Sqrt(3)
+		if l.Kind != models.Embedding {
+			_, _, fanIn := l.GEMMDims()
+			bound = math.Sqrt(6 / float64(fanIn))
+		}
+		src := rand.NewPCG(seed, splitmix64(uint64(i)^0x696e697477656967)) // "initweig"
+		for k := range w {
+			w[k] = (2*uniform01(src) - 1) * bound
+		}
+		out[j] = w
+	}
+	return out
+}
+
+// floatParam is a weight layer's float state and scratch.
+type floatParam[F floatT] struct {
+	w, b   []F // canonical layout; the master copy under QAT
+	vw, vb []F // momentum (nil without)
+	gw, gb []float64
+	// w64 and b64 are the weights and biases the GEMMs read, refreshed after every
+	// update: w in the GEMM layout (or the canonical table of an embedding),
+	// fake-quantised under QAT.
+	w64, b64 []float64
+}
+
+// floatNet trains with float weights: FP32, or QAT when qat is set.
+type floatNet[F floatT] struct {
+	p       *plan
+	par     []*floatParam[F] // per network layer; nil without weights
+	qat     *qatState[F]
+	lr, mom float64
+	wd      float64
+	capN    int  // batch capacity of the buffers
+	stale   bool // w64/b64 must be refreshed before the next forward pass
+	input   []F  // the batch, converted
+	ids     []int32
+	act     [][]F       // act[i] is layer i's output (aliased for Flatten)
+	err     [][]F       // err[i] is the error of layer i's output
+	cols    [][]float64 // per GEMM layer: the operand saved for the weight gradient
+	argmax  [][]int32
+	s       gemmScratch
+	y64     []float64 // a GEMM layer's output before the bias
+	dx64    []float64 // a GEMM layer's input error
+	xq      []F       // QAT: the fake-quantised GEMM input
+}
+
+func newFloatNet[F floatT](p *plan, init [][]float64, momentum bool) *floatNet[F] {
+	fn := &floatNet[F]{p: p, par: make([]*floatParam[F], len(p.layers)), stale: true}
+	for j, i := range p.weights {
+		l := p.layers[i].l
+		fp := &floatParam[F]{w: make([]F, len(init[j])), gw: make([]float64, len(init[j])), w64: make([]float64, len(init[j]))}
+		convert(fp.w, init[j])
+		if nb := l.BiasParams(); nb > 0 {
+			fp.b, fp.gb, fp.b64 = make([]F, nb), make([]float64, nb), make([]float64, nb)
+		}
+		if momentum {
+			fp.vw = make([]F, len(fp.w))
+			fp.vb = make([]F, len(fp.b))
+		}
+		fn.par[i] = fp
+	}
+	return fn
+}
+
+// ensure sizes the batch buffers for n examples; buffers only grow, so a run allocates
+// them once for its largest batch.
+func (fn *floatNet[F]) ensure(n int) {
+	if n <= fn.capN {
+		return
+	}
+	p := fn.p
+	fn.capN = n
+	fn.input = make([]F, n*p.inElems)
+	fn.ids = make([]int32, n*p.inElems)
+	fn.act = make([][]F, len(p.layers))
+	fn.err = make([][]F, len(p.layers))
+	fn.cols = make([][]float64, len(p.layers))
+	fn.argmax = make([][]int32, len(p.layers))
+	for i, nl := range p.layers {
+		size := n * int(nl.l.Out.Elems())
+		if nl.l.Kind == models.Flatten {
+			fn.act[i] = in(fn.input, fn.act, i)[:size]
+		} else {
+			fn.act[i] = make([]F, size)
+		}
+		fn.err[i] = make([]F, size)
+		if nl.conv != nil {
+			fn.cols[i] = make([]float64, nl.conv.colsLen(n))
+		}
+		if nl.l.Kind == models.MaxPool {
+			fn.argmax[i] = make([]int32, size)
+		}
+	}
+	// Flatten's input error aliases its output error (backwards, for chains).
+	for i := len(p.layers) - 1; i > 0; i-- {
+		if p.layers[i].l.Kind == models.Flatten {
+			fn.err[i-1] = fn.err[i]
+		}
+	}
+	fn.s = newGEMMScratch(p, n)
+	fn.y64 = make([]float64, n*p.maxAct)
+	fn.dx64 = make([]float64, n*p.maxAct)
+	if fn.qat != nil {
+		fn.xq = make([]F, n*p.maxAct)
+	}
+}
+
+// refresh rebuilds the weights the GEMMs read from the stored (master) weights.
+func (fn *floatNet[F]) refresh() {
+	for _, i := range fn.p.weights {
+		nl, fp := &fn.p.layers[i], fn.par[i]
+		if fn.qat != nil {
+			setGEMMWeights(nl, fn.qat.weights(fp.w, nl.weight), fp.w64)
+			copy(fp.b64, fn.qat.bias(fp.b, nl.weight))
+		} else {
+			setGEMMWeights(nl, fp.w, fp.w64)
+			convert(fp.b64, fp.b)
+		}
+	}
+	fn.stale = false
+}
+
+// forward runs the network on n examples in x; train selects training behaviour
+// (QAT's range statistics are updated only then).
+func (fn *floatNet[F]) forward(x []float32, n int, train bool) error {
+	fn.ensure(n)
+	if fn.stale {
+		fn.refresh()
+	}
+	p := fn.p
+	x = x[:n*p.inElems]
+	if p.embedIn {
+		if err := tokenIDs(x, p.layers[0].l.Vocab, fn.ids); err != nil {
+			return err
+		}
+	} else {
+		convert(fn.input, x)
+	}
+	for i := range p.layers {
+		nl := &p.layers[i]
+		l := nl.l
+		src := in(fn.input, fn.act, i)[:n*int(l.In.Elems())]
+		out := fn.act[i][:n*int(l.Out.Elems())]
+		switch l.Kind {
+		case models.Linear, models.Conv2D:
+			fn.gemmForward(i, src, n, train)
+		case models.Embedding:
+			fp := fn.par[i]
+			embedForward(fn.ids[:n*p.inElems], fp.w64, l.Out.C, out)
+		case models.ReLU:
+			reluForward(src, out)
+		case models.MaxPool:
+			maxPoolForward(nl.pool, src, n, out, fn.argmax[i])
+		case models.AvgPool:
+			avgPoolSum(nl.pool, src, n, out)
+			scale(out, 1/float64(nl.pool.window()))
+		case models.Add:
+			other := fn.act[l.From]
+			for j := range out {
+				out[j] = src[j] + other[j]
+			}
+		case models.Flatten:
+			// act[i] aliases its input.
+		}
+	}
+	return nil
+}
+
+func scale[F floatT](x []F, s float64) {
+	for j, v := range x {
+		x[j] = F(float64(v) * s)
+	}
+}
+
+func (fn *floatNet[F]) gemmForward(i int, src []F, n int, train bool) {
+	g, fp := fn.p.layers[i].conv, fn.par[i]
+	if fn.qat != nil {
+		src = fn.qat.activations(i, src, fn.xq, train)
+	}
+	y := fn.y64[:n*g.positions()*g.cout]
+	gemmForward(g, src, n, fp.w64, fn.cols[i], &fn.s, y)
+	out := fn.act[i][:len(y)]
+	if fp.b64 == nil {
+		convert(out, y)
+		return
+	}
+	for r := 0; r < len(y); r += g.cout {
+		yr, or := y[r:r+g.cout], out[r:r+g.cout]
+		for o, b := range fp.b64 {
+			or[o] = F(yr[o] + b)
+		}
+	}
+}
+
+// loss computes the softmax cross-entropy of the last forward pass against labels
+// (positions per example each) and writes the output error; it returns the summed loss
+// and the correct count.
+func (fn *floatNet[F]) loss(labels []int32, n int) (float64, int) {
+	p := fn.p
+	last := len(p.layers) - 1
+	rows := n * p.positions
+	return softmaxXentFloat(fn.act[last][:rows*p.classes], p.classes, labels[:rows], rows, fn.err[last][:rows*p.classes])
+}
+
+// backward propagates the output error through the network and leaves each weight
+// layer's gradient in gw/gb.
+func (fn *floatNet[F]) backward(n int) {
+	p := fn.p
+	for i := len(p.layers) - 1; i >= 0; i-- {
+		nl := &p.layers[i]
+		l := nl.l
+		dy := fn.err[i][:n*int(l.Out.Elems())]
+		var dx []F
+		if i > 0 {
+			dx = fn.err[i-1][:n*int(l.In.Elems())]
+		}
+		switch l.Kind {
+		case models.Linear, models.Conv2D:
+			fn.gemmBackward(i, dy, dx, n)
+		case models.Embedding:
+			fp := fn.par[i]
+			clear(fp.gw)
+			embedBackward(fn.ids[:n*p.inElems], dy, l.Out.C, fp.gw)
+		case models.ReLU:
+			if nl.needDX {
+				reluBackward(fn.act[i][:len(dy)], dy, dx)
+			}
+		case models.MaxPool:
+			if nl.needDX {
+				maxPoolBackward(dy, fn.argmax[i][:len(dy)], dx)
+			}
+		case models.AvgPool:
+			if nl.needDX {
+				avgPoolSpread(nl.pool, dy, n, dx)
+				scale(dx, 1/float64(nl.pool.window()))
+			}
+		case models.Add:
+			copy(dx, dy)
+		}
+		// The output of layer i-1 also feeds a residual Add: its error gets that
+		// layer's error too.
+		if i > 0 && nl.needDX {
+			if r := p.layers[i-1].residual; r >= 0 {
+				for j, v := range fn.err[r][:len(dx)] {
+					dx[j] += v
+				}
+			}
+		}
+	}
+}
+
+func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {
+	nl := &fn.p.layers[i]
+	g, fp := nl.conv, fn.par[i]
+	var dx64 []float64
+	if nl.needDX {
+		dx64 = fn.dx64[:n*g.inElems()]
+	}
+	gemmBackward(g, dy, n, fp.w64, fn.cols[i], &fn.s, fp.gw, dx64)
+	if dx64 != nil {
+		convert(dx, dx64)
+		if fn.qat != nil {
+			fn.qat.straightThrough(i, in(fn.input, fn.act, i)[:len(dx)], dx)
+		}
+	}
+	if fp.gb != nil {
+		clear(fp.gb)
+		for r := 0; r < len(dy); r += g.cout {
+			for o, v := range dy[r : r+g.cout] {
+				fp.gb[o] += float64(v)
+			}
+		}
+	}
+}
+
+// update applies SGD with momentum to every weight layer: v = mu*v + (g + wd*w),
+// w -= lr*v (PyTorch's form; no weight decay on biases). Values are computed in
+// float64 and stored as F.
+func (fn *floatNet[F]) update() {
+	for _, i := range fn.p.weights {
+		fp := fn.par[i]
+		sgd(fp.w, fp.gw, fp.vw, fn.lr, fn.mom, fn.wd)
+		sgd(fp.b, fp.gb, fp.vb, fn.lr, fn.mom, 0)
+	}
+	fn.stale = true
+}
+
+func sgd[F floatT](w []F, g []float64, v []F, lr, mom, wd float64) {
+	for j := range w {
+		d := g[j] + wd*float64(w[j])
+		if v != nil {
+			v[j] = F(mom*float64(v[j]) + d)
+			d = float64(v[j])
+		}
+		w[j] = F(float64(w[j]) - lr*d)
+	}
+}

@@ -1,0 +1,384 @@
+// The integer path of RCT: int8 activations and errors with per-tensor power-of-two
+// scales, b-bit integer weights, exact integer GEMMs, integer requantisation and
+// update (see doc.go for the numerics and kernels/semantics.go for each operation).
+
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+)
+
+// maxExactGEMM bounds |sum| of an integer GEMM computed in float64: below 2^53 every
+// partial sum is an exactly represented integer.
+const maxExactGEMM = 1 << 53
+
+// intNet trains a network RCT's way. st is its whole persistent state; everything else
+// is scratch that each step overwrites before reading.
+type intNet struct {
+	p        *plan
+	st       rctState
+	lr       kernels.FixedLR
+	rounding kernels.Rounding
+	seed     uint64
+
+	capN   int
+	stale  bool
+	w64    [][]float64 // per network layer: the integer weights in GEMM layout
+	xExp   int         // exponent of the quantised input batch
+	x8     []int8
+	ids    []int32
+	act    [][]int8
+	actExp []int
+	err    [][]int8
+	errExp []int
+	cols   [][]float64 // per GEMM layer: the operand saved for the weight gradient
+	argmax [][]int32
+	s      gemmScratch
+	f64    []float64 // a GEMM's exact integer results
+	acc    []int32   // accumulators
+	gw64   []float64 // weight gradient (exact integers)
+	g32    []int32   // weight-gradient accumulators
+	gb     []int32   // bias-gradient accumulators
+	prob   []float64
+	sat    Saturations
+	// onGrad, when set, observes each weight layer's gradient accumulators just before
+	// the update (for tests and diagnostics).
+	onGrad func(layer int, grad []int32, gradExp int, biasGrad []int32, biasExp int)
+}
+
+// Saturations counts values clipped by integer training, since the start of the run.
+type Saturations struct {
+	Input       int64 // input values clipped by quantisation
+	Activations int64 // forward requantisations
+	Errors      int64 // backward requantisations (the loss error never saturates)
+	Weights     int64 // weight and bias updates, and narrowing bit changes
+}
+
+func newIntNet(p *plan, st rctState, lr kernels.FixedLR, rounding kernels.Rounding, seed uint64) (*intNet, error) {
+	for _, i := range p.weights {
+		nl := &p.layers[i]
+		if nl.conv == nil {
+			continue
+		}
+		// Forward reduces k products of int8 x 32-bit weights, backward-data cout.
+		if float64(max(nl.conv.k, nl.conv.cout))*127*math.MaxInt32 >= maxExactGEMM {
+			return nil, fmt.Errorf("layer %s: a reduction of %d is too long for exact integer GEMMs in float64", nl.l.Name, max(nl.conv.k, nl.conv.cout))
+		}
+	}
+	for i := range p.layers {
+		if l := p.layers[i].l; l.Kind == models.AvgPool {
+			if w := p.layers[i].pool.window(); w&(w-1) != 0 {
+				return nil, fmt.Errorf("layer %s: integer average pooling needs a power-of-two window, has %d", l.Name, w)
+			}
+		}
+	}
+	in := &intNet{p: p, st: st, lr: lr, rounding: rounding, seed: seed, stale: true, w64: make([][]float64, len(p.layers))}
+	maxW, maxB := 0, 0
+	for j, i := range p.weights {
+		in.w64[i] = make([]float64, len(st.Layers[j].W))
+		maxW = max(maxW, len(st.Layers[j].W))
+		maxB = max(maxB, len(st.Layers[j].B))
+	}
+	in.gw64, in.g32, in.gb = make([]float64, maxW), make([]int32, maxW), make([]int32, maxB)
+	return in, nil
+}
+
+// ensure sizes the batch buffers for n examples (they only grow).
+func (in *intNet) ensure(n int) error {
+	if n <= in.capN {
+		return nil
+	}
+	p := in.p
+	for _, i := range p.weights {
+		if g := p.layers[i].conv; g != nil && float64(n*g.positions())*127*127 >= maxExactGEMM {
+			return fmt.Errorf("batch %d is too large for exact weight-gradient GEMMs of layer %s in float64", n, p.layers[i].l.Name)
+		}
+	}
+	in.capN = n
+	in.x8 = make([]int8, n*p.inElems)
+	in.ids = make([]int32, n*p.inElems)
+	in.act = make([][]int8, len(p.layers))
+	in.err = make([][]int8, len(p.layers))
+	in.actExp = make([]int, len(p.layers))
+	in.errExp = make([]int, len(p.layers))
+	in.cols = make([][]float64, len(p.layers))
+	in.argmax = make([][]int32, len(p.layers))
+	for i, nl := range p.layers {
+		size := n * int(nl.l.Out.Elems())
+		if nl.l.Kind == models.Flatten || nl.fused {
+			in.act[i] = in.input(i)[:size]
+		} else {
+			in.act[i] = make([]int8, size)
+		}
+		in.err[i] = make([]int8, size)
+		if nl.conv != nil {
+			in.cols[i] = make([]float64, nl.conv.colsLen(n))
+		}
+		if nl.l.Kind == models.MaxPool {
+			in.argmax[i] = make([]int32, size)
+		}
+	}
+	for i := len(p.layers) - 1; i > 0; i-- {
+		if p.layers[i].l.Kind == models.Flatten {
+			in.err[i-1] = in.err[i]
+		}
+	}
+	in.s = newGEMMScratch(p, n)
+	in.f64 = make([]float64, n*p.maxAct)
+	in.acc = make([]int32, n*p.maxAct)
+	last := p.layers[len(p.layers)-1].l
+	in.prob = make([]float64, n*int(last.Out.Elems()))
+	return nil
+}
+
+// input returns layer i's input activations.
+func (in *intNet) input(i int) []int8 {
+	if i == 0 {
+		return in.x8
+	}
+	return in.act[i-1]
+}
+
+// inExp is the exponent of layer i's input.
+func (in *intNet) inExp(i int) int {
+	if i == 0 {
+		return in.xExp
+	}
+	return in.actExp[i-1]
+}
+
+func (in *intNet) refresh() {
+	for j, i := range in.p.weights {
+		setGEMMWeights(&in.p.layers[i], in.st.Layers[j].W, in.w64[i])
+	}
+	in.stale = false
+}
+
+// forward runs the network on n examples with the delayed scales sc (the training
+// state's, or an evaluation copy).
+func (in *intNet) forward(x []float32, n int, sc *scales) error {
+	if err := in.ensure(n); err != nil {
+		return err
+	}
+	if in.stale {
+		in.refresh()
+	}
+	p := in.p
+	x = x[:n*p.inElems]
+	if p.embedIn {
+		if err := tokenIDs(x, p.layers[0].l.Vocab, in.ids); err != nil {
+			return err
+		}
+	} else {
+		// The input batch is quantised with the scale of its own max: it is in memory
+		// in full before the step starts.
+		var m float64
+		for _, v := range x {
+			m = max(m, math.Abs(float64(v)))
+		}
+		in.xExp = kernels.QuantExp(m, 8)
+		in.sat.Input += int64(kernels.Quantize(x, in.xExp, in.x8))
+	}
+	for i := range p.layers {
+		nl := &p.layers[i]
+		l := nl.l
+		src := in.input(i)[:n*int(l.In.Elems())]
+		size := n * int(l.Out.Elems())
+		out := in.act[i][:size]
+		relu := i+1 < len(p.layers) && p.layers[i+1].fused
+		switch l.Kind {
+		case models.Linear, models.Conv2D:
+			in.gemmForward(i, src, n, relu, sc)
+		case models.Embedding:
+			L := &in.st.Layers[nl.weight]
+			acc := in.acc[:size]
+			embedForward(in.ids[:n*p.inElems], L.W, l.Out.C, acc)
+			in.actExp[i] = in.requant(acc, L.WExp, relu, &sc.Fwd[i], out, &in.sat.Activations)
+		case models.ReLU:
+			if !nl.fused {
+				reluForward(src, out)
+			}
+			in.actExp[i] = in.inExp(i)
+		case models.MaxPool:
+			maxPoolForward(nl.pool, src, n, out, in.argmax[i])
+			in.actExp[i] = in.inExp(i)
+		case models.AvgPool:
+			acc := in.acc[:size]
+			avgPoolSum(nl.pool, src, n, acc)
+			in.actExp[i] = in.requant(acc, in.inExp(i)-log2(nl.pool.window()), relu, &sc.Fwd[i], out, &in.sat.Activations)
+		case models.Add:
+			acc := in.acc[:size]
+			e := kernels.AddAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
+			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
+		case models.Flatten:
+			in.actExp[i] = in.inExp(i)
+		}
+	}
+	return nil
+}
+
+func log2(n int) int {
+	e := 0
+	for 1<<e < n {
+		e++
+	}
+	return e
+}
+
+func (in *intNet) requant(acc []int32, accExp int, relu bool, s *scaleState, out []int8, sat *int64) int {
+	e, n := delayedRequant(acc, accExp, relu, s, out)
+	*sat += int64(n)
+	return e
+}
+
+func (in *intNet) gemmForward(i int, x []int8, n int, relu bool, sc *scales) {
+	nl := &in.p.layers[i]
+	g, L := nl.conv, &in.st.Layers[nl.weight]
+	y := in.f64[:n*g.positions()*g.cout]
+	gemmForward(g, x, n, in.w64[i], in.cols[i], &in.s, y)
+	acc := in.acc[:len(y)]
+	accExp := in.inExp(i) + L.WExp
+	// The epilogue works row by row (one output position's channels), so rows are
+	// split across cores.
+	parallel(len(y)/g.cout, 256, func(r0, r1 int) {
+		rows := acc[r0*g.cout : r1*g.cout]
+		toInt32(rows, y[r0*g.cout:r1*g.cout])
+		if L.B != nil {
+			kernels.AddBias(rows, g.cout, L.B, accExp-L.BExp)
+		}
+	})
+	in.actExp[i] = in.requant(acc, accExp, relu, &sc.Fwd[i], in.act[i][:len(acc)], &in.sat.Activations)
+}
+
+// loss computes the softmax cross-entropy of the last forward pass (kernels.SoftmaxXent)
+// and leaves the int8 output error with its exponent.
+func (in *intNet) loss(labels []int32, n int) (float64, int) {
+	p := in.p
+	last := len(p.layers) - 1
+	rows := n * p.positions
+	size := rows * p.classes
+	e, loss, correct := kernels.SoftmaxXent(in.act[last][:size], in.actExp[last], p.classes, labels[:rows], rows,
+		in.prob[:size], in.err[last][:size])
+	in.errExp[last] = e
+	return loss, correct
+}
+
+// backward propagates the output error and updates every weight layer as soon as its
+// gradient is complete (after its backward-data GEMM, which reads the old weights).
+// stats, when not nil, receives each weight layer's Gavg.
+func (in *intNet) backward(n, step int, stats []LayerStats) {
+	p := in.p
+	sc := &in.st.Scales
+	for i := len(p.layers) - 1; i >= 0; i-- {
+		nl := &p.layers[i]
+		l := nl.l
+		dy := in.err[i][:n*int(l.Out.Elems())]
+		ee := in.errExp[i]
+		var dx []int8
+		if i > 0 {
+			dx = in.err[i-1][:n*int(l.In.Elems())]
+		}
+		inSize := n * int(l.In.Elems())
+		switch l.Kind {
+		case models.Linear, models.Conv2D:
+			in.gemmBackward(i, dy, n, step, stats)
+		case models.Embedding:
+			L := &in.st.Layers[nl.weight]
+			g := in.g32[:len(L.W)]
+			clear(g)
+			embedBackward(in.ids[:n*p.inElems], dy, l.Out.C, g)
+			if in.onGrad != nil {
+				in.onGrad(nl.weight, g, ee, nil, 0)
+			}
+			in.sat.Weights += int64(updateLayer(L, i, step, g, ee, nil, 0, in.lr, in.rounding, in.seed, statsAt(stats, nl.weight)))
+			in.stale = true
+		case models.ReLU:
+			if nl.needDX {
+				reluBackward(in.act[i][:len(dy)], dy, dx)
+				in.errExp[i-1] = ee
+			}
+		case models.MaxPool:
+			if nl.needDX {
+				acc := in.acc[:inSize]
+				maxPoolBackward(dy, in.argmax[i][:len(dy)], acc)
+				in.errExp[i-1] = in.spread(acc, ee, nl.pool, &sc.Bwd[i], dx)
+			}
+		case models.AvgPool:
+			if nl.needDX {
+				acc := in.acc[:inSize]
+				avgPoolSpread(nl.pool, dy, n, acc)
+				in.errExp[i-1] = in.spread(acc, ee-log2(nl.pool.window()), nl.pool, &sc.Bwd[i], dx)
+			}
+		case models.Add:
+			copy(dx, dy)
+			in.errExp[i-1] = ee
+		case models.Flatten:
+			if i > 0 {
+				in.errExp[i-1] = ee // the error itself is shared
+			}
+		}
+		if i > 0 && nl.needDX {
+			if r := p.layers[i-1].residual; r >= 0 {
+				acc := in.acc[:len(dx)]
+				e := kernels.AddAligned(dx, in.errExp[i-1], in.err[r][:len(dx)], in.errExp[r], acc)
+				in.errExp[i-1] = in.requant(acc, e, false, &sc.Res[i-1], dx, &in.sat.Errors)
+			}
+		}
+	}
+}
+
+// spread finishes a pooling layer's backward pass: without overlapping windows each
+// input position received at most one error, unchanged, so the int32 sums convert to
+// int8 exactly; overlapping windows may sum several and are requantised.
+func (in *intNet) spread(acc []int32, accExp int, pool *poolGeom, s *scaleState, dx []int8) int {
+	if pool.overlapping() {
+		return in.requant(acc, accExp, false, s, dx, &in.sat.Errors)
+	}
+	convert(dx, acc)
+	return accExp
+}
+
+func statsAt(stats []LayerStats, j int) *LayerStats {
+	if stats == nil {
+		return nil
+	}
+	return &stats[j]
+}
+
+func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats) {
+	nl := &in.p.layers[i]
+	g, L := nl.conv, &in.st.Layers[nl.weight]
+	ee := in.errExp[i]
+	var dx64 []float64
+	if nl.needDX {
+		dx64 = in.f64[:n*g.inElems()]
+	}
+	gw := in.gw64[:g.cout*g.k]
+	gemmBackward(g, dy, n, in.w64[i], in.cols[i], &in.s, gw, dx64)
+	if dx64 != nil {
+		acc := in.acc[:len(dx64)]
+		toInt32(acc, dx64)
+		in.errExp[i-1] = in.requant(acc, ee+L.WExp, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(acc)], &in.sat.Errors)
+	}
+	grad := in.g32[:len(gw)]
+	toInt32(grad, gw)
+	var gb []int32
+	if L.B != nil {
+		gb = in.gb[:g.cout]
+		clear(gb)
+		for r := 0; r < len(dy); r += g.cout {
+			for o, v := range dy[r : r+g.cout] {
+				gb[o] += int32(v)
+			}
+		}
+	}
+	if in.onGrad != nil {
+		in.onGrad(nl.weight, grad, in.inExp(i)+ee, gb, ee)
+	}
+	in.sat.Weights += int64(updateLayer(L, i, step, grad, in.inExp(i)+ee, gb, ee, in.lr, in.rounding, in.seed, statsAt(stats, nl.weight)))
+	in.stale = true
+}

@@ -1,0 +1,220 @@
+// Layer kernels that are the same computation for every number type: pooling, ReLU,
+// embedding lookups and their backward passes, generic over the element type so that
+// the float path (float32, or float64 in gradient checks) and the integer path (int8
+// with int32 accumulators) share one definition of which element goes where.
+
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/rctsim/rctsim/models"
+)
+
+// floatT is the storage type of the float path: float32 in training, float64 in the
+// finite-difference gradient checks (same code, exact enough to check).
+type floatT interface{ float32 | float64 }
+
+// poolGeom is a pooling layer over NHWC images.
+type poolGeom struct {
+	c, h, w, ho, wo, kh, kw, stride int
+}
+
+func newPoolGeom(l *models.Layer) (*poolGeom, error) {
+	p := &poolGeom{c: l.In.C, h: l.In.H, w: l.In.W, ho: l.Out.H, wo: l.Out.W, kh: l.KernelH, kw: l.KernelW, stride: l.Stride}
+	if p.stride < 1 {
+		p.stride = 1
+	}
+	if l.Padding != 0 || p.kh < 1 || p.kw < 1 || l.Out.C != l.In.C ||
+		(p.h-p.kh)/p.stride+1 != p.ho || (p.w-p.kw)/p.stride+1 != p.wo {
+		return nil, fmt.Errorf("pooling layer %s: input %v, window %dx%d, stride %d, padding %d do not give %v",
+			l.Name, l.In, p.kh, p.kw, p.stride, l.Padding, l.Out)
+	}
+	return p, nil
+}
+
+// overlapping reports whether windows share input positions, so that a backward pass
+// must sum several errors into one position.
+func (p *poolGeom) overlapping() bool { return p.stride < p.kh || p.stride < p.kw }
+
+func (p *poolGeom) window() int { return p.kh * p.kw }
+
+// maxPoolForward takes the maximum of each window of n examples and records in argmax
+// the input index it came from: the first position, in row-major window order, that
+// holds the maximum (the device's backward pass must route errors by the same rule).
+func maxPoolForward[T int8 | float32 | float64](p *poolGeom, x []T, n int, out []T, argmax []int32) {
+	parallel(n, 4, func(b0, b1 int) { maxPoolRange(p, x, b0, b1, out, argmax) })
+}
+
+// maxPoolRange is maxPoolForward for examples b0..b1-1.
+func maxPoolRange[T int8 | float32 | float64](p *poolGeom, x []T, b0, b1 int, out []T, argmax []int32) {
+	inSize, outSize := p.h*p.w*p.c, p.ho*p.wo*p.c
+	for b := b0; b < b1; b++ {
+		for oh := range p.ho {
+			for ow := range p.wo {
+				o := b*outSize + (oh*p.wo+ow)*p.c
+				best, arg := out[o:o+p.c], argmax[o:o+p.c]
+				// Taps in row-major window order; a later tap wins only if strictly
+				// larger, so ties keep the first position.
+				for ki := range p.kh {
+					for kj := range p.kw {
+						base := b*inSize + ((oh*p.stride+ki)*p.w+ow*p.stride+kj)*p.c
+						tap := x[base : base+p.c]
+						if ki == 0 && kj == 0 {
+							copy(best, tap)
+							for c := range arg {
+								arg[c] = int32(base + c)
+							}
+							continue
+						}
+						for c, v := range tap {
+							if v > best[c] {
+								best[c], arg[c] = v, int32(base+c)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// maxPoolBackward routes each output error to its window's argmax, summing where
+// windows overlap; dx (n examples of input size) is overwritten.
+func maxPoolBackward[T int8 | float32 | float64, A int32 | float32 | float64](dy []T, argmax []int32, dx []A) {
+	clear(dx)
+	for j, i := range argmax[:len(dy)] {
+		dx[i] += A(dy[j])
+	}
+}
+
+// avgPoolSum sums each window of n examples into out.
+func avgPoolSum[T int8 | float32 | float64, A int32 | float32 | float64](p *poolGeom, x []T, n int, out []A) {
+	inSize, outSize := p.h*p.w*p.c, p.ho*p.wo*p.c
+	for b := range n {
+		for oh := range p.ho {
+			for ow := range p.wo {
+				o := out[b*outSize+(oh*p.wo+ow)*p.c:][:p.c]
+				clear(o)
+				for ki := range p.kh {
+					for kj := range p.kw {
+						src := x[b*inSize+((oh*p.stride+ki)*p.w+ow*p.stride+kj)*p.c:][:p.c]
+						for c, v := range src {
+							o[c] += A(v)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// avgPoolSpread is avgPoolSum's adjoint: every input position receives the sum of the
+// errors of the windows containing it; dx is overwritten.
+func avgPoolSpread[T int8 | float32 | float64, A int32 | float32 | float64](p *poolGeom, dy []T, n int, dx []A) {
+	inSize, outSize := p.h*p.w*p.c, p.ho*p.wo*p.c
+	clear(dx[:n*inSize])
+	for b := range n {
+		for oh := range p.ho {
+			for ow := range p.wo {
+				e := dy[b*outSize+(oh*p.wo+ow)*p.c:][:p.c]
+				for ki := range p.kh {
+					for kj := range p.kw {
+						dst := dx[b*inSize+((oh*p.stride+ki)*p.w+ow*p.stride+kj)*p.c:][:p.c]
+						for c, v := range e {
+							dst[c] += A(v)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// reluForward writes max(x, 0).
+func reluForward[T int8 | float32 | float64](x, out []T) {
+	out = out[:len(x)]
+	for i, v := range x {
+		out[i] = max(v, 0)
+	}
+}
+
+// reluBackward passes the error where the ReLU's output is positive and zeroes it
+// elsewhere (dx may alias dy).
+func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
+	dy = dy[:len(out)]
+	for i, v := range out {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+// tokenIDs reads the token ids an embedding's input holds as float32 values; an id
+// outside the vocabulary is a data error reported with its position.
+func tokenIDs(x []float32, vocab int, ids []int32) error {
+	for i, v := range x {
+		id := int32(v)
+		if float32(id) != v || id < 0 || int(id) >= vocab {
+			return fmt.Errorf("input %d holds %v, not a token id in 0..%d", i, v, vocab-1)
+		}
+		ids[i] = id
+	}
+	return nil
+}
+
+// embedForward copies table row ids[j] (dim values) into output position j.
+func embedForward[T int32 | float32 | float64, A int32 | float32 | float64](ids []int32, table []T, dim int, out []A) {
+	for j, id := range ids {
+		convert(out[j*dim:(j+1)*dim], table[int(id)*dim:(int(id)+1)*dim])
+	}
+}
+
+// embedBackward adds the error of every position to its token's row of grad (the
+// sparse gradient, accumulated into a dense table that the caller cleared).
+func embedBackward[T int8 | float32 | float64, A int32 | float64](ids []int32, dy []T, dim int, grad []A) {
+	for j, id := range ids {
+		row := grad[int(id)*dim : (int(id)+1)*dim]
+		for e, v := range dy[j*dim : (j+1)*dim] {
+			row[e] += A(v)
+		}
+	}
+}
+
+// softmaxXentFloat is the float loss: logits holds one row of `classes` values per
+// label; it writes the error of the mean loss, (softmax - onehot)/denom, into dz
+// (computed in float64, stored as F) and returns the summed loss and the number of
+// rows whose first largest logit is the label.
+func softmaxXentFloat[F floatT](logits []F, classes int, labels []int32, denom int, dz []F) (lossSum float64, correct int) {
+	inv := 1 / float64(denom)
+	for r, y := range labels {
+		z := logits[r*classes : (r+1)*classes]
+		d := dz[r*classes : (r+1)*classes]
+		best := 0
+		for c := 1; c < classes; c++ {
+			if z[c] > z[best] {
+				best = c
+			}
+		}
+		if best == int(y) {
+			correct++
+		}
+		zmax := float64(z[best])
+		var sum float64
+		for _, v := range z {
+			sum += math.Exp(float64(v) - zmax)
+		}
+		lossSum += math.Log(sum) - (float64(z[y]) - zmax)
+		for c, v := range z {
+			g := math.Exp(float64(v)-zmax) / sum
+			if c == int(y) {
+				g--
+			}
+			d[c] = F(g * inv)
+		}
+	}
+	return lossSum, correct
+}

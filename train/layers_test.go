@@ -1,0 +1,292 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/rctsim/rctsim/models"
+)
+
+// mkNet builds a network from layers whose In shapes are filled from the previous
+// layer's Out.
+func mkNet(t testing.TB, name string, input models.Shape, layers ...models.Layer) *models.Network {
+	t.Helper()
+	net := &models.Network{Name: name, Input: input}
+	cur := input
+	for i, l := range layers {
+		l.In = cur
+		if l.Name == "" {
+			l.Name = fmt.Sprintf("%s%d", l.Kind, i)
+		}
+		net.Layers = append(net.Layers, l)
+		cur = l.Out
+	}
+	net.Classes = cur.C
+	if err := net.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
+// gradCheckNets are small networks that together exercise every layer kind's forward
+// and backward pass, with strides, padding, causal convolutions, overlapping pools and
+// residual adds. Every layer's backward-data path lies between the loss and the first
+// weight layer, so the first layer's weight gradient checks it.
+func gradCheckNets(t testing.TB) []*models.Network {
+	S := func(c, h, w int) models.Shape { return models.Shape{C: c, H: h, W: w} }
+	return []*models.Network{
+		mkNet(t, "conv", S(2, 7, 7),
+			models.Layer{Kind: models.Conv2D, Out: S(3, 4, 4), KernelH: 3, KernelW: 3, Stride: 2, Padding: 1, Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(3, 4, 4)},
+			models.Layer{Kind: models.Conv2D, Out: S(4, 4, 4), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1, Bias: true},
+			models.Layer{Kind: models.MaxPool, Out: S(4, 2, 2), KernelH: 2, KernelW: 2, Stride: 2},
+			models.Layer{Kind: models.Flatten, Out: S(16, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(5, 1, 1), Bias: true},
+		),
+		mkNet(t, "pools", S(2, 6, 6),
+			models.Layer{Kind: models.Conv2D, Out: S(3, 6, 6), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1},
+			models.Layer{Kind: models.AvgPool, Out: S(3, 5, 5), KernelH: 2, KernelW: 2, Stride: 1},
+			models.Layer{Kind: models.MaxPool, Out: S(3, 2, 2), KernelH: 3, KernelW: 3, Stride: 2},
+			models.Layer{Kind: models.AvgPool, Out: S(3, 1, 1), KernelH: 2, KernelW: 2, Stride: 2},
+			models.Layer{Kind: models.Flatten, Out: S(3, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(4, 1, 1), Bias: true},
+		),
+		mkNet(t, "seq", S(1, 1, 6),
+			models.Layer{Kind: models.Embedding, Out: S(4, 1, 6), Vocab: 7},
+			models.Layer{Kind: models.Conv2D, Out: S(5, 1, 6), KernelH: 1, KernelW: 3, Stride: 1, Causal: true, Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(5, 1, 6)},
+			models.Layer{Kind: models.Conv2D, Out: S(5, 1, 6), KernelH: 1, KernelW: 2, Stride: 1, Causal: true, Bias: true},
+			models.Layer{Kind: models.Add, Out: S(5, 1, 6), From: 1},
+			models.Layer{Kind: models.Conv2D, Out: S(7, 1, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+		),
+		mkNet(t, "mlp-res", S(1, 3, 4),
+			models.Layer{Kind: models.Flatten, Out: S(12, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(6, 1, 1), Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(6, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(6, 1, 1)},
+			models.Layer{Kind: models.Add, Out: S(6, 1, 1), From: 2},
+			models.Layer{Kind: models.ReLU, Out: S(6, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(3, 1, 1), Bias: true},
+		),
+	}
+}
+
+// randomBatch returns n random examples for net (token ids for an embedding) and labels.
+func randomBatch(net *models.Network, n int, seed uint64) ([]float32, []int32) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	x := make([]float32, n*int(net.Input.Elems()))
+	last := net.Layers[len(net.Layers)-1].Out
+	labels := make([]int32, n*last.H*last.W)
+	for i := range x {
+		if net.Layers[0].Kind == models.Embedding {
+			x[i] = float32(r.IntN(net.Layers[0].Vocab))
+		} else {
+			x[i] = float32(r.Float64()*2 - 1)
+		}
+	}
+	for i := range labels {
+		labels[i] = int32(r.IntN(net.Classes))
+	}
+	return x, labels
+}
+
+// TestGradientsFiniteDifference checks every weight and bias gradient of the float
+// path against central differences of the mean loss, in float64.
+func TestGradientsFiniteDifference(t *testing.T) {
+	for _, net := range gradCheckNets(t) {
+		t.Run(net.Name, func(t *testing.T) {
+			p, err := newPlan(net)
+			if err != nil {
+				t.Fatal(err)
+			}
+			init := initWeights(p, 3)
+			fn := newFloatNet[float64](p, init, false)
+			// Non-zero biases so that their gradients matter too.
+			r := rand.New(rand.NewPCG(5, 5))
+			for _, i := range p.weights {
+				for k := range fn.par[i].b {
+					fn.par[i].b[k] = r.Float64()*0.2 - 0.1
+				}
+			}
+			const n = 3
+			x, labels := randomBatch(net, n, 11)
+			loss := func() float64 {
+				fn.stale = true
+				if err := fn.forward(x, n, true); err != nil {
+					t.Fatal(err)
+				}
+				l, _ := fn.loss(labels, n)
+				return l / float64(len(labels))
+			}
+			loss()
+			fn.backward(n)
+			const h = 1e-6
+			for _, i := range p.weights {
+				fp := fn.par[i]
+				check := func(what string, v []float64, g []float64) {
+					analytic := append([]float64(nil), g...)
+					for k := range v {
+						orig := v[k]
+						v[k] = orig + h
+						lp := loss()
+						v[k] = orig - h
+						lm := loss()
+						v[k] = orig
+						num := (lp - lm) / (2 * h)
+						if d := math.Abs(num - analytic[k]); d > 1e-6+1e-4*math.Abs(num) {
+							t.Errorf("layer %s %s[%d]: analytic %.9g, numeric %.9g", p.layers[i].l.Name, what, k, analytic[k], num)
+						}
+					}
+				}
+				check("w", fp.w, fp.gw)
+				check("b", fp.b, fp.gb)
+			}
+		})
+	}
+}
+
+// TestSoftmaxXentGradient checks the loss error against central differences.
+func TestSoftmaxXentGradient(t *testing.T) {
+	const classes, rows = 5, 4
+	r := rand.New(rand.NewPCG(1, 2))
+	z := make([]float64, classes*rows)
+	for i := range z {
+		z[i] = r.Float64()*6 - 3
+	}
+	labels := []int32{0, 4, 2, 2}
+	dz := make([]float64, len(z))
+	softmaxXentFloat(z, classes, labels, rows, dz)
+	scratch := make([]float64, len(z))
+	mean := func() float64 {
+		l, _ := softmaxXentFloat(z, classes, labels, rows, scratch)
+		return l / rows
+	}
+	const h = 1e-6
+	for k := range z {
+		orig := z[k]
+		z[k] = orig + h
+		lp := mean()
+		z[k] = orig - h
+		lm := mean()
+		z[k] = orig
+		if num := (lp - lm) / (2 * h); math.Abs(num-dz[k]) > 1e-8 {
+			t.Errorf("dz[%d] = %v, numeric %v", k, dz[k], num)
+		}
+	}
+}
+
+// TestConvMatchesDirectDefinition checks the GEMM lowering of every linear and
+// convolution layer against convolution written out from its definition, exactly, on
+// integers, and its backward pass as the exact adjoint of the forward pass.
+func TestConvMatchesDirectDefinition(t *testing.T) {
+	for _, net := range gradCheckNets(t) {
+		p, err := newPlan(net)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range p.weights {
+			nl := &p.layers[i]
+			g := nl.conv
+			if g == nil {
+				continue
+			}
+			const n = 2
+			r := rand.New(rand.NewPCG(uint64(i), 9))
+			x := make([]int8, n*g.inElems())
+			for k := range x {
+				x[k] = int8(r.IntN(255) - 127)
+			}
+			w := make([]int32, g.cout*g.k)
+			for k := range w {
+				w[k] = int32(r.IntN(1<<15) - 1<<14)
+			}
+			// Direct definition: NHWC input, canonical [o][c][ki][kj] weights.
+			want := make([]int64, n*g.positions()*g.cout)
+			for b := range n {
+				for oh := range g.ho {
+					for ow := range g.wo {
+						for o := range g.cout {
+							var s int64
+							for c := range g.cin {
+								for ki := range g.kh {
+									for kj := range g.kw {
+										ih, iw := oh*g.stride+ki-g.padT, ow*g.stride+kj-g.padL
+										if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
+											continue
+										}
+										s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
+									}
+								}
+							}
+							want[((b*g.ho+oh)*g.wo+ow)*g.cout+o] = s
+						}
+					}
+				}
+			}
+			cols := make([]float64, g.colsLen(n))
+			w64 := make([]float64, len(w))
+			setGEMMWeights(nl, w, w64)
+			sc := newGEMMScratch(p, n)
+			y := make([]float64, len(want))
+			gemmForward(g, x, n, w64, cols, &sc, y)
+			for k := range want {
+				if int64(y[k]) != want[k] || float64(int64(y[k])) != y[k] {
+					t.Fatalf("%s layer %s: output %d = %v, direct convolution gives %d", net.Name, nl.l.Name, k, y[k], want[k])
+				}
+			}
+			// The backward pass is the adjoint, exactly: <dy, W*x> = <dx, x> = <gw, w>.
+			dy := make([]int8, len(y))
+			for k := range dy {
+				dy[k] = int8(r.IntN(255) - 127)
+			}
+			gw := make([]float64, len(w))
+			dx := make([]float64, len(x))
+			gemmBackward(g, dy, n, w64, cols, &sc, gw, dx)
+			var s1, s2, s3 float64
+			for k := range y {
+				s1 += float64(dy[k]) * y[k]
+			}
+			for k := range x {
+				s2 += dx[k] * float64(x[k])
+			}
+			for k := range w {
+				s3 += gw[k] * float64(w[k])
+			}
+			if s1 != s2 || s1 != s3 {
+				t.Errorf("%s layer %s: <dy,y> = %v, <dx,x> = %v, <gw,w> = %v", net.Name, nl.l.Name, s1, s2, s3)
+			}
+		}
+	}
+}
+
+// TestCausalConvSeesOnlyThePast changes the last token of a sequence and checks that
+// the logits of every earlier position stay the same, and that the change does reach
+// the last position.
+func TestCausalConvSeesOnlyThePast(t *testing.T) {
+	net := gradCheckNets(t)[2]
+	p, err := newPlan(net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := newFloatNet[float64](p, initWeights(p, 1), false)
+	x, _ := randomBatch(net, 1, 3)
+	T := net.Input.W
+	logits := func() []float64 {
+		if err := fn.forward(x, 1, false); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float64(nil), fn.act[len(p.layers)-1]...)
+	}
+	before := logits()
+	x[T-1] = float32((int(x[T-1]) + 1) % net.Layers[0].Vocab)
+	after := logits()
+	C := net.Classes
+	for k := range before {
+		pos := k / C
+		if changed := before[k] != after[k]; changed != (pos == T-1) {
+			t.Errorf("position %d logit %d: changed=%v after changing the last token", pos, k%C, changed)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+// QAT: quantisation-aware training, the float path with fake quantisation.
+//
+// Weights: fp32 master copies (updated by SGD with momentum) are fake-quantised to b
+// bits for every GEMM, forward and backward-data alike, with a per-tensor symmetric
+// scale s = max|w| / (2^(b-1)-1) that is NOT restricted to a power of two (the usual
+// QAT quantiser: nothing is clipped, so the straight-through estimator passes the
+// gradient unchanged to the master weights). Biases are fake-quantised the same way
+// with their own scale, since the device stores a b-bit bias copy too.
+//
+// Activations: the input of every linear and convolution layer is fake-quantised to 8
+// bits on an affine grid over [min(lo, 0), max(hi, 0)], lo and hi being exponential
+// moving averages (decay 0.99, started from the first batch) of the batch minimum and
+// maximum, with the zero point nudged so that 0 is exactly representable (as
+// TensorFlow's FakeQuantWithMinMaxVars). Training steps update the averages before
+// quantising; evaluation uses them frozen. In the backward pass the error reaches an
+// input only where that input lay inside the grid's range (clipped STE). Errors and
+// gradients stay float.
+
+package train
+
+import "math"
+
+// qatDecay is the EMA decay of the activation ranges: about a 100-step memory, short
+// enough to follow the ranges of a 2-epoch MNIST run.
+const qatDecay = 0.99
+
+// qatActBits is the activation fake-quantisation width.
+const qatActBits = 8
+
+type qatState[F floatT] struct {
+	bits   []int      // per weight layer: the width of the current step
+	ranges []actRange // per network layer; used for the GEMM layers' inputs
+	wq, bq []float64  // quantised weights and biases (scratch, canonical layout)
+}
+
+// actRange is one activation quantiser's state.
+type actRange struct {
+	lo, hi float64 // EMA of the batch minimum and maximum
+	seen   bool
+	// The grid of the last forward pass, for the backward pass's clipping mask.
+	qlo, qhi float64
+}
+
+// newQATState returns QAT's quantiser state; bits is shared with the caller, who
+// updates it in place when a schedule changes a width.
+func newQATState[F floatT](p *plan, bits []int) *qatState[F] {
+	q := &qatState[F]{bits: bits, ranges: make([]actRange, len(p.layers))}
+	maxW, maxB := 0, 0
+	for _, i := range p.weights {
+		maxW = max(maxW, int(p.layers[i].l.WeightParams()))
+		maxB = max(maxB, int(p.layers[i].l.BiasParams()))
+	}
+	q.wq, q.bq = make([]float64, maxW), make([]float64, maxB)
+	return q
+}
+
+// fakeQuantSym quantises x to a symmetric `bits`-bit grid with scale max|x|/(2^(bits-1)-1)
+// and writes the dequantised values to out.
+func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
+	out = out[:len(x)]
+	var m float64
+	for _, v := range x {
+		m = max(m, math.Abs(float64(v)))
+	}
+	if m == 0 {
+		convert(out, x)
+		return out
+	}
+	s := m / float64(int64(1)<<(bits-1)-1)
+	for j, v := range x {
+		out[j] = math.Round(float64(v)/s) * s
+	}
+	return out
+}
+
+// weights returns the fake-quantised copy of weight layer j's weights w (scratch, valid
+// until the next call).
+func (q *qatState[F]) weights(w []F, j int) []float64 { return fakeQuantSym(w, q.bits[j], q.wq) }
+
+// bias returns the fake-quantised copy of weight layer j's bias b.
+func (q *qatState[F]) bias(b []F, j int) []float64 { return fakeQuantSym(b, q.bits[j], q.bq) }
+
+// activations fake-quantises the input x of GEMM layer i into out and returns it.
+func (q *qatState[F]) activations(i int, x, out []F, train bool) []F {
+	r := &q.ranges[i]
+	out = out[:len(x)]
+	lo, hi := math.Inf(1), math.Inf(-1)
+	if train || !r.seen {
+		for _, v := range x {
+			lo, hi = min(lo, float64(v)), max(hi, float64(v))
+		}
+	}
+	switch {
+	case train && !r.seen:
+		r.lo, r.hi, r.seen = lo, hi, true
+	case train:
+		r.lo = qatDecay*r.lo + (1-qatDecay)*lo
+		r.hi = qatDecay*r.hi + (1-qatDecay)*hi
+	}
+	// Evaluation before any training step uses the batch's own range, unstored.
+	if r.seen {
+		lo, hi = r.lo, r.hi
+	}
+	lo, hi = min(lo, 0), max(hi, 0)
+	if !(hi > lo) {
+		copy(out, x)
+		r.qlo, r.qhi = math.Inf(-1), math.Inf(1)
+		return out
+	}
+	levels := float64(int64(1)<<qatActBits - 1)
+	s := (hi - lo) / levels
+	z := math.Round(-lo / s) // the zero point, in [0, levels]
+	r.qlo, r.qhi = -z*s, (levels-z)*s
+	for j, v := range x {
+		c := min(max(float64(v), r.qlo), r.qhi)
+		out[j] = F(math.Round((c-r.qlo)/s)*s + r.qlo)
+	}
+	return out
+}
+
+// straightThrough masks the error dx of GEMM layer i's input x: zero where the forward
+// pass clipped x to its grid.
+func (q *qatState[F]) straightThrough(i int, x, dx []F) {
+	r := &q.ranges[i]
+	for j, v := range x {
+		if f := float64(v); f < r.qlo || f > r.qhi {
+			dx[j] = 0
+		}
+	}
+}

@@ -1,0 +1,179 @@
+// RCT's persistent state and its integer-only operations on it: initial quantisation,
+// the weight update, the controller's statistic and bitwidth changes.
+
+package train
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/rctsim/rctsim/kernels"
+)
+
+// rctLayer is one weight layer's persistent state: integers and exponents only.
+type rctLayer struct {
+	Bits int // b_l: weights and bias are b_l-bit signed integers
+	WExp int // weight step Δ_l = 2^WExp
+	BExp int // bias step 2^BExp (see initRCT)
+	W    []int32
+	B    []int32 // nil without bias
+}
+
+// scaleState is the delayed scale of one requantised tensor: the exponent its next
+// requantisation produces, from the previous step's max |acc| (Set is false until the
+// tensor has been seen once; that first time its own max is used).
+type scaleState struct {
+	Exp int
+	Set bool
+}
+
+// scales are the delayed scales of every requantised tensor, per network layer.
+type scales struct {
+	Fwd []scaleState // the layer's output (weight layers, embeddings, adds, average pools)
+	Bwd []scaleState // the error of the layer's input (backward-data, overlapping pools)
+	Res []scaleState // the layer's output error after a residual error is added to it
+}
+
+func newScales(layers int) scales {
+	return scales{Fwd: make([]scaleState, layers), Bwd: make([]scaleState, layers), Res: make([]scaleState, layers)}
+}
+
+func (s scales) clone() scales {
+	return scales{Fwd: append([]scaleState(nil), s.Fwd...), Bwd: append([]scaleState(nil), s.Bwd...), Res: append([]scaleState(nil), s.Res...)}
+}
+
+// rctState is everything RCT training carries from one step to the next. It holds no
+// float: the test TestRCTStateHasNoFloats walks it by reflection.
+type rctState struct {
+	Layers []rctLayer // per weight layer
+	Scales scales
+}
+
+// initRCT quantises the float initial weights: each layer's weight step is the
+// smallest power of two at which its largest initial weight fits `bits` bits
+// (kernels.QuantExp), times 2^headroom, so the grid leaves the weights room to grow;
+// weights are rounded to nearest. Biases start at zero on the weight grid
+// (BExp = WExp): they share the layer's width and its changes, and are added to the
+// accumulators exactly whenever the input's exponent is at most 0.
+func initRCT(p *plan, init [][]float64, bits []int, headroom int) (rctState, error) {
+	st := rctState{Layers: make([]rctLayer, len(p.weights)), Scales: newScales(len(p.layers))}
+	for j, i := range p.weights {
+		b := bits[j]
+		if b < 2 || b > 32 {
+			return st, fmt.Errorf("layer %s: start width %d outside 2..32", p.layers[i].l.Name, b)
+		}
+		var m float64
+		for _, v := range init[j] {
+			m = max(m, math.Abs(v))
+		}
+		e := kernels.QuantExp(m, b) + headroom
+		L := rctLayer{Bits: b, WExp: e, BExp: e, W: make([]int32, len(init[j]))}
+		for k, v := range init[j] {
+			L.W[k] = int32(kernels.Saturate(int64(math.Round(math.Ldexp(v, -e))), b))
+		}
+		if nb := p.layers[i].l.BiasParams(); nb > 0 {
+			L.B = make([]int32, nb)
+		}
+		st.Layers[j] = L
+	}
+	return st, nil
+}
+
+// setBits moves layer j to a new width (kernels.ConvertInt on weights and bias; each
+// added bit halves both steps, each dropped bit doubles them). It returns how many
+// values saturated.
+func (L *rctLayer) setBits(bits int) int {
+	if bits == L.Bits {
+		return 0
+	}
+	sat := kernels.ConvertInt(L.W, L.Bits, bits) + kernels.ConvertInt(L.B, L.Bits, bits)
+	L.WExp -= bits - L.Bits
+	L.BExp -= bits - L.Bits
+	L.Bits = bits
+	return sat
+}
+
+// randStream packs the stochastic-rounding stream of one tensor update:
+// step<<24 | layer<<1 | tensor, where layer is the network layer index (< 2^23) and
+// tensor is 0 for weights, 1 for the bias.
+func randStream(step, layer, tensor int) uint64 {
+	return uint64(step)<<24 | uint64(layer)<<1 | uint64(tensor)
+}
+
+// rctSeed derives the stochastic-rounding seed from the run's seed.
+func rctSeed(seed uint64) uint64 { return splitmix64(seed ^ 0x5243545f726f756e) } // "RCT_roun"
+
+// updateLayer applies the integer update to weight layer j (network layer i) at step
+// `step`: grad is the weight-gradient accumulator (canonical layout) with scale
+// 2^gradExp, biasGrad the bias-gradient accumulator with scale 2^biasExp. When stats
+// is not nil it receives the layer's Gavg. It returns how many values saturated.
+func updateLayer(L *rctLayer, i, step int, grad []int32, gradExp int, biasGrad []int32, biasExp int,
+	lr kernels.FixedLR, rounding kernels.Rounding, seed uint64, stats *LayerStats) int {
+	sh := kernels.UpdateShift(lr, gradExp, L.WExp)
+	if stats != nil {
+		stats.Gavg = kernels.Gavg(kernels.GradAbsSum(grad), len(grad), lr.Mant, sh)
+	}
+	sat := kernels.UpdateInt(L.W, grad, lr.Mant, sh, L.Bits, rounding, kernels.RandKey(seed, randStream(step, i, 0)), 0)
+	if L.B != nil {
+		shb := kernels.UpdateShift(lr, biasExp, L.BExp)
+		sat += kernels.UpdateInt(L.B, biasGrad, lr.Mant, shb, L.Bits, rounding, kernels.RandKey(seed, randStream(step, i, 1)), 0)
+	}
+	return sat
+}
+
+// delayedRequant requantises accumulators acc (scale 2^accExp) into out with the
+// tensor's delayed scale s: the shift is s.Exp - accExp, or, the first time, the one
+// the current max calls for (calibration). It then sets s from this step's max and
+// returns the output's exponent and the number of saturated outputs.
+func delayedRequant(acc []int32, accExp int, relu bool, s *scaleState, out []int8) (exp, saturated int) {
+	var sh int
+	if s.Set {
+		sh = s.Exp - accExp
+	} else {
+		sh = kernels.ShiftFor(int64(maxAbs32(acc, relu)), 8)
+	}
+	// Requantise in parallel parts; the max and the count combine exactly.
+	var mu sync.Mutex
+	var m int32
+	parallel(len(acc), 1<<14, func(lo, hi int) {
+		pm, ps := kernels.Requant(acc[lo:hi], sh, relu, out[lo:hi])
+		mu.Lock()
+		m, saturated = max(m, pm), saturated+ps
+		mu.Unlock()
+	})
+	s.Exp, s.Set = accExp+kernels.ShiftFor(int64(m), 8), true
+	return accExp + sh, saturated
+}
+
+// maxAbs32 is the largest |v| (after a ReLU when relu is set).
+func maxAbs32(acc []int32, relu bool) int32 {
+	var m int64
+	for _, v := range acc {
+		a := int64(v)
+		if a < 0 {
+			if relu {
+				continue
+			}
+			a = -a
+		}
+		m = max(m, a)
+	}
+	return int32(min(m, math.MaxInt32))
+}
+
+// toInt32 converts exact integer GEMM results to int32 accumulators, saturating at
+// ±(2^31-1) as kernels.GEMMInt defines.
+func toInt32(dst []int32, src []float64) {
+	dst = dst[:len(src)]
+	for j, v := range src {
+		switch {
+		case v > math.MaxInt32:
+			dst[j] = math.MaxInt32
+		case v < -math.MaxInt32:
+			dst[j] = -math.MaxInt32
+		default:
+			dst[j] = int32(v)
+		}
+	}
+}

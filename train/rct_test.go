@@ -1,0 +1,316 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+)
+
+// TestGEMMFloat64MatchesGEMMInt checks that the float64 GEMMs the integer path runs
+// (forward, backward-data with transposed weights, backward-weight with transposed
+// activations) equal kernels.GEMMInt, the definition, for int8 activations and errors
+// and weights of up to 16 bits, and that saturation matches too.
+func TestGEMMFloat64MatchesGEMMInt(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, c := range []struct{ m, n, k, wbits int }{{7, 5, 9, 8}, {64, 33, 150, 16}, {300, 6, 25, 4}, {3, 4, 2, 32}, {3001, 6, 25, 8}} {
+		a8 := make([]int8, c.m*c.k) // activations, m x k
+		for i := range a8 {
+			a8[i] = int8(r.IntN(255) - 127)
+		}
+		lim := int64(1)<<(c.wbits-1) - 1
+		w := make([]int32, c.k*c.n) // weights in GEMM layout, k x n
+		for i := range w {
+			w[i] = int32(r.Int64N(2*lim+1) - lim)
+		}
+		e8 := make([]int8, c.m*c.n) // errors, m x n
+		for i := range e8 {
+			e8[i] = int8(r.IntN(255) - 127)
+		}
+		f := func(x any) []float64 {
+			switch v := x.(type) {
+			case []int8:
+				out := make([]float64, len(v))
+				convert(out, v)
+				return out
+			case []int32:
+				out := make([]float64, len(v))
+				convert(out, v)
+				return out
+			}
+			panic("type")
+		}
+		check := func(what string, got []float64, m, n int, want func(acc []int32)) {
+			t.Helper()
+			ref := make([]int32, m*n)
+			want(ref)
+			acc := make([]int32, m*n)
+			toInt32(acc, got)
+			if !slices.Equal(acc, ref) {
+				t.Errorf("%dx%dx%d %s: float64 GEMM differs from GEMMInt", c.m, c.n, c.k, what)
+			}
+		}
+		// Forward: acc (m x n) = a (m x k) * w (k x n).
+		y := make([]float64, c.m*c.n)
+		gemm(false, false, c.m, c.n, c.k, f(a8), c.k, f(w), c.n, y, c.n, nil)
+		check("forward", y, c.m, c.n, func(acc []int32) { kernels.GEMMInt(a8, w, c.m, c.n, c.k, acc) })
+		// Backward-data: dx (m x k) = e (m x n) * w^T (n x k).
+		wt := make([]int32, c.n*c.k)
+		for i := range c.k {
+			for j := range c.n {
+				wt[j*c.k+i] = w[i*c.n+j]
+			}
+		}
+		dx := make([]float64, c.m*c.k)
+		gemm(false, true, c.m, c.k, c.n, f(e8), c.n, f(w), c.n, dx, c.k, nil)
+		check("backward-data", dx, c.m, c.k, func(acc []int32) { kernels.GEMMInt(e8, wt, c.m, c.k, c.n, acc) })
+		// Backward-weight: g (k x n) = a^T (k x m) * e (m x n).
+		at := make([]int8, c.k*c.m)
+		for i := range c.m {
+			for j := range c.k {
+				at[j*c.m+i] = a8[i*c.k+j]
+			}
+		}
+		e32 := make([]int32, len(e8))
+		convert(e32, e8)
+		g := make([]float64, c.k*c.n)
+		gemm(true, false, c.k, c.n, c.m, f(a8), c.k, f(e8), c.n, g, c.n, make([]float64, 3*c.k*c.n))
+		check("backward-weight", g, c.k, c.n, func(acc []int32) { kernels.GEMMInt(at, e32, c.k, c.n, c.m, acc) })
+	}
+}
+
+// TestRCTStateHasNoFloats walks RCT's persistent state by reflection: no float may
+// live in it, so no fp32 copy of a weight survives from one step to the next.
+func TestRCTStateHasNoFloats(t *testing.T) {
+	var walk func(path string, ty reflect.Type)
+	walk = func(path string, ty reflect.Type) {
+		switch ty.Kind() {
+		case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+			t.Errorf("%s is a %v", path, ty)
+		case reflect.Slice, reflect.Array, reflect.Pointer:
+			walk(path+"[]", ty.Elem())
+		case reflect.Map:
+			walk(path+"[key]", ty.Key())
+			walk(path+"[]", ty.Elem())
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				walk(path+"."+ty.Field(i).Name, ty.Field(i).Type)
+			}
+		case reflect.Interface, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+			t.Errorf("%s (%v) could hide state", path, ty)
+		}
+	}
+	walk("rctState", reflect.TypeOf(rctState{}))
+}
+
+// cloneState deep-copies RCT state.
+func cloneState(s rctState) rctState {
+	out := rctState{Scales: s.Scales.clone(), Layers: make([]rctLayer, len(s.Layers))}
+	for j, L := range s.Layers {
+		L.W = slices.Clone(L.W)
+		L.B = slices.Clone(L.B)
+		out.Layers[j] = L
+	}
+	return out
+}
+
+// TestRCTStepDependsOnlyOnIntState trains one trainer for a while, then gives a fresh
+// trainer (whose scratch memory is filled with garbage) a copy of the integer state
+// alone; both must then train to identical states: nothing but the integers and
+// exponents carries over between steps.
+func TestRCTStepDependsOnlyOnIntState(t *testing.T) {
+	for _, net := range []*models.Network{models.LeNet5(), models.CharLM(), gradCheckNets(t)[1]} {
+		cfg := DefaultConfig(kernels.RCT)
+		cfg.Policy.Interval = 2 // exercise the controller and width changes too
+		a, err := NewTrainer(net, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 4
+		for s := range 5 {
+			x, y := randomBatchData(net, n, uint64(s))
+			a.Step(x, y)
+		}
+		b, err := NewTrainer(net, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := randomBatchData(net, n, 99)
+		b.Step(x, y) // allocate scratch, then spoil it
+		for _, s := range [][]float64{b.in.f64, b.in.s.a, b.in.s.b, b.in.s.c, b.in.gw64} {
+			for k := range s {
+				s[k] = math.NaN()
+			}
+		}
+		for _, w := range b.in.w64 {
+			for k := range w {
+				w[k] = 12345
+			}
+		}
+		for _, s := range [][]int8{b.in.x8} {
+			for k := range s {
+				s[k] = 77
+			}
+		}
+		b.in.st = cloneState(a.in.st)
+		b.in.stale = true
+		b.step, b.bits = a.step, slices.Clone(a.bits)
+		for s := range 3 {
+			x, y := randomBatchData(net, n, uint64(100+s))
+			ra, rb := a.Step(x, y), b.Step(x, y)
+			if ra.Loss != rb.Loss || !reflect.DeepEqual(a.in.st, b.in.st) {
+				t.Fatalf("%s: step %d from a copied integer state diverged (loss %v vs %v)", net.Name, a.step, ra.Loss, rb.Loss)
+			}
+		}
+	}
+}
+
+// randomBatchData is randomBatch with inputs in [0,1] (like images) for image models.
+func randomBatchData(net *models.Network, n int, seed uint64) ([]float32, []int32) {
+	x, y := randomBatch(net, n, seed)
+	if net.Layers[0].Kind != models.Embedding {
+		for i := range x {
+			x[i] = (x[i] + 1) / 2
+		}
+	}
+	return x, y
+}
+
+// TestBitChangeRoundTrip adds a bit to every layer and drops it again: weights,
+// biases and steps come back exactly.
+func TestBitChangeRoundTrip(t *testing.T) {
+	p, err := newPlan(models.LeNet5())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bits := []int{8, 4, 12, 16, 2}
+	st, err := initRCT(p, initWeights(p, 1), bits, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range st.Layers {
+		for k := range st.Layers[j].B {
+			st.Layers[j].B[k] = int32(kernels.Saturate(int64(k%5-2), bits[j]))
+		}
+	}
+	orig := cloneState(st)
+	for j := range st.Layers {
+		L := &st.Layers[j]
+		b := L.Bits
+		if sat := L.setBits(b + 3); sat != 0 {
+			t.Errorf("widening saturated %d values", sat)
+		}
+		if L.WExp != orig.Layers[j].WExp-3 {
+			t.Errorf("layer %d: widening by 3 bits moved the step from 2^%d to 2^%d", j, orig.Layers[j].WExp, L.WExp)
+		}
+		L.setBits(b)
+	}
+	if !reflect.DeepEqual(st, orig) {
+		t.Error("adding bits and dropping them again changed the state")
+	}
+	// Dropping a bit keeps the real values within half the new step.
+	L := &st.Layers[0]
+	before := slices.Clone(L.W)
+	e := L.WExp
+	L.setBits(L.Bits - 1)
+	for k, v := range L.W {
+		if d := math.Abs(math.Ldexp(float64(v), L.WExp) - math.Ldexp(float64(before[k]), e)); d > math.Ldexp(0.5, L.WExp) {
+			t.Fatalf("weight %d moved by %v when dropping a bit", k, d)
+		}
+	}
+}
+
+// TestIntPathMatchesFloatReference runs the integer path and a float64 reference with
+// the same (dequantised) weights and input, and compares the logits and every weight
+// layer's gradient: int8 rounding leaves a few percent of error (measured: logits
+// within 3%, gradient cosines above 0.987, norms within 4%), while any mistake in the
+// scale bookkeeping shows as a factor of two or more.
+func TestIntPathMatchesFloatReference(t *testing.T) {
+	nets := append(gradCheckNets(t), models.LeNet5(), models.CharLM(), models.MLP())
+	for _, net := range nets {
+		t.Run(net.Name, func(t *testing.T) {
+			cfg := DefaultConfig(kernels.RCT)
+			tr, err := NewTrainer(net, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := tr.p
+			// Non-zero biases.
+			for j := range tr.in.st.Layers {
+				for k := range tr.in.st.Layers[j].B {
+					tr.in.st.Layers[j].B[k] = int32(k%7 - 3)
+				}
+			}
+			n := 16
+			x, y := randomBatchData(net, n, 5)
+			// A float64 twin with the integer weights' real values.
+			ref := newFloatNet[float64](p, initWeights(p, cfg.Seed), false)
+			for j, i := range p.weights {
+				L := &tr.in.st.Layers[j]
+				for k, v := range L.W {
+					ref.par[i].w[k] = math.Ldexp(float64(v), L.WExp)
+				}
+				for k, v := range L.B {
+					ref.par[i].b[k] = math.Ldexp(float64(v), L.BExp)
+				}
+			}
+			grads := make([][]float64, len(p.weights))
+			tr.in.onGrad = func(j int, g []int32, ge int, gb []int32, be int) {
+				grads[j] = make([]float64, len(g))
+				for k, v := range g {
+					grads[j][k] = math.Ldexp(float64(v), ge)
+				}
+			}
+			tr.Step(x, y)
+			last := len(p.layers) - 1
+			logits := make([]float64, len(tr.in.act[last][:n*p.positions*p.classes]))
+			for k, v := range tr.in.act[last][:len(logits)] {
+				logits[k] = math.Ldexp(float64(v), tr.in.actExp[last])
+			}
+			xr := slices.Clone(x)
+			if !p.embedIn {
+				for k, v := range tr.in.x8[:len(x)] {
+					xr[k] = float32(math.Ldexp(float64(v), tr.in.xExp))
+				}
+			}
+			if err := ref.forward(xr, n, true); err != nil {
+				t.Fatal(err)
+			}
+			ref.loss(y, n)
+			ref.backward(n)
+			if e := relErr(logits, ref.act[last][:len(logits)]); e > 0.05 {
+				t.Errorf("logits differ from the float reference by %.3f (relative)", e)
+			}
+			for j, i := range p.weights {
+				cos, ratio := compare(grads[j], ref.par[i].gw)
+				if cos < 0.97 || ratio < 0.9 || ratio > 1.11 {
+					t.Errorf("layer %s: gradient cosine %.3f, norm ratio %.3f against the float reference", p.layers[i].l.Name, cos, ratio)
+				}
+			}
+		})
+	}
+}
+
+func relErr(a, b []float64) float64 {
+	var d, s float64
+	for k := range a {
+		d += (a[k] - b[k]) * (a[k] - b[k])
+		s += b[k] * b[k]
+	}
+	return math.Sqrt(d / s)
+}
+
+// compare returns the cosine between a and b and the ratio of their norms.
+func compare(a, b []float64) (cos, ratio float64) {
+	var ab, aa, bb float64
+	for k := range a {
+		ab += a[k] * b[k]
+		aa += a[k] * a[k]
+		bb += b[k] * b[k]
+	}
+	return ab / math.Sqrt(aa*bb), math.Sqrt(aa / bb)
+}

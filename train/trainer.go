@@ -1,0 +1,386 @@
+// The Trainer: one network trained by one method, step by step.
+
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+)
+
+// Config configures a training run. DefaultConfig gives each method's defaults; the
+// zero value of a field is not a default (Validate rejects what cannot work).
+type Config struct {
+	Method kernels.Method
+	// Policy is the precision policy. RCT accepts every kind (default rct); QAT accepts
+	// fixed (its width is QATBits), cyclic and progressive (CPT- and FracTrain-style
+	// schedules on a float master copy), and an empty Kind, meaning fixed; FP32 ignores it.
+	Policy PolicyConfig
+	// QATBits is QAT's fixed weight width (default 8).
+	QATBits int
+	// Epochs and Batch: passes over the training set and examples per step (defaults 2
+	// and 32). Run drops each epoch's last partial batch so every step has Batch
+	// examples (one compiled Program per plan fits every step).
+	Epochs, Batch int
+	// MaxSteps stops a run after this many steps (0: no limit).
+	MaxSteps int
+	// LR is the learning rate: 0.02 for fp32 and qat (with momentum), 0.05 for rct
+	// (RCT has no momentum; its rate is represented as kernels.FixedLR).
+	LR float64
+	// Momentum (default 0.9) and WeightDecay (default 0: two-epoch runs do not overfit
+	// enough for it to pay) apply to fp32 and qat; RCT's integer update has neither.
+	Momentum, WeightDecay float64
+	// Seed seeds everything random: the initial weights (the same for every method),
+	// the batch order and RCT's stochastic rounding.
+	Seed uint64
+	// Rounding is RCT's update rounding: "stochastic" (default) or "nearest".
+	Rounding string
+	// Headroom is how many bits RCT's initial weight grid leaves above the largest
+	// initial weight (default 1: weights may grow to twice their initial range before
+	// saturating).
+	Headroom int
+	// EvalEvery is the number of steps between test evaluations (0: at the end of each
+	// epoch); a run always evaluates after its last step.
+	EvalEvery int
+	// EvalBatch is the batch size of evaluations (0, the default: Batch, so that no
+	// larger buffers are allocated); EvalLimit caps the examples evaluated (0: the
+	// whole test set, see Trainer.Evaluate).
+	EvalBatch, EvalLimit int
+}
+
+// DefaultConfig returns the defaults of a method.
+func DefaultConfig(method kernels.Method) Config {
+	c := Config{Method: method, QATBits: kernels.DefaultQATBits, Epochs: 2, Batch: 32, LR: 0.02, Momentum: 0.9,
+		Seed: 1, Rounding: kernels.RoundStochastic.String(), Headroom: 1}
+	switch method {
+	case kernels.RCT:
+		c.Policy = DefaultPolicyConfig(PolicyRCT)
+		c.LR, c.Momentum = 0.1, 0
+	case kernels.QAT:
+		c.Policy = PolicyConfig{Kind: PolicyFixed, Bits: c.QATBits}
+	}
+	return c
+}
+
+// Validate checks the fields the method uses.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, err := kernels.ParseMethod(string(c.Method)); err != nil {
+		return err
+	}
+	if c.Epochs < 1 {
+		bad("epochs %d must be at least 1", c.Epochs)
+	}
+	if c.Batch < 1 {
+		bad("batch %d must be at least 1", c.Batch)
+	}
+	if c.MaxSteps < 0 || c.EvalEvery < 0 || c.EvalBatch < 0 || c.EvalLimit < 0 {
+		bad("max steps, eval every, eval batch and eval limit must be >= 0")
+	}
+	if !(c.LR > 0) || math.IsInf(c.LR, 0) {
+		bad("learning rate %v must be a positive number", c.LR)
+	}
+	switch c.Method {
+	case kernels.RCT:
+		if _, err := kernels.ParseRounding(c.Rounding); err != nil {
+			bad("%v", err)
+		}
+		if _, err := kernels.NewFixedLR(c.LR); err != nil {
+			bad("%v", err)
+		}
+		if c.Headroom < 0 || c.Headroom > 8 {
+			bad("headroom %d must be in 0..8 bits", c.Headroom)
+		}
+		if err := c.Policy.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	case kernels.QAT:
+		if c.QATBits < 2 || c.QATBits > 32 {
+			bad("qat bits %d must be in 2..32", c.QATBits)
+		}
+		switch c.Policy.Kind {
+		case "", PolicyFixed:
+		case PolicyCyclic, PolicyProgressive:
+			if err := c.Policy.Validate(); err != nil {
+				errs = append(errs, err)
+			}
+		default:
+			bad("method qat cannot use policy %q (it needs RCT's integer weights); use fixed, cyclic or progressive", c.Policy.Kind)
+		}
+	}
+	if c.Method != kernels.RCT {
+		if c.Momentum < 0 || c.Momentum >= 1 {
+			bad("momentum %v must be in [0, 1)", c.Momentum)
+		}
+		if c.WeightDecay < 0 {
+			bad("weight decay %v must be >= 0", c.WeightDecay)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// policyConfig returns the policy the method follows; false for FP32, which has none.
+func (c *Config) policyConfig() (PolicyConfig, bool) {
+	switch c.Method {
+	case kernels.RCT:
+		return c.Policy, true
+	case kernels.QAT:
+		if c.Policy.Kind == PolicyCyclic || c.Policy.Kind == PolicyProgressive {
+			return c.Policy, true
+		}
+		return PolicyConfig{Kind: PolicyFixed, Bits: c.QATBits}, true
+	}
+	return PolicyConfig{}, false
+}
+
+// StepResult is what one training step reports.
+type StepResult struct {
+	Step int
+	// Loss is the mean cross-entropy over the batch's labelled positions (nats).
+	Loss float64
+	// Correct of Labels labelled positions were predicted right (first largest logit).
+	Correct, Labels int
+	// Bits are the weight layers' widths this step trained at (nil for FP32).
+	Bits []int
+	// Stats are the controller's statistics, nil unless the policy asked for them.
+	Stats []LayerStats
+	// Decisions are what the policy decided after this step.
+	Decisions []Decision
+}
+
+// EvalResult is an evaluation over a dataset.
+type EvalResult struct {
+	Loss     float64 // mean cross-entropy per labelled position (nats)
+	Accuracy float64 // fraction of labelled positions predicted right
+	// BitsPerChar is Loss in bits (Loss/ln 2), set for sequence models (several labels
+	// per example), 0 otherwise.
+	BitsPerChar float64
+	// Examples and Labels evaluated.
+	Examples, Labels int
+}
+
+// Trainer trains one network with one method. It is not safe for concurrent use.
+type Trainer struct {
+	net    *models.Network
+	cfg    Config
+	p      *plan
+	policy Policy
+	bits   []int
+	step   int
+	fn     *floatNet[float32] // fp32 and qat
+	in     *intNet            // rct
+	// scratch for Evaluate
+	ex     []float32
+	labels []int32
+}
+
+// NewTrainer prepares net for training with cfg: it validates both, draws the initial
+// weights from cfg.Seed and, for RCT, quantises them to the policy's start widths.
+func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := newPlan(net)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{net: net, cfg: cfg, p: p}
+	if pc, ok := cfg.policyConfig(); ok {
+		if t.policy, err = NewPolicy(pc); err != nil {
+			return nil, err
+		}
+	}
+	init := initWeights(p, cfg.Seed)
+	switch cfg.Method {
+	case kernels.RCT:
+		t.bits = t.policy.Start(len(p.weights))
+		st, err := initRCT(p, init, t.bits, cfg.Headroom)
+		if err != nil {
+			return nil, err
+		}
+		lr, _ := kernels.NewFixedLR(cfg.LR)
+		rounding, _ := kernels.ParseRounding(cfg.Rounding)
+		if t.in, err = newIntNet(p, st, lr, rounding, rctSeed(cfg.Seed)); err != nil {
+			return nil, err
+		}
+	default:
+		t.fn = newFloatNet[float32](p, init, cfg.Momentum > 0)
+		t.fn.lr, t.fn.mom, t.fn.wd = cfg.LR, cfg.Momentum, cfg.WeightDecay
+		if cfg.Method == kernels.QAT {
+			t.bits = t.policy.Start(len(p.weights))
+			t.fn.qat = newQATState[float32](p, t.bits)
+		}
+	}
+	return t, nil
+}
+
+// Bits returns the weight layers' current widths (nil for FP32).
+func (t *Trainer) Bits() []int { return append([]int(nil), t.bits...) }
+
+// Steps returns the number of steps trained.
+func (t *Trainer) Steps() int { return t.step }
+
+// LayerNames returns the weight layers' names, in the order of Bits.
+func (t *Trainer) LayerNames() []string {
+	names := make([]string, len(t.p.weights))
+	for j, i := range t.p.weights {
+		names[j] = t.p.layers[i].l.Name
+	}
+	return names
+}
+
+// AvgBits is the current mean width of the weights and biases, weighted by their
+// number (32 for FP32).
+func (t *Trainer) AvgBits() float64 {
+	if t.bits == nil {
+		return 32
+	}
+	var s, n float64
+	for j, i := range t.p.weights {
+		par := float64(t.p.layers[i].l.Params())
+		s += float64(t.bits[j]) * par
+		n += par
+	}
+	return s / n
+}
+
+// Saturations returns RCT's saturation counts so far (zero for other methods).
+func (t *Trainer) Saturations() Saturations {
+	if t.in == nil {
+		return Saturations{}
+	}
+	return t.in.sat
+}
+
+// batchSize checks a batch's buffers against the network and returns its size.
+func (t *Trainer) batchSize(x []float32, labels []int32) int {
+	n := len(labels) / t.p.positions
+	if n == 0 || n*t.p.positions != len(labels) || len(x) != n*t.p.inElems {
+		panic(fmt.Sprintf("train: batch of %d inputs and %d labels does not fit %s (%d inputs and %d labels per example)",
+			len(x), len(labels), t.net.Name, t.p.inElems, t.p.positions))
+	}
+	for _, y := range labels {
+		if y < 0 || int(y) >= t.p.classes {
+			panic(fmt.Sprintf("train: label %d outside the %d classes of %s", y, t.p.classes, t.net.Name))
+		}
+	}
+	return n
+}
+
+// Step trains one step on a batch: x holds the examples as Dataset.Fill writes them,
+// labels their labels. A batch that does not fit the network, or token ids outside an
+// embedding's vocabulary, are programmer errors and panic.
+func (t *Trainer) Step(x []float32, labels []int32) StepResult {
+	n := t.batchSize(x, labels)
+	res := StepResult{Step: t.step, Labels: len(labels), Bits: t.Bits()}
+	var loss float64
+	if t.in != nil {
+		if err := t.in.forward(x, n, &t.in.st.Scales); err != nil {
+			panic("train: " + err.Error())
+		}
+		loss, res.Correct = t.in.loss(labels, n)
+		if t.policy.NeedsStats(t.step) {
+			res.Stats = make([]LayerStats, len(t.p.weights))
+		}
+		t.in.backward(n, t.step, res.Stats)
+	} else {
+		if err := t.fn.forward(x, n, true); err != nil {
+			panic("train: " + err.Error())
+		}
+		loss, res.Correct = t.fn.loss(labels, n)
+		t.fn.backward(n)
+		t.fn.update()
+	}
+	res.Loss = loss / float64(len(labels))
+	if t.policy != nil {
+		next, decisions := t.policy.Next(t.step, t.bits, res.Stats)
+		res.Decisions = decisions
+		t.setBits(next)
+	}
+	t.step++
+	return res
+}
+
+// setBits moves every weight layer to its new width.
+func (t *Trainer) setBits(bits []int) {
+	for j, b := range bits {
+		if b == t.bits[j] {
+			continue
+		}
+		if t.in != nil {
+			t.in.sat.Weights += int64(t.in.st.Layers[j].setBits(b))
+			t.in.stale = true
+		} else {
+			t.fn.stale = true
+		}
+		t.bits[j] = b
+	}
+}
+
+// Evaluate runs the network forward over ds in batches of `batch` examples, in order,
+// and returns the mean loss and accuracy over every labelled position. For sequence
+// data (several labels per example, overlapping windows such as the text datasets'),
+// only every LabelsPerExample-th example is evaluated, so each position of the text is
+// scored once. Config.EvalLimit caps the examples. Training state is not changed: RCT
+// evaluates with a copy of its delayed scales, QAT with its activation ranges frozen.
+func (t *Trainer) Evaluate(ds Dataset, batch int) EvalResult {
+	stride := 1
+	if lpe := ds.LabelsPerExample(); lpe > 1 {
+		stride = lpe
+	}
+	var idx []int
+	for i := 0; i < ds.Len(); i += stride {
+		if t.cfg.EvalLimit > 0 && len(idx) == t.cfg.EvalLimit {
+			break
+		}
+		idx = append(idx, i)
+	}
+	var res EvalResult
+	if len(idx) == 0 {
+		return res
+	}
+	batch = max(1, min(batch, len(idx)))
+	if need := batch * t.p.inElems; len(t.ex) < need {
+		t.ex, t.labels = make([]float32, need), make([]int32, batch*t.p.positions)
+	}
+	var sc scales
+	if t.in != nil {
+		sc = t.in.st.Scales.clone()
+		saved := t.in.sat
+		defer func() { t.in.sat = saved }()
+	}
+	var lossSum float64
+	for lo := 0; lo < len(idx); lo += batch {
+		b := idx[lo:min(lo+batch, len(idx))]
+		x, labels := t.ex[:len(b)*t.p.inElems], t.labels[:len(b)*t.p.positions]
+		ds.Fill(b, x, labels)
+		n := t.batchSize(x, labels)
+		var loss float64
+		var correct int
+		if t.in != nil {
+			if err := t.in.forward(x, n, &sc); err != nil {
+				panic("train: " + err.Error())
+			}
+			loss, correct = t.in.loss(labels, n)
+		} else {
+			if err := t.fn.forward(x, n, false); err != nil {
+				panic("train: " + err.Error())
+			}
+			loss, correct = t.fn.loss(labels, n)
+		}
+		lossSum += loss
+		res.Accuracy += float64(correct)
+		res.Labels += len(labels)
+		res.Examples += n
+	}
+	res.Loss = lossSum / float64(res.Labels)
+	res.Accuracy /= float64(res.Labels)
+	if t.p.positions > 1 {
+		res.BitsPerChar = res.Loss / math.Ln2
+	}
+	return res
+}
