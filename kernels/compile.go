@@ -159,6 +159,9 @@ func Compile(net *models.Network, prof *hw.Profile, opt Options) (*Program, erro
 	if err := c.setupBuffers(); err != nil {
 		return nil, wrap(err)
 	}
+	if err := supported(net); err != nil {
+		return nil, &CompileError{Model: net.Name, Profile: prof.Name, Layer: err.layer, Phase: models.Forward, Err: err.err}
+	}
 	if err := c.checkModes(); err != nil {
 		return nil, wrap(err)
 	}
@@ -171,6 +174,30 @@ func Compile(net *models.Network, prof *hw.Profile, opt Options) (*Program, erro
 		c.prog.Footprint[t.Class] += t.Bytes
 	}
 	return c.prog, nil
+}
+
+// unsupportedLayer names a layer the compiler cannot lower.
+type unsupportedLayer struct {
+	layer string
+	err   error
+}
+
+// supported checks that every layer is one the compiler lowers, so that a model from
+// the experimental registry fails with a message naming its first unsupported layer.
+func supported(net *models.Network) *unsupportedLayer {
+	for i := range net.Layers {
+		l := &net.Layers[i]
+		switch l.Kind {
+		case models.Linear, models.Conv2D:
+			if l.NumGroups() > 1 {
+				return &unsupportedLayer{l.Name, fmt.Errorf("grouped convolutions (%d groups) are not lowered yet", l.NumGroups())}
+			}
+		case models.Embedding, models.ReLU, models.MaxPool, models.AvgPool, models.Flatten, models.Add:
+		default:
+			return &unsupportedLayer{l.Name, fmt.Errorf("the compiler cannot lower a %s layer yet", l.Kind)}
+		}
+	}
+	return nil
 }
 
 // Buffer roles as indices.
@@ -295,7 +322,11 @@ func (a act4) flat() act4 {
 // fusedReLU reports whether layer i is a ReLU folded into the preceding weight layer's
 // requantisation.
 func (c *compiler) fusedReLU(i int) bool {
-	return i > 0 && c.net.Layers[i].Kind == models.ReLU && c.net.Layers[i-1].HasWeights()
+	if i == 0 || c.net.Layers[i].Kind != models.ReLU {
+		return false
+	}
+	k := c.net.Layers[i-1].Kind
+	return k == models.Linear || k == models.Conv2D || k == models.Embedding
 }
 
 func (c *compiler) allocateTensors() {
@@ -322,7 +353,7 @@ func (c *compiler) allocateTensors() {
 		c.out[i].c, c.out[i].h, c.out[i].w = int64(l.Out.C), int64(l.Out.H), int64(l.Out.W)
 		prev = c.out[i]
 		maxErr = max(maxErr, l.Out.Elems(), l.In.Elems())
-		if l.HasWeights() {
+		if l.Kind == models.Linear || l.Kind == models.Conv2D || l.Kind == models.Embedding {
 			c.allocateParams(i)
 		}
 	}

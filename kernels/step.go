@@ -103,7 +103,7 @@ func (c *compiler) forward(i int) error {
 	switch {
 	case l.Kind == models.Embedding:
 		return c.forwardEmbedding(i)
-	case l.HasWeights():
+	case l.Kind == models.Linear || l.Kind == models.Conv2D:
 		return c.forwardGEMM(i)
 	case l.Kind == models.Flatten || c.fusedReLU(i):
 		return nil

@@ -32,3 +32,56 @@ func Example() {
 	// fc3      linear        84 -> 10          850
 	// total parameters: 61706
 }
+
+// List the matrix products of the transformer's first attention layer in the forward
+// pass: what a compiler lowers, with the operand that holds weights. The per-head
+// products run once per head (Count).
+func ExampleLayer_GEMMs() {
+	net, err := models.ByName("transformer")
+	if err != nil {
+		panic(err)
+	}
+	for _, l := range net.Layers {
+		if l.Name != "l1.attn" {
+			continue
+		}
+		for _, g := range l.GEMMs(models.Forward) {
+			weight := "-"
+			if g.Weight != models.NoOperand {
+				weight = fmt.Sprintf("W%d", g.Matrix)
+			}
+			dims := fmt.Sprintf("%d x (%d x %d x %d)", g.Count, g.M, g.N, g.K)
+			fmt.Printf("%-8s %-20s weights %-2s %8d MACs\n", g.Name, dims, weight, g.MACs())
+		}
+		fmt.Printf("forward %d, backward data %d, backward weight %d MACs\n",
+			l.MACs(models.Forward), l.MACs(models.BackwardData), l.MACs(models.BackwardWeight))
+	}
+	// Output:
+	// q        1 x (64 x 128 x 128) weights W0  1048576 MACs
+	// k        1 x (64 x 128 x 128) weights W1  1048576 MACs
+	// v        1 x (64 x 128 x 128) weights W2  1048576 MACs
+	// scores   2 x (64 x 64 x 64)   weights -    524288 MACs
+	// context  2 x (64 x 64 x 64)   weights -    524288 MACs
+	// out      1 x (64 x 128 x 128) weights W3  1048576 MACs
+	// forward 5242880, backward data 6291456, backward weight 4194304 MACs
+}
+
+// The models that kernels/ and train/ cannot run yet are listed apart from Names, but
+// ByName builds them.
+func ExampleExperimentalNames() {
+	fmt.Println(models.Names())
+	for _, name := range models.ExperimentalNames() {
+		net, err := models.ByName(name)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%-15s %9d parameters %11d forward MACs\n", name, net.Params(), net.MACs(models.Forward, 1))
+	}
+	// Output:
+	// [charlm lenet5 mlp]
+	// mobilenetv2       3504872 parameters   300774272 forward MACs
+	// mobilenetv2_32    2236106 parameters    87386624 forward MACs
+	// resnet20           269434 parameters    40256128 forward MACs
+	// transformer        429664 parameters    28049408 forward MACs
+	// vgg11             9229962 parameters   151589888 forward MACs
+}

@@ -279,7 +279,7 @@ func TestNetworkWithoutWeights(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, name := range Names() {
+	for _, name := range AllNames() {
 		n, err := ByName(name)
 		if err != nil {
 			t.Fatal(err)
@@ -312,10 +312,20 @@ func TestValidate(t *testing.T) {
 }
 
 func TestByName(t *testing.T) {
+	// Names lists only the models every package supports: tests in kernels/, sim/ and
+	// train/ iterate over it.
 	if got, want := Names(), []string{"charlm", "lenet5", "mlp"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
-	for _, name := range Names() {
+	experimental := []string{"mobilenetv2", "mobilenetv2_32", "resnet20", "transformer", "vgg11"}
+	if got := ExperimentalNames(); !reflect.DeepEqual(got, experimental) {
+		t.Errorf("ExperimentalNames() = %v, want %v", got, experimental)
+	}
+	all := []string{"charlm", "lenet5", "mlp", "mobilenetv2", "mobilenetv2_32", "resnet20", "transformer", "vgg11"}
+	if got := AllNames(); !reflect.DeepEqual(got, all) {
+		t.Errorf("AllNames() = %v, want %v", got, all)
+	}
+	for _, name := range AllNames() {
 		n, err := ByName(name)
 		if err != nil || n.Name != name {
 			t.Errorf("ByName(%q) = %v, %v", name, n, err)
@@ -336,7 +346,7 @@ func TestByName(t *testing.T) {
 			t.Errorf("ByName(%q) = %v, %v, want an error", bad, n, err)
 			continue
 		}
-		if !strings.Contains(err.Error(), "unknown model") || !strings.Contains(err.Error(), "lenet5") {
+		if !strings.Contains(err.Error(), "unknown model") || !strings.Contains(err.Error(), "lenet5") || !strings.Contains(err.Error(), "resnet20") {
 			t.Errorf("ByName(%q) error %q should name the problem and the known models", bad, err)
 		}
 	}

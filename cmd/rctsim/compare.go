@@ -114,7 +114,7 @@ func runCompare(c *command, e *env, args []string) error {
 
 func (f *compareFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Out, "out", "", "folder `dir` for the runs, compare.json, compare.csv, report.md and figures (required)")
-	fs.StringVar(&f.Model, "model", "lenet5", fmt.Sprintf("built-in model %v", models.Names()))
+	fs.StringVar(&f.Model, "model", "lenet5", modelHelp())
 	fs.StringVar(&f.hw, "hw", "", "hardware profile `file` (default: the embedded configs/default.toml)")
 	fs.Var(&f.sets, "set", "override a profile key: `key.path=value` (repeatable)")
 	fs.StringVar(&f.methods, "methods", "rct,qat,fp32", "methods to compare, comma-separated")

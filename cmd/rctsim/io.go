@@ -9,6 +9,7 @@ import (
 
 	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/models"
 )
 
 // loadProfile reads the profile at path (the embedded default when path is empty) and
@@ -73,4 +74,10 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// modelHelp describes the --model flag: the models every command runs, and those the
+// compiler and trainer do not support yet.
+func modelHelp() string {
+	return fmt.Sprintf("built-in model: %v (defined but not yet lowered: %v)", models.Names(), models.ExperimentalNames())
 }

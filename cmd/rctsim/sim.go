@@ -35,7 +35,7 @@ func runSim(c *command, e *env, args []string) error {
 	var f simFlags
 	fs := newFlags(c, e)
 	fs.StringVar(&f.hw, "hw", "", "hardware profile `file` (default: the embedded configs/default.toml)")
-	fs.StringVar(&f.model, "model", "lenet5", fmt.Sprintf("built-in model %v", models.Names()))
+	fs.StringVar(&f.model, "model", "lenet5", modelHelp())
 	fs.StringVar(&f.method, "method", "rct", "training method: rct, qat or fp32")
 	fs.StringVar(&f.bits, "bits", "8", "weight bitwidth: one for every layer, or one per weight layer (8,6,8,8,8)")
 	fs.IntVar(&f.batch, "batch", 32, "examples per training step")

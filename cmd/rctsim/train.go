@@ -66,7 +66,7 @@ func runTrain(c *command, e *env, args []string) error {
 	var f trainFlags
 	fs := newFlags(c, e)
 	fs.StringVar(&f.Out, "out", "", "run folder `dir` to write (required)")
-	fs.StringVar(&f.Model, "model", "lenet5", fmt.Sprintf("built-in model %v", models.Names()))
+	fs.StringVar(&f.Model, "model", "lenet5", modelHelp())
 	fs.StringVar(&f.Method, "method", "rct", "training method: rct, qat or fp32")
 	fs.StringVar(&f.Policy, "policy", "", "precision policy: rct, fixed, cyclic or progressive (default: rct for rct, fixed for qat)")
 	fs.IntVar(&f.Epochs, "epochs", 2, "passes over the training set")
