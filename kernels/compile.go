@@ -24,6 +24,9 @@ type Options struct {
 	// tiles as the SRAM allows: with ideal memory there is nothing to overlap, and whole
 	// layers reproduce SCALE-Sim's compute cycles.
 	PipelineDepth int
+	// Functional attaches to every GEMM and vector instruction the description of its
+	// operands that functional execution needs (FuncDesc). Timing ignores it.
+	Functional bool
 }
 
 // DefaultQATBits is QAT's fake-quantisation width when a plan gives none.
@@ -226,6 +229,9 @@ type compiler struct {
 	layer int32
 	alloc []int64 // next free offset per buffer
 	fence []int32 // last instruction of each unit when the kernel began
+	// fn, when set, is attached to the next GEMM or vector instruction (if functional
+	// descriptors are wanted) and cleared.
+	fn *FuncDesc
 
 	// Tensors.
 	input  act4   // the batch
@@ -235,6 +241,7 @@ type compiler struct {
 	state  [][]paramState // per layer: the weight tensors the update touches
 	bstate [][]paramState // per layer: the bias tensors the update touches
 	gemmW  []mat2         // per layer: the weight copy the GEMMs read
+	biasW  []mat2         // per layer: the bias as the forward pass reads it
 	// skips holds, by the layer a residual Add reads (its From), the error of the Add's
 	// output, kept for when the backward pass reaches that layer.
 	skips map[int]act4
@@ -337,6 +344,7 @@ func (c *compiler) allocateTensors() {
 	c.state = make([][]paramState, len(layers))
 	c.bstate = make([][]paramState, len(layers))
 	c.gemmW = make([]mat2, len(layers))
+	c.biasW = make([]mat2, len(layers))
 	c.skips = make(map[int]act4)
 	prev := c.input
 	maxErr := int64(0)
@@ -393,6 +401,7 @@ func (c *compiler) allocateParams(i int) {
 	var b mat2
 	if l.Bias {
 		b = c.newMat(name+".b", ClassWeights, i, 1, cout, n.wBits[i], n.capBits[i])
+		c.biasW[i] = b
 	}
 	if c.opt.ForwardOnly {
 		return

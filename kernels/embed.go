@@ -103,7 +103,7 @@ func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 		for j, st := range states {
 			rs[j] = st.m.gather((e1 - e) * tokens)
 		}
-		c.update(i, states, rs, g, pairs)
+		c.update(states, rs, g, pairs, nil)
 	}
 	return nil
 }

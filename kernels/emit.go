@@ -122,6 +122,12 @@ func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
 			addDep(r)
 		}
 	}
+	if in.Op == OpGEMM || in.Op == OpVector {
+		if c.opt.Functional && in.Fn == nil {
+			in.Fn = c.fn
+		}
+		c.fn = nil
+	}
 	start := len(c.arena)
 	c.arena = append(c.arena, deps...)
 	in.Deps = c.arena[start:len(c.arena):len(c.arena)]

@@ -18,18 +18,21 @@ type gemmKernel struct {
 	aClass, bClass TensorClass
 	cClass         TensorClass // what the accumulators become
 	aBits, bBits   int         // as stored
-	aRegions       func(m, k tile) []region
-	bRegions       func(k, n tile) []region
-	epilogueBytes  func(m, n tile) int64 // outputs-buffer bytes the epilogue needs per tile (one copy)
-	extraOutputs   int64                 // outputs-buffer bytes held for the whole kernel (bias gradients)
-	epilogue       func(m, n tile, acc *operandSlot, e *epilogueSlots)
+	// aLayout and bLayout are the tensors A and B come from; aBox and bBox the boxes
+	// of them a tile needs.
+	aLayout, bLayout layout
+	aBox             func(m, k tile) Box
+	bBox             func(k, n tile) Box
+	epilogueBytes    func(m, n tile) int64 // outputs-buffer bytes the epilogue needs per tile (one copy)
+	extraOutputs     int64                 // outputs-buffer bytes held for the whole kernel (bias gradients)
+	epilogue         func(m, n tile, acc *operandSlot, e *epilogueSlots)
 	// prologue, when set, runs as an output tile's operands are first staged: it loads
 	// what the tile's epilogue will need (the weights an update rewrites), early enough
 	// to overlap the tile's GEMMs.
 	prologue         func(m, n tile, e *epilogueSlots)
 	newEpilogueSlots func(mt, nt int64) *epilogueSlots
 	// onB, when set, runs once per B tile of the first M tile (bias gradients).
-	onB func(k, n tile, b *operandSlot)
+	onB func(k, n tile, b *operandSlot, box Box)
 }
 
 // epilogueSlots are the double-buffered slots an epilogue writes, allocated once per
@@ -81,7 +84,7 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 		ms, ns, ks := tilesOf(g.m, mt), tilesOf(g.n, nt), tilesOf(g.k, kt)
 		for _, m := range ms {
 			for _, k := range ks {
-				t.aBytes = max(t.aBytes, regionsBytes(g.aRegions(m, k)))
+				t.aBytes = max(t.aBytes, regionsBytes(g.aLayout.regionsOf(g.aBox(m, k))))
 			}
 			for _, n := range ns {
 				t.cBytes = max(t.cBytes, m.len()*n.len()*accBytes)
@@ -90,7 +93,7 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 		}
 		for _, k := range ks {
 			for _, n := range ns {
-				t.bBytes = max(t.bBytes, regionsBytes(g.bRegions(k, n)))
+				t.bBytes = max(t.bBytes, regionsBytes(g.bLayout.regionsOf(g.bBox(k, n))))
 			}
 		}
 		return t
@@ -222,13 +225,13 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 	}
 	stage := func(s step) staged {
 		var st staged
-		aRs := g.aRegions(s.m, s.k)
+		aRs := g.aLayout.regionsOf(g.aBox(s.m, s.k))
 		var resident bool
 		st.aSlot, resident = aSlots.take([4]int64{s.m.lo, s.m.hi, s.k.lo, s.k.hi})
 		if !resident {
 			c.load(aRs, g.aClass, g.aBits, st.aSlot)
 		}
-		bRs := g.bRegions(s.k, s.n)
+		bRs := g.bLayout.regionsOf(g.bBox(s.k, s.n))
 		st.bSlot, resident = bSlots.take([4]int64{s.k.lo, s.k.hi, s.n.lo, s.n.hi})
 		if !resident {
 			c.load(bRs, g.bClass, g.bBits, st.bSlot)
@@ -256,11 +259,14 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 			cOp = &operandSlot{s: acc, class: g.cClass, bits: accBits, bytes: s.m.len() * s.n.len() * int64(accBits/8)}
 		}
 		if g.onB != nil && s.mi == 0 {
-			g.onB(s.k, s.n, cur.b)
+			g.onB(s.k, s.n, cur.b, g.bBox(s.k, s.n))
 		}
 		in := Instr{Op: OpGEMM, M: s.m.len(), N: s.n.len(), K: s.k.len(), Format: g.format,
 			WeightBits: g.weightBits, ActBits: g.actBits, Accumulate: s.ki > 0,
 			A: cur.a.operand(), B: cur.b.operand(), C: cOp.operand()}
+		if c.opt.Functional {
+			in.Fn = &FuncDesc{M: exportTile(s.m), N: exportTile(s.n), K: exportTile(s.k), A: g.aBox(s.m, s.k), B: g.bBox(s.k, s.n)}
+		}
 		c.op(in, []*slot{cur.aSlot, cur.bSlot}, []*slot{cOp.s})
 		if s.ki == s.nki-1 {
 			g.epilogue(s.m, s.n, cOp, epi)

@@ -264,6 +264,10 @@ type Instr struct {
 	// Operands. Loads write A; stores read A; GEMMs read A and B and write C; vector
 	// ops read A (and B when present) and write C (when present).
 	A, B, C Operand
+
+	// Fn describes the operands' contents for functional execution (nil unless the
+	// program was compiled with Options.Functional).
+	Fn *FuncDesc
 }
 
 // Unit returns the unit that executes the instruction.

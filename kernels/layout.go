@@ -84,3 +84,25 @@ func (m mat2) region(r0, r1, c0, c1 int64) region {
 	}
 	return region{tensor: m.tensor, addr: m.base + uint64(r0*m.pitch()+first), rows: r1 - r0, rowBytes: last - first, stride: m.pitch()}
 }
+
+// layout is how a tensor's boxes map to DMA regions.
+type layout interface {
+	regionsOf(b Box) []region
+}
+
+func (a act4) regionsOf(b Box) []region { return a.regions(b.N0, b.N1, b.C0, b.C1, b.H0, b.H1) }
+
+func (m mat2) regionsOf(b Box) []region {
+	if b.Empty() {
+		return nil
+	}
+	return []region{m.region(b.N0, b.N1, b.C0, b.C1)}
+}
+
+// matBox is the box of rows [r0,r1) and columns [c0,c1) of a matrix.
+func matBox(r0, r1, c0, c1 int64) Box { return Box{N0: r0, N1: r1, C0: c0, C1: c1} }
+
+// actBox is the box of images, channels and rows of an activation tensor.
+func actBox(n0, n1, c0, c1, h0, h1 int64) Box {
+	return Box{N0: n0, N1: n1, C0: c0, C1: c1, H0: h0, H1: h1}
+}

@@ -147,23 +147,42 @@ func (c *compiler) forwardGEMM(i int) error {
 	x := view(c.inputOf(i), g.cin, g.h, g.w, int64(c.num.actBits/8))
 	y := view(c.out[i], g.cout, g.ho, g.wo, int64(c.num.actBits/8))
 	w := c.gemmW[i]
-	return c.emitGEMM(&gemmKernel{
+	// The bias is added in the epilogue: load it once for the whole kernel.
+	var bias *mat2 // the copy the GEMMs read: b-bit for RCT and QAT, fp32 for FP32
+	var biasOp *operandSlot
+	if c.net.Layers[i].Bias {
+		bias = &c.biasW[i]
+	}
+	k := &gemmKernel{
 		m: spatialDim(c.batch, g.ho, g.wo), n: flatDim(g.cout), k: groupDim(g.cin, g.kh*g.kw),
 		format: c.num.float, weightBits: w.bits, actBits: c.num.actBits,
 		aClass: ClassActivations, bClass: ClassWeights, cClass: ClassActivations, aBits: c.num.actBits, bBits: w.bits,
-		aRegions: func(m, k tile) []region {
+		aLayout: x, bLayout: w,
+		aBox: func(m, k tile) Box {
 			h0, h1 := g.inRows(m.h0, m.h1)
-			return x.regions(m.n0, m.n1, k.c0, k.c1, h0, h1)
+			return actBox(m.n0, m.n1, k.c0, k.c1, h0, h1)
 		},
-		bRegions: func(k, n tile) []region { return []region{w.region(n.c0, n.c1, k.lo, k.hi)} },
+		bBox: func(k, n tile) Box { return matBox(n.c0, n.c1, k.lo, k.hi) },
 		epilogueBytes: func(m, n tile) int64 {
 			return regionsBytes(y.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1))
 		},
-		newEpilogueSlots: func(mt, nt int64) *epilogueSlots { return c.requantSlots(y, mt, nt) },
-		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
-			c.requant(acc, y.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1), ClassActivations, c.num.actBits, e)
+		newEpilogueSlots: func(mt, nt int64) *epilogueSlots {
+			e := c.requantSlots(y, mt, nt)
+			if bias != nil {
+				rs := []region{bias.region(0, 1, 0, g.cout)}
+				biasOp = &operandSlot{s: c.newSlot(roleOutputs, rs[0].bytes()), class: ClassWeights, bits: bias.bits, bytes: rs[0].bytes()}
+				c.load(rs, ClassWeights, bias.bits, biasOp.s)
+			}
+			return e
 		},
-	})
+		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
+			c.requant(acc, biasOp, y, actBox(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1), m, n, ClassActivations, c.num.actBits, e)
+		},
+	}
+	if bias != nil {
+		k.extraOutputs = bias.bytes()
+	}
+	return c.emitGEMM(k)
 }
 
 // requantSlots sizes the output slots of a requantising epilogue from a worst-case tile.
@@ -171,11 +190,18 @@ func (c *compiler) requantSlots(out act4, mt, nt int64) *epilogueSlots {
 	return &epilogueSlots{pairs: []*pair{c.newPair(roleOutputs, mt*nt*out.elemBytes)}}
 }
 
-// requant turns an accumulator tile into stored activations or errors and writes them
-// out.
-func (c *compiler) requant(acc *operandSlot, rs []region, class TensorClass, bits int, e *epilogueSlots) {
+// requant turns an accumulator tile (m x n) into stored activations or errors (the box
+// out of tensor v) and writes them out.
+//
+// bias, when set, is the layer's whole bias (one row), added before requantising.
+func (c *compiler) requant(acc, bias *operandSlot, v act4, out Box, m, n tile, class TensorClass, bits int, e *epilogueSlots) {
+	rs := v.regionsOf(out)
 	o := &operandSlot{s: e.pairs[0].fresh(), class: class, bits: bits, bytes: regionsBytes(rs)}
-	c.vector(VRequant, acc.bytes*8/int64(acc.bits), acc, nil, o)
+	c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), C: out}
+	if bias != nil {
+		c.fn.B = matBox(0, 1, 0, bias.bytes*8/int64(bias.bits))
+	}
+	c.vector(VRequant, acc.bytes*8/int64(acc.bits), acc, bias, o)
 	c.store(rs, class, bits, o.s)
 }
 
@@ -260,22 +286,23 @@ func (c *compiler) backwardData(i int, dyAny, dxAny act4) error {
 		m: spatialDim(c.batch, g.h, g.w), n: flatDim(g.cin), k: groupDim(g.cout, khkw),
 		format: c.num.float, weightBits: w.bits, actBits: c.num.errBits,
 		aClass: ClassErrors, bClass: ClassWeights, cClass: ClassErrors, aBits: c.num.errBits, bBits: w.bits,
-		aRegions: func(m, k tile) []region {
+		aLayout: dy, bLayout: w,
+		aBox: func(m, k tile) Box {
 			h0, h1 := g.outRows(m.h0, m.h1)
 			if h1 <= h0 {
-				return nil
+				return Box{}
 			}
-			return dy.regions(m.n0, m.n1, k.c0, k.c1, h0, h1)
+			return actBox(m.n0, m.n1, k.c0, k.c1, h0, h1)
 		},
 		// The transposed weights: rows are output channels, each read for a strip of
 		// input channels, so the DMA strides through W.
-		bRegions: func(k, n tile) []region { return []region{w.region(k.c0, k.c1, n.c0*khkw, n.c1*khkw)} },
+		bBox: func(k, n tile) Box { return matBox(k.c0, k.c1, n.c0*khkw, n.c1*khkw) },
 		epilogueBytes: func(m, n tile) int64 {
 			return regionsBytes(dx.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1))
 		},
 		newEpilogueSlots: func(mt, nt int64) *epilogueSlots { return c.requantSlots(dx, mt, nt) },
 		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
-			c.requant(acc, dx.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1), ClassErrors, c.num.errBits, e)
+			c.requant(acc, nil, dx, actBox(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1), m, n, ClassErrors, c.num.errBits, e)
 		},
 	})
 }
@@ -287,6 +314,7 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 	x := view(c.inputOf(i), g.cin, g.h, g.w, int64(c.num.actBits/8))
 	states := c.state[i]
 	accBytes := int64(c.num.accBits / 8)
+	stateBox := func(m, n tile) Box { return matBox(n.c0, n.c1, m.lo, m.hi) }
 	stateRegion := func(st paramState, m, n tile) region { return st.m.region(n.c0, n.c1, m.lo, m.hi) }
 	var biasGrad *slot
 	var biasSlots []*slot
@@ -294,11 +322,12 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 		m: groupDim(g.cin, g.kh*g.kw), n: flatDim(g.cout), k: spatialDim(c.batch, g.ho, g.wo),
 		format: c.num.float, weightBits: c.num.errBits, actBits: c.num.actBits,
 		aClass: ClassActivations, bClass: ClassErrors, cClass: ClassGradients, aBits: c.num.actBits, bBits: c.num.errBits,
-		aRegions: func(m, k tile) []region {
+		aLayout: x, bLayout: dy,
+		aBox: func(m, k tile) Box {
 			h0, h1 := g.inRows(k.h0, k.h1)
-			return x.regions(k.n0, k.n1, m.c0, m.c1, h0, h1)
+			return actBox(k.n0, k.n1, m.c0, m.c1, h0, h1)
 		},
-		bRegions: func(k, n tile) []region { return dy.regions(k.n0, k.n1, n.c0, n.c1, k.h0, k.h1) },
+		bBox: func(k, n tile) Box { return actBox(k.n0, k.n1, n.c0, n.c1, k.h0, k.h1) },
 		epilogueBytes: func(m, n tile) int64 {
 			var s int64
 			for _, st := range states {
@@ -329,6 +358,13 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 			return e
 		},
 		prologue: func(m, n tile, e *epilogueSlots) {
+			if sharesByte(states, m) {
+				// The tile's first packed byte also holds the previous tile's last
+				// weights: load it only after that tile's update is stored, or the
+				// store of this tile would write back stale bits of its neighbour.
+				e.staged = append(e.staged, nil)
+				return
+			}
 			rs := make([]region, len(states))
 			for j, st := range states {
 				rs[j] = stateRegion(st, m, n)
@@ -342,7 +378,10 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 			}
 			slots := e.staged[0]
 			e.staged = e.staged[1:]
-			c.updateCompute(states, rs, acc, slots)
+			if slots == nil {
+				slots = c.updateLoad(states, rs, e.pairs)
+			}
+			c.updateCompute(states, rs, acc, slots, &FuncDesc{M: exportTile(m), N: exportTile(n), B: stateBox(m, n)}, true)
 		},
 	}
 	if bs := c.bstate[i]; len(bs) > 0 {
@@ -350,9 +389,14 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 		for _, st := range bs {
 			k.extraOutputs += st.m.bytes()
 		}
-		k.onB = func(kt, n tile, b *operandSlot) {
-			out := &operandSlot{s: biasGrad, class: ClassGradients, bits: c.num.accBits, bytes: n.len() * accBytes}
+		k.onB = func(kt, n tile, b *operandSlot, box Box) {
+			// Each N tile sums into its own part of the bias gradient.
+			part := &slot{ref: biasGrad.ref, writer: biasGrad.writer, readers: biasGrad.readers}
+			part.ref.Offset += n.c0 * accBytes
+			out := &operandSlot{s: part, class: ClassGradients, bits: c.num.accBits, bytes: n.len() * accBytes}
+			c.fn = &FuncDesc{K: exportTile(kt), N: exportTile(n), B: box}
 			c.vector(VBiasGrad, kt.len()*n.len(), b, nil, out)
+			biasGrad.writer, biasGrad.readers = part.writer, part.readers
 		}
 	}
 	if err := c.emitGEMM(k); err != nil {
@@ -367,15 +411,27 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 			pairs[j] = &pair{s: [2]*slot{biasSlots[j], biasSlots[j]}}
 		}
 		grad := &operandSlot{s: biasGrad, class: ClassGradients, bits: c.num.accBits, bytes: g.cout * accBytes}
-		c.update(i, bs, rs, grad, pairs)
+		all := Tile{Lo: 0, Hi: g.cout, C0: 0, C1: g.cout}
+		c.updateCompute(bs, rs, grad, c.updateLoad(bs, rs, pairs), &FuncDesc{N: all, B: matBox(0, 1, 0, g.cout)}, false)
 	}
 	return nil
 }
 
+// sharesByte reports whether an update tile starting at column m.lo begins inside a
+// byte of some packed parameter tensor, which it then shares with the tile before it.
+func sharesByte(states []paramState, m tile) bool {
+	for _, st := range states {
+		if m.lo*int64(st.m.bits)%8 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // update applies the method's update to one tile of a layer's parameters: grad holds
 // the gradient tile, states and rs the parameter tensors and their regions.
-func (c *compiler) update(layer int, states []paramState, rs []region, grad *operandSlot, pairs []*pair) {
-	c.updateCompute(states, rs, grad, c.updateLoad(states, rs, pairs))
+func (c *compiler) update(states []paramState, rs []region, grad *operandSlot, pairs []*pair, fn *FuncDesc) {
+	c.updateCompute(states, rs, grad, c.updateLoad(states, rs, pairs), fn, true)
 }
 
 // updateLoad loads the parameter tiles an update reads into fresh halves of pairs and
@@ -395,16 +451,21 @@ func (c *compiler) updateLoad(states []paramState, rs []region, pairs []*pair) [
 }
 
 // updateCompute runs the update on loaded parameter tiles and stores them.
-func (c *compiler) updateCompute(states []paramState, rs []region, grad *operandSlot, slots []*operandSlot) {
+// fn describes the tile (for functional execution): its M and N tiles (an
+// accumulator tile of M x N; only N for a bias) and B the parameter box. stat adds the
+// gradient to the controller's statistic (weights only, not biases).
+func (c *compiler) updateCompute(states []paramState, rs []region, grad *operandSlot, slots []*operandSlot, fn *FuncDesc, stat bool) {
 	saved := c.phase
 	elems := grad.bytes * 8 / int64(grad.bits)
-	if c.opt.Method == RCT && c.opt.Plan.Control {
+	if c.opt.Method == RCT && c.opt.Plan.Control && stat {
 		c.phase = models.PrecisionControl
+		c.fn = fn
 		c.vector(VGradStat, elems, grad, nil, nil)
 	}
 	c.phase = models.Update
 	switch c.opt.Method {
 	case RCT:
+		c.fn = fn
 		c.vector(VUpdate, elems, grad, slots[0], slots[0])
 	case FP32:
 		src := grad

@@ -34,9 +34,13 @@ func (s *streamKernel) channelRange(v act4, c0, c1 int64) (int64, int64) {
 	return 0, v.c
 }
 
-func (s *streamKernel) regions(v act4, n0, n1, c0, c1 int64) []region {
+func (s *streamKernel) box(v act4, n0, n1, c0, c1 int64) Box {
 	c0, c1 = s.channelRange(v, c0, c1)
-	return v.regions(n0, n1, c0, c1, 0, v.h)
+	return actBox(n0, n1, c0, c1, 0, v.h)
+}
+
+func (s *streamKernel) regions(v act4, n0, n1, c0, c1 int64) []region {
+	return v.regionsOf(s.box(v, n0, n1, c0, c1))
 }
 
 func (c *compiler) emitStream(s *streamKernel) error {
@@ -76,6 +80,11 @@ func (c *compiler) emitStream(s *streamKernel) error {
 		if ni > 0 {
 			break
 		}
+	}
+	if s.vop == VSoftmaxXent && ni < s.images {
+		// The loss error's scale comes from the whole tensor's maximum.
+		in, out := need(s.images, chans)
+		return fmt.Errorf("the loss needs the whole batch on chip at once: %d input and %d output bytes, double-buffered", in, out)
 	}
 	if ni == 0 {
 		in, out := need(1, 1)
@@ -126,6 +135,11 @@ func (c *compiler) emitStream(s *streamKernel) error {
 		o := &operandSlot{s: outPair.fresh(), class: s.out.class, bits: s.out.bits, bytes: regionsBytes(rs)}
 		c0, c1 := s.channelRange(s.ins[0].v, k.c0, k.c1)
 		elems := (k.n1 - k.n0) * (c1 - c0) * s.elemsPerUnit
+		fn := &FuncDesc{A: s.box(s.ins[0].v, k.n0, k.n1, k.c0, k.c1), C: s.box(s.out.v, k.n0, k.n1, k.c0, k.c1)}
+		if len(s.ins) > 1 {
+			fn.B = s.box(s.ins[1].v, k.n0, k.n1, k.c0, k.c1)
+		}
+		c.fn = fn
 		c.vector(s.vop, elems, cur.ops[0], cur.ops[1], o)
 		c.store(rs, s.out.class, s.out.bits, o.s)
 		cur = next

@@ -71,6 +71,10 @@ func WriteProgram(w io.Writer, p *kernels.Program) error {
 			fmt.Fprintf(bw, " op=%s elems=%d format=%s bits=%d a=%s b=%s c=%s",
 				in.VOp, in.Elems, in.Format, in.Bits, operand(in.A), operand(in.B), operand(in.C))
 		}
+		if in.Fn != nil {
+			f := in.Fn
+			fmt.Fprintf(bw, " fn=%s;%s;%s;%s;%s;%s", f.M, f.N, f.K, f.A, f.B, f.C)
+		}
 		bw.WriteString(" deps=")
 		for j, d := range in.Deps {
 			if j > 0 {
@@ -360,6 +364,10 @@ func (pr *programReader) instr(fs []string, cols []int) error {
 	}
 	in.Layer = int32(layer)
 	keys := append(instrKeys[op], "deps")
+	if (op == kernels.OpGEMM || op == kernels.OpVector) && len(fs)-4 == len(keys)+1 {
+		// The optional functional descriptor comes just before deps.
+		keys = append(instrKeys[op][:len(instrKeys[op]):len(instrKeys[op])], "fn", "deps")
+	}
 	if len(fs)-4 != len(keys) {
 		return pr.errAt(cols[len(cols)-1], "", "a %s instruction has fields %s", op, strings.Join(keys, " "))
 	}
@@ -447,8 +455,50 @@ func (pr *programReader) field(in *kernels.Instr, key, v string, col int) error 
 		}
 	case "deps":
 		err = pr.depList(in, v, col)
+	case "fn":
+		in.Fn, err = pr.funcDesc(v, col)
 	}
 	return err
+}
+
+// funcDesc reads M;N;K;A;B;C: three tiles of 8 integers and three boxes of 6, each
+// colon-separated.
+func (pr *programReader) funcDesc(v string, col int) (*kernels.FuncDesc, error) {
+	parts := strings.Split(v, ";")
+	if len(parts) != 6 {
+		return nil, pr.errAt(col, "fn", "want M;N;K;A;B;C, got %q", v)
+	}
+	ints := func(s string, n int) ([]int64, error) {
+		fs := strings.Split(s, ":")
+		if len(fs) != n {
+			return nil, pr.errAt(col, "fn", "want %d numbers in %q", n, s)
+		}
+		out := make([]int64, n)
+		for i, f := range fs {
+			x, err := strconv.ParseInt(f, 10, 64)
+			if err != nil || x < 0 || x > 1<<50 {
+				return nil, pr.errAt(col, "fn", "bad number %q in %q", f, s)
+			}
+			out[i] = x
+		}
+		return out, nil
+	}
+	f := &kernels.FuncDesc{}
+	for i, t := range []*kernels.Tile{&f.M, &f.N, &f.K} {
+		x, err := ints(parts[i], 8)
+		if err != nil {
+			return nil, err
+		}
+		*t = kernels.Tile{Lo: x[0], Hi: x[1], N0: x[2], N1: x[3], H0: x[4], H1: x[5], C0: x[6], C1: x[7]}
+	}
+	for i, b := range []*kernels.Box{&f.A, &f.B, &f.C} {
+		x, err := ints(parts[3+i], 6)
+		if err != nil {
+			return nil, err
+		}
+		*b = kernels.Box{N0: x[0], N1: x[1], C0: x[2], C1: x[3], H0: x[4], H1: x[5]}
+	}
+	return f, nil
 }
 
 func (pr *programReader) operand(v string, col int, key string) (kernels.Operand, error) {

@@ -19,7 +19,7 @@ func compileLeNet(t testing.TB, method kernels.Method) (*hw.Profile, *kernels.Pr
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 4,
+	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 4, Functional: method == kernels.RCT,
 		Plan: kernels.Plan{Bits: []int{8, 6, 8, 8, 8}, NextBits: []int{8, 7, 8, 8, 8}, Control: true}})
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,14 @@ func newPlan(net *models.Network) (*plan, error) {
 		var err error
 		switch l.Kind {
 		case models.Linear, models.Conv2D:
-			if nl.conv, err = newConvGeom(l); err != nil {
+			gl := *l
+			if l.Kind == models.Linear {
+				// A flattened input is still channels-last in memory: give the layer its
+				// spatial shape so that its weights are indexed in the canonical C,H,W
+				// order a flatten defines (the geometry's perm).
+				gl.In = flattenedFrom(net, i)
+			}
+			if nl.conv, err = newConvGeom(&gl); err != nil {
 				return nil, err
 			}
 			p.maxCols = max(p.maxCols, nl.conv.positions()*nl.conv.k)
@@ -107,6 +114,18 @@ func newPlan(net *models.Network) (*plan, error) {
 		return nil, fmt.Errorf("network %q: final layer has %d channels but the network declares %d classes", net.Name, p.classes, net.Classes)
 	}
 	return p, nil
+}
+
+// flattenedFrom is the shape layer i's input had before any flatten layers just before
+// it.
+func flattenedFrom(net *models.Network, i int) models.Shape {
+	for i > 0 && net.Layers[i-1].Kind == models.Flatten {
+		i--
+	}
+	if i == 0 {
+		return net.Input
+	}
+	return net.Layers[i-1].Out
 }
 
 // in returns the input of layer i: the network input for layer 0, else layer i-1's

@@ -123,6 +123,10 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 	if cfg.MaxSteps > 0 {
 		total = min(total, cfg.MaxSteps)
 	}
+	if cfg.LRSteps == 0 {
+		cfg.LRSteps = total
+		t.cfg.LRSteps = total
+	}
 	sum := &Summary{Model: net.Name, Method: string(cfg.Method), Seed: cfg.Seed, Layers: t.LayerNames()}
 	if pc, ok := cfg.policyConfig(); ok {
 		sum.Policy = pc.String()
@@ -165,9 +169,7 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 		return &r
 	}
 	step := 0
-	var lastEval *EvalResult
-	for e := 0; e < cfg.Epochs && step < total; e++ {
-		sum.Epochs = e + 1
+	for e := 0; e < cfg.Epochs && step < total && !sum.Interrupted; e++ {
 		var epochTrain time.Duration
 		var lossSum float64
 		var correct, nLabels, epochSteps int
@@ -211,14 +213,14 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 					return sum, errors.Join(err, flush())
 				}
 			}
-			lastEval = nil
+			var eval *EvalResult
 			endOfEpoch := epochSteps == perEpoch || step+1 == total
 			if (cfg.EvalEvery > 0 && (step+1)%cfg.EvalEvery == 0) || (cfg.EvalEvery == 0 && endOfEpoch) || step+1 == total {
-				lastEval = evaluate()
+				eval = evaluate()
 			}
 			if mw != nil {
 				row := MetricsRow{Step: res.Step, Epoch: e, Loss: res.Loss, TrainAcc: float64(res.Correct) / float64(res.Labels),
-					AvgBits: avgBits, Eval: lastEval, Sequence: t.p.positions > 1}
+					AvgBits: avgBits, Eval: eval, Sequence: t.p.positions > 1}
 				if err := mw.Write(row); err != nil {
 					return sum, errors.Join(err, flush())
 				}
@@ -228,14 +230,12 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 				out.Progress(step, total)
 			}
 		}
-		sum.EpochSeconds = append(sum.EpochSeconds, epochTrain.Seconds())
-		trainTime += epochTrain
 		if epochSteps > 0 {
+			sum.Epochs = e + 1
+			sum.EpochSeconds = append(sum.EpochSeconds, epochTrain.Seconds())
+			trainTime += epochTrain
 			sum.TrainLoss = lossSum / float64(epochSteps)
 			sum.TrainAccuracy = float64(correct) / float64(nLabels)
-		}
-		if sum.Interrupted {
-			break
 		}
 	}
 	if sum.Steps > 0 {

@@ -27,9 +27,14 @@ type Config struct {
 	Epochs, Batch int
 	// MaxSteps stops a run after this many steps (0: no limit).
 	MaxSteps int
-	// LR is the learning rate: 0.02 for fp32 and qat (with momentum), 0.05 for rct
+	// LR is the learning rate: 0.02 for fp32 and qat (with momentum), 0.1 for rct
 	// (RCT has no momentum; its rate is represented as kernels.FixedLR).
 	LR float64
+	// LRSchedule is "constant" (the default) or "cosine": LR * (1 + cos(π s/LRSteps))/2
+	// at step s. LRSteps is the schedule's length (Run sets it to the run's steps when
+	// it is 0).
+	LRSchedule string
+	LRSteps    int
 	// Momentum (default 0.9) and WeightDecay (default 0: two-epoch runs do not overfit
 	// enough for it to pay) apply to fp32 and qat; RCT's integer update has neither.
 	Momentum, WeightDecay float64
@@ -83,6 +88,14 @@ func (c *Config) Validate() error {
 	}
 	if !(c.LR > 0) || math.IsInf(c.LR, 0) {
 		bad("learning rate %v must be a positive number", c.LR)
+	}
+	switch c.LRSchedule {
+	case "", "constant", "cosine":
+	default:
+		bad("unknown learning-rate schedule %q (want constant or cosine)", c.LRSchedule)
+	}
+	if c.LRSteps < 0 {
+		bad("lr steps %d must be >= 0", c.LRSteps)
 	}
 	switch c.Method {
 	case kernels.RCT:
@@ -176,6 +189,9 @@ type Trainer struct {
 	// scratch for Evaluate
 	ex     []float32
 	labels []int32
+	// grads and gradExps keep the last step's gradients (RecordGradients).
+	grads    [][]int32
+	gradExps []int
 }
 
 // NewTrainer prepares net for training with cfg: it validates both, draws the initial
@@ -296,6 +312,9 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 		t.fn.update()
 	}
 	res.Loss = loss / float64(len(labels))
+	if t.cfg.LRSchedule == "cosine" {
+		t.setLR(t.step + 1)
+	}
 	if t.policy != nil {
 		next, decisions := t.policy.Next(t.step, t.bits, res.Stats)
 		res.Decisions = decisions
@@ -303,6 +322,20 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 	}
 	t.step++
 	return res
+}
+
+// setLR sets the learning rate of step s under a cosine schedule.
+func (t *Trainer) setLR(s int) {
+	lr := t.cfg.LR
+	if n := t.cfg.LRSteps; n > 0 {
+		lr *= (1 + math.Cos(math.Pi*float64(min(s, n))/float64(n))) / 2
+	}
+	if t.in != nil {
+		// The integer update's range ends at 2^-40; a schedule's last steps may ask for less.
+		t.in.lr, _ = kernels.NewFixedLR(max(lr, 0x1p-40))
+		return
+	}
+	t.fn.lr = lr
 }
 
 // setBits moves every weight layer to its new width.

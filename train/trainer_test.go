@@ -63,7 +63,13 @@ func TestSyntheticTraining(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.TestAccuracy < 0.9 || !(sum.TestLoss < 0.8) {
+		acc, loss := 0.9, 0.8
+		if name == "rct-nearest" {
+			// Nearest rounding drops every update below half a grid step (the reason
+			// RCT defaults to stochastic rounding): it learns, but slowly.
+			acc, loss = 0.5, 1.3
+		}
+		if sum.TestAccuracy < acc || !(sum.TestLoss < loss) {
 			t.Errorf("%s: synthetic test accuracy %.3f, loss %.3f", name, sum.TestAccuracy, sum.TestLoss)
 		}
 	}

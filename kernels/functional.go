@@ -1,0 +1,55 @@
+package kernels
+
+import "fmt"
+
+// Functional descriptors. A GEMM or vector instruction's operands are tiles of tensors
+// held in SRAM slots; timing needs only their sizes, but executing the instruction on
+// real data (the simulator's functional mode) needs to know which elements a slot
+// holds and in which order: the descriptor's boxes and tiles. The compiler attaches
+// one to every GEMM and vector instruction when Options.Functional is set.
+
+// Box is the part of a DRAM tensor an SRAM slot holds. For an activation or error
+// tensor ([images][channels][rows][width]) it is images [N0,N1), channels [C0,C1) and
+// rows [H0,H1) at full width, stored densely in that order. For a packed weight matrix
+// ([rows][columns] of b-bit integers, each row padded to a byte) it is rows [N0,N1)
+// and columns [C0,C1): each row's bytes from the byte holding column C0 through the
+// byte holding column C1-1, rows one after another (H0 and H1 unused).
+type Box struct {
+	N0, N1, C0, C1, H0, H1 int64
+}
+
+func (b Box) String() string {
+	return fmt.Sprintf("%d:%d:%d:%d:%d:%d", b.N0, b.N1, b.C0, b.C1, b.H0, b.H1)
+}
+
+// Empty reports whether the box holds nothing.
+func (b Box) Empty() bool { return b.N1 <= b.N0 || b.C1 <= b.C0 }
+
+// Tile is a range of one GEMM dimension, flattened [Lo,Hi), with its coordinates:
+// images [N0,N1) and rows [H0,H1) of an output-position dimension, or channels
+// (groups) [C0,C1) of a channel dimension.
+type Tile struct {
+	Lo, Hi, N0, N1, H0, H1, C0, C1 int64
+}
+
+func (t Tile) String() string {
+	return fmt.Sprintf("%d:%d:%d:%d:%d:%d:%d:%d", t.Lo, t.Hi, t.N0, t.N1, t.H0, t.H1, t.C0, t.C1)
+}
+
+func exportTile(t tile) Tile { return Tile{t.lo, t.hi, t.n0, t.n1, t.h0, t.h1, t.c0, t.c1} }
+
+// FuncDesc says what a GEMM or vector instruction's operands hold.
+//
+// A GEMM of layer l in phase p computes its M x N tile (M, N) over reduction tile K;
+// its operands A and B hold boxes of the tensors the phase reads (forward: the input
+// activations and the weights; backward-data: the output error and the weights;
+// backward-weight: the input activations and the output error), and the array forms
+// the im2col rows on the fly from the layer's geometry. Its accumulators are an M x N
+// row-major tile of int32 (or float32).
+//
+// A vector instruction's boxes describe its operands in the same way; an operand that
+// is an accumulator tile has an empty box and the M and N tiles give its shape.
+type FuncDesc struct {
+	M, N, K Tile
+	A, B, C Box
+}

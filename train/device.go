@@ -1,0 +1,117 @@
+// The host's side of running integer training on a simulated device: RCT's state and
+// a step's tensors in the device's terms (kernels.IntState, [example][channel][row]
+// [column] order), so that the device's results can be compared bit for bit.
+
+package train
+
+import (
+	"errors"
+
+	"github.com/rctsim/rctsim/kernels"
+)
+
+// DeviceState returns RCT's architectural state before the next step.
+func (t *Trainer) DeviceState() (*kernels.IntState, error) {
+	if t.in == nil {
+		return nil, errors.New("only integer training (rct) has a device state")
+	}
+	in := t.in
+	st := &kernels.IntState{Step: t.step, Seed: in.seed, LR: in.lr, Rounding: in.rounding}
+	for _, L := range in.st.Layers {
+		st.Layers = append(st.Layers, kernels.IntLayer{Bits: L.Bits, WExp: L.WExp, BExp: L.BExp,
+			W: append([]int32(nil), L.W...), B: append([]int32(nil), L.B...)})
+	}
+	regs := func(s []scaleState) []kernels.ScaleReg {
+		out := make([]kernels.ScaleReg, len(s))
+		for i, v := range s {
+			out[i] = kernels.ScaleReg{Exp: v.Exp, Set: v.Set}
+		}
+		return out
+	}
+	st.Fwd, st.Bwd, st.Res = regs(in.st.Scales.Fwd), regs(in.st.Scales.Bwd), regs(in.st.Scales.Res)
+	return st, nil
+}
+
+// DeviceBatch quantises a batch exactly as Step does and returns the int8 values in the
+// device's order and their exponent. Image inputs are single-channel here, so the
+// host's channels-last order is the device's channel-major one.
+func (t *Trainer) DeviceBatch(x []float32) ([]int8, int, error) {
+	if t.in == nil || t.p.embedIn {
+		return nil, 0, errors.New("device batches are int8 images of integer training")
+	}
+	if t.net.Input.C != 1 {
+		return nil, 0, errors.New("device batches of multi-channel inputs are not converted yet")
+	}
+	var m float64
+	for _, v := range x {
+		m = max(m, float64(max(v, -v)))
+	}
+	exp := kernels.QuantExp(m, 8)
+	out := make([]int8, len(x))
+	kernels.Quantize(x, exp, out)
+	return out, exp, nil
+}
+
+// StepTensors are the int8 tensors and gradients of the last integer step, in the
+// device's order: per network layer its output and the error of its output (nil where
+// the layer stores none), and per weight layer its gradient accumulators (canonical
+// order).
+type StepTensors struct {
+	Act     [][]int8
+	ActExp  []int
+	Err     [][]int8
+	ErrExp  []int
+	Grad    [][]int32
+	GradExp []int
+}
+
+// RecordGradients makes later steps keep every weight layer's gradient accumulators
+// for StepTensors (off by default: it copies every gradient).
+func (t *Trainer) RecordGradients() {
+	if t.in == nil {
+		return
+	}
+	t.grads = make([][]int32, len(t.p.weights))
+	t.gradExps = make([]int, len(t.p.weights))
+	t.in.onGrad = func(layer int, grad []int32, gradExp int, _ []int32, _ int) {
+		t.grads[layer] = append(t.grads[layer][:0], grad...)
+		t.gradExps[layer] = gradExp
+	}
+}
+
+// StepTensors returns the tensors of the last step of a batch of n examples.
+func (t *Trainer) StepTensors(n int) (*StepTensors, error) {
+	if t.in == nil {
+		return nil, errors.New("only integer training (rct) has int8 step tensors")
+	}
+	in := t.in
+	st := &StepTensors{Grad: t.grads, GradExp: t.gradExps}
+	layers := t.net.Layers
+	st.Act, st.ActExp = make([][]int8, len(layers)), make([]int, len(layers))
+	st.Err, st.ErrExp = make([][]int8, len(layers)), make([]int, len(layers))
+	for i, l := range layers {
+		size := n * int(l.Out.Elems())
+		// A flatten's output is its input's memory, still channels-last.
+		shape := flattenedFrom(t.net, i+1)
+		c, pos := shape.C, shape.H*shape.W
+		st.Act[i] = channelMajor(in.act[i][:size], n, pos, c)
+		st.ActExp[i] = in.actExp[i]
+		st.Err[i] = channelMajor(in.err[i][:size], n, pos, c)
+		st.ErrExp[i] = in.errExp[i]
+	}
+	return st, nil
+}
+
+// channelMajor reorders n examples of pos positions x c channels (channels last) into
+// [example][channel][position].
+func channelMajor(v []int8, n, pos, c int) []int8 {
+	out := make([]int8, len(v))
+	for e := range n {
+		for p := range pos {
+			for ch := range c {
+				out[(e*c+ch)*pos+p] = v[(e*pos+p)*c+ch]
+			}
+		}
+	}
+	return out
+}
