@@ -18,6 +18,7 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/sim/devcheck"
 	"github.com/rctsim/rctsim/traces"
 	"github.com/rctsim/rctsim/train"
 )
@@ -31,10 +32,11 @@ var cmdCompare = &command{
 
 type compareFlags struct {
 	trainFlags
-	hw      string
-	sets    multiFlag
-	methods string
-	figures string
+	hw          string
+	sets        multiFlag
+	methods     string
+	figures     string
+	deviceSteps int
 }
 
 // compareMethod is one method's row of compare.json.
@@ -127,6 +129,7 @@ func (f *compareFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Data, "data", "", "dataset location (see rctsim train)")
 	fs.IntVar(&f.EvalEvery, "eval-every", 0, "steps between test evaluations (0: each epoch's end)")
 	fs.StringVar(&f.figures, "figures", "png,svg,pdf", "figure formats to write into DIR/figures (empty: none)")
+	fs.IntVar(&f.deviceSteps, "device-steps", 2, "run the first `k` RCT steps functionally on the simulated chip and check them bit for bit against the host (0: skip)")
 	fs.BoolVar(&f.Force, "force", false, "overwrite existing runs in --out")
 }
 
@@ -171,6 +174,9 @@ func compare(e *env, f *compareFlags) error {
 		}
 		res.Methods = append(res.Methods, *row)
 		runs[m] = run
+	}
+	if runs[kernels.RCT] != nil && f.deviceSteps > 0 {
+		res.DeviceCheck = checkDevice(e, f, prof, net, data)
 	}
 	if rct, qat := runs[kernels.RCT], runs[kernels.QAT]; rct != nil && qat != nil {
 		s := sim.ComparePaper(rct, qat)
@@ -430,4 +436,28 @@ func compareReport(w io.Writer, res *compareResult) error {
 		fmt.Fprintf(w, "\nDevice check: the first %d %s steps ran functionally on the simulated chip; bit-exact with the host: %v. %s\n", d.Steps, d.Method, d.BitExact, d.Detail)
 	}
 	return nil
+}
+
+// checkDevice runs the first RCT steps functionally on the simulated chip and compares
+// them with the host's, as devcheck does; the run's own seed and batches are used.
+func checkDevice(e *env, f *compareFlags, prof *hw.Profile, net *models.Network, data *train.Split) *deviceCheck {
+	dc := &deviceCheck{Method: string(kernels.RCT), Steps: f.deviceSteps}
+	cfg, err := trainConfig(&f.trainFlags, kernels.RCT)
+	if err != nil {
+		dc.Detail = err.Error()
+		return dc
+	}
+	fmt.Fprintf(e.stderr, "checking %d RCT steps functionally on the simulated %s\n", f.deviceSteps, prof.Name)
+	batches := train.NewBatcher(data.Train.Len(), cfg.Batch, cfg.Seed, true).Epoch(0)
+	r, err := devcheck.Run(net, prof, cfg, data.Train, batches, f.deviceSteps)
+	if err != nil {
+		dc.Detail = "not run: " + err.Error()
+		return dc
+	}
+	dc.Steps, dc.BitExact = r.Steps, r.BitExact
+	dc.Detail = fmt.Sprintf("%d tensors compared (weights, scales, activations, errors, gradients, loss), starting after the calibration step 0", r.Compared)
+	if !r.BitExact {
+		dc.Detail = r.Detail
+	}
+	return dc
 }
