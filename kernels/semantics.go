@@ -26,6 +26,9 @@ package kernels
 //     sh, RandAt(key, index)) or RoundShift(d, sh); w = Saturate(w + q, bits).
 //   - Bitwidth change (ConvertInt): widen by a left shift; narrow by RoundShift then
 //     saturate to the new width.
+//   - Loss (SoftmaxXentRound): float64 softmax of the dequantised logits, the error
+//     quantised with the scale of its current maximum, rounded to nearest or
+//     stochastically with bits from RandAt(RandKey(seed, LossStream(step)), index).
 
 import (
 	"fmt"
@@ -97,11 +100,11 @@ func satLimit(bits int) int64 {
 }
 
 // ShiftFor returns the smallest right shift sh >= 0 such that RoundShift(maxAbs, sh)
-// fits the symmetric range of a signed `bits`-bit integer: the per-tensor power-of-two
+// fits the symmetric range of a signed `width`-bit integer: the per-tensor power-of-two
 // scale chosen from the tensor's largest magnitude (NITI). maxAbs < 0 is treated as its
 // magnitude.
-func ShiftFor(maxAbs int64, bits int) int {
-	lim := satLimit(bits)
+func ShiftFor(maxAbs int64, width int) int {
+	lim := satLimit(width)
 	if maxAbs < 0 {
 		maxAbs = -maxAbs
 		if maxAbs < 0 { // MinInt64
@@ -111,16 +114,13 @@ func ShiftFor(maxAbs int64, bits int) int {
 	if maxAbs <= lim {
 		return 0
 	}
-	// bits.Len64(maxAbs)-(bits-1) brings the top bit into range; rounding up may carry
-	// one position further.
-	sh := bits64Len(maxAbs) - (bits - 1)
+	// This brings the top bit into range; rounding up may carry one position further.
+	sh := bits.Len64(uint64(maxAbs)) - (width - 1)
 	for RoundShift(maxAbs, sh) > lim {
 		sh++
 	}
 	return sh
 }
-
-func bits64Len(x int64) int { return bits.Len64(uint64(x)) }
 
 // Requant turns int32 accumulators into int8 outputs: optional ReLU, RoundShift by
 // shift (negative: exact left shift), saturation to ±127. It returns the largest
@@ -449,16 +449,34 @@ func Quantize(x []float32, exp int, out []int8) (saturated int) {
 	return saturated
 }
 
-// SoftmaxXent is the loss of integer training. logits holds rows of `classes` int8
-// logits (one row per labelled position) with scale 2^exp, labels one class per row,
-// prob caller-owned scratch of len(logits). For each row it computes in float64
+// SoftmaxXent is SoftmaxXentRound with nearest rounding of the error.
+func SoftmaxXent(logits []int8, exp, classes int, labels []int32, denom int, prob []float64, errOut []int8) (errExp int, lossSum float64, correct int) {
+	return SoftmaxXentRound(logits, exp, classes, labels, denom, RoundNearest, 0, 0, prob, errOut)
+}
+
+// LossLayer is the layer index reserved in RandStream for the loss error's random bits
+// (weight layers' indices are below it).
+const LossLayer = 1<<23 - 1
+
+// LossStream is the stochastic-rounding stream of the loss error at a step:
+// RandStream(step, LossLayer, 0).
+func LossStream(step int) uint64 { return RandStream(step, LossLayer, 0) }
+
+// SoftmaxXentRound is the loss of integer training. logits holds rows of `classes`
+// int8 logits (one row per labelled position) with scale 2^exp, labels one class per
+// row, prob caller-owned scratch of len(logits). For each row it computes in float64
 // z = logit*2^exp, p = exp(z - max z) / sum (math.Exp), the row's loss
 // log(sum) - (z_label - max z) (math.Log), and the error (p - onehot)/denom (denom is
 // batch x positions, so the error is that of the mean loss). The error tensor is then
-// quantised to int8 with its own scale from its current maximum (QuantExp, then
-// round-to-nearest, ties away from zero): errExp is that scale. It returns the summed
-// loss over rows and the number of rows whose first largest logit is the label.
-func SoftmaxXent(logits []int8, exp, classes int, labels []int32, denom int, prob []float64, errOut []int8) (errExp int, lossSum float64, correct int) {
+// quantised to int8 with its own scale from its current maximum (errExp, from
+// QuantExp): v = error * 2^-errExp (exact), rounded to nearest (ties away from zero)
+// or, with RoundStochastic, to floor(v + u) with u = (RandAt(key, first+j) >> 11) *
+// 2^-53 for element j in row-major (row, class) order — unbiased, so that the many
+// small errors of a wide softmax are not all lost. |v| <= 127, so nothing saturates.
+// It returns the summed loss over rows and the number of rows whose first largest
+// logit is the label.
+func SoftmaxXentRound(logits []int8, exp, classes int, labels []int32, denom int, rounding Rounding, key, first uint64,
+	prob []float64, errOut []int8) (errExp int, lossSum float64, correct int) {
 	rows := len(labels)
 	scale := math.Ldexp(1, exp)
 	inv := 1 / float64(denom)
@@ -496,7 +514,13 @@ func SoftmaxXent(logits []int8, exp, classes int, labels []int32, denom int, pro
 	}
 	errExp = QuantExp(maxErr, 8)
 	for i, g := range prob[:rows*classes] {
-		errOut[i] = int8(math.Round(math.Ldexp(g, -errExp)))
+		v := math.Ldexp(g, -errExp)
+		if rounding == RoundStochastic {
+			v = math.Floor(v + float64(RandAt(key, first+uint64(i))>>11)*0x1p-53)
+		} else {
+			v = math.Round(v)
+		}
+		errOut[i] = int8(v)
 	}
 	return errExp, lossSum, correct
 }

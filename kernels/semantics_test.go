@@ -373,3 +373,43 @@ func BenchmarkRequant(b *testing.B) {
 		Requant(acc, 6, true, out)
 	}
 }
+
+func TestSoftmaxXentRoundStochastic(t *testing.T) {
+	logits := []int8{3, -7, 20, 1, 0, 0, 5, -2, 9, 9, 9, 4}
+	labels := []int32{0, 3, 2}
+	prob := make([]float64, len(logits))
+	near := make([]int8, len(logits))
+	e, loss, correct := SoftmaxXent(logits, -2, 4, labels, 3, prob, near)
+	exact := append([]float64(nil), prob...) // the float errors before rounding
+	stoch := make([]int8, len(logits))
+	sum := make([]float64, len(logits))
+	const n = 20000
+	for k := range uint64(n) {
+		e2, loss2, correct2 := SoftmaxXentRound(logits, -2, 4, labels, 3, RoundStochastic, RandKey(5, k), 0, prob, stoch)
+		if e2 != e || loss2 != loss || correct2 != correct {
+			t.Fatal("stochastic rounding changed the exponent, loss or count")
+		}
+		for i, v := range stoch {
+			sum[i] += float64(v)
+			if d := float64(v) - math.Ldexp(exact[i], -e); d <= -1 || d >= 1 {
+				t.Fatalf("element %d rounded to %d, exact %v", i, v, math.Ldexp(exact[i], -e))
+			}
+		}
+	}
+	for i := range sum {
+		want := math.Ldexp(exact[i], -e)
+		p := want - math.Floor(want)
+		if d := math.Abs(sum[i]/n - want); d > 5*math.Sqrt(p*(1-p)/n)+1e-12 {
+			t.Errorf("element %d: mean %v, exact %v", i, sum[i]/n, want)
+		}
+	}
+	// Nearest through SoftmaxXentRound is SoftmaxXent.
+	near2 := make([]int8, len(logits))
+	SoftmaxXentRound(logits, -2, 4, labels, 3, RoundNearest, 99, 0, prob, near2)
+	if !slices.Equal(near, near2) {
+		t.Error("SoftmaxXentRound(nearest) differs from SoftmaxXent")
+	}
+	if LossStream(3) != RandStream(3, LossLayer, 0) {
+		t.Error("LossStream")
+	}
+}

@@ -11,6 +11,8 @@ type IntState struct {
 	Seed     uint64
 	LR       FixedLR
 	Rounding Rounding
+	// LossRounding rounds the loss error to int8 (SoftmaxXentRound).
+	LossRounding Rounding
 	// Layers holds each weight layer's parameters, in network order.
 	Layers []IntLayer
 	// Fwd, Bwd and Res are the delayed scale registers of every network layer: the

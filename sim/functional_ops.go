@@ -214,7 +214,9 @@ func (d *Device) loss(in *kernels.Instr, i int) error {
 	}
 	errs := make([]int8, len(logits))
 	prob := make([]float64, len(logits))
-	e, loss, correct := kernels.SoftmaxXent(logits, exp, int(classes), labels, int(rows), prob, errs)
+	st := d.state
+	e, loss, correct := kernels.SoftmaxXentRound(logits, exp, int(classes), labels, int(rows), st.LossRounding,
+		kernels.RandKey(st.Seed, kernels.LossStream(st.Step)), 0, prob, errs)
 	for n := range imgs {
 		for p := range positions {
 			for cl := range classes {

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"syscall"
 	"testing"
 
 	"github.com/rctsim/rctsim/kernels"
@@ -28,23 +27,9 @@ func benchmarkStep(b *testing.B, net *models.Network, batch int) {
 			}
 			x, y := randomBatchData(net, batch, 1)
 			t.Step(x, y)
-			cpu0 := cpuTime()
-			steps := 0
 			for b.Loop() {
 				t.Step(x, y)
-				steps++
 			}
-			// CPU time is steadier than wall time on a shared machine.
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(steps), "cpu-ns/op")
 		})
 	}
-}
-
-// cpuTime is the process's user and system CPU time in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

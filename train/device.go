@@ -16,7 +16,7 @@ func (t *Trainer) DeviceState() (*kernels.IntState, error) {
 		return nil, errors.New("only integer training (rct) has a device state")
 	}
 	in := t.in
-	st := &kernels.IntState{Step: t.step, Seed: in.seed, LR: in.lr, Rounding: in.rounding}
+	st := &kernels.IntState{Step: t.step, Seed: in.seed, LR: in.lr, Rounding: in.rounding, LossRounding: in.lossRounding}
 	for _, L := range in.st.Layers {
 		st.Layers = append(st.Layers, kernels.IntLayer{Bits: L.Bits, WExp: L.WExp, BExp: L.BExp,
 			W: append([]int32(nil), L.W...), B: append([]int32(nil), L.B...)})

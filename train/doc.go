@@ -65,10 +65,12 @@
 // the input's scale or of the weights' width between steps is accounted for.
 // Evaluation uses a copy of the scales, so it never changes training.
 //
-// Loss. kernels.SoftmaxXent dequantises the int8 logits, computes the softmax in
+// Loss. kernels.SoftmaxXentRound dequantises the int8 logits, computes the softmax in
 // float64 and the error e = (softmax - onehot)/(batch*positions) (the error of the
 // mean loss), and quantises e to int8 with its own power-of-two scale from e's current
-// maximum (the loss is one vector pass over a small tensor), rounding to nearest.
+// maximum (the loss is one vector pass over a small tensor), rounding to nearest
+// (default) or, with Config.LossRounding "stochastic", unbiasedly with random bits from
+// stream kernels.LossStream(step).
 //
 // Backward. Backward-data GEMMs (before the layer's update, with its old weights)
 // produce int32 accumulators with scale 2^(e_exp+WExp), requantised to int8 errors with
@@ -85,10 +87,13 @@
 // d = -Mant*G in int64, then a right shift by UpdateShift = lrShift + WExp - g_exp
 // with stochastic rounding (default; StochasticShift with random bits
 // kernels.RandAt(kernels.RandKey(seed, stream), index)) or nearest rounding, and
-// saturation to b_l bits. seed is derived from Config.Seed (rctSeed); stream packs
-// step<<24 | layer<<1 | tensor (network layer index, tensor 0 for weights and 1 for
-// the bias); index is the element's position in the canonical [Cout][Cin][kh][kw]
-// layout (a linear layer's input in C,H,W order; an embedding's table row-major).
+// saturation to b_l bits. seed is derived from Config.Seed (rctSeed); stream is
+// kernels.RandStream(step, layer, tensor) = step<<24 | layer<<1 | tensor (network
+// layer index, tensor 0 for weights and 1 for the bias); index is the element's
+// position in the canonical [Cout][Cin][kh][kw] layout (a linear layer's input in the
+// C,H,W order of its unflattened input; an embedding's table row-major). The learning
+// rate of a schedule is re-encoded as a FixedLR every step. Weights are updated layer
+// by layer during the backward sweep, each after its own backward-data GEMM.
 // RCT has no momentum and no weight decay: its only state is the integer grid.
 //
 // Controller statistic. When the policy asks (Policy.NeedsStats), each weight layer's

@@ -435,12 +435,14 @@ func (fn *floatNet[F]) update() {
 }
 
 func sgd[F floatT](w []F, g []float64, v []F, lr, mom, wd float64) {
-	for j := range w {
-		d := g[j] + wd*float64(w[j])
-		if v != nil {
-			v[j] = F(mom*float64(v[j]) + d)
-			d = float64(v[j])
+	parallel(len(w), 1<<14, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			d := g[j] + wd*float64(w[j])
+			if v != nil {
+				v[j] = F(mom*float64(v[j]) + d)
+				d = float64(v[j])
+			}
+			w[j] = F(float64(w[j]) - lr*d)
 		}
-		w[j] = F(float64(w[j]) - lr*d)
-	}
+	})
 }

@@ -22,8 +22,10 @@ type intNet struct {
 	p        *plan
 	st       rctState
 	lr       kernels.FixedLR
-	rounding kernels.Rounding
-	seed     uint64
+	rounding kernels.Rounding // of the weight update
+	// lossRounding rounds the loss error (Config.LossRounding).
+	lossRounding kernels.Rounding
+	seed         uint64
 
 	capN   int
 	stale  bool
@@ -230,7 +232,7 @@ func log2(n int) int {
 }
 
 func (in *intNet) requant(acc []int32, accExp int, relu bool, s *scaleState, out []int8, sat *int64) int {
-	e, n := delayedRequant(acc, accExp, relu, s, out)
+	e, n := delayedRequant(acc, 1, accExp, relu, s, out, nil)
 	*sat += int64(n)
 	return e
 }
@@ -242,27 +244,30 @@ func (in *intNet) gemmForward(i int, x []int8, n int, relu bool, sc *scales) {
 	gemmForward(g, x, n, in.w64[i], in.cols[i], &in.s, y)
 	acc := in.acc[:len(y)]
 	accExp := in.inExp(i) + L.WExp
-	// The epilogue works row by row (one output position's channels), so rows are
-	// split across cores.
-	parallel(len(y)/g.cout, 256, func(r0, r1 int) {
-		rows := acc[r0*g.cout : r1*g.cout]
-		toInt32(rows, y[r0*g.cout:r1*g.cout])
+	// The epilogue (conversion to accumulators, bias) works row by row, one output
+	// position's channels, fused with the requantisation.
+	prepare := func(lo, hi int) {
+		toInt32(acc[lo:hi], y[lo:hi])
 		if L.B != nil {
-			kernels.AddBias(rows, g.cout, L.B, accExp-L.BExp)
+			kernels.AddBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp)
 		}
-	})
-	in.actExp[i] = in.requant(acc, accExp, relu, &sc.Fwd[i], in.act[i][:len(acc)], &in.sat.Activations)
+	}
+	e, sat := delayedRequant(acc, g.cout, accExp, relu, &sc.Fwd[i], in.act[i][:len(acc)], prepare)
+	in.actExp[i] = e
+	in.sat.Activations += int64(sat)
 }
 
-// loss computes the softmax cross-entropy of the last forward pass (kernels.SoftmaxXent)
-// and leaves the int8 output error with its exponent.
-func (in *intNet) loss(labels []int32, n int) (float64, int) {
+// loss computes the softmax cross-entropy of the last forward pass
+// (kernels.SoftmaxXentRound, random bits from stream kernels.LossStream(step)) and
+// leaves the int8 output error with its exponent.
+func (in *intNet) loss(labels []int32, n, step int) (float64, int) {
 	p := in.p
 	last := len(p.layers) - 1
 	rows := n * p.positions
 	size := rows * p.classes
-	e, loss, correct := kernels.SoftmaxXent(in.act[last][:size], in.actExp[last], p.classes, labels[:rows], rows,
-		in.prob[:size], in.err[last][:size])
+	key := kernels.RandKey(in.seed, kernels.LossStream(step))
+	e, loss, correct := kernels.SoftmaxXentRound(in.act[last][:size], in.actExp[last], p.classes, labels[:rows], rows,
+		in.lossRounding, key, 0, in.prob[:size], in.err[last][:size])
 	in.errExp[last] = e
 	return loss, correct
 }
@@ -365,7 +370,7 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 		in.errExp[i-1] = in.requant(acc, ee+L.WExp, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(acc)], &in.sat.Errors)
 	}
 	grad := in.g32[:len(gw)]
-	toInt32(grad, gw)
+	parallel(len(gw), 1<<14, func(lo, hi int) { toInt32(grad[lo:hi], gw[lo:hi]) })
 	var gb []int32
 	if L.B != nil {
 		gb = in.gb[:g.cout]

@@ -67,9 +67,11 @@ func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
 		return out
 	}
 	s := m / float64(int64(1)<<(bits-1)-1)
-	for j, v := range x {
-		out[j] = math.Round(float64(v)/s) * s
-	}
+	parallel(len(x), 1<<14, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			out[j] = math.Round(float64(x[j])/s) * s
+		}
+	})
 	return out
 }
 

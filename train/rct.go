@@ -94,13 +94,6 @@ func (L *rctLayer) setBits(bits int) int {
 	return sat
 }
 
-// randStream packs the stochastic-rounding stream of one tensor update:
-// step<<24 | layer<<1 | tensor, where layer is the network layer index (< 2^23) and
-// tensor is 0 for weights, 1 for the bias.
-func randStream(step, layer, tensor int) uint64 {
-	return uint64(step)<<24 | uint64(layer)<<1 | uint64(tensor)
-}
-
 // rctSeed derives the stochastic-rounding seed from the run's seed.
 func rctSeed(seed uint64) uint64 { return splitmix64(seed ^ 0x5243545f726f756e) } // "RCT_roun"
 
@@ -114,10 +107,20 @@ func updateLayer(L *rctLayer, i, step int, grad []int32, gradExp int, biasGrad [
 	if stats != nil {
 		stats.Gavg = kernels.Gavg(kernels.GradAbsSum(grad), len(grad), lr.Mant, sh)
 	}
-	sat := kernels.UpdateInt(L.W, grad, lr.Mant, sh, L.Bits, rounding, kernels.RandKey(seed, randStream(step, i, 0)), 0)
+	key := kernels.RandKey(seed, kernels.RandStream(step, i, 0))
+	// Tiles of the weights update on separate cores; each tile's random bits follow
+	// from its first index, so the result is that of one pass.
+	var mu sync.Mutex
+	var sat int
+	parallel(len(L.W), 1<<14, func(lo, hi int) {
+		n := kernels.UpdateInt(L.W[lo:hi], grad[lo:hi], lr.Mant, sh, L.Bits, rounding, key, uint64(lo))
+		mu.Lock()
+		sat += n
+		mu.Unlock()
+	})
 	if L.B != nil {
 		shb := kernels.UpdateShift(lr, biasExp, L.BExp)
-		sat += kernels.UpdateInt(L.B, biasGrad, lr.Mant, shb, L.Bits, rounding, kernels.RandKey(seed, randStream(step, i, 1)), 0)
+		sat += kernels.UpdateInt(L.B, biasGrad, lr.Mant, shb, L.Bits, rounding, kernels.RandKey(seed, kernels.RandStream(step, i, 1)), 0)
 	}
 	return sat
 }
@@ -126,17 +129,32 @@ func updateLayer(L *rctLayer, i, step int, grad []int32, gradExp int, biasGrad [
 // tensor's delayed scale s: the shift is s.Exp - accExp, or, the first time, the one
 // the current max calls for (calibration). It then sets s from this step's max and
 // returns the output's exponent and the number of saturated outputs.
-func delayedRequant(acc []int32, accExp int, relu bool, s *scaleState, out []int8) (exp, saturated int) {
+//
+// The work is split across cores by whole rows of rowLen values. prepare, when not
+// nil, computes acc[lo:hi] (whole rows) just before they are requantised, so that the
+// epilogue producing the accumulators and the requantisation are one pass over the
+// data; when calibrating, prepare runs over the whole tensor first. The max and the
+// saturation count combine exactly, so the split never changes a result.
+func delayedRequant(acc []int32, rowLen, accExp int, relu bool, s *scaleState, out []int8, prepare func(lo, hi int)) (exp, saturated int) {
+	rows := len(acc) / rowLen
+	minRows := max(1, (1<<14)/rowLen)
+	if !s.Set && prepare != nil {
+		parallel(rows, minRows, func(r0, r1 int) { prepare(r0*rowLen, r1*rowLen) })
+		prepare = nil
+	}
 	var sh int
 	if s.Set {
 		sh = s.Exp - accExp
 	} else {
 		sh = kernels.ShiftFor(int64(maxAbs32(acc, relu)), 8)
 	}
-	// Requantise in parallel parts; the max and the count combine exactly.
 	var mu sync.Mutex
 	var m int32
-	parallel(len(acc), 1<<14, func(lo, hi int) {
+	parallel(rows, minRows, func(r0, r1 int) {
+		lo, hi := r0*rowLen, r1*rowLen
+		if prepare != nil {
+			prepare(lo, hi)
+		}
 		pm, ps := kernels.Requant(acc[lo:hi], sh, relu, out[lo:hi])
 		mu.Lock()
 		m, saturated = max(m, pm), saturated+ps

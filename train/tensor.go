@@ -120,15 +120,17 @@ func newGEMMScratch(p *plan, n int) gemmScratch {
 func setGEMMWeights[T int32 | float32 | float64](nl *netLayer, w []T, dst []float64) {
 	g := nl.conv
 	if g == nil || !g.linear {
-		convert(dst, w)
+		parallel(len(w), 1<<14, func(lo, hi int) { convert(dst[lo:hi], w[lo:hi]) })
 		return
 	}
-	for kp, kc := range g.perm {
-		row := dst[kp*g.cout : (kp+1)*g.cout]
-		for o := range row {
-			row[o] = float64(w[o*g.k+int(kc)])
+	parallel(len(g.perm), 64, func(lo, hi int) {
+		for kp := lo; kp < hi; kp++ {
+			row, kc := dst[kp*g.cout:(kp+1)*g.cout], int(g.perm[kp])
+			for o := range row {
+				row[o] = float64(w[o*g.k+kc])
+			}
 		}
-	}
+	})
 }
 
 // gemmForward computes a weight layer's output before its bias, y (n*positions x
@@ -168,11 +170,14 @@ func gemmBackward[T int8 | float32 | float64](g *convGeom, dy []T, n int, w64, c
 		}
 		gt := s.b[:g.k*g.cout]
 		gemm(true, false, g.k, g.cout, n, cols, g.k, d, g.cout, gt, g.cout, s.split)
-		for kp, kc := range g.perm {
-			for o, v := range gt[kp*g.cout : (kp+1)*g.cout] {
-				gw[o*g.k+int(kc)] = v
+		parallel(len(g.perm), 64, func(lo, hi int) {
+			for kp := lo; kp < hi; kp++ {
+				kc := int(g.perm[kp])
+				for o, v := range gt[kp*g.cout : (kp+1)*g.cout] {
+					gw[o*g.k+kc] = v
+				}
 			}
-		}
+		})
 		return
 	}
 	dT := s.a[:g.cout*rows]

@@ -27,12 +27,15 @@ type Config struct {
 	Epochs, Batch int
 	// MaxSteps stops a run after this many steps (0: no limit).
 	MaxSteps int
-	// LR is the learning rate: 0.02 for fp32 and qat (with momentum), 0.1 for rct
-	// (RCT has no momentum; its rate is represented as kernels.FixedLR).
+	// LR is the (peak) learning rate: 0.03 for fp32 and qat (with momentum), 0.1 for
+	// rct (RCT has no momentum; its rate is represented as kernels.FixedLR).
 	LR float64
-	// LRSchedule is "constant" (the default) or "cosine": LR * (1 + cos(π s/LRSteps))/2
-	// at step s. LRSteps is the schedule's length (Run sets it to the run's steps when
-	// it is 0).
+	// LRSchedule is "constant" or "cosine": LR * (1 + cos(π s/LRSteps))/2 at step s.
+	// LRSteps is the schedule's length (Run sets it to the run's steps when it is 0;
+	// a Trainer stepped directly with LRSteps 0 keeps LR).
+	// fp32 and qat default to cosine. RCT defaults to constant: its controller reads
+	// lr*g, so a decaying rate reads as underflow and drives every layer to max_bits
+	// (measured on the MLP: all layers at 16 bits and 0.7 points less accuracy).
 	LRSchedule string
 	LRSteps    int
 	// Momentum (default 0.9) and WeightDecay (default 0: two-epoch runs do not overfit
@@ -43,6 +46,13 @@ type Config struct {
 	Seed uint64
 	// Rounding is RCT's update rounding: "stochastic" (default) or "nearest".
 	Rounding string
+	// LossRounding is how RCT rounds the loss error to int8: "stochastic" (default,
+	// unbiased, kernels.SoftmaxXentRound) or "nearest". Stochastic rounding keeps the
+	// many small errors of a wide softmax that nearest rounding zeroes: on the character
+	// model it lowers the training loss after 300 steps from 2.82 to 2.69 nats, level
+	// with fp32 SGD at the same rate (2.68); on MNIST it makes no measurable
+	// difference.
+	LossRounding string
 	// Headroom is how many bits RCT's initial weight grid leaves above the largest
 	// initial weight (default 1: weights may grow to twice their initial range before
 	// saturating).
@@ -58,12 +68,13 @@ type Config struct {
 
 // DefaultConfig returns the defaults of a method.
 func DefaultConfig(method kernels.Method) Config {
-	c := Config{Method: method, QATBits: kernels.DefaultQATBits, Epochs: 2, Batch: 32, LR: 0.02, Momentum: 0.9,
-		Seed: 1, Rounding: kernels.RoundStochastic.String(), Headroom: 1}
+	c := Config{Method: method, QATBits: kernels.DefaultQATBits, Epochs: 2, Batch: 32, LR: 0.03, LRSchedule: "cosine",
+		Momentum: 0.9, Seed: 1, Rounding: kernels.RoundStochastic.String(), LossRounding: kernels.RoundStochastic.String(),
+		Headroom: 1}
 	switch method {
 	case kernels.RCT:
 		c.Policy = DefaultPolicyConfig(PolicyRCT)
-		c.LR, c.Momentum = 0.1, 0
+		c.LR, c.LRSchedule, c.Momentum = 0.1, "constant", 0
 	case kernels.QAT:
 		c.Policy = PolicyConfig{Kind: PolicyFixed, Bits: c.QATBits}
 	}
@@ -101,6 +112,11 @@ func (c *Config) Validate() error {
 	case kernels.RCT:
 		if _, err := kernels.ParseRounding(c.Rounding); err != nil {
 			bad("%v", err)
+		}
+		if c.LossRounding != "" {
+			if _, err := kernels.ParseRounding(c.LossRounding); err != nil {
+				bad("loss rounding: %v", err)
+			}
 		}
 		if _, err := kernels.NewFixedLR(c.LR); err != nil {
 			bad("%v", err)
@@ -223,6 +239,10 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 		if t.in, err = newIntNet(p, st, lr, rounding, rctSeed(cfg.Seed)); err != nil {
 			return nil, err
 		}
+		t.in.lossRounding = kernels.RoundNearest
+		if cfg.LossRounding != "" {
+			t.in.lossRounding, _ = kernels.ParseRounding(cfg.LossRounding)
+		}
 	default:
 		t.fn = newFloatNet[float32](p, init, cfg.Momentum > 0)
 		t.fn.lr, t.fn.mom, t.fn.wd = cfg.LR, cfg.Momentum, cfg.WeightDecay
@@ -298,7 +318,7 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 		if err := t.in.forward(x, n, &t.in.st.Scales); err != nil {
 			panic("train: " + err.Error())
 		}
-		loss, res.Correct = t.in.loss(labels, n)
+		loss, res.Correct = t.in.loss(labels, n, t.step)
 		if t.policy.NeedsStats(t.step) {
 			res.Stats = make([]LayerStats, len(t.p.weights))
 		}
@@ -398,7 +418,7 @@ func (t *Trainer) Evaluate(ds Dataset, batch int) EvalResult {
 			if err := t.in.forward(x, n, &sc); err != nil {
 				panic("train: " + err.Error())
 			}
-			loss, correct = t.in.loss(labels, n)
+			loss, correct = t.in.loss(labels, n, t.step)
 		} else {
 			if err := t.fn.forward(x, n, false); err != nil {
 				panic("train: " + err.Error())

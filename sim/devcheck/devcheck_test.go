@@ -62,6 +62,9 @@ func TestPoliciesAndBitChanges(t *testing.T) {
 	for _, c := range cases {
 		cfg := train.DefaultConfig(kernels.RCT)
 		cfg.Batch, cfg.Policy, cfg.Rounding = 8, c.policy, c.rounding
+		if c.rounding == "nearest" {
+			cfg.LossRounding = "nearest" // both roundings of the loss error
+		}
 		b := train.NewBatcher(data.Len(), cfg.Batch, 5, true)
 		res, err := Run(net, prof, cfg, data, b.Epoch(0), 3)
 		if err != nil {
