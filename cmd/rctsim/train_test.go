@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rctsim/rctsim/train"
+)
+
+// TestTrainRunFolder trains a small MNIST run twice with the same seed: the run folder
+// holds the three files, and the metrics and schedule are byte-identical.
+func TestTrainRunFolder(t *testing.T) {
+	if _, err := train.MNISTDir(); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	dir := t.TempDir()
+	runOnce := func(name string) string {
+		out := filepath.Join(dir, name)
+		code, stdout, stderr := rctsim("train", "--model", "mlp", "--method", "rct", "--limit", "320", "--test-limit", "64",
+			"--epochs", "1", "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(stdout, "test accuracy") {
+			t.Errorf("summary: %s", stdout)
+		}
+		return out
+	}
+	a, b := runOnce("a"), runOnce("b")
+	for _, f := range []string{"metrics.csv", "schedule.csv"} {
+		x, err1 := os.ReadFile(filepath.Join(a, f))
+		y, err2 := os.ReadFile(filepath.Join(b, f))
+		if err1 != nil || err2 != nil || !bytes.Equal(x, y) || len(x) == 0 {
+			t.Errorf("%s differs between two runs with the same seed (%v, %v)", f, err1, err2)
+		}
+	}
+	var rec struct {
+		Flags    map[string]any `json:"flags"`
+		Complete bool           `json:"complete"`
+		Summary  struct {
+			Steps int `json:"steps"`
+		} `json:"summary"`
+	}
+	data, err := os.ReadFile(filepath.Join(a, "run.json"))
+	if err != nil || json.Unmarshal(data, &rec) != nil {
+		t.Fatalf("run.json: %v", err)
+	}
+	if !rec.Complete || rec.Summary.Steps != 10 || rec.Flags["seed"] != float64(1) {
+		t.Errorf("run.json: %+v", rec)
+	}
+	// A second run into the same folder is refused without --force.
+	code, _, stderr := rctsim("train", "--model", "mlp", "--limit", "64", "--out", a)
+	if code != 1 || !strings.Contains(stderr, "already holds a run") {
+		t.Errorf("overwriting a run: exit %d, %s", code, stderr)
+	}
+}
