@@ -162,9 +162,6 @@ func Compile(net *models.Network, prof *hw.Profile, opt Options) (*Program, erro
 	if err := c.setupBuffers(); err != nil {
 		return nil, wrap(err)
 	}
-	if err := supported(net); err != nil {
-		return nil, &CompileError{Model: net.Name, Profile: prof.Name, Layer: err.layer, Phase: models.Forward, Err: err.err}
-	}
 	if err := c.checkModes(); err != nil {
 		return nil, wrap(err)
 	}
@@ -177,30 +174,6 @@ func Compile(net *models.Network, prof *hw.Profile, opt Options) (*Program, erro
 		c.prog.Footprint[t.Class] += t.Bytes
 	}
 	return c.prog, nil
-}
-
-// unsupportedLayer names a layer the compiler cannot lower.
-type unsupportedLayer struct {
-	layer string
-	err   error
-}
-
-// supported checks that every layer is one the compiler lowers, so that a model from
-// the experimental registry fails with a message naming its first unsupported layer.
-func supported(net *models.Network) *unsupportedLayer {
-	for i := range net.Layers {
-		l := &net.Layers[i]
-		switch l.Kind {
-		case models.Linear, models.Conv2D:
-			if l.NumGroups() > 1 {
-				return &unsupportedLayer{l.Name, fmt.Errorf("grouped convolutions (%d groups) are not lowered yet", l.NumGroups())}
-			}
-		case models.Embedding, models.ReLU, models.MaxPool, models.AvgPool, models.Flatten, models.Add:
-		default:
-			return &unsupportedLayer{l.Name, fmt.Errorf("the compiler cannot lower a %s layer yet", l.Kind)}
-		}
-	}
-	return nil
 }
 
 // Buffer roles as indices.
@@ -242,9 +215,28 @@ type compiler struct {
 	bstate [][]paramState // per layer: the bias tensors the update touches
 	gemmW  []mat2         // per layer: the weight copy the GEMMs read
 	biasW  []mat2         // per layer: the bias as the forward pass reads it
-	// skips holds, by the layer a residual Add reads (its From), the error of the Add's
-	// output, kept for when the backward pass reaches that layer.
-	skips map[int]act4
+	side   []sideTensors  // per layer: what else its forward pass saves
+	// attnErrs are the errors inside an attention layer's backward pass, shared by all
+	// attention layers (sized for the largest).
+	attnErrs attentionErrors
+	// skips holds, by the layer a residual Add or ShortcutAdd reads (its From), the
+	// error of the residual's output as the merge into layer From's error reads it,
+	// kept for when the backward pass reaches that layer.
+	skips map[int]streamIn
+}
+
+// sideTensors are the DRAM tensors of a layer besides its output and parameters.
+type sideTensors struct {
+	// stats is a normalisation's saved statistics: batch normalisation's per-channel
+	// records (normFields 32-bit values per channel), layer normalisation's mean and
+	// inverse standard deviation per position (a row per example). running is batch
+	// normalisation's running mean and variance, which inference normalises with.
+	stats, running mat2
+	// Attention: the projections (Q, K and V as one tensor of 3D channels), the
+	// context (the heads' outputs before the output projection) and the probabilities
+	// (rows of T per example, head and query).
+	qkv, context act4
+	probs        mat2
 }
 
 // paramState is one tensor of a layer's parameters as the update sees it.
@@ -283,7 +275,7 @@ func (c *compiler) setupBuffers() error {
 // checkModes fails early, naming the layer, when the chip lacks an operand mode.
 func (c *compiler) checkModes() error {
 	for i := range c.net.Layers {
-		if c.net.Layers[i].Kind != models.Linear && c.net.Layers[i].Kind != models.Conv2D {
+		if !c.net.Layers[i].HasGEMM() {
 			continue
 		}
 		var err error
@@ -291,6 +283,10 @@ func (c *compiler) checkModes() error {
 			_, err = c.prof.FloatMode(c.num.float.String())
 		} else if _, err = c.prof.IntMode(c.num.wBits[i], c.num.actBits); err == nil && !c.opt.ForwardOnly {
 			_, err = c.prof.IntMode(c.num.errBits, c.num.actBits)
+		}
+		if err == nil && c.num.float == FormatInt && c.net.Layers[i].Kind == models.Attention {
+			// The scores and context products multiply activations by activations.
+			_, err = c.prof.IntMode(c.num.actBits, c.num.actBits)
 		}
 		if err != nil {
 			return &CompileError{Model: c.net.Name, Profile: c.prof.Name, Layer: c.net.Layers[i].Name, Phase: models.Forward, Err: err}
@@ -326,14 +322,17 @@ func (a act4) flat() act4 {
 	return act4{tensor: a.tensor, base: a.base, c: a.c * a.h * a.w, h: 1, w: 1, elemBytes: a.elemBytes}
 }
 
-// fusedReLU reports whether layer i is a ReLU folded into the preceding weight layer's
-// requantisation.
+// fusedReLU reports whether layer i is a ReLU folded into the preceding layer's
+// requantisation (of a weight layer's GEMMs, or of a normalisation's output).
 func (c *compiler) fusedReLU(i int) bool {
 	if i == 0 || c.net.Layers[i].Kind != models.ReLU {
 		return false
 	}
-	k := c.net.Layers[i-1].Kind
-	return k == models.Linear || k == models.Conv2D || k == models.Embedding
+	switch c.net.Layers[i-1].Kind {
+	case models.Linear, models.Conv2D, models.Embedding, models.BatchNorm, models.LayerNorm:
+		return true
+	}
+	return false
 }
 
 func (c *compiler) allocateTensors() {
@@ -345,7 +344,8 @@ func (c *compiler) allocateTensors() {
 	c.bstate = make([][]paramState, len(layers))
 	c.gemmW = make([]mat2, len(layers))
 	c.biasW = make([]mat2, len(layers))
-	c.skips = make(map[int]act4)
+	c.side = make([]sideTensors, len(layers))
+	c.skips = make(map[int]streamIn)
 	prev := c.input
 	maxErr := int64(0)
 	for i := range layers {
@@ -361,8 +361,14 @@ func (c *compiler) allocateTensors() {
 		c.out[i].c, c.out[i].h, c.out[i].w = int64(l.Out.C), int64(l.Out.H), int64(l.Out.W)
 		prev = c.out[i]
 		maxErr = max(maxErr, l.Out.Elems(), l.In.Elems())
-		if l.Kind == models.Linear || l.Kind == models.Conv2D || l.Kind == models.Embedding {
+		if l.HasWeights() {
 			c.allocateParams(i)
+		}
+		switch l.Kind {
+		case models.BatchNorm, models.LayerNorm:
+			c.allocateNorm(i)
+		case models.Attention:
+			c.allocateAttention(i)
 		}
 	}
 	if !c.opt.ForwardOnly {
@@ -375,6 +381,7 @@ func (c *compiler) allocateTensors() {
 			e.tensor, e.base = c.newTensor(fmt.Sprintf("errors%d", j), ClassErrors, -1, c.batch*e.imageBytes(), n.errBits)
 			c.errs[j] = e
 		}
+		c.allocateAttentionErrors()
 	}
 }
 
@@ -385,22 +392,46 @@ func labelBytes(classes int) int {
 	return 4
 }
 
-// allocateParams lays out a weight layer's parameters: the weights as the GEMMs read
-// them, and what the update reads and writes.
+// paramShape is the matrix a weight layer's weights are stored as, rows by columns:
+//   - Linear and Conv2D: a row of (In.C/groups)*kh*kw (a linear layer: In.Elems())
+//     weights per output channel, the canonical [Cout][Cin/groups][kh][kw] order;
+//   - Embedding: a table of Vocab rows of E values (rows are what a lookup fetches);
+//   - BatchNorm and LayerNorm: one row of the C per-channel scales;
+//   - Attention: Wq, Wk, Wv and Wo stacked, 4*D rows (output features) of D;
+//   - PosEmbedding: the table in the layout of one example, a row of H*W per channel.
+//
+// The bias, when the layer has one, is one row of BiasParams values (for Attention the
+// four projections' biases in the same order).
+func paramShape(l *models.Layer) (rows, cols int64) {
+	switch l.Kind {
+	case models.Embedding:
+		return int64(l.Vocab), int64(l.Out.C)
+	case models.BatchNorm, models.LayerNorm:
+		return 1, int64(l.In.C)
+	case models.Attention:
+		return 4 * int64(l.In.C), int64(l.In.C)
+	case models.PosEmbedding:
+		return int64(l.In.C), int64(l.In.H) * int64(l.In.W)
+	}
+	_, n, k := l.GEMMDims()
+	return n * int64(l.NumGroups()), k
+}
+
+// allocateParams lays out a weight layer's parameters: the weights as the GEMMs (or the
+// vector unit) read them, and what the update reads and writes. Every kind's weights
+// and bias are treated alike: b-bit integers updated in place for RCT, an fp32 master
+// copy (and momentum) behind a b-bit copy for QAT, fp32 (and momentum) for FP32.
 func (c *compiler) allocateParams(i int) {
 	l := &c.net.Layers[i]
-	_, cout, k := l.GEMMDims()
-	if l.Kind == models.Embedding {
-		// A table of Vocab rows of E values: rows are what a lookup fetches.
-		cout, k = int64(l.Vocab), int64(l.Out.C)
-	}
+	cout, k := paramShape(l)
 	n := c.num
 	name := l.Name
 	w := c.newMat(name+".w", ClassWeights, i, cout, k, n.wBits[i], n.capBits[i])
 	c.gemmW[i] = w
 	var b mat2
-	if l.Bias {
-		b = c.newMat(name+".b", ClassWeights, i, 1, cout, n.wBits[i], n.capBits[i])
+	nb := l.BiasParams()
+	if nb > 0 {
+		b = c.newMat(name+".b", ClassWeights, i, 1, nb, n.wBits[i], n.capBits[i])
 		c.biasW[i] = b
 	}
 	if c.opt.ForwardOnly {
@@ -410,12 +441,12 @@ func (c *compiler) allocateParams(i int) {
 		*list = append(*list, paramState{m: m, class: class, load: load, store: store})
 	}
 	for _, bias := range []bool{false, true} {
-		if bias && !l.Bias {
+		if bias && nb == 0 {
 			continue
 		}
 		list, rows, cols, quant, suffix := &c.state[i], cout, k, w, ""
 		if bias {
-			list, rows, cols, quant, suffix = &c.bstate[i], 1, cout, b, "b"
+			list, rows, cols, quant, suffix = &c.bstate[i], 1, nb, b, "b"
 		}
 		switch c.opt.Method {
 		case RCT:

@@ -9,59 +9,75 @@ import (
 // An embedding is a table lookup, not a GEMM: the forward pass gathers one table row per
 // token and converts it to an activation; the backward pass gathers the same rows of
 // every parameter tensor, updates them with the error and scatters them back (a sparse
-// update: rows no token used are not touched). Both work in chunks of examples.
+// update: rows no token used are not touched). Both work in chunks of examples, or of
+// one example's tokens when a whole example does not fit. The tensors are viewed with
+// tokens as rows ({C, T, 1}), so that a range of tokens is rows the DMA can fetch.
 
-// embedChunk picks how many examples a chunk holds: the largest count whose
-// double-buffered slots fit.
-func (c *compiler) embedChunk(perExample [numRoles]int64) (int64, error) {
+// embedChunk picks the examples and tokens a chunk holds from the bytes each token
+// needs per role: every token of the most examples whose double-buffered slots fit, or
+// else the most tokens of one example.
+func (c *compiler) embedChunk(perToken [numRoles]int64, tokens int64) (n, t int64, err error) {
+	fits := func(units int64) bool {
+		var need [numRoles]int64
+		for role, b := range perToken {
+			need[role] = 2 * units * b
+		}
+		return c.fits(need)
+	}
 	for _, n := range flatDim(c.batch).candidates() {
-		used := make([]int64, len(c.prog.Buffers))
-		for role, b := range perExample {
-			used[c.roleBuf[role]] += 2 * n * b
-		}
-		fits := true
-		for i, u := range used {
-			if u > c.prog.Buffers[i].Capacity {
-				fits = false
-			}
-		}
-		if fits {
-			return n, nil
+		if fits(n * tokens) {
+			return n, tokens, nil
 		}
 	}
-	return 0, fmt.Errorf("embedding does not fit the SRAM: one example needs %v bytes (inputs, weights, outputs), double-buffered", perExample)
+	for _, t := range flatDim(tokens).candidates() {
+		if fits(t) {
+			return 1, t, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("embedding does not fit the SRAM: one token needs %v bytes (inputs, weights, outputs), double-buffered", perToken)
+}
+
+// embedChunks lists the chunks of examples [e0,e1) and tokens [t0,t1).
+func (c *compiler) embedChunks(n, t, tokens int64) [][4]int64 {
+	var out [][4]int64
+	for e := int64(0); e < c.batch; e += n {
+		for t0 := int64(0); t0 < tokens; t0 += t {
+			out = append(out, [4]int64{e, min(e+n, c.batch), t0, min(t0+t, tokens)})
+		}
+	}
+	return out
 }
 
 func (c *compiler) forwardEmbedding(i int) error {
 	c.beginKernel(i, models.Forward)
 	l := &c.net.Layers[i]
 	tokens, dim := int64(l.In.W), int64(l.Out.C)
-	ids := view(c.inputOf(i), 1, 1, tokens, int64(c.num.actBits/8))
-	out := view(c.out[i], dim, 1, tokens, int64(c.num.actBits/8))
+	ids := view(c.inputOf(i), 1, tokens, 1, int64(c.num.actBits/8))
+	out := view(c.out[i], dim, tokens, 1, int64(c.num.actBits/8))
 	w := c.gemmW[i]
 	var per [numRoles]int64
-	per[roleInputs] = ids.imageBytes()
-	per[roleWeights] = tokens * w.pitch()
-	per[roleOutputs] = out.imageBytes()
-	n, err := c.embedChunk(per)
+	per[roleInputs] = ids.elemBytes
+	per[roleWeights] = w.pitch()
+	per[roleOutputs] = dim * out.elemBytes
+	n, t, err := c.embedChunk(per, tokens)
 	if err != nil {
 		return err
 	}
-	idSlots, rowSlots, outSlots := c.newPair(roleInputs, n*per[roleInputs]), c.newPair(roleWeights, n*per[roleWeights]), c.newPair(roleOutputs, n*per[roleOutputs])
+	idSlots, rowSlots, outSlots := c.newPair(roleInputs, n*t*per[roleInputs]), c.newPair(roleWeights, n*t*per[roleWeights]), c.newPair(roleOutputs, n*t*per[roleOutputs])
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
-	for e := int64(0); e < c.batch; e += n {
-		e1 := min(e+n, c.batch)
-		idRs := ids.regions(e, e1, 0, 1, 0, 1)
+	for _, k := range c.embedChunks(n, t, tokens) {
+		e, e1, t0, t1 := k[0], k[1], k[2], k[3]
+		idRs := ids.regions(e, e1, 0, 1, t0, t1)
 		idSlot := idSlots.fresh()
 		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
-		rows := w.gather((e1 - e) * tokens)
+		rows := w.gather((e1 - e) * (t1 - t0))
 		rowSlot := rowSlots.fresh()
 		c.load([]region{rows}, ClassWeights, w.bits, rowSlot)
-		outRs := out.regions(e, e1, 0, dim, 0, 1)
+		outRs := out.regions(e, e1, 0, dim, t0, t1)
 		o := &operandSlot{s: outSlots.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(outRs)}
-		c.vector(VConvert, (e1-e)*tokens*dim, &operandSlot{s: rowSlot, class: ClassWeights, bits: w.bits, bytes: rows.bytes()}, nil, o)
+		c.vector(VConvert, (e1-e)*(t1-t0)*dim, &operandSlot{s: rowSlot, class: ClassWeights, bits: w.bits, bytes: rows.bytes()}, nil, o)
 		c.store(outRs, ClassActivations, c.num.actBits, o.s)
 	}
 	return nil
@@ -72,36 +88,36 @@ func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 	c.beginKernel(i, models.BackwardWeight)
 	l := &c.net.Layers[i]
 	tokens, dim := int64(l.In.W), int64(l.Out.C)
-	ids := view(c.inputOf(i), 1, 1, tokens, int64(c.num.actBits/8))
-	dy := view(dyAny, dim, 1, tokens, int64(c.num.errBits/8))
+	ids := view(c.inputOf(i), 1, tokens, 1, int64(c.num.actBits/8))
+	dy := view(dyAny, dim, tokens, 1, int64(c.num.errBits/8))
 	states := c.state[i]
 	var per [numRoles]int64
-	per[roleInputs] = ids.imageBytes() + dy.imageBytes()
+	per[roleInputs] = ids.elemBytes + dim*dy.elemBytes
 	for _, st := range states {
-		per[roleOutputs] += tokens * st.m.pitch()
+		per[roleOutputs] += st.m.pitch()
 	}
-	n, err := c.embedChunk(per)
+	n, t, err := c.embedChunk(per, tokens)
 	if err != nil {
 		return err
 	}
-	idSlots, dySlots := c.newPair(roleInputs, n*ids.imageBytes()), c.newPair(roleInputs, n*dy.imageBytes())
+	idSlots, dySlots := c.newPair(roleInputs, n*t*ids.elemBytes), c.newPair(roleInputs, n*t*dim*dy.elemBytes)
 	pairs := make([]*pair, len(states))
 	for j, st := range states {
-		pairs[j] = c.newPair(roleOutputs, n*tokens*st.m.pitch())
+		pairs[j] = c.newPair(roleOutputs, n*t*st.m.pitch())
 	}
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
-	for e := int64(0); e < c.batch; e += n {
-		e1 := min(e+n, c.batch)
+	for _, k := range c.embedChunks(n, t, tokens) {
+		e, e1, t0, t1 := k[0], k[1], k[2], k[3]
 		c.phase = models.BackwardWeight
-		c.load(ids.regions(e, e1, 0, 1, 0, 1), ClassActivations, c.num.actBits, idSlots.fresh())
-		dyRs := dy.regions(e, e1, 0, dim, 0, 1)
+		c.load(ids.regions(e, e1, 0, 1, t0, t1), ClassActivations, c.num.actBits, idSlots.fresh())
+		dyRs := dy.regions(e, e1, 0, dim, t0, t1)
 		g := &operandSlot{s: dySlots.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(dyRs)}
 		c.load(dyRs, ClassErrors, c.num.errBits, g.s)
 		rs := make([]region, len(states))
 		for j, st := range states {
-			rs[j] = st.m.gather((e1 - e) * tokens)
+			rs[j] = st.m.gather((e1 - e) * (t1 - t0))
 		}
 		c.update(states, rs, g, pairs, nil)
 	}

@@ -15,7 +15,7 @@ type slot struct {
 	writer  int32
 	readers []int32
 	// key identifies the tile the slot holds, so an unchanged operand is not reloaded.
-	key  [4]int64
+	key  [5]int64
 	full bool
 }
 
@@ -83,7 +83,7 @@ func (c *compiler) newPair(role int, bytes int64) *pair {
 
 // take returns the slot holding key if either half does (no reload needed, ok=true),
 // otherwise the half to fill next.
-func (p *pair) take(key [4]int64) (s *slot, resident bool) {
+func (p *pair) take(key [5]int64) (s *slot, resident bool) {
 	for _, h := range p.s {
 		if h.full && h.key == key {
 			return h, true
@@ -146,7 +146,12 @@ func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
 
 // load copies DRAM regions into a slot, packed one after another.
 func (c *compiler) load(rs []region, class TensorClass, bits int, dst *slot) {
-	off := dst.ref.Offset
+	c.loadAt(rs, class, bits, dst, 0)
+}
+
+// loadAt is load starting off bytes into the slot (a slot that holds several tensors).
+func (c *compiler) loadAt(rs []region, class TensorClass, bits int, dst *slot, off int64) {
+	off += dst.ref.Offset
 	for _, r := range rs {
 		ref := SRAMRef{Buffer: dst.ref.Buffer, Offset: off, Bytes: r.bytes()}
 		in := Instr{Op: OpLoad, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
@@ -205,16 +210,20 @@ func (p *pair) fresh() *slot {
 }
 
 // operandSlot is a slot with the class and width of what it holds and how many of its
-// bytes an instruction touches.
+// bytes an instruction touches, from off bytes into the slot (a part of a slot that
+// holds several tensors or per-channel records; dependencies are still tracked for the
+// slot as a whole).
 type operandSlot struct {
 	s     *slot
 	class TensorClass
 	bits  int
 	bytes int64
+	off   int64
 }
 
 func (o *operandSlot) operand() Operand {
 	ref := o.s.ref
+	ref.Offset += o.off
 	ref.Bytes = o.bytes
 	return Operand{SRAMRef: ref, Class: o.class, Bits: o.bits}
 }

@@ -11,6 +11,12 @@ import (
 // by how tiles of its operands map to DRAM; emitGEMM tiles and schedules it.
 type gemmKernel struct {
 	m, n, k dim
+	// groups is the number of independent products of this shape the kernel runs one
+	// after another (0 means 1), sharing one tiling and one set of SRAM slots: the
+	// groups of a grouped convolution, attention's (example, head) pairs. Every tile
+	// carries its product in grp, which the box, prologue and epilogue functions map
+	// to the data.
+	groups int64
 
 	format         Format
 	weightBits     int // B operand width for integer GEMMs
@@ -31,7 +37,8 @@ type gemmKernel struct {
 	// to overlap the tile's GEMMs.
 	prologue         func(m, n tile, e *epilogueSlots)
 	newEpilogueSlots func(mt, nt int64) *epilogueSlots
-	// onB, when set, runs once per B tile of the first M tile (bias gradients).
+	// onB, when set, runs once per B tile of each product's first M tile (bias
+	// gradients).
 	onB func(k, n tile, b *operandSlot, box Box)
 }
 
@@ -73,28 +80,58 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 		}
 		return true
 	}
+	// Each slot's size depends on two of the three tile sizes only: remember them, as
+	// the search below measures many tilings that share a pair (enumerating every tile
+	// of a large layer is the compiler's costliest step).
+	type sizes struct {
+		x, y int64
+		all  bool
+	}
+	aMemo, bMemo, cMemo := map[sizes]int64{}, map[sizes]int64{}, map[sizes][2]int64{}
 	measure := func(mt, nt, kt int64, all bool) tiling {
 		t := tiling{mt: mt, nt: nt, kt: kt}
-		tilesOf := func(d dim, size int64) []tile {
-			if all {
-				return d.tiles(size)
+		// The tiles of each dimension, cut when first needed.
+		var ts [3][]tile
+		tilesOf := func(i int, d dim, size int64) []tile {
+			if ts[i] == nil {
+				if all {
+					ts[i] = d.tiles(size)
+				} else {
+					ts[i] = d.samples(size)
+				}
 			}
-			return d.samples(size)
+			return ts[i]
 		}
-		ms, ns, ks := tilesOf(g.m, mt), tilesOf(g.n, nt), tilesOf(g.k, kt)
-		for _, m := range ms {
-			for _, k := range ks {
-				t.aBytes = max(t.aBytes, regionsBytes(g.aLayout.regionsOf(g.aBox(m, k))))
+		ms := func() []tile { return tilesOf(0, g.m, mt) }
+		ns := func() []tile { return tilesOf(1, g.n, nt) }
+		ks := func() []tile { return tilesOf(2, g.k, kt) }
+		var ok bool
+		if t.aBytes, ok = aMemo[sizes{mt, kt, all}]; !ok {
+			for _, m := range ms() {
+				for _, k := range ks() {
+					t.aBytes = max(t.aBytes, g.aLayout.boxBytes(g.aBox(m, k)))
+				}
 			}
-			for _, n := range ns {
-				t.cBytes = max(t.cBytes, m.len()*n.len()*accBytes)
-				t.epiBytes = max(t.epiBytes, g.epilogueBytes(m, n))
-			}
+			aMemo[sizes{mt, kt, all}] = t.aBytes
 		}
-		for _, k := range ks {
-			for _, n := range ns {
-				t.bBytes = max(t.bBytes, regionsBytes(g.bLayout.regionsOf(g.bBox(k, n))))
+		if ce, ok := cMemo[sizes{mt, nt, all}]; ok {
+			t.cBytes, t.epiBytes = ce[0], ce[1]
+		} else {
+			for _, m := range ms() {
+				for _, n := range ns() {
+					t.cBytes = max(t.cBytes, m.len()*n.len()*accBytes)
+					t.epiBytes = max(t.epiBytes, g.epilogueBytes(m, n))
+				}
 			}
+			cMemo[sizes{mt, nt, all}] = [2]int64{t.cBytes, t.epiBytes}
+		}
+		if t.bBytes, ok = bMemo[sizes{kt, nt, all}]; !ok {
+			for _, k := range ks() {
+				for _, n := range ns() {
+					t.bBytes = max(t.bBytes, g.bLayout.boxBytes(g.bBox(k, n)))
+				}
+			}
+			bMemo[sizes{kt, nt, all}] = t.bBytes
 		}
 		return t
 	}
@@ -108,6 +145,9 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	if depth <= 0 {
 		depth = defaultPipelineDepth
 	}
+	// Each product of a grouped kernel already overlaps the next one's loads: cut only
+	// as deep as the groups do not reach.
+	depth = ceilDiv(depth, max(g.groups, 1))
 	if m := g.m.size(); depth > 1 && m >= depth*rows {
 		mc = atMost(mc, ceilDiv(m, depth))
 	} else if k := g.k.size(); depth > 1 && k >= depth*rows {
@@ -129,6 +169,11 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 				} else {
 					lo = mid + 1
 				}
+			}
+			if fallback != nil && (lo == len(mc) || mc[lo] < min(g.m.size(), rows)) {
+				// No M tile here can beat the fallback (the tiles below are no larger):
+				// spare the exact measurement of every tile.
+				continue
 			}
 			for j := lo; j < len(mc); j++ {
 				if !aligned(mc[j]) && alignedAfter(mc, j, aligned) {
@@ -189,9 +234,10 @@ func atMost(cands []int64, limit int64) []int64 {
 	return cands[len(cands)-1:]
 }
 
-// emitGEMM schedules a GEMM kernel: N tiles outermost, then M tiles, then the reduction,
-// with double-buffered A, B and accumulator slots. An operand tile identical to the one
-// already resident is not reloaded.
+// emitGEMM schedules a GEMM kernel: the products of a grouped kernel one after another,
+// within each N tiles outermost, then M tiles, then the reduction, with double-buffered
+// A, B and accumulator slots. An operand tile identical to the one already resident is
+// not reloaded.
 func (c *compiler) emitGEMM(g *gemmKernel) error {
 	t, err := c.choose(g)
 	if err != nil {
@@ -204,17 +250,23 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
-	// The iteration space, N tiles outermost, then M tiles, then the reduction.
+	// The iteration space: products, then N tiles, then M tiles, then the reduction.
 	type step struct {
 		m, n, k     tile
 		mi, ki, nki int // nki: reduction tiles per output tile
 	}
 	ms, ns, ks := g.m.tiles(t.mt), g.n.tiles(t.nt), g.k.tiles(t.kt)
-	steps := make([]step, 0, len(ms)*len(ns)*len(ks))
-	for _, n := range ns {
-		for mi, m := range ms {
-			for ki, k := range ks {
-				steps = append(steps, step{m: m, n: n, k: k, mi: mi, ki: ki, nki: len(ks)})
+	groups := max(g.groups, 1)
+	steps := make([]step, 0, groups*int64(len(ms)*len(ns)*len(ks)))
+	for grp := range groups {
+		for _, n := range ns {
+			n.grp = grp
+			for mi, m := range ms {
+				m.grp = grp
+				for ki, k := range ks {
+					k.grp = grp
+					steps = append(steps, step{m: m, n: n, k: k, mi: mi, ki: ki, nki: len(ks)})
+				}
 			}
 		}
 	}
@@ -227,12 +279,12 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		var st staged
 		aRs := g.aLayout.regionsOf(g.aBox(s.m, s.k))
 		var resident bool
-		st.aSlot, resident = aSlots.take([4]int64{s.m.lo, s.m.hi, s.k.lo, s.k.hi})
+		st.aSlot, resident = aSlots.take([5]int64{s.m.grp, s.m.lo, s.m.hi, s.k.lo, s.k.hi})
 		if !resident {
 			c.load(aRs, g.aClass, g.aBits, st.aSlot)
 		}
 		bRs := g.bLayout.regionsOf(g.bBox(s.k, s.n))
-		st.bSlot, resident = bSlots.take([4]int64{s.k.lo, s.k.hi, s.n.lo, s.n.hi})
+		st.bSlot, resident = bSlots.take([5]int64{s.k.grp, s.k.lo, s.k.hi, s.n.lo, s.n.hi})
 		if !resident {
 			c.load(bRs, g.bClass, g.bBits, st.bSlot)
 		}

@@ -185,11 +185,62 @@ const (
 	VAdd
 	// VCopy copies a tensor (keeping a residual branch's error for later).
 	VCopy
+
+	// Normalisation (kernels/norm.go). Statistics, gradient sums and coefficients live
+	// in per-channel (batch normalisation) or per-position (layer normalisation)
+	// records of 32-bit fields; an operand that reads records is the records of the
+	// channels or positions its chunk covers.
+
+	// VNormStats accumulates the sum and the sum of squares of its input into records.
+	VNormStats
+	// VNormScale turns records into other records, one element per channel or
+	// position: mean and inverse standard deviation from the sums, the folded scale and
+	// shift of batch normalisation, the running statistics, the weight gradients and the
+	// backward coefficients.
+	VNormScale
+	// VNormApply is batch normalisation's forward: y = a*x + b with the scale a and
+	// shift b folded per channel, then requantised as VRequant does (with the fused
+	// activation).
+	VNormApply
+	// VNormGradStats accumulates batch normalisation's per-channel sums of dy and dy*x,
+	// from which VNormScale derives the gradients of the scale and shift.
+	VNormGradStats
+	// VNormBackward is batch normalisation's backward data with the per-channel
+	// coefficients folded: dx = a*dy + k1*x + k0, requantised.
+	VNormBackward
+	// VLayerNormApply is layer normalisation's forward:
+	// y = gamma*(x - mean)*rstd + beta, requantised.
+	VLayerNormApply
+	// VLayerNormWGrad accumulates layer normalisation's per-channel sums of dy*x_hat and
+	// dy (the gradients of its scale and shift), recomputing x_hat.
+	VLayerNormWGrad
+	// VLayerNormDGradStats accumulates, per position, the sums of g = gamma*dy and
+	// g*x_hat that layer normalisation's backward data needs.
+	VLayerNormDGradStats
+	// VLayerNormBackward is layer normalisation's backward data:
+	// dx = rstd*(g - mean(g) - x_hat*mean(g*x_hat)), requantised.
+	VLayerNormBackward
+
+	// Attention (kernels/attention.go).
+
+	// VSoftmax turns a tile of attention scores (whole rows: every key of each query)
+	// into probabilities: the 1/sqrt(dh) scaling, then max, subtract, exponential, sum
+	// and normalise per row, rounded to the output format.
+	VSoftmax
+	// VSoftmaxCausal is VSoftmax with the causal mask (scores of later keys dropped).
+	VSoftmaxCausal
+	// VSoftmaxBackward turns the error of the probabilities into the error of the
+	// scores, dS = P*(dP - sum(dP*P)) scaled by 1/sqrt(dh), reading the saved
+	// probabilities as its second operand, requantised.
+	VSoftmaxBackward
 	NumVectorOps
 )
 
 var vectorOpNames = [...]string{"requant", "relu", "relu_bwd", "maxpool", "maxpool_bwd", "avgpool", "avgpool_bwd",
-	"softmax_xent", "update", "bias_grad", "grad_stat", "control", "convert", "add", "copy"}
+	"softmax_xent", "update", "bias_grad", "grad_stat", "control", "convert", "add", "copy",
+	"norm_stats", "norm_scale", "norm_apply", "norm_grad_stats", "norm_bwd",
+	"layernorm_apply", "layernorm_wgrad", "layernorm_dgrad_stats", "layernorm_bwd",
+	"softmax", "softmax_causal", "softmax_bwd"}
 
 func (v VectorOp) String() string {
 	if v < NumVectorOps {
@@ -318,6 +369,28 @@ func (v VectorOp) OpsPerElement() int64 {
 		return 2 // add, saturate
 	case VCopy:
 		return 1
+	case VNormStats, VNormGradStats:
+		return 3 // multiply, and two accumulating adds
+	case VNormScale:
+		return 8 // per record: divide, multiply-subtract, reciprocal square root, fold (a few each)
+	case VNormApply:
+		return 5 // multiply, add, round, saturate, max-track
+	case VNormBackward:
+		return 7 // two multiplies, two adds, round, saturate, max-track
+	case VLayerNormApply:
+		return 7 // subtract, two multiplies, add, round, saturate, max-track
+	case VLayerNormWGrad:
+		return 5 // x_hat (subtract, multiply), multiply, two accumulating adds
+	case VLayerNormDGradStats:
+		return 6 // x_hat (2), g = gamma*dy, g*x_hat, two accumulating adds
+	case VLayerNormBackward:
+		return 10 // x_hat (2), g, subtract mean(g), multiply-subtract (2), multiply by rstd, round, saturate, max-track
+	case VSoftmax:
+		return 7 // scale, max, subtract, exponential, sum, normalise, round
+	case VSoftmaxCausal:
+		return 8 // VSoftmax and the mask's select
+	case VSoftmaxBackward:
+		return 8 // dP*P, row sum, subtract, multiply by P, scale, round, saturate, max-track
 	}
 	return 1
 }

@@ -88,15 +88,31 @@ func (m mat2) region(r0, r1, c0, c1 int64) region {
 // layout is how a tensor's boxes map to DMA regions.
 type layout interface {
 	regionsOf(b Box) []region
+	// boxBytes is regionsBytes(regionsOf(b)), without building the regions.
+	boxBytes(b Box) int64
 }
 
 func (a act4) regionsOf(b Box) []region { return a.regions(b.N0, b.N1, b.C0, b.C1, b.H0, b.H1) }
+
+func (a act4) boxBytes(b Box) int64 {
+	if b.N1 <= b.N0 || b.C1 <= b.C0 || b.H1 <= b.H0 {
+		return 0
+	}
+	return (b.N1 - b.N0) * (b.C1 - b.C0) * (b.H1 - b.H0) * a.w * a.elemBytes
+}
 
 func (m mat2) regionsOf(b Box) []region {
 	if b.Empty() {
 		return nil
 	}
 	return []region{m.region(b.N0, b.N1, b.C0, b.C1)}
+}
+
+func (m mat2) boxBytes(b Box) int64 {
+	if b.Empty() {
+		return 0
+	}
+	return m.region(b.N0, b.N1, b.C0, b.C1).bytes()
 }
 
 // matBox is the box of rows [r0,r1) and columns [c0,c1) of a matrix.

@@ -104,7 +104,17 @@ func (c *compiler) forward(i int) error {
 	case l.Kind == models.Embedding:
 		return c.forwardEmbedding(i)
 	case l.Kind == models.Linear || l.Kind == models.Conv2D:
-		return c.forwardGEMM(i)
+		return c.forwardGEMM(i, c.convOf(i))
+	case l.Kind == models.BatchNorm:
+		return c.forwardBatchNorm(i)
+	case l.Kind == models.LayerNorm:
+		return c.forwardLayerNorm(i)
+	case l.Kind == models.Attention:
+		return c.forwardAttention(i)
+	case l.Kind == models.PosEmbedding:
+		return c.forwardPosEmbedding(i)
+	case l.Kind == models.ShortcutAdd:
+		return c.forwardShortcut(i)
 	case l.Kind == models.Flatten || c.fusedReLU(i):
 		return nil
 	}
@@ -131,57 +141,87 @@ func (c *compiler) forward(i int) error {
 
 // mergeSkip adds a residual branch's saved error to the error of layer i's output
 // (in errs[cur]) and returns the error tensor that holds the sum.
-func (c *compiler) mergeSkip(i, cur int, skip act4) (int, error) {
+func (c *compiler) mergeSkip(i, cur int, skip streamIn) (int, error) {
 	c.beginKernel(i, models.BackwardData)
 	out := c.net.Layers[i].Out
 	dy := c.errView(cur, int64(out.C), int64(out.H), int64(out.W))
 	sum := c.errView(1-cur, int64(out.C), int64(out.H), int64(out.W))
 	return 1 - cur, c.emitStream(&streamKernel{images: c.batch, channels: int64(out.C), split: true, vop: VAdd,
-		ins: []streamIn{{v: dy, class: ClassErrors, bits: c.num.errBits}, {v: skip, class: ClassErrors, bits: c.num.errBits}},
+		ins: []streamIn{{v: dy, class: ClassErrors, bits: c.num.errBits}, skip},
 		out: streamIn{v: sum, class: ClassErrors, bits: c.num.errBits}})
 }
 
-func (c *compiler) forwardGEMM(i int) error {
-	c.beginKernel(i, models.Forward)
+// convGEMM is a weight layer's product in the shape of a convolution (a linear layer is
+// a 1x1 convolution of a 1x1 image): what forwardGEMM, backwardData and backwardWeight
+// lower. Attention's projections are 1x1 convolutions over its sequence whose weights
+// are some of the rows of the layer's stacked matrices.
+type convGEMM struct {
+	g geom // of the whole product: cin and cout count every group
+	// groups splits the product into independent convolutions of cin/groups to
+	// cout/groups channels (a grouped convolution); 1 for a dense one.
+	groups int64
+	// x is the input activations and y the output, viewed in g's shapes (the forward
+	// product writes y; the backward products read x).
+	x, y act4
+	// row0 is the product's first row in the layer's weight matrix, and its first
+	// column in the layer's bias row.
+	row0 int64
+}
+
+// convOf is layer i's own product (Linear or Conv2D).
+func (c *compiler) convOf(i int) convGEMM {
 	g := c.geom(i)
-	x := view(c.inputOf(i), g.cin, g.h, g.w, int64(c.num.actBits/8))
-	y := view(c.out[i], g.cout, g.ho, g.wo, int64(c.num.actBits/8))
+	ab := int64(c.num.actBits / 8)
+	return convGEMM{g: g, groups: int64(c.net.Layers[i].NumGroups()),
+		x: view(c.inputOf(i), g.cin, g.h, g.w, ab), y: view(c.out[i], g.cout, g.ho, g.wo, ab)}
+}
+
+// perGroup returns the input and output channels of one group.
+func (p convGEMM) perGroup() (cin, cout int64) { return p.g.cin / p.groups, p.g.cout / p.groups }
+
+func (c *compiler) forwardGEMM(i int, p convGEMM) error {
+	c.beginKernel(i, models.Forward)
+	g, x, y := p.g, p.x, p.y
+	cinG, coutG := p.perGroup()
 	w := c.gemmW[i]
 	// The bias is added in the epilogue: load it once for the whole kernel.
-	var bias *mat2 // the copy the GEMMs read: b-bit for RCT and QAT, fp32 for FP32
+	var bias region // of the copy the GEMMs read: b-bit for RCT and QAT, fp32 for FP32
 	var biasOp *operandSlot
 	if c.net.Layers[i].Bias {
-		bias = &c.biasW[i]
+		bias = c.biasW[i].region(0, 1, p.row0, p.row0+g.cout)
 	}
 	k := &gemmKernel{
-		m: spatialDim(c.batch, g.ho, g.wo), n: flatDim(g.cout), k: groupDim(g.cin, g.kh*g.kw),
+		m: spatialDim(c.batch, g.ho, g.wo), n: flatDim(coutG), k: groupDim(cinG, g.kh*g.kw), groups: p.groups,
 		format: c.num.float, weightBits: w.bits, actBits: c.num.actBits,
 		aClass: ClassActivations, bClass: ClassWeights, cClass: ClassActivations, aBits: c.num.actBits, bBits: w.bits,
 		aLayout: x, bLayout: w,
 		aBox: func(m, k tile) Box {
 			h0, h1 := g.inRows(m.h0, m.h1)
-			return actBox(m.n0, m.n1, k.c0, k.c1, h0, h1)
+			c0 := k.grp * cinG
+			return actBox(m.n0, m.n1, c0+k.c0, c0+k.c1, h0, h1)
 		},
-		bBox: func(k, n tile) Box { return matBox(n.c0, n.c1, k.lo, k.hi) },
+		bBox: func(k, n tile) Box {
+			r := p.row0 + n.grp*coutG
+			return matBox(r+n.c0, r+n.c1, k.lo, k.hi)
+		},
 		epilogueBytes: func(m, n tile) int64 {
-			return regionsBytes(y.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1))
+			c0 := n.grp * coutG
+			return y.boxBytes(actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1))
 		},
 		newEpilogueSlots: func(mt, nt int64) *epilogueSlots {
 			e := c.requantSlots(y, mt, nt)
-			if bias != nil {
-				rs := []region{bias.region(0, 1, 0, g.cout)}
-				biasOp = &operandSlot{s: c.newSlot(roleOutputs, rs[0].bytes()), class: ClassWeights, bits: bias.bits, bytes: rs[0].bytes()}
-				c.load(rs, ClassWeights, bias.bits, biasOp.s)
+			if bias.rows > 0 {
+				biasOp = &operandSlot{s: c.newSlot(roleOutputs, bias.bytes()), class: ClassWeights, bits: c.biasW[i].bits, bytes: bias.bytes()}
+				c.load([]region{bias}, ClassWeights, biasOp.bits, biasOp.s)
 			}
 			return e
 		},
 		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
-			c.requant(acc, biasOp, y, actBox(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1), m, n, ClassActivations, c.num.actBits, e)
+			c0 := n.grp * coutG
+			c.requant(acc, biasOp, y, actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1), m, n, ClassActivations, c.num.actBits, e)
 		},
 	}
-	if bias != nil {
-		k.extraOutputs = bias.bytes()
-	}
+	k.extraOutputs = bias.bytes()
 	return c.emitGEMM(k)
 }
 
@@ -208,15 +248,18 @@ func (c *compiler) requant(acc, bias *operandSlot, v act4, out Box, m, n tile, c
 func (c *compiler) loss() error {
 	last := len(c.net.Layers) - 1
 	c.beginKernel(last, models.Forward)
-	classes := int64(c.net.Classes)
-	logits := view(c.out[last], classes, 1, 1, int64(c.num.actBits/8))
+	out := c.net.Layers[last].Out
+	classes, h, w := int64(out.C), int64(out.H), int64(out.W)
+	// A sequence model has a softmax at every position: the logits are classes x
+	// positions per example.
+	logits := view(c.out[last], classes, h, w, int64(c.num.actBits/8))
 	return c.emitStream(&streamKernel{
 		images: c.batch, channels: 1, vop: VSoftmaxXent,
 		ins: []streamIn{
 			{v: logits, class: ClassActivations, bits: c.num.actBits},
 			{v: c.labels, class: ClassOther, bits: int(c.labels.elemBytes * 8)},
 		},
-		out: streamIn{v: c.errView(0, classes, 1, 1), class: ClassErrors, bits: c.num.errBits},
+		out: streamIn{v: c.errView(0, classes, h, w), class: ClassErrors, bits: c.num.errBits},
 	})
 }
 
@@ -240,10 +283,21 @@ func (c *compiler) backward(i, cur int) (int, error) {
 		// The error passes unchanged to the previous layer; a copy waits for layer From.
 		c.beginKernel(i, models.BackwardData)
 		skip := c.newAct(fmt.Sprintf("%s.skip_error", l.Name), ClassErrors, i, out, c.num.errBits)
-		c.skips[l.From] = skip
+		c.skips[l.From] = streamIn{v: skip, class: ClassErrors, bits: c.num.errBits}
 		return cur, c.emitStream(&streamKernel{images: c.batch, channels: int64(out.C), split: true, vop: VCopy,
 			ins: []streamIn{{v: dy, class: ClassErrors, bits: c.num.errBits}},
 			out: streamIn{v: skip, class: ClassErrors, bits: c.num.errBits}})
+	case models.ShortcutAdd:
+		return cur, c.backwardShortcut(i, dy)
+	case models.PosEmbedding:
+		// The error passes unchanged; the table's gradient is its sum over the batch.
+		return cur, c.backwardPosEmbedding(i, dy)
+	case models.BatchNorm:
+		return c.backwardBatchNorm(i, cur)
+	case models.LayerNorm:
+		return c.backwardLayerNorm(i, cur)
+	case models.Attention:
+		return c.backwardAttention(i, cur)
 	case models.ReLU, models.MaxPool, models.AvgPool:
 		c.beginKernel(i, models.BackwardData)
 		k := &streamKernel{images: c.batch, channels: int64(out.C), split: true,
@@ -262,28 +316,32 @@ func (c *compiler) backward(i, cur int) (int, error) {
 		return other, c.emitStream(k)
 	}
 	next := cur
+	p := c.convOf(i)
 	if c.net.NeedsBackwardData(i) {
-		if err := c.backwardData(i, dy, dx); err != nil {
+		if err := c.backwardData(i, p, dy, dx); err != nil {
 			return cur, err
 		}
 		next = other
 	}
-	if err := c.backwardWeight(i, dy); err != nil {
+	if err := c.backwardWeight(i, p, dy); err != nil {
 		return cur, &CompileError{Model: c.net.Name, Profile: c.prof.Name, Layer: l.Name, Phase: models.BackwardWeight, Err: err}
 	}
 	return next, nil
 }
 
-func (c *compiler) backwardData(i int, dyAny, dxAny act4) error {
+// backwardData computes the error of a product's input (dxAny) from the error of its
+// output (dyAny); both are viewed in the product's shapes.
+func (c *compiler) backwardData(i int, p convGEMM, dyAny, dxAny act4) error {
 	c.beginKernel(i, models.BackwardData)
-	g := c.geom(i)
+	g := p.g
+	cinG, coutG := p.perGroup()
 	eb := int64(c.num.errBits / 8)
 	dy := view(dyAny, g.cout, g.ho, g.wo, eb)
 	dx := view(dxAny, g.cin, g.h, g.w, eb)
 	w := c.gemmW[i]
 	khkw := g.kh * g.kw
 	return c.emitGEMM(&gemmKernel{
-		m: spatialDim(c.batch, g.h, g.w), n: flatDim(g.cin), k: groupDim(g.cout, khkw),
+		m: spatialDim(c.batch, g.h, g.w), n: flatDim(cinG), k: groupDim(coutG, khkw), groups: p.groups,
 		format: c.num.float, weightBits: w.bits, actBits: c.num.errBits,
 		aClass: ClassErrors, bClass: ClassWeights, cClass: ClassErrors, aBits: c.num.errBits, bBits: w.bits,
 		aLayout: dy, bLayout: w,
@@ -292,42 +350,58 @@ func (c *compiler) backwardData(i int, dyAny, dxAny act4) error {
 			if h1 <= h0 {
 				return Box{}
 			}
-			return actBox(m.n0, m.n1, k.c0, k.c1, h0, h1)
+			c0 := k.grp * coutG
+			return actBox(m.n0, m.n1, c0+k.c0, c0+k.c1, h0, h1)
 		},
 		// The transposed weights: rows are output channels, each read for a strip of
 		// input channels, so the DMA strides through W.
-		bBox: func(k, n tile) Box { return matBox(k.c0, k.c1, n.c0*khkw, n.c1*khkw) },
+		bBox: func(k, n tile) Box {
+			r := p.row0 + k.grp*coutG
+			return matBox(r+k.c0, r+k.c1, n.c0*khkw, n.c1*khkw)
+		},
 		epilogueBytes: func(m, n tile) int64 {
-			return regionsBytes(dx.regions(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1))
+			c0 := n.grp * cinG
+			return dx.boxBytes(actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1))
 		},
 		newEpilogueSlots: func(mt, nt int64) *epilogueSlots { return c.requantSlots(dx, mt, nt) },
 		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
-			c.requant(acc, nil, dx, actBox(m.n0, m.n1, n.c0, n.c1, m.h0, m.h1), m, n, ClassErrors, c.num.errBits, e)
+			c0 := n.grp * cinG
+			c.requant(acc, nil, dx, actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1), m, n, ClassErrors, c.num.errBits, e)
 		},
 	})
 }
 
-func (c *compiler) backwardWeight(i int, dyAny act4) error {
+// backwardWeight computes a product's weight gradient from its input and the error of
+// its output (dyAny, viewed in the product's shape) and applies the update to the rows
+// of the layer's parameters the product owns, fused into the GEMM's epilogue.
+func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 	c.beginKernel(i, models.BackwardWeight)
-	g := c.geom(i)
+	g, x := p.g, p.x
+	cinG, coutG := p.perGroup()
 	dy := view(dyAny, g.cout, g.ho, g.wo, int64(c.num.errBits/8))
-	x := view(c.inputOf(i), g.cin, g.h, g.w, int64(c.num.actBits/8))
 	states := c.state[i]
 	accBytes := int64(c.num.accBits / 8)
-	stateBox := func(m, n tile) Box { return matBox(n.c0, n.c1, m.lo, m.hi) }
-	stateRegion := func(st paramState, m, n tile) region { return st.m.region(n.c0, n.c1, m.lo, m.hi) }
+	row := func(n tile) int64 { return p.row0 + n.grp*coutG }
+	stateBox := func(m, n tile) Box { return matBox(row(n)+n.c0, row(n)+n.c1, m.lo, m.hi) }
+	stateRegion := func(st paramState, m, n tile) region { return st.m.region(row(n)+n.c0, row(n)+n.c1, m.lo, m.hi) }
+	// The bias the product owns: its columns of the layer's bias row.
+	biasRegion := func(st paramState) region { return st.m.region(0, 1, p.row0, p.row0+g.cout) }
 	var biasGrad *slot
 	var biasSlots []*slot
 	k := &gemmKernel{
-		m: groupDim(g.cin, g.kh*g.kw), n: flatDim(g.cout), k: spatialDim(c.batch, g.ho, g.wo),
+		m: groupDim(cinG, g.kh*g.kw), n: flatDim(coutG), k: spatialDim(c.batch, g.ho, g.wo), groups: p.groups,
 		format: c.num.float, weightBits: c.num.errBits, actBits: c.num.actBits,
 		aClass: ClassActivations, bClass: ClassErrors, cClass: ClassGradients, aBits: c.num.actBits, bBits: c.num.errBits,
 		aLayout: x, bLayout: dy,
 		aBox: func(m, k tile) Box {
 			h0, h1 := g.inRows(k.h0, k.h1)
-			return actBox(k.n0, k.n1, m.c0, m.c1, h0, h1)
+			c0 := m.grp * cinG
+			return actBox(k.n0, k.n1, c0+m.c0, c0+m.c1, h0, h1)
 		},
-		bBox: func(k, n tile) Box { return actBox(k.n0, k.n1, n.c0, n.c1, k.h0, k.h1) },
+		bBox: func(k, n tile) Box {
+			c0 := n.grp * coutG
+			return actBox(k.n0, k.n1, c0+n.c0, c0+n.c1, k.h0, k.h1)
+		},
 		epilogueBytes: func(m, n tile) int64 {
 			var s int64
 			for _, st := range states {
@@ -337,7 +411,7 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 		},
 		newEpilogueSlots: func(mt, nt int64) *epilogueSlots {
 			e := &epilogueSlots{}
-			ms, ns := groupDim(g.cin, g.kh*g.kw).tiles(mt), flatDim(g.cout).tiles(nt)
+			ms, ns := groupDim(cinG, g.kh*g.kw).tiles(mt), flatDim(coutG).tiles(nt)
 			for _, st := range states {
 				// Packed sub-rows start at different bit offsets, so tiles of one size
 				// can differ by a byte per row: size the slot for the largest.
@@ -352,7 +426,7 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 			if bs := c.bstate[i]; len(bs) > 0 {
 				biasGrad = c.newSlot(roleOutputs, g.cout*accBytes)
 				for _, st := range bs {
-					biasSlots = append(biasSlots, c.newSlot(roleOutputs, st.m.bytes()))
+					biasSlots = append(biasSlots, c.newSlot(roleOutputs, biasRegion(st).bytes()))
 				}
 			}
 			return e
@@ -387,12 +461,12 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 	if bs := c.bstate[i]; len(bs) > 0 {
 		k.extraOutputs = g.cout * accBytes
 		for _, st := range bs {
-			k.extraOutputs += st.m.bytes()
+			k.extraOutputs += biasRegion(st).bytes()
 		}
 		k.onB = func(kt, n tile, b *operandSlot, box Box) {
 			// Each N tile sums into its own part of the bias gradient.
 			part := &slot{ref: biasGrad.ref, writer: biasGrad.writer, readers: biasGrad.readers}
-			part.ref.Offset += n.c0 * accBytes
+			part.ref.Offset += (n.grp*coutG + n.c0) * accBytes
 			out := &operandSlot{s: part, class: ClassGradients, bits: c.num.accBits, bytes: n.len() * accBytes}
 			c.fn = &FuncDesc{K: exportTile(kt), N: exportTile(n), B: box}
 			c.vector(VBiasGrad, kt.len()*n.len(), b, nil, out)
@@ -407,12 +481,12 @@ func (c *compiler) backwardWeight(i int, dyAny act4) error {
 		rs := make([]region, len(bs))
 		pairs := make([]*pair, len(bs))
 		for j, st := range bs {
-			rs[j] = st.m.region(0, 1, 0, g.cout)
+			rs[j] = biasRegion(st)
 			pairs[j] = &pair{s: [2]*slot{biasSlots[j], biasSlots[j]}}
 		}
 		grad := &operandSlot{s: biasGrad, class: ClassGradients, bits: c.num.accBits, bytes: g.cout * accBytes}
 		all := Tile{Lo: 0, Hi: g.cout, C0: 0, C1: g.cout}
-		c.updateCompute(bs, rs, grad, c.updateLoad(bs, rs, pairs), &FuncDesc{N: all, B: matBox(0, 1, 0, g.cout)}, false)
+		c.updateCompute(bs, rs, grad, c.updateLoad(bs, rs, pairs), &FuncDesc{N: all, B: matBox(0, 1, p.row0, p.row0+g.cout)}, false)
 	}
 	return nil
 }

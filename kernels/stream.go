@@ -7,6 +7,15 @@ type streamIn struct {
 	v     act4
 	class TensorClass
 	bits  int
+	// at, when set, gives the DRAM regions of an input's part of the chunk of images
+	// [n0,n1) and channels [c0,c1), instead of the same box of v: a residual's skip
+	// that is subsampled or offset in channels, a table shared by every example. Its
+	// chunks may be empty (no operand) and of different sizes.
+	at func(n0, n1, c0, c1 int64) []region
+	// shared marks an input that is the same for every image chunk (a table): it is
+	// loaded once per channel chunk and stays resident while consecutive chunks share
+	// it.
+	shared bool
 }
 
 // streamKernel is an element-wise or windowed pass over whole tensors (pooling, ReLU,
@@ -25,6 +34,9 @@ type streamKernel struct {
 	elemsPerUnit int64
 	// reverse processes chunks last to first (widening in place).
 	reverse bool
+	// statsOnly runs the operation without storing its output: the loss's first pass
+	// when the batch does not fit on chip at once.
+	statsOnly bool
 }
 
 func (s *streamKernel) channelRange(v act4, c0, c1 int64) (int64, int64) {
@@ -43,6 +55,27 @@ func (s *streamKernel) regions(v act4, n0, n1, c0, c1 int64) []region {
 	return v.regionsOf(s.box(v, n0, n1, c0, c1))
 }
 
+// inRegions is the DRAM regions of input x's part of a chunk.
+func (s *streamKernel) inRegions(x streamIn, n0, n1, c0, c1 int64) []region {
+	if x.at != nil {
+		return x.at(n0, n1, c0, c1)
+	}
+	return s.regions(x.v, n0, n1, c0, c1)
+}
+
+// inBytes is the SRAM bytes input x needs for chunks of ni images and nc channels: the
+// first chunk's, or for an input with its own regions the largest chunk's.
+func (s *streamKernel) inBytes(x streamIn, ni, nc, chans int64) int64 {
+	if x.at == nil {
+		return regionsBytes(s.regions(x.v, 0, ni, 0, nc))
+	}
+	var most int64
+	for c0 := int64(0); c0 < chans; c0 += nc {
+		most = max(most, regionsBytes(x.at(0, min(ni, s.images), c0, min(c0+nc, chans))))
+	}
+	return most
+}
+
 func (c *compiler) emitStream(s *streamKernel) error {
 	if s.elemsPerUnit == 0 {
 		s.elemsPerUnit = s.ins[0].v.h * s.ins[0].v.w
@@ -53,7 +86,10 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	}
 	need := func(ni, nc int64) (in, out int64) {
 		for _, x := range s.ins {
-			in += regionsBytes(s.regions(x.v, 0, ni, 0, nc))
+			in += s.inBytes(x, ni, nc, chans)
+		}
+		if s.statsOnly {
+			return 2 * in, 0
 		}
 		return 2 * in, 2 * regionsBytes(s.regions(s.out.v, 0, ni, 0, nc))
 	}
@@ -81,10 +117,16 @@ func (c *compiler) emitStream(s *streamKernel) error {
 			break
 		}
 	}
-	if s.vop == VSoftmaxXent && ni < s.images {
-		// The loss error's scale comes from the whole tensor's maximum.
-		in, out := need(s.images, chans)
-		return fmt.Errorf("the loss needs the whole batch on chip at once: %d input and %d output bytes, double-buffered", in, out)
+	if s.vop == VSoftmaxXent && ni > 0 && ni < s.images && !s.statsOnly {
+		// The loss error's scale comes from the whole tensor's maximum: when the batch
+		// does not fit at once, a first pass over every chunk finds it (computing the
+		// softmax without storing the error), and the second pass quantises and stores.
+		stats := *s
+		stats.statsOnly = true
+		if err := c.emitStream(&stats); err != nil {
+			return err
+		}
+		c.beginKernel(int(c.layer), c.phase)
 	}
 	if ni == 0 {
 		in, out := need(1, 1)
@@ -93,18 +135,20 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	inBytes := make([]int64, len(s.ins))
 	pairs := make([]*pair, len(s.ins))
 	for j, x := range s.ins {
-		inBytes[j] = regionsBytes(s.regions(x.v, 0, ni, 0, nc))
+		inBytes[j] = s.inBytes(x, ni, nc, chans)
 		pairs[j] = c.newPair(roleInputs, inBytes[j])
 	}
-	outPair := c.newPair(roleOutputs, regionsBytes(s.regions(s.out.v, 0, ni, 0, nc)))
+	var outPair *pair
+	if !s.statsOnly {
+		outPair = c.newPair(roleOutputs, regionsBytes(s.regions(s.out.v, 0, ni, 0, nc)))
+	}
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
-	type chunk struct{ n0, n1, c0, c1 int64 }
 	var chunks []chunk
 	for n := int64(0); n < s.images; n += ni {
 		for ch := int64(0); ch < chans; ch += nc {
-			chunks = append(chunks, chunk{n, min(n+ni, s.images), ch, min(ch+nc, chans)})
+			chunks = append(chunks, chunk{n0: n, n1: min(n+ni, s.images), c0: ch, c1: min(ch+nc, chans)})
 		}
 	}
 	if s.reverse {
@@ -118,9 +162,20 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	stage := func(k chunk) staged {
 		var st staged
 		for j, x := range s.ins {
-			rs := s.regions(x.v, k.n0, k.n1, k.c0, k.c1)
-			sl := pairs[j].fresh()
-			c.load(rs, x.class, x.bits, sl)
+			rs := s.inRegions(x, k.n0, k.n1, k.c0, k.c1)
+			if len(rs) == 0 {
+				continue
+			}
+			var sl *slot
+			if x.shared {
+				var resident bool
+				if sl, resident = pairs[j].take([5]int64{0, k.c0, k.c1}); !resident {
+					c.load(rs, x.class, x.bits, sl)
+				}
+			} else {
+				sl = pairs[j].fresh()
+				c.load(rs, x.class, x.bits, sl)
+			}
 			st.ops[j] = &operandSlot{s: sl, class: x.class, bits: x.bits, bytes: regionsBytes(rs)}
 		}
 		return st
@@ -132,7 +187,10 @@ func (c *compiler) emitStream(s *streamKernel) error {
 			next = stage(chunks[i+1])
 		}
 		rs := s.regions(s.out.v, k.n0, k.n1, k.c0, k.c1)
-		o := &operandSlot{s: outPair.fresh(), class: s.out.class, bits: s.out.bits, bytes: regionsBytes(rs)}
+		var o *operandSlot
+		if !s.statsOnly {
+			o = &operandSlot{s: outPair.fresh(), class: s.out.class, bits: s.out.bits, bytes: regionsBytes(rs)}
+		}
 		c0, c1 := s.channelRange(s.ins[0].v, k.c0, k.c1)
 		elems := (k.n1 - k.n0) * (c1 - c0) * s.elemsPerUnit
 		fn := &FuncDesc{A: s.box(s.ins[0].v, k.n0, k.n1, k.c0, k.c1), C: s.box(s.out.v, k.n0, k.n1, k.c0, k.c1)}
@@ -141,7 +199,9 @@ func (c *compiler) emitStream(s *streamKernel) error {
 		}
 		c.fn = fn
 		c.vector(s.vop, elems, cur.ops[0], cur.ops[1], o)
-		c.store(rs, s.out.class, s.out.bits, o.s)
+		if o != nil {
+			c.store(rs, s.out.class, s.out.bits, o.s)
+		}
 		cur = next
 	}
 	return nil

@@ -36,12 +36,16 @@ func (d dim) size() int64 {
 
 // tile is a range of a dimension. lo/hi index the flattened dimension; for groups and
 // flat dims c0/c1 is the range of channels (groups); for spatial dims n0/n1 are images
-// and h0/h1 rows (full rows always).
+// and h0/h1 rows (full rows always). grp is the independent product the tile belongs
+// to when a kernel repeats one GEMM shape over different data (the groups of a grouped
+// convolution, the (example, head) pairs of attention; see gemmKernel.groups), 0
+// otherwise: the ranges are then within that product's operands.
 type tile struct {
 	lo, hi int64
 	c0, c1 int64
 	n0, n1 int64
 	h0, h1 int64
+	grp    int64
 }
 
 func (t tile) len() int64 { return t.hi - t.lo }

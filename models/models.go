@@ -27,9 +27,8 @@ const (
 	// layer From (same shape).
 	Add Kind = "add"
 
-	// The kinds below are defined, counted and validated here, but kernels/ and train/
-	// cannot lower them yet: the models that use them are experimental (see
-	// ExperimentalNames).
+	// The kinds below came with the larger models (ResNet-20, MobileNetV2, VGG-11, the
+	// transformer).
 
 	// BatchNorm normalises each channel with statistics over the batch and the spatial
 	// positions (Ioffe & Szegedy 2015) and applies a per-channel scale (the layer's C
@@ -118,8 +117,8 @@ type Layer struct {
 }
 
 // HasWeights reports whether the layer has trainable parameters (and thus a bitwidth in
-// a precision plan): Linear, Conv2D and Embedding, and the experimental kinds BatchNorm,
-// LayerNorm, Attention and PosEmbedding. A normalisation layer's scale and shift are
+// a precision plan): Linear, Conv2D, Embedding, BatchNorm, LayerNorm, Attention and
+// PosEmbedding. A normalisation layer's scale and shift are
 // trainable like any weights; whether a policy varies their bitwidth or holds it fixed
 // is the policy's choice, not the model's. HasGEMM tells the layers that multiply.
 func (l *Layer) HasWeights() bool {
@@ -852,11 +851,11 @@ var registry = map[string]model{
 	"lenet5": {build: LeNet5},
 	"charlm": {build: CharLM},
 
-	"resnet20":       {build: func() *Network { return ResNet20(1) }, experimental: true},
-	"mobilenetv2":    {build: MobileNetV2, experimental: true},
-	"mobilenetv2_32": {build: func() *Network { return MobileNetV2CIFAR(1) }, experimental: true},
-	"vgg11":          {build: func() *Network { return VGG11(1) }, experimental: true},
-	"transformer":    {build: Transformer, experimental: true},
+	"resnet20":       {build: func() *Network { return ResNet20(1) }},
+	"mobilenetv2":    {build: MobileNetV2},
+	"mobilenetv2_32": {build: func() *Network { return MobileNetV2CIFAR(1) }},
+	"vgg11":          {build: func() *Network { return VGG11(1) }},
+	"transformer":    {build: Transformer},
 }
 
 // Names lists the built-in models that every package supports: the compiler (kernels/)

@@ -190,6 +190,9 @@ func (d *Device) loss(in *kernels.Instr, i int) error {
 	f := in.Fn
 	classes, positions := int64(l.Out.C), int64(l.Out.H*l.Out.W)
 	imgs := f.A.N1 - f.A.N0
+	if imgs != int64(d.prog.Batch) {
+		return errors.New("a loss split over several chunks is not executed functionally")
+	}
 	rows := imgs * positions
 	logits := make([]int8, rows*classes)
 	labels := make([]int32, rows)

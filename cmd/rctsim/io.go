@@ -76,8 +76,10 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// modelHelp describes the --model flag: the models every command runs, and those the
-// compiler and trainer do not support yet.
+// modelHelp describes the --model flag.
 func modelHelp() string {
-	return fmt.Sprintf("built-in model: %v (defined but not yet lowered: %v)", models.Names(), models.ExperimentalNames())
+	if exp := models.ExperimentalNames(); len(exp) > 0 {
+		return fmt.Sprintf("built-in model: %v (defined, not yet supported everywhere: %v)", models.Names(), exp)
+	}
+	return fmt.Sprintf("built-in model: %v", models.Names())
 }
