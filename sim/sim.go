@@ -12,11 +12,11 @@ package sim
 import (
 	"container/heap"
 	"fmt"
+	"math"
 	"math/bits"
 
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
-	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim/dram"
 )
 
@@ -28,6 +28,8 @@ type Options struct {
 	// Hooks observe every instruction's issue and completion. With none registered the
 	// engine does no extra work.
 	Hooks []Hook
+	// PerLayer breaks the statistics down by layer and phase (Stats.Layers).
+	PerLayer bool
 }
 
 // Event is one instruction's execution.
@@ -141,9 +143,10 @@ type run struct {
 	inUse    []int   // running instructions per buffer
 	demand   []int64 // scratch: bytes one instruction moves per buffer
 	events   eventQueue
-	bursts   []dram.Request // scratch: one transfer's DRAM requests
-	staticMW float64        // on-chip leakage
-	dramMW   float64        // DRAM background and refresh
+	layers   map[layerKey]*LayerStats // nil unless Options.PerLayer
+	bursts   []dram.Request           // scratch: one transfer's DRAM requests
+	staticMW float64                  // on-chip leakage
+	dramMW   float64                  // DRAM background and refresh
 }
 
 // Run executes a program and returns its statistics.
@@ -157,6 +160,9 @@ func (m *Machine) Run(prog *kernels.Program) (*Stats, error) {
 		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
 		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs))}
 	r.buildGraph()
+	if m.opts.PerLayer {
+		r.layers = make(map[layerKey]*LayerStats)
+	}
 	for _, b := range m.bufs {
 		r.staticMW += b.spec.LeakageMW
 	}
@@ -283,6 +289,11 @@ func (r *run) tryIssue(u kernels.Unit) {
 	}
 	r.freeAt[u] = free
 	r.stats.Busy[u] += complete - r.now
+	if r.layers != nil {
+		ls := r.layer(in)
+		ls.Instructions++
+		ls.First, ls.Last = min(ls.First, r.now), max(ls.Last, complete)
+	}
 	for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
 		if o.Bytes > 0 {
 			r.inUse[o.Buffer]++
@@ -319,19 +330,36 @@ func (r *run) advance(to uint64) {
 	if to <= r.now {
 		return
 	}
-	phase := models.Phase(0)
-	if r.oldest < len(r.prog.Instrs) {
-		phase = r.prog.Instrs[r.oldest].Phase
-	}
+	oldest := &r.prog.Instrs[min(r.oldest, len(r.prog.Instrs)-1)]
 	dt := float64(to - r.now)
-	r.stats.Energy.Add(Static, kernels.ClassNone, phase, r.m.powerPJ(r.staticMW, dt))
-	r.stats.Energy.Add(DRAMBackground, kernels.ClassNone, phase, r.m.powerPJ(r.dramMW, dt))
+	r.charge(oldest, Static, kernels.ClassNone, r.m.powerPJ(r.staticMW, dt))
+	r.charge(oldest, DRAMBackground, kernels.ClassNone, r.m.powerPJ(r.dramMW, dt))
 	r.now = to
 }
 
 // powerPJ is the energy of mw milliwatts over cycles accelerator cycles.
 func (m *Machine) powerPJ(mw, cycles float64) float64 {
 	return mw * 1e9 * cycles / float64(m.accHz)
+}
+
+// charge books energy caused by an instruction (or, for time-proportional energy, the
+// oldest unfinished one) to the ledger and, when asked, to its layer.
+func (r *run) charge(in *kernels.Instr, c Component, class kernels.TensorClass, pj float64) {
+	r.stats.Energy.Add(c, class, in.Phase, pj)
+	if r.layers != nil {
+		r.layer(in).EnergyPJ[c] += pj
+	}
+}
+
+// layer returns the per-layer statistics an instruction contributes to.
+func (r *run) layer(in *kernels.Instr) *LayerStats {
+	k := layerKey{in.Layer, in.Phase}
+	ls := r.layers[k]
+	if ls == nil {
+		ls = &LayerStats{Layer: in.Layer, Phase: in.Phase, First: math.MaxUint64}
+		r.layers[k] = ls
+	}
+	return ls
 }
 
 // sramCycles is the cycles buffer b needs to move bytes when the instruction shares
@@ -360,5 +388,5 @@ func (r *run) sramAccess(in *kernels.Instr, o kernels.Operand, bytes int64, writ
 		bs.ReadBytes += bytes
 	}
 	bs.PeakBytes = max(bs.PeakBytes, o.End())
-	r.stats.Energy.Add(SRAM, o.Class, in.Phase, words*e)
+	r.charge(in, SRAM, o.Class, words*e)
 }

@@ -475,3 +475,30 @@ func TestComparePaper(t *testing.T) {
 		t.Errorf("parameter movement saving %g", s.ParameterMovementPJ.Fraction)
 	}
 }
+
+// TestPerLayerSumsToTotals: the per-layer breakdown adds up to the run's figures and
+// changes none of them.
+func TestPerLayerSumsToTotals(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	plain, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8}, Options{})
+	s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8}, Options{PerLayer: true})
+	if s.Cycles != plain.Cycles || s.Energy != plain.Energy {
+		t.Fatal("the per-layer breakdown changed the run")
+	}
+	var energy float64
+	var macs, rd, wr int64
+	instrs := 0
+	for _, l := range s.Layers {
+		for _, e := range l.EnergyPJ {
+			energy += e
+		}
+		macs, rd, wr, instrs = macs+l.MACs, rd+l.DRAMReadBytes, wr+l.DRAMWriteBytes, instrs+l.Instructions
+		if l.Last > s.Cycles || l.First > l.Last {
+			t.Errorf("layer %d %s spans %d..%d of %d cycles", l.Layer, l.Phase, l.First, l.Last, s.Cycles)
+		}
+	}
+	if !relClose(energy, s.Energy.Total()) || macs != s.MACs || rd != s.DRAM.ReadBytes || wr != s.DRAM.WriteBytes || instrs != s.Instructions {
+		t.Errorf("layers sum to %g pJ, %d MACs, %d/%d DRAM bytes, %d instructions; run: %g, %d, %d/%d, %d",
+			energy, macs, rd, wr, instrs, s.Energy.Total(), s.MACs, s.DRAM.ReadBytes, s.DRAM.WriteBytes, s.Instructions)
+	}
+}

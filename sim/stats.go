@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 )
@@ -37,6 +39,30 @@ type Stats struct {
 	Footprint [kernels.NumClasses]int64
 	// PeakDRAMBytesPerCycle is the DRAM bus peak in bytes per accelerator cycle.
 	PeakDRAMBytesPerCycle float64
+	// Layers breaks the run down by (layer, phase), in that order (Options.PerLayer).
+	Layers []LayerStats
+}
+
+// LayerStats is the part of a run one layer's instructions in one phase account for.
+// Time-proportional energy (leakage, DRAM background) goes to the layer and phase the
+// machine was working through, as in the ledger.
+type LayerStats struct {
+	Layer        int32
+	Phase        models.Phase
+	Instructions int
+	// First and Last bound the layer's instructions: the first issue and the last
+	// completion, in cycles (other layers' work may overlap the span).
+	First, Last                   uint64
+	MACs, MappedPECycles          int64
+	ComputeCycles, StallCycles    uint64
+	DRAMReadBytes, DRAMWriteBytes int64
+	EnergyPJ                      [NumComponents]float64
+}
+
+// layerKey indexes per-layer statistics.
+type layerKey struct {
+	layer int32
+	phase models.Phase
 }
 
 // DRAMStats count the DRAM's work.
@@ -92,6 +118,15 @@ func (s *Stats) addDRAMBytes(write bool, bytes int64) {
 func (r *run) finish() {
 	s := r.stats
 	s.Cycles = r.now
+	for _, ls := range r.layers {
+		s.Layers = append(s.Layers, *ls)
+	}
+	slices.SortFunc(s.Layers, func(a, b LayerStats) int {
+		if a.Layer != b.Layer {
+			return int(a.Layer - b.Layer)
+		}
+		return int(a.Phase - b.Phase)
+	})
 	if r.m.opts.IdealDRAM {
 		return
 	}

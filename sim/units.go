@@ -29,7 +29,7 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 		if write {
 			pj = em.WritePJPerBit
 		}
-		r.stats.Energy.Add(DRAM, class, in.Phase, float64(bytes*8)*pj)
+		r.charge(in, DRAM, class, float64(bytes*8)*pj)
 		r.stats.addDRAMBytes(write, bytes)
 		return r.now, r.now
 	}
@@ -66,7 +66,13 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	r.stats.DRAM.Bursts += int64(len(reqs))
 	before := m.dram.Stats()
 	lastAccept, lastEnd := m.dram.Transfer(reqs, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
-	r.chargeDRAM(in, class, before, m.dram.Stats())
+	after := m.dram.Stats()
+	r.chargeDRAM(in, class, before, after)
+	if r.layers != nil {
+		ls := r.layer(in)
+		ls.DRAMReadBytes += after.ReadBytes - before.ReadBytes
+		ls.DRAMWriteBytes += after.WriteBytes - before.WriteBytes
+	}
 	sram := r.sramCycles(in.A.Buffer, bytes)
 	return max(r.now, m.fromDRAM(lastAccept)), max(m.fromDRAM(lastEnd), start+sram)
 }
@@ -87,7 +93,7 @@ func (r *run) chargeDRAM(in *kernels.Instr, class kernels.TensorClass, before, a
 	pj := float64(after.Activates-before.Activates)*em.ActivatePJ +
 		float64(after.ReadBursts-before.ReadBursts)*em.ReadPJ +
 		float64(after.WriteBursts-before.WriteBursts)*em.WritePJ
-	r.stats.Energy.Add(DRAM, class, in.Phase, pj)
+	r.charge(in, DRAM, class, pj)
 }
 
 // mode resolves the MAC mode an instruction runs in.
@@ -112,7 +118,14 @@ func (r *run) gemm(in *kernels.Instr) uint64 {
 	r.stats.MACs += in.MACs()
 	r.stats.MappedPECycles += ft.MappedMACs
 	r.stats.ComputeCycles += uint64(ft.Cycles)
-	r.stats.Energy.Add(MAC, kernels.ClassNone, in.Phase, float64(in.MACs())*mode.EnergyPerMACPJ)
+	var ls *LayerStats
+	if r.layers != nil {
+		ls = r.layer(in)
+		ls.MACs += in.MACs()
+		ls.MappedPECycles += ft.MappedMACs
+		ls.ComputeCycles += uint64(ft.Cycles)
+	}
+	r.charge(in, MAC, kernels.ClassNone, float64(in.MACs())*mode.EnergyPerMACPJ)
 
 	aReads, bReads, cWrites, cReads := operandTraffic(arr, in)
 	bytesOf := func(elems int64, bits int) int64 { return (elems*int64(bits) + 7) / 8 }
@@ -137,6 +150,9 @@ func (r *run) gemm(in *kernels.Instr) uint64 {
 	for b, bytes := range demand {
 		if s := r.sramCycles(b, bytes); s > cycles {
 			r.stats.StallCycles += s - cycles
+			if ls != nil {
+				ls.StallCycles += s - cycles
+			}
 			cycles = s
 		}
 	}
@@ -182,7 +198,7 @@ func (r *run) vector(in *kernels.Instr) uint64 {
 		format = in.Format.String()
 	}
 	r.stats.VectorOps += ops
-	r.stats.Energy.Add(Vector, kernels.ClassNone, in.Phase, float64(ops)*m.prof.Vector.OpEnergy(in.Bits, format))
+	r.charge(in, Vector, kernels.ClassNone, float64(ops)*m.prof.Vector.OpEnergy(in.Bits, format))
 	demand := r.clearDemand()
 	for _, t := range []struct {
 		o     kernels.Operand

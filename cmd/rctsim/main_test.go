@@ -242,3 +242,42 @@ func TestProgramDumpReplayAndTrace(t *testing.T) {
 		t.Errorf("foreign program: exit %d, %s", code, stderr)
 	}
 }
+
+// TestTopologyOfModel: a built-in model's per-layer report covers the training step
+// (or, with --forward, inference) and its energies add up to the step's.
+func TestTopologyOfModel(t *testing.T) {
+	code, out, stderr := rctsim("sim", "--topology", "lenet5", "--batch", "8")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) < 10 {
+		t.Fatalf("%v: %d rows", err, len(rows))
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	var sum float64
+	phases := map[string]bool{}
+	for _, r := range rows[1:] {
+		v, _ := strconv.ParseFloat(r[col["energy_pj"]], 64)
+		sum += v
+		phases[r[col["phase"]]] = true
+	}
+	_, js, _ := rctsim("sim", "--batch", "8", "--format", "json")
+	var rep struct {
+		EnergyPJ map[string]float64 `json:"energy_pj"`
+	}
+	json.Unmarshal([]byte(js), &rep)
+	if total := rep.EnergyPJ["total"]; sum < total*0.999 || sum > total*1.001 {
+		t.Errorf("layers sum to %g pJ, the step is %g pJ", sum, total)
+	}
+	if !phases["forward"] || !phases["backward_weight"] || !phases["update"] {
+		t.Errorf("phases %v", phases)
+	}
+	code, out, _ = rctsim("sim", "--topology", "lenet5", "--forward", "--batch", "8")
+	if code != 0 || strings.Contains(out, "backward") {
+		t.Errorf("inference report: exit %d\n%s", code, out)
+	}
+}

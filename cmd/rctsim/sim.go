@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +28,7 @@ type simFlags struct {
 	hw, model, method, bits, format, out, topology, dram string
 	program, dump, trace                                 string
 	batch                                                int
-	gemm, ledger                                         bool
+	gemm, ledger, forward                                bool
 	sets                                                 multiFlag
 }
 
@@ -42,7 +43,8 @@ func runSim(c *command, e *env, args []string) error {
 	fs.Var(&f.sets, "set", "override a profile key: `key.path=value` (repeatable), e.g. mac_array.rows=32")
 	fs.StringVar(&f.format, "format", "table", "output format: table, json or csv")
 	fs.StringVar(&f.out, "o", "", "write the result to `file` instead of stdout")
-	fs.StringVar(&f.topology, "topology", "", "simulate the layers of a SCALE-Sim topology CSV `file`, forward only")
+	fs.StringVar(&f.topology, "topology", "", "per-layer report: a SCALE-Sim topology CSV `file` (forward only, each layer on its own), or a built-in model's name (its training step, or inference with --forward)")
+	fs.BoolVar(&f.forward, "forward", false, "with --topology MODEL, report inference (the forward pass) instead of the training step")
 	fs.BoolVar(&f.gemm, "gemm", false, "the topology file is in SCALE-Sim's GEMM format (Layer Name, M, N, K)")
 	fs.StringVar(&f.dram, "dram", "model", "DRAM timing: model (banks and rows) or ideal (no memory stalls, compute cycles only)")
 	fs.BoolVar(&f.ledger, "ledger", false, "with --format json, include every non-zero cell of the energy ledger")
@@ -173,6 +175,11 @@ func layerNames(net *models.Network) []string {
 // prints one CSV row per layer.
 func simTopology(e *env, f *simFlags, machine *sim.Machine, opts kernels.Options) error {
 	file, err := os.Open(f.topology)
+	if errors.Is(err, os.ErrNotExist) {
+		if net, merr := models.ByName(f.topology); merr == nil {
+			return simModelLayers(e, f, net, machine.Profile(), opts)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -214,6 +221,56 @@ func simTopology(e *env, f *simFlags, machine *sim.Machine, opts kernels.Options
 				strconv.FormatInt(s.DRAM.ReadBytes, 10),
 				strconv.FormatInt(s.DRAM.WriteBytes, 10),
 				strconv.FormatFloat(s.Energy.Total(), 'f', 1, 64)})
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+// simModelLayers reports a built-in model's step layer by layer and phase by phase.
+func simModelLayers(e *env, f *simFlags, net *models.Network, prof *hw.Profile, opts kernels.Options) error {
+	opts.ForwardOnly = f.forward
+	prog, err := kernels.Compile(net, prof, opts)
+	if err != nil {
+		return err
+	}
+	machine, err := sim.New(prof, sim.Options{IdealDRAM: f.dram == "ideal", PerLayer: true})
+	if err != nil {
+		return err
+	}
+	stats, err := machine.Run(prog)
+	if err != nil {
+		return err
+	}
+	return output(e, f.out, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		header := []string{"layer", "kind", "phase", "instructions", "first_cycle", "last_cycle", "total_cycles", "stall_cycles", "compute_cycles",
+			"mac_util_pct", "macs", "dram_read_bytes", "dram_write_bytes", "energy_pj"}
+		for c := sim.Component(0); c < sim.NumComponents; c++ {
+			header = append(header, "energy_"+c.String()+"_pj")
+		}
+		cw.Write(header)
+		g := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+		for _, l := range stats.Layers {
+			span := l.Last - l.First
+			util := 0.0
+			if span > 0 {
+				util = 100 * float64(l.MappedPECycles) / (float64(stats.PEs) * float64(span))
+			}
+			var total float64
+			for _, v := range l.EnergyPJ {
+				total += v
+			}
+			layer := net.Layers[l.Layer]
+			row := []string{layer.Name, string(layer.Kind), l.Phase.String(), strconv.Itoa(l.Instructions),
+				strconv.FormatUint(l.First, 10), strconv.FormatUint(l.Last, 10), strconv.FormatUint(span, 10),
+				strconv.FormatUint(span-min(span, l.ComputeCycles), 10), strconv.FormatUint(l.ComputeCycles, 10),
+				strconv.FormatFloat(util, 'f', 2, 64), strconv.FormatInt(l.MACs, 10),
+				strconv.FormatInt(l.DRAMReadBytes, 10), strconv.FormatInt(l.DRAMWriteBytes, 10), g(total)}
+			for _, v := range l.EnergyPJ {
+				row = append(row, g(v))
+			}
+			cw.Write(row)
 		}
 		cw.Flush()
 		return cw.Error()
