@@ -161,7 +161,7 @@ type config struct {
 	closedPage bool
 
 	channels, ranks, bankGroups, banksPerBG int
-	banksPerRank, banksPerCh                int
+	banksPerRank, banksPerCh, groupsPerCh   int
 	activeWords                             int // uint64 words of a channel's bank bitset
 
 	// Timings in DRAM cycles.
@@ -171,14 +171,29 @@ type config struct {
 	rdToWr, rdToRdRank, rdToWrRank            uint64 // read to a later command
 	wrToRdS, wrToRdL, wrToRdRank, wrToWrRank  uint64 // write to a later command
 	wrToPre                                   uint64
-	readQ, writeQ, bankQ, highMark, lowMark   int
+	// colDelays[mode][k] is how long after a column command of mode (modeRead,
+	// modeWrite) the next read and write may follow, to another rank (k 0), another
+	// bank group of the same rank (1) or the same bank group (2).
+	colDelays                               [2][3]turnaround
+	colLatency                              [2]uint64 // column command to the end of its data, per mode
+	readQ, writeQ, bankQ, highMark, lowMark int
+	queueCap                                [2]int32 // readQ and writeQ, per mode
+	writeFilterOff                          bool     // writeQ is too deep for chanState.writeFilter
 	// bankRank and bankGroup map a bank (index in state.banks) to its rank (index in
-	// state.ranks) and to its (rank, bank group) (index in state.rdReady and friends).
+	// state.ranks) and to its (rank, bank group) (index in state.groups).
 	bankRank, bankGroup []int32
 	dec                 decoder
-	mapping             Mapping
-	energy              EnergyModel
+	// locMask keeps the address bits that select channel, rank, bank and row (not the
+	// column nor the offset); rankLocalShift and bgLocalShift place the rank and the
+	// bank group in a bank's index within its channel.
+	locMask                      uint64
+	rankLocalShift, bgLocalShift uint
+	mapping                      Mapping
+	energy                       EnergyModel
 }
+
+// turnaround is the delay from a column command to the next read and the next write.
+type turnaround struct{ rd, wr uint64 }
 
 // rowHitCap is how many hits a bank serves to its open row while an older request
 // waits for another row: DRAMsim3's limit (command_queue.cc, ArbitratePrecharge).
@@ -326,7 +341,10 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	c.wrToRdRank = sat(c.cwl+c.burst+rtrs, c.cl)
 	c.wrToWrRank = c.burst + 1
 	c.wrToPre = c.cwl + c.burst + c.wr
+	c.colDelays[modeRead] = [3]turnaround{{c.rdToRdRank, c.rdToWrRank}, {c.ccdS, c.rdToWr}, {c.ccdL, c.rdToWr}}
+	c.colDelays[modeWrite] = [3]turnaround{{c.wrToRdRank, c.wrToWrRank}, {c.wrToRdS, c.ccdS}, {c.wrToRdL, c.ccdL}}
 
+	c.colLatency = [2]uint64{c.cl + c.burst, c.cwl + c.burst}
 	c.readQ, c.writeQ, c.bankQ = spec.TransactionQueueDepth, spec.WriteBufferDepth, spec.BankQueueDepth
 	if c.readQ == 0 {
 		c.readQ = 32
@@ -337,6 +355,8 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	if c.bankQ == 0 {
 		c.bankQ = 8
 	}
+	c.queueCap = [2]int32{int32(c.readQ), int32(c.writeQ)}
+	c.writeFilterOff = c.writeQ > math.MaxUint16
 	c.highMark, c.lowMark = spec.WriteHighWatermark, spec.WriteLowWatermark
 	if c.highMark == 0 {
 		c.highMark, c.lowMark = max(1, c.writeQ*3/4), c.writeQ/4
@@ -362,11 +382,15 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	if c.dec, err = newDecoder(c.mapping, log2(burstBytes), widths); err != nil {
 		return c, fmt.Errorf("dram: %w", err)
 	}
+	c.locMask = ^(c.dec.mask[fieldColumn]<<c.dec.shift[fieldColumn] | uint64(burstBytes-1))
+	c.bgLocalShift = widths[fieldBank]
+	c.rankLocalShift = widths[fieldBank] + widths[fieldBankGroup]
 
 	c.channels, c.ranks, c.bankGroups = spec.Channels, spec.Ranks, spec.BankGroups
 	c.banksPerBG = spec.Banks / spec.BankGroups
 	c.banksPerRank = spec.Banks
 	c.banksPerCh = spec.Ranks * spec.Banks
+	c.groupsPerCh = spec.Ranks * spec.BankGroups
 	c.activeWords = (c.banksPerCh + 63) / 64
 	n := c.channels * c.banksPerCh
 	c.bankRank, c.bankGroup = make([]int32, n), make([]int32, n)

@@ -121,7 +121,7 @@ func newDecoder(m Mapping, offsetBits uint, widths [numFields]uint) (decoder, er
 }
 
 func (d *decoder) get(addr uint64, f field) uint64 {
-	return addr >> d.shift[f] & d.mask[f]
+	return addr >> (d.shift[f] & 63) & d.mask[f] // shifts are below 64: no check needed
 }
 
 func (d *decoder) decode(addr uint64) Location {

@@ -11,6 +11,27 @@ import (
 // command (and its time) cached until something in the channel changes, and each bank
 // its own candidate command until its queue or state changes, so a decision costs a
 // pass over the banks that have requests, with a few comparisons each.
+//
+// The loop runs about twice per DRAM burst of every simulated transfer (a training
+// step moves 10^5 to 10^7 bursts), so it is written for speed, without changing a
+// single decision (TestEquivalence holds it to the digests of the first, plainer
+// version):
+//   - a request is decoded once, when it comes up, and consecutive requests to the
+//     same row reuse the decoding;
+//   - the hot structs are flat and updated field by field: a small struct built and
+//     then copied whole is read back with wide loads that store forwarding cannot
+//     serve, a stall of a dozen cycles each time;
+//   - no division on the hot path: counts are powers of two, delays precomputed;
+//   - the refresh state of a channel is kept up to date when it changes (rarely)
+//     instead of being recomputed at every decision;
+//   - after a command, a channel with at most one bank holding requests of the mode
+//     it serves picks without the general pass (pickOne); the requester's next
+//     arrival is recomputed only when something it depends on changed;
+//   - a counting filter spares nearly every search of the write buffer, and the reads
+//     in flight are a sorted ring (they complete in the order of their column
+//     commands) rather than a heap;
+//   - Stats fields that follow from others (bytes, bursts, row hits) are derived
+//     when read rather than counted per burst.
 
 // Command kinds. The column kinds double as the queue mode: modeRead, modeWrite.
 const (
@@ -33,31 +54,35 @@ type slot struct {
 	issue, accept uint64
 	seq           uint64 // acceptance order: FCFS age
 	next          int32  // next slot of the same bank queue, or the free list; -1 ends
-	bank          int32  // index in state.banks
 	gen           uint32 // the Transfer that submitted it
 }
 
-// localCand is a bank's own next command, before channel and rank constraints.
-type localCand struct {
-	ready      uint64 // earliest cycle by the bank's own timing
-	seq        uint64 // age of the request it serves
-	slot, prev int32  // the request, and its predecessor in the queue (-1: head)
-	kind, mode uint8
-}
-
-// bankState is one bank: its row, its timing and its two queues (reads, writes).
+// bankState is one bank: its row, its timing, its two queues (reads, writes) and its
+// own next command (cand*), before channel and rank constraints.
 type bankState struct {
 	openRow uint64
 	// Earliest column command, precharge and activate by this bank's own timing.
 	casReady, preReady, actReady uint64
-	head, tail                   [2]int32
-	count                        [2]int32
-	casSinceAct                  uint32
-	open                         bool
-	conflictAct                  bool // the open row's activate followed a conflict's precharge
-	closedByConflict             bool // the last precharge was for a conflict
-	candOK                       bool
-	cand                         localCand
+	// The bank's own next command for the queue of candMode, valid while candOK: the
+	// earliest cycle by the bank's timing, the age of the request it serves, that
+	// request and its predecessor in the queue (-1: it is the head).
+	candReady, candSeq uint64
+	candSlot, candPrev int32
+	head, tail         [2]int32
+	count              [2]int32
+	rank, group        int32 // index in state.ranks and in state.groups (fixed)
+	casSinceAct        uint32
+	candKind, candMode uint8
+	candOK             bool
+	open               bool
+	conflictAct        bool // the open row's activate followed a conflict's precharge
+	closedByConflict   bool // the last precharge was for a conflict
+}
+
+// groupState is the earliest read, write and activate to a (rank, bank group) by the
+// timing of other banks.
+type groupState struct {
+	rd, wr, act uint64
 }
 
 // rankState is one rank: its activate window, refresh and standby state.
@@ -70,26 +95,40 @@ type rankState struct {
 	refreshing  bool // a refresh is due: the rank takes nothing else
 }
 
-// chanCand is a channel's next command.
-type chanCand struct {
-	t          uint64
-	seq        uint64
-	slot, prev int32
-	bank, rank int32
-	kind, prio uint8
-}
-
 // chanState is one channel's controller.
 type chanState struct {
-	next          uint64 // when cand can issue, or when a refresh falls due
-	wake          uint64 // when a refresh falls due
-	lastCmd       uint64
-	cand          chanCand
-	reads, writes int32 // queued requests
-	pickMode      uint8 // the queue mode cand was picked in
-	cmdIssued     bool
-	draining      bool // the write buffer is draining down to the low watermark
-	stale         bool // next and cand must be recomputed
+	next uint64 // when the picked command can issue, or when a refresh falls due
+	// wake is when the next refresh falls due, over the ranks not refreshing yet; it
+	// is kept up to date as refreshes fall due and are done (see updateWake).
+	wake    uint64
+	lastCmd uint64
+	// The picked command (cand*): when it can issue, its FR-FCFS priority and the
+	// age of its request (see pick); its kind, bank (-1 for refresh work), rank,
+	// request and the request's predecessor in its bank queue.
+	candT, candSeq     uint64
+	candSlot, candPrev int32
+	candBank, candRank int32
+	queued             [2]int32 // requests queued per mode (reads, writes)
+	activeOff          [2]int32 // where the mode's words of state.active start (fixed)
+	refreshing         int32    // ranks whose refresh is due (wake is over the others)
+	candKind, candPrio uint8
+	pickMode           uint8 // the queue mode cand was picked in
+	cmdIssued          bool
+	draining           bool // the write buffer is draining down to the low watermark
+	stale              bool // next and cand must be recomputed
+	// writeFilter counts the buffered writes by a hash of their address: a request
+	// whose bucket is empty has no buffered write to merge with or forward from, which
+	// spares the search of its bank's write queue for nearly every request. (Unless
+	// config.writeFilterOff: a write buffer deeper than the counts can count.)
+	writeFilter [writeFilterSize]uint16
+}
+
+// writeFilterSize is the number of buckets of chanState.writeFilter.
+const writeFilterSize = 256
+
+// writeBucket is the writeFilter bucket of a burst address.
+func writeBucket(addr uint64) uint8 {
+	return uint8((addr * 0x9e3779b97f4a7c15) >> 56)
 }
 
 // state is everything that changes as the controller runs; the Controller keeps two
@@ -98,22 +137,26 @@ type state struct {
 	cfg    *config
 	now    uint64
 	chans  []chanState
-	banks  []bankState // banksPerCh per channel, channel-major
-	ranks  []rankState // ranks per channel, channel-major
+	banks  []bankState  // banksPerCh per channel, channel-major
+	ranks  []rankState  // ranks per channel, channel-major
+	groups []groupState // bank groups per rank, rank-major: [rank*bankGroups+bg]
 	slots  []slot
-	active []uint64 // per mode, channel and word: banks with queued requests
-	// rdReady, wrReady and actReady are the earliest read, write and activate to a
-	// (rank, bank group) by the timing of other banks: [rank*bankGroups+bg].
-	rdReady, wrReady, actReady []uint64
-	heap                       []uint64 // completion times of the requester's reads in flight
-	freeHead                   int32
-	inflight                   int // requester's reads accepted and not complete
-	seq                        uint64
-	stats                      Stats
+	active []uint64  // per channel and mode, activeWords words: banks with queued requests
+	done   doneQueue // completion times of the requester's reads in flight
+
+	freeHead int32
+	inflight int // requester's reads accepted and not complete
+	seq      uint64
+	// stats leaves out what follows from its other counts, which snapshot fills in:
+	// the bytes, the bursts and the row hits.
+	stats Stats
 
 	// The requester: the current Transfer's requests.
-	src        []Request
-	srcPos     int
+	src    []Request
+	srcPos int
+	// nextReq is src[srcPos] decoded (valid while srcPos < len(src)): arrival and
+	// accept need its channel and bank, and decoding once per request is cheaper.
+	nextReq    decoded
 	at         uint64
 	window     int
 	gen        uint32
@@ -126,21 +169,31 @@ type state struct {
 	onCmd func(kind uint8, t uint64, addr uint64)
 }
 
+// decoded is a request with its address resolved.
+type decoded struct {
+	addr, row, issue uint64 // addr without the offset within the burst
+	// ready is the earliest cycle the request may be accepted by its own issue cycle,
+	// the Transfer's start and the one-request-per-cycle rule.
+	ready uint64
+	// loc is addr without its column and offset bits: requests with the same loc are
+	// in the same channel, bank and row, so the next request can reuse the decoding.
+	loc             uint64
+	ch, bank, local int32 // channel, index in state.banks, index within the channel
+	queueCap        int32 // the depth of the queue of its mode
+	mode            uint8 // modeRead or modeWrite
+}
+
 func newState(c *config) *state {
 	nRanks := c.channels * c.ranks
 	s := &state{
-		cfg:      c,
-		chans:    make([]chanState, c.channels),
-		banks:    make([]bankState, c.channels*c.banksPerCh),
-		ranks:    make([]rankState, nRanks),
-		slots:    make([]slot, c.channels*(c.readQ+c.writeQ)),
-		active:   make([]uint64, 2*c.channels*c.activeWords),
-		rdReady:  make([]uint64, nRanks*c.bankGroups),
-		wrReady:  make([]uint64, nRanks*c.bankGroups),
-		actReady: make([]uint64, nRanks*c.bankGroups),
-		// In flight: reads queued, plus those whose data is still on its way (a few per
-		// channel), plus a forwarded one.
-		heap: make([]uint64, 0, c.channels*(c.readQ+64)+8),
+		cfg:    c,
+		chans:  make([]chanState, c.channels),
+		banks:  make([]bankState, c.channels*c.banksPerCh),
+		ranks:  make([]rankState, nRanks),
+		groups: make([]groupState, nRanks*c.bankGroups),
+		slots:  make([]slot, c.channels*(c.readQ+c.writeQ)),
+		active: make([]uint64, 2*c.channels*c.activeWords),
+		done:   newDoneQueue(c),
 	}
 	s.reset()
 	return s
@@ -152,12 +205,12 @@ func (s *state) reset() {
 	clear(s.chans)
 	clear(s.banks)
 	clear(s.active)
-	clear(s.rdReady)
-	clear(s.wrReady)
-	clear(s.actReady)
+	clear(s.groups)
 	for i := range s.banks {
-		s.banks[i].head = [2]int32{-1, -1}
-		s.banks[i].tail = [2]int32{-1, -1}
+		b := &s.banks[i]
+		b.head = [2]int32{-1, -1}
+		b.tail = [2]int32{-1, -1}
+		b.rank, b.group = c.bankRank[i], c.bankGroup[i]
 	}
 	for i := range s.ranks {
 		s.ranks[i] = rankState{nextRefresh: never}
@@ -171,10 +224,18 @@ func (s *state) reset() {
 	}
 	s.slots[len(s.slots)-1].next = -1
 	for i := range s.chans {
-		s.chans[i].stale = true
+		cs := &s.chans[i]
+		cs.stale = true
+		cs.candBank = -1
+		for m := range cs.activeOff {
+			cs.activeOff[m] = int32((i*2 + m) * c.activeWords)
+		}
+	}
+	for ch := range s.chans {
+		s.updateWake(ch)
 	}
 	s.freeHead = 0
-	s.heap = s.heap[:0]
+	s.done.head, s.done.n, s.done.last = 0, 0, 0
 	s.now, s.inflight, s.seq, s.stats = 0, 0, 0, Stats{}
 	s.src, s.srcPos, s.at, s.window, s.gen, s.genEnd = nil, 0, 0, 0, 0, 0
 	s.lastAccept, s.accepted = 0, false
@@ -182,25 +243,25 @@ func (s *state) reset() {
 
 // copyFrom makes s an exact copy of o without allocating.
 func (s *state) copyFrom(o *state) {
-	chans, banks, ranks, slots, active := s.chans, s.banks, s.ranks, s.slots, s.active
-	rd, wr, act, heap := s.rdReady, s.wrReady, s.actReady, s.heap
+	chans, banks, ranks, groups, slots, active, done := s.chans, s.banks, s.ranks, s.groups, s.slots, s.active, s.done
 	*s = *o
-	s.chans, s.banks, s.ranks, s.slots, s.active = chans, banks, ranks, slots, active
-	s.rdReady, s.wrReady, s.actReady = rd, wr, act
+	s.chans, s.banks, s.ranks, s.groups, s.slots, s.active, s.done = chans, banks, ranks, groups, slots, active, done
 	copy(s.chans, o.chans)
 	copy(s.banks, o.banks)
 	copy(s.ranks, o.ranks)
+	copy(s.groups, o.groups)
 	copy(s.slots, o.slots)
 	copy(s.active, o.active)
-	copy(s.rdReady, o.rdReady)
-	copy(s.wrReady, o.wrReady)
-	copy(s.actReady, o.actReady)
-	s.heap = append(heap[:0], o.heap...)
+	s.done.copyFrom(&o.done)
 }
 
-// snapshot returns the statistics with the standby accounting closed at LastDataEnd.
+// snapshot returns the statistics, with the standby accounting closed at LastDataEnd.
 func (s *state) snapshot() Stats {
 	st := s.stats
+	bb := int64(s.cfg.burstBytes)
+	st.ReadBytes, st.WriteBytes = st.Reads*bb, st.Writes*bb
+	st.ReadBursts, st.WriteBursts = st.Reads-st.ForwardedReads, st.Writes-st.MergedWrites
+	st.RowHits = st.ReadBursts + st.WriteBursts - st.RowMisses - st.RowConflicts
 	for i := range s.ranks {
 		if rk := &s.ranks[i]; rk.openBanks == 0 && st.LastDataEnd > rk.closedSince {
 			st.ClosedRankCycles += st.LastDataEnd - rk.closedSince
@@ -212,55 +273,95 @@ func (s *state) snapshot() Stats {
 // begin starts a Transfer's requests.
 func (s *state) begin(reqs []Request, window int, at uint64) {
 	s.src, s.srcPos, s.window, s.at = reqs, 0, window, at
+	s.nextReq.loc = never // nothing to reuse
+	s.decodeNext()
 	s.gen++
 	s.genEnd = 0
+}
+
+// decodeNext fills s.nextReq from s.src[s.srcPos], if a request is left.
+func (s *state) decodeNext() {
+	if s.srcPos >= len(s.src) {
+		return
+	}
+	c := s.cfg
+	r := &s.src[s.srcPos]
+	n := &s.nextReq
+	addr := r.Addr &^ (c.burstBytes - 1)
+	n.addr, n.issue = addr, r.Issue
+	n.mode = modeRead
+	if r.Write {
+		n.mode = modeWrite
+	}
+	n.queueCap = c.queueCap[n.mode&1]
+	n.ready = max(s.at, r.Issue)
+	if s.accepted {
+		n.ready = max(n.ready, s.lastAccept+1)
+	}
+	if loc := addr & c.locMask; loc != n.loc {
+		n.loc = loc
+		d := &c.dec
+		ch := int(d.get(addr, fieldChannel))
+		local := int(d.get(addr, fieldRank)<<(c.rankLocalShift&63) | d.get(addr, fieldBankGroup)<<(c.bgLocalShift&63) | d.get(addr, fieldBank))
+		n.row = addr >> (d.shift[fieldRow] & 63)
+		n.ch, n.bank, n.local = int32(ch), int32(ch*c.banksPerCh+local), int32(local)
+	}
 }
 
 // run advances time. With drain false it stops at the cycle the last request of the
 // Transfer is accepted, before that cycle's commands; with drain true it serves every
 // queued request and the refreshes due up to the last data burst.
 func (s *state) run(drain bool) {
-	// arr is the next request's arrival as of the end of the last iteration; only the
-	// commands of an iteration change it, so it is recomputed once per iteration (and
-	// confirmed before a request is accepted).
+	// arr is the next request's arrival as of the end of the last iteration. Moving
+	// time on to arr and retiring the reads done by then can only bring it forward: so
+	// when arr has come, the request is accepted without asking again. Once known, it
+	// changes only when a request is accepted or a read retires: commands only free
+	// room in a queue and add later completions (see arrival).
 	arr := uint64(never)
 	if !drain {
 		arr = s.arrival()
 	}
 	for {
-		s.retire()
-		if arr <= s.now && s.arrival() <= s.now {
+		now := s.now
+		changed := false // whether arr may have changed
+		if s.done.n > 0 && s.done.first() <= now {
+			s.retire()
+			changed = true
+		}
+		if arr <= now {
+			changed = true
 			s.accept()
-			if s.srcPos == len(s.src) {
+			if s.srcPos++; s.srcPos == len(s.src) {
 				return
 			}
+			s.decodeNext()
 		}
-		for ch := range s.chans {
-			cs := &s.chans[ch]
-			if cs.wake <= s.now {
+		chans := s.chans
+		for ch := range chans {
+			cs := &chans[ch]
+			if cs.wake <= now {
 				s.refreshDue(ch)
 			}
 			if cs.stale {
 				s.pick(ch)
 			}
-			if cs.next <= s.now {
-				s.execute(ch)
+			if cs.next <= now {
+				// The channel's next command depends on nothing outside it: pick it now.
+				if !s.execute(cs, ch) {
+					s.pick(ch)
+				}
 			}
 		}
 		if drain && s.drained() {
 			return
 		}
-		next := uint64(never)
-		if !drain {
+		if !drain && (changed || arr == never) {
 			arr = s.arrival()
-			next = arr
 		}
-		for ch := range s.chans {
-			cs := &s.chans[ch]
-			if cs.stale {
-				s.pick(ch)
-			}
-			if cs.reads+cs.writes == 0 && cs.next < next && next != never {
+		next := arr
+		for ch := range chans {
+			cs := &chans[ch]
+			if cs.queued[modeRead]+cs.queued[modeWrite] == 0 && cs.next < next && next != never {
 				// An idle channel refreshes on its own until the next request.
 				s.skipRefreshes(ch, next)
 			}
@@ -272,10 +373,10 @@ func (s *state) run(drain bool) {
 			}
 			panic("dram: the requester waits on nothing")
 		}
-		if next <= s.now {
+		if next <= now {
 			// A command freed room in a full queue this very cycle: the waiting
 			// request is accepted now (commands of this cycle are done).
-			if arr <= s.now {
+			if arr <= now {
 				continue
 			}
 			panic("dram: scheduler did not advance")
@@ -288,7 +389,7 @@ func (s *state) run(drain bool) {
 // burst is done.
 func (s *state) drained() bool {
 	for i := range s.chans {
-		if s.chans[i].reads+s.chans[i].writes > 0 {
+		if s.chans[i].queued[modeRead]+s.chans[i].queued[modeWrite] > 0 {
 			return false
 		}
 	}
@@ -302,8 +403,8 @@ func (s *state) drained() bool {
 
 // retire ends the requester's reads whose data has moved.
 func (s *state) retire() {
-	for len(s.heap) > 0 && s.heap[0] <= s.now {
-		s.heapPop()
+	for s.done.n > 0 && s.done.first() <= s.now {
+		s.done.pop()
 		s.inflight--
 	}
 }
@@ -314,68 +415,43 @@ func (s *state) arrival() uint64 {
 	if s.srcPos >= len(s.src) {
 		return never
 	}
-	c := s.cfg
-	r := &s.src[s.srcPos]
-	t := max(s.at, r.Issue, s.now)
-	if s.accepted && s.lastAccept >= t {
-		t = s.lastAccept + 1 // one request per cycle, in order
-	}
-	if s.window > 0 && s.inflight >= s.window {
-		if len(s.heap) == 0 {
+	r := &s.nextReq
+	t := max(r.ready, s.now)
+	if s.inflight >= s.window && s.window > 0 {
+		if s.done.n == 0 {
 			return never
 		}
-		t = max(t, s.heap[0])
+		t = max(t, s.done.first())
 	}
-	cs := &s.chans[c.dec.get(r.Addr, fieldChannel)]
-	if r.Write && int(cs.writes) >= c.writeQ || !r.Write && int(cs.reads) >= c.readQ {
+	if s.chans[r.ch].queued[r.mode&1] >= r.queueCap {
 		return never
 	}
 	return t
 }
 
-// accept takes the requester's next request into its channel's queue at now.
+// accept takes the requester's next request (s.nextReq) into its channel's queue at
+// now; the caller moves on to the request after it.
 func (s *state) accept() {
 	c := s.cfg
-	r := s.src[s.srcPos]
-	s.srcPos++
-	s.lastAccept, s.accepted = s.now, true
-	addr := r.Addr &^ (c.burstBytes - 1)
-	d := &c.dec
-	ch := int(d.get(addr, fieldChannel))
-	local := (int(d.get(addr, fieldRank))*c.bankGroups+int(d.get(addr, fieldBankGroup)))*c.banksPerBG + int(d.get(addr, fieldBank))
-	bi := int32(ch*c.banksPerCh + local)
+	now := s.now
+	r := &s.nextReq
+	bi, local, mode := int(r.bank), int(r.local), int(r.mode&1)
+	s.lastAccept, s.accepted = now, true
 	b := &s.banks[bi]
-	cs := &s.chans[ch]
-	bb := int64(c.burstBytes)
+	cs := &s.chans[r.ch]
 
 	// The write buffer answers a read of a buffered address and absorbs a second write
 	// to it.
-	if b.count[modeWrite] > 0 && s.findWrite(b, addr) {
-		if r.Write {
-			s.stats.Writes++
-			s.stats.WriteBytes += bb
-			s.stats.MergedWrites++
-			s.genEnd = max(s.genEnd, s.now)
-			return
-		}
-		end := s.now + 1
-		s.stats.Reads++
-		s.stats.ReadBytes += bb
-		s.stats.ForwardedReads++
-		s.stats.ReadLatency++
-		s.stats.ReadLatencyFromIssue += end - min(r.Issue, end)
-		s.inflight++
-		s.heapPush(end)
-		s.genEnd = max(s.genEnd, end)
+	bucket := writeBucket(r.addr)
+	if b.count[modeWrite] > 0 && (cs.writeFilter[bucket] > 0 || c.writeFilterOff) && s.findWrite(b, r.addr) {
+		s.forward(mode, r.issue)
 		return
 	}
 
-	mode := modeRead
-	if r.Write {
-		mode = modeWrite
-		cs.writes++
+	cs.queued[mode]++
+	if mode == modeWrite {
+		cs.writeFilter[bucket]++
 	} else {
-		cs.reads++
 		s.inflight++
 	}
 	i := s.freeHead
@@ -385,21 +461,69 @@ func (s *state) accept() {
 	sl := &s.slots[i]
 	s.freeHead = sl.next
 	s.seq++
-	*sl = slot{addr: addr, row: addr >> d.shift[fieldRow], issue: r.Issue, accept: s.now, seq: s.seq, next: -1, bank: bi, gen: s.gen}
-	if b.tail[mode] >= 0 {
-		s.slots[b.tail[mode]].next = i
+	sl.addr, sl.row, sl.issue, sl.accept, sl.seq, sl.next, sl.gen = r.addr, r.row, r.issue, now, s.seq, -1, s.gen
+	if t := b.tail[mode]; t >= 0 {
+		s.slots[t].next = i
 	} else {
 		b.head[mode] = i
-		s.active[(mode*c.channels+ch)*c.activeWords+local/64] |= 1 << (local % 64)
+		s.active[int(cs.activeOff[mode])+local>>6] |= 1 << (local & 63)
 	}
 	b.tail[mode] = i
 	b.count[mode]++
 	// A request joining the tail leaves the bank's command unchanged unless it is the
 	// only one, or the bank was about to close its row (the newcomer may hit it).
-	if b.cand.mode == uint8(mode) && (b.count[mode] == 1 || b.cand.kind == cmdPre) {
+	if b.candMode == uint8(mode) && (b.count[mode] == 1 || b.candKind == cmdPre) {
 		b.candOK = false
 	}
-	s.queued(ch, int(bi), mode)
+
+	// Update the channel's cached pick: when nothing else changed, only this bank's
+	// command can have become the best.
+	if cs.stale {
+		return
+	}
+	switch m := cs.mode(c); {
+	case m != int(cs.pickMode):
+		cs.stale = true
+	case cs.candBank == int32(bi):
+		// The best bank got another request: its command stands unless it changed.
+		if !b.candOK {
+			cs.stale = true
+		}
+	case m == mode && !s.ranks[b.rank].refreshing:
+		if !b.candOK || b.candMode != uint8(mode) {
+			s.local(b, mode)
+		}
+		if b.candReady > cs.candT {
+			return // channel constraints only delay it further
+		}
+		floor := now
+		if cs.cmdIssued && cs.lastCmd >= now {
+			floor = cs.lastCmd + 1
+		}
+		if t, prio := s.bankKey(b, floor); t < cs.candT || t == cs.candT && (prio < cs.candPrio || prio == cs.candPrio && b.candSeq < cs.candSeq) {
+			cs.setCand(b, bi, t, prio)
+			cs.next = min(t, cs.wake)
+		}
+	}
+}
+
+// forward answers the request being accepted from the write buffer: a read a cycle
+// later, a write by merging into the buffered one.
+func (s *state) forward(mode int, issue uint64) {
+	if mode == modeWrite {
+		s.stats.Writes++
+		s.stats.MergedWrites++
+		s.genEnd = max(s.genEnd, s.now)
+		return
+	}
+	end := s.now + 1
+	s.stats.Reads++
+	s.stats.ForwardedReads++
+	s.stats.ReadLatency++
+	s.stats.ReadLatencyFromIssue += end - min(issue, end)
+	s.inflight++
+	s.done.push(end)
+	s.genEnd = max(s.genEnd, end)
 }
 
 // findWrite reports whether bank b buffers a write to addr.
@@ -421,202 +545,199 @@ func (s *state) refreshDue(ch int) {
 			s.chans[ch].stale = true
 		}
 	}
+	s.updateWake(ch)
+}
+
+// updateWake recomputes channel ch's refresh state after its ranks' changed: how many
+// are refreshing, and when the next of the others falls due.
+func (s *state) updateWake(ch int) {
+	c := s.cfg
+	cs := &s.chans[ch]
+	cs.wake, cs.refreshing = never, 0
+	for r := ch * c.ranks; r < (ch+1)*c.ranks; r++ {
+		if rk := &s.ranks[r]; rk.refreshing {
+			cs.refreshing++
+		} else {
+			cs.wake = min(cs.wake, rk.nextRefresh)
+		}
+	}
 }
 
 // mode decides whether the channel serves reads or writes now: writes once the
 // buffer reaches the high watermark, until it is down to the low one, and whenever no
 // read waits.
 func (cs *chanState) mode(c *config) int {
-	if int(cs.writes) >= c.highMark {
+	writes := int(cs.queued[modeWrite])
+	if writes >= c.highMark {
 		cs.draining = true
-	} else if int(cs.writes) <= c.lowMark {
+	} else if writes <= c.lowMark {
 		cs.draining = false
 	}
-	if cs.draining || cs.reads == 0 && cs.writes > 0 {
+	if cs.draining || cs.queued[modeRead] == 0 && writes > 0 {
 		return modeWrite
 	}
 	return modeRead
 }
 
 // pick computes channel ch's next command and when it can issue (FR-FCFS): the
-// earliest; at equal times refresh work first, then column commands (row hits), then
-// activates and precharges; then the oldest request.
+// earliest; at equal times refresh work first (priority 0), then column commands,
+// i.e. row hits (1), then activates and precharges (2); then the oldest request.
 func (s *state) pick(ch int) {
 	c := s.cfg
 	cs := &s.chans[ch]
 	cs.stale = false
-	floor := s.floor(cs)
-	best := chanCand{t: never}
-	wake := uint64(never)
-	rank0 := ch * c.ranks
-	refreshing := false
-	for r := rank0; r < rank0+c.ranks; r++ {
-		rk := &s.ranks[r]
-		if !rk.refreshing {
-			wake = min(wake, rk.nextRefresh)
-			continue
-		}
-		refreshing = true
-		if t, kind := s.refreshCand(r); max(t, floor) < best.t {
-			best = chanCand{t: max(t, floor), kind: kind, rank: int32(r), slot: -1, bank: -1}
-		}
+	now := s.now
+	floor := now
+	if cs.cmdIssued && cs.lastCmd >= now {
+		floor = cs.lastCmd + 1
+	}
+	// The best so far, in scalars, starting from the refresh work of a rank whose
+	// refresh is due, if any: it wins ties (its priority is 0).
+	bestT, bestSeq, bestPrio, bestBank := uint64(never), uint64(0), uint8(0), -1
+	refreshing := cs.refreshing > 0
+	if refreshing {
+		bestT = s.pickRefresh(cs, ch, floor)
 	}
 	mode := cs.mode(c)
-	key := candKey{t: best.t, prio: best.prio, bank: -1}
-	words := s.active[(mode*c.channels+ch)*c.activeWords:][:c.activeWords]
 	base := ch * c.banksPerCh
-	banks := s.banks
-	for w, word := range words {
-		for word != 0 {
-			bi := base + w*64 + bits.TrailingZeros64(word)
-			word &= word - 1
-			if refreshing && s.ranks[c.bankRank[bi]].refreshing {
+	banks, groups := s.banks, s.groups
+	off := int(cs.activeOff[mode])
+	for w := range c.activeWords {
+		for word := s.active[off+w]; word != 0; word &= word - 1 {
+			bi := base + w<<6 + bits.TrailingZeros64(word)
+			b := &banks[bi]
+			if refreshing && s.ranks[b.rank].refreshing {
 				continue
 			}
-			// consider(), unrolled: this loop is the scheduler's hot spot.
-			b := &banks[bi]
-			if !b.candOK || b.cand.mode != uint8(mode) {
-				s.local(b, mode)
+			if !b.candOK || b.candMode != uint8(mode) {
+				// local, with its common cases inlined by hand: this loop is the
+				// scheduler's hot spot.
+				head := b.head[mode]
+				hs := &s.slots[head]
+				switch {
+				case !b.open:
+					b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
+					b.candKind, b.candReady = cmdAct, b.actReady
+				case hs.row == b.openRow:
+					b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
+					b.candKind, b.candReady = uint8(mode), b.casReady
+				default:
+					s.local(b, mode)
+				}
 			}
-			lc := &b.cand
-			if lc.ready > key.t {
+			if b.candReady > bestT {
 				continue // channel constraints only delay it further
 			}
-			if t, prio := s.bankKey(lc, bi, floor); t < key.t || t == key.t && (prio < key.prio || prio == key.prio && lc.seq < key.seq) {
-				key = candKey{t: t, seq: lc.seq, bank: int32(bi), prio: prio}
+			// bankKey, inlined by hand.
+			t, prio := max(b.candReady, floor), uint8(2)
+			switch b.candKind {
+			case cmdRead:
+				t, prio = max(t, groups[b.group].rd), 1
+			case cmdWrite:
+				t, prio = max(t, groups[b.group].wr), 1
+			case cmdAct:
+				rk := &s.ranks[b.rank]
+				t = max(t, groups[b.group].act, rk.faw[rk.fawPos])
+			}
+			if t < bestT || t == bestT && (prio < bestPrio || prio == bestPrio && b.candSeq < bestSeq) {
+				bestT, bestPrio, bestSeq, bestBank = t, prio, b.candSeq, bi
 			}
 		}
 	}
-	if key.bank >= 0 {
-		best = s.fromKey(&key)
+	if bestBank >= 0 {
+		cs.setCand(&banks[bestBank], bestBank, bestT, bestPrio)
+	} else if !refreshing {
+		cs.candT, cs.candSeq, cs.candPrio = never, 0, 0
+		cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
 	}
-	cs.cand, cs.wake, cs.pickMode = best, wake, uint8(mode)
-	cs.next = min(best.t, wake)
+	cs.pickMode = uint8(mode)
+	cs.next = min(bestT, cs.wake)
 }
 
-// floor is the first cycle channel cs may issue a command: now, unless it issued one
-// this cycle.
-func (s *state) floor(cs *chanState) uint64 {
-	if cs.cmdIssued && cs.lastCmd >= s.now {
-		return cs.lastCmd + 1
+// pickRefresh makes the earliest refresh work of channel cs's (ch's) refreshing ranks
+// the channel's pick (the first rank at equal times) and returns its time.
+func (s *state) pickRefresh(cs *chanState, ch int, floor uint64) uint64 {
+	c := s.cfg
+	cs.candT, cs.candSeq, cs.candPrio = never, 0, 0
+	cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
+	for r := ch * c.ranks; r < (ch+1)*c.ranks; r++ {
+		if !s.ranks[r].refreshing {
+			continue
+		}
+		if t, kind := s.refreshCand(r); max(t, floor) < cs.candT {
+			cs.candT, cs.candKind, cs.candRank = max(t, floor), kind, int32(r)
+		}
 	}
-	return s.now
+	return cs.candT
 }
 
-// candKey orders candidate commands for FR-FCFS: earliest first; at equal times
-// refresh work (prio 0), then column commands, i.e. row hits (1), then activates and
-// precharges (2); then the oldest request.
-type candKey struct {
-	t, seq uint64
-	bank   int32
-	prio   uint8
+// setCand makes bank b's command (b is banks[bi]), at t with priority prio, the pick.
+func (cs *chanState) setCand(b *bankState, bi int, t uint64, prio uint8) {
+	cs.candT, cs.candSeq, cs.candPrio = t, b.candSeq, prio
+	cs.candBank, cs.candRank, cs.candSlot, cs.candPrev, cs.candKind = int32(bi), b.rank, b.candSlot, b.candPrev, b.candKind
 }
 
-func (a *candKey) better(b *candKey) bool {
-	return a.t < b.t || a.t == b.t && (a.prio < b.prio || a.prio == b.prio && a.seq < b.seq)
-}
-
-// consider makes bank bi's next command for the queue of mode the best if it is better
-// by candKey.
-func (s *state) consider(best *candKey, bi, mode int, floor uint64) {
-	b := &s.banks[bi]
-	if !b.candOK || b.cand.mode != uint8(mode) {
-		s.local(b, mode)
-	}
-	lc := &b.cand
-	if lc.ready > best.t {
-		return // channel constraints only delay it further
-	}
-	t, prio := s.bankKey(lc, bi, floor)
-	if k := (candKey{t: t, seq: lc.seq, bank: int32(bi), prio: prio}); k.better(best) {
-		*best = k
-	}
-}
-
-// bankKey is when bank bi's command lc can issue, adding the channel's and rank's
+// bankKey is when bank b's own command can issue, adding the channel's and rank's
 // constraints to the bank's own, and its FR-FCFS priority: 1 for a column command (a
 // row hit), 2 for an activate or precharge.
-func (s *state) bankKey(lc *localCand, bi int, floor uint64) (uint64, uint8) {
-	t := max(lc.ready, floor)
-	switch g := s.cfg.bankGroup[bi]; lc.kind {
+func (s *state) bankKey(b *bankState, floor uint64) (uint64, uint8) {
+	t := max(b.candReady, floor)
+	switch b.candKind {
 	case cmdRead:
-		return max(t, s.rdReady[g]), 1
+		return max(t, s.groups[b.group].rd), 1
 	case cmdWrite:
-		return max(t, s.wrReady[g]), 1
+		return max(t, s.groups[b.group].wr), 1
 	case cmdAct:
-		rk := &s.ranks[s.cfg.bankRank[bi]]
-		return max(t, s.actReady[g], rk.faw[rk.fawPos]), 2
+		rk := &s.ranks[b.rank]
+		return max(t, s.groups[b.group].act, rk.faw[rk.fawPos]), 2
 	}
 	return t, 2
-}
-
-// fromKey makes the channel command of bank candidate k.
-func (s *state) fromKey(k *candKey) chanCand {
-	lc := &s.banks[k.bank].cand
-	return chanCand{t: k.t, seq: k.seq, slot: lc.slot, prev: lc.prev, bank: k.bank, rank: s.cfg.bankRank[k.bank], kind: lc.kind, prio: k.prio}
-}
-
-// queued updates channel ch's cached pick after a request of mode joined bank bi's
-// queue: when nothing else changed, only that bank's command can have become the best.
-func (s *state) queued(ch, bi, mode int) {
-	c := s.cfg
-	cs := &s.chans[ch]
-	if cs.stale {
-		return
-	}
-	b := &s.banks[bi]
-	switch m := cs.mode(c); {
-	case m != int(cs.pickMode):
-		cs.stale = true
-	case cs.cand.bank == int32(bi):
-		// The best bank got another request: its command stands unless it changed.
-		if !b.candOK {
-			cs.stale = true
-		}
-	case m == mode && !s.ranks[c.bankRank[bi]].refreshing:
-		key := candKey{t: cs.cand.t, seq: cs.cand.seq, prio: cs.cand.prio, bank: -1}
-		s.consider(&key, bi, mode, s.floor(cs))
-		if key.bank >= 0 {
-			cs.cand = s.fromKey(&key)
-			cs.next = min(cs.cand.t, cs.wake)
-		}
-	}
 }
 
 // local computes bank b's own next command for the queue of mode.
 func (s *state) local(b *bankState, mode int) {
 	head := b.head[mode]
 	hs := &s.slots[head]
-	lc := localCand{slot: head, prev: -1, seq: hs.seq, mode: uint8(mode)}
+	b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
 	switch {
 	case !b.open:
-		lc.kind, lc.ready = cmdAct, b.actReady
+		b.candKind, b.candReady = cmdAct, b.actReady
 	case hs.row == b.openRow:
-		lc.kind, lc.ready = uint8(mode), b.casReady
+		b.candKind, b.candReady = uint8(mode), b.casReady
 	default:
 		// The oldest request needs another row. Serve a younger hit first, within the
 		// visible part of the queue and the row-hit limit; else close the row.
-		lc.kind, lc.ready = cmdPre, b.preReady
+		b.candKind, b.candReady = cmdPre, b.preReady
 		if b.casSinceAct < rowHitCap {
-			prev, n := head, 1
-			for i := hs.next; i >= 0 && n < s.cfg.bankQ; i = s.slots[i].next {
-				if s.slots[i].row == b.openRow {
-					lc = localCand{slot: i, prev: prev, seq: s.slots[i].seq, mode: uint8(mode), kind: uint8(mode), ready: b.casReady}
-					break
-				}
-				prev, n = i, n+1
-			}
+			s.youngerHit(b, head, mode)
 		}
 	}
-	b.cand, b.candOK = lc, true
+}
+
+// youngerHit makes the oldest request after head to bank b's open row, among the
+// oldest bank_queue_depth, the bank's command.
+func (s *state) youngerHit(b *bankState, head int32, mode int) {
+	prev, n := head, 1
+	for i := s.slots[head].next; i >= 0 && n < s.cfg.bankQ; i = s.slots[i].next {
+		if sl := &s.slots[i]; sl.row == b.openRow {
+			b.candSlot, b.candPrev, b.candSeq = i, prev, sl.seq
+			b.candKind, b.candReady = uint8(mode), b.casReady
+			return
+		}
+		prev, n = i, n+1
+	}
+}
+
+// rankBanks returns the banks of rank r (an index in state.ranks).
+func (s *state) rankBanks(r int) []bankState {
+	n := s.cfg.banksPerRank
+	return s.banks[r*n : (r+1)*n]
 }
 
 // refreshCand is the next refresh command of rank r and its earliest cycle: a
 // precharge-all while a bank is open, then the refresh.
 func (s *state) refreshCand(r int) (uint64, uint8) {
-	c := s.cfg
-	first := r/c.ranks*c.banksPerCh + r%c.ranks*c.banksPerRank
-	banks := s.banks[first : first+c.banksPerRank]
+	banks := s.rankBanks(r)
 	if s.ranks[r].openBanks > 0 {
 		var t uint64
 		for i := range banks {
@@ -633,34 +754,68 @@ func (s *state) refreshCand(r int) (uint64, uint8) {
 	return t, cmdRef
 }
 
-// execute issues channel ch's picked command at now.
-func (s *state) execute(ch int) {
-	cs := &s.chans[ch]
-	cd := cs.cand
+// execute issues channel cs's (channel ch's) picked command at now. It reports
+// whether it also picked the channel's next command.
+func (s *state) execute(cs *chanState, ch int) (picked bool) {
 	cs.lastCmd, cs.cmdIssued, cs.stale = s.now, true, true
 	if s.onCmd != nil {
 		var addr uint64
-		if cd.slot >= 0 {
-			addr = s.slots[cd.slot].addr
+		if cs.candSlot >= 0 {
+			addr = s.slots[cs.candSlot].addr
 		}
-		s.onCmd(cd.kind, s.now, addr)
+		s.onCmd(cs.candKind, s.now, addr)
 	}
-	switch cd.kind {
-	case cmdAct:
-		s.activate(int(cd.bank), int(cd.rank), s.slots[cd.slot].row)
-	case cmdPre:
-		s.precharge(int(cd.bank), int(cd.rank), s.now, true)
-		s.stats.Precharges++
+	switch cs.candKind {
 	case cmdRead, cmdWrite:
-		s.column(ch, &cd)
+		s.column(cs, ch)
+		return s.pickOne(cs, ch)
+	case cmdAct:
+		s.activate(int(cs.candBank), s.slots[cs.candSlot].row)
+	case cmdPre:
+		s.precharge(int(cs.candBank), s.now, true)
+		s.stats.Precharges++
 	case cmdPreAll:
-		s.prechargeAll(int(cd.rank))
+		s.prechargeAll(int(cs.candRank))
 	case cmdRef:
-		s.refresh(int(cd.rank))
+		s.refresh(int(cs.candRank))
 	}
+	return false
 }
 
-func (s *state) activate(bi, rank int, row uint64) {
+// pickOne is pick for the common case after a column command: no rank refreshing,
+// and at most one bank with requests in the mode the channel is in. It reports
+// whether that was the case (and the pick is made).
+func (s *state) pickOne(cs *chanState, ch int) bool {
+	c := s.cfg
+	if c.activeWords != 1 || cs.refreshing > 0 {
+		return false
+	}
+	// The pick's mode, decided as pick does (deciding may start or end a drain).
+	mode := cs.mode(c)
+	word := s.active[cs.activeOff[mode]]
+	if word&(word-1) != 0 {
+		return false
+	}
+	cs.stale, cs.pickMode = false, uint8(mode)
+	if word == 0 {
+		cs.candT, cs.candSeq, cs.candPrio = never, 0, 0
+		cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
+		cs.next = cs.wake
+		return true
+	}
+	bi := ch*c.banksPerCh + bits.TrailingZeros64(word)
+	b := &s.banks[bi]
+	if !b.candOK || b.candMode != uint8(mode) {
+		s.local(b, mode)
+	}
+	// A command was issued at now: the next can be at now+1 at the earliest.
+	t, prio := s.bankKey(b, s.now+1)
+	cs.setCand(b, bi, t, prio)
+	cs.next = min(t, cs.wake)
+	return true
+}
+
+func (s *state) activate(bi int, row uint64) {
 	c := s.cfg
 	t := s.now
 	b := &s.banks[bi]
@@ -669,14 +824,14 @@ func (s *state) activate(bi, rank int, row uint64) {
 	b.preReady = max(b.preReady, t+c.ras)
 	b.actReady = max(b.actReady, t+c.rc)
 	b.conflictAct, b.casSinceAct, b.candOK = b.closedByConflict, 0, false
-	g := int(c.bankGroup[bi])
-	base := rank * c.bankGroups
-	for i := base; i < base+c.bankGroups; i++ {
+	rank := int(b.rank)
+	groups := s.groups[rank*c.bankGroups : (rank+1)*c.bankGroups]
+	for i := range groups {
 		d := c.rrdS
-		if i == g {
+		if i+rank*c.bankGroups == int(b.group) {
 			d = c.rrdL
 		}
-		s.actReady[i] = max(s.actReady[i], t+d)
+		groups[i].act = max(groups[i].act, t+d)
 	}
 	rk := &s.ranks[rank]
 	rk.faw[rk.fawPos] = t + c.faw
@@ -689,11 +844,11 @@ func (s *state) activate(bi, rank int, row uint64) {
 }
 
 // precharge closes bank bi's row at cycle t.
-func (s *state) precharge(bi, rank int, t uint64, conflict bool) {
+func (s *state) precharge(bi int, t uint64, conflict bool) {
 	b := &s.banks[bi]
 	b.open, b.closedByConflict, b.candOK = false, conflict, false
 	b.actReady = max(b.actReady, t+s.cfg.rp)
-	rk := &s.ranks[rank]
+	rk := &s.ranks[b.rank]
 	rk.openBanks--
 	if rk.openBanks == 0 {
 		rk.closedSince = t
@@ -701,11 +856,10 @@ func (s *state) precharge(bi, rank int, t uint64, conflict bool) {
 }
 
 func (s *state) prechargeAll(rank int) {
-	c := s.cfg
-	first := rank/c.ranks*c.banksPerCh + rank%c.ranks*c.banksPerRank
-	for bi := first; bi < first+c.banksPerRank; bi++ {
-		if s.banks[bi].open {
-			s.precharge(bi, rank, s.now, false)
+	first := rank * s.cfg.banksPerRank
+	for i := range s.rankBanks(rank) {
+		if s.banks[first+i].open {
+			s.precharge(first+i, s.now, false)
 			s.stats.Precharges++
 		}
 	}
@@ -713,9 +867,9 @@ func (s *state) prechargeAll(rank int) {
 
 func (s *state) refresh(rank int) {
 	c := s.cfg
-	first := rank/c.ranks*c.banksPerCh + rank%c.ranks*c.banksPerRank
-	for bi := first; bi < first+c.banksPerRank; bi++ {
-		b := &s.banks[bi]
+	banks := s.rankBanks(rank)
+	for i := range banks {
+		b := &banks[i]
 		b.actReady = max(b.actReady, s.now+c.rfc)
 		b.candOK = false
 	}
@@ -723,6 +877,7 @@ func (s *state) refresh(rank int) {
 	rk.refreshing = false
 	rk.nextRefresh += c.refi
 	s.stats.Refreshes++
+	s.updateWake(rank / c.ranks)
 }
 
 // skipRefreshes performs, without stepping them, the refreshes of channel ch's idle
@@ -739,8 +894,7 @@ func (s *state) skipRefreshes(ch int, until uint64) {
 		if rk.refreshing || rk.openBanks > 0 || due >= until || cs.cmdIssued && cs.lastCmd >= due {
 			continue
 		}
-		first := ch*c.banksPerCh + r%c.ranks*c.banksPerRank
-		banks := s.banks[first : first+c.banksPerRank]
+		banks := s.rankBanks(r)
 		ready := true
 		for i := range banks {
 			ready = ready && banks[i].actReady <= due
@@ -761,141 +915,169 @@ func (s *state) skipRefreshes(ch int, until uint64) {
 		cs.stale = true
 	}
 	if cs.stale {
+		s.updateWake(ch)
 		s.pick(ch)
 	}
 }
 
-// column issues the read or write of channel candidate cd at now.
-func (s *state) column(ch int, cd *chanCand) {
+// column issues the read or write channel cs (channel ch) picked, at now.
+func (s *state) column(cs *chanState, ch int) {
 	c := s.cfg
 	t := s.now
-	bi, rank := int(cd.bank), int(cd.rank)
+	bi, slotIdx, prevIdx := int(cs.candBank), cs.candSlot, cs.candPrev
+	mode := int(cs.candKind & 1) // cmdRead or cmdWrite: the mode
 	b := &s.banks[bi]
-	sl := &s.slots[cd.slot]
-	write := cd.kind == cmdWrite
+	sl := &s.slots[slotIdx]
 	st := &s.stats
 
-	switch {
-	case b.casSinceAct > 0:
-		st.RowHits++
-	case b.conflictAct:
-		st.RowConflicts++
-	default:
-		st.RowMisses++
+	if b.casSinceAct == 0 { // else a row hit
+		if b.conflictAct {
+			st.RowConflicts++
+		} else {
+			st.RowMisses++
+		}
 	}
 	b.casSinceAct++
 
-	lat := c.cl
-	if write {
-		lat = c.cwl
-	}
-	end := t + lat + c.burst
+	end := t + c.colLatency[mode]
 	st.LastDataEnd = max(st.LastDataEnd, end)
 	if sl.gen == s.gen {
 		s.genEnd = max(s.genEnd, end)
 	}
-	bb := int64(c.burstBytes)
-	cs := &s.chans[ch]
-	if write {
+	if mode == modeWrite {
 		st.Writes++
-		st.WriteBytes += bb
-		st.WriteBursts++
 		b.preReady = max(b.preReady, t+c.wrToPre)
-		cs.writes--
+		cs.writeFilter[writeBucket(sl.addr)]--
 	} else {
 		st.Reads++
-		st.ReadBytes += bb
-		st.ReadBursts++
 		st.ReadLatency += end - sl.accept
 		st.ReadLatencyFromIssue += end - min(sl.issue, end)
-		s.heapPush(end)
+		if q := &s.done; end >= q.last && q.n < len(q.buf) {
+			q.buf[(q.head+q.n)&(len(q.buf)-1)] = end // push, inlined by hand
+			q.n++
+			q.last = end
+		} else {
+			q.push(end)
+		}
 		b.preReady = max(b.preReady, t+c.rtp)
-		cs.reads--
 	}
+	cs.queued[mode]--
 
-	// Later column commands of this rank and of the others.
-	g := int(c.bankGroup[bi])
-	for r := rank / c.ranks * c.ranks; r < (rank/c.ranks+1)*c.ranks; r++ {
-		for i := r * c.bankGroups; i < (r+1)*c.bankGroups; i++ {
-			var rd, wr uint64
-			switch {
-			case r != rank && write:
-				rd, wr = c.wrToRdRank, c.wrToWrRank
-			case r != rank:
-				rd, wr = c.rdToRdRank, c.rdToWrRank
-			case write && i == g:
-				rd, wr = c.wrToRdL, c.ccdL
-			case write:
-				rd, wr = c.wrToRdS, c.ccdS
-			case i == g:
-				rd, wr = c.ccdL, c.rdToWr
-			default:
-				rd, wr = c.ccdS, c.rdToWr
+	// Later column commands of this rank's bank groups and of the channel's other
+	// ranks: delays[0] to another rank, [1] to another group of this rank, [2] to this
+	// group.
+	delays := &c.colDelays[mode]
+	if c.groupsPerCh == 1 {
+		g := &s.groups[ch]
+		g.rd, g.wr = max(g.rd, t+delays[2].rd), max(g.wr, t+delays[2].wr)
+	} else {
+		perCh := c.groupsPerCh
+		groups := s.groups[ch*perCh : (ch+1)*perCh]
+		mine := int(b.group) - ch*perCh
+		rankLo := mine &^ (c.bankGroups - 1)
+		for i := range groups {
+			k := 0
+			if i == mine {
+				k = 2
+			} else if i >= rankLo && i < rankLo+c.bankGroups {
+				k = 1
 			}
-			s.rdReady[i] = max(s.rdReady[i], t+rd)
-			s.wrReady[i] = max(s.wrReady[i], t+wr)
+			groups[i].rd = max(groups[i].rd, t+delays[k].rd)
+			groups[i].wr = max(groups[i].wr, t+delays[k].wr)
 		}
 	}
 
 	// Take the request out of its bank queue.
-	mode := int(cd.kind)
-	if cd.prev < 0 {
+	if prevIdx < 0 {
 		b.head[mode] = sl.next
 	} else {
-		s.slots[cd.prev].next = sl.next
+		s.slots[prevIdx].next = sl.next
 	}
-	if b.tail[mode] == cd.slot {
-		b.tail[mode] = cd.prev
+	if b.tail[mode] == slotIdx {
+		b.tail[mode] = prevIdx
 	}
 	b.count[mode]--
 	if b.count[mode] == 0 {
-		local := bi % c.banksPerCh
-		s.active[(mode*c.channels+ch)*c.activeWords+local/64] &^= 1 << (local % 64)
+		local := bi - ch*c.banksPerCh
+		s.active[int(cs.activeOff[mode])+local>>6] &^= 1 << (local & 63)
 	}
 	sl.next = s.freeHead
-	s.freeHead = cd.slot
+	s.freeHead = slotIdx
 	b.candOK = false
 
 	if c.closedPage {
 		// Auto-precharge: no command slot, at the earliest time the bank allows.
-		s.precharge(bi, rank, b.preReady, false)
+		s.precharge(bi, b.preReady, false)
 		st.Precharges++
 	}
 }
 
-// heapPush and heapPop keep s.heap a binary min-heap.
-func (s *state) heapPush(v uint64) {
-	h := append(s.heap, v)
-	for i := len(h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if h[p] <= h[i] {
-			break
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-	s.heap = h
+// doneQueue holds the completion times of the requester's reads in flight, in
+// increasing order, in a ring buffer. A read served by a column command completes a
+// fixed latency after it, so those come in order; a read answered from the write
+// buffer completes a cycle after it is accepted and is sorted in from the back.
+type doneQueue struct {
+	buf     []uint64 // a power-of-two length
+	head, n int
+	last    uint64 // the latest time pushed (in the queue, unless it emptied since)
 }
 
-func (s *state) heapPop() {
-	h := s.heap
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && h[r] < h[l] {
-			m = r
-		}
-		if h[i] <= h[m] {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
+func newDoneQueue(c *config) doneQueue {
+	// A read stays here from its column command until the next cycle the scheduler
+	// visits after its data's end: at most one per channel per cycle of read latency,
+	// plus the forwarded ones; push grows the buffer should that ever be wrong.
+	n := 8
+	for n < c.channels*int(c.cl+c.burst+2)+4 {
+		n *= 2
 	}
-	s.heap = h
+	return doneQueue{buf: make([]uint64, n)}
+}
+
+// first is the earliest completion; the queue must not be empty.
+func (q *doneQueue) first() uint64 { return q.buf[q.head] }
+
+func (q *doneQueue) pop() {
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	q.n--
+}
+
+// push adds a completion time; the common case (the latest yet) is inlined.
+func (q *doneQueue) push(v uint64) {
+	if v < q.last || q.n == len(q.buf) {
+		q.insert(v)
+		return
+	}
+	q.buf[(q.head+q.n)&(len(q.buf)-1)] = v
+	q.n++
+	q.last = v
+}
+
+// insert sorts v in from the back, growing the buffer if it is full.
+func (q *doneQueue) insert(v uint64) {
+	if q.n == len(q.buf) {
+		buf := make([]uint64, 2*len(q.buf))
+		for i := range q.n {
+			buf[i] = q.buf[(q.head+i)&(len(q.buf)-1)]
+		}
+		q.buf, q.head = buf, 0
+	}
+	mask := len(q.buf) - 1
+	i := q.head + q.n
+	for ; i > q.head && q.buf[(i-1)&mask] > v; i-- {
+		q.buf[i&mask] = q.buf[(i-1)&mask]
+	}
+	q.buf[i&mask] = v
+	q.n++
+	q.last = q.buf[(q.head+q.n-1)&mask]
+}
+
+// copyFrom makes q hold o's times, allocating only if o grew.
+func (q *doneQueue) copyFrom(o *doneQueue) {
+	if len(q.buf) != len(o.buf) {
+		q.buf = make([]uint64, len(o.buf))
+	}
+	for i := range o.n {
+		q.buf[i] = o.buf[(o.head+i)&(len(o.buf)-1)]
+	}
+	q.head, q.n, q.last = 0, o.n, o.last
 }
