@@ -544,3 +544,416 @@ func AddAligned(a []int8, ea int, b []int8, eb int, acc []int32) (exp int) {
 	}
 	return exp
 }
+
+// Wide accumulators, normalisation and attention.
+//
+// The layers that came with the larger models (batch and layer normalisation,
+// attention, position embeddings) need a few more operations. Their element-wise
+// work stays integer: int8 tensors in, int64 accumulators, Requant64 to int8 with a
+// power-of-two scale. What is not element-wise — a per-channel or per-position
+// reciprocal square root and the handful of per-channel (or per-position) scalars
+// derived from it, and the softmax of an attention row — is computed in float64 from
+// exact integer statistics, as a device's vector unit would with its special-function
+// unit, and turned back into integers (FixCoefs, SoftmaxProbs) before it touches a
+// tensor. The float64 steps use only +, -, *, / and math.Sqrt (all correctly rounded)
+// plus math.Exp for the softmax, each product converted explicitly so that no
+// compiler may fuse it into a multiply-add: the results are the same on every
+// platform.
+
+// Requant64 is Requant for int64 accumulators: optional ReLU, RoundShift by shift,
+// saturation to ±127. It returns the largest magnitude after the ReLU and how many
+// outputs saturated. len(out) must be len(acc).
+func Requant64(acc []int64, shift int, relu bool, out []int8) (maxAbs int64, saturated int) {
+	out = out[:len(acc)]
+	if shift > 0 && shift < 62 {
+		// The common case, RoundShift inlined for |v| < 2^62 (where |v| + 2^(shift-1)
+		// cannot overflow); larger values take the general path.
+		half := int64(1) << (shift - 1)
+		for i, v := range acc {
+			var r int64
+			switch {
+			case v >= 0 && v < 1<<62:
+				maxAbs = max(maxAbs, v)
+				r = (v + half) >> shift
+			case v < 0 && relu:
+				r = 0
+			case v < 0 && v > -(1<<62):
+				maxAbs = max(maxAbs, -v)
+				r = -((-v + half) >> shift)
+			default:
+				o, a, sat := requantOne(v, shift, relu)
+				out[i], maxAbs = o, max(maxAbs, a)
+				if sat {
+					saturated++
+				}
+				continue
+			}
+			if r > 127 || r < -127 {
+				r = min(max(r, -127), 127)
+				saturated++
+			}
+			out[i] = int8(r)
+		}
+		return maxAbs, saturated
+	}
+	for i, v := range acc {
+		o, a, sat := requantOne(v, shift, relu)
+		out[i], maxAbs = o, max(maxAbs, a)
+		if sat {
+			saturated++
+		}
+	}
+	return maxAbs, saturated
+}
+
+// requantOne is Requant64 of one accumulator: the output, the magnitude after the
+// ReLU, and whether the output saturated.
+func requantOne(v int64, shift int, relu bool) (int8, int64, bool) {
+	if relu && v < 0 {
+		v = 0
+	}
+	a := v
+	if a < 0 {
+		a = -a
+		if a < 0 { // MinInt64
+			a = math.MaxInt64
+		}
+	}
+	r := RoundShift(v, shift)
+	if r > 127 || r < -127 {
+		return int8(min(max(r, -127), 127)), a, true
+	}
+	return int8(r), a, false
+}
+
+// AddSat returns a+b saturated at ±(2^63-1).
+func AddSat(a, b int64) int64 {
+	s := a + b
+	// Overflow happened iff both operands have the sign the sum lacks.
+	if (a >= 0) == (b >= 0) && (s >= 0) != (a >= 0) {
+		if a >= 0 {
+			return math.MaxInt64
+		}
+		return -math.MaxInt64
+	}
+	if s == math.MinInt64 {
+		return -math.MaxInt64
+	}
+	return s
+}
+
+// RoundDiv returns a/b rounded to the nearest integer, ties away from zero, for b > 0
+// and |a| < 2^62.
+func RoundDiv(a, b int64) int64 {
+	if b <= 0 {
+		panic(fmt.Sprintf("kernels: RoundDiv by %d", b))
+	}
+	if a < 0 {
+		return -((-a + b/2) / b)
+	}
+	return (a + b/2) / b
+}
+
+// Narrow32 turns int64 accumulators into int32 ones with a common right shift: the
+// smallest sh >= 0 at which every RoundShift(src, sh) fits ±(2^31-1) (ShiftFor of the
+// largest magnitude). It writes dst and returns sh (the scale grows by 2^sh).
+func Narrow32(src []int64, dst []int32) (sh int) {
+	var m int64
+	for _, v := range src {
+		m = max(m, v, -v)
+	}
+	sh = ShiftFor(m, 32)
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = int32(RoundShift(v, sh))
+	}
+	return sh
+}
+
+// NormEps is the ε of batch and layer normalisation, in real units (PyTorch's
+// default): x_hat = (x - mean) / sqrt(var + ε).
+const NormEps = 1e-5
+
+// NormMaxGroup bounds the values a normalisation group may hold (examples x positions
+// for batch normalisation, channels for layer normalisation): below it n*Σx² - (Σx)²
+// of int8 values is exact in int64.
+const NormMaxGroup = 1 << 24
+
+// NormInvStd is the reciprocal square root of a normalisation group, the one
+// non-linear step of normalising: for n int8 values x with step 2^exp, exact sums
+// s1 = Σx and s2 = Σx², it returns r = 1/sqrt(var + ε·2^(-2·exp)) in units of the
+// integers, so that x_hat = r*(x - s1/n). var = d/n² with d = n*s2 - s1² exact in int64
+// (n <= NormMaxGroup), then in float64: v = float64(d)/(float64(n)*float64(n)) +
+// Ldexp(NormEps, -2·exp), r = 1/math.Sqrt(v). The variance is the biased one (divided
+// by n), as batch normalisation's training mode uses.
+func NormInvStd(n, s1, s2 int64, exp int) float64 {
+	d := n*s2 - s1*s1
+	return NormInvStdVar(float64(d)/float64(float64(n)*float64(n)), exp)
+}
+
+// NormInvStdVar is NormInvStd from a variance v already in units of the integers
+// (squared): 1/math.Sqrt(v + Ldexp(NormEps, -2·exp)).
+func NormInvStdVar(v float64, exp int) float64 {
+	return 1 / math.Sqrt(v+math.Ldexp(NormEps, -2*exp))
+}
+
+// NormForwardCoefs returns the per-group affine map of a normalisation's forward pass,
+// y = a*x + c with x the integer input: a = gamma*r, c = beta - a*mean, with r from
+// NormInvStd (or NormInvStdVar), mean in units of the integers and gamma, beta real
+// (the integer parameters times their steps). Computed in float64 in that order.
+func NormForwardCoefs(mean, r, gamma, beta float64) (a, c float64) {
+	a = float64(gamma * r)
+	return a, beta - float64(a*mean)
+}
+
+// NormBackwardCoefs returns the per-group affine map of a normalisation's backward
+// pass, dx = a*u + b*x + c, for a group of n values x (integers, mean `mean`, inverse
+// standard deviation r) whose normalised values x_hat = r*(x - mean) received the error
+// u (integers): su = Σu and sux = Σu*x (exact integer sums, converted to float64),
+// scale the real value of one unit of u per unit of x (the gamma of batch
+// normalisation times 2^(u_exp - x_exp); for layer normalisation, whose gamma varies
+// inside the group, u already includes it and scale is 2^(u_exp - x_exp)). It also
+// returns sUXhat = Σu*x_hat, batch normalisation's scale gradient (in units of u).
+//
+// With m1 = su/n and m2 = r*(sux/n - mean*su/n) = mean(u*x_hat), the gradient of a
+// normalisation, dx = r*(u - m1 - x_hat*m2), expands to a = scale*r,
+// b = -scale*r*r*m2, c = a*(r*mean*m2 - m1); sUXhat = n*m2. Float64, in that order.
+func NormBackwardCoefs(n int64, mean, r, su, sux, scale float64) (a, b, c, sUXhat float64) {
+	fn := float64(n)
+	m1 := su / fn
+	m2 := float64(r * float64(sux/fn-float64(mean*su)/fn))
+	a = float64(scale * r)
+	b = -float64(float64(a*r) * m2)
+	c = float64(a * float64(float64(float64(r*mean)*m2)-m1))
+	return a, b, c, float64(fn * m2)
+}
+
+// CoefBits is the width of the integer coefficients FixCoefs makes: the largest
+// multiplier has CoefBits-1 magnitude bits (23, more than an int8 output can
+// resolve), and a multiplier times an operand below 2^38 fits int64 with room for the
+// constant term.
+const CoefBits = 24
+
+// coefConstLimit bounds the constant terms of FixCoefs, so that a*u + b*v + c never
+// overflows int64 (|a*u| < 2^62 for |u| < 2^38, |b*v| < 2^31, |c| <= 2^61).
+const coefConstLimit = 1 << 61
+
+// FixCoefs turns real per-group coefficients of dx = a*u + b*v + c (u, v integers)
+// into integers A, B, C at one exponent exp, so that acc = A*u + B*v + C has scale
+// 2^exp: exp is the smallest exponent at which every multiplier fits CoefBits bits
+// (QuantExp of the largest |a| and the largest |b|; 0 when all are 0), and
+// A = round(a*2^-exp), B and C likewise (ties away from zero), C clamped to ±2^61.
+// b (and B) may be nil for a map without a second operand.
+func FixCoefs(a, b, c []float64, A, B, C []int64) (exp int) {
+	found := false
+	for _, s := range [][]float64{a, b} {
+		var m float64
+		for _, v := range s {
+			m = max(m, math.Abs(v))
+		}
+		if m > 0 {
+			e := QuantExp(m, CoefBits)
+			if !found || e > exp {
+				exp = e
+			}
+			found = true
+		}
+	}
+	fix := func(v float64, lim float64) int64 {
+		r := math.Round(math.Ldexp(v, -exp))
+		return int64(min(max(r, -lim), lim))
+	}
+	for i, v := range a {
+		A[i] = fix(v, 1<<(CoefBits-1)-1)
+	}
+	for i, v := range b {
+		B[i] = fix(v, 1<<(CoefBits-1)-1)
+	}
+	for i, v := range c {
+		C[i] = fix(v, coefConstLimit)
+	}
+	return exp
+}
+
+// FixGrads quantises real gradients (per-group values a float64 step produced, e.g.
+// the scale gradient of batch normalisation) to int32 accumulators with the exponent
+// of their largest magnitude, QuantExp(max|g|, 32), rounding to nearest; it returns the
+// exponent (0 when all are 0).
+func FixGrads(g []float64, out []int32) (exp int) {
+	var m float64
+	for _, v := range g {
+		m = max(m, math.Abs(v))
+	}
+	exp = QuantExp(m, 32)
+	out = out[:len(g)]
+	for i, v := range g {
+		out[i] = int32(math.Round(math.Ldexp(v, -exp)))
+	}
+	return exp
+}
+
+// ChannelAffine applies per-channel integer coefficients to rows of len(a) channels
+// (channels last): acc[r*C+j] = a[j]*u[r*C+j] + b[j]*v[r*C+j] + c[j], exact in int64
+// for coefficients from FixCoefs and |u| < 2^38, |v| < 2^8. v and b may be nil (no
+// second term).
+func ChannelAffine[U int8 | int64](u []U, v []int8, a, b, c []int64, acc []int64) {
+	ch := len(a)
+	acc = acc[:len(u)]
+	for r := 0; r < len(u); r += ch {
+		ur, ar := u[r:r+ch], acc[r:r+ch]
+		if v == nil {
+			for j, x := range ur {
+				ar[j] = a[j]*int64(x) + c[j]
+			}
+			continue
+		}
+		vr := v[r : r+ch]
+		for j, x := range ur {
+			ar[j] = a[j]*int64(x) + b[j]*int64(vr[j]) + c[j]
+		}
+	}
+}
+
+// RowAffine is ChannelAffine with one coefficient set per row of rowLen values (a
+// layer normalisation's positions): acc[r*L+j] = a[r]*u[r*L+j] + b[r]*v[r*L+j] + c[r].
+func RowAffine[U int8 | int64](u []U, v []int8, rowLen int, a, b, c []int64, acc []int64) {
+	acc = acc[:len(u)]
+	for r := range len(u) / rowLen {
+		ur, ar := u[r*rowLen:(r+1)*rowLen], acc[r*rowLen:(r+1)*rowLen]
+		if v == nil {
+			for j, x := range ur {
+				ar[j] = a[r]*int64(x) + c[r]
+			}
+			continue
+		}
+		vr := v[r*rowLen : (r+1)*rowLen]
+		for j, x := range ur {
+			ar[j] = a[r]*int64(x) + b[r]*int64(vr[j]) + c[r]
+		}
+	}
+}
+
+// ScaleShift applies a layer normalisation's integer scale and shift to normalised
+// values xhat (int64, rows of len(gamma) channels): acc = gamma[j]*xhat +
+// RoundShift(beta[j], shift), each step saturating at ±(2^63-1); shift aligns beta's
+// step to the product's. beta may be nil.
+func ScaleShift(xhat []int64, gamma, beta []int32, shift int, acc []int64) {
+	ch := len(gamma)
+	acc = acc[:len(xhat)]
+	for r := 0; r < len(xhat); r += ch {
+		for j, x := range xhat[r : r+ch] {
+			v := mulSat(int64(gamma[j]), x)
+			if beta != nil {
+				v = AddSat(v, RoundShift(int64(beta[j]), shift))
+			}
+			acc[r+j] = v
+		}
+	}
+}
+
+// mulSat returns a*b saturated at ±(2^63-1).
+func mulSat(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	p := a * b
+	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) || p == math.MinInt64 {
+		if (a < 0) != (b < 0) {
+			return -math.MaxInt64
+		}
+		return math.MaxInt64
+	}
+	return p
+}
+
+// RunningFracBits and RunningMomentumShift define batch normalisation's running
+// statistics in integer training: the mean is held in units of 2^(exp-4) and the
+// (biased) variance in units of 2^(2(exp-4)), exp being the input's step, as int32;
+// each training step moves them by 1/8 of the way to the batch's (momentum 2^-3).
+const (
+	RunningFracBits      = 4
+	RunningMomentumShift = 3
+)
+
+// BatchMoments returns a batch's mean and biased variance in the running statistics'
+// units from n int8 values' exact sums s1 and s2: mean = RoundDiv(s1·2^4, n),
+// variance = RoundDiv(RoundDiv(n*s2 - s1², n)·2^8, n) (n <= NormMaxGroup).
+func BatchMoments(n, s1, s2 int64) (mean, variance int64) {
+	mean = RoundDiv(s1<<RunningFracBits, n)
+	variance = RoundDiv(RoundDiv(n*s2-s1*s1, n)<<(2*RunningFracBits), n)
+	return mean, variance
+}
+
+// RunningUpdate moves a running statistic towards a batch's value:
+// Saturate(run + RoundShift(batch - run, RunningMomentumShift), 32).
+func RunningUpdate(run int32, batch int64) int32 {
+	return int32(Saturate(int64(run)+RoundShift(batch-int64(run), RunningMomentumShift), 32))
+}
+
+// AddTable adds a table of integers with step 2^et (b-bit values, e.g. a position
+// embedding) to int8 values with step 2^ex, repeating the table for every
+// len(table) values of x, into int32 accumulators with the exponent it returns: the
+// finer of the two steps, but coarse enough that both operands, aligned with
+// RoundShift, stay below 2^30 (exp >= ex-23 and exp >= et+bits-31), so the sum fits.
+func AddTable(x []int8, ex int, table []int32, et, bits int, acc []int32) (exp int) {
+	exp = max(min(ex, et), ex-23, et+bits-31)
+	sx, st := exp-ex, exp-et
+	acc = acc[:len(x)]
+	for r := 0; r < len(x); r += len(table) {
+		for j, t := range table {
+			acc[r+j] = int32(RoundShift(int64(x[r+j]), sx) + RoundShift(int64(t), st))
+		}
+	}
+	return exp
+}
+
+// ProbExp is the exponent of attention probabilities: P is int8 with step 2^-7, so
+// probabilities resolve to 1/128 and a probability above 127.5/128 saturates to 127.
+const ProbExp = -7
+
+// SoftmaxProbs is the softmax of one attention row, from the integer scores of a
+// query against its keys: z_j = scores[j]*2^exp for j < valid (a causal mask leaves
+// the later keys out; valid = len(scores) without one), in float64
+// p_j = math.Exp(z_j - max z)/Σ, and out_j = round(p_j*2^7) (nearest, ties away from
+// zero) saturated to 127, 0 for j >= valid. The 1/sqrt(dh) scaling of the scores is
+// part of exp (train/ needs dh to be a power of four). It returns how many
+// probabilities saturated.
+func SoftmaxProbs(scores []int32, exp, valid int, out []int8) (saturated int) {
+	scale := math.Ldexp(1, exp)
+	zmax := int32(math.MinInt32)
+	for _, s := range scores[:valid] {
+		zmax = max(zmax, s)
+	}
+	var sum float64
+	for _, s := range scores[:valid] {
+		sum += math.Exp(float64(int64(s)-int64(zmax)) * scale)
+	}
+	for j := range out[:len(scores)] {
+		if j >= valid {
+			out[j] = 0
+			continue
+		}
+		r := math.Round(math.Ldexp(math.Exp(float64(int64(scores[j])-int64(zmax))*scale)/sum, -ProbExp))
+		if r > 127 {
+			r = 127
+			saturated++
+		}
+		out[j] = int8(r)
+	}
+	return saturated
+}
+
+// SoftmaxGradInt is the backward pass of one attention row's softmax, exactly on
+// integers: with p the row's int8 probabilities (step 2^ProbExp) and dp the error of
+// those probabilities (integers, step 2^e, |dp| < 2^40), s = Σ_j p_j*dp_j and
+// ds_j = p_j*(dp_j*2^7 - s), the integer form of P∘(dP - Σ P∘dP), with step
+// 2^(e + 2*ProbExp). Masked probabilities are 0 and get no error.
+func SoftmaxGradInt(p []int8, dp []int64, ds []int64) {
+	var s int64
+	for j, v := range p {
+		s += int64(v) * dp[j]
+	}
+	for j, v := range p {
+		ds[j] = int64(v) * (dp[j]<<(-ProbExp) - s)
+	}
+}

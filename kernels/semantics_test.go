@@ -413,3 +413,297 @@ func TestSoftmaxXentRoundStochastic(t *testing.T) {
 		t.Error("LossStream")
 	}
 }
+
+func TestRequant64(t *testing.T) {
+	// On int32 accumulators Requant64 is Requant, fast path and general path alike.
+	r := newSplitMix(3)
+	acc32 := make([]int32, 500)
+	acc64 := make([]int64, len(acc32))
+	for i := range acc32 {
+		acc32[i] = int32(int64(r.next()%(1<<24)) - 1<<23)
+		acc64[i] = int64(acc32[i])
+	}
+	for _, sh := range []int{-3, 0, 1, 5, 17, 61, 62, 70} {
+		for _, relu := range []bool{false, true} {
+			o32, o64 := make([]int8, len(acc32)), make([]int8, len(acc32))
+			m32, s32 := Requant(acc32, sh, relu, o32)
+			m64, s64 := Requant64(acc64, sh, relu, o64)
+			if !slices.Equal(o32, o64) || int64(m32) != m64 || s32 != s64 {
+				t.Errorf("shift %d relu %v: Requant64 differs from Requant", sh, relu)
+			}
+		}
+	}
+	// Values beyond 2^62 take the general path and saturate.
+	out := make([]int8, 4)
+	m, s := Requant64([]int64{math.MaxInt64, -math.MaxInt64, 1 << 62, 3 << 20}, 20, false, out)
+	if !slices.Equal(out, []int8{127, -127, 127, 3}) || m != math.MaxInt64 || s != 3 {
+		t.Errorf("large values: %v, max %d, saturated %d", out, m, s)
+	}
+}
+
+// newSplitMix returns a SplitMix64 generator for tests.
+func newSplitMix(seed uint64) *splitMix64 { return &splitMix64{state: seed} }
+
+func TestWideIntegerHelpers(t *testing.T) {
+	if AddSat(math.MaxInt64-1, 5) != math.MaxInt64 || AddSat(-math.MaxInt64, -5) != -math.MaxInt64 || AddSat(3, -5) != -2 {
+		t.Error("AddSat")
+	}
+	if mulSat(1<<40, 1<<30) != math.MaxInt64 || mulSat(-(1<<40), 1<<30) != -math.MaxInt64 || mulSat(-3, 7) != -21 || mulSat(math.MinInt64, -1) != math.MaxInt64 {
+		t.Error("mulSat")
+	}
+	for _, c := range []struct{ a, b, want int64 }{{7, 2, 4}, {-7, 2, -4}, {5, 3, 2}, {-5, 3, -2}, {4, 3, 1}, {0, 9, 0}} {
+		if got := RoundDiv(c.a, c.b); got != c.want {
+			t.Errorf("RoundDiv(%d, %d) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+	dst := make([]int32, 3)
+	if sh := Narrow32([]int64{1 << 40, -(1 << 33), 5}, dst); sh != 10 || !slices.Equal(dst, []int32{1 << 30, -(1 << 23), 0}) {
+		t.Errorf("Narrow32: shift %d, %v", sh, dst)
+	}
+	if sh := Narrow32([]int64{-(1 << 31) + 1, 12}, dst); sh != 0 || dst[0] != -(1<<31)+1 {
+		t.Errorf("Narrow32 of values that fit: shift %d", sh)
+	}
+}
+
+// normGroup returns n random int8 values and their exact sums.
+func normGroup(r *splitMix64, n int, spread int) (x []int8, s1, s2 int64) {
+	x = make([]int8, n)
+	for i := range x {
+		v := int8(int(r.next()%uint64(2*spread+1))-spread) / 2
+		v += int8(r.next() % 40) // an offset, so the mean matters
+		x[i] = v
+		s1 += int64(v)
+		s2 += int64(v) * int64(v)
+	}
+	return x, s1, s2
+}
+
+func TestNormInvStd(t *testing.T) {
+	r := newSplitMix(5)
+	for _, n := range []int{2, 17, 4096} {
+		x, s1, s2 := normGroup(r, n, 80)
+		var mean, v float64
+		for _, e := range x {
+			mean += float64(e)
+		}
+		mean /= float64(n)
+		for _, e := range x {
+			v += (float64(e) - mean) * (float64(e) - mean)
+		}
+		v /= float64(n)
+		const exp = -5
+		want := 1 / math.Sqrt(v+NormEps*math.Ldexp(1, -2*exp))
+		if got := NormInvStd(int64(n), s1, s2, exp); math.Abs(got-want) > 1e-12*want {
+			t.Errorf("n=%d: NormInvStd %v, want %v", n, got, want)
+		}
+	}
+	// A constant group: only ε keeps it finite.
+	if got := NormInvStd(4, 8, 16, 0); math.Abs(got-1/math.Sqrt(NormEps)) > 1e-6 {
+		t.Errorf("constant group: %v", got)
+	}
+}
+
+// TestNormBackwardCoefsIsTheGradient checks the affine backward map against central
+// differences of L = Σ u_j * y_j with y = scale*x_hat*(unit of x), x_hat the
+// normalised group (ε = 0 at a coarse exponent, so it is negligible).
+func TestNormBackwardCoefsIsTheGradient(t *testing.T) {
+	r := newSplitMix(11)
+	const n = 9
+	x := make([]float64, n)
+	u := make([]float64, n)
+	for i := range x {
+		x[i] = float64(int(r.next()%200)) - 100
+		u[i] = float64(int(r.next()%200)) - 100
+	}
+	const scale = 0.37
+	xhat := func(x []float64, j int) float64 {
+		var m, v float64
+		for _, e := range x {
+			m += e
+		}
+		m /= n
+		for _, e := range x {
+			v += (e - m) * (e - m)
+		}
+		v /= n
+		return (x[j] - m) / math.Sqrt(v)
+	}
+	loss := func() float64 {
+		var s float64
+		for j := range x {
+			s += u[j] * scale * xhat(x, j)
+		}
+		return s
+	}
+	var s1, s2, su, sux float64
+	for j := range x {
+		s1 += x[j]
+		s2 += x[j] * x[j]
+		su += u[j]
+		sux += u[j] * x[j]
+	}
+	rs := NormInvStd(n, int64(s1), int64(s2), 20)
+	a, b, c, dg := NormBackwardCoefs(n, s1/n, rs, su, sux, scale)
+	var wantDG float64
+	for j := range x {
+		wantDG += u[j] * xhat(x, j)
+	}
+	if math.Abs(dg-wantDG) > 1e-9*math.Abs(wantDG) {
+		t.Errorf("Σu*x_hat = %v, want %v", dg, wantDG)
+	}
+	const h = 1e-4
+	for j := range x {
+		orig := x[j]
+		x[j] = orig + h
+		lp := loss()
+		x[j] = orig - h
+		lm := loss()
+		x[j] = orig
+		num := (lp - lm) / (2 * h)
+		if got := a*u[j] + b*x[j] + c; math.Abs(got-num) > 1e-6 {
+			t.Errorf("dx[%d] = %v, numeric %v", j, got, num)
+		}
+	}
+	// The forward map normalises.
+	af, cf := NormForwardCoefs(s1/n, rs, 2, 0.5)
+	for j := range x {
+		if got, want := af*x[j]+cf, 2*xhat(x, j)+0.5; math.Abs(got-want) > 1e-9 {
+			t.Errorf("forward y[%d] = %v, want %v", j, got, want)
+		}
+	}
+}
+
+func TestFixCoefsAndAffine(t *testing.T) {
+	a := []float64{0.5, -3.25, 1e-3}
+	b := []float64{0.01, 0, -0.02}
+	c := []float64{100, -7.5, 0}
+	A, B, C := make([]int64, 3), make([]int64, 3), make([]int64, 3)
+	exp := FixCoefs(a, b, c, A, B, C)
+	// The largest multiplier, 3.25, has CoefBits-1 magnitude bits.
+	if -A[1] >= 1<<(CoefBits-1) || -A[1] < 1<<(CoefBits-2) || exp != QuantExp(3.25, CoefBits) {
+		t.Errorf("exp %d, A %v", exp, A)
+	}
+	for i := range a {
+		for k, pair := range [][2]float64{{a[i], float64(A[i])}, {b[i], float64(B[i])}, {c[i], float64(C[i])}} {
+			if d := math.Abs(math.Ldexp(pair[1], exp) - pair[0]); d > math.Ldexp(0.5, exp) {
+				t.Errorf("coefficient %d of group %d off by %v", k, i, d)
+			}
+		}
+	}
+	if e := FixCoefs([]float64{0}, nil, []float64{0}, A, nil, C); e != 0 || A[0] != 0 || C[0] != 0 {
+		t.Errorf("all-zero coefficients: exp %d", e)
+	}
+	// ChannelAffine and RowAffine against the definition.
+	u := []int8{1, -2, 3, 4, 5, -6}
+	v := []int8{-1, 7, 2, 0, -3, 9}
+	acc := make([]int64, 6)
+	ChannelAffine(u, v, A, B, C, acc)
+	for k := range u {
+		j := k % 3
+		if want := A[j]*int64(u[k]) + B[j]*int64(v[k]) + C[j]; acc[k] != want {
+			t.Errorf("ChannelAffine[%d] = %d, want %d", k, acc[k], want)
+		}
+	}
+	RowAffine(u, nil, 3, A[:2], nil, C[:2], acc)
+	for k := range u {
+		r := k / 3
+		if want := A[r]*int64(u[k]) + C[r]; acc[k] != want {
+			t.Errorf("RowAffine[%d] = %d, want %d", k, acc[k], want)
+		}
+	}
+	ScaleShift([]int64{10, -20, 1 << 62}, []int32{3, 5, 4}, []int32{8, -8, 1}, 2, acc)
+	if !slices.Equal(acc[:3], []int64{32, -102, math.MaxInt64}) {
+		t.Errorf("ScaleShift: %v", acc[:3])
+	}
+}
+
+func TestFixGrads(t *testing.T) {
+	out := make([]int32, 3)
+	e := FixGrads([]float64{1.5, -0.25, 0}, out)
+	if math.Ldexp(float64(out[0]), e) != 1.5 || math.Ldexp(float64(out[1]), e) != -0.25 || out[0] < 1<<29 {
+		t.Errorf("FixGrads: exp %d, %v", e, out)
+	}
+}
+
+func TestRunningStatistics(t *testing.T) {
+	// Values 1, 2, 3, 6: mean 3, variance 3.5 -> 48 and 896 in units of 1/16 and 1/256.
+	m, v := BatchMoments(4, 12, 1+4+9+36)
+	if m != 48 || v != 896 {
+		t.Errorf("BatchMoments: %d, %d", m, v)
+	}
+	if got := RunningUpdate(100, 180); got != 110 {
+		t.Errorf("RunningUpdate(100, 180) = %d, want 110", got)
+	}
+	if got := RunningUpdate(100, 97); got != 100 {
+		t.Errorf("RunningUpdate(100, 97) = %d, want 100 (3/8 rounds to 0)", got)
+	}
+	if got := RunningUpdate(math.MaxInt32, 1<<40); got != math.MaxInt32 {
+		t.Errorf("RunningUpdate does not saturate: %d", got)
+	}
+}
+
+func TestAddTable(t *testing.T) {
+	x := []int8{10, -20, 30, 40, 50, -60}
+	table := []int32{1000, -3, 7}
+	acc := make([]int32, len(x))
+	// x with step 2^-4, the table (12-bit) with step 2^-10: exp is -10, exact.
+	exp := AddTable(x, -4, table, -10, 12, acc)
+	if exp != -10 {
+		t.Fatalf("exp %d", exp)
+	}
+	for k, v := range x {
+		want := math.Ldexp(float64(v), -4) + math.Ldexp(float64(table[k%3]), -10)
+		if got := math.Ldexp(float64(acc[k]), exp); got != want {
+			t.Errorf("acc[%d] = %v, want %v", k, got, want)
+		}
+	}
+	// A 32-bit table far finer than x: the exponent stops 23 bits below x's, where x
+	// still fits below 2^30, and the table is rounded.
+	if exp := AddTable(x, 0, []int32{math.MaxInt32, 0, 0}, -40, 32, acc); exp != -23 || acc[0] != 10<<23+1<<14 {
+		t.Errorf("wide table: exp %d, acc %v", exp, acc)
+	}
+}
+
+func TestSoftmaxProbs(t *testing.T) {
+	scores := []int32{40, 8, 8, -100, 1 << 30}
+	out := make([]int8, 5)
+	// exp -4: z = 2.5, 0.5, 0.5, -6.25; the last key is masked.
+	if sat := SoftmaxProbs(scores, -4, 4, out); sat != 0 {
+		t.Errorf("%d saturated", sat)
+	}
+	z := []float64{2.5, 0.5, 0.5, -6.25}
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(v - 2.5)
+	}
+	for j, v := range z {
+		if want := math.Round(128 * math.Exp(v-2.5) / sum); float64(out[j]) != want {
+			t.Errorf("p[%d] = %d, want %v", j, out[j], want)
+		}
+	}
+	if out[4] != 0 {
+		t.Errorf("masked probability %d", out[4])
+	}
+	// One key: probability 1 saturates to 127/128.
+	if sat := SoftmaxProbs(scores[:1], 0, 1, out[:1]); sat != 1 || out[0] != 127 {
+		t.Errorf("single key: %d (saturated %d)", out[0], sat)
+	}
+}
+
+func TestSoftmaxGradInt(t *testing.T) {
+	p := []int8{64, 32, 32, 0}
+	dp := []int64{10, -6, 3, 1000}
+	ds := make([]int64, 4)
+	SoftmaxGradInt(p, dp, ds)
+	// Real form with P = p/128: dS = P*(dP - Σ P*dP), scaled by 2^14.
+	var s float64
+	for j := range p {
+		s += float64(p[j]) / 128 * float64(dp[j])
+	}
+	for j := range p {
+		want := float64(p[j]) / 128 * (float64(dp[j]) - s) * (1 << 14)
+		if float64(ds[j]) != want {
+			t.Errorf("ds[%d] = %d, want %v", j, ds[j], want)
+		}
+	}
+}

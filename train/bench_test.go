@@ -33,3 +33,15 @@ func benchmarkStep(b *testing.B, net *models.Network, batch int) {
 		})
 	}
 }
+
+// BenchmarkResNet20Step times one training step of ResNet-20 (MNIST-sized, 1x32x32),
+// batch 32.
+func BenchmarkResNet20Step(b *testing.B) {
+	benchmarkStep(b, models.ResNet20(1), 32)
+}
+
+// BenchmarkTransformerStep times one training step of the character transformer,
+// batch 32.
+func BenchmarkTransformerStep(b *testing.B) {
+	benchmarkStep(b, models.Transformer(), 32)
+}

@@ -73,9 +73,10 @@ func (t *Trainer) RecordGradients() {
 	}
 	t.grads = make([][]int32, len(t.p.weights))
 	t.gradExps = make([]int, len(t.p.weights))
-	t.in.onGrad = func(layer int, grad []int32, gradExp int, _ []int32, _ int) {
+	t.in.onGrad = func(layer int, w, _ []gradSeg) {
+		grad, exp := joinSegments(w)
 		t.grads[layer] = append(t.grads[layer][:0], grad...)
-		t.gradExps[layer] = gradExp
+		t.gradExps[layer] = exp
 	}
 }
 
@@ -114,4 +115,27 @@ func channelMajor(v []int8, n, pos, c int) []int8 {
 		}
 	}
 	return out
+}
+
+// joinSegments returns a weight gradient given in segments as one tensor: the
+// segments themselves when there is one, else every segment brought to the finest
+// exponent (exact left shifts, saturating at int32, which only an attention layer's
+// projections with very different error scales would reach).
+func joinSegments(w []gradSeg) ([]int32, int) {
+	if len(w) == 1 {
+		return w[0].grad, w[0].exp
+	}
+	e := w[0].exp
+	n := 0
+	for _, sg := range w {
+		e = min(e, sg.exp)
+		n = max(n, sg.lo+len(sg.grad))
+	}
+	out := make([]int32, n)
+	for _, sg := range w {
+		for k, v := range sg.grad {
+			out[sg.lo+k] = int32(kernels.Saturate(kernels.RoundShift(int64(v), e-sg.exp), 32))
+		}
+	}
+	return out, e
 }

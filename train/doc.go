@@ -104,4 +104,55 @@
 // adding a bit shifts weights and biases left and halves both steps, dropping one
 // rounds away the LSB (RoundShift by 1, saturating) and doubles them
 // (kernels.ConvertInt). Adding a bit and dropping it again restores the weights.
+//
+// # Normalisation
+//
+// Batch and layer normalisation are weight layers like any other for every method:
+// their scale gamma is the layer's weights and their shift beta its bias. Under RCT
+// they are b_l-bit integers with steps 2^WExp and 2^BExp, updated by kernels.UpdateInt
+// and given a bitwidth by the precision policy from their own Gavg, exactly as a
+// convolution's weights; under QAT they have fp32 masters and b-bit copies. Batch
+// normalisation's running mean and variance (for evaluation) are int32 integers in
+// units of 2^(x_exp-kernels.RunningFracBits) (squared for the variance), moved 2^-3
+// of the way to each training batch's value by a shift (kernels.RunningUpdate);
+// they are state, not parameters: no policy sets their width.
+//
+// Per element the work is integer; per group (a channel for batch normalisation, a
+// position for layer normalisation) one float64 step, a vector-unit scalar op, turns
+// exact statistics into coefficients. Forward: exact int64 sums Σx and Σx² of the
+// int8 input, kernels.NormInvStd for 1/sqrt(var+ε), kernels.NormForwardCoefs for
+// y = a*x + c, kernels.FixCoefs to integers of kernels.CoefBits bits with a common
+// exponent, kernels.ChannelAffine in int64 and a delayed-scale kernels.Requant64.
+// Layer normalisation first forms x_hat = A*x + C per position as integers and then
+// applies gamma and beta (kernels.ScaleShift). Backward: exact sums Σdy and Σdy*x,
+// kernels.NormBackwardCoefs for dx = a*dy + b*x + c per group (for layer
+// normalisation u = gamma*dy, exact, takes dy's place), the same fixing and
+// requantisation; beta's gradient is Σdy (exact), gamma's is Σdy*x_hat, exact for
+// layer normalisation (kernels.Narrow32) and, for batch normalisation, the float64
+// per-channel value quantised by kernels.FixGrads. A group may hold at most
+// kernels.NormMaxGroup values, so that the sums stay exact; a trainer refuses
+// larger batches for such a layer.
+//
+// # Attention
+//
+// An attention layer's four projections (Wq, Wk, Wv, Wo and their biases) form one
+// weight layer with one bitwidth, in four segments with a gradient scale each (their
+// gradients come from errors of different scales); the update and the random bits are
+// those of one tensor. Q, K, V, the context O and the errors dO, dS and [dQ dK dV]
+// are int8 tensors with delayed power-of-two scales (scales.Inner). Scores are exact
+// integer products; 1/sqrt(d_head) is applied exactly as an exponent, so the integer
+// path requires d_head to be a power of four (the built-in transformer's is 64). The
+// softmax runs in float64 on the exact scores and yields int8 probabilities with step
+// 2^kernels.ProbExp (kernels.SoftmaxProbs; a causal mask leaves later keys at zero);
+// its backward pass is integer (kernels.SoftmaxGradInt). QAT quantises the inputs of
+// the four projections like any GEMM input and keeps the products of activations with
+// activations float.
+//
+// # Other layers
+//
+// Grouped and depthwise convolutions use the same integer semantics as any
+// convolution (per-group GEMMs, kernels.GEMMInt), computed by direct loops
+// (grouped.go). An option-A shortcut (models.ShortcutAdd) gathers its subsampled,
+// channel-padded skip operand and adds it like a residual. A position embedding adds
+// its b_l-bit table to its input (kernels.AddTable) and is updated like an embedding.
 package train

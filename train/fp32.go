@@ -14,9 +14,12 @@ import (
 
 // netLayer is one layer's static plan, shared by the float and integer paths.
 type netLayer struct {
-	l    *models.Layer
-	conv *convGeom // Linear and Conv2D
-	pool *poolGeom // MaxPool and AvgPool
+	l     *models.Layer
+	conv  *convGeom     // Linear and Conv2D
+	pool  *poolGeom     // MaxPool and AvgPool
+	norm  *normGeom     // BatchNorm and LayerNorm
+	attn  *attnGeom     // Attention
+	short *shortcutGeom // ShortcutAdd
 	// weight is the layer's index among the weight layers, -1 for none.
 	weight int
 	// needDX: backward must produce the error of the layer's input (false for the first
@@ -26,9 +29,19 @@ type netLayer struct {
 	// requantisation (as kernels/ does), unless a residual Add reads that layer's
 	// pre-ReLU output; the float path runs every ReLU as a layer.
 	fused bool
-	// residual is the Add layer whose error is added to this layer's output error, -1
-	// for none.
+	// residual is the Add or ShortcutAdd layer whose error is added to this layer's
+	// output error, -1 for none.
 	residual int
+}
+
+// segments is how many equal parts a weight layer's weights (and biases) form, each a
+// matrix of its own for quantisation and the integer update: Attention's four
+// projections, one for every other layer.
+func (nl *netLayer) segments() int {
+	if nl.attn != nil {
+		return 4
+	}
+	return 1
 }
 
 // plan is a network prepared for training: per-layer geometry and buffer sizes.
@@ -69,7 +82,14 @@ func newPlan(net *models.Network) (*plan, error) {
 			if nl.conv, err = newConvGeom(&gl); err != nil {
 				return nil, err
 			}
-			p.maxCols = max(p.maxCols, nl.conv.positions()*nl.conv.k)
+			p.maxCols = max(p.maxCols, nl.conv.colsPerExample())
+		case models.BatchNorm, models.LayerNorm:
+			nl.norm = newNormGeom(l)
+		case models.Attention:
+			nl.attn = newAttnGeom(l)
+		case models.ShortcutAdd:
+			nl.short = newShortcutGeom(net, l)
+		case models.PosEmbedding:
 		case models.MaxPool, models.AvgPool:
 			if nl.pool, err = newPoolGeom(l); err != nil {
 				return nil, err
@@ -94,7 +114,7 @@ func newPlan(net *models.Network) (*plan, error) {
 		p.layers[i] = nl
 	}
 	for i := range net.Layers {
-		if net.Layers[i].Kind == models.Add {
+		if net.Layers[i].IsResidual() {
 			from := net.Layers[i].From
 			if p.layers[from].residual >= 0 {
 				return nil, fmt.Errorf("layer %s is added by two residual layers", net.Layers[from].Name)
@@ -139,16 +159,30 @@ func in[T any](input []T, act [][]T, i int) []T {
 
 // initWeights draws the initial float weights of every weight layer, identical for all
 // methods: He (Kaiming) uniform, U(-sqrt(6/fan_in), +sqrt(6/fan_in)), for linear and
-// convolution layers, U(-sqrt(3), +sqrt(3)) (unit variance) for embeddings; biases are
-// zero. Layer i draws from a PCG seeded by (seed, f(i)), so one layer's values do not
-// depend on the others'.
+// convolution layers (fan_in of one group for a grouped convolution); U(-sqrt(3/D),
+// +sqrt(3/D)) (variance 1/D, LeCun's: no ReLU follows them) for the four D x D
+// projections of attention; U(-sqrt(3), +sqrt(3)) (unit variance) for token and
+// position embeddings; 1 for the scale of batch and layer normalisation. Biases
+// (normalisation shifts included) are zero. Layer i draws from a PCG seeded by
+// (seed, f(i)), so one layer's values do not depend on the others'.
 func initWeights(p *plan, seed uint64) [][]float64 {
 	out := make([][]float64, len(p.weights))
 	for j, i := range p.weights {
 		l := p.layers[i].l
 		w := make([]float64, l.WeightParams())
-		bound := math.Sqrt(3)
-		if l.Kind != models.Embedding {
+		var bound float64
+		switch l.Kind {
+		case models.BatchNorm, models.LayerNorm:
+			for k := range w {
+				w[k] = 1
+			}
+			out[j] = w
+			continue
+		case models.Embedding, models.PosEmbedding:
+			bound = math.Sqrt(3)
+		case models.Attention:
+			bound = math.Sqrt(3 / float64(l.In.C))
+		default:
 			_, _, fanIn := l.GEMMDims()
 			bound = math.Sqrt(6 / float64(fanIn))
 		}
@@ -191,6 +225,9 @@ type floatNet[F floatT] struct {
 	y64     []float64 // a GEMM layer's output before the bias
 	dx64    []float64 // a GEMM layer's input error
 	xq      []F       // QAT: the fake-quantised GEMM input
+	skip    []F       // a shortcut's mapped skip operand or error
+	norm    []*normFloat
+	attn    []*attnFloat
 }
 
 func newFloatNet[F floatT](p *plan, init [][]float64, momentum bool) *floatNet[F] {
@@ -207,6 +244,12 @@ func newFloatNet[F floatT](p *plan, init [][]float64, momentum bool) *floatNet[F
 			fp.vb = make([]F, len(fp.b))
 		}
 		fn.par[i] = fp
+	}
+	fn.norm = make([]*normFloat, len(p.layers))
+	for i, nl := range p.layers {
+		if nl.norm != nil {
+			fn.norm[i] = newNormFloat(nl.norm)
+		}
 	}
 	return fn
 }
@@ -249,8 +292,15 @@ func (fn *floatNet[F]) ensure(n int) {
 	fn.s = newGEMMScratch(p, n)
 	fn.y64 = make([]float64, n*p.maxAct)
 	fn.dx64 = make([]float64, n*p.maxAct)
+	fn.skip = make([]F, n*p.maxAct)
 	if fn.qat != nil {
 		fn.xq = make([]F, n*p.maxAct)
+	}
+	fn.attn = make([]*attnFloat, len(p.layers))
+	for i, nl := range p.layers {
+		if nl.attn != nil {
+			fn.attn[i] = newAttnFloat(nl.attn, n, fn.qat != nil)
+		}
 	}
 }
 
@@ -259,8 +309,8 @@ func (fn *floatNet[F]) refresh() {
 	for _, i := range fn.p.weights {
 		nl, fp := &fn.p.layers[i], fn.par[i]
 		if fn.qat != nil {
-			setGEMMWeights(nl, fn.qat.weights(fp.w, nl.weight), fp.w64)
-			copy(fp.b64, fn.qat.bias(fp.b, nl.weight))
+			setGEMMWeights(nl, fn.qat.weights(fp.w, nl.weight, nl.segments()), fp.w64)
+			copy(fp.b64, fn.qat.bias(fp.b, nl.weight, nl.segments()))
 		} else {
 			setGEMMWeights(nl, fp.w, fp.w64)
 			convert(fp.b64, fp.b)
@@ -308,11 +358,69 @@ func (fn *floatNet[F]) forward(x []float32, n int, train bool) error {
 			for j := range out {
 				out[j] = src[j] + other[j]
 			}
+		case models.ShortcutAdd:
+			skip := fn.skip[:len(out)]
+			shortcutGather(nl.short, fn.act[l.From], n, skip)
+			for j := range out {
+				out[j] = src[j] + skip[j]
+			}
+		case models.PosEmbedding:
+			table := fn.par[i].w64
+			for j := range out {
+				out[j] = F(float64(src[j]) + table[j%len(table)])
+			}
+		case models.BatchNorm, models.LayerNorm:
+			fp := fn.par[i]
+			normForwardFloat(nl.norm, fn.norm[i], src, n, fp.w64, fn.beta(i), train, out)
+		case models.Attention:
+			fn.attnForward(i, src, n, train)
 		case models.Flatten:
 			// act[i] aliases its input.
 		}
 	}
 	return nil
+}
+
+// beta returns normalisation layer i's shift as its kernels read it (zeros without
+// one).
+func (fn *floatNet[F]) beta(i int) []float64 {
+	if b := fn.par[i].b64; b != nil {
+		return b
+	}
+	return make([]float64, fn.p.layers[i].norm.c)
+}
+
+func (fn *floatNet[F]) attnForward(i int, src []F, n int, train bool) {
+	a, st, fp := fn.p.layers[i].attn, fn.attn[i], fn.par[i]
+	var quantCtx func(o, oq []float64)
+	if fn.qat != nil {
+		src = fn.qat.activations(i, src, fn.xq, train)
+		quantCtx = func(o, oq []float64) { fakeQuantAct(&fn.qat.ctx[i], o, oq, train) }
+	}
+	convert(st.x, src)
+	attnForwardFloat(a, st, n, fp.w64, fp.b64, fn.s.split, quantCtx)
+	convert(fn.act[i][:len(src)], st.y[:len(src)])
+}
+
+func (fn *floatNet[F]) attnBackward(i int, dy, dx []F, n int) {
+	nl := &fn.p.layers[i]
+	st, fp := fn.attn[i], fn.par[i]
+	convert(st.dy, dy)
+	var steCtx func(dO []float64)
+	if fn.qat != nil {
+		steCtx = func(dO []float64) { straightThroughRange(&fn.qat.ctx[i], st.o, dO) }
+	}
+	var dx64 []float64
+	if nl.needDX {
+		dx64 = fn.dx64[:len(dy)]
+	}
+	attnBackwardFloat(nl.attn, st, n, fp.w64, fn.s.split, fp.gw, fp.gb, steCtx, dx64)
+	if dx64 != nil {
+		convert(dx, dx64)
+		if fn.qat != nil {
+			fn.qat.straightThrough(i, in(fn.input, fn.act, i)[:len(dx)], dx)
+		}
+	}
 }
 
 func scale[F floatT](x []F, s float64) {
@@ -383,14 +491,33 @@ func (fn *floatNet[F]) backward(n int) {
 				avgPoolSpread(nl.pool, dy, n, dx)
 				scale(dx, 1/float64(nl.pool.window()))
 			}
-		case models.Add:
+		case models.Add, models.ShortcutAdd:
 			copy(dx, dy)
+		case models.PosEmbedding:
+			if nl.needDX {
+				copy(dx, dy)
+			}
+			posGrad(dy, n, l.In.C, l.In.H*l.In.W, fn.par[i].gw)
+		case models.BatchNorm, models.LayerNorm:
+			fp := fn.par[i]
+			var d []F
+			if nl.needDX {
+				d = dx
+			}
+			normBackwardFloat(nl.norm, fn.norm[i], in(fn.input, fn.act, i)[:len(dy)], dy, n, fp.w64, fp.gw, fp.gb, d)
+		case models.Attention:
+			fn.attnBackward(i, dy, dx, n)
 		}
-		// The output of layer i-1 also feeds a residual Add: its error gets that
-		// layer's error too.
+		// The output of layer i-1 also feeds a residual layer: its error gets that
+		// layer's error too (through the shortcut's mapping).
 		if i > 0 && nl.needDX {
 			if r := p.layers[i-1].residual; r >= 0 {
-				for j, v := range fn.err[r][:len(dx)] {
+				e := fn.err[r][:n*int(p.layers[r].l.Out.Elems())]
+				if sg := p.layers[r].short; sg != nil {
+					shortcutScatter(sg, e, n, fn.skip[:len(dx)])
+					e = fn.skip[:len(dx)]
+				}
+				for j, v := range e[:len(dx)] {
 					dx[j] += v
 				}
 			}

@@ -30,6 +30,7 @@ type intNet struct {
 	capN   int
 	stale  bool
 	w64    [][]float64 // per network layer: the integer weights in GEMM layout
+	tables [][]int32   // per position embedding: its table in NHWC order (scratch)
 	xExp   int         // exponent of the quantised input batch
 	x8     []int8
 	ids    []int32
@@ -46,10 +47,14 @@ type intNet struct {
 	g32    []int32   // weight-gradient accumulators
 	gb     []int32   // bias-gradient accumulators
 	prob   []float64
+	acc64  []int64 // wide accumulators (normalisation, attention)
+	skip8  []int8  // a shortcut's mapped skip operand or error
+	norms  []*normInt
+	attns  []*attnInt
 	sat    Saturations
 	// onGrad, when set, observes each weight layer's gradient accumulators just before
-	// the update (for tests and diagnostics).
-	onGrad func(layer int, grad []int32, gradExp int, biasGrad []int32, biasExp int)
+	// the update (for tests and diagnostics): the weights' and the biases' segments.
+	onGrad func(layer int, w, b []gradSeg)
 }
 
 // Saturations counts values clipped by integer training, since the start of the run.
@@ -72,16 +77,31 @@ func newIntNet(p *plan, st rctState, lr kernels.FixedLR, rounding kernels.Roundi
 		}
 	}
 	for i := range p.layers {
-		if l := p.layers[i].l; l.Kind == models.AvgPool {
-			if w := p.layers[i].pool.window(); w&(w-1) != 0 {
+		nl := &p.layers[i]
+		if l := nl.l; l.Kind == models.AvgPool {
+			if w := nl.pool.window(); w&(w-1) != 0 {
 				return nil, fmt.Errorf("layer %s: integer average pooling needs a power-of-two window, has %d", l.Name, w)
 			}
 		}
+		if nl.attn != nil {
+			if err := checkAttnInt(nl.l.Name, nl.attn); err != nil {
+				return nil, err
+			}
+		}
+		if nl.norm != nil {
+			if err := checkNormInt(nl.l.Name, nl.norm, 1); err != nil {
+				return nil, err
+			}
+		}
 	}
-	in := &intNet{p: p, st: st, lr: lr, rounding: rounding, seed: seed, stale: true, w64: make([][]float64, len(p.layers))}
+	in := &intNet{p: p, st: st, lr: lr, rounding: rounding, seed: seed, stale: true, w64: make([][]float64, len(p.layers)),
+		tables: make([][]int32, len(p.layers))}
 	maxW, maxB := 0, 0
 	for j, i := range p.weights {
 		in.w64[i] = make([]float64, len(st.Layers[j].W))
+		if p.layers[i].l.Kind == models.PosEmbedding {
+			in.tables[i] = make([]int32, len(st.Layers[j].W))
+		}
 		maxW = max(maxW, len(st.Layers[j].W))
 		maxB = max(maxB, len(st.Layers[j].B))
 	}
@@ -95,9 +115,17 @@ func (in *intNet) ensure(n int) error {
 		return nil
 	}
 	p := in.p
-	for _, i := range p.weights {
-		if g := p.layers[i].conv; g != nil && float64(n*g.positions())*127*127 >= maxExactGEMM {
-			return fmt.Errorf("batch %d is too large for exact weight-gradient GEMMs of layer %s in float64", n, p.layers[i].l.Name)
+	for i, nl := range p.layers {
+		if g := nl.conv; g != nil && float64(n*g.positions())*127*127 >= maxExactGEMM {
+			return fmt.Errorf("batch %d is too large for exact weight-gradient GEMMs of layer %s in float64", n, nl.l.Name)
+		}
+		if a := nl.attn; a != nil && float64(n*a.t)*127*127 >= maxExactGEMM {
+			return fmt.Errorf("batch %d is too large for exact weight-gradient GEMMs of layer %s in float64", n, nl.l.Name)
+		}
+		if nl.norm != nil {
+			if err := checkNormInt(p.layers[i].l.Name, nl.norm, n); err != nil {
+				return err
+			}
 		}
 	}
 	in.capN = n
@@ -134,6 +162,18 @@ func (in *intNet) ensure(n int) error {
 	in.acc = make([]int32, n*p.maxAct)
 	last := p.layers[len(p.layers)-1].l
 	in.prob = make([]float64, n*int(last.Out.Elems()))
+	in.acc64 = make([]int64, n*p.maxAct)
+	in.skip8 = make([]int8, n*p.maxAct)
+	in.norms = make([]*normInt, len(p.layers))
+	in.attns = make([]*attnInt, len(p.layers))
+	for i, nl := range p.layers {
+		if nl.norm != nil {
+			in.norms[i] = newNormInt(nl.norm, n)
+		}
+		if nl.attn != nil {
+			in.attns[i] = newAttnInt(nl.attn, n)
+		}
+	}
 	return nil
 }
 
@@ -161,8 +201,9 @@ func (in *intNet) refresh() {
 }
 
 // forward runs the network on n examples with the delayed scales sc (the training
-// state's, or an evaluation copy).
-func (in *intNet) forward(x []float32, n int, sc *scales) error {
+// state's, or an evaluation copy); train selects training behaviour (batch
+// normalisation's batch statistics and running-statistics update).
+func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 	if err := in.ensure(n); err != nil {
 		return err
 	}
@@ -216,11 +257,39 @@ func (in *intNet) forward(x []float32, n int, sc *scales) error {
 			acc := in.acc[:size]
 			e := kernels.AddAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
+		case models.ShortcutAdd:
+			// The skip operand mapped onto the output's shape (zeros where it adds
+			// nothing), then added like a residual.
+			skip := in.skip8[:size]
+			shortcutGather(nl.short, in.act[l.From], n, skip)
+			acc := in.acc[:size]
+			e := kernels.AddAligned(src, in.inExp(i), skip, in.actExp[l.From], acc)
+			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
+		case models.PosEmbedding:
+			L := &in.st.Layers[nl.weight]
+			acc := in.acc[:size]
+			e := kernels.AddTable(src, in.inExp(i), in.w32(i), L.WExp, L.Bits, acc)
+			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
+		case models.BatchNorm, models.LayerNorm:
+			in.actExp[i] = in.normForward(i, src, n, relu, train, sc, out)
+		case models.Attention:
+			in.actExp[i] = in.attnForward(i, src, n, relu, sc, out)
 		case models.Flatten:
 			in.actExp[i] = in.inExp(i)
 		}
 	}
 	return nil
+}
+
+// w32 returns position-embedding layer i's table in one example's NHWC order, as the
+// integers themselves (refreshed with the GEMM weights).
+func (in *intNet) w32(i int) []int32 {
+	w := in.w64[i]
+	t := in.tables[i][:len(w)]
+	for j, v := range w {
+		t[j] = int32(v)
+	}
+	return t
 }
 
 func log2(n int) int {
@@ -235,6 +304,23 @@ func (in *intNet) requant(acc []int32, accExp int, relu bool, s *scaleState, out
 	e, n := delayedRequant(acc, 1, accExp, relu, s, out, nil)
 	*sat += int64(n)
 	return e
+}
+
+// requant64 is requant for int64 accumulators (kernels.Requant64).
+func (in *intNet) requant64(acc []int64, accExp int, relu bool, s *scaleState, out []int8, sat *int64) int {
+	e, n := delayedRequant64(acc, accExp, relu, s, out)
+	*sat += int64(n)
+	return e
+}
+
+// update hands weight layer i's gradient segments to the observer, if any, and
+// applies the integer update.
+func (in *intNet) update(nl *netLayer, i, step int, w, b []gradSeg, stats []LayerStats) {
+	if in.onGrad != nil {
+		in.onGrad(nl.weight, w, b)
+	}
+	in.sat.Weights += int64(updateSegments(&in.st.Layers[nl.weight], i, step, w, b, in.lr, in.rounding, in.seed, statsAt(stats, nl.weight)))
+	in.stale = true
 }
 
 func (in *intNet) gemmForward(i int, x []int8, n int, relu bool, sc *scales) {
@@ -296,11 +382,22 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 			g := in.g32[:len(L.W)]
 			clear(g)
 			embedBackward(in.ids[:n*p.inElems], dy, l.Out.C, g)
-			if in.onGrad != nil {
-				in.onGrad(nl.weight, g, ee, nil, 0)
+			in.update(nl, i, step, []gradSeg{{0, g, ee}}, nil, stats)
+		case models.PosEmbedding:
+			// The error passes to the input unchanged; the table's gradient is the
+			// error summed over the batch.
+			if nl.needDX {
+				copy(dx, dy)
+				in.errExp[i-1] = ee
 			}
-			in.sat.Weights += int64(updateLayer(L, i, step, g, ee, nil, 0, in.lr, in.rounding, in.seed, statsAt(stats, nl.weight)))
-			in.stale = true
+			L := &in.st.Layers[nl.weight]
+			g := in.g32[:len(L.W)]
+			posGrad(dy, n, l.In.C, l.In.H*l.In.W, g)
+			in.update(nl, i, step, []gradSeg{{0, g, ee}}, nil, stats)
+		case models.BatchNorm, models.LayerNorm:
+			in.normBackward(i, dy, n, step, stats)
+		case models.Attention:
+			in.attnBackward(i, dy, n, step, stats)
 		case models.ReLU:
 			if nl.needDX {
 				reluBackward(in.act[i][:len(dy)], dy, dx)
@@ -318,7 +415,7 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 				avgPoolSpread(nl.pool, dy, n, acc)
 				in.errExp[i-1] = in.spread(acc, ee-log2(nl.pool.window()), nl.pool, &sc.Bwd[i], dx)
 			}
-		case models.Add:
+		case models.Add, models.ShortcutAdd:
 			copy(dx, dy)
 			in.errExp[i-1] = ee
 		case models.Flatten:
@@ -328,8 +425,14 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 		}
 		if i > 0 && nl.needDX {
 			if r := p.layers[i-1].residual; r >= 0 {
+				other := in.err[r][:n*int(p.layers[r].l.Out.Elems())]
+				if sg := p.layers[r].short; sg != nil {
+					// A shortcut's error reaches the positions its skip operand came from.
+					shortcutScatter(sg, other, n, in.skip8[:len(dx)])
+					other = in.skip8[:len(dx)]
+				}
 				acc := in.acc[:len(dx)]
-				e := kernels.AddAligned(dx, in.errExp[i-1], in.err[r][:len(dx)], in.errExp[r], acc)
+				e := kernels.AddAligned(dx, in.errExp[i-1], other[:len(dx)], in.errExp[r], acc)
 				in.errExp[i-1] = in.requant(acc, e, false, &sc.Res[i-1], dx, &in.sat.Errors)
 			}
 		}
@@ -381,9 +484,9 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 			}
 		}
 	}
-	if in.onGrad != nil {
-		in.onGrad(nl.weight, grad, in.inExp(i)+ee, gb, ee)
+	var b []gradSeg
+	if L.B != nil {
+		b = []gradSeg{{0, gb, ee}}
 	}
-	in.sat.Weights += int64(updateLayer(L, i, step, grad, in.inExp(i)+ee, gb, ee, in.lr, in.rounding, in.seed, statsAt(stats, nl.weight)))
-	in.stale = true
+	in.update(nl, i, step, []gradSeg{{0, grad, in.inExp(i) + ee}}, b, stats)
 }

@@ -61,6 +61,50 @@ func gradCheckNets(t testing.TB) []*models.Network {
 			models.Layer{Kind: models.Add, Out: S(5, 1, 6), From: 1},
 			models.Layer{Kind: models.Conv2D, Out: S(7, 1, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
 		),
+		// Batch normalisation, an option-A shortcut that subsamples and pads channels,
+		// a depthwise and a grouped convolution.
+		mkNet(t, "bn-shortcut", S(2, 8, 8),
+			models.Layer{Kind: models.Conv2D, Out: S(4, 8, 8), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1},
+			models.Layer{Kind: models.BatchNorm, Out: S(4, 8, 8), Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(4, 8, 8)},
+			models.Layer{Kind: models.Conv2D, Out: S(8, 4, 4), KernelH: 3, KernelW: 3, Stride: 2, Padding: 1},
+			models.Layer{Kind: models.BatchNorm, Out: S(8, 4, 4), Bias: true},
+			models.Layer{Kind: models.ShortcutAdd, Out: S(8, 4, 4), From: 2, Stride: 2, Padding: 2},
+			models.Layer{Kind: models.ReLU, Out: S(8, 4, 4)},
+			models.Layer{Kind: models.Conv2D, Out: S(8, 4, 4), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1, Groups: 8, Bias: true},
+			models.Layer{Kind: models.BatchNorm, Out: S(8, 4, 4), Bias: true},
+			models.Layer{Kind: models.Add, Out: S(8, 4, 4), From: 5},
+			models.Layer{Kind: models.Conv2D, Out: S(6, 2, 2), KernelH: 3, KernelW: 3, Stride: 2, Padding: 1, Groups: 2, Bias: true},
+			models.Layer{Kind: models.AvgPool, Out: S(6, 1, 1), KernelH: 2, KernelW: 2, Stride: 2},
+			models.Layer{Kind: models.Flatten, Out: S(6, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(5, 1, 1), Bias: true},
+		),
+		// A pre-normalisation transformer block with causal attention of two heads.
+		mkNet(t, "transformer", S(1, 1, 6),
+			models.Layer{Kind: models.Embedding, Out: S(8, 1, 6), Vocab: 7},
+			models.Layer{Kind: models.PosEmbedding, Out: S(8, 1, 6)},
+			models.Layer{Kind: models.LayerNorm, Out: S(8, 1, 6), Bias: true},
+			models.Layer{Kind: models.Attention, Out: S(8, 1, 6), Heads: 2, Causal: true, Bias: true},
+			models.Layer{Kind: models.Add, Out: S(8, 1, 6), From: 1},
+			models.Layer{Kind: models.LayerNorm, Out: S(8, 1, 6), Bias: true},
+			models.Layer{Kind: models.Conv2D, Out: S(16, 1, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(16, 1, 6)},
+			models.Layer{Kind: models.Conv2D, Out: S(8, 1, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+			models.Layer{Kind: models.Add, Out: S(8, 1, 6), From: 4},
+			models.Layer{Kind: models.LayerNorm, Out: S(8, 1, 6), Bias: true},
+			models.Layer{Kind: models.Conv2D, Out: S(7, 1, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+		),
+		// Attention without a mask or biases on real-valued inputs, after a projection
+		// (so that its input's error is checked), with a position embedding that is not
+		// after an embedding.
+		mkNet(t, "attn-plain", S(3, 1, 5),
+			models.Layer{Kind: models.Conv2D, Out: S(4, 1, 5), KernelH: 1, KernelW: 1, Stride: 1},
+			models.Layer{Kind: models.PosEmbedding, Out: S(4, 1, 5)},
+			models.Layer{Kind: models.Attention, Out: S(4, 1, 5), Heads: 1},
+			models.Layer{Kind: models.LayerNorm, Out: S(4, 1, 5)},
+			models.Layer{Kind: models.Flatten, Out: S(20, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(3, 1, 1), Bias: true},
+		),
 		mkNet(t, "mlp-res", S(1, 3, 4),
 			models.Layer{Kind: models.Flatten, Out: S(12, 1, 1)},
 			models.Layer{Kind: models.Linear, Out: S(6, 1, 1), Bias: true},
@@ -103,11 +147,23 @@ func TestGradientsFiniteDifference(t *testing.T) {
 			}
 			init := initWeights(p, 3)
 			fn := newFloatNet[float64](p, init, false)
-			// Non-zero biases so that their gradients matter too.
+			// Non-zero biases so that their gradients matter too, normalisation scales
+			// away from 1, and attention weights large enough that the scores, not a
+			// nearly uniform softmax, decide the gradients of Wq and Wk.
 			r := rand.New(rand.NewPCG(5, 5))
 			for _, i := range p.weights {
 				for k := range fn.par[i].b {
 					fn.par[i].b[k] = r.Float64()*0.2 - 0.1
+				}
+				switch p.layers[i].l.Kind {
+				case models.BatchNorm, models.LayerNorm:
+					for k := range fn.par[i].w {
+						fn.par[i].w[k] = 0.5 + r.Float64()
+					}
+				case models.Attention:
+					for k := range fn.par[i].w {
+						fn.par[i].w[k] *= 4
+					}
 				}
 			}
 			const n = 3
@@ -209,14 +265,16 @@ func TestConvMatchesDirectDefinition(t *testing.T) {
 					for ow := range g.wo {
 						for o := range g.cout {
 							var s int64
-							for c := range g.cin {
+							// Group o/coutG reads input channels from c0 on.
+							c0 := o / g.coutG * g.cinG
+							for c := range g.cinG {
 								for ki := range g.kh {
 									for kj := range g.kw {
 										ih, iw := oh*g.stride+ki-g.padT, ow*g.stride+kj-g.padL
 										if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
 											continue
 										}
-										s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
+										s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c0+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
 									}
 								}
 							}

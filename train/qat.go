@@ -1,20 +1,28 @@
 // QAT: quantisation-aware training, the float path with fake quantisation.
 //
 // Weights: fp32 master copies (updated by SGD with momentum) are fake-quantised to b
-// bits for every GEMM, forward and backward-data alike, with a per-tensor symmetric
-// scale s = max|w| / (2^(b-1)-1) that is NOT restricted to a power of two (the usual
-// QAT quantiser: nothing is clipped, so the straight-through estimator passes the
-// gradient unchanged to the master weights). Biases are fake-quantised the same way
-// with their own scale, since the device stores a b-bit bias copy too.
+// bits wherever they are used, forward and backward-data alike, with a per-tensor
+// symmetric scale s = max|w| / (2^(b-1)-1) that is NOT restricted to a power of two
+// (the usual QAT quantiser: nothing is clipped, so the straight-through estimator
+// passes the gradient unchanged to the master weights). Biases are fake-quantised the
+// same way with their own scale, since the device stores a b-bit bias copy too. This
+// holds for every parameter tensor alike: GEMM weights, embedding and position
+// tables, and the scale (gamma) and shift (beta) of batch and layer normalisation,
+// which the device keeps as b-bit copies beside their fp32 masters like any other
+// parameter (kernels/ charges them at b bits). An attention layer's four projections
+// are four matrices with a scale each (and four biases with a scale each).
 //
-// Activations: the input of every linear and convolution layer is fake-quantised to 8
-// bits on an affine grid over [min(lo, 0), max(hi, 0)], lo and hi being exponential
-// moving averages (decay 0.99, started from the first batch) of the batch minimum and
-// maximum, with the zero point nudged so that 0 is exactly representable (as
-// TensorFlow's FakeQuantWithMinMaxVars). Training steps update the averages before
-// quantising; evaluation uses them frozen. In the backward pass the error reaches an
-// input only where that input lay inside the grid's range (clipped STE). Errors and
-// gradients stay float.
+// Activations: the input of every GEMM with a weight operand — linear, convolution
+// (grouped too), attention's projections of its input and its output projection's
+// input (the context) — is fake-quantised to 8 bits on an affine grid over
+// [min(lo, 0), max(hi, 0)], lo and hi being exponential moving averages (decay 0.99,
+// started from the first batch) of the batch minimum and maximum, with the zero point
+// nudged so that 0 is exactly representable (as TensorFlow's
+// FakeQuantWithMinMaxVars). Training steps update the averages before quantising;
+// evaluation uses them frozen. In the backward pass the error reaches an input only
+// where that input lay inside the grid's range (clipped STE). The products of
+// activations with activations inside attention (scores, context) and the
+// normalisations' arithmetic stay float, as do errors and gradients.
 
 package train
 
@@ -30,6 +38,7 @@ const qatActBits = 8
 type qatState[F floatT] struct {
 	bits   []int      // per weight layer: the width of the current step
 	ranges []actRange // per network layer; used for the GEMM layers' inputs
+	ctx    []actRange // per network layer; an attention layer's context
 	wq, bq []float64  // quantised weights and biases (scratch, canonical layout)
 }
 
@@ -44,7 +53,7 @@ type actRange struct {
 // newQATState returns QAT's quantiser state; bits is shared with the caller, who
 // updates it in place when a schedule changes a width.
 func newQATState[F floatT](p *plan, bits []int) *qatState[F] {
-	q := &qatState[F]{bits: bits, ranges: make([]actRange, len(p.layers))}
+	q := &qatState[F]{bits: bits, ranges: make([]actRange, len(p.layers)), ctx: make([]actRange, len(p.layers))}
 	maxW, maxB := 0, 0
 	for _, i := range p.weights {
 		maxW = max(maxW, int(p.layers[i].l.WeightParams()))
@@ -75,16 +84,35 @@ func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
 	return out
 }
 
-// weights returns the fake-quantised copy of weight layer j's weights w (scratch, valid
-// until the next call).
-func (q *qatState[F]) weights(w []F, j int) []float64 { return fakeQuantSym(w, q.bits[j], q.wq) }
+// weights returns the fake-quantised copy of weight layer j's weights w, made of segs
+// equal matrices quantised separately (scratch, valid until the next call).
+func (q *qatState[F]) weights(w []F, j, segs int) []float64 {
+	return fakeQuantSegments(w, q.bits[j], segs, q.wq)
+}
 
-// bias returns the fake-quantised copy of weight layer j's bias b.
-func (q *qatState[F]) bias(b []F, j int) []float64 { return fakeQuantSym(b, q.bits[j], q.bq) }
+// bias returns the fake-quantised copy of weight layer j's bias b (segs parts).
+func (q *qatState[F]) bias(b []F, j, segs int) []float64 {
+	return fakeQuantSegments(b, q.bits[j], segs, q.bq)
+}
+
+// fakeQuantSegments is fakeQuantSym applied to each of segs equal parts of x.
+func fakeQuantSegments[F floatT](x []F, bits, segs int, out []float64) []float64 {
+	out = out[:len(x)]
+	n := len(x) / max(segs, 1)
+	for s := 0; s < len(x); s += max(n, 1) {
+		fakeQuantSym(x[s:s+n], bits, out[s:s+n])
+	}
+	return out
+}
 
 // activations fake-quantises the input x of GEMM layer i into out and returns it.
 func (q *qatState[F]) activations(i int, x, out []F, train bool) []F {
-	r := &q.ranges[i]
+	return fakeQuantAct(&q.ranges[i], x, out, train)
+}
+
+// fakeQuantAct fake-quantises x into out on the affine 8-bit grid of range r (see the
+// file comment), updating r's averages when training, and returns out.
+func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 	out = out[:len(x)]
 	lo, hi := math.Inf(1), math.Inf(-1)
 	if train || !r.seen {
@@ -115,15 +143,17 @@ func (q *qatState[F]) activations(i int, x, out []F, train bool) []F {
 	r.qlo, r.qhi = -z*s, (levels-z)*s
 	for j, v := range x {
 		c := min(max(float64(v), r.qlo), r.qhi)
-		out[j] = F(math.Round((c-r.qlo)/s)*s + r.qlo)
+		out[j] = E(math.Round((c-r.qlo)/s)*s + r.qlo)
 	}
 	return out
 }
 
 // straightThrough masks the error dx of GEMM layer i's input x: zero where the forward
 // pass clipped x to its grid.
-func (q *qatState[F]) straightThrough(i int, x, dx []F) {
-	r := &q.ranges[i]
+func (q *qatState[F]) straightThrough(i int, x, dx []F) { straightThroughRange(&q.ranges[i], x, dx) }
+
+// straightThroughRange zeroes dx where x lay outside the grid of r's last forward pass.
+func straightThroughRange[E floatT](r *actRange, x, dx []E) {
 	for j, v := range x {
 		if f := float64(v); f < r.qlo || f > r.qhi {
 			dx[j] = 0

@@ -33,14 +33,31 @@ type scales struct {
 	Fwd []scaleState // the layer's output (weight layers, embeddings, adds, average pools)
 	Bwd []scaleState // the error of the layer's input (backward-data, overlapping pools)
 	Res []scaleState // the layer's output error after a residual error is added to it
+	// Inner holds the scales of the tensors inside a composite layer (attention's Q, K,
+	// V, context and the errors between its backward products; see attention_int.go),
+	// nil for the other layers.
+	Inner [][]scaleState
 }
 
-func newScales(layers int) scales {
-	return scales{Fwd: make([]scaleState, layers), Bwd: make([]scaleState, layers), Res: make([]scaleState, layers)}
+func newScales(p *plan) scales {
+	layers := len(p.layers)
+	s := scales{Fwd: make([]scaleState, layers), Bwd: make([]scaleState, layers), Res: make([]scaleState, layers),
+		Inner: make([][]scaleState, layers)}
+	for i, nl := range p.layers {
+		if nl.attn != nil {
+			s.Inner[i] = make([]scaleState, attnScales)
+		}
+	}
+	return s
 }
 
 func (s scales) clone() scales {
-	return scales{Fwd: append([]scaleState(nil), s.Fwd...), Bwd: append([]scaleState(nil), s.Bwd...), Res: append([]scaleState(nil), s.Res...)}
+	c := scales{Fwd: append([]scaleState(nil), s.Fwd...), Bwd: append([]scaleState(nil), s.Bwd...), Res: append([]scaleState(nil), s.Res...),
+		Inner: make([][]scaleState, len(s.Inner))}
+	for i, in := range s.Inner {
+		c.Inner[i] = append([]scaleState(nil), in...)
+	}
+	return c
 }
 
 // rctState is everything RCT training carries from one step to the next. It holds no
@@ -48,6 +65,35 @@ func (s scales) clone() scales {
 type rctState struct {
 	Layers []rctLayer // per weight layer
 	Scales scales
+	// Running holds batch normalisation's running statistics, per network layer (the
+	// zero value for other layers).
+	Running []rctRunning
+}
+
+// rctRunning is one batch normalisation layer's running statistics for evaluation, as
+// integers: the mean in units of 2^Exp and the biased variance in units of 2^(2*Exp)
+// per channel, Exp being the layer's input step at the last training step minus
+// kernels.RunningFracBits (see norm_int.go).
+type rctRunning struct {
+	Set       bool
+	Exp       int
+	Mean, Var []int32
+}
+
+// clone deep-copies the state.
+func (s *rctState) clone() rctState {
+	out := rctState{Scales: s.Scales.clone(), Layers: make([]rctLayer, len(s.Layers)), Running: make([]rctRunning, len(s.Running))}
+	for j, L := range s.Layers {
+		L.W = append([]int32(nil), L.W...)
+		L.B = append([]int32(nil), L.B...)
+		out.Layers[j] = L
+	}
+	for i, r := range s.Running {
+		r.Mean = append([]int32(nil), r.Mean...)
+		r.Var = append([]int32(nil), r.Var...)
+		out.Running[i] = r
+	}
+	return out
 }
 
 // initRCT quantises the float initial weights: each layer's weight step is the
@@ -57,7 +103,12 @@ type rctState struct {
 // (BExp = WExp): they share the layer's width and its changes, and are added to the
 // accumulators exactly whenever the input's exponent is at most 0.
 func initRCT(p *plan, init [][]float64, bits []int, headroom int) (rctState, error) {
-	st := rctState{Layers: make([]rctLayer, len(p.weights)), Scales: newScales(len(p.layers))}
+	st := rctState{Layers: make([]rctLayer, len(p.weights)), Scales: newScales(p), Running: make([]rctRunning, len(p.layers))}
+	for i, nl := range p.layers {
+		if nl.norm != nil && nl.norm.batch {
+			st.Running[i] = rctRunning{Mean: make([]int32, nl.norm.c), Var: make([]int32, nl.norm.c)}
+		}
+	}
 	for j, i := range p.weights {
 		b := bits[j]
 		if b < 2 || b > 32 {
@@ -97,30 +148,64 @@ func (L *rctLayer) setBits(bits int) int {
 // rctSeed derives the stochastic-rounding seed from the run's seed.
 func rctSeed(seed uint64) uint64 { return splitmix64(seed ^ 0x5243545f726f756e) } // "RCT_roun"
 
+// gradSeg is a part of a weight layer's gradient accumulators with a scale of its
+// own: grad holds the gradients of values [lo, lo+len(grad)) of the layer's weights
+// (or biases), in the canonical layout, with scale 2^exp. Most layers have one
+// segment per tensor; an attention layer's four projections are four (their
+// gradients come from errors with different scales).
+type gradSeg struct {
+	lo   int
+	grad []int32
+	exp  int
+}
+
 // updateLayer applies the integer update to weight layer j (network layer i) at step
 // `step`: grad is the weight-gradient accumulator (canonical layout) with scale
 // 2^gradExp, biasGrad the bias-gradient accumulator with scale 2^biasExp. When stats
 // is not nil it receives the layer's Gavg. It returns how many values saturated.
 func updateLayer(L *rctLayer, i, step int, grad []int32, gradExp int, biasGrad []int32, biasExp int,
 	lr kernels.FixedLR, rounding kernels.Rounding, seed uint64, stats *LayerStats) int {
-	sh := kernels.UpdateShift(lr, gradExp, L.WExp)
+	var b []gradSeg
+	if L.B != nil {
+		b = []gradSeg{{0, biasGrad, biasExp}}
+	}
+	return updateSegments(L, i, step, []gradSeg{{0, grad, gradExp}}, b, lr, rounding, seed, stats)
+}
+
+// updateSegments is updateLayer for gradients in segments (w for the weights, b for
+// the biases, covering them). Every segment updates with its own shift; the random
+// bits of each value follow from its index in the whole tensor, as if it were one.
+// Gavg is the mean over all weights: the sum over segments of
+// kernels.Gavg(Σ|G| of the segment, all weights, mant, the segment's shift).
+func updateSegments(L *rctLayer, i, step int, w, b []gradSeg,
+	lr kernels.FixedLR, rounding kernels.Rounding, seed uint64, stats *LayerStats) int {
 	if stats != nil {
-		stats.Gavg = kernels.Gavg(kernels.GradAbsSum(grad), len(grad), lr.Mant, sh)
+		stats.Gavg = 0
+		for _, sg := range w {
+			stats.Gavg += kernels.Gavg(kernels.GradAbsSum(sg.grad), len(L.W), lr.Mant, kernels.UpdateShift(lr, sg.exp, L.WExp))
+		}
 	}
 	key := kernels.RandKey(seed, kernels.RandStream(step, i, 0))
-	// Tiles of the weights update on separate cores; each tile's random bits follow
-	// from its first index, so the result is that of one pass.
 	var mu sync.Mutex
 	var sat int
-	parallel(len(L.W), 1<<14, func(lo, hi int) {
-		n := kernels.UpdateInt(L.W[lo:hi], grad[lo:hi], lr.Mant, sh, L.Bits, rounding, key, uint64(lo))
-		mu.Lock()
-		sat += n
-		mu.Unlock()
-	})
+	for _, sg := range w {
+		sh := kernels.UpdateShift(lr, sg.exp, L.WExp)
+		dst := L.W[sg.lo : sg.lo+len(sg.grad)]
+		// Tiles of the weights update on separate cores; each tile's random bits follow
+		// from its first index, so the result is that of one pass.
+		parallel(len(dst), 1<<14, func(lo, hi int) {
+			n := kernels.UpdateInt(dst[lo:hi], sg.grad[lo:hi], lr.Mant, sh, L.Bits, rounding, key, uint64(sg.lo+lo))
+			mu.Lock()
+			sat += n
+			mu.Unlock()
+		})
+	}
 	if L.B != nil {
-		shb := kernels.UpdateShift(lr, biasExp, L.BExp)
-		sat += kernels.UpdateInt(L.B, biasGrad, lr.Mant, shb, L.Bits, rounding, kernels.RandKey(seed, kernels.RandStream(step, i, 1)), 0)
+		keyB := kernels.RandKey(seed, kernels.RandStream(step, i, 1))
+		for _, sg := range b {
+			shb := kernels.UpdateShift(lr, sg.exp, L.BExp)
+			sat += kernels.UpdateInt(L.B[sg.lo:sg.lo+len(sg.grad)], sg.grad, lr.Mant, shb, L.Bits, rounding, keyB, uint64(sg.lo))
+		}
 	}
 	return sat
 }
@@ -161,6 +246,35 @@ func delayedRequant(acc []int32, rowLen, accExp int, relu bool, s *scaleState, o
 		mu.Unlock()
 	})
 	s.Exp, s.Set = accExp+kernels.ShiftFor(int64(m), 8), true
+	return accExp + sh, saturated
+}
+
+// delayedRequant64 is delayedRequant for int64 accumulators (kernels.Requant64), in
+// one pass: the tensors it serves (normalisations, attention's inner tensors) are
+// produced whole before they are requantised.
+func delayedRequant64(acc []int64, accExp int, relu bool, s *scaleState, out []int8) (exp, saturated int) {
+	var sh int
+	if s.Set {
+		sh = s.Exp - accExp
+	} else {
+		var m int64
+		for _, v := range acc {
+			if v < 0 && relu {
+				continue
+			}
+			m = max(m, v, -v)
+		}
+		sh = kernels.ShiftFor(m, 8)
+	}
+	var mu sync.Mutex
+	var m int64
+	parallel(len(acc), 1<<14, func(lo, hi int) {
+		pm, ps := kernels.Requant64(acc[lo:hi], sh, relu, out[lo:hi])
+		mu.Lock()
+		m, saturated = max(m, pm), saturated+ps
+		mu.Unlock()
+	})
+	s.Exp, s.Set = accExp+kernels.ShiftFor(m, 8), true
 	return accExp + sh, saturated
 }
 

@@ -47,10 +47,14 @@ type convGeom struct {
 	// perm maps a linear layer's GEMM reduction index (its input's NHWC order) to the
 	// canonical one (C,H,W order).
 	perm []int32
+	// groups splits a convolution into independent groups of cinG input and coutG
+	// output channels (1: dense); k is then one group's reduction, cinG*kh*kw. A grouped
+	// convolution runs as direct loops over its input (grouped.go), not through im2col.
+	groups, cinG, coutG int
 }
 
 func newConvGeom(l *models.Layer) (*convGeom, error) {
-	g := &convGeom{cin: l.In.C, h: l.In.H, w: l.In.W, cout: l.Out.C, ho: l.Out.H, wo: l.Out.W, stride: 1}
+	g := &convGeom{cin: l.In.C, h: l.In.H, w: l.In.W, cout: l.Out.C, ho: l.Out.H, wo: l.Out.W, stride: 1, groups: 1}
 	switch l.Kind {
 	case models.Linear:
 		if l.Out.H != 1 || l.Out.W != 1 {
@@ -83,13 +87,21 @@ func newConvGeom(l *models.Layer) (*convGeom, error) {
 			return nil, fmt.Errorf("convolution %s: input %v, kernel %dx%d, stride %d, padding %d give %dx%d, but the model says %v",
 				l.Name, l.In, g.kh, g.kw, g.stride, l.Padding, wantH, wantW, l.Out)
 		}
-		g.direct = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.padT == 0 && g.padL == 0
+		g.groups = l.NumGroups()
+		if g.cin%g.groups != 0 || g.cout%g.groups != 0 {
+			return nil, fmt.Errorf("convolution %s: %d groups do not divide %d input and %d output channels", l.Name, g.groups, g.cin, g.cout)
+		}
+		g.direct = g.groups == 1 && g.kh == 1 && g.kw == 1 && g.stride == 1 && g.padT == 0 && g.padL == 0
 	default:
 		return nil, fmt.Errorf("layer %s (%s) is not a GEMM layer", l.Name, l.Kind)
 	}
-	g.k = g.cin * g.kh * g.kw
+	g.cinG, g.coutG = g.cin/g.groups, g.cout/g.groups
+	g.k = g.cinG * g.kh * g.kw
 	return g, nil
 }
+
+// grouped reports whether the convolution has several groups.
+func (g *convGeom) grouped() bool { return g.groups > 1 }
 
 // positions is the number of output positions per example (GEMM rows per example).
 func (g *convGeom) positions() int { return g.ho * g.wo }
@@ -97,8 +109,17 @@ func (g *convGeom) positions() int { return g.ho * g.wo }
 // inElems is the number of input values per example.
 func (g *convGeom) inElems() int { return g.cin * g.h * g.w }
 
-// colsLen is the length of the saved GEMM operand for n examples.
-func (g *convGeom) colsLen(n int) int { return n * g.positions() * g.k }
+// colsLen is the length of the saved GEMM operand for n examples: the unfolded
+// columns, or for a grouped convolution the input itself.
+func (g *convGeom) colsLen(n int) int {
+	if g.grouped() {
+		return n * g.inElems()
+	}
+	return n * g.positions() * g.k
+}
+
+// colsPerExample is colsLen(1).
+func (g *convGeom) colsPerExample() int { return g.colsLen(1) }
 
 // gemmScratch is float64 scratch shared by a net's GEMM layers, overwritten by every
 // call.
@@ -114,11 +135,21 @@ func newGEMMScratch(p *plan, n int) gemmScratch {
 		split: make([]float64, (splitK-1)*p.maxW)}
 }
 
-// setGEMMWeights copies canonical weights into the form the layer's GEMMs read: for a
-// linear layer W^T with K in NHWC order, for a convolution or an embedding the
-// canonical matrix itself.
+// setGEMMWeights copies canonical weights into the form the layer's kernels read: for a
+// linear layer W^T with K in NHWC order, for a grouped convolution the transposed
+// taps (groupedWeights), for a position embedding its table in one example's NHWC
+// order, for everything else (dense convolutions, embeddings, normalisations,
+// attention) the canonical matrices themselves.
 func setGEMMWeights[T int32 | float32 | float64](nl *netLayer, w []T, dst []float64) {
 	g := nl.conv
+	if nl.l.Kind == models.PosEmbedding {
+		posTable(w, nl.l.In.C, nl.l.In.H*nl.l.In.W, dst)
+		return
+	}
+	if g != nil && g.grouped() {
+		groupedWeights(g, w, dst)
+		return
+	}
 	if g == nil || !g.linear {
 		parallel(len(w), 1<<14, func(lo, hi int) { convert(dst[lo:hi], w[lo:hi]) })
 		return
@@ -139,6 +170,12 @@ func setGEMMWeights[T int32 | float32 | float64](nl *netLayer, w []T, dst []floa
 func gemmForward[T int8 | float32 | float64](g *convGeom, x []T, n int, w64, cols []float64, s *gemmScratch, y []float64) {
 	rows := n * g.positions()
 	y = y[:rows*g.cout]
+	if g.grouped() {
+		cols = cols[:n*g.inElems()]
+		convert(cols, x[:len(cols)])
+		groupedForward(g, cols, n, w64, y)
+		return
+	}
 	if g.linear {
 		convert(cols[:n*g.k], x[:n*g.k])
 		gemm(false, false, n, g.cout, g.k, cols, g.k, w64, g.cout, y, g.cout, s.split)
@@ -162,6 +199,12 @@ func gemmForward[T int8 | float32 | float64](g *convGeom, x []T, n int, w64, col
 // (NHWC). w64 and cols are what the forward pass used.
 func gemmBackward[T int8 | float32 | float64](g *convGeom, dy []T, n int, w64, cols []float64, s *gemmScratch, gw, dx []float64) {
 	rows := n * g.positions()
+	if g.grouped() {
+		d := s.a[:rows*g.cout]
+		convert(d, dy[:len(d)])
+		groupedBackward(g, d, n, w64, cols, s.b, gw, dx)
+		return
+	}
 	if g.linear {
 		d := s.a[:rows*g.cout]
 		convert(d, dy[:len(d)])

@@ -315,7 +315,7 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 	res := StepResult{Step: t.step, Labels: len(labels), Bits: t.Bits()}
 	var loss float64
 	if t.in != nil {
-		if err := t.in.forward(x, n, &t.in.st.Scales); err != nil {
+		if err := t.in.forward(x, n, &t.in.st.Scales, true); err != nil {
 			panic("train: " + err.Error())
 		}
 		loss, res.Correct = t.in.loss(labels, n, t.step)
@@ -415,7 +415,7 @@ func (t *Trainer) Evaluate(ds Dataset, batch int) EvalResult {
 		var loss float64
 		var correct int
 		if t.in != nil {
-			if err := t.in.forward(x, n, &sc); err != nil {
+			if err := t.in.forward(x, n, &sc, false); err != nil {
 				panic("train: " + err.Error())
 			}
 			loss, correct = t.in.loss(labels, n, t.step)

@@ -1,0 +1,196 @@
+// Multi-head self-attention on the float path (the integer path is in
+// attention_int.go).
+//
+// An Attention layer over a sequence {D, 1, T} (NHWC: T rows of D channels per
+// example) holds four projection matrices in the order Wq, Wk, Wv, Wo, each D x D in
+// PyTorch's nn.Linear layout [out][in], and their four biases. Per example:
+//
+//	[Q K V] = x [Wq Wk Wv]^T + [bq bk bv]          one GEMM, T x 3D
+//	S_h     = Q_h K_h^T / sqrt(dh)                  per head h, T x T
+//	P_h     = softmax(S_h) by rows                  causal: key j > query i masked
+//	O_h     = P_h V_h                               T x dh, heads side by side in O
+//	y       = O Wo^T + bo
+//
+// Backward, with dS_h = P_h∘(dP_h - rowsum(dP_h∘P_h)) / sqrt(dh):
+//
+//	dO = dy Wo;  dWo = dy^T O;  dP_h = dO_h V_h^T;  dV_h = P_h^T dO_h
+//	dQ_h = dS_h K_h;  dK_h = dS_h^T Q_h;  [dWq dWk dWv] = [dQ dK dV]^T x
+//	dx = [dQ dK dV] [Wq Wk Wv]
+//
+// Q, K, V and their errors live side by side in T x 3D matrices, so that the
+// projections and their gradients are one GEMM each.
+
+package train
+
+import (
+	"math"
+
+	"github.com/rctsim/rctsim/models"
+)
+
+// attnGeom is an Attention layer's shape: d channels, t positions, heads of dh.
+type attnGeom struct {
+	d, t, heads, dh int
+	causal          bool
+}
+
+func newAttnGeom(l *models.Layer) *attnGeom {
+	h := max(l.Heads, 1)
+	return &attnGeom{d: l.In.C, t: l.In.W, heads: h, dh: l.In.C / h, causal: l.Causal}
+}
+
+// valid is the number of keys query row i sees.
+func (a *attnGeom) valid(i int) int {
+	if a.causal {
+		return i + 1
+	}
+	return a.t
+}
+
+// attnFloat holds what a float attention layer's forward pass saves and its
+// backward pass's scratch, for up to capN examples.
+type attnFloat struct {
+	x   []float64 // the input the projections read (fake-quantised under QAT)
+	qkv []float64 // [Q K V], n*T x 3D
+	p   []float64 // probabilities, n*H x T x T
+	o   []float64 // context O, n*T x D
+	oq  []float64 // O as Wo reads it (fake-quantised under QAT; else o)
+	dy  []float64
+	dO  []float64
+	dp  []float64 // per (example, head): dP, then dS
+	dqk []float64 // [dQ dK dV], n*T x 3D
+	y   []float64
+}
+
+func newAttnFloat(a *attnGeom, n int, qat bool) *attnFloat {
+	rows := n * a.t
+	s := &attnFloat{x: make([]float64, rows*a.d), qkv: make([]float64, rows*3*a.d), p: make([]float64, n*a.heads*a.t*a.t),
+		o: make([]float64, rows*a.d), dy: make([]float64, rows*a.d), dO: make([]float64, rows*a.d),
+		dp: make([]float64, n*a.heads*a.t*a.t), dqk: make([]float64, rows*3*a.d), y: make([]float64, rows*a.d)}
+	s.oq = s.o
+	if qat {
+		s.oq = make([]float64, rows*a.d)
+	}
+	return s
+}
+
+// attnForwardFloat runs the layer on the n examples in s.x and leaves the output
+// (before any conversion) in s.y. quantCtx, when not nil, fake-quantises the context
+// from s.o into s.oq.
+func attnForwardFloat(a *attnGeom, s *attnFloat, n int, w64, b64, split []float64, quantCtx func(o, oq []float64)) {
+	d, t, rows := a.d, a.t, n*a.t
+	gemm(false, true, rows, 3*d, d, s.x, d, w64[:3*d*d], d, s.qkv, 3*d, split)
+	if b64 != nil {
+		addRowBias(s.qkv[:rows*3*d], b64[:3*d])
+	}
+	scale := 1 / math.Sqrt(float64(a.dh))
+	parallel(n*a.heads, 1, func(j0, j1 int) {
+		for j := j0; j < j1; j++ {
+			b, h := j/a.heads, j%a.heads
+			base := b*t*3*d + h*a.dh
+			q, k, v := s.qkv[base:], s.qkv[base+d:], s.qkv[base+2*d:]
+			p := s.p[j*t*t : (j+1)*t*t]
+			gemm(false, true, t, t, a.dh, q, 3*d, k, 3*d, p, t, nil)
+			for i := range t {
+				softmaxRow(p[i*t:(i+1)*t], a.valid(i), scale)
+			}
+			gemm(false, false, t, a.dh, t, p, t, v, 3*d, s.o[b*t*d+h*a.dh:], d, nil)
+		}
+	})
+	if quantCtx != nil {
+		quantCtx(s.o[:rows*d], s.oq[:rows*d])
+	}
+	gemm(false, true, rows, d, d, s.oq, d, w64[3*d*d:], d, s.y, d, split)
+	if b64 != nil {
+		addRowBias(s.y[:rows*d], b64[3*d:])
+	}
+}
+
+// softmaxRow replaces the first `valid` values of a row of scores z by
+// softmax(scale*z) and zeroes the rest (masked keys).
+func softmaxRow(z []float64, valid int, scale float64) {
+	zmax := math.Inf(-1)
+	for _, v := range z[:valid] {
+		zmax = max(zmax, v)
+	}
+	var sum float64
+	for j, v := range z[:valid] {
+		e := math.Exp((v - zmax) * scale)
+		z[j] = e
+		sum += e
+	}
+	for j := range z[:valid] {
+		z[j] /= sum
+	}
+	clear(z[valid:])
+}
+
+// addRowBias adds bias to every row of m (rows of len(bias)).
+func addRowBias(m, bias []float64) {
+	for r := 0; r < len(m); r += len(bias) {
+		for j, b := range bias {
+			m[r+j] += b
+		}
+	}
+}
+
+// sumRows adds up the rows of m (rows of len(out)) into out.
+func sumRows[T int8 | float64](m []T, out []float64) {
+	clear(out)
+	for r := 0; r < len(m); r += len(out) {
+		for j, v := range m[r : r+len(out)] {
+			out[j] += float64(v)
+		}
+	}
+}
+
+// attnBackwardFloat computes the gradients of the four projections (gw, canonical)
+// and their biases (gb, when not nil) and, when dx is not nil, the input's error, from
+// the output error in s.dy. steCtx, when not nil, masks the context's error where QAT
+// clipped the context.
+func attnBackwardFloat(a *attnGeom, s *attnFloat, n int, w64, split, gw, gb []float64, steCtx func(dO []float64), dx []float64) {
+	d, t, rows := a.d, a.t, n*a.t
+	dy := s.dy[:rows*d]
+	gemm(true, false, d, d, rows, dy, d, s.oq, d, gw[3*d*d:], d, split)
+	if gb != nil {
+		sumRows(dy, gb[3*d:])
+	}
+	gemm(false, false, rows, d, d, dy, d, w64[3*d*d:], d, s.dO, d, split)
+	if steCtx != nil {
+		steCtx(s.dO[:rows*d])
+	}
+	scale := 1 / math.Sqrt(float64(a.dh))
+	parallel(n*a.heads, 1, func(j0, j1 int) {
+		for j := j0; j < j1; j++ {
+			b, h := j/a.heads, j%a.heads
+			base := b*t*3*d + h*a.dh
+			q, k, v := s.qkv[base:], s.qkv[base+d:], s.qkv[base+2*d:]
+			dq, dk, dv := s.dqk[base:], s.dqk[base+d:], s.dqk[base+2*d:]
+			dO := s.dO[b*t*d+h*a.dh:]
+			p := s.p[j*t*t : (j+1)*t*t]
+			dp := s.dp[j*t*t : (j+1)*t*t]
+			gemm(false, true, t, t, a.dh, dO, d, v, 3*d, dp, t, nil)
+			gemm(true, false, t, a.dh, t, p, t, dO, d, dv, 3*d, nil)
+			for i := range t {
+				pr, dr := p[i*t:(i+1)*t], dp[i*t:(i+1)*t]
+				var sum float64
+				for jj, pv := range pr {
+					sum += pv * dr[jj]
+				}
+				for jj, pv := range pr {
+					dr[jj] = pv * (dr[jj] - sum) * scale
+				}
+			}
+			gemm(false, false, t, a.dh, t, dp, t, k, 3*d, dq, 3*d, nil)
+			gemm(true, false, t, a.dh, t, dp, t, q, 3*d, dk, 3*d, nil)
+		}
+	})
+	dqk := s.dqk[:rows*3*d]
+	gemm(true, false, 3*d, d, rows, dqk, 3*d, s.x, d, gw[:3*d*d], d, split)
+	if gb != nil {
+		sumRows(dqk, gb[:3*d])
+	}
+	if dx != nil {
+		gemm(false, false, rows, d, 3*d, dqk, 3*d, w64[:3*d*d], d, dx[:rows*d], d, split)
+	}
+}
