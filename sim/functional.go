@@ -64,11 +64,34 @@ type Device struct {
 	errs  [][]int8
 }
 
+// CheckFunctional reports whether functional execution covers every layer of net:
+// the layers of the MLP and LeNet-5 class (linear, ungrouped convolution, ReLU,
+// pooling, flatten, residual add). The vector kernels of normalisation, attention,
+// embeddings and shortcuts are timed but not executed on bytes yet.
+func CheckFunctional(net *models.Network) error {
+	for i := range net.Layers {
+		l := &net.Layers[i]
+		switch l.Kind {
+		case models.Linear, models.ReLU, models.MaxPool, models.AvgPool, models.Flatten, models.Add:
+		case models.Conv2D:
+			if l.Groups > 1 {
+				return fmt.Errorf("functional execution does not cover grouped convolutions (layer %s)", l.Name)
+			}
+		default:
+			return fmt.Errorf("functional execution does not cover %s layers (layer %s)", l.Kind, l.Name)
+		}
+	}
+	return nil
+}
+
 // NewDevice prepares the memory images of prog (compiled with Options.Functional for
 // net) and loads the integer training state st into them.
 func NewDevice(net *models.Network, prog *kernels.Program, st *kernels.IntState) (*Device, error) {
 	if prog.Method != kernels.RCT {
 		return nil, fmt.Errorf("functional execution covers integer training (rct), not %s", prog.Method)
+	}
+	if err := CheckFunctional(net); err != nil {
+		return nil, err
 	}
 	d := &Device{net: net, prog: prog, state: st.Clone(), tensors: map[string]int32{}}
 	var top uint64
@@ -85,10 +108,7 @@ func NewDevice(net *models.Network, prog *kernels.Program, st *kernels.IntState)
 	j := 0
 	for i := range net.Layers {
 		d.weights[i] = -1
-		switch net.Layers[i].Kind {
-		case models.Embedding:
-			return nil, fmt.Errorf("functional execution does not cover embeddings (layer %s)", net.Layers[i].Name)
-		case models.Linear, models.Conv2D:
+		if net.Layers[i].HasWeights() {
 			d.weights[i] = j
 			j++
 		}

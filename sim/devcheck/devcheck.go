@@ -40,6 +40,9 @@ func Run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 // run is Run with a hook that alters the device's starting state (tests use it to show
 // that the check can fail).
 func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dataset, batches [][]int, steps int, tamper func(*kernels.IntState)) (*Result, error) {
+	if err := sim.CheckFunctional(net); err != nil {
+		return nil, err
+	}
 	if len(batches) < steps+1 {
 		return nil, fmt.Errorf("need %d batches, have %d", steps+1, len(batches))
 	}
