@@ -340,31 +340,39 @@ func TestMulDivCeil(t *testing.T) {
 	}
 }
 
-// BenchmarkLeNet5Step simulates one LeNet-5 training step (batch 32) on the default
-// profile, compile excluded; it reports simulated cycles per wall-clock second.
-func BenchmarkLeNet5Step(b *testing.B) {
-	for _, method := range kernels.Methods {
-		b.Run(string(method), func(b *testing.B) {
-			p := loadProfile(b, configs.Default)
-			prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 32})
-			if err != nil {
-				b.Fatal(err)
-			}
-			m, err := New(p, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			var cycles uint64
-			for b.Loop() {
-				s, err := m.Run(prog)
+// BenchmarkStep simulates one training step (batch 32) on the default profile,
+// compile excluded, for models of growing size and every method; it reports simulated
+// cycles per wall-clock second. BenchmarkStep/lenet5 is the simulator's speed target
+// (10 ms per step), resnet20 issue 7's (0.5 s).
+func BenchmarkStep(b *testing.B) {
+	for _, model := range []string{"lenet5", "transformer", "resnet20"} {
+		net, err := models.ByName(model)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, method := range kernels.Methods {
+			b.Run(model+"/"+string(method), func(b *testing.B) {
+				p := loadProfile(b, configs.Default)
+				prog, err := kernels.Compile(net, p, kernels.Options{Method: method, Batch: 32})
 				if err != nil {
 					b.Fatal(err)
 				}
-				cycles = s.Cycles
-			}
-			b.ReportMetric(float64(cycles)*float64(b.N)/b.Elapsed().Seconds(), "sim-cycles/s")
-		})
+				m, err := New(p, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				var cycles uint64
+				for b.Loop() {
+					s, err := m.Run(prog)
+					if err != nil {
+						b.Fatal(err)
+					}
+					cycles = s.Cycles
+				}
+				b.ReportMetric(float64(cycles)*float64(b.N)/b.Elapsed().Seconds(), "sim-cycles/s")
+			})
+		}
 	}
 }
 

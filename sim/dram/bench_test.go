@@ -35,7 +35,7 @@ func BenchmarkTransferSizes(b *testing.B) {
 
 // BenchmarkLeNet5Transfers replays the DRAM transfers of one simulated LeNet-5
 // training step (recorded from the simulator, see testdata) on the default profile's
-// DRAM: the DRAM model's share of sim's BenchmarkLeNet5Step.
+// DRAM: the DRAM model's share of sim's BenchmarkStep/lenet5.
 func BenchmarkLeNet5Transfers(b *testing.B) {
 	specs := equivalenceSpecs(b)
 	var spec = specs[0].spec
