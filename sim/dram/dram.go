@@ -163,6 +163,9 @@ type config struct {
 	channels, ranks, bankGroups, banksPerBG int
 	banksPerRank, banksPerCh, groupsPerCh   int
 	activeWords                             int // uint64 words of a channel's bank bitset
+	// flat is set when a channel has one rank of one bank group and at most 64 banks:
+	// every bank of a channel shares its channel and rank constraints (see pickFlat).
+	flat bool
 
 	// Timings in DRAM cycles.
 	rcd, rp, cl, cwl, ras, rc, wr, rtp, burst uint64
@@ -392,6 +395,7 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	c.banksPerCh = spec.Ranks * spec.Banks
 	c.groupsPerCh = spec.Ranks * spec.BankGroups
 	c.activeWords = (c.banksPerCh + 63) / 64
+	c.flat = c.groupsPerCh == 1 && c.activeWords == 1
 	n := c.channels * c.banksPerCh
 	c.bankRank, c.bankGroup = make([]int32, n), make([]int32, n)
 	for bi := range n {

@@ -593,15 +593,84 @@ func (s *state) pick(ch int) {
 	}
 	// The best so far, in scalars, starting from the refresh work of a rank whose
 	// refresh is due, if any: it wins ties (its priority is 0).
-	bestT, bestSeq, bestPrio, bestBank := uint64(never), uint64(0), uint8(0), -1
+	bestT, bestPrio, bestBank := uint64(never), uint8(0), -1
 	refreshing := cs.refreshing > 0
 	if refreshing {
 		bestT = s.pickRefresh(cs, ch, floor)
 	}
 	mode := cs.mode(c)
+	if c.flat {
+		// One rank of one bank group per channel: the channel and rank constraints are
+		// the same for every bank, so they are looked up once (see pickFlat).
+		if !refreshing { // else the only rank is refreshing: no bank may compete
+			bestT, bestPrio, bestBank = s.pickFlat(ch, mode, floor)
+		}
+	} else {
+		bestT, bestPrio, bestBank = s.pickBanks(ch, mode, floor, bestT, refreshing)
+	}
+	if bestBank >= 0 {
+		cs.setCand(&s.banks[bestBank], bestBank, bestT, bestPrio)
+	} else if !refreshing {
+		cs.candT, cs.candSeq, cs.candPrio = never, 0, 0
+		cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
+	}
+	cs.pickMode = uint8(mode)
+	cs.next = min(bestT, cs.wake)
+}
+
+// pickFlat is pick's pass over channel ch's banks with requests of mode when the
+// channel is flat (config.flat: one rank of one bank group, one word of banks) and
+// no refresh is due: each bank's key is its own ready time against a floor that
+// depends only on the kind of its command, so the floors are computed once and looked
+// up by kind, without a branch. It returns the best key (never if none), its priority
+// and its bank (-1 if none); ties go as in pick.
+func (s *state) pickFlat(ch, mode int, floor uint64) (uint64, uint8, int) {
+	c := s.cfg
+	g := &s.groups[ch]
+	rk := &s.ranks[ch]
+	// Indexed by the bank command's kind: cmdRead, cmdWrite, cmdAct, cmdPre.
+	lb := [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
+	prios := [4]uint8{1, 1, 2, 2}
+	bestT, bestSeq, bestPrio, bestBank := uint64(never), uint64(0), uint8(0), -1
+	base := ch * c.banksPerCh
+	banks := s.banks[base : base+c.banksPerCh]
+	for word := s.active[s.chans[ch].activeOff[mode]]; word != 0; word &= word - 1 {
+		li := bits.TrailingZeros64(word)
+		b := &banks[li]
+		if !b.candOK || b.candMode != uint8(mode) {
+			// freshCand, inlined by hand: this loop is the scheduler's hot spot.
+			head := b.head[mode]
+			hs := &s.slots[head]
+			switch {
+			case !b.open:
+				b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
+				b.candKind, b.candReady = cmdAct, b.actReady
+			case hs.row == b.openRow:
+				b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
+				b.candKind, b.candReady = uint8(mode), b.casReady
+			default:
+				s.local(b, mode)
+			}
+		}
+		k := b.candKind & 3
+		t, prio := max(b.candReady, lb[k]), prios[k]
+		if t < bestT || t == bestT && (prio < bestPrio || prio == bestPrio && b.candSeq < bestSeq) {
+			bestT, bestPrio, bestSeq, bestBank = t, prio, b.candSeq, base+li
+		}
+	}
+	return bestT, bestPrio, bestBank
+}
+
+// pickBanks is pick's pass over channel ch's banks with requests of mode, in the
+// general case: each bank's channel and rank constraints are its own (bankKey, inlined
+// by hand). It starts from bestT (the refresh work's time, or never) and returns the
+// best key and its bank (-1 if no bank beats bestT); ties go as in pick.
+func (s *state) pickBanks(ch, mode int, floor, bestT uint64, refreshing bool) (uint64, uint8, int) {
+	c := s.cfg
+	bestSeq, bestPrio, bestBank := uint64(0), uint8(0), -1
 	base := ch * c.banksPerCh
 	banks, groups := s.banks, s.groups
-	off := int(cs.activeOff[mode])
+	off := int(s.chans[ch].activeOff[mode])
 	for w := range c.activeWords {
 		for word := s.active[off+w]; word != 0; word &= word - 1 {
 			bi := base + w<<6 + bits.TrailingZeros64(word)
@@ -610,25 +679,11 @@ func (s *state) pick(ch int) {
 				continue
 			}
 			if !b.candOK || b.candMode != uint8(mode) {
-				// local, with its common cases inlined by hand: this loop is the
-				// scheduler's hot spot.
-				head := b.head[mode]
-				hs := &s.slots[head]
-				switch {
-				case !b.open:
-					b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
-					b.candKind, b.candReady = cmdAct, b.actReady
-				case hs.row == b.openRow:
-					b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
-					b.candKind, b.candReady = uint8(mode), b.casReady
-				default:
-					s.local(b, mode)
-				}
+				s.freshCand(b, mode)
 			}
 			if b.candReady > bestT {
 				continue // channel constraints only delay it further
 			}
-			// bankKey, inlined by hand.
 			t, prio := max(b.candReady, floor), uint8(2)
 			switch b.candKind {
 			case cmdRead:
@@ -644,14 +699,25 @@ func (s *state) pick(ch int) {
 			}
 		}
 	}
-	if bestBank >= 0 {
-		cs.setCand(&banks[bestBank], bestBank, bestT, bestPrio)
-	} else if !refreshing {
-		cs.candT, cs.candSeq, cs.candPrio = never, 0, 0
-		cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
+	return bestT, bestPrio, bestBank
+}
+
+// freshCand is local with its common cases inlined by hand (the bank passes of pick
+// are the scheduler's hot spot): a closed bank activates, a head that hits the open
+// row is served.
+func (s *state) freshCand(b *bankState, mode int) {
+	head := b.head[mode]
+	hs := &s.slots[head]
+	switch {
+	case !b.open:
+		b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
+		b.candKind, b.candReady = cmdAct, b.actReady
+	case hs.row == b.openRow:
+		b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
+		b.candKind, b.candReady = uint8(mode), b.casReady
+	default:
+		s.local(b, mode)
 	}
-	cs.pickMode = uint8(mode)
-	cs.next = min(bestT, cs.wake)
 }
 
 // pickRefresh makes the earliest refresh work of channel cs's (ch's) refreshing ranks
@@ -783,8 +849,9 @@ func (s *state) execute(cs *chanState, ch int) (picked bool) {
 }
 
 // pickOne is pick for the common case after a column command: no rank refreshing,
-// and at most one bank with requests in the mode the channel is in. It reports
-// whether that was the case (and the pick is made).
+// and at most one bank with requests in the mode the channel is in, or any number
+// in a flat channel (config.flat). It reports whether that was the case (and the
+// pick is made).
 func (s *state) pickOne(cs *chanState, ch int) bool {
 	c := s.cfg
 	if c.activeWords != 1 || cs.refreshing > 0 {
@@ -794,7 +861,16 @@ func (s *state) pickOne(cs *chanState, ch int) bool {
 	mode := cs.mode(c)
 	word := s.active[cs.activeOff[mode]]
 	if word&(word-1) != 0 {
-		return false
+		if !c.flat {
+			return false
+		}
+		// Several banks, but a flat channel's pass is cheap enough to make here, with
+		// what is known already (no refresh due; a command issued at now).
+		cs.stale, cs.pickMode = false, uint8(mode)
+		t, prio, bi := s.pickFlat(ch, mode, s.now+1)
+		cs.setCand(&s.banks[bi], bi, t, prio) // bi >= 0: the word has banks
+		cs.next = min(t, cs.wake)
+		return true
 	}
 	cs.stale, cs.pickMode = false, uint8(mode)
 	if word == 0 {
