@@ -437,3 +437,16 @@ func (t *Trainer) Evaluate(ds Dataset, batch int) EvalResult {
 	}
 	return res
 }
+
+// MinBatchBytes is a lower bound on the host memory a trainer of net allocates for a
+// batch of `batch` examples: every layer's output is kept for the backward pass and
+// has an error of the same size, each at least one byte per value (RCT's int8; the
+// float methods keep four). Commands compare it with the machine's memory to refuse an
+// impossible --batch before allocating, instead of being killed by the OS.
+func MinBatchBytes(net *models.Network, batch int) int64 {
+	var values int64
+	for i := range net.Layers {
+		values += net.Layers[i].Out.Elems()
+	}
+	return 2 * values * int64(batch)
+}

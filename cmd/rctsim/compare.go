@@ -151,6 +151,9 @@ func compare(e *env, f *compareFlags) error {
 	if err != nil {
 		return usagef("--model: %v", err)
 	}
+	if err := checkBatchMemory(net, f.Batch, machineMemoryBytes()); err != nil {
+		return err
+	}
 	prof, err := loadProfile(f.hw, f.sets)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rctsim/rctsim/kernels"
@@ -105,6 +106,9 @@ func runTrain(c *command, e *env, args []string) error {
 	cfg, err := trainConfig(&f, method)
 	if err != nil {
 		return usagef("%v", err)
+	}
+	if err := checkBatchMemory(net, f.Batch, machineMemoryBytes()); err != nil {
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(f.Out, "run.json")); err == nil && !f.Force {
 		return fmt.Errorf("%s already holds a run (run.json); choose another --out or pass --force", f.Out)
@@ -269,4 +273,31 @@ func printSummary(w io.Writer, dir string, s *train.Summary) {
 		fmt.Fprintf(w, "  bits: average %.2f over the run, final %v\n", s.AvgBits, s.FinalBits)
 	}
 	fmt.Fprintf(w, "  wrote %s\n", filepath.Join(dir, "{metrics.csv,schedule.csv,run.json}"))
+}
+
+// checkBatchMemory refuses a --batch whose buffers cannot fit the machine's memory
+// (memBytes, 0 when unknown), so that a typo is an error rather than the OS killing
+// the process half-way.
+func checkBatchMemory(net *models.Network, batch int, memBytes int64) error {
+	if need := train.MinBatchBytes(net, batch); memBytes > 0 && need > memBytes {
+		return usagef("--batch %d: training %s needs at least %.1f GiB for the batch's activations and errors; this machine has %.1f GiB",
+			batch, net.Name, float64(need)/(1<<30), float64(memBytes)/(1<<30))
+	}
+	return nil
+}
+
+// machineMemoryBytes is the machine's total memory from /proc/meminfo, or 0 where that
+// cannot be read (the check is then skipped).
+func machineMemoryBytes() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kib int64
+		if n, _ := fmt.Sscanf(line, "MemTotal: %d kB", &kib); n == 1 {
+			return kib << 10
+		}
+	}
+	return 0
 }
