@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/rctsim/rctsim/hw/tomlpos"
 )
 
 // ProfileError is a problem with one key of a hardware profile: a TOML syntax error, an
@@ -192,7 +194,7 @@ func decodeBytes(data []byte, source string) (*Profile, error) {
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
 		return nil, fromTOMLError(source, data, err, nil)
 	}
-	pos := scanPositions(string(data))
+	pos := tomlpos.Scan(string(data))
 	p := Defaults()
 	b := &binder{file: source, pos: pos, defined: map[string]bool{}}
 	b.bindStruct(reflect.ValueOf(p).Elem(), raw, nil)
@@ -237,7 +239,7 @@ var tomlErrRE = regexp.MustCompile(`^toml: (?:line (\d+) )?(?:\(last key "((?:[^
 
 // fromTOMLError turns an error of the toml package, raised on data, into a
 // *ProfileError with the line and key it names.
-func fromTOMLError(source string, data []byte, err error, pos *positions) *ProfileError {
+func fromTOMLError(source string, data []byte, err error, pos *tomlpos.Positions) *ProfileError {
 	var perr toml.ParseError
 	if errors.As(err, &perr) {
 		line, col := perr.Position.Line, perr.Position.Col
@@ -252,8 +254,8 @@ func fromTOMLError(source string, data []byte, err error, pos *positions) *Profi
 		}
 		pe := &ProfileError{File: source, Line: line, Col: col, Key: perr.LastKey,
 			Err: tomlMessage{msg: perr.Message, err: err}}
-		if kp, ok := pos.onLine(perr.LastKey, line); ok {
-			pe.Key, pe.Col = kp.path, kp.col
+		if kp, ok := pos.OnLine(perr.LastKey, line); ok {
+			pe.Key, pe.Col = kp.Path, kp.Col
 		}
 		return pe
 	}
@@ -262,22 +264,22 @@ func fromTOMLError(source string, data []byte, err error, pos *positions) *Profi
 		pe.Line, _ = strconv.Atoi(m[1])
 		pe.Key = strings.ReplaceAll(m[2], `\"`, `"`)
 		pe.Err = tomlMessage{msg: m[3], err: err}
-		if kp, ok := pos.onLine(pe.Key, pe.Line); ok {
-			pe.Key, pe.Col = kp.path, kp.col
-		} else if kp, ok := pos.lookup(pe.Key); ok && pe.Line == 0 {
-			pe.Line, pe.Col = kp.line, kp.col
+		if kp, ok := pos.OnLine(pe.Key, pe.Line); ok {
+			pe.Key, pe.Col = kp.Path, kp.Col
+		} else if kp, ok := pos.Lookup(pe.Key); ok && pe.Line == 0 {
+			pe.Line, pe.Col = kp.Line, kp.Col
 		}
 	}
 	return pe
 }
 
 // locate fills in the line and column of every ProfileError in err from pos.
-func locate(err error, pos *positions) error {
+func locate(err error, pos *tomlpos.Positions) error {
 	var list []*ProfileError
 	forEachProfileError(err, func(pe *ProfileError) {
 		if pe.Line == 0 {
-			if kp, ok := pos.lookup(pe.Key); ok {
-				pe.Line, pe.Col = kp.line, kp.col
+			if kp, ok := pos.Lookup(pe.Key); ok {
+				pe.Line, pe.Col = kp.Line, kp.Col
 			}
 		}
 		list = append(list, pe)
@@ -332,16 +334,16 @@ func joinProfileErrors(errs []*ProfileError) error {
 // collects one error per bad key.
 type binder struct {
 	file    string
-	pos     *positions
+	pos     *tomlpos.Positions
 	defined map[string]bool // bare paths of the keys the document gave
 	errs    []*ProfileError
 }
 
 func (b *binder) fail(path []string, format string, args ...any) {
-	key := joinPath(path)
+	key := tomlpos.Join(path)
 	pe := &ProfileError{File: b.file, Key: key, Err: fmt.Errorf(format, args...)}
-	if kp, ok := b.pos.lookup(key); ok {
-		pe.Line, pe.Col = kp.line, kp.col
+	if kp, ok := b.pos.Lookup(key); ok {
+		pe.Line, pe.Col = kp.Line, kp.Col
 	}
 	b.errs = append(b.errs, pe)
 }
@@ -354,8 +356,8 @@ func (b *binder) sortedKeys(m map[string]any, path []string) []string {
 		keys = append(keys, k)
 	}
 	line := func(k string) int {
-		if kp, ok := b.pos.lookup(joinPath(append(append([]string(nil), path...), pathSeg(k)))); ok {
-			return kp.line
+		if kp, ok := b.pos.Lookup(tomlpos.Join(append(append([]string(nil), path...), tomlpos.Seg(k)))); ok {
+			return kp.Line
 		}
 		return math.MaxInt
 	}
@@ -373,7 +375,7 @@ func (b *binder) sortedKeys(m map[string]any, path []string) []string {
 func (b *binder) bindStruct(rv reflect.Value, tbl map[string]any, path []string) {
 	t := rv.Type()
 	for _, k := range b.sortedKeys(tbl, path) {
-		sub := append(append([]string(nil), path...), pathSeg(k))
+		sub := append(append([]string(nil), path...), tomlpos.Seg(k))
 		i, ok := fieldByTag(t, k)
 		if !ok {
 			if j, ok := fieldByTagFold(t, k); ok {
@@ -383,7 +385,7 @@ func (b *binder) bindStruct(rv reflect.Value, tbl map[string]any, path []string)
 			}
 			continue
 		}
-		b.defined[stripIndices(joinPath(sub))] = true
+		b.defined[tomlpos.StripIndices(tomlpos.Join(sub))] = true
 		b.bindValue(rv.Field(i), tbl[k], sub)
 	}
 }
@@ -399,24 +401,24 @@ func (b *binder) bindValue(rv reflect.Value, v any, path []string) {
 	case t.Kind() == reflect.Struct:
 		tbl, ok := v.(map[string]any)
 		if !ok {
-			b.fail(path, "want a table, got %s", describeTOML(v))
+			b.fail(path, "want a table, got %s", tomlpos.Describe(v))
 			return
 		}
 		b.bindStruct(rv, tbl, path)
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
 		tbl, ok := v.(map[string]any)
 		if !ok {
-			b.fail(path, "want a table of named entries, got %s", describeTOML(v))
+			b.fail(path, "want a table of named entries, got %s", tomlpos.Describe(v))
 			return
 		}
 		if rv.IsNil() {
 			rv.Set(reflect.MakeMap(t))
 		}
 		for _, name := range b.sortedKeys(tbl, path) {
-			sub := append(append([]string(nil), path...), pathSeg(name))
+			sub := append(append([]string(nil), path...), tomlpos.Seg(name))
 			entry, ok := tbl[name].(map[string]any)
 			if !ok {
-				b.fail(sub, "want a table, got %s", describeTOML(tbl[name]))
+				b.fail(sub, "want a table, got %s", tomlpos.Describe(tbl[name]))
 				continue
 			}
 			ev := newEntry(t.Elem())
@@ -424,9 +426,9 @@ func (b *binder) bindValue(rv reflect.Value, v any, path []string) {
 			rv.SetMapIndex(reflect.ValueOf(name).Convert(t.Key()), ev)
 		}
 	case t.Kind() == reflect.Slice && derefType(t.Elem()).Kind() == reflect.Struct:
-		elems, ok := tableArray(v)
+		elems, ok := tomlpos.TableArray(v)
 		if !ok {
-			b.fail(path, "want an array of tables ([[%s]] sections), got %s", joinPath(path), describeTOML(v))
+			b.fail(path, "want an array of tables ([[%s]] sections), got %s", tomlpos.Join(path), tomlpos.Describe(v))
 			return
 		}
 		s := reflect.MakeSlice(t, len(elems), len(elems))
@@ -435,7 +437,7 @@ func (b *binder) bindValue(rv reflect.Value, v any, path []string) {
 			sub[len(sub)-1] += "[" + strconv.Itoa(i) + "]"
 			tbl, ok := e.(map[string]any)
 			if !ok {
-				b.fail(sub, "want a table, got %s", describeTOML(e))
+				b.fail(sub, "want a table, got %s", tomlpos.Describe(e))
 				continue
 			}
 			b.bindStruct(reflect.Indirect(s.Index(i)), tbl, sub)
@@ -457,21 +459,6 @@ func newEntry(t reflect.Type) reflect.Value {
 		return reflect.New(t.Elem())
 	}
 	return reflect.New(t).Elem()
-}
-
-// tableArray accepts both an array of tables ([[x]]) and an inline array of tables.
-func tableArray(v any) ([]any, bool) {
-	switch a := v.(type) {
-	case []map[string]any:
-		out := make([]any, len(a))
-		for i, m := range a {
-			out[i] = m
-		}
-		return out, true
-	case []any:
-		return a, true
-	}
-	return nil, false
 }
 
 var (
@@ -547,29 +534,6 @@ func tomlNames(t reflect.Type) []string {
 	return names
 }
 
-// describeTOML names the type and value of a decoded TOML value for error messages.
-func describeTOML(v any) string {
-	switch x := v.(type) {
-	case string:
-		return fmt.Sprintf("string %q", x)
-	case int64:
-		return fmt.Sprintf("integer %d", x)
-	case float64:
-		return "float " + strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return fmt.Sprintf("boolean %v", x)
-	case map[string]any:
-		return "a table"
-	case []map[string]any:
-		return "an array of tables"
-	case []any:
-		return "an array"
-	case nil:
-		return "nothing"
-	}
-	return fmt.Sprintf("%T %v", v, v)
-}
-
 // textOf renders a TOML scalar as the text a TextUnmarshaler reads: strings as they
 // are, numbers in plain notation (so 1.5e6 reads as "1500000").
 func textOf(v any) (string, bool) {
@@ -591,7 +555,7 @@ func assignLeaf(rv reflect.Value, v any) error {
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
 		s, ok := textOf(v)
 		if !ok {
-			return fmt.Errorf("want a value such as %s, got %s", unitExample(t), describeTOML(v))
+			return fmt.Errorf("want a value such as %s, got %s", unitExample(t), tomlpos.Describe(v))
 		}
 		tmp := reflect.New(t)
 		if err := tmp.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
@@ -604,19 +568,19 @@ func assignLeaf(rv reflect.Value, v any) error {
 	case reflect.String:
 		s, ok := v.(string)
 		if !ok {
-			return fmt.Errorf("want a string, got %s", describeTOML(v))
+			return fmt.Errorf("want a string, got %s", tomlpos.Describe(v))
 		}
 		rv.SetString(s)
 	case reflect.Bool:
 		x, ok := v.(bool)
 		if !ok {
-			return fmt.Errorf("want true or false, got %s", describeTOML(v))
+			return fmt.Errorf("want true or false, got %s", tomlpos.Describe(v))
 		}
 		rv.SetBool(x)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		x, ok := v.(int64)
 		if !ok {
-			return fmt.Errorf("want an integer, got %s", describeTOML(v))
+			return fmt.Errorf("want an integer, got %s", tomlpos.Describe(v))
 		}
 		if rv.OverflowInt(x) {
 			return fmt.Errorf("integer %d is out of range", x)
@@ -630,19 +594,19 @@ func assignLeaf(rv reflect.Value, v any) error {
 		case int64:
 			x = float64(n)
 		default:
-			return fmt.Errorf("want a number, got %s", describeTOML(v))
+			return fmt.Errorf("want a number, got %s", tomlpos.Describe(v))
 		}
 		rv.SetFloat(x)
 	case reflect.Slice:
 		arr, ok := v.([]any)
 		if !ok {
-			return fmt.Errorf("want an array of strings, got %s", describeTOML(v))
+			return fmt.Errorf("want an array of strings, got %s", tomlpos.Describe(v))
 		}
 		out := reflect.MakeSlice(t, len(arr), len(arr))
 		for i, e := range arr {
 			s, ok := e.(string)
 			if !ok {
-				return fmt.Errorf("want an array of strings, element %d is %s", i, describeTOML(e))
+				return fmt.Errorf("want an array of strings, element %d is %s", i, tomlpos.Describe(e))
 			}
 			out.Index(i).SetString(s)
 		}

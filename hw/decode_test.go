@@ -13,6 +13,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/rctsim/rctsim/configs"
+
+	"github.com/rctsim/rctsim/hw/tomlpos"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -233,7 +235,7 @@ func TestSyntaxErrorUnwrapsToParseError(t *testing.T) {
 func TestFromTOMLErrorPlainMismatch(t *testing.T) {
 	// toml's struct decoder reports mismatches as plain errors; the binder never meets
 	// them, but the conversion must still find line and key.
-	pos := scanPositions("[mac_array]\nrows = \"x\"\n")
+	pos := tomlpos.Scan("[mac_array]\nrows = \"x\"\n")
 	err := fmt.Errorf(`toml: line 2 (last key "mac_array.rows"): incompatible types: TOML value has type string; destination has type integer`)
 	pe := fromTOMLError("f.toml", nil, err, pos)
 	if pe.Line != 2 || pe.Key != "mac_array.rows" || pe.Col != 1 {

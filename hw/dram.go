@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/rctsim/rctsim/hw/tomlpos"
 )
 
 // fillDerived sets the DRAM defaults that depend on other keys (listed in the doc of
@@ -124,7 +126,7 @@ func decodeDRAMBytes(data []byte, source string) (*DRAMProfile, error) {
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
 		return nil, fromTOMLError(source, data, err, nil)
 	}
-	pos := scanPositions(string(data))
+	pos := tomlpos.Scan(string(data))
 	dp := &DRAMProfile{DRAM: defaultDRAM()}
 	b := &binder{file: source, pos: pos, defined: map[string]bool{}}
 	b.bindStruct(reflect.ValueOf(dp).Elem(), raw, nil)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/rctsim/rctsim/hw/tomlpos"
 )
 
 // ParseSet splits a command-line override "key.path=value" at its first '='.
@@ -91,7 +93,7 @@ func walkLeaves(rv reflect.Value, path []string, f func(string, reflect.Value)) 
 	t := rv.Type()
 	switch {
 	case isLeafType(t):
-		f(joinPath(path), rv)
+		f(tomlpos.Join(path), rv)
 	case t.Kind() == reflect.Pointer:
 		if !rv.IsNil() {
 			walkLeaves(rv.Elem(), path, f)
@@ -99,14 +101,14 @@ func walkLeaves(rv reflect.Value, path []string, f func(string, reflect.Value)) 
 	case t.Kind() == reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
 			if n := tomlName(t.Field(i)); n != "" {
-				walkLeaves(rv.Field(i), append(append([]string(nil), path...), pathSeg(n)), f)
+				walkLeaves(rv.Field(i), append(append([]string(nil), path...), tomlpos.Seg(n)), f)
 			}
 		}
 	case t.Kind() == reflect.Map:
 		keys := rv.MapKeys()
 		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 		for _, k := range keys {
-			walkLeaves(rv.MapIndex(k), append(append([]string(nil), path...), pathSeg(k.String())), f)
+			walkLeaves(rv.MapIndex(k), append(append([]string(nil), path...), tomlpos.Seg(k.String())), f)
 		}
 	case t.Kind() == reflect.Slice:
 		for i := 0; i < rv.Len(); i++ {

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rctsim/rctsim/hw/tomlpos"
 )
 
 // Upper bounds that no edge chip comes near. They exist so that products such as
@@ -220,7 +222,7 @@ func (p *Profile) validateSRAM(c *checker) {
 	holders := map[string][]string{}
 	for _, name := range p.BufferNames() {
 		s := p.SRAM[name]
-		key := "sram." + pathSeg(name)
+		key := "sram." + tomlpos.Seg(name)
 		if !identifierRE.MatchString(name) {
 			c.add(key, "buffer name %q must be an identifier (letters, digits, _)", name)
 		}
@@ -266,7 +268,7 @@ func (p *Profile) validateSRAM(c *checker) {
 			c.add("sram", "no buffer holds %q: every role (weights, inputs, outputs) needs exactly one", r)
 		case 1:
 		default:
-			c.add("sram."+pathSeg(h[1])+".holds", "%q is already held by sram.%s: every role needs exactly one buffer", r, h[0])
+			c.add("sram."+tomlpos.Seg(h[1])+".holds", "%q is already held by sram.%s: every role needs exactly one buffer", r, h[0])
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/hw/tomlpos"
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/traces"
@@ -191,7 +192,7 @@ func Parse(data []byte, file, dir string) (*Spec, error) {
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
 		return nil, fromTOMLError(file, data, err)
 	}
-	p := &parser{file: file, dir: dir, pos: scanPositions(string(data)), spec: &Spec{File: file}}
+	p := &parser{file: file, dir: dir, pos: tomlpos.Scan(string(data)), spec: &Spec{File: file}}
 	p.parse(raw)
 	if len(p.errs) > 0 {
 		return nil, p.joined()
@@ -217,15 +218,15 @@ func fromTOMLError(file string, data []byte, err error) error {
 // parser validates a decoded spec and collects one error per bad key.
 type parser struct {
 	file, dir string
-	pos       *positions
+	pos       *tomlpos.Positions
 	spec      *Spec
 	errs      []*SpecError
 }
 
 func (p *parser) fail(path, format string, args ...any) {
 	e := &SpecError{File: p.file, Key: path, Err: fmt.Errorf(format, args...)}
-	if kp, ok := p.pos.lookup(path); ok {
-		e.Line, e.Col = kp.line, kp.col
+	if kp, ok := p.pos.Lookup(path); ok {
+		e.Line, e.Col = kp.Line, kp.Col
 	}
 	p.errs = append(p.errs, e)
 }
@@ -254,9 +255,9 @@ func (p *parser) joined() error {
 // child renders the spec path of key k inside the table at path.
 func child(path, k string) string {
 	if path == "" {
-		return pathSeg(k)
+		return tomlpos.Seg(k)
 	}
-	return path + "." + pathSeg(k)
+	return path + "." + tomlpos.Seg(k)
 }
 
 // elem renders the spec path of element i of the array at path.
@@ -270,8 +271,8 @@ func (p *parser) keysInOrder(m map[string]any, path string) []string {
 		keys = append(keys, k)
 	}
 	at := func(k string) (int, int) {
-		if kp, ok := p.pos.lookup(child(path, k)); ok {
-			return kp.line, kp.col
+		if kp, ok := p.pos.Lookup(child(path, k)); ok {
+			return kp.Line, kp.Col
 		}
 		return math.MaxInt, 0
 	}
@@ -299,7 +300,7 @@ func (p *parser) parse(raw map[string]any) {
 			known = known || t == k
 		}
 		if !known {
-			p.fail(pathSeg(k), "unknown key (valid keys: %s)", strings.Join(topKeys, ", "))
+			p.fail(tomlpos.Seg(k), "unknown key (valid keys: %s)", strings.Join(topKeys, ", "))
 		}
 	}
 	s.Name = p.str(raw, "name", "")
@@ -315,7 +316,7 @@ func (p *parser) parse(raw map[string]any) {
 	if v, ok := raw["pipeline_depth"]; ok {
 		n, ok := v.(int64)
 		if !ok || n < 0 || n > 1<<20 {
-			p.fail("pipeline_depth", "want an integer >= 0 (0: the compiler's default), got %s", describe(v))
+			p.fail("pipeline_depth", "want an integer >= 0 (0: the compiler's default), got %s", tomlpos.Describe(v))
 		} else {
 			s.PipelineDepth = int(n)
 		}
@@ -348,7 +349,7 @@ func (p *parser) str(raw map[string]any, key, def string) string {
 	}
 	s, ok := v.(string)
 	if !ok {
-		p.fail(key, "want a string, got %s", describe(v))
+		p.fail(key, "want a string, got %s", tomlpos.Describe(v))
 		return def
 	}
 	return s
@@ -372,7 +373,7 @@ func (p *parser) lists(raw map[string]any) {
 			key := elemIf(v, "models", i)
 			name, ok := e.(string)
 			if !ok {
-				p.fail(key, "want a model name, got %s", describe(e))
+				p.fail(key, "want a model name, got %s", tomlpos.Describe(e))
 				continue
 			}
 			if seen[name] {
@@ -464,7 +465,7 @@ func (p *parser) model(key, name string) bool {
 func parseMethod(v any) (kernels.Method, error) {
 	name, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("want a method name (rct, qat or fp32), got %s", describe(v))
+		return "", fmt.Errorf("want a method name (rct, qat or fp32), got %s", tomlpos.Describe(v))
 	}
 	return kernels.ParseMethod(name)
 }
@@ -472,7 +473,7 @@ func parseMethod(v any) (kernels.Method, error) {
 func parseBatch(v any) (int, error) {
 	n, ok := v.(int64)
 	if !ok || n <= 0 || n > 1<<20 {
-		return 0, fmt.Errorf("want a positive integer batch size, got %s", describe(v))
+		return 0, fmt.Errorf("want a positive integer batch size, got %s", tomlpos.Describe(v))
 	}
 	return int(n), nil
 }
@@ -527,7 +528,7 @@ func (p *parser) sets(raw map[string]any, base *hw.Profile) *hw.Profile {
 	}
 	tbl, ok := v.(map[string]any)
 	if !ok {
-		p.fail("set", "want a table of key.path = value, got %s", describe(v))
+		p.fail("set", "want a table of key.path = value, got %s", tomlpos.Describe(v))
 		return nil
 	}
 	var args []string
@@ -581,8 +582,8 @@ func (p *parser) flatten(tbl map[string]any, specPath, profPrefix string, f func
 				continue
 			}
 			l := leaf{sp: sp, pp: pp, v: tbl[k], line: math.MaxInt}
-			if kp, ok := p.pos.lookup(sp); ok {
-				l.line, l.col = kp.line, kp.col
+			if kp, ok := p.pos.Lookup(sp); ok {
+				l.line, l.col = kp.Line, kp.Col
 			}
 			leaves = append(leaves, l)
 		}
@@ -664,7 +665,7 @@ func literal(v any) (string, error) {
 		}
 		return "[" + strings.Join(parts, ", ") + "]", nil
 	}
-	return "", fmt.Errorf("want a value (string, number, boolean or array), got %s", describe(v))
+	return "", fmt.Errorf("want a value (string, number, boolean or array), got %s", tomlpos.Describe(v))
 }
 
 // quote writes s as a TOML basic string.
@@ -686,29 +687,6 @@ func quote(s string) string {
 	return b.String()
 }
 
-// describe names the type and value of a decoded TOML value for error messages.
-func describe(v any) string {
-	switch x := v.(type) {
-	case string:
-		return fmt.Sprintf("string %q", x)
-	case int64:
-		return fmt.Sprintf("integer %d", x)
-	case float64:
-		return "float " + strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return fmt.Sprintf("boolean %v", x)
-	case map[string]any:
-		return "a table"
-	case []map[string]any:
-		return "an array of tables"
-	case []any:
-		return "an array"
-	case nil:
-		return "nothing"
-	}
-	return fmt.Sprintf("%T %v", v, v)
-}
-
 // axes reads [axes], validating every value on a copy of the base profile.
 func (p *parser) axes(raw map[string]any) {
 	v, ok := raw["axes"]
@@ -717,7 +695,7 @@ func (p *parser) axes(raw map[string]any) {
 	}
 	tbl, ok := v.(map[string]any)
 	if !ok {
-		p.fail("axes", "want a table of key.path = [values], got %s", describe(v))
+		p.fail("axes", "want a table of key.path = [values], got %s", tomlpos.Describe(v))
 		return
 	}
 	s := p.spec
@@ -749,7 +727,7 @@ func (p *parser) axes(raw map[string]any) {
 		}
 		vals, ok := v.([]any)
 		if !ok || len(vals) == 0 {
-			p.fail(specPath, "want a non-empty array of values, got %s", describe(v))
+			p.fail(specPath, "want a non-empty array of values, got %s", tomlpos.Describe(v))
 			return
 		}
 		ax := Axis{Paths: paths}
@@ -760,7 +738,7 @@ func (p *parser) axes(raw map[string]any) {
 			if len(paths) > 1 {
 				arr, ok := e.([]any)
 				if !ok || len(arr) != len(paths) {
-					p.fail(ep, "a linked axis of %d keys wants arrays of %d values, got %s", len(paths), len(paths), describe(e))
+					p.fail(ep, "a linked axis of %d keys wants arrays of %d values, got %s", len(paths), len(paths), tomlpos.Describe(e))
 					continue
 				}
 				parts = arr
@@ -815,9 +793,9 @@ func (p *parser) plans(raw map[string]any) {
 		s.Plans = []*Plan{{Name: "8", Bits: []int{8}, key: "bits:8", path: "plans"}}
 		return
 	}
-	tables, ok := tableArray(v)
+	tables, ok := tomlpos.TableArray(v)
 	if !ok || len(tables) == 0 {
-		p.fail("plans", "want [[plans]] tables (bits = 8, bits = [8, 6, 8, 8, 8] or schedule = \"run folder\"), got %s", describe(v))
+		p.fail("plans", "want [[plans]] tables (bits = 8, bits = [8, 6, 8, 8, 8] or schedule = \"run folder\"), got %s", tomlpos.Describe(v))
 		return
 	}
 	names := map[string]int{}
@@ -826,7 +804,7 @@ func (p *parser) plans(raw map[string]any) {
 		path := elem("plans", i)
 		tbl, ok := t.(map[string]any)
 		if !ok {
-			p.fail(path, "want a table, got %s", describe(t))
+			p.fail(path, "want a table, got %s", tomlpos.Describe(t))
 			continue
 		}
 		pl := p.plan(path, tbl)
@@ -860,7 +838,7 @@ func (p *parser) plan(path string, tbl map[string]any) *Plan {
 	if v, has := tbl["name"]; has {
 		name, isStr := v.(string)
 		if !isStr || strings.TrimSpace(name) == "" {
-			p.fail(child(path, "name"), "want a non-empty string, got %s", describe(v))
+			p.fail(child(path, "name"), "want a non-empty string, got %s", tomlpos.Describe(v))
 			ok = false
 		}
 		pl.Name = name
@@ -876,7 +854,7 @@ func (p *parser) plan(path string, tbl map[string]any) *Plan {
 			key := elemIf(bits, child(path, "bits"), i)
 			b, isInt := e.(int64)
 			if !isInt || b < 2 || b > 32 {
-				p.fail(key, "want a bitwidth in 2..32, got %s", describe(e))
+				p.fail(key, "want a bitwidth in 2..32, got %s", tomlpos.Describe(e))
 				ok = false
 				continue
 			}
@@ -894,7 +872,7 @@ func (p *parser) plan(path string, tbl map[string]any) *Plan {
 		key := child(path, "schedule")
 		file, isStr := sched.(string)
 		if !isStr || file == "" {
-			p.fail(key, "want the path of a run folder or a schedule CSV, got %s", describe(sched))
+			p.fail(key, "want the path of a run folder or a schedule CSV, got %s", tomlpos.Describe(sched))
 			return nil
 		}
 		if err := p.loadSchedule(pl, key, file); err != nil {
@@ -943,30 +921,15 @@ func scheduleName(path string) string {
 	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
-// tableArray accepts both [[x]] tables and an inline array of tables.
-func tableArray(v any) ([]any, bool) {
-	switch a := v.(type) {
-	case []map[string]any:
-		out := make([]any, len(a))
-		for i, m := range a {
-			out[i] = m
-		}
-		return out, true
-	case []any:
-		return a, true
-	}
-	return nil, false
-}
-
 // points reads [[points]].
 func (p *parser) points(raw map[string]any) {
 	v, ok := raw["points"]
 	if !ok {
 		return
 	}
-	tables, ok := tableArray(v)
+	tables, ok := tomlpos.TableArray(v)
 	if !ok || len(tables) == 0 {
-		p.fail("points", "want [[points]] tables, got %s", describe(v))
+		p.fail("points", "want [[points]] tables, got %s", tomlpos.Describe(v))
 		return
 	}
 	s := p.spec
@@ -989,7 +952,7 @@ func (p *parser) points(raw map[string]any) {
 		path := elem("points", i)
 		tbl, ok := t.(map[string]any)
 		if !ok {
-			p.fail(path, "want a table, got %s", describe(t))
+			p.fail(path, "want a table, got %s", tomlpos.Describe(t))
 			continue
 		}
 		fx := &Fix{}
@@ -1003,7 +966,7 @@ func (p *parser) points(raw map[string]any) {
 				name, isStr := val.(string)
 				switch {
 				case !isStr:
-					err = fmt.Errorf("want a model name, got %s", describe(val))
+					err = fmt.Errorf("want a model name, got %s", tomlpos.Describe(val))
 				case p.model(kp, name):
 					fx.Model = name
 				default:
@@ -1020,7 +983,7 @@ func (p *parser) points(raw map[string]any) {
 					for _, pl := range s.Plans {
 						have = append(have, strconv.Quote(pl.Name))
 					}
-					err = fmt.Errorf("want the name of a [[plans]] entry (have %s), got %s", strings.Join(have, ", "), describe(val))
+					err = fmt.Errorf("want the name of a [[plans]] entry (have %s), got %s", strings.Join(have, ", "), tomlpos.Describe(val))
 				}
 			default:
 				sub := map[string]any{k: val}

@@ -1,4 +1,4 @@
-package hw
+package tomlpos
 
 import (
 	"testing"
@@ -46,7 +46,7 @@ holds = [
 	if _, err := toml.Decode(src, &m); err != nil {
 		t.Fatalf("fixture is not valid TOML: %v", err)
 	}
-	ps := scanPositions(src)
+	ps := Scan(src)
 	tests := []struct {
 		path      string
 		line, col int
@@ -82,8 +82,8 @@ holds = [
 			t.Errorf("%s: not recorded", tt.path)
 			continue
 		}
-		if kp.line != tt.line || kp.col != tt.col {
-			t.Errorf("%s at %d:%d, want %d:%d", tt.path, kp.line, kp.col, tt.line, tt.col)
+		if kp.Line != tt.line || kp.Col != tt.col {
+			t.Errorf("%s at %d:%d, want %d:%d", tt.path, kp.Line, kp.Col, tt.line, tt.col)
 		}
 	}
 	for _, bogus := range []string{"mac_array.not_a_key", "not", "mac_array.x", "comment"} {
@@ -92,13 +92,13 @@ holds = [
 		}
 	}
 	// Lookups fall back to the bare form and then to parents.
-	if kp, ok := ps.lookup("mac_array.modes.weight_bits"); !ok || kp.line != 23 {
+	if kp, ok := ps.Lookup("mac_array.modes.weight_bits"); !ok || kp.Line != 23 {
 		t.Errorf("bare lookup = %+v %v", kp, ok)
 	}
-	if kp, ok := ps.lookup("sram.global.banks"); !ok || kp.line != 27 {
+	if kp, ok := ps.Lookup("sram.global.banks"); !ok || kp.Line != 27 {
 		t.Errorf("parent fallback = %+v %v", kp, ok)
 	}
-	if kp, ok := ps.onLine("mac_array.modes.weight_bits", 23); !ok || kp.path != "mac_array.modes[1].weight_bits" {
+	if kp, ok := ps.OnLine("mac_array.modes.weight_bits", 23); !ok || kp.Path != "mac_array.modes[1].weight_bits" {
 		t.Errorf("onLine = %+v %v", kp, ok)
 	}
 }
@@ -112,24 +112,24 @@ func TestPathHelpers(t *testing.T) {
 		{"a", "", "a"},
 	}
 	for _, tt := range tests {
-		if got := parentPath(tt.in); got != tt.parent {
-			t.Errorf("parentPath(%q) = %q, want %q", tt.in, got, tt.parent)
+		if got := ParentPath(tt.in); got != tt.parent {
+			t.Errorf("ParentPath(%q) = %q, want %q", tt.in, got, tt.parent)
 		}
-		if got := stripIndices(tt.in); got != tt.bare {
-			t.Errorf("stripIndices(%q) = %q, want %q", tt.in, got, tt.bare)
+		if got := StripIndices(tt.in); got != tt.bare {
+			t.Errorf("StripIndices(%q) = %q, want %q", tt.in, got, tt.bare)
 		}
 	}
-	if pathSeg("ok_key-1") != "ok_key-1" || pathSeg("a b") != `"a b"` || pathSeg("") != `""` {
-		t.Error("pathSeg quoting")
+	if Seg("ok_key-1") != "ok_key-1" || Seg("a b") != `"a b"` || Seg("") != `""` {
+		t.Error("Seg quoting")
 	}
 }
 
-func FuzzScanPositions(f *testing.F) {
+func FuzzScan(f *testing.F) {
 	f.Add(`a = [1, {b = "]"}]` + "\n[[c.d]]\n[c.d.e]\n")
 	f.Add("x = '''\n[y]\n'''\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		// Only documents toml accepts reach the scanner in Decode, but it must not hang
 		// or panic on anything.
-		_ = scanPositions(src)
+		_ = Scan(src)
 	})
 }

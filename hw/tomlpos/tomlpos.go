@@ -1,43 +1,41 @@
-package sweep
+// Package tomlpos finds where the keys of a TOML document are, for error messages
+// that name a file, line and column. BurntSushi/toml keeps key Positions private, so
+// they are recovered with a small scanner over a document that toml has already parsed
+// successfully: it only has to find keys (table headers, keys and array elements, so
+// that a bad array element is reported at its own line), never to judge syntax, and it
+// must never panic, whatever valid TOML it meets. Hardware profiles (hw) and sweep specs
+// (sim/sweep) share it, so that both formats locate keys identically.
+package tomlpos
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// BurntSushi/toml keeps key positions private, so validation errors could not say where
-// a bad value sits. This file recovers them with a small scanner over a document that
-// toml has already parsed successfully: it only has to find keys, never to judge syntax,
-// and it must never panic, whatever valid TOML it meets.
-//
-// It is a copy of hw's scanner (hw/positions.go), which hw does not export: a sweep spec
-// needs the same thing, and the two formats should locate keys identically. Array
-// elements are recorded too ("axes.\"mac_array.rows\"[2]"), so that a bad axis value is
-// reported at its own line.
-
-// keyPos is where a key, a table header or an array element first appears.
-type keyPos struct {
-	path      string // canonical path, e.g. "sram.global.capacity", "mac_array.modes[1].float"
-	line, col int    // 1-based; col counts bytes, as toml.Position does
+// Pos is where a key, a table header or an array element first appears.
+type Pos struct {
+	Path      string // canonical path, e.g. "sram.global.capacity", "mac_array.modes[1].float"
+	Line, Col int    // 1-based; Col counts bytes, as toml.Position does
 }
 
-// positions maps the key paths of one TOML document to their first appearance.
-type positions struct {
-	byPath map[string]keyPos
+// Positions maps the key paths of one TOML document to their first appearance.
+type Positions struct {
+	byPath map[string]Pos
 	// byBare is keyed by the path with array indices removed ("mac_array.modes.float"),
 	// the form toml's MetaData and error messages use.
-	byBare map[string]keyPos
+	byBare map[string]Pos
 	// byLine lists what starts on each line, to refine a bare key reported with a line.
-	byLine map[int][]keyPos
+	byLine map[int][]Pos
 }
 
-// lookup returns where path (or, failing that, its nearest recorded parent) appears.
-func (ps *positions) lookup(path string) (keyPos, bool) {
+// Lookup returns where path (or, failing that, its nearest recorded parent) appears.
+func (ps *Positions) Lookup(path string) (Pos, bool) {
 	if ps == nil {
-		return keyPos{}, false
+		return Pos{}, false
 	}
-	for p := path; p != ""; p = parentPath(p) {
+	for p := path; p != ""; p = ParentPath(p) {
 		if kp, ok := ps.byPath[p]; ok {
 			return kp, true
 		}
@@ -45,27 +43,27 @@ func (ps *positions) lookup(path string) (keyPos, bool) {
 			return kp, true
 		}
 	}
-	return keyPos{}, false
+	return Pos{}, false
 }
 
-// onLine returns the indexed path of the key whose bare form is bare and which starts
+// OnLine returns the indexed path of the key whose bare form is bare and which starts
 // on line, so that an error toml reports as "mac_array.modes.float" on line 40 can name
 // "mac_array.modes[3].float".
-func (ps *positions) onLine(bare string, line int) (keyPos, bool) {
+func (ps *Positions) OnLine(bare string, line int) (Pos, bool) {
 	if ps == nil {
-		return keyPos{}, false
+		return Pos{}, false
 	}
 	for _, kp := range ps.byLine[line] {
-		if stripIndices(kp.path) == bare {
+		if StripIndices(kp.Path) == bare {
 			return kp, true
 		}
 	}
-	return keyPos{}, false
+	return Pos{}, false
 }
 
-// parentPath drops the last segment (or index) of a path: "a.b[2].c" -> "a.b[2]" ->
+// ParentPath drops the last segment (or index) of a path: "a.b[2].c" -> "a.b[2]" ->
 // "a.b" -> "a" -> "".
-func parentPath(p string) string {
+func ParentPath(p string) string {
 	if strings.HasSuffix(p, "]") {
 		if i := strings.LastIndexByte(p, '['); i > 0 {
 			return p[:i]
@@ -86,8 +84,8 @@ func parentPath(p string) string {
 	return ""
 }
 
-// stripIndices removes every "[n]" from a path outside quotes.
-func stripIndices(p string) string {
+// StripIndices removes every "[n]" from a path outside quotes.
+func StripIndices(p string) string {
 	if !strings.Contains(p, "[") {
 		return p
 	}
@@ -109,9 +107,9 @@ func stripIndices(p string) string {
 	return b.String()
 }
 
-// pathSeg renders one key as a path segment, quoting it when it is not a bare key, the
+// Seg renders one key as a path segment, quoting it when it is not a bare key, the
 // way toml.Key.String does.
-func pathSeg(name string) string {
+func Seg(name string) string {
 	if name == "" {
 		return `""`
 	}
@@ -123,20 +121,20 @@ func pathSeg(name string) string {
 	return name
 }
 
-// joinPath joins path segments that are already rendered by pathSeg (and may carry an
+// Join joins path segments that are already rendered by Seg (and may carry an
 // index suffix).
-func joinPath(segs []string) string { return strings.Join(segs, ".") }
+func Join(segs []string) string { return strings.Join(segs, ".") }
 
-// scanPositions records where every key of src appears. src must be a document that
+// Scan records where every key of src appears. src must be a document that
 // toml parsed without error; on anything else the result is merely incomplete.
-func scanPositions(src string) *positions {
+func Scan(src string) *Positions {
 	s := &scanner{
 		src:    src,
 		arrays: map[string]int{},
-		ps: &positions{
-			byPath: map[string]keyPos{},
-			byBare: map[string]keyPos{},
-			byLine: map[int][]keyPos{},
+		ps: &Positions{
+			byPath: map[string]Pos{},
+			byBare: map[string]Pos{},
+			byLine: map[int][]Pos{},
 		},
 	}
 	for i := 0; i < len(src); i++ {
@@ -154,7 +152,7 @@ type scanner struct {
 	lineStarts []int // offsets of the starts of lines 2, 3, ...
 	table      []string
 	arrays     map[string]int // path of each array of tables -> elements seen
-	ps         *positions
+	ps         *Positions
 }
 
 func (s *scanner) lineCol(off int) (int, int) {
@@ -167,14 +165,14 @@ func (s *scanner) lineCol(off int) (int, int) {
 }
 
 func (s *scanner) record(segs []string, off int) {
-	path := joinPath(segs)
+	path := Join(segs)
 	line, col := s.lineCol(off)
-	kp := keyPos{path: path, line: line, col: col}
+	kp := Pos{Path: path, Line: line, Col: col}
 	if _, ok := s.ps.byPath[path]; !ok {
 		s.ps.byPath[path] = kp
 		s.ps.byLine[line] = append(s.ps.byLine[line], kp)
 	}
-	bare := stripIndices(path)
+	bare := StripIndices(path)
 	if _, ok := s.ps.byBare[bare]; !ok {
 		s.ps.byBare[bare] = kp
 	}
@@ -251,8 +249,8 @@ func (s *scanner) run() {
 func (s *scanner) header(names []string, array bool, off int) {
 	var segs []string
 	for j, name := range names {
-		seg := pathSeg(name)
-		cur := joinPath(append(append([]string(nil), segs...), seg))
+		seg := Seg(name)
+		cur := Join(append(append([]string(nil), segs...), seg))
 		n, isArray := s.arrays[cur]
 		last := j == len(names)-1
 		switch {
@@ -278,7 +276,7 @@ func (s *scanner) keyValue(prefix []string) {
 	}
 	segs := append([]string(nil), prefix...)
 	for _, name := range names {
-		segs = append(segs, pathSeg(name))
+		segs = append(segs, Seg(name))
 	}
 	s.recordAll(segs, off)
 	s.skipSpace()
@@ -446,4 +444,44 @@ func (s *scanner) value(path []string) {
 			s.i++
 		}
 	}
+}
+
+// Describe names the type and value of a value BurntSushi/toml decoded into an any, for
+// error messages ("string \"x\"", "integer 4", "a table").
+func Describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("string %q", x)
+	case int64:
+		return fmt.Sprintf("integer %d", x)
+	case float64:
+		return "float " + strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return fmt.Sprintf("boolean %v", x)
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		return "an array"
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprintf("%T %v", v, v)
+}
+
+// TableArray returns a decoded array of tables as []any, whichever of the two forms
+// toml produced ([[x]] sections decode as []map[string]any, an inline array as []any).
+func TableArray(v any) ([]any, bool) {
+	switch a := v.(type) {
+	case []map[string]any:
+		out := make([]any, len(a))
+		for i, m := range a {
+			out[i] = m
+		}
+		return out, true
+	case []any:
+		return a, true
+	}
+	return nil, false
 }
