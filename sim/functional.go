@@ -148,6 +148,17 @@ func NewDevice(net *models.Network, prog *kernels.Program, st *kernels.IntState)
 // writeMatrix packs a weight layer's integers into its DRAM tensor, rows padded to a
 // byte as the compiler lays them out.
 func (d *Device) writeMatrix(name string, vals []int32, bits int) error {
+	return d.matrixRows(name, vals, bits, func(row []int32, packed []byte) { kernels.PackBits(row, bits, packed) })
+}
+
+// readMatrix unpacks a weight layer's DRAM tensor into vals (see writeMatrix).
+func (d *Device) readMatrix(name string, vals []int32, bits int) error {
+	return d.matrixRows(name, vals, bits, func(row []int32, packed []byte) { kernels.UnpackBits(packed, bits, 0, row) })
+}
+
+// matrixRows calls f for each row of the weight tensor name: the row's slice of vals
+// and the DRAM bytes from the row's start (rows of bits-bit values padded to a byte).
+func (d *Device) matrixRows(name string, vals []int32, bits int, f func(row []int32, packed []byte)) error {
 	t, rows, cols, err := d.matrix(name, len(vals))
 	if err != nil {
 		return err
@@ -155,13 +166,10 @@ func (d *Device) writeMatrix(name string, vals []int32, bits int) error {
 	pitch := (cols*bits + 7) / 8
 	base := d.prog.Tensors[t].Addr
 	for r := range rows {
-		PackRow(vals[r*cols:(r+1)*cols], bits, d.dram[base+uint64(r*pitch):])
+		f(vals[r*cols:(r+1)*cols], d.dram[base+uint64(r*pitch):])
 	}
 	return nil
 }
-
-// PackRow packs one matrix row at the start of dst (see kernels.PackBits).
-func PackRow(vals []int32, bits int, dst []byte) { kernels.PackBits(vals, bits, dst) }
 
 // matrix finds a weight tensor and its shape (rows = output channels).
 func (d *Device) matrix(name string, n int) (t int32, rows, cols int, err error) {
@@ -419,10 +427,8 @@ func (d *Device) inExp(i int) (int, error) {
 			return 0, fmt.Errorf("the output exponent of layer %d is not known yet", j)
 		}
 	}
-	return d.inExp0(), nil
+	return d.inputExp, nil
 }
-
-func (d *Device) inExp0() int { return d.inputExp }
 
 // outErrExp is the exponent of the error of layer i's output.
 func (d *Device) outErrExp(i int) (int, error) {
@@ -551,19 +557,6 @@ func (d *Device) Finish() (*kernels.IntState, error) {
 	}
 	st.Step++
 	return st.Clone(), nil
-}
-
-func (d *Device) readMatrix(name string, vals []int32, bits int) error {
-	t, rows, cols, err := d.matrix(name, len(vals))
-	if err != nil {
-		return err
-	}
-	pitch := (cols*bits + 7) / 8
-	base := d.prog.Tensors[t].Addr
-	for r := range rows {
-		kernels.UnpackBits(d.dram[base+uint64(r*pitch):], bits, 0, vals[r*cols:(r+1)*cols])
-	}
-	return nil
 }
 
 // Activation returns layer i's output after the step, int8 in [image][channel][row]

@@ -51,12 +51,22 @@ func (l *Ledger) ParameterMovementPJ() float64 {
 	return l.Class(kernels.ClassWeights) + l.Class(kernels.ClassMasterWeights)
 }
 
+// ParameterBytes is the DRAM the model's parameters take, weights plus master
+// weights: at the last step and at the peak over the run.
+func (r *RunResult) ParameterBytes() (final, peak int64) {
+	params := func(f [kernels.NumClasses]int64) int64 {
+		return f[kernels.ClassWeights] + f[kernels.ClassMasterWeights]
+	}
+	return params(r.FinalFootprint), params(r.PeakFootprint)
+}
+
 // ComparePaper computes the paper's figures for a method's run against a baseline's
 // (RCT against QAT). Parameter memory is the peak over the run of the weights and the
 // master weights held in DRAM.
 func ComparePaper(method, baseline *RunResult) PaperSavings {
 	mem := func(r *RunResult) float64 {
-		return float64(r.PeakFootprint[kernels.ClassWeights] + r.PeakFootprint[kernels.ClassMasterWeights])
+		_, peak := r.ParameterBytes()
+		return float64(peak)
 	}
 	return PaperSavings{
 		GEMMEnergy: saving(method.Energy.GEMMEnergyPJ(), baseline.Energy.GEMMEnergyPJ(),

@@ -283,10 +283,7 @@ func methodRow(sum *train.Summary, run *sim.RunResult) *compareMethod {
 	for p := models.Phase(0); p < models.NumPhases; p++ {
 		row.EnergyByPhaseJ[p.String()] = l.Phase(p) * pj
 	}
-	params := func(f [kernels.NumClasses]int64) int64 {
-		return f[kernels.ClassWeights] + f[kernels.ClassMasterWeights]
-	}
-	row.ParamMemoryBytes = minMax{Final: params(run.FinalFootprint), Peak: params(run.PeakFootprint)}
+	row.ParamMemoryBytes.Final, row.ParamMemoryBytes.Peak = run.ParameterBytes()
 	return row
 }
 
