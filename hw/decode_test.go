@@ -175,23 +175,7 @@ func TestBadProfiles(t *testing.T) {
 				t.Fatalf("decoded without error: %+v", p)
 			}
 			golden.WriteString("# " + tc.name + "\n" + err.Error() + "\n\n")
-			var pe *ProfileError
-			if !errors.As(err, &pe) {
-				t.Fatalf("error %T is not a *ProfileError: %v", err, err)
-			}
-			if pe.File != "bad.toml" || pe.Key != tc.key || pe.Line <= 0 {
-				t.Errorf("got file %q key %q line %d, want bad.toml %q line > 0\n%v", pe.File, pe.Key, pe.Line, tc.key, err)
-			}
-			lineOf := tc.lineOf
-			if lineOf == "" {
-				lineOf, _, _ = strings.Cut(tc.new, "\n")
-			}
-			if want := lineNumber(doc, lineOf); pe.Line != want {
-				t.Errorf("line %d, want %d (the line of %q)\n%v", pe.Line, want, lineOf, err)
-			}
-			if !strings.Contains(pe.Error(), tc.msg) {
-				t.Errorf("message %q does not contain %q", pe.Error(), tc.msg)
-			}
+			pe := checkProfileError(t, err, doc, tc.new, tc.lineOf, tc.key, tc.msg)
 			if !strings.HasPrefix(pe.Error(), "bad.toml:") {
 				t.Errorf("message %q does not start with the file", pe.Error())
 			}
@@ -391,4 +375,28 @@ func ExampleDecode() {
 	fmt.Println(err)
 	// Output:
 	// minimal.toml:6:1: mac_array.rows: must be at least 1 (got -4)
+}
+
+// checkProfileError asserts that err is a *ProfileError for file bad.toml naming key,
+// at the line of doc that starts with lineOf (default: the first line of newText, the
+// text the case put into doc), with a message containing msg.
+func checkProfileError(t *testing.T, err error, doc, newText, lineOf, key, msg string) *ProfileError {
+	t.Helper()
+	var pe *ProfileError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %T is not a *ProfileError: %v", err, err)
+	}
+	if pe.File != "bad.toml" || pe.Key != key || pe.Line <= 0 {
+		t.Errorf("got file %q key %q line %d, want bad.toml %q line > 0\n%v", pe.File, pe.Key, pe.Line, key, err)
+	}
+	if lineOf == "" {
+		lineOf, _, _ = strings.Cut(newText, "\n")
+	}
+	if want := lineNumber(doc, lineOf); pe.Line != want {
+		t.Errorf("line %d, want %d (the line of %q)\n%v", pe.Line, want, lineOf, err)
+	}
+	if !strings.Contains(pe.Error(), msg) {
+		t.Errorf("message %q does not contain %q", pe.Error(), msg)
+	}
+	return pe
 }

@@ -135,23 +135,7 @@ func TestBadDRAMProfiles(t *testing.T) {
 			if err == nil {
 				t.Fatalf("decoded without error: %+v", dp)
 			}
-			var pe *ProfileError
-			if !errors.As(err, &pe) {
-				t.Fatalf("error %T is not a *ProfileError: %v", err, err)
-			}
-			if pe.File != "bad.toml" || pe.Key != tc.key || pe.Line <= 0 {
-				t.Errorf("got file %q key %q line %d, want bad.toml %q line > 0\n%v", pe.File, pe.Key, pe.Line, tc.key, err)
-			}
-			lineOf := tc.lineOf
-			if lineOf == "" {
-				lineOf, _, _ = strings.Cut(tc.new, "\n")
-			}
-			if want := lineNumber(doc, lineOf); pe.Line != want {
-				t.Errorf("line %d, want %d (the line of %q)\n%v", pe.Line, want, lineOf, err)
-			}
-			if !strings.Contains(pe.Error(), tc.msg) {
-				t.Errorf("message %q does not contain %q", pe.Error(), tc.msg)
-			}
+			checkProfileError(t, err, doc, tc.new, tc.lineOf, tc.key, tc.msg)
 		})
 	}
 }

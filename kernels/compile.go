@@ -317,11 +317,6 @@ func (c *compiler) newMat(name string, class TensorClass, layer int, rows, cols 
 	return m
 }
 
-// flat views a tensor as [images][features].
-func (a act4) flat() act4 {
-	return act4{tensor: a.tensor, base: a.base, c: a.c * a.h * a.w, h: 1, w: 1, elemBytes: a.elemBytes}
-}
-
 // fusedReLU reports whether layer i is a ReLU folded into the preceding layer's
 // requantisation (of a weight layer's GEMMs, or of a normalisation's output).
 func (c *compiler) fusedReLU(i int) bool {

@@ -683,7 +683,6 @@ func (l *Layer) checkShortcut(skip Shape) error {
 type builder struct {
 	net *Network
 	cur Shape
-	err error
 }
 
 func newBuilder(name string, input Shape) *builder {

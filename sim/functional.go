@@ -54,10 +54,7 @@ type Device struct {
 	lossSum      float64   //
 	correct      int       //
 	err          error     // the first failure; the rest of the run is skipped
-	scratchAcc   []int32   //
-	scratchInt8  []int8    //
-	scratchValue []int32   //
-	scratchProb  []float64 //
+	scratchValue []int32   // reused across instructions to avoid allocation
 	// Captured for comparison with a host: every weight layer's gradient (canonical
 	// order) and every layer's output error ([image][channel][row][column]).
 	grads [][]int32

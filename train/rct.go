@@ -159,21 +159,10 @@ type gradSeg struct {
 	exp  int
 }
 
-// updateLayer applies the integer update to weight layer j (network layer i) at step
-// `step`: grad is the weight-gradient accumulator (canonical layout) with scale
-// 2^gradExp, biasGrad the bias-gradient accumulator with scale 2^biasExp. When stats
-// is not nil it receives the layer's Gavg. It returns how many values saturated.
-func updateLayer(L *rctLayer, i, step int, grad []int32, gradExp int, biasGrad []int32, biasExp int,
-	lr kernels.FixedLR, rounding kernels.Rounding, seed uint64, stats *LayerStats) int {
-	var b []gradSeg
-	if L.B != nil {
-		b = []gradSeg{{0, biasGrad, biasExp}}
-	}
-	return updateSegments(L, i, step, []gradSeg{{0, grad, gradExp}}, b, lr, rounding, seed, stats)
-}
-
-// updateSegments is updateLayer for gradients in segments (w for the weights, b for
-// the biases, covering them). Every segment updates with its own shift; the random
+// updateSegments applies the integer update to weight layer L (network layer i) at
+// step `step`, from gradient accumulators in segments (w for the weights, b for the
+// biases, covering them; see gradSeg). When stats is not nil it receives the layer's
+// Gavg. It returns how many values saturated. Every segment updates with its own shift; the random
 // bits of each value follow from its index in the whole tensor, as if it were one.
 // Gavg is the mean over all weights: the sum over segments of
 // kernels.Gavg(Σ|G| of the segment, all weights, mant, the segment's shift).
