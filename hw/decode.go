@@ -40,32 +40,11 @@ type ProfileError struct {
 
 // Error prints "file:line:col: key: message", leaving out the parts that are unknown.
 func (e *ProfileError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-	}
-	if e.Line > 0 {
-		if b.Len() > 0 {
-			b.WriteByte(':')
-		}
-		fmt.Fprintf(&b, "%d", e.Line)
-		if e.Col > 0 {
-			fmt.Fprintf(&b, ":%d", e.Col)
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteString(": ")
-	}
-	if e.Key != "" {
-		b.WriteString(e.Key)
-		b.WriteString(": ")
-	}
+	msg := "invalid"
 	if e.Err != nil {
-		b.WriteString(e.Err.Error())
-	} else {
-		b.WriteString("invalid")
+		msg = e.Err.Error()
 	}
-	return b.String()
+	return tomlpos.Locate(e.File, e.Line, e.Col, e.Key, msg)
 }
 
 // Unwrap returns the cause.

@@ -485,3 +485,29 @@ func TableArray(v any) ([]any, bool) {
 	}
 	return nil, false
 }
+
+// Locate prefixes msg with where it applies, "file:line:col: key: ", leaving out the
+// parts that are unknown (empty file or key, zero line or column), for the
+// file:line errors of the formats that use this package.
+func Locate(file string, line, col int, key, msg string) string {
+	var b strings.Builder
+	b.WriteString(file)
+	if line > 0 {
+		if b.Len() > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%d", line)
+		if col > 0 {
+			fmt.Fprintf(&b, ":%d", col)
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
+	if key != "" {
+		b.WriteString(key)
+		b.WriteString(": ")
+	}
+	b.WriteString(msg)
+	return b.String()
+}

@@ -118,26 +118,7 @@ type SpecError struct {
 
 // Error prints "file:line:col: key: message".
 func (e *SpecError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		if b.Len() > 0 {
-			b.WriteByte(':')
-		}
-		fmt.Fprintf(&b, "%d", e.Line)
-		if e.Col > 0 {
-			fmt.Fprintf(&b, ":%d", e.Col)
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteString(": ")
-	}
-	if e.Key != "" {
-		b.WriteString(e.Key)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Err.Error())
-	return b.String()
+	return tomlpos.Locate(e.File, e.Line, e.Col, e.Key, e.Err.Error())
 }
 
 // Unwrap returns the cause.
