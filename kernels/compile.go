@@ -7,13 +7,14 @@ import (
 
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Options control one compilation.
 type Options struct {
-	Method Method
+	Method numerics.Method
 	Batch  int
-	Plan   Plan
+	Plan   numerics.Plan
 	// NoMomentum drops the fp32 momentum buffer that FP32 and QAT carry by default (SGD
 	// with momentum, as the trainer runs them).
 	NoMomentum bool
@@ -50,8 +51,8 @@ func (e *CompileError) Error() string {
 
 func (e *CompileError) Unwrap() error { return e.Err }
 
-// numerics is how a method stores and computes each kind of tensor.
-type numerics struct {
+// stepNumerics is how a method stores and computes each kind of tensor.
+type stepNumerics struct {
 	float    Format // GEMM and update format; FormatInt for integer training
 	wBits    []int  // per network layer: bits of the weight copy the GEMMs read (0: no weights)
 	capBits  []int  // per network layer: bits the weight tensor is allocated for
@@ -63,7 +64,7 @@ type numerics struct {
 	accBits  int // GEMM accumulators
 }
 
-func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (numerics, error) {
+func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (stepNumerics, error) {
 	wl := net.WeightLayers()
 	perLayer := func(bits []int, def int, what string) ([]int, error) {
 		out := make([]int, len(net.Layers))
@@ -89,19 +90,19 @@ func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (numeri
 		}
 		return out, nil
 	}
-	n := numerics{momentum: !opt.NoMomentum, accBits: prof.MACArray.AccumulatorBits}
+	n := stepNumerics{momentum: !opt.NoMomentum, accBits: prof.MACArray.AccumulatorBits}
 	var err error
 	switch opt.Method {
-	case RCT:
+	case numerics.RCT:
 		n.float = FormatInt
 		n.actBits, n.errBits = 8, 8
 		n.momentum = false // RCT's update lands directly on the integer grid
 		if n.wBits, err = perLayer(opt.Plan.Bits, 8, "plan"); err != nil {
 			return n, err
 		}
-	case QAT, FP32:
+	case numerics.QAT, numerics.FP32:
 		train := prof.MACArray.TrainFloat
-		if opt.Method == FP32 {
+		if opt.Method == numerics.FP32 {
 			train = "fp32"
 		}
 		if train == "" {
@@ -113,7 +114,7 @@ func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (numeri
 			return n, err
 		}
 		n.actBits, n.errBits, n.accBits = n.float.Bits(), n.float.Bits(), 32
-		if opt.Method == QAT {
+		if opt.Method == numerics.QAT {
 			n.master = true
 			if n.wBits, err = perLayer(opt.Plan.Bits, DefaultQATBits, "plan"); err != nil {
 				return n, err
@@ -125,7 +126,7 @@ func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (numeri
 		return n, fmt.Errorf("unknown method %q", opt.Method)
 	}
 	n.nextBits = n.wBits
-	if len(opt.Plan.NextBits) > 0 && opt.Method == RCT {
+	if len(opt.Plan.NextBits) > 0 && opt.Method == numerics.RCT {
 		if n.nextBits, err = perLayer(opt.Plan.NextBits, 8, "next-step plan"); err != nil {
 			return n, err
 		}
@@ -188,7 +189,7 @@ type compiler struct {
 	net   *models.Network
 	prof  *hw.Profile
 	opt   Options
-	num   numerics
+	num   stepNumerics
 	batch int64
 	prog  *Program
 
@@ -444,15 +445,15 @@ func (c *compiler) allocateParams(i int) {
 			list, rows, cols, quant, suffix = &c.bstate[i], 1, nb, b, "b"
 		}
 		switch c.opt.Method {
-		case RCT:
+		case numerics.RCT:
 			add(list, quant, ClassWeights, true, true)
-		case QAT:
+		case numerics.QAT:
 			add(list, c.newMat(name+".master_"+suffix+"w", ClassMasterWeights, i, rows, cols, 32, 32), ClassMasterWeights, true, true)
 			if n.momentum {
 				add(list, c.newMat(name+".momentum_"+suffix+"w", ClassOptimizerState, i, rows, cols, 32, 32), ClassOptimizerState, true, true)
 			}
 			add(list, quant, ClassWeights, false, true)
-		case FP32:
+		case numerics.FP32:
 			add(list, quant, ClassWeights, true, true)
 			if n.momentum {
 				add(list, c.newMat(name+".momentum_"+suffix+"w", ClassOptimizerState, i, rows, cols, 32, 32), ClassOptimizerState, true, true)

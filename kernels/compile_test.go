@@ -8,6 +8,7 @@ import (
 	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 func defaultProfile(t testing.TB, sets ...string) *hw.Profile {
@@ -47,7 +48,7 @@ func TestMACsMatchModel(t *testing.T) {
 	p := defaultProfile(t)
 	for _, name := range models.Names() {
 		net, _ := models.ByName(name)
-		for _, m := range Methods {
+		for _, m := range numerics.Methods {
 			const batch = 8
 			got := phaseMACs(compile(t, p, net, Options{Method: m, Batch: batch}))
 			if want := net.MACs(models.Forward, batch); got[models.Forward] != want {
@@ -70,7 +71,7 @@ func TestMACsMatchModel(t *testing.T) {
 
 func TestForwardOnly(t *testing.T) {
 	p := defaultProfile(t)
-	prog := compile(t, p, models.LeNet5(), Options{Method: RCT, Batch: 4, ForwardOnly: true})
+	prog := compile(t, p, models.LeNet5(), Options{Method: numerics.RCT, Batch: 4, ForwardOnly: true})
 	for i := range prog.Instrs {
 		if ph := prog.Instrs[i].Phase; ph != models.Forward {
 			t.Fatalf("instruction %d in phase %s", i, ph)
@@ -86,13 +87,13 @@ func TestFootprint(t *testing.T) {
 	net := models.MLP() // every row is whole bytes at 8 bits: exact counts
 	params := net.Params()
 	cases := []struct {
-		method                       Method
+		method                       numerics.Method
 		weights, master, optimizer   int64
 		errorsNonZero, activationsFP bool
 	}{
-		{RCT, params, 0, 0, true, false},
-		{QAT, params, 4 * params, 4 * params, true, true},
-		{FP32, 4 * params, 0, 4 * params, true, true},
+		{numerics.RCT, params, 0, 0, true, false},
+		{numerics.QAT, params, 4 * params, 4 * params, true, true},
+		{numerics.FP32, 4 * params, 0, 4 * params, true, true},
 	}
 	for _, c := range cases {
 		prog := compile(t, p, net, Options{Method: c.method, Batch: 10})
@@ -110,7 +111,7 @@ func TestFootprint(t *testing.T) {
 			t.Errorf("%s: activations %d bytes, want %d", c.method, f[ClassActivations], 10*per)
 		}
 	}
-	noMomentum := compile(t, p, net, Options{Method: QAT, Batch: 10, NoMomentum: true})
+	noMomentum := compile(t, p, net, Options{Method: numerics.QAT, Batch: 10, NoMomentum: true})
 	if noMomentum.Footprint[ClassOptimizerState] != 0 {
 		t.Error("NoMomentum still allocates momentum")
 	}
@@ -122,13 +123,13 @@ func TestPlanErrors(t *testing.T) {
 		opt  Options
 		want string
 	}{
-		{Options{Method: RCT, Batch: 0}, "batch must be positive"},
+		{Options{Method: numerics.RCT, Batch: 0}, "batch must be positive"},
 		{Options{Method: "sgd", Batch: 4}, "unknown method"},
-		{Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{8, 8}}}, "lists 2 bitwidths but lenet5 has 5"},
-		{Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{1}}}, "outside 2..32"},
-		{Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{40}}}, "outside 2..32"},
+		{Options{Method: numerics.RCT, Batch: 4, Plan: numerics.Plan{Bits: []int{8, 8}}}, "lists 2 bitwidths but lenet5 has 5"},
+		{Options{Method: numerics.RCT, Batch: 4, Plan: numerics.Plan{Bits: []int{1}}}, "outside 2..32"},
+		{Options{Method: numerics.RCT, Batch: 4, Plan: numerics.Plan{Bits: []int{40}}}, "outside 2..32"},
 		// The default chip's widest integer mode is 16x16: 24-bit weights cannot run.
-		{Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{24}}}, "no MAC mode for 24x8"},
+		{Options{Method: numerics.RCT, Batch: 4, Plan: numerics.Plan{Bits: []int{24}}}, "no MAC mode for 24x8"},
 	}
 	for _, c := range cases {
 		_, err := Compile(models.LeNet5(), p, c.opt)
@@ -144,7 +145,7 @@ func TestPlanErrors(t *testing.T) {
 
 func TestTileThatCannotFitNamesTheLayer(t *testing.T) {
 	p := defaultProfile(t, "sram.global.capacity=256B", "sram.global.banks=1", "sram.global.bank_width_bytes=8")
-	_, err := Compile(models.LeNet5(), p, Options{Method: RCT, Batch: 4})
+	_, err := Compile(models.LeNet5(), p, Options{Method: numerics.RCT, Batch: 4})
 	var ce *CompileError
 	if !errors.As(err, &ce) || ce.Layer == "" || !strings.Contains(err.Error(), "does not fit") {
 		t.Fatalf("error %v: want a CompileError naming the layer that does not fit", err)
@@ -155,8 +156,8 @@ func TestTileThatCannotFitNamesTheLayer(t *testing.T) {
 }
 
 func TestSmallSRAMMeansMoreTiles(t *testing.T) {
-	big := compile(t, defaultProfile(t), models.LeNet5(), Options{Method: RCT, Batch: 32})
-	small := compile(t, defaultProfile(t, "sram.global.capacity=32KiB"), models.LeNet5(), Options{Method: RCT, Batch: 32})
+	big := compile(t, defaultProfile(t), models.LeNet5(), Options{Method: numerics.RCT, Batch: 32})
+	small := compile(t, defaultProfile(t, "sram.global.capacity=32KiB"), models.LeNet5(), Options{Method: numerics.RCT, Batch: 32})
 	if len(small.Instrs) <= len(big.Instrs) {
 		t.Errorf("32 KiB SRAM: %d instructions, 512 KiB: %d; smaller tiles should need more", len(small.Instrs), len(big.Instrs))
 	}
@@ -167,8 +168,8 @@ func TestSmallSRAMMeansMoreTiles(t *testing.T) {
 
 func TestBitwidthChangeAddsConversion(t *testing.T) {
 	p := defaultProfile(t)
-	same := compile(t, p, models.LeNet5(), Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{8}, NextBits: []int{8}, Control: true}})
-	grow := compile(t, p, models.LeNet5(), Options{Method: RCT, Batch: 4, Plan: Plan{Bits: []int{8}, NextBits: []int{8, 9, 8, 8, 8}, Control: true}})
+	same := compile(t, p, models.LeNet5(), Options{Method: numerics.RCT, Batch: 4, Plan: numerics.Plan{Bits: []int{8}, NextBits: []int{8}, Control: true}})
+	grow := compile(t, p, models.LeNet5(), Options{Method: numerics.RCT, Batch: 4, Plan: numerics.Plan{Bits: []int{8}, NextBits: []int{8, 9, 8, 8, 8}, Control: true}})
 	count := func(p *Program, v VectorOp) int {
 		n := 0
 		for i := range p.Instrs {
@@ -197,7 +198,7 @@ func TestBitwidthChangeAddsConversion(t *testing.T) {
 }
 
 func TestDependenciesPointBackward(t *testing.T) {
-	prog := compile(t, defaultProfile(t), models.LeNet5(), Options{Method: QAT, Batch: 8})
+	prog := compile(t, defaultProfile(t), models.LeNet5(), Options{Method: numerics.QAT, Batch: 8})
 	for i, in := range prog.Instrs {
 		for _, d := range in.Deps {
 			if prog.Instrs[d].Unit() == in.Unit() {
@@ -213,7 +214,7 @@ func TestParseBits(t *testing.T) {
 		want []int
 		ok   bool
 	}{{"8", []int{8}, true}, {"8,6, 8,8,8", []int{8, 6, 8, 8, 8}, true}, {"", nil, false}, {"8,x", nil, false}, {"0", nil, false}, {"33", nil, false}} {
-		got, err := ParseBits(c.in)
+		got, err := numerics.ParseBits(c.in)
 		if (err == nil) != c.ok || (c.ok && len(got) != len(c.want)) {
 			t.Errorf("ParseBits(%q) = %v, %v", c.in, got, err)
 		}

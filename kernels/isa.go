@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Unit is the execution unit an instruction runs on. Instructions on one unit execute
@@ -416,7 +417,7 @@ type Buffer struct {
 type Program struct {
 	Model   string
 	Profile string
-	Method  Method
+	Method  numerics.Method
 	Batch   int
 	Instrs  []Instr
 	Tensors []Tensor

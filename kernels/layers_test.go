@@ -9,6 +9,7 @@ import (
 	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // layerPhase sums a program's work by layer and phase.
@@ -77,7 +78,7 @@ func TestLayerMACsMatchModel(t *testing.T) {
 	p := defaultProfile(t)
 	const batch = 2
 	for _, net := range []*models.Network{groupedNet(), models.ResNet20(1), models.Transformer()} {
-		for _, m := range Methods {
+		for _, m := range numerics.Methods {
 			w := workOf(compile(t, p, net, Options{Method: m, Batch: batch}))
 			for i := range net.Layers {
 				l := &net.Layers[i]
@@ -108,7 +109,7 @@ func TestVectorWorkCoversModel(t *testing.T) {
 	p := defaultProfile(t)
 	const batch = 2
 	for _, net := range []*models.Network{groupedNet(), models.ResNet20(1), models.Transformer()} {
-		for _, m := range Methods {
+		for _, m := range numerics.Methods {
 			w := workOf(compile(t, p, net, Options{Method: m, Batch: batch}))
 			ops := func(i int, phases ...models.Phase) (s int64) {
 				for _, ph := range phases {
@@ -145,7 +146,7 @@ func TestVectorWorkCoversModel(t *testing.T) {
 // canonical [Cout][Cin/groups][kh][kw] rows.
 func TestGroupedConvolution(t *testing.T) {
 	net := groupedNet()
-	prog := compile(t, defaultProfile(t), net, Options{Method: RCT, Batch: 2})
+	prog := compile(t, defaultProfile(t), net, Options{Method: numerics.RCT, Batch: 2})
 	gemms := map[layerPhase][]*Instr{}
 	for i := range prog.Instrs {
 		if in := &prog.Instrs[i]; in.Op == OpGEMM {
@@ -190,7 +191,7 @@ func TestGroupedConvolution(t *testing.T) {
 // backward pass, which reads dy and x once each too.
 func TestBatchNormPasses(t *testing.T) {
 	net := groupedNet()
-	prog := compile(t, defaultProfile(t), net, Options{Method: RCT, Batch: 2})
+	prog := compile(t, defaultProfile(t), net, Options{Method: numerics.RCT, Batch: 2})
 	w := workOf(prog)
 	x, xt := tensorNamed(t, prog, "gc.out")
 	y, yt := tensorNamed(t, prog, "bn.out")
@@ -208,7 +209,7 @@ func TestBatchNormPasses(t *testing.T) {
 		t.Errorf("backward data reloads what the weight pass left resident: %+v", data)
 	}
 	// Inference normalises with the running statistics, in one pass.
-	inf := compile(t, defaultProfile(t), net, Options{Method: RCT, Batch: 2, ForwardOnly: true})
+	inf := compile(t, defaultProfile(t), net, Options{Method: numerics.RCT, Batch: 2, ForwardOnly: true})
 	for _, tn := range inf.Tensors {
 		if tn.Name == "bn.stats" {
 			t.Error("inference saves batch statistics")
@@ -227,7 +228,7 @@ func TestBatchNormPasses(t *testing.T) {
 func TestShortcutTraffic(t *testing.T) {
 	net := models.ResNet20(1)
 	const batch = 2
-	prog := compile(t, defaultProfile(t), net, Options{Method: RCT, Batch: batch})
+	prog := compile(t, defaultProfile(t), net, Options{Method: numerics.RCT, Batch: batch})
 	w := workOf(prog)
 	for i := range net.Layers {
 		l := &net.Layers[i]
@@ -257,7 +258,7 @@ func TestShortcutTraffic(t *testing.T) {
 func TestAttentionSavesProbabilities(t *testing.T) {
 	net := models.Transformer()
 	const batch = 2
-	prog := compile(t, defaultProfile(t), net, Options{Method: RCT, Batch: batch})
+	prog := compile(t, defaultProfile(t), net, Options{Method: numerics.RCT, Batch: batch})
 	w := workOf(prog)
 	for i := range net.Layers {
 		l := &net.Layers[i]
@@ -306,7 +307,7 @@ func TestEveryModelCompilesOnEveryProfile(t *testing.T) {
 				continue
 			}
 			net, _ := models.ByName(model)
-			for _, m := range Methods {
+			for _, m := range numerics.Methods {
 				for _, inference := range []bool{false, true} {
 					prog, err := Compile(net, p, Options{Method: m, Batch: 3, ForwardOnly: inference})
 					var unsupported *hw.UnsupportedModeError
@@ -337,7 +338,7 @@ func TestNewKindsNameTheLayerThatCannotFit(t *testing.T) {
 		{groupedNet(), "256B"},
 	} {
 		p := defaultProfile(t, "sram.global.capacity="+c.size)
-		_, err := Compile(c.net, p, Options{Method: RCT, Batch: 4})
+		_, err := Compile(c.net, p, Options{Method: numerics.RCT, Batch: 4})
 		var ce *CompileError
 		if !errors.As(err, &ce) || ce.Layer == "" || !strings.Contains(err.Error(), "does not fit") {
 			t.Errorf("%s in %s: error %v, want a CompileError naming the layer that does not fit", c.net.Name, c.size, err)
@@ -366,7 +367,7 @@ func BenchmarkCompile(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Compile(net, p, Options{Method: RCT, Batch: 32}); err != nil {
+				if _, err := Compile(net, p, Options{Method: numerics.RCT, Batch: 32}); err != nil {
 					b.Fatal(err)
 				}
 			}

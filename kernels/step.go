@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // step emits the whole training step: forward, loss, backward (data, weights and the
@@ -531,24 +532,24 @@ func (c *compiler) updateLoad(states []paramState, rs []region, pairs []*pair) [
 func (c *compiler) updateCompute(states []paramState, rs []region, grad *operandSlot, slots []*operandSlot, fn *FuncDesc, stat bool) {
 	saved := c.phase
 	elems := grad.bytes * 8 / int64(grad.bits)
-	if c.opt.Method == RCT && c.opt.Plan.Control && stat {
+	if c.opt.Method == numerics.RCT && c.opt.Plan.Control && stat {
 		c.phase = models.PrecisionControl
 		c.fn = fn
 		c.vector(VGradStat, elems, grad, nil, nil)
 	}
 	c.phase = models.Update
 	switch c.opt.Method {
-	case RCT:
+	case numerics.RCT:
 		c.fn = fn
 		c.vector(VUpdate, elems, grad, slots[0], slots[0])
-	case FP32:
+	case numerics.FP32:
 		src := grad
 		if len(slots) > 1 { // momentum: v = mu*v + g, then w -= lr*v
 			c.vector(VUpdate, elems, grad, slots[1], slots[1])
 			src = slots[1]
 		}
 		c.vector(VUpdate, elems, src, slots[0], slots[0])
-	case QAT:
+	case numerics.QAT:
 		src := grad
 		if len(slots) > 2 {
 			c.vector(VUpdate, elems, grad, slots[1], slots[1])
@@ -569,7 +570,7 @@ func (c *compiler) updateCompute(states []paramState, rs []region, grad *operand
 // control emits the precision controller: one decision per weight layer, and a
 // conversion pass for each layer whose bitwidth changes for the next step.
 func (c *compiler) control() error {
-	if c.opt.Method != RCT {
+	if c.opt.Method != numerics.RCT {
 		return nil
 	}
 	for _, i := range c.net.WeightLayers() {

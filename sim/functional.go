@@ -7,16 +7,17 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Device is the simulator's functional mode: a Hook that carries real bytes. DRAM and
 // each SRAM buffer are byte images; as the engine issues an instruction the device
 // performs it on them: DMA transfers copy bytes (b-bit weights stay packed, see
-// kernels.PackBits), GEMM tiles multiply the integers their SRAM operands hold (forming
+// numerics.PackBits), GEMM tiles multiply the integers their SRAM operands hold (forming
 // im2col rows on the fly from the layer's geometry, as the array's operand feeders do),
-// and vector instructions apply the integer semantics of kernels/semantics.go. Register
+// and vector instructions apply the integer semantics of train/numerics. Register
 // state the instructions do not carry in memory (exponents, delayed scales, the
-// learning rate, the rounding seed) comes from a kernels.IntState.
+// learning rate, the rounding seed) comes from a numerics.IntState.
 //
 // Executing an instruction when it issues is faithful to the program: the engine issues
 // it only after its producers completed, and a slot is overwritten only after its
@@ -28,7 +29,7 @@ import (
 type Device struct {
 	net   *models.Network
 	prog  *kernels.Program
-	state *kernels.IntState
+	state *numerics.IntState
 	dram  []byte
 	sram  [][]byte
 
@@ -83,8 +84,8 @@ func CheckFunctional(net *models.Network) error {
 
 // NewDevice prepares the memory images of prog (compiled with Options.Functional for
 // net) and loads the integer training state st into them.
-func NewDevice(net *models.Network, prog *kernels.Program, st *kernels.IntState) (*Device, error) {
-	if prog.Method != kernels.RCT {
+func NewDevice(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*Device, error) {
+	if prog.Method != numerics.RCT {
 		return nil, fmt.Errorf("functional execution covers integer training (rct), not %s", prog.Method)
 	}
 	if err := CheckFunctional(net); err != nil {
@@ -145,12 +146,12 @@ func NewDevice(net *models.Network, prog *kernels.Program, st *kernels.IntState)
 // writeMatrix packs a weight layer's integers into its DRAM tensor, rows padded to a
 // byte as the compiler lays them out.
 func (d *Device) writeMatrix(name string, vals []int32, bits int) error {
-	return d.matrixRows(name, vals, bits, func(row []int32, packed []byte) { kernels.PackBits(row, bits, packed) })
+	return d.matrixRows(name, vals, bits, func(row []int32, packed []byte) { numerics.PackBits(row, bits, packed) })
 }
 
 // readMatrix unpacks a weight layer's DRAM tensor into vals (see writeMatrix).
 func (d *Device) readMatrix(name string, vals []int32, bits int) error {
-	return d.matrixRows(name, vals, bits, func(row []int32, packed []byte) { kernels.UnpackBits(packed, bits, 0, row) })
+	return d.matrixRows(name, vals, bits, func(row []int32, packed []byte) { numerics.UnpackBits(packed, bits, 0, row) })
 }
 
 // matrixRows calls f for each row of the weight tensor name: the row's slice of vals
@@ -302,7 +303,7 @@ func matRows(s []byte, b kernels.Box, bits int, vals []int32) {
 	off := int(b.C0*int64(bits) - 8*first)
 	cols := b.C1 - b.C0
 	for r := int64(0); r < b.N1-b.N0; r++ {
-		kernels.UnpackBits(s[r*rowBytes:], bits, off, vals[r*cols:(r+1)*cols])
+		numerics.UnpackBits(s[r*rowBytes:], bits, off, vals[r*cols:(r+1)*cols])
 	}
 }
 
@@ -312,7 +313,7 @@ func packRows(s []byte, b kernels.Box, bits int, vals []int32) {
 	off := int(b.C0*int64(bits) - 8*first)
 	cols := b.C1 - b.C0
 	for r := int64(0); r < b.N1-b.N0; r++ {
-		kernels.PackBitsAt(vals[r*cols:(r+1)*cols], bits, s[r*rowBytes:], off)
+		numerics.PackBitsAt(vals[r*cols:(r+1)*cols], bits, s[r*rowBytes:], off)
 	}
 }
 
@@ -407,7 +408,7 @@ func (d *Device) gemm(in *kernels.Instr) error {
 			if in.Accumulate {
 				sum += int64(readAcc(c, mi*N+ni))
 			}
-			writeAcc(c, mi*N+ni, int32(kernels.Saturate(sum, 32)))
+			writeAcc(c, mi*N+ni, int32(numerics.Saturate(sum, 32)))
 		}
 	}
 	return nil
@@ -473,8 +474,8 @@ func (d *Device) vector(in *kernels.Instr) error {
 	case kernels.VControl:
 		w := d.weights[i]
 		L := d.state.Layers[w]
-		sh := kernels.UpdateShift(d.state.LR, d.gradExp[w], L.WExp)
-		d.gavg[w] = kernels.Gavg(d.gradAbs[w], len(L.W), d.state.LR.Mant, sh)
+		sh := numerics.UpdateShift(d.state.LR, d.gradExp[w], L.WExp)
+		d.gavg[w] = numerics.Gavg(d.gradAbs[w], len(L.W), d.state.LR.Mant, sh)
 		return nil
 	case kernels.VUpdate:
 		return d.update(in, i)
@@ -519,17 +520,17 @@ func (d *Device) captureErr(i int, s []byte, b kernels.Box, width int64) {
 // Finish ends the step: the delayed scales take this step's maxima, conversions change
 // the layers' steps, and the weights are read back from DRAM. It returns the state
 // the next step starts from.
-func (d *Device) Finish() (*kernels.IntState, error) {
+func (d *Device) Finish() (*numerics.IntState, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
 	st := d.state
 	for i := range d.net.Layers {
 		if d.fwdSeen[i] {
-			st.Fwd[i] = kernels.ScaleReg{Exp: d.fwdAcc[i] + kernels.ShiftFor(d.fwdMax[i], 8), Set: true}
+			st.Fwd[i] = numerics.ScaleReg{Exp: d.fwdAcc[i] + numerics.ShiftFor(d.fwdMax[i], 8), Set: true}
 		}
 		if d.bwdSeen[i] {
-			st.Bwd[i] = kernels.ScaleReg{Exp: d.bwdAcc[i] + kernels.ShiftFor(d.bwdMax[i], 8), Set: true}
+			st.Bwd[i] = numerics.ScaleReg{Exp: d.bwdAcc[i] + numerics.ShiftFor(d.bwdMax[i], 8), Set: true}
 		}
 	}
 	for i, l := range d.net.Layers {

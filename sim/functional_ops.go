@@ -6,6 +6,7 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // requant runs a GEMM epilogue: bias (forward), requantisation with the tensor's
@@ -27,7 +28,7 @@ func (d *Device) requant(in *kernels.Instr, i int) error {
 		acc[j] = readAcc(src, int64(j))
 	}
 	var accExp int
-	var reg *kernels.ScaleReg
+	var reg *numerics.ScaleReg
 	relu := false
 	switch in.Phase {
 	case models.Forward:
@@ -39,7 +40,7 @@ func (d *Device) requant(in *kernels.Instr, i int) error {
 		if in.B.Bytes > 0 {
 			bias := d.ints(f.B.C1 - f.B.C0)
 			matRows(d.slot(in.B), f.B, L.Bits, bias)
-			kernels.AddBias(acc, int(N), bias[f.N.Lo:f.N.Hi], accExp-L.BExp)
+			numerics.AddBias(acc, int(N), bias[f.N.Lo:f.N.Hi], accExp-L.BExp)
 		}
 		reg, relu = &d.state.Fwd[i], d.fusedReLU(i)
 	case models.BackwardData:
@@ -57,7 +58,7 @@ func (d *Device) requant(in *kernels.Instr, i int) error {
 	}
 	shift := reg.Exp - accExp
 	out := make([]int8, len(acc))
-	m, _ := kernels.Requant(acc, shift, relu, out)
+	m, _ := numerics.Requant(acc, shift, relu, out)
 	dst := d.slot(in.C)
 	for mi := range M {
 		for ni := range N {
@@ -183,7 +184,7 @@ func (d *Device) reluBackward(in *kernels.Instr, i int) error {
 	return err
 }
 
-// loss runs kernels.SoftmaxXent on the logits of every labelled position (rows of
+// loss runs numerics.SoftmaxXent on the logits of every labelled position (rows of
 // classes, gathered from the channel-major layout) and scatters the error back.
 func (d *Device) loss(in *kernels.Instr, i int) error {
 	l := &d.net.Layers[i]
@@ -218,8 +219,8 @@ func (d *Device) loss(in *kernels.Instr, i int) error {
 	errs := make([]int8, len(logits))
 	prob := make([]float64, len(logits))
 	st := d.state
-	e, loss, correct := kernels.SoftmaxXentRound(logits, exp, int(classes), labels, int(rows), st.LossRounding,
-		kernels.RandKey(st.Seed, kernels.LossStream(st.Step)), 0, prob, errs)
+	e, loss, correct := numerics.SoftmaxXentRound(logits, exp, int(classes), labels, int(rows), st.LossRounding,
+		numerics.RandKey(st.Seed, numerics.LossStream(st.Step)), 0, prob, errs)
 	for n := range imgs {
 		for p := range positions {
 			for cl := range classes {
@@ -255,7 +256,7 @@ func (d *Device) biasGrad(in *kernels.Instr) error {
 	return nil
 }
 
-// update applies RCT's integer update (kernels.UpdateInt) to a tile of weights (an M x
+// update applies RCT's integer update (numerics.UpdateInt) to a tile of weights (an M x
 // N gradient tile: M over the reduction index, N over output channels) or to the bias.
 func (d *Device) update(in *kernels.Instr, i int) error {
 	l := &d.net.Layers[i]
@@ -278,8 +279,8 @@ func (d *Device) update(in *kernels.Instr, i int) error {
 		}
 		gradExp := x + e
 		d.gradExp[w] = gradExp
-		sh := kernels.UpdateShift(st.LR, gradExp, L.WExp)
-		key := kernels.RandKey(st.Seed, kernels.RandStream(st.Step, i, 0))
+		sh := numerics.UpdateShift(st.LR, gradExp, L.WExp)
+		key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, 0))
 		_, _, k := l.GEMMDims()
 		N := f.N.Hi - f.N.Lo
 		for mi := range f.M.Hi - f.M.Lo {
@@ -288,23 +289,23 @@ func (d *Device) update(in *kernels.Instr, i int) error {
 				g := readAcc(grad, mi*N+ni)
 				d.captureGrad(w, co*k+kk, g, gradExp)
 				j := (co-f.B.N0)*cols + kk - f.B.C0
-				kernels.UpdateInt(vals[j:j+1], []int32{g}, st.LR.Mant, sh, L.Bits, st.Rounding, key, uint64(co*k+kk))
+				numerics.UpdateInt(vals[j:j+1], []int32{g}, st.LR.Mant, sh, L.Bits, st.Rounding, key, uint64(co*k+kk))
 			}
 		}
 	} else { // bias: one row
-		sh := kernels.UpdateShift(st.LR, e, L.BExp)
-		key := kernels.RandKey(st.Seed, kernels.RandStream(st.Step, i, 1))
+		sh := numerics.UpdateShift(st.LR, e, L.BExp)
+		key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, 1))
 		for co := f.N.Lo; co < f.N.Hi; co++ {
 			g := readAcc(grad, co)
 			j := co - f.B.C0
-			kernels.UpdateInt(vals[j:j+1], []int32{g}, st.LR.Mant, sh, L.Bits, st.Rounding, key, uint64(co))
+			numerics.UpdateInt(vals[j:j+1], []int32{g}, st.LR.Mant, sh, L.Bits, st.Rounding, key, uint64(co))
 		}
 	}
 	packRows(d.slot(in.C), f.B, L.Bits, vals)
 	return nil
 }
 
-// convert moves weight rows to a new width (kernels.ConvertInt); the layer's steps
+// convert moves weight rows to a new width (numerics.ConvertInt); the layer's steps
 // change when the step ends.
 func (d *Device) convert(in *kernels.Instr, i int) error {
 	f := in.Fn
@@ -315,9 +316,9 @@ func (d *Device) convert(in *kernels.Instr, i int) error {
 	vals := make([]int32, cols)
 	inPitch, outPitch := (cols*int64(from)+7)/8, (cols*int64(to)+7)/8
 	for r := range rows {
-		kernels.UnpackBits(a[r*inPitch:], from, 0, vals)
-		kernels.ConvertInt(vals, from, to)
-		kernels.PackBits(vals, to, c[r*outPitch:(r+1)*outPitch])
+		numerics.UnpackBits(a[r*inPitch:], from, 0, vals)
+		numerics.ConvertInt(vals, from, to)
+		numerics.PackBits(vals, to, c[r*outPitch:(r+1)*outPitch])
 	}
 	d.newBits[d.weights[i]] = to
 	return nil

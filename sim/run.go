@@ -6,6 +6,7 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // StepCost is what one training step of a run cost.
@@ -42,7 +43,7 @@ type RunResult struct {
 func (r *RunResult) Seconds() float64 { return float64(r.Cycles) / float64(r.ClockHz) }
 
 // planKey identifies a step's program: everything in a Plan that changes it.
-func planKey(p kernels.Plan) string {
+func planKey(p numerics.Plan) string {
 	var b strings.Builder
 	for _, v := range p.Bits {
 		fmt.Fprintf(&b, "%d,", v)
@@ -62,7 +63,7 @@ func planKey(p kernels.Plan) string {
 // step from the same state), so identical plans are simulated once and their result
 // reused, unless reuse is false. Reused or not, every step's figures are added one by
 // one in step order, so reuse changes no figure.
-func SimulateRun(m *Machine, net *models.Network, opts kernels.Options, plans []kernels.Plan, reuse bool) (*RunResult, error) {
+func SimulateRun(m *Machine, net *models.Network, opts kernels.Options, plans []numerics.Plan, reuse bool) (*RunResult, error) {
 	res := &RunResult{Steps: len(plans), ClockHz: m.prof.Clock.Hz(), PerStep: make([]StepCost, 0, len(plans))}
 	cache := make(map[string]*Stats)
 	for step, plan := range plans {

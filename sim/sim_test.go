@@ -11,6 +11,7 @@ import (
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 func loadProfile(t testing.TB, name string, sets ...string) *hw.Profile {
@@ -76,7 +77,7 @@ func TestInvariants(t *testing.T) {
 			if !run {
 				continue
 			}
-			for _, method := range kernels.Methods {
+			for _, method := range numerics.Methods {
 				s, ok := simulate(t, p, net, kernels.Options{Method: method, Batch: batch}, Options{})
 				if !ok {
 					continue
@@ -166,12 +167,12 @@ func checkInvariants(t *testing.T, name string, p *hw.Profile, s *Stats) {
 // typed error, and that the default chip runs every method.
 func TestFloatMethodsNeedFloat(t *testing.T) {
 	for _, p := range embeddedProfiles(t) {
-		for _, method := range kernels.Methods {
+		for _, method := range numerics.Methods {
 			_, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 8})
 			var unsupported *hw.UnsupportedModeError
 			switch {
 			case err == nil:
-			case errors.As(err, &unsupported) && method != kernels.RCT && p.Name != "default":
+			case errors.As(err, &unsupported) && method != numerics.RCT && p.Name != "default":
 			default:
 				t.Errorf("%s %s: %v", p.Name, method, err)
 			}
@@ -183,7 +184,7 @@ func TestLowerBitsNeverRaiseMACEnergy(t *testing.T) {
 	p := loadProfile(t, configs.Default)
 	prev := math.Inf(1)
 	for _, bits := range []int{16, 8, 4, 2} {
-		s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8, Plan: kernels.Plan{Bits: []int{bits}}}, Options{})
+		s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 8, Plan: numerics.Plan{Bits: []int{bits}}}, Options{})
 		e := s.Energy.Component(MAC)
 		if e > prev {
 			t.Errorf("%d-bit weights: MAC energy %g pJ above the wider width's %g", bits, e, prev)
@@ -197,9 +198,9 @@ func TestParameterMemoryBitsPerParameter(t *testing.T) {
 	net := models.LeNet5()
 	params := float64(net.Params())
 	for _, bits := range []int{8, 6, 4} {
-		plan := kernels.Plan{Bits: []int{bits}}
-		rct, _ := simulate(t, p, net, kernels.Options{Method: kernels.RCT, Batch: 4, Plan: plan}, Options{})
-		qat, _ := simulate(t, p, net, kernels.Options{Method: kernels.QAT, Batch: 4, Plan: plan}, Options{})
+		plan := numerics.Plan{Bits: []int{bits}}
+		rct, _ := simulate(t, p, net, kernels.Options{Method: numerics.RCT, Batch: 4, Plan: plan}, Options{})
+		qat, _ := simulate(t, p, net, kernels.Options{Method: numerics.QAT, Batch: 4, Plan: plan}, Options{})
 		// Each output channel's packed row is padded to a whole byte: at most one byte
 		// more per row than the exact b bits per parameter.
 		rows := 0.0
@@ -221,7 +222,7 @@ func TestParameterMemoryBitsPerParameter(t *testing.T) {
 }
 
 func TestFasterDRAMNeverSlower(t *testing.T) {
-	for _, method := range kernels.Methods {
+	for _, method := range numerics.Methods {
 		slow, _ := simulate(t, loadProfile(t, configs.Default), models.LeNet5(), kernels.Options{Method: method, Batch: 16}, Options{})
 		fast, _ := simulate(t, loadProfile(t, configs.Default, "dram.data_rate=6400MT/s"), models.LeNet5(), kernels.Options{Method: method, Batch: 16}, Options{})
 		if fast.Cycles > slow.Cycles {
@@ -238,7 +239,7 @@ func TestBiggerArrayNeverMoreComputeCycles(t *testing.T) {
 		prev := uint64(math.MaxUint64)
 		for _, n := range []string{"8", "16", "32", "64"} {
 			p := loadProfile(t, configs.Default, "mac_array.rows="+n, "mac_array.cols="+n, "mac_array.dataflow="+df, "sram.global.capacity=4MiB")
-			s, _ := simulate(t, p, net, kernels.Options{Method: kernels.RCT, Batch: 512, ForwardOnly: true}, Options{IdealDRAM: true})
+			s, _ := simulate(t, p, net, kernels.Options{Method: numerics.RCT, Batch: 512, ForwardOnly: true}, Options{IdealDRAM: true})
 			if s.ComputeCycles > prev {
 				t.Errorf("%s %sx%s: %d compute cycles, more than the smaller array's %d", df, n, n, s.ComputeCycles, prev)
 			}
@@ -279,7 +280,7 @@ func (r *recorder) OnComplete(e Event) {
 
 func TestHooksSeeDependenciesHonoured(t *testing.T) {
 	p := loadProfile(t, configs.Default)
-	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: kernels.RCT, Batch: 16})
+	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: numerics.RCT, Batch: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestHooksSeeDependenciesHonoured(t *testing.T) {
 		t.Errorf("last completion %d, run took %d cycles", rec.last, s.Cycles)
 	}
 	// A hook observes; it must not change the result.
-	plain, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 16}, Options{})
+	plain, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 16}, Options{})
 	if plain.Cycles != s.Cycles || plain.Energy.Total() != s.Energy.Total() {
 		t.Errorf("with a hook: %d cycles %g pJ; without: %d cycles %g pJ", s.Cycles, s.Energy.Total(), plain.Cycles, plain.Energy.Total())
 	}
@@ -310,8 +311,8 @@ func TestHooksSeeDependenciesHonoured(t *testing.T) {
 
 func TestDeterministic(t *testing.T) {
 	p := loadProfile(t, configs.Default)
-	a, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.QAT, Batch: 8}, Options{})
-	b, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.QAT, Batch: 8}, Options{})
+	a, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.QAT, Batch: 8}, Options{})
+	b, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.QAT, Batch: 8}, Options{})
 	if a.Cycles != b.Cycles || a.Energy != b.Energy || a.DRAM != b.DRAM {
 		t.Error("two runs of the same program differ")
 	}
@@ -319,8 +320,8 @@ func TestDeterministic(t *testing.T) {
 
 func TestIdealDRAMIsComputeBound(t *testing.T) {
 	p := loadProfile(t, configs.Default)
-	real, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 16}, Options{})
-	ideal, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 16}, Options{IdealDRAM: true})
+	real, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 16}, Options{})
+	ideal, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 16}, Options{IdealDRAM: true})
 	if ideal.Cycles > real.Cycles || ideal.ComputeCycles != real.ComputeCycles {
 		t.Errorf("ideal DRAM: %d cycles (%d compute); modelled: %d (%d compute)", ideal.Cycles, ideal.ComputeCycles, real.Cycles, real.ComputeCycles)
 	}
@@ -350,7 +351,7 @@ func BenchmarkStep(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, method := range kernels.Methods {
+		for _, method := range numerics.Methods {
 			b.Run(model+"/"+string(method), func(b *testing.B) {
 				p := loadProfile(b, configs.Default)
 				prog, err := kernels.Compile(net, p, kernels.Options{Method: method, Batch: 32})
@@ -382,7 +383,7 @@ func BenchmarkLeNet5CompileAndStep(b *testing.B) {
 	p := loadProfile(b, configs.Default)
 	b.ReportAllocs()
 	for b.Loop() {
-		prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: kernels.RCT, Batch: 32})
+		prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: numerics.RCT, Batch: 32})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -398,7 +399,7 @@ func BenchmarkLeNet5CompileAndStep(b *testing.B) {
 
 func TestStaticEnergyIsLeakageTimesTime(t *testing.T) {
 	p := loadProfile(t, configs.Default, "sram.global.leakage_mw=12.5", "mac_array.leakage_mw=3", "vector.leakage_mw=0.5")
-	s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8}, Options{})
+	s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 8}, Options{})
 	want := (12.5 + 3 + 0.5) * 1e-3 * s.Seconds() * 1e12
 	if got := s.Energy.Component(Static); !relClose(got, want) {
 		t.Errorf("static energy %g pJ, want %g (16 mW for %g s)", got, want, s.Seconds())
@@ -416,7 +417,7 @@ func TestRunReuseChangesNoFigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A run whose controller moves conv2 from 8 to 9 bits at step 3 and back at 6.
-	var plans []kernels.Plan
+	var plans []numerics.Plan
 	bits := func(s int) []int {
 		if s >= 3 && s < 6 {
 			return []int{8, 9, 8, 8, 8}
@@ -424,9 +425,9 @@ func TestRunReuseChangesNoFigure(t *testing.T) {
 		return []int{8, 8, 8, 8, 8}
 	}
 	for s := 0; s < 9; s++ {
-		plans = append(plans, kernels.Plan{Bits: bits(s), NextBits: bits(s + 1), Control: s%3 == 2})
+		plans = append(plans, numerics.Plan{Bits: bits(s), NextBits: bits(s + 1), Control: s%3 == 2})
 	}
-	opts := kernels.Options{Method: kernels.RCT, Batch: 8}
+	opts := kernels.Options{Method: numerics.RCT, Batch: 8}
 	cached, err := SimulateRun(m, models.LeNet5(), opts, plans, true)
 	if err != nil {
 		t.Fatal(err)
@@ -462,12 +463,12 @@ func TestComparePaper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans := []kernels.Plan{{Bits: []int{8}}, {Bits: []int{8}}}
-	rct, err := SimulateRun(m, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8}, plans, true)
+	plans := []numerics.Plan{{Bits: []int{8}}, {Bits: []int{8}}}
+	rct, err := SimulateRun(m, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 8}, plans, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	qat, err := SimulateRun(m, models.LeNet5(), kernels.Options{Method: kernels.QAT, Batch: 8}, plans, true)
+	qat, err := SimulateRun(m, models.LeNet5(), kernels.Options{Method: numerics.QAT, Batch: 8}, plans, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,8 +490,8 @@ func TestComparePaper(t *testing.T) {
 // changes none of them.
 func TestPerLayerSumsToTotals(t *testing.T) {
 	p := loadProfile(t, configs.Default)
-	plain, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8}, Options{})
-	s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: kernels.RCT, Batch: 8}, Options{PerLayer: true})
+	plain, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 8}, Options{})
+	s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 8}, Options{PerLayer: true})
 	if s.Cycles != plain.Cycles || s.Energy != plain.Energy {
 		t.Fatal("the per-layer breakdown changed the run")
 	}

@@ -5,12 +5,13 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Stats are the measured results of one run.
 type Stats struct {
 	Profile, Model string
-	Method         kernels.Method
+	Method         numerics.Method
 	Batch          int
 	Instructions   int
 

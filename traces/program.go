@@ -10,6 +10,7 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // ProgramMagic is the first line of a program dump.
@@ -264,7 +265,7 @@ func (pr *programReader) header(fs []string, cols []int) error {
 	case "profile":
 		pr.p.Profile = v
 	default:
-		m, err := kernels.ParseMethod(v)
+		m, err := numerics.ParseMethod(v)
 		if err != nil {
 			return pr.errAt(cols[1], "method", "%v", err)
 		}

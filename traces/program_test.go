@@ -11,16 +11,17 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
-func compileLeNet(t testing.TB, method kernels.Method) (*hw.Profile, *kernels.Program) {
+func compileLeNet(t testing.TB, method numerics.Method) (*hw.Profile, *kernels.Program) {
 	t.Helper()
 	p, err := hw.LoadFS(configs.FS, configs.Default)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 4, Functional: method == kernels.RCT,
-		Plan: kernels.Plan{Bits: []int{8, 6, 8, 8, 8}, NextBits: []int{8, 7, 8, 8, 8}, Control: true}})
+	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 4, Functional: method == numerics.RCT,
+		Plan: numerics.Plan{Bits: []int{8, 6, 8, 8, 8}, NextBits: []int{8, 7, 8, 8, 8}, Control: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func compileLeNet(t testing.TB, method kernels.Method) (*hw.Profile, *kernels.Pr
 }
 
 func TestProgramRoundTrip(t *testing.T) {
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		p, prog := compileLeNet(t, m)
 		var first bytes.Buffer
 		if err := WriteProgram(&first, prog); err != nil {
@@ -66,7 +67,7 @@ func TestProgramRoundTrip(t *testing.T) {
 }
 
 func TestReadProgramErrors(t *testing.T) {
-	_, prog := compileLeNet(t, kernels.RCT)
+	_, prog := compileLeNet(t, numerics.RCT)
 	var good bytes.Buffer
 	WriteProgram(&good, prog)
 	lines := strings.Split(good.String(), "\n")
@@ -120,7 +121,7 @@ func TestReadProgramErrors(t *testing.T) {
 }
 
 func FuzzReadProgram(f *testing.F) {
-	_, prog := compileLeNet(f, kernels.QAT)
+	_, prog := compileLeNet(f, numerics.QAT)
 	var b bytes.Buffer
 	WriteProgram(&b, prog)
 	f.Add(b.String())

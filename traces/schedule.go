@@ -21,7 +21,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // ScheduleHeader is the header line every schedule starts with.
@@ -546,19 +546,19 @@ func (s *Schedule) Rows() iter.Seq[ScheduleRow] {
 // Plans returns one compiler plan per step the schedule covers, in order: the step's
 // bits, the next step's bits (so that a step before a change converts the weights) and
 // whether the controller ran at the step.
-func (s *Schedule) Plans() []kernels.Plan {
+func (s *Schedule) Plans() []numerics.Plan {
 	if len(s.Steps) == 0 {
 		return nil
 	}
 	first, last := s.FirstStep(), s.LastStep()
-	plans := make([]kernels.Plan, 0, last-first+1)
+	plans := make([]numerics.Plan, 0, last-first+1)
 	for step := first; step <= last; step++ {
 		bits := s.Plan(step)
 		next := bits
 		if step < last {
 			next = s.Plan(step + 1)
 		}
-		plans = append(plans, kernels.Plan{Bits: bits, NextBits: next, Control: s.Measured(step)})
+		plans = append(plans, numerics.Plan{Bits: bits, NextBits: next, Control: s.Measured(step)})
 	}
 	return plans
 }

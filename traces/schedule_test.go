@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // update rewrites golden files; other test files of this package share it.
@@ -628,7 +628,7 @@ func TestSchedulePlans(t *testing.T) {
 	if len(plans) != 3 {
 		t.Fatalf("%d plans", len(plans))
 	}
-	want := []kernels.Plan{
+	want := []numerics.Plan{
 		{Bits: []int{8, 8}, NextBits: []int{8, 8}},
 		{Bits: []int{8, 8}, NextBits: []int{9, 7}, Control: true},
 		{Bits: []int{9, 7}, NextBits: []int{9, 7}},

@@ -8,10 +8,11 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 func TestChromeTraceIsValid(t *testing.T) {
-	p, prog := compileLeNet(t, kernels.QAT)
+	p, prog := compileLeNet(t, numerics.QAT)
 	tl := &Timeline{}
 	m, err := sim.New(p, sim.Options{Hooks: []sim.Hook{tl}})
 	if err != nil {

@@ -2,15 +2,15 @@
 // numerics). Every product is an exact integer GEMM (computed in float64, exact below
 // 2^53); Q, K, V, P, the context O and the errors between the backward products are
 // int8 tensors with power-of-two scales; the softmax runs in float64 on the exact
-// scores (kernels.SoftmaxProbs) and its backward pass on integers
-// (kernels.SoftmaxGradInt).
+// scores (numerics.SoftmaxProbs) and its backward pass on integers
+// (numerics.SoftmaxGradInt).
 
 package train
 
 import (
 	"fmt"
 
-	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // The delayed scales inside an attention layer (scales.Inner[i]); its output uses
@@ -110,7 +110,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 			toInt32(acc[r*d:(r+1)*d], f[r*3*d+m*d:r*3*d+(m+1)*d])
 		}
 		if L.B != nil {
-			kernels.AddBias(acc, d, L.B[m*d:(m+1)*d], accExp-L.BExp)
+			numerics.AddBias(acc, d, L.B[m*d:(m+1)*d], accExp-L.BExp)
 		}
 		st.qkvExp[m] = in.requant(acc, accExp, false, &inner[attnScaleQ+m], st.q8[m][:rows*d], &in.sat.Activations)
 		for r := range rows {
@@ -131,7 +131,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 			p8 := st.p8[j*tt : (j+1)*tt]
 			sats := 0
 			for q := range t {
-				sats += kernels.SoftmaxProbs(s32[q*t:(q+1)*t], scoreExp, a.valid(q), p8[q*t:(q+1)*t])
+				sats += numerics.SoftmaxProbs(s32[q*t:(q+1)*t], scoreExp, a.valid(q), p8[q*t:(q+1)*t])
 			}
 			st.taskSats[j] = sats
 			p64 := st.p64[j*tt : (j+1)*tt]
@@ -142,14 +142,14 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	in.sat.Activations += sumSats(st.taskSats[:n*a.heads])
 	acc := st.acc[:rows*d]
 	toInt32(acc, f[:rows*d])
-	st.oExp = in.requant(acc, kernels.ProbExp+st.qkvExp[2], false, &inner[attnScaleO], st.o8[:rows*d], &in.sat.Activations)
+	st.oExp = in.requant(acc, numerics.ProbExp+st.qkvExp[2], false, &inner[attnScaleO], st.o8[:rows*d], &in.sat.Activations)
 	convert(st.o64[:rows*d], st.o8[:rows*d])
 	// y = O Wo^T + bo.
 	gemm(false, true, rows, d, d, st.o64, d, w64[3*d*d:], d, f[:rows*d], d, in.s.split)
 	toInt32(acc, f[:rows*d])
 	accExp = st.oExp + L.WExp
 	if L.B != nil {
-		kernels.AddBias(acc, d, L.B[3*d:], accExp-L.BExp)
+		numerics.AddBias(acc, d, L.B[3*d:], accExp-L.BExp)
 	}
 	return in.requant(acc, accExp, relu, &sc.Fwd[i], out, &in.sat.Activations)
 }
@@ -177,7 +177,7 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	convert(st.do64[:rows*d], st.do8[:rows*d])
 	// Per (example, head): dP = dO_h V_h^T, dV_h = P_h^T dO_h, and the softmax's
 	// backward pass on integers (the 1/sqrt(dh) scaling in the exponent).
-	dsExp := doExp + st.qkvExp[2] + 2*kernels.ProbExp - log2(a.dh)/2
+	dsExp := doExp + st.qkvExp[2] + 2*numerics.ProbExp - log2(a.dh)/2
 	dqkv := st.f64[:rows*3*d] // GEMM results of [dQ dK dV]
 	parallel(n*a.heads, 1, func(j0, j1 int) {
 		dp := make([]int64, t)
@@ -192,7 +192,7 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 				for k, v := range dp64[q*t : (q+1)*t] {
 					dp[k] = int64(v)
 				}
-				kernels.SoftmaxGradInt(st.p8[j*tt+q*t:j*tt+(q+1)*t], dp, st.ds[j*tt+q*t:j*tt+(q+1)*t])
+				numerics.SoftmaxGradInt(st.p8[j*tt+q*t:j*tt+(q+1)*t], dp, st.ds[j*tt+q*t:j*tt+(q+1)*t])
 			}
 		}
 	})
@@ -211,14 +211,14 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	})
 	// [dQ dK dV] as one tensor: each block brought exactly to the finest of the three
 	// exponents, then requantised with one delayed scale.
-	blockExp := [3]int{dsExp + st.qkvExp[1], dsExp + st.qkvExp[0], kernels.ProbExp + doExp}
+	blockExp := [3]int{dsExp + st.qkvExp[1], dsExp + st.qkvExp[0], numerics.ProbExp + doExp}
 	e := min(blockExp[0], blockExp[1], blockExp[2])
 	for r := range rows {
 		for m := range 3 {
 			sh := e - blockExp[m]
 			src, dst := dqkv[r*3*d+m*d:r*3*d+(m+1)*d], st.dqkv[r*3*d+m*d:r*3*d+(m+1)*d]
 			for k, v := range src {
-				dst[k] = kernels.RoundShift(int64(v), sh)
+				dst[k] = numerics.RoundShift(int64(v), sh)
 			}
 		}
 	}

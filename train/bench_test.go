@@ -3,8 +3,8 @@ package train
 import (
 	"testing"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // BenchmarkLeNet5Step times one training step of LeNet-5 on a batch of 32 synthetic
@@ -19,7 +19,7 @@ func BenchmarkCharLMStep(b *testing.B) {
 }
 
 func benchmarkStep(b *testing.B, net *models.Network, batch int) {
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		b.Run(string(m), func(b *testing.B) {
 			t, err := NewTrainer(net, DefaultConfig(m))
 			if err != nil {

@@ -1,5 +1,5 @@
 // The host's side of running integer training on a simulated device: RCT's state and
-// a step's tensors in the device's terms (kernels.IntState, [example][channel][row]
+// a step's tensors in the device's terms (numerics.IntState, [example][channel][row]
 // [column] order), so that the device's results can be compared bit for bit.
 
 package train
@@ -7,24 +7,24 @@ package train
 import (
 	"errors"
 
-	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // DeviceState returns RCT's architectural state before the next step.
-func (t *Trainer) DeviceState() (*kernels.IntState, error) {
+func (t *Trainer) DeviceState() (*numerics.IntState, error) {
 	if t.in == nil {
 		return nil, errors.New("only integer training (rct) has a device state")
 	}
 	in := t.in
-	st := &kernels.IntState{Step: t.step, Seed: in.seed, LR: in.lr, Rounding: in.rounding, LossRounding: in.lossRounding}
+	st := &numerics.IntState{Step: t.step, Seed: in.seed, LR: in.lr, Rounding: in.rounding, LossRounding: in.lossRounding}
 	for _, L := range in.st.Layers {
-		st.Layers = append(st.Layers, kernels.IntLayer{Bits: L.Bits, WExp: L.WExp, BExp: L.BExp,
+		st.Layers = append(st.Layers, numerics.IntLayer{Bits: L.Bits, WExp: L.WExp, BExp: L.BExp,
 			W: append([]int32(nil), L.W...), B: append([]int32(nil), L.B...)})
 	}
-	regs := func(s []scaleState) []kernels.ScaleReg {
-		out := make([]kernels.ScaleReg, len(s))
+	regs := func(s []scaleState) []numerics.ScaleReg {
+		out := make([]numerics.ScaleReg, len(s))
 		for i, v := range s {
-			out[i] = kernels.ScaleReg{Exp: v.Exp, Set: v.Set}
+			out[i] = numerics.ScaleReg{Exp: v.Exp, Set: v.Set}
 		}
 		return out
 	}
@@ -46,9 +46,9 @@ func (t *Trainer) DeviceBatch(x []float32) ([]int8, int, error) {
 	for _, v := range x {
 		m = max(m, float64(max(v, -v)))
 	}
-	exp := kernels.QuantExp(m, 8)
+	exp := numerics.QuantExp(m, 8)
 	out := make([]int8, len(x))
-	kernels.Quantize(x, exp, out)
+	numerics.Quantize(x, exp, out)
 	return out, exp, nil
 }
 
@@ -134,7 +134,7 @@ func joinSegments(w []gradSeg) ([]int32, int) {
 	out := make([]int32, n)
 	for _, sg := range w {
 		for k, v := range sg.grad {
-			out[sg.lo+k] = int32(kernels.Saturate(kernels.RoundShift(int64(v), e-sg.exp), 32))
+			out[sg.lo+k] = int32(numerics.Saturate(numerics.RoundShift(int64(v), e-sg.exp), 32))
 		}
 	}
 	return out, e

@@ -1,7 +1,7 @@
 // Package train owns numerics: RCT/QAT/FP32 training on real data, the precision
 // controller's inputs, datasets and metrics.
 //
-// A Trainer trains one network (models.Network) with one method (kernels.Method) step
+// A Trainer trains one network (models.Network) with one method (numerics.Method) step
 // by step; Run drives a whole run over a Split and writes metrics.csv and the
 // precision schedule (traces' format) that the simulator replays. Everything random
 // comes from Config.Seed: the initial weights (drawn identically for every method),
@@ -23,10 +23,10 @@
 //
 // RCT keeps only integers between steps (rctState: weights, exponents, delayed scales;
 // no float anywhere, which a test checks by reflection). Every integer operation is
-// defined once in kernels/semantics.go, which the simulator's functional mode
+// defined once in train/numerics, which the simulator's functional mode
 // reproduces; this package calls those functions, except for GEMMs, which it computes
 // in float64 where that is provably exact (every partial sum below 2^53; checked when
-// a trainer is built) and tests against kernels.GEMMInt.
+// a trainer is built) and tests against numerics.GEMMInt.
 //
 // Tensors. A tensor is int8 values v with a power-of-two scale: v stands for v*2^e.
 // Weights of layer l are b_l-bit integers (|w| <= 2^(b_l-1)-1) with step
@@ -35,29 +35,29 @@
 //
 // Initialisation. Float weights (He-uniform, as for the float methods) are quantised
 // to the start width: WExp is the smallest exponent at which max|w| fits b_l bits
-// (kernels.QuantExp), plus Config.Headroom bits so that weights can grow before they
+// (numerics.QuantExp), plus Config.Headroom bits so that weights can grow before they
 // saturate; values round to nearest.
 //
 // Input. Images are quantised per batch to int8 with the scale of the batch's own max
-// (kernels.QuantExp, kernels.Quantize): the batch is in memory before the step starts.
+// (numerics.QuantExp, numerics.Quantize): the batch is in memory before the step starts.
 // Token ids feed an embedding directly.
 //
 // Forward. A linear or convolution layer computes int32 accumulators exactly
-// (kernels.GEMMInt) with scale 2^(x_exp+WExp), adds the bias aligned to that scale
-// (kernels.AddBias: RoundShift(bias, acc_exp-BExp)), and requantises to int8
-// (kernels.Requant: ReLU when the next layer is a ReLU, RoundShift, saturation to
+// (numerics.GEMMInt) with scale 2^(x_exp+WExp), adds the bias aligned to that scale
+// (numerics.AddBias: RoundShift(bias, acc_exp-BExp)), and requantises to int8
+// (numerics.Requant: ReLU when the next layer is a ReLU, RoundShift, saturation to
 // ±127). A ReLU right after a weight layer is folded into that requantisation (as
 // kernels/ compiles it) unless a residual Add reads the weight layer's pre-ReLU
 // output; other ReLUs act on int8 directly. Max pooling selects int8 values (ties go
 // to the first position in row-major window order, which the backward pass routes
 // to); average pooling sums a power-of-two window into int32 with the scale divided by
 // the window, then requantises. A residual Add aligns its two int8 operands
-// (kernels.AddAligned) and requantises. An embedding gathers table rows (b-bit
+// (numerics.AddAligned) and requantises. An embedding gathers table rows (b-bit
 // integers with scale 2^WExp) and requantises them.
 //
 // Delayed scaling. Every requantisation shifts by s.Exp - acc_exp, where s.Exp is the
 // output exponent chosen from the same tensor's max |acc| at the previous step:
-// acc_exp + kernels.ShiftFor(max, 8). A tile-by-tile device cannot know a tensor's max
+// acc_exp + numerics.ShiftFor(max, 8). A tile-by-tile device cannot know a tensor's max
 // before producing all of it without spilling int32 partials to DRAM, so the scale
 // lags one step; the first time a tensor is seen (step 0) its own max is used, a
 // calibration pass. The lag can clip a tensor whose range grows quickly: clipped values
@@ -65,12 +65,12 @@
 // the input's scale or of the weights' width between steps is accounted for.
 // Evaluation uses a copy of the scales, so it never changes training.
 //
-// Loss. kernels.SoftmaxXentRound dequantises the int8 logits, computes the softmax in
+// Loss. numerics.SoftmaxXentRound dequantises the int8 logits, computes the softmax in
 // float64 and the error e = (softmax - onehot)/(batch*positions) (the error of the
 // mean loss), and quantises e to int8 with its own power-of-two scale from e's current
 // maximum (the loss is one vector pass over a small tensor), rounding to nearest
 // (default) or, with Config.LossRounding "stochastic", unbiasedly with random bits from
-// stream kernels.LossStream(step).
+// stream numerics.LossStream(step).
 //
 // Backward. Backward-data GEMMs (before the layer's update, with its old weights)
 // produce int32 accumulators with scale 2^(e_exp+WExp), requantised to int8 errors with
@@ -78,17 +78,17 @@
 // positive; pooling routes errors unchanged (without overlapping windows no rounding is
 // needed; overlapping windows sum into int32 and requantise); a residual Add's error
 // reaches both inputs and is summed where the skipped-over path rejoins
-// (kernels.AddAligned, then a delayed-scale requantisation). Backward-weight GEMMs
+// (numerics.AddAligned, then a delayed-scale requantisation). Backward-weight GEMMs
 // give int32 gradient accumulators G with scale 2^(x_exp+e_exp) (for an embedding,
 // sums of error rows, scale 2^e_exp); bias gradients are int32 sums of errors.
 //
-// Update. w += round(-lr*g/Δ) as integer arithmetic (kernels.UpdateInt): the rate is
-// a 16-bit mantissa and an exponent (kernels.FixedLR, relative error below 2^-16),
+// Update. w += round(-lr*g/Δ) as integer arithmetic (numerics.UpdateInt): the rate is
+// a 16-bit mantissa and an exponent (numerics.FixedLR, relative error below 2^-16),
 // d = -Mant*G in int64, then a right shift by UpdateShift = lrShift + WExp - g_exp
 // with stochastic rounding (default; StochasticShift with random bits
-// kernels.RandAt(kernels.RandKey(seed, stream), index)) or nearest rounding, and
+// numerics.RandAt(numerics.RandKey(seed, stream), index)) or nearest rounding, and
 // saturation to b_l bits. seed is derived from Config.Seed (rctSeed); stream is
-// kernels.RandStream(step, layer, tensor) = step<<24 | layer<<1 | tensor (network
+// numerics.RandStream(step, layer, tensor) = step<<24 | layer<<1 | tensor (network
 // layer index, tensor 0 for weights and 1 for the bias); index is the element's
 // position in the canonical [Cout][Cin][kh][kw] layout (a linear layer's input in the
 // C,H,W order of its unflattened input; an embedding's table row-major). The learning
@@ -97,40 +97,40 @@
 // RCT has no momentum and no weight decay: its only state is the integer grid.
 //
 // Controller statistic. When the policy asks (Policy.NeedsStats), each weight layer's
-// Gavg = mean(|lr*g|)/Δ is computed from the exact sum of |G| (kernels.GradAbsSum,
-// kernels.Gavg), over weights only.
+// Gavg = mean(|lr*g|)/Δ is computed from the exact sum of |G| (numerics.GradAbsSum,
+// numerics.Gavg), over weights only.
 //
 // Bit changes. After step s the policy gives the widths of step s+1 (see policy.go);
 // adding a bit shifts weights and biases left and halves both steps, dropping one
 // rounds away the LSB (RoundShift by 1, saturating) and doubles them
-// (kernels.ConvertInt). Adding a bit and dropping it again restores the weights.
+// (numerics.ConvertInt). Adding a bit and dropping it again restores the weights.
 //
 // # Normalisation
 //
 // Batch and layer normalisation are weight layers like any other for every method:
 // their scale gamma is the layer's weights and their shift beta its bias. Under RCT
-// they are b_l-bit integers with steps 2^WExp and 2^BExp, updated by kernels.UpdateInt
+// they are b_l-bit integers with steps 2^WExp and 2^BExp, updated by numerics.UpdateInt
 // and given a bitwidth by the precision policy from their own Gavg, exactly as a
 // convolution's weights; under QAT they have fp32 masters and b-bit copies. Batch
 // normalisation's running mean and variance (for evaluation) are int32 integers in
-// units of 2^(x_exp-kernels.RunningFracBits) (squared for the variance), moved 2^-3
-// of the way to each training batch's value by a shift (kernels.RunningUpdate);
+// units of 2^(x_exp-numerics.RunningFracBits) (squared for the variance), moved 2^-3
+// of the way to each training batch's value by a shift (numerics.RunningUpdate);
 // they are state, not parameters: no policy sets their width.
 //
 // Per element the work is integer; per group (a channel for batch normalisation, a
 // position for layer normalisation) one float64 step, a vector-unit scalar op, turns
 // exact statistics into coefficients. Forward: exact int64 sums Σx and Σx² of the
-// int8 input, kernels.NormInvStd for 1/sqrt(var+ε), kernels.NormForwardCoefs for
-// y = a*x + c, kernels.FixCoefs to integers of kernels.CoefBits bits with a common
-// exponent, kernels.ChannelAffine in int64 and a delayed-scale kernels.Requant64.
+// int8 input, numerics.NormInvStd for 1/sqrt(var+ε), numerics.NormForwardCoefs for
+// y = a*x + c, numerics.FixCoefs to integers of numerics.CoefBits bits with a common
+// exponent, numerics.ChannelAffine in int64 and a delayed-scale numerics.Requant64.
 // Layer normalisation first forms x_hat = A*x + C per position as integers and then
-// applies gamma and beta (kernels.ScaleShift). Backward: exact sums Σdy and Σdy*x,
-// kernels.NormBackwardCoefs for dx = a*dy + b*x + c per group (for layer
+// applies gamma and beta (numerics.ScaleShift). Backward: exact sums Σdy and Σdy*x,
+// numerics.NormBackwardCoefs for dx = a*dy + b*x + c per group (for layer
 // normalisation u = gamma*dy, exact, takes dy's place), the same fixing and
 // requantisation; beta's gradient is Σdy (exact), gamma's is Σdy*x_hat, exact for
-// layer normalisation (kernels.Narrow32) and, for batch normalisation, the float64
-// per-channel value quantised by kernels.FixGrads. A group may hold at most
-// kernels.NormMaxGroup values, so that the sums stay exact; a trainer refuses
+// layer normalisation (numerics.Narrow32) and, for batch normalisation, the float64
+// per-channel value quantised by numerics.FixGrads. A group may hold at most
+// numerics.NormMaxGroup values, so that the sums stay exact; a trainer refuses
 // larger batches for such a layer.
 //
 // # Attention
@@ -143,16 +143,16 @@
 // integer products; 1/sqrt(d_head) is applied exactly as an exponent, so the integer
 // path requires d_head to be a power of four (the built-in transformer's is 64). The
 // softmax runs in float64 on the exact scores and yields int8 probabilities with step
-// 2^kernels.ProbExp (kernels.SoftmaxProbs; a causal mask leaves later keys at zero);
-// its backward pass is integer (kernels.SoftmaxGradInt). QAT quantises the inputs of
+// 2^numerics.ProbExp (numerics.SoftmaxProbs; a causal mask leaves later keys at zero);
+// its backward pass is integer (numerics.SoftmaxGradInt). QAT quantises the inputs of
 // the four projections like any GEMM input and keeps the products of activations with
 // activations float.
 //
 // # Other layers
 //
 // Grouped and depthwise convolutions use the same integer semantics as any
-// convolution (per-group GEMMs, kernels.GEMMInt), computed by direct loops
+// convolution (per-group GEMMs, numerics.GEMMInt), computed by direct loops
 // (grouped.go). An option-A shortcut (models.ShortcutAdd) gathers its subsampled,
 // channel-padded skip operand and adds it like a residual. A position embedding adds
-// its b_l-bit table to its input (kernels.AddTable) and is updated like an embedding.
+// its b_l-bit table to its input (numerics.AddTable) and is updated like an embedding.
 package train

@@ -2,7 +2,7 @@
 // input rather than through im2col: a depthwise 3x3 layer does 9 multiply-adds per
 // output, and unfolding its input would copy it 9 times to feed GEMMs of a single row
 // each. Every sum runs over integers in the integer path and is exact in float64 (the
-// same per-group GEMMs as kernels.GEMMInt defines), and in a fixed order in the float
+// same per-group GEMMs as numerics.GEMMInt defines), and in a fixed order in the float
 // path, so results do not depend on how the work is split across cores.
 //
 // The weights the loops read are the canonical [Cout][Cin/groups][kh][kw] weights

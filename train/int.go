@@ -1,6 +1,6 @@
 // The integer path of RCT: int8 activations and errors with per-tensor power-of-two
 // scales, b-bit integer weights, exact integer GEMMs, integer requantisation and
-// update (see doc.go for the numerics and kernels/semantics.go for each operation).
+// update (see doc.go for the numerics and train/numerics for each operation).
 
 package train
 
@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // maxExactGEMM bounds |sum| of an integer GEMM computed in float64: below 2^53 every
@@ -21,10 +21,10 @@ const maxExactGEMM = 1 << 53
 type intNet struct {
 	p        *plan
 	st       rctState
-	lr       kernels.FixedLR
-	rounding kernels.Rounding // of the weight update
+	lr       numerics.FixedLR
+	rounding numerics.Rounding // of the weight update
 	// lossRounding rounds the loss error (Config.LossRounding).
-	lossRounding kernels.Rounding
+	lossRounding numerics.Rounding
 	seed         uint64
 
 	capN   int
@@ -65,7 +65,7 @@ type Saturations struct {
 	Weights     int64 // weight and bias updates, and narrowing bit changes
 }
 
-func newIntNet(p *plan, st rctState, lr kernels.FixedLR, rounding kernels.Rounding, seed uint64) (*intNet, error) {
+func newIntNet(p *plan, st rctState, lr numerics.FixedLR, rounding numerics.Rounding, seed uint64) (*intNet, error) {
 	for _, i := range p.weights {
 		nl := &p.layers[i]
 		if nl.conv == nil {
@@ -223,8 +223,8 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 		for _, v := range x {
 			m = max(m, math.Abs(float64(v)))
 		}
-		in.xExp = kernels.QuantExp(m, 8)
-		in.sat.Input += int64(kernels.Quantize(x, in.xExp, in.x8))
+		in.xExp = numerics.QuantExp(m, 8)
+		in.sat.Input += int64(numerics.Quantize(x, in.xExp, in.x8))
 	}
 	for i := range p.layers {
 		nl := &p.layers[i]
@@ -255,7 +255,7 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			in.actExp[i] = in.requant(acc, in.inExp(i)-log2(nl.pool.window()), relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.Add:
 			acc := in.acc[:size]
-			e := kernels.AddAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
+			e := numerics.AddAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.ShortcutAdd:
 			// The skip operand mapped onto the output's shape (zeros where it adds
@@ -263,12 +263,12 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			skip := in.skip8[:size]
 			shortcutGather(nl.short, in.act[l.From], n, skip)
 			acc := in.acc[:size]
-			e := kernels.AddAligned(src, in.inExp(i), skip, in.actExp[l.From], acc)
+			e := numerics.AddAligned(src, in.inExp(i), skip, in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.PosEmbedding:
 			L := &in.st.Layers[nl.weight]
 			acc := in.acc[:size]
-			e := kernels.AddTable(src, in.inExp(i), in.w32(i), L.WExp, L.Bits, acc)
+			e := numerics.AddTable(src, in.inExp(i), in.w32(i), L.WExp, L.Bits, acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.BatchNorm, models.LayerNorm:
 			in.actExp[i] = in.normForward(i, src, n, relu, train, sc, out)
@@ -306,7 +306,7 @@ func (in *intNet) requant(acc []int32, accExp int, relu bool, s *scaleState, out
 	return e
 }
 
-// requant64 is requant for int64 accumulators (kernels.Requant64).
+// requant64 is requant for int64 accumulators (numerics.Requant64).
 func (in *intNet) requant64(acc []int64, accExp int, relu bool, s *scaleState, out []int8, sat *int64) int {
 	e, n := delayedRequant64(acc, accExp, relu, s, out)
 	*sat += int64(n)
@@ -335,7 +335,7 @@ func (in *intNet) gemmForward(i int, x []int8, n int, relu bool, sc *scales) {
 	prepare := func(lo, hi int) {
 		toInt32(acc[lo:hi], y[lo:hi])
 		if L.B != nil {
-			kernels.AddBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp)
+			numerics.AddBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp)
 		}
 	}
 	e, sat := delayedRequant(acc, g.cout, accExp, relu, &sc.Fwd[i], in.act[i][:len(acc)], prepare)
@@ -344,15 +344,15 @@ func (in *intNet) gemmForward(i int, x []int8, n int, relu bool, sc *scales) {
 }
 
 // loss computes the softmax cross-entropy of the last forward pass
-// (kernels.SoftmaxXentRound, random bits from stream kernels.LossStream(step)) and
+// (numerics.SoftmaxXentRound, random bits from stream numerics.LossStream(step)) and
 // leaves the int8 output error with its exponent.
 func (in *intNet) loss(labels []int32, n, step int) (float64, int) {
 	p := in.p
 	last := len(p.layers) - 1
 	rows := n * p.positions
 	size := rows * p.classes
-	key := kernels.RandKey(in.seed, kernels.LossStream(step))
-	e, loss, correct := kernels.SoftmaxXentRound(in.act[last][:size], in.actExp[last], p.classes, labels[:rows], rows,
+	key := numerics.RandKey(in.seed, numerics.LossStream(step))
+	e, loss, correct := numerics.SoftmaxXentRound(in.act[last][:size], in.actExp[last], p.classes, labels[:rows], rows,
 		in.lossRounding, key, 0, in.prob[:size], in.err[last][:size])
 	in.errExp[last] = e
 	return loss, correct
@@ -432,7 +432,7 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 					other = in.skip8[:len(dx)]
 				}
 				acc := in.acc[:len(dx)]
-				e := kernels.AddAligned(dx, in.errExp[i-1], other[:len(dx)], in.errExp[r], acc)
+				e := numerics.AddAligned(dx, in.errExp[i-1], other[:len(dx)], in.errExp[r], acc)
 				in.errExp[i-1] = in.requant(acc, e, false, &sc.Res[i-1], dx, &in.sat.Errors)
 			}
 		}

@@ -4,15 +4,15 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // TestMinBatchBytesIsALowerBound checks MinBatchBytes against what building a trainer
 // and running one step really allocates.
 func TestMinBatchBytesIsALowerBound(t *testing.T) {
 	for _, net := range []*models.Network{models.MLP(), models.LeNet5(), models.CharLM()} {
-		for _, m := range kernels.Methods {
+		for _, m := range numerics.Methods {
 			const batch = 8
 			runtime.GC()
 			var before, after runtime.MemStats

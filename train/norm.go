@@ -11,15 +11,15 @@
 // within 0.01%). Evaluation normalises with them, or with the batch's own statistics
 // before any training step. Layer normalisation normalises each position over its
 // channels, in training and evaluation alike, with per-channel gamma and beta. Both use
-// ε = kernels.NormEps.
+// ε = numerics.NormEps.
 
 package train
 
 import (
 	"math"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // normGeom is a normalisation layer over NHWC tensors of c channels at pos positions
@@ -69,7 +69,7 @@ func (s *normFloat) ensure(g *normGeom, n int) {
 }
 
 // runningMomentum is the weight of a batch's statistics in the running ones.
-const runningMomentum = 1.0 / (1 << kernels.RunningMomentumShift)
+const runningMomentum = 1.0 / (1 << numerics.RunningMomentumShift)
 
 // normForwardFloat normalises n examples x into out with gamma and beta; train
 // selects batch statistics (and updates the running ones) for batch normalisation.
@@ -90,7 +90,7 @@ func normForwardFloat[F floatT](g *normGeom, s *normFloat, x []F, n int, gamma, 
 					d := float64(e) - m
 					v += d * d
 				}
-				rs := 1 / math.Sqrt(v/float64(c)+kernels.NormEps)
+				rs := 1 / math.Sqrt(v/float64(c)+numerics.NormEps)
 				s.mean[r], s.rstd[r] = m, rs
 				for j, e := range xr {
 					or[j] = F(gamma[j]*((float64(e)-m)*rs) + beta[j])
@@ -136,7 +136,7 @@ func normForwardFloat[F floatT](g *normGeom, s *normFloat, x []F, n int, gamma, 
 		copy(s.rstd, s.runVar)
 	}
 	for j, v := range s.rstd {
-		s.rstd[j] = 1 / math.Sqrt(v+kernels.NormEps)
+		s.rstd[j] = 1 / math.Sqrt(v+numerics.NormEps)
 	}
 	parallel(rows, 64, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {

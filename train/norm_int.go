@@ -1,10 +1,10 @@
 // Batch and layer normalisation on the integer path (see doc.go, "Normalisation", for
-// the numerics and kernels/semantics.go for each operation).
+// the numerics and train/numerics for each operation).
 //
 // Element-wise work is integer: exact int64 sums of the int8 input per group, int64
 // affine maps with integer coefficients, Requant64 with a delayed scale. Per group
 // (channel or position) a float64 step turns exact statistics and the integer
-// parameters into the coefficients of those maps (kernels.NormInvStd,
+// parameters into the coefficients of those maps (numerics.NormInvStd,
 // NormForwardCoefs, NormBackwardCoefs, FixCoefs).
 
 package train
@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // normInt is an integer normalisation layer's scratch: the statistics its training
@@ -47,14 +47,14 @@ func newNormInt(g *normGeom, n int) *normInt {
 }
 
 // checkNormInt reports whether integer normalisation of n examples stays exact: a
-// group holds at most kernels.NormMaxGroup values (and a layer normalisation's
+// group holds at most numerics.NormMaxGroup values (and a layer normalisation's
 // per-position sums of gamma*dy*x stay below 2^63).
 func checkNormInt(name string, g *normGeom, n int) error {
 	size := g.c
 	if g.batch {
 		size = n * g.pos
 	}
-	if size > kernels.NormMaxGroup || (!g.batch && g.c > 1<<16) {
+	if size > numerics.NormMaxGroup || (!g.batch && g.c > 1<<16) {
 		return fmt.Errorf("layer %s: %d values per normalisation group are too many for exact integer statistics", name, size)
 	}
 	return nil
@@ -111,14 +111,14 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 		rows := n * g.pos
 		rowSums(x, x, g.c, s.s1[:rows], s.s2[:rows])
 		for r := range rows {
-			rs := kernels.NormInvStd(int64(g.c), s.s1[r], s.s2[r], ex)
-			s.a[r], s.c[r] = kernels.NormForwardCoefs(float64(s.s1[r])/float64(g.c), rs, 1, 0)
+			rs := numerics.NormInvStd(int64(g.c), s.s1[r], s.s2[r], ex)
+			s.a[r], s.c[r] = numerics.NormForwardCoefs(float64(s.s1[r])/float64(g.c), rs, 1, 0)
 		}
-		s.xhatExp = kernels.FixCoefs(s.a[:rows], nil, s.c[:rows], s.A, nil, s.C)
+		s.xhatExp = numerics.FixCoefs(s.a[:rows], nil, s.c[:rows], s.A, nil, s.C)
 		xhat := s.xhat[:len(x)]
-		kernels.RowAffine(x, nil, g.c, s.A, nil, s.C, xhat)
+		numerics.RowAffine(x, nil, g.c, s.A, nil, s.C, xhat)
 		e := s.xhatExp + L.WExp
-		kernels.ScaleShift(xhat, L.W, L.B, e-L.BExp, acc)
+		numerics.ScaleShift(xhat, L.W, L.B, e-L.BExp, acc)
 		s.xExp = ex
 		return in.requant64(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 	}
@@ -128,8 +128,8 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 	if train || !run.Set {
 		channelSums(x, x, s.s1, s.s2)
 		for j := range g.c {
-			rs := kernels.NormInvStd(rows, s.s1[j], s.s2[j], ex)
-			s.a[j], s.c[j] = kernels.NormForwardCoefs(float64(s.s1[j])/float64(rows), rs, realOf(L.W[j], L.WExp), beta(j))
+			rs := numerics.NormInvStd(rows, s.s1[j], s.s2[j], ex)
+			s.a[j], s.c[j] = numerics.NormForwardCoefs(float64(s.s1[j])/float64(rows), rs, realOf(L.W[j], L.WExp), beta(j))
 		}
 		s.xExp = ex
 		if train {
@@ -140,36 +140,36 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 		d := run.Exp - ex
 		for j := range g.c {
 			mean := math.Ldexp(float64(run.Mean[j]), d)
-			rs := kernels.NormInvStdVar(math.Ldexp(float64(run.Var[j]), 2*d), ex)
-			s.a[j], s.c[j] = kernels.NormForwardCoefs(mean, rs, realOf(L.W[j], L.WExp), beta(j))
+			rs := numerics.NormInvStdVar(math.Ldexp(float64(run.Var[j]), 2*d), ex)
+			s.a[j], s.c[j] = numerics.NormForwardCoefs(mean, rs, realOf(L.W[j], L.WExp), beta(j))
 		}
 	}
-	e := kernels.FixCoefs(s.a[:g.c], nil, s.c[:g.c], s.A, nil, s.C)
-	kernels.ChannelAffine(x, nil, s.A[:g.c], nil, s.C[:g.c], acc)
+	e := numerics.FixCoefs(s.a[:g.c], nil, s.c[:g.c], s.A, nil, s.C)
+	numerics.ChannelAffine(x, nil, s.A[:g.c], nil, s.C[:g.c], acc)
 	return in.requant64(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 }
 
 // update moves the running statistics towards a batch's (n values per channel with
 // sums s1, s2 and step 2^ex): first the stored values are brought to the units of this
 // input's step (an exact left shift, or RoundShift), then each moves by
-// kernels.RunningUpdate; the first batch sets them.
+// numerics.RunningUpdate; the first batch sets them.
 func (r *rctRunning) update(n int64, s1, s2 []int64, ex int) {
-	exp := ex - kernels.RunningFracBits
+	exp := ex - numerics.RunningFracBits
 	if r.Set && exp != r.Exp {
 		d := exp - r.Exp
 		for j := range r.Mean {
-			r.Mean[j] = int32(kernels.Saturate(kernels.RoundShift(int64(r.Mean[j]), d), 32))
-			r.Var[j] = int32(kernels.Saturate(kernels.RoundShift(int64(r.Var[j]), 2*d), 32))
+			r.Mean[j] = int32(numerics.Saturate(numerics.RoundShift(int64(r.Mean[j]), d), 32))
+			r.Var[j] = int32(numerics.Saturate(numerics.RoundShift(int64(r.Var[j]), 2*d), 32))
 		}
 	}
 	for j := range r.Mean {
-		m, v := kernels.BatchMoments(n, s1[j], s2[j])
+		m, v := numerics.BatchMoments(n, s1[j], s2[j])
 		if r.Set {
-			r.Mean[j] = kernels.RunningUpdate(r.Mean[j], m)
-			r.Var[j] = kernels.RunningUpdate(r.Var[j], v)
+			r.Mean[j] = numerics.RunningUpdate(r.Mean[j], m)
+			r.Var[j] = numerics.RunningUpdate(r.Var[j], v)
 		} else {
-			r.Mean[j] = int32(kernels.Saturate(m, 32))
-			r.Var[j] = int32(kernels.Saturate(v, 32))
+			r.Mean[j] = int32(numerics.Saturate(m, 32))
+			r.Var[j] = int32(numerics.Saturate(v, 32))
 		}
 	}
 	r.Exp, r.Set = exp, true
@@ -189,19 +189,19 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 		channelSums(dy, x, s.su[:g.c], s.sux[:g.c])
 		for j := range g.c {
 			mean := float64(s.s1[j]) / float64(rows)
-			rs := kernels.NormInvStd(rows, s.s1[j], s.s2[j], ex)
+			rs := numerics.NormInvStd(rows, s.s1[j], s.s2[j], ex)
 			scale := math.Ldexp(float64(L.W[j]), L.WExp+ee-ex)
-			s.a[j], s.b[j], s.c[j], s.dgamma[j] = kernels.NormBackwardCoefs(rows, mean, rs, float64(s.su[j]), float64(s.sux[j]), scale)
+			s.a[j], s.b[j], s.c[j], s.dgamma[j] = numerics.NormBackwardCoefs(rows, mean, rs, float64(s.su[j]), float64(s.sux[j]), scale)
 		}
-		gw = gradSeg{0, s.gw, ee + kernels.FixGrads(s.dgamma, s.gw)}
+		gw = gradSeg{0, s.gw, ee + numerics.FixGrads(s.dgamma, s.gw)}
 		for j, v := range s.su[:g.c] {
-			s.gb[j] = int32(kernels.Saturate(v, 32))
+			s.gb[j] = int32(numerics.Saturate(v, 32))
 		}
 		gb = gradSeg{0, s.gb, ee}
 		if nl.needDX {
-			e := kernels.FixCoefs(s.a[:g.c], s.b[:g.c], s.c[:g.c], s.A, s.B, s.C)
+			e := numerics.FixCoefs(s.a[:g.c], s.b[:g.c], s.c[:g.c], s.A, s.B, s.C)
 			acc := in.acc64[:len(dy)]
-			kernels.ChannelAffine(dy, x, s.A[:g.c], s.B[:g.c], s.C[:g.c], acc)
+			numerics.ChannelAffine(dy, x, s.A[:g.c], s.B[:g.c], s.C[:g.c], acc)
 			in.errExp[i-1] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(dy)], &in.sat.Errors)
 		}
 	} else {
@@ -210,7 +210,7 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 		// Parameter gradients: Σ dy*x_hat (exact, narrowed to int32) and Σ dy.
 		channelSums(dy, x, s.gsum, s.sux[:g.c]) // gsum = Σ dy
 		for j, v := range s.gsum {
-			s.gb[j] = int32(kernels.Saturate(v, 32))
+			s.gb[j] = int32(numerics.Saturate(v, 32))
 		}
 		clear(s.gsum)
 		for r := 0; r < len(dy); r += g.c {
@@ -218,7 +218,7 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 				s.gsum[j] += int64(d) * xhat[r+j]
 			}
 		}
-		gw = gradSeg{0, s.gw, ee + s.xhatExp + kernels.Narrow32(s.gsum, s.gw)}
+		gw = gradSeg{0, s.gw, ee + s.xhatExp + numerics.Narrow32(s.gsum, s.gw)}
 		gb = gradSeg{0, s.gb, ee}
 		if nl.needDX {
 			// u = gamma*dy (exact), then per position dx = a*u + b*x + c.
@@ -232,12 +232,12 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 			scale := math.Ldexp(1, L.WExp+ee-ex)
 			for r := range rows {
 				mean := float64(s.s1[r]) / float64(g.c)
-				rs := kernels.NormInvStd(int64(g.c), s.s1[r], s.s2[r], ex)
-				s.a[r], s.b[r], s.c[r], _ = kernels.NormBackwardCoefs(int64(g.c), mean, rs, float64(s.su[r]), float64(s.sux[r]), scale)
+				rs := numerics.NormInvStd(int64(g.c), s.s1[r], s.s2[r], ex)
+				s.a[r], s.b[r], s.c[r], _ = numerics.NormBackwardCoefs(int64(g.c), mean, rs, float64(s.su[r]), float64(s.sux[r]), scale)
 			}
-			e := kernels.FixCoefs(s.a[:rows], s.b[:rows], s.c[:rows], s.A, s.B, s.C)
+			e := numerics.FixCoefs(s.a[:rows], s.b[:rows], s.c[:rows], s.A, s.B, s.C)
 			acc := in.acc64[:len(dy)]
-			kernels.RowAffine(u, x, g.c, s.A, s.B, s.C, acc)
+			numerics.RowAffine(u, x, g.c, s.A, s.B, s.C, acc)
 			in.errExp[i-1] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(dy)], &in.sat.Errors)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"math"
 	"sync"
 
-	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // rctLayer is one weight layer's persistent state: integers and exponents only.
@@ -73,7 +73,7 @@ type rctState struct {
 // rctRunning is one batch normalisation layer's running statistics for evaluation, as
 // integers: the mean in units of 2^Exp and the biased variance in units of 2^(2*Exp)
 // per channel, Exp being the layer's input step at the last training step minus
-// kernels.RunningFracBits (see norm_int.go).
+// numerics.RunningFracBits (see norm_int.go).
 type rctRunning struct {
 	Set       bool
 	Exp       int
@@ -98,7 +98,7 @@ func (s *rctState) clone() rctState {
 
 // initRCT quantises the float initial weights: each layer's weight step is the
 // smallest power of two at which its largest initial weight fits `bits` bits
-// (kernels.QuantExp), times 2^headroom, so the grid leaves the weights room to grow;
+// (numerics.QuantExp), times 2^headroom, so the grid leaves the weights room to grow;
 // weights are rounded to nearest. Biases start at zero on the weight grid
 // (BExp = WExp): they share the layer's width and its changes, and are added to the
 // accumulators exactly whenever the input's exponent is at most 0.
@@ -118,10 +118,10 @@ func initRCT(p *plan, init [][]float64, bits []int, headroom int) (rctState, err
 		for _, v := range init[j] {
 			m = max(m, math.Abs(v))
 		}
-		e := kernels.QuantExp(m, b) + headroom
+		e := numerics.QuantExp(m, b) + headroom
 		L := rctLayer{Bits: b, WExp: e, BExp: e, W: make([]int32, len(init[j]))}
 		for k, v := range init[j] {
-			L.W[k] = int32(kernels.Saturate(int64(math.Round(math.Ldexp(v, -e))), b))
+			L.W[k] = int32(numerics.Saturate(int64(math.Round(math.Ldexp(v, -e))), b))
 		}
 		if nb := p.layers[i].l.BiasParams(); nb > 0 {
 			L.B = make([]int32, nb)
@@ -131,14 +131,14 @@ func initRCT(p *plan, init [][]float64, bits []int, headroom int) (rctState, err
 	return st, nil
 }
 
-// setBits moves layer j to a new width (kernels.ConvertInt on weights and bias; each
+// setBits moves layer j to a new width (numerics.ConvertInt on weights and bias; each
 // added bit halves both steps, each dropped bit doubles them). It returns how many
 // values saturated.
 func (L *rctLayer) setBits(bits int) int {
 	if bits == L.Bits {
 		return 0
 	}
-	sat := kernels.ConvertInt(L.W, L.Bits, bits) + kernels.ConvertInt(L.B, L.Bits, bits)
+	sat := numerics.ConvertInt(L.W, L.Bits, bits) + numerics.ConvertInt(L.B, L.Bits, bits)
 	L.WExp -= bits - L.Bits
 	L.BExp -= bits - L.Bits
 	L.Bits = bits
@@ -165,35 +165,35 @@ type gradSeg struct {
 // Gavg. It returns how many values saturated. Every segment updates with its own shift; the random
 // bits of each value follow from its index in the whole tensor, as if it were one.
 // Gavg is the mean over all weights: the sum over segments of
-// kernels.Gavg(Σ|G| of the segment, all weights, mant, the segment's shift).
+// numerics.Gavg(Σ|G| of the segment, all weights, mant, the segment's shift).
 func updateSegments(L *rctLayer, i, step int, w, b []gradSeg,
-	lr kernels.FixedLR, rounding kernels.Rounding, seed uint64, stats *LayerStats) int {
+	lr numerics.FixedLR, rounding numerics.Rounding, seed uint64, stats *LayerStats) int {
 	if stats != nil {
 		stats.Gavg = 0
 		for _, sg := range w {
-			stats.Gavg += kernels.Gavg(kernels.GradAbsSum(sg.grad), len(L.W), lr.Mant, kernels.UpdateShift(lr, sg.exp, L.WExp))
+			stats.Gavg += numerics.Gavg(numerics.GradAbsSum(sg.grad), len(L.W), lr.Mant, numerics.UpdateShift(lr, sg.exp, L.WExp))
 		}
 	}
-	key := kernels.RandKey(seed, kernels.RandStream(step, i, 0))
+	key := numerics.RandKey(seed, numerics.RandStream(step, i, 0))
 	var mu sync.Mutex
 	var sat int
 	for _, sg := range w {
-		sh := kernels.UpdateShift(lr, sg.exp, L.WExp)
+		sh := numerics.UpdateShift(lr, sg.exp, L.WExp)
 		dst := L.W[sg.lo : sg.lo+len(sg.grad)]
 		// Tiles of the weights update on separate cores; each tile's random bits follow
 		// from its first index, so the result is that of one pass.
 		parallel(len(dst), 1<<14, func(lo, hi int) {
-			n := kernels.UpdateInt(dst[lo:hi], sg.grad[lo:hi], lr.Mant, sh, L.Bits, rounding, key, uint64(sg.lo+lo))
+			n := numerics.UpdateInt(dst[lo:hi], sg.grad[lo:hi], lr.Mant, sh, L.Bits, rounding, key, uint64(sg.lo+lo))
 			mu.Lock()
 			sat += n
 			mu.Unlock()
 		})
 	}
 	if L.B != nil {
-		keyB := kernels.RandKey(seed, kernels.RandStream(step, i, 1))
+		keyB := numerics.RandKey(seed, numerics.RandStream(step, i, 1))
 		for _, sg := range b {
-			shb := kernels.UpdateShift(lr, sg.exp, L.BExp)
-			sat += kernels.UpdateInt(L.B[sg.lo:sg.lo+len(sg.grad)], sg.grad, lr.Mant, shb, L.Bits, rounding, keyB, uint64(sg.lo))
+			shb := numerics.UpdateShift(lr, sg.exp, L.BExp)
+			sat += numerics.UpdateInt(L.B[sg.lo:sg.lo+len(sg.grad)], sg.grad, lr.Mant, shb, L.Bits, rounding, keyB, uint64(sg.lo))
 		}
 	}
 	return sat
@@ -220,7 +220,7 @@ func delayedRequant(acc []int32, rowLen, accExp int, relu bool, s *scaleState, o
 	if s.Set {
 		sh = s.Exp - accExp
 	} else {
-		sh = kernels.ShiftFor(int64(maxAbs32(acc, relu)), 8)
+		sh = numerics.ShiftFor(int64(maxAbs32(acc, relu)), 8)
 	}
 	var mu sync.Mutex
 	var m int32
@@ -229,16 +229,16 @@ func delayedRequant(acc []int32, rowLen, accExp int, relu bool, s *scaleState, o
 		if prepare != nil {
 			prepare(lo, hi)
 		}
-		pm, ps := kernels.Requant(acc[lo:hi], sh, relu, out[lo:hi])
+		pm, ps := numerics.Requant(acc[lo:hi], sh, relu, out[lo:hi])
 		mu.Lock()
 		m, saturated = max(m, pm), saturated+ps
 		mu.Unlock()
 	})
-	s.Exp, s.Set = accExp+kernels.ShiftFor(int64(m), 8), true
+	s.Exp, s.Set = accExp+numerics.ShiftFor(int64(m), 8), true
 	return accExp + sh, saturated
 }
 
-// delayedRequant64 is delayedRequant for int64 accumulators (kernels.Requant64), in
+// delayedRequant64 is delayedRequant for int64 accumulators (numerics.Requant64), in
 // one pass: the tensors it serves (normalisations, attention's inner tensors) are
 // produced whole before they are requantised.
 func delayedRequant64(acc []int64, accExp int, relu bool, s *scaleState, out []int8) (exp, saturated int) {
@@ -253,17 +253,17 @@ func delayedRequant64(acc []int64, accExp int, relu bool, s *scaleState, out []i
 			}
 			m = max(m, v, -v)
 		}
-		sh = kernels.ShiftFor(m, 8)
+		sh = numerics.ShiftFor(m, 8)
 	}
 	var mu sync.Mutex
 	var m int64
 	parallel(len(acc), 1<<14, func(lo, hi int) {
-		pm, ps := kernels.Requant64(acc[lo:hi], sh, relu, out[lo:hi])
+		pm, ps := numerics.Requant64(acc[lo:hi], sh, relu, out[lo:hi])
 		mu.Lock()
 		m, saturated = max(m, pm), saturated+ps
 		mu.Unlock()
 	})
-	s.Exp, s.Set = accExp+kernels.ShiftFor(m, 8), true
+	s.Exp, s.Set = accExp+numerics.ShiftFor(m, 8), true
 	return accExp + sh, saturated
 }
 
@@ -284,7 +284,7 @@ func maxAbs32(acc []int32, relu bool) int32 {
 }
 
 // toInt32 converts exact integer GEMM results to int32 accumulators, saturating at
-// ±(2^31-1) as kernels.GEMMInt defines.
+// ±(2^31-1) as numerics.GEMMInt defines.
 func toInt32(dst []int32, src []float64) {
 	dst = dst[:len(src)]
 	for j, v := range src {

@@ -7,13 +7,13 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // TestGEMMFloat64MatchesGEMMInt checks that the float64 GEMMs the integer path runs
 // (forward, backward-data with transposed weights, backward-weight with transposed
-// activations) equal kernels.GEMMInt, the definition, for int8 activations and errors
+// activations) equal numerics.GEMMInt, the definition, for int8 activations and errors
 // and weights of up to 16 bits, and that saturation matches too.
 func TestGEMMFloat64MatchesGEMMInt(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
@@ -57,7 +57,7 @@ func TestGEMMFloat64MatchesGEMMInt(t *testing.T) {
 		// Forward: acc (m x n) = a (m x k) * w (k x n).
 		y := make([]float64, c.m*c.n)
 		gemm(false, false, c.m, c.n, c.k, f(a8), c.k, f(w), c.n, y, c.n, nil)
-		check("forward", y, c.m, c.n, func(acc []int32) { kernels.GEMMInt(a8, w, c.m, c.n, c.k, acc) })
+		check("forward", y, c.m, c.n, func(acc []int32) { numerics.GEMMInt(a8, w, c.m, c.n, c.k, acc) })
 		// Backward-data: dx (m x k) = e (m x n) * w^T (n x k).
 		wt := make([]int32, c.n*c.k)
 		for i := range c.k {
@@ -67,7 +67,7 @@ func TestGEMMFloat64MatchesGEMMInt(t *testing.T) {
 		}
 		dx := make([]float64, c.m*c.k)
 		gemm(false, true, c.m, c.k, c.n, f(e8), c.n, f(w), c.n, dx, c.k, nil)
-		check("backward-data", dx, c.m, c.k, func(acc []int32) { kernels.GEMMInt(e8, wt, c.m, c.k, c.n, acc) })
+		check("backward-data", dx, c.m, c.k, func(acc []int32) { numerics.GEMMInt(e8, wt, c.m, c.k, c.n, acc) })
 		// Backward-weight: g (k x n) = a^T (k x m) * e (m x n).
 		at := make([]int8, c.k*c.m)
 		for i := range c.m {
@@ -79,7 +79,7 @@ func TestGEMMFloat64MatchesGEMMInt(t *testing.T) {
 		convert(e32, e8)
 		g := make([]float64, c.k*c.n)
 		gemm(true, false, c.k, c.n, c.m, f(a8), c.k, f(e8), c.n, g, c.n, make([]float64, 3*c.k*c.n))
-		check("backward-weight", g, c.k, c.n, func(acc []int32) { kernels.GEMMInt(at, e32, c.k, c.n, c.m, acc) })
+		check("backward-weight", g, c.k, c.n, func(acc []int32) { numerics.GEMMInt(at, e32, c.k, c.n, c.m, acc) })
 	}
 }
 
@@ -116,7 +116,7 @@ func cloneState(s rctState) rctState { return s.clone() }
 // exponents carries over between steps.
 func TestRCTStepDependsOnlyOnIntState(t *testing.T) {
 	for _, net := range []*models.Network{models.LeNet5(), models.CharLM(), gradCheckNets(t)[1]} {
-		cfg := DefaultConfig(kernels.RCT)
+		cfg := DefaultConfig(numerics.RCT)
 		cfg.Policy.Interval = 2 // exercise the controller and width changes too
 		a, err := NewTrainer(net, cfg)
 		if err != nil {
@@ -186,7 +186,7 @@ func TestBitChangeRoundTrip(t *testing.T) {
 	}
 	for j := range st.Layers {
 		for k := range st.Layers[j].B {
-			st.Layers[j].B[k] = int32(kernels.Saturate(int64(k%5-2), bits[j]))
+			st.Layers[j].B[k] = int32(numerics.Saturate(int64(k%5-2), bits[j]))
 		}
 	}
 	orig := cloneState(st)
@@ -225,7 +225,7 @@ func TestIntPathMatchesFloatReference(t *testing.T) {
 	nets := append(gradCheckNets(t), models.LeNet5(), models.CharLM(), models.MLP())
 	for _, net := range nets {
 		t.Run(net.Name, func(t *testing.T) {
-			cfg := DefaultConfig(kernels.RCT)
+			cfg := DefaultConfig(numerics.RCT)
 			tr, err := NewTrainer(net, cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // smallConvNet is a LeNet-like network on 12x12 images, big enough for gonum to split
@@ -40,10 +40,10 @@ func runOnce(t *testing.T, net *models.Network, data *Split, cfg Config) (*Summa
 	return sum, metrics.Bytes(), schedule.Bytes()
 }
 
-func shortConfig(m kernels.Method) Config {
+func shortConfig(m numerics.Method) Config {
 	cfg := DefaultConfig(m)
 	cfg.Epochs, cfg.Batch, cfg.EvalEvery = 2, 16, 7
-	if m == kernels.RCT {
+	if m == numerics.RCT {
 		cfg.Policy.Interval = 5
 	}
 	return cfg
@@ -54,7 +54,7 @@ func shortConfig(m kernels.Method) Config {
 func TestRunDeterministic(t *testing.T) {
 	net := smallConvNet(t)
 	data := SyntheticSplit(3, 160, 48, net.Input, 4)
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		cfg := shortConfig(m)
 		_, m1, s1 := runOnce(t, net, data, cfg)
 		_, m2, s2 := runOnce(t, net, data, cfg)
@@ -81,7 +81,7 @@ func TestRunDeterministic(t *testing.T) {
 func TestRunOutputs(t *testing.T) {
 	net := smallConvNet(t)
 	data := SyntheticSplit(3, 160, 48, net.Input, 4)
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		cfg := shortConfig(m)
 		sum, metrics, schedule := runOnce(t, net, data, cfg)
 		lines := strings.Split(strings.TrimSpace(string(metrics)), "\n")
@@ -107,10 +107,10 @@ func TestRunOutputs(t *testing.T) {
 			t.Errorf("%s: schedule has %d steps of layers %v", m, len(sch.Steps), sch.Layers)
 		}
 		for i, step := range sch.Steps {
-			if want := m == kernels.RCT && (step+1)%5 == 0; sch.Measured(step) != want {
+			if want := m == numerics.RCT && (step+1)%5 == 0; sch.Measured(step) != want {
 				t.Errorf("%s: step %d measured=%v, want %v", m, step, sch.Measured(step), want)
 			}
-			if m == kernels.FP32 && sch.Bits[i][0] != 32 {
+			if m == numerics.FP32 && sch.Bits[i][0] != 32 {
 				t.Errorf("fp32 schedule lists %d bits", sch.Bits[i][0])
 			}
 		}
@@ -127,7 +127,7 @@ func TestRunCancel(t *testing.T) {
 	data := SyntheticSplit(3, 160, 48, net.Input, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	var metrics, schedule bytes.Buffer
-	cfg := shortConfig(kernels.RCT)
+	cfg := shortConfig(numerics.RCT)
 	sum, err := Run(ctx, net, data, cfg, RunOutput{Metrics: &metrics, Schedule: &schedule, Progress: func(done, total int) {
 		if done == 3 {
 			cancel()
@@ -153,7 +153,7 @@ func TestRunRejectsMismatchedData(t *testing.T) {
 		SyntheticSplit(1, 32, 8, net.Input, 7),
 		{Train: Synthetic(1, 32, net.Input, 4)},
 	} {
-		if _, err := Run(context.Background(), net, data, shortConfig(kernels.FP32), RunOutput{}); err == nil {
+		if _, err := Run(context.Background(), net, data, shortConfig(numerics.FP32), RunOutput{}); err == nil {
 			t.Errorf("Run accepted data %v", data)
 		}
 	}
@@ -169,7 +169,7 @@ func ExampleRun() {
 		{Name: "fc2", Kind: models.Linear, In: S(12, 1, 1), Out: S(3, 1, 1), Bias: true},
 	}}
 	data := SyntheticSplit(1, 256, 64, net.Input, 3)
-	cfg := DefaultConfig(kernels.RCT)
+	cfg := DefaultConfig(numerics.RCT)
 	cfg.Epochs = 10
 	var metrics bytes.Buffer
 	sum, err := Run(context.Background(), net, data, cfg, RunOutput{Metrics: &metrics})

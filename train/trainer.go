@@ -9,12 +9,13 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Config configures a training run. DefaultConfig gives each method's defaults; the
 // zero value of a field is not a default (Validate rejects what cannot work).
 type Config struct {
-	Method kernels.Method
+	Method numerics.Method
 	// Policy is the precision policy. RCT accepts every kind (default rct); QAT accepts
 	// fixed (its width is QATBits), cyclic and progressive (CPT- and FracTrain-style
 	// schedules on a float master copy), and an empty Kind, meaning fixed; FP32 ignores it.
@@ -28,7 +29,7 @@ type Config struct {
 	// MaxSteps stops a run after this many steps (0: no limit).
 	MaxSteps int
 	// LR is the (peak) learning rate: 0.03 for fp32 and qat (with momentum), 0.1 for
-	// rct (RCT has no momentum; its rate is represented as kernels.FixedLR).
+	// rct (RCT has no momentum; its rate is represented as numerics.FixedLR).
 	LR float64
 	// LRSchedule is "constant" or "cosine": LR * (1 + cos(π s/LRSteps))/2 at step s.
 	// LRSteps is the schedule's length (Run sets it to the run's steps when it is 0;
@@ -47,7 +48,7 @@ type Config struct {
 	// Rounding is RCT's update rounding: "stochastic" (default) or "nearest".
 	Rounding string
 	// LossRounding is how RCT rounds the loss error to int8: "stochastic" (default,
-	// unbiased, kernels.SoftmaxXentRound) or "nearest". Stochastic rounding keeps the
+	// unbiased, numerics.SoftmaxXentRound) or "nearest". Stochastic rounding keeps the
 	// many small errors of a wide softmax that nearest rounding zeroes: on the character
 	// model it lowers the training loss after 300 steps from 2.82 to 2.69 nats, level
 	// with fp32 SGD at the same rate (2.68); on MNIST it makes no measurable
@@ -67,15 +68,15 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults of a method.
-func DefaultConfig(method kernels.Method) Config {
+func DefaultConfig(method numerics.Method) Config {
 	c := Config{Method: method, QATBits: kernels.DefaultQATBits, Epochs: 2, Batch: 32, LR: 0.03, LRSchedule: "cosine",
-		Momentum: 0.9, Seed: 1, Rounding: kernels.RoundStochastic.String(), LossRounding: kernels.RoundStochastic.String(),
+		Momentum: 0.9, Seed: 1, Rounding: numerics.RoundStochastic.String(), LossRounding: numerics.RoundStochastic.String(),
 		Headroom: 1}
 	switch method {
-	case kernels.RCT:
+	case numerics.RCT:
 		c.Policy = DefaultPolicyConfig(PolicyRCT)
 		c.LR, c.LRSchedule, c.Momentum = 0.1, "constant", 0
-	case kernels.QAT:
+	case numerics.QAT:
 		c.Policy = PolicyConfig{Kind: PolicyFixed, Bits: c.QATBits}
 	}
 	return c
@@ -85,7 +86,7 @@ func DefaultConfig(method kernels.Method) Config {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if _, err := kernels.ParseMethod(string(c.Method)); err != nil {
+	if _, err := numerics.ParseMethod(string(c.Method)); err != nil {
 		return err
 	}
 	if c.Epochs < 1 {
@@ -109,16 +110,16 @@ func (c *Config) Validate() error {
 		bad("lr steps %d must be >= 0", c.LRSteps)
 	}
 	switch c.Method {
-	case kernels.RCT:
-		if _, err := kernels.ParseRounding(c.Rounding); err != nil {
+	case numerics.RCT:
+		if _, err := numerics.ParseRounding(c.Rounding); err != nil {
 			bad("%v", err)
 		}
 		if c.LossRounding != "" {
-			if _, err := kernels.ParseRounding(c.LossRounding); err != nil {
+			if _, err := numerics.ParseRounding(c.LossRounding); err != nil {
 				bad("loss rounding: %v", err)
 			}
 		}
-		if _, err := kernels.NewFixedLR(c.LR); err != nil {
+		if _, err := numerics.NewFixedLR(c.LR); err != nil {
 			bad("%v", err)
 		}
 		if c.Headroom < 0 || c.Headroom > 8 {
@@ -127,7 +128,7 @@ func (c *Config) Validate() error {
 		if err := c.Policy.Validate(); err != nil {
 			errs = append(errs, err)
 		}
-	case kernels.QAT:
+	case numerics.QAT:
 		if c.QATBits < 2 || c.QATBits > 32 {
 			bad("qat bits %d must be in 2..32", c.QATBits)
 		}
@@ -141,7 +142,7 @@ func (c *Config) Validate() error {
 			bad("method qat cannot use policy %q (it needs RCT's integer weights); use fixed, cyclic or progressive", c.Policy.Kind)
 		}
 	}
-	if c.Method != kernels.RCT {
+	if c.Method != numerics.RCT {
 		if c.Momentum < 0 || c.Momentum >= 1 {
 			bad("momentum %v must be in [0, 1)", c.Momentum)
 		}
@@ -155,9 +156,9 @@ func (c *Config) Validate() error {
 // policyConfig returns the policy the method follows; false for FP32, which has none.
 func (c *Config) policyConfig() (PolicyConfig, bool) {
 	switch c.Method {
-	case kernels.RCT:
+	case numerics.RCT:
 		return c.Policy, true
-	case kernels.QAT:
+	case numerics.QAT:
 		if c.Policy.Kind == PolicyCyclic || c.Policy.Kind == PolicyProgressive {
 			return c.Policy, true
 		}
@@ -228,25 +229,25 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 	}
 	init := initWeights(p, cfg.Seed)
 	switch cfg.Method {
-	case kernels.RCT:
+	case numerics.RCT:
 		t.bits = t.policy.Start(len(p.weights))
 		st, err := initRCT(p, init, t.bits, cfg.Headroom)
 		if err != nil {
 			return nil, err
 		}
-		lr, _ := kernels.NewFixedLR(cfg.LR)
-		rounding, _ := kernels.ParseRounding(cfg.Rounding)
+		lr, _ := numerics.NewFixedLR(cfg.LR)
+		rounding, _ := numerics.ParseRounding(cfg.Rounding)
 		if t.in, err = newIntNet(p, st, lr, rounding, rctSeed(cfg.Seed)); err != nil {
 			return nil, err
 		}
-		t.in.lossRounding = kernels.RoundNearest
+		t.in.lossRounding = numerics.RoundNearest
 		if cfg.LossRounding != "" {
-			t.in.lossRounding, _ = kernels.ParseRounding(cfg.LossRounding)
+			t.in.lossRounding, _ = numerics.ParseRounding(cfg.LossRounding)
 		}
 	default:
 		t.fn = newFloatNet[float32](p, init, cfg.Momentum > 0)
 		t.fn.lr, t.fn.mom, t.fn.wd = cfg.LR, cfg.Momentum, cfg.WeightDecay
-		if cfg.Method == kernels.QAT {
+		if cfg.Method == numerics.QAT {
 			t.bits = t.policy.Start(len(p.weights))
 			t.fn.qat = newQATState[float32](p, t.bits)
 		}
@@ -352,7 +353,7 @@ func (t *Trainer) setLR(s int) {
 	}
 	if t.in != nil {
 		// The integer update's range ends at 2^-40; a schedule's last steps may ask for less.
-		t.in.lr, _ = kernels.NewFixedLR(max(lr, 0x1p-40))
+		t.in.lr, _ = numerics.NewFixedLR(max(lr, 0x1p-40))
 		return
 	}
 	t.fn.lr = lr

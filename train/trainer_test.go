@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // TestMNISTSubset trains LeNet-5 on 2,000 MNIST images for two epochs with every
@@ -23,7 +23,7 @@ func TestMNISTSubset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		cfg := DefaultConfig(m)
 		sum, err := Run(context.Background(), models.LeNet5(), data, cfg, RunOutput{})
 		if err != nil {
@@ -43,16 +43,16 @@ func TestSyntheticTraining(t *testing.T) {
 	net := smallConvNet(t)
 	data := SyntheticSplit(7, 480, 200, net.Input, 4)
 	cfgs := map[string]Config{}
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		cfgs[string(m)] = DefaultConfig(m)
 	}
-	nearest := DefaultConfig(kernels.RCT)
+	nearest := DefaultConfig(numerics.RCT)
 	nearest.Rounding = "nearest"
 	cfgs["rct-nearest"] = nearest
-	fixed := DefaultConfig(kernels.RCT)
+	fixed := DefaultConfig(numerics.RCT)
 	fixed.Policy = DefaultPolicyConfig(PolicyFixed)
 	cfgs["rct-fixed8"] = fixed
-	cyclic := DefaultConfig(kernels.QAT)
+	cyclic := DefaultConfig(numerics.QAT)
 	cyclic.Policy = DefaultPolicyConfig(PolicyCyclic)
 	cyclic.Policy.Period = 10
 	cfgs["qat-cyclic"] = cyclic
@@ -94,7 +94,7 @@ func TestCharLMLearns(t *testing.T) {
 	if err != nil {
 		t.Skipf("text not available: %v", err)
 	}
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		cfg := DefaultConfig(m)
 		cfg.Batch, cfg.MaxSteps, cfg.EvalLimit, cfg.EvalBatch = 8, 40, 16, 16
 		sum, err := Run(context.Background(), models.CharLM(), &text.Split, cfg, RunOutput{})
@@ -109,7 +109,7 @@ func TestCharLMLearns(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		cfg := DefaultConfig(m)
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("default %s config: %v", m, err)
@@ -129,18 +129,18 @@ func TestConfigValidation(t *testing.T) {
 		{"policy", func(c *Config) { c.Policy.TMin = 5 }, "t_min"},
 		{"headroom", func(c *Config) { c.Headroom = -1 }, "headroom"},
 	} {
-		cfg := DefaultConfig(kernels.RCT)
+		cfg := DefaultConfig(numerics.RCT)
 		c.edit(&cfg)
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.substr) {
 			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.substr)
 		}
 	}
-	qat := DefaultConfig(kernels.QAT)
+	qat := DefaultConfig(numerics.QAT)
 	qat.Policy = DefaultPolicyConfig(PolicyRCT)
 	if err := qat.Validate(); err == nil {
 		t.Error("qat accepted the rct policy")
 	}
-	fp := DefaultConfig(kernels.FP32)
+	fp := DefaultConfig(numerics.FP32)
 	fp.Momentum = 1
 	if err := fp.Validate(); err == nil {
 		t.Error("fp32 accepted momentum 1")
@@ -151,7 +151,7 @@ func TestConfigValidation(t *testing.T) {
 func TestEvaluateLeavesStateAlone(t *testing.T) {
 	net := smallConvNet(t)
 	data := SyntheticSplit(2, 64, 40, net.Input, 4)
-	for _, m := range kernels.Methods {
+	for _, m := range numerics.Methods {
 		a, _ := NewTrainer(net, DefaultConfig(m))
 		b, _ := NewTrainer(net, DefaultConfig(m))
 		x := make([]float32, 16*int(net.Input.Elems()))
@@ -184,7 +184,7 @@ func TestMaxPoolTiesPickTheFirst(t *testing.T) {
 }
 
 func TestStepPanicsOnMisfitBatch(t *testing.T) {
-	tr, err := NewTrainer(models.MLP(), DefaultConfig(kernels.FP32))
+	tr, err := NewTrainer(models.MLP(), DefaultConfig(numerics.FP32))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/rctsim/rctsim/sim/devcheck"
 	"github.com/rctsim/rctsim/traces"
 	"github.com/rctsim/rctsim/train"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 var cmdCompare = &command{
@@ -139,9 +140,9 @@ func compare(e *env, f *compareFlags) error {
 	if f.Out == "" {
 		return usagef("--out is required")
 	}
-	var methods []kernels.Method
+	var methods []numerics.Method
 	for _, s := range strings.Split(f.methods, ",") {
-		m, err := kernels.ParseMethod(strings.TrimSpace(s))
+		m, err := numerics.ParseMethod(strings.TrimSpace(s))
 		if err != nil {
 			return usagef("--methods: %v", err)
 		}
@@ -171,7 +172,7 @@ func compare(e *env, f *compareFlags) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res := &compareResult{Profile: prof.Name, Model: net.Name, Batch: f.Batch, Epochs: f.Epochs, Seed: f.Seed, Dataset: dataset}
-	runs := map[kernels.Method]*sim.RunResult{}
+	runs := map[numerics.Method]*sim.RunResult{}
 	for _, m := range methods {
 		row, run, err := compareOne(ctx, e, f, prof, net, data, dataset, m)
 		if err != nil {
@@ -180,10 +181,10 @@ func compare(e *env, f *compareFlags) error {
 		res.Methods = append(res.Methods, *row)
 		runs[m] = run
 	}
-	if runs[kernels.RCT] != nil && f.deviceSteps > 0 {
+	if runs[numerics.RCT] != nil && f.deviceSteps > 0 {
 		res.DeviceCheck = checkDevice(e, f, prof, net, data)
 	}
-	if rct, qat := runs[kernels.RCT], runs[kernels.QAT]; rct != nil && qat != nil {
+	if rct, qat := runs[numerics.RCT], runs[numerics.QAT]; rct != nil && qat != nil {
 		s := sim.ComparePaper(rct, qat)
 		conv := func(x sim.Saving) saving {
 			return saving{RCT: x.Method, QAT: x.Baseline, Fraction: x.Fraction, Cells: x.Cells}
@@ -207,7 +208,7 @@ func compare(e *env, f *compareFlags) error {
 }
 
 // compareOne trains one method into DIR/METHOD and simulates every step of the run.
-func compareOne(ctx context.Context, e *env, f *compareFlags, prof *hw.Profile, net *models.Network, data *train.Split, dataset string, m kernels.Method) (*compareMethod, *sim.RunResult, error) {
+func compareOne(ctx context.Context, e *env, f *compareFlags, prof *hw.Profile, net *models.Network, data *train.Split, dataset string, m numerics.Method) (*compareMethod, *sim.RunResult, error) {
 	tf := f.trainFlags
 	tf.Method, tf.Out = string(m), filepath.Join(f.Out, string(m))
 	cfg, err := trainConfig(&tf, m)
@@ -267,7 +268,7 @@ func methodRow(sum *train.Summary, run *sim.RunResult) *compareMethod {
 		SimulatedSeconds: run.Seconds(), DRAMReadBytes: run.DRAM.ReadBytes, DRAMWriteBytes: run.DRAM.WriteBytes,
 		DistinctPlans: run.Distinct, TrainWallSeconds: sum.WallSeconds,
 	}
-	if sum.Method == string(kernels.FP32) {
+	if sum.Method == string(numerics.FP32) {
 		row.AvgBits = 32
 	}
 	for c := sim.Component(0); c < sim.NumComponents; c++ {
@@ -313,7 +314,7 @@ func writeStepCosts(path string, run *sim.RunResult) error {
 }
 
 // writeTimeline simulates one step with a timeline hook and writes its intervals.
-func writeTimeline(path string, prof *hw.Profile, net *models.Network, m kernels.Method, batch int, plan kernels.Plan) error {
+func writeTimeline(path string, prof *hw.Profile, net *models.Network, m numerics.Method, batch int, plan numerics.Plan) error {
 	prog, err := kernels.Compile(net, prof, kernels.Options{Method: m, Batch: batch, Plan: plan})
 	if err != nil {
 		return err
@@ -447,8 +448,8 @@ func compareReport(w io.Writer, res *compareResult) error {
 // checkDevice runs the first RCT steps functionally on the simulated chip and compares
 // them with the host's, as devcheck does; the run's own seed and batches are used.
 func checkDevice(e *env, f *compareFlags, prof *hw.Profile, net *models.Network, data *train.Split) *deviceCheck {
-	dc := &deviceCheck{Method: string(kernels.RCT)}
-	cfg, err := trainConfig(&f.trainFlags, kernels.RCT)
+	dc := &deviceCheck{Method: string(numerics.RCT)}
+	cfg, err := trainConfig(&f.trainFlags, numerics.RCT)
 	if err != nil {
 		dc.Detail = "not run: " + err.Error()
 		return dc

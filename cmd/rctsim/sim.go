@@ -15,6 +15,7 @@ import (
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 var cmdSim = &command{
@@ -65,11 +66,11 @@ func runSim(c *command, e *env, args []string) error {
 	if f.batch <= 0 {
 		return usagef("--batch must be positive (got %d)", f.batch)
 	}
-	method, err := kernels.ParseMethod(f.method)
+	method, err := numerics.ParseMethod(f.method)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	bits, err := kernels.ParseBits(f.bits)
+	bits, err := numerics.ParseBits(f.bits)
 	if err != nil {
 		return usagef("--bits: %v", err)
 	}
@@ -87,7 +88,7 @@ func runSim(c *command, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := kernels.Options{Method: method, Batch: f.batch, Plan: kernels.Plan{Bits: bits}}
+	opts := kernels.Options{Method: method, Batch: f.batch, Plan: numerics.Plan{Bits: bits}}
 	if f.dram == "ideal" {
 		// Nothing to overlap with ideal memory: keep layers whole, as SCALE-Sim does.
 		opts.PipelineDepth = 1
@@ -100,7 +101,7 @@ func runSim(c *command, e *env, args []string) error {
 		return err
 	}
 	if f.program != "" {
-		opts.Method, opts.Batch, opts.Plan = prog.Method, prog.Batch, kernels.Plan{}
+		opts.Method, opts.Batch, opts.Plan = prog.Method, prog.Batch, numerics.Plan{}
 	}
 	if f.dump != "" {
 		if err := output(e, f.dump, func(w io.Writer) error { return traces.WriteProgram(w, prog) }); err != nil {
@@ -327,7 +328,7 @@ func bitsLabel(o kernels.Options) string {
 	switch {
 	case o.Plan.Bits == nil:
 		return "as in the program"
-	case o.Method == kernels.FP32:
+	case o.Method == numerics.FP32:
 		return "32 (fp32)"
 	}
 	return o.Plan.String()

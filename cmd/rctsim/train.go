@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 var cmdTrain = &command{
@@ -95,7 +95,7 @@ func runTrain(c *command, e *env, args []string) error {
 	if f.Out == "" {
 		return usagef("--out is required")
 	}
-	method, err := kernels.ParseMethod(f.Method)
+	method, err := numerics.ParseMethod(f.Method)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -127,7 +127,7 @@ func runTrain(c *command, e *env, args []string) error {
 }
 
 // trainConfig starts from the method's defaults and applies the flags that were set.
-func trainConfig(f *trainFlags, method kernels.Method) (train.Config, error) {
+func trainConfig(f *trainFlags, method numerics.Method) (train.Config, error) {
 	cfg := train.DefaultConfig(method)
 	cfg.Epochs, cfg.Batch, cfg.Seed, cfg.MaxSteps, cfg.EvalEvery = f.Epochs, f.Batch, f.Seed, f.Steps, f.EvalEvery
 	if f.LR != 0 {
@@ -139,11 +139,11 @@ func trainConfig(f *trainFlags, method kernels.Method) (train.Config, error) {
 	if f.TestLimit > 0 {
 		cfg.EvalLimit = f.TestLimit
 	}
-	if method == kernels.QAT && f.Bits != 0 {
+	if method == numerics.QAT && f.Bits != 0 {
 		cfg.QATBits = f.Bits
 	}
 	if f.Policy != "" {
-		if method == kernels.FP32 {
+		if method == numerics.FP32 {
 			return cfg, errors.New("method fp32 has no precision policy")
 		}
 		cfg.Policy = train.DefaultPolicyConfig(f.Policy)
@@ -169,7 +169,7 @@ func trainConfig(f *trainFlags, method kernels.Method) (train.Config, error) {
 	if f.TMax != 0 {
 		p.TMax = f.TMax
 	}
-	if method == kernels.QAT && p.Kind == train.PolicyFixed {
+	if method == numerics.QAT && p.Kind == train.PolicyFixed {
 		p.Bits = cfg.QATBits
 	}
 	return cfg, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/train"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Result is the outcome of a check.
@@ -39,7 +40,7 @@ func Run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 
 // run is Run with a hook that alters the device's starting state (tests use it to show
 // that the check can fail).
-func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dataset, batches [][]int, steps int, tamper func(*kernels.IntState)) (*Result, error) {
+func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dataset, batches [][]int, steps int, tamper func(*numerics.IntState)) (*Result, error) {
 	if err := sim.CheckFunctional(net); err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 			return nil, err
 		}
 		hostNext, _ := t.DeviceState()
-		plan := kernels.Plan{Bits: bits, NextBits: t.Bits(), Control: hostStep.Stats != nil}
+		plan := numerics.Plan{Bits: bits, NextBits: t.Bits(), Control: hostStep.Stats != nil}
 		prog, err := kernels.Compile(net, prof, kernels.Options{Method: cfg.Method, Batch: len(idx), Plan: plan, Functional: true})
 		if err != nil {
 			return nil, err
@@ -141,7 +142,7 @@ func (c *comparer) equal(what string, ok bool) {
 	}
 }
 
-func (c *comparer) state(dev, host *kernels.IntState) {
+func (c *comparer) state(dev, host *numerics.IntState) {
 	for j := range host.Layers {
 		d, h := dev.Layers[j], host.Layers[j]
 		c.equal(fmt.Sprintf("width and exponents of weight layer %d", j), d.Bits == h.Bits && d.WExp == h.WExp && d.BExp == h.BExp)

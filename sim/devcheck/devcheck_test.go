@@ -5,9 +5,9 @@ import (
 
 	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 func TestDeviceMatchesHost(t *testing.T) {
@@ -19,7 +19,7 @@ func TestDeviceMatchesHost(t *testing.T) {
 		for _, model := range []string{"mlp", "lenet5"} {
 			net, _ := models.ByName(model)
 			data := train.Synthetic(7, 64, net.Input, 10)
-			cfg := train.DefaultConfig(kernels.RCT)
+			cfg := train.DefaultConfig(numerics.RCT)
 			cfg.Batch = 8
 			b := train.NewBatcher(data.Len(), cfg.Batch, 3, true)
 			res, err := Run(net, prof, cfg, data, b.Epoch(0), 3)
@@ -60,7 +60,7 @@ func TestPoliciesAndBitChanges(t *testing.T) {
 		{"cyclic", cyclic, "stochastic"},
 	}
 	for _, c := range cases {
-		cfg := train.DefaultConfig(kernels.RCT)
+		cfg := train.DefaultConfig(numerics.RCT)
 		cfg.Batch, cfg.Policy, cfg.Rounding = 8, c.policy, c.rounding
 		if c.rounding == "nearest" {
 			cfg.LossRounding = "nearest" // both roundings of the loss error
@@ -82,10 +82,10 @@ func TestCheckDetectsADifference(t *testing.T) {
 	prof, _ := hw.LoadFS(configs.FS, configs.Default)
 	net := models.MLP()
 	data := train.Synthetic(3, 32, net.Input, 10)
-	cfg := train.DefaultConfig(kernels.RCT)
+	cfg := train.DefaultConfig(numerics.RCT)
 	cfg.Batch = 8
 	b := train.NewBatcher(data.Len(), cfg.Batch, 1, true)
-	tamper := func(st *kernels.IntState) { st.Layers[1].W[5]++ }
+	tamper := func(st *numerics.IntState) { st.Layers[1].W[5]++ }
 	res, err := run(net, prof, cfg, data, b.Epoch(0), 2, tamper)
 	if err != nil {
 		t.Fatal(err)

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/rctsim/rctsim/hw"
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Point is one configuration of a sweep: what one result row describes.
@@ -25,7 +25,7 @@ type Point struct {
 	// "path=value" as hw.Profile.ApplySets reads them.
 	Sets   []string
 	Model  string
-	Method kernels.Method
+	Method numerics.Method
 	Plan   *Plan
 	Batch  int
 }
@@ -37,7 +37,7 @@ type block struct {
 	axes    []int // indices into Spec.Axes of the axes it sweeps
 	models  []string
 	batches []int
-	methods []kernels.Method
+	methods []numerics.Method
 	plans   []*Plan
 	start   int
 	count   int
@@ -73,7 +73,7 @@ func (p *parser) layout() {
 			b.batches = []int{fx.Batch}
 		}
 		if fx.Method != "" {
-			b.methods = []kernels.Method{fx.Method}
+			b.methods = []numerics.Method{fx.Method}
 		}
 		if fx.Plan != nil {
 			b.plans = []*Plan{fx.Plan}

@@ -17,6 +17,7 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // smallSpec is an 8-point sweep of LeNet-5 at batch 8; QAT's tiles do not fit 16 KiB,
@@ -121,7 +122,7 @@ func TestRunRows(t *testing.T) {
 			t.Errorf("row %d: point %s hash %s method %s, want %d %s %s", k, row[0], row[1], row[col["method"]], k, hash, pt.Method)
 		}
 		failed := row[col["error"]] != ""
-		wantFail := pt.Method == kernels.QAT && row[col["sram.global.capacity"]] == "16KiB"
+		wantFail := pt.Method == numerics.QAT && row[col["sram.global.capacity"]] == "16KiB"
 		if failed != wantFail {
 			t.Errorf("row %d (%s): error %q", k, spec.Describe(pt), row[col["error"]])
 		}
@@ -297,10 +298,10 @@ func TestSchedule(t *testing.T) {
 		t.Fatalf("row %v", row)
 	}
 	pl := spec.Plans[0]
-	var plans []kernels.Plan
+	var plans []numerics.Plan
 	for _, r := range pl.runs {
 		for range r.Steps {
-			plans = append(plans, kernels.Plan{Bits: r.Bits, NextBits: r.NextBits, Control: r.Measured})
+			plans = append(plans, numerics.Plan{Bits: r.Bits, NextBits: r.NextBits, Control: r.Measured})
 		}
 	}
 	m, err := sim.New(spec.Base, sim.Options{})
@@ -308,7 +309,7 @@ func TestSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	net, _ := models.ByName("lenet5")
-	res, err := sim.SimulateRun(m, net, kernels.Options{Method: kernels.RCT, Batch: 8}, plans, true)
+	res, err := sim.SimulateRun(m, net, kernels.Options{Method: numerics.RCT, Batch: 8}, plans, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // statsCache holds the statistics of simulated training steps, keyed by everything a
@@ -112,13 +113,13 @@ func (w *worker) simulate(e *hwEntry, pt Point) (*sim.Stats, int, error) {
 	}
 	opts := kernels.Options{Method: pt.Method, Batch: pt.Batch, PipelineDepth: w.spec.PipelineDepth}
 	if pt.Plan.Schedule == nil {
-		s, err := w.step(e, pt.Model, opts, kernels.Plan{Bits: pt.Plan.Bits})
+		s, err := w.step(e, pt.Model, opts, numerics.Plan{Bits: pt.Plan.Bits})
 		return s, 1, err
 	}
 	var total *sim.Stats
 	steps := 0
 	for _, r := range pt.Plan.runs {
-		s, err := w.step(e, pt.Model, opts, kernels.Plan{Bits: r.Bits, NextBits: r.NextBits, Control: r.Measured})
+		s, err := w.step(e, pt.Model, opts, numerics.Plan{Bits: r.Bits, NextBits: r.NextBits, Control: r.Measured})
 		if err != nil {
 			return nil, 0, fmt.Errorf("schedule %s, step %d: %w", pt.Plan.Name, r.FirstStep, err)
 		}
@@ -132,9 +133,9 @@ func (w *worker) simulate(e *hwEntry, pt Point) (*sim.Stats, int, error) {
 }
 
 // step compiles and simulates one training step, or takes it from the cache.
-func (w *worker) step(e *hwEntry, model string, opts kernels.Options, plan kernels.Plan) (*sim.Stats, error) {
-	if opts.Method == kernels.FP32 {
-		plan.Bits = nil // FP32 ignores the widths (kernels.Plan): one program for all
+func (w *worker) step(e *hwEntry, model string, opts kernels.Options, plan numerics.Plan) (*sim.Stats, error) {
+	if opts.Method == numerics.FP32 {
+		plan.Bits = nil // FP32 ignores the widths (numerics.Plan): one program for all
 	}
 	key := fmt.Sprintf("%x|%s|%s|%d|%d|%v|%v|%v", e.res.digest, model, opts.Method, opts.Batch, opts.PipelineDepth, plan.Bits, plan.NextBits, plan.Control)
 	if c, ok := w.cache.get(key); ok {

@@ -17,9 +17,9 @@ import (
 	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/hw/tomlpos"
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Spec is a validated sweep specification. Build it with Load, LoadFS or Parse; it is
@@ -40,7 +40,7 @@ type Spec struct {
 	Axes []Axis
 	// Models, Methods and Batches are the lists the product runs over.
 	Models  []string
-	Methods []kernels.Method
+	Methods []numerics.Method
 	Batches []int
 	// Plans are the precision plans, in file order.
 	Plans []*Plan
@@ -101,7 +101,7 @@ type Fix struct {
 	Paths []string // the paths of Sets
 	// Model, Method, Plan and Batch are zero when not fixed.
 	Model  string
-	Method kernels.Method
+	Method numerics.Method
 	Plan   *Plan
 	Batch  int
 }
@@ -127,7 +127,7 @@ func (e *SpecError) Unwrap() error { return e.Err }
 // Defaults of the lists a spec may leave out: what `rctsim sim` runs by default.
 var (
 	defaultModels  = []string{"lenet5"}
-	defaultMethods = []kernels.Method{kernels.RCT}
+	defaultMethods = []numerics.Method{numerics.RCT}
 	defaultBatches = []int{32}
 )
 
@@ -376,7 +376,7 @@ func (p *parser) lists(raw map[string]any) {
 		s.Models = append(s.Models, defaultModels...)
 	}
 	if v, ok := raw["methods"]; ok {
-		seen := map[kernels.Method]bool{}
+		seen := map[numerics.Method]bool{}
 		for i, e := range asList(v) {
 			key := elemIf(v, "methods", i)
 			m, err := parseMethod(e)
@@ -443,12 +443,12 @@ func (p *parser) model(key, name string) bool {
 	return true
 }
 
-func parseMethod(v any) (kernels.Method, error) {
+func parseMethod(v any) (numerics.Method, error) {
 	name, ok := v.(string)
 	if !ok {
 		return "", fmt.Errorf("want a method name (rct, qat or fp32), got %s", tomlpos.Describe(v))
 	}
-	return kernels.ParseMethod(name)
+	return numerics.ParseMethod(name)
 }
 
 func parseBatch(v any) (int, error) {
@@ -845,9 +845,9 @@ func (p *parser) plan(path string, tbl map[string]any) *Plan {
 			p.fail(child(path, "bits"), "lists no bitwidths")
 			ok = false
 		}
-		pl.key = "bits:" + kernels.Plan{Bits: pl.Bits}.String()
+		pl.key = "bits:" + numerics.Plan{Bits: pl.Bits}.String()
 		if pl.Name == "" {
-			pl.Name = kernels.Plan{Bits: pl.Bits}.String()
+			pl.Name = numerics.Plan{Bits: pl.Bits}.String()
 		}
 	case hasSched:
 		key := child(path, "schedule")

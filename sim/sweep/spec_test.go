@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/rctsim/rctsim/configs"
-	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // parseString parses a spec held in a string, resolving paths against testdata/.
@@ -111,7 +111,7 @@ func TestSpecErrorsAll(t *testing.T) {
 
 func TestSpecDefaults(t *testing.T) {
 	s := mustParse(t, "")
-	if s.Len() != 1 || !slices.Equal(s.Models, []string{"lenet5"}) || !slices.Equal(s.Methods, []kernels.Method{kernels.RCT}) ||
+	if s.Len() != 1 || !slices.Equal(s.Models, []string{"lenet5"}) || !slices.Equal(s.Methods, []numerics.Method{numerics.RCT}) ||
 		!slices.Equal(s.Batches, []int{32}) || len(s.Plans) != 1 || s.Plans[0].Name != "8" || s.Base.Name != "default" {
 		t.Errorf("defaults: %d points, models %v, methods %v, batches %v, plans %d, base %s", s.Len(), s.Models, s.Methods, s.Batches, len(s.Plans), s.Base.Name)
 	}

@@ -1,4 +1,4 @@
-package kernels
+package numerics
 
 // Integer semantics of the training instructions.
 //

@@ -1,4 +1,4 @@
-package kernels
+package numerics
 
 // IntState is the architectural state of integer (RCT) training between two steps:
 // everything a device holds that the next step depends on. The trainer and the

@@ -1,4 +1,4 @@
-package kernels
+package numerics
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 // Method is a training method.
 type Method string
 
-// Training methods (see DESIGN.md, "The method being simulated").
+// Training methods (see ARCHITECTURE.md, "The method being simulated").
 const (
 	// RCT keeps only integer weights of b_l bits per layer, int8 activations and errors,
 	// integer GEMMs in all three GEMM phases and an integer update on the vector unit.
