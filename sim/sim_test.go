@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/rctsim/rctsim/configs"
@@ -510,27 +509,5 @@ func TestPerLayerSumsToTotals(t *testing.T) {
 	if !relClose(energy, s.Energy.Total()) || macs != s.MACs || rd != s.DRAM.ReadBytes || wr != s.DRAM.WriteBytes || instrs != s.Instructions {
 		t.Errorf("layers sum to %g pJ, %d MACs, %d/%d DRAM bytes, %d instructions; run: %g, %d, %d/%d, %d",
 			energy, macs, rd, wr, instrs, s.Energy.Total(), s.MACs, s.DRAM.ReadBytes, s.DRAM.WriteBytes, s.Instructions)
-	}
-}
-
-func TestCheckFunctional(t *testing.T) {
-	for _, c := range []struct {
-		net   *models.Network
-		layer string // "" when functional execution covers the network
-	}{
-		{models.MLP(), ""},
-		{models.LeNet5(), ""},
-		{models.ResNet20(1), "bn"},
-		{models.Transformer(), "embed"},
-		{models.CharLM(), "embed"},
-		{models.MobileNetV2CIFAR(1), "bn"},
-	} {
-		err := CheckFunctional(c.net)
-		switch {
-		case c.layer == "" && err != nil:
-			t.Errorf("%s: %v", c.net.Name, err)
-		case c.layer != "" && (err == nil || !strings.Contains(err.Error(), "(layer "+c.layer)):
-			t.Errorf("%s: got %v, want an error naming a layer %s...", c.net.Name, err, c.layer)
-		}
 	}
 }

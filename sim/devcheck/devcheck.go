@@ -12,6 +12,7 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/sim/functional"
 	"github.com/rctsim/rctsim/train"
 	"github.com/rctsim/rctsim/train/numerics"
 )
@@ -41,7 +42,7 @@ func Run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 // run is Run with a hook that alters the device's starting state (tests use it to show
 // that the check can fail).
 func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dataset, batches [][]int, steps int, tamper func(*numerics.IntState)) (*Result, error) {
-	if err := sim.CheckFunctional(net); err != nil {
+	if err := functional.Check(net); err != nil {
 		return nil, err
 	}
 	if len(batches) < steps+1 {
@@ -88,7 +89,7 @@ func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 		if err != nil {
 			return nil, err
 		}
-		d, err := sim.NewDevice(net, prog, dev)
+		d, err := functional.New(net, prog, dev)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +157,7 @@ func (c *comparer) state(dev, host *numerics.IntState) {
 	}
 }
 
-func (c *comparer) tensors(d *sim.Device, host *train.StepTensors, n int) {
+func (c *comparer) tensors(d *functional.Device, host *train.StepTensors, n int) {
 	for i, l := range c.net.Layers {
 		if v, exp, ok := d.Activation(i); ok {
 			c.equal("output of "+l.Name, exp == host.ActExp[i] && slices.Equal(v, host.Act[i]))

@@ -4,7 +4,7 @@
 //
 // Three rooms compute with it and must agree: the host trainer (train), which runs the
 // method on real data; the compiler (kernels), which takes methods and plans as input;
-// and the simulated chip's functional mode (sim/device), which executes the compiled
+// and the simulated chip's functional mode (sim/functional), which executes the compiled
 // instructions on real bytes with these functions so that the device check can compare
 // it with the trainer bit for bit. The package is a leaf: it imports only the standard
 // library, so none of the three depends on another to reach it.

@@ -1,4 +1,11 @@
-package sim
+// Package functional is the simulated chip's functional mode: a sim.Hook that executes
+// each instruction of a compiled training step on real bytes held in simulated DRAM and
+// SRAM images, with the integer semantics of train/numerics. The device check
+// (sim/devcheck) runs it beside the host trainer and compares the two bit for bit.
+//
+// It lives apart from sim, which owns time and energy: the engine never depends on it,
+// and a run with the device attached has the same timing and energy as one without.
+package functional
 
 import (
 	"encoding/binary"
@@ -7,6 +14,7 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -62,11 +70,11 @@ type Device struct {
 	errs  [][]int8
 }
 
-// CheckFunctional reports whether functional execution covers every layer of net:
+// Check reports whether functional execution covers every layer of net:
 // the layers of the MLP and LeNet-5 class (linear, ungrouped convolution, ReLU,
 // pooling, flatten, residual add). The vector kernels of normalisation, attention,
 // embeddings and shortcuts are timed but not executed on bytes yet.
-func CheckFunctional(net *models.Network) error {
+func Check(net *models.Network) error {
 	for i := range net.Layers {
 		l := &net.Layers[i]
 		switch l.Kind {
@@ -82,13 +90,13 @@ func CheckFunctional(net *models.Network) error {
 	return nil
 }
 
-// NewDevice prepares the memory images of prog (compiled with Options.Functional for
+// New prepares the memory images of prog (compiled with Options.Functional for
 // net) and loads the integer training state st into them.
-func NewDevice(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*Device, error) {
+func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*Device, error) {
 	if prog.Method != numerics.RCT {
 		return nil, fmt.Errorf("functional execution covers integer training (rct), not %s", prog.Method)
 	}
-	if err := CheckFunctional(net); err != nil {
+	if err := Check(net); err != nil {
 		return nil, err
 	}
 	d := &Device{net: net, prog: prog, state: st.Clone(), tensors: map[string]int32{}}
@@ -218,7 +226,7 @@ func (d *Device) LoadBatch(x []int8, exp int, labels []int32) error {
 }
 
 // OnIssue implements Hook: it performs the instruction.
-func (d *Device) OnIssue(e Event) {
+func (d *Device) OnIssue(e sim.Event) {
 	if d.err != nil {
 		return
 	}
@@ -228,7 +236,7 @@ func (d *Device) OnIssue(e Event) {
 }
 
 // OnComplete implements Hook.
-func (d *Device) OnComplete(Event) {}
+func (d *Device) OnComplete(sim.Event) {}
 
 // Err is the first failure of the run, if any.
 func (d *Device) Err() error { return d.err }
