@@ -2,8 +2,12 @@ package hw
 
 import (
 	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
 	"sort"
 	"strings"
+	"text/tabwriter"
 )
 
 // BufferFor returns the buffer that holds role (RoleWeights, RoleInputs or RoleOutputs),
@@ -177,4 +181,35 @@ func (s ProfileSummary) String() string {
 	return fmt.Sprintf("%s: %dx%d %s @ %s, modes %s, peak %.1f GOPS (%s), SRAM %s in %d buffer(s), %s %.1f GB/s, %s",
 		s.Name, s.Rows, s.Cols, s.Dataflow, s.Clock, strings.Join(s.Modes, ","), s.PeakGOPS, s.PeakMode,
 		s.SRAMBytes, s.SRAMBuffers, s.DRAMKind, s.DRAMPeakGBps, float)
+}
+
+// WriteSummaries validates the profiles named in fsys and prints one table line each
+// (file, name, array, clock, modes, peak throughput, SRAM, DRAM and its bandwidth,
+// training float), "INVALID" for a profile that does not load. It returns the load
+// errors, one per invalid profile, naming each file as dir/name (dir "" for an
+// embedded file system).
+func WriteSummaries(w io.Writer, fsys fs.FS, dir string, names []string) ([]error, error) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tNAME\tARRAY\tCLOCK\tMODES\tPEAK GOPS\tSRAM\tDRAM\tGB/s\tTRAIN FLOAT")
+	var bad []error
+	for _, n := range names {
+		data, err := fs.ReadFile(fsys, n)
+		var p *Profile
+		if err == nil {
+			p, err = decodeBytes(data, filepath.Join(dir, n))
+		}
+		if err != nil {
+			bad = append(bad, err)
+			fmt.Fprintf(tw, "%s\tINVALID\t\t\t\t\t\t\t\t\n", n)
+			continue
+		}
+		s := p.Summary()
+		float := s.TrainFloat
+		if float == "" {
+			float = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%dx%d %s\t%s\t%s\t%.0f (%s)\t%s in %d\t%s\t%.1f\t%s\n", n, s.Name, s.Rows, s.Cols, s.Dataflow, s.Clock,
+			strings.Join(s.Modes, ","), s.PeakGOPS, s.PeakMode, s.SRAMBytes, s.SRAMBuffers, s.DRAMKind, s.DRAMPeakGBps, float)
+	}
+	return bad, tw.Flush()
 }

@@ -481,6 +481,15 @@ func (n *Network) Params() int64 {
 	return s
 }
 
+// LayerNames returns the layers' names in network order.
+func (n *Network) LayerNames() []string {
+	names := make([]string, len(n.Layers))
+	for i, l := range n.Layers {
+		names[i] = l.Name
+	}
+	return names
+}
+
 // WeightLayers returns the indices of the layers that carry weights, in order: the
 // layers a per-layer bitwidth plan refers to.
 func (n *Network) WeightLayers() []int {

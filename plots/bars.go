@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/rctsim/rctsim/traces/units"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -87,7 +88,7 @@ func EnergyBars(b EnergyBreakdown, normaliseTo string) (*Chart, error) {
 		title = "Energy breakdown"
 	}
 	if normaliseTo == "" {
-		f, unit := siScale(maxOf(totals), "J")
+		f, unit := units.SI(maxOf(totals), "J")
 		return stackedChart(t, title, fmt.Sprintf("Energy (%s)", unit), f, math.NaN())
 	}
 	ref := -1
@@ -118,7 +119,7 @@ func MemoryBars(f Footprint) (*Chart, error) {
 	if title == "" {
 		title = "Memory footprint"
 	}
-	scale, unit := byteScale(maxOf(rowTotals(f.Bytes)))
+	scale, unit := units.Binary(maxOf(rowTotals(f.Bytes)))
 	return stackedChart(t, title, fmt.Sprintf("Memory (%s)", unit), scale, math.NaN())
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/rctsim/rctsim/traces/units"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -180,7 +181,7 @@ func StepEnergy(title string, series []Series) (*Chart, error) {
 			}
 		}
 	}
-	f, unit := siScale(peak, "J")
+	f, unit := units.SI(peak, "J")
 	scaled := make([]Series, len(series))
 	for i, s := range series {
 		y := make([]float64, len(s.Y))

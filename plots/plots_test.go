@@ -345,30 +345,6 @@ func TestEnergyUnits(t *testing.T) {
 	}
 }
 
-func TestSIScale(t *testing.T) {
-	for _, c := range []struct {
-		max  float64
-		f    float64
-		unit string
-	}{
-		{0.012, 1e3, "mJ"}, {1, 1, "J"}, {999, 1, "J"}, {1000, 1e-3, "kJ"}, {3e-7, 1e9, "nJ"},
-		{0, 1, "J"}, {math.NaN(), 1, "J"}, {1e-20, 1e15, "fJ"},
-	} {
-		f, u := siScale(c.max, "J")
-		if u != c.unit || math.Abs(f-c.f) > 1e-9*c.f {
-			t.Errorf("siScale(%v) = %v %s, want %v %s", c.max, f, u, c.f, c.unit)
-		}
-	}
-	for _, c := range []struct {
-		max  float64
-		unit string
-	}{{0, "B"}, {1023, "B"}, {1024, "KiB"}, {5 << 20, "MiB"}, {3 << 30, "GiB"}} {
-		if _, u := byteScale(c.max); u != c.unit {
-			t.Errorf("byteScale(%v) unit %s, want %s", c.max, u, c.unit)
-		}
-	}
-}
-
 func TestFormatValue(t *testing.T) {
 	for v, want := range map[float64]string{
 		0: "0", 1: "1.00", 0.99999: "1.00", 23.64: "23.6", 0.5072: "0.507", 1234: "1234", 1e7: "1e+07", 2e-4: "0.0002",

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/rctsim/rctsim/traces/fileio"
+	"golang.org/x/text/encoding/charmap"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -32,8 +33,8 @@ var defaultFormats = []string{"png", "svg", "pdf"}
 // Every format is rendered in memory before anything is written, so a bad
 // argument or a drawing failure writes no file; each file is then written to
 // a temporary name in dir and renamed into place, so a failure never leaves a
-// half-written figure, and an existing figure is replaced whole or not at all.
-// dir is created if missing.
+// half-written figure, and an existing figure is replaced whole or not at all
+// (fileio.WriteBytes). dir is created if missing.
 func Save(f Figure, dir, name string, formats []string, widthInches, heightInches float64, dpi int) ([]string, error) {
 	if f == nil {
 		return nil, errors.New("plots: nothing to save (nil figure)")
@@ -53,19 +54,9 @@ func Save(f Figure, dir, name string, formats []string, widthInches, heightInche
 	if len(formats) == 0 {
 		formats = defaultFormats
 	}
-	seen := map[string]bool{}
-	var exts []string
-	for _, fm := range formats {
-		e := strings.TrimPrefix(strings.ToLower(fm), ".")
-		switch e {
-		case "png", "svg", "pdf":
-		default:
-			return nil, fmt.Errorf("plots: unknown figure format %q (want png, svg or pdf)", fm)
-		}
-		if !seen[e] {
-			seen[e] = true
-			exts = append(exts, e)
-		}
+	exts, err := extensions(formats)
+	if err != nil {
+		return nil, err
 	}
 
 	w, h := vg.Length(widthInches)*vg.Inch, vg.Length(heightInches)*vg.Inch
@@ -78,18 +69,41 @@ func Save(f Figure, dir, name string, formats []string, widthInches, heightInche
 		data[i] = b
 	}
 
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("plots: %w", err)
-	}
 	var paths []string
 	for i, e := range exts {
 		path := filepath.Join(dir, name+"."+e)
-		if err := writeAtomic(path, data[i]); err != nil {
-			return paths, err
+		if err := fileio.WriteBytes(path, data[i]); err != nil {
+			return paths, fmt.Errorf("plots: %w", err)
 		}
 		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// CheckFormats reports an error for a figure format Save cannot write, so that a
+// command can refuse it before the work whose figures it would draw.
+func CheckFormats(formats []string) error {
+	_, err := extensions(formats)
+	return err
+}
+
+// extensions normalises formats ("PNG", ".svg") to file extensions, each once.
+func extensions(formats []string) ([]string, error) {
+	seen := map[string]bool{}
+	var exts []string
+	for _, fm := range formats {
+		e := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(fm)), ".")
+		switch e {
+		case "png", "svg", "pdf":
+		default:
+			return nil, fmt.Errorf("plots: unknown figure format %q (want png, svg or pdf)", fm)
+		}
+		if !seen[e] {
+			seen[e] = true
+			exts = append(exts, e)
+		}
+	}
+	return exts, nil
 }
 
 // Render draws f in one format ("png", "svg" or "pdf") and returns the
@@ -130,42 +144,6 @@ func Render(f Figure, format string, w, h vg.Length, dpi int) (out []byte, err e
 	return buf.Bytes(), nil
 }
 
-// writeAtomic writes data to path through a temporary file in the same
-// directory and a rename, so readers see the old file or the new one, never
-// a part.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("plots: %w", err)
-	}
-	name := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(name)
-		return fmt.Errorf("plots: writing %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("plots: writing %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; a figure is an ordinary file.
-	if err := os.Chmod(name, 0o644); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("plots: writing %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("plots: writing %s: %w", path, err)
-	}
-	return nil
-}
-
 // cp1252Canvas passes text to the PDF canvas in code page 1252. vgpdf embeds
 // its fonts with that encoding but hands them UTF-8 bytes, so every
 // non-ASCII character — the µ of "µJ", the × of "2×" — came out as two
@@ -177,37 +155,15 @@ func (c cp1252Canvas) FillString(f font.Face, pt vg.Point, s string) {
 	c.Canvas.FillString(f, pt, toCP1252(s))
 }
 
-// cp1252Extra maps the characters of code page 1252's 0x80-0x9F block, the
-// only part of it that differs from Latin-1.
-var cp1252Extra = map[rune]byte{
-	'€': 0x80, '‚': 0x82, 'ƒ': 0x83, '„': 0x84, '…': 0x85, '†': 0x86, '‡': 0x87,
-	'ˆ': 0x88, '‰': 0x89, 'Š': 0x8A, '‹': 0x8B, 'Œ': 0x8C, 'Ž': 0x8E, '‘': 0x91,
-	'’': 0x92, '“': 0x93, '”': 0x94, '•': 0x95, '–': 0x96, '—': 0x97, '˜': 0x98,
-	'™': 0x99, 'š': 0x9A, '›': 0x9B, 'œ': 0x9C, 'ž': 0x9E, 'Ÿ': 0x9F,
-}
-
 // toCP1252 encodes s in code page 1252; characters it lacks become '?'.
 func toCP1252(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return s
-	}
 	b := make([]byte, 0, len(s))
 	for _, r := range s {
-		switch {
-		case r < 0x80 || r >= 0xA0 && r <= 0xFF:
-			b = append(b, byte(r))
-		case cp1252Extra[r] != 0:
-			b = append(b, cp1252Extra[r])
-		default:
-			b = append(b, '?')
+		c, ok := charmap.Windows1252.EncodeRune(r)
+		if !ok {
+			c = '?'
 		}
+		b = append(b, c)
 	}
 	return string(b)
 }

@@ -225,43 +225,6 @@ func newPlot(xLabel, yLabel string) *plot.Plot {
 	return p
 }
 
-// siPrefixes are the decimal prefixes used for energies and times.
-var siPrefixes = []struct {
-	exp    int
-	prefix string
-}{{12, "T"}, {9, "G"}, {6, "M"}, {3, "k"}, {0, ""}, {-3, "m"}, {-6, "µ"}, {-9, "n"}, {-12, "p"}, {-15, "f"}}
-
-// siScale picks the decimal prefix that brings max into [1, 1000) and returns
-// the factor to multiply values by and the prefixed unit, e.g. (1e3, "mJ") for
-// max = 0.012 J. A zero or non-finite max keeps the bare unit.
-func siScale(max float64, unit string) (float64, string) {
-	if !(max > 0) || math.IsInf(max, 0) {
-		return 1, unit
-	}
-	for _, p := range siPrefixes {
-		if max >= math.Pow(10, float64(p.exp))*(1-1e-12) {
-			return math.Pow(10, float64(-p.exp)), p.prefix + unit
-		}
-	}
-	last := siPrefixes[len(siPrefixes)-1]
-	return math.Pow(10, float64(-last.exp)), last.prefix + unit
-}
-
-// byteScale picks the binary (IEC) prefix that brings max into [1, 1024): the
-// SRAM and DRAM sizes of rctsim's profiles are powers of two ("256KiB"), so
-// footprints read best in the same units.
-func byteScale(max float64) (float64, string) {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	f := 1.0
-	for i, u := range units {
-		if max < f*1024 || i == len(units)-1 {
-			return 1 / f, u
-		}
-		f *= 1024
-	}
-	panic("unreachable")
-}
-
 // formatValue prints v with three significant digits (all integer digits
 // from 1000 on), without an exponent for the magnitudes figures show after
 // unit scaling (1e-3 to 1e6).

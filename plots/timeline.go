@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rctsim/rctsim/traces/units"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -50,13 +51,13 @@ func IntervalsToMicroseconds(iv []Interval, clockHz float64) ([]Interval, error)
 // ten-thousandth of the whole span (below a pixel at any print resolution)
 // are merged before drawing, so traces of many thousands of instructions
 // draw quickly and give small files.
-func Timeline(title string, units, phases []string, iv []Interval, xLabel string) (*Chart, error) {
+func Timeline(title string, unitNames, phases []string, iv []Interval, xLabel string) (*Chart, error) {
 	if len(iv) == 0 {
 		return nil, fmt.Errorf("plots: timeline %q has no intervals", title)
 	}
-	units = withFirstSeen(units, iv, func(v Interval) string { return v.Unit })
+	unitNames = withFirstSeen(unitNames, iv, func(v Interval) string { return v.Unit })
 	phases = withFirstSeen(phases, iv, func(v Interval) string { return v.Phase })
-	unitIdx, err := indexOf(units, "unit")
+	unitIdx, err := indexOf(unitNames, "unit")
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func Timeline(title string, units, phases []string, iv []Interval, xLabel string
 			return nil, fmt.Errorf("plots: interval %+v ends before it starts", v)
 		}
 		if _, ok := unitIdx[v.Unit]; !ok {
-			return nil, fmt.Errorf("plots: interval %+v: unit %q is not in the unit list %q", v, v.Unit, units)
+			return nil, fmt.Errorf("plots: interval %+v: unit %q is not in the unit list %q", v, v.Unit, unitNames)
 		}
 		if _, ok := phaseIdx[v.Phase]; !ok {
 			return nil, fmt.Errorf("plots: interval %+v: phase %q is not in the phase list %q", v, v.Phase, phases)
@@ -84,7 +85,7 @@ func Timeline(title string, units, phases []string, iv []Interval, xLabel string
 	factor := 1.0
 	if xLabel == "" {
 		var unit string
-		factor, unit = siScale(hi, "cycles")
+		factor, unit = units.SI(hi, "cycles")
 		xLabel = fmt.Sprintf("Time (%s)", unit)
 	}
 	merged := mergeIntervals(iv, (hi-lo)*1e-4)
@@ -101,13 +102,13 @@ func Timeline(title string, units, phases []string, iv []Interval, xLabel string
 	}
 
 	p := newPlot(xLabel, "")
-	p.Add(lanes{n: len(units)})
-	p.Add(&gantt{iv: merged, factor: factor, lane: unitIdx, phase: phaseIdx, colors: colors, nUnits: len(units)})
+	p.Add(lanes{n: len(unitNames)})
+	p.Add(&gantt{iv: merged, factor: factor, lane: unitIdx, phase: phaseIdx, colors: colors, nUnits: len(unitNames)})
 	p.X.Min, p.X.Max = lo*factor, hi*factor
-	p.Y.Min, p.Y.Max = -0.5, float64(len(units))-0.5
+	p.Y.Min, p.Y.Max = -0.5, float64(len(unitNames))-0.5
 	p.Y.Padding = 0
 	p.Y.Tick.Length = 0
-	ch := &Chart{Title: title, Plot: p, fit: fitCategories(nil, categoryTicks(units, true))}
+	ch := &Chart{Title: title, Plot: p, fit: fitCategories(nil, categoryTicks(unitNames, true))}
 	for i, ph := range phases {
 		ch.Legend = append(ch.Legend, LegendEntry{Label: ph, Thumb: swatch{colors[i]}})
 	}

@@ -456,7 +456,7 @@ func TestRunReuseChangesNoFigure(t *testing.T) {
 	}
 }
 
-func TestComparePaper(t *testing.T) {
+func TestCompareRCTPaper(t *testing.T) {
 	p := loadProfile(t, configs.Default)
 	m, err := New(p, Options{})
 	if err != nil {
@@ -471,17 +471,17 @@ func TestComparePaper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := ComparePaper(rct, qat)
+	s := CompareRCTPaper(rct, qat)
 	// At 8 bits RCT holds 8 bits per parameter, QAT 32 + 8: a saving of exactly 4/5,
 	// up to the byte padding of packed rows (none at 8 bits).
 	if got := s.ParameterMemory.Fraction; math.Abs(got-0.8) > 1e-12 {
 		t.Errorf("parameter memory saving %g, want 0.8", got)
 	}
-	if s.GEMMEnergy.Method != rct.Energy.Component(MAC) || s.GEMMEnergy.Fraction <= 0 {
+	if s.GEMMEnergy.RCT != rct.Energy.Component(MAC) || s.GEMMEnergy.Fraction <= 0 {
 		t.Errorf("GEMM energy %+v, MAC component %g", s.GEMMEnergy, rct.Energy.Component(MAC))
 	}
-	if s.ParameterMovementPJ.Fraction <= 0 || s.ParameterMovementPJ.Fraction >= 1 {
-		t.Errorf("parameter movement saving %g", s.ParameterMovementPJ.Fraction)
+	if s.ParameterMovement.Fraction <= 0 || s.ParameterMovement.Fraction >= 1 {
+		t.Errorf("parameter movement saving %g", s.ParameterMovement.Fraction)
 	}
 }
 

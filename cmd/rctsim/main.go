@@ -4,9 +4,12 @@
 //
 // Usage:
 //
-//	rctsim <command> [flags]
+//	rctsim <command> [flags] [inputs]
 //
-// Run `rctsim help` for the commands and `rctsim help <command>` for one command's flags.
+// Run `rctsim help` for the commands and the flag grammar they share, and
+// `rctsim help <command>` for one command's flags. The command only parses flags and
+// wires the packages together; the experiments themselves are in sim/experiment,
+// sim/sweep and plots/figures.
 package main
 
 import (
@@ -15,19 +18,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+
+	"github.com/rctsim/rctsim/sim/experiment"
 )
 
-// command is one subcommand: a name, a one-line summary and a runner that parses its
-// own flag set.
+// command is one subcommand: a name, its argument synopsis, a one-line summary and a
+// runner that parses its own flag set.
 type command struct {
 	name    string
-	usage   string // the argument synopsis
+	usage   string
 	summary string
 	run     func(c *command, env *env, args []string) error
 }
 
-// env is what a command may touch: its output streams. Tests run commands with buffers.
+// env is what a command may touch: its output streams. Tests run commands with
+// buffers.
 type env struct {
 	stdout, stderr io.Writer
 }
@@ -64,10 +69,11 @@ func run(args []string, e *env) int {
 		}
 		err := c.run(c, e, args[1:])
 		var ue *usageError
+		var oe *experiment.OptionError
 		switch {
 		case err == nil || errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.As(err, &ue):
+		case errors.As(err, &ue), errors.As(err, &oe):
 			fmt.Fprintf(e.stderr, "rctsim %s: %v\nRun 'rctsim help %s' for usage.\n", name, err, name)
 			return 2
 		case errors.Is(err, errFlagParse):
@@ -82,54 +88,39 @@ func run(args []string, e *env) int {
 	return 2
 }
 
+// grammar is the flag grammar every command follows; `rctsim help` prints it.
+const grammar = `Flags every command reads the same way:
+
+	-o PATH          the output: a file for sim, dram, sweep and merge (default:
+	                 standard output; "-" is standard output too), a folder for
+	                 train, compare, demo and plot
+	INPUT, --in      inputs are positional arguments (plot also takes --in)
+	--hw NAME|FILE   a hardware profile: an embedded name (default, edge_tpu,
+	                 dram/ddr4_3200, ...; see rctsim profiles) or a TOML file
+	--set KEY=VALUE  override a profile key (repeatable)
+	--formats LIST   figure formats, comma-separated: png, svg, pdf
+	--force          replace an earlier run in the output folder
+
+A flag that does not apply to what a command is asked to do is an error (exit 2),
+never silently ignored. Boolean flags turn on what they name. Old spellings
+(--out, --figures, plot --format, dram --trace, plot --min-x/--min-y) still work
+for this release and print a deprecation line on stderr.
+
+Exit status: 0 success, 1 failure, 2 bad usage.`
+
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "rctsim simulates edge accelerators training neural networks.")
-	fmt.Fprintln(w, "\nUsage:\n\n\trctsim <command> [flags]\n\nCommands:")
+	fmt.Fprintln(w, "\nUsage:\n\n\trctsim <command> [flags] [inputs]\n\nCommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "\t%-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'rctsim help <command>' for a command's flags.")
+	fmt.Fprintf(w, "\n%s\n\nRun 'rctsim help <command>' for a command's flags.\n", grammar)
 }
-
-var errFlagParse = errors.New("flag parse error")
-
-// newFlags returns a flag set that reports errors (not exits) and prints its usage to
-// the command's stderr.
-func newFlags(c *command, e *env) *flag.FlagSet {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: rctsim %s %s\n\n%s\n\nFlags:\n", c.name, c.usage, c.summary)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags and rejects stray arguments: the flag package stops at the first
-// positional argument, so `sim extra -format json` would silently ignore -format.
-func parse(fs *flag.FlagSet, args []string, maxArgs int) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errFlagParse
-	}
-	if fs.NArg() > maxArgs {
-		return usagef("unexpected argument %q", fs.Arg(maxArgs))
-	}
-	return nil
-}
-
-// multiFlag collects a repeatable flag (--set a=b --set c=d).
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 var cmdHelp = &command{
 	name:    "help",
 	usage:   "[command]",
-	summary: "show the commands, or one command's flags",
+	summary: "show the commands and their shared flags, or one command's flags",
 	run: func(_ *command, e *env, args []string) error {
 		if len(args) == 0 {
 			printUsage(e.stdout)

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -281,36 +279,5 @@ func TestTopologyOfModel(t *testing.T) {
 	code, out, _ = rctsim("sim", "--topology", "lenet5", "--forward", "--batch", "8")
 	if code != 0 || strings.Contains(out, "backward") {
 		t.Errorf("inference report: exit %d\n%s", code, out)
-	}
-}
-
-func TestCheckBatchMemory(t *testing.T) {
-	const machine = 24 << 30
-	for _, c := range []struct {
-		model  string
-		batch  int
-		mem    int64
-		errHas string // "" for no error
-	}{
-		{"lenet5", 32, machine, ""},
-		{"transformer", 512, machine, ""},
-		{"transformer", 70000, machine, "--batch 70000: training transformer needs at least"},
-		{"transformer", 70000, 0, ""}, // memory unknown: no check
-	} {
-		net, err := models.ByName(c.model)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = checkBatchMemory(net, c.batch, c.mem)
-		var usage *usageError
-		switch {
-		case c.errHas == "" && err != nil:
-			t.Errorf("%s batch %d: %v", c.model, c.batch, err)
-		case c.errHas != "" && (err == nil || !strings.Contains(err.Error(), c.errHas) || !errors.As(err, &usage)):
-			t.Errorf("%s batch %d: got %v, want a usage error containing %q", c.model, c.batch, err, c.errHas)
-		}
-	}
-	if runtime.GOOS == "linux" && machineMemoryBytes() <= 0 {
-		t.Error("machineMemoryBytes found no MemTotal in /proc/meminfo")
 	}
 }

@@ -2,16 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
+	"io"
+	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
-	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/sim/sweep"
+	"github.com/rctsim/rctsim/traces/progress"
 )
 
 var cmdSweep = &command{
@@ -30,11 +31,11 @@ func runSweep(c *command, e *env, args []string) error {
 	fresh := fs.Bool("fresh", false, "start the output files over instead of resuming them")
 	check := fs.Bool("check", false, "validate the spec, print its points and columns, and exit")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	if err := parse(fs, args, 1); err != nil {
+	if err := fs.parse(args, 1); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("want one sweep spec (a .toml file or an embedded name: %s)", strings.Join(embeddedSweeps(), ", "))
+		return usagef("want one sweep spec (a .toml file or an embedded name: %s)", strings.Join(sweep.Embedded(), ", "))
 	}
 	if *workers < 0 {
 		return usagef("--workers must be positive (got %d)", *workers)
@@ -43,7 +44,12 @@ func runSweep(c *command, e *env, args []string) error {
 	if err != nil {
 		return usagef("--shard: %v", err)
 	}
-	spec, err := loadSpec(fs.Arg(0))
+	if *check {
+		if err := fs.only("to --check", "check", "shard"); err != nil {
+			return err
+		}
+	}
+	spec, err := sweep.Open(fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -57,12 +63,11 @@ func runSweep(c *command, e *env, args []string) error {
 		return usagef("-o and --jsonl name the same file")
 	}
 	opts := sweep.Options{Workers: *workers, Shard: shard, CSV: *out, JSONL: *jsonl, Fresh: *fresh}
-	if *out == "" {
-		opts.Stdout = e.stdout
+	if *out == "" || *out == "-" {
+		opts.CSV, opts.Stdout = "", e.stdout
 	}
 	if !*quiet {
-		opts.Progress = e.stderr
-		opts.Terminal = isTerminal(e.stderr)
+		opts.Progress = progress.New(e.stderr)
 	}
 	// SIGINT and SIGTERM (Slurm's time limit, a Kubernetes eviction) stop the sweep
 	// after the rows already complete; rerunning resumes.
@@ -84,38 +89,74 @@ func runSweep(c *command, e *env, args []string) error {
 	return nil
 }
 
-// loadSpec reads a sweep spec from a file, or an embedded one by name
-// ("lenet5_array_sram" or "lenet5_array_sram.toml").
-func loadSpec(name string) (*sweep.Spec, error) {
-	if _, err := os.Stat(name); err == nil {
-		return sweep.Load(name)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+var cmdMerge = &command{
+	name:    "merge",
+	usage:   "[-o OUT.csv] [--spec SPEC] [--shards N] IN.csv ...",
+	summary: "join sweep outputs (e.g. one per shard) by point hash, reporting duplicated and missing points",
+	run:     runMerge,
+}
+
+func runMerge(c *command, e *env, args []string) error {
+	fs := newFlags(c, e)
+	out := fs.String("o", "", "write the merged CSV to `file` (default: stdout)")
+	specName := fs.String("spec", "", "the sweep `spec` the inputs come from: check their columns and name every missing point")
+	shards := fs.Int("shards", 0, "with --spec, the `N` of --shard i/N the sweep ran with: name the shard of each missing point")
+	if err := fs.parse(args, math.MaxInt); err != nil {
+		return err
 	}
-	file := "sweeps/" + strings.TrimSuffix(name, ".toml") + ".toml"
-	if !strings.ContainsAny(name, `/\`) {
-		if _, err := fs.Stat(configs.FS, file); err == nil {
-			return sweep.LoadFS(configs.FS, file, ".")
+	if fs.NArg() == 0 {
+		return usagef("want at least one sweep CSV to merge")
+	}
+	if *shards < 0 {
+		return usagef("--shards must be positive (got %d)", *shards)
+	}
+	var spec *sweep.Spec
+	if *specName != "" {
+		var err error
+		if spec, err = sweep.Open(*specName); err != nil {
+			return err
 		}
 	}
-	return nil, fmt.Errorf("%s: no such file, nor an embedded sweep (have %s)", name, strings.Join(embeddedSweeps(), ", "))
+	var inputs []sweep.MergeInput
+	for _, name := range fs.Args() {
+		if *out != "" && sameFile(name, *out) {
+			return usagef("input %s is also the output (-o)", name)
+		}
+		if strings.HasPrefix(name, "-") {
+			return usagef("flag %s after the inputs: put flags first", name)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		inputs = append(inputs, sweep.MergeInput{Name: name, R: f})
+	}
+	var rep *sweep.MergeReport
+	err := output(e, *out, func(w io.Writer) error {
+		var err error
+		rep, err = sweep.Merge(w, inputs, spec)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	rep.WriteSummary(e.stderr, len(inputs), *shards)
+	if !rep.Complete() {
+		return fmt.Errorf("the merged sweep is incomplete or inconsistent (output written)")
+	}
+	return nil
 }
 
-func embeddedSweeps() []string {
-	files, _ := fs.Glob(configs.FS, "sweeps/*.toml")
-	for i, f := range files {
-		files[i] = strings.TrimSuffix(strings.TrimPrefix(f, "sweeps/"), ".toml")
+// sameFile reports whether two paths name the same file (or would: the output may not
+// exist yet).
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
 	}
-	return files
-}
-
-// isTerminal reports whether w is a terminal (a character device): progress then
-// redraws one line instead of printing a line every few seconds.
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	pa, _ := filepath.Abs(a)
+	pb, _ := filepath.Abs(b)
+	return pa == pb
 }

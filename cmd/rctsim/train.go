@@ -2,302 +2,180 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/rctsim/rctsim/models"
-	"github.com/rctsim/rctsim/train"
+	"github.com/rctsim/rctsim/plots/figures"
+	"github.com/rctsim/rctsim/sim/experiment"
+	"github.com/rctsim/rctsim/traces/progress"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
 var cmdTrain = &command{
 	name:    "train",
-	usage:   "--out runs/NAME [--model lenet5] [--method rct|qat|fp32] [--policy rct|fixed|cyclic|progressive] [--epochs 2] [--steps N] [--batch 32] [--lr LR] [--seed 1] [--limit N] [--data DIR]",
+	usage:   "-o runs/NAME [--model lenet5] [--method rct|qat|fp32] [--policy rct|fixed|cyclic|progressive] [--epochs 2] [--steps N] [--batch 32] [--lr LR] [--seed 1] [--limit N] [--data DIR]",
 	summary: "train a model on real data with RCT, QAT or FP32 and write a run folder (metrics.csv, schedule.csv, run.json)",
 	run:     runTrain,
 }
 
-// trainFlags are the options of `rctsim train`; run.json records all of them.
-type trainFlags struct {
-	Out       string  `json:"out"`
-	Model     string  `json:"model"`
-	Method    string  `json:"method"`
-	Policy    string  `json:"policy"`
-	Epochs    int     `json:"epochs"`
-	Steps     int     `json:"steps"`
-	Batch     int     `json:"batch"`
-	LR        float64 `json:"lr"`
-	Seed      uint64  `json:"seed"`
-	Limit     int     `json:"limit"`
-	TestLimit int     `json:"test_limit"`
-	Data      string  `json:"data"`
-	Bits      int     `json:"bits"`
-	Interval  int     `json:"interval"`
-	TMin      float64 `json:"t_min"`
-	TMax      float64 `json:"t_max"`
-	MinBits   int     `json:"min_bits"`
-	MaxBits   int     `json:"max_bits"`
-	StartBits int     `json:"start_bits"`
-	Period    int     `json:"period"`
-	Rounding  string  `json:"rounding"`
-	EvalEvery int     `json:"eval_every"`
-	Force     bool    `json:"force"`
-}
-
-// runRecord is run.json: every option, the resolved training configuration and the
-// outcome.
-type runRecord struct {
-	Command  string         `json:"command"`
-	Flags    trainFlags     `json:"flags"`
-	Config   train.Config   `json:"config"`
-	Dataset  string         `json:"dataset"`
-	Started  string         `json:"started"`
-	Summary  *train.Summary `json:"summary"`
-	Complete bool           `json:"complete"`
-}
-
 func runTrain(c *command, e *env, args []string) error {
-	var f trainFlags
+	var o experiment.TrainOptions
 	fs := newFlags(c, e)
-	fs.StringVar(&f.Out, "out", "", "run folder `dir` to write (required)")
-	fs.StringVar(&f.Model, "model", "lenet5", modelHelp())
-	fs.StringVar(&f.Method, "method", "rct", "training method: rct, qat or fp32")
-	fs.StringVar(&f.Policy, "policy", "", "precision policy: rct, fixed, cyclic or progressive (default: rct for rct, fixed for qat)")
-	fs.IntVar(&f.Epochs, "epochs", 2, "passes over the training set")
-	fs.IntVar(&f.Steps, "steps", 0, "stop after this many steps (0: no limit); for the text model, whose epochs are long")
-	fs.IntVar(&f.Batch, "batch", 32, "examples per step")
-	fs.Float64Var(&f.LR, "lr", 0, "learning rate (default: the method's, see train.DefaultConfig)")
-	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the initial weights, the batch order and stochastic rounding")
-	fs.IntVar(&f.Limit, "limit", 0, "train on the first `n` examples only (0: all)")
-	fs.IntVar(&f.TestLimit, "test-limit", 0, "evaluate on the first `n` test examples only (0: all)")
-	fs.StringVar(&f.Data, "data", "", "MNIST directory (default: the GoMNIST module's data folder) or text file (default: the Go toolchain's Opticks text)")
-	fs.IntVar(&f.Bits, "bits", 0, "fixed bitwidth for --policy fixed and for qat (default 8)")
-	fs.IntVar(&f.Interval, "interval", 0, "rct policy: steps between controller decisions (default 50)")
-	fs.Float64Var(&f.TMin, "t-min", 0, "rct policy: add a bit when Gavg is below this")
-	fs.Float64Var(&f.TMax, "t-max", 0, "rct policy: drop a bit when Gavg is above this")
-	fs.IntVar(&f.MinBits, "min-bits", 0, "rct, cyclic, progressive: lowest bitwidth")
-	fs.IntVar(&f.MaxBits, "max-bits", 0, "rct, cyclic, progressive: highest bitwidth")
-	fs.IntVar(&f.StartBits, "start-bits", 0, "rct policy: bitwidth at step 0 (default 8)")
-	fs.IntVar(&f.Period, "period", 0, "cyclic policy: steps per cycle")
-	fs.StringVar(&f.Rounding, "rounding", "", "rct update rounding: stochastic (default) or nearest")
-	fs.IntVar(&f.EvalEvery, "eval-every", 0, "steps between test evaluations (0: each epoch's end)")
-	fs.BoolVar(&f.Force, "force", false, "overwrite an existing run folder")
-	if err := parse(fs, args, 0); err != nil {
+	registerOutputDir(fs, &o.Out, &o.Force, "the run (required)")
+	registerTraining(fs, &o)
+	fs.StringVar(&o.Method, "method", "rct", "training method: rct, qat or fp32")
+	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
-	if f.Out == "" {
-		return usagef("--out is required")
+	if o.Out == "" {
+		return usagef("-o is required")
 	}
-	method, err := numerics.ParseMethod(f.Method)
+	method, err := numerics.ParseMethod(o.Method)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	net, err := models.ByName(f.Model)
-	if err != nil {
-		return usagef("--model: %v", err)
-	}
-	cfg, err := trainConfig(&f, method)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	if err := checkBatchMemory(net, f.Batch, machineMemoryBytes()); err != nil {
-		return err
-	}
-	if _, err := os.Stat(filepath.Join(f.Out, "run.json")); err == nil && !f.Force {
-		return fmt.Errorf("%s already holds a run (run.json); choose another --out or pass --force", f.Out)
-	}
-	data, dataset, err := loadData(net, &f)
+	net, err := modelByName(o.Model)
 	if err != nil {
 		return err
 	}
-	if cfg.Policy.Kind == train.PolicyProgressive && cfg.Policy.TotalSteps == 0 {
-		cfg.Policy.TotalSteps = runSteps(data, cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		return usagef("%v", err)
-	}
-	return trainRun(e, &f, net, data, dataset, cfg)
-}
-
-// trainConfig starts from the method's defaults and applies the flags that were set.
-func trainConfig(f *trainFlags, method numerics.Method) (train.Config, error) {
-	cfg := train.DefaultConfig(method)
-	cfg.Epochs, cfg.Batch, cfg.Seed, cfg.MaxSteps, cfg.EvalEvery = f.Epochs, f.Batch, f.Seed, f.Steps, f.EvalEvery
-	if f.LR != 0 {
-		cfg.LR = f.LR
-	}
-	if f.Rounding != "" {
-		cfg.Rounding = f.Rounding
-	}
-	if f.TestLimit > 0 {
-		cfg.EvalLimit = f.TestLimit
-	}
-	if method == numerics.QAT && f.Bits != 0 {
-		cfg.QATBits = f.Bits
-	}
-	if f.Policy != "" {
-		if method == numerics.FP32 {
-			return cfg, errors.New("method fp32 has no precision policy")
-		}
-		cfg.Policy = train.DefaultPolicyConfig(f.Policy)
-		if cfg.Policy.Kind == "" {
-			return cfg, fmt.Errorf("unknown --policy %q (want %v)", f.Policy, train.PolicyKinds)
-		}
-	}
-	p := &cfg.Policy
-	set := func(dst *int, v int) {
-		if v != 0 {
-			*dst = v
-		}
-	}
-	set(&p.Interval, f.Interval)
-	set(&p.MinBits, f.MinBits)
-	set(&p.MaxBits, f.MaxBits)
-	set(&p.StartBits, f.StartBits)
-	set(&p.Period, f.Period)
-	set(&p.Bits, f.Bits)
-	if f.TMin != 0 {
-		p.TMin = f.TMin
-	}
-	if f.TMax != 0 {
-		p.TMax = f.TMax
-	}
-	if method == numerics.QAT && p.Kind == train.PolicyFixed {
-		p.Bits = cfg.QATBits
-	}
-	return cfg, nil
-}
-
-// loadData picks the dataset a model trains on: MNIST for the image models (padded to
-// 32x32 for LeNet-5), the Opticks text for the character model.
-func loadData(net *models.Network, f *trainFlags) (*train.Split, string, error) {
-	if net.Layers[0].Kind == models.Embedding {
-		text, err := train.LoadText(f.Data, int(net.Input.W))
-		if err != nil {
-			return nil, "", err
-		}
-		split := text.Split
-		if f.Limit > 0 || f.TestLimit > 0 {
-			return nil, "", errors.New("--limit and --test-limit apply to MNIST; limit a text run with --steps")
-		}
-		return &split, fmt.Sprintf("text (%d symbols, %d train / %d test windows)", len(text.Alphabet), split.Train.Len(), split.Test.Len()), nil
-	}
-	pad := net.Input.H == 32
-	split, err := train.LoadMNIST(f.Data, pad, f.Limit, f.TestLimit)
+	cfg, err := o.Config(method)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	return split, fmt.Sprintf("mnist (%d train / %d test)", split.Train.Len(), split.Test.Len()), nil
-}
-
-// runSteps is the number of steps a run will train.
-func runSteps(data *train.Split, cfg train.Config) int {
-	steps := cfg.Epochs * (data.Train.Len() / cfg.Batch)
-	if cfg.MaxSteps > 0 {
-		steps = min(steps, cfg.MaxSteps)
+	if err := experiment.CheckBatchMemory(net, o.Batch, experiment.MachineMemoryBytes()); err != nil {
+		return err
 	}
-	return steps
-}
-
-func trainRun(e *env, f *trainFlags, net *models.Network, data *train.Split, dataset string, cfg train.Config) error {
+	if _, err := os.Stat(filepath.Join(o.Out, "run.json")); err == nil && !o.Force {
+		return fmt.Errorf("%s already holds a run (run.json); choose another -o or pass --force", o.Out)
+	}
+	data, dataset, err := experiment.LoadData(net, &o)
+	if err != nil {
+		return err
+	}
 	// Ctrl-C stops after the current step; the run folder then ends at a whole step.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	sum, err := trainRunFiles(ctx, e, f, net, data, dataset, cfg)
+	sum, err := experiment.Train(ctx, net, data, dataset, cfg, &o, observer(e))
 	if err != nil {
 		return err
 	}
-	printSummary(e.stdout, f.Out, sum)
+	experiment.WriteSummary(e.stdout, o.Out, sum)
 	return nil
 }
 
-// trainRunFiles trains into the run folder f.Out: metrics.csv and schedule.csv as the
-// run goes, run.json at the end (also when interrupted, marked incomplete).
-func trainRunFiles(ctx context.Context, e *env, f *trainFlags, net *models.Network, data *train.Split, dataset string, cfg train.Config) (*train.Summary, error) {
-	if err := os.MkdirAll(f.Out, 0o755); err != nil {
-		return nil, err
+// observer reports an experiment's stages and progress on stderr.
+func observer(e *env) experiment.Observer {
+	return experiment.Observer{Log: e.stderr, Progress: progress.New(e.stderr)}
+}
+
+var cmdCompare = &command{
+	name:    "compare",
+	usage:   "-o runs/NAME [--model lenet5] [--hw NAME|FILE] [--set key=value ...] [--methods rct,qat,fp32] [--epochs 2] [--steps N] [--limit N] [--device-steps K] [--formats png,svg,pdf]",
+	summary: "train a model with each method, run every step's plan on the simulated chip, and compare energy, memory, time and accuracy",
+	run:     runCompare,
+}
+
+// compareFlags are compare's flags beyond the training group.
+type compareFlags struct {
+	experiment.CompareOptions
+	hwFlags
+	methods, formats string
+}
+
+func runCompare(c *command, e *env, args []string) error {
+	var f compareFlags
+	fs := newFlags(c, e)
+	registerOutputDir(fs, &f.Out, &f.Force, "the runs, compare.json, compare.csv, report.md and figures (required)")
+	f.hwFlags.register(fs)
+	registerTraining(fs, &f.TrainOptions)
+	fs.StringVar(&f.methods, "methods", "rct,qat,fp32", "methods to compare, comma-separated")
+	registerFormats(fs, &f.formats, "png,svg,pdf")
+	fs.deprecated("figures", "formats")
+	fs.IntVar(&f.DeviceSteps, "device-steps", 2, "run the first `k` RCT steps functionally on the simulated chip and check them bit for bit against the host (0: skip)")
+	if err := fs.parse(args, 0); err != nil {
+		return err
 	}
-	metrics, err := os.Create(filepath.Join(f.Out, "metrics.csv"))
-	if err != nil {
-		return nil, err
+	return compare(e, &f)
+}
+
+// compare checks every option, then runs the comparison and draws its figures.
+func compare(e *env, f *compareFlags) error {
+	if f.Out == "" {
+		return usagef("-o is required")
 	}
-	defer metrics.Close()
-	schedule, err := os.Create(filepath.Join(f.Out, "schedule.csv"))
-	if err != nil {
-		return nil, err
-	}
-	defer schedule.Close()
-	fmt.Fprintf(e.stderr, "training %s with %s on %s\n", net.Name, cfg.Method, dataset)
-	bar := newProgress(e.stderr, "train "+net.Name+" "+string(cfg.Method))
-	rec := runRecord{Command: "rctsim train", Flags: *f, Config: cfg, Dataset: dataset, Started: time.Now().UTC().Format(time.RFC3339)}
-	sum, runErr := train.Run(ctx, net, data, cfg, train.RunOutput{Metrics: metrics, Schedule: schedule, Progress: bar.update})
-	rec.Summary, rec.Complete = sum, runErr == nil
-	if sum != nil {
-		js, err := json.MarshalIndent(rec, "", "  ")
+	for _, s := range strings.Split(f.methods, ",") {
+		m, err := numerics.ParseMethod(strings.TrimSpace(s))
 		if err != nil {
-			return nil, err
+			return usagef("--methods: %v", err)
 		}
-		if err := writeFileAtomic(filepath.Join(f.Out, "run.json"), append(js, '\n')); err != nil {
-			return nil, err
+		f.Methods = append(f.Methods, m)
+	}
+	formats, err := parseFormats(f.formats)
+	if err != nil {
+		return err
+	}
+	net, err := modelByName(f.Model)
+	if err != nil {
+		return err
+	}
+	if f.Profile, err = f.load(); err != nil {
+		return err
+	}
+	if err := f.Check(net); err != nil {
+		return err
+	}
+	data, dataset, err := experiment.LoadData(net, &f.TrainOptions)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := experiment.Compare(ctx, net, data, dataset, &f.CompareOptions, observer(e))
+	if err != nil {
+		return err
+	}
+	if err := res.WriteTable(e.stdout); err != nil {
+		return err
+	}
+	wrote := fmt.Sprintf("%s/{compare.json,compare.csv,report.md}", f.Out)
+	if len(formats) > 0 {
+		dir := filepath.Join(f.Out, "figures")
+		paths, err := figures.Folder(f.Out, dir, nil, formats)
+		if err != nil {
+			return fmt.Errorf("figures: %w", err)
 		}
+		wrote += fmt.Sprintf(" and %d figures in %s", len(paths), dir)
 	}
-	for _, c := range []io.Closer{metrics, schedule} {
-		if err := c.Close(); err != nil && runErr == nil {
-			runErr = err
-		}
-	}
-	if errors.Is(runErr, context.Canceled) {
-		return nil, fmt.Errorf("interrupted after %d steps; %s holds the run up to there", sum.Steps, f.Out)
-	}
-	if runErr != nil {
-		return nil, runErr
-	}
-	return sum, nil
-}
-
-func printSummary(w io.Writer, dir string, s *train.Summary) {
-	fmt.Fprintf(w, "%s %s: %d steps in %.1f s (%.0f examples/s)\n", s.Model, s.Method, s.Steps, s.WallSeconds, s.ExamplesPerSecond)
-	if s.TestBPC > 0 {
-		fmt.Fprintf(w, "  test bits per character %.3f (loss %.4f)\n", s.TestBPC, s.TestLoss)
-	} else {
-		fmt.Fprintf(w, "  test accuracy %.2f%% (loss %.4f)\n", 100*s.TestAccuracy, s.TestLoss)
-	}
-	if s.FinalBits != nil {
-		fmt.Fprintf(w, "  bits: average %.2f over the run, final %v\n", s.AvgBits, s.FinalBits)
-	}
-	fmt.Fprintf(w, "  wrote %s\n", filepath.Join(dir, "{metrics.csv,schedule.csv,run.json}"))
-}
-
-// checkBatchMemory refuses a --batch whose buffers cannot fit the machine's memory
-// (memBytes, 0 when unknown), so that a typo is an error rather than the OS killing
-// the process half-way.
-func checkBatchMemory(net *models.Network, batch int, memBytes int64) error {
-	if need := train.MinBatchBytes(net, batch); memBytes > 0 && need > memBytes {
-		return usagef("--batch %d: training %s needs at least %.1f GiB for the batch's activations and errors; this machine has %.1f GiB",
-			batch, net.Name, float64(need)/(1<<30), float64(memBytes)/(1<<30))
-	}
+	fmt.Fprintf(e.stdout, "wrote %s\n", wrote)
 	return nil
 }
 
-// machineMemoryBytes is the machine's total memory from /proc/meminfo, or 0 where that
-// cannot be read (the check is then skipped).
-func machineMemoryBytes() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
+var cmdDemo = &command{
+	name:    "demo",
+	usage:   "[-o out/demo] [--epochs 1]",
+	summary: "the main job on the embedded defaults: LeNet-5 on MNIST with RCT, QAT and FP32 on the default chip, compared",
+	run:     runDemo,
+}
+
+// runDemo is `rctsim compare` with the defaults a newcomer needs: LeNet-5 trained on the
+// whole MNIST training set for one epoch with each method, evaluated on the whole test
+// set every 250 steps (enough points for the accuracy curve of an 1,875-step epoch),
+// every step simulated on the default chip, the first RCT steps checked bit for bit on
+// the simulated device, and every figure drawn.
+func runDemo(c *command, e *env, args []string) error {
+	f := compareFlags{methods: "rct,qat,fp32", formats: "png,svg,pdf"}
+	fs := newFlags(c, e)
+	fs.StringVar(&f.Out, "o", filepath.Join("out", "demo"), "output folder `dir`")
+	fs.deprecated("out", "o")
+	fs.IntVar(&f.Epochs, "epochs", 1, "passes over the MNIST training set")
+	if err := fs.parse(args, 0); err != nil {
+		return err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var kib int64
-		if n, _ := fmt.Sscanf(line, "MemTotal: %d kB", &kib); n == 1 {
-			return kib << 10
-		}
-	}
-	return 0
+	f.Model, f.Batch, f.Seed, f.EvalEvery = "lenet5", 32, 1, 250
+	f.DeviceSteps, f.Force = 2, true
+	fmt.Fprintf(e.stderr, "rctsim demo: LeNet-5 on MNIST, %d epoch(s) per method, simulated on the default chip; writing %s\n", f.Epochs, f.Out)
+	return compare(e, &f)
 }

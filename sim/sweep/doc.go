@@ -8,7 +8,7 @@
 // optionally JSON Lines) files in point order as points finish, so an interrupted sweep
 // keeps its work and a rerun of the same command resumes it; a Shard runs a
 // deterministic part of the points on each node of a cluster, and Merge joins the parts.
-// LoadGrid and LoadPoints read the results back as the tables of package plots.
+// LoadGrid and LoadPoints read the results back as a heat-map grid and Pareto points.
 //
 // # Spec format
 //

@@ -1,8 +1,6 @@
 package sweep
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/rctsim/rctsim/hw"
-	"github.com/rctsim/rctsim/plots"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 // Any is the filter value that averages over a column instead of selecting one value.
@@ -20,9 +18,7 @@ const Any = "*"
 
 // table is a sweep CSV read for analysis.
 type table struct {
-	cols  []string
-	index map[string]int
-	rows  [][]string
+	*fileio.Table
 	// config are the columns that describe a point (the swept profile keys, model,
 	// method, plan, batch): those between hash and steps in a sweep output. For another
 	// CSV, every column that is not the metric being read.
@@ -32,53 +28,33 @@ type table struct {
 }
 
 func readTable(r io.Reader) (*table, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = false
-	head, err := cr.Read()
+	ft, err := fileio.ReadTable(r, "sweep")
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("sweep: empty CSV")
-		}
-		return nil, fmt.Errorf("sweep: reading the header: %w", err)
+		return nil, err
 	}
-	t := &table{cols: head, index: map[string]int{}, hashCol: -1, errCol: -1}
-	for i, c := range head {
-		if _, dup := t.index[c]; !dup {
-			t.index[c] = i
-		}
-	}
-	if i, ok := t.index[ColHash]; ok {
+	t := &table{Table: ft, hashCol: -1, errCol: -1}
+	if i, ok := t.Col(ColHash); ok {
 		t.hashCol = i
 	}
-	if i, ok := t.index[ColError]; ok {
+	if i, ok := t.Col(ColError); ok {
 		t.errCol = i
 	}
-	if h, ok := t.index[ColHash]; ok {
-		if s, ok := t.index[ColSteps]; ok && s > h {
+	if h, ok := t.Col(ColHash); ok {
+		if s, ok := t.Col(ColSteps); ok && s > h {
 			for i := h + 1; i < s; i++ {
 				t.config = append(t.config, i)
 			}
 		}
-	}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sweep: %w", err)
-		}
-		t.rows = append(t.rows, rec)
 	}
 	return t, nil
 }
 
 // col returns the index of a column, or an error listing the columns.
 func (t *table) col(name, what string) (int, error) {
-	if i, ok := t.index[name]; ok {
+	if i, ok := t.Col(name); ok {
 		return i, nil
 	}
-	return 0, fmt.Errorf("sweep: no column %q for %s (columns: %s)", name, what, strings.Join(t.cols, ", "))
+	return 0, fmt.Errorf("sweep: no column %q for %s (columns: %s)", name, what, strings.Join(t.Header, ", "))
 }
 
 // selectRows returns the rows that pass the filters (column -> value; Any passes every
@@ -107,7 +83,7 @@ func (t *table) selectRows(filters map[string]string) ([][]string, map[int]bool,
 	}
 	var out [][]string
 rows:
-	for _, rec := range t.rows {
+	for _, rec := range t.Rows {
 		for _, f := range fs {
 			if !sameValue(rec[f.col], f.want) {
 				continue rows
@@ -211,6 +187,20 @@ func axisValues(vals []string) []string {
 	return out
 }
 
+// Grid is a metric over two columns of a sweep, for a heat map: Values[y][x], NaN
+// where no row gave a value; Y runs bottom to top.
+type Grid struct {
+	Title, XName, YName, Metric string
+	XValues, YValues            []string
+	Values                      [][]float64
+}
+
+// XY is one configuration's values of two columns, for a Pareto plot.
+type XY struct {
+	X, Y  float64
+	Label string
+}
+
 // LoadGrid reads a sweep CSV into a heat-map grid of metric over the columns x and y:
 // filters (column -> value) select rows first, rows that carry an error or no value
 // count as missing, several rows in one cell are averaged, and a cell with none is NaN.
@@ -221,26 +211,26 @@ func axisValues(vals []string) []string {
 // keys) must have one value in each cell, or the average would mix configurations:
 // select one with a filter (method=rct) or average over it explicitly with the filter
 // value Any ("*").
-func LoadGrid(r io.Reader, x, y, metric string, filters map[string]string) (plots.Grid, error) {
+func LoadGrid(r io.Reader, x, y, metric string, filters map[string]string) (Grid, error) {
 	t, err := readTable(r)
 	if err != nil {
-		return plots.Grid{}, err
+		return Grid{}, err
 	}
 	xc, err := t.col(x, "the X axis")
 	if err != nil {
-		return plots.Grid{}, err
+		return Grid{}, err
 	}
 	yc, err := t.col(y, "the Y axis")
 	if err != nil {
-		return plots.Grid{}, err
+		return Grid{}, err
 	}
 	mc, err := t.col(metric, "the metric")
 	if err != nil {
-		return plots.Grid{}, err
+		return Grid{}, err
 	}
 	rows, named, err := t.selectRows(filters)
 	if err != nil {
-		return plots.Grid{}, err
+		return Grid{}, err
 	}
 	xsAll := make([]string, len(rows))
 	ysAll := make([]string, len(rows))
@@ -267,8 +257,8 @@ func LoadGrid(r io.Reader, x, y, metric string, filters map[string]string) (plot
 				if c == xc || c == yc || named[c] || f[c] == rec[c] {
 					continue
 				}
-				return plots.Grid{}, fmt.Errorf("sweep: cell %s=%s, %s=%s mixes rows with %s = %s and %s: select one with a filter (%s=%s) or average over it (%s=%s)",
-					x, rec[xc], y, rec[yc], t.cols[c], f[c], rec[c], t.cols[c], f[c], t.cols[c], Any)
+				return Grid{}, fmt.Errorf("sweep: cell %s=%s, %s=%s mixes rows with %s = %s and %s: select one with a filter (%s=%s) or average over it (%s=%s)",
+					x, rec[xc], y, rec[yc], t.Header[c], f[c], rec[c], t.Header[c], f[c], t.Header[c], Any)
 			}
 		}
 		if v, ok := t.value(rec, mc); ok {
@@ -276,7 +266,7 @@ func LoadGrid(r io.Reader, x, y, metric string, filters map[string]string) (plot
 			cnt[cell[0]][cell[1]]++
 		}
 	}
-	g := plots.Grid{Title: metric, XName: x, YName: y, Metric: metric, XValues: xs, YValues: ys,
+	g := Grid{Title: metric, XName: x, YName: y, Metric: metric, XValues: xs, YValues: ys,
 		Values: make([][]float64, len(ys))}
 	if len(filters) > 0 {
 		g.Title += " (" + describeFilters(filters) + ")"
@@ -310,7 +300,7 @@ func indexOf(vals []string) map[string]int {
 // selected rows (leaving out one whose value follows from another's, such as the cols
 // of a linked rows,cols axis), by their last key segment when that is unambiguous
 // ("rows=16 capacity=256KiB method=rct").
-func LoadPoints(r io.Reader, x, y string, filters map[string]string) ([]plots.Point, error) {
+func LoadPoints(r io.Reader, x, y string, filters map[string]string) ([]XY, error) {
 	t, err := readTable(r)
 	if err != nil {
 		return nil, err
@@ -329,7 +319,7 @@ func LoadPoints(r io.Reader, x, y string, filters map[string]string) ([]plots.Po
 	}
 	config := t.config
 	if config == nil {
-		for i := range t.cols {
+		for i := range t.Header {
 			if i != xc && i != yc {
 				config = append(config, i)
 			}
@@ -339,7 +329,7 @@ func LoadPoints(r io.Reader, x, y string, filters map[string]string) ([]plots.Po
 	// (other than the plot's own axes).
 	var vary []int
 	for _, c := range config {
-		if c == xc || c == yc || named[c] && filters[t.cols[c]] != Any {
+		if c == xc || c == yc || named[c] && filters[t.Header[c]] != Any {
 			continue
 		}
 		for _, rec := range rows[1:] {
@@ -350,7 +340,7 @@ func LoadPoints(r io.Reader, x, y string, filters map[string]string) ([]plots.Po
 		}
 	}
 	vary = dropDependent(rows, vary)
-	names := labelNames(t.cols, vary)
+	names := labelNames(t.Header, vary)
 	type acc struct {
 		x, y  float64
 		n     int
@@ -385,10 +375,10 @@ func LoadPoints(r io.Reader, x, y string, filters map[string]string) ([]plots.Po
 	if len(order) == 0 {
 		return nil, fmt.Errorf("sweep: no row with values of %s and %s (filters %s)", x, y, describeFilters(filters))
 	}
-	pts := make([]plots.Point, len(order))
+	pts := make([]XY, len(order))
 	for i, k := range order {
 		a := groups[k]
-		pts[i] = plots.Point{X: a.x / float64(a.n), Y: a.y / float64(a.n), Label: a.label}
+		pts[i] = XY{X: a.x / float64(a.n), Y: a.y / float64(a.n), Label: a.label}
 	}
 	return pts, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // MergeInput is one CSV output to merge (a shard's, or an earlier merge's).
@@ -204,4 +205,62 @@ func Merge(w io.Writer, inputs []MergeInput, spec *Spec) (*MergeReport, error) {
 		next = max(next, r.point+1)
 	}
 	return rep, nil
+}
+
+// maxListed is how many missing or duplicated points WriteSummary names before summing
+// up.
+const maxListed = 20
+
+// WriteSummary prints what Merge found for a person: the counts, the partial inputs,
+// and the duplicated and missing points (the first few of each). inputs is the number
+// of files merged; shards, when positive, is the N of the sweep's --shard i/N, to name
+// the shard that should have run each missing point.
+func (rep *MergeReport) WriteSummary(w io.Writer, inputs, shards int) {
+	fmt.Fprintf(w, "merged %d files: %d points", inputs, rep.Rows)
+	if rep.Expected > 0 {
+		fmt.Fprintf(w, " of %d", rep.Expected)
+	}
+	fmt.Fprintln(w)
+	for _, name := range rep.Partial {
+		fmt.Fprintf(w, "%s: ignored a partial last row (an interrupted run; rerun its shard to finish it)\n", name)
+	}
+	if n := len(rep.Duplicates); n > 0 {
+		fmt.Fprintf(w, "duplicated: %d points appear in more than one row (the first was kept)\n", n)
+		for i, d := range rep.Duplicates {
+			if i == maxListed {
+				fmt.Fprintf(w, "  ... and %d more\n", n-maxListed)
+				break
+			}
+			note := ""
+			if d.Differ {
+				note = " (rows DIFFER)"
+			}
+			fmt.Fprintf(w, "  point %d (hash %s) in %s%s\n", d.Point, d.Hash, strings.Join(d.Files, ", "), note)
+		}
+	}
+	if rep.Unknown > 0 {
+		fmt.Fprintf(w, "%d rows are not points of the spec (another spec, or an earlier version of it)\n", rep.Unknown)
+	}
+	if n := len(rep.Missing); n > 0 {
+		if rep.Expected > 0 {
+			fmt.Fprintf(w, "missing: %d points\n", n)
+		} else {
+			fmt.Fprintf(w, "missing: %d points below the highest point number (give --spec to check the rest and name them)\n", n)
+		}
+		for i, m := range rep.Missing {
+			if i == maxListed {
+				fmt.Fprintf(w, "  ... and %d more\n", n-maxListed)
+				break
+			}
+			shard := ""
+			if shards > 0 {
+				shard = fmt.Sprintf(" (shard %s)", Shard{Index: m.Index % shards, Count: shards})
+			}
+			desc := ""
+			if m.Description != "" {
+				desc = fmt.Sprintf(": %s (hash %s)", m.Description, m.Hash)
+			}
+			fmt.Fprintf(w, "  point %d%s%s\n", m.Index, shard, desc)
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/rctsim/rctsim/traces/progress"
 )
 
 // Options control Run.
@@ -25,11 +27,8 @@ type Options struct {
 	Stdout io.Writer
 	// Fresh starts the output files over instead of resuming them.
 	Fresh bool
-	// Progress receives progress reports (nil: none). With Terminal a bar is redrawn
-	// in place; otherwise a line is written every ProgressEvery (default 10s).
-	Progress      io.Writer
-	Terminal      bool
-	ProgressEvery time.Duration
+	// Progress reports the points done (nil: no report).
+	Progress *progress.Reporter
 	// Window bounds the points in flight or waiting to be written in order (default
 	// 8 per worker): the memory of a sweep does not grow with its points.
 	Window int
@@ -124,11 +123,9 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 	if shard.Count > 1 {
 		label += " shard " + shard.String()
 	}
-	prog := &progress{w: opts.Progress, tty: opts.Terminal, interval: opts.ProgressEvery, label: label,
-		total: n, start: start}
-	if prog.interval <= 0 {
-		prog.interval = 10 * time.Second
-	}
+	prog := opts.Progress
+	prog.Start(label, "points", n)
+	var st progress.Status
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -183,9 +180,9 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 		written = map[uint64]struct{}{}
 	}
 	next := 0
-	tick := time.NewTicker(ttyRedraw)
+	// Tick so that a slow point still moves the ETA and the elapsed time.
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	prog.update(time.Now(), true)
 	for next < n {
 		select {
 		case r := <-results:
@@ -196,7 +193,7 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 					break
 				}
 				delete(pending, next)
-				if err := writeResult(r, csvOut, jsonOut, written, sum, prog); err != nil {
+				if err := writeResult(r, csvOut, jsonOut, written, sum, &st); err != nil {
 					return sum, err
 				}
 				next++
@@ -205,30 +202,30 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 					opts.afterRow(sum.Simulated)
 				}
 			}
-			prog.update(time.Now(), false)
+			prog.Update(st)
 		case <-tick.C:
-			prog.update(time.Now(), false)
+			prog.Update(st)
 		case <-ctx.Done():
-			prog.finish(time.Now())
+			prog.Finish(st)
 			return sum, fmt.Errorf("sweep interrupted after %d of %d points (the rows written are kept; rerun to resume): %w",
 				sum.Skipped+sum.Simulated, n, context.Cause(ctx))
 		}
 	}
-	prog.finish(time.Now())
+	prog.Finish(st)
 	return sum, nil
 }
 
 // writeResult writes one point's rows to the outputs that lack them.
-func writeResult(r result, csvOut, jsonOut *output, written map[uint64]struct{}, sum *Summary, prog *progress) error {
+func writeResult(r result, csvOut, jsonOut *output, written map[uint64]struct{}, sum *Summary, st *progress.Status) error {
 	if r.skip {
 		sum.Skipped++
-		prog.skipped++
+		st.Skipped++
 		return nil
 	}
 	if written != nil {
 		if _, dup := written[hashKey(r.hash)]; dup {
 			sum.Duplicates++
-			prog.skipped++
+			st.Skipped++
 			return nil
 		}
 		written[hashKey(r.hash)] = struct{}{}
@@ -244,10 +241,10 @@ func writeResult(r result, csvOut, jsonOut *output, written map[uint64]struct{},
 		}
 	}
 	sum.Simulated++
-	prog.done++
+	st.Done++
 	if r.fail {
 		sum.Failed++
-		prog.failed++
+		st.Failed++
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/traces/progress"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -347,7 +348,9 @@ func TestProgress(t *testing.T) {
 	spec := mustParse(t, smallSpec)
 	for _, tty := range []bool{false, true} {
 		var out, prog bytes.Buffer
-		if _, err := Run(context.Background(), spec, Options{Workers: 2, Stdout: &out, Progress: &prog, Terminal: tty}); err != nil {
+		rep := progress.New(&prog)
+		rep.Terminal = tty
+		if _, err := Run(context.Background(), spec, Options{Workers: 2, Stdout: &out, Progress: rep}); err != nil {
 			t.Fatal(err)
 		}
 		s := prog.String()

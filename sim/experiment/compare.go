@@ -1,0 +1,237 @@
+package experiment
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/sim/devcheck"
+	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/traces/fileio"
+	"github.com/rctsim/rctsim/train"
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// CompareOptions are the options of a comparison of training methods on one chip.
+type CompareOptions struct {
+	// TrainOptions apply to every method's run; Out is the comparison's folder, and
+	// each method trains into Out/METHOD. Method is ignored.
+	TrainOptions
+	// Profile is the chip every step is simulated on.
+	Profile *hw.Profile
+	// Methods are compared in this order.
+	Methods []numerics.Method
+	// DeviceSteps is how many RCT steps run functionally on the simulated chip and are
+	// checked bit for bit against the host (0: no check).
+	DeviceSteps int
+}
+
+// Check validates the options for net before any work: every method's training
+// configuration, the batch against this machine's memory, that the chip can run every
+// method, and that Out holds no earlier run (unless Force).
+func (o *CompareOptions) Check(net *models.Network) error {
+	if o.Out == "" {
+		return optionErrorf("out", "required")
+	}
+	if len(o.Methods) == 0 {
+		return optionErrorf("methods", "no method to compare")
+	}
+	for i, m := range o.Methods {
+		if slices.Contains(o.Methods[:i], m) {
+			return optionErrorf("methods", "%s appears twice", m)
+		}
+	}
+	if o.DeviceSteps < 0 {
+		return optionErrorf("device-steps", "must be at least 0 (got %d)", o.DeviceSteps)
+	}
+	if err := CheckBatchMemory(net, o.Batch, MachineMemoryBytes()); err != nil {
+		return err
+	}
+	for _, m := range o.Methods {
+		cfg, err := o.Config(m)
+		if err != nil {
+			return err
+		}
+		if cfg.Policy.Kind == train.PolicyProgressive && cfg.Policy.TotalSteps == 0 {
+			cfg.Policy.TotalSteps = 1 // set from the data when the run starts
+		}
+		if err := cfg.Validate(); err != nil {
+			return &OptionError{Err: err}
+		}
+		// Fail before hours of training if the chip cannot run a method at all.
+		if _, err := kernels.Compile(net, o.Profile, kernels.Options{Method: m, Batch: o.Batch}); err != nil {
+			return err
+		}
+		if !o.Force {
+			run := filepath.Join(o.Out, string(m), "run.json")
+			if _, err := os.Stat(run); err == nil {
+				return fmt.Errorf("%s already holds a run; choose another output folder or pass --force", filepath.Dir(run))
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Compare trains net on data with each method, simulates every training step's plan
+// on the chip, checks the first RCT steps on the simulated device, computes the RCT
+// paper's savings, and writes o.Out: one run folder per method (with steps.csv and
+// timeline.csv beside the training files), compare.json, compare.csv and report.md.
+// Call o.Check first.
+func Compare(ctx context.Context, net *models.Network, data *train.Split, dataset string, o *CompareOptions, obs Observer) (*Result, error) {
+	prof := o.Profile
+	res := &Result{Profile: prof.Name, Model: net.Name, Batch: o.Batch, Epochs: o.Epochs, Seed: o.Seed, Dataset: dataset}
+	runs := map[numerics.Method]*sim.RunResult{}
+	for _, m := range o.Methods {
+		row, run, err := compareOne(ctx, net, data, dataset, o, m, obs)
+		if err != nil {
+			return nil, err
+		}
+		res.Methods = append(res.Methods, *row)
+		runs[m] = run
+	}
+	if runs[numerics.RCT] != nil && o.DeviceSteps > 0 {
+		res.DeviceCheck = checkDevice(net, data, o, obs)
+	}
+	if rct, qat := runs[numerics.RCT], runs[numerics.QAT]; rct != nil && qat != nil {
+		s := sim.CompareRCTPaper(rct, qat)
+		res.Savings = &s
+	}
+	if err := res.WriteFiles(o.Out); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// compareOne trains one method into Out/METHOD and simulates every step of the run.
+func compareOne(ctx context.Context, net *models.Network, data *train.Split, dataset string, o *CompareOptions, m numerics.Method, obs Observer) (*MethodResult, *sim.RunResult, error) {
+	to := o.TrainOptions
+	to.Method, to.Out = string(m), filepath.Join(o.Out, string(m))
+	cfg, err := to.Config(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum, err := Train(ctx, net, data, dataset, cfg, &to, obs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if obs.Log != nil {
+		WriteSummary(obs.Log, to.Out, sum)
+	}
+	sched, err := readSchedule(filepath.Join(to.Out, "schedule.csv"))
+	if err != nil {
+		return nil, nil, err
+	}
+	machine, err := sim.New(o.Profile, sim.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	obs.logf("simulating %d steps of %s on %s\n", len(sched.Plans()), m, o.Profile.Name)
+	run, err := sim.SimulateRun(machine, net, kernels.Options{Method: m, Batch: o.Batch}, sched.Plans(), true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := fileio.WriteFile(filepath.Join(to.Out, "steps.csv"), func(w io.Writer) error { return writeStepCosts(w, run) }); err != nil {
+		return nil, nil, err
+	}
+	if err := writeTimeline(filepath.Join(to.Out, "timeline.csv"), o.Profile, net, m, o.Batch, sched.Plans()[0]); err != nil {
+		return nil, nil, err
+	}
+	return methodResult(sum, run), run, nil
+}
+
+// methodResult summarises a method's training and simulated run.
+func methodResult(sum *train.Summary, run *sim.RunResult) *MethodResult {
+	const pj = 1e-12
+	l := &run.Energy
+	row := &MethodResult{
+		Method: sum.Method, Policy: sum.Policy, Steps: sum.Steps, TestAccuracy: sum.TestAccuracy, TestBPC: sum.TestBPC,
+		TestLoss: sum.TestLoss, AvgBits: sum.AvgBits, FinalBits: sum.FinalBits,
+		EnergyJ: map[string]float64{"total": l.Total() * pj}, SRAMEnergyByTensor: map[string]float64{},
+		DRAMEnergyByTensor: map[string]float64{}, EnergyByPhaseJ: map[string]float64{}, PeakMemoryBytes: map[string]int64{},
+		SimulatedSeconds: run.Seconds(), DRAMReadBytes: run.DRAM.ReadBytes, DRAMWriteBytes: run.DRAM.WriteBytes,
+		DistinctPlans: run.Distinct, TrainWallSeconds: sum.WallSeconds,
+	}
+	if sum.Method == string(numerics.FP32) {
+		row.AvgBits = 32
+	}
+	for c := sim.Component(0); c < sim.NumComponents; c++ {
+		row.EnergyJ[c.String()] = l.Component(c) * pj
+	}
+	for cl := kernels.TensorClass(0); cl < kernels.ClassNone; cl++ {
+		row.SRAMEnergyByTensor[cl.String()] = l.ComponentClass(sim.SRAM, cl) * pj
+		row.DRAMEnergyByTensor[cl.String()] = l.ComponentClass(sim.DRAM, cl) * pj
+		row.PeakMemoryBytes[cl.String()] = run.PeakFootprint[cl]
+		row.DRAMFootprintBytes.Final += run.FinalFootprint[cl]
+		row.DRAMFootprintBytes.Peak += run.PeakFootprint[cl]
+	}
+	for p := models.Phase(0); p < models.NumPhases; p++ {
+		row.EnergyByPhaseJ[p.String()] = l.Phase(p) * pj
+	}
+	row.ParamMemoryBytes.Final, row.ParamMemoryBytes.Peak = run.ParameterBytes()
+	return row
+}
+
+// writeStepCosts writes steps.csv: every step's simulated cost.
+func writeStepCosts(w io.Writer, run *sim.RunResult) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"step", "cycles", "energy_pj", "dram_bytes"})
+	for _, s := range run.PerStep {
+		cw.Write([]string{strconv.Itoa(s.Step), strconv.FormatUint(s.Cycles, 10), strconv.FormatFloat(s.EnergyPJ, 'g', -1, 64), strconv.FormatInt(s.DRAMBytes, 10)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// writeTimeline simulates one step with a timeline hook and writes its intervals.
+func writeTimeline(path string, prof *hw.Profile, net *models.Network, m numerics.Method, batch int, plan numerics.Plan) error {
+	prog, err := kernels.Compile(net, prof, kernels.Options{Method: m, Batch: batch, Plan: plan})
+	if err != nil {
+		return err
+	}
+	tl := &traces.Timeline{}
+	machine, err := sim.New(prof, sim.Options{Hooks: []sim.Hook{tl}})
+	if err != nil {
+		return err
+	}
+	if _, err := machine.Run(prog); err != nil {
+		return err
+	}
+	return fileio.WriteFile(path, tl.WriteCSV)
+}
+
+// checkDevice runs the first RCT steps functionally on the simulated chip and compares
+// them with the host's, with the run's own seed and batches.
+func checkDevice(net *models.Network, data *train.Split, o *CompareOptions, obs Observer) *DeviceCheck {
+	dc := &DeviceCheck{Method: string(numerics.RCT)}
+	cfg, err := o.Config(numerics.RCT)
+	if err != nil {
+		dc.Detail = "not run: " + err.Error()
+		return dc
+	}
+	obs.logf("checking %d RCT steps functionally on the simulated %s\n", o.DeviceSteps, o.Profile.Name)
+	batches := train.NewBatcher(data.Train.Len(), cfg.Batch, cfg.Seed, true).Epoch(0)
+	r, err := devcheck.Run(net, o.Profile, cfg, data.Train, batches, o.DeviceSteps)
+	if err != nil {
+		dc.Detail = "not run: " + err.Error()
+		return dc
+	}
+	dc.Steps, dc.BitExact = r.Steps, r.BitExact
+	dc.Detail = fmt.Sprintf("%d tensors compared (weights, scales, activations, errors, gradients, loss), starting after the calibration step 0", r.Compared)
+	if !r.BitExact {
+		dc.Detail = r.Detail
+	}
+	return dc
+}

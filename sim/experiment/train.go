@@ -1,0 +1,285 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/traces/fileio"
+	"github.com/rctsim/rctsim/traces/progress"
+	"github.com/rctsim/rctsim/train"
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// TrainOptions are the options of one training run, as `rctsim train` takes them;
+// run.json records all of them. A zero value means the method's default.
+type TrainOptions struct {
+	Out       string  `json:"out"`
+	Model     string  `json:"model"`
+	Method    string  `json:"method"`
+	Policy    string  `json:"policy"`
+	Epochs    int     `json:"epochs"`
+	Steps     int     `json:"steps"`
+	Batch     int     `json:"batch"`
+	LR        float64 `json:"lr"`
+	Seed      uint64  `json:"seed"`
+	Limit     int     `json:"limit"`
+	TestLimit int     `json:"test_limit"`
+	Data      string  `json:"data"`
+	Bits      int     `json:"bits"`
+	Interval  int     `json:"interval"`
+	TMin      float64 `json:"t_min"`
+	TMax      float64 `json:"t_max"`
+	MinBits   int     `json:"min_bits"`
+	MaxBits   int     `json:"max_bits"`
+	StartBits int     `json:"start_bits"`
+	Period    int     `json:"period"`
+	Rounding  string  `json:"rounding"`
+	EvalEvery int     `json:"eval_every"`
+	Force     bool    `json:"force"`
+}
+
+// RunRecord is run.json: every option, the resolved training configuration and the
+// outcome.
+type RunRecord struct {
+	Command  string         `json:"command"`
+	Flags    TrainOptions   `json:"flags"`
+	Config   train.Config   `json:"config"`
+	Dataset  string         `json:"dataset"`
+	Started  string         `json:"started"`
+	Summary  *train.Summary `json:"summary"`
+	Complete bool           `json:"complete"`
+}
+
+// OptionError is an option that cannot work, found before any work starts: on the
+// command line, a bad flag.
+type OptionError struct {
+	// Option is the option's name as the command line spells it ("batch"), or ""
+	// when the problem is a combination of options that Err describes.
+	Option string
+	Err    error
+}
+
+func (e *OptionError) Error() string {
+	if e.Option == "" {
+		return e.Err.Error()
+	}
+	return "--" + e.Option + ": " + e.Err.Error()
+}
+func (e *OptionError) Unwrap() error { return e.Err }
+
+func optionErrorf(option, format string, args ...any) error {
+	return &OptionError{Option: option, Err: fmt.Errorf(format, args...)}
+}
+
+// Observer receives what a long experiment has to say while it runs. Its zero value
+// says nothing.
+type Observer struct {
+	// Log receives one line per stage ("training lenet5 with rct on mnist ...").
+	Log io.Writer
+	// Progress reports each training run's steps.
+	Progress *progress.Reporter
+}
+
+func (o Observer) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format, args...)
+	}
+}
+
+// Config starts from method's defaults (train.DefaultConfig) and applies the options
+// that are set.
+func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
+	cfg := train.DefaultConfig(method)
+	cfg.Epochs, cfg.Batch, cfg.Seed, cfg.MaxSteps, cfg.EvalEvery = o.Epochs, o.Batch, o.Seed, o.Steps, o.EvalEvery
+	if o.LR != 0 {
+		cfg.LR = o.LR
+	}
+	if o.Rounding != "" {
+		cfg.Rounding = o.Rounding
+	}
+	if o.TestLimit > 0 {
+		cfg.EvalLimit = o.TestLimit
+	}
+	if method == numerics.QAT && o.Bits != 0 {
+		cfg.QATBits = o.Bits
+	}
+	if o.Policy != "" {
+		if method == numerics.FP32 {
+			return cfg, optionErrorf("policy", "method fp32 has no precision policy")
+		}
+		cfg.Policy = train.DefaultPolicyConfig(o.Policy)
+		if cfg.Policy.Kind == "" {
+			return cfg, optionErrorf("policy", "unknown policy %q (want %v)", o.Policy, train.PolicyKinds)
+		}
+	}
+	p := &cfg.Policy
+	set := func(dst *int, v int) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(&p.Interval, o.Interval)
+	set(&p.MinBits, o.MinBits)
+	set(&p.MaxBits, o.MaxBits)
+	set(&p.StartBits, o.StartBits)
+	set(&p.Period, o.Period)
+	set(&p.Bits, o.Bits)
+	if o.TMin != 0 {
+		p.TMin = o.TMin
+	}
+	if o.TMax != 0 {
+		p.TMax = o.TMax
+	}
+	if method == numerics.QAT && p.Kind == train.PolicyFixed {
+		p.Bits = cfg.QATBits
+	}
+	return cfg, nil
+}
+
+// LoadData loads the data set a model trains on: MNIST for the image models (padded
+// to 32x32 for those that take 32x32 inputs), the Opticks text for the character
+// models. It returns the data and a one-line description.
+func LoadData(net *models.Network, o *TrainOptions) (*train.Split, string, error) {
+	if net.Layers[0].Kind == models.Embedding {
+		if o.Limit > 0 || o.TestLimit > 0 {
+			return nil, "", optionErrorf("limit", "--limit and --test-limit apply to MNIST; limit a text run with --steps")
+		}
+		text, err := train.LoadText(o.Data, int(net.Input.W))
+		if err != nil {
+			return nil, "", err
+		}
+		split := text.Split
+		return &split, fmt.Sprintf("text (%d symbols, %d train / %d test windows)", len(text.Alphabet), split.Train.Len(), split.Test.Len()), nil
+	}
+	pad := net.Input.H == 32
+	split, err := train.LoadMNIST(o.Data, pad, o.Limit, o.TestLimit)
+	if err != nil {
+		return nil, "", err
+	}
+	return split, fmt.Sprintf("mnist (%d train / %d test)", split.Train.Len(), split.Test.Len()), nil
+}
+
+// runSteps is the number of steps a run will train.
+func runSteps(data *train.Split, cfg train.Config) int {
+	steps := cfg.Epochs * (data.Train.Len() / cfg.Batch)
+	if cfg.MaxSteps > 0 {
+		steps = min(steps, cfg.MaxSteps)
+	}
+	return steps
+}
+
+// Train trains net on data with cfg into the run folder o.Out: metrics.csv and
+// schedule.csv as the run goes, run.json at the end, also when ctx is cancelled (then
+// marked incomplete, and the error says how far the run got). dataset describes data
+// for run.json.
+func Train(ctx context.Context, net *models.Network, data *train.Split, dataset string, cfg train.Config, o *TrainOptions, obs Observer) (*train.Summary, error) {
+	if cfg.Policy.Kind == train.PolicyProgressive && cfg.Policy.TotalSteps == 0 {
+		cfg.Policy.TotalSteps = runSteps(data, cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, &OptionError{Err: err}
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	metrics, err := os.Create(filepath.Join(o.Out, "metrics.csv"))
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.Close()
+	schedule, err := os.Create(filepath.Join(o.Out, "schedule.csv"))
+	if err != nil {
+		return nil, err
+	}
+	defer schedule.Close()
+	obs.logf("training %s with %s on %s\n", net.Name, cfg.Method, dataset)
+	obs.Progress.Start("train "+net.Name+" "+string(cfg.Method), "steps", runSteps(data, cfg))
+	report := func(done, total int) { obs.Progress.Update(progress.Status{Done: done}) }
+	rec := RunRecord{Command: "rctsim train", Flags: *o, Config: cfg, Dataset: dataset, Started: time.Now().UTC().Format(time.RFC3339)}
+	sum, runErr := train.Run(ctx, net, data, cfg, train.RunOutput{Metrics: metrics, Schedule: schedule, Progress: report})
+	if sum != nil {
+		obs.Progress.Finish(progress.Status{Done: sum.Steps})
+	}
+	rec.Summary, rec.Complete = sum, runErr == nil
+	if sum != nil {
+		js, err := json.MarshalIndent(rec, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := fileio.WriteBytes(filepath.Join(o.Out, "run.json"), append(js, '\n')); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range []io.Closer{metrics, schedule} {
+		if err := c.Close(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if errors.Is(runErr, context.Canceled) {
+		return nil, fmt.Errorf("interrupted after %d steps; %s holds the run up to there", sum.Steps, o.Out)
+	}
+	if runErr != nil {
+		return nil, runErr
+	}
+	return sum, nil
+}
+
+// WriteSummary prints a training run's outcome in a few lines.
+func WriteSummary(w io.Writer, dir string, s *train.Summary) {
+	fmt.Fprintf(w, "%s %s: %d steps in %.1f s (%.0f examples/s)\n", s.Model, s.Method, s.Steps, s.WallSeconds, s.ExamplesPerSecond)
+	if s.TestBPC > 0 {
+		fmt.Fprintf(w, "  test bits per character %.3f (loss %.4f)\n", s.TestBPC, s.TestLoss)
+	} else {
+		fmt.Fprintf(w, "  test accuracy %.2f%% (loss %.4f)\n", 100*s.TestAccuracy, s.TestLoss)
+	}
+	if s.FinalBits != nil {
+		fmt.Fprintf(w, "  bits: average %.2f over the run, final %v\n", s.AvgBits, s.FinalBits)
+	}
+	fmt.Fprintf(w, "  wrote %s\n", filepath.Join(dir, "{metrics.csv,schedule.csv,run.json}"))
+}
+
+// CheckBatchMemory refuses a batch whose buffers cannot fit memBytes of memory (0 when
+// unknown: no check), so that a typo is an error rather than the operating system
+// killing the process half-way.
+func CheckBatchMemory(net *models.Network, batch int, memBytes int64) error {
+	if need := train.MinBatchBytes(net, batch); memBytes > 0 && need > memBytes {
+		return optionErrorf("batch", "%d is too large: training %s needs at least %.1f GiB for the batch's activations and errors; this machine has %.1f GiB",
+			batch, net.Name, float64(need)/(1<<30), float64(memBytes)/(1<<30))
+	}
+	return nil
+}
+
+// MachineMemoryBytes is the machine's total memory from /proc/meminfo, or 0 where that
+// cannot be read.
+func MachineMemoryBytes() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kib int64
+		if n, _ := fmt.Sscanf(line, "MemTotal: %d kB", &kib); n == 1 {
+			return kib << 10
+		}
+	}
+	return 0
+}
+
+// readSchedule reads a run folder's schedule.csv.
+func readSchedule(path string) (*traces.Schedule, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	return traces.ReadSchedule(file, path)
+}
