@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -80,9 +81,9 @@ func TestSpecErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			var se *SpecError
+			var se *fileio.Error
 			if !errors.As(err, &se) {
-				t.Fatalf("error %T is not a *SpecError: %v", err, err)
+				t.Fatalf("error %T is not a *fileio.Error: %v", err, err)
 			}
 			if se.File != "spec.toml" || se.Line != tt.line || se.Key != tt.key {
 				t.Errorf("got %s:%d key %q, want spec.toml:%d key %q (%v)", se.File, se.Line, se.Key, tt.line, tt.key, err)
@@ -266,9 +267,9 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		s, err := Parse([]byte(src), "fuzz.toml", t.TempDir())
 		if err != nil {
-			var se *SpecError
+			var se *fileio.Error
 			if !errors.As(err, &se) {
-				t.Fatalf("error %T is not a *SpecError: %v", err, err)
+				t.Fatalf("error %T is not a *fileio.Error: %v", err, err)
 			}
 			return
 		}
