@@ -99,6 +99,12 @@ func defaultDRAM() DRAMSpec {
 // newSRAMSpec is a buffer as it starts before its table is decoded.
 func newSRAMSpec() *SRAMSpec { return &SRAMSpec{Ports: 1} }
 
+// ErrUnknownProfile is wrapped by the error for a profile that is named but does not
+// exist, neither embedded nor a file (a sweep spec's base, the command line's --hw), so
+// that a caller can tell a misspelt name (the fix: a valid name or path) from a profile
+// that exists but is invalid (the fix: an edit at the line the error names).
+var ErrUnknownProfile = errors.New("unknown profile")
+
 // Load reads and validates the profile at path.
 func Load(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)

@@ -399,7 +399,7 @@ func (p *parser) model(key, name string) bool {
 	}
 	net, err := models.ByName(name)
 	if err != nil {
-		p.fail(key, "%v", err)
+		p.fail(key, "%w", err)
 		return false
 	}
 	p.spec.nets[name] = net
@@ -430,19 +430,28 @@ func (p *parser) base() *hw.Profile {
 	if isEmbeddedName(name) {
 		file := name + ".toml"
 		if _, statErr := fs.Stat(configs.FS, file); statErr != nil {
-			p.fail("base", "no embedded profile %q (have %s; a file path needs a / or .toml)", name, strings.Join(embeddedProfiles(), ", "))
+			p.fail("base", "%w", unknownProfile{fmt.Errorf("no embedded profile %q (have %s; a file path needs a / or .toml)",
+				name, strings.Join(embeddedProfiles(), ", "))})
 			return nil
 		}
 		prof, err = hw.LoadFS(configs.FS, file)
-	} else {
-		prof, err = hw.Load(p.resolvePath(name))
+	} else if prof, err = hw.Load(p.resolvePath(name)); errors.Is(err, fs.ErrNotExist) {
+		err = unknownProfile{err}
 	}
 	if err != nil {
-		p.fail("base", "%v", err)
+		p.fail("base", "%w", err)
 		return nil
 	}
 	return prof
 }
+
+// unknownProfile is an error saying that the base profile does not exist: it is
+// hw.ErrUnknownProfile for errors.Is, and prints as the error it holds, which says
+// why (no such embedded name, or no such file).
+type unknownProfile struct{ error }
+
+func (e unknownProfile) Is(target error) bool { return target == hw.ErrUnknownProfile }
+func (e unknownProfile) Unwrap() error        { return e.error }
 
 // isEmbeddedName reports whether a base names an embedded profile rather than a file.
 func isEmbeddedName(name string) bool {
@@ -820,7 +829,7 @@ func (p *parser) plan(path string, tbl map[string]any) *Plan {
 			return nil
 		}
 		if err := p.loadSchedule(pl, key, file); err != nil {
-			p.fail(key, "%v", err)
+			p.fail(key, "%w", err)
 			return nil
 		}
 	}
