@@ -1,16 +1,17 @@
 package fileio
 
 import (
+	"cmp"
 	"errors"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // Error is a problem at a position of an input file: a hardware profile, a sweep spec,
 // a topology, a program dump, a schedule or a DRAM trace. Every reader of rctsim
-// returns this one type, as encoding/csv returns *csv.ParseError whatever the
-// record, so that a caller finds the position with one errors.As whatever the format,
+// returns this one type, as encoding/csv returns *csv.ParseError for every problem of
+// a record, so that a caller finds the position with one errors.As whatever the format,
 // and every message reads the same way:
 //
 //	configs/x.toml:12:3: mac_array.rows: must be positive (got -4)
@@ -71,21 +72,17 @@ func (e *Error) Error() string {
 // (to a csv.ErrQuote, an fs.ErrNotExist, a sentinel of the reading package).
 func (e *Error) Unwrap() error { return e.Err }
 
-// Join returns nil, the one error of errs, or all of them joined with errors.Join
-// (errors.As finds the first), in file order: by line, then column, the errors with no
-// line last in the order given. Readers that check a whole file before giving up (a
-// profile, a sweep spec) report every problem at once, the way a compiler does, and
-// in the order the user will fix them.
+// Join sorts errs in file order, by line, then column, the errors with no line last in
+// the order given, and returns nil, the one error, or all of them joined with
+// errors.Join (errors.As finds the first). Readers that check a whole file before
+// giving up (a profile, a sweep spec) report every problem at once, as a compiler
+// does, and in the order the user will fix them.
 func Join(errs []*Error) error {
-	sort.SliceStable(errs, func(i, j int) bool {
-		a, b := errs[i], errs[j]
+	slices.SortStableFunc(errs, func(a, b *Error) int {
 		if (a.Line == 0) != (b.Line == 0) {
-			return b.Line == 0
+			return cmp.Compare(b.Line, a.Line) // the one with no line goes last
 		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
 	switch len(errs) {
 	case 0:
