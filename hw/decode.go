@@ -18,40 +18,11 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/rctsim/rctsim/hw/tomlpos"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
-// ProfileError is a problem with one key of a hardware profile: a TOML syntax error, an
-// unknown or mis-cased key, a value of the wrong type or unit, or a value that fails
-// validation. It prints as "file:line:col: key: message", leaving out what is unknown.
-//
-// Decode and Validate return either one *ProfileError or several joined with
-// errors.Join; errors.As finds the first.
-type ProfileError struct {
-	// File is the profile's source: a path, "" for a hand-built profile, or
-	// "--set key=value" for an override.
-	File string
-	// Line and Col locate the key (1-based); 0 when unknown.
-	Line, Col int
-	// Key is the dotted path of the offending key, e.g. "mac_array.modes[2].float".
-	Key string
-	// Err is the cause; for syntax errors it wraps the toml.ParseError.
-	Err error
-}
-
-// Error prints "file:line:col: key: message", leaving out the parts that are unknown.
-func (e *ProfileError) Error() string {
-	msg := "invalid"
-	if e.Err != nil {
-		msg = e.Err.Error()
-	}
-	return tomlpos.Locate(e.File, e.Line, e.Col, e.Key, msg)
-}
-
-// Unwrap returns the cause.
-func (e *ProfileError) Unwrap() error { return e.Err }
-
 // tomlMessage is a toml error with toml's own "toml: line N (last key ...)" prefix
-// removed, since ProfileError prints the position itself; Unwrap keeps the original
+// removed, since fileio.Error prints the position itself; Unwrap keeps the original
 // reachable for errors.As(err, &toml.ParseError{}).
 type tomlMessage struct {
 	msg string
@@ -128,11 +99,17 @@ func defaultDRAM() DRAMSpec {
 // newSRAMSpec is a buffer as it starts before its table is decoded.
 func newSRAMSpec() *SRAMSpec { return &SRAMSpec{Ports: 1} }
 
+// ErrUnknownProfile is wrapped by the error for a profile that is named but does not
+// exist, neither embedded nor a file (a sweep spec's base, the command line's --hw), so
+// that a caller can tell a misspelt name (the fix: a valid name or path) from a profile
+// that exists but is invalid (the fix: an edit at the line the error names).
+var ErrUnknownProfile = errors.New("unknown profile")
+
 // Load reads and validates the profile at path.
 func Load(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ProfileError{File: path, Err: err}
+		return nil, &fileio.Error{File: path, Err: err}
 	}
 	return decodeBytes(data, path)
 }
@@ -141,7 +118,7 @@ func Load(path string) (*Profile, error) {
 func LoadFS(fsys fs.FS, path string) (*Profile, error) {
 	data, err := fs.ReadFile(fsys, path)
 	if err != nil {
-		return nil, &ProfileError{File: path, Err: err}
+		return nil, &fileio.Error{File: path, Err: err}
 	}
 	return decodeBytes(data, path)
 }
@@ -155,10 +132,16 @@ func LoadFS(fsys fs.FS, path string) (*Profile, error) {
 // typo must not quietly land in a field, nor must a profile depend on a fallback that
 // another TOML reader lacks. A value of the wrong TOML type or with a bad unit is an
 // error, never a silent zero or a wrapped negative.
+//
+// Every problem is reported, each a *fileio.Error (several joined with errors.Join, in
+// file order; errors.As finds the first): a TOML syntax error (its Err wraps the
+// toml.ParseError), an unknown or mis-cased key, a value of the wrong type or unit, or
+// a value that fails validation. File is source, Line and Col the key's position, and
+// Key its dotted path, e.g. "mac_array.modes[2].float".
 func Decode(r io.Reader, source string) (*Profile, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, &ProfileError{File: source, Err: err}
+		return nil, &fileio.Error{File: source, Err: err}
 	}
 	return decodeBytes(data, source)
 }
@@ -178,7 +161,7 @@ func decodeBytes(data []byte, source string) (*Profile, error) {
 	b := &binder{file: source, pos: pos, defined: map[string]bool{}}
 	b.bindStruct(reflect.ValueOf(p).Elem(), raw, nil)
 	if len(b.errs) > 0 {
-		return nil, joinProfileErrors(b.errs)
+		return nil, fileio.Join(b.errs)
 	}
 	p.Source = source
 	p.fillDerived(func(path string) bool { return b.defined[path] })
@@ -217,8 +200,8 @@ func defaultTrainFloat(modes []MACMode) string {
 var tomlErrRE = regexp.MustCompile(`^toml: (?:line (\d+) )?(?:\(last key "((?:[^"\\]|\\.)*)"\): )?(.*)$`)
 
 // fromTOMLError turns an error of the toml package, raised on data, into a
-// *ProfileError with the line and key it names.
-func fromTOMLError(source string, data []byte, err error, pos *tomlpos.Positions) *ProfileError {
+// *fileio.Error with the line and key it names.
+func fromTOMLError(source string, data []byte, err error, pos *tomlpos.Positions) *fileio.Error {
 	var perr toml.ParseError
 	if errors.As(err, &perr) {
 		line, col := perr.Position.Line, perr.Position.Col
@@ -231,14 +214,14 @@ func fromTOMLError(source string, data []byte, err error, pos *tomlpos.Positions
 			line = bytes.Count(data[:st], []byte("\n")) + 1
 			col = st - (bytes.LastIndexByte(data[:st], '\n') + 1) + 1
 		}
-		pe := &ProfileError{File: source, Line: line, Col: col, Key: perr.LastKey,
+		pe := &fileio.Error{File: source, Line: line, Col: col, Key: perr.LastKey,
 			Err: tomlMessage{msg: perr.Message, err: err}}
 		if kp, ok := pos.OnLine(perr.LastKey, line); ok {
 			pe.Key, pe.Col = kp.Path, kp.Col
 		}
 		return pe
 	}
-	pe := &ProfileError{File: source, Err: err}
+	pe := &fileio.Error{File: source, Err: err}
 	if m := tomlErrRE.FindStringSubmatch(err.Error()); m != nil && (m[1] != "" || m[2] != "") {
 		pe.Line, _ = strconv.Atoi(m[1])
 		pe.Key = strings.ReplaceAll(m[2], `\"`, `"`)
@@ -252,10 +235,10 @@ func fromTOMLError(source string, data []byte, err error, pos *tomlpos.Positions
 	return pe
 }
 
-// locate fills in the line and column of every ProfileError in err from pos.
+// locate fills in the line and column of every error in err from pos.
 func locate(err error, pos *tomlpos.Positions) error {
-	var list []*ProfileError
-	forEachProfileError(err, func(pe *ProfileError) {
+	var list []*fileio.Error
+	forEachError(err, func(pe *fileio.Error) {
 		if pe.Line == 0 {
 			if kp, ok := pos.Lookup(pe.Key); ok {
 				pe.Line, pe.Col = kp.Line, kp.Col
@@ -266,47 +249,20 @@ func locate(err error, pos *tomlpos.Positions) error {
 	if len(list) == 0 {
 		return err
 	}
-	return joinProfileErrors(list)
+	return fileio.Join(list)
 }
 
-// forEachProfileError calls f on each *ProfileError in err, looking through joined
-// errors.
-func forEachProfileError(err error, f func(*ProfileError)) {
-	if pe, ok := err.(*ProfileError); ok {
+// forEachError calls f on each *fileio.Error in err, looking through joined errors.
+func forEachError(err error, f func(*fileio.Error)) {
+	if pe, ok := err.(*fileio.Error); ok {
 		f(pe)
 		return
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range j.Unwrap() {
-			forEachProfileError(e, f)
+			forEachError(e, f)
 		}
 	}
-}
-
-// joinProfileErrors orders errs by position (errors with no line last, in their given
-// order) and returns nil, the single error, or all of them joined.
-func joinProfileErrors(errs []*ProfileError) error {
-	sort.SliceStable(errs, func(i, j int) bool {
-		a, b := errs[i], errs[j]
-		if (a.Line == 0) != (b.Line == 0) {
-			return b.Line == 0
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	all := make([]error, len(errs))
-	for i, e := range errs {
-		all[i] = e
-	}
-	return errors.Join(all...)
 }
 
 // binder fills a Profile from toml's generic maps, following the toml tags, and
@@ -315,12 +271,12 @@ type binder struct {
 	file    string
 	pos     *tomlpos.Positions
 	defined map[string]bool // bare paths of the keys the document gave
-	errs    []*ProfileError
+	errs    []*fileio.Error
 }
 
 func (b *binder) fail(path []string, format string, args ...any) {
 	key := tomlpos.Join(path)
-	pe := &ProfileError{File: b.file, Key: key, Err: fmt.Errorf(format, args...)}
+	pe := &fileio.Error{File: b.file, Key: key, Err: fmt.Errorf(format, args...)}
 	if kp, ok := b.pos.Lookup(key); ok {
 		pe.Line, pe.Col = kp.Line, kp.Col
 	}

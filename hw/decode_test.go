@@ -15,6 +15,7 @@ import (
 	"github.com/rctsim/rctsim/configs"
 
 	"github.com/rctsim/rctsim/hw/tomlpos"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -66,7 +67,7 @@ func TestDecodeMinimal(t *testing.T) {
 func TestDecodeExplicitZeroPortsIsAnError(t *testing.T) {
 	src := strings.Replace(readMinimal(t), `holds            = ["weights"]`, "holds = [\"weights\"]\nports = 0", 1)
 	_, err := Decode(strings.NewReader(src), "x.toml")
-	var pe *ProfileError
+	var pe *fileio.Error
 	if !errors.As(err, &pe) || pe.Key != "sram.wbuf.ports" {
 		t.Fatalf("err = %v, want sram.wbuf.ports error", err)
 	}
@@ -207,9 +208,9 @@ func TestSyntaxErrorUnwrapsToParseError(t *testing.T) {
 	if !errors.As(err, &perr) {
 		t.Fatalf("errors.As(ParseError) failed on %v", err)
 	}
-	var pe *ProfileError
+	var pe *fileio.Error
 	if !errors.As(err, &pe) || pe.Line != 2 {
-		t.Fatalf("want a ProfileError on line 2, got %v", err)
+		t.Fatalf("want a *fileio.Error on line 2, got %v", err)
 	}
 	if strings.Contains(pe.Error(), "toml: line") {
 		t.Errorf("toml's own prefix leaked into %q", pe.Error())
@@ -233,30 +234,12 @@ func TestFromTOMLErrorPlainMismatch(t *testing.T) {
 	}
 }
 
-func TestProfileErrorFormat(t *testing.T) {
-	tests := []struct {
-		e    ProfileError
-		want string
-	}{
-		{ProfileError{File: "configs/x.toml", Line: 12, Col: 3, Key: "mac_array.rows", Err: errors.New("must be positive (got -4)")},
-			"configs/x.toml:12:3: mac_array.rows: must be positive (got -4)"},
-		{ProfileError{File: "x.toml", Key: "sram", Err: errors.New("bad")}, "x.toml: sram: bad"},
-		{ProfileError{Key: "name", Err: errors.New("must not be empty")}, "name: must not be empty"},
-		{ProfileError{File: "x.toml", Line: 4, Err: errors.New("boom")}, "x.toml:4: boom"},
-	}
-	for _, tt := range tests {
-		if got := tt.e.Error(); got != tt.want {
-			t.Errorf("got %q, want %q", got, tt.want)
-		}
-	}
-}
-
 func TestAllErrorsReported(t *testing.T) {
 	doc := strings.Replace(readMinimal(t), "rows     = 8", "rows     = 0", 1)
 	doc = strings.Replace(doc, "lanes = 4", "lanes = 0", 1)
 	_, err := Decode(strings.NewReader(doc), "two.toml")
 	var keys []string
-	forEachProfileError(err, func(pe *ProfileError) { keys = append(keys, pe.Key) })
+	forEachError(err, func(pe *fileio.Error) { keys = append(keys, pe.Key) })
 	if strings.Join(keys, " ") != "mac_array.rows vector.lanes" {
 		t.Fatalf("keys %v, want both errors in file order; err:\n%v", keys, err)
 	}
@@ -284,7 +267,7 @@ func TestEmbeddedProfilesDecode(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.toml"))
-	var pe *ProfileError
+	var pe *fileio.Error
 	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("got %v", err)
 	}
@@ -342,9 +325,9 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Decode(bytes.NewReader(data), "fuzz.toml")
 		if err != nil {
-			var pe *ProfileError
+			var pe *fileio.Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("error %T is not a *ProfileError: %v", err, err)
+				t.Fatalf("error %T is not a *fileio.Error: %v", err, err)
 			}
 			return
 		}
@@ -377,14 +360,14 @@ func ExampleDecode() {
 	// minimal.toml:6:1: mac_array.rows: must be at least 1 (got -4)
 }
 
-// checkProfileError asserts that err is a *ProfileError for file bad.toml naming key,
+// checkProfileError asserts that err is a *fileio.Error for file bad.toml naming key,
 // at the line of doc that starts with lineOf (default: the first line of newText, the
 // text the case put into doc), with a message containing msg.
-func checkProfileError(t *testing.T, err error, doc, newText, lineOf, key, msg string) *ProfileError {
+func checkProfileError(t *testing.T, err error, doc, newText, lineOf, key, msg string) *fileio.Error {
 	t.Helper()
-	var pe *ProfileError
+	var pe *fileio.Error
 	if !errors.As(err, &pe) {
-		t.Fatalf("error %T is not a *ProfileError: %v", err, err)
+		t.Fatalf("error %T is not a *fileio.Error: %v", err, err)
 	}
 	if pe.File != "bad.toml" || pe.Key != key || pe.Line <= 0 {
 		t.Errorf("got file %q key %q line %d, want bad.toml %q line > 0\n%v", pe.File, pe.Key, pe.Line, key, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/rctsim/rctsim/hw/tomlpos"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 // fillDerived sets the DRAM defaults that depend on other keys (listed in the doc of
@@ -91,12 +92,12 @@ func (d *DRAMSpec) fillDerived(given func(path string) bool) {
 }
 
 // LoadDRAM reads and validates the DRAM-only profile at path in fsys (e.g. configs.FS
-// with "dram/ddr4_3200.toml"). Errors are *ProfileError with file, line and key, as for
+// with "dram/ddr4_3200.toml"). Errors are *fileio.Error with file, line and key, as for
 // chip profiles.
 func LoadDRAM(fsys fs.FS, path string) (*DRAMProfile, error) {
 	data, err := fs.ReadFile(fsys, path)
 	if err != nil {
-		return nil, &ProfileError{File: path, Err: err}
+		return nil, &fileio.Error{File: path, Err: err}
 	}
 	return decodeDRAMBytes(data, path)
 }
@@ -116,7 +117,7 @@ func LoadDRAM(fsys fs.FS, path string) (*DRAMProfile, error) {
 func DecodeDRAM(r io.Reader, source string) (*DRAMProfile, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, &ProfileError{File: source, Err: err}
+		return nil, &fileio.Error{File: source, Err: err}
 	}
 	return decodeDRAMBytes(data, source)
 }
@@ -131,7 +132,7 @@ func decodeDRAMBytes(data []byte, source string) (*DRAMProfile, error) {
 	b := &binder{file: source, pos: pos, defined: map[string]bool{}}
 	b.bindStruct(reflect.ValueOf(dp).Elem(), raw, nil)
 	if len(b.errs) > 0 {
-		return nil, joinProfileErrors(b.errs)
+		return nil, fileio.Join(b.errs)
 	}
 	dp.Source = source
 	dp.DRAM.fillDerived(func(path string) bool { return b.defined[path] })
@@ -149,7 +150,7 @@ func (dp *DRAMProfile) Validate() error {
 		c.add("name", "must not be empty")
 	}
 	validateDRAM(c, &dp.DRAM)
-	return joinProfileErrors(c.errs)
+	return fileio.Join(c.errs)
 }
 
 // finite reports whether v is a finite number.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 // TestLoadDRAMProfiles decodes every shipped DRAM-only profile strictly.
@@ -144,7 +145,7 @@ func TestBadDRAMProfiles(t *testing.T) {
 func TestSetEnergyForm(t *testing.T) {
 	p := loadDefault(t)
 	err := p.Set("dram.idd0_ma", "50")
-	var pe *ProfileError
+	var pe *fileio.Error
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "one energy form") || !strings.Contains(err.Error(), "dram.idd2n_ma") {
 		t.Errorf("Set(dram.idd0_ma) on a pJ profile: %v", err)
 	}

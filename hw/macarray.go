@@ -1,6 +1,7 @@
 package hw
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -91,6 +92,11 @@ func (mode MACMode) String() string {
 	return fmt.Sprintf("%dx%d", mode.WeightBits, mode.ActBits)
 }
 
+// ErrUnsupportedMode is what every *UnsupportedModeError is, for errors.Is: a caller
+// that only asks whether the chip lacks a mode (a sweep classifying a failed point, a
+// test skipping a method the chip cannot run) need not name the type.
+var ErrUnsupportedMode = errors.New("unsupported MAC mode")
+
 // UnsupportedModeError says that a chip cannot run an operand format at all.
 type UnsupportedModeError struct {
 	Profile   string
@@ -101,6 +107,9 @@ type UnsupportedModeError struct {
 func (e *UnsupportedModeError) Error() string {
 	return fmt.Sprintf("profile %s has no MAC mode for %s operands (it supports %v)", e.Profile, e.Requested, e.Available)
 }
+
+// Is reports whether target is ErrUnsupportedMode.
+func (e *UnsupportedModeError) Is(target error) bool { return target == ErrUnsupportedMode }
 
 // floatWidth orders float formats by width; fp16 and bf16 both widen to fp32.
 var floatWidth = map[string]int{"fp16": 16, "bf16": 16, "fp32": 32}

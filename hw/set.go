@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/rctsim/rctsim/hw/tomlpos"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 // ParseSet splits a command-line override "key.path=value" at its first '='.
@@ -30,7 +31,7 @@ func ParseSet(arg string) (path, value string, err error) {
 // "mac_array.modes[0].energy_per_mac_pj". value is read like the same key in a TOML file
 // (with its unit types: "1MiB", "4266MT/s", "18ns"), except that text which is not a
 // TOML literal is taken as a string, so `ws` and `1MiB` need no quotes. A list of roles
-// may be written "weights,inputs". Errors are *ProfileError with File "--set path=value".
+// may be written "weights,inputs". Errors are *fileio.Error with File "--set path=value".
 //
 // Set cannot add or remove SRAM buffers or MAC modes; edit the profile file for that.
 func (p *Profile) Set(path, value string) error {
@@ -45,15 +46,15 @@ func (p *Profile) ApplySets(args []string) error {
 	for _, arg := range args {
 		path, value, err := ParseSet(arg)
 		if err != nil {
-			return &ProfileError{File: "--set " + arg, Err: err}
+			return &fileio.Error{File: "--set " + arg, Err: err}
 		}
 		if err := c.setValue(path, value); err != nil {
-			return &ProfileError{File: "--set " + arg, Key: path, Err: err}
+			return &fileio.Error{File: "--set " + arg, Key: path, Err: err}
 		}
 	}
 	if err := c.Validate(); err != nil {
 		origin := "--set " + strings.Join(args, " --set ")
-		forEachProfileError(err, func(pe *ProfileError) { pe.File = origin })
+		forEachError(err, func(pe *fileio.Error) { pe.File = origin })
 		return err
 	}
 	// Apply again to p itself (it cannot fail now) rather than swapping in the clone,

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 func loadDefault(t testing.TB) *Profile {
@@ -102,9 +103,9 @@ func TestSetInvalidLeavesProfileUnchanged(t *testing.T) {
 			p := loadDefault(t)
 			before := p.Clone()
 			err := p.Set(tt.path, tt.value)
-			var pe *ProfileError
+			var pe *fileio.Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("want a *ProfileError, got %v", err)
+				t.Fatalf("want a *fileio.Error, got %v", err)
 			}
 			if pe.Key != tt.key || !strings.HasPrefix(pe.File, "--set ") {
 				t.Errorf("error names file %q key %q, want --set ... and %q: %v", pe.File, pe.Key, tt.key, err)

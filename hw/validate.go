@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rctsim/rctsim/hw/tomlpos"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 // Upper bounds that no edge chip comes near. They exist so that products such as
@@ -30,11 +31,11 @@ const (
 // checker collects validation errors, each naming its key.
 type checker struct {
 	file string
-	errs []*ProfileError
+	errs []*fileio.Error
 }
 
 func (c *checker) add(key, format string, args ...any) {
-	c.errs = append(c.errs, &ProfileError{File: c.file, Key: key, Err: fmt.Errorf(format, args...)})
+	c.errs = append(c.errs, &fileio.Error{File: c.file, Key: key, Err: fmt.Errorf(format, args...)})
 }
 
 func (c *checker) intRange(key string, v, lo, hi int) bool {
@@ -76,7 +77,7 @@ func (c *checker) nonNegative(key string, v float64) {
 
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// Validate checks every value of the profile and returns nil, one *ProfileError, or all
+// Validate checks every value of the profile and returns nil, one *fileio.Error, or all
 // of them joined (errors.As finds the first). Each error names its dotted key; Decode
 // adds file and line. Validate does not change the profile.
 func (p *Profile) Validate() error {
@@ -97,7 +98,7 @@ func (p *Profile) Validate() error {
 	p.validateVector(c)
 	c.intRange("dma.setup_cycles", p.DMA.SetupCycles, 0, maxSetupCycles)
 	c.intRange("dma.max_outstanding", p.DMA.MaxOutstanding, 1, maxOutstanding)
-	return joinProfileErrors(c.errs)
+	return fileio.Join(c.errs)
 }
 
 var accumulatorWidths = []int{16, 24, 32, 48, 64}

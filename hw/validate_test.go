@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 func TestCheckPacking(t *testing.T) {
@@ -43,7 +45,7 @@ func TestValidateHandBuilt(t *testing.T) {
 	p.DRAM.BurstLength = 3
 	err := p.Validate()
 	var keys []string
-	forEachProfileError(err, func(pe *ProfileError) {
+	forEachError(err, func(pe *fileio.Error) {
 		keys = append(keys, pe.Key)
 		if pe.Line != 0 || pe.File != "" {
 			t.Errorf("hand-built profile error has a position: %v", pe)
@@ -52,7 +54,7 @@ func TestValidateHandBuilt(t *testing.T) {
 	if strings.Join(keys, " ") != "mac_array.rows dram.burst_length" {
 		t.Errorf("keys %v; err:\n%v", keys, err)
 	}
-	var pe *ProfileError
+	var pe *fileio.Error
 	if !errors.As(err, &pe) || pe.Key != "mac_array.rows" {
 		t.Errorf("errors.As finds %v, want the first error", pe)
 	}
@@ -119,7 +121,7 @@ func TestValidateTrainFloat(t *testing.T) {
 func TestValidateFloatVectorEnergy(t *testing.T) {
 	p := loadDefault(t)
 	p.Vector.OpEnergyPJ.FP32 = 0
-	var pe *ProfileError
+	var pe *fileio.Error
 	if err := p.Validate(); !errors.As(err, &pe) || pe.Key != "vector.op_energy_pj.fp32" {
 		t.Errorf("want vector.op_energy_pj.fp32 error, got %v", err)
 	}

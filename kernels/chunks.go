@@ -58,8 +58,8 @@ func (c *compiler) planChunks(what string, images, rows int64, chans []int64, fi
 			return 1, smallest, nr, nil
 		}
 	}
-	return 0, 0, 0, fmt.Errorf("%s does not fit the SRAM: one row of %d channels of one example needs %v bytes (inputs, weights, outputs), double-buffered, with what the kernel holds throughout",
-		what, smallest, need(1, smallest, 1))
+	return 0, 0, 0, fmt.Errorf("%s %w: one row of %d channels of one example needs %v bytes (inputs, weights, outputs), double-buffered, with what the kernel holds throughout",
+		what, ErrNoFit, smallest, need(1, smallest, 1))
 }
 
 // gridChunks lists the chunks of channels [c0,c1) covering images (ni at a time) and

@@ -51,6 +51,12 @@ func (e *CompileError) Error() string {
 
 func (e *CompileError) Unwrap() error { return e.Err }
 
+// ErrNoFit is wrapped by the error of a layer whose smallest tiles, chunks or slots do
+// not fit the profile's SRAM. It is a property of the design point, not a mistake in
+// the input, so a caller that explores designs (a sweep classifying its failed points)
+// tells it from other errors with errors.Is rather than by reading the text.
+var ErrNoFit = errors.New("does not fit the SRAM")
+
 // stepNumerics is how a method stores and computes each kind of tensor.
 type stepNumerics struct {
 	float    Format // GEMM and update format; FormatInt for integer training

@@ -253,3 +253,46 @@ func TestTiles(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileErrorKinds checks that the errors a caller branches on are found with
+// errors.Is through the CompileError that names the layer: every way a layer can fail
+// to fit the SRAM (GEMM tiles, the chunks of a normalisation, an embedding, a streamed
+// vector pass) is ErrNoFit, and a float method on an integer-only chip is
+// hw.ErrUnsupportedMode.
+func TestCompileErrorKinds(t *testing.T) {
+	small := func(size string) *hw.Profile {
+		return defaultProfile(t, "sram.global.capacity="+size, "sram.global.banks=1", "sram.global.bank_width_bytes=8")
+	}
+	edgeTPU, err := hw.LoadFS(configs.FS, "edge_tpu.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		net    *models.Network
+		prof   *hw.Profile
+		method numerics.Method
+		kind   error
+		msg    string
+	}{
+		{"gemm tiles", models.LeNet5(), small("256B"), numerics.RCT, ErrNoFit, "even the smallest tiles"},
+		{"chunks", models.Transformer(), small("4KiB"), numerics.RCT, ErrNoFit, "layer normalisation does not fit the SRAM"},
+		{"embedding", models.Transformer(), small("512B"), numerics.RCT, ErrNoFit, "embedding does not fit the SRAM"},
+		{"vector pass", models.LeNet5(), small("1KiB"), numerics.RCT, ErrNoFit, "maxpool pass does not fit the SRAM"},
+		{"float on an integer chip", models.LeNet5(), edgeTPU, numerics.QAT, hw.ErrUnsupportedMode, "has no MAC mode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Compile(tt.net, tt.prof, Options{Method: tt.method, Batch: 4})
+			var ce *CompileError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("error %v: want a CompileError saying %q", err, tt.msg)
+			}
+			for _, kind := range []error{ErrNoFit, hw.ErrUnsupportedMode} {
+				if got, want := errors.Is(err, kind), kind == tt.kind; got != want {
+					t.Errorf("errors.Is(%v, %v) = %v, want %v", err, kind, got, want)
+				}
+			}
+		})
+	}
+}

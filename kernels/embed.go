@@ -34,7 +34,7 @@ func (c *compiler) embedChunk(perToken [numRoles]int64, tokens int64) (n, t int6
 			return 1, t, nil
 		}
 	}
-	return 0, 0, fmt.Errorf("embedding does not fit the SRAM: one token needs %v bytes (inputs, weights, outputs), double-buffered", perToken)
+	return 0, 0, fmt.Errorf("embedding %w: one token needs %v bytes (inputs, weights, outputs), double-buffered", ErrNoFit, perToken)
 }
 
 // embedChunks lists the chunks of examples [e0,e1) and tokens [t0,t1).

@@ -207,8 +207,8 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 			parts = append(parts, fmt.Sprintf("%d bytes of buffer %s (capacity %d)", u, buf.Name, buf.Capacity))
 		}
 	}
-	return tiling{}, fmt.Errorf("does not fit the SRAM: even the smallest tiles (M=%d N=%d K=%d, double-buffered) need %s",
-		smallest.mt, smallest.nt, smallest.kt, strings.Join(parts, " and "))
+	return tiling{}, fmt.Errorf("%w: even the smallest tiles (M=%d N=%d K=%d, double-buffered) need %s",
+		ErrNoFit, smallest.mt, smallest.nt, smallest.kt, strings.Join(parts, " and "))
 }
 
 // defaultPipelineDepth is Options.PipelineDepth's default.

@@ -130,7 +130,7 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	}
 	if ni == 0 {
 		in, out := need(1, 1)
-		return fmt.Errorf("%s pass does not fit the SRAM: one channel of one example needs %d input and %d output bytes, double-buffered", s.vop, in, out)
+		return fmt.Errorf("%s pass %w: one channel of one example needs %d input and %d output bytes, double-buffered", s.vop, ErrNoFit, in, out)
 	}
 	inBytes := make([]int64, len(s.ins))
 	pairs := make([]*pair, len(s.ins))

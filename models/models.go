@@ -5,6 +5,7 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -890,11 +891,15 @@ func names(keep func(model) bool) []string {
 	return out
 }
 
+// ErrUnknownModel is wrapped by the error of ByName for a name that is no built-in
+// model, so that a caller can tell a misspelt model from one that fails later.
+var ErrUnknownModel = errors.New("unknown model")
+
 // ByName returns a fresh copy of a built-in model, supported or experimental.
 func ByName(name string) (*Network, error) {
 	m, ok := registry[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown model %q (have %v)", name, AllNames())
+		return nil, fmt.Errorf("%w %q (have %v)", ErrUnknownModel, name, AllNames())
 	}
 	return m.build(), nil
 }

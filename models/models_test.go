@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -347,6 +348,9 @@ func TestByName(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "unknown model") || !strings.Contains(err.Error(), "lenet5") || !strings.Contains(err.Error(), "resnet20") {
 			t.Errorf("ByName(%q) error %q should name the problem and the known models", bad, err)
+		}
+		if !errors.Is(err, ErrUnknownModel) {
+			t.Errorf("ByName(%q) error %q is not ErrUnknownModel", bad, err)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 // TopologyLayer is one row of a SCALE-Sim topology file: a layer and the number of
@@ -21,50 +23,7 @@ type TopologyLayer struct {
 	Line int
 }
 
-// TopologyError is a problem at a position of a topology file. It reads like
-// encoding/csv's ParseError:
-//
-//	layers.csv:3:5: Filter Height: must be a positive integer (got "x")
-//
-// Line and Column are 1-based; Column counts bytes, as in encoding/csv. Either is 0 when
-// the problem has no position (an empty file). Field names the column, or is "header"
-// for a bad header row, or is empty for a problem with the whole row or file.
-type TopologyError struct {
-	File         string
-	Line, Column int
-	Field        string
-	Err          error
-}
-
-func (e *TopologyError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-	} else {
-		b.WriteString("topology")
-	}
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-		if e.Column > 0 {
-			fmt.Fprintf(&b, ":%d", e.Column)
-		}
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	if e.Err != nil {
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the underlying error (for a malformed CSV file, encoding/csv's
-// ErrQuote, ErrBareQuote or ErrFieldCount).
-func (e *TopologyError) Unwrap() error { return e.Err }
-
-// ErrEmptyTopology is wrapped by the TopologyError of a file that has no header row, or
+// ErrEmptyTopology is wrapped by the error of a topology file that has no header row, or
 // no layer after it.
 var ErrEmptyTopology = errors.New("empty topology")
 
@@ -189,8 +148,21 @@ func headerMatches(record []string, cols []topoColumn) bool {
 // "strides") are accepted. The trailing comma SCALE-Sim writes after every row is
 // optional, whitespace around fields is ignored, blank lines are skipped and layer names
 // may repeat. Every number must be a positive integer, and a filter may not be larger
-// than its input. The first problem is returned as a *TopologyError.
+// than its input.
+//
+// The first problem is returned as a *fileio.Error at its line and column (in bytes, as
+// encoding/csv counts; 0 when the problem has no position, as in an empty file), whose
+// Key is the column's name, or "header" for a bad header row, or empty for a problem
+// with the whole row or file; Err is encoding/csv's ErrQuote or ErrBareQuote for a
+// malformed CSV file:
+//
+//	layers.csv:3:16: Filter Height: must be a positive integer (got "x")
+//
+// An empty source is named "topology", so that a message still says what it is about.
 func ReadTopology(r io.Reader, source string, gemm bool) ([]TopologyLayer, error) {
+	if source == "" {
+		source = "topology"
+	}
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -228,10 +200,10 @@ func ReadTopology(r io.Reader, source string, gemm bool) ([]TopologyLayer, error
 		layers = append(layers, l)
 	}
 	if cols == nil {
-		return nil, &TopologyError{File: source, Err: fmt.Errorf("%w: no header row (want %q)", ErrEmptyTopology, columnNames(t.formats()[0]))}
+		return nil, &fileio.Error{File: source, Err: fmt.Errorf("%w: no header row (want %q)", ErrEmptyTopology, columnNames(t.formats()[0]))}
 	}
 	if len(layers) == 0 {
-		return nil, &TopologyError{File: source, Line: headerLine, Err: fmt.Errorf("%w: no layers after the header", ErrEmptyTopology)}
+		return nil, &fileio.Error{File: source, Line: headerLine, Err: fmt.Errorf("%w: no layers after the header", ErrEmptyTopology)}
 	}
 	return layers, nil
 }
@@ -270,18 +242,18 @@ func (t *topologyReader) formats() [][]topoColumn {
 	return [][]topoColumn{convColumns, convColumns2Strides}
 }
 
-// errAt returns a TopologyError at field i of the current record.
+// errAt returns the error at field i of the current record.
 func (t *topologyReader) errAt(i int, field string, format string, args ...any) error {
 	line, col := t.cr.FieldPos(i)
-	return &TopologyError{File: t.source, Line: line, Column: col, Field: field, Err: fmt.Errorf(format, args...)}
+	return &fileio.Error{File: t.source, Line: line, Col: col, Key: field, Err: fmt.Errorf(format, args...)}
 }
 
 func (t *topologyReader) csvError(err error) error {
 	var perr *csv.ParseError
 	if errors.As(err, &perr) {
-		return &TopologyError{File: t.source, Line: perr.Line, Column: perr.Column, Err: perr.Err}
+		return &fileio.Error{File: t.source, Line: perr.Line, Col: perr.Column, Err: perr.Err}
 	}
-	return &TopologyError{File: t.source, Err: err}
+	return &fileio.Error{File: t.source, Err: err}
 }
 
 // header checks the header row and returns the columns of the rows that follow.

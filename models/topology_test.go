@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 const convHeader = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
@@ -329,15 +331,15 @@ func TestReadTopologyBad(t *testing.T) {
 			if layers != nil {
 				t.Errorf("layers = %+v alongside the error, want nil", layers)
 			}
-			var te *TopologyError
+			var te *fileio.Error
 			if !errors.As(err, &te) {
-				t.Fatalf("error %T (%v) is not a *TopologyError", err, err)
+				t.Fatalf("error %T (%v) is not a *fileio.Error", err, err)
 			}
-			if te.File != "layers.csv" || te.Line != tt.line || te.Field != tt.field {
-				t.Errorf("error at %s:%d field %q, want layers.csv:%d field %q (%v)", te.File, te.Line, te.Field, tt.line, tt.field, err)
+			if te.File != "layers.csv" || te.Line != tt.line || te.Key != tt.field {
+				t.Errorf("error at %s:%d field %q, want layers.csv:%d field %q (%v)", te.File, te.Line, te.Key, tt.line, tt.field, err)
 			}
-			if tt.col != 0 && te.Column != tt.col {
-				t.Errorf("column %d, want %d (%v)", te.Column, tt.col, err)
+			if tt.col != 0 && te.Col != tt.col {
+				t.Errorf("column %d, want %d (%v)", te.Col, tt.col, err)
 			}
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q does not contain %q", err, tt.msg)
@@ -350,28 +352,16 @@ func TestReadTopologyBad(t *testing.T) {
 }
 
 func TestTopologyErrorFormat(t *testing.T) {
-	_, err := ReadTopology(strings.NewReader(convHeader+"ok, 8, 8, 3, 3, 1, 1, 1,\nconv1, 32, 32, x, 5, 1, 6, 1,\n"), "layers.csv", false)
-	if got, want := err.Error(), `layers.csv:3:16: Filter Height: must be a positive integer (got "x")`; got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
-	}
-
-	tests := []struct {
-		e    TopologyError
-		want string
-	}{
-		{TopologyError{File: "a.csv", Line: 3, Column: 5, Field: "M", Err: errors.New("bad")}, "a.csv:3:5: M: bad"},
-		{TopologyError{File: "a.csv", Line: 3, Err: errors.New("bad")}, "a.csv:3: bad"},
-		{TopologyError{File: "a.csv", Err: errors.New("bad")}, "a.csv: bad"},
-		{TopologyError{Line: 2, Column: 1, Err: errors.New("bad")}, "topology:2:1: bad"},
+	const text = convHeader + "ok, 8, 8, 3, 3, 1, 1, 1,\nconv1, 32, 32, x, 5, 1, 6, 1,\n"
+	tests := []struct{ source, want string }{
+		{"layers.csv", `layers.csv:3:16: Filter Height: must be a positive integer (got "x")`},
+		{"", `topology:3:16: Filter Height: must be a positive integer (got "x")`}, // an unnamed input is still named
 	}
 	for _, tt := range tests {
-		if got := tt.e.Error(); got != tt.want {
-			t.Errorf("Error() = %q, want %q", got, tt.want)
+		_, err := ReadTopology(strings.NewReader(text), tt.source, false)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("source %q: error %v, want %q", tt.source, err, tt.want)
 		}
-	}
-	inner := errors.New("inner")
-	if !errors.Is(&TopologyError{Err: inner}, inner) {
-		t.Error("Unwrap does not expose the inner error")
 	}
 }
 
@@ -396,13 +386,13 @@ func TestReadTopologyReaderError(t *testing.T) {
 	if !errors.Is(err, ioErr) {
 		t.Fatalf("error %v does not wrap the reader's error", err)
 	}
-	var te *TopologyError
+	var te *fileio.Error
 	if !errors.As(err, &te) || te.File != "layers.csv" {
-		t.Errorf("error %v is not a TopologyError naming the file", err)
+		t.Errorf("error %v is not a *fileio.Error naming the file", err)
 	}
 }
 
-// FuzzReadTopology checks that no input panics, that errors are TopologyErrors, and that
+// FuzzReadTopology checks that no input panics, that errors are *fileio.Errors, and that
 // every layer read has positive shapes consistent with its kernel and stride.
 func FuzzReadTopology(f *testing.F) {
 	for _, name := range []string{"lenet_conv.csv", "gemm.csv"} {
@@ -421,9 +411,9 @@ func FuzzReadTopology(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, gemm bool) {
 		layers, err := ReadTopology(bytes.NewReader(data), "fuzz.csv", gemm)
 		if err != nil {
-			var te *TopologyError
+			var te *fileio.Error
 			if !errors.As(err, &te) {
-				t.Fatalf("error %T is not a *TopologyError: %v", err, err)
+				t.Fatalf("error %T is not a *fileio.Error: %v", err, err)
 			}
 			if layers != nil {
 				t.Fatalf("layers returned with error %v", err)

@@ -10,39 +10,12 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // ProgramMagic is the first line of a program dump.
 const ProgramMagic = "rctsim-program 1"
-
-// ProgramError is a problem at a position of a program dump; it reads like
-// encoding/csv's ParseError: "step.prog:12:5: rows: must be a positive integer".
-type ProgramError struct {
-	File         string
-	Line, Column int
-	Field        string
-	Err          error
-}
-
-func (e *ProgramError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-		if e.Column > 0 {
-			fmt.Fprintf(&b, ":%d", e.Column)
-		}
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Err.Error())
-	return b.String()
-}
-
-func (e *ProgramError) Unwrap() error { return e.Err }
 
 // WriteProgram writes p in the program dump format (see the package documentation).
 func WriteProgram(w io.Writer, p *kernels.Program) error {
@@ -98,6 +71,8 @@ func operand(o kernels.Operand) string {
 
 // ReadProgram reads a program dump. The result is checked with Program.Validate, so a
 // program that reads is one the simulator can run (given a profile with its buffers).
+// source names the input in errors, which are *fileio.Error whose Key is the field at
+// fault, e.g. "step.prog:12:5: rows: must be a positive integer".
 func ReadProgram(r io.Reader, source string) (*kernels.Program, error) {
 	pr := &programReader{file: source, sc: bufio.NewScanner(r), p: &kernels.Program{}}
 	pr.sc.Buffer(make([]byte, 64*1024), 1<<20)
@@ -109,7 +84,7 @@ func ReadProgram(r io.Reader, source string) (*kernels.Program, error) {
 		p.Footprint[t.Class] += t.Bytes
 	}
 	if err := p.Validate(); err != nil {
-		return nil, &ProgramError{File: source, Err: err}
+		return nil, &fileio.Error{File: source, Err: err}
 	}
 	return p, nil
 }
@@ -124,7 +99,7 @@ type programReader struct {
 }
 
 func (pr *programReader) errAt(col int, field string, format string, args ...any) error {
-	return &ProgramError{File: pr.file, Line: pr.line, Column: col, Field: field, Err: fmt.Errorf(format, args...)}
+	return &fileio.Error{File: pr.file, Line: pr.line, Col: col, Key: field, Err: fmt.Errorf(format, args...)}
 }
 
 // fields splits a line at spaces, remembering each field's column (1-based).
@@ -176,9 +151,9 @@ func (pr *programReader) next() bool {
 func (pr *programReader) read() error {
 	if !pr.next() {
 		if err := pr.sc.Err(); err != nil {
-			return &ProgramError{File: pr.file, Err: err}
+			return &fileio.Error{File: pr.file, Err: err}
 		}
-		return &ProgramError{File: pr.file, Err: errors.New("empty program")}
+		return &fileio.Error{File: pr.file, Err: errors.New("empty program")}
 	}
 	if strings.TrimSpace(pr.text) != ProgramMagic {
 		return pr.errAt(1, "", "not a program dump: first line must be %q", ProgramMagic)
@@ -209,11 +184,11 @@ func (pr *programReader) read() error {
 		}
 	}
 	if err := pr.sc.Err(); err != nil {
-		return &ProgramError{File: pr.file, Line: pr.line + 1, Err: err}
+		return &fileio.Error{File: pr.file, Line: pr.line + 1, Err: err}
 	}
 	for _, h := range []string{"model", "profile", "method", "batch"} {
 		if !header[h] {
-			return &ProgramError{File: pr.file, Field: h, Err: errors.New("missing header line")}
+			return &fileio.Error{File: pr.file, Key: h, Err: errors.New("missing header line")}
 		}
 	}
 	return nil

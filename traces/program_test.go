@@ -11,6 +11,7 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -109,13 +110,13 @@ func TestReadProgramErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := ReadProgram(strings.NewReader(c.text), "bad.prog")
-		var pe *ProgramError
+		var pe *fileio.Error
 		if !errors.As(err, &pe) {
-			t.Errorf("%s: error %v, want a *ProgramError", c.name, err)
+			t.Errorf("%s: error %v, want a *fileio.Error", c.name, err)
 			continue
 		}
-		if pe.Line != c.line || (c.field != "" && pe.Field != c.field) || pe.File != "bad.prog" {
-			t.Errorf("%s: %v (line %d field %q), want line %d field %q", c.name, err, pe.Line, pe.Field, c.line, c.field)
+		if pe.Line != c.line || (c.field != "" && pe.Key != c.field) || pe.File != "bad.prog" {
+			t.Errorf("%s: %v (line %d field %q), want line %d field %q", c.name, err, pe.Line, pe.Key, c.line, c.field)
 		}
 	}
 }

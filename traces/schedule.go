@@ -21,14 +21,15 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // ScheduleHeader is the header line every schedule starts with.
 const ScheduleHeader = "step,layer,bits,gavg"
 
-// scheduleColumns are the header's column names, in order; they are also the Field
-// names of ScheduleError.
+// scheduleColumns are the header's column names, in order; they are also the Keys of
+// ReadSchedule's errors.
 var scheduleColumns = [...]string{"step", "layer", "bits", "gavg"}
 
 // Limits of a schedule's values. Steps stop one short of MaxInt32 so that any count of
@@ -80,44 +81,6 @@ type ScheduleRun struct {
 	// ran at consecutive steps.
 	Measured bool
 }
-
-// ScheduleError reports a problem in a schedule file, at a position, like
-// encoding/csv's ParseError. It prints as "file:line:column: field: message", e.g.
-// "schedule.csv:12:9: bits: must be an integer in 1..32, got \"40\"". Line and Column
-// count from 1 (Column in bytes, as encoding/csv counts); Column is 0 and Field empty
-// when the problem is not about one field.
-type ScheduleError struct {
-	File         string
-	Line, Column int
-	Field        string // "step", "layer", "bits", "gavg", or empty
-	Err          error
-}
-
-// Error formats the error with its position.
-func (e *ScheduleError) Error() string {
-	var b strings.Builder
-	file := e.File
-	if file == "" {
-		file = "schedule"
-	}
-	b.WriteString(file)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-		if e.Column > 0 {
-			fmt.Fprintf(&b, ":%d", e.Column)
-		}
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Err.Error())
-	return b.String()
-}
-
-// Unwrap returns the underlying error.
-func (e *ScheduleError) Unwrap() error { return e.Err }
 
 // ScheduleWriter writes a schedule step by step as training goes. It checks every step
 // against the format's rules before writing any of its rows, so a rejected Write leaves
@@ -261,8 +224,16 @@ func checkLayerName(name string) error {
 }
 
 // ReadSchedule reads and validates a whole schedule. source names the input in error
-// messages (usually the file name). Every error is a *ScheduleError.
+// messages (usually the file name; "schedule" when empty, so that a message still
+// says what it is about). Every error is a *fileio.Error, at the line and column of
+// the problem in bytes, as encoding/csv counts, with the column's name ("step",
+// "layer", "bits", "gavg") as its Key when the problem is one field:
+//
+//	schedule.csv:12:9: bits: must be an integer in 1..32, got "40"
 func ReadSchedule(r io.Reader, source string) (*Schedule, error) {
+	if source == "" {
+		source = "schedule"
+	}
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1 // counted here, for a message that names the columns
 	cr.ReuseRecord = true
@@ -286,15 +257,15 @@ type scheduleParser struct {
 
 // errAt builds the error for field i of the current record (i < 0: the whole record).
 func (p *scheduleParser) errAt(i int, format string, args ...any) error {
-	e := &ScheduleError{File: p.source, Line: p.line, Err: fmt.Errorf(format, args...)}
+	e := &fileio.Error{File: p.source, Line: p.line, Err: fmt.Errorf(format, args...)}
 	if i >= 0 {
-		e.Line, e.Column = p.cr.FieldPos(i)
-		e.Field = scheduleColumns[i]
+		e.Line, e.Col = p.cr.FieldPos(i)
+		e.Key = scheduleColumns[i]
 	}
 	return e
 }
 
-// read returns the next record, io.EOF at the end, or a *ScheduleError.
+// read returns the next record, io.EOF at the end, or a *fileio.Error.
 func (p *scheduleParser) read() ([]string, error) {
 	rec, err := p.cr.Read()
 	if err == io.EOF {
@@ -303,9 +274,9 @@ func (p *scheduleParser) read() ([]string, error) {
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return nil, &ScheduleError{File: p.source, Line: pe.Line, Column: pe.Column, Err: pe.Err}
+			return nil, &fileio.Error{File: p.source, Line: pe.Line, Col: pe.Column, Err: pe.Err}
 		}
-		return nil, &ScheduleError{File: p.source, Line: p.line + 1, Err: err}
+		return nil, &fileio.Error{File: p.source, Line: p.line + 1, Err: err}
 	}
 	p.line, _ = p.cr.FieldPos(0)
 	return rec, nil
@@ -314,7 +285,7 @@ func (p *scheduleParser) read() ([]string, error) {
 func (p *scheduleParser) parse() (*Schedule, error) {
 	rec, err := p.read()
 	if err == io.EOF {
-		return nil, &ScheduleError{File: p.source, Line: 1, Err: fmt.Errorf("empty file: want the header %q", ScheduleHeader)}
+		return nil, &fileio.Error{File: p.source, Line: 1, Err: fmt.Errorf("empty file: want the header %q", ScheduleHeader)}
 	}
 	if err != nil {
 		return nil, err
@@ -343,10 +314,10 @@ func (p *scheduleParser) parse() (*Schedule, error) {
 		}
 	}
 	if p.cur < 0 {
-		return nil, &ScheduleError{File: p.source, Line: p.line + 1, Err: errors.New("no rows after the header")}
+		return nil, &fileio.Error{File: p.source, Line: p.line + 1, Err: errors.New("no rows after the header")}
 	}
 	if p.filled < len(p.s.Layers) {
-		return nil, &ScheduleError{File: p.source, Line: p.line + 1,
+		return nil, &fileio.Error{File: p.source, Line: p.line + 1,
 			Err: fmt.Errorf("file ends before step %d lists layer %s", p.s.Steps[p.cur], p.s.Layers[p.filled])}
 	}
 	return &p.s, nil

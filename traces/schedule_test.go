@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -254,9 +255,9 @@ func TestReadScheduleErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error; read %+v", s)
 			}
-			var se *traces.ScheduleError
+			var se *fileio.Error
 			if !errors.As(err, &se) {
-				t.Fatalf("error %T %v is not a *ScheduleError", err, err)
+				t.Fatalf("error %T %v is not a *fileio.Error", err, err)
 			}
 			if err.Error() != tc.want {
 				t.Errorf("error\n got: %s\nwant: %s", err, tc.want)
@@ -268,19 +269,12 @@ func TestReadScheduleErrors(t *testing.T) {
 	}
 }
 
-func TestScheduleErrorFormat(t *testing.T) {
-	tests := []struct {
-		e    traces.ScheduleError
-		want string
-	}{
-		{traces.ScheduleError{File: "schedule.csv", Line: 12, Column: 9, Field: "bits", Err: errors.New("bad")}, "schedule.csv:12:9: bits: bad"},
-		{traces.ScheduleError{File: "s.csv", Line: 3, Err: errors.New("bad")}, "s.csv:3: bad"},
-		{traces.ScheduleError{Err: errors.New("bad")}, "schedule: bad"},
-	}
-	for _, tc := range tests {
-		if got := tc.e.Error(); got != tc.want {
-			t.Errorf("Error() = %q, want %q", got, tc.want)
-		}
+// TestReadScheduleUnnamed checks that the errors of an input without a name still say
+// what they are about.
+func TestReadScheduleUnnamed(t *testing.T) {
+	_, err := traces.ReadSchedule(strings.NewReader(""), "")
+	if want := `schedule:1: empty file: want the header "step,layer,bits,gavg"`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }
 
@@ -518,9 +512,9 @@ func FuzzReadSchedule(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := traces.ReadSchedule(bytes.NewReader(data), "fuzz.csv")
 		if err != nil {
-			var se *traces.ScheduleError
+			var se *fileio.Error
 			if !errors.As(err, &se) || se.Line < 1 {
-				t.Fatalf("error %v (%T) is not a positioned *ScheduleError", err, err)
+				t.Fatalf("error %v (%T) is not a positioned *fileio.Error", err, err)
 			}
 			return
 		}

@@ -1,10 +1,10 @@
-// Package tomlpos finds where the keys of a TOML document are, for error messages
-// that name a file, line and column. BurntSushi/toml keeps key Positions private, so
-// they are recovered with a small scanner over a document that toml has already parsed
-// successfully: it only has to find keys (table headers, keys and array elements, so
-// that a bad array element is reported at its own line), never to judge syntax, and it
-// must never panic, whatever valid TOML it meets. Hardware profiles (hw) and sweep specs
-// (sim/sweep) share it, so that both formats locate keys identically.
+// Package tomlpos finds where the keys of a TOML document are, for the line and column
+// of the errors (fileio.Error) that name them. BurntSushi/toml keeps key Positions
+// private, so they are recovered with a small scanner over a document that toml has
+// already parsed successfully: it only has to find keys (table headers, keys and array
+// elements, so that a bad array element is reported at its own line), never to judge
+// syntax, and it must never panic, whatever valid TOML it meets. Hardware profiles (hw)
+// and sweep specs (sim/sweep) share it, so that both formats locate keys identically.
 package tomlpos
 
 import (
@@ -484,30 +484,4 @@ func TableArray(v any) ([]any, bool) {
 		return a, true
 	}
 	return nil, false
-}
-
-// Locate prefixes msg with where it applies, "file:line:col: key: ", leaving out the
-// parts that are unknown (empty file or key, zero line or column), for the
-// file:line errors of the formats that use this package.
-func Locate(file string, line, col int, key, msg string) string {
-	var b strings.Builder
-	b.WriteString(file)
-	if line > 0 {
-		if b.Len() > 0 {
-			b.WriteByte(':')
-		}
-		fmt.Fprintf(&b, "%d", line)
-		if col > 0 {
-			fmt.Fprintf(&b, ":%d", col)
-		}
-	}
-	if b.Len() > 0 {
-		b.WriteString(": ")
-	}
-	if key != "" {
-		b.WriteString(key)
-		b.WriteString(": ")
-	}
-	b.WriteString(msg)
-	return b.String()
 }

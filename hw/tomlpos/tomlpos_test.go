@@ -133,21 +133,3 @@ func FuzzScan(f *testing.F) {
 		_ = Scan(src)
 	})
 }
-
-func TestLocate(t *testing.T) {
-	for _, c := range []struct {
-		file      string
-		line, col int
-		key, want string
-	}{
-		{"a.toml", 3, 7, "x.y", "a.toml:3:7: x.y: bad"},
-		{"a.toml", 3, 0, "", "a.toml:3: bad"},
-		{"a.toml", 0, 5, "x", "a.toml: x: bad"},
-		{"", 2, 1, "x", "2:1: x: bad"},
-		{"", 0, 0, "", "bad"},
-	} {
-		if got := Locate(c.file, c.line, c.col, c.key, "bad"); got != c.want {
-			t.Errorf("Locate(%q, %d, %d, %q) = %q, want %q", c.file, c.line, c.col, c.key, got, c.want)
-		}
-	}
-}

@@ -9,27 +9,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/rctsim/rctsim/traces/fileio"
 )
-
-// TraceError is a problem with one line of a memory trace (as encoding/csv.ParseError
-// is for CSV). Line is 1-based; for a damaged gzip stream it is the line being read
-// when the stream broke.
-type TraceError struct {
-	Source string // the trace's name, e.g. its path
-	Line   int
-	Err    error
-}
-
-// Error prints "source:line: message".
-func (e *TraceError) Error() string {
-	if e.Source == "" {
-		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
-	}
-	return fmt.Sprintf("%s:%d: %v", e.Source, e.Line, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *TraceError) Unwrap() error { return e.Err }
 
 // maxTraceLine bounds a trace line; a longer one is an error rather than a huge buffer.
 const maxTraceLine = 4096
@@ -47,7 +29,8 @@ const maxTraceLine = 4096
 // requests are issued in file order, so a cycle smaller than the previous line's
 // means "as soon as possible after it". source names the trace in errors.
 //
-// Errors are *TraceError naming the line.
+// Errors are *fileio.Error naming the line (for a damaged gzip stream, the line being
+// read when it broke): "source:line: message".
 func ReadTrace(r io.Reader, source string) ([]Request, error) {
 	br := bufio.NewReader(r)
 	line := 0
@@ -55,7 +38,7 @@ func ReadTrace(r io.Reader, source string) ([]Request, error) {
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, &TraceError{Source: source, Line: 1, Err: fmt.Errorf("gzip: %w", err)}
+			return nil, traceError(source, 1, fmt.Errorf("gzip: %w", err))
 		}
 		defer zr.Close()
 		in = zr
@@ -67,7 +50,7 @@ func ReadTrace(r io.Reader, source string) ([]Request, error) {
 		line++
 		req, ok, err := parseTraceLine(sc.Bytes())
 		if err != nil {
-			return nil, &TraceError{Source: source, Line: line, Err: err}
+			return nil, traceError(source, line, err)
 		}
 		if ok {
 			reqs = append(reqs, req)
@@ -77,9 +60,19 @@ func ReadTrace(r io.Reader, source string) ([]Request, error) {
 		if errors.Is(err, bufio.ErrTooLong) {
 			err = fmt.Errorf("line longer than %d bytes", maxTraceLine)
 		}
-		return nil, &TraceError{Source: source, Line: line + 1, Err: err}
+		return nil, traceError(source, line+1, err)
 	}
 	return reqs, nil
+}
+
+// traceError is the error at a line of the trace source. An unnamed trace has no file
+// to put before the line, so its errors read "line 12: message": File holds "line 12"
+// and Line is 0.
+func traceError(source string, line int, err error) *fileio.Error {
+	if source == "" {
+		return &fileio.Error{File: "line " + strconv.Itoa(line), Err: err}
+	}
+	return &fileio.Error{File: source, Line: line, Err: err}
 }
 
 // parseTraceLine reads one line; ok is false for a blank or comment line.

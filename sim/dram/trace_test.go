@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 func TestReadTrace(t *testing.T) {
@@ -75,17 +77,26 @@ func TestReadTraceErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ReadTrace(strings.NewReader(tt.in), "x.trace")
-			var te *TraceError
+			var te *fileio.Error
 			if !errors.As(err, &te) {
-				t.Fatalf("error %v is not a *TraceError", err)
+				t.Fatalf("error %v is not a *fileio.Error", err)
 			}
-			if te.Line != tt.line || te.Source != "x.trace" || !strings.Contains(err.Error(), tt.msg) {
+			if te.Line != tt.line || te.File != "x.trace" || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q (line %d), want line %d mentioning %q", err, te.Line, tt.line, tt.msg)
 			}
 			if !strings.HasPrefix(err.Error(), fmt.Sprintf("x.trace:%d: ", tt.line)) {
 				t.Errorf("error %q does not start with file:line", err)
 			}
 		})
+	}
+}
+
+// TestReadTraceUnnamed checks that the errors of a trace without a name still say
+// which line is wrong.
+func TestReadTraceUnnamed(t *testing.T) {
+	_, err := ReadTrace(strings.NewReader("0x0 READ 0\nzz READ 1\n"), "")
+	if want := `line 2: address "zz" is not a 64-bit hexadecimal number`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }
 
@@ -102,9 +113,9 @@ func FuzzReadTrace(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		reqs, err := ReadTrace(bytes.NewReader(data), "fuzz")
 		if err != nil {
-			var te *TraceError
+			var te *fileio.Error
 			if !errors.As(err, &te) || te.Line < 1 {
-				t.Fatalf("error %v is not a *TraceError with a line", err)
+				t.Fatalf("error %v is not a *fileio.Error with a line", err)
 			}
 			return
 		}

@@ -96,10 +96,23 @@
 // the run's length for a schedule), the metrics of `rctsim sim --format json`
 // flattened as sim.Report.Columns names them (profile, cycles, seconds, energy_pj.total,
 // energy_pj.dram, ..., memory_bytes.params, utilization.mac_array; whole-run totals
-// for a schedule, with memory at its peak), and error. A point that fails (a tile that
-// does not fit, a mode the chip lacks, a combination of values hw rejects) has empty
-// metrics and its error, on one line; it does not stop the sweep. The JSON Lines output
-// has one object per point with the same fields and the full sim.Report under "report".
+// for a schedule, with memory at its peak), failure_kind and error. A point that fails
+// (a tile that does not fit, a mode the chip lacks, a combination of values hw rejects)
+// has empty metrics, its error on one line, and in failure_kind why it failed, found
+// from the error's sentinels and type (errors.Is, errors.As), not its text:
+//
+//	no_fit            a layer does not fit the SRAM (kernels.ErrNoFit)
+//	unsupported_mode  the chip has no MAC mode for an operand format (hw.ErrUnsupportedMode)
+//	unknown_model     no such model (models.ErrUnknownModel)
+//	unknown_profile   no such profile (hw.ErrUnknownProfile)
+//	invalid_input     a value of an input file or override is invalid (a *fileio.Error),
+//	                  e.g. a combination of axis values that hw rejects
+//	other             anything else: a simulator error, a panic
+//
+// The first two are findings about the design point, the others mistakes in what the
+// sweep was given. A failed point does not stop the sweep; a point that ran has both
+// columns empty. The JSON Lines output has one object per point with the same fields
+// (failure_kind and error left out when empty) and the full sim.Report under "report".
 //
 // The hash is the first 16 hex digits of a SHA-256 over a canonical encoding of the
 // point's full resolved configuration: every settable key of its profile (except the
@@ -115,7 +128,12 @@
 // whole rows plus at most one torn last line. Rerunning cuts the torn line and skips
 // every point whose hash the file already has; the result is byte-identical to an
 // uninterrupted run. Options.Fresh starts over. A file whose header is not the spec's
-// is refused, not mixed.
+// is refused, not mixed, and so is one written by an rctsim with other columns (one
+// from before failure_kind, say): its rows cannot be completed without rerunning them,
+// and rows of two layouts in one CSV would read wrongly. The error names the file and
+// the columns it lacks or has in excess; start it over, or write to another file.
+// Merge likewise refuses inputs whose headers differ. LoadGrid and LoadPoints find
+// columns by name, so they read such older files as they are.
 //
 // Shard{i, N} runs the points k with k mod N = i: the same spec and N on every node
 // give an exact partition. Merge joins the shards' files by hash, in point order (the

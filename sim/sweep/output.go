@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // output is one result file that grows by whole rows. Every row is one line written with
@@ -106,10 +109,18 @@ func (o *output) load(header []byte, parse hashOf) error {
 	return nil
 }
 
-// headerDiff names the first column where two header lines differ.
+// headerDiff says how the header line got differs from want: the columns it lacks or
+// has in excess (as when a file was written by an rctsim with other columns), else the
+// first column where the two differ.
 func headerDiff(got, want []byte) string {
 	g, _ := csv.NewReader(bytes.NewReader(got)).Read()
 	w, _ := csv.NewReader(bytes.NewReader(want)).Read()
+	if missing := notIn(w, g); len(missing) > 0 {
+		return "it lacks " + columnList(missing)
+	}
+	if extra := notIn(g, w); len(extra) > 0 {
+		return "it has the extra " + columnList(extra)
+	}
 	for i := 0; i < len(g) || i < len(w); i++ {
 		switch {
 		case i >= len(g):
@@ -121,6 +132,29 @@ func headerDiff(got, want []byte) string {
 		}
 	}
 	return "line endings differ"
+}
+
+// notIn returns the columns of a that b lacks, in a's order.
+func notIn(a, b []string) []string {
+	var out []string
+	for _, c := range a {
+		if !slices.Contains(b, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// columnList renders column names for a message: `column "a"`, `columns "a", "b"`.
+func columnList(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = strconv.Quote(c)
+	}
+	if len(q) == 1 {
+		return "column " + q[0]
+	}
+	return "columns " + strings.Join(q, ", ")
 }
 
 // write appends one complete line with a single write.

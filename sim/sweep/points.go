@@ -52,7 +52,11 @@ const (
 	ColPlan  = "plan"
 	ColBatch = "batch"
 	ColSteps = "steps"
-	ColError = "error"
+	// ColFailureKind says in one word why a point failed (the values are listed under
+	// Rows in the package documentation), so that results can be filtered on it
+	// without parsing the message.
+	ColFailureKind = "failure_kind"
+	ColError       = "error"
 )
 
 // layout orders the points: blocks in [[points]] order, each the product of what it
@@ -118,10 +122,10 @@ func (p *parser) layout() {
 	s.columns = append(s.columns, s.profCols...)
 	s.columns = append(s.columns, ColModel, ColMeth, ColPlan, ColBatch, ColSteps)
 	s.columns = append(s.columns, s.metrics...)
-	s.columns = append(s.columns, ColError)
+	s.columns = append(s.columns, ColFailureKind, ColError)
 	for _, c := range s.profCols {
 		switch c {
-		case ColPoint, ColHash, ColModel, ColMeth, ColPlan, ColBatch, ColSteps, ColError:
+		case ColPoint, ColHash, ColModel, ColMeth, ColPlan, ColBatch, ColSteps, ColFailureKind, ColError:
 			// Profile paths are dotted or table-qualified; none of hw's is a bare word
 			// that collides, but a future top-level key might.
 			p.fail("axes", "profile key %q collides with an output column", c)

@@ -127,6 +127,13 @@ func TestRunRows(t *testing.T) {
 		if failed != wantFail {
 			t.Errorf("row %d (%s): error %q", k, spec.Describe(pt), row[col["error"]])
 		}
+		wantKind := ""
+		if wantFail {
+			wantKind = "no_fit"
+		}
+		if kind := row[col["failure_kind"]]; kind != wantKind {
+			t.Errorf("row %d (%s): failure_kind %q, want %q", k, spec.Describe(pt), kind, wantKind)
+		}
 		if failed {
 			if !strings.Contains(row[col["error"]], "does not fit") || row[col["cycles"]] != "" || row[col["energy_pj.total"]] != "" {
 				t.Errorf("failed row %d: error %q, cycles %q", k, row[col["error"]], row[col["cycles"]])
@@ -145,7 +152,8 @@ func TestRunRows(t *testing.T) {
 		if err := json.Unmarshal(line, &jr); err != nil {
 			t.Fatal(err)
 		}
-		if jr.Hash != rows[k][1] || jr.Values["mac_array.rows"] != rows[k][2] || (jr.Report == nil) != (jr.Error != "") {
+		if jr.Hash != rows[k][1] || jr.Values["mac_array.rows"] != rows[k][2] || (jr.Report == nil) != (jr.Error != "") ||
+			jr.FailureKind != rows[k][col["failure_kind"]] {
 			t.Errorf("JSON row %d: %s", k, line)
 		}
 		if jr.Report != nil && strconv.FormatUint(jr.Report.Cycles, 10) != rows[k][col["cycles"]] {
@@ -247,7 +255,8 @@ func TestResumeTornRow(t *testing.T) {
 }
 
 // TestRerunAndFresh checks that a complete output is left as it is, that --fresh starts
-// over, and that an output of another spec is refused rather than mixed.
+// over, and that an output of another spec or of an earlier version with other columns
+// is refused rather than mixed.
 func TestRerunAndFresh(t *testing.T) {
 	spec := mustParse(t, smallSpec)
 	dir := t.TempDir()
@@ -273,6 +282,23 @@ func TestRerunAndFresh(t *testing.T) {
 	other := mustParse(t, "batch = 8\n[axes]\n\"mac_array.cols\" = [8]\n")
 	if _, err := Run(context.Background(), other, Options{CSV: csvPath}); err == nil || !strings.Contains(err.Error(), "--fresh") {
 		t.Errorf("another spec's output: %v", err)
+	}
+	// An output written before the failure_kind column is refused too, naming the file
+	// and the column: its rows cannot be completed without rerunning them.
+	old := bytes.Replace(want, []byte(",failure_kind,error\n"), []byte(",error\n"), 1)
+	if bytes.Equal(old, want) {
+		t.Fatal("the header has no failure_kind column before error")
+	}
+	if err := os.WriteFile(csvPath, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), spec, Options{CSV: csvPath})
+	if err == nil || !strings.HasPrefix(err.Error(), csvPath+": ") || !strings.Contains(err.Error(), `it lacks column "failure_kind"`) ||
+		!strings.Contains(err.Error(), "--fresh") {
+		t.Errorf("an output of an earlier version: %v", err)
+	}
+	if got := readFile(t, csvPath); !bytes.Equal(got, old) {
+		t.Error("refusing an output of an earlier version changed it")
 	}
 	if err := os.WriteFile(csvPath, append(append([]byte{}, want...), "garbage\n"...), 0o644); err != nil {
 		t.Fatal(err)

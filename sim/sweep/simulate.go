@@ -5,13 +5,17 @@ import (
 	"container/list"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -235,7 +239,10 @@ type jsonRow struct {
 	Batch  int               `json:"batch"`
 	Steps  int               `json:"steps"`
 	Report *sim.Report       `json:"report,omitempty"`
-	Error  string            `json:"error,omitempty"`
+	// FailureKind and Error are those of the CSV columns; both are left out for a
+	// point that ran.
+	FailureKind string `json:"failure_kind,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // do runs the point of job seq: it resolves and hashes it, skips it when every output
@@ -259,7 +266,7 @@ func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result
 			rep = nil
 		}
 	}
-	errText := ""
+	kind, errText := failureKind(err), ""
 	if err != nil {
 		r.fail = true
 		errText = oneLine(err.Error())
@@ -271,18 +278,18 @@ func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result
 		rec = append(rec, e.res.values...)
 		rec = append(rec, pt.Model, string(pt.Method), pt.Plan.Name, strconv.Itoa(pt.Batch), strconv.Itoa(steps))
 		rec = append(rec, metrics...)
-		rec = append(rec, errText)
+		rec = append(rec, kind, errText)
 		r.csv = csvLine(rec)
 	}
 	if wantJSON {
 		row := jsonRow{Point: k, Hash: r.hash, Values: map[string]string{}, Model: pt.Model, Method: string(pt.Method),
-			Plan: pt.Plan.Name, Batch: pt.Batch, Steps: steps, Report: rep, Error: errText}
+			Plan: pt.Plan.Name, Batch: pt.Batch, Steps: steps, Report: rep, FailureKind: kind, Error: errText}
 		for i, col := range w.spec.profCols {
 			row.Values[col] = e.res.values[i]
 		}
 		line, err := json.Marshal(row)
 		if err != nil {
-			row.Report, row.Error = nil, oneLine(err.Error())
+			row.Report, row.FailureKind, row.Error = nil, failureKind(err), oneLine(err.Error())
 			r.fail = true
 			line, _ = json.Marshal(row)
 		}
@@ -309,6 +316,31 @@ func (w *worker) metrics(rep *sim.Report) ([]string, error) {
 		return nil, fmt.Errorf("sweep: report has %d metric columns, the header %d", len(out), len(w.spec.metrics))
 	}
 	return out, nil
+}
+
+// failureKind classifies the error of a point for the failure_kind column (the values
+// are listed under Rows in the package documentation): "" for no error, else by the
+// sentinel errors and the error type of the packages that failed, never by the
+// message, whose wording may change. The order decides for an error that is several:
+// a sentinel comes before the position it was reported at (an unknown profile named
+// in a file is unknown_profile, not invalid_input).
+func failureKind(err error) string {
+	var fe *fileio.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, kernels.ErrNoFit):
+		return "no_fit"
+	case errors.Is(err, hw.ErrUnsupportedMode):
+		return "unsupported_mode"
+	case errors.Is(err, models.ErrUnknownModel):
+		return "unknown_model"
+	case errors.Is(err, hw.ErrUnknownProfile):
+		return "unknown_profile"
+	case errors.As(err, &fe):
+		return "invalid_input"
+	}
+	return "other"
 }
 
 // oneLine keeps a field on one line, so that every row is exactly one line of the file:

@@ -19,6 +19,7 @@ import (
 	"github.com/rctsim/rctsim/hw/tomlpos"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -106,24 +107,6 @@ type Fix struct {
 	Batch  int
 }
 
-// SpecError is a problem in a sweep spec. It prints as "file:line:col: key: message",
-// leaving out what is unknown; Key is the spec's own key path, e.g.
-// `axes."sram.global.capacity"[2]`.
-type SpecError struct {
-	File      string
-	Line, Col int
-	Key       string
-	Err       error
-}
-
-// Error prints "file:line:col: key: message".
-func (e *SpecError) Error() string {
-	return tomlpos.Locate(e.File, e.Line, e.Col, e.Key, e.Err.Error())
-}
-
-// Unwrap returns the cause.
-func (e *SpecError) Unwrap() error { return e.Err }
-
 // Defaults of the lists a spec may leave out: what `rctsim sim` runs by default.
 var (
 	defaultModels  = []string{"lenet5"}
@@ -148,7 +131,7 @@ const MaxPoints = math.MaxInt32
 func Load(path string) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &SpecError{File: path, Err: err}
+		return nil, &fileio.Error{File: path, Err: err}
 	}
 	return Parse(data, path, filepath.Dir(path))
 }
@@ -159,7 +142,7 @@ func Load(path string) (*Spec, error) {
 func LoadFS(fsys fs.FS, path, dir string) (*Spec, error) {
 	data, err := fs.ReadFile(fsys, path)
 	if err != nil {
-		return nil, &SpecError{File: path, Err: err}
+		return nil, &fileio.Error{File: path, Err: err}
 	}
 	return Parse(data, path, dir)
 }
@@ -167,7 +150,8 @@ func LoadFS(fsys fs.FS, path, dir string) (*Spec, error) {
 // Parse reads and validates a spec completely: every key, every axis value (applied to
 // a copy of the base profile), every plan and schedule, every [[points]] table. file
 // names the spec in errors; dir is the folder relative paths in it start from. The
-// error is one *SpecError or several joined (errors.As finds the first), in file order.
+// error is one *fileio.Error or several joined (errors.As finds the first), in file
+// order; its Key is the spec's own key path, e.g. `axes."sram.global.capacity"[2]`.
 func Parse(data []byte, file, dir string) (*Spec, error) {
 	var raw map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
@@ -176,12 +160,12 @@ func Parse(data []byte, file, dir string) (*Spec, error) {
 	p := &parser{file: file, dir: dir, pos: tomlpos.Scan(string(data)), spec: &Spec{File: file}}
 	p.parse(raw)
 	if len(p.errs) > 0 {
-		return nil, p.joined()
+		return nil, fileio.Join(p.errs)
 	}
 	return p.spec, nil
 }
 
-// fromTOMLError turns a toml syntax or type error into a *SpecError with its position.
+// fromTOMLError turns a toml syntax or type error into a *fileio.Error with its position.
 func fromTOMLError(file string, data []byte, err error) error {
 	var perr toml.ParseError
 	if errors.As(err, &perr) {
@@ -191,9 +175,9 @@ func fromTOMLError(file string, data []byte, err error) error {
 			line = bytes.Count(data[:st], []byte("\n")) + 1
 			col = st - (bytes.LastIndexByte(data[:st], '\n') + 1) + 1
 		}
-		return &SpecError{File: file, Line: line, Col: col, Key: perr.LastKey, Err: errors.New(perr.Message)}
+		return &fileio.Error{File: file, Line: line, Col: col, Key: perr.LastKey, Err: errors.New(perr.Message)}
 	}
-	return &SpecError{File: file, Err: err}
+	return &fileio.Error{File: file, Err: err}
 }
 
 // parser validates a decoded spec and collects one error per bad key.
@@ -201,36 +185,15 @@ type parser struct {
 	file, dir string
 	pos       *tomlpos.Positions
 	spec      *Spec
-	errs      []*SpecError
+	errs      []*fileio.Error
 }
 
 func (p *parser) fail(path, format string, args ...any) {
-	e := &SpecError{File: p.file, Key: path, Err: fmt.Errorf(format, args...)}
+	e := &fileio.Error{File: p.file, Key: path, Err: fmt.Errorf(format, args...)}
 	if kp, ok := p.pos.Lookup(path); ok {
 		e.Line, e.Col = kp.Line, kp.Col
 	}
 	p.errs = append(p.errs, e)
-}
-
-func (p *parser) joined() error {
-	sort.SliceStable(p.errs, func(i, j int) bool {
-		a, b := p.errs[i], p.errs[j]
-		if (a.Line == 0) != (b.Line == 0) {
-			return b.Line == 0
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
-	if len(p.errs) == 1 {
-		return p.errs[0]
-	}
-	all := make([]error, len(p.errs))
-	for i, e := range p.errs {
-		all[i] = e
-	}
-	return errors.Join(all...)
 }
 
 // child renders the spec path of key k inside the table at path.
@@ -436,7 +399,7 @@ func (p *parser) model(key, name string) bool {
 	}
 	net, err := models.ByName(name)
 	if err != nil {
-		p.fail(key, "%v", err)
+		p.fail(key, "%w", err)
 		return false
 	}
 	p.spec.nets[name] = net
@@ -467,19 +430,28 @@ func (p *parser) base() *hw.Profile {
 	if isEmbeddedName(name) {
 		file := name + ".toml"
 		if _, statErr := fs.Stat(configs.FS, file); statErr != nil {
-			p.fail("base", "no embedded profile %q (have %s; a file path needs a / or .toml)", name, strings.Join(embeddedProfiles(), ", "))
+			p.fail("base", "%w", unknownProfile{fmt.Errorf("no embedded profile %q (have %s; a file path needs a / or .toml)",
+				name, strings.Join(embeddedProfiles(), ", "))})
 			return nil
 		}
 		prof, err = hw.LoadFS(configs.FS, file)
-	} else {
-		prof, err = hw.Load(p.resolvePath(name))
+	} else if prof, err = hw.Load(p.resolvePath(name)); errors.Is(err, fs.ErrNotExist) {
+		err = unknownProfile{err}
 	}
 	if err != nil {
-		p.fail("base", "%v", err)
+		p.fail("base", "%w", err)
 		return nil
 	}
 	return prof
 }
+
+// unknownProfile is an error saying that the base profile does not exist: it is
+// hw.ErrUnknownProfile for errors.Is, and prints as the error it holds, which says
+// why (no such embedded name, or no such file).
+type unknownProfile struct{ error }
+
+func (e unknownProfile) Is(target error) bool { return target == hw.ErrUnknownProfile }
+func (e unknownProfile) Unwrap() error        { return e.error }
 
 // isEmbeddedName reports whether a base names an embedded profile rather than a file.
 func isEmbeddedName(name string) bool {
@@ -587,7 +559,7 @@ func setMessage(err error, path string) string {
 	var parts []string
 	var walk func(error)
 	walk = func(e error) {
-		var pe *hw.ProfileError
+		var pe *fileio.Error
 		if j, ok := e.(interface{ Unwrap() []error }); ok {
 			for _, x := range j.Unwrap() {
 				walk(x)
@@ -857,7 +829,7 @@ func (p *parser) plan(path string, tbl map[string]any) *Plan {
 			return nil
 		}
 		if err := p.loadSchedule(pl, key, file); err != nil {
-			p.fail(key, "%v", err)
+			p.fail(key, "%w", err)
 			return nil
 		}
 	}

@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -80,9 +83,9 @@ func TestSpecErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			var se *SpecError
+			var se *fileio.Error
 			if !errors.As(err, &se) {
-				t.Fatalf("error %T is not a *SpecError: %v", err, err)
+				t.Fatalf("error %T is not a *fileio.Error: %v", err, err)
 			}
 			if se.File != "spec.toml" || se.Line != tt.line || se.Key != tt.key {
 				t.Errorf("got %s:%d key %q, want spec.toml:%d key %q (%v)", se.File, se.Line, se.Key, tt.line, tt.key, err)
@@ -92,6 +95,38 @@ func TestSpecErrors(t *testing.T) {
 			}
 			if se.Line > 0 && !strings.HasPrefix(se.Error(), "spec.toml:") {
 				t.Errorf("error %q does not start with its position", se.Error())
+			}
+		})
+	}
+}
+
+// TestSpecErrorKinds checks that what a spec names but does not exist is found with
+// errors.Is through the spec's positioned error: a model, a base profile (embedded or
+// a file), a schedule; and that a base file that exists but is no profile is not an
+// unknown profile.
+func TestSpecErrorKinds(t *testing.T) {
+	kinds := []error{models.ErrUnknownModel, hw.ErrUnknownProfile, fs.ErrNotExist}
+	tests := []struct {
+		name, src string
+		kinds     []error
+	}{
+		{"unknown model", "models = [\"resnet\"]\n", []error{models.ErrUnknownModel}},
+		{"unknown embedded base", "base = \"nope\"\n", []error{hw.ErrUnknownProfile}},
+		{"missing base file", "base = \"nope.toml\"\n", []error{hw.ErrUnknownProfile, fs.ErrNotExist}},
+		{"base file that is no profile", "base = \"run_rct/schedule.csv\"\n", nil},
+		{"missing schedule", "[[plans]]\nschedule = \"no_such_run\"\n", []error{fs.ErrNotExist}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseString(t, tt.src)
+			var se *fileio.Error
+			if !errors.As(err, &se) || se.File != "spec.toml" {
+				t.Fatalf("error %v is not a *fileio.Error of spec.toml", err)
+			}
+			for _, kind := range kinds {
+				if got, want := errors.Is(err, kind), slices.Contains(tt.kinds, kind); got != want {
+					t.Errorf("errors.Is(%v, %v) = %v, want %v", err, kind, got, want)
+				}
 			}
 		})
 	}
@@ -266,9 +301,9 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		s, err := Parse([]byte(src), "fuzz.toml", t.TempDir())
 		if err != nil {
-			var se *SpecError
+			var se *fileio.Error
 			if !errors.As(err, &se) {
-				t.Fatalf("error %T is not a *SpecError: %v", err, err)
+				t.Fatalf("error %T is not a *fileio.Error: %v", err, err)
 			}
 			return
 		}
