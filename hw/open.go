@@ -10,10 +10,6 @@ import (
 	"strings"
 )
 
-// ErrUnknownProfile is the error (wrapped) of a profile name that is neither a file
-// nor an embedded profile.
-var ErrUnknownProfile = errors.New("unknown profile")
-
 // open reads the profile a user names: a TOML file if one exists at that path (a file
 // wins), else the profile of that name in embedded ("edge_tpu" or "edge_tpu.toml",
 // "dram/ddr4_3200" for a DRAM-only profile). It returns the profile's bytes and the
