@@ -30,9 +30,6 @@ type Options struct {
 	Functional bool
 }
 
-// DefaultQATBits is QAT's fake-quantisation width when a plan gives none.
-const DefaultQATBits = 8
-
 // CompileError is a network that cannot be compiled for a profile: it names the layer
 // and phase (a tile that cannot fit, a mode the chip lacks).
 type CompileError struct {
@@ -122,7 +119,7 @@ func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (stepNu
 		n.actBits, n.errBits, n.accBits = n.float.Bits(), n.float.Bits(), 32
 		if opt.Method == numerics.QAT {
 			n.master = true
-			if n.wBits, err = perLayer(opt.Plan.Bits, DefaultQATBits, "plan"); err != nil {
+			if n.wBits, err = perLayer(opt.Plan.Bits, numerics.DefaultQATBits, "plan"); err != nil {
 				return n, err
 			}
 		} else if n.wBits, err = perLayer(nil, 32, "plan"); err != nil {

@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"encoding/csv"
+	"encoding/json"
+	"io"
 	"sort"
 	"strconv"
 )
@@ -58,4 +61,22 @@ func (r Report) Columns() (names, values []string) {
 	}
 	addMap("utilization", r.Utilization)
 	return names, values
+}
+
+// WriteJSON writes the report as one indented JSON object, the form of
+// `rctsim sim --format json`.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteCSV writes the report as a header row and one row of Columns.
+func (r Report) WriteCSV(w io.Writer) error {
+	names, values := r.Columns()
+	cw := csv.NewWriter(w)
+	cw.Write(names)
+	cw.Write(values)
+	cw.Flush()
+	return cw.Error()
 }

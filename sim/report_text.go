@@ -11,12 +11,21 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/traces/units"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // WriteTable prints a person's summary of one simulated step on prof: time, MACs and
 // utilisation, energy by component, tensor class and phase, DRAM and SRAM traffic and
-// the DRAM footprint. bits describes the step's weight bitwidths.
-func (s *Stats) WriteTable(w io.Writer, prof *hw.Profile, bits string) error {
+// the DRAM footprint. plan is the step's precision plan (nil: the program's own, for a
+// replayed dump).
+func (s *Stats) WriteTable(w io.Writer, prof *hw.Profile, plan *numerics.Plan) error {
+	bits := "as in the program"
+	switch {
+	case s.Method == numerics.FP32:
+		bits = "32 (fp32)"
+	case plan != nil:
+		bits = plan.String()
+	}
 	r := s.Report(false)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	total := r.EnergyPJ["total"]
@@ -145,4 +154,19 @@ func WriteLayerRunsCSV(w io.Writer, runs []LayerRun) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// SimulateLayers compiles net with opts and runs it on a machine for prof with the
+// per-layer breakdown (Stats.Layers) turned on.
+func SimulateLayers(prof *hw.Profile, net *models.Network, opts kernels.Options, simOpts Options) (*Stats, error) {
+	prog, err := kernels.Compile(net, prof, opts)
+	if err != nil {
+		return nil, err
+	}
+	simOpts.PerLayer = true
+	m, err := New(prof, simOpts)
+	if err != nil {
+		return nil, err
+	}
+	return m.Run(prog)
 }

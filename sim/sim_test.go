@@ -65,7 +65,7 @@ func relClose(a, b float64) bool {
 	return math.Abs(a-b) <= 1e-9*math.Max(math.Abs(a), math.Abs(b))
 }
 
-// TestInvariants checks the conservation laws of DESIGN.md on every embedded profile,
+// TestInvariants checks the conservation laws of ARCHITECTURE.md ("Modelling rules") on every embedded profile,
 // model and method the profile supports.
 func TestInvariants(t *testing.T) {
 	for _, p := range embeddedProfiles(t) {

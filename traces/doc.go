@@ -1,8 +1,15 @@
-// Package traces owns rctsim's file formats: precision schedules (schedule.go),
-// program dumps that can be replayed (program.go) and timeline export (timeline.go,
-// Chrome trace-event JSON). Every format is documented here, in one place, with a
-// section of its own; each format that is read back has a strict reader whose errors
-// name file:line:column and the field, a deterministic writer, and a fuzz target.
+// Package traces owns rctsim's file formats. This package reads and writes precision
+// schedules (schedule.go); its sub-packages hold the formats that need the compiler or
+// the engine, so that the trainer, which writes schedules, depends on neither:
+// traces/program (program dumps that can be replayed) and traces/timeline (timeline
+// export, Chrome trace-event JSON). Every format is documented here, in one place,
+// with a section of its own; each format that is read back has a strict reader whose
+// errors name file:line:column and the field (a fileio.Error), a deterministic writer,
+// and a fuzz target.
+//
+// Three leaf packages serve every room that reads or writes text: traces/fileio
+// (positioned errors, outputs that never leave half a file, CSV tables),
+// traces/units (quantities printed for people) and traces/progress (progress lines).
 //
 // # Precision schedule
 //

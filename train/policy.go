@@ -4,7 +4,7 @@
 // simulator and sweeps treat RCT's controller and the baselines it is compared with
 // alike. Four kinds exist:
 //
-//   - rct: the RCT controller of DESIGN.md ("The method being simulated"). It is the
+//   - rct: the RCT controller of ARCHITECTURE.md ("The method being simulated"). It is the
 //     only policy that reads statistics: every Interval steps it looks at each layer's
 //     Gavg and adds a bit (underflow), drops a bit (large updates) or keeps the width.
 //   - fixed: one width for every layer and step (a NITI-like int8 baseline by default).
@@ -96,7 +96,7 @@ const (
 type PolicyConfig struct {
 	Kind string // "rct", "fixed", "cyclic", "progressive"
 
-	// rct controller (DESIGN.md): after every Interval-th step, per layer: Gavg < TMin
+	// rct controller (ARCHITECTURE.md): after every Interval-th step, per layer: Gavg < TMin
 	// -> add a bit; Gavg > TMax -> drop a bit; the result is clamped to
 	// [MinBits, MaxBits]. Every layer starts at StartBits. TMax may be +Inf (never drop).
 	Interval   int
@@ -139,7 +139,7 @@ const (
 // DefaultPolicyConfig returns the defaults of one policy kind. An unknown kind gives a
 // config with only Kind set, which NewPolicy rejects by name.
 //
-// rct: interval 50, start 8, range 4..16 (DESIGN.md); t_min = 0.02 and t_max = 1. The
+// rct: interval 50, start 8, range 4..16 (ARCHITECTURE.md); t_min = 0.02 and t_max = 1. The
 // reasoning behind them:
 //   - Gavg is the mean update in grid steps. With the default stochastic rounding an
 //     update of x < 1 steps moves a weight one step with probability x, so Gavg is about

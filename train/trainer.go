@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
 )
@@ -69,7 +68,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults of a method.
 func DefaultConfig(method numerics.Method) Config {
-	c := Config{Method: method, QATBits: kernels.DefaultQATBits, Epochs: 2, Batch: 32, LR: 0.03, LRSchedule: "cosine",
+	c := Config{Method: method, QATBits: numerics.DefaultQATBits, Epochs: 2, Batch: 32, LR: 0.03, LRSchedule: "cosine",
 		Momentum: 0.9, Seed: 1, Rounding: numerics.RoundStochastic.String(), LossRounding: numerics.RoundStochastic.String(),
 		Headroom: 1}
 	switch method {

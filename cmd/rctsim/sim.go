@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -12,7 +10,8 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
-	"github.com/rctsim/rctsim/traces"
+	"github.com/rctsim/rctsim/traces/program"
+	"github.com/rctsim/rctsim/traces/timeline"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -98,10 +97,10 @@ func runSim(c *command, e *env, args []string) error {
 	if f.topology != "" {
 		return simTopology(e, &f, prof, simOpts, opts)
 	}
-	var timeline *traces.Timeline
+	var recorder *timeline.Recorder
 	if f.trace != "" {
-		timeline = &traces.Timeline{}
-		simOpts.Hooks = append(simOpts.Hooks, timeline)
+		recorder = &timeline.Recorder{}
+		simOpts.Hooks = append(simOpts.Hooks, recorder)
 	}
 	machine, err := sim.New(prof, simOpts)
 	if err != nil {
@@ -111,8 +110,9 @@ func runSim(c *command, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	plan := &opts.Plan
 	if f.program != "" {
-		opts.Method, opts.Batch, opts.Plan = prog.Method, prog.Batch, numerics.Plan{}
+		plan = nil
 	}
 	stats, err := machine.Run(prog)
 	if err != nil {
@@ -120,16 +120,16 @@ func runSim(c *command, e *env, args []string) error {
 	}
 	// Every output is written only once the simulation succeeded.
 	if f.dump != "" {
-		if err := output(e, f.dump, func(w io.Writer) error { return traces.WriteProgram(w, prog) }); err != nil {
+		if err := output(e, f.dump, func(w io.Writer) error { return program.Write(w, prog) }); err != nil {
 			return err
 		}
 	}
-	if timeline != nil {
+	if recorder != nil {
 		var names []string
 		if net != nil {
 			names = net.LayerNames()
 		}
-		err := output(e, f.trace, func(w io.Writer) error { return timeline.WriteChromeTrace(w, prof.Clock.Hz(), names) })
+		err := output(e, f.trace, func(w io.Writer) error { return recorder.WriteChromeTrace(w, prof.Clock.Hz(), names) })
 		if err != nil {
 			return err
 		}
@@ -138,18 +138,11 @@ func runSim(c *command, e *env, args []string) error {
 	return output(e, f.out, func(w io.Writer) error {
 		switch f.format {
 		case "json":
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(report)
+			return report.WriteJSON(w)
 		case "csv":
-			names, values := report.Columns()
-			cw := csv.NewWriter(w)
-			cw.Write(names)
-			cw.Write(values)
-			cw.Flush()
-			return cw.Error()
+			return report.WriteCSV(w)
 		}
-		return stats.WriteTable(w, prof, bitsLabel(opts))
+		return stats.WriteTable(w, prof, plan)
 	})
 }
 
@@ -187,7 +180,7 @@ func simProgram(f *simFlags, prof *hw.Profile, opts kernels.Options) (*kernels.P
 			return nil, nil, err
 		}
 		defer file.Close()
-		prog, err := traces.ReadProgram(file, f.program)
+		prog, err := program.Read(file, f.program)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -211,16 +204,7 @@ func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opt
 			return err
 		}
 		opts.ForwardOnly = f.forward
-		prog, err := kernels.Compile(net, prof, opts)
-		if err != nil {
-			return err
-		}
-		simOpts.PerLayer = true
-		machine, err := sim.New(prof, simOpts)
-		if err != nil {
-			return err
-		}
-		stats, err := machine.Run(prog)
+		stats, err := sim.SimulateLayers(prof, net, opts, simOpts)
 		if err != nil {
 			return err
 		}
@@ -244,14 +228,4 @@ func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opt
 		return err
 	}
 	return output(e, f.out, func(w io.Writer) error { return sim.WriteLayerRunsCSV(w, runs) })
-}
-
-func bitsLabel(o kernels.Options) string {
-	switch {
-	case o.Plan.Bits == nil:
-		return "as in the program"
-	case o.Method == numerics.FP32:
-		return "32 (fp32)"
-	}
-	return o.Plan.String()
 }

@@ -7,11 +7,11 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/rctsim/rctsim/sim/sweep"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/traces/progress"
 )
 
@@ -119,7 +119,7 @@ func runMerge(c *command, e *env, args []string) error {
 	}
 	var inputs []sweep.MergeInput
 	for _, name := range fs.Args() {
-		if *out != "" && sameFile(name, *out) {
+		if *out != "" && fileio.SameFile(name, *out) {
 			return usagef("input %s is also the output (-o)", name)
 		}
 		if strings.HasPrefix(name, "-") {
@@ -146,17 +146,4 @@ func runMerge(c *command, e *env, args []string) error {
 		return fmt.Errorf("the merged sweep is incomplete or inconsistent (output written)")
 	}
 	return nil
-}
-
-// sameFile reports whether two paths name the same file (or would: the output may not
-// exist yet).
-func sameFile(a, b string) bool {
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	if errA == nil && errB == nil {
-		return os.SameFile(sa, sb)
-	}
-	pa, _ := filepath.Abs(a)
-	pb, _ := filepath.Abs(b)
-	return pa == pb
 }

@@ -30,9 +30,6 @@ func runTrain(c *command, e *env, args []string) error {
 	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
-	if o.Out == "" {
-		return usagef("-o is required")
-	}
 	method, err := numerics.ParseMethod(o.Method)
 	if err != nil {
 		return usagef("%v", err)
@@ -41,15 +38,9 @@ func runTrain(c *command, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := o.Config(method)
+	cfg, err := o.Check(net, method)
 	if err != nil {
 		return err
-	}
-	if err := experiment.CheckBatchMemory(net, o.Batch, experiment.MachineMemoryBytes()); err != nil {
-		return err
-	}
-	if _, err := os.Stat(filepath.Join(o.Out, "run.json")); err == nil && !o.Force {
-		return fmt.Errorf("%s already holds a run (run.json); choose another -o or pass --force", o.Out)
 	}
 	data, dataset, err := experiment.LoadData(net, &o)
 	if err != nil {
@@ -103,9 +94,6 @@ func runCompare(c *command, e *env, args []string) error {
 
 // compare checks every option, then runs the comparison and draws its figures.
 func compare(e *env, f *compareFlags) error {
-	if f.Out == "" {
-		return usagef("-o is required")
-	}
 	for _, s := range strings.Split(f.methods, ",") {
 		m, err := numerics.ParseMethod(strings.TrimSpace(s))
 		if err != nil {

@@ -3,11 +3,8 @@ package experiment
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,8 +14,8 @@ import (
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/sim/devcheck"
-	"github.com/rctsim/rctsim/traces"
 	"github.com/rctsim/rctsim/traces/fileio"
+	"github.com/rctsim/rctsim/traces/timeline"
 	"github.com/rctsim/rctsim/train"
 	"github.com/rctsim/rctsim/train/numerics"
 )
@@ -42,7 +39,7 @@ type CompareOptions struct {
 // method, and that Out holds no earlier run (unless Force).
 func (o *CompareOptions) Check(net *models.Network) error {
 	if o.Out == "" {
-		return optionErrorf("out", "required")
+		return optionErrorf("o", "required")
 	}
 	if len(o.Methods) == 0 {
 		return optionErrorf("methods", "no method to compare")
@@ -55,31 +52,15 @@ func (o *CompareOptions) Check(net *models.Network) error {
 	if o.DeviceSteps < 0 {
 		return optionErrorf("device-steps", "must be at least 0 (got %d)", o.DeviceSteps)
 	}
-	if err := CheckBatchMemory(net, o.Batch, MachineMemoryBytes()); err != nil {
-		return err
-	}
 	for _, m := range o.Methods {
-		cfg, err := o.Config(m)
-		if err != nil {
+		run := o.TrainOptions
+		run.Out = filepath.Join(o.Out, string(m))
+		if _, err := run.Check(net, m); err != nil {
 			return err
-		}
-		if cfg.Policy.Kind == train.PolicyProgressive && cfg.Policy.TotalSteps == 0 {
-			cfg.Policy.TotalSteps = 1 // set from the data when the run starts
-		}
-		if err := cfg.Validate(); err != nil {
-			return &OptionError{Err: err}
 		}
 		// Fail before hours of training if the chip cannot run a method at all.
 		if _, err := kernels.Compile(net, o.Profile, kernels.Options{Method: m, Batch: o.Batch}); err != nil {
 			return err
-		}
-		if !o.Force {
-			run := filepath.Join(o.Out, string(m), "run.json")
-			if _, err := os.Stat(run); err == nil {
-				return fmt.Errorf("%s already holds a run; choose another output folder or pass --force", filepath.Dir(run))
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
 		}
 	}
 	return nil
@@ -201,7 +182,7 @@ func writeTimeline(path string, prof *hw.Profile, net *models.Network, m numeric
 	if err != nil {
 		return err
 	}
-	tl := &traces.Timeline{}
+	tl := &timeline.Recorder{}
 	machine, err := sim.New(prof, sim.Options{Hooks: []sim.Hook{tl}})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +73,11 @@ func (e *OptionError) Error() string {
 	if e.Option == "" {
 		return e.Err.Error()
 	}
-	return "--" + e.Option + ": " + e.Err.Error()
+	dash := "--"
+	if len(e.Option) == 1 {
+		dash = "-" // -o, as cmd/go spells its one-letter flags
+	}
+	return dash + e.Option + ": " + e.Err.Error()
 }
 func (e *OptionError) Unwrap() error { return e.Err }
 
@@ -141,6 +146,37 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 	}
 	if method == numerics.QAT && p.Kind == train.PolicyFixed {
 		p.Bits = cfg.QATBits
+	}
+	return cfg, nil
+}
+
+// Check validates the options for training net with method before any work: the
+// training configuration, the batch against this machine's memory, and that Out holds
+// no earlier run (unless Force). It returns the configuration to train with.
+func (o *TrainOptions) Check(net *models.Network, method numerics.Method) (train.Config, error) {
+	if o.Out == "" {
+		return train.Config{}, optionErrorf("o", "required")
+	}
+	cfg, err := o.Config(method)
+	if err != nil {
+		return cfg, err
+	}
+	check := cfg
+	if check.Policy.Kind == train.PolicyProgressive && check.Policy.TotalSteps == 0 {
+		check.Policy.TotalSteps = 1 // set from the data when the run starts
+	}
+	if err := check.Validate(); err != nil {
+		return cfg, &OptionError{Err: err}
+	}
+	if err := CheckBatchMemory(net, o.Batch, MachineMemoryBytes()); err != nil {
+		return cfg, err
+	}
+	if !o.Force {
+		if _, err := os.Stat(filepath.Join(o.Out, "run.json")); err == nil {
+			return cfg, fmt.Errorf("%s already holds a run (run.json); choose another output folder or pass --force", o.Out)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return cfg, err
+		}
 	}
 	return cfg, nil
 }

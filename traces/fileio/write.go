@@ -128,3 +128,16 @@ func replace(path string, old fs.FileInfo, data []byte) error {
 	}
 	return nil
 }
+
+// SameFile reports whether two paths name the same file, or would once created (an
+// output that does not exist yet is compared by absolute path).
+func SameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	pa, _ := filepath.Abs(a)
+	pb, _ := filepath.Abs(b)
+	return pa == pb
+}

@@ -21,6 +21,9 @@ const (
 	FP32 Method = "fp32"
 )
 
+// DefaultQATBits is QAT's fake-quantisation width when a plan gives none.
+const DefaultQATBits = 8
+
 // Methods lists the methods in a stable order.
 var Methods = []Method{RCT, QAT, FP32}
 

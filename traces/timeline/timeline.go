@@ -1,4 +1,7 @@
-package traces
+// Package timeline records when each instruction of a simulated step ran (Recorder,
+// a sim.Hook) and writes it as CSV for the timeline figure or as Chrome trace-event
+// JSON for Perfetto. The formats are documented in package traces, "Timeline".
+package timeline
 
 import (
 	"bufio"
@@ -23,17 +26,17 @@ type Interval struct {
 	Start, End uint64
 }
 
-// Timeline is a sim.Hook that records every instruction's execution, for the timeline
+// Recorder is a sim.Hook that records every instruction's execution, for the timeline
 // figure and for Chrome trace-event export.
-type Timeline struct {
+type Recorder struct {
 	Intervals []Interval
 }
 
 // OnIssue implements sim.Hook; the interval is recorded when it completes.
-func (t *Timeline) OnIssue(sim.Event) {}
+func (t *Recorder) OnIssue(sim.Event) {}
 
 // OnComplete implements sim.Hook.
-func (t *Timeline) OnComplete(e sim.Event) {
+func (t *Recorder) OnComplete(e sim.Event) {
 	in := e.Instr
 	op := in.Op.String()
 	if in.Op == kernels.OpVector {
@@ -45,7 +48,7 @@ func (t *Timeline) OnComplete(e sim.Event) {
 
 // WriteCSV writes the intervals as CSV with the header
 // index,unit,op,phase,layer,start_cycle,end_cycle, in completion order.
-func (t *Timeline) WriteCSV(w io.Writer) error {
+func (t *Recorder) WriteCSV(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("index,unit,op,phase,layer,start_cycle,end_cycle\n")
 	for _, iv := range t.Intervals {
@@ -73,7 +76,7 @@ type traceEvent struct {
 // accelerator clock. Transfers the DMA keeps in flight together overlap, and overlapping
 // complete events on one track must nest, so DMA events spread over as many tracks
 // ("dma 0", "dma 1", ...) as it has transfers in flight at once.
-func (t *Timeline) WriteChromeTrace(w io.Writer, clockHz int64, layerNames []string) error {
+func (t *Recorder) WriteChromeTrace(w io.Writer, clockHz int64, layerNames []string) error {
 	us := func(cycles uint64) float64 { return float64(cycles) * 1e6 / float64(clockHz) }
 	// Lanes per unit: the end of the last event placed on each.
 	lanes := [kernels.NumUnits][]uint64{}

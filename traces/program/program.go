@@ -1,4 +1,7 @@
-package traces
+// Package program reads and writes program dumps: one compiled training step
+// (kernels.Program) as text, one instruction per line, that `rctsim sim --program`
+// replays. The format is documented in package traces, "Program dump".
+package program
 
 import (
 	"bufio"
@@ -14,13 +17,13 @@ import (
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
-// ProgramMagic is the first line of a program dump.
-const ProgramMagic = "rctsim-program 1"
+// Magic is the first line of a program dump.
+const Magic = "rctsim-program 1"
 
-// WriteProgram writes p in the program dump format (see the package documentation).
-func WriteProgram(w io.Writer, p *kernels.Program) error {
+// Write writes p in the program dump format (see the package documentation).
+func Write(w io.Writer, p *kernels.Program) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, ProgramMagic)
+	fmt.Fprintln(bw, Magic)
 	fmt.Fprintf(bw, "model %s\n", strconv.Quote(p.Model))
 	fmt.Fprintf(bw, "profile %s\n", strconv.Quote(p.Profile))
 	fmt.Fprintf(bw, "method %s\n", strconv.Quote(string(p.Method)))
@@ -69,11 +72,11 @@ func operand(o kernels.Operand) string {
 	return fmt.Sprintf("%d:%d:%d:%s:%d", o.Buffer, o.Offset, o.Bytes, o.Class, o.Bits)
 }
 
-// ReadProgram reads a program dump. The result is checked with Program.Validate, so a
+// Read reads a program dump. The result is checked with Program.Validate, so a
 // program that reads is one the simulator can run (given a profile with its buffers).
 // source names the input in errors, which are *fileio.Error whose Key is the field at
 // fault, e.g. "step.prog:12:5: rows: must be a positive integer".
-func ReadProgram(r io.Reader, source string) (*kernels.Program, error) {
+func Read(r io.Reader, source string) (*kernels.Program, error) {
 	pr := &programReader{file: source, sc: bufio.NewScanner(r), p: &kernels.Program{}}
 	pr.sc.Buffer(make([]byte, 64*1024), 1<<20)
 	if err := pr.read(); err != nil {
@@ -155,8 +158,8 @@ func (pr *programReader) read() error {
 		}
 		return &fileio.Error{File: pr.file, Err: errors.New("empty program")}
 	}
-	if strings.TrimSpace(pr.text) != ProgramMagic {
-		return pr.errAt(1, "", "not a program dump: first line must be %q", ProgramMagic)
+	if strings.TrimSpace(pr.text) != Magic {
+		return pr.errAt(1, "", "not a program dump: first line must be %q", Magic)
 	}
 	header := map[string]bool{}
 	for pr.next() {

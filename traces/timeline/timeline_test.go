@@ -1,4 +1,4 @@
-package traces
+package timeline
 
 import (
 	"bytes"
@@ -6,14 +6,30 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
+func compileLeNet(t testing.TB, method numerics.Method) (*hw.Profile, *kernels.Program) {
+	t.Helper()
+	p, err := hw.LoadFS(configs.FS, configs.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, prog
+}
+
 func TestChromeTraceIsValid(t *testing.T) {
 	p, prog := compileLeNet(t, numerics.QAT)
-	tl := &Timeline{}
+	tl := &Recorder{}
 	m, err := sim.New(p, sim.Options{Hooks: []sim.Hook{tl}})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +94,7 @@ func TestChromeTraceIsValid(t *testing.T) {
 }
 
 func TestTimelineCSV(t *testing.T) {
-	tl := &Timeline{Intervals: []Interval{{Index: 0, Unit: kernels.UnitDMA, Op: "load", Phase: "forward", Layer: 0, Start: 0, End: 10},
+	tl := &Recorder{Intervals: []Interval{{Index: 0, Unit: kernels.UnitDMA, Op: "load", Phase: "forward", Layer: 0, Start: 0, End: 10},
 		{Index: 1, Unit: kernels.UnitMAC, Op: "gemm", Phase: "forward", Layer: 0, Start: 10, End: 30}}}
 	var buf bytes.Buffer
 	if err := tl.WriteCSV(&buf); err != nil {
@@ -90,4 +106,4 @@ func TestTimelineCSV(t *testing.T) {
 	}
 }
 
-var _ sim.Hook = (*Timeline)(nil)
+var _ sim.Hook = (*Recorder)(nil)

@@ -1,4 +1,4 @@
-package traces
+package program
 
 import (
 	"bytes"
@@ -33,15 +33,15 @@ func TestProgramRoundTrip(t *testing.T) {
 	for _, m := range numerics.Methods {
 		p, prog := compileLeNet(t, m)
 		var first bytes.Buffer
-		if err := WriteProgram(&first, prog); err != nil {
+		if err := Write(&first, prog); err != nil {
 			t.Fatal(err)
 		}
-		back, err := ReadProgram(bytes.NewReader(first.Bytes()), "step.prog")
+		back, err := Read(bytes.NewReader(first.Bytes()), "step.prog")
 		if err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
 		var second bytes.Buffer
-		WriteProgram(&second, back)
+		Write(&second, back)
 		if !bytes.Equal(first.Bytes(), second.Bytes()) {
 			t.Fatalf("%s: the dump changes when read and written again", m)
 		}
@@ -70,7 +70,7 @@ func TestProgramRoundTrip(t *testing.T) {
 func TestReadProgramErrors(t *testing.T) {
 	_, prog := compileLeNet(t, numerics.RCT)
 	var good bytes.Buffer
-	WriteProgram(&good, prog)
+	Write(&good, prog)
 	lines := strings.Split(good.String(), "\n")
 	firstInstr := 0
 	for i, l := range lines {
@@ -109,7 +109,7 @@ func TestReadProgramErrors(t *testing.T) {
 		{"missing field", replace(gemm, strings.Replace(lines[gemm], " acc=false", "", 1)), gemm + 1, ""},
 	}
 	for _, c := range cases {
-		_, err := ReadProgram(strings.NewReader(c.text), "bad.prog")
+		_, err := Read(strings.NewReader(c.text), "bad.prog")
 		var pe *fileio.Error
 		if !errors.As(err, &pe) {
 			t.Errorf("%s: error %v, want a *fileio.Error", c.name, err)
@@ -124,24 +124,24 @@ func TestReadProgramErrors(t *testing.T) {
 func FuzzReadProgram(f *testing.F) {
 	_, prog := compileLeNet(f, numerics.QAT)
 	var b bytes.Buffer
-	WriteProgram(&b, prog)
+	Write(&b, prog)
 	f.Add(b.String())
-	f.Add(ProgramMagic + "\nmodel \"m\"\nprofile \"p\"\nmethod \"rct\"\nbatch 1\nbuffer \"g\" 64\n")
+	f.Add(Magic + "\nmodel \"m\"\nprofile \"p\"\nmethod \"rct\"\nbatch 1\nbuffer \"g\" 64\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		p, err := ReadProgram(strings.NewReader(text), "fuzz.prog")
+		p, err := Read(strings.NewReader(text), "fuzz.prog")
 		if err != nil {
 			return
 		}
 		// Whatever reads must write and read back to the same text.
 		var once, twice bytes.Buffer
-		if err := WriteProgram(&once, p); err != nil {
+		if err := Write(&once, p); err != nil {
 			t.Fatal(err)
 		}
-		q, err := ReadProgram(bytes.NewReader(once.Bytes()), "again.prog")
+		q, err := Read(bytes.NewReader(once.Bytes()), "again.prog")
 		if err != nil {
 			t.Fatalf("a program that read does not read back: %v", err)
 		}
-		WriteProgram(&twice, q)
+		Write(&twice, q)
 		if !bytes.Equal(once.Bytes(), twice.Bytes()) {
 			t.Fatal("round trip is not stable")
 		}
