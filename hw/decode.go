@@ -205,9 +205,6 @@ func fromTOMLError(source string, data []byte, err error, pos *tomlpos.Positions
 	var perr toml.ParseError
 	if errors.As(err, &perr) {
 		line, col := perr.Position.Line, perr.Position.Col
-		if line == 0 {
-			line = perr.Line
-		}
 		// toml counts a line when its lexer consumes the newline, so an error found at a
 		// line's end is reported on the next line; the byte offset is exact.
 		if st := perr.Position.Start; st > 0 && st <= len(data) {

@@ -64,15 +64,6 @@ func (fs *flagSet) parse(args []string, maxArgs int) error {
 	return nil
 }
 
-// set reports whether the flag name (or an old spelling of it) was given.
-func (fs *flagSet) set(name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) {
-		given = given || f.Name == name || fs.aliases[f.Name] == name
-	})
-	return given
-}
-
 // only rejects every flag given that is not in allowed: what a command is asked to
 // do (the mode) does not use it, and ignoring it would hide a mistake.
 func (fs *flagSet) only(mode string, allowed ...string) error {
