@@ -58,3 +58,30 @@ func TestTrainRunFolder(t *testing.T) {
 		t.Errorf("overwriting a run: exit %d, %s", code, stderr)
 	}
 }
+
+// TestCompareAndPlot runs the comparison command end to end on a few MNIST steps, then
+// redraws one figure kind from its folder.
+func TestCompareAndPlot(t *testing.T) {
+	if _, err := train.MNISTDir(); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cmp")
+	code, stdout, stderr := rctsim("compare", "-o", out, "--model", "mlp", "--methods", "rct,qat", "--limit", "64", "--test-limit", "32",
+		"--steps", "3", "--batch", "8", "--device-steps", "1", "--formats", "svg")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "RCT vs QAT") || !strings.Contains(stdout, "bit-exact true") || !strings.Contains(stdout, "figures in") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	code, stdout, stderr = rctsim("plot", "-o", filepath.Join(dir, "figs"), "--kind", "memory", "--formats", "png", out)
+	if code != 0 || strings.TrimSpace(stdout) != filepath.Join(dir, "figs", "memory.png") {
+		t.Errorf("plot: exit %d, %q, %s", code, stdout, stderr)
+	}
+	// A bad flag is refused before any training.
+	code, _, stderr = rctsim("compare", "-o", filepath.Join(dir, "bad"), "--model", "mlp", "--formats", "gif")
+	if _, err := os.Stat(filepath.Join(dir, "bad")); code != 2 || !os.IsNotExist(err) {
+		t.Errorf("--formats gif: exit %d, %s; folder %v", code, stderr, err)
+	}
+}

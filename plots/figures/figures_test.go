@@ -1,0 +1,96 @@
+package figures
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rctsim/rctsim/configs"
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/sim/experiment"
+	"github.com/rctsim/rctsim/train"
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// compareFolder runs a small comparison (the MLP on synthetic data) into a temporary
+// folder.
+func compareFolder(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	net := models.MLP()
+	prof, err := hw.LoadFS(configs.FS, configs.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &experiment.CompareOptions{
+		TrainOptions: experiment.TrainOptions{Out: dir, Model: net.Name, Epochs: 1, Steps: 4, Batch: 8, Seed: 1, EvalEvery: 2},
+		Profile:      prof, Methods: []numerics.Method{numerics.RCT, numerics.QAT, numerics.FP32},
+	}
+	data := train.SyntheticSplit(1, 64, 32, net.Input, net.Classes)
+	if _, err := experiment.Compare(context.Background(), net, data, "synthetic", o, experiment.Observer{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestFolder(t *testing.T) {
+	in := compareFolder(t)
+	out := t.TempDir()
+	paths, err := Folder(in, out, nil, []string{"svg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// energy, energy_normalised, accuracy, loss, bitwidth_rct, bitwidth_qat,
+	// bitwidth_mean, memory, step_energy and three timelines.
+	if len(paths) != 12 {
+		t.Errorf("%d figures: %v", len(paths), paths)
+	}
+	for _, p := range paths {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 || filepath.Dir(p) != out {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	// A single training run draws what it can with every kind, and says what it cannot
+	// when asked for one kind.
+	single, err := Folder(filepath.Join(in, "rct"), t.TempDir(), nil, []string{"svg"})
+	if err != nil || len(single) != 4 {
+		t.Errorf("single run: %d figures, %v", len(single), err)
+	}
+	if _, err := Folder(filepath.Join(in, "rct"), t.TempDir(), []string{"energy"}, []string{"svg"}); err == nil ||
+		!strings.Contains(err.Error(), "needs a comparison folder") {
+		t.Errorf("energy of a single run: %v", err)
+	}
+	if _, err := Folder(in, t.TempDir(), []string{"nope"}, []string{"svg"}); err == nil || !strings.Contains(err.Error(), "unknown figure kind") {
+		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+const sweepCSV = `point,hash,mac_array.rows,sram.global.capacity,method,steps,energy_pj.total,seconds,failure_kind,error
+0,a,8,64KiB,rct,1,2e9,0.002,,
+1,b,16,64KiB,rct,1,1.5e9,0.001,,
+2,c,8,256KiB,rct,1,1.8e9,0.0021,,
+3,d,16,256KiB,rct,1,1.4e9,0.0011,,
+`
+
+func TestSweep(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "sweep.csv")
+	if err := os.WriteFile(in, []byte(sweepCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	for _, o := range []SweepOptions{
+		{Kind: "heatmap", X: "mac_array.rows", Y: "sram.global.capacity", Metric: "energy_pj.total"},
+		{Kind: "pareto", X: "seconds", Y: "energy_pj.total"},
+	} {
+		paths, err := Sweep(in, out, o, []string{"svg"})
+		if err != nil || len(paths) != 1 {
+			t.Errorf("%s: %v %v", o.Kind, paths, err)
+		}
+	}
+	if _, err := Sweep(in, out, SweepOptions{Kind: "pie", X: "seconds", Y: "energy_pj.total"}, []string{"svg"}); err == nil {
+		t.Error("a pie chart was drawn")
+	}
+}
