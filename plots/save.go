@@ -36,11 +36,26 @@ var defaultFormats = []string{"png", "svg", "pdf"}
 // half-written figure, and an existing figure is replaced whole or not at all
 // (fileio.WriteBytes). dir is created if missing.
 func Save(f Figure, dir, name string, formats []string, widthInches, heightInches float64, dpi int) ([]string, error) {
-	if f == nil {
-		return nil, errors.New("plots: nothing to save (nil figure)")
-	}
-	if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
-		return nil, fmt.Errorf("plots: figure name %q must be a plain file name", name)
+	return SaveAll([]Named{{f, name}}, dir, formats, widthInches, heightInches, dpi)
+}
+
+// Named is a figure and the file name, without extension, it is saved under.
+type Named struct {
+	Figure Figure
+	Name   string
+}
+
+// SaveAll is Save for a set of figures: every figure is rendered in every
+// format before any file is written, so a figure that cannot be drawn leaves
+// no file of the set behind.
+func SaveAll(figs []Named, dir string, formats []string, widthInches, heightInches float64, dpi int) ([]string, error) {
+	for _, f := range figs {
+		if f.Figure == nil {
+			return nil, errors.New("plots: nothing to save (nil figure)")
+		}
+		if f.Name == "" || f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." {
+			return nil, fmt.Errorf("plots: figure name %q must be a plain file name", f.Name)
+		}
 	}
 	if !(widthInches > 0) || !(heightInches > 0) || math.IsInf(widthInches, 0) || math.IsInf(heightInches, 0) {
 		return nil, fmt.Errorf("plots: figure size %vx%v in is not positive", widthInches, heightInches)
@@ -60,22 +75,26 @@ func Save(f Figure, dir, name string, formats []string, widthInches, heightInche
 	}
 
 	w, h := vg.Length(widthInches)*vg.Inch, vg.Length(heightInches)*vg.Inch
-	data := make([][]byte, len(exts))
-	for i, e := range exts {
-		b, err := Render(f, e, w, h, dpi)
-		if err != nil {
-			return nil, err
-		}
-		data[i] = b
+	type file struct {
+		path string
+		data []byte
 	}
-
+	var files []file
+	for _, f := range figs {
+		for _, e := range exts {
+			b, err := Render(f.Figure, e, w, h, dpi)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Name, err)
+			}
+			files = append(files, file{filepath.Join(dir, f.Name+"."+e), b})
+		}
+	}
 	var paths []string
-	for i, e := range exts {
-		path := filepath.Join(dir, name+"."+e)
-		if err := fileio.WriteBytes(path, data[i]); err != nil {
+	for _, f := range files {
+		if err := fileio.WriteBytes(f.path, f.data); err != nil {
 			return paths, fmt.Errorf("plots: %w", err)
 		}
-		paths = append(paths, path)
+		paths = append(paths, f.path)
 	}
 	return paths, nil
 }

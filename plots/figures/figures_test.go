@@ -94,3 +94,45 @@ func TestSweep(t *testing.T) {
 		t.Error("a pie chart was drawn")
 	}
 }
+
+// TestNothingToDraw: a column without numbers is an error naming the file, and a
+// failing kind leaves no figure of the set behind.
+func TestNothingToDraw(t *testing.T) {
+	in := compareFolder(t)
+	metrics := filepath.Join(in, "qat", "metrics.csv")
+	data, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	header := strings.Split(lines[0], ",")
+	loss := -1
+	for i, h := range header {
+		if h == "loss" {
+			loss = i
+		}
+	}
+	for i := 1; i < len(lines); i++ {
+		cells := strings.Split(lines[i], ",")
+		cells[loss] = "NaN"
+		lines[i] = strings.Join(cells, ",")
+	}
+	if err := os.WriteFile(metrics, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "figs")
+	_, err = Folder(in, out, []string{"energy", "accuracy"}, []string{"svg"})
+	if err == nil || !strings.Contains(err.Error(), metrics) || !strings.Contains(err.Error(), `"loss"`) {
+		t.Errorf("got %v, want an error naming %s and the column", err, metrics)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("figures were written before the failure: %v", err)
+	}
+
+	csv := filepath.Join(t.TempDir(), "sweep.csv")
+	os.WriteFile(csv, []byte(strings.ReplaceAll(sweepCSV, ",2e9,", ",,")), 0o644)
+	_, err = Sweep(csv, t.TempDir(), SweepOptions{Kind: "heatmap", X: "mac_array.rows", Y: "sram.global.capacity", Metric: "failure_kind"}, []string{"svg"})
+	if err == nil || !strings.Contains(err.Error(), csv) {
+		t.Errorf("a metric without numbers: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package figures
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,11 +33,11 @@ func Folder(in, out string, kinds, formats []string) ([]string, error) {
 		kinds = Kinds
 	}
 	ff := &folderFigures{Folder: f}
-	var paths []string
+	// Every figure is drawn before any is written: a kind that fails leaves no file.
+	var figs []plots.Named
 	save := func(fig plots.Figure, name string) error {
-		p, err := save(fig, out, name, formats)
-		paths = append(paths, p...)
-		return err
+		figs = append(figs, plots.Named{Figure: fig, Name: name})
+		return nil
 	}
 	for _, kind := range kinds {
 		var err error
@@ -60,10 +61,10 @@ func Folder(in, out string, kinds, formats []string) ([]string, error) {
 			continue
 		}
 		if err != nil {
-			return paths, fmt.Errorf("%s: %w", kind, err)
+			return nil, fmt.Errorf("%s: %w", kind, err)
 		}
 	}
-	return paths, nil
+	return plots.SaveAll(figs, out, formats, width, height, dpi)
 }
 
 // folderFigures draws the figures of one folder.
@@ -147,8 +148,15 @@ func (f *folderFigures) accuracy(save func(plots.Figure, string) error) error {
 		if rows.HasValues("test_bpc") {
 			metric, label = "test_bpc", "Test bits per character"
 		}
-		test = append(test, tableSeries(rows, r.Method, "step", metric))
-		loss = append(loss, tableSeries(rows, r.Method, "step", "loss"))
+		ts, err := tableSeries(rows, r.Method, "step", metric)
+		if err != nil {
+			return err
+		}
+		ls, err := tableSeries(rows, r.Method, "step", "loss")
+		if err != nil {
+			return err
+		}
+		test, loss = append(test, ts), append(loss, ls)
 	}
 	chart, err := plots.Lines(label+", "+f.Title, "Training step", label, test)
 	if err != nil {
@@ -170,7 +178,11 @@ func (f *folderFigures) bitwidth(save func(plots.Figure, string) error) error {
 		if err != nil {
 			return err
 		}
-		means = append(means, tableSeries(rows, r.Method, "step", "avg_bits"))
+		ms, err := tableSeries(rows, r.Method, "step", "avg_bits")
+		if err != nil {
+			return err
+		}
+		means = append(means, ms)
 		if r.Method == "fp32" {
 			continue
 		}
@@ -208,7 +220,10 @@ func (f *folderFigures) stepEnergy(save func(plots.Figure, string) error) error 
 		if err != nil {
 			return err
 		}
-		s := tableSeries(rows, r.Method, "step", "energy_pj")
+		s, err := tableSeries(rows, r.Method, "step", "energy_pj")
+		if err != nil {
+			return err
+		}
 		for i := range s.Y {
 			s.Y[i] *= 1e-12 // J
 		}
@@ -252,10 +267,16 @@ func (f *folderFigures) timeline(save func(plots.Figure, string) error) error {
 	return nil
 }
 
-// tableSeries takes the rows of a table where both columns hold numbers.
-func tableSeries(t *fileio.Table, name, x, y string) plots.Series {
+// tableSeries takes the rows of a table where both columns hold numbers; a column
+// without a single finite number is an error naming the file.
+func tableSeries(t *fileio.Table, name, x, y string) (plots.Series, error) {
 	xs, ys := t.Floats(x, y)
-	return plots.Series{Name: name, X: xs, Y: ys}
+	for _, v := range ys {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return plots.Series{Name: name, X: xs, Y: ys}, nil
+		}
+	}
+	return plots.Series{}, fmt.Errorf("%s: column %q has no finite number to draw", t.Name, y)
 }
 
 func readSchedule(path string) (*traces.Schedule, error) {

@@ -72,7 +72,7 @@ func Sweep(in, out string, o SweepOptions, formats []string) ([]string, error) {
 		pg.Metric += unit
 		chart, err := plots.Heatmap(pg)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: column %q: %w", in, o.Metric, err)
 		}
 		fig, name = chart, "heatmap_"+sanitize(o.Metric)
 	case "pareto":
@@ -96,7 +96,7 @@ func Sweep(in, out string, o SweepOptions, formats []string) ([]string, error) {
 		}
 		chart, err := plots.Pareto(title, o.X+ux, o.Y+uy, pts, !o.MaxX, !o.MaxY)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: columns %q and %q: %w", in, o.X, o.Y, err)
 		}
 		fig, name = chart, "pareto_"+sanitize(o.X)+"_"+sanitize(o.Y)
 	default:

@@ -143,3 +143,31 @@ func TestCheckRefusesBeforeWork(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainFailureLeavesNothing: a run that cannot train a single step, or fails on
+// its data, leaves no file and no folder.
+func TestTrainFailureLeavesNothing(t *testing.T) {
+	net := models.MLP()
+	for _, c := range []struct {
+		name string
+		data *train.Split
+		want string
+	}{
+		{"fewer examples than a batch", train.SyntheticSplit(1, 4, 4, net.Input, net.Classes), "not one step to train"},
+		{"wrong input shape", train.SyntheticSplit(1, 64, 8, models.Shape{C: 3, H: 8, W: 8}, net.Classes), ""},
+	} {
+		dir := filepath.Join(t.TempDir(), "run")
+		o := &TrainOptions{Out: dir, Model: net.Name, Epochs: 1, Batch: 8, Seed: 1}
+		cfg, err := o.Config(numerics.RCT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Train(context.Background(), net, c.data, "test", cfg, o, Observer{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s: the run folder is left behind (%v)", c.name, err)
+		}
+	}
+}

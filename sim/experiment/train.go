@@ -216,57 +216,103 @@ func runSteps(data *train.Split, cfg train.Config) int {
 // Train trains net on data with cfg into the run folder o.Out: metrics.csv and
 // schedule.csv as the run goes, run.json at the end, also when ctx is cancelled (then
 // marked incomplete, and the error says how far the run got). dataset describes data
-// for run.json.
-func Train(ctx context.Context, net *models.Network, data *train.Split, dataset string, cfg train.Config, o *TrainOptions, obs Observer) (*train.Summary, error) {
+// for run.json. A run that fails for another reason removes the files it created, so
+// a failing command leaves nothing behind.
+func Train(ctx context.Context, net *models.Network, data *train.Split, dataset string, cfg train.Config, o *TrainOptions, obs Observer) (sum *train.Summary, err error) {
+	steps := runSteps(data, cfg)
+	if steps == 0 {
+		return nil, optionErrorf("batch", "%d is more than the %d training examples: not one step to train (lower --batch or raise --limit)", cfg.Batch, data.Train.Len())
+	}
 	if cfg.Policy.Kind == train.PolicyProgressive && cfg.Policy.TotalSteps == 0 {
-		cfg.Policy.TotalSteps = runSteps(data, cfg)
+		cfg.Policy.TotalSteps = steps
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, &OptionError{Err: err}
 	}
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+	created, err := newFileSet(o.Out)
+	if err != nil {
 		return nil, err
 	}
-	metrics, err := os.Create(filepath.Join(o.Out, "metrics.csv"))
+	kept := false // an interrupted run keeps its files: a consistent folder up to a whole step
+	defer func() {
+		if err != nil && !kept {
+			created.remove()
+		}
+	}()
+	metrics, err := created.create("metrics.csv")
 	if err != nil {
 		return nil, err
 	}
 	defer metrics.Close()
-	schedule, err := os.Create(filepath.Join(o.Out, "schedule.csv"))
+	schedule, err := created.create("schedule.csv")
 	if err != nil {
 		return nil, err
 	}
 	defer schedule.Close()
 	obs.logf("training %s with %s on %s\n", net.Name, cfg.Method, dataset)
-	obs.Progress.Start("train "+net.Name+" "+string(cfg.Method), "steps", runSteps(data, cfg))
+	obs.Progress.Start("train "+net.Name+" "+string(cfg.Method), "steps", steps)
 	report := func(done, total int) { obs.Progress.Update(progress.Status{Done: done}) }
 	rec := RunRecord{Command: "rctsim train", Flags: *o, Config: cfg, Dataset: dataset, Started: time.Now().UTC().Format(time.RFC3339)}
 	sum, runErr := train.Run(ctx, net, data, cfg, train.RunOutput{Metrics: metrics, Schedule: schedule, Progress: report})
 	if sum != nil {
 		obs.Progress.Finish(progress.Status{Done: sum.Steps})
 	}
-	rec.Summary, rec.Complete = sum, runErr == nil
-	if sum != nil {
-		js, err := json.MarshalIndent(rec, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := fileio.WriteBytes(filepath.Join(o.Out, "run.json"), append(js, '\n')); err != nil {
-			return nil, err
-		}
-	}
 	for _, c := range []io.Closer{metrics, schedule} {
 		if err := c.Close(); err != nil && runErr == nil {
 			runErr = err
 		}
 	}
-	if errors.Is(runErr, context.Canceled) {
-		return nil, fmt.Errorf("interrupted after %d steps; %s holds the run up to there", sum.Steps, o.Out)
+	if runErr != nil && (sum == nil || !errors.Is(runErr, context.Canceled)) {
+		return nil, runErr // cancelled before the first step: nothing to keep
+	}
+	rec.Summary, rec.Complete = sum, runErr == nil
+	js, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	created.files = append(created.files, filepath.Join(o.Out, "run.json"))
+	if err := fileio.WriteBytes(filepath.Join(o.Out, "run.json"), append(js, '\n')); err != nil {
+		return nil, err
 	}
 	if runErr != nil {
-		return nil, runErr
+		kept = true
+		return nil, fmt.Errorf("interrupted after %d steps; %s holds the run up to there: %w", sum.Steps, o.Out, runErr)
 	}
 	return sum, nil
+}
+
+// fileSet remembers the files (and the folder) a run created, to remove them when it
+// fails.
+type fileSet struct {
+	dir        string
+	createdDir bool
+	files      []string
+}
+
+func newFileSet(dir string) (*fileSet, error) {
+	fs := &fileSet{dir: dir}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		fs.createdDir = true
+	}
+	return fs, os.MkdirAll(dir, 0o755)
+}
+
+func (fs *fileSet) create(name string) (*os.File, error) {
+	path := filepath.Join(fs.dir, name)
+	f, err := os.Create(path)
+	if err == nil {
+		fs.files = append(fs.files, path)
+	}
+	return f, err
+}
+
+func (fs *fileSet) remove() {
+	for _, f := range fs.files {
+		os.Remove(f)
+	}
+	if fs.createdDir {
+		os.Remove(fs.dir) // only if empty: it may hold what another run wrote since
+	}
 }
 
 // WriteSummary prints a training run's outcome in a few lines.
