@@ -7,9 +7,10 @@ import "embed"
 
 // FS holds the embedded chip profiles (*.toml at the top level; read them with
 // hw.LoadFS) and DRAM-only profiles (dram/*.toml; read them with hw.LoadDRAM).
-// It also holds the example sweep specs (sweeps/*.toml; read them with sweep.LoadFS).
+// It also holds the example sweep specs (sweeps/*.toml; read them with sweep.LoadFS)
+// and the technology cost table (costs/technology.toml; hw.Costs reads it).
 //
-//go:embed *.toml dram/*.toml sweeps/*.toml
+//go:embed *.toml dram/*.toml sweeps/*.toml costs/*.toml
 var FS embed.FS
 
 // Default is the name in FS of the profile every command uses unless told otherwise.

@@ -75,7 +75,8 @@ func (e tomlMessage) Unwrap() error { return e.err }
 // every timing explicitly, with its source.
 func Defaults() *Profile {
 	return &Profile{
-		MACArray: MACArraySpec{AccumulatorBits: 32},
+		TechnologyNode: Costs().ReferenceNode,
+		MACArray:       MACArraySpec{AccumulatorBits: 32},
 		DRAM:     defaultDRAM(),
 		DMA:      DMASpec{SetupCycles: 8, MaxOutstanding: 16},
 	}

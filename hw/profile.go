@@ -14,6 +14,11 @@ type Profile struct {
 	Name        string    `toml:"name"`
 	Description string    `toml:"description"`
 	Clock       Frequency `toml:"clock"`
+	// TechnologyNode is the CMOS node every energy, area and leakage figure of the
+	// profile is given at ("28nm"); it names a node of the cost table
+	// (configs/costs/technology.toml). Setting it with --set rescales those figures
+	// (Rescale).
+	TechnologyNode string `toml:"technology_node"`
 
 	MACArray MACArraySpec         `toml:"mac_array"`
 	SRAM     map[string]*SRAMSpec `toml:"sram"`
@@ -44,9 +49,12 @@ type MACArraySpec struct {
 	AccumulatorBits int      `toml:"accumulator_bits"`
 	// TrainFloat is the float format ("fp32", "fp16" or "bf16") that QAT and FP32
 	// training GEMMs run in; empty when the chip has no float mode.
-	TrainFloat string    `toml:"train_float"`
-	LeakageMW  float64   `toml:"leakage_mw"`
-	Modes      []MACMode `toml:"modes"`
+	TrainFloat string `toml:"train_float"`
+	// PEAreaUM2 is one PE's area (datapath, accumulator, registers) and LeakageMW the
+	// whole array's static power; 0 takes the cost table's model (Silicon).
+	PEAreaUM2 float64   `toml:"pe_area_um2"`
+	LeakageMW float64   `toml:"leakage_mw"`
+	Modes     []MACMode `toml:"modes"`
 }
 
 // MACMode is one operand mode a PE supports: an integer weight-bits x activation-bits
@@ -78,7 +86,10 @@ type SRAMSpec struct {
 	// ReadEnergyPJ and WriteEnergyPJ are per access of one bank word.
 	ReadEnergyPJ  float64 `toml:"read_energy_pj"`
 	WriteEnergyPJ float64 `toml:"write_energy_pj"`
-	LeakageMW     float64 `toml:"leakage_mw"`
+	// AreaMM2 and LeakageMW are the macro's area and static power; 0 takes the cost
+	// table's model (capacity, banks and ports at the node).
+	AreaMM2   float64 `toml:"area_mm2"`
+	LeakageMW float64 `toml:"leakage_mw"`
 	// Holds lists the roles (RoleWeights, RoleInputs, RoleOutputs) this buffer serves;
 	// across all buffers every role is held exactly once.
 	Holds []string `toml:"holds"`
@@ -164,6 +175,12 @@ type DRAMSpec struct {
 	IDD4RMA float64 `toml:"idd4r_ma"` // burst read
 	IDD4WMA float64 `toml:"idd4w_ma"` // burst write
 	IDD5MA  float64 `toml:"idd5_ma"`  // all-bank refresh burst
+
+	// InterfaceAreaMM2 and InterfacePowerMW are the on-chip DRAM controller and PHY:
+	// their area and static power; 0 takes the cost table's model (per pin, per
+	// channel). They are the chip's, not the DRAM device's.
+	InterfaceAreaMM2 float64 `toml:"interface_area_mm2"`
+	InterfacePowerMW float64 `toml:"interface_power_mw"`
 }
 
 // UsesCurrents reports whether the spec gives its energy as datasheet currents rather
@@ -190,7 +207,10 @@ type VectorSpec struct {
 	Lanes int `toml:"lanes"`
 	// OpEnergyPJ is the energy of one elementary operation on one element, per width.
 	OpEnergyPJ VectorOpEnergy `toml:"op_energy_pj"`
-	LeakageMW  float64        `toml:"leakage_mw"`
+	// AreaMM2 and LeakageMW are the unit's area and static power; 0 takes the cost
+	// table's model (per lane).
+	AreaMM2   float64 `toml:"area_mm2"`
+	LeakageMW float64 `toml:"leakage_mw"`
 }
 
 // VectorOpEnergy lists the energy of one vector-lane operation by operand format. An

@@ -122,6 +122,16 @@ func walkLeaves(rv reflect.Value, path []string, f func(string, reflect.Value)) 
 
 // setValue parses value for the leaf at path and stores it, without validating.
 func (p *Profile) setValue(path, value string) error {
+	if path == "technology_node" {
+		// A node is not a label: the profile's figures are re-evaluated at it.
+		node := value
+		if lit, ok := parseLiteral(value); ok {
+			if s, isStr := lit.(string); isStr {
+				node = s
+			}
+		}
+		return p.Rescale(node)
+	}
 	rv, err := p.resolve(path)
 	if err != nil {
 		return err

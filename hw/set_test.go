@@ -211,8 +211,8 @@ func TestKeyPaths(t *testing.T) {
 			t.Errorf("untagged field listed: %s", k)
 		}
 	}
-	// 3 top + 6 array + 8 modes x 5 + 8 per buffer + 46 dram + 2+6 vector + 2 dma.
-	if want := 3 + 6 + 8*5 + 8 + 46 + 8 + 2; len(paths) != want {
+	// 4 top + 7 array + 8 modes x 5 + 9 per buffer + 48 dram + 3+6 vector + 2 dma.
+	if want := 4 + 7 + 8*5 + 9 + 48 + 9 + 2; len(paths) != want {
 		t.Errorf("%d paths, want %d:\n%s", len(paths), want, strings.Join(paths, "\n"))
 	}
 }

@@ -120,6 +120,11 @@ type ProfileSummary struct {
 	DRAMPeakGBps float64 // 1e9 bytes per second
 	HasFloat     bool
 	TrainFloat   string
+	// Node, AreaMM2 (the whole chip with its DRAM interface) and LeakageMW (its static
+	// power) are Silicon's.
+	Node      string
+	AreaMM2   float64
+	LeakageMW float64
 }
 
 // Summary returns the key figures of p.
@@ -137,6 +142,8 @@ func (p *Profile) Summary() ProfileSummary {
 		HasFloat:     p.HasFloat(),
 		TrainFloat:   p.MACArray.TrainFloat,
 	}
+	si := p.Silicon()
+	s.Node, s.AreaMM2, s.LeakageMW = si.Node, si.TotalAreaMM2, si.TotalLeakageMW
 	for _, m := range p.MACArray.Modes {
 		s.Modes = append(s.Modes, m.String())
 	}
@@ -190,7 +197,7 @@ func (s ProfileSummary) String() string {
 // embedded file system).
 func WriteSummaries(w io.Writer, fsys fs.FS, dir string, names []string) ([]error, error) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\tNAME\tARRAY\tCLOCK\tMODES\tPEAK GOPS\tSRAM\tDRAM\tGB/s\tTRAIN FLOAT")
+	fmt.Fprintln(tw, "FILE\tNAME\tNODE\tAREA mm2\tLEAKAGE mW\tARRAY\tCLOCK\tMODES\tPEAK GOPS\tSRAM\tDRAM\tGB/s\tTRAIN FLOAT")
 	var bad []error
 	for _, n := range names {
 		data, err := fs.ReadFile(fsys, n)
@@ -200,7 +207,7 @@ func WriteSummaries(w io.Writer, fsys fs.FS, dir string, names []string) ([]erro
 		}
 		if err != nil {
 			bad = append(bad, err)
-			fmt.Fprintf(tw, "%s\tINVALID\t\t\t\t\t\t\t\t\n", n)
+			fmt.Fprintf(tw, "%s\tINVALID\t\t\t\t\t\t\t\t\t\t\t\n", n)
 			continue
 		}
 		s := p.Summary()
@@ -208,7 +215,7 @@ func WriteSummaries(w io.Writer, fsys fs.FS, dir string, names []string) ([]erro
 		if float == "" {
 			float = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%dx%d %s\t%s\t%s\t%.0f (%s)\t%s in %d\t%s\t%.1f\t%s\n", n, s.Name, s.Rows, s.Cols, s.Dataflow, s.Clock,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f\t%dx%d %s\t%s\t%s\t%.0f (%s)\t%s in %d\t%s\t%.1f\t%s\n", n, s.Name, s.Node, s.AreaMM2, s.LeakageMW, s.Rows, s.Cols, s.Dataflow, s.Clock,
 			strings.Join(s.Modes, ","), s.PeakGOPS, s.PeakMode, s.SRAMBytes, s.SRAMBuffers, s.DRAMKind, s.DRAMPeakGBps, float)
 	}
 	return bad, tw.Flush()

@@ -92,6 +92,9 @@ func (p *Profile) Validate() error {
 		// A plain number is in Hz: "clock = 800" almost certainly meant MHz.
 		c.add("clock", `%s is below 1 MHz; a plain number is in Hz, write e.g. "800MHz"`, p.Clock)
 	}
+	if _, err := Costs().factors(p.node()); err != nil {
+		c.add("technology_node", "%v", err)
+	}
 	p.validateMAC(c)
 	p.validateSRAM(c)
 	p.validateDRAM(c)
@@ -113,6 +116,7 @@ func (p *Profile) validateMAC(c *checker) {
 		c.add("mac_array.dataflow", `must be "os", "ws" or "is" (got %q)`, m.Dataflow)
 	}
 	c.nonNegative("mac_array.leakage_mw", m.LeakageMW)
+	c.nonNegative("mac_array.pe_area_um2", m.PEAreaUM2)
 	if len(m.Modes) == 0 {
 		c.add("mac_array.modes", "at least one mode is required ([[mac_array.modes]] sections)")
 	}
@@ -247,6 +251,7 @@ func (p *Profile) validateSRAM(c *checker) {
 		c.positive(key+".read_energy_pj", s.ReadEnergyPJ)
 		c.positive(key+".write_energy_pj", s.WriteEnergyPJ)
 		c.nonNegative(key+".leakage_mw", s.LeakageMW)
+		c.nonNegative(key+".area_mm2", s.AreaMM2)
 		if len(s.Holds) == 0 {
 			c.add(key+".holds", `must list at least one of "weights", "inputs", "outputs"`)
 		}
@@ -461,6 +466,7 @@ func (p *Profile) validateVector(c *checker) {
 	v := &p.Vector
 	c.intRange("vector.lanes", v.Lanes, 1, maxVectorLanes)
 	c.nonNegative("vector.leakage_mw", v.LeakageMW)
+	c.nonNegative("vector.area_mm2", v.AreaMM2)
 	e := v.OpEnergyPJ
 	for _, x := range []struct {
 		key string

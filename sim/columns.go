@@ -60,6 +60,12 @@ func (r Report) Columns() (names, values []string) {
 		add("memory_bytes."+k, i(r.MemoryBytes[k]))
 	}
 	addMap("utilization", r.Utilization)
+	add("technology_node", r.TechnologyNode)
+	addMap("area_mm2", r.AreaMM2)
+	addMap("leakage_mw", r.LeakageMW)
+	addMap("static_energy_pj", r.StaticEnergyPJ)
+	addMap("power_mw", r.PowerMW)
+	addMap("derived", r.Derived)
 	return names, values
 }
 

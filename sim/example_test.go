@@ -12,7 +12,8 @@ import (
 )
 
 // Simulate one RCT training step of LeNet-5 on the default chip and print where its
-// time and energy went. The ledger's components add up to the total.
+// time and energy went. The ledger's components add up to the total; static is the
+// chip's leakage over the step's time.
 func ExampleMachine_Run() {
 	prof, err := hw.LoadFS(configs.FS, configs.Default)
 	if err != nil {
@@ -44,9 +45,9 @@ func ExampleMachine_Run() {
 	// sram              38.58 µJ
 	// dram             149.93 µJ
 	// vector             0.16 µJ
-	// static             0.00 µJ
+	// static            11.35 µJ
 	// dram_background   64.40 µJ
-	// total            266.14 µJ (the sum of the parts: true)
+	// total            277.49 µJ (the sum of the parts: true)
 }
 
 // Simulate a whole training run from its precision plans: RCT drops conv2 to 6 bits
@@ -73,10 +74,10 @@ func ExampleSimulateRun() {
 	final, peak := run.ParameterBytes()
 	fmt.Printf("%d steps, %d distinct plans simulated; parameters %d B at the end, %d B at the peak\n", run.Steps, run.Distinct, final, peak)
 	// Output:
-	// step 0: 590173 cycles, 266.14 µJ
-	// step 1: 590173 cycles, 266.14 µJ
-	// step 2: 590059 cycles, 264.91 µJ
-	// step 3: 590059 cycles, 264.91 µJ
-	// step 4: 590059 cycles, 264.91 µJ
+	// step 0: 590173 cycles, 277.49 µJ
+	// step 1: 590173 cycles, 277.49 µJ
+	// step 2: 590059 cycles, 276.26 µJ
+	// step 3: 590059 cycles, 276.26 µJ
+	// step 4: 590059 cycles, 276.26 µJ
 	// 5 steps, 2 distinct plans simulated; parameters 61110 B at the end, 61706 B at the peak
 }

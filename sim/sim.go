@@ -55,6 +55,7 @@ type Machine struct {
 	bufs []bufferModel // by sorted buffer name, the order kernels uses
 
 	accHz, dramHz uint64
+	silicon       hw.Silicon // area and static power, by component
 }
 
 type bufferModel struct {
@@ -69,7 +70,7 @@ func New(p *hw.Profile, opts Options) (*Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", p.Name, err)
 	}
-	m := &Machine{prof: p, opts: opts, dram: d, accHz: uint64(p.Clock.Hz()), dramHz: uint64(d.Clock().Hz())}
+	m := &Machine{prof: p, opts: opts, dram: d, accHz: uint64(p.Clock.Hz()), dramHz: uint64(d.Clock().Hz()), silicon: p.Silicon()}
 	for _, name := range p.BufferNames() {
 		s := p.SRAM[name]
 		m.bufs = append(m.bufs, bufferModel{name: name, spec: s, bytesPerCycle: float64(s.Banks * s.BankWidthBytes * s.Ports)})
@@ -145,7 +146,7 @@ type run struct {
 	events   eventQueue
 	layers   map[layerKey]*LayerStats // nil unless Options.PerLayer
 	bursts   []dram.Request           // scratch: one transfer's DRAM requests
-	staticMW float64                  // on-chip leakage
+	staticMW float64                  // the chip's static power (leakage and the DRAM PHY's)
 	dramMW   float64                  // DRAM background and refresh
 }
 
@@ -163,10 +164,7 @@ func (m *Machine) Run(prog *kernels.Program) (*Stats, error) {
 	if m.opts.PerLayer {
 		r.layers = make(map[layerKey]*LayerStats)
 	}
-	for _, b := range m.bufs {
-		r.staticMW += b.spec.LeakageMW
-	}
-	r.staticMW += m.prof.MACArray.LeakageMW + m.prof.Vector.LeakageMW
+	r.staticMW = m.silicon.TotalLeakageMW
 	em := m.dram.EnergyModel()
 	r.dramMW = em.ActiveStandbyMW + em.RefreshMW
 	if err := r.loop(); err != nil {

@@ -399,9 +399,23 @@ func BenchmarkLeNet5CompileAndStep(b *testing.B) {
 func TestStaticEnergyIsLeakageTimesTime(t *testing.T) {
 	p := loadProfile(t, configs.Default, "sram.global.leakage_mw=12.5", "mac_array.leakage_mw=3", "vector.leakage_mw=0.5")
 	s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.RCT, Batch: 8}, Options{})
-	want := (12.5 + 3 + 0.5) * 1e-3 * s.Seconds() * 1e12
+	// The stated leakages, and the cost table's for the rest (control, DRAM PHY).
+	si := p.Silicon()
+	stated := si.LeakageMW["sram.global"] + si.LeakageMW["mac_array"] + si.LeakageMW["vector"]
+	if stated != 16 || si.TotalLeakageMW <= stated {
+		t.Fatalf("leakage %+v: want the stated 16 mW plus the modelled rest", si.LeakageMW)
+	}
+	want := si.TotalLeakageMW * 1e-3 * s.Seconds() * 1e12
 	if got := s.Energy.Component(Static); !relClose(got, want) {
-		t.Errorf("static energy %g pJ, want %g (16 mW for %g s)", got, want, s.Seconds())
+		t.Errorf("static energy %g pJ, want %g (%g mW for %g s)", got, want, si.TotalLeakageMW, s.Seconds())
+	}
+	// Static energy is the sum of every component's leakage over the run's time.
+	var sum float64
+	for _, v := range s.Report(false).StaticEnergyPJ {
+		sum += v
+	}
+	if !relClose(sum, s.Energy.Component(Static)) {
+		t.Errorf("per-component static energy sums to %g pJ, the ledger holds %g", sum, s.Energy.Component(Static))
 	}
 	dram := (p.DRAM.BackgroundPowerMW + p.DRAM.RefreshPowerMW) * 1e-3 * s.Seconds() * 1e12
 	if got := s.Energy.Component(DRAMBackground); !relClose(got, dram) {

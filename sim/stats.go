@@ -1,8 +1,11 @@
 package sim
 
 import (
+	"maps"
 	"slices"
+	"strings"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
@@ -42,6 +45,9 @@ type Stats struct {
 	PeakDRAMBytesPerCycle float64
 	// Layers breaks the run down by (layer, phase), in that order (Options.PerLayer).
 	Layers []LayerStats
+	// Silicon is the chip's area and static power by component; the ledger's static
+	// energy is their static power over the run's time.
+	Silicon hw.Silicon
 }
 
 // LayerStats is the part of a run one layer's instructions in one phase account for.
@@ -97,7 +103,7 @@ func newStats(m *Machine, prog *kernels.Program) *Stats {
 		Profile: m.prof.Name, Model: prog.Model, Method: prog.Method, Batch: prog.Batch,
 		Instructions: len(prog.Instrs), ClockHz: m.prof.Clock.Hz(),
 		PEs:       int64(m.prof.MACArray.Rows * m.prof.MACArray.Cols),
-		Footprint: prog.Footprint,
+		Footprint: prog.Footprint, Silicon: m.silicon,
 	}
 	for _, b := range m.bufs {
 		s.Buffers = append(s.Buffers, BufferStats{Name: b.name, CapacityBytes: int64(b.spec.Capacity)})
@@ -169,26 +175,41 @@ func (s *Stats) SRAMBytes() (read, write, peak int64) {
 
 // Report is the JSON form of Stats (`rctsim sim --format json`), one object per run.
 type Report struct {
-	Profile         string             `json:"profile"`
-	Model           string             `json:"model"`
-	Method          string             `json:"method"`
-	Batch           int                `json:"batch"`
-	Cycles          uint64             `json:"cycles"`
-	Seconds         float64            `json:"seconds"`
-	MACs            int64              `json:"macs"`
-	Instructions    int                `json:"instructions"`
-	EnergyPJ        map[string]float64 `json:"energy_pj"`
-	EnergyByTensor  map[string]float64 `json:"energy_by_tensor_pj"`
-	EnergyByPhase   map[string]float64 `json:"energy_by_phase_pj"`
-	DRAM            ReportDRAM         `json:"dram"`
-	SRAM            ReportSRAM         `json:"sram"`
-	MemoryBytes     map[string]int64   `json:"memory_bytes"`
-	Utilization     map[string]float64 `json:"utilization"`
-	ComputeCycles   uint64             `json:"compute_cycles"`
-	StallCycles     uint64             `json:"stall_cycles"`
-	VectorOps       int64              `json:"vector_ops"`
-	DMALoadedBytes  int64              `json:"dma_loaded_bytes"`
-	DMAStoredBytes  int64              `json:"dma_stored_bytes"`
+	Profile        string             `json:"profile"`
+	Model          string             `json:"model"`
+	Method         string             `json:"method"`
+	Batch          int                `json:"batch"`
+	Cycles         uint64             `json:"cycles"`
+	Seconds        float64            `json:"seconds"`
+	MACs           int64              `json:"macs"`
+	Instructions   int                `json:"instructions"`
+	EnergyPJ       map[string]float64 `json:"energy_pj"`
+	EnergyByTensor map[string]float64 `json:"energy_by_tensor_pj"`
+	EnergyByPhase  map[string]float64 `json:"energy_by_phase_pj"`
+	DRAM           ReportDRAM         `json:"dram"`
+	SRAM           ReportSRAM         `json:"sram"`
+	MemoryBytes    map[string]int64   `json:"memory_bytes"`
+	Utilization    map[string]float64 `json:"utilization"`
+	ComputeCycles  uint64             `json:"compute_cycles"`
+	StallCycles    uint64             `json:"stall_cycles"`
+	VectorOps      int64              `json:"vector_ops"`
+	DMALoadedBytes int64              `json:"dma_loaded_bytes"`
+	DMAStoredBytes int64              `json:"dma_stored_bytes"`
+	// TechnologyNode is the node of the chip's figures; AreaMM2 and LeakageMW its area
+	// and static power by component (mac_array, sram, vector, other, dram_interface;
+	// hw.Silicon) with "core" (all but the DRAM interface) and "total"; StaticEnergyPJ
+	// the static power of each over the run.
+	TechnologyNode string             `json:"technology_node"`
+	AreaMM2        map[string]float64 `json:"area_mm2"`
+	LeakageMW      map[string]float64 `json:"leakage_mw"`
+	StaticEnergyPJ map[string]float64 `json:"static_energy_pj"`
+	// PowerMW is the average power over the run: the chip's dynamic (MACs, SRAM,
+	// vector) and static power, the chip's sum, the DRAM device's (accesses,
+	// background and refresh), and the total.
+	PowerMW map[string]float64 `json:"power_mw"`
+	// Derived are figures of merit: energy-delay product (J s), energy x area
+	// (J mm2), and training throughput per mm2 of silicon and per watt (examples/s).
+	Derived         map[string]float64 `json:"derived"`
 	EnergyBreakdown []LedgerCell       `json:"energy_ledger_pj,omitempty"`
 }
 
@@ -212,9 +233,11 @@ type ReportSRAM struct {
 
 // ReportBuffer is one buffer in a Report.
 type ReportBuffer struct {
-	Name          string `json:"name"`
-	CapacityBytes int64  `json:"capacity_bytes"`
-	PeakBytes     int64  `json:"peak_bytes"`
+	Name          string  `json:"name"`
+	CapacityBytes int64   `json:"capacity_bytes"`
+	PeakBytes     int64   `json:"peak_bytes"`
+	AreaMM2       float64 `json:"area_mm2"`
+	LeakageMW     float64 `json:"leakage_mw"`
 }
 
 // LedgerCell is one non-zero cell of the ledger.
@@ -265,6 +288,7 @@ func (s *Stats) Report(cells bool) Report {
 	for _, b := range s.Buffers {
 		r.SRAM.Buffers = append(r.SRAM.Buffers, ReportBuffer{Name: b.Name, CapacityBytes: b.CapacityBytes, PeakBytes: b.PeakBytes})
 	}
+	s.siliconReport(&r)
 	if cells {
 		for c := Component(0); c < NumComponents; c++ {
 			for cl := kernels.TensorClass(0); cl < kernels.NumClasses; cl++ {
@@ -277,4 +301,63 @@ func (s *Stats) Report(cells bool) Report {
 		}
 	}
 	return r
+}
+
+// siliconParts are the components of a report's area, leakage and static energy: a
+// fixed set, so that sweeps over chips with other buffers share their columns (the
+// buffers' own figures are in ReportSRAM.Buffers).
+var siliconParts = []string{"mac_array", "sram", "vector", "other", "dram_interface"}
+
+// siliconPart is the report component a hw.Silicon component belongs to.
+func siliconPart(name string) string {
+	if strings.HasPrefix(name, "sram.") {
+		return "sram"
+	}
+	return name
+}
+
+// siliconReport fills the area, static power and power figures of a Report.
+func (s *Stats) siliconReport(r *Report) {
+	si := s.Silicon
+	sec := s.Seconds()
+	if s.ClockHz == 0 {
+		sec = 0
+	}
+	r.TechnologyNode = si.Node
+	r.AreaMM2 = map[string]float64{"core": si.CoreAreaMM2, "total": si.TotalAreaMM2}
+	r.LeakageMW = map[string]float64{"total": si.TotalLeakageMW}
+	r.StaticEnergyPJ = map[string]float64{}
+	for _, part := range siliconParts {
+		r.AreaMM2[part], r.LeakageMW[part], r.StaticEnergyPJ[part] = 0, 0, 0
+	}
+	for _, name := range slices.Sorted(maps.Keys(si.AreaMM2)) {
+		part := siliconPart(name)
+		r.AreaMM2[part] += si.AreaMM2[name]
+		r.LeakageMW[part] += si.LeakageMW[name]
+		r.StaticEnergyPJ[part] += si.LeakageMW[name] * 1e9 * sec // mW x s = 1e9 pJ
+	}
+	for i := range r.SRAM.Buffers {
+		b := &r.SRAM.Buffers[i]
+		b.AreaMM2, b.LeakageMW = si.AreaMM2["sram."+b.Name], si.LeakageMW["sram."+b.Name]
+	}
+	perMW := func(pj float64) float64 {
+		if sec == 0 {
+			return 0
+		}
+		return pj * 1e-9 / sec
+	}
+	e := &s.Energy
+	dynamic := e.Component(MAC) + e.Component(SRAM) + e.Component(Vector)
+	dram := e.Component(DRAM) + e.Component(DRAMBackground)
+	r.PowerMW = map[string]float64{
+		"chip_dynamic": perMW(dynamic), "chip_static": perMW(e.Component(Static)),
+		"chip": perMW(dynamic + e.Component(Static)), "dram": perMW(dram), "total": perMW(e.Total()),
+	}
+	joules := e.Total() * 1e-12
+	r.Derived = map[string]float64{"edp_j_s": joules * sec, "energy_area_j_mm2": joules * si.TotalAreaMM2,
+		"examples_per_s_per_mm2": 0, "examples_per_s_per_w": 0}
+	if sec > 0 && joules > 0 && si.TotalAreaMM2 > 0 {
+		r.Derived["examples_per_s_per_mm2"] = float64(s.Batch) / sec / si.TotalAreaMM2
+		r.Derived["examples_per_s_per_w"] = float64(s.Batch) / joules
+	}
 }

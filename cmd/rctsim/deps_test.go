@@ -27,7 +27,7 @@ var importPolicy = map[string][]string{
 	"traces/progress": {"golang.org/x/term"},
 	"configs":         nil,
 	"hw/tomlpos":      {"traces/fileio"},
-	"hw":              {"hw/tomlpos", "traces/fileio", "github.com/BurntSushi/toml"},
+	"hw":              {"configs", "hw/tomlpos", "traces/fileio", "github.com/BurntSushi/toml"},
 	"models":          {"traces/fileio"},
 	"kernels":         {"hw", "models", "train/numerics"},
 	"traces":          {"models", "train/numerics", "traces/fileio"},
