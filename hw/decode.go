@@ -77,8 +77,8 @@ func Defaults() *Profile {
 	return &Profile{
 		TechnologyNode: Costs().ReferenceNode,
 		MACArray:       MACArraySpec{AccumulatorBits: 32},
-		DRAM:     defaultDRAM(),
-		DMA:      DMASpec{SetupCycles: 8, MaxOutstanding: 16},
+		DRAM:           defaultDRAM(),
+		DMA:            DMASpec{SetupCycles: 8, MaxOutstanding: 16},
 	}
 }
 

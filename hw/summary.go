@@ -185,14 +185,14 @@ func (s ProfileSummary) String() string {
 	if s.HasFloat {
 		float = "trains in " + s.TrainFloat
 	}
-	return fmt.Sprintf("%s: %dx%d %s @ %s, modes %s, peak %.1f GOPS (%s), SRAM %s in %d buffer(s), %s %.1f GB/s, %s",
+	return fmt.Sprintf("%s: %dx%d %s @ %s, modes %s, peak %.1f GOPS (%s), SRAM %s in %d buffer(s), %s %.1f GB/s, %s; %s, %.2f mm2, %.1f mW leakage",
 		s.Name, s.Rows, s.Cols, s.Dataflow, s.Clock, strings.Join(s.Modes, ","), s.PeakGOPS, s.PeakMode,
-		s.SRAMBytes, s.SRAMBuffers, s.DRAMKind, s.DRAMPeakGBps, float)
+		s.SRAMBytes, s.SRAMBuffers, s.DRAMKind, s.DRAMPeakGBps, float, s.Node, s.AreaMM2, s.LeakageMW)
 }
 
 // WriteSummaries validates the profiles named in fsys and prints one table line each
-// (file, name, array, clock, modes, peak throughput, SRAM, DRAM and its bandwidth,
-// training float), "INVALID" for a profile that does not load. It returns the load
+// (file, name, node, area, leakage, array, clock, modes, peak throughput, SRAM, DRAM
+// and its bandwidth, training float), "INVALID" for a profile that does not load. It returns the load
 // errors, one per invalid profile, naming each file as dir/name (dir "" for an
 // embedded file system).
 func WriteSummaries(w io.Writer, fsys fs.FS, dir string, names []string) ([]error, error) {

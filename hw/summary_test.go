@@ -10,7 +10,8 @@ import (
 )
 
 func TestSummaryDefault(t *testing.T) {
-	s := loadDefault(t).Summary()
+	p := loadDefault(t)
+	s := p.Summary()
 	want := ProfileSummary{
 		Name: "default", Rows: 16, Cols: 16, Dataflow: OutputStationary, Clock: 800e6,
 		Modes:    []string{"2x2", "4x4", "4x8", "8x8", "16x8", "16x16", "fp16", "fp32"},
@@ -18,6 +19,10 @@ func TestSummaryDefault(t *testing.T) {
 		SRAMBytes: 512 << 10, SRAMBuffers: 1,
 		DRAMKind: "LPDDR4-3200", DRAMPeakGBps: 12.8,
 		HasFloat: true, TrainFloat: "fp32",
+		Node: "45nm", AreaMM2: p.Silicon().TotalAreaMM2, LeakageMW: p.Silicon().TotalLeakageMW,
+	}
+	if !(s.AreaMM2 > 0 && s.LeakageMW > 0) {
+		t.Errorf("area %g mm2, leakage %g mW", s.AreaMM2, s.LeakageMW)
 	}
 	if math.Abs(s.PeakGOPS-want.PeakGOPS) < 1e-9 {
 		s.PeakGOPS = want.PeakGOPS
