@@ -24,8 +24,8 @@ var cmdSweep = &command{
 
 func runSweep(c *command, e *env, args []string) error {
 	fs := newFlags(c, e)
-	out := fs.String("o", "", "append rows to this CSV `file` and resume from it (default: CSV on stdout, no resuming)")
-	jsonl := fs.String("jsonl", "", "also append rows to this JSON Lines `file` (resumed the same way)")
+	out := fs.String("o", "", "append rows to this CSV `file` and resume from it (default: CSV on stdout, no resuming; a device or FIFO is written, never resumed)")
+	jsonl := fs.String("jsonl", "", "also append rows to this JSON Lines `file` (resumed the same way; - is stdout)")
 	workers := fs.Int("workers", 0, "points simulated at once (default: every core)")
 	shardFlag := fs.String("shard", "0/1", "run only shard `i/N` of the points (point k belongs to shard k mod N), e.g. $SLURM_ARRAY_TASK_ID/8")
 	fresh := fs.Bool("fresh", false, "start the output files over instead of resuming them")
@@ -59,12 +59,24 @@ func runSweep(c *command, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "swept profile keys: %s\n", strings.Join(spec.ProfileColumns(), ", "))
 		return nil
 	}
-	if *out != "" && *out == *jsonl {
-		return usagef("-o and --jsonl name the same file")
-	}
 	opts := sweep.Options{Workers: *workers, Shard: shard, CSV: *out, JSONL: *jsonl, Fresh: *fresh}
-	if *out == "" || *out == "-" {
+	csvStdout, jsonlStdout := *out == "" || *out == "-", *jsonl == "-"
+	switch {
+	case csvStdout && jsonlStdout:
+		return usagef("-o and --jsonl both name standard output: give -o a file")
+	case csvStdout:
 		opts.CSV, opts.Stdout = "", e.stdout
+	case jsonlStdout:
+		opts.JSONL, opts.JSONLStream = "", e.stdout
+	}
+	if *fresh && csvStdout && (*jsonl == "" || jsonlStdout) {
+		return usagef("--fresh does not apply to standard output (it starts over the files of -o and --jsonl)")
+	}
+	if !csvStdout && *jsonl != "" && !jsonlStdout && fileio.SameFile(*out, *jsonl) {
+		// Two writers to one device (/dev/null) are harmless; to one file, not.
+		if _, info, err := fileio.Resolve(*out); err != nil || info == nil || info.Mode().IsRegular() {
+			return usagef("-o and --jsonl name the same file %s", *out)
+		}
 	}
 	if !*quiet {
 		opts.Progress = progress.New(e.stderr)

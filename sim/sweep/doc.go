@@ -127,7 +127,12 @@
 // bytes written are the same whatever the number of workers, and a killed run leaves
 // whole rows plus at most one torn last line. Rerunning cuts the torn line and skips
 // every point whose hash the file already has; the result is byte-identical to an
-// uninterrupted run. Options.Fresh starts over. A file whose header is not the spec's
+// uninterrupted run. Options.Fresh starts over. Every output is checked, and an
+// existing one read, before any is created, cut or started over: a bad one (a folder,
+// another sweep's file, a path under a file) fails the run and leaves the others as
+// they were, Fresh or not. A device or FIFO (-o /dev/null, a named pipe) is written as
+// it is, never read back, cut or replaced: nothing is resumed from it, and every point
+// the other outputs lack gets a row there. A file whose header is not the spec's
 // is refused, not mixed, and so is one written by an rctsim with other columns (one
 // from before failure_kind, say): its rows cannot be completed without rerunning them,
 // and rows of two layouts in one CSV would read wrongly. The error names the file and

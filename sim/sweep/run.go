@@ -1,14 +1,17 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/traces/progress"
 )
 
@@ -19,12 +22,16 @@ type Options struct {
 	// Shard selects the part of the sweep to run (the zero Shard: all of it).
 	Shard Shard
 	// CSV is the CSV file the rows are appended to; rerunning skips the points it
-	// already has. Empty: CSV goes to Stdout, and nothing is resumed.
+	// already has. Empty: CSV goes to Stdout, and nothing is resumed. A device or FIFO
+	// (/dev/null, a named pipe) is written as it is and never read back: nothing is
+	// resumed from it.
 	CSV string
 	// JSONL, when set, is a JSON Lines file that gets the same rows, resumed the same way.
 	JSONL string
 	// Stdout receives the CSV when CSV is empty (nil: no CSV at all).
 	Stdout io.Writer
+	// JSONLStream receives the JSON Lines when JSONL is empty (nil: no JSON Lines).
+	JSONLStream io.Writer
 	// Fresh starts the output files over instead of resuming them.
 	Fresh bool
 	// Progress reports the points done (nil: no report).
@@ -61,6 +68,10 @@ type Summary struct {
 // point is written, when ctx is cancelled (the rows written stay, and rerunning
 // resumes), or on an output error. A point that fails is a row with its error, not a
 // failure of Run.
+//
+// Every output is checked, and an existing file read, before any is changed: a bad
+// output (a folder, a file of another sweep, a path that cannot be created) is an
+// error that leaves the others as they were, even with Fresh.
 func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error) {
 	start := time.Now()
 	workers := opts.Workers
@@ -80,37 +91,19 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 	sum = &Summary{Points: n}
 	defer func() { sum.Elapsed = time.Since(start) }()
 
-	header := csvLine(spec.columns)
-	var csvOut, jsonOut *output
-	switch {
-	case opts.CSV != "":
-		csvOut, err = openFile(opts.CSV, header, csvHash(len(spec.columns)), opts.Fresh)
-	case opts.Stdout != nil:
-		csvOut, err = openStream(opts.Stdout, header)
-	case opts.JSONL == "":
-		err = errors.New("sweep: no output (set Options.CSV, JSONL or Stdout)")
-	}
+	csvOut, jsonOut, err := openOutputs(spec, opts)
 	if err != nil {
 		return sum, err
 	}
-	if csvOut != nil {
-		defer func() {
-			if cerr := csvOut.close(); err == nil && cerr != nil {
-				err = cerr
-			}
-		}()
-		sum.Dropped += csvOut.dropped
-	}
-	if opts.JSONL != "" {
-		if jsonOut, err = openFile(opts.JSONL, nil, jsonlHash, opts.Fresh); err != nil {
-			return sum, err
+	for _, o := range []*output{csvOut, jsonOut} {
+		if o != nil {
+			sum.Dropped += o.dropped
+			defer func() {
+				if cerr := o.close(); err == nil && cerr != nil {
+					err = fmt.Errorf("%s: %w", o.path, cerr)
+				}
+			}()
 		}
-		defer func() {
-			if cerr := jsonOut.close(); err == nil && cerr != nil {
-				err = cerr
-			}
-		}()
-		sum.Dropped += jsonOut.dropped
 	}
 	// The outputs' done sets are only read once the workers start.
 	needCSV := func(h string) bool { return csvOut != nil && !csvOut.has(h) }
@@ -213,6 +206,81 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 	}
 	prog.Finish(st)
 	return sum, nil
+}
+
+// openOutputs opens the outputs opts names: each is checked (and an existing file
+// read) first, and only when every one is good are they created, cut or started over
+// and given their header, so that a bad output leaves the others untouched.
+func openOutputs(spec *Spec, opts Options) (csvOut, jsonOut *output, err error) {
+	if opts.CSV == "" && opts.Stdout == nil && opts.JSONL == "" && opts.JSONLStream == nil {
+		return nil, nil, errors.New("sweep: no output (set Options.CSV, JSONL, Stdout or JSONLStream)")
+	}
+	if opts.CSV != "" && opts.JSONL != "" && sameRegular(opts.CSV, opts.JSONL) {
+		return nil, nil, fmt.Errorf("sweep: the CSV and JSON Lines outputs are the same file %s", opts.CSV)
+	}
+	if opts.CSV == "" && opts.JSONL == "" && opts.Stdout != nil && opts.Stdout == opts.JSONLStream {
+		return nil, nil, errors.New("sweep: the CSV and the JSON Lines go to the same stream")
+	}
+	var outs []*output
+	fail := func(err error) (*output, *output, error) {
+		for _, o := range outs {
+			o.abandon()
+		}
+		return nil, nil, err
+	}
+	header := csvLine(spec.columns)
+	switch {
+	case opts.CSV != "":
+		csvOut, err = prepareFile(opts.CSV, header, csvHash(len(spec.columns)), opts.Fresh)
+	case opts.Stdout != nil:
+		csvOut = openStream("stdout", opts.Stdout, header)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if csvOut != nil {
+		outs = append(outs, csvOut)
+	}
+	switch {
+	case opts.JSONL != "":
+		jsonOut, err = prepareFile(opts.JSONL, nil, jsonlHash, opts.Fresh)
+	case opts.JSONLStream != nil:
+		jsonOut = openStream("JSON Lines stream", opts.JSONLStream, nil)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if jsonOut != nil {
+		outs = append(outs, jsonOut)
+	}
+	// New files first: creating one is what can still fail (permissions), and a file
+	// created here can be removed again, while a cut cannot be undone.
+	slices.SortStableFunc(outs, func(a, b *output) int {
+		return cmp.Compare(boolInt(!a.create), boolInt(!b.create))
+	})
+	for _, o := range outs {
+		if err := o.commit(); err != nil {
+			return fail(err)
+		}
+	}
+	return csvOut, jsonOut, nil
+}
+
+// sameRegular reports whether two output paths are one regular or new file (two
+// writers to one device, such as /dev/null, are harmless).
+func sameRegular(a, b string) bool {
+	if !fileio.SameFile(a, b) {
+		return false
+	}
+	_, info, err := fileio.Resolve(a)
+	return err != nil || info == nil || info.Mode().IsRegular()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // writeResult writes one point's rows to the outputs that lack them.
