@@ -81,15 +81,20 @@ func runSweep(c *command, e *env, args []string) error {
 	if !*quiet {
 		opts.Progress = progress.New(e.stderr)
 	}
-	// SIGINT and SIGTERM (Slurm's time limit, a Kubernetes eviction) stop the sweep
-	// after the rows already complete; rerunning resumes.
+	// SIGINT and SIGTERM (Slurm's time limit, a Kubernetes eviction) stop the sweep:
+	// the simulations in flight stop at once, the rows already complete stay, and
+	// rerunning resumes. A second signal kills as usual.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	sum, err := sweep.Run(ctx, spec, opts)
 	if sum != nil && sum.Dropped > 0 {
 		fmt.Fprintf(e.stderr, "rctsim sweep: cut a partial last row (%d bytes) left by an interrupted run\n", sum.Dropped)
 	}
 	if err != nil {
+		if sum != nil && sum.Abandoned > 0 {
+			fmt.Fprintf(e.stderr, "rctsim sweep: stopped %d points part way; rerunning simulates them\n", sum.Abandoned)
+		}
 		return err
 	}
 	if !*quiet && sum.Duplicates > 0 {

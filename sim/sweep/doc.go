@@ -132,7 +132,10 @@
 // another sweep's file, a path under a file) fails the run and leaves the others as
 // they were, Fresh or not. A device or FIFO (-o /dev/null, a named pipe) is written as
 // it is, never read back, cut or replaced: nothing is resumed from it, and every point
-// the other outputs lack gets a row there. A file whose header is not the spec's
+// the other outputs lack gets a row there. Cancelling Run's context (the command
+// does on SIGINT and SIGTERM) stops the simulations in flight at their next
+// instruction: their points get no row, the rows written stay whole, and a rerun
+// resumes. A file whose header is not the spec's
 // is refused, not mixed, and so is one written by an rctsim with other columns (one
 // from before failure_kind, say): its rows cannot be completed without rerunning them,
 // and rows of two layouts in one CSV would read wrongly. The error names the file and

@@ -45,6 +45,8 @@ type Options struct {
 
 	// afterRow, for tests, is called after each row written, with the count so far.
 	afterRow func(n int)
+	// startPoint, for tests, is called by a worker as it starts simulating point k.
+	startPoint func(k int)
 }
 
 // Summary counts what Run did.
@@ -57,6 +59,9 @@ type Summary struct {
 	// Duplicates are points whose hash an earlier point of this run already had (two
 	// [[points]] tables naming the same configuration); they are written once.
 	Duplicates int
+	// Abandoned are the points whose simulation a cancellation stopped part way: they
+	// have no row, and rerunning simulates them.
+	Abandoned int
 	// Dropped is the bytes of partial last rows cut from the outputs on resuming.
 	Dropped int
 	Elapsed time.Duration
@@ -65,15 +70,21 @@ type Summary struct {
 // Run simulates the points of spec in opts.Shard that the outputs do not have yet, on
 // opts.Workers goroutines, and appends one row per point to the outputs in point order
 // (so the bytes written do not depend on the number of workers). It returns when every
-// point is written, when ctx is cancelled (the rows written stay, and rerunning
-// resumes), or on an output error. A point that fails is a row with its error, not a
-// failure of Run.
+// point is written, on an output error, or soon after ctx is cancelled: cancellation
+// reaches the simulations in flight, which stop at their next instruction (a point
+// still being compiled finishes compiling first); their points get no row, the rows
+// written stay whole, and rerunning resumes. A point that fails is a row with its
+// error, not a failure of Run.
 //
 // Every output is checked, and an existing file read, before any is changed: a bad
 // output (a folder, a file of another sweep, a path that cannot be created) is an
 // error that leaves the others as they were, even with Fresh.
 func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error) {
 	start := time.Now()
+	shard := opts.Shard.norm()
+	n := shard.Len(spec.Len())
+	sum = &Summary{Points: n}
+	defer func() { sum.Elapsed = time.Since(start) }()
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -86,10 +97,6 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 	if cacheSize <= 0 {
 		cacheSize = 256
 	}
-	shard := opts.Shard.norm()
-	n := shard.Len(spec.Len())
-	sum = &Summary{Points: n}
-	defer func() { sum.Elapsed = time.Since(start) }()
 
 	csvOut, jsonOut, err := openOutputs(spec, opts)
 	if err != nil {
@@ -147,13 +154,24 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 			}
 		}
 	}()
+	var mu sync.Mutex
+	abandoned := 0 // read after wg.Wait
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{spec: spec, cache: cache}
+			w := &worker{ctx: ctx, spec: spec, cache: cache, startPoint: opts.startPoint}
 			for j := range jobs {
+				if ctx.Err() != nil {
+					return // a job taken as the sweep stopped: not started
+				}
 				r := w.do(j.seq, j.k, needCSV, needJSON)
+				if r.abandoned {
+					mu.Lock()
+					abandoned++
+					mu.Unlock()
+					return
+				}
 				select {
 				case results <- r:
 				case <-ctx.Done():
@@ -162,8 +180,13 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 			}
 		}()
 	}
-	defer wg.Wait() // after cancel (deferred later, runs first)
-	defer cancel()
+	// The workers stop soon after a cancel (their simulations check ctx), so waiting
+	// for them costs little and leaves no goroutine behind.
+	defer func() {
+		cancel()
+		wg.Wait()
+		sum.Abandoned = abandoned
+	}()
 
 	pending := make(map[int]result, window)
 	// Only [[points]] tables can name one configuration twice (the axes, plans and
@@ -173,6 +196,24 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 		written = map[uint64]struct{}{}
 	}
 	next := 0
+	// flush writes the points that are next in order.
+	flush := func() error {
+		for {
+			r, ok := pending[next]
+			if !ok {
+				return nil
+			}
+			delete(pending, next)
+			if err := writeResult(r, csvOut, jsonOut, written, sum, &st); err != nil {
+				return err
+			}
+			next++
+			<-tokens
+			if opts.afterRow != nil && !r.skip {
+				opts.afterRow(sum.Simulated)
+			}
+		}
+	}
 	// Tick so that a slow point still moves the ETA and the elapsed time.
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -180,28 +221,32 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 		select {
 		case r := <-results:
 			pending[r.seq] = r
-			for {
-				r, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				if err := writeResult(r, csvOut, jsonOut, written, sum, &st); err != nil {
-					return sum, err
-				}
-				next++
-				<-tokens
-				if opts.afterRow != nil && !r.skip {
-					opts.afterRow(sum.Simulated)
-				}
+			if err := flush(); err != nil {
+				return sum, err
 			}
 			prog.Update(st)
 		case <-tick.C:
 			prog.Update(st)
 		case <-ctx.Done():
+			// Keep the rows already finished that are next in order; the points
+			// still in flight are abandoned.
+			for drained := false; !drained; {
+				select {
+				case r := <-results:
+					pending[r.seq] = r
+				default:
+					drained = true
+				}
+			}
+			if err := flush(); err != nil {
+				return sum, err
+			}
 			prog.Finish(st)
+			if next == n {
+				return sum, nil
+			}
 			return sum, fmt.Errorf("sweep interrupted after %d of %d points (the rows written are kept; rerun to resume): %w",
-				sum.Skipped+sum.Simulated, n, context.Cause(ctx))
+				sum.Skipped+sum.Simulated+sum.Duplicates, n, context.Cause(ctx))
 		}
 	}
 	prog.Finish(st)

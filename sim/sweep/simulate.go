@@ -3,6 +3,7 @@ package sweep
 import (
 	"bytes"
 	"container/list"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -81,9 +82,12 @@ const hwCacheSize = 8
 // worker resolves, hashes and simulates points. Each goroutine owns one: machines are
 // not safe for concurrent use.
 type worker struct {
-	spec  *Spec
-	cache *statsCache
-	hw    []*hwEntry // most recent last
+	// ctx stops the simulation in flight when the sweep is cancelled.
+	ctx        context.Context
+	spec       *Spec
+	cache      *statsCache
+	hw         []*hwEntry // most recent last
+	startPoint func(k int)
 }
 
 // hardware returns the resolved profile of a point's overrides, from the worker's cache.
@@ -146,14 +150,23 @@ func (w *worker) step(e *hwEntry, model string, opts kernels.Options, plan numer
 		return c.stats, c.err
 	}
 	opts.Plan = plan
-	s, err := runStep(e.machine, w.spec, model, opts)
+	s, err := runStep(w.ctx, e.machine, w.spec, model, opts)
+	if w.ctx.Err() != nil {
+		// Stopped part way, or finished as the sweep stopped: either way not a
+		// result to keep (the point gets no row).
+		return nil, errAbandoned
+	}
 	w.cache.put(&cacheEntry{key: key, stats: s, err: err})
 	return s, err
 }
 
+// errAbandoned is the error of a step whose simulation a cancelled sweep stopped.
+var errAbandoned = errors.New("sweep: stopped")
+
 // runStep compiles and simulates one step; a panic in either is the point's error,
-// not the end of the sweep.
-func runStep(m *sim.Machine, spec *Spec, model string, opts kernels.Options) (s *sim.Stats, err error) {
+// not the end of the sweep. Cancelling ctx stops the simulation at its next
+// instruction.
+func runStep(ctx context.Context, m *sim.Machine, spec *Spec, model string, opts kernels.Options) (s *sim.Stats, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = nil, fmt.Errorf("panic: %v", r)
@@ -163,7 +176,7 @@ func runStep(m *sim.Machine, spec *Spec, model string, opts kernels.Options) (s 
 	if err != nil {
 		return nil, err
 	}
-	return m.Run(prog)
+	return m.RunContext(ctx, prog)
 }
 
 // emptyLike returns zero statistics with s's identity (machine, model, method, batch).
@@ -222,9 +235,11 @@ type result struct {
 	index int // point index
 	hash  string
 	skip  bool // every output already has it
-	fail  bool
-	csv   []byte // one complete line, or nil when the CSV output has the point
-	jsonl []byte // likewise for JSON Lines
+	// abandoned: the sweep was cancelled while the point ran; it has no row.
+	abandoned bool
+	fail      bool
+	csv       []byte // one complete line, or nil when the CSV output has the point
+	jsonl     []byte // likewise for JSON Lines
 }
 
 // jsonRow is one line of the JSON Lines output: the point and the report of
@@ -256,7 +271,14 @@ func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result
 		r.skip = true
 		return r
 	}
+	if w.startPoint != nil {
+		w.startPoint(k)
+	}
 	stats, steps, err := w.simulate(e, pt)
+	if errors.Is(err, errAbandoned) {
+		r.abandoned = true
+		return r
+	}
 	var rep *sim.Report
 	var metrics []string
 	if err == nil {
