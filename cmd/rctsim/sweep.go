@@ -136,11 +136,14 @@ func runMerge(c *command, e *env, args []string) error {
 	}
 	var inputs []sweep.MergeInput
 	for _, name := range fs.Args() {
-		if *out != "" && fileio.SameFile(name, *out) {
-			return usagef("input %s is also the output (-o)", name)
+		if name == "-" {
+			return usagef("merge reads files, not standard input (-): name the sweep CSVs")
 		}
 		if strings.HasPrefix(name, "-") {
 			return usagef("flag %s after the inputs: put flags first", name)
+		}
+		if *out != "" && *out != "-" && fileio.SameFile(name, *out) {
+			return usagef("input %s is also the output (-o)", name)
 		}
 		f, err := os.Open(name)
 		if err != nil {

@@ -78,6 +78,8 @@ func TestSweepUsage(t *testing.T) {
 		{[]string{"sweep", "--check", "lenet5_array_sram"}, 0, ""},
 		{[]string{"merge"}, 2, "at least one"},
 		{[]string{"merge", spec, "-o", "x.csv"}, 2, "put flags first"},
+		{[]string{"merge", "-"}, 2, "not standard input"},
+		{[]string{"merge", "--shards", "-2", spec}, 2, "--shards"},
 		{[]string{"sweep", "--jsonl", "-", spec}, 2, "-o and --jsonl both name standard output"},
 		{[]string{"sweep", "-o", "-", "--jsonl", "-", spec}, 2, "-o and --jsonl both name standard output"},
 		{[]string{"sweep", "--fresh", spec}, 2, "--fresh does not apply to standard output"},
@@ -193,6 +195,42 @@ func TestSweepOutputs(t *testing.T) {
 		}
 		if after, err := os.Lstat(os.DevNull); err != nil || after.Mode() != before.Mode() {
 			t.Fatalf("%v: %s changed: %v -> %v (%v)", args, os.DevNull, before.Mode(), after.Mode(), err)
+		}
+	}
+}
+
+// TestMergeNotSweepOutputs checks that merge names an input that is not a sweep CSV:
+// an empty file, another CSV, a folder.
+func TestMergeNotSweepOutputs(t *testing.T) {
+	dir, spec := writeSpec(t, sweepSpec)
+	good := filepath.Join(dir, "good.csv")
+	if code, _, stderr := rctsim("sweep", "--quiet", "-o", good, spec); code != 0 {
+		t.Fatal(stderr)
+	}
+	empty := filepath.Join(dir, "empty.csv")
+	other := filepath.Join(dir, "other.csv")
+	for path, data := range map[string]string{empty: "", other: "a,b\n1,2\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged := filepath.Join(dir, "merged.csv")
+	tests := []struct {
+		inputs []string
+		msg    string
+	}{
+		{[]string{empty}, empty + ": empty file"},
+		{[]string{good, empty}, empty + ": empty file"},
+		{[]string{good, other}, other + ":1: not a sweep output"},
+		{[]string{good, dir}, "is a directory"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := rctsim(append([]string{"merge", "-o", merged}, tt.inputs...)...)
+		if code != 1 || !strings.Contains(stderr, tt.msg) {
+			t.Errorf("merge %v: exit %d, %q; want exit 1 mentioning %q", tt.inputs, code, stderr, tt.msg)
+		}
+		if _, err := os.Stat(merged); err == nil {
+			t.Errorf("merge %v: a failed merge wrote its output", tt.inputs)
 		}
 	}
 }

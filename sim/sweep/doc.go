@@ -146,7 +146,9 @@
 // Shard{i, N} runs the points k with k mod N = i: the same spec and N on every node
 // give an exact partition. Merge joins the shards' files by hash, in point order (the
 // bytes of a single run), reporting duplicated points and, given the spec, naming the
-// missing ones.
+// missing ones (the first MaxMissing of them; without the spec it reports the gaps in
+// the point numbers). Every input must be a sweep output, header first: an empty file
+// or another CSV is an error naming it.
 //
 // Memory stays flat with the number of points: rows are streamed, points are computed
 // from their number on demand, the reorder window and the caches are bounded; only
