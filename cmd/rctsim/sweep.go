@@ -26,7 +26,7 @@ func runSweep(c *command, e *env, args []string) error {
 	fs := newFlags(c, e)
 	out := fs.String("o", "", "append rows to this CSV `file` and resume from it (default: CSV on stdout, no resuming; a device or FIFO is written, never resumed)")
 	jsonl := fs.String("jsonl", "", "also append rows to this JSON Lines `file` (resumed the same way; - is stdout)")
-	workers := fs.Int("workers", 0, "points simulated at once (default: every core)")
+	workers := fs.Int("workers", 0, fmt.Sprintf("points simulated at once, at most %d (default: every core)", sweep.MaxWorkers))
 	shardFlag := fs.String("shard", "0/1", "run only shard `i/N` of the points (point k belongs to shard k mod N), e.g. $SLURM_ARRAY_TASK_ID/8")
 	fresh := fs.Bool("fresh", false, "start the output files over instead of resuming them")
 	check := fs.Bool("check", false, "validate the spec, print its points and columns, and exit")
@@ -37,8 +37,8 @@ func runSweep(c *command, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("want one sweep spec (a .toml file or an embedded name: %s)", strings.Join(sweep.Embedded(), ", "))
 	}
-	if *workers < 0 {
-		return usagef("--workers must be positive (got %d)", *workers)
+	if *workers < 0 || *workers > sweep.MaxWorkers {
+		return usagef("--workers must be in 1..%d (got %d)", sweep.MaxWorkers, *workers)
 	}
 	shard, err := sweep.ParseShard(*shardFlag)
 	if err != nil {

@@ -80,6 +80,7 @@ func TestSweepUsage(t *testing.T) {
 		{[]string{"merge", spec, "-o", "x.csv"}, 2, "put flags first"},
 		{[]string{"merge", "-"}, 2, "not standard input"},
 		{[]string{"merge", "--shards", "-2", spec}, 2, "--shards"},
+		{[]string{"sweep", "--workers", "5000", spec}, 2, "--workers must be in 1..1024 (got 5000)"},
 		{[]string{"sweep", "--jsonl", "-", spec}, 2, "-o and --jsonl both name standard output"},
 		{[]string{"sweep", "-o", "-", "--jsonl", "-", spec}, 2, "-o and --jsonl both name standard output"},
 		{[]string{"sweep", "--fresh", spec}, 2, "--fresh does not apply to standard output"},

@@ -66,7 +66,10 @@
 // so a bad unit, an out-of-range value or a capacity that is not a multiple of the
 // buffer's banks is an error at the value's line. A value that is valid on its own but
 // not in combination with another axis's is a failed point (see Rows). Values that
-// resolve to the same setting ("1MiB" and "1024KiB") are a repeat, and an error.
+// resolve to the same setting ("1MiB" and "1024KiB") are a repeat, and an error. The
+// description cannot be swept (it changes no result, so its points would share a hash),
+// and no value or plan name may hold a line break or another control character (a row
+// is one line).
 //
 // A plan is a fixed width (2..32, one for all weight layers or one per weight layer;
 // ignored by fp32, used as the fake-quantisation width by qat) or a recorded precision
@@ -152,5 +155,8 @@
 //
 // Memory stays flat with the number of points: rows are streamed, points are computed
 // from their number on demand, the reorder window and the caches are bounded; only
-// the hashes of rows already on disk are kept (8 bytes each).
+// the hashes of rows already on disk are kept (8 bytes each). What a user's number
+// sizes is bounded: workers (MaxWorkers), the window (MaxWindow), point numbers
+// (MaxPoints), the lines of an output or merge input (4 MiB), the missing points a
+// merge lists, and whole-run totals of a schedule are checked for overflow.
 package sweep

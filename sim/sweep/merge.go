@@ -343,8 +343,9 @@ func (rep *MergeReport) WriteSummary(w io.Writer, inputs, shards int) {
 	}
 }
 
-// gapShards names the shards a gap of missing points belongs to, when few enough to
-// name.
+// gapShards names the shards a gap of missing points belongs to: consecutive points
+// are in consecutive shards (modulo N), so a first and a last name them all, however
+// large N is.
 func gapShards(m Missing, shards int) string {
 	switch {
 	case shards <= 0:
@@ -352,9 +353,10 @@ func gapShards(m Missing, shards int) string {
 	case m.Count >= shards:
 		return " (every shard)"
 	}
-	var names []string
-	for k := m.Index; k < m.Index+m.Count; k++ {
-		names = append(names, Shard{Index: k % shards, Count: shards}.String())
+	first := Shard{Index: m.Index % shards, Count: shards}
+	last := Shard{Index: (m.Index + m.Count - 1) % shards, Count: shards}
+	if m.Count == 2 {
+		return fmt.Sprintf(" (shards %s, %s)", first, last)
 	}
-	return " (shards " + strings.Join(names, ", ") + ")"
+	return fmt.Sprintf(" (%d shards, %s to %s)", m.Count, first, last)
 }

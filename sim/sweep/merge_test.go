@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -265,13 +266,24 @@ func TestMergeMissingBounded(t *testing.T) {
 	if rep.MissingPoints != high-1 || !slices.Equal(rep.Missing, want) || rep.Complete() {
 		t.Errorf("missing %d points in %+v, want %d in %+v", rep.MissingPoints, rep.Missing, high-1, want)
 	}
-	var sum strings.Builder
-	rep.WriteSummary(&sum, 1, 4)
-	for _, s := range []string{"missing: 2147483645 points", "  point 0 (shard 0/4)\n", "  points 2..2147483645 (2147483644 points) (every shard)\n"} {
-		if !strings.Contains(sum.String(), s) {
-			t.Errorf("summary lacks %q:\n%s", s, sum.String())
+	// Naming the shards of a gap costs nothing more with a huge --shards.
+	for _, tt := range []struct {
+		shards int
+		want   []string
+	}{
+		{4, []string{"missing: 2147483645 points", "  point 0 (shard 0/4)\n", "  points 2..2147483645 (2147483644 points) (every shard)\n"}},
+		{math.MaxInt, []string{"  point 0 (shard 0/9223372036854775807)\n", "(2147483644 shards, 2/9223372036854775807 to 2147483645/9223372036854775807)\n"}},
+		{0, []string{"  point 0\n", "  points 2..2147483645 (2147483644 points)\n"}},
+	} {
+		var sum strings.Builder
+		rep.WriteSummary(&sum, 1, tt.shards)
+		for _, s := range tt.want {
+			if !strings.Contains(sum.String(), s) {
+				t.Errorf("--shards %d: summary lacks %q:\n%s", tt.shards, s, sum.String())
+			}
 		}
 	}
+	var sum strings.Builder
 
 	// A spec of more points than MaxMissing, of which no input has any.
 	batches := make([]string, 700)
@@ -290,7 +302,6 @@ func TestMergeMissingBounded(t *testing.T) {
 	if rep.MissingPoints != n || len(rep.Missing) != MaxMissing || rep.Missing[MaxMissing-1].Index != MaxMissing-1 {
 		t.Errorf("%d missing, %d listed; want %d and %d", rep.MissingPoints, len(rep.Missing), n, MaxMissing)
 	}
-	sum.Reset()
 	rep.WriteSummary(&sum, 1, 0)
 	if !strings.Contains(sum.String(), fmt.Sprintf("missing: %d points\n", n)) || !strings.Contains(sum.String(), fmt.Sprintf("... and %d more\n", n-maxListed)) {
 		t.Errorf("summary:\n%s", sum.String())

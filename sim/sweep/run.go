@@ -17,7 +17,8 @@ import (
 
 // Options control Run.
 type Options struct {
-	// Workers is the number of points simulated at once (0: GOMAXPROCS, every core).
+	// Workers is the number of points simulated at once (0: GOMAXPROCS, every core;
+	// at most MaxWorkers).
 	Workers int
 	// Shard selects the part of the sweep to run (the zero Shard: all of it).
 	Shard Shard
@@ -37,7 +38,8 @@ type Options struct {
 	// Progress reports the points done (nil: no report).
 	Progress *progress.Reporter
 	// Window bounds the points in flight or waiting to be written in order (default
-	// 8 per worker): the memory of a sweep does not grow with its points.
+	// 8 per worker, at most MaxWindow): the memory of a sweep does not grow with its
+	// points.
 	Window int
 	// CacheSize bounds the simulated steps kept for reuse (default 256: enough for
 	// the distinct plans of a few schedules; each is a few KiB).
@@ -48,6 +50,13 @@ type Options struct {
 	// startPoint, for tests, is called by a worker as it starts simulating point k.
 	startPoint func(k int)
 }
+
+// Bounds of Options: each worker holds a machine and a compiled program (tens to
+// hundreds of MiB for a large model), and the window holds finished rows.
+const (
+	MaxWorkers = 1024
+	MaxWindow  = 1 << 16
+)
 
 // Summary counts what Run did.
 type Summary struct {
@@ -86,11 +95,18 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 	sum = &Summary{Points: n}
 	defer func() { sum.Elapsed = time.Since(start) }()
 	workers := opts.Workers
-	if workers <= 0 {
+	switch {
+	case workers < 0 || workers > MaxWorkers:
+		return sum, fmt.Errorf("sweep: %d workers: want 1..%d (0: every core)", workers, MaxWorkers)
+	case workers == 0:
 		workers = runtime.GOMAXPROCS(0)
 	}
+	workers = max(1, min(workers, n)) // more would have nothing to do
 	window := opts.Window
-	if window <= 0 {
+	switch {
+	case window > MaxWindow:
+		return sum, fmt.Errorf("sweep: a window of %d points: want at most %d", window, MaxWindow)
+	case window <= 0:
 		window = max(16, 8*workers)
 	}
 	cacheSize := opts.CacheSize
