@@ -11,6 +11,7 @@ package sim
 
 import (
 	"container/heap"
+	"context"
 	"fmt"
 	"math"
 	"math/bits"
@@ -129,6 +130,7 @@ type run struct {
 	m     *Machine
 	prog  *kernels.Program
 	stats *Stats
+	ctx   context.Context
 
 	now      uint64
 	pending  []int32 // unfinished dependencies per instruction
@@ -152,12 +154,23 @@ type run struct {
 
 // Run executes a program and returns its statistics.
 func (m *Machine) Run(prog *kernels.Program) (*Stats, error) {
+	return m.RunContext(context.Background(), prog)
+}
+
+// RunContext is Run that stops when ctx is done, returning ctx's error: a sweep or a
+// server cancels a long simulation (a large model's step takes seconds) without
+// waiting for it to end. The engine looks at ctx every cancelCheck events, so a
+// context that is never cancelled costs nothing measurable.
+func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := m.check(prog); err != nil {
 		return nil, err
 	}
 	m.dram.Reset()
 	n := len(prog.Instrs)
-	r := &run{m: m, prog: prog, stats: newStats(m, prog),
+	r := &run{m: m, prog: prog, stats: newStats(m, prog), ctx: ctx,
 		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
 		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs))}
 	r.buildGraph()
@@ -224,9 +237,21 @@ func (r *run) buildGraph() {
 	}
 }
 
+// cancelCheck is how many events the engine handles between looks at its context: a
+// few milliseconds of work at most, so a cancel stops it well within a second.
+const cancelCheck = 256
+
 func (r *run) loop() error {
 	completed := 0
-	for {
+	done := r.ctx.Done() // nil for a context that cannot be cancelled
+	for n := 0; ; n++ {
+		if done != nil && n%cancelCheck == 0 {
+			select {
+			case <-done:
+				return r.ctx.Err()
+			default:
+			}
+		}
 		for u := kernels.Unit(0); u < kernels.NumUnits; u++ {
 			r.tryIssue(u)
 		}

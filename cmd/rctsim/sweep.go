@@ -24,9 +24,9 @@ var cmdSweep = &command{
 
 func runSweep(c *command, e *env, args []string) error {
 	fs := newFlags(c, e)
-	out := fs.String("o", "", "append rows to this CSV `file` and resume from it (default: CSV on stdout, no resuming)")
-	jsonl := fs.String("jsonl", "", "also append rows to this JSON Lines `file` (resumed the same way)")
-	workers := fs.Int("workers", 0, "points simulated at once (default: every core)")
+	out := fs.String("o", "", "append rows to this CSV `file` and resume from it (default: CSV on stdout, no resuming; a device or FIFO is written, never resumed)")
+	jsonl := fs.String("jsonl", "", "also append rows to this JSON Lines `file` (resumed the same way; - is stdout)")
+	workers := fs.Int("workers", 0, fmt.Sprintf("points simulated at once, at most %d (default: every core)", sweep.MaxWorkers))
 	shardFlag := fs.String("shard", "0/1", "run only shard `i/N` of the points (point k belongs to shard k mod N), e.g. $SLURM_ARRAY_TASK_ID/8")
 	fresh := fs.Bool("fresh", false, "start the output files over instead of resuming them")
 	check := fs.Bool("check", false, "validate the spec, print its points and columns, and exit")
@@ -37,8 +37,8 @@ func runSweep(c *command, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("want one sweep spec (a .toml file or an embedded name: %s)", strings.Join(sweep.Embedded(), ", "))
 	}
-	if *workers < 0 {
-		return usagef("--workers must be positive (got %d)", *workers)
+	if *workers < 0 || *workers > sweep.MaxWorkers {
+		return usagef("--workers must be in 1..%d (got %d)", sweep.MaxWorkers, *workers)
 	}
 	shard, err := sweep.ParseShard(*shardFlag)
 	if err != nil {
@@ -59,25 +59,42 @@ func runSweep(c *command, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "swept profile keys: %s\n", strings.Join(spec.ProfileColumns(), ", "))
 		return nil
 	}
-	if *out != "" && *out == *jsonl {
-		return usagef("-o and --jsonl name the same file")
-	}
 	opts := sweep.Options{Workers: *workers, Shard: shard, CSV: *out, JSONL: *jsonl, Fresh: *fresh}
-	if *out == "" || *out == "-" {
+	csvStdout, jsonlStdout := *out == "" || *out == "-", *jsonl == "-"
+	switch {
+	case csvStdout && jsonlStdout:
+		return usagef("-o and --jsonl both name standard output: give -o a file")
+	case csvStdout:
 		opts.CSV, opts.Stdout = "", e.stdout
+	case jsonlStdout:
+		opts.JSONL, opts.JSONLStream = "", e.stdout
+	}
+	if *fresh && csvStdout && (*jsonl == "" || jsonlStdout) {
+		return usagef("--fresh does not apply to standard output (it starts over the files of -o and --jsonl)")
+	}
+	if !csvStdout && *jsonl != "" && !jsonlStdout && fileio.SameFile(*out, *jsonl) {
+		// Two writers to one device (/dev/null) are harmless; to one file, not.
+		if _, info, err := fileio.Resolve(*out); err != nil || info == nil || info.Mode().IsRegular() {
+			return usagef("-o and --jsonl name the same file %s", *out)
+		}
 	}
 	if !*quiet {
 		opts.Progress = progress.New(e.stderr)
 	}
-	// SIGINT and SIGTERM (Slurm's time limit, a Kubernetes eviction) stop the sweep
-	// after the rows already complete; rerunning resumes.
+	// SIGINT and SIGTERM (Slurm's time limit, a Kubernetes eviction) stop the sweep:
+	// the simulations in flight stop at once, the rows already complete stay, and
+	// rerunning resumes. A second signal kills as usual.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	sum, err := sweep.Run(ctx, spec, opts)
 	if sum != nil && sum.Dropped > 0 {
 		fmt.Fprintf(e.stderr, "rctsim sweep: cut a partial last row (%d bytes) left by an interrupted run\n", sum.Dropped)
 	}
 	if err != nil {
+		if sum != nil && sum.Abandoned > 0 {
+			fmt.Fprintf(e.stderr, "rctsim sweep: stopped %d points part way; rerunning simulates them\n", sum.Abandoned)
+		}
 		return err
 	}
 	if !*quiet && sum.Duplicates > 0 {
@@ -119,11 +136,14 @@ func runMerge(c *command, e *env, args []string) error {
 	}
 	var inputs []sweep.MergeInput
 	for _, name := range fs.Args() {
-		if *out != "" && fileio.SameFile(name, *out) {
-			return usagef("input %s is also the output (-o)", name)
+		if name == "-" {
+			return usagef("merge reads files, not standard input (-): name the sweep CSVs")
 		}
 		if strings.HasPrefix(name, "-") {
 			return usagef("flag %s after the inputs: put flags first", name)
+		}
+		if *out != "" && *out != "-" && fileio.SameFile(name, *out) {
+			return usagef("input %s is also the output (-o)", name)
 		}
 		f, err := os.Open(name)
 		if err != nil {

@@ -60,7 +60,7 @@ func TestSweepCommand(t *testing.T) {
 }
 
 func TestSweepUsage(t *testing.T) {
-	_, spec := writeSpec(t, sweepSpec)
+	dir, spec := writeSpec(t, sweepSpec)
 	_, bad := writeSpec(t, "batch = 8\n[axes]\n\"sram.global.capacity\" = [\"64KiB\", \"64KiX\"]\n")
 	tests := []struct {
 		args []string
@@ -78,6 +78,14 @@ func TestSweepUsage(t *testing.T) {
 		{[]string{"sweep", "--check", "lenet5_array_sram"}, 0, ""},
 		{[]string{"merge"}, 2, "at least one"},
 		{[]string{"merge", spec, "-o", "x.csv"}, 2, "put flags first"},
+		{[]string{"merge", "-"}, 2, "not standard input"},
+		{[]string{"merge", "--shards", "-2", spec}, 2, "--shards"},
+		{[]string{"sweep", "--workers", "5000", spec}, 2, "--workers must be in 1..1024 (got 5000)"},
+		{[]string{"sweep", "--jsonl", "-", spec}, 2, "-o and --jsonl both name standard output"},
+		{[]string{"sweep", "-o", "-", "--jsonl", "-", spec}, 2, "-o and --jsonl both name standard output"},
+		{[]string{"sweep", "--fresh", spec}, 2, "--fresh does not apply to standard output"},
+		{[]string{"sweep", "--fresh", "-o", "-", spec}, 2, "--fresh does not apply to standard output"},
+		{[]string{"sweep", "-o", filepath.Join(dir, "a.csv"), "--jsonl", filepath.Join(dir, ".", "a.csv"), spec}, 2, "-o and --jsonl name the same file"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := rctsim(tt.args...)
@@ -126,5 +134,104 @@ func TestMergeCommand(t *testing.T) {
 	}
 	if code, _, stderr := rctsim("merge", "-o", shards[0], shards[0]); code != 2 || !strings.Contains(stderr, "also the output") {
 		t.Errorf("merging into an input: exit %d: %s", code, stderr)
+	}
+}
+
+// TestSweepFreshKeepsResults checks that a sweep whose output cannot be used fails
+// before touching the others: --fresh with a --jsonl that names a folder keeps the
+// finished rows, a new -o is not created, and nothing reaches stdout.
+func TestSweepFreshKeepsResults(t *testing.T) {
+	dir, spec := writeSpec(t, sweepSpec)
+	out := filepath.Join(dir, "out.csv")
+	if code, _, stderr := rctsim("sweep", "--quiet", "-o", out, spec); code != 0 {
+		t.Fatal(stderr)
+	}
+	rows, _ := os.ReadFile(out)
+	folder := filepath.Join(dir, "folder")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--fresh", "-o", out, "--jsonl", folder},
+		{"-o", out, "--jsonl", folder},
+		{"--fresh", "-o", folder, "--jsonl", filepath.Join(dir, "new.jsonl")},
+		{"-o", filepath.Join(dir, "new.csv"), "--jsonl", folder},
+		{"--jsonl", folder},
+	} {
+		code, stdout, stderr := rctsim(append(append([]string{"sweep", "--quiet"}, args...), spec)...)
+		if code != 1 || !strings.Contains(stderr, "folder: is a folder") || stdout != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 naming the folder", args, code, stdout, stderr)
+		}
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, rows) {
+			t.Errorf("%v: the failed sweep changed %s", args, out)
+		}
+		for _, name := range []string{"new.csv", "new.jsonl"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				t.Errorf("%v: the failed sweep left %s", args, name)
+			}
+		}
+	}
+}
+
+// TestSweepOutputs checks --jsonl - (JSON Lines on stdout next to a CSV file) and -o
+// onto /dev/null, which stays a device.
+func TestSweepOutputs(t *testing.T) {
+	dir, spec := writeSpec(t, sweepSpec)
+	out := filepath.Join(dir, "out.csv")
+	code, stdout, stderr := rctsim("sweep", "--quiet", "-o", out, "--jsonl", "-", spec)
+	if code != 0 || strings.Count(stdout, "\n") != 4 || !strings.HasPrefix(stdout, `{"point":0,`) {
+		t.Errorf("--jsonl -: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "-")); err == nil {
+		t.Error("--jsonl - made a file named -")
+	}
+	before, err := os.Lstat(os.DevNull)
+	if err != nil || before.Mode()&os.ModeDevice == 0 {
+		t.Skipf("no device at %s", os.DevNull)
+	}
+	for _, args := range [][]string{{"-o", os.DevNull}, {"--fresh", "-o", os.DevNull}, {"-o", os.DevNull, "--jsonl", os.DevNull}} {
+		code, stdout, stderr := rctsim(append(append([]string{"sweep", "--quiet"}, args...), spec)...)
+		if code != 0 || stdout != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+		if after, err := os.Lstat(os.DevNull); err != nil || after.Mode() != before.Mode() {
+			t.Fatalf("%v: %s changed: %v -> %v (%v)", args, os.DevNull, before.Mode(), after.Mode(), err)
+		}
+	}
+}
+
+// TestMergeNotSweepOutputs checks that merge names an input that is not a sweep CSV:
+// an empty file, another CSV, a folder.
+func TestMergeNotSweepOutputs(t *testing.T) {
+	dir, spec := writeSpec(t, sweepSpec)
+	good := filepath.Join(dir, "good.csv")
+	if code, _, stderr := rctsim("sweep", "--quiet", "-o", good, spec); code != 0 {
+		t.Fatal(stderr)
+	}
+	empty := filepath.Join(dir, "empty.csv")
+	other := filepath.Join(dir, "other.csv")
+	for path, data := range map[string]string{empty: "", other: "a,b\n1,2\n"} {
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged := filepath.Join(dir, "merged.csv")
+	tests := []struct {
+		inputs []string
+		msg    string
+	}{
+		{[]string{empty}, empty + ": empty file"},
+		{[]string{good, empty}, empty + ": empty file"},
+		{[]string{good, other}, other + ":1: not a sweep output"},
+		{[]string{good, dir}, "is a directory"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := rctsim(append([]string{"merge", "-o", merged}, tt.inputs...)...)
+		if code != 1 || !strings.Contains(stderr, tt.msg) {
+			t.Errorf("merge %v: exit %d, %q; want exit 1 mentioning %q", tt.inputs, code, stderr, tt.msg)
+		}
+		if _, err := os.Stat(merged); err == nil {
+			t.Errorf("merge %v: a failed merge wrote its output", tt.inputs)
+		}
 	}
 }

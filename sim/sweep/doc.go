@@ -66,7 +66,10 @@
 // so a bad unit, an out-of-range value or a capacity that is not a multiple of the
 // buffer's banks is an error at the value's line. A value that is valid on its own but
 // not in combination with another axis's is a failed point (see Rows). Values that
-// resolve to the same setting ("1MiB" and "1024KiB") are a repeat, and an error.
+// resolve to the same setting ("1MiB" and "1024KiB") are a repeat, and an error. The
+// description cannot be swept (it changes no result, so its points would share a hash),
+// and no value or plan name may hold a line break or another control character (a row
+// is one line).
 //
 // A plan is a fixed width (2..32, one for all weight layers or one per weight layer;
 // ignored by fp32, used as the fake-quantisation width by qat) or a recorded precision
@@ -127,7 +130,15 @@
 // bytes written are the same whatever the number of workers, and a killed run leaves
 // whole rows plus at most one torn last line. Rerunning cuts the torn line and skips
 // every point whose hash the file already has; the result is byte-identical to an
-// uninterrupted run. Options.Fresh starts over. A file whose header is not the spec's
+// uninterrupted run. Options.Fresh starts over. Every output is checked, and an
+// existing one read, before any is created, cut or started over: a bad one (a folder,
+// another sweep's file, a path under a file) fails the run and leaves the others as
+// they were, Fresh or not. A device or FIFO (-o /dev/null, a named pipe) is written as
+// it is, never read back, cut or replaced: nothing is resumed from it, and every point
+// the other outputs lack gets a row there. Cancelling Run's context (the command
+// does on SIGINT and SIGTERM) stops the simulations in flight at their next
+// instruction: their points get no row, the rows written stay whole, and a rerun
+// resumes. A file whose header is not the spec's
 // is refused, not mixed, and so is one written by an rctsim with other columns (one
 // from before failure_kind, say): its rows cannot be completed without rerunning them,
 // and rows of two layouts in one CSV would read wrongly. The error names the file and
@@ -138,9 +149,14 @@
 // Shard{i, N} runs the points k with k mod N = i: the same spec and N on every node
 // give an exact partition. Merge joins the shards' files by hash, in point order (the
 // bytes of a single run), reporting duplicated points and, given the spec, naming the
-// missing ones.
+// missing ones (the first MaxMissing of them; without the spec it reports the gaps in
+// the point numbers). Every input must be a sweep output, header first: an empty file
+// or another CSV is an error naming it.
 //
 // Memory stays flat with the number of points: rows are streamed, points are computed
 // from their number on demand, the reorder window and the caches are bounded; only
-// the hashes of rows already on disk are kept (8 bytes each).
+// the hashes of rows already on disk are kept (8 bytes each). What a user's number
+// sizes is bounded: workers (MaxWorkers), the window (MaxWindow), point numbers
+// (MaxPoints), the lines of an output or merge input (4 MiB), the missing points a
+// merge lists, and whole-run totals of a schedule are checked for overflow.
 package sweep

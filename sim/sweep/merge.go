@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 // MergeInput is one CSV output to merge (a shard's, or an earlier merge's).
@@ -28,16 +30,23 @@ type MergeReport struct {
 	// Partial names the inputs whose last line was torn (no final newline, as a killed
 	// run leaves it); that line was ignored.
 	Partial []string
-	// Missing lists points no input has. With a spec it is complete and every entry is
-	// named; without one it lists the gaps in the point numbers up to the highest seen
-	// (points after it cannot be known).
+	// Missing lists the points no input has, in order. With a spec each entry is one
+	// point, named, and the list stops at MaxMissing entries (MissingPoints counts
+	// them all); without one each entry is a gap in the point numbers below the
+	// highest seen (points after it cannot be known), a run of Count points.
 	Missing []Missing
+	// MissingPoints is the number of points missing, listed or not.
+	MissingPoints int
 	// Expected is the spec's number of points (0 without a spec).
 	Expected int
 	// Unknown counts rows whose hash is no point of the spec: rows of another spec or
 	// of an earlier version of this one.
 	Unknown int
 }
+
+// MaxMissing bounds the missing points a MergeReport names: a spec has up to
+// MaxPoints points, and a list of every one of them would not fit in memory.
+const MaxMissing = 10000
 
 // Duplicate is a point that several rows carry.
 type Duplicate struct {
@@ -50,9 +59,11 @@ type Duplicate struct {
 	Differ bool
 }
 
-// Missing is a point no input has.
+// Missing is a point no input has, or (without a spec) a run of them.
 type Missing struct {
 	Index int
+	// Count is the number of consecutive missing points from Index: 1 with a spec.
+	Count int
 	// Hash and Description are set when Merge was given the spec.
 	Hash, Description string
 }
@@ -65,7 +76,7 @@ func (r *MergeReport) Complete() bool {
 			return false
 		}
 	}
-	return len(r.Missing) == 0
+	return r.MissingPoints == 0
 }
 
 type mergeRow struct {
@@ -75,11 +86,21 @@ type mergeRow struct {
 	file  string
 }
 
+// sweepColumns are the columns every sweep output has, whatever its spec and rctsim
+// version (outputs from before failure_kind lack that one): an input without them is
+// not a sweep output.
+var sweepColumns = []string{ColPoint, ColHash, ColModel, ColMeth, ColPlan, ColBatch, ColSteps, ColError}
+
 // Merge joins sweep CSV outputs into one, keyed by point hash: it writes the header and
 // every distinct point once, sorted by point number (so merging the shards of a sweep
 // gives the bytes a single run would have written), and reports duplicated and missing
 // points. Given the spec the outputs were made from, it checks their columns against
 // it and names the missing points; spec may be nil. The rows are held in memory.
+//
+// Every input must be a sweep output: a header line (and any number of rows, a shard
+// may have none). An empty input, one whose header is not a sweep's (or not the
+// others'), and a line that is not a row of it are errors naming the input and line
+// (a *fileio.Error), and nothing is written.
 func Merge(w io.Writer, inputs []MergeInput, spec *Spec) (*MergeReport, error) {
 	if len(inputs) == 0 {
 		return nil, errors.New("sweep: nothing to merge")
@@ -92,62 +113,59 @@ func Merge(w io.Writer, inputs []MergeInput, spec *Spec) (*MergeReport, error) {
 	var rows []mergeRow
 	byHash := map[string]int{} // hash -> index in rows
 	dups := map[string]int{}   // hash -> index in rep.Duplicates
-	hashCol := -1
 	ncols := 0
+	if spec != nil {
+		ncols = len(spec.columns)
+	}
 	for _, in := range inputs {
+		bad := func(line int, key, format string, args ...any) error {
+			return &fileio.Error{File: in.Name, Line: line, Key: key, Err: fmt.Errorf(format, args...)}
+		}
 		br := bufio.NewReaderSize(in.R, 1<<16)
 		for n := 1; ; n++ {
-			line, err := br.ReadBytes('\n')
+			line, err := readLine(br)
 			if errors.Is(err, io.EOF) {
-				if len(line) > 0 {
+				switch {
+				case n == 1 && len(line) == 0:
+					return nil, bad(0, "", "empty file: not a sweep output (a sweep writes its header first)")
+				case n == 1:
+					return nil, bad(1, "", "no complete header line: not a sweep output")
+				case len(line) > 0:
 					rep.Partial = append(rep.Partial, in.Name)
 				}
 				break
 			}
+			if errors.Is(err, errLongLine) {
+				return nil, bad(n, "", "%v: not a sweep output", err)
+			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", in.Name, err)
+				return nil, &fileio.Error{File: in.Name, Err: err}
 			}
 			if n == 1 {
-				if header == nil {
-					header = line
-					rec, err := csv.NewReader(bytes.NewReader(line)).Read()
-					if err != nil {
-						return nil, fmt.Errorf("%s:1: %w", in.Name, err)
-					}
-					ncols = len(rec)
-					if ncols < 2 || rec[0] != ColPoint || rec[1] != ColHash {
-						return nil, fmt.Errorf("%s:1: not a sweep output (its first columns are not %s,%s)", in.Name, ColPoint, ColHash)
-					}
-				} else if !bytes.Equal(line, header) {
+				cols, err := sweepHeader(line)
+				switch {
+				case err != nil:
+					return nil, bad(1, "", "%v", err)
+				case header == nil:
+					header, ncols = line, cols
+				case !bytes.Equal(line, header):
 					what := "the first input's"
 					if spec != nil {
 						what = "those of spec " + spec.File
 					}
-					return nil, fmt.Errorf("%s:1: its columns differ from %s: %s", in.Name, what, headerDiff(line, header))
+					return nil, bad(1, "", "its columns differ from %s: %s", what, headerDiff(line, header))
 				}
-				if ncols == 0 {
-					ncols = len(spec.columns)
-				}
-				hashCol = 1
 				continue
 			}
-			rec, err := csv.NewReader(bytes.NewReader(line)).Read()
-			if err == nil && len(rec) != ncols {
-				err = fmt.Errorf("%d fields, want %d", len(rec), ncols)
-			}
-			var point int
-			if err == nil {
-				if point, err = strconv.Atoi(rec[0]); err == nil && point < 0 {
-					err = fmt.Errorf("negative point %d", point)
-				}
-			}
-			if err == nil && !isHash(rec[hashCol]) {
-				err = fmt.Errorf("bad hash %q", rec[hashCol])
-			}
+			point, h, err := mergeRowKey(line, ncols)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: not a sweep row: %v", in.Name, n, err)
+				var fe *fileio.Error
+				if errors.As(err, &fe) {
+					fe.File, fe.Line = in.Name, n
+					return nil, fe
+				}
+				return nil, bad(n, "", "not a sweep row: %v", err)
 			}
-			h := rec[hashCol]
 			if i, seen := byHash[h]; seen {
 				d, ok := dups[h]
 				if !ok {
@@ -163,9 +181,6 @@ func Merge(w io.Writer, inputs []MergeInput, spec *Spec) (*MergeReport, error) {
 			byHash[h] = len(rows)
 			rows = append(rows, mergeRow{point: point, hash: h, line: line, file: in.Name})
 		}
-	}
-	if header == nil {
-		return nil, errors.New("sweep: the inputs are empty")
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].point != rows[j].point {
@@ -184,27 +199,81 @@ func Merge(w io.Writer, inputs []MergeInput, spec *Spec) (*MergeReport, error) {
 	rep.Rows = len(rows)
 	if spec != nil {
 		rep.Expected = spec.Len()
-		known := map[string]bool{}
+		known := 0
+		// Consecutive points share their hardware: resolve each configuration once.
+		wk := &worker{spec: spec}
 		for k := range spec.Len() {
 			pt := spec.Point(k)
-			h, _ := spec.Identify(pt)
+			h := spec.pointHash(wk.hardware(pt.Sets).res, pt)
 			if _, ok := byHash[h]; ok {
-				known[h] = true
+				known++
 				continue
 			}
-			rep.Missing = append(rep.Missing, Missing{Index: k, Hash: h, Description: spec.Describe(pt)})
+			rep.MissingPoints++
+			if len(rep.Missing) < MaxMissing {
+				rep.Missing = append(rep.Missing, Missing{Index: k, Count: 1, Hash: h, Description: spec.Describe(pt)})
+			}
 		}
-		rep.Unknown = len(rows) - len(known)
+		rep.Unknown = len(rows) - known
 		return rep, nil
 	}
+	// Without a spec only the gaps in the numbering show: one entry per gap, so the
+	// list grows with the rows read, not with the point numbers they carry.
 	next := 0
 	for _, r := range rows {
-		for ; next < r.point; next++ {
-			rep.Missing = append(rep.Missing, Missing{Index: next})
+		if r.point > next {
+			rep.Missing = append(rep.Missing, Missing{Index: next, Count: r.point - next})
+			rep.MissingPoints += r.point - next
 		}
 		next = max(next, r.point+1)
 	}
 	return rep, nil
+}
+
+// sweepHeader checks that a header line is a sweep output's and returns its number of
+// columns.
+func sweepHeader(line []byte) (int, error) {
+	rec, err := csv.NewReader(bytes.NewReader(line)).Read()
+	if err != nil {
+		return 0, fmt.Errorf("not a sweep output: %v", err)
+	}
+	if len(rec) < 2 || rec[0] != ColPoint || rec[1] != ColHash {
+		return 0, fmt.Errorf("not a sweep output (its first columns are not %s,%s)", ColPoint, ColHash)
+	}
+	seen := map[string]bool{}
+	for _, c := range rec {
+		if seen[c] {
+			return 0, fmt.Errorf("not a sweep output: column %q appears twice", c)
+		}
+		seen[c] = true
+	}
+	if missing := notIn(sweepColumns, rec); len(missing) > 0 {
+		return 0, fmt.Errorf("not a sweep output: it lacks %s", columnList(missing))
+	}
+	return len(rec), nil
+}
+
+// mergeRowKey reads the point number and hash of a row with ncols fields. A bad point
+// number is a *fileio.Error with the column as its key (the caller adds the position).
+func mergeRowKey(line []byte, ncols int) (point int, hash string, err error) {
+	rec, err := csv.NewReader(bytes.NewReader(line)).Read()
+	if err != nil {
+		return 0, "", err
+	}
+	if len(rec) != ncols {
+		return 0, "", fmt.Errorf("%d fields, want %d", len(rec), ncols)
+	}
+	point, err = strconv.Atoi(rec[0])
+	switch {
+	case err != nil:
+		return 0, "", &fileio.Error{Key: ColPoint, Err: fmt.Errorf("want a point number, got %q", rec[0])}
+	case point < 0 || point >= MaxPoints:
+		return 0, "", &fileio.Error{Key: ColPoint, Err: fmt.Errorf("point %d is outside 0..%d", point, MaxPoints-1)}
+	}
+	if !isHash(rec[1]) {
+		return 0, "", &fileio.Error{Key: ColHash, Err: fmt.Errorf("want 16 hex digits, got %q", rec[1])}
+	}
+	return point, rec[1], nil
 }
 
 // maxListed is how many missing or duplicated points WriteSummary names before summing
@@ -241,16 +310,22 @@ func (rep *MergeReport) WriteSummary(w io.Writer, inputs, shards int) {
 	if rep.Unknown > 0 {
 		fmt.Fprintf(w, "%d rows are not points of the spec (another spec, or an earlier version of it)\n", rep.Unknown)
 	}
-	if n := len(rep.Missing); n > 0 {
+	if n := rep.MissingPoints; n > 0 {
 		if rep.Expected > 0 {
 			fmt.Fprintf(w, "missing: %d points\n", n)
 		} else {
 			fmt.Fprintf(w, "missing: %d points below the highest point number (give --spec to check the rest and name them)\n", n)
 		}
+		listed := 0
 		for i, m := range rep.Missing {
 			if i == maxListed {
-				fmt.Fprintf(w, "  ... and %d more\n", n-maxListed)
 				break
+			}
+			listed += max(m.Count, 1)
+			if m.Count > 1 {
+				// A gap in the numbering (no spec): one line, whatever its length.
+				fmt.Fprintf(w, "  points %d..%d (%d points)%s\n", m.Index, m.Index+m.Count-1, m.Count, gapShards(m, shards))
+				continue
 			}
 			shard := ""
 			if shards > 0 {
@@ -262,5 +337,26 @@ func (rep *MergeReport) WriteSummary(w io.Writer, inputs, shards int) {
 			}
 			fmt.Fprintf(w, "  point %d%s%s\n", m.Index, shard, desc)
 		}
+		if listed < n {
+			fmt.Fprintf(w, "  ... and %d more\n", n-listed)
+		}
 	}
+}
+
+// gapShards names the shards a gap of missing points belongs to: consecutive points
+// are in consecutive shards (modulo N), so a first and a last name them all, however
+// large N is.
+func gapShards(m Missing, shards int) string {
+	switch {
+	case shards <= 0:
+		return ""
+	case m.Count >= shards:
+		return " (every shard)"
+	}
+	first := Shard{Index: m.Index % shards, Count: shards}
+	last := Shard{Index: (m.Index + m.Count - 1) % shards, Count: shards}
+	if m.Count == 2 {
+		return fmt.Sprintf(" (shards %s, %s)", first, last)
+	}
+	return fmt.Sprintf(" (%d shards, %s to %s)", m.Count, first, last)
 }

@@ -3,9 +3,15 @@ package sweep
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 func TestParseShard(t *testing.T) {
@@ -134,8 +140,8 @@ func TestShardsMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hi := (spec.Len() - 1) / n * n; len(rep.Missing) != hi+1-(hi/n+1) {
-		t.Errorf("without a spec: %d missing", len(rep.Missing))
+	if hi := (spec.Len() - 1) / n * n; rep.MissingPoints != hi+1-(hi/n+1) || len(rep.Missing) != hi/n {
+		t.Errorf("without a spec: %d missing in %d gaps", rep.MissingPoints, len(rep.Missing))
 	}
 }
 
@@ -172,5 +178,132 @@ func TestMergeProblems(t *testing.T) {
 	_, err = Merge(&out, []MergeInput{{"a.csv", strings.NewReader(header + "1,zz\n")}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "a.csv:2:") {
 		t.Errorf("bad row: %v", err)
+	}
+}
+
+// TestMergeBadInputs checks that every input that is not a sweep output, or a line of
+// one that is not a row, is an error naming the input, the line and (for a bad value)
+// the column, and that nothing is written.
+func TestMergeBadInputs(t *testing.T) {
+	spec := mustParse(t, smallSpec)
+	full, _ := reference(t, spec)
+	lines := strings.SplitAfter(string(full), "\n")
+	header, row0 := lines[0], lines[1]
+	good := MergeInput{Name: "good.csv", R: strings.NewReader(header + row0)}
+	tests := []struct {
+		name, data string
+		spec       *Spec
+		want       string // the error's beginning
+	}{
+		{"empty file", "", nil, "bad.csv: empty file"},
+		{"empty file with a spec", "", spec, "bad.csv: empty file"},
+		{"a header without its newline", strings.TrimSuffix(header, "\n"), nil, "bad.csv:1: no complete header line"},
+		{"binary data", "\x89PNG\r\n\x1a\n\x00\x00", nil, "bad.csv:1: not a sweep output"},
+		{"a quote in the header", "point,hash,\"x\n", nil, "bad.csv:1: not a sweep output"},
+		{"another CSV", "a,b,c\n1,2,3\n", nil, "bad.csv:1: not a sweep output (its first columns are not point,hash)"},
+		{"sweep columns missing", "point,hash,x\n", nil, `bad.csv:1: not a sweep output: it lacks columns "model"`},
+		{"a column twice", "point,hash,model,model\n", nil, `bad.csv:1: not a sweep output: column "model" appears twice`},
+		{"a line too long", strings.Repeat("x", maxLineBytes+1), nil, "bad.csv:1: a line longer than"},
+		{"a row too long", header + strings.Repeat("x", maxLineBytes+1) + "\n", nil, "bad.csv:2: a line longer than"},
+		{"a row of other width", header + "1,2\n", nil, "bad.csv:2: not a sweep row: 2 fields"},
+		{"a point number past the bound", header + renumber(row0, "2147483647"), nil, "bad.csv:2: point: point 2147483647 is outside 0..2147483646"},
+		{"a point number past int64", header + renumber(row0, "99999999999999999999"), nil, `bad.csv:2: point: want a point number, got "99999999999999999999"`},
+		{"a negative point", header + renumber(row0, "-1"), nil, "bad.csv:2: point: point -1 is outside"},
+		{"a bad hash", header + strings.Replace(row0, row0[2:18], "XYZ", 1), nil, `bad.csv:2: hash: want 16 hex digits`},
+	}
+	for _, tt := range tests {
+		for _, order := range []string{"first", "second"} {
+			bad := MergeInput{Name: "bad.csv", R: strings.NewReader(tt.data)}
+			good.R = strings.NewReader(header + row0)
+			inputs := []MergeInput{bad, good}
+			if order == "second" {
+				inputs = []MergeInput{good, bad}
+			}
+			var out bytes.Buffer
+			_, err := Merge(&out, inputs, tt.spec)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("%s (%s input): error %v, want one starting %q", tt.name, order, err, tt.want)
+			}
+			var fe *fileio.Error
+			if err != nil && (!errors.As(err, &fe) || fe.File != "bad.csv") {
+				t.Errorf("%s: error %T does not name the file in a *fileio.Error", tt.name, err)
+			}
+			if out.Len() != 0 {
+				t.Errorf("%s: wrote %d bytes", tt.name, out.Len())
+			}
+		}
+	}
+	// A shard with no points is its header alone: that is a sweep output.
+	var out bytes.Buffer
+	if _, err := Merge(&out, []MergeInput{{"empty-shard.csv", strings.NewReader(header)}, {"good.csv", strings.NewReader(header + row0)}}, nil); err != nil {
+		t.Errorf("a header-only shard: %v", err)
+	}
+}
+
+// renumber replaces the point number of a row.
+func renumber(row, point string) string {
+	_, rest, _ := strings.Cut(row, ",")
+	return point + "," + rest
+}
+
+// TestMergeMissingBounded checks that missing points cost memory in proportion to the
+// rows read, not to the point numbers they carry: a row numbered 2^31-2 without a spec
+// is one gap (it used to allocate an entry for every number below it), and a spec's
+// missing points are listed up to MaxMissing and counted beyond.
+func TestMergeMissingBounded(t *testing.T) {
+	spec := mustParse(t, smallSpec)
+	full, _ := reference(t, spec)
+	lines := strings.SplitAfter(string(full), "\n")
+	header, row0, row1 := lines[0], lines[1], lines[2]
+	high := MaxPoints - 1
+	in := []MergeInput{{"a.csv", strings.NewReader(header + row1 + renumber(row0, strconv.Itoa(high)))}}
+	var out bytes.Buffer
+	rep, err := Merge(&out, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Missing{{Index: 0, Count: 1}, {Index: 2, Count: high - 2}}
+	if rep.MissingPoints != high-1 || !slices.Equal(rep.Missing, want) || rep.Complete() {
+		t.Errorf("missing %d points in %+v, want %d in %+v", rep.MissingPoints, rep.Missing, high-1, want)
+	}
+	// Naming the shards of a gap costs nothing more with a huge --shards.
+	for _, tt := range []struct {
+		shards int
+		want   []string
+	}{
+		{4, []string{"missing: 2147483645 points", "  point 0 (shard 0/4)\n", "  points 2..2147483645 (2147483644 points) (every shard)\n"}},
+		{math.MaxInt, []string{"  point 0 (shard 0/9223372036854775807)\n", "(2147483644 shards, 2/9223372036854775807 to 2147483645/9223372036854775807)\n"}},
+		{0, []string{"  point 0\n", "  points 2..2147483645 (2147483644 points)\n"}},
+	} {
+		var sum strings.Builder
+		rep.WriteSummary(&sum, 1, tt.shards)
+		for _, s := range tt.want {
+			if !strings.Contains(sum.String(), s) {
+				t.Errorf("--shards %d: summary lacks %q:\n%s", tt.shards, s, sum.String())
+			}
+		}
+	}
+	var sum strings.Builder
+
+	// A spec of more points than MaxMissing, of which no input has any.
+	batches := make([]string, 700)
+	for i := range batches {
+		batches[i] = strconv.Itoa(i + 1)
+	}
+	big := mustParse(t, "methods = [\"rct\", \"qat\", \"fp32\"]\nbatch = ["+strings.Join(batches, ", ")+"]\n[axes]\n\"mac_array.rows\" = [8, 16, 32, 64, 128]\n")
+	n := big.Len()
+	if n <= MaxMissing {
+		t.Fatalf("the spec has %d points, want more than %d", n, MaxMissing)
+	}
+	rep, err = Merge(&out, []MergeInput{{"empty-shard.csv", bytes.NewReader(csvLine(big.columns))}}, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.MissingPoints != n || len(rep.Missing) != MaxMissing || rep.Missing[MaxMissing-1].Index != MaxMissing-1 {
+		t.Errorf("%d missing, %d listed; want %d and %d", rep.MissingPoints, len(rep.Missing), n, MaxMissing)
+	}
+	rep.WriteSummary(&sum, 1, 0)
+	if !strings.Contains(sum.String(), fmt.Sprintf("missing: %d points\n", n)) || !strings.Contains(sum.String(), fmt.Sprintf("... and %d more\n", n-maxListed)) {
+		t.Errorf("summary:\n%s", sum.String())
 	}
 }

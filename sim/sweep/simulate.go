@@ -3,10 +3,13 @@ package sweep
 import (
 	"bytes"
 	"container/list"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,9 +84,12 @@ const hwCacheSize = 8
 // worker resolves, hashes and simulates points. Each goroutine owns one: machines are
 // not safe for concurrent use.
 type worker struct {
-	spec  *Spec
-	cache *statsCache
-	hw    []*hwEntry // most recent last
+	// ctx stops the simulation in flight when the sweep is cancelled.
+	ctx        context.Context
+	spec       *Spec
+	cache      *statsCache
+	hw         []*hwEntry // most recent last
+	startPoint func(k int)
 }
 
 // hardware returns the resolved profile of a point's overrides, from the worker's cache.
@@ -130,7 +136,9 @@ func (w *worker) simulate(e *hwEntry, pt Point) (*sim.Stats, int, error) {
 		if total == nil {
 			total = emptyLike(s)
 		}
-		accumulate(total, s, int64(r.Steps))
+		if err := accumulate(total, s, int64(r.Steps)); err != nil {
+			return nil, 0, fmt.Errorf("schedule %s: the run of %d steps from step %d: %w", pt.Plan.Name, r.Steps, r.FirstStep, err)
+		}
 		steps += r.Steps
 	}
 	return total, steps, nil
@@ -146,14 +154,23 @@ func (w *worker) step(e *hwEntry, model string, opts kernels.Options, plan numer
 		return c.stats, c.err
 	}
 	opts.Plan = plan
-	s, err := runStep(e.machine, w.spec, model, opts)
+	s, err := runStep(w.ctx, e.machine, w.spec, model, opts)
+	if w.ctx.Err() != nil {
+		// Stopped part way, or finished as the sweep stopped: either way not a
+		// result to keep (the point gets no row).
+		return nil, errAbandoned
+	}
 	w.cache.put(&cacheEntry{key: key, stats: s, err: err})
 	return s, err
 }
 
+// errAbandoned is the error of a step whose simulation a cancelled sweep stopped.
+var errAbandoned = errors.New("sweep: stopped")
+
 // runStep compiles and simulates one step; a panic in either is the point's error,
-// not the end of the sweep.
-func runStep(m *sim.Machine, spec *Spec, model string, opts kernels.Options) (s *sim.Stats, err error) {
+// not the end of the sweep. Cancelling ctx stops the simulation at its next
+// instruction.
+func runStep(ctx context.Context, m *sim.Machine, spec *Spec, model string, opts kernels.Options) (s *sim.Stats, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = nil, fmt.Errorf("panic: %v", r)
@@ -163,7 +180,7 @@ func runStep(m *sim.Machine, spec *Spec, model string, opts kernels.Options) (s 
 	if err != nil {
 		return nil, err
 	}
-	return m.Run(prog)
+	return m.RunContext(ctx, prog)
 }
 
 // emptyLike returns zero statistics with s's identity (machine, model, method, batch).
@@ -177,42 +194,89 @@ func emptyLike(s *sim.Stats) *sim.Stats {
 }
 
 // accumulate adds k steps of s to t: counts and energy add up, occupancies and
-// footprints take their peak (memory a run needs is its largest step's).
-func accumulate(t, s *sim.Stats, k int64) {
-	t.Instructions += int(k) * s.Instructions
-	t.Cycles += uint64(k) * s.Cycles
-	t.MACs += k * s.MACs
-	t.MappedPECycles += k * s.MappedPECycles
-	t.ComputeCycles += uint64(k) * s.ComputeCycles
-	t.StallCycles += uint64(k) * s.StallCycles
-	t.VectorOps += k * s.VectorOps
+// footprints take their peak (memory a run needs is its largest step's). A count that
+// would pass its integer's range is an error, not a wrapped total: a schedule can
+// cover up to 2^31 steps.
+func accumulate(t, s *sim.Stats, k int64) error {
+	var a checked
+	a.addInt(&t.Instructions, s.Instructions, k, "instructions")
+	a.addU64(&t.Cycles, s.Cycles, k, "cycles")
+	a.addI64(&t.MACs, s.MACs, k, "MACs")
+	a.addI64(&t.MappedPECycles, s.MappedPECycles, k, "mapped PE cycles")
+	a.addU64(&t.ComputeCycles, s.ComputeCycles, k, "compute cycles")
+	a.addU64(&t.StallCycles, s.StallCycles, k, "stall cycles")
+	a.addI64(&t.VectorOps, s.VectorOps, k, "vector operations")
 	for u := range t.Busy {
-		t.Busy[u] += uint64(k) * s.Busy[u]
+		a.addU64(&t.Busy[u], s.Busy[u], k, "busy cycles")
 	}
 	t.Energy.Merge(&s.Energy, float64(k))
 	d, sd := &t.DRAM, &s.DRAM
-	d.ReadBytes += k * sd.ReadBytes
-	d.WriteBytes += k * sd.WriteBytes
-	d.Bursts += k * sd.Bursts
-	d.Activates += k * sd.Activates
-	d.Precharges += k * sd.Precharges
-	d.RowHits += k * sd.RowHits
-	d.RowMisses += k * sd.RowMisses
-	d.RowConflicts += k * sd.RowConflicts
-	t.DMA.LoadedBytes += k * s.DMA.LoadedBytes
-	t.DMA.StoredBytes += k * s.DMA.StoredBytes
-	t.DMA.DiscardedBytes += k * s.DMA.DiscardedBytes
-	t.DMA.MaskedBytes += k * s.DMA.MaskedBytes
+	a.addI64(&d.ReadBytes, sd.ReadBytes, k, "DRAM bytes read")
+	a.addI64(&d.WriteBytes, sd.WriteBytes, k, "DRAM bytes written")
+	a.addI64(&d.Bursts, sd.Bursts, k, "DRAM bursts")
+	a.addI64(&d.Activates, sd.Activates, k, "DRAM activates")
+	a.addI64(&d.Precharges, sd.Precharges, k, "DRAM precharges")
+	a.addI64(&d.RowHits, sd.RowHits, k, "DRAM row hits")
+	a.addI64(&d.RowMisses, sd.RowMisses, k, "DRAM row misses")
+	a.addI64(&d.RowConflicts, sd.RowConflicts, k, "DRAM row conflicts")
+	a.addI64(&t.DMA.LoadedBytes, s.DMA.LoadedBytes, k, "bytes loaded")
+	a.addI64(&t.DMA.StoredBytes, s.DMA.StoredBytes, k, "bytes stored")
+	a.addI64(&t.DMA.DiscardedBytes, s.DMA.DiscardedBytes, k, "bytes discarded")
+	a.addI64(&t.DMA.MaskedBytes, s.DMA.MaskedBytes, k, "bytes masked")
 	for i := range t.Buffers {
 		if i < len(s.Buffers) {
 			b := &t.Buffers[i]
-			b.ReadBytes += k * s.Buffers[i].ReadBytes
-			b.WriteBytes += k * s.Buffers[i].WriteBytes
+			a.addI64(&b.ReadBytes, s.Buffers[i].ReadBytes, k, "SRAM bytes read")
+			a.addI64(&b.WriteBytes, s.Buffers[i].WriteBytes, k, "SRAM bytes written")
 			b.PeakBytes = max(b.PeakBytes, s.Buffers[i].PeakBytes)
 		}
 	}
 	for c := range t.Footprint {
 		t.Footprint[c] = max(t.Footprint[c], s.Footprint[c])
+	}
+	return a.err
+}
+
+// checked adds k copies of counts to totals, keeping the first overflow.
+type checked struct{ err error }
+
+func (a *checked) addU64(t *uint64, x uint64, k int64, what string) {
+	hi, prod := bits.Mul64(x, uint64(k))
+	sum, carry := bits.Add64(*t, prod, 0)
+	if k < 0 || hi != 0 || carry != 0 {
+		a.fail(what)
+		return
+	}
+	*t = sum
+}
+
+func (a *checked) addI64(t *int64, x, k int64, what string) {
+	if x < 0 || *t < 0 {
+		a.fail(what)
+		return
+	}
+	u := uint64(*t)
+	a.addU64(&u, uint64(x), k, what)
+	if u > math.MaxInt64 {
+		a.fail(what)
+		return
+	}
+	*t = int64(u)
+}
+
+func (a *checked) addInt(t *int, x int, k int64, what string) {
+	v := int64(*t)
+	a.addI64(&v, int64(x), k, what)
+	if int64(int(v)) != v {
+		a.fail(what)
+		return
+	}
+	*t = int(v)
+}
+
+func (a *checked) fail(what string) {
+	if a.err == nil {
+		a.err = fmt.Errorf("the run's total of %s overflows", what)
 	}
 }
 
@@ -222,9 +286,11 @@ type result struct {
 	index int // point index
 	hash  string
 	skip  bool // every output already has it
-	fail  bool
-	csv   []byte // one complete line, or nil when the CSV output has the point
-	jsonl []byte // likewise for JSON Lines
+	// abandoned: the sweep was cancelled while the point ran; it has no row.
+	abandoned bool
+	fail      bool
+	csv       []byte // one complete line, or nil when the CSV output has the point
+	jsonl     []byte // likewise for JSON Lines
 }
 
 // jsonRow is one line of the JSON Lines output: the point and the report of
@@ -256,7 +322,14 @@ func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result
 		r.skip = true
 		return r
 	}
+	if w.startPoint != nil {
+		w.startPoint(k)
+	}
 	stats, steps, err := w.simulate(e, pt)
+	if errors.Is(err, errAbandoned) {
+		r.abandoned = true
+		return r
+	}
 	var rep *sim.Report
 	var metrics []string
 	if err == nil {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 
@@ -259,8 +260,8 @@ func (p *parser) parse(raw map[string]any) {
 	}
 	if v, ok := raw["pipeline_depth"]; ok {
 		n, ok := v.(int64)
-		if !ok || n < 0 || n > 1<<20 {
-			p.fail("pipeline_depth", "want an integer >= 0 (0: the compiler's default), got %s", tomlpos.Describe(v))
+		if !ok || n < 0 || n > maxPipelineDepth {
+			p.fail("pipeline_depth", "want an integer in 0..%d (0: the compiler's default), got %s", maxPipelineDepth, tomlpos.Describe(v))
 		} else {
 			s.PipelineDepth = int(n)
 		}
@@ -414,10 +415,16 @@ func parseMethod(v any) (numerics.Method, error) {
 	return numerics.ParseMethod(name)
 }
 
+// Bounds of spec values that size what a point compiles.
+const (
+	maxBatch         = 1 << 20
+	maxPipelineDepth = 1 << 20
+)
+
 func parseBatch(v any) (int, error) {
 	n, ok := v.(int64)
-	if !ok || n <= 0 || n > 1<<20 {
-		return 0, fmt.Errorf("want a positive integer batch size, got %s", tomlpos.Describe(v))
+	if !ok || n <= 0 || n > maxBatch {
+		return 0, fmt.Errorf("want a batch size in 1..%d, got %s", maxBatch, tomlpos.Describe(v))
 	}
 	return int(n), nil
 }
@@ -664,7 +671,10 @@ func (p *parser) axes(raw map[string]any) {
 		}
 		bad := false
 		for _, path := range paths {
-			if _, err := s.Base.Get(path); err != nil {
+			if err := sweepable(path); err != nil {
+				p.fail(specPath, "%v", err)
+				bad = true
+			} else if _, err := s.Base.Get(path); err != nil {
 				p.fail(specPath, "%s: %s", path, setMessage(err, path))
 				bad = true
 			} else if o, dup := owner[path]; dup {
@@ -734,8 +744,33 @@ func (p *parser) checkValues(specPath string, paths []string, vals []any) (texts
 	got := make([]string, len(paths))
 	for j, path := range paths {
 		got[j], _ = c.Get(path)
+		if err := oneLineValue(got[j]); err != nil {
+			p.fail(specPath, "%s: %v", path, err)
+			return nil, "", false
+		}
 	}
 	return texts, strings.Join(got, ","), true
+}
+
+// sweepable rejects the profile keys a point may not vary: the description changes no
+// result and is not part of the point hash, so points that differ only by it would
+// share a hash (and resuming would skip all but one).
+func sweepable(path string) error {
+	if path == "description" {
+		return errors.New("description changes no result and cannot tell points apart: sweep another key")
+	}
+	return nil
+}
+
+// oneLineValue rejects a value that would break a row over several lines: a result
+// row is one line of its file (resuming cuts a torn row at the last newline, merge
+// reads rows line by line), so no column may hold a line break or another control
+// character.
+func oneLineValue(v string) error {
+	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("%q has a control character (%U), which no result column may hold", v, []rune(v[i:])[0])
+	}
+	return nil
 }
 
 // plans reads [[plans]]: fixed widths or recorded schedules.
@@ -792,6 +827,9 @@ func (p *parser) plan(path string, tbl map[string]any) *Plan {
 		name, isStr := v.(string)
 		if !isStr || strings.TrimSpace(name) == "" {
 			p.fail(child(path, "name"), "want a non-empty string, got %s", tomlpos.Describe(v))
+			ok = false
+		} else if err := oneLineValue(name); err != nil {
+			p.fail(child(path, "name"), "%v", err)
 			ok = false
 		}
 		pl.Name = name
@@ -857,6 +895,9 @@ func (p *parser) loadSchedule(pl *Plan, key, file string) error {
 	pl.Schedule, pl.ScheduleFile, pl.runs = sched, path, sched.Runs()
 	if pl.Name == "" {
 		pl.Name = scheduleName(path)
+		if err := oneLineValue(pl.Name); err != nil {
+			return fmt.Errorf("the plan's name, from its path: %v; give it a name", err)
+		}
 	}
 	pl.key = "schedule:" + scheduleDigest(sched.Layers, pl.runs)
 	return nil
@@ -948,9 +989,15 @@ func (p *parser) points(raw map[string]any) {
 					}
 					text, err := literal(v)
 					if err == nil {
+						err = sweepable(profPath)
+					}
+					if err == nil {
 						c := s.Base.Clone()
 						if err = c.Set(profPath, text); err != nil {
 							err = errors.New(setMessage(err, profPath))
+						} else {
+							got, _ := c.Get(profPath)
+							err = oneLineValue(got)
 						}
 					}
 					if err != nil {

@@ -132,3 +132,34 @@ func TestReadTable(t *testing.T) {
 		}
 	}
 }
+
+func TestResolve(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir()) // the targets are real paths
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range []struct{ name, dest string }{{"link", "file"}, {"dangling", "sub/new"}} {
+		if err := os.Symlink(link.dest, filepath.Join(dir, link.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		path, target string
+		exists       bool
+	}{
+		{file, file, true},
+		{filepath.Join(dir, "link"), file, true},
+		{filepath.Join(dir, "dangling"), filepath.Join(dir, "sub", "new"), false},
+		{filepath.Join(dir, "none"), filepath.Join(dir, "none"), false},
+	}
+	for _, tt := range tests {
+		target, info, err := Resolve(tt.path)
+		if err != nil || target != tt.target || (info != nil) != tt.exists {
+			t.Errorf("Resolve(%s) = %s, %v, %v; want %s, exists %v", tt.path, target, info, err, tt.target, tt.exists)
+		}
+	}
+}
