@@ -6,11 +6,12 @@ import (
 	"strings"
 
 	"github.com/rctsim/rctsim/plots/figures"
+	"github.com/rctsim/rctsim/sim/sweep"
 )
 
 var cmdPlot = &command{
 	name:    "plot",
-	usage:   "-o DIR [--kind all|energy|accuracy|bitwidth|memory|step-energy|timeline] [--formats png,svg,pdf] runs/NAME\n       rctsim plot -o DIR --kind heatmap|pareto --x KEY --y KEY [--metric COLUMN] [--filter key=value ...] [--max-x] [--max-y] sweep.csv",
+	usage:   "-o DIR [--kind all|energy|accuracy|bitwidth|memory|step-energy|timeline] [--formats png,svg,pdf] runs/NAME\n       rctsim plot -o DIR --kind heatmap|pareto --x KEY --y KEY [--metric COLUMN] [--filter key=value ...] [--where column<=value ...] [--max-x] [--max-y] sweep.csv",
 	summary: "draw figures from a compare or train folder, or from a sweep's CSV",
 	run:     runPlot,
 }
@@ -19,7 +20,7 @@ func runPlot(c *command, e *env, args []string) error {
 	var (
 		in, out, kind, formats string
 		so                     figures.SweepOptions
-		filters                multiFlag
+		filters, where         multiFlag
 	)
 	fs := newFlags(c, e)
 	fs.StringVar(&in, "in", "", "the input, if not given as an argument: a compare or train run folder, or a sweep CSV")
@@ -32,6 +33,7 @@ func runPlot(c *command, e *env, args []string) error {
 	fs.StringVar(&so.Y, "y", "", "sweep: the column on the Y axis")
 	fs.StringVar(&so.Metric, "metric", "energy_pj.total", "sweep heatmap: the metric column coloured")
 	fs.Var(&filters, "filter", "sweep: keep rows where `column=value` (repeatable; value * averages over the column)")
+	fs.Var(&where, "where", "pareto: keep points meeting `column<=value` (or <, >=, >; repeatable), e.g. area_mm2.total<=4")
 	fs.StringVar(&so.Title, "title", "", "sweep: figure title")
 	fs.BoolVar(&so.MaxX, "max-x", false, "pareto: higher X is better (default: lower)")
 	fs.BoolVar(&so.MaxY, "max-y", false, "pareto: higher Y is better (default: lower)")
@@ -75,6 +77,13 @@ func runPlot(c *command, e *env, args []string) error {
 		so.Kind = kind
 		if so.Filters, err = parseFilters(filters); err != nil {
 			return err
+		}
+		for _, w := range where {
+			c, err := sweep.ParseWhere(w)
+			if err != nil {
+				return usagef("--where: %v", err)
+			}
+			so.Where = append(so.Where, c)
 		}
 		if so.X == "" || so.Y == "" {
 			return usagef("a sweep figure needs --x and --y")

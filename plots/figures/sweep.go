@@ -37,6 +37,9 @@ type SweepOptions struct {
 	// MaxX and MaxY make higher values better on that axis of a Pareto plot (lower is
 	// better by default).
 	MaxX, MaxY bool
+	// Where are constraints a Pareto plot's points must meet, besides those the
+	// sweep's own spec flagged.
+	Where []sweep.Constraint
 }
 
 // Sweep draws a heat map or a Pareto plot from the sweep CSV in into out, in each of
@@ -76,7 +79,7 @@ func Sweep(in, out string, o SweepOptions, formats []string) ([]string, error) {
 		}
 		fig, name = chart, "heatmap_"+sanitize(o.Metric)
 	case "pareto":
-		xys, err := sweep.LoadPoints(file, o.X, o.Y, o.Filters)
+		xys, err := sweep.LoadPoints(file, o.X, o.Y, o.Filters, o.Where)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", in, err)
 		}

@@ -91,6 +91,18 @@
 // The tables run in order. Points are numbered from 0 in this order; the number is the
 // point column and the unit of sharding.
 //
+// Constraints: a [constraints] table bounds metric columns of every point, each key a
+// metric column (or its prefix, meaning its total: area_mm2 is area_mm2.total) and
+// each value an operator and a number:
+//
+//	[constraints]
+//	area_mm2 = "<= 4"          # mm2 of silicon, the chip's core and DRAM interface
+//	power_mw = "<= 500"        # average power over the step
+//
+// Points outside them are still simulated and written, flagged in a violates column
+// (the constraints they break, "; "-separated), and left out of Pareto fronts
+// (LoadPoints, `rctsim plot --kind pareto`).
+//
 // # Rows
 //
 // Each point gives one row. The CSV columns are: point, hash, one column per swept
@@ -99,7 +111,8 @@
 // the run's length for a schedule), the metrics of `rctsim sim --format json`
 // flattened as sim.Report.Columns names them (profile, cycles, seconds, energy_pj.total,
 // energy_pj.dram, ..., memory_bytes.params, utilization.mac_array; whole-run totals
-// for a schedule, with memory at its peak), failure_kind and error. A point that fails
+// for a schedule, with memory at its peak), violates (only with [constraints]),
+// failure_kind and error. A point that fails
 // (a tile that does not fit, a mode the chip lacks, a combination of values hw rejects)
 // has empty metrics, its error on one line, and in failure_kind why it failed, found
 // from the error's sentinels and type (errors.Is, errors.As), not its text:

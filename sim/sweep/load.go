@@ -300,7 +300,10 @@ func indexOf(vals []string) map[string]int {
 // selected rows (leaving out one whose value follows from another's, such as the cols
 // of a linked rows,cols axis), by their last key segment when that is unambiguous
 // ("rows=16 capacity=256KiB method=rct").
-func LoadPoints(r io.Reader, x, y string, filters map[string]string) ([]XY, error) {
+//
+// Rows that violate a constraint are left out too: those the sweep flagged in its
+// violates column, and those where fails.
+func LoadPoints(r io.Reader, x, y string, filters map[string]string, where []Constraint) ([]XY, error) {
 	t, err := readTable(r)
 	if err != nil {
 		return nil, err
@@ -315,6 +318,9 @@ func LoadPoints(r io.Reader, x, y string, filters map[string]string) ([]XY, erro
 	}
 	rows, named, err := t.selectRows(filters)
 	if err != nil {
+		return nil, err
+	}
+	if rows, err = t.meeting(rows, where); err != nil {
 		return nil, err
 	}
 	config := t.config
@@ -428,4 +434,36 @@ func labelNames(cols []string, idx []int) []string {
 		}
 	}
 	return out
+}
+
+// meeting keeps the rows that meet every constraint: not flagged in the violates
+// column, and within each of where (a row without a number in a constrained column
+// does not meet it).
+func (t *table) meeting(rows [][]string, where []Constraint) ([][]string, error) {
+	viol, flagged := t.Col(ColViolates)
+	cols := make([]int, len(where))
+	for i, c := range where {
+		var err error
+		if cols[i], err = t.col(c.Column, "a constraint"); err != nil {
+			return nil, err
+		}
+	}
+	var out [][]string
+rows:
+	for _, rec := range rows {
+		if flagged && rec[viol] != "" {
+			continue
+		}
+		for i, c := range where {
+			v, ok := numeric(rec[cols[i]])
+			if !ok || !c.Holds(v) {
+				continue rows
+			}
+		}
+		out = append(out, rec)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("sweep: no row meets the constraints")
+	}
+	return out, nil
 }

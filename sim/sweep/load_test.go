@@ -76,7 +76,7 @@ func TestLoadGridErrors(t *testing.T) {
 }
 
 func TestLoadPoints(t *testing.T) {
-	pts, err := LoadPoints(strings.NewReader(gridCSV), "seconds", "energy_pj.total", nil)
+	pts, err := LoadPoints(strings.NewReader(gridCSV), "seconds", "energy_pj.total", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestLoadPoints(t *testing.T) {
 		t.Errorf("points\n%v\nwant\n%v", pts, want)
 	}
 	// A swept size can be an axis; a filtered column leaves the labels.
-	pts, err = LoadPoints(strings.NewReader(gridCSV), "sram.global.capacity", "energy_pj.total", map[string]string{"method": "qat"})
+	pts, err = LoadPoints(strings.NewReader(gridCSV), "sram.global.capacity", "energy_pj.total", map[string]string{"method": "qat"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestLoadPointsLinked(t *testing.T) {
 1,0000000000000001,8,8,qat,1,3,60,
 2,0000000000000002,16,16,rct,1,1,10,
 `
-	pts, err := LoadPoints(strings.NewReader(in), "seconds", "energy_pj.total", nil)
+	pts, err := LoadPoints(strings.NewReader(in), "seconds", "energy_pj.total", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

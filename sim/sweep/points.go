@@ -122,10 +122,13 @@ func (p *parser) layout() {
 	s.columns = append(s.columns, s.profCols...)
 	s.columns = append(s.columns, ColModel, ColMeth, ColPlan, ColBatch, ColSteps)
 	s.columns = append(s.columns, s.metrics...)
+	if len(s.Constraints) > 0 {
+		s.columns = append(s.columns, ColViolates)
+	}
 	s.columns = append(s.columns, ColFailureKind, ColError)
 	for _, c := range s.profCols {
 		switch c {
-		case ColPoint, ColHash, ColModel, ColMeth, ColPlan, ColBatch, ColSteps, ColFailureKind, ColError:
+		case ColPoint, ColHash, ColModel, ColMeth, ColPlan, ColBatch, ColSteps, ColViolates, ColFailureKind, ColError:
 			// Profile paths are dotted or table-qualified; none of hw's is a bare word
 			// that collides, but a future top-level key might.
 			p.fail("axes", "profile key %q collides with an output column", c)

@@ -305,8 +305,9 @@ type jsonRow struct {
 	Batch  int               `json:"batch"`
 	Steps  int               `json:"steps"`
 	Report *sim.Report       `json:"report,omitempty"`
-	// FailureKind and Error are those of the CSV columns; both are left out for a
-	// point that ran.
+	// Violates, FailureKind and Error are those of the CSV columns; they are left out
+	// when empty.
+	Violates    string `json:"violates,omitempty"`
 	FailureKind string `json:"failure_kind,omitempty"`
 	Error       string `json:"error,omitempty"`
 }
@@ -339,7 +340,10 @@ func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result
 			rep = nil
 		}
 	}
-	kind, errText := failureKind(err), ""
+	kind, errText, violates := failureKind(err), "", ""
+	if err == nil && len(w.spec.Constraints) > 0 {
+		violates = violations(w.spec.Constraints, w.spec.metrics, metrics)
+	}
 	if err != nil {
 		r.fail = true
 		errText = oneLine(err.Error())
@@ -351,12 +355,15 @@ func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result
 		rec = append(rec, e.res.values...)
 		rec = append(rec, pt.Model, string(pt.Method), pt.Plan.Name, strconv.Itoa(pt.Batch), strconv.Itoa(steps))
 		rec = append(rec, metrics...)
+		if len(w.spec.Constraints) > 0 {
+			rec = append(rec, violates)
+		}
 		rec = append(rec, kind, errText)
 		r.csv = csvLine(rec)
 	}
 	if wantJSON {
 		row := jsonRow{Point: k, Hash: r.hash, Values: map[string]string{}, Model: pt.Model, Method: string(pt.Method),
-			Plan: pt.Plan.Name, Batch: pt.Batch, Steps: steps, Report: rep, FailureKind: kind, Error: errText}
+			Plan: pt.Plan.Name, Batch: pt.Batch, Steps: steps, Report: rep, Violates: violates, FailureKind: kind, Error: errText}
 		for i, col := range w.spec.profCols {
 			row.Values[col] = e.res.values[i]
 		}

@@ -53,6 +53,9 @@ type Spec struct {
 	// PipelineDepth is kernels.Options.PipelineDepth for every point (0: the
 	// compiler's default).
 	PipelineDepth int
+	// Constraints bound metrics of every point ([constraints]); violations are
+	// flagged in the violates column.
+	Constraints []Constraint
 
 	nets     map[string]*models.Network
 	blocks   []block  // one per Fix, or one for the whole product
@@ -235,7 +238,7 @@ func (p *parser) keysInOrder(m map[string]any, path string) []string {
 	return keys
 }
 
-var topKeys = []string{"name", "description", "base", "models", "methods", "batch", "dram", "pipeline_depth", "set", "axes", "plans", "points"}
+var topKeys = []string{"name", "description", "base", "models", "methods", "batch", "dram", "pipeline_depth", "set", "axes", "plans", "points", "constraints"}
 
 func (p *parser) parse(raw map[string]any) {
 	s := p.spec
@@ -267,6 +270,7 @@ func (p *parser) parse(raw map[string]any) {
 		}
 	}
 	p.lists(raw)
+	p.constraints(raw)
 	base := p.base()
 	if base != nil {
 		s.Base = p.sets(raw, base)

@@ -75,8 +75,9 @@ func FormatBytes(b int64) string {
 }
 
 // ForColumn picks a readable unit for a result column from the unit its name carries
-// (energies in pJ: "_pj"; times: "seconds"; sizes: "bytes", "capacity", "row_size")
-// and the column's largest value. It returns the factor to multiply values by and an
+// (energies in pJ: "_pj"; powers in mW: "_mw"; areas: "area_mm2"; times: "seconds";
+// sizes: "bytes", "capacity", "row_size"; the derived figures of merit) and the
+// column's largest value. It returns the factor to multiply values by and an
 // axis-label suffix such as " (mJ)"; a column without a known unit gets (1, "").
 func ForColumn(column string, largest float64) (scale float64, suffix string) {
 	type unit struct {
@@ -92,7 +93,23 @@ func ForColumn(column string, largest float64) (scale float64, suffix string) {
 		last := us[len(us)-1]
 		return 1 / last.size, " (" + last.name + ")"
 	}
+	si := func(unit string) (float64, string) {
+		scale, prefixed := SI(largest, unit)
+		return scale, " (" + prefixed + ")"
+	}
 	switch {
+	case strings.HasPrefix(column, "area_mm2"):
+		return 1, " (mm²)"
+	case strings.HasSuffix(column, "edp_j_s"):
+		return si("J·s")
+	case strings.HasSuffix(column, "energy_area_j_mm2"):
+		return si("J·mm²")
+	case strings.HasSuffix(column, "examples_per_s_per_mm2"):
+		return 1, " (examples/s/mm²)"
+	case strings.HasSuffix(column, "examples_per_s_per_w"):
+		return 1, " (examples/J)"
+	case strings.Contains(column, "_mw"):
+		return pick([]unit{{1e3, "W"}, {1, "mW"}, {1e-3, "µW"}})
 	case strings.Contains(column, "_pj"):
 		return pick([]unit{{1e12, "J"}, {1e9, "mJ"}, {1e6, "µJ"}, {1e3, "nJ"}, {1, "pJ"}})
 	case column == "seconds":

@@ -52,6 +52,8 @@ func TestForColumn(t *testing.T) {
 	}{
 		{"energy_pj.total", 3e9, 1e-9, " (mJ)"}, {"energy_pj.total", 0.5, 1, " (pJ)"}, {"seconds", 0.02, 1e3, " (ms)"},
 		{"sram.global.capacity", 3 << 20, 1.0 / (1 << 20), " (MiB)"}, {"mac_array.rows", 64, 1, ""},
+		{"area_mm2.total", 12, 1, " (mm²)"}, {"power_mw.total", 2500, 1e-3, " (W)"}, {"leakage_mw.total", 15, 1, " (mW)"},
+		{"derived.edp_j_s", 2e-7, 1e9, " (nJ·s)"},
 	} {
 		scale, suffix := ForColumn(c.column, c.largest)
 		if suffix != c.suffix || math.Abs(scale-c.scale) > 1e-12*c.scale {
