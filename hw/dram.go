@@ -148,7 +148,7 @@ func (dp *DRAMProfile) Validate() error {
 	if strings.TrimSpace(dp.Name) == "" {
 		c.add("name", "must not be empty")
 	}
-	validateDRAM(c, &dp.DRAM)
+	validateDRAM(c, &dp.DRAM, true)
 	return joinProfileErrors(c.errs)
 }
 

@@ -205,10 +205,10 @@ const rowHitCap = 4
 // never is a time that does not come.
 const never = math.MaxUint64
 
-// New builds a controller for spec. It assumes spec passed hw validation but returns an
-// error for anything it cannot model: counts that are not powers of two, a bus width
-// that is not whole bytes, an odd burst length, a row that is not a power-of-two number
-// of bursts, a bad mapping, a bad page policy, a zero required timing or tREFI <= tRFC.
+// New builds a controller for spec. It fills the defaults below for the zero values of
+// a hand-built spec, then checks the result with hw's DRAM rules (spec.ValidateModel,
+// the same rules hw.Decode applies to profiles, less those only a datasheet
+// transcription needs), whose *hw.ProfileError it returns.
 //
 // For specs built by hand, zero means: ranks and bank groups 1, address_mapping
 // DefaultMapping, page_policy "open", device_width_bits bus_width_bits; tWR = tRP and
@@ -217,6 +217,10 @@ const never = math.MaxUint64
 // 8 per bank, watermarks 3/4 and 1/4 of the write buffer. hw.Decode fills JEDEC values
 // instead, so profiles read from files never rely on these.
 func New(spec hw.DRAMSpec) (*Controller, error) {
+	spec = withDefaults(spec)
+	if err := spec.ValidateModel(); err != nil {
+		return nil, err
+	}
 	cfg, err := newConfig(spec)
 	if err != nil {
 		return nil, err
@@ -227,106 +231,92 @@ func New(spec hw.DRAMSpec) (*Controller, error) {
 	return c, nil
 }
 
-func newConfig(spec hw.DRAMSpec) (config, error) {
-	c := config{spec: spec}
+// withDefaults fills New's defaults for the zero values of a hand-built spec.
+func withDefaults(spec hw.DRAMSpec) hw.DRAMSpec {
 	if spec.Ranks == 0 {
 		spec.Ranks = 1
 	}
 	if spec.BankGroups == 0 {
 		spec.BankGroups = 1
 	}
-	for _, n := range []struct {
-		name string
-		v    int
-	}{{"channels", spec.Channels}, {"ranks", spec.Ranks}, {"bank_groups", spec.BankGroups}, {"banks", spec.Banks}} {
-		if n.v <= 0 || n.v&(n.v-1) != 0 {
-			return c, fmt.Errorf("dram: %s = %d: must be a positive power of two", n.name, n.v)
-		}
+	if spec.AddressMapping == "" {
+		spec.AddressMapping = DefaultMapping
 	}
-	if spec.Banks%spec.BankGroups != 0 {
-		return c, fmt.Errorf("dram: banks = %d is not a multiple of bank_groups = %d", spec.Banks, spec.BankGroups)
-	}
-	if spec.BusWidthBits <= 0 || spec.BusWidthBits%8 != 0 {
-		return c, fmt.Errorf("dram: bus_width_bits = %d: must be a positive multiple of 8", spec.BusWidthBits)
-	}
-	if spec.BurstLength <= 0 || spec.BurstLength%2 != 0 {
-		return c, fmt.Errorf("dram: burst_length = %d: must be positive and even (a burst uses both clock edges)", spec.BurstLength)
-	}
-	burstBytes := spec.BusWidthBits / 8 * spec.BurstLength
-	if burstBytes&(burstBytes-1) != 0 {
-		return c, fmt.Errorf("dram: burst of %d bytes (bus_width_bits/8 * burst_length) is not a power of two", burstBytes)
-	}
-	if spec.RowSize < hw.ByteSize(burstBytes) || spec.RowSize%hw.ByteSize(burstBytes) != 0 {
-		return c, fmt.Errorf("dram: row_size = %v is not a multiple of the %d-byte burst", spec.RowSize, burstBytes)
-	}
-	cols := int64(spec.RowSize) / int64(burstBytes)
-	if cols&(cols-1) != 0 {
-		return c, fmt.Errorf("dram: row_size = %v holds %d bursts, not a power of two", spec.RowSize, cols)
-	}
-	if spec.DataRate <= 0 || spec.DataRate%2 != 0 {
-		return c, fmt.Errorf("dram: data_rate = %d T/s: must be positive and even (the clock is data_rate/2)", int64(spec.DataRate))
+	if spec.PagePolicy == "" {
+		spec.PagePolicy = "open"
 	}
 	if spec.DeviceWidthBits == 0 {
 		spec.DeviceWidthBits = spec.BusWidthBits
 	}
-	if spec.DeviceWidthBits < 0 || spec.DeviceWidthBits > spec.BusWidthBits || spec.BusWidthBits%spec.DeviceWidthBits != 0 {
-		return c, fmt.Errorf("dram: device_width_bits = %d does not divide bus_width_bits = %d", spec.DeviceWidthBits, spec.BusWidthBits)
+	// A timing is zero when it rounds to no clocks; before the data rate is known to be
+	// valid, only a zero as given.
+	clock := hw.Frequency(spec.DataRate / 2)
+	zero := func(t hw.Timing) bool {
+		if clock <= 0 {
+			return t == hw.Timing{} || t == hw.Timing{InNS: true}
+		}
+		return t.ClockCycles(clock) == 0
 	}
+	if zero(spec.TWR) {
+		spec.TWR = spec.TRP
+	}
+	if zero(spec.TCWL) && clock > 0 {
+		spec.TCWL = hw.Timing{Cycles: max(1, spec.TCL.ClockCycles(clock)/2)}
+	}
+	burst := hw.Timing{Cycles: int64(spec.BurstLength / 2)}
+	if zero(spec.TCCDS) {
+		spec.TCCDS = burst
+	}
+	if zero(spec.TCCDL) {
+		spec.TCCDL = spec.TCCDS
+	}
+	if zero(spec.TRTP) {
+		spec.TRTP = burst
+	}
+	if spec.TransactionQueueDepth == 0 {
+		spec.TransactionQueueDepth = 32
+	}
+	if spec.WriteBufferDepth == 0 {
+		spec.WriteBufferDepth = 32
+	}
+	if spec.BankQueueDepth == 0 {
+		spec.BankQueueDepth = 8
+	}
+	if spec.WriteHighWatermark == 0 {
+		spec.WriteHighWatermark, spec.WriteLowWatermark = max(1, spec.WriteBufferDepth*3/4), spec.WriteBufferDepth/4
+	}
+	return spec
+}
+
+// newConfig resolves a spec that passed ValidateModel into DRAM cycles.
+func newConfig(spec hw.DRAMSpec) (config, error) {
+	c := config{spec: spec}
+	burstBytes := spec.BusWidthBits / 8 * spec.BurstLength
+	cols := int64(spec.RowSize) / int64(burstBytes)
 	c.clock = hw.Frequency(spec.DataRate / 2)
 	c.burstBytes = uint64(burstBytes)
 
-	switch spec.PagePolicy {
-	case "", "open":
-	case "closed":
-		c.closedPage = true
-	default:
-		return c, fmt.Errorf("dram: page_policy %q: want \"open\" or \"closed\"", spec.PagePolicy)
-	}
+	c.closedPage = spec.PagePolicy == "closed"
 
-	var err error
-	cyc := func(name string, t hw.Timing, required bool) uint64 {
-		if err != nil {
-			return 0
-		}
-		v := t.ClockCycles(c.clock)
-		if v < 0 || (required && v == 0) {
-			err = fmt.Errorf("dram: %s = %v: must be positive", name, t)
-		}
-		return uint64(max(v, 0))
-	}
-	c.rcd = cyc("tRCD", spec.TRCD, true)
-	c.rp = cyc("tRP", spec.TRP, true)
-	c.cl = cyc("tCL", spec.TCL, true)
-	c.ras = cyc("tRAS", spec.TRAS, true)
-	c.wr = cyc("tWR", spec.TWR, false)
-	c.cwl = cyc("tCWL", spec.TCWL, false)
-	c.rtp = cyc("tRTP", spec.TRTP, false)
-	c.ccdS = cyc("tCCD_S", spec.TCCDS, false)
-	c.ccdL = cyc("tCCD_L", spec.TCCDL, false)
-	c.rrdS = cyc("tRRD_S", spec.TRRDS, false)
-	c.rrdL = cyc("tRRD_L", spec.TRRDL, false)
-	c.faw = cyc("tFAW", spec.TFAW, false)
-	c.wtrS = cyc("tWTR_S", spec.TWTRS, false)
-	c.wtrL = cyc("tWTR_L", spec.TWTRL, false)
-	rtrs := cyc("tRTRS", spec.TRTRS, false)
-	c.rfc = cyc("tRFC", spec.TRFC, false)
-	c.refi = cyc("tREFI", spec.TREFI, false)
-	if err != nil {
-		return c, err
-	}
-	if (c.refi == 0) != (c.rfc == 0) || (c.refi != 0 && c.refi <= c.rfc) {
-		return c, fmt.Errorf("dram: tREFI = %v and tRFC = %v: give both, with tREFI > tRFC (or neither: no refresh)", spec.TREFI, spec.TRFC)
-	}
+	cyc := func(t hw.Timing) uint64 { return uint64(max(t.ClockCycles(c.clock), 0)) }
+	c.rcd = cyc(spec.TRCD)
+	c.rp = cyc(spec.TRP)
+	c.cl = cyc(spec.TCL)
+	c.ras = cyc(spec.TRAS)
+	c.wr = cyc(spec.TWR)
+	c.cwl = cyc(spec.TCWL)
+	c.rtp = cyc(spec.TRTP)
+	c.ccdS = cyc(spec.TCCDS)
+	c.ccdL = cyc(spec.TCCDL)
+	c.rrdS = cyc(spec.TRRDS)
+	c.rrdL = cyc(spec.TRRDL)
+	c.faw = cyc(spec.TFAW)
+	c.wtrS = cyc(spec.TWTRS)
+	c.wtrL = cyc(spec.TWTRL)
+	rtrs := cyc(spec.TRTRS)
+	c.rfc = cyc(spec.TRFC)
+	c.refi = cyc(spec.TREFI)
 	c.burst = uint64(spec.BurstLength / 2)
-	if c.wr == 0 {
-		c.wr = c.rp
-	}
-	if c.cwl == 0 {
-		c.cwl = max(1, c.cl/2)
-	}
-	if c.rtp == 0 {
-		c.rtp = c.burst
-	}
 	// A column command holds the data bus for a burst whatever tCCD says (DRAMsim3
 	// takes the same maximum in timing.cc).
 	c.ccdS = max(c.ccdS, c.burst)
@@ -349,31 +339,12 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 
 	c.colLatency = [2]uint64{c.cl + c.burst, c.cwl + c.burst}
 	c.readQ, c.writeQ, c.bankQ = spec.TransactionQueueDepth, spec.WriteBufferDepth, spec.BankQueueDepth
-	if c.readQ == 0 {
-		c.readQ = 32
-	}
-	if c.writeQ == 0 {
-		c.writeQ = 32
-	}
-	if c.bankQ == 0 {
-		c.bankQ = 8
-	}
 	c.queueCap = [2]int32{int32(c.readQ), int32(c.writeQ)}
 	c.writeFilterOff = c.writeQ > math.MaxUint16
 	c.highMark, c.lowMark = spec.WriteHighWatermark, spec.WriteLowWatermark
-	if c.highMark == 0 {
-		c.highMark, c.lowMark = max(1, c.writeQ*3/4), c.writeQ/4
-	}
-	if c.readQ < 0 || c.writeQ < 0 || c.bankQ < 0 || c.highMark > c.writeQ || c.lowMark < 0 || c.lowMark >= c.highMark {
-		return c, fmt.Errorf("dram: queues %d reads, %d writes, %d per bank, watermarks %d/%d: want positive depths and 0 <= low < high <= write buffer",
-			c.readQ, c.writeQ, c.bankQ, c.highMark, c.lowMark)
-	}
 
-	ms := spec.AddressMapping
-	if ms == "" {
-		ms = DefaultMapping
-	}
-	if c.mapping, err = ParseMapping(ms); err != nil {
+	var err error
+	if c.mapping, err = ParseMapping(spec.AddressMapping); err != nil {
 		return c, fmt.Errorf("dram: %w", err)
 	}
 	var widths [numFields]uint

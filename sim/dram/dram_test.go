@@ -1,6 +1,7 @@
 package dram
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -189,13 +190,13 @@ func TestNewErrors(t *testing.T) {
 		{"row not pow2 bursts", func(s *hw.DRAMSpec) { s.RowSize = 3 << 10 }, "row_size"},
 		{"data rate", func(s *hw.DRAMSpec) { s.DataRate = 0 }, "data_rate"},
 		{"page policy", func(s *hw.DRAMSpec) { s.PagePolicy = "adaptive" }, "page_policy"},
-		{"unknown mapping field", func(s *hw.DRAMSpec) { s.AddressMapping = "rochrababgxx" }, "unknown field"},
+		{"unknown mapping field", func(s *hw.DRAMSpec) { s.AddressMapping = "rochrababgxx" }, "address_mapping"},
 		{"row not first", func(s *hw.DRAMSpec) { s.AddressMapping = "chrorababgco" }, "most significant"},
 		{"tRCD zero", func(s *hw.DRAMSpec) { s.TRCD = hw.Timing{} }, "tRCD"},
 		{"tRAS zero", func(s *hw.DRAMSpec) { s.TRAS = hw.Timing{Cycles: 0} }, "tRAS"},
 		{"refresh half given", func(s *hw.DRAMSpec) { s.TREFI = hw.Timing{Cycles: 100} }, "tREFI"},
 		{"tREFI below tRFC", func(s *hw.DRAMSpec) { s.TREFI, s.TRFC = hw.Timing{Cycles: 100}, hw.Timing{Cycles: 200} }, "tREFI"},
-		{"watermarks", func(s *hw.DRAMSpec) { s.WriteHighWatermark, s.WriteLowWatermark = 8, 8 }, "watermarks"},
+		{"watermarks", func(s *hw.DRAMSpec) { s.WriteHighWatermark, s.WriteLowWatermark = 8, 8 }, "write_low_watermark"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +208,11 @@ func TestNewErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+			// The rules are hw's: the error names its key as a profile's would.
+			var pe *hw.ProfileError
+			if !errors.As(err, &pe) || !strings.HasPrefix(pe.Key, "dram.") {
+				t.Errorf("error %v is not a *hw.ProfileError naming a dram key", err)
 			}
 		})
 	}
