@@ -45,6 +45,19 @@ var (
 // enough that a typo is an error rather than a slow run.
 const maxQueueDepth = 1 << 12
 
+// Bounds on the clock and the timings. They are far outside any DRAM (data rates run
+// from 200 MT/s to about 10 GT/s, tRFC stays below 1 us and tREFI below 8 us), and they
+// keep every time the model computes, in clocks, below 2^23 for one timing, so that
+// cycle arithmetic cannot overflow and a typo (a tRP of "1000000000ns", a tCL of 2^32
+// clocks) is an error rather than a scheduler that never finishes.
+const (
+	minDataRate    = 10e6  // T/s
+	maxDataRate    = 100e9 // T/s
+	maxTimingNS    = 10e3  // every timing but tREFI
+	maxRefreshNS   = 100e3 // tREFI
+	maxTimingCheck = "far above any DRAM's"
+)
+
 // dramTiming is one timing key of a DRAMSpec and what the model makes of a zero.
 type dramTiming struct {
 	key string
@@ -145,11 +158,16 @@ func validateDRAM(c *checker, d *DRAMSpec, profile bool) {
 	} else if okBus && okBL && rs%int64(d.BurstBytes()) != 0 {
 		c.add("dram.row_size", "must be a multiple of the burst, bus_width_bits/8 x burst_length = %d bytes (got %d bytes)", d.BurstBytes(), rs)
 	}
-	okRate := d.DataRate > 0 && d.DataRate%2 == 0
-	if d.DataRate <= 0 {
-		c.add("dram.data_rate", `must be positive, e.g. "3200MT/s" (got %d T/s)`, int64(d.DataRate))
-	} else if !okRate {
-		c.add("dram.data_rate", "must be even: the DRAM clock is data_rate/2 (got %d T/s)", int64(d.DataRate))
+	okRate := false
+	switch r := int64(d.DataRate); {
+	case r <= 0:
+		c.add("dram.data_rate", `must be positive, e.g. "3200MT/s" (got %d T/s)`, r)
+	case r < minDataRate || r > maxDataRate:
+		c.add("dram.data_rate", `must be between 10MT/s and 100GT/s, e.g. "3200MT/s" (got %v)`, d.DataRate)
+	case r%2 != 0:
+		c.add("dram.data_rate", "must be even: the DRAM clock is data_rate/2 (got %d T/s)", r)
+	default:
+		okRate = true
 	}
 	if !validMapping(d.AddressMapping) {
 		c.add("dram.address_mapping", `must list each of ro, ch, ra, bg, ba, co once, most significant first, e.g. "rochrababgco" (got %q)`, d.AddressMapping)
@@ -176,6 +194,32 @@ func validateDRAM(c *checker, d *DRAMSpec, profile bool) {
 	}
 	if d.TRTRS.negative() {
 		c.add("dram.tRTRS", "must be zero or positive (got %v)", d.TRTRS)
+	}
+	// Ceilings, in time: a timing in clocks needs the clock to be known.
+	ceiling := func(key string, t Timing, maxNS float64) {
+		ns := t.NS
+		if !t.InNS {
+			if !okRate {
+				return
+			}
+			ns = float64(t.Cycles) * 1e9 / float64(d.Clock())
+		}
+		if ns > maxNS {
+			c.add("dram."+key, "must be at most %gns, %s (got %v)", maxNS, maxTimingCheck, t)
+			delete(positive, key) // no relations on it
+		}
+	}
+	for _, tm := range dramTimings {
+		if t := tm.get(d); !t.negative() {
+			limit := maxTimingNS
+			if tm.key == "tREFI" {
+				limit = maxRefreshNS
+			}
+			ceiling(tm.key, t, limit)
+		}
+	}
+	if !d.TRTRS.negative() {
+		ceiling("tRTRS", d.TRTRS, maxTimingNS)
 	}
 	if !profile && positive["tRFC"] != positive["tREFI"] && !d.TRFC.negative() && !d.TREFI.negative() {
 		key, other := "dram.tREFI", "tRFC"
@@ -208,8 +252,19 @@ func validateDRAM(c *checker, d *DRAMSpec, profile bool) {
 				c.add("dram.tCCD_S", "must be at least burst_length/2 = %d cycles, the time a burst holds the data bus (got %d cycles)", burst, cyc("tCCD_S"))
 			}
 		}
-		if positive["tRFC"] && positive["tREFI"] && cyc("tREFI") <= cyc("tRFC") {
-			c.add("dram.tREFI", "must be longer than tRFC (%d cycles), or refresh never ends (got %d cycles)", cyc("tRFC"), cyc("tREFI"))
+		if positive["tRFC"] && positive["tREFI"] {
+			// Between two refreshes a rank must be able to serve a request: wait for the
+			// banks to close (up to tRC after an activate), refresh (tRFC), then activate
+			// and reach the column command (tRCD) before the next refresh falls due.
+			// With less, requests could wait for ever.
+			refi, rfc := cyc("tREFI"), cyc("tRFC")
+			room := rfc + cyc("tRAS") + cyc("tRP") + cyc("tRCD")
+			switch {
+			case refi <= rfc:
+				c.add("dram.tREFI", "must be longer than tRFC (%d cycles), or refresh never ends (got %d cycles)", rfc, refi)
+			case refi <= room:
+				c.add("dram.tREFI", "must exceed tRFC + tRAS + tRP + tRCD = %d cycles, to leave room for a request between refreshes (got %d cycles)", room, refi)
+			}
 		}
 	}
 

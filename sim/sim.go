@@ -130,6 +130,7 @@ type run struct {
 	stats *Stats
 
 	now      uint64
+	err      error   // the first failure of a unit (a DRAM transfer), which ends the run
 	pending  []int32 // unfinished dependencies per instruction
 	users    []int32 // CSR of dependents
 	userOff  []int32
@@ -231,6 +232,9 @@ func (r *run) loop() error {
 	for {
 		for u := kernels.Unit(0); u < kernels.NumUnits; u++ {
 			r.tryIssue(u)
+		}
+		if r.err != nil {
+			return r.err
 		}
 		if len(r.events) == 0 {
 			break

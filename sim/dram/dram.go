@@ -179,6 +179,7 @@ type config struct {
 	// bank group of the same rank (1) or the same bank group (2).
 	colDelays                               [2][3]turnaround
 	colLatency                              [2]uint64 // column command to the end of its data, per mode
+	maxStall                                uint64    // longest time without progress (see state.stalled)
 	readQ, writeQ, bankQ, highMark, lowMark int
 	queueCap                                [2]int32 // readQ and writeQ, per mode
 	writeFilterOff                          bool     // writeQ is too deep for chanState.writeFilter
@@ -204,6 +205,12 @@ const rowHitCap = 4
 
 // never is a time that does not come.
 const never = math.MaxUint64
+
+// MaxCycle is the latest DRAM cycle a request may be issued at (about 49 hours at
+// 1.6 GHz). Keeping issue cycles this far below 2^64 leaves room for every time the
+// scheduler adds to them (validated timings stay below 2^23 clocks each), so its cycle
+// arithmetic never wraps.
+const MaxCycle = 1 << 48
 
 // New builds a controller for spec. It fills the defaults below for the zero values of
 // a hand-built spec, then checks the result with hw's DRAM rules (spec.ValidateModel,
@@ -338,6 +345,10 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	c.colDelays[modeWrite] = [3]turnaround{{c.wrToRdRank, c.wrToWrRank}, {c.wrToRdS, c.ccdS}, {c.wrToRdL, c.ccdL}}
 
 	c.colLatency = [2]uint64{c.cl + c.burst, c.cwl + c.burst}
+	// No valid spec leaves queued requests unserved this long: a few refresh intervals
+	// (a request may wait out its rank's refresh) and many times every other delay.
+	c.maxStall = 4*(c.refi+c.rfc) + 64*(c.rcd+c.rp+c.cl+c.cwl+c.ras+c.wr+c.rtp+c.burst+
+		c.ccdL+c.rrdL+c.faw+c.wtrL+rtrs+8)
 	c.readQ, c.writeQ, c.bankQ = spec.TransactionQueueDepth, spec.WriteBufferDepth, spec.BankQueueDepth
 	c.queueCap = [2]int32{int32(c.readQ), int32(c.writeQ)}
 	c.writeFilterOff = c.writeQ > math.MaxUint16
@@ -439,10 +450,21 @@ func (c *Controller) Reset() {
 // the earlier ones' tails, and Stats then reflects that. An at earlier than the
 // committed schedule's time is taken as that time: the requester cannot go back.
 //
-// In steady state Transfer does not allocate.
-func (c *Controller) Transfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64) {
+// Transfer returns an error, leaving the Controller to be Reset, for a time beyond
+// MaxCycle (at or a request's Issue) and should the scheduler stop making progress
+// (which validated specs do not cause: it is a guard against a model bug turning into a
+// hang). In steady state Transfer does not allocate.
+func (c *Controller) Transfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
+	if at > MaxCycle {
+		return 0, 0, fmt.Errorf("dram: transfer at cycle %d: beyond the model's last cycle %d", at, uint64(MaxCycle))
+	}
+	for i := range reqs {
+		if reqs[i].Issue > MaxCycle {
+			return 0, 0, fmt.Errorf("dram: request %d issued at cycle %d: beyond the model's last cycle %d", i, reqs[i].Issue, uint64(MaxCycle))
+		}
+	}
 	if len(reqs) == 0 {
-		return at, at
+		return at, at, nil
 	}
 	// When the projection already ran past the first arrival's time with nothing new
 	// in between, the committed schedule would retrace it exactly: adopt it instead.
@@ -452,11 +474,15 @@ func (c *Controller) Transfer(reqs []Request, window int, at uint64) (lastAccept
 	c.projValid = false
 	s := c.cur
 	s.begin(reqs, window, at)
-	s.run(false)
-	lastAccept = s.lastAccept
-	c.proj.copyFrom(s)
-	c.proj.run(true)
-	c.projValid = true
+	err = s.run(false)
+	if err == nil {
+		c.proj.copyFrom(s)
+		err = c.proj.run(true)
+	}
 	s.src, c.proj.src = nil, nil // do not keep the caller's slice
-	return lastAccept, max(c.proj.genEnd, lastAccept)
+	if err != nil {
+		return 0, 0, err
+	}
+	c.projValid = true
+	return s.lastAccept, max(c.proj.genEnd, s.lastAccept), nil
 }

@@ -97,6 +97,16 @@ func mustNew(t testing.TB, s hw.DRAMSpec) *Controller {
 	return c
 }
 
+// mustTransfer is c.Transfer, failing the test on its error.
+func mustTransfer(t testing.TB, c *Controller, reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64) {
+	t.Helper()
+	a, e, err := c.Transfer(reqs, window, at)
+	if err != nil {
+		t.Fatalf("Transfer: %v", err)
+	}
+	return a, e
+}
+
 // command is one command seen by the test hook.
 type command struct {
 	kind uint8
@@ -573,7 +583,7 @@ func TestWriteDrainWatermarks(t *testing.T) {
 func TestWindow(t *testing.T) {
 	const n = 20
 	c := mustNew(t, lpddr4())
-	accept, end := c.Transfer(reads(n, seq), 1, 0)
+	accept, end := mustTransfer(t, c, reads(n, seq), 1, 0)
 	want := uint64(tRCD + n*(tCL+burst))
 	if end != want || c.Stats().LastDataEnd != want || accept != want-tCL-burst {
 		t.Errorf("accept %d, end %d; want %d, %d", accept, end, want-tCL-burst, want)

@@ -2,6 +2,7 @@ package dram_test
 
 import (
 	"fmt"
+	"log"
 	"strings"
 
 	"github.com/rctsim/rctsim/configs"
@@ -30,10 +31,16 @@ func ExampleController_Transfer() {
 		return reqs
 	}
 	before := c.Stats()
-	accepted, done := c.Transfer(tile(0), 16, 0)
+	accepted, done, err := c.Transfer(tile(0), 16, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("clock", c.Clock(), "burst", c.BurstBytes(), "bytes")
 	fmt.Println("tile 1: last burst accepted at cycle", accepted, "data done at", done)
-	accepted, done = c.Transfer(tile(1<<20), 16, accepted+1)
+	accepted, done, err = c.Transfer(tile(1<<20), 16, accepted+1)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("tile 2: last burst accepted at cycle", accepted, "data done at", done)
 	s := c.Stats()
 	em := c.EnergyModel()

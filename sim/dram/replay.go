@@ -58,13 +58,15 @@ type ReportEnergy struct {
 //	reqs, err := dram.ReadTrace(f, path)
 //	rep, err := dram.Replay(dp.DRAM, reqs)
 //
-// The error is New's, for a spec the model cannot take.
+// The error is New's, for a spec the model cannot take, or Transfer's.
 func Replay(spec hw.DRAMSpec, reqs []Request) (Report, error) {
 	c, err := New(spec)
 	if err != nil {
 		return Report{}, err
 	}
-	c.Transfer(reqs, 0, 0)
+	if _, _, err := c.Transfer(reqs, 0, 0); err != nil {
+		return Report{}, err
+	}
 	return c.report(len(reqs)), nil
 }
 

@@ -1,6 +1,7 @@
 package dram
 
 import (
+	"fmt"
 	"math/bits"
 )
 
@@ -162,7 +163,8 @@ type state struct {
 	gen        uint32
 	genEnd     uint64 // latest completion of the current Transfer's requests
 	lastAccept uint64
-	accepted   bool // lastAccept is valid
+	accepted   bool   // lastAccept is valid
+	lastWork   uint64 // the last accept or column command: progress (see stalled)
 
 	// onCmd, when set (by tests), sees every command issued: its kind, cycle and the
 	// address of the request it serves (0 for refresh work).
@@ -238,7 +240,7 @@ func (s *state) reset() {
 	s.done.head, s.done.n, s.done.last = 0, 0, 0
 	s.now, s.inflight, s.seq, s.stats = 0, 0, 0, Stats{}
 	s.src, s.srcPos, s.at, s.window, s.gen, s.genEnd = nil, 0, 0, 0, 0, 0
-	s.lastAccept, s.accepted = 0, false
+	s.lastAccept, s.accepted, s.lastWork = 0, false, 0
 }
 
 // copyFrom makes s an exact copy of o without allocating.
@@ -310,8 +312,9 @@ func (s *state) decodeNext() {
 
 // run advances time. With drain false it stops at the cycle the last request of the
 // Transfer is accepted, before that cycle's commands; with drain true it serves every
-// queued request and the refreshes due up to the last data burst.
-func (s *state) run(drain bool) {
+// queued request and the refreshes due up to the last data burst. Its error means the
+// scheduler stopped making progress: a bug, reported rather than a hang or a panic.
+func (s *state) run(drain bool) error {
 	// arr is the next request's arrival as of the end of the last iteration. Moving
 	// time on to arr and retiring the reads done by then can only bring it forward: so
 	// when arr has come, the request is accepted without asking again. Once known, it
@@ -332,7 +335,7 @@ func (s *state) run(drain bool) {
 			changed = true
 			s.accept()
 			if s.srcPos++; s.srcPos == len(s.src) {
-				return
+				return nil
 			}
 			s.decodeNext()
 		}
@@ -353,7 +356,7 @@ func (s *state) run(drain bool) {
 			}
 		}
 		if drain && s.drained() {
-			return
+			return nil
 		}
 		if !drain && (changed || arr == never) {
 			arr = s.arrival()
@@ -369,9 +372,9 @@ func (s *state) run(drain bool) {
 		}
 		if next == never {
 			if drain {
-				return
+				return nil
 			}
-			panic("dram: the requester waits on nothing")
+			return fmt.Errorf("dram: at cycle %d the next request waits for nothing that will come (scheduler bug)", now)
 		}
 		if next <= now {
 			// A command freed room in a full queue this very cycle: the waiting
@@ -379,10 +382,29 @@ func (s *state) run(drain bool) {
 			if arr <= now {
 				continue
 			}
-			panic("dram: scheduler did not advance")
+			return fmt.Errorf("dram: scheduler did not advance at cycle %d (scheduler bug)", now)
+		}
+		if s.stalled(next) {
+			return fmt.Errorf("dram: no request served between cycles %d and %d with requests queued (scheduler bug)", s.lastWork, next)
 		}
 		s.now = next
 	}
+}
+
+// stalled reports whether moving time on to next would leave queued requests unserved
+// for longer than any valid spec can: a guard that turns a scheduler that no longer
+// makes progress into an error instead of an endless loop.
+func (s *state) stalled(next uint64) bool {
+	if next-s.lastWork <= s.cfg.maxStall {
+		return false
+	}
+	for i := range s.chans {
+		if s.chans[i].queued[modeRead]+s.chans[i].queued[modeWrite] > 0 {
+			return true
+		}
+	}
+	s.lastWork = next // idle: nothing to serve
+	return false
 }
 
 // drained reports whether every queue is empty and every refresh due by the last data
@@ -436,7 +458,7 @@ func (s *state) accept() {
 	now := s.now
 	r := &s.nextReq
 	bi, local, mode := int(r.bank), int(r.local), int(r.mode&1)
-	s.lastAccept, s.accepted = now, true
+	s.lastAccept, s.accepted, s.lastWork = now, true, now
 	b := &s.banks[bi]
 	cs := &s.chans[r.ch]
 
@@ -1015,6 +1037,7 @@ func (s *state) column(cs *chanState, ch int) {
 	}
 	b.casSinceAct++
 
+	s.lastWork = t
 	end := t + c.colLatency[mode]
 	st.LastDataEnd = max(st.LastDataEnd, end)
 	if sl.gen == s.gen {
@@ -1101,9 +1124,10 @@ type doneQueue struct {
 func newDoneQueue(c *config) doneQueue {
 	// A read stays here from its column command until the next cycle the scheduler
 	// visits after its data's end: at most one per channel per cycle of read latency,
-	// plus the forwarded ones; push grows the buffer should that ever be wrong.
+	// plus the forwarded ones. push grows the buffer as needed; the first size is
+	// bounded so that a long tCL costs memory only if reads do fill it.
 	n := 8
-	for n < c.channels*int(c.cl+c.burst+2)+4 {
+	for n < c.channels*int(min(c.cl+c.burst, 1024)+2)+4 {
 		n *= 2
 	}
 	return doneQueue{buf: make([]uint64, n)}

@@ -12,21 +12,30 @@ import (
 )
 
 // TraceError is a problem with one line of a memory trace (as encoding/csv.ParseError
-// is for CSV). Line is 1-based; for a damaged gzip stream it is the line being read
-// when the stream broke.
+// is for CSV), or with the whole trace. Line is 1-based; for a damaged gzip stream it is
+// the line being read when the stream broke; 0 for the whole trace (it holds no
+// request).
 type TraceError struct {
 	Source string // the trace's name, e.g. its path
 	Line   int
 	Err    error
 }
 
-// Error prints "source:line: message".
+// Error prints "source:line: message", or "source: message" for the whole trace.
 func (e *TraceError) Error() string {
-	if e.Source == "" {
+	switch {
+	case e.Line == 0 && e.Source == "":
+		return fmt.Sprintf("trace: %v", e.Err)
+	case e.Line == 0:
+		return fmt.Sprintf("%s: %v", e.Source, e.Err)
+	case e.Source == "":
 		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
 	}
 	return fmt.Sprintf("%s:%d: %v", e.Source, e.Line, e.Err)
 }
+
+// ErrEmptyTrace is the cause of the TraceError for a trace without requests.
+var ErrEmptyTrace = errors.New("no requests (a trace needs at least one line of address, READ or WRITE, issue cycle)")
 
 // Unwrap returns the cause.
 func (e *TraceError) Unwrap() error { return e.Err }
@@ -45,9 +54,11 @@ const maxTraceLine = 4096
 // is issued. Blank lines and lines starting with # are skipped. Each request moves one
 // burst of the DRAM it is replayed on (the offset within the burst is ignored);
 // requests are issued in file order, so a cycle smaller than the previous line's
-// means "as soon as possible after it". source names the trace in errors.
+// means "as soon as possible after it"; a cycle must not exceed MaxCycle. A trace
+// without requests is an error (ErrEmptyTrace): replaying nothing is almost certainly
+// the wrong file. source names the trace in errors.
 //
-// Errors are *TraceError naming the line.
+// Errors are *TraceError naming the line (0 for the empty trace).
 func ReadTrace(r io.Reader, source string) ([]Request, error) {
 	br := bufio.NewReader(r)
 	line := 0
@@ -78,6 +89,9 @@ func ReadTrace(r io.Reader, source string) ([]Request, error) {
 			err = fmt.Errorf("line longer than %d bytes", maxTraceLine)
 		}
 		return nil, &TraceError{Source: source, Line: line + 1, Err: err}
+	}
+	if len(reqs) == 0 {
+		return nil, &TraceError{Source: source, Err: ErrEmptyTrace}
 	}
 	return reqs, nil
 }
@@ -113,6 +127,9 @@ func parseTraceLine(b []byte) (req Request, ok bool, err error) {
 	}
 	if req.Issue, err = strconv.ParseUint(c, 10, 64); err != nil {
 		return req, false, fmt.Errorf("cycle %q is not a non-negative 64-bit decimal number", clip(fields[2]))
+	}
+	if req.Issue > MaxCycle {
+		return req, false, fmt.Errorf("cycle %d is beyond the last cycle the model simulates, %d", req.Issue, uint64(MaxCycle))
 	}
 	return req, true, nil
 }
