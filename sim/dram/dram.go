@@ -6,36 +6,69 @@
 //
 // # What is modelled
 //
-// Each channel has its own controller: a read queue of transaction_queue_depth
-// requests and a write buffer of write_buffer_depth, both kept per bank in arrival
-// order. A requester (the DMA, or a trace) issues requests in order, at most one per
-// DRAM cycle; a request waits outside the controller while its queue is full, and while
-// the requester already has `window` requests outstanding (Transfer's window: a read is
-// outstanding until its data has moved, a write until the controller takes it).
+// Each channel has its own controller, built as DRAMsim3's (src/controller.cc,
+// src/command_queue.cc; the rules below say where rctsim differs). A requester (the
+// DMA, or a trace) issues requests in order, at most one per DRAM cycle; a request
+// waits outside the controller while its queue is full, and while the requester already
+// has `window` requests outstanding (Transfer's window: a read is outstanding until its
+// data has moved, a write until the controller takes it).
 //
-// The scheduler is FR-FCFS with an open (or closed) page policy, as in DRAMsim3: of the
-// commands whose timing allows them this cycle, a column command to an open row (a row
-// hit) goes first, then the one serving the oldest request. It looks at the oldest
-// bank_queue_depth requests of each bank. A bank with an older request to another row
-// serves at most four hits to its open row before it precharges (DRAMsim3's row-hit
-// limit), so a stream of hits cannot starve it. Reads and writes are served in phases:
-// writes wait in the write buffer until it holds write_high_watermark of them (or no
-// read is waiting), then drain until write_low_watermark remain. A read of an address
-// with a buffered write is answered from the buffer a cycle later, and a write to an
-// address already buffered merges into it (DRAMsim3 does both).
+// Queue structure. Accepted reads wait in a transaction queue of
+// transaction_queue_depth, writes in a write buffer of write_buffer_depth, until their
+// bank's command queue (bank_queue_depth requests, reads and writes together) has room
+// and the channel admits their kind; the scheduler sees only the command queues. So the
+// controller holds up to the queue depth plus bank_queue_depth per bank in use, as
+// DRAMsim3 does. A request's commands may issue from the cycle after its admission
+// (DRAMsim3 moves one request a cycle into the command queues, after the cycle's
+// command).
+//
+// Reads and writes. The channel admits reads, except while the write buffer drains:
+// once it holds write_high_watermark writes, the writes then buffered, less
+// write_low_watermark, are admitted, and writes arriving meanwhile wait for the next
+// drain (DRAMsim3 drains exactly what a full buffer holds). Requests already admitted
+// are served whatever is admitted, as in DRAMsim3. rctsim differs in one rule: it also
+// admits writes whenever the controller is idle (no read queued, nothing admitted),
+// where DRAMsim3 waits for more than 8 and so never serves the last few writes of a
+// trace. Admitting by kind rather than switching what is served also keeps a bank that
+// was precharged and activated for a write serving it: the model used to drop such a
+// write for each read arriving at intervals, re-opening the reads' row for every read.
+//
+// Scheduling. In each bank the first admitted request whose command is ready goes, as
+// DRAMsim3's GetFirstReadyInQueue: the oldest request's activate or precharge, or any
+// request's column command to the open row. A precharge for the oldest request waits
+// while a younger one hits the open row until the row has served four column commands
+// (DRAMsim3's row-hit cap); from then on it is permitted, not forced: it goes once its
+// timing (tRAS, tRTP, tWR) allows, and hits ready before it keep being served. Across a
+// channel's banks the first ready command goes, the banks taken round robin from the
+// one after the last that issued, refresh work first (DRAMsim3's GetCommandToIssue).
+// This is not FR-FCFS across banks: a hit in one bank does not overtake another bank's
+// activate that is ready as early.
+//
+// Forwarding and merging. A read of an address with a buffered write is answered from
+// the buffer a cycle later, a write to an address already buffered merges into it, and
+// a read of an address already queued for reading waits for that read's burst. All
+// three compare the address as the request gives it, offset included, as DRAMsim3
+// does: two 64-byte requests in one 128-byte burst are two bursts. (The simulator's DMA
+// issues whole, aligned bursts, so for it address and burst are the same.) The data
+// path does not go through the model: a write queued after a read of its address may
+// be served first.
 //
 // Commands obey, in DRAM clocks: tRCD, tRP, tRAS, tRC = tRAS+tRP, tCL, tCWL, the burst
 // (burst_length/2 clocks on the data bus), tCCD_S/tCCD_L and tRRD_S/tRRD_L (another or
 // the same bank group), tFAW (at most four activates per rank in any tFAW window),
 // tWTR_S/tWTR_L (end of write data to a read), tWR (end of write data to precharge),
-// tRTP (read to precharge), read-to-write turnaround tCL + burst + 1 + tRTRS - tCWL
-// (one clock of read preamble, as DRAMsim3), rank-to-rank switches (tRTRS), and one
+// tRTP (read to precharge), the turnarounds of DRAMsim3's timing.cc (read to write
+// tCL + burst + tRTRS - tCWL; rank switches with tRTRS; DRAMsim3 reads tRPRE and tWPRE
+// from its configurations but never uses them, and neither does rctsim), and one
 // command per clock on each channel's command bus. Every tREFI each rank needs an
 // all-bank refresh: from then on the rank takes no other command, its open banks are
 // closed with one precharge-all (counted as one precharge per bank it closes), and the
 // refresh blocks the rank for tRFC. Ranks refresh staggered by tREFI/ranks (DRAMsim3's
 // RANK_LEVEL_STAGGERED). The closed-page policy precharges each bank automatically after
 // its column command, at the earliest time tRAS, tRTP or tWR allow.
+//
+// TestDRAMsim3Reference holds the model to DRAMsim3's own figures (testdata/) on request
+// patterns of every kind, on profiles that mirror three of its stock configurations.
 //
 // Row outcomes are counted per column command: the first access after an activate is a
 // miss (the bank was precharged) or a conflict (another row had to be closed first);
@@ -122,10 +155,11 @@ type Stats struct {
 	ReadBytes, WriteBytes int64
 	// ReadBursts and WriteBursts are the column commands: the bursts on the data bus.
 	ReadBursts, WriteBursts int64
-	// ForwardedReads were answered from the write buffer; MergedWrites merged into a
-	// buffered write to the same burst.
-	ForwardedReads, MergedWrites int64
-	Activates                    int64
+	// ForwardedReads were answered from the write buffer, MergedReads by the burst of
+	// a queued read of the same address, and MergedWrites merged into a buffered write
+	// to the same address (addresses as the requests give them, see the package doc).
+	ForwardedReads, MergedReads, MergedWrites int64
+	Activates                                 int64
 	// Precharges counts precharges of a bank: explicit ones for a row conflict, the
 	// banks a refresh closes and closed-page auto-precharges.
 	Precharges int64
@@ -182,7 +216,7 @@ type config struct {
 	maxStall                                uint64    // longest time without progress (see state.stalled)
 	readQ, writeQ, bankQ, highMark, lowMark int
 	queueCap                                [2]int32 // readQ and writeQ, per mode
-	writeFilterOff                          bool     // writeQ is too deep for chanState.writeFilter
+	filterOff                               bool     // the queues are too deep for chanState's filters
 	// bankRank and bankGroup map a bank (index in state.banks) to its rank (index in
 	// state.ranks) and to its (rank, bank group) (index in state.groups).
 	bankRank, bankGroup []int32
@@ -199,8 +233,9 @@ type config struct {
 // turnaround is the delay from a column command to the next read and the next write.
 type turnaround struct{ rd, wr uint64 }
 
-// rowHitCap is how many hits a bank serves to its open row while an older request
-// waits for another row: DRAMsim3's limit (command_queue.cc, ArbitratePrecharge).
+// rowHitCap is how many column commands a bank's open row serves before a precharge
+// for an older request to another row is permitted while younger requests still hit
+// the row: DRAMsim3's limit (command_queue.cc, ArbitratePrecharge).
 const rowHitCap = 4
 
 // never is a time that does not come.
@@ -331,15 +366,16 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	c.rrdL = max(c.rrdL, c.rrdS)
 	c.wtrL = max(c.wtrL, c.wtrS)
 	c.rc = c.ras + c.rp
-	// Turnarounds between column commands, as DRAMsim3's timing.cc with AL = 0 and its
-	// one-clock read and write preambles (tRPRE, tWPRE).
-	c.rdToWr = sat(c.cl+c.burst+1+rtrs, c.cwl)
+	// Turnarounds between column commands, as DRAMsim3's timing.cc with AL = 0. (JEDEC
+	// DDR4 asks one clock more for read to write with a one-clock write preamble;
+	// DRAMsim3 parses tRPRE and tWPRE but uses neither, and rctsim follows it.)
+	c.rdToWr = sat(c.cl+c.burst+rtrs, c.cwl)
 	c.rdToRdRank = c.burst + rtrs
 	c.rdToWrRank = sat(c.cl+c.burst+rtrs, c.cwl)
 	c.wrToRdS = c.cwl + c.burst + c.wtrS
 	c.wrToRdL = c.cwl + c.burst + c.wtrL
 	c.wrToRdRank = sat(c.cwl+c.burst+rtrs, c.cl)
-	c.wrToWrRank = c.burst + 1
+	c.wrToWrRank = c.burst
 	c.wrToPre = c.cwl + c.burst + c.wr
 	c.colDelays[modeRead] = [3]turnaround{{c.rdToRdRank, c.rdToWrRank}, {c.ccdS, c.rdToWr}, {c.ccdL, c.rdToWr}}
 	c.colDelays[modeWrite] = [3]turnaround{{c.wrToRdRank, c.wrToWrRank}, {c.wrToRdS, c.ccdS}, {c.wrToRdL, c.ccdL}}
@@ -351,7 +387,6 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 		c.ccdL+c.rrdL+c.faw+c.wtrL+rtrs+8)
 	c.readQ, c.writeQ, c.bankQ = spec.TransactionQueueDepth, spec.WriteBufferDepth, spec.BankQueueDepth
 	c.queueCap = [2]int32{int32(c.readQ), int32(c.writeQ)}
-	c.writeFilterOff = c.writeQ > math.MaxUint16
 	c.highMark, c.lowMark = spec.WriteHighWatermark, spec.WriteLowWatermark
 
 	var err error
@@ -378,6 +413,8 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	c.groupsPerCh = spec.Ranks * spec.BankGroups
 	c.activeWords = (c.banksPerCh + 63) / 64
 	c.flat = c.groupsPerCh == 1 && c.activeWords == 1
+	// A channel queues up to the transaction queue plus every bank's command queue.
+	c.filterOff = max(c.readQ, c.writeQ)+c.banksPerCh*c.bankQ > math.MaxUint16
 	n := c.channels * c.banksPerCh
 	c.bankRank, c.bankGroup = make([]int32, n), make([]int32, n)
 	for bi := range n {
@@ -443,7 +480,7 @@ func (c *Controller) Reset() {
 // it). With no requests it returns (at, at).
 //
 // Transfers follow each other: requests of an earlier Transfer still queued compete
-// with this one's (FR-FCFS), and count against the window. The committed schedule
+// with this one's (see Scheduling), and count against the window. The committed schedule
 // stops where the last request is accepted; the rest is projected to completion as if
 // nothing else came, which gives lastDataEnd and Stats. The next Transfer resumes the
 // committed schedule, so its requests can still overtake (by row hits) or slow down
