@@ -98,12 +98,19 @@ type slot struct {
 // (rowKind: cmdAct when the bank is closed, cmdPre when it needs another row and a
 // precharge is permitted, else cmdNone).
 type bankState struct {
-	openRow uint64
+	// The fields a pick pass reads come first, to share a cache line.
+	oneReady uint64 // the only option's earliest cycle by the bank's timing, while one
+	oneKind  uint8  // and its kind
+	one      bool   // the bank has one option
+	candOK   bool
+	rowKind  uint8
+	hitReady [2]uint64
+	rowReady uint64
+	hitSeq   [2]uint64
+	rowSeq   uint64
+	openRow  uint64
 	// Earliest column command, precharge and activate by this bank's own timing.
 	casReady, preReady, actReady uint64
-	hitSeq, hitReady             [2]uint64
-	rowReady                     uint64
-	rowSeq                       uint64
 	hit, hitPrev                 [2]int32
 	rowSlot                      int32
 	head, tail                   [2]int32
@@ -111,8 +118,6 @@ type bankState struct {
 	admTail                      [2]int32
 	rank, group                  int32 // index in state.ranks and in state.groups (fixed)
 	casSinceAct                  uint32
-	rowKind                      uint8
-	candOK                       bool
 	open                         bool
 	conflictAct                  bool // the open row's activate followed a conflict's precharge
 	closedByConflict             bool // the last precharge was for a conflict
@@ -552,7 +557,9 @@ func (s *state) accept() {
 	}
 	sl := &s.slots[i]
 	s.freeHead = sl.next
-	*sl = slot{addr: r.addr, row: r.row, key: r.key, issue: r.issue, accept: now, next: -1, gen: s.gen}
+	// Field by field, not a struct literal: see the speed notes at the top.
+	sl.addr, sl.row, sl.key, sl.issue, sl.accept, sl.next, sl.gen = r.addr, r.row, r.key, r.issue, now, -1, s.gen
+	sl.sumIssue, sl.sumAccept, sl.merged = 0, 0, 0
 	if t := b.tail[mode]; t >= 0 {
 		s.slots[t].next = i
 	} else {
@@ -568,9 +575,13 @@ func (s *state) accept() {
 		s.switchMode(cs, int(r.ch), m)
 		return
 	}
-	if m != mode || !s.admit(cs, b, local, m) {
-		return
+	if m != mode || b.adm[modeRead]+b.adm[modeWrite] >= int32(c.bankQ) {
+		return // it waits
 	}
+	// Every earlier request of this bank and mode was admitted (admission is eager):
+	// this one is the next.
+	s.admitOne(cs, b, mode)
+	s.active[int(cs.activeOff[setAdmitted])+local>>6] |= 1 << (local & 63)
 
 	// Update the channel's cached pick: when nothing else changed, only this bank's
 	// options can have become the best.
@@ -641,7 +652,11 @@ func (s *state) admitOne(cs *chanState, b *bankState, mode int) {
 	b.admTail[mode] = i
 	b.adm[mode]++
 	cs.waiting[mode]--
-	b.candOK = false
+	// A request joining the command queue behind others changes the bank's options
+	// only if it is the first hit of its kind to the open row.
+	if b.adm[modeRead]+b.adm[modeWrite] == 1 || b.open && sl.row == b.openRow && b.hit[mode] < 0 {
+		b.candOK = false
+	}
 }
 
 // switchMode makes channel cs (channel ch) admit mode from now on, and admits the
@@ -855,7 +870,13 @@ func (s *state) pickFlat(ch int, floor uint64) (uint64, uint32, uint8, int) {
 		if !b.candOK {
 			s.options(b)
 		}
-		t, kind := b.key(&lb)
+		var t uint64
+		var kind uint8
+		if b.one {
+			t, kind = max(b.oneReady, lb[b.oneKind&3]), b.oneKind
+		} else {
+			t, kind = b.key(&lb)
+		}
 		if d := 1 + (uint32(li)-rr)&mask; t < bestT || t == bestT && d < bestDist {
 			bestT, bestDist, bestKind, bestBank = t, d, kind, base+li
 		}
@@ -921,6 +942,7 @@ func (s *state) options(b *bankState) {
 	hs := &s.slots[head]
 	if !b.open {
 		b.rowKind, b.rowSlot, b.rowSeq, b.rowReady = cmdAct, head, hs.seq, max(b.actReady, hs.seen)
+		b.one, b.oneKind, b.oneReady = true, cmdAct, b.rowReady
 		return
 	}
 	for m := range 2 {
@@ -936,14 +958,25 @@ func (s *state) options(b *bankState) {
 	if hs.row != b.openRow && (b.hit[modeRead] < 0 && b.hit[modeWrite] < 0 || b.casSinceAct >= rowHitCap) {
 		b.rowKind, b.rowSlot, b.rowSeq, b.rowReady = cmdPre, head, hs.seq, max(b.preReady, hs.seen)
 	}
+	// Most banks have one option: the pick passes look it up without comparing.
+	switch {
+	case b.rowKind == cmdNone && b.hit[modeWrite] < 0:
+		b.one, b.oneKind, b.oneReady = true, cmdRead, b.hitReady[modeRead]
+	case b.rowKind == cmdNone && b.hit[modeRead] < 0:
+		b.one, b.oneKind, b.oneReady = true, cmdWrite, b.hitReady[modeWrite]
+	case b.hit[modeRead] < 0 && b.hit[modeWrite] < 0:
+		b.one, b.oneKind, b.oneReady = true, cmdPre, b.rowReady
+	default:
+		b.one = false
+	}
 }
 
 // key is bank b's next command given lb, the earliest cycle of each kind of command
 // by the channel's and rank's constraints (indexed by kind: read, write, activate,
 // precharge): the earliest of its options, at equal times the one admitted first.
 func (b *bankState) key(lb *[4]uint64) (uint64, uint8) {
-	if b.rowKind == cmdAct {
-		return max(b.rowReady, lb[cmdAct]), cmdAct
+	if b.one {
+		return max(b.oneReady, lb[b.oneKind&3]), b.oneKind
 	}
 	t, seq, kind := uint64(never), uint64(0), cmdNone
 	for m := range 2 {
@@ -1326,7 +1359,7 @@ func (s *state) column(cs *chanState, ch int) {
 	// The place freed in the command queue, or a change of mode, admits more.
 	if m := cs.mode(c); m != int(cs.admMode) {
 		s.switchMode(cs, ch, m)
-	} else {
+	} else if cs.waiting[m] > 0 {
 		s.admit(cs, b, local, m)
 	}
 	if b.adm[modeRead]+b.adm[modeWrite] == 0 {
