@@ -1,12 +1,14 @@
 package dram
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
 )
 
@@ -129,4 +131,37 @@ func TestSchedulerStallIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no request served") {
 		t.Errorf("Transfer: %v, want a stall error", err)
 	}
+}
+
+// FuzzDRAMProfile: whatever DRAM-only profile hw accepts, the model builds and runs a
+// short mixed trace to the end without an error (no stall, no overflow, no panic).
+func FuzzDRAMProfile(f *testing.F) {
+	for _, name := range []string{"ddr4_3200", "lpddr4_2400", "lpddr3_1600"} {
+		data, err := configs.FS.ReadFile("dram/" + name + ".toml")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dp, err := hw.DecodeDRAM(bytes.NewReader(data), "fuzz.toml")
+		if err != nil {
+			return
+		}
+		c, err := New(dp.DRAM)
+		if err != nil {
+			t.Fatalf("hw accepted the spec, New did not: %v", err)
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		reqs := make([]Request, 64)
+		for i := range reqs {
+			reqs[i] = Request{Addr: r.Uint64N(1 << 26), Write: i%3 == 0, Issue: uint64(i) * 4}
+		}
+		if _, _, err := c.Transfer(reqs, 8, 0); err != nil {
+			t.Fatalf("Transfer: %v", err)
+		}
+		if s := c.Stats(); s.Reads+s.Writes != 64 {
+			t.Fatalf("served %d of 64", s.Reads+s.Writes)
+		}
+	})
 }
