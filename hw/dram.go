@@ -149,7 +149,7 @@ func (dp *DRAMProfile) Validate() error {
 	if strings.TrimSpace(dp.Name) == "" {
 		c.add("name", "must not be empty")
 	}
-	validateDRAM(c, &dp.DRAM)
+	validateDRAM(c, &dp.DRAM, true)
 	return fileio.Join(c.errs)
 }
 

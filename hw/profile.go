@@ -149,10 +149,12 @@ type DRAMSpec struct {
 	TRFC  Timing `toml:"tRFC"`
 	TREFI Timing `toml:"tREFI"`
 
-	// TransactionQueueDepth is the read requests a channel's controller holds;
-	// WriteBufferDepth the writes it buffers; BankQueueDepth how many of each bank's
-	// oldest requests the scheduler looks at. Writes drain once WriteHighWatermark are
-	// buffered, until WriteLowWatermark remain (and whenever no read waits).
+	// TransactionQueueDepth is the reads a channel's controller holds until their
+	// bank's command queue takes them, WriteBufferDepth the writes likewise;
+	// BankQueueDepth is each bank's command queue (reads and writes together), all the
+	// scheduler sees. Once WriteHighWatermark writes are buffered, the writes then
+	// buffered, less WriteLowWatermark, drain into the command queues (and writes are
+	// admitted whenever the controller is otherwise idle). See sim/dram.
 	TransactionQueueDepth int `toml:"transaction_queue_depth"`
 	WriteBufferDepth      int `toml:"write_buffer_depth"`
 	BankQueueDepth        int `toml:"bank_queue_depth"`

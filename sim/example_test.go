@@ -40,14 +40,14 @@ func ExampleMachine_Run() {
 	}
 	fmt.Printf("%-16s %6.2f µJ (the sum of the parts: %v)\n", "total", stats.Energy.Total()*1e-6, sum == stats.Energy.Total())
 	// Output:
-	// 590173 cycles (0.738 ms), 43595520 MACs, array utilisation 28.9%
+	// 589655 cycles (0.737 ms), 43595520 MACs, array utilisation 28.9%
 	// mac               13.08 µJ
 	// sram              38.58 µJ
-	// dram             149.93 µJ
+	// dram             149.58 µJ
 	// vector             0.16 µJ
-	// static            11.35 µJ
-	// dram_background   64.40 µJ
-	// total            277.49 µJ (the sum of the parts: true)
+	// static            11.34 µJ
+	// dram_background   64.35 µJ
+	// total            277.08 µJ (the sum of the parts: true)
 }
 
 // Simulate a whole training run from its precision plans: RCT drops conv2 to 6 bits
@@ -74,10 +74,10 @@ func ExampleSimulateRun() {
 	final, peak := run.ParameterBytes()
 	fmt.Printf("%d steps, %d distinct plans simulated; parameters %d B at the end, %d B at the peak\n", run.Steps, run.Distinct, final, peak)
 	// Output:
-	// step 0: 590173 cycles, 277.49 µJ
-	// step 1: 590173 cycles, 277.49 µJ
-	// step 2: 590059 cycles, 276.26 µJ
-	// step 3: 590059 cycles, 276.26 µJ
-	// step 4: 590059 cycles, 276.26 µJ
+	// step 0: 589655 cycles, 277.08 µJ
+	// step 1: 589655 cycles, 277.08 µJ
+	// step 2: 589656 cycles, 275.87 µJ
+	// step 3: 589656 cycles, 275.87 µJ
+	// step 4: 589656 cycles, 275.87 µJ
 	// 5 steps, 2 distinct plans simulated; parameters 61110 B at the end, 61706 B at the peak
 }

@@ -133,6 +133,7 @@ type run struct {
 	ctx   context.Context
 
 	now      uint64
+	err      error   // the first failure of a unit (a DRAM transfer), which ends the run
 	pending  []int32 // unfinished dependencies per instruction
 	users    []int32 // CSR of dependents
 	userOff  []int32
@@ -254,6 +255,9 @@ func (r *run) loop() error {
 		}
 		for u := kernels.Unit(0); u < kernels.NumUnits; u++ {
 			r.tryIssue(u)
+		}
+		if r.err != nil {
+			return r.err
 		}
 		if len(r.events) == 0 {
 			break

@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"cmp"
+	"fmt"
+
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/sim/dram"
@@ -65,7 +68,13 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	r.bursts = reqs
 	r.stats.DRAM.Bursts += int64(len(reqs))
 	before := m.dram.Stats()
-	lastAccept, lastEnd := m.dram.Transfer(reqs, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
+	lastAccept, lastEnd, err := m.dram.Transfer(reqs, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
+	if err != nil {
+		// The run stops at the next issue (loop reports r.err); this transfer takes no
+		// time so that nothing else is scheduled on its account.
+		r.err = cmp.Or(r.err, fmt.Errorf("instruction %d (%s): %w", index, in.Op, err))
+		return r.now, r.now
+	}
 	after := m.dram.Stats()
 	r.chargeDRAM(in, class, before, after)
 	if r.layers != nil {

@@ -41,4 +41,15 @@ func TestDRAMReplay(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "bad.trace:2") {
 		t.Errorf("bad trace: exit %d, %s", code, stderr)
 	}
+	// An empty trace, and one issued at the end of time, fail naming the file.
+	empty := filepath.Join(dir, "empty.trace")
+	os.WriteFile(empty, []byte("# nothing\n"), 0o644)
+	if code, _, stderr := rctsim("dram", "--trace", empty); code != 1 || !strings.Contains(stderr, "empty.trace: no requests") {
+		t.Errorf("empty trace: exit %d, %s", code, stderr)
+	}
+	late := filepath.Join(dir, "late.trace")
+	os.WriteFile(late, []byte("0x40 READ 0\n0x80 READ 18446744073709551615\n"), 0o644)
+	if code, _, stderr := rctsim("dram", "--trace", late); code != 1 || !strings.Contains(stderr, "late.trace:2") {
+		t.Errorf("trace at 2^64-1: exit %d, %s", code, stderr)
+	}
 }

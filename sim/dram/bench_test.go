@@ -24,7 +24,7 @@ func BenchmarkTransferSizes(b *testing.B) {
 						reqs[i] = Request{Addr: addr, Write: write}
 						addr += bb
 					}
-					accept, _ := c.Transfer(reqs, 16, at)
+					accept, _ := mustTransfer(b, c, reqs, 16, at)
 					at = accept + 1
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/burst")
@@ -55,7 +55,7 @@ func BenchmarkLeNet5Transfers(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				c.Reset()
-				tl.run(c, nil, 0)
+				tl.run(b, c, nil, 0)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bursts), "ns/burst")
 		})

@@ -6,36 +6,69 @@
 //
 // # What is modelled
 //
-// Each channel has its own controller: a read queue of transaction_queue_depth
-// requests and a write buffer of write_buffer_depth, both kept per bank in arrival
-// order. A requester (the DMA, or a trace) issues requests in order, at most one per
-// DRAM cycle; a request waits outside the controller while its queue is full, and while
-// the requester already has `window` requests outstanding (Transfer's window: a read is
-// outstanding until its data has moved, a write until the controller takes it).
+// Each channel has its own controller, built as DRAMsim3's (src/controller.cc,
+// src/command_queue.cc; the rules below say where rctsim differs). A requester (the
+// DMA, or a trace) issues requests in order, at most one per DRAM cycle; a request
+// waits outside the controller while its queue is full, and while the requester already
+// has `window` requests outstanding (Transfer's window: a read is outstanding until its
+// data has moved, a write until the controller takes it).
 //
-// The scheduler is FR-FCFS with an open (or closed) page policy, as in DRAMsim3: of the
-// commands whose timing allows them this cycle, a column command to an open row (a row
-// hit) goes first, then the one serving the oldest request. It looks at the oldest
-// bank_queue_depth requests of each bank. A bank with an older request to another row
-// serves at most four hits to its open row before it precharges (DRAMsim3's row-hit
-// limit), so a stream of hits cannot starve it. Reads and writes are served in phases:
-// writes wait in the write buffer until it holds write_high_watermark of them (or no
-// read is waiting), then drain until write_low_watermark remain. A read of an address
-// with a buffered write is answered from the buffer a cycle later, and a write to an
-// address already buffered merges into it (DRAMsim3 does both).
+// Queue structure. Accepted reads wait in a transaction queue of
+// transaction_queue_depth, writes in a write buffer of write_buffer_depth, until their
+// bank's command queue (bank_queue_depth requests, reads and writes together) has room
+// and the channel admits their kind; the scheduler sees only the command queues. So the
+// controller holds up to the queue depth plus bank_queue_depth per bank in use, as
+// DRAMsim3 does. A request's commands may issue from the cycle after its admission
+// (DRAMsim3 moves one request a cycle into the command queues, after the cycle's
+// command).
+//
+// Reads and writes. The channel admits reads, except while the write buffer drains:
+// once it holds write_high_watermark writes, the writes then buffered, less
+// write_low_watermark, are admitted, and writes arriving meanwhile wait for the next
+// drain (DRAMsim3 drains exactly what a full buffer holds). Requests already admitted
+// are served whatever is admitted, as in DRAMsim3. rctsim differs in one rule: it also
+// admits writes whenever the controller is idle (no read queued, nothing admitted),
+// where DRAMsim3 waits for more than 8 and so never serves the last few writes of a
+// trace. Admitting by kind rather than switching what is served also keeps a bank that
+// was precharged and activated for a write serving it: the model used to drop such a
+// write for each read arriving at intervals, re-opening the reads' row for every read.
+//
+// Scheduling. In each bank the first admitted request whose command is ready goes, as
+// DRAMsim3's GetFirstReadyInQueue: the oldest request's activate or precharge, or any
+// request's column command to the open row. A precharge for the oldest request waits
+// while a younger one hits the open row until the row has served four column commands
+// (DRAMsim3's row-hit cap); from then on it is permitted, not forced: it goes once its
+// timing (tRAS, tRTP, tWR) allows, and hits ready before it keep being served. Across a
+// channel's banks the first ready command goes, the banks taken round robin from the
+// one after the last that issued, refresh work first (DRAMsim3's GetCommandToIssue).
+// This is not FR-FCFS across banks: a hit in one bank does not overtake another bank's
+// activate that is ready as early.
+//
+// Forwarding and merging. A read of an address with a buffered write is answered from
+// the buffer a cycle later, a write to an address already buffered merges into it, and
+// a read of an address already queued for reading waits for that read's burst. All
+// three compare the address as the request gives it, offset included, as DRAMsim3
+// does: two 64-byte requests in one 128-byte burst are two bursts. (The simulator's DMA
+// issues whole, aligned bursts, so for it address and burst are the same.) The data
+// path does not go through the model: a write queued after a read of its address may
+// be served first.
 //
 // Commands obey, in DRAM clocks: tRCD, tRP, tRAS, tRC = tRAS+tRP, tCL, tCWL, the burst
 // (burst_length/2 clocks on the data bus), tCCD_S/tCCD_L and tRRD_S/tRRD_L (another or
 // the same bank group), tFAW (at most four activates per rank in any tFAW window),
 // tWTR_S/tWTR_L (end of write data to a read), tWR (end of write data to precharge),
-// tRTP (read to precharge), read-to-write turnaround tCL + burst + 1 + tRTRS - tCWL
-// (one clock of read preamble, as DRAMsim3), rank-to-rank switches (tRTRS), and one
+// tRTP (read to precharge), the turnarounds of DRAMsim3's timing.cc (read to write
+// tCL + burst + tRTRS - tCWL; rank switches with tRTRS; DRAMsim3 reads tRPRE and tWPRE
+// from its configurations but never uses them, and neither does rctsim), and one
 // command per clock on each channel's command bus. Every tREFI each rank needs an
 // all-bank refresh: from then on the rank takes no other command, its open banks are
 // closed with one precharge-all (counted as one precharge per bank it closes), and the
 // refresh blocks the rank for tRFC. Ranks refresh staggered by tREFI/ranks (DRAMsim3's
 // RANK_LEVEL_STAGGERED). The closed-page policy precharges each bank automatically after
 // its column command, at the earliest time tRAS, tRTP or tWR allow.
+//
+// TestDRAMsim3Reference holds the model to DRAMsim3's own figures (testdata/) on request
+// patterns of every kind, on profiles that mirror three of its stock configurations.
 //
 // Row outcomes are counted per column command: the first access after an activate is a
 // miss (the bank was precharged) or a conflict (another row had to be closed first);
@@ -122,10 +155,11 @@ type Stats struct {
 	ReadBytes, WriteBytes int64
 	// ReadBursts and WriteBursts are the column commands: the bursts on the data bus.
 	ReadBursts, WriteBursts int64
-	// ForwardedReads were answered from the write buffer; MergedWrites merged into a
-	// buffered write to the same burst.
-	ForwardedReads, MergedWrites int64
-	Activates                    int64
+	// ForwardedReads were answered from the write buffer, MergedReads by the burst of
+	// a queued read of the same address, and MergedWrites merged into a buffered write
+	// to the same address (addresses as the requests give them, see the package doc).
+	ForwardedReads, MergedReads, MergedWrites int64
+	Activates                                 int64
 	// Precharges counts precharges of a bank: explicit ones for a row conflict, the
 	// banks a refresh closes and closed-page auto-precharges.
 	Precharges int64
@@ -179,9 +213,10 @@ type config struct {
 	// bank group of the same rank (1) or the same bank group (2).
 	colDelays                               [2][3]turnaround
 	colLatency                              [2]uint64 // column command to the end of its data, per mode
+	maxStall                                uint64    // longest time without progress (see state.stalled)
 	readQ, writeQ, bankQ, highMark, lowMark int
 	queueCap                                [2]int32 // readQ and writeQ, per mode
-	writeFilterOff                          bool     // writeQ is too deep for chanState.writeFilter
+	filterOff                               bool     // the queues are too deep for chanState's filters
 	// bankRank and bankGroup map a bank (index in state.banks) to its rank (index in
 	// state.ranks) and to its (rank, bank group) (index in state.groups).
 	bankRank, bankGroup []int32
@@ -198,17 +233,24 @@ type config struct {
 // turnaround is the delay from a column command to the next read and the next write.
 type turnaround struct{ rd, wr uint64 }
 
-// rowHitCap is how many hits a bank serves to its open row while an older request
-// waits for another row: DRAMsim3's limit (command_queue.cc, ArbitratePrecharge).
+// rowHitCap is how many column commands a bank's open row serves before a precharge
+// for an older request to another row is permitted while younger requests still hit
+// the row: DRAMsim3's limit (command_queue.cc, ArbitratePrecharge).
 const rowHitCap = 4
 
 // never is a time that does not come.
 const never = math.MaxUint64
 
-// New builds a controller for spec. It assumes spec passed hw validation but returns an
-// error for anything it cannot model: counts that are not powers of two, a bus width
-// that is not whole bytes, an odd burst length, a row that is not a power-of-two number
-// of bursts, a bad mapping, a bad page policy, a zero required timing or tREFI <= tRFC.
+// MaxCycle is the latest DRAM cycle a request may be issued at (about 49 hours at
+// 1.6 GHz). Keeping issue cycles this far below 2^64 leaves room for every time the
+// scheduler adds to them (validated timings stay below 2^23 clocks each), so its cycle
+// arithmetic never wraps.
+const MaxCycle = 1 << 48
+
+// New builds a controller for spec. It fills the defaults below for the zero values of
+// a hand-built spec, then checks the result with hw's DRAM rules (spec.ValidateModel,
+// the same rules hw.Decode applies to profiles, less those only a datasheet
+// transcription needs), whose *fileio.Error it returns.
 //
 // For specs built by hand, zero means: ranks and bank groups 1, address_mapping
 // DefaultMapping, page_policy "open", device_width_bits bus_width_bits; tWR = tRP and
@@ -217,6 +259,10 @@ const never = math.MaxUint64
 // 8 per bank, watermarks 3/4 and 1/4 of the write buffer. hw.Decode fills JEDEC values
 // instead, so profiles read from files never rely on these.
 func New(spec hw.DRAMSpec) (*Controller, error) {
+	spec = withDefaults(spec)
+	if err := spec.ValidateModel(); err != nil {
+		return nil, err
+	}
 	cfg, err := newConfig(spec)
 	if err != nil {
 		return nil, err
@@ -227,106 +273,92 @@ func New(spec hw.DRAMSpec) (*Controller, error) {
 	return c, nil
 }
 
-func newConfig(spec hw.DRAMSpec) (config, error) {
-	c := config{spec: spec}
+// withDefaults fills New's defaults for the zero values of a hand-built spec.
+func withDefaults(spec hw.DRAMSpec) hw.DRAMSpec {
 	if spec.Ranks == 0 {
 		spec.Ranks = 1
 	}
 	if spec.BankGroups == 0 {
 		spec.BankGroups = 1
 	}
-	for _, n := range []struct {
-		name string
-		v    int
-	}{{"channels", spec.Channels}, {"ranks", spec.Ranks}, {"bank_groups", spec.BankGroups}, {"banks", spec.Banks}} {
-		if n.v <= 0 || n.v&(n.v-1) != 0 {
-			return c, fmt.Errorf("dram: %s = %d: must be a positive power of two", n.name, n.v)
-		}
+	if spec.AddressMapping == "" {
+		spec.AddressMapping = DefaultMapping
 	}
-	if spec.Banks%spec.BankGroups != 0 {
-		return c, fmt.Errorf("dram: banks = %d is not a multiple of bank_groups = %d", spec.Banks, spec.BankGroups)
-	}
-	if spec.BusWidthBits <= 0 || spec.BusWidthBits%8 != 0 {
-		return c, fmt.Errorf("dram: bus_width_bits = %d: must be a positive multiple of 8", spec.BusWidthBits)
-	}
-	if spec.BurstLength <= 0 || spec.BurstLength%2 != 0 {
-		return c, fmt.Errorf("dram: burst_length = %d: must be positive and even (a burst uses both clock edges)", spec.BurstLength)
-	}
-	burstBytes := spec.BusWidthBits / 8 * spec.BurstLength
-	if burstBytes&(burstBytes-1) != 0 {
-		return c, fmt.Errorf("dram: burst of %d bytes (bus_width_bits/8 * burst_length) is not a power of two", burstBytes)
-	}
-	if spec.RowSize < hw.ByteSize(burstBytes) || spec.RowSize%hw.ByteSize(burstBytes) != 0 {
-		return c, fmt.Errorf("dram: row_size = %v is not a multiple of the %d-byte burst", spec.RowSize, burstBytes)
-	}
-	cols := int64(spec.RowSize) / int64(burstBytes)
-	if cols&(cols-1) != 0 {
-		return c, fmt.Errorf("dram: row_size = %v holds %d bursts, not a power of two", spec.RowSize, cols)
-	}
-	if spec.DataRate <= 0 || spec.DataRate%2 != 0 {
-		return c, fmt.Errorf("dram: data_rate = %d T/s: must be positive and even (the clock is data_rate/2)", int64(spec.DataRate))
+	if spec.PagePolicy == "" {
+		spec.PagePolicy = "open"
 	}
 	if spec.DeviceWidthBits == 0 {
 		spec.DeviceWidthBits = spec.BusWidthBits
 	}
-	if spec.DeviceWidthBits < 0 || spec.DeviceWidthBits > spec.BusWidthBits || spec.BusWidthBits%spec.DeviceWidthBits != 0 {
-		return c, fmt.Errorf("dram: device_width_bits = %d does not divide bus_width_bits = %d", spec.DeviceWidthBits, spec.BusWidthBits)
+	// A timing is zero when it rounds to no clocks; before the data rate is known to be
+	// valid, only a zero as given.
+	clock := hw.Frequency(spec.DataRate / 2)
+	zero := func(t hw.Timing) bool {
+		if clock <= 0 {
+			return t == hw.Timing{} || t == hw.Timing{InNS: true}
+		}
+		return t.ClockCycles(clock) == 0
 	}
+	if zero(spec.TWR) {
+		spec.TWR = spec.TRP
+	}
+	if zero(spec.TCWL) && clock > 0 {
+		spec.TCWL = hw.Timing{Cycles: max(1, spec.TCL.ClockCycles(clock)/2)}
+	}
+	burst := hw.Timing{Cycles: int64(spec.BurstLength / 2)}
+	if zero(spec.TCCDS) {
+		spec.TCCDS = burst
+	}
+	if zero(spec.TCCDL) {
+		spec.TCCDL = spec.TCCDS
+	}
+	if zero(spec.TRTP) {
+		spec.TRTP = burst
+	}
+	if spec.TransactionQueueDepth == 0 {
+		spec.TransactionQueueDepth = 32
+	}
+	if spec.WriteBufferDepth == 0 {
+		spec.WriteBufferDepth = 32
+	}
+	if spec.BankQueueDepth == 0 {
+		spec.BankQueueDepth = 8
+	}
+	if spec.WriteHighWatermark == 0 {
+		spec.WriteHighWatermark, spec.WriteLowWatermark = max(1, spec.WriteBufferDepth*3/4), spec.WriteBufferDepth/4
+	}
+	return spec
+}
+
+// newConfig resolves a spec that passed ValidateModel into DRAM cycles.
+func newConfig(spec hw.DRAMSpec) (config, error) {
+	c := config{spec: spec}
+	burstBytes := spec.BusWidthBits / 8 * spec.BurstLength
+	cols := int64(spec.RowSize) / int64(burstBytes)
 	c.clock = hw.Frequency(spec.DataRate / 2)
 	c.burstBytes = uint64(burstBytes)
 
-	switch spec.PagePolicy {
-	case "", "open":
-	case "closed":
-		c.closedPage = true
-	default:
-		return c, fmt.Errorf("dram: page_policy %q: want \"open\" or \"closed\"", spec.PagePolicy)
-	}
+	c.closedPage = spec.PagePolicy == "closed"
 
-	var err error
-	cyc := func(name string, t hw.Timing, required bool) uint64 {
-		if err != nil {
-			return 0
-		}
-		v := t.ClockCycles(c.clock)
-		if v < 0 || (required && v == 0) {
-			err = fmt.Errorf("dram: %s = %v: must be positive", name, t)
-		}
-		return uint64(max(v, 0))
-	}
-	c.rcd = cyc("tRCD", spec.TRCD, true)
-	c.rp = cyc("tRP", spec.TRP, true)
-	c.cl = cyc("tCL", spec.TCL, true)
-	c.ras = cyc("tRAS", spec.TRAS, true)
-	c.wr = cyc("tWR", spec.TWR, false)
-	c.cwl = cyc("tCWL", spec.TCWL, false)
-	c.rtp = cyc("tRTP", spec.TRTP, false)
-	c.ccdS = cyc("tCCD_S", spec.TCCDS, false)
-	c.ccdL = cyc("tCCD_L", spec.TCCDL, false)
-	c.rrdS = cyc("tRRD_S", spec.TRRDS, false)
-	c.rrdL = cyc("tRRD_L", spec.TRRDL, false)
-	c.faw = cyc("tFAW", spec.TFAW, false)
-	c.wtrS = cyc("tWTR_S", spec.TWTRS, false)
-	c.wtrL = cyc("tWTR_L", spec.TWTRL, false)
-	rtrs := cyc("tRTRS", spec.TRTRS, false)
-	c.rfc = cyc("tRFC", spec.TRFC, false)
-	c.refi = cyc("tREFI", spec.TREFI, false)
-	if err != nil {
-		return c, err
-	}
-	if (c.refi == 0) != (c.rfc == 0) || (c.refi != 0 && c.refi <= c.rfc) {
-		return c, fmt.Errorf("dram: tREFI = %v and tRFC = %v: give both, with tREFI > tRFC (or neither: no refresh)", spec.TREFI, spec.TRFC)
-	}
+	cyc := func(t hw.Timing) uint64 { return uint64(max(t.ClockCycles(c.clock), 0)) }
+	c.rcd = cyc(spec.TRCD)
+	c.rp = cyc(spec.TRP)
+	c.cl = cyc(spec.TCL)
+	c.ras = cyc(spec.TRAS)
+	c.wr = cyc(spec.TWR)
+	c.cwl = cyc(spec.TCWL)
+	c.rtp = cyc(spec.TRTP)
+	c.ccdS = cyc(spec.TCCDS)
+	c.ccdL = cyc(spec.TCCDL)
+	c.rrdS = cyc(spec.TRRDS)
+	c.rrdL = cyc(spec.TRRDL)
+	c.faw = cyc(spec.TFAW)
+	c.wtrS = cyc(spec.TWTRS)
+	c.wtrL = cyc(spec.TWTRL)
+	rtrs := cyc(spec.TRTRS)
+	c.rfc = cyc(spec.TRFC)
+	c.refi = cyc(spec.TREFI)
 	c.burst = uint64(spec.BurstLength / 2)
-	if c.wr == 0 {
-		c.wr = c.rp
-	}
-	if c.cwl == 0 {
-		c.cwl = max(1, c.cl/2)
-	}
-	if c.rtp == 0 {
-		c.rtp = c.burst
-	}
 	// A column command holds the data bus for a burst whatever tCCD says (DRAMsim3
 	// takes the same maximum in timing.cc).
 	c.ccdS = max(c.ccdS, c.burst)
@@ -334,46 +366,31 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	c.rrdL = max(c.rrdL, c.rrdS)
 	c.wtrL = max(c.wtrL, c.wtrS)
 	c.rc = c.ras + c.rp
-	// Turnarounds between column commands, as DRAMsim3's timing.cc with AL = 0 and its
-	// one-clock read and write preambles (tRPRE, tWPRE).
-	c.rdToWr = sat(c.cl+c.burst+1+rtrs, c.cwl)
+	// Turnarounds between column commands, as DRAMsim3's timing.cc with AL = 0. (JEDEC
+	// DDR4 asks one clock more for read to write with a one-clock write preamble;
+	// DRAMsim3 parses tRPRE and tWPRE but uses neither, and rctsim follows it.)
+	c.rdToWr = sat(c.cl+c.burst+rtrs, c.cwl)
 	c.rdToRdRank = c.burst + rtrs
 	c.rdToWrRank = sat(c.cl+c.burst+rtrs, c.cwl)
 	c.wrToRdS = c.cwl + c.burst + c.wtrS
 	c.wrToRdL = c.cwl + c.burst + c.wtrL
 	c.wrToRdRank = sat(c.cwl+c.burst+rtrs, c.cl)
-	c.wrToWrRank = c.burst + 1
+	c.wrToWrRank = c.burst
 	c.wrToPre = c.cwl + c.burst + c.wr
 	c.colDelays[modeRead] = [3]turnaround{{c.rdToRdRank, c.rdToWrRank}, {c.ccdS, c.rdToWr}, {c.ccdL, c.rdToWr}}
 	c.colDelays[modeWrite] = [3]turnaround{{c.wrToRdRank, c.wrToWrRank}, {c.wrToRdS, c.ccdS}, {c.wrToRdL, c.ccdL}}
 
 	c.colLatency = [2]uint64{c.cl + c.burst, c.cwl + c.burst}
+	// No valid spec leaves queued requests unserved this long: a few refresh intervals
+	// (a request may wait out its rank's refresh) and many times every other delay.
+	c.maxStall = 4*(c.refi+c.rfc) + 64*(c.rcd+c.rp+c.cl+c.cwl+c.ras+c.wr+c.rtp+c.burst+
+		c.ccdL+c.rrdL+c.faw+c.wtrL+rtrs+8)
 	c.readQ, c.writeQ, c.bankQ = spec.TransactionQueueDepth, spec.WriteBufferDepth, spec.BankQueueDepth
-	if c.readQ == 0 {
-		c.readQ = 32
-	}
-	if c.writeQ == 0 {
-		c.writeQ = 32
-	}
-	if c.bankQ == 0 {
-		c.bankQ = 8
-	}
 	c.queueCap = [2]int32{int32(c.readQ), int32(c.writeQ)}
-	c.writeFilterOff = c.writeQ > math.MaxUint16
 	c.highMark, c.lowMark = spec.WriteHighWatermark, spec.WriteLowWatermark
-	if c.highMark == 0 {
-		c.highMark, c.lowMark = max(1, c.writeQ*3/4), c.writeQ/4
-	}
-	if c.readQ < 0 || c.writeQ < 0 || c.bankQ < 0 || c.highMark > c.writeQ || c.lowMark < 0 || c.lowMark >= c.highMark {
-		return c, fmt.Errorf("dram: queues %d reads, %d writes, %d per bank, watermarks %d/%d: want positive depths and 0 <= low < high <= write buffer",
-			c.readQ, c.writeQ, c.bankQ, c.highMark, c.lowMark)
-	}
 
-	ms := spec.AddressMapping
-	if ms == "" {
-		ms = DefaultMapping
-	}
-	if c.mapping, err = ParseMapping(ms); err != nil {
+	var err error
+	if c.mapping, err = ParseMapping(spec.AddressMapping); err != nil {
 		return c, fmt.Errorf("dram: %w", err)
 	}
 	var widths [numFields]uint
@@ -396,6 +413,8 @@ func newConfig(spec hw.DRAMSpec) (config, error) {
 	c.groupsPerCh = spec.Ranks * spec.BankGroups
 	c.activeWords = (c.banksPerCh + 63) / 64
 	c.flat = c.groupsPerCh == 1 && c.activeWords == 1
+	// A channel queues up to the transaction queue plus every bank's command queue.
+	c.filterOff = max(c.readQ, c.writeQ)+c.banksPerCh*c.bankQ > math.MaxUint16
 	n := c.channels * c.banksPerCh
 	c.bankRank, c.bankGroup = make([]int32, n), make([]int32, n)
 	for bi := range n {
@@ -461,17 +480,28 @@ func (c *Controller) Reset() {
 // it). With no requests it returns (at, at).
 //
 // Transfers follow each other: requests of an earlier Transfer still queued compete
-// with this one's (FR-FCFS), and count against the window. The committed schedule
+// with this one's (see Scheduling), and count against the window. The committed schedule
 // stops where the last request is accepted; the rest is projected to completion as if
 // nothing else came, which gives lastDataEnd and Stats. The next Transfer resumes the
 // committed schedule, so its requests can still overtake (by row hits) or slow down
 // the earlier ones' tails, and Stats then reflects that. An at earlier than the
 // committed schedule's time is taken as that time: the requester cannot go back.
 //
-// In steady state Transfer does not allocate.
-func (c *Controller) Transfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64) {
+// Transfer returns an error, leaving the Controller to be Reset, for a time beyond
+// MaxCycle (at or a request's Issue) and should the scheduler stop making progress
+// (which validated specs do not cause: it is a guard against a model bug turning into a
+// hang). In steady state Transfer does not allocate.
+func (c *Controller) Transfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
+	if at > MaxCycle {
+		return 0, 0, fmt.Errorf("dram: transfer at cycle %d: beyond the model's last cycle %d", at, uint64(MaxCycle))
+	}
+	for i := range reqs {
+		if reqs[i].Issue > MaxCycle {
+			return 0, 0, fmt.Errorf("dram: request %d issued at cycle %d: beyond the model's last cycle %d", i, reqs[i].Issue, uint64(MaxCycle))
+		}
+	}
 	if len(reqs) == 0 {
-		return at, at
+		return at, at, nil
 	}
 	// When the projection already ran past the first arrival's time with nothing new
 	// in between, the committed schedule would retrace it exactly: adopt it instead.
@@ -481,11 +511,15 @@ func (c *Controller) Transfer(reqs []Request, window int, at uint64) (lastAccept
 	c.projValid = false
 	s := c.cur
 	s.begin(reqs, window, at)
-	s.run(false)
-	lastAccept = s.lastAccept
-	c.proj.copyFrom(s)
-	c.proj.run(true)
-	c.projValid = true
+	err = s.run(false)
+	if err == nil {
+		c.proj.copyFrom(s)
+		err = c.proj.run(true)
+	}
 	s.src, c.proj.src = nil, nil // do not keep the caller's slice
-	return lastAccept, max(c.proj.genEnd, lastAccept)
+	if err != nil {
+		return 0, 0, err
+	}
+	c.projValid = true
+	return s.lastAccept, max(c.proj.genEnd, s.lastAccept), nil
 }

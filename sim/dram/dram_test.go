@@ -1,12 +1,16 @@
 package dram
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/traces/fileio"
 )
 
 // lpddr4 is an LPDDR4-3200 x32 device without refresh: 1600 MHz command clock, 64-byte
@@ -68,6 +72,10 @@ func withRefresh(s hw.DRAMSpec) hw.DRAMSpec {
 	return s
 }
 
+// admit is the cycle between a request's admission into its bank's command queue and
+// its first command (DRAMsim3 moves a request there after the cycle's command).
+const admit = 1
+
 const (
 	tRFC  = 448
 	tREFI = 6247 // 3904 ns * 1.6 GHz = 6246.4, rounded up
@@ -94,6 +102,16 @@ func mustNew(t testing.TB, s hw.DRAMSpec) *Controller {
 		t.Fatalf("New: %v", err)
 	}
 	return c
+}
+
+// mustTransfer is c.Transfer, failing the test on its error.
+func mustTransfer(t testing.TB, c *Controller, reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64) {
+	t.Helper()
+	a, e, err := c.Transfer(reqs, window, at)
+	if err != nil {
+		t.Fatalf("Transfer: %v", err)
+	}
+	return a, e
 }
 
 // command is one command seen by the test hook.
@@ -151,8 +169,9 @@ func TestNewDerived(t *testing.T) {
 			break
 		}
 	}
-	// Long timings default to the short ones, and the DRAMsim3 turnarounds follow.
-	if cf.ccdL != 8 || cf.rrdL != tRRD || cf.wtrL != 16 || cf.rdToWr != tCL+burst+1-tCWL || cf.wrToRdS != tCWL+burst+16 {
+	// Long timings default to the short ones, and the DRAMsim3 turnarounds follow
+	// (read to write RL + burst - WL + tRTRS, with no tRTRS here).
+	if cf.ccdL != 8 || cf.rrdL != tRRD || cf.wtrL != 16 || cf.rdToWr != tCL+burst-tCWL || cf.wrToRdS != tCWL+burst+16 {
 		t.Errorf("derived: ccdL %d rrdL %d wtrL %d rdToWr %d wrToRdS %d", cf.ccdL, cf.rrdL, cf.wtrL, cf.rdToWr, cf.wrToRdS)
 	}
 	if cf.readQ != 32 || cf.writeQ != 32 || cf.bankQ != 8 || cf.highMark != 24 || cf.lowMark != 8 {
@@ -189,13 +208,13 @@ func TestNewErrors(t *testing.T) {
 		{"row not pow2 bursts", func(s *hw.DRAMSpec) { s.RowSize = 3 << 10 }, "row_size"},
 		{"data rate", func(s *hw.DRAMSpec) { s.DataRate = 0 }, "data_rate"},
 		{"page policy", func(s *hw.DRAMSpec) { s.PagePolicy = "adaptive" }, "page_policy"},
-		{"unknown mapping field", func(s *hw.DRAMSpec) { s.AddressMapping = "rochrababgxx" }, "unknown field"},
+		{"unknown mapping field", func(s *hw.DRAMSpec) { s.AddressMapping = "rochrababgxx" }, "address_mapping"},
 		{"row not first", func(s *hw.DRAMSpec) { s.AddressMapping = "chrorababgco" }, "most significant"},
 		{"tRCD zero", func(s *hw.DRAMSpec) { s.TRCD = hw.Timing{} }, "tRCD"},
 		{"tRAS zero", func(s *hw.DRAMSpec) { s.TRAS = hw.Timing{Cycles: 0} }, "tRAS"},
 		{"refresh half given", func(s *hw.DRAMSpec) { s.TREFI = hw.Timing{Cycles: 100} }, "tREFI"},
 		{"tREFI below tRFC", func(s *hw.DRAMSpec) { s.TREFI, s.TRFC = hw.Timing{Cycles: 100}, hw.Timing{Cycles: 200} }, "tREFI"},
-		{"watermarks", func(s *hw.DRAMSpec) { s.WriteHighWatermark, s.WriteLowWatermark = 8, 8 }, "watermarks"},
+		{"watermarks", func(s *hw.DRAMSpec) { s.WriteHighWatermark, s.WriteLowWatermark = 8, 8 }, "write_low_watermark"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +226,11 @@ func TestNewErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+			// The rules are hw's: the error names its key as a profile's would.
+			var pe *fileio.Error
+			if !errors.As(err, &pe) || !strings.HasPrefix(pe.Key, "dram.") {
+				t.Errorf("error %v is not a *fileio.Error naming a dram key", err)
 			}
 		})
 	}
@@ -388,7 +412,7 @@ func TestStridePaysPrechargeAndActivate(t *testing.T) {
 	}
 	c.Transfer(reqs, 0, 0)
 	s := c.Stats()
-	want := uint64(n*(tRCD+tCL+burst) + (n-1)*tRP)
+	want := uint64(n*(admit+tRCD+tCL+burst) + (n-1)*tRP)
 	if s.ReadLatency != want || s.ReadLatencyFromIssue != want {
 		t.Errorf("read latency %d (from issue %d) cycles in all, want %d", s.ReadLatency, s.ReadLatencyFromIssue, want)
 	}
@@ -403,7 +427,7 @@ func TestSameBankConflictsAreTRCBound(t *testing.T) {
 	const n = 64
 	c := mustNew(t, lpddr4())
 	c.Transfer(reads(n, sameBankRow(c)), 0, 0)
-	if got, want := c.Stats().LastDataEnd, uint64(tRCD+tCL+burst+(n-1)*tRC); got != want {
+	if got, want := c.Stats().LastDataEnd, uint64(admit+tRCD+tCL+burst+(n-1)*tRC); got != want {
 		t.Errorf("last data at %d, want %d (one row per tRC)", got, want)
 	}
 }
@@ -502,30 +526,81 @@ func TestFRFCFSServesHitsFirst(t *testing.T) {
 	}
 }
 
-// TestRowHitCap: a bank serves at most four hits past an older request to another row.
+// TestRowHitCap: as in DRAMsim3, below rowHitCap column commands to the open row a
+// bank serves younger hits before precharging for an older request to another row;
+// from the cap on the precharge is permitted, not forced: it goes once it is ready
+// (tRAS, tRTP), and hits ready before it keep being served.
 func TestRowHitCap(t *testing.T) {
-	c := mustNew(t, lpddr4())
-	log := record(c)
-	reqs := []Request{{Addr: encode(c, Location{Row: 0})}, {Addr: encode(c, Location{Row: 1}), Issue: 1}}
-	for i := range 6 {
-		reqs = append(reqs, Request{Addr: encode(c, Location{Row: 0, Column: i + 1}), Issue: uint64(2 + i)})
+	for _, tt := range []struct {
+		name string
+		edit func(s *hw.DRAMSpec)
+		want []uint64 // rows of the reads, in order
+	}{
+		// tRTP (12) exceeds the hits' spacing (tCCD, 8): the precharge never becomes
+		// ready before the next hit, so every hit goes first.
+		{"precharge held back by tRTP", func(*hw.DRAMSpec) {}, []uint64{0, 0, 0, 0, 0, 0, 0, 1}},
+		// With tRAS and tRTP short, the precharge is ready right after the fourth
+		// column command, and goes before the fifth hit.
+		{"precharge ready at the cap", func(s *hw.DRAMSpec) { s.TRAS, s.TRTP = hw.Timing{Cycles: 30}, hw.Timing{Cycles: 1} },
+			[]uint64{0, 0, 0, 0, 1, 0, 0, 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := lpddr4()
+			tt.edit(&spec)
+			c := mustNew(t, spec)
+			log := record(c)
+			reqs := []Request{{Addr: encode(c, Location{Row: 0})}, {Addr: encode(c, Location{Row: 1}), Issue: 1}}
+			for i := range 6 {
+				reqs = append(reqs, Request{Addr: encode(c, Location{Row: 0, Column: i + 1}), Issue: uint64(2 + i)})
+			}
+			c.Transfer(reqs, 0, 0)
+			var rows []uint64
+			for _, cmd := range *log {
+				if cmd.kind == cmdRead {
+					rows = append(rows, c.Decode(cmd.addr).Row)
+				}
+			}
+			if fmt.Sprint(rows) != fmt.Sprint(tt.want) {
+				t.Errorf("rows %v, want %v", rows, tt.want)
+			}
+		})
 	}
-	c.Transfer(reqs, 0, 0)
-	var rows []uint64
-	for _, cmd := range *log {
-		if cmd.kind == cmdRead {
-			rows = append(rows, c.Decode(cmd.addr).Row)
-		}
+}
+
+// TestLoneWriteDoesNotPingPong is issue 13's repro: one write to row 1 and 200 reads
+// from address 0 on, one every 16 cycles, on LPDDR3-1600. Once the write is admitted its
+// bank precharges and activates for it and serves it, and the reads re-open their row
+// once. The model used to re-open the reads' row for every read (45 activates, 42
+// conflicts). The reads also reach a second bank (past 8 KiB), and tREFI (3120 cycles)
+// falls inside the trace: three activates (the write's row, the reads' row in each
+// bank) plus one per refresh that closes a row still in use; without refresh, three.
+func TestLoneWriteDoesNotPingPong(t *testing.T) {
+	dp, err := hw.LoadDRAM(configs.FS, "dram/lpddr3_1600.toml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The first access, then three more hits (four on the row), then the conflict.
-	want := []uint64{0, 0, 0, 0, 1, 0, 0, 0}
-	if len(rows) != len(want) {
-		t.Fatalf("rows %v, want %v", rows, want)
+	reqs := []Request{{Addr: 0x10000, Write: true}}
+	for i := range 200 {
+		reqs = append(reqs, Request{Addr: uint64(i * 64), Issue: uint64(1 + i*16)})
 	}
-	for i := range want {
-		if rows[i] != want[i] {
-			t.Fatalf("rows %v, want %v", rows, want)
-		}
+	noRefresh := dp.DRAM
+	noRefresh.TREFI = hw.Timing{NS: 100e3, InNS: true}
+	for _, tt := range []struct {
+		name string
+		spec hw.DRAMSpec
+	}{{"lpddr3_1600", dp.DRAM}, {"without refresh", noRefresh}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustNew(t, tt.spec)
+			if c.Decode(0x10000).Bank != c.Decode(0).Bank || c.Decode(0x10000).Row == c.Decode(0).Row {
+				t.Fatal("test bug: the write must go to another row of the reads' bank")
+			}
+			c.Transfer(reqs, 0, 0)
+			s := c.Stats()
+			if s.Activates > 3+s.Refreshes || s.RowConflicts > 1 || s.Reads != 200 || s.Writes != 1 {
+				t.Errorf("%d activates with %d refreshes, %d conflicts (want at most 3 + refreshes, and 1): %+v",
+					s.Activates, s.Refreshes, s.RowConflicts, s)
+			}
+		})
 	}
 }
 
@@ -567,10 +642,10 @@ func TestWriteDrainWatermarks(t *testing.T) {
 func TestWindow(t *testing.T) {
 	const n = 20
 	c := mustNew(t, lpddr4())
-	accept, end := c.Transfer(reads(n, seq), 1, 0)
-	want := uint64(tRCD + n*(tCL+burst))
-	if end != want || c.Stats().LastDataEnd != want || accept != want-tCL-burst {
-		t.Errorf("accept %d, end %d; want %d, %d", accept, end, want-tCL-burst, want)
+	accept, end := mustTransfer(t, c, reads(n, seq), 1, 0)
+	want := uint64(tRCD + n*(admit+tCL+burst))
+	if end != want || c.Stats().LastDataEnd != want || accept != want-tCL-burst-admit {
+		t.Errorf("accept %d, end %d; want %d, %d", accept, end, want-tCL-burst-admit, want)
 	}
 }
 
@@ -618,7 +693,7 @@ func TestClosedPageAlwaysMisses(t *testing.T) {
 		addr func(int) uint64
 	}{
 		{"sequential", seq},
-		{"same address", func(int) uint64 { return 4096 }},
+		{"same row", func(i int) uint64 { return 4096 + uint64(i%32)*bb }},
 		{"bank spread", func(i int) uint64 { return uint64(i) * 2 << 10 }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -633,8 +708,8 @@ func TestClosedPageAlwaysMisses(t *testing.T) {
 	}
 	// The same row again: activate, auto-precharge at tRAS, activate tRP later.
 	c := mustNew(t, s)
-	c.Transfer(reads(2, func(int) uint64 { return 0 }), 0, 0)
-	if got, want := c.Stats().LastDataEnd, uint64(tRC+tRCD+tCL+burst); got != want {
+	c.Transfer(reads(2, func(i int) uint64 { return uint64(i) * bb }), 0, 0)
+	if got, want := c.Stats().LastDataEnd, uint64(admit+tRC+tRCD+tCL+burst); got != want {
 		t.Errorf("closed-page reaccess ends at %d, want %d (tRC apart)", got, want)
 	}
 }
@@ -647,7 +722,7 @@ func TestWriteRecoveryDelaysPrecharge(t *testing.T) {
 	row := sameBankRow(c)
 	// The write drains at once (no read waits); the read comes after its column command.
 	c.Transfer([]Request{{Addr: row(0), Write: true}, {Addr: row(1), Issue: tRCD + 1}}, 0, 0)
-	wantWrite := uint64(tRCD)                 // the write's column command
+	wantWrite := uint64(admit + tRCD)         // the write's column command
 	wantPre := wantWrite + tCWL + burst + tWR // later than tRAS here
 	var wr, pre uint64
 	for _, cmd := range *log {
@@ -663,17 +738,27 @@ func TestWriteRecoveryDelaysPrecharge(t *testing.T) {
 	}
 }
 
+// TestWriteBufferForwardsAndMerges: as in DRAMsim3, a read of a buffered write's
+// address is answered from the buffer, a second write to it merges, and a read of an
+// address already queued for reading shares that read's burst; all by the address as
+// given, so another address within the same burst does none of these.
 func TestWriteBufferForwardsAndMerges(t *testing.T) {
 	c := mustNew(t, lpddr4())
-	// Reads keep the writes buffered; a read and a write of a buffered address.
+	// Reads keep the writes buffered; a read and a write of a buffered address, and a
+	// read and a write of another address in the same burst.
 	var reqs []Request
 	for i := range 16 {
 		reqs = append(reqs, Request{Addr: seq(100 + i)})
 	}
-	reqs = append(reqs, Request{Addr: 64, Write: true}, Request{Addr: 64 + 8}, Request{Addr: 64, Write: true})
+	reqs = append(reqs, Request{Addr: 64, Write: true}, Request{Addr: 64}, Request{Addr: 64, Write: true},
+		Request{Addr: 64 + 8}, Request{Addr: 64 + 8, Write: true})
+	// A read of an address queued for reading, and one of another address in its
+	// burst.
+	reqs = append(reqs, Request{Addr: seq(115)}, Request{Addr: seq(115) + 8})
 	c.Transfer(reqs, 0, 0)
 	s := c.Stats()
-	if s.ForwardedReads != 1 || s.MergedWrites != 1 || s.Writes != 2 || s.WriteBursts != 1 || s.Reads != 17 || s.ReadBursts != 16 {
+	if s.ForwardedReads != 1 || s.MergedWrites != 1 || s.Writes != 3 || s.WriteBursts != 2 ||
+		s.MergedReads != 1 || s.Reads != 20 || s.ReadBursts != 18 {
 		t.Errorf("Stats = %+v", s)
 	}
 }

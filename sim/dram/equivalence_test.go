@@ -211,7 +211,7 @@ func replayCase(t testing.TB, spec hw.DRAMSpec, reqs []Request) (string, Stats) 
 	cmds := newDigest()
 	hook := func(kind uint8, t, addr uint64) { cmds.u64(uint64(kind), t, addr) }
 	c.cur.onCmd, c.proj.onCmd = hook, hook
-	a, e := c.Transfer(reqs, 0, 0)
+	a, e := mustTransfer(t, c, reqs, 0, 0)
 	d.u64(a, e)
 	s := c.Stats()
 	d.stats(s)
@@ -238,7 +238,7 @@ func dmaCase(t testing.TB, spec hw.DRAMSpec, reqs []Request, window int, sizes [
 		n := min(sizes[k%len(sizes)], len(reqs)-i)
 		chunk := slices.Clone(reqs[i : i+n])
 		i += n
-		a, e := c.Transfer(chunk, window, at)
+		a, e := mustTransfer(t, c, chunk, window, at)
 		d.u64(a, e)
 		d.stats(c.Stats())
 		switch x := r.IntN(10); {
@@ -260,7 +260,7 @@ func dmaCase(t testing.TB, spec hw.DRAMSpec, reqs []Request, window int, sizes [
 		}
 	}
 	// An empty transfer changes nothing.
-	a, e := c.Transfer(nil, window, 12345)
+	a, e := mustTransfer(t, c, nil, window, 12345)
 	d.u64(a, e)
 	s := c.Stats()
 	d.stats(s)
@@ -321,13 +321,13 @@ func readTransferLog(t testing.TB, name string) *transferLog {
 }
 
 // run submits the log to c; window > 0 overrides the recorded windows.
-func (tl *transferLog) run(c *Controller, d *digest, window int) {
+func (tl *transferLog) run(t testing.TB, c *Controller, d *digest, window int) {
 	for k, reqs := range tl.reqs {
 		w := tl.windows[k]
 		if window > 0 {
 			w = window
 		}
-		a, e := c.Transfer(reqs, w, tl.ats[k])
+		a, e := mustTransfer(t, c, reqs, w, tl.ats[k])
 		if d != nil {
 			d.u64(a, e)
 			d.stats(c.Stats())
@@ -338,13 +338,13 @@ func (tl *transferLog) run(c *Controller, d *digest, window int) {
 func logCase(t testing.TB, spec hw.DRAMSpec, tl *transferLog, window int) (string, Stats) {
 	c := mustNew(t, spec)
 	d := newDigest()
-	tl.run(c, d, window)
+	tl.run(t, c, d, window)
 	s := c.Stats()
 	d.energy(c.Energy(s))
 	d.report(c.report(0))
 	// Again after a Reset, as the simulator runs step after step on one Machine.
 	c.Reset()
-	tl.run(c, d, window)
+	tl.run(t, c, d, window)
 	return d.sum(), s
 }
 

@@ -2,6 +2,7 @@ package dram_test
 
 import (
 	"fmt"
+	"log"
 	"strings"
 
 	"github.com/rctsim/rctsim/configs"
@@ -30,10 +31,16 @@ func ExampleController_Transfer() {
 		return reqs
 	}
 	before := c.Stats()
-	accepted, done := c.Transfer(tile(0), 16, 0)
+	accepted, done, err := c.Transfer(tile(0), 16, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("clock", c.Clock(), "burst", c.BurstBytes(), "bytes")
 	fmt.Println("tile 1: last burst accepted at cycle", accepted, "data done at", done)
-	accepted, done = c.Transfer(tile(1<<20), 16, accepted+1)
+	accepted, done, err = c.Transfer(tile(1<<20), 16, accepted+1)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("tile 2: last burst accepted at cycle", accepted, "data done at", done)
 	s := c.Stats()
 	em := c.EnergyModel()
@@ -41,8 +48,8 @@ func ExampleController_Transfer() {
 		s.RowHits, float64(s.Activates)*em.ActivatePJ+float64(s.ReadBursts)*em.ReadPJ)
 	// Output:
 	// clock 800MHz burst 64 bytes
-	// tile 1: last burst accepted at cycle 219 data done at 283
-	// tile 2: last burst accepted at cycle 507 data done at 571
+	// tile 1: last burst accepted at cycle 220 data done at 284
+	// tile 2: last burst accepted at cycle 508 data done at 572
 	// 2 activates, 126 row hits, 357375 pJ of activates and reads
 }
 
@@ -75,5 +82,5 @@ func ExampleReplay() {
 		r.AvgReadLatencyCycles, r.Energy.Total, r.PJPerBit)
 	// Output:
 	// 3 reads, 1 writes in 72 cycles; 3 activates, 1 hits, 3 misses
-	// average read latency 53.3 cycles; energy 53352 pJ, 26.1 pJ/bit
+	// average read latency 54.3 cycles; energy 53295 pJ, 26.0 pJ/bit
 }

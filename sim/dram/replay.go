@@ -33,6 +33,7 @@ type Report struct {
 	RowMisses                     int64        `json:"row_misses"`
 	RowConflicts                  int64        `json:"row_conflicts"`
 	ForwardedReads                int64        `json:"forwarded_reads"`
+	MergedReads                   int64        `json:"merged_reads"`
 	MergedWrites                  int64        `json:"merged_writes"`
 	Energy                        ReportEnergy `json:"energy_pj"`
 	// PJPerBit is the total energy over the bits the requests moved.
@@ -58,13 +59,15 @@ type ReportEnergy struct {
 //	reqs, err := dram.ReadTrace(f, path)
 //	rep, err := dram.Replay(dp.DRAM, reqs)
 //
-// The error is New's, for a spec the model cannot take.
+// The error is New's, for a spec the model cannot take, or Transfer's.
 func Replay(spec hw.DRAMSpec, reqs []Request) (Report, error) {
 	c, err := New(spec)
 	if err != nil {
 		return Report{}, err
 	}
-	c.Transfer(reqs, 0, 0)
+	if _, _, err := c.Transfer(reqs, 0, 0); err != nil {
+		return Report{}, err
+	}
 	return c.report(len(reqs)), nil
 }
 
@@ -83,7 +86,7 @@ func (c *Controller) report(requests int) Report {
 		Reads:    s.Reads, Writes: s.Writes,
 		Activates: s.Activates, Precharges: s.Precharges, Refreshes: s.Refreshes,
 		RowHits: s.RowHits, RowMisses: s.RowMisses, RowConflicts: s.RowConflicts,
-		ForwardedReads: s.ForwardedReads, MergedWrites: s.MergedWrites,
+		ForwardedReads: s.ForwardedReads, MergedReads: s.MergedReads, MergedWrites: s.MergedWrites,
 		Energy: ReportEnergy{Activate: e.ActivatePJ, Read: e.ReadPJ, Write: e.WritePJ,
 			Background: e.BackgroundPJ, Refresh: e.RefreshPJ, Total: e.TotalPJ()},
 	}
@@ -108,14 +111,14 @@ requests                  %d
 cycles                    %d (%.6g s at %d Hz)
 bandwidth                 %.3f GB/s of %.3f peak
 read latency              %.1f cycles from accept, %.1f from issue
-reads / writes            %d / %d (%d forwarded, %d merged)
+reads / writes            %d / %d (%d forwarded, %d merged reads, %d merged writes)
 activates / precharges    %d / %d
 refreshes                 %d
 row hits/misses/conflicts %d / %d / %d
 energy (pJ)               activate %.4g, read %.4g, write %.4g, background %.4g, refresh %.4g, total %.4g
 energy per bit            %.3f pJ
 `, r.Kind, r.Requests, r.Cycles, r.Seconds, r.ClockHz, r.BandwidthGBps, r.PeakGBps,
-		r.AvgReadLatencyCycles, r.AvgReadLatencyFromIssueCycles, r.Reads, r.Writes, r.ForwardedReads, r.MergedWrites,
+		r.AvgReadLatencyCycles, r.AvgReadLatencyFromIssueCycles, r.Reads, r.Writes, r.ForwardedReads, r.MergedReads, r.MergedWrites,
 		r.Activates, r.Precharges, r.Refreshes, r.RowHits, r.RowMisses, r.RowConflicts,
 		r.Energy.Activate, r.Energy.Read, r.Energy.Write, r.Energy.Background, r.Energy.Refresh, r.Energy.Total, r.PJPerBit)
 }

@@ -1,21 +1,34 @@
 package dram
 
 import (
+	"fmt"
 	"math/bits"
 )
 
+// The controller follows DRAMsim3's (src/controller.cc, src/command_queue.cc): a
+// request waits in its channel's transaction queue (reads) or write buffer (writes)
+// until its bank's command queue, bank_queue_depth requests of either kind, has room
+// and the channel admits its kind (reads, or writes while they drain, see mode); the
+// scheduler sees only the command queues. In each bank the first request (in admission
+// order) whose command is ready goes: the oldest request's activate or precharge, or
+// any request's column command to the open row, where a precharge for the oldest waits
+// while a younger request hits the open row, until the row has served rowHitCap column
+// commands. Across banks the first ready command goes, the banks taken in round-robin
+// order from the one after the last that issued (refresh work first).
+//
 // The scheduler is event driven: it does not step idle cycles. At a cycle `now` it
-// accepts at most one request, then lets each channel issue the command that FR-FCFS
-// picks among those whose timing allows them now; then it jumps to the next cycle at
-// which a request can be accepted or a command can issue. Each channel keeps its next
-// command (and its time) cached until something in the channel changes, and each bank
-// its own candidate command until its queue or state changes, so a decision costs a
-// pass over the banks that have requests, with a few comparisons each.
+// accepts at most one request, then lets each channel issue the command picked among
+// those whose timing allows them now; then it jumps to the next cycle at which a
+// request can be accepted or a command can issue. Picking the earliest command, ties
+// broken as above, is what stepping every cycle and issuing the first ready command
+// would do. Each channel keeps its next command (and its time) cached until something
+// in the channel changes, and each bank its own options (see bankState) until its
+// queue or state changes, so a decision costs a pass over the banks that have
+// requests, with a few comparisons each.
 //
 // The loop runs about twice per DRAM burst of every simulated transfer (a training
-// step moves 10^5 to 10^7 bursts), so it is written for speed, without changing a
-// single decision (TestEquivalence holds it to the digests of the first, plainer
-// version):
+// step moves 10^5 to 10^7 bursts), so it is written for speed (TestEquivalence pins
+// its decisions):
 //   - a request is decoded once, when it comes up, and consecutive requests to the
 //     same row reuse the decoding;
 //   - the hot structs are flat and updated field by field: a small struct built and
@@ -24,16 +37,16 @@ import (
 //   - no division on the hot path: counts are powers of two, delays precomputed;
 //   - the refresh state of a channel is kept up to date when it changes (rarely)
 //     instead of being recomputed at every decision;
-//   - after a command, a channel with at most one bank holding requests of the mode
-//     it serves picks without the general pass (pickOne); the requester's next
-//     arrival is recomputed only when something it depends on changed;
-//   - a counting filter spares nearly every search of the write buffer, and the reads
-//     in flight are a sorted ring (they complete in the order of their column
-//     commands) rather than a heap;
+//   - after a command, a channel with at most one bank holding admitted requests
+//     picks without the general pass (pickOne); the requester's next arrival is
+//     recomputed only when something it depends on changed;
+//   - counting filters spare nearly every search of the write buffer and the read
+//     queue, and the reads in flight are a sorted ring (they complete in the order of
+//     their column commands) rather than a heap;
 //   - Stats fields that follow from others (bytes, bursts, row hits) are derived
 //     when read rather than counted per burst.
 
-// Command kinds. The column kinds double as the queue mode: modeRead, modeWrite.
+// Command kinds. The column kinds double as the request mode: modeRead, modeWrite.
 const (
 	cmdRead uint8 = iota
 	cmdWrite
@@ -41,6 +54,7 @@ const (
 	cmdPre
 	cmdPreAll
 	cmdRef
+	cmdNone
 )
 
 const (
@@ -48,35 +62,65 @@ const (
 	modeWrite = 1
 )
 
+// The channel's bank sets in state.active: banks with queued reads, with queued
+// writes, and with requests in their command queue.
+const (
+	setReads = iota
+	setWrites
+	setAdmitted
+	numSets
+)
+
 // slot is one queued request.
 type slot struct {
-	addr, row     uint64
+	addr, row uint64
+	// key is the request's address as given, offset and all: DRAMsim3 merges writes,
+	// and reads, and forwards a buffered write to a read, by this address.
+	key           uint64
 	issue, accept uint64
-	seq           uint64 // acceptance order: FCFS age
-	next          int32  // next slot of the same bank queue, or the free list; -1 ends
-	gen           uint32 // the Transfer that submitted it
+	// seq is the admission order into the bank's command queue (valid once admitted).
+	seq, seen uint64
+	// merged reads wait on this one's burst; sumIssue and sumAccept add up their
+	// issue and accept cycles (for the latencies).
+	sumIssue, sumAccept uint64
+	merged              int32
+	next                int32  // next slot of the same bank and mode, or the free list; -1 ends
+	gen                 uint32 // the latest Transfer that submitted it (or a read merged into it)
 }
 
-// bankState is one bank: its row, its timing, its two queues (reads, writes) and its
-// own next command (cand*), before channel and rank constraints.
+// bankState is one bank: its row, its timing, its queues and its options.
+//
+// Each mode's requests are a list in arrival order (head, tail, count); the first
+// adm of each list are in the bank's command queue (admTail the last of them). The
+// options, valid while candOK, are what the bank may issue next by its command queue:
+// the oldest admitted read and write to the open row (hit, with its predecessor in its
+// list and its admission order), and the row command of the oldest admitted request
+// (rowKind: cmdAct when the bank is closed, cmdPre when it needs another row and a
+// precharge is permitted, else cmdNone).
 type bankState struct {
-	openRow uint64
+	// The fields a pick pass reads come first, to share a cache line.
+	oneReady uint64 // the only option's earliest cycle by the bank's timing, while one
+	oneKind  uint8  // and its kind
+	one      bool   // the bank has one option
+	candOK   bool
+	rowKind  uint8
+	hitReady [2]uint64
+	rowReady uint64
+	hitSeq   [2]uint64
+	rowSeq   uint64
+	openRow  uint64
 	// Earliest column command, precharge and activate by this bank's own timing.
 	casReady, preReady, actReady uint64
-	// The bank's own next command for the queue of candMode, valid while candOK: the
-	// earliest cycle by the bank's timing, the age of the request it serves, that
-	// request and its predecessor in the queue (-1: it is the head).
-	candReady, candSeq uint64
-	candSlot, candPrev int32
-	head, tail         [2]int32
-	count              [2]int32
-	rank, group        int32 // index in state.ranks and in state.groups (fixed)
-	casSinceAct        uint32
-	candKind, candMode uint8
-	candOK             bool
-	open               bool
-	conflictAct        bool // the open row's activate followed a conflict's precharge
-	closedByConflict   bool // the last precharge was for a conflict
+	hit, hitPrev                 [2]int32
+	rowSlot                      int32
+	head, tail                   [2]int32
+	count, adm                   [2]int32
+	admTail                      [2]int32
+	rank, group                  int32 // index in state.ranks and in state.groups (fixed)
+	casSinceAct                  uint32
+	open                         bool
+	conflictAct                  bool // the open row's activate followed a conflict's precharge
+	closedByConflict             bool // the last precharge was for a conflict
 }
 
 // groupState is the earliest read, write and activate to a (rank, bank group) by the
@@ -102,33 +146,44 @@ type chanState struct {
 	// is kept up to date as refreshes fall due and are done (see updateWake).
 	wake    uint64
 	lastCmd uint64
-	// The picked command (cand*): when it can issue, its FR-FCFS priority and the
-	// age of its request (see pick); its kind, bank (-1 for refresh work), rank,
-	// request and the request's predecessor in its bank queue.
-	candT, candSeq     uint64
+	// The picked command (cand*): when it can issue and its place in the
+	// round-robin order (candDist, see pick); its kind, bank (-1 for refresh work),
+	// rank, request and the request's predecessor in its list.
+	candT              uint64
+	candDist           uint32
 	candSlot, candPrev int32
 	candBank, candRank int32
 	queued             [2]int32 // requests queued per mode (reads, writes)
-	activeOff          [2]int32 // where the mode's words of state.active start (fixed)
-	refreshing         int32    // ranks whose refresh is due (wake is over the others)
-	candKind, candPrio uint8
-	pickMode           uint8 // the queue mode cand was picked in
-	cmdIssued          bool
-	draining           bool // the write buffer is draining down to the low watermark
-	stale              bool // next and cand must be recomputed
-	// writeFilter counts the buffered writes by a hash of their address: a request
-	// whose bucket is empty has no buffered write to merge with or forward from, which
-	// spares the search of its bank's write queue for nearly every request. (Unless
-	// config.writeFilterOff: a write buffer deeper than the counts can count.)
-	writeFilter [writeFilterSize]uint16
+	// waiting counts, per mode, the queued requests not yet in their bank's command
+	// queue: those in the transaction queue (or write buffer), which holds
+	// transaction_queue_depth (write_buffer_depth) of them.
+	waiting    [2]int32
+	activeOff  [numSets]int32 // where each bank set's words of state.active start (fixed)
+	refreshing int32          // ranks whose refresh is due (wake is over the others)
+	// rrNext is the bank (index within the channel) the round robin starts from: the
+	// one after the last bank that issued a command.
+	rrNext    int32
+	candKind  uint8
+	admMode   uint8 // the mode admitted into the command queues (see mode)
+	drainLeft int32
+	admitAt   uint64
+	cmdIssued bool
+	draining  bool // the write buffer is draining down to the low watermark
+	stale     bool // next and cand must be recomputed
+	// The filters count the buffered writes and the queued reads by a hash of their
+	// key: a request whose bucket is empty has no buffered write to merge with or
+	// forward from, or no queued read to merge with, which spares the search of its
+	// bank's queue for nearly every request. (Unless config.filterOff: more requests
+	// than the counts can count.)
+	writeFilter, readFilter [filterSize]uint16
 }
 
-// writeFilterSize is the number of buckets of chanState.writeFilter.
-const writeFilterSize = 256
+// filterSize is the number of buckets of chanState's filters.
+const filterSize = 256
 
-// writeBucket is the writeFilter bucket of a burst address.
-func writeBucket(addr uint64) uint8 {
-	return uint8((addr * 0x9e3779b97f4a7c15) >> 56)
+// bucket is the filter bucket of a request's key.
+func bucket(key uint64) uint8 {
+	return uint8((key * 0x9e3779b97f4a7c15) >> 56)
 }
 
 // state is everything that changes as the controller runs; the Controller keeps two
@@ -141,12 +196,13 @@ type state struct {
 	ranks  []rankState  // ranks per channel, channel-major
 	groups []groupState // bank groups per rank, rank-major: [rank*bankGroups+bg]
 	slots  []slot
-	active []uint64  // per channel and mode, activeWords words: banks with queued requests
+	active []uint64  // per channel and bank set, activeWords words each
 	done   doneQueue // completion times of the requester's reads in flight
 
-	freeHead int32
-	inflight int // requester's reads accepted and not complete
-	seq      uint64
+	freeHead  int32
+	admitHeap []int32 // scratch of switchMode
+	inflight  int     // requester's reads accepted and not complete
+	seq       uint64  // admissions so far
 	// stats leaves out what follows from its other counts, which snapshot fills in:
 	// the bytes, the bursts and the row hits.
 	stats Stats
@@ -162,7 +218,8 @@ type state struct {
 	gen        uint32
 	genEnd     uint64 // latest completion of the current Transfer's requests
 	lastAccept uint64
-	accepted   bool // lastAccept is valid
+	accepted   bool   // lastAccept is valid
+	lastWork   uint64 // the last accept or column command: progress (see stalled)
 
 	// onCmd, when set (by tests), sees every command issued: its kind, cycle and the
 	// address of the request it serves (0 for refresh work).
@@ -172,6 +229,7 @@ type state struct {
 // decoded is a request with its address resolved.
 type decoded struct {
 	addr, row, issue uint64 // addr without the offset within the burst
+	key              uint64 // the address as given (see slot.key)
 	// ready is the earliest cycle the request may be accepted by its own issue cycle,
 	// the Transfer's start and the one-request-per-cycle rule.
 	ready uint64
@@ -179,7 +237,7 @@ type decoded struct {
 	// in the same channel, bank and row, so the next request can reuse the decoding.
 	loc             uint64
 	ch, bank, local int32 // channel, index in state.banks, index within the channel
-	queueCap        int32 // the depth of the queue of its mode
+	queueCap        int32 // the depth of the transaction queue of its mode
 	mode            uint8 // modeRead or modeWrite
 }
 
@@ -191,8 +249,8 @@ func newState(c *config) *state {
 		banks:  make([]bankState, c.channels*c.banksPerCh),
 		ranks:  make([]rankState, nRanks),
 		groups: make([]groupState, nRanks*c.bankGroups),
-		slots:  make([]slot, c.channels*(c.readQ+c.writeQ)),
-		active: make([]uint64, 2*c.channels*c.activeWords),
+		slots:  make([]slot, min(c.channels*(c.readQ+c.writeQ), 1024)),
+		active: make([]uint64, numSets*c.channels*c.activeWords),
 		done:   newDoneQueue(c),
 	}
 	s.reset()
@@ -210,6 +268,7 @@ func (s *state) reset() {
 		b := &s.banks[i]
 		b.head = [2]int32{-1, -1}
 		b.tail = [2]int32{-1, -1}
+		b.admTail = [2]int32{-1, -1}
 		b.rank, b.group = c.bankRank[i], c.bankGroup[i]
 	}
 	for i := range s.ranks {
@@ -227,8 +286,9 @@ func (s *state) reset() {
 		cs := &s.chans[i]
 		cs.stale = true
 		cs.candBank = -1
-		for m := range cs.activeOff {
-			cs.activeOff[m] = int32((i*2 + m) * c.activeWords)
+		cs.candSlot, cs.candPrev, cs.candRank = -1, -1, -1
+		for k := range cs.activeOff {
+			cs.activeOff[k] = int32((i*numSets + k) * c.activeWords)
 		}
 	}
 	for ch := range s.chans {
@@ -238,14 +298,17 @@ func (s *state) reset() {
 	s.done.head, s.done.n, s.done.last = 0, 0, 0
 	s.now, s.inflight, s.seq, s.stats = 0, 0, 0, Stats{}
 	s.src, s.srcPos, s.at, s.window, s.gen, s.genEnd = nil, 0, 0, 0, 0, 0
-	s.lastAccept, s.accepted = 0, false
+	s.lastAccept, s.accepted, s.lastWork = 0, false, 0
 }
 
-// copyFrom makes s an exact copy of o without allocating.
+// copyFrom makes s an exact copy of o, allocating only if o's slots grew.
 func (s *state) copyFrom(o *state) {
-	chans, banks, ranks, groups, slots, active, done := s.chans, s.banks, s.ranks, s.groups, s.slots, s.active, s.done
+	if len(s.slots) != len(o.slots) {
+		s.slots = make([]slot, len(o.slots))
+	}
+	chans, banks, ranks, groups, slots, active, done, heap := s.chans, s.banks, s.ranks, s.groups, s.slots, s.active, s.done, s.admitHeap
 	*s = *o
-	s.chans, s.banks, s.ranks, s.groups, s.slots, s.active, s.done = chans, banks, ranks, groups, slots, active, done
+	s.chans, s.banks, s.ranks, s.groups, s.slots, s.active, s.done, s.admitHeap = chans, banks, ranks, groups, slots, active, done, heap
 	copy(s.chans, o.chans)
 	copy(s.banks, o.banks)
 	copy(s.ranks, o.ranks)
@@ -260,7 +323,7 @@ func (s *state) snapshot() Stats {
 	st := s.stats
 	bb := int64(s.cfg.burstBytes)
 	st.ReadBytes, st.WriteBytes = st.Reads*bb, st.Writes*bb
-	st.ReadBursts, st.WriteBursts = st.Reads-st.ForwardedReads, st.Writes-st.MergedWrites
+	st.ReadBursts, st.WriteBursts = st.Reads-st.ForwardedReads-st.MergedReads, st.Writes-st.MergedWrites
 	st.RowHits = st.ReadBursts + st.WriteBursts - st.RowMisses - st.RowConflicts
 	for i := range s.ranks {
 		if rk := &s.ranks[i]; rk.openBanks == 0 && st.LastDataEnd > rk.closedSince {
@@ -288,7 +351,7 @@ func (s *state) decodeNext() {
 	r := &s.src[s.srcPos]
 	n := &s.nextReq
 	addr := r.Addr &^ (c.burstBytes - 1)
-	n.addr, n.issue = addr, r.Issue
+	n.addr, n.key, n.issue = addr, r.Addr, r.Issue
 	n.mode = modeRead
 	if r.Write {
 		n.mode = modeWrite
@@ -310,8 +373,9 @@ func (s *state) decodeNext() {
 
 // run advances time. With drain false it stops at the cycle the last request of the
 // Transfer is accepted, before that cycle's commands; with drain true it serves every
-// queued request and the refreshes due up to the last data burst.
-func (s *state) run(drain bool) {
+// queued request and the refreshes due up to the last data burst. Its error means the
+// scheduler stopped making progress: a bug, reported rather than a hang or a panic.
+func (s *state) run(drain bool) error {
 	// arr is the next request's arrival as of the end of the last iteration. Moving
 	// time on to arr and retiring the reads done by then can only bring it forward: so
 	// when arr has come, the request is accepted without asking again. Once known, it
@@ -332,7 +396,7 @@ func (s *state) run(drain bool) {
 			changed = true
 			s.accept()
 			if s.srcPos++; s.srcPos == len(s.src) {
-				return
+				return nil
 			}
 			s.decodeNext()
 		}
@@ -353,7 +417,7 @@ func (s *state) run(drain bool) {
 			}
 		}
 		if drain && s.drained() {
-			return
+			return nil
 		}
 		if !drain && (changed || arr == never) {
 			arr = s.arrival()
@@ -369,9 +433,9 @@ func (s *state) run(drain bool) {
 		}
 		if next == never {
 			if drain {
-				return
+				return nil
 			}
-			panic("dram: the requester waits on nothing")
+			return fmt.Errorf("dram: at cycle %d the next request waits for nothing that will come (scheduler bug)", now)
 		}
 		if next <= now {
 			// A command freed room in a full queue this very cycle: the waiting
@@ -379,10 +443,29 @@ func (s *state) run(drain bool) {
 			if arr <= now {
 				continue
 			}
-			panic("dram: scheduler did not advance")
+			return fmt.Errorf("dram: scheduler did not advance at cycle %d (scheduler bug)", now)
+		}
+		if s.stalled(next) {
+			return fmt.Errorf("dram: no request served between cycles %d and %d with requests queued (scheduler bug)", s.lastWork, next)
 		}
 		s.now = next
 	}
+}
+
+// stalled reports whether moving time on to next would leave queued requests unserved
+// for longer than any valid spec can: a guard that turns a scheduler that no longer
+// makes progress into an error instead of an endless loop.
+func (s *state) stalled(next uint64) bool {
+	if next-s.lastWork <= s.cfg.maxStall {
+		return false
+	}
+	for i := range s.chans {
+		if s.chans[i].queued[modeRead]+s.chans[i].queued[modeWrite] > 0 {
+			return true
+		}
+	}
+	s.lastWork = next // idle: nothing to serve
+	return false
 }
 
 // drained reports whether every queue is empty and every refresh due by the last data
@@ -423,8 +506,8 @@ func (s *state) arrival() uint64 {
 		}
 		t = max(t, s.done.first())
 	}
-	if s.chans[r.ch].queued[r.mode&1] >= r.queueCap {
-		return never
+	if s.chans[r.ch].waiting[r.mode&1] >= r.queueCap {
+		return never // the transaction queue (write buffer) is full
 	}
 	return t
 }
@@ -436,32 +519,47 @@ func (s *state) accept() {
 	now := s.now
 	r := &s.nextReq
 	bi, local, mode := int(r.bank), int(r.local), int(r.mode&1)
-	s.lastAccept, s.accepted = now, true
+	s.lastAccept, s.accepted, s.lastWork = now, true, now
 	b := &s.banks[bi]
 	cs := &s.chans[r.ch]
 
 	// The write buffer answers a read of a buffered address and absorbs a second write
-	// to it.
-	bucket := writeBucket(r.addr)
-	if b.count[modeWrite] > 0 && (cs.writeFilter[bucket] > 0 || c.writeFilterOff) && s.findWrite(b, r.addr) {
+	// to it; a read of an address already queued waits for that read's burst. All three
+	// match the address as given (as DRAMsim3 does), not the burst.
+	k := bucket(r.key)
+	if b.count[modeWrite] > 0 && (cs.writeFilter[k] > 0 || c.filterOff) && s.find(b, modeWrite, r.key) >= 0 {
 		s.forward(mode, r.issue)
 		return
 	}
+	if mode == modeRead && b.count[modeRead] > 0 && (cs.readFilter[k] > 0 || c.filterOff) {
+		if i := s.find(b, modeRead, r.key); i >= 0 {
+			sl := &s.slots[i]
+			sl.merged++
+			sl.sumIssue += r.issue
+			sl.sumAccept += now
+			sl.gen = s.gen
+			s.inflight++
+			return
+		}
+	}
 
 	cs.queued[mode]++
+	cs.waiting[mode]++
 	if mode == modeWrite {
-		cs.writeFilter[bucket]++
+		cs.writeFilter[k]++
 	} else {
+		cs.readFilter[k]++
 		s.inflight++
 	}
 	i := s.freeHead
 	if i < 0 {
-		panic("dram: request slots exhausted")
+		i = s.growSlots()
 	}
 	sl := &s.slots[i]
 	s.freeHead = sl.next
-	s.seq++
-	sl.addr, sl.row, sl.issue, sl.accept, sl.seq, sl.next, sl.gen = r.addr, r.row, r.issue, now, s.seq, -1, s.gen
+	// Field by field, not a struct literal: see the speed notes at the top.
+	sl.addr, sl.row, sl.key, sl.issue, sl.accept, sl.next, sl.gen = r.addr, r.row, r.key, r.issue, now, -1, s.gen
+	sl.sumIssue, sl.sumAccept, sl.merged = 0, 0, 0
 	if t := b.tail[mode]; t >= 0 {
 		s.slots[t].next = i
 	} else {
@@ -470,41 +568,165 @@ func (s *state) accept() {
 	}
 	b.tail[mode] = i
 	b.count[mode]++
-	// A request joining the tail leaves the bank's command unchanged unless it is the
-	// only one, or the bank was about to close its row (the newcomer may hit it).
-	if b.candMode == uint8(mode) && (b.count[mode] == 1 || b.candKind == cmdPre) {
-		b.candOK = false
-	}
 
-	// Update the channel's cached pick: when nothing else changed, only this bank's
-	// command can have become the best.
-	if cs.stale {
+	// Admit it, or everything a change of mode lets in.
+	m := cs.mode(c)
+	if m != int(cs.admMode) {
+		s.switchMode(cs, int(r.ch), m)
 		return
 	}
-	switch m := cs.mode(c); {
-	case m != int(cs.pickMode):
-		cs.stale = true
+	if m != mode || b.adm[modeRead]+b.adm[modeWrite] >= int32(c.bankQ) {
+		return // it waits
+	}
+	// Every earlier request of this bank and mode was admitted (admission is eager):
+	// this one is the next.
+	s.admitOne(cs, b, mode)
+	s.active[int(cs.activeOff[setAdmitted])+local>>6] |= 1 << (local & 63)
+
+	// Update the channel's cached pick: when nothing else changed, only this bank's
+	// options can have become the best.
+	switch {
+	case cs.stale:
 	case cs.candBank == int32(bi):
-		// The best bank got another request: its command stands unless it changed.
+		cs.stale = true
+	case !s.ranks[b.rank].refreshing:
 		if !b.candOK {
-			cs.stale = true
+			s.options(b)
 		}
-	case m == mode && !s.ranks[b.rank].refreshing:
-		if !b.candOK || b.candMode != uint8(mode) {
-			s.local(b, mode)
-		}
-		if b.candReady > cs.candT {
+		if b.earliest() > cs.candT {
 			return // channel constraints only delay it further
 		}
 		floor := now
 		if cs.cmdIssued && cs.lastCmd >= now {
 			floor = cs.lastCmd + 1
 		}
-		if t, prio := s.bankKey(b, floor); t < cs.candT || t == cs.candT && (prio < cs.candPrio || prio == cs.candPrio && b.candSeq < cs.candSeq) {
-			cs.setCand(b, bi, t, prio)
+		t, kind := s.bankKey(b, floor)
+		if d := cs.dist(c, local); t < cs.candT || t == cs.candT && d < cs.candDist {
+			cs.setCand(b, bi, t, d, kind)
 			cs.next = min(t, cs.wake)
 		}
 	}
+}
+
+// admit moves bank b's (local index local's) waiting requests of mode into its command
+// queue while it has room, in arrival order, and reports whether it moved any.
+func (s *state) admit(cs *chanState, b *bankState, local, mode int) bool {
+	moved := false
+	for s.canAdmit(b, mode) {
+		s.admitOne(cs, b, mode)
+		moved = true
+	}
+	if moved {
+		s.active[int(cs.activeOff[setAdmitted])+local>>6] |= 1 << (local & 63)
+	}
+	return moved
+}
+
+// canAdmit reports whether bank b has a waiting request of mode and room for it.
+func (s *state) canAdmit(b *bankState, mode int) bool {
+	return b.adm[modeRead]+b.adm[modeWrite] < int32(s.cfg.bankQ) && b.count[mode] > b.adm[mode]
+}
+
+// nextWaiting is bank b's oldest waiting request of mode (canAdmit must hold).
+func (s *state) nextWaiting(b *bankState, mode int) int32 {
+	if t := b.admTail[mode]; t >= 0 {
+		return s.slots[t].next
+	}
+	return b.head[mode]
+}
+
+// admitOne moves bank b's oldest waiting request of mode into its command queue. As
+// in DRAMsim3, which moves one request a cycle, after its command issue, from the
+// transaction queue to a command queue, a request admitted now has its commands
+// considered from the next cycle, and each further one admitted at once a cycle later.
+func (s *state) admitOne(cs *chanState, b *bankState, mode int) {
+	i := s.nextWaiting(b, mode)
+	s.seq++
+	cs.admitAt = max(cs.admitAt, s.now+1)
+	sl := &s.slots[i]
+	sl.seq, sl.seen = s.seq, cs.admitAt
+	cs.admitAt++
+	if mode == modeWrite && cs.draining {
+		cs.drainLeft--
+	}
+	b.admTail[mode] = i
+	b.adm[mode]++
+	cs.waiting[mode]--
+	// A request joining the command queue behind others changes the bank's options
+	// only if it is the first hit of its kind to the open row.
+	if b.adm[modeRead]+b.adm[modeWrite] == 1 || b.open && sl.row == b.openRow && b.hit[mode] < 0 {
+		b.candOK = false
+	}
+}
+
+// switchMode makes channel cs (channel ch) admit mode from now on, and admits the
+// waiting requests of mode that the banks have room for, oldest first (DRAMsim3 takes
+// its transaction queue from the front).
+func (s *state) switchMode(cs *chanState, ch, mode int) {
+	c := s.cfg
+	cs.admMode = uint8(mode)
+	if cs.waiting[mode] == 0 {
+		return
+	}
+	base := ch * c.banksPerCh
+	// A heap of the banks that can admit, by the arrival of their oldest waiting
+	// request (requests are accepted one a cycle: arrivals are distinct).
+	h := s.admitHeap[:0]
+	off := int(cs.activeOff[mode])
+	for w := range c.activeWords {
+		for word := s.active[off+w]; word != 0; word &= word - 1 {
+			if bi := base + w<<6 + bits.TrailingZeros64(word); s.canAdmit(&s.banks[bi], mode) {
+				h = append(h, int32(bi))
+			}
+		}
+	}
+	arrival := func(k int) uint64 { return s.slots[s.nextWaiting(&s.banks[h[k]], mode)].accept }
+	down := func(k int) {
+		for {
+			m := k
+			for _, j := range [2]int{2*k + 1, 2*k + 2} {
+				if j < len(h) && arrival(j) < arrival(m) {
+					m = j
+				}
+			}
+			if m == k {
+				return
+			}
+			h[k], h[m] = h[m], h[k]
+			k = m
+		}
+	}
+	for k := len(h)/2 - 1; k >= 0; k-- {
+		down(k)
+	}
+	for len(h) > 0 {
+		bi := int(h[0])
+		b := &s.banks[bi]
+		s.admitOne(cs, b, mode)
+		local := bi - base
+		s.active[int(cs.activeOff[setAdmitted])+local>>6] |= 1 << (local & 63)
+		cs.stale = true
+		if !s.canAdmit(b, mode) {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		}
+		down(0)
+	}
+	s.admitHeap = h
+}
+
+// growSlots doubles the request slots and returns a free one. The controller holds up
+// to transaction_queue_depth + bank_queue_depth x banks requests of each kind per
+// channel, but only as many as the requester keeps queued: slots are made as needed.
+func (s *state) growSlots() int32 {
+	n := len(s.slots)
+	s.slots = append(s.slots, make([]slot, n)...)
+	for i := n; i < 2*n; i++ {
+		s.slots[i].next = int32(i + 1)
+	}
+	s.slots[2*n-1].next = s.freeHead
+	s.freeHead = int32(n)
+	return s.freeHead
 }
 
 // forward answers the request being accepted from the write buffer: a read a cycle
@@ -526,14 +748,14 @@ func (s *state) forward(mode int, issue uint64) {
 	s.genEnd = max(s.genEnd, end)
 }
 
-// findWrite reports whether bank b buffers a write to addr.
-func (s *state) findWrite(b *bankState, addr uint64) bool {
-	for i := b.head[modeWrite]; i >= 0; i = s.slots[i].next {
-		if s.slots[i].addr == addr {
-			return true
+// find returns the slot of bank b's list of mode holding a request with key, or -1.
+func (s *state) find(b *bankState, mode int, key uint64) int32 {
+	for i := b.head[mode]; i >= 0; i = s.slots[i].next {
+		if s.slots[i].key == key {
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // refreshDue marks the ranks of channel ch whose refresh has fallen due.
@@ -563,25 +785,35 @@ func (s *state) updateWake(ch int) {
 	}
 }
 
-// mode decides whether the channel serves reads or writes now: writes once the
-// buffer reaches the high watermark, until it is down to the low one, and whenever no
-// read waits.
+// mode decides which requests the channel admits into the command queues: writes once
+// the write buffer holds write_high_watermark of them, until it is down to the low
+// one, and whenever no read is queued; reads otherwise. Requests already admitted are
+// served whatever the mode (as in DRAMsim3, whose controller decides only what enters
+// the command queues): a write admitted while no read waited keeps its bank's
+// precharge and activate, rather than losing the bank to the next read.
 func (cs *chanState) mode(c *config) int {
-	writes := int(cs.queued[modeWrite])
-	if writes >= c.highMark {
-		cs.draining = true
-	} else if writes <= c.lowMark {
+	buffered := cs.waiting[modeWrite]
+	if !cs.draining && buffered >= int32(c.highMark) {
+		cs.draining, cs.drainLeft = true, buffered-int32(c.lowMark)
+	}
+	if cs.draining && (cs.drainLeft <= 0 || buffered == 0) {
 		cs.draining = false
 	}
-	if cs.draining || cs.queued[modeRead] == 0 && writes > 0 {
+	if cs.draining || cs.queued[modeRead] == 0 && buffered > 0 && cs.queued[modeWrite] == buffered {
 		return modeWrite
 	}
 	return modeRead
 }
 
-// pick computes channel ch's next command and when it can issue (FR-FCFS): the
-// earliest; at equal times refresh work first (priority 0), then column commands,
-// i.e. row hits (1), then activates and precharges (2); then the oldest request.
+// dist is bank local's place in channel cs's round robin: 1 for the bank it starts
+// from, up to the number of banks (refresh work takes 0).
+func (cs *chanState) dist(c *config, local int) uint32 {
+	return 1 + uint32(local-int(cs.rrNext))&uint32(c.banksPerCh-1)
+}
+
+// pick computes channel ch's next command and when it can issue: the earliest; at
+// equal times refresh work first, then the banks in round-robin order from the one
+// after the last bank that issued a command (DRAMsim3's GetCommandToIssue).
 func (s *state) pick(ch int) {
 	c := s.cfg
 	cs := &s.chans[ch]
@@ -592,140 +824,205 @@ func (s *state) pick(ch int) {
 		floor = cs.lastCmd + 1
 	}
 	// The best so far, in scalars, starting from the refresh work of a rank whose
-	// refresh is due, if any: it wins ties (its priority is 0).
-	bestT, bestPrio, bestBank := uint64(never), uint8(0), -1
+	// refresh is due, if any: it wins ties (its distance is 0).
+	bestT, bestDist, bestKind, bestBank := uint64(never), uint32(0), uint8(0), -1
 	refreshing := cs.refreshing > 0
 	if refreshing {
 		bestT = s.pickRefresh(cs, ch, floor)
 	}
-	mode := cs.mode(c)
 	if c.flat {
 		// One rank of one bank group per channel: the channel and rank constraints are
 		// the same for every bank, so they are looked up once (see pickFlat).
 		if !refreshing { // else the only rank is refreshing: no bank may compete
-			bestT, bestPrio, bestBank = s.pickFlat(ch, mode, floor)
+			bestT, bestDist, bestKind, bestBank = s.pickFlat(ch, floor)
 		}
 	} else {
-		bestT, bestPrio, bestBank = s.pickBanks(ch, mode, floor, bestT, refreshing)
+		bestT, bestDist, bestKind, bestBank = s.pickBanks(ch, floor, bestT, refreshing)
 	}
 	if bestBank >= 0 {
-		cs.setCand(&s.banks[bestBank], bestBank, bestT, bestPrio)
+		cs.setCand(&s.banks[bestBank], bestBank, bestT, bestDist, bestKind)
 	} else if !refreshing {
-		cs.candT, cs.candSeq, cs.candPrio = never, 0, 0
-		cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
+		cs.noCand()
 	}
-	cs.pickMode = uint8(mode)
 	cs.next = min(bestT, cs.wake)
 }
 
-// pickFlat is pick's pass over channel ch's banks with requests of mode when the
+// pickFlat is pick's pass over channel ch's banks with admitted requests when the
 // channel is flat (config.flat: one rank of one bank group, one word of banks) and
-// no refresh is due: each bank's key is its own ready time against a floor that
-// depends only on the kind of its command, so the floors are computed once and looked
-// up by kind, without a branch. It returns the best key (never if none), its priority
-// and its bank (-1 if none); ties go as in pick.
-func (s *state) pickFlat(ch, mode int, floor uint64) (uint64, uint8, int) {
+// no refresh is due: the channel and rank constraints on each kind of command are the
+// same for every bank, so they are computed once and looked up by kind. It returns
+// the best time (never if none), its round-robin distance, kind and bank (-1 if none);
+// ties go as in pick.
+func (s *state) pickFlat(ch int, floor uint64) (uint64, uint32, uint8, int) {
 	c := s.cfg
+	cs := &s.chans[ch]
 	g := &s.groups[ch]
 	rk := &s.ranks[ch]
-	// Indexed by the bank command's kind: cmdRead, cmdWrite, cmdAct, cmdPre.
+	// Indexed by the command's kind: cmdRead, cmdWrite, cmdAct, cmdPre.
 	lb := [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
-	prios := [4]uint8{1, 1, 2, 2}
-	bestT, bestSeq, bestPrio, bestBank := uint64(never), uint64(0), uint8(0), -1
+	bestT, bestDist, bestKind, bestBank := uint64(never), uint32(0), uint8(0), -1
 	base := ch * c.banksPerCh
 	banks := s.banks[base : base+c.banksPerCh]
-	for word := s.active[s.chans[ch].activeOff[mode]]; word != 0; word &= word - 1 {
+	rr, mask := uint32(cs.rrNext), uint32(c.banksPerCh-1)
+	for word := s.active[cs.activeOff[setAdmitted]]; word != 0; word &= word - 1 {
 		li := bits.TrailingZeros64(word)
 		b := &banks[li]
-		if !b.candOK || b.candMode != uint8(mode) {
-			// freshCand, inlined by hand: this loop is the scheduler's hot spot.
-			head := b.head[mode]
-			hs := &s.slots[head]
-			switch {
-			case !b.open:
-				b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
-				b.candKind, b.candReady = cmdAct, b.actReady
-			case hs.row == b.openRow:
-				b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
-				b.candKind, b.candReady = uint8(mode), b.casReady
-			default:
-				s.local(b, mode)
-			}
+		if !b.candOK {
+			s.options(b)
 		}
-		k := b.candKind & 3
-		t, prio := max(b.candReady, lb[k]), prios[k]
-		if t < bestT || t == bestT && (prio < bestPrio || prio == bestPrio && b.candSeq < bestSeq) {
-			bestT, bestPrio, bestSeq, bestBank = t, prio, b.candSeq, base+li
+		var t uint64
+		var kind uint8
+		if b.one {
+			t, kind = max(b.oneReady, lb[b.oneKind&3]), b.oneKind
+		} else {
+			t, kind = b.key(&lb)
+		}
+		if d := 1 + (uint32(li)-rr)&mask; t < bestT || t == bestT && d < bestDist {
+			bestT, bestDist, bestKind, bestBank = t, d, kind, base+li
 		}
 	}
-	return bestT, bestPrio, bestBank
+	return bestT, bestDist, bestKind, bestBank
 }
 
-// pickBanks is pick's pass over channel ch's banks with requests of mode, in the
-// general case: each bank's channel and rank constraints are its own (bankKey, inlined
-// by hand). It starts from bestT (the refresh work's time, or never) and returns the
-// best key and its bank (-1 if no bank beats bestT); ties go as in pick.
-func (s *state) pickBanks(ch, mode int, floor, bestT uint64, refreshing bool) (uint64, uint8, int) {
+// pickBanks is pick's pass over channel ch's banks with admitted requests, in the
+// general case: each bank's channel and rank constraints are its own (bankKey). It
+// starts from bestT (the refresh work's time, or never) and returns the best as
+// pickFlat does (bank -1 if no bank beats bestT); ties go as in pick.
+func (s *state) pickBanks(ch int, floor, bestT uint64, refreshing bool) (uint64, uint32, uint8, int) {
 	c := s.cfg
-	bestSeq, bestPrio, bestBank := uint64(0), uint8(0), -1
+	cs := &s.chans[ch]
+	bestDist, bestKind, bestBank := uint32(0), uint8(0), -1
 	base := ch * c.banksPerCh
-	banks, groups := s.banks, s.groups
-	off := int(s.chans[ch].activeOff[mode])
+	banks := s.banks
+	off := int(cs.activeOff[setAdmitted])
+	rr, mask := uint32(cs.rrNext), uint32(c.banksPerCh-1)
 	for w := range c.activeWords {
 		for word := s.active[off+w]; word != 0; word &= word - 1 {
-			bi := base + w<<6 + bits.TrailingZeros64(word)
-			b := &banks[bi]
+			li := w<<6 + bits.TrailingZeros64(word)
+			b := &banks[base+li]
 			if refreshing && s.ranks[b.rank].refreshing {
 				continue
 			}
-			if !b.candOK || b.candMode != uint8(mode) {
-				s.freshCand(b, mode)
+			if !b.candOK {
+				s.options(b)
 			}
-			if b.candReady > bestT {
+			if b.earliest() > bestT {
 				continue // channel constraints only delay it further
 			}
-			t, prio := max(b.candReady, floor), uint8(2)
-			switch b.candKind {
-			case cmdRead:
-				t, prio = max(t, groups[b.group].rd), 1
-			case cmdWrite:
-				t, prio = max(t, groups[b.group].wr), 1
-			case cmdAct:
-				rk := &s.ranks[b.rank]
-				t = max(t, groups[b.group].act, rk.faw[rk.fawPos])
-			}
-			if t < bestT || t == bestT && (prio < bestPrio || prio == bestPrio && b.candSeq < bestSeq) {
-				bestT, bestPrio, bestSeq, bestBank = t, prio, b.candSeq, bi
+			t, kind := s.bankKey(b, floor)
+			if d := 1 + (uint32(li)-rr)&mask; t < bestT || t == bestT && d < bestDist {
+				bestT, bestDist, bestKind, bestBank = t, d, kind, base+li
 			}
 		}
 	}
-	return bestT, bestPrio, bestBank
+	return bestT, bestDist, bestKind, bestBank
 }
 
-// freshCand is local with its common cases inlined by hand (the bank passes of pick
-// are the scheduler's hot spot): a closed bank activates, a head that hits the open
-// row is served.
-func (s *state) freshCand(b *bankState, mode int) {
-	head := b.head[mode]
-	hs := &s.slots[head]
-	switch {
-	case !b.open:
-		b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
-		b.candKind, b.candReady = cmdAct, b.actReady
-	case hs.row == b.openRow:
-		b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
-		b.candKind, b.candReady = uint8(mode), b.casReady
-	default:
-		s.local(b, mode)
+// options computes bank b's options from its command queue (see bankState), as
+// DRAMsim3's GetFirstReadyInQueue and ArbitratePrecharge see it: a closed bank
+// activates for its oldest request; an open one serves any request to its row, and
+// precharges for the oldest request when that needs another row, unless a younger
+// request hits the open row and the row has served fewer than rowHitCap column
+// commands.
+func (s *state) options(b *bankState) {
+	b.candOK = true
+	b.hit = [2]int32{-1, -1}
+	b.rowKind = cmdNone
+	// The oldest admitted request: the older of the two lists' heads.
+	head := int32(-1)
+	if b.adm[modeRead] > 0 {
+		head = b.head[modeRead]
 	}
+	if b.adm[modeWrite] > 0 && (head < 0 || s.slots[b.head[modeWrite]].seq < s.slots[head].seq) {
+		head = b.head[modeWrite]
+	}
+	if head < 0 {
+		return
+	}
+	hs := &s.slots[head]
+	if !b.open {
+		b.rowKind, b.rowSlot, b.rowSeq, b.rowReady = cmdAct, head, hs.seq, max(b.actReady, hs.seen)
+		b.one, b.oneKind, b.oneReady = true, cmdAct, b.rowReady
+		return
+	}
+	for m := range 2 {
+		prev, n := int32(-1), int32(0)
+		for i := b.head[m]; n < b.adm[m]; i, n = s.slots[i].next, n+1 {
+			if sl := &s.slots[i]; sl.row == b.openRow {
+				b.hit[m], b.hitPrev[m], b.hitSeq[m], b.hitReady[m] = i, prev, sl.seq, max(b.casReady, sl.seen)
+				break
+			}
+			prev = i
+		}
+	}
+	if hs.row != b.openRow && (b.hit[modeRead] < 0 && b.hit[modeWrite] < 0 || b.casSinceAct >= rowHitCap) {
+		b.rowKind, b.rowSlot, b.rowSeq, b.rowReady = cmdPre, head, hs.seq, max(b.preReady, hs.seen)
+	}
+	// Most banks have one option: the pick passes look it up without comparing.
+	switch {
+	case b.rowKind == cmdNone && b.hit[modeWrite] < 0:
+		b.one, b.oneKind, b.oneReady = true, cmdRead, b.hitReady[modeRead]
+	case b.rowKind == cmdNone && b.hit[modeRead] < 0:
+		b.one, b.oneKind, b.oneReady = true, cmdWrite, b.hitReady[modeWrite]
+	case b.hit[modeRead] < 0 && b.hit[modeWrite] < 0:
+		b.one, b.oneKind, b.oneReady = true, cmdPre, b.rowReady
+	default:
+		b.one = false
+	}
+}
+
+// key is bank b's next command given lb, the earliest cycle of each kind of command
+// by the channel's and rank's constraints (indexed by kind: read, write, activate,
+// precharge): the earliest of its options, at equal times the one admitted first.
+func (b *bankState) key(lb *[4]uint64) (uint64, uint8) {
+	if b.one {
+		return max(b.oneReady, lb[b.oneKind&3]), b.oneKind
+	}
+	t, seq, kind := uint64(never), uint64(0), cmdNone
+	for m := range 2 {
+		if b.hit[m] >= 0 {
+			if tm := max(b.hitReady[m], lb[m]); tm < t || tm == t && b.hitSeq[m] < seq {
+				t, seq, kind = tm, b.hitSeq[m], uint8(m)
+			}
+		}
+	}
+	if b.rowKind == cmdPre {
+		if tp := max(b.rowReady, lb[cmdPre]); tp < t || tp == t && b.rowSeq < seq {
+			t, kind = tp, cmdPre
+		}
+	}
+	return t, kind
+}
+
+// bankKey is key with the constraints of bank b's own bank group and rank, from
+// floor on.
+func (s *state) bankKey(b *bankState, floor uint64) (uint64, uint8) {
+	g := &s.groups[b.group]
+	rk := &s.ranks[b.rank]
+	lb := [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
+	return b.key(&lb)
+}
+
+// earliest is the earliest cycle any of bank b's options can issue by the bank's own
+// timing (never without one).
+func (b *bankState) earliest() uint64 {
+	t := uint64(never)
+	if b.rowKind != cmdNone {
+		t = b.rowReady
+	}
+	for m := range 2 {
+		if b.hit[m] >= 0 {
+			t = min(t, b.hitReady[m])
+		}
+	}
+	return t
 }
 
 // pickRefresh makes the earliest refresh work of channel cs's (ch's) refreshing ranks
 // the channel's pick (the first rank at equal times) and returns its time.
 func (s *state) pickRefresh(cs *chanState, ch int, floor uint64) uint64 {
 	c := s.cfg
-	cs.candT, cs.candSeq, cs.candPrio = never, 0, 0
-	cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
+	cs.noCand()
 	for r := ch * c.ranks; r < (ch+1)*c.ranks; r++ {
 		if !s.ranks[r].refreshing {
 			continue
@@ -737,60 +1034,21 @@ func (s *state) pickRefresh(cs *chanState, ch int, floor uint64) uint64 {
 	return cs.candT
 }
 
-// setCand makes bank b's command (b is banks[bi]), at t with priority prio, the pick.
-func (cs *chanState) setCand(b *bankState, bi int, t uint64, prio uint8) {
-	cs.candT, cs.candSeq, cs.candPrio = t, b.candSeq, prio
-	cs.candBank, cs.candRank, cs.candSlot, cs.candPrev, cs.candKind = int32(bi), b.rank, b.candSlot, b.candPrev, b.candKind
+// noCand leaves channel cs without a picked command.
+func (cs *chanState) noCand() {
+	cs.candT, cs.candDist, cs.candKind = never, 0, cmdNone
+	cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
 }
 
-// bankKey is when bank b's own command can issue, adding the channel's and rank's
-// constraints to the bank's own, and its FR-FCFS priority: 1 for a column command (a
-// row hit), 2 for an activate or precharge.
-func (s *state) bankKey(b *bankState, floor uint64) (uint64, uint8) {
-	t := max(b.candReady, floor)
-	switch b.candKind {
-	case cmdRead:
-		return max(t, s.groups[b.group].rd), 1
-	case cmdWrite:
-		return max(t, s.groups[b.group].wr), 1
-	case cmdAct:
-		rk := &s.ranks[b.rank]
-		return max(t, s.groups[b.group].act, rk.faw[rk.fawPos]), 2
-	}
-	return t, 2
-}
-
-// local computes bank b's own next command for the queue of mode.
-func (s *state) local(b *bankState, mode int) {
-	head := b.head[mode]
-	hs := &s.slots[head]
-	b.candOK, b.candMode, b.candSlot, b.candPrev, b.candSeq = true, uint8(mode), head, -1, hs.seq
-	switch {
-	case !b.open:
-		b.candKind, b.candReady = cmdAct, b.actReady
-	case hs.row == b.openRow:
-		b.candKind, b.candReady = uint8(mode), b.casReady
-	default:
-		// The oldest request needs another row. Serve a younger hit first, within the
-		// visible part of the queue and the row-hit limit; else close the row.
-		b.candKind, b.candReady = cmdPre, b.preReady
-		if b.casSinceAct < rowHitCap {
-			s.youngerHit(b, head, mode)
-		}
-	}
-}
-
-// youngerHit makes the oldest request after head to bank b's open row, among the
-// oldest bank_queue_depth, the bank's command.
-func (s *state) youngerHit(b *bankState, head int32, mode int) {
-	prev, n := head, 1
-	for i := s.slots[head].next; i >= 0 && n < s.cfg.bankQ; i = s.slots[i].next {
-		if sl := &s.slots[i]; sl.row == b.openRow {
-			b.candSlot, b.candPrev, b.candSeq = i, prev, sl.seq
-			b.candKind, b.candReady = uint8(mode), b.casReady
-			return
-		}
-		prev, n = i, n+1
+// setCand makes bank b's command of kind (b is banks[bi]), at t and round-robin
+// distance d, the pick.
+func (cs *chanState) setCand(b *bankState, bi int, t uint64, d uint32, kind uint8) {
+	cs.candT, cs.candDist, cs.candKind = t, d, kind
+	cs.candBank, cs.candRank = int32(bi), b.rank
+	if kind <= cmdWrite {
+		cs.candSlot, cs.candPrev = b.hit[kind], b.hitPrev[kind]
+	} else {
+		cs.candSlot, cs.candPrev = b.rowSlot, -1
 	}
 }
 
@@ -823,13 +1081,18 @@ func (s *state) refreshCand(r int) (uint64, uint8) {
 // execute issues channel cs's (channel ch's) picked command at now. It reports
 // whether it also picked the channel's next command.
 func (s *state) execute(cs *chanState, ch int) (picked bool) {
+	c := s.cfg
 	cs.lastCmd, cs.cmdIssued, cs.stale = s.now, true, true
 	if s.onCmd != nil {
 		var addr uint64
-		if cs.candSlot >= 0 {
+		if cs.candBank >= 0 {
 			addr = s.slots[cs.candSlot].addr
 		}
 		s.onCmd(cs.candKind, s.now, addr)
+	}
+	if cs.candBank >= 0 {
+		// The round robin moves on past the bank that issued.
+		cs.rrNext = int32((int(cs.candBank) - ch*c.banksPerCh + 1) & (c.banksPerCh - 1))
 	}
 	switch cs.candKind {
 	case cmdRead, cmdWrite:
@@ -849,44 +1112,41 @@ func (s *state) execute(cs *chanState, ch int) (picked bool) {
 }
 
 // pickOne is pick for the common case after a column command: no rank refreshing,
-// and at most one bank with requests in the mode the channel is in, or any number
-// in a flat channel (config.flat). It reports whether that was the case (and the
-// pick is made).
+// and at most one bank with admitted requests, or any number in a flat channel
+// (config.flat). It reports whether that was the case (and the pick is made).
 func (s *state) pickOne(cs *chanState, ch int) bool {
 	c := s.cfg
 	if c.activeWords != 1 || cs.refreshing > 0 {
 		return false
 	}
-	// The pick's mode, decided as pick does (deciding may start or end a drain).
-	mode := cs.mode(c)
-	word := s.active[cs.activeOff[mode]]
+	word := s.active[cs.activeOff[setAdmitted]]
 	if word&(word-1) != 0 {
 		if !c.flat {
 			return false
 		}
 		// Several banks, but a flat channel's pass is cheap enough to make here, with
 		// what is known already (no refresh due; a command issued at now).
-		cs.stale, cs.pickMode = false, uint8(mode)
-		t, prio, bi := s.pickFlat(ch, mode, s.now+1)
-		cs.setCand(&s.banks[bi], bi, t, prio) // bi >= 0: the word has banks
+		cs.stale = false
+		t, d, kind, bi := s.pickFlat(ch, s.now+1)
+		cs.setCand(&s.banks[bi], bi, t, d, kind) // bi >= 0: the word has banks
 		cs.next = min(t, cs.wake)
 		return true
 	}
-	cs.stale, cs.pickMode = false, uint8(mode)
+	cs.stale = false
 	if word == 0 {
-		cs.candT, cs.candSeq, cs.candPrio = never, 0, 0
-		cs.candBank, cs.candRank, cs.candSlot, cs.candPrev = -1, -1, -1, -1
+		cs.noCand()
 		cs.next = cs.wake
 		return true
 	}
-	bi := ch*c.banksPerCh + bits.TrailingZeros64(word)
+	li := bits.TrailingZeros64(word)
+	bi := ch*c.banksPerCh + li
 	b := &s.banks[bi]
-	if !b.candOK || b.candMode != uint8(mode) {
-		s.local(b, mode)
+	if !b.candOK {
+		s.options(b)
 	}
 	// A command was issued at now: the next can be at now+1 at the earliest.
-	t, prio := s.bankKey(b, s.now+1)
-	cs.setCand(b, bi, t, prio)
+	t, kind := s.bankKey(b, s.now+1)
+	cs.setCand(b, bi, t, cs.dist(c, li), kind)
 	cs.next = min(t, cs.wake)
 	return true
 }
@@ -1015,6 +1275,7 @@ func (s *state) column(cs *chanState, ch int) {
 	}
 	b.casSinceAct++
 
+	s.lastWork = t
 	end := t + c.colLatency[mode]
 	st.LastDataEnd = max(st.LastDataEnd, end)
 	if sl.gen == s.gen {
@@ -1023,7 +1284,7 @@ func (s *state) column(cs *chanState, ch int) {
 	if mode == modeWrite {
 		st.Writes++
 		b.preReady = max(b.preReady, t+c.wrToPre)
-		cs.writeFilter[writeBucket(sl.addr)]--
+		cs.writeFilter[bucket(sl.key)]--
 	} else {
 		st.Reads++
 		st.ReadLatency += end - sl.accept
@@ -1035,6 +1296,17 @@ func (s *state) column(cs *chanState, ch int) {
 		} else {
 			q.push(end)
 		}
+		if n := sl.merged; n > 0 {
+			// The reads merged into this one get its data: n more reads, no burst.
+			st.Reads += int64(n)
+			st.MergedReads += int64(n)
+			st.ReadLatency += uint64(n)*end - sl.sumAccept
+			st.ReadLatencyFromIssue += uint64(n)*end - sl.sumIssue
+			for range n {
+				s.done.push(end)
+			}
+		}
+		cs.readFilter[bucket(sl.key)]--
 		b.preReady = max(b.preReady, t+c.rtp)
 	}
 	cs.queued[mode]--
@@ -1072,14 +1344,27 @@ func (s *state) column(cs *chanState, ch int) {
 	if b.tail[mode] == slotIdx {
 		b.tail[mode] = prevIdx
 	}
+	if b.admTail[mode] == slotIdx {
+		b.admTail[mode] = prevIdx
+	}
 	b.count[mode]--
+	b.adm[mode]--
+	local := bi - ch*c.banksPerCh
 	if b.count[mode] == 0 {
-		local := bi - ch*c.banksPerCh
 		s.active[int(cs.activeOff[mode])+local>>6] &^= 1 << (local & 63)
 	}
 	sl.next = s.freeHead
 	s.freeHead = slotIdx
 	b.candOK = false
+	// The place freed in the command queue, or a change of mode, admits more.
+	if m := cs.mode(c); m != int(cs.admMode) {
+		s.switchMode(cs, ch, m)
+	} else if cs.waiting[m] > 0 {
+		s.admit(cs, b, local, m)
+	}
+	if b.adm[modeRead]+b.adm[modeWrite] == 0 {
+		s.active[int(cs.activeOff[setAdmitted])+local>>6] &^= 1 << (local & 63)
+	}
 
 	if c.closedPage {
 		// Auto-precharge: no command slot, at the earliest time the bank allows.
@@ -1101,9 +1386,10 @@ type doneQueue struct {
 func newDoneQueue(c *config) doneQueue {
 	// A read stays here from its column command until the next cycle the scheduler
 	// visits after its data's end: at most one per channel per cycle of read latency,
-	// plus the forwarded ones; push grows the buffer should that ever be wrong.
+	// plus the forwarded ones. push grows the buffer as needed; the first size is
+	// bounded so that a long tCL costs memory only if reads do fill it.
 	n := 8
-	for n < c.channels*int(c.cl+c.burst+2)+4 {
+	for n < c.channels*int(min(c.cl+c.burst, 1024)+2)+4 {
 		n *= 2
 	}
 	return doneQueue{buf: make([]uint64, n)}

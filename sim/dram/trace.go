@@ -13,6 +13,9 @@ import (
 	"github.com/rctsim/rctsim/traces/fileio"
 )
 
+// ErrEmptyTrace is the cause of the error for a trace without requests.
+var ErrEmptyTrace = errors.New("no requests (a trace needs at least one line of address, READ or WRITE, issue cycle)")
+
 // maxTraceLine bounds a trace line; a longer one is an error rather than a huge buffer.
 const maxTraceLine = 4096
 
@@ -27,10 +30,12 @@ const maxTraceLine = 4096
 // is issued. Blank lines and lines starting with # are skipped. Each request moves one
 // burst of the DRAM it is replayed on (the offset within the burst is ignored);
 // requests are issued in file order, so a cycle smaller than the previous line's
-// means "as soon as possible after it". source names the trace in errors.
+// means "as soon as possible after it"; a cycle must not exceed MaxCycle. A trace
+// without requests is an error (ErrEmptyTrace): replaying nothing is almost certainly
+// the wrong file. source names the trace in errors.
 //
 // Errors are *fileio.Error naming the line (for a damaged gzip stream, the line being
-// read when it broke): "source:line: message".
+// read when it broke): "source:line: message"; the empty trace's names no line.
 func ReadTrace(r io.Reader, source string) ([]Request, error) {
 	br := bufio.NewReader(r)
 	line := 0
@@ -61,6 +66,13 @@ func ReadTrace(r io.Reader, source string) ([]Request, error) {
 			err = fmt.Errorf("line longer than %d bytes", maxTraceLine)
 		}
 		return nil, traceError(source, line+1, err)
+	}
+	if len(reqs) == 0 {
+		name := source
+		if name == "" {
+			name = "trace"
+		}
+		return nil, &fileio.Error{File: name, Err: ErrEmptyTrace}
 	}
 	return reqs, nil
 }
@@ -106,6 +118,9 @@ func parseTraceLine(b []byte) (req Request, ok bool, err error) {
 	}
 	if req.Issue, err = strconv.ParseUint(c, 10, 64); err != nil {
 		return req, false, fmt.Errorf("cycle %q is not a non-negative 64-bit decimal number", clip(fields[2]))
+	}
+	if req.Issue > MaxCycle {
+		return req, false, fmt.Errorf("cycle %d is beyond the last cycle the model simulates, %d", req.Issue, uint64(MaxCycle))
 	}
 	return req, true, nil
 }

@@ -17,13 +17,13 @@ func TestReadTrace(t *testing.T) {
 		"\n" +
 		"  0X40\tWRITE\t122  \n" +
 		"ff read 0\n" +
-		"0x0 P_MEM_WR 18446744073709551615\n" +
+		"0x0 P_MEM_WR 281474976710656\n" +
 		"0xffffffffffffffff P_MEM_RD 7\n"
 	want := []Request{
 		{Addr: 0x12345680, Issue: 121},
 		{Addr: 0x40, Write: true, Issue: 122},
 		{Addr: 0xff, Issue: 0},
-		{Addr: 0, Write: true, Issue: 1<<64 - 1},
+		{Addr: 0, Write: true, Issue: MaxCycle},
 		{Addr: 1<<64 - 1, Issue: 7},
 	}
 	for _, zip := range []bool{false, true} {
@@ -43,8 +43,16 @@ func TestReadTrace(t *testing.T) {
 			t.Errorf("gzip %v:\n got %v\nwant %v", zip, got, want)
 		}
 	}
-	if got, err := ReadTrace(strings.NewReader(""), "empty"); err != nil || len(got) != 0 {
-		t.Errorf("empty trace: %v, %v", got, err)
+}
+
+// TestReadTraceEmpty: a trace without requests is an error naming the file.
+func TestReadTraceEmpty(t *testing.T) {
+	for _, in := range []string{"", "\n\n", "# only a comment\n", "  \t\n# two\n"} {
+		_, err := ReadTrace(strings.NewReader(in), "empty.trace")
+		var te *fileio.Error
+		if !errors.As(err, &te) || !errors.Is(err, ErrEmptyTrace) || te.Line != 0 || !strings.HasPrefix(err.Error(), "empty.trace: no requests") {
+			t.Errorf("ReadTrace(%q): %v, want an ErrEmptyTrace naming empty.trace", in, err)
+		}
 	}
 }
 
@@ -70,6 +78,8 @@ func TestReadTraceErrors(t *testing.T) {
 		{"negative cycle", "0x0 READ -1\n", 1, "non-negative"},
 		{"hex cycle", "0x0 READ 0x10\n", 1, "decimal"},
 		{"cycle overflow", "0x0 READ 18446744073709551616\n", 1, "64-bit"},
+		{"cycle near 2^64", "0x0 READ 0\n0x40 READ 18446744073709551615\n", 2, "beyond the last cycle"},
+		{"cycle just past the last", "0x0 READ 281474976710657\n", 1, "beyond the last cycle"},
 		{"long line", "0x0 READ 0\n" + strings.Repeat("0", maxTraceLine+10) + " READ 0\n", 2, "longer"},
 		{"gzip header", "\x1f\x8b\x00\x00", 1, "gzip"},
 		{"truncated gzip", string(broken), 3, "unexpected EOF"},
@@ -114,10 +124,15 @@ func FuzzReadTrace(f *testing.F) {
 		reqs, err := ReadTrace(bytes.NewReader(data), "fuzz")
 		if err != nil {
 			var te *fileio.Error
-			if !errors.As(err, &te) || te.Line < 1 {
+			if !errors.As(err, &te) || te.Line < 1 && !errors.Is(err, ErrEmptyTrace) {
 				t.Fatalf("error %v is not a *fileio.Error with a line", err)
 			}
 			return
+		}
+		for i, r := range reqs {
+			if r.Issue > MaxCycle {
+				t.Fatalf("request %d issued at %d, beyond MaxCycle", i, r.Issue)
+			}
 		}
 		// What was read writes back to a trace that reads the same.
 		var b strings.Builder
