@@ -31,6 +31,31 @@ type Options struct {
 	Hooks []Hook
 	// PerLayer breaks the statistics down by layer and phase (Stats.Layers).
 	PerLayer bool
+	// Fidelity is FidelityExact (the default: every DRAM burst scheduled) or
+	// FidelityFast (repeated transfers answered from samples; see dram's fast mode).
+	Fidelity Fidelity
+}
+
+// Fidelity chooses how exactly DRAM transfers are simulated.
+type Fidelity string
+
+// The fidelities. FidelityFast answers a transfer whose shape and context came before
+// from the first few of its kind, simulated burst by burst; its error against
+// FidelityExact is measured by TestFastFidelity and the FidelityTable test.
+const (
+	FidelityExact Fidelity = "exact"
+	FidelityFast  Fidelity = "fast"
+)
+
+// ParseFidelity reads "exact" or "fast" ("" is exact).
+func ParseFidelity(s string) (Fidelity, error) {
+	switch Fidelity(s) {
+	case "", FidelityExact:
+		return FidelityExact, nil
+	case FidelityFast:
+		return FidelityFast, nil
+	}
+	return "", fmt.Errorf("unknown fidelity %q (want exact or fast)", s)
 }
 
 // Event is one instruction's execution.
@@ -70,6 +95,9 @@ func New(p *hw.Profile, opts Options) (*Machine, error) {
 	d, err := dram.New(p.DRAM)
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", p.Name, err)
+	}
+	if opts.Fidelity == FidelityFast {
+		d.SetFast(true)
 	}
 	m := &Machine{prof: p, opts: opts, dram: d, accHz: uint64(p.Clock.Hz()), dramHz: uint64(d.Clock().Hz()), silicon: p.Silicon()}
 	for _, name := range p.BufferNames() {

@@ -26,15 +26,15 @@ var cmdSim = &command{
 
 type simFlags struct {
 	hwFlags
-	model, method, bits, format, out, topology, dram string
-	program, dump, trace                             string
-	batch                                            int
-	gemm, ledger, forward                            bool
+	model, method, bits, format, out, topology, dram, fidelity string
+	program, dump, trace                                       string
+	batch                                                      int
+	gemm, ledger, forward                                      bool
 }
 
 // Flags of each sim mode; any other flag given is an error.
 var (
-	simShared       = []string{"hw", "set", "o", "dram"}
+	simShared       = []string{"hw", "set", "o", "dram", "fidelity"}
 	simModelFlags   = append([]string{"model", "method", "bits", "batch", "format", "ledger", "dump", "trace"}, simShared...)
 	simProgramFlags = append([]string{"program", "format", "ledger", "trace"}, simShared...)
 	simFileFlags    = append([]string{"topology", "gemm", "method", "bits"}, simShared...)
@@ -55,6 +55,7 @@ func runSim(c *command, e *env, args []string) error {
 	fs.BoolVar(&f.forward, "forward", false, "with --topology MODEL, report inference (the forward pass) instead of the training step")
 	fs.BoolVar(&f.gemm, "gemm", false, "the topology file is in SCALE-Sim's GEMM format (Layer Name, M, N, K)")
 	fs.StringVar(&f.dram, "dram", "model", "DRAM timing: model (banks and rows) or ideal (no memory stalls, compute cycles only)")
+	fs.StringVar(&f.fidelity, "fidelity", "exact", "exact (every DRAM burst scheduled) or fast (repeated transfers answered from samples; see the README for its error)")
 	fs.BoolVar(&f.ledger, "ledger", false, "with --format json, include every non-zero cell of the energy ledger")
 	fs.StringVar(&f.program, "program", "", "simulate the program dump in `file` (see traces) instead of compiling a model")
 	fs.StringVar(&f.dump, "dump", "", "also write the compiled program to `file` as a program dump")
@@ -93,7 +94,11 @@ func runSim(c *command, e *env, args []string) error {
 		// Nothing to overlap with ideal memory: keep layers whole, as SCALE-Sim does.
 		opts.PipelineDepth = 1
 	}
-	simOpts := sim.Options{IdealDRAM: f.dram == "ideal"}
+	fidelity, err := sim.ParseFidelity(f.fidelity)
+	if err != nil {
+		return usagef("--fidelity: %v", err)
+	}
+	simOpts := sim.Options{IdealDRAM: f.dram == "ideal", Fidelity: fidelity}
 	if f.topology != "" {
 		return simTopology(e, &f, prof, simOpts, opts)
 	}

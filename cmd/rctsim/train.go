@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rctsim/rctsim/plots/figures"
+	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/sim/experiment"
 	"github.com/rctsim/rctsim/traces/progress"
 	"github.com/rctsim/rctsim/train/numerics"
@@ -73,7 +74,7 @@ var cmdCompare = &command{
 type compareFlags struct {
 	experiment.CompareOptions
 	hwFlags
-	methods, formats string
+	methods, formats, fidelity string
 }
 
 func runCompare(c *command, e *env, args []string) error {
@@ -85,6 +86,7 @@ func runCompare(c *command, e *env, args []string) error {
 	fs.StringVar(&f.methods, "methods", "rct,qat,fp32", "methods to compare, comma-separated")
 	registerFormats(fs, &f.formats, "png,svg,pdf")
 	fs.deprecated("figures", "formats")
+	fs.StringVar(&f.fidelity, "fidelity", "exact", "DRAM simulation: exact or fast (see rctsim help sim)")
 	fs.IntVar(&f.DeviceSteps, "device-steps", 2, "run the first `k` RCT steps functionally on the simulated chip and check them bit for bit against the host (0: skip)")
 	if err := fs.parse(args, 0); err != nil {
 		return err
@@ -104,6 +106,9 @@ func compare(e *env, f *compareFlags) error {
 	formats, err := parseFormats(f.formats)
 	if err != nil {
 		return err
+	}
+	if f.Fidelity, err = sim.ParseFidelity(f.fidelity); err != nil {
+		return usagef("--fidelity: %v", err)
 	}
 	net, err := modelByName(f.Model)
 	if err != nil {

@@ -185,6 +185,7 @@ type Controller struct {
 	proj *state // cur run on until everything submitted is served
 	// projValid is set when proj holds the projection of cur (after a Transfer).
 	projValid bool
+	fast      *fastMemo // nil: exact fidelity
 }
 
 // config is the spec resolved into DRAM cycles and sizes; it never changes after New.
@@ -459,10 +460,15 @@ func (c *Controller) Decode(addr uint64) Location { return c.cfg.dec.decode(addr
 // Stats returns the counts of every request submitted since New or Reset, with the
 // requests still queued projected to completion (see Transfer).
 func (c *Controller) Stats() Stats {
+	st := c.cur.snapshot()
 	if c.projValid {
-		return c.proj.snapshot()
+		st = c.proj.snapshot()
 	}
-	return c.cur.snapshot()
+	if c.fast != nil {
+		st.add(&c.fast.extra)
+		st.LastDataEnd = max(st.LastDataEnd, c.fast.extra.LastDataEnd)
+	}
+	return st
 }
 
 // Reset empties every queue, precharges every bank, clears the statistics and sets time
@@ -471,6 +477,9 @@ func (c *Controller) Reset() {
 	c.cur.reset()
 	c.proj.reset()
 	c.projValid = false
+	if c.fast != nil {
+		c.fast.reset()
+	}
 }
 
 // Transfer submits reqs, in order, from a requester that keeps at most window requests
@@ -492,6 +501,14 @@ func (c *Controller) Reset() {
 // (which validated specs do not cause: it is a guard against a model bug turning into a
 // hang). In steady state Transfer does not allocate.
 func (c *Controller) Transfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
+	if c.fast != nil && len(reqs) > 0 && at <= MaxCycle {
+		return c.fastTransfer(reqs, window, at)
+	}
+	return c.exactTransfer(reqs, window, at)
+}
+
+// exactTransfer is Transfer burst by burst.
+func (c *Controller) exactTransfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
 	if at > MaxCycle {
 		return 0, 0, fmt.Errorf("dram: transfer at cycle %d: beyond the model's last cycle %d", at, uint64(MaxCycle))
 	}

@@ -32,6 +32,8 @@ type CompareOptions struct {
 	// DeviceSteps is how many RCT steps run functionally on the simulated chip and are
 	// checked bit for bit against the host (0: no check).
 	DeviceSteps int
+	// Fidelity is how exactly DRAM is simulated (sim.FidelityExact by default).
+	Fidelity sim.Fidelity
 }
 
 // Check validates the options for net before any work: every method's training
@@ -115,7 +117,7 @@ func compareOne(ctx context.Context, net *models.Network, data *train.Split, dat
 	if err != nil {
 		return nil, nil, err
 	}
-	machine, err := sim.New(o.Profile, sim.Options{})
+	machine, err := sim.New(o.Profile, sim.Options{Fidelity: o.Fidelity})
 	if err != nil {
 		return nil, nil, err
 	}

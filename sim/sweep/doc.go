@@ -26,6 +26,7 @@
 //	methods     = ["rct", "qat"]        # rct, qat, fp32 (default ["rct"])
 //	batch       = [8, 32]               # batch sizes (default [32])
 //	dram        = "model"               # "model" (banks and rows, default) or "ideal"
+//	fidelity    = "exact"               # "exact" (default) or "fast" (sim.FidelityFast)
 //	pipeline_depth = 0                  # kernels.Options.PipelineDepth (0: default)
 //
 //	[set]                               # fixed overrides of every point, like --set

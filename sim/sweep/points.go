@@ -294,6 +294,10 @@ func (s *Spec) pointHash(r *resolved, pt Point) string {
 	}
 	fmt.Fprintf(h, "rctsim sweep point v1\nprofile=%x\nmodel=%s\nmethod=%s\nplan=%s\nbatch=%d\ndram=%s\npipeline_depth=%d\n",
 		r.digest, pt.Model, pt.Method, pt.Plan.key, pt.Batch, dram, s.PipelineDepth)
+	if s.Fidelity == sim.FidelityFast {
+		// Only a fast point hashes it, so that exact points keep their hashes.
+		fmt.Fprintf(h, "fidelity=%s\n", s.Fidelity)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 

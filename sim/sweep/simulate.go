@@ -116,7 +116,7 @@ func (w *worker) simulate(e *hwEntry, pt Point) (*sim.Stats, int, error) {
 		return nil, 0, e.res.err
 	}
 	if e.machine == nil && e.mErr == nil {
-		e.machine, e.mErr = sim.New(e.res.prof, sim.Options{IdealDRAM: w.spec.IdealDRAM})
+		e.machine, e.mErr = sim.New(e.res.prof, sim.Options{IdealDRAM: w.spec.IdealDRAM, Fidelity: w.spec.Fidelity})
 	}
 	if e.mErr != nil {
 		return nil, 0, e.mErr

@@ -19,6 +19,7 @@ import (
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/hw/tomlpos"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/traces"
 	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/train/numerics"
@@ -53,6 +54,9 @@ type Spec struct {
 	// PipelineDepth is kernels.Options.PipelineDepth for every point (0: the
 	// compiler's default).
 	PipelineDepth int
+	// Fidelity is sim.FidelityExact (the default) or sim.FidelityFast (spec key
+	// fidelity = "fast").
+	Fidelity sim.Fidelity
 	// Constraints bound metrics of every point ([constraints]); violations are
 	// flagged in the violates column.
 	Constraints []Constraint
@@ -238,7 +242,7 @@ func (p *parser) keysInOrder(m map[string]any, path string) []string {
 	return keys
 }
 
-var topKeys = []string{"name", "description", "base", "models", "methods", "batch", "dram", "pipeline_depth", "set", "axes", "plans", "points", "constraints"}
+var topKeys = []string{"name", "description", "base", "models", "methods", "batch", "dram", "fidelity", "pipeline_depth", "set", "axes", "plans", "points", "constraints"}
 
 func (p *parser) parse(raw map[string]any) {
 	s := p.spec
@@ -260,6 +264,11 @@ func (p *parser) parse(raw map[string]any) {
 		s.IdealDRAM = true
 	default:
 		p.fail("dram", `want "model" or "ideal", got %q`, d)
+	}
+	if f, err := sim.ParseFidelity(p.str(raw, "fidelity", "exact")); err != nil {
+		p.fail("fidelity", "%v", err)
+	} else {
+		s.Fidelity = f
 	}
 	if v, ok := raw["pipeline_depth"]; ok {
 		n, ok := v.(int64)

@@ -1,0 +1,210 @@
+package dram
+
+import (
+	"hash/maphash"
+)
+
+// Fast fidelity trades exactness for speed on the transfers a training step repeats.
+// A GEMM's folds load and store tiles of the same shapes again and again (more than
+// 90% of the bursts of a ResNet-20 or MobileNetV2 step belong to a transfer whose
+// shape, alignment and context came before), so the controller simulates the first
+// fastSamples transfers of each kind burst by burst and answers the later ones from
+// those samples, in turn: their timing relative to the transfer's start and the
+// counters they added. A transfer's kind is its request pattern (the addresses
+// relative to the first, the first one's offset within a row stripe, reads or writes),
+// its window, and whether earlier transfers were still in flight when it started.
+//
+// What a sample cannot know is the rest of the controller's state: which rows happen to
+// be open, where the refresh interval stands, how much of an earlier transfer is still
+// queued. Cycling through the samples averages those out; the error this leaves
+// against the exact model is measured on every built-in model, shipped profile and
+// method (sim's TestFastFidelity and `go test ./sim -run FidelityTable`).
+//
+// After answering from samples, the committed schedule lacks the answered transfers;
+// the next transfer simulated burst by burst starts from the drained projection at its
+// own start time, with the refresh deadlines that passed moved on (their refreshes are
+// in the samples' counters).
+const fastSamples = 3
+
+// fastMemo is the state of fast fidelity.
+type fastMemo struct {
+	kinds map[fastKey]*fastKind
+	// extra sums the counters of transfers answered from samples; Stats adds it.
+	extra Stats
+	// lastEnd is the latest data end of any transfer, simulated or answered.
+	lastEnd uint64
+	// stale is set when transfers were answered since the last simulated one.
+	stale bool
+	seed  maphash.Seed
+	// stripe is the bytes one row index spans (the row is the address's top field):
+	// a pattern shifted by whole stripes visits the same banks and columns.
+	stripe uint64
+}
+
+type fastKey struct {
+	n, window int
+	pattern   uint64 // hash of the addresses relative to the first, and the writes
+	align     uint64 // the first address within its row stripe
+	busy      bool   // an earlier transfer's data was still moving at the start
+}
+
+type fastKind struct {
+	samples []fastSample
+	next    int
+}
+
+// fastSample is one transfer simulated burst by burst: its accept and data end
+// relative to its start, and what it added to the counters.
+type fastSample struct {
+	accept, end uint64
+	delta       Stats
+}
+
+// SetFast turns fast fidelity on or off (see fastSamples); it resets the Controller.
+// Samples are kept until the next Reset, so that a run's figures never depend on
+// what ran before it on the same Controller.
+func (c *Controller) SetFast(on bool) {
+	c.fast = nil
+	if on {
+		c.fast = &fastMemo{seed: maphash.MakeSeed(), stripe: c.cfg.stripeBytes()}
+	}
+	c.Reset()
+}
+
+// reset forgets every sample and answered transfer.
+func (f *fastMemo) reset() {
+	f.kinds = map[fastKey]*fastKind{}
+	f.extra, f.lastEnd, f.stale = Stats{}, 0, false
+}
+
+// stripeBytes is the address span of one row index: every address bit below the row,
+// which the model's rules make the top field.
+func (c *config) stripeBytes() uint64 { return 1 << c.dec.shift[fieldRow] }
+
+func (f *fastMemo) key(reqs []Request, window int, at uint64) fastKey {
+	var h maphash.Hash
+	h.SetSeed(f.seed)
+	first := reqs[0].Addr
+	var buf [9]byte
+	for i := range reqs {
+		d := reqs[i].Addr - first
+		for b := range 8 {
+			buf[b] = byte(d >> (8 * b))
+		}
+		buf[8] = 0
+		if reqs[i].Write {
+			buf[8] = 1
+		}
+		h.Write(buf[:])
+	}
+	return fastKey{n: len(reqs), window: window, pattern: h.Sum64(), align: first % f.stripe, busy: f.lastEnd > at}
+}
+
+// fastTransfer is Transfer under fast fidelity.
+func (c *Controller) fastTransfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
+	f := c.fast
+	for i := range reqs {
+		if reqs[i].Issue != 0 {
+			// Requests with their own issue times are a trace, not a tile: exact.
+			return c.exactTransfer(reqs, window, at)
+		}
+	}
+	key := f.key(reqs, window, at)
+	kind := f.kinds[key]
+	if kind != nil && len(kind.samples) == fastSamples {
+		s := kind.samples[kind.next]
+		kind.next = (kind.next + 1) % len(kind.samples)
+		f.extra.add(&s.delta)
+		f.extra.LastDataEnd = max(f.extra.LastDataEnd, at+s.end)
+		f.lastEnd = max(f.lastEnd, at+s.end)
+		f.stale = true
+		return at + s.accept, at + s.end, nil
+	}
+	if f.stale {
+		c.resume(at)
+		f.stale = false
+	}
+	before := c.Stats()
+	lastAccept, lastDataEnd, err = c.exactTransfer(reqs, window, at)
+	if err != nil {
+		return 0, 0, err
+	}
+	after := c.Stats()
+	if kind == nil {
+		kind = &fastKind{}
+		f.kinds[key] = kind
+	}
+	kind.samples = append(kind.samples, fastSample{accept: lastAccept - at, end: lastDataEnd - at, delta: after.sub(&before)})
+	f.lastEnd = max(f.lastEnd, lastDataEnd)
+	return lastAccept, lastDataEnd, nil
+}
+
+// resume restarts burst-by-burst simulation at cycle at after answered transfers: from
+// the drained projection (every request submitted so far served), no earlier than at,
+// with the refresh deadlines that passed meanwhile moved to their next interval.
+func (c *Controller) resume(at uint64) {
+	if c.projValid {
+		c.cur, c.proj = c.proj, c.cur
+		c.projValid = false
+	}
+	s := c.cur
+	s.now = max(s.now, at)
+	for r := range s.ranks {
+		rk := &s.ranks[r]
+		if rk.refreshing || rk.nextRefresh == never || rk.nextRefresh > s.now {
+			continue
+		}
+		k := (s.now-rk.nextRefresh)/c.cfg.refi + 1
+		rk.nextRefresh += k * c.cfg.refi
+	}
+	for ch := range s.chans {
+		s.updateWake(ch)
+		s.chans[ch].stale = true
+	}
+}
+
+// add adds o's counters to s (LastDataEnd is left to the caller).
+func (s *Stats) add(o *Stats) {
+	s.Reads += o.Reads
+	s.Writes += o.Writes
+	s.ReadBytes += o.ReadBytes
+	s.WriteBytes += o.WriteBytes
+	s.ReadBursts += o.ReadBursts
+	s.WriteBursts += o.WriteBursts
+	s.ForwardedReads += o.ForwardedReads
+	s.MergedReads += o.MergedReads
+	s.MergedWrites += o.MergedWrites
+	s.Activates += o.Activates
+	s.Precharges += o.Precharges
+	s.Refreshes += o.Refreshes
+	s.RowHits += o.RowHits
+	s.RowMisses += o.RowMisses
+	s.RowConflicts += o.RowConflicts
+	s.ReadLatency += o.ReadLatency
+	s.ReadLatencyFromIssue += o.ReadLatencyFromIssue
+	s.ClosedRankCycles += o.ClosedRankCycles
+}
+
+// sub returns the counters s added over o (LastDataEnd is s's).
+func (s *Stats) sub(o *Stats) Stats {
+	d := *s
+	d.Reads -= o.Reads
+	d.Writes -= o.Writes
+	d.ReadBytes -= o.ReadBytes
+	d.WriteBytes -= o.WriteBytes
+	d.ReadBursts -= o.ReadBursts
+	d.WriteBursts -= o.WriteBursts
+	d.ForwardedReads -= o.ForwardedReads
+	d.MergedReads -= o.MergedReads
+	d.MergedWrites -= o.MergedWrites
+	d.Activates -= o.Activates
+	d.Precharges -= o.Precharges
+	d.Refreshes -= o.Refreshes
+	d.RowHits -= o.RowHits
+	d.RowMisses -= o.RowMisses
+	d.RowConflicts -= o.RowConflicts
+	d.ReadLatency -= o.ReadLatency
+	d.ReadLatencyFromIssue -= o.ReadLatencyFromIssue
+	d.ClosedRankCycles -= o.ClosedRankCycles
+	return d
+}
