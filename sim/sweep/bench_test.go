@@ -46,3 +46,38 @@ func BenchmarkSweep(b *testing.B) {
 		}
 	}
 }
+
+// resnetSpec is ResNet-20 training steps over array size x SRAM, RCT and QAT: the
+// sweep of the bigger models, where DRAM traffic dominates the simulation.
+const resnetSpec = `
+models = ["resnet20"]
+methods = ["rct", "qat"]
+batch = 32
+fidelity = %q
+[axes]
+"mac_array.rows,mac_array.cols" = [[8, 8], [16, 16], [32, 32]]
+"sram.global.capacity" = ["256KiB", "1MiB"]
+`
+
+// BenchmarkSweepResNet20 measures ResNet-20 sweep throughput, exact and fast
+// fidelity, on 1 and 2 workers:
+//
+//	go test -run XXX -bench SweepResNet20 -benchtime 1x -count 5 ./sim/sweep/
+func BenchmarkSweepResNet20(b *testing.B) {
+	for _, fidelity := range []string{"exact", "fast"} {
+		spec := mustParse(b, fmt.Sprintf(resnetSpec, fidelity))
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("fidelity=%s/workers=%d", fidelity, workers), func(b *testing.B) {
+				points := 0
+				for b.Loop() {
+					sum, err := Run(context.Background(), spec, Options{Workers: workers, Stdout: io.Discard})
+					if err != nil || sum.Failed > 0 {
+						b.Fatalf("%v (%d failed)", err, sum.Failed)
+					}
+					points += sum.Simulated
+				}
+				b.ReportMetric(float64(points)/b.Elapsed().Minutes(), "points/min")
+			})
+		}
+	}
+}
