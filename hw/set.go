@@ -174,10 +174,15 @@ func overrideValue(t reflect.Type, text string) any {
 	return text
 }
 
-// parseLiteral reads text as one TOML value.
+// parseLiteral reads text as one TOML value. Text nested too deeply for a profile
+// (tomlpos.Check) is no literal: toml's cost grows with depth times size.
 func parseLiteral(text string) (any, bool) {
+	doc := "v = " + text
+	if _, err := tomlpos.Check("", []byte(doc)); err != nil {
+		return nil, false
+	}
 	var m map[string]any
-	if _, err := toml.Decode("v = "+text, &m); err != nil || len(m) != 1 {
+	if _, err := toml.Decode(doc, &m); err != nil || len(m) != 1 {
 		return nil, false
 	}
 	v, ok := m["v"]
