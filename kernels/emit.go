@@ -2,6 +2,8 @@ package kernels
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 
 	"github.com/rctsim/rctsim/models"
 )
@@ -99,6 +101,15 @@ func (p *pair) take(key [5]int64) (s *slot, resident bool) {
 // deriving its dependencies. Dependencies on the same unit are dropped: a unit runs
 // its instructions in program order.
 func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
+	if int64(len(c.prog.Instrs)) >= c.maxInstrs {
+		// The kernels check their tile and chunk counts before emitting (room); this
+		// catches what those counts leave out (loads of several regions, epilogues).
+		if c.err == nil {
+			c.err = fmt.Errorf("%w: the step needs more than the %d instructions a program may hold (kernels.Options.MaxInstrs) at batch %d",
+				ErrTooLarge, c.maxInstrs, c.batch)
+		}
+		return -1
+	}
 	in.Phase, in.Layer = c.phase, c.layer
 	unit := in.Unit()
 	deps := c.depsBuf[:0]
@@ -142,6 +153,30 @@ func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
 		s.readers = s.readers[:0]
 	}
 	return idx
+}
+
+// room checks that n more instructions fit Options.MaxInstrs before a kernel builds
+// its list of n tiles or chunks (each at least one instruction), so that a layer too
+// large for the bound fails at once rather than after hours and gigabytes of tiling.
+// what describes the work for the error, which is also kept in c.err.
+func (c *compiler) room(n int64, what string) error {
+	if left := c.maxInstrs - int64(len(c.prog.Instrs)); n > left {
+		err := fmt.Errorf("%w: %s needs at least %s instructions at batch %d, more than the %d left of the %d a program may hold (kernels.Options.MaxInstrs)",
+			ErrTooLarge, what, countText(n), c.batch, max(left, 0), c.maxInstrs)
+		if c.err == nil {
+			c.err = err
+		}
+		return err
+	}
+	return nil
+}
+
+// countText prints a count, or "more than 2^63" for one that saturated (mulSat).
+func countText(n int64) string {
+	if n == math.MaxInt64 {
+		return "more than 2^63"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // load copies DRAM regions into a slot, packed one after another.
