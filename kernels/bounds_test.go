@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -110,5 +111,102 @@ func BenchmarkCompileTooLarge(b *testing.B) {
 		if _, err := Compile(net, p, Options{Method: numerics.RCT, Batch: 1_000_000, ForwardOnly: true}); err == nil {
 			b.Fatal("compiled")
 		}
+	}
+}
+
+// TestHugeSRAMSplitsTransfers compiles for a chip whose SRAM holds whole layers of a
+// large batch: tiles of hundreds of MB move in transfers of at most MaxDMABytes, which
+// the program validates with (the simulator lists one transfer's bursts at a time).
+func TestHugeSRAMSplitsTransfers(t *testing.T) {
+	p := defaultProfile(t, "sram.global.capacity=1099511627776")
+	net, _ := models.ByName("lenet5")
+	prog := compile(t, p, net, Options{Method: numerics.RCT, Batch: 1 << 17, PipelineDepth: 1})
+	var most, moved int64
+	for i := range prog.Instrs {
+		if in := &prog.Instrs[i]; in.Op == OpLoad && prog.Tensors[in.Tensor].Name == "input" {
+			most = max(most, in.Bytes())
+			moved += in.Bytes()
+		}
+	}
+	input := prog.Tensors[0]
+	if input.Name != "input" || moved < input.Bytes || most != MaxDMABytes {
+		t.Errorf("the input (%d bytes) moved in %d bytes, at most %d per transfer; want all of it, in transfers of %d", input.Bytes, moved, most, MaxDMABytes)
+	}
+}
+
+// TestValidateBounds checks Program.Validate's limits on hand-made programs, with the
+// instruction and field each error names: products that would wrap and sums that would
+// pass the simulator's bounds are errors, never small numbers.
+func TestValidateBounds(t *testing.T) {
+	base := func() *Program {
+		return &Program{
+			Buffers: []Buffer{{Name: "g", Capacity: 1 << 30}},
+			Tensors: []Tensor{{Name: "x", Class: ClassActivations, Addr: 0, Bytes: 1 << 20, Bits: 8}},
+		}
+	}
+	op := func(o Operand) Operand { o.Class, o.Bits = ClassActivations, 8; return o }
+	gemm := func(m, n, k int64) Instr {
+		return Instr{Op: OpGEMM, M: m, N: n, K: k, WeightBits: 8, ActBits: 8,
+			A: op(Operand{SRAMRef: SRAMRef{Bytes: 64}}), B: op(Operand{SRAMRef: SRAMRef{Offset: 64, Bytes: 64}}), C: op(Operand{SRAMRef: SRAMRef{Offset: 128, Bytes: 64}})}
+	}
+	load := func(rows, rowBytes, stride int64) Instr {
+		return Instr{Op: OpLoad, Rows: rows, RowBytes: rowBytes, Stride: stride, A: op(Operand{SRAMRef: SRAMRef{Bytes: rows * rowBytes}})}
+	}
+	tests := []struct {
+		name   string
+		edit   func(p *Program)
+		index  int
+		field  string
+		wanted string
+	}{
+		{"valid", func(p *Program) { p.Instrs = []Instr{gemm(8, 8, 8), load(4, 16, 64)} }, -1, "", ""},
+		{"MACs of the program pass 2^50", func(p *Program) {
+			for range 5 {
+				p.Instrs = append(p.Instrs, gemm(1<<16, 1<<16, 1<<16)) // 2^48 each
+			}
+		}, 4, "m", "pass 2^50"},
+		{"M*N*K wraps", func(p *Program) { p.Instrs = []Instr{gemm(1<<32, 1<<32, 1<<32)} }, 0, "m", "more than 2^50"},
+		{"dimension past 2^32", func(p *Program) { p.Instrs = []Instr{gemm(1<<33, 1, 1)} }, 0, "m", "want 1..2^32"},
+		{"0-bit weights", func(p *Program) { g := gemm(8, 8, 8); g.WeightBits = 0; p.Instrs = []Instr{g} }, 0, "wbits", "0 bits"},
+		{"0-bit activations", func(p *Program) { g := gemm(8, 8, 8); g.ActBits = 0; p.Instrs = []Instr{g} }, 0, "abits", "0 bits"},
+		{"float GEMM ignores integer widths", func(p *Program) { g := gemm(8, 8, 8); g.Format, g.WeightBits = FormatFP16, 0; p.Instrs = []Instr{g} }, -1, "", ""},
+		{"operand end wraps", func(p *Program) {
+			g := gemm(8, 8, 8)
+			g.C.Offset, g.C.Bytes = math.MaxInt64-8, 64
+			p.Instrs = []Instr{g}
+		}, 0, "c", "outside buffer"},
+		{"vector elements pass 2^50", func(p *Program) {
+			v := Instr{Op: OpVector, VOp: VAdd, Elems: 1 << 49, Bits: 8}
+			p.Instrs = []Instr{v, v, v}
+		}, 2, "elems", "pass 2^50"},
+		{"0-bit integer lanes", func(p *Program) { p.Instrs = []Instr{{Op: OpVector, VOp: VAdd, Elems: 8}} }, 0, "bits", "0 bits"},
+		{"load size wraps to 0", func(p *Program) {
+			l := load(1<<20, 1<<44, 0)
+			l.A.Bytes = 0
+			p.Instrs = []Instr{l}
+		}, 0, "rowbytes", "at most 67108864 bytes"},
+		{"load of too many rows", func(p *Program) { p.Instrs = []Instr{load(1<<21, 1, 0)} }, 0, "rows", "at most 1048576"},
+		{"load span wraps", func(p *Program) { p.Instrs = []Instr{load(1<<14, 1, 1<<50)} }, 0, "rows", "runs past tensor"},
+		{"tensor past 2^50", func(p *Program) { p.Tensors[0].Addr = 1 << 50 }, -1, "", "2^50 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := base()
+			tt.edit(p)
+			err := p.Validate()
+			if tt.wanted == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wanted) {
+				t.Fatalf("got %v, want an error saying %q", err, tt.wanted)
+			}
+			var ie *InstrError
+			if tt.index >= 0 && (!errors.As(err, &ie) || ie.Index != tt.index || ie.Field != tt.field) {
+				t.Errorf("%v: want instruction %d field %q", err, tt.index, tt.field)
+			}
+		})
 	}
 }

@@ -187,7 +187,7 @@ func (c *compiler) load(rs []region, class TensorClass, bits int, dst *slot) {
 // loadAt is load starting off bytes into the slot (a slot that holds several tensors).
 func (c *compiler) loadAt(rs []region, class TensorClass, bits int, dst *slot, off int64) {
 	off += dst.ref.Offset
-	for _, r := range rs {
+	for _, r := range splitRegions(rs) {
 		ref := SRAMRef{Buffer: dst.ref.Buffer, Offset: off, Bytes: r.bytes()}
 		in := Instr{Op: OpLoad, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
 			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
@@ -199,13 +199,52 @@ func (c *compiler) loadAt(rs []region, class TensorClass, bits int, dst *slot, o
 // store copies a slot's contents out to DRAM regions.
 func (c *compiler) store(rs []region, class TensorClass, bits int, src *slot) {
 	off := src.ref.Offset
-	for _, r := range rs {
+	for _, r := range splitRegions(rs) {
 		ref := SRAMRef{Buffer: src.ref.Buffer, Offset: off, Bytes: r.bytes()}
 		in := Instr{Op: OpStore, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
 			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
 		c.op(in, []*slot{src}, nil)
 		off += r.bytes()
 	}
+}
+
+// splitRegions cuts regions into pieces of at most MaxDMARows rows and MaxDMABytes
+// bytes, in order, so that each is one instruction the simulator can hold (it lists a
+// transfer's DRAM bursts): a tile of a chip with gigabytes of SRAM moves in several.
+// Regions within the limits, all of them on the chips rctsim ships, pass unchanged.
+func splitRegions(rs []region) []region {
+	small := true
+	for _, r := range rs {
+		small = small && r.rows <= MaxDMARows && r.rowBytes <= MaxDMABytes/r.rows
+	}
+	if small {
+		return rs
+	}
+	var out []region
+	for _, r := range rs {
+		if r.rowBytes > MaxDMABytes && !r.gather {
+			// Rows longer than a transfer: each row in pieces (SRAM keeps rows back to
+			// back, so the pieces of one row, then the next row's, land in order).
+			for row := int64(0); row < r.rows; row++ {
+				for b := int64(0); b < r.rowBytes; b += MaxDMABytes {
+					out = append(out, region{tensor: r.tensor, addr: r.addr + uint64(row*r.stride+b), rows: 1, rowBytes: min(MaxDMABytes, r.rowBytes-b)})
+				}
+			}
+			continue
+		}
+		// Groups of whole rows (a gather's rows stay whole: the table decides where
+		// each lands).
+		per := max(min(MaxDMARows, MaxDMABytes/r.rowBytes), 1)
+		for r0 := int64(0); r0 < r.rows; r0 += per {
+			p := r
+			p.rows = min(per, r.rows-r0)
+			if !r.gather {
+				p.addr += uint64(r0 * r.stride)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // vector appends a vector instruction over elems elements reading a (and b) and
