@@ -317,16 +317,22 @@ func nearPaths(candidates []string, path string, n int) []string {
 		d int
 	}
 	last := path[strings.LastIndexByte(path, '.')+1:]
+	limit := max(2, len(path)/6)
 	var hits []scored
 	for _, c := range candidates {
-		d := editDistance(strings.ToLower(c), strings.ToLower(path))
+		// The distance is at least the difference in length: a path far longer than
+		// every key (a --set of 100 KB) costs no quadratic comparison.
+		d := limit + 1
+		if abs(len(c)-len(path)) <= limit {
+			d = editDistance(strings.ToLower(c), strings.ToLower(path))
+		}
 		switch {
 		case strings.EqualFold(c, path):
 			d = 0
 		case strings.HasSuffix(c, "."+last) || strings.HasPrefix(c, path+"."):
 			d = min(d, 2)
 		}
-		if d <= max(2, len(path)/6) {
+		if d <= limit {
 			hits = append(hits, scored{c, d})
 		}
 	}
@@ -337,6 +343,8 @@ func nearPaths(candidates []string, path string, n int) []string {
 	}
 	return out
 }
+
+func abs(x int) int { return max(x, -x) }
 
 // editDistance is the Levenshtein distance between a and b in bytes.
 func editDistance(a, b string) int {
