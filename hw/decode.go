@@ -153,11 +153,10 @@ func decodeBytes(data []byte, source string) (*Profile, error) {
 	// struct decoder reports the last element of an array of tables for all of them,
 	// cannot tell a mis-cased key from a right one, and replaces map entries wholesale,
 	// dropping their defaults).
-	var raw map[string]any
-	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
-		return nil, fromTOMLError(source, data, err, nil)
+	raw, pos, err := decodeTOML(data, source)
+	if err != nil {
+		return nil, err
 	}
-	pos := tomlpos.Scan(string(data))
 	p := Defaults()
 	b := &binder{file: source, pos: pos, defined: map[string]bool{}}
 	b.bindStruct(reflect.ValueOf(p).Elem(), raw, nil)
@@ -170,6 +169,22 @@ func decodeBytes(data []byte, source string) (*Profile, error) {
 		return nil, locate(err, pos)
 	}
 	return p, nil
+}
+
+// decodeTOML parses data into toml's plain maps and the positions of its keys. The
+// nesting and key sizes are checked first (tomlpos.Check): toml's own time and memory
+// grow with depth times size, so a few tens of KB of nested tables would cost
+// seconds and gigabytes before any error.
+func decodeTOML(data []byte, source string) (map[string]any, *tomlpos.Positions, error) {
+	pos, err := tomlpos.Check(source, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	var raw map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
+		return nil, nil, fromTOMLError(source, data, err, nil)
+	}
+	return raw, pos, nil
 }
 
 // fillDerived sets the defaults that depend on other keys, for each key given reports

@@ -322,6 +322,10 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("a.b = [{c = 1}, {d = [1, {e = 2}]}]\n[[x.y]]\n[x.y.z]\n'q' = \"\"\"\n]\"\"\"\n"))
+	// Nesting just past tomlpos.MaxDepth, of each kind.
+	f.Add([]byte("[vector]\nx = " + strings.Repeat("{y = ", 17) + "1" + strings.Repeat("}", 17) + "\n"))
+	f.Add([]byte("x = " + strings.Repeat("[", 17) + strings.Repeat("]", 17) + "\n"))
+	f.Add([]byte("[" + strings.Repeat("a.", 17) + "b]\n" + strings.Repeat("c.", 17) + "d = 1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Decode(bytes.NewReader(data), "fuzz.toml")
 		if err != nil {
@@ -382,4 +386,59 @@ func checkProfileError(t *testing.T, err error, doc, newText, lineOf, key, msg s
 		t.Errorf("message %q does not contain %q", pe.Error(), msg)
 	}
 	return pe
+}
+
+// TestDecodeNesting checks that profiles nested beyond tomlpos.MaxDepth, which used to
+// cost toml and the key scanner seconds and gigabytes, are refused before toml reads
+// them, with the file, line and key.
+func TestDecodeNesting(t *testing.T) {
+	deep := func(open, close string, n int) string {
+		return strings.Repeat(open, n) + "1" + strings.Repeat(close, n)
+	}
+	tests := []struct {
+		name, text string // text is appended to the minimal profile
+		lineOf     string // the start of the line named
+		key        string
+	}{
+		{"inline tables", "[vector]\nx = " + deep("{y = ", "}", 20_000) + "\n", "x = {", "vector.x" + strings.Repeat(".y", 15)},
+		{"arrays", "[vector]\nx = " + deep("[", "]", 50_000) + "\n", "x = [", "vector.x" + strings.Repeat("[0]", 15)},
+		{"dotted key", "[vector]\n" + strings.Repeat("x.", 30_000) + "y = 1\n", "x.x.", "vector" + strings.Repeat(".x", 16)},
+		{"table header", "[" + strings.Repeat("x.", 30_000) + "y]\n", "[x.x.", "x" + strings.Repeat(".x", 16)},
+	}
+	base := readMinimal(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode(strings.NewReader(base+tt.text), "bad.toml")
+			pe := checkProfileError(t, err, base+tt.text, tt.text, tt.lineOf, tt.key, "nested deeper than 16 levels")
+			if !errors.Is(err, tomlpos.ErrTooDeep) {
+				t.Errorf("%v does not wrap tomlpos.ErrTooDeep", pe)
+			}
+		})
+	}
+	// A --set value is a TOML literal: a deeply nested one is no literal, and so is
+	// not a valid value of a number.
+	p := loadDefault(t)
+	if err := p.Set("mac_array.rows", deep("[", "]", 50_000)); err == nil {
+		t.Error("--set of a deeply nested array accepted")
+	}
+}
+
+// BenchmarkDecodeNested decodes profiles with a nested value of 1k, 10k and 100k
+// bytes: refused in time linear in the size (toml alone took a second and a GB for
+// 18 KB before the check).
+func BenchmarkDecodeNested(b *testing.B) {
+	base := readMinimal(b)
+	for _, size := range []int{1_000, 10_000, 100_000} {
+		n := size / 6
+		doc := []byte(base + "[vector]\nx = " + strings.Repeat("{y = ", n) + "1" + strings.Repeat("}", n) + "\n")
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if _, err := Decode(bytes.NewReader(doc), "deep.toml"); err == nil {
+					b.Fatal("accepted")
+				}
+			}
+		})
+	}
 }

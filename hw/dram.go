@@ -1,16 +1,12 @@
 package hw
 
 import (
-	"bytes"
 	"io"
 	"io/fs"
 	"math"
 	"reflect"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
-	"github.com/rctsim/rctsim/hw/tomlpos"
 	"github.com/rctsim/rctsim/traces/fileio"
 )
 
@@ -123,11 +119,10 @@ func DecodeDRAM(r io.Reader, source string) (*DRAMProfile, error) {
 }
 
 func decodeDRAMBytes(data []byte, source string) (*DRAMProfile, error) {
-	var raw map[string]any
-	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
-		return nil, fromTOMLError(source, data, err, nil)
+	raw, pos, err := decodeTOML(data, source)
+	if err != nil {
+		return nil, err
 	}
-	pos := tomlpos.Scan(string(data))
 	dp := &DRAMProfile{DRAM: defaultDRAM()}
 	b := &binder{file: source, pos: pos, defined: map[string]bool{}}
 	b.bindStruct(reflect.ValueOf(dp).Elem(), raw, nil)

@@ -117,8 +117,12 @@ var floatWidth = map[string]int{"fp16": 16, "bf16": 16, "fp32": 32}
 // IntMode returns the mode an integer product of weightBits x actBits runs in: the
 // supported integer mode at least that wide on both operands with the fewest operand
 // bits (ties: the cheaper one). The chip never runs an operand pair for free; if no mode
-// is wide enough the error names what the chip has.
+// is wide enough the error names what the chip has. Operands narrower than one bit are
+// no operands at all: they are refused, not run in the narrowest mode.
 func (p *Profile) IntMode(weightBits, actBits int) (MACMode, error) {
+	if weightBits < 1 || actBits < 1 {
+		return MACMode{}, fmt.Errorf("integer operands of %dx%d bits: weights and activations need at least one bit", weightBits, actBits)
+	}
 	best := -1
 	for i, mode := range p.MACArray.Modes {
 		if mode.IsFloat() || mode.WeightBits < weightBits || mode.ActBits < actBits {

@@ -32,6 +32,10 @@ func TestUnsupportedModeIs(t *testing.T) {
 		{"int mode wider than any", intMode(def, 32, 32), true, "has no MAC mode for 32x32 operands"},
 		{"float on an integer chip", floatMode(edgeTPU, "fp32"), true, "has no MAC mode for fp32 operands"},
 		{"unknown float format", floatMode(def, "fp64"), false, "unknown float format"},
+		// A 0-bit operand used to run in the chip's narrowest (2x2) mode.
+		{"0-bit weights", intMode(def, 0, 8), false, "integer operands of 0x8 bits"},
+		{"0-bit activations", intMode(def, 8, 0), false, "integer operands of 8x0 bits"},
+		{"negative widths", intMode(def, -1, -1), false, "need at least one bit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

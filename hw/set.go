@@ -184,10 +184,15 @@ func overrideValue(t reflect.Type, text string) any {
 	return text
 }
 
-// parseLiteral reads text as one TOML value.
+// parseLiteral reads text as one TOML value. Text nested too deeply for a profile
+// (tomlpos.Check) is no literal: toml's cost grows with depth times size.
 func parseLiteral(text string) (any, bool) {
+	doc := "v = " + text
+	if _, err := tomlpos.Check("", []byte(doc)); err != nil {
+		return nil, false
+	}
 	var m map[string]any
-	if _, err := toml.Decode("v = "+text, &m); err != nil || len(m) != 1 {
+	if _, err := toml.Decode(doc, &m); err != nil || len(m) != 1 {
 		return nil, false
 	}
 	v, ok := m["v"]
@@ -322,16 +327,22 @@ func nearPaths(candidates []string, path string, n int) []string {
 		d int
 	}
 	last := path[strings.LastIndexByte(path, '.')+1:]
+	limit := max(2, len(path)/6)
 	var hits []scored
 	for _, c := range candidates {
-		d := editDistance(strings.ToLower(c), strings.ToLower(path))
+		// The distance is at least the difference in length: a path far longer than
+		// every key (a --set of 100 KB) costs no quadratic comparison.
+		d := limit + 1
+		if abs(len(c)-len(path)) <= limit {
+			d = editDistance(strings.ToLower(c), strings.ToLower(path))
+		}
 		switch {
 		case strings.EqualFold(c, path):
 			d = 0
 		case strings.HasSuffix(c, "."+last) || strings.HasPrefix(c, path+"."):
 			d = min(d, 2)
 		}
-		if d <= max(2, len(path)/6) {
+		if d <= limit {
 			hits = append(hits, scored{c, d})
 		}
 	}
@@ -342,6 +353,8 @@ func nearPaths(candidates []string, path string, n int) []string {
 	}
 	return out
 }
+
+func abs(x int) int { return max(x, -x) }
 
 // editDistance is the Levenshtein distance between a and b in bytes.
 func editDistance(a, b string) int {

@@ -97,6 +97,8 @@ func TestSetInvalidLeavesProfileUnchanged(t *testing.T) {
 		{"mac_array.modes[0].energy_per_mac_pj", "nan", "mac_array.modes[0].energy_per_mac_pj", "got NaN"},
 		{"sram.global.holds", "weights,inputs", "sram", `no buffer holds "outputs"`},
 		{"source", "x", "source", "unknown key"},
+		// A deeply nested literal is no literal (tomlpos.Check), and no integer.
+		{"mac_array.rows", strings.Repeat("[", 40) + strings.Repeat("]", 40), "mac_array.rows", "want an integer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path+"="+tt.value, func(t *testing.T) {
@@ -245,6 +247,12 @@ func TestNearPaths(t *testing.T) {
 	}
 	if got := nearPaths(paths, "completely.different.thing", 5); len(got) != 0 {
 		t.Errorf("unexpected suggestions %v", got)
+	}
+	// A key as long as a command line allows is compared with no key at all (its
+	// distance to each would take a second), and still ends with its last segment.
+	long := strings.Repeat("x", 128<<10) + ".rows"
+	if got := nearPaths(paths, long, 5); len(got) != 1 || got[0] != "mac_array.rows" {
+		t.Errorf("nearPaths(128 KB key) = %v, want mac_array.rows", got)
 	}
 }
 

@@ -63,8 +63,12 @@ func (c *compiler) planChunks(what string, images, rows int64, chans []int64, fi
 }
 
 // gridChunks lists the chunks of channels [c0,c1) covering images (ni at a time) and
-// rows (nr at a time) of h, images outermost.
-func gridChunks(images, ni, c0, c1, h, nr int64) []chunk {
+// rows (nr at a time) of h, images outermost; none, with c.err set, when they would
+// not fit Options.MaxInstrs.
+func (c *compiler) gridChunks(images, ni, c0, c1, h, nr int64) []chunk {
+	if c.room(mulSat(ceilDiv(images, ni), ceilDiv(h, nr)), fmt.Sprintf("a pass over %d examples, %d at a time", images, ni)) != nil {
+		return nil
+	}
 	var out []chunk
 	for n := int64(0); n < images; n += ni {
 		for r := int64(0); r < h; r += nr {
@@ -130,8 +134,14 @@ func (c *compiler) streamChunks(chunks []chunk, ins []streamIn, p *pair, stage f
 		}
 		return &operandSlot{s: dst, class: ins[0].class, bits: ins[0].bits, bytes: off}
 	}
+	if len(chunks) == 0 || c.err != nil {
+		return // over the instruction bound: c.err says so
+	}
 	next := load(chunks[0])
 	for j, k := range chunks {
+		if c.err != nil {
+			return
+		}
 		cur := next
 		busy = cur.s
 		if j+1 < len(chunks) {

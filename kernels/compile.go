@@ -3,7 +3,9 @@ package kernels
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
@@ -28,7 +30,28 @@ type Options struct {
 	// Functional attaches to every GEMM and vector instruction the description of its
 	// operands that functional execution needs (FuncDesc). Timing ignores it.
 	Functional bool
+	// MaxInstrs bounds the instructions of the program (0: DefaultMaxInstrs). A layer
+	// whose tiles or chunks would exceed it fails with ErrTooLarge before they are
+	// built.
+	MaxInstrs int
 }
+
+// DefaultMaxInstrs is the default of Options.MaxInstrs: about a GiB of instructions in
+// the compiler, and as much again in the simulator that runs them. A training step of
+// a built-in model at the batches edge training uses holds far fewer (LeNet-5 at batch
+// 32768: 83,000); without a bound, a batch of 10^9 or a 10^6-cubed GEMM of a topology
+// file would tile for hours and exhaust memory.
+const DefaultMaxInstrs = 1 << 22
+
+// MaxDRAMBytes bounds the DRAM a program's tensors span (2^50 bytes, as program dumps
+// do), so that no size or address computed from them can overflow.
+const MaxDRAMBytes = 1 << 50
+
+// ErrTooLarge is wrapped by the error of a network that would compile into more
+// instructions than Options.MaxInstrs or more DRAM than MaxDRAMBytes: the message
+// names the layer, its size and the batch. Like ErrNoFit it is a property of the
+// design point, for callers that classify failures with errors.Is.
+var ErrTooLarge = errors.New("program too large")
 
 // CompileError is a network that cannot be compiled for a profile: it names the layer
 // and phase (a tile that cannot fit, a mode the chip lacks).
@@ -161,7 +184,10 @@ func Compile(net *models.Network, prof *hw.Profile, opt Options) (*Program, erro
 	if err != nil {
 		return nil, wrap(err)
 	}
-	c := &compiler{net: net, prof: prof, opt: opt, num: num, batch: int64(opt.Batch)}
+	c := &compiler{net: net, prof: prof, opt: opt, num: num, batch: int64(opt.Batch), maxInstrs: DefaultMaxInstrs}
+	if opt.MaxInstrs > 0 {
+		c.maxInstrs = int64(opt.MaxInstrs)
+	}
 	c.prog = &Program{Model: net.Name, Profile: prof.Name, Method: opt.Method, Batch: opt.Batch}
 	if err := c.setupBuffers(); err != nil {
 		return nil, wrap(err)
@@ -170,8 +196,14 @@ func Compile(net *models.Network, prof *hw.Profile, opt Options) (*Program, erro
 		return nil, wrap(err)
 	}
 	c.allocateTensors()
+	if c.err != nil {
+		return nil, wrap(c.err)
+	}
 	if err := c.step(); err != nil {
 		return nil, wrap(err)
+	}
+	if c.err != nil {
+		return nil, wrap(c.err)
 	}
 	for i := range c.prog.Tensors {
 		t := &c.prog.Tensors[i]
@@ -195,6 +227,12 @@ type compiler struct {
 	num   stepNumerics
 	batch int64
 	prog  *Program
+	// maxInstrs is Options.MaxInstrs or its default. err is the first bound exceeded
+	// where no error can be returned (an instruction past maxInstrs, a tensor past
+	// MaxDRAMBytes): emission stops adding instructions, the loops that emit them stop,
+	// and the layer's kernel reports it.
+	maxInstrs int64
+	err       error
 
 	roleBuf [numRoles]int // Program.Buffers index of each role
 	arena   []int32       // backing store of every Instr.Deps
@@ -301,22 +339,66 @@ func (c *compiler) checkModes() error {
 
 const dramAlign = 4096
 
+// newTensor places a tensor of bytes (saturated at math.MaxInt64 by the caller when
+// its size overflows) after the last one. A tensor that would end past MaxDRAMBytes
+// records ErrTooLarge and is given no room: the compilation fails once the tensors are
+// laid out, before any instruction is emitted.
 func (c *compiler) newTensor(name string, class TensorClass, layer int, bytes int64, bits int) (int32, uint64) {
 	addr := c.dram
+	if bytes < 0 || bytes > MaxDRAMBytes-int64(addr) {
+		if c.err == nil {
+			err := fmt.Errorf("%w: tensor %s needs %s bytes at batch %d, beyond the 2^50 bytes of DRAM a program may span",
+				ErrTooLarge, name, bytesText(bytes), c.batch)
+			if layer >= 0 {
+				err = &CompileError{Model: c.net.Name, Profile: c.prof.Name, Layer: c.net.Layers[layer].Name, Phase: models.Forward, Err: err}
+			}
+			c.err = err
+		}
+		bytes = 0
+	}
 	c.prog.Tensors = append(c.prog.Tensors, Tensor{Name: name, Class: class, Layer: int32(layer), Addr: addr, Bytes: bytes, Bits: bits})
 	c.dram += uint64(ceilDiv(bytes, dramAlign) * dramAlign)
 	return int32(len(c.prog.Tensors) - 1), addr
 }
 
+// bytesText prints a byte count, or "more than 2^63" for one that saturated.
+func bytesText(n int64) string {
+	if n == math.MaxInt64 {
+		return "more than 2^63"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// mulSat multiplies non-negative factors, saturating at math.MaxInt64: sizes derived
+// from a user's batch or a topology's dimensions are compared with a bound, never
+// allowed to wrap.
+func mulSat(factors ...int64) int64 {
+	p := int64(1)
+	for _, f := range factors {
+		if f <= 0 {
+			return 0
+		}
+		if p > math.MaxInt64/f {
+			return math.MaxInt64
+		}
+		p *= f
+	}
+	return p
+}
+
 func (c *compiler) newAct(name string, class TensorClass, layer int, s models.Shape, bits int) act4 {
 	a := act4{c: int64(s.C), h: int64(s.H), w: int64(s.W), elemBytes: int64(bits / 8)}
-	a.tensor, a.base = c.newTensor(name, class, layer, c.batch*a.imageBytes(), bits)
+	a.tensor, a.base = c.newTensor(name, class, layer, mulSat(c.batch, a.c, a.h, a.w, a.elemBytes), bits)
 	return a
 }
 
 func (c *compiler) newMat(name string, class TensorClass, layer int, rows, cols int64, bits, capBits int) mat2 {
 	m := mat2{rows: rows, cols: cols, bits: capBits}
-	m.tensor, m.base = c.newTensor(name, class, layer, m.bytes(), bits)
+	bytes := int64(math.MaxInt64)
+	if mulSat(cols, int64(capBits)) < math.MaxInt64-7 {
+		bytes = mulSat(rows, m.pitch())
+	}
+	m.tensor, m.base = c.newTensor(name, class, layer, bytes, bits)
 	m.bits = bits
 	return m
 }
@@ -377,7 +459,7 @@ func (c *compiler) allocateTensors() {
 		c.labels = c.newAct("labels", ClassOther, -1, models.Shape{C: 1, H: 1, W: last.H * last.W}, 8*labelBytes(c.net.Classes))
 		for j := range c.errs {
 			e := act4{c: maxErr, h: 1, w: 1, elemBytes: int64(n.errBits / 8)}
-			e.tensor, e.base = c.newTensor(fmt.Sprintf("errors%d", j), ClassErrors, -1, c.batch*e.imageBytes(), n.errBits)
+			e.tensor, e.base = c.newTensor(fmt.Sprintf("errors%d", j), ClassErrors, -1, mulSat(c.batch, e.c, e.elemBytes), n.errBits)
 			c.errs[j] = e
 		}
 		c.allocateAttentionErrors()

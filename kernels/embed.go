@@ -37,8 +37,12 @@ func (c *compiler) embedChunk(perToken [numRoles]int64, tokens int64) (n, t int6
 	return 0, 0, fmt.Errorf("embedding %w: one token needs %v bytes (inputs, weights, outputs), double-buffered", ErrNoFit, perToken)
 }
 
-// embedChunks lists the chunks of examples [e0,e1) and tokens [t0,t1).
+// embedChunks lists the chunks of examples [e0,e1) and tokens [t0,t1); none, with c.err
+// set, when they would not fit Options.MaxInstrs.
 func (c *compiler) embedChunks(n, t, tokens int64) [][4]int64 {
+	if c.room(mulSat(ceilDiv(c.batch, n), ceilDiv(tokens, t)), fmt.Sprintf("an embedding pass over %d examples, %d at a time", c.batch, n)) != nil {
+		return nil
+	}
 	var out [][4]int64
 	for e := int64(0); e < c.batch; e += n {
 		for t0 := int64(0); t0 < tokens; t0 += t {

@@ -2,6 +2,8 @@ package kernels
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 
 	"github.com/rctsim/rctsim/models"
 )
@@ -99,6 +101,15 @@ func (p *pair) take(key [5]int64) (s *slot, resident bool) {
 // deriving its dependencies. Dependencies on the same unit are dropped: a unit runs
 // its instructions in program order.
 func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
+	if int64(len(c.prog.Instrs)) >= c.maxInstrs {
+		// The kernels check their tile and chunk counts before emitting (room); this
+		// catches what those counts leave out (loads of several regions, epilogues).
+		if c.err == nil {
+			c.err = fmt.Errorf("%w: the step needs more than the %d instructions a program may hold (kernels.Options.MaxInstrs) at batch %d",
+				ErrTooLarge, c.maxInstrs, c.batch)
+		}
+		return -1
+	}
 	in.Phase, in.Layer = c.phase, c.layer
 	unit := in.Unit()
 	deps := c.depsBuf[:0]
@@ -144,6 +155,30 @@ func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
 	return idx
 }
 
+// room checks that n more instructions fit Options.MaxInstrs before a kernel builds
+// its list of n tiles or chunks (each at least one instruction), so that a layer too
+// large for the bound fails at once rather than after hours and gigabytes of tiling.
+// what describes the work for the error, which is also kept in c.err.
+func (c *compiler) room(n int64, what string) error {
+	if left := c.maxInstrs - int64(len(c.prog.Instrs)); n > left {
+		err := fmt.Errorf("%w: %s needs at least %s instructions at batch %d, more than the %d left of the %d a program may hold (kernels.Options.MaxInstrs)",
+			ErrTooLarge, what, countText(n), c.batch, max(left, 0), c.maxInstrs)
+		if c.err == nil {
+			c.err = err
+		}
+		return err
+	}
+	return nil
+}
+
+// countText prints a count, or "more than 2^63" for one that saturated (mulSat).
+func countText(n int64) string {
+	if n == math.MaxInt64 {
+		return "more than 2^63"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // load copies DRAM regions into a slot, packed one after another.
 func (c *compiler) load(rs []region, class TensorClass, bits int, dst *slot) {
 	c.loadAt(rs, class, bits, dst, 0)
@@ -152,7 +187,7 @@ func (c *compiler) load(rs []region, class TensorClass, bits int, dst *slot) {
 // loadAt is load starting off bytes into the slot (a slot that holds several tensors).
 func (c *compiler) loadAt(rs []region, class TensorClass, bits int, dst *slot, off int64) {
 	off += dst.ref.Offset
-	for _, r := range rs {
+	for _, r := range splitRegions(rs) {
 		ref := SRAMRef{Buffer: dst.ref.Buffer, Offset: off, Bytes: r.bytes()}
 		in := Instr{Op: OpLoad, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
 			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
@@ -164,13 +199,52 @@ func (c *compiler) loadAt(rs []region, class TensorClass, bits int, dst *slot, o
 // store copies a slot's contents out to DRAM regions.
 func (c *compiler) store(rs []region, class TensorClass, bits int, src *slot) {
 	off := src.ref.Offset
-	for _, r := range rs {
+	for _, r := range splitRegions(rs) {
 		ref := SRAMRef{Buffer: src.ref.Buffer, Offset: off, Bytes: r.bytes()}
 		in := Instr{Op: OpStore, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
 			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
 		c.op(in, []*slot{src}, nil)
 		off += r.bytes()
 	}
+}
+
+// splitRegions cuts regions into pieces of at most MaxDMARows rows and MaxDMABytes
+// bytes, in order, so that each is one instruction the simulator can hold (it lists a
+// transfer's DRAM bursts): a tile of a chip with gigabytes of SRAM moves in several.
+// Regions within the limits, all of them on the chips rctsim ships, pass unchanged.
+func splitRegions(rs []region) []region {
+	small := true
+	for _, r := range rs {
+		small = small && r.rows <= MaxDMARows && r.rowBytes <= MaxDMABytes/r.rows
+	}
+	if small {
+		return rs
+	}
+	var out []region
+	for _, r := range rs {
+		if r.rowBytes > MaxDMABytes && !r.gather {
+			// Rows longer than a transfer: each row in pieces (SRAM keeps rows back to
+			// back, so the pieces of one row, then the next row's, land in order).
+			for row := int64(0); row < r.rows; row++ {
+				for b := int64(0); b < r.rowBytes; b += MaxDMABytes {
+					out = append(out, region{tensor: r.tensor, addr: r.addr + uint64(row*r.stride+b), rows: 1, rowBytes: min(MaxDMABytes, r.rowBytes-b)})
+				}
+			}
+			continue
+		}
+		// Groups of whole rows (a gather's rows stay whole: the table decides where
+		// each lands).
+		per := max(min(MaxDMARows, MaxDMABytes/r.rowBytes), 1)
+		for r0 := int64(0); r0 < r.rows; r0 += per {
+			p := r
+			p.rows = min(per, r.rows-r0)
+			if !r.gather {
+				p.addr += uint64(r0 * r.stride)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // vector appends a vector instruction over elems elements reading a (and b) and

@@ -136,6 +136,14 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 		return t
 	}
 	rows := int64(c.prof.MACArray.Rows)
+	// steps is the GEMM instructions of a tiling. Measuring a tiling exactly cuts every
+	// tile, so one with more steps than the program has room for is never measured:
+	// tooMany keeps the fewest steps of those, for the error when no tiling is left.
+	left := c.maxInstrs - int64(len(c.prog.Instrs))
+	steps := func(mt, nt, kt int64) int64 {
+		return mulSat(max(g.groups, 1), g.m.tileCount(mt), g.n.tileCount(nt), g.k.tileCount(kt))
+	}
+	tooMany := int64(0)
 	var fallback *tiling
 	mc, nc, kc := g.m.candidates(), g.n.candidates(), g.k.candidates()
 	// One tile per layer leaves nothing to overlap: cut the largest streaming dimension
@@ -179,6 +187,12 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 				if !aligned(mc[j]) && alignedAfter(mc, j, aligned) {
 					continue
 				}
+				if n := steps(mc[j], nt, kt); n > left {
+					if tooMany == 0 || n < tooMany {
+						tooMany = n
+					}
+					continue
+				}
 				t := measure(mc[j], nt, kt, true)
 				if !fits(t) {
 					continue
@@ -196,6 +210,9 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	if fallback != nil {
 		return *fallback, nil
 	}
+	if tooMany > 0 {
+		return tiling{}, c.room(tooMany, g.describe("in tiles that fit the SRAM"))
+	}
 	smallest := measure(mc[len(mc)-1], nc[len(nc)-1], kc[len(kc)-1], false)
 	used := make([]int64, len(c.prog.Buffers))
 	for role, b := range need(smallest) {
@@ -209,6 +226,15 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	}
 	return tiling{}, fmt.Errorf("%w: even the smallest tiles (M=%d N=%d K=%d, double-buffered) need %s",
 		ErrNoFit, smallest.mt, smallest.nt, smallest.kt, strings.Join(parts, " and "))
+}
+
+// describe names the GEMM's size for errors, with how it is tiled.
+func (g *gemmKernel) describe(tiled string) string {
+	s := fmt.Sprintf("a GEMM of M=%d N=%d K=%d", g.m.size(), g.n.size(), g.k.size())
+	if g.groups > 1 {
+		s += fmt.Sprintf(" (%d of them)", g.groups)
+	}
+	return s + " " + tiled
 }
 
 // defaultPipelineDepth is Options.PipelineDepth's default.
@@ -243,6 +269,11 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 	if err != nil {
 		return err
 	}
+	groups := max(g.groups, 1)
+	nSteps := mulSat(groups, g.m.tileCount(t.mt), g.n.tileCount(t.nt), g.k.tileCount(t.kt))
+	if err := c.room(nSteps, g.describe(fmt.Sprintf("in tiles of %dx%dx%d", t.mt, t.nt, t.kt))); err != nil {
+		return err
+	}
 	aSlots := c.newPair(roleInputs, t.aBytes)
 	bSlots := c.newPair(roleWeights, t.bBytes)
 	cSlots := c.newPair(roleOutputs, t.cBytes)
@@ -256,8 +287,7 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		mi, ki, nki int // nki: reduction tiles per output tile
 	}
 	ms, ns, ks := g.m.tiles(t.mt), g.n.tiles(t.nt), g.k.tiles(t.kt)
-	groups := max(g.groups, 1)
-	steps := make([]step, 0, groups*int64(len(ms)*len(ns)*len(ks)))
+	steps := make([]step, 0, nSteps)
 	for grp := range groups {
 		for _, n := range ns {
 			n.grp = grp
@@ -302,6 +332,9 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 	var cOp *operandSlot
 	cur := stage(steps[0])
 	for i, s := range steps {
+		if c.err != nil {
+			return c.err
+		}
 		var next staged
 		if i+1 < len(steps) {
 			next = stage(steps[i+1])

@@ -8,6 +8,7 @@ package kernels
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
@@ -435,63 +436,188 @@ func (p *Program) MACs() int64 {
 	return s
 }
 
+// Limits of programs, which Validate enforces and the compiler respects. They keep
+// every product and sum the simulator forms (MACs times a slow mode's cycles per MAC,
+// elements times bits, folds times cycles per fold, the totals of a run) inside an
+// int64, and the DRAM requests it holds for one transfer (one per burst) bounded. A
+// training step of an edge model is many orders of magnitude below each.
+const (
+	// MaxDMABytes and MaxDMARows bound one load or store; the compiler splits larger
+	// regions into several.
+	MaxDMABytes = 1 << 26
+	MaxDMARows  = 1 << 20
+	// MaxGEMMDim bounds each of M, N and K of one GEMM.
+	MaxGEMMDim = 1 << 32
+	// MaxMACs bounds the multiply-accumulates of a program, and so of each GEMM.
+	MaxMACs = 1 << 50
+	// MaxVectorElems bounds the elements of a program's vector instructions, summed.
+	MaxVectorElems = 1 << 50
+)
+
+// InstrError is a Program.Validate failure at one instruction, with the field at fault
+// in the program dump's terms ("rows", "m", "wbits", "a", "deps"; "" for the
+// instruction as a whole), so that a dump's reader can name its line and key.
+type InstrError struct {
+	Index int
+	Op    Op
+	Field string
+	Err   error
+}
+
+func (e *InstrError) Error() string {
+	return fmt.Sprintf("instruction %d (%s): %v", e.Index, e.Op, e.Err)
+}
+
+func (e *InstrError) Unwrap() error { return e.Err }
+
 // Validate checks the structural rules the simulator relies on: dependencies point
-// backwards, operands lie inside their buffers, DMA regions inside their tensors.
+// backwards, operands lie inside their buffers, DMA regions inside their tensors,
+// every size within the limits above (with checked arithmetic: a product that would
+// wrap is an error, not a small number), integer operands at least one bit wide. An
+// error about an instruction is an *InstrError.
 func (p *Program) Validate() error {
+	for i, b := range p.Buffers {
+		if b.Capacity <= 0 {
+			return fmt.Errorf("buffer %d (%s): capacity %d is not positive", i, b.Name, b.Capacity)
+		}
+	}
+	for i, t := range p.Tensors {
+		if t.Bytes < 0 || t.Addr > MaxDRAMBytes || uint64(t.Bytes) > MaxDRAMBytes-t.Addr {
+			return fmt.Errorf("tensor %d (%s): [%#x, +%d bytes) is not within the 2^50 bytes of DRAM a program may span", i, t.Name, t.Addr, t.Bytes)
+		}
+	}
+	var macs, elems int64
 	for i := range p.Instrs {
 		in := &p.Instrs[i]
 		if in.Op >= NumOps {
 			return fmt.Errorf("instruction %d: unknown op %d", i, in.Op)
 		}
+		bad := func(field, format string, args ...any) error {
+			return &InstrError{Index: i, Op: in.Op, Field: field, Err: fmt.Errorf(format, args...)}
+		}
 		for _, d := range in.Deps {
 			if d < 0 || int(d) >= i {
-				return fmt.Errorf("instruction %d (%s): dependency %d does not precede it", i, in.Op, d)
+				return bad("deps", "dependency %d does not precede it", d)
 			}
 		}
-		for _, o := range in.operands() {
+		for j, o := range in.operands() {
+			field := string(rune('a' + j))
+			if o.Bits < 0 || o.Bits > 64 {
+				return bad(field, "operand of %d bits (want 0..64)", o.Bits)
+			}
 			if o.Bytes == 0 {
 				continue
 			}
 			if o.Buffer < 0 || o.Buffer >= len(p.Buffers) {
-				return fmt.Errorf("instruction %d (%s): buffer %d does not exist", i, in.Op, o.Buffer)
+				return bad(field, "buffer %d does not exist", o.Buffer)
 			}
-			if o.Offset < 0 || o.Bytes < 0 || o.End() > p.Buffers[o.Buffer].Capacity {
-				return fmt.Errorf("instruction %d (%s): SRAM region [%d, %d) outside buffer %s of %d bytes",
-					i, in.Op, o.Offset, o.End(), p.Buffers[o.Buffer].Name, p.Buffers[o.Buffer].Capacity)
+			if capacity := p.Buffers[o.Buffer].Capacity; o.Offset < 0 || o.Bytes < 0 || o.Offset > capacity || o.Bytes > capacity-o.Offset {
+				return bad(field, "SRAM region [%d, +%d bytes) outside buffer %s of %d bytes",
+					o.Offset, o.Bytes, p.Buffers[o.Buffer].Name, capacity)
 			}
 		}
+		var err error
 		switch in.Op {
 		case OpLoad, OpStore:
-			if in.Tensor < 0 || int(in.Tensor) >= len(p.Tensors) {
-				return fmt.Errorf("instruction %d (%s): tensor %d does not exist", i, in.Op, in.Tensor)
-			}
-			t := &p.Tensors[in.Tensor]
-			if in.Rows <= 0 || in.RowBytes <= 0 || in.Stride < 0 {
-				return fmt.Errorf("instruction %d (%s): empty or negative region", i, in.Op)
-			}
-			last := in.Addr + uint64((in.Rows-1)*in.Stride+in.RowBytes)
-			if in.Gather {
-				// Any row of the table may be touched: the table must hold whole rows.
-				last = in.Addr + uint64(in.Stride)
-				if in.Stride <= 0 || in.RowBytes > in.Stride || in.Addr != t.Addr {
-					return fmt.Errorf("instruction %d (%s): gather of %d-byte rows %d apart from %s", i, in.Op, in.RowBytes, in.Stride, t.Name)
-				}
-			}
-			if in.Addr < t.Addr || last > t.Addr+uint64(t.Bytes) {
-				return fmt.Errorf("instruction %d (%s): DRAM region [%#x, %#x) outside tensor %s [%#x, %#x)",
-					i, in.Op, in.Addr, last, t.Name, t.Addr, t.Addr+uint64(t.Bytes))
-			}
-			if in.A.Bytes != in.Bytes() {
-				return fmt.Errorf("instruction %d (%s): moves %d DRAM bytes but %d SRAM bytes", i, in.Op, in.Bytes(), in.A.Bytes)
-			}
+			err = p.validateDMA(in, bad)
 		case OpGEMM:
-			if in.M <= 0 || in.N <= 0 || in.K <= 0 {
-				return fmt.Errorf("instruction %d (gemm): empty shape %dx%dx%d", i, in.M, in.N, in.K)
+			err = validateGEMM(in, bad)
+			if err == nil && in.MACs() > MaxMACs-macs {
+				err = bad("m", "the program's multiply-accumulates pass 2^50")
 			}
+			macs += in.MACs()
 		case OpVector:
-			if in.VOp >= NumVectorOps || in.Elems <= 0 {
-				return fmt.Errorf("instruction %d (vector): bad op %d or %d elements", i, in.VOp, in.Elems)
+			switch {
+			case in.VOp >= NumVectorOps:
+				err = bad("op", "unknown vector op %d", in.VOp)
+			case in.Elems <= 0:
+				err = bad("elems", "%d elements (want at least 1)", in.Elems)
+			case in.Elems > MaxVectorElems-elems:
+				err = bad("elems", "the program's vector elements pass 2^50")
+			case in.Format >= NumFormats:
+				err = bad("format", "unknown format %d", in.Format)
+			case in.Format == FormatInt && (in.Bits < 1 || in.Bits > 64):
+				err = bad("bits", "integer lanes of %d bits (want 1..64)", in.Bits)
 			}
+		}
+		if err != nil {
+			return err
+		}
+		elems += in.Elems
+	}
+	return nil
+}
+
+// validateDMA checks a load or store: a region of at most MaxDMARows rows and
+// MaxDMABytes bytes inside its tensor, as many SRAM bytes as DRAM bytes.
+func (p *Program) validateDMA(in *Instr, bad func(field, format string, args ...any) error) error {
+	if in.Tensor < 0 || int(in.Tensor) >= len(p.Tensors) {
+		return bad("tensor", "tensor %d does not exist", in.Tensor)
+	}
+	t := &p.Tensors[in.Tensor]
+	switch {
+	case in.Rows <= 0 || in.RowBytes <= 0 || in.Stride < 0:
+		return bad("rows", "empty or negative region")
+	case in.Rows > MaxDMARows:
+		return bad("rows", "%d rows; one transfer moves at most %d", in.Rows, MaxDMARows)
+	case in.RowBytes > MaxDMABytes/in.Rows:
+		// Rows*RowBytes, checked: a product that wraps (to 0, say) must not pass as small.
+		return bad("rowbytes", "%d rows of %d bytes; one transfer moves at most %d bytes", in.Rows, in.RowBytes, MaxDMABytes)
+	case in.Stride > MaxDRAMBytes:
+		return bad("stride", "stride %d beyond the 2^50 bytes of DRAM a program may span", in.Stride)
+	}
+	// (Rows-1)*Stride may reach 2^70 within the limits above: compare it with the room
+	// the tensor leaves by division, never by a product that could wrap.
+	end := t.Addr + uint64(t.Bytes)
+	if in.Addr < t.Addr || in.Addr > end {
+		return bad("addr", "DRAM address %#x outside tensor %s [%#x, %#x)", in.Addr, t.Name, t.Addr, end)
+	}
+	room := end - in.Addr
+	if in.Gather {
+		// Any row of the table may be touched: the table must hold whole rows.
+		if in.Stride <= 0 || in.RowBytes > in.Stride || in.Addr != t.Addr || uint64(in.Stride) > room {
+			return bad("stride", "gather of %d-byte rows %d apart from %s", in.RowBytes, in.Stride, t.Name)
+		}
+	} else if uint64(in.RowBytes) > room || in.Rows > 1 && uint64(in.Stride) > 0 && uint64(in.Rows-1) > (room-uint64(in.RowBytes))/uint64(in.Stride) {
+		return bad("rows", "DRAM region of %d rows of %d bytes, %d apart, from %#x runs past tensor %s [%#x, %#x)",
+			in.Rows, in.RowBytes, in.Stride, in.Addr, t.Name, t.Addr, end)
+	}
+	if in.A.Bytes != in.Bytes() {
+		return bad("a", "moves %d DRAM bytes but %d SRAM bytes", in.Bytes(), in.A.Bytes)
+	}
+	return nil
+}
+
+// validateGEMM checks a GEMM's shape (checked: M*N*K must not wrap), its format and
+// its operands; integer operands are at least one bit wide, or the chip would run them
+// in its narrowest mode.
+func validateGEMM(in *Instr, bad func(field, format string, args ...any) error) error {
+	for _, d := range []struct {
+		field string
+		v     int64
+	}{{"m", in.M}, {"n", in.N}, {"k", in.K}} {
+		if d.v <= 0 || d.v > MaxGEMMDim {
+			return bad(d.field, "%s=%d (want 1..2^32)", strings.ToUpper(d.field), d.v)
+		}
+	}
+	// M*N*K checked by division: 2^32 * 2^32 already wraps an int64 to 0.
+	if in.M > MaxMACs/in.N || in.M*in.N > MaxMACs/in.K {
+		return bad("m", "%dx%dx%d is more than 2^50 multiply-accumulates in one instruction", in.M, in.N, in.K)
+	}
+	if in.Format >= NumFormats {
+		return bad("format", "unknown format %d", in.Format)
+	}
+	if in.Format == FormatInt {
+		if in.WeightBits < 1 || in.WeightBits > 64 {
+			return bad("wbits", "integer weights of %d bits (want 1..64)", in.WeightBits)
+		}
+		if in.ActBits < 1 || in.ActBits > 64 {
+			return bad("abits", "integer activations of %d bits (want 1..64)", in.ActBits)
+		}
+	}
+	for j, o := range in.operands() {
+		if o.Bytes <= 0 || o.Bits < 1 {
+			return bad(string(rune('a'+j)), "a GEMM reads A and B and writes C: operand %c is empty or has no width", 'A'+j)
 		}
 	}
 	return nil

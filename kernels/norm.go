@@ -171,7 +171,7 @@ func (c *compiler) forwardBatchNorm(i int) error {
 	}
 	for c0 := int64(0); c0 < ch; c0 += nc {
 		c1 := min(c0+nc, ch)
-		chunks := gridChunks(c.batch, ni, c0, c1, h, nr)
+		chunks := c.gridChunks(c.batch, ni, c0, c1, h, nr)
 		prs, bits := c.normParams(i, c0, c1)
 		c.load(prs, ClassWeights, bits, par)
 		params := &operandSlot{s: par, class: ClassWeights, bits: bits, bytes: regionsBytes(prs)}
@@ -242,7 +242,7 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 	}
 	for c0 := int64(0); c0 < ch; c0 += nc {
 		c1 := min(c0+nc, ch)
-		chunks := gridChunks(c.batch, ni, c0, c1, h, nr)
+		chunks := c.gridChunks(c.batch, ni, c0, c1, h, nr)
 		c.phase = models.BackwardWeight
 		c.load([]region{saved.region(0, 1, normFields*c0, normFields*c1)}, ClassActivations, 32, fwd)
 		allSums := records(sums, ClassGradients, 0, c1-c0, normFields)
@@ -278,7 +278,7 @@ func (c *compiler) layerNormChunks(what string, fixed [numRoles]int64, perChunk 
 	if err != nil {
 		return nil, err
 	}
-	return gridChunks(c.batch, ni, 0, ch, h, h), nil
+	return c.gridChunks(c.batch, ni, 0, ch, h, h), nil
 }
 
 // forwardLayerNorm normalises each position over its channels, one chunk of examples

@@ -1,6 +1,10 @@
 package kernels
 
-import "github.com/rctsim/rctsim/models"
+import (
+	"fmt"
+
+	"github.com/rctsim/rctsim/models"
+)
 
 // A position embedding adds its table (the layout of one example) to every example.
 // Forward streams the input in chunks; the table's rows for a chunk's channels are
@@ -56,9 +60,12 @@ func (c *compiler) backwardPosEmbedding(i int, dy act4) error {
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
+	if err := c.room(mulSat(ceilDiv(ch, nc), ceilDiv(c.batch, ni)), fmt.Sprintf("a position embedding gradient over %d examples, %d at a time", c.batch, ni)); err != nil {
+		return err
+	}
 	var chunks []chunk // channels outermost: each range's gradient completes in turn
 	for c0 := int64(0); c0 < ch; c0 += nc {
-		chunks = append(chunks, gridChunks(c.batch, ni, c0, min(c0+nc, ch), dy.h, dy.h)...)
+		chunks = append(chunks, c.gridChunks(c.batch, ni, c0, min(c0+nc, ch), dy.h, dy.h)...)
 	}
 	c.streamChunks(chunks, []streamIn{dyIn}, dyPair, nil, func(k chunk, in *operandSlot) {
 		g := &operandSlot{s: grad, class: ClassGradients, bits: c.num.accBits, bytes: (k.c1 - k.c0) * perChannel * accBytes}

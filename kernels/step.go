@@ -44,6 +44,11 @@ func (c *compiler) step() error {
 
 func (c *compiler) layerErr(i int, p models.Phase, err error) error {
 	if err == nil {
+		// A bound exceeded where no error could be returned (see compiler.err) belongs
+		// to the layer whose kernel just ran.
+		err = c.err
+	}
+	if err == nil {
 		return nil
 	}
 	if _, ok := err.(*CompileError); ok {

@@ -145,6 +145,9 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
+	if err := c.room(mulSat(ceilDiv(s.images, ni), ceilDiv(chans, nc)), fmt.Sprintf("a %s pass over %d examples, %d at a time", s.vop, s.images, ni)); err != nil {
+		return err
+	}
 	var chunks []chunk
 	for n := int64(0); n < s.images; n += ni {
 		for ch := int64(0); ch < chans; ch += nc {
@@ -182,6 +185,9 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	}
 	cur := stage(chunks[0])
 	for i, k := range chunks {
+		if c.err != nil {
+			return c.err
+		}
 		var next staged
 		if i+1 < len(chunks) {
 			next = stage(chunks[i+1])

@@ -91,6 +91,17 @@ func (d dim) candidates() []int64 {
 	return out
 }
 
+// tileCount is len(d.tiles(t)), without cutting them.
+func (d dim) tileCount(t int64) int64 {
+	switch {
+	case d.kind != dimSpatial:
+		return ceilDiv(d.count, max(t/d.g, 1))
+	case t >= d.imageSize():
+		return ceilDiv(d.images, t/d.imageSize())
+	}
+	return mulSat(d.images, ceilDiv(d.h, max(t/d.w, 1)))
+}
+
 // tiles cuts the dimension into tiles of size t (a value from candidates).
 func (d dim) tiles(t int64) []tile {
 	var out []tile

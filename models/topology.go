@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -28,10 +29,12 @@ type TopologyLayer struct {
 var ErrEmptyTopology = errors.New("empty topology")
 
 // maxTopologyValue bounds every integer in a topology file, and maxTopologyMACs the
-// multiply-accumulates of one row, so that no product downstream overflows int64.
+// multiply-accumulates of one row: the simulator's bound for one program
+// (kernels.MaxMACs, 10^15), within which no product or sum downstream overflows an
+// int64. A row beyond it is refused at its line rather than after compiling.
 const (
 	maxTopologyValue = 1 << 24
-	maxTopologyMACs  = 1 << 62
+	maxTopologyMACs  = 1 << 50
 )
 
 // topoColumn is one column of a topology format.
@@ -345,9 +348,22 @@ func (t *topologyReader) row(record []string, cols []topoColumn) (TopologyLayer,
 	}
 	m, n, k := tl.Layer.GEMMDims()
 	if !productAtMost(maxTopologyMACs, m, n, k, int64(tl.Batch)) {
-		return TopologyLayer{}, t.errAt(0, "", "layer %q is too large (more than 2^62 multiply-accumulates)", name)
+		return TopologyLayer{}, t.errAt(0, "", "layer %q is too large (%s multiply-accumulates; the simulator runs at most 2^50 in one program)", name, macsText(m, n, k, int64(tl.Batch)))
 	}
 	return tl, nil
+}
+
+// macsText prints the product of positive factors, or "more than 2^63" when it
+// overflows.
+func macsText(factors ...int64) string {
+	if !productAtMost(math.MaxInt64, factors...) {
+		return "more than 2^63"
+	}
+	p := int64(1)
+	for _, f := range factors {
+		p *= f
+	}
+	return strconv.FormatInt(p, 10)
 }
 
 // productAtMost reports whether the product of positive factors is at most limit,

@@ -14,6 +14,8 @@ import (
 
 const convHeader = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
 
+const gemmHeader = "Layer Name, M, N, K,\n"
+
 func conv(name string, c, h, w, kh, kw, nf, stride, line int) TopologyLayer {
 	return TopologyLayer{
 		Layer: Layer{
@@ -203,7 +205,6 @@ func TestReadTopologyGood(t *testing.T) {
 }
 
 func TestReadTopologyBad(t *testing.T) {
-	const gemmHeader = "Layer Name, M, N, K,\n"
 	tests := []struct {
 		name      string
 		in        string
@@ -307,7 +308,16 @@ func TestReadTopologyBad(t *testing.T) {
 		},
 		{
 			name: "too many MACs", in: gemmHeader + "fc, 16777216, 16777216, 16777216,\n", gemm: true,
-			line: 2, col: 1, msg: `layer "fc" is too large`,
+			line: 2, col: 1, msg: `layer "fc" is too large (more than 2^63 multiply-accumulates`,
+		},
+		{
+			// Each value within its cap, the product used to tile for ever.
+			name: "10^18 MACs", in: gemmHeader + "ok, 8, 8, 8,\nfc, 1000000, 1000000, 1000000,\n", gemm: true,
+			line: 3, col: 1, msg: `layer "fc" is too large (1000000000000000000 multiply-accumulates; the simulator runs at most 2^50`,
+		},
+		{
+			name: "convolution of 2^50+ MACs", in: convHeader + "c, 16384, 16384, 1, 1, 65536, 128, 1,\n",
+			line: 2, col: 1, msg: `layer "c" is too large (2251799813685248 multiply-accumulates`,
 		},
 		{
 			name: "gemm non-integer", in: gemmHeader + "fc1, 32, 1.5e2, 400,\n", gemm: true,
@@ -407,6 +417,9 @@ func FuzzReadTopology(f *testing.F) {
 	f.Add([]byte("Layer,M,N,K\nQKT,1024,1024,64\n"), true)
 	f.Add([]byte("Layer name,IFMAP height,IFMAP width,Filter height,Filter width,Channels,Num filter,Stride height,Stride width,\nc,9,9,3,3,2,5,2,2,\n"), false)
 	f.Add([]byte(convHeader+"\"a\nb\", 3, 3, 1, 1, 1, 1, 1,\n"), false)
+	// Products beyond the simulator's 2^50 MACs, each value within its cap.
+	f.Add([]byte(gemmHeader+"fc, 1000000, 1000000, 1000000,\n"), true)
+	f.Add([]byte(convHeader+"c, 16384, 16384, 1, 1, 65536, 128, 1,\n"), false)
 
 	f.Fuzz(func(t *testing.T, data []byte, gemm bool) {
 		layers, err := ReadTopology(bytes.NewReader(data), "fuzz.csv", gemm)
@@ -429,6 +442,9 @@ func FuzzReadTopology(f *testing.F) {
 		prevLine := 0
 		for _, tl := range layers {
 			l := tl.Layer
+			if m, n, k := l.GEMMDims(); !productAtMost(maxTopologyMACs, m, n, k, int64(tl.Batch)) {
+				t.Errorf("line %d: more than 2^50 MACs read", tl.Line)
+			}
 			if l.Name == "" || strings.TrimSpace(l.Name) != l.Name {
 				t.Errorf("line %d: bad name %q", tl.Line, l.Name)
 			}

@@ -107,7 +107,11 @@
 // units the instruction waits for (instructions on one unit run in program order).
 // Blank lines and lines starting with # are ignored. Reading checks every field and then
 // the program's structure (dependencies point backwards, operands inside their
-// buffers, transfers inside their tensors).
+// buffers, transfers inside their tensors) and sizes (kernels.Program.Validate, with
+// checked arithmetic: a transfer of at most 2^20 rows and 2^26 bytes, GEMM dimensions
+// up to 2^32, at most 2^50 MACs and 2^50 vector elements in all, tensors within 2^50
+// bytes, integer operands at least one bit wide); an instruction that breaks a rule is
+// reported at its line, with the field at fault.
 //
 // # Timeline
 //

@@ -272,12 +272,9 @@ func findData(dir, name string) (string, error) {
 	return "", fmt.Errorf("MNIST file %s not found (nor %s.gz); %s", p, p, mnistFetchHint)
 }
 
-// readIDXFile opens dir/name (or name.gz) and parses it, prefixing errors with the path.
-func readIDXFile(dir, name string, maxItems int) (*idxFile, error) {
-	p, err := findData(dir, name)
-	if err != nil {
-		return nil, err
-	}
+// readIDXPath opens the IDX file at p (plain or gzipped) and parses it, prefixing
+// errors with the path.
+func readIDXPath(p string, maxItems int) (*idxFile, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -320,16 +317,22 @@ func LoadMNIST(dir string, pad bool, limitTrain, limitTest int) (*Split, error) 
 }
 
 func loadMNISTSet(dir, imagesName, labelsName string, pad bool, limit int) (*mnistSet, error) {
-	img, err := readIDXFile(dir, imagesName, limit)
+	ip, err := findData(dir, imagesName)
 	if err != nil {
 		return nil, err
 	}
-	lab, err := readIDXFile(dir, labelsName, limit)
+	lp, err := findData(dir, labelsName)
 	if err != nil {
 		return nil, err
 	}
-	ip := filepath.Join(dir, imagesName)
-	lp := filepath.Join(dir, labelsName)
+	img, err := readIDXPath(ip, limit)
+	if err != nil {
+		return nil, err
+	}
+	lab, err := readIDXPath(lp, limit)
+	if err != nil {
+		return nil, err
+	}
 	if len(img.dims) != 3 {
 		return nil, fmt.Errorf("%s: images must have 3 dimensions (count, rows, columns), header has %v", ip, img.dims)
 	}
@@ -350,7 +353,7 @@ func loadMNISTSet(dir, imagesName, labelsName string, pad bool, limit int) (*mni
 			return nil, fmt.Errorf("%s: label %d of example %d is outside 0..%d", lp, l, i, mnistClasses-1)
 		}
 	}
-	s := &mnistSet{n: img.dims[0], h: img.dims[1], w: img.dims[2], pixels: img.data, labels: lab.data}
+	s := &mnistSet{n: img.dims[0], h: img.dims[1], w: img.dims[2], pixels: img.data, labels: lab.data, source: ip}
 	if pad {
 		s.pad = mnistPad
 	}
@@ -363,6 +366,7 @@ func loadMNISTSet(dir, imagesName, labelsName string, pad bool, limit int) (*mni
 // mnistSet is one MNIST set. Pixels stay bytes (a quarter of float32's memory) and are
 // converted and padded by Fill.
 type mnistSet struct {
+	source       string // the images file
 	n, h, w, pad int
 	pixels       []byte // n*h*w, row-major
 	labels       []byte
@@ -370,6 +374,8 @@ type mnistSet struct {
 }
 
 func (s *mnistSet) Len() int { return s.n }
+
+func (s *mnistSet) Source() string { return s.source }
 
 func (s *mnistSet) InputShape() models.Shape {
 	return models.Shape{C: 1, H: s.h + 2*s.pad, W: s.w + 2*s.pad}

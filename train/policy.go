@@ -198,15 +198,16 @@ func (c PolicyConfig) String() string {
 
 // Validate checks the fields the config's kind uses. The error lists every problem,
 // one per line, each naming the policy and the field, e.g.
-// "policy rct: t_min 0.5 must be below t_max 0.1".
+// "policy rct: t_min 0.5 must be below t_max 0.1"; each is a *FieldError whose Field
+// is the field's name in those messages ("t_min").
 func (c PolicyConfig) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("policy %s: "+format, append([]any{c.Kind}, args...)...))
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Err: fmt.Errorf("policy %s: "+format, append([]any{c.Kind}, args...)...)})
 	}
 	width := func(name string, v int) bool {
 		if v < PolicyMinBits || v > PolicyMaxBits {
-			bad("%s %d must be in %d..%d", name, v, PolicyMinBits, PolicyMaxBits)
+			bad(name, "%s %d must be in %d..%d", name, v, PolicyMinBits, PolicyMaxBits)
 			return false
 		}
 		return true
@@ -214,7 +215,7 @@ func (c PolicyConfig) Validate() error {
 	bitRange := func() bool {
 		okMin, okMax := width("min_bits", c.MinBits), width("max_bits", c.MaxBits)
 		if okMin && okMax && c.MinBits > c.MaxBits {
-			bad("min_bits %d must not exceed max_bits %d", c.MinBits, c.MaxBits)
+			bad("min_bits", "min_bits %d must not exceed max_bits %d", c.MinBits, c.MaxBits)
 			return false
 		}
 		return okMin && okMax
@@ -222,45 +223,45 @@ func (c PolicyConfig) Validate() error {
 	switch c.Kind {
 	case PolicyRCT:
 		if c.Interval < 1 {
-			bad("interval %d must be at least 1", c.Interval)
+			bad("interval", "interval %d must be at least 1", c.Interval)
 		}
 		if bitRange() && width("start_bits", c.StartBits) && (c.StartBits < c.MinBits || c.StartBits > c.MaxBits) {
-			bad("start_bits %d must be in min_bits..max_bits (%d..%d)", c.StartBits, c.MinBits, c.MaxBits)
+			bad("start_bits", "start_bits %d must be in min_bits..max_bits (%d..%d)", c.StartBits, c.MinBits, c.MaxBits)
 		}
 		okMin := !math.IsNaN(c.TMin) && !math.IsInf(c.TMin, 0) && c.TMin >= 0
 		if !okMin {
-			bad("t_min %s must be a finite number >= 0", policyFloat(c.TMin))
+			bad("t_min", "t_min %s must be a finite number >= 0", policyFloat(c.TMin))
 		}
 		okMax := !math.IsNaN(c.TMax)
 		if !okMax {
-			bad("t_max %s must be a number (+Inf disables dropping bits)", policyFloat(c.TMax))
+			bad("t_max", "t_max %s must be a number (+Inf disables dropping bits)", policyFloat(c.TMax))
 		}
 		if okMin && okMax && c.TMin >= c.TMax {
-			bad("t_min %s must be below t_max %s", policyFloat(c.TMin), policyFloat(c.TMax))
+			bad("t_min", "t_min %s must be below t_max %s", policyFloat(c.TMin), policyFloat(c.TMax))
 		}
 	case PolicyFixed:
 		width("bits", c.Bits)
 	case PolicyCyclic:
 		ok := bitRange()
 		if c.Period < 2 {
-			bad("period %d must be at least 2 steps", c.Period)
+			bad("period", "period %d must be at least 2 steps", c.Period)
 		} else if ok {
 			// Within a cycle the width rises monotonically, so the cycle's last step has
 			// its widest precision; a period too short never gets to max_bits.
 			if top := cptBits(c.MinBits, c.MaxBits, c.Period, c.Period-1); top != c.MaxBits {
-				bad("period %d is too short: the cycle peaks at %d bits and never reaches max_bits %d", c.Period, top, c.MaxBits)
+				bad("period", "period %d is too short: the cycle peaks at %d bits and never reaches max_bits %d", c.Period, top, c.MaxBits)
 			}
 		}
 	case PolicyProgressive:
 		ok := bitRange()
 		if c.TotalSteps < 1 {
-			bad("total_steps %d must be at least 1", c.TotalSteps)
+			bad("total_steps", "total_steps %d must be at least 1", c.TotalSteps)
 		} else if ok && c.TotalSteps < c.MaxBits-c.MinBits+1 {
-			bad("total_steps %d must be at least the number of stages, %d (max_bits-min_bits+1), so that every width is used",
+			bad("total_steps", "total_steps %d must be at least the number of stages, %d (max_bits-min_bits+1), so that every width is used",
 				c.TotalSteps, c.MaxBits-c.MinBits+1)
 		}
 	default:
-		return fmt.Errorf("unknown policy kind %q (want %s)", c.Kind, strings.Join(PolicyKinds, ", "))
+		return &FieldError{Field: "kind", Err: fmt.Errorf("unknown policy kind %q (want %s)", c.Kind, strings.Join(PolicyKinds, ", "))}
 	}
 	return errors.Join(errs...)
 }

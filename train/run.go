@@ -67,25 +67,54 @@ type Summary struct {
 	ExamplesPerSecond float64   `json:"examples_per_second"`
 }
 
+// Sourced is a Dataset read from a file, which errors about it name: the MNIST sets
+// (their images file) and the text sets (the text file).
+type Sourced interface {
+	Source() string
+}
+
+// CheckData checks that both sets of data fit net: the input shape, the classes
+// (outputs, or an embedding's vocabulary), the labels per example. An error names the
+// set, the file it came from (when Sourced) and both shapes or counts, so that a data
+// file that does not fit is found before any training starts.
+func CheckData(net *models.Network, data *Split) error {
+	p, err := newPlan(net)
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		return errors.New("no data")
+	}
+	if err := checkData(net, p, "training", data.Train); err != nil {
+		return err
+	}
+	return checkData(net, p, "test", data.Test)
+}
+
 // checkData checks that a dataset fits the network.
 func checkData(net *models.Network, p *plan, name string, ds Dataset) error {
 	if ds == nil {
 		return fmt.Errorf("no %s set", name)
 	}
+	if s, ok := ds.(Sourced); ok && s.Source() != "" {
+		name += " set " + s.Source()
+	} else {
+		name += " set"
+	}
 	if s := ds.InputShape(); s != net.Input {
-		return fmt.Errorf("%s set has inputs %v but %s expects %v", name, s, net.Name, net.Input)
+		return fmt.Errorf("%s has inputs %v but %s expects %v", name, s, net.Name, net.Input)
 	}
 	if c := ds.Classes(); c > net.Classes {
-		return fmt.Errorf("%s set has %d classes but %s has %d outputs", name, c, net.Name, net.Classes)
+		return fmt.Errorf("%s has %d classes but %s has %d outputs", name, c, net.Name, net.Classes)
 	}
 	if l := ds.LabelsPerExample(); l != p.positions {
-		return fmt.Errorf("%s set has %d labels per example but %s predicts %d positions", name, l, net.Name, p.positions)
+		return fmt.Errorf("%s has %d labels per example but %s predicts %d positions", name, l, net.Name, p.positions)
 	}
 	if p.embedIn && ds.Classes() > net.Layers[0].Vocab {
-		return fmt.Errorf("%s set has %d token ids but %s's embedding has %d", name, ds.Classes(), net.Name, net.Layers[0].Vocab)
+		return fmt.Errorf("%s has %d token ids but %s's embedding has %d", name, ds.Classes(), net.Name, net.Layers[0].Vocab)
 	}
 	if ds.Len() == 0 {
-		return fmt.Errorf("%s set is empty", name)
+		return fmt.Errorf("%s is empty", name)
 	}
 	return nil
 }
@@ -105,13 +134,7 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 	if err != nil {
 		return nil, err
 	}
-	if data == nil {
-		return nil, errors.New("no data")
-	}
-	if err := checkData(net, t.p, "training", data.Train); err != nil {
-		return nil, err
-	}
-	if err := checkData(net, t.p, "test", data.Test); err != nil {
+	if err := CheckData(net, data); err != nil {
 		return nil, err
 	}
 	batcher := NewBatcher(data.Train.Len(), cfg.Batch, cfg.Seed, true)

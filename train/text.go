@@ -142,8 +142,8 @@ func LoadText(path string, context int) (*TextSplit, error) {
 	classes := len(alphabet)
 	return &TextSplit{
 		Split: Split{
-			Train: &textSet{ids: parts[0], context: context, classes: classes},
-			Test:  &textSet{ids: parts[1], context: context, classes: classes},
+			Train: &textSet{ids: parts[0], context: context, classes: classes, source: path},
+			Test:  &textSet{ids: parts[1], context: context, classes: classes, source: path},
 		},
 		Alphabet: alphabet,
 	}, nil
@@ -152,12 +152,15 @@ func LoadText(path string, context int) (*TextSplit, error) {
 // textSet is one part of a text; ids fit a byte since the alphabet has at most 256
 // symbols.
 type textSet struct {
+	source  string // the text file
 	ids     []byte
 	context int
 	classes int
 }
 
 func (s *textSet) Len() int { return len(s.ids) - s.context }
+
+func (s *textSet) Source() string { return s.source }
 
 func (s *textSet) InputShape() models.Shape { return models.Shape{C: 1, H: 1, W: s.context} }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
@@ -81,75 +82,109 @@ func DefaultConfig(method numerics.Method) Config {
 	return c
 }
 
-// Validate checks the fields the method uses.
+// FieldError is a value of a Config (or of its PolicyConfig) that cannot work. Field
+// names it as the messages do, in snake case ("lr", "eval_limit"; "policy.t_min" in a
+// Config's error), so that a caller that takes the value under another name (a
+// command-line flag) can say which; the message is Err's alone.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Validate checks the fields the method uses: every problem, joined, each a
+// *FieldError naming its field.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Err: fmt.Errorf(format, args...)})
+	}
 	if _, err := numerics.ParseMethod(string(c.Method)); err != nil {
-		return err
+		return &FieldError{Field: "method", Err: err}
 	}
 	if c.Epochs < 1 {
-		bad("epochs %d must be at least 1", c.Epochs)
+		bad("epochs", "epochs %d must be at least 1", c.Epochs)
 	}
 	if c.Batch < 1 {
-		bad("batch %d must be at least 1", c.Batch)
+		bad("batch", "batch %d must be at least 1", c.Batch)
 	}
-	if c.MaxSteps < 0 || c.EvalEvery < 0 || c.EvalBatch < 0 || c.EvalLimit < 0 {
-		bad("max steps, eval every, eval batch and eval limit must be >= 0")
+	for _, f := range []struct {
+		field string
+		v     int
+	}{{"max_steps", c.MaxSteps}, {"eval_every", c.EvalEvery}, {"eval_batch", c.EvalBatch}, {"eval_limit", c.EvalLimit}} {
+		if f.v < 0 {
+			bad(f.field, "%s %d must be >= 0", strings.ReplaceAll(f.field, "_", " "), f.v)
+		}
 	}
 	if !(c.LR > 0) || math.IsInf(c.LR, 0) {
-		bad("learning rate %v must be a positive number", c.LR)
+		bad("lr", "learning rate %v must be a positive finite number", c.LR)
 	}
 	switch c.LRSchedule {
 	case "", "constant", "cosine":
 	default:
-		bad("unknown learning-rate schedule %q (want constant or cosine)", c.LRSchedule)
+		bad("lr_schedule", "unknown learning-rate schedule %q (want constant or cosine)", c.LRSchedule)
 	}
 	if c.LRSteps < 0 {
-		bad("lr steps %d must be >= 0", c.LRSteps)
+		bad("lr_steps", "lr steps %d must be >= 0", c.LRSteps)
 	}
 	switch c.Method {
 	case numerics.RCT:
 		if _, err := numerics.ParseRounding(c.Rounding); err != nil {
-			bad("%v", err)
+			bad("rounding", "%v", err)
 		}
 		if c.LossRounding != "" {
 			if _, err := numerics.ParseRounding(c.LossRounding); err != nil {
-				bad("loss rounding: %v", err)
+				bad("loss_rounding", "loss rounding: %v", err)
 			}
 		}
-		if _, err := numerics.NewFixedLR(c.LR); err != nil {
-			bad("%v", err)
+		if _, err := numerics.NewFixedLR(c.LR); err != nil && c.LR > 0 && !math.IsInf(c.LR, 0) {
+			bad("lr", "%v", err)
 		}
 		if c.Headroom < 0 || c.Headroom > 8 {
-			bad("headroom %d must be in 0..8 bits", c.Headroom)
+			bad("headroom", "headroom %d must be in 0..8 bits", c.Headroom)
 		}
-		if err := c.Policy.Validate(); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, policyErrors(c.Policy.Validate())...)
 	case numerics.QAT:
 		if c.QATBits < 2 || c.QATBits > 32 {
-			bad("qat bits %d must be in 2..32", c.QATBits)
+			bad("qat_bits", "qat bits %d must be in 2..32", c.QATBits)
 		}
 		switch c.Policy.Kind {
 		case "", PolicyFixed:
 		case PolicyCyclic, PolicyProgressive:
-			if err := c.Policy.Validate(); err != nil {
-				errs = append(errs, err)
-			}
+			errs = append(errs, policyErrors(c.Policy.Validate())...)
 		default:
-			bad("method qat cannot use policy %q (it needs RCT's integer weights); use fixed, cyclic or progressive", c.Policy.Kind)
+			bad("policy.kind", "method qat cannot use policy %q (it needs RCT's integer weights); use fixed, cyclic or progressive", c.Policy.Kind)
 		}
 	}
 	if c.Method != numerics.RCT {
-		if c.Momentum < 0 || c.Momentum >= 1 {
-			bad("momentum %v must be in [0, 1)", c.Momentum)
+		if !(c.Momentum >= 0 && c.Momentum < 1) {
+			bad("momentum", "momentum %v must be in [0, 1)", c.Momentum)
 		}
-		if c.WeightDecay < 0 {
-			bad("weight decay %v must be >= 0", c.WeightDecay)
+		if !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0) {
+			bad("weight_decay", "weight decay %v must be a finite number >= 0", c.WeightDecay)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// policyErrors lists the errors of PolicyConfig.Validate with their fields as a
+// Config's ("policy.t_min").
+func policyErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	for _, e := range list {
+		if fe, ok := e.(*FieldError); ok {
+			fe.Field = "policy." + fe.Field
+		}
+	}
+	return list
 }
 
 // policyConfig returns the policy the method follows; false for FP32, which has none.

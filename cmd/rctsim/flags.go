@@ -64,6 +64,20 @@ func (fs *flagSet) parse(args []string, maxArgs int) error {
 	return nil
 }
 
+// given lists the flags given, by their current names: the training options take
+// them as experiment.TrainOptions.Given, so that an explicit zero is a value.
+func (fs *flagSet) given() []string {
+	var names []string
+	fs.Visit(func(f *flag.Flag) {
+		name := f.Name
+		if cur, ok := fs.aliases[name]; ok {
+			name = cur
+		}
+		names = append(names, name)
+	})
+	return names
+}
+
 // only rejects every flag given that is not in allowed: what a command is asked to
 // do (the mode) does not use it, and ignoring it would hide a mistake.
 func (fs *flagSet) only(mode string, allowed ...string) error {

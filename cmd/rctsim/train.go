@@ -31,6 +31,7 @@ func runTrain(c *command, e *env, args []string) error {
 	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
+	o.Given = fs.given()
 	method, err := numerics.ParseMethod(o.Method)
 	if err != nil {
 		return usagef("%v", err)
@@ -91,6 +92,7 @@ func runCompare(c *command, e *env, args []string) error {
 	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
+	f.Given = fs.given()
 	return compare(e, &f)
 }
 

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +23,8 @@ import (
 )
 
 // TrainOptions are the options of one training run, as `rctsim train` takes them;
-// run.json records all of them. A zero value means the method's default.
+// run.json records all of them. A zero value means the method's default, unless the
+// option is listed in Given.
 type TrainOptions struct {
 	Out       string  `json:"out"`
 	Model     string  `json:"model"`
@@ -46,6 +49,94 @@ type TrainOptions struct {
 	Rounding  string  `json:"rounding"`
 	EvalEvery int     `json:"eval_every"`
 	Force     bool    `json:"force"`
+	// Given lists the options set explicitly, by their command-line names ("bits",
+	// "lr", "t-min"): their values are used and checked even when zero, so that
+	// --bits 0 is an error and --t-min 0 a threshold, rather than the default.
+	Given []string `json:"given,omitempty"`
+}
+
+// given reports whether option name was set: listed in Given, or not zero.
+func (o *TrainOptions) given(name string, nonZero bool) bool {
+	return nonZero || slices.Contains(o.Given, name)
+}
+
+// checkValues checks each option given on its own, whatever method and policy use
+// it, so that a value no run could use (--bits 0, --lr NaN) is an error naming the
+// option even where the method ignores it. Combinations are train.Config.Validate's.
+func (o *TrainOptions) checkValues() error {
+	var errs []error
+	bad := func(option, format string, args ...any) { errs = append(errs, optionErrorf(option, format, args...)) }
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	for _, w := range []struct {
+		option string
+		v      int
+	}{{"bits", o.Bits}, {"min-bits", o.MinBits}, {"max-bits", o.MaxBits}, {"start-bits", o.StartBits}} {
+		if o.given(w.option, w.v != 0) && (w.v < train.PolicyMinBits || w.v > train.PolicyMaxBits) {
+			bad(w.option, "bitwidth %d must be in %d..%d", w.v, train.PolicyMinBits, train.PolicyMaxBits)
+		}
+	}
+	for _, n := range []struct {
+		option string
+		v, min int
+	}{{"epochs", o.Epochs, 1}, {"batch", o.Batch, 1}, {"steps", o.Steps, 0}, {"limit", o.Limit, 0},
+		{"test-limit", o.TestLimit, 0}, {"eval-every", o.EvalEvery, 0}} {
+		if n.v < n.min {
+			bad(n.option, "%d must be at least %d", n.v, n.min)
+		}
+	}
+	if o.given("interval", o.Interval != 0) && o.Interval < 1 {
+		bad("interval", "%d steps must be at least 1", o.Interval)
+	}
+	if o.given("period", o.Period != 0) && o.Period < 2 {
+		bad("period", "%d steps must be at least 2", o.Period)
+	}
+	if o.given("lr", o.LR != 0) && !(o.LR > 0 && finite(o.LR)) {
+		bad("lr", "learning rate %v must be a positive finite number", o.LR)
+	}
+	if o.given("t-min", o.TMin != 0) && !(o.TMin >= 0 && finite(o.TMin)) {
+		bad("t-min", "%v must be a finite number >= 0", o.TMin)
+	}
+	if o.given("t-max", o.TMax != 0) && !(o.TMax > 0) {
+		bad("t-max", "%v must be a number above 0 (+Inf: never drop a bit)", o.TMax)
+	}
+	if o.Rounding != "" {
+		if _, err := numerics.ParseRounding(o.Rounding); err != nil {
+			bad("rounding", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// configOptions maps the fields of train.Config's errors (train.FieldError) to the
+// options that set them.
+var configOptions = map[string]string{
+	"epochs": "epochs", "batch": "batch", "max_steps": "steps", "lr": "lr", "rounding": "rounding",
+	"eval_every": "eval-every", "eval_limit": "test-limit", "qat_bits": "bits",
+	"policy.kind": "policy", "policy.interval": "interval", "policy.t_min": "t-min", "policy.t_max": "t-max",
+	"policy.min_bits": "min-bits", "policy.max_bits": "max-bits", "policy.start_bits": "start-bits",
+	"policy.bits": "bits", "policy.period": "period",
+}
+
+// optionErrors turns the errors of train.Config.Validate into OptionErrors naming
+// the option of each field (none for a field no option sets).
+func optionErrors(err error) error {
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	out := make([]error, len(list))
+	for i, e := range list {
+		oe := &OptionError{Err: e}
+		var fe *train.FieldError
+		if errors.As(e, &fe) {
+			oe.Option = configOptions[fe.Field]
+		}
+		out[i] = oe
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return errors.Join(out...)
 }
 
 // RunRecord is run.json: every option, the resolved training configuration and the
@@ -104,8 +195,11 @@ func (o Observer) logf(format string, args ...any) {
 // that are set.
 func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 	cfg := train.DefaultConfig(method)
+	if err := o.checkValues(); err != nil {
+		return cfg, err
+	}
 	cfg.Epochs, cfg.Batch, cfg.Seed, cfg.MaxSteps, cfg.EvalEvery = o.Epochs, o.Batch, o.Seed, o.Steps, o.EvalEvery
-	if o.LR != 0 {
+	if o.given("lr", o.LR != 0) {
 		cfg.LR = o.LR
 	}
 	if o.Rounding != "" {
@@ -114,7 +208,7 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 	if o.TestLimit > 0 {
 		cfg.EvalLimit = o.TestLimit
 	}
-	if method == numerics.QAT && o.Bits != 0 {
+	if method == numerics.QAT && o.given("bits", o.Bits != 0) {
 		cfg.QATBits = o.Bits
 	}
 	if o.Policy != "" {
@@ -127,21 +221,21 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 		}
 	}
 	p := &cfg.Policy
-	set := func(dst *int, v int) {
-		if v != 0 {
+	set := func(option string, dst *int, v int) {
+		if o.given(option, v != 0) {
 			*dst = v
 		}
 	}
-	set(&p.Interval, o.Interval)
-	set(&p.MinBits, o.MinBits)
-	set(&p.MaxBits, o.MaxBits)
-	set(&p.StartBits, o.StartBits)
-	set(&p.Period, o.Period)
-	set(&p.Bits, o.Bits)
-	if o.TMin != 0 {
+	set("interval", &p.Interval, o.Interval)
+	set("min-bits", &p.MinBits, o.MinBits)
+	set("max-bits", &p.MaxBits, o.MaxBits)
+	set("start-bits", &p.StartBits, o.StartBits)
+	set("period", &p.Period, o.Period)
+	set("bits", &p.Bits, o.Bits)
+	if o.given("t-min", o.TMin != 0) {
 		p.TMin = o.TMin
 	}
-	if o.TMax != 0 {
+	if o.given("t-max", o.TMax != 0) {
 		p.TMax = o.TMax
 	}
 	if method == numerics.QAT && p.Kind == train.PolicyFixed {
@@ -166,7 +260,7 @@ func (o *TrainOptions) Check(net *models.Network, method numerics.Method) (train
 		check.Policy.TotalSteps = 1 // set from the data when the run starts
 	}
 	if err := check.Validate(); err != nil {
-		return cfg, &OptionError{Err: err}
+		return cfg, optionErrors(err)
 	}
 	if err := CheckBatchMemory(net, o.Batch, MachineMemoryBytes()); err != nil {
 		return cfg, err
@@ -183,8 +277,13 @@ func (o *TrainOptions) Check(net *models.Network, method numerics.Method) (train
 
 // LoadData loads the data set a model trains on: MNIST for the image models (padded
 // to 32x32 for those that take 32x32 inputs), the Opticks text for the character
-// models. It returns the data and a one-line description.
+// models. It returns the data and a one-line description. Data that does not fit the
+// model (train.CheckData: a file of other image sizes, more symbols than the
+// embedding holds) is an OptionError naming the file and both shapes, before any
+// training starts.
 func LoadData(net *models.Network, o *TrainOptions) (*train.Split, string, error) {
+	var split *train.Split
+	var desc string
 	if net.Layers[0].Kind == models.Embedding {
 		if o.Limit > 0 || o.TestLimit > 0 {
 			return nil, "", optionErrorf("limit", "--limit and --test-limit apply to MNIST; limit a text run with --steps")
@@ -193,15 +292,26 @@ func LoadData(net *models.Network, o *TrainOptions) (*train.Split, string, error
 		if err != nil {
 			return nil, "", err
 		}
-		split := text.Split
-		return &split, fmt.Sprintf("text (%d symbols, %d train / %d test windows)", len(text.Alphabet), split.Train.Len(), split.Test.Len()), nil
+		split = &text.Split
+		desc = fmt.Sprintf("text (%d symbols, %d train / %d test windows)", len(text.Alphabet), split.Train.Len(), split.Test.Len())
+	} else {
+		pad := net.Input.H == 32
+		var err error
+		if split, err = train.LoadMNIST(o.Data, pad, o.Limit, o.TestLimit); err != nil {
+			return nil, "", err
+		}
+		desc = fmt.Sprintf("mnist (%d train / %d test)", split.Train.Len(), split.Test.Len())
 	}
-	pad := net.Input.H == 32
-	split, err := train.LoadMNIST(o.Data, pad, o.Limit, o.TestLimit)
-	if err != nil {
-		return nil, "", err
+	if err := train.CheckData(net, split); err != nil {
+		// The data is the --data file's, or the default data, which the model does not
+		// take.
+		option := "data"
+		if o.Data == "" {
+			option = "model"
+		}
+		return nil, "", &OptionError{Option: option, Err: err}
 	}
-	return split, fmt.Sprintf("mnist (%d train / %d test)", split.Train.Len(), split.Test.Len()), nil
+	return split, desc, nil
 }
 
 // runSteps is the number of steps a run will train.
@@ -227,7 +337,7 @@ func Train(ctx context.Context, net *models.Network, data *train.Split, dataset 
 		cfg.Policy.TotalSteps = steps
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, &OptionError{Err: err}
+		return nil, optionErrors(err)
 	}
 	created, err := newFileSet(o.Out)
 	if err != nil {

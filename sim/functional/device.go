@@ -70,6 +70,11 @@ type Device struct {
 	errs  [][]int8
 }
 
+// MaxImageBytes bounds the memory images a Device allocates on the host (DRAM and the
+// used part of each SRAM buffer): the device check runs small steps, and a program that
+// needs more is refused with an error rather than exhausting the host's memory.
+const MaxImageBytes = 4 << 30
+
 // Check reports whether functional execution covers every layer of net:
 // the layers of the MLP and LeNet-5 class (linear, ungrouped convolution, ReLU,
 // pooling, flatten, residual add). The vector kernels of normalisation, attention,
@@ -99,15 +104,38 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	if err := Check(net); err != nil {
 		return nil, err
 	}
+	if err := prog.Validate(); err != nil {
+		return nil, err
+	}
 	d := &Device{net: net, prog: prog, state: st.Clone(), tensors: map[string]int32{}}
 	var top uint64
 	for i, t := range prog.Tensors {
 		top = max(top, t.Addr+uint64(t.Bytes))
 		d.tensors[t.Name] = int32(i)
 	}
+	// The images hold what the program touches: DRAM up to its last tensor, each SRAM
+	// buffer up to the end of its furthest operand (a chip with a TiB of SRAM runs a
+	// LeNet step in the few MB it uses), and no more than MaxImageBytes in all.
+	used := make([]int64, len(prog.Buffers))
+	for i := range prog.Instrs {
+		in := &prog.Instrs[i]
+		for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
+			if o.Bytes > 0 {
+				used[o.Buffer] = max(used[o.Buffer], o.End())
+			}
+		}
+	}
+	total := top
+	for _, u := range used {
+		total += uint64(u)
+	}
+	if total > MaxImageBytes {
+		return nil, fmt.Errorf("the functional device of %s needs %d bytes of memory images (DRAM %d, SRAM %v), more than the %d it may allocate",
+			net.Name, total, top, used, int64(MaxImageBytes))
+	}
 	d.dram = make([]byte, top)
-	for _, b := range prog.Buffers {
-		d.sram = append(d.sram, make([]byte, b.Capacity))
+	for _, u := range used {
+		d.sram = append(d.sram, make([]byte, u))
 	}
 	n := len(net.Layers)
 	d.weights = make([]int, n)

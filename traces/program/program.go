@@ -73,9 +73,11 @@ func operand(o kernels.Operand) string {
 }
 
 // Read reads a program dump. The result is checked with Program.Validate, so a
-// program that reads is one the simulator can run (given a profile with its buffers).
-// source names the input in errors, which are *fileio.Error whose Key is the field at
-// fault, e.g. "step.prog:12:5: rows: must be a positive integer".
+// program that reads is one the simulator can run (given a profile with its buffers):
+// sizes within kernels' limits, products that do not wrap, integer operands at least a
+// bit wide. source names the input in errors, which are *fileio.Error whose Key is the
+// field at fault, e.g. "step.prog:12:5: rows: must be a positive integer"; a rule of
+// Validate broken by an instruction is reported at that instruction's line.
 func Read(r io.Reader, source string) (*kernels.Program, error) {
 	pr := &programReader{file: source, sc: bufio.NewScanner(r), p: &kernels.Program{}}
 	pr.sc.Buffer(make([]byte, 64*1024), 1<<20)
@@ -87,18 +89,23 @@ func Read(r io.Reader, source string) (*kernels.Program, error) {
 		p.Footprint[t.Class] += t.Bytes
 	}
 	if err := p.Validate(); err != nil {
+		var ie *kernels.InstrError
+		if errors.As(err, &ie) && ie.Index < len(pr.lines) {
+			return nil, &fileio.Error{File: source, Line: pr.lines[ie.Index], Key: ie.Field, Err: err}
+		}
 		return nil, &fileio.Error{File: source, Err: err}
 	}
 	return p, nil
 }
 
 type programReader struct {
-	file string
-	sc   *bufio.Scanner
-	p    *kernels.Program
-	line int
-	text string
-	deps []int32 // backing store of every instruction's Deps
+	file  string
+	sc    *bufio.Scanner
+	p     *kernels.Program
+	line  int
+	text  string
+	deps  []int32 // backing store of every instruction's Deps
+	lines []int   // the line of each instruction, for Validate's errors
 }
 
 func (pr *programReader) errAt(col int, field string, format string, args ...any) error {
@@ -288,8 +295,8 @@ func (pr *programReader) tensor(fs []string, cols []int) error {
 	if addr, err = pr.int(fs[4], cols[4], "addr", 0, 1<<50); err != nil {
 		return err
 	}
-	if t.Bytes, err = pr.int(fs[5], cols[5], "bytes", 0, 1<<50); err != nil {
-		return err
+	if t.Bytes, err = pr.int(fs[5], cols[5], "bytes", 0, 1<<50-addr); err != nil {
+		return err // a tensor ends within the 2^50 bytes a program may span
 	}
 	bits, err := pr.int(fs[6], cols[6], "bits", 1, 64)
 	if err != nil {
@@ -361,6 +368,7 @@ func (pr *programReader) instr(fs []string, cols []int) error {
 		}
 	}
 	pr.p.Instrs = append(pr.p.Instrs, in)
+	pr.lines = append(pr.lines, pr.line)
 	return nil
 }
 

@@ -127,10 +127,26 @@ func FuzzReadProgram(f *testing.F) {
 	Write(&b, prog)
 	f.Add(b.String())
 	f.Add(Magic + "\nmodel \"m\"\nprofile \"p\"\nmethod \"rct\"\nbatch 1\nbuffer \"g\" 64\n")
+	for _, c := range overflowCases(f) {
+		f.Add(c.text)
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		p, err := Read(strings.NewReader(text), "fuzz.prog")
 		if err != nil {
+			var pe *fileio.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %T is not a *fileio.Error: %v", err, err)
+			}
 			return
+		}
+		// What reads is within the limits the simulator relies on.
+		if m := p.MACs(); m < 0 || m > kernels.MaxMACs {
+			t.Fatalf("program of %d MACs read", m)
+		}
+		for i := range p.Instrs {
+			if b := p.Instrs[i].Bytes(); b < 0 || b > kernels.MaxDMABytes {
+				t.Fatalf("instruction %d moves %d bytes", i, b)
+			}
 		}
 		// Whatever reads must write and read back to the same text.
 		var once, twice bytes.Buffer
@@ -146,4 +162,86 @@ func FuzzReadProgram(f *testing.F) {
 			t.Fatal("round trip is not stable")
 		}
 	})
+}
+
+// overflowCase is a valid dump edited so that a product wraps or a size passes
+// kernels' limits, with the line and key its error must name.
+type overflowCase struct {
+	name, text string
+	line       int
+	key, msg   string
+}
+
+func overflowCases(tb testing.TB) []overflowCase {
+	_, prog := compileLeNet(tb, numerics.RCT)
+	var good bytes.Buffer
+	Write(&good, prog)
+	lines := strings.Split(good.String(), "\n")
+	find := func(words ...string) int {
+	next:
+		for i, l := range lines {
+			for _, w := range words {
+				if !strings.Contains(l, w) {
+					continue next
+				}
+			}
+			return i
+		}
+		tb.Fatalf("no line with %q", words)
+		return 0
+	}
+	// set rewrites key=value fields of line i.
+	set := func(i int, kv ...string) string {
+		fields := strings.Fields(lines[i])
+		for j := 0; j < len(kv); j += 2 {
+			for f := range fields {
+				if strings.HasPrefix(fields[f], kv[j]+"=") {
+					fields[f] = kv[j] + "=" + kv[j+1]
+				}
+			}
+		}
+		c := append([]string(nil), lines...)
+		c[i] = strings.Join(fields, " ")
+		return strings.Join(c, "\n")
+	}
+	load, gemm := find(" load "), find(" gemm ")
+	vector, intVector := find(" vector "), find(" vector ", "format=int")
+	tensor := find("tensor ", `"input"`)
+	withTensor := append([]string(nil), lines...)
+	withTensor[tensor] = `tensor "input" activations -1 0x3ffffffffffff 4096 8`
+	return []overflowCase{
+		// 2^50 rows of 2^14 bytes is 2^64 bytes: a load of 0 bytes, which used to pass
+		// validation and then list 2^50 rows of bursts.
+		{"load size wraps to 0", set(load, "rows", "1125899906842624", "rowbytes", "16384", "a", "0:0:0:weights:8"), load + 1, "rows", "one transfer moves at most"},
+		{"load size wraps within the row limit", set(load, "rows", "1048576", "rowbytes", "17592186044416", "a", "0:0:0:weights:8"), load + 1, "rowbytes", "at most 67108864 bytes"},
+		// 16383 rows 2^50 apart wrap the end of the region to before its start.
+		{"load span wraps", set(load, "rows", "16384", "rowbytes", "1", "stride", "1125899906842624", "a", "0:0:16384:weights:8"), load + 1, "rows", "runs past tensor"},
+		{"MAC count wraps", set(gemm, "m", "1125899906842624", "n", "1125899906842624", "k", "1125899906842624"), gemm + 1, "m", "M=1125899906842624"},
+		{"MACs of one GEMM", set(gemm, "m", "1048576", "n", "1048576", "k", "1048576"), gemm + 1, "m", "more than 2^50"},
+		// 0-bit integer operands used to run in the chip's 2x2 mode.
+		{"0-bit weights", set(gemm, "wbits", "0"), gemm + 1, "wbits", "0 bits"},
+		{"0-bit activations", set(gemm, "abits", "0"), gemm + 1, "abits", "0 bits"},
+		{"0-bit integer lanes", set(intVector, "bits", "0"), intVector + 1, "bits", "0 bits"},
+		{"GEMM without an operand", set(gemm, "b", "-"), gemm + 1, "b", "operand B is empty"},
+		{"vector of 2^50+ elements", set(vector, "elems", "1125899906842625"), vector + 1, "elems", ""},
+		{"tensor past 2^50 bytes", strings.Join(withTensor, "\n"), tensor + 1, "bytes", "want an integer in 0..1,"},
+	}
+}
+
+// TestReadProgramOverflow checks that each overflow case fails at its instruction's
+// line, naming the field, instead of running with a wrapped (small) value or
+// exhausting memory.
+func TestReadProgramOverflow(t *testing.T) {
+	for _, c := range overflowCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Read(strings.NewReader(c.text), "bad.prog")
+			var pe *fileio.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v, want a *fileio.Error", err)
+			}
+			if pe.File != "bad.prog" || pe.Line != c.line || pe.Key != c.key || !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("%v (line %d key %q), want line %d key %q saying %q", err, pe.Line, pe.Key, c.line, c.key, c.msg)
+			}
+		})
+	}
 }
