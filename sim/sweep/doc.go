@@ -119,6 +119,7 @@
 // from the error's sentinels and type (errors.Is, errors.As), not its text:
 //
 //	no_fit            a layer does not fit the SRAM (kernels.ErrNoFit)
+//	too_large         the step exceeds the compiler's bounds (kernels.ErrTooLarge)
 //	unsupported_mode  the chip has no MAC mode for an operand format (hw.ErrUnsupportedMode)
 //	unknown_model     no such model (models.ErrUnknownModel)
 //	unknown_profile   no such profile (hw.ErrUnknownProfile)

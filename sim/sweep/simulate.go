@@ -411,6 +411,8 @@ func failureKind(err error) string {
 		return ""
 	case errors.Is(err, kernels.ErrNoFit):
 		return "no_fit"
+	case errors.Is(err, kernels.ErrTooLarge):
+		return "too_large"
 	case errors.Is(err, hw.ErrUnsupportedMode):
 		return "unsupported_mode"
 	case errors.Is(err, models.ErrUnknownModel):

@@ -29,6 +29,7 @@ func TestFailureKind(t *testing.T) {
 	_, noFit := kernels.Compile(models.LeNet5(), load(configs.Default, "sram.global.capacity=16KiB"), kernels.Options{Method: numerics.QAT, Batch: 8})
 	_, noMode := kernels.Compile(models.LeNet5(), load("edge_tpu.toml"), kernels.Options{Method: numerics.FP32, Batch: 8})
 	_, noModel := models.ByName("lenet6")
+	_, tooLarge := kernels.Compile(models.LeNet5(), load(configs.Default), kernels.Options{Method: numerics.RCT, Batch: 1 << 20, MaxInstrs: 1000})
 	badSet := load(configs.Default).ApplySets([]string{"mac_array.rows=0", "sram.global.capacity=1000B"})
 	_, badBase := parseString(t, "base = \"nope\"\n")
 	tests := []struct {
@@ -39,6 +40,7 @@ func TestFailureKind(t *testing.T) {
 		{"ran", nil, ""},
 		{"tiles do not fit", noFit, "no_fit"},
 		{"a step of a schedule does not fit", fmt.Errorf("schedule rct1, step 40: %w", noFit), "no_fit"},
+		{"too many instructions", tooLarge, "too_large"},
 		{"no float mode", noMode, "unsupported_mode"},
 		{"unknown model", noModel, "unknown_model"},
 		{"unknown profile in a spec", badBase, "unknown_profile"},

@@ -161,11 +161,16 @@ func LoadFS(fsys fs.FS, path, dir string) (*Spec, error) {
 // error is one *fileio.Error or several joined (errors.As finds the first), in file
 // order; its Key is the spec's own key path, e.g. `axes."sram.global.capacity"[2]`.
 func Parse(data []byte, file, dir string) (*Spec, error) {
+	// Refuse deep nesting before toml reads it: toml's cost grows with depth x size.
+	pos, err := tomlpos.Check(file, data)
+	if err != nil {
+		return nil, err
+	}
 	var raw map[string]any
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
 		return nil, fromTOMLError(file, data, err)
 	}
-	p := &parser{file: file, dir: dir, pos: tomlpos.Scan(string(data)), spec: &Spec{File: file}}
+	p := &parser{file: file, dir: dir, pos: pos, spec: &Spec{File: file}}
 	p.parse(raw)
 	if len(p.errs) > 0 {
 		return nil, fileio.Join(p.errs)

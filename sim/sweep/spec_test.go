@@ -352,3 +352,12 @@ func TestTooManyPoints(t *testing.T) {
 		t.Errorf("10^10 points: %v", err)
 	}
 }
+
+// TestSpecNestingRefused: a deeply nested spec is refused before toml reads it.
+func TestSpecNestingRefused(t *testing.T) {
+	src := "x = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n"
+	_, err := Parse([]byte(src), "deep.toml", ".")
+	if err == nil || !strings.Contains(err.Error(), "deep.toml:1:") || !strings.Contains(err.Error(), "nested deeper") {
+		t.Errorf("got %v", err)
+	}
+}
