@@ -42,7 +42,8 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	if in.Gather {
 		tableRows = uint64(r.prog.Tensors[in.Tensor].Bytes / in.Stride)
 	}
-	reqs := r.bursts[:0]
+	var reqs []dram.Request // a gather's; a strided transfer's bursts are the controller's to list
+	var nBursts int64
 	for row := int64(0); row < in.Rows; row++ {
 		lo := in.Addr + uint64(row*in.Stride)
 		if in.Gather {
@@ -55,20 +56,34 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 		first := lo &^ (bb - 1)
 		// Whole bursts move: a load discards the bytes outside the row, a store masks
 		// them.
-		wasted := int64(ceilDiv(int64(hi-first), int64(bb))*int64(bb)) - in.RowBytes
+		bursts := ceilDiv(int64(hi-first), int64(bb))
+		wasted := bursts*int64(bb) - in.RowBytes
 		if write {
 			r.stats.DMA.MaskedBytes += wasted
 		} else {
 			r.stats.DMA.DiscardedBytes += wasted
 		}
-		for a := first; a < hi; a += bb {
-			reqs = append(reqs, dram.Request{Addr: a, Write: write})
+		nBursts += bursts
+		if in.Gather {
+			if reqs == nil {
+				reqs = r.bursts[:0]
+			}
+			for a := first; a < hi; a += bb {
+				reqs = append(reqs, dram.Request{Addr: a, Write: write})
+			}
 		}
 	}
-	r.bursts = reqs
-	r.stats.DRAM.Bursts += int64(len(reqs))
+	r.stats.DRAM.Bursts += nBursts
 	before := m.dram.Stats()
-	lastAccept, lastEnd, err := m.dram.Transfer(reqs, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
+	var lastAccept, lastEnd uint64
+	var err error
+	if in.Gather {
+		r.bursts = reqs
+		lastAccept, lastEnd, err = m.dram.Transfer(reqs, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
+	} else {
+		t := dram.Strided{Addr: in.Addr, Rows: in.Rows, RowBytes: in.RowBytes, Stride: in.Stride, Write: write}
+		lastAccept, lastEnd, err = m.dram.TransferStrided(t, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
+	}
 	if err != nil {
 		// The run stops at the next issue (loop reports r.err); this transfer takes no
 		// time so that nothing else is scheduled on its account.

@@ -145,6 +145,40 @@ type Request struct {
 	Issue uint64
 }
 
+// Strided is a transfer of Rows rows of RowBytes bytes each, Stride bytes apart, from
+// Addr: a tile a DMA engine moves. Each row moves the whole bursts that cover it.
+type Strided struct {
+	Addr                   uint64
+	Rows, RowBytes, Stride int64
+	Write                  bool
+}
+
+// AppendRequests appends t's burst requests to reqs, in order.
+func (c *Controller) AppendRequests(reqs []Request, t Strided) []Request {
+	bb := c.cfg.burstBytes
+	for row := int64(0); row < t.Rows; row++ {
+		lo := t.Addr + uint64(row*t.Stride)
+		hi := lo + uint64(t.RowBytes)
+		for a := lo &^ (bb - 1); a < hi; a += bb {
+			reqs = append(reqs, Request{Addr: a, Write: t.Write})
+		}
+	}
+	return reqs
+}
+
+// TransferStrided is Transfer of t's requests. Under fast fidelity a transfer of a
+// shape already sampled is answered without listing its bursts.
+func (c *Controller) TransferStrided(t Strided, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
+	list := func() []Request {
+		c.buf = c.AppendRequests(c.buf[:0], t)
+		return c.buf
+	}
+	if c.fast != nil && t.Rows > 0 && t.RowBytes > 0 && at <= MaxCycle {
+		return c.fastAnswer(c.fast.stridedKey(t, window, at), list, window, at)
+	}
+	return c.exactTransfer(list(), window, at)
+}
+
 // Stats counts the work of every request submitted since New or Reset, as if no
 // further request came: Transfer projects the requests still queued to completion.
 type Stats struct {
@@ -186,6 +220,7 @@ type Controller struct {
 	// projValid is set when proj holds the projection of cur (after a Transfer).
 	projValid bool
 	fast      *fastMemo // nil: exact fidelity
+	buf       []Request // the requests of the last TransferStrided
 }
 
 // config is the spec resolved into DRAM cycles and sizes; it never changes after New.

@@ -10,9 +10,11 @@ import (
 // shape, alignment and context came before), so the controller simulates the first
 // fastSamples transfers of each kind burst by burst and answers the later ones from
 // those samples, in turn: their timing relative to the transfer's start and the
-// counters they added. A transfer's kind is its request pattern (the addresses
-// relative to the first, the first one's offset within a row stripe, reads or writes),
-// its window, and whether earlier transfers were still in flight when it started.
+// counters they added. A transfer's kind is its shape (a strided transfer's rows, row
+// bytes and stride; a request list's addresses relative to the first), the first
+// address's offset within a row stripe, reads or writes, its window, and whether
+// earlier transfers were still in flight when it started. A strided transfer
+// (TransferStrided) of a kind already sampled is answered without listing its bursts.
 //
 // What a sample cannot know is the rest of the controller's state: which rows happen to
 // be open, where the refresh interval stands, how much of an earlier transfer is still
@@ -41,11 +43,16 @@ type fastMemo struct {
 	stripe uint64
 }
 
+// fastKey is a transfer's kind: a strided transfer by its shape (rows, rowBytes,
+// stride, write), a list of requests by their count and a hash of their addresses
+// relative to the first (rows 0).
 type fastKey struct {
-	n, window int
-	pattern   uint64 // hash of the addresses relative to the first, and the writes
-	align     uint64 // the first address within its row stripe
-	busy      bool   // an earlier transfer's data was still moving at the start
+	rows, rowBytes, stride int64
+	n, window              int
+	pattern                uint64
+	write                  bool
+	align                  uint64 // the first address within its row stripe
+	busy                   bool   // an earlier transfer's data was still moving at the start
 }
 
 type fastKind struct {
@@ -100,6 +107,12 @@ func (f *fastMemo) key(reqs []Request, window int, at uint64) fastKey {
 	return fastKey{n: len(reqs), window: window, pattern: h.Sum64(), align: first % f.stripe, busy: f.lastEnd > at}
 }
 
+// stridedKey is the kind of a strided transfer, found without listing its bursts.
+func (f *fastMemo) stridedKey(t Strided, window int, at uint64) fastKey {
+	return fastKey{rows: t.Rows, rowBytes: t.RowBytes, stride: t.Stride, write: t.Write, window: window,
+		align: t.Addr % f.stripe, busy: f.lastEnd > at}
+}
+
 // fastTransfer is Transfer under fast fidelity.
 func (c *Controller) fastTransfer(reqs []Request, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
 	f := c.fast
@@ -109,7 +122,13 @@ func (c *Controller) fastTransfer(reqs []Request, window int, at uint64) (lastAc
 			return c.exactTransfer(reqs, window, at)
 		}
 	}
-	key := f.key(reqs, window, at)
+	return c.fastAnswer(f.key(reqs, window, at), func() []Request { return reqs }, window, at)
+}
+
+// fastAnswer answers a transfer of kind key from its samples, or simulates it burst by
+// burst (list gives its requests) and keeps it as a sample.
+func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
+	f := c.fast
 	kind := f.kinds[key]
 	if kind != nil && len(kind.samples) == fastSamples {
 		s := kind.samples[kind.next]
@@ -120,6 +139,7 @@ func (c *Controller) fastTransfer(reqs []Request, window int, at uint64) (lastAc
 		f.stale = true
 		return at + s.accept, at + s.end, nil
 	}
+	reqs := list()
 	if f.stale {
 		c.resume(at)
 		f.stale = false
