@@ -69,6 +69,11 @@ func newPlan(net *models.Network) (*plan, error) {
 	for i := range net.Layers {
 		l := &net.Layers[i]
 		nl := netLayer{l: l, weight: -1, residual: -1, needDX: net.NeedsBackwardData(i)}
+		if net.InputOf(i) != i-1 {
+			// The error of a branch's input would be a second part of that layer's
+			// error, which this trainer's backward pass does not merge (kernels/ does).
+			return nil, fmt.Errorf("layer %s reads the output of layer %d, not of the layer before it: the trainer does not train branches yet", l.Name, net.InputOf(i))
+		}
 		var err error
 		switch l.Kind {
 		case models.Linear, models.Conv2D:
