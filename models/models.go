@@ -489,6 +489,12 @@ type Network struct {
 	// Classes is the number of outputs of the final layer (the softmax width).
 	Classes int
 	Layers  []Layer
+	// Initial holds, parallel to Layers, the initial values of a weight layer's weights
+	// and bias in the canonical layout the trainer uses (see train's initialisation):
+	// set by ONNX import from the file's initializers when asked (OpenOptions.Values),
+	// nil for the built-in models and for layers without values. Training starts from
+	// them with --init-from-model.
+	Initial []*LayerValues
 }
 
 // Params is the number of trainable parameters.
