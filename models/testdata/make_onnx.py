@@ -209,10 +209,26 @@ def export(name, model, example, opset, keep_weights=False):
     print(f"{name}.onnx: opset {opset}, {params} parameters, {os.path.getsize(path)} bytes")
 
 
+def probe_image():
+    """The input of lenet5_logsoftmax.txt: pixel (h, w) is ((32h + w) mod 17) / 16."""
+    x = torch.zeros(1, 1, 32, 32)
+    for h in range(32):
+        for w in range(32):
+            x[0, 0, h, w] = ((32 * h + w) % 17) / 16
+    return x
+
+
 def main():
     torch.manual_seed(1)
     image = lambda c, s: torch.randn(2, c, s, s)
-    export("lenet5", LeNet5(), image(1, 32), 11, keep_weights=True)
+    lenet = LeNet5()
+    export("lenet5", lenet, image(1, 32), 11, keep_weights=True)
+    # What PyTorch computes from the exported weights, for rctsim's test that it reads
+    # them in the right layout.
+    with torch.no_grad():
+        logp = F.log_softmax(lenet(probe_image()), dim=1)[0]
+    with open(os.path.join(OUT, "lenet5_logsoftmax.txt"), "w") as f:
+        f.write(" ".join(f"{v:.7g}" for v in logp.tolist()) + "\n")
     export("resnet20", ResNet20(), image(1, 32), 13)
     export("vgg11", VGG11(), image(1, 32), 16)
     export("transformer", Transformer(), torch.randint(0, 96, (2, 64)), 17)
