@@ -58,3 +58,49 @@ func TestBranchCompiles(t *testing.T) {
 		}
 	}
 }
+
+// fireNet is a SqueezeNet fire module: a 1x1 squeeze, then a 1x1 and a 3x3 expansion
+// side by side (the second a branch reading the squeeze), joined by Concat.
+func fireNet() *models.Network {
+	in := models.Shape{C: 1, H: 8, W: 8}
+	sq := models.Shape{C: 4, H: 8, W: 8}
+	ex := models.Shape{C: 8, H: 8, W: 8}
+	cat := models.Shape{C: 16, H: 8, W: 8}
+	flat := models.Shape{C: 16, H: 1, W: 1}
+	return &models.Network{Name: "fire", Input: in, Classes: 10, Layers: []models.Layer{
+		{Name: "squeeze", Kind: models.Conv2D, In: in, Out: sq, KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+		{Name: "squeeze_relu", Kind: models.ReLU, In: sq, Out: sq},
+		{Name: "expand1", Kind: models.Conv2D, In: sq, Out: ex, KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+		{Name: "expand1_relu", Kind: models.ReLU, In: ex, Out: ex},
+		{Name: "expand3", Kind: models.Conv2D, In: sq, Out: ex, KernelH: 3, KernelW: 3, Stride: 1, Padding: 1, Bias: true, Branch: true, Source: 1},
+		{Name: "expand3_relu", Kind: models.ReLU, In: ex, Out: ex},
+		{Name: "cat", Kind: models.Concat, In: ex, Out: cat, From: 3},
+		{Name: "pool", Kind: models.AvgPool, In: cat, Out: flat, KernelH: 8, KernelW: 8, Stride: 8},
+		{Name: "flat", Kind: models.Flatten, In: flat, Out: flat},
+		{Name: "fc", Kind: models.Linear, In: flat, Out: models.Shape{C: 10, H: 1, W: 1}, Bias: true},
+	}}
+}
+
+// TestConcatCompiles checks that Concat compiles for every method with the model's
+// MACs, and keeps the first operand's share of the error for the layer it joins.
+func TestConcatCompiles(t *testing.T) {
+	net := fireNet()
+	if err := net.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := defaultProfile(t)
+	for _, m := range numerics.Methods {
+		prog := compile(t, p, net, Options{Method: m, Batch: 4})
+		got := phaseMACs(prog)
+		if want := net.MACs(models.BackwardWeight, 4); got[models.BackwardWeight] != want {
+			t.Errorf("%s: %d backward-weight MACs, model says %d", m, got[models.BackwardWeight], want)
+		}
+		kept := false
+		for _, tn := range prog.Tensors {
+			kept = kept || tn.Name == "cat.from_error"
+		}
+		if !kept {
+			t.Errorf("%s: no tensor keeps the joined layer's error", m)
+		}
+	}
+}

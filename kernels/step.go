@@ -163,6 +163,8 @@ func (c *compiler) forward(i int) error {
 		return c.forwardPosEmbedding(i)
 	case l.Kind == models.ShortcutAdd:
 		return c.forwardShortcut(i)
+	case l.Kind == models.Concat:
+		return c.forwardConcat(i)
 	case l.Kind == models.Flatten || c.fusedReLU(i):
 		return nil
 	}
@@ -337,6 +339,8 @@ func (c *compiler) backward(i, cur int) (int, error) {
 			out: streamIn{v: skip, class: ClassErrors, bits: c.num.errBits}})
 	case models.ShortcutAdd:
 		return cur, c.backwardShortcut(i, dy)
+	case models.Concat:
+		return other, c.backwardConcat(i, dy, dx)
 	case models.PosEmbedding:
 		// The error passes unchanged; the table's gradient is its sum over the batch.
 		return cur, c.backwardPosEmbedding(i, dy)

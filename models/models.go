@@ -71,10 +71,9 @@ const (
 	// Concat joins two outputs along channels, as the fire modules of SqueezeNet
 	// (Iandola et al. 2016) join their parallel 1x1 and 3x3 convolutions: the output of
 	// layer From (channels [0, Cf)) followed by the layer's input (channels [Cf, Cf+In.C)),
-	// both of the output's height and width. It has no parameters and no MACs. It came with
-	// ONNX import; kernels/ and train/ refuse it (a consumer that cannot handle a layer
-	// names it), so a network with Concat is counted and summarised, not trained or
-	// simulated.
+	// both of the output's height and width. It has no parameters and no MACs: forward it
+	// copies, backward it splits the error (the first channels are layer From's share,
+	// merged into its error as a residual's is). It came with ONNX import.
 	Concat Kind = "concat"
 )
 

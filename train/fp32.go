@@ -113,7 +113,7 @@ func newPlan(net *models.Network) (*plan, error) {
 			p.embedIn = true
 		case models.ReLU:
 			nl.fused = i > 0 && nl.src == i-1 && net.Layers[i-1].HasWeights()
-		case models.Flatten, models.Add:
+		case models.Flatten, models.Add, models.Concat:
 		default:
 			return nil, fmt.Errorf("layer %s: kind %q is not supported", l.Name, l.Kind)
 		}
@@ -126,10 +126,10 @@ func newPlan(net *models.Network) (*plan, error) {
 		p.layers[i] = nl
 	}
 	for i := range net.Layers {
-		if net.Layers[i].IsResidual() {
+		if net.Layers[i].IsResidual() || net.Layers[i].Kind == models.Concat {
 			from := net.Layers[i].From
 			if p.layers[from].residual >= 0 {
-				return nil, fmt.Errorf("layer %s is added by two residual layers", net.Layers[from].Name)
+				return nil, fmt.Errorf("layer %s is added or joined by two later layers", net.Layers[from].Name)
 			}
 			p.layers[from].residual = i
 			if from+1 < len(p.layers) {
@@ -417,6 +417,9 @@ func (fn *floatNet[F]) forward(x []float32, n int, train bool) error {
 			for j := range out {
 				out[j] = src[j] + other[j]
 			}
+		case models.Concat:
+			f := p.layers[l.From].l.Out.C
+			concatForward(fn.act[l.From], f, src, l.In.C, n*l.Out.H*l.Out.W, out)
 		case models.ShortcutAdd:
 			skip := fn.skip[:len(out)]
 			shortcutGather(nl.short, fn.act[l.From], n, skip)
@@ -555,6 +558,10 @@ func (fn *floatNet[F]) backward(n int) {
 			}
 		case models.Add, models.ShortcutAdd:
 			copy(dx, dy)
+		case models.Concat:
+			if nl.needDX {
+				channelSlice(dy, n*l.Out.H*l.Out.W, l.Out.C, l.Out.C-l.In.C, l.Out.C, dx)
+			}
 		case models.PosEmbedding:
 			if nl.needDX {
 				copy(dx, dy)
@@ -596,6 +603,11 @@ func (fn *floatNet[F]) mergeErrors(j, n int) {
 		e := fn.err[r][:n*int(p.layers[r].l.Out.Elems())]
 		if sg := p.layers[r].short; sg != nil {
 			shortcutScatter(sg, e, n, fn.skip[:len(dst)])
+			e = fn.skip[:len(dst)]
+		}
+		if rl := p.layers[r].l; rl.Kind == models.Concat {
+			// Joined first: its share is the first channels of the join's error.
+			channelSlice(e, n*rl.Out.H*rl.Out.W, rl.Out.C, 0, nl.l.Out.C, fn.skip[:len(dst)])
 			e = fn.skip[:len(dst)]
 		}
 		add(e)

@@ -255,6 +255,8 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			acc := in.acc[:size]
 			e := numerics.AddAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
+		case models.Concat:
+			in.actExp[i] = in.concatForward(i, src, n, sc, out)
 		case models.ShortcutAdd:
 			// The skip operand mapped onto the output's shape (zeros where it adds
 			// nothing), then added like a residual.
@@ -421,6 +423,11 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 		case models.Add, models.ShortcutAdd:
 			copy(dx, dy)
 			in.errExp[dxe] = ee
+		case models.Concat:
+			if nl.needDX {
+				channelSlice(dy, n*l.Out.H*l.Out.W, l.Out.C, l.Out.C-l.In.C, l.Out.C, dx)
+				in.errExp[dxe] = ee
+			}
 		case models.Flatten:
 			if i > 0 {
 				in.errExp[dxe] = ee // the error itself is shared
@@ -453,6 +460,10 @@ func (in *intNet) mergeErrors(j, n int) {
 		if sg := p.layers[r].short; sg != nil {
 			// A shortcut's error reaches the positions its skip operand came from.
 			shortcutScatter(sg, other, n, in.skip8[:len(dst)])
+			other = in.skip8[:len(dst)]
+		}
+		if rl := p.layers[r].l; rl.Kind == models.Concat {
+			channelSlice(other, n*rl.Out.H*rl.Out.W, rl.Out.C, 0, nl.l.Out.C, in.skip8[:len(dst)])
 			other = in.skip8[:len(dst)]
 		}
 		add(other, in.errExp[r])
@@ -513,4 +524,32 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 		b = []gradSeg{{0, gb, ee}}
 	}
 	in.update(nl, i, step, []gradSeg{{0, grad, in.inExp(i) + ee}}, b, stats)
+}
+
+// concatForward joins layer From's output and layer i's input (src) on channels. The
+// two have exponents of their own: both are placed in int32 on a common exponent (at
+// most 24 bits below the larger, so that int8 values shifted up stay in range; values
+// below it round to nearest) and requantised with the layer's delayed scale.
+func (in *intNet) concatForward(i int, src []int8, n int, sc *scales, out []int8) int {
+	l := in.p.layers[i].l
+	ea, eb := in.actExp[l.From], in.inExp(i)
+	e := max(min(ea, eb), max(ea, eb)-24)
+	acc := in.acc[:len(out)]
+	f := in.p.layers[l.From].l.Out.C
+	place := func(x int8, exp int) int32 {
+		if s := exp - e; s >= 0 {
+			return int32(x) << s
+		}
+		return int32(numerics.RoundShift(int64(x), e-exp))
+	}
+	a, c, cb := in.act[l.From], l.Out.C, l.In.C
+	for q := range n * l.Out.H * l.Out.W {
+		for k, x := range a[q*f : (q+1)*f] {
+			acc[q*c+k] = place(x, ea)
+		}
+		for k, x := range src[q*cb : (q+1)*cb] {
+			acc[q*c+f+k] = place(x, eb)
+		}
+	}
+	return in.requant(acc, e, false, &sc.Fwd[i], out, &in.sat.Activations)
 }
