@@ -528,7 +528,7 @@ func (im *importer) attrString(name, def string) string {
 func (im *importer) layerName(weight string, kind Kind) string {
 	name := strings.TrimSuffix(weight, ".weight")
 	if name == "" {
-		name = strings.Trim(im.node.GetName(), "/")
+		name = nodeLayerName(im.node.GetName())
 	}
 	if name == "" {
 		name = fmt.Sprintf("%s%d", kind, len(im.net.Layers))
@@ -538,6 +538,35 @@ func (im *importer) layerName(weight string, kind Kind) string {
 		name = fmt.Sprintf("%s_%d", base, k)
 	}
 	im.names[name] = true
+	return name
+}
+
+// nodeLayerName shortens PyTorch's node names, a path of modules ending in the
+// operator ("/layer1/layer1.0/relu/Relu"), to the module's dotted name with the
+// operator where it adds something ("layer1.0.relu"; "/layer1/layer1.0/Add" gives
+// "layer1.0.add").
+func nodeLayerName(node string) string {
+	parts := strings.Split(strings.Trim(node, "/"), "/")
+	if len(parts) < 2 {
+		return strings.Trim(node, "/")
+	}
+	op := strings.ToLower(parts[len(parts)-1])
+	var mods []string
+	for i, m := range parts[:len(parts)-1] {
+		// Each level repeats its parent's path ("layer1", "layer1.0"): keep the longest.
+		if i+1 < len(parts)-1 && strings.HasPrefix(parts[i+1], m+".") {
+			continue
+		}
+		mods = append(mods, m)
+	}
+	name := strings.Join(mods, ".")
+	last := mods[len(mods)-1]
+	if k := strings.LastIndex(last, "."); k >= 0 {
+		last = last[k+1:]
+	}
+	if base, _, _ := strings.Cut(op, "_"); base != strings.ToLower(last) {
+		name += "." + op
+	}
 	return name
 }
 

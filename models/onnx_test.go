@@ -321,3 +321,18 @@ func FuzzReadONNX(f *testing.F) {
 		}
 	})
 }
+
+func TestNodeLayerName(t *testing.T) {
+	for node, want := range map[string]string{
+		"/layer1/layer1.0/relu/Relu":                   "layer1.0.relu",
+		"/layer1/layer1.0/Add":                         "layer1.0.add",
+		"/features/features.3/squeeze_activation/Relu": "features.3.squeeze_activation.relu",
+		"/Relu_1":          "Relu_1",
+		"act":              "act",
+		"/maxpool/MaxPool": "maxpool",
+	} {
+		if got := nodeLayerName(node); got != want {
+			t.Errorf("nodeLayerName(%q) = %q, want %q", node, got, want)
+		}
+	}
+}
