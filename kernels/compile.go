@@ -261,10 +261,11 @@ type compiler struct {
 	// attnErrs are the errors inside an attention layer's backward pass, shared by all
 	// attention layers (sized for the largest).
 	attnErrs attentionErrors
-	// skips holds, by the layer a residual Add or ShortcutAdd reads (its From), the
-	// error of the residual's output as the merge into layer From's error reads it,
-	// kept for when the backward pass reaches that layer.
-	skips map[int]streamIn
+	// skips holds, by the layer a residual Add or ShortcutAdd reads (its From) or a
+	// branch reads (its Source), the parts of that layer's error the residual or branch
+	// computed, as the merge into the layer's error reads them, kept for when the
+	// backward pass reaches that layer.
+	skips map[int][]streamIn
 }
 
 // sideTensors are the DRAM tensors of a layer besides its output and parameters.
@@ -406,7 +407,7 @@ func (c *compiler) newMat(name string, class TensorClass, layer int, rows, cols 
 // fusedReLU reports whether layer i is a ReLU folded into the preceding layer's
 // requantisation (of a weight layer's GEMMs, or of a normalisation's output).
 func (c *compiler) fusedReLU(i int) bool {
-	if i == 0 || c.net.Layers[i].Kind != models.ReLU {
+	if i == 0 || c.net.Layers[i].Kind != models.ReLU || c.net.InputOf(i) != i-1 {
 		return false
 	}
 	switch c.net.Layers[i-1].Kind {
@@ -426,21 +427,19 @@ func (c *compiler) allocateTensors() {
 	c.gemmW = make([]mat2, len(layers))
 	c.biasW = make([]mat2, len(layers))
 	c.side = make([]sideTensors, len(layers))
-	c.skips = make(map[int]streamIn)
-	prev := c.input
+	c.skips = make(map[int][]streamIn)
 	maxErr := int64(0)
 	for i := range layers {
 		l := &layers[i]
 		switch {
 		case l.Kind == models.Flatten || c.fusedReLU(i):
-			c.out[i] = prev
+			c.out[i] = c.inputOf(i)
 		default:
 			c.out[i] = c.newAct(l.Name+".out", ClassActivations, i, l.Out, n.actBits)
 		}
 		// The last layer's output is not needed after the loss, but it is stored anyway:
 		// the loss pass reads it.
 		c.out[i].c, c.out[i].h, c.out[i].w = int64(l.Out.C), int64(l.Out.H), int64(l.Out.W)
-		prev = c.out[i]
 		maxErr = max(maxErr, l.Out.Elems(), l.In.Elems())
 		if l.HasWeights() {
 			c.allocateParams(i)

@@ -84,8 +84,8 @@ func (c *compiler) backwardShortcut(i int, dy act4) error {
 		at: func(n0, n1, c0, c1 int64) []region { return dy.regions(n0, n1, c0+pad, c1+pad, 0, h) }}
 	// The merge at layer From reads, for its chunk of channels, those channels of the
 	// compact error: every row, to scatter onto every S-th of its own.
-	c.skips[l.From] = streamIn{v: compact, class: ClassErrors, bits: c.num.errBits,
-		at: func(n0, n1, c0, c1 int64) []region { return compact.regions(n0, n1, c0, c1, 0, compact.h) }}
+	c.skips[l.From] = append(c.skips[l.From], streamIn{v: compact, class: ClassErrors, bits: c.num.errBits,
+		at: func(n0, n1, c0, c1 int64) []region { return compact.regions(n0, n1, c0, c1, 0, compact.h) }})
 	return c.emitStream(&streamKernel{images: c.batch, channels: skip.c, split: true, vop: VCopy,
 		ins: []streamIn{from}, out: streamIn{v: compact, class: ClassErrors, bits: c.num.errBits}, elemsPerUnit: h * w})
 }

@@ -24,22 +24,69 @@ func (c *compiler) step() error {
 	}
 	first := c.net.WeightLayers()[0]
 	cur := 0 // errs[cur] holds the error of the current layer's output
+	// chained: errs[cur] holds a part of that error, from the next layer, which reads
+	// this layer's output; false when the next layer is a branch reading another output
+	// (the error then comes only from the layers that saved a part in skips).
+	chained := true
 	for i := last; i >= first; i-- {
-		if skip, ok := c.skips[i]; ok {
-			// The error of layer i's output has a second part, from the residual
-			// branch that read it: add it in.
+		for _, skip := range c.skips[i] {
+			// The error of layer i's output has another part, from a residual or a
+			// branch that read it: add it in (or start from it).
 			var err error
-			if cur, err = c.mergeSkip(i, cur, skip); err != nil {
+			if chained {
+				cur, err = c.mergeSkip(i, cur, skip)
+			} else {
+				err = c.copySkip(i, cur, skip)
+			}
+			if err != nil {
 				return c.layerErr(i, models.BackwardData, err)
 			}
+			chained = true
+		}
+		if !chained {
+			return c.layerErr(i, models.BackwardData, fmt.Errorf("no later layer reads the output of layer %s", c.net.Layers[i].Name))
 		}
 		next, err := c.backward(i, cur)
 		if err := c.layerErr(i, models.BackwardData, err); err != nil {
 			return err
 		}
 		cur = next
+		chained = c.net.InputOf(i) == i-1
+		if !chained && c.net.NeedsBackwardData(i) {
+			// A branch: the error of its input belongs to layer Source; keep it for then.
+			if err := c.keepBranchError(i, cur); err != nil {
+				return c.layerErr(i, models.BackwardData, err)
+			}
+		}
 	}
 	return c.control()
+}
+
+// keepBranchError copies the error of branch layer i's input (in errs[cur]) aside for
+// the layer it reads, whose error the backward pass completes when it gets there.
+func (c *compiler) keepBranchError(i, cur int) error {
+	src := c.net.InputOf(i)
+	if src < 0 {
+		return nil // the network input needs no error
+	}
+	c.beginKernel(i, models.BackwardData)
+	in := c.net.Layers[i].In
+	dx := c.errView(cur, int64(in.C), int64(in.H), int64(in.W))
+	kept := c.newAct(c.net.Layers[i].Name+".branch_error", ClassErrors, i, in, c.num.errBits)
+	c.skips[src] = append(c.skips[src], streamIn{v: kept, class: ClassErrors, bits: c.num.errBits})
+	return c.emitStream(&streamKernel{images: c.batch, channels: int64(in.C), split: true, vop: VCopy,
+		ins: []streamIn{{v: dx, class: ClassErrors, bits: c.num.errBits}},
+		out: streamIn{v: kept, class: ClassErrors, bits: c.num.errBits}})
+}
+
+// copySkip starts the error of layer i's output (in errs[cur]) from a part a later
+// layer kept: the output was read only by residuals and branches.
+func (c *compiler) copySkip(i, cur int, skip streamIn) error {
+	c.beginKernel(i, models.BackwardData)
+	out := c.net.Layers[i].Out
+	dy := c.errView(cur, int64(out.C), int64(out.H), int64(out.W))
+	return c.emitStream(&streamKernel{images: c.batch, channels: int64(out.C), split: true, vop: VCopy,
+		ins: []streamIn{skip}, out: streamIn{v: dy, class: ClassErrors, bits: c.num.errBits}})
 }
 
 func (c *compiler) layerErr(i int, p models.Phase, err error) error {
@@ -94,10 +141,10 @@ func view(a act4, c, h, w int64, elemBytes int64) act4 {
 }
 
 func (c *compiler) inputOf(i int) act4 {
-	if i == 0 {
-		return c.input
+	if src := c.net.InputOf(i); src >= 0 {
+		return c.out[src]
 	}
-	return c.out[i-1]
+	return c.input
 }
 
 func (c *compiler) errView(j int, c4, h, w int64) act4 {
@@ -121,6 +168,8 @@ func (c *compiler) forward(i int) error {
 		return c.forwardPosEmbedding(i)
 	case l.Kind == models.ShortcutAdd:
 		return c.forwardShortcut(i)
+	case l.Kind == models.Concat:
+		return c.forwardConcat(i)
 	case l.Kind == models.Flatten || c.fusedReLU(i):
 		return nil
 	}
@@ -289,12 +338,14 @@ func (c *compiler) backward(i, cur int) (int, error) {
 		// The error passes unchanged to the previous layer; a copy waits for layer From.
 		c.beginKernel(i, models.BackwardData)
 		skip := c.newAct(fmt.Sprintf("%s.skip_error", l.Name), ClassErrors, i, out, c.num.errBits)
-		c.skips[l.From] = streamIn{v: skip, class: ClassErrors, bits: c.num.errBits}
+		c.skips[l.From] = append(c.skips[l.From], streamIn{v: skip, class: ClassErrors, bits: c.num.errBits})
 		return cur, c.emitStream(&streamKernel{images: c.batch, channels: int64(out.C), split: true, vop: VCopy,
 			ins: []streamIn{{v: dy, class: ClassErrors, bits: c.num.errBits}},
 			out: streamIn{v: skip, class: ClassErrors, bits: c.num.errBits}})
 	case models.ShortcutAdd:
 		return cur, c.backwardShortcut(i, dy)
+	case models.Concat:
+		return other, c.backwardConcat(i, dy, dx)
 	case models.PosEmbedding:
 		// The error passes unchanged; the table's gradient is its sum over the batch.
 		return cur, c.backwardPosEmbedding(i, dy)

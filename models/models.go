@@ -68,6 +68,13 @@ const (
 	// that are multiples of S and zero elsewhere. It has no parameters and no MACs
 	// (unlike a 1x1 projection, "option B"); ResNetCIFAR explains the choice. Out == In.
 	ShortcutAdd Kind = "shortcutadd"
+	// Concat joins two outputs along channels, as the fire modules of SqueezeNet
+	// (Iandola et al. 2016) join their parallel 1x1 and 3x3 convolutions: the output of
+	// layer From (channels [0, Cf)) followed by the layer's input (channels [Cf, Cf+In.C)),
+	// both of the output's height and width. It has no parameters and no MACs: forward it
+	// copies, backward it splits the error (the first channels are layer From's share,
+	// merged into its error as a residual's is). It came with ONNX import.
+	Concat Kind = "concat"
 )
 
 // Shape is a per-example tensor shape: channels x height x width. A feature vector of n
@@ -115,6 +122,15 @@ type Layer struct {
 	Groups int
 	// Heads is an Attention layer's number of heads; it must divide In.C.
 	Heads int
+	// Branch makes the layer read the output of layer Source (-1: the network input)
+	// instead of the previous layer's: a second path through the network, such as the
+	// 1x1 projection shortcut of a ResNet block that changes shape (He et al. 2016,
+	// option B) or a parallel convolution of a SqueezeNet fire module. The paths meet
+	// again at an Add, ShortcutAdd or Concat (whose From is the other path's last layer).
+	// The built-in models are chains and never set it; ONNX import does. See
+	// Network.InputOf.
+	Branch bool
+	Source int
 }
 
 // HasWeights reports whether the layer has trainable parameters (and thus a bitwidth in
@@ -382,6 +398,7 @@ func (l *Layer) MACs(p Phase) int64 {
 //	PosEmbedding  E                  0                  E
 //	Embedding     0                  0                  E (scatter-add)
 //	Attention     6*H*T^2            5*H*T^2            0
+//	Concat        E (copy)           E (split)          0
 //
 // BatchNorm forward: the sums of x and x^2 for the batch statistics (3), then
 // y = a*x + b with a = gamma/sigma and b = beta - a*mu folded per channel (2); backward
@@ -402,7 +419,7 @@ func (l *Layer) ElementOps(p Phase) int64 {
 	switch p {
 	case Forward:
 		switch l.Kind {
-		case ReLU, Add, ShortcutAdd, PosEmbedding:
+		case ReLU, Add, ShortcutAdd, PosEmbedding, Concat:
 			return e
 		case MaxPool:
 			return e * (window - 1)
@@ -420,7 +437,7 @@ func (l *Layer) ElementOps(p Phase) int64 {
 		}
 	case BackwardData:
 		switch l.Kind {
-		case ReLU, MaxPool, Add, ShortcutAdd:
+		case ReLU, MaxPool, Add, ShortcutAdd, Concat:
 			return e
 		case AvgPool:
 			return e * window
@@ -471,6 +488,12 @@ type Network struct {
 	// Classes is the number of outputs of the final layer (the softmax width).
 	Classes int
 	Layers  []Layer
+	// Initial holds, parallel to Layers, the initial values of a weight layer's weights
+	// and bias in the canonical layout the trainer uses (see train's initialisation):
+	// set by ONNX import from the file's initializers when asked (OpenOptions.Values),
+	// nil for the built-in models and for layers without values. Training starts from
+	// them with --init-from-model.
+	Initial []*LayerValues
 }
 
 // Params is the number of trainable parameters.
@@ -501,6 +524,26 @@ func (n *Network) WeightLayers() []int {
 		}
 	}
 	return idx
+}
+
+// InputOf is the index of the layer whose output layer i reads: i-1 for a layer of a
+// chain, Source for a Branch layer; -1 is the network input.
+func (n *Network) InputOf(i int) int {
+	if n.Layers[i].Branch {
+		return n.Layers[i].Source
+	}
+	return i - 1
+}
+
+// HasBranches reports whether some layer reads another output than the previous
+// layer's (Layer.Branch).
+func (n *Network) HasBranches() bool {
+	for i := range n.Layers {
+		if n.Layers[i].Branch {
+			return true
+		}
+	}
+	return false
 }
 
 // NeedsBackwardData reports whether layer i must propagate errors to its input: every
@@ -565,17 +608,31 @@ func (n *Network) Validate() error {
 	if n.Input.C <= 0 || n.Input.H <= 0 || n.Input.W <= 0 {
 		return fmt.Errorf("network %q has empty input %v", n.Name, n.Input)
 	}
-	prev := n.Input
 	for i := range n.Layers {
 		l := &n.Layers[i]
+		if l.Branch && (l.Source < -1 || l.Source >= i) {
+			return fmt.Errorf("network %q: layer %d (%s) reads layer %d, which is not an earlier layer", n.Name, i, l.Name, l.Source)
+		}
+		prev := n.Input
+		if src := n.InputOf(i); src >= 0 {
+			prev = n.Layers[src].Out
+		}
 		if l.In != prev {
 			return fmt.Errorf("network %q: layer %d (%s) expects input %v but gets %v", n.Name, i, l.Name, l.In, prev)
 		}
-		if l.Kind == Add && (l.From < 0 || l.From >= i-1 || n.Layers[l.From].Out != l.In) {
+		if l.Kind == Add && (l.From < 0 || l.From >= i || l.From == n.InputOf(i) || n.Layers[l.From].Out != l.In) {
 			return fmt.Errorf("network %q: residual layer %d (%s) adds layer %d, which is not an earlier layer of shape %v", n.Name, i, l.Name, l.From, l.In)
 		}
+		if l.Kind == Concat {
+			if l.From < 0 || l.From >= i || l.From == n.InputOf(i) {
+				return fmt.Errorf("network %q: concat layer %d (%s) joins layer %d, which is not another earlier layer", n.Name, i, l.Name, l.From)
+			}
+			if f := n.Layers[l.From].Out; f.H != l.In.H || f.W != l.In.W || l.Out != (Shape{f.C + l.In.C, l.In.H, l.In.W}) {
+				return fmt.Errorf("network %q: concat layer %d (%s) joins %v and %v, which do not give %v", n.Name, i, l.Name, f, l.In, l.Out)
+			}
+		}
 		if l.Kind == ShortcutAdd {
-			if l.From < 0 || l.From >= i-1 {
+			if l.From < 0 || l.From >= i || l.From == n.InputOf(i) {
 				return fmt.Errorf("network %q: shortcut layer %d (%s) adds layer %d, which is not an earlier layer", n.Name, i, l.Name, l.From)
 			}
 			if err := l.checkShortcut(n.Layers[l.From].Out); err != nil {
@@ -591,7 +648,6 @@ func (n *Network) Validate() error {
 		if err := l.check(); err != nil {
 			return fmt.Errorf("network %q: layer %d (%s): %w", n.Name, i, l.Name, err)
 		}
-		prev = l.Out
 	}
 	return nil
 }
@@ -632,6 +688,7 @@ func (l *Layer) check() error {
 		}
 	case ReLU, Add, ShortcutAdd, BatchNorm, LayerNorm, PosEmbedding:
 		return same()
+	case Concat: // checked against layer From by Network.Validate
 	case Attention:
 		if err := same(); err != nil {
 			return err

@@ -229,7 +229,7 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	if nl.needDX {
 		gemm(false, false, rows, d, 3*d, st.dqkv64, 3*d, w64[:3*d*d], d, f[:rows*d], d, in.s.split)
 		toInt32(acc, f[:rows*d])
-		in.errExp[i-1] = in.requant(acc, dqExp+L.WExp, false, &in.st.Scales.Bwd[i], in.err[i-1][:rows*d], &in.sat.Errors)
+		in.errExp[in.p.dxSlot(i)] = in.requant(acc, dqExp+L.WExp, false, &in.st.Scales.Bwd[i], in.err[in.p.dxSlot(i)][:rows*d], &in.sat.Errors)
 	}
 	grad := in.g32[:4*d*d]
 	parallel(len(grad), 1<<14, func(lo, hi int) { toInt32(grad[lo:hi], g64[lo:hi]) })

@@ -32,6 +32,15 @@ type netLayer struct {
 	// residual is the Add or ShortcutAdd layer whose error is added to this layer's
 	// output error, -1 for none.
 	residual int
+	// src is the layer whose output this layer reads (-1: the network input), the
+	// previous one unless the layer is a branch (models.Layer.Branch).
+	src int
+	// branches are the later branch layers that read this layer's output: the errors of
+	// their inputs are parts of this layer's output error.
+	branches []int
+	// chained: the next layer reads this layer's output, and its backward pass writes
+	// this layer's output error (otherwise only residuals and branches make it up).
+	chained bool
 }
 
 // segments is how many equal parts a weight layer's weights (and biases) form, each a
@@ -68,7 +77,10 @@ func newPlan(net *models.Network) (*plan, error) {
 	p.maxAct = p.inElems
 	for i := range net.Layers {
 		l := &net.Layers[i]
-		nl := netLayer{l: l, weight: -1, residual: -1, needDX: net.NeedsBackwardData(i)}
+		nl := netLayer{l: l, weight: -1, residual: -1, needDX: net.NeedsBackwardData(i), src: net.InputOf(i)}
+		if i > 0 && nl.src < 0 {
+			return nil, fmt.Errorf("layer %s reads the network input, which only the first layer reads here", l.Name)
+		}
 		var err error
 		switch l.Kind {
 		case models.Linear, models.Conv2D:
@@ -100,8 +112,8 @@ func newPlan(net *models.Network) (*plan, error) {
 			}
 			p.embedIn = true
 		case models.ReLU:
-			nl.fused = i > 0 && net.Layers[i-1].HasWeights()
-		case models.Flatten, models.Add:
+			nl.fused = i > 0 && nl.src == i-1 && net.Layers[i-1].HasWeights()
+		case models.Flatten, models.Add, models.Concat:
 		default:
 			return nil, fmt.Errorf("layer %s: kind %q is not supported", l.Name, l.Kind)
 		}
@@ -114,15 +126,42 @@ func newPlan(net *models.Network) (*plan, error) {
 		p.layers[i] = nl
 	}
 	for i := range net.Layers {
-		if net.Layers[i].IsResidual() {
+		if net.Layers[i].IsResidual() || net.Layers[i].Kind == models.Concat {
 			from := net.Layers[i].From
 			if p.layers[from].residual >= 0 {
-				return nil, fmt.Errorf("layer %s is added by two residual layers", net.Layers[from].Name)
+				return nil, fmt.Errorf("layer %s is added or joined by two later layers", net.Layers[from].Name)
 			}
 			p.layers[from].residual = i
 			if from+1 < len(p.layers) {
 				p.layers[from+1].fused = false
 			}
+		}
+		if src := p.layers[i].src; src >= 0 && src != i-1 {
+			p.layers[src].branches = append(p.layers[src].branches, i)
+			if src+1 < len(p.layers) {
+				p.layers[src+1].fused = false // the branch reads the pre-ReLU output
+			}
+		}
+		if i+1 < len(p.layers) {
+			p.layers[i].chained = net.InputOf(i+1) == i
+		}
+	}
+	for j := range len(net.Layers) - 1 {
+		nl := &p.layers[j]
+		parts := len(nl.branches)
+		if nl.chained {
+			parts++
+		}
+		if nl.residual >= 0 {
+			parts++
+		}
+		switch {
+		case parts == 0:
+			return nil, fmt.Errorf("no later layer reads the output of layer %s", nl.l.Name)
+		case parts > 2:
+			// Each merge of two errors requantises with a delayed scale of its own;
+			// a layer has one (scales.Res).
+			return nil, fmt.Errorf("the output of layer %s is read by %d later layers; the trainer merges the errors of two", nl.l.Name, parts)
 		}
 	}
 	if len(p.weights) == 0 {
@@ -137,24 +176,41 @@ func newPlan(net *models.Network) (*plan, error) {
 }
 
 // flattenedFrom is the shape layer i's input had before any flatten layers just before
-// it.
+// it (i may be len(net.Layers): the network's output).
 func flattenedFrom(net *models.Network, i int) models.Shape {
-	for i > 0 && net.Layers[i-1].Kind == models.Flatten {
-		i--
+	src := i - 1
+	if i < len(net.Layers) {
+		src = net.InputOf(i)
 	}
-	if i == 0 {
+	for src >= 0 && net.Layers[src].Kind == models.Flatten {
+		src = net.InputOf(src)
+	}
+	if src < 0 {
 		return net.Input
 	}
-	return net.Layers[i-1].Out
+	return net.Layers[src].Out
 }
 
-// in returns the input of layer i: the network input for layer 0, else layer i-1's
-// output.
-func in[T any](input []T, act [][]T, i int) []T {
-	if i == 0 {
-		return input
+// dxSlot is the index, in the per-layer error arrays, of the error of layer i's input:
+// its source's output error (i-1) for a layer of a chain, and a slot of its own past
+// the layers' for a branch, merged into its source's error later (mergeErrors).
+func (p *plan) dxSlot(i int) int {
+	if src := p.layers[i].src; src != i-1 {
+		return len(p.layers) + i
 	}
-	return act[i-1]
+	return i - 1
+}
+
+// errSlots is the length of the per-layer error arrays (see dxSlot).
+func (p *plan) errSlots() int { return 2 * len(p.layers) }
+
+// inputOf returns the input of layer i in a per-layer array: the network input for
+// layer 0, else its source's output.
+func inputOf[T any](p *plan, input []T, act [][]T, i int) []T {
+	if src := p.layers[i].src; src >= 0 {
+		return act[src]
+	}
+	return input
 }
 
 // initWeights draws the initial float weights of every weight layer, identical for all
@@ -265,17 +321,20 @@ func (fn *floatNet[F]) ensure(n int) {
 	fn.input = make([]F, n*p.inElems)
 	fn.ids = make([]int32, n*p.inElems)
 	fn.act = make([][]F, len(p.layers))
-	fn.err = make([][]F, len(p.layers))
+	fn.err = make([][]F, p.errSlots())
 	fn.cols = make([][]float64, len(p.layers))
 	fn.argmax = make([][]int32, len(p.layers))
 	for i, nl := range p.layers {
 		size := n * int(nl.l.Out.Elems())
 		if nl.l.Kind == models.Flatten {
-			fn.act[i] = in(fn.input, fn.act, i)[:size]
+			fn.act[i] = inputOf(fn.p, fn.input, fn.act, i)[:size]
 		} else {
 			fn.act[i] = make([]F, size)
 		}
 		fn.err[i] = make([]F, size)
+		if i > 0 && nl.src != i-1 {
+			fn.err[p.dxSlot(i)] = make([]F, n*int(nl.l.In.Elems()))
+		}
 		if nl.conv != nil {
 			fn.cols[i] = make([]float64, nl.conv.colsLen(n))
 		}
@@ -286,7 +345,7 @@ func (fn *floatNet[F]) ensure(n int) {
 	// Flatten's input error aliases its output error (backwards, for chains).
 	for i := len(p.layers) - 1; i > 0; i-- {
 		if p.layers[i].l.Kind == models.Flatten {
-			fn.err[i-1] = fn.err[i]
+			fn.err[p.dxSlot(i)] = fn.err[i]
 		}
 	}
 	fn.s = newGEMMScratch(p, n)
@@ -338,7 +397,7 @@ func (fn *floatNet[F]) forward(x []float32, n int, train bool) error {
 	for i := range p.layers {
 		nl := &p.layers[i]
 		l := nl.l
-		src := in(fn.input, fn.act, i)[:n*int(l.In.Elems())]
+		src := inputOf(fn.p, fn.input, fn.act, i)[:n*int(l.In.Elems())]
 		out := fn.act[i][:n*int(l.Out.Elems())]
 		switch l.Kind {
 		case models.Linear, models.Conv2D:
@@ -358,6 +417,9 @@ func (fn *floatNet[F]) forward(x []float32, n int, train bool) error {
 			for j := range out {
 				out[j] = src[j] + other[j]
 			}
+		case models.Concat:
+			f := p.layers[l.From].l.Out.C
+			concatForward(fn.act[l.From], f, src, l.In.C, n*l.Out.H*l.Out.W, out)
 		case models.ShortcutAdd:
 			skip := fn.skip[:len(out)]
 			shortcutGather(nl.short, fn.act[l.From], n, skip)
@@ -418,7 +480,7 @@ func (fn *floatNet[F]) attnBackward(i int, dy, dx []F, n int) {
 	if dx64 != nil {
 		convert(dx, dx64)
 		if fn.qat != nil {
-			fn.qat.straightThrough(i, in(fn.input, fn.act, i)[:len(dx)], dx)
+			fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
 		}
 	}
 }
@@ -466,10 +528,13 @@ func (fn *floatNet[F]) backward(n int) {
 	for i := len(p.layers) - 1; i >= 0; i-- {
 		nl := &p.layers[i]
 		l := nl.l
+		if i < len(p.layers)-1 && i >= p.weights[0] {
+			fn.mergeErrors(i, n)
+		}
 		dy := fn.err[i][:n*int(l.Out.Elems())]
 		var dx []F
 		if i > 0 {
-			dx = fn.err[i-1][:n*int(l.In.Elems())]
+			dx = fn.err[p.dxSlot(i)][:n*int(l.In.Elems())]
 		}
 		switch l.Kind {
 		case models.Linear, models.Conv2D:
@@ -493,6 +558,10 @@ func (fn *floatNet[F]) backward(n int) {
 			}
 		case models.Add, models.ShortcutAdd:
 			copy(dx, dy)
+		case models.Concat:
+			if nl.needDX {
+				channelSlice(dy, n*l.Out.H*l.Out.W, l.Out.C, l.Out.C-l.In.C, l.Out.C, dx)
+			}
 		case models.PosEmbedding:
 			if nl.needDX {
 				copy(dx, dy)
@@ -504,24 +573,47 @@ func (fn *floatNet[F]) backward(n int) {
 			if nl.needDX {
 				d = dx
 			}
-			normBackwardFloat(nl.norm, fn.norm[i], in(fn.input, fn.act, i)[:len(dy)], dy, n, fp.w64, fp.gw, fp.gb, d)
+			normBackwardFloat(nl.norm, fn.norm[i], inputOf(fn.p, fn.input, fn.act, i)[:len(dy)], dy, n, fp.w64, fp.gw, fp.gb, d)
 		case models.Attention:
 			fn.attnBackward(i, dy, dx, n)
 		}
-		// The output of layer i-1 also feeds a residual layer: its error gets that
-		// layer's error too (through the shortcut's mapping).
-		if i > 0 && nl.needDX {
-			if r := p.layers[i-1].residual; r >= 0 {
-				e := fn.err[r][:n*int(p.layers[r].l.Out.Elems())]
-				if sg := p.layers[r].short; sg != nil {
-					shortcutScatter(sg, e, n, fn.skip[:len(dx)])
-					e = fn.skip[:len(dx)]
-				}
-				for j, v := range e[:len(dx)] {
-					dx[j] += v
-				}
-			}
+	}
+}
+
+// mergeErrors completes the error of layer j's output before its backward pass: the
+// part the next layer wrote (when it reads this output), plus the error of a residual
+// that adds it (through a shortcut's mapping) and of the inputs of branches that read
+// it.
+func (fn *floatNet[F]) mergeErrors(j, n int) {
+	p := fn.p
+	nl := &p.layers[j]
+	dst := fn.err[j][:n*int(nl.l.Out.Elems())]
+	have := nl.chained
+	add := func(e []F) {
+		if !have {
+			copy(dst, e[:len(dst)])
+			have = true
+			return
 		}
+		for k, v := range e[:len(dst)] {
+			dst[k] += v
+		}
+	}
+	if r := nl.residual; r >= 0 {
+		e := fn.err[r][:n*int(p.layers[r].l.Out.Elems())]
+		if sg := p.layers[r].short; sg != nil {
+			shortcutScatter(sg, e, n, fn.skip[:len(dst)])
+			e = fn.skip[:len(dst)]
+		}
+		if rl := p.layers[r].l; rl.Kind == models.Concat {
+			// Joined first: its share is the first channels of the join's error.
+			channelSlice(e, n*rl.Out.H*rl.Out.W, rl.Out.C, 0, nl.l.Out.C, fn.skip[:len(dst)])
+			e = fn.skip[:len(dst)]
+		}
+		add(e)
+	}
+	for _, b := range nl.branches {
+		add(fn.err[p.dxSlot(b)])
 	}
 }
 
@@ -536,7 +628,7 @@ func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {
 	if dx64 != nil {
 		convert(dx, dx64)
 		if fn.qat != nil {
-			fn.qat.straightThrough(i, in(fn.input, fn.act, i)[:len(dx)], dx)
+			fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
 		}
 	}
 	if fp.gb != nil {

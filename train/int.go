@@ -132,9 +132,9 @@ func (in *intNet) ensure(n int) error {
 	in.x8 = make([]int8, n*p.inElems)
 	in.ids = make([]int32, n*p.inElems)
 	in.act = make([][]int8, len(p.layers))
-	in.err = make([][]int8, len(p.layers))
+	in.err = make([][]int8, p.errSlots())
 	in.actExp = make([]int, len(p.layers))
-	in.errExp = make([]int, len(p.layers))
+	in.errExp = make([]int, p.errSlots())
 	in.cols = make([][]float64, len(p.layers))
 	in.argmax = make([][]int32, len(p.layers))
 	for i, nl := range p.layers {
@@ -145,6 +145,9 @@ func (in *intNet) ensure(n int) error {
 			in.act[i] = make([]int8, size)
 		}
 		in.err[i] = make([]int8, size)
+		if i > 0 && nl.src != i-1 {
+			in.err[p.dxSlot(i)] = make([]int8, n*int(nl.l.In.Elems()))
+		}
 		if nl.conv != nil {
 			in.cols[i] = make([]float64, nl.conv.colsLen(n))
 		}
@@ -154,7 +157,7 @@ func (in *intNet) ensure(n int) error {
 	}
 	for i := len(p.layers) - 1; i > 0; i-- {
 		if p.layers[i].l.Kind == models.Flatten {
-			in.err[i-1] = in.err[i]
+			in.err[p.dxSlot(i)] = in.err[i]
 		}
 	}
 	in.s = newGEMMScratch(p, n)
@@ -178,19 +181,14 @@ func (in *intNet) ensure(n int) error {
 }
 
 // input returns layer i's input activations.
-func (in *intNet) input(i int) []int8 {
-	if i == 0 {
-		return in.x8
-	}
-	return in.act[i-1]
-}
+func (in *intNet) input(i int) []int8 { return inputOf(in.p, in.x8, in.act, i) }
 
 // inExp is the exponent of layer i's input.
 func (in *intNet) inExp(i int) int {
-	if i == 0 {
-		return in.xExp
+	if src := in.p.layers[i].src; src >= 0 {
+		return in.actExp[src]
 	}
-	return in.actExp[i-1]
+	return in.xExp
 }
 
 func (in *intNet) refresh() {
@@ -257,6 +255,8 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			acc := in.acc[:size]
 			e := numerics.AddAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
+		case models.Concat:
+			in.actExp[i] = in.concatForward(i, src, n, sc, out)
 		case models.ShortcutAdd:
 			// The skip operand mapped onto the output's shape (zeros where it adds
 			// nothing), then added like a residual.
@@ -367,11 +367,16 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 	for i := len(p.layers) - 1; i >= 0; i-- {
 		nl := &p.layers[i]
 		l := nl.l
+		if i < len(p.layers)-1 && i >= p.weights[0] {
+			in.mergeErrors(i, n)
+		}
 		dy := in.err[i][:n*int(l.Out.Elems())]
 		ee := in.errExp[i]
 		var dx []int8
+		dxe := -1 // the slot of dx's exponent
 		if i > 0 {
-			dx = in.err[i-1][:n*int(l.In.Elems())]
+			dxe = p.dxSlot(i)
+			dx = in.err[dxe][:n*int(l.In.Elems())]
 		}
 		inSize := n * int(l.In.Elems())
 		switch l.Kind {
@@ -388,7 +393,7 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 			// error summed over the batch.
 			if nl.needDX {
 				copy(dx, dy)
-				in.errExp[i-1] = ee
+				in.errExp[dxe] = ee
 			}
 			L := &in.st.Layers[nl.weight]
 			g := in.g32[:len(L.W)]
@@ -401,41 +406,70 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 		case models.ReLU:
 			if nl.needDX {
 				reluBackward(in.act[i][:len(dy)], dy, dx)
-				in.errExp[i-1] = ee
+				in.errExp[dxe] = ee
 			}
 		case models.MaxPool:
 			if nl.needDX {
 				acc := in.acc[:inSize]
 				maxPoolBackward(dy, in.argmax[i][:len(dy)], acc)
-				in.errExp[i-1] = in.spread(acc, ee, nl.pool, &sc.Bwd[i], dx)
+				in.errExp[dxe] = in.spread(acc, ee, nl.pool, &sc.Bwd[i], dx)
 			}
 		case models.AvgPool:
 			if nl.needDX {
 				acc := in.acc[:inSize]
 				avgPoolSpread(nl.pool, dy, n, acc)
-				in.errExp[i-1] = in.spread(acc, ee-log2(nl.pool.window()), nl.pool, &sc.Bwd[i], dx)
+				in.errExp[dxe] = in.spread(acc, ee-log2(nl.pool.window()), nl.pool, &sc.Bwd[i], dx)
 			}
 		case models.Add, models.ShortcutAdd:
 			copy(dx, dy)
-			in.errExp[i-1] = ee
+			in.errExp[dxe] = ee
+		case models.Concat:
+			if nl.needDX {
+				channelSlice(dy, n*l.Out.H*l.Out.W, l.Out.C, l.Out.C-l.In.C, l.Out.C, dx)
+				in.errExp[dxe] = ee
+			}
 		case models.Flatten:
 			if i > 0 {
-				in.errExp[i-1] = ee // the error itself is shared
+				in.errExp[dxe] = ee // the error itself is shared
 			}
 		}
-		if i > 0 && nl.needDX {
-			if r := p.layers[i-1].residual; r >= 0 {
-				other := in.err[r][:n*int(p.layers[r].l.Out.Elems())]
-				if sg := p.layers[r].short; sg != nil {
-					// A shortcut's error reaches the positions its skip operand came from.
-					shortcutScatter(sg, other, n, in.skip8[:len(dx)])
-					other = in.skip8[:len(dx)]
-				}
-				acc := in.acc[:len(dx)]
-				e := numerics.AddAligned(dx, in.errExp[i-1], other[:len(dx)], in.errExp[r], acc)
-				in.errExp[i-1] = in.requant(acc, e, false, &sc.Res[i-1], dx, &in.sat.Errors)
-			}
+	}
+}
+
+// mergeErrors completes the error of layer j's output before its backward pass (see
+// floatNet.mergeErrors): the parts align their exponents and add in int32, and the
+// sum is requantised with the layer's residual scale (newPlan allows two parts).
+func (in *intNet) mergeErrors(j, n int) {
+	p := in.p
+	nl := &p.layers[j]
+	dst := in.err[j][:n*int(nl.l.Out.Elems())]
+	have := nl.chained
+	add := func(other []int8, exp int) {
+		if !have {
+			copy(dst, other[:len(dst)])
+			in.errExp[j] = exp
+			have = true
+			return
 		}
+		acc := in.acc[:len(dst)]
+		e := numerics.AddAligned(dst, in.errExp[j], other[:len(dst)], exp, acc)
+		in.errExp[j] = in.requant(acc, e, false, &in.st.Scales.Res[j], dst, &in.sat.Errors)
+	}
+	if r := nl.residual; r >= 0 {
+		other := in.err[r][:n*int(p.layers[r].l.Out.Elems())]
+		if sg := p.layers[r].short; sg != nil {
+			// A shortcut's error reaches the positions its skip operand came from.
+			shortcutScatter(sg, other, n, in.skip8[:len(dst)])
+			other = in.skip8[:len(dst)]
+		}
+		if rl := p.layers[r].l; rl.Kind == models.Concat {
+			channelSlice(other, n*rl.Out.H*rl.Out.W, rl.Out.C, 0, nl.l.Out.C, in.skip8[:len(dst)])
+			other = in.skip8[:len(dst)]
+		}
+		add(other, in.errExp[r])
+	}
+	for _, b := range nl.branches {
+		add(in.err[p.dxSlot(b)], in.errExp[p.dxSlot(b)])
 	}
 }
 
@@ -470,7 +504,8 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 	if dx64 != nil {
 		acc := in.acc[:len(dx64)]
 		toInt32(acc, dx64)
-		in.errExp[i-1] = in.requant(acc, ee+L.WExp, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(acc)], &in.sat.Errors)
+		slot := in.p.dxSlot(i)
+		in.errExp[slot] = in.requant(acc, ee+L.WExp, false, &in.st.Scales.Bwd[i], in.err[slot][:len(acc)], &in.sat.Errors)
 	}
 	grad := in.g32[:len(gw)]
 	parallel(len(gw), 1<<14, func(lo, hi int) { toInt32(grad[lo:hi], gw[lo:hi]) })
@@ -489,4 +524,32 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 		b = []gradSeg{{0, gb, ee}}
 	}
 	in.update(nl, i, step, []gradSeg{{0, grad, in.inExp(i) + ee}}, b, stats)
+}
+
+// concatForward joins layer From's output and layer i's input (src) on channels. The
+// two have exponents of their own: both are placed in int32 on a common exponent (at
+// most 24 bits below the larger, so that int8 values shifted up stay in range; values
+// below it round to nearest) and requantised with the layer's delayed scale.
+func (in *intNet) concatForward(i int, src []int8, n int, sc *scales, out []int8) int {
+	l := in.p.layers[i].l
+	ea, eb := in.actExp[l.From], in.inExp(i)
+	e := max(min(ea, eb), max(ea, eb)-24)
+	acc := in.acc[:len(out)]
+	f := in.p.layers[l.From].l.Out.C
+	place := func(x int8, exp int) int32 {
+		if s := exp - e; s >= 0 {
+			return int32(x) << s
+		}
+		return int32(numerics.RoundShift(int64(x), e-exp))
+	}
+	a, c, cb := in.act[l.From], l.Out.C, l.In.C
+	for q := range n * l.Out.H * l.Out.W {
+		for k, x := range a[q*f : (q+1)*f] {
+			acc[q*c+k] = place(x, ea)
+		}
+		for k, x := range src[q*cb : (q+1)*cb] {
+			acc[q*c+f+k] = place(x, eb)
+		}
+	}
+	return in.requant(acc, e, false, &sc.Fwd[i], out, &in.sat.Activations)
 }

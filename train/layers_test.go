@@ -17,6 +17,12 @@ func mkNet(t testing.TB, name string, input models.Shape, layers ...models.Layer
 	cur := input
 	for i, l := range layers {
 		l.In = cur
+		if l.Branch {
+			l.In = input
+			if l.Source >= 0 {
+				l.In = layers[l.Source].Out
+			}
+		}
 		if l.Name == "" {
 			l.Name = fmt.Sprintf("%s%d", l.Kind, i)
 		}
@@ -104,6 +110,39 @@ func gradCheckNets(t testing.TB) []*models.Network {
 			models.Layer{Kind: models.LayerNorm, Out: S(4, 1, 5)},
 			models.Layer{Kind: models.Flatten, Out: S(20, 1, 1)},
 			models.Layer{Kind: models.Linear, Out: S(3, 1, 1), Bias: true},
+		),
+		// A block whose shortcut is a strided 1x1 projection with batch normalisation
+		// (option B), a branch reading the block's input: the block's input error sums
+		// the main path's and the branch's, and the main path's last output gets its
+		// error from the residual alone.
+		mkNet(t, "branch", S(2, 8, 8),
+			models.Layer{Kind: models.Conv2D, Out: S(4, 8, 8), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1},
+			models.Layer{Kind: models.ReLU, Out: S(4, 8, 8)},
+			models.Layer{Kind: models.Conv2D, Out: S(8, 4, 4), KernelH: 3, KernelW: 3, Stride: 2, Padding: 1},
+			models.Layer{Kind: models.BatchNorm, Out: S(8, 4, 4), Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(8, 4, 4)},
+			models.Layer{Kind: models.Conv2D, Out: S(8, 4, 4), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1},
+			models.Layer{Kind: models.Conv2D, Out: S(8, 4, 4), KernelH: 1, KernelW: 1, Stride: 2, Branch: true, Source: 1},
+			models.Layer{Kind: models.BatchNorm, Out: S(8, 4, 4), Bias: true},
+			models.Layer{Kind: models.Add, Out: S(8, 4, 4), From: 5},
+			models.Layer{Kind: models.ReLU, Out: S(8, 4, 4)},
+			models.Layer{Kind: models.AvgPool, Out: S(8, 1, 1), KernelH: 4, KernelW: 4, Stride: 4},
+			models.Layer{Kind: models.Flatten, Out: S(8, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(5, 1, 1), Bias: true},
+		),
+		// A SqueezeNet fire module: 1x1 and 3x3 expansions of a squeeze side by side
+		// (the second a branch), joined on channels.
+		mkNet(t, "fire", S(2, 6, 6),
+			models.Layer{Kind: models.Conv2D, Out: S(3, 6, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(3, 6, 6)},
+			models.Layer{Kind: models.Conv2D, Out: S(4, 6, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(4, 6, 6)},
+			models.Layer{Kind: models.Conv2D, Out: S(5, 6, 6), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1, Bias: true, Branch: true, Source: 1},
+			models.Layer{Kind: models.ReLU, Out: S(5, 6, 6)},
+			models.Layer{Kind: models.Concat, Out: S(9, 6, 6), From: 3},
+			models.Layer{Kind: models.Conv2D, Out: S(4, 3, 3), KernelH: 3, KernelW: 3, Stride: 2, Padding: 1, Bias: true},
+			models.Layer{Kind: models.Flatten, Out: S(36, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(5, 1, 1), Bias: true},
 		),
 		mkNet(t, "mlp-res", S(1, 3, 4),
 			models.Layer{Kind: models.Flatten, Out: S(12, 1, 1)},

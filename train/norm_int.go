@@ -202,7 +202,7 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 			e := numerics.FixCoefs(s.a[:g.c], s.b[:g.c], s.c[:g.c], s.A, s.B, s.C)
 			acc := in.acc64[:len(dy)]
 			numerics.ChannelAffine(dy, x, s.A[:g.c], s.B[:g.c], s.C[:g.c], acc)
-			in.errExp[i-1] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(dy)], &in.sat.Errors)
+			in.errExp[in.p.dxSlot(i)] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[in.p.dxSlot(i)][:len(dy)], &in.sat.Errors)
 		}
 	} else {
 		rows := n * g.pos
@@ -238,7 +238,7 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 			e := numerics.FixCoefs(s.a[:rows], s.b[:rows], s.c[:rows], s.A, s.B, s.C)
 			acc := in.acc64[:len(dy)]
 			numerics.RowAffine(u, x, g.c, s.A, s.B, s.C, acc)
-			in.errExp[i-1] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(dy)], &in.sat.Errors)
+			in.errExp[in.p.dxSlot(i)] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[in.p.dxSlot(i)][:len(dy)], &in.sat.Errors)
 		}
 	}
 	var bs []gradSeg

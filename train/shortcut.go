@@ -84,3 +84,23 @@ func posGrad[T int8 | float32 | float64, A int32 | float64](dy []T, n, c, positi
 		}
 	}
 }
+
+// channelSlice copies channels [lo, hi) of each of positions positions of c channels
+// (channels last) from src into dst (hi-lo per position): a Concat's split of its
+// output's error.
+func channelSlice[T int8 | float32 | float64](src []T, positions, c, lo, hi int, dst []T) {
+	w := hi - lo
+	for q := range positions {
+		copy(dst[q*w:(q+1)*w], src[q*c+lo:q*c+hi])
+	}
+}
+
+// concatForward joins a (ca channels) and b (cb channels) at each of positions
+// positions, a's first (models.Concat).
+func concatForward[T int8 | float32 | float64](a []T, ca int, b []T, cb, positions int, out []T) {
+	c := ca + cb
+	for q := range positions {
+		copy(out[q*c:q*c+ca], a[q*ca:(q+1)*ca])
+		copy(out[q*c+ca:(q+1)*c], b[q*cb:(q+1)*cb])
+	}
+}

@@ -61,6 +61,9 @@ type Config struct {
 	// EvalEvery is the number of steps between test evaluations (0: at the end of each
 	// epoch); a run always evaluates after its last step.
 	EvalEvery int
+	// InitFromModel starts from the network's own initial values (an ONNX file's
+	// initializers, models.Network.Initial) instead of drawing them from Seed.
+	InitFromModel bool `json:",omitempty"`
 	// EvalBatch is the batch size of evaluations (0, the default: Batch, so that no
 	// larger buffers are allocated); EvalLimit caps the examples evaluated (0: the
 	// whole test set, see Trainer.Evaluate).
@@ -262,6 +265,12 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 		}
 	}
 	init := initWeights(p, cfg.Seed)
+	var biases [][]float64
+	if cfg.InitFromModel {
+		if init, biases, err = modelValues(p); err != nil {
+			return nil, err
+		}
+	}
 	switch cfg.Method {
 	case numerics.RCT:
 		t.bits = t.policy.Start(len(p.weights))
@@ -269,6 +278,7 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 		if err != nil {
 			return nil, err
 		}
+		setRCTBiases(&st, biases, cfg.Headroom)
 		lr, _ := numerics.NewFixedLR(cfg.LR)
 		rounding, _ := numerics.ParseRounding(cfg.Rounding)
 		if t.in, err = newIntNet(p, st, lr, rounding, rctSeed(cfg.Seed)); err != nil {
@@ -281,6 +291,9 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 	default:
 		t.fn = newFloatNet[float32](p, init, cfg.Momentum > 0)
 		t.fn.lr, t.fn.mom, t.fn.wd = cfg.LR, cfg.Momentum, cfg.WeightDecay
+		if biases != nil {
+			setFloatBiases(t.fn, p, biases)
+		}
 		if cfg.Method == numerics.QAT {
 			t.bits = t.policy.Start(len(p.weights))
 			t.fn.qat = newQATState[float32](p, t.bits)

@@ -137,6 +137,8 @@ func (h *hwFlags) load() (*hw.Profile, error) { return loadProfile(h.hw, h.sets)
 // train and compare.
 func registerTraining(fs *flagSet, o *experiment.TrainOptions) {
 	fs.StringVar(&o.Model, "model", "lenet5", modelHelp())
+	fs.StringVar(&o.InputShape, "input-shape", "", inputShapeHelp)
+	fs.BoolVar(&o.InitFromModel, "init-from-model", false, "start from the ONNX model's initial values (its initializers) instead of drawing them from --seed")
 	fs.StringVar(&o.Policy, "policy", "", "precision policy: rct, fixed, cyclic or progressive (default: rct for rct, fixed for qat)")
 	fs.IntVar(&o.Epochs, "epochs", 2, "passes over the training set")
 	fs.IntVar(&o.Steps, "steps", 0, "stop after this many steps (0: no limit); for the text model, whose epochs are long")
@@ -195,16 +197,47 @@ func output(e *env, path string, write func(w io.Writer) error) error {
 // modelHelp describes the --model flag.
 func modelHelp() string {
 	if exp := models.ExperimentalNames(); len(exp) > 0 {
-		return fmt.Sprintf("built-in model: %v (defined, not yet supported everywhere: %v)", models.Names(), exp)
+		return fmt.Sprintf("built-in model %v (defined, not yet supported everywhere: %v), or an ONNX file `path.onnx`", models.Names(), exp)
 	}
-	return fmt.Sprintf("built-in model: %v", models.Names())
+	return fmt.Sprintf("built-in model %v, or an ONNX file `path.onnx`", models.Names())
 }
 
-// modelByName resolves --model, a usage error when unknown.
-func modelByName(name string) (*models.Network, error) {
-	net, err := models.ByName(name)
-	if err != nil {
-		return nil, usagef("--model: %v", err)
+const inputShapeHelp = "per-example input shape `CxHxW` for the dimensions an ONNX model leaves open (e.g. 1x32x32)"
+
+// parseShape reads --input-shape, CxHxW ("" is no shape).
+func parseShape(s string) (models.Shape, error) {
+	if s == "" {
+		return models.Shape{}, nil
 	}
-	return net, nil
+	parts := strings.Split(s, "x")
+	var d [3]int
+	if len(parts) != 3 {
+		return models.Shape{}, usagef("--input-shape %q: want CxHxW, such as 1x32x32", s)
+	}
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 1 || v > 1<<24 {
+			return models.Shape{}, usagef("--input-shape %q: %q is not a positive size", s, p)
+		}
+		d[i] = v
+	}
+	return models.Shape{C: d[0], H: d[1], W: d[2]}, nil
+}
+
+// openModel resolves --model (a built-in name or an ONNX file) with --input-shape;
+// values reads the file's initial values (--init-from-model). An unknown name is a
+// usage error.
+func openModel(name, shape string, values bool) (*models.Network, error) {
+	s, err := parseShape(shape)
+	if err != nil {
+		return nil, err
+	}
+	net, err := models.Open(name, models.OpenOptions{InputShape: s, Values: values})
+	switch {
+	case errors.Is(err, models.ErrUnknownModel):
+		return nil, usagef("--model: %v", err)
+	case err != nil && !models.IsONNXPath(name):
+		return nil, usagef("%v", err) // options that do not apply to a built-in model
+	}
+	return net, err
 }

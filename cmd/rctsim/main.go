@@ -48,7 +48,7 @@ var commands []*command
 
 func init() {
 	// Assigned in init because the help command refers to the table.
-	commands = []*command{cmdDemo, cmdSim, cmdTrain, cmdCompare, cmdProfiles, cmdDRAM, cmdSweep, cmdMerge, cmdPlot, cmdHelp}
+	commands = []*command{cmdDemo, cmdSim, cmdTrain, cmdCompare, cmdModels, cmdProfiles, cmdDRAM, cmdSweep, cmdMerge, cmdPlot, cmdHelp}
 }
 
 func main() {

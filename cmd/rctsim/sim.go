@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
@@ -17,28 +18,30 @@ import (
 
 var cmdSim = &command{
 	name: "sim",
-	usage: "[--hw NAME|FILE] [--set key=value ...] [--model lenet5] [--method rct|qat|fp32] [--bits 8|8,6,8,8,8] [--batch 32] [--format table|json|csv] [-o FILE] [--dump FILE] [--trace FILE]\n" +
+	usage: "[--hw NAME|FILE] [--set key=value ...] [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--method rct|qat|fp32] [--bits 8|8,6,8,8,8] [--batch 32] [--format table|json|csv] [-o FILE] [--dump FILE] [--trace FILE]\n" +
+		"       rctsim sim --model lenet5|FILE.onnx --summary [--input-shape CxHxW] [-o FILE]\n" +
 		"       rctsim sim --program FILE [--format ...] [-o FILE] [--trace FILE]\n" +
-		"       rctsim sim --topology FILE|MODEL [--gemm | --forward] [--dram model|ideal] [-o FILE]",
-	summary: "simulate one training step of a model, a program dump, or the layers of a topology (SCALE-Sim file or built-in model)",
+		"       rctsim sim --topology FILE|MODEL|FILE.onnx [--gemm | --forward] [--dram model|ideal] [-o FILE]",
+	summary: "simulate one training step of a model (built-in or ONNX), a program dump, or the layers of a topology (SCALE-Sim file or model)",
 	run:     runSim,
 }
 
 type simFlags struct {
 	hwFlags
 	model, method, bits, format, out, topology, dram, fidelity string
-	program, dump, trace                                       string
+	program, dump, trace, inputShape                           string
 	batch                                                      int
-	gemm, ledger, forward                                      bool
+	gemm, ledger, forward, summary                             bool
 }
 
 // Flags of each sim mode; any other flag given is an error.
 var (
 	simShared       = []string{"hw", "set", "o", "dram", "fidelity"}
-	simModelFlags   = append([]string{"model", "method", "bits", "batch", "format", "ledger", "dump", "trace"}, simShared...)
+	simModelFlags   = append([]string{"model", "input-shape", "method", "bits", "batch", "format", "ledger", "dump", "trace"}, simShared...)
+	simSummaryFlags = []string{"model", "input-shape", "summary", "o"}
 	simProgramFlags = append([]string{"program", "format", "ledger", "trace"}, simShared...)
 	simFileFlags    = append([]string{"topology", "gemm", "method", "bits"}, simShared...)
-	simLayersFlags  = append([]string{"topology", "forward", "method", "bits", "batch"}, simShared...)
+	simLayersFlags  = append([]string{"topology", "input-shape", "forward", "method", "bits", "batch"}, simShared...)
 )
 
 func runSim(c *command, e *env, args []string) error {
@@ -46,6 +49,8 @@ func runSim(c *command, e *env, args []string) error {
 	fs := newFlags(c, e)
 	f.hwFlags.register(fs)
 	fs.StringVar(&f.model, "model", "lenet5", modelHelp())
+	fs.StringVar(&f.inputShape, "input-shape", "", inputShapeHelp)
+	fs.BoolVar(&f.summary, "summary", false, "print the model's layers (kind, shapes, parameters, forward MACs) and totals instead of simulating")
 	fs.StringVar(&f.method, "method", "rct", "training method: rct, qat or fp32")
 	fs.StringVar(&f.bits, "bits", "8", "weight bitwidth: one for every layer, or one per weight layer (8,6,8,8,8)")
 	fs.IntVar(&f.batch, "batch", 32, "examples per training step")
@@ -65,6 +70,13 @@ func runSim(c *command, e *env, args []string) error {
 	}
 	if err := f.checkMode(fs); err != nil {
 		return err
+	}
+	if f.summary {
+		net, err := openModel(f.model, f.inputShape, false)
+		if err != nil {
+			return err
+		}
+		return output(e, f.out, func(w io.Writer) error { return models.WriteSummary(w, net) })
 	}
 	switch f.format {
 	case "table", "json", "csv":
@@ -156,6 +168,10 @@ func (f *simFlags) checkMode(flags *flagSet) error {
 	switch {
 	case f.program != "" && f.topology != "":
 		return usagef("--program and --topology are two modes; give one")
+	case f.summary && (f.program != "" || f.topology != ""):
+		return usagef("--summary describes --model; it does not apply to --program or --topology")
+	case f.summary:
+		return flags.only("to --summary (a description of the model)", simSummaryFlags...)
 	case f.program != "":
 		return flags.only("to --program (the dump fixes the model, method, bits and batch)", simProgramFlags...)
 	case f.topology == "":
@@ -166,9 +182,12 @@ func (f *simFlags) checkMode(flags *flagSet) error {
 	return flags.only("to --topology FILE (a CSV per layer, forward only, batch from the file)", simFileFlags...)
 }
 
-// topologyIsModel reports whether --topology names a built-in model rather than a
-// file (a file of that name wins).
+// topologyIsModel reports whether --topology names a model (built-in, or an .onnx
+// file) rather than a SCALE-Sim file (a file of a built-in model's name wins).
 func (f *simFlags) topologyIsModel() bool {
+	if strings.HasSuffix(strings.ToLower(f.topology), ".onnx") {
+		return true
+	}
 	if _, err := os.Stat(f.topology); !errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
@@ -192,7 +211,7 @@ func simProgram(f *simFlags, prof *hw.Profile, opts kernels.Options) (*kernels.P
 		net, _ := models.ByName(prog.Model)
 		return prog, net, nil
 	}
-	net, err := modelByName(f.model)
+	net, err := openModel(f.model, f.inputShape, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,7 +223,7 @@ func simProgram(f *simFlags, prof *hw.Profile, opts kernels.Options) (*kernels.P
 // own, forward only; or a built-in model's step by layer and phase.
 func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opts kernels.Options) error {
 	if f.topologyIsModel() {
-		net, err := models.ByName(f.topology)
+		net, err := openModel(f.topology, f.inputShape, false)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ import (
 
 var cmdTrain = &command{
 	name:    "train",
-	usage:   "-o runs/NAME [--model lenet5] [--method rct|qat|fp32] [--policy rct|fixed|cyclic|progressive] [--epochs 2] [--steps N] [--batch 32] [--lr LR] [--seed 1] [--limit N] [--data DIR]",
+	usage:   "-o runs/NAME [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--init-from-model] [--method rct|qat|fp32] [--policy rct|fixed|cyclic|progressive] [--epochs 2] [--steps N] [--batch 32] [--lr LR] [--seed 1] [--limit N] [--data DIR]",
 	summary: "train a model on real data with RCT, QAT or FP32 and write a run folder (metrics.csv, schedule.csv, run.json)",
 	run:     runTrain,
 }
@@ -36,7 +36,7 @@ func runTrain(c *command, e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	net, err := modelByName(o.Model)
+	net, err := openModel(o.Model, o.InputShape, o.InitFromModel)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func observer(e *env) experiment.Observer {
 
 var cmdCompare = &command{
 	name:    "compare",
-	usage:   "-o runs/NAME [--model lenet5] [--hw NAME|FILE] [--set key=value ...] [--methods rct,qat,fp32] [--epochs 2] [--steps N] [--limit N] [--device-steps K] [--formats png,svg,pdf]",
+	usage:   "-o runs/NAME [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--hw NAME|FILE] [--set key=value ...] [--methods rct,qat,fp32] [--epochs 2] [--steps N] [--limit N] [--device-steps K] [--formats png,svg,pdf]",
 	summary: "train a model with each method, run every step's plan on the simulated chip, and compare energy, memory, time and accuracy",
 	run:     runCompare,
 }
@@ -112,7 +112,7 @@ func compare(e *env, f *compareFlags) error {
 	if f.Fidelity, err = sim.ParseFidelity(f.fidelity); err != nil {
 		return usagef("--fidelity: %v", err)
 	}
-	net, err := modelByName(f.Model)
+	net, err := openModel(f.Model, f.InputShape, f.InitFromModel)
 	if err != nil {
 		return err
 	}

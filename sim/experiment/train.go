@@ -53,6 +53,10 @@ type TrainOptions struct {
 	// "lr", "t-min"): their values are used and checked even when zero, so that
 	// --bits 0 is an error and --t-min 0 a threshold, rather than the default.
 	Given []string `json:"given,omitempty"`
+	// InputShape fills the input dimensions an ONNX model leaves open ("CxHxW");
+	// InitFromModel starts from the model file's initial values.
+	InputShape    string `json:"input_shape,omitempty"`
+	InitFromModel bool   `json:"init_from_model,omitempty"`
 }
 
 // given reports whether option name was set: listed in Given, or not zero.
@@ -199,6 +203,7 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 		return cfg, err
 	}
 	cfg.Epochs, cfg.Batch, cfg.Seed, cfg.MaxSteps, cfg.EvalEvery = o.Epochs, o.Batch, o.Seed, o.Steps, o.EvalEvery
+	cfg.InitFromModel = o.InitFromModel
 	if o.given("lr", o.LR != 0) {
 		cfg.LR = o.LR
 	}
@@ -282,6 +287,9 @@ func (o *TrainOptions) Check(net *models.Network, method numerics.Method) (train
 // embedding holds) is an OptionError naming the file and both shapes, before any
 // training starts.
 func LoadData(net *models.Network, o *TrainOptions) (*train.Split, string, error) {
+	if err := CheckData(net); err != nil {
+		return nil, "", err
+	}
 	var split *train.Split
 	var desc string
 	if net.Layers[0].Kind == models.Embedding {
@@ -312,6 +320,34 @@ func LoadData(net *models.Network, o *TrainOptions) (*train.Split, string, error
 		return nil, "", &OptionError{Option: option, Err: err}
 	}
 	return split, desc, nil
+}
+
+// The data sets' example shapes and classes.
+var (
+	mnistShape       = models.Shape{C: 1, H: 28, W: 28}
+	mnistPaddedShape = models.Shape{C: 1, H: 32, W: 32}
+)
+
+const mnistClasses = 10
+
+// CheckData checks that net fits the data set LoadData gives it, before anything is
+// loaded: a network that reads token ids trains on text (any context, as many classes
+// as the alphabet at least: checked when the text is read); every other network on
+// MNIST, whose examples are 1x28x28 (1x32x32 padded) with 10 classes. An ONNX model's
+// input and output are the user's, so a mismatch names both shapes.
+func CheckData(net *models.Network) error {
+	if net.Layers[0].Kind == models.Embedding {
+		return nil
+	}
+	if net.Input != mnistShape && net.Input != mnistPaddedShape {
+		return optionErrorf("model", "%s takes inputs of %v, but the data set, MNIST, has examples of %v (or %v padded); export the model for that input, or give --input-shape where it leaves it open",
+			net.Name, net.Input, mnistShape, mnistPaddedShape)
+	}
+	last := net.Layers[len(net.Layers)-1].Out
+	if net.Classes != mnistClasses || last.H*last.W != 1 {
+		return optionErrorf("model", "%s outputs %v, but the data set, MNIST, has %d classes (one label per example)", net.Name, last, mnistClasses)
+	}
+	return nil
 }
 
 // runSteps is the number of steps a run will train.

@@ -82,6 +82,9 @@ const MaxImageBytes = 4 << 30
 func Check(net *models.Network) error {
 	for i := range net.Layers {
 		l := &net.Layers[i]
+		if net.InputOf(i) != i-1 {
+			return fmt.Errorf("functional execution does not cover branches (layer %s reads layer %d)", l.Name, net.InputOf(i))
+		}
 		switch l.Kind {
 		case models.Linear, models.ReLU, models.MaxPool, models.AvgPool, models.Flatten, models.Add:
 		case models.Conv2D:

@@ -22,7 +22,7 @@
 //	name        = "lenet5_array_sram"   # labels progress lines
 //	description = "..."                 # free text
 //	base        = "default"             # the base profile (default "default")
-//	models      = ["lenet5"]            # built-in models (default ["lenet5"])
+//	models      = ["lenet5"]            # built-in models or .onnx files, relative to the spec (default ["lenet5"])
 //	methods     = ["rct", "qat"]        # rct, qat, fp32 (default ["rct"])
 //	batch       = [8, 32]               # batch sizes (default [32])
 //	dram        = "model"               # "model" (banks and rows, default) or "ideal"

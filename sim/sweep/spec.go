@@ -416,7 +416,11 @@ func (p *parser) model(key, name string) bool {
 	if _, ok := p.spec.nets[name]; ok {
 		return true
 	}
-	net, err := models.ByName(name)
+	arg := name
+	if models.IsONNXPath(name) {
+		arg = p.resolvePath(name) // an ONNX file, relative to the spec like a base profile
+	}
+	net, err := models.Open(arg, models.OpenOptions{})
 	if err != nil {
 		p.fail(key, "%w", err)
 		return false

@@ -361,3 +361,20 @@ func TestSpecNestingRefused(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestSpecONNXModel checks that a spec's models take an ONNX file, relative to the
+// spec, and that a file that is not one is an error at its key.
+func TestSpecONNXModel(t *testing.T) {
+	s := mustParse(t, "models = [\"lenet5\", \"../../../models/testdata/lenet5.onnx\"]\nbatch = 8\n")
+	if len(s.Models) != 2 {
+		t.Fatalf("models %v", s.Models)
+	}
+	a, b := s.nets[s.Models[0]], s.nets[s.Models[1]]
+	if b == nil || a.Params() != b.Params() || a.MACs(models.Forward, 1) != b.MACs(models.Forward, 1) {
+		t.Errorf("the ONNX LeNet-5 differs from the built-in")
+	}
+	_, err := parseString(t, "models = [\"missing.onnx\"]\n")
+	if err == nil || !strings.Contains(err.Error(), "models[0]") || !strings.Contains(err.Error(), "missing.onnx") {
+		t.Errorf("a missing file: %v", err)
+	}
+}
