@@ -66,8 +66,6 @@ type mat2 struct {
 
 func (m mat2) pitch() int64 { return ceilDiv(m.cols*int64(m.bits), 8) }
 
-func (m mat2) bytes() int64 { return m.rows * m.pitch() }
-
 // gather is the region of n table rows picked by indices.
 func (m mat2) gather(n int64) region {
 	return region{tensor: m.tensor, addr: m.base, rows: n, rowBytes: m.pitch(), stride: m.pitch(), gather: true}

@@ -1176,7 +1176,7 @@ func (im *importer) gemm() (*value, error) {
 		return nil, err
 	}
 	if x.lay != layVector {
-		return nil, fmt.Errorf("Gemm reads a matrix (N, F), not a tensor of dims %v; flatten first", onnxDims(x.lay, x.shape))
+		return nil, fmt.Errorf("a Gemm reads a matrix (N, F), not a tensor of dims %v; flatten first", onnxDims(x.lay, x.shape))
 	}
 	if im.attrInt("transA", 0) != 0 || im.attrFloat("alpha", 1) != 1 || im.attrFloat("beta", 1) != 1 {
 		return nil, errors.New("transA, alpha or beta other than 0, 1 and 1: rctsim reads Gemm as a linear layer")
@@ -1516,7 +1516,7 @@ func (im *importer) flatten() (*value, error) {
 		return nil, err
 	}
 	if ax := im.attrInt("axis", 1); ax != 1 {
-		return nil, fmt.Errorf("Flatten at axis %d: rctsim flattens each example (axis 1)", ax)
+		return nil, fmt.Errorf("a Flatten at axis %d: rctsim flattens each example (axis 1)", ax)
 	}
 	switch x.lay {
 	case layVector:
@@ -1524,7 +1524,7 @@ func (im *importer) flatten() (*value, error) {
 	case layImage:
 		return im.flattenLayer(x), nil
 	}
-	return nil, fmt.Errorf("Flatten of a tensor of dims %v: rctsim flattens images", onnxDims(x.lay, x.shape))
+	return nil, fmt.Errorf("a Flatten of a tensor of dims %v: rctsim flattens images", onnxDims(x.lay, x.shape))
 }
 
 func (im *importer) reshape() (*value, error) {
@@ -1597,11 +1597,11 @@ func (im *importer) transposeAct() (*value, error) {
 
 func (im *importer) concatAct() (*value, error) {
 	if ax := im.attrInt("axis", 0); ax != 1 {
-		return nil, fmt.Errorf("Concat of activations on axis %d: rctsim joins images on channels (axis 1)", ax)
+		return nil, fmt.Errorf("a Concat of activations on axis %d: rctsim joins images on channels (axis 1)", ax)
 	}
 	ins := im.node.GetInput()
 	if len(ins) < 2 {
-		return nil, errors.New("Concat of fewer than two activations")
+		return nil, errors.New("a Concat of fewer than two activations")
 	}
 	acc, err := im.activation(0)
 	if err != nil {
@@ -1635,7 +1635,7 @@ func (im *importer) embedding() (*value, error) {
 		return nil, err
 	}
 	if ids.lay != layTokens || im.attrInt("axis", 0) != 0 {
-		return nil, fmt.Errorf("Gather of a table by a tensor of dims %v: rctsim reads Gather as an embedding of the token ids (N, T) that are the network's input", onnxDims(ids.lay, ids.shape))
+		return nil, fmt.Errorf("a Gather of a table by a tensor of dims %v: rctsim reads Gather as an embedding of the token ids (N, T) that are the network's input", onnxDims(ids.lay, ids.shape))
 	}
 	l := Layer{Name: im.layerName(table.name, Embedding), Kind: Embedding, Out: Shape{int(table.dims[1]), 1, ids.shape.W}, Vocab: int(table.dims[0])}
 	return im.addLayer(l, ids, laySeq, table.float32s(), nil), nil

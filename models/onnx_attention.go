@@ -171,7 +171,7 @@ func (im *importer) attentionSoftmax(v *value) (*value, error) {
 	a := *v.attn
 	ax := im.attrInt("axis", -1)
 	if a.stage != "scores" || (ax != -1 && ax != 3) {
-		return nil, fmt.Errorf("Softmax over axis %d of the attention's %s: rctsim reads the softmax of the scores over the keys", ax, a.stage)
+		return nil, fmt.Errorf("a Softmax over axis %d of the attention's %s: rctsim reads the softmax of the scores over the keys", ax, a.stage)
 	}
 	dh := float64(a.q.lin.w.dims[1] / a.heads)
 	if want := 1 / math.Sqrt(dh); math.Abs(a.scale-want) > 1e-6*want {
