@@ -159,8 +159,15 @@
 // Merge likewise refuses inputs whose headers differ. LoadGrid and LoadPoints find
 // columns by name, so they read such older files as they are.
 //
-// Shard{i, N} runs the points k with k mod N = i: the same spec and N on every node
-// give an exact partition. Merge joins the shards' files by hash, in point order (the
+// Shard{i, N} runs a deterministic share of the points, the same spec and N on every
+// node giving an exact partition (ShardOf is the assignment). The shards are balanced:
+// the points are dealt in a stride order coprime with their number, so that each
+// shard holds every combination of the innermost lists (plans, methods, batch sizes,
+// models) as often as the others, to within one point, and a spread of the axes;
+// shard sizes differ by at most one point. A shard writes its rows in point order.
+// Estimate and EstimateShards give each point's and shard's expected simulation time
+// from the models' sizes and the methods, without simulating, to see an imbalance
+// before submission (`rctsim sweep --check --shard i/N`). Merge joins the shards' files by hash, in point order (the
 // bytes of a single run), reporting duplicated points and, given the spec, naming the
 // missing ones (the first MaxMissing of them; without the spec it reports the gaps in
 // the point numbers). Every input must be a sweep output, header first: an empty file
