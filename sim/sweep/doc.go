@@ -111,9 +111,10 @@
 // the run's length for a schedule), the metrics of `rctsim sim --format json`
 // flattened as sim.Report.Columns names them (profile, cycles, seconds, energy_pj.total,
 // energy_pj.dram, ..., memory_bytes.params, utilization.mac_array; whole-run totals
-// for a schedule, with memory at its peak), violates (only with [constraints]),
-// failure_kind and error. A point that fails
-// (a tile that does not fit, a mode the chip lacks, a combination of values hw rejects)
+// for a schedule, with memory at its peak; a metric that is also a swept profile key,
+// such as technology_node, is left to its profile column), violates (only with
+// [constraints]), failure_kind and error. A point that fails (a tile that does not
+// fit, a mode the chip lacks, a combination of values hw rejects)
 // has empty metrics, its error on one line, and in failure_kind why it failed, found
 // from the error's sentinels and type (errors.Is, errors.As), not its text:
 //
