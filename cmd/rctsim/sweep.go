@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -121,7 +122,7 @@ func runSweep(c *command, e *env, args []string) error {
 
 var cmdMerge = &command{
 	name:    "merge",
-	usage:   "[-o OUT.csv] [--spec SPEC] [--shards N] IN.csv ...",
+	usage:   "[-o OUT.csv] [--spec SPEC] [--shards N] IN.csv|'PATTERN' ...",
 	summary: "join sweep outputs (e.g. one per shard) by point hash, reporting duplicated and missing points",
 	run:     runMerge,
 }
@@ -150,8 +151,12 @@ func runMerge(c *command, e *env, args []string) error {
 			return err
 		}
 	}
+	names, err := expandInputs(fs.Args())
+	if err != nil {
+		return err
+	}
 	var inputs []sweep.MergeInput
-	for _, name := range fs.Args() {
+	for _, name := range names {
 		if name == "-" {
 			return usagef("merge reads files, not standard input (-): name the sweep CSVs")
 		}
@@ -169,7 +174,7 @@ func runMerge(c *command, e *env, args []string) error {
 		inputs = append(inputs, sweep.MergeInput{Name: name, R: f})
 	}
 	var rep *sweep.MergeReport
-	err := output(e, *out, func(w io.Writer) error {
+	err = output(e, *out, func(w io.Writer) error {
 		var err error
 		rep, err = sweep.Merge(w, inputs, spec)
 		return err
@@ -184,10 +189,44 @@ func runMerge(c *command, e *env, args []string) error {
 	return nil
 }
 
+// expandInputs expands the inputs of merge that are glob patterns (results/shard-*.csv)
+// and name no file: where no shell expanded them, in a container without one. A
+// pattern that matches nothing is an error.
+func expandInputs(args []string) ([]string, error) {
+	var names []string
+	for _, a := range args {
+		if !strings.ContainsAny(a, "*?[") {
+			names = append(names, a)
+			continue
+		}
+		if _, err := os.Stat(a); err == nil {
+			names = append(names, a)
+			continue
+		}
+		matches, err := filepath.Glob(a)
+		if err != nil {
+			return nil, usagef("input %s: %v", a, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("input %s: no file matches", a)
+		}
+		names = append(names, matches...)
+	}
+	return names, nil
+}
+
 // interrupted is the cause of a sweep stopped by a signal.
 type interrupted struct{ sig os.Signal }
 
-func (i *interrupted) Error() string { return "stopped by " + i.sig.String() }
+func (i *interrupted) Error() string {
+	switch i.sig {
+	case os.Interrupt:
+		return "stopped by SIGINT"
+	case syscall.SIGTERM:
+		return "stopped by SIGTERM"
+	}
+	return "stopped by signal " + i.sig.String()
+}
 
 // status is the exit status of a command a signal stopped: 128 + the signal's number,
 // as a shell reports a command killed by it.

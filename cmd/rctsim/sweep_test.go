@@ -151,6 +151,15 @@ func TestMergeCommand(t *testing.T) {
 	if code, _, stderr := rctsim("merge", "-o", shards[0], shards[0]); code != 2 || !strings.Contains(stderr, "also the output") {
 		t.Errorf("merging into an input: exit %d: %s", code, stderr)
 	}
+	// A quoted pattern, as a container without a shell passes it, is expanded by merge.
+	os.Remove(merged)
+	code, _, stderr = rctsim("merge", "--spec", spec, "-o", merged, filepath.Join(dir, "s*.csv"))
+	if got, _ := os.ReadFile(merged); code != 0 || !bytes.Equal(got, want) || !strings.Contains(stderr, "merged 2 files") {
+		t.Errorf("merge of a pattern: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := rctsim("merge", filepath.Join(dir, "none-*.csv")); code != 1 || !strings.Contains(stderr, "no file matches") {
+		t.Errorf("a pattern that matches nothing: exit %d: %s", code, stderr)
+	}
 }
 
 // TestSweepFreshKeepsResults checks that a sweep whose output cannot be used fails
