@@ -31,7 +31,7 @@ func runSweep(c *command, e *env, args []string) error {
 	workers := fs.Int("workers", 0, fmt.Sprintf("points simulated at once, at most %d (default: every core)", sweep.MaxWorkers))
 	shardFlag := fs.String("shard", "0/1", "run only shard `i/N` of the points, e.g. $SLURM_ARRAY_TASK_ID/8: a deterministic share that gives every shard the same mix of models, methods, plans, batch sizes and hardware (the same spec and N on every node partition the points exactly)")
 	fresh := fs.Bool("fresh", false, "start the output files over instead of resuming them")
-	check := fs.Bool("check", false, "validate the spec and exit without simulating: print its file, points, columns and swept profile keys, and the estimated simulation time (one core; from each point's model size, method, batch and plan, not its hardware); with --shard i/N also each shard's points, methods and estimate, so that an imbalance shows before submission")
+	check := fs.Bool("check", false, "validate the spec and exit without simulating: print its file, points, columns and swept profile keys, and the estimated simulation time (one core; from each point's model size, method, batch and plan, not its hardware); with --shard i/N also each shard's points, model and method mix, and estimate, so that an imbalance shows before submission")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.parse(args, 1); err != nil {
 		return err

@@ -112,7 +112,7 @@ func TestSweepUsage(t *testing.T) {
 			}
 		}
 	}
-	if _, stdout, _ := rctsim("help", "sweep"); !strings.Contains(stdout, "each shard's points, methods and estimate") {
+	if _, stdout, _ := rctsim("help", "sweep"); !strings.Contains(stdout, "each shard's points, model and method mix, and estimate") {
 		t.Errorf("help sweep does not say what --check prints:\n%s", stdout)
 	}
 	if _, stdout, _ := rctsim("help"); !strings.Contains(stdout, "sweep") || !strings.Contains(stdout, "merge") {
