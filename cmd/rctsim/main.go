@@ -44,6 +44,15 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
+// exitError is a failure with an exit status of its own (a sweep stopped by a signal).
+type exitError struct {
+	err    error
+	status int
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
 var commands []*command
 
 func init() {
@@ -56,7 +65,7 @@ func main() {
 }
 
 // run executes a command line and returns the exit status: 0 success, 1 failure, 2 bad
-// usage.
+// usage, 128 + the signal's number for a sweep a signal stopped.
 func run(args []string, e *env) int {
 	if len(args) == 0 {
 		printUsage(e.stderr)
@@ -70,9 +79,13 @@ func run(args []string, e *env) int {
 		err := c.run(c, e, args[1:])
 		var ue *usageError
 		var oe *experiment.OptionError
+		var xe *exitError
 		switch {
 		case err == nil || errors.Is(err, flag.ErrHelp):
 			return 0
+		case errors.As(err, &xe):
+			fmt.Fprintf(e.stderr, "rctsim %s: %v\n", name, err)
+			return xe.status
 		case errors.As(err, &ue), errors.As(err, &oe):
 			fmt.Fprintf(e.stderr, "rctsim %s: %v\nRun 'rctsim help %s' for usage.\n", name, err, name)
 			return 2
@@ -106,7 +119,9 @@ never silently ignored. Boolean flags turn on what they name. Old spellings
 (--out, --figures, plot --format, dram --trace, plot --min-x/--min-y) still work
 for this release and print a deprecation line on stderr.
 
-Exit status: 0 success, 1 failure, 2 bad usage.`
+Exit status: 0 success, 1 failure, 2 bad usage; a sweep stopped by SIGINT or
+SIGTERM exits 130 or 143 (128 + the signal's number, as a shell reports it),
+keeping the whole rows it wrote: rerun it to resume.`
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "rctsim simulates edge accelerators training neural networks.")

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -27,9 +29,9 @@ func runSweep(c *command, e *env, args []string) error {
 	out := fs.String("o", "", "append rows to this CSV `file` and resume from it (default: CSV on stdout, no resuming; a device or FIFO is written, never resumed)")
 	jsonl := fs.String("jsonl", "", "also append rows to this JSON Lines `file` (resumed the same way; - is stdout)")
 	workers := fs.Int("workers", 0, fmt.Sprintf("points simulated at once, at most %d (default: every core)", sweep.MaxWorkers))
-	shardFlag := fs.String("shard", "0/1", "run only shard `i/N` of the points (point k belongs to shard k mod N), e.g. $SLURM_ARRAY_TASK_ID/8")
+	shardFlag := fs.String("shard", "0/1", "run only shard `i/N` of the points, e.g. $SLURM_ARRAY_TASK_ID/8: a deterministic share that gives every shard the same mix of models, methods, plans, batch sizes and hardware (the same spec and N on every node partition the points exactly)")
 	fresh := fs.Bool("fresh", false, "start the output files over instead of resuming them")
-	check := fs.Bool("check", false, "validate the spec, print its points and columns, and exit")
+	check := fs.Bool("check", false, "validate the spec and exit without simulating: print its file, points, columns and swept profile keys, and the estimated simulation time (one core; from each point's model size, method, batch and plan, not its hardware); with --shard i/N also each shard's points, model and method mix, and estimate, so that an imbalance shows before submission")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.parse(args, 1); err != nil {
 		return err
@@ -54,10 +56,7 @@ func runSweep(c *command, e *env, args []string) error {
 		return err
 	}
 	if *check {
-		cols := spec.Columns()
-		fmt.Fprintf(e.stdout, "%s: %d points (shard %s: %d), %d columns\n", spec.File, spec.Len(), shard, shard.Len(spec.Len()), len(cols))
-		fmt.Fprintf(e.stdout, "swept profile keys: %s\n", strings.Join(spec.ProfileColumns(), ", "))
-		return nil
+		return printCheck(e.stdout, spec, shard)
 	}
 	opts := sweep.Options{Workers: *workers, Shard: shard, CSV: *out, JSONL: *jsonl, Fresh: *fresh}
 	csvStdout, jsonlStdout := *out == "" || *out == "-", *jsonl == "-"
@@ -83,10 +82,21 @@ func runSweep(c *command, e *env, args []string) error {
 	}
 	// SIGINT and SIGTERM (Slurm's time limit, a Kubernetes eviction) stop the sweep:
 	// the simulations in flight stop at once, the rows already complete stay, and
-	// rerunning resumes. A second signal kills as usual.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	context.AfterFunc(ctx, stop)
+	// rerunning resumes; the exit status is then 128 + the signal's number. A second
+	// signal kills as usual.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			signal.Stop(sigs)
+			cancel(&interrupted{sig})
+		case <-ctx.Done():
+		}
+	}()
 	sum, err := sweep.Run(ctx, spec, opts)
 	if sum != nil && sum.Dropped > 0 {
 		fmt.Fprintf(e.stderr, "rctsim sweep: cut a partial last row (%d bytes) left by an interrupted run\n", sum.Dropped)
@@ -94,6 +104,10 @@ func runSweep(c *command, e *env, args []string) error {
 	if err != nil {
 		if sum != nil && sum.Abandoned > 0 {
 			fmt.Fprintf(e.stderr, "rctsim sweep: stopped %d points part way; rerunning simulates them\n", sum.Abandoned)
+		}
+		var intr *interrupted
+		if errors.As(context.Cause(ctx), &intr) {
+			return &exitError{err: err, status: intr.status()}
 		}
 		return err
 	}
@@ -108,7 +122,7 @@ func runSweep(c *command, e *env, args []string) error {
 
 var cmdMerge = &command{
 	name:    "merge",
-	usage:   "[-o OUT.csv] [--spec SPEC] [--shards N] IN.csv ...",
+	usage:   "[-o OUT.csv] [--spec SPEC] [--shards N] IN.csv|'PATTERN' ...",
 	summary: "join sweep outputs (e.g. one per shard) by point hash, reporting duplicated and missing points",
 	run:     runMerge,
 }
@@ -117,7 +131,7 @@ func runMerge(c *command, e *env, args []string) error {
 	fs := newFlags(c, e)
 	out := fs.String("o", "", "write the merged CSV to `file` (default: stdout)")
 	specName := fs.String("spec", "", "the sweep `spec` the inputs come from: check their columns and name every missing point")
-	shards := fs.Int("shards", 0, "with --spec, the `N` of --shard i/N the sweep ran with: name the shard of each missing point")
+	shards := fs.Int("shards", 0, "with --spec, the `N` of --shard i/N the sweep ran with: name the shard of each missing point (to rerun: Slurm's sbatch --array=IDS)")
 	if err := fs.parse(args, math.MaxInt); err != nil {
 		return err
 	}
@@ -127,6 +141,9 @@ func runMerge(c *command, e *env, args []string) error {
 	if *shards < 0 {
 		return usagef("--shards must be positive (got %d)", *shards)
 	}
+	if *shards > 0 && *specName == "" {
+		return usagef("--shards needs --spec: which shard a point belongs to depends on the spec's number of points")
+	}
 	var spec *sweep.Spec
 	if *specName != "" {
 		var err error
@@ -134,8 +151,12 @@ func runMerge(c *command, e *env, args []string) error {
 			return err
 		}
 	}
+	names, err := expandInputs(fs.Args())
+	if err != nil {
+		return err
+	}
 	var inputs []sweep.MergeInput
-	for _, name := range fs.Args() {
+	for _, name := range names {
 		if name == "-" {
 			return usagef("merge reads files, not standard input (-): name the sweep CSVs")
 		}
@@ -153,7 +174,7 @@ func runMerge(c *command, e *env, args []string) error {
 		inputs = append(inputs, sweep.MergeInput{Name: name, R: f})
 	}
 	var rep *sweep.MergeReport
-	err := output(e, *out, func(w io.Writer) error {
+	err = output(e, *out, func(w io.Writer) error {
 		var err error
 		rep, err = sweep.Merge(w, inputs, spec)
 		return err
@@ -166,4 +187,140 @@ func runMerge(c *command, e *env, args []string) error {
 		return fmt.Errorf("the merged sweep is incomplete or inconsistent (output written)")
 	}
 	return nil
+}
+
+// expandInputs expands the inputs of merge that are glob patterns (results/shard-*.csv)
+// and name no file: where no shell expanded them, in a container without one. A
+// pattern that matches nothing is an error.
+func expandInputs(args []string) ([]string, error) {
+	var names []string
+	for _, a := range args {
+		if !strings.ContainsAny(a, "*?[") {
+			names = append(names, a)
+			continue
+		}
+		if _, err := os.Stat(a); err == nil {
+			names = append(names, a)
+			continue
+		}
+		matches, err := filepath.Glob(a)
+		if err != nil {
+			return nil, usagef("input %s: %v", a, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("input %s: no file matches", a)
+		}
+		names = append(names, matches...)
+	}
+	return names, nil
+}
+
+// interrupted is the cause of a sweep stopped by a signal.
+type interrupted struct{ sig os.Signal }
+
+func (i *interrupted) Error() string {
+	switch i.sig {
+	case os.Interrupt:
+		return "stopped by SIGINT"
+	case syscall.SIGTERM:
+		return "stopped by SIGTERM"
+	}
+	return "stopped by signal " + i.sig.String()
+}
+
+// status is the exit status of a command a signal stopped: 128 + the signal's number,
+// as a shell reports a command killed by it.
+func (i *interrupted) status() int {
+	if s, ok := i.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
+}
+
+// maxShardTable bounds the shards --check lists one line each.
+const maxShardTable = 64
+
+// printCheck prints what sweep --check reports: the spec's size and columns, its
+// estimated simulation time, and with a shard each shard's share.
+func printCheck(w io.Writer, spec *sweep.Spec, shard sweep.Shard) error {
+	total := spec.Len()
+	fmt.Fprintf(w, "%s: %d points (shard %s: %d), %d columns\n", spec.File, total, shard, shard.Len(total), len(spec.Columns()))
+	fmt.Fprintf(w, "swept profile keys: %s\n", strings.Join(spec.ProfileColumns(), ", "))
+	if shard.Count <= 1 {
+		var secs float64
+		for k := range total {
+			secs += spec.Estimate(k)
+		}
+		fmt.Fprintf(w, "estimated simulation time: %s on one core (a rough estimate from each point's model size, method, batch and plan)\n", seconds(secs))
+		return nil
+	}
+	if shard.Count > sweep.MaxEstimatedShards {
+		var secs float64
+		for k := range shard.Points(total) {
+			secs += spec.Estimate(k)
+		}
+		fmt.Fprintf(w, "shard %s: %d points, estimated %s on one core\n", shard, shard.Len(total), seconds(secs))
+		return nil
+	}
+	ests, err := spec.EstimateShards(shard.Count)
+	if err != nil {
+		return err
+	}
+	var sum, lo, hi float64
+	lo = math.Inf(1)
+	for _, se := range ests {
+		sum += se.Seconds
+		lo, hi = min(lo, se.Seconds), max(hi, se.Seconds)
+	}
+	mean := sum / float64(len(ests))
+	fmt.Fprintf(w, "estimated simulation time: %s on one core in all, %s per shard on average (a rough estimate from each point's model size, method, batch and plan)\n", seconds(sum), seconds(mean))
+	spread := 0.0
+	if lo > 0 {
+		spread = 100 * (hi/lo - 1)
+	}
+	fmt.Fprintf(w, "shards: %d, the costliest %.1f%% above the cheapest\n", shard.Count, spread)
+	show := func(se sweep.ShardEstimate) {
+		var mix []string
+		if len(spec.Models) > 1 {
+			for _, m := range spec.Models {
+				mix = append(mix, fmt.Sprintf("%s %d", m, se.Models[m]))
+			}
+		}
+		if len(spec.Methods) > 1 {
+			for _, m := range spec.Methods {
+				mix = append(mix, fmt.Sprintf("%s %d", m, se.Methods[m]))
+			}
+		}
+		mark := ""
+		if se.Shard == shard {
+			mark = "  <- --shard"
+		}
+		dev := 0.0
+		if mean > 0 {
+			dev = math.Round(1000*(se.Seconds/mean-1))/10 + 0 // + 0: no "-0.0%"
+		}
+		fmt.Fprintf(w, "  shard %-9s %6d points %9s %+7.1f%%  %s%s\n", se.Shard, se.Points, seconds(se.Seconds), dev, strings.Join(mix, ", "), mark)
+	}
+	if len(ests) <= maxShardTable {
+		for _, se := range ests {
+			show(se)
+		}
+	} else {
+		show(ests[shard.Index])
+	}
+	return nil
+}
+
+// seconds prints an estimated time for a person.
+func seconds(s float64) string {
+	switch {
+	case s < 10:
+		return fmt.Sprintf("%.2f s", s)
+	case s < 60:
+		return fmt.Sprintf("%.1f s", s)
+	case s < 3600:
+		return fmt.Sprintf("%.1f min", s/60)
+	default:
+		return fmt.Sprintf("%.1f h", s/3600)
+	}
 }

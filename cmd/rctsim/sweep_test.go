@@ -80,6 +80,7 @@ func TestSweepUsage(t *testing.T) {
 		{[]string{"merge", spec, "-o", "x.csv"}, 2, "put flags first"},
 		{[]string{"merge", "-"}, 2, "not standard input"},
 		{[]string{"merge", "--shards", "-2", spec}, 2, "--shards"},
+		{[]string{"merge", "--shards", "2", spec}, 2, "--shards needs --spec"},
 		{[]string{"sweep", "--workers", "5000", spec}, 2, "--workers must be in 1..1024 (got 5000)"},
 		{[]string{"sweep", "--jsonl", "-", spec}, 2, "-o and --jsonl both name standard output"},
 		{[]string{"sweep", "-o", "-", "--jsonl", "-", spec}, 2, "-o and --jsonl both name standard output"},
@@ -98,6 +99,21 @@ func TestSweepUsage(t *testing.T) {
 	}
 	if _, stdout, _ := rctsim("sweep", "--check", "--shard", "1/3", spec); !strings.Contains(stdout, "4 points (shard 1/3: 1)") {
 		t.Errorf("--check: %s", stdout)
+	}
+	// --check --shard shows every shard's share and estimate before anything runs; an
+	// embedded spec is found by name and by the path --check prints.
+	for _, name := range []string{"lenet5_array_sram", "sweeps/lenet5_array_sram.toml"} {
+		_, stdout, _ := rctsim("sweep", "--check", "--shard", "1/4", name)
+		for _, want := range []string{"sweeps/lenet5_array_sram.toml: 84 points (shard 1/4: 21), 84 columns\n",
+			"estimated simulation time: ", "shards: 4, the costliest ",
+			"  shard 0/4           21 points ", "rct 10, qat 11  <- --shard\n", "  shard 3/4 "} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("--check --shard 1/4 %s lacks %q:\n%s", name, want, stdout)
+			}
+		}
+	}
+	if _, stdout, _ := rctsim("help", "sweep"); !strings.Contains(stdout, "each shard's points, model and method mix, and estimate") {
+		t.Errorf("help sweep does not say what --check prints:\n%s", stdout)
 	}
 	if _, stdout, _ := rctsim("help"); !strings.Contains(stdout, "sweep") || !strings.Contains(stdout, "merge") {
 		t.Errorf("help does not list sweep and merge:\n%s", stdout)
@@ -134,6 +150,15 @@ func TestMergeCommand(t *testing.T) {
 	}
 	if code, _, stderr := rctsim("merge", "-o", shards[0], shards[0]); code != 2 || !strings.Contains(stderr, "also the output") {
 		t.Errorf("merging into an input: exit %d: %s", code, stderr)
+	}
+	// A quoted pattern, as a container without a shell passes it, is expanded by merge.
+	os.Remove(merged)
+	code, _, stderr = rctsim("merge", "--spec", spec, "-o", merged, filepath.Join(dir, "s*.csv"))
+	if got, _ := os.ReadFile(merged); code != 0 || !bytes.Equal(got, want) || !strings.Contains(stderr, "merged 2 files") {
+		t.Errorf("merge of a pattern: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := rctsim("merge", filepath.Join(dir, "none-*.csv")); code != 1 || !strings.Contains(stderr, "no file matches") {
+		t.Errorf("a pattern that matches nothing: exit %d: %s", code, stderr)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // slowSweep has a slow point (MobileNetV2's step simulates for seconds) after a fast
-// LeNet-5 point.
+// LeNet-5 point; shard 0/2 holds points 0 and 3, both fast.
 const slowSweep = `name = "slow"
 [[points]]
 model = "lenet5"
@@ -26,6 +26,9 @@ batch = 8
 [[points]]
 model = "lenet5"
 batch = 16
+[[points]]
+model = "lenet5"
+batch = 32
 `
 
 // TestSweepSignalChild is the sweep that TestSweepSIGTERM runs in a child process
@@ -40,8 +43,8 @@ func TestSweepSignalChild(t *testing.T) {
 
 // TestSweepSIGTERM sends SIGTERM to a sweep while its slow point runs and checks that
 // it exits (within a generous bound that only guards against a hang; the time a
-// cancel takes is sim's BenchmarkCancelLatency), saying it was interrupted, with only
-// whole rows in its CSV, which a rerun resumes.
+// cancel takes is sim's BenchmarkCancelLatency), saying it was interrupted, with exit
+// status 143 (128 + SIGTERM) and only whole rows in its CSV, which a rerun resumes.
 func TestSweepSIGTERM(t *testing.T) {
 	dir, spec := writeSpec(t, slowSweep)
 	out := filepath.Join(dir, "out.csv")
@@ -78,8 +81,8 @@ func TestSweepSIGTERM(t *testing.T) {
 		t.Fatalf("still running 10 s after SIGTERM")
 	}
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "sweep interrupted after 1 of 3 points") {
-		t.Errorf("exit %v, stderr %q; want exit 1 saying it was interrupted", err, stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM) || !strings.Contains(stderr.String(), "sweep interrupted after 1 of 4 points") {
+		t.Errorf("exit %v, stderr %q; want exit 143 saying it was interrupted", err, stderr.String())
 	}
 	data, _ := os.ReadFile(out)
 	if !bytes.HasSuffix(data, []byte("\n")) || bytes.Count(data, []byte("\n")) != 2 {

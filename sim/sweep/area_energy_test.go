@@ -31,6 +31,15 @@ func TestAreaEnergyFront(t *testing.T) {
 	if _, err := Run(context.Background(), spec, Options{Stdout: &out}); err != nil {
 		t.Fatal(err)
 	}
+	// technology_node is swept and also a metric: it is one column, so that the
+	// sweep's shards can be merged (merge refuses a header with a repeated column).
+	if n := strings.Count(strings.SplitN(out.String(), "\n", 2)[0], "technology_node"); n != 1 {
+		t.Errorf("the header has technology_node %d times", n)
+	}
+	var merged bytes.Buffer
+	if rep, err := Merge(&merged, []MergeInput{{"area_energy.csv", bytes.NewReader(out.Bytes())}}, spec); err != nil || !rep.Complete() || !bytes.Equal(merged.Bytes(), out.Bytes()) {
+		t.Errorf("merging the sweep's output: %v", err)
+	}
 	xys, err := LoadPoints(bytes.NewReader(out.Bytes()), "area_mm2.total", "energy_pj.total", nil, nil)
 	if err != nil {
 		t.Fatal(err)

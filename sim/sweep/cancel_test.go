@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
 
-// slowSpec has a slow point (MobileNetV2's step simulates for seconds) between two
-// LeNet-5 points that take milliseconds.
+// slowSpec has a slow point (MobileNetV2's step simulates for seconds) among three
+// LeNet-5 points that take milliseconds; shard 0/2 holds two of those, 0 and 3.
 const slowSpec = `
 name = "slow"
 [[points]]
@@ -22,6 +23,9 @@ batch = 8
 [[points]]
 model = "lenet5"
 batch = 16
+[[points]]
+model = "lenet5"
+batch = 32
 `
 
 // TestCancelStopsSimulation cancels a sweep while its slow point simulates, and checks
@@ -31,7 +35,10 @@ batch = 16
 // generous bound only guards against a hang.
 func TestCancelStopsSimulation(t *testing.T) {
 	spec := mustParse(t, slowSpec)
-	// The fast points alone (shard 0/2 holds points 0 and 2), uninterrupted.
+	// Two fast points alone (shard 0/2), uninterrupted.
+	if pts := slices.Collect((Shard{0, 2}).Points(spec.Len())); !slices.Equal(pts, []int{0, 3}) {
+		t.Fatalf("shard 0/2 holds points %v, want 0 and 3", pts)
+	}
 	var want bytes.Buffer
 	if _, err := Run(context.Background(), spec, Options{Shard: Shard{0, 2}, Stdout: &want}); err != nil {
 		t.Fatal(err)

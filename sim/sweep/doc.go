@@ -112,9 +112,10 @@
 // the run's length for a schedule), the metrics of `rctsim sim --format json`
 // flattened as sim.Report.Columns names them (profile, cycles, seconds, energy_pj.total,
 // energy_pj.dram, ..., memory_bytes.params, utilization.mac_array; whole-run totals
-// for a schedule, with memory at its peak), violates (only with [constraints]),
-// failure_kind and error. A point that fails
-// (a tile that does not fit, a mode the chip lacks, a combination of values hw rejects)
+// for a schedule, with memory at its peak; a metric that is also a swept profile key,
+// such as technology_node, is left to its profile column), violates (only with
+// [constraints]), failure_kind and error. A point that fails (a tile that does not
+// fit, a mode the chip lacks, a combination of values hw rejects)
 // has empty metrics, its error on one line, and in failure_kind why it failed, found
 // from the error's sentinels and type (errors.Is, errors.As), not its text:
 //
@@ -161,8 +162,15 @@
 // Merge likewise refuses inputs whose headers differ. LoadGrid and LoadPoints find
 // columns by name, so they read such older files as they are.
 //
-// Shard{i, N} runs the points k with k mod N = i: the same spec and N on every node
-// give an exact partition. Merge joins the shards' files by hash, in point order (the
+// Shard{i, N} runs a deterministic share of the points, the same spec and N on every
+// node giving an exact partition (ShardOf is the assignment). The shards are balanced:
+// the points are dealt in a stride order coprime with their number, so that each
+// shard holds every combination of the innermost lists (plans, methods, batch sizes,
+// models) as often as the others, to within one point, and a spread of the axes;
+// shard sizes differ by at most one point. A shard writes its rows in point order.
+// Estimate and EstimateShards give each point's and shard's expected simulation time
+// from the models' sizes and the methods, without simulating, to see an imbalance
+// before submission (`rctsim sweep --check --shard i/N`). Merge joins the shards' files by hash, in point order (the
 // bytes of a single run), reporting duplicated points and, given the spec, naming the
 // missing ones (the first MaxMissing of them; without the spec it reports the gaps in
 // the point numbers). Every input must be a sweep output, header first: an empty file

@@ -283,7 +283,8 @@ const maxListed = 20
 // WriteSummary prints what Merge found for a person: the counts, the partial inputs,
 // and the duplicated and missing points (the first few of each). inputs is the number
 // of files merged; shards, when positive, is the N of the sweep's --shard i/N, to name
-// the shard that should have run each missing point.
+// the shard that should have run each missing point (ShardOf: only when Merge was
+// given the spec, whose number of points the assignment depends on).
 func (rep *MergeReport) WriteSummary(w io.Writer, inputs, shards int) {
 	fmt.Fprintf(w, "merged %d files: %d points", inputs, rep.Rows)
 	if rep.Expected > 0 {
@@ -324,12 +325,12 @@ func (rep *MergeReport) WriteSummary(w io.Writer, inputs, shards int) {
 			listed += max(m.Count, 1)
 			if m.Count > 1 {
 				// A gap in the numbering (no spec): one line, whatever its length.
-				fmt.Fprintf(w, "  points %d..%d (%d points)%s\n", m.Index, m.Index+m.Count-1, m.Count, gapShards(m, shards))
+				fmt.Fprintf(w, "  points %d..%d (%d points)\n", m.Index, m.Index+m.Count-1, m.Count)
 				continue
 			}
 			shard := ""
-			if shards > 0 {
-				shard = fmt.Sprintf(" (shard %s)", Shard{Index: m.Index % shards, Count: shards})
+			if shards > 0 && rep.Expected > 0 {
+				shard = fmt.Sprintf(" (shard %s)", Shard{Index: ShardOf(m.Index, rep.Expected, shards), Count: shards})
 			}
 			desc := ""
 			if m.Description != "" {
@@ -341,22 +342,4 @@ func (rep *MergeReport) WriteSummary(w io.Writer, inputs, shards int) {
 			fmt.Fprintf(w, "  ... and %d more\n", n-listed)
 		}
 	}
-}
-
-// gapShards names the shards a gap of missing points belongs to: consecutive points
-// are in consecutive shards (modulo N), so a first and a last name them all, however
-// large N is.
-func gapShards(m Missing, shards int) string {
-	switch {
-	case shards <= 0:
-		return ""
-	case m.Count >= shards:
-		return " (every shard)"
-	}
-	first := Shard{Index: m.Index % shards, Count: shards}
-	last := Shard{Index: (m.Index + m.Count - 1) % shards, Count: shards}
-	if m.Count == 2 {
-		return fmt.Sprintf(" (shards %s, %s)", first, last)
-	}
-	return fmt.Sprintf(" (%d shards, %s to %s)", m.Count, first, last)
 }

@@ -38,22 +38,23 @@ func TestParseShard(t *testing.T) {
 			t.Errorf("ParseShard(%q) error %v, want one mentioning %q", tt.in, err, tt.err)
 		}
 	}
-	if s := (Shard{}); s.String() != "0/1" || !s.Contains(5) || s.Len(7) != 7 {
+	if s := (Shard{}); s.String() != "0/1" || !s.Contains(5, 7) || s.Len(7) != 7 {
 		t.Errorf("the zero shard is not the whole sweep: %v", s)
 	}
 }
 
 // TestShardPartition checks that the shards of a sweep hold every point exactly once,
-// and that Len and At agree with Contains.
+// that their sizes differ by at most one, and that Len and Points agree with Contains.
 func TestShardPartition(t *testing.T) {
-	for _, total := range []int{0, 1, 7, 100, 101} {
-		for n := 1; n <= 9; n++ {
+	for _, total := range []int{0, 1, 2, 3, 7, 84, 100, 101, 336} {
+		for n := 1; n <= 17; n++ {
 			owners := make([]int, total)
+			sizes := map[int]bool{}
 			for i := range n {
 				sh := Shard{i, n}
 				count := 0
 				for k := range total {
-					if sh.Contains(k) {
+					if sh.Contains(k, total) {
 						owners[k]++
 						count++
 					}
@@ -61,11 +62,22 @@ func TestShardPartition(t *testing.T) {
 				if sh.Len(total) != count {
 					t.Errorf("shard %v of %d: Len %d, holds %d", sh, total, sh.Len(total), count)
 				}
-				for j := range sh.Len(total) {
-					if k := sh.At(j); !sh.Contains(k) || k >= total {
-						t.Errorf("shard %v: At(%d) = %d", sh, j, k)
+				sizes[count] = true
+				var pts []int
+				for k := range sh.Points(total) {
+					pts = append(pts, k)
+				}
+				if len(pts) != count || !slices.IsSorted(pts) {
+					t.Errorf("shard %v of %d: Points %v, want %d in order", sh, total, pts, count)
+				}
+				for _, k := range pts {
+					if !sh.Contains(k, total) || k >= total {
+						t.Errorf("shard %v of %d: Points yields %d", sh, total, k)
 					}
 				}
+			}
+			if len(sizes) > 2 {
+				t.Errorf("%d shards of %d points: sizes %v differ by more than one", n, total, sizes)
 			}
 			for k, o := range owners {
 				if o != 1 {
@@ -73,6 +85,21 @@ func TestShardPartition(t *testing.T) {
 				}
 			}
 		}
+	}
+	// The whole sweep is one shard, in point order.
+	var all []int
+	for k := range (Shard{}).Points(5) {
+		all = append(all, k)
+	}
+	if !slices.Equal(all, []int{0, 1, 2, 3, 4}) {
+		t.Errorf("the zero shard's points: %v", all)
+	}
+	// Huge counts and sweeps do not overflow.
+	if got := ShardOf(MaxPoints-1, MaxPoints, math.MaxInt); got < 0 {
+		t.Errorf("ShardOf with MaxInt shards: %d", got)
+	}
+	if n := (Shard{math.MaxInt - 1, math.MaxInt}).Len(MaxPoints); n != 0 && n != 1 {
+		t.Errorf("Len of one of MaxInt shards: %d", n)
 	}
 }
 
@@ -126,12 +153,12 @@ func TestShardsMerge(t *testing.T) {
 		t.Errorf("report: %d missing (want %d), %d duplicated", len(rep.Missing), missing, len(rep.Duplicates))
 	}
 	for _, m := range rep.Missing {
-		if m.Index%n != 1 || m.Description != spec.Describe(spec.Point(m.Index)) || !isHash(m.Hash) {
+		if ShardOf(m.Index, spec.Len(), n) != 1 || m.Description != spec.Describe(spec.Point(m.Index)) || !isHash(m.Hash) {
 			t.Errorf("missing %+v", m)
 		}
 	}
 	for _, d := range rep.Duplicates {
-		if d.Differ || len(d.Files) != 2 || d.Files[0] != "shard0.csv" || d.Point%n != 0 {
+		if d.Differ || len(d.Files) != 2 || d.Files[0] != "shard0.csv" || ShardOf(d.Point, spec.Len(), n) != 0 {
 			t.Errorf("duplicate %+v", d)
 		}
 	}
@@ -140,8 +167,17 @@ func TestShardsMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hi := (spec.Len() - 1) / n * n; rep.MissingPoints != hi+1-(hi/n+1) || len(rep.Missing) != hi/n {
-		t.Errorf("without a spec: %d missing in %d gaps", rep.MissingPoints, len(rep.Missing))
+	var wantMissing, wantGaps int
+	next := 0
+	for k := range (Shard{0, n}).Points(spec.Len()) {
+		if k > next {
+			wantMissing += k - next
+			wantGaps++
+		}
+		next = k + 1
+	}
+	if rep.MissingPoints != wantMissing || len(rep.Missing) != wantGaps {
+		t.Errorf("without a spec: %d missing in %d gaps, want %d in %d", rep.MissingPoints, len(rep.Missing), wantMissing, wantGaps)
 	}
 }
 
@@ -266,21 +302,13 @@ func TestMergeMissingBounded(t *testing.T) {
 	if rep.MissingPoints != high-1 || !slices.Equal(rep.Missing, want) || rep.Complete() {
 		t.Errorf("missing %d points in %+v, want %d in %+v", rep.MissingPoints, rep.Missing, high-1, want)
 	}
-	// Naming the shards of a gap costs nothing more with a huge --shards.
-	for _, tt := range []struct {
-		shards int
-		want   []string
-	}{
-		{4, []string{"missing: 2147483645 points", "  point 0 (shard 0/4)\n", "  points 2..2147483645 (2147483644 points) (every shard)\n"}},
-		{math.MaxInt, []string{"  point 0 (shard 0/9223372036854775807)\n", "(2147483644 shards, 2/9223372036854775807 to 2147483645/9223372036854775807)\n"}},
-		{0, []string{"  point 0\n", "  points 2..2147483645 (2147483644 points)\n"}},
-	} {
-		var sum strings.Builder
-		rep.WriteSummary(&sum, 1, tt.shards)
-		for _, s := range tt.want {
-			if !strings.Contains(sum.String(), s) {
-				t.Errorf("--shards %d: summary lacks %q:\n%s", tt.shards, s, sum.String())
-			}
+	// Without the spec the shards of missing points cannot be named (the assignment
+	// depends on the number of points): --shards is ignored.
+	var gaps strings.Builder
+	rep.WriteSummary(&gaps, 1, 4)
+	for _, s := range []string{"missing: 2147483645 points", "  point 0\n", "  points 2..2147483645 (2147483644 points)\n"} {
+		if !strings.Contains(gaps.String(), s) {
+			t.Errorf("summary lacks %q:\n%s", s, gaps.String())
 		}
 	}
 	var sum strings.Builder

@@ -117,7 +117,14 @@ func (p *parser) layout() {
 			}
 		}
 	}
-	s.metrics = metricNames()
+	// A swept profile key that is also a metric (technology_node) is its profile
+	// column alone: the same value twice would make a header with a repeated column,
+	// which merge and the readers refuse.
+	for _, m := range metricNames() {
+		if !slices.Contains(s.profCols, m) {
+			s.metrics = append(s.metrics, m)
+		}
+	}
 	s.columns = append(s.columns, ColPoint, ColHash)
 	s.columns = append(s.columns, s.profCols...)
 	s.columns = append(s.columns, ColModel, ColMeth, ColPlan, ColBatch, ColSteps)

@@ -157,17 +157,19 @@ func Run(ctx context.Context, spec *Spec, opts Options) (sum *Summary, err error
 	go func() {
 		defer wg.Done()
 		defer close(jobs)
-		for seq := 0; seq < n; seq++ {
+		seq := 0
+		for k := range shard.Points(spec.Len()) {
 			select {
 			case tokens <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
 			select {
-			case jobs <- job{seq, shard.At(seq)}:
+			case jobs <- job{seq, k}:
 			case <-ctx.Done():
 				return
 			}
+			seq++
 		}
 	}()
 	var mu sync.Mutex

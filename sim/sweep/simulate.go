@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -386,6 +387,9 @@ func (w *worker) metrics(rep *sim.Report) ([]string, error) {
 		switch n {
 		case ColModel, ColMeth, ColBatch:
 			continue
+		}
+		if slices.Contains(w.spec.profCols, n) {
+			continue // a swept key: its profile column has it
 		}
 		if len(out) >= len(w.spec.metrics) || w.spec.metrics[len(out)] != n {
 			return nil, fmt.Errorf("sweep: report column %q does not match the header", n)

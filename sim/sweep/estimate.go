@@ -1,0 +1,144 @@
+package sweep
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// The cost model of Estimate. A point's simulation time is mostly the DRAM model's
+// work, one event per burst, and a step's bursts grow with the model's parameters
+// (read and updated once per step, at the method's width) and its activations (kept
+// for the backward pass, per example). The constants were fitted to the points of
+// the embedded sweeps and of LeNet-5, ResNet-20 and the MLP at batch 8 and 32 with
+// every method, timed one at a time on the 2-core development machine (an x86-64 VM):
+// the estimate is within a factor of two of what those points took there, and closer
+// on average. It leaves out what the hardware axes change (a small SRAM spills and
+// moves up to three times the bytes), so it compares shards of one spec, whose
+// hardware mix is the same in every shard, better than it predicts a time.
+const (
+	secondsPerPoint = 1e-3   // compiling, building the machine
+	secondsPerBurst = 1.5e-7 // simulating one DRAM burst
+	burstsPerParam  = 0.08   // an 8-bit RCT parameter per step
+	burstsPerAct    = 0.07   // an activation element of one example per step
+)
+
+// methodTraffic is the DRAM traffic of a method's step relative to RCT's at 8 bits:
+// QAT moves an fp32 master copy, a quantised copy and fp32 errors and gradients; FP32
+// the same in fp32 (fitted as above).
+var methodTraffic = map[numerics.Method]float64{
+	numerics.RCT:  1,
+	numerics.QAT:  4.3,
+	numerics.FP32: 4.5,
+}
+
+// Estimate is the expected simulation time of point k, in seconds of one core, from
+// its model's size (parameters and activations), method, batch size, plan width and,
+// for a recorded schedule, the number of distinct plans it simulates. It does not
+// simulate or compile anything: it is for seeing before a sweep runs how its shards
+// compare (EstimateShards, `rctsim sweep --check --shard i/N`) and roughly how long
+// it takes, not for results.
+func (s *Spec) Estimate(k int) float64 {
+	return newEstimator(s).point(k)
+}
+
+// ShardEstimate is the expected work of one shard.
+type ShardEstimate struct {
+	Shard  Shard
+	Points int
+	// Seconds is the sum of Estimate over the shard's points.
+	Seconds float64
+	// Methods and Models count the shard's points by method and by model.
+	Methods map[numerics.Method]int
+	Models  map[string]int
+}
+
+// MaxEstimatedShards bounds the shards EstimateShards lists at once.
+const MaxEstimatedShards = 1 << 16
+
+// EstimateShards returns the expected work of each of count shards of the sweep, in
+// shard order, looking at every point once (no point is simulated or compiled).
+func (s *Spec) EstimateShards(count int) ([]ShardEstimate, error) {
+	if count < 1 || count > MaxEstimatedShards {
+		return nil, fmt.Errorf("sweep: estimating %d shards: want 1..%d", count, MaxEstimatedShards)
+	}
+	out := make([]ShardEstimate, count)
+	for i := range out {
+		out[i] = ShardEstimate{Shard: Shard{i, count}, Methods: map[numerics.Method]int{}, Models: map[string]int{}}
+	}
+	d := newDealing(s.total)
+	e := newEstimator(s)
+	for k := range s.total {
+		se := &out[d.shardOf(k, count)]
+		_, _, method, _, model := e.inner(k)
+		se.Points++
+		se.Seconds += e.point(k)
+		se.Methods[method]++
+		se.Models[model]++
+	}
+	return out, nil
+}
+
+// estimator computes Estimate, each model's size once.
+type estimator struct {
+	spec  *Spec
+	sizes map[string][2]float64 // model -> parameters, activation elements per example
+}
+
+func newEstimator(s *Spec) *estimator {
+	return &estimator{spec: s, sizes: map[string][2]float64{}}
+}
+
+// inner decodes the lists of point k (what Point does, without the profile).
+func (e *estimator) inner(k int) (b *block, plan *Plan, method numerics.Method, batch int, model string) {
+	s := e.spec
+	bi := sort.Search(len(s.blocks), func(i int) bool { return s.blocks[i].start+s.blocks[i].count > k })
+	b = &s.blocks[bi]
+	r := k - b.start
+	pick := func(n int) int {
+		i := r % n
+		r /= n
+		return i
+	}
+	plan = b.plans[pick(len(b.plans))]
+	method = b.methods[pick(len(b.methods))]
+	batch = b.batches[pick(len(b.batches))]
+	model = b.models[pick(len(b.models))]
+	return
+}
+
+func (e *estimator) point(k int) float64 {
+	_, plan, method, batch, model := e.inner(k)
+	size, ok := e.sizes[model]
+	if !ok {
+		if net := e.spec.nets[model]; net != nil {
+			var acts int64
+			for _, l := range net.Layers {
+				acts += l.Out.Elems()
+			}
+			size = [2]float64{float64(net.Params()), float64(acts)}
+		}
+		e.sizes[model] = size
+	}
+	width, steps := 8.0, 1.0
+	if plan.Schedule != nil {
+		steps = float64(max(len(plan.runs), 1))
+	} else if len(plan.Bits) > 0 {
+		sum := 0
+		for _, b := range plan.Bits {
+			sum += b
+		}
+		width = float64(sum) / float64(len(plan.Bits))
+	}
+	traffic, ok := methodTraffic[method]
+	if !ok {
+		traffic = methodTraffic[numerics.QAT]
+	}
+	params := burstsPerParam * size[0]
+	if method == numerics.RCT {
+		params *= width / 8
+	}
+	bursts := traffic * (params + burstsPerAct*size[1]*float64(batch))
+	return steps * (secondsPerPoint + secondsPerBurst*bursts)
+}
