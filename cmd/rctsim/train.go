@@ -112,6 +112,7 @@ func compare(e *env, f *compareFlags) error {
 	if f.Profile, err = f.load(); err != nil {
 		return err
 	}
+	f.HW, f.Sets = f.hw, f.sets
 	if err := f.Check(net); err != nil {
 		return err
 	}

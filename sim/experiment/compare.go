@@ -32,6 +32,10 @@ type CompareOptions struct {
 	// DeviceSteps is how many RCT steps run functionally on the simulated chip and are
 	// checked bit for bit against the host (0: no check).
 	DeviceSteps int
+	// HW and Sets say how Profile was named and overridden (--hw, --set), for the
+	// record (Result.Settings); they are not read.
+	HW   string
+	Sets []string
 }
 
 // Check validates the options for net before any work: every method's training
@@ -73,7 +77,11 @@ func (o *CompareOptions) Check(net *models.Network) error {
 // Call o.Check first.
 func Compare(ctx context.Context, net *models.Network, data *train.Split, dataset string, o *CompareOptions, obs Observer) (*Result, error) {
 	prof := o.Profile
-	res := &Result{Profile: prof.Name, Model: net.Name, Batch: o.Batch, Epochs: o.Epochs, Seed: o.Seed, Dataset: dataset}
+	res := &Result{Profile: prof.Name, Model: net.Name, Batch: o.Batch, Epochs: o.Epochs, Seed: o.Seed, Dataset: dataset,
+		Settings: &Settings{Profile: prof.Summary(), HW: o.HW, Sets: o.Sets, Options: o.TrainOptions, DeviceSteps: o.DeviceSteps, Versions: BuildVersions()}}
+	for _, m := range o.Methods {
+		res.Settings.Methods = append(res.Settings.Methods, string(m))
+	}
 	runs := map[numerics.Method]*sim.RunResult{}
 	for _, m := range o.Methods {
 		row, run, err := compareOne(ctx, net, data, dataset, o, m, obs)
