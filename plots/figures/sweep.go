@@ -96,7 +96,7 @@ func DrawSweep(in string, o SweepOptions) (Drawn, error) {
 		}
 		title := o.Title
 		if title == "" {
-			title = fmt.Sprintf("%s against %s", o.Y, o.X)
+			title = fmt.Sprintf("%s against %s%s", o.Y, o.X, describeFilters(o.Filters))
 		}
 		var mx, my float64
 		for _, p := range xys {
