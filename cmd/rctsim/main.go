@@ -48,7 +48,7 @@ var commands []*command
 
 func init() {
 	// Assigned in init because the help command refers to the table.
-	commands = []*command{cmdDemo, cmdSim, cmdTrain, cmdCompare, cmdProfiles, cmdDRAM, cmdSweep, cmdMerge, cmdPlot, cmdHelp}
+	commands = []*command{cmdDemo, cmdSim, cmdTrain, cmdCompare, cmdProfiles, cmdDRAM, cmdSweep, cmdMerge, cmdPlot, cmdReport, cmdHelp}
 }
 
 func main() {
@@ -92,8 +92,8 @@ func run(args []string, e *env) int {
 const grammar = `Flags every command reads the same way:
 
 	-o PATH          the output: a file for sim, dram, sweep and merge (default:
-	                 standard output; "-" is standard output too), a folder for
-	                 train, compare, demo and plot
+	                 standard output; "-" is standard output too) and for report,
+	                 a folder for train, compare, demo and plot
 	INPUT, --in      inputs are positional arguments (plot also takes --in)
 	--hw NAME|FILE   a hardware profile: an embedded name (default, edge_tpu,
 	                 dram/ddr4_3200, ...; see rctsim profiles) or a TOML file
