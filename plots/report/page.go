@@ -83,7 +83,7 @@ type row struct {
 type cell struct {
 	Text, Sort, Title string
 	Swatch            template.CSS
-	Num, Code         bool
+	Num, Code, NoWrap bool
 }
 
 // figure is a drawn figure inline: the SVG's opening tag (with its accessible name

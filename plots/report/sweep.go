@@ -520,10 +520,10 @@ func (t *sweepTable) pointsSection(varying []int) *section {
 				kind += ": " + r[t.kindCol]
 			}
 			rw.Class = "failed"
-			rw.Cells = append(rw.Cells, cell{Text: kind, Title: r[t.errCol]})
+			rw.Cells = append(rw.Cells, cell{Text: kind, Title: r[t.errCol], NoWrap: true})
 		case t.violates(r):
 			rw.Class = "violates"
-			rw.Cells = append(rw.Cells, cell{Text: "violates " + r[t.violCol]})
+			rw.Cells = append(rw.Cells, cell{Text: "violates " + r[t.violCol], NoWrap: true})
 		default:
 			rw.Cells = append(rw.Cells, cell{Text: "ok"})
 		}
@@ -595,11 +595,11 @@ func (t *sweepTable) constraintSection() *section {
 	return s
 }
 
-// distinct lists the values of column c in order of appearance.
+// distinct lists the non-empty values of column c in order of appearance.
 func distinct(rows [][]string, c int) []string {
 	var out []string
 	for _, r := range rows {
-		if !slices.Contains(out, r[c]) {
+		if r[c] != "" && !slices.Contains(out, r[c]) {
 			out = append(out, r[c])
 		}
 	}
