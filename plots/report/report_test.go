@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -408,5 +409,44 @@ func TestEscaping(t *testing.T) {
 	}
 	if body := text(doc); !strings.Contains(body, `method=<script>alert("q")</script>`) || !strings.Contains(body, "Sweep sweep<b>.csv") {
 		t.Errorf("the names are not shown as text")
+	}
+}
+
+// TestSweepCategoricalAxis: a swept key whose values are not numbers (a technology
+// node) splits the heat maps rather than being one of their axes.
+func TestSweepCategoricalAxis(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "sweep.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var b strings.Builder
+	head := strings.SplitN(lines[0], ",", 3)
+	b.WriteString(head[0] + "," + head[1] + ",technology_node," + head[2] + "\n")
+	n := 0
+	for _, node := range []string{"45nm", "7nm"} {
+		for _, l := range lines[1:] {
+			f := strings.SplitN(l, ",", 3)
+			fmt.Fprintf(&b, "%d,%s%s,%s,%s\n", n, f[1], node, node, f[2])
+			n++
+		}
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "nodes.csv")
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, "report.html")
+	doc, _ := writePage(t, page, func(w *bytes.Buffer) error { return WriteSweep(w, in, dir, SweepOptions{}) })
+	figs, _ := checkPage(t, doc, page)
+	heat := 0
+	for _, f := range figs {
+		if strings.HasPrefix(f, "heatmap_") {
+			heat++
+		}
+	}
+	body := text(doc)
+	if heat != 4 || !strings.Contains(body, "--kind heatmap --x mac_array.rows --y sram.global.capacity --metric derived.edp_j_s --filter method=qat --filter technology_node=7nm") {
+		t.Errorf("%d heat maps: %v", heat, figs)
 	}
 }

@@ -22,7 +22,8 @@ import (
 // the CSV's columns.
 type SweepOptions struct {
 	// X and Y are the heat maps' axes: by default the first two swept columns whose
-	// values vary (a linked axis counts once).
+	// values vary (a linked axis counts once), numeric ones (sizes, counts) before
+	// others (a technology node), which split the maps instead.
 	X, Y string
 	// Metric colours the heat maps: by default derived.edp_j_s (the energy-delay
 	// product), else energy_pj.total.
@@ -138,6 +139,16 @@ func (t *sweepTable) value(r []string, c int) (float64, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// numeric reports whether every value of column c reads as a number.
+func (t *sweepTable) numeric(c int) bool {
+	for _, r := range t.rows {
+		if _, ok := sweep.Numeric(r[c]); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // varies reports whether column c takes more than one value over the rows.
@@ -363,8 +374,17 @@ func (t *sweepTable) heatmapSection(in, dir string, o SweepOptions, l linker) (*
 	}
 	x, y := o.X, o.Y
 	if x == "" || y == "" {
-		axes := t.varying(t.swept)
-		for _, c := range axes {
+		// Numeric axes (sizes, counts, clocks) first: they read as a map; a
+		// categorical one (technology_node) splits the maps instead.
+		var axes, other []int
+		for _, c := range t.varying(t.swept) {
+			if t.numeric(c) {
+				axes = append(axes, c)
+			} else {
+				other = append(other, c)
+			}
+		}
+		for _, c := range append(axes, other...) {
 			name := t.Header[c]
 			switch {
 			case name == x || name == y:
