@@ -133,10 +133,10 @@ func headline(r *experiment.Result) *table {
 			acc = num(fmt.Sprintf("%.3f", m.TestBPC), m.TestBPC)
 		}
 		joules := func(v float64) cell { return num(units.FormatSI(v, "J"), v) }
-		bytes := func(v int64) cell { return num(units.FormatBytes(v), float64(v)) }
+		size := func(v int64) cell { return num(units.FormatBytes(v), float64(v)) }
 		t.Rows = append(t.Rows, row{Cells: []cell{{Text: m.Method, Swatch: sw[i]}, acc, num(fmt.Sprintf("%.2f", m.AvgBits), m.AvgBits),
 			joules(e["total"]), joules(e["mac"]), joules(e["sram"]), joules(e["dram"]), joules(e["dram_background"]), joules(e["vector"]), joules(e["static"]),
-			bytes(m.ParamMemoryBytes.Final), bytes(m.ParamMemoryBytes.Peak), bytes(m.DRAMFootprintBytes.Peak),
+			size(m.ParamMemoryBytes.Final), size(m.ParamMemoryBytes.Peak), size(m.DRAMFootprintBytes.Peak),
 			num(units.FormatSI(m.SimulatedSeconds, "s"), m.SimulatedSeconds)}})
 	}
 	return t
