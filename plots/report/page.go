@@ -26,7 +26,7 @@ var (
 	//go:embed sort.js
 	sortJS string
 
-	pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+	pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"wbr": wbr}).Parse(pageHTML))
 )
 
 // page is what the template lays out.
@@ -84,6 +84,20 @@ type cell struct {
 	Text, Sort, Title string
 	Swatch            template.CSS
 	Num, Code, NoWrap bool
+	// Break lets a long column name wrap after its dots and underscores.
+	Break bool
+}
+
+// wbr escapes a column name and lets it wrap after each dot and underscore.
+func wbr(s string) template.HTML {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if r == '.' || r == '_' {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String())
 }
 
 // figure is a drawn figure inline: the SVG's opening tag (with its accessible name

@@ -394,6 +394,7 @@ func TestEscaping(t *testing.T) {
 		t.Fatal(err)
 	}
 	data = bytes.ReplaceAll(data, []byte(",qat,"), []byte(`,"<script>alert(""q"")</script>",`))
+	data = bytes.Replace(data, []byte(",sram.global.capacity,"), []byte(",sram.<i>global</i>.capacity,"), 1)
 	if err := os.WriteFile(in, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +408,11 @@ func TestEscaping(t *testing.T) {
 	if len(scripts) != 1 || strings.Contains(text(scripts[0]), "alert") || strings.Contains(raw, `<script>alert("q")`) {
 		t.Error("a method named with a script reached the page as a script")
 	}
-	if body := text(doc); !strings.Contains(body, `method=<script>alert("q")</script>`) || !strings.Contains(body, "Sweep sweep<b>.csv") {
+	if len(elements(doc, "i")) != 0 {
+		t.Error("a column named with markup reached the page as markup")
+	}
+	if body := text(doc); !strings.Contains(body, `method=<script>alert("q")</script>`) || !strings.Contains(body, "Sweep sweep<b>.csv") ||
+		!strings.Contains(body, "sram.<i>global</i>.capacity") {
 		t.Errorf("the names are not shown as text")
 	}
 }

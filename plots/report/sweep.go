@@ -490,7 +490,7 @@ func (t *sweepTable) pointsSection(varying []int) *section {
 	s := &section{ID: "points", Heading: "Points"}
 	tb := &table{ID: "points-table", Caption: "Every point in sweep order", Sortable: true, Head: []cell{{Text: "point", Num: true}}}
 	for _, c := range varying {
-		tb.Head = append(tb.Head, cell{Text: t.Header[c]})
+		tb.Head = append(tb.Head, cell{Text: t.Header[c], Break: true})
 	}
 	type metric struct {
 		col   int
@@ -510,7 +510,7 @@ func (t *sweepTable) pointsSection(varying []int) *section {
 		}
 		scale, unit := units.ForColumn(name, largest)
 		ms = append(ms, metric{c, scale})
-		tb.Head = append(tb.Head, cell{Text: name + unit, Num: true})
+		tb.Head = append(tb.Head, cell{Text: name + unit, Num: true, Break: true})
 	}
 	tb.Head = append(tb.Head, cell{Text: "status"})
 	for i, r := range t.rows {
