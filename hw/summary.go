@@ -102,29 +102,31 @@ func (v *VectorSpec) OpEnergy(bits int, float string) float64 {
 	return e.Int32 * float64((bits+31)/32)
 }
 
-// ProfileSummary holds the key figures of a profile for listings (rctsim profiles).
+// ProfileSummary holds the key figures of a profile for listings (rctsim profiles) and
+// for the records of a run (compare.json), where its JSON names are used.
 type ProfileSummary struct {
-	Name       string
-	Rows, Cols int
-	Dataflow   Dataflow
-	Clock      Frequency
-	Modes      []string // as MACMode.String, in profile order
+	Name     string    `json:"name"`
+	Rows     int       `json:"rows"`
+	Cols     int       `json:"cols"`
+	Dataflow Dataflow  `json:"dataflow"`
+	Clock    Frequency `json:"clock"`
+	Modes    []string  `json:"modes"` // as MACMode.String, in profile order
 	// PeakMode is the mode PeakGOPS is quoted for: 8x8 when the chip has it, else its
 	// narrowest integer mode, else its fastest float mode.
-	PeakMode string
+	PeakMode string `json:"peak_mode"`
 	// PeakGOPS is 2 x rows x cols x MACs/PE/cycle x clock / 1e9 (a MAC is two ops).
-	PeakGOPS     float64
-	SRAMBytes    ByteSize
-	SRAMBuffers  int
-	DRAMKind     string
-	DRAMPeakGBps float64 // 1e9 bytes per second
-	HasFloat     bool
-	TrainFloat   string
+	PeakGOPS     float64  `json:"peak_gops"`
+	SRAMBytes    ByteSize `json:"sram_bytes"`
+	SRAMBuffers  int      `json:"sram_buffers"`
+	DRAMKind     string   `json:"dram_kind"`
+	DRAMPeakGBps float64  `json:"dram_peak_gbps"` // 1e9 bytes per second
+	HasFloat     bool     `json:"has_float"`
+	TrainFloat   string   `json:"train_float,omitempty"`
 	// Node, AreaMM2 (the whole chip with its DRAM interface) and LeakageMW (its static
 	// power) are Silicon's.
-	Node      string
-	AreaMM2   float64
-	LeakageMW float64
+	Node      string  `json:"technology_node"`
+	AreaMM2   float64 `json:"area_mm2"`
+	LeakageMW float64 `json:"leakage_mw"`
 }
 
 // Summary returns the key figures of p.

@@ -125,6 +125,18 @@ func extensions(formats []string) ([]string, error) {
 	return exts, nil
 }
 
+// RenderInches is Render at a size in inches, as Save takes it (dpi 0: DefaultDPI),
+// for callers that embed a figure rather than save it.
+func RenderInches(f Figure, format string, widthInches, heightInches float64, dpi int) ([]byte, error) {
+	if !(widthInches > 0) || !(heightInches > 0) || math.IsInf(widthInches, 0) || math.IsInf(heightInches, 0) {
+		return nil, fmt.Errorf("plots: figure size %vx%v in is not positive", widthInches, heightInches)
+	}
+	if dpi == 0 {
+		dpi = DefaultDPI
+	}
+	return Render(f, format, vg.Length(widthInches)*vg.Inch, vg.Length(heightInches)*vg.Inch, dpi)
+}
+
 // Render draws f in one format ("png", "svg" or "pdf") and returns the
 // file's bytes. A panic inside the drawing library becomes an error: a
 // figure that cannot be drawn must not take the command line down with it.

@@ -43,6 +43,7 @@ var importPolicy = map[string][]string{
 	"sim/experiment":     {"hw", "kernels", "models", "sim", "sim/devcheck", "train", "train/numerics", "traces", "traces/fileio", "traces/progress", "traces/timeline", "traces/units"},
 	"plots":              {"traces/fileio", "traces/units", "gonum.org/v1/plot", "golang.org/x/text"},
 	"plots/figures":      {"plots", "sim/experiment", "sim/sweep", "traces", "traces/fileio", "traces/units"},
+	"plots/report":       {"plots", "plots/figures", "sim/experiment", "sim/sweep", "traces/fileio", "traces/units"},
 	"cmd/rctsim":         {"*"},
 }
 

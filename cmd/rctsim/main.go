@@ -57,7 +57,7 @@ var commands []*command
 
 func init() {
 	// Assigned in init because the help command refers to the table.
-	commands = []*command{cmdDemo, cmdSim, cmdTrain, cmdCompare, cmdModels, cmdProfiles, cmdDRAM, cmdSweep, cmdMerge, cmdPlot, cmdHelp}
+	commands = []*command{cmdDemo, cmdSim, cmdTrain, cmdCompare, cmdModels, cmdProfiles, cmdDRAM, cmdSweep, cmdMerge, cmdPlot, cmdReport, cmdHelp}
 }
 
 func main() {
@@ -105,9 +105,10 @@ func run(args []string, e *env) int {
 const grammar = `Flags every command reads the same way:
 
 	-o PATH          the output: a file for sim, dram, sweep and merge (default:
-	                 standard output; "-" is standard output too), a folder for
-	                 train, compare, demo and plot
-	INPUT, --in      inputs are positional arguments (plot also takes --in)
+	                 standard output; "-" is standard output too) and for report,
+	                 a folder for train, compare, demo and plot
+	INPUT, --in      inputs are positional arguments (plot, report and dram also
+	                 take --in)
 	--hw NAME|FILE   a hardware profile: an embedded name (default, edge_tpu,
 	                 dram/ddr4_3200, ...; see rctsim profiles) or a TOML file
 	--set KEY=VALUE  override a profile key (repeatable)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rctsim/rctsim/plots/figures"
@@ -11,8 +13,8 @@ import (
 
 var cmdPlot = &command{
 	name:    "plot",
-	usage:   "-o DIR [--kind all|energy|accuracy|bitwidth|memory|step-energy|timeline] [--formats png,svg,pdf] runs/NAME\n       rctsim plot -o DIR --kind heatmap|pareto --x KEY --y KEY [--metric COLUMN] [--filter key=value ...] [--where column<=value ...] [--max-x] [--max-y] sweep.csv",
-	summary: "draw figures from a compare or train folder, or from a sweep's CSV",
+	usage:   "-o DIR [--kind all|energy|accuracy|bitwidth|memory|step-energy|timeline|report] [--formats png,svg,pdf] runs/NAME\n       rctsim plot -o DIR --kind heatmap|pareto --x KEY --y KEY [--metric COLUMN] [--filter key=value ...] [--where column<=value ...] [--max-x] [--max-y] sweep.csv\n       rctsim plot -o DIR --kind report [--x KEY --y KEY] [--metric COLUMN] [--filter key=value ...] sweep.csv",
+	summary: "draw figures from a compare or train folder, or from a sweep's CSV; --kind report writes DIR/report.html",
 	run:     runPlot,
 }
 
@@ -26,7 +28,7 @@ func runPlot(c *command, e *env, args []string) error {
 	fs.StringVar(&in, "in", "", "the input, if not given as an argument: a compare or train run folder, or a sweep CSV")
 	fs.StringVar(&out, "o", "", "folder `dir` for the figures (required)")
 	fs.deprecated("out", "o")
-	fs.StringVar(&kind, "kind", "all", "figure: all, "+strings.Join(figures.Kinds, ", ")+" (folders); "+strings.Join(figures.SweepKinds, " or ")+" (sweep CSV)")
+	fs.StringVar(&kind, "kind", "all", "figure: all, "+strings.Join(figures.Kinds, ", ")+" (folders); "+strings.Join(figures.SweepKinds, " or ")+" (sweep CSV); report (either: DIR/report.html)")
 	registerFormats(fs, &formats, "png,svg,pdf")
 	fs.deprecated("format", "formats")
 	fs.StringVar(&so.X, "x", "", "sweep: the column on the X axis (a swept key such as mac_array.rows, or a metric for pareto)")
@@ -63,6 +65,9 @@ func runPlot(c *command, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if kind == "report" {
+		return plotReport(e, fs, in, out, st.IsDir(), so, filters)
+	}
 	var paths []string
 	if st.IsDir() {
 		if err := fs.only("to a run folder", "in", "o", "kind", "formats"); err != nil {
@@ -89,7 +94,7 @@ func runPlot(c *command, e *env, args []string) error {
 			return usagef("a sweep figure needs --x and --y")
 		}
 		if kind != "heatmap" && kind != "pareto" {
-			return usagef("a sweep CSV draws --kind heatmap or pareto, not %q", kind)
+			return usagef("a sweep CSV draws --kind heatmap, pareto or report, not %q", kind)
 		}
 		paths, err = figures.Sweep(in, out, so, fmts)
 	}
@@ -109,4 +114,25 @@ func parseFilters(args []string) (map[string]string, error) {
 		filters[k] = v
 	}
 	return filters, nil
+}
+
+// plotReport is plot --kind report: DIR/report.html of a run folder or a sweep CSV.
+func plotReport(e *env, fs *flagSet, in, out string, dir bool, so figures.SweepOptions, filters multiFlag) error {
+	if !dir {
+		if err := fs.only("to --kind report", "in", "o", "kind", "x", "y", "metric", "filter"); err != nil {
+			return err
+		}
+	}
+	rf := &reportFlags{x: so.X, y: so.Y, filters: filters}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "metric" {
+			rf.metric = so.Metric // else the page's own default, the energy-delay product
+		}
+	})
+	path := filepath.Join(out, "report.html")
+	if err := writeReport(fs, in, path, dir, rf); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, path)
+	return nil
 }

@@ -260,3 +260,39 @@ func TestMergeNotSweepOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepReport: rctsim report and plot --kind report write a sweep's page; the flags
+// of other sweep figures do not apply.
+func TestSweepReport(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "small.csv")
+	data, err := os.ReadFile(filepath.Join("..", "..", "plots", "report", "testdata", "sweep.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(csv, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := rctsim("report", csv)
+	want := filepath.Join(dir, "small.report.html")
+	if page, err := os.ReadFile(want); code != 0 || strings.TrimSpace(stdout) != want || err != nil || !strings.Contains(string(page), `href="small.csv"`) {
+		t.Errorf("report: exit %d, %q, %s, %v", code, stdout, stderr, err)
+	}
+	code, stdout, stderr = rctsim("plot", "-o", filepath.Join(dir, "figs"), "--kind", "report", "--metric", "energy_pj.total", "--filter", "method=rct", csv)
+	page, err := os.ReadFile(filepath.Join(dir, "figs", "report.html"))
+	if code != 0 || err != nil || !strings.Contains(string(page), "12 design points") || !strings.Contains(string(page), `data-figure="heatmap_energy_pj_total"`) {
+		t.Errorf("plot --kind report: exit %d, %q, %s, %v", code, stdout, stderr, err)
+	}
+	for _, args := range [][]string{
+		{"plot", "-o", filepath.Join(dir, "x"), "--kind", "report", "--where", "area_mm2.total<=4", csv},
+		{"plot", "-o", filepath.Join(dir, "x"), "--kind", "report", "--formats", "png", csv},
+		{"report", "-o", "-", csv},
+	} {
+		if code, _, stderr := rctsim(args...); code != 2 {
+			t.Errorf("rctsim %v: exit %d, %s", args, code, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); !os.IsNotExist(err) {
+		t.Errorf("a refused report wrote something: %v", err)
+	}
+}

@@ -81,7 +81,7 @@ type compareFlags struct {
 func runCompare(c *command, e *env, args []string) error {
 	var f compareFlags
 	fs := newFlags(c, e)
-	registerOutputDir(fs, &f.Out, &f.Force, "the runs, compare.json, compare.csv, report.md and figures (required)")
+	registerOutputDir(fs, &f.Out, &f.Force, "the runs, compare.json, compare.csv, report.md, report.html and figures (required)")
 	f.hwFlags.register(fs)
 	registerTraining(fs, &f.TrainOptions)
 	fs.StringVar(&f.methods, "methods", "rct,qat,fp32", "methods to compare, comma-separated")
@@ -119,6 +119,7 @@ func compare(e *env, f *compareFlags) error {
 	if f.Profile, err = f.load(); err != nil {
 		return err
 	}
+	f.HW, f.Sets = f.hw, f.sets
 	if err := f.Check(net); err != nil {
 		return err
 	}
@@ -135,7 +136,7 @@ func compare(e *env, f *compareFlags) error {
 	if err := res.WriteTable(e.stdout); err != nil {
 		return err
 	}
-	wrote := fmt.Sprintf("%s/{compare.json,compare.csv,report.md}", f.Out)
+	wrote := fmt.Sprintf("%s/{compare.json,compare.csv,report.md,report.html}", f.Out)
 	if len(formats) > 0 {
 		dir := filepath.Join(f.Out, "figures")
 		paths, err := figures.Folder(f.Out, dir, nil, formats)
@@ -144,7 +145,11 @@ func compare(e *env, f *compareFlags) error {
 		}
 		wrote += fmt.Sprintf(" and %d figures in %s", len(paths), dir)
 	}
-	fmt.Fprintf(e.stdout, "wrote %s\n", wrote)
+	page, err := writeFolderReport(f.Out)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "wrote %s\nopen %s in a browser: the results, figures and settings on one page\n", wrote, page)
 	return nil
 }
 

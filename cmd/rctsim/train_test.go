@@ -72,12 +72,32 @@ func TestCompareAndPlot(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "RCT vs QAT") || !strings.Contains(stdout, "bit-exact true") || !strings.Contains(stdout, "figures in") {
+	if !strings.Contains(stdout, "RCT vs QAT") || !strings.Contains(stdout, "bit-exact true") || !strings.Contains(stdout, "figures in") ||
+		!strings.Contains(stdout, filepath.Join(out, "report.html")+" in a browser") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
 	code, stdout, stderr = rctsim("plot", "-o", filepath.Join(dir, "figs"), "--kind", "memory", "--formats", "png", out)
 	if code != 0 || strings.TrimSpace(stdout) != filepath.Join(dir, "figs", "memory.png") {
 		t.Errorf("plot: exit %d, %q, %s", code, stdout, stderr)
+	}
+	// The comparison wrote its report, and rctsim report and plot --kind report write
+	// it again elsewhere, linking back to the folder's files.
+	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
+		t.Errorf("compare wrote no report.html: %v", err)
+	}
+	page := filepath.Join(dir, "pages", "cmp.html")
+	code, stdout, stderr = rctsim("report", "-o", page, out)
+	data, err := os.ReadFile(page)
+	if code != 0 || strings.TrimSpace(stdout) != page || err != nil || !strings.Contains(string(data), `href="../cmp/compare.json"`) {
+		t.Errorf("report: exit %d, %q, %s, %v", code, stdout, stderr, err)
+	}
+	code, stdout, stderr = rctsim("plot", "-o", filepath.Join(dir, "figs"), "--kind", "report", filepath.Join(out, "rct"))
+	if code != 0 || strings.TrimSpace(stdout) != filepath.Join(dir, "figs", "report.html") {
+		t.Errorf("plot --kind report: exit %d, %q, %s", code, stdout, stderr)
+	}
+	code, _, stderr = rctsim("report", "--x", "mac_array.rows", out)
+	if code != 2 || !strings.Contains(stderr, "-x does not apply") {
+		t.Errorf("report --x of a folder: exit %d, %s", code, stderr)
 	}
 	// A bad flag is refused before any training.
 	code, _, stderr = rctsim("compare", "-o", filepath.Join(dir, "bad"), "--model", "mlp", "--formats", "gif")

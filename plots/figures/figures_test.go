@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,5 +135,35 @@ func TestNothingToDraw(t *testing.T) {
 	_, err = Sweep(csv, t.TempDir(), SweepOptions{Kind: "heatmap", X: "mac_array.rows", Y: "sram.global.capacity", Metric: "failure_kind"}, []string{"svg"})
 	if err == nil || !strings.Contains(err.Error(), csv) {
 		t.Errorf("a metric without numbers: %v", err)
+	}
+}
+
+// TestDrawFolder: the figures drawn in memory are those Folder saves, each with its
+// kind, title and caption, and each renders as SVG.
+func TestDrawFolder(t *testing.T) {
+	in := compareFolder(t)
+	drawn, err := DrawFolder(in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drawn) != 12 {
+		t.Errorf("%d figures", len(drawn))
+	}
+	for _, d := range drawn {
+		if d.Name == "" || !slices.Contains(Kinds, d.Kind) || d.Title == "" || !strings.HasSuffix(d.Caption, ".") {
+			t.Errorf("%+v", d)
+		}
+	}
+	svg, err := drawn[0].SVG()
+	if err != nil || !strings.Contains(string(svg), "<svg") {
+		t.Errorf("SVG: %v", err)
+	}
+	in = filepath.Join(t.TempDir(), "sweep.csv")
+	if err := os.WriteFile(in, []byte(sweepCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := DrawSweep(in, SweepOptions{Kind: "pareto", X: "seconds", Y: "energy_pj.total", Filters: map[string]string{"method": "rct"}})
+	if err != nil || d.Name != "pareto_seconds_energy_pj_total" || !strings.Contains(d.Caption, "(method=rct)") {
+		t.Errorf("%+v, %v", d, err)
 	}
 }

@@ -18,12 +18,44 @@ import (
 // Kinds are the figures Folder draws from a comparison or training run folder.
 var Kinds = []string{"energy", "accuracy", "bitwidth", "memory", "step-energy", "timeline"}
 
+// Drawn is a figure drawn in memory with what a reader needs beside it.
+type Drawn struct {
+	// Name is the file name it is saved under, without extension ("bitwidth_rct").
+	Name string
+	// Kind is the figure kind that draws it (one of Kinds or SweepKinds).
+	Kind string
+	// Title is the figure's title; Caption says in a sentence or two what it shows
+	// and which file its numbers come from.
+	Title, Caption string
+	Figure         plots.Figure
+}
+
+// SVG renders the figure as SVG at the size Folder and Sweep save it.
+func (d Drawn) SVG() ([]byte, error) {
+	return plots.RenderInches(d.Figure, "svg", width, height, dpi)
+}
+
 // Folder draws the figures of kinds (all of Kinds when empty) from a comparison
 // folder (compare.json and one folder per method) or a training run folder into out,
 // in each of formats. A kind that needs a comparison (energy, memory, step-energy,
 // timeline) is skipped for a single training run when kinds is empty, and an error
 // when asked for. It returns the files written.
 func Folder(in, out string, kinds, formats []string) ([]string, error) {
+	drawn, err := DrawFolder(in, kinds)
+	if err != nil {
+		return nil, err
+	}
+	// Every figure is drawn before any is written: a kind that fails leaves no file.
+	figs := make([]plots.Named, len(drawn))
+	for i, d := range drawn {
+		figs[i] = plots.Named{Figure: d.Figure, Name: d.Name}
+	}
+	return plots.SaveAll(figs, out, formats, width, height, dpi)
+}
+
+// DrawFolder draws the figures Folder saves, in memory, in the order of kinds (Kinds
+// when empty).
+func DrawFolder(in string, kinds []string) ([]Drawn, error) {
 	f, err := experiment.ReadFolder(in)
 	if err != nil {
 		return nil, err
@@ -33,27 +65,22 @@ func Folder(in, out string, kinds, formats []string) ([]string, error) {
 		kinds = Kinds
 	}
 	ff := &folderFigures{Folder: f}
-	// Every figure is drawn before any is written: a kind that fails leaves no file.
-	var figs []plots.Named
-	save := func(fig plots.Figure, name string) error {
-		figs = append(figs, plots.Named{Figure: fig, Name: name})
-		return nil
-	}
 	for _, kind := range kinds {
 		var err error
+		ff.kind = kind
 		switch kind {
 		case "energy":
-			err = ff.energy(save)
+			err = ff.energy()
 		case "accuracy":
-			err = ff.accuracy(save)
+			err = ff.accuracy()
 		case "bitwidth":
-			err = ff.bitwidth(save)
+			err = ff.bitwidth()
 		case "memory":
-			err = ff.memory(save)
+			err = ff.memory()
 		case "step-energy":
-			err = ff.stepEnergy(save)
+			err = ff.stepEnergy()
 		case "timeline":
-			err = ff.timeline(save)
+			err = ff.timeline()
 		default:
 			err = fmt.Errorf("unknown figure kind %q (want all, %s)", kind, strings.Join(Kinds, ", "))
 		}
@@ -64,12 +91,19 @@ func Folder(in, out string, kinds, formats []string) ([]string, error) {
 			return nil, fmt.Errorf("%s: %w", kind, err)
 		}
 	}
-	return plots.SaveAll(figs, out, formats, width, height, dpi)
+	return ff.drawn, nil
 }
 
 // folderFigures draws the figures of one folder.
 type folderFigures struct {
 	*experiment.Folder
+	kind  string // the kind being drawn
+	drawn []Drawn
+}
+
+// add records a drawn chart under name.
+func (f *folderFigures) add(chart *plots.Chart, name, caption string) {
+	f.drawn = append(f.drawn, Drawn{Name: name, Kind: f.kind, Title: chart.Title, Caption: caption, Figure: chart})
 }
 
 var errNeedsComparison = errors.New("needs a comparison folder (compare.json), not a single training run")
@@ -85,7 +119,7 @@ func (f *folderFigures) needCompare() error {
 var energyParts = []string{"MAC/GEMM", "SRAM", "DRAM weights", "DRAM master weights", "DRAM activations/errors/gradients",
 	"DRAM optimizer/other", "vector", "static + DRAM background"}
 
-func (f *folderFigures) energy(save func(plots.Figure, string) error) error {
+func (f *folderFigures) energy() error {
 	if err := f.needCompare(); err != nil {
 		return err
 	}
@@ -103,9 +137,9 @@ func (f *folderFigures) energy(save func(plots.Figure, string) error) error {
 	if err != nil {
 		return err
 	}
-	if err := save(chart, "energy"); err != nil {
-		return err
-	}
+	f.add(chart, "energy", "The whole run's training energy of each method, stacked by where it goes: MAC/GEMM arithmetic, SRAM, DRAM traffic by tensor class "+
+		"(weights, QAT's fp32 master weights, activations, errors and gradients, optimizer state), the vector unit, and static plus DRAM background energy. "+
+		"From compare.json (energy_j, dram_energy_by_tensor_j).")
 	if !hasQAT {
 		return nil
 	}
@@ -113,10 +147,12 @@ func (f *folderFigures) energy(save func(plots.Figure, string) error) error {
 	if chart, err = plots.EnergyBars(b, "qat"); err != nil {
 		return err
 	}
-	return save(chart, "energy_normalised")
+	f.add(chart, "energy_normalised", "The same stacks as a fraction of QAT's total energy (the dashed line is QAT = 1): "+
+		"how much of QAT's energy each method spends, and in which component. From compare.json.")
+	return nil
 }
 
-func (f *folderFigures) memory(save func(plots.Figure, string) error) error {
+func (f *folderFigures) memory() error {
 	if err := f.needCompare(); err != nil {
 		return err
 	}
@@ -134,10 +170,12 @@ func (f *folderFigures) memory(save func(plots.Figure, string) error) error {
 	if err != nil {
 		return err
 	}
-	return save(chart, "memory")
+	f.add(chart, "memory", "Each method's peak DRAM footprint by tensor class: weights at their bitwidth (packed), QAT's fp32 master weights, "+
+		"optimizer state (momentum), saved activations, errors and gradients. From compare.json (peak_memory_bytes).")
+	return nil
 }
 
-func (f *folderFigures) accuracy(save func(plots.Figure, string) error) error {
+func (f *folderFigures) accuracy() error {
 	var test, loss []plots.Series
 	metric, label := "test_acc", "Test accuracy"
 	for _, r := range f.Runs {
@@ -162,16 +200,19 @@ func (f *folderFigures) accuracy(save func(plots.Figure, string) error) error {
 	if err != nil {
 		return err
 	}
-	if err := save(chart, "accuracy"); err != nil {
-		return err
+	what := "test accuracy"
+	if metric == "test_bpc" {
+		what = "test bits per character (lower is better)"
 	}
+	f.add(chart, "accuracy", "Each method's "+what+" at every evaluation during training. From each method's metrics.csv ("+metric+").")
 	if chart, err = plots.Lines("Training loss, "+f.Title, "Training step", "Cross-entropy loss", loss); err != nil {
 		return err
 	}
-	return save(chart, "loss")
+	f.add(chart, "loss", "Each method's training loss (cross-entropy of the step's batch) at every step. From each method's metrics.csv (loss).")
+	return nil
 }
 
-func (f *folderFigures) bitwidth(save func(plots.Figure, string) error) error {
+func (f *folderFigures) bitwidth() error {
 	var means []plots.Series
 	for _, r := range f.Runs {
 		rows, err := fileio.ReadTableFile(filepath.Join(r.Dir, "metrics.csv"))
@@ -199,18 +240,18 @@ func (f *folderFigures) bitwidth(save func(plots.Figure, string) error) error {
 		if err != nil {
 			return err
 		}
-		if err := save(chart, "bitwidth_"+r.Method); err != nil {
-			return err
-		}
+		f.add(chart, "bitwidth_"+r.Method, fmt.Sprintf("The weight bitwidth of every layer (rows) at every step (columns) of the %s run, as its precision policy set it. From %s/schedule.csv.",
+			r.Method, r.Method))
 	}
 	chart, err := plots.Lines("Average weight bitwidth, "+f.Title, "Training step", "Bits (parameter-weighted)", means)
 	if err != nil {
 		return err
 	}
-	return save(chart, "bitwidth_mean")
+	f.add(chart, "bitwidth_mean", "Each method's average weight bitwidth over training, weighted by the layers' parameter counts (fp32 at 32 bits). From each method's metrics.csv (avg_bits).")
+	return nil
 }
 
-func (f *folderFigures) stepEnergy(save func(plots.Figure, string) error) error {
+func (f *folderFigures) stepEnergy() error {
 	if err := f.needCompare(); err != nil {
 		return err
 	}
@@ -233,10 +274,11 @@ func (f *folderFigures) stepEnergy(save func(plots.Figure, string) error) error 
 	if err != nil {
 		return err
 	}
-	return save(chart, "step_energy")
+	f.add(chart, "step_energy", "The simulated energy of every training step of each method; a step's cost changes when its bitwidth plan changes. From each method's steps.csv (energy_pj).")
+	return nil
 }
 
-func (f *folderFigures) timeline(save func(plots.Figure, string) error) error {
+func (f *folderFigures) timeline() error {
 	if err := f.needCompare(); err != nil {
 		return err
 	}
@@ -260,9 +302,8 @@ func (f *folderFigures) timeline(save func(plots.Figure, string) error) error {
 		if err != nil {
 			return err
 		}
-		if err := save(chart, "timeline_"+r.Method); err != nil {
-			return err
-		}
+		f.add(chart, "timeline_"+r.Method, fmt.Sprintf("When each unit of the chip (DMA, MAC array, vector unit) was busy during one simulated training step of %s (the run's first plan), coloured by phase. From %s/timeline.csv.",
+			r.Method, r.Method))
 	}
 	return nil
 }

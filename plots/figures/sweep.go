@@ -2,8 +2,10 @@ package figures
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/rctsim/rctsim/plots"
@@ -46,21 +48,28 @@ type SweepOptions struct {
 // formats, choosing readable units from the columns' names. It returns the files
 // written.
 func Sweep(in, out string, o SweepOptions, formats []string) ([]string, error) {
-	if o.X == "" || o.Y == "" {
-		return nil, fmt.Errorf("a sweep figure needs an X and a Y column")
-	}
-	file, err := os.Open(in)
+	d, err := DrawSweep(in, o)
 	if err != nil {
 		return nil, err
 	}
+	return save(d.Figure, out, d.Name, formats)
+}
+
+// DrawSweep draws the figure Sweep saves, in memory.
+func DrawSweep(in string, o SweepOptions) (Drawn, error) {
+	if o.X == "" || o.Y == "" {
+		return Drawn{}, fmt.Errorf("a sweep figure needs an X and a Y column")
+	}
+	file, err := os.Open(in)
+	if err != nil {
+		return Drawn{}, err
+	}
 	defer file.Close()
-	var fig plots.Figure
-	var name string
 	switch o.Kind {
 	case "heatmap":
 		g, err := sweep.LoadGrid(file, o.X, o.Y, o.Metric, o.Filters)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", in, err)
+			return Drawn{}, fmt.Errorf("%s: %w", in, err)
 		}
 		pg := plots.Grid{Title: g.Title, XName: g.XName, YName: g.YName, Metric: g.Metric, XValues: g.XValues, YValues: g.YValues, Values: g.Values}
 		if o.Title != "" {
@@ -75,17 +84,19 @@ func Sweep(in, out string, o SweepOptions, formats []string) ([]string, error) {
 		pg.Metric += unit
 		chart, err := plots.Heatmap(pg)
 		if err != nil {
-			return nil, fmt.Errorf("%s: column %q: %w", in, o.Metric, err)
+			return Drawn{}, fmt.Errorf("%s: column %q: %w", in, o.Metric, err)
 		}
-		fig, name = chart, "heatmap_"+sanitize(o.Metric)
+		caption := fmt.Sprintf("%s for each %s (across) and %s (up)%s, averaged over the rows of a cell; a grey cell has no point that ran. From the sweep's CSV.",
+			o.Metric, o.X, o.Y, describeFilters(o.Filters))
+		return Drawn{Name: "heatmap_" + sanitize(o.Metric), Kind: o.Kind, Title: pg.Title, Caption: caption, Figure: chart}, nil
 	case "pareto":
 		xys, err := sweep.LoadPoints(file, o.X, o.Y, o.Filters, o.Where)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", in, err)
+			return Drawn{}, fmt.Errorf("%s: %w", in, err)
 		}
 		title := o.Title
 		if title == "" {
-			title = fmt.Sprintf("%s against %s", o.Y, o.X)
+			title = fmt.Sprintf("%s against %s%s", o.Y, o.X, describeFilters(o.Filters))
 		}
 		var mx, my float64
 		for _, p := range xys {
@@ -99,13 +110,44 @@ func Sweep(in, out string, o SweepOptions, formats []string) ([]string, error) {
 		}
 		chart, err := plots.Pareto(title, o.X+ux, o.Y+uy, pts, !o.MaxX, !o.MaxY)
 		if err != nil {
-			return nil, fmt.Errorf("%s: columns %q and %q: %w", in, o.X, o.Y, err)
+			return Drawn{}, fmt.Errorf("%s: columns %q and %q: %w", in, o.X, o.Y, err)
 		}
-		fig, name = chart, "pareto_"+sanitize(o.X)+"_"+sanitize(o.Y)
-	default:
-		return nil, fmt.Errorf("a sweep CSV draws %s, not %q", strings.Join(SweepKinds, " or "), o.Kind)
+		better := func(col string, higher bool) string {
+			if higher {
+				return "higher " + col
+			}
+			return "lower " + col
+		}
+		caption := fmt.Sprintf("Every design point that ran%s as %s against %s; the marked points are the Pareto front (no other point has both %s and %s). "+
+			"Points that violate a constraint of the sweep%s are left out. From the sweep's CSV.",
+			describeFilters(o.Filters), o.Y, o.X, better(o.X, o.MaxX), better(o.Y, o.MaxY), describeWhere(o.Where))
+		return Drawn{Name: "pareto_" + sanitize(o.X) + "_" + sanitize(o.Y), Kind: o.Kind, Title: title, Caption: caption, Figure: chart}, nil
 	}
-	return save(fig, out, name, formats)
+	return Drawn{}, fmt.Errorf("a sweep CSV draws %s, not %q", strings.Join(SweepKinds, " or "), o.Kind)
+}
+
+// describeFilters is the filters as a caption phrase: " (method=rct, model=lenet5)".
+func describeFilters(filters map[string]string) string {
+	if len(filters) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(filters)) {
+		parts = append(parts, k+"="+filters[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// describeWhere is extra constraints as a caption phrase.
+func describeWhere(where []sweep.Constraint) string {
+	if len(where) == 0 {
+		return ""
+	}
+	parts := make([]string, len(where))
+	for i, c := range where {
+		parts[i] = c.String()
+	}
+	return " or " + strings.Join(parts, ", ")
 }
 
 // sanitize makes a column name usable in a file name.

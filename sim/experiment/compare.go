@@ -34,6 +34,10 @@ type CompareOptions struct {
 	DeviceSteps int
 	// Fidelity is how exactly DRAM is simulated (sim.FidelityExact by default).
 	Fidelity sim.Fidelity
+	// HW and Sets say how Profile was named and overridden (--hw, --set), for the
+	// record (Result.Settings); they are not read.
+	HW   string
+	Sets []string
 }
 
 // Check validates the options for net before any work: every method's training
@@ -75,7 +79,11 @@ func (o *CompareOptions) Check(net *models.Network) error {
 // Call o.Check first.
 func Compare(ctx context.Context, net *models.Network, data *train.Split, dataset string, o *CompareOptions, obs Observer) (*Result, error) {
 	prof := o.Profile
-	res := &Result{Profile: prof.Name, Model: net.Name, Batch: o.Batch, Epochs: o.Epochs, Seed: o.Seed, Dataset: dataset}
+	res := &Result{Profile: prof.Name, Model: net.Name, Batch: o.Batch, Epochs: o.Epochs, Seed: o.Seed, Dataset: dataset,
+		Settings: &Settings{Profile: prof.Summary(), HW: o.HW, Sets: o.Sets, Options: o.TrainOptions, DeviceSteps: o.DeviceSteps, Fidelity: string(o.Fidelity), Versions: BuildVersions()}}
+	for _, m := range o.Methods {
+		res.Settings.Methods = append(res.Settings.Methods, string(m))
+	}
 	runs := map[numerics.Method]*sim.RunResult{}
 	for _, m := range o.Methods {
 		row, run, err := compareOne(ctx, net, data, dataset, o, m, obs)

@@ -93,6 +93,10 @@ func TestCompare(t *testing.T) {
 	if d := res.DeviceCheck; d == nil || d.Steps != 1 || !d.BitExact {
 		t.Errorf("device check %+v", d)
 	}
+	if s := res.Settings; s == nil || s.Profile.Name != "default" || s.Profile.Node != "45nm" || !(s.Profile.AreaMM2 > 0) ||
+		s.Options.Steps != 6 || !reflect.DeepEqual(s.Methods, []string{"rct", "qat"}) || s.DeviceSteps != 1 || s.Versions.Go == "" {
+		t.Errorf("settings %+v", s)
+	}
 	report, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 	if !strings.Contains(string(report), "The RCT paper's figures (Huang et al. 2021)") || strings.Contains(string(report), "seed paper") {
 		t.Errorf("report.md:\n%s", report)

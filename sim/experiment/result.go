@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/traces/units"
@@ -27,6 +28,25 @@ type Result struct {
 	Methods     []MethodResult       `json:"methods"`
 	Savings     *sim.RCTPaperSavings `json:"savings_rct_vs_qat,omitempty"`
 	DeviceCheck *DeviceCheck         `json:"device_check,omitempty"`
+	// Settings are what the comparison ran with; nil in files written before rctsim
+	// recorded them.
+	Settings *Settings `json:"settings,omitempty"`
+}
+
+// Settings are the settings of a comparison, recorded for its reports: the chip's key
+// figures and how it was named, the training options, and the build that ran it.
+type Settings struct {
+	Profile hw.ProfileSummary `json:"profile"`
+	// HW is the profile as it was named (an embedded name or a file; "" for the
+	// default) and Sets its overrides (--set), in order.
+	HW          string       `json:"hw,omitempty"`
+	Sets        []string     `json:"set,omitempty"`
+	Options     TrainOptions `json:"options"`
+	Methods     []string     `json:"methods"`
+	DeviceSteps int          `json:"device_steps"`
+	// Fidelity is how exactly DRAM was simulated ("exact" or "fast").
+	Fidelity string   `json:"fidelity,omitempty"`
+	Versions Versions `json:"versions"`
 }
 
 // MethodResult is one method's row of compare.json: its training outcome and its

@@ -153,6 +153,8 @@ type RunRecord struct {
 	Started  string         `json:"started"`
 	Summary  *train.Summary `json:"summary"`
 	Complete bool           `json:"complete"`
+	// Versions is the build that trained the run (nil in older run.json files).
+	Versions *Versions `json:"versions,omitempty"`
 }
 
 // OptionError is an option that cannot work, found before any work starts: on the
@@ -399,6 +401,8 @@ func Train(ctx context.Context, net *models.Network, data *train.Split, dataset 
 	obs.Progress.Start("train "+net.Name+" "+string(cfg.Method), "steps", steps)
 	report := func(done, total int) { obs.Progress.Update(progress.Status{Done: done}) }
 	rec := RunRecord{Command: "rctsim train", Flags: *o, Config: cfg, Dataset: dataset, Started: time.Now().UTC().Format(time.RFC3339)}
+	v := BuildVersions()
+	rec.Versions = &v
 	sum, runErr := train.Run(ctx, net, data, cfg, train.RunOutput{Metrics: metrics, Schedule: schedule, Progress: report})
 	if sum != nil {
 		obs.Progress.Finish(progress.Status{Done: sum.Steps})

@@ -108,6 +108,10 @@ func sameValue(cell, want string) bool {
 	return okA && okB && a == b
 }
 
+// Numeric reads a cell of a sweep CSV as a number, as LoadGrid and LoadPoints do: a
+// plain number, or a size, frequency or data rate with its unit ("64KiB" is 65536).
+func Numeric(s string) (float64, bool) { return numeric(s) }
+
 // numeric reads a value as a number: a plain number, or a size, frequency or data rate
 // with its unit ("64KiB", "800MHz", "3200MT/s").
 func numeric(s string) (float64, bool) {
