@@ -40,6 +40,8 @@ type gemmKernel struct {
 	// onB, when set, runs once per B tile of each product's first M tile (bias
 	// gradients).
 	onB func(k, n tile, b *operandSlot, box Box)
+	// conv, when set, gives each tile's product as a convolution (Instr.Conv).
+	conv func(m, n, k tile) hw.Conv
 }
 
 // epilogueSlots are the double-buffered slots an epilogue writes, allocated once per
@@ -349,6 +351,9 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		in := Instr{Op: OpGEMM, M: s.m.len(), N: s.n.len(), K: s.k.len(), Format: g.format,
 			WeightBits: g.weightBits, ActBits: g.actBits, Accumulate: s.ki > 0,
 			A: cur.a.operand(), B: cur.b.operand(), C: cOp.operand()}
+		if g.conv != nil {
+			in.Conv = g.conv(s.m, s.n, s.k)
+		}
 		if c.opt.Functional {
 			in.Fn = &FuncDesc{M: exportTile(s.m), N: exportTile(s.n), K: exportTile(s.k), A: g.aBox(s.m, s.k), B: g.bBox(s.k, s.n)}
 		}
