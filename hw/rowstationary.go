@@ -127,7 +127,7 @@ func (m *MACArraySpec) RowStationary(c Conv, mode MACMode, psumBits int, accumul
 		return RSCost{}
 	}
 	pack, stretch := mode.packing()
-	wb, ab := mode.operandBits()
+	wb, ab := mode.OperandBits()
 	sp := &m.Spad
 	fEnt := max(int64(sp.WeightBytes*8/wb), 1)
 	iEnt := max(int64(sp.InputBytes*8/ab), 1)
@@ -252,8 +252,8 @@ func smallestPerCeil(n, limit int64) []int64 {
 	return out
 }
 
-// operandBits returns the widths a PE holds a mode's weights and inputs at.
-func (mode MACMode) operandBits() (weight, input int) {
+// OperandBits returns the widths a PE holds a mode's weights and inputs at.
+func (mode MACMode) OperandBits() (weight, input int) {
 	if mode.IsFloat() {
 		w := floatWidth[mode.Float]
 		return w, w

@@ -197,7 +197,7 @@ func (p *Profile) validateRowStationary(c *checker) {
 	m := &p.MACArray
 	wMax, aMax := 0, 0
 	for _, mode := range m.Modes {
-		w, a := mode.operandBits()
+		w, a := mode.OperandBits()
 		wMax, aMax = max(wMax, w), max(aMax, a)
 	}
 	if m.Spad == (SpadSpec{}) {

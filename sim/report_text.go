@@ -43,9 +43,16 @@ func (s *Stats) WriteTable(w io.Writer, prof *hw.Profile, plan *numerics.Plan) e
 	fmt.Fprintf(tw, "energy\t%s\n", units.FormatSI(total*1e-12, "J"))
 	for c := Component(0); c < NumComponents; c++ {
 		v := r.EnergyPJ[c.String()]
+		if v == 0 && (c == Spad || c == NoC) {
+			continue // a systolic array has neither
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c, units.FormatSI(v*1e-12, "J"), pct(v))
 	}
-	fmt.Fprintf(tw, "moving tensors\t(SRAM + DRAM)\t\n")
+	levels := "(SRAM + DRAM)"
+	if r.EnergyPJ[Spad.String()]+r.EnergyPJ[NoC.String()] != 0 {
+		levels = "(DRAM, SRAM, NoC, spads)"
+	}
+	fmt.Fprintf(tw, "moving tensors\t%s\t\n", levels)
 	for cl := kernels.TensorClass(0); cl < kernels.ClassNone; cl++ {
 		if v := r.EnergyByTensor[cl.String()]; v != 0 {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl, units.FormatSI(v*1e-12, "J"), pct(v))
