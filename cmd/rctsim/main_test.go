@@ -159,8 +159,30 @@ func TestTopology(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if lines[0] != "layer,total_cycles,stall_cycles,compute_cycles,mac_util_pct,dram_read_bytes,dram_write_bytes,energy_pj" || len(lines) < 2 {
+	if lines[0] != "layer,total_cycles,stall_cycles,compute_cycles,mac_util_pct,dram_read_bytes,dram_write_bytes,energy_pj,batch,macs,seconds,chip_power_mw,dram_power_mw" || len(lines) < 2 {
 		t.Fatalf("unexpected output:\n%s", out)
+	}
+	// --batch 4 runs every row on four images: four times the MACs, and the chip's
+	// and the DRAM's power apart.
+	code, out4, stderr := rctsim("sim", "--topology", "../../models/testdata/lenet_conv.csv", "--dram", "ideal", "--batch", "4")
+	if code != 0 {
+		t.Fatalf("--batch 4: exit %d: %s", code, stderr)
+	}
+	one, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	four, err := csv.NewReader(strings.NewReader(out4)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(one); i++ {
+		m1, _ := strconv.ParseInt(one[i][9], 10, 64)
+		m4, _ := strconv.ParseInt(four[i][9], 10, 64)
+		chip, _ := strconv.ParseFloat(four[i][11], 64)
+		if one[i][8] != "1" || four[i][8] != "4" || m4 != 4*m1 || !(chip > 0) {
+			t.Errorf("row %d: batch %s -> %s, MACs %d -> %d, chip %g mW", i, one[i][8], four[i][8], m1, m4, chip)
+		}
 	}
 	code, out, stderr = rctsim("sim", "--topology", "../../models/testdata/gemm.csv", "--gemm")
 	if code != 0 || strings.Count(out, "\n") < 2 {

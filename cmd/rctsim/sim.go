@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
@@ -19,7 +20,7 @@ var cmdSim = &command{
 	name: "sim",
 	usage: "[--hw NAME|FILE] [--set key=value ...] [--model lenet5] [--method rct|qat|fp32] [--bits 8|8,6,8,8,8] [--batch 32] [--format table|json|csv] [-o FILE] [--dump FILE] [--trace FILE]\n" +
 		"       rctsim sim --program FILE [--format ...] [-o FILE] [--trace FILE]\n" +
-		"       rctsim sim --topology FILE|MODEL [--gemm | --forward] [--dram model|ideal] [-o FILE]",
+		"       rctsim sim --topology FILE|MODEL [--gemm | --forward] [--batch N] [--dram model|ideal] [-o FILE]",
 	summary: "simulate one training step of a model, a program dump, or the layers of a topology (SCALE-Sim file or built-in model)",
 	run:     runSim,
 }
@@ -37,7 +38,7 @@ var (
 	simShared       = []string{"hw", "set", "o", "dram", "fidelity"}
 	simModelFlags   = append([]string{"model", "method", "bits", "batch", "format", "ledger", "dump", "trace"}, simShared...)
 	simProgramFlags = append([]string{"program", "format", "ledger", "trace"}, simShared...)
-	simFileFlags    = append([]string{"topology", "gemm", "method", "bits"}, simShared...)
+	simFileFlags    = append([]string{"topology", "gemm", "method", "bits", "batch"}, simShared...)
 	simLayersFlags  = append([]string{"topology", "forward", "method", "bits", "batch"}, simShared...)
 )
 
@@ -48,7 +49,7 @@ func runSim(c *command, e *env, args []string) error {
 	fs.StringVar(&f.model, "model", "lenet5", modelHelp())
 	fs.StringVar(&f.method, "method", "rct", "training method: rct, qat or fp32")
 	fs.StringVar(&f.bits, "bits", "8", "weight bitwidth: one for every layer, or one per weight layer (8,6,8,8,8)")
-	fs.IntVar(&f.batch, "batch", 32, "examples per training step")
+	fs.IntVar(&f.batch, "batch", 32, "examples per training step (with --topology FILE: images per layer, default 1)")
 	fs.StringVar(&f.format, "format", "table", "output format: table, json or csv")
 	fs.StringVar(&f.out, "o", "", "write the result to `file` instead of stdout")
 	fs.StringVar(&f.topology, "topology", "", "per-layer report: a SCALE-Sim topology CSV `file` (forward only, each layer on its own), or a built-in model's name (its training step, or inference with --forward)")
@@ -100,6 +101,9 @@ func runSim(c *command, e *env, args []string) error {
 	}
 	simOpts := sim.Options{IdealDRAM: f.dram == "ideal", Fidelity: fidelity}
 	if f.topology != "" {
+		if !f.topologyIsModel() && !slices.Contains(fs.given(), "batch") {
+			opts.Batch = 1 // a topology file's rows run one image (or their M rows) each
+		}
 		return simTopology(e, &f, prof, simOpts, opts)
 	}
 	var recorder *timeline.Recorder
@@ -163,7 +167,7 @@ func (f *simFlags) checkMode(flags *flagSet) error {
 	case f.topologyIsModel():
 		return flags.only("to --topology MODEL (a CSV per layer and phase)", simLayersFlags...)
 	}
-	return flags.only("to --topology FILE (a CSV per layer, forward only, batch from the file)", simFileFlags...)
+	return flags.only("to --topology FILE (a CSV per layer, forward only)", simFileFlags...)
 }
 
 // topologyIsModel reports whether --topology names a built-in model rather than a
