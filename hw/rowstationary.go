@@ -1,6 +1,9 @@
 package hw
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // Conv is a convolution in the terms of Eyeriss (Chen et al., "Eyeriss: An
 // Energy-Efficient Reconfigurable Accelerator for Deep Convolutional Neural Networks",
@@ -143,21 +146,54 @@ func (m *MACArraySpec) RowStationary(c Conv, mode MACMode, psumBits int, accumul
 	// filter taller than the array is cut into as few folds as fit, whose psums meet in
 	// the global buffer.
 	h := ceilDiv(c.R, ceilDiv(c.R, rows))
+	inCols1 := addSat(mulSat(c.F-1, c.U), mulSat(s1-1, c.D)) + 1
 	// The array is floor(rows/h) bands of cols columns of h PEs; a set of w ofmap rows
 	// takes w columns, in segments of at most cols (JSSC: a set wider than the array
 	// is divided into segments mapped independently).
 	units := (rows / h) * cols
 	var best RSCost
 	found := false
-	for _, w := range smallestPerCeil(c.E, min(c.E, units)) {
-		for _, q := range smallestPerCeil(c1, min(c1, iEnt/s1)) {
-			for _, p := range smallestPerCeil(c.M, min(c.M, pEnt, fEnt/(q*s1))) {
+	// The largest values first: they find a fast mapping early, and the bound below
+	// then skips most of the rest.
+	for _, w := range descending(smallestPerCeil(c.E, min(c.E, units))) {
+		for _, q := range descending(smallestPerCeil(c1, min(c1, iEnt/s1))) {
+			for _, p := range descending(smallestPerCeil(c.M, min(c.M, pEnt, fEnt/(q*s1)))) {
 				mp, cq := ceilDiv(c.M, p), ceilDiv(c1, q)
-				for _, t := range smallestPerCeil(mp, min(mp, units/w)) {
-					for _, r := range smallestPerCeil(cq, min(cq, units/(w*t))) {
+				// A lower bound on a mapping's cycles, from the passes' totals: every
+				// pass computes, streams its ifmaps and psums (the slowest sets its
+				// pace) and loads its filters. groups bounds the passes over filter
+				// sets from below, loads those times the sets. A mapping whose passes
+				// cannot beat the best found so far is not timed.
+				compute := mulSat(c.N, p, c.F, ceilDiv(mulSat(q, s1), pack), stretch)
+				strips := mulSat(ceilDiv(c.R, h), ceilDiv(c.E, w))
+				weightBits := mulSat(p, q, h, s1, int64(wb)) // per filter set and channel set
+				inRows := addSat(mulSat(w-1, c.U), mulSat(h-1, c.D)) + 1
+				inputBits := mulSat(c.N, q, inRows, inCols1, int64(ab)) // per channel set
+				psumBits1 := mulSat(c.N, p, w, c.F, int64(psumBits))    // per filter set
+				atLeast := func(groups, loads, r int64) int64 {
+					busy := max(mulSat(groups, ceilDiv(cq, r), compute),
+						mulSat(groups, cq, inputBits)/int64(m.NoC.InputBits),
+						mulSat(loads, ceilDiv(cq, r), psumBits1)/int64(m.NoC.PsumBits))
+					fills := mulSat(loads, cq, weightBits) / int64(m.NoC.WeightBits)
+					return mulSat(strips, addSat(busy, fills))
+				}
+				tMax := min(mp, units/w)
+				if found && atLeast(ceilDiv(mp, tMax), mp, min(cq, units/w)) > best.Cycles {
+					continue
+				}
+				for _, t := range descending(smallestPerCeil(mp, tMax)) {
+					rMax := min(cq, units/(w*t))
+					if found && atLeast(ceilDiv(mp, t), mulSat(ceilDiv(mp, t), t), rMax) > best.Cycles {
+						continue
+					}
+					for _, r := range descending(smallestPerCeil(cq, rMax)) {
 						x := RSMapping{SetRows: h, VFolds: ceilDiv(c.R, h), SChunks: sf, SetCols: w, Segments: ceilDiv(w, cols),
 							Filters: p, Channels: q, ChannelSets: r, FilterSets: t, Images: c.N}
-						cost := m.rsEval(c, x, s1, c1, wb, ab, psumBits, pack, stretch, accumulate)
+						e := m.rsPass(c, x, s1, c1, wb, ab, psumBits, pack, stretch)
+						if found && e.cycles > best.Cycles {
+							continue // only a mapping at least as fast needs its counts
+						}
+						cost := e.cost(c, accumulate)
 						if !found || cost.better(&best) {
 							best, found = cost, true
 						}
@@ -184,45 +220,62 @@ func (a *RSCost) bufferWords() int64 {
 	return addSat(addSat(a.WeightReads, a.InputReads), addSat(a.PsumReads, a.PsumWrites))
 }
 
-// rsEval is the cost of one mapping x of c (s1 taps per filter-row piece, c1 channels
-// times pieces).
-func (m *MACArraySpec) rsEval(c Conv, x RSMapping, s1, c1 int64, wb, ab, psumBits int, pack, stretch int64, accumulate bool) RSCost {
+// rsPassShape is one mapping's passes and what each moves, before the counts.
+type rsPassShape struct {
+	x                                  RSMapping
+	groups                             int64 // passes over the channels, each adding to the last one's psums
+	mapped                             int64 // useful PE-cycles
+	inCols                             int64
+	weightWords, inputWords, psumWords int64 // per pass
+	cycles                             int64
+}
+
+// rsPass times one mapping x of c (s1 taps per filter-row piece, c1 channels times
+// pieces).
+func (m *MACArraySpec) rsPass(c Conv, x RSMapping, s1, c1 int64, wb, ab, psumBits int, pack, stretch int64) rsPassShape {
 	h, w, p, q, r, t, n := x.SetRows, x.SetCols, x.Filters, x.Channels, x.ChannelSets, x.FilterSets, x.Images
-	groups := ceilDiv(c1, mulSat(q, r)) // passes over channels, each adding to the last one's psums
-	x.Passes = mulSat(x.VFolds, ceilDiv(c.E, w), ceilDiv(c.M, mulSat(p, t)), groups)
-	covered := w // ofmap rows a pass produces (the last strip may have fewer: counted whole)
-	inCols := addSat(mulSat(c.F-1, c.U), mulSat(s1-1, c.D)) + 1
-	inRows := addSat(mulSat(covered-1, c.U), mulSat(h-1, c.D)) + 1
-	weightWords := mulSat(p, t, q, r, h, s1)
-	inputWords := mulSat(n, q, r, inRows, inCols)
-	psumWords := mulSat(n, p, t, covered, c.F)
+	e := rsPassShape{groups: ceilDiv(c1, mulSat(q, r))}
+	x.Passes = mulSat(x.VFolds, ceilDiv(c.E, w), ceilDiv(c.M, mulSat(p, t)), e.groups)
+	// A pass produces w ofmap rows (the last strip may have fewer: counted whole).
+	e.inCols = addSat(mulSat(c.F-1, c.U), mulSat(s1-1, c.D)) + 1
+	inRows := addSat(mulSat(w-1, c.U), mulSat(h-1, c.D)) + 1
+	e.weightWords = mulSat(p, t, q, r, h, s1)
+	e.inputWords = mulSat(n, q, r, inRows, e.inCols)
+	e.psumWords = mulSat(n, p, t, w, c.F)
 
 	noc := &m.NoC
-	fill := bitCycles(weightWords, wb, noc.WeightBits)
+	fill := bitCycles(e.weightWords, wb, noc.WeightBits)
 	compute := mulSat(n, p, c.F, ceilDiv(mulSat(q, s1), pack), stretch)
-	busy := max(compute, bitCycles(inputWords, ab, noc.InputBits), bitCycles(psumWords, psumBits, noc.PsumBits))
+	busy := max(compute, bitCycles(e.inputWords, ab, noc.InputBits), bitCycles(e.psumWords, psumBits, noc.PsumBits))
 	x.PassCycles = addSat(addSat(fill, busy), h*r-1+rsPipelineDepth)
+	e.x = x
+	e.cycles = mulSat(x.Passes, x.PassCycles)
+	e.mapped = mulSat(c.N, c.E, c.F, c.M, ceilDiv(mulSat(c.C, c.R, c.S), pack), stretch)
+	return e
+}
 
-	cost := RSCost{RSMapping: x, Cycles: mulSat(x.Passes, x.PassCycles)}
+// cost counts the accesses of a timed mapping.
+func (e *rsPassShape) cost(c Conv, accumulate bool) RSCost {
+	x := e.x
+	cost := RSCost{RSMapping: x, Cycles: e.cycles, MappedPECycles: e.mapped}
 	first := int64(0) // passes that start their psums rather than read them back
 	if !accumulate {
-		first = x.Passes / mulSat(groups, x.VFolds)
+		first = x.Passes / mulSat(e.groups, x.VFolds)
 	}
-	cost.WeightReads = mulSat(x.Passes, weightWords)
-	cost.InputReads = mulSat(x.Passes, inputWords)
-	cost.PsumWrites = mulSat(x.Passes, psumWords)
-	cost.PsumReads = mulSat(x.Passes-first, psumWords)
+	cost.WeightReads = mulSat(x.Passes, e.weightWords)
+	cost.InputReads = mulSat(x.Passes, e.inputWords)
+	cost.PsumWrites = mulSat(x.Passes, e.psumWords)
+	cost.PsumReads = mulSat(x.Passes-first, e.psumWords)
 	cost.NoCWords = [RSDataTypes]int64{
 		RSWeights: cost.WeightReads,
 		RSInputs:  cost.InputReads,
-		RSPsums:   addSat(addSat(cost.PsumReads, cost.PsumWrites), mulSat(x.Passes, psumWords, h*r-1)),
+		RSPsums:   addSat(addSat(cost.PsumReads, cost.PsumWrites), mulSat(x.Passes, e.psumWords, x.SetRows*x.ChannelSets-1)),
 	}
 	macs := c.MACs()
-	cost.MappedPECycles = mulSat(c.N, c.E, c.F, c.M, ceilDiv(mulSat(c.C, c.R, c.S), pack), stretch)
 	cost.SpadReads = [RSDataTypes]int64{macs, macs, macs}
 	cost.SpadWrites = [RSDataTypes]int64{
-		RSWeights: mulSat(cost.WeightReads, w),
-		RSInputs:  mulSat(x.Passes, x.ActivePEs(), n, q, inCols),
+		RSWeights: mulSat(cost.WeightReads, x.SetCols),
+		RSInputs:  mulSat(x.Passes, x.ActivePEs(), x.Images, x.Channels, e.inCols),
 		RSPsums:   macs,
 	}
 	return cost
@@ -250,6 +303,12 @@ func smallestPerCeil(n, limit int64) []int64 {
 		v = ceilDiv(n, k-1)
 	}
 	return out
+}
+
+// descending reverses a list in place and returns it.
+func descending(v []int64) []int64 {
+	slices.Reverse(v)
+	return v
 }
 
 // OperandBits returns the widths a PE holds a mode's weights and inputs at.

@@ -265,6 +265,8 @@ type compiler struct {
 	// error of the residual's output as the merge into layer From's error reads it,
 	// kept for when the backward pass reaches that layer.
 	skips map[int]streamIn
+	// rsMemo remembers the row stationary mapper's cycles per tile (rsRanker).
+	rsMemo map[rsKey]int64
 }
 
 // sideTensors are the DRAM tensors of a layer besides its output and parameters.
