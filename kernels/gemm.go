@@ -162,13 +162,7 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	rs := c.prof.MACArray.Dataflow == hw.RowStationary
 	switch {
 	case rs:
-		// A row stationary array amortises loading a pass's filters over the ifmaps it
-		// streams: keep M whole and cut the filters (N) or the channels (K) instead.
-		if n := g.n.size(); depth > 1 && n >= depth {
-			nc = atMost(nc, ceilDiv(n, depth))
-		} else if k := g.k.size(); depth > 1 && k >= depth*rows {
-			kc = atMost(kc, ceilDiv(k, depth))
-		}
+		// A row stationary array's tiling is ranked below, DRAM time included.
 	case depth > 1 && g.m.size() >= depth*rows:
 		mc = atMost(mc, ceilDiv(g.m.size(), depth))
 	case depth > 1 && g.k.size() >= depth*rows:
@@ -180,9 +174,10 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 		// filters and channels to keep the networks from starving the PEs), so the
 		// compiler asks hw's mapper to rank the tilings that fit, as Eyeriss chooses
 		// its processing passes and mapping together (JSSC 2017, Sec. IV-A): the
-		// fewest array cycles of the tiles, or DRAM bytes at the DRAM's peak where
-		// those take longer; then the fewest bytes loaded, then the fewest tiles. For
-		// each M and N tile the largest reduction tile that fits is tried.
+		// fewest cycles of array and DRAM overlapped (rsRanker), then the fewest bytes
+		// loaded, then the fewest tiles. For each M and N tile the largest reduction
+		// tile that fits is tried. (No tile count is imposed for pipelining: the
+		// ranking counts what too few tiles leave unhidden.)
 		rank := c.rsRanker(g)
 		var best *tiling
 		var bestScore, bestBytes, bestSteps int64
@@ -292,9 +287,10 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 }
 
 // rsRanker returns how a row stationary array would run a tiling of g (steps tiles
-// loading bytes from DRAM): the cycles hw's mapper gives its full tile, times the
-// tiles, or the DRAM bytes at the DRAM's peak if those take longer. Mappings are
-// remembered per compilation.
+// loading bytes from DRAM): the cycles hw's mapper gives its full tile times the
+// tiles, or the DRAM bytes at the DRAM's peak if those take longer, plus one tile's
+// share of the other (what double buffering cannot hide). Mappings are remembered
+// per compilation.
 func (c *compiler) rsRanker(g *gemmKernel) func(t tiling, steps, bytes int64) int64 {
 	mode, err := c.prof.FloatMode(g.format.String())
 	if g.format == FormatInt {
@@ -320,7 +316,10 @@ func (c *compiler) rsRanker(g *gemmKernel) func(t tiling, steps, bytes int64) in
 			}
 			c.rsMemo[key] = cycles
 		}
-		return max(mulSat(steps, cycles), dram)
+		// Loads overlap the array's work tile by tile: all but one tile's share of
+		// the shorter of the two hides behind the longer.
+		array := mulSat(steps, cycles)
+		return max(array, dram) + min(array, dram)/max(steps, 1)
 	}
 }
 
