@@ -27,8 +27,9 @@ type Stats struct {
 	MappedPECycles int64
 	PEs            int64
 	// ComputeCycles is the sum of GEMM fold cycles with ideal memory; StallCycles the
-	// cycles GEMMs waited on SRAM bandwidth.
+	// cycles GEMMs waited on SRAM bandwidth. GEMMs counts the GEMM tiles.
 	ComputeCycles, StallCycles uint64
+	GEMMs                      int64
 	VectorOps                  int64
 	// Busy is each unit's cycles spent executing instructions (DMA transfers overlap, so
 	// the DMA's may exceed Cycles).

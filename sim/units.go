@@ -136,6 +136,7 @@ func (r *run) gemm(in *kernels.Instr) uint64 {
 	r.stats.MACs += in.MACs()
 	r.stats.MappedPECycles += ft.MappedMACs
 	r.stats.ComputeCycles += uint64(ft.Cycles)
+	r.stats.GEMMs++
 	var ls *LayerStats
 	if r.layers != nil {
 		ls = r.layer(in)

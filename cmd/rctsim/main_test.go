@@ -303,3 +303,55 @@ func TestTopologyOfModel(t *testing.T) {
 		t.Errorf("inference report: exit %d\n%s", code, out)
 	}
 }
+
+// TestScaleSimReport: --scalesim-report writes SCALE-Sim's COMPUTE_REPORT.csv for the
+// file on the array (a SCALE-Sim configuration read as --hw) and the comparison; a
+// layer rctsim runs whole, with SCALE-Sim's ofmap, has one cycle more than SCALE-Sim's
+// Total Cycles.
+func TestScaleSimReport(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := rctsim("sim", "--hw", "../../hw/testdata/scalesim/scale.cfg", "--topology", "../../models/testdata/lenet_conv.csv",
+		"--dram", "ideal", "--scalesim-report", dir, "--set", "sram.ifmap.capacity=4MiB", "--set", "sram.filter.capacity=4MiB", "--set", "sram.ofmap.capacity=4MiB")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "COMPUTE_REPORT.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(report)), "\n")
+	if lines[0] != "LayerID, Total Cycles, Stall Cycles, Overall Util %, Mapping Efficiency %, Compute Util %," || len(lines) != 6 || !strings.HasPrefix(lines[1], "0, ") {
+		t.Fatalf("COMPUTE_REPORT.csv:\n%s", report)
+	}
+	f, err := os.Open(filepath.Join(dir, "RCTSIM_COMPARISON.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows[1:] {
+		total, _ := strconv.ParseInt(r[2], 10, 64)
+		rct, _ := strconv.ParseInt(r[4], 10, 64)
+		if r[8] == "1" && r[6] == r[7] && (rct != total+1 || !strings.Contains(r[9], "the same cycles")) {
+			t.Errorf("%s: rctsim %d, SCALE-Sim Total Cycles %d: %s", r[0], rct, total, r[9])
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--batch", "4"}, 2, "no batch"},
+		{[]string{"--hw", "eyeriss_v1"}, 1, "only the os, ws and is dataflows"},
+		{[]string{"--scalesim-python", "three"}, 2, "--scalesim-python"},
+	} {
+		args := append([]string{"sim", "--topology", "../../models/testdata/lenet_conv.csv", "--scalesim-report", filepath.Join(dir, "x")}, c.args...)
+		code, _, stderr := rctsim(args...)
+		if code != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, stderr, c.code, c.msg)
+		}
+	}
+}

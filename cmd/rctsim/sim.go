@@ -5,7 +5,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
@@ -20,7 +23,7 @@ var cmdSim = &command{
 	name: "sim",
 	usage: "[--hw NAME|FILE] [--set key=value ...] [--model lenet5] [--method rct|qat|fp32] [--bits 8|8,6,8,8,8] [--batch 32] [--format table|json|csv] [-o FILE] [--dump FILE] [--trace FILE]\n" +
 		"       rctsim sim --program FILE [--format ...] [-o FILE] [--trace FILE]\n" +
-		"       rctsim sim --topology FILE|MODEL [--gemm | --forward] [--batch N] [--dram model|ideal] [-o FILE]",
+		"       rctsim sim --topology FILE|MODEL [--gemm | --forward] [--batch N] [--dram model|ideal] [-o FILE] [--scalesim-report DIR]",
 	summary: "simulate one training step of a model, a program dump, or the layers of a topology (SCALE-Sim file or built-in model)",
 	run:     runSim,
 }
@@ -29,6 +32,7 @@ type simFlags struct {
 	hwFlags
 	model, method, bits, format, out, topology, dram, fidelity string
 	program, dump, trace                                       string
+	scalesimReport, scalesimPython                             string
 	batch                                                      int
 	gemm, ledger, forward                                      bool
 }
@@ -38,7 +42,7 @@ var (
 	simShared       = []string{"hw", "set", "o", "dram", "fidelity"}
 	simModelFlags   = append([]string{"model", "method", "bits", "batch", "format", "ledger", "dump", "trace"}, simShared...)
 	simProgramFlags = append([]string{"program", "format", "ledger", "trace"}, simShared...)
-	simFileFlags    = append([]string{"topology", "gemm", "method", "bits", "batch"}, simShared...)
+	simFileFlags    = append([]string{"topology", "gemm", "method", "bits", "batch", "scalesim-report", "scalesim-python"}, simShared...)
 	simLayersFlags  = append([]string{"topology", "forward", "method", "bits", "batch"}, simShared...)
 )
 
@@ -60,6 +64,8 @@ func runSim(c *command, e *env, args []string) error {
 	fs.BoolVar(&f.ledger, "ledger", false, "with --format json, include every non-zero cell of the energy ledger")
 	fs.StringVar(&f.program, "program", "", "simulate the program dump in `file` (see traces) instead of compiling a model")
 	fs.StringVar(&f.dump, "dump", "", "also write the compiled program to `file` as a program dump")
+	fs.StringVar(&f.scalesimReport, "scalesim-report", "", "with --topology FILE, also write SCALE-Sim's COMPUTE_REPORT.csv for the file and the array (SCALE-Sim's rules) and RCTSIM_COMPARISON.csv (its cycles next to rctsim's, and why they differ) into `dir`")
+	fs.StringVar(&f.scalesimPython, "scalesim-python", "3.12", "with --scalesim-report, the Python `version` whose float sums to match (before 3.12 Python sums without compensation: the utilisations' last digits differ)")
 	fs.StringVar(&f.trace, "trace", "", "also write a timeline of the simulated step to `file` in Chrome trace-event JSON (open it in ui.perfetto.dev)")
 	if err := fs.parse(args, 0); err != nil {
 		return err
@@ -103,6 +109,12 @@ func runSim(c *command, e *env, args []string) error {
 	if f.topology != "" {
 		if !f.topologyIsModel() && !slices.Contains(fs.given(), "batch") {
 			opts.Batch = 1 // a topology file's rows run one image (or their M rows) each
+		}
+		if f.scalesimReport != "" && opts.Batch != 1 {
+			return usagef("--scalesim-report compares with SCALE-Sim, which has no batch: leave out --batch")
+		}
+		if slices.Contains(fs.given(), "scalesim-python") && f.scalesimReport == "" {
+			return usagef("-scalesim-python does not apply without --scalesim-report")
 		}
 		return simTopology(e, &f, prof, simOpts, opts)
 	}
@@ -228,6 +240,15 @@ func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opt
 	if err != nil {
 		return err
 	}
+	python311 := false
+	if f.scalesimReport != "" {
+		if python311, err = olderPython(f.scalesimPython); err != nil {
+			return err
+		}
+		if _, _, err := sim.ScaleSimReport(prof, layers, nil, python311); err != nil {
+			return err
+		}
+	}
 	machine, err := sim.New(prof, simOpts)
 	if err != nil {
 		return err
@@ -236,5 +257,32 @@ func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opt
 	if err != nil {
 		return err
 	}
+	if f.scalesimReport != "" {
+		rows, cmp, err := sim.ScaleSimReport(prof, layers, runs, python311)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(f.scalesimReport, 0o755); err != nil {
+			return err
+		}
+		if err := output(e, filepath.Join(f.scalesimReport, "COMPUTE_REPORT.csv"), func(w io.Writer) error { return sim.WriteScaleSimComputeReport(w, rows) }); err != nil {
+			return err
+		}
+		if err := output(e, filepath.Join(f.scalesimReport, "RCTSIM_COMPARISON.csv"), func(w io.Writer) error { return sim.WriteScaleSimComparison(w, cmp) }); err != nil {
+			return err
+		}
+	}
 	return output(e, f.out, func(w io.Writer) error { return sim.WriteLayerRunsCSV(w, runs) })
+}
+
+// olderPython reports whether a Python version ("3.11") sums floats without
+// compensation, as Python did before 3.12.
+func olderPython(v string) (bool, error) {
+	major, minor, ok := strings.Cut(v, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if !ok || err1 != nil || err2 != nil || ma < 0 || mi < 0 {
+		return false, usagef("--scalesim-python: want a version such as 3.12 (got %q)", v)
+	}
+	return ma < 3 || ma == 3 && mi < 12, nil
 }
