@@ -36,6 +36,7 @@ type CostTable struct {
 		MM2PerExtraBank float64 `toml:"mm2_per_extra_bank"`
 		PortFactor      float64 `toml:"port_factor"`
 		LeakageUWPerKiB float64 `toml:"leakage_uw_per_kib"`
+		SpadMM2PerKiB   float64 `toml:"spad_mm2_per_kib"`
 	} `toml:"sram"`
 	Leakage struct {
 		LogicMWPerMM2 float64 `toml:"logic_mw_per_mm2"`
@@ -185,6 +186,10 @@ func (p *Profile) Rescale(to string) error {
 	}
 	m.LeakageMW *= s.Leakage
 	m.PEAreaUM2 *= s.Area
+	m.Spad.ReadEnergyPJ *= s.Energy
+	m.Spad.WriteEnergyPJ *= s.Energy
+	m.Spad.AreaUM2 *= s.SRAM
+	m.NoC.EnergyPJPerBit *= s.Energy
 	for _, b := range p.SRAM {
 		if b == nil {
 			continue
@@ -243,6 +248,15 @@ func (p *Profile) Silicon() Silicon {
 	pe := m.PEAreaUM2
 	if pe == 0 {
 		pe = t.peAreaUM2(m) * f.Area
+	}
+	if m.Dataflow == RowStationary {
+		// The PEs of a row stationary array carry their spads, whose leakage is the
+		// array's (register files: logic leakage per area).
+		spad := m.Spad.AreaUM2
+		if spad == 0 {
+			spad = float64(m.Spad.Bytes()) / 1024 * t.SRAM.SpadMM2PerKiB * 1e6 * f.SRAM
+		}
+		pe += spad
 	}
 	area := pe * float64(m.Rows*m.Cols) * 1e-6
 	add("mac_array", area, orModel(m.LeakageMW, area*logicLeak))

@@ -37,9 +37,16 @@ type FoldTiming struct {
 //
 // A mode packing p > 1 products per PE per cycle shortens the reduction to ceil(K/p); a
 // mode taking k cycles per product (p = 1/k) multiplies every cycle by k.
+//
+// A row stationary array (rs) runs g as the 1x1 convolution GEMMConv(g), with partial
+// sums at the accumulator's width: a fold is then one of its passes (RowStationary).
 func (m *MACArraySpec) Timing(g GEMM, mode MACMode) FoldTiming {
 	if g.M <= 0 || g.N <= 0 || g.K <= 0 {
 		return FoldTiming{}
+	}
+	if m.Dataflow == RowStationary {
+		c := m.RowStationary(GEMMConv(g), mode, m.AccumulatorBits, false)
+		return FoldTiming{Folds: c.Passes, CyclesPerFold: c.PassCycles, Cycles: c.Cycles, MappedMACs: c.MappedPECycles}
 	}
 	pack, stretch := mode.packing()
 	k := ceilDiv(g.K, pack)

@@ -40,12 +40,20 @@ func profileNames(embedded fs.FS) []string {
 
 // Open reads the chip profile a user names (see open for the lookup) and applies sets,
 // "key.path=value" overrides.
+//
+// A file named *.cfg is a SCALE-Sim v2 configuration (ParseScaleSimConfig), read as a
+// profile on the embedded default (ScaleSimConfig.Profile).
 func Open(name string, embedded fs.FS, sets []string) (*Profile, error) {
 	data, source, err := open(name, embedded)
 	if err != nil {
 		return nil, err
 	}
-	p, err := decodeBytes(data, source)
+	var p *Profile
+	if strings.HasSuffix(source, ".cfg") {
+		p, err = openScaleSim(data, source, embedded)
+	} else {
+		p, err = decodeBytes(data, source)
+	}
 	if err != nil {
 		return nil, err
 	}

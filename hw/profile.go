@@ -31,17 +31,23 @@ type Profile struct {
 	Source string `toml:"-"`
 }
 
-// Dataflow is the stationarity of a systolic array.
+// Dataflow is how the array maps a product: the stationarity of a systolic array, or
+// Eyeriss's row stationary spatial array.
 type Dataflow string
 
-// The dataflows of SCALE-Sim: output, weight and input stationary.
+// The dataflows of SCALE-Sim (output, weight and input stationary systolic arrays) and
+// Eyeriss's row stationary dataflow (Chen et al., ISCA 2016; JSSC 2017), whose PEs hold
+// rows of filters in scratchpads (RowStationary).
 const (
 	OutputStationary Dataflow = "os"
 	WeightStationary Dataflow = "ws"
 	InputStationary  Dataflow = "is"
+	RowStationary    Dataflow = "rs"
 )
 
-// MACArraySpec is a rows x cols systolic array of precision-scalable PEs.
+// MACArraySpec is a rows x cols array of precision-scalable PEs: a systolic array
+// (os, ws, is) or a row stationary spatial array (rs) whose PEs have scratchpads (Spad)
+// and are fed by multicast networks (NoC).
 type MACArraySpec struct {
 	Rows            int      `toml:"rows"`
 	Cols            int      `toml:"cols"`
@@ -55,6 +61,42 @@ type MACArraySpec struct {
 	PEAreaUM2 float64   `toml:"pe_area_um2"`
 	LeakageMW float64   `toml:"leakage_mw"`
 	Modes     []MACMode `toml:"modes"`
+	// Spad and NoC describe a row stationary array (dataflow "rs") and are required for
+	// it; other dataflows ignore them.
+	Spad SpadSpec `toml:"spad"`
+	NoC  NoCSpec  `toml:"noc"`
+}
+
+// SpadSpec is the scratchpads of one PE of a row stationary array: a filter spad
+// holding rows of weights, an ifmap spad holding sliding windows of input rows, and a
+// psum spad holding partial sums. Entries are of the PE's operand width (the MAC
+// mode's weight and activation widths, the accumulator's width for partial sums).
+type SpadSpec struct {
+	WeightBytes int `toml:"weight_bytes"`
+	InputBytes  int `toml:"input_bytes"`
+	PsumBytes   int `toml:"psum_bytes"`
+	// ReadEnergyPJ and WriteEnergyPJ are per access of one entry.
+	ReadEnergyPJ  float64 `toml:"read_energy_pj"`
+	WriteEnergyPJ float64 `toml:"write_energy_pj"`
+	// AreaUM2 is one PE's three spads; 0 takes the cost table's model (per KiB).
+	AreaUM2 float64 `toml:"area_um2"`
+}
+
+// Bytes is the capacity of one PE's spads.
+func (s *SpadSpec) Bytes() int { return s.WeightBytes + s.InputBytes + s.PsumBytes }
+
+// NoCSpec is the on-chip network of a row stationary array: a global input network
+// per data type that multicasts one bus word from the global buffer to every PE
+// needing it in one cycle, a global output network returning partial sums (as wide as
+// the psum input network), and links between vertically adjacent PEs that pass partial
+// sums up a column.
+type NoCSpec struct {
+	WeightBits int `toml:"weight_bits"` // data width of the filter input network
+	InputBits  int `toml:"input_bits"`  // of the ifmap input network
+	PsumBits   int `toml:"psum_bits"`   // of the psum input network, and of the output network
+	// EnergyPJPerBit is the energy of one bit delivered by a global network (once,
+	// however many PEs a multicast reaches) or passed from one PE to the next.
+	EnergyPJPerBit float64 `toml:"energy_pj_per_bit"`
 }
 
 // MACMode is one operand mode a PE supports: an integer weight-bits x activation-bits

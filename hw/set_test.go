@@ -91,7 +91,8 @@ func TestSetInvalidLeavesProfileUnchanged(t *testing.T) {
 		{"sram.global.capacity", "256KiBB", "sram.global.capacity", "invalid size"},
 		{"sram.global.banks", "3", "sram.global.capacity", "multiple of banks"},
 		{"dram.address_mapping", "rochrababgbg", "dram.address_mapping", "once"},
-		{"mac_array.dataflow", "rs", "mac_array.dataflow", `got "rs"`},
+		{"mac_array.dataflow", "xs", "mac_array.dataflow", `got "xs"`},
+		{"mac_array.dataflow", "rs", "mac_array.spad", `row stationary dataflow needs`},
 		{"mac_array.modes[0].float", "fp32", "mac_array.modes[0].weight_bits", "float mode"},
 		{"dram.tRCD", "-3ns", "dram.tRCD", "invalid timing"},
 		{"mac_array.modes[0].energy_per_mac_pj", "nan", "mac_array.modes[0].energy_per_mac_pj", "got NaN"},
@@ -213,8 +214,8 @@ func TestKeyPaths(t *testing.T) {
 			t.Errorf("untagged field listed: %s", k)
 		}
 	}
-	// 4 top + 7 array + 8 modes x 5 + 9 per buffer + 48 dram + 3+6 vector + 2 dma.
-	if want := 4 + 7 + 8*5 + 9 + 48 + 9 + 2; len(paths) != want {
+	// 4 top + 7 array (+ 6 spad + 4 noc) + 8 modes x 5 + 9 per buffer + 48 dram + 3+6 vector + 2 dma.
+	if want := 4 + 7 + 6 + 4 + 8*5 + 9 + 48 + 9 + 2; len(paths) != want {
 		t.Errorf("%d paths, want %d:\n%s", len(paths), want, strings.Join(paths, "\n"))
 	}
 }

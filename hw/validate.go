@@ -112,8 +112,10 @@ func (p *Profile) validateMAC(c *checker) {
 	c.intRange("mac_array.cols", m.Cols, 1, maxArrayDim)
 	switch m.Dataflow {
 	case OutputStationary, WeightStationary, InputStationary:
+	case RowStationary:
+		p.validateRowStationary(c)
 	default:
-		c.add("mac_array.dataflow", `must be "os", "ws" or "is" (got %q)`, m.Dataflow)
+		c.add("mac_array.dataflow", `must be "os", "ws", "is" or "rs" (got %q)`, m.Dataflow)
 	}
 	c.nonNegative("mac_array.leakage_mw", m.LeakageMW)
 	c.nonNegative("mac_array.pe_area_um2", m.PEAreaUM2)
@@ -181,6 +183,53 @@ func (p *Profile) validateMAC(c *checker) {
 	case tf != "" && !floats[tf]:
 		c.add("mac_array.train_float", "must be one of the chip's float modes %s (got %q)", strings.Join(sortedKeys(floats), ", "), tf)
 	}
+}
+
+// Bounds of a row stationary array's spads and networks.
+const (
+	maxSpadBytes = 1 << 20
+	maxNoCBits   = 1 << 16
+)
+
+// validateRowStationary checks the spads and networks an "rs" array needs: every spad
+// holds at least one entry of the widest operand it stores.
+func (p *Profile) validateRowStationary(c *checker) {
+	m := &p.MACArray
+	wMax, aMax := 0, 0
+	for _, mode := range m.Modes {
+		w, a := mode.OperandBits()
+		wMax, aMax = max(wMax, w), max(aMax, a)
+	}
+	if m.Spad == (SpadSpec{}) {
+		c.add("mac_array.spad", "the row stationary dataflow needs the PEs' scratchpads: a [mac_array.spad] table with weight_bytes, input_bytes, psum_bytes, read_energy_pj and write_energy_pj")
+	} else {
+		spad := func(key string, v, bits int, what string) {
+			if c.intRange(key, v, 1, maxSpadBytes) && v*8 < bits {
+				c.add(key, "must hold one %d-bit %s entry (got %d bytes)", bits, what, v)
+			}
+		}
+		spad("mac_array.spad.weight_bytes", m.Spad.WeightBytes, wMax, "weight")
+		spad("mac_array.spad.input_bytes", m.Spad.InputBytes, aMax, "input")
+		spad("mac_array.spad.psum_bytes", m.Spad.PsumBytes, max(m.AccumulatorBits, 32*btoi(p.HasFloat())), "psum")
+		c.positive("mac_array.spad.read_energy_pj", m.Spad.ReadEnergyPJ)
+		c.positive("mac_array.spad.write_energy_pj", m.Spad.WriteEnergyPJ)
+		c.nonNegative("mac_array.spad.area_um2", m.Spad.AreaUM2)
+	}
+	if m.NoC == (NoCSpec{}) {
+		c.add("mac_array.noc", "the row stationary dataflow needs its networks: a [mac_array.noc] table with weight_bits, input_bits, psum_bits and energy_pj_per_bit")
+		return
+	}
+	c.intRange("mac_array.noc.weight_bits", m.NoC.WeightBits, 1, maxNoCBits)
+	c.intRange("mac_array.noc.input_bits", m.NoC.InputBits, 1, maxNoCBits)
+	c.intRange("mac_array.noc.psum_bits", m.NoC.PsumBits, 1, maxNoCBits)
+	c.positive("mac_array.noc.energy_pj_per_bit", m.NoC.EnergyPJPerBit)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // checkPacking accepts an integer k >= 1 (k products per PE per cycle) or 1/k (one

@@ -266,6 +266,8 @@ type compiler struct {
 	// computed, as the merge into the layer's error reads them, kept for when the
 	// backward pass reaches that layer.
 	skips map[int][]streamIn
+	// rsMemo remembers the row stationary mapper's cycles per tile (rsRanker).
+	rsMemo map[rsKey]int64
 }
 
 // sideTensors are the DRAM tensors of a layer besides its output and parameters.

@@ -296,3 +296,41 @@ func TestCompileErrorKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestGEMMsCarryTheirConvolution: each tile of a weight layer carries the convolution
+// it computes in each pass, which a row stationary array maps (and Validate checks it
+// has the tile's MACs); other products carry none.
+func TestGEMMsCarryTheirConvolution(t *testing.T) {
+	net := &models.Network{Name: "strided", Input: models.Shape{C: 3, H: 9, W: 9}, Classes: 10, Layers: []models.Layer{
+		{Name: "conv", Kind: models.Conv2D, In: models.Shape{C: 3, H: 9, W: 9}, Out: models.Shape{C: 8, H: 5, W: 5},
+			KernelH: 3, KernelW: 3, Stride: 2, Padding: 1},
+		{Name: "flat", Kind: models.Flatten, In: models.Shape{C: 8, H: 5, W: 5}, Out: models.Shape{C: 200, H: 1, W: 1}},
+		{Name: "fc", Kind: models.Linear, In: models.Shape{C: 200, H: 1, W: 1}, Out: models.Shape{C: 10, H: 1, W: 1}},
+	}}
+	prog := compile(t, defaultProfile(t), net, Options{Method: numerics.RCT, Batch: 2, PipelineDepth: 1})
+	want := map[[2]int]hw.Conv{
+		{0, int(models.Forward)}:        {N: 2, M: 8, C: 3, R: 3, S: 3, E: 5, F: 5, U: 2, D: 1},
+		{0, int(models.BackwardWeight)}: {N: 3, M: 8, C: 2, R: 5, S: 5, E: 3, F: 3, U: 1, D: 2},
+		{2, int(models.Forward)}:        {N: 2, M: 10, C: 200, R: 1, S: 1, E: 1, F: 1, U: 1, D: 1},
+		{2, int(models.BackwardData)}:   {N: 2, M: 200, C: 10, R: 1, S: 1, E: 1, F: 1, U: 1, D: 1},
+		{2, int(models.BackwardWeight)}: {N: 200, M: 10, C: 2, R: 1, S: 1, E: 1, F: 1, U: 1, D: 1},
+	}
+	seen := 0
+	for _, in := range prog.Instrs {
+		if in.Op != OpGEMM {
+			continue
+		}
+		if in.Conv.MACs() != in.MACs() {
+			t.Errorf("layer %d %s: %+v for a %dx%dx%d GEMM", in.Layer, in.Phase, in.Conv, in.M, in.N, in.K)
+		}
+		if w, ok := want[[2]int{int(in.Layer), int(in.Phase)}]; ok {
+			seen++
+			if in.Conv != w {
+				t.Errorf("layer %d %s: %+v, want %+v", in.Layer, in.Phase, in.Conv, w)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d of the %d expected GEMMs (the first layer has no backward-data)", seen, len(want))
+	}
+}

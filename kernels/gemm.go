@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/rctsim/rctsim/hw"
@@ -40,6 +41,8 @@ type gemmKernel struct {
 	// onB, when set, runs once per B tile of each product's first M tile (bias
 	// gradients).
 	onB func(k, n tile, b *operandSlot, box Box)
+	// conv, when set, gives each tile's product as a convolution (Instr.Conv).
+	conv func(m, n, k tile) hw.Conv
 }
 
 // epilogueSlots are the double-buffered slots an epilogue writes, allocated once per
@@ -156,10 +159,64 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	// Each product of a grouped kernel already overlaps the next one's loads: cut only
 	// as deep as the groups do not reach.
 	depth = ceilDiv(depth, max(g.groups, 1))
-	if m := g.m.size(); depth > 1 && m >= depth*rows {
-		mc = atMost(mc, ceilDiv(m, depth))
-	} else if k := g.k.size(); depth > 1 && k >= depth*rows {
-		kc = atMost(kc, ceilDiv(k, depth))
+	rs := c.prof.MACArray.Dataflow == hw.RowStationary
+	switch {
+	case rs:
+		// A row stationary array's tiling is ranked below, DRAM time included.
+	case depth > 1 && g.m.size() >= depth*rows:
+		mc = atMost(mc, ceilDiv(g.m.size(), depth))
+	case depth > 1 && g.k.size() >= depth*rows:
+		kc = atMost(kc, ceilDiv(g.k.size(), depth))
+	}
+	if rs {
+		// Row stationary: which tiles run well depends on how they map (a pass
+		// amortises loading its filters over the ifmaps it streams, and needs enough
+		// filters and channels to keep the networks from starving the PEs), so the
+		// compiler asks hw's mapper to rank the tilings that fit, as Eyeriss chooses
+		// its processing passes and mapping together (JSSC 2017, Sec. IV-A): the
+		// fewest cycles of array and DRAM overlapped (rsRanker), then the fewest bytes
+		// loaded, then the fewest tiles. For each M and N tile the largest reduction
+		// tile that fits is tried. (No tile count is imposed for pipelining: the
+		// ranking counts what too few tiles leave unhidden.)
+		rank := c.rsRanker(g)
+		var best *tiling
+		var bestScore, bestBytes, bestSteps int64
+		for _, mt := range mc {
+			for _, nt := range nc {
+				lo, hi := 0, len(kc)
+				for lo < hi {
+					mid := (lo + hi) / 2
+					if fits(measure(mt, nt, kc[mid], false)) {
+						hi = mid
+					} else {
+						lo = mid + 1
+					}
+				}
+				if lo == len(kc) {
+					continue
+				}
+				kt := kc[lo]
+				n := steps(mt, nt, kt)
+				if n > left {
+					if tooMany == 0 || n < tooMany {
+						tooMany = n
+					}
+					continue
+				}
+				t := measure(mt, nt, kt, false)
+				bytes := loadBytes(g, t)
+				score := rank(t, n, bytes)
+				if best == nil || score < bestScore || score == bestScore && (bytes < bestBytes || bytes == bestBytes && n < bestSteps) {
+					best, bestScore, bestBytes, bestSteps = &t, score, bytes, n
+				}
+			}
+		}
+		if best != nil {
+			if t := measure(best.mt, best.nt, best.kt, true); fits(t) {
+				return t, nil
+			}
+		}
+		mc, nc, kc = nil, nil, nil // nothing fits: report it below
 	}
 	// Partial folds waste the array: among M tiles that fit, prefer the largest that
 	// fills whole folds of the array dimension M maps onto (output stationary: rows).
@@ -213,6 +270,7 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	if tooMany > 0 {
 		return tiling{}, c.room(tooMany, g.describe("in tiles that fit the SRAM"))
 	}
+	mc, nc, kc = g.m.candidates(), g.n.candidates(), g.k.candidates()
 	smallest := measure(mc[len(mc)-1], nc[len(nc)-1], kc[len(kc)-1], false)
 	used := make([]int64, len(c.prog.Buffers))
 	for role, b := range need(smallest) {
@@ -226,6 +284,67 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	}
 	return tiling{}, fmt.Errorf("%w: even the smallest tiles (M=%d N=%d K=%d, double-buffered) need %s",
 		ErrNoFit, smallest.mt, smallest.nt, smallest.kt, strings.Join(parts, " and "))
+}
+
+// rsRanker returns how a row stationary array would run a tiling of g (steps tiles
+// loading bytes from DRAM): the cycles hw's mapper gives its full tile times the
+// tiles, or the DRAM bytes at the DRAM's peak if those take longer, plus one tile's
+// share of the other (what double buffering cannot hide). Mappings are remembered
+// per compilation.
+func (c *compiler) rsRanker(g *gemmKernel) func(t tiling, steps, bytes int64) int64 {
+	mode, err := c.prof.FloatMode(g.format.String())
+	if g.format == FormatInt {
+		mode, err = c.prof.IntMode(g.weightBits, g.actBits)
+	}
+	perCycle := c.prof.DRAM.PeakBytesPerSecond() / float64(c.prof.Clock.Hz())
+	return func(t tiling, steps, bytes int64) int64 {
+		dram := int64(math.Min(float64(bytes)/perCycle, math.MaxInt64/2))
+		if err != nil {
+			return dram // checkModes reports the missing mode
+		}
+		m, n, k := g.m.samples(t.mt)[0], g.n.samples(t.nt)[0], g.k.samples(t.kt)[0]
+		conv := hw.GEMMConv(hw.GEMM{M: m.len(), N: n.len(), K: k.len()})
+		if g.conv != nil {
+			conv = g.conv(m, n, k)
+		}
+		key := rsKey{conv, mode, g.k.tileCount(t.kt) > 1}
+		cycles, ok := c.rsMemo[key]
+		if !ok {
+			cycles = c.prof.MACArray.RowStationary(conv, mode, c.num.accBits, key.accumulate).Cycles
+			if c.rsMemo == nil {
+				c.rsMemo = map[rsKey]int64{}
+			}
+			c.rsMemo[key] = cycles
+		}
+		// Loads overlap the array's work tile by tile: all but one tile's share of
+		// the shorter of the two hides behind the longer.
+		array := mulSat(steps, cycles)
+		return max(array, dram) + min(array, dram)/max(steps, 1)
+	}
+}
+
+// rsKey identifies a tile's mapping in rsMemo.
+type rsKey struct {
+	conv       hw.Conv
+	mode       hw.MACMode
+	accumulate bool
+}
+
+// loadBytes estimates the DRAM bytes a tiling loads, in emitGEMM's order (products,
+// N tiles, M tiles, the reduction): an A tile for every step unless one A tile covers
+// the product, a B tile for every step unless the reduction is one tile (which then
+// stays resident across the M tiles).
+func loadBytes(g *gemmKernel, t tiling) int64 {
+	nm, nn, nk := g.m.tileCount(t.mt), g.n.tileCount(t.nt), g.k.tileCount(t.kt)
+	aLoads, bLoads := mulSat(nm, nk, nn), mulSat(nn, nk, nm)
+	if nm == 1 && nk == 1 {
+		aLoads = 1
+	}
+	if nk == 1 {
+		bLoads = nn
+	}
+	groups := max(g.groups, 1)
+	return mulSat(groups, mulSat(aLoads, t.aBytes)+mulSat(bLoads, t.bBytes))
 }
 
 // describe names the GEMM's size for errors, with how it is tiled.
@@ -349,6 +468,9 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		in := Instr{Op: OpGEMM, M: s.m.len(), N: s.n.len(), K: s.k.len(), Format: g.format,
 			WeightBits: g.weightBits, ActBits: g.actBits, Accumulate: s.ki > 0,
 			A: cur.a.operand(), B: cur.b.operand(), C: cOp.operand()}
+		if g.conv != nil {
+			in.Conv = g.conv(s.m, s.n, s.k)
+		}
 		if c.opt.Functional {
 			in.Fn = &FuncDesc{M: exportTile(s.m), N: exportTile(s.n), K: exportTile(s.k), A: g.aBox(s.m, s.k), B: g.bBox(s.k, s.n)}
 		}

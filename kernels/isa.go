@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
 )
@@ -308,6 +309,16 @@ type Instr struct {
 	WeightBits int
 	ActBits    int
 	Accumulate bool
+	// Conv is the GEMM as the convolution it computes (its MACs are M*N*K), zero when
+	// it is no convolution: a row stationary array maps the convolution itself (a
+	// GEMM without one as hw.GEMMConv), the systolic dataflows only M, N and K. A
+	// weight layer's tiles are convolutions in all three passes: forward (N images or
+	// 1 image's E rows, M output channels, C input channels), backward-data (the error
+	// convolved with the flipped filters: M input channels, C output channels) and
+	// backward-weight (the input convolved with the error: N input channels, M output
+	// channels, C images, the error's R rows and S columns as the filter, the kernel's
+	// E x F as the output, D the layer's stride).
+	Conv hw.Conv
 
 	// Vector: VOp over Elems elements, in Format (for FormatInt, at Bits-wide lanes).
 	VOp   VectorOp
@@ -618,6 +629,14 @@ func validateGEMM(in *Instr, bad func(field, format string, args ...any) error) 
 	for j, o := range in.operands() {
 		if o.Bytes <= 0 || o.Bits < 1 {
 			return bad(string(rune('a'+j)), "a GEMM reads A and B and writes C: operand %c is empty or has no width", 'A'+j)
+		}
+	}
+	if c := in.Conv; c != (hw.Conv{}) {
+		switch {
+		case !c.Valid():
+			return bad("conv", "convolution %+v has a dimension below 1", c)
+		case c.MACs() != in.M*in.N*in.K:
+			return bad("conv", "convolution of %d MACs for a %dx%dx%d GEMM", c.MACs(), in.M, in.N, in.K)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
 )
@@ -259,6 +260,9 @@ func (c *compiler) forwardGEMM(i int, p convGEMM) error {
 			r := p.row0 + n.grp*coutG
 			return matBox(r+n.c0, r+n.c1, k.lo, k.hi)
 		},
+		conv: func(m, n, k tile) hw.Conv {
+			return hw.Conv{N: m.n1 - m.n0, M: n.len(), C: k.c1 - k.c0, R: g.kh, S: g.kw, E: m.h1 - m.h0, F: g.wo, U: max(g.s, 1), D: 1}
+		},
 		epilogueBytes: func(m, n tile) int64 {
 			c0 := n.grp * coutG
 			return y.boxBytes(actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1))
@@ -416,6 +420,11 @@ func (c *compiler) backwardData(i int, p convGEMM, dyAny, dxAny act4) error {
 			r := p.row0 + k.grp*coutG
 			return matBox(r+k.c0, r+k.c1, n.c0*khkw, n.c1*khkw)
 		},
+		// The error, zero-padded (and dilated by the stride), convolved with the
+		// flipped filters at stride 1.
+		conv: func(m, n, k tile) hw.Conv {
+			return hw.Conv{N: m.n1 - m.n0, M: n.len(), C: k.c1 - k.c0, R: g.kh, S: g.kw, E: m.h1 - m.h0, F: g.w, U: 1, D: 1}
+		},
 		epilogueBytes: func(m, n tile) int64 {
 			c0 := n.grp * cinG
 			return dx.boxBytes(actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1))
@@ -458,6 +467,12 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 		bBox: func(k, n tile) Box {
 			c0 := n.grp * coutG
 			return actBox(k.n0, k.n1, c0+n.c0, c0+n.c1, k.h0, k.h1)
+		},
+		// The input convolved with the error: input channels are the ifmaps, images the
+		// channels, the error's rows the filter rows (dilated by the stride), the
+		// kernel's window the ofmap.
+		conv: func(m, n, k tile) hw.Conv {
+			return hw.Conv{N: m.c1 - m.c0, M: n.len(), C: k.n1 - k.n0, R: k.h1 - k.h0, S: g.wo, E: g.kh, F: g.kw, U: 1, D: max(g.s, 1)}
 		},
 		epilogueBytes: func(m, n tile) int64 {
 			var s int64

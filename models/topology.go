@@ -379,3 +379,25 @@ func productAtMost(limit int64, factors ...int64) bool {
 	}
 	return true
 }
+
+// ScaleSimShape is a topology row as SCALE-Sim v2 sizes it (topology_utils.py): a
+// convolution's ofmap is ceil((H - F + S) / S) rows (and columns), where rctsim's is
+// floor((H - F) / S) + 1; they differ when the stride does not divide H - F. M is the
+// ofmap's pixels (SCALE-Sim has no batch), N the filters, K the window; a GEMM row is
+// M x N x K with a one-column ofmap.
+type ScaleSimShape struct {
+	OfmapH, OfmapW int
+	M, N, K        int64
+}
+
+// ScaleSim returns the row's shape as SCALE-Sim computes it.
+func (tl TopologyLayer) ScaleSim() ScaleSimShape {
+	l := &tl.Layer
+	if l.Kind == Linear {
+		return ScaleSimShape{OfmapH: tl.Batch, OfmapW: 1, M: int64(tl.Batch), N: int64(l.Out.C), K: int64(l.In.C)}
+	}
+	s := max(l.Stride, 1)
+	h := (l.In.H - l.KernelH + s + s - 1) / s
+	w := (l.In.W - l.KernelW + s + s - 1) / s
+	return ScaleSimShape{OfmapH: h, OfmapW: w, M: int64(h) * int64(w), N: int64(l.Out.C), K: int64(l.KernelH) * int64(l.KernelW) * int64(l.In.C)}
+}

@@ -482,3 +482,22 @@ func FuzzReadTopology(f *testing.F) {
 		}
 	})
 }
+
+// TestScaleSimShape: SCALE-Sim sizes an ofmap ceil((H-F+S)/S), rctsim floor((H-F)/S)+1.
+func TestScaleSimShape(t *testing.T) {
+	layers, err := ReadTopology(strings.NewReader("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nConv1, 224, 224, 11, 11, 3, 96, 4,\n"), "alexnet.csv", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, l := layers[0].ScaleSim(), layers[0].Layer
+	if got != (ScaleSimShape{OfmapH: 55, OfmapW: 55, M: 3025, N: 96, K: 363}) || l.Out.H != 54 {
+		t.Errorf("SCALE-Sim %+v, rctsim %dx%d", got, l.Out.H, l.Out.W)
+	}
+	gemm, err := ReadTopology(strings.NewReader("Layer Name, M, N, K,\nfc, 8, 10, 20,\n"), "gemm.csv", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gemm[0].ScaleSim(); got != (ScaleSimShape{OfmapH: 8, OfmapW: 1, M: 8, N: 10, K: 20}) {
+		t.Errorf("GEMM row: %+v", got)
+	}
+}

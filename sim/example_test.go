@@ -47,6 +47,8 @@ func ExampleMachine_Run() {
 	// vector             0.16 µJ
 	// static            11.34 µJ
 	// dram_background   64.35 µJ
+	// spad               0.00 µJ
+	// noc                0.00 µJ
 	// total            277.08 µJ (the sum of the parts: true)
 }
 

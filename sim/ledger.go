@@ -12,7 +12,11 @@ type Component uint8
 
 // Components. DRAM is the energy of DRAM commands (activates, reads, writes), which
 // move tensors; DRAMBackground is its background and refresh power over time; Static is
-// the leakage of the on-chip components (SRAM, MAC array, vector unit).
+// the leakage of the on-chip components (SRAM, MAC array, vector unit). Spad and NoC are
+// the levels a row stationary array adds between its global buffer and its MACs: the
+// PEs' scratchpads and the networks that multicast data to the PEs and pass partial
+// sums between them (zero on the systolic dataflows, whose operand forwarding is part
+// of the MAC energy).
 const (
 	MAC Component = iota
 	SRAM
@@ -20,10 +24,12 @@ const (
 	Vector
 	Static
 	DRAMBackground
+	Spad
+	NoC
 	NumComponents
 )
 
-var componentNames = [...]string{"mac", "sram", "dram", "vector", "static", "dram_background"}
+var componentNames = [...]string{"mac", "sram", "dram", "vector", "static", "dram_background", "spad", "noc"}
 
 func (c Component) String() string {
 	if c < NumComponents {
@@ -57,6 +63,9 @@ func (l *Ledger) Total() float64 {
 	return s
 }
 
+// movementComponents are the components whose energy moves tensors.
+var movementComponents = []Component{SRAM, DRAM, Spad, NoC}
+
 // Component is the energy of one component.
 func (l *Ledger) Component(c Component) float64 {
 	var s float64
@@ -68,11 +77,12 @@ func (l *Ledger) Component(c Component) float64 {
 	return s
 }
 
-// Class is the energy of moving one tensor class (SRAM and DRAM only: arithmetic and
-// leakage move no tensor).
+// Class is the energy of moving one tensor class through the memory levels (DRAM, SRAM,
+// and a row stationary array's networks and spads): arithmetic and leakage move no
+// tensor.
 func (l *Ledger) Class(class kernels.TensorClass) float64 {
 	var s float64
-	for _, c := range []Component{SRAM, DRAM} {
+	for _, c := range movementComponents {
 		for p := range l.cells[c][class] {
 			s += l.cells[c][class][p]
 		}

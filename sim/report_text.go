@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"text/tabwriter"
 
@@ -43,9 +44,16 @@ func (s *Stats) WriteTable(w io.Writer, prof *hw.Profile, plan *numerics.Plan) e
 	fmt.Fprintf(tw, "energy\t%s\n", units.FormatSI(total*1e-12, "J"))
 	for c := Component(0); c < NumComponents; c++ {
 		v := r.EnergyPJ[c.String()]
+		if v == 0 && (c == Spad || c == NoC) {
+			continue // a systolic array has neither
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c, units.FormatSI(v*1e-12, "J"), pct(v))
 	}
-	fmt.Fprintf(tw, "moving tensors\t(SRAM + DRAM)\t\n")
+	levels := "(SRAM + DRAM)"
+	if r.EnergyPJ[Spad.String()]+r.EnergyPJ[NoC.String()] != 0 {
+		levels = "(DRAM, SRAM, NoC, spads)"
+	}
+	fmt.Fprintf(tw, "moving tensors\t%s\t\n", levels)
 	for cl := kernels.TensorClass(0); cl < kernels.ClassNone; cl++ {
 		if v := r.EnergyByTensor[cl.String()]; v != 0 {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl, units.FormatSI(v*1e-12, "J"), pct(v))
@@ -114,15 +122,20 @@ type LayerRun struct {
 }
 
 // RunTopology simulates each layer of a topology file on its own, forward only, as
-// SCALE-Sim does: a one-layer network per row at the row's batch. Errors name the
-// file and line of the layer.
+// SCALE-Sim does: a one-layer network per row. opts.Batch (at least 1) is the examples
+// each row runs on: a convolution row's images, and for a GEMM row the copies of its
+// M rows (a batch of N runs N x M rows). Errors name the file and line of the layer.
 func (m *Machine) RunTopology(file string, layers []models.TopologyLayer, opts kernels.Options) ([]LayerRun, error) {
 	opts.ForwardOnly = true
+	batch := max(opts.Batch, 1)
 	runs := make([]LayerRun, 0, len(layers))
 	for _, tl := range layers {
 		l := tl.Layer
 		net := &models.Network{Name: l.Name, Input: l.In, Classes: l.Out.C, Layers: []models.Layer{l}}
-		opts.Batch = tl.Batch
+		if batch > math.MaxInt32/tl.Batch {
+			return nil, fmt.Errorf("%s:%d: %w: a batch of %d x %d rows", file, tl.Line, kernels.ErrTooLarge, batch, tl.Batch)
+		}
+		opts.Batch = tl.Batch * batch
 		prog, err := kernels.Compile(net, m.prof, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", file, tl.Line, err)
@@ -136,13 +149,21 @@ func (m *Machine) RunTopology(file string, layers []models.TopologyLayer, opts k
 	return runs, nil
 }
 
+// LayerRunsHeader is the header of WriteLayerRunsCSV.
+var LayerRunsHeader = []string{"layer", "total_cycles", "stall_cycles", "compute_cycles", "mac_util_pct", "dram_read_bytes", "dram_write_bytes", "energy_pj",
+	"batch", "macs", "seconds", "chip_power_mw", "dram_power_mw"}
+
 // WriteLayerRunsCSV writes one CSV row per layer of RunTopology: cycles (total,
-// stalled, compute), MAC utilisation, DRAM bytes and energy.
+// stalled, compute), MAC utilisation, DRAM bytes and energy, then the row's batch and
+// MACs, its time, and the average power of the chip (dynamic and static, the DRAM
+// interface included) and of the DRAM devices (power_mw.chip and power_mw.dram of
+// the JSON report), which chips publish apart.
 func WriteLayerRunsCSV(w io.Writer, runs []LayerRun) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"layer", "total_cycles", "stall_cycles", "compute_cycles", "mac_util_pct", "dram_read_bytes", "dram_write_bytes", "energy_pj"})
+	cw.Write(LayerRunsHeader)
 	for _, r := range runs {
 		s := r.Stats
+		power := s.Report(false).PowerMW
 		cw.Write([]string{r.Name,
 			strconv.FormatUint(s.Cycles, 10),
 			strconv.FormatUint(s.Cycles-min(s.Cycles, s.ComputeCycles), 10),
@@ -150,7 +171,12 @@ func WriteLayerRunsCSV(w io.Writer, runs []LayerRun) error {
 			strconv.FormatFloat(100*s.MACUtilization(), 'f', 2, 64),
 			strconv.FormatInt(s.DRAM.ReadBytes, 10),
 			strconv.FormatInt(s.DRAM.WriteBytes, 10),
-			strconv.FormatFloat(s.Energy.Total(), 'f', 1, 64)})
+			strconv.FormatFloat(s.Energy.Total(), 'f', 1, 64),
+			strconv.Itoa(s.Batch),
+			strconv.FormatInt(s.MACs, 10),
+			strconv.FormatFloat(s.Seconds(), 'g', 10, 64),
+			strconv.FormatFloat(power["chip"], 'f', 3, 64),
+			strconv.FormatFloat(power["dram"], 'f', 3, 64)})
 	}
 	cw.Flush()
 	return cw.Error()

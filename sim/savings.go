@@ -48,8 +48,8 @@ func (l *Ledger) GEMMEnergyPJ() float64 {
 	return s
 }
 
-// ParameterMovementPJ sums the SRAM and DRAM energy of moving weights and master
-// weights, every phase.
+// ParameterMovementPJ sums the energy of moving weights and master weights through
+// DRAM, SRAM (and a row stationary array's networks and spads), every phase.
 func (l *Ledger) ParameterMovementPJ() float64 {
 	return l.Class(kernels.ClassWeights) + l.Class(kernels.ClassMasterWeights)
 }

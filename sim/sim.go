@@ -82,6 +82,8 @@ type Machine struct {
 
 	accHz, dramHz uint64
 	silicon       hw.Silicon // area and static power, by component
+	// rsMemo remembers the row stationary mapping of each tile shape (rowStationary).
+	rsMemo map[rsKey]hw.RSCost
 }
 
 type bufferModel struct {

@@ -130,8 +130,8 @@ func checkInvariants(t *testing.T, name string, p *hw.Profile, s *Stats) {
 	if !relClose(comps, total) || !relClose(phases, total) {
 		t.Errorf("%s: components %g, phases %g, total %g", name, comps, phases, total)
 	}
-	if movement := l.Component(SRAM) + l.Component(DRAM); !relClose(classes, movement) {
-		t.Errorf("%s: tensor classes sum to %g, SRAM+DRAM is %g", name, classes, movement)
+	if movement := l.Component(SRAM) + l.Component(DRAM) + l.Component(Spad) + l.Component(NoC); !relClose(classes, movement) {
+		t.Errorf("%s: tensor classes sum to %g, SRAM+DRAM+spad+NoC is %g", name, classes, movement)
 	}
 	if l.Class(kernels.ClassNone) != 0 {
 		t.Errorf("%s: %g pJ of movement charged to no tensor", name, l.Class(kernels.ClassNone))
@@ -231,16 +231,31 @@ func TestFasterDRAMNeverSlower(t *testing.T) {
 }
 
 func TestBiggerArrayNeverMoreComputeCycles(t *testing.T) {
-	// A large GEMM: one 1024-wide linear layer over a batch of 512.
-	net := &models.Network{Name: "gemm", Input: models.Shape{C: 1024, H: 1, W: 1}, Classes: 1024,
+	// A large GEMM: one 1024-wide linear layer over a batch of 512; and a convolution
+	// (whose shape a row stationary array maps).
+	gemm := &models.Network{Name: "gemm", Input: models.Shape{C: 1024, H: 1, W: 1}, Classes: 1024,
 		Layers: []models.Layer{{Name: "fc", Kind: models.Linear, In: models.Shape{C: 1024, H: 1, W: 1}, Out: models.Shape{C: 1024, H: 1, W: 1}}}}
-	for _, df := range []string{"os", "ws", "is"} {
+	conv := &models.Network{Name: "conv", Input: models.Shape{C: 32, H: 30, W: 30}, Classes: 64,
+		Layers: []models.Layer{{Name: "conv", Kind: models.Conv2D, In: models.Shape{C: 32, H: 30, W: 30}, Out: models.Shape{C: 64, H: 28, W: 28}, KernelH: 3, KernelW: 3}}}
+	for _, c := range []struct {
+		df  string
+		net *models.Network
+	}{{"os", gemm}, {"ws", gemm}, {"is", gemm}, {"rs", gemm}, {"os", conv}, {"ws", conv}, {"is", conv}, {"rs", conv}} {
+		df, net := c.df, c.net
 		prev := uint64(math.MaxUint64)
 		for _, n := range []string{"8", "16", "32", "64"} {
-			p := loadProfile(t, configs.Default, "mac_array.rows="+n, "mac_array.cols="+n, "mac_array.dataflow="+df, "sram.global.capacity=4MiB")
-			s, _ := simulate(t, p, net, kernels.Options{Method: numerics.RCT, Batch: 512, ForwardOnly: true}, Options{IdealDRAM: true})
+			sets := []string{"mac_array.rows=" + n, "mac_array.cols=" + n, "mac_array.dataflow=" + df, "sram.global.capacity=4MiB"}
+			if df == "rs" {
+				sets = append(rsSets, sets...)
+			}
+			p := loadProfile(t, configs.Default, sets...)
+			batch := 512
+			if net == conv {
+				batch = 2
+			}
+			s, _ := simulate(t, p, net, kernels.Options{Method: numerics.RCT, Batch: batch, ForwardOnly: true}, Options{IdealDRAM: true})
 			if s.ComputeCycles > prev {
-				t.Errorf("%s %sx%s: %d compute cycles, more than the smaller array's %d", df, n, n, s.ComputeCycles, prev)
+				t.Errorf("%s %s %sx%s: %d compute cycles, more than the smaller array's %d", net.Name, df, n, n, s.ComputeCycles, prev)
 			}
 			prev = s.ComputeCycles
 		}

@@ -27,8 +27,9 @@ type Stats struct {
 	MappedPECycles int64
 	PEs            int64
 	// ComputeCycles is the sum of GEMM fold cycles with ideal memory; StallCycles the
-	// cycles GEMMs waited on SRAM bandwidth.
+	// cycles GEMMs waited on SRAM bandwidth. GEMMs counts the GEMM tiles.
 	ComputeCycles, StallCycles uint64
+	GEMMs                      int64
 	VectorOps                  int64
 	// Busy is each unit's cycles spent executing instructions (DMA transfers overlap, so
 	// the DMA's may exceed Cycles).
@@ -204,7 +205,7 @@ type Report struct {
 	LeakageMW      map[string]float64 `json:"leakage_mw"`
 	StaticEnergyPJ map[string]float64 `json:"static_energy_pj"`
 	// PowerMW is the average power over the run: the chip's dynamic (MACs, SRAM,
-	// vector) and static power, the chip's sum, the DRAM device's (accesses,
+	// vector, spads, networks) and static power, the chip's sum, the DRAM device's (accesses,
 	// background and refresh), and the total.
 	PowerMW map[string]float64 `json:"power_mw"`
 	// Derived are figures of merit: energy-delay product (J s), energy x area
@@ -347,7 +348,7 @@ func (s *Stats) siliconReport(r *Report) {
 		return pj * 1e-9 / sec
 	}
 	e := &s.Energy
-	dynamic := e.Component(MAC) + e.Component(SRAM) + e.Component(Vector)
+	dynamic := e.Component(MAC) + e.Component(SRAM) + e.Component(Vector) + e.Component(Spad) + e.Component(NoC)
 	dram := e.Component(DRAM) + e.Component(DRAMBackground)
 	r.PowerMW = map[string]float64{
 		"chip_dynamic": perMW(dynamic), "chip_static": perMW(e.Component(Static)),

@@ -128,8 +128,8 @@ func (m *Machine) mode(in *kernels.Instr) (hw.MACMode, error) {
 	return m.prof.IntMode(in.WeightBits, in.ActBits)
 }
 
-// gemm returns a GEMM tile's cycles: the systolic fold rule, stretched when the SRAM
-// cannot feed the array's operand demand.
+// gemm returns a GEMM tile's cycles: the systolic fold rule (or the row stationary
+// mapping), stretched when the SRAM cannot feed the array's operand demand.
 func (r *run) gemm(in *kernels.Instr) uint64 {
 	m := r.m
 	mode, err := m.mode(in)
@@ -138,10 +138,20 @@ func (r *run) gemm(in *kernels.Instr) uint64 {
 		panic(err)
 	}
 	arr := &m.prof.MACArray
-	ft := arr.Timing(hw.GEMM{M: in.M, N: in.N, K: in.K}, mode)
+	var ft hw.FoldTiming
+	var aReads, bReads, cWrites, cReads int64
+	if arr.Dataflow == hw.RowStationary {
+		rs := r.rowStationary(in, mode)
+		ft = hw.FoldTiming{Folds: rs.Passes, CyclesPerFold: rs.PassCycles, Cycles: rs.Cycles, MappedMACs: rs.MappedPECycles}
+		aReads, bReads, cWrites, cReads = rs.InputReads, rs.WeightReads, rs.PsumWrites, rs.PsumReads
+	} else {
+		ft = arr.Timing(hw.GEMM{M: in.M, N: in.N, K: in.K}, mode)
+		aReads, bReads, cWrites, cReads = operandTraffic(arr, in)
+	}
 	r.stats.MACs += in.MACs()
 	r.stats.MappedPECycles += ft.MappedMACs
 	r.stats.ComputeCycles += uint64(ft.Cycles)
+	r.stats.GEMMs++
 	var ls *LayerStats
 	if r.layers != nil {
 		ls = r.layer(in)
@@ -151,7 +161,6 @@ func (r *run) gemm(in *kernels.Instr) uint64 {
 	}
 	r.charge(in, MAC, kernels.ClassNone, float64(in.MACs())*mode.EnergyPerMACPJ)
 
-	aReads, bReads, cWrites, cReads := operandTraffic(arr, in)
 	bytesOf := func(elems int64, bits int) int64 { return (elems*int64(bits) + 7) / 8 }
 	traffic := []struct {
 		o     kernels.Operand
@@ -181,6 +190,46 @@ func (r *run) gemm(in *kernels.Instr) uint64 {
 		}
 	}
 	return cycles
+}
+
+// rsKey identifies a row stationary mapping: the convolution, the operands' widths and
+// whether it continues an earlier tile's reduction.
+type rsKey struct {
+	conv       hw.Conv
+	mode       hw.MACMode
+	psumBits   int
+	accumulate bool
+}
+
+// rowStationary maps a GEMM tile onto the row stationary array (its convolution, or
+// the GEMM as a 1x1 convolution), charges the spads and networks it uses to the
+// classes of the operands they carry, and returns the mapping's cost. Mappings are
+// remembered per machine: a layer's tiles share a few shapes, and finding the best
+// mapping searches many.
+func (r *run) rowStationary(in *kernels.Instr, mode hw.MACMode) hw.RSCost {
+	m := r.m
+	conv := in.Conv
+	if conv == (hw.Conv{}) {
+		conv = hw.GEMMConv(hw.GEMM{M: in.M, N: in.N, K: in.K})
+	}
+	key := rsKey{conv, mode, in.C.Bits, in.Accumulate}
+	rs, ok := m.rsMemo[key]
+	if !ok {
+		rs = m.prof.MACArray.RowStationary(conv, mode, in.C.Bits, in.Accumulate)
+		if m.rsMemo == nil {
+			m.rsMemo = map[rsKey]hw.RSCost{}
+		}
+		m.rsMemo[key] = rs
+	}
+	arr := &m.prof.MACArray
+	wb, ab := mode.OperandBits()
+	classes := [hw.RSDataTypes]kernels.TensorClass{hw.RSWeights: in.B.Class, hw.RSInputs: in.A.Class, hw.RSPsums: in.C.Class}
+	bits := [hw.RSDataTypes]int{hw.RSWeights: wb, hw.RSInputs: ab, hw.RSPsums: in.C.Bits}
+	for d := range hw.RSDataTypes {
+		r.charge(in, Spad, classes[d], float64(rs.SpadReads[d])*arr.Spad.ReadEnergyPJ+float64(rs.SpadWrites[d])*arr.Spad.WriteEnergyPJ)
+		r.charge(in, NoC, classes[d], float64(rs.NoCWords[d])*float64(bits[d])*arr.NoC.EnergyPJPerBit)
+	}
+	return rs
 }
 
 // operandTraffic counts the SRAM element accesses of a GEMM tile by dataflow: the

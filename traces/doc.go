@@ -101,7 +101,11 @@
 // Loads and stores move rows rows of rowbytes bytes, stride bytes apart, from address
 // addr of tensor (a gather picks rows of the table by indices in the data). A GEMM
 // multiplies an m x k tile by a k x n tile in format (int with wbits x abits operands,
-// or fp32/fp16/bf16), adding to its accumulators when acc is true. A vector op applies
+// or fp32/fp16/bf16), adding to its accumulators when acc is true; a GEMM that computes
+// a convolution (a weight layer's tile in any pass) also carries
+// conv=N:M:C:R:S:E:F:U:D, the convolution in Eyeriss's terms (ifmaps, filters,
+// channels, filter rows and columns, ofmap rows and columns, stride, dilation; see
+// kernels.Instr.Conv), which a row stationary array maps. A vector op applies
 // op to elems elements at bits-wide integer lanes or in format. Operands are
 // buffer:offset:bytes:class:bits, or "-"; deps lists the earlier instructions on other
 // units the instruction waits for (instructions on one unit run in program order).

@@ -127,7 +127,7 @@ type hwFlags struct {
 }
 
 func (h *hwFlags) register(fs *flagSet) {
-	fs.StringVar(&h.hw, "hw", "", "hardware profile: an embedded `name` (see rctsim profiles) or a TOML file (default: the embedded default)")
+	fs.StringVar(&h.hw, "hw", "", "hardware profile: an embedded `name` (see rctsim profiles), a TOML file or a SCALE-Sim configuration (.cfg) (default: the embedded default)")
 	fs.Var(&h.sets, "set", "override a profile key: `key.path=value` (repeatable), e.g. mac_array.rows=32")
 }
 

@@ -17,7 +17,7 @@ func TestFlagDoesNotApply(t *testing.T) {
 		{"sim", "--topology", "lenet5", "--ledger"},
 		{"sim", "--topology", "lenet5", "--gemm"},
 		{"sim", "--topology", "../../models/testdata/lenet_conv.csv", "--forward"},
-		{"sim", "--topology", "../../models/testdata/lenet_conv.csv", "--batch", "4"},
+		{"sim", "--topology", "../../models/testdata/lenet_conv.csv", "--dump", filepath.Join(dir, "x.prog")},
 		{"sim", "--program", "x.prog", "--model", "mlp"},
 		{"sim", "--forward"},
 		{"sweep", "--check", "--workers", "2", "lenet5_array_sram"},

@@ -159,8 +159,30 @@ func TestTopology(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if lines[0] != "layer,total_cycles,stall_cycles,compute_cycles,mac_util_pct,dram_read_bytes,dram_write_bytes,energy_pj" || len(lines) < 2 {
+	if lines[0] != "layer,total_cycles,stall_cycles,compute_cycles,mac_util_pct,dram_read_bytes,dram_write_bytes,energy_pj,batch,macs,seconds,chip_power_mw,dram_power_mw" || len(lines) < 2 {
 		t.Fatalf("unexpected output:\n%s", out)
+	}
+	// --batch 4 runs every row on four images: four times the MACs, and the chip's
+	// and the DRAM's power apart.
+	code, out4, stderr := rctsim("sim", "--topology", "../../models/testdata/lenet_conv.csv", "--dram", "ideal", "--batch", "4")
+	if code != 0 {
+		t.Fatalf("--batch 4: exit %d: %s", code, stderr)
+	}
+	one, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	four, err := csv.NewReader(strings.NewReader(out4)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(one); i++ {
+		m1, _ := strconv.ParseInt(one[i][9], 10, 64)
+		m4, _ := strconv.ParseInt(four[i][9], 10, 64)
+		chip, _ := strconv.ParseFloat(four[i][11], 64)
+		if one[i][8] != "1" || four[i][8] != "4" || m4 != 4*m1 || !(chip > 0) {
+			t.Errorf("row %d: batch %s -> %s, MACs %d -> %d, chip %g mW", i, one[i][8], four[i][8], m1, m4, chip)
+		}
 	}
 	code, out, stderr = rctsim("sim", "--topology", "../../models/testdata/gemm.csv", "--gemm")
 	if code != 0 || strings.Count(out, "\n") < 2 {
@@ -279,5 +301,57 @@ func TestTopologyOfModel(t *testing.T) {
 	code, out, _ = rctsim("sim", "--topology", "lenet5", "--forward", "--batch", "8")
 	if code != 0 || strings.Contains(out, "backward") {
 		t.Errorf("inference report: exit %d\n%s", code, out)
+	}
+}
+
+// TestScaleSimReport: --scalesim-report writes SCALE-Sim's COMPUTE_REPORT.csv for the
+// file on the array (a SCALE-Sim configuration read as --hw) and the comparison; a
+// layer rctsim runs whole, with SCALE-Sim's ofmap, has one cycle more than SCALE-Sim's
+// Total Cycles.
+func TestScaleSimReport(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := rctsim("sim", "--hw", "../../hw/testdata/scalesim/scale.cfg", "--topology", "../../models/testdata/lenet_conv.csv",
+		"--dram", "ideal", "--scalesim-report", dir, "--set", "sram.ifmap.capacity=4MiB", "--set", "sram.filter.capacity=4MiB", "--set", "sram.ofmap.capacity=4MiB")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "COMPUTE_REPORT.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(report)), "\n")
+	if lines[0] != "LayerID, Total Cycles, Stall Cycles, Overall Util %, Mapping Efficiency %, Compute Util %," || len(lines) != 6 || !strings.HasPrefix(lines[1], "0, ") {
+		t.Fatalf("COMPUTE_REPORT.csv:\n%s", report)
+	}
+	f, err := os.Open(filepath.Join(dir, "RCTSIM_COMPARISON.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows[1:] {
+		total, _ := strconv.ParseInt(r[2], 10, 64)
+		rct, _ := strconv.ParseInt(r[4], 10, 64)
+		if r[8] == "1" && r[6] == r[7] && (rct != total+1 || !strings.Contains(r[9], "the same cycles")) {
+			t.Errorf("%s: rctsim %d, SCALE-Sim Total Cycles %d: %s", r[0], rct, total, r[9])
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--batch", "4"}, 2, "no batch"},
+		{[]string{"--hw", "eyeriss_v1"}, 1, "only the os, ws and is dataflows"},
+		{[]string{"--scalesim-python", "three"}, 2, "--scalesim-python"},
+	} {
+		args := append([]string{"sim", "--topology", "../../models/testdata/lenet_conv.csv", "--scalesim-report", filepath.Join(dir, "x")}, c.args...)
+		code, _, stderr := rctsim(args...)
+		if code != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, stderr, c.code, c.msg)
+		}
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rctsim/rctsim/hw"
@@ -21,7 +24,7 @@ var cmdSim = &command{
 	usage: "[--hw NAME|FILE] [--set key=value ...] [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--method rct|qat|fp32] [--bits 8|8,6,8,8,8] [--batch 32] [--format table|json|csv] [-o FILE] [--dump FILE] [--trace FILE]\n" +
 		"       rctsim sim --model lenet5|FILE.onnx --summary [--input-shape CxHxW] [-o FILE]\n" +
 		"       rctsim sim --program FILE [--format ...] [-o FILE] [--trace FILE]\n" +
-		"       rctsim sim --topology FILE|MODEL|FILE.onnx [--gemm | --forward] [--dram model|ideal] [-o FILE]",
+		"       rctsim sim --topology FILE|MODEL|FILE.onnx [--gemm | --forward] [--batch N] [--dram model|ideal] [-o FILE] [--scalesim-report DIR]",
 	summary: "simulate one training step of a model (built-in or ONNX), a program dump, or the layers of a topology (SCALE-Sim file or model)",
 	run:     runSim,
 }
@@ -30,6 +33,7 @@ type simFlags struct {
 	hwFlags
 	model, method, bits, format, out, topology, dram, fidelity string
 	program, dump, trace, inputShape                           string
+	scalesimReport, scalesimPython                             string
 	batch                                                      int
 	gemm, ledger, forward, summary                             bool
 }
@@ -40,7 +44,7 @@ var (
 	simModelFlags   = append([]string{"model", "input-shape", "method", "bits", "batch", "format", "ledger", "dump", "trace"}, simShared...)
 	simSummaryFlags = []string{"model", "input-shape", "summary", "o"}
 	simProgramFlags = append([]string{"program", "format", "ledger", "trace"}, simShared...)
-	simFileFlags    = append([]string{"topology", "gemm", "method", "bits"}, simShared...)
+	simFileFlags    = append([]string{"topology", "gemm", "method", "bits", "batch", "scalesim-report", "scalesim-python"}, simShared...)
 	simLayersFlags  = append([]string{"topology", "input-shape", "forward", "method", "bits", "batch"}, simShared...)
 )
 
@@ -53,7 +57,7 @@ func runSim(c *command, e *env, args []string) error {
 	fs.BoolVar(&f.summary, "summary", false, "print the model's layers (kind, shapes, parameters, forward MACs) and totals instead of simulating")
 	fs.StringVar(&f.method, "method", "rct", "training method: rct, qat or fp32")
 	fs.StringVar(&f.bits, "bits", "8", "weight bitwidth: one for every layer, or one per weight layer (8,6,8,8,8)")
-	fs.IntVar(&f.batch, "batch", 32, "examples per training step")
+	fs.IntVar(&f.batch, "batch", 32, "examples per training step (with --topology FILE: images per layer, default 1)")
 	fs.StringVar(&f.format, "format", "table", "output format: table, json or csv")
 	fs.StringVar(&f.out, "o", "", "write the result to `file` instead of stdout")
 	fs.StringVar(&f.topology, "topology", "", "per-layer report: a SCALE-Sim topology CSV `file` (forward only, each layer on its own), or a built-in model's name (its training step, or inference with --forward)")
@@ -64,6 +68,8 @@ func runSim(c *command, e *env, args []string) error {
 	fs.BoolVar(&f.ledger, "ledger", false, "with --format json, include every non-zero cell of the energy ledger")
 	fs.StringVar(&f.program, "program", "", "simulate the program dump in `file` (see traces) instead of compiling a model")
 	fs.StringVar(&f.dump, "dump", "", "also write the compiled program to `file` as a program dump")
+	fs.StringVar(&f.scalesimReport, "scalesim-report", "", "with --topology FILE, also write SCALE-Sim's COMPUTE_REPORT.csv for the file and the array (SCALE-Sim's rules) and RCTSIM_COMPARISON.csv (its cycles next to rctsim's, and why they differ) into `dir`")
+	fs.StringVar(&f.scalesimPython, "scalesim-python", "3.12", "with --scalesim-report, the Python `version` whose float sums to match (before 3.12 Python sums without compensation: the utilisations' last digits differ)")
 	fs.StringVar(&f.trace, "trace", "", "also write a timeline of the simulated step to `file` in Chrome trace-event JSON (open it in ui.perfetto.dev)")
 	if err := fs.parse(args, 0); err != nil {
 		return err
@@ -112,6 +118,15 @@ func runSim(c *command, e *env, args []string) error {
 	}
 	simOpts := sim.Options{IdealDRAM: f.dram == "ideal", Fidelity: fidelity}
 	if f.topology != "" {
+		if !f.topologyIsModel() && !slices.Contains(fs.given(), "batch") {
+			opts.Batch = 1 // a topology file's rows run one image (or their M rows) each
+		}
+		if f.scalesimReport != "" && opts.Batch != 1 {
+			return usagef("--scalesim-report compares with SCALE-Sim, which has no batch: leave out --batch")
+		}
+		if slices.Contains(fs.given(), "scalesim-python") && f.scalesimReport == "" {
+			return usagef("-scalesim-python does not apply without --scalesim-report")
+		}
 		return simTopology(e, &f, prof, simOpts, opts)
 	}
 	var recorder *timeline.Recorder
@@ -179,7 +194,7 @@ func (f *simFlags) checkMode(flags *flagSet) error {
 	case f.topologyIsModel():
 		return flags.only("to --topology MODEL (a CSV per layer and phase)", simLayersFlags...)
 	}
-	return flags.only("to --topology FILE (a CSV per layer, forward only, batch from the file)", simFileFlags...)
+	return flags.only("to --topology FILE (a CSV per layer, forward only)", simFileFlags...)
 }
 
 // topologyIsModel reports whether --topology names a model (built-in, or an .onnx
@@ -243,6 +258,15 @@ func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opt
 	if err != nil {
 		return err
 	}
+	python311 := false
+	if f.scalesimReport != "" {
+		if python311, err = olderPython(f.scalesimPython); err != nil {
+			return err
+		}
+		if _, _, err := sim.ScaleSimReport(prof, layers, nil, python311); err != nil {
+			return err
+		}
+	}
 	machine, err := sim.New(prof, simOpts)
 	if err != nil {
 		return err
@@ -251,5 +275,32 @@ func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opt
 	if err != nil {
 		return err
 	}
+	if f.scalesimReport != "" {
+		rows, cmp, err := sim.ScaleSimReport(prof, layers, runs, python311)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(f.scalesimReport, 0o755); err != nil {
+			return err
+		}
+		if err := output(e, filepath.Join(f.scalesimReport, "COMPUTE_REPORT.csv"), func(w io.Writer) error { return sim.WriteScaleSimComputeReport(w, rows) }); err != nil {
+			return err
+		}
+		if err := output(e, filepath.Join(f.scalesimReport, "RCTSIM_COMPARISON.csv"), func(w io.Writer) error { return sim.WriteScaleSimComparison(w, cmp) }); err != nil {
+			return err
+		}
+	}
 	return output(e, f.out, func(w io.Writer) error { return sim.WriteLayerRunsCSV(w, runs) })
+}
+
+// olderPython reports whether a Python version ("3.11") sums floats without
+// compensation, as Python did before 3.12.
+func olderPython(v string) (bool, error) {
+	major, minor, ok := strings.Cut(v, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if !ok || err1 != nil || err2 != nil || ma < 0 || mi < 0 {
+		return false, usagef("--scalesim-python: want a version such as 3.12 (got %q)", v)
+	}
+	return ma < 3 || ma == 3 && mi < 12, nil
 }

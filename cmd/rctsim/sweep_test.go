@@ -104,7 +104,7 @@ func TestSweepUsage(t *testing.T) {
 	// embedded spec is found by name and by the path --check prints.
 	for _, name := range []string{"lenet5_array_sram", "sweeps/lenet5_array_sram.toml"} {
 		_, stdout, _ := rctsim("sweep", "--check", "--shard", "1/4", name)
-		for _, want := range []string{"sweeps/lenet5_array_sram.toml: 84 points (shard 1/4: 21), 84 columns\n",
+		for _, want := range []string{"sweeps/lenet5_array_sram.toml: 84 points (shard 1/4: 21), 86 columns\n",
 			"estimated simulation time: ", "shards: 4, the costliest ",
 			"  shard 0/4           21 points ", "rct 10, qat 11  <- --shard\n", "  shard 3/4 "} {
 			if !strings.Contains(stdout, want) {

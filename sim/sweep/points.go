@@ -268,10 +268,13 @@ func (s *Spec) resolve(sets []string) *resolved {
 }
 
 // writeCanonical writes every settable key of p with its value, sorted by path: the
-// canonical encoding of a profile. The description is left out: it changes no result.
+// canonical encoding of a profile. The description is left out: it changes no result;
+// and so are the spads and networks of an array that is not row stationary, which
+// also keeps the hashes of points from before the rs dataflow existed.
 func writeCanonical(h hash.Hash, p *hw.Profile) {
+	rs := p.MACArray.Dataflow == hw.RowStationary
 	for _, path := range hw.KeyPaths(p) {
-		if path == "description" {
+		if path == "description" || !rs && (strings.HasPrefix(path, "mac_array.spad.") || strings.HasPrefix(path, "mac_array.noc.")) {
 			continue
 		}
 		v, _ := p.Get(path)

@@ -82,7 +82,7 @@ func TestSpecErrors(t *testing.T) {
 		{"missing schedule", "[[plans]]\nschedule = \"no_such_run\"\n", 2, "plans[0].schedule", "no such file"},
 		{"schedule of another model", "models = [\"mlp\"]\n[[plans]]\nschedule = \"run_rct\"\n", 3, "plans[0].schedule", "weight layers fc1,fc2,fc3"},
 		{"point with unknown plan", "[[points]]\nplan = \"int4\"\n", 2, "points[0].plan", "name of a [[plans]] entry"},
-		{"point with bad profile value", "[[points]]\nmethod = \"qat\"\n\"mac_array.dataflow\" = \"diagonal\"\n", 3, `points[0]."mac_array.dataflow"`, `"os", "ws" or "is"`},
+		{"point with bad profile value", "[[points]]\nmethod = \"qat\"\n\"mac_array.dataflow\" = \"diagonal\"\n", 3, `points[0]."mac_array.dataflow"`, `"os", "ws", "is" or "rs"`},
 		{"point fixes half a linked axis", "[axes]\n\"mac_array.rows,mac_array.cols\" = [[8, 8]]\n[[points]]\n\"mac_array.rows\" = 16\n", 3, "points[0]", "part of the linked axis"},
 	}
 	for _, tt := range tests {

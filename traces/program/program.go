@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/traces/fileio"
@@ -44,6 +45,9 @@ func Write(w io.Writer, p *kernels.Program) error {
 		case kernels.OpGEMM:
 			fmt.Fprintf(bw, " m=%d n=%d k=%d format=%s wbits=%d abits=%d acc=%t a=%s b=%s c=%s",
 				in.M, in.N, in.K, in.Format, in.WeightBits, in.ActBits, in.Accumulate, operand(in.A), operand(in.B), operand(in.C))
+			if c := in.Conv; c != (hw.Conv{}) {
+				fmt.Fprintf(bw, " conv=%d:%d:%d:%d:%d:%d:%d:%d:%d", c.N, c.M, c.C, c.R, c.S, c.E, c.F, c.U, c.D)
+			}
 		case kernels.OpVector:
 			fmt.Fprintf(bw, " op=%s elems=%d format=%s bits=%d a=%s b=%s c=%s",
 				in.VOp, in.Elems, in.Format, in.Bits, operand(in.A), operand(in.B), operand(in.C))
@@ -349,13 +353,29 @@ func (pr *programReader) instr(fs []string, cols []int) error {
 		return err
 	}
 	in.Layer = int32(layer)
-	keys := append(instrKeys[op], "deps")
-	if (op == kernels.OpGEMM || op == kernels.OpVector) && len(fs)-4 == len(keys)+1 {
-		// The optional functional descriptor comes just before deps.
-		keys = append(instrKeys[op][:len(instrKeys[op]):len(instrKeys[op])], "fn", "deps")
+	// The required keys, then the optional ones present (in their order), then deps.
+	keys := append([]string(nil), instrKeys[op]...)
+	var optional []string
+	switch op {
+	case kernels.OpGEMM:
+		optional = []string{"conv", "fn"}
+	case kernels.OpVector:
+		optional = []string{"fn"}
 	}
+	if extra := len(fs) - 4 - len(keys) - 1; extra > 0 {
+		next := 4 + len(keys)
+		for _, o := range optional {
+			if extra > 0 && strings.HasPrefix(fs[next], o+"=") {
+				keys = append(keys, o)
+				next++
+				extra--
+			}
+		}
+	}
+	keys = append(keys, "deps")
 	if len(fs)-4 != len(keys) {
-		return pr.errAt(cols[len(cols)-1], "", "a %s instruction has fields %s", op, strings.Join(keys, " "))
+		all := append(append(append([]string(nil), instrKeys[op]...), bracket(optional)...), "deps")
+		return pr.errAt(cols[len(cols)-1], "", "a %s instruction has fields %s", op, strings.Join(all, " "))
 	}
 	for j, key := range keys {
 		f, col := fs[4+j], cols[4+j]
@@ -444,8 +464,36 @@ func (pr *programReader) field(in *kernels.Instr, key, v string, col int) error 
 		err = pr.depList(in, v, col)
 	case "fn":
 		in.Fn, err = pr.funcDesc(v, col)
+	case "conv":
+		in.Conv, err = pr.conv(v, col)
 	}
 	return err
+}
+
+// bracket marks optional keys for messages: "[conv]".
+func bracket(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = "[" + k + "]"
+	}
+	return out
+}
+
+// conv reads N:M:C:R:S:E:F:U:D, nine positive integers.
+func (pr *programReader) conv(v string, col int) (hw.Conv, error) {
+	fs := strings.Split(v, ":")
+	if len(fs) != 9 {
+		return hw.Conv{}, pr.errAt(col, "conv", "want N:M:C:R:S:E:F:U:D, got %q", v)
+	}
+	var x [9]int64
+	for i, f := range fs {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n < 1 || n > 1<<32 {
+			return hw.Conv{}, pr.errAt(col, "conv", "bad dimension %q in %q (want 1..2^32)", f, v)
+		}
+		x[i] = n
+	}
+	return hw.Conv{N: x[0], M: x[1], C: x[2], R: x[3], S: x[4], E: x[5], F: x[6], U: x[7], D: x[8]}, nil
 }
 
 // funcDesc reads M;N;K;A;B;C: three tiles of 8 integers and three boxes of 6, each

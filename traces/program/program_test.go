@@ -107,6 +107,12 @@ func TestReadProgramErrors(t *testing.T) {
 		{"operand", replace(gemm, strings.Replace(lines[gemm], " a=", " a=x:", 1)), gemm + 1, "a"},
 		{"deps", replace(gemm, lines[gemm]+",99999"), gemm + 1, "deps"},
 		{"missing field", replace(gemm, strings.Replace(lines[gemm], " acc=false", "", 1)), gemm + 1, ""},
+		{"conv", replace(gemm, strings.Replace(lines[gemm], " conv=", " conv=0:", 1)), gemm + 1, "conv"},
+		{"conv macs", replace(gemm, strings.Replace(lines[gemm], " conv=", " conv=7", 1)), gemm + 1, "conv"},
+		{"conv order", replace(gemm, strings.Replace(lines[gemm], " deps=", " conv=1:1:1:1:1:1:1:1:1 deps=", 1)), gemm + 1, ""},
+	}
+	if !strings.Contains(lines[gemm], " conv=") {
+		t.Fatalf("a convolution's GEMM has no conv field: %s", lines[gemm])
 	}
 	for _, c := range cases {
 		_, err := Read(strings.NewReader(c.text), "bad.prog")
