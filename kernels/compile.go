@@ -209,6 +209,9 @@ type compiler struct {
 	// fn, when set, is attached to the next GEMM or vector instruction (if functional
 	// descriptors are wanted) and cleared.
 	fn *FuncDesc
+	// role is the Role of the kernel's instructions whose descriptor names none (reset
+	// by beginKernel).
+	role Role
 
 	// Tensors.
 	input  act4   // the batch

@@ -72,11 +72,14 @@ func (c *compiler) forwardEmbedding(i int) error {
 		idRs := ids.regions(e, e1, 0, 1, t0, t1)
 		idSlot := idSlots.fresh()
 		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
+		index := SRAMRef{Buffer: idSlot.ref.Buffer, Offset: idSlot.ref.Offset, Bytes: regionsBytes(idRs)}
 		rows := w.gather((e1 - e) * (t1 - t0))
+		rows.index = index
 		rowSlot := rowSlots.fresh()
 		c.load([]region{rows}, ClassWeights, w.bits, rowSlot)
 		outRs := out.regions(e, e1, 0, dim, t0, t1)
 		o := &operandSlot{s: outSlots.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(outRs)}
+		c.fn = &FuncDesc{A: actBox(e, e1, 0, 1, t0, t1), C: actBox(e, e1, 0, dim, t0, t1), Index: index}
 		c.vector(VConvert, (e1-e)*(t1-t0)*dim, &operandSlot{s: rowSlot, class: ClassWeights, bits: w.bits, bytes: rows.bytes()}, nil, o)
 		c.store(outRs, ClassActivations, c.num.actBits, o.s)
 	}
@@ -111,15 +114,19 @@ func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 	for _, k := range c.embedChunks(n, t, tokens) {
 		e, e1, t0, t1 := k[0], k[1], k[2], k[3]
 		c.phase = models.BackwardWeight
-		c.load(ids.regions(e, e1, 0, 1, t0, t1), ClassActivations, c.num.actBits, idSlots.fresh())
+		idRs := ids.regions(e, e1, 0, 1, t0, t1)
+		idSlot := idSlots.fresh()
+		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
+		index := SRAMRef{Buffer: idSlot.ref.Buffer, Offset: idSlot.ref.Offset, Bytes: regionsBytes(idRs)}
 		dyRs := dy.regions(e, e1, 0, dim, t0, t1)
 		g := &operandSlot{s: dySlots.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(dyRs)}
 		c.load(dyRs, ClassErrors, c.num.errBits, g.s)
 		rs := make([]region, len(states))
 		for j, st := range states {
 			rs[j] = st.m.gather((e1 - e) * (t1 - t0))
+			rs[j].index = index
 		}
-		c.update(states, rs, g, pairs, nil)
+		c.update(states, rs, g, pairs, &FuncDesc{A: actBox(e, e1, 0, dim, t0, t1), Index: index})
 	}
 	return nil
 }

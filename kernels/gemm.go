@@ -317,7 +317,7 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 			WeightBits: g.weightBits, ActBits: g.actBits, Accumulate: s.ki > 0,
 			A: cur.a.operand(), B: cur.b.operand(), C: cOp.operand()}
 		if c.opt.Functional {
-			in.Fn = &FuncDesc{M: exportTile(s.m), N: exportTile(s.n), K: exportTile(s.k), A: g.aBox(s.m, s.k), B: g.bBox(s.k, s.n)}
+			in.Fn = &FuncDesc{M: exportTile(s.m), N: exportTile(s.n), K: exportTile(s.k), A: g.aBox(s.m, s.k), B: g.bBox(s.k, s.n), Group: s.m.grp}
 		}
 		c.op(in, []*slot{cur.aSlot, cur.bSlot}, []*slot{cOp.s})
 		if s.ki == s.nki-1 {

@@ -12,9 +12,11 @@ import "github.com/rctsim/rctsim/models"
 //	             shift b = beta - a*mean (VNormScale); the running statistics move
 //	             towards the batch's; the records are saved for the backward pass
 //	          3. y = a*x + b, requantised, with a following ReLU fused (VNormApply)
-//	backward  1. sums of dy and dy*x per channel (VNormGradStats)
+//	backward  1. sums of dy and dy*x per channel (VNormGradStats), into the records the
+//	             forward pass saved (which keep its sums of x and x^2)
 //	          2. dgamma = rstd*(sum(dy*x) - mean*sum(dy)), dbeta = sum(dy), and the
-//	             coefficients of dx (VNormScale)
+//	             coefficients of dx (VNormScale, reading gamma: the update's copy,
+//	             loaded first)
 //	          3. dx = a*dy + k1*x + k0, the usual a*(dy - mean(dy) - x_hat*mean(dy*x_hat))
 //	             with the per-channel terms folded (VNormBackward)
 //	          4. the update of gamma and beta, as for a bias
@@ -22,6 +24,11 @@ import "github.com/rctsim/rctsim/models"
 // The second pass of each direction walks the chunks in reverse, so the chunks the
 // first pass left in SRAM are not loaded again (a layer that fits in two chunks is read
 // from DRAM once). Inference normalises with the running statistics in one pass.
+//
+// Training chunks hold every channel when one row of every channel fits (the chunks
+// then split images and rows): integer training fixes the coefficients of all
+// channels at one exponent, which needs the statistics of every channel before any
+// is applied. Only a layer too wide for that is split into chunks of channels.
 //
 // Layer normalisation's statistics are per position, over its channels, so a chunk
 // holds whole examples (every channel of its positions) and each chunk is normalised
@@ -109,8 +116,13 @@ func (c *compiler) newNormUpdate(i int, nc int64) *normUpdate {
 // gradients each) and of the shift with the second. Chunks start at multiples of 8
 // channels (see alignedChannels), so no packed byte is shared by two of them.
 func (u *normUpdate) emit(c *compiler, grads *slot, c0, c1 int64) {
-	n := c1 - c0
-	accBytes := int64(c.num.accBits / 8)
+	u.compute(c, grads, c0, c1, u.load(c, c0, c1))
+}
+
+// load loads the parameter tiles the update of channels [c0,c1) reads (per tensor,
+// the scale's and the shift's), for compute.
+func (u *normUpdate) load(c *compiler, c0, c1 int64) [2][]*operandSlot {
+	var out [2][]*operandSlot
 	for j, states := range u.states {
 		if len(states) == 0 {
 			continue
@@ -121,9 +133,46 @@ func (u *normUpdate) emit(c *compiler, grads *slot, c0, c1 int64) {
 			rs[k] = st.m.region(0, 1, c0, c1)
 			pairs[k] = &pair{s: [2]*slot{u.slots[j][k], u.slots[j][k]}}
 		}
-		grad := &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: n * accBytes, off: int64(j) * n * accBytes}
-		c.updateCompute(states, rs, grad, c.updateLoad(states, rs, pairs), nil, j == 0)
+		out[j] = c.updateLoad(states, rs, pairs)
 	}
+	return out
+}
+
+// compute is the update of channels [c0,c1) from the parameter tiles load loaded.
+func (u *normUpdate) compute(c *compiler, grads *slot, c0, c1 int64, slots [2][]*operandSlot) {
+	n := c1 - c0
+	accBytes := int64(c.num.accBits / 8)
+	for j, states := range u.states {
+		if len(states) == 0 {
+			continue
+		}
+		rs := make([]region, len(states))
+		for k, st := range states {
+			rs[k] = st.m.region(0, 1, c0, c1)
+		}
+		grad := &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: n * accBytes, off: int64(j) * n * accBytes}
+		fn := &FuncDesc{N: chanTile(c0, c1), B: matBox(0, 1, c0, c1)}
+		if j == 1 {
+			fn.Role = RoleBias
+		}
+		c.updateCompute(states, rs, grad, slots[j], fn, j == 0)
+	}
+}
+
+// chanTile is the tile of channels (or records) [c0,c1).
+func chanTile(c0, c1 int64) Tile { return Tile{Lo: c0, Hi: c1, C0: c0, C1: c1} }
+
+// chunkBox is the box of a chunk of a tensor.
+func chunkBox(k chunk) Box { return actBox(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1) }
+
+// planBatchNormChunks plans a training pass of batch normalisation: chunks of every
+// channel when one row of every channel fits (see the package comment above), else
+// chunks of fewer channels.
+func (c *compiler) planBatchNormChunks(what string, h, ch int64, perChunk func(ni, nc, nr int64) [numRoles]int64) (ni, nc, nr int64, err error) {
+	if ni, nc, nr, err = c.planChunks(what, c.batch, h, []int64{ch}, [numRoles]int64{}, perChunk); err == nil {
+		return ni, nc, nr, nil
+	}
+	return c.planChunks(what, c.batch, h, alignedChannels(ch), [numRoles]int64{}, perChunk)
 }
 
 // alignedChannels lists the channel counts a batch normalisation chunk may have, most
@@ -151,13 +200,20 @@ func (c *compiler) forwardBatchNorm(i int) error {
 	y := view(c.out[i], ch, h, w, ab)
 	side := c.side[i]
 	paramBytes := func(c0, c1 int64) int64 { rs, _ := c.normParams(i, c0, c1); return regionsBytes(rs) }
-	ni, nc, nr, err := c.planChunks("batch normalisation", c.batch, h, alignedChannels(ch), [numRoles]int64{}, func(ni, nc, nr int64) [numRoles]int64 {
+	perChunk := func(ni, nc, nr int64) [numRoles]int64 {
 		var r [numRoles]int64
 		r[roleInputs] = 2 * chunkBytes([]streamIn{x}, chunk{0, ni, 0, nc, 0, nr})
 		r[roleWeights] = paramBytes(0, nc)
 		r[roleOutputs] = 2*regionsBytes(y.regions(0, ni, 0, nc, 0, nr)) + nc*(normFields+2)*4
 		return r
-	})
+	}
+	var ni, nc, nr int64
+	var err error
+	if c.opt.ForwardOnly {
+		ni, nc, nr, err = c.planChunks("batch normalisation", c.batch, h, alignedChannels(ch), [numRoles]int64{}, perChunk)
+	} else {
+		ni, nc, nr, err = c.planBatchNormChunks("batch normalisation", h, ch, perChunk)
+	}
 	if err != nil {
 		return err
 	}
@@ -179,14 +235,19 @@ func (c *compiler) forwardBatchNorm(i int) error {
 		runRs := []region{side.running.region(0, 1, 2*c0, 2*c1)}
 		running := &operandSlot{s: run, class: ClassOther, bits: 32, bytes: regionsBytes(runRs)}
 		c.load(runRs, ClassOther, 32, run)
+		chans := chanTile(c0, c1)
 		if c.opt.ForwardOnly {
+			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormCoefs}
 			c.vector(VNormScale, c1-c0, running, params, all)
 		} else {
 			c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
+				c.fn = &FuncDesc{A: chunkBox(k), N: chans}
 				c.vector(VNormStats, k.elems(w), in, all, all)
 			})
+			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormCoefs}
 			c.vector(VNormScale, c1-c0, all, params, all)
 			// The running statistics move towards the batch's.
+			c.fn = &FuncDesc{N: chans, Role: RoleNormRunning}
 			c.vector(VNormScale, c1-c0, all, running, running)
 			c.store(runRs, ClassOther, 32, run)
 			c.store([]region{side.stats.region(0, 1, normFields*c0, normFields*c1)}, ClassActivations, 32, rec)
@@ -195,6 +256,7 @@ func (c *compiler) forwardBatchNorm(i int) error {
 		c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
 			rs := y.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
 			o := &operandSlot{s: yPair.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(rs)}
+			c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans}
 			c.vector(VNormApply, k.elems(w), in, all, o)
 			c.store(rs, ClassActivations, c.num.actBits, o.s)
 		})
@@ -216,10 +278,10 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 	needDX := c.net.NeedsBackwardData(i)
 	saved := c.side[i].stats
 	accBytes := int64(c.num.accBits / 8)
-	ni, nc, nr, err := c.planChunks("batch normalisation backward", c.batch, h, alignedChannels(ch), [numRoles]int64{}, func(ni, nc, nr int64) [numRoles]int64 {
+	ni, nc, nr, err := c.planBatchNormChunks("batch normalisation backward", h, ch, func(ni, nc, nr int64) [numRoles]int64 {
 		var r [numRoles]int64
 		r[roleInputs] = 2 * chunkBytes(ins, chunk{0, ni, 0, nc, 0, nr})
-		r[roleOutputs] = 2*nc*normFields*4 + 2*nc*accBytes + c.normUpdateBytes(i, nc)
+		r[roleOutputs] = nc*normFields*4 + 2*nc*accBytes + c.normUpdateBytes(i, nc)
 		if needDX {
 			r[roleOutputs] += 2 * regionsBytes(dx.regions(0, ni, 0, nc, 0, nr))
 		}
@@ -228,9 +290,10 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 	if err != nil {
 		return cur, err
 	}
-	fwd := c.newSlot(roleOutputs, nc*normFields*4)  // the records saved by the forward pass
-	sums := c.newSlot(roleOutputs, nc*normFields*4) // this pass's sums, then dx's coefficients
-	grads := c.newSlot(roleOutputs, 2*nc*accBytes)  // dgamma, then dbeta
+	// The records the forward pass saved, then this pass's sums beside its sums of x
+	// and x^2, then dx's coefficients.
+	sums := c.newSlot(roleOutputs, nc*normFields*4)
+	grads := c.newSlot(roleOutputs, 2*nc*accBytes) // dgamma, then dbeta
 	upd := c.newNormUpdate(i, nc)
 	inPair := c.newPair(roleInputs, chunkBytes(ins, chunk{0, ni, 0, nc, 0, nr}))
 	var dxPair *pair
@@ -242,26 +305,34 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 	}
 	for c0 := int64(0); c0 < ch; c0 += nc {
 		c1 := min(c0+nc, ch)
+		chans := chanTile(c0, c1)
 		chunks := gridChunks(c.batch, ni, c0, c1, h, nr)
 		c.phase = models.BackwardWeight
-		c.load([]region{saved.region(0, 1, normFields*c0, normFields*c1)}, ClassActivations, 32, fwd)
+		c.load([]region{saved.region(0, 1, normFields*c0, normFields*c1)}, ClassActivations, 32, sums)
+		// gamma, which dx's coefficients need, is the update's copy: load it first.
+		params := upd.load(c, c0, c1)
+		c.phase = models.BackwardWeight
 		allSums := records(sums, ClassGradients, 0, c1-c0, normFields)
-		fwdAll := records(fwd, ClassActivations, 0, c1-c0, normFields)
 		c.streamChunks(chunks, ins, inPair, nil, func(k chunk, in *operandSlot) {
+			c.fn = &FuncDesc{A: chunkBox(k), N: chans}
 			c.vector(VNormGradStats, k.elems(w), in, allSums, allSums)
 		})
-		c.vector(VNormScale, c1-c0, allSums, fwdAll, &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: 2 * (c1 - c0) * accBytes})
+		gamma := params[0][0]
+		c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormGrads}
+		c.vector(VNormScale, c1-c0, allSums, gamma, &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: 2 * (c1 - c0) * accBytes})
 		if needDX {
 			c.phase = models.BackwardData
-			c.vector(VNormScale, c1-c0, allSums, fwdAll, allSums)
+			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormBackCoefs}
+			c.vector(VNormScale, c1-c0, allSums, gamma, allSums)
 			c.streamChunks(reversed(chunks), ins, inPair, nil, func(k chunk, in *operandSlot) {
 				rs := dx.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
 				o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
+				c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans}
 				c.vector(VNormBackward, k.elems(w), in, allSums, o)
 				c.store(rs, ClassErrors, c.num.errBits, o.s)
 			})
 		}
-		upd.emit(c, grads, c0, c1)
+		upd.compute(c, grads, c0, c1, params)
 	}
 	if needDX {
 		return 1 - cur, nil
@@ -321,10 +392,14 @@ func (c *compiler) forwardLayerNorm(i int) error {
 		posRec := records(coef, ClassActivations, 0, pos, layerNormFields)
 		all := records(coef, ClassActivations, 0, pos+ch, layerNormFields)
 		elems := k.images() * ch * positions
+		recs := chanTile(k.n0*positions, k.n1*positions)
+		c.fn = &FuncDesc{A: chunkBox(k), N: recs}
 		c.vector(VNormStats, elems, in, posRec, posRec)
+		c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormCoefs}
 		c.vector(VNormScale, pos+ch, posRec, par, all)
 		rs := y.regions(k.n0, k.n1, 0, ch, 0, h)
 		o := &operandSlot{s: yPair.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(rs)}
+		c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs}
 		c.vector(VLayerNormApply, elems, in, all, o)
 		c.store(rs, ClassActivations, c.num.actBits, o.s)
 		if !c.opt.ForwardOnly {
@@ -398,17 +473,22 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 		posRec := records(coef, ClassActivations, 0, pos, layerNormFields)
 		withParams := records(coef, ClassActivations, 0, pos+ch, layerNormFields)
 		elems := k.images() * ch * positions
+		recs := chanTile(k.n0*positions, k.n1*positions)
 		c.phase = models.BackwardWeight
+		c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormParams}
 		c.vector(VNormScale, pos+ch, posRec, par, withParams)
+		c.fn = &FuncDesc{A: chunkBox(k), N: recs}
 		c.vector(VLayerNormWGrad, elems, in, withParams, gradOp)
 		if !needDX {
 			return
 		}
 		c.phase = models.BackwardData
 		sums := records(coef, ClassGradients, pos+ch, 2*pos+ch, layerNormFields)
+		c.fn = &FuncDesc{A: chunkBox(k), N: recs}
 		c.vector(VLayerNormDGradStats, elems, in, withParams, sums)
 		rs := dx.regions(k.n0, k.n1, 0, ch, 0, h)
 		o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
+		c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs}
 		c.vector(VLayerNormBackward, elems, in, records(coef, ClassActivations, 0, 2*pos+ch, layerNormFields), o)
 		c.store(rs, ClassErrors, c.num.errBits, o.s)
 	})
