@@ -244,6 +244,9 @@ type sideTensors struct {
 	// (rows of T per example, head and query).
 	qkv, context act4
 	probs        mat2
+	// grad is an embedding's gradient table, when the batch's tokens take several
+	// chunks (see backwardEmbeddingTable).
+	grad mat2
 }
 
 // paramState is one tensor of a layer's parameters as the update sees it.

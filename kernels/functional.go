@@ -68,11 +68,15 @@ const (
 	RoleNormGrads     // sums of the backward pass to the gradients of scale and shift
 	RoleNormBackCoefs // sums and parameters to the coefficients of the input's error
 	RoleNormParams    // layer normalisation's backward: its parameters into records
+	// RoleNormMax marks the first pass over a normalisation that takes several chunks:
+	// it finds the largest coefficient, which sets the exponent the second pass fixes
+	// every coefficient at.
+	RoleNormMax
 	NumRoles
 )
 
 var roleNames = [...]string{"none", "bias", "qkv", "scores", "context", "out", "dp", "dv", "dq", "dk",
-	"norm_coefs", "norm_running", "norm_grads", "norm_back_coefs", "norm_params"}
+	"norm_coefs", "norm_running", "norm_grads", "norm_back_coefs", "norm_params", "norm_max"}
 
 func (r Role) String() string {
 	if r < NumRoles {

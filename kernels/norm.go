@@ -386,15 +386,47 @@ func (c *compiler) forwardLayerNorm(i int) error {
 		return err
 	}
 	stats := c.side[i].stats
-	c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
+	// The integer numerics fix every position's coefficients at one exponent for the
+	// batch: when the batch takes several chunks, a first pass takes every chunk's
+	// statistics (kept in the saved-statistics tensor) and the largest coefficient, and
+	// the second normalises, last chunk first.
+	twoPass := len(chunks) > 1 && !c.opt.ForwardOnly
+	stats1 := func(k chunk, in, posRec *operandSlot, recs Tile) {
+		c.fn = &FuncDesc{A: chunkBox(k), N: recs}
+		c.vector(VNormStats, k.images()*ch*positions, in, posRec, posRec)
+	}
+	if twoPass {
+		c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
+			coef := coefPair.fresh()
+			pos := k.images() * positions
+			posRec := records(coef, ClassActivations, 0, pos, layerNormFields)
+			recs := chanTile(k.n0*positions, k.n1*positions)
+			stats1(k, in, posRec, recs)
+			c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormMax}
+			c.vector(VNormScale, pos, posRec, par, posRec)
+			c.store([]region{stats.region(k.n0, k.n1, 0, stats.cols)}, ClassActivations, 32, coef)
+		})
+		chunks = reversed(chunks)
+	}
+	var staged []*slot
+	stage := func(k chunk) {
 		coef := coefPair.fresh()
+		if twoPass {
+			c.load([]region{stats.region(k.n0, k.n1, 0, stats.cols)}, ClassActivations, 32, coef)
+		}
+		staged = append(staged, coef)
+	}
+	c.streamChunks(chunks, []streamIn{x}, xPair, stage, func(k chunk, in *operandSlot) {
+		coef := staged[0]
+		staged = staged[1:]
 		pos := k.images() * positions
 		posRec := records(coef, ClassActivations, 0, pos, layerNormFields)
 		all := records(coef, ClassActivations, 0, pos+ch, layerNormFields)
 		elems := k.images() * ch * positions
 		recs := chanTile(k.n0*positions, k.n1*positions)
-		c.fn = &FuncDesc{A: chunkBox(k), N: recs}
-		c.vector(VNormStats, elems, in, posRec, posRec)
+		if !twoPass {
+			stats1(k, in, posRec, recs)
+		}
 		c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormCoefs}
 		c.vector(VNormScale, pos+ch, posRec, par, all)
 		rs := y.regions(k.n0, k.n1, 0, ch, 0, h)
@@ -428,24 +460,36 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 	// Per chunk: the saved per-position records, gamma and beta, then the per-position
 	// sums of g and g*x_hat.
 	coefBytes := func(ni int64) int64 { return (2*ni*positions + ch) * layerNormFields * 4 }
-	var fixed [numRoles]int64
-	fixed[roleWeights] = regionsBytes(prs)
-	fixed[roleOutputs] = 2*ch*accBytes + c.normUpdateBytes(i, ch)
-	chunks, err := c.layerNormChunks("layer normalisation backward", fixed, func(ni int64) [numRoles]int64 {
-		var r [numRoles]int64
-		r[roleInputs] = 2 * chunkBytes(ins, chunk{0, ni, 0, ch, 0, h})
-		r[roleOutputs] = 2 * coefBytes(ni)
-		if needDX {
-			r[roleOutputs] += 2 * regionsBytes(dx.regions(0, ni, 0, ch, 0, h))
-		}
-		return r
-	})
+	plan := func(gradBytes int64) ([]chunk, error) {
+		var fixed [numRoles]int64
+		fixed[roleWeights] = regionsBytes(prs)
+		fixed[roleOutputs] = gradBytes + c.normUpdateBytes(i, ch)
+		return c.layerNormChunks("layer normalisation backward", fixed, func(ni int64) [numRoles]int64 {
+			var r [numRoles]int64
+			r[roleInputs] = 2 * chunkBytes(ins, chunk{0, ni, 0, ch, 0, h})
+			r[roleOutputs] = 2 * coefBytes(ni)
+			if needDX {
+				r[roleOutputs] += 2 * regionsBytes(dx.regions(0, ni, 0, ch, 0, h))
+			}
+			return r
+		})
+	}
+	// dgamma and dbeta, as 32-bit accumulators; when the batch takes several chunks,
+	// dgamma's exact sum is 64 bits wide until every chunk is in (the integer numerics
+	// narrow it with one shift for all channels).
+	gradBytes := 2 * ch * accBytes
+	chunks, err := plan(gradBytes)
+	if err == nil && len(chunks) > 1 {
+		gradBytes = 3 * ch * accBytes
+		chunks, err = plan(gradBytes)
+	}
 	if err != nil {
 		return cur, err
 	}
+	multi := len(chunks) > 1
 	ni := chunks[0].images()
 	par := c.loadParams(prs, pbits)
-	grads := c.newSlot(roleOutputs, 2*ch*accBytes) // dgamma, then dbeta
+	grads := c.newSlot(roleOutputs, gradBytes)
 	upd := c.newNormUpdate(i, ch)
 	inPair := c.newPair(roleInputs, chunkBytes(ins, chunks[0]))
 	coefPair := c.newPair(roleOutputs, coefBytes(ni))
@@ -456,7 +500,7 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 	if err := c.checkAlloc(); err != nil {
 		return cur, err
 	}
-	gradOp := &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: 2 * ch * accBytes}
+	gradOp := &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: gradBytes}
 	// The saved records of a chunk load with its dy and x, into the half of coefPair
 	// the chunk's work then uses.
 	var coefs []*slot
@@ -466,32 +510,56 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 		c.load([]region{stats.region(k.n0, k.n1, 0, stats.cols)}, ClassActivations, 32, coef)
 		coefs = append(coefs, coef)
 	}
-	c.streamChunks(chunks, ins, inPair, stage, func(k chunk, in *operandSlot) {
-		coef := coefs[0]
-		coefs = coefs[1:]
-		pos := k.images() * positions
-		posRec := records(coef, ClassActivations, 0, pos, layerNormFields)
-		withParams := records(coef, ClassActivations, 0, pos+ch, layerNormFields)
-		elems := k.images() * ch * positions
-		recs := chanTile(k.n0*positions, k.n1*positions)
-		c.phase = models.BackwardWeight
-		c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormParams}
-		c.vector(VNormScale, pos+ch, posRec, par, withParams)
-		c.fn = &FuncDesc{A: chunkBox(k), N: recs}
-		c.vector(VLayerNormWGrad, elems, in, withParams, gradOp)
-		if !needDX {
-			return
+	// work is a chunk's share of the pass: the gradients (wgrad), the error's per-position
+	// sums (a first pass of several marks them as finding the largest coefficient),
+	// the error itself (dgrad).
+	work := func(wgrad, dgrad bool) func(k chunk, in *operandSlot) {
+		return func(k chunk, in *operandSlot) {
+			coef := coefs[0]
+			coefs = coefs[1:]
+			pos := k.images() * positions
+			posRec := records(coef, ClassActivations, 0, pos, layerNormFields)
+			withParams := records(coef, ClassActivations, 0, pos+ch, layerNormFields)
+			elems := k.images() * ch * positions
+			recs := chanTile(k.n0*positions, k.n1*positions)
+			c.phase = models.BackwardWeight
+			c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormParams}
+			c.vector(VNormScale, pos+ch, posRec, par, withParams)
+			if wgrad {
+				c.fn = &FuncDesc{A: chunkBox(k), N: recs}
+				c.vector(VLayerNormWGrad, elems, in, withParams, gradOp)
+			}
+			if !needDX {
+				return
+			}
+			c.phase = models.BackwardData
+			sums := records(coef, ClassGradients, pos+ch, 2*pos+ch, layerNormFields)
+			c.fn = &FuncDesc{A: chunkBox(k), N: recs}
+			if multi && !dgrad {
+				c.fn.Role = RoleNormMax
+			}
+			c.vector(VLayerNormDGradStats, elems, in, withParams, sums)
+			if !dgrad {
+				return
+			}
+			rs := dx.regions(k.n0, k.n1, 0, ch, 0, h)
+			o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
+			c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs}
+			c.vector(VLayerNormBackward, elems, in, records(coef, ClassActivations, 0, 2*pos+ch, layerNormFields), o)
+			c.store(rs, ClassErrors, c.num.errBits, o.s)
 		}
-		c.phase = models.BackwardData
-		sums := records(coef, ClassGradients, pos+ch, 2*pos+ch, layerNormFields)
-		c.fn = &FuncDesc{A: chunkBox(k), N: recs}
-		c.vector(VLayerNormDGradStats, elems, in, withParams, sums)
-		rs := dx.regions(k.n0, k.n1, 0, ch, 0, h)
-		o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
-		c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs}
-		c.vector(VLayerNormBackward, elems, in, records(coef, ClassActivations, 0, 2*pos+ch, layerNormFields), o)
-		c.store(rs, ClassErrors, c.num.errBits, o.s)
-	})
+	}
+	c.streamChunks(chunks, ins, inPair, stage, work(true, !multi))
+	if multi {
+		// dgamma narrowed to 32 bits beside dbeta; then the input's error, last chunk
+		// first, with the coefficients' exponent the first pass found.
+		c.phase = models.BackwardWeight
+		c.fn = &FuncDesc{N: chanTile(0, ch), Role: RoleNormGrads}
+		c.vector(VNormScale, ch, gradOp, nil, &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: 2 * ch * accBytes})
+		if needDX {
+			c.streamChunks(reversed(chunks), ins, inPair, stage, work(false, true))
+		}
+	}
 	upd.emit(c, grads, 0, ch)
 	if needDX {
 		return 1 - cur, nil

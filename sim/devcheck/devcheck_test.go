@@ -196,6 +196,32 @@ func TestPoliciesAndBitChanges(t *testing.T) {
 	}
 }
 
+// TestChunkedLayersMatchHost shrinks the SRAM until the layers whose integer numerics
+// span the whole batch take several chunks: layer normalisation (two passes, the first
+// finding the coefficients' exponent), the embedding's update (its errors summed into
+// a gradient table first), the loss (a first pass finding the error's scale), batch
+// normalisation (statistics accumulated over chunks of images and rows).
+func TestChunkedLayersMatchHost(t *testing.T) {
+	for _, c := range []struct {
+		net  *models.Network
+		sram string
+	}{
+		{tinyTransformer(t), "8KiB"},
+		{kindsNet(), "4KiB"},
+	} {
+		prof := profile(t, configs.Default)
+		if err := prof.ApplySets([]string{"sram.global.capacity=" + c.sram}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := train.DefaultConfig(numerics.RCT)
+		cfg.Batch, cfg.Policy = 8, grow()
+		res := check(t, c.net, prof, cfg, 2, hooks{})
+		if !res.BitExact || res.BitChanges == 0 {
+			t.Errorf("%s in %s: %s (%d width changes)", c.net.Name, c.sram, res.Detail, res.BitChanges)
+		}
+	}
+}
+
 // TestCheckDetectsADifference makes the device's state differ from the host's (one
 // weight moved by one grid step) and expects the check to say so.
 func TestCheckDetectsADifference(t *testing.T) {

@@ -93,11 +93,20 @@ type layerRegs struct {
 	o, do       int // the context and its error
 	ds, dqkv    int // the scores' error and [dQ dK dV]
 	gammaGrad   int // the exponent of a normalisation's scale gradient
-	premerge    int // the error of the layer's output before a residual's error merges in
-	merging     bool
-	run         numerics.RunningStats // batch normalisation's running statistics registers (Exp, Set)
-	runNext     numerics.RunningStats // and their values after this step
-	runUpdated  bool
+	// A layer normalisation of several chunks: the largest coefficients its first
+	// passes found (forward: of x_hat; backward: of dx's two terms), and over how many
+	// positions.
+	maxA, maxBackA, maxBackB float64
+	maxCount, maxBackCount   int64
+	// A loss of several chunks: the largest error its first pass found, over how many
+	// positions.
+	lossMax    float64
+	lossCount  int64
+	premerge   int // the error of the layer's output before a residual's error merges in
+	merging    bool
+	run        numerics.RunningStats // batch normalisation's running statistics registers (Exp, Set)
+	runNext    numerics.RunningStats // and their values after this step
+	runUpdated bool
 }
 
 // gradRegs are a weight layer's gradient registers: per segment (a run of rows with one

@@ -449,18 +449,22 @@ func (d *Device) layerNormScale(in *kernels.Instr) error {
 	L := &d.state.Layers[d.weights[i]]
 	ch := int64(l.In.C)
 	pos := f.N.Hi - f.N.Lo
+	all := int64(d.prog.Batch) * int64(l.In.H*l.In.W)
+	regs := &d.regs[i]
 	if err := records(in.A, pos, lnRecord, "records"); err != nil {
 		return err
 	}
-	if err := records(in.C, pos+ch, lnRecord, "records"); err != nil {
-		return err
+	if f.Role != kernels.RoleNormMax {
+		if err := records(in.C, pos+ch, lnRecord, "records"); err != nil {
+			return err
+		}
 	}
 	gamma, beta, err := d.params(in.B, l, L, 0, ch)
 	if err != nil {
 		return err
 	}
 	out := d.slot(in.C)
-	if f.Role == kernels.RoleNormCoefs {
+	if f.Role == kernels.RoleNormCoefs || f.Role == kernels.RoleNormMax {
 		ex, err := d.inExp(i)
 		if err != nil {
 			return err
@@ -472,8 +476,24 @@ func (d *Device) layerNormScale(in *kernels.Instr) error {
 			rs := numerics.NormInvStd(ch, s1, s2, ex)
 			a[r], c[r] = numerics.NormForwardCoefs(float64(s1)/float64(ch), rs, 1, 0)
 		}
-		A, C := make([]int64, pos), make([]int64, pos)
-		d.regs[i].coefExp = numerics.FixCoefs(a, nil, c, A, nil, C)
+		if f.Role == kernels.RoleNormMax {
+			// The first of two passes: only the largest coefficient.
+			for _, v := range a {
+				regs.maxA = max(regs.maxA, math.Abs(v))
+			}
+			regs.maxCount += pos
+			return nil
+		}
+		if pos != all {
+			// One chunk of several: the exponent of the batch's largest coefficient,
+			// which the first pass found, is the one FixCoefs gives with it included.
+			if regs.maxCount != all {
+				return fmt.Errorf("coefficients of %d of the batch's %d positions, but the first pass saw %d", pos, all, regs.maxCount)
+			}
+			a, c = append(a, regs.maxA), append(c, 0)
+		}
+		A, C := make([]int64, len(a)), make([]int64, len(a))
+		regs.coefExp = numerics.FixCoefs(a, nil, c, A, nil, C)
 		for r := range pos {
 			if err := putField(out, r*lnRecord, 4, false, A[r], "coefficient A"); err != nil {
 				return err
@@ -584,12 +604,23 @@ func (d *Device) layerNormWGrad(in *kernels.Instr) error {
 	}
 	ch, w := int64(l.In.C), int64(l.In.W)
 	positions := int64(l.In.H) * w
-	if in.C.Bytes != 8*ch {
+	all := int64(d.prog.Batch) * positions
+	whole := f.N.Lo == 0 && f.N.Hi == all
+	// The whole batch at once: dgamma and dbeta as int32 planes. A chunk of several:
+	// dgamma's exact sum as int64, then dbeta's as int32, accumulated from the first
+	// chunk on (layerNormNarrow finishes them).
+	if (whole && in.C.Bytes != 8*ch) || (!whole && in.C.Bytes != 12*ch) {
 		return fmt.Errorf("gradients of %d bytes for %d channels", in.C.Bytes, ch)
 	}
 	s, rec := d.slot(in.A), d.slot(in.B)
 	dy, x := s[offs[0]:], s[offs[1]:]
 	gsum, gb := make([]int64, ch), make([]int64, ch)
+	out := d.slot(in.C)
+	if !whole && f.N.Lo > 0 {
+		for c := range ch {
+			gsum[c], gb[c] = field(out, 8*c, 8, false), int64(readAcc(out, 2*ch+c))
+		}
+	}
 	xr, dr, xhat := make([]int8, ch), make([]int8, ch), make([]int64, ch)
 	for n := f.A.N0; n < f.A.N1; n++ {
 		for p := range positions {
@@ -604,18 +635,49 @@ func (d *Device) layerNormWGrad(in *kernels.Instr) error {
 			}
 		}
 	}
+	if !whole {
+		for c := range ch {
+			putField(out, 8*c, 8, false, gsum[c], "Σdy*x_hat")
+			if err := putField(out, 8*ch+4*c, 4, false, gb[c], "Σdy"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return d.layerNormGrads(i, gsum, gb, out)
+}
+
+// layerNormGrads writes layer normalisation's gradients: gamma's exact sums narrowed
+// to int32 with one shift (numerics.Narrow32), beta's saturated to int32.
+func (d *Device) layerNormGrads(i int, gsum, gb []int64, out []byte) error {
 	ee, err := d.outErrExp(i)
 	if err != nil {
 		return err
 	}
+	ch := int64(len(gsum))
 	gw := make([]int32, ch)
 	d.regs[i].gammaGrad = ee + d.regs[i].coefExp + numerics.Narrow32(gsum, gw)
-	out := d.slot(in.C)
 	for c := range ch {
 		writeAcc(out, c, gw[c])
 		writeAcc(out, ch+c, int32(numerics.Saturate(gb[c], 32)))
 	}
 	return nil
+}
+
+// layerNormNarrow finishes the gradients a layer normalisation of several chunks
+// accumulated (see layerNormWGrad).
+func (d *Device) layerNormNarrow(in *kernels.Instr) error {
+	i := int(in.Layer)
+	ch := int64(d.net.Layers[i].In.C)
+	if in.A.Bytes != 12*ch || in.C.Bytes != 8*ch || in.A.Offset != in.C.Offset || in.A.Buffer != in.C.Buffer {
+		return fmt.Errorf("narrowing %d bytes of gradients into %d for %d channels", in.A.Bytes, in.C.Bytes, ch)
+	}
+	s := d.slot(in.A)
+	gsum, gb := make([]int64, ch), make([]int64, ch)
+	for c := range ch {
+		gsum[c], gb[c] = field(s, 8*c, 8, false), int64(readAcc(s, 2*ch+c))
+	}
+	return d.layerNormGrads(i, gsum, gb, d.slot(in.C))
 }
 
 // layerNormDGradStats takes per position Σu and Σu*x, u = gamma*dy.
@@ -658,7 +720,58 @@ func (d *Device) layerNormDGradStats(in *kernels.Instr) error {
 			}
 		}
 	}
+	if f.Role == kernels.RoleNormMax {
+		// The first of two passes: the largest coefficients of dx.
+		a, b, _, err := d.layerNormBackCoefs(in, out)
+		if err != nil {
+			return err
+		}
+		regs := &d.regs[i]
+		for r := range a {
+			regs.maxBackA, regs.maxBackB = max(regs.maxBackA, math.Abs(a[r])), max(regs.maxBackB, math.Abs(b[r]))
+		}
+		regs.maxBackCount += pos
+	}
 	return nil
+}
+
+// layerNormBackCoefs computes the coefficients of dx = a*u + b*x + c for the positions
+// of a backward chunk (numerics.NormBackwardCoefs): the sums of x from x itself, those
+// of u from the sums records.
+func (d *Device) layerNormBackCoefs(in *kernels.Instr, sums []byte) (a, b, c []float64, err error) {
+	i := int(in.Layer)
+	l := &d.net.Layers[i]
+	f := in.Fn
+	L := &d.state.Layers[d.weights[i]]
+	ch, w := int64(l.In.C), int64(l.In.W)
+	positions := int64(l.In.H) * w
+	pos := f.N.Hi - f.N.Lo
+	ex, err := d.inExp(i)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ee, err := d.outErrExp(i)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	x := d.slot(in.A)[boxBytes(f.A, w):]
+	scale := math.Ldexp(1, L.WExp+ee-ex)
+	a, b, c = make([]float64, pos), make([]float64, pos), make([]float64, pos)
+	xr := make([]int8, ch)
+	for r := range pos {
+		n, p := f.A.N0+r/positions, r%positions
+		lnRow(x, f.A, w, n, p, xr)
+		var s1, s2 int64
+		for _, v := range xr {
+			s1 += int64(v)
+			s2 += int64(v) * int64(v)
+		}
+		su := field(sums, r*lnRecord, 4, false)
+		sux := field(sums, r*lnRecord+4, 4, false)
+		rs := numerics.NormInvStd(ch, s1, s2, ex)
+		a[r], b[r], c[r], _ = numerics.NormBackwardCoefs(ch, float64(s1)/float64(ch), rs, float64(su), float64(sux), scale)
+	}
+	return a, b, c, nil
 }
 
 // layerNormBackward is dx = A*u + B*x + C per position (numerics.NormBackwardCoefs,
@@ -668,7 +781,6 @@ func (d *Device) layerNormBackward(in *kernels.Instr) error {
 	i := int(in.Layer)
 	l := &d.net.Layers[i]
 	f := in.Fn
-	L := &d.state.Layers[d.weights[i]]
 	offs, err := lnChunk(in, l, 2)
 	if err != nil {
 		return err
@@ -683,36 +795,26 @@ func (d *Device) layerNormBackward(in *kernels.Instr) error {
 	if err := records(in.B, 2*pos+ch, lnRecord, "records"); err != nil {
 		return err
 	}
-	ex, err := d.inExp(i)
-	if err != nil {
-		return err
-	}
-	ee, err := d.outErrExp(i)
-	if err != nil {
-		return err
-	}
 	dy, x := s[offs[0]:], s[offs[1]:]
 	gamma := make([]int64, ch)
 	for c := range ch {
 		gamma[c] = int64(readAcc(rec, 2*(pos+c)))
 	}
-	scale := math.Ldexp(1, L.WExp+ee-ex)
-	a, b, c := make([]float64, pos), make([]float64, pos), make([]float64, pos)
-	xr := make([]int8, ch)
-	for r := range pos {
-		n, p := f.A.N0+r/positions, r%positions
-		lnRow(x, f.A, w, n, p, xr)
-		var s1, s2 int64
-		for _, v := range xr {
-			s1 += int64(v)
-			s2 += int64(v) * int64(v)
-		}
-		su := field(rec, (pos+ch+r)*lnRecord, 4, false)
-		sux := field(rec, (pos+ch+r)*lnRecord+4, 4, false)
-		rs := numerics.NormInvStd(ch, s1, s2, ex)
-		a[r], b[r], c[r], _ = numerics.NormBackwardCoefs(ch, float64(s1)/float64(ch), rs, float64(su), float64(sux), scale)
+	a, b, c, err := d.layerNormBackCoefs(in, rec[(pos+ch)*lnRecord:])
+	if err != nil {
+		return err
 	}
-	A, B, C := make([]int64, pos), make([]int64, pos), make([]int64, pos)
+	if all := int64(d.prog.Batch) * positions; pos != all {
+		// One chunk of several: the exponent of the batch's largest coefficients,
+		// found by the first pass.
+		regs := &d.regs[i]
+		if regs.maxBackCount != all {
+			return fmt.Errorf("the input's error at %d of the batch's %d positions, but the first pass saw %d", pos, all, regs.maxBackCount)
+		}
+		a, b, c = append(a, regs.maxBackA), append(b, regs.maxBackB), append(c, 0)
+	}
+	xr := make([]int8, ch)
+	A, B, C := make([]int64, len(a)), make([]int64, len(a)), make([]int64, len(a))
 	e := numerics.FixCoefs(a, b, c, A, B, C)
 	acc := make([]int64, in.C.Bytes)
 	u, dr, row := make([]int64, ch), make([]int8, ch), make([]int64, ch)

@@ -3,6 +3,7 @@ package functional
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
@@ -532,20 +533,26 @@ func (d *Device) avgPoolBackward(in *kernels.Instr) error {
 
 // loss runs numerics.SoftmaxXentRound on the logits of every labelled position (rows
 // of classes, gathered from the channel-major layout) and scatters the error back.
+//
+// A batch too large to hold at once is two passes of chunks: the first stores nothing
+// and finds the largest error, whose exponent quantises every error in the second.
+// Each row's loss and error are then numerics.SoftmaxXentRound's of that row, the
+// summed loss is added row by row in the batch's order, and the errors are quantised
+// as SoftmaxXentRound quantises them, with the batch's exponent and the random bits of
+// their place in the batch.
 func (d *Device) loss(in *kernels.Instr) error {
 	i := int(in.Layer)
 	l := &d.net.Layers[i]
 	f := in.Fn
 	classes, positions := int64(l.Out.C), int64(l.Out.H*l.Out.W)
 	imgs := f.A.N1 - f.A.N0
-	if imgs != int64(d.prog.Batch) {
-		return errors.New("a loss split over several chunks is not executed functionally")
-	}
 	rows := imgs * positions
+	all := int64(d.prog.Batch) * positions
 	logits := make([]int8, rows*classes)
 	labels := make([]int32, rows)
-	a, lab, c := d.slot(in.A), d.slot(in.B), d.slot(in.C)
-	if in.A.Bytes != rows*classes || in.C.Bytes != rows*classes {
+	a, lab := d.slot(in.A), d.slot(in.B)
+	store := in.C.Bytes > 0
+	if in.A.Bytes != rows*classes || (store && in.C.Bytes != rows*classes) {
 		return fmt.Errorf("logits of %d bytes and errors of %d for %d positions of %d classes", in.A.Bytes, in.C.Bytes, rows, classes)
 	}
 	labelBytes := in.B.Bytes / rows
@@ -572,17 +579,60 @@ func (d *Device) loss(in *kernels.Instr) error {
 	errs := make([]int8, len(logits))
 	prob := make([]float64, len(logits))
 	st := d.state
-	e, loss, correct := numerics.SoftmaxXentRound(logits, exp, int(classes), labels, int(rows), st.LossRounding,
-		numerics.RandKey(st.Seed, numerics.LossStream(st.Step)), 0, prob, errs)
-	for n := range imgs {
-		for p := range positions {
-			for cl := range classes {
-				c[(n*classes+cl)*positions+p] = byte(errs[(n*positions+p)*classes+cl])
+	key := numerics.RandKey(st.Seed, numerics.LossStream(st.Step))
+	scatter := func() {
+		c := d.slot(in.C)
+		for n := range imgs {
+			for p := range positions {
+				for cl := range classes {
+					c[(n*classes+cl)*positions+p] = byte(errs[(n*positions+p)*classes+cl])
+				}
 			}
 		}
 	}
-	d.lossSum, d.correct = loss, correct
-	d.setErr(i, e, c, f.C, positions)
+	if rows == all && store {
+		e, loss, correct := numerics.SoftmaxXentRound(logits, exp, int(classes), labels, int(rows), st.LossRounding, key, 0, prob, errs)
+		scatter()
+		d.lossSum, d.correct = loss, correct
+		d.setErr(i, e, d.slot(in.C), f.C, positions)
+		return nil
+	}
+	// A chunk of several: row by row.
+	first := f.A.N0 * positions * classes // the chunk's first error in the batch
+	var maxErr float64
+	row := make([]int8, classes)
+	for r := range rows {
+		_, loss, correct := numerics.SoftmaxXentRound(logits[r*classes:(r+1)*classes], exp, int(classes), labels[r:r+1], int(all),
+			st.LossRounding, key, 0, prob[r*classes:(r+1)*classes], row)
+		for _, g := range prob[r*classes : (r+1)*classes] {
+			maxErr = max(maxErr, math.Abs(g))
+		}
+		if store {
+			d.lossSum += loss
+			d.correct += correct
+		}
+	}
+	regs := &d.regs[i]
+	if !store {
+		regs.lossMax = max(regs.lossMax, maxErr)
+		regs.lossCount += rows
+		return nil
+	}
+	if regs.lossCount != all {
+		return fmt.Errorf("errors of %d of the batch's %d positions, but the first pass saw %d", rows, all, regs.lossCount)
+	}
+	e := numerics.QuantExp(regs.lossMax, 8)
+	for j, g := range prob {
+		v := math.Ldexp(g, -e)
+		if st.LossRounding == numerics.RoundStochastic {
+			v = math.Floor(v + float64(numerics.RandAt(key, uint64(first)+uint64(j))>>11)*0x1p-53)
+		} else {
+			v = math.Round(v)
+		}
+		errs[j] = int8(v)
+	}
+	scatter()
+	d.setErr(i, e, d.slot(in.C), f.C, positions)
 	return nil
 }
 

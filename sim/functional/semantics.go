@@ -81,9 +81,6 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 		if int(in.Layer) != len(d.net.Layers)-1 {
 			return nil, errors.New("the loss of a layer that is not the last")
 		}
-		if in.C.Bytes == 0 {
-			return nil, errors.New("a loss split over several chunks (its first pass stores nothing)")
-		}
 		ok, h = true, (*Device).loss
 	case kernels.VUpdate, kernels.VGradStat:
 		ok = d.weights[in.Layer] >= 0
@@ -93,6 +90,9 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 		}
 	case kernels.VBiasGrad:
 		ok, h = kind == models.Linear || kind == models.Conv2D || attn || kind == models.PosEmbedding, (*Device).biasGrad
+		if kind == models.Embedding && in.Fn.Index.Bytes > 0 {
+			ok, h = true, (*Device).tokenSums
+		}
 	case kernels.VControl:
 		ok, h = d.weights[in.Layer] >= 0, (*Device).control
 	case kernels.VConvert:
@@ -111,14 +111,19 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 		}
 	case kernels.VCopy:
 		ok, h = phase == models.BackwardData && (kind == models.Add || kind == models.ShortcutAdd), (*Device).copySkip
+		if kind == models.Embedding && in.A.Bytes == 0 {
+			ok, h = true, (*Device).clearGrad
+		}
 	case kernels.VNormStats:
 		ok, h = kind == models.BatchNorm || kind == models.LayerNorm, (*Device).normStats
 	case kernels.VNormScale:
 		switch {
 		case kind == models.BatchNorm && (role == kernels.RoleNormCoefs || role == kernels.RoleNormRunning || role == kernels.RoleNormGrads || role == kernels.RoleNormBackCoefs):
 			ok, h = true, (*Device).batchNormScale
-		case kind == models.LayerNorm && (role == kernels.RoleNormCoefs || role == kernels.RoleNormParams):
+		case kind == models.LayerNorm && (role == kernels.RoleNormCoefs || role == kernels.RoleNormParams || role == kernels.RoleNormMax):
 			ok, h = true, (*Device).layerNormScale
+		case kind == models.LayerNorm && role == kernels.RoleNormGrads:
+			ok, h = true, (*Device).layerNormNarrow
 		case kind == models.BatchNorm || kind == models.LayerNorm:
 			return nil, wrongRole
 		}
@@ -154,20 +159,16 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 }
 
 // static checks what the integer numerics need of an instruction's place in the
-// program beyond its op: a normalisation's coefficients share one exponent across all
-// channels (batch normalisation) or all positions of the batch (layer
-// normalisation), so the instruction that fixes them must see every one.
+// program beyond its op: batch normalisation's coefficients share one exponent across
+// all channels, so the instruction that fixes them must see every one. (Layer
+// normalisation's share one across the batch's positions; a layer of several chunks
+// finds their largest in a first pass, which the device checks as it runs.)
 func (d *Device) static(in *kernels.Instr, l *models.Layer) error {
 	f := in.Fn
 	switch {
 	case l.Kind == models.BatchNorm && in.VOp == kernels.VNormScale && f.Role != kernels.RoleNormRunning:
 		if f.N.C0 != 0 || f.N.C1 != int64(l.In.C) {
 			return fmt.Errorf("it fixes the coefficients of channels %d..%d of %d, but integer batch normalisation fixes every channel's at one exponent", f.N.C0, f.N.C1, l.In.C)
-		}
-	case l.Kind == models.LayerNorm && (in.VOp == kernels.VNormScale && f.Role == kernels.RoleNormCoefs || in.VOp == kernels.VLayerNormWGrad || in.VOp == kernels.VLayerNormBackward):
-		all := int64(d.prog.Batch) * int64(l.In.H*l.In.W)
-		if f.N.C0 != 0 || f.N.C1 != all {
-			return fmt.Errorf("it covers positions %d..%d of the batch's %d, but integer layer normalisation fixes every position's coefficients (and sums its scale's gradient) at one exponent", f.N.C0, f.N.C1, all)
 		}
 	}
 	return nil

@@ -50,7 +50,7 @@ func (d *Device) gradTile(in *kernels.Instr, bias bool) ([]gradElem, error) {
 			}
 			out = append(out, gradElem{idx: c, pos: int64(j), g: g, seg: seg})
 		}
-	case l.Kind == models.PosEmbedding:
+	case l.Kind == models.PosEmbedding || l.Kind == models.Embedding: // whole rows of the table
 		rows := f.B.N1 - f.B.N0
 		if f.B.C0 != 0 || f.B.C1 != cols {
 			return nil, fmt.Errorf("table rows %v", f.B)
@@ -323,5 +323,40 @@ func (d *Device) embeddingUpdate(in *kernels.Instr) error {
 			d.capture(w, int64(t.id)*dim+int64(k), g, e)
 		}
 	}
+	return nil
+}
+
+// tokenSums adds a chunk's errors into the gradient-table rows of its tokens, gathered
+// in index order: each token's rows get its row's sum once, every gathered copy the
+// same (the scatter stores them all).
+func (d *Device) tokenSums(in *kernels.Instr) error {
+	l := &d.net.Layers[in.Layer]
+	dim := int64(l.Out.C)
+	sums, err := d.tokenGrads(in)
+	if err != nil {
+		return err
+	}
+	rows := int64(len(d.sram[in.Fn.Index.Buffer][in.Fn.Index.Offset:in.Fn.Index.End()]))
+	if in.B != in.C || in.C.Bytes != rows*dim*4 {
+		return fmt.Errorf("%d bytes of gradient rows for %d tokens of %d values", in.C.Bytes, rows, dim)
+	}
+	s := d.slot(in.C)
+	for _, t := range sums {
+		for e := range dim {
+			v := int64(readAcc(s, t.rows[0]*dim+e)) + int64(t.g[e])
+			if v != int64(int32(v)) {
+				return fmt.Errorf("the gradient of token %d overflows its 32-bit accumulator", t.id)
+			}
+			for _, r := range t.rows {
+				writeAcc(s, r*dim+e, int32(v))
+			}
+		}
+	}
+	return nil
+}
+
+// clearGrad clears gradient rows after their update (a copy from no source).
+func (d *Device) clearGrad(in *kernels.Instr) error {
+	clear(d.slot(in.C))
 	return nil
 }
