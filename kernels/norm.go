@@ -225,12 +225,30 @@ func (c *compiler) forwardBatchNorm(i int) error {
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
+	// Training in chunks of channels (a layer too wide for chunks of every channel) is
+	// two loops over them: the first takes the statistics and finds the largest
+	// coefficient, the second fixes every coefficient at the exponent it calls for and
+	// normalises, last channels first.
+	split := nc < ch && !c.opt.ForwardOnly
+	apply := func(c0, c1 int64, chunks []chunk, all *operandSlot) {
+		chans := chanTile(c0, c1)
+		c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
+			rs := y.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
+			o := &operandSlot{s: yPair.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(rs)}
+			c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans}
+			c.vector(VNormApply, k.elems(w), in, all, o)
+			c.store(rs, ClassActivations, c.num.actBits, o.s)
+		})
+	}
+	loadParams := func(c0, c1 int64) *operandSlot {
+		prs, bits := c.normParams(i, c0, c1)
+		c.load(prs, ClassWeights, bits, par)
+		return &operandSlot{s: par, class: ClassWeights, bits: bits, bytes: regionsBytes(prs)}
+	}
 	for c0 := int64(0); c0 < ch; c0 += nc {
 		c1 := min(c0+nc, ch)
 		chunks := gridChunks(c.batch, ni, c0, c1, h, nr)
-		prs, bits := c.normParams(i, c0, c1)
-		c.load(prs, ClassWeights, bits, par)
-		params := &operandSlot{s: par, class: ClassWeights, bits: bits, bytes: regionsBytes(prs)}
+		params := loadParams(c0, c1)
 		all := records(rec, ClassActivations, 0, c1-c0, normFields)
 		runRs := []region{side.running.region(0, 1, 2*c0, 2*c1)}
 		running := &operandSlot{s: run, class: ClassOther, bits: 32, bytes: regionsBytes(runRs)}
@@ -244,7 +262,11 @@ func (c *compiler) forwardBatchNorm(i int) error {
 				c.fn = &FuncDesc{A: chunkBox(k), N: chans}
 				c.vector(VNormStats, k.elems(w), in, all, all)
 			})
-			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormCoefs}
+			role := RoleNormCoefs
+			if split {
+				role = RoleNormMax
+			}
+			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: role}
 			c.vector(VNormScale, c1-c0, all, params, all)
 			// The running statistics move towards the batch's.
 			c.fn = &FuncDesc{N: chans, Role: RoleNormRunning}
@@ -253,13 +275,21 @@ func (c *compiler) forwardBatchNorm(i int) error {
 			c.store([]region{side.stats.region(0, 1, normFields*c0, normFields*c1)}, ClassActivations, 32, rec)
 			chunks = reversed(chunks)
 		}
-		c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
-			rs := y.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
-			o := &operandSlot{s: yPair.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(rs)}
-			c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans}
-			c.vector(VNormApply, k.elems(w), in, all, o)
-			c.store(rs, ClassActivations, c.num.actBits, o.s)
-		})
+		if !split {
+			apply(c0, c1, chunks, all)
+		}
+	}
+	if split {
+		last := (ch - 1) / nc * nc
+		for c0 := last; c0 >= 0; c0 -= nc {
+			c1 := min(c0+nc, ch)
+			params := loadParams(c0, c1)
+			all := records(rec, ClassActivations, 0, c1-c0, normFields)
+			c.load([]region{side.stats.region(0, 1, normFields*c0, normFields*c1)}, ClassActivations, 32, rec)
+			c.fn = &FuncDesc{N: chanTile(c0, c1), B: matBox(0, 1, c0, c1), Role: RoleNormCoefs}
+			c.vector(VNormScale, c1-c0, all, params, all)
+			apply(c0, c1, reversed(gridChunks(c.batch, ni, c0, c1, h, nr)), all)
+		}
 	}
 	return nil
 }
@@ -303,6 +333,14 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 	if err := c.checkAlloc(); err != nil {
 		return cur, err
 	}
+	// In chunks of channels, as forward, two loops: the first takes the sums and finds
+	// the largest gradient and coefficients (the sums are kept in a DRAM tensor), the
+	// second fixes them at the exponents those call for.
+	split := nc < ch
+	var kept mat2
+	if split {
+		kept = c.newMat(l.Name+".grad_stats", ClassGradients, i, 1, normFields*ch, 32, 32)
+	}
 	for c0 := int64(0); c0 < ch; c0 += nc {
 		c1 := min(c0+nc, ch)
 		chans := chanTile(c0, c1)
@@ -317,27 +355,54 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 			c.fn = &FuncDesc{A: chunkBox(k), N: chans}
 			c.vector(VNormGradStats, k.elems(w), in, allSums, allSums)
 		})
-		gamma := params[0][0]
-		c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormGrads}
-		c.vector(VNormScale, c1-c0, allSums, gamma, &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: 2 * (c1 - c0) * accBytes})
-		if needDX {
-			c.phase = models.BackwardData
-			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormBackCoefs}
-			c.vector(VNormScale, c1-c0, allSums, gamma, allSums)
-			c.streamChunks(reversed(chunks), ins, inPair, nil, func(k chunk, in *operandSlot) {
-				rs := dx.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
-				o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
-				c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans}
-				c.vector(VNormBackward, k.elems(w), in, allSums, o)
-				c.store(rs, ClassErrors, c.num.errBits, o.s)
-			})
+		if split {
+			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormMax}
+			c.vector(VNormScale, c1-c0, allSums, params[0][0], allSums)
+			c.store([]region{kept.region(0, 1, normFields*c0, normFields*c1)}, ClassGradients, 32, sums)
+			continue
 		}
-		upd.compute(c, grads, c0, c1, params)
+		c.backwardBatchNormFinish(i, c0, c1, chunks, allSums, params, grads, upd, ins, inPair, dx, dxPair, w, needDX)
+	}
+	if split {
+		last := (ch - 1) / nc * nc
+		for c0 := last; c0 >= 0; c0 -= nc {
+			c1 := min(c0+nc, ch)
+			c.phase = models.BackwardWeight
+			c.load([]region{kept.region(0, 1, normFields*c0, normFields*c1)}, ClassGradients, 32, sums)
+			params := upd.load(c, c0, c1)
+			c.phase = models.BackwardWeight
+			allSums := records(sums, ClassGradients, 0, c1-c0, normFields)
+			c.backwardBatchNormFinish(i, c0, c1, gridChunks(c.batch, ni, c0, c1, h, nr), allSums, params, grads, upd, ins, inPair, dx, dxPair, w, needDX)
+		}
 	}
 	if needDX {
 		return 1 - cur, nil
 	}
 	return cur, nil
+}
+
+// backwardBatchNormFinish emits, for channels [c0,c1) whose sums are in allSums, the
+// gradients of gamma and beta, the input's error and the update.
+func (c *compiler) backwardBatchNormFinish(i int, c0, c1 int64, chunks []chunk, allSums *operandSlot, params [2][]*operandSlot,
+	grads *slot, upd *normUpdate, ins []streamIn, inPair *pair, dx act4, dxPair *pair, w int64, needDX bool) {
+	chans := chanTile(c0, c1)
+	accBytes := int64(c.num.accBits / 8)
+	gamma := params[0][0]
+	c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormGrads}
+	c.vector(VNormScale, c1-c0, allSums, gamma, &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: 2 * (c1 - c0) * accBytes})
+	if needDX {
+		c.phase = models.BackwardData
+		c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormBackCoefs}
+		c.vector(VNormScale, c1-c0, allSums, gamma, allSums)
+		c.streamChunks(reversed(chunks), ins, inPair, nil, func(k chunk, in *operandSlot) {
+			rs := dx.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
+			o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
+			c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans}
+			c.vector(VNormBackward, k.elems(w), in, allSums, o)
+			c.store(rs, ClassErrors, c.num.errBits, o.s)
+		})
+	}
+	upd.compute(c, grads, c0, c1, params)
 }
 
 // layerNormChunks plans a layer normalisation pass: chunks of whole examples.

@@ -196,18 +196,35 @@ func TestPoliciesAndBitChanges(t *testing.T) {
 	}
 }
 
+// wideNet has a batch normalisation too wide for chunks of all its channels in a few
+// KiB of SRAM.
+func wideNet() *models.Network {
+	s := func(c, h int) models.Shape { return models.Shape{C: c, H: h, W: h} }
+	return &models.Network{Name: "wide", Input: s(4, 2), Classes: 10, Layers: []models.Layer{
+		{Name: "conv", Kind: models.Conv2D, In: s(4, 2), Out: s(192, 2), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1},
+		{Name: "bn", Kind: models.BatchNorm, In: s(192, 2), Out: s(192, 2), Bias: true},
+		{Name: "relu", Kind: models.ReLU, In: s(192, 2), Out: s(192, 2)},
+		{Name: "pool", Kind: models.AvgPool, In: s(192, 2), Out: s(192, 1), KernelH: 2, KernelW: 2, Stride: 2},
+		{Name: "flat", Kind: models.Flatten, In: s(192, 1), Out: s(192, 1)},
+		{Name: "fc", Kind: models.Linear, In: s(192, 1), Out: s(10, 1), Bias: true},
+	}}
+}
+
 // TestChunkedLayersMatchHost shrinks the SRAM until the layers whose integer numerics
 // span the whole batch take several chunks: layer normalisation (two passes, the first
 // finding the coefficients' exponent), the embedding's update (its errors summed into
 // a gradient table first), the loss (a first pass finding the error's scale), batch
-// normalisation (statistics accumulated over chunks of images and rows).
+// normalisation (statistics accumulated over chunks of images and rows; a layer too
+// wide for chunks of every channel in two loops over chunks of channels).
 func TestChunkedLayersMatchHost(t *testing.T) {
 	for _, c := range []struct {
-		net  *models.Network
-		sram string
+		net   *models.Network
+		sram  string
+		first bool // whether a first pass finds an exponent
 	}{
-		{tinyTransformer(t), "8KiB"},
-		{kindsNet(), "4KiB"},
+		{tinyTransformer(t), "8KiB", true},
+		{kindsNet(), "2KiB", false},
+		{wideNet(), "4KiB", true},
 	} {
 		prof := profile(t, configs.Default)
 		if err := prof.ApplySets([]string{"sram.global.capacity=" + c.sram}); err != nil {
@@ -215,9 +232,24 @@ func TestChunkedLayersMatchHost(t *testing.T) {
 		}
 		cfg := train.DefaultConfig(numerics.RCT)
 		cfg.Batch, cfg.Policy = 8, grow()
-		res := check(t, c.net, prof, cfg, 2, hooks{})
+		var prog *kernels.Program
+		res := check(t, c.net, prof, cfg, 2, hooks{device: func(d *functional.Device) { prog = d.Program() }})
 		if !res.BitExact || res.BitChanges == 0 {
 			t.Errorf("%s in %s: %s (%d width changes)", c.net.Name, c.sram, res.Detail, res.BitChanges)
+		}
+		// The passes that find a batch-wide exponent first are in the program.
+		firstPasses, losses := 0, 0
+		for k := range prog.Instrs {
+			in := &prog.Instrs[k]
+			if in.Fn != nil && in.Fn.Role == kernels.RoleNormMax {
+				firstPasses++
+			}
+			if in.Op == kernels.OpVector && in.VOp == kernels.VSoftmaxXent {
+				losses++
+			}
+		}
+		if (firstPasses > 0) != c.first || (c.net.Name == "tiny" && losses < 2) {
+			t.Errorf("%s in %s: %d first passes of normalisations, %d loss passes", c.net.Name, c.sram, firstPasses, losses)
 		}
 	}
 }

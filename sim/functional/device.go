@@ -93,11 +93,12 @@ type layerRegs struct {
 	o, do       int // the context and its error
 	ds, dqkv    int // the scores' error and [dQ dK dV]
 	gammaGrad   int // the exponent of a normalisation's scale gradient
-	// A layer normalisation of several chunks: the largest coefficients its first
-	// passes found (forward: of x_hat; backward: of dx's two terms), and over how many
-	// positions.
-	maxA, maxBackA, maxBackB float64
-	maxCount, maxBackCount   int64
+	// A normalisation of several chunks: the largest coefficients its first passes
+	// found (forward: of y, or layer normalisation's x_hat; backward: of dx's two terms,
+	// and batch normalisation's largest scale gradient), and over how many positions
+	// or channels.
+	maxA, maxBackA, maxBackB, maxGrad float64
+	maxCount, maxBackCount            int64
 	// A loss of several chunks: the largest error its first pass found, over how many
 	// positions.
 	lossMax    float64

@@ -213,7 +213,11 @@ func (d *Device) batchNormScale(in *kernels.Instr) error {
 	sums := func(c int64) (s1, s2 int64) {
 		return field(rec, c*bnRecord, 4, false), field(rec, c*bnRecord+4, 4, true)
 	}
-	switch f.Role {
+	role := f.Role
+	if role == kernels.RoleNormMax && in.Phase == models.Forward {
+		role = kernels.RoleNormCoefs
+	}
+	switch role {
 	case kernels.RoleNormCoefs:
 		gamma, beta, err := d.params(in.B, l, L, c0, c1)
 		if err != nil {
@@ -229,7 +233,23 @@ func (d *Device) batchNormScale(in *kernels.Instr) error {
 			}
 			a[j], c[j] = numerics.NormForwardCoefs(float64(s1)/float64(n), rs, math.Ldexp(float64(gamma[j]), L.WExp), b)
 		}
-		A, C := make([]int64, nc), make([]int64, nc)
+		if f.Role == kernels.RoleNormMax {
+			// The first of two loops over chunks of channels: the largest coefficient.
+			for _, v := range a {
+				r.maxA = max(r.maxA, math.Abs(v))
+			}
+			r.maxCount += nc
+			return nil
+		}
+		if nc != int64(l.In.C) {
+			// Channels of several chunks: the exponent of the layer's largest
+			// coefficient, found by the first loop.
+			if r.maxCount != int64(l.In.C) {
+				return fmt.Errorf("coefficients of %d of %d channels, but the first loop saw %d", nc, l.In.C, r.maxCount)
+			}
+			a, c = append(a, r.maxA), append(c, 0)
+		}
+		A, C := make([]int64, len(a)), make([]int64, len(a))
 		r.coefExp = numerics.FixCoefs(a, nil, c, A, nil, C)
 		out := d.slot(in.C)
 		for j := range nc {
@@ -265,7 +285,7 @@ func (d *Device) batchNormScale(in *kernels.Instr) error {
 			writeAcc(run, 2*j+1, int32(vr))
 		}
 		r.runNext, r.runUpdated = numerics.RunningStats{Set: true, Exp: exp}, true
-	case kernels.RoleNormGrads, kernels.RoleNormBackCoefs:
+	case kernels.RoleNormGrads, kernels.RoleNormBackCoefs, kernels.RoleNormMax:
 		ee, err := d.outErrExp(i)
 		if err != nil {
 			return err
@@ -285,11 +305,28 @@ func (d *Device) batchNormScale(in *kernels.Instr) error {
 			a[j], b[j], c[j], dg[j] = numerics.NormBackwardCoefs(n, float64(s1)/float64(n), rs, float64(su[j]), float64(sux), scale)
 		}
 		out := d.slot(in.C)
+		whole := nc == int64(l.In.C)
+		if f.Role == kernels.RoleNormMax {
+			// The first of two loops over chunks of channels: the largest gradient and
+			// coefficients.
+			for j := range nc {
+				r.maxGrad = max(r.maxGrad, math.Abs(dg[j]))
+				r.maxBackA, r.maxBackB = max(r.maxBackA, math.Abs(a[j])), max(r.maxBackB, math.Abs(b[j]))
+			}
+			r.maxBackCount += nc
+			return nil
+		}
+		if !whole {
+			if r.maxBackCount != int64(l.In.C) {
+				return fmt.Errorf("gradients of %d of %d channels, but the first loop saw %d", nc, l.In.C, r.maxBackCount)
+			}
+			dg, a, b, c = append(dg, r.maxGrad), append(a, r.maxBackA), append(b, r.maxBackB), append(c, 0)
+		}
 		if f.Role == kernels.RoleNormGrads {
 			if in.C.Bytes != 8*nc {
 				return fmt.Errorf("gradients of %d bytes for %d channels", in.C.Bytes, nc)
 			}
-			gw := make([]int32, nc)
+			gw := make([]int32, len(dg))
 			r.gammaGrad = ee + numerics.FixGrads(dg, gw)
 			for j := range nc {
 				writeAcc(out, j, gw[j])
@@ -297,7 +334,7 @@ func (d *Device) batchNormScale(in *kernels.Instr) error {
 			}
 			return nil
 		}
-		A, B, C := make([]int64, nc), make([]int64, nc), make([]int64, nc)
+		A, B, C := make([]int64, len(a)), make([]int64, len(a)), make([]int64, len(a))
 		r.backCoefExp = numerics.FixCoefs(a, b, c, A, B, C)
 		for j := range nc {
 			o := j * bnRecord

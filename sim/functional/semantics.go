@@ -118,7 +118,8 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 		ok, h = kind == models.BatchNorm || kind == models.LayerNorm, (*Device).normStats
 	case kernels.VNormScale:
 		switch {
-		case kind == models.BatchNorm && (role == kernels.RoleNormCoefs || role == kernels.RoleNormRunning || role == kernels.RoleNormGrads || role == kernels.RoleNormBackCoefs):
+		case kind == models.BatchNorm && (role == kernels.RoleNormCoefs || role == kernels.RoleNormRunning || role == kernels.RoleNormGrads ||
+			role == kernels.RoleNormBackCoefs || role == kernels.RoleNormMax):
 			ok, h = true, (*Device).batchNormScale
 		case kind == models.LayerNorm && (role == kernels.RoleNormCoefs || role == kernels.RoleNormParams || role == kernels.RoleNormMax):
 			ok, h = true, (*Device).layerNormScale
@@ -152,24 +153,5 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s on a %s layer in %s", in.VOp, kind, phase)
 	}
-	if err := d.static(in, l); err != nil {
-		return nil, err
-	}
 	return h, nil
-}
-
-// static checks what the integer numerics need of an instruction's place in the
-// program beyond its op: batch normalisation's coefficients share one exponent across
-// all channels, so the instruction that fixes them must see every one. (Layer
-// normalisation's share one across the batch's positions; a layer of several chunks
-// finds their largest in a first pass, which the device checks as it runs.)
-func (d *Device) static(in *kernels.Instr, l *models.Layer) error {
-	f := in.Fn
-	switch {
-	case l.Kind == models.BatchNorm && in.VOp == kernels.VNormScale && f.Role != kernels.RoleNormRunning:
-		if f.N.C0 != 0 || f.N.C1 != int64(l.In.C) {
-			return fmt.Errorf("it fixes the coefficients of channels %d..%d of %d, but integer batch normalisation fixes every channel's at one exponent", f.N.C0, f.N.C1, l.In.C)
-		}
-	}
-	return nil
 }
