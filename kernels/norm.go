@@ -25,10 +25,12 @@ import "github.com/rctsim/rctsim/models"
 // first pass left in SRAM are not loaded again (a layer that fits in two chunks is read
 // from DRAM once). Inference normalises with the running statistics in one pass.
 //
-// Training chunks hold every channel when one row of every channel fits (the chunks
-// then split images and rows): integer training fixes the coefficients of all
-// channels at one exponent, which needs the statistics of every channel before any
-// is applied. Only a layer too wide for that is split into chunks of channels.
+// Integer training fixes the coefficients of all channels at one exponent (and the
+// gradients of gamma at another), which needs the statistics of every channel before
+// any is applied. A layer in several chunks of channels therefore runs two loops over
+// them in training: the first takes the statistics (and, backward, the sums, kept in
+// a DRAM tensor) and finds the largest coefficient and gradient; the second fixes them
+// all at the exponents those call for and applies them, last channels first.
 //
 // Layer normalisation's statistics are per position, over its channels, so a chunk
 // holds whole examples (every channel of its positions) and each chunk is normalised
@@ -165,13 +167,9 @@ func chanTile(c0, c1 int64) Tile { return Tile{Lo: c0, Hi: c1, C0: c0, C1: c1} }
 // chunkBox is the box of a chunk of a tensor.
 func chunkBox(k chunk) Box { return actBox(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1) }
 
-// planBatchNormChunks plans a training pass of batch normalisation: chunks of every
-// channel when one row of every channel fits (see the package comment above), else
-// chunks of fewer channels.
+// planBatchNormChunks plans a pass of batch normalisation: the most channels, then
+// the most images, of whole rows (see planChunks).
 func (c *compiler) planBatchNormChunks(what string, h, ch int64, perChunk func(ni, nc, nr int64) [numRoles]int64) (ni, nc, nr int64, err error) {
-	if ni, nc, nr, err = c.planChunks(what, c.batch, h, []int64{ch}, [numRoles]int64{}, perChunk); err == nil {
-		return ni, nc, nr, nil
-	}
 	return c.planChunks(what, c.batch, h, alignedChannels(ch), [numRoles]int64{}, perChunk)
 }
 
@@ -207,13 +205,7 @@ func (c *compiler) forwardBatchNorm(i int) error {
 		r[roleOutputs] = 2*regionsBytes(y.regions(0, ni, 0, nc, 0, nr)) + nc*(normFields+2)*4
 		return r
 	}
-	var ni, nc, nr int64
-	var err error
-	if c.opt.ForwardOnly {
-		ni, nc, nr, err = c.planChunks("batch normalisation", c.batch, h, alignedChannels(ch), [numRoles]int64{}, perChunk)
-	} else {
-		ni, nc, nr, err = c.planBatchNormChunks("batch normalisation", h, ch, perChunk)
-	}
+	ni, nc, nr, err := c.planBatchNormChunks("batch normalisation", h, ch, perChunk)
 	if err != nil {
 		return err
 	}
