@@ -71,7 +71,7 @@ type Device struct {
 	errs     [][]int8 // every layer's output error ([image][channel][row][column])
 
 	// AfterExec, when set, is called after each instruction with the bytes it wrote
-	// (tests use it to corrupt one value and see the check fail).
+	// (nil for a scatter), so that tests can corrupt one value and see the check fail.
 	AfterExec func(in *kernels.Instr, written []byte)
 }
 
@@ -120,8 +120,7 @@ type gradRegs struct {
 	segRows int // rows per segment
 	cols    int // columns of the weight matrix
 	grad    []int32
-	exp     []int // per element: the exponent it was captured with
-	biasExp int
+	exp     []int       // per element: the exponent it was captured with
 	tokens  map[int]int // embedding: the chunk that last updated each row
 	chunk   int
 }
@@ -404,7 +403,7 @@ func (d *Device) OnIssue(e sim.Event) {
 		switch {
 		case in.Op == kernels.OpLoad:
 			out = d.slot(in.A)
-		case in.Op == kernels.OpStore:
+		case in.Op == kernels.OpStore && !in.Gather:
 			out = d.dram[in.Addr : in.Addr+uint64((in.Rows-1)*in.Stride+in.RowBytes)]
 		case in.C.Bytes > 0:
 			out = d.slot(in.C)

@@ -16,9 +16,7 @@ import (
 
 // scratch is reused across instructions.
 type scratch struct {
-	a, b, c []int32
-	acc64   []int64
-	out8    []int8
+	a, b []int32 // a GEMM's operands
 }
 
 func grow[T any](s *[]T, n int64) []T {
