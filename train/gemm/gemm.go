@@ -1,0 +1,271 @@
+// Package gemm holds the matrix-multiply kernels of the host trainer: a float32 GEMM
+// for the float methods (FP32, QAT) and an exact integer GEMM for integer training
+// (RCT).
+//
+// Both compute C = op(A) op(B) for row-major matrices, op(X) being X or its
+// transpose, C being m x n and the reduction k long, and overwrite C. They run the
+// usual way of fast GEMMs (Goto and van de Geijn; BLIS): the operands are copied into
+// packed panels sized for the caches (op(B) in panels of nr columns, op(A) in panels
+// of mr rows, both in blocks of kc of the reduction), and a register-blocked
+// microkernel computes an mr x nr tile of C from a pair of panels. Tiles of C are
+// split between goroutines (all cores, GOMAXPROCS), along whichever of m and n is
+// longer.
+//
+// # Results
+//
+// F32: each element of C is the chain of fused multiply-adds over the reduction in
+// order, c = fma(a[k-1], b[k-1], ... fma(a[1], b[1], fma(a[0], b[0], 0))), each
+// rounded once to float32 (IEEE 754 fusedMultiplyAdd). Blocking the reduction
+// carries the partial sum through C in float32, which is the same chain, so the
+// result does not depend on the block sizes, on how tiles are split between cores, on
+// GOMAXPROCS or on which microkernel runs: the assembly microkernels (FMA instructions)
+// and the pure-Go one (an exact emulation of the float32 FMA, fma32) give identical
+// bits, which the tests check.
+//
+// I32: each element of C is the exact integer sum of its k products, saturated to
+// ±(2^31-1) (numerics.GEMMInt's definition). The caller states bounds on |A| and |B|;
+// when both fit int16 and k*maxA*maxB < 2^31 (no partial sum can leave int32), the
+// packed kernels multiply int16 pairs into int32 (PMADDWD); otherwise an exact int64
+// path runs. Integer results are exact, so every path gives the same values.
+//
+// # Kernels and dispatch
+//
+// On amd64 with AVX2 and FMA (golang.org/x/sys/cpu, at start-up) the microkernels are
+// Go assembly generated with avo (see _asm/, go generate); elsewhere, or with the
+// build tag purego, they are pure Go. Kernel(s) reports which run.
+package gemm
+
+//go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg gemm"
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Register tile and cache blocks. The microkernels compute mr x nr tiles; kcBlock is
+// the reduction block, mcBlock the rows of op(A) packed at once (a multiple of mr),
+// ncBlock the columns of op(B) packed at once (a multiple of nr).
+const (
+	mr      = 6
+	nr      = 16
+	kcBlock = 256
+	mcBlock = 96
+	ncBlock = 1536
+)
+
+// minParallel is the fewest multiply-adds worth a second goroutine.
+const minParallel = 1 << 17
+
+// Kernels names the microkernels in use: "avx2" or "go".
+func Kernels() string { return kernelName }
+
+// SetPureGo selects the pure-Go microkernels (true) or the fastest the CPU has
+// (false), and returns the previous setting. It is for tests and benchmarks: the
+// results are identical either way. It must not be called while a GEMM runs.
+func SetPureGo(pure bool) (was bool) {
+	was = kernelName == "go"
+	if pure {
+		f32Kernel, i16Kernel, kernelName = f32KernelGo, i16KernelGo, "go"
+	} else {
+		selectKernels()
+	}
+	return was
+}
+
+// f32Kernel computes an mr x nr tile c (row stride ldc) from kc steps of packed
+// panels a (kc x mr) and b (kc x nr): c = chain of FMAs starting from c (load) or 0.
+var f32Kernel func(kc int, a, b, c *float32, ldc int, load bool)
+
+// i16Kernel computes an mr x nr int32 tile c from kc2 steps of packed int16 pair
+// panels a (kc2 x mr pairs) and b (kc2 x nr pairs): c += (or =, without load) the sum
+// of the pair products.
+var i16Kernel func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
+
+var kernelName string
+
+func init() { selectKernels() }
+
+// tiles splits the m x n output between workers: it returns how many parts and
+// whether they split the rows (else the columns).
+func tiles(m, n, k int) (parts int, byRows bool) {
+	parts = runtime.GOMAXPROCS(0)
+	if work := m * n * k; work < 2*minParallel {
+		parts = 1
+	} else {
+		parts = min(parts, work/minParallel)
+	}
+	byRows = m > n
+	unit, length := nr, n
+	if byRows {
+		unit, length = mr, m
+	}
+	parts = max(1, min(parts, (length+unit-1)/unit))
+	return parts, byRows
+}
+
+// run calls f on parts of [0, m) x [0, n): the rows or the columns cut at multiples of
+// mr or nr.
+func run(m, n, k int, f func(i0, i1, j0, j1 int)) {
+	parts, byRows := tiles(m, n, k)
+	if parts == 1 {
+		f(0, m, 0, n)
+		return
+	}
+	unit, length := nr, n
+	if byRows {
+		unit, length = mr, m
+	}
+	units := (length + unit - 1) / unit
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := min(length, p*units/parts*unit), min(length, (p+1)*units/parts*unit)
+		if lo >= hi {
+			continue
+		}
+		if byRows {
+			wg.Go(func() { f(lo, hi, 0, n) })
+		} else {
+			wg.Go(func() { f(0, m, lo, hi) })
+		}
+	}
+	wg.Wait()
+}
+
+// Buffers of packed panels, reused between calls.
+var (
+	f32Bufs = sync.Pool{New: func() any { return new(f32Buf) }}
+	i16Bufs = sync.Pool{New: func() any { return new(i16Buf) }}
+)
+
+type f32Buf struct {
+	a    [mcBlock * kcBlock]float32
+	b    [ncBlock * kcBlock]float32
+	tile [mr * nr]float32
+}
+
+type i16Buf struct {
+	a    [mcBlock * kcBlock]int16
+	b    [ncBlock * kcBlock]int16
+	tile [mr * nr]int32
+}
+
+// F32 computes C = op(A) op(B) in float32 (see the package documentation for the
+// result's definition). a is m x k (k x m when transA), b is k x n (n x k when
+// transB), c is m x n; lda, ldb and ldc are their row strides.
+func F32(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		for i := range m {
+			clear(c[i*ldc : i*ldc+n])
+		}
+		return
+	}
+	checkLen(transA, m, k, len(a), lda)
+	checkLen(transB, k, n, len(b), ldb)
+	checkLen(false, m, n, len(c), ldc)
+	run(m, n, k, func(i0, i1, j0, j1 int) {
+		buf := f32Bufs.Get().(*f32Buf)
+		defer f32Bufs.Put(buf)
+		for jc := j0; jc < j1; jc += ncBlock {
+			ncb := min(ncBlock, j1-jc)
+			for pc := 0; pc < k; pc += kcBlock {
+				kcb := min(kcBlock, k-pc)
+				load := pc > 0
+				packF32B(transB, b, ldb, pc, kcb, jc, ncb, buf.b[:])
+				for ic := i0; ic < i1; ic += mcBlock {
+					mcb := min(mcBlock, i1-ic)
+					packF32A(transA, a, lda, ic, mcb, pc, kcb, buf.a[:])
+					for jr := 0; jr < ncb; jr += nr {
+						bp := &buf.b[jr*kcb]
+						w := min(nr, ncb-jr)
+						for ir := 0; ir < mcb; ir += mr {
+							ap := &buf.a[ir*kcb]
+							h := min(mr, mcb-ir)
+							off := (ic+ir)*ldc + jc + jr
+							if w == nr && h == mr {
+								f32Kernel(kcb, ap, bp, &c[off], ldc, load)
+								continue
+							}
+							t := buf.tile[:]
+							if load {
+								for i := range h {
+									copy(t[i*nr:i*nr+w], c[off+i*ldc:])
+								}
+							}
+							f32Kernel(kcb, ap, bp, &t[0], nr, load)
+							for i := range h {
+								copy(c[off+i*ldc:off+i*ldc+w], t[i*nr:])
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// checkLen panics when a rows x cols operand (cols x rows in memory when trans) with
+// row stride ld does not fit a slice of length n.
+func checkLen(trans bool, rows, cols, n, ld int) {
+	if trans {
+		rows, cols = cols, rows
+	}
+	if ld < cols || n < (rows-1)*ld+cols {
+		panic("gemm: operand too short for its dimensions")
+	}
+}
+
+// packF32A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, into panels of mr
+// rows: panel r holds element (i, p) at r*mr*kcb + p*mr + i, zero past the last row.
+func packF32A(trans bool, a []float32, lda, ic, mcb, pc, kcb int, dst []float32) {
+	for r := 0; r < mcb; r += mr {
+		panel := dst[r*kcb : r*kcb+mr*kcb]
+		h := min(mr, mcb-r)
+		if !trans {
+			for i := range h {
+				row := a[(ic+r+i)*lda+pc:][:kcb]
+				for p, v := range row {
+					panel[p*mr+i] = v
+				}
+			}
+		} else {
+			for p := range kcb {
+				copy(panel[p*mr:p*mr+h], a[(pc+p)*lda+ic+r:])
+			}
+		}
+		if h < mr {
+			for p := range kcb {
+				clear(panel[p*mr+h : (p+1)*mr])
+			}
+		}
+	}
+}
+
+// packF32B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, into panels of nr
+// columns: panel q holds element (p, j) at q*nr*kcb + p*nr + j, zero past the last
+// column.
+func packF32B(trans bool, b []float32, ldb, pc, kcb, jc, ncb int, dst []float32) {
+	for q := 0; q < ncb; q += nr {
+		panel := dst[q*kcb : q*kcb+nr*kcb]
+		w := min(nr, ncb-q)
+		if !trans {
+			for p := range kcb {
+				copy(panel[p*nr:p*nr+w], b[(pc+p)*ldb+jc+q:])
+			}
+		} else {
+			for j := range w {
+				col := b[(jc+q+j)*ldb+pc:][:kcb]
+				for p, v := range col {
+					panel[p*nr+j] = v
+				}
+			}
+		}
+		if w < nr {
+			for p := range kcb {
+				clear(panel[p*nr+w : (p+1)*nr])
+			}
+		}
+	}
+}
