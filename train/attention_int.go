@@ -102,7 +102,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	// [Q K V] = x [Wq Wk Wv]^T + b: one exact GEMM, then each projection requantised
 	// with its own delayed scale.
 	f := st.f64[:rows*3*d]
-	gemm(false, true, rows, 3*d, d, st.x64, d, w64[:3*d*d], d, f, 3*d, in.s.split)
+	gemm(false, true, rows, 3*d, d, st.x64, d, w64[:3*d*d], d, f, 3*d, in.split)
 	accExp := ex + L.WExp
 	for m := range 3 {
 		acc := st.acc[:rows*d]
@@ -145,7 +145,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	st.oExp = in.requant(acc, numerics.ProbExp+st.qkvExp[2], false, &inner[attnScaleO], st.o8[:rows*d], &in.sat.Activations)
 	convert(st.o64[:rows*d], st.o8[:rows*d])
 	// y = O Wo^T + bo.
-	gemm(false, true, rows, d, d, st.o64, d, w64[3*d*d:], d, f[:rows*d], d, in.s.split)
+	gemm(false, true, rows, d, d, st.o64, d, w64[3*d*d:], d, f[:rows*d], d, in.split)
 	toInt32(acc, f[:rows*d])
 	accExp = st.oExp + L.WExp
 	if L.B != nil {
@@ -170,8 +170,8 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	f := st.f64[:rows*3*d]
 	acc := st.acc[:rows*d]
 	// Wo's gradient dy^T O and the context's error dO = dy Wo.
-	gemm(true, false, d, d, rows, dy64, d, st.o64, d, g64[3*d*d:], d, in.s.split)
-	gemm(false, false, rows, d, d, dy64, d, w64[3*d*d:], d, f[:rows*d], d, in.s.split)
+	gemm(true, false, d, d, rows, dy64, d, st.o64, d, g64[3*d*d:], d, in.split)
+	gemm(false, false, rows, d, d, dy64, d, w64[3*d*d:], d, f[:rows*d], d, in.split)
 	toInt32(acc, f[:rows*d])
 	doExp := in.requant(acc, ee+L.WExp, false, &inner[attnScaleDO], st.do8[:rows*d], &in.sat.Errors)
 	convert(st.do64[:rows*d], st.do8[:rows*d])
@@ -225,9 +225,9 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	dqExp := in.requant64(st.dqkv[:rows*3*d], e, false, &inner[attnScaleDQKV], st.dqkv8[:rows*3*d], &in.sat.Errors)
 	convert(st.dqkv64[:rows*3*d], st.dqkv8[:rows*3*d])
 	// The projections' gradients [dQ dK dV]^T x and the input's error [dQ dK dV] W.
-	gemm(true, false, 3*d, d, rows, st.dqkv64, 3*d, st.x64, d, g64[:3*d*d], d, in.s.split)
+	gemm(true, false, 3*d, d, rows, st.dqkv64, 3*d, st.x64, d, g64[:3*d*d], d, in.split)
 	if nl.needDX {
-		gemm(false, false, rows, d, 3*d, st.dqkv64, 3*d, w64[:3*d*d], d, f[:rows*d], d, in.s.split)
+		gemm(false, false, rows, d, 3*d, st.dqkv64, 3*d, w64[:3*d*d], d, f[:rows*d], d, in.split)
 		toInt32(acc, f[:rows*d])
 		in.errExp[i-1] = in.requant(acc, dqExp+L.WExp, false, &in.st.Scales.Bwd[i], in.err[i-1][:rows*d], &in.sat.Errors)
 	}

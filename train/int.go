@@ -29,7 +29,9 @@ type intNet struct {
 
 	capN   int
 	stale  bool
-	w64    [][]float64 // per network layer: the integer weights in GEMM layout
+	w64    [][]float64 // per attention layer and position embedding: its integers
+	wg     [][]int32   // per linear or convolution layer: its weights in GEMM layout
+	wmax   []int64     // per linear or convolution layer: its largest |weight|
 	tables [][]int32   // per position embedding: its table in NHWC order (scratch)
 	xExp   int         // exponent of the quantised input batch
 	x8     []int8
@@ -38,10 +40,10 @@ type intNet struct {
 	actExp []int
 	err    [][]int8
 	errExp []int
-	cols   [][]float64 // per GEMM layer: the operand saved for the weight gradient
+	cols   [][]int32 // per GEMM layer: the operand saved for the weight gradient
 	argmax [][]int32
-	s      gemmScratch
-	f64    []float64 // a GEMM's exact integer results
+	s      gemmScratch[int32]
+	split  []float64 // float64 scratch of attention's split reductions
 	acc    []int32   // accumulators
 	gw64   []float64 // weight gradient (exact integers)
 	g32    []int32   // weight-gradient accumulators
@@ -95,10 +97,14 @@ func newIntNet(p *plan, st rctState, lr numerics.FixedLR, rounding numerics.Roun
 		}
 	}
 	in := &intNet{p: p, st: st, lr: lr, rounding: rounding, seed: seed, stale: true, w64: make([][]float64, len(p.layers)),
-		tables: make([][]int32, len(p.layers))}
+		wg: make([][]int32, len(p.layers)), wmax: make([]int64, len(p.layers)), tables: make([][]int32, len(p.layers))}
 	maxW, maxB := 0, 0
 	for j, i := range p.weights {
-		in.w64[i] = make([]float64, len(st.Layers[j].W))
+		if p.layers[i].conv != nil {
+			in.wg[i] = make([]int32, len(st.Layers[j].W))
+		} else {
+			in.w64[i] = make([]float64, len(st.Layers[j].W))
+		}
 		if p.layers[i].l.Kind == models.PosEmbedding {
 			in.tables[i] = make([]int32, len(st.Layers[j].W))
 		}
@@ -135,7 +141,7 @@ func (in *intNet) ensure(n int) error {
 	in.err = make([][]int8, len(p.layers))
 	in.actExp = make([]int, len(p.layers))
 	in.errExp = make([]int, len(p.layers))
-	in.cols = make([][]float64, len(p.layers))
+	in.cols = make([][]int32, len(p.layers))
 	in.argmax = make([][]int32, len(p.layers))
 	for i, nl := range p.layers {
 		size := n * int(nl.l.Out.Elems())
@@ -146,7 +152,7 @@ func (in *intNet) ensure(n int) error {
 		}
 		in.err[i] = make([]int8, size)
 		if nl.conv != nil {
-			in.cols[i] = make([]float64, nl.conv.colsLen(n))
+			in.cols[i] = make([]int32, nl.conv.colsLen(n))
 		}
 		if nl.l.Kind == models.MaxPool {
 			in.argmax[i] = make([]int32, size)
@@ -157,8 +163,8 @@ func (in *intNet) ensure(n int) error {
 			in.err[i-1] = in.err[i]
 		}
 	}
-	in.s = newGEMMScratch(p, n)
-	in.f64 = make([]float64, n*p.maxAct)
+	in.s = newGEMMScratch[int32](p, n)
+	in.split = make([]float64, (splitK-1)*p.maxW)
 	in.acc = make([]int32, n*p.maxAct)
 	last := p.layers[len(p.layers)-1].l
 	in.prob = make([]float64, n*int(last.Out.Elems()))
@@ -195,7 +201,12 @@ func (in *intNet) inExp(i int) int {
 
 func (in *intNet) refresh() {
 	for j, i := range in.p.weights {
-		setGEMMWeights(&in.p.layers[i], in.st.Layers[j].W, in.w64[i])
+		if in.wg[i] != nil {
+			setGEMMWeights(&in.p.layers[i], in.st.Layers[j].W, in.wg[i])
+			in.wmax[i] = maxAbs(in.st.Layers[j].W)
+		} else {
+			setGEMMWeights(&in.p.layers[i], in.st.Layers[j].W, in.w64[i])
+		}
 	}
 	in.stale = false
 }
@@ -326,17 +337,14 @@ func (in *intNet) update(nl *netLayer, i, step int, w, b []gradSeg, stats []Laye
 func (in *intNet) gemmForward(i int, x []int8, n int, relu bool, sc *scales) {
 	nl := &in.p.layers[i]
 	g, L := nl.conv, &in.st.Layers[nl.weight]
-	y := in.f64[:n*g.positions()*g.cout]
-	gemmForward(g, x, n, in.w64[i], in.cols[i], &in.s, y)
-	acc := in.acc[:len(y)]
+	acc := in.acc[:n*g.positions()*g.cout]
+	gemmForward(g, x, n, in.wg[i], in.wmax[i], in.cols[i], &in.s, acc)
 	accExp := in.inExp(i) + L.WExp
-	// The epilogue (conversion to accumulators, bias) works row by row, one output
-	// position's channels, fused with the requantisation.
-	prepare := func(lo, hi int) {
-		toInt32(acc[lo:hi], y[lo:hi])
-		if L.B != nil {
-			numerics.AddBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp)
-		}
+	// The epilogue (the bias) works row by row, one output position's channels, fused
+	// with the requantisation.
+	var prepare func(lo, hi int)
+	if L.B != nil {
+		prepare = func(lo, hi int) { numerics.AddBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp) }
 	}
 	e, sat := delayedRequant(acc, g.cout, accExp, relu, &sc.Fwd[i], in.act[i][:len(acc)], prepare)
 	in.actExp[i] = e
@@ -461,19 +469,15 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 	nl := &in.p.layers[i]
 	g, L := nl.conv, &in.st.Layers[nl.weight]
 	ee := in.errExp[i]
-	var dx64 []float64
+	var acc []int32
 	if nl.needDX {
-		dx64 = in.f64[:n*g.inElems()]
+		acc = in.acc[:n*g.inElems()]
 	}
-	gw := in.gw64[:g.cout*g.k]
-	gemmBackward(g, dy, n, in.w64[i], in.cols[i], &in.s, gw, dx64)
-	if dx64 != nil {
-		acc := in.acc[:len(dx64)]
-		toInt32(acc, dx64)
+	grad := in.g32[:g.cout*g.k]
+	gemmBackward(g, dy, n, in.wg[i], in.wmax[i], in.cols[i], &in.s, grad, acc)
+	if acc != nil {
 		in.errExp[i-1] = in.requant(acc, ee+L.WExp, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(acc)], &in.sat.Errors)
 	}
-	grad := in.g32[:len(gw)]
-	parallel(len(gw), 1<<14, func(lo, hi int) { toInt32(grad[lo:hi], gw[lo:hi]) })
 	var gb []int32
 	if L.B != nil {
 		gb = in.gb[:g.cout]
@@ -489,4 +493,13 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 		b = []gradSeg{{0, gb, ee}}
 	}
 	in.update(nl, i, step, []gradSeg{{0, grad, in.inExp(i) + ee}}, b, stats)
+}
+
+// maxAbs is the largest |v| of integer weights.
+func maxAbs(w []int32) int64 {
+	var m int64
+	for _, v := range w {
+		m = max(m, int64(v), -int64(v))
+	}
+	return m
 }

@@ -254,68 +254,84 @@ func TestConvMatchesDirectDefinition(t *testing.T) {
 			for k := range x {
 				x[k] = int8(r.IntN(255) - 127)
 			}
-			w := make([]int32, g.cout*g.k)
-			for k := range w {
-				w[k] = int32(r.IntN(1<<15) - 1<<14)
-			}
-			// Direct definition: NHWC input, canonical [o][c][ki][kj] weights.
-			want := make([]int64, n*g.positions()*g.cout)
-			for b := range n {
-				for oh := range g.ho {
-					for ow := range g.wo {
-						for o := range g.cout {
-							var s int64
-							// Group o/coutG reads input channels from c0 on.
-							c0 := o / g.coutG * g.cinG
-							for c := range g.cinG {
-								for ki := range g.kh {
-									for kj := range g.kw {
-										ih, iw := oh*g.stride+ki-g.padT, ow*g.stride+kj-g.padL
-										if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
-											continue
+			// Weights of 15 bits, and weights so wide that the integer path's sums might
+			// leave int32 (its exact int64 routes; the values drawn do not saturate).
+			wide := 3 << 30 / (127 * int64(max(g.k, g.cout*g.kh*g.kw)))
+			for _, lim := range []int64{1 << 14, wide} {
+				w := make([]int32, g.cout*g.k)
+				for k := range w {
+					w[k] = int32(r.Int64N(2*lim+1) - lim)
+				}
+				// Direct definition: NHWC input, canonical [o][c][ki][kj] weights.
+				want := make([]int64, n*g.positions()*g.cout)
+				for b := range n {
+					for oh := range g.ho {
+						for ow := range g.wo {
+							for o := range g.cout {
+								var s int64
+								// Group o/coutG reads input channels from c0 on.
+								c0 := o / g.coutG * g.cinG
+								for c := range g.cinG {
+									for ki := range g.kh {
+										for kj := range g.kw {
+											ih, iw := oh*g.stride+ki-g.padT, ow*g.stride+kj-g.padL
+											if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
+												continue
+											}
+											s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c0+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
 										}
-										s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c0+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
 									}
 								}
+								want[((b*g.ho+oh)*g.wo+ow)*g.cout+o] = s
 							}
-							want[((b*g.ho+oh)*g.wo+ow)*g.cout+o] = s
 						}
 					}
 				}
-			}
-			cols := make([]float64, g.colsLen(n))
-			w64 := make([]float64, len(w))
-			setGEMMWeights(nl, w, w64)
-			sc := newGEMMScratch(p, n)
-			y := make([]float64, len(want))
-			gemmForward(g, x, n, w64, cols, &sc, y)
-			for k := range want {
-				if int64(y[k]) != want[k] || float64(int64(y[k])) != y[k] {
-					t.Fatalf("%s layer %s: output %d = %v, direct convolution gives %d", net.Name, nl.l.Name, k, y[k], want[k])
+				dy := make([]int8, len(want))
+				for k := range dy {
+					dy[k] = int8(r.IntN(255) - 127)
 				}
-			}
-			// The backward pass is the adjoint, exactly: <dy, W*x> = <dx, x> = <gw, w>.
-			dy := make([]int8, len(y))
-			for k := range dy {
-				dy[k] = int8(r.IntN(255) - 127)
-			}
-			gw := make([]float64, len(w))
-			dx := make([]float64, len(x))
-			gemmBackward(g, dy, n, w64, cols, &sc, gw, dx)
-			var s1, s2, s3 float64
-			for k := range y {
-				s1 += float64(dy[k]) * y[k]
-			}
-			for k := range x {
-				s2 += dx[k] * float64(x[k])
-			}
-			for k := range w {
-				s3 += gw[k] * float64(w[k])
-			}
-			if s1 != s2 || s1 != s3 {
-				t.Errorf("%s layer %s: <dy,y> = %v, <dx,x> = %v, <gw,w> = %v", net.Name, nl.l.Name, s1, s2, s3)
+				checkConvLowering(t, p, nl, x, w, dy, want, n, 0.0)
+				checkConvLowering(t, p, nl, x, w, dy, want, n, int32(0))
 			}
 		}
+	}
+}
+
+// checkConvLowering runs the lowering of layer nl with element type E (float64, or the
+// integer path's int32) on integers and compares its output with want, the direct
+// convolution, and its backward pass with the adjoint identities.
+func checkConvLowering[E float64 | int32](t *testing.T, p *plan, nl *netLayer, x []int8, w []int32, dy []int8, want []int64, n int, _ E) {
+	t.Helper()
+	g := nl.conv
+	name := fmt.Sprintf("%s layer %s (%T)", p.net.Name, nl.l.Name, *new(E))
+	cols := make([]E, g.colsLen(n))
+	wg := make([]E, len(w))
+	setGEMMWeights(nl, w, wg)
+	sc := newGEMMScratch[E](p, n)
+	y := make([]E, len(want))
+	gemmForward(g, x, n, wg, maxAbs(w), cols, &sc, y)
+	for k := range want {
+		if int64(y[k]) != want[k] || float64(int64(y[k])) != float64(y[k]) {
+			t.Fatalf("%s: output %d = %v, direct convolution gives %d", name, k, y[k], want[k])
+		}
+	}
+	// The backward pass is the adjoint, exactly: <dy, W*x> = <dx, x> = <gw, w>.
+	gw := make([]E, len(w))
+	dx := make([]E, len(x))
+	gemmBackward(g, dy, n, wg, maxAbs(w), cols, &sc, gw, dx)
+	var s1, s2, s3 float64
+	for k := range y {
+		s1 += float64(dy[k]) * float64(y[k])
+	}
+	for k := range x {
+		s2 += float64(dx[k]) * float64(x[k])
+	}
+	for k := range w {
+		s3 += float64(gw[k]) * float64(w[k])
+	}
+	if s1 != s2 || s1 != s3 {
+		t.Errorf("%s: <dy,y> = %v, <dx,x> = %v, <gw,w> = %v", name, s1, s2, s3)
 	}
 }
 

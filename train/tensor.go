@@ -1,6 +1,7 @@
 // Tensor plumbing shared by the float and integer paths: layer geometry, the lowering
-// of convolutions and linear layers to GEMMs in caller-owned float64 buffers, and the
-// GEMM itself.
+// of convolutions and linear layers to GEMMs in caller-owned buffers of the path's
+// element type (float32 for float training, float64 for gradient checks, int32 for
+// integer training; see elem), and the float64 GEMM of the layers that still use it.
 //
 // Layout. Activations and errors are stored channels-last (NHWC: example, row,
 // column, channel) — the M x N output of models.Layer.GEMMDims, positions by output
@@ -13,8 +14,8 @@
 // Lowering. A convolution runs as Y^T[Cout x positions] = W[Cout x K] * cols[K x
 // positions], with the input first transposed into channel planes and unfolded
 // (im2col) in canonical K order (channel, kernel row, kernel column): every GEMM then
-// has the long positions dimension as its contiguous inner loop, which is what gonum's
-// kernels run fastest, and weights and weight gradients need no reordering. A linear
+// has the long positions dimension as its contiguous inner loop, and weights and
+// weight gradients need no reordering. A linear
 // layer runs as Y[batch x Cout] = X[batch x K] * W^T, with W^T held with K in the
 // input's NHWC order.
 
@@ -29,6 +30,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/rctsim/rctsim/models"
+	kgemm "github.com/rctsim/rctsim/train/gemm"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // convGeom is a linear or convolution layer's geometry; a linear layer is a
@@ -121,18 +124,60 @@ func (g *convGeom) colsLen(n int) int {
 // colsPerExample is colsLen(1).
 func (g *convGeom) colsPerExample() int { return g.colsLen(1) }
 
-// gemmScratch is float64 scratch shared by a net's GEMM layers, overwritten by every
-// call.
-type gemmScratch struct {
-	a, b, c []float64
-	split   []float64 // partial products of split reductions
+// elem is the element type of a path's GEMM operands and results: float32 for float
+// training, float64 for the float path's gradient checks, int32 for integer training
+// (whose operands are int8 activations and errors and b-bit weights, and whose
+// results are exact int32 accumulators).
+type elem interface{ int32 | float32 | float64 }
+
+// opMax bounds the magnitude of the GEMM operands that are not weights on the
+// integer path: int8 activations and errors (numerics: -128 is never used).
+const opMax = 127
+
+// gemmScratch is scratch shared by a net's GEMM layers, overwritten by every call, and
+// the path's GEMM.
+type gemmScratch[E elem] struct {
+	a, b, c []E
+	split   []float64 // partial products of split float64 reductions
+	// f64 holds float64 copies for grouped convolutions (grouped.go) of the float32
+	// and integer paths, grown on demand.
+	f64 [5][]float64
+	// wide holds the integer path's exact int64 columns and planes when a
+	// backward-data reduction may leave int32 (grown on demand).
+	wide [2][]int64
 }
 
 // newGEMMScratch sizes scratch for n examples of plan p.
-func newGEMMScratch(p *plan, n int) gemmScratch {
+func newGEMMScratch[E elem](p *plan, n int) gemmScratch[E] {
 	size := max(n*max(p.maxCols, p.maxAct), p.maxW)
-	return gemmScratch{a: make([]float64, size), b: make([]float64, size), c: make([]float64, size),
-		split: make([]float64, (splitK-1)*p.maxW)}
+	s := gemmScratch[E]{a: make([]E, size), b: make([]E, size), c: make([]E, size)}
+	if _, ok := any(s.a).([]float64); ok {
+		s.split = make([]float64, (splitK-1)*p.maxW)
+	}
+	return s
+}
+
+// f64Buf returns float64 scratch j of at least n values.
+func (s *gemmScratch[E]) f64Buf(j, n int) []float64 {
+	if len(s.f64[j]) < n {
+		s.f64[j] = make([]float64, n)
+	}
+	return s.f64[j][:n]
+}
+
+// mul computes C = op(A) op(B) with the path's GEMM: float32 with package gemm's
+// FMA-chain kernels, float64 through gonum (gemm below), int32 exactly with package
+// gemm's integer kernels, maxA and maxB bounding |A| and |B| (ignored by the float
+// paths).
+func (s *gemmScratch[E]) mul(transA, transB bool, m, n, k int, a []E, lda int, maxA int64, b []E, ldb int, maxB int64, c []E, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		kgemm.F32(transA, transB, m, n, k, a, lda, any(b).([]float32), ldb, any(c).([]float32), ldc)
+	case []float64:
+		gemm(transA, transB, m, n, k, a, lda, any(b).([]float64), ldb, any(c).([]float64), ldc, s.split)
+	case []int32:
+		kgemm.I32(transA, transB, m, n, k, a, lda, maxA, any(b).([]int32), ldb, maxB, any(c).([]int32), ldc)
+	}
 }
 
 // setGEMMWeights copies canonical weights into the form the layer's kernels read: for a
@@ -140,7 +185,7 @@ func newGEMMScratch(p *plan, n int) gemmScratch {
 // taps (groupedWeights), for a position embedding its table in one example's NHWC
 // order, for everything else (dense convolutions, embeddings, normalisations,
 // attention) the canonical matrices themselves.
-func setGEMMWeights[T int32 | float32 | float64](nl *netLayer, w []T, dst []float64) {
+func setGEMMWeights[T int32 | float32 | float64, D elem](nl *netLayer, w []T, dst []D) {
 	g := nl.conv
 	if nl.l.Kind == models.PosEmbedding {
 		posTable(w, nl.l.In.C, nl.l.In.H*nl.l.In.W, dst)
@@ -158,27 +203,28 @@ func setGEMMWeights[T int32 | float32 | float64](nl *netLayer, w []T, dst []floa
 		for kp := lo; kp < hi; kp++ {
 			row, kc := dst[kp*g.cout:(kp+1)*g.cout], int(g.perm[kp])
 			for o := range row {
-				row[o] = float64(w[o*g.k+kc])
+				row[o] = D(w[o*g.k+kc])
 			}
 		}
 	})
 }
 
 // gemmForward computes a weight layer's output before its bias, y (n*positions x
-// cout, NHWC), from the input x of n examples, leaving in cols the GEMM operand that
-// gemmBackward needs.
-func gemmForward[T int8 | float32 | float64](g *convGeom, x []T, n int, w64, cols []float64, s *gemmScratch, y []float64) {
+// cout, NHWC), from the input x of n examples and the weights w in GEMM layout
+// (magnitudes at most wmax on the integer path), leaving in cols the GEMM operand
+// that gemmBackward needs.
+func gemmForward[T int8 | float32 | float64, E elem](g *convGeom, x []T, n int, w []E, wmax int64, cols []E, s *gemmScratch[E], y []E) {
 	rows := n * g.positions()
 	y = y[:rows*g.cout]
 	if g.grouped() {
 		cols = cols[:n*g.inElems()]
 		convert(cols, x[:len(cols)])
-		groupedForward(g, cols, n, w64, y)
+		groupedForwardE(g, cols, n, w, s, y)
 		return
 	}
 	if g.linear {
 		convert(cols[:n*g.k], x[:n*g.k])
-		gemm(false, false, n, g.cout, g.k, cols, g.k, w64, g.cout, y, g.cout, s.split)
+		s.mul(false, false, n, g.cout, g.k, cols, g.k, opMax, w, g.cout, wmax, y, g.cout)
 		return
 	}
 	cols = cols[:g.colsLen(n)]
@@ -190,29 +236,31 @@ func gemmForward[T int8 | float32 | float64](g *convGeom, x []T, n int, w64, col
 		im2col(g, planes, n, cols)
 	}
 	yT := s.b[:rows*g.cout]
-	gemm(false, false, g.cout, rows, g.k, w64, g.k, cols, rows, yT, rows, s.split)
+	s.mul(false, false, g.cout, rows, g.k, w, g.k, wmax, cols, rows, opMax, yT, rows)
 	transpose(yT, g.cout, rows, y)
 }
 
 // gemmBackward computes, from the output error dy (n*positions x cout, NHWC), the
 // weight gradient gw (canonical layout) and, when dx is not nil, the input's error dx
-// (NHWC). w64 and cols are what the forward pass used.
-func gemmBackward[T int8 | float32 | float64](g *convGeom, dy []T, n int, w64, cols []float64, s *gemmScratch, gw, dx []float64) {
+// (NHWC). w, wmax and cols are what the forward pass used. On the integer path every
+// result is exact and saturated to int32 as numerics.GEMMInt defines (an input's
+// error is the sum over every output and tap it meets, saturated once).
+func gemmBackward[T int8 | float32 | float64, E elem](g *convGeom, dy []T, n int, w []E, wmax int64, cols []E, s *gemmScratch[E], gw, dx []E) {
 	rows := n * g.positions()
 	if g.grouped() {
 		d := s.a[:rows*g.cout]
 		convert(d, dy[:len(d)])
-		groupedBackward(g, d, n, w64, cols, s.b, gw, dx)
+		groupedBackwardE(g, d, n, w, cols, s, gw, dx)
 		return
 	}
 	if g.linear {
 		d := s.a[:rows*g.cout]
 		convert(d, dy[:len(d)])
 		if dx != nil {
-			gemm(false, true, n, g.k, g.cout, d, g.cout, w64, g.cout, dx[:n*g.k], g.k, s.split)
+			s.mul(false, true, n, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dx[:n*g.k], g.k)
 		}
 		gt := s.b[:g.k*g.cout]
-		gemm(true, false, g.k, g.cout, n, cols, g.k, d, g.cout, gt, g.cout, s.split)
+		s.mul(true, false, g.k, g.cout, n, cols, g.k, opMax, d, g.cout, opMax, gt, g.cout)
 		parallel(len(g.perm), 64, func(lo, hi int) {
 			for kp := lo; kp < hi; kp++ {
 				kc := int(g.perm[kp])
@@ -225,12 +273,17 @@ func gemmBackward[T int8 | float32 | float64](g *convGeom, dy []T, n int, w64, c
 	}
 	dT := s.a[:g.cout*rows]
 	transpose(dy[:rows*g.cout], rows, g.cout, dT)
-	gemm(false, true, g.cout, g.k, rows, dT, rows, cols, rows, gw[:g.cout*g.k], g.k, s.split)
+	s.mul(false, true, g.cout, g.k, rows, dT, rows, opMax, cols, rows, opMax, gw[:g.cout*g.k], g.k)
 	if dx == nil {
 		return
 	}
+	if dT32, ok := any(dT).([]int32); ok && !g.direct && int64(g.cout*g.kh*g.kw)*opMax*wmax >= 1<<31 {
+		// A sum over taps could leave int32: exact int64 columns and planes.
+		wide64(g, any(w).([]int32), dT32, n, s.wideBuf(0, g.colsLen(n)), s.wideBuf(1, n*g.inElems()), any(dx).([]int32))
+		return
+	}
 	dcols := s.b[:g.colsLen(n)]
-	gemm(true, false, g.k, rows, g.cout, w64, g.k, dT, rows, dcols, rows, s.split)
+	s.mul(true, false, g.k, rows, g.cout, w, g.k, wmax, dT, rows, opMax, dcols, rows)
 	if g.direct {
 		transpose(dcols, g.cin, rows, dx[:n*g.inElems()])
 		return
@@ -240,10 +293,35 @@ func gemmBackward[T int8 | float32 | float64](g *convGeom, dy []T, n int, w64, c
 	transpose(dplanes, g.cin, n*g.h*g.w, dx[:n*g.inElems()])
 }
 
+// wideBuf returns int64 scratch j of at least n values.
+func (s *gemmScratch[E]) wideBuf(j, n int) []int64 {
+	if len(s.wide[j]) < n {
+		s.wide[j] = make([]int64, n)
+	}
+	return s.wide[j][:n]
+}
+
+// wide64 is the integer backward-data pass of a convolution whose sums may leave
+// int32: exact int64 columns (kgemm.I64), their int64 sum onto the input's planes,
+// and one saturation to int32.
+func wide64(g *convGeom, w, dT []int32, n int, dcols, dplanes []int64, dx []int32) {
+	rows := n * g.positions()
+	kgemm.I64(true, false, g.k, rows, g.cout, w, g.k, dT, rows, dcols, rows)
+	col2im(g, dcols, n, dplanes)
+	planes := n * g.h * g.w
+	parallel(planes, 64, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			for c := range g.cin {
+				dx[p*g.cin+c] = int32(numerics.Saturate(dplanes[c*planes+p], 32))
+			}
+		}
+	})
+}
+
 // im2col unfolds n examples' channel planes (cin x n*h*w) into cols (k x
 // n*positions): row (c, ki, kj) holds, for every output position (b, oh, ow), the input
 // value that kernel tap meets, 0 in the padding.
-func im2col(g *convGeom, planes []float64, n int, cols []float64) {
+func im2col[E elem](g *convGeom, planes []E, n int, cols []E) {
 	rows := n * g.positions()
 	parallel(g.k, 1, func(k0, k1 int) {
 		for kc := k0; kc < k1; kc++ {
@@ -278,7 +356,7 @@ func im2col(g *convGeom, planes []float64, n int, cols []float64) {
 
 // col2im is im2col's adjoint: it sums the column gradients dcols of n examples back
 // onto their input positions, as channel planes in dplanes (overwritten).
-func col2im(g *convGeom, dcols []float64, n int, dplanes []float64) {
+func col2im[E elem | int64](g *convGeom, dcols []E, n int, dplanes []E) {
 	rows := n * g.positions()
 	// Each channel's plane is written by its own taps only: channels run in parallel.
 	parallel(g.cin, 1, func(c0, c1 int) {
@@ -327,7 +405,7 @@ func (g *convGeom) owRange(kj int) (lo, hi int) {
 
 // transpose writes the transpose of src (rows x cols, row-major) into dst (cols x
 // rows), converting each element.
-func transpose[S int8 | int32 | float32 | float64, D int32 | float32 | float64](src []S, rows, cols int, dst []D) {
+func transpose[S int8 | int32 | float32 | float64, D elem](src []S, rows, cols int, dst []D) {
 	const blk = 32
 	src, dst = src[:rows*cols], dst[:rows*cols]
 	parallel((rows+blk-1)/blk, 4, func(b0, b1 int) {
@@ -364,7 +442,7 @@ func parallel(n, minPerPart int, f func(lo, hi int)) {
 }
 
 // convert copies src into dst, converting each element.
-func convert[D, S int8 | int32 | float32 | float64](dst []D, src []S) {
+func convert[D, S int8 | int32 | int64 | float32 | float64](dst []D, src []S) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = D(v)
