@@ -1,7 +1,7 @@
 // The float path: FP32 training (and, with fake quantisation, QAT; see qat.go).
 // Activations, errors, weights and optimizer state are stored as F (float32 in
-// training); linear and convolution GEMMs run in F (package gemm's float32 kernels,
-// gonum for the float64 gradient checks), attention's in float64.
+// training); GEMMs run in F (package gemm's float32 kernels, gonum for the float64
+// gradient checks).
 
 package train
 
@@ -204,7 +204,7 @@ type floatParam[F floatT] struct {
 	// w64 and b64 are the weights and biases the layer's kernels read, refreshed after
 	// every update (the canonical tables of embeddings, normalisations and attention),
 	// fake-quantised under QAT; wg is a linear or convolution layer's weights in GEMM
-	// layout, in the storage type (w64 is then unused).
+	// layout, or an attention layer's, in the storage type (w64 is then unused).
 	w64, b64 []float64
 	wg       []F
 }
@@ -229,11 +229,10 @@ type floatNet[F floatT] struct {
 	y       []F       // a GEMM layer's output before the bias
 	dxg     []F       // a GEMM layer's input error
 	gwg     []F       // a GEMM layer's weight gradient
-	dx64    []float64 // an attention layer's input error
 	xq      []F       // QAT: the fake-quantised GEMM input
 	skip    []F       // a shortcut's mapped skip operand or error
 	norm    []*normFloat
-	attn    []*attnFloat
+	attn    []*attnFloat[F]
 }
 
 func newFloatNet[F floatT](p *plan, init [][]float64, momentum bool) *floatNet[F] {
@@ -241,7 +240,7 @@ func newFloatNet[F floatT](p *plan, init [][]float64, momentum bool) *floatNet[F
 	for j, i := range p.weights {
 		l := p.layers[i].l
 		fp := &floatParam[F]{w: make([]F, len(init[j])), gw: make([]float64, len(init[j]))}
-		if p.layers[i].conv != nil {
+		if p.layers[i].conv != nil || p.layers[i].attn != nil {
 			fp.wg = make([]F, len(init[j]))
 		} else {
 			fp.w64 = make([]float64, len(init[j]))
@@ -305,15 +304,14 @@ func (fn *floatNet[F]) ensure(n int) {
 	fn.y = make([]F, n*p.maxAct)
 	fn.dxg = make([]F, n*p.maxAct)
 	fn.gwg = make([]F, p.maxW)
-	fn.dx64 = make([]float64, n*p.maxAct)
 	fn.skip = make([]F, n*p.maxAct)
 	if fn.qat != nil {
 		fn.xq = make([]F, n*p.maxAct)
 	}
-	fn.attn = make([]*attnFloat, len(p.layers))
+	fn.attn = make([]*attnFloat[F], len(p.layers))
 	for i, nl := range p.layers {
 		if nl.attn != nil {
-			fn.attn[i] = newAttnFloat(nl.attn, n, fn.qat != nil)
+			fn.attn[i] = newAttnFloat[F](nl.attn, n, fn.qat != nil)
 		}
 	}
 }
@@ -415,31 +413,31 @@ func (fn *floatNet[F]) beta(i int) []float64 {
 
 func (fn *floatNet[F]) attnForward(i int, src []F, n int, train bool) {
 	a, st, fp := fn.p.layers[i].attn, fn.attn[i], fn.par[i]
-	var quantCtx func(o, oq []float64)
+	var quantCtx func(o, oq []F)
 	if fn.qat != nil {
 		src = fn.qat.activations(i, src, fn.xq, train)
-		quantCtx = func(o, oq []float64) { fakeQuantAct(&fn.qat.ctx[i], o, oq, train) }
+		quantCtx = func(o, oq []F) { fakeQuantAct(&fn.qat.ctx[i], o, oq, train) }
 	}
-	convert(st.x, src)
-	attnForwardFloat(a, st, n, fp.w64, fp.b64, fn.split, quantCtx)
-	convert(fn.act[i][:len(src)], st.y[:len(src)])
+	copy(st.x, src)
+	attnForwardFloat(a, st, n, fp.wg, fp.b64, fn.split, quantCtx)
+	copy(fn.act[i][:len(src)], st.y[:len(src)])
 }
 
 func (fn *floatNet[F]) attnBackward(i int, dy, dx []F, n int) {
 	nl := &fn.p.layers[i]
 	st, fp := fn.attn[i], fn.par[i]
-	convert(st.dy, dy)
-	var steCtx func(dO []float64)
+	copy(st.dy, dy)
+	var steCtx func(dO []F)
 	if fn.qat != nil {
-		steCtx = func(dO []float64) { straightThroughRange(&fn.qat.ctx[i], st.o, dO) }
+		steCtx = func(dO []F) { straightThroughRange(&fn.qat.ctx[i], st.o, dO) }
 	}
-	var dx64 []float64
+	var dxg []F
 	if nl.needDX {
-		dx64 = fn.dx64[:len(dy)]
+		dxg = fn.dxg[:len(dy)]
 	}
-	attnBackwardFloat(nl.attn, st, n, fp.w64, fn.split, fp.gw, fp.gb, steCtx, dx64)
-	if dx64 != nil {
-		convert(dx, dx64)
+	attnBackwardFloat(nl.attn, st, n, fp.wg, fn.split, fp.gw, fp.gb, steCtx, dxg)
+	if dxg != nil {
+		copy(dx, dxg)
 		if fn.qat != nil {
 			fn.qat.straightThrough(i, in(fn.input, fn.act, i)[:len(dx)], dx)
 		}

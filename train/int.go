@@ -29,9 +29,9 @@ type intNet struct {
 
 	capN   int
 	stale  bool
-	w64    [][]float64 // per attention layer and position embedding: its integers
-	wg     [][]int32   // per linear or convolution layer: its weights in GEMM layout
-	wmax   []int64     // per linear or convolution layer: its largest |weight|
+	w64    [][]float64 // per position embedding: its integers
+	wg     [][]int32   // per linear, convolution or attention layer: its weights in GEMM layout
+	wmax   []int64     // per linear, convolution or attention layer: its largest |weight|
 	tables [][]int32   // per position embedding: its table in NHWC order (scratch)
 	xExp   int         // exponent of the quantised input batch
 	x8     []int8
@@ -43,11 +43,9 @@ type intNet struct {
 	cols   [][]int32 // per GEMM layer: the operand saved for the weight gradient
 	argmax [][]int32
 	s      gemmScratch[int32]
-	split  []float64 // float64 scratch of attention's split reductions
-	acc    []int32   // accumulators
-	gw64   []float64 // weight gradient (exact integers)
-	g32    []int32   // weight-gradient accumulators
-	gb     []int32   // bias-gradient accumulators
+	acc    []int32 // accumulators
+	g32    []int32 // weight-gradient accumulators
+	gb     []int32 // bias-gradient accumulators
 	prob   []float64
 	acc64  []int64 // wide accumulators (normalisation, attention)
 	skip8  []int8  // a shortcut's mapped skip operand or error
@@ -100,7 +98,7 @@ func newIntNet(p *plan, st rctState, lr numerics.FixedLR, rounding numerics.Roun
 		wg: make([][]int32, len(p.layers)), wmax: make([]int64, len(p.layers)), tables: make([][]int32, len(p.layers))}
 	maxW, maxB := 0, 0
 	for j, i := range p.weights {
-		if p.layers[i].conv != nil {
+		if p.layers[i].conv != nil || p.layers[i].attn != nil {
 			in.wg[i] = make([]int32, len(st.Layers[j].W))
 		} else {
 			in.w64[i] = make([]float64, len(st.Layers[j].W))
@@ -111,7 +109,7 @@ func newIntNet(p *plan, st rctState, lr numerics.FixedLR, rounding numerics.Roun
 		maxW = max(maxW, len(st.Layers[j].W))
 		maxB = max(maxB, len(st.Layers[j].B))
 	}
-	in.gw64, in.g32, in.gb = make([]float64, maxW), make([]int32, maxW), make([]int32, maxB)
+	in.g32, in.gb = make([]int32, maxW), make([]int32, maxB)
 	return in, nil
 }
 
@@ -164,7 +162,6 @@ func (in *intNet) ensure(n int) error {
 		}
 	}
 	in.s = newGEMMScratch[int32](p, n)
-	in.split = make([]float64, (splitK-1)*p.maxW)
 	in.acc = make([]int32, n*p.maxAct)
 	last := p.layers[len(p.layers)-1].l
 	in.prob = make([]float64, n*int(last.Out.Elems()))
