@@ -83,7 +83,7 @@ func newPlan(net *models.Network) (*plan, error) {
 			if nl.conv, err = newConvGeom(&gl); err != nil {
 				return nil, err
 			}
-			p.maxCols = max(p.maxCols, nl.conv.colsPerExample())
+			p.maxCols = max(p.maxCols, nl.conv.unfoldedPerExample())
 		case models.BatchNorm, models.LayerNorm:
 			nl.norm = newNormGeom(l)
 		case models.Attention:

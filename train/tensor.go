@@ -11,13 +11,20 @@
 // index in this package refers to that layout (stochastic rounding draws its random
 // bits by it).
 //
-// Lowering. A convolution runs as Y^T[Cout x positions] = W[Cout x K] * cols[K x
-// positions], with the input first transposed into channel planes and unfolded
-// (im2col) in canonical K order (channel, kernel row, kernel column): every GEMM then
-// has the long positions dimension as its contiguous inner loop, and weights and
-// weight gradients need no reordering. A linear
-// layer runs as Y[batch x Cout] = X[batch x K] * W^T, with W^T held with K in the
-// input's NHWC order.
+// Lowering. Every linear and dense convolution layer is one GEMM per pass with NHWC
+// operands and results, so that no tensor is transposed. A convolution reads its input
+// as the matrix of its patches (package gemm's Patches: one row per output position,
+// one column per kernel tap and input channel, in the order kernel row, kernel column,
+// channel), packed for the GEMM straight from the input, so the unfolded matrix is
+// never stored (fused im2col); only the input itself is saved for the weight gradient:
+//
+//	forward         Y[positions x Cout]  = P[positions x K] * W^T[K x Cout]
+//	weight gradient G[Cout x K]          = dY^T * P
+//	backward-data   dP[positions x K]    = dY * W, then summed onto the input (col2im)
+//
+// W^T is held with K in the patch order (g.perm maps it to the canonical one), and
+// the weight gradient is scattered back to the canonical layout. A linear layer is the
+// same with one patch per example, its input in NHWC order.
 
 package train
 
@@ -47,8 +54,9 @@ type convGeom struct {
 	// direct is true for a convolution whose unfolding is the identity (1x1 kernel,
 	// stride 1, no padding): its columns are the input's channel planes.
 	direct bool
-	// perm maps a linear layer's GEMM reduction index (its input's NHWC order) to the
-	// canonical one (C,H,W order).
+	// perm maps the GEMM reduction index of a linear layer (its input's NHWC order) or
+	// of a dense convolution (the patch order: kernel row, kernel column, channel) to
+	// the canonical one (C,H,W or Cin,kh,kw order).
 	perm []int32
 	// groups splits a convolution into independent groups of cinG input and coutG
 	// output channels (1: dense); k is then one group's reduction, cinG*kh*kw. A grouped
@@ -95,6 +103,14 @@ func newConvGeom(l *models.Layer) (*convGeom, error) {
 			return nil, fmt.Errorf("convolution %s: %d groups do not divide %d input and %d output channels", l.Name, g.groups, g.cin, g.cout)
 		}
 		g.direct = g.groups == 1 && g.kh == 1 && g.kw == 1 && g.stride == 1 && g.padT == 0 && g.padL == 0
+		if g.groups == 1 {
+			g.perm = make([]int32, g.cin*g.kh*g.kw)
+			for t := range g.kh * g.kw {
+				for c := range g.cin {
+					g.perm[t*g.cin+c] = int32(c*g.kh*g.kw + t)
+				}
+			}
+		}
 	default:
 		return nil, fmt.Errorf("layer %s (%s) is not a GEMM layer", l.Name, l.Kind)
 	}
@@ -112,17 +128,19 @@ func (g *convGeom) positions() int { return g.ho * g.wo }
 // inElems is the number of input values per example.
 func (g *convGeom) inElems() int { return g.cin * g.h * g.w }
 
-// colsLen is the length of the saved GEMM operand for n examples: the unfolded
-// columns, or for a grouped convolution the input itself.
-func (g *convGeom) colsLen(n int) int {
-	if g.grouped() {
-		return n * g.inElems()
-	}
-	return n * g.positions() * g.k
-}
+// colsLen is the length of the GEMM operand saved for the weight gradient of n
+// examples: the input itself, in the path's element type.
+func (g *convGeom) colsLen(n int) int { return n * g.inElems() }
 
-// colsPerExample is colsLen(1).
-func (g *convGeom) colsPerExample() int { return g.colsLen(1) }
+// unfoldedPerExample is the size of one example's patch matrix (positions x K), the
+// largest scratch a convolution's backward-data pass needs.
+func (g *convGeom) unfoldedPerExample() int { return g.positions() * g.k }
+
+// patches returns the patch matrix of n examples of the NHWC input x.
+func patches[E elem](g *convGeom, x []E, n int) kgemm.Mat[E] {
+	return kgemm.Mat[E]{Patches: &kgemm.Patches[E]{X: x, N: n, H: g.h, W: g.w, C: g.cin, KH: g.kh, KW: g.kw,
+		Stride: g.stride, PadT: g.padT, PadL: g.padL, HO: g.ho, WO: g.wo}}
+}
 
 // elem is the element type of a path's GEMM operands and results: float32 for float
 // training, float64 for the float path's gradient checks, int32 for integer training
@@ -170,13 +188,28 @@ func (s *gemmScratch[E]) f64Buf(j, n int) []float64 {
 // gemm's integer kernels, maxA and maxB bounding |A| and |B| (ignored by the float
 // paths).
 func (s *gemmScratch[E]) mul(transA, transB bool, m, n, k int, a []E, lda int, maxA int64, b []E, ldb int, maxB int64, c []E, ldc int) {
-	switch a := any(a).(type) {
+	s.mulM(m, n, k, kgemm.Dense(a, lda, transA), maxA, kgemm.Dense(b, ldb, transB), maxB, c, ldc)
+}
+
+// mulM is mul for any operands (dense matrices or patches). The float64 path unfolds
+// patches into scratch for gonum.
+func (s *gemmScratch[E]) mulM(m, n, k int, a kgemm.Mat[E], maxA int64, b kgemm.Mat[E], maxB int64, c []E, ldc int) {
+	switch c := any(c).(type) {
 	case []float32:
-		kgemm.F32(transA, transB, m, n, k, a, lda, any(b).([]float32), ldb, any(c).([]float32), ldc)
-	case []float64:
-		gemm(transA, transB, m, n, k, a, lda, any(b).([]float64), ldb, any(c).([]float64), ldc, s.split)
+		kgemm.F32M(m, n, k, any(a).(kgemm.Mat[float32]), any(b).(kgemm.Mat[float32]), c, ldc)
 	case []int32:
-		kgemm.I32(transA, transB, m, n, k, a, lda, maxA, any(b).([]int32), ldb, maxB, any(c).([]int32), ldc)
+		kgemm.I32M(m, n, k, any(a).(kgemm.Mat[int32]), maxA, any(b).(kgemm.Mat[int32]), maxB, c, ldc)
+	case []float64:
+		dense := func(x kgemm.Mat[float64], j int) kgemm.Mat[float64] {
+			if p := x.Patches; p != nil {
+				u := s.f64Buf(j, p.Rows()*p.Cols())
+				kgemm.Unfold(p, u)
+				return kgemm.Dense(u, p.Cols(), false)
+			}
+			return x
+		}
+		a, b := dense(any(a).(kgemm.Mat[float64]), 0), dense(any(b).(kgemm.Mat[float64]), 1)
+		gemm(a.Trans, b.Trans, m, n, k, a.Data, a.Ld, b.Data, b.Ld, c, ldc, s.split)
 	}
 }
 
@@ -195,7 +228,7 @@ func setGEMMWeights[T int32 | float32 | float64, D elem](nl *netLayer, w []T, ds
 		groupedWeights(g, w, dst)
 		return
 	}
-	if g == nil || !g.linear {
+	if g == nil {
 		parallel(len(w), 1<<14, func(lo, hi int) { convert(dst[lo:hi], w[lo:hi]) })
 		return
 	}
@@ -212,32 +245,20 @@ func setGEMMWeights[T int32 | float32 | float64, D elem](nl *netLayer, w []T, ds
 // gemmForward computes a weight layer's output before its bias, y (n*positions x
 // cout, NHWC), from the input x of n examples and the weights w in GEMM layout
 // (magnitudes at most wmax on the integer path), leaving in cols the GEMM operand
-// that gemmBackward needs.
+// that gemmBackward needs (the input, converted).
 func gemmForward[T int8 | float32 | float64, E elem](g *convGeom, x []T, n int, w []E, wmax int64, cols []E, s *gemmScratch[E], y []E) {
 	rows := n * g.positions()
 	y = y[:rows*g.cout]
-	if g.grouped() {
-		cols = cols[:n*g.inElems()]
-		convert(cols, x[:len(cols)])
-		groupedForwardE(g, cols, n, w, s, y)
-		return
-	}
-	if g.linear {
-		convert(cols[:n*g.k], x[:n*g.k])
-		s.mul(false, false, n, g.cout, g.k, cols, g.k, opMax, w, g.cout, wmax, y, g.cout)
-		return
-	}
 	cols = cols[:g.colsLen(n)]
-	if g.direct {
-		transpose(x, n*g.h*g.w, g.cin, cols)
-	} else {
-		planes := s.a[:n*g.inElems()]
-		transpose(x, n*g.h*g.w, g.cin, planes)
-		im2col(g, planes, n, cols)
+	convert(cols, x[:len(cols)])
+	switch {
+	case g.grouped():
+		groupedForwardE(g, cols, n, w, s, y)
+	case g.linear || g.direct:
+		s.mul(false, false, rows, g.cout, g.k, cols, g.k, opMax, w, g.cout, wmax, y, g.cout)
+	default:
+		s.mulM(rows, g.cout, g.k, patches(g, cols, n), opMax, kgemm.Dense(w, g.cout, false), wmax, y, g.cout)
 	}
-	yT := s.b[:rows*g.cout]
-	s.mul(false, false, g.cout, rows, g.k, w, g.k, wmax, cols, rows, opMax, yT, rows)
-	transpose(yT, g.cout, rows, y)
 }
 
 // gemmBackward computes, from the output error dy (n*positions x cout, NHWC), the
@@ -247,50 +268,42 @@ func gemmForward[T int8 | float32 | float64, E elem](g *convGeom, x []T, n int, 
 // error is the sum over every output and tap it meets, saturated once).
 func gemmBackward[T int8 | float32 | float64, E elem](g *convGeom, dy []T, n int, w []E, wmax int64, cols []E, s *gemmScratch[E], gw, dx []E) {
 	rows := n * g.positions()
+	d := s.a[:rows*g.cout]
+	convert(d, dy[:len(d)])
 	if g.grouped() {
-		d := s.a[:rows*g.cout]
-		convert(d, dy[:len(d)])
 		groupedBackwardE(g, d, n, w, cols, s, gw, dx)
 		return
 	}
-	if g.linear {
-		d := s.a[:rows*g.cout]
-		convert(d, dy[:len(d)])
-		if dx != nil {
-			s.mul(false, true, n, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dx[:n*g.k], g.k)
-		}
-		gt := s.b[:g.k*g.cout]
-		s.mul(true, false, g.k, g.cout, n, cols, g.k, opMax, d, g.cout, opMax, gt, g.cout)
-		parallel(len(g.perm), 64, func(lo, hi int) {
-			for kp := lo; kp < hi; kp++ {
-				kc := int(g.perm[kp])
-				for o, v := range gt[kp*g.cout : (kp+1)*g.cout] {
-					gw[o*g.k+kc] = v
-				}
-			}
-		})
-		return
+	// The weight gradient in GEMM order, G[cout x K] = dY^T P, then in canonical order.
+	gk := s.b[:g.cout*g.k]
+	if g.linear || g.direct {
+		s.mul(true, false, g.cout, g.k, rows, d, g.cout, opMax, cols, g.k, opMax, gk, g.k)
+	} else {
+		s.mulM(g.cout, g.k, rows, kgemm.Dense(d, g.cout, true), opMax, patches(g, cols[:g.colsLen(n)], n), opMax, gk, g.k)
 	}
-	dT := s.a[:g.cout*rows]
-	transpose(dy[:rows*g.cout], rows, g.cout, dT)
-	s.mul(false, true, g.cout, g.k, rows, dT, rows, opMax, cols, rows, opMax, gw[:g.cout*g.k], g.k)
+	parallel(g.cout, 1, func(o0, o1 int) {
+		for o := o0; o < o1; o++ {
+			src, dst := gk[o*g.k:(o+1)*g.k], gw[o*g.k:(o+1)*g.k]
+			for kp, v := range src {
+				dst[g.perm[kp]] = v
+			}
+		}
+	})
 	if dx == nil {
 		return
 	}
-	if dT32, ok := any(dT).([]int32); ok && !g.direct && int64(g.cout*g.kh*g.kw)*opMax*wmax >= 1<<31 {
-		// A sum over taps could leave int32: exact int64 columns and planes.
-		wide64(g, any(w).([]int32), dT32, n, s.wideBuf(0, g.colsLen(n)), s.wideBuf(1, n*g.inElems()), any(dx).([]int32))
+	if g.linear || g.direct {
+		s.mul(false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dx[:n*g.inElems()], g.k)
 		return
 	}
-	dcols := s.b[:g.colsLen(n)]
-	s.mul(true, false, g.k, rows, g.cout, w, g.k, wmax, dT, rows, opMax, dcols, rows)
-	if g.direct {
-		transpose(dcols, g.cin, rows, dx[:n*g.inElems()])
+	if d32, ok := any(d).([]int32); ok && int64(g.cout*g.kh*g.kw)*opMax*wmax >= 1<<31 {
+		// A sum over taps could leave int32: exact int64 patches and sums.
+		wide64(g, any(w).([]int32), d32, n, s.wideBuf(0, rows*g.k), s.wideBuf(1, n*g.inElems()), any(dx).([]int32))
 		return
 	}
-	dplanes := s.c[:n*g.inElems()]
-	col2im(g, dcols, n, dplanes)
-	transpose(dplanes, g.cin, n*g.h*g.w, dx[:n*g.inElems()])
+	dp := s.c[:rows*g.k]
+	s.mul(false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dp, g.k)
+	col2im(g, dp, n, dx[:n*g.inElems()])
 }
 
 // wideBuf returns int64 scratch j of at least n values.
@@ -302,85 +315,45 @@ func (s *gemmScratch[E]) wideBuf(j, n int) []int64 {
 }
 
 // wide64 is the integer backward-data pass of a convolution whose sums may leave
-// int32: exact int64 columns (kgemm.I64), their int64 sum onto the input's planes,
-// and one saturation to int32.
-func wide64(g *convGeom, w, dT []int32, n int, dcols, dplanes []int64, dx []int32) {
+// int32: exact int64 patch errors (kgemm.I64), their int64 sum onto the input, and
+// one saturation to int32.
+func wide64(g *convGeom, w, d []int32, n int, dp, dx64 []int64, dx []int32) {
 	rows := n * g.positions()
-	kgemm.I64(true, false, g.k, rows, g.cout, w, g.k, dT, rows, dcols, rows)
-	col2im(g, dcols, n, dplanes)
-	planes := n * g.h * g.w
-	parallel(planes, 64, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			for c := range g.cin {
-				dx[p*g.cin+c] = int32(numerics.Saturate(dplanes[c*planes+p], 32))
-			}
+	kgemm.I64(false, true, rows, g.k, g.cout, d, g.cout, w, g.cout, dp, g.k)
+	col2im(g, dp, n, dx64)
+	parallel(len(dx64), 1<<14, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			dx[j] = int32(numerics.Saturate(dx64[j], 32))
 		}
 	})
 }
 
-// im2col unfolds n examples' channel planes (cin x n*h*w) into cols (k x
-// n*positions): row (c, ki, kj) holds, for every output position (b, oh, ow), the input
-// value that kernel tap meets, 0 in the padding.
-func im2col[E elem](g *convGeom, planes []E, n int, cols []E) {
-	rows := n * g.positions()
-	parallel(g.k, 1, func(k0, k1 int) {
-		for kc := k0; kc < k1; kc++ {
-			c, ki, kj := kc/(g.kh*g.kw), kc/g.kw%g.kh, kc%g.kw
-			plane := planes[c*n*g.h*g.w:]
-			dst := cols[kc*rows:][:rows]
-			lo, hi := g.owRange(kj)
-			for b := range n {
-				img := plane[b*g.h*g.w:]
-				for oh := range g.ho {
-					d := dst[(b*g.ho+oh)*g.wo:][:g.wo]
-					ih := oh*g.stride + ki - g.padT
-					if ih < 0 || ih >= g.h || lo >= hi {
-						clear(d)
-						continue
-					}
-					clear(d[:lo])
-					clear(d[hi:])
-					src := img[ih*g.w+lo*g.stride+kj-g.padL:]
-					if g.stride == 1 {
-						copy(d[lo:hi], src)
-					} else {
-						for ow := lo; ow < hi; ow++ {
-							d[ow] = src[(ow-lo)*g.stride]
+// col2im is the patch matrix's adjoint: it sums the errors of n examples' patches
+// dp (positions x K, patch order) onto their NHWC input positions in dx
+// (overwritten), for each input position in output-row, output-column, kernel-row,
+// kernel-column order.
+func col2im[E elem | int64](g *convGeom, dp []E, n int, dx []E) {
+	parallel(n, 1, func(b0, b1 int) {
+		for b := b0; b < b1; b++ {
+			img := dx[b*g.inElems() : (b+1)*g.inElems()]
+			clear(img)
+			for oh := range g.ho {
+				for ow := range g.wo {
+					row := dp[((b*g.ho+oh)*g.wo+ow)*g.k:][:g.k]
+					for ki := range g.kh {
+						ih := oh*g.stride + ki - g.padT
+						if ih < 0 || ih >= g.h {
+							continue
 						}
-					}
-				}
-			}
-		}
-	})
-}
-
-// col2im is im2col's adjoint: it sums the column gradients dcols of n examples back
-// onto their input positions, as channel planes in dplanes (overwritten).
-func col2im[E elem | int64](g *convGeom, dcols []E, n int, dplanes []E) {
-	rows := n * g.positions()
-	// Each channel's plane is written by its own taps only: channels run in parallel.
-	parallel(g.cin, 1, func(c0, c1 int) {
-		for c := c0; c < c1; c++ {
-			plane := dplanes[c*n*g.h*g.w : (c+1)*n*g.h*g.w]
-			clear(plane)
-			for ki := range g.kh {
-				for kj := range g.kw {
-					src := dcols[((c*g.kh+ki)*g.kw+kj)*rows:][:rows]
-					lo, hi := g.owRange(kj)
-					if lo >= hi {
-						continue
-					}
-					for b := range n {
-						img := plane[b*g.h*g.w:]
-						for oh := range g.ho {
-							ih := oh*g.stride + ki - g.padT
-							if ih < 0 || ih >= g.h {
+						for kj := range g.kw {
+							iw := ow*g.stride + kj - g.padL
+							if iw < 0 || iw >= g.w {
 								continue
 							}
-							s := src[(b*g.ho+oh)*g.wo:][lo:hi]
-							d := img[ih*g.w+lo*g.stride+kj-g.padL:]
-							for j, v := range s {
-								d[j*g.stride] += v
+							src := row[(ki*g.kw+kj)*g.cin:][:g.cin]
+							dst := img[(ih*g.w+iw)*g.cin:][:g.cin]
+							for c, v := range src {
+								dst[c] += v
 							}
 						}
 					}
@@ -401,27 +374,6 @@ func (g *convGeom) owRange(kj int) (lo, hi int) {
 		hi = min(g.wo, last/g.stride+1)
 	}
 	return lo, max(lo, hi)
-}
-
-// transpose writes the transpose of src (rows x cols, row-major) into dst (cols x
-// rows), converting each element.
-func transpose[S int8 | int32 | float32 | float64, D elem](src []S, rows, cols int, dst []D) {
-	const blk = 32
-	src, dst = src[:rows*cols], dst[:rows*cols]
-	parallel((rows+blk-1)/blk, 4, func(b0, b1 int) {
-		for r0 := b0 * blk; r0 < min(b1*blk, rows); r0 += blk {
-			r1 := min(r0+blk, rows)
-			for c0 := 0; c0 < cols; c0 += blk {
-				c1 := min(c0+blk, cols)
-				for r := r0; r < r1; r++ {
-					row := src[r*cols : r*cols+c1]
-					for c := c0; c < c1; c++ {
-						dst[c*rows+r] = D(row[c])
-					}
-				}
-			}
-		}
-	})
 }
 
 // parallel calls f on contiguous parts of [0, n), concurrently when n is at least

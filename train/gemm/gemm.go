@@ -133,26 +133,55 @@ func run(m, n, k int, f func(i0, i1, j0, j1 int)) {
 
 // Buffers of packed panels, reused between calls.
 var (
-	f32Bufs = sync.Pool{New: func() any { return new(f32Buf) }}
-	i16Bufs = sync.Pool{New: func() any { return new(i16Buf) }}
+	f32Bufs = sync.Pool{New: func() any { return new(buffers[float32, float32]) }}
+	i16Bufs = sync.Pool{New: func() any { return new(buffers[int16, int32]) }}
 )
 
-type f32Buf struct {
-	a    [mcBlock * kcBlock]float32
-	b    [ncBlock * kcBlock]float32
-	tile [mr * nr]float32
+// buffers are one worker's packed panels of op(A) and op(B), a tile for the edges of
+// C, and a row of the reduction for packing patches.
+type buffers[P float32 | int16, O float32 | int32] struct {
+	a    [mcBlock * kcBlock]P
+	b    [ncBlock * kcBlock]P
+	tile [mr * nr]O
+	row  [max(kcBlock, ncBlock) + 1]P
+	runs [max(kcBlock, ncBlock)]tapRun
 }
 
-type i16Buf struct {
-	a    [mcBlock * kcBlock]int16
-	b    [ncBlock * kcBlock]int16
-	tile [mr * nr]int32
+// Mat is a GEMM operand: a dense row-major matrix (Data with row stride Ld, used
+// transposed when Trans), or, when Patches is set, the patch matrix of a convolution's
+// input (im2col without the copy; see Patches).
+type Mat[T Elem] struct {
+	Data    []T
+	Ld      int
+	Trans   bool
+	Patches *Patches[T]
+}
+
+// Dense is a dense operand.
+func Dense[T Elem](data []T, ld int, trans bool) Mat[T] {
+	return Mat[T]{Data: data, Ld: ld, Trans: trans}
+}
+
+// check panics when the operand cannot be rows x cols.
+func (x *Mat[T]) check(rows, cols int) {
+	if p := x.Patches; p != nil {
+		if p.Rows() != rows || p.Cols() != cols || len(p.X) < p.N*p.H*p.W*p.C {
+			panic("gemm: patches do not match the operand's dimensions")
+		}
+		return
+	}
+	checkLen(x.Trans, rows, cols, len(x.Data), x.Ld)
 }
 
 // F32 computes C = op(A) op(B) in float32 (see the package documentation for the
 // result's definition). a is m x k (k x m when transA), b is k x n (n x k when
 // transB), c is m x n; lda, ldb and ldc are their row strides.
 func F32(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	F32M(m, n, k, Dense(a, lda, transA), Dense(b, ldb, transB), c, ldc)
+}
+
+// F32M is F32 for any operands: C (m x n) = A (m x k) B (k x n).
+func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -162,48 +191,63 @@ func F32(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ld
 		}
 		return
 	}
-	checkLen(transA, m, k, len(a), lda)
-	checkLen(transB, k, n, len(b), ldb)
+	a.check(m, k)
+	b.check(k, n)
 	checkLen(false, m, n, len(c), ldc)
 	run(m, n, k, func(i0, i1, j0, j1 int) {
-		buf := f32Bufs.Get().(*f32Buf)
+		buf := f32Bufs.Get().(*buffers[float32, float32])
 		defer f32Bufs.Put(buf)
-		for jc := j0; jc < j1; jc += ncBlock {
-			ncb := min(ncBlock, j1-jc)
-			for pc := 0; pc < k; pc += kcBlock {
-				kcb := min(kcBlock, k-pc)
-				load := pc > 0
-				packF32B(transB, b, ldb, pc, kcb, jc, ncb, buf.b[:])
-				for ic := i0; ic < i1; ic += mcBlock {
-					mcb := min(mcBlock, i1-ic)
-					packF32A(transA, a, lda, ic, mcb, pc, kcb, buf.a[:])
-					for jr := 0; jr < ncb; jr += nr {
-						bp := &buf.b[jr*kcb]
-						w := min(nr, ncb-jr)
-						for ir := 0; ir < mcb; ir += mr {
-							ap := &buf.a[ir*kcb]
-							h := min(mr, mcb-ir)
-							off := (ic+ir)*ldc + jc + jr
-							if w == nr && h == mr {
-								f32Kernel(kcb, ap, bp, &c[off], ldc, load)
-								continue
-							}
-							t := buf.tile[:]
-							if load {
-								for i := range h {
-									copy(t[i*nr:i*nr+w], c[off+i*ldc:])
-								}
-							}
-							f32Kernel(kcb, ap, bp, &t[0], nr, load)
+		packA := func(ic, mcb, pc, kcb int) { packF32A(&a, ic, mcb, pc, kcb, buf.a[:], buf.row[:], buf.runs[:0]) }
+		packB := func(pc, kcb, jc, ncb int) { packF32B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
+		drive(i0, i1, j0, j1, k, false, buf, packA, packB, f32Kernel, c, ldc)
+	})
+}
+
+// drive runs the blocked loops over rows i0..i1 and columns j0..j1 of C: packB and
+// packA fill buf's panels, kern computes tiles. With pairs, panels hold the reduction
+// in pairs (the integer kernels) and kern counts pairs.
+func drive[P float32 | int16, O float32 | int32](i0, i1, j0, j1, k int, pairs bool, buf *buffers[P, O],
+	packA func(ic, mcb, pc, kcb int), packB func(pc, kcb, jc, ncb int), kern func(kc int, a, b *P, c *O, ldc int, load bool), c []O, ldc int) {
+	for jc := j0; jc < j1; jc += ncBlock {
+		ncb := min(ncBlock, j1-jc)
+		for pc := 0; pc < k; pc += kcBlock {
+			kcb := min(kcBlock, k-pc)
+			steps, span := kcb, kcb // kernel steps, and values per panel row or column
+			if pairs {
+				steps = (kcb + 1) / 2
+				span = 2 * steps
+			}
+			load := pc > 0
+			packB(pc, kcb, jc, ncb)
+			for ic := i0; ic < i1; ic += mcBlock {
+				mcb := min(mcBlock, i1-ic)
+				packA(ic, mcb, pc, kcb)
+				for jr := 0; jr < ncb; jr += nr {
+					bp := &buf.b[jr*span]
+					w := min(nr, ncb-jr)
+					for ir := 0; ir < mcb; ir += mr {
+						ap := &buf.a[ir*span]
+						h := min(mr, mcb-ir)
+						off := (ic+ir)*ldc + jc + jr
+						if w == nr && h == mr {
+							kern(steps, ap, bp, &c[off], ldc, load)
+							continue
+						}
+						t := buf.tile[:]
+						if load {
 							for i := range h {
-								copy(c[off+i*ldc:off+i*ldc+w], t[i*nr:])
+								copy(t[i*nr:i*nr+w], c[off+i*ldc:])
 							}
+						}
+						kern(steps, ap, bp, &t[0], nr, load)
+						for i := range h {
+							copy(c[off+i*ldc:off+i*ldc+w], t[i*nr:])
 						}
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // checkLen panics when a rows x cols operand (cols x rows in memory when trans) with
@@ -219,18 +263,32 @@ func checkLen(trans bool, rows, cols, n, ld int) {
 
 // packF32A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, into panels of mr
 // rows: panel r holds element (i, p) at r*mr*kcb + p*mr + i, zero past the last row.
-func packF32A(trans bool, a []float32, lda, ic, mcb, pc, kcb int, dst []float32) {
+// row is scratch of kcb values.
+func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst, row []float32, runs []tapRun) {
+	a, lda := x.Data, x.Ld
+	if x.Patches != nil {
+		runs = x.Patches.runs(pc, kcb, runs)
+	}
 	for r := 0; r < mcb; r += mr {
 		panel := dst[r*kcb : r*kcb+mr*kcb]
 		h := min(mr, mcb-r)
-		if !trans {
+		switch {
+		case x.Patches != nil:
+			at := x.Patches.at(ic + r)
 			for i := range h {
-				row := a[(ic+r+i)*lda+pc:][:kcb]
-				for p, v := range row {
+				fill(x.Patches, at, runs, row[:kcb])
+				x.Patches.next(&at)
+				for p, v := range row[:kcb] {
 					panel[p*mr+i] = v
 				}
 			}
-		} else {
+		case !x.Trans:
+			for i := range h {
+				for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
+					panel[p*mr+i] = v
+				}
+			}
+		default:
 			for p := range kcb {
 				copy(panel[p*mr:p*mr+h], a[(pc+p)*lda+ic+r:])
 			}
@@ -246,18 +304,34 @@ func packF32A(trans bool, a []float32, lda, ic, mcb, pc, kcb int, dst []float32)
 // packF32B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, into panels of nr
 // columns: panel q holds element (p, j) at q*nr*kcb + p*nr + j, zero past the last
 // column.
-func packF32B(trans bool, b []float32, ldb, pc, kcb, jc, ncb int, dst []float32) {
+func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun) {
+	b, ldb := x.Data, x.Ld
+	if x.Patches != nil {
+		if w := ncb % nr; w != 0 {
+			last := dst[(ncb-w)*kcb : (ncb-w+nr)*kcb]
+			for p := range kcb {
+				clear(last[p*nr+w : (p+1)*nr])
+			}
+		}
+		packPatchesB(x.Patches, pc, kcb, jc, ncb, row, runs, func(p int, row []float32) {
+			for q := 0; q < ncb; q += nr {
+				w := min(nr, ncb-q)
+				copy(dst[q*kcb+p*nr:q*kcb+p*nr+w], row[q:q+w])
+			}
+		})
+		return
+	}
 	for q := 0; q < ncb; q += nr {
 		panel := dst[q*kcb : q*kcb+nr*kcb]
 		w := min(nr, ncb-q)
-		if !trans {
+		switch {
+		case !x.Trans:
 			for p := range kcb {
 				copy(panel[p*nr:p*nr+w], b[(pc+p)*ldb+jc+q:])
 			}
-		} else {
+		default:
 			for j := range w {
-				col := b[(jc+q+j)*ldb+pc:][:kcb]
-				for p, v := range col {
+				for p, v := range b[(jc+q+j)*ldb+pc:][:kcb] {
 					panel[p*nr+j] = v
 				}
 			}
@@ -267,5 +341,19 @@ func packF32B(trans bool, b []float32, ldb, pc, kcb, jc, ncb int, dst []float32)
 				clear(panel[p*nr+w : (p+1)*nr])
 			}
 		}
+	}
+}
+
+// packPatchesB packs the patch matrix as op(B): for each reduction step p (an output
+// position, pc..pc+kcb) it fills row with columns jc..jc+ncb of that patch row, in
+// one pass over the position's input, and hands it to put, which spreads it over the
+// panels.
+func packPatchesB[T Elem, P float32 | int16](x *Patches[T], pc, kcb, jc, ncb int, row []P, runs []tapRun, put func(p int, row []P)) {
+	rs := x.runs(jc, ncb, runs)
+	at := x.at(pc)
+	for p := range kcb {
+		fill(x, at, rs, row[:ncb])
+		x.next(&at)
+		put(p, row[:ncb])
 	}
 }

@@ -255,3 +255,96 @@ func BenchmarkI32(b *testing.B) {
 		})
 	}
 }
+
+// unfold materialises a Patches operand.
+func unfold[T Elem](p *Patches[T]) []T {
+	out := make([]T, p.Rows()*p.Cols())
+	for r := range p.Rows() {
+		patchRow(p, r, 0, out[r*p.Cols():(r+1)*p.Cols()])
+	}
+	return out
+}
+
+var convShapes = []Patches[float32]{
+	{N: 2, H: 7, W: 6, C: 3, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
+	{N: 3, H: 9, W: 9, C: 5, KH: 3, KW: 3, Stride: 2, PadT: 1, PadL: 1},
+	{N: 2, H: 1, W: 20, C: 17, KH: 1, KW: 4, Stride: 1, PadL: 3},
+	{N: 1, H: 12, W: 12, C: 40, KH: 5, KW: 5, Stride: 1},
+	{N: 4, H: 12, W: 12, C: 8, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // reductions over several blocks
+	{N: 3, H: 11, W: 9, C: 1, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2},
+}
+
+// TestPatchesMatchUnfolded checks patch operands, as A and as B, against the same
+// products of the unfolded matrix: bit for bit for float32, exactly for integers.
+func TestPatchesMatchUnfolded(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, pure := range []bool{false, true} {
+		was := SetPureGo(pure)
+		for _, s := range convShapes {
+			s.HO = (s.H+2*s.PadT-s.KH)/s.Stride + 1
+			s.WO = (s.W+2*s.PadL-s.KW)/s.Stride + 1
+			if s.KH == 1 { // causal: padding on the left only
+				s.WO = s.W
+			}
+			x := make([]float32, s.N*s.H*s.W*s.C)
+			x8 := make([]int8, len(x))
+			for i := range x {
+				x8[i] = int8(r.IntN(255) - 127)
+				x[i] = float32(r.NormFloat64())
+			}
+			p := s
+			p.X = x
+			p8 := Patches[int8]{X: x8, N: s.N, H: s.H, W: s.W, C: s.C, KH: s.KH, KW: s.KW, Stride: s.Stride, PadT: s.PadT, PadL: s.PadL, HO: s.HO, WO: s.WO}
+			rows, k := p.Rows(), p.Cols()
+			u, u8 := unfold(&p), unfold(&p8)
+			const n = 21
+			w := make([]float32, k*n)
+			w32 := make([]int32, k*n)
+			for i := range w {
+				w[i] = float32(r.NormFloat64())
+				w32[i] = int32(r.IntN(2001) - 1000)
+			}
+			// As A: C (rows x n) = P W.
+			want, got := make([]float32, rows*n), make([]float32, rows*n)
+			F32(false, false, rows, n, k, u, k, w, n, want, n)
+			F32M(rows, n, k, Mat[float32]{Patches: &p}, Dense(w, n, false), got, n)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %+v: patches as A differ", Kernels(), s)
+			}
+			wi, gi := make([]int32, rows*n), make([]int32, rows*n)
+			refI32(false, false, rows, n, k, u8, k, w32, n, wi, n)
+			I32M(rows, n, k, Mat[int8]{Patches: &p8}, 127, Dense(w32, n, false), 1000, gi, n)
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: integer patches as A differ", Kernels(), s)
+			}
+			I32M(rows, n, k, Mat[int8]{Patches: &p8}, 127, Dense(w32, n, false), 1<<20, gi, n) // the int64 path
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: integer patches as A differ on the int64 path", Kernels(), s)
+			}
+			// As B: C (n x k) = E^T P, the reduction over the positions.
+			e := make([]float32, rows*n)
+			e32 := make([]int32, rows*n)
+			for i := range e {
+				e[i] = float32(r.NormFloat64())
+				e32[i] = int32(r.IntN(255) - 127)
+			}
+			want, got = make([]float32, n*k), make([]float32, n*k)
+			F32(true, false, n, k, rows, e, n, u, k, want, k)
+			F32M(n, k, rows, Dense(e, n, true), Mat[float32]{Patches: &p}, got, k)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %+v: patches as B differ", Kernels(), s)
+			}
+			wi, gi = make([]int32, n*k), make([]int32, n*k)
+			refI32(true, false, n, k, rows, e32, n, u8, k, wi, k)
+			I32M(n, k, rows, Dense(e32, n, true), 127, Mat[int8]{Patches: &p8}, 127, gi, k)
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: integer patches as B differ", Kernels(), s)
+			}
+			I32M(n, k, rows, Dense(e32, n, true), 1<<30, Mat[int8]{Patches: &p8}, 127, gi, k)
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: integer patches as B differ on the int64 path", Kernels(), s)
+			}
+		}
+		SetPureGo(was)
+	}
+}

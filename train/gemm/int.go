@@ -1,6 +1,9 @@
 package gemm
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // Int is an integer operand type of I32.
 type Int interface{ ~int8 | ~int16 | ~int32 }
@@ -11,6 +14,11 @@ type Int interface{ ~int8 | ~int16 | ~int32 }
 // activations and errors, the layer's largest weight for weights); a wrong bound is a
 // programmer error that may give wrong results. Shapes and strides are as for F32.
 func I32[A, B Int](transA, transB bool, m, n, k int, a []A, lda int, maxA int64, b []B, ldb int, maxB int64, c []int32, ldc int) {
+	I32M(m, n, k, Dense(a, lda, transA), maxA, Dense(b, ldb, transB), maxB, c, ldc)
+}
+
+// I32M is I32 for any operands: C (m x n) = A (m x k) B (k x n).
+func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c []int32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -20,52 +28,19 @@ func I32[A, B Int](transA, transB bool, m, n, k int, a []A, lda int, maxA int64,
 		}
 		return
 	}
-	checkLen(transA, m, k, len(a), lda)
-	checkLen(transB, k, n, len(b), ldb)
+	a.check(m, k)
+	b.check(k, n)
 	checkLen(false, m, n, len(c), ldc)
 	if !Fits16(k, maxA, maxB) {
-		run(m, n, k, func(i0, i1, j0, j1 int) { exact64(transA, transB, i0, i1, j0, j1, k, a, lda, b, ldb, c, ldc) })
+		run(m, n, k, func(i0, i1, j0, j1 int) { exact64(&a, &b, i0, i1, j0, j1, k, c, ldc) })
 		return
 	}
 	run(m, n, k, func(i0, i1, j0, j1 int) {
-		buf := i16Bufs.Get().(*i16Buf)
+		buf := i16Bufs.Get().(*buffers[int16, int32])
 		defer i16Bufs.Put(buf)
-		for jc := j0; jc < j1; jc += ncBlock {
-			ncb := min(ncBlock, j1-jc)
-			for pc := 0; pc < k; pc += kcBlock {
-				kcb := min(kcBlock, k-pc)
-				kc2 := (kcb + 1) / 2
-				load := pc > 0
-				packI16B(transB, b, ldb, pc, kcb, jc, ncb, buf.b[:])
-				for ic := i0; ic < i1; ic += mcBlock {
-					mcb := min(mcBlock, i1-ic)
-					packI16A(transA, a, lda, ic, mcb, pc, kcb, buf.a[:])
-					for jr := 0; jr < ncb; jr += nr {
-						bp := &buf.b[jr*2*kc2]
-						w := min(nr, ncb-jr)
-						for ir := 0; ir < mcb; ir += mr {
-							ap := &buf.a[ir*2*kc2]
-							h := min(mr, mcb-ir)
-							off := (ic+ir)*ldc + jc + jr
-							if w == nr && h == mr {
-								i16Kernel(kc2, ap, bp, &c[off], ldc, load)
-								continue
-							}
-							t := buf.tile[:]
-							if load {
-								for i := range h {
-									copy(t[i*nr:i*nr+w], c[off+i*ldc:])
-								}
-							}
-							i16Kernel(kc2, ap, bp, &t[0], nr, load)
-							for i := range h {
-								copy(c[off+i*ldc:off+i*ldc+w], t[i*nr:])
-							}
-						}
-					}
-				}
-			}
-		}
+		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], buf.row[:], buf.runs[:0]) }
+		packB := func(pc, kcb, jc, ncb int) { packI16B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
+		drive(i0, i1, j0, j1, k, true, buf, packA, packB, i16Kernel, c, ldc)
 	})
 }
 
@@ -77,56 +52,92 @@ func Fits16(k int, maxA, maxB int64) bool {
 }
 
 // exact64 is I32 for rows i0..i1 and columns j0..j1 with int64 sums.
-func exact64[A, B Int](transA, transB bool, i0, i1, j0, j1, k int, a []A, lda int, b []B, ldb int, c []int32, ldc int) {
-	sa, sb := 1, ldb // strides of op(A)'s rows and op(B)'s columns along the reduction
-	if transA {
-		sa = lda
-	}
-	if transB {
-		sb = 1
+func exact64[A, B Int](a *Mat[A], b *Mat[B], i0, i1, j0, j1, k int, c []int32, ldc int) {
+	ra, rb := make([]int64, k), make([]int64, (j1-j0)*k)
+	for j := j0; j < j1; j++ {
+		reduction(b, j, false, rb[(j-j0)*k:(j-j0+1)*k])
 	}
 	for i := i0; i < i1; i++ {
-		ai := i * lda
-		if transA {
-			ai = i
-		}
+		reduction(a, i, true, ra)
 		for j := j0; j < j1; j++ {
-			bj := j
-			if transB {
-				bj = j * ldb
-			}
+			col := rb[(j-j0)*k : (j-j0+1)*k]
 			var s int64
-			for p := range k {
-				s += int64(a[ai+p*sa]) * int64(b[bj+p*sb])
+			for p, x := range ra {
+				s += x * col[p]
 			}
 			c[i*ldc+j] = int32(min(max(s, -math.MaxInt32), math.MaxInt32))
 		}
 	}
 }
 
+// reduction writes into dst, as int64, row i of the operand (asRow) or its column i:
+// the values that meet the other operand along the reduction.
+func reduction[T Int](x *Mat[T], i int, asRow bool, dst []int64) {
+	if p := x.Patches; p != nil {
+		if asRow {
+			row := make([]int32, len(dst))
+			patchRow(p, i, 0, row)
+			for q, v := range row {
+				dst[q] = int64(v)
+			}
+			return
+		}
+		var one [1]int32
+		for q := range dst {
+			patchRow(p, q, i, one[:])
+			dst[q] = int64(one[0])
+		}
+		return
+	}
+	// Element (r, col) of op(X) is Data[r*Ld+col], or Data[col*Ld+r] transposed.
+	step, at := 1, i*x.Ld // along a row of op(X)
+	if asRow == x.Trans {
+		step, at = x.Ld, i
+	}
+	for q := range dst {
+		dst[q] = int64(x.Data[at+q*step])
+	}
+}
+
 // packI16A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, as int16 pairs in
 // panels of mr rows: panel r holds element (i, p) at r*2*kc2 + (p/2)*2*mr + 2*i + p%2,
-// kc2 = ceil(kcb/2), zero past the last row and the last reduction step.
-func packI16A[A Int](trans bool, a []A, lda, ic, mcb, pc, kcb int, dst []int16) {
+// kc2 = ceil(kcb/2), zero past the last row and the last reduction step. row is
+// scratch of kcb values.
+func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst, row []int16, runs []tapRun) {
+	a, lda := x.Data, x.Ld
 	kc2 := (kcb + 1) / 2
+	if x.Patches != nil {
+		runs = x.Patches.runs(pc, kcb, runs)
+	}
 	for r := 0; r < mcb; r += mr {
 		panel := dst[r*2*kc2 : r*2*kc2+2*mr*kc2]
 		h := min(mr, mcb-r)
 		if h < mr || kcb%2 != 0 {
 			clear(panel)
 		}
-		if !trans {
+		switch {
+		case x.Patches != nil:
+			at := x.Patches.at(ic + r)
+			row[kcb] = 0 // the pad of an odd block
+			pairs := unsafe.Slice((*uint32)(unsafe.Pointer(&row[0])), kc2)
+			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2)
 			for i := range h {
-				row := a[(ic+r+i)*lda+pc:][:kcb]
-				for p, v := range row {
+				fill(x.Patches, at, runs, row[:kcb])
+				x.Patches.next(&at)
+				for q, v := range pairs {
+					dp[q*mr+i] = v // the pair (p, p+1) = (2q, 2q+1) of row i
+				}
+			}
+		case !x.Trans:
+			for i := range h {
+				for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
 					panel[(p>>1)*2*mr+2*i+p&1] = int16(v)
 				}
 			}
-		} else {
+		default:
 			for p := range kcb {
-				row := a[(pc+p)*lda+ic+r:][:h]
 				d := panel[(p>>1)*2*mr+p&1:]
-				for i, v := range row {
+				for i, v := range a[(pc+p)*lda+ic+r:][:h] {
 					d[2*i] = int16(v)
 				}
 			}
@@ -136,27 +147,43 @@ func packI16A[A Int](trans bool, a []A, lda, ic, mcb, pc, kcb int, dst []int16) 
 
 // packI16B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, as int16 pairs in
 // panels of nr columns: panel q holds element (p, j) at q*2*kc2 + (p/2)*2*nr + 2*j +
-// p%2, zero past the last column and the last reduction step.
-func packI16B[B Int](trans bool, b []B, ldb, pc, kcb, jc, ncb int, dst []int16) {
+// p%2, zero past the last column and the last reduction step. row is scratch of nr
+// values.
+func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []tapRun) {
+	b, ldb := x.Data, x.Ld
 	kc2 := (kcb + 1) / 2
+	if x.Patches != nil {
+		panels := (ncb + nr - 1) / nr
+		if ncb%nr != 0 || kcb%2 != 0 {
+			clear(dst[:panels*2*nr*kc2])
+		}
+		packPatchesB(x.Patches, pc, kcb, jc, ncb, row, runs, func(p int, row []int16) {
+			for q := 0; q < ncb; q += nr {
+				d := dst[q*2*kc2+(p>>1)*2*nr+p&1:]
+				for j, v := range row[q:min(q+nr, ncb)] {
+					d[2*j] = v
+				}
+			}
+		})
+		return
+	}
 	for q := 0; q < ncb; q += nr {
 		panel := dst[q*2*kc2 : q*2*kc2+2*nr*kc2]
 		w := min(nr, ncb-q)
 		if w < nr || kcb%2 != 0 {
 			clear(panel)
 		}
-		if !trans {
+		switch {
+		case !x.Trans:
 			for p := range kcb {
-				row := b[(pc+p)*ldb+jc+q:][:w]
 				d := panel[(p>>1)*2*nr+p&1:]
-				for j, v := range row {
+				for j, v := range b[(pc+p)*ldb+jc+q:][:w] {
 					d[2*j] = int16(v)
 				}
 			}
-		} else {
+		default:
 			for j := range w {
-				col := b[(jc+q+j)*ldb+pc:][:kcb]
-				for p, v := range col {
+				for p, v := range b[(jc+q+j)*ldb+pc:][:kcb] {
 					panel[(p>>1)*2*nr+2*j+p&1] = int16(v)
 				}
 			}
