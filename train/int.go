@@ -263,7 +263,7 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			in.actExp[i] = in.requant(acc, in.inExp(i)-log2(nl.pool.window()), relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.Add:
 			acc := in.acc[:size]
-			e := numerics.AddAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
+			e := addAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.ShortcutAdd:
 			// The skip operand mapped onto the output's shape (zeros where it adds
@@ -271,7 +271,7 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			skip := in.skip8[:size]
 			shortcutGather(nl.short, in.act[l.From], n, skip)
 			acc := in.acc[:size]
-			e := numerics.AddAligned(src, in.inExp(i), skip, in.actExp[l.From], acc)
+			e := addAligned(src, in.inExp(i), skip, in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.PosEmbedding:
 			L := &in.st.Layers[nl.weight]
@@ -437,7 +437,7 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 					other = in.skip8[:len(dx)]
 				}
 				acc := in.acc[:len(dx)]
-				e := numerics.AddAligned(dx, in.errExp[i-1], other[:len(dx)], in.errExp[r], acc)
+				e := addAligned(dx, in.errExp[i-1], other[:len(dx)], in.errExp[r], acc)
 				in.errExp[i-1] = in.requant(acc, e, false, &sc.Res[i-1], dx, &in.sat.Errors)
 			}
 		}
