@@ -4,11 +4,15 @@ package gemm
 
 import "golang.org/x/sys/cpu"
 
-// selectKernels picks the assembly microkernels when the CPU has AVX2 and FMA.
-func selectKernels() {
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		f32Kernel, i16Kernel, kernelName = f32KernelAVX2, i16KernelAVX2, "avx2"
-		return
+// asmKernels returns the assembly kernel sets the CPU runs, fastest first: AVX2 and
+// FMA, with AVX512-VNNI for the integer kernel when the CPU (and the OS) has it.
+func asmKernels() []kernelSet {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return nil
 	}
-	f32Kernel, i16Kernel, kernelName = f32KernelGo, i16KernelGo, "go"
+	avx2 := kernelSet{"avx2", f32KernelAVX2, i16KernelAVX2}
+	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
+		return []kernelSet{{"avx2+vnni", f32KernelAVX2, i16KernelVNNI}, avx2}
+	}
+	return []kernelSet{avx2}
 }

@@ -2,5 +2,5 @@
 
 package gemm
 
-// selectKernels picks the pure-Go microkernels: this build has no assembly ones.
-func selectKernels() { f32Kernel, i16Kernel, kernelName = f32KernelGo, i16KernelGo, "go" }
+// asmKernels returns no kernel sets: this build has no assembly.
+func asmKernels() []kernelSet { return nil }

@@ -30,9 +30,12 @@
 //
 // # Kernels and dispatch
 //
-// On amd64 with AVX2 and FMA (golang.org/x/sys/cpu, at start-up) the microkernels are
-// Go assembly generated with avo (see _asm/, go generate); elsewhere, or with the
-// build tag purego, they are pure Go. Kernel(s) reports which run.
+// On amd64 with AVX2 and FMA (detected with golang.org/x/sys/cpu at start-up) the
+// microkernels are Go assembly generated with avo (see _asm/; go generate): a 6x16
+// float32 kernel of VFMADD231PS, and a 6x16 integer kernel of VPMADDWD and VPADDD, or
+// of VPDPWSSD when the CPU has AVX512-VNNI. Elsewhere, or with the build tag purego,
+// they are pure Go. Kernels reports which run; the tests run every set the CPU has
+// and compare them bit for bit.
 package gemm
 
 //go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg gemm"
@@ -56,34 +59,56 @@ const (
 // minParallel is the fewest multiply-adds worth a second goroutine.
 const minParallel = 1 << 17
 
-// Kernels names the microkernels in use: "avx2" or "go".
-func Kernels() string { return kernelName }
+// Kernels names the microkernels in use: "avx2", "avx2+vnni" or "go".
+func Kernels() string { return current.name }
 
 // SetPureGo selects the pure-Go microkernels (true) or the fastest the CPU has
 // (false), and returns the previous setting. It is for tests and benchmarks: the
 // results are identical either way. It must not be called while a GEMM runs.
 func SetPureGo(pure bool) (was bool) {
-	was = kernelName == "go"
+	was = current.name == "go"
 	if pure {
-		f32Kernel, i16Kernel, kernelName = f32KernelGo, i16KernelGo, "go"
+		use(goKernels)
 	} else {
-		selectKernels()
+		use(available()[0])
 	}
 	return was
 }
 
-// f32Kernel computes an mr x nr tile c (row stride ldc) from kc steps of packed
-// panels a (kc x mr) and b (kc x nr): c = chain of FMAs starting from c (load) or 0.
-var f32Kernel func(kc int, a, b, c *float32, ldc int, load bool)
+// kernelSet is a float32 and an integer microkernel.
+type kernelSet struct {
+	name string
+	// f32 computes an mr x nr tile c (row stride ldc) from kc steps of packed panels a
+	// (kc x mr) and b (kc x nr): c = chain of FMAs starting from c (load) or 0.
+	f32 func(kc int, a, b, c *float32, ldc int, load bool)
+	// i16 computes an mr x nr int32 tile c from kc2 steps of packed int16 pair panels
+	// a (kc2 x mr pairs) and b (kc2 x nr pairs): c += (or =, without load) the sum of
+	// the pair products.
+	i16 func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
+}
 
-// i16Kernel computes an mr x nr int32 tile c from kc2 steps of packed int16 pair
-// panels a (kc2 x mr pairs) and b (kc2 x nr pairs): c += (or =, without load) the sum
-// of the pair products.
-var i16Kernel func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
+var goKernels = kernelSet{"go", f32KernelGo, i16KernelGo}
 
-var kernelName string
+// current is the kernel set in use; f32Kernel and i16Kernel are its kernels.
+var (
+	current    kernelSet
+	f32Kernel  func(kc int, a, b, c *float32, ldc int, load bool)
+	i16Kernel  func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
+	kernelSets []kernelSet
+)
 
-func init() { selectKernels() }
+func use(k kernelSet) { current, f32Kernel, i16Kernel = k, k.f32, k.i16 }
+
+// available returns the kernel sets this CPU runs, fastest first, the pure-Go one
+// last.
+func available() []kernelSet {
+	if kernelSets == nil {
+		kernelSets = append(asmKernels(), goKernels)
+	}
+	return kernelSets
+}
+
+func init() { use(available()[0]) }
 
 // tiles splits the m x n output between workers: it returns how many parts and
 // whether they split the rows (else the columns).

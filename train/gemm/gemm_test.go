@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -75,8 +76,9 @@ var shapes = []struct{ m, n, k int }{
 
 func TestF32MatchesDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, pure := range []bool{false, true} {
-		was := SetPureGo(pure)
+	for _, ks := range available() {
+		was := current
+		use(ks)
 		for _, s := range shapes {
 			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 				lda, ldb, ldc := s.k+1, s.n+2, s.n+3
@@ -108,7 +110,7 @@ func TestF32MatchesDefinition(t *testing.T) {
 				}
 			}
 		}
-		SetPureGo(was)
+		use(was)
 	}
 }
 
@@ -206,8 +208,9 @@ func testI32[A, B Int](t *testing.T, r *rand.Rand, maxA, maxB int64) {
 
 func TestI32IsExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, pure := range []bool{false, true} {
-		was := SetPureGo(pure)
+	for _, ks := range available() {
+		was := current
+		use(ks)
 		testI32[int8, int8](t, r, 127, 127)
 		testI32[int8, int32](t, r, 127, 2047)
 		testI32[int32, int8](t, r, 32767, 127)    // int16 kernels for short reductions only
@@ -215,7 +218,7 @@ func TestI32IsExact(t *testing.T) {
 		testI32[int32, int8](t, r, 1<<30, 127)    // too wide for int16
 		testI32[int32, int32](t, r, 1<<30, 1<<30) // saturates
 		testI32[int8, int16](t, r, 100, 20000)    // mixed
-		SetPureGo(was)
+		use(was)
 	}
 }
 
@@ -235,24 +238,34 @@ func TestFits16(t *testing.T) {
 func BenchmarkF32(b *testing.B) {
 	for _, s := range []struct{ m, n, k int }{{64, 1024, 576}, {256, 256, 256}} {
 		a, bb, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
-		b.Run(Kernels(), func(b *testing.B) {
-			for b.Loop() {
-				F32(false, false, s.m, s.n, s.k, a, s.k, bb, s.n, c, s.n)
-			}
-			b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
-		})
+		for _, ks := range available() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", ks.name, s.m, s.n, s.k), func(b *testing.B) {
+				was := current
+				use(ks)
+				defer use(was)
+				for b.Loop() {
+					F32(false, false, s.m, s.n, s.k, a, s.k, bb, s.n, c, s.n)
+				}
+				b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
 	}
 }
 
 func BenchmarkI32(b *testing.B) {
 	for _, s := range []struct{ m, n, k int }{{64, 1024, 576}, {256, 256, 256}} {
 		a, bb, c := make([]int8, s.m*s.k), make([]int8, s.k*s.n), make([]int32, s.m*s.n)
-		b.Run(Kernels(), func(b *testing.B) {
-			for b.Loop() {
-				I32(false, false, s.m, s.n, s.k, a, s.k, 127, bb, s.n, 127, c, s.n)
-			}
-			b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
-		})
+		for _, ks := range available() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", ks.name, s.m, s.n, s.k), func(b *testing.B) {
+				was := current
+				use(ks)
+				defer use(was)
+				for b.Loop() {
+					I32(false, false, s.m, s.n, s.k, a, s.k, 127, bb, s.n, 127, c, s.n)
+				}
+				b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+			})
+		}
 	}
 }
 
@@ -278,8 +291,9 @@ var convShapes = []Patches[float32]{
 // products of the unfolded matrix: bit for bit for float32, exactly for integers.
 func TestPatchesMatchUnfolded(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	for _, pure := range []bool{false, true} {
-		was := SetPureGo(pure)
+	for _, ks := range available() {
+		was := current
+		use(ks)
 		for _, s := range convShapes {
 			s.HO = (s.H+2*s.PadT-s.KH)/s.Stride + 1
 			s.WO = (s.W+2*s.PadL-s.KW)/s.Stride + 1
@@ -345,6 +359,6 @@ func TestPatchesMatchUnfolded(t *testing.T) {
 				t.Errorf("%s %+v: integer patches as B differ on the int64 path", Kernels(), s)
 			}
 		}
-		SetPureGo(was)
+		use(was)
 	}
 }

@@ -9,3 +9,6 @@ func f32KernelAVX2(kc int, a *float32, b *float32, c *float32, ldc int, load boo
 
 // i16KernelAVX2 is i16Kernel with AVX2: VPMADDWD of int16 pairs, VPADDD into int32 lanes.
 func i16KernelAVX2(kc2 int, a *int16, b *int16, c *int32, ldc int, load bool)
+
+// i16KernelVNNI is i16Kernel with AVX512-VNNI on YMM registers: one VPDPWSSD per 8 lanes of int16 pairs.
+func i16KernelVNNI(kc2 int, a *int16, b *int16, c *int32, ldc int, load bool)

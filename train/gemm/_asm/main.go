@@ -8,6 +8,7 @@ package main
 
 import (
 	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 )
@@ -19,6 +20,7 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	f32Kernel()
 	i16Kernel()
+	i16KernelVNNI()
 	Generate()
 }
 
@@ -106,6 +108,44 @@ func i16Kernel() {
 		VPADDD(p, acc[2*i], acc[2*i])
 		VPMADDWD(b1, t, t)
 		VPADDD(t, acc[2*i+1], acc[2*i+1])
+	}
+	ADDQ(U32(4*mr), a)
+	ADDQ(U32(64), b)
+	DECQ(kc)
+	JNE(LabelRef("loop"))
+	for i := range mr {
+		VMOVDQU(acc[2*i], row[i])
+		VMOVDQU(acc[2*i+1], row[i].Offset(32))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// vpdpwssd emits VPDPWSSD b, t, acc (acc += the pair products of t and b's int16
+// lanes, in int32 lanes; AVX512_VNNI with AVX512VL for YMM), which avo's instruction
+// database does not list.
+func vpdpwssd(b, t, acc Op) {
+	Instruction(&ir.Instruction{Opcode: "VPDPWSSD", Operands: []Op{b, t, acc},
+		Inputs: []Op{b, t, acc}, Outputs: []Op{acc}, ISA: []string{"AVX512_VNNI", "AVX512VL"}})
+}
+
+func i16KernelVNNI() {
+	TEXT("i16KernelVNNI", NOSPLIT, "func(kc2 int, a, b *int16, c *int32, ldc int, load bool)")
+	Doc("i16KernelVNNI is i16Kernel with AVX512-VNNI on YMM registers: one VPDPWSSD per 8 lanes of int16 pairs.")
+	kc := Load(Param("kc2"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	row := rows()
+	acc := accumulators(row, func(r reg.VecVirtual) { VPXOR(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVDQU(m, r) })
+	Label("loop")
+	b0, b1 := YMM(), YMM()
+	VMOVDQU(Mem{Base: b}, b0)
+	VMOVDQU(Mem{Base: b}.Offset(32), b1)
+	for i := range mr {
+		t := YMM()
+		VPBROADCASTD(Mem{Base: a}.Offset(4*i), t)
+		vpdpwssd(b0, t, acc[2*i])
+		vpdpwssd(b1, t, acc[2*i+1])
 	}
 	ADDQ(U32(4*mr), a)
 	ADDQ(U32(64), b)
