@@ -168,7 +168,7 @@ type buffers[P float32 | int16, O float32 | int32] struct {
 	a    [mcBlock * kcBlock]P
 	b    [ncBlock * kcBlock]P
 	tile [mr * nr]O
-	row  [max(kcBlock, ncBlock) + 1]P
+	row  [2*max(kcBlock, ncBlock) + 1]P
 	runs [max(kcBlock, ncBlock)]tapRun
 }
 

@@ -129,21 +129,37 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst, row []int16, runs []t
 				}
 			}
 		case !x.Trans:
+			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2)
 			for i := range h {
-				for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
-					panel[(p>>1)*2*mr+2*i+p&1] = int16(v)
+				src := a[(ic+r+i)*lda+pc:][:kcb]
+				for q := range kcb / 2 {
+					dp[q*mr+i] = pair(src[2*q], src[2*q+1])
+				}
+				if kcb%2 != 0 {
+					dp[(kc2-1)*mr+i] = pair(src[kcb-1], 0)
 				}
 			}
 		default:
-			for p := range kcb {
-				d := panel[(p>>1)*2*mr+p&1:]
-				for i, v := range a[(pc+p)*lda+ic+r:][:h] {
-					d[2*i] = int16(v)
+			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2)
+			for q := range kcb / 2 {
+				r0, r1 := a[(pc+2*q)*lda+ic+r:][:h], a[(pc+2*q+1)*lda+ic+r:][:h]
+				d := dp[q*mr : q*mr+h]
+				for i, v := range r0 {
+					d[i] = pair(v, r1[i])
+				}
+			}
+			if kcb%2 != 0 {
+				d := dp[(kc2-1)*mr : (kc2-1)*mr+h]
+				for i, v := range a[(pc+kcb-1)*lda+ic+r:][:h] {
+					d[i] = pair(v, 0)
 				}
 			}
 		}
 	}
 }
+
+// pair is the int16 pair (lo, hi) as the 32-bit word the kernels read.
+func pair[T Int](lo, hi T) uint32 { return uint32(uint16(int16(lo))) | uint32(uint16(int16(hi)))<<16 }
 
 // packI16B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, as int16 pairs in
 // panels of nr columns: panel q holds element (p, j) at q*2*kc2 + (p/2)*2*nr + 2*j +
@@ -157,12 +173,27 @@ func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []t
 		if ncb%nr != 0 || kcb%2 != 0 {
 			clear(dst[:panels*2*nr*kc2])
 		}
-		packPatchesB(x.Patches, pc, kcb, jc, ncb, row, runs, func(p int, row []int16) {
+		// Rows 2q and 2q+1 of the reduction become the pairs of step q.
+		even := row[ncb+1 : 2*ncb+1]
+		dp := unsafe.Slice((*uint32)(unsafe.Pointer(&dst[0])), panels*nr*kc2)
+		put := func(p int, odd []int16) {
 			for q := 0; q < ncb; q += nr {
-				d := dst[q*2*kc2+(p>>1)*2*nr+p&1:]
-				for j, v := range row[q:min(q+nr, ncb)] {
-					d[2*j] = v
+				d := dp[q*kc2+(p>>1)*nr:]
+				for j, v := range even[q:min(q+nr, ncb)] {
+					d[j] = pair(v, odd[q+j])
 				}
+			}
+		}
+		packPatchesB(x.Patches, pc, kcb, jc, ncb, row[:ncb+1], runs, func(p int, r []int16) {
+			switch {
+			case p&1 == 0 && p == kcb-1:
+				copy(even, r)
+				clear(r)
+				put(p, r)
+			case p&1 == 0:
+				copy(even, r)
+			default:
+				put(p, r)
 			}
 		})
 		return
@@ -175,16 +206,29 @@ func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []t
 		}
 		switch {
 		case !x.Trans:
-			for p := range kcb {
-				d := panel[(p>>1)*2*nr+p&1:]
-				for j, v := range b[(pc+p)*ldb+jc+q:][:w] {
-					d[2*j] = int16(v)
+			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), nr*kc2)
+			for q2 := range kcb / 2 {
+				r0, r1 := b[(pc+2*q2)*ldb+jc+q:][:w], b[(pc+2*q2+1)*ldb+jc+q:][:w]
+				d := dp[q2*nr : q2*nr+w]
+				for j, v := range r0 {
+					d[j] = pair(v, r1[j])
+				}
+			}
+			if kcb%2 != 0 {
+				d := dp[(kc2-1)*nr : (kc2-1)*nr+w]
+				for j, v := range b[(pc+kcb-1)*ldb+jc+q:][:w] {
+					d[j] = pair(v, 0)
 				}
 			}
 		default:
+			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), nr*kc2)
 			for j := range w {
-				for p, v := range b[(jc+q+j)*ldb+pc:][:kcb] {
-					panel[(p>>1)*2*nr+2*j+p&1] = int16(v)
+				col := b[(jc+q+j)*ldb+pc:][:kcb]
+				for q2 := range kcb / 2 {
+					dp[q2*nr+j] = pair(col[2*q2], col[2*q2+1])
+				}
+				if kcb%2 != 0 {
+					dp[(kc2-1)*nr+j] = pair(col[kcb-1], 0)
 				}
 			}
 		}
