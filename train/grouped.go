@@ -157,7 +157,7 @@ func groupedBackward(g *convGeom, dy []float64, n int, wT, x, scratch, gw, dx []
 // groupedForwardE is groupedForward for any path: the float32 and integer paths copy
 // their operands to float64 (exactly) and round the results once (integers: exact,
 // saturated to int32).
-func groupedForwardE[E elem](g *convGeom, x []E, n int, wT []E, s *gemmScratch[E], y []E) {
+func groupedForwardE[E elem, C colElem](g *convGeom, x []C, n int, wT []E, s *gemmScratch[E], y []E) {
 	if x64, ok := any(x).([]float64); ok {
 		groupedForward(g, x64, n, any(wT).([]float64), any(y).([]float64))
 		return
@@ -170,7 +170,7 @@ func groupedForwardE[E elem](g *convGeom, x []E, n int, wT []E, s *gemmScratch[E
 }
 
 // groupedBackwardE is groupedBackward for any path (see groupedForwardE).
-func groupedBackwardE[E elem](g *convGeom, dy []E, n int, wT, x []E, s *gemmScratch[E], gw, dx []E) {
+func groupedBackwardE[E elem, C colElem](g *convGeom, dy []E, n int, wT []E, x []C, s *gemmScratch[E], gw, dx []E) {
 	if dy64, ok := any(dy).([]float64); ok {
 		var dx64 []float64
 		if dx != nil {

@@ -40,7 +40,7 @@ type intNet struct {
 	actExp []int
 	err    [][]int8
 	errExp []int
-	cols   [][]int32 // per GEMM layer: the operand saved for the weight gradient
+	cols   [][]int16 // per GEMM layer: the operand saved for the weight gradient
 	argmax [][]int32
 	s      gemmScratch[int32]
 	acc    []int32 // accumulators
@@ -139,7 +139,7 @@ func (in *intNet) ensure(n int) error {
 	in.err = make([][]int8, len(p.layers))
 	in.actExp = make([]int, len(p.layers))
 	in.errExp = make([]int, len(p.layers))
-	in.cols = make([][]int32, len(p.layers))
+	in.cols = make([][]int16, len(p.layers))
 	in.argmax = make([][]int32, len(p.layers))
 	for i, nl := range p.layers {
 		size := n * int(nl.l.Out.Elems())
@@ -150,7 +150,7 @@ func (in *intNet) ensure(n int) error {
 		}
 		in.err[i] = make([]int8, size)
 		if nl.conv != nil {
-			in.cols[i] = make([]int32, nl.conv.colsLen(n))
+			in.cols[i] = make([]int16, nl.conv.colsLen(n))
 		}
 		if nl.l.Kind == models.MaxPool {
 			in.argmax[i] = make([]int32, size)

@@ -135,22 +135,26 @@ func avgPoolSpread[T int8 | float32 | float64, A int32 | float32 | float64](p *p
 // reluForward writes max(x, 0).
 func reluForward[T int8 | float32 | float64](x, out []T) {
 	out = out[:len(x)]
-	for i, v := range x {
-		out[i] = max(v, 0)
-	}
+	parallel(len(x), 1<<15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = max(x[i], 0)
+		}
+	})
 }
 
 // reluBackward passes the error where the ReLU's output is positive and zeroes it
 // elsewhere (dx may alias dy).
 func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
-	dy = dy[:len(out)]
-	for i, v := range out {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
+	dy, dx = dy[:len(out)], dx[:len(out)]
+	parallel(len(out), 1<<15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if out[i] > 0 {
+				dx[i] = dy[i]
+			} else {
+				dx[i] = 0
+			}
 		}
-	}
+	})
 }
 
 // tokenIDs reads the token ids an embedding's input holds as float32 values; an id

@@ -291,21 +291,22 @@ func TestConvMatchesDirectDefinition(t *testing.T) {
 				for k := range dy {
 					dy[k] = int8(r.IntN(255) - 127)
 				}
-				checkConvLowering(t, p, nl, x, w, dy, want, n, 0.0)
-				checkConvLowering(t, p, nl, x, w, dy, want, n, int32(0))
+				checkConvLowering[float64, float64](t, p, nl, x, w, dy, want, n)
+				checkConvLowering[int32, int32](t, p, nl, x, w, dy, want, n)
+				checkConvLowering[int32, int16](t, p, nl, x, w, dy, want, n)
 			}
 		}
 	}
 }
 
 // checkConvLowering runs the lowering of layer nl with element type E (float64, or the
-// integer path's int32) on integers and compares its output with want, the direct
-// convolution, and its backward pass with the adjoint identities.
-func checkConvLowering[E float64 | int32](t *testing.T, p *plan, nl *netLayer, x []int8, w []int32, dy []int8, want []int64, n int, _ E) {
+// integer path's int32) and saved inputs of type C on integers and compares its output
+// with want, the direct convolution, and its backward pass with the adjoint identities.
+func checkConvLowering[E float64 | int32, C float64 | int32 | int16](t *testing.T, p *plan, nl *netLayer, x []int8, w []int32, dy []int8, want []int64, n int) {
 	t.Helper()
 	g := nl.conv
-	name := fmt.Sprintf("%s layer %s (%T)", p.net.Name, nl.l.Name, *new(E))
-	cols := make([]E, g.colsLen(n))
+	name := fmt.Sprintf("%s layer %s (%T, %T)", p.net.Name, nl.l.Name, *new(E), *new(C))
+	cols := make([]C, g.colsLen(n))
 	wg := make([]E, len(w))
 	setGEMMWeights(nl, w, wg)
 	sc := newGEMMScratch[E](p, n)

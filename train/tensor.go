@@ -137,8 +137,8 @@ func (g *convGeom) colsLen(n int) int { return n * g.inElems() }
 func (g *convGeom) unfoldedPerExample() int { return g.positions() * g.k }
 
 // patches returns the patch matrix of n examples of the NHWC input x.
-func patches[E elem](g *convGeom, x []E, n int) kgemm.Mat[E] {
-	return kgemm.Mat[E]{Patches: &kgemm.Patches[E]{X: x, N: n, H: g.h, W: g.w, C: g.cin, KH: g.kh, KW: g.kw,
+func patches[C colElem](g *convGeom, x []C, n int) kgemm.Mat[C] {
+	return kgemm.Mat[C]{Patches: &kgemm.Patches[C]{X: x, N: n, H: g.h, W: g.w, C: g.cin, KH: g.kh, KW: g.kw,
 		Stride: g.stride, PadT: g.padT, PadL: g.padL, HO: g.ho, WO: g.wo}}
 }
 
@@ -147,6 +147,11 @@ func patches[E elem](g *convGeom, x []E, n int) kgemm.Mat[E] {
 // (whose operands are int8 activations and errors and b-bit weights, and whose
 // results are exact int32 accumulators).
 type elem interface{ int32 | float32 | float64 }
+
+// colElem is the element type of the GEMM input a layer saves for its weight
+// gradient: the path's element type, or int16 on the integer path (int8 values; half
+// the memory of int32, and packed for the integer kernels without conversion).
+type colElem interface{ elem | int16 }
 
 // opMax bounds the magnitude of the GEMM operands that are not weights on the
 // integer path: int8 activations and errors (numerics: -128 is never used).
@@ -187,18 +192,24 @@ func (s *gemmScratch[E]) f64Buf(j, n int) []float64 {
 // FMA-chain kernels, float64 through gonum (gemm below), int32 exactly with package
 // gemm's integer kernels, maxA and maxB bounding |A| and |B| (ignored by the float
 // paths).
-func (s *gemmScratch[E]) mul(transA, transB bool, m, n, k int, a []E, lda int, maxA int64, b []E, ldb int, maxB int64, c []E, ldc int) {
-	s.mulM(m, n, k, kgemm.Dense(a, lda, transA), maxA, kgemm.Dense(b, ldb, transB), maxB, c, ldc)
+func mul[E elem, A, B colElem](s *gemmScratch[E], transA, transB bool, m, n, k int, a []A, lda int, maxA int64, b []B, ldb int, maxB int64, c []E, ldc int) {
+	mulM(s, m, n, k, kgemm.Dense(a, lda, transA), maxA, kgemm.Dense(b, ldb, transB), maxB, c, ldc)
 }
 
-// mulM is mul for any operands (dense matrices or patches). The float64 path unfolds
-// patches into scratch for gonum.
-func (s *gemmScratch[E]) mulM(m, n, k int, a kgemm.Mat[E], maxA int64, b kgemm.Mat[E], maxB int64, c []E, ldc int) {
+// mulM is mul for any operands (dense matrices or patches). The float paths' operands
+// are of their element type; the integer path's are int32 or int16. The float64 path
+// unfolds patches into scratch for gonum.
+func mulM[E elem, A, B colElem](s *gemmScratch[E], m, n, k int, a kgemm.Mat[A], maxA int64, b kgemm.Mat[B], maxB int64, c []E, ldc int) {
 	switch c := any(c).(type) {
 	case []float32:
 		kgemm.F32M(m, n, k, any(a).(kgemm.Mat[float32]), any(b).(kgemm.Mat[float32]), c, ldc)
 	case []int32:
-		kgemm.I32M(m, n, k, any(a).(kgemm.Mat[int32]), maxA, any(b).(kgemm.Mat[int32]), maxB, c, ldc)
+		switch a := any(a).(type) {
+		case kgemm.Mat[int32]:
+			mulI32(m, n, k, a, maxA, b, maxB, c, ldc)
+		case kgemm.Mat[int16]:
+			mulI32(m, n, k, a, maxA, b, maxB, c, ldc)
+		}
 	case []float64:
 		dense := func(x kgemm.Mat[float64], j int) kgemm.Mat[float64] {
 			if p := x.Patches; p != nil {
@@ -210,6 +221,16 @@ func (s *gemmScratch[E]) mulM(m, n, k int, a kgemm.Mat[E], maxA int64, b kgemm.M
 		}
 		a, b := dense(any(a).(kgemm.Mat[float64]), 0), dense(any(b).(kgemm.Mat[float64]), 1)
 		gemm(a.Trans, b.Trans, m, n, k, a.Data, a.Ld, b.Data, b.Ld, c, ldc, s.split)
+	}
+}
+
+// mulI32 is mulM's integer case for an A of type T.
+func mulI32[T kgemm.Int, B colElem](m, n, k int, a kgemm.Mat[T], maxA int64, b kgemm.Mat[B], maxB int64, c []int32, ldc int) {
+	switch b := any(b).(type) {
+	case kgemm.Mat[int32]:
+		kgemm.I32M(m, n, k, a, maxA, b, maxB, c, ldc)
+	case kgemm.Mat[int16]:
+		kgemm.I32M(m, n, k, a, maxA, b, maxB, c, ldc)
 	}
 }
 
@@ -246,7 +267,7 @@ func setGEMMWeights[T int32 | float32 | float64, D elem](nl *netLayer, w []T, ds
 // cout, NHWC), from the input x of n examples and the weights w in GEMM layout
 // (magnitudes at most wmax on the integer path), leaving in cols the GEMM operand
 // that gemmBackward needs (the input, converted).
-func gemmForward[T int8 | float32 | float64, E elem](g *convGeom, x []T, n int, w []E, wmax int64, cols []E, s *gemmScratch[E], y []E) {
+func gemmForward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, x []T, n int, w []E, wmax int64, cols []C, s *gemmScratch[E], y []E) {
 	rows := n * g.positions()
 	y = y[:rows*g.cout]
 	cols = cols[:g.colsLen(n)]
@@ -255,9 +276,9 @@ func gemmForward[T int8 | float32 | float64, E elem](g *convGeom, x []T, n int, 
 	case g.grouped():
 		groupedForwardE(g, cols, n, w, s, y)
 	case g.linear || g.direct:
-		s.mul(false, false, rows, g.cout, g.k, cols, g.k, opMax, w, g.cout, wmax, y, g.cout)
+		mul(s, false, false, rows, g.cout, g.k, cols, g.k, opMax, w, g.cout, wmax, y, g.cout)
 	default:
-		s.mulM(rows, g.cout, g.k, patches(g, cols, n), opMax, kgemm.Dense(w, g.cout, false), wmax, y, g.cout)
+		mulM(s, rows, g.cout, g.k, patches(g, cols, n), opMax, kgemm.Dense(w, g.cout, false), wmax, y, g.cout)
 	}
 }
 
@@ -266,7 +287,7 @@ func gemmForward[T int8 | float32 | float64, E elem](g *convGeom, x []T, n int, 
 // (NHWC). w, wmax and cols are what the forward pass used. On the integer path every
 // result is exact and saturated to int32 as numerics.GEMMInt defines (an input's
 // error is the sum over every output and tap it meets, saturated once).
-func gemmBackward[T int8 | float32 | float64, E elem](g *convGeom, dy []T, n int, w []E, wmax int64, cols []E, s *gemmScratch[E], gw, dx []E) {
+func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy []T, n int, w []E, wmax int64, cols []C, s *gemmScratch[E], gw, dx []E) {
 	rows := n * g.positions()
 	d := s.a[:rows*g.cout]
 	convert(d, dy[:len(d)])
@@ -277,9 +298,9 @@ func gemmBackward[T int8 | float32 | float64, E elem](g *convGeom, dy []T, n int
 	// The weight gradient in GEMM order, G[cout x K] = dY^T P, then in canonical order.
 	gk := s.b[:g.cout*g.k]
 	if g.linear || g.direct {
-		s.mul(true, false, g.cout, g.k, rows, d, g.cout, opMax, cols, g.k, opMax, gk, g.k)
+		mul(s, true, false, g.cout, g.k, rows, d, g.cout, opMax, cols, g.k, opMax, gk, g.k)
 	} else {
-		s.mulM(g.cout, g.k, rows, kgemm.Dense(d, g.cout, true), opMax, patches(g, cols[:g.colsLen(n)], n), opMax, gk, g.k)
+		mulM(s, g.cout, g.k, rows, kgemm.Dense(d, g.cout, true), opMax, patches(g, cols[:g.colsLen(n)], n), opMax, gk, g.k)
 	}
 	parallel(g.cout, 1, func(o0, o1 int) {
 		for o := o0; o < o1; o++ {
@@ -293,7 +314,7 @@ func gemmBackward[T int8 | float32 | float64, E elem](g *convGeom, dy []T, n int
 		return
 	}
 	if g.linear || g.direct {
-		s.mul(false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dx[:n*g.inElems()], g.k)
+		mul(s, false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dx[:n*g.inElems()], g.k)
 		return
 	}
 	if d32, ok := any(d).([]int32); ok && int64(g.cout*g.kh*g.kw)*opMax*wmax >= 1<<31 {
@@ -302,7 +323,7 @@ func gemmBackward[T int8 | float32 | float64, E elem](g *convGeom, dy []T, n int
 		return
 	}
 	dp := s.c[:rows*g.k]
-	s.mul(false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dp, g.k)
+	mul(s, false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dp, g.k)
 	col2im(g, dp, n, dx[:n*g.inElems()])
 }
 
@@ -394,7 +415,7 @@ func parallel(n, minPerPart int, f func(lo, hi int)) {
 }
 
 // convert copies src into dst, converting each element.
-func convert[D, S int8 | int32 | int64 | float32 | float64](dst []D, src []S) {
+func convert[D, S int8 | int16 | int32 | int64 | float32 | float64](dst []D, src []S) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = D(v)
