@@ -384,19 +384,6 @@ func col2im[E elem | int64](g *convGeom, dp []E, n int, dx []E) {
 	})
 }
 
-// owRange is the range [lo, hi) of output columns whose kernel column kj falls inside
-// the input (not in the padding).
-func (g *convGeom) owRange(kj int) (lo, hi int) {
-	// iw = ow*stride + kj - padL must satisfy 0 <= iw < w.
-	if d := g.padL - kj; d > 0 {
-		lo = (d + g.stride - 1) / g.stride
-	}
-	if last := g.w - 1 - kj + g.padL; last >= 0 {
-		hi = min(g.wo, last/g.stride+1)
-	}
-	return lo, max(lo, hi)
-}
-
 // parallel calls f on contiguous parts of [0, n), concurrently when n is at least
 // minPerPart per part. Callers only use it for work whose parts write disjoint
 // outputs, so results never depend on how the range is cut.

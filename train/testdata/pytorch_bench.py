@@ -10,13 +10,20 @@ attention). One step is what a Trainer.Step does for fp32: forward, mean
 cross-entropy, backward, SGD with momentum 0.9, on one batch of 32 random examples
 kept in memory (no data loading on either side).
 
-Usage (Debian's python3-torch: apt-get install python3-torch):
+Usage (Debian's python3-torch: apt-get install python3-torch libopenblas0-openmp):
 
     /usr/bin/python3 train/testdata/pytorch_bench.py [--threads 2] [--rounds 5] [--only resnet20]
 
-It prints one line per network in the Go benchmark format, the median of the rounds:
+Debian's torch runs convolutions with oneDNN but linear layers and attention through
+the system BLAS: without an optimised one (libopenblas0-openmp) it is the reference
+BLAS, and the transformer's step is about 15 times slower. PyTorch's OpenMP threads
+spin while they wait for each other: on a machine whose cores are shared with other
+jobs, 2 threads can be many times slower than 1, so measure both (--threads 1).
 
-    BenchmarkPyTorch/resnet20  <steps>  <ns/op> ns/op
+It prints one line per network in the Go benchmark format, the medians of the rounds'
+wall time and process CPU time (all threads) per step:
+
+    BenchmarkPyTorch/resnet20  <steps>  <ns/op> ns/op  <cpu-ns/op> cpu-ns/op
 """
 
 import argparse
@@ -135,7 +142,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", default="", help="comma-separated networks (default: all)")
+    ap.add_argument("--steps", type=int, default=0, help="steps per round (default: per network)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -157,14 +165,16 @@ def main():
 
         for _ in range(3):
             step()
-        times = []
+        steps = args.steps or STEPS[name]
+        times, cpus = [], []
         for _ in range(args.rounds):
-            t0 = time.perf_counter()
-            for _ in range(STEPS[name]):
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(steps):
                 step()
-            times.append((time.perf_counter() - t0) / STEPS[name])
-        ns = statistics.median(times) * 1e9
-        print(f"BenchmarkPyTorch/{name}\t{STEPS[name] * args.rounds}\t{ns:.0f} ns/op", flush=True)
+            times.append((time.perf_counter() - t0) / steps)
+            cpus.append((time.process_time() - c0) / steps)
+        ns, cpu = statistics.median(times) * 1e9, statistics.median(cpus) * 1e9
+        print(f"BenchmarkPyTorch/{name}\t{steps * args.rounds}\t{ns:.0f} ns/op\t{cpu:.0f} cpu-ns/op", flush=True)
 
 
 if __name__ == "__main__":
