@@ -240,7 +240,9 @@ func newFloatNet[F floatT](p *plan, init [][]float64, momentum bool) *floatNet[F
 	for j, i := range p.weights {
 		l := p.layers[i].l
 		fp := &floatParam[F]{w: make([]F, len(init[j])), gw: make([]float64, len(init[j]))}
-		if p.layers[i].conv != nil || p.layers[i].attn != nil {
+		if g := p.layers[i].conv; g != nil {
+			fp.wg = make([]F, g.weightsLen())
+		} else if p.layers[i].attn != nil {
 			fp.wg = make([]F, len(init[j]))
 		} else {
 			fp.w64 = make([]float64, len(init[j]))

@@ -98,7 +98,9 @@ func newIntNet(p *plan, st rctState, lr numerics.FixedLR, rounding numerics.Roun
 		wg: make([][]int32, len(p.layers)), wmax: make([]int64, len(p.layers)), tables: make([][]int32, len(p.layers))}
 	maxW, maxB := 0, 0
 	for j, i := range p.weights {
-		if p.layers[i].conv != nil || p.layers[i].attn != nil {
+		if g := p.layers[i].conv; g != nil {
+			in.wg[i] = make([]int32, g.weightsLen())
+		} else if p.layers[i].attn != nil {
 			in.wg[i] = make([]int32, len(st.Layers[j].W))
 		} else {
 			in.w64[i] = make([]float64, len(st.Layers[j].W))

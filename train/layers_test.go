@@ -105,6 +105,21 @@ func gradCheckNets(t testing.TB) []*models.Network {
 			models.Layer{Kind: models.Flatten, Out: S(20, 1, 1)},
 			models.Layer{Kind: models.Linear, Out: S(3, 1, 1), Bias: true},
 		),
+		// A stride-1 convolution with 16 input channels, whose backward-data pass runs
+		// on the error's patches with the flipped kernel (convGeom.flip), and a causal
+		// one.
+		mkNet(t, "flip", S(2, 4, 5),
+			models.Layer{Kind: models.Conv2D, Out: S(16, 4, 5), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+			models.Layer{Kind: models.Conv2D, Out: S(3, 4, 5), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1, Bias: true},
+			models.Layer{Kind: models.Flatten, Out: S(60, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(3, 1, 1), Bias: true},
+		),
+		mkNet(t, "flip-causal", S(1, 1, 6),
+			models.Layer{Kind: models.Embedding, Out: S(16, 1, 6), Vocab: 7},
+			models.Layer{Kind: models.Conv2D, Out: S(5, 1, 6), KernelH: 1, KernelW: 3, Stride: 1, Causal: true, Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(5, 1, 6)},
+			models.Layer{Kind: models.Conv2D, Out: S(7, 1, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+		),
 		mkNet(t, "mlp-res", S(1, 3, 4),
 			models.Layer{Kind: models.Flatten, Out: S(12, 1, 1)},
 			models.Layer{Kind: models.Linear, Out: S(6, 1, 1), Bias: true},
@@ -307,7 +322,7 @@ func checkConvLowering[E float64 | int32, C float64 | int32 | int16](t *testing.
 	g := nl.conv
 	name := fmt.Sprintf("%s layer %s (%T, %T)", p.net.Name, nl.l.Name, *new(E), *new(C))
 	cols := make([]C, g.colsLen(n))
-	wg := make([]E, len(w))
+	wg := make([]E, g.weightsLen())
 	setGEMMWeights(nl, w, wg)
 	sc := newGEMMScratch[E](p, n)
 	y := make([]E, len(want))

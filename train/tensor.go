@@ -22,6 +22,12 @@
 //	weight gradient G[Cout x K]          = dY^T * P
 //	backward-data   dP[positions x K]    = dY * W, then summed onto the input (col2im)
 //
+// except that a stride-1 convolution with at least 16 input channels (flip) computes
+// its backward-data pass as a convolution too: dX[inputs x Cin] = P(dY) * W', the
+// patches of the output's error (padded by kh-1-padT above, kw-1-padL on the left)
+// times the kernel flipped in both directions, held after W^T in the layer's GEMM
+// weights.
+//
 // W^T is held with K in the patch order (g.perm maps it to the canonical one), and
 // the weight gradient is scattered back to the canonical layout. A linear layer is the
 // same with one patch per example, its input in NHWC order.
@@ -54,6 +60,11 @@ type convGeom struct {
 	// direct is true for a convolution whose unfolding is the identity (1x1 kernel,
 	// stride 1, no padding): its columns are the input's channel planes.
 	direct bool
+	// flip is true for a dense convolution of stride 1 (not direct) with at least 16
+	// input channels: its backward-data
+	// pass is itself a convolution, of the output's error with the flipped kernel, run
+	// on the error's patches (see gemmBackward).
+	flip bool
 	// perm maps the GEMM reduction index of a linear layer (its input's NHWC order) or
 	// of a dense convolution (the patch order: kernel row, kernel column, channel) to
 	// the canonical one (C,H,W or Cin,kh,kw order).
@@ -103,6 +114,9 @@ func newConvGeom(l *models.Layer) (*convGeom, error) {
 			return nil, fmt.Errorf("convolution %s: %d groups do not divide %d input and %d output channels", l.Name, g.groups, g.cin, g.cout)
 		}
 		g.direct = g.groups == 1 && g.kh == 1 && g.kw == 1 && g.stride == 1 && g.padT == 0 && g.padL == 0
+		// (Only with 16 or more input channels: the GEMM's columns are the input
+		// channels, and narrower ones leave the kernels' 16 lanes idle.)
+		g.flip = g.groups == 1 && !g.direct && g.stride == 1 && g.cin >= 16
 		if g.groups == 1 {
 			g.perm = make([]int32, g.cin*g.kh*g.kw)
 			for t := range g.kh * g.kw {
@@ -131,6 +145,15 @@ func (g *convGeom) inElems() int { return g.cin * g.h * g.w }
 // colsLen is the length of the GEMM operand saved for the weight gradient of n
 // examples: the input itself, in the path's element type.
 func (g *convGeom) colsLen(n int) int { return n * g.inElems() }
+
+// weightsLen is the length of the layer's weights in GEMM layout: the weights, and for
+// a flip convolution the flipped kernel after them.
+func (g *convGeom) weightsLen() int {
+	if g.flip {
+		return 2 * g.cout * g.k
+	}
+	return g.cout * g.k
+}
 
 // unfoldedPerExample is the size of one example's patch matrix (positions x K), the
 // largest scratch a convolution's backward-data pass needs.
@@ -261,6 +284,23 @@ func setGEMMWeights[T int32 | float32 | float64, D elem](nl *netLayer, w []T, ds
 			}
 		}
 	})
+	if g.flip {
+		// The flipped kernel, [tap (ti, tj)][cout][cin]: tap (ti, tj) of the error's
+		// patch meets kernel tap (kh-1-ti, kw-1-tj).
+		taps := g.kh * g.kw
+		back := dst[g.cout*g.k : 2*g.cout*g.k]
+		parallel(taps, 1, func(t0, t1 int) {
+			for t := t0; t < t1; t++ {
+				kt := taps - 1 - t
+				for o := range g.cout {
+					row := back[(t*g.cout+o)*g.cin : (t*g.cout+o+1)*g.cin]
+					for c := range row {
+						row[c] = D(w[o*g.k+c*taps+kt])
+					}
+				}
+			}
+		})
+	}
 }
 
 // gemmForward computes a weight layer's output before its bias, y (n*positions x
@@ -311,6 +351,16 @@ func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy
 		}
 	})
 	if dx == nil {
+		return
+	}
+	if g.flip {
+		// dX = P(dY) W', the patches of the error padded by kh-1-padT above and
+		// kw-1-padL on the left, with the flipped kernel W': one GEMM whose reduction
+		// covers every (tap, output channel) an input position meets, so the integer
+		// path saturates each error once, as numerics.GEMMInt does.
+		pd := kgemm.Mat[E]{Patches: &kgemm.Patches[E]{X: d, N: n, H: g.ho, W: g.wo, C: g.cout, KH: g.kh, KW: g.kw,
+			Stride: 1, PadT: g.kh - 1 - g.padT, PadL: g.kw - 1 - g.padL, HO: g.h, WO: g.w}}
+		mulM(s, n*g.h*g.w, g.cin, g.kh*g.kw*g.cout, pd, opMax, kgemm.Dense(w[g.cout*g.k:2*g.cout*g.k], g.cin, false), wmax, dx[:n*g.inElems()], g.cin)
 		return
 	}
 	if g.linear || g.direct {
