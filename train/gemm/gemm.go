@@ -56,6 +56,8 @@ const (
 	ncBlock = 1536
 )
 
+var _ = [1]int{}[mr-6] // interleave assumes mr = 6
+
 // minParallel is the fewest multiply-adds worth a second goroutine.
 const minParallel = 1 << 17
 
@@ -294,35 +296,43 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst, row []float32, runs []
 	if x.Patches != nil {
 		runs = x.Patches.runs(pc, kcb, runs)
 	}
+	var src [mr][]float32 // the panel's rows of op(A), kcb values each
 	for r := 0; r < mcb; r += mr {
 		panel := dst[r*kcb : r*kcb+mr*kcb]
 		h := min(mr, mcb-r)
-		switch {
-		case x.Patches != nil:
-			at := x.Patches.at(ic + r)
-			for i := range h {
-				fill(x.Patches, at, runs, row[:kcb])
-				x.Patches.next(&at)
-				for p, v := range row[:kcb] {
-					panel[p*mr+i] = v
-				}
-			}
-		case !x.Trans:
-			for i := range h {
-				for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
-					panel[p*mr+i] = v
-				}
-			}
-		default:
+		if x.Trans {
 			for p := range kcb {
 				copy(panel[p*mr:p*mr+h], a[(pc+p)*lda+ic+r:])
-			}
-		}
-		if h < mr {
-			for p := range kcb {
 				clear(panel[p*mr+h : (p+1)*mr])
 			}
+			continue
 		}
+		for i := range mr {
+			switch {
+			case i >= h:
+				src[i] = row[i*kcb : (i+1)*kcb]
+				clear(src[i])
+			case x.Patches != nil:
+				if i == 0 {
+					fillRows(x.Patches, ic+r, h, runs, row, kcb, kcb)
+				}
+				src[i] = row[i*kcb : (i+1)*kcb]
+			default:
+				src[i] = a[(ic+r+i)*lda+pc:][:kcb]
+			}
+		}
+		interleave(panel, &src, kcb)
+	}
+}
+
+// interleave writes mr rows of n values into a panel, element (i, p) at p*mr + i.
+// (It is written out for mr = 6.)
+func interleave[T float32 | uint32](panel []T, src *[mr][]T, n int) {
+	r0, r1, r2, r3, r4, r5 := src[0][:n], src[1][:n], src[2][:n], src[3][:n], src[4][:n], src[5][:n]
+	panel = panel[:n*mr]
+	for p := range n {
+		d := panel[p*mr : p*mr+mr : p*mr+mr]
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 	}
 }
 

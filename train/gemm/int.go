@@ -116,29 +116,34 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst, row []int16, runs []t
 			clear(panel)
 		}
 		switch {
-		case x.Patches != nil:
-			at := x.Patches.at(ic + r)
-			row[kcb] = 0 // the pad of an odd block
-			pairs := unsafe.Slice((*uint32)(unsafe.Pointer(&row[0])), kc2)
-			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2)
-			for i := range h {
-				fill(x.Patches, at, runs, row[:kcb])
-				x.Patches.next(&at)
-				for q, v := range pairs {
-					dp[q*mr+i] = v // the pair (p, p+1) = (2q, 2q+1) of row i
+		case x.Patches != nil || !x.Trans:
+			// The panel's rows as int16 (even strides, an odd block padded with 0),
+			// then interleaved a pair at a time.
+			rs := 2 * kc2
+			buf := row[:mr*rs]
+			if x.Patches != nil {
+				fillRows(x.Patches, ic+r, h, runs, buf, kcb, rs)
+			} else {
+				for i := range h {
+					d := buf[i*rs : i*rs+kcb]
+					for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
+						d[p] = int16(v)
+					}
 				}
 			}
-		case !x.Trans:
-			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2)
-			for i := range h {
-				src := a[(ic+r+i)*lda+pc:][:kcb]
-				for q := range kcb / 2 {
-					dp[q*mr+i] = pair(src[2*q], src[2*q+1])
-				}
-				if kcb%2 != 0 {
-					dp[(kc2-1)*mr+i] = pair(src[kcb-1], 0)
+			for i := range mr {
+				if i >= h {
+					clear(buf[i*rs : (i+1)*rs])
+				} else if kcb%2 != 0 {
+					buf[i*rs+kcb] = 0
 				}
 			}
+			all := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), mr*kc2)
+			var src [mr][]uint32
+			for i := range src {
+				src[i] = all[i*kc2 : (i+1)*kc2]
+			}
+			interleave(unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2), &src, kc2)
 		default:
 			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2)
 			for q := range kcb / 2 {

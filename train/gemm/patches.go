@@ -107,6 +107,16 @@ func copyConv[T, D Elem](dst []D, src []T) {
 	}
 }
 
+// fillRows fills h consecutive patch rows from row r on, the columns that runs
+// describe (n of them), into dst: row i at i*stride.
+func fillRows[T, D Elem](p *Patches[T], r, h int, runs []tapRun, dst []D, n, stride int) {
+	at := p.at(r)
+	for i := range h {
+		fill(p, at, runs, dst[i*stride:i*stride+n])
+		p.next(&at)
+	}
+}
+
 // patchRow writes columns k0..k0+len(dst) of patch row r into dst, converting.
 func patchRow[T, D Elem](p *Patches[T], r, k0 int, dst []D) {
 	fill(p, p.at(r), p.runs(k0, len(dst), nil), dst)
