@@ -81,7 +81,7 @@ func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
 	s := m / float64(int64(1)<<(bits-1)-1)
 	parallel(len(x), 1<<14, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
-			out[j] = math.Round(float64(x[j])/s) * s
+			out[j] = round(float64(x[j])/s) * s
 		}
 	})
 	return out
@@ -155,7 +155,7 @@ func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 	parallel(len(x), 1<<14, func(j0, j1 int) {
 		for j := j0; j < j1; j++ {
 			c := min(max(float64(x[j]), qlo), qhi)
-			out[j] = E(math.Round((c-qlo)/s)*s + qlo)
+			out[j] = E(round((c-qlo)/s)*s + qlo)
 		}
 	})
 	return out
@@ -175,4 +175,15 @@ func straightThroughRange[E floatT](r *actRange, x, dx []E) {
 			}
 		}
 	})
+}
+
+// round is math.Round (half away from zero) through math.Trunc, which the compiler
+// turns into one instruction: x - Trunc(x) is exact, so the result is the same for
+// every float64, zeros, infinities and NaN included.
+func round(x float64) float64 {
+	t := math.Trunc(x)
+	if math.Abs(x-t) >= 0.5 {
+		t += math.Copysign(1, x)
+	}
+	return t
 }
