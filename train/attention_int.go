@@ -111,7 +111,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 			copy(acc[r*d:(r+1)*d], f[r*3*d+m*d:r*3*d+(m+1)*d])
 		}
 		if L.B != nil {
-			numerics.AddBias(acc, d, L.B[m*d:(m+1)*d], accExp-L.BExp)
+			addBias(acc, d, L.B[m*d:(m+1)*d], accExp-L.BExp)
 		}
 		st.qkvExp[m] = in.requant(acc, accExp, false, &inner[attnScaleQ+m], st.q8[m][:rows*d], &in.sat.Activations)
 		for r := range rows {
@@ -148,7 +148,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	kgemm.I32(false, true, rows, d, d, st.o32, d, opMax, w[3*d*d:], d, wmax, acc, d)
 	accExp = st.oExp + L.WExp
 	if L.B != nil {
-		numerics.AddBias(acc, d, L.B[3*d:], accExp-L.BExp)
+		addBias(acc, d, L.B[3*d:], accExp-L.BExp)
 	}
 	return in.requant(acc, accExp, relu, &sc.Fwd[i], out, &in.sat.Activations)
 }

@@ -33,9 +33,9 @@
 // (int16 pairs into int32 when no partial sum can leave int32, exact int64 sums
 // otherwise) and grouped convolutions in float64 where that is provably exact (every
 // partial sum below 2^53; checked when a trainer is built), all tested against
-// numerics.GEMMInt. Requantisation and aligned adds run through equivalents of
-// numerics.Requant, Requant64 and AddAligned written for speed (intfast.go), tested
-// equal to them.
+// numerics.GEMMInt. Requantisation, bias and aligned adds run through equivalents of
+// numerics.Requant, Requant64, AddBias and AddAligned written for speed (intfast.go),
+// tested equal to them.
 //
 // Tensors. A tensor is int8 values v with a power-of-two scale: v stands for v*2^e.
 // Weights of layer l are b_l-bit integers (|w| <= 2^(b_l-1)-1) with step

@@ -343,7 +343,7 @@ func (in *intNet) gemmForward(i int, x []int8, n int, relu bool, sc *scales) {
 	// with the requantisation.
 	var prepare func(lo, hi int)
 	if L.B != nil {
-		prepare = func(lo, hi int) { numerics.AddBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp) }
+		prepare = func(lo, hi int) { addBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp) }
 	}
 	e, sat := delayedRequant(acc, g.cout, accExp, relu, &sc.Fwd[i], in.act[i][:len(acc)], prepare)
 	in.actExp[i] = e

@@ -80,3 +80,22 @@ func addAligned(a []int8, ea int, b []int8, eb int, acc []int32) (exp int) {
 	})
 	return exp
 }
+
+// addBias is numerics.AddBias row by row (the definition walks columns): each bias
+// aligned once, then added to every row with saturation to ±(2^31-1).
+func addBias(acc []int32, n int, bias []int32, shift int) {
+	var buf [512]int64
+	bj := buf[:0]
+	if n > len(buf) {
+		bj = make([]int64, 0, n)
+	}
+	for _, b := range bias[:n] {
+		bj = append(bj, numerics.RoundShift(int64(b), shift))
+	}
+	for r := 0; r+n <= len(acc); r += n {
+		row := acc[r : r+n]
+		for j, b := range bj {
+			row[j] = int32(min(max(int64(row[j])+b, -math.MaxInt32), math.MaxInt32))
+		}
+	}
+}

@@ -75,3 +75,27 @@ func TestRoundIsMathRound(t *testing.T) {
 		}
 	}
 }
+
+// TestAddBiasMatchesNumerics checks addBias against numerics.AddBias, saturation and
+// every shift included.
+func TestAddBiasMatchesNumerics(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{1, 7, 128, 600} {
+		acc := make([]int32, 9*n)
+		bias := make([]int32, n)
+		for shift := -40; shift <= 70; shift += 3 {
+			for i := range acc {
+				acc[i] = int32(r.Int64N(1<<32) - 1<<31)
+			}
+			for i := range bias {
+				bias[i] = int32(r.Int64N(1<<32) - 1<<31)
+			}
+			want := slices.Clone(acc)
+			numerics.AddBias(want, n, bias, shift)
+			addBias(acc, n, bias, shift)
+			if !slices.Equal(acc, want) {
+				t.Fatalf("n %d shift %d: addBias differs from numerics.AddBias", n, shift)
+			}
+		}
+	}
+}
