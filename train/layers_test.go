@@ -380,3 +380,70 @@ func TestCausalConvSeesOnlyThePast(t *testing.T) {
 		}
 	}
 }
+
+// TestFloat32LoweringMatchesFloat64 runs every linear and convolution layer's lowering
+// in float32 (package gemm's FMA chains, the float path's) and in float64 (gonum, the
+// reference) on the same random values: outputs, weight gradients and input errors
+// agree within float32 rounding of sums of their length.
+func TestFloat32LoweringMatchesFloat64(t *testing.T) {
+	for _, net := range gradCheckNets(t) {
+		p, err := newPlan(net)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range p.weights {
+			nl := &p.layers[i]
+			g := nl.conv
+			if g == nil {
+				continue
+			}
+			const n = 3
+			r := rand.New(rand.NewPCG(uint64(i), 10))
+			x := make([]float32, n*g.inElems())
+			for k := range x {
+				x[k] = float32(r.NormFloat64())
+			}
+			w := make([]float32, g.cout*g.k)
+			for k := range w {
+				w[k] = float32(r.NormFloat64())
+			}
+			dy := make([]float32, n*g.positions()*g.cout)
+			for k := range dy {
+				dy[k] = float32(r.NormFloat64())
+			}
+			run := func(y, gw, dx any) {
+				switch y := y.(type) {
+				case []float32:
+					wg, cols, s := make([]float32, g.weightsLen()), make([]float32, g.colsLen(n)), newGEMMScratch[float32](p, n)
+					setGEMMWeights(nl, w, wg)
+					gemmForward(g, x, n, wg, 0, cols, &s, y)
+					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float32), dx.([]float32))
+				case []float64:
+					wg, cols, s := make([]float64, g.weightsLen()), make([]float64, g.colsLen(n)), newGEMMScratch[float64](p, n)
+					setGEMMWeights(nl, w, wg)
+					gemmForward(g, x, n, wg, 0, cols, &s, y)
+					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float64), dx.([]float64))
+				}
+			}
+			y32, gw32, dx32 := make([]float32, len(dy)), make([]float32, len(w)), make([]float32, len(x))
+			y64, gw64, dx64 := make([]float64, len(dy)), make([]float64, len(w)), make([]float64, len(x))
+			run(y32, gw32, dx32)
+			run(y64, gw64, dx64)
+			for _, c := range []struct {
+				what   string
+				got    []float32
+				want   []float64
+				length int
+			}{{"output", y32, y64, g.k}, {"weight gradient", gw32, gw64, n * g.positions()}, {"input error", dx32, dx64, g.cout * g.kh * g.kw}} {
+				// Each value is a sum of `length` products of unit normals: float32
+				// rounding leaves an error below length * 2^-23 * sqrt(length).
+				tol := float64(c.length) * math.Sqrt(float64(c.length)) * 0x1p-23
+				for k, v := range c.want {
+					if d := math.Abs(float64(c.got[k]) - v); d > tol {
+						t.Fatalf("%s layer %s: %s %d = %v in float32, %v in float64", net.Name, nl.l.Name, c.what, k, c.got[k], v)
+					}
+				}
+			}
+		}
+	}
+}
