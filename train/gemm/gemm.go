@@ -56,7 +56,7 @@ const (
 	ncBlock = 1536
 )
 
-var _ = [1]int{}[mr-6] // interleave assumes mr = 6
+var _ = [1]int{}[mr-6] // the assembly kernels are written for mr = 6
 
 // minParallel is the fewest multiply-adds worth a second goroutine.
 const minParallel = 1 << 17
@@ -81,11 +81,11 @@ func SetPureGo(pure bool) (was bool) {
 type kernelSet struct {
 	name string
 	// f32 computes an mr x nr tile c (row stride ldc) from kc steps of packed panels a
-	// (kc x mr) and b (kc x nr): c = chain of FMAs starting from c (load) or 0.
+	// (mr rows of kc) and b (kc x nr): c = chain of FMAs starting from c (load) or 0.
 	f32 func(kc int, a, b, c *float32, ldc int, load bool)
 	// i16 computes an mr x nr int32 tile c from kc2 steps of packed int16 pair panels
-	// a (kc2 x mr pairs) and b (kc2 x nr pairs): c += (or =, without load) the sum of
-	// the pair products.
+	// a (mr rows of kc2 pairs) and b (kc2 x nr pairs): c += (or =, without load) the
+	// sum of the pair products.
 	i16 func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
 }
 
@@ -224,7 +224,7 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 	run(m, n, k, func(i0, i1, j0, j1 int) {
 		buf := f32Bufs.Get().(*buffers[float32, float32])
 		defer f32Bufs.Put(buf)
-		packA := func(ic, mcb, pc, kcb int) { packF32A(&a, ic, mcb, pc, kcb, buf.a[:], buf.row[:], buf.runs[:0]) }
+		packA := func(ic, mcb, pc, kcb int) { packF32A(&a, ic, mcb, pc, kcb, buf.a[:], buf.runs[:0]) }
 		packB := func(pc, kcb, jc, ncb int) { packF32B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
 		drive(i0, i1, j0, j1, k, false, buf, packA, packB, f32Kernel, c, ldc)
 	})
@@ -289,50 +289,31 @@ func checkLen(trans bool, rows, cols, n, ld int) {
 }
 
 // packF32A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, into panels of mr
-// rows: panel r holds element (i, p) at r*mr*kcb + p*mr + i, zero past the last row.
-// row is scratch of kcb values.
-func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst, row []float32, runs []tapRun) {
+// rows: panel r holds element (i, p) at r*kcb + i*kcb + p (the kernels read the rows
+// side by side), zero past the last row. Patches are unfolded straight into it.
+func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, runs []tapRun) {
 	a, lda := x.Data, x.Ld
 	if x.Patches != nil {
 		runs = x.Patches.runs(pc, kcb, runs)
 	}
-	var src [mr][]float32 // the panel's rows of op(A), kcb values each
 	for r := 0; r < mcb; r += mr {
 		panel := dst[r*kcb : r*kcb+mr*kcb]
 		h := min(mr, mcb-r)
-		if x.Trans {
+		switch {
+		case x.Patches != nil:
+			fillRows(x.Patches, ic+r, h, runs, panel, kcb, kcb)
+		case !x.Trans:
+			for i := range h {
+				copy(panel[i*kcb:(i+1)*kcb], a[(ic+r+i)*lda+pc:])
+			}
+		default:
 			for p := range kcb {
-				copy(panel[p*mr:p*mr+h], a[(pc+p)*lda+ic+r:])
-				clear(panel[p*mr+h : (p+1)*mr])
-			}
-			continue
-		}
-		for i := range mr {
-			switch {
-			case i >= h:
-				src[i] = row[i*kcb : (i+1)*kcb]
-				clear(src[i])
-			case x.Patches != nil:
-				if i == 0 {
-					fillRows(x.Patches, ic+r, h, runs, row, kcb, kcb)
+				for i, v := range a[(pc+p)*lda+ic+r:][:h] {
+					panel[i*kcb+p] = v
 				}
-				src[i] = row[i*kcb : (i+1)*kcb]
-			default:
-				src[i] = a[(ic+r+i)*lda+pc:][:kcb]
 			}
 		}
-		interleave(panel, &src, kcb)
-	}
-}
-
-// interleave writes mr rows of n values into a panel, element (i, p) at p*mr + i.
-// (It is written out for mr = 6.)
-func interleave[T float32 | uint32](panel []T, src *[mr][]T, n int) {
-	r0, r1, r2, r3, r4, r5 := src[0][:n], src[1][:n], src[2][:n], src[3][:n], src[4][:n], src[5][:n]
-	panel = panel[:n*mr]
-	for p := range n {
-		d := panel[p*mr : p*mr+mr : p*mr+mr]
-		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+		clear(panel[h*kcb:])
 	}
 }
 

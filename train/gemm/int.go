@@ -38,7 +38,7 @@ func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c [
 	run(m, n, k, func(i0, i1, j0, j1 int) {
 		buf := i16Bufs.Get().(*buffers[int16, int32])
 		defer i16Bufs.Put(buf)
-		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], buf.row[:], buf.runs[:0]) }
+		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], buf.runs[:0]) }
 		packB := func(pc, kcb, jc, ncb int) { packI16B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
 		drive(i0, i1, j0, j1, k, true, buf, packA, packB, i16Kernel, c, ldc)
 	})
@@ -100,66 +100,41 @@ func reduction[T Int](x *Mat[T], i int, asRow bool, dst []int64) {
 }
 
 // packI16A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, as int16 pairs in
-// panels of mr rows: panel r holds element (i, p) at r*2*kc2 + (p/2)*2*mr + 2*i + p%2,
-// kc2 = ceil(kcb/2), zero past the last row and the last reduction step. row is
-// scratch of kcb values.
-func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst, row []int16, runs []tapRun) {
+// panels of mr rows: panel r holds element (i, p) at r*2*kc2 + i*2*kc2 + p (pairs
+// (2q, 2q+1) side by side in a row), kc2 = ceil(kcb/2), zero past the last row and the
+// last reduction step.
+func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun) {
 	a, lda := x.Data, x.Ld
-	kc2 := (kcb + 1) / 2
+	rs := 2 * ((kcb + 1) / 2) // a row of the panel
 	if x.Patches != nil {
 		runs = x.Patches.runs(pc, kcb, runs)
 	}
 	for r := 0; r < mcb; r += mr {
-		panel := dst[r*2*kc2 : r*2*kc2+2*mr*kc2]
+		panel := dst[r*rs : r*rs+mr*rs]
 		h := min(mr, mcb-r)
-		if h < mr || kcb%2 != 0 {
-			clear(panel)
-		}
 		switch {
-		case x.Patches != nil || !x.Trans:
-			// The panel's rows as int16 (even strides, an odd block padded with 0),
-			// then interleaved a pair at a time.
-			rs := 2 * kc2
-			buf := row[:mr*rs]
-			if x.Patches != nil {
-				fillRows(x.Patches, ic+r, h, runs, buf, kcb, rs)
-			} else {
-				for i := range h {
-					d := buf[i*rs : i*rs+kcb]
-					for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
-						d[p] = int16(v)
-					}
+		case x.Patches != nil:
+			fillRows(x.Patches, ic+r, h, runs, panel, kcb, rs)
+		case !x.Trans:
+			for i := range h {
+				d := panel[i*rs : i*rs+kcb]
+				for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
+					d[p] = int16(v)
 				}
 			}
-			for i := range mr {
-				if i >= h {
-					clear(buf[i*rs : (i+1)*rs])
-				} else if kcb%2 != 0 {
-					buf[i*rs+kcb] = 0
-				}
-			}
-			all := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), mr*kc2)
-			var src [mr][]uint32
-			for i := range src {
-				src[i] = all[i*kc2 : (i+1)*kc2]
-			}
-			interleave(unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2), &src, kc2)
 		default:
-			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), mr*kc2)
-			for q := range kcb / 2 {
-				r0, r1 := a[(pc+2*q)*lda+ic+r:][:h], a[(pc+2*q+1)*lda+ic+r:][:h]
-				d := dp[q*mr : q*mr+h]
-				for i, v := range r0 {
-					d[i] = pair(v, r1[i])
-				}
-			}
-			if kcb%2 != 0 {
-				d := dp[(kc2-1)*mr : (kc2-1)*mr+h]
-				for i, v := range a[(pc+kcb-1)*lda+ic+r:][:h] {
-					d[i] = pair(v, 0)
+			for p := range kcb {
+				for i, v := range a[(pc+p)*lda+ic+r:][:h] {
+					panel[i*rs+p] = int16(v)
 				}
 			}
 		}
+		if kcb%2 != 0 {
+			for i := range h {
+				panel[i*rs+kcb] = 0
+			}
+		}
+		clear(panel[h*rs:])
 	}
 }
 

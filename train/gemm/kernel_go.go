@@ -45,10 +45,9 @@ func f32KernelGo(kc int, a, b, c *float32, ldc int, load bool) {
 		}
 	}
 	for p := range kc {
-		av := ap[p*mr : p*mr+mr]
 		bv := bp[p*nr : p*nr+nr]
-		for i, x := range av {
-			row := &acc[i]
+		for i := range mr {
+			x, row := ap[i*kc+p], &acc[i]
 			for j, y := range bv {
 				row[j] = fma32(x, y, row[j])
 			}
@@ -71,10 +70,9 @@ func i16KernelGo(kc2 int, a, b *int16, c *int32, ldc int, load bool) {
 		}
 	}
 	for q := range kc2 {
-		av := ap[q*2*mr : (q+1)*2*mr]
 		bv := bp[q*2*nr : (q+1)*2*nr]
 		for i := range mr {
-			x0, x1 := int32(av[2*i]), int32(av[2*i+1])
+			x0, x1 := int32(ap[2*(i*kc2+q)]), int32(ap[2*(i*kc2+q)+1])
 			row := &acc[i]
 			for j := range nr {
 				row[j] += x0*int32(bv[2*j]) + x1*int32(bv[2*j+1])

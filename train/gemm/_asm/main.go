@@ -38,6 +38,37 @@ func rows() []Mem {
 	}
 }
 
+// aRows loads the parameter a, whose panel holds mr rows of kc 4-byte values each
+// (kc the kernel's step count), and returns its two base registers (rows 0 and 3)
+// and the row stride.
+func aRows(kc reg.Register) (a, a3, sa reg.Register) {
+	a = Load(Param("a"), GP64())
+	sa = GP64()
+	MOVQ(kc, sa)
+	SHLQ(U8(2), sa)
+	a3 = GP64()
+	LEAQ(Mem{Base: a, Index: sa, Scale: 2}, a3)
+	ADDQ(sa, a3)
+	return a, a3, sa
+}
+
+// aRow is the address of step's value in row i of A's panel.
+func aRow(a, a3, sa reg.Register, i int) Mem {
+	switch i {
+	case 0:
+		return Mem{Base: a}
+	case 1:
+		return Mem{Base: a, Index: sa, Scale: 1}
+	case 2:
+		return Mem{Base: a, Index: sa, Scale: 2}
+	case 3:
+		return Mem{Base: a3}
+	case 4:
+		return Mem{Base: a3, Index: sa, Scale: 1}
+	}
+	return Mem{Base: a3, Index: sa, Scale: 2}
+}
+
 // accumulators returns 2*mr YMM registers, loaded from the tile when the parameter
 // load is true and zero otherwise.
 func accumulators(row []Mem, zero func(r reg.VecVirtual), load func(m Mem, r reg.VecVirtual)) []reg.VecVirtual {
@@ -64,7 +95,7 @@ func f32Kernel() {
 	TEXT("f32KernelAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, load bool)")
 	Doc("f32KernelAVX2 is f32Kernel with AVX2 and FMA: acc = fma(a, b, acc), one VFMADD231PS per 8 lanes.")
 	kc := Load(Param("kc"), GP64())
-	a := Load(Param("a"), GP64())
+	a, a3, sa := aRows(kc)
 	b := Load(Param("b"), GP64())
 	row := rows()
 	acc := accumulators(row, func(r reg.VecVirtual) { VXORPS(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVUPS(m, r) })
@@ -73,11 +104,12 @@ func f32Kernel() {
 	VMOVUPS(Mem{Base: b}, b0)
 	VMOVUPS(Mem{Base: b}.Offset(32), b1)
 	for i := range mr {
-		VBROADCASTSS(Mem{Base: a}.Offset(4*i), t)
+		VBROADCASTSS(aRow(a, a3, sa, i), t)
 		VFMADD231PS(b0, t, acc[2*i])
 		VFMADD231PS(b1, t, acc[2*i+1])
 	}
-	ADDQ(U32(4*mr), a)
+	ADDQ(U32(4), a)
+	ADDQ(U32(4), a3)
 	ADDQ(U32(64), b)
 	DECQ(kc)
 	JNE(LabelRef("loop"))
@@ -93,7 +125,7 @@ func i16Kernel() {
 	TEXT("i16KernelAVX2", NOSPLIT, "func(kc2 int, a, b *int16, c *int32, ldc int, load bool)")
 	Doc("i16KernelAVX2 is i16Kernel with AVX2: VPMADDWD of int16 pairs, VPADDD into int32 lanes.")
 	kc := Load(Param("kc2"), GP64())
-	a := Load(Param("a"), GP64())
+	a, a3, sa := aRows(kc)
 	b := Load(Param("b"), GP64())
 	row := rows()
 	acc := accumulators(row, func(r reg.VecVirtual) { VPXOR(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVDQU(m, r) })
@@ -103,13 +135,14 @@ func i16Kernel() {
 	VMOVDQU(Mem{Base: b}.Offset(32), b1)
 	for i := range mr {
 		t, p := YMM(), YMM()
-		VPBROADCASTD(Mem{Base: a}.Offset(4*i), t)
+		VPBROADCASTD(aRow(a, a3, sa, i), t)
 		VPMADDWD(b0, t, p)
 		VPADDD(p, acc[2*i], acc[2*i])
 		VPMADDWD(b1, t, t)
 		VPADDD(t, acc[2*i+1], acc[2*i+1])
 	}
-	ADDQ(U32(4*mr), a)
+	ADDQ(U32(4), a)
+	ADDQ(U32(4), a3)
 	ADDQ(U32(64), b)
 	DECQ(kc)
 	JNE(LabelRef("loop"))
@@ -133,7 +166,7 @@ func i16KernelVNNI() {
 	TEXT("i16KernelVNNI", NOSPLIT, "func(kc2 int, a, b *int16, c *int32, ldc int, load bool)")
 	Doc("i16KernelVNNI is i16Kernel with AVX512-VNNI on YMM registers: one VPDPWSSD per 8 lanes of int16 pairs.")
 	kc := Load(Param("kc2"), GP64())
-	a := Load(Param("a"), GP64())
+	a, a3, sa := aRows(kc)
 	b := Load(Param("b"), GP64())
 	row := rows()
 	acc := accumulators(row, func(r reg.VecVirtual) { VPXOR(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVDQU(m, r) })
@@ -143,11 +176,12 @@ func i16KernelVNNI() {
 	VMOVDQU(Mem{Base: b}.Offset(32), b1)
 	for i := range mr {
 		t := YMM()
-		VPBROADCASTD(Mem{Base: a}.Offset(4*i), t)
+		VPBROADCASTD(aRow(a, a3, sa, i), t)
 		vpdpwssd(b0, t, acc[2*i])
 		vpdpwssd(b1, t, acc[2*i+1])
 	}
-	ADDQ(U32(4*mr), a)
+	ADDQ(U32(4), a)
+	ADDQ(U32(4), a3)
 	ADDQ(U32(64), b)
 	DECQ(kc)
 	JNE(LabelRef("loop"))
