@@ -558,7 +558,7 @@ func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {
 		dxg = fn.dxg[:n*g.inElems()]
 	}
 	gw := fn.gwg[:len(fp.gw)]
-	gemmBackward(g, dy, n, fp.wg, 0, fn.cols[i], &fn.s, gw, dxg)
+	gemmBackward(g, dy, n, fp.wg, 0, fn.cols[i], &fn.s, gw, dxg, fn.s.a)
 	parallel(len(gw), 1<<14, func(lo, hi int) { convert(fp.gw[lo:hi], gw[lo:hi]) })
 	if dxg != nil {
 		copy(dx, dxg)

@@ -41,6 +41,7 @@ type intNet struct {
 	err    [][]int8
 	errExp []int
 	cols   [][]int16 // per GEMM layer: the operand saved for the weight gradient
+	d16    []int16   // a GEMM layer's output error, as the kernels read it
 	argmax [][]int32
 	s      gemmScratch[int32]
 	acc    []int32 // accumulators
@@ -164,6 +165,7 @@ func (in *intNet) ensure(n int) error {
 		}
 	}
 	in.s = newGEMMScratch[int32](p, n)
+	in.d16 = make([]int16, n*p.maxAct)
 	in.acc = make([]int32, n*p.maxAct)
 	last := p.layers[len(p.layers)-1].l
 	in.prob = make([]float64, n*int(last.Out.Elems()))
@@ -473,7 +475,7 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 		acc = in.acc[:n*g.inElems()]
 	}
 	grad := in.g32[:g.cout*g.k]
-	gemmBackward(g, dy, n, in.wg[i], in.wmax[i], in.cols[i], &in.s, grad, acc)
+	gemmBackward(g, dy, n, in.wg[i], in.wmax[i], in.cols[i], &in.s, grad, acc, in.d16)
 	if acc != nil {
 		in.errExp[i-1] = in.requant(acc, ee+L.WExp, false, &in.st.Scales.Bwd[i], in.err[i-1][:len(acc)], &in.sat.Errors)
 	}

@@ -335,7 +335,7 @@ func checkConvLowering[E float64 | int32, C float64 | int32 | int16](t *testing.
 	// The backward pass is the adjoint, exactly: <dy, W*x> = <dx, x> = <gw, w>.
 	gw := make([]E, len(w))
 	dx := make([]E, len(x))
-	gemmBackward(g, dy, n, wg, maxAbs(w), cols, &sc, gw, dx)
+	gemmBackward(g, dy, n, wg, maxAbs(w), cols, &sc, gw, dx, make([]C, len(dy)))
 	var s1, s2, s3 float64
 	for k := range y {
 		s1 += float64(dy[k]) * float64(y[k])
@@ -417,12 +417,12 @@ func TestFloat32LoweringMatchesFloat64(t *testing.T) {
 					wg, cols, s := make([]float32, g.weightsLen()), make([]float32, g.colsLen(n)), newGEMMScratch[float32](p, n)
 					setGEMMWeights(nl, w, wg)
 					gemmForward(g, x, n, wg, 0, cols, &s, y)
-					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float32), dx.([]float32))
+					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float32), dx.([]float32), make([]float32, len(dy)))
 				case []float64:
 					wg, cols, s := make([]float64, g.weightsLen()), make([]float64, g.colsLen(n)), newGEMMScratch[float64](p, n)
 					setGEMMWeights(nl, w, wg)
 					gemmForward(g, x, n, wg, 0, cols, &s, y)
-					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float64), dx.([]float64))
+					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float64), dx.([]float64), make([]float64, len(dy)))
 				}
 			}
 			y32, gw32, dx32 := make([]float32, len(dy)), make([]float32, len(w)), make([]float32, len(x))

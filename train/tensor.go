@@ -324,17 +324,21 @@ func gemmForward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, x [
 
 // gemmBackward computes, from the output error dy (n*positions x cout, NHWC), the
 // weight gradient gw (canonical layout) and, when dx is not nil, the input's error dx
-// (NHWC). w, wmax and cols are what the forward pass used. On the integer path every
-// result is exact and saturated to int32 as numerics.GEMMInt defines (an input's
-// error is the sum over every output and tap it meets, saturated once).
-func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy []T, n int, w []E, wmax int64, cols []C, s *gemmScratch[E], gw, dx []E) {
+// (NHWC). w, wmax and cols are what the forward pass used; dc is scratch for dy in
+// the saved inputs' type (int16 on the integer path: int8 values packed without
+// conversion), at least as long as dy. On the integer path every result is exact and
+// saturated to int32 as numerics.GEMMInt defines (an input's error is the sum over
+// every output and tap it meets, saturated once).
+func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy []T, n int, w []E, wmax int64, cols []C, s *gemmScratch[E], gw, dx []E, dc []C) {
 	rows := n * g.positions()
-	d := s.a[:rows*g.cout]
-	convert(d, dy[:len(d)])
 	if g.grouped() {
+		d := s.a[:rows*g.cout]
+		convert(d, dy[:len(d)])
 		groupedBackwardE(g, d, n, w, cols, s, gw, dx)
 		return
 	}
+	d := dc[:rows*g.cout]
+	convert(d, dy[:len(d)])
 	// The weight gradient in GEMM order, G[cout x K] = dY^T P, then in canonical order.
 	gk := s.b[:g.cout*g.k]
 	if g.linear || g.direct {
@@ -358,7 +362,7 @@ func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy
 		// kw-1-padL on the left, with the flipped kernel W': one GEMM whose reduction
 		// covers every (tap, output channel) an input position meets, so the integer
 		// path saturates each error once, as numerics.GEMMInt does.
-		pd := kgemm.Mat[E]{Patches: &kgemm.Patches[E]{X: d, N: n, H: g.ho, W: g.wo, C: g.cout, KH: g.kh, KW: g.kw,
+		pd := kgemm.Mat[C]{Patches: &kgemm.Patches[C]{X: d, N: n, H: g.ho, W: g.wo, C: g.cout, KH: g.kh, KW: g.kw,
 			Stride: 1, PadT: g.kh - 1 - g.padT, PadL: g.kw - 1 - g.padL, HO: g.h, WO: g.w}}
 		mulM(s, n*g.h*g.w, g.cin, g.kh*g.kw*g.cout, pd, opMax, kgemm.Dense(w[g.cout*g.k:2*g.cout*g.k], g.cin, false), wmax, dx[:n*g.inElems()], g.cin)
 		return
@@ -367,9 +371,11 @@ func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy
 		mul(s, false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dx[:n*g.inElems()], g.k)
 		return
 	}
-	if d32, ok := any(d).([]int32); ok && int64(g.cout*g.kh*g.kw)*opMax*wmax >= 1<<31 {
+	if w32, ok := any(w).([]int32); ok && int64(g.cout*g.kh*g.kw)*opMax*wmax >= 1<<31 {
 		// A sum over taps could leave int32: exact int64 patches and sums.
-		wide64(g, any(w).([]int32), d32, n, s.wideBuf(0, rows*g.k), s.wideBuf(1, n*g.inElems()), any(dx).([]int32))
+		d32 := any(s.a[:rows*g.cout]).([]int32)
+		convert(d32, dy[:len(d32)])
+		wide64(g, w32, d32, n, s.wideBuf(0, rows*g.k), s.wideBuf(1, n*g.inElems()), any(dx).([]int32))
 		return
 	}
 	dp := s.c[:rows*g.k]
