@@ -26,6 +26,7 @@ import (
 	"math"
 
 	"github.com/rctsim/rctsim/models"
+	kgemm "github.com/rctsim/rctsim/train/gemm"
 )
 
 // attnGeom is an Attention layer's shape: d channels, t positions, heads of dh.
@@ -49,37 +50,52 @@ func (a *attnGeom) valid(i int) int {
 
 // attnFloat holds what a float attention layer's forward pass saves and its
 // backward pass's scratch, for up to capN examples.
-type attnFloat struct {
-	x   []float64 // the input the projections read (fake-quantised under QAT)
-	qkv []float64 // [Q K V], n*T x 3D
-	p   []float64 // probabilities, n*H x T x T
-	o   []float64 // context O, n*T x D
-	oq  []float64 // O as Wo reads it (fake-quantised under QAT; else o)
-	dy  []float64
-	dO  []float64
-	dp  []float64 // per (example, head): dP, then dS
-	dqk []float64 // [dQ dK dV], n*T x 3D
-	y   []float64
+// Its tensors are of the path's storage type F (float32 in training), and so are the
+// products: float32 FMA chains with package gemm, float64 through gonum for the
+// gradient checks (mulF).
+type attnFloat[F floatT] struct {
+	x   []F // the input the projections read (fake-quantised under QAT)
+	qkv []F // [Q K V], n*T x 3D
+	p   []F // probabilities, n*H x T x T
+	o   []F // context O, n*T x D
+	oq  []F // O as Wo reads it (fake-quantised under QAT; else o)
+	dy  []F
+	dO  []F
+	dp  []F // per (example, head): dP, then dS
+	dqk []F // [dQ dK dV], n*T x 3D
+	y   []F
+	gw  []F // the projections' gradients
 }
 
-func newAttnFloat(a *attnGeom, n int, qat bool) *attnFloat {
+func newAttnFloat[F floatT](a *attnGeom, n int, qat bool) *attnFloat[F] {
 	rows := n * a.t
-	s := &attnFloat{x: make([]float64, rows*a.d), qkv: make([]float64, rows*3*a.d), p: make([]float64, n*a.heads*a.t*a.t),
-		o: make([]float64, rows*a.d), dy: make([]float64, rows*a.d), dO: make([]float64, rows*a.d),
-		dp: make([]float64, n*a.heads*a.t*a.t), dqk: make([]float64, rows*3*a.d), y: make([]float64, rows*a.d)}
+	s := &attnFloat[F]{x: make([]F, rows*a.d), qkv: make([]F, rows*3*a.d), p: make([]F, n*a.heads*a.t*a.t),
+		o: make([]F, rows*a.d), dy: make([]F, rows*a.d), dO: make([]F, rows*a.d),
+		dp: make([]F, n*a.heads*a.t*a.t), dqk: make([]F, rows*3*a.d), y: make([]F, rows*a.d), gw: make([]F, 4*a.d*a.d)}
 	s.oq = s.o
 	if qat {
-		s.oq = make([]float64, rows*a.d)
+		s.oq = make([]F, rows*a.d)
 	}
 	return s
+}
+
+// mulF is C = op(A) op(B) in the float path's type: package gemm's float32 kernels, or
+// float64 through gonum (gemm, with split as its scratch).
+func mulF[F floatT](transA, transB bool, m, n, k int, a []F, lda int, b []F, ldb int, c []F, ldc int, split []float64) {
+	switch a := any(a).(type) {
+	case []float32:
+		kgemm.F32(transA, transB, m, n, k, a, lda, any(b).([]float32), ldb, any(c).([]float32), ldc)
+	case []float64:
+		gemm(transA, transB, m, n, k, a, lda, any(b).([]float64), ldb, any(c).([]float64), ldc, split)
+	}
 }
 
 // attnForwardFloat runs the layer on the n examples in s.x and leaves the output
 // (before any conversion) in s.y. quantCtx, when not nil, fake-quantises the context
 // from s.o into s.oq.
-func attnForwardFloat(a *attnGeom, s *attnFloat, n int, w64, b64, split []float64, quantCtx func(o, oq []float64)) {
+func attnForwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, b64, split []float64, quantCtx func(o, oq []F)) {
 	d, t, rows := a.d, a.t, n*a.t
-	gemm(false, true, rows, 3*d, d, s.x, d, w64[:3*d*d], d, s.qkv, 3*d, split)
+	mulF(false, true, rows, 3*d, d, s.x, d, w[:3*d*d], d, s.qkv, 3*d, split)
 	if b64 != nil {
 		addRowBias(s.qkv[:rows*3*d], b64[:3*d])
 	}
@@ -90,17 +106,17 @@ func attnForwardFloat(a *attnGeom, s *attnFloat, n int, w64, b64, split []float6
 			base := b*t*3*d + h*a.dh
 			q, k, v := s.qkv[base:], s.qkv[base+d:], s.qkv[base+2*d:]
 			p := s.p[j*t*t : (j+1)*t*t]
-			gemm(false, true, t, t, a.dh, q, 3*d, k, 3*d, p, t, nil)
+			mulF(false, true, t, t, a.dh, q, 3*d, k, 3*d, p, t, nil)
 			for i := range t {
 				softmaxRow(p[i*t:(i+1)*t], a.valid(i), scale)
 			}
-			gemm(false, false, t, a.dh, t, p, t, v, 3*d, s.o[b*t*d+h*a.dh:], d, nil)
+			mulF(false, false, t, a.dh, t, p, t, v, 3*d, s.o[b*t*d+h*a.dh:], d, nil)
 		}
 	})
 	if quantCtx != nil {
 		quantCtx(s.o[:rows*d], s.oq[:rows*d])
 	}
-	gemm(false, true, rows, d, d, s.oq, d, w64[3*d*d:], d, s.y, d, split)
+	mulF(false, true, rows, d, d, s.oq, d, w[3*d*d:], d, s.y, d, split)
 	if b64 != nil {
 		addRowBias(s.y[:rows*d], b64[3*d:])
 	}
@@ -108,34 +124,41 @@ func attnForwardFloat(a *attnGeom, s *attnFloat, n int, w64, b64, split []float6
 
 // softmaxRow replaces the first `valid` values of a row of scores z by
 // softmax(scale*z) and zeroes the rest (masked keys).
-func softmaxRow(z []float64, valid int, scale float64) {
+// It computes in float64 and stores F.
+func softmaxRow[F floatT](z []F, valid int, scale float64) {
 	zmax := math.Inf(-1)
 	for _, v := range z[:valid] {
-		zmax = max(zmax, v)
+		zmax = max(zmax, float64(v))
+	}
+	var e [256]float64
+	var buf []float64
+	if valid <= len(e) {
+		buf = e[:valid]
+	} else {
+		buf = make([]float64, valid)
 	}
 	var sum float64
 	for j, v := range z[:valid] {
-		e := math.Exp((v - zmax) * scale)
-		z[j] = e
-		sum += e
+		buf[j] = math.Exp((float64(v) - zmax) * scale)
+		sum += buf[j]
 	}
-	for j := range z[:valid] {
-		z[j] /= sum
+	for j, v := range buf {
+		z[j] = F(v / sum)
 	}
 	clear(z[valid:])
 }
 
 // addRowBias adds bias to every row of m (rows of len(bias)).
-func addRowBias(m, bias []float64) {
+func addRowBias[F floatT](m []F, bias []float64) {
 	for r := 0; r < len(m); r += len(bias) {
 		for j, b := range bias {
-			m[r+j] += b
+			m[r+j] = F(float64(m[r+j]) + b)
 		}
 	}
 }
 
 // sumRows adds up the rows of m (rows of len(out)) into out.
-func sumRows[T int8 | float64](m []T, out []float64) {
+func sumRows[T int8 | float32 | float64](m []T, out []float64) {
 	clear(out)
 	for r := 0; r < len(m); r += len(out) {
 		for j, v := range m[r : r+len(out)] {
@@ -148,14 +171,15 @@ func sumRows[T int8 | float64](m []T, out []float64) {
 // and their biases (gb, when not nil) and, when dx is not nil, the input's error, from
 // the output error in s.dy. steCtx, when not nil, masks the context's error where QAT
 // clipped the context.
-func attnBackwardFloat(a *attnGeom, s *attnFloat, n int, w64, split, gw, gb []float64, steCtx func(dO []float64), dx []float64) {
+func attnBackwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, split, gw, gb []float64, steCtx func(dO []F), dx []F) {
 	d, t, rows := a.d, a.t, n*a.t
 	dy := s.dy[:rows*d]
-	gemm(true, false, d, d, rows, dy, d, s.oq, d, gw[3*d*d:], d, split)
+	g := s.gw
+	mulF(true, false, d, d, rows, dy, d, s.oq, d, g[3*d*d:], d, split)
 	if gb != nil {
 		sumRows(dy, gb[3*d:])
 	}
-	gemm(false, false, rows, d, d, dy, d, w64[3*d*d:], d, s.dO, d, split)
+	mulF(false, false, rows, d, d, dy, d, w[3*d*d:], d, s.dO, d, split)
 	if steCtx != nil {
 		steCtx(s.dO[:rows*d])
 	}
@@ -169,28 +193,29 @@ func attnBackwardFloat(a *attnGeom, s *attnFloat, n int, w64, split, gw, gb []fl
 			dO := s.dO[b*t*d+h*a.dh:]
 			p := s.p[j*t*t : (j+1)*t*t]
 			dp := s.dp[j*t*t : (j+1)*t*t]
-			gemm(false, true, t, t, a.dh, dO, d, v, 3*d, dp, t, nil)
-			gemm(true, false, t, a.dh, t, p, t, dO, d, dv, 3*d, nil)
+			mulF(false, true, t, t, a.dh, dO, d, v, 3*d, dp, t, nil)
+			mulF(true, false, t, a.dh, t, p, t, dO, d, dv, 3*d, nil)
 			for i := range t {
 				pr, dr := p[i*t:(i+1)*t], dp[i*t:(i+1)*t]
 				var sum float64
 				for jj, pv := range pr {
-					sum += pv * dr[jj]
+					sum += float64(pv) * float64(dr[jj])
 				}
 				for jj, pv := range pr {
-					dr[jj] = pv * (dr[jj] - sum) * scale
+					dr[jj] = F(float64(pv) * (float64(dr[jj]) - sum) * scale)
 				}
 			}
-			gemm(false, false, t, a.dh, t, dp, t, k, 3*d, dq, 3*d, nil)
-			gemm(true, false, t, a.dh, t, dp, t, q, 3*d, dk, 3*d, nil)
+			mulF(false, false, t, a.dh, t, dp, t, k, 3*d, dq, 3*d, nil)
+			mulF(true, false, t, a.dh, t, dp, t, q, 3*d, dk, 3*d, nil)
 		}
 	})
 	dqk := s.dqk[:rows*3*d]
-	gemm(true, false, 3*d, d, rows, dqk, 3*d, s.x, d, gw[:3*d*d], d, split)
+	mulF(true, false, 3*d, d, rows, dqk, 3*d, s.x, d, g[:3*d*d], d, split)
 	if gb != nil {
 		sumRows(dqk, gb[:3*d])
 	}
+	parallel(len(g), 1<<14, func(lo, hi int) { convert(gw[lo:hi], g[lo:hi]) })
 	if dx != nil {
-		gemm(false, false, rows, d, 3*d, dqk, 3*d, w64[:3*d*d], d, dx[:rows*d], d, split)
+		mulF(false, false, rows, d, 3*d, dqk, 3*d, w[:3*d*d], d, dx[:rows*d], d, split)
 	}
 }

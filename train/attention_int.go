@@ -1,6 +1,6 @@
 // Multi-head self-attention on the integer path (see doc.go, "Attention", for the
-// numerics). Every product is an exact integer GEMM (computed in float64, exact below
-// 2^53); Q, K, V, P, the context O and the errors between the backward products are
+// numerics). Every product is an exact integer GEMM (package gemm's integer kernels,
+// saturating to int32 as numerics.GEMMInt; no product here comes near 2^31); Q, K, V, P, the context O and the errors between the backward products are
 // int8 tensors with power-of-two scales; the softmax runs in float64 on the exact
 // scores (numerics.SoftmaxProbs) and its backward pass on integers
 // (numerics.SoftmaxGradInt).
@@ -10,6 +10,7 @@ package train
 import (
 	"fmt"
 
+	kgemm "github.com/rctsim/rctsim/train/gemm"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -28,39 +29,39 @@ const (
 
 // attnInt is an integer attention layer's saved tensors and scratch.
 type attnInt struct {
-	x64      []float64 // the input (int8 values), n*T x D
+	x32      []int32   // the input (int8 values), n*T x D
 	q8       [3][]int8 // Q, K, V, n*T x D each
 	qkvExp   [3]int
-	qkv64    []float64 // [Q K V] values side by side, n*T x 3D
-	f64      []float64 // GEMM results, n*T x 3D
-	acc      []int32   // n*T x D
-	sc64     []float64 // per (example, head): scores, then dP
+	qkv32    []int32 // [Q K V] values side by side, n*T x 3D
+	f32      []int32 // GEMM results, n*T x 3D
+	acc      []int32 // n*T x D
+	sc32     []int32 // per (example, head): scores, then dP
 	s32      []int32
 	p8       []int8 // probabilities, n*H x T x T
-	p64      []float64
+	p32      []int32
 	o8       []int8
-	o64      []float64
+	o32      []int32
 	oExp     int
-	dy64     []float64
+	dy32     []int32
 	do8      []int8
-	do64     []float64
+	do32     []int32
 	ds       []int64 // the scores' error before requantisation
 	ds8      []int8
-	ds64     []float64
+	ds32     []int32
 	dqkv     []int64 // [dQ dK dV] aligned, n*T x 3D
 	dqkv8    []int8
-	dqkv64   []float64
+	dqkv32   []int32
 	gb       []int32 // 4D bias gradients
 	taskSats []int   // per (example, head) saturation counts
 }
 
 func newAttnInt(a *attnGeom, n int) *attnInt {
 	rows, d, tt := n*a.t, a.d, n*a.heads*a.t*a.t
-	s := &attnInt{x64: make([]float64, rows*d), qkv64: make([]float64, rows*3*d), f64: make([]float64, rows*3*d),
-		acc: make([]int32, rows*d), sc64: make([]float64, tt), s32: make([]int32, tt), p8: make([]int8, tt), p64: make([]float64, tt),
-		o8: make([]int8, rows*d), o64: make([]float64, rows*d), dy64: make([]float64, rows*d), do8: make([]int8, rows*d),
-		do64: make([]float64, rows*d), ds: make([]int64, tt), ds8: make([]int8, tt), ds64: make([]float64, tt),
-		dqkv: make([]int64, rows*3*d), dqkv8: make([]int8, rows*3*d), dqkv64: make([]float64, rows*3*d),
+	s := &attnInt{x32: make([]int32, rows*d), qkv32: make([]int32, rows*3*d), f32: make([]int32, rows*3*d),
+		acc: make([]int32, rows*d), sc32: make([]int32, tt), s32: make([]int32, tt), p8: make([]int8, tt), p32: make([]int32, tt),
+		o8: make([]int8, rows*d), o32: make([]int32, rows*d), dy32: make([]int32, rows*d), do8: make([]int8, rows*d),
+		do32: make([]int32, rows*d), ds: make([]int64, tt), ds8: make([]int8, tt), ds32: make([]int32, tt),
+		dqkv: make([]int64, rows*3*d), dqkv8: make([]int8, rows*3*d), dqkv32: make([]int32, rows*3*d),
 		gb: make([]int32, 4*d), taskSats: make([]int, n*a.heads)}
 	for m := range s.q8 {
 		s.q8[m] = make([]int8, rows*d)
@@ -94,27 +95,27 @@ func sumSats(s []int) (n int64) {
 func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out []int8) int {
 	nl := &in.p.layers[i]
 	a, st, L := nl.attn, in.attns[i], &in.st.Layers[nl.weight]
-	w64 := in.w64[i]
+	w, wmax := in.wg[i], in.wmax[i]
 	inner := sc.Inner[i]
 	ex := in.inExp(i)
 	d, t, rows := a.d, a.t, n*a.t
-	convert(st.x64[:rows*d], x)
+	convert(st.x32[:rows*d], x)
 	// [Q K V] = x [Wq Wk Wv]^T + b: one exact GEMM, then each projection requantised
 	// with its own delayed scale.
-	f := st.f64[:rows*3*d]
-	gemm(false, true, rows, 3*d, d, st.x64, d, w64[:3*d*d], d, f, 3*d, in.s.split)
+	f := st.f32[:rows*3*d]
+	kgemm.I32(false, true, rows, 3*d, d, st.x32, d, opMax, w[:3*d*d], d, wmax, f, 3*d)
 	accExp := ex + L.WExp
 	for m := range 3 {
 		acc := st.acc[:rows*d]
 		for r := range rows {
-			toInt32(acc[r*d:(r+1)*d], f[r*3*d+m*d:r*3*d+(m+1)*d])
+			copy(acc[r*d:(r+1)*d], f[r*3*d+m*d:r*3*d+(m+1)*d])
 		}
 		if L.B != nil {
-			numerics.AddBias(acc, d, L.B[m*d:(m+1)*d], accExp-L.BExp)
+			addBias(acc, d, L.B[m*d:(m+1)*d], accExp-L.BExp)
 		}
 		st.qkvExp[m] = in.requant(acc, accExp, false, &inner[attnScaleQ+m], st.q8[m][:rows*d], &in.sat.Activations)
 		for r := range rows {
-			convert(st.qkv64[r*3*d+m*d:r*3*d+(m+1)*d], st.q8[m][r*d:(r+1)*d])
+			convert(st.qkv32[r*3*d+m*d:r*3*d+(m+1)*d], st.q8[m][r*d:(r+1)*d])
 		}
 	}
 	// Per (example, head): exact scores, the softmax to int8 probabilities (step
@@ -125,31 +126,29 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 		for j := j0; j < j1; j++ {
 			b, h := j/a.heads, j%a.heads
 			base := b*t*3*d + h*a.dh
-			s64, s32 := st.sc64[j*tt:(j+1)*tt], st.s32[j*tt:(j+1)*tt]
-			gemm(false, true, t, t, a.dh, st.qkv64[base:], 3*d, st.qkv64[base+d:], 3*d, s64, t, nil)
-			toInt32(s32, s64)
+			s32 := st.s32[j*tt : (j+1)*tt]
+			kgemm.I32(false, true, t, t, a.dh, st.qkv32[base:], 3*d, opMax, st.qkv32[base+d:], 3*d, opMax, s32, t)
 			p8 := st.p8[j*tt : (j+1)*tt]
 			sats := 0
 			for q := range t {
 				sats += numerics.SoftmaxProbs(s32[q*t:(q+1)*t], scoreExp, a.valid(q), p8[q*t:(q+1)*t])
 			}
 			st.taskSats[j] = sats
-			p64 := st.p64[j*tt : (j+1)*tt]
-			convert(p64, p8)
-			gemm(false, false, t, a.dh, t, p64, t, st.qkv64[base+2*d:], 3*d, f[b*t*d+h*a.dh:], d, nil)
+			p32 := st.p32[j*tt : (j+1)*tt]
+			convert(p32, p8)
+			kgemm.I32(false, false, t, a.dh, t, p32, t, opMax, st.qkv32[base+2*d:], 3*d, opMax, f[b*t*d+h*a.dh:], d)
 		}
 	})
 	in.sat.Activations += sumSats(st.taskSats[:n*a.heads])
 	acc := st.acc[:rows*d]
-	toInt32(acc, f[:rows*d])
+	copy(acc, f[:rows*d])
 	st.oExp = in.requant(acc, numerics.ProbExp+st.qkvExp[2], false, &inner[attnScaleO], st.o8[:rows*d], &in.sat.Activations)
-	convert(st.o64[:rows*d], st.o8[:rows*d])
+	convert(st.o32[:rows*d], st.o8[:rows*d])
 	// y = O Wo^T + bo.
-	gemm(false, true, rows, d, d, st.o64, d, w64[3*d*d:], d, f[:rows*d], d, in.s.split)
-	toInt32(acc, f[:rows*d])
+	kgemm.I32(false, true, rows, d, d, st.o32, d, opMax, w[3*d*d:], d, wmax, acc, d)
 	accExp = st.oExp + L.WExp
 	if L.B != nil {
-		numerics.AddBias(acc, d, L.B[3*d:], accExp-L.BExp)
+		addBias(acc, d, L.B[3*d:], accExp-L.BExp)
 	}
 	return in.requant(acc, accExp, relu, &sc.Fwd[i], out, &in.sat.Activations)
 }
@@ -160,36 +159,34 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats) {
 	nl := &in.p.layers[i]
 	a, st, L := nl.attn, in.attns[i], &in.st.Layers[nl.weight]
-	w64 := in.w64[i]
+	w, wmax := in.wg[i], in.wmax[i]
 	inner := in.st.Scales.Inner[i]
 	ee := in.errExp[i]
 	d, t, rows, tt := a.d, a.t, n*a.t, a.t*a.t
-	dy64 := st.dy64[:rows*d]
-	convert(dy64, dy)
-	g64 := in.gw64[:4*d*d]
-	f := st.f64[:rows*3*d]
+	dy32 := st.dy32[:rows*d]
+	convert(dy32, dy)
+	grad := in.g32[:4*d*d]
 	acc := st.acc[:rows*d]
 	// Wo's gradient dy^T O and the context's error dO = dy Wo.
-	gemm(true, false, d, d, rows, dy64, d, st.o64, d, g64[3*d*d:], d, in.s.split)
-	gemm(false, false, rows, d, d, dy64, d, w64[3*d*d:], d, f[:rows*d], d, in.s.split)
-	toInt32(acc, f[:rows*d])
+	kgemm.I32(true, false, d, d, rows, dy32, d, opMax, st.o32, d, opMax, grad[3*d*d:], d)
+	kgemm.I32(false, false, rows, d, d, dy32, d, opMax, w[3*d*d:], d, wmax, acc, d)
 	doExp := in.requant(acc, ee+L.WExp, false, &inner[attnScaleDO], st.do8[:rows*d], &in.sat.Errors)
-	convert(st.do64[:rows*d], st.do8[:rows*d])
+	convert(st.do32[:rows*d], st.do8[:rows*d])
 	// Per (example, head): dP = dO_h V_h^T, dV_h = P_h^T dO_h, and the softmax's
 	// backward pass on integers (the 1/sqrt(dh) scaling in the exponent).
 	dsExp := doExp + st.qkvExp[2] + 2*numerics.ProbExp - log2(a.dh)/2
-	dqkv := st.f64[:rows*3*d] // GEMM results of [dQ dK dV]
+	dqkv := st.f32[:rows*3*d] // GEMM results of [dQ dK dV]
 	parallel(n*a.heads, 1, func(j0, j1 int) {
 		dp := make([]int64, t)
 		for j := j0; j < j1; j++ {
 			b, h := j/a.heads, j%a.heads
 			base := b*t*3*d + h*a.dh
-			do := st.do64[b*t*d+h*a.dh:]
-			dp64 := st.sc64[j*tt : (j+1)*tt]
-			gemm(false, true, t, t, a.dh, do, d, st.qkv64[base+2*d:], 3*d, dp64, t, nil)
-			gemm(true, false, t, a.dh, t, st.p64[j*tt:(j+1)*tt], t, do, d, dqkv[base+2*d:], 3*d, nil)
+			do := st.do32[b*t*d+h*a.dh:]
+			dp32 := st.sc32[j*tt : (j+1)*tt]
+			kgemm.I32(false, true, t, t, a.dh, do, d, opMax, st.qkv32[base+2*d:], 3*d, opMax, dp32, t)
+			kgemm.I32(true, false, t, a.dh, t, st.p32[j*tt:(j+1)*tt], t, opMax, do, d, opMax, dqkv[base+2*d:], 3*d)
 			for q := range t {
-				for k, v := range dp64[q*t : (q+1)*t] {
+				for k, v := range dp32[q*t : (q+1)*t] {
 					dp[k] = int64(v)
 				}
 				numerics.SoftmaxGradInt(st.p8[j*tt+q*t:j*tt+(q+1)*t], dp, st.ds[j*tt+q*t:j*tt+(q+1)*t])
@@ -198,15 +195,15 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	})
 	all := n * a.heads * tt
 	dsExp = in.requant64(st.ds[:all], dsExp, false, &inner[attnScaleDS], st.ds8[:all], &in.sat.Errors)
-	convert(st.ds64[:all], st.ds8[:all])
+	convert(st.ds32[:all], st.ds8[:all])
 	// dQ_h = dS_h K_h, dK_h = dS_h^T Q_h.
 	parallel(n*a.heads, 1, func(j0, j1 int) {
 		for j := j0; j < j1; j++ {
 			b, h := j/a.heads, j%a.heads
 			base := b*t*3*d + h*a.dh
-			ds := st.ds64[j*tt : (j+1)*tt]
-			gemm(false, false, t, a.dh, t, ds, t, st.qkv64[base+d:], 3*d, dqkv[base:], 3*d, nil)
-			gemm(true, false, t, a.dh, t, ds, t, st.qkv64[base:], 3*d, dqkv[base+d:], 3*d, nil)
+			ds := st.ds32[j*tt : (j+1)*tt]
+			kgemm.I32(false, false, t, a.dh, t, ds, t, opMax, st.qkv32[base+d:], 3*d, opMax, dqkv[base:], 3*d)
+			kgemm.I32(true, false, t, a.dh, t, ds, t, opMax, st.qkv32[base:], 3*d, opMax, dqkv[base+d:], 3*d)
 		}
 	})
 	// [dQ dK dV] as one tensor: each block brought exactly to the finest of the three
@@ -223,19 +220,16 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 		}
 	}
 	dqExp := in.requant64(st.dqkv[:rows*3*d], e, false, &inner[attnScaleDQKV], st.dqkv8[:rows*3*d], &in.sat.Errors)
-	convert(st.dqkv64[:rows*3*d], st.dqkv8[:rows*3*d])
+	convert(st.dqkv32[:rows*3*d], st.dqkv8[:rows*3*d])
 	// The projections' gradients [dQ dK dV]^T x and the input's error [dQ dK dV] W.
-	gemm(true, false, 3*d, d, rows, st.dqkv64, 3*d, st.x64, d, g64[:3*d*d], d, in.s.split)
+	kgemm.I32(true, false, 3*d, d, rows, st.dqkv32, 3*d, opMax, st.x32, d, opMax, grad[:3*d*d], d)
 	if nl.needDX {
-		gemm(false, false, rows, d, 3*d, st.dqkv64, 3*d, w64[:3*d*d], d, f[:rows*d], d, in.s.split)
-		toInt32(acc, f[:rows*d])
+		kgemm.I32(false, false, rows, d, 3*d, st.dqkv32, 3*d, opMax, w[:3*d*d], d, wmax, acc, d)
 		in.errExp[in.p.dxSlot(i)] = in.requant(acc, dqExp+L.WExp, false, &in.st.Scales.Bwd[i], in.err[in.p.dxSlot(i)][:rows*d], &in.sat.Errors)
 	}
-	grad := in.g32[:4*d*d]
-	parallel(len(grad), 1<<14, func(lo, hi int) { toInt32(grad[lo:hi], g64[lo:hi]) })
 	dd := d * d
 	xExp := in.inExp(i)
-	w := []gradSeg{{0, grad[:dd], dqExp + xExp}, {dd, grad[dd : 2*dd], dqExp + xExp}, {2 * dd, grad[2*dd : 3*dd], dqExp + xExp},
+	ws := []gradSeg{{0, grad[:dd], dqExp + xExp}, {dd, grad[dd : 2*dd], dqExp + xExp}, {2 * dd, grad[2*dd : 3*dd], dqExp + xExp},
 		{3 * dd, grad[3*dd:], ee + st.oExp}}
 	var b []gradSeg
 	if L.B != nil {
@@ -251,5 +245,5 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 		}
 		b = []gradSeg{{0, gb[:d], dqExp}, {d, gb[d : 2*d], dqExp}, {2 * d, gb[2*d : 3*d], dqExp}, {3 * d, gb[3*d:], ee}}
 	}
-	in.update(nl, i, step, w, b, stats)
+	in.update(nl, i, step, ws, b, stats)
 }

@@ -10,8 +10,12 @@
 //
 // # FP32 and QAT
 //
-// The float path stores activations, errors, weights and SGD momentum as float32 and
-// runs every GEMM in float64 through gonum (rounding once when a result is stored).
+// The float path stores activations, errors, weights and SGD momentum as float32.
+// Linear, convolution and attention layers run their GEMMs in float32 with package
+// gemm: each output is the chain of fused multiply-adds over its reduction in order,
+// rounded to float32 at every step, so results do not depend on the number of cores
+// or on the CPU's vector unit. Normalisation, softmax and grouped convolutions compute
+// in float64 and round once when a result is stored.
 // SGD is PyTorch's: v = mu*v + g + wd*w, w -= lr*v, without weight decay on biases.
 // QAT adds fake quantisation (qat.go): fp32 master weights quantised to b bits with a
 // per-tensor symmetric scale max|w|/(2^(b-1)-1) (not a power of two) for every GEMM,
@@ -24,9 +28,14 @@
 // RCT keeps only integers between steps (rctState: weights, exponents, delayed scales;
 // no float anywhere, which a test checks by reflection). Every integer operation is
 // defined once in train/numerics, which the simulator's functional mode
-// reproduces; this package calls those functions, except for GEMMs, which it computes
-// in float64 where that is provably exact (every partial sum below 2^53; checked when
-// a trainer is built) and tests against numerics.GEMMInt.
+// reproduces; this package calls those functions, except for GEMMs, which linear,
+// convolution and attention layers compute with package gemm's exact integer kernels
+// (int16 pairs into int32 when no partial sum can leave int32, exact int64 sums
+// otherwise) and grouped convolutions in float64 where that is provably exact (every
+// partial sum below 2^53; checked when a trainer is built), all tested against
+// numerics.GEMMInt. Requantisation, bias and aligned adds run through equivalents of
+// numerics.Requant, Requant64, AddBias and AddAligned written for speed (intfast.go),
+// tested equal to them.
 //
 // Tensors. A tensor is int8 values v with a power-of-two scale: v stands for v*2^e.
 // Weights of layer l are b_l-bit integers (|w| <= 2^(b_l-1)-1) with step

@@ -1,6 +1,7 @@
 // The float path: FP32 training (and, with fake quantisation, QAT; see qat.go).
 // Activations, errors, weights and optimizer state are stored as F (float32 in
-// training); GEMMs accumulate in float64 through gonum and round once when stored.
+// training); GEMMs run in F (package gemm's float32 kernels, gonum for the float64
+// gradient checks).
 
 package train
 
@@ -94,7 +95,7 @@ func newPlan(net *models.Network) (*plan, error) {
 			if nl.conv, err = newConvGeom(&gl); err != nil {
 				return nil, err
 			}
-			p.maxCols = max(p.maxCols, nl.conv.colsPerExample())
+			p.maxCols = max(p.maxCols, nl.conv.unfoldedPerExample())
 		case models.BatchNorm, models.LayerNorm:
 			nl.norm = newNormGeom(l)
 		case models.Attention:
@@ -256,10 +257,12 @@ type floatParam[F floatT] struct {
 	w, b   []F // canonical layout; the master copy under QAT
 	vw, vb []F // momentum (nil without)
 	gw, gb []float64
-	// w64 and b64 are the weights and biases the GEMMs read, refreshed after every
-	// update: w in the GEMM layout (or the canonical table of an embedding),
-	// fake-quantised under QAT.
+	// w64 and b64 are the weights and biases the layer's kernels read, refreshed after
+	// every update (the canonical tables of embeddings, normalisations and attention),
+	// fake-quantised under QAT; wg is a linear or convolution layer's weights in GEMM
+	// layout, or an attention layer's, in the storage type (w64 is then unused).
 	w64, b64 []float64
+	wg       []F
 }
 
 // floatNet trains with float weights: FP32, or QAT when qat is set.
@@ -273,24 +276,33 @@ type floatNet[F floatT] struct {
 	stale   bool // w64/b64 must be refreshed before the next forward pass
 	input   []F  // the batch, converted
 	ids     []int32
-	act     [][]F       // act[i] is layer i's output (aliased for Flatten)
-	err     [][]F       // err[i] is the error of layer i's output
-	cols    [][]float64 // per GEMM layer: the operand saved for the weight gradient
+	act     [][]F // act[i] is layer i's output (aliased for Flatten)
+	err     [][]F // err[i] is the error of layer i's output
+	cols    [][]F // per GEMM layer: the operand saved for the weight gradient
 	argmax  [][]int32
-	s       gemmScratch
-	y64     []float64 // a GEMM layer's output before the bias
-	dx64    []float64 // a GEMM layer's input error
+	s       gemmScratch[F]
+	split   []float64 // float64 scratch of attention's split reductions
+	y       []F       // a GEMM layer's output before the bias
+	dxg     []F       // a GEMM layer's input error
+	gwg     []F       // a GEMM layer's weight gradient
 	xq      []F       // QAT: the fake-quantised GEMM input
 	skip    []F       // a shortcut's mapped skip operand or error
 	norm    []*normFloat
-	attn    []*attnFloat
+	attn    []*attnFloat[F]
 }
 
 func newFloatNet[F floatT](p *plan, init [][]float64, momentum bool) *floatNet[F] {
 	fn := &floatNet[F]{p: p, par: make([]*floatParam[F], len(p.layers)), stale: true}
 	for j, i := range p.weights {
 		l := p.layers[i].l
-		fp := &floatParam[F]{w: make([]F, len(init[j])), gw: make([]float64, len(init[j])), w64: make([]float64, len(init[j]))}
+		fp := &floatParam[F]{w: make([]F, len(init[j])), gw: make([]float64, len(init[j]))}
+		if g := p.layers[i].conv; g != nil {
+			fp.wg = make([]F, g.weightsLen())
+		} else if p.layers[i].attn != nil {
+			fp.wg = make([]F, len(init[j]))
+		} else {
+			fp.w64 = make([]float64, len(init[j]))
+		}
 		convert(fp.w, init[j])
 		if nb := l.BiasParams(); nb > 0 {
 			fp.b, fp.gb, fp.b64 = make([]F, nb), make([]float64, nb), make([]float64, nb)
@@ -322,7 +334,7 @@ func (fn *floatNet[F]) ensure(n int) {
 	fn.ids = make([]int32, n*p.inElems)
 	fn.act = make([][]F, len(p.layers))
 	fn.err = make([][]F, p.errSlots())
-	fn.cols = make([][]float64, len(p.layers))
+	fn.cols = make([][]F, len(p.layers))
 	fn.argmax = make([][]int32, len(p.layers))
 	for i, nl := range p.layers {
 		size := n * int(nl.l.Out.Elems())
@@ -336,7 +348,7 @@ func (fn *floatNet[F]) ensure(n int) {
 			fn.err[p.dxSlot(i)] = make([]F, n*int(nl.l.In.Elems()))
 		}
 		if nl.conv != nil {
-			fn.cols[i] = make([]float64, nl.conv.colsLen(n))
+			fn.cols[i] = make([]F, nl.conv.colsLen(n))
 		}
 		if nl.l.Kind == models.MaxPool {
 			fn.argmax[i] = make([]int32, size)
@@ -348,17 +360,19 @@ func (fn *floatNet[F]) ensure(n int) {
 			fn.err[p.dxSlot(i)] = fn.err[i]
 		}
 	}
-	fn.s = newGEMMScratch(p, n)
-	fn.y64 = make([]float64, n*p.maxAct)
-	fn.dx64 = make([]float64, n*p.maxAct)
+	fn.s = newGEMMScratch[F](p, n)
+	fn.split = make([]float64, (splitK-1)*p.maxW)
+	fn.y = make([]F, n*p.maxAct)
+	fn.dxg = make([]F, n*p.maxAct)
+	fn.gwg = make([]F, p.maxW)
 	fn.skip = make([]F, n*p.maxAct)
 	if fn.qat != nil {
 		fn.xq = make([]F, n*p.maxAct)
 	}
-	fn.attn = make([]*attnFloat, len(p.layers))
+	fn.attn = make([]*attnFloat[F], len(p.layers))
 	for i, nl := range p.layers {
 		if nl.attn != nil {
-			fn.attn[i] = newAttnFloat(nl.attn, n, fn.qat != nil)
+			fn.attn[i] = newAttnFloat[F](nl.attn, n, fn.qat != nil)
 		}
 	}
 }
@@ -368,10 +382,19 @@ func (fn *floatNet[F]) refresh() {
 	for _, i := range fn.p.weights {
 		nl, fp := &fn.p.layers[i], fn.par[i]
 		if fn.qat != nil {
-			setGEMMWeights(nl, fn.qat.weights(fp.w, nl.weight, nl.segments()), fp.w64)
+			w := fn.qat.weights(fp.w, nl.weight, nl.segments())
+			if fp.wg != nil {
+				setGEMMWeights(nl, w, fp.wg)
+			} else {
+				setGEMMWeights(nl, w, fp.w64)
+			}
 			copy(fp.b64, fn.qat.bias(fp.b, nl.weight, nl.segments()))
 		} else {
-			setGEMMWeights(nl, fp.w, fp.w64)
+			if fp.wg != nil {
+				setGEMMWeights(nl, fp.w, fp.wg)
+			} else {
+				setGEMMWeights(nl, fp.w, fp.w64)
+			}
 			convert(fp.b64, fp.b)
 		}
 	}
@@ -454,31 +477,31 @@ func (fn *floatNet[F]) beta(i int) []float64 {
 
 func (fn *floatNet[F]) attnForward(i int, src []F, n int, train bool) {
 	a, st, fp := fn.p.layers[i].attn, fn.attn[i], fn.par[i]
-	var quantCtx func(o, oq []float64)
+	var quantCtx func(o, oq []F)
 	if fn.qat != nil {
 		src = fn.qat.activations(i, src, fn.xq, train)
-		quantCtx = func(o, oq []float64) { fakeQuantAct(&fn.qat.ctx[i], o, oq, train) }
+		quantCtx = func(o, oq []F) { fakeQuantAct(&fn.qat.ctx[i], o, oq, train) }
 	}
-	convert(st.x, src)
-	attnForwardFloat(a, st, n, fp.w64, fp.b64, fn.s.split, quantCtx)
-	convert(fn.act[i][:len(src)], st.y[:len(src)])
+	copy(st.x, src)
+	attnForwardFloat(a, st, n, fp.wg, fp.b64, fn.split, quantCtx)
+	copy(fn.act[i][:len(src)], st.y[:len(src)])
 }
 
 func (fn *floatNet[F]) attnBackward(i int, dy, dx []F, n int) {
 	nl := &fn.p.layers[i]
 	st, fp := fn.attn[i], fn.par[i]
-	convert(st.dy, dy)
-	var steCtx func(dO []float64)
+	copy(st.dy, dy)
+	var steCtx func(dO []F)
 	if fn.qat != nil {
-		steCtx = func(dO []float64) { straightThroughRange(&fn.qat.ctx[i], st.o, dO) }
+		steCtx = func(dO []F) { straightThroughRange(&fn.qat.ctx[i], st.o, dO) }
 	}
-	var dx64 []float64
+	var dxg []F
 	if nl.needDX {
-		dx64 = fn.dx64[:len(dy)]
+		dxg = fn.dxg[:len(dy)]
 	}
-	attnBackwardFloat(nl.attn, st, n, fp.w64, fn.s.split, fp.gw, fp.gb, steCtx, dx64)
-	if dx64 != nil {
-		convert(dx, dx64)
+	attnBackwardFloat(nl.attn, st, n, fp.wg, fn.split, fp.gw, fp.gb, steCtx, dxg)
+	if dxg != nil {
+		copy(dx, dxg)
 		if fn.qat != nil {
 			fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
 		}
@@ -496,19 +519,21 @@ func (fn *floatNet[F]) gemmForward(i int, src []F, n int, train bool) {
 	if fn.qat != nil {
 		src = fn.qat.activations(i, src, fn.xq, train)
 	}
-	y := fn.y64[:n*g.positions()*g.cout]
-	gemmForward(g, src, n, fp.w64, fn.cols[i], &fn.s, y)
+	y := fn.y[:n*g.positions()*g.cout]
+	gemmForward(g, src, n, fp.wg, 0, fn.cols[i], &fn.s, y)
 	out := fn.act[i][:len(y)]
 	if fp.b64 == nil {
-		convert(out, y)
+		copy(out, y)
 		return
 	}
-	for r := 0; r < len(y); r += g.cout {
-		yr, or := y[r:r+g.cout], out[r:r+g.cout]
-		for o, b := range fp.b64 {
-			or[o] = F(yr[o] + b)
+	parallel(len(y)/g.cout, 256, func(r0, r1 int) {
+		for r := r0 * g.cout; r < r1*g.cout; r += g.cout {
+			yr, or := y[r:r+g.cout], out[r:r+g.cout]
+			for o, b := range fp.b64 {
+				or[o] = F(float64(yr[o]) + b)
+			}
 		}
-	}
+	})
 }
 
 // loss computes the softmax cross-entropy of the last forward pass against labels
@@ -620,13 +645,15 @@ func (fn *floatNet[F]) mergeErrors(j, n int) {
 func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {
 	nl := &fn.p.layers[i]
 	g, fp := nl.conv, fn.par[i]
-	var dx64 []float64
+	var dxg []F
 	if nl.needDX {
-		dx64 = fn.dx64[:n*g.inElems()]
+		dxg = fn.dxg[:n*g.inElems()]
 	}
-	gemmBackward(g, dy, n, fp.w64, fn.cols[i], &fn.s, fp.gw, dx64)
-	if dx64 != nil {
-		convert(dx, dx64)
+	gw := fn.gwg[:len(fp.gw)]
+	gemmBackward(g, dy, n, fp.wg, 0, fn.cols[i], &fn.s, gw, dxg, fn.s.a)
+	parallel(len(gw), 1<<14, func(lo, hi int) { convert(fp.gw[lo:hi], gw[lo:hi]) })
+	if dxg != nil {
+		copy(dx, dxg)
 		if fn.qat != nil {
 			fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
 		}

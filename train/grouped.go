@@ -13,12 +13,12 @@ package train
 
 // groupedWeights writes canonical grouped-convolution weights w ([cout][cinG][kh][kw])
 // as dst[((ki*kw+kj)*cinG+c)*cout+o].
-func groupedWeights[T int32 | float32 | float64](g *convGeom, w []T, dst []float64) {
+func groupedWeights[T int32 | float32 | float64, D elem](g *convGeom, w []T, dst []D) {
 	taps := g.kh * g.kw
 	for o := range g.cout {
 		for c := range g.cinG {
 			for t := range taps {
-				dst[(t*g.cinG+c)*g.cout+o] = float64(w[(o*g.cinG+c)*taps+t])
+				dst[(t*g.cinG+c)*g.cout+o] = D(w[(o*g.cinG+c)*taps+t])
 			}
 		}
 	}
@@ -152,4 +152,56 @@ func groupedBackward(g *convGeom, dy []float64, n int, wT, x, scratch, gw, dx []
 			}
 		}
 	})
+}
+
+// groupedForwardE is groupedForward for any path: the float32 and integer paths copy
+// their operands to float64 (exactly) and round the results once (integers: exact,
+// saturated to int32).
+func groupedForwardE[E elem, C colElem](g *convGeom, x []C, n int, wT []E, s *gemmScratch[E], y []E) {
+	if x64, ok := any(x).([]float64); ok {
+		groupedForward(g, x64, n, any(wT).([]float64), any(y).([]float64))
+		return
+	}
+	x64, w64, y64 := s.f64Buf(0, len(x)), s.f64Buf(1, len(wT)), s.f64Buf(2, len(y))
+	convert(x64, x)
+	convert(w64, wT)
+	groupedForward(g, x64, n, w64, y64)
+	fromFloat64(y, y64)
+}
+
+// groupedBackwardE is groupedBackward for any path (see groupedForwardE).
+func groupedBackwardE[E elem, C colElem](g *convGeom, dy []E, n int, wT []E, x []C, s *gemmScratch[E], gw, dx []E) {
+	if dy64, ok := any(dy).([]float64); ok {
+		var dx64 []float64
+		if dx != nil {
+			dx64 = any(dx).([]float64)
+		}
+		groupedBackward(g, dy64, n, any(wT).([]float64), any(x).([]float64), any(s.b).([]float64), any(gw).([]float64), dx64)
+		return
+	}
+	x = x[:n*g.inElems()]
+	dy64, w64, x64 := s.f64Buf(0, len(dy)), s.f64Buf(1, len(wT)), s.f64Buf(2, len(x))
+	convert(dy64, dy)
+	convert(w64, wT)
+	convert(x64, x)
+	gw64 := s.f64Buf(3, 2*len(gw))
+	var dx64 []float64
+	if dx != nil {
+		dx64 = s.f64Buf(4, len(x))
+	}
+	groupedBackward(g, dy64, n, w64, x64, gw64[len(gw):], gw64[:len(gw)], dx64)
+	fromFloat64(gw, gw64[:len(gw)])
+	if dx != nil {
+		fromFloat64(dx[:len(x)], dx64)
+	}
+}
+
+// fromFloat64 converts float64 results to a path's type: rounded to float32, or, for
+// exact integers, saturated to int32 (toInt32).
+func fromFloat64[E elem](dst []E, src []float64) {
+	if d, ok := any(dst).([]int32); ok {
+		toInt32(d, src)
+		return
+	}
+	convert(dst, src)
 }

@@ -29,7 +29,9 @@ type intNet struct {
 
 	capN   int
 	stale  bool
-	w64    [][]float64 // per network layer: the integer weights in GEMM layout
+	w64    [][]float64 // per position embedding: its integers
+	wg     [][]int32   // per linear, convolution or attention layer: its weights in GEMM layout
+	wmax   []int64     // per linear, convolution or attention layer: its largest |weight|
 	tables [][]int32   // per position embedding: its table in NHWC order (scratch)
 	xExp   int         // exponent of the quantised input batch
 	x8     []int8
@@ -38,14 +40,13 @@ type intNet struct {
 	actExp []int
 	err    [][]int8
 	errExp []int
-	cols   [][]float64 // per GEMM layer: the operand saved for the weight gradient
+	cols   [][]int16 // per GEMM layer: the operand saved for the weight gradient
+	d16    []int16   // a GEMM layer's output error, as the kernels read it
 	argmax [][]int32
-	s      gemmScratch
-	f64    []float64 // a GEMM's exact integer results
-	acc    []int32   // accumulators
-	gw64   []float64 // weight gradient (exact integers)
-	g32    []int32   // weight-gradient accumulators
-	gb     []int32   // bias-gradient accumulators
+	s      gemmScratch[int32]
+	acc    []int32 // accumulators
+	g32    []int32 // weight-gradient accumulators
+	gb     []int32 // bias-gradient accumulators
 	prob   []float64
 	acc64  []int64 // wide accumulators (normalisation, attention)
 	skip8  []int8  // a shortcut's mapped skip operand or error
@@ -95,17 +96,23 @@ func newIntNet(p *plan, st rctState, lr numerics.FixedLR, rounding numerics.Roun
 		}
 	}
 	in := &intNet{p: p, st: st, lr: lr, rounding: rounding, seed: seed, stale: true, w64: make([][]float64, len(p.layers)),
-		tables: make([][]int32, len(p.layers))}
+		wg: make([][]int32, len(p.layers)), wmax: make([]int64, len(p.layers)), tables: make([][]int32, len(p.layers))}
 	maxW, maxB := 0, 0
 	for j, i := range p.weights {
-		in.w64[i] = make([]float64, len(st.Layers[j].W))
+		if g := p.layers[i].conv; g != nil {
+			in.wg[i] = make([]int32, g.weightsLen())
+		} else if p.layers[i].attn != nil {
+			in.wg[i] = make([]int32, len(st.Layers[j].W))
+		} else {
+			in.w64[i] = make([]float64, len(st.Layers[j].W))
+		}
 		if p.layers[i].l.Kind == models.PosEmbedding {
 			in.tables[i] = make([]int32, len(st.Layers[j].W))
 		}
 		maxW = max(maxW, len(st.Layers[j].W))
 		maxB = max(maxB, len(st.Layers[j].B))
 	}
-	in.gw64, in.g32, in.gb = make([]float64, maxW), make([]int32, maxW), make([]int32, maxB)
+	in.g32, in.gb = make([]int32, maxW), make([]int32, maxB)
 	return in, nil
 }
 
@@ -135,7 +142,7 @@ func (in *intNet) ensure(n int) error {
 	in.err = make([][]int8, p.errSlots())
 	in.actExp = make([]int, len(p.layers))
 	in.errExp = make([]int, p.errSlots())
-	in.cols = make([][]float64, len(p.layers))
+	in.cols = make([][]int16, len(p.layers))
 	in.argmax = make([][]int32, len(p.layers))
 	for i, nl := range p.layers {
 		size := n * int(nl.l.Out.Elems())
@@ -149,7 +156,7 @@ func (in *intNet) ensure(n int) error {
 			in.err[p.dxSlot(i)] = make([]int8, n*int(nl.l.In.Elems()))
 		}
 		if nl.conv != nil {
-			in.cols[i] = make([]float64, nl.conv.colsLen(n))
+			in.cols[i] = make([]int16, nl.conv.colsLen(n))
 		}
 		if nl.l.Kind == models.MaxPool {
 			in.argmax[i] = make([]int32, size)
@@ -160,8 +167,8 @@ func (in *intNet) ensure(n int) error {
 			in.err[p.dxSlot(i)] = in.err[i]
 		}
 	}
-	in.s = newGEMMScratch(p, n)
-	in.f64 = make([]float64, n*p.maxAct)
+	in.s = newGEMMScratch[int32](p, n)
+	in.d16 = make([]int16, n*p.maxAct)
 	in.acc = make([]int32, n*p.maxAct)
 	last := p.layers[len(p.layers)-1].l
 	in.prob = make([]float64, n*int(last.Out.Elems()))
@@ -193,7 +200,12 @@ func (in *intNet) inExp(i int) int {
 
 func (in *intNet) refresh() {
 	for j, i := range in.p.weights {
-		setGEMMWeights(&in.p.layers[i], in.st.Layers[j].W, in.w64[i])
+		if in.wg[i] != nil {
+			setGEMMWeights(&in.p.layers[i], in.st.Layers[j].W, in.wg[i])
+			in.wmax[i] = maxAbs(in.st.Layers[j].W)
+		} else {
+			setGEMMWeights(&in.p.layers[i], in.st.Layers[j].W, in.w64[i])
+		}
 	}
 	in.stale = false
 }
@@ -253,7 +265,7 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			in.actExp[i] = in.requant(acc, in.inExp(i)-log2(nl.pool.window()), relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.Add:
 			acc := in.acc[:size]
-			e := numerics.AddAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
+			e := addAligned(src, in.inExp(i), in.act[l.From][:size], in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.Concat:
 			in.actExp[i] = in.concatForward(i, src, n, sc, out)
@@ -263,7 +275,7 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			skip := in.skip8[:size]
 			shortcutGather(nl.short, in.act[l.From], n, skip)
 			acc := in.acc[:size]
-			e := numerics.AddAligned(src, in.inExp(i), skip, in.actExp[l.From], acc)
+			e := addAligned(src, in.inExp(i), skip, in.actExp[l.From], acc)
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.PosEmbedding:
 			L := &in.st.Layers[nl.weight]
@@ -326,17 +338,14 @@ func (in *intNet) update(nl *netLayer, i, step int, w, b []gradSeg, stats []Laye
 func (in *intNet) gemmForward(i int, x []int8, n int, relu bool, sc *scales) {
 	nl := &in.p.layers[i]
 	g, L := nl.conv, &in.st.Layers[nl.weight]
-	y := in.f64[:n*g.positions()*g.cout]
-	gemmForward(g, x, n, in.w64[i], in.cols[i], &in.s, y)
-	acc := in.acc[:len(y)]
+	acc := in.acc[:n*g.positions()*g.cout]
+	gemmForward(g, x, n, in.wg[i], in.wmax[i], in.cols[i], &in.s, acc)
 	accExp := in.inExp(i) + L.WExp
-	// The epilogue (conversion to accumulators, bias) works row by row, one output
-	// position's channels, fused with the requantisation.
-	prepare := func(lo, hi int) {
-		toInt32(acc[lo:hi], y[lo:hi])
-		if L.B != nil {
-			numerics.AddBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp)
-		}
+	// The epilogue (the bias) works row by row, one output position's channels, fused
+	// with the requantisation.
+	var prepare func(lo, hi int)
+	if L.B != nil {
+		prepare = func(lo, hi int) { addBias(acc[lo:hi], g.cout, L.B, accExp-L.BExp) }
 	}
 	e, sat := delayedRequant(acc, g.cout, accExp, relu, &sc.Fwd[i], in.act[i][:len(acc)], prepare)
 	in.actExp[i] = e
@@ -452,7 +461,7 @@ func (in *intNet) mergeErrors(j, n int) {
 			return
 		}
 		acc := in.acc[:len(dst)]
-		e := numerics.AddAligned(dst, in.errExp[j], other[:len(dst)], exp, acc)
+		e := addAligned(dst, in.errExp[j], other[:len(dst)], exp, acc)
 		in.errExp[j] = in.requant(acc, e, false, &in.st.Scales.Res[j], dst, &in.sat.Errors)
 	}
 	if r := nl.residual; r >= 0 {
@@ -495,20 +504,16 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 	nl := &in.p.layers[i]
 	g, L := nl.conv, &in.st.Layers[nl.weight]
 	ee := in.errExp[i]
-	var dx64 []float64
+	var acc []int32
 	if nl.needDX {
-		dx64 = in.f64[:n*g.inElems()]
+		acc = in.acc[:n*g.inElems()]
 	}
-	gw := in.gw64[:g.cout*g.k]
-	gemmBackward(g, dy, n, in.w64[i], in.cols[i], &in.s, gw, dx64)
-	if dx64 != nil {
-		acc := in.acc[:len(dx64)]
-		toInt32(acc, dx64)
+	grad := in.g32[:g.cout*g.k]
+	gemmBackward(g, dy, n, in.wg[i], in.wmax[i], in.cols[i], &in.s, grad, acc, in.d16)
+	if acc != nil {
 		slot := in.p.dxSlot(i)
 		in.errExp[slot] = in.requant(acc, ee+L.WExp, false, &in.st.Scales.Bwd[i], in.err[slot][:len(acc)], &in.sat.Errors)
 	}
-	grad := in.g32[:len(gw)]
-	parallel(len(gw), 1<<14, func(lo, hi int) { toInt32(grad[lo:hi], gw[lo:hi]) })
 	var gb []int32
 	if L.B != nil {
 		gb = in.gb[:g.cout]
@@ -552,4 +557,13 @@ func (in *intNet) concatForward(i int, src []int8, n int, sc *scales, out []int8
 		}
 	}
 	return in.requant(acc, e, false, &sc.Fwd[i], out, &in.sat.Activations)
+}
+
+// maxAbs is the largest |v| of integer weights.
+func maxAbs(w []int32) int64 {
+	var m int64
+	for _, v := range w {
+		m = max(m, int64(v), -int64(v))
+	}
+	return m
 }

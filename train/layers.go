@@ -135,21 +135,57 @@ func avgPoolSpread[T int8 | float32 | float64, A int32 | float32 | float64](p *p
 // reluForward writes max(x, 0).
 func reluForward[T int8 | float32 | float64](x, out []T) {
 	out = out[:len(x)]
-	for i, v := range x {
-		out[i] = max(v, 0)
-	}
+	parallel(len(x), 1<<15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = max(x[i], 0)
+		}
+	})
 }
 
 // reluBackward passes the error where the ReLU's output is positive and zeroes it
 // elsewhere (dx may alias dy).
 func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
-	dy = dy[:len(out)]
-	for i, v := range out {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
+	dy, dx = dy[:len(out)], dx[:len(out)]
+	parallel(len(out), 1<<15, func(lo, hi int) {
+		switch o := any(out[lo:hi]).(type) {
+		case []float32:
+			maskFloat32(o, any(dy[lo:hi]).([]float32), any(dx[lo:hi]).([]float32))
+		case []int8:
+			maskInt8(o, any(dy[lo:hi]).([]int8), any(dx[lo:hi]).([]int8))
+		default:
+			for i := lo; i < hi; i++ {
+				if out[i] > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = 0
+				}
+			}
 		}
+	})
+}
+
+// maskFloat32 is reluBackward for float32 without branches (the signs of a ReLU's
+// outputs are as good as random): dy's bits where out > 0, +0 elsewhere.
+func maskFloat32(out, dy, dx []float32) {
+	dy, dx = dy[:len(out)], dx[:len(out)]
+	for i, v := range out {
+		var m uint32
+		if v > 0 {
+			m = ^uint32(0)
+		}
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
+	}
+}
+
+// maskInt8 is reluBackward for int8 without branches.
+func maskInt8(out, dy, dx []int8) {
+	dy, dx = dy[:len(out)], dx[:len(out)]
+	for i, v := range out {
+		var m int8
+		if v > 0 {
+			m = -1
+		}
+		dx[i] = dy[i] & m
 	}
 }
 

@@ -144,6 +144,21 @@ func gradCheckNets(t testing.TB) []*models.Network {
 			models.Layer{Kind: models.Flatten, Out: S(36, 1, 1)},
 			models.Layer{Kind: models.Linear, Out: S(5, 1, 1), Bias: true},
 		),
+		// A stride-1 convolution with 16 input channels, whose backward-data pass runs
+		// on the error's patches with the flipped kernel (convGeom.flip), and a causal
+		// one.
+		mkNet(t, "flip", S(2, 4, 5),
+			models.Layer{Kind: models.Conv2D, Out: S(16, 4, 5), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+			models.Layer{Kind: models.Conv2D, Out: S(3, 4, 5), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1, Bias: true},
+			models.Layer{Kind: models.Flatten, Out: S(60, 1, 1)},
+			models.Layer{Kind: models.Linear, Out: S(3, 1, 1), Bias: true},
+		),
+		mkNet(t, "flip-causal", S(1, 1, 6),
+			models.Layer{Kind: models.Embedding, Out: S(16, 1, 6), Vocab: 7},
+			models.Layer{Kind: models.Conv2D, Out: S(5, 1, 6), KernelH: 1, KernelW: 3, Stride: 1, Causal: true, Bias: true},
+			models.Layer{Kind: models.ReLU, Out: S(5, 1, 6)},
+			models.Layer{Kind: models.Conv2D, Out: S(7, 1, 6), KernelH: 1, KernelW: 1, Stride: 1, Bias: true},
+		),
 		mkNet(t, "mlp-res", S(1, 3, 4),
 			models.Layer{Kind: models.Flatten, Out: S(12, 1, 1)},
 			models.Layer{Kind: models.Linear, Out: S(6, 1, 1), Bias: true},
@@ -293,68 +308,85 @@ func TestConvMatchesDirectDefinition(t *testing.T) {
 			for k := range x {
 				x[k] = int8(r.IntN(255) - 127)
 			}
-			w := make([]int32, g.cout*g.k)
-			for k := range w {
-				w[k] = int32(r.IntN(1<<15) - 1<<14)
-			}
-			// Direct definition: NHWC input, canonical [o][c][ki][kj] weights.
-			want := make([]int64, n*g.positions()*g.cout)
-			for b := range n {
-				for oh := range g.ho {
-					for ow := range g.wo {
-						for o := range g.cout {
-							var s int64
-							// Group o/coutG reads input channels from c0 on.
-							c0 := o / g.coutG * g.cinG
-							for c := range g.cinG {
-								for ki := range g.kh {
-									for kj := range g.kw {
-										ih, iw := oh*g.stride+ki-g.padT, ow*g.stride+kj-g.padL
-										if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
-											continue
+			// Weights of 15 bits, and weights so wide that the integer path's sums might
+			// leave int32 (its exact int64 routes; the values drawn do not saturate).
+			wide := 3 << 30 / (127 * int64(max(g.k, g.cout*g.kh*g.kw)))
+			for _, lim := range []int64{1 << 14, wide} {
+				w := make([]int32, g.cout*g.k)
+				for k := range w {
+					w[k] = int32(r.Int64N(2*lim+1) - lim)
+				}
+				// Direct definition: NHWC input, canonical [o][c][ki][kj] weights.
+				want := make([]int64, n*g.positions()*g.cout)
+				for b := range n {
+					for oh := range g.ho {
+						for ow := range g.wo {
+							for o := range g.cout {
+								var s int64
+								// Group o/coutG reads input channels from c0 on.
+								c0 := o / g.coutG * g.cinG
+								for c := range g.cinG {
+									for ki := range g.kh {
+										for kj := range g.kw {
+											ih, iw := oh*g.stride+ki-g.padT, ow*g.stride+kj-g.padL
+											if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
+												continue
+											}
+											s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c0+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
 										}
-										s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c0+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
 									}
 								}
+								want[((b*g.ho+oh)*g.wo+ow)*g.cout+o] = s
 							}
-							want[((b*g.ho+oh)*g.wo+ow)*g.cout+o] = s
 						}
 					}
 				}
-			}
-			cols := make([]float64, g.colsLen(n))
-			w64 := make([]float64, len(w))
-			setGEMMWeights(nl, w, w64)
-			sc := newGEMMScratch(p, n)
-			y := make([]float64, len(want))
-			gemmForward(g, x, n, w64, cols, &sc, y)
-			for k := range want {
-				if int64(y[k]) != want[k] || float64(int64(y[k])) != y[k] {
-					t.Fatalf("%s layer %s: output %d = %v, direct convolution gives %d", net.Name, nl.l.Name, k, y[k], want[k])
+				dy := make([]int8, len(want))
+				for k := range dy {
+					dy[k] = int8(r.IntN(255) - 127)
 				}
-			}
-			// The backward pass is the adjoint, exactly: <dy, W*x> = <dx, x> = <gw, w>.
-			dy := make([]int8, len(y))
-			for k := range dy {
-				dy[k] = int8(r.IntN(255) - 127)
-			}
-			gw := make([]float64, len(w))
-			dx := make([]float64, len(x))
-			gemmBackward(g, dy, n, w64, cols, &sc, gw, dx)
-			var s1, s2, s3 float64
-			for k := range y {
-				s1 += float64(dy[k]) * y[k]
-			}
-			for k := range x {
-				s2 += dx[k] * float64(x[k])
-			}
-			for k := range w {
-				s3 += gw[k] * float64(w[k])
-			}
-			if s1 != s2 || s1 != s3 {
-				t.Errorf("%s layer %s: <dy,y> = %v, <dx,x> = %v, <gw,w> = %v", net.Name, nl.l.Name, s1, s2, s3)
+				checkConvLowering[float64, float64](t, p, nl, x, w, dy, want, n)
+				checkConvLowering[int32, int32](t, p, nl, x, w, dy, want, n)
+				checkConvLowering[int32, int16](t, p, nl, x, w, dy, want, n)
 			}
 		}
+	}
+}
+
+// checkConvLowering runs the lowering of layer nl with element type E (float64, or the
+// integer path's int32) and saved inputs of type C on integers and compares its output
+// with want, the direct convolution, and its backward pass with the adjoint identities.
+func checkConvLowering[E float64 | int32, C float64 | int32 | int16](t *testing.T, p *plan, nl *netLayer, x []int8, w []int32, dy []int8, want []int64, n int) {
+	t.Helper()
+	g := nl.conv
+	name := fmt.Sprintf("%s layer %s (%T, %T)", p.net.Name, nl.l.Name, *new(E), *new(C))
+	cols := make([]C, g.colsLen(n))
+	wg := make([]E, g.weightsLen())
+	setGEMMWeights(nl, w, wg)
+	sc := newGEMMScratch[E](p, n)
+	y := make([]E, len(want))
+	gemmForward(g, x, n, wg, maxAbs(w), cols, &sc, y)
+	for k := range want {
+		if int64(y[k]) != want[k] || float64(int64(y[k])) != float64(y[k]) {
+			t.Fatalf("%s: output %d = %v, direct convolution gives %d", name, k, y[k], want[k])
+		}
+	}
+	// The backward pass is the adjoint, exactly: <dy, W*x> = <dx, x> = <gw, w>.
+	gw := make([]E, len(w))
+	dx := make([]E, len(x))
+	gemmBackward(g, dy, n, wg, maxAbs(w), cols, &sc, gw, dx, make([]C, len(dy)))
+	var s1, s2, s3 float64
+	for k := range y {
+		s1 += float64(dy[k]) * float64(y[k])
+	}
+	for k := range x {
+		s2 += float64(dx[k]) * float64(x[k])
+	}
+	for k := range w {
+		s3 += float64(gw[k]) * float64(w[k])
+	}
+	if s1 != s2 || s1 != s3 {
+		t.Errorf("%s: <dy,y> = %v, <dx,x> = %v, <gw,w> = %v", name, s1, s2, s3)
 	}
 }
 
@@ -384,6 +416,73 @@ func TestCausalConvSeesOnlyThePast(t *testing.T) {
 		pos := k / C
 		if changed := before[k] != after[k]; changed != (pos == T-1) {
 			t.Errorf("position %d logit %d: changed=%v after changing the last token", pos, k%C, changed)
+		}
+	}
+}
+
+// TestFloat32LoweringMatchesFloat64 runs every linear and convolution layer's lowering
+// in float32 (package gemm's FMA chains, the float path's) and in float64 (gonum, the
+// reference) on the same random values: outputs, weight gradients and input errors
+// agree within float32 rounding of sums of their length.
+func TestFloat32LoweringMatchesFloat64(t *testing.T) {
+	for _, net := range gradCheckNets(t) {
+		p, err := newPlan(net)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range p.weights {
+			nl := &p.layers[i]
+			g := nl.conv
+			if g == nil {
+				continue
+			}
+			const n = 3
+			r := rand.New(rand.NewPCG(uint64(i), 10))
+			x := make([]float32, n*g.inElems())
+			for k := range x {
+				x[k] = float32(r.NormFloat64())
+			}
+			w := make([]float32, g.cout*g.k)
+			for k := range w {
+				w[k] = float32(r.NormFloat64())
+			}
+			dy := make([]float32, n*g.positions()*g.cout)
+			for k := range dy {
+				dy[k] = float32(r.NormFloat64())
+			}
+			run := func(y, gw, dx any) {
+				switch y := y.(type) {
+				case []float32:
+					wg, cols, s := make([]float32, g.weightsLen()), make([]float32, g.colsLen(n)), newGEMMScratch[float32](p, n)
+					setGEMMWeights(nl, w, wg)
+					gemmForward(g, x, n, wg, 0, cols, &s, y)
+					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float32), dx.([]float32), make([]float32, len(dy)))
+				case []float64:
+					wg, cols, s := make([]float64, g.weightsLen()), make([]float64, g.colsLen(n)), newGEMMScratch[float64](p, n)
+					setGEMMWeights(nl, w, wg)
+					gemmForward(g, x, n, wg, 0, cols, &s, y)
+					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float64), dx.([]float64), make([]float64, len(dy)))
+				}
+			}
+			y32, gw32, dx32 := make([]float32, len(dy)), make([]float32, len(w)), make([]float32, len(x))
+			y64, gw64, dx64 := make([]float64, len(dy)), make([]float64, len(w)), make([]float64, len(x))
+			run(y32, gw32, dx32)
+			run(y64, gw64, dx64)
+			for _, c := range []struct {
+				what   string
+				got    []float32
+				want   []float64
+				length int
+			}{{"output", y32, y64, g.k}, {"weight gradient", gw32, gw64, n * g.positions()}, {"input error", dx32, dx64, g.cout * g.kh * g.kw}} {
+				// Each value is a sum of `length` products of unit normals: float32
+				// rounding leaves an error below length * 2^-23 * sqrt(length).
+				tol := float64(c.length) * math.Sqrt(float64(c.length)) * 0x1p-23
+				for k, v := range c.want {
+					if d := math.Abs(float64(c.got[k]) - v); d > tol {
+						t.Fatalf("%s layer %s: %s %d = %v in float32, %v in float64", net.Name, nl.l.Name, c.what, k, c.got[k], v)
+					}
+				}
+			}
 		}
 	}
 }

@@ -12,6 +12,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/rctsim/rctsim/train/numerics"
 )
@@ -61,18 +62,41 @@ func checkNormInt(name string, g *normGeom, n int) error {
 }
 
 // channelSums writes, per channel of rows of len(s1) channels, Σu and Σu*v (v may
-// be u: the sums of x and x²).
+// be u: the sums of x and x²). The rows are split across cores; the partial sums are
+// exact integers, so the split changes nothing.
 func channelSums[U int8 | int64](u []U, v []int8, s1, s2 []int64) {
 	clear(s1)
 	clear(s2)
 	c := len(s1)
-	for r := 0; r < len(u); r += c {
-		vr := v[r : r+c]
-		for j, x := range u[r : r+c] {
-			s1[j] += int64(x)
-			s2[j] += int64(x) * int64(vr[j])
+	var mu sync.Mutex
+	parallel(len(u)/c, max(1, (1<<14)/c), func(r0, r1 int) {
+		p1, p2 := make([]int64, c), make([]int64, c)
+		for r := r0 * c; r < r1*c; r += c {
+			vr := v[r : r+c]
+			for j, x := range u[r : r+c] {
+				p1[j] += int64(x)
+				p2[j] += int64(x) * int64(vr[j])
+			}
 		}
-	}
+		mu.Lock()
+		for j := range p1 {
+			s1[j] += p1[j]
+			s2[j] += p2[j]
+		}
+		mu.Unlock()
+	})
+}
+
+// channelAffine is numerics.ChannelAffine, its rows split across cores.
+func channelAffine[U int8 | int64](u []U, v []int8, a, b, c []int64, acc []int64) {
+	ch := len(a)
+	parallel(len(u)/ch, max(1, (1<<14)/ch), func(r0, r1 int) {
+		var vr []int8
+		if v != nil {
+			vr = v[r0*ch : r1*ch]
+		}
+		numerics.ChannelAffine(u[r0*ch:r1*ch], vr, a, b, c, acc[r0*ch:r1*ch])
+	})
 }
 
 // rowSums writes, per row of rowLen values, Σu and Σu*v.
@@ -145,7 +169,7 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 		}
 	}
 	e := numerics.FixCoefs(s.a[:g.c], nil, s.c[:g.c], s.A, nil, s.C)
-	numerics.ChannelAffine(x, nil, s.A[:g.c], nil, s.C[:g.c], acc)
+	channelAffine(x, nil, s.A[:g.c], nil, s.C[:g.c], acc)
 	return in.requant64(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 }
 
@@ -201,7 +225,7 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 		if nl.needDX {
 			e := numerics.FixCoefs(s.a[:g.c], s.b[:g.c], s.c[:g.c], s.A, s.B, s.C)
 			acc := in.acc64[:len(dy)]
-			numerics.ChannelAffine(dy, x, s.A[:g.c], s.B[:g.c], s.C[:g.c], acc)
+			channelAffine(dy, x, s.A[:g.c], s.B[:g.c], s.C[:g.c], acc)
 			in.errExp[in.p.dxSlot(i)] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[in.p.dxSlot(i)][:len(dy)], &in.sat.Errors)
 		}
 	} else {

@@ -26,7 +26,10 @@
 
 package train
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // qatDecay is the EMA decay of the activation ranges: about a 100-step memory, short
 // enough to follow the ranges of a 2-epoch MNIST run.
@@ -78,7 +81,7 @@ func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
 	s := m / float64(int64(1)<<(bits-1)-1)
 	parallel(len(x), 1<<14, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
-			out[j] = math.Round(float64(x[j])/s) * s
+			out[j] = round(float64(x[j])/s) * s
 		}
 	})
 	return out
@@ -116,9 +119,16 @@ func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 	out = out[:len(x)]
 	lo, hi := math.Inf(1), math.Inf(-1)
 	if train || !r.seen {
-		for _, v := range x {
-			lo, hi = min(lo, float64(v)), max(hi, float64(v))
-		}
+		var mu sync.Mutex
+		parallel(len(x), 1<<15, func(j0, j1 int) {
+			plo, phi := math.Inf(1), math.Inf(-1)
+			for _, v := range x[j0:j1] {
+				plo, phi = min(plo, float64(v)), max(phi, float64(v))
+			}
+			mu.Lock()
+			lo, hi = min(lo, plo), max(hi, phi)
+			mu.Unlock()
+		})
 	}
 	switch {
 	case train && !r.seen:
@@ -141,10 +151,13 @@ func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 	s := (hi - lo) / levels
 	z := math.Round(-lo / s) // the zero point, in [0, levels]
 	r.qlo, r.qhi = -z*s, (levels-z)*s
-	for j, v := range x {
-		c := min(max(float64(v), r.qlo), r.qhi)
-		out[j] = E(math.Round((c-r.qlo)/s)*s + r.qlo)
-	}
+	qlo, qhi := r.qlo, r.qhi
+	parallel(len(x), 1<<14, func(j0, j1 int) {
+		for j := j0; j < j1; j++ {
+			c := min(max(float64(x[j]), qlo), qhi)
+			out[j] = E(round((c-qlo)/s)*s + qlo)
+		}
+	})
 	return out
 }
 
@@ -154,9 +167,23 @@ func (q *qatState[F]) straightThrough(i int, x, dx []F) { straightThroughRange(&
 
 // straightThroughRange zeroes dx where x lay outside the grid of r's last forward pass.
 func straightThroughRange[E floatT](r *actRange, x, dx []E) {
-	for j, v := range x {
-		if f := float64(v); f < r.qlo || f > r.qhi {
-			dx[j] = 0
+	qlo, qhi := r.qlo, r.qhi
+	parallel(len(x), 1<<15, func(j0, j1 int) {
+		for j := j0; j < j1; j++ {
+			if f := float64(x[j]); f < qlo || f > qhi {
+				dx[j] = 0
+			}
 		}
+	})
+}
+
+// round is math.Round (half away from zero) through math.Trunc, which the compiler
+// turns into one instruction: x - Trunc(x) is exact, so the result is the same for
+// every float64, zeros, infinities and NaN included.
+func round(x float64) float64 {
+	t := math.Trunc(x)
+	if math.Abs(x-t) >= 0.5 {
+		t += math.Copysign(1, x)
 	}
+	return t
 }

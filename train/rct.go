@@ -229,7 +229,7 @@ func delayedRequant(acc []int32, rowLen, accExp int, relu bool, s *scaleState, o
 		if prepare != nil {
 			prepare(lo, hi)
 		}
-		pm, ps := numerics.Requant(acc[lo:hi], sh, relu, out[lo:hi])
+		pm, ps := requant(acc[lo:hi], sh, relu, out[lo:hi])
 		mu.Lock()
 		m, saturated = max(m, pm), saturated+ps
 		mu.Unlock()
@@ -258,7 +258,7 @@ func delayedRequant64(acc []int64, accExp int, relu bool, s *scaleState, out []i
 	var mu sync.Mutex
 	var m int64
 	parallel(len(acc), 1<<14, func(lo, hi int) {
-		pm, ps := numerics.Requant64(acc[lo:hi], sh, relu, out[lo:hi])
+		pm, ps := requant64(acc[lo:hi], sh, relu, out[lo:hi])
 		mu.Lock()
 		m, saturated = max(m, pm), saturated+ps
 		mu.Unlock()

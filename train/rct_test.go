@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rctsim/rctsim/models"
+	kgemm "github.com/rctsim/rctsim/train/gemm"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -133,9 +134,14 @@ func TestRCTStepDependsOnlyOnIntState(t *testing.T) {
 		}
 		x, y := randomBatchData(net, n, 5)
 		b.Step(x, y) // allocate scratch, then spoil it
-		for _, s := range [][]float64{b.in.f64, b.in.s.a, b.in.s.b, b.in.s.c, b.in.gw64} {
+		for _, s := range [][]int32{b.in.s.a, b.in.s.b, b.in.s.c, b.in.acc, b.in.g32} {
 			for k := range s {
-				s[k] = math.NaN()
+				s[k] = -12345
+			}
+		}
+		for _, w := range b.in.wg {
+			for k := range w {
+				w[k] = 12345
 			}
 		}
 		for _, w := range b.in.w64 {
@@ -317,4 +323,63 @@ func compare(a, b []float64) (cos, ratio float64) {
 		bb += b[k] * b[k]
 	}
 	return ab / math.Sqrt(aa*bb), math.Sqrt(aa / bb)
+}
+
+// TestGEMMKernelsMatchGEMMInt checks package gemm's integer GEMMs, as the integer path
+// calls them (int8 activations and errors saved as int16, b-bit weights as int32),
+// against numerics.GEMMInt, the definition: forward, backward-data with transposed
+// weights and backward-weight with transposed activations, saturation included.
+func TestGEMMKernelsMatchGEMMInt(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, c := range []struct{ m, n, k, wbits int }{{7, 5, 9, 8}, {64, 33, 150, 16}, {300, 6, 25, 4}, {3, 4, 2, 32}, {3001, 6, 25, 8}, {40, 17, 700, 24}} {
+		a8 := make([]int8, c.m*c.k)
+		a16 := make([]int16, len(a8))
+		for i := range a8 {
+			a8[i] = int8(r.IntN(255) - 127)
+			a16[i] = int16(a8[i])
+		}
+		lim := int64(1)<<(c.wbits-1) - 1
+		w := make([]int32, c.k*c.n)
+		for i := range w {
+			w[i] = int32(r.Int64N(2*lim+1) - lim)
+		}
+		wmax := maxAbs(w)
+		e8 := make([]int8, c.m*c.n)
+		e16 := make([]int16, len(e8))
+		for i := range e8 {
+			e8[i] = int8(r.IntN(255) - 127)
+			e16[i] = int16(e8[i])
+		}
+		check := func(what string, got []int32, want func(acc []int32)) {
+			t.Helper()
+			ref := make([]int32, len(got))
+			want(ref)
+			if !slices.Equal(got, ref) {
+				t.Errorf("%dx%dx%d %s: the integer kernels differ from GEMMInt", c.m, c.n, c.k, what)
+			}
+		}
+		y := make([]int32, c.m*c.n)
+		kgemm.I32(false, false, c.m, c.n, c.k, a16, c.k, opMax, w, c.n, wmax, y, c.n)
+		check("forward", y, func(acc []int32) { numerics.GEMMInt(a8, w, c.m, c.n, c.k, acc) })
+		wt := make([]int32, c.n*c.k)
+		for i := range c.k {
+			for j := range c.n {
+				wt[j*c.k+i] = w[i*c.n+j]
+			}
+		}
+		dx := make([]int32, c.m*c.k)
+		kgemm.I32(false, true, c.m, c.k, c.n, e16, c.n, opMax, w, c.n, wmax, dx, c.k)
+		check("backward-data", dx, func(acc []int32) { numerics.GEMMInt(e8, wt, c.m, c.k, c.n, acc) })
+		at := make([]int8, c.k*c.m)
+		for i := range c.m {
+			for j := range c.k {
+				at[j*c.m+i] = a8[i*c.k+j]
+			}
+		}
+		e32 := make([]int32, len(e8))
+		convert(e32, e8)
+		g := make([]int32, c.k*c.n)
+		kgemm.I32(true, false, c.k, c.n, c.m, a16, c.k, opMax, e16, c.n, opMax, g, c.n)
+		check("backward-weight", g, func(acc []int32) { numerics.GEMMInt(at, e32, c.k, c.n, c.m, acc) })
+	}
 }

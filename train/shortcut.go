@@ -63,7 +63,7 @@ func shortcutScatter[T int8 | float32 | float64](g *shortcutGeom, dy []T, n int,
 
 // posTable writes a position embedding's canonical table w ([C][positions], one
 // example's channel-major layout) in the NHWC order of one example, dst[p*C+c].
-func posTable[T int32 | float32 | float64, D int32 | float64](w []T, c, positions int, dst []D) {
+func posTable[T int32 | float32 | float64, D int32 | float32 | float64](w []T, c, positions int, dst []D) {
 	for ch := range c {
 		for p := range positions {
 			dst[p*c+ch] = D(w[ch*positions+p])

@@ -1,6 +1,7 @@
 // Tensor plumbing shared by the float and integer paths: layer geometry, the lowering
-// of convolutions and linear layers to GEMMs in caller-owned float64 buffers, and the
-// GEMM itself.
+// of convolutions and linear layers to GEMMs in caller-owned buffers of the path's
+// element type (float32 for float training, float64 for gradient checks, int32 for
+// integer training; see elem), and the float64 GEMM of the layers that still use it.
 //
 // Layout. Activations and errors are stored channels-last (NHWC: example, row,
 // column, channel) — the M x N output of models.Layer.GEMMDims, positions by output
@@ -10,13 +11,26 @@
 // index in this package refers to that layout (stochastic rounding draws its random
 // bits by it).
 //
-// Lowering. A convolution runs as Y^T[Cout x positions] = W[Cout x K] * cols[K x
-// positions], with the input first transposed into channel planes and unfolded
-// (im2col) in canonical K order (channel, kernel row, kernel column): every GEMM then
-// has the long positions dimension as its contiguous inner loop, which is what gonum's
-// kernels run fastest, and weights and weight gradients need no reordering. A linear
-// layer runs as Y[batch x Cout] = X[batch x K] * W^T, with W^T held with K in the
-// input's NHWC order.
+// Lowering. Every linear and dense convolution layer is one GEMM per pass with NHWC
+// operands and results, so that no tensor is transposed. A convolution reads its input
+// as the matrix of its patches (package gemm's Patches: one row per output position,
+// one column per kernel tap and input channel, in the order kernel row, kernel column,
+// channel), packed for the GEMM straight from the input, so the unfolded matrix is
+// never stored (fused im2col); only the input itself is saved for the weight gradient:
+//
+//	forward         Y[positions x Cout]  = P[positions x K] * W^T[K x Cout]
+//	weight gradient G[Cout x K]          = dY^T * P
+//	backward-data   dP[positions x K]    = dY * W, then summed onto the input (col2im)
+//
+// except that a stride-1 convolution with at least 16 input channels (flip) computes
+// its backward-data pass as a convolution too: dX[inputs x Cin] = P(dY) * W', the
+// patches of the output's error (padded by kh-1-padT above, kw-1-padL on the left)
+// times the kernel flipped in both directions, held after W^T in the layer's GEMM
+// weights.
+//
+// W^T is held with K in the patch order (g.perm maps it to the canonical one), and
+// the weight gradient is scattered back to the canonical layout. A linear layer is the
+// same with one patch per example, its input in NHWC order.
 
 package train
 
@@ -29,6 +43,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/rctsim/rctsim/models"
+	kgemm "github.com/rctsim/rctsim/train/gemm"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // convGeom is a linear or convolution layer's geometry; a linear layer is a
@@ -44,8 +60,14 @@ type convGeom struct {
 	// direct is true for a convolution whose unfolding is the identity (1x1 kernel,
 	// stride 1, no padding): its columns are the input's channel planes.
 	direct bool
-	// perm maps a linear layer's GEMM reduction index (its input's NHWC order) to the
-	// canonical one (C,H,W order).
+	// flip is true for a dense convolution of stride 1 (not direct) with at least 16
+	// input channels: its backward-data
+	// pass is itself a convolution, of the output's error with the flipped kernel, run
+	// on the error's patches (see gemmBackward).
+	flip bool
+	// perm maps the GEMM reduction index of a linear layer (its input's NHWC order) or
+	// of a dense convolution (the patch order: kernel row, kernel column, channel) to
+	// the canonical one (C,H,W or Cin,kh,kw order).
 	perm []int32
 	// groups splits a convolution into independent groups of cinG input and coutG
 	// output channels (1: dense); k is then one group's reduction, cinG*kh*kw. A grouped
@@ -92,6 +114,17 @@ func newConvGeom(l *models.Layer) (*convGeom, error) {
 			return nil, fmt.Errorf("convolution %s: %d groups do not divide %d input and %d output channels", l.Name, g.groups, g.cin, g.cout)
 		}
 		g.direct = g.groups == 1 && g.kh == 1 && g.kw == 1 && g.stride == 1 && g.padT == 0 && g.padL == 0
+		// (Only with 16 or more input channels: the GEMM's columns are the input
+		// channels, and narrower ones leave the kernels' 16 lanes idle.)
+		g.flip = g.groups == 1 && !g.direct && g.stride == 1 && g.cin >= 16
+		if g.groups == 1 {
+			g.perm = make([]int32, g.cin*g.kh*g.kw)
+			for t := range g.kh * g.kw {
+				for c := range g.cin {
+					g.perm[t*g.cin+c] = int32(c*g.kh*g.kw + t)
+				}
+			}
+		}
 	default:
 		return nil, fmt.Errorf("layer %s (%s) is not a GEMM layer", l.Name, l.Kind)
 	}
@@ -109,30 +142,119 @@ func (g *convGeom) positions() int { return g.ho * g.wo }
 // inElems is the number of input values per example.
 func (g *convGeom) inElems() int { return g.cin * g.h * g.w }
 
-// colsLen is the length of the saved GEMM operand for n examples: the unfolded
-// columns, or for a grouped convolution the input itself.
-func (g *convGeom) colsLen(n int) int {
-	if g.grouped() {
-		return n * g.inElems()
+// colsLen is the length of the GEMM operand saved for the weight gradient of n
+// examples: the input itself, in the path's element type.
+func (g *convGeom) colsLen(n int) int { return n * g.inElems() }
+
+// weightsLen is the length of the layer's weights in GEMM layout: the weights, and for
+// a flip convolution the flipped kernel after them.
+func (g *convGeom) weightsLen() int {
+	if g.flip {
+		return 2 * g.cout * g.k
 	}
-	return n * g.positions() * g.k
+	return g.cout * g.k
 }
 
-// colsPerExample is colsLen(1).
-func (g *convGeom) colsPerExample() int { return g.colsLen(1) }
+// unfoldedPerExample is the size of one example's patch matrix (positions x K), the
+// largest scratch a convolution's backward-data pass needs.
+func (g *convGeom) unfoldedPerExample() int { return g.positions() * g.k }
 
-// gemmScratch is float64 scratch shared by a net's GEMM layers, overwritten by every
-// call.
-type gemmScratch struct {
-	a, b, c []float64
-	split   []float64 // partial products of split reductions
+// patches returns the patch matrix of n examples of the NHWC input x.
+func patches[C colElem](g *convGeom, x []C, n int) kgemm.Mat[C] {
+	return kgemm.Mat[C]{Patches: &kgemm.Patches[C]{X: x, N: n, H: g.h, W: g.w, C: g.cin, KH: g.kh, KW: g.kw,
+		Stride: g.stride, PadT: g.padT, PadL: g.padL, HO: g.ho, WO: g.wo}}
+}
+
+// elem is the element type of a path's GEMM operands and results: float32 for float
+// training, float64 for the float path's gradient checks, int32 for integer training
+// (whose operands are int8 activations and errors and b-bit weights, and whose
+// results are exact int32 accumulators).
+type elem interface{ int32 | float32 | float64 }
+
+// colElem is the element type of the GEMM input a layer saves for its weight
+// gradient: the path's element type, or int16 on the integer path (int8 values; half
+// the memory of int32, and packed for the integer kernels without conversion).
+type colElem interface{ elem | int16 }
+
+// opMax bounds the magnitude of the GEMM operands that are not weights on the
+// integer path: int8 activations and errors (numerics: -128 is never used).
+const opMax = 127
+
+// gemmScratch is scratch shared by a net's GEMM layers, overwritten by every call, and
+// the path's GEMM.
+type gemmScratch[E elem] struct {
+	a, b, c []E
+	split   []float64 // partial products of split float64 reductions
+	// f64 holds float64 copies for grouped convolutions (grouped.go) of the float32
+	// and integer paths, grown on demand.
+	f64 [5][]float64
+	// wide holds the integer path's exact int64 columns and planes when a
+	// backward-data reduction may leave int32 (grown on demand).
+	wide [2][]int64
 }
 
 // newGEMMScratch sizes scratch for n examples of plan p.
-func newGEMMScratch(p *plan, n int) gemmScratch {
+func newGEMMScratch[E elem](p *plan, n int) gemmScratch[E] {
 	size := max(n*max(p.maxCols, p.maxAct), p.maxW)
-	return gemmScratch{a: make([]float64, size), b: make([]float64, size), c: make([]float64, size),
-		split: make([]float64, (splitK-1)*p.maxW)}
+	s := gemmScratch[E]{a: make([]E, size), b: make([]E, size), c: make([]E, size)}
+	if _, ok := any(s.a).([]float64); ok {
+		s.split = make([]float64, (splitK-1)*p.maxW)
+	}
+	return s
+}
+
+// f64Buf returns float64 scratch j of at least n values.
+func (s *gemmScratch[E]) f64Buf(j, n int) []float64 {
+	if len(s.f64[j]) < n {
+		s.f64[j] = make([]float64, n)
+	}
+	return s.f64[j][:n]
+}
+
+// mul computes C = op(A) op(B) with the path's GEMM: float32 with package gemm's
+// FMA-chain kernels, float64 through gonum (gemm below), int32 exactly with package
+// gemm's integer kernels, maxA and maxB bounding |A| and |B| (ignored by the float
+// paths).
+func mul[E elem, A, B colElem](s *gemmScratch[E], transA, transB bool, m, n, k int, a []A, lda int, maxA int64, b []B, ldb int, maxB int64, c []E, ldc int) {
+	mulM(s, m, n, k, kgemm.Dense(a, lda, transA), maxA, kgemm.Dense(b, ldb, transB), maxB, c, ldc)
+}
+
+// mulM is mul for any operands (dense matrices or patches). The float paths' operands
+// are of their element type; the integer path's are int32 or int16. The float64 path
+// unfolds patches into scratch for gonum.
+func mulM[E elem, A, B colElem](s *gemmScratch[E], m, n, k int, a kgemm.Mat[A], maxA int64, b kgemm.Mat[B], maxB int64, c []E, ldc int) {
+	switch c := any(c).(type) {
+	case []float32:
+		kgemm.F32M(m, n, k, any(a).(kgemm.Mat[float32]), any(b).(kgemm.Mat[float32]), c, ldc)
+	case []int32:
+		switch a := any(a).(type) {
+		case kgemm.Mat[int32]:
+			mulI32(m, n, k, a, maxA, b, maxB, c, ldc)
+		case kgemm.Mat[int16]:
+			mulI32(m, n, k, a, maxA, b, maxB, c, ldc)
+		}
+	case []float64:
+		dense := func(x kgemm.Mat[float64], j int) kgemm.Mat[float64] {
+			if p := x.Patches; p != nil {
+				u := s.f64Buf(j, p.Rows()*p.Cols())
+				kgemm.Unfold(p, u)
+				return kgemm.Dense(u, p.Cols(), false)
+			}
+			return x
+		}
+		a, b := dense(any(a).(kgemm.Mat[float64]), 0), dense(any(b).(kgemm.Mat[float64]), 1)
+		gemm(a.Trans, b.Trans, m, n, k, a.Data, a.Ld, b.Data, b.Ld, c, ldc, s.split)
+	}
+}
+
+// mulI32 is mulM's integer case for an A of type T.
+func mulI32[T kgemm.Int, B colElem](m, n, k int, a kgemm.Mat[T], maxA int64, b kgemm.Mat[B], maxB int64, c []int32, ldc int) {
+	switch b := any(b).(type) {
+	case kgemm.Mat[int32]:
+		kgemm.I32M(m, n, k, a, maxA, b, maxB, c, ldc)
+	case kgemm.Mat[int16]:
+		kgemm.I32M(m, n, k, a, maxA, b, maxB, c, ldc)
+	}
 }
 
 // setGEMMWeights copies canonical weights into the form the layer's kernels read: for a
@@ -140,7 +262,7 @@ func newGEMMScratch(p *plan, n int) gemmScratch {
 // taps (groupedWeights), for a position embedding its table in one example's NHWC
 // order, for everything else (dense convolutions, embeddings, normalisations,
 // attention) the canonical matrices themselves.
-func setGEMMWeights[T int32 | float32 | float64](nl *netLayer, w []T, dst []float64) {
+func setGEMMWeights[T int32 | float32 | float64, D elem](nl *netLayer, w []T, dst []D) {
 	g := nl.conv
 	if nl.l.Kind == models.PosEmbedding {
 		posTable(w, nl.l.In.C, nl.l.In.H*nl.l.In.W, dst)
@@ -150,7 +272,7 @@ func setGEMMWeights[T int32 | float32 | float64](nl *netLayer, w []T, dst []floa
 		groupedWeights(g, w, dst)
 		return
 	}
-	if g == nil || !g.linear {
+	if g == nil {
 		parallel(len(w), 1<<14, func(lo, hi int) { convert(dst[lo:hi], w[lo:hi]) })
 		return
 	}
@@ -158,187 +280,159 @@ func setGEMMWeights[T int32 | float32 | float64](nl *netLayer, w []T, dst []floa
 		for kp := lo; kp < hi; kp++ {
 			row, kc := dst[kp*g.cout:(kp+1)*g.cout], int(g.perm[kp])
 			for o := range row {
-				row[o] = float64(w[o*g.k+kc])
+				row[o] = D(w[o*g.k+kc])
 			}
 		}
 	})
+	if g.flip {
+		// The flipped kernel, [tap (ti, tj)][cout][cin]: tap (ti, tj) of the error's
+		// patch meets kernel tap (kh-1-ti, kw-1-tj).
+		taps := g.kh * g.kw
+		back := dst[g.cout*g.k : 2*g.cout*g.k]
+		parallel(taps, 1, func(t0, t1 int) {
+			for t := t0; t < t1; t++ {
+				kt := taps - 1 - t
+				for o := range g.cout {
+					row := back[(t*g.cout+o)*g.cin : (t*g.cout+o+1)*g.cin]
+					for c := range row {
+						row[c] = D(w[o*g.k+c*taps+kt])
+					}
+				}
+			}
+		})
+	}
 }
 
 // gemmForward computes a weight layer's output before its bias, y (n*positions x
-// cout, NHWC), from the input x of n examples, leaving in cols the GEMM operand that
-// gemmBackward needs.
-func gemmForward[T int8 | float32 | float64](g *convGeom, x []T, n int, w64, cols []float64, s *gemmScratch, y []float64) {
+// cout, NHWC), from the input x of n examples and the weights w in GEMM layout
+// (magnitudes at most wmax on the integer path), leaving in cols the GEMM operand
+// that gemmBackward needs (the input, converted).
+func gemmForward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, x []T, n int, w []E, wmax int64, cols []C, s *gemmScratch[E], y []E) {
 	rows := n * g.positions()
 	y = y[:rows*g.cout]
-	if g.grouped() {
-		cols = cols[:n*g.inElems()]
-		convert(cols, x[:len(cols)])
-		groupedForward(g, cols, n, w64, y)
-		return
-	}
-	if g.linear {
-		convert(cols[:n*g.k], x[:n*g.k])
-		gemm(false, false, n, g.cout, g.k, cols, g.k, w64, g.cout, y, g.cout, s.split)
-		return
-	}
 	cols = cols[:g.colsLen(n)]
-	if g.direct {
-		transpose(x, n*g.h*g.w, g.cin, cols)
-	} else {
-		planes := s.a[:n*g.inElems()]
-		transpose(x, n*g.h*g.w, g.cin, planes)
-		im2col(g, planes, n, cols)
+	convert(cols, x[:len(cols)])
+	switch {
+	case g.grouped():
+		groupedForwardE(g, cols, n, w, s, y)
+	case g.linear || g.direct:
+		mul(s, false, false, rows, g.cout, g.k, cols, g.k, opMax, w, g.cout, wmax, y, g.cout)
+	default:
+		mulM(s, rows, g.cout, g.k, patches(g, cols, n), opMax, kgemm.Dense(w, g.cout, false), wmax, y, g.cout)
 	}
-	yT := s.b[:rows*g.cout]
-	gemm(false, false, g.cout, rows, g.k, w64, g.k, cols, rows, yT, rows, s.split)
-	transpose(yT, g.cout, rows, y)
 }
 
 // gemmBackward computes, from the output error dy (n*positions x cout, NHWC), the
 // weight gradient gw (canonical layout) and, when dx is not nil, the input's error dx
-// (NHWC). w64 and cols are what the forward pass used.
-func gemmBackward[T int8 | float32 | float64](g *convGeom, dy []T, n int, w64, cols []float64, s *gemmScratch, gw, dx []float64) {
+// (NHWC). w, wmax and cols are what the forward pass used; dc is scratch for dy in
+// the saved inputs' type (int16 on the integer path: int8 values packed without
+// conversion), at least as long as dy. On the integer path every result is exact and
+// saturated to int32 as numerics.GEMMInt defines (an input's error is the sum over
+// every output and tap it meets, saturated once).
+func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy []T, n int, w []E, wmax int64, cols []C, s *gemmScratch[E], gw, dx []E, dc []C) {
 	rows := n * g.positions()
 	if g.grouped() {
 		d := s.a[:rows*g.cout]
 		convert(d, dy[:len(d)])
-		groupedBackward(g, d, n, w64, cols, s.b, gw, dx)
+		groupedBackwardE(g, d, n, w, cols, s, gw, dx)
 		return
 	}
-	if g.linear {
-		d := s.a[:rows*g.cout]
-		convert(d, dy[:len(d)])
-		if dx != nil {
-			gemm(false, true, n, g.k, g.cout, d, g.cout, w64, g.cout, dx[:n*g.k], g.k, s.split)
-		}
-		gt := s.b[:g.k*g.cout]
-		gemm(true, false, g.k, g.cout, n, cols, g.k, d, g.cout, gt, g.cout, s.split)
-		parallel(len(g.perm), 64, func(lo, hi int) {
-			for kp := lo; kp < hi; kp++ {
-				kc := int(g.perm[kp])
-				for o, v := range gt[kp*g.cout : (kp+1)*g.cout] {
-					gw[o*g.k+kc] = v
-				}
+	d := dc[:rows*g.cout]
+	convert(d, dy[:len(d)])
+	// The weight gradient in GEMM order, G[cout x K] = dY^T P, then in canonical order.
+	gk := s.b[:g.cout*g.k]
+	if g.linear || g.direct {
+		mul(s, true, false, g.cout, g.k, rows, d, g.cout, opMax, cols, g.k, opMax, gk, g.k)
+	} else {
+		mulM(s, g.cout, g.k, rows, kgemm.Dense(d, g.cout, true), opMax, patches(g, cols[:g.colsLen(n)], n), opMax, gk, g.k)
+	}
+	parallel(g.cout, 1, func(o0, o1 int) {
+		for o := o0; o < o1; o++ {
+			src, dst := gk[o*g.k:(o+1)*g.k], gw[o*g.k:(o+1)*g.k]
+			for kp, v := range src {
+				dst[g.perm[kp]] = v
 			}
-		})
-		return
-	}
-	dT := s.a[:g.cout*rows]
-	transpose(dy[:rows*g.cout], rows, g.cout, dT)
-	gemm(false, true, g.cout, g.k, rows, dT, rows, cols, rows, gw[:g.cout*g.k], g.k, s.split)
+		}
+	})
 	if dx == nil {
 		return
 	}
-	dcols := s.b[:g.colsLen(n)]
-	gemm(true, false, g.k, rows, g.cout, w64, g.k, dT, rows, dcols, rows, s.split)
-	if g.direct {
-		transpose(dcols, g.cin, rows, dx[:n*g.inElems()])
+	if g.flip {
+		// dX = P(dY) W', the patches of the error padded by kh-1-padT above and
+		// kw-1-padL on the left, with the flipped kernel W': one GEMM whose reduction
+		// covers every (tap, output channel) an input position meets, so the integer
+		// path saturates each error once, as numerics.GEMMInt does.
+		pd := kgemm.Mat[C]{Patches: &kgemm.Patches[C]{X: d, N: n, H: g.ho, W: g.wo, C: g.cout, KH: g.kh, KW: g.kw,
+			Stride: 1, PadT: g.kh - 1 - g.padT, PadL: g.kw - 1 - g.padL, HO: g.h, WO: g.w}}
+		mulM(s, n*g.h*g.w, g.cin, g.kh*g.kw*g.cout, pd, opMax, kgemm.Dense(w[g.cout*g.k:2*g.cout*g.k], g.cin, false), wmax, dx[:n*g.inElems()], g.cin)
 		return
 	}
-	dplanes := s.c[:n*g.inElems()]
-	col2im(g, dcols, n, dplanes)
-	transpose(dplanes, g.cin, n*g.h*g.w, dx[:n*g.inElems()])
+	if g.linear || g.direct {
+		mul(s, false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dx[:n*g.inElems()], g.k)
+		return
+	}
+	if w32, ok := any(w).([]int32); ok && int64(g.cout*g.kh*g.kw)*opMax*wmax >= 1<<31 {
+		// A sum over taps could leave int32: exact int64 patches and sums.
+		d32 := any(s.a[:rows*g.cout]).([]int32)
+		convert(d32, dy[:len(d32)])
+		wide64(g, w32, d32, n, s.wideBuf(0, rows*g.k), s.wideBuf(1, n*g.inElems()), any(dx).([]int32))
+		return
+	}
+	dp := s.c[:rows*g.k]
+	mul(s, false, true, rows, g.k, g.cout, d, g.cout, opMax, w, g.cout, wmax, dp, g.k)
+	col2im(g, dp, n, dx[:n*g.inElems()])
 }
 
-// im2col unfolds n examples' channel planes (cin x n*h*w) into cols (k x
-// n*positions): row (c, ki, kj) holds, for every output position (b, oh, ow), the input
-// value that kernel tap meets, 0 in the padding.
-func im2col(g *convGeom, planes []float64, n int, cols []float64) {
+// wideBuf returns int64 scratch j of at least n values.
+func (s *gemmScratch[E]) wideBuf(j, n int) []int64 {
+	if len(s.wide[j]) < n {
+		s.wide[j] = make([]int64, n)
+	}
+	return s.wide[j][:n]
+}
+
+// wide64 is the integer backward-data pass of a convolution whose sums may leave
+// int32: exact int64 patch errors (kgemm.I64), their int64 sum onto the input, and
+// one saturation to int32.
+func wide64(g *convGeom, w, d []int32, n int, dp, dx64 []int64, dx []int32) {
 	rows := n * g.positions()
-	parallel(g.k, 1, func(k0, k1 int) {
-		for kc := k0; kc < k1; kc++ {
-			c, ki, kj := kc/(g.kh*g.kw), kc/g.kw%g.kh, kc%g.kw
-			plane := planes[c*n*g.h*g.w:]
-			dst := cols[kc*rows:][:rows]
-			lo, hi := g.owRange(kj)
-			for b := range n {
-				img := plane[b*g.h*g.w:]
-				for oh := range g.ho {
-					d := dst[(b*g.ho+oh)*g.wo:][:g.wo]
-					ih := oh*g.stride + ki - g.padT
-					if ih < 0 || ih >= g.h || lo >= hi {
-						clear(d)
-						continue
-					}
-					clear(d[:lo])
-					clear(d[hi:])
-					src := img[ih*g.w+lo*g.stride+kj-g.padL:]
-					if g.stride == 1 {
-						copy(d[lo:hi], src)
-					} else {
-						for ow := lo; ow < hi; ow++ {
-							d[ow] = src[(ow-lo)*g.stride]
-						}
-					}
-				}
-			}
+	kgemm.I64(false, true, rows, g.k, g.cout, d, g.cout, w, g.cout, dp, g.k)
+	col2im(g, dp, n, dx64)
+	parallel(len(dx64), 1<<14, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			dx[j] = int32(numerics.Saturate(dx64[j], 32))
 		}
 	})
 }
 
-// col2im is im2col's adjoint: it sums the column gradients dcols of n examples back
-// onto their input positions, as channel planes in dplanes (overwritten).
-func col2im(g *convGeom, dcols []float64, n int, dplanes []float64) {
-	rows := n * g.positions()
-	// Each channel's plane is written by its own taps only: channels run in parallel.
-	parallel(g.cin, 1, func(c0, c1 int) {
-		for c := c0; c < c1; c++ {
-			plane := dplanes[c*n*g.h*g.w : (c+1)*n*g.h*g.w]
-			clear(plane)
-			for ki := range g.kh {
-				for kj := range g.kw {
-					src := dcols[((c*g.kh+ki)*g.kw+kj)*rows:][:rows]
-					lo, hi := g.owRange(kj)
-					if lo >= hi {
-						continue
-					}
-					for b := range n {
-						img := plane[b*g.h*g.w:]
-						for oh := range g.ho {
-							ih := oh*g.stride + ki - g.padT
-							if ih < 0 || ih >= g.h {
+// col2im is the patch matrix's adjoint: it sums the errors of n examples' patches
+// dp (positions x K, patch order) onto their NHWC input positions in dx
+// (overwritten), for each input position in output-row, output-column, kernel-row,
+// kernel-column order.
+func col2im[E elem | int64](g *convGeom, dp []E, n int, dx []E) {
+	parallel(n, 1, func(b0, b1 int) {
+		for b := b0; b < b1; b++ {
+			img := dx[b*g.inElems() : (b+1)*g.inElems()]
+			clear(img)
+			for oh := range g.ho {
+				for ow := range g.wo {
+					row := dp[((b*g.ho+oh)*g.wo+ow)*g.k:][:g.k]
+					for ki := range g.kh {
+						ih := oh*g.stride + ki - g.padT
+						if ih < 0 || ih >= g.h {
+							continue
+						}
+						for kj := range g.kw {
+							iw := ow*g.stride + kj - g.padL
+							if iw < 0 || iw >= g.w {
 								continue
 							}
-							s := src[(b*g.ho+oh)*g.wo:][lo:hi]
-							d := img[ih*g.w+lo*g.stride+kj-g.padL:]
-							for j, v := range s {
-								d[j*g.stride] += v
+							src := row[(ki*g.kw+kj)*g.cin:][:g.cin]
+							dst := img[(ih*g.w+iw)*g.cin:][:g.cin]
+							for c, v := range src {
+								dst[c] += v
 							}
 						}
-					}
-				}
-			}
-		}
-	})
-}
-
-// owRange is the range [lo, hi) of output columns whose kernel column kj falls inside
-// the input (not in the padding).
-func (g *convGeom) owRange(kj int) (lo, hi int) {
-	// iw = ow*stride + kj - padL must satisfy 0 <= iw < w.
-	if d := g.padL - kj; d > 0 {
-		lo = (d + g.stride - 1) / g.stride
-	}
-	if last := g.w - 1 - kj + g.padL; last >= 0 {
-		hi = min(g.wo, last/g.stride+1)
-	}
-	return lo, max(lo, hi)
-}
-
-// transpose writes the transpose of src (rows x cols, row-major) into dst (cols x
-// rows), converting each element.
-func transpose[S int8 | int32 | float32 | float64, D int32 | float32 | float64](src []S, rows, cols int, dst []D) {
-	const blk = 32
-	src, dst = src[:rows*cols], dst[:rows*cols]
-	parallel((rows+blk-1)/blk, 4, func(b0, b1 int) {
-		for r0 := b0 * blk; r0 < min(b1*blk, rows); r0 += blk {
-			r1 := min(r0+blk, rows)
-			for c0 := 0; c0 < cols; c0 += blk {
-				c1 := min(c0+blk, cols)
-				for r := r0; r < r1; r++ {
-					row := src[r*cols : r*cols+c1]
-					for c := c0; c < c1; c++ {
-						dst[c*rows+r] = D(row[c])
 					}
 				}
 			}
@@ -364,7 +458,7 @@ func parallel(n, minPerPart int, f func(lo, hi int)) {
 }
 
 // convert copies src into dst, converting each element.
-func convert[D, S int8 | int32 | float32 | float64](dst []D, src []S) {
+func convert[D, S int8 | int16 | int32 | int64 | float32 | float64](dst []D, src []S) {
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = D(v)

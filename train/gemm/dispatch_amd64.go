@@ -1,0 +1,18 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+// asmKernels returns the assembly kernel sets the CPU runs, fastest first: AVX2 and
+// FMA, with AVX512-VNNI for the integer kernel when the CPU (and the OS) has it.
+func asmKernels() []kernelSet {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return nil
+	}
+	avx2 := kernelSet{"avx2", f32KernelAVX2, i16KernelAVX2}
+	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
+		return []kernelSet{{"avx2+vnni", f32KernelAVX2, i16KernelVNNI}, avx2}
+	}
+	return []kernelSet{avx2}
+}

@@ -1,0 +1,364 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+)
+
+// exactFMA32 is a*b+c rounded once to float32, computed with math/big.
+func exactFMA32(a, b, c float32) float32 {
+	x := new(big.Float).SetPrec(200).SetFloat64(float64(a))
+	x.Mul(x, new(big.Float).SetPrec(200).SetFloat64(float64(b)))
+	x.Add(x, new(big.Float).SetPrec(200).SetFloat64(float64(c)))
+	f, _ := x.Float32()
+	return f
+}
+
+func TestFMA32IsExactlyRounded(t *testing.T) {
+	// a*b = 2^6(1-2^-46) added to 2^30+2^7: the float64 sum is the float32 midpoint
+	// 2^30+3*2^6 and ties to even would go up; the exact value lies below it.
+	cases := [][3]float32{
+		{64 * (1 + 0x1p-23), 1 - 0x1p-23, 0x1p30 + 0x1p7},
+		{-64 * (1 + 0x1p-23), 1 - 0x1p-23, -0x1p30 - 0x1p7},
+		{64 * (1 + 0x1p-23), 1 + 0x1p-23, 0x1p30},
+		{1, 1, -1}, {-1, 0, 0}, {0x1p-100, 0x1p-100, 0}, {3, 5, math.MaxFloat32},
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		// Operands near powers of two with few low bits: sums land on float32
+		// midpoints often.
+		near := func() float32 {
+			v := math.Ldexp(1+float64(r.IntN(9)-4)*0x1p-23, r.IntN(20)-10)
+			if r.IntN(2) == 0 {
+				v = -v
+			}
+			return float32(v)
+		}
+		cases = append(cases, [3]float32{near(), near(), near() * float32(math.Ldexp(1, r.IntN(30)))})
+		cases = append(cases, [3]float32{float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64())})
+	}
+	for _, c := range cases {
+		if got, want := fma32(c[0], c[1], c[2]), exactFMA32(c[0], c[1], c[2]); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("fma32(%g, %g, %g) = %g, want %g", c[0], c[1], c[2], got, want)
+		}
+	}
+}
+
+// refF32 is the definition: per element the in-order FMA chain from 0.
+func refF32(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	for i := range m {
+		for j := range n {
+			var s float32
+			for p := range k {
+				x, y := a[i*lda+p], b[p*ldb+j]
+				if transA {
+					x = a[p*lda+i]
+				}
+				if transB {
+					y = b[j*ldb+p]
+				}
+				s = fma32(x, y, s)
+			}
+			c[i*ldc+j] = s
+		}
+	}
+}
+
+var shapes = []struct{ m, n, k int }{
+	{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {5, 3, 300}, {13, 40, 257}, {64, 70, 513},
+	{100, 33, 29}, {3, 1600, 20}, {200, 9, 700}, {97, 1601, 5},
+}
+
+func TestF32MatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, ks := range available() {
+		was := current
+		use(ks)
+		for _, s := range shapes {
+			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+				lda, ldb, ldc := s.k+1, s.n+2, s.n+3
+				if tr[0] {
+					lda = s.m + 1
+				}
+				if tr[1] {
+					ldb = s.k + 2
+				}
+				a := make([]float32, max(s.m, s.k)*lda)
+				b := make([]float32, max(s.k, s.n)*ldb)
+				for i := range a {
+					a[i] = float32(r.NormFloat64())
+				}
+				for i := range b {
+					// Integers times powers of two: many sums are float32 ties.
+					b[i] = float32(math.Ldexp(float64(r.IntN(1<<12)-1<<11), r.IntN(8)))
+				}
+				want := make([]float32, s.m*ldc)
+				got := make([]float32, s.m*ldc)
+				for i := range got {
+					got[i] = float32(i) // overwritten inside the m x n part, kept elsewhere
+					want[i] = got[i]
+				}
+				refF32(tr[0], tr[1], s.m, s.n, s.k, a, lda, b, ldb, want, ldc)
+				F32(tr[0], tr[1], s.m, s.n, s.k, a, lda, b, ldb, got, ldc)
+				if !slices.EqualFunc(got, want, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) }) {
+					t.Errorf("kernels %s, %dx%dx%d trans %v: F32 differs from the FMA chain", Kernels(), s.m, s.n, s.k, tr)
+				}
+			}
+		}
+		use(was)
+	}
+}
+
+// TestF32IndependentOfCores checks that the split between goroutines changes no bit.
+func TestF32IndependentOfCores(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m, n, k := 150, 900, 300
+	a, b := make([]float32, m*k), make([]float32, k*n)
+	for i := range a {
+		a[i] = float32(r.NormFloat64())
+	}
+	for i := range b {
+		b[i] = float32(r.NormFloat64())
+	}
+	var outs [][]float32
+	for _, procs := range []int{1, 2, 3, 8} {
+		old := runtime.GOMAXPROCS(procs)
+		for _, tr := range []bool{false, true} {
+			c := make([]float32, m*n)
+			if tr { // the same product as C^T = B^T A^T, split along the other side
+				ct := make([]float32, n*m)
+				F32(true, true, n, m, k, b, n, a, k, ct, m)
+				for i := range m {
+					for j := range n {
+						c[i*n+j] = ct[j*m+i]
+					}
+				}
+			} else {
+				F32(false, false, m, n, k, a, k, b, n, c, n)
+			}
+			outs = append(outs, c)
+		}
+		runtime.GOMAXPROCS(old)
+	}
+	for _, o := range outs[1:] {
+		if !slices.Equal(o, outs[0]) {
+			t.Fatal("F32 depends on GOMAXPROCS or on the split")
+		}
+	}
+}
+
+func refI32[A, B Int](transA, transB bool, m, n, k int, a []A, lda int, b []B, ldb int, c []int32, ldc int) {
+	for i := range m {
+		for j := range n {
+			var s int64
+			for p := range k {
+				x, y := int64(a[i*lda+p]), int64(0)
+				if transA {
+					x = int64(a[p*lda+i])
+				}
+				if transB {
+					y = int64(b[j*ldb+p])
+				} else {
+					y = int64(b[p*ldb+j])
+				}
+				s += x * y
+			}
+			c[i*ldc+j] = int32(min(max(s, -math.MaxInt32), math.MaxInt32))
+		}
+	}
+}
+
+func testI32[A, B Int](t *testing.T, r *rand.Rand, maxA, maxB int64) {
+	for _, s := range shapes {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			lda, ldb, ldc := s.k+1, s.n+2, s.n+3
+			if tr[0] {
+				lda = s.m + 1
+			}
+			if tr[1] {
+				ldb = s.k + 2
+			}
+			a := make([]A, max(s.m, s.k)*lda)
+			b := make([]B, max(s.k, s.n)*ldb)
+			for i := range a {
+				a[i] = A(r.Int64N(2*maxA+1) - maxA)
+			}
+			for i := range b {
+				b[i] = B(r.Int64N(2*maxB+1) - maxB)
+			}
+			want := make([]int32, s.m*ldc)
+			got := make([]int32, s.m*ldc)
+			for i := range got {
+				got[i] = int32(i)
+				want[i] = got[i]
+			}
+			refI32(tr[0], tr[1], s.m, s.n, s.k, a, lda, b, ldb, want, ldc)
+			I32(tr[0], tr[1], s.m, s.n, s.k, a, lda, maxA, b, ldb, maxB, got, ldc)
+			if !slices.Equal(got, want) {
+				t.Errorf("kernels %s, %T x %T bounded by %d, %d: %dx%dx%d trans %v: I32 is not exact", Kernels(), a, b, maxA, maxB, s.m, s.n, s.k, tr)
+			}
+		}
+	}
+}
+
+func TestI32IsExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, ks := range available() {
+		was := current
+		use(ks)
+		testI32[int8, int8](t, r, 127, 127)
+		testI32[int8, int32](t, r, 127, 2047)
+		testI32[int32, int8](t, r, 32767, 127)    // int16 kernels for short reductions only
+		testI32[int16, int16](t, r, 32767, 32767) // the exact int64 path
+		testI32[int32, int8](t, r, 1<<30, 127)    // too wide for int16
+		testI32[int32, int32](t, r, 1<<30, 1<<30) // saturates
+		testI32[int8, int16](t, r, 100, 20000)    // mixed
+		use(was)
+	}
+}
+
+func TestFits16(t *testing.T) {
+	for _, c := range []struct {
+		k          int
+		maxA, maxB int64
+		want       bool
+	}{{1, 32767, 32767, true}, {2, 32767, 32767, true}, {3, 32767, 32767, false}, {1, 32768, 1, false},
+		{133144, 127, 127, true}, {133145, 127, 127, false}, {10, -1, 1, false}} {
+		if got := Fits16(c.k, c.maxA, c.maxB); got != c.want {
+			t.Errorf("Fits16(%d, %d, %d) = %v", c.k, c.maxA, c.maxB, got)
+		}
+	}
+}
+
+func BenchmarkF32(b *testing.B) {
+	for _, s := range []struct{ m, n, k int }{{64, 1024, 576}, {256, 256, 256}} {
+		a, bb, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
+		for _, ks := range available() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", ks.name, s.m, s.n, s.k), func(b *testing.B) {
+				was := current
+				use(ks)
+				defer use(was)
+				for b.Loop() {
+					F32(false, false, s.m, s.n, s.k, a, s.k, bb, s.n, c, s.n)
+				}
+				b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
+	}
+}
+
+func BenchmarkI32(b *testing.B) {
+	for _, s := range []struct{ m, n, k int }{{64, 1024, 576}, {256, 256, 256}} {
+		a, bb, c := make([]int8, s.m*s.k), make([]int8, s.k*s.n), make([]int32, s.m*s.n)
+		for _, ks := range available() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", ks.name, s.m, s.n, s.k), func(b *testing.B) {
+				was := current
+				use(ks)
+				defer use(was)
+				for b.Loop() {
+					I32(false, false, s.m, s.n, s.k, a, s.k, 127, bb, s.n, 127, c, s.n)
+				}
+				b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+			})
+		}
+	}
+}
+
+// unfold materialises a Patches operand.
+func unfold[T Elem](p *Patches[T]) []T {
+	out := make([]T, p.Rows()*p.Cols())
+	for r := range p.Rows() {
+		patchRow(p, r, 0, out[r*p.Cols():(r+1)*p.Cols()])
+	}
+	return out
+}
+
+var convShapes = []Patches[float32]{
+	{N: 2, H: 7, W: 6, C: 3, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
+	{N: 3, H: 9, W: 9, C: 5, KH: 3, KW: 3, Stride: 2, PadT: 1, PadL: 1},
+	{N: 2, H: 1, W: 20, C: 17, KH: 1, KW: 4, Stride: 1, PadL: 3},
+	{N: 1, H: 12, W: 12, C: 40, KH: 5, KW: 5, Stride: 1},
+	{N: 4, H: 12, W: 12, C: 8, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // reductions over several blocks
+	{N: 3, H: 11, W: 9, C: 1, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2},
+}
+
+// TestPatchesMatchUnfolded checks patch operands, as A and as B, against the same
+// products of the unfolded matrix: bit for bit for float32, exactly for integers.
+func TestPatchesMatchUnfolded(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, ks := range available() {
+		was := current
+		use(ks)
+		for _, s := range convShapes {
+			s.HO = (s.H+2*s.PadT-s.KH)/s.Stride + 1
+			s.WO = (s.W+2*s.PadL-s.KW)/s.Stride + 1
+			if s.KH == 1 { // causal: padding on the left only
+				s.WO = s.W
+			}
+			x := make([]float32, s.N*s.H*s.W*s.C)
+			x8 := make([]int8, len(x))
+			for i := range x {
+				x8[i] = int8(r.IntN(255) - 127)
+				x[i] = float32(r.NormFloat64())
+			}
+			p := s
+			p.X = x
+			p8 := Patches[int8]{X: x8, N: s.N, H: s.H, W: s.W, C: s.C, KH: s.KH, KW: s.KW, Stride: s.Stride, PadT: s.PadT, PadL: s.PadL, HO: s.HO, WO: s.WO}
+			rows, k := p.Rows(), p.Cols()
+			u, u8 := unfold(&p), unfold(&p8)
+			const n = 21
+			w := make([]float32, k*n)
+			w32 := make([]int32, k*n)
+			for i := range w {
+				w[i] = float32(r.NormFloat64())
+				w32[i] = int32(r.IntN(2001) - 1000)
+			}
+			// As A: C (rows x n) = P W.
+			want, got := make([]float32, rows*n), make([]float32, rows*n)
+			F32(false, false, rows, n, k, u, k, w, n, want, n)
+			F32M(rows, n, k, Mat[float32]{Patches: &p}, Dense(w, n, false), got, n)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %+v: patches as A differ", Kernels(), s)
+			}
+			wi, gi := make([]int32, rows*n), make([]int32, rows*n)
+			refI32(false, false, rows, n, k, u8, k, w32, n, wi, n)
+			I32M(rows, n, k, Mat[int8]{Patches: &p8}, 127, Dense(w32, n, false), 1000, gi, n)
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: integer patches as A differ", Kernels(), s)
+			}
+			I32M(rows, n, k, Mat[int8]{Patches: &p8}, 127, Dense(w32, n, false), 1<<20, gi, n) // the int64 path
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: integer patches as A differ on the int64 path", Kernels(), s)
+			}
+			// As B: C (n x k) = E^T P, the reduction over the positions.
+			e := make([]float32, rows*n)
+			e32 := make([]int32, rows*n)
+			for i := range e {
+				e[i] = float32(r.NormFloat64())
+				e32[i] = int32(r.IntN(255) - 127)
+			}
+			want, got = make([]float32, n*k), make([]float32, n*k)
+			F32(true, false, n, k, rows, e, n, u, k, want, k)
+			F32M(n, k, rows, Dense(e, n, true), Mat[float32]{Patches: &p}, got, k)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %+v: patches as B differ", Kernels(), s)
+			}
+			wi, gi = make([]int32, n*k), make([]int32, n*k)
+			refI32(true, false, n, k, rows, e32, n, u8, k, wi, k)
+			I32M(n, k, rows, Dense(e32, n, true), 127, Mat[int8]{Patches: &p8}, 127, gi, k)
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: integer patches as B differ", Kernels(), s)
+			}
+			I32M(n, k, rows, Dense(e32, n, true), 1<<30, Mat[int8]{Patches: &p8}, 127, gi, k)
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: integer patches as B differ on the int64 path", Kernels(), s)
+			}
+		}
+		use(was)
+	}
+}

@@ -1,0 +1,254 @@
+package gemm
+
+import (
+	"math"
+	"unsafe"
+)
+
+// Int is an integer operand type of I32.
+type Int interface{ ~int8 | ~int16 | ~int32 }
+
+// I32 computes C = op(A) op(B) exactly (see the package documentation): every
+// element is the exact sum of its k products, saturated to ±(2^31-1). maxA and maxB
+// bound the magnitudes of A's and B's elements (the caller knows them: 127 for int8
+// activations and errors, the layer's largest weight for weights); a wrong bound is a
+// programmer error that may give wrong results. Shapes and strides are as for F32.
+func I32[A, B Int](transA, transB bool, m, n, k int, a []A, lda int, maxA int64, b []B, ldb int, maxB int64, c []int32, ldc int) {
+	I32M(m, n, k, Dense(a, lda, transA), maxA, Dense(b, ldb, transB), maxB, c, ldc)
+}
+
+// I32M is I32 for any operands: C (m x n) = A (m x k) B (k x n).
+func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c []int32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		for i := range m {
+			clear(c[i*ldc : i*ldc+n])
+		}
+		return
+	}
+	a.check(m, k)
+	b.check(k, n)
+	checkLen(false, m, n, len(c), ldc)
+	if !Fits16(k, maxA, maxB) {
+		run(m, n, k, func(i0, i1, j0, j1 int) { exact64(&a, &b, i0, i1, j0, j1, k, c, ldc) })
+		return
+	}
+	run(m, n, k, func(i0, i1, j0, j1 int) {
+		buf := i16Bufs.Get().(*buffers[int16, int32])
+		defer i16Bufs.Put(buf)
+		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], buf.runs[:0]) }
+		packB := func(pc, kcb, jc, ncb int) { packI16B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
+		drive(i0, i1, j0, j1, k, true, buf, packA, packB, i16Kernel, c, ldc)
+	})
+}
+
+// Fits16 reports whether I32's int16 kernels are exact for a reduction of k products
+// of magnitudes at most maxA and maxB: both fit int16 (without -32768) and no partial
+// sum can reach 2^31.
+func Fits16(k int, maxA, maxB int64) bool {
+	return maxA >= 0 && maxB >= 0 && maxA <= math.MaxInt16 && maxB <= math.MaxInt16 && int64(k)*maxA*maxB < 1<<31
+}
+
+// exact64 is I32 for rows i0..i1 and columns j0..j1 with int64 sums.
+func exact64[A, B Int](a *Mat[A], b *Mat[B], i0, i1, j0, j1, k int, c []int32, ldc int) {
+	ra, rb := make([]int64, k), make([]int64, (j1-j0)*k)
+	for j := j0; j < j1; j++ {
+		reduction(b, j, false, rb[(j-j0)*k:(j-j0+1)*k])
+	}
+	for i := i0; i < i1; i++ {
+		reduction(a, i, true, ra)
+		for j := j0; j < j1; j++ {
+			col := rb[(j-j0)*k : (j-j0+1)*k]
+			var s int64
+			for p, x := range ra {
+				s += x * col[p]
+			}
+			c[i*ldc+j] = int32(min(max(s, -math.MaxInt32), math.MaxInt32))
+		}
+	}
+}
+
+// reduction writes into dst, as int64, row i of the operand (asRow) or its column i:
+// the values that meet the other operand along the reduction.
+func reduction[T Int](x *Mat[T], i int, asRow bool, dst []int64) {
+	if p := x.Patches; p != nil {
+		if asRow {
+			row := make([]int32, len(dst))
+			patchRow(p, i, 0, row)
+			for q, v := range row {
+				dst[q] = int64(v)
+			}
+			return
+		}
+		var one [1]int32
+		for q := range dst {
+			patchRow(p, q, i, one[:])
+			dst[q] = int64(one[0])
+		}
+		return
+	}
+	// Element (r, col) of op(X) is Data[r*Ld+col], or Data[col*Ld+r] transposed.
+	step, at := 1, i*x.Ld // along a row of op(X)
+	if asRow == x.Trans {
+		step, at = x.Ld, i
+	}
+	for q := range dst {
+		dst[q] = int64(x.Data[at+q*step])
+	}
+}
+
+// packI16A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, as int16 pairs in
+// panels of mr rows: panel r holds element (i, p) at r*2*kc2 + i*2*kc2 + p (pairs
+// (2q, 2q+1) side by side in a row), kc2 = ceil(kcb/2), zero past the last row and the
+// last reduction step.
+func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun) {
+	a, lda := x.Data, x.Ld
+	rs := 2 * ((kcb + 1) / 2) // a row of the panel
+	if x.Patches != nil {
+		runs = x.Patches.runs(pc, kcb, runs)
+	}
+	for r := 0; r < mcb; r += mr {
+		panel := dst[r*rs : r*rs+mr*rs]
+		h := min(mr, mcb-r)
+		switch {
+		case x.Patches != nil:
+			fillRows(x.Patches, ic+r, h, runs, panel, kcb, rs)
+		case !x.Trans:
+			for i := range h {
+				d := panel[i*rs : i*rs+kcb]
+				for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
+					d[p] = int16(v)
+				}
+			}
+		default:
+			for p := range kcb {
+				for i, v := range a[(pc+p)*lda+ic+r:][:h] {
+					panel[i*rs+p] = int16(v)
+				}
+			}
+		}
+		if kcb%2 != 0 {
+			for i := range h {
+				panel[i*rs+kcb] = 0
+			}
+		}
+		clear(panel[h*rs:])
+	}
+}
+
+// pair is the int16 pair (lo, hi) as the 32-bit word the kernels read.
+func pair[T Int](lo, hi T) uint32 { return uint32(uint16(int16(lo))) | uint32(uint16(int16(hi)))<<16 }
+
+// packI16B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, as int16 pairs in
+// panels of nr columns: panel q holds element (p, j) at q*2*kc2 + (p/2)*2*nr + 2*j +
+// p%2, zero past the last column and the last reduction step. row is scratch of nr
+// values.
+func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []tapRun) {
+	b, ldb := x.Data, x.Ld
+	kc2 := (kcb + 1) / 2
+	if x.Patches != nil {
+		panels := (ncb + nr - 1) / nr
+		if ncb%nr != 0 || kcb%2 != 0 {
+			clear(dst[:panels*2*nr*kc2])
+		}
+		// Rows 2q and 2q+1 of the reduction become the pairs of step q.
+		even := row[ncb+1 : 2*ncb+1]
+		dp := unsafe.Slice((*uint32)(unsafe.Pointer(&dst[0])), panels*nr*kc2)
+		put := func(p int, odd []int16) {
+			for q := 0; q < ncb; q += nr {
+				d := dp[q*kc2+(p>>1)*nr:]
+				for j, v := range even[q:min(q+nr, ncb)] {
+					d[j] = pair(v, odd[q+j])
+				}
+			}
+		}
+		packPatchesB(x.Patches, pc, kcb, jc, ncb, row[:ncb+1], runs, func(p int, r []int16) {
+			switch {
+			case p&1 == 0 && p == kcb-1:
+				copy(even, r)
+				clear(r)
+				put(p, r)
+			case p&1 == 0:
+				copy(even, r)
+			default:
+				put(p, r)
+			}
+		})
+		return
+	}
+	for q := 0; q < ncb; q += nr {
+		panel := dst[q*2*kc2 : q*2*kc2+2*nr*kc2]
+		w := min(nr, ncb-q)
+		if w < nr || kcb%2 != 0 {
+			clear(panel)
+		}
+		switch {
+		case !x.Trans:
+			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), nr*kc2)
+			for q2 := range kcb / 2 {
+				r0, r1 := b[(pc+2*q2)*ldb+jc+q:][:w], b[(pc+2*q2+1)*ldb+jc+q:][:w]
+				d := dp[q2*nr : q2*nr+w]
+				for j, v := range r0 {
+					d[j] = pair(v, r1[j])
+				}
+			}
+			if kcb%2 != 0 {
+				d := dp[(kc2-1)*nr : (kc2-1)*nr+w]
+				for j, v := range b[(pc+kcb-1)*ldb+jc+q:][:w] {
+					d[j] = pair(v, 0)
+				}
+			}
+		default:
+			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), nr*kc2)
+			for j := range w {
+				col := b[(jc+q+j)*ldb+pc:][:kcb]
+				for q2 := range kcb / 2 {
+					dp[q2*nr+j] = pair(col[2*q2], col[2*q2+1])
+				}
+				if kcb%2 != 0 {
+					dp[(kc2-1)*nr+j] = pair(col[kcb-1], 0)
+				}
+			}
+		}
+	}
+}
+
+// I64 computes C = op(A) op(B) exactly into int64, without saturation (every sum
+// must fit int64). It is the slow path for the rare reductions whose sums may leave
+// int32 before they are combined further.
+func I64[A, B Int](transA, transB bool, m, n, k int, a []A, lda int, b []B, ldb int, c []int64, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	checkLen(transA, m, k, len(a), lda)
+	checkLen(transB, k, n, len(b), ldb)
+	checkLen(false, m, n, len(c), ldc)
+	sa, sb := 1, ldb
+	if transA {
+		sa = lda
+	}
+	if transB {
+		sb = 1
+	}
+	run(m, n, max(k, 1), func(i0, i1, j0, j1 int) {
+		for i := i0; i < i1; i++ {
+			ai := i * lda
+			if transA {
+				ai = i
+			}
+			for j := j0; j < j1; j++ {
+				bj := j
+				if transB {
+					bj = j * ldb
+				}
+				var s int64
+				for p := range k {
+					s += int64(a[ai+p*sa]) * int64(b[bj+p*sb])
+				}
+				c[i*ldc+j] = s
+			}
+		}
+	})
+}

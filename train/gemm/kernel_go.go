@@ -1,0 +1,85 @@
+package gemm
+
+import (
+	"math"
+	"unsafe"
+)
+
+// fma32 returns a*b+c rounded once to float32 (IEEE 754 fusedMultiplyAdd in binary32),
+// what the FMA instructions compute. The product of two float32 values is exact in
+// float64, and the float64 sum rounded to float32 is right except when that sum is
+// exactly halfway between two float32 values while the float64 addition was inexact:
+// then the exact error of the addition (TwoSum) says which way the true value lies.
+func fma32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	s := p + float64(c)
+	r := float32(s)
+	if float64(r) == s || math.IsInf(s, 0) || s != s {
+		return r
+	}
+	// The other float32 neighbour of s.
+	r2 := math.Nextafter32(r, float32(math.Copysign(math.Inf(1), s-float64(r))))
+	if (float64(r)+float64(r2))/2 != s {
+		return r // s is not a midpoint: rounding it once more is exact rounding
+	}
+	bv := s - p
+	e := (p - (s - bv)) + (float64(c) - bv) // s + e == p + c exactly
+	switch {
+	case e == 0:
+		return r // a true tie, which the conversion broke to even
+	case (e > 0) == (float64(r2) > float64(r)):
+		return r2
+	}
+	return r
+}
+
+// f32KernelGo is the pure-Go float32 microkernel.
+func f32KernelGo(kc int, a, b, c *float32, ldc int, load bool) {
+	ap := unsafe.Slice(a, kc*mr)
+	bp := unsafe.Slice(b, kc*nr)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	var acc [mr][nr]float32
+	if load {
+		for i := range mr {
+			copy(acc[i][:], cs[i*ldc:])
+		}
+	}
+	for p := range kc {
+		bv := bp[p*nr : p*nr+nr]
+		for i := range mr {
+			x, row := ap[i*kc+p], &acc[i]
+			for j, y := range bv {
+				row[j] = fma32(x, y, row[j])
+			}
+		}
+	}
+	for i := range mr {
+		copy(cs[i*ldc:i*ldc+nr], acc[i][:])
+	}
+}
+
+// i16KernelGo is the pure-Go integer microkernel.
+func i16KernelGo(kc2 int, a, b *int16, c *int32, ldc int, load bool) {
+	ap := unsafe.Slice(a, kc2*2*mr)
+	bp := unsafe.Slice(b, kc2*2*nr)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	var acc [mr][nr]int32
+	if load {
+		for i := range mr {
+			copy(acc[i][:], cs[i*ldc:])
+		}
+	}
+	for q := range kc2 {
+		bv := bp[q*2*nr : (q+1)*2*nr]
+		for i := range mr {
+			x0, x1 := int32(ap[2*(i*kc2+q)]), int32(ap[2*(i*kc2+q)+1])
+			row := &acc[i]
+			for j := range nr {
+				row[j] += x0*int32(bv[2*j]) + x1*int32(bv[2*j+1])
+			}
+		}
+	}
+	for i := range mr {
+		copy(cs[i*ldc:i*ldc+nr], acc[i][:])
+	}
+}

@@ -1,0 +1,131 @@
+package gemm
+
+// Elem is an element type of GEMM operands.
+type Elem interface{ Int | float32 | float64 }
+
+// Patches is a convolution's input seen as the matrix of its patches, im2col without
+// the copy: one row per output position (example, output row, output column, in that
+// order), one column per kernel tap and input channel in the order (kernel row, kernel
+// column, channel); a tap that falls in the padding reads 0. X holds N examples of H x
+// W positions of C channels, channels last (NHWC). As a GEMM operand (Mat.Patches) it is
+// packed straight from X, so the unfolded matrix is never stored.
+type Patches[T Elem] struct {
+	X                          []T
+	N, H, W, C                 int
+	KH, KW, Stride, PadT, PadL int
+	HO, WO                     int // output rows and columns
+}
+
+// Rows is the number of output positions, N*HO*WO.
+func (p *Patches[T]) Rows() int { return p.N * p.HO * p.WO }
+
+// Cols is the patch length, KH*KW*C.
+func (p *Patches[T]) Cols() int { return p.KH * p.KW * p.C }
+
+// tapRun is a run of patch columns within one kernel row: n columns from channel c
+// of tap (ki, kj) on, through the following taps of that row (in the input, NHWC, they
+// are contiguous when no tap is in the padding), written at offset off of the
+// destination.
+type tapRun struct{ ki, kj, c, n, off int }
+
+// runs appends to dst the runs of columns k0..k0+n.
+func (p *Patches[T]) runs(k0, n int, dst []tapRun) []tapRun {
+	t, c := k0/p.C, k0%p.C
+	for off := 0; off < n; {
+		ki, kj := t/p.KW, t%p.KW
+		m := min((p.KW-kj)*p.C-c, n-off) // to the end of kernel row ki
+		dst = append(dst, tapRun{ki, kj, c, m, off})
+		off += m
+		t, c = (ki+1)*p.KW, 0
+	}
+	return dst
+}
+
+// cursor is an output position: example b, output row oh, output column ow.
+type cursor struct{ b, oh, ow int }
+
+// at returns row r's position.
+func (p *Patches[T]) at(r int) cursor {
+	pos := p.HO * p.WO
+	b, rem := r/pos, r%pos
+	return cursor{b, rem / p.WO, rem % p.WO}
+}
+
+// next moves c to the next row's position.
+func (p *Patches[T]) next(c *cursor) {
+	if c.ow++; c.ow == p.WO {
+		c.ow = 0
+		if c.oh++; c.oh == p.HO {
+			c.oh = 0
+			c.b++
+		}
+	}
+}
+
+// fill writes the columns that runs describe of the patch row at position at into
+// dst, converting.
+func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
+	img := p.X[at.b*p.H*p.W*p.C : (at.b+1)*p.H*p.W*p.C]
+	ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
+	for _, r := range runs {
+		ih := ih0 + r.ki
+		d := dst[r.off : r.off+r.n]
+		if uint(ih) >= uint(p.H) {
+			clear(d)
+			continue
+		}
+		row := img[ih*p.W*p.C : (ih+1)*p.W*p.C]
+		first, last := iw0+r.kj, iw0+r.kj+(r.c+r.n-1)/p.C // the run's input columns
+		if first >= 0 && last < p.W {
+			copyConv(d, row[(first*p.C + r.c):][:r.n])
+			continue
+		}
+		// Some taps are in the padding: tap by tap.
+		kj, c := r.kj, r.c
+		for len(d) > 0 {
+			m := min(p.C-c, len(d))
+			if iw := iw0 + kj; iw < 0 || iw >= p.W {
+				clear(d[:m])
+			} else {
+				copyConv(d[:m], row[iw*p.C+c:][:m])
+			}
+			d = d[m:]
+			kj, c = kj+1, 0
+		}
+	}
+}
+
+// copyConv copies src into dst (of the same length), converting.
+func copyConv[T, D Elem](dst []D, src []T) {
+	if same, ok := any(dst).([]T); ok && len(src) >= 16 {
+		copy(same, src)
+		return
+	}
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = D(v)
+	}
+}
+
+// fillRows fills h consecutive patch rows from row r on, the columns that runs
+// describe (n of them), into dst: row i at i*stride.
+func fillRows[T, D Elem](p *Patches[T], r, h int, runs []tapRun, dst []D, n, stride int) {
+	at := p.at(r)
+	for i := range h {
+		fill(p, at, runs, dst[i*stride:i*stride+n])
+		p.next(&at)
+	}
+}
+
+// patchRow writes columns k0..k0+len(dst) of patch row r into dst, converting.
+func patchRow[T, D Elem](p *Patches[T], r, k0 int, dst []D) {
+	fill(p, p.at(r), p.runs(k0, len(dst), nil), dst)
+}
+
+// Unfold writes the patch matrix of p into dst (Rows() x Cols(), row-major).
+func Unfold[T Elem](p *Patches[T], dst []T) {
+	k := p.Cols()
+	for r := range p.Rows() {
+		patchRow(p, r, 0, dst[r*k:(r+1)*k])
+	}
+}

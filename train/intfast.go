@@ -1,0 +1,101 @@
+// Faster equivalents of a few element-wise operations of train/numerics, for the
+// integer path's hot loops: each returns exactly what the numerics function it stands
+// for returns (tests compare them on random inputs and every shift), so RCT's
+// numerics are still defined once, in train/numerics.
+
+package train
+
+import (
+	"math"
+
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// requant is numerics.Requant: branch-free for the common shifts 1..61.
+func requant(acc []int32, shift int, relu bool, out []int8) (maxAbs int32, saturated int) {
+	if shift <= 0 || shift >= 62 {
+		return numerics.Requant(acc, shift, relu, out)
+	}
+	out = out[:len(acc)]
+	half := int64(1) << (shift - 1)
+	var m int64
+	for i, a := range acc {
+		v := int64(a)
+		if relu {
+			v = max(v, 0)
+		}
+		neg := v >> 63 // 0 or -1
+		av := (v ^ neg) - neg
+		m = max(m, av)
+		r := (av + half) >> shift
+		saturated += int(uint64(127-r) >> 63) // r > 127
+		r = min(r, 127)
+		out[i] = int8((r ^ neg) - neg)
+	}
+	return int32(min(m, math.MaxInt32)), saturated
+}
+
+// requant64 is numerics.Requant64: branch-free for shifts 1..61 and |v| < 2^62, the
+// definition itself for anything else.
+func requant64(acc []int64, shift int, relu bool, out []int8) (maxAbs int64, saturated int) {
+	if shift <= 0 || shift >= 62 {
+		return numerics.Requant64(acc, shift, relu, out)
+	}
+	out = out[:len(acc)]
+	half := int64(1) << (shift - 1)
+	for i, v := range acc {
+		if relu {
+			v = max(v, 0)
+		}
+		neg := v >> 63
+		av := (v ^ neg) - neg
+		if av >= 1<<62 || av < 0 {
+			m, s := numerics.Requant64(acc[i:i+1], shift, relu, out[i:i+1])
+			maxAbs, saturated = max(maxAbs, m), saturated+s
+			continue
+		}
+		maxAbs = max(maxAbs, av)
+		r := (av + half) >> shift
+		saturated += int(uint64(127-r) >> 63)
+		r = min(r, 127)
+		out[i] = int8((r ^ neg) - neg)
+	}
+	return maxAbs, saturated
+}
+
+// addAligned is numerics.AddAligned, split across cores, with each operand's aligned
+// value looked up in a table of its 256 possible int8 values.
+func addAligned(a []int8, ea int, b []int8, eb int, acc []int32) (exp int) {
+	exp = numerics.AddAligned(a[:0], ea, b[:0], eb, acc[:0])
+	var ta, tb [256]int64
+	for x := range 256 {
+		ta[x] = numerics.RoundShift(int64(int8(x)), exp-ea)
+		tb[x] = numerics.RoundShift(int64(int8(x)), exp-eb)
+	}
+	b, acc = b[:len(a)], acc[:len(a)]
+	parallel(len(a), 1<<15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			acc[i] = int32(ta[uint8(a[i])] + tb[uint8(b[i])])
+		}
+	})
+	return exp
+}
+
+// addBias is numerics.AddBias row by row (the definition walks columns): each bias
+// aligned once, then added to every row with saturation to ±(2^31-1).
+func addBias(acc []int32, n int, bias []int32, shift int) {
+	var buf [512]int64
+	bj := buf[:0]
+	if n > len(buf) {
+		bj = make([]int64, 0, n)
+	}
+	for _, b := range bias[:n] {
+		bj = append(bj, numerics.RoundShift(int64(b), shift))
+	}
+	for r := 0; r+n <= len(acc); r += n {
+		row := acc[r : r+n]
+		for j, b := range bj {
+			row[j] = int32(min(max(int64(row[j])+b, -math.MaxInt32), math.MaxInt32))
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// TestFastIntOpsMatchNumerics checks requant, requant64 and addAligned against the
+// numerics functions they stand for, on random values of every magnitude, every shift
+// and both ReLU settings.
+func TestFastIntOpsMatchNumerics(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const n = 3000
+	a32 := make([]int32, n)
+	a64 := make([]int64, n)
+	for i := range n {
+		bits := r.IntN(32)
+		a32[i] = int32(r.Int64N(1<<bits) - r.Int64N(1<<bits))
+		bits = r.IntN(64)
+		a64[i] = int64(r.Uint64() >> (63 - bits))
+		if r.IntN(2) == 0 {
+			a64[i] = -a64[i]
+		}
+	}
+	a32 = append(a32, math.MaxInt32, math.MinInt32, -math.MaxInt32, 0, 127, -127, 128)
+	a64 = append(a64, math.MaxInt64, math.MinInt64, -math.MaxInt64, 1<<62, -(1 << 62), 1<<62-1, -(1<<62 - 1), 0)
+	for shift := -3; shift <= 65; shift++ {
+		for _, relu := range []bool{false, true} {
+			o1, o2 := make([]int8, len(a32)), make([]int8, len(a32))
+			m1, s1 := numerics.Requant(a32, shift, relu, o1)
+			m2, s2 := requant(a32, shift, relu, o2)
+			if m1 != m2 || s1 != s2 || !slices.Equal(o1, o2) {
+				t.Fatalf("requant shift %d relu %v: (%d, %d) vs numerics (%d, %d)", shift, relu, m2, s2, m1, s1)
+			}
+			p1, p2 := make([]int8, len(a64)), make([]int8, len(a64))
+			n1, t1 := numerics.Requant64(a64, shift, relu, p1)
+			n2, t2 := requant64(a64, shift, relu, p2)
+			if n1 != n2 || t1 != t2 || !slices.Equal(p1, p2) {
+				t.Fatalf("requant64 shift %d relu %v: (%d, %d) vs numerics (%d, %d)", shift, relu, n2, t2, n1, t1)
+			}
+		}
+	}
+	x, y := make([]int8, 70000), make([]int8, 70000)
+	for i := range x {
+		x[i], y[i] = int8(r.IntN(256)-128), int8(r.IntN(256)-128)
+	}
+	for ea := -12; ea <= 12; ea += 3 {
+		for eb := -40; eb <= 40; eb += 7 {
+			c1, c2 := make([]int32, len(x)), make([]int32, len(x))
+			e1 := numerics.AddAligned(x, ea, y, eb, c1)
+			e2 := addAligned(x, ea, y, eb, c2)
+			if e1 != e2 || !slices.Equal(c1, c2) {
+				t.Fatalf("addAligned(%d, %d) differs from numerics.AddAligned", ea, eb)
+			}
+		}
+	}
+}
+
+// TestRoundIsMathRound checks round against math.Round on random values of every
+// magnitude and on the values where rounding changes.
+func TestRoundIsMathRound(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	xs := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994,
+		1 << 52, 1<<52 + 1, 1 << 53, math.MaxFloat64, math.SmallestNonzeroFloat64, math.Inf(1), math.Inf(-1), math.NaN()}
+	for range 200000 {
+		xs = append(xs, math.Ldexp(r.NormFloat64(), r.IntN(120)-60), float64(r.IntN(2001)-1000)/2, math.Float64frombits(r.Uint64()))
+	}
+	for _, x := range xs {
+		if got, want := round(x), math.Round(x); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Fatalf("round(%v) = %v, math.Round gives %v", x, got, want)
+		}
+	}
+}
+
+// TestAddBiasMatchesNumerics checks addBias against numerics.AddBias, saturation and
+// every shift included.
+func TestAddBiasMatchesNumerics(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{1, 7, 128, 600} {
+		acc := make([]int32, 9*n)
+		bias := make([]int32, n)
+		for shift := -40; shift <= 70; shift += 3 {
+			for i := range acc {
+				acc[i] = int32(r.Int64N(1<<32) - 1<<31)
+			}
+			for i := range bias {
+				bias[i] = int32(r.Int64N(1<<32) - 1<<31)
+			}
+			want := slices.Clone(acc)
+			numerics.AddBias(want, n, bias, shift)
+			addBias(acc, n, bias, shift)
+			if !slices.Equal(acc, want) {
+				t.Fatalf("n %d shift %d: addBias differs from numerics.AddBias", n, shift)
+			}
+		}
+	}
+}
