@@ -213,7 +213,7 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 	x := streamIn{v: view(c.inputOf(i), ch, h, w, int64(c.num.actBits/8)), class: ClassActivations, bits: c.num.actBits}
 	ins := []streamIn{dy, x}
 	dx := c.errView(1-cur, ch, h, w)
-	needDX := c.net.NeedsBackwardData(i)
+	needDX := c.needsDX(i)
 	saved := c.side[i].stats
 	accBytes := int64(c.num.accBits / 8)
 	ni, nc, nr, err := c.planChunks("batch normalisation backward", c.batch, h, alignedChannels(ch), [numRoles]int64{}, func(ni, nc, nr int64) [numRoles]int64 {
@@ -346,7 +346,7 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 	x := streamIn{v: view(c.inputOf(i), ch, h, w, int64(c.num.actBits/8)), class: ClassActivations, bits: c.num.actBits}
 	ins := []streamIn{dy, x}
 	dx := c.errView(1-cur, ch, h, w)
-	needDX := c.net.NeedsBackwardData(i)
+	needDX := c.needsDX(i)
 	prs, pbits := c.normParams(i, 0, ch)
 	accBytes := int64(c.num.accBits / 8)
 	stats := c.side[i].stats
