@@ -288,7 +288,7 @@ func printCheck(w io.Writer, spec *sweep.Spec, shard sweep.Shard) error {
 		}
 		if len(spec.Methods) > 1 {
 			for _, m := range spec.Methods {
-				mix = append(mix, fmt.Sprintf("%s %d", m, se.Methods[m]))
+				mix = append(mix, fmt.Sprintf("%s %d", m, se.Methods[m.String()]))
 			}
 		}
 		mark := ""

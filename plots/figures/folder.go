@@ -138,7 +138,7 @@ func (f *folderFigures) energy() error {
 		return err
 	}
 	f.add(chart, "energy", "The whole run's training energy of each method, stacked by where it goes: MAC/GEMM arithmetic, SRAM, DRAM traffic by tensor class "+
-		"(weights, QAT's fp32 master weights, activations, errors and gradients, optimizer state), the vector unit, and static plus DRAM background energy. "+
+		"(weights, QAT's and FP8's fp32 master weights, activations, errors and gradients, optimizer and accumulator state), the vector unit, and static plus DRAM background energy. "+
 		"From compare.json (energy_j, dram_energy_by_tensor_j).")
 	if !hasQAT {
 		return nil
@@ -170,8 +170,9 @@ func (f *folderFigures) memory() error {
 	if err != nil {
 		return err
 	}
-	f.add(chart, "memory", "Each method's peak DRAM footprint by tensor class: weights at their bitwidth (packed), QAT's fp32 master weights, "+
-		"optimizer state (momentum), saved activations, errors and gradients. From compare.json (peak_memory_bytes).")
+	f.add(chart, "memory", "Each method's peak DRAM footprint by tensor class: weights at their bitwidth (packed), the fp32 master weights of QAT and FP8, "+
+		"optimizer and accumulator state (momentum, NITI's int16 update buffers), activations kept for the backward pass (and the forward pass's peak of the rest), "+
+		"errors and gradients (consumed on chip: none in DRAM). A sparse update keeps state for what it updates only. From compare.json (peak_memory_bytes).")
 	return nil
 }
 

@@ -52,7 +52,11 @@ type Settings struct {
 // MethodResult is one method's row of compare.json: its training outcome and its
 // simulated cost summed over the run. Energies are in joules.
 type MethodResult struct {
+	// Method is the variant trained ("rct", "rct@last:3"); BaseMethod and Update are
+	// its method and mask when it has a mask.
 	Method             string             `json:"method"`
+	BaseMethod         string             `json:"base_method,omitempty"`
+	Update             string             `json:"update,omitempty"`
 	Policy             string             `json:"policy,omitempty"`
 	Steps              int                `json:"steps"`
 	TestAccuracy       float64            `json:"test_accuracy"`
@@ -65,13 +69,16 @@ type MethodResult struct {
 	DRAMEnergyByTensor map[string]float64 `json:"dram_energy_by_tensor_j"`
 	EnergyByPhaseJ     map[string]float64 `json:"energy_by_phase_j"`
 	ParamMemoryBytes   FinalPeak          `json:"param_memory_bytes"`
-	DRAMFootprintBytes FinalPeak          `json:"dram_footprint_bytes"`
-	PeakMemoryBytes    map[string]int64   `json:"peak_memory_bytes"`
-	SimulatedSeconds   float64            `json:"simulated_seconds"`
-	DRAMReadBytes      int64              `json:"dram_read_bytes"`
-	DRAMWriteBytes     int64              `json:"dram_write_bytes"`
-	DistinctPlans      int                `json:"distinct_plans"`
-	TrainWallSeconds   float64            `json:"train_wall_seconds"`
+	// ParamStateMemoryBytes is the parameters with their state: weights, master
+	// copies, optimizer and accumulator state.
+	ParamStateMemoryBytes FinalPeak        `json:"param_state_memory_bytes"`
+	DRAMFootprintBytes    FinalPeak        `json:"dram_footprint_bytes"`
+	PeakMemoryBytes       map[string]int64 `json:"peak_memory_bytes"`
+	SimulatedSeconds      float64          `json:"simulated_seconds"`
+	DRAMReadBytes         int64            `json:"dram_read_bytes"`
+	DRAMWriteBytes        int64            `json:"dram_write_bytes"`
+	DistinctPlans         int              `json:"distinct_plans"`
+	TrainWallSeconds      float64          `json:"train_wall_seconds"`
 }
 
 // FinalPeak is a footprint at the end of the run and its peak over the run.

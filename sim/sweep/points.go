@@ -23,9 +23,10 @@ type Point struct {
 	Index int
 	// Sets are the profile overrides that turn Spec.Base into the point's profile,
 	// "path=value" as hw.Profile.ApplySets reads them.
-	Sets   []string
-	Model  string
-	Method numerics.Method
+	Sets  []string
+	Model string
+	// Method is the method and its update mask ("rct", "rct@last:3").
+	Method numerics.Variant
 	Plan   *Plan
 	Batch  int
 }
@@ -37,7 +38,7 @@ type block struct {
 	axes    []int // indices into Spec.Axes of the axes it sweeps
 	models  []string
 	batches []int
-	methods []numerics.Method
+	methods []numerics.Variant
 	plans   []*Plan
 	start   int
 	count   int
@@ -76,8 +77,8 @@ func (p *parser) layout() {
 		if fx.Batch != 0 {
 			b.batches = []int{fx.Batch}
 		}
-		if fx.Method != "" {
-			b.methods = []numerics.Method{fx.Method}
+		if fx.Method.Method != "" {
+			b.methods = []numerics.Variant{fx.Method}
 		}
 		if fx.Plan != nil {
 			b.plans = []*Plan{fx.Plan}
@@ -221,7 +222,7 @@ func (s *Spec) Describe(pt Point) string {
 		path, text, _ := strings.Cut(set, "=")
 		parts = append(parts, path+"="+unquote(text))
 	}
-	parts = append(parts, "model="+pt.Model, "method="+string(pt.Method), "plan="+pt.Plan.Name, "batch="+strconv.Itoa(pt.Batch))
+	parts = append(parts, "model="+pt.Model, "method="+pt.Method.String(), "plan="+pt.Plan.Name, "batch="+strconv.Itoa(pt.Batch))
 	return strings.Join(parts, " ")
 }
 

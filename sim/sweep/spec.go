@@ -43,7 +43,7 @@ type Spec struct {
 	Axes []Axis
 	// Models, Methods and Batches are the lists the product runs over.
 	Models  []string
-	Methods []numerics.Method
+	Methods []numerics.Variant
 	Batches []int
 	// Plans are the precision plans, in file order.
 	Plans []*Plan
@@ -110,7 +110,7 @@ type Fix struct {
 	Paths []string // the paths of Sets
 	// Model, Method, Plan and Batch are zero when not fixed.
 	Model  string
-	Method numerics.Method
+	Method numerics.Variant
 	Plan   *Plan
 	Batch  int
 }
@@ -118,7 +118,7 @@ type Fix struct {
 // Defaults of the lists a spec may leave out: what `rctsim sim` runs by default.
 var (
 	defaultModels  = []string{"lenet5"}
-	defaultMethods = []numerics.Method{numerics.RCT}
+	defaultMethods = []numerics.Variant{{Method: numerics.RCT}}
 	defaultBatches = []int{32}
 )
 
@@ -358,7 +358,7 @@ func (p *parser) lists(raw map[string]any) {
 		s.Models = append(s.Models, defaultModels...)
 	}
 	if v, ok := raw["methods"]; ok {
-		seen := map[numerics.Method]bool{}
+		seen := map[string]bool{}
 		for i, e := range asList(v) {
 			key := elemIf(v, "methods", i)
 			m, err := parseMethod(e)
@@ -366,11 +366,11 @@ func (p *parser) lists(raw map[string]any) {
 				p.fail(key, "%v", err)
 				continue
 			}
-			if seen[m] {
+			if seen[m.String()] {
 				p.fail(key, "method %q is listed twice", m)
 				continue
 			}
-			seen[m] = true
+			seen[m.String()] = true
 			s.Methods = append(s.Methods, m)
 		}
 		if len(asList(v)) == 0 {
@@ -429,12 +429,14 @@ func (p *parser) model(key, name string) bool {
 	return true
 }
 
-func parseMethod(v any) (numerics.Method, error) {
+// parseMethod reads a method, with an update mask of its own when it has one
+// ("rct", "rct@last:3"; numerics.ParseVariant).
+func parseMethod(v any) (numerics.Variant, error) {
 	name, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("want a method name (rct, qat or fp32), got %s", tomlpos.Describe(v))
+		return numerics.Variant{}, fmt.Errorf("want a method name (rct, qat, fp32, niti or fp8, or METHOD@MASK such as rct@last:3), got %s", tomlpos.Describe(v))
 	}
-	return numerics.ParseMethod(name)
+	return numerics.ParseVariant(name)
 }
 
 // Bounds of spec values that size what a point compiles.

@@ -154,7 +154,7 @@ func TestSpecErrorsAll(t *testing.T) {
 
 func TestSpecDefaults(t *testing.T) {
 	s := mustParse(t, "")
-	if s.Len() != 1 || !slices.Equal(s.Models, []string{"lenet5"}) || !slices.Equal(s.Methods, []numerics.Method{numerics.RCT}) ||
+	if s.Len() != 1 || !slices.Equal(s.Models, []string{"lenet5"}) || len(s.Methods) != 1 || s.Methods[0].String() != string(numerics.RCT) ||
 		!slices.Equal(s.Batches, []int{32}) || len(s.Plans) != 1 || s.Plans[0].Name != "8" || s.Base.Name != "default" {
 		t.Errorf("defaults: %d points, models %v, methods %v, batches %v, plans %d, base %s", s.Len(), s.Models, s.Methods, s.Batches, len(s.Plans), s.Base.Name)
 	}
