@@ -241,7 +241,7 @@ func (f *folderFigures) bitwidth() error {
 		if err != nil {
 			return err
 		}
-		f.add(chart, "bitwidth_"+r.Method, fmt.Sprintf("The weight bitwidth of every layer (rows) at every step (columns) of the %s run, as its precision policy set it. From %s/schedule.csv.",
+		f.add(chart, "bitwidth_"+r.FileName(), fmt.Sprintf("The weight bitwidth of every layer (rows) at every step (columns) of the %s run, as its precision policy set it. From %s/schedule.csv.",
 			r.Method, r.Method))
 	}
 	chart, err := plots.Lines("Average weight bitwidth, "+f.Title, "Training step", "Bits (parameter-weighted)", means)
@@ -303,7 +303,7 @@ func (f *folderFigures) timeline() error {
 		if err != nil {
 			return err
 		}
-		f.add(chart, "timeline_"+r.Method, fmt.Sprintf("When each unit of the chip (DMA, MAC array, vector unit) was busy during one simulated training step of %s (the run's first plan), coloured by phase. From %s/timeline.csv.",
+		f.add(chart, "timeline_"+r.FileName(), fmt.Sprintf("When each unit of the chip (DMA, MAC array, vector unit) was busy during one simulated training step of %s (the run's first plan), coloured by phase. From %s/timeline.csv.",
 			r.Method, r.Method))
 	}
 	return nil

@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/sim"
 	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/traces/units"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // Result is compare.json: the outcome of Compare.
@@ -129,7 +131,7 @@ func ReadResult(dir string) (*Result, error) {
 // csvColumns are compare.csv's columns, one row per method.
 var csvColumns = []string{"method", "steps", "test_accuracy", "test_bpc", "avg_bits", "energy_j", "mac_j", "sram_j", "dram_j",
 	"dram_background_j", "vector_j", "static_j", "param_memory_final_bytes", "param_memory_peak_bytes",
-	"dram_footprint_peak_bytes", "simulated_seconds", "dram_read_bytes", "dram_write_bytes"}
+	"dram_footprint_peak_bytes", "simulated_seconds", "dram_read_bytes", "dram_write_bytes", "param_state_memory_peak_bytes"}
 
 // WriteCSV writes compare.csv: one row per method.
 func (r *Result) WriteCSV(w io.Writer) error {
@@ -141,10 +143,18 @@ func (r *Result) WriteCSV(w io.Writer) error {
 			g(m.EnergyJ["mac"]), g(m.EnergyJ["sram"]), g(m.EnergyJ["dram"]), g(m.EnergyJ["dram_background"]), g(m.EnergyJ["vector"]),
 			g(m.EnergyJ["static"]), strconv.FormatInt(m.ParamMemoryBytes.Final, 10), strconv.FormatInt(m.ParamMemoryBytes.Peak, 10),
 			strconv.FormatInt(m.DRAMFootprintBytes.Peak, 10), g(m.SimulatedSeconds), strconv.FormatInt(m.DRAMReadBytes, 10),
-			strconv.FormatInt(m.DRAMWriteBytes, 10)})
+			strconv.FormatInt(m.DRAMWriteBytes, 10), strconv.FormatInt(m.ParamStateMemoryBytes.Peak, 10)})
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// dir is the folder of the method's run under the comparison's: the variant's Dir.
+func (m *MethodResult) dir() string {
+	if v, err := numerics.ParseVariant(m.Method); err == nil {
+		return v.Dir()
+	}
+	return m.Method
 }
 
 // accuracy is a method's test figure: accuracy, or bits per character for a text model.
@@ -160,11 +170,12 @@ func (m *MethodResult) accuracy() string {
 func (r *Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "%s on %s, batch %d, %s\n", r.Model, r.Profile, r.Batch, r.Dataset)
-	fmt.Fprintln(tw, "method\taccuracy\tavg bits\tenergy\tGEMM\tDRAM\tparams (peak)\ttime\t")
+	fmt.Fprintln(tw, "method\taccuracy\tavg bits\tenergy\tGEMM\tDRAM\tparams (peak)\t+ state\tfootprint\ttime\t")
 	for _, m := range r.Methods {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", m.Method, m.accuracy(), m.AvgBits, units.FormatSI(m.EnergyJ["total"], "J"),
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", m.Method, m.accuracy(), m.AvgBits, units.FormatSI(m.EnergyJ["total"], "J"),
 			units.FormatSI(m.EnergyJ["mac"], "J"), units.FormatSI(m.EnergyJ["dram"]+m.EnergyJ["dram_background"], "J"),
-			units.FormatBytes(m.ParamMemoryBytes.Peak), units.FormatSI(m.SimulatedSeconds, "s"))
+			units.FormatBytes(m.ParamMemoryBytes.Peak), units.FormatBytes(m.ParamStateMemoryBytes.Peak),
+			units.FormatBytes(m.DRAMFootprintBytes.Peak), units.FormatSI(m.SimulatedSeconds, "s"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -185,16 +196,21 @@ func (r *Result) WriteTable(w io.Writer) error {
 // WriteReport writes report.md: the headline table, the RCT paper's figures with the
 // ledger cells they sum, and the device check.
 func (r *Result) WriteReport(w io.Writer) error {
-	fmt.Fprintf(w, "# %s on %s: RCT, QAT and FP32 compared\n\n", r.Model, r.Profile)
+	names := make([]string, len(r.Methods))
+	for i, m := range r.Methods {
+		names[i] = m.Method
+	}
+	fmt.Fprintf(w, "# %s on %s: %s compared\n\n", r.Model, r.Profile, strings.Join(names, ", "))
 	fmt.Fprintf(w, "Each method trained %s (batch %d, seed %d); every training step's bitwidth plan was compiled and simulated on `%s`.\n\n",
 		r.Dataset, r.Batch, r.Seed, r.Profile)
-	fmt.Fprintln(w, "| method | test accuracy | avg bits | energy (J) | MAC/GEMM | SRAM | DRAM | DRAM background | static | params final / peak | DRAM footprint peak | simulated time (s) |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| method | test accuracy | avg bits | energy (J) | MAC/GEMM | SRAM | DRAM | DRAM background | static | params final / peak | params + state peak | DRAM footprint peak | simulated time (s) |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, m := range r.Methods {
 		e := m.EnergyJ
-		fmt.Fprintf(w, "| %s | %s | %.2f | %.4g | %.4g | %.4g | %.4g | %.4g | %.4g | %s / %s | %s | %.4g |\n", m.Method, m.accuracy(), m.AvgBits,
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.4g | %.4g | %.4g | %.4g | %.4g | %.4g | %s / %s | %s | %s | %.4g |\n", m.Method, m.accuracy(), m.AvgBits,
 			e["total"], e["mac"], e["sram"], e["dram"], e["dram_background"], e["static"],
-			units.FormatBytes(m.ParamMemoryBytes.Final), units.FormatBytes(m.ParamMemoryBytes.Peak), units.FormatBytes(m.DRAMFootprintBytes.Peak), m.SimulatedSeconds)
+			units.FormatBytes(m.ParamMemoryBytes.Final), units.FormatBytes(m.ParamMemoryBytes.Peak), units.FormatBytes(m.ParamStateMemoryBytes.Peak),
+			units.FormatBytes(m.DRAMFootprintBytes.Peak), m.SimulatedSeconds)
 	}
 	if s := r.Savings; s != nil {
 		fmt.Fprint(w, "\n## The RCT paper's figures (Huang et al. 2021), from the simulated ledger\n\n")
@@ -232,6 +248,15 @@ type RunFolder struct {
 	Dir    string
 }
 
+// FileName is the method as a part of file names: the variant's folder name
+// ("rct@last-3"), without the characters a mask has that file names should not.
+func (r RunFolder) FileName() string {
+	if v, err := numerics.ParseVariant(r.Method); err == nil {
+		return v.Dir()
+	}
+	return r.Method
+}
+
 // ReadFolder reads a comparison folder (compare.json and one run folder per method)
 // or a training run folder (run.json).
 func ReadFolder(dir string) (*Folder, error) {
@@ -240,7 +265,7 @@ func ReadFolder(dir string) (*Folder, error) {
 	case err == nil:
 		f := &Folder{Title: fmt.Sprintf("%s on %s", res.Model, res.Profile), Result: res}
 		for _, m := range res.Methods {
-			f.Runs = append(f.Runs, RunFolder{Method: m.Method, Dir: filepath.Join(dir, m.Method)})
+			f.Runs = append(f.Runs, RunFolder{Method: m.Method, Dir: filepath.Join(dir, m.dir())})
 		}
 		return f, nil
 	case !errors.Is(err, os.ErrNotExist):
