@@ -94,15 +94,15 @@ type worker struct {
 }
 
 // hardware returns the resolved profile of a point's overrides, from the worker's cache.
-func (w *worker) hardware(sets []string) *hwEntry {
-	key := strings.Join(sets, "\x00")
+func (w *worker) hardware(base int, sets []string) *hwEntry {
+	key := strconv.Itoa(base) + "\x00" + strings.Join(sets, "\x00")
 	for i, e := range w.hw {
 		if e.key == key {
 			w.hw = append(append(w.hw[:i:i], w.hw[i+1:]...), e)
 			return e
 		}
 	}
-	e := &hwEntry{key: key, res: w.spec.resolve(sets)}
+	e := &hwEntry{key: key, res: w.spec.resolve(base, sets)}
 	if len(w.hw) == hwCacheSize {
 		w.hw = append(w.hw[:0:0], w.hw[1:]...)
 	}
@@ -319,7 +319,7 @@ type jsonRow struct {
 // already has it, and otherwise simulates it and renders its rows.
 func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result {
 	pt := w.spec.Point(k)
-	e := w.hardware(pt.Sets)
+	e := w.hardware(pt.Base, pt.Sets)
 	r := result{seq: seq, index: k, hash: w.spec.pointHash(e.res, pt)}
 	wantCSV, wantJSON := needCSV(r.hash), needJSON(r.hash)
 	if !wantCSV && !wantJSON {

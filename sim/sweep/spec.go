@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,14 @@ type Spec struct {
 	// Base is the base profile with the [set] overrides applied: every point starts
 	// from it.
 	Base *hw.Profile
+	// BaseNames and Bases are every base profile of a spec that lists several (base =
+	// ["default", "lnpu", ...]), Base and BaseName being the first: the points are then
+	// the product of the bases (slowest) with the models, methods, plans and batch
+	// sizes, and the output has a base column. A spec with several bases sweeps no
+	// profile keys ([axes], [[points]]): the profiles differ in too much for one key to
+	// mean the same on each.
+	BaseNames []string
+	Bases     []*hw.Profile
 	// Sets are the [set] overrides, "path=value", in file order.
 	Sets []string
 	// Axes are the swept profile keys, in file order (the first varies slowest).
@@ -262,7 +271,8 @@ func (p *parser) parse(raw map[string]any) {
 	}
 	s.Name = p.str(raw, "name", "")
 	s.Description = p.str(raw, "description", "")
-	s.BaseName = p.str(raw, "base", "default")
+	s.BaseNames = p.baseNames(raw)
+	s.BaseName = s.BaseNames[0]
 	switch d := p.str(raw, "dram", "model"); d {
 	case "model":
 	case "ideal":
@@ -285,12 +295,30 @@ func (p *parser) parse(raw map[string]any) {
 	}
 	p.lists(raw)
 	p.constraints(raw)
-	base := p.base()
-	if base != nil {
-		s.Base = p.sets(raw, base)
+	for k, name := range s.BaseNames {
+		base := p.base(name, k)
+		if base == nil {
+			s.Bases = nil
+			break
+		}
+		if base = p.sets(raw, base); base == nil {
+			s.Bases = nil
+			break
+		}
+		s.Bases = append(s.Bases, base)
+	}
+	if len(s.Bases) > 0 {
+		s.Base = s.Bases[0]
 	}
 	p.plans(raw)
 	if s.Base != nil {
+		if len(s.Bases) > 1 {
+			for _, key := range []string{"axes", "points"} {
+				if _, ok := raw[key]; ok {
+					p.fail(key, "a spec with several bases sweeps no profile keys: list the bases alone, or write one spec per base")
+				}
+			}
+		}
 		p.axes(raw)
 		p.points(raw)
 	}
@@ -453,15 +481,46 @@ func parseBatch(v any) (int, error) {
 	return int(n), nil
 }
 
-// base loads the base profile: an embedded name, or a file relative to the spec.
-func (p *parser) base() *hw.Profile {
-	name := p.spec.BaseName
+// baseNames reads base: one profile or an array of them (default "default").
+func (p *parser) baseNames(raw map[string]any) []string {
+	v, ok := raw["base"]
+	if !ok {
+		return []string{"default"}
+	}
+	var names []string
+	for i, e := range asList(v) {
+		s, ok := e.(string)
+		if !ok {
+			p.fail(elemIf(v, "base", i), "want a profile name or file, got %s", tomlpos.Describe(e))
+			continue
+		}
+		if slices.Contains(names, s) {
+			p.fail(elemIf(v, "base", i), "base %q is listed twice", s)
+			continue
+		}
+		names = append(names, s)
+	}
+	if len(names) == 0 {
+		if len(asList(v)) == 0 {
+			p.fail("base", "lists no profiles")
+		}
+		return []string{"default"}
+	}
+	return names
+}
+
+// base loads base profile k, name: an embedded name, or a file relative to the spec.
+func (p *parser) base(name string, k int) *hw.Profile {
+	key := "base"
+	if len(p.spec.BaseNames) > 1 {
+		key = elem("base", k)
+	}
 	var prof *hw.Profile
 	var err error
 	if isEmbeddedName(name) {
 		file := name + ".toml"
 		if _, statErr := fs.Stat(configs.FS, file); statErr != nil {
-			p.fail("base", "%w", unknownProfile{fmt.Errorf("no embedded profile %q (have %s; a file path needs a / or .toml)",
+			p.fail(key, "%w", unknownProfile{fmt.Errorf("no embedded profile %q (have %s; a file path needs a / or .toml)",
 				name, strings.Join(embeddedProfiles(), ", "))})
 			return nil
 		}
@@ -470,7 +529,7 @@ func (p *parser) base() *hw.Profile {
 		err = unknownProfile{err}
 	}
 	if err != nil {
-		p.fail("base", "%w", err)
+		p.fail(key, "%w", err)
 		return nil
 	}
 	return prof

@@ -378,3 +378,46 @@ func TestSpecONNXModel(t *testing.T) {
 		t.Errorf("a missing file: %v", err)
 	}
 }
+
+// TestSeveralBases: a spec may list several base profiles; the points are their
+// product with the lists, the base varying slowest, and the output names each point's
+// base in a column of its own.
+func TestSeveralBases(t *testing.T) {
+	s := mustParse(t, `base = ["default", "lnpu", "edge_tpu"]
+methods = ["rct", "fp8", "rct@last:3"]`)
+	if s.Len() != 9 || len(s.Bases) != 3 || s.Base != s.Bases[0] || s.BaseName != "default" {
+		t.Fatalf("%d points, %d bases", s.Len(), len(s.Bases))
+	}
+	if cols := s.Columns(); !slices.Contains(cols, ColBase) || slices.Index(cols, ColBase) > slices.Index(cols, ColModel) {
+		t.Errorf("columns %v", cols)
+	}
+	hashes := map[string]bool{}
+	for k := range s.Len() {
+		pt := s.Point(k)
+		if pt.Base != k/3 || pt.Method.String() != []string{"rct", "fp8", "rct@last:3"}[k%3] {
+			t.Errorf("point %d: base %d method %s", k, pt.Base, pt.Method)
+		}
+		hash, values := s.Identify(pt)
+		if values[0] != s.BaseNames[pt.Base] || !strings.Contains(s.Describe(pt), "base="+s.BaseNames[pt.Base]) {
+			t.Errorf("point %d: values %v, %s", k, values, s.Describe(pt))
+		}
+		hashes[hash] = true
+	}
+	if len(hashes) != 9 {
+		t.Errorf("%d distinct hashes for 9 points", len(hashes))
+	}
+	// One base keeps the outputs as they were: no base column.
+	if one := mustParse(t, `base = "lnpu"`); slices.Contains(one.Columns(), ColBase) {
+		t.Error("a spec with one base has a base column")
+	}
+	for _, bad := range []string{
+		"base = [\"default\", \"lnpu\"]\n[axes]\n\"mac_array.rows\" = [8, 16]",
+		`base = ["default", "default"]`,
+		`base = ["default", "nosuchchip"]`,
+		`base = []`,
+	} {
+		if _, err := parseString(t, bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
