@@ -109,8 +109,12 @@ func (a *attention) head(grp int64) (n, ch, row int64) {
 // weights start at row row0 and number cout (3D for Q, K and V; D for the output),
 // reading x (viewed {D, 1, T}) and writing y.
 func (a *attention) projection(x, y act4, cout, row0 int64) convGEMM {
+	role := RoleQKV
+	if row0 > 0 {
+		role = RoleOut
+	}
 	return convGEMM{g: geom{cin: a.d, h: 1, w: a.t, cout: cout, ho: 1, wo: a.t, kh: 1, kw: 1, s: 1}, groups: 1,
-		x: view(x, a.d, 1, a.t, a.actBytes), y: view(y, cout, 1, a.t, a.actBytes), row0: row0}
+		x: view(x, a.d, 1, a.t, a.actBytes), y: view(y, cout, 1, a.t, a.actBytes), row0: row0, role: role}
 }
 
 // operandSpec is one operand of a per-head product: its tensor, what it holds, and the
@@ -181,7 +185,7 @@ func (c *compiler) requantInto(a *attention, k *gemmKernel, v act4, off int64, c
 	k.epilogueBytes = func(m, n tile) int64 { return v.boxBytes(box(m, n)) }
 	k.newEpilogueSlots = func(mt, nt int64) *epilogueSlots { return c.requantSlots(v, mt, nt) }
 	k.epilogue = func(m, n tile, acc *operandSlot, e *epilogueSlots) {
-		c.requant(acc, nil, v, box(m, n), m, n, class, bits, e)
+		c.requant(acc, nil, Box{}, v, box(m, n), m, n, class, bits, e)
 	}
 }
 
@@ -193,6 +197,7 @@ func (c *compiler) forwardAttention(i int) error {
 	}
 
 	c.beginKernel(i, models.Forward)
+	c.role = RoleScores
 	q := a.act(a.qkv, ClassActivations, a.actBits, 0, true)
 	kT := a.act(a.qkv, ClassActivations, a.actBits, a.d, false)
 	scores := c.headKernel(a, a.positions(), a.allPositions(), flatDim(a.dh), q, kT, ClassActivations)
@@ -208,9 +213,11 @@ func (c *compiler) forwardAttention(i int) error {
 	scores.newEpilogueSlots = func(mt, _ int64) *epilogueSlots {
 		return &epilogueSlots{pairs: []*pair{c.newPair(roleOutputs, mt*a.probs.pitch())}}
 	}
-	scores.epilogue = func(m, _ tile, acc *operandSlot, e *epilogueSlots) {
+	scores.epilogue = func(m, n tile, acc *operandSlot, e *epilogueSlots) {
 		rs := []region{rowsOf(m)}
 		p := &operandSlot{s: e.pairs[0].fresh(), class: ClassActivations, bits: a.actBits, bytes: regionsBytes(rs)}
+		_, _, row := a.head(m.grp)
+		c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), C: matBox(row+m.lo, row+m.hi, 0, a.t), Group: m.grp}
 		c.vector(vop, m.len()*a.t, acc, nil, p)
 		c.store(rs, ClassActivations, a.actBits, p.s)
 	}
@@ -219,6 +226,7 @@ func (c *compiler) forwardAttention(i int) error {
 	}
 
 	c.beginKernel(i, models.Forward)
+	c.role = RoleContext
 	p := matOperand(a.probs, ClassActivations, a.actBits, false)
 	v := a.act(a.qkv, ClassActivations, a.actBits, 2*a.d, true)
 	context := c.headKernel(a, a.positions(), flatDim(a.dh), a.positions(), p, v, ClassActivations)
@@ -249,6 +257,7 @@ func (c *compiler) backwardAttention(i, cur int) (int, error) {
 
 	// dP = dO V^T, and the softmax backward into dS.
 	c.beginKernel(i, models.BackwardData)
+	c.role = RoleDP
 	dO := a.act(a.dO, ClassErrors, a.errBits, 0, true)
 	vT := a.act(a.qkv, ClassActivations, a.actBits, 2*a.d, false)
 	dP := c.headKernel(a, a.positions(), a.allPositions(), flatDim(a.dh), dO, vT, ClassErrors)
@@ -267,11 +276,13 @@ func (c *compiler) backwardAttention(i, cur int) (int, error) {
 		c.load([]region{r}, ClassActivations, a.actBits, p.s)
 		e.staged = append(e.staged, []*operandSlot{p})
 	}
-	dP.epilogue = func(m, _ tile, acc *operandSlot, e *epilogueSlots) {
+	dP.epilogue = func(m, n tile, acc *operandSlot, e *epilogueSlots) {
 		p := e.staged[0][0]
 		e.staged = e.staged[1:]
 		rs := []region{rowsOf(a.dS, m)}
 		ds := &operandSlot{s: e.pairs[1].fresh(), class: ClassErrors, bits: a.errBits, bytes: regionsBytes(rs)}
+		_, _, row := a.head(m.grp)
+		c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), B: matBox(row+m.lo, row+m.hi, 0, a.t), C: matBox(row+m.lo, row+m.hi, 0, a.t), Group: m.grp}
 		c.vector(VSoftmaxBackward, m.len()*a.t, acc, p, ds)
 		c.store(rs, ClassErrors, a.errBits, ds.s)
 	}
@@ -284,13 +295,15 @@ func (c *compiler) backwardAttention(i, cur int) (int, error) {
 		what   string
 		a, b   operandSpec
 		outOff int64
+		role   Role
 	}{
-		{"values' error", matOperand(a.probs, ClassActivations, a.actBits, true), a.act(a.dO, ClassErrors, a.errBits, 0, true), 2 * a.d},
-		{"queries' error", matOperand(a.dS, ClassErrors, a.errBits, false), a.act(a.qkv, ClassActivations, a.actBits, a.d, true), 0},
-		{"keys' error", matOperand(a.dS, ClassErrors, a.errBits, true), a.act(a.qkv, ClassActivations, a.actBits, 0, true), a.d},
+		{"values' error", matOperand(a.probs, ClassActivations, a.actBits, true), a.act(a.dO, ClassErrors, a.errBits, 0, true), 2 * a.d, RoleDV},
+		{"queries' error", matOperand(a.dS, ClassErrors, a.errBits, false), a.act(a.qkv, ClassActivations, a.actBits, a.d, true), 0, RoleDQ},
+		{"keys' error", matOperand(a.dS, ClassErrors, a.errBits, true), a.act(a.qkv, ClassActivations, a.actBits, 0, true), a.d, RoleDK},
 	}
 	for _, pr := range products {
 		c.beginKernel(i, models.BackwardData)
+		c.role = pr.role
 		k := c.headKernel(a, a.positions(), flatDim(a.dh), a.positions(), pr.a, pr.b, ClassErrors)
 		c.requantInto(a, k, a.dQKV, pr.outOff, ClassErrors, a.errBits)
 		if err := c.emitGEMM(k); err != nil {

@@ -306,6 +306,9 @@ type compiler struct {
 	// fn, when set, is attached to the next GEMM or vector instruction (if functional
 	// descriptors are wanted) and cleared.
 	fn *FuncDesc
+	// role is the Role of the kernel's instructions whose descriptor names none (reset
+	// by beginKernel).
+	role Role
 
 	// Tensors.
 	input  act4   // the batch
@@ -341,6 +344,9 @@ type sideTensors struct {
 	// (rows of T per example, head and query).
 	qkv, context act4
 	probs        mat2
+	// grad is an embedding's gradient table, when the batch's tokens take several
+	// chunks (see backwardEmbeddingTable).
+	grad mat2
 }
 
 // paramState is one tensor of a layer's parameters as the update sees it.

@@ -76,18 +76,25 @@ func (c *compiler) forwardEmbedding(i int) error {
 		idRs := ids.regions(e, e1, 0, 1, t0, t1)
 		idSlot := idSlots.fresh()
 		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
+		index := SRAMRef{Buffer: idSlot.ref.Buffer, Offset: idSlot.ref.Offset, Bytes: regionsBytes(idRs)}
 		rows := w.gather((e1 - e) * (t1 - t0))
+		rows.index = index
 		rowSlot := rowSlots.fresh()
 		c.load([]region{rows}, ClassWeights, w.bits, rowSlot)
 		outRs := out.regions(e, e1, 0, dim, t0, t1)
 		o := &operandSlot{s: outSlots.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(outRs)}
+		c.fn = &FuncDesc{A: actBox(e, e1, 0, 1, t0, t1), C: actBox(e, e1, 0, dim, t0, t1), Index: index}
 		c.vector(VConvert, (e1-e)*(t1-t0)*dim, &operandSlot{s: rowSlot, class: ClassWeights, bits: w.bits, bytes: rows.bytes()}, nil, o)
 		c.store(outRs, ClassActivations, c.num.actBits, o.s)
 	}
 	return nil
 }
 
-// backwardEmbedding applies the update to the rows the batch's tokens used.
+// backwardEmbedding applies the update to the rows the batch's tokens used. When the
+// batch's tokens take several chunks, a token may occur in two of them, and the
+// integer numerics update its row once with the sum of all its errors: the errors are
+// then first summed into a gradient table in DRAM (gathered and scattered per chunk),
+// and the update runs over the whole table, clearing it for the next step.
 func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 	c.beginKernel(i, models.BackwardWeight)
 	l := &c.net.Layers[i]
@@ -104,6 +111,9 @@ func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 	if err != nil {
 		return err
 	}
+	if len(c.embedChunks(n, t, tokens)) > 1 {
+		return c.backwardEmbeddingTable(i, dyAny)
+	}
 	idSlots, dySlots := c.newPair(roleInputs, n*t*ids.elemBytes), c.newPair(roleInputs, n*t*dim*dy.elemBytes)
 	pairs := make([]*pair, len(states))
 	for j, st := range states {
@@ -115,15 +125,108 @@ func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 	for _, k := range c.embedChunks(n, t, tokens) {
 		e, e1, t0, t1 := k[0], k[1], k[2], k[3]
 		c.phase = models.BackwardWeight
-		c.load(ids.regions(e, e1, 0, 1, t0, t1), ClassActivations, c.num.actBits, idSlots.fresh())
+		idRs := ids.regions(e, e1, 0, 1, t0, t1)
+		idSlot := idSlots.fresh()
+		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
+		index := SRAMRef{Buffer: idSlot.ref.Buffer, Offset: idSlot.ref.Offset, Bytes: regionsBytes(idRs)}
 		dyRs := dy.regions(e, e1, 0, dim, t0, t1)
 		g := &operandSlot{s: dySlots.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(dyRs)}
 		c.load(dyRs, ClassErrors, c.num.errBits, g.s)
 		rs := make([]region, len(states))
 		for j, st := range states {
 			rs[j] = st.m.gather((e1 - e) * (t1 - t0))
+			rs[j].index = index
 		}
-		c.update(states, rs, g, pairs, nil)
+		c.update(states, rs, g, pairs, &FuncDesc{A: actBox(e, e1, 0, dim, t0, t1), Index: index})
+	}
+	return nil
+}
+
+// backwardEmbeddingTable is backwardEmbedding for a batch of several chunks: the
+// errors summed per token into the gradient table, then the update of every row.
+func (c *compiler) backwardEmbeddingTable(i int, dyAny act4) error {
+	l := &c.net.Layers[i]
+	tokens, dim, vocab := int64(l.In.W), int64(l.Out.C), int64(l.Vocab)
+	ids := view(c.inputOf(i), 1, tokens, 1, int64(c.num.actBits/8))
+	dy := view(dyAny, dim, tokens, 1, int64(c.num.errBits/8))
+	states := c.state[i]
+	grad := c.side[i].grad
+	if grad.rows == 0 {
+		grad = c.newMat(l.Name+".grad", ClassGradients, i, vocab, dim, c.num.accBits, c.num.accBits)
+		c.side[i].grad = grad
+	}
+	// The sums: per chunk, the table rows of its tokens gathered, the errors added,
+	// scattered back.
+	var per [numRoles]int64
+	per[roleInputs] = ids.elemBytes + dim*dy.elemBytes
+	per[roleOutputs] = grad.pitch()
+	n, t, err := c.embedChunk(per, tokens)
+	if err != nil {
+		return err
+	}
+	idSlots, dySlots := c.newPair(roleInputs, n*t*ids.elemBytes), c.newPair(roleInputs, n*t*dim*dy.elemBytes)
+	rowSlots := c.newPair(roleOutputs, n*t*grad.pitch())
+	if err := c.checkAlloc(); err != nil {
+		return err
+	}
+	for _, k := range c.embedChunks(n, t, tokens) {
+		e, e1, t0, t1 := k[0], k[1], k[2], k[3]
+		idRs := ids.regions(e, e1, 0, 1, t0, t1)
+		idSlot := idSlots.fresh()
+		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
+		index := SRAMRef{Buffer: idSlot.ref.Buffer, Offset: idSlot.ref.Offset, Bytes: regionsBytes(idRs)}
+		dyRs := dy.regions(e, e1, 0, dim, t0, t1)
+		g := &operandSlot{s: dySlots.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(dyRs)}
+		c.load(dyRs, ClassErrors, c.num.errBits, g.s)
+		rows := grad.gather((e1 - e) * (t1 - t0))
+		rows.index = index
+		r := &operandSlot{s: rowSlots.fresh(), class: ClassGradients, bits: c.num.accBits, bytes: rows.bytes()}
+		c.load([]region{rows}, ClassGradients, c.num.accBits, r.s)
+		c.fn = &FuncDesc{A: actBox(e, e1, 0, dim, t0, t1), Index: index}
+		c.vector(VBiasGrad, (e1-e)*(t1-t0)*dim, g, r, r)
+		c.store([]region{rows}, ClassGradients, c.num.accBits, r.s)
+	}
+	// The update, rows of the table at a time; the gradient rows are cleared after.
+	c.beginKernel(i, models.BackwardWeight)
+	var rowBytes int64
+	for _, st := range states {
+		rowBytes += st.m.pitch()
+	}
+	var nr int64
+	for _, cand := range flatDim(vocab).candidates() {
+		var need [numRoles]int64
+		need[roleOutputs] = 2 * cand * (grad.pitch() + rowBytes)
+		if c.fits(need) {
+			nr = cand
+			break
+		}
+	}
+	if nr == 0 {
+		return fmt.Errorf("embedding update %w: one row of the table and of its gradient need %d bytes, double-buffered", ErrNoFit, grad.pitch()+rowBytes)
+	}
+	gradSlots := c.newPair(roleOutputs, nr*grad.pitch())
+	pairs := make([]*pair, len(states))
+	for j, st := range states {
+		pairs[j] = c.newPair(roleOutputs, nr*st.m.pitch())
+	}
+	if err := c.checkAlloc(); err != nil {
+		return err
+	}
+	for r0 := int64(0); r0 < vocab; r0 += nr {
+		r1 := min(r0+nr, vocab)
+		gr := grad.region(r0, r1, 0, dim)
+		g := &operandSlot{s: gradSlots.fresh(), class: ClassGradients, bits: c.num.accBits, bytes: gr.bytes()}
+		c.phase = models.BackwardWeight
+		c.load([]region{gr}, ClassGradients, c.num.accBits, g.s)
+		rs := make([]region, len(states))
+		for j, st := range states {
+			rs[j] = st.m.region(r0, r1, 0, dim)
+		}
+		c.update(states, rs, g, pairs, &FuncDesc{B: matBox(r0, r1, 0, dim)})
+		c.phase = models.BackwardWeight
+		c.fn = &FuncDesc{C: matBox(r0, r1, 0, dim)}
+		c.vector(VCopy, (r1-r0)*dim, nil, nil, g)
+		c.store([]region{gr}, ClassGradients, c.num.accBits, g.s)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ type slot struct {
 // buffer, so the kernel's first writes wait for everything the previous kernel left in
 // flight (the fence).
 func (c *compiler) beginKernel(layer int, phase models.Phase) {
-	c.layer, c.phase = int32(layer), phase
+	c.layer, c.phase, c.role = int32(layer), phase, RoleNone
 	for i := range c.alloc {
 		c.alloc[i] = 0
 	}
@@ -134,8 +134,16 @@ func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
 		}
 	}
 	if in.Op == OpGEMM || in.Op == OpVector {
-		if c.opt.Functional && in.Fn == nil {
-			in.Fn = c.fn
+		if c.opt.Functional {
+			if in.Fn == nil {
+				in.Fn = c.fn
+			}
+			if in.Fn == nil && c.role != RoleNone {
+				in.Fn = &FuncDesc{}
+			}
+			if in.Fn != nil && in.Fn.Role == RoleNone {
+				in.Fn.Role = c.role
+			}
 		}
 		c.fn = nil
 	}
@@ -191,6 +199,9 @@ func (c *compiler) loadAt(rs []region, class TensorClass, bits int, dst *slot, o
 		ref := SRAMRef{Buffer: dst.ref.Buffer, Offset: off, Bytes: r.bytes()}
 		in := Instr{Op: OpLoad, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
 			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
+		if r.gather && c.opt.Functional {
+			in.Fn = &FuncDesc{Index: r.index}
+		}
 		c.op(in, nil, []*slot{dst})
 		off += r.bytes()
 	}
@@ -203,6 +214,9 @@ func (c *compiler) store(rs []region, class TensorClass, bits int, src *slot) {
 		ref := SRAMRef{Buffer: src.ref.Buffer, Offset: off, Bytes: r.bytes()}
 		in := Instr{Op: OpStore, Tensor: r.tensor, Addr: r.addr, Rows: r.rows, RowBytes: r.rowBytes, Stride: r.stride, Gather: r.gather,
 			A: Operand{SRAMRef: ref, Class: class, Bits: bits}}
+		if r.gather && c.opt.Functional {
+			in.Fn = &FuncDesc{Index: r.index}
+		}
 		c.op(in, []*slot{src}, nil)
 		off += r.bytes()
 	}

@@ -472,7 +472,7 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 			in.Conv = g.conv(s.m, s.n, s.k)
 		}
 		if c.opt.Functional {
-			in.Fn = &FuncDesc{M: exportTile(s.m), N: exportTile(s.n), K: exportTile(s.k), A: g.aBox(s.m, s.k), B: g.bBox(s.k, s.n)}
+			in.Fn = &FuncDesc{M: exportTile(s.m), N: exportTile(s.n), K: exportTile(s.k), A: g.aBox(s.m, s.k), B: g.bBox(s.k, s.n), Group: s.m.grp}
 		}
 		c.op(in, []*slot{cur.aSlot, cur.bSlot}, []*slot{cOp.s})
 		if s.ki == s.nki-1 {

@@ -348,7 +348,8 @@ type Instr struct {
 	A, B, C Operand
 
 	// Fn describes the operands' contents for functional execution (nil unless the
-	// program was compiled with Options.Functional).
+	// program was compiled with Options.Functional; on GEMMs, vector instructions and
+	// gathers and scatters).
 	Fn *FuncDesc
 }
 

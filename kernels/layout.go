@@ -8,6 +8,8 @@ type region struct {
 	rowBytes int64
 	stride   int64
 	gather   bool // rows picked by data-held indices (see Instr.Gather)
+	// index is where a gather's row indices are in SRAM (functional descriptors only).
+	index SRAMRef
 }
 
 func (r region) bytes() int64 { return r.rows * r.rowBytes }

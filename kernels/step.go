@@ -222,6 +222,8 @@ type convGEMM struct {
 	// row0 is the product's first row in the layer's weight matrix, and its first
 	// column in the layer's bias row.
 	row0 int64
+	// role names the product for functional execution (attention's projections).
+	role Role
 }
 
 // convOf is layer i's own product (Linear or Conv2D).
@@ -237,6 +239,7 @@ func (p convGEMM) perGroup() (cin, cout int64) { return p.g.cin / p.groups, p.g.
 
 func (c *compiler) forwardGEMM(i int, p convGEMM) error {
 	c.beginKernel(i, models.Forward)
+	c.role = p.role
 	g, x, y := p.g, p.x, p.y
 	cinG, coutG := p.perGroup()
 	w := c.gemmW[i]
@@ -277,7 +280,7 @@ func (c *compiler) forwardGEMM(i int, p convGEMM) error {
 		},
 		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
 			c0 := n.grp * coutG
-			c.requant(acc, biasOp, y, actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1), m, n, ClassActivations, c.num.actBits, e)
+			c.requant(acc, biasOp, matBox(0, 1, p.row0, p.row0+g.cout), y, actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1), m, n, ClassActivations, c.num.actBits, e)
 		},
 	}
 	k.extraOutputs = bias.bytes()
@@ -292,13 +295,14 @@ func (c *compiler) requantSlots(out act4, mt, nt int64) *epilogueSlots {
 // requant turns an accumulator tile (m x n) into stored activations or errors (the box
 // out of tensor v) and writes them out.
 //
-// bias, when set, is the layer's whole bias (one row), added before requantising.
-func (c *compiler) requant(acc, bias *operandSlot, v act4, out Box, m, n tile, class TensorClass, bits int, e *epilogueSlots) {
+// bias, when set, is the bias the product adds (the columns biasBox of the layer's
+// bias row), added before requantising.
+func (c *compiler) requant(acc, bias *operandSlot, biasBox Box, v act4, out Box, m, n tile, class TensorClass, bits int, e *epilogueSlots) {
 	rs := v.regionsOf(out)
 	o := &operandSlot{s: e.pairs[0].fresh(), class: class, bits: bits, bytes: regionsBytes(rs)}
-	c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), C: out}
+	c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), C: out, Group: m.grp}
 	if bias != nil {
-		c.fn.B = matBox(0, 1, 0, bias.bytes*8/int64(bias.bits))
+		c.fn.B = biasBox
 	}
 	c.vector(VRequant, acc.bytes*8/int64(acc.bits), acc, bias, o)
 	c.store(rs, class, bits, o.s)
@@ -400,6 +404,7 @@ func (c *compiler) backward(i, cur int) (int, error) {
 // output (dyAny); both are viewed in the product's shapes.
 func (c *compiler) backwardData(i int, p convGEMM, dyAny, dxAny act4) error {
 	c.beginKernel(i, models.BackwardData)
+	c.role = p.role
 	g := p.g
 	cinG, coutG := p.perGroup()
 	eb := int64(c.num.errBits / 8)
@@ -438,7 +443,7 @@ func (c *compiler) backwardData(i int, p convGEMM, dyAny, dxAny act4) error {
 		newEpilogueSlots: func(mt, nt int64) *epilogueSlots { return c.requantSlots(dx, mt, nt) },
 		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
 			c0 := n.grp * cinG
-			c.requant(acc, nil, dx, actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1), m, n, ClassErrors, c.num.errBits, e)
+			c.requant(acc, nil, Box{}, dx, actBox(m.n0, m.n1, c0+n.c0, c0+n.c1, m.h0, m.h1), m, n, ClassErrors, c.num.errBits, e)
 		},
 	})
 }
@@ -456,6 +461,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 		return nil
 	}
 	c.beginKernel(i, models.BackwardWeight)
+	c.role = p.role
 	g, x := p.g, p.x
 	cinG, coutG := p.perGroup()
 	// A layer updating a fraction of its filters computes their gradients alone; its
@@ -547,7 +553,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 			if slots == nil {
 				slots = c.updateLoad(states, rs, e.pairs)
 			}
-			c.updateCompute(states, rs, acc, slots, &FuncDesc{M: exportTile(m), N: exportTile(n), B: stateBox(m, n)}, true)
+			c.updateCompute(states, rs, acc, slots, &FuncDesc{M: exportTile(m), N: exportTile(n), B: stateBox(m, n), Group: m.grp, Role: p.role}, true)
 		},
 	}
 	if bs := c.bstate[i]; len(bs) > 0 && !partial {
@@ -560,7 +566,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 			part := &slot{ref: biasGrad.ref, writer: biasGrad.writer, readers: biasGrad.readers}
 			part.ref.Offset += (n.grp*coutG + n.c0) * accBytes
 			out := &operandSlot{s: part, class: ClassGradients, bits: c.num.accBits, bytes: n.len() * accBytes}
-			c.fn = &FuncDesc{K: exportTile(kt), N: exportTile(n), B: box}
+			c.fn = &FuncDesc{K: exportTile(kt), N: exportTile(n), B: box, Group: n.grp}
 			c.vector(VBiasGrad, kt.len()*n.len(), b, nil, out)
 			biasGrad.writer, biasGrad.readers = part.writer, part.readers
 		}
@@ -581,7 +587,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 		}
 		grad := &operandSlot{s: biasGrad, class: ClassGradients, bits: c.num.accBits, bytes: g.cout * accBytes}
 		all := Tile{Lo: 0, Hi: g.cout, C0: 0, C1: g.cout}
-		c.updateCompute(bs, rs, grad, c.updateLoad(bs, rs, pairs), &FuncDesc{N: all, B: matBox(0, 1, p.row0, p.row0+g.cout)}, false)
+		c.updateCompute(bs, rs, grad, c.updateLoad(bs, rs, pairs), &FuncDesc{N: all, B: matBox(0, 1, p.row0, p.row0+g.cout), Role: RoleBias}, false)
 	}
 	return nil
 }

@@ -32,3 +32,22 @@ func WriteSummary(w io.Writer, net *Network) error {
 	fmt.Fprintf(tw, "\ttotal\t%d layers\t%v\t%d classes\t%d\t%d\t\t\n", len(net.Layers), net.Input, net.Classes, net.Params(), net.MACs(Forward, 1))
 	return tw.Flush()
 }
+
+// WriteList lists the built-in models with their input, classes, layers, parameters
+// and forward MACs per example.
+func WriteList(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "model\tinput\tclasses\tlayers\tparams\tforward MACs\t")
+	for _, name := range AllNames() {
+		net, err := ByName(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%d\t%d\t%d\t%d\t\n", name, net.Input, net.Classes, len(net.Layers), net.Params(), net.MACs(Forward, 1))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, "Every command that takes --model also takes an ONNX file; rctsim models FILE.onnx describes one.")
+	return err
+}

@@ -109,6 +109,12 @@
 // op to elems elements at bits-wide integer lanes or in format. Operands are
 // buffer:offset:bytes:class:bits, or "-"; deps lists the earlier instructions on other
 // units the instruction waits for (instructions on one unit run in program order).
+// A program compiled for functional execution (kernels.Options.Functional) also
+// carries, after the op's fields, fn=M;N;K;A;B;C on every GEMM and vector instruction
+// and on every gather or scatter: the kernels.FuncDesc, three tiles of eight integers
+// (lo:hi:n0:n1:h0:h1:c0:c1) and three boxes of six (n0:n1:c0:c1:h0:h1), followed by
+// ;group;role;buffer:offset:bytes when any of those is set (the product of a grouped
+// kernel, the kernels.Role by name, the SRAM bytes holding a gather's row indices).
 // Blank lines and lines starting with # are ignored. Reading checks every field and then
 // the program's structure (dependencies point backwards, operands inside their
 // buffers, transfers inside their tensors) and sizes (kernels.Program.Validate, with

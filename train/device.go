@@ -6,6 +6,7 @@ package train
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/rctsim/rctsim/train/numerics"
 )
@@ -29,18 +30,48 @@ func (t *Trainer) DeviceState() (*numerics.IntState, error) {
 		return out
 	}
 	st.Fwd, st.Bwd, st.Res = regs(in.st.Scales.Fwd), regs(in.st.Scales.Bwd), regs(in.st.Scales.Res)
+	st.Inner = make([][]numerics.ScaleReg, len(in.st.Scales.Inner))
+	for i, s := range in.st.Scales.Inner {
+		if s != nil {
+			st.Inner[i] = regs(s)
+		}
+	}
+	st.Running = make([]numerics.RunningStats, len(in.st.Running))
+	for i, r := range in.st.Running {
+		st.Running[i] = numerics.RunningStats{Set: r.Set, Exp: r.Exp,
+			Mean: append([]int32(nil), r.Mean...), Var: append([]int32(nil), r.Var...)}
+	}
 	return st, nil
 }
 
+// The attention scales are exported in the trainer's order.
+var (
+	_ [numerics.AttnScales - attnScales]struct{}
+	_ [attnScales - numerics.AttnScales]struct{}
+	_ [numerics.AttnScaleDQKV - attnScaleDQKV]struct{}
+	_ [attnScaleDQKV - numerics.AttnScaleDQKV]struct{}
+)
+
 // DeviceBatch quantises a batch exactly as Step does and returns the int8 values in the
-// device's order and their exponent. Image inputs are single-channel here, so the
-// host's channels-last order is the device's channel-major one.
+// device's [example][channel][row][column] order and their exponent. A network that
+// embeds token ids gets the ids themselves, one byte each (exponent 0).
 func (t *Trainer) DeviceBatch(x []float32) ([]int8, int, error) {
-	if t.in == nil || t.p.embedIn {
-		return nil, 0, errors.New("device batches are int8 images of integer training")
+	if t.in == nil {
+		return nil, 0, errors.New("device batches are int8 inputs of integer training")
 	}
-	if t.net.Input.C != 1 {
-		return nil, 0, errors.New("device batches of multi-channel inputs are not converted yet")
+	if t.p.embedIn {
+		ids := make([]int32, len(x))
+		if err := tokenIDs(x, t.p.layers[0].l.Vocab, ids); err != nil {
+			return nil, 0, err
+		}
+		out := make([]int8, len(x))
+		for i, id := range ids {
+			if id > 127 {
+				return nil, 0, fmt.Errorf("token id %d does not fit the device's byte-wide input", id)
+			}
+			out[i] = int8(id)
+		}
+		return out, 0, nil
 	}
 	var m float64
 	for _, v := range x {
@@ -49,6 +80,10 @@ func (t *Trainer) DeviceBatch(x []float32) ([]int8, int, error) {
 	exp := numerics.QuantExp(m, 8)
 	out := make([]int8, len(x))
 	numerics.Quantize(x, exp, out)
+	if c := t.net.Input.C; c > 1 {
+		in := t.net.Input
+		out = channelMajor(out, len(x)/int(in.Elems()), in.H*in.W, c)
+	}
 	return out, exp, nil
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/rctsim/rctsim/models"
 )
@@ -27,7 +26,7 @@ func runModels(c *command, e *env, args []string) error {
 		if shape != "" {
 			return usagef("--input-shape applies to ONNX files; name one")
 		}
-		return output(e, out, writeModelList)
+		return output(e, out, models.WriteList)
 	}
 	var nets []*models.Network
 	for _, arg := range fs.Args() {
@@ -49,23 +48,4 @@ func runModels(c *command, e *env, args []string) error {
 		}
 		return nil
 	})
-}
-
-// writeModelList lists the built-in models with their input, parameters and forward
-// MACs per example.
-func writeModelList(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\tinput\tclasses\tlayers\tparams\tforward MACs\t")
-	for _, name := range models.AllNames() {
-		net, err := models.ByName(name)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "%s\t%v\t%d\t%d\t%d\t%d\t\n", name, net.Input, net.Classes, len(net.Layers), net.Params(), net.MACs(models.Forward, 1))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintln(w, "Every command that takes --model also takes an ONNX file; rctsim models FILE.onnx describes one.")
-	return err
 }

@@ -25,26 +25,38 @@ type Result struct {
 	// Compared counts the tensors compared; Detail names the first difference.
 	Compared int
 	Detail   string
+	// BitChanges counts the weight layers' width changes the device executed (the
+	// conversions of RCT's controller or another precision policy).
+	BitChanges int
 }
 
 // Run trains net with cfg (an integer method) on the host for steps+1 steps on the
 // batches given, and runs steps 1..steps on the simulated chip prof as well. The
 // device starts from the host's state after step 0 (the step that calibrates the
 // delayed scales, which a device cannot do without two passes) and then carries its
-// own state: weights, exponents and scales never come back from the host. After each
-// step it compares weights, biases, their exponents and widths, the delayed scales,
-// every stored activation and error, every gradient, the controller's statistic and
-// the loss.
+// own state: weights, exponents, scales and running statistics never come back from
+// the host. After each step it compares weights, biases, their exponents and widths,
+// every delayed scale (those inside attention layers too), batch normalisation's
+// running statistics, every stored activation and error, every gradient, the
+// controller's statistic and the loss.
+//
+// Which instructions the device executes is derived from each step's compiled
+// program: an instruction without functional semantics, or one the device cannot run
+// (a value that does not fit the field the program gives it), fails the check with a
+// Detail naming it. Errors are for checks that cannot start (a configuration the
+// trainer or the compiler refuses).
 func Run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dataset, batches [][]int, steps int) (*Result, error) {
-	return run(net, prof, cfg, data, batches, steps, nil)
+	return run(net, prof, cfg, data, batches, steps, hooks{})
 }
 
-// run is Run with a hook that alters the device's starting state (tests use it to show
-// that the check can fail).
-func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dataset, batches [][]int, steps int, tamper func(*numerics.IntState)) (*Result, error) {
-	if err := functional.Check(net); err != nil {
-		return nil, err
-	}
+// hooks let tests alter the device's starting state or its execution, to show that
+// the check fails when one value differs.
+type hooks struct {
+	state  func(*numerics.IntState)
+	device func(*functional.Device)
+}
+
+func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dataset, batches [][]int, steps int, h hooks) (*Result, error) {
 	if len(batches) < steps+1 {
 		return nil, fmt.Errorf("need %d batches, have %d", steps+1, len(batches))
 	}
@@ -66,10 +78,15 @@ func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 	if err != nil {
 		return nil, err
 	}
-	if tamper != nil {
-		tamper(dev)
+	if h.state != nil {
+		h.state(dev)
 	}
 	res := &Result{BitExact: true}
+	fail := func(k int, err error) *Result {
+		res.BitExact = false
+		res.Detail = fmt.Sprintf("step %d on the device: %v", k, err)
+		return res
+	}
 	for k := 1; k <= steps; k++ {
 		idx := batches[k]
 		x, labels := fill(idx)
@@ -91,7 +108,10 @@ func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 		}
 		d, err := functional.New(net, prog, dev)
 		if err != nil {
-			return nil, err
+			return fail(k, err), nil
+		}
+		if h.device != nil {
+			h.device(d)
 		}
 		if err := d.LoadBatch(x8, xExp, labels); err != nil {
 			return nil, err
@@ -105,9 +125,14 @@ func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 		}
 		next, err := d.Finish()
 		if err != nil {
-			return nil, fmt.Errorf("step %d on the device: %w", k, err)
+			return fail(k, err), nil
 		}
 		res.Steps = k
+		for j := range next.Layers {
+			if next.Layers[j].Bits != dev.Layers[j].Bits {
+				res.BitChanges++
+			}
+		}
 		c := &comparer{step: k, net: net, res: res}
 		c.state(next, hostNext)
 		c.tensors(d, host, len(idx))
@@ -154,6 +179,14 @@ func (c *comparer) state(dev, host *numerics.IntState) {
 		name := c.net.Layers[i].Name
 		c.equal("forward scale of "+name, dev.Fwd[i] == host.Fwd[i])
 		c.equal("backward scale of "+name, dev.Bwd[i] == host.Bwd[i])
+		c.equal("residual error scale of "+name, dev.Res[i] == host.Res[i])
+		if i < len(host.Inner) && host.Inner[i] != nil {
+			c.equal("scales inside "+name, slices.Equal(dev.Inner[i], host.Inner[i]))
+		}
+		if i < len(host.Running) && host.Running[i].Mean != nil {
+			d, h := dev.Running[i], host.Running[i]
+			c.equal("running statistics of "+name, d.Set == h.Set && d.Exp == h.Exp && slices.Equal(d.Mean, h.Mean) && slices.Equal(d.Var, h.Var))
+		}
 	}
 }
 

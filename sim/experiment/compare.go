@@ -237,7 +237,9 @@ func writeTimeline(path string, prof *hw.Profile, net *models.Network, opts kern
 }
 
 // checkDevice runs the first RCT steps functionally on the simulated chip and compares
-// them with the host's, with the run's own seed and batches.
+// them with the host's, with the run's own seed and batches. It runs for every model:
+// the instructions the device executes are those of the compiled steps, and one it
+// cannot execute fails the check with its name (Steps counts the steps that ran).
 func checkDevice(net *models.Network, data *train.Split, o *CompareOptions, obs Observer) *DeviceCheck {
 	dc := &DeviceCheck{Method: string(numerics.RCT)}
 	cfg, err := o.Config(numerics.RCT)
@@ -253,7 +255,7 @@ func checkDevice(net *models.Network, data *train.Split, o *CompareOptions, obs 
 		return dc
 	}
 	dc.Steps, dc.BitExact = r.Steps, r.BitExact
-	dc.Detail = fmt.Sprintf("%d tensors compared (weights, scales, activations, errors, gradients, loss), starting after the calibration step 0", r.Compared)
+	dc.Detail = fmt.Sprintf("%d tensors compared (weights, scales, running statistics, activations, errors, gradients, Gavg, loss), starting after the calibration step 0", r.Compared)
 	if !r.BitExact {
 		dc.Detail = r.Detail
 	}

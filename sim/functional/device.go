@@ -21,53 +21,58 @@ import (
 // Device is the simulator's functional mode: a Hook that carries real bytes. DRAM and
 // each SRAM buffer are byte images; as the engine issues an instruction the device
 // performs it on them: DMA transfers copy bytes (b-bit weights stay packed, see
-// numerics.PackBits), GEMM tiles multiply the integers their SRAM operands hold (forming
-// im2col rows on the fly from the layer's geometry, as the array's operand feeders do),
-// and vector instructions apply the integer semantics of train/numerics. Register
-// state the instructions do not carry in memory (exponents, delayed scales, the
-// learning rate, the rounding seed) comes from a numerics.IntState.
+// numerics.PackBits; a gather picks table rows by the indices its descriptor points
+// at), GEMM tiles multiply the integers their SRAM operands hold (forming im2col rows
+// on the fly from the layer's geometry, as the array's operand feeders do), and vector
+// instructions apply the integer semantics of train/numerics. Register state the
+// instructions do not carry in memory (exponents, delayed scales, the learning rate,
+// the rounding seed, the exponents of fixed-point coefficients) comes from a
+// numerics.IntState or is kept in the device's registers.
 //
 // Executing an instruction when it issues is faithful to the program: the engine issues
 // it only after its producers completed, and a slot is overwritten only after its
 // readers completed. Timing and energy do not depend on the device; a run with it
 // gives the same Stats as one without.
 //
-// The device covers integer training (RCT) of the layer kinds the compiler lowers,
-// except embedding lookups; programs must be compiled with Options.Functional.
+// What the device executes is derived from the program, instruction by instruction
+// (see Covers): every instruction of integer training (RCT) the compiler emits for the
+// layer kinds it lowers has functional semantics; programs must be compiled with
+// Options.Functional.
 type Device struct {
 	net   *models.Network
 	prog  *kernels.Program
 	state *numerics.IntState
 	dram  []byte
 	sram  [][]byte
+	exec  []handler // per instruction
 
-	weights []int            // per network layer: its index among weight layers, or -1
-	tensors map[string]int32 // DRAM tensors by name
+	weights  []int            // per network layer: its index among weight layers, or -1
+	tensors  map[string]int32 // DRAM tensors by name
+	residual []int            // per network layer: the residual layer that adds its output, or -1
 
 	// Registers of the running step.
-	inputExp     int       // exponent of the input batch
-	actExp       []int     // exponent of each layer's output
-	errExp       []int     // exponent of the error of each layer's output
-	actSet       []bool    //
-	errSet       []bool    //
-	fwdMax       []int64   // max |acc| of each layer's forward requantisation
-	bwdMax       []int64   // max |acc| of each layer's backward-data requantisation
-	fwdSeen      []bool    //
-	bwdSeen      []bool    //
-	fwdAcc       []int     // accumulator exponent of each forward requantisation
-	bwdAcc       []int     // and of each backward-data one
-	gradAbs      []uint64  // per weight layer: sum of |g| for the controller
-	gradExp      []int     // per weight layer: exponent of the weight gradient
-	newBits      []int     // per weight layer: width after this step's conversion
-	gavg         []float64 // per weight layer: the controller's statistic
-	lossSum      float64   //
-	correct      int       //
-	err          error     // the first failure; the rest of the run is skipped
-	scratchValue []int32   // reused across instructions to avoid allocation
-	// Captured for comparison with a host: every weight layer's gradient (canonical
-	// order) and every layer's output error ([image][channel][row][column]).
-	grads [][]int32
-	errs  [][]int8
+	inputExp int
+	actExp   []int // exponent of each layer's stored output
+	errExp   []int // exponent of the error of each layer's output
+	actSet   []bool
+	errSet   []bool
+	fwd      []scaleTrack // per layer: the maxima that set the next step's scales
+	bwd      []scaleTrack
+	res      []scaleTrack
+	inner    [][]scaleTrack
+	regs     []layerRegs // per layer: exponents inside normalisations and attention
+	grad     []gradRegs  // per weight layer
+	newBits  []int       // per weight layer: width after this step's conversion
+	gavg     []float64   // per weight layer: the controller's statistic
+	lossSum  float64
+	correct  int
+	err      error // the first failure; the rest of the run is skipped
+	scratch  scratch
+	errs     [][]int8 // every layer's output error ([image][channel][row][column])
+
+	// AfterExec, when set, is called after each instruction with the bytes it wrote
+	// (nil for a scatter), so that tests can corrupt one value and see the check fail.
+	AfterExec func(in *kernels.Instr, written []byte)
 }
 
 // MaxImageBytes bounds the memory images a Device allocates on the host (DRAM and the
@@ -75,42 +80,100 @@ type Device struct {
 // needs more is refused with an error rather than exhausting the host's memory.
 const MaxImageBytes = 4 << 30
 
-// Check reports whether functional execution covers every layer of net:
-// the layers of the MLP and LeNet-5 class (linear, ungrouped convolution, ReLU,
-// pooling, flatten, residual add). The vector kernels of normalisation, attention,
-// embeddings and shortcuts are timed but not executed on bytes yet.
-func Check(net *models.Network) error {
-	for i := range net.Layers {
-		l := &net.Layers[i]
-		if net.InputOf(i) != i-1 {
-			return fmt.Errorf("functional execution does not cover branches (layer %s reads layer %d)", l.Name, net.InputOf(i))
-		}
-		switch l.Kind {
-		case models.Linear, models.ReLU, models.MaxPool, models.AvgPool, models.Flatten, models.Add:
-		case models.Conv2D:
-			if l.Groups > 1 {
-				return fmt.Errorf("functional execution does not cover grouped convolutions (layer %s)", l.Name)
-			}
-		default:
-			return fmt.Errorf("functional execution does not cover %s layers (layer %s)", l.Kind, l.Name)
-		}
-	}
-	return nil
+// scaleTrack follows one delayed scale through a step: the largest magnitude its
+// requantisations met and the exponent of their accumulators.
+type scaleTrack struct {
+	max  int64
+	acc  int
+	seen bool
 }
 
-// New prepares the memory images of prog (compiled with Options.Functional for
-// net) and loads the integer training state st into them.
+func (t *scaleTrack) add(m int64, accExp int) { t.max, t.acc, t.seen = max(t.max, m), accExp, true }
+
+// layerRegs are the scalar registers of a layer's step that no instruction stores.
+type layerRegs struct {
+	coefExp     int // a normalisation's forward coefficients (layer norm: x_hat's)
+	backCoefExp int // the coefficients of a normalisation's input error
+	qkv         [3]int
+	o, do       int // the context and its error
+	ds, dqkv    int // the scores' error and [dQ dK dV]
+	gammaGrad   int // the exponent of a normalisation's scale gradient
+	// A normalisation of several chunks: the largest coefficients its first passes
+	// found (forward: of y, or layer normalisation's x_hat; backward: of dx's two terms,
+	// and batch normalisation's largest scale gradient), and over how many positions
+	// or channels.
+	maxA, maxBackA, maxBackB, maxGrad float64
+	maxCount, maxBackCount            int64
+	// A loss of several chunks: the largest error its first pass found, over how many
+	// positions.
+	lossMax    float64
+	lossCount  int64
+	premerge   int // the error of the layer's output before a residual's error merges in
+	merging    bool
+	run        numerics.RunningStats // batch normalisation's running statistics registers (Exp, Set)
+	runNext    numerics.RunningStats // and their values after this step
+	runUpdated bool
+}
+
+// gradRegs are a weight layer's gradient registers: per segment (a run of rows with one
+// gradient scale; attention has four) the exponent and the controller's sum of |g|,
+// and the gradient itself (canonical order) for comparison.
+type gradRegs struct {
+	segExp  []int
+	segSet  []bool
+	segAbs  []uint64
+	segRows int // rows per segment
+	cols    int // columns of the weight matrix
+	grad    []int32
+	exp     []int       // per element: the exponent it was captured with
+	tokens  map[int]int // embedding: the chunk that last updated each row
+	chunk   int
+}
+
+// handler executes one instruction.
+type handler func(d *Device, in *kernels.Instr) error
+
+// New prepares the memory images of prog (compiled with Options.Functional for net),
+// checks that every instruction has functional semantics (Covers) and loads the integer
+// training state st into DRAM.
 func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*Device, error) {
 	if prog.Method != numerics.RCT {
 		return nil, fmt.Errorf("functional execution covers integer training (rct), not %s", prog.Method)
-	}
-	if err := Check(net); err != nil {
-		return nil, err
 	}
 	if err := prog.Validate(); err != nil {
 		return nil, err
 	}
 	d := &Device{net: net, prog: prog, state: st.Clone(), tensors: map[string]int32{}}
+	n := len(net.Layers)
+	d.weights = make([]int, n)
+	d.residual = make([]int, n)
+	j := 0
+	for i := range net.Layers {
+		d.weights[i], d.residual[i] = -1, -1
+		if net.Layers[i].HasWeights() {
+			d.weights[i] = j
+			j++
+		}
+	}
+	for i := range net.Layers {
+		if l := &net.Layers[i]; l.IsResidual() {
+			d.residual[l.From] = i
+		}
+	}
+	if j != len(st.Layers) {
+		return nil, fmt.Errorf("state has %d weight layers, %s has %d", len(st.Layers), net.Name, j)
+	}
+	if len(st.Fwd) != n || len(st.Bwd) != n || len(st.Res) != n {
+		return nil, fmt.Errorf("state has scales for %d layers, %s has %d", len(st.Fwd), net.Name, n)
+	}
+	d.exec = make([]handler, len(prog.Instrs))
+	for k := range prog.Instrs {
+		h, err := d.lookup(&prog.Instrs[k])
+		if err != nil {
+			return nil, &CoverageError{Index: k, Instr: describe(net, &prog.Instrs[k]), Err: err}
+		}
+		d.exec[k] = h
+	}
 	var top uint64
 	for i, t := range prog.Tensors {
 		top = max(top, t.Addr+uint64(t.Bytes))
@@ -140,41 +203,53 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	for _, u := range used {
 		d.sram = append(d.sram, make([]byte, u))
 	}
-	n := len(net.Layers)
-	d.weights = make([]int, n)
-	j := 0
-	for i := range net.Layers {
-		d.weights[i] = -1
-		if net.Layers[i].HasWeights() {
-			d.weights[i] = j
-			j++
-		}
-	}
-	if j != len(st.Layers) {
-		return nil, fmt.Errorf("state has %d weight layers, %s has %d", len(st.Layers), net.Name, j)
-	}
-	if len(st.Fwd) != n || len(st.Bwd) != n {
-		return nil, fmt.Errorf("state has scales for %d layers, %s has %d", len(st.Fwd), net.Name, n)
-	}
 	d.actExp, d.errExp = make([]int, n), make([]int, n)
 	d.actSet, d.errSet = make([]bool, n), make([]bool, n)
-	d.fwdMax, d.bwdMax = make([]int64, n), make([]int64, n)
-	d.fwdSeen, d.bwdSeen = make([]bool, n), make([]bool, n)
-	d.fwdAcc, d.bwdAcc = make([]int, n), make([]int, n)
-	d.grads, d.errs = make([][]int32, j), make([][]int8, n)
-	d.gradAbs, d.gradExp, d.newBits, d.gavg = make([]uint64, j), make([]int, j), make([]int, j), make([]float64, j)
-	for i, l := range net.Layers {
+	d.fwd, d.bwd, d.res = make([]scaleTrack, n), make([]scaleTrack, n), make([]scaleTrack, n)
+	d.inner = make([][]scaleTrack, n)
+	d.regs = make([]layerRegs, n)
+	d.errs = make([][]int8, n)
+	d.grad, d.newBits, d.gavg = make([]gradRegs, j), make([]int, j), make([]float64, j)
+	for i := range net.Layers {
+		l := &net.Layers[i]
+		if l.Kind == models.Attention {
+			if len(st.Inner) != n || len(st.Inner[i]) != numerics.AttnScales {
+				return nil, fmt.Errorf("state has no inner scales for attention layer %s", l.Name)
+			}
+			d.inner[i] = make([]scaleTrack, numerics.AttnScales)
+		}
+		if l.Kind == models.BatchNorm {
+			if len(st.Running) != n || len(st.Running[i].Mean) != l.In.C || len(st.Running[i].Var) != l.In.C {
+				return nil, fmt.Errorf("state has no running statistics for batch normalisation %s", l.Name)
+			}
+			r := st.Running[i]
+			d.regs[i].run = numerics.RunningStats{Set: r.Set, Exp: r.Exp}
+			if err := d.writeRunning(i, r.Mean, r.Var); err != nil {
+				return nil, err
+			}
+		}
 		w := d.weights[i]
 		if w < 0 {
 			continue
 		}
 		L := st.Layers[w]
 		d.newBits[w] = L.Bits
-		if err := d.writeMatrix(l.Name+".w", L.W, L.Bits); err != nil {
+		rows := paramRows(l)
+		if rows == 0 || len(L.W)%rows != 0 {
+			return nil, fmt.Errorf("layer %s: %d weights do not form %d rows", l.Name, len(L.W), rows)
+		}
+		g := &d.grad[w]
+		g.cols, g.segRows = len(L.W)/rows, rows
+		if l.Kind == models.Attention {
+			g.segRows = l.In.C
+		}
+		segs := rows / g.segRows
+		g.segExp, g.segSet, g.segAbs = make([]int, segs), make([]bool, segs), make([]uint64, segs)
+		if err := d.writeMatrix(l.Name+".w", L.W, L.Bits, rows); err != nil {
 			return nil, err
 		}
-		if l.Bias {
-			if err := d.writeMatrix(l.Name+".b", L.B, L.Bits); err != nil {
+		if l.BiasParams() > 0 {
+			if err := d.writeMatrix(l.Name+".b", L.B, L.Bits, 1); err != nil {
 				return nil, err
 			}
 		}
@@ -182,51 +257,136 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	return d, nil
 }
 
-// writeMatrix packs a weight layer's integers into its DRAM tensor, rows padded to a
-// byte as the compiler lays them out.
-func (d *Device) writeMatrix(name string, vals []int32, bits int) error {
-	return d.matrixRows(name, vals, bits, func(row []int32, packed []byte) { numerics.PackBits(row, bits, packed) })
-}
-
-// readMatrix unpacks a weight layer's DRAM tensor into vals (see writeMatrix).
-func (d *Device) readMatrix(name string, vals []int32, bits int) error {
-	return d.matrixRows(name, vals, bits, func(row []int32, packed []byte) { numerics.UnpackBits(packed, bits, 0, row) })
-}
-
-// matrixRows calls f for each row of the weight tensor name: the row's slice of vals
-// and the DRAM bytes from the row's start (rows of bits-bit values padded to a byte).
-func (d *Device) matrixRows(name string, vals []int32, bits int, f func(row []int32, packed []byte)) error {
-	t, rows, cols, err := d.matrix(name, len(vals))
-	if err != nil {
-		return err
+// paramRows is the rows of a weight layer's weight matrix as the compiler lays it out
+// (see kernels' paramShape).
+func paramRows(l *models.Layer) int {
+	switch l.Kind {
+	case models.Embedding:
+		return l.Vocab
+	case models.BatchNorm, models.LayerNorm:
+		return 1
+	case models.Attention:
+		return 4 * l.In.C
+	case models.PosEmbedding:
+		return l.In.C
 	}
-	pitch := (cols*bits + 7) / 8
-	base := d.prog.Tensors[t].Addr
-	for r := range rows {
-		f(vals[r*cols:(r+1)*cols], d.dram[base+uint64(r*pitch):])
+	return l.Out.C
+}
+
+// CoverageError is an instruction without functional semantics: the device cannot
+// execute the program.
+type CoverageError struct {
+	Index int
+	Instr string
+	Err   error
+}
+
+func (e *CoverageError) Error() string {
+	return fmt.Sprintf("instruction %d (%s) has no functional semantics: %v", e.Index, e.Instr, e.Err)
+}
+
+func (e *CoverageError) Unwrap() error { return e.Err }
+
+// describe names an instruction: its op, its layer and its phase.
+func describe(net *models.Network, in *kernels.Instr) string {
+	what := in.Op.String()
+	if in.Op == kernels.OpVector {
+		what += " " + in.VOp.String()
+	}
+	if in.Fn != nil && in.Fn.Role != kernels.RoleNone {
+		what += " (" + in.Fn.Role.String() + ")"
+	}
+	layer := "no layer"
+	if in.Layer >= 0 && int(in.Layer) < len(net.Layers) {
+		l := &net.Layers[in.Layer]
+		layer = fmt.Sprintf("%s layer %s", l.Kind, l.Name)
+	}
+	return fmt.Sprintf("%s of %s, %s", what, layer, in.Phase)
+}
+
+// Covers reports whether the device can execute every instruction of prog (compiled
+// with Options.Functional for net): it returns a *CoverageError naming the first
+// instruction without functional semantics, or nil.
+func Covers(net *models.Network, prog *kernels.Program) error {
+	d := &Device{net: net, prog: prog, weights: make([]int, len(net.Layers)), residual: make([]int, len(net.Layers))}
+	j := 0
+	for i := range net.Layers {
+		d.weights[i], d.residual[i] = -1, -1
+		if net.Layers[i].HasWeights() {
+			d.weights[i] = j
+			j++
+		}
+	}
+	for i := range net.Layers {
+		if l := &net.Layers[i]; l.IsResidual() {
+			d.residual[l.From] = i
+		}
+	}
+	for k := range prog.Instrs {
+		if _, err := d.lookup(&prog.Instrs[k]); err != nil {
+			return &CoverageError{Index: k, Instr: describe(net, &prog.Instrs[k]), Err: err}
+		}
 	}
 	return nil
 }
 
-// matrix finds a weight tensor and its shape (rows = output channels).
-func (d *Device) matrix(name string, n int) (t int32, rows, cols int, err error) {
+// writeMatrix packs a weight layer's integers into its DRAM tensor, rows padded to a
+// byte as the compiler lays them out.
+func (d *Device) writeMatrix(name string, vals []int32, bits, rows int) error {
+	return d.matrixRows(name, vals, bits, rows, func(row []int32, packed []byte) { numerics.PackBits(row, bits, packed) })
+}
+
+// readMatrix unpacks a weight layer's DRAM tensor into vals (see writeMatrix).
+func (d *Device) readMatrix(name string, vals []int32, bits, rows int) error {
+	return d.matrixRows(name, vals, bits, rows, func(row []int32, packed []byte) { numerics.UnpackBits(packed, bits, 0, row) })
+}
+
+// matrixRows calls f for each row of the weight tensor name: the row's slice of vals
+// and the DRAM bytes from the row's start (rows of bits-bit values padded to a byte).
+func (d *Device) matrixRows(name string, vals []int32, bits, rows int, f func(row []int32, packed []byte)) error {
 	t, ok := d.tensors[name]
 	if !ok {
-		return 0, 0, 0, fmt.Errorf("program has no tensor %s", name)
+		return fmt.Errorf("program has no tensor %s", name)
 	}
-	layer := d.net.Layers[d.prog.Tensors[t].Layer]
-	rows = layer.Out.C
-	if name == layer.Name+".b" {
-		rows = 1
+	if rows == 0 || len(vals)%rows != 0 {
+		return fmt.Errorf("tensor %s: %d values do not form %d rows", name, len(vals), rows)
 	}
-	if rows == 0 || n%rows != 0 {
-		return 0, 0, 0, fmt.Errorf("tensor %s: %d values do not form %d rows", name, n, rows)
+	cols := len(vals) / rows
+	pitch := (cols*bits + 7) / 8
+	tn := d.prog.Tensors[t]
+	if int64(rows*pitch) > tn.Bytes {
+		return fmt.Errorf("tensor %s: %d rows of %d %d-bit values do not fit its %d bytes", name, rows, cols, bits, tn.Bytes)
 	}
-	return t, rows, n / rows, nil
+	for r := range rows {
+		f(vals[r*cols:(r+1)*cols], d.dram[tn.Addr+uint64(r*pitch):])
+	}
+	return nil
+}
+
+// writeRunning stores batch normalisation layer i's running statistics in its DRAM
+// tensor: per channel the mean, then the variance, as int32.
+func (d *Device) writeRunning(i int, mean, vr []int32) error {
+	t, ok := d.tensors[d.net.Layers[i].Name+".running"]
+	if !ok {
+		return fmt.Errorf("program has no running statistics of layer %s", d.net.Layers[i].Name)
+	}
+	s := d.dram[d.prog.Tensors[t].Addr:]
+	for j := range mean {
+		writeAcc(s, int64(2*j), mean[j])
+		writeAcc(s, int64(2*j+1), vr[j])
+	}
+	return nil
+}
+
+func (d *Device) readRunning(i int, mean, vr []int32) {
+	s := d.dram[d.prog.Tensors[d.tensors[d.net.Layers[i].Name+".running"]].Addr:]
+	for j := range mean {
+		mean[j], vr[j] = readAcc(s, int64(2*j)), readAcc(s, int64(2*j+1))
+	}
 }
 
 // LoadBatch writes a step's input (int8 in [example][channel][row][column] order, with
-// scale 2^exp) and labels into DRAM.
+// scale 2^exp; token ids for a network that embeds them) and labels into DRAM.
 func (d *Device) LoadBatch(x []int8, exp int, labels []int32) error {
 	in := d.prog.Tensors[d.tensors["input"]]
 	if int64(len(x)) != in.Bytes {
@@ -261,37 +421,59 @@ func (d *Device) OnIssue(e sim.Event) {
 	if d.err != nil {
 		return
 	}
-	if err := d.exec(e.Instr); err != nil {
-		d.err = fmt.Errorf("instruction %d (%s, layer %d, %s): %w", e.Index, e.Instr.Op, e.Instr.Layer, e.Instr.Phase, err)
+	in := e.Instr
+	if err := d.exec[e.Index](d, in); err != nil {
+		d.err = fmt.Errorf("instruction %d (%s): %w", e.Index, describe(d.net, in), err)
+		return
+	}
+	if d.AfterExec != nil {
+		var out []byte
+		switch {
+		case in.Op == kernels.OpLoad:
+			out = d.slot(in.A)
+		case in.Op == kernels.OpStore && !in.Gather:
+			out = d.dram[in.Addr : in.Addr+uint64((in.Rows-1)*in.Stride+in.RowBytes)]
+		case in.C.Bytes > 0:
+			out = d.slot(in.C)
+		}
+		d.AfterExec(in, out)
 	}
 }
 
 // OnComplete implements Hook.
 func (d *Device) OnComplete(sim.Event) {}
 
+// Program is the program the device executes.
+func (d *Device) Program() *kernels.Program { return d.prog }
+
 // Err is the first failure of the run, if any.
 func (d *Device) Err() error { return d.err }
 
-func (d *Device) exec(in *kernels.Instr) error {
-	switch in.Op {
-	case kernels.OpLoad, kernels.OpStore:
-		return d.dma(in)
-	}
-	if in.Fn == nil && !(in.Op == kernels.OpVector && in.VOp == kernels.VControl) {
-		return errors.New("no functional descriptor: compile with Options.Functional")
-	}
-	if in.Op == kernels.OpGEMM {
-		return d.gemm(in)
-	}
-	return d.vector(in)
-}
-
 func (d *Device) dma(in *kernels.Instr) error {
-	if in.Gather {
-		return errors.New("gathers (embedding lookups) are not executed functionally")
-	}
 	s := d.sram[in.A.Buffer][in.A.Offset:in.A.End()]
-	for r := int64(0); r < in.Rows; r++ {
+	if in.Gather {
+		t := d.prog.Tensors[in.Tensor]
+		f := in.Fn
+		idx := d.sram[f.Index.Buffer][f.Index.Offset:f.Index.End()]
+		if int64(len(idx)) != in.Rows {
+			return fmt.Errorf("gather of %d rows with %d indices", in.Rows, len(idx))
+		}
+		for r := range in.Rows {
+			a := t.Addr + uint64(int64(idx[r])*in.Stride)
+			if a+uint64(in.RowBytes) > t.Addr+uint64(t.Bytes) {
+				return fmt.Errorf("gather index %d is outside %s", idx[r], t.Name)
+			}
+			m := d.dram[a : a+uint64(in.RowBytes)]
+			row := s[r*in.RowBytes : (r+1)*in.RowBytes]
+			if in.Op == kernels.OpLoad {
+				copy(row, m)
+			} else {
+				copy(m, row)
+			}
+		}
+		return nil
+	}
+	for r := range in.Rows {
 		a := in.Addr + uint64(r*in.Stride)
 		m := d.dram[a : a+uint64(in.RowBytes)]
 		row := s[r*in.RowBytes : (r+1)*in.RowBytes]
@@ -304,275 +486,35 @@ func (d *Device) dma(in *kernels.Instr) error {
 	return nil
 }
 
-// geom is a GEMM layer seen as a convolution (a linear layer: a 1x1 image of In.Elems
-// channels), with the device's padding rule: causal convolutions pad only on the left.
-type geom struct {
-	cin, h, w, cout, ho, wo, kh, kw, s, padT, padL int64
-}
-
-func layerGeom(l *models.Layer) geom {
-	if l.Kind == models.Linear {
-		return geom{cin: l.In.Elems(), h: 1, w: 1, cout: int64(l.Out.C), ho: 1, wo: 1, kh: 1, kw: 1, s: 1}
-	}
-	g := geom{cin: int64(l.In.C), h: int64(l.In.H), w: int64(l.In.W), cout: int64(l.Out.C), ho: int64(l.Out.H), wo: int64(l.Out.W),
-		kh: int64(l.KernelH), kw: int64(l.KernelW), s: int64(max(l.Stride, 1)), padT: int64(l.Padding), padL: int64(l.Padding)}
-	if l.Causal {
-		g.padT, g.padL = 0, g.kw-1
-	}
-	return g
-}
-
-// actAt reads an int8 element of an activation box held in slot s at (n, c, h, w); w
-// spans the tensor's full width wFull.
-func actAt(s []byte, b kernels.Box, wFull, n, c, h, w int64) int64 {
-	i := (((n-b.N0)*(b.C1-b.C0)+(c-b.C0))*(b.H1-b.H0)+(h-b.H0))*wFull + w
-	return int64(int8(s[i]))
-}
-
-func setAct(s []byte, b kernels.Box, wFull, n, c, h, w int64, v int8) {
-	i := (((n-b.N0)*(b.C1-b.C0)+(c-b.C0))*(b.H1-b.H0)+(h-b.H0))*wFull + w
-	s[i] = byte(v)
-}
-
-// matRows unpacks the rows of a matrix box held in slot s (bits wide) into vals, row
-// by row (cols = C1-C0 values per row).
-func matRows(s []byte, b kernels.Box, bits int, vals []int32) {
-	first := b.C0 * int64(bits) / 8
-	rowBytes := (b.C1*int64(bits)+7)/8 - first
-	off := int(b.C0*int64(bits) - 8*first)
-	cols := b.C1 - b.C0
-	for r := int64(0); r < b.N1-b.N0; r++ {
-		numerics.UnpackBits(s[r*rowBytes:], bits, off, vals[r*cols:(r+1)*cols])
-	}
-}
-
-func packRows(s []byte, b kernels.Box, bits int, vals []int32) {
-	first := b.C0 * int64(bits) / 8
-	rowBytes := (b.C1*int64(bits)+7)/8 - first
-	off := int(b.C0*int64(bits) - 8*first)
-	cols := b.C1 - b.C0
-	for r := int64(0); r < b.N1-b.N0; r++ {
-		numerics.PackBitsAt(vals[r*cols:(r+1)*cols], bits, s[r*rowBytes:], off)
-	}
-}
-
-func (d *Device) slot(o kernels.Operand) []byte { return d.sram[o.Buffer][o.Offset:o.End()] }
-
-func (d *Device) ints(n int64) []int32 {
-	if int64(cap(d.scratchValue)) < n {
-		d.scratchValue = make([]int32, n)
-	}
-	return d.scratchValue[:n]
-}
-
-func readAcc(s []byte, i int64) int32 { return int32(binary.LittleEndian.Uint32(s[4*i:])) }
-func writeAcc(s []byte, i int64, v int32) {
-	binary.LittleEndian.PutUint32(s[4*i:], uint32(v))
-}
-
-// spatial decodes a flattened output-position index into (image, row, column).
-func spatial(idx, h, w int64) (n, r, c int64) { return idx / (h * w), idx % (h * w) / w, idx % w }
-
-func (d *Device) gemm(in *kernels.Instr) error {
-	if in.Format != kernels.FormatInt {
-		return errors.New("float GEMMs are not executed functionally")
-	}
-	l := &d.net.Layers[in.Layer]
-	g := layerGeom(l)
-	f := in.Fn
-	w := d.weights[in.Layer]
-	bits := d.state.Layers[w].Bits
-	a, b, c := d.slot(in.A), d.slot(in.B), d.slot(in.C)
-	khkw := g.kh * g.kw
-	M, N, K := in.M, in.N, in.K
-	// Operand B unpacked once: weights are a matrix box; errors an activation box.
-	var bw []int32
-	if in.Phase != models.BackwardWeight {
-		bw = d.ints((f.B.N1 - f.B.N0) * (f.B.C1 - f.B.C0))
-		matRows(b, f.B, bits, bw)
-	}
-	bcols := f.B.C1 - f.B.C0
-	for mi := range M {
-		for ni := range N {
-			var sum int64
-			switch in.Phase {
-			case models.Forward:
-				img, oh, ow := spatial(f.M.Lo+mi, g.ho, g.wo)
-				co := f.N.Lo + ni
-				for ki := range K {
-					kk := f.K.Lo + ki
-					ci, r := kk/khkw, kk%khkw
-					ih, iw := oh*g.s-g.padT+r/g.kw, ow*g.s-g.padL+r%g.kw
-					if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
-						continue
-					}
-					x := actAt(a, f.A, g.w, img, ci, ih, iw)
-					sum += x * int64(bw[(co-f.B.N0)*bcols+kk-f.B.C0])
-				}
-			case models.BackwardData:
-				img, ih, iw := spatial(f.M.Lo+mi, g.h, g.w)
-				ci := f.N.Lo + ni
-				if f.A.Empty() {
-					break
-				}
-				for ki := range K {
-					kk := f.K.Lo + ki
-					co, r := kk/khkw, kk%khkw
-					th, tw := ih+g.padT-r/g.kw, iw+g.padL-r%g.kw
-					if th < 0 || tw < 0 || th%g.s != 0 || tw%g.s != 0 {
-						continue
-					}
-					oh, ow := th/g.s, tw/g.s
-					if oh >= g.ho || ow >= g.wo {
-						continue
-					}
-					e := actAt(a, f.A, g.wo, img, co, oh, ow)
-					sum += e * int64(bw[(co-f.B.N0)*bcols+ci*khkw+r-f.B.C0])
-				}
-			default: // backward-weight: A = input, B = output error
-				kk := f.M.Lo + mi
-				ci, r := kk/khkw, kk%khkw
-				co := f.N.Lo + ni
-				for ki := range K {
-					img, oh, ow := spatial(f.K.Lo+ki, g.ho, g.wo)
-					ih, iw := oh*g.s-g.padT+r/g.kw, ow*g.s-g.padL+r%g.kw
-					if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
-						continue
-					}
-					x := actAt(a, f.A, g.w, img, ci, ih, iw)
-					e := actAt(b, f.B, g.wo, img, co, oh, ow)
-					sum += x * e
-				}
-			}
-			if in.Accumulate {
-				sum += int64(readAcc(c, mi*N+ni))
-			}
-			writeAcc(c, mi*N+ni, int32(numerics.Saturate(sum, 32)))
-		}
-	}
-	return nil
-}
-
-// inExp is the exponent of layer i's input.
-func (d *Device) inExp(i int) (int, error) {
-	for j := i - 1; j >= 0; j-- {
-		if d.actSet[j] {
-			return d.actExp[j], nil
-		}
-		k := d.net.Layers[j].Kind
-		if k != models.Flatten && !(k == models.ReLU && j > 0 && d.weights[j-1] >= 0) {
-			return 0, fmt.Errorf("the output exponent of layer %d is not known yet", j)
-		}
-	}
-	return d.inputExp, nil
-}
-
-// outErrExp is the exponent of the error of layer i's output.
-func (d *Device) outErrExp(i int) (int, error) {
-	for j := i; j < len(d.net.Layers); j++ {
-		if d.errSet[j] {
-			return d.errExp[j], nil
-		}
-		if j+1 >= len(d.net.Layers) || d.net.Layers[j+1].Kind != models.Flatten {
-			break
-		}
-	}
-	return 0, fmt.Errorf("the error exponent of layer %d's output is not known yet", i)
-}
-
-// fusedReLU reports whether layer i+1 is a ReLU folded into layer i's requantisation.
-func (d *Device) fusedReLU(i int) bool {
-	return i+1 < len(d.net.Layers) && d.net.Layers[i+1].Kind == models.ReLU && d.weights[i] >= 0
-}
-
-func (d *Device) vector(in *kernels.Instr) error {
-	i := int(in.Layer)
-	switch in.VOp {
-	case kernels.VRequant:
-		return d.requant(in, i)
-	case kernels.VReLU:
-		return d.relu(in, i)
-	case kernels.VMaxPool:
-		return d.maxPool(in, i)
-	case kernels.VMaxPoolBackward:
-		return d.maxPoolBackward(in, i)
-	case kernels.VReLUBackward:
-		return d.reluBackward(in, i)
-	case kernels.VSoftmaxXent:
-		return d.loss(in, i)
-	case kernels.VBiasGrad:
-		return d.biasGrad(in)
-	case kernels.VGradStat:
-		w := d.weights[i]
-		c := d.slot(in.A)
-		for j := range in.Elems {
-			g := int64(readAcc(c, j))
-			d.gradAbs[w] += uint64(max(g, -g))
-		}
-		return nil
-	case kernels.VControl:
-		w := d.weights[i]
-		L := d.state.Layers[w]
-		sh := numerics.UpdateShift(d.state.LR, d.gradExp[w], L.WExp)
-		d.gavg[w] = numerics.Gavg(d.gradAbs[w], len(L.W), d.state.LR.Mant, sh)
-		return nil
-	case kernels.VUpdate:
-		return d.update(in, i)
-	case kernels.VConvert:
-		return d.convert(in, i)
-	}
-	return fmt.Errorf("vector op %s is not executed functionally", in.VOp)
-}
-
-// captureGrad records gradient element idx of weight layer w.
-func (d *Device) captureGrad(w int, idx int64, g int32, exp int) {
-	if d.grads[w] == nil {
-		d.grads[w] = make([]int32, len(d.state.Layers[w].W))
-	}
-	d.grads[w][idx] = g
-	d.gradExp[w] = exp
-}
-
-// captureErr copies an error box just written (the box of layer i's output error in
-// slot s) into the layer's full error record.
-func (d *Device) captureErr(i int, s []byte, b kernels.Box, width int64) {
-	l := &d.net.Layers[i]
-	c, h := int64(l.Out.C), int64(l.Out.H)
-	if width != int64(l.Out.W) {
-		// A flattened view: the error of a vector layer; index it as C x 1 x 1.
-		c, h = l.Out.Elems(), 1
-	}
-	if d.errs[i] == nil {
-		d.errs[i] = make([]int8, int64(d.prog.Batch)*c*h*width)
-	}
-	for n := b.N0; n < b.N1; n++ {
-		for ch := b.C0; ch < b.C1; ch++ {
-			for r := b.H0; r < b.H1; r++ {
-				for x := range width {
-					d.errs[i][((n*c+ch)*h+r)*width+x] = int8(actAt(s, b, width, n, ch, r, x))
-				}
-			}
-		}
-	}
-}
-
 // Finish ends the step: the delayed scales take this step's maxima, conversions change
-// the layers' steps, and the weights are read back from DRAM. It returns the state
-// the next step starts from.
+// the layers' steps, and the weights and running statistics are read back from DRAM.
+// It returns the state the next step starts from.
 func (d *Device) Finish() (*numerics.IntState, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
 	st := d.state
-	for i := range d.net.Layers {
-		if d.fwdSeen[i] {
-			st.Fwd[i] = numerics.ScaleReg{Exp: d.fwdAcc[i] + numerics.ShiftFor(d.fwdMax[i], 8), Set: true}
+	commit := func(r *numerics.ScaleReg, t scaleTrack) {
+		if t.seen {
+			*r = numerics.ScaleReg{Exp: t.acc + numerics.ShiftFor(t.max, 8), Set: true}
 		}
-		if d.bwdSeen[i] {
-			st.Bwd[i] = numerics.ScaleReg{Exp: d.bwdAcc[i] + numerics.ShiftFor(d.bwdMax[i], 8), Set: true}
+	}
+	for i := range d.net.Layers {
+		commit(&st.Fwd[i], d.fwd[i])
+		commit(&st.Bwd[i], d.bwd[i])
+		commit(&st.Res[i], d.res[i])
+		for k, t := range d.inner[i] {
+			commit(&st.Inner[i][k], t)
 		}
 	}
 	for i, l := range d.net.Layers {
+		if l.Kind == models.BatchNorm {
+			r := &st.Running[i]
+			if reg := d.regs[i]; reg.runUpdated {
+				r.Set, r.Exp = reg.runNext.Set, reg.runNext.Exp
+			}
+			d.readRunning(i, r.Mean, r.Var)
+		}
 		w := d.weights[i]
 		if w < 0 {
 			continue
@@ -583,11 +525,11 @@ func (d *Device) Finish() (*numerics.IntState, error) {
 			L.BExp -= to - L.Bits
 			L.Bits = to
 		}
-		if err := d.readMatrix(l.Name+".w", L.W, L.Bits); err != nil {
+		if err := d.readMatrix(l.Name+".w", L.W, L.Bits, paramRows(&l)); err != nil {
 			return nil, err
 		}
-		if l.Bias {
-			if err := d.readMatrix(l.Name+".b", L.B, L.Bits); err != nil {
+		if l.BiasParams() > 0 {
+			if err := d.readMatrix(l.Name+".b", L.B, L.Bits, 1); err != nil {
 				return nil, err
 			}
 		}
@@ -613,17 +555,38 @@ func (d *Device) Activation(i int) (vals []int8, exp int, ok bool) {
 }
 
 // OutputError returns the error of layer i's output as the step computed it, in
-// [image][channel][row][column] order, and its exponent.
+// [image][channel][row][column] order, and its exponent: the error the step wrote, or,
+// where the next layer handed its own error through unchanged, that one (ok is false
+// where no error of layer i's output was needed).
 func (d *Device) OutputError(i int) (vals []int8, exp int, ok bool) {
-	if d.errs[i] == nil || !d.errSet[i] {
-		return nil, 0, false
+	if d.errs[i] != nil && d.errSet[i] {
+		return d.errs[i], d.errExp[i], true
 	}
-	return d.errs[i], d.errExp[i], true
+	if i+1 < len(d.net.Layers) && d.passesError(i+1) {
+		return d.OutputError(i + 1)
+	}
+	return nil, 0, false
 }
 
 // Gradient returns weight layer w's gradient accumulators (canonical order) and their
-// exponent.
-func (d *Device) Gradient(w int) ([]int32, int) { return d.grads[w], d.gradExp[w] }
+// exponent. A layer whose gradient has segments of different scales (attention's
+// projections) gives every value at the finest exponent, brought there exactly
+// (saturating at int32), as the trainer reports it.
+func (d *Device) Gradient(w int) ([]int32, int) {
+	g := &d.grad[w]
+	if g.grad == nil {
+		return nil, 0
+	}
+	e := g.exp[0]
+	for _, x := range g.exp {
+		e = min(e, x)
+	}
+	out := make([]int32, len(g.grad))
+	for k, v := range g.grad {
+		out[k] = int32(numerics.Saturate(numerics.RoundShift(int64(v), e-g.exp[k]), 32))
+	}
+	return out, e
+}
 
 // Gavg returns each weight layer's controller statistic (zero where it did not run).
 func (d *Device) Gavg() []float64 { return append([]float64(nil), d.gavg...) }

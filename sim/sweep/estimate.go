@@ -2,7 +2,10 @@ package sweep
 
 import (
 	"fmt"
+	"io"
+	"math"
 	"sort"
+	"strings"
 
 	"github.com/rctsim/rctsim/train/numerics"
 )
@@ -143,4 +146,94 @@ func (e *estimator) point(k int) float64 {
 	}
 	bursts := traffic * (params + burstsPerAct*size[1]*float64(batch))
 	return steps * (secondsPerPoint + secondsPerBurst*bursts)
+}
+
+// maxShardTable bounds the shards --check lists one line each.
+const maxShardTable = 64
+
+// WriteCheck prints what `rctsim sweep --check` reports: the spec's size and columns,
+// its estimated simulation time, and with a shard each shard's share (points, model
+// and method mix, estimate and deviation), so that an imbalance shows before a sweep
+// is submitted.
+func (spec *Spec) WriteCheck(w io.Writer, shard Shard) error {
+	total := spec.Len()
+	fmt.Fprintf(w, "%s: %d points (shard %s: %d), %d columns\n", spec.File, total, shard, shard.Len(total), len(spec.Columns()))
+	fmt.Fprintf(w, "swept profile keys: %s\n", strings.Join(spec.ProfileColumns(), ", "))
+	if shard.Count <= 1 {
+		var secs float64
+		for k := range total {
+			secs += spec.Estimate(k)
+		}
+		fmt.Fprintf(w, "estimated simulation time: %s on one core (a rough estimate from each point's model size, method, batch and plan)\n", seconds(secs))
+		return nil
+	}
+	if shard.Count > MaxEstimatedShards {
+		var secs float64
+		for k := range shard.Points(total) {
+			secs += spec.Estimate(k)
+		}
+		fmt.Fprintf(w, "shard %s: %d points, estimated %s on one core\n", shard, shard.Len(total), seconds(secs))
+		return nil
+	}
+	ests, err := spec.EstimateShards(shard.Count)
+	if err != nil {
+		return err
+	}
+	var sum, lo, hi float64
+	lo = math.Inf(1)
+	for _, se := range ests {
+		sum += se.Seconds
+		lo, hi = min(lo, se.Seconds), max(hi, se.Seconds)
+	}
+	mean := sum / float64(len(ests))
+	fmt.Fprintf(w, "estimated simulation time: %s on one core in all, %s per shard on average (a rough estimate from each point's model size, method, batch and plan)\n", seconds(sum), seconds(mean))
+	spread := 0.0
+	if lo > 0 {
+		spread = 100 * (hi/lo - 1)
+	}
+	fmt.Fprintf(w, "shards: %d, the costliest %.1f%% above the cheapest\n", shard.Count, spread)
+	show := func(se ShardEstimate) {
+		var mix []string
+		if len(spec.Models) > 1 {
+			for _, m := range spec.Models {
+				mix = append(mix, fmt.Sprintf("%s %d", m, se.Models[m]))
+			}
+		}
+		if len(spec.Methods) > 1 {
+			for _, m := range spec.Methods {
+				mix = append(mix, fmt.Sprintf("%s %d", m, se.Methods[m.String()]))
+			}
+		}
+		mark := ""
+		if se.Shard == shard {
+			mark = "  <- --shard"
+		}
+		dev := 0.0
+		if mean > 0 {
+			dev = math.Round(1000*(se.Seconds/mean-1))/10 + 0 // + 0: no "-0.0%"
+		}
+		fmt.Fprintf(w, "  shard %-9s %6d points %9s %+7.1f%%  %s%s\n", se.Shard, se.Points, seconds(se.Seconds), dev, strings.Join(mix, ", "), mark)
+	}
+	if len(ests) <= maxShardTable {
+		for _, se := range ests {
+			show(se)
+		}
+	} else {
+		show(ests[shard.Index])
+	}
+	return nil
+}
+
+// seconds prints an estimated time for a person.
+func seconds(s float64) string {
+	switch {
+	case s < 10:
+		return fmt.Sprintf("%.2f s", s)
+	case s < 60:
+		return fmt.Sprintf("%.1f s", s)
+	case s < 3600:
+		return fmt.Sprintf("%.1f min", s/60)
+	default:
+		return fmt.Sprintf("%.1f h", s/3600)
+	}
 }

@@ -55,6 +55,9 @@ func Write(w io.Writer, p *kernels.Program) error {
 		if in.Fn != nil {
 			f := in.Fn
 			fmt.Fprintf(bw, " fn=%s;%s;%s;%s;%s;%s", f.M, f.N, f.K, f.A, f.B, f.C)
+			if f.Extended() {
+				fmt.Fprintf(bw, ";%d;%s;%d:%d:%d", f.Group, f.Role, f.Index.Buffer, f.Index.Offset, f.Index.Bytes)
+			}
 		}
 		bw.WriteString(" deps=")
 		for j, d := range in.Deps {
@@ -357,7 +360,7 @@ func (pr *programReader) instr(fs []string, cols []int) error {
 	switch op {
 	case kernels.OpGEMM:
 		optional = []string{"conv", "fn"}
-	case kernels.OpVector:
+	default: // vector ops, and loads and stores that gather by indices
 		optional = []string{"fn"}
 	}
 	if extra := len(fs) - 4 - len(keys) - 1; extra > 0 {
@@ -495,11 +498,11 @@ func (pr *programReader) conv(v string, col int) (hw.Conv, error) {
 }
 
 // funcDesc reads M;N;K;A;B;C: three tiles of 8 integers and three boxes of 6, each
-// colon-separated.
+// colon-separated; then, optionally, ;group;role;buffer:offset:bytes.
 func (pr *programReader) funcDesc(v string, col int) (*kernels.FuncDesc, error) {
 	parts := strings.Split(v, ";")
-	if len(parts) != 6 {
-		return nil, pr.errAt(col, "fn", "want M;N;K;A;B;C, got %q", v)
+	if len(parts) != 6 && len(parts) != 9 {
+		return nil, pr.errAt(col, "fn", "want M;N;K;A;B;C or M;N;K;A;B;C;group;role;index, got %q", v)
 	}
 	ints := func(s string, n int) ([]int64, error) {
 		fs := strings.Split(s, ":")
@@ -530,6 +533,27 @@ func (pr *programReader) funcDesc(v string, col int) (*kernels.FuncDesc, error) 
 			return nil, err
 		}
 		*b = kernels.Box{N0: x[0], N1: x[1], C0: x[2], C1: x[3], H0: x[4], H1: x[5]}
+	}
+	if len(parts) == 9 {
+		g, err := ints(parts[6], 1)
+		if err != nil {
+			return nil, err
+		}
+		f.Group = g[0]
+		if f.Role, err = kernels.ParseRole(parts[7]); err != nil {
+			return nil, pr.errAt(col, "fn", "%v", err)
+		}
+		x, err := ints(parts[8], 3)
+		if err != nil {
+			return nil, err
+		}
+		if x[0] > 1<<20 {
+			return nil, pr.errAt(col, "fn", "buffer %d in %q", x[0], parts[8])
+		}
+		f.Index = kernels.SRAMRef{Buffer: int(x[0]), Offset: x[1], Bytes: x[2]}
+		if !f.Extended() {
+			return nil, pr.errAt(col, "fn", "the group, role and index of %q are all zero: write M;N;K;A;B;C", v)
+		}
 	}
 	return f, nil
 }

@@ -70,6 +70,39 @@ func TestProgramRoundTrip(t *testing.T) {
 	}
 }
 
+// TestFunctionalProgramRoundTrip round-trips a transformer compiled for functional
+// execution, whose descriptors carry groups, roles and gather indices.
+func TestFunctionalProgramRoundTrip(t *testing.T) {
+	p, err := hw.LoadFS(configs.FS, configs.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := kernels.Compile(models.Transformer(), p, kernels.Options{Method: numerics.RCT, Batch: 1, Functional: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, second bytes.Buffer
+	if err := Write(&first, prog); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(first.String(), ";scores;") || !strings.Contains(first.String(), "gather=true") {
+		t.Fatal("the dump lacks the extended descriptors")
+	}
+	back, err := Read(bytes.NewReader(first.Bytes()), "step.prog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	Write(&second, back)
+	if !bytes.Equal(first.Bytes(), second.Bytes()) {
+		t.Fatal("the dump changes when read and written again")
+	}
+	for i := range prog.Instrs {
+		if a, b := prog.Instrs[i].Fn, back.Instrs[i].Fn; (a == nil) != (b == nil) || (a != nil && *a != *b) {
+			t.Fatalf("instruction %d: descriptor %+v read back as %+v", i, a, b)
+		}
+	}
+}
+
 func TestReadProgramErrors(t *testing.T) {
 	_, prog := compileLeNet(t, numerics.RCT)
 	var good bytes.Buffer

@@ -28,6 +28,35 @@ type IntState struct {
 	// exponent of its output's next requantisation, of its input error's, and of its
 	// output error after a residual error is added.
 	Fwd, Bwd, Res []ScaleReg
+	// Inner holds, per network layer, the delayed scales of the tensors inside a
+	// composite layer (an attention layer's Q, K, V, context, and the errors between its
+	// backward products, in the order of the Attn* constants); nil for other layers.
+	Inner [][]ScaleReg
+	// Running holds batch normalisation's running statistics per network layer (the
+	// zero value for other layers).
+	Running []RunningStats
+}
+
+// The delayed scales inside an attention layer (IntState.Inner): Q, K and V, the
+// context, the context's error, the scores' error and [dQ dK dV] as one tensor.
+const (
+	AttnScaleQ = iota
+	AttnScaleK
+	AttnScaleV
+	AttnScaleO
+	AttnScaleDO
+	AttnScaleDS
+	AttnScaleDQKV
+	AttnScales
+)
+
+// RunningStats are one batch normalisation layer's running statistics: per channel
+// the mean in units of 2^Exp and the biased variance in units of 2^(2*Exp), as int32
+// (see RunningFracBits); Set is false until a training step has set them.
+type RunningStats struct {
+	Set       bool
+	Exp       int
+	Mean, Var []int32
 }
 
 // IntLayer is one weight layer's integer parameters: Bits-wide integers with steps
@@ -68,6 +97,20 @@ func (s *IntState) Clone() *IntState {
 	c.Fwd = append([]ScaleReg(nil), s.Fwd...)
 	c.Bwd = append([]ScaleReg(nil), s.Bwd...)
 	c.Res = append([]ScaleReg(nil), s.Res...)
+	if s.Inner != nil {
+		c.Inner = make([][]ScaleReg, len(s.Inner))
+		for i, in := range s.Inner {
+			c.Inner[i] = append([]ScaleReg(nil), in...)
+		}
+	}
+	if s.Running != nil {
+		c.Running = make([]RunningStats, len(s.Running))
+		for i, r := range s.Running {
+			r.Mean = append([]int32(nil), r.Mean...)
+			r.Var = append([]int32(nil), r.Var...)
+			c.Running[i] = r
+		}
+	}
 	return &c
 }
 

@@ -1,0 +1,42 @@
+package kernels
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// TestFunctionalDescriptorsChangeNothingElse compiles every model with and without
+// Options.Functional: the programs must be the same instruction for instruction (so
+// timing and energy cannot differ), and the functional one must describe every GEMM,
+// every vector instruction but the controller's decision, and every gather.
+func TestFunctionalDescriptorsChangeNothingElse(t *testing.T) {
+	p := defaultProfile(t)
+	for _, model := range models.Names() {
+		if model == "mobilenetv2" {
+			continue // mobilenetv2_32 has its layers
+		}
+		net, _ := models.ByName(model)
+		opt := Options{Method: numerics.RCT, Batch: 2, Plan: numerics.Plan{Control: true}}
+		plain := compile(t, p, net, opt)
+		opt.Functional = true
+		fn := compile(t, p, net, opt)
+		if len(plain.Instrs) != len(fn.Instrs) || !reflect.DeepEqual(plain.Tensors, fn.Tensors) || plain.Footprint != fn.Footprint {
+			t.Fatalf("%s: %d instructions without descriptors, %d with, or different tensors", model, len(plain.Instrs), len(fn.Instrs))
+		}
+		for i := range fn.Instrs {
+			a, b := plain.Instrs[i], fn.Instrs[i]
+			d := b.Fn
+			b.Fn = nil
+			if a.Fn != nil || !reflect.DeepEqual(a, b) {
+				t.Fatalf("%s: instruction %d differs with descriptors:\n%+v\n%+v", model, i, a, b)
+			}
+			described := b.Op == OpGEMM || (b.Op == OpVector && b.VOp != VControl) || b.Gather
+			if described && d == nil {
+				t.Errorf("%s: instruction %d (%s %s, layer %d, %s) has no descriptor", model, i, b.Op, b.VOp, b.Layer, b.Phase)
+			}
+		}
+	}
+}
