@@ -685,7 +685,7 @@ func (c *compiler) control() error {
 		return nil
 	}
 	for _, i := range c.net.WeightLayers() {
-		if c.opt.Plan.Control {
+		if c.opt.Plan.Control && c.num.upd[i].Weights > 0 { // frozen weights have no statistic
 			c.beginKernel(i, models.PrecisionControl)
 			c.vector(VControl, 1, nil, nil, nil)
 		}

@@ -53,7 +53,8 @@ type intNet struct {
 	attns  []*attnInt
 	sat    Saturations
 	// onGrad, when set, observes each weight layer's gradient accumulators just before
-	// the update (for tests and diagnostics): the weights' and the biases' segments.
+	// the update (for tests and diagnostics): the weights' and the biases' segments the
+	// update changes (cut by the update mask).
 	onGrad func(layer int, w, b []gradSeg)
 	// niti, when set, makes the update NITI's (niti.go); noQAS drops RCT's
 	// quantization-aware scaling (sparse.go).
@@ -317,14 +318,14 @@ func (in *intNet) requant64(acc []int64, accExp int, relu bool, s *scaleState, o
 	return e
 }
 
-// update hands weight layer i's gradient segments to the observer, if any, and
-// applies the integer update.
+// update applies the integer update to what the update mask changes, and hands those
+// gradient segments (none for frozen tensors) to the observer, if any.
 func (in *intNet) update(nl *netLayer, i, step int, w, b []gradSeg, stats []LayerStats) {
+	L := &in.st.Layers[nl.weight]
+	w, b, nw := in.p.maskGrads(i, len(L.W), w, b)
 	if in.onGrad != nil {
 		in.onGrad(nl.weight, w, b)
 	}
-	L := &in.st.Layers[nl.weight]
-	w, b, nw := in.p.maskGrads(i, len(L.W), w, b)
 	if in.niti != nil {
 		in.sat.Weights += int64(in.niti.update(L, w, b))
 	} else {

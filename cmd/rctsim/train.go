@@ -89,7 +89,7 @@ func runCompare(c *command, e *env, args []string) error {
 	registerFormats(fs, &f.formats, "png,svg,pdf")
 	fs.deprecated("figures", "formats")
 	fs.StringVar(&f.fidelity, "fidelity", "exact", "DRAM simulation: exact or fast (see rctsim help sim)")
-	fs.IntVar(&f.DeviceSteps, "device-steps", 2, "run the first `k` RCT steps functionally on the simulated chip and check them bit for bit against the host (0: skip)")
+	fs.IntVar(&f.DeviceSteps, "device-steps", 2, "run the first `k` steps of every integer method (rct, niti, with their masks) functionally on the simulated chip and check them bit for bit against the host (0: skip)")
 	if err := fs.parse(args, 0); err != nil {
 		return err
 	}

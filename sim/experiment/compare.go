@@ -110,8 +110,19 @@ func Compare(ctx context.Context, net *models.Network, data *train.Split, datase
 		res.Methods = append(res.Methods, *row)
 		runs[row.Method] = run
 	}
-	if runs[string(numerics.RCT)] != nil && o.DeviceSteps > 0 {
-		res.DeviceCheck = checkDevice(net, data, o, obs)
+	if o.DeviceSteps > 0 {
+		// Every integer method (and mask) runs functionally on the chip too; the first
+		// (RCT's, when compared) is the headline check.
+		for _, m := range o.Methods {
+			if !m.Method.Integer() {
+				continue
+			}
+			dc := checkDevice(net, data, o, m, obs)
+			res.DeviceChecks = append(res.DeviceChecks, *dc)
+			if res.DeviceCheck == nil || m.String() == string(numerics.RCT) {
+				res.DeviceCheck = dc
+			}
+		}
 	}
 	if rct, qat := runs[string(numerics.RCT)], runs[string(numerics.QAT)]; rct != nil && qat != nil {
 		s := sim.CompareRCTPaper(rct, qat)
@@ -236,18 +247,20 @@ func writeTimeline(path string, prof *hw.Profile, net *models.Network, opts kern
 	return fileio.WriteFile(path, tl.WriteCSV)
 }
 
-// checkDevice runs the first RCT steps functionally on the simulated chip and compares
-// them with the host's, with the run's own seed and batches. It runs for every model:
-// the instructions the device executes are those of the compiled steps, and one it
-// cannot execute fails the check with its name (Steps counts the steps that ran).
-func checkDevice(net *models.Network, data *train.Split, o *CompareOptions, obs Observer) *DeviceCheck {
-	dc := &DeviceCheck{Method: string(numerics.RCT)}
-	cfg, err := o.Config(numerics.RCT)
+// checkDevice runs the first steps of an integer variant (RCT, NITI, with their update
+// masks) functionally on the simulated chip and compares them with the host's, with
+// the run's own seed and batches. It runs for every model: the instructions the device
+// executes are those of the compiled steps, and one it cannot execute fails the check
+// with its name (Steps counts the steps that ran).
+func checkDevice(net *models.Network, data *train.Split, o *CompareOptions, v numerics.Variant, obs Observer) *DeviceCheck {
+	dc := &DeviceCheck{Method: v.String()}
+	to := o.variantOptions(v)
+	cfg, err := to.Config(v.Method)
 	if err != nil {
 		dc.Detail = "not run: " + err.Error()
 		return dc
 	}
-	obs.logf("checking %d RCT steps functionally on the simulated %s\n", o.DeviceSteps, o.Profile.Name)
+	obs.logf("checking %d %s steps functionally on the simulated %s\n", o.DeviceSteps, v, o.Profile.Name)
 	batches := train.NewBatcher(data.Train.Len(), cfg.Batch, cfg.Seed, true).Epoch(0)
 	r, err := devcheck.Run(net, o.Profile, cfg, data.Train, batches, o.DeviceSteps)
 	if err != nil {

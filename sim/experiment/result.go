@@ -30,6 +30,9 @@ type Result struct {
 	Methods     []MethodResult       `json:"methods"`
 	Savings     *sim.RCTPaperSavings `json:"savings_rct_vs_qat,omitempty"`
 	DeviceCheck *DeviceCheck         `json:"device_check,omitempty"`
+	// DeviceChecks are the device checks of every integer method compared (RCT, NITI,
+	// their update masks), DeviceCheck being RCT's (or the first's).
+	DeviceChecks []DeviceCheck `json:"device_checks,omitempty"`
 	// Settings are what the comparison ran with; nil in files written before rctsim
 	// recorded them.
 	Settings *Settings `json:"settings,omitempty"`
@@ -185,12 +188,26 @@ func (r *Result) WriteTable(w io.Writer) error {
 			100*s.GEMMEnergy.Fraction, 100*s.ParameterMemory.Fraction, 100*s.ParameterMovement.Fraction)
 	}
 	var err error
-	if d := r.DeviceCheck; d != nil && d.Steps == 0 {
-		_, err = fmt.Fprintf(w, "device check (%s): %s\n", d.Method, d.Detail)
-	} else if d != nil {
-		_, err = fmt.Fprintf(w, "device check (%s, %d steps functionally on the chip): bit-exact %v\n", d.Method, d.Steps, d.BitExact)
+	for _, d := range r.AllDeviceChecks() {
+		if d.Steps == 0 {
+			_, err = fmt.Fprintf(w, "device check (%s): %s\n", d.Method, d.Detail)
+		} else {
+			_, err = fmt.Fprintf(w, "device check (%s, %d steps functionally on the chip): bit-exact %v\n", d.Method, d.Steps, d.BitExact)
+		}
 	}
 	return err
+}
+
+// AllDeviceChecks are the checks to report: every integer method's, or the one check of
+// a file written before there were several.
+func (r *Result) AllDeviceChecks() []DeviceCheck {
+	if len(r.DeviceChecks) > 0 {
+		return r.DeviceChecks
+	}
+	if r.DeviceCheck != nil {
+		return []DeviceCheck{*r.DeviceCheck}
+	}
+	return nil
 }
 
 // WriteReport writes report.md: the headline table, the RCT paper's figures with the
@@ -224,10 +241,12 @@ func (r *Result) WriteReport(w io.Writer) error {
 		row("parameter movement energy", "pJ", s.ParameterMovement, "about 50%")
 	}
 	var err error
-	if d := r.DeviceCheck; d != nil && d.Steps == 0 {
-		_, err = fmt.Fprintf(w, "\nDevice check (%s): %s.\n", d.Method, d.Detail)
-	} else if d != nil {
-		_, err = fmt.Fprintf(w, "\nDevice check: the first %d %s steps ran functionally on the simulated chip; bit-exact with the host: %v. %s\n", d.Steps, d.Method, d.BitExact, d.Detail)
+	for _, d := range r.AllDeviceChecks() {
+		if d.Steps == 0 {
+			_, err = fmt.Fprintf(w, "\nDevice check (%s): %s.\n", d.Method, d.Detail)
+		} else {
+			_, err = fmt.Fprintf(w, "\nDevice check: the first %d %s steps ran functionally on the simulated chip; bit-exact with the host: %v. %s\n", d.Steps, d.Method, d.BitExact, d.Detail)
+		}
 	}
 	return err
 }
