@@ -9,8 +9,10 @@
 // output, as the backward pass reads it, is stored in E5M2 (the loss error included).
 // GEMMs multiply FP8 operands exactly and accumulate wider (float64 here, fp32 on the
 // chip); the element-wise work between them (ReLU, pooling, the softmax, the
-// normalisations' arithmetic) is float, on values read from FP8. Attention's products
-// of activations with activations (scores, context) stay float, as under QAT.
+// normalisations' arithmetic) is float, on values read from FP8. The tensors inside an
+// attention layer (Q, K, V, the probabilities, the context) stay float, as the
+// products of activations with activations do under QAT; the chip stores them in 8
+// bits (ARCHITECTURE.md says what that leaves out).
 //
 // Scaling: each tensor has a per-tensor power-of-two scale 2^e, the largest that keeps
 // its amax within the format (numerics.FP8Format.FP8ScaleExp), so nothing saturates
