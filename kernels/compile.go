@@ -205,7 +205,7 @@ func resolveUpdate(net *models.Network, u numerics.Update) ([]numerics.LayerUpda
 	if len(wl) == 0 {
 		return out, len(net.Layers), nil
 	}
-	ups, first, err := numerics.ResolveUpdate(u, UpdateTargets(net), net.Name)
+	ups, first, err := numerics.ResolveUpdate(u, updateTargets(net), net.Name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -215,8 +215,8 @@ func resolveUpdate(net *models.Network, u numerics.Update) ([]numerics.LayerUpda
 	return out, wl[first], nil
 }
 
-// UpdateTargets describes net's weight layers for numerics.ResolveUpdate.
-func UpdateTargets(net *models.Network) []numerics.UpdateTarget {
+// updateTargets describes net's weight layers for numerics.ResolveUpdate.
+func updateTargets(net *models.Network) []numerics.UpdateTarget {
 	var out []numerics.UpdateTarget
 	for _, i := range net.WeightLayers() {
 		l := &net.Layers[i]
