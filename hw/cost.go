@@ -347,6 +347,15 @@ func (t *CostTable) peAreaUM2(m *MACArraySpec) float64 {
 		switch format {
 		case "fp32":
 			area += l.FP32MultUM2*rate + l.FP32AddUM2
+		case "fp8":
+			// A multiplier of 4-bit significands (E4M3's, with the hidden bit; E5M2's are
+			// narrower) against fp16's 11-bit ones: area grows with the significand
+			// product, 16/121 of fp16's. Products accumulate in fp32, in the adder of
+			// the chip's other float mode when it has one.
+			area += l.FP16MultUM2 * 16 / 121 * rate
+			if len(floats) == 1 {
+				area += l.FP32AddUM2
+			}
 		default: // fp16, bf16
 			area += l.FP16MultUM2*rate + l.FP32AddUM2 // products accumulate in fp32
 		}

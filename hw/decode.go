@@ -204,7 +204,7 @@ func defaultTrainFloat(modes []MACMode) string {
 		if m.Float == "fp32" {
 			return "fp32"
 		}
-		if m.IsFloat() && floatWidth[m.Float] > floatWidth[best] {
+		if m.IsFloat() && m.Float != "fp8" && floatWidth[m.Float] > floatWidth[best] {
 			best = m.Float
 		}
 	}

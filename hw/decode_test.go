@@ -140,7 +140,7 @@ var badCases = []badCase{
 	{name: "missing timing", old: "tRCD           = \"18ns\"\n", new: "", key: "dram.tRCD", lineOf: "[dram]", msg: "required"},
 	{name: "bad timing unit", old: `tRCD           = "18ns"`, new: `tRCD           = "18 sec"`, key: "dram.tRCD", msg: "invalid timing"},
 	{name: "float mode with bits", old: `float                 = "fp16"`, new: "float                 = \"fp16\"\nweight_bits = 16", key: "mac_array.modes[1].weight_bits", lineOf: "weight_bits = 16", msg: "float mode"},
-	{name: "unknown float", old: `float                 = "fp16"`, new: `float                 = "fp8"`, key: "mac_array.modes[1].float", msg: `got "fp8"`},
+	{name: "unknown float", old: `float                 = "fp16"`, new: `float                 = "fp4"`, key: "mac_array.modes[1].float", msg: `got "fp4"`},
 	{name: "duplicate mode", old: `float                 = "fp16"`, new: "weight_bits = 8\nact_bits = 8", key: "mac_array.modes[1]", lineOf: "[[mac_array.modes]]\nweight_bits = 8", msg: "duplicate mode 8x8"},
 	{name: "bad packing", old: "macs_per_pe_per_cycle = 1\n", new: "macs_per_pe_per_cycle = 2.5\n", key: "mac_array.modes[0].macs_per_pe_per_cycle", msg: "got 2.5"},
 	{name: "NaN energy", old: "energy_per_mac_pj     = 0.3", new: "energy_per_mac_pj     = nan", key: "mac_array.modes[0].energy_per_mac_pj", msg: "got NaN"},

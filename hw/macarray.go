@@ -118,8 +118,14 @@ func (e *UnsupportedModeError) Error() string {
 // Is reports whether target is ErrUnsupportedMode.
 func (e *UnsupportedModeError) Is(target error) bool { return target == ErrUnsupportedMode }
 
-// floatWidth orders float formats by width; fp16 and bf16 both widen to fp32.
-var floatWidth = map[string]int{"fp16": 16, "bf16": 16, "fp32": 32}
+// floatWidth orders float formats by width; fp16 and bf16 both widen to fp32. fp8 (the
+// E4M3 and E5M2 operands of FP8 training, one mode for both) widens to nothing: a
+// product of 8-bit floats on 16-bit float units is another method, so a chip without
+// an fp8 mode refuses it.
+var floatWidth = map[string]int{"fp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
+
+// FloatFormats lists the float formats a MAC mode may name.
+var FloatFormats = []string{"fp32", "fp16", "bf16", "fp8"}
 
 // IntMode returns the mode an integer product of weightBits x actBits runs in: the
 // supported integer mode at least that wide on both operands with the fewest operand
@@ -154,11 +160,11 @@ func narrowerOrCheaper(a, b MACMode) bool {
 }
 
 // FloatMode returns the mode a float product of format runs in: that format, or the next
-// wider one the chip has (fp16 and bf16 widen to fp32).
+// wider one the chip has (fp16 and bf16 widen to fp32); fp8 runs only on an fp8 mode.
 func (p *Profile) FloatMode(format string) (MACMode, error) {
 	want, ok := floatWidth[format]
 	if !ok {
-		return MACMode{}, fmt.Errorf("unknown float format %q (want fp32, fp16 or bf16)", format)
+		return MACMode{}, fmt.Errorf("unknown float format %q (want fp32, fp16, bf16 or fp8)", format)
 	}
 	best := -1
 	for i, mode := range p.MACArray.Modes {
@@ -166,7 +172,7 @@ func (p *Profile) FloatMode(format string) (MACMode, error) {
 			continue
 		}
 		w := floatWidth[mode.Float]
-		if w < want || (w == want && mode.Float != format) {
+		if w < want || (w == want && mode.Float != format) || (format == "fp8" && mode.Float != "fp8") {
 			continue
 		}
 		if best < 0 || w < floatWidth[p.MACArray.Modes[best].Float] {

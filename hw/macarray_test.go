@@ -49,3 +49,40 @@ func TestUnsupportedModeIs(t *testing.T) {
 		})
 	}
 }
+
+// TestFP8Mode: fp8 runs only on an fp8 mode (never widened to fp16), narrower
+// requests never land on it, and QAT and FP32 never train in it.
+func TestFP8Mode(t *testing.T) {
+	def := loadDefault(t)
+	m, err := def.FloatMode("fp8")
+	if err != nil || m.Float != "fp8" || m.MACsPerPEPerCycle != 1 {
+		t.Fatalf("default's fp8 mode: %v, %v", m, err)
+	}
+	if m, _ := def.FloatMode("fp16"); m.Float != "fp16" {
+		t.Errorf("fp16 runs in %s", m.Float)
+	}
+	lnpu, err := LoadFS(configs.FS, "lnpu.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lnpu.FloatMode("fp8"); !errors.Is(err, ErrUnsupportedMode) || !strings.Contains(err.Error(), "fp8") {
+		t.Errorf("fp8 on an fp16 chip: %v", err)
+	}
+	if e := def.Vector.OpEnergy(8, "fp8"); e != def.Vector.OpEnergyPJ.FP16 {
+		t.Errorf("fp8 element-wise op costs %v, want fp16's", e)
+	}
+	// A chip with fp8 alone trains QAT and FP32 in nothing; naming fp8 is an error.
+	base := strings.Replace(string(mustRead(t, "default.toml")), `train_float      = "fp32"`, `train_float      = "fp8"`, 1)
+	if _, err := Decode(strings.NewReader(base), "fp8.toml"); err == nil || !strings.Contains(err.Error(), "train_float") {
+		t.Errorf("train_float fp8: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := configs.FS.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

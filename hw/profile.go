@@ -102,7 +102,8 @@ type NoCSpec struct {
 // MACMode is one operand mode a PE supports: an integer weight-bits x activation-bits
 // pair, or a float format.
 type MACMode struct {
-	// Float is "fp32", "fp16" or "bf16" for a float mode, empty for an integer one.
+	// Float is "fp32", "fp16", "bf16" or "fp8" for a float mode, empty for an integer
+	// one. fp8 multiplies E4M3 and E5M2 operands alike, accumulating in fp32.
 	Float      string `toml:"float"`
 	WeightBits int    `toml:"weight_bits"`
 	ActBits    int    `toml:"act_bits"`

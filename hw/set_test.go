@@ -214,8 +214,8 @@ func TestKeyPaths(t *testing.T) {
 			t.Errorf("untagged field listed: %s", k)
 		}
 	}
-	// 4 top + 7 array (+ 6 spad + 4 noc) + 8 modes x 5 + 9 per buffer + 48 dram + 3+6 vector + 2 dma.
-	if want := 4 + 7 + 6 + 4 + 8*5 + 9 + 48 + 9 + 2; len(paths) != want {
+	// 4 top + 7 array (+ 6 spad + 4 noc) + 9 modes x 5 + 9 per buffer + 48 dram + 3+6 vector + 2 dma.
+	if want := 4 + 7 + 6 + 4 + 9*5 + 9 + 48 + 9 + 2; len(paths) != want {
 		t.Errorf("%d paths, want %d:\n%s", len(paths), want, strings.Join(paths, "\n"))
 	}
 }

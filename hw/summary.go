@@ -67,7 +67,8 @@ func (d *DRAMSpec) PeakBytesPerSecond() float64 {
 
 // OpEnergy returns the energy in pJ of one vector-lane operation on one element.
 //
-// For float != "" ("fp32", "fp16", "bf16") it is that format's energy; a format left at
+// For float != "" ("fp32", "fp16", "bf16", "fp8") it is that format's energy; fp8 costs
+// fp16's (its element-wise work runs in fp16 lanes); a format left at
 // 0 widens as the MAC array does (bf16 to fp16 to fp32, fp16 to fp32), and an unknown
 // format costs fp32, the widest. Otherwise bits is an integer width rounded up to a
 // listed one: <= 8 is int8, <= 16 is int16 (int32 if int16 is 0), <= 32 is int32, and a
@@ -86,7 +87,8 @@ func (v *VectorSpec) OpEnergy(bits int, float string) float64 {
 	case "":
 	case "bf16":
 		return firstPositive(e.BF16, e.FP16, e.FP32)
-	case "fp16":
+	case "fp16", "fp8":
+		// fp8 element-wise work runs in the vector unit's fp16 lanes.
 		return firstPositive(e.FP16, e.FP32)
 	default:
 		return e.FP32

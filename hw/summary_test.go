@@ -14,7 +14,7 @@ func TestSummaryDefault(t *testing.T) {
 	s := p.Summary()
 	want := ProfileSummary{
 		Name: "default", Rows: 16, Cols: 16, Dataflow: OutputStationary, Clock: 800e6,
-		Modes:    []string{"2x2", "4x4", "4x8", "8x8", "16x8", "16x16", "fp16", "fp32"},
+		Modes:    []string{"2x2", "4x4", "4x8", "8x8", "16x8", "16x16", "fp16", "fp8", "fp32"},
 		PeakMode: "8x8", PeakGOPS: 409.6,
 		SRAMBytes: 512 << 10, SRAMBuffers: 1,
 		DRAMKind: "LPDDR4-3200", DRAMPeakGBps: 12.8,

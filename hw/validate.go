@@ -131,7 +131,7 @@ func (p *Profile) validateMAC(c *checker) {
 			if _, ok := floatWidth[mode.Float]; ok {
 				floats[mode.Float] = true
 			} else {
-				c.add(key+".float", `must be "fp32", "fp16" or "bf16" (got %q)`, mode.Float)
+				c.add(key+".float", `must be "fp32", "fp16", "bf16" or "fp8" (got %q)`, mode.Float)
 			}
 			if mode.WeightBits != 0 {
 				c.add(key+".weight_bits", "must be absent for a float mode (got %d)", mode.WeightBits)
@@ -173,15 +173,18 @@ func (p *Profile) validateMAC(c *checker) {
 		c.add("mac_array.accumulator_bits", "must be 16, 24, 32, 48 or 64, or at least the widest product (%d bits) (got %d)", maxProduct, acc)
 	}
 
+	// QAT and FP32 train in a 16- or 32-bit float: an fp8 mode serves FP8 training only.
+	hasFP8 := floats["fp8"]
+	delete(floats, "fp8")
 	switch tf := m.TrainFloat; {
-	case len(floats) == 0 && p.HasFloat():
+	case len(floats) == 0 && p.HasFloat() && !hasFP8:
 		// Only unknown float formats: already reported on their modes.
 	case len(floats) == 0 && tf != "":
-		c.add("mac_array.train_float", "the chip has no float mode, so it must be empty (got %q)", tf)
+		c.add("mac_array.train_float", "the chip has no fp32, fp16 or bf16 mode, so it must be empty (got %q)", tf)
 	case len(floats) > 0 && tf == "":
 		c.add("mac_array.train_float", "must name the float mode QAT and FP32 training run in (one of %s)", strings.Join(sortedKeys(floats), ", "))
 	case tf != "" && !floats[tf]:
-		c.add("mac_array.train_float", "must be one of the chip's float modes %s (got %q)", strings.Join(sortedKeys(floats), ", "), tf)
+		c.add("mac_array.train_float", "must be one of the chip's fp32, fp16 and bf16 modes %s (got %q)", strings.Join(sortedKeys(floats), ", "), tf)
 	}
 }
 
@@ -346,9 +349,10 @@ func (p *Profile) validateVector(c *checker) {
 	// A chip with float MACs runs float element-wise work too; fp32 is needed even on an
 	// fp16-only chip because the QAT master weights are fp32. bf16 may be 0: it falls
 	// back to fp16, then fp32 (see OpEnergy).
+	// fp8 element-wise work (FP8 training's requantisation) runs at fp16's cost.
 	hasFP16 := false
 	for _, m := range p.MACArray.Modes {
-		hasFP16 = hasFP16 || m.Float == "fp16"
+		hasFP16 = hasFP16 || m.Float == "fp16" || m.Float == "fp8"
 	}
 	if p.HasFloat() {
 		c.positive("vector.op_energy_pj.fp32", e.FP32)

@@ -313,7 +313,7 @@ func (c *compiler) backwardAttention(i, cur int) (int, error) {
 
 	qkv := a.projection(c.inputOf(i), s.qkv, 3*a.d, 0)
 	next := cur
-	if c.net.NeedsBackwardData(i) {
+	if c.needsDX(i) {
 		if err := c.backwardData(i, qkv, a.dQKV, c.errView(1-cur, a.d, 1, a.t)); err != nil {
 			return cur, err
 		}

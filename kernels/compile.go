@@ -34,6 +34,11 @@ type Options struct {
 	// whose tiles or chunks would exceed it fails with ErrTooLarge before they are
 	// built.
 	MaxInstrs int
+	// Update is the update mask (the zero value updates every parameter): frozen
+	// parameters keep no optimizer state and get no backward-weight pass, the backward
+	// pass ends at the first layer that updates anything, and only the layers after
+	// such a layer propagate errors (see sparse.go).
+	Update numerics.Update
 }
 
 // DefaultMaxInstrs is the default of Options.MaxInstrs: about a GiB of instructions in
@@ -83,8 +88,13 @@ type stepNumerics struct {
 	wBits    []int  // per network layer: bits of the weight copy the GEMMs read (0: no weights)
 	capBits  []int  // per network layer: bits the weight tensor is allocated for
 	nextBits []int  // per network layer: bits after this step's precision control
-	master   bool   // fp32 master copy (QAT)
+	master   bool   // fp32 master copy (QAT, FP8)
 	momentum bool
+	acc      bool // an int16 update buffer per parameter (NITI)
+	// upd is each network layer's update (numerics.Full for layers without weights);
+	// firstUpd the first weight layer that updates anything.
+	upd      []numerics.LayerUpdate
+	firstUpd int
 	actBits  int // activations as stored in DRAM
 	errBits  int // errors as stored in DRAM
 	accBits  int // GEMM accumulators
@@ -118,12 +128,32 @@ func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (stepNu
 	}
 	n := stepNumerics{momentum: !opt.NoMomentum, accBits: prof.MACArray.AccumulatorBits}
 	var err error
+	if n.upd, n.firstUpd, err = resolveUpdate(net, opt.Update); err != nil {
+		return n, err
+	}
 	switch opt.Method {
-	case numerics.RCT:
+	case numerics.RCT, numerics.NITI:
 		n.float = FormatInt
 		n.actBits, n.errBits = 8, 8
-		n.momentum = false // RCT's update lands directly on the integer grid
+		n.momentum = false // the integer update lands directly on the integer grid
 		if n.wBits, err = perLayer(opt.Plan.Bits, 8, "plan"); err != nil {
+			return n, err
+		}
+		if opt.Method == numerics.NITI {
+			n.acc = true
+			for _, i := range wl {
+				if n.wBits[i] != numerics.NITIBits {
+					return n, fmt.Errorf("method niti trains int8 weights: the plan gives layer %s %d bits", net.Layers[i].Name, n.wBits[i])
+				}
+			}
+		}
+	case numerics.FP8:
+		// E4M3 weight copies, activations and E5M2 errors in 8 bits; fp32 masters,
+		// momentum and accumulation.
+		n.float = FormatFP8
+		n.actBits, n.errBits, n.accBits = 8, 8, 32
+		n.master = true
+		if n.wBits, err = perLayer(nil, 8, "plan"); err != nil {
 			return n, err
 		}
 	case numerics.QAT, numerics.FP32:
@@ -162,6 +192,38 @@ func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (stepNu
 		n.capBits[i] = max(n.wBits[i], n.nextBits[i])
 	}
 	return n, nil
+}
+
+// resolveUpdate is the update of every network layer under mask u and the first
+// weight layer that updates anything.
+func resolveUpdate(net *models.Network, u numerics.Update) ([]numerics.LayerUpdate, int, error) {
+	wl := net.WeightLayers()
+	out := make([]numerics.LayerUpdate, len(net.Layers))
+	for i := range out {
+		out[i] = numerics.Full
+	}
+	if len(wl) == 0 {
+		return out, len(net.Layers), nil
+	}
+	ups, first, err := numerics.ResolveUpdate(u, updateTargets(net), net.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	for j, i := range wl {
+		out[i] = ups[j]
+	}
+	return out, wl[first], nil
+}
+
+// updateTargets describes net's weight layers for numerics.ResolveUpdate.
+func updateTargets(net *models.Network) []numerics.UpdateTarget {
+	var out []numerics.UpdateTarget
+	for _, i := range net.WeightLayers() {
+		l := &net.Layers[i]
+		out = append(out, numerics.UpdateTarget{Name: l.Name, Kind: string(l.Kind),
+			Channels: (l.Kind == models.Linear || l.Kind == models.Conv2D) && l.NumGroups() == 1, Bias: l.BiasParams() > 0})
+	}
+	return out
 }
 
 // Compile lowers one training step (or, with ForwardOnly, one inference pass) of net
@@ -205,10 +267,7 @@ func Compile(net *models.Network, prof *hw.Profile, opt Options) (*Program, erro
 	if c.err != nil {
 		return nil, wrap(c.err)
 	}
-	for i := range c.prog.Tensors {
-		t := &c.prog.Tensors[i]
-		c.prog.Footprint[t.Class] += t.Bytes
-	}
+	c.prog.Footprint = c.prog.ComputeFootprint()
 	return c.prog, nil
 }
 
@@ -448,7 +507,14 @@ func (c *compiler) allocateTensors() {
 		// The last layer's output is not needed after the loss, but it is stored anyway:
 		// the loss pass reads it.
 		c.out[i].c, c.out[i].h, c.out[i].w = int64(l.Out.C), int64(l.Out.H), int64(l.Out.W)
-		maxErr = max(maxErr, l.Out.Elems(), l.In.Elems())
+		// The error buffers hold the errors of the layers the backward pass visits:
+		// their outputs', and their inputs' where they propagate.
+		if i >= n.firstUpd {
+			maxErr = max(maxErr, l.Out.Elems())
+		}
+		if c.needsDX(i) {
+			maxErr = max(maxErr, l.In.Elems())
+		}
 		if l.HasWeights() {
 			c.allocateParams(i)
 		}
@@ -507,8 +573,12 @@ func paramShape(l *models.Layer) (rows, cols int64) {
 
 // allocateParams lays out a weight layer's parameters: the weights as the GEMMs (or the
 // vector unit) read them, and what the update reads and writes. Every kind's weights
-// and bias are treated alike: b-bit integers updated in place for RCT, an fp32 master
-// copy (and momentum) behind a b-bit copy for QAT, fp32 (and momentum) for FP32.
+// and bias are treated alike: b-bit integers updated in place for RCT, int8 integers
+// and an int16 update buffer for NITI, an fp32 master copy (and momentum) behind a
+// b-bit copy for QAT and an E4M3 copy for FP8, fp32 (and momentum) for FP32. Under an
+// update mask only what is updated has state: a frozen tensor is its copy alone, and
+// a layer updating a fraction of its channels keeps masters, momentum and buffers for
+// those rows only.
 func (c *compiler) allocateParams(i int) {
 	l := &c.net.Layers[i]
 	cout, k := paramShape(l)
@@ -528,18 +598,22 @@ func (c *compiler) allocateParams(i int) {
 	add := func(list *[]paramState, m mat2, class TensorClass, load, store bool) {
 		*list = append(*list, paramState{m: m, class: class, load: load, store: store})
 	}
+	u := n.upd[i]
 	for _, bias := range []bool{false, true} {
-		if bias && nb == 0 {
+		if bias && (nb == 0 || !u.Bias) || !bias && u.Weights == 0 {
 			continue
 		}
-		list, rows, cols, quant, suffix := &c.state[i], cout, k, w, ""
+		list, rows, cols, quant, suffix := &c.state[i], int64(u.UpdatedRows(int(cout))), k, w, ""
 		if bias {
 			list, rows, cols, quant, suffix = &c.bstate[i], 1, nb, b, "b"
 		}
 		switch c.opt.Method {
 		case numerics.RCT:
 			add(list, quant, ClassWeights, true, true)
-		case numerics.QAT:
+		case numerics.NITI:
+			add(list, quant, ClassWeights, true, true)
+			add(list, c.newMat(name+".acc_"+suffix+"w", ClassOptimizerState, i, rows, cols, numerics.NITIAccBits, numerics.NITIAccBits), ClassOptimizerState, true, true)
+		case numerics.QAT, numerics.FP8:
 			add(list, c.newMat(name+".master_"+suffix+"w", ClassMasterWeights, i, rows, cols, 32, 32), ClassMasterWeights, true, true)
 			if n.momentum {
 				add(list, c.newMat(name+".momentum_"+suffix+"w", ClassOptimizerState, i, rows, cols, 32, 32), ClassOptimizerState, true, true)

@@ -94,6 +94,8 @@ func TestFootprint(t *testing.T) {
 		{numerics.RCT, params, 0, 0, true, false},
 		{numerics.QAT, params, 4 * params, 4 * params, true, true},
 		{numerics.FP32, 4 * params, 0, 4 * params, true, true},
+		{numerics.NITI, params, 0, 2 * params, true, false}, // int16 update buffers
+		{numerics.FP8, params, 4 * params, 4 * params, true, false},
 	}
 	for _, c := range cases {
 		prog := compile(t, p, net, Options{Method: c.method, Batch: 10})

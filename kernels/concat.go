@@ -49,7 +49,7 @@ func (c *compiler) backwardConcat(i int, dy, dx act4) error {
 		ins: []streamIn{slice(0)}, out: streamIn{v: kept, class: ClassErrors, bits: bits}, elemsPerUnit: hw}); err != nil {
 		return err
 	}
-	if !c.net.NeedsBackwardData(i) {
+	if !c.needsDX(i) {
 		return nil
 	}
 	c.beginKernel(i, models.BackwardData) // a second pass, with buffers of its own

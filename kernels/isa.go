@@ -119,10 +119,12 @@ const (
 	FormatFP32
 	FormatFP16
 	FormatBF16
+	// FormatFP8 is FP8 training's 8-bit floats (E4M3 and E5M2 on one MAC mode).
+	FormatFP8
 	NumFormats
 )
 
-var formatNames = [...]string{"int", "fp32", "fp16", "bf16"}
+var formatNames = [...]string{"int", "fp32", "fp16", "bf16", "fp8"}
 
 func (f Format) String() string {
 	if f < NumFormats {
@@ -131,14 +133,14 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
-// ParseFormat reads "int", "fp32", "fp16" or "bf16".
+// ParseFormat reads "int", "fp32", "fp16", "bf16" or "fp8".
 func ParseFormat(s string) (Format, error) {
 	for i, n := range formatNames {
 		if n == s {
 			return Format(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown number format %q (want int, fp32, fp16 or bf16)", s)
+	return 0, fmt.Errorf("unknown number format %q (want int, fp32, fp16, bf16 or fp8)", s)
 }
 
 // Bits returns the width of a float format (0 for FormatInt).
@@ -148,6 +150,8 @@ func (f Format) Bits() int {
 		return 32
 	case FormatFP16, FormatBF16:
 		return 16
+	case FormatFP8:
+		return 8
 	}
 	return 0
 }
@@ -177,7 +181,8 @@ const (
 	VUpdate
 	// VBiasGrad reduces an error tile over positions into bias gradients.
 	VBiasGrad
-	// VGradStat accumulates mean(|lr*g|) for the precision controller.
+	// VGradStat accumulates a statistic of gradient accumulators: mean(|lr*g|) for
+	// RCT's precision controller, max |g| for NITI's next normalisation shift.
 	VGradStat
 	// VControl is the controller's per-layer decision (a handful of scalar operations).
 	VControl
@@ -236,6 +241,19 @@ const (
 	// scores, dS = P*(dP - sum(dP*P)) scaled by 1/sqrt(dh), reading the saved
 	// probabilities as its second operand, requantised.
 	VSoftmaxBackward
+
+	// NITI's update (numerics.UpdateNITI), three passes over a tile.
+
+	// VNITIAccumulate normalises gradient accumulators (A) to mu bits with
+	// pseudo-stochastic rounding and subtracts them from the int16 update buffer (B,
+	// written back to C).
+	VNITIAccumulate
+	// VNITICarry adds the buffer's (A) whole grid steps to the int8 weights (B, written
+	// back to C), saturating.
+	VNITICarry
+	// VNITIRemainder leaves in the buffer (A, written back to C) what is below half a
+	// grid step.
+	VNITIRemainder
 	NumVectorOps
 )
 
@@ -243,7 +261,7 @@ var vectorOpNames = [...]string{"requant", "relu", "relu_bwd", "maxpool", "maxpo
 	"softmax_xent", "update", "bias_grad", "grad_stat", "control", "convert", "add", "copy",
 	"norm_stats", "norm_scale", "norm_apply", "norm_grad_stats", "norm_bwd",
 	"layernorm_apply", "layernorm_wgrad", "layernorm_dgrad_stats", "layernorm_bwd",
-	"softmax", "softmax_causal", "softmax_bwd"}
+	"softmax", "softmax_causal", "softmax_bwd", "niti_accumulate", "niti_carry", "niti_remainder"}
 
 func (v VectorOp) String() string {
 	if v < NumVectorOps {
@@ -405,6 +423,12 @@ func (v VectorOp) OpsPerElement() int64 {
 		return 8 // VSoftmax and the mask's select
 	case VSoftmaxBackward:
 		return 8 // dP*P, row sum, subtract, multiply by P, scale, round, saturate, max-track
+	case VNITIAccumulate:
+		return 5 // shift, compare the halves of the discarded bits (the rounding), clip, subtract, saturate
+	case VNITICarry:
+		return 3 // round-shift, add, saturate
+	case VNITIRemainder:
+		return 2 // round-shift, subtract
 	}
 	return 1
 }

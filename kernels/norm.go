@@ -297,7 +297,7 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 	x := streamIn{v: view(c.inputOf(i), ch, h, w, int64(c.num.actBits/8)), class: ClassActivations, bits: c.num.actBits}
 	ins := []streamIn{dy, x}
 	dx := c.errView(1-cur, ch, h, w)
-	needDX := c.net.NeedsBackwardData(i)
+	needDX := c.needsDX(i)
 	saved := c.side[i].stats
 	accBytes := int64(c.num.accBits / 8)
 	ni, nc, nr, err := c.planBatchNormChunks("batch normalisation backward", h, ch, func(ni, nc, nr int64) [numRoles]int64 {
@@ -510,7 +510,7 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 	x := streamIn{v: view(c.inputOf(i), ch, h, w, int64(c.num.actBits/8)), class: ClassActivations, bits: c.num.actBits}
 	ins := []streamIn{dy, x}
 	dx := c.errView(1-cur, ch, h, w)
-	needDX := c.net.NeedsBackwardData(i)
+	needDX := c.needsDX(i)
 	prs, pbits := c.normParams(i, 0, ch)
 	accBytes := int64(c.num.accBits / 8)
 	stats := c.side[i].stats

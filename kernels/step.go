@@ -23,8 +23,8 @@ func (c *compiler) step() error {
 	if err := c.layerErr(last, models.Forward, c.loss()); err != nil {
 		return err
 	}
-	first := c.net.WeightLayers()[0]
-	cur := 0 // errs[cur] holds the error of the current layer's output
+	first := c.num.firstUpd // the backward pass ends at the first layer that updates anything
+	cur := 0                // errs[cur] holds the error of the current layer's output
 	// chained: errs[cur] holds a part of that error, from the next layer, which reads
 	// this layer's output; false when the next layer is a branch reading another output
 	// (the error then comes only from the layers that saved a part in skips).
@@ -53,7 +53,7 @@ func (c *compiler) step() error {
 		}
 		cur = next
 		chained = c.net.InputOf(i) == i-1
-		if !chained && c.net.NeedsBackwardData(i) {
+		if !chained && c.needsDX(i) {
 			// A branch: the error of its input belongs to layer Source; keep it for then.
 			if err := c.keepBranchError(i, cur); err != nil {
 				return c.layerErr(i, models.BackwardData, err)
@@ -341,6 +341,9 @@ func (c *compiler) backward(i, cur int) (int, error) {
 		if i != c.net.WeightLayers()[0] {
 			return cur, fmt.Errorf("an embedding must be the network's first weight layer")
 		}
+		if c.num.upd[i].Frozen() {
+			return cur, nil
+		}
 		return cur, c.backwardEmbedding(i, dy)
 	case models.Add:
 		// The error passes unchanged to the previous layer; a copy waits for layer From.
@@ -356,6 +359,9 @@ func (c *compiler) backward(i, cur int) (int, error) {
 		return other, c.backwardConcat(i, dy, dx)
 	case models.PosEmbedding:
 		// The error passes unchanged; the table's gradient is its sum over the batch.
+		if c.num.upd[i].Frozen() {
+			return cur, nil
+		}
 		return cur, c.backwardPosEmbedding(i, dy)
 	case models.BatchNorm:
 		return c.backwardBatchNorm(i, cur)
@@ -382,7 +388,7 @@ func (c *compiler) backward(i, cur int) (int, error) {
 	}
 	next := cur
 	p := c.convOf(i)
-	if c.net.NeedsBackwardData(i) {
+	if c.needsDX(i) {
 		if err := c.backwardData(i, p, dy, dx); err != nil {
 			return cur, err
 		}
@@ -446,10 +452,24 @@ func (c *compiler) backwardData(i int, p convGEMM, dyAny, dxAny act4) error {
 // its output (dyAny, viewed in the product's shape) and applies the update to the rows
 // of the layer's parameters the product owns, fused into the GEMM's epilogue.
 func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
+	u := c.num.upd[i]
+	if u.Weights == 0 {
+		// Frozen weights: no gradient GEMM; a bias that learns sums the error alone.
+		if len(c.bstate[i]) > 0 {
+			return c.backwardBias(i, p, dyAny)
+		}
+		return nil
+	}
 	c.beginKernel(i, models.BackwardWeight)
 	c.role = p.role
 	g, x := p.g, p.x
 	cinG, coutG := p.perGroup()
+	// A layer updating a fraction of its filters computes their gradients alone; its
+	// bias, updated whole, then sums the error in a pass of its own.
+	partial := u.Weights < 1
+	if partial {
+		coutG = int64(u.UpdatedRows(int(coutG)))
+	}
 	dy := view(dyAny, g.cout, g.ho, g.wo, int64(c.num.errBits/8))
 	states := c.state[i]
 	accBytes := int64(c.num.accBits / 8)
@@ -501,7 +521,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 				}
 				e.pairs = append(e.pairs, c.newPair(roleOutputs, most))
 			}
-			if bs := c.bstate[i]; len(bs) > 0 {
+			if bs := c.bstate[i]; len(bs) > 0 && !partial {
 				biasGrad = c.newSlot(roleOutputs, g.cout*accBytes)
 				for _, st := range bs {
 					biasSlots = append(biasSlots, c.newSlot(roleOutputs, biasRegion(st).bytes()))
@@ -536,7 +556,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 			c.updateCompute(states, rs, acc, slots, &FuncDesc{M: exportTile(m), N: exportTile(n), B: stateBox(m, n), Group: m.grp, Role: p.role}, true)
 		},
 	}
-	if bs := c.bstate[i]; len(bs) > 0 {
+	if bs := c.bstate[i]; len(bs) > 0 && !partial {
 		k.extraOutputs = g.cout * accBytes
 		for _, st := range bs {
 			k.extraOutputs += biasRegion(st).bytes()
@@ -553,6 +573,9 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 	}
 	if err := c.emitGEMM(k); err != nil {
 		return err
+	}
+	if partial && len(c.bstate[i]) > 0 {
+		return c.backwardBias(i, p, dyAny)
 	}
 	if bs := c.bstate[i]; len(bs) > 0 {
 		c.phase = models.Update
@@ -619,6 +642,17 @@ func (c *compiler) updateCompute(states []paramState, rs []region, grad *operand
 	case numerics.RCT:
 		c.fn = fn
 		c.vector(VUpdate, elems, grad, slots[0], slots[0])
+	case numerics.NITI:
+		// The largest |g| sets the next step's shift; then the three passes of
+		// numerics.UpdateNITI over the buffer (slots[1]) and the weights (slots[0]).
+		c.fn = fn
+		c.vector(VGradStat, elems, grad, nil, nil)
+		c.fn = fn
+		c.vector(VNITIAccumulate, elems, grad, slots[1], slots[1])
+		c.fn = fn
+		c.vector(VNITICarry, elems, slots[1], slots[0], slots[0])
+		c.fn = fn
+		c.vector(VNITIRemainder, elems, slots[1], nil, slots[1])
 	case numerics.FP32:
 		src := grad
 		if len(slots) > 1 { // momentum: v = mu*v + g, then w -= lr*v
@@ -626,7 +660,7 @@ func (c *compiler) updateCompute(states []paramState, rs []region, grad *operand
 			src = slots[1]
 		}
 		c.vector(VUpdate, elems, src, slots[0], slots[0])
-	case numerics.QAT:
+	case numerics.QAT, numerics.FP8:
 		src := grad
 		if len(slots) > 2 {
 			c.vector(VUpdate, elems, grad, slots[1], slots[1])
@@ -651,7 +685,7 @@ func (c *compiler) control() error {
 		return nil
 	}
 	for _, i := range c.net.WeightLayers() {
-		if c.opt.Plan.Control {
+		if c.opt.Plan.Control && c.num.upd[i].Weights > 0 { // frozen weights have no statistic
 			c.beginKernel(i, models.PrecisionControl)
 			c.vector(VControl, 1, nil, nil, nil)
 		}

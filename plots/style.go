@@ -44,7 +44,7 @@ var methodPalette = []color.Color{
 	blue,          // 1: qat
 	black,         // 2: fp32
 	bluishGreen,   // 3: niti
-	orange,        // 4
+	orange,        // 4: fp8
 	skyBlue,       // 5
 	reddishPurple, // 6
 	grey,          // 7
@@ -52,7 +52,7 @@ var methodPalette = []color.Color{
 }
 
 // knownMethods maps a method's key (see methodKey) to its palette slot.
-var knownMethods = map[string]int{"rct": 0, "qat": 1, "fp32": 2, "niti": 3}
+var knownMethods = map[string]int{"rct": 0, "qat": 1, "fp32": 2, "niti": 3, "fp8": 4}
 
 // methodGlyphs gives each palette slot its own marker shape, so that curves
 // stay distinguishable in greyscale print too.
@@ -113,7 +113,7 @@ func methodSlots(names []string) []int {
 
 // MethodColors returns the colour of each method, in order. The same method
 // name gets the same colour in every figure (RCT vermillion, QAT blue, FP32
-// black, NITI bluish green; other names a fixed colour picked by hashing the
+// black, NITI bluish green, FP8 orange; other names a fixed colour picked by hashing the
 // name), unless two names of one call would collide, in which case the later
 // one takes the next free colour.
 func MethodColors(names []string) []color.Color {

@@ -45,11 +45,11 @@ func ExampleMachine_Run() {
 	// sram              38.58 µJ
 	// dram             149.58 µJ
 	// vector             0.16 µJ
-	// static            11.34 µJ
+	// static            11.37 µJ
 	// dram_background   64.35 µJ
 	// spad               0.00 µJ
 	// noc                0.00 µJ
-	// total            277.08 µJ (the sum of the parts: true)
+	// total            277.10 µJ (the sum of the parts: true)
 }
 
 // Simulate a whole training run from its precision plans: RCT drops conv2 to 6 bits
@@ -76,10 +76,10 @@ func ExampleSimulateRun() {
 	final, peak := run.ParameterBytes()
 	fmt.Printf("%d steps, %d distinct plans simulated; parameters %d B at the end, %d B at the peak\n", run.Steps, run.Distinct, final, peak)
 	// Output:
-	// step 0: 589655 cycles, 277.08 µJ
-	// step 1: 589655 cycles, 277.08 µJ
-	// step 2: 589656 cycles, 275.87 µJ
-	// step 3: 589656 cycles, 275.87 µJ
-	// step 4: 589656 cycles, 275.87 µJ
+	// step 0: 589655 cycles, 277.10 µJ
+	// step 1: 589655 cycles, 277.10 µJ
+	// step 2: 589656 cycles, 275.90 µJ
+	// step 3: 589656 cycles, 275.90 µJ
+	// step 4: 589656 cycles, 275.90 µJ
 	// 5 steps, 2 distinct plans simulated; parameters 61110 B at the end, 61706 B at the peak
 }

@@ -63,6 +63,16 @@ func (r *RunResult) ParameterBytes() (final, peak int64) {
 	return params(r.FinalFootprint), params(r.PeakFootprint)
 }
 
+// ParameterStateBytes is the DRAM the parameters take with the state kept for them
+// between steps: weights, master weights, optimizer and accumulator state (momentum,
+// NITI's update buffers), at the last step and at the peak over the run.
+func (r *RunResult) ParameterStateBytes() (final, peak int64) {
+	state := func(f [kernels.NumClasses]int64) int64 {
+		return f[kernels.ClassWeights] + f[kernels.ClassMasterWeights] + f[kernels.ClassOptimizerState]
+	}
+	return state(r.FinalFootprint), state(r.PeakFootprint)
+}
+
 // CompareRCTPaper computes the RCT paper's figures for an RCT run against a QAT run.
 // Parameter memory is the peak over the run of the weights and the master weights held
 // in DRAM.

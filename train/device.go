@@ -11,23 +11,32 @@ import (
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
-// DeviceState returns RCT's architectural state before the next step.
+// DeviceState returns the integer methods' (RCT's, NITI's) architectural state before
+// the next step, with the update mask.
 func (t *Trainer) DeviceState() (*numerics.IntState, error) {
 	if t.in == nil {
-		return nil, errors.New("only integer training (rct) has a device state")
+		return nil, errors.New("only integer training (rct, niti) has a device state")
 	}
 	in := t.in
-	st := &numerics.IntState{Step: t.step, Seed: in.seed, LR: in.lr, Rounding: in.rounding, LossRounding: in.lossRounding}
-	for _, L := range in.st.Layers {
-		st.Layers = append(st.Layers, numerics.IntLayer{Bits: L.Bits, WExp: L.WExp, BExp: L.BExp,
-			W: append([]int32(nil), L.W...), B: append([]int32(nil), L.B...)})
+	st := &numerics.IntState{Step: t.step, Seed: in.seed, LR: in.lr, Rounding: in.rounding, LossRounding: in.lossRounding,
+		Method: t.cfg.Method, NoQAS: in.noQAS, Update: append([]numerics.LayerUpdate(nil), t.p.update...)}
+	if in.niti != nil {
+		st.NITIUpdateBits = in.niti.mu
 	}
 	regs := func(s []scaleState) []numerics.ScaleReg {
+		if s == nil {
+			return nil
+		}
 		out := make([]numerics.ScaleReg, len(s))
 		for i, v := range s {
 			out[i] = numerics.ScaleReg{Exp: v.Exp, Set: v.Set}
 		}
 		return out
+	}
+	for _, L := range in.st.Layers {
+		st.Layers = append(st.Layers, numerics.IntLayer{Bits: L.Bits, WExp: L.WExp, BExp: L.BExp,
+			W: append([]int32(nil), L.W...), B: append([]int32(nil), L.B...),
+			AccW: append([]int16(nil), L.AccW...), AccB: append([]int16(nil), L.AccB...), GradW: regs(L.GradW), GradB: regs(L.GradB)})
 	}
 	st.Fwd, st.Bwd, st.Res = regs(in.st.Scales.Fwd), regs(in.st.Scales.Bwd), regs(in.st.Scales.Res)
 	st.Inner = make([][]numerics.ScaleReg, len(in.st.Scales.Inner))
@@ -90,7 +99,8 @@ func (t *Trainer) DeviceBatch(x []float32) ([]int8, int, error) {
 // StepTensors are the int8 tensors and gradients of the last integer step, in the
 // device's order: per network layer its output and the error of its output (nil where
 // the layer stores none), and per weight layer its gradient accumulators (canonical
-// order).
+// order) as far as the update mask updates the layer: a prefix of its rows, nil when
+// its weights are frozen.
 type StepTensors struct {
 	Act     [][]int8
 	ActExp  []int
@@ -109,6 +119,10 @@ func (t *Trainer) RecordGradients() {
 	t.grads = make([][]int32, len(t.p.weights))
 	t.gradExps = make([]int, len(t.p.weights))
 	t.in.onGrad = func(layer int, w, _ []gradSeg) {
+		if len(w) == 0 { // frozen weights: no gradient
+			t.grads[layer], t.gradExps[layer] = nil, 0
+			return
+		}
 		grad, exp := joinSegments(w)
 		t.grads[layer] = append(t.grads[layer][:0], grad...)
 		t.gradExps[layer] = exp
@@ -118,7 +132,7 @@ func (t *Trainer) RecordGradients() {
 // StepTensors returns the tensors of the last step of a batch of n examples.
 func (t *Trainer) StepTensors(n int) (*StepTensors, error) {
 	if t.in == nil {
-		return nil, errors.New("only integer training (rct) has int8 step tensors")
+		return nil, errors.New("only integer training (rct, niti) has int8 step tensors")
 	}
 	in := t.in
 	st := &StepTensors{Grad: t.grads, GradExp: t.gradExps}

@@ -1,5 +1,6 @@
-// Package train owns numerics: RCT/QAT/FP32 training on real data, the precision
-// controller's inputs, datasets and metrics.
+// Package train owns numerics: RCT/QAT/FP32/NITI/FP8 training on real data, with
+// sparse updates of any of them, the precision controller's inputs, datasets and
+// metrics.
 //
 // A Trainer trains one network (models.Network) with one method (numerics.Method) step
 // by step; Run drives a whole run over a Split and writes metrics.csv and the
@@ -164,4 +165,15 @@
 // (grouped.go). An option-A shortcut (models.ShortcutAdd) gathers its subsampled,
 // channel-padded skip operand and adds it like a residual. A position embedding adds
 // its b_l-bit table to its input (numerics.AddTable) and is updated like an embedding.
+//
+// # NITI, FP8 and sparse updates
+//
+// NITI (niti.go) is the integer path with int8 weights and its own update:
+// numerics.UpdateNITI through an int16 buffer per parameter, whose normalising shift
+// is a delayed register like every scale above. FP8 (fp8.go) is the float path with
+// every stored activation in E4M3, every stored error in E5M2 and E4M3 copies of the
+// fp32 masters, with delayed per-tensor power-of-two scales. An update mask
+// (Config.Update, sparse.go) freezes parameters of any method: the backward pass stops
+// at the first layer that learns, frozen parameters get no update, momentum or width
+// change, and a partial layer updates the first fraction of its filters.
 package train

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // netLayer is one layer's static plan, shared by the float and integer paths.
@@ -67,6 +68,11 @@ type plan struct {
 	embedIn   bool // the first layer is an Embedding reading token ids
 	// Per-example sizes of the largest scratch tensors, and the largest weight count.
 	maxCols, maxAct, maxW int
+	// update is each weight layer's update mask (nil: every parameter); backStart is
+	// the first layer the backward pass visits, the first weight layer that updates
+	// anything (see sparse.go).
+	update    []numerics.LayerUpdate
+	backStart int
 }
 
 func newPlan(net *models.Network) (*plan, error) {
@@ -168,6 +174,7 @@ func newPlan(net *models.Network) (*plan, error) {
 	if len(p.weights) == 0 {
 		return nil, fmt.Errorf("network %q has no weight layers to train", net.Name)
 	}
+	p.backStart = p.weights[0]
 	last := net.Layers[len(net.Layers)-1].Out
 	p.positions, p.classes = last.H*last.W, last.C
 	if p.classes != net.Classes {
@@ -270,6 +277,7 @@ type floatNet[F floatT] struct {
 	p       *plan
 	par     []*floatParam[F] // per network layer; nil without weights
 	qat     *qatState[F]
+	fp8     *fp8State
 	lr, mom float64
 	wd      float64
 	capN    int  // batch capacity of the buffers
@@ -377,24 +385,29 @@ func (fn *floatNet[F]) ensure(n int) {
 	}
 }
 
+// layGEMMWeights lays w out as the GEMMs read it: in F where the layer has a GEMM copy
+// (linear and convolution layers), else in float64.
+func layGEMMWeights[S float32 | float64, F floatT](nl *netLayer, fp *floatParam[F], w []S) {
+	if fp.wg != nil {
+		setGEMMWeights(nl, w, fp.wg)
+	} else {
+		setGEMMWeights(nl, w, fp.w64)
+	}
+}
+
 // refresh rebuilds the weights the GEMMs read from the stored (master) weights.
 func (fn *floatNet[F]) refresh() {
 	for _, i := range fn.p.weights {
 		nl, fp := &fn.p.layers[i], fn.par[i]
-		if fn.qat != nil {
-			w := fn.qat.weights(fp.w, nl.weight, nl.segments())
-			if fp.wg != nil {
-				setGEMMWeights(nl, w, fp.wg)
-			} else {
-				setGEMMWeights(nl, w, fp.w64)
-			}
+		switch {
+		case fn.qat != nil:
+			layGEMMWeights(nl, fp, fn.qat.weights(fp.w, nl.weight, nl.segments()))
 			copy(fp.b64, fn.qat.bias(fp.b, nl.weight, nl.segments()))
-		} else {
-			if fp.wg != nil {
-				setGEMMWeights(nl, fp.w, fp.wg)
-			} else {
-				setGEMMWeights(nl, fp.w, fp.w64)
-			}
+		case fn.fp8 != nil:
+			layGEMMWeights(nl, fp, fp8Weights(fn.fp8, fp.w, nl.weight, nl.segments()))
+			copy(fp.b64, fp8Bias(fn.fp8, fp.b, nl.weight, nl.segments()))
+		default:
+			layGEMMWeights(nl, fp, fp.w)
 			convert(fp.b64, fp.b)
 		}
 	}
@@ -416,6 +429,9 @@ func (fn *floatNet[F]) forward(x []float32, n int, train bool) error {
 		}
 	} else {
 		convert(fn.input, x)
+		if fn.fp8 != nil {
+			fp8Activations(fn.fp8, -1, fn.input[:len(x)], train)
+		}
 	}
 	for i := range p.layers {
 		nl := &p.layers[i]
@@ -461,6 +477,9 @@ func (fn *floatNet[F]) forward(x []float32, n int, train bool) error {
 			fn.attnForward(i, src, n, train)
 		case models.Flatten:
 			// act[i] aliases its input.
+		}
+		if fn.fp8 != nil && l.Kind != models.Flatten {
+			fp8Activations(fn.fp8, i, out, train)
 		}
 	}
 	return nil
@@ -550,13 +569,16 @@ func (fn *floatNet[F]) loss(labels []int32, n int) (float64, int) {
 // layer's gradient in gw/gb.
 func (fn *floatNet[F]) backward(n int) {
 	p := fn.p
-	for i := len(p.layers) - 1; i >= 0; i-- {
+	for i := len(p.layers) - 1; i >= p.backStart; i-- {
 		nl := &p.layers[i]
 		l := nl.l
-		if i < len(p.layers)-1 && i >= p.weights[0] {
+		if i < len(p.layers)-1 {
 			fn.mergeErrors(i, n)
 		}
 		dy := fn.err[i][:n*int(l.Out.Elems())]
+		if fn.fp8 != nil {
+			fp8Errors(fn.fp8, i, dy)
+		}
 		var dx []F
 		if i > 0 {
 			dx = fn.err[p.dxSlot(i)][:n*int(l.In.Elems())]
@@ -674,8 +696,11 @@ func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {
 func (fn *floatNet[F]) update() {
 	for _, i := range fn.p.weights {
 		fp := fn.par[i]
-		sgd(fp.w, fp.gw, fp.vw, fn.lr, fn.mom, fn.wd)
-		sgd(fp.b, fp.gb, fp.vb, fn.lr, fn.mom, 0)
+		nw, bias := fn.p.updated(i, len(fp.w))
+		sgd(fp.w[:nw], fp.gw, prefix(fp.vw, nw), fn.lr, fn.mom, fn.wd)
+		if bias {
+			sgd(fp.b, fp.gb, fp.vb, fn.lr, fn.mom, 0)
+		}
 	}
 	fn.stale = true
 }

@@ -54,8 +54,13 @@ type intNet struct {
 	attns  []*attnInt
 	sat    Saturations
 	// onGrad, when set, observes each weight layer's gradient accumulators just before
-	// the update (for tests and diagnostics): the weights' and the biases' segments.
+	// the update (for tests and diagnostics): the weights' and the biases' segments the
+	// update changes (cut by the update mask).
 	onGrad func(layer int, w, b []gradSeg)
+	// niti, when set, makes the update NITI's (niti.go); noQAS drops RCT's
+	// quantization-aware scaling (sparse.go).
+	niti  *nitiState
+	noQAS bool
 }
 
 // Saturations counts values clipped by integer training, since the start of the run.
@@ -325,13 +330,25 @@ func (in *intNet) requant64(acc []int64, accExp int, relu bool, s *scaleState, o
 	return e
 }
 
-// update hands weight layer i's gradient segments to the observer, if any, and
-// applies the integer update.
+// update applies the integer update to what the update mask changes, and hands those
+// gradient segments (none for frozen tensors) to the observer, if any.
 func (in *intNet) update(nl *netLayer, i, step int, w, b []gradSeg, stats []LayerStats) {
+	L := &in.st.Layers[nl.weight]
+	w, b, nw := in.p.maskGrads(i, len(L.W), w, b)
 	if in.onGrad != nil {
 		in.onGrad(nl.weight, w, b)
 	}
-	in.sat.Weights += int64(updateSegments(&in.st.Layers[nl.weight], i, step, w, b, in.lr, in.rounding, in.seed, statsAt(stats, nl.weight)))
+	if in.niti != nil {
+		in.sat.Weights += int64(in.niti.update(L, w, b))
+	} else {
+		// The layer as the update sees it: the weights it changes, the bias if it does.
+		part := *L
+		part.W = L.W[:nw]
+		if b == nil {
+			part.B = nil
+		}
+		in.sat.Weights += int64(updateSegments(&part, i, step, w, b, in.lr, in.rounding, in.seed, in.noQAS, statsAt(stats, nl.weight)))
+	}
 	in.stale = true
 }
 
@@ -373,10 +390,10 @@ func (in *intNet) loss(labels []int32, n, step int) (float64, int) {
 func (in *intNet) backward(n, step int, stats []LayerStats) {
 	p := in.p
 	sc := &in.st.Scales
-	for i := len(p.layers) - 1; i >= 0; i-- {
+	for i := len(p.layers) - 1; i >= p.backStart; i-- {
 		nl := &p.layers[i]
 		l := nl.l
-		if i < len(p.layers)-1 && i >= p.weights[0] {
+		if i < len(p.layers)-1 {
 			in.mergeErrors(i, n)
 		}
 		dy := in.err[i][:n*int(l.Out.Elems())]

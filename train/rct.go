@@ -18,6 +18,10 @@ type rctLayer struct {
 	BExp int // bias step 2^BExp (see initRCT)
 	W    []int32
 	B    []int32 // nil without bias
+	// NITI only (niti.go): the int16 update buffers of the weights and the bias, and
+	// the delayed registers of the update's normalisation, one per segment.
+	AccW, AccB   []int16
+	GradW, GradB []scaleState
 }
 
 // scaleState is the delayed scale of one requantised tensor: the exponent its next
@@ -86,6 +90,10 @@ func (s *rctState) clone() rctState {
 	for j, L := range s.Layers {
 		L.W = append([]int32(nil), L.W...)
 		L.B = append([]int32(nil), L.B...)
+		L.AccW = append([]int16(nil), L.AccW...)
+		L.AccB = append([]int16(nil), L.AccB...)
+		L.GradW = append([]scaleState(nil), L.GradW...)
+		L.GradB = append([]scaleState(nil), L.GradB...)
 		out.Layers[j] = L
 	}
 	for i, r := range s.Running {
@@ -167,18 +175,22 @@ type gradSeg struct {
 // Gavg is the mean over all weights: the sum over segments of
 // numerics.Gavg(Σ|G| of the segment, all weights, mant, the segment's shift).
 func updateSegments(L *rctLayer, i, step int, w, b []gradSeg,
-	lr numerics.FixedLR, rounding numerics.Rounding, seed uint64, stats *LayerStats) int {
+	lr numerics.FixedLR, rounding numerics.Rounding, seed uint64, noQAS bool, stats *LayerStats) int {
+	shiftOf := numerics.UpdateShift
+	if noQAS {
+		shiftOf = numerics.UpdateShiftNoQAS
+	}
 	if stats != nil {
 		stats.Gavg = 0
 		for _, sg := range w {
-			stats.Gavg += numerics.Gavg(numerics.GradAbsSum(sg.grad), len(L.W), lr.Mant, numerics.UpdateShift(lr, sg.exp, L.WExp))
+			stats.Gavg += numerics.Gavg(numerics.GradAbsSum(sg.grad), len(L.W), lr.Mant, shiftOf(lr, sg.exp, L.WExp))
 		}
 	}
 	key := numerics.RandKey(seed, numerics.RandStream(step, i, 0))
 	var mu sync.Mutex
 	var sat int
 	for _, sg := range w {
-		sh := numerics.UpdateShift(lr, sg.exp, L.WExp)
+		sh := shiftOf(lr, sg.exp, L.WExp)
 		dst := L.W[sg.lo : sg.lo+len(sg.grad)]
 		// Tiles of the weights update on separate cores; each tile's random bits follow
 		// from its first index, so the result is that of one pass.
@@ -192,7 +204,7 @@ func updateSegments(L *rctLayer, i, step int, w, b []gradSeg,
 	if L.B != nil {
 		keyB := numerics.RandKey(seed, numerics.RandStream(step, i, 1))
 		for _, sg := range b {
-			shb := numerics.UpdateShift(lr, sg.exp, L.BExp)
+			shb := shiftOf(lr, sg.exp, L.BExp)
 			sat += numerics.UpdateInt(L.B[sg.lo:sg.lo+len(sg.grad)], sg.grad, lr.Mant, shb, L.Bits, rounding, keyB, uint64(sg.lo))
 		}
 	}

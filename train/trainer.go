@@ -68,6 +68,16 @@ type Config struct {
 	// larger buffers are allocated); EvalLimit caps the examples evaluated (0: the
 	// whole test set, see Trainer.Evaluate).
 	EvalBatch, EvalLimit int
+	// Update is the update mask (numerics.ParseUpdate: "all", "bias-only", "last:N",
+	// "layers:..."), for every method: "" updates every parameter. See sparse.go.
+	Update string `json:",omitempty"`
+	// NoQAS turns off the quantization-aware scaling of integer updates (RCT), an
+	// ablation: see numerics.UpdateShiftNoQAS.
+	NoQAS bool `json:",omitempty"`
+	// NITIUpdateBits is NITI's mu, the bits a layer's gradient is normalised to before
+	// it enters the int16 update buffer (default numerics.DefaultNITIUpdateBits; see
+	// niti.go).
+	NITIUpdateBits int `json:",omitempty"`
 }
 
 // DefaultConfig returns the defaults of a method.
@@ -81,6 +91,12 @@ func DefaultConfig(method numerics.Method) Config {
 		c.LR, c.LRSchedule, c.Momentum = 0.1, "constant", 0
 	case numerics.QAT:
 		c.Policy = PolicyConfig{Kind: PolicyFixed, Bits: c.QATBits}
+	case numerics.NITI:
+		// NITI has no learning rate (its update is normalised; NITIUpdateBits sets its
+		// size) and no momentum; LR is kept only as a valid number.
+		c.Policy = PolicyConfig{Kind: PolicyFixed, Bits: numerics.NITIBits}
+		c.LR, c.LRSchedule, c.Momentum = 0.1, "constant", 0
+		c.NITIUpdateBits = numerics.DefaultNITIUpdateBits
 	}
 	return c
 }
@@ -132,7 +148,28 @@ func (c *Config) Validate() error {
 	if c.LRSteps < 0 {
 		bad("lr_steps", "lr steps %d must be >= 0", c.LRSteps)
 	}
+	if _, err := numerics.ParseUpdate(c.Update); err != nil {
+		bad("update", "%v", err)
+	}
+	if c.NoQAS && c.Method != numerics.RCT {
+		bad("no_qas", "method %s has no quantization-aware scaling to turn off (only rct's integer update has)", c.Method)
+	}
 	switch c.Method {
+	case numerics.NITI:
+		if c.NITIUpdateBits < 1 || c.NITIUpdateBits > numerics.NITIAccBits-1 {
+			bad("niti_update_bits", "niti update bits %d must be in 1..%d", c.NITIUpdateBits, numerics.NITIAccBits-1)
+		}
+		if c.LossRounding != "" {
+			if _, err := numerics.ParseRounding(c.LossRounding); err != nil {
+				bad("loss_rounding", "loss rounding: %v", err)
+			}
+		}
+		if k := c.Policy.Kind; (k != "" && k != PolicyFixed) || (k == PolicyFixed && c.Policy.Bits != numerics.NITIBits) {
+			bad("policy.kind", "method niti has no dynamic bitwidth: its weights are int8 (policy fixed, 8 bits)")
+		}
+		if c.Headroom < 0 || c.Headroom > 8 {
+			bad("headroom", "headroom %d must be in 0..8 bits", c.Headroom)
+		}
 	case numerics.RCT:
 		if _, err := numerics.ParseRounding(c.Rounding); err != nil {
 			bad("rounding", "%v", err)
@@ -161,7 +198,7 @@ func (c *Config) Validate() error {
 			bad("policy.kind", "method qat cannot use policy %q (it needs RCT's integer weights); use fixed, cyclic or progressive", c.Policy.Kind)
 		}
 	}
-	if c.Method != numerics.RCT {
+	if !c.Method.Integer() {
 		if !(c.Momentum >= 0 && c.Momentum < 1) {
 			bad("momentum", "momentum %v must be in [0, 1)", c.Momentum)
 		}
@@ -200,6 +237,8 @@ func (c *Config) policyConfig() (PolicyConfig, bool) {
 			return c.Policy, true
 		}
 		return PolicyConfig{Kind: PolicyFixed, Bits: c.QATBits}, true
+	case numerics.NITI:
+		return PolicyConfig{Kind: PolicyFixed, Bits: numerics.NITIBits}, true
 	}
 	return PolicyConfig{}, false
 }
@@ -238,8 +277,8 @@ type Trainer struct {
 	policy Policy
 	bits   []int
 	step   int
-	fn     *floatNet[float32] // fp32 and qat
-	in     *intNet            // rct
+	fn     *floatNet[float32] // fp32, qat and fp8
+	in     *intNet            // rct and niti
 	// scratch for Evaluate
 	ex     []float32
 	labels []int32
@@ -258,6 +297,9 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.applyUpdate(cfg.Update); err != nil {
+		return nil, err
+	}
 	t := &Trainer{net: net, cfg: cfg, p: p}
 	if pc, ok := cfg.policyConfig(); ok {
 		if t.policy, err = NewPolicy(pc); err != nil {
@@ -272,7 +314,7 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 		}
 	}
 	switch cfg.Method {
-	case numerics.RCT:
+	case numerics.RCT, numerics.NITI:
 		t.bits = t.policy.Start(len(p.weights))
 		st, err := initRCT(p, init, t.bits, cfg.Headroom)
 		if err != nil {
@@ -288,21 +330,32 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 		if cfg.LossRounding != "" {
 			t.in.lossRounding, _ = numerics.ParseRounding(cfg.LossRounding)
 		}
+		t.in.noQAS = cfg.NoQAS
+		if cfg.Method == numerics.NITI {
+			t.in.niti = newNITI(p, &t.in.st, cfg.NITIUpdateBits)
+		}
 	default:
 		t.fn = newFloatNet[float32](p, init, cfg.Momentum > 0)
 		t.fn.lr, t.fn.mom, t.fn.wd = cfg.LR, cfg.Momentum, cfg.WeightDecay
 		if biases != nil {
 			setFloatBiases(t.fn, p, biases)
 		}
-		if cfg.Method == numerics.QAT {
+		switch cfg.Method {
+		case numerics.QAT:
 			t.bits = t.policy.Start(len(p.weights))
 			t.fn.qat = newQATState[float32](p, t.bits)
+		case numerics.FP8:
+			t.fn.fp8 = newFP8State(p)
+			t.bits = make([]int, len(p.weights))
+			for j := range t.bits {
+				t.bits[j] = 8 // the E4M3 copies; no policy changes them
+			}
 		}
 	}
 	return t, nil
 }
 
-// Bits returns the weight layers' current widths (nil for FP32).
+// Bits returns the weight layers' current widths (nil for FP32; 8 for FP8's copies).
 func (t *Trainer) Bits() []int { return append([]int(nil), t.bits...) }
 
 // Steps returns the number of steps trained.
@@ -318,7 +371,7 @@ func (t *Trainer) LayerNames() []string {
 }
 
 // AvgBits is the current mean width of the weights and biases, weighted by their
-// number (32 for FP32).
+// number (32 for FP32, 8 for FP8's copies).
 func (t *Trainer) AvgBits() float64 {
 	if t.bits == nil {
 		return 32
@@ -332,7 +385,8 @@ func (t *Trainer) AvgBits() float64 {
 	return s / n
 }
 
-// Saturations returns RCT's saturation counts so far (zero for other methods).
+// Saturations returns the integer methods' saturation counts so far (zero for other
+// methods).
 func (t *Trainer) Saturations() Saturations {
 	if t.in == nil {
 		return Saturations{}
@@ -385,7 +439,7 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 	}
 	if t.policy != nil {
 		next, decisions := t.policy.Next(t.step, t.bits, res.Stats)
-		res.Decisions = decisions
+		next, res.Decisions = t.p.keepFrozenBits(t.bits, next, decisions)
 		t.setBits(next)
 	}
 	t.step++

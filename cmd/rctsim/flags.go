@@ -158,6 +158,9 @@ func registerTraining(fs *flagSet, o *experiment.TrainOptions) {
 	fs.IntVar(&o.Period, "period", 0, "cyclic policy: steps per cycle")
 	fs.StringVar(&o.Rounding, "rounding", "", "rct update rounding: stochastic (default) or nearest")
 	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between test evaluations (0: each epoch's end)")
+	fs.StringVar(&o.Update, "update", "", "update mask, any method: all (default), bias-only, last:N (the last N weight layers) or layers:U,U,... (per weight layer 0, b, 1 or a fraction of its output channels)")
+	fs.BoolVar(&o.NoQAS, "no-qas", false, "rct: update without quantization-aware scaling (an ablation; see README, Methods)")
+	fs.IntVar(&o.NITIBits, "niti-bits", 0, "niti: bits a layer's gradient is normalised to before it enters the int16 update buffer (mu; default 10)")
 }
 
 // registerOutputDir registers -o as the output folder (old spelling --out), and

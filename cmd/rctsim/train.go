@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/rctsim/rctsim/plots/figures"
@@ -17,8 +18,8 @@ import (
 
 var cmdTrain = &command{
 	name:    "train",
-	usage:   "-o runs/NAME [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--init-from-model] [--method rct|qat|fp32] [--policy rct|fixed|cyclic|progressive] [--epochs 2] [--steps N] [--batch 32] [--lr LR] [--seed 1] [--limit N] [--data DIR]",
-	summary: "train a model on real data with RCT, QAT or FP32 and write a run folder (metrics.csv, schedule.csv, run.json)",
+	usage:   "-o runs/NAME [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--init-from-model] [--method rct|qat|fp32|niti|fp8] [--update MASK] [--policy rct|fixed|cyclic|progressive] [--epochs 2] [--steps N] [--batch 32] [--lr LR] [--seed 1] [--limit N] [--data DIR]",
+	summary: "train a model on real data with RCT, QAT, FP32, NITI or FP8 (any of them with a sparse update) and write a run folder (metrics.csv, schedule.csv, run.json)",
 	run:     runTrain,
 }
 
@@ -27,7 +28,7 @@ func runTrain(c *command, e *env, args []string) error {
 	fs := newFlags(c, e)
 	registerOutputDir(fs, &o.Out, &o.Force, "the run (required)")
 	registerTraining(fs, &o)
-	fs.StringVar(&o.Method, "method", "rct", "training method: rct, qat or fp32")
+	fs.StringVar(&o.Method, "method", "rct", "training method: rct, qat, fp32, niti or fp8")
 	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func observer(e *env) experiment.Observer {
 
 var cmdCompare = &command{
 	name:    "compare",
-	usage:   "-o runs/NAME [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--hw NAME|FILE] [--set key=value ...] [--methods rct,qat,fp32] [--epochs 2] [--steps N] [--limit N] [--device-steps K] [--formats png,svg,pdf]",
+	usage:   "-o runs/NAME [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--hw NAME|FILE] [--set key=value ...] [--methods rct,qat,fp32,niti,fp8,rct@last:3] [--epochs 2] [--steps N] [--limit N] [--device-steps K] [--formats png,svg,pdf]",
 	summary: "train a model with each method, run every step's plan on the simulated chip, and compare energy, memory, time and accuracy",
 	run:     runCompare,
 }
@@ -84,11 +85,11 @@ func runCompare(c *command, e *env, args []string) error {
 	registerOutputDir(fs, &f.Out, &f.Force, "the runs, compare.json, compare.csv, report.md, report.html and figures (required)")
 	f.hwFlags.register(fs)
 	registerTraining(fs, &f.TrainOptions)
-	fs.StringVar(&f.methods, "methods", "rct,qat,fp32", "methods to compare, comma-separated")
+	fs.StringVar(&f.methods, "methods", "rct,qat,fp32", "methods to compare, comma-separated, each METHOD or METHOD@MASK with an update mask of its own (rct,qat,fp32,niti,fp8,rct@last:3,qat@bias-only)")
 	registerFormats(fs, &f.formats, "png,svg,pdf")
 	fs.deprecated("figures", "formats")
 	fs.StringVar(&f.fidelity, "fidelity", "exact", "DRAM simulation: exact or fast (see rctsim help sim)")
-	fs.IntVar(&f.DeviceSteps, "device-steps", 2, "run the first `k` RCT steps functionally on the simulated chip and check them bit for bit against the host (0: skip)")
+	fs.IntVar(&f.DeviceSteps, "device-steps", 2, "run the first `k` steps of every integer method (rct, niti, with their masks) functionally on the simulated chip and check them bit for bit against the host (0: skip)")
 	if err := fs.parse(args, 0); err != nil {
 		return err
 	}
@@ -98,8 +99,8 @@ func runCompare(c *command, e *env, args []string) error {
 
 // compare checks every option, then runs the comparison and draws its figures.
 func compare(e *env, f *compareFlags) error {
-	for _, s := range strings.Split(f.methods, ",") {
-		m, err := numerics.ParseMethod(strings.TrimSpace(s))
+	for _, s := range splitMethods(f.methods) {
+		m, err := numerics.ParseVariant(s)
 		if err != nil {
 			return usagef("--methods: %v", err)
 		}
@@ -151,6 +152,30 @@ func compare(e *env, f *compareFlags) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\nopen %s in a browser: the results, figures and settings on one page\n", wrote, page)
 	return nil
+}
+
+// splitMethods splits a --methods list at the commas between variants: a comma inside
+// a layers: mask (rct@layers:0,b,1) belongs to the mask.
+func splitMethods(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if n := len(out); n > 0 && strings.Contains(out[n-1], "@layers:") && !strings.ContainsAny(f, "@") && isMaskPart(f) {
+			out[n-1] += "," + f
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// isMaskPart reports whether s is one entry of a layers: mask (0, b, 1 or a fraction).
+func isMaskPart(s string) bool {
+	if s == "b" {
+		return true
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 var cmdDemo = &command{

@@ -28,7 +28,7 @@ func compareFolder(t *testing.T) string {
 	}
 	o := &experiment.CompareOptions{
 		TrainOptions: experiment.TrainOptions{Out: dir, Model: net.Name, Epochs: 1, Steps: 4, Batch: 8, Seed: 1, EvalEvery: 2},
-		Profile:      prof, Methods: []numerics.Method{numerics.RCT, numerics.QAT, numerics.FP32},
+		Profile:      prof, Methods: []numerics.Variant{{Method: numerics.RCT}, {Method: numerics.QAT}, {Method: numerics.FP32}},
 	}
 	data := train.SyntheticSplit(1, 64, 32, net.Input, net.Classes)
 	if _, err := experiment.Compare(context.Background(), net, data, "synthetic", o, experiment.Observer{}); err != nil {

@@ -138,7 +138,7 @@ func (f *folderFigures) energy() error {
 		return err
 	}
 	f.add(chart, "energy", "The whole run's training energy of each method, stacked by where it goes: MAC/GEMM arithmetic, SRAM, DRAM traffic by tensor class "+
-		"(weights, QAT's fp32 master weights, activations, errors and gradients, optimizer state), the vector unit, and static plus DRAM background energy. "+
+		"(weights, QAT's and FP8's fp32 master weights, activations, errors and gradients, optimizer and accumulator state), the vector unit, and static plus DRAM background energy. "+
 		"From compare.json (energy_j, dram_energy_by_tensor_j).")
 	if !hasQAT {
 		return nil
@@ -170,8 +170,9 @@ func (f *folderFigures) memory() error {
 	if err != nil {
 		return err
 	}
-	f.add(chart, "memory", "Each method's peak DRAM footprint by tensor class: weights at their bitwidth (packed), QAT's fp32 master weights, "+
-		"optimizer state (momentum), saved activations, errors and gradients. From compare.json (peak_memory_bytes).")
+	f.add(chart, "memory", "Each method's peak DRAM footprint by tensor class: weights at their bitwidth (packed), the fp32 master weights of QAT and FP8, "+
+		"optimizer and accumulator state (momentum, NITI's int16 update buffers), activations kept for the backward pass (and the forward pass's peak of the rest), "+
+		"errors and gradients (consumed on chip: none in DRAM). A sparse update keeps state for what it updates only. From compare.json (peak_memory_bytes).")
 	return nil
 }
 
@@ -240,7 +241,7 @@ func (f *folderFigures) bitwidth() error {
 		if err != nil {
 			return err
 		}
-		f.add(chart, "bitwidth_"+r.Method, fmt.Sprintf("The weight bitwidth of every layer (rows) at every step (columns) of the %s run, as its precision policy set it. From %s/schedule.csv.",
+		f.add(chart, "bitwidth_"+r.FileName(), fmt.Sprintf("The weight bitwidth of every layer (rows) at every step (columns) of the %s run, as its precision policy set it. From %s/schedule.csv.",
 			r.Method, r.Method))
 	}
 	chart, err := plots.Lines("Average weight bitwidth, "+f.Title, "Training step", "Bits (parameter-weighted)", means)
@@ -302,7 +303,7 @@ func (f *folderFigures) timeline() error {
 		if err != nil {
 			return err
 		}
-		f.add(chart, "timeline_"+r.Method, fmt.Sprintf("When each unit of the chip (DMA, MAC array, vector unit) was busy during one simulated training step of %s (the run's first plan), coloured by phase. From %s/timeline.csv.",
+		f.add(chart, "timeline_"+r.FileName(), fmt.Sprintf("When each unit of the chip (DMA, MAC array, vector unit) was busy during one simulated training step of %s (the run's first plan), coloured by phase. From %s/timeline.csv.",
 			r.Method, r.Method))
 	}
 	return nil

@@ -35,7 +35,7 @@ func compareInto(t testing.TB, dir string) {
 	}
 	o := &experiment.CompareOptions{
 		TrainOptions: experiment.TrainOptions{Out: dir, Model: net.Name, Epochs: 1, Steps: 4, Batch: 8, Seed: 1, EvalEvery: 2},
-		Profile:      prof, Methods: []numerics.Method{numerics.RCT, numerics.QAT, numerics.FP32}, DeviceSteps: 1,
+		Profile:      prof, Methods: []numerics.Variant{{Method: numerics.RCT}, {Method: numerics.QAT}, {Method: numerics.FP32}}, DeviceSteps: 1,
 		Sets: []string{"mac_array.rows=16"},
 	}
 	data := train.SyntheticSplit(1, 64, 32, net.Input, net.Classes)

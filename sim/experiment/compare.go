@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	"github.com/rctsim/rctsim/hw"
@@ -27,8 +26,10 @@ type CompareOptions struct {
 	TrainOptions
 	// Profile is the chip every step is simulated on.
 	Profile *hw.Profile
-	// Methods are compared in this order.
-	Methods []numerics.Method
+	// Methods are compared in this order: each a method with an update mask
+	// (numerics.Variant: "rct", "rct@last:3"). A variant without a mask of its own
+	// trains with TrainOptions.Update.
+	Methods []numerics.Variant
 	// DeviceSteps is how many RCT steps run functionally on the simulated chip and are
 	// checked bit for bit against the host (0: no check).
 	DeviceSteps int
@@ -51,25 +52,41 @@ func (o *CompareOptions) Check(net *models.Network) error {
 		return optionErrorf("methods", "no method to compare")
 	}
 	for i, m := range o.Methods {
-		if slices.Contains(o.Methods[:i], m) {
-			return optionErrorf("methods", "%s appears twice", m)
+		for _, other := range o.Methods[:i] {
+			if other.Dir() == m.Dir() {
+				return optionErrorf("methods", "%s appears twice", m)
+			}
 		}
 	}
 	if o.DeviceSteps < 0 {
 		return optionErrorf("device-steps", "must be at least 0 (got %d)", o.DeviceSteps)
 	}
 	for _, m := range o.Methods {
-		run := o.TrainOptions
-		run.Out = filepath.Join(o.Out, string(m))
-		if _, err := run.Check(net, m); err != nil {
+		run := o.variantOptions(m)
+		if _, err := run.Check(net, m.Method); err != nil {
 			return err
 		}
+		update, err := numerics.ParseUpdate(run.Update)
+		if err != nil {
+			return optionErrorf("methods", "%v", err)
+		}
 		// Fail before hours of training if the chip cannot run a method at all.
-		if _, err := kernels.Compile(net, o.Profile, kernels.Options{Method: m, Batch: o.Batch}); err != nil {
+		if _, err := kernels.Compile(net, o.Profile, kernels.Options{Method: m.Method, Batch: o.Batch, Update: update}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// variantOptions are the training options of one variant: its folder under Out, and
+// its mask when it has one.
+func (o *CompareOptions) variantOptions(v numerics.Variant) TrainOptions {
+	run := o.TrainOptions
+	run.Method, run.Out = string(v.Method), filepath.Join(o.Out, v.Dir())
+	if !v.Update.All() {
+		run.Update = v.Update.String()
+	}
+	return run
 }
 
 // Compare trains net on data with each method, simulates every training step's plan
@@ -82,21 +99,32 @@ func Compare(ctx context.Context, net *models.Network, data *train.Split, datase
 	res := &Result{Profile: prof.Name, Model: net.Name, Batch: o.Batch, Epochs: o.Epochs, Seed: o.Seed, Dataset: dataset,
 		Settings: &Settings{Profile: prof.Summary(), HW: o.HW, Sets: o.Sets, Options: o.TrainOptions, DeviceSteps: o.DeviceSteps, Fidelity: string(o.Fidelity), Versions: BuildVersions()}}
 	for _, m := range o.Methods {
-		res.Settings.Methods = append(res.Settings.Methods, string(m))
+		res.Settings.Methods = append(res.Settings.Methods, m.String())
 	}
-	runs := map[numerics.Method]*sim.RunResult{}
+	runs := map[string]*sim.RunResult{}
 	for _, m := range o.Methods {
 		row, run, err := compareOne(ctx, net, data, dataset, o, m, obs)
 		if err != nil {
 			return nil, err
 		}
 		res.Methods = append(res.Methods, *row)
-		runs[m] = run
+		runs[row.Method] = run
 	}
-	if runs[numerics.RCT] != nil && o.DeviceSteps > 0 {
-		res.DeviceCheck = checkDevice(net, data, o, obs)
+	if o.DeviceSteps > 0 {
+		// Every integer method (and mask) runs functionally on the chip too; the first
+		// (RCT's, when compared) is the headline check.
+		for _, m := range o.Methods {
+			if !m.Method.Integer() {
+				continue
+			}
+			dc := checkDevice(net, data, o, m, obs)
+			res.DeviceChecks = append(res.DeviceChecks, *dc)
+			if res.DeviceCheck == nil || m.String() == string(numerics.RCT) {
+				res.DeviceCheck = dc
+			}
+		}
 	}
-	if rct, qat := runs[numerics.RCT], runs[numerics.QAT]; rct != nil && qat != nil {
+	if rct, qat := runs[string(numerics.RCT)], runs[string(numerics.QAT)]; rct != nil && qat != nil {
 		s := sim.CompareRCTPaper(rct, qat)
 		res.Savings = &s
 	}
@@ -106,11 +134,15 @@ func Compare(ctx context.Context, net *models.Network, data *train.Split, datase
 	return res, nil
 }
 
-// compareOne trains one method into Out/METHOD and simulates every step of the run.
-func compareOne(ctx context.Context, net *models.Network, data *train.Split, dataset string, o *CompareOptions, m numerics.Method, obs Observer) (*MethodResult, *sim.RunResult, error) {
-	to := o.TrainOptions
-	to.Method, to.Out = string(m), filepath.Join(o.Out, string(m))
+// compareOne trains one variant into Out/VARIANT and simulates every step of the run.
+func compareOne(ctx context.Context, net *models.Network, data *train.Split, dataset string, o *CompareOptions, v numerics.Variant, obs Observer) (*MethodResult, *sim.RunResult, error) {
+	to := o.variantOptions(v)
+	m := v.Method
 	cfg, err := to.Config(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	update, err := numerics.ParseUpdate(cfg.Update)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,18 +161,24 @@ func compareOne(ctx context.Context, net *models.Network, data *train.Split, dat
 	if err != nil {
 		return nil, nil, err
 	}
-	obs.logf("simulating %d steps of %s on %s\n", len(sched.Plans()), m, o.Profile.Name)
-	run, err := sim.SimulateRun(machine, net, kernels.Options{Method: m, Batch: o.Batch}, sched.Plans(), true)
+	obs.logf("simulating %d steps of %s on %s\n", len(sched.Plans()), v, o.Profile.Name)
+	opts := kernels.Options{Method: m, Batch: o.Batch, Update: update}
+	run, err := sim.SimulateRun(machine, net, opts, sched.Plans(), true)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := fileio.WriteFile(filepath.Join(to.Out, "steps.csv"), func(w io.Writer) error { return writeStepCosts(w, run) }); err != nil {
 		return nil, nil, err
 	}
-	if err := writeTimeline(filepath.Join(to.Out, "timeline.csv"), o.Profile, net, m, o.Batch, sched.Plans()[0]); err != nil {
+	if err := writeTimeline(filepath.Join(to.Out, "timeline.csv"), o.Profile, net, opts, sched.Plans()[0]); err != nil {
 		return nil, nil, err
 	}
-	return methodResult(sum, run), run, nil
+	row := methodResult(sum, run)
+	row.Method = numerics.Variant{Method: m, Update: update}.String()
+	if !update.All() {
+		row.BaseMethod, row.Update = string(m), update.String()
+	}
+	return row, run, nil
 }
 
 // methodResult summarises a method's training and simulated run.
@@ -155,8 +193,11 @@ func methodResult(sum *train.Summary, run *sim.RunResult) *MethodResult {
 		SimulatedSeconds: run.Seconds(), DRAMReadBytes: run.DRAM.ReadBytes, DRAMWriteBytes: run.DRAM.WriteBytes,
 		DistinctPlans: run.Distinct, TrainWallSeconds: sum.WallSeconds,
 	}
-	if sum.Method == string(numerics.FP32) {
+	switch sum.Method {
+	case string(numerics.FP32):
 		row.AvgBits = 32
+	case string(numerics.FP8):
+		row.AvgBits = 8
 	}
 	for c := sim.Component(0); c < sim.NumComponents; c++ {
 		row.EnergyJ[c.String()] = l.Component(c) * pj
@@ -172,6 +213,8 @@ func methodResult(sum *train.Summary, run *sim.RunResult) *MethodResult {
 		row.EnergyByPhaseJ[p.String()] = l.Phase(p) * pj
 	}
 	row.ParamMemoryBytes.Final, row.ParamMemoryBytes.Peak = run.ParameterBytes()
+	row.ParamStateMemoryBytes.Final, row.ParamStateMemoryBytes.Peak = run.ParameterStateBytes()
+	row.EnergyJ["gemm"] = l.GEMMEnergyPJ() * pj
 	return row
 }
 
@@ -187,8 +230,9 @@ func writeStepCosts(w io.Writer, run *sim.RunResult) error {
 }
 
 // writeTimeline simulates one step with a timeline hook and writes its intervals.
-func writeTimeline(path string, prof *hw.Profile, net *models.Network, m numerics.Method, batch int, plan numerics.Plan) error {
-	prog, err := kernels.Compile(net, prof, kernels.Options{Method: m, Batch: batch, Plan: plan})
+func writeTimeline(path string, prof *hw.Profile, net *models.Network, opts kernels.Options, plan numerics.Plan) error {
+	opts.Plan = plan
+	prog, err := kernels.Compile(net, prof, opts)
 	if err != nil {
 		return err
 	}
@@ -203,18 +247,20 @@ func writeTimeline(path string, prof *hw.Profile, net *models.Network, m numeric
 	return fileio.WriteFile(path, tl.WriteCSV)
 }
 
-// checkDevice runs the first RCT steps functionally on the simulated chip and compares
-// them with the host's, with the run's own seed and batches. It runs for every model:
-// the instructions the device executes are those of the compiled steps, and one it
-// cannot execute fails the check with its name (Steps counts the steps that ran).
-func checkDevice(net *models.Network, data *train.Split, o *CompareOptions, obs Observer) *DeviceCheck {
-	dc := &DeviceCheck{Method: string(numerics.RCT)}
-	cfg, err := o.Config(numerics.RCT)
+// checkDevice runs the first steps of an integer variant (RCT, NITI, with their update
+// masks) functionally on the simulated chip and compares them with the host's, with
+// the run's own seed and batches. It runs for every model: the instructions the device
+// executes are those of the compiled steps, and one it cannot execute fails the check
+// with its name (Steps counts the steps that ran).
+func checkDevice(net *models.Network, data *train.Split, o *CompareOptions, v numerics.Variant, obs Observer) *DeviceCheck {
+	dc := &DeviceCheck{Method: v.String()}
+	to := o.variantOptions(v)
+	cfg, err := to.Config(v.Method)
 	if err != nil {
 		dc.Detail = "not run: " + err.Error()
 		return dc
 	}
-	obs.logf("checking %d RCT steps functionally on the simulated %s\n", o.DeviceSteps, o.Profile.Name)
+	obs.logf("checking %d %s steps functionally on the simulated %s\n", o.DeviceSteps, v, o.Profile.Name)
 	batches := train.NewBatcher(data.Train.Len(), cfg.Batch, cfg.Seed, true).Epoch(0)
 	r, err := devcheck.Run(net, o.Profile, cfg, data.Train, batches, o.DeviceSteps)
 	if err != nil {

@@ -59,7 +59,7 @@ func compareSmall(t *testing.T, dir string) *Result {
 	}
 	o := &CompareOptions{
 		TrainOptions: TrainOptions{Out: dir, Model: net.Name, Epochs: 1, Steps: 6, Batch: 8, Seed: 1, EvalEvery: 3},
-		Profile:      prof, Methods: []numerics.Method{numerics.RCT, numerics.QAT}, DeviceSteps: 1,
+		Profile:      prof, Methods: []numerics.Variant{{Method: numerics.RCT}, {Method: numerics.QAT}}, DeviceSteps: 1,
 	}
 	if err := o.Check(net); err != nil {
 		t.Fatal(err)
@@ -124,11 +124,11 @@ func TestCheckRefusesBeforeWork(t *testing.T) {
 		o    CompareOptions
 		want string
 	}{
-		{"no output", CompareOptions{TrainOptions: base, Profile: prof, Methods: []numerics.Method{numerics.RCT}}, "-o: required"},
-		{"twice", CompareOptions{Methods: []numerics.Method{numerics.RCT, numerics.RCT}}, "rct appears twice"},
-		{"device steps", CompareOptions{Methods: []numerics.Method{numerics.RCT}, DeviceSteps: -5}, "--device-steps"},
-		{"lr", CompareOptions{Methods: []numerics.Method{numerics.RCT}}, "learning rate"},
-		{"chip", CompareOptions{Methods: []numerics.Method{numerics.QAT}}, "no MAC mode"},
+		{"no output", CompareOptions{TrainOptions: base, Profile: prof, Methods: []numerics.Variant{{Method: numerics.RCT}}}, "-o: required"},
+		{"twice", CompareOptions{Methods: []numerics.Variant{{Method: numerics.RCT}, {Method: numerics.RCT}}}, "rct appears twice"},
+		{"device steps", CompareOptions{Methods: []numerics.Variant{{Method: numerics.RCT}}, DeviceSteps: -5}, "--device-steps"},
+		{"lr", CompareOptions{Methods: []numerics.Variant{{Method: numerics.RCT}}}, "learning rate"},
+		{"chip", CompareOptions{Methods: []numerics.Variant{{Method: numerics.QAT}}}, "no MAC mode"},
 	} {
 		dir := t.TempDir()
 		o := c.o

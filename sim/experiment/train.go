@@ -57,6 +57,11 @@ type TrainOptions struct {
 	// InitFromModel starts from the model file's initial values.
 	InputShape    string `json:"input_shape,omitempty"`
 	InitFromModel bool   `json:"init_from_model,omitempty"`
+	// Update is the update mask (numerics.ParseUpdate), NoQAS the ablation of RCT's
+	// quantization-aware scaling, NITIBits NITI's mu (0: its default).
+	Update   string `json:"update,omitempty"`
+	NoQAS    bool   `json:"no_qas,omitempty"`
+	NITIBits int    `json:"niti_bits,omitempty"`
 }
 
 // given reports whether option name was set: listed in Given, or not zero.
@@ -108,6 +113,12 @@ func (o *TrainOptions) checkValues() error {
 			bad("rounding", "%v", err)
 		}
 	}
+	if _, err := numerics.ParseUpdate(o.Update); err != nil {
+		bad("update", "%v", err)
+	}
+	if o.given("niti-bits", o.NITIBits != 0) && (o.NITIBits < 1 || o.NITIBits > numerics.NITIAccBits-1) {
+		bad("niti-bits", "%d must be in 1..%d", o.NITIBits, numerics.NITIAccBits-1)
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,7 +129,7 @@ var configOptions = map[string]string{
 	"eval_every": "eval-every", "eval_limit": "test-limit", "qat_bits": "bits",
 	"policy.kind": "policy", "policy.interval": "interval", "policy.t_min": "t-min", "policy.t_max": "t-max",
 	"policy.min_bits": "min-bits", "policy.max_bits": "max-bits", "policy.start_bits": "start-bits",
-	"policy.bits": "bits", "policy.period": "period",
+	"policy.bits": "bits", "policy.period": "period", "update": "update", "no_qas": "no-qas", "niti_update_bits": "niti-bits",
 }
 
 // optionErrors turns the errors of train.Config.Validate into OptionErrors naming
@@ -218,9 +229,13 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 	if method == numerics.QAT && o.given("bits", o.Bits != 0) {
 		cfg.QATBits = o.Bits
 	}
+	cfg.Update, cfg.NoQAS = o.Update, o.NoQAS
+	if method == numerics.NITI && o.given("niti-bits", o.NITIBits != 0) {
+		cfg.NITIUpdateBits = o.NITIBits
+	}
 	if o.Policy != "" {
-		if method == numerics.FP32 {
-			return cfg, optionErrorf("policy", "method fp32 has no precision policy")
+		if method == numerics.FP32 || method == numerics.FP8 || method == numerics.NITI {
+			return cfg, optionErrorf("policy", "method %s has no precision policy", method)
 		}
 		cfg.Policy = train.DefaultPolicyConfig(o.Policy)
 		if cfg.Policy.Kind == "" {

@@ -35,8 +35,9 @@ import (
 // gives the same Stats as one without.
 //
 // What the device executes is derived from the program, instruction by instruction
-// (see Covers): every instruction of integer training (RCT) the compiler emits for the
-// layer kinds it lowers has functional semantics; programs must be compiled with
+// (see Covers): every instruction of integer training (RCT, and NITI with its int16
+// update buffers; either with an update mask) the compiler emits for the layer kinds
+// it lowers has functional semantics; programs must be compiled with
 // Options.Functional.
 type Device struct {
 	net   *models.Network
@@ -62,6 +63,7 @@ type Device struct {
 	inner    [][]scaleTrack
 	regs     []layerRegs // per layer: exponents inside normalisations and attention
 	grad     []gradRegs  // per weight layer
+	niti     []nitiRegs  // per weight layer (NITI)
 	newBits  []int       // per weight layer: width after this step's conversion
 	gavg     []float64   // per weight layer: the controller's statistic
 	lossSum  float64
@@ -137,8 +139,14 @@ type handler func(d *Device, in *kernels.Instr) error
 // checks that every instruction has functional semantics (Covers) and loads the integer
 // training state st into DRAM.
 func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*Device, error) {
-	if prog.Method != numerics.RCT {
-		return nil, fmt.Errorf("functional execution covers integer training (rct), not %s", prog.Method)
+	if !prog.Method.Integer() {
+		return nil, fmt.Errorf("functional execution covers integer training (rct, niti), not %s", prog.Method)
+	}
+	if m := st.Method; m != "" && m != prog.Method || m == "" && prog.Method != numerics.RCT {
+		return nil, fmt.Errorf("the state is of method %q, the program of %s", m, prog.Method)
+	}
+	if st.Update != nil && len(st.Update) != len(st.Layers) {
+		return nil, fmt.Errorf("the state's update mask has %d layers, its parameters %d", len(st.Update), len(st.Layers))
 	}
 	if err := prog.Validate(); err != nil {
 		return nil, err
@@ -210,6 +218,7 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	d.regs = make([]layerRegs, n)
 	d.errs = make([][]int8, n)
 	d.grad, d.newBits, d.gavg = make([]gradRegs, j), make([]int, j), make([]float64, j)
+	d.niti = make([]nitiRegs, j)
 	for i := range net.Layers {
 		l := &net.Layers[i]
 		if l.Kind == models.Attention {
@@ -250,6 +259,11 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 		}
 		if l.BiasParams() > 0 {
 			if err := d.writeMatrix(l.Name+".b", L.B, L.Bits, 1); err != nil {
+				return nil, err
+			}
+		}
+		if prog.Method == numerics.NITI {
+			if err := d.nitiBuffers(w, l.Name, rows, false); err != nil {
 				return nil, err
 			}
 		}
@@ -532,6 +546,12 @@ func (d *Device) Finish() (*numerics.IntState, error) {
 			if err := d.readMatrix(l.Name+".b", L.B, L.Bits, 1); err != nil {
 				return nil, err
 			}
+		}
+		if d.prog.Method == numerics.NITI {
+			if err := d.nitiBuffers(w, l.Name, paramRows(&l), true); err != nil {
+				return nil, err
+			}
+			d.nitiFinish(w)
 		}
 	}
 	st.Step++

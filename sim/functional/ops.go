@@ -897,11 +897,14 @@ func (d *Device) control(in *kernels.Instr) error {
 	L := d.state.Layers[w]
 	g := &d.grad[w]
 	var gavg float64
+	// The mean is over the weights the update changes (all but under a partial mask).
+	rows := g.segRows * len(g.segAbs)
+	n := d.accRows(w, rows) * (len(L.W) / rows)
 	for s := range g.segAbs {
 		if !g.segSet[s] {
 			return fmt.Errorf("the gradient of segment %d has no exponent yet", s)
 		}
-		gavg += numerics.Gavg(g.segAbs[s], len(L.W), d.state.LR.Mant, numerics.UpdateShift(d.state.LR, g.segExp[s], L.WExp))
+		gavg += numerics.Gavg(g.segAbs[s], n, d.state.LR.Mant, d.updateShift(g.segExp[s], L.WExp))
 	}
 	d.gavg[w] = gavg
 	return nil

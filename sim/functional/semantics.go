@@ -6,6 +6,7 @@ import (
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // lookup returns the semantics of an instruction: the handler that executes it, or why
@@ -85,9 +86,18 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 	case kernels.VUpdate, kernels.VGradStat:
 		ok = d.weights[in.Layer] >= 0
 		h = (*Device).update
-		if in.VOp == kernels.VGradStat {
+		switch {
+		case in.VOp == kernels.VGradStat && d.prog.Method == numerics.NITI:
+			h = (*Device).nitiStat
+		case in.VOp == kernels.VGradStat:
 			h = (*Device).gradStat
+		case d.prog.Method == numerics.NITI:
+			return nil, errors.New("an RCT update in a NITI program")
 		}
+	case kernels.VNITIAccumulate, kernels.VNITICarry, kernels.VNITIRemainder:
+		ok = d.weights[in.Layer] >= 0 && d.prog.Method == numerics.NITI && in.Fn.Index.Bytes == 0
+		h = map[kernels.VectorOp]handler{kernels.VNITIAccumulate: (*Device).nitiAccumulate,
+			kernels.VNITICarry: (*Device).nitiCarry, kernels.VNITIRemainder: (*Device).nitiRemainder}[in.VOp]
 	case kernels.VBiasGrad:
 		ok, h = kind == models.Linear || kind == models.Conv2D || attn || kind == models.PosEmbedding, (*Device).biasGrad
 		if kind == models.Embedding && in.Fn.Index.Bytes > 0 {

@@ -211,7 +211,7 @@ func (d *Device) update(in *kernels.Instr) error {
 			if err != nil {
 				return err
 			}
-			shifts[e.seg], known[e.seg] = numerics.UpdateShift(st.LR, x, stepExp), true
+			shifts[e.seg], known[e.seg] = d.updateShift(x, stepExp), true
 			if !bias {
 				d.grad[w].segExp[e.seg], d.grad[w].segSet[e.seg] = x, true
 			}
@@ -223,6 +223,15 @@ func (d *Device) update(in *kernels.Instr) error {
 	}
 	packRows(d.slot(in.C), f.B, L.Bits, vals)
 	return nil
+}
+
+// updateShift is the integer update's shift (numerics.UpdateShift; without
+// quantization-aware scaling for the state's NoQAS ablation).
+func (d *Device) updateShift(gradExp, stepExp int) int {
+	if d.state.NoQAS {
+		return numerics.UpdateShiftNoQAS(d.state.LR, gradExp, stepExp)
+	}
+	return numerics.UpdateShift(d.state.LR, gradExp, stepExp)
 }
 
 // tokenGrad is the gradient of one embedding row in a chunk: the sum of the errors of
@@ -305,7 +314,7 @@ func (d *Device) embeddingUpdate(in *kernels.Instr) error {
 		return err
 	}
 	gr.segExp[0], gr.segSet[0] = e, true
-	sh := numerics.UpdateShift(st.LR, e, L.WExp)
+	sh := d.updateShift(e, L.WExp)
 	key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, 0))
 	s := d.slot(in.B)
 	vals := make([]int32, dim)

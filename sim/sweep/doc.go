@@ -21,9 +21,9 @@
 //
 //	name        = "lenet5_array_sram"   # labels progress lines
 //	description = "..."                 # free text
-//	base        = "default"             # the base profile (default "default")
+//	base        = "default"             # the base profile (default "default"), or a list of them
 //	models      = ["lenet5"]            # built-in models or .onnx files, relative to the spec (default ["lenet5"])
-//	methods     = ["rct", "qat"]        # rct, qat, fp32 (default ["rct"])
+//	methods     = ["rct", "qat"]        # rct, qat, fp32, niti, fp8, any as METHOD@MASK (rct@last:3) (default ["rct"])
 //	batch       = [8, 32]               # batch sizes (default [32])
 //	dram        = "model"               # "model" (banks and rows, default) or "ideal"
 //	fidelity    = "exact"               # "exact" (default) or "fast" (sim.FidelityFast)
@@ -51,7 +51,11 @@
 //
 // base names an embedded profile ("default", "edge_tpu", ...) when it has no "/" and no
 // ".toml" suffix, else a profile file; relative paths (profiles, schedules) are relative
-// to the spec's folder.
+// to the spec's folder. A list of bases (base = ["default", "lnpu", "edge_tpu"]) runs
+// the whole sweep on each, the base varying slowest, with a base column naming it; such
+// a spec has no [axes] or [[points]] (a key path need not mean the same on different
+// chips). A method with an update mask (numerics.ParseUpdate) trains only what the mask
+// says: "rct@last:3", "qat@bias-only"; niti, fp8 and fp32 ignore the plan's widths.
 //
 // models, methods and batch take one value or an array. Lists must not repeat a value.
 //
@@ -106,7 +110,8 @@
 //
 // # Rows
 //
-// Each point gives one row. The CSV columns are: point, hash, one column per swept
+// Each point gives one row. The CSV columns are: point, hash, base (a spec with several
+// bases only), one column per swept
 // profile key (axes, then keys set by [[points]]; the resolved value as hw's Get prints
 // it, e.g. "256KiB"), model, method, plan (its name), batch, steps (1 for a fixed plan,
 // the run's length for a schedule), the metrics of `rctsim sim --format json`

@@ -34,6 +34,8 @@ var methodTraffic = map[numerics.Method]float64{
 	numerics.RCT:  1,
 	numerics.QAT:  4.3,
 	numerics.FP32: 4.5,
+	numerics.NITI: 1.1, // RCT's traffic and the int16 update buffers
+	numerics.FP8:  1.6, // FP8 copies, activations and errors, fp32 masters and momentum
 }
 
 // Estimate is the expected simulation time of point k, in seconds of one core, from
@@ -53,7 +55,7 @@ type ShardEstimate struct {
 	// Seconds is the sum of Estimate over the shard's points.
 	Seconds float64
 	// Methods and Models count the shard's points by method and by model.
-	Methods map[numerics.Method]int
+	Methods map[string]int
 	Models  map[string]int
 }
 
@@ -68,7 +70,7 @@ func (s *Spec) EstimateShards(count int) ([]ShardEstimate, error) {
 	}
 	out := make([]ShardEstimate, count)
 	for i := range out {
-		out[i] = ShardEstimate{Shard: Shard{i, count}, Methods: map[numerics.Method]int{}, Models: map[string]int{}}
+		out[i] = ShardEstimate{Shard: Shard{i, count}, Methods: map[string]int{}, Models: map[string]int{}}
 	}
 	d := newDealing(s.total)
 	e := newEstimator(s)
@@ -77,7 +79,7 @@ func (s *Spec) EstimateShards(count int) ([]ShardEstimate, error) {
 		_, _, method, _, model := e.inner(k)
 		se.Points++
 		se.Seconds += e.point(k)
-		se.Methods[method]++
+		se.Methods[method.String()]++
 		se.Models[model]++
 	}
 	return out, nil
@@ -94,7 +96,7 @@ func newEstimator(s *Spec) *estimator {
 }
 
 // inner decodes the lists of point k (what Point does, without the profile).
-func (e *estimator) inner(k int) (b *block, plan *Plan, method numerics.Method, batch int, model string) {
+func (e *estimator) inner(k int) (b *block, plan *Plan, method numerics.Variant, batch int, model string) {
 	s := e.spec
 	bi := sort.Search(len(s.blocks), func(i int) bool { return s.blocks[i].start+s.blocks[i].count > k })
 	b = &s.blocks[bi]
@@ -134,12 +136,12 @@ func (e *estimator) point(k int) float64 {
 		}
 		width = float64(sum) / float64(len(plan.Bits))
 	}
-	traffic, ok := methodTraffic[method]
+	traffic, ok := methodTraffic[method.Method]
 	if !ok {
 		traffic = methodTraffic[numerics.QAT]
 	}
 	params := burstsPerParam * size[0]
-	if method == numerics.RCT {
+	if method.Method == numerics.RCT {
 		params *= width / 8
 	}
 	bursts := traffic * (params + burstsPerAct*size[1]*float64(batch))
@@ -199,7 +201,7 @@ func (spec *Spec) WriteCheck(w io.Writer, shard Shard) error {
 		}
 		if len(spec.Methods) > 1 {
 			for _, m := range spec.Methods {
-				mix = append(mix, fmt.Sprintf("%s %d", m, se.Methods[m]))
+				mix = append(mix, fmt.Sprintf("%s %d", m, se.Methods[m.String()]))
 			}
 		}
 		mark := ""

@@ -204,7 +204,7 @@ func Merge(w io.Writer, inputs []MergeInput, spec *Spec) (*MergeReport, error) {
 		wk := &worker{spec: spec}
 		for k := range spec.Len() {
 			pt := spec.Point(k)
-			h := spec.pointHash(wk.hardware(pt.Sets).res, pt)
+			h := spec.pointHash(wk.hardware(pt.Base, pt.Sets).res, pt)
 			if _, ok := byHash[h]; ok {
 				known++
 				continue

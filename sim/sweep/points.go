@@ -21,11 +21,15 @@ type Point struct {
 	// Index numbers the point in the whole sweep, from 0, in the spec's order (the
 	// first axis varies slowest, the plan fastest). Shards and output rows use it.
 	Index int
-	// Sets are the profile overrides that turn Spec.Base into the point's profile,
+	// Base is the index of the point's base profile in Spec.Bases (0 but for a spec
+	// with several bases).
+	Base int
+	// Sets are the profile overrides that turn the base into the point's profile,
 	// "path=value" as hw.Profile.ApplySets reads them.
-	Sets   []string
-	Model  string
-	Method numerics.Method
+	Sets  []string
+	Model string
+	// Method is the method and its update mask ("rct", "rct@last:3").
+	Method numerics.Variant
 	Plan   *Plan
 	Batch  int
 }
@@ -37,7 +41,7 @@ type block struct {
 	axes    []int // indices into Spec.Axes of the axes it sweeps
 	models  []string
 	batches []int
-	methods []numerics.Method
+	methods []numerics.Variant
 	plans   []*Plan
 	start   int
 	count   int
@@ -47,6 +51,8 @@ type block struct {
 const (
 	ColPoint = "point"
 	ColHash  = "hash"
+	// ColBase is the base profile's name, a column of specs with several bases.
+	ColBase  = "base"
 	ColModel = "model"
 	ColMeth  = "method"
 	ColPlan  = "plan"
@@ -76,13 +82,13 @@ func (p *parser) layout() {
 		if fx.Batch != 0 {
 			b.batches = []int{fx.Batch}
 		}
-		if fx.Method != "" {
-			b.methods = []numerics.Method{fx.Method}
+		if fx.Method.Method != "" {
+			b.methods = []numerics.Variant{fx.Method}
 		}
 		if fx.Plan != nil {
 			b.plans = []*Plan{fx.Plan}
 		}
-		sizes := []int{len(b.models), len(b.batches), len(b.methods), len(b.plans)}
+		sizes := []int{len(b.models), len(b.batches), len(b.methods), len(b.plans), max(len(s.Bases), 1)}
 		for a, ax := range s.Axes {
 			if !fixesAxis(fx, ax) {
 				b.axes = append(b.axes, a)
@@ -106,6 +112,9 @@ func (p *parser) layout() {
 		}
 		s.total += b.count
 		s.blocks = append(s.blocks, b)
+	}
+	if len(s.Bases) > 1 {
+		s.profCols = append(s.profCols, ColBase)
 	}
 	for _, ax := range s.Axes {
 		s.profCols = append(s.profCols, ax.Paths...)
@@ -203,6 +212,7 @@ func (s *Spec) Point(k int) Point {
 	for i := len(b.axes) - 1; i >= 0; i-- {
 		vals[i] = pick(len(s.Axes[b.axes[i]].Values))
 	}
+	pt.Base = pick(max(len(s.Bases), 1))
 	for i, a := range b.axes {
 		ax := &s.Axes[a]
 		for j, path := range ax.Paths {
@@ -216,12 +226,15 @@ func (s *Spec) Point(k int) Point {
 // Describe names a point by the values that make it, e.g. "mac_array.rows=16
 // sram.global.capacity=256KiB model=lenet5 method=rct plan=8 batch=8".
 func (s *Spec) Describe(pt Point) string {
-	parts := make([]string, 0, len(pt.Sets)+4)
+	parts := make([]string, 0, len(pt.Sets)+5)
+	if len(s.Bases) > 1 {
+		parts = append(parts, "base="+s.BaseNames[pt.Base])
+	}
 	for _, set := range pt.Sets {
 		path, text, _ := strings.Cut(set, "=")
 		parts = append(parts, path+"="+unquote(text))
 	}
-	parts = append(parts, "model="+pt.Model, "method="+string(pt.Method), "plan="+pt.Plan.Name, "batch="+strconv.Itoa(pt.Batch))
+	parts = append(parts, "model="+pt.Model, "method="+pt.Method.String(), "plan="+pt.Plan.Name, "batch="+strconv.Itoa(pt.Batch))
 	return strings.Join(parts, " ")
 }
 
@@ -233,22 +246,33 @@ type resolved struct {
 	err    error    // why the overrides make no valid profile
 }
 
-// resolve builds the profile of a point's overrides.
-func (s *Spec) resolve(sets []string) *resolved {
-	prof := s.Base.Clone()
+// resolve builds the profile of a point's overrides of base profile base.
+func (s *Spec) resolve(base int, sets []string) *resolved {
+	bp := s.Base
+	if base > 0 {
+		bp = s.Bases[base]
+	}
+	get := func(p *hw.Profile, col string) string {
+		if col == ColBase && len(s.Bases) > 1 {
+			return s.BaseNames[base]
+		}
+		v, _ := p.Get(col)
+		return v
+	}
+	prof := bp.Clone()
 	if err := prof.ApplySets(sets); err != nil {
 		// No resolved profile to hash: identify the point by what it asked for, which is
 		// just as stable.
 		h := sha256.New()
 		h.Write([]byte("unresolved\n"))
-		writeCanonical(h, s.Base)
+		writeCanonical(h, bp)
 		for _, set := range sets {
 			h.Write([]byte(set + "\n"))
 		}
 		r := &resolved{err: err, values: make([]string, len(s.profCols))}
 		h.Sum(r.digest[:0])
 		for i, col := range s.profCols {
-			r.values[i], _ = s.Base.Get(col)
+			r.values[i] = get(bp, col)
 			for _, set := range sets {
 				if path, text, _ := strings.Cut(set, "="); path == col {
 					r.values[i] = unquote(text)
@@ -262,7 +286,7 @@ func (s *Spec) resolve(sets []string) *resolved {
 	writeCanonical(h, prof)
 	h.Sum(r.digest[:0])
 	for i, col := range s.profCols {
-		r.values[i], _ = prof.Get(col)
+		r.values[i] = get(prof, col)
 	}
 	return r
 }
@@ -314,7 +338,7 @@ func (s *Spec) pointHash(r *resolved, pt Point) string {
 // Identify returns a point's hash and the values of its profile columns (see
 // ProfileColumns), resolving its profile.
 func (s *Spec) Identify(pt Point) (hash string, values []string) {
-	r := s.resolve(pt.Sets)
+	r := s.resolve(pt.Base, pt.Sets)
 	return s.pointHash(r, pt), r.values
 }
 

@@ -35,8 +35,8 @@ func TestShardBalance(t *testing.T) {
 			for _, se := range ests {
 				lo, hi = min(lo, se.Seconds), max(hi, se.Seconds)
 				for _, m := range spec.Methods {
-					if want := float64(se.Points) / float64(len(spec.Methods)); float64(se.Methods[m]) < want-1 || float64(se.Methods[m]) > want+1 {
-						t.Errorf("%s shard %v: %d %s points of %d", name, se.Shard, se.Methods[m], m, se.Points)
+					if want := float64(se.Points) / float64(len(spec.Methods)); float64(se.Methods[m.String()]) < want-1 || float64(se.Methods[m.String()]) > want+1 {
+						t.Errorf("%s shard %v: %d %s points of %d", name, se.Shard, se.Methods[m.String()], m, se.Points)
 					}
 				}
 				for _, m := range spec.Models {
@@ -65,7 +65,7 @@ batch = [8, 32]
 	cost := map[[3]string]float64{}
 	for k := range spec.Len() {
 		pt := spec.Point(k)
-		cost[[3]string{pt.Model, string(pt.Method), map[int]string{8: "8", 32: "32"}[pt.Batch]}] = spec.Estimate(k)
+		cost[[3]string{pt.Model, pt.Method.String(), map[int]string{8: "8", 32: "32"}[pt.Batch]}] = spec.Estimate(k)
 	}
 	for _, model := range spec.Models {
 		for _, m := range []numerics.Method{numerics.QAT, numerics.FP32} {

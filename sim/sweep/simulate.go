@@ -94,15 +94,15 @@ type worker struct {
 }
 
 // hardware returns the resolved profile of a point's overrides, from the worker's cache.
-func (w *worker) hardware(sets []string) *hwEntry {
-	key := strings.Join(sets, "\x00")
+func (w *worker) hardware(base int, sets []string) *hwEntry {
+	key := strconv.Itoa(base) + "\x00" + strings.Join(sets, "\x00")
 	for i, e := range w.hw {
 		if e.key == key {
 			w.hw = append(append(w.hw[:i:i], w.hw[i+1:]...), e)
 			return e
 		}
 	}
-	e := &hwEntry{key: key, res: w.spec.resolve(sets)}
+	e := &hwEntry{key: key, res: w.spec.resolve(base, sets)}
 	if len(w.hw) == hwCacheSize {
 		w.hw = append(w.hw[:0:0], w.hw[1:]...)
 	}
@@ -122,7 +122,7 @@ func (w *worker) simulate(e *hwEntry, pt Point) (*sim.Stats, int, error) {
 	if e.mErr != nil {
 		return nil, 0, e.mErr
 	}
-	opts := kernels.Options{Method: pt.Method, Batch: pt.Batch, PipelineDepth: w.spec.PipelineDepth}
+	opts := kernels.Options{Method: pt.Method.Method, Update: pt.Method.Update, Batch: pt.Batch, PipelineDepth: w.spec.PipelineDepth}
 	if pt.Plan.Schedule == nil {
 		s, err := w.step(e, pt.Model, opts, numerics.Plan{Bits: pt.Plan.Bits})
 		return s, 1, err
@@ -147,10 +147,12 @@ func (w *worker) simulate(e *hwEntry, pt Point) (*sim.Stats, int, error) {
 
 // step compiles and simulates one training step, or takes it from the cache.
 func (w *worker) step(e *hwEntry, model string, opts kernels.Options, plan numerics.Plan) (*sim.Stats, error) {
-	if opts.Method == numerics.FP32 {
-		plan.Bits = nil // FP32 ignores the widths (numerics.Plan): one program for all
+	switch opts.Method {
+	case numerics.FP32, numerics.FP8, numerics.NITI:
+		// Their widths are fixed (numerics.Plan): one program for every plan.
+		plan = numerics.Plan{}
 	}
-	key := fmt.Sprintf("%x|%s|%s|%d|%d|%v|%v|%v", e.res.digest, model, opts.Method, opts.Batch, opts.PipelineDepth, plan.Bits, plan.NextBits, plan.Control)
+	key := fmt.Sprintf("%x|%s|%s|%s|%d|%d|%v|%v|%v", e.res.digest, model, opts.Method, opts.Update, opts.Batch, opts.PipelineDepth, plan.Bits, plan.NextBits, plan.Control)
 	if c, ok := w.cache.get(key); ok {
 		return c.stats, c.err
 	}
@@ -317,7 +319,7 @@ type jsonRow struct {
 // already has it, and otherwise simulates it and renders its rows.
 func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result {
 	pt := w.spec.Point(k)
-	e := w.hardware(pt.Sets)
+	e := w.hardware(pt.Base, pt.Sets)
 	r := result{seq: seq, index: k, hash: w.spec.pointHash(e.res, pt)}
 	wantCSV, wantJSON := needCSV(r.hash), needJSON(r.hash)
 	if !wantCSV && !wantJSON {
@@ -354,7 +356,7 @@ func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result
 		rec := make([]string, 0, len(w.spec.columns))
 		rec = append(rec, strconv.Itoa(k), r.hash)
 		rec = append(rec, e.res.values...)
-		rec = append(rec, pt.Model, string(pt.Method), pt.Plan.Name, strconv.Itoa(pt.Batch), strconv.Itoa(steps))
+		rec = append(rec, pt.Model, pt.Method.String(), pt.Plan.Name, strconv.Itoa(pt.Batch), strconv.Itoa(steps))
 		rec = append(rec, metrics...)
 		if len(w.spec.Constraints) > 0 {
 			rec = append(rec, violates)
@@ -363,7 +365,7 @@ func (w *worker) do(seq, k int, needCSV, needJSON func(hash string) bool) result
 		r.csv = csvLine(rec)
 	}
 	if wantJSON {
-		row := jsonRow{Point: k, Hash: r.hash, Values: map[string]string{}, Model: pt.Model, Method: string(pt.Method),
+		row := jsonRow{Point: k, Hash: r.hash, Values: map[string]string{}, Model: pt.Model, Method: pt.Method.String(),
 			Plan: pt.Plan.Name, Batch: pt.Batch, Steps: steps, Report: rep, Violates: violates, FailureKind: kind, Error: errText}
 		for i, col := range w.spec.profCols {
 			row.Values[col] = e.res.values[i]

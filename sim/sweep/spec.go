@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,13 +38,21 @@ type Spec struct {
 	// Base is the base profile with the [set] overrides applied: every point starts
 	// from it.
 	Base *hw.Profile
+	// BaseNames and Bases are every base profile of a spec that lists several (base =
+	// ["default", "lnpu", ...]), Base and BaseName being the first: the points are then
+	// the product of the bases (slowest) with the models, methods, plans and batch
+	// sizes, and the output has a base column. A spec with several bases sweeps no
+	// profile keys ([axes], [[points]]): the profiles differ in too much for one key to
+	// mean the same on each.
+	BaseNames []string
+	Bases     []*hw.Profile
 	// Sets are the [set] overrides, "path=value", in file order.
 	Sets []string
 	// Axes are the swept profile keys, in file order (the first varies slowest).
 	Axes []Axis
 	// Models, Methods and Batches are the lists the product runs over.
 	Models  []string
-	Methods []numerics.Method
+	Methods []numerics.Variant
 	Batches []int
 	// Plans are the precision plans, in file order.
 	Plans []*Plan
@@ -110,7 +119,7 @@ type Fix struct {
 	Paths []string // the paths of Sets
 	// Model, Method, Plan and Batch are zero when not fixed.
 	Model  string
-	Method numerics.Method
+	Method numerics.Variant
 	Plan   *Plan
 	Batch  int
 }
@@ -118,7 +127,7 @@ type Fix struct {
 // Defaults of the lists a spec may leave out: what `rctsim sim` runs by default.
 var (
 	defaultModels  = []string{"lenet5"}
-	defaultMethods = []numerics.Method{numerics.RCT}
+	defaultMethods = []numerics.Variant{{Method: numerics.RCT}}
 	defaultBatches = []int{32}
 )
 
@@ -262,7 +271,8 @@ func (p *parser) parse(raw map[string]any) {
 	}
 	s.Name = p.str(raw, "name", "")
 	s.Description = p.str(raw, "description", "")
-	s.BaseName = p.str(raw, "base", "default")
+	s.BaseNames = p.baseNames(raw)
+	s.BaseName = s.BaseNames[0]
 	switch d := p.str(raw, "dram", "model"); d {
 	case "model":
 	case "ideal":
@@ -285,12 +295,30 @@ func (p *parser) parse(raw map[string]any) {
 	}
 	p.lists(raw)
 	p.constraints(raw)
-	base := p.base()
-	if base != nil {
-		s.Base = p.sets(raw, base)
+	for k, name := range s.BaseNames {
+		base := p.base(name, k)
+		if base == nil {
+			s.Bases = nil
+			break
+		}
+		if base = p.sets(raw, base); base == nil {
+			s.Bases = nil
+			break
+		}
+		s.Bases = append(s.Bases, base)
+	}
+	if len(s.Bases) > 0 {
+		s.Base = s.Bases[0]
 	}
 	p.plans(raw)
 	if s.Base != nil {
+		if len(s.Bases) > 1 {
+			for _, key := range []string{"axes", "points"} {
+				if _, ok := raw[key]; ok {
+					p.fail(key, "a spec with several bases sweeps no profile keys: list the bases alone, or write one spec per base")
+				}
+			}
+		}
 		p.axes(raw)
 		p.points(raw)
 	}
@@ -358,7 +386,7 @@ func (p *parser) lists(raw map[string]any) {
 		s.Models = append(s.Models, defaultModels...)
 	}
 	if v, ok := raw["methods"]; ok {
-		seen := map[numerics.Method]bool{}
+		seen := map[string]bool{}
 		for i, e := range asList(v) {
 			key := elemIf(v, "methods", i)
 			m, err := parseMethod(e)
@@ -366,11 +394,11 @@ func (p *parser) lists(raw map[string]any) {
 				p.fail(key, "%v", err)
 				continue
 			}
-			if seen[m] {
+			if seen[m.String()] {
 				p.fail(key, "method %q is listed twice", m)
 				continue
 			}
-			seen[m] = true
+			seen[m.String()] = true
 			s.Methods = append(s.Methods, m)
 		}
 		if len(asList(v)) == 0 {
@@ -429,12 +457,14 @@ func (p *parser) model(key, name string) bool {
 	return true
 }
 
-func parseMethod(v any) (numerics.Method, error) {
+// parseMethod reads a method, with an update mask of its own when it has one
+// ("rct", "rct@last:3"; numerics.ParseVariant).
+func parseMethod(v any) (numerics.Variant, error) {
 	name, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("want a method name (rct, qat or fp32), got %s", tomlpos.Describe(v))
+		return numerics.Variant{}, fmt.Errorf("want a method name (rct, qat, fp32, niti or fp8, or METHOD@MASK such as rct@last:3), got %s", tomlpos.Describe(v))
 	}
-	return numerics.ParseMethod(name)
+	return numerics.ParseVariant(name)
 }
 
 // Bounds of spec values that size what a point compiles.
@@ -451,15 +481,46 @@ func parseBatch(v any) (int, error) {
 	return int(n), nil
 }
 
-// base loads the base profile: an embedded name, or a file relative to the spec.
-func (p *parser) base() *hw.Profile {
-	name := p.spec.BaseName
+// baseNames reads base: one profile or an array of them (default "default").
+func (p *parser) baseNames(raw map[string]any) []string {
+	v, ok := raw["base"]
+	if !ok {
+		return []string{"default"}
+	}
+	var names []string
+	for i, e := range asList(v) {
+		s, ok := e.(string)
+		if !ok {
+			p.fail(elemIf(v, "base", i), "want a profile name or file, got %s", tomlpos.Describe(e))
+			continue
+		}
+		if slices.Contains(names, s) {
+			p.fail(elemIf(v, "base", i), "base %q is listed twice", s)
+			continue
+		}
+		names = append(names, s)
+	}
+	if len(names) == 0 {
+		if len(asList(v)) == 0 {
+			p.fail("base", "lists no profiles")
+		}
+		return []string{"default"}
+	}
+	return names
+}
+
+// base loads base profile k, name: an embedded name, or a file relative to the spec.
+func (p *parser) base(name string, k int) *hw.Profile {
+	key := "base"
+	if len(p.spec.BaseNames) > 1 {
+		key = elem("base", k)
+	}
 	var prof *hw.Profile
 	var err error
 	if isEmbeddedName(name) {
 		file := name + ".toml"
 		if _, statErr := fs.Stat(configs.FS, file); statErr != nil {
-			p.fail("base", "%w", unknownProfile{fmt.Errorf("no embedded profile %q (have %s; a file path needs a / or .toml)",
+			p.fail(key, "%w", unknownProfile{fmt.Errorf("no embedded profile %q (have %s; a file path needs a / or .toml)",
 				name, strings.Join(embeddedProfiles(), ", "))})
 			return nil
 		}
@@ -468,7 +529,7 @@ func (p *parser) base() *hw.Profile {
 		err = unknownProfile{err}
 	}
 	if err != nil {
-		p.fail("base", "%w", err)
+		p.fail(key, "%w", err)
 		return nil
 	}
 	return prof

@@ -154,7 +154,7 @@ func TestSpecErrorsAll(t *testing.T) {
 
 func TestSpecDefaults(t *testing.T) {
 	s := mustParse(t, "")
-	if s.Len() != 1 || !slices.Equal(s.Models, []string{"lenet5"}) || !slices.Equal(s.Methods, []numerics.Method{numerics.RCT}) ||
+	if s.Len() != 1 || !slices.Equal(s.Models, []string{"lenet5"}) || len(s.Methods) != 1 || s.Methods[0].String() != string(numerics.RCT) ||
 		!slices.Equal(s.Batches, []int{32}) || len(s.Plans) != 1 || s.Plans[0].Name != "8" || s.Base.Name != "default" {
 		t.Errorf("defaults: %d points, models %v, methods %v, batches %v, plans %d, base %s", s.Len(), s.Models, s.Methods, s.Batches, len(s.Plans), s.Base.Name)
 	}
@@ -376,5 +376,48 @@ func TestSpecONNXModel(t *testing.T) {
 	_, err := parseString(t, "models = [\"missing.onnx\"]\n")
 	if err == nil || !strings.Contains(err.Error(), "models[0]") || !strings.Contains(err.Error(), "missing.onnx") {
 		t.Errorf("a missing file: %v", err)
+	}
+}
+
+// TestSeveralBases: a spec may list several base profiles; the points are their
+// product with the lists, the base varying slowest, and the output names each point's
+// base in a column of its own.
+func TestSeveralBases(t *testing.T) {
+	s := mustParse(t, `base = ["default", "lnpu", "edge_tpu"]
+methods = ["rct", "fp8", "rct@last:3"]`)
+	if s.Len() != 9 || len(s.Bases) != 3 || s.Base != s.Bases[0] || s.BaseName != "default" {
+		t.Fatalf("%d points, %d bases", s.Len(), len(s.Bases))
+	}
+	if cols := s.Columns(); !slices.Contains(cols, ColBase) || slices.Index(cols, ColBase) > slices.Index(cols, ColModel) {
+		t.Errorf("columns %v", cols)
+	}
+	hashes := map[string]bool{}
+	for k := range s.Len() {
+		pt := s.Point(k)
+		if pt.Base != k/3 || pt.Method.String() != []string{"rct", "fp8", "rct@last:3"}[k%3] {
+			t.Errorf("point %d: base %d method %s", k, pt.Base, pt.Method)
+		}
+		hash, values := s.Identify(pt)
+		if values[0] != s.BaseNames[pt.Base] || !strings.Contains(s.Describe(pt), "base="+s.BaseNames[pt.Base]) {
+			t.Errorf("point %d: values %v, %s", k, values, s.Describe(pt))
+		}
+		hashes[hash] = true
+	}
+	if len(hashes) != 9 {
+		t.Errorf("%d distinct hashes for 9 points", len(hashes))
+	}
+	// One base keeps the outputs as they were: no base column.
+	if one := mustParse(t, `base = "lnpu"`); slices.Contains(one.Columns(), ColBase) {
+		t.Error("a spec with one base has a base column")
+	}
+	for _, bad := range []string{
+		"base = [\"default\", \"lnpu\"]\n[axes]\n\"mac_array.rows\" = [8, 16]",
+		`base = ["default", "default"]`,
+		`base = ["default", "nosuchchip"]`,
+		`base = []`,
+	} {
+		if _, err := parseString(t, bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }

@@ -92,9 +92,6 @@ func Read(r io.Reader, source string) (*kernels.Program, error) {
 		return nil, err
 	}
 	p := pr.p
-	for _, t := range p.Tensors {
-		p.Footprint[t.Class] += t.Bytes
-	}
 	if err := p.Validate(); err != nil {
 		var ie *kernels.InstrError
 		if errors.As(err, &ie) && ie.Index < len(pr.lines) {
@@ -102,6 +99,7 @@ func Read(r io.Reader, source string) (*kernels.Program, error) {
 		}
 		return nil, &fileio.Error{File: source, Err: err}
 	}
+	p.Footprint = p.ComputeFootprint()
 	return p, nil
 }
 

@@ -21,8 +21,11 @@ func compileLeNet(t testing.TB, method numerics.Method) (*hw.Profile, *kernels.P
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 4, Functional: method == numerics.RCT,
-		Plan: numerics.Plan{Bits: []int{8, 6, 8, 8, 8}, NextBits: []int{8, 7, 8, 8, 8}, Control: true}})
+	plan := numerics.Plan{Bits: []int{8, 6, 8, 8, 8}, NextBits: []int{8, 7, 8, 8, 8}, Control: true}
+	if method == numerics.NITI {
+		plan = numerics.Plan{Bits: []int{8}} // int8 weights, no precision control
+	}
+	prog, err := kernels.Compile(models.LeNet5(), p, kernels.Options{Method: method, Batch: 4, Functional: method == numerics.RCT, Plan: plan})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package numerics defines, once, the numbers of a training step: the training methods
-// (RCT, QAT, FP32), a step's precision plan (each weight layer's bitwidth), and the
-// integer arithmetic of integer training, bit for bit.
+// (RCT, QAT, FP32, NITI, FP8) and their update masks (sparse updates), a step's
+// precision plan (each weight layer's bitwidth), the integer arithmetic of integer
+// training (NITI's update included), bit for bit, and the FP8 formats.
 //
 // Three rooms compute with it and must agree: the host trainer (train), which runs the
 // method on real data; the compiler (kernels), which takes methods and plans as input;

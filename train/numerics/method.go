@@ -19,13 +19,24 @@ const (
 	QAT Method = "qat"
 	// FP32 is plain fp32 training.
 	FP32 Method = "fp32"
+	// NITI is NITI-style integer training (Wang et al., arXiv 2009.13108): int8
+	// weights, activations and errors, int32 accumulation, no dynamic bitwidth; each
+	// weight's update is normalised to a few bits with pseudo-stochastic rounding and
+	// accumulated in an int16 buffer that carries whole grid steps into the weight
+	// (UpdateNITI). The buffer is state kept in memory between steps.
+	NITI Method = "niti"
+	// FP8 is FP8 mixed-precision training (Micikevicius et al., arXiv 2209.05433):
+	// fp32 master weights with an E4M3 copy for the GEMMs, E4M3 activations and E5M2
+	// errors with per-tensor power-of-two scales, GEMMs on the chip's fp8 mode with
+	// fp32 accumulation, SGD with momentum in fp32.
+	FP8 Method = "fp8"
 )
 
 // DefaultQATBits is QAT's fake-quantisation width when a plan gives none.
 const DefaultQATBits = 8
 
 // Methods lists the methods in a stable order.
-var Methods = []Method{RCT, QAT, FP32}
+var Methods = []Method{RCT, QAT, FP32, NITI, FP8}
 
 // ParseMethod reads a method name.
 func ParseMethod(s string) (Method, error) {
@@ -34,14 +45,25 @@ func ParseMethod(s string) (Method, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown method %q (want rct, qat or fp32)", s)
+	return "", fmt.Errorf("unknown method %q (want rct, qat, fp32, niti or fp8)", s)
 }
+
+// Integer reports whether the method trains on the integer path (int8 activations and
+// errors, integer weights, integer GEMMs and update): RCT and NITI.
+func (m Method) Integer() bool { return m == RCT || m == NITI }
+
+// Master reports whether the method keeps fp32 master weights behind the copy its
+// GEMMs read: QAT and FP8.
+func (m Method) Master() bool { return m == QAT || m == FP8 }
+
+// NITIBits is NITI's weight width: int8, fixed (no dynamic bitwidth).
+const NITIBits = 8
 
 // Plan is the precision of one training step.
 type Plan struct {
 	// Bits gives each weight layer's bitwidth, in network order: the integer weight
-	// width for RCT, the fake-quantisation width for QAT; ignored by FP32. One value
-	// applies to every layer.
+	// width for RCT, the fake-quantisation width for QAT; ignored by FP32 and FP8, and
+	// 8 for NITI (which has no other). One value applies to every layer.
 	Bits []int
 	// NextBits, when set, are the bitwidths the precision controller chose for the next
 	// step; layers whose width changes get a conversion pass in this step.

@@ -13,6 +13,15 @@ type IntState struct {
 	Rounding Rounding
 	// LossRounding rounds the loss error to int8 (SoftmaxXentRound).
 	LossRounding Rounding
+	// Method is the integer method: RCT (also "") or NITI, whose update goes through
+	// each layer's int16 buffer (UpdateNITI) with mu = NITIUpdateBits.
+	Method         Method
+	NITIUpdateBits int
+	// NoQAS updates without quantization-aware scaling (UpdateShiftNoQAS), an
+	// ablation; RCT's update is the QAS-scaled one.
+	NoQAS bool
+	// Update is each weight layer's update mask (nil: every parameter).
+	Update []LayerUpdate
 	// Layers holds each weight layer's parameters, in network order.
 	Layers []IntLayer
 	// Fwd, Bwd and Res are the delayed scale registers of every network layer: the
@@ -56,6 +65,12 @@ type IntLayer struct {
 	Bits       int
 	WExp, BExp int
 	W, B       []int32
+	// NITI only: the int16 update buffers of the weights and the bias (nil where a
+	// mask leaves the tensor frozen, and for RCT), and the delayed registers of the
+	// update's normalisation, one per segment of the weights and of the bias (see
+	// NITIShift).
+	AccW, AccB   []int16
+	GradW, GradB []ScaleReg
 }
 
 // ScaleReg is a delayed scale: the exponent the tensor's next requantisation produces
@@ -72,8 +87,13 @@ func (s *IntState) Clone() *IntState {
 	for i, l := range s.Layers {
 		l.W = append([]int32(nil), l.W...)
 		l.B = append([]int32(nil), l.B...)
+		l.AccW = append([]int16(nil), l.AccW...)
+		l.AccB = append([]int16(nil), l.AccB...)
+		l.GradW = append([]ScaleReg(nil), l.GradW...)
+		l.GradB = append([]ScaleReg(nil), l.GradB...)
 		c.Layers[i] = l
 	}
+	c.Update = append([]LayerUpdate(nil), s.Update...)
 	c.Fwd = append([]ScaleReg(nil), s.Fwd...)
 	c.Bwd = append([]ScaleReg(nil), s.Bwd...)
 	c.Res = append([]ScaleReg(nil), s.Res...)
