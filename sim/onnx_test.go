@@ -14,6 +14,9 @@ import (
 // ONNX export (models/testdata, written by PyTorch's exporter) simulates to the same
 // cycles and energy as the built-in definition, for every method.
 func TestONNXStepMatchesBuiltin(t *testing.T) {
+	if raceDetector {
+		t.Skip("sequential simulations only, thirty times slower under -race; the ordinary run checks them")
+	}
 	prof := loadProfile(t, configs.Default)
 	for _, tc := range []struct {
 		file, builtin string

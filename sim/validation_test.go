@@ -166,6 +166,9 @@ func (row *validationRow) value(t *testing.T, r *validationRun) float64 {
 // checks each stays within the deviation it reaches; -v prints the table the README
 // shows and each workload's layers. Rows marked slow need -validation-slow.
 func TestValidation(t *testing.T) {
+	if raceDetector {
+		t.Skip("sequential simulations only, thirty times slower under -race; the ordinary run checks them")
+	}
 	runs := map[string]*validationRun{}
 	var table strings.Builder
 	table.WriteString("| figure | published | rctsim | deviation | held to |\n| --- | --- | --- | --- | --- |\n")
