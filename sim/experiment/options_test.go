@@ -146,3 +146,27 @@ func TestLoadDataThatDoesNotFit(t *testing.T) {
 		}
 	}
 }
+
+// TestTextRunRefusesMNISTLimits: each MNIST-only limit given to a text model is an
+// error that names that flag.
+func TestTextRunRefusesMNISTLimits(t *testing.T) {
+	net, err := models.ByName("transformer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		option string
+		set    func(*TrainOptions)
+	}{
+		{"limit", func(o *TrainOptions) { o.Limit = 100 }},
+		{"test-limit", func(o *TrainOptions) { o.TestLimit = 100 }},
+	} {
+		var o TrainOptions
+		tc.set(&o)
+		_, _, err := LoadData(net, &o)
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != tc.option {
+			t.Errorf("--%s on a text model: %v, want an OptionError naming %s", tc.option, err, tc.option)
+		}
+	}
+}

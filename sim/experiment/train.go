@@ -310,8 +310,11 @@ func LoadData(net *models.Network, o *TrainOptions) (*train.Split, string, error
 	var split *train.Split
 	var desc string
 	if net.Layers[0].Kind == models.Embedding {
-		if o.Limit > 0 || o.TestLimit > 0 {
-			return nil, "", optionErrorf("limit", "--limit and --test-limit apply to MNIST; limit a text run with --steps")
+		if o.Limit > 0 {
+			return nil, "", optionErrorf("limit", "applies to MNIST; limit a text run with --steps")
+		}
+		if o.TestLimit > 0 {
+			return nil, "", optionErrorf("test-limit", "applies to MNIST; a text run evaluates on its held-out text")
 		}
 		text, err := train.LoadText(o.Data, int(net.Input.W))
 		if err != nil {
