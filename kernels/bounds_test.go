@@ -79,15 +79,15 @@ func TestMaxInstrs(t *testing.T) {
 			}
 			opt := Options{Method: m, Batch: 2}
 			full := compile(t, p, net, opt)
-			n := len(full.Instrs)
+			n := full.Len()
 			bounds := []int{n - 1, n / 3}
 			if n > 20_000 {
 				// MobileNet's 100,000 instructions take most of a second: one case.
 				big, bounds = true, bounds[1:]
 			} else if m == numerics.RCT {
 				opt.MaxInstrs = n
-				if got := compile(t, p, net, opt); len(got.Instrs) != n {
-					t.Errorf("%s %s: %d instructions with a bound of %d, %d without", name, m, len(got.Instrs), n, n)
+				if got := compile(t, p, net, opt); got.Len() != n {
+					t.Errorf("%s %s: %d instructions with a bound of %d, %d without", name, m, got.Len(), n, n)
 				}
 			}
 			for _, bound := range bounds {
@@ -122,8 +122,8 @@ func TestHugeSRAMSplitsTransfers(t *testing.T) {
 	net, _ := models.ByName("lenet5")
 	prog := compile(t, p, net, Options{Method: numerics.RCT, Batch: 1 << 17, PipelineDepth: 1})
 	var most, moved int64
-	for i := range prog.Instrs {
-		if in := &prog.Instrs[i]; in.Op == OpLoad && prog.Tensors[in.Tensor].Name == "input" {
+	for _, in := range prog.All() {
+		if in.Op == OpLoad && prog.Tensors[in.Tensor].Name == "input" {
 			most = max(most, in.Bytes())
 			moved += in.Bytes()
 		}
@@ -131,6 +131,13 @@ func TestHugeSRAMSplitsTransfers(t *testing.T) {
 	input := prog.Tensors[0]
 	if input.Name != "input" || moved < input.Bytes || most != MaxDMABytes {
 		t.Errorf("the input (%d bytes) moved in %d bytes, at most %d per transfer; want all of it, in transfers of %d", input.Bytes, moved, most, MaxDMABytes)
+	}
+}
+
+// appendAll appends instructions to p.
+func appendAll(p *Program, ins ...Instr) {
+	for _, in := range ins {
+		p.Append(in)
 	}
 }
 
@@ -159,34 +166,34 @@ func TestValidateBounds(t *testing.T) {
 		field  string
 		wanted string
 	}{
-		{"valid", func(p *Program) { p.Instrs = []Instr{gemm(8, 8, 8), load(4, 16, 64)} }, -1, "", ""},
+		{"valid", func(p *Program) { appendAll(p, gemm(8, 8, 8), load(4, 16, 64)) }, -1, "", ""},
 		{"MACs of the program pass 2^50", func(p *Program) {
 			for range 5 {
-				p.Instrs = append(p.Instrs, gemm(1<<16, 1<<16, 1<<16)) // 2^48 each
+				p.Append(gemm(1<<16, 1<<16, 1<<16)) // 2^48 each
 			}
 		}, 4, "m", "pass 2^50"},
-		{"M*N*K wraps", func(p *Program) { p.Instrs = []Instr{gemm(1<<32, 1<<32, 1<<32)} }, 0, "m", "more than 2^50"},
-		{"dimension past 2^32", func(p *Program) { p.Instrs = []Instr{gemm(1<<33, 1, 1)} }, 0, "m", "want 1..2^32"},
-		{"0-bit weights", func(p *Program) { g := gemm(8, 8, 8); g.WeightBits = 0; p.Instrs = []Instr{g} }, 0, "wbits", "0 bits"},
-		{"0-bit activations", func(p *Program) { g := gemm(8, 8, 8); g.ActBits = 0; p.Instrs = []Instr{g} }, 0, "abits", "0 bits"},
-		{"float GEMM ignores integer widths", func(p *Program) { g := gemm(8, 8, 8); g.Format, g.WeightBits = FormatFP16, 0; p.Instrs = []Instr{g} }, -1, "", ""},
+		{"M*N*K wraps", func(p *Program) { appendAll(p, gemm(1<<32, 1<<32, 1<<32)) }, 0, "m", "more than 2^50"},
+		{"dimension past 2^32", func(p *Program) { appendAll(p, gemm(1<<33, 1, 1)) }, 0, "m", "want 1..2^32"},
+		{"0-bit weights", func(p *Program) { g := gemm(8, 8, 8); g.WeightBits = 0; appendAll(p, g) }, 0, "wbits", "0 bits"},
+		{"0-bit activations", func(p *Program) { g := gemm(8, 8, 8); g.ActBits = 0; appendAll(p, g) }, 0, "abits", "0 bits"},
+		{"float GEMM ignores integer widths", func(p *Program) { g := gemm(8, 8, 8); g.Format, g.WeightBits = FormatFP16, 0; appendAll(p, g) }, -1, "", ""},
 		{"operand end wraps", func(p *Program) {
 			g := gemm(8, 8, 8)
 			g.C.Offset, g.C.Bytes = math.MaxInt64-8, 64
-			p.Instrs = []Instr{g}
+			appendAll(p, g)
 		}, 0, "c", "outside buffer"},
 		{"vector elements pass 2^50", func(p *Program) {
 			v := Instr{Op: OpVector, VOp: VAdd, Elems: 1 << 49, Bits: 8}
-			p.Instrs = []Instr{v, v, v}
+			appendAll(p, v, v, v)
 		}, 2, "elems", "pass 2^50"},
-		{"0-bit integer lanes", func(p *Program) { p.Instrs = []Instr{{Op: OpVector, VOp: VAdd, Elems: 8}} }, 0, "bits", "0 bits"},
+		{"0-bit integer lanes", func(p *Program) { p.Append(Instr{Op: OpVector, VOp: VAdd, Elems: 8}) }, 0, "bits", "0 bits"},
 		{"load size wraps to 0", func(p *Program) {
 			l := load(1<<20, 1<<44, 0)
 			l.A.Bytes = 0
-			p.Instrs = []Instr{l}
+			appendAll(p, l)
 		}, 0, "rowbytes", "at most 67108864 bytes"},
-		{"load of too many rows", func(p *Program) { p.Instrs = []Instr{load(1<<21, 1, 0)} }, 0, "rows", "at most 1048576"},
-		{"load span wraps", func(p *Program) { p.Instrs = []Instr{load(1<<14, 1, 1<<50)} }, 0, "rows", "runs past tensor"},
+		{"load of too many rows", func(p *Program) { appendAll(p, load(1<<21, 1, 0)) }, 0, "rows", "at most 1048576"},
+		{"load span wraps", func(p *Program) { appendAll(p, load(1<<14, 1, 1<<50)) }, 0, "rows", "runs past tensor"},
 		{"tensor past 2^50", func(p *Program) { p.Tensors[0].Addr = 1 << 50 }, -1, "", "2^50 bytes"},
 	}
 	for _, tt := range tests {

@@ -294,7 +294,6 @@ type compiler struct {
 	err       error
 
 	roleBuf [numRoles]int // Program.Buffers index of each role
-	arena   []int32       // backing store of every Instr.Deps
 	depsBuf []int32
 	dram    uint64 // next free DRAM address
 

@@ -38,8 +38,8 @@ func compile(t *testing.T, p *hw.Profile, net *models.Network, opt Options) *Pro
 // phaseMACs sums the program's MACs by phase.
 func phaseMACs(p *Program) [models.NumPhases]int64 {
 	var s [models.NumPhases]int64
-	for i := range p.Instrs {
-		s[p.Instrs[i].Phase] += p.Instrs[i].MACs()
+	for _, in := range p.All() {
+		s[in.Phase] += in.MACs()
 	}
 	return s
 }
@@ -72,8 +72,8 @@ func TestMACsMatchModel(t *testing.T) {
 func TestForwardOnly(t *testing.T) {
 	p := defaultProfile(t)
 	prog := compile(t, p, models.LeNet5(), Options{Method: numerics.RCT, Batch: 4, ForwardOnly: true})
-	for i := range prog.Instrs {
-		if ph := prog.Instrs[i].Phase; ph != models.Forward {
+	for i := range prog.Len() {
+		if ph := prog.Instr(i).Phase; ph != models.Forward {
 			t.Fatalf("instruction %d in phase %s", i, ph)
 		}
 	}
@@ -160,8 +160,8 @@ func TestTileThatCannotFitNamesTheLayer(t *testing.T) {
 func TestSmallSRAMMeansMoreTiles(t *testing.T) {
 	big := compile(t, defaultProfile(t), models.LeNet5(), Options{Method: numerics.RCT, Batch: 32})
 	small := compile(t, defaultProfile(t, "sram.global.capacity=32KiB"), models.LeNet5(), Options{Method: numerics.RCT, Batch: 32})
-	if len(small.Instrs) <= len(big.Instrs) {
-		t.Errorf("32 KiB SRAM: %d instructions, 512 KiB: %d; smaller tiles should need more", len(small.Instrs), len(big.Instrs))
+	if small.Len() <= big.Len() {
+		t.Errorf("32 KiB SRAM: %d instructions, 512 KiB: %d; smaller tiles should need more", small.Len(), big.Len())
 	}
 	if a, b := phaseMACs(small), phaseMACs(big); a != b {
 		t.Errorf("tiling changed the work: %v vs %v", a, b)
@@ -174,8 +174,8 @@ func TestBitwidthChangeAddsConversion(t *testing.T) {
 	grow := compile(t, p, models.LeNet5(), Options{Method: numerics.RCT, Batch: 4, Plan: numerics.Plan{Bits: []int{8}, NextBits: []int{8, 9, 8, 8, 8}, Control: true}})
 	count := func(p *Program, v VectorOp) int {
 		n := 0
-		for i := range p.Instrs {
-			if p.Instrs[i].Op == OpVector && p.Instrs[i].VOp == v {
+		for i := range p.Len() {
+			if p.Instr(i).Op == OpVector && p.Instr(i).VOp == v {
 				n++
 			}
 		}
@@ -201,9 +201,9 @@ func TestBitwidthChangeAddsConversion(t *testing.T) {
 
 func TestDependenciesPointBackward(t *testing.T) {
 	prog := compile(t, defaultProfile(t), models.LeNet5(), Options{Method: numerics.QAT, Batch: 8})
-	for i, in := range prog.Instrs {
+	for i, in := range prog.All() {
 		for _, d := range in.Deps {
-			if prog.Instrs[d].Unit() == in.Unit() {
+			if prog.Op(int(d)).Unit() == in.Unit() {
 				t.Errorf("instruction %d depends on %d on its own unit (%s): implicit, should be dropped", i, d, in.Unit())
 			}
 		}
@@ -318,7 +318,7 @@ func TestGEMMsCarryTheirConvolution(t *testing.T) {
 		{2, int(models.BackwardWeight)}: {N: 200, M: 10, C: 2, R: 1, S: 1, E: 1, F: 1, U: 1, D: 1},
 	}
 	seen := 0
-	for _, in := range prog.Instrs {
+	for _, in := range prog.All() {
 		if in.Op != OpGEMM {
 			continue
 		}

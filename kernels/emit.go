@@ -34,8 +34,8 @@ func (c *compiler) beginKernel(layer int, phase models.Phase) {
 	for u := range last {
 		last[u] = -1
 	}
-	for i := len(c.prog.Instrs) - 1; i >= 0; i-- {
-		u := c.prog.Instrs[i].Unit()
+	for i := c.prog.Len() - 1; i >= 0; i-- {
+		u := c.prog.Op(i).Unit()
 		if last[u] < 0 {
 			last[u] = int32(i)
 		}
@@ -101,7 +101,7 @@ func (p *pair) take(key [5]int64) (s *slot, resident bool) {
 // deriving its dependencies. Dependencies on the same unit are dropped: a unit runs
 // its instructions in program order.
 func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
-	if int64(len(c.prog.Instrs)) >= c.maxInstrs {
+	if int64(c.prog.Len()) >= c.maxInstrs {
 		// The kernels check their tile and chunk counts before emitting (room); this
 		// catches what those counts leave out (loads of several regions, epilogues).
 		if c.err == nil {
@@ -114,7 +114,7 @@ func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
 	unit := in.Unit()
 	deps := c.depsBuf[:0]
 	addDep := func(d int32) {
-		if d < 0 || c.prog.Instrs[d].Unit() == unit {
+		if d < 0 || c.prog.Op(int(d)).Unit() == unit {
 			return
 		}
 		for _, x := range deps {
@@ -147,12 +147,9 @@ func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
 		}
 		c.fn = nil
 	}
-	start := len(c.arena)
-	c.arena = append(c.arena, deps...)
-	in.Deps = c.arena[start:len(c.arena):len(c.arena)]
+	in.Deps = deps
 	c.depsBuf = deps
-	idx := int32(len(c.prog.Instrs))
-	c.prog.Instrs = append(c.prog.Instrs, in)
+	idx := int32(c.prog.Append(in))
 	for _, s := range reads {
 		s.readers = append(s.readers, idx)
 	}
@@ -168,7 +165,7 @@ func (c *compiler) op(in Instr, reads, writes []*slot) int32 {
 // large for the bound fails at once rather than after hours and gigabytes of tiling.
 // what describes the work for the error, which is also kept in c.err.
 func (c *compiler) room(n int64, what string) error {
-	if left := c.maxInstrs - int64(len(c.prog.Instrs)); n > left {
+	if left := c.maxInstrs - int64(c.prog.Len()); n > left {
 		err := fmt.Errorf("%w: %s needs at least %s instructions at batch %d, more than the %d left of the %d a program may hold (kernels.Options.MaxInstrs)",
 			ErrTooLarge, what, countText(n), c.batch, max(left, 0), c.maxInstrs)
 		if c.err == nil {

@@ -28,8 +28,7 @@ func ExampleCompile() {
 	}
 	var perUnit [kernels.NumUnits]int
 	macs := map[models.Phase]int64{}
-	for i := range prog.Instrs {
-		in := &prog.Instrs[i]
+	for _, in := range prog.All() {
 		perUnit[in.Unit()]++
 		macs[in.Phase] += in.MACs()
 	}

@@ -23,11 +23,11 @@ func (p *Program) ComputeFootprint() [NumClasses]int64 {
 	for t := range lives {
 		lives[t].first = -1
 	}
-	for k := range p.Instrs {
-		in := &p.Instrs[k]
-		if in.Op != OpLoad && in.Op != OpStore {
+	for k := range p.Len() {
+		if op := p.Op(k); op != OpLoad && op != OpStore {
 			continue
 		}
+		in := p.Instr(k)
 		l := &lives[in.Tensor]
 		if !l.used {
 			l.first, l.used = k, true

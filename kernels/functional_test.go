@@ -23,11 +23,11 @@ func TestFunctionalDescriptorsChangeNothingElse(t *testing.T) {
 		plain := compile(t, p, net, opt)
 		opt.Functional = true
 		fn := compile(t, p, net, opt)
-		if len(plain.Instrs) != len(fn.Instrs) || !reflect.DeepEqual(plain.Tensors, fn.Tensors) || plain.Footprint != fn.Footprint {
-			t.Fatalf("%s: %d instructions without descriptors, %d with, or different tensors", model, len(plain.Instrs), len(fn.Instrs))
+		if plain.Len() != fn.Len() || !reflect.DeepEqual(plain.Tensors, fn.Tensors) || plain.Footprint != fn.Footprint {
+			t.Fatalf("%s: %d instructions without descriptors, %d with, or different tensors", model, plain.Len(), fn.Len())
 		}
-		for i := range fn.Instrs {
-			a, b := plain.Instrs[i], fn.Instrs[i]
+		for i := range fn.Len() {
+			a, b := plain.Instr(i), fn.Instr(i)
 			d := b.Fn
 			b.Fn = nil
 			if a.Fn != nil || !reflect.DeepEqual(a, b) {

@@ -142,7 +142,7 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	// steps is the GEMM instructions of a tiling. Measuring a tiling exactly cuts every
 	// tile, so one with more steps than the program has room for is never measured:
 	// tooMany keeps the fewest steps of those, for the error when no tiling is left.
-	left := c.maxInstrs - int64(len(c.prog.Instrs))
+	left := c.maxInstrs - int64(c.prog.Len())
 	steps := func(mt, nt, kt int64) int64 {
 		return mulSat(max(g.groups, 1), g.m.tileCount(mt), g.n.tileCount(nt), g.k.tileCount(kt))
 	}

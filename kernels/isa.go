@@ -304,7 +304,7 @@ type Instr struct {
 	Phase models.Phase
 	// Layer is the index of the network layer the instruction serves, -1 for none.
 	Layer int32
-	// Deps lists earlier instructions (indices into Program.Instrs) that must complete
+	// Deps lists earlier instructions (indices into the Program) that must complete
 	// before this one issues.
 	Deps []int32
 
@@ -450,24 +450,33 @@ type Buffer struct {
 }
 
 // Program is a compiled training step (or inference pass): instructions in program
-// order, the DRAM tensors they touch and the SRAM buffers they use.
+// order, the DRAM tensors they touch and the SRAM buffers they use. Instructions are
+// added with Append and read with Len and Instr (or All); they are stored compactly
+// (see store.go), so a Program is not copied by value.
 type Program struct {
 	Model   string
 	Profile string
 	Method  numerics.Method
 	Batch   int
-	Instrs  []Instr
 	Tensors []Tensor
 	Buffers []Buffer
 	// Footprint is the DRAM bytes held per tensor class for the whole step.
 	Footprint [NumClasses]int64
+
+	code       []code
+	shapes     []instrShape
+	shapeIndex map[instrShape]uint32 // shapes by value, while appending
+	deps       []int32               // every instruction's Deps, one after another
+	fns        []*FuncDesc
 }
 
 // MACs is the total multiply-accumulates of the program.
 func (p *Program) MACs() int64 {
 	var s int64
-	for i := range p.Instrs {
-		s += p.Instrs[i].MACs()
+	for i := range p.code {
+		if sh := p.shapes[p.code[i].shape]; sh.Op == OpGEMM {
+			s += sh.M * sh.N * sh.K
+		}
 	}
 	return s
 }
@@ -523,8 +532,7 @@ func (p *Program) Validate() error {
 		}
 	}
 	var macs, elems int64
-	for i := range p.Instrs {
-		in := &p.Instrs[i]
+	for i, in := range p.All() {
 		if in.Op >= NumOps {
 			return fmt.Errorf("instruction %d: unknown op %d", i, in.Op)
 		}
@@ -555,9 +563,9 @@ func (p *Program) Validate() error {
 		var err error
 		switch in.Op {
 		case OpLoad, OpStore:
-			err = p.validateDMA(in, bad)
+			err = p.validateDMA(&in, bad)
 		case OpGEMM:
-			err = validateGEMM(in, bad)
+			err = validateGEMM(&in, bad)
 			if err == nil && in.MACs() > MaxMACs-macs {
 				err = bad("m", "the program's multiply-accumulates pass 2^50")
 			}

@@ -25,8 +25,7 @@ type work struct {
 
 func workOf(p *Program) map[layerPhase]*work {
 	out := map[layerPhase]*work{}
-	for i := range p.Instrs {
-		in := &p.Instrs[i]
+	for _, in := range p.All() {
 		k := layerPhase{in.Layer, in.Phase}
 		w := out[k]
 		if w == nil {
@@ -148,10 +147,10 @@ func TestGroupedConvolution(t *testing.T) {
 	net := groupedNet()
 	prog := compile(t, defaultProfile(t), net, Options{Method: numerics.RCT, Batch: 2})
 	gemms := map[layerPhase][]*Instr{}
-	for i := range prog.Instrs {
-		if in := &prog.Instrs[i]; in.Op == OpGEMM {
+	for _, in := range prog.All() {
+		if in.Op == OpGEMM {
 			k := layerPhase{in.Layer, in.Phase}
-			gemms[k] = append(gemms[k], in)
+			gemms[k] = append(gemms[k], &in)
 		}
 	}
 	for _, c := range []struct {
@@ -215,8 +214,8 @@ func TestBatchNormPasses(t *testing.T) {
 			t.Error("inference saves batch statistics")
 		}
 	}
-	for i := range inf.Instrs {
-		if in := &inf.Instrs[i]; in.Op == OpVector && in.VOp == VNormStats {
+	for _, in := range inf.All() {
+		if in.Op == OpVector && in.VOp == VNormStats {
 			t.Error("inference takes batch statistics")
 		}
 	}
@@ -276,8 +275,8 @@ func TestAttentionSavesProbabilities(t *testing.T) {
 			t.Errorf("%s: backward loaded %d bytes of probabilities, want %d", l.Name, got, 2*pt.Bytes)
 		}
 		var softmax int64
-		for j := range prog.Instrs {
-			if in := &prog.Instrs[j]; in.Layer == int32(i) && in.Op == OpVector && in.VOp == VSoftmaxCausal {
+		for _, in := range prog.All() {
+			if in.Layer == int32(i) && in.Op == OpVector && in.VOp == VSoftmaxCausal {
 				softmax += in.Elems
 			}
 		}

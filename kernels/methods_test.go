@@ -22,8 +22,7 @@ func mustUpdate(t *testing.T, s string) numerics.Update {
 // layerPhaseMACs sums a program's MACs by network layer and phase.
 func layerPhaseMACs(p *Program, layers int) [][models.NumPhases]int64 {
 	out := make([][models.NumPhases]int64, layers)
-	for i := range p.Instrs {
-		in := &p.Instrs[i]
+	for _, in := range p.All() {
 		if in.Layer >= 0 {
 			out[in.Layer][in.Phase] += in.MACs()
 		}
@@ -39,8 +38,7 @@ func TestMethodsCompile(t *testing.T) {
 	net := models.LeNet5()
 	niti := compile(t, p, net, Options{Method: numerics.NITI, Batch: 8})
 	ops := map[VectorOp]int{}
-	for i := range niti.Instrs {
-		in := &niti.Instrs[i]
+	for i, in := range niti.All() {
 		if in.Op == OpGEMM && (in.Format != FormatInt || in.WeightBits != 8 || in.ActBits != 8) {
 			t.Fatalf("NITI GEMM %d: %s %dx%d", i, in.Format, in.WeightBits, in.ActBits)
 		}
@@ -55,8 +53,8 @@ func TestMethodsCompile(t *testing.T) {
 		t.Error("NITI compiled 6-bit weights")
 	}
 	fp8 := compile(t, p, net, Options{Method: numerics.FP8, Batch: 8})
-	for i := range fp8.Instrs {
-		if in := &fp8.Instrs[i]; in.Op == OpGEMM && in.Format != FormatFP8 {
+	for i, in := range fp8.All() {
+		if in.Op == OpGEMM && in.Format != FormatFP8 {
 			t.Fatalf("FP8 GEMM %d in %s", i, in.Format)
 		}
 	}
@@ -88,8 +86,7 @@ func TestSparseUpdateDropsWork(t *testing.T) {
 				t.Fatal(err)
 			}
 			macs := layerPhaseMACs(prog, len(net.Layers))
-			for i := range prog.Instrs {
-				in := &prog.Instrs[i]
+			for i, in := range prog.All() {
 				if in.Phase != models.Forward && in.Layer >= 0 && int(in.Layer) < first {
 					t.Fatalf("%s %s: instruction %d (%s) of layer %d, before the first updated layer %d", m, spec, i, in.Phase, in.Layer, first)
 				}

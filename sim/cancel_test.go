@@ -67,8 +67,8 @@ func TestRunContextCancel(t *testing.T) {
 	}
 	// Each event completes an instruction or frees the DMA unit: the engine looks at
 	// the context again within cancelCheck events, a few hundred issues.
-	if hook.issued >= len(prog.Instrs) || hook.issued > hook.at+2*cancelCheck {
-		t.Errorf("cancelled at issue %d, stopped after %d of %d", hook.at, hook.issued, len(prog.Instrs))
+	if hook.issued >= prog.Len() || hook.issued > hook.at+2*cancelCheck {
+		t.Errorf("cancelled at issue %d, stopped after %d of %d", hook.at, hook.issued, prog.Len())
 	}
 	if _, err := m.RunContext(ctx, prog); !errors.Is(err, context.Canceled) {
 		t.Errorf("a run with a done context: %v", err)

@@ -61,6 +61,8 @@ func ParseFidelity(s string) (Fidelity, error) {
 // Event is one instruction's execution.
 type Event struct {
 	Index int32
+	// Instr is the instruction written out for this call (the program stores it
+	// compactly): valid until the hook returns, so a hook copies what it keeps.
 	Instr *kernels.Instr
 	// Issue and Complete are accelerator cycles; Complete is set in OnComplete only.
 	Issue, Complete uint64
@@ -174,8 +176,9 @@ type run struct {
 	done     []bool
 	oldest   int // lowest instruction index not yet complete
 	dmaDone  uint64
-	inUse    []int   // running instructions per buffer
-	demand   []int64 // scratch: bytes one instruction moves per buffer
+	cur, fin kernels.Instr // the instruction issuing, and the one completing, written out
+	inUse    []int         // running instructions per buffer
+	demand   []int64       // scratch: bytes one instruction moves per buffer
 	events   eventQueue
 	layers   map[layerKey]*LayerStats // nil unless Options.PerLayer
 	bursts   []dram.Request           // scratch: one transfer's DRAM requests
@@ -200,7 +203,7 @@ func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats
 		return nil, err
 	}
 	m.dram.Reset()
-	n := len(prog.Instrs)
+	n := prog.Len()
 	r := &run{m: m, prog: prog, stats: newStats(m, prog), ctx: ctx,
 		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
 		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs))}
@@ -227,9 +230,13 @@ func (m *Machine) check(prog *kernels.Program) error {
 	if len(prog.Buffers) != len(m.bufs) {
 		return fmt.Errorf("program uses %d SRAM buffers, profile %s has %d", len(prog.Buffers), m.prof.Name, len(m.bufs))
 	}
-	for i := range prog.Instrs {
-		if in := &prog.Instrs[i]; in.Op == kernels.OpGEMM {
-			if _, err := m.mode(in); err != nil {
+	// Instructions of one shape run in the same mode: check each shape once.
+	checked := make([]bool, prog.NumShapes())
+	for i := range prog.Len() {
+		if s := prog.Shape(i); !checked[s] && prog.Op(i) == kernels.OpGEMM {
+			checked[s] = true
+			in := prog.Instr(i)
+			if _, err := m.mode(&in); err != nil {
 				return fmt.Errorf("instruction %d (gemm): %w", i, err)
 			}
 		}
@@ -244,14 +251,16 @@ func (m *Machine) check(prog *kernels.Program) error {
 }
 
 func (r *run) buildGraph() {
-	instrs := r.prog.Instrs
-	count := make([]int32, len(instrs)+1)
-	for i := range instrs {
-		r.pending[i] = int32(len(instrs[i].Deps))
-		for _, d := range instrs[i].Deps {
+	p := r.prog
+	n := p.Len()
+	count := make([]int32, n+1)
+	for i := range n {
+		deps := p.Deps(i)
+		r.pending[i] = int32(len(deps))
+		for _, d := range deps {
 			count[d+1]++
 		}
-		u := instrs[i].Unit()
+		u := p.Op(i).Unit()
 		r.queue[u] = append(r.queue[u], int32(i))
 	}
 	for i := 1; i < len(count); i++ {
@@ -259,9 +268,9 @@ func (r *run) buildGraph() {
 	}
 	r.userOff = count
 	r.users = make([]int32, count[len(count)-1])
-	fill := make([]int32, len(instrs))
-	for i := range instrs {
-		for _, d := range instrs[i].Deps {
+	fill := make([]int32, n)
+	for i := range n {
+		for _, d := range p.Deps(i) {
 			r.users[count[d]+fill[d]] = int32(i)
 			fill[d]++
 		}
@@ -308,8 +317,8 @@ func (r *run) loop() error {
 			}
 		}
 	}
-	if completed != len(r.prog.Instrs) {
-		return fmt.Errorf("program deadlocked at cycle %d with %d of %d instructions complete", r.now, completed, len(r.prog.Instrs))
+	if completed != r.prog.Len() {
+		return fmt.Errorf("program deadlocked at cycle %d with %d of %d instructions complete", r.now, completed, r.prog.Len())
 	}
 	return nil
 }
@@ -325,7 +334,8 @@ func (r *run) tryIssue(u kernels.Unit) {
 		return
 	}
 	r.pos[u]++
-	in := &r.prog.Instrs[i]
+	r.cur = r.prog.Instr(int(i))
+	in := &r.cur
 	r.issued[i] = r.now
 	for _, h := range r.m.opts.Hooks {
 		h.OnIssue(Event{Index: i, Instr: in, Issue: r.now})
@@ -363,7 +373,8 @@ func (r *run) tryIssue(u kernels.Unit) {
 }
 
 func (r *run) complete(i int32) {
-	in := &r.prog.Instrs[i]
+	r.fin = r.prog.Instr(int(i))
+	in := &r.fin
 	r.done[i] = true
 	for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
 		if o.Bytes > 0 {
@@ -387,7 +398,8 @@ func (r *run) advance(to uint64) {
 	if to <= r.now {
 		return
 	}
-	oldest := &r.prog.Instrs[min(r.oldest, len(r.prog.Instrs)-1)]
+	o := min(r.oldest, r.prog.Len()-1)
+	oldest := &kernels.Instr{Phase: r.prog.Phase(o), Layer: r.prog.Layer(o)} // what charge reads
 	dt := float64(to - r.now)
 	r.charge(oldest, Static, kernels.ClassNone, r.m.powerPJ(r.staticMW, dt))
 	r.charge(oldest, DRAMBackground, kernels.ClassNone, r.m.powerPJ(r.dramMW, dt))

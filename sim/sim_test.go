@@ -304,7 +304,7 @@ func TestHooksSeeDependenciesHonoured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := len(prog.Instrs)
+	n := prog.Len()
 	rec := &recorder{t: t, prog: prog, issued: make([]bool, n), complete: make([]uint64, n), done: make([]bool, n)}
 	m, err := New(p, Options{Hooks: []Hook{rec}})
 	if err != nil {

@@ -102,7 +102,7 @@ type BufferStats struct {
 func newStats(m *Machine, prog *kernels.Program) *Stats {
 	s := &Stats{
 		Profile: m.prof.Name, Model: prog.Model, Method: prog.Method, Batch: prog.Batch,
-		Instructions: len(prog.Instrs), ClockHz: m.prof.Clock.Hz(),
+		Instructions: prog.Len(), ClockHz: m.prof.Clock.Hz(),
 		PEs:       int64(m.prof.MACArray.Rows * m.prof.MACArray.Cols),
 		Footprint: prog.Footprint, Silicon: m.silicon,
 	}

@@ -239,8 +239,7 @@ func TestChunkedLayersMatchHost(t *testing.T) {
 		}
 		// The passes that find a batch-wide exponent first are in the program.
 		firstPasses, losses := 0, 0
-		for k := range prog.Instrs {
-			in := &prog.Instrs[k]
+		for _, in := range prog.All() {
 			if in.Fn != nil && in.Fn.Role == kernels.RoleNormMax {
 				firstPasses++
 			}
@@ -306,16 +305,14 @@ func TestCheckDetectsAWrongValue(t *testing.T) {
 		tamper := func(d *functional.Device) {
 			// The index of the layer's last forward instruction that writes a vector
 			// result, found in the program the device runs.
-			var target *kernels.Instr
-			prog := d.Program()
-			for k := range prog.Instrs {
-				in := &prog.Instrs[k]
+			target := int32(-1)
+			for k, in := range d.Program().All() {
 				if int(in.Layer) == layer && in.Phase == models.Forward && in.Op == kernels.OpVector && in.C.Bytes > 0 {
-					target = in
+					target = int32(k)
 				}
 			}
-			d.AfterExec = func(in *kernels.Instr, out []byte) {
-				if in == target && len(out) > 0 {
+			d.AfterExec = func(index int32, _ *kernels.Instr, out []byte) {
+				if index == target && len(out) > 0 {
 					out[0] ^= 1
 					last++
 				}

@@ -72,9 +72,10 @@ type Device struct {
 	scratch  scratch
 	errs     [][]int8 // every layer's output error ([image][channel][row][column])
 
-	// AfterExec, when set, is called after each instruction with the bytes it wrote
-	// (nil for a scatter), so that tests can corrupt one value and see the check fail.
-	AfterExec func(in *kernels.Instr, written []byte)
+	// AfterExec, when set, is called after each instruction (its index in the program,
+	// and the instruction) with the bytes it wrote (nil for a scatter), so that tests
+	// can corrupt one value and see the check fail.
+	AfterExec func(index int32, in *kernels.Instr, written []byte)
 }
 
 // MaxImageBytes bounds the memory images a Device allocates on the host (DRAM and the
@@ -174,11 +175,11 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	if len(st.Fwd) != n || len(st.Bwd) != n || len(st.Res) != n {
 		return nil, fmt.Errorf("state has scales for %d layers, %s has %d", len(st.Fwd), net.Name, n)
 	}
-	d.exec = make([]handler, len(prog.Instrs))
-	for k := range prog.Instrs {
-		h, err := d.lookup(&prog.Instrs[k])
+	d.exec = make([]handler, prog.Len())
+	for k, in := range prog.All() {
+		h, err := d.lookup(&in)
 		if err != nil {
-			return nil, &CoverageError{Index: k, Instr: describe(net, &prog.Instrs[k]), Err: err}
+			return nil, &CoverageError{Index: k, Instr: describe(net, &in), Err: err}
 		}
 		d.exec[k] = h
 	}
@@ -191,8 +192,7 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	// buffer up to the end of its furthest operand (a chip with a TiB of SRAM runs a
 	// LeNet step in the few MB it uses), and no more than MaxImageBytes in all.
 	used := make([]int64, len(prog.Buffers))
-	for i := range prog.Instrs {
-		in := &prog.Instrs[i]
+	for _, in := range prog.All() {
 		for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
 			if o.Bytes > 0 {
 				used[o.Buffer] = max(used[o.Buffer], o.End())
@@ -336,9 +336,9 @@ func Covers(net *models.Network, prog *kernels.Program) error {
 			d.residual[l.From] = i
 		}
 	}
-	for k := range prog.Instrs {
-		if _, err := d.lookup(&prog.Instrs[k]); err != nil {
-			return &CoverageError{Index: k, Instr: describe(net, &prog.Instrs[k]), Err: err}
+	for k, in := range prog.All() {
+		if _, err := d.lookup(&in); err != nil {
+			return &CoverageError{Index: k, Instr: describe(net, &in), Err: err}
 		}
 	}
 	return nil
@@ -450,7 +450,7 @@ func (d *Device) OnIssue(e sim.Event) {
 		case in.C.Bytes > 0:
 			out = d.slot(in.C)
 		}
-		d.AfterExec(in, out)
+		d.AfterExec(e.Index, in, out)
 	}
 }
 

@@ -35,8 +35,7 @@ func Write(w io.Writer, p *kernels.Program) error {
 	for _, t := range p.Tensors {
 		fmt.Fprintf(bw, "tensor %s %s %d %#x %d %d\n", strconv.Quote(t.Name), t.Class, t.Layer, t.Addr, t.Bytes, t.Bits)
 	}
-	for i := range p.Instrs {
-		in := &p.Instrs[i]
+	for i, in := range p.All() {
 		fmt.Fprintf(bw, "%d %s %s %d", i, in.Op, in.Phase, in.Layer)
 		switch in.Op {
 		case kernels.OpLoad, kernels.OpStore:
@@ -321,7 +320,7 @@ var instrKeys = map[kernels.Op][]string{
 }
 
 func (pr *programReader) instr(fs []string, cols []int) error {
-	index := len(pr.p.Instrs)
+	index := pr.p.Len()
 	if n, err := strconv.Atoi(fs[0]); err != nil || n != index {
 		return pr.errAt(cols[0], "index", "want instruction %d (or a header, buffer or tensor line), got %q", index, fs[0])
 	}
@@ -388,7 +387,7 @@ func (pr *programReader) instr(fs []string, cols []int) error {
 			return err
 		}
 	}
-	pr.p.Instrs = append(pr.p.Instrs, in)
+	pr.p.Append(in)
 	pr.lines = append(pr.lines, pr.line)
 	return nil
 }
@@ -593,7 +592,7 @@ func (pr *programReader) depList(in *kernels.Instr, v string, col int) error {
 	start := len(pr.deps)
 	for _, f := range strings.Split(v, ",") {
 		d, err := strconv.ParseInt(f, 10, 32)
-		if err != nil || d < 0 || int(d) >= len(pr.p.Instrs) {
+		if err != nil || d < 0 || int(d) >= pr.p.Len() {
 			return pr.errAt(col, "deps", "dependency %q must be an earlier instruction", f)
 		}
 		pr.deps = append(pr.deps, int32(d))

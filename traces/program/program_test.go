@@ -48,7 +48,7 @@ func TestProgramRoundTrip(t *testing.T) {
 		if !bytes.Equal(first.Bytes(), second.Bytes()) {
 			t.Fatalf("%s: the dump changes when read and written again", m)
 		}
-		if back.Footprint != prog.Footprint || len(back.Instrs) != len(prog.Instrs) {
+		if back.Footprint != prog.Footprint || back.Len() != prog.Len() {
 			t.Errorf("%s: footprint or instruction count differs after reading", m)
 		}
 		// The replayed program simulates exactly like the original.
@@ -96,8 +96,8 @@ func TestFunctionalProgramRoundTrip(t *testing.T) {
 	if !bytes.Equal(first.Bytes(), second.Bytes()) {
 		t.Fatal("the dump changes when read and written again")
 	}
-	for i := range prog.Instrs {
-		if a, b := prog.Instrs[i].Fn, back.Instrs[i].Fn; (a == nil) != (b == nil) || (a != nil && *a != *b) {
+	for i := range prog.Len() {
+		if a, b := prog.Instr(i).Fn, back.Instr(i).Fn; (a == nil) != (b == nil) || (a != nil && *a != *b) {
 			t.Fatalf("instruction %d: descriptor %+v read back as %+v", i, a, b)
 		}
 	}
@@ -185,8 +185,8 @@ func FuzzReadProgram(f *testing.F) {
 		if m := p.MACs(); m < 0 || m > kernels.MaxMACs {
 			t.Fatalf("program of %d MACs read", m)
 		}
-		for i := range p.Instrs {
-			if b := p.Instrs[i].Bytes(); b < 0 || b > kernels.MaxDMABytes {
+		for i, in := range p.All() {
+			if b := in.Bytes(); b < 0 || b > kernels.MaxDMABytes {
 				t.Fatalf("instruction %d moves %d bytes", i, b)
 			}
 		}

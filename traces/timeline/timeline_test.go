@@ -38,8 +38,8 @@ func TestChromeTraceIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tl.Intervals) != len(prog.Instrs) {
-		t.Fatalf("%d intervals for %d instructions", len(tl.Intervals), len(prog.Instrs))
+	if len(tl.Intervals) != prog.Len() {
+		t.Fatalf("%d intervals for %d instructions", len(tl.Intervals), prog.Len())
 	}
 	var buf bytes.Buffer
 	names := []string{"conv1", "relu1", "pool1", "conv2", "relu3", "pool5", "flatten6", "fc1", "relu8", "fc2", "relu10", "fc3"}
@@ -85,8 +85,8 @@ func TestChromeTraceIsValid(t *testing.T) {
 			t.Errorf("event %d: unexpected phase %v", i, ev["ph"])
 		}
 	}
-	if complete != len(prog.Instrs) {
-		t.Errorf("%d complete events for %d instructions", complete, len(prog.Instrs))
+	if complete != prog.Len() {
+		t.Errorf("%d complete events for %d instructions", complete, prog.Len())
 	}
 	if want := stats.Seconds() * 1e6; maxEnd < want*(1-1e-9) || maxEnd > want*(1+1e-9) {
 		t.Errorf("trace ends at %g µs, the run took %g µs", maxEnd, want)

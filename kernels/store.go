@@ -1,0 +1,146 @@
+package kernels
+
+import (
+	"iter"
+	"math"
+
+	"github.com/rctsim/rctsim/hw"
+	"github.com/rctsim/rctsim/models"
+)
+
+// How a Program stores its instructions. A training step of a large model holds
+// hundreds of thousands of them (MobileNetV2 at 224x224, batch 32: 677,000), which
+// written out as Instr take about 300 bytes each, but few are distinct: a layer's tiles
+// repeat a handful of shapes on a handful of SRAM slots (that step has about 3,000
+// distinct instructions once the layer, DRAM address, dependencies and functional
+// descriptor are set aside: its shapes). So a Program keeps each shape once, and per
+// instruction only 24 bytes: its shape, layer and address, where its dependencies end
+// in one array shared by all, and its descriptor. Instr is the instruction written
+// out, as the compiler appends it and every reader sees it.
+
+// instrShape is an Instr without the fields that are its own (Layer, Addr, Deps, Fn):
+// the part that many instructions share. TestShapeHoldsInstr checks that it has every
+// other field of Instr, so that a field added to Instr cannot be dropped silently.
+type instrShape struct {
+	Op         Op
+	Phase      models.Phase
+	Tensor     int32
+	Rows       int64
+	RowBytes   int64
+	Stride     int64
+	Gather     bool
+	M, N, K    int64
+	Format     Format
+	WeightBits int
+	ActBits    int
+	Accumulate bool
+	Conv       hw.Conv
+	VOp        VectorOp
+	Elems      int64
+	Bits       int
+	A, B, C    Operand
+}
+
+func shapeOf(in *Instr) instrShape {
+	return instrShape{Op: in.Op, Phase: in.Phase, Tensor: in.Tensor, Rows: in.Rows, RowBytes: in.RowBytes,
+		Stride: in.Stride, Gather: in.Gather, M: in.M, N: in.N, K: in.K, Format: in.Format,
+		WeightBits: in.WeightBits, ActBits: in.ActBits, Accumulate: in.Accumulate, Conv: in.Conv,
+		VOp: in.VOp, Elems: in.Elems, Bits: in.Bits, A: in.A, B: in.B, C: in.C}
+}
+
+func (f *instrShape) instr() Instr {
+	return Instr{Op: f.Op, Phase: f.Phase, Tensor: f.Tensor, Rows: f.Rows, RowBytes: f.RowBytes,
+		Stride: f.Stride, Gather: f.Gather, M: f.M, N: f.N, K: f.K, Format: f.Format,
+		WeightBits: f.WeightBits, ActBits: f.ActBits, Accumulate: f.Accumulate, Conv: f.Conv,
+		VOp: f.VOp, Elems: f.Elems, Bits: f.Bits, A: f.A, B: f.B, C: f.C}
+}
+
+// code is one stored instruction.
+type code struct {
+	shape uint32 // index into Program.shapes
+	layer int32
+	deps  uint32 // end of its dependencies in Program.deps (they start where the previous one's end)
+	fn    uint32 // 1 + index into Program.fns; 0 for none
+	addr  uint64
+}
+
+// Len is the number of instructions.
+func (p *Program) Len() int { return len(p.code) }
+
+// Instr returns instruction i written out. Its Deps share the program's storage: read
+// them, never write them.
+func (p *Program) Instr(i int) Instr {
+	c := &p.code[i]
+	in := p.shapes[c.shape].instr()
+	in.Layer, in.Addr, in.Deps = c.layer, c.addr, p.Deps(i)
+	if c.fn > 0 {
+		in.Fn = p.fns[c.fn-1]
+	}
+	return in
+}
+
+// All yields every instruction, written out, with its index, in program order.
+func (p *Program) All() iter.Seq2[int, Instr] {
+	return func(yield func(int, Instr) bool) {
+		for i := range p.code {
+			if !yield(i, p.Instr(i)) {
+				return
+			}
+		}
+	}
+}
+
+// Deps returns the dependencies of instruction i (Instr.Deps) without writing the
+// instruction out. The slice shares the program's storage: read it, never write it.
+func (p *Program) Deps(i int) []int32 {
+	lo := uint32(0)
+	if i > 0 {
+		lo = p.code[i-1].deps
+	}
+	hi := p.code[i].deps
+	return p.deps[lo:hi:hi]
+}
+
+// Op, Phase and Layer return those fields of instruction i without writing it out.
+func (p *Program) Op(i int) Op              { return p.shapes[p.code[i].shape].Op }
+func (p *Program) Phase(i int) models.Phase { return p.shapes[p.code[i].shape].Phase }
+func (p *Program) Layer(i int) int32        { return p.code[i].layer }
+
+// Shape returns the index of instruction i's shape: instructions with equal shapes are
+// equal but for Layer, Addr, Deps and Fn. A simulator may remember what it computed for
+// a shape (a GEMM tile's fold timing) and reuse it for the next instruction of that
+// shape. Shapes are numbered from 0 in order of first appearance, below NumShapes.
+func (p *Program) Shape(i int) int { return int(p.code[i].shape) }
+
+// NumShapes is the number of distinct shapes of the program's instructions.
+func (p *Program) NumShapes() int { return len(p.shapes) }
+
+// Append adds in as the program's next instruction and returns its index. The
+// program keeps a copy of in.Deps. Validate checks what Append does not (dependencies
+// that precede the instruction, operands inside their buffers).
+func (p *Program) Append(in Instr) int {
+	s := shapeOf(&in)
+	if p.shapeIndex == nil {
+		p.shapeIndex = make(map[instrShape]uint32)
+	}
+	k, ok := p.shapeIndex[s]
+	if !ok {
+		if len(p.shapes) >= math.MaxUint32 {
+			panic("kernels: more than 2^32 distinct instruction shapes in one program")
+		}
+		k = uint32(len(p.shapes))
+		p.shapes = append(p.shapes, s)
+		p.shapeIndex[s] = k
+	}
+	if uint64(len(p.deps))+uint64(len(in.Deps)) > math.MaxUint32 {
+		panic("kernels: more than 2^32 dependencies in one program")
+	}
+	p.deps = append(p.deps, in.Deps...)
+	c := code{shape: k, layer: in.Layer, deps: uint32(len(p.deps)), addr: in.Addr}
+	if in.Fn != nil {
+		p.fns = append(p.fns, in.Fn)
+		c.fn = uint32(len(p.fns))
+	}
+	p.code = append(p.code, c)
+	return len(p.code) - 1
+}

@@ -1,0 +1,87 @@
+package kernels
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// TestShapeHoldsInstr checks that instrShape has every field of Instr but the four a
+// Program stores per instruction, with the same types: a field added to Instr and not
+// to instrShape would be dropped by Append without a word.
+func TestShapeHoldsInstr(t *testing.T) {
+	own := map[string]bool{"Layer": true, "Addr": true, "Deps": true, "Fn": true}
+	in, sh := reflect.TypeFor[Instr](), reflect.TypeFor[instrShape]()
+	shared := 0
+	for f := range in.Fields() {
+		if own[f.Name] {
+			continue
+		}
+		shared++
+		g, ok := sh.FieldByName(f.Name)
+		if !ok || g.Type != f.Type {
+			t.Errorf("Instr.%s (%s) is not in instrShape with its type", f.Name, f.Type)
+		}
+	}
+	if sh.NumField() != shared {
+		t.Errorf("instrShape has %d fields, Instr %d besides Layer, Addr, Deps and Fn", sh.NumField(), shared)
+	}
+}
+
+// TestStoreRoundTrip appends every instruction of compiled programs, written out, to a
+// new Program and reads them back: equal instructions, equal dependencies, the same
+// shapes, and instructions of one shape equal but for their own fields.
+func TestStoreRoundTrip(t *testing.T) {
+	p := defaultProfile(t)
+	for _, name := range []string{"lenet5", "resnet20"} {
+		net, _ := models.ByName(name)
+		prog := compile(t, p, net, Options{Method: numerics.RCT, Batch: 2, Functional: true})
+		var back Program
+		first := make([]Instr, prog.NumShapes())
+		seen := make([]bool, prog.NumShapes())
+		for i, in := range prog.All() {
+			if got := back.Append(in); got != i {
+				t.Fatalf("%s: Append returned %d for instruction %d", name, got, i)
+			}
+			s := prog.Shape(i)
+			in.Layer, in.Addr, in.Deps, in.Fn = 0, 0, nil, nil
+			if !seen[s] {
+				first[s], seen[s] = in, true
+			} else if !reflect.DeepEqual(first[s], in) {
+				t.Fatalf("%s: instruction %d differs from the first of its shape %d beyond Layer, Addr, Deps and Fn", name, i, s)
+			}
+		}
+		if back.Len() != prog.Len() || back.NumShapes() != prog.NumShapes() {
+			t.Fatalf("%s: %d instructions in %d shapes read back as %d in %d", name, prog.Len(), prog.NumShapes(), back.Len(), back.NumShapes())
+		}
+		for i := range prog.Len() {
+			a, b := prog.Instr(i), back.Instr(i)
+			if !reflect.DeepEqual(a, b) || back.Shape(i) != prog.Shape(i) || back.Op(i) != a.Op || back.Phase(i) != a.Phase || back.Layer(i) != a.Layer {
+				t.Fatalf("%s: instruction %d read back as %+v, want %+v", name, i, b, a)
+			}
+		}
+	}
+}
+
+// TestAppendCopiesDeps checks that a Program keeps its own copy of an instruction's
+// dependencies: the compiler reuses one scratch slice for them.
+func TestAppendCopiesDeps(t *testing.T) {
+	var p Program
+	p.Append(Instr{Op: OpLoad})
+	p.Append(Instr{Op: OpVector})
+	deps := []int32{0, 1}
+	p.Append(Instr{Op: OpGEMM, Deps: deps})
+	deps[0], deps[1] = 7, 7
+	p.Append(Instr{Op: OpGEMM, Deps: deps[:1]})
+	if got := p.Deps(2); !reflect.DeepEqual(got, []int32{0, 1}) {
+		t.Errorf("instruction 2 depends on %v, want [0 1]", got)
+	}
+	if got := p.Instr(3).Deps; !reflect.DeepEqual(got, []int32{7}) {
+		t.Errorf("instruction 3 depends on %v, want [7]", got)
+	}
+	if got := p.Deps(0); len(got) != 0 {
+		t.Errorf("instruction 0 depends on %v, want none", got)
+	}
+}
