@@ -39,6 +39,9 @@ type Config struct {
 	// (measured on the MLP: all layers at 16 bits and 0.7 points less accuracy).
 	LRSchedule string
 	LRSteps    int
+	// WarmupSteps ramps the learning rate up linearly over the first steps: step s <
+	// WarmupSteps trains at (s+1)/WarmupSteps of the schedule's rate (0: no warm-up).
+	WarmupSteps int `json:",omitempty"`
 	// Momentum (default 0.9) and WeightDecay (default 0: two-epoch runs do not overfit
 	// enough for it to pay) apply to fp32 and qat; RCT's integer update has neither.
 	Momentum, WeightDecay float64
@@ -131,6 +134,15 @@ func (c *Config) Validate() error {
 	}
 	if c.LRSteps < 0 {
 		bad("lr_steps", "lr steps %d must be >= 0", c.LRSteps)
+	}
+	if c.WarmupSteps < 0 {
+		bad("warmup_steps", "warm-up steps %d must be >= 0", c.WarmupSteps)
+	}
+	if !(c.Momentum >= 0 && c.Momentum < 1) {
+		bad("momentum", "momentum %v must be in [0, 1)", c.Momentum)
+	} else if c.Method == numerics.RCT && c.Momentum != 0 {
+		// Silently ignoring it would make an ablation compare identical runs.
+		bad("momentum", "rct's integer update has no momentum (got %v)", c.Momentum)
 	}
 	switch c.Method {
 	case numerics.RCT:
@@ -299,6 +311,9 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 			t.fn.qat = newQATState[float32](p, t.bits)
 		}
 	}
+	if cfg.WarmupSteps > 0 {
+		t.setLR(0)
+	}
 	return t, nil
 }
 
@@ -380,7 +395,7 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 		t.fn.update()
 	}
 	res.Loss = loss / float64(len(labels))
-	if t.cfg.LRSchedule == "cosine" {
+	if t.cfg.LRSchedule == "cosine" || t.cfg.WarmupSteps > 0 {
 		t.setLR(t.step + 1)
 	}
 	if t.policy != nil {
@@ -392,12 +407,22 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 	return res
 }
 
-// setLR sets the learning rate of step s under a cosine schedule.
-func (t *Trainer) setLR(s int) {
-	lr := t.cfg.LR
-	if n := t.cfg.LRSteps; n > 0 {
+// LRAt is the learning rate of step s: Config.LR, decayed by a cosine schedule and
+// ramped up by a warm-up.
+func (c *Config) LRAt(s int) float64 {
+	lr := c.LR
+	if n := c.LRSteps; c.LRSchedule == "cosine" && n > 0 {
 		lr *= (1 + math.Cos(math.Pi*float64(min(s, n))/float64(n))) / 2
 	}
+	if w := c.WarmupSteps; s < w {
+		lr *= float64(s+1) / float64(w)
+	}
+	return lr
+}
+
+// setLR sets the learning rate of step s.
+func (t *Trainer) setLR(s int) {
+	lr := t.cfg.LRAt(s)
 	if t.in != nil {
 		// The integer update's range ends at 2^-40; a schedule's last steps may ask for less.
 		t.in.lr, _ = numerics.NewFixedLR(max(lr, 0x1p-40))
