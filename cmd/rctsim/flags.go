@@ -161,6 +161,7 @@ func registerTraining(fs *flagSet, o *experiment.TrainOptions) {
 	fs.StringVar(&o.LRSchedule, "lr-schedule", "", "learning-rate schedule: constant or cosine (default: cosine for fp32 and qat, constant for rct)")
 	fs.IntVar(&o.Warmup, "warmup", 0, "steps of linear learning-rate warm-up (0: none)")
 	fs.IntVar(&o.Headroom, "headroom", 0, "rct: bits of the initial weight grid above the largest initial weight (default 1)")
+	fs.IntVar(&o.BNReestimate, "bn-reestimate", 0, "rct: training batches batch normalisation's running statistics are re-estimated from before each evaluation (default 8; 0: none)")
 	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between test evaluations (0: each epoch's end)")
 }
 

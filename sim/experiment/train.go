@@ -54,7 +54,9 @@ type TrainOptions struct {
 	LRSchedule string  `json:"lr_schedule,omitempty"`
 	Warmup     int     `json:"warmup,omitempty"`
 	Headroom   int     `json:"headroom,omitempty"`
-	Force      bool    `json:"force"`
+	// BNReestimate is train.Config.BNReestimate (0 unless given: the default).
+	BNReestimate int  `json:"bn_reestimate,omitempty"`
+	Force        bool `json:"force"`
 	// Given lists the options set explicitly, by their command-line names ("bits",
 	// "lr", "t-min"): their values are used and checked even when zero, so that
 	// --bits 0 is an error and --t-min 0 a threshold, rather than the default.
@@ -122,6 +124,9 @@ func (o *TrainOptions) checkValues() error {
 	default:
 		bad("lr-schedule", "unknown schedule %q (want constant or cosine)", o.LRSchedule)
 	}
+	if o.BNReestimate < 0 {
+		bad("bn-reestimate", "%d batches must be at least 0", o.BNReestimate)
+	}
 	if o.Warmup < 0 {
 		bad("warmup", "%d steps must be at least 0", o.Warmup)
 	}
@@ -140,6 +145,7 @@ var configOptions = map[string]string{
 	"policy.min_bits": "min-bits", "policy.max_bits": "max-bits", "policy.start_bits": "start-bits",
 	"policy.bits": "bits", "policy.period": "period",
 	"momentum": "momentum", "lr_schedule": "lr-schedule", "warmup_steps": "warmup", "headroom": "headroom",
+	"bn_reestimate": "bn-reestimate",
 }
 
 // optionErrors turns the errors of train.Config.Validate into OptionErrors naming
@@ -240,6 +246,9 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 		cfg.LRSchedule = o.LRSchedule
 	}
 	cfg.WarmupSteps = o.Warmup
+	if o.given("bn-reestimate", o.BNReestimate != 0) {
+		cfg.BNReestimate = o.BNReestimate
+	}
 	if o.given("headroom", o.Headroom != 0) {
 		cfg.Headroom = o.Headroom
 	}
