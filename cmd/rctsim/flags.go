@@ -157,7 +157,7 @@ func registerTraining(fs *flagSet, o *experiment.TrainOptions) {
 	fs.IntVar(&o.StartBits, "start-bits", 0, "rct policy: bitwidth at step 0 (default 8)")
 	fs.IntVar(&o.Period, "period", 0, "cyclic policy: steps per cycle")
 	fs.StringVar(&o.Rounding, "rounding", "", "rct update rounding: stochastic (default) or nearest")
-	fs.Float64Var(&o.Momentum, "momentum", 0, "SGD momentum (default: 0.9 for fp32 and qat, 0 for rct)")
+	fs.Float64Var(&o.Momentum, "momentum", 0, "fp32 and qat: SGD momentum (default 0.9); rct's integer update has none")
 	fs.StringVar(&o.LRSchedule, "lr-schedule", "", "learning-rate schedule: constant or cosine (default: cosine for fp32 and qat, constant for rct)")
 	fs.IntVar(&o.Warmup, "warmup", 0, "steps of linear learning-rate warm-up (0: none)")
 	fs.IntVar(&o.Headroom, "headroom", 0, "rct: bits of the initial weight grid above the largest initial weight (default 1)")

@@ -54,7 +54,7 @@ func TestTrainOptionValues(t *testing.T) {
 		{"policy", numerics.RCT, func(o *TrainOptions) { o.Policy = "greedy" }, "policy", "unknown policy"},
 		{"momentum 1", numerics.FP32, func(o *TrainOptions) { o.Momentum = 1 }, "momentum", "[0, 1)"},
 		{"momentum NaN", numerics.QAT, func(o *TrainOptions) { o.Momentum = math.NaN() }, "momentum", "NaN"},
-		{"momentum for rct", numerics.RCT, func(o *TrainOptions) { o.Momentum = 0.9 }, "momentum", "no momentum"},
+		{"momentum, ignored by rct", numerics.RCT, func(o *TrainOptions) { o.Momentum = 0.9 }, "", ""},
 		{"lr-schedule", numerics.RCT, func(o *TrainOptions) { o.LRSchedule = "step" }, "lr-schedule", "unknown schedule"},
 		{"warmup -1", numerics.FP32, func(o *TrainOptions) { o.Warmup = -1 }, "warmup", "at least 0"},
 		{"bn-reestimate -1", numerics.RCT, func(o *TrainOptions) { o.BNReestimate = -1 }, "bn-reestimate", "at least 0"},

@@ -239,7 +239,9 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 	if o.Rounding != "" {
 		cfg.Rounding = o.Rounding
 	}
-	if o.given("momentum", o.Momentum != 0) {
+	// Like every option of another method, momentum is ignored by rct, whose update
+	// has none, so that compare can pass it to all three.
+	if o.given("momentum", o.Momentum != 0) && method != numerics.RCT {
 		cfg.Momentum = o.Momentum
 	}
 	if o.LRSchedule != "" {
