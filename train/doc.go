@@ -125,7 +125,13 @@
 // normalisation's running mean and variance (for evaluation) are int32 integers in
 // units of 2^(x_exp-numerics.RunningFracBits) (squared for the variance), moved 2^-3
 // of the way to each training batch's value by a shift (numerics.RunningUpdate);
-// they are state, not parameters: no policy sets their width.
+// they are state, not parameters: no policy sets their width. Before each evaluation
+// they are re-estimated for the current weights (Trainer.ReestimateBN,
+// Config.BNReestimate): training-mode forward passes over the latest training
+// batches, each folded in with equal weight (numerics.RunningAverage), in the same
+// int32 values, so no state is added. Without it they lag RCT's weights, which keep
+// moving at the constant rate, and ResNet-20 evaluates 8 points below its batch
+// accuracy.
 //
 // Per element the work is integer; per group (a channel for batch normalisation, a
 // position for layer normalisation) one float64 step, a vector-unit scalar op, turns

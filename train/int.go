@@ -27,32 +27,36 @@ type intNet struct {
 	lossRounding numerics.Rounding
 	seed         uint64
 
-	capN   int
-	stale  bool
-	w64    [][]float64 // per position embedding: its integers
-	wg     [][]int32   // per linear, convolution or attention layer: its weights in GEMM layout
-	wmax   []int64     // per linear, convolution or attention layer: its largest |weight|
-	tables [][]int32   // per position embedding: its table in NHWC order (scratch)
-	xExp   int         // exponent of the quantised input batch
-	x8     []int8
-	ids    []int32
-	act    [][]int8
-	actExp []int
-	err    [][]int8
-	errExp []int
-	cols   [][]int16 // per GEMM layer: the operand saved for the weight gradient
-	d16    []int16   // a GEMM layer's output error, as the kernels read it
-	argmax [][]int32
-	s      gemmScratch[int32]
-	acc    []int32 // accumulators
-	g32    []int32 // weight-gradient accumulators
-	gb     []int32 // bias-gradient accumulators
-	prob   []float64
-	acc64  []int64 // wide accumulators (normalisation, attention)
-	skip8  []int8  // a shortcut's mapped skip operand or error
-	norms  []*normInt
-	attns  []*attnInt
-	sat    Saturations
+	capN  int
+	stale bool
+	// reestimate is, during Trainer.ReestimateBN, the ordinal (from 1) of the batch
+	// whose training forward pass is averaged into the running statistics; 0 in
+	// training, where they move by numerics.RunningUpdate.
+	reestimate int64
+	w64        [][]float64 // per position embedding: its integers
+	wg         [][]int32   // per linear, convolution or attention layer: its weights in GEMM layout
+	wmax       []int64     // per linear, convolution or attention layer: its largest |weight|
+	tables     [][]int32   // per position embedding: its table in NHWC order (scratch)
+	xExp       int         // exponent of the quantised input batch
+	x8         []int8
+	ids        []int32
+	act        [][]int8
+	actExp     []int
+	err        [][]int8
+	errExp     []int
+	cols       [][]int16 // per GEMM layer: the operand saved for the weight gradient
+	d16        []int16   // a GEMM layer's output error, as the kernels read it
+	argmax     [][]int32
+	s          gemmScratch[int32]
+	acc        []int32 // accumulators
+	g32        []int32 // weight-gradient accumulators
+	gb         []int32 // bias-gradient accumulators
+	prob       []float64
+	acc64      []int64 // wide accumulators (normalisation, attention)
+	skip8      []int8  // a shortcut's mapped skip operand or error
+	norms      []*normInt
+	attns      []*attnInt
+	sat        Saturations
 	// onGrad, when set, observes each weight layer's gradient accumulators just before
 	// the update (for tests and diagnostics): the weights' and the biases' segments the
 	// update changes (cut by the update mask).

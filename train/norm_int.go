@@ -157,7 +157,7 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 		}
 		s.xExp = ex
 		if train {
-			run.update(rows, s.s1, s.s2, ex)
+			run.update(rows, s.s1, s.s2, ex, in.reestimate)
 		}
 	} else {
 		// Evaluation: the running statistics, brought to the input's step.
@@ -176,8 +176,9 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 // update moves the running statistics towards a batch's (n values per channel with
 // sums s1, s2 and step 2^ex): first the stored values are brought to the units of this
 // input's step (an exact left shift, or RoundShift), then each moves by
-// numerics.RunningUpdate; the first batch sets them.
-func (r *rctRunning) update(n int64, s1, s2 []int64, ex int) {
+// numerics.RunningUpdate in training (k = 0), or, as the k-th batch of a
+// re-estimation, by numerics.RunningAverage; the first batch sets them.
+func (r *rctRunning) update(n int64, s1, s2 []int64, ex int, k int64) {
 	exp := ex - numerics.RunningFracBits
 	if r.Set && exp != r.Exp {
 		d := exp - r.Exp
@@ -188,10 +189,14 @@ func (r *rctRunning) update(n int64, s1, s2 []int64, ex int) {
 	}
 	for j := range r.Mean {
 		m, v := numerics.BatchMoments(n, s1[j], s2[j])
-		if r.Set {
+		switch {
+		case r.Set && k == 0:
 			r.Mean[j] = numerics.RunningUpdate(r.Mean[j], m)
 			r.Var[j] = numerics.RunningUpdate(r.Var[j], v)
-		} else {
+		case r.Set && k > 1:
+			r.Mean[j] = numerics.RunningAverage(r.Mean[j], m, k)
+			r.Var[j] = numerics.RunningAverage(r.Var[j], v, k)
+		default:
 			r.Mean[j] = int32(numerics.Saturate(m, 32))
 			r.Var[j] = int32(numerics.Saturate(v, 32))
 		}

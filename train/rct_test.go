@@ -383,3 +383,104 @@ func TestGEMMKernelsMatchGEMMInt(t *testing.T) {
 		check("backward-weight", g, func(acc []int32) { numerics.GEMMInt(at, e32, c.k, c.n, c.m, acc) })
 	}
 }
+
+// TestReestimateBN checks that RCT's re-estimated running statistics are the average
+// of the batch statistics under the current weights, within the rounding of their
+// integer units, that evaluating with them comes near evaluating with each batch's own
+// statistics, and that the training state other than them is left as it was.
+func TestReestimateBN(t *testing.T) {
+	S := func(c, h, w int) models.Shape { return models.Shape{C: c, H: h, W: w} }
+	net := mkNet(t, "bn", S(2, 8, 8),
+		models.Layer{Kind: models.Conv2D, Out: S(4, 8, 8), KernelH: 3, KernelW: 3, Stride: 1, Padding: 1},
+		models.Layer{Kind: models.BatchNorm, Out: S(4, 8, 8), Bias: true},
+		models.Layer{Kind: models.ReLU, Out: S(4, 8, 8)},
+		models.Layer{Kind: models.Conv2D, Out: S(8, 4, 4), KernelH: 3, KernelW: 3, Stride: 2, Padding: 1},
+		models.Layer{Kind: models.BatchNorm, Out: S(8, 4, 4), Bias: true},
+		models.Layer{Kind: models.ReLU, Out: S(8, 4, 4)},
+		models.Layer{Kind: models.AvgPool, Out: S(8, 1, 1), KernelH: 4, KernelW: 4, Stride: 4},
+		models.Layer{Kind: models.Flatten, Out: S(8, 1, 1)},
+		models.Layer{Kind: models.Linear, Out: S(5, 1, 1), Bias: true},
+	)
+	const batch, steps = 16, 30
+	data := SyntheticSplit(3, batch*steps, 64, net.Input, 5)
+	cfg := DefaultConfig(numerics.RCT)
+	cfg.Batch = batch
+	tr, err := NewTrainer(net, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatcher(data.Train.Len(), batch, 1, true)
+	order := b.Epoch(0)
+	x := make([]float32, batch*tr.p.inElems)
+	labels := make([]int32, batch)
+	for _, idx := range order[:steps] {
+		data.Train.Fill(idx, x, labels)
+		tr.Step(x, labels)
+	}
+	batches := order[:4]
+
+	// Each batch's moments in real units, from its training forward pass with the
+	// delayed scales evolving as ReestimateBN's do.
+	type moments struct{ mean, vari []float64 }
+	want := map[int]*moments{}
+	sc := tr.in.st.Scales.clone()
+	for _, idx := range batches {
+		data.Train.Fill(idx, x, labels)
+		if err := tr.in.forward(x, batch, &sc, true); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range tr.in.st.Running {
+			if r.Mean == nil {
+				continue
+			}
+			s, rows := tr.in.norms[i], float64(batch*tr.p.layers[i].norm.pos)
+			if want[i] == nil {
+				want[i] = &moments{make([]float64, len(r.Mean)), make([]float64, len(r.Mean))}
+			}
+			for j := range r.Mean {
+				m := float64(s.s1[j]) / rows
+				v := float64(s.s2[j])/rows - m*m
+				want[i].mean[j] += math.Ldexp(m, s.xExp) / float64(len(batches))
+				want[i].vari[j] += math.Ldexp(v, 2*s.xExp) / float64(len(batches))
+			}
+		}
+	}
+	before := tr.in.st.clone()
+	sat := tr.in.sat
+	tr.ReestimateBN(data.Train, batches)
+	if !reflect.DeepEqual(tr.in.st.Scales, before.Scales) || !reflect.DeepEqual(tr.in.st.Layers, before.Layers) || tr.in.sat != sat || tr.in.reestimate != 0 {
+		t.Fatal("ReestimateBN changed training state other than the running statistics")
+	}
+	if len(want) != 2 {
+		t.Fatalf("%d batch normalisation layers, want 2", len(want))
+	}
+	for i, w := range want {
+		r := tr.in.st.Running[i]
+		// Each of the len(batches) averaging steps and unit changes rounds by at most
+		// half a unit.
+		tolMean, tolVar := math.Ldexp(float64(len(batches)), r.Exp), math.Ldexp(float64(len(batches)), 2*r.Exp)
+		for j := range r.Mean {
+			m, v := math.Ldexp(float64(r.Mean[j]), r.Exp), math.Ldexp(float64(r.Var[j]), 2*r.Exp)
+			if math.Abs(m-w.mean[j]) > tolMean || math.Abs(v-w.vari[j]) > tolVar+1e-3*w.vari[j] {
+				t.Errorf("layer %d channel %d: running mean %g variance %g, batches' average %g and %g", i, j, m, v, w.mean[j], w.vari[j])
+			}
+		}
+	}
+
+	// Statistics re-estimated from one batch give, on that batch, the loss its own
+	// statistics give (Synthetic's examples 0..batch-1 are the training set's).
+	first := make([]int, batch)
+	for i := range first {
+		first[i] = i
+	}
+	tr.ReestimateBN(data.Train, [][]int{first})
+	evalSet := Synthetic(3, batch, net.Input, 5)
+	withRunning := tr.Evaluate(evalSet, batch).Loss
+	for i := range tr.in.st.Running {
+		tr.in.st.Running[i].Set = false
+	}
+	withBatch := tr.Evaluate(evalSet, batch).Loss
+	if math.Abs(withRunning-withBatch) > 0.01*withBatch {
+		t.Errorf("loss %.4f with the re-estimated statistics, %.4f with the batch's own", withRunning, withBatch)
+	}
+}

@@ -186,7 +186,10 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 	if evalBatch == 0 {
 		evalBatch = cfg.Batch
 	}
-	evaluate := func() *EvalResult {
+	// evaluate re-estimates RCT's running statistics from the epoch's latest
+	// batches, those up to order[last], then evaluates.
+	evaluate := func(order [][]int, last int) *EvalResult {
+		t.ReestimateBN(data.Train, order[max(0, last+1-cfg.BNReestimate):last+1])
 		r := t.Evaluate(data.Test, evalBatch)
 		sum.TestLoss, sum.TestAccuracy, sum.TestBPC = r.Loss, r.Accuracy, r.BitsPerChar
 		return &r
@@ -196,7 +199,8 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 		var epochTrain time.Duration
 		var lossSum float64
 		var correct, nLabels, epochSteps int
-		for _, idx := range batcher.Epoch(e) {
+		order := batcher.Epoch(e)
+		for pos, idx := range order {
 			if step >= total {
 				break
 			}
@@ -239,7 +243,7 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 			var eval *EvalResult
 			endOfEpoch := epochSteps == perEpoch || step+1 == total
 			if (cfg.EvalEvery > 0 && (step+1)%cfg.EvalEvery == 0) || (cfg.EvalEvery == 0 && endOfEpoch) || step+1 == total {
-				eval = evaluate()
+				eval = evaluate(order, pos)
 			}
 			if mw != nil {
 				row := MetricsRow{Step: res.Step, Epoch: e, Loss: res.Loss, TrainAcc: float64(res.Correct) / float64(res.Labels),

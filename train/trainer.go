@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/rctsim/rctsim/models"
@@ -39,6 +40,9 @@ type Config struct {
 	// (measured on the MLP: all layers at 16 bits and 0.7 points less accuracy).
 	LRSchedule string
 	LRSteps    int
+	// WarmupSteps ramps the learning rate up linearly over the first steps: step s <
+	// WarmupSteps trains at (s+1)/WarmupSteps of the schedule's rate (0: no warm-up).
+	WarmupSteps int `json:",omitempty"`
 	// Momentum (default 0.9) and WeightDecay (default 0: two-epoch runs do not overfit
 	// enough for it to pay) apply to fp32 and qat; RCT's integer update has neither.
 	Momentum, WeightDecay float64
@@ -61,6 +65,12 @@ type Config struct {
 	// EvalEvery is the number of steps between test evaluations (0: at the end of each
 	// epoch); a run always evaluates after its last step.
 	EvalEvery int
+	// BNReestimate is how many of the latest training batches the integer methods (rct,
+	// niti) re-estimate batch normalisation's running statistics from before each
+	// evaluation (default 8; 0: none; see Trainer.ReestimateBN). The float methods
+	// ignore it: their cosine rate has settled the weights by the end, so their
+	// running statistics are current.
+	BNReestimate int `json:",omitempty"`
 	// InitFromModel starts from the network's own initial values (an ONNX file's
 	// initializers, models.Network.Initial) instead of drawing them from Seed.
 	InitFromModel bool `json:",omitempty"`
@@ -89,6 +99,7 @@ func DefaultConfig(method numerics.Method) Config {
 	case numerics.RCT:
 		c.Policy = DefaultPolicyConfig(PolicyRCT)
 		c.LR, c.LRSchedule, c.Momentum = 0.1, "constant", 0
+		c.BNReestimate = 8
 	case numerics.QAT:
 		c.Policy = PolicyConfig{Kind: PolicyFixed, Bits: c.QATBits}
 	case numerics.NITI:
@@ -97,6 +108,7 @@ func DefaultConfig(method numerics.Method) Config {
 		c.Policy = PolicyConfig{Kind: PolicyFixed, Bits: numerics.NITIBits}
 		c.LR, c.LRSchedule, c.Momentum = 0.1, "constant", 0
 		c.NITIUpdateBits = numerics.DefaultNITIUpdateBits
+		c.BNReestimate = 8 // its weights keep moving to the end, as RCT's do
 	}
 	return c
 }
@@ -132,7 +144,7 @@ func (c *Config) Validate() error {
 	for _, f := range []struct {
 		field string
 		v     int
-	}{{"max_steps", c.MaxSteps}, {"eval_every", c.EvalEvery}, {"eval_batch", c.EvalBatch}, {"eval_limit", c.EvalLimit}} {
+	}{{"max_steps", c.MaxSteps}, {"eval_every", c.EvalEvery}, {"bn_reestimate", c.BNReestimate}, {"eval_batch", c.EvalBatch}, {"eval_limit", c.EvalLimit}} {
 		if f.v < 0 {
 			bad(f.field, "%s %d must be >= 0", strings.ReplaceAll(f.field, "_", " "), f.v)
 		}
@@ -153,6 +165,15 @@ func (c *Config) Validate() error {
 	}
 	if c.NoQAS && c.Method != numerics.RCT {
 		bad("no_qas", "method %s has no quantization-aware scaling to turn off (only rct's integer update has)", c.Method)
+	}
+	if c.WarmupSteps < 0 {
+		bad("warmup_steps", "warm-up steps %d must be >= 0", c.WarmupSteps)
+	}
+	if !(c.Momentum >= 0 && c.Momentum < 1) {
+		bad("momentum", "momentum %v must be in [0, 1)", c.Momentum)
+	} else if c.Method.Integer() && c.Momentum != 0 {
+		// Silently ignoring it would make an ablation compare identical runs.
+		bad("momentum", "%s's integer update has no momentum (got %v)", c.Method, c.Momentum)
 	}
 	switch c.Method {
 	case numerics.NITI:
@@ -352,6 +373,9 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 			}
 		}
 	}
+	if cfg.WarmupSteps > 0 {
+		t.setLR(0)
+	}
 	return t, nil
 }
 
@@ -434,7 +458,7 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 		t.fn.update()
 	}
 	res.Loss = loss / float64(len(labels))
-	if t.cfg.LRSchedule == "cosine" {
+	if t.cfg.LRSchedule == "cosine" || t.cfg.WarmupSteps > 0 {
 		t.setLR(t.step + 1)
 	}
 	if t.policy != nil {
@@ -446,12 +470,22 @@ func (t *Trainer) Step(x []float32, labels []int32) StepResult {
 	return res
 }
 
-// setLR sets the learning rate of step s under a cosine schedule.
-func (t *Trainer) setLR(s int) {
-	lr := t.cfg.LR
-	if n := t.cfg.LRSteps; n > 0 {
+// LRAt is the learning rate of step s: Config.LR, decayed by a cosine schedule and
+// ramped up by a warm-up.
+func (c *Config) LRAt(s int) float64 {
+	lr := c.LR
+	if n := c.LRSteps; c.LRSchedule == "cosine" && n > 0 {
 		lr *= (1 + math.Cos(math.Pi*float64(min(s, n))/float64(n))) / 2
 	}
+	if w := c.WarmupSteps; s < w {
+		lr *= float64(s+1) / float64(w)
+	}
+	return lr
+}
+
+// setLR sets the learning rate of step s.
+func (t *Trainer) setLR(s int) {
+	lr := t.cfg.LRAt(s)
 	if t.in != nil {
 		// The integer update's range ends at 2^-40; a schedule's last steps may ask for less.
 		t.in.lr, _ = numerics.NewFixedLR(max(lr, 0x1p-40))
@@ -538,6 +572,38 @@ func (t *Trainer) Evaluate(ds Dataset, batch int) EvalResult {
 		res.BitsPerChar = res.Loss / math.Ln2
 	}
 	return res
+}
+
+// ReestimateBN replaces RCT's batch normalisation running statistics by the
+// equal-weight average of the batch statistics of ds's examples in batches, taken
+// with the current weights (a training-mode forward pass per batch, no update; the
+// delayed scales and saturation counts are left as they were). The running
+// statistics of training are an exponential average over the last steps' weights;
+// RCT's weights keep moving at its constant rate and oscillate between grid points
+// under stochastic rounding, so by evaluation those statistics describe other
+// weights (ResNet-20 on MNIST after 300 steps: 88.3% test accuracy with them, 96.3%
+// with statistics re-estimated from 8 batches, qat 96.7%; Nagel et al. 2022 report
+// the same for oscillating QAT weights). It needs no state beyond the running
+// statistics. NITI's weights keep moving too and are treated alike; the float methods
+// are left alone.
+func (t *Trainer) ReestimateBN(ds Dataset, batches [][]int) {
+	if t.in == nil || !slices.ContainsFunc(t.in.st.Running, func(r rctRunning) bool { return r.Mean != nil }) {
+		return
+	}
+	sc := t.in.st.Scales.clone()
+	saved := t.in.sat
+	defer func() { t.in.sat, t.in.reestimate = saved, 0 }()
+	for k, b := range batches {
+		if need := len(b) * t.p.inElems; len(t.ex) < need {
+			t.ex, t.labels = make([]float32, need), make([]int32, len(b)*t.p.positions)
+		}
+		x, labels := t.ex[:len(b)*t.p.inElems], t.labels[:len(b)*t.p.positions]
+		ds.Fill(b, x, labels)
+		t.in.reestimate = int64(k + 1)
+		if err := t.in.forward(x, t.batchSize(x, labels), &sc, true); err != nil {
+			panic("train: " + err.Error())
+		}
+	}
 }
 
 // MinBatchBytes is a lower bound on the host memory a trainer of net allocates for a

@@ -195,3 +195,35 @@ func TestStepPanicsOnMisfitBatch(t *testing.T) {
 	}()
 	tr.Step(make([]float32, 100), []int32{1})
 }
+
+// TestLRAt checks the learning rate of each step under the schedules and a warm-up.
+func TestLRAt(t *testing.T) {
+	tests := []struct {
+		name     string
+		schedule string
+		steps    int // LRSteps
+		warmup   int
+		step     int
+		want     float64
+	}{
+		{"constant", "constant", 100, 0, 50, 0.1},
+		{"constant ignores LRSteps", "constant", 10, 0, 20, 0.1},
+		{"cosine start", "cosine", 100, 0, 0, 0.1},
+		{"cosine middle", "cosine", 100, 0, 50, 0.05},
+		{"cosine end", "cosine", 100, 0, 100, 0},
+		{"cosine past its end", "cosine", 100, 0, 150, 0},
+		{"cosine without steps keeps LR", "cosine", 0, 0, 50, 0.1},
+		{"warm-up first step", "constant", 100, 4, 0, 0.025},
+		{"warm-up last step", "constant", 100, 4, 3, 0.1},
+		{"after warm-up", "constant", 100, 4, 4, 0.1},
+		{"warm-up on cosine", "cosine", 100, 10, 4, 0.1 * 5 / 10 * (1 + math.Cos(math.Pi*0.04)) / 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{LR: 0.1, LRSchedule: tt.schedule, LRSteps: tt.steps, WarmupSteps: tt.warmup}
+			if got := c.LRAt(tt.step); math.Abs(got-tt.want) > 1e-12 {
+				t.Errorf("LRAt(%d) = %v, want %v", tt.step, got, tt.want)
+			}
+		})
+	}
+}

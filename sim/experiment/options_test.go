@@ -52,6 +52,14 @@ func TestTrainOptionValues(t *testing.T) {
 		{"eval-every -1", numerics.RCT, func(o *TrainOptions) { o.EvalEvery = -1 }, "eval-every", "at least 0"},
 		{"rounding", numerics.QAT, func(o *TrainOptions) { o.Rounding = "up" }, "rounding", "up"},
 		{"policy", numerics.RCT, func(o *TrainOptions) { o.Policy = "greedy" }, "policy", "unknown policy"},
+		{"momentum 1", numerics.FP32, func(o *TrainOptions) { o.Momentum = 1 }, "momentum", "[0, 1)"},
+		{"momentum NaN", numerics.QAT, func(o *TrainOptions) { o.Momentum = math.NaN() }, "momentum", "NaN"},
+		{"momentum, ignored by rct", numerics.RCT, func(o *TrainOptions) { o.Momentum = 0.9 }, "", ""},
+		{"lr-schedule", numerics.RCT, func(o *TrainOptions) { o.LRSchedule = "step" }, "lr-schedule", "unknown schedule"},
+		{"warmup -1", numerics.FP32, func(o *TrainOptions) { o.Warmup = -1 }, "warmup", "at least 0"},
+		{"bn-reestimate -1", numerics.RCT, func(o *TrainOptions) { o.BNReestimate = -1 }, "bn-reestimate", "at least 0"},
+		{"headroom 9", numerics.RCT, func(o *TrainOptions) { o.Headroom = 9 }, "headroom", "0..8"},
+		{"momentum 0 given to fp32 is a value", numerics.FP32, func(o *TrainOptions) { o.Given = []string{"momentum"} }, "", ""},
 		{"t-min 0 given is a threshold", numerics.RCT, func(o *TrainOptions) { o.Given = []string{"t-min"} }, "", ""},
 		{"nothing given", numerics.RCT, func(o *TrainOptions) {}, "", ""},
 	}
@@ -80,6 +88,21 @@ func TestTrainOptionValues(t *testing.T) {
 	cfg, err := o.Config(numerics.RCT)
 	if err != nil || cfg.Policy.TMin != 0 {
 		t.Errorf("--t-min 0: t_min %v, %v; want 0", cfg.Policy.TMin, err)
+	}
+	o = base
+	o.Given = []string{"momentum"}
+	if cfg, err := o.Config(numerics.FP32); err != nil || cfg.Momentum != 0 {
+		t.Errorf("--momentum 0: momentum %v, %v; want 0", cfg.Momentum, err)
+	}
+	o = base
+	o.LRSchedule, o.Warmup, o.Headroom = "constant", 5, 3
+	if cfg, err := o.Config(numerics.RCT); err != nil || cfg.LRSchedule != "constant" || cfg.WarmupSteps != 5 || cfg.Headroom != 3 {
+		t.Errorf("--lr-schedule constant --warmup 5 --headroom 3: %q %d %d, %v", cfg.LRSchedule, cfg.WarmupSteps, cfg.Headroom, err)
+	}
+	o = base
+	o.Given = []string{"bn-reestimate"}
+	if cfg, err := o.Config(numerics.RCT); err != nil || cfg.BNReestimate != 0 {
+		t.Errorf("--bn-reestimate 0: %d, %v; want 0 (off)", cfg.BNReestimate, err)
 	}
 	o = base
 	if cfg, _ := o.Config(numerics.RCT); cfg.Policy.TMin != train.DefaultRCTTMin || cfg.LR != train.DefaultConfig(numerics.RCT).LR {

@@ -48,7 +48,15 @@ type TrainOptions struct {
 	Period    int     `json:"period"`
 	Rounding  string  `json:"rounding"`
 	EvalEvery int     `json:"eval_every"`
-	Force     bool    `json:"force"`
+	// Momentum, LRSchedule, Warmup and Headroom set train.Config's fields of the same
+	// meaning (Warmup is WarmupSteps); zero or "" is the method's default unless given.
+	Momentum   float64 `json:"momentum,omitempty"`
+	LRSchedule string  `json:"lr_schedule,omitempty"`
+	Warmup     int     `json:"warmup,omitempty"`
+	Headroom   int     `json:"headroom,omitempty"`
+	// BNReestimate is train.Config.BNReestimate (0 unless given: the default).
+	BNReestimate int  `json:"bn_reestimate,omitempty"`
+	Force        bool `json:"force"`
 	// Given lists the options set explicitly, by their command-line names ("bits",
 	// "lr", "t-min"): their values are used and checked even when zero, so that
 	// --bits 0 is an error and --t-min 0 a threshold, rather than the default.
@@ -119,6 +127,23 @@ func (o *TrainOptions) checkValues() error {
 	if o.given("niti-bits", o.NITIBits != 0) && (o.NITIBits < 1 || o.NITIBits > numerics.NITIAccBits-1) {
 		bad("niti-bits", "%d must be in 1..%d", o.NITIBits, numerics.NITIAccBits-1)
 	}
+	if o.given("momentum", o.Momentum != 0) && !(o.Momentum >= 0 && o.Momentum < 1) {
+		bad("momentum", "%v must be in [0, 1)", o.Momentum)
+	}
+	switch o.LRSchedule {
+	case "", "constant", "cosine":
+	default:
+		bad("lr-schedule", "unknown schedule %q (want constant or cosine)", o.LRSchedule)
+	}
+	if o.BNReestimate < 0 {
+		bad("bn-reestimate", "%d batches must be at least 0", o.BNReestimate)
+	}
+	if o.Warmup < 0 {
+		bad("warmup", "%d steps must be at least 0", o.Warmup)
+	}
+	if o.given("headroom", o.Headroom != 0) && (o.Headroom < 0 || o.Headroom > 8) {
+		bad("headroom", "%d bits must be in 0..8", o.Headroom)
+	}
 	return errors.Join(errs...)
 }
 
@@ -130,6 +155,8 @@ var configOptions = map[string]string{
 	"policy.kind": "policy", "policy.interval": "interval", "policy.t_min": "t-min", "policy.t_max": "t-max",
 	"policy.min_bits": "min-bits", "policy.max_bits": "max-bits", "policy.start_bits": "start-bits",
 	"policy.bits": "bits", "policy.period": "period", "update": "update", "no_qas": "no-qas", "niti_update_bits": "niti-bits",
+	"momentum": "momentum", "lr_schedule": "lr-schedule", "warmup_steps": "warmup", "headroom": "headroom",
+	"bn_reestimate": "bn-reestimate",
 }
 
 // optionErrors turns the errors of train.Config.Validate into OptionErrors naming
@@ -222,6 +249,21 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 	}
 	if o.Rounding != "" {
 		cfg.Rounding = o.Rounding
+	}
+	// Like every option of another method, momentum is ignored by the integer
+	// methods, whose updates have none, so that compare can pass it to all of them.
+	if o.given("momentum", o.Momentum != 0) && !method.Integer() {
+		cfg.Momentum = o.Momentum
+	}
+	if o.LRSchedule != "" {
+		cfg.LRSchedule = o.LRSchedule
+	}
+	cfg.WarmupSteps = o.Warmup
+	if o.given("bn-reestimate", o.BNReestimate != 0) {
+		cfg.BNReestimate = o.BNReestimate
+	}
+	if o.given("headroom", o.Headroom != 0) {
+		cfg.Headroom = o.Headroom
 	}
 	if o.TestLimit > 0 {
 		cfg.EvalLimit = o.TestLimit

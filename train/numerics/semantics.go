@@ -890,6 +890,13 @@ func RunningUpdate(run int32, batch int64) int32 {
 	return int32(Saturate(int64(run)+RoundShift(batch-int64(run), RunningMomentumShift), 32))
 }
 
+// RunningAverage folds the k-th batch value of a re-estimation (k >= 1) into the
+// average of the k-1 before it: Saturate(run + RoundDiv(batch - run, k), 32), so that
+// every batch weighs the same (k = 1 sets it).
+func RunningAverage(run int32, batch, k int64) int32 {
+	return int32(Saturate(int64(run)+RoundDiv(batch-int64(run), k), 32))
+}
+
 // AddTable adds a table of integers with step 2^et (b-bit values, e.g. a position
 // embedding) to int8 values with step 2^ex, repeating the table for every
 // len(table) values of x, into int32 accumulators with the exponent it returns: the

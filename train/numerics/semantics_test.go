@@ -642,6 +642,35 @@ func TestRunningStatistics(t *testing.T) {
 	}
 }
 
+func TestRunningAverage(t *testing.T) {
+	tests := []struct {
+		name     string
+		run      int32
+		batch, k int64
+		want     int32
+	}{
+		{"first batch sets", 1000, 7, 1, 7},
+		{"second batch halves the way", 100, 180, 2, 140},
+		{"fourth batch, a quarter", 100, 180, 4, 120},
+		{"rounds to nearest", 100, 103, 2, 102},
+		{"negative, ties away from zero", -100, -103, 2, -102},
+		{"saturates", math.MaxInt32, 1 << 40, 2, math.MaxInt32},
+	}
+	for _, tt := range tests {
+		if got := RunningAverage(tt.run, tt.batch, tt.k); got != tt.want {
+			t.Errorf("%s: RunningAverage(%d, %d, %d) = %d, want %d", tt.name, tt.run, tt.batch, tt.k, got, tt.want)
+		}
+	}
+	// Folding values in one by one gives their mean.
+	var run int32
+	for k, v := range []int64{10, 20, 30, 40} {
+		run = RunningAverage(run, v, int64(k+1))
+	}
+	if run != 25 {
+		t.Errorf("average of 10, 20, 30, 40 = %d, want 25", run)
+	}
+}
+
 func TestAddTable(t *testing.T) {
 	x := []int8{10, -20, 30, 40, 50, -60}
 	table := []int32{1000, -3, 7}
