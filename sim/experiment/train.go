@@ -130,17 +130,6 @@ func (o *TrainOptions) checkValues() error {
 	if o.given("momentum", o.Momentum != 0) && !(o.Momentum >= 0 && o.Momentum < 1) {
 		bad("momentum", "%v must be in [0, 1)", o.Momentum)
 	}
-	switch o.LRSchedule {
-	case "", "constant", "cosine":
-	default:
-		bad("lr-schedule", "unknown schedule %q (want constant or cosine)", o.LRSchedule)
-	}
-	if o.BNReestimate < 0 {
-		bad("bn-reestimate", "%d batches must be at least 0", o.BNReestimate)
-	}
-	if o.Warmup < 0 {
-		bad("warmup", "%d steps must be at least 0", o.Warmup)
-	}
 	if o.given("headroom", o.Headroom != 0) && (o.Headroom < 0 || o.Headroom > 8) {
 		bad("headroom", "%d bits must be in 0..8", o.Headroom)
 	}
