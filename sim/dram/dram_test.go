@@ -567,7 +567,7 @@ func TestRowHitCap(t *testing.T) {
 	}
 }
 
-// TestLoneWriteDoesNotPingPong is issue 13's repro: one write to row 1 and 200 reads
+// TestLoneWriteDoesNotPingPong is the ping-pong repro: one write to row 1 and 200 reads
 // from address 0 on, one every 16 cycles, on LPDDR3-1600. Once the write is admitted its
 // bank precharges and activates for it and serves it, and the reads re-open their row
 // once. The model used to re-open the reads' row for every read (45 activates, 42
@@ -930,8 +930,8 @@ func benchReplay(b *testing.B, spec hw.DRAMSpec, reqs []Request) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(reqs)), "ns/request")
 }
 
-// BenchmarkReplay20k replays 20,000 requests issued at full rate (the issue's target is
-// under 20 ms per replay).
+// BenchmarkReplay20k replays 20,000 requests issued at full rate (the target is under
+// 20 ms per replay).
 func BenchmarkReplay20k(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	random := reads(20000, func(int) uint64 { return rng.Uint64() % (256 << 20) })
