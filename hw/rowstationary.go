@@ -23,7 +23,7 @@ type Conv struct {
 }
 
 // MACs is N*M*C*R*S*E*F, saturated at math.MaxInt64.
-func (c Conv) MACs() int64 { return mulSat(c.N, c.M, c.C, c.R, c.S, c.E, c.F) }
+func (c Conv) MACs() int64 { return MulSat(c.N, c.M, c.C, c.R, c.S, c.E, c.F) }
 
 // Valid reports whether every dimension is positive.
 func (c Conv) Valid() bool {
@@ -139,14 +139,14 @@ func (m *MACArraySpec) RowStationary(c Conv, mode MACMode, psumBits int, accumul
 	// they were channels: their psums accumulate in its psum spad.
 	sf := ceilDiv(c.S, min(fEnt, iEnt))
 	s1 := ceilDiv(c.S, sf)
-	c1 := mulSat(c.C, sf)
+	c1 := MulSat(c.C, sf)
 	rows, cols := int64(m.Rows), int64(m.Cols)
 
 	// A set is as tall as the filter (its rows' psums accumulate up the column); a
 	// filter taller than the array is cut into as few folds as fit, whose psums meet in
 	// the global buffer.
 	h := ceilDiv(c.R, ceilDiv(c.R, rows))
-	inCols1 := addSat(mulSat(c.F-1, c.U), mulSat(s1-1, c.D)) + 1
+	inCols1 := addSat(MulSat(c.F-1, c.U), MulSat(s1-1, c.D)) + 1
 	// The array is floor(rows/h) bands of cols columns of h PEs; a set of w ofmap rows
 	// takes w columns, in segments of at most cols (JSSC: a set wider than the array
 	// is divided into segments mapped independently).
@@ -164,18 +164,18 @@ func (m *MACArraySpec) RowStationary(c Conv, mode MACMode, psumBits int, accumul
 				// pace) and loads its filters. groups bounds the passes over filter
 				// sets from below, loads those times the sets. A mapping whose passes
 				// cannot beat the best found so far is not timed.
-				compute := mulSat(c.N, p, c.F, ceilDiv(mulSat(q, s1), pack), stretch)
-				strips := mulSat(ceilDiv(c.R, h), ceilDiv(c.E, w))
-				weightBits := mulSat(p, q, h, s1, int64(wb)) // per filter set and channel set
-				inRows := addSat(mulSat(w-1, c.U), mulSat(h-1, c.D)) + 1
-				inputBits := mulSat(c.N, q, inRows, inCols1, int64(ab)) // per channel set
-				psumBits1 := mulSat(c.N, p, w, c.F, int64(psumBits))    // per filter set
+				compute := MulSat(c.N, p, c.F, ceilDiv(MulSat(q, s1), pack), stretch)
+				strips := MulSat(ceilDiv(c.R, h), ceilDiv(c.E, w))
+				weightBits := MulSat(p, q, h, s1, int64(wb)) // per filter set and channel set
+				inRows := addSat(MulSat(w-1, c.U), MulSat(h-1, c.D)) + 1
+				inputBits := MulSat(c.N, q, inRows, inCols1, int64(ab)) // per channel set
+				psumBits1 := MulSat(c.N, p, w, c.F, int64(psumBits))    // per filter set
 				atLeast := func(groups, loads, r int64) int64 {
-					busy := max(mulSat(groups, ceilDiv(cq, r), compute),
-						mulSat(groups, cq, inputBits)/int64(m.NoC.InputBits),
-						mulSat(loads, ceilDiv(cq, r), psumBits1)/int64(m.NoC.PsumBits))
-					fills := mulSat(loads, cq, weightBits) / int64(m.NoC.WeightBits)
-					return mulSat(strips, addSat(busy, fills))
+					busy := max(MulSat(groups, ceilDiv(cq, r), compute),
+						MulSat(groups, cq, inputBits)/int64(m.NoC.InputBits),
+						MulSat(loads, ceilDiv(cq, r), psumBits1)/int64(m.NoC.PsumBits))
+					fills := MulSat(loads, cq, weightBits) / int64(m.NoC.WeightBits)
+					return MulSat(strips, addSat(busy, fills))
 				}
 				tMax := min(mp, units/w)
 				if found && atLeast(ceilDiv(mp, tMax), mp, min(cq, units/w)) > best.Cycles {
@@ -183,7 +183,7 @@ func (m *MACArraySpec) RowStationary(c Conv, mode MACMode, psumBits int, accumul
 				}
 				for _, t := range descending(smallestPerCeil(mp, tMax)) {
 					rMax := min(cq, units/(w*t))
-					if found && atLeast(ceilDiv(mp, t), mulSat(ceilDiv(mp, t), t), rMax) > best.Cycles {
+					if found && atLeast(ceilDiv(mp, t), MulSat(ceilDiv(mp, t), t), rMax) > best.Cycles {
 						continue
 					}
 					for _, r := range descending(smallestPerCeil(cq, rMax)) {
@@ -234,23 +234,23 @@ type rsPassShape struct {
 // pieces).
 func (m *MACArraySpec) rsPass(c Conv, x RSMapping, s1, c1 int64, wb, ab, psumBits int, pack, stretch int64) rsPassShape {
 	h, w, p, q, r, t, n := x.SetRows, x.SetCols, x.Filters, x.Channels, x.ChannelSets, x.FilterSets, x.Images
-	e := rsPassShape{groups: ceilDiv(c1, mulSat(q, r))}
-	x.Passes = mulSat(x.VFolds, ceilDiv(c.E, w), ceilDiv(c.M, mulSat(p, t)), e.groups)
+	e := rsPassShape{groups: ceilDiv(c1, MulSat(q, r))}
+	x.Passes = MulSat(x.VFolds, ceilDiv(c.E, w), ceilDiv(c.M, MulSat(p, t)), e.groups)
 	// A pass produces w ofmap rows (the last strip may have fewer: counted whole).
-	e.inCols = addSat(mulSat(c.F-1, c.U), mulSat(s1-1, c.D)) + 1
-	inRows := addSat(mulSat(w-1, c.U), mulSat(h-1, c.D)) + 1
-	e.weightWords = mulSat(p, t, q, r, h, s1)
-	e.inputWords = mulSat(n, q, r, inRows, e.inCols)
-	e.psumWords = mulSat(n, p, t, w, c.F)
+	e.inCols = addSat(MulSat(c.F-1, c.U), MulSat(s1-1, c.D)) + 1
+	inRows := addSat(MulSat(w-1, c.U), MulSat(h-1, c.D)) + 1
+	e.weightWords = MulSat(p, t, q, r, h, s1)
+	e.inputWords = MulSat(n, q, r, inRows, e.inCols)
+	e.psumWords = MulSat(n, p, t, w, c.F)
 
 	noc := &m.NoC
 	fill := bitCycles(e.weightWords, wb, noc.WeightBits)
-	compute := mulSat(n, p, c.F, ceilDiv(mulSat(q, s1), pack), stretch)
+	compute := MulSat(n, p, c.F, ceilDiv(MulSat(q, s1), pack), stretch)
 	busy := max(compute, bitCycles(e.inputWords, ab, noc.InputBits), bitCycles(e.psumWords, psumBits, noc.PsumBits))
 	x.PassCycles = addSat(addSat(fill, busy), h*r-1+rsPipelineDepth)
 	e.x = x
-	e.cycles = mulSat(x.Passes, x.PassCycles)
-	e.mapped = mulSat(c.N, c.E, c.F, c.M, ceilDiv(mulSat(c.C, c.R, c.S), pack), stretch)
+	e.cycles = MulSat(x.Passes, x.PassCycles)
+	e.mapped = MulSat(c.N, c.E, c.F, c.M, ceilDiv(MulSat(c.C, c.R, c.S), pack), stretch)
 	return e
 }
 
@@ -260,22 +260,22 @@ func (e *rsPassShape) cost(c Conv, accumulate bool) RSCost {
 	cost := RSCost{RSMapping: x, Cycles: e.cycles, MappedPECycles: e.mapped}
 	first := int64(0) // passes that start their psums rather than read them back
 	if !accumulate {
-		first = x.Passes / mulSat(e.groups, x.VFolds)
+		first = x.Passes / MulSat(e.groups, x.VFolds)
 	}
-	cost.WeightReads = mulSat(x.Passes, e.weightWords)
-	cost.InputReads = mulSat(x.Passes, e.inputWords)
-	cost.PsumWrites = mulSat(x.Passes, e.psumWords)
-	cost.PsumReads = mulSat(x.Passes-first, e.psumWords)
+	cost.WeightReads = MulSat(x.Passes, e.weightWords)
+	cost.InputReads = MulSat(x.Passes, e.inputWords)
+	cost.PsumWrites = MulSat(x.Passes, e.psumWords)
+	cost.PsumReads = MulSat(x.Passes-first, e.psumWords)
 	cost.NoCWords = [RSDataTypes]int64{
 		RSWeights: cost.WeightReads,
 		RSInputs:  cost.InputReads,
-		RSPsums:   addSat(addSat(cost.PsumReads, cost.PsumWrites), mulSat(x.Passes, e.psumWords, x.SetRows*x.ChannelSets-1)),
+		RSPsums:   addSat(addSat(cost.PsumReads, cost.PsumWrites), MulSat(x.Passes, e.psumWords, x.SetRows*x.ChannelSets-1)),
 	}
 	macs := c.MACs()
 	cost.SpadReads = [RSDataTypes]int64{macs, macs, macs}
 	cost.SpadWrites = [RSDataTypes]int64{
-		RSWeights: mulSat(cost.WeightReads, x.SetCols),
-		RSInputs:  mulSat(x.Passes, x.ActivePEs(), x.Images, x.Channels, e.inCols),
+		RSWeights: MulSat(cost.WeightReads, x.SetCols),
+		RSInputs:  MulSat(x.Passes, x.ActivePEs(), x.Images, x.Channels, e.inCols),
 		RSPsums:   macs,
 	}
 	return cost
@@ -286,7 +286,7 @@ func bitCycles(words int64, bits, busBits int) int64 {
 	if words <= 0 {
 		return 0
 	}
-	return ceilDiv(mulSat(words, int64(bits)), int64(busBits))
+	return ceilDiv(MulSat(words, int64(bits)), int64(busBits))
 }
 
 // smallestPerCeil lists, for each value k of ceil(n/v) with 1 <= v <= limit, the
@@ -320,8 +320,10 @@ func (mode MACMode) OperandBits() (weight, input int) {
 	return mode.WeightBits, mode.ActBits
 }
 
-// mulSat multiplies non-negative factors, saturating at math.MaxInt64.
-func mulSat(factors ...int64) int64 {
+// MulSat multiplies non-negative factors, saturating at math.MaxInt64: sizes derived
+// from a user's batch or a layer's dimensions are compared with a bound, never allowed
+// to wrap. A factor of 0 (or below) gives 0.
+func MulSat(factors ...int64) int64 {
 	p := int64(1)
 	for _, f := range factors {
 		if f <= 0 {

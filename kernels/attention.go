@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
 )
 
@@ -46,7 +47,7 @@ func (c *compiler) allocateAttention(i int) {
 	t := int64(l.In.W)
 	s.qkv = c.newAct(l.Name+".qkv", ClassActivations, i, models.Shape{C: 3 * l.In.C, H: l.In.H, W: l.In.W}, c.num.actBits)
 	s.context = c.newAct(l.Name+".context", ClassActivations, i, l.In, c.num.actBits)
-	s.probs = c.newMat(l.Name+".probs", ClassActivations, i, mulSat(c.batch, int64(l.Heads), t), t, c.num.actBits, c.num.actBits)
+	s.probs = c.newMat(l.Name+".probs", ClassActivations, i, hw.MulSat(c.batch, int64(l.Heads), t), t, c.num.actBits, c.num.actBits)
 }
 
 // allocateAttentionErrors lays out the errors of attention's backward pass, for the

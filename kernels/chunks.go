@@ -1,6 +1,10 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/rctsim/rctsim/hw"
+)
 
 // Chunked passes for kernels that stream whole tensors through the vector unit in
 // several passes or with per-channel state (normalisation, a position embedding's
@@ -66,7 +70,7 @@ func (c *compiler) planChunks(what string, images, rows int64, chans []int64, fi
 // rows (nr at a time) of h, images outermost; none, with c.err set, when they would
 // not fit Options.MaxInstrs.
 func (c *compiler) gridChunks(images, ni, c0, c1, h, nr int64) []chunk {
-	if c.room(mulSat(ceilDiv(images, ni), ceilDiv(h, nr)), fmt.Sprintf("a pass over %d examples, %d at a time", images, ni)) != nil {
+	if c.room(hw.MulSat(ceilDiv(images, ni), ceilDiv(h, nr)), fmt.Sprintf("a pass over %d examples, %d at a time", images, ni)) != nil {
 		return nil
 	}
 	var out []chunk

@@ -436,34 +436,17 @@ func bytesText(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// mulSat multiplies non-negative factors, saturating at math.MaxInt64: sizes derived
-// from a user's batch or a topology's dimensions are compared with a bound, never
-// allowed to wrap.
-func mulSat(factors ...int64) int64 {
-	p := int64(1)
-	for _, f := range factors {
-		if f <= 0 {
-			return 0
-		}
-		if p > math.MaxInt64/f {
-			return math.MaxInt64
-		}
-		p *= f
-	}
-	return p
-}
-
 func (c *compiler) newAct(name string, class TensorClass, layer int, s models.Shape, bits int) act4 {
 	a := act4{c: int64(s.C), h: int64(s.H), w: int64(s.W), elemBytes: int64(bits / 8)}
-	a.tensor, a.base = c.newTensor(name, class, layer, mulSat(c.batch, a.c, a.h, a.w, a.elemBytes), bits)
+	a.tensor, a.base = c.newTensor(name, class, layer, hw.MulSat(c.batch, a.c, a.h, a.w, a.elemBytes), bits)
 	return a
 }
 
 func (c *compiler) newMat(name string, class TensorClass, layer int, rows, cols int64, bits, capBits int) mat2 {
 	m := mat2{rows: rows, cols: cols, bits: capBits}
 	bytes := int64(math.MaxInt64)
-	if mulSat(cols, int64(capBits)) < math.MaxInt64-7 {
-		bytes = mulSat(rows, m.pitch())
+	if hw.MulSat(cols, int64(capBits)) < math.MaxInt64-7 {
+		bytes = hw.MulSat(rows, m.pitch())
 	}
 	m.tensor, m.base = c.newTensor(name, class, layer, bytes, bits)
 	m.bits = bits
@@ -531,7 +514,7 @@ func (c *compiler) allocateTensors() {
 		c.labels = c.newAct("labels", ClassOther, -1, models.Shape{C: 1, H: 1, W: last.H * last.W}, 8*labelBytes(c.net.Classes))
 		for j := range c.errs {
 			e := act4{c: maxErr, h: 1, w: 1, elemBytes: int64(n.errBits / 8)}
-			e.tensor, e.base = c.newTensor(fmt.Sprintf("errors%d", j), ClassErrors, -1, mulSat(c.batch, e.c, e.elemBytes), n.errBits)
+			e.tensor, e.base = c.newTensor(fmt.Sprintf("errors%d", j), ClassErrors, -1, hw.MulSat(c.batch, e.c, e.elemBytes), n.errBits)
 			c.errs[j] = e
 		}
 		c.allocateAttentionErrors()

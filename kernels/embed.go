@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
 )
 
@@ -40,7 +41,7 @@ func (c *compiler) embedChunk(perToken [numRoles]int64, tokens int64) (n, t int6
 // embedChunks lists the chunks of examples [e0,e1) and tokens [t0,t1); none, with c.err
 // set, when they would not fit Options.MaxInstrs.
 func (c *compiler) embedChunks(n, t, tokens int64) [][4]int64 {
-	if c.room(mulSat(ceilDiv(c.batch, n), ceilDiv(tokens, t)), fmt.Sprintf("an embedding pass over %d examples, %d at a time", c.batch, n)) != nil {
+	if c.room(hw.MulSat(ceilDiv(c.batch, n), ceilDiv(tokens, t)), fmt.Sprintf("an embedding pass over %d examples, %d at a time", c.batch, n)) != nil {
 		return nil
 	}
 	var out [][4]int64

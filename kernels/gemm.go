@@ -144,7 +144,7 @@ func (c *compiler) choose(g *gemmKernel) (tiling, error) {
 	// tooMany keeps the fewest steps of those, for the error when no tiling is left.
 	left := c.maxInstrs - int64(c.prog.Len())
 	steps := func(mt, nt, kt int64) int64 {
-		return mulSat(max(g.groups, 1), g.m.tileCount(mt), g.n.tileCount(nt), g.k.tileCount(kt))
+		return hw.MulSat(max(g.groups, 1), g.m.tileCount(mt), g.n.tileCount(nt), g.k.tileCount(kt))
 	}
 	tooMany := int64(0)
 	var fallback *tiling
@@ -318,7 +318,7 @@ func (c *compiler) rsRanker(g *gemmKernel) func(t tiling, steps, bytes int64) in
 		}
 		// Loads overlap the array's work tile by tile: all but one tile's share of
 		// the shorter of the two hides behind the longer.
-		array := mulSat(steps, cycles)
+		array := hw.MulSat(steps, cycles)
 		return max(array, dram) + min(array, dram)/max(steps, 1)
 	}
 }
@@ -336,7 +336,7 @@ type rsKey struct {
 // stays resident across the M tiles).
 func loadBytes(g *gemmKernel, t tiling) int64 {
 	nm, nn, nk := g.m.tileCount(t.mt), g.n.tileCount(t.nt), g.k.tileCount(t.kt)
-	aLoads, bLoads := mulSat(nm, nk, nn), mulSat(nn, nk, nm)
+	aLoads, bLoads := hw.MulSat(nm, nk, nn), hw.MulSat(nn, nk, nm)
 	if nm == 1 && nk == 1 {
 		aLoads = 1
 	}
@@ -344,7 +344,7 @@ func loadBytes(g *gemmKernel, t tiling) int64 {
 		bLoads = nn
 	}
 	groups := max(g.groups, 1)
-	return mulSat(groups, mulSat(aLoads, t.aBytes)+mulSat(bLoads, t.bBytes))
+	return hw.MulSat(groups, hw.MulSat(aLoads, t.aBytes)+hw.MulSat(bLoads, t.bBytes))
 }
 
 // describe names the GEMM's size for errors, with how it is tiled.
@@ -389,7 +389,7 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		return err
 	}
 	groups := max(g.groups, 1)
-	nSteps := mulSat(groups, g.m.tileCount(t.mt), g.n.tileCount(t.nt), g.k.tileCount(t.kt))
+	nSteps := hw.MulSat(groups, g.m.tileCount(t.mt), g.n.tileCount(t.nt), g.k.tileCount(t.kt))
 	if err := c.room(nSteps, g.describe(fmt.Sprintf("in tiles of %dx%dx%d", t.mt, t.nt, t.kt))); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
 )
 
@@ -60,7 +61,7 @@ func (c *compiler) backwardPosEmbedding(i int, dy act4) error {
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
-	if err := c.room(mulSat(ceilDiv(ch, nc), ceilDiv(c.batch, ni)), fmt.Sprintf("a position embedding gradient over %d examples, %d at a time", c.batch, ni)); err != nil {
+	if err := c.room(hw.MulSat(ceilDiv(ch, nc), ceilDiv(c.batch, ni)), fmt.Sprintf("a position embedding gradient over %d examples, %d at a time", c.batch, ni)); err != nil {
 		return err
 	}
 	var chunks []chunk // channels outermost: each range's gradient completes in turn

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 
+	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/models"
 )
 
@@ -64,7 +65,7 @@ func (c *compiler) backwardBias(i int, p convGEMM, dyAny act4) error {
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
-	if err := c.room(mulSat(ceilDiv(g.cout, nc), ceilDiv(c.batch, ni), ceilDiv(dy.h, nr)), fmt.Sprintf("a bias gradient over %d examples, %d at a time", c.batch, ni)); err != nil {
+	if err := c.room(hw.MulSat(ceilDiv(g.cout, nc), ceilDiv(c.batch, ni), ceilDiv(dy.h, nr)), fmt.Sprintf("a bias gradient over %d examples, %d at a time", c.batch, ni)); err != nil {
 		return err
 	}
 	var chunks []chunk // channels outermost: each range's gradient completes in turn

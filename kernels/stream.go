@@ -1,6 +1,10 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/rctsim/rctsim/hw"
+)
 
 // streamIn is one tensor a streaming pass reads or writes.
 type streamIn struct {
@@ -145,7 +149,7 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
-	if err := c.room(mulSat(ceilDiv(s.images, ni), ceilDiv(chans, nc)), fmt.Sprintf("a %s pass over %d examples, %d at a time", s.vop, s.images, ni)); err != nil {
+	if err := c.room(hw.MulSat(ceilDiv(s.images, ni), ceilDiv(chans, nc)), fmt.Sprintf("a %s pass over %d examples, %d at a time", s.vop, s.images, ni)); err != nil {
 		return err
 	}
 	var chunks []chunk

@@ -1,5 +1,7 @@
 package kernels
 
+import "github.com/rctsim/rctsim/hw"
+
 // A GEMM dimension is one of three kinds, and a tile of it is a range that respects the
 // kind's structure, so that the DMA can fetch it as a few rectangular regions:
 //   - flat: any range of a plain index (features, channels);
@@ -99,7 +101,7 @@ func (d dim) tileCount(t int64) int64 {
 	case t >= d.imageSize():
 		return ceilDiv(d.images, t/d.imageSize())
 	}
-	return mulSat(d.images, ceilDiv(d.h, max(t/d.w, 1)))
+	return hw.MulSat(d.images, ceilDiv(d.h, max(t/d.w, 1)))
 }
 
 // tiles cuts the dimension into tiles of size t (a value from candidates).

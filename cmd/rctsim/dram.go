@@ -32,12 +32,10 @@ func runDRAM(c *command, e *env, args []string) error {
 	if err := fs.parse(args, 1); err != nil {
 		return err
 	}
-	switch {
-	case fs.NArg() == 1 && trace != "":
-		return usagef("give the trace once: as an argument or with --in")
-	case fs.NArg() == 1:
-		trace = fs.Arg(0)
-	case trace == "":
+	if err := fs.input(&trace, "trace"); err != nil {
+		return err
+	}
+	if trace == "" {
 		return usagef("want a request trace file: one request per line, hex address, READ or WRITE, issue cycle in DRAM clocks")
 	}
 	if format != "table" && format != "json" {

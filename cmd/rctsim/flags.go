@@ -64,6 +64,18 @@ func (fs *flagSet) parse(args []string, maxArgs int) error {
 	return nil
 }
 
+// input takes the one input of a command given either as its argument or with --in
+// (into in); what names the input in the error for both.
+func (fs *flagSet) input(in *string, what string) error {
+	if fs.NArg() == 1 {
+		if *in != "" {
+			return usagef("give the %s once: as an argument or with --in", what)
+		}
+		*in = fs.Arg(0)
+	}
+	return nil
+}
+
 // given lists the flags given, by their current names: the training options take
 // them as experiment.TrainOptions.Given, so that an explicit zero is a value.
 func (fs *flagSet) given() []string {

@@ -45,11 +45,8 @@ func runPlot(c *command, e *env, args []string) error {
 	if err := fs.parse(args, 1); err != nil {
 		return err
 	}
-	switch {
-	case fs.NArg() == 1 && in != "":
-		return usagef("give the input once: as an argument or with --in")
-	case fs.NArg() == 1:
-		in = fs.Arg(0)
+	if err := fs.input(&in, "input"); err != nil {
+		return err
 	}
 	if in == "" || out == "" {
 		return usagef("want an input (a run folder or a sweep CSV) and -o DIR")
