@@ -38,6 +38,15 @@ func (c *compiler) embedChunk(perToken [numRoles]int64, tokens int64) (n, t int6
 	return 0, 0, fmt.Errorf("embedding %w: one token needs %v bytes (inputs, weights, outputs), double-buffered", ErrNoFit, perToken)
 }
 
+// loadIDs loads the token ids of images e..e1, positions t0..t1 into the next of
+// slots and returns where they are, as a gather reads its indices.
+func (c *compiler) loadIDs(ids act4, e, e1, t0, t1 int64, slots *pair) SRAMRef {
+	rs := ids.regions(e, e1, 0, 1, t0, t1)
+	s := slots.fresh()
+	c.load(rs, ClassActivations, c.num.actBits, s)
+	return SRAMRef{Buffer: s.ref.Buffer, Offset: s.ref.Offset, Bytes: regionsBytes(rs)}
+}
+
 // embedChunks lists the chunks of examples [e0,e1) and tokens [t0,t1); none, with c.err
 // set, when they would not fit Options.MaxInstrs.
 func (c *compiler) embedChunks(n, t, tokens int64) [][4]int64 {
@@ -74,10 +83,7 @@ func (c *compiler) forwardEmbedding(i int) error {
 	}
 	for _, k := range c.embedChunks(n, t, tokens) {
 		e, e1, t0, t1 := k[0], k[1], k[2], k[3]
-		idRs := ids.regions(e, e1, 0, 1, t0, t1)
-		idSlot := idSlots.fresh()
-		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
-		index := SRAMRef{Buffer: idSlot.ref.Buffer, Offset: idSlot.ref.Offset, Bytes: regionsBytes(idRs)}
+		index := c.loadIDs(ids, e, e1, t0, t1, idSlots)
 		rows := w.gather((e1 - e) * (t1 - t0))
 		rows.index = index
 		rowSlot := rowSlots.fresh()
@@ -126,10 +132,7 @@ func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 	for _, k := range c.embedChunks(n, t, tokens) {
 		e, e1, t0, t1 := k[0], k[1], k[2], k[3]
 		c.phase = models.BackwardWeight
-		idRs := ids.regions(e, e1, 0, 1, t0, t1)
-		idSlot := idSlots.fresh()
-		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
-		index := SRAMRef{Buffer: idSlot.ref.Buffer, Offset: idSlot.ref.Offset, Bytes: regionsBytes(idRs)}
+		index := c.loadIDs(ids, e, e1, t0, t1, idSlots)
 		dyRs := dy.regions(e, e1, 0, dim, t0, t1)
 		g := &operandSlot{s: dySlots.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(dyRs)}
 		c.load(dyRs, ClassErrors, c.num.errBits, g.s)
@@ -172,10 +175,7 @@ func (c *compiler) backwardEmbeddingTable(i int, dyAny act4) error {
 	}
 	for _, k := range c.embedChunks(n, t, tokens) {
 		e, e1, t0, t1 := k[0], k[1], k[2], k[3]
-		idRs := ids.regions(e, e1, 0, 1, t0, t1)
-		idSlot := idSlots.fresh()
-		c.load(idRs, ClassActivations, c.num.actBits, idSlot)
-		index := SRAMRef{Buffer: idSlot.ref.Buffer, Offset: idSlot.ref.Offset, Bytes: regionsBytes(idRs)}
+		index := c.loadIDs(ids, e, e1, t0, t1, idSlots)
 		dyRs := dy.regions(e, e1, 0, dim, t0, t1)
 		g := &operandSlot{s: dySlots.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(dyRs)}
 		c.load(dyRs, ClassErrors, c.num.errBits, g.s)
