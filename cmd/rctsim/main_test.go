@@ -347,11 +347,23 @@ func TestScaleSimReport(t *testing.T) {
 		{[]string{"--batch", "4"}, 2, "no batch"},
 		{[]string{"--hw", "eyeriss_v1"}, 1, "only the os, ws and is dataflows"},
 		{[]string{"--scalesim-python", "three"}, 2, "--scalesim-python"},
+		{[]string{"-o", dir}, 2, "is a folder"},
 	} {
 		args := append([]string{"sim", "--topology", "../../models/testdata/lenet_conv.csv", "--scalesim-report", filepath.Join(dir, "x")}, c.args...)
 		code, _, stderr := rctsim(args...)
 		if code != c.code || !strings.Contains(stderr, c.msg) {
 			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, stderr, c.code, c.msg)
 		}
+		if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+			t.Errorf("%v: the failing command wrote the report folder", c.args)
+		}
+	}
+	// A report folder that is a file is refused before the simulation.
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := rctsim("sim", "--topology", "../../models/testdata/lenet_conv.csv", "--scalesim-report", file); code != 2 || !strings.Contains(stderr, "not a folder") {
+		t.Errorf("--scalesim-report FILE: exit %d, %q", code, stderr)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/sim"
+	"github.com/rctsim/rctsim/traces/fileio"
 	"github.com/rctsim/rctsim/traces/program"
 	"github.com/rctsim/rctsim/traces/timeline"
 	"github.com/rctsim/rctsim/train/numerics"
@@ -269,6 +270,16 @@ func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opt
 		if python311, err = olderPython(f.scalesimPython); err != nil {
 			return err
 		}
+		// Both outputs are checked before anything runs, so that neither is written when
+		// the other cannot be.
+		if st, err := os.Stat(f.scalesimReport); err == nil && !st.IsDir() {
+			return usagef("--scalesim-report: %s is not a folder", f.scalesimReport)
+		}
+		if f.out != "" && f.out != "-" {
+			if _, info, err := fileio.Resolve(f.out); err == nil && info != nil && info.IsDir() {
+				return usagef("-o: %s is a folder", f.out)
+			}
+		}
 		if _, _, err := sim.ScaleSimReport(prof, layers, nil, python311); err != nil {
 			return err
 		}
@@ -284,9 +295,6 @@ func simTopology(e *env, f *simFlags, prof *hw.Profile, simOpts sim.Options, opt
 	if f.scalesimReport != "" {
 		rows, cmp, err := sim.ScaleSimReport(prof, layers, runs, python311)
 		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(f.scalesimReport, 0o755); err != nil {
 			return err
 		}
 		if err := output(e, filepath.Join(f.scalesimReport, "COMPUTE_REPORT.csv"), func(w io.Writer) error { return sim.WriteScaleSimComputeReport(w, rows) }); err != nil {
