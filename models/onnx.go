@@ -1115,10 +1115,9 @@ func (im *importer) window(kernel []int64) (stride, pad int, err error) {
 	if len(kernel) != 2 || kernel[0] < 1 || kernel[1] < 1 || kernel[0] > 1<<12 || kernel[1] > 1<<12 {
 		return 0, 0, fmt.Errorf("kernel %v: rctsim reads 2-D windows", kernel)
 	}
-	for _, d := range im.attrInts("dilations") {
-		if d != 1 {
-			return 0, 0, fmt.Errorf("dilations %v: rctsim's convolutions and pools have dilation 1", im.attrInts("dilations"))
-		}
+	dilations := im.attrInts("dilations")
+	if slices.ContainsFunc(dilations, func(d int64) bool { return d != 1 }) {
+		return 0, 0, fmt.Errorf("dilations %v: rctsim's convolutions and pools have dilation 1", dilations)
 	}
 	strides := im.attrInts("strides")
 	if strides == nil {
@@ -1446,7 +1445,8 @@ func (im *importer) reduceMean() (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	axes := slices.Clone(im.attrInts("axes"))
+	attrAxes := im.attrInts("axes")
+	axes := slices.Clone(attrAxes)
 	for i, a := range axes {
 		if a < 0 {
 			axes[i] = a + int64(x.lay.rank())
@@ -1455,7 +1455,7 @@ func (im *importer) reduceMean() (*value, error) {
 	slices.Sort(axes)
 	if x.lay != layImage || !slices.Equal(axes, []int64{2, 3}) {
 		return nil, fmt.Errorf("ReduceMean over axes %v of a tensor of dims %v: rctsim reads a mean over H and W of an image (a global average pool); a layer normalisation needs opset 17's LayerNormalization",
-			im.attrInts("axes"), onnxDims(x.lay, x.shape))
+			attrAxes, onnxDims(x.lay, x.shape))
 	}
 	lay := layImage
 	if im.attrInt("keepdims", 1) == 0 {
@@ -1493,12 +1493,13 @@ func (im *importer) layerNorm() (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax := im.attrInt("axis", -1)
+	attrAx := im.attrInt("axis", -1)
+	ax := attrAx
 	if ax < 0 {
 		ax += int64(x.lay.rank())
 	}
 	if x.lay != laySeq || ax != 2 {
-		return nil, fmt.Errorf("LayerNormalization over axis %d of a tensor of dims %v: rctsim normalises a sequence's channels (the last axis of (N, T, D))", im.attrInt("axis", -1), onnxDims(x.lay, x.shape))
+		return nil, fmt.Errorf("LayerNormalization over axis %d of a tensor of dims %v: rctsim normalises a sequence's channels (the last axis of (N, T, D))", attrAx, onnxDims(x.lay, x.shape))
 	}
 	scale, err := im.weight(1, 1, "the scale")
 	if err != nil {
