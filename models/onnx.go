@@ -252,8 +252,10 @@ type pendingLinear struct {
 	x    *value
 	w    *tensor // K x N
 	bias *tensor
-	name string // the weight's name, for the layer
 }
+
+// dims are the product's output width and the positions of its input.
+func (p *pendingLinear) dims() (d, t int64) { return p.w.dims[1], int64(p.x.shape.W) }
 
 // shortcutView is an activation subsampled by stride (every stride-th row and column
 // from 0) and padded with zero channels before and after: the option-A shortcut.
@@ -473,6 +475,22 @@ func (im *importer) need(i int) (*value, error) {
 	return v, err
 }
 
+// needPair returns inputs 0 and 1, which must be present.
+func (im *importer) needPair() (a, b *value, err error) {
+	if a, err = im.need(0); err != nil {
+		return nil, nil, err
+	}
+	if b, err = im.need(1); err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// inputLabel describes input i by its name, for materialise.
+func (im *importer) inputLabel(i int) string {
+	return fmt.Sprintf("input %q", im.node.GetInput()[i])
+}
+
 // constInput returns input i as a constant or initializer (nil when absent).
 func (im *importer) constInput(i int) (*tensor, error) {
 	v, err := im.get(i)
@@ -483,6 +501,22 @@ func (im *importer) constInput(i int) (*tensor, error) {
 		return nil, fmt.Errorf("input %q must be a constant (rctsim folds shapes and parameters at import)", im.node.GetInput()[i])
 	}
 	return v.t, nil
+}
+
+// constInts returns input i, a constant that must be present, as integers.
+func (im *importer) constInts(i int, what, missing string) ([]int64, error) {
+	t, err := im.constInput(i)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, errors.New(missing)
+	}
+	v, err := t.intList()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
 }
 
 // attrs returns the node's attributes by name.
@@ -736,6 +770,18 @@ func (im *importer) foldOp(op string, ts []*tensor) (*tensor, error) {
 		}
 		return ts[i], nil
 	}
+	// args returns the first n inputs, which must be present.
+	args := func(n int) ([]*tensor, error) {
+		out := make([]*tensor, n)
+		for i := range out {
+			t, err := arg(i)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = t
+		}
+		return out, nil
+	}
 	optInts := func(i int) ([]int64, error) {
 		if i >= len(ts) || ts[i] == nil {
 			return nil, nil
@@ -818,25 +864,17 @@ func (im *importer) foldOp(op string, ts []*tensor) (*tensor, error) {
 		}
 		return squeeze(t, axes, op == "Unsqueeze")
 	case "Concat":
-		var list []*tensor
-		for i := range ts {
-			t, err := arg(i)
-			if err != nil {
-				return nil, err
-			}
-			list = append(list, t)
+		list, err := args(len(ts))
+		if err != nil {
+			return nil, err
 		}
 		return concat(list, im.attrInt("axis", 0))
 	case "Gather":
-		t, err := arg(0)
+		in, err := args(2)
 		if err != nil {
 			return nil, err
 		}
-		idx, err := arg(1)
-		if err != nil {
-			return nil, err
-		}
-		return t.gather(idx, im.attrInt("axis", 0))
+		return in[0].gather(in[1], im.attrInt("axis", 0))
 	case "Slice":
 		t, err := arg(0)
 		if err != nil {
@@ -872,28 +910,17 @@ func (im *importer) foldOp(op string, ts []*tensor) (*tensor, error) {
 		}
 		return t.transpose(im.attrInts("perm"))
 	case "Add", "Sub", "Mul", "Div", "Equal":
-		a, err := arg(0)
+		in, err := args(2)
 		if err != nil {
 			return nil, err
 		}
-		b, err := arg(1)
-		if err != nil {
-			return nil, err
-		}
-		return arith(op, a, b)
+		return arith(op, in[0], in[1])
 	case "Where":
-		c, err := arg(0)
+		in, err := args(3)
 		if err != nil {
 			return nil, err
 		}
-		x, err := arg(1)
-		if err != nil {
-			return nil, err
-		}
-		y, err := arg(2)
-		if err != nil {
-			return nil, err
-		}
+		c, x, y := in[0], in[1], in[2]
 		// where(c, x, y) = c*x + (1-c)*y elementwise, exact for 0/1 conditions.
 		pick, err := broadcast(c, x, func(a, b float64) float64 { return a }, func(a, b int64) (int64, error) { return a, nil })
 		if err != nil {
@@ -1088,10 +1115,9 @@ func (im *importer) window(kernel []int64) (stride, pad int, err error) {
 	if len(kernel) != 2 || kernel[0] < 1 || kernel[1] < 1 || kernel[0] > 1<<12 || kernel[1] > 1<<12 {
 		return 0, 0, fmt.Errorf("kernel %v: rctsim reads 2-D windows", kernel)
 	}
-	for _, d := range im.attrInts("dilations") {
-		if d != 1 {
-			return 0, 0, fmt.Errorf("dilations %v: rctsim's convolutions and pools have dilation 1", im.attrInts("dilations"))
-		}
+	dilations := im.attrInts("dilations")
+	if slices.ContainsFunc(dilations, func(d int64) bool { return d != 1 }) {
+		return 0, 0, fmt.Errorf("dilations %v: rctsim's convolutions and pools have dilation 1", dilations)
 	}
 	strides := im.attrInts("strides")
 	if strides == nil {
@@ -1194,7 +1220,7 @@ func (im *importer) gemm() (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return im.linearLayer(&pendingLinear{x: x, w: w, bias: c, name: w.name})
+	return im.linearLayer(&pendingLinear{x: x, w: w, bias: c})
 }
 
 // linearLayer makes a pending product a layer: Linear on a vector, a 1x1 Conv2D on a
@@ -1213,15 +1239,10 @@ func (im *importer) linearLayer(p *pendingLinear) (*value, error) {
 			return nil, fmt.Errorf("bias dims %v for %d outputs", d, n)
 		}
 	}
-	var in int64
-	switch x.lay {
-	case layVector:
-		in = int64(x.shape.C)
-	case laySeq:
-		in = int64(x.shape.C)
-	default:
+	if x.lay != layVector && x.lay != laySeq {
 		return nil, fmt.Errorf("a product of a tensor of dims %v: rctsim reads matrix products of vectors (N, F) and sequences (N, T, D)", onnxDims(x.lay, x.shape))
 	}
+	in := int64(x.shape.C)
 	if k != in {
 		return nil, fmt.Errorf("weight dims %v for %d input features", p.w.dims, in)
 	}
@@ -1229,10 +1250,7 @@ func (im *importer) linearLayer(p *pendingLinear) (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := p.name
-	if name == "" && p.w.name != "" {
-		name = p.w.name
-	}
+	name := p.w.name
 	if x.lay == layVector {
 		l := Layer{Name: im.layerName(name, Linear), Kind: Linear, Out: Shape{int(n), 1, 1}, Bias: p.bias != nil}
 		return im.addLayer(l, x, layVector, wt.float32s(), biasValues(p.bias)), nil
@@ -1242,11 +1260,7 @@ func (im *importer) linearLayer(p *pendingLinear) (*value, error) {
 }
 
 func (im *importer) matmul() (*value, error) {
-	a, err := im.need(0)
-	if err != nil {
-		return nil, err
-	}
-	b, err := im.need(1)
+	a, b, err := im.needPair()
 	if err != nil {
 		return nil, err
 	}
@@ -1259,19 +1273,15 @@ func (im *importer) matmul() (*value, error) {
 	if len(b.t.dims) != 2 || !b.t.isFloat || slices.Contains(b.t.dims, 0) {
 		return nil, fmt.Errorf("the weight has dims %v; rctsim reads products with a 2-D weight", b.t.dims)
 	}
-	x, err := im.materialise(a, fmt.Sprintf("input %q", im.node.GetInput()[0]))
+	x, err := im.materialise(a, im.inputLabel(0))
 	if err != nil {
 		return nil, err
 	}
-	return &value{lin: &pendingLinear{x: x, w: b.t, name: b.t.name}}, nil
+	return &value{lin: &pendingLinear{x: x, w: b.t}}, nil
 }
 
 func (im *importer) add() (*value, error) {
-	a, err := im.need(0)
-	if err != nil {
-		return nil, err
-	}
-	b, err := im.need(1)
+	a, b, err := im.needPair()
 	if err != nil {
 		return nil, err
 	}
@@ -1297,11 +1307,11 @@ func (im *importer) add() (*value, error) {
 		}
 		return im.shortcut(a, b.view)
 	}
-	x, err := im.materialise(a, fmt.Sprintf("input %q", im.node.GetInput()[0]))
+	x, err := im.materialise(a, im.inputLabel(0))
 	if err != nil {
 		return nil, err
 	}
-	y, err := im.materialise(b, fmt.Sprintf("input %q", im.node.GetInput()[1]))
+	y, err := im.materialise(b, im.inputLabel(1))
 	if err != nil {
 		return nil, err
 	}
@@ -1435,7 +1445,8 @@ func (im *importer) reduceMean() (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	axes := slices.Clone(im.attrInts("axes"))
+	attrAxes := im.attrInts("axes")
+	axes := slices.Clone(attrAxes)
 	for i, a := range axes {
 		if a < 0 {
 			axes[i] = a + int64(x.lay.rank())
@@ -1444,7 +1455,7 @@ func (im *importer) reduceMean() (*value, error) {
 	slices.Sort(axes)
 	if x.lay != layImage || !slices.Equal(axes, []int64{2, 3}) {
 		return nil, fmt.Errorf("ReduceMean over axes %v of a tensor of dims %v: rctsim reads a mean over H and W of an image (a global average pool); a layer normalisation needs opset 17's LayerNormalization",
-			im.attrInts("axes"), onnxDims(x.lay, x.shape))
+			attrAxes, onnxDims(x.lay, x.shape))
 	}
 	lay := layImage
 	if im.attrInt("keepdims", 1) == 0 {
@@ -1482,12 +1493,13 @@ func (im *importer) layerNorm() (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax := im.attrInt("axis", -1)
+	attrAx := im.attrInt("axis", -1)
+	ax := attrAx
 	if ax < 0 {
 		ax += int64(x.lay.rank())
 	}
 	if x.lay != laySeq || ax != 2 {
-		return nil, fmt.Errorf("LayerNormalization over axis %d of a tensor of dims %v: rctsim normalises a sequence's channels (the last axis of (N, T, D))", im.attrInt("axis", -1), onnxDims(x.lay, x.shape))
+		return nil, fmt.Errorf("LayerNormalization over axis %d of a tensor of dims %v: rctsim normalises a sequence's channels (the last axis of (N, T, D))", attrAx, onnxDims(x.lay, x.shape))
 	}
 	scale, err := im.weight(1, 1, "the scale")
 	if err != nil {
@@ -1532,16 +1544,9 @@ func (im *importer) reshape() (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, err := im.constInput(1)
+	shape, err := im.constInts(1, "the shape", "the shape is missing")
 	if err != nil {
 		return nil, err
-	}
-	if target == nil {
-		return nil, errors.New("the shape is missing")
-	}
-	shape, err := target.intList()
-	if err != nil {
-		return nil, fmt.Errorf("the shape: %w", err)
 	}
 	if v.lin != nil || v.attn != nil {
 		return im.attentionReshape(v, shape)
@@ -1718,16 +1723,9 @@ func (im *importer) pad() (*value, error) {
 	if m := im.attrString("mode", "constant"); m != "constant" {
 		return nil, fmt.Errorf("pad mode %s: rctsim reads zero padding", m)
 	}
-	pt, err := im.constInput(1)
+	pads, err := im.constInts(1, "the pads", "the pads are missing")
 	if err != nil {
 		return nil, err
-	}
-	if pt == nil {
-		return nil, errors.New("the pads are missing")
-	}
-	pads, err := pt.intList()
-	if err != nil {
-		return nil, fmt.Errorf("the pads: %w", err)
 	}
 	if cv, err := im.constInput(2); err != nil {
 		return nil, err
@@ -1790,11 +1788,7 @@ func (im *importer) shortcut(a *value, v *shortcutView) (*value, error) {
 
 // scale reads Div and Mul of an activation: only the scaling of attention scores.
 func (im *importer) scale(op string) (*value, error) {
-	a, err := im.need(0)
-	if err != nil {
-		return nil, err
-	}
-	b, err := im.need(1)
+	a, b, err := im.needPair()
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func (a *attentionStage) dims() (d, t int64) {
 	if p == nil {
 		p = a.q.lin
 	}
-	return p.w.dims[1], int64(p.x.shape.W)
+	return p.dims()
 }
 
 func attnValue(s attentionStage) *value { return &value{attn: &s} }
@@ -50,7 +50,7 @@ func (im *importer) attentionReshape(v *value, target []int64) (*value, error) {
 		if !x.act || x.lay != laySeq {
 			return nil, fmt.Errorf("reshapes a product of a tensor of dims %v to %v: rctsim reads a Reshape of a projection only to split a sequence's attention heads", onnxDims(x.lay, x.shape), shapeText(target))
 		}
-		d, t := p.w.dims[1], int64(x.shape.W)
+		d, t := p.dims()
 		out, err := reshapeDims([]int64{batchSentinel, t, d}, target, false)
 		if err != nil {
 			return nil, err
@@ -102,7 +102,7 @@ func (im *importer) attentionProduct(x, y *value) (*value, error) {
 		if len(y.t.dims) != 2 || !y.t.isFloat {
 			return nil, fmt.Errorf("the output projection's weight has dims %v", y.t.dims)
 		}
-		return &value{lin: &pendingLinear{x: x, w: y.t, name: y.t.name}}, nil
+		return &value{lin: &pendingLinear{x: x, w: y.t}}, nil
 	case x.attn != nil && y.attn != nil && x.attn.stage == "heads" && y.attn.stage == "headsT":
 		q, k := x.attn, y.attn
 		if q.heads != k.heads || q.lin.w.dims[1] != k.lin.w.dims[1] {
@@ -223,7 +223,7 @@ func (im *importer) attentionLayer(o *pendingLinear) (*value, error) {
 			}
 		}
 	}
-	name := strings0(q.name)
+	name := strings0(q.w.name)
 	l := Layer{Name: im.layerName(name, Attention), Kind: Attention, Out: x.shape, Heads: int(a.heads), Causal: a.causal, Bias: bias}
 	return im.addLayer(l, x, laySeq, w, b), nil
 }
