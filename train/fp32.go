@@ -647,21 +647,30 @@ func (fn *floatNet[F]) mergeErrors(j, n int) {
 		}
 	}
 	if r := nl.residual; r >= 0 {
-		e := fn.err[r][:n*int(p.layers[r].l.Out.Elems())]
-		if sg := p.layers[r].short; sg != nil {
-			shortcutScatter(sg, e, n, fn.skip[:len(dst)])
-			e = fn.skip[:len(dst)]
-		}
-		if rl := p.layers[r].l; rl.Kind == models.Concat {
-			// Joined first: its share is the first channels of the join's error.
-			channelSlice(e, n*rl.Out.H*rl.Out.W, rl.Out.C, 0, nl.l.Out.C, fn.skip[:len(dst)])
-			e = fn.skip[:len(dst)]
-		}
-		add(e)
+		add(residualError(p, j, r, n, fn.err[r], fn.skip[:len(dst)]))
 	}
 	for _, b := range nl.branches {
 		add(fn.err[p.dxSlot(b)])
 	}
+}
+
+// residualError is the part of the error of layer j's output (n examples) that
+// comes from the residual r that adds it, given r's output error e: e itself, or e
+// mapped into skip (the size of j's output) when r reaches j through a shortcut or
+// joins it by Concat.
+func residualError[T int8 | float32 | float64](p *plan, j, r, n int, e, skip []T) []T {
+	e = e[:n*int(p.layers[r].l.Out.Elems())]
+	if sg := p.layers[r].short; sg != nil {
+		// A shortcut's error reaches the positions its skip operand came from.
+		shortcutScatter(sg, e, n, skip)
+		e = skip
+	}
+	if rl := p.layers[r].l; rl.Kind == models.Concat {
+		// Joined first: its share is the first channels of the join's error.
+		channelSlice(e, n*rl.Out.H*rl.Out.W, rl.Out.C, 0, p.layers[j].l.Out.C, skip)
+		e = skip
+	}
+	return e
 }
 
 func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {

@@ -486,17 +486,7 @@ func (in *intNet) mergeErrors(j, n int) {
 		in.errExp[j] = in.requant(acc, e, false, &in.st.Scales.Res[j], dst, &in.sat.Errors)
 	}
 	if r := nl.residual; r >= 0 {
-		other := in.err[r][:n*int(p.layers[r].l.Out.Elems())]
-		if sg := p.layers[r].short; sg != nil {
-			// A shortcut's error reaches the positions its skip operand came from.
-			shortcutScatter(sg, other, n, in.skip8[:len(dst)])
-			other = in.skip8[:len(dst)]
-		}
-		if rl := p.layers[r].l; rl.Kind == models.Concat {
-			channelSlice(other, n*rl.Out.H*rl.Out.W, rl.Out.C, 0, nl.l.Out.C, in.skip8[:len(dst)])
-			other = in.skip8[:len(dst)]
-		}
-		add(other, in.errExp[r])
+		add(residualError(p, j, r, n, in.err[r], in.skip8[:len(dst)]), in.errExp[r])
 	}
 	for _, b := range nl.branches {
 		add(in.err[p.dxSlot(b)], in.errExp[p.dxSlot(b)])

@@ -291,63 +291,70 @@ func TestSoftmaxXentGradient(t *testing.T) {
 // convolution layer against convolution written out from its definition, exactly, on
 // integers, and its backward pass as the exact adjoint of the forward pass.
 func TestConvMatchesDirectDefinition(t *testing.T) {
+	forEachConv(t, func(p *plan, i int, nl *netLayer) {
+		g := nl.conv
+		const n = 2
+		r := rand.New(rand.NewPCG(uint64(i), 9))
+		x := make([]int8, n*g.inElems())
+		for k := range x {
+			x[k] = int8(r.IntN(255) - 127)
+		}
+		// Weights of 15 bits, and weights so wide that the integer path's sums might
+		// leave int32 (its exact int64 routes; the values drawn do not saturate).
+		wide := 3 << 30 / (127 * int64(max(g.k, g.cout*g.kh*g.kw)))
+		for _, lim := range []int64{1 << 14, wide} {
+			w := make([]int32, g.cout*g.k)
+			for k := range w {
+				w[k] = int32(r.Int64N(2*lim+1) - lim)
+			}
+			// Direct definition: NHWC input, canonical [o][c][ki][kj] weights.
+			want := make([]int64, n*g.positions()*g.cout)
+			for b := range n {
+				for oh := range g.ho {
+					for ow := range g.wo {
+						for o := range g.cout {
+							var s int64
+							// Group o/coutG reads input channels from c0 on.
+							c0 := o / g.coutG * g.cinG
+							for c := range g.cinG {
+								for ki := range g.kh {
+									for kj := range g.kw {
+										ih, iw := oh*g.stride+ki-g.padT, ow*g.stride+kj-g.padL
+										if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
+											continue
+										}
+										s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c0+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
+									}
+								}
+							}
+							want[((b*g.ho+oh)*g.wo+ow)*g.cout+o] = s
+						}
+					}
+				}
+			}
+			dy := make([]int8, len(want))
+			for k := range dy {
+				dy[k] = int8(r.IntN(255) - 127)
+			}
+			checkConvLowering[float64, float64](t, p, nl, x, w, dy, want, n)
+			checkConvLowering[int32, int32](t, p, nl, x, w, dy, want, n)
+			checkConvLowering[int32, int16](t, p, nl, x, w, dy, want, n)
+		}
+	})
+}
+
+// forEachConv calls f for every linear and convolution layer nl (layer i of plan p)
+// of the gradient-check networks.
+func forEachConv(t *testing.T, f func(p *plan, i int, nl *netLayer)) {
+	t.Helper()
 	for _, net := range gradCheckNets(t) {
 		p, err := newPlan(net)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, i := range p.weights {
-			nl := &p.layers[i]
-			g := nl.conv
-			if g == nil {
-				continue
-			}
-			const n = 2
-			r := rand.New(rand.NewPCG(uint64(i), 9))
-			x := make([]int8, n*g.inElems())
-			for k := range x {
-				x[k] = int8(r.IntN(255) - 127)
-			}
-			// Weights of 15 bits, and weights so wide that the integer path's sums might
-			// leave int32 (its exact int64 routes; the values drawn do not saturate).
-			wide := 3 << 30 / (127 * int64(max(g.k, g.cout*g.kh*g.kw)))
-			for _, lim := range []int64{1 << 14, wide} {
-				w := make([]int32, g.cout*g.k)
-				for k := range w {
-					w[k] = int32(r.Int64N(2*lim+1) - lim)
-				}
-				// Direct definition: NHWC input, canonical [o][c][ki][kj] weights.
-				want := make([]int64, n*g.positions()*g.cout)
-				for b := range n {
-					for oh := range g.ho {
-						for ow := range g.wo {
-							for o := range g.cout {
-								var s int64
-								// Group o/coutG reads input channels from c0 on.
-								c0 := o / g.coutG * g.cinG
-								for c := range g.cinG {
-									for ki := range g.kh {
-										for kj := range g.kw {
-											ih, iw := oh*g.stride+ki-g.padT, ow*g.stride+kj-g.padL
-											if ih < 0 || ih >= g.h || iw < 0 || iw >= g.w {
-												continue
-											}
-											s += int64(x[b*g.inElems()+(ih*g.w+iw)*g.cin+c0+c]) * int64(w[o*g.k+(c*g.kh+ki)*g.kw+kj])
-										}
-									}
-								}
-								want[((b*g.ho+oh)*g.wo+ow)*g.cout+o] = s
-							}
-						}
-					}
-				}
-				dy := make([]int8, len(want))
-				for k := range dy {
-					dy[k] = int8(r.IntN(255) - 127)
-				}
-				checkConvLowering[float64, float64](t, p, nl, x, w, dy, want, n)
-				checkConvLowering[int32, int32](t, p, nl, x, w, dy, want, n)
-				checkConvLowering[int32, int16](t, p, nl, x, w, dy, want, n)
+			if nl := &p.layers[i]; nl.conv != nil {
+				f(p, i, nl)
 			}
 		}
 	}
@@ -425,64 +432,54 @@ func TestCausalConvSeesOnlyThePast(t *testing.T) {
 // reference) on the same random values: outputs, weight gradients and input errors
 // agree within float32 rounding of sums of their length.
 func TestFloat32LoweringMatchesFloat64(t *testing.T) {
-	for _, net := range gradCheckNets(t) {
-		p, err := newPlan(net)
-		if err != nil {
-			t.Fatal(err)
+	forEachConv(t, func(p *plan, i int, nl *netLayer) {
+		g := nl.conv
+		const n = 3
+		r := rand.New(rand.NewPCG(uint64(i), 10))
+		x := make([]float32, n*g.inElems())
+		for k := range x {
+			x[k] = float32(r.NormFloat64())
 		}
-		for _, i := range p.weights {
-			nl := &p.layers[i]
-			g := nl.conv
-			if g == nil {
-				continue
+		w := make([]float32, g.cout*g.k)
+		for k := range w {
+			w[k] = float32(r.NormFloat64())
+		}
+		dy := make([]float32, n*g.positions()*g.cout)
+		for k := range dy {
+			dy[k] = float32(r.NormFloat64())
+		}
+		run := func(y, gw, dx any) {
+			switch y := y.(type) {
+			case []float32:
+				wg, cols, s := make([]float32, g.weightsLen()), make([]float32, g.colsLen(n)), newGEMMScratch[float32](p, n)
+				setGEMMWeights(nl, w, wg)
+				gemmForward(g, x, n, wg, 0, cols, &s, y)
+				gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float32), dx.([]float32), make([]float32, len(dy)))
+			case []float64:
+				wg, cols, s := make([]float64, g.weightsLen()), make([]float64, g.colsLen(n)), newGEMMScratch[float64](p, n)
+				setGEMMWeights(nl, w, wg)
+				gemmForward(g, x, n, wg, 0, cols, &s, y)
+				gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float64), dx.([]float64), make([]float64, len(dy)))
 			}
-			const n = 3
-			r := rand.New(rand.NewPCG(uint64(i), 10))
-			x := make([]float32, n*g.inElems())
-			for k := range x {
-				x[k] = float32(r.NormFloat64())
-			}
-			w := make([]float32, g.cout*g.k)
-			for k := range w {
-				w[k] = float32(r.NormFloat64())
-			}
-			dy := make([]float32, n*g.positions()*g.cout)
-			for k := range dy {
-				dy[k] = float32(r.NormFloat64())
-			}
-			run := func(y, gw, dx any) {
-				switch y := y.(type) {
-				case []float32:
-					wg, cols, s := make([]float32, g.weightsLen()), make([]float32, g.colsLen(n)), newGEMMScratch[float32](p, n)
-					setGEMMWeights(nl, w, wg)
-					gemmForward(g, x, n, wg, 0, cols, &s, y)
-					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float32), dx.([]float32), make([]float32, len(dy)))
-				case []float64:
-					wg, cols, s := make([]float64, g.weightsLen()), make([]float64, g.colsLen(n)), newGEMMScratch[float64](p, n)
-					setGEMMWeights(nl, w, wg)
-					gemmForward(g, x, n, wg, 0, cols, &s, y)
-					gemmBackward(g, dy, n, wg, 0, cols, &s, gw.([]float64), dx.([]float64), make([]float64, len(dy)))
-				}
-			}
-			y32, gw32, dx32 := make([]float32, len(dy)), make([]float32, len(w)), make([]float32, len(x))
-			y64, gw64, dx64 := make([]float64, len(dy)), make([]float64, len(w)), make([]float64, len(x))
-			run(y32, gw32, dx32)
-			run(y64, gw64, dx64)
-			for _, c := range []struct {
-				what   string
-				got    []float32
-				want   []float64
-				length int
-			}{{"output", y32, y64, g.k}, {"weight gradient", gw32, gw64, n * g.positions()}, {"input error", dx32, dx64, g.cout * g.kh * g.kw}} {
-				// Each value is a sum of `length` products of unit normals: float32
-				// rounding leaves an error below length * 2^-23 * sqrt(length).
-				tol := float64(c.length) * math.Sqrt(float64(c.length)) * 0x1p-23
-				for k, v := range c.want {
-					if d := math.Abs(float64(c.got[k]) - v); d > tol {
-						t.Fatalf("%s layer %s: %s %d = %v in float32, %v in float64", net.Name, nl.l.Name, c.what, k, c.got[k], v)
-					}
+		}
+		y32, gw32, dx32 := make([]float32, len(dy)), make([]float32, len(w)), make([]float32, len(x))
+		y64, gw64, dx64 := make([]float64, len(dy)), make([]float64, len(w)), make([]float64, len(x))
+		run(y32, gw32, dx32)
+		run(y64, gw64, dx64)
+		for _, c := range []struct {
+			what   string
+			got    []float32
+			want   []float64
+			length int
+		}{{"output", y32, y64, g.k}, {"weight gradient", gw32, gw64, n * g.positions()}, {"input error", dx32, dx64, g.cout * g.kh * g.kw}} {
+			// Each value is a sum of `length` products of unit normals: float32
+			// rounding leaves an error below length * 2^-23 * sqrt(length).
+			tol := float64(c.length) * math.Sqrt(float64(c.length)) * 0x1p-23
+			for k, v := range c.want {
+				if d := math.Abs(float64(c.got[k]) - v); d > tol {
+					t.Fatalf("%s layer %s: %s %d = %v in float32, %v in float64", p.net.Name, nl.l.Name, c.what, k, c.got[k], v)
 				}
 			}
 		}
-	}
+	})
 }

@@ -133,6 +133,29 @@ func params(tr *Trainer) (w, b [][]float64) {
 	return w, b
 }
 
+// paramsAcross3Steps returns tr's weights and biases (as params) before and after 3
+// steps on random batches of 8 examples of net (seeds 0, 1 and 2).
+func paramsAcross3Steps(tr *Trainer, net *models.Network) (w0, b0, w1, b1 [][]float64) {
+	w0, b0 = params(tr)
+	for s := range 3 {
+		x, y := randomBatchData(net, 8, uint64(s))
+		tr.Step(x, y)
+	}
+	w1, b1 = params(tr)
+	return w0, b0, w1, b1
+}
+
+// moved counts the elements that differ between a and b.
+func moved(a, b []float64) int {
+	n := 0
+	for k := range a {
+		if a[k] != b[k] {
+			n++
+		}
+	}
+	return n
+}
+
 // TestUpdateMask trains every method with masks and checks what moved: frozen
 // parameters never, a partial layer only its first output channels.
 func TestUpdateMask(t *testing.T) {
@@ -145,26 +168,12 @@ func TestUpdateMask(t *testing.T) {
 				cfg.NITIUpdateBits = 12 // updates of several steps, so that 3 steps move weights
 			}
 			tr := newTestTrainer(t, net, cfg)
-			w0, b0 := params(tr)
-			for s := range 3 {
-				x, y := randomBatchData(net, 8, uint64(s))
-				tr.Step(x, y)
-			}
-			w1, b1 := params(tr)
+			w0, b0, w1, b1 := paramsAcross3Steps(tr, net)
 			u, _ := numerics.ParseUpdate(spec)
 			ups, _ := u.Layers(len(w0))
 			for j, u := range ups {
 				rows := net.Layers[tr.p.weights[j]].Out.C
 				per := len(w0[j]) / rows
-				moved := func(a, b []float64) int {
-					n := 0
-					for k := range a {
-						if a[k] != b[k] {
-							n++
-						}
-					}
-					return n
-				}
 				upd := u.UpdatedRows(rows) * per
 				if n := moved(w0[j][upd:], w1[j][upd:]); n > 0 {
 					t.Errorf("%s %s: layer %d: %d frozen weights moved", m, spec, j, n)
@@ -246,20 +255,10 @@ func TestNoQASAblation(t *testing.T) {
 	count := func(noQAS bool) int {
 		cfg := DefaultConfig(numerics.RCT)
 		cfg.NoQAS = noQAS
-		tr := newTestTrainer(t, net, cfg)
-		w0, _ := params(tr)
-		for s := range 3 {
-			x, y := randomBatchData(net, 8, uint64(s))
-			tr.Step(x, y)
-		}
-		w1, _ := params(tr)
+		w0, _, w1, _ := paramsAcross3Steps(newTestTrainer(t, net, cfg), net)
 		n := 0
 		for j := range w0 {
-			for k := range w0[j] {
-				if w0[j][k] != w1[j][k] {
-					n++
-				}
-			}
+			n += moved(w0[j], w1[j])
 		}
 		return n
 	}

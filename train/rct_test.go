@@ -60,22 +60,12 @@ func TestGEMMFloat64MatchesGEMMInt(t *testing.T) {
 		gemm(false, false, c.m, c.n, c.k, f(a8), c.k, f(w), c.n, y, c.n, nil)
 		check("forward", y, c.m, c.n, func(acc []int32) { numerics.GEMMInt(a8, w, c.m, c.n, c.k, acc) })
 		// Backward-data: dx (m x k) = e (m x n) * w^T (n x k).
-		wt := make([]int32, c.n*c.k)
-		for i := range c.k {
-			for j := range c.n {
-				wt[j*c.k+i] = w[i*c.n+j]
-			}
-		}
+		wt := transposed(w, c.k, c.n)
 		dx := make([]float64, c.m*c.k)
 		gemm(false, true, c.m, c.k, c.n, f(e8), c.n, f(w), c.n, dx, c.k, nil)
 		check("backward-data", dx, c.m, c.k, func(acc []int32) { numerics.GEMMInt(e8, wt, c.m, c.k, c.n, acc) })
 		// Backward-weight: g (k x n) = a^T (k x m) * e (m x n).
-		at := make([]int8, c.k*c.m)
-		for i := range c.m {
-			for j := range c.k {
-				at[j*c.m+i] = a8[i*c.k+j]
-			}
-		}
+		at := transposed(a8, c.m, c.k)
 		e32 := make([]int32, len(e8))
 		convert(e32, e8)
 		g := make([]float64, c.k*c.n)
@@ -361,21 +351,11 @@ func TestGEMMKernelsMatchGEMMInt(t *testing.T) {
 		y := make([]int32, c.m*c.n)
 		kgemm.I32(false, false, c.m, c.n, c.k, a16, c.k, opMax, w, c.n, wmax, y, c.n)
 		check("forward", y, func(acc []int32) { numerics.GEMMInt(a8, w, c.m, c.n, c.k, acc) })
-		wt := make([]int32, c.n*c.k)
-		for i := range c.k {
-			for j := range c.n {
-				wt[j*c.k+i] = w[i*c.n+j]
-			}
-		}
+		wt := transposed(w, c.k, c.n)
 		dx := make([]int32, c.m*c.k)
 		kgemm.I32(false, true, c.m, c.k, c.n, e16, c.n, opMax, w, c.n, wmax, dx, c.k)
 		check("backward-data", dx, func(acc []int32) { numerics.GEMMInt(e8, wt, c.m, c.k, c.n, acc) })
-		at := make([]int8, c.k*c.m)
-		for i := range c.m {
-			for j := range c.k {
-				at[j*c.m+i] = a8[i*c.k+j]
-			}
-		}
+		at := transposed(a8, c.m, c.k)
 		e32 := make([]int32, len(e8))
 		convert(e32, e8)
 		g := make([]int32, c.k*c.n)
@@ -483,4 +463,15 @@ func TestReestimateBN(t *testing.T) {
 	if math.Abs(withRunning-withBatch) > 0.01*withBatch {
 		t.Errorf("loss %.4f with the re-estimated statistics, %.4f with the batch's own", withRunning, withBatch)
 	}
+}
+
+// transposed returns the transpose (cols x rows) of the row-major rows x cols x.
+func transposed[T any](x []T, rows, cols int) []T {
+	out := make([]T, rows*cols)
+	for i := range rows {
+		for j := range cols {
+			out[j*rows+i] = x[i*cols+j]
+		}
+	}
+	return out
 }

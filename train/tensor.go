@@ -417,23 +417,12 @@ func col2im[E elem | int64](g *convGeom, dp []E, n int, dx []E) {
 			for oh := range g.ho {
 				for ow := range g.wo {
 					row := dp[((b*g.ho+oh)*g.wo+ow)*g.k:][:g.k]
-					for ki := range g.kh {
-						ih := oh*g.stride + ki - g.padT
-						if ih < 0 || ih >= g.h {
-							continue
+					g.forTaps(oh, ow, func(tap, ipos int) {
+						dst := img[ipos*g.cin:][:g.cin]
+						for c, v := range row[tap*g.cin:][:g.cin] {
+							dst[c] += v
 						}
-						for kj := range g.kw {
-							iw := ow*g.stride + kj - g.padL
-							if iw < 0 || iw >= g.w {
-								continue
-							}
-							src := row[(ki*g.kw+kj)*g.cin:][:g.cin]
-							dst := img[(ih*g.w+iw)*g.cin:][:g.cin]
-							for c, v := range src {
-								dst[c] += v
-							}
-						}
-					}
+					})
 				}
 			}
 		}

@@ -200,6 +200,24 @@ func (x *Mat[T]) check(rows, cols int) {
 	checkLen(x.Trans, rows, cols, len(x.Data), x.Ld)
 }
 
+// prepare checks the operands of C (m x n) = A (m x k) B (k x n) and reports whether
+// there are products to compute; when k <= 0 it clears C instead.
+func prepare[A, B Elem, O float32 | int32](m, n, k int, a *Mat[A], b *Mat[B], c []O, ldc int) bool {
+	if m <= 0 || n <= 0 {
+		return false
+	}
+	if k <= 0 {
+		for i := range m {
+			clear(c[i*ldc : i*ldc+n])
+		}
+		return false
+	}
+	a.check(m, k)
+	b.check(k, n)
+	checkLen(false, m, n, len(c), ldc)
+	return true
+}
+
 // F32 computes C = op(A) op(B) in float32 (see the package documentation for the
 // result's definition). a is m x k (k x m when transA), b is k x n (n x k when
 // transB), c is m x n; lda, ldb and ldc are their row strides.
@@ -209,18 +227,9 @@ func F32(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ld
 
 // F32M is F32 for any operands: C (m x n) = A (m x k) B (k x n).
 func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
-	if m <= 0 || n <= 0 {
+	if !prepare(m, n, k, &a, &b, c, ldc) {
 		return
 	}
-	if k <= 0 {
-		for i := range m {
-			clear(c[i*ldc : i*ldc+n])
-		}
-		return
-	}
-	a.check(m, k)
-	b.check(k, n)
-	checkLen(false, m, n, len(c), ldc)
 	run(m, n, k, func(i0, i1, j0, j1 int) {
 		buf := f32Bufs.Get().(*buffers[float32, float32])
 		defer f32Bufs.Put(buf)

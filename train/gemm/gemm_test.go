@@ -74,6 +74,19 @@ var shapes = []struct{ m, n, k int }{
 	{100, 33, 29}, {3, 1600, 20}, {200, 9, 700}, {97, 1601, 5},
 }
 
+// strides are the row strides of the test operands of shape m, n, k (A and B
+// transposed as tr says), each wider than a row.
+func strides(m, n, k int, tr [2]bool) (lda, ldb, ldc int) {
+	lda, ldb, ldc = k+1, n+2, n+3
+	if tr[0] {
+		lda = m + 1
+	}
+	if tr[1] {
+		ldb = k + 2
+	}
+	return lda, ldb, ldc
+}
+
 func TestF32MatchesDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, ks := range available() {
@@ -81,13 +94,7 @@ func TestF32MatchesDefinition(t *testing.T) {
 		use(ks)
 		for _, s := range shapes {
 			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-				lda, ldb, ldc := s.k+1, s.n+2, s.n+3
-				if tr[0] {
-					lda = s.m + 1
-				}
-				if tr[1] {
-					ldb = s.k + 2
-				}
+				lda, ldb, ldc := strides(s.m, s.n, s.k, tr)
 				a := make([]float32, max(s.m, s.k)*lda)
 				b := make([]float32, max(s.k, s.n)*ldb)
 				for i := range a {
@@ -176,13 +183,7 @@ func refI32[A, B Int](transA, transB bool, m, n, k int, a []A, lda int, b []B, l
 func testI32[A, B Int](t *testing.T, r *rand.Rand, maxA, maxB int64) {
 	for _, s := range shapes {
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-			lda, ldb, ldc := s.k+1, s.n+2, s.n+3
-			if tr[0] {
-				lda = s.m + 1
-			}
-			if tr[1] {
-				ldb = s.k + 2
-			}
+			lda, ldb, ldc := strides(s.m, s.n, s.k, tr)
 			a := make([]A, max(s.m, s.k)*lda)
 			b := make([]B, max(s.k, s.n)*ldb)
 			for i := range a {

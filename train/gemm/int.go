@@ -19,18 +19,9 @@ func I32[A, B Int](transA, transB bool, m, n, k int, a []A, lda int, maxA int64,
 
 // I32M is I32 for any operands: C (m x n) = A (m x k) B (k x n).
 func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c []int32, ldc int) {
-	if m <= 0 || n <= 0 {
+	if !prepare(m, n, k, &a, &b, c, ldc) {
 		return
 	}
-	if k <= 0 {
-		for i := range m {
-			clear(c[i*ldc : i*ldc+n])
-		}
-		return
-	}
-	a.check(m, k)
-	b.check(k, n)
-	checkLen(false, m, n, len(c), ldc)
 	if !Fits16(k, maxA, maxB) {
 		run(m, n, k, func(i0, i1, j0, j1 int) { exact64(&a, &b, i0, i1, j0, j1, k, c, ldc) })
 		return

@@ -40,9 +40,7 @@ func f32KernelGo(kc int, a, b, c *float32, ldc int, load bool) {
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
 	var acc [mr][nr]float32
 	if load {
-		for i := range mr {
-			copy(acc[i][:], cs[i*ldc:])
-		}
+		loadTile(&acc, cs, ldc)
 	}
 	for p := range kc {
 		bv := bp[p*nr : p*nr+nr]
@@ -53,9 +51,7 @@ func f32KernelGo(kc int, a, b, c *float32, ldc int, load bool) {
 			}
 		}
 	}
-	for i := range mr {
-		copy(cs[i*ldc:i*ldc+nr], acc[i][:])
-	}
+	storeTile(&acc, cs, ldc)
 }
 
 // i16KernelGo is the pure-Go integer microkernel.
@@ -65,9 +61,7 @@ func i16KernelGo(kc2 int, a, b *int16, c *int32, ldc int, load bool) {
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
 	var acc [mr][nr]int32
 	if load {
-		for i := range mr {
-			copy(acc[i][:], cs[i*ldc:])
-		}
+		loadTile(&acc, cs, ldc)
 	}
 	for q := range kc2 {
 		bv := bp[q*2*nr : (q+1)*2*nr]
@@ -79,6 +73,18 @@ func i16KernelGo(kc2 int, a, b *int16, c *int32, ldc int, load bool) {
 			}
 		}
 	}
+	storeTile(&acc, cs, ldc)
+}
+
+// loadTile copies C's mr x nr tile cs (row stride ldc) into the microkernels'
+// accumulators; storeTile copies them back.
+func loadTile[T float32 | int32](acc *[mr][nr]T, cs []T, ldc int) {
+	for i := range mr {
+		copy(acc[i][:], cs[i*ldc:])
+	}
+}
+
+func storeTile[T float32 | int32](acc *[mr][nr]T, cs []T, ldc int) {
 	for i := range mr {
 		copy(cs[i*ldc:i*ldc+nr], acc[i][:])
 	}
