@@ -39,9 +39,7 @@ func (d *Device) softmax(in *kernels.Instr) error {
 			valid = q + 1
 		}
 		numerics.SoftmaxProbs(scores[mi*t:(mi+1)*t], exp, int(valid), out)
-		for k, v := range out {
-			p[mi*t+int64(k)] = byte(v)
-		}
+		putInt8s(p[mi*t:], out)
 	}
 	return nil
 }
@@ -79,8 +77,6 @@ func (d *Device) softmaxBackward(in *kernels.Instr) error {
 		return err
 	}
 	c := d.slot(in.C)
-	for k, v := range out {
-		c[k] = byte(v)
-	}
+	putInt8s(c, out)
 	return nil
 }

@@ -115,6 +115,18 @@ func (d *Device) params(o kernels.Operand, l *models.Layer, L *numerics.IntLayer
 	return gamma, beta, nil
 }
 
+// eachInChannel calls f with the index of every element of channel c of activation
+// box b (rows w wide), example by example and row by row.
+func eachInChannel(b kernels.Box, w, c int64, f func(k int64)) {
+	for n := b.N0; n < b.N1; n++ {
+		for h := b.H0; h < b.H1; h++ {
+			for col := range w {
+				f(actIndex(b, w, n, c, h, col))
+			}
+		}
+	}
+}
+
 // normStats takes a chunk's sums of x and x²: per channel for batch normalisation,
 // accumulated from the first chunk of the pass on; per position for layer
 // normalisation.
@@ -171,15 +183,11 @@ func (d *Device) normStats(in *kernels.Instr) error {
 		if !first {
 			s1, s2 = field(rec, r, 4, false), field(rec, r+4, 4, true)
 		}
-		for n := f.A.N0; n < f.A.N1; n++ {
-			for h := f.A.H0; h < f.A.H1; h++ {
-				for col := range w {
-					v := actAt(x, f.A, w, n, c, h, col)
-					s1 += v
-					s2 += v * v
-				}
-			}
-		}
+		eachInChannel(f.A, w, c, func(k int64) {
+			v := int64(int8(x[k]))
+			s1 += v
+			s2 += v * v
+		})
 		if err := putField(rec, r, 4, false, s1, "Σx"); err != nil {
 			return err
 		}
@@ -367,26 +375,17 @@ func (d *Device) batchNormApply(in *kernels.Instr) error {
 	}
 	x, rec, y := d.slot(in.A), d.slot(in.B), d.slot(in.C)
 	acc := make([]int64, in.A.Bytes)
-	for n := f.A.N0; n < f.A.N1; n++ {
-		for c := f.A.C0; c < f.A.C1; c++ {
-			r := (c - f.N.C0) * bnRecord
-			A, C := field(rec, r+8, 3, false), field(rec, r+11, 5, false)
-			for h := f.A.H0; h < f.A.H1; h++ {
-				for col := range w {
-					k := actIndex(f.A, w, n, c, h, col)
-					acc[k] = A*int64(int8(x[k])) + C
-				}
-			}
-		}
+	for c := f.A.C0; c < f.A.C1; c++ {
+		r := (c - f.N.C0) * bnRecord
+		A, C := field(rec, r+8, 3, false), field(rec, r+11, 5, false)
+		eachInChannel(f.A, w, c, func(k int64) { acc[k] = A*int64(int8(x[k])) + C })
 	}
 	out := make([]int8, len(acc))
 	e, err := requantize64(acc, d.regs[i].coefExp, d.state.Fwd[i], &d.fwd[i], d.fusedReLU(i), out)
 	if err != nil {
 		return err
 	}
-	for k, v := range out {
-		y[k] = byte(v)
-	}
+	putInt8s(y, out)
 	d.actExp[i], d.actSet[i] = e, true
 	return nil
 }
@@ -414,16 +413,11 @@ func (d *Device) batchNormGradStats(in *kernels.Instr) error {
 		if !first {
 			su, sux = field(rec, r+8, 4, false), field(rec, r+12, 4, false)
 		}
-		for n := f.A.N0; n < f.A.N1; n++ {
-			for h := f.A.H0; h < f.A.H1; h++ {
-				for col := range w {
-					k := actIndex(f.A, w, n, c, h, col)
-					e := int64(int8(dy[k]))
-					su += e
-					sux += e * int64(int8(x[k]))
-				}
-			}
-		}
+		eachInChannel(f.A, w, c, func(k int64) {
+			e := int64(int8(dy[k]))
+			su += e
+			sux += e * int64(int8(x[k]))
+		})
 		if err := putField(rec, r+8, 4, false, su, "Σdy"); err != nil {
 			return err
 		}
@@ -451,26 +445,17 @@ func (d *Device) batchNormBackward(in *kernels.Instr) error {
 	s, rec, dx := d.slot(in.A), d.slot(in.B), d.slot(in.C)
 	dy, x := s[offs[0]:], s[offs[1]:]
 	acc := make([]int64, in.C.Bytes)
-	for n := f.A.N0; n < f.A.N1; n++ {
-		for c := f.A.C0; c < f.A.C1; c++ {
-			r := (c - f.N.C0) * bnRecord
-			A, B, C := field(rec, r, 3, false), field(rec, r+3, 3, false), field(rec, r+6, 8, false)
-			for h := f.A.H0; h < f.A.H1; h++ {
-				for col := range w {
-					k := actIndex(f.A, w, n, c, h, col)
-					acc[k] = A*int64(int8(dy[k])) + B*int64(int8(x[k])) + C
-				}
-			}
-		}
+	for c := f.A.C0; c < f.A.C1; c++ {
+		r := (c - f.N.C0) * bnRecord
+		A, B, C := field(rec, r, 3, false), field(rec, r+3, 3, false), field(rec, r+6, 8, false)
+		eachInChannel(f.A, w, c, func(k int64) { acc[k] = A*int64(int8(dy[k])) + B*int64(int8(x[k])) + C })
 	}
 	out := make([]int8, len(acc))
 	e, err := requantize64(acc, d.regs[i].backCoefExp, d.state.Bwd[i], &d.bwd[i], false, out)
 	if err != nil {
 		return err
 	}
-	for k, v := range out {
-		dx[k] = byte(v)
-	}
+	putInt8s(dx, out)
 	d.setErr(i-1, e, dx, f.C, w)
 	return nil
 }
@@ -622,9 +607,7 @@ func (d *Device) layerNormApply(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range out {
-		y[k] = byte(v)
-	}
+	putInt8s(y, out)
 	d.actExp[i], d.actSet[i] = oe, true
 	return nil
 }
@@ -873,9 +856,7 @@ func (d *Device) layerNormBackward(in *kernels.Instr) error {
 		return err
 	}
 	dx := d.slot(in.C)
-	for k, v := range out {
-		dx[k] = byte(v)
-	}
+	putInt8s(dx, out)
 	d.setErr(i-1, oe, dx, f.C, w)
 	return nil
 }

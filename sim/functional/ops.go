@@ -476,9 +476,7 @@ func (d *Device) avgPool(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	for j, v := range out {
-		c[j] = byte(v)
-	}
+	putInt8s(c, out)
 	d.actExp[i], d.actSet[i] = e, true
 	return nil
 }
@@ -519,9 +517,7 @@ func (d *Device) avgPoolBackward(in *kernels.Instr) error {
 		if e, err = requantize(acc, e, d.state.Bwd[i], &d.bwd[i], false, out); err != nil {
 			return err
 		}
-		for j, v := range out {
-			dx[j] = byte(v)
-		}
+		putInt8s(dx, out)
 	} else {
 		for j, v := range acc {
 			dx[j] = byte(int8(v))
@@ -738,9 +734,7 @@ func (d *Device) add(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	for j, v := range o {
-		out[j] = byte(v)
-	}
+	putInt8s(out, o)
 	d.actExp[i], d.actSet[i] = e, true
 	return nil
 }
@@ -822,9 +816,7 @@ func (d *Device) merge(in *kernels.Instr) error {
 		return err
 	}
 	dst := d.slot(in.C)
-	for k, v := range o {
-		dst[k] = byte(v)
-	}
+	putInt8s(dst, o)
 	d.mergedExp(j, e, dst, f.C, w)
 	return nil
 }
