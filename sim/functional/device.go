@@ -403,9 +403,7 @@ func (d *Device) LoadBatch(x []int8, exp int, labels []int32) error {
 	if int64(len(x)) != in.Bytes {
 		return fmt.Errorf("input batch has %d values, the program's input holds %d", len(x), in.Bytes)
 	}
-	for i, v := range x {
-		d.dram[in.Addr+uint64(i)] = byte(v)
-	}
+	putInt8s(d.dram[in.Addr:], x)
 	d.inputExp = exp
 	lt, ok := d.tensors["labels"]
 	if !ok {
@@ -564,11 +562,7 @@ func (d *Device) Activation(i int) (vals []int8, exp int, ok bool) {
 		return nil, 0, false
 	}
 	ts := d.prog.Tensors[t]
-	vals = make([]int8, ts.Bytes)
-	for j := range vals {
-		vals[j] = int8(d.dram[ts.Addr+uint64(j)])
-	}
-	return vals, d.actExp[i], true
+	return int8s(d.dram[ts.Addr : ts.Addr+uint64(ts.Bytes)]), d.actExp[i], true
 }
 
 // OutputError returns the error of layer i's output as the step computed it, in

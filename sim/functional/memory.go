@@ -161,8 +161,17 @@ func layerGeom(l *models.Layer, r kernels.Role) geom {
 }
 
 // putInt8s stores int8 values as bytes at the start of dst.
-func putInt8s(dst []byte, src []int8) {
+func putInt8s(dst []byte, src []int8) { convert(dst, src) }
+
+// integer is the integer types the device converts between.
+type integer interface {
+	~int8 | ~uint8 | ~int16 | ~int32 | ~int64
+}
+
+// convert stores src's values, converted (wrapping) to dst's type, at the start of
+// dst.
+func convert[D, S integer](dst []D, src []S) {
 	for k, v := range src {
-		dst[k] = byte(v)
+		dst[k] = D(v)
 	}
 }

@@ -93,12 +93,15 @@ func (d *Device) captureErr(i int, s []byte, b kernels.Box, width int64) {
 	}
 }
 
+// errScaleUnset is requantize's error for a tensor whose delayed scale is not set.
+var errScaleUnset = errors.New("the tensor's delayed scale is not set: start the device from a state after the first (calibration) step")
+
 // requantize turns accumulators with exponent accExp into int8 with the delayed scale
 // reg (numerics.Requant), tracking this step's maximum in t; it returns the output's
 // exponent.
 func requantize(acc []int32, accExp int, reg numerics.ScaleReg, t *scaleTrack, relu bool, out []int8) (int, error) {
 	if !reg.Set {
-		return 0, errors.New("the tensor's delayed scale is not set: start the device from a state after the first (calibration) step")
+		return 0, errScaleUnset
 	}
 	m, _ := numerics.Requant(acc, reg.Exp-accExp, relu, out)
 	t.add(int64(m), accExp)
@@ -108,7 +111,7 @@ func requantize(acc []int32, accExp int, reg numerics.ScaleReg, t *scaleTrack, r
 // requantize64 is requantize for int64 accumulators (numerics.Requant64).
 func requantize64(acc []int64, accExp int, reg numerics.ScaleReg, t *scaleTrack, relu bool, out []int8) (int, error) {
 	if !reg.Set {
-		return 0, errors.New("the tensor's delayed scale is not set: start the device from a state after the first (calibration) step")
+		return 0, errScaleUnset
 	}
 	m, _ := numerics.Requant64(acc, reg.Exp-accExp, relu, out)
 	t.add(m, accExp)
@@ -742,9 +745,7 @@ func (d *Device) add(in *kernels.Instr) error {
 // int8s views bytes as int8 values.
 func int8s(b []byte) []int8 {
 	out := make([]int8, len(b))
-	for i, v := range b {
-		out[i] = int8(v)
-	}
+	convert(out, b)
 	return out
 }
 
