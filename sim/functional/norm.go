@@ -145,8 +145,8 @@ func (d *Device) normStats(in *kernels.Instr) error {
 	if l.Kind == models.LayerNorm {
 		positions := int64(l.In.H) * w
 		ch := int64(l.In.C)
-		if f.A.C0 != 0 || f.A.C1 != ch || f.A.H0 != 0 || f.A.H1 != int64(l.In.H) || f.N.Lo != f.A.N0*positions || f.N.Hi != f.A.N1*positions {
-			return fmt.Errorf("layer normalisation chunk %v with records %v", f.A, f.N)
+		if err := lnBoxes(f, l); err != nil {
+			return err
 		}
 		if err := records(in.C, f.N.Hi-f.N.Lo, lnRecord, "records"); err != nil {
 			return err
@@ -540,12 +540,20 @@ func (d *Device) layerNormScale(in *kernels.Instr) error {
 // lnChunk checks a layer normalisation chunk (whole examples, count tensors back to
 // back) and returns where each tensor starts.
 func lnChunk(in *kernels.Instr, l *models.Layer, count int64) ([]int64, error) {
-	f := in.Fn
+	if err := lnBoxes(in.Fn, l); err != nil {
+		return nil, err
+	}
+	return chunkOperand(in.A, in.Fn.A, int64(l.In.W), count)
+}
+
+// lnBoxes checks that a layer normalisation chunk holds whole examples of layer l and
+// its records are their positions.
+func lnBoxes(f *kernels.FuncDesc, l *models.Layer) error {
 	positions := int64(l.In.H * l.In.W)
 	if f.A.C0 != 0 || f.A.C1 != int64(l.In.C) || f.A.H0 != 0 || f.A.H1 != int64(l.In.H) || f.N.Lo != f.A.N0*positions || f.N.Hi != f.A.N1*positions {
-		return nil, fmt.Errorf("layer normalisation chunk %v with records %v", f.A, f.N)
+		return fmt.Errorf("layer normalisation chunk %v with records %v", f.A, f.N)
 	}
-	return chunkOperand(in.A, f.A, int64(l.In.W), count)
+	return nil
 }
 
 // lnRow gathers the channels of position p of example n of a chunk (channel-major
@@ -553,6 +561,14 @@ func lnChunk(in *kernels.Instr, l *models.Layer, count int64) ([]int64, error) {
 func lnRow[T int8 | int64](s []byte, b kernels.Box, w, n, p int64, row []T) {
 	for c := range int64(len(row)) {
 		row[c] = T(int8(s[actIndex(b, w, n, c, p/w, p%w)]))
+	}
+}
+
+// lnPut scatters row, the channels of position p of example n, into a chunk's values
+// acc (the inverse of lnRow).
+func lnPut(acc []int64, b kernels.Box, w, n, p int64, row []int64) {
+	for c, v := range row {
+		acc[actIndex(b, w, n, int64(c), p/w, p%w)] = v
 	}
 }
 
@@ -597,9 +613,7 @@ func (d *Device) layerNormApply(in *kernels.Instr) error {
 			lnRow(x, f.A, w, n, p, row)
 			numerics.RowAffine(row, nil, int(ch), []int64{A}, nil, []int64{C}, xhat)
 			numerics.ScaleShift(xhat, gamma, beta, e-L.BExp, a)
-			for c := range ch {
-				acc[actIndex(f.A, w, n, c, p/w, p%w)] = a[c]
-			}
+			lnPut(acc, f.A, w, n, p, a)
 		}
 	}
 	out := make([]int8, len(acc))
@@ -637,9 +651,7 @@ func (d *Device) layerNormWGrad(in *kernels.Instr) error {
 	gsum, gb := make([]int64, ch), make([]int64, ch)
 	out := d.slot(in.C)
 	if !whole && f.N.Lo > 0 {
-		for c := range ch {
-			gsum[c], gb[c] = field(out, 8*c, 8, false), int64(readAcc(out, 2*ch+c))
-		}
+		lnPartialGrads(out, gsum, gb)
 	}
 	xr, dr, xhat := make([]int8, ch), make([]int8, ch), make([]int64, ch)
 	for n := f.A.N0; n < f.A.N1; n++ {
@@ -692,12 +704,18 @@ func (d *Device) layerNormNarrow(in *kernels.Instr) error {
 	if in.A.Bytes != 12*ch || in.C.Bytes != 8*ch || in.A.Offset != in.C.Offset || in.A.Buffer != in.C.Buffer {
 		return fmt.Errorf("narrowing %d bytes of gradients into %d for %d channels", in.A.Bytes, in.C.Bytes, ch)
 	}
-	s := d.slot(in.A)
 	gsum, gb := make([]int64, ch), make([]int64, ch)
+	lnPartialGrads(d.slot(in.A), gsum, gb)
+	return d.layerNormGrads(i, gsum, gb, d.slot(in.C))
+}
+
+// lnPartialGrads reads the gradients a layer normalisation of several chunks has
+// accumulated in s (see layerNormWGrad): dgamma's sums into gsum, dbeta's into gb.
+func lnPartialGrads(s []byte, gsum, gb []int64) {
+	ch := int64(len(gsum))
 	for c := range ch {
 		gsum[c], gb[c] = field(s, 8*c, 8, false), int64(readAcc(s, 2*ch+c))
 	}
-	return d.layerNormGrads(i, gsum, gb, d.slot(in.C))
 }
 
 // layerNormDGradStats takes per position Σu and Σu*x, u = gamma*dy.
@@ -846,9 +864,7 @@ func (d *Device) layerNormBackward(in *kernels.Instr) error {
 			u[k] = gamma[k] * int64(dr[k])
 		}
 		numerics.RowAffine(u, xr, int(ch), A[r:r+1], B[r:r+1], C[r:r+1], row)
-		for k := range ch {
-			acc[actIndex(f.A, w, n, k, p/w, p%w)] = row[k]
-		}
+		lnPut(acc, f.A, w, n, p, row)
 	}
 	out := make([]int8, len(acc))
 	oe, err := requantize64(acc, e, d.state.Bwd[i], &d.bwd[i], false, out)
