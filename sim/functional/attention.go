@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rctsim/rctsim/kernels"
+	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -11,6 +12,10 @@ import (
 // (gemm.go), the per-head products as GEMMs of one (example, head) each, and their
 // epilogues here and in ops.go. The scores are exact integer products; the 1/sqrt(dh)
 // scaling is part of their exponent (dh a power of four).
+
+// headScaleExp is the exponent of sqrt(dh), the scores' scaling of attention layer l
+// (dh its channels per head).
+func headScaleExp(l *models.Layer) int { return log2(int64(l.In.C/l.Heads)) / 2 }
 
 // softmax turns a tile of scores (whole rows: every key of the tile's queries) into
 // int8 probabilities with step 2^numerics.ProbExp (numerics.SoftmaxProbs), the later
@@ -29,7 +34,7 @@ func (d *Device) softmax(in *kernels.Instr) error {
 		return err
 	}
 	r := &d.regs[i]
-	exp := r.qkv[0] + r.qkv[1] - log2(int64(l.In.C/l.Heads))/2
+	exp := r.qkv[0] + r.qkv[1] - headScaleExp(l)
 	out := make([]int8, t)
 	p := d.slot(in.C)
 	for mi := range M {
@@ -39,9 +44,7 @@ func (d *Device) softmax(in *kernels.Instr) error {
 			valid = q + 1
 		}
 		numerics.SoftmaxProbs(scores[mi*t:(mi+1)*t], exp, int(valid), out)
-		for k, v := range out {
-			p[mi*t+int64(k)] = byte(v)
-		}
+		putInt8s(p[mi*t:], out)
 	}
 	return nil
 }
@@ -72,15 +75,13 @@ func (d *Device) softmaxBackward(in *kernels.Instr) error {
 		numerics.SoftmaxGradInt(p[mi*t:(mi+1)*t], row, ds[mi*t:(mi+1)*t])
 	}
 	r := &d.regs[i]
-	accExp := r.do + r.qkv[2] + 2*numerics.ProbExp - log2(int64(l.In.C/l.Heads))/2
+	accExp := r.do + r.qkv[2] + 2*numerics.ProbExp - headScaleExp(l)
 	out := make([]int8, len(ds))
 	reg := numerics.AttnScaleDS
 	if r.ds, err = requantize64(ds, accExp, d.state.Inner[i][reg], &d.inner[i][reg], false, out); err != nil {
 		return err
 	}
 	c := d.slot(in.C)
-	for k, v := range out {
-		c[k] = byte(v)
-	}
+	putInt8s(c, out)
 	return nil
 }

@@ -154,21 +154,7 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	}
 	d := &Device{net: net, prog: prog, state: st.Clone(), tensors: map[string]int32{}}
 	n := len(net.Layers)
-	d.weights = make([]int, n)
-	d.residual = make([]int, n)
-	j := 0
-	for i := range net.Layers {
-		d.weights[i], d.residual[i] = -1, -1
-		if net.Layers[i].HasWeights() {
-			d.weights[i] = j
-			j++
-		}
-	}
-	for i := range net.Layers {
-		if l := &net.Layers[i]; l.IsResidual() {
-			d.residual[l.From] = i
-		}
-	}
+	j := d.indexLayers()
 	if j != len(st.Layers) {
 		return nil, fmt.Errorf("state has %d weight layers, %s has %d", len(st.Layers), net.Name, j)
 	}
@@ -318,11 +304,13 @@ func describe(net *models.Network, in *kernels.Instr) string {
 	return fmt.Sprintf("%s of %s, %s", what, layer, in.Phase)
 }
 
-// Covers reports whether the device can execute every instruction of prog (compiled
-// with Options.Functional for net): it returns a *CoverageError naming the first
-// instruction without functional semantics, or nil.
-func Covers(net *models.Network, prog *kernels.Program) error {
-	d := &Device{net: net, prog: prog, weights: make([]int, len(net.Layers)), residual: make([]int, len(net.Layers))}
+// indexLayers sets d.weights (each layer's index among the weight layers, or -1) and
+// d.residual (the residual layer each layer's output feeds, or -1) and returns how
+// many weight layers d.net has.
+func (d *Device) indexLayers() int {
+	net := d.net
+	d.weights = make([]int, len(net.Layers))
+	d.residual = make([]int, len(net.Layers))
 	j := 0
 	for i := range net.Layers {
 		d.weights[i], d.residual[i] = -1, -1
@@ -336,6 +324,15 @@ func Covers(net *models.Network, prog *kernels.Program) error {
 			d.residual[l.From] = i
 		}
 	}
+	return j
+}
+
+// Covers reports whether the device can execute every instruction of prog (compiled
+// with Options.Functional for net): it returns a *CoverageError naming the first
+// instruction without functional semantics, or nil.
+func Covers(net *models.Network, prog *kernels.Program) error {
+	d := &Device{net: net, prog: prog}
+	d.indexLayers()
 	for k, in := range prog.All() {
 		if _, err := d.lookup(&in); err != nil {
 			return &CoverageError{Index: k, Instr: describe(net, &in), Err: err}
@@ -406,9 +403,7 @@ func (d *Device) LoadBatch(x []int8, exp int, labels []int32) error {
 	if int64(len(x)) != in.Bytes {
 		return fmt.Errorf("input batch has %d values, the program's input holds %d", len(x), in.Bytes)
 	}
-	for i, v := range x {
-		d.dram[in.Addr+uint64(i)] = byte(v)
-	}
+	putInt8s(d.dram[in.Addr:], x)
 	d.inputExp = exp
 	lt, ok := d.tensors["labels"]
 	if !ok {
@@ -567,11 +562,7 @@ func (d *Device) Activation(i int) (vals []int8, exp int, ok bool) {
 		return nil, 0, false
 	}
 	ts := d.prog.Tensors[t]
-	vals = make([]int8, ts.Bytes)
-	for j := range vals {
-		vals[j] = int8(d.dram[ts.Addr+uint64(j)])
-	}
-	return vals, d.actExp[i], true
+	return int8s(d.dram[ts.Addr : ts.Addr+uint64(ts.Bytes)]), d.actExp[i], true
 }
 
 // OutputError returns the error of layer i's output as the step computed it, in

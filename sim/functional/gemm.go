@@ -76,7 +76,6 @@ func (d *Device) convOperands(in *kernels.Instr, a, bt []int32) error {
 			taps[ki] = tap{c: kk / khkw, dy: r / g.kw, dx: r % g.kw, r: r}
 		}
 	}
-	inRange := func(b kernels.Box, h int64) bool { return h >= b.H0 && h < b.H1 }
 	switch in.Phase {
 	case models.Forward:
 		if err := checkBox(in.A, f.A, g.w, "the input tile"); err != nil {
@@ -90,7 +89,6 @@ func (d *Device) convOperands(in *kernels.Instr, a, bt []int32) error {
 		if f.B.N1-f.B.N0 != N {
 			return fmt.Errorf("weight tile of %d rows for %d outputs", f.B.N1-f.B.N0, N)
 		}
-		plane := (f.A.H1 - f.A.H0) * g.w
 		for mi := range M {
 			img, oh, ow := spatial(f.M.Lo+mi, g.ho, g.wo)
 			row := a[mi*K : (mi+1)*K]
@@ -101,10 +99,10 @@ func (d *Device) convOperands(in *kernels.Instr, a, bt []int32) error {
 					continue
 				}
 				c := grp*g.cinG() + t.c
-				if !inRange(f.A, ih) || c < f.A.C0 || c >= f.A.C1 || img < f.A.N0 || img >= f.A.N1 {
+				if !inBox(f.A, img, c, ih) {
 					return fmt.Errorf("input (%d, %d, %d, %d) is outside the tile's box %v", img, c, ih, iw, f.A)
 				}
-				row[ki] = int32(int8(sa[((img-f.A.N0)*(f.A.C1-f.A.C0)+c-f.A.C0)*plane+(ih-f.A.H0)*g.w+iw]))
+				row[ki] = int32(actAt(sa, f.A, g.w, img, c, ih, iw))
 			}
 		}
 		for ni := range N {
@@ -124,7 +122,6 @@ func (d *Device) convOperands(in *kernels.Instr, a, bt []int32) error {
 				return err
 			}
 		}
-		plane := (f.A.H1 - f.A.H0) * g.wo
 		for mi := range M {
 			img, ih, iw := spatial(f.M.Lo+mi, g.h, g.w)
 			row := a[mi*K : (mi+1)*K]
@@ -139,10 +136,10 @@ func (d *Device) convOperands(in *kernels.Instr, a, bt []int32) error {
 					continue
 				}
 				c := grp*g.coutG() + t.c
-				if !inRange(f.A, oh) || c < f.A.C0 || c >= f.A.C1 || img < f.A.N0 || img >= f.A.N1 {
+				if !inBox(f.A, img, c, oh) {
 					return fmt.Errorf("error (%d, %d, %d, %d) is outside the tile's box %v", img, c, oh, ow, f.A)
 				}
-				row[ki] = int32(int8(sa[((img-f.A.N0)*(f.A.C1-f.A.C0)+c-f.A.C0)*plane+(oh-f.A.H0)*g.wo+ow]))
+				row[ki] = int32(actAt(sa, f.A, g.wo, img, c, oh, ow))
 			}
 		}
 		for ni := range N {
@@ -169,7 +166,6 @@ func (d *Device) convOperands(in *kernels.Instr, a, bt []int32) error {
 			}
 			pos[ki] = at{img, oh, ow}
 		}
-		planeA, planeB := (f.A.H1-f.A.H0)*g.w, (f.B.H1-f.B.H0)*g.wo
 		for mi := range M {
 			kk := f.M.Lo + mi
 			r := kk % khkw
@@ -185,10 +181,10 @@ func (d *Device) convOperands(in *kernels.Instr, a, bt []int32) error {
 					row[ki] = 0
 					continue
 				}
-				if !inRange(f.A, ih) {
+				if ih < f.A.H0 || ih >= f.A.H1 {
 					return fmt.Errorf("input row %d is outside the tile's box %v", ih, f.A)
 				}
-				row[ki] = int32(int8(sa[((p.img-f.A.N0)*(f.A.C1-f.A.C0)+c-f.A.C0)*planeA+(ih-f.A.H0)*g.w+iw]))
+				row[ki] = int32(actAt(sa, f.A, g.w, p.img, c, ih, iw))
 			}
 		}
 		for ni := range N {
@@ -198,7 +194,7 @@ func (d *Device) convOperands(in *kernels.Instr, a, bt []int32) error {
 			}
 			row := bt[ni*K : (ni+1)*K]
 			for ki, p := range pos {
-				row[ki] = int32(int8(sb[((p.img-f.B.N0)*(f.B.C1-f.B.C0)+c-f.B.C0)*planeB+(p.oh-f.B.H0)*g.wo+p.ow]))
+				row[ki] = int32(actAt(sb, f.B, g.wo, p.img, c, p.oh, p.ow))
 			}
 		}
 	}

@@ -44,6 +44,11 @@ func setAct(s []byte, b kernels.Box, wFull, n, c, h, w int64, v int8) {
 	s[actIndex(b, wFull, n, c, h, w)] = byte(v)
 }
 
+// inBox reports whether element (n, c, h) lies inside activation box b.
+func inBox(b kernels.Box, n, c, h int64) bool {
+	return n >= b.N0 && n < b.N1 && c >= b.C0 && c < b.C1 && h >= b.H0 && h < b.H1
+}
+
 // boxBytes is the bytes of an activation box of int8 values wFull wide.
 func boxBytes(b kernels.Box, wFull int64) int64 {
 	if b.N1 <= b.N0 || b.C1 <= b.C0 || b.H1 <= b.H0 {
@@ -62,17 +67,21 @@ func checkBox(o kernels.Operand, b kernels.Box, wFull int64, what string) error 
 
 // matBytes is the bytes of a packed matrix box of bits-wide values.
 func matBytes(b kernels.Box, bits int) int64 {
-	first := b.C0 * int64(bits) / 8
-	rowBytes := (b.C1*int64(bits)+7)/8 - first
+	rowBytes, _ := matRow(b, bits)
 	return (b.N1 - b.N0) * rowBytes
+}
+
+// matRow is the layout of each row of a matrix box bits wide: its bytes and the bit
+// offset of its first value in its first byte.
+func matRow(b kernels.Box, bits int) (rowBytes int64, off int) {
+	first := b.C0 * int64(bits) / 8
+	return (b.C1*int64(bits)+7)/8 - first, int(b.C0*int64(bits) - 8*first)
 }
 
 // matRows unpacks the rows of a matrix box held in slot s (bits wide) into vals, row
 // by row (cols = C1-C0 values per row).
 func matRows(s []byte, b kernels.Box, bits int, vals []int32) {
-	first := b.C0 * int64(bits) / 8
-	rowBytes := (b.C1*int64(bits)+7)/8 - first
-	off := int(b.C0*int64(bits) - 8*first)
+	rowBytes, off := matRow(b, bits)
 	cols := b.C1 - b.C0
 	for r := int64(0); r < b.N1-b.N0; r++ {
 		numerics.UnpackBits(s[r*rowBytes:], bits, off, vals[r*cols:(r+1)*cols])
@@ -80,9 +89,7 @@ func matRows(s []byte, b kernels.Box, bits int, vals []int32) {
 }
 
 func packRows(s []byte, b kernels.Box, bits int, vals []int32) {
-	first := b.C0 * int64(bits) / 8
-	rowBytes := (b.C1*int64(bits)+7)/8 - first
-	off := int(b.C0*int64(bits) - 8*first)
+	rowBytes, off := matRow(b, bits)
 	cols := b.C1 - b.C0
 	for r := int64(0); r < b.N1-b.N0; r++ {
 		numerics.PackBitsAt(vals[r*cols:(r+1)*cols], bits, s[r*rowBytes:], off)
@@ -151,4 +158,20 @@ func layerGeom(l *models.Layer, r kernels.Role) geom {
 		g.padT, g.padL = 0, g.kw-1
 	}
 	return g
+}
+
+// putInt8s stores int8 values as bytes at the start of dst.
+func putInt8s(dst []byte, src []int8) { convert(dst, src) }
+
+// integer is the integer types the device converts between.
+type integer interface {
+	~int8 | ~uint8 | ~int16 | ~int32 | ~int64
+}
+
+// convert stores src's values, converted (wrapping) to dst's type, at the start of
+// dst.
+func convert[D, S integer](dst []D, src []S) {
+	for k, v := range src {
+		dst[k] = D(v)
+	}
 }

@@ -152,18 +152,14 @@ func (d *Device) nitiRemainder(in *kernels.Instr) error {
 	}
 	acc := to16(vals)
 	numerics.NITIRemainder(acc)
-	for j, v := range acc {
-		vals[j] = int32(v)
-	}
+	convert(vals, acc)
 	packRows(d.slot(in.C), f.B, numerics.NITIAccBits, vals)
 	return nil
 }
 
 func to16(v []int32) []int16 {
 	out := make([]int16, len(v))
-	for j, x := range v {
-		out[j] = int16(x)
-	}
+	convert(out, v)
 	return out
 }
 
@@ -201,14 +197,10 @@ func (d *Device) nitiBuffers(w int, name string, rows int, read bool) error {
 			if err := d.readMatrix(tensor, vals, numerics.NITIAccBits, rows); err != nil {
 				return err
 			}
-			for j, v := range vals {
-				acc[j] = int16(v)
-			}
+			convert(acc, vals)
 			return nil
 		}
-		for j := range vals {
-			vals[j] = int32(acc[j])
-		}
+		convert(vals, acc[:len(vals)])
 		return d.writeMatrix(tensor, vals, numerics.NITIAccBits, rows)
 	}
 	if r := d.accRows(w, rows); r > 0 && len(L.AccW) > 0 {

@@ -115,6 +115,18 @@ func (d *Device) params(o kernels.Operand, l *models.Layer, L *numerics.IntLayer
 	return gamma, beta, nil
 }
 
+// eachInChannel calls f with the index of every element of channel c of activation
+// box b (rows w wide), example by example and row by row.
+func eachInChannel(b kernels.Box, w, c int64, f func(k int64)) {
+	for n := b.N0; n < b.N1; n++ {
+		for h := b.H0; h < b.H1; h++ {
+			for col := range w {
+				f(actIndex(b, w, n, c, h, col))
+			}
+		}
+	}
+}
+
 // normStats takes a chunk's sums of x and x²: per channel for batch normalisation,
 // accumulated from the first chunk of the pass on; per position for layer
 // normalisation.
@@ -133,8 +145,8 @@ func (d *Device) normStats(in *kernels.Instr) error {
 	if l.Kind == models.LayerNorm {
 		positions := int64(l.In.H) * w
 		ch := int64(l.In.C)
-		if f.A.C0 != 0 || f.A.C1 != ch || f.A.H0 != 0 || f.A.H1 != int64(l.In.H) || f.N.Lo != f.A.N0*positions || f.N.Hi != f.A.N1*positions {
-			return fmt.Errorf("layer normalisation chunk %v with records %v", f.A, f.N)
+		if err := lnBoxes(f, l); err != nil {
+			return err
 		}
 		if err := records(in.C, f.N.Hi-f.N.Lo, lnRecord, "records"); err != nil {
 			return err
@@ -171,15 +183,11 @@ func (d *Device) normStats(in *kernels.Instr) error {
 		if !first {
 			s1, s2 = field(rec, r, 4, false), field(rec, r+4, 4, true)
 		}
-		for n := f.A.N0; n < f.A.N1; n++ {
-			for h := f.A.H0; h < f.A.H1; h++ {
-				for col := range w {
-					v := actAt(x, f.A, w, n, c, h, col)
-					s1 += v
-					s2 += v * v
-				}
-			}
-		}
+		eachInChannel(f.A, w, c, func(k int64) {
+			v := int64(int8(x[k]))
+			s1 += v
+			s2 += v * v
+		})
 		if err := putField(rec, r, 4, false, s1, "Σx"); err != nil {
 			return err
 		}
@@ -367,26 +375,17 @@ func (d *Device) batchNormApply(in *kernels.Instr) error {
 	}
 	x, rec, y := d.slot(in.A), d.slot(in.B), d.slot(in.C)
 	acc := make([]int64, in.A.Bytes)
-	for n := f.A.N0; n < f.A.N1; n++ {
-		for c := f.A.C0; c < f.A.C1; c++ {
-			r := (c - f.N.C0) * bnRecord
-			A, C := field(rec, r+8, 3, false), field(rec, r+11, 5, false)
-			for h := f.A.H0; h < f.A.H1; h++ {
-				for col := range w {
-					k := actIndex(f.A, w, n, c, h, col)
-					acc[k] = A*int64(int8(x[k])) + C
-				}
-			}
-		}
+	for c := f.A.C0; c < f.A.C1; c++ {
+		r := (c - f.N.C0) * bnRecord
+		A, C := field(rec, r+8, 3, false), field(rec, r+11, 5, false)
+		eachInChannel(f.A, w, c, func(k int64) { acc[k] = A*int64(int8(x[k])) + C })
 	}
 	out := make([]int8, len(acc))
 	e, err := requantize64(acc, d.regs[i].coefExp, d.state.Fwd[i], &d.fwd[i], d.fusedReLU(i), out)
 	if err != nil {
 		return err
 	}
-	for k, v := range out {
-		y[k] = byte(v)
-	}
+	putInt8s(y, out)
 	d.actExp[i], d.actSet[i] = e, true
 	return nil
 }
@@ -414,16 +413,11 @@ func (d *Device) batchNormGradStats(in *kernels.Instr) error {
 		if !first {
 			su, sux = field(rec, r+8, 4, false), field(rec, r+12, 4, false)
 		}
-		for n := f.A.N0; n < f.A.N1; n++ {
-			for h := f.A.H0; h < f.A.H1; h++ {
-				for col := range w {
-					k := actIndex(f.A, w, n, c, h, col)
-					e := int64(int8(dy[k]))
-					su += e
-					sux += e * int64(int8(x[k]))
-				}
-			}
-		}
+		eachInChannel(f.A, w, c, func(k int64) {
+			e := int64(int8(dy[k]))
+			su += e
+			sux += e * int64(int8(x[k]))
+		})
 		if err := putField(rec, r+8, 4, false, su, "Σdy"); err != nil {
 			return err
 		}
@@ -451,26 +445,17 @@ func (d *Device) batchNormBackward(in *kernels.Instr) error {
 	s, rec, dx := d.slot(in.A), d.slot(in.B), d.slot(in.C)
 	dy, x := s[offs[0]:], s[offs[1]:]
 	acc := make([]int64, in.C.Bytes)
-	for n := f.A.N0; n < f.A.N1; n++ {
-		for c := f.A.C0; c < f.A.C1; c++ {
-			r := (c - f.N.C0) * bnRecord
-			A, B, C := field(rec, r, 3, false), field(rec, r+3, 3, false), field(rec, r+6, 8, false)
-			for h := f.A.H0; h < f.A.H1; h++ {
-				for col := range w {
-					k := actIndex(f.A, w, n, c, h, col)
-					acc[k] = A*int64(int8(dy[k])) + B*int64(int8(x[k])) + C
-				}
-			}
-		}
+	for c := f.A.C0; c < f.A.C1; c++ {
+		r := (c - f.N.C0) * bnRecord
+		A, B, C := field(rec, r, 3, false), field(rec, r+3, 3, false), field(rec, r+6, 8, false)
+		eachInChannel(f.A, w, c, func(k int64) { acc[k] = A*int64(int8(dy[k])) + B*int64(int8(x[k])) + C })
 	}
 	out := make([]int8, len(acc))
 	e, err := requantize64(acc, d.regs[i].backCoefExp, d.state.Bwd[i], &d.bwd[i], false, out)
 	if err != nil {
 		return err
 	}
-	for k, v := range out {
-		dx[k] = byte(v)
-	}
+	putInt8s(dx, out)
 	d.setErr(i-1, e, dx, f.C, w)
 	return nil
 }
@@ -555,12 +540,20 @@ func (d *Device) layerNormScale(in *kernels.Instr) error {
 // lnChunk checks a layer normalisation chunk (whole examples, count tensors back to
 // back) and returns where each tensor starts.
 func lnChunk(in *kernels.Instr, l *models.Layer, count int64) ([]int64, error) {
-	f := in.Fn
+	if err := lnBoxes(in.Fn, l); err != nil {
+		return nil, err
+	}
+	return chunkOperand(in.A, in.Fn.A, int64(l.In.W), count)
+}
+
+// lnBoxes checks that a layer normalisation chunk holds whole examples of layer l and
+// its records are their positions.
+func lnBoxes(f *kernels.FuncDesc, l *models.Layer) error {
 	positions := int64(l.In.H * l.In.W)
 	if f.A.C0 != 0 || f.A.C1 != int64(l.In.C) || f.A.H0 != 0 || f.A.H1 != int64(l.In.H) || f.N.Lo != f.A.N0*positions || f.N.Hi != f.A.N1*positions {
-		return nil, fmt.Errorf("layer normalisation chunk %v with records %v", f.A, f.N)
+		return fmt.Errorf("layer normalisation chunk %v with records %v", f.A, f.N)
 	}
-	return chunkOperand(in.A, f.A, int64(l.In.W), count)
+	return nil
 }
 
 // lnRow gathers the channels of position p of example n of a chunk (channel-major
@@ -568,6 +561,14 @@ func lnChunk(in *kernels.Instr, l *models.Layer, count int64) ([]int64, error) {
 func lnRow[T int8 | int64](s []byte, b kernels.Box, w, n, p int64, row []T) {
 	for c := range int64(len(row)) {
 		row[c] = T(int8(s[actIndex(b, w, n, c, p/w, p%w)]))
+	}
+}
+
+// lnPut scatters row, the channels of position p of example n, into a chunk's values
+// acc (the inverse of lnRow).
+func lnPut(acc []int64, b kernels.Box, w, n, p int64, row []int64) {
+	for c, v := range row {
+		acc[actIndex(b, w, n, int64(c), p/w, p%w)] = v
 	}
 }
 
@@ -612,9 +613,7 @@ func (d *Device) layerNormApply(in *kernels.Instr) error {
 			lnRow(x, f.A, w, n, p, row)
 			numerics.RowAffine(row, nil, int(ch), []int64{A}, nil, []int64{C}, xhat)
 			numerics.ScaleShift(xhat, gamma, beta, e-L.BExp, a)
-			for c := range ch {
-				acc[actIndex(f.A, w, n, c, p/w, p%w)] = a[c]
-			}
+			lnPut(acc, f.A, w, n, p, a)
 		}
 	}
 	out := make([]int8, len(acc))
@@ -622,9 +621,7 @@ func (d *Device) layerNormApply(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range out {
-		y[k] = byte(v)
-	}
+	putInt8s(y, out)
 	d.actExp[i], d.actSet[i] = oe, true
 	return nil
 }
@@ -654,9 +651,7 @@ func (d *Device) layerNormWGrad(in *kernels.Instr) error {
 	gsum, gb := make([]int64, ch), make([]int64, ch)
 	out := d.slot(in.C)
 	if !whole && f.N.Lo > 0 {
-		for c := range ch {
-			gsum[c], gb[c] = field(out, 8*c, 8, false), int64(readAcc(out, 2*ch+c))
-		}
+		lnPartialGrads(out, gsum, gb)
 	}
 	xr, dr, xhat := make([]int8, ch), make([]int8, ch), make([]int64, ch)
 	for n := f.A.N0; n < f.A.N1; n++ {
@@ -709,12 +704,18 @@ func (d *Device) layerNormNarrow(in *kernels.Instr) error {
 	if in.A.Bytes != 12*ch || in.C.Bytes != 8*ch || in.A.Offset != in.C.Offset || in.A.Buffer != in.C.Buffer {
 		return fmt.Errorf("narrowing %d bytes of gradients into %d for %d channels", in.A.Bytes, in.C.Bytes, ch)
 	}
-	s := d.slot(in.A)
 	gsum, gb := make([]int64, ch), make([]int64, ch)
+	lnPartialGrads(d.slot(in.A), gsum, gb)
+	return d.layerNormGrads(i, gsum, gb, d.slot(in.C))
+}
+
+// lnPartialGrads reads the gradients a layer normalisation of several chunks has
+// accumulated in s (see layerNormWGrad): dgamma's sums into gsum, dbeta's into gb.
+func lnPartialGrads(s []byte, gsum, gb []int64) {
+	ch := int64(len(gsum))
 	for c := range ch {
 		gsum[c], gb[c] = field(s, 8*c, 8, false), int64(readAcc(s, 2*ch+c))
 	}
-	return d.layerNormGrads(i, gsum, gb, d.slot(in.C))
 }
 
 // layerNormDGradStats takes per position Σu and Σu*x, u = gamma*dy.
@@ -863,9 +864,7 @@ func (d *Device) layerNormBackward(in *kernels.Instr) error {
 			u[k] = gamma[k] * int64(dr[k])
 		}
 		numerics.RowAffine(u, xr, int(ch), A[r:r+1], B[r:r+1], C[r:r+1], row)
-		for k := range ch {
-			acc[actIndex(f.A, w, n, k, p/w, p%w)] = row[k]
-		}
+		lnPut(acc, f.A, w, n, p, row)
 	}
 	out := make([]int8, len(acc))
 	oe, err := requantize64(acc, e, d.state.Bwd[i], &d.bwd[i], false, out)
@@ -873,9 +872,7 @@ func (d *Device) layerNormBackward(in *kernels.Instr) error {
 		return err
 	}
 	dx := d.slot(in.C)
-	for k, v := range out {
-		dx[k] = byte(v)
-	}
+	putInt8s(dx, out)
 	d.setErr(i-1, oe, dx, f.C, w)
 	return nil
 }

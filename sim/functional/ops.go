@@ -93,12 +93,15 @@ func (d *Device) captureErr(i int, s []byte, b kernels.Box, width int64) {
 	}
 }
 
+// errScaleUnset is requantize's error for a tensor whose delayed scale is not set.
+var errScaleUnset = errors.New("the tensor's delayed scale is not set: start the device from a state after the first (calibration) step")
+
 // requantize turns accumulators with exponent accExp into int8 with the delayed scale
 // reg (numerics.Requant), tracking this step's maximum in t; it returns the output's
 // exponent.
 func requantize(acc []int32, accExp int, reg numerics.ScaleReg, t *scaleTrack, relu bool, out []int8) (int, error) {
 	if !reg.Set {
-		return 0, errors.New("the tensor's delayed scale is not set: start the device from a state after the first (calibration) step")
+		return 0, errScaleUnset
 	}
 	m, _ := numerics.Requant(acc, reg.Exp-accExp, relu, out)
 	t.add(int64(m), accExp)
@@ -108,7 +111,7 @@ func requantize(acc []int32, accExp int, reg numerics.ScaleReg, t *scaleTrack, r
 // requantize64 is requantize for int64 accumulators (numerics.Requant64).
 func requantize64(acc []int64, accExp int, reg numerics.ScaleReg, t *scaleTrack, relu bool, out []int8) (int, error) {
 	if !reg.Set {
-		return 0, errors.New("the tensor's delayed scale is not set: start the device from a state after the first (calibration) step")
+		return 0, errScaleUnset
 	}
 	m, _ := numerics.Requant64(acc, reg.Exp-accExp, relu, out)
 	t.add(m, accExp)
@@ -354,6 +357,20 @@ func boxWidth(o kernels.Operand, b kernels.Box) int64 {
 	return o.Bytes / per
 }
 
+// eachPoolOutput calls f for every output position (oh, ow) of a pooling chunk, ho
+// rows of wo, of each example n and channel ch of box b.
+func eachPoolOutput(b kernels.Box, ho, wo int64, f func(n, ch, oh, ow int64)) {
+	for n := b.N0; n < b.N1; n++ {
+		for ch := b.C0; ch < b.C1; ch++ {
+			for oh := range ho {
+				for ow := range wo {
+					f(n, ch, oh, ow)
+				}
+			}
+		}
+	}
+}
+
 // poolGeom checks a pooling chunk: input box A and output box C over whole images'
 // channels.
 func poolBoxes(in *kernels.Instr, l *models.Layer) error {
@@ -374,25 +391,19 @@ func (d *Device) maxPool(in *kernels.Instr) error {
 	a, c := d.slot(in.A), d.slot(in.C)
 	wi, wo := int64(l.In.W), int64(l.Out.W)
 	s := int64(max(l.Stride, 1))
-	for n := f.A.N0; n < f.A.N1; n++ {
-		for ch := f.A.C0; ch < f.A.C1; ch++ {
-			for oh := range int64(l.Out.H) {
-				for ow := range wo {
-					var best int64
-					for ki := range int64(l.KernelH) {
-						for kj := range int64(l.KernelW) {
-							v := actAt(a, f.A, wi, n, ch, oh*s+ki, ow*s+kj)
-							// Ties keep the first tap in row-major window order.
-							if (ki == 0 && kj == 0) || v > best {
-								best = v
-							}
-						}
-					}
-					setAct(c, f.C, wo, n, ch, oh, ow, int8(best))
+	eachPoolOutput(f.A, int64(l.Out.H), wo, func(n, ch, oh, ow int64) {
+		var best int64
+		for ki := range int64(l.KernelH) {
+			for kj := range int64(l.KernelW) {
+				v := actAt(a, f.A, wi, n, ch, oh*s+ki, ow*s+kj)
+				// Ties keep the first tap in row-major window order.
+				if (ki == 0 && kj == 0) || v > best {
+					best = v
 				}
 			}
 		}
-	}
+		setAct(c, f.C, wo, n, ch, oh, ow, int8(best))
+	})
 	e, err := d.inExp(i)
 	d.actExp[i], d.actSet[i] = e, true
 	return err
@@ -408,25 +419,19 @@ func (d *Device) maxPoolBackward(in *kernels.Instr) error {
 	wi, wo := int64(l.In.W), int64(l.Out.W)
 	s := int64(l.Stride)
 	clear(dx[:in.C.Bytes])
-	for n := f.A.N0; n < f.A.N1; n++ {
-		for ch := f.A.C0; ch < f.A.C1; ch++ {
-			for oh := range int64(l.Out.H) {
-				for ow := range wo {
-					bh, bw := oh*s, ow*s
-					best := actAt(x, f.B, wi, n, ch, bh, bw)
-					for ki := range int64(l.KernelH) {
-						for kj := range int64(l.KernelW) {
-							if v := actAt(x, f.B, wi, n, ch, oh*s+ki, ow*s+kj); v > best {
-								best, bh, bw = v, oh*s+ki, ow*s+kj
-							}
-						}
-					}
-					// Windows do not overlap: each input gets at most one error, exactly.
-					setAct(dx, f.C, wi, n, ch, bh, bw, int8(actAt(dy, f.A, wo, n, ch, oh, ow)))
+	eachPoolOutput(f.A, int64(l.Out.H), wo, func(n, ch, oh, ow int64) {
+		bh, bw := oh*s, ow*s
+		best := actAt(x, f.B, wi, n, ch, bh, bw)
+		for ki := range int64(l.KernelH) {
+			for kj := range int64(l.KernelW) {
+				if v := actAt(x, f.B, wi, n, ch, oh*s+ki, ow*s+kj); v > best {
+					best, bh, bw = v, oh*s+ki, ow*s+kj
 				}
 			}
 		}
-	}
+		// Windows do not overlap: each input gets at most one error, exactly.
+		setAct(dx, f.C, wi, n, ch, bh, bw, int8(actAt(dy, f.A, wo, n, ch, oh, ow)))
+	})
 	e, err := d.outErrExp(i)
 	if err != nil {
 		return err
@@ -452,21 +457,15 @@ func (d *Device) avgPool(in *kernels.Instr) error {
 	wi, ho, wo := int64(l.In.W), int64(l.Out.H), int64(l.Out.W)
 	s := int64(max(l.Stride, 1))
 	acc := make([]int32, in.C.Bytes)
-	for n := f.A.N0; n < f.A.N1; n++ {
-		for ch := f.A.C0; ch < f.A.C1; ch++ {
-			for oh := range ho {
-				for ow := range wo {
-					var sum int64
-					for ki := range int64(l.KernelH) {
-						for kj := range int64(l.KernelW) {
-							sum += actAt(a, f.A, wi, n, ch, oh*s+ki, ow*s+kj)
-						}
-					}
-					acc[actIndex(f.C, wo, n, ch, oh, ow)] = int32(sum)
-				}
+	eachPoolOutput(f.A, ho, wo, func(n, ch, oh, ow int64) {
+		var sum int64
+		for ki := range int64(l.KernelH) {
+			for kj := range int64(l.KernelW) {
+				sum += actAt(a, f.A, wi, n, ch, oh*s+ki, ow*s+kj)
 			}
 		}
-	}
+		acc[actIndex(f.C, wo, n, ch, oh, ow)] = int32(sum)
+	})
 	x, err := d.inExp(i)
 	if err != nil {
 		return err
@@ -476,9 +475,7 @@ func (d *Device) avgPool(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	for j, v := range out {
-		c[j] = byte(v)
-	}
+	putInt8s(c, out)
 	d.actExp[i], d.actSet[i] = e, true
 	return nil
 }
@@ -495,20 +492,14 @@ func (d *Device) avgPoolBackward(in *kernels.Instr) error {
 	s := int64(max(l.Stride, 1))
 	window := int64(l.KernelH * l.KernelW)
 	acc := make([]int32, in.C.Bytes)
-	for n := f.A.N0; n < f.A.N1; n++ {
-		for ch := f.A.C0; ch < f.A.C1; ch++ {
-			for oh := range ho {
-				for ow := range wo {
-					e := int32(actAt(dy, f.A, wo, n, ch, oh, ow))
-					for ki := range int64(l.KernelH) {
-						for kj := range int64(l.KernelW) {
-							acc[actIndex(f.C, wi, n, ch, oh*s+ki, ow*s+kj)] += e
-						}
-					}
-				}
+	eachPoolOutput(f.A, ho, wo, func(n, ch, oh, ow int64) {
+		e := int32(actAt(dy, f.A, wo, n, ch, oh, ow))
+		for ki := range int64(l.KernelH) {
+			for kj := range int64(l.KernelW) {
+				acc[actIndex(f.C, wi, n, ch, oh*s+ki, ow*s+kj)] += e
 			}
 		}
-	}
+	})
 	ee, err := d.outErrExp(i)
 	if err != nil {
 		return err
@@ -519,13 +510,9 @@ func (d *Device) avgPoolBackward(in *kernels.Instr) error {
 		if e, err = requantize(acc, e, d.state.Bwd[i], &d.bwd[i], false, out); err != nil {
 			return err
 		}
-		for j, v := range out {
-			dx[j] = byte(v)
-		}
+		putInt8s(dx, out)
 	} else {
-		for j, v := range acc {
-			dx[j] = byte(int8(v))
-		}
+		convert(dx, acc)
 	}
 	d.setErr(i-1, e, dx, f.C, wi)
 	return nil
@@ -738,9 +725,7 @@ func (d *Device) add(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	for j, v := range o {
-		out[j] = byte(v)
-	}
+	putInt8s(out, o)
 	d.actExp[i], d.actSet[i] = e, true
 	return nil
 }
@@ -748,9 +733,7 @@ func (d *Device) add(in *kernels.Instr) error {
 // int8s views bytes as int8 values.
 func int8s(b []byte) []int8 {
 	out := make([]int8, len(b))
-	for i, v := range b {
-		out[i] = int8(v)
-	}
+	convert(out, b)
 	return out
 }
 
@@ -822,9 +805,7 @@ func (d *Device) merge(in *kernels.Instr) error {
 		return err
 	}
 	dst := d.slot(in.C)
-	for k, v := range o {
-		dst[k] = byte(v)
-	}
+	putInt8s(dst, o)
 	d.mergedExp(j, e, dst, f.C, w)
 	return nil
 }
