@@ -669,7 +669,9 @@ func (d *Device) layerNormWGrad(in *kernels.Instr) error {
 	}
 	if !whole {
 		for c := range ch {
-			putField(out, 8*c, 8, false, gsum[c], "Σdy*x_hat")
+			if err := putField(out, 8*c, 8, false, gsum[c], "Σdy*x_hat"); err != nil {
+				return err
+			}
 			if err := putField(out, 8*ch+4*c, 4, false, gb[c], "Σdy"); err != nil {
 				return err
 			}
