@@ -1367,9 +1367,20 @@ func (s *state) column(cs *chanState, ch int) {
 	if b.count[mode] == 0 {
 		s.active[int(cs.activeOff[mode])+local>>6] &^= 1 << (local & 63)
 	}
+	// The bank's options, in the common case of a stream of hits: the request served
+	// was the oldest, no request of the other mode is admitted and the next one hits
+	// the open row too. It is the one option, as options would find (it runs after
+	// nearly every column command, and this spares its search).
+	b.candOK = false
+	if next := sl.next; prevIdx < 0 && b.adm[mode] > 0 && b.adm[mode^1] == 0 && s.slots[next].row == b.openRow {
+		ns := &s.slots[next]
+		b.hit[mode], b.hitPrev[mode], b.hitSeq[mode], b.hitReady[mode] = next, -1, ns.seq, max(b.casReady, ns.seen)
+		b.hit[mode^1], b.rowKind = -1, cmdNone
+		b.one, b.oneKind, b.oneReady = true, uint8(mode), b.hitReady[mode]
+		b.candOK = true
+	}
 	sl.next = s.freeHead
 	s.freeHead = slotIdx
-	b.candOK = false
 	// The place freed in the command queue, or a change of mode, admits more.
 	if m := cs.mode(c); m != int(cs.admMode) {
 		s.switchMode(cs, ch, m)
