@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/rctsim/rctsim/configs"
 	"github.com/rctsim/rctsim/hw"
@@ -974,4 +975,11 @@ func FuzzParseMapping(f *testing.F) {
 			t.Errorf("New with accepted mapping %q: %v", s, err)
 		}
 	})
+}
+
+// TestSlotSize keeps a request slot to one cache line (see slot).
+func TestSlotSize(t *testing.T) {
+	if n := unsafe.Sizeof(slot{}); n != 64 {
+		t.Errorf("slot is %d bytes, want 64", n)
+	}
 }

@@ -71,21 +71,27 @@ const (
 	numSets
 )
 
-// slot is one queued request.
+// slot is one queued request. It is 64 bytes, a cache line: the scheduler follows
+// the lists of slots on every decision, and a power-of-two size indexes them by a
+// shift. What few requests need (the sums of merged reads) is kept apart, in mergeSum.
 type slot struct {
-	addr, row uint64
+	row uint64
 	// key is the request's address as given, offset and all: DRAMsim3 merges writes,
 	// and reads, and forwards a buffered write to a read, by this address.
 	key           uint64
 	issue, accept uint64
 	// seq is the admission order into the bank's command queue (valid once admitted).
 	seq, seen uint64
-	// merged reads wait on this one's burst; sumIssue and sumAccept add up their
-	// issue and accept cycles (for the latencies).
-	sumIssue, sumAccept uint64
-	merged              int32
-	next                int32  // next slot of the same bank and mode, or the free list; -1 ends
-	gen                 uint32 // the latest Transfer that submitted it (or a read merged into it)
+	// merged reads wait on this one's burst (their sums are in state.merges).
+	merged int32
+	next   int32  // next slot of the same bank and mode, or the free list; -1 ends
+	gen    uint32 // the latest Transfer that submitted it (or a read merged into it)
+}
+
+// mergeSum adds up the issue and accept cycles of the reads merged into a slot's read
+// (for the latencies); it is valid while the slot's merged count is positive.
+type mergeSum struct {
+	issue, accept uint64
 }
 
 // bankState is one bank: its row, its timing, its queues and its options.
@@ -196,8 +202,9 @@ type state struct {
 	ranks  []rankState  // ranks per channel, channel-major
 	groups []groupState // bank groups per rank, rank-major: [rank*bankGroups+bg]
 	slots  []slot
-	active []uint64  // per channel and bank set, activeWords words each
-	done   doneQueue // completion times of the requester's reads in flight
+	merges []mergeSum // indexed as slots
+	active []uint64   // per channel and bank set, activeWords words each
+	done   doneQueue  // completion times of the requester's reads in flight
 
 	freeHead  int32
 	admitHeap []int32 // scratch of switchMode
@@ -228,8 +235,8 @@ type state struct {
 
 // decoded is a request with its address resolved.
 type decoded struct {
-	addr, row, issue uint64 // addr without the offset within the burst
-	key              uint64 // the address as given (see slot.key)
+	row, issue uint64
+	key        uint64 // the address as given (see slot.key)
 	// ready is the earliest cycle the request may be accepted by its own issue cycle,
 	// the Transfer's start and the one-request-per-cycle rule.
 	ready uint64
@@ -250,6 +257,7 @@ func newState(c *config) *state {
 		ranks:  make([]rankState, nRanks),
 		groups: make([]groupState, nRanks*c.bankGroups),
 		slots:  make([]slot, min(c.channels*(c.readQ+c.writeQ), 1024)),
+		merges: make([]mergeSum, min(c.channels*(c.readQ+c.writeQ), 1024)),
 		active: make([]uint64, numSets*c.channels*c.activeWords),
 		done:   newDoneQueue(c),
 	}
@@ -305,15 +313,17 @@ func (s *state) reset() {
 func (s *state) copyFrom(o *state) {
 	if len(s.slots) != len(o.slots) {
 		s.slots = make([]slot, len(o.slots))
+		s.merges = make([]mergeSum, len(o.merges))
 	}
-	chans, banks, ranks, groups, slots, active, done, heap := s.chans, s.banks, s.ranks, s.groups, s.slots, s.active, s.done, s.admitHeap
+	chans, banks, ranks, groups, slots, merges, active, done, heap := s.chans, s.banks, s.ranks, s.groups, s.slots, s.merges, s.active, s.done, s.admitHeap
 	*s = *o
-	s.chans, s.banks, s.ranks, s.groups, s.slots, s.active, s.done, s.admitHeap = chans, banks, ranks, groups, slots, active, done, heap
+	s.chans, s.banks, s.ranks, s.groups, s.slots, s.merges, s.active, s.done, s.admitHeap = chans, banks, ranks, groups, slots, merges, active, done, heap
 	copy(s.chans, o.chans)
 	copy(s.banks, o.banks)
 	copy(s.ranks, o.ranks)
 	copy(s.groups, o.groups)
 	copy(s.slots, o.slots)
+	copy(s.merges, o.merges)
 	copy(s.active, o.active)
 	s.done.copyFrom(&o.done)
 }
@@ -351,7 +361,7 @@ func (s *state) decodeNext() {
 	r := &s.src[s.srcPos]
 	n := &s.nextReq
 	addr := r.Addr &^ (c.burstBytes - 1)
-	n.addr, n.key, n.issue = addr, r.Addr, r.Issue
+	n.key, n.issue = r.Addr, r.Issue
 	n.mode = modeRead
 	if r.Write {
 		n.mode = modeWrite
@@ -533,10 +543,13 @@ func (s *state) accept() {
 	}
 	if mode == modeRead && b.count[modeRead] > 0 && (cs.readFilter[k] > 0 || c.filterOff) {
 		if i := s.find(b, modeRead, r.key); i >= 0 {
-			sl := &s.slots[i]
+			sl, ms := &s.slots[i], &s.merges[i]
+			if sl.merged == 0 {
+				ms.issue, ms.accept = 0, 0
+			}
 			sl.merged++
-			sl.sumIssue += r.issue
-			sl.sumAccept += now
+			ms.issue += r.issue
+			ms.accept += now
 			sl.gen = s.gen
 			s.inflight++
 			return
@@ -558,8 +571,7 @@ func (s *state) accept() {
 	sl := &s.slots[i]
 	s.freeHead = sl.next
 	// Field by field, not a struct literal: see the speed notes at the top.
-	sl.addr, sl.row, sl.key, sl.issue, sl.accept, sl.next, sl.gen = r.addr, r.row, r.key, r.issue, now, -1, s.gen
-	sl.sumIssue, sl.sumAccept, sl.merged = 0, 0, 0
+	sl.row, sl.key, sl.issue, sl.accept, sl.next, sl.gen, sl.merged = r.row, r.key, r.issue, now, -1, s.gen, 0
 	if t := b.tail[mode]; t >= 0 {
 		s.slots[t].next = i
 	} else {
@@ -721,6 +733,7 @@ func (s *state) switchMode(cs *chanState, ch, mode int) {
 func (s *state) growSlots() int32 {
 	n := len(s.slots)
 	s.slots = append(s.slots, make([]slot, n)...)
+	s.merges = append(s.merges, make([]mergeSum, n)...)
 	for i := n; i < 2*n; i++ {
 		s.slots[i].next = int32(i + 1)
 	}
@@ -860,12 +873,16 @@ func (s *state) pickFlat(ch int, floor uint64) (uint64, uint32, uint8, int) {
 	rk := &s.ranks[ch]
 	// Indexed by the command's kind: cmdRead, cmdWrite, cmdAct, cmdPre.
 	lb := [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
-	bestT, bestDist, bestKind, bestBank := uint64(never), uint32(0), uint8(0), -1
 	base := ch * c.banksPerCh
 	banks := s.banks[base : base+c.banksPerCh]
-	rr, mask := uint32(cs.rrNext), uint32(c.banksPerCh-1)
-	for word := s.active[cs.activeOff[setAdmitted]]; word != 0; word &= word - 1 {
-		li := bits.TrailingZeros64(word)
+	// The banks are visited in round-robin order, the word rotated to start at rrNext,
+	// so that of equal times the first seen goes: one comparison a bank instead of two.
+	n, rr := uint(c.banksPerCh), uint(cs.rrNext)
+	word := s.active[cs.activeOff[setAdmitted]]
+	rot := (word>>rr | word<<((n-rr)&63)) & (^uint64(0) >> (64 - n))
+	bestT, bestKind, bestLocal := uint64(never), uint8(0), -1
+	for ; rot != 0; rot &= rot - 1 {
+		li := int(uint(bits.TrailingZeros64(rot))+rr) & (c.banksPerCh - 1)
 		b := &banks[li]
 		if !b.candOK {
 			s.options(b)
@@ -877,11 +894,14 @@ func (s *state) pickFlat(ch int, floor uint64) (uint64, uint32, uint8, int) {
 		} else {
 			t, kind = b.key(&lb)
 		}
-		if d := 1 + (uint32(li)-rr)&mask; t < bestT || t == bestT && d < bestDist {
-			bestT, bestDist, bestKind, bestBank = t, d, kind, base+li
+		if t < bestT {
+			bestT, bestKind, bestLocal = t, kind, li
 		}
 	}
-	return bestT, bestDist, bestKind, bestBank
+	if bestLocal < 0 {
+		return never, 0, 0, -1
+	}
+	return bestT, cs.dist(c, bestLocal), bestKind, base + bestLocal
 }
 
 // pickBanks is pick's pass over channel ch's banks with admitted requests, in the
@@ -1086,7 +1106,7 @@ func (s *state) execute(cs *chanState, ch int) (picked bool) {
 	if s.onCmd != nil {
 		var addr uint64
 		if cs.candBank >= 0 {
-			addr = s.slots[cs.candSlot].addr
+			addr = s.slots[cs.candSlot].key &^ (c.burstBytes - 1)
 		}
 		s.onCmd(cs.candKind, s.now, addr)
 	}
@@ -1300,8 +1320,9 @@ func (s *state) column(cs *chanState, ch int) {
 			// The reads merged into this one get its data: n more reads, no burst.
 			st.Reads += int64(n)
 			st.MergedReads += int64(n)
-			st.ReadLatency += uint64(n)*end - sl.sumAccept
-			st.ReadLatencyFromIssue += uint64(n)*end - sl.sumIssue
+			ms := &s.merges[slotIdx]
+			st.ReadLatency += uint64(n)*end - ms.accept
+			st.ReadLatencyFromIssue += uint64(n)*end - ms.issue
 			for range n {
 				s.done.push(end)
 			}
@@ -1353,9 +1374,20 @@ func (s *state) column(cs *chanState, ch int) {
 	if b.count[mode] == 0 {
 		s.active[int(cs.activeOff[mode])+local>>6] &^= 1 << (local & 63)
 	}
+	// The bank's options, in the common case of a stream of hits: the request served
+	// was the oldest, no request of the other mode is admitted and the next one hits
+	// the open row too. It is the one option, as options would find (it runs after
+	// nearly every column command, and this spares its search).
+	b.candOK = false
+	if next := sl.next; prevIdx < 0 && b.adm[mode] > 0 && b.adm[mode^1] == 0 && s.slots[next].row == b.openRow {
+		ns := &s.slots[next]
+		b.hit[mode], b.hitPrev[mode], b.hitSeq[mode], b.hitReady[mode] = next, -1, ns.seq, max(b.casReady, ns.seen)
+		b.hit[mode^1], b.rowKind = -1, cmdNone
+		b.one, b.oneKind, b.oneReady = true, uint8(mode), b.hitReady[mode]
+		b.candOK = true
+	}
 	sl.next = s.freeHead
 	s.freeHead = slotIdx
-	b.candOK = false
 	// The place freed in the command queue, or a change of mode, admits more.
 	if m := cs.mode(c); m != int(cs.admMode) {
 		s.switchMode(cs, ch, m)
