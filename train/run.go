@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/rctsim/rctsim/models"
@@ -119,11 +120,26 @@ func checkData(net *models.Network, p *plan, name string, ds Dataset) error {
 	return nil
 }
 
+// DivergedError reports a run whose training loss stopped being a number: the float
+// methods diverge when the learning rate is too large for the network.
+type DivergedError struct {
+	Step int     // the step whose loss was not finite
+	Loss float64 // NaN or ±Inf
+	LR   float64 // the learning rate of that step
+}
+
+func (e *DivergedError) Error() string {
+	return fmt.Sprintf("training diverged: the loss of step %d is %v (learning rate %.3g)", e.Step, e.Loss, e.LR)
+}
+
 // Run trains net on data.Train for cfg.Epochs epochs (or cfg.MaxSteps steps), with
 // batches from a Batcher seeded by cfg.Seed (the last partial batch of each epoch is
 // dropped), evaluating on data.Test every cfg.EvalEvery steps (or at the end of each
 // epoch) and after the last step. It writes one metrics row and one schedule step per
 // training step. The same inputs give byte-identical metrics and schedules.
+//
+// A step whose loss is NaN or infinite ends the run with a *DivergedError and the
+// summary so far.
 //
 // When ctx is cancelled, Run finishes the step in progress, flushes its outputs (so
 // they end at a whole step) and returns the summary so far, with Interrupted set, and
@@ -211,7 +227,12 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 			stepStart := time.Now()
 			data.Train.Fill(idx, x, labels)
 			avgBits := t.AvgBits()
+			lr := t.cfg.LRAt(t.step)
 			res := t.Step(x, labels)
+			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+				// Every later step would compute on NaN; the run can say no more.
+				return sum, &DivergedError{Step: res.Step, Loss: res.Loss, LR: lr}
+			}
 			epochTrain += time.Since(stepStart)
 			bitsSum += avgBits
 			lossSum += res.Loss

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -142,6 +143,36 @@ func TestRunCancel(t *testing.T) {
 	sch, err := traces.ReadSchedule(&schedule, "schedule.csv")
 	if err != nil || len(sch.Steps) != 3 {
 		t.Errorf("schedule after 3 steps: %v, %v", sch, err)
+	}
+}
+
+// TestRunDiverged: a float run whose loss becomes NaN or infinite stops at that step
+// with a DivergedError naming it, instead of training on (and reporting) NaN. The same
+// network at the default rate trains on (the guard fires on divergence only).
+func TestRunDiverged(t *testing.T) {
+	net := smallConvNet(t)
+	data := SyntheticSplit(3, 160, 48, net.Input, 4)
+	for _, lr := range []float64{1e30, 0.03} {
+		cfg := shortConfig(numerics.FP32)
+		cfg.LR, cfg.LRSchedule = lr, "constant"
+		var metrics, schedule bytes.Buffer
+		sum, err := Run(context.Background(), net, data, cfg, RunOutput{Metrics: &metrics, Schedule: &schedule})
+		var d *DivergedError
+		if lr == 0.03 {
+			if err != nil {
+				t.Errorf("lr %g: %v", lr, err)
+			}
+			continue
+		}
+		if !errors.As(err, &d) {
+			t.Fatalf("lr %g: err %v, want a DivergedError", lr, err)
+		}
+		if !(math.IsNaN(d.Loss) || math.IsInf(d.Loss, 0)) || d.LR != lr || sum == nil || sum.Steps != d.Step {
+			t.Errorf("lr %g: %+v after %+v", lr, d, sum)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprintf("step %d", d.Step)) {
+			t.Errorf("error %q does not name the step", err)
+		}
 	}
 }
 

@@ -148,21 +148,25 @@ func TestCheckRefusesBeforeWork(t *testing.T) {
 	}
 }
 
-// TestTrainFailureLeavesNothing: a run that cannot train a single step, or fails on
-// its data, leaves no file and no folder.
+// TestTrainFailureLeavesNothing: a run that cannot train a single step, fails on its
+// data or diverges leaves no file and no folder.
 func TestTrainFailureLeavesNothing(t *testing.T) {
 	net := models.MLP()
+	data := train.SyntheticSplit(1, 64, 8, net.Input, net.Classes)
 	for _, c := range []struct {
-		name string
-		data *train.Split
-		want string
+		name   string
+		data   *train.Split
+		method numerics.Method
+		lr     float64
+		want   string
 	}{
-		{"fewer examples than a batch", train.SyntheticSplit(1, 4, 4, net.Input, net.Classes), "not one step to train"},
-		{"wrong input shape", train.SyntheticSplit(1, 64, 8, models.Shape{C: 3, H: 8, W: 8}, net.Classes), ""},
+		{"fewer examples than a batch", train.SyntheticSplit(1, 4, 4, net.Input, net.Classes), numerics.RCT, 0, "not one step to train"},
+		{"wrong input shape", train.SyntheticSplit(1, 64, 8, models.Shape{C: 3, H: 8, W: 8}, net.Classes), numerics.RCT, 0, ""},
+		{"diverged", data, numerics.FP32, 1e30, "fp32: training diverged: the loss of step"},
 	} {
 		dir := filepath.Join(t.TempDir(), "run")
-		o := &TrainOptions{Out: dir, Model: net.Name, Epochs: 1, Batch: 8, Seed: 1}
-		cfg, err := o.Config(numerics.RCT)
+		o := &TrainOptions{Out: dir, Model: net.Name, Epochs: 1, Batch: 8, Seed: 1, LR: c.lr}
+		cfg, err := o.Config(c.method)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -462,7 +462,10 @@ func Train(ctx context.Context, net *models.Network, data *train.Split, dataset 
 		}
 	}
 	if runErr != nil && (sum == nil || !errors.Is(runErr, context.Canceled)) {
-		return nil, runErr // cancelled before the first step: nothing to keep
+		if d := (*train.DivergedError)(nil); errors.As(runErr, &d) {
+			runErr = fmt.Errorf("%s: %w; a smaller --lr may train", cfg.Method, runErr)
+		}
+		return nil, runErr // failed, or cancelled before the first step: nothing to keep
 	}
 	rec.Summary, rec.Complete = sum, runErr == nil
 	js, err := json.MarshalIndent(rec, "", "  ")
