@@ -44,6 +44,11 @@ package dram
 // maxSkipPeriod bounds the period searched for, in requests.
 const maxSkipPeriod = 4096
 
+// eagerStride is the stride, in requests, from which each mark keeps its state (see
+// skipState): a copy every so many requests costs less than the requests a later
+// comparison would simulate.
+const eagerStride = 64
+
 // skipState is a state's fast-forward bookkeeping for the current Transfer.
 type skipState struct {
 	at      int // srcPos at which the run calls fastForward next (-1: never)
@@ -58,12 +63,15 @@ type skipState struct {
 	rowDelta []uint64
 	rowKnown []bool
 	// The marks: the signatures of the states every stride requests (a power-of-two
-	// number of periods), the latest last, up to len(sigs). A state whose signature
-	// matches one q periods back is kept (snap, at srcPos snapAt, -1 if none) to be
-	// compared in full with the state q periods on.
+	// number of periods), the latest last, up to len(mark). With long strides
+	// (eager) each mark keeps its state, which a state of the same signature is
+	// compared with in full; with short ones, where copying a state every stride
+	// costs more, a state whose signature matches one q periods back is kept (snap,
+	// at srcPos snapAt, -1 if none) to be compared with the state q periods on.
 	stride        int
+	eager         bool
 	marks         int
-	sigs          [4]uint64
+	mark          [4]mark
 	snap          *state
 	snapAt, snapQ int
 	slotMap       []int32
@@ -78,6 +86,12 @@ type skipState struct {
 	loc                    [2]uint64   // the last pair follows decoded (see config.locMask)
 	banks                  []bankState // scratch of shift
 	skipped                int64       // requests skipped (tests, measurements)
+}
+
+// mark is a signature of the state at a checkpoint and, if eager, the state.
+type mark struct {
+	sig uint64
+	st  *state
 }
 
 // beginSkip starts the bookkeeping for a Transfer of n requests.
@@ -187,39 +201,66 @@ func (s *state) fastForward() bool {
 		for sk.stride < 16 {
 			sk.stride *= 2
 		}
+		sk.eager = sk.stride >= eagerStride
 	}
 	p := s.srcPos
 	skipped := false
 	if sk.snapAt >= 0 && p == sk.snapAt+sk.snapQ*sk.period {
 		skipped = s.trySkip(sk.snap, sk.snapQ)
 		sk.snapAt = -1
-		if skipped {
-			// The marks are behind: the state settles again after what stopped the skip.
-			sk.marks, p = 0, s.srcPos
+	}
+	var sig uint64
+	if !skipped && sk.marks > 0 {
+		sig = s.signature()
+		for j := 1; j <= sk.marks; j++ {
+			m := &sk.mark[sk.marks-j]
+			if m.sig != sig {
+				continue
+			}
+			// Likely a steady state of j strides.
+			q := j * sk.stride / sk.period
+			if sk.eager {
+				skipped = s.trySkip(m.st, q)
+			} else if sk.snapAt < 0 {
+				// Keep this state to compare with q periods on.
+				if sk.snap == nil {
+					sk.snap = newState(s.cfg)
+				}
+				sk.snap.copyFrom(s)
+				sk.snap.src = nil
+				sk.snapAt, sk.snapQ = p, q
+			}
+			break
 		}
+	}
+	if skipped {
+		// The marks are behind: the state settles again after what stopped the skip.
+		sk.marks, sk.snapAt, p = 0, -1, s.srcPos
+		sig = s.signature()
+	} else if sk.marks == 0 {
+		sig = s.signature()
 	}
 	// A mark is of use if a period more follows the pattern.
 	if !s.follows(p + sk.period + 1) {
 		sk.marks = 0
 		return skipped
 	}
-	sig := s.signature()
-	for j := 1; j <= sk.marks && sk.snapAt < 0; j++ {
-		if sk.sigs[sk.marks-j] == sig {
-			// Likely a steady state of j strides: keep this one to compare with.
-			if sk.snap == nil {
-				sk.snap = newState(s.cfg)
-			}
-			sk.snap.copyFrom(s)
-			sk.snap.src = nil
-			sk.snapAt, sk.snapQ = p, j*sk.stride/sk.period
-		}
-	}
-	if sk.marks == len(sk.sigs) {
-		copy(sk.sigs[:], sk.sigs[1:])
+	if sk.marks == len(sk.mark) {
+		// Drop the oldest, keeping its state's memory.
+		old := sk.mark[0]
+		copy(sk.mark[:], sk.mark[1:])
+		sk.mark[len(sk.mark)-1] = old
 		sk.marks--
 	}
-	sk.sigs[sk.marks] = sig
+	m := &sk.mark[sk.marks]
+	m.sig = sig
+	if sk.eager {
+		if m.st == nil {
+			m.st = newState(s.cfg)
+		}
+		m.st.copyFrom(s)
+		m.st.src = nil
+	}
 	sk.marks++
 	sk.at = p + sk.stride
 	return skipped
@@ -571,8 +612,15 @@ func (s *state) fillMoves() {
 		p[0], sk.orbitKnown[bi] = 0, true
 		for i := range o {
 			j := ch*n + (l+i*sk.rot)&(n-1)
-			sk.orbitKnown[bi] = sk.orbitKnown[bi] && sk.rowKnown[j]
-			p[i+1] = p[i] + sk.rowDelta[j]
+			if sk.rowKnown[j] {
+				p[i+1] = p[i] + sk.rowDelta[j]
+			} else {
+				// A bank the pattern does not touch keeps its row when the banks stay
+				// in place: every period touches the banks the first one does, which
+				// follows knows of by the time trySkip compares states.
+				p[i+1] = p[i]
+				sk.orbitKnown[bi] = sk.orbitKnown[bi] && sk.rot == 0
+			}
 		}
 	}
 }
