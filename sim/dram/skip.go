@@ -242,7 +242,12 @@ func (s *state) fastForward() bool {
 	}
 	// A mark is of use if a period more follows the pattern.
 	if !s.follows(p + sk.period + 1) {
-		sk.marks = 0
+		// The pattern ends (a tile's row of a length that is no whole number of
+		// periods, say): look for the next one after the request that breaks it.
+		sk.tried, sk.marks, sk.snapAt = false, 0, -1
+		if next := sk.checked + sk.period; next < len(s.src) {
+			sk.at = next
+		}
 		return skipped
 	}
 	if sk.marks == len(sk.mark) {
