@@ -3,6 +3,7 @@ package dram
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/rctsim/rctsim/hw"
@@ -33,6 +34,18 @@ func randomStrided(r *rand.Rand, bb uint64) Strided {
 		t.Stride = t.RowBytes << r.IntN(4)
 	}
 	return t
+}
+
+// mixedRequests makes a contiguous or strided stream in which every third (or
+// fifth) request writes, all issued at one cycle no later than at.
+func mixedRequests(r *rand.Rand, bb, at uint64) []Request {
+	reqs := make([]Request, 200+r.IntN(3000))
+	addr, step := uint64(r.IntN(1<<20))*bb, bb*uint64(1+r.IntN(3))
+	every, issue := 3+2*r.IntN(2), uint64(r.IntN(int(at)+1))
+	for i := range reqs {
+		reqs[i] = Request{Addr: addr + uint64(i)*step, Write: i%every == every-1, Issue: issue}
+	}
+	return reqs
 }
 
 // TestSkipEquivalence runs random sequences of strided transfers on many DRAMs with
@@ -77,6 +90,15 @@ func TestSkipEquivalence(t *testing.T) {
 				last = tr
 				a1, e1, err1 := on.TransferStrided(tr, window, at)
 				a2, e2, err2 := off.TransferStrided(tr, window, at)
+				n := len(off.buf)
+				if r.IntN(6) == 0 {
+					// A list of its own: reads and writes interleaved, one issue cycle
+					// for all (as a trace might give).
+					reqs := mixedRequests(r, bb, at)
+					a1, e1, err1 = on.Transfer(reqs, window, at)
+					a2, e2, err2 = off.Transfer(slices.Clone(reqs), window, at)
+					n += len(reqs)
+				}
 				if err1 != nil || err2 != nil {
 					t.Fatalf("%s: transfer %d: %v, %v", name, k, err1, err2)
 				}
@@ -85,7 +107,7 @@ func TestSkipEquivalence(t *testing.T) {
 					t.Fatalf("%s: transfer %d %+v (window %d, at %d): fast-forward gives (%d, %d) %+v\nwant (%d, %d) %+v",
 						name, k, tr, window, at, a1, e1, s1, a2, e2, s2)
 				}
-				total += int64(len(off.buf))
+				total += int64(n)
 				switch r.IntN(4) {
 				case 0:
 					at = e1 + uint64(r.IntN(5000))
