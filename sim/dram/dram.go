@@ -264,6 +264,9 @@ type config struct {
 	rankLocalShift, bgLocalShift uint
 	mapping                      Mapping
 	energy                       EnergyModel
+	// skipOff makes the run simulate every burst of a steady stream rather than
+	// fast-forward it (skip.go): tests compare the two.
+	skipOff bool
 }
 
 // turnaround is the delay from a column command to the next read and the next write.

@@ -228,6 +228,8 @@ type state struct {
 	accepted   bool   // lastAccept is valid
 	lastWork   uint64 // the last accept or column command: progress (see stalled)
 
+	skip skipState // the fast-forward of a steady stream (skip.go); each state its own
+
 	// onCmd, when set (by tests), sees every command issued: its kind, cycle and the
 	// address of the request it serves (0 for refresh work).
 	onCmd func(kind uint8, t uint64, addr uint64)
@@ -315,9 +317,9 @@ func (s *state) copyFrom(o *state) {
 		s.slots = make([]slot, len(o.slots))
 		s.merges = make([]mergeSum, len(o.merges))
 	}
-	chans, banks, ranks, groups, slots, merges, active, done, heap := s.chans, s.banks, s.ranks, s.groups, s.slots, s.merges, s.active, s.done, s.admitHeap
+	chans, banks, ranks, groups, slots, merges, active, done, heap, skip := s.chans, s.banks, s.ranks, s.groups, s.slots, s.merges, s.active, s.done, s.admitHeap, s.skip
 	*s = *o
-	s.chans, s.banks, s.ranks, s.groups, s.slots, s.merges, s.active, s.done, s.admitHeap = chans, banks, ranks, groups, slots, merges, active, done, heap
+	s.chans, s.banks, s.ranks, s.groups, s.slots, s.merges, s.active, s.done, s.admitHeap, s.skip = chans, banks, ranks, groups, slots, merges, active, done, heap, skip
 	copy(s.chans, o.chans)
 	copy(s.banks, o.banks)
 	copy(s.ranks, o.ranks)
@@ -350,6 +352,7 @@ func (s *state) begin(reqs []Request, window int, at uint64) {
 	s.decodeNext()
 	s.gen++
 	s.genEnd = 0
+	s.beginSkip(len(reqs))
 }
 
 // decodeNext fills s.nextReq from s.src[s.srcPos], if a request is left.
@@ -409,6 +412,9 @@ func (s *state) run(drain bool) error {
 				return nil
 			}
 			s.decodeNext()
+			if s.srcPos == s.skip.at && s.fastForward() {
+				now = s.now
+			}
 		}
 		chans := s.chans
 		for ch := range chans {

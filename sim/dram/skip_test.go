@@ -1,0 +1,128 @@
+package dram
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/rctsim/rctsim/hw"
+)
+
+// skippedRequests is how many requests c's runs fast-forwarded.
+func skippedRequests(c *Controller) int64 { return c.cur.skip.skipped + c.proj.skip.skipped }
+
+// randomStrided makes a tile shape: rows of random length and stride (contiguous,
+// gapped, overlapping, unaligned), reads or writes.
+func randomStrided(r *rand.Rand, bb uint64) Strided {
+	t := Strided{Addr: uint64(r.IntN(1<<22)) * bb, Write: r.IntN(3) == 0}
+	if r.IntN(4) == 0 {
+		t.Addr += uint64(r.IntN(int(bb)))
+	}
+	switch r.IntN(4) {
+	case 0: // one contiguous block
+		t.Rows, t.RowBytes = 1, int64(1+r.IntN(64<<10))
+		t.Stride = t.RowBytes
+	case 1: // rows of whole bursts with a gap of whole bursts
+		t.Rows, t.RowBytes = int64(1+r.IntN(400)), int64(bb)*int64(1+r.IntN(64))
+		t.Stride = t.RowBytes + int64(bb)*int64(r.IntN(64))
+	case 2: // anything
+		t.Rows, t.RowBytes = int64(1+r.IntN(300)), int64(1+r.IntN(4096))
+		t.Stride = int64(r.IntN(8192))
+	default: // power-of-two rows and strides, as tiles of tensors
+		t.Rows, t.RowBytes = int64(1+r.IntN(256)), int64(bb)<<r.IntN(6)
+		t.Stride = t.RowBytes << r.IntN(4)
+	}
+	return t
+}
+
+// mixedRequests makes a contiguous or strided stream in which every third (or
+// fifth) request writes, all issued at one cycle no later than at.
+func mixedRequests(r *rand.Rand, bb, at uint64) []Request {
+	reqs := make([]Request, 200+r.IntN(3000))
+	addr, step := uint64(r.IntN(1<<20))*bb, bb*uint64(1+r.IntN(3))
+	every, issue := 3+2*r.IntN(2), uint64(r.IntN(int(at)+1))
+	for i := range reqs {
+		reqs[i] = Request{Addr: addr + uint64(i)*step, Write: i%every == every-1, Issue: issue}
+	}
+	return reqs
+}
+
+// TestSkipEquivalence runs random sequences of strided transfers on many DRAMs with
+// and without the fast-forward of steady streams: every figure must be the same.
+func TestSkipEquivalence(t *testing.T) {
+	type spec struct {
+		name string
+		spec hw.DRAMSpec
+	}
+	var specs []spec
+	for _, s := range equivalenceSpecs(t) {
+		specs = append(specs, spec{s.name, s.spec})
+	}
+	rs := rand.New(rand.NewPCG(7, 7))
+	for i := range 12 {
+		specs = append(specs, spec{fmt.Sprintf("random%d", i), randomSpec(rs)})
+	}
+	var total, skipped int64
+	for si, sp := range specs {
+		for seed := range uint64(4) {
+			name := fmt.Sprintf("%s/%d", sp.name, seed)
+			r := rand.New(rand.NewPCG(uint64(si), seed))
+			on, off := mustNew(t, sp.spec), mustNew(t, sp.spec)
+			off.cfg.skipOff = true
+			bb := uint64(on.BurstBytes())
+			window := []int{0, 1, 4, 16, 64}[r.IntN(5)]
+			var at uint64
+			var last Strided
+			for k := range 12 {
+				tr := randomStrided(r, bb)
+				if r.IntN(3) == 0 {
+					// A few writes, left in the write buffer while a read stream
+					// passes them, or the stream after them, which reads some of
+					// them back from the buffer.
+					if last.Write {
+						tr = Strided{Addr: last.Addr&^(bb-1) - uint64(r.IntN(64))*bb, Rows: 1, RowBytes: int64(bb) << (10 + r.IntN(3))}
+						tr.Stride = tr.RowBytes
+					} else {
+						tr = Strided{Addr: tr.Addr, Rows: int64(1 + r.IntN(12)), RowBytes: int64(bb), Stride: int64(bb) * int64(1+r.IntN(200)), Write: true}
+					}
+				}
+				last = tr
+				a1, e1, err1 := on.TransferStrided(tr, window, at)
+				a2, e2, err2 := off.TransferStrided(tr, window, at)
+				n := len(off.buf)
+				if r.IntN(6) == 0 {
+					// A list of its own: reads and writes interleaved, one issue cycle
+					// for all (as a trace might give).
+					reqs := mixedRequests(r, bb, at)
+					a1, e1, err1 = on.Transfer(reqs, window, at)
+					a2, e2, err2 = off.Transfer(slices.Clone(reqs), window, at)
+					n += len(reqs)
+				}
+				if err1 != nil || err2 != nil {
+					t.Fatalf("%s: transfer %d: %v, %v", name, k, err1, err2)
+				}
+				s1, s2 := on.Stats(), off.Stats()
+				if a1 != a2 || e1 != e2 || s1 != s2 || on.Energy(s1) != off.Energy(s2) {
+					t.Fatalf("%s: transfer %d %+v (window %d, at %d): fast-forward gives (%d, %d) %+v\nwant (%d, %d) %+v",
+						name, k, tr, window, at, a1, e1, s1, a2, e2, s2)
+				}
+				total += int64(n)
+				switch r.IntN(4) {
+				case 0:
+					at = e1 + uint64(r.IntN(5000))
+				default:
+					at = a1 + 1
+				}
+			}
+			skipped += skippedRequests(on)
+			if skippedRequests(off) != 0 {
+				t.Fatalf("%s: skipped with the fast-forward off", name)
+			}
+		}
+	}
+	t.Logf("%d of %d requests skipped", skipped, total)
+	if skipped == 0 {
+		t.Fatal("nothing fast-forwarded: the test tests nothing")
+	}
+}
