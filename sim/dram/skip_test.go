@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"github.com/rctsim/rctsim/hw"
 )
 
 // skippedRequests is how many requests c's runs fast-forwarded.
@@ -51,17 +49,10 @@ func mixedRequests(r *rand.Rand, bb, at uint64) []Request {
 // TestSkipEquivalence runs random sequences of strided transfers on many DRAMs with
 // and without the fast-forward of steady streams: every figure must be the same.
 func TestSkipEquivalence(t *testing.T) {
-	type spec struct {
-		name string
-		spec hw.DRAMSpec
-	}
-	var specs []spec
-	for _, s := range equivalenceSpecs(t) {
-		specs = append(specs, spec{s.name, s.spec})
-	}
+	specs := equivalenceSpecs(t)
 	rs := rand.New(rand.NewPCG(7, 7))
 	for i := range 12 {
-		specs = append(specs, spec{fmt.Sprintf("random%d", i), randomSpec(rs)})
+		specs = append(specs, eqSpec{fmt.Sprintf("random%d", i), randomSpec(rs)})
 	}
 	var total, skipped int64
 	for si, sp := range specs {
