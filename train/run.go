@@ -227,11 +227,10 @@ func Run(ctx context.Context, net *models.Network, data *Split, cfg Config, out 
 			stepStart := time.Now()
 			data.Train.Fill(idx, x, labels)
 			avgBits := t.AvgBits()
-			lr := t.cfg.LRAt(t.step)
 			res := t.Step(x, labels)
 			if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
 				// Every later step would compute on NaN; the run can say no more.
-				return sum, &DivergedError{Step: res.Step, Loss: res.Loss, LR: lr}
+				return sum, errors.Join(&DivergedError{Step: res.Step, Loss: res.Loss, LR: t.cfg.LRAt(res.Step)}, flush())
 			}
 			epochTrain += time.Since(stepStart)
 			bitsSum += avgBits

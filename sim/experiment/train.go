@@ -462,7 +462,8 @@ func Train(ctx context.Context, net *models.Network, data *train.Split, dataset 
 		}
 	}
 	if runErr != nil && (sum == nil || !errors.Is(runErr, context.Canceled)) {
-		if d := (*train.DivergedError)(nil); errors.As(runErr, &d) {
+		var diverged *train.DivergedError
+		if errors.As(runErr, &diverged) {
 			runErr = fmt.Errorf("%s: %w; a smaller --lr may train", cfg.Method, runErr)
 		}
 		return nil, runErr // failed, or cancelled before the first step: nothing to keep
