@@ -134,3 +134,11 @@ func (d *decoder) decode(addr uint64) Location {
 		Column:    int(d.get(addr, fieldColumn)),
 	}
 }
+
+// place decodes addr as the scheduler indexes it: its channel, bank within the channel and row.
+func (c *config) place(addr uint64) (ch, local int, row uint64) {
+	d := &c.dec
+	ch = int(d.get(addr, fieldChannel))
+	local = int(d.get(addr, fieldRank)<<(c.rankLocalShift&63) | d.get(addr, fieldBankGroup)<<(c.bgLocalShift&63) | d.get(addr, fieldBank))
+	return ch, local, addr >> (d.shift[fieldRow] & 63)
+}

@@ -376,10 +376,8 @@ func (s *state) decodeNext() {
 	}
 	if loc := addr & c.locMask; loc != n.loc {
 		n.loc = loc
-		d := &c.dec
-		ch := int(d.get(addr, fieldChannel))
-		local := int(d.get(addr, fieldRank)<<(c.rankLocalShift&63) | d.get(addr, fieldBankGroup)<<(c.bgLocalShift&63) | d.get(addr, fieldBank))
-		n.row = addr >> (d.shift[fieldRow] & 63)
+		ch, local, row := c.place(addr)
+		n.row = row
 		n.ch, n.bank, n.local = int32(ch), int32(ch*c.banksPerCh+local), int32(local)
 	}
 }

@@ -112,14 +112,6 @@ func (s *state) beginSkip(n int) {
 	}
 }
 
-// place decodes addr: its channel, bank within the channel and row.
-func (c *config) place(addr uint64) (ch, local int, row uint64) {
-	d := &c.dec
-	ch = int(d.get(addr, fieldChannel))
-	local = int(d.get(addr, fieldRank)<<(c.rankLocalShift&63) | d.get(addr, fieldBankGroup)<<(c.bgLocalShift&63) | d.get(addr, fieldBank))
-	return ch, local, addr >> (d.shift[fieldRow] & 63)
-}
-
 // findPattern looks for the period of s.src from request p: the first P whose address
 // lies a whole number of steps (one bank's row, or all rows when the banks may not
 // rotate) past p's and whose first periods the next ones follow.
@@ -361,14 +353,11 @@ func (s *state) trySkip(o *state, q int) bool {
 		c := s.cfg
 		for j := mark; j < s.srcPos+k*span; j++ {
 			r := &s.src[j]
-			ch := 0
-			if c.channels > 1 {
-				ch, _, _ = c.place(r.Addr)
-			}
+			ch, l, _ := c.place(r.Addr)
 			if s.chans[ch].writeFilter[bucket(r.Addr)] == 0 && !c.filterOff {
 				continue
 			}
-			if ch, l, _ := c.place(r.Addr); s.find(&s.banks[ch*c.banksPerCh+l], modeWrite, r.Addr) < 0 {
+			if s.find(&s.banks[ch*c.banksPerCh+l], modeWrite, r.Addr) < 0 {
 				continue
 			}
 			if j < s.srcPos {
