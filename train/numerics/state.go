@@ -17,6 +17,10 @@ type IntState struct {
 	// each layer's int16 buffer (UpdateNITI) with mu = NITIUpdateBits.
 	Method         Method
 	NITIUpdateBits int
+	// MomentumShift, when not zero, gives RCT's update an integer momentum of
+	// 1 - 2^-MomentumShift through each layer's int16 buffer (MomentumAccumulate,
+	// MomentumApply).
+	MomentumShift int
 	// NoQAS updates without quantization-aware scaling (UpdateShiftNoQAS), an
 	// ablation; RCT's update is the QAS-scaled one.
 	NoQAS bool
@@ -65,10 +69,11 @@ type IntLayer struct {
 	Bits       int
 	WExp, BExp int
 	W, B       []int32
-	// NITI only: the int16 update buffers of the weights and the bias (nil where a
-	// mask leaves the tensor frozen, and for RCT), and the delayed registers of the
-	// update's normalisation, one per segment of the weights and of the bias (see
-	// NITIShift).
+	// The int16 update buffers of the weights and the bias (nil where a mask leaves
+	// the tensor frozen, and for RCT without momentum) and one register per segment of
+	// the weights and of the bias: for NITI the delayed exponent of the update's
+	// normalisation (NITIShift), for RCT with momentum the exponent of the buffer's
+	// unit when it was last written (MomentumAccumulate).
 	AccW, AccB   []int16
 	GradW, GradB []ScaleReg
 }
