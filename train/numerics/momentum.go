@@ -36,9 +36,9 @@ import (
 // a/2^k to nearest would leave |a| < 2^(k-1) fixed forever (a drift every step) and
 // rounding it up weakens the momentum of small updates (a = 5 would decay by 1/5, not
 // 1/8; the transformer after 1,000 steps at rate 0.1, k = 3: 2.902 bpc, against 2.824
-// with the decay below). So the
-// decay is stochastic, unbiased, when the update's rounding is; with nearest rounding
-// it subtracts ceil(|a|/2^k), which still reaches zero.
+// with the decay below). So the decay is stochastic, unbiased, when the update's
+// rounding is; with nearest rounding it subtracts ceil(|a|/2^k), which still reaches
+// zero.
 
 // MomentumFracBits is the fraction of a weight grid step the momentum buffer
 // resolves: it holds updates in units of 2^-8 steps, so its 16 bits span ±128 steps.
