@@ -23,6 +23,9 @@ func (t *Trainer) DeviceState() (*numerics.IntState, error) {
 	if in.niti != nil {
 		st.NITIUpdateBits = in.niti.mu
 	}
+	if in.mom != nil {
+		st.MomentumShift = in.mom.k
+	}
 	regs := func(s []scaleState) []numerics.ScaleReg {
 		if s == nil {
 			return nil

@@ -65,6 +65,8 @@ type intNet struct {
 	// quantization-aware scaling (sparse.go).
 	niti  *nitiState
 	noQAS bool
+	// mom, when set, gives RCT's update an integer momentum (momentum.go).
+	mom *rctMomentum
 }
 
 // Saturations counts values clipped by integer training, since the start of the run.
@@ -73,6 +75,8 @@ type Saturations struct {
 	Activations int64 // forward requantisations
 	Errors      int64 // backward requantisations (the loss error never saturates)
 	Weights     int64 // weight and bias updates, and narrowing bit changes
+	// MomentumBuffer counts momentum buffer values clipped to 16 bits.
+	MomentumBuffer int64 `json:",omitempty"`
 }
 
 func newIntNet(p *plan, st rctState, lr numerics.FixedLR, rounding numerics.Rounding, seed uint64) (*intNet, error) {
@@ -351,7 +355,13 @@ func (in *intNet) update(nl *netLayer, i, step int, w, b []gradSeg, stats []Laye
 		if b == nil {
 			part.B = nil
 		}
-		in.sat.Weights += int64(updateSegments(&part, i, step, w, b, in.lr, in.rounding, in.seed, in.noQAS, statsAt(stats, nl.weight)))
+		if in.mom != nil {
+			sat, clipped := in.mom.update(&part, i, step, w, b, in.lr, in.rounding, in.seed, in.noQAS, statsAt(stats, nl.weight))
+			in.sat.Weights += int64(sat)
+			in.sat.MomentumBuffer += int64(clipped)
+		} else {
+			in.sat.Weights += int64(updateSegments(&part, i, step, w, b, in.lr, in.rounding, in.seed, in.noQAS, statsAt(stats, nl.weight)))
+		}
 	}
 	in.stale = true
 }

@@ -33,16 +33,7 @@ type nitiState struct {
 // newNITI sets up NITI on RCT's state st: the update buffers (zero) and registers
 // (unset) of every weight layer.
 func newNITI(p *plan, st *rctState, mu int) *nitiState {
-	for j, i := range p.weights {
-		L := &st.Layers[j]
-		segs := p.layers[i].segments()
-		L.AccW = make([]int16, len(L.W))
-		L.GradW = make([]scaleState, segs)
-		if L.B != nil {
-			L.AccB = make([]int16, len(L.B))
-			L.GradB = make([]scaleState, segs)
-		}
-	}
+	newUpdateBuffers(p, st)
 	return &nitiState{mu: mu}
 }
 

@@ -18,8 +18,9 @@ type rctLayer struct {
 	BExp int // bias step 2^BExp (see initRCT)
 	W    []int32
 	B    []int32 // nil without bias
-	// NITI only (niti.go): the int16 update buffers of the weights and the bias, and
-	// the delayed registers of the update's normalisation, one per segment.
+	// NITI (niti.go) and RCT with momentum (momentum.go) only: the int16 update
+	// buffers of the weights and the bias, and one register per segment (NITI's
+	// delayed normalisation, the momentum buffer's unit).
 	AccW, AccB   []int16
 	GradW, GradB []scaleState
 }

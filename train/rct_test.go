@@ -106,9 +106,12 @@ func cloneState(s rctState) rctState { return s.clone() }
 // alone; both must then train to identical states: nothing but the integers and
 // exponents carries over between steps.
 func TestRCTStepDependsOnlyOnIntState(t *testing.T) {
-	for _, net := range []*models.Network{models.LeNet5(), models.CharLM(), gradCheckNets(t)[1]} {
+	for k, net := range []*models.Network{models.LeNet5(), models.CharLM(), gradCheckNets(t)[1], models.LeNet5()} {
 		cfg := DefaultConfig(numerics.RCT)
 		cfg.Policy.Interval = 2 // exercise the controller and width changes too
+		if k == 3 {
+			cfg.Momentum = 0.875 // the momentum buffers and their registers are state too
+		}
 		a, err := NewTrainer(net, cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -30,7 +30,7 @@ type Config struct {
 	// MaxSteps stops a run after this many steps (0: no limit).
 	MaxSteps int
 	// LR is the (peak) learning rate: 0.03 for fp32 and qat (with momentum), 0.1 for
-	// rct (RCT has no momentum; its rate is represented as numerics.FixedLR).
+	// rct (without momentum by default; its rate is represented as numerics.FixedLR).
 	LR float64
 	// LRSchedule is "constant" or "cosine": LR * (1 + cos(π s/LRSteps))/2 at step s.
 	// LRSteps is the schedule's length (Run sets it to the run's steps when it is 0;
@@ -44,7 +44,10 @@ type Config struct {
 	// WarmupSteps trains at (s+1)/WarmupSteps of the schedule's rate (0: no warm-up).
 	WarmupSteps int `json:",omitempty"`
 	// Momentum (default 0.9) and WeightDecay (default 0: two-epoch runs do not overfit
-	// enough for it to pay) apply to fp32 and qat; RCT's integer update has neither.
+	// enough for it to pay) apply to fp32 and qat. RCT's integer update has no weight
+	// decay and, by default, no momentum; Momentum = 1 - 2^-k (0.5, 0.75, 0.875, ...)
+	// gives it an integer momentum through an int16 buffer per parameter
+	// (numerics.MomentumAccumulate), whose steady step is 2^k times LR's.
 	Momentum, WeightDecay float64
 	// Seed seeds everything random: the initial weights (the same for every method),
 	// the batch order and RCT's stochastic rounding.
@@ -171,9 +174,13 @@ func (c *Config) Validate() error {
 	}
 	if !(c.Momentum >= 0 && c.Momentum < 1) {
 		bad("momentum", "momentum %v must be in [0, 1)", c.Momentum)
-	} else if c.Method.Integer() && c.Momentum != 0 {
+	} else if c.Method == numerics.NITI && c.Momentum != 0 {
 		// Silently ignoring it would make an ablation compare identical runs.
 		bad("momentum", "%s's integer update has no momentum (got %v)", c.Method, c.Momentum)
+	} else if c.Method == numerics.RCT {
+		if _, err := numerics.MomentumShift(c.Momentum); err != nil {
+			bad("momentum", "%v", err)
+		}
 	}
 	switch c.Method {
 	case numerics.NITI:
@@ -354,6 +361,10 @@ func NewTrainer(net *models.Network, cfg Config) (*Trainer, error) {
 		t.in.noQAS = cfg.NoQAS
 		if cfg.Method == numerics.NITI {
 			t.in.niti = newNITI(p, &t.in.st, cfg.NITIUpdateBits)
+		}
+		if k, _ := numerics.MomentumShift(cfg.Momentum); k > 0 && cfg.Method == numerics.RCT {
+			newUpdateBuffers(p, &t.in.st)
+			t.in.mom = &rctMomentum{k: k}
 		}
 	default:
 		t.fn = newFloatNet[float32](p, init, cfg.Momentum > 0)

@@ -70,6 +70,10 @@ type TrainOptions struct {
 	Update   string `json:"update,omitempty"`
 	NoQAS    bool   `json:"no_qas,omitempty"`
 	NITIBits int    `json:"niti_bits,omitempty"`
+	// RCTMomentum is rct's integer momentum, 1 - 2^-k (0: none, the default). It is
+	// an option of its own, not Momentum, so that compare can give the float methods
+	// their momentum and rct its own.
+	RCTMomentum float64 `json:"rct_momentum,omitempty"`
 }
 
 // given reports whether option name was set: listed in Given, or not zero.
@@ -129,6 +133,9 @@ func (o *TrainOptions) checkValues() error {
 	}
 	if o.given("momentum", o.Momentum != 0) && !(o.Momentum >= 0 && o.Momentum < 1) {
 		bad("momentum", "%v must be in [0, 1)", o.Momentum)
+	}
+	if _, err := numerics.MomentumShift(o.RCTMomentum); err != nil {
+		bad("rct-momentum", "%v", err)
 	}
 	if o.given("headroom", o.Headroom != 0) && (o.Headroom < 0 || o.Headroom > 8) {
 		bad("headroom", "%d bits must be in 0..8", o.Headroom)
@@ -243,6 +250,9 @@ func (o *TrainOptions) Config(method numerics.Method) (train.Config, error) {
 	// methods, whose updates have none, so that compare can pass it to all of them.
 	if o.given("momentum", o.Momentum != 0) && !method.Integer() {
 		cfg.Momentum = o.Momentum
+	}
+	if method == numerics.RCT {
+		cfg.Momentum = o.RCTMomentum
 	}
 	if o.LRSchedule != "" {
 		cfg.LRSchedule = o.LRSchedule
