@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestSimMomentum: `sim --momentum` prices RCT's integer momentum: 2 bytes of
+// TestSimMomentum: `sim --rct-momentum` prices RCT's integer momentum: 2 bytes of
 // optimizer state per parameter, every other memory figure unchanged; a momentum RCT
 // cannot represent, or another method, is a usage error naming the flag.
 func TestSimMomentum(t *testing.T) {
@@ -24,7 +24,7 @@ func TestSimMomentum(t *testing.T) {
 		}
 		return obj.Memory
 	}
-	plain, mom := memory(), memory("--momentum", "0.875")
+	plain, mom := memory(), memory("--rct-momentum", "0.875")
 	if plain["params"] == 0 || plain["optimizer_state"] != 0 || mom["optimizer_state"] != 2*plain["params"] {
 		t.Errorf("optimizer state %v bytes with momentum, %v without, for %v bytes of 8-bit parameters", mom["optimizer_state"], plain["optimizer_state"], plain["params"])
 	}
@@ -37,9 +37,9 @@ func TestSimMomentum(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--momentum", "0.9"}, "--momentum: rct's integer momentum is 1 - 2^-k"},
-		{[]string{"--momentum", "0.875", "--method", "qat"}, "--momentum is RCT's integer momentum; it does not apply to --method qat"},
-		{[]string{"--momentum", "0", "--method", "niti"}, "does not apply to --method niti"},
+		{[]string{"--rct-momentum", "0.9"}, "--rct-momentum: rct's integer momentum is 1 - 2^-k"},
+		{[]string{"--rct-momentum", "0.875", "--method", "qat"}, "--rct-momentum is RCT's integer momentum; it does not apply to --method qat"},
+		{[]string{"--rct-momentum", "0", "--method", "niti"}, "does not apply to --method niti"},
 	} {
 		code, _, stderr := rctsim(append([]string{"sim"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.msg) {
