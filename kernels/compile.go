@@ -570,12 +570,12 @@ func paramShape(l *models.Layer) (rows, cols int64) {
 
 // allocateParams lays out a weight layer's parameters: the weights as the GEMMs (or the
 // vector unit) read them, and what the update reads and writes. Every kind's weights
-// and bias are treated alike: b-bit integers updated in place for RCT, int8 integers
-// and an int16 update buffer for NITI (and for RCT with momentum), an fp32 master copy (and momentum) behind a
-// b-bit copy for QAT and an E4M3 copy for FP8, fp32 (and momentum) for FP32. Under an
-// update mask only what is updated has state: a frozen tensor is its copy alone, and
-// a layer updating a fraction of its channels keeps masters, momentum and buffers for
-// those rows only.
+// and bias are treated alike: b-bit integers updated in place for RCT (with an int16
+// momentum buffer under integer momentum), int8 integers and an int16 update buffer
+// for NITI, an fp32 master copy (and momentum) behind a b-bit copy for QAT and an
+// E4M3 copy for FP8, fp32 (and momentum) for FP32. Under an update mask only what is
+// updated has state: a frozen tensor is its copy alone, and a layer updating a
+// fraction of its channels keeps masters, momentum and buffers for those rows only.
 func (c *compiler) allocateParams(i int) {
 	l := &c.net.Layers[i]
 	cout, k := paramShape(l)

@@ -65,16 +65,17 @@ type Device struct {
 	regs     []layerRegs // per layer: exponents inside normalisations and attention
 	grad     []gradRegs  // per weight layer
 	niti     []nitiRegs  // per weight layer (NITI)
+	newBits  []int       // per weight layer: width after this step's conversion
+	gavg     []float64   // per weight layer: the controller's statistic
+	lossSum  float64
+	correct  int
+	err      error // the first failure; the rest of the run is skipped
+	scratch  scratch
+	errs     [][]int8 // every layer's output error ([image][channel][row][column])
+
 	// momRegs are each weight layer's momentum registers as the step began ([weights,
 	// bias][segment]; RCT with momentum): every tile rescales from them.
 	momRegs [][2][]numerics.ScaleReg
-	newBits []int     // per weight layer: width after this step's conversion
-	gavg    []float64 // per weight layer: the controller's statistic
-	lossSum float64
-	correct int
-	err     error // the first failure; the rest of the run is skipped
-	scratch scratch
-	errs    [][]int8 // every layer's output error ([image][channel][row][column])
 
 	// AfterExec, when set, is called after each instruction (its index in the program,
 	// and the instruction) with the bytes it wrote (nil for a scatter), so that tests
