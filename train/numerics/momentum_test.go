@@ -89,6 +89,18 @@ func TestMomentumUnbiased(t *testing.T) {
 	if mean := sum / n; math.Abs(mean-0.25) > 0.01 {
 		t.Errorf("mean gain %.4f units, want 0.25", mean)
 	}
+	// The decay is unbiased too: a buffer of 5 units keeps 5*7/8 in expectation.
+	for j := range acc {
+		acc[j] = 5
+	}
+	MomentumAccumulate(acc, make([]int32, n), 1<<15, 25, 3, ScaleReg{}, 0, RoundStochastic, 8, 0)
+	sum = 0
+	for _, a := range acc {
+		sum += float64(a)
+	}
+	if mean := sum / n; math.Abs(mean-5*0.875) > 0.01 {
+		t.Errorf("mean after decay %.4f units, want %.4f", mean, 5*0.875)
+	}
 	for j := range acc {
 		acc[j] = 64 // a quarter of a grid step
 	}
