@@ -20,6 +20,12 @@ type Options struct {
 	// NoMomentum drops the fp32 momentum buffer that FP32 and QAT carry by default (SGD
 	// with momentum, as the trainer runs them).
 	NoMomentum bool
+	// MomentumShift gives RCT's update an integer momentum of 1 - 2^-MomentumShift
+	// (numerics.MomentumAccumulate, MomentumApply; 0, the default, none): every updated
+	// weight and bias tensor keeps an int16 buffer in DRAM, loaded and stored with it
+	// each step, as NITI's. It is an option of RCT only, so that pricing a momentum
+	// step is a choice made where the step is compiled.
+	MomentumShift int
 	// ForwardOnly compiles inference: the forward pass without loss or backward.
 	ForwardOnly bool
 	// PipelineDepth is the number of tiles a GEMM is cut into, at least, when its size
@@ -90,7 +96,7 @@ type stepNumerics struct {
 	nextBits []int  // per network layer: bits after this step's precision control
 	master   bool   // fp32 master copy (QAT, FP8)
 	momentum bool
-	acc      bool // an int16 update buffer per parameter (NITI)
+	acc      bool // an int16 update buffer per parameter (NITI, RCT with momentum)
 	// upd is each network layer's update (numerics.Full for layers without weights);
 	// firstUpd the first weight layer that updates anything.
 	upd      []numerics.LayerUpdate
@@ -130,6 +136,15 @@ func resolveNumerics(net *models.Network, prof *hw.Profile, opt Options) (stepNu
 	var err error
 	if n.upd, n.firstUpd, err = resolveUpdate(net, opt.Update); err != nil {
 		return n, err
+	}
+	if k := opt.MomentumShift; k != 0 {
+		if opt.Method != numerics.RCT {
+			return n, fmt.Errorf("integer momentum is an option of method rct, not %s", opt.Method)
+		}
+		if k < 1 || k > numerics.MaxMomentumShift {
+			return n, fmt.Errorf("momentum shift %d is outside 1..%d", k, numerics.MaxMomentumShift)
+		}
+		n.acc = true
 	}
 	switch opt.Method {
 	case numerics.RCT, numerics.NITI:
@@ -555,12 +570,12 @@ func paramShape(l *models.Layer) (rows, cols int64) {
 
 // allocateParams lays out a weight layer's parameters: the weights as the GEMMs (or the
 // vector unit) read them, and what the update reads and writes. Every kind's weights
-// and bias are treated alike: b-bit integers updated in place for RCT, int8 integers
-// and an int16 update buffer for NITI, an fp32 master copy (and momentum) behind a
-// b-bit copy for QAT and an E4M3 copy for FP8, fp32 (and momentum) for FP32. Under an
-// update mask only what is updated has state: a frozen tensor is its copy alone, and
-// a layer updating a fraction of its channels keeps masters, momentum and buffers for
-// those rows only.
+// and bias are treated alike: b-bit integers updated in place for RCT (with an int16
+// momentum buffer under integer momentum), int8 integers and an int16 update buffer
+// for NITI, an fp32 master copy (and momentum) behind a b-bit copy for QAT and an
+// E4M3 copy for FP8, fp32 (and momentum) for FP32. Under an update mask only what is
+// updated has state: a frozen tensor is its copy alone, and a layer updating a
+// fraction of its channels keeps masters, momentum and buffers for those rows only.
 func (c *compiler) allocateParams(i int) {
 	l := &c.net.Layers[i]
 	cout, k := paramShape(l)
@@ -590,10 +605,11 @@ func (c *compiler) allocateParams(i int) {
 			list, rows, cols, quant, suffix = &c.bstate[i], 1, nb, b, "b"
 		}
 		switch c.opt.Method {
-		case numerics.RCT:
+		case numerics.RCT, numerics.NITI:
 			add(list, quant, ClassWeights, true, true)
-		case numerics.NITI:
-			add(list, quant, ClassWeights, true, true)
+			if !n.acc {
+				break
+			}
 			add(list, c.newMat(name+".acc_"+suffix+"w", ClassOptimizerState, i, rows, cols, numerics.NITIAccBits, numerics.NITIAccBits), ClassOptimizerState, true, true)
 		case numerics.QAT, numerics.FP8:
 			add(list, c.newMat(name+".master_"+suffix+"w", ClassMasterWeights, i, rows, cols, 32, 32), ClassMasterWeights, true, true)

@@ -118,7 +118,9 @@ func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 	if err != nil {
 		return err
 	}
-	if len(c.embedChunks(n, t, tokens)) > 1 {
+	// RCT's momentum moves every row each step (the buffers of rows no token used still
+	// decay and move their weights), so it updates the whole table.
+	if len(c.embedChunks(n, t, tokens)) > 1 || c.opt.MomentumShift != 0 {
 		return c.backwardEmbeddingTable(i, dyAny)
 	}
 	idSlots, dySlots := c.newPair(roleInputs, n*t*ids.elemBytes), c.newPair(roleInputs, n*t*dim*dy.elemBytes)

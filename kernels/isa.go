@@ -182,7 +182,9 @@ const (
 	// VBiasGrad reduces an error tile over positions into bias gradients.
 	VBiasGrad
 	// VGradStat accumulates a statistic of gradient accumulators: mean(|lr*g|) for
-	// RCT's precision controller, max |g| for NITI's next normalisation shift.
+	// RCT's precision controller, max |g| for NITI's next normalisation shift; under
+	// RCT's momentum it reads the momentum buffer instead (A of class
+	// ClassOptimizerState): mean(|acc|), the update the weights take.
 	VGradStat
 	// VControl is the controller's per-layer decision (a handful of scalar operations).
 	VControl
@@ -254,6 +256,16 @@ const (
 	// VNITIRemainder leaves in the buffer (A, written back to C) what is below half a
 	// grid step.
 	VNITIRemainder
+
+	// RCT's integer momentum (numerics.MomentumAccumulate, MomentumApply), two passes
+	// over a tile; the controller's statistic (VGradStat) reads the buffer between them.
+
+	// VMomentumAccumulate rescales the int16 momentum buffer (B, written back to C) to
+	// the weights' grid, decays it and adds the update of gradient accumulators (A).
+	VMomentumAccumulate
+	// VMomentumApply adds the buffer's (A) update, rounded to whole grid steps, to the
+	// weights (B, written back to C), saturating.
+	VMomentumApply
 	NumVectorOps
 )
 
@@ -261,7 +273,8 @@ var vectorOpNames = [...]string{"requant", "relu", "relu_bwd", "maxpool", "maxpo
 	"softmax_xent", "update", "bias_grad", "grad_stat", "control", "convert", "add", "copy",
 	"norm_stats", "norm_scale", "norm_apply", "norm_grad_stats", "norm_bwd",
 	"layernorm_apply", "layernorm_wgrad", "layernorm_dgrad_stats", "layernorm_bwd",
-	"softmax", "softmax_causal", "softmax_bwd", "niti_accumulate", "niti_carry", "niti_remainder"}
+	"softmax", "softmax_causal", "softmax_bwd", "niti_accumulate", "niti_carry", "niti_remainder",
+	"momentum_accumulate", "momentum_apply"}
 
 func (v VectorOp) String() string {
 	if v < NumVectorOps {
@@ -429,6 +442,10 @@ func (v VectorOp) OpsPerElement() int64 {
 		return 3 // round-shift, add, saturate
 	case VNITIRemainder:
 		return 2 // round-shift, subtract
+	case VMomentumAccumulate:
+		return 7 // rescale shift, decay (shift, subtract), scale the gradient, round-shift, add, saturate
+	case VMomentumApply:
+		return 3 // round-shift, add, saturate
 	}
 	return 1
 }

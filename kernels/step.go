@@ -632,7 +632,8 @@ func (c *compiler) updateLoad(states []paramState, rs []region, pairs []*pair) [
 func (c *compiler) updateCompute(states []paramState, rs []region, grad *operandSlot, slots []*operandSlot, fn *FuncDesc, stat bool) {
 	saved := c.phase
 	elems := grad.bytes * 8 / int64(grad.bits)
-	if c.opt.Method == numerics.RCT && c.opt.Plan.Control && stat {
+	control := c.opt.Method == numerics.RCT && c.opt.Plan.Control && stat
+	if control && !c.num.acc {
 		c.phase = models.PrecisionControl
 		c.fn = fn
 		c.vector(VGradStat, elems, grad, nil, nil)
@@ -640,8 +641,24 @@ func (c *compiler) updateCompute(states []paramState, rs []region, grad *operand
 	c.phase = models.Update
 	switch c.opt.Method {
 	case numerics.RCT:
+		if !c.num.acc {
+			c.fn = fn
+			c.vector(VUpdate, elems, grad, slots[0], slots[0])
+			break
+		}
+		// Momentum: the buffer (slots[1]) gains the update, the controller's statistic
+		// reads the buffer (the update the weights take), and the buffer moves the
+		// weights (slots[0]).
 		c.fn = fn
-		c.vector(VUpdate, elems, grad, slots[0], slots[0])
+		c.vector(VMomentumAccumulate, elems, grad, slots[1], slots[1])
+		if control {
+			c.phase = models.PrecisionControl
+			c.fn = fn
+			c.vector(VGradStat, elems, slots[1], nil, nil)
+			c.phase = models.Update
+		}
+		c.fn = fn
+		c.vector(VMomentumApply, elems, slots[1], slots[0], slots[0])
 	case numerics.NITI:
 		// The largest |g| sets the next step's shift; then the three passes of
 		// numerics.UpdateNITI over the buffer (slots[1]) and the weights (slots[0]).
@@ -693,6 +710,9 @@ func (c *compiler) control() error {
 			continue
 		}
 		for _, st := range append(append([]paramState(nil), c.state[i]...), c.bstate[i]...) {
+			if st.class != ClassWeights {
+				continue // a momentum buffer is rescaled by its next accumulation
+			}
 			c.beginKernel(i, models.PrecisionControl)
 			from := st.m
 			to := st.m

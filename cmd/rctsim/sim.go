@@ -22,7 +22,7 @@ import (
 
 var cmdSim = &command{
 	name: "sim",
-	usage: "[--hw NAME|FILE] [--set key=value ...] [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--method rct|qat|fp32|niti|fp8] [--bits 8|8,6,8,8,8] [--update MASK] [--batch 32] [--format table|json|csv] [-o FILE] [--dump FILE] [--trace FILE]\n" +
+	usage: "[--hw NAME|FILE] [--set key=value ...] [--model lenet5|FILE.onnx] [--input-shape CxHxW] [--method rct|qat|fp32|niti|fp8] [--rct-momentum 0.875] [--bits 8|8,6,8,8,8] [--update MASK] [--batch 32] [--format table|json|csv] [-o FILE] [--dump FILE] [--trace FILE]\n" +
 		"       rctsim sim --model lenet5|FILE.onnx --summary [--input-shape CxHxW] [-o FILE]\n" +
 		"       rctsim sim --program FILE [--format ...] [-o FILE] [--trace FILE]\n" +
 		"       rctsim sim --topology FILE|MODEL|FILE.onnx [--gemm | --forward] [--batch N] [--dram model|ideal] [-o FILE] [--scalesim-report DIR]",
@@ -37,17 +37,18 @@ type simFlags struct {
 	program, dump, trace, inputShape                           string
 	scalesimReport, scalesimPython                             string
 	batch                                                      int
+	rctMomentum                                                float64
 	gemm, ledger, forward, summary                             bool
 }
 
 // Flags of each sim mode; any other flag given is an error.
 var (
 	simShared       = []string{"hw", "set", "o", "dram", "fidelity"}
-	simModelFlags   = append([]string{"model", "input-shape", "method", "bits", "update", "batch", "format", "ledger", "dump", "trace"}, simShared...)
+	simModelFlags   = append([]string{"model", "input-shape", "method", "rct-momentum", "bits", "update", "batch", "format", "ledger", "dump", "trace"}, simShared...)
 	simSummaryFlags = []string{"model", "input-shape", "summary", "o"}
 	simProgramFlags = append([]string{"program", "format", "ledger", "trace"}, simShared...)
 	simFileFlags    = append([]string{"topology", "gemm", "method", "bits", "batch", "scalesim-report", "scalesim-python"}, simShared...)
-	simLayersFlags  = append([]string{"topology", "input-shape", "forward", "method", "bits", "update", "batch"}, simShared...)
+	simLayersFlags  = append([]string{"topology", "input-shape", "forward", "method", "rct-momentum", "bits", "update", "batch"}, simShared...)
 )
 
 func runSim(c *command, e *env, args []string) error {
@@ -58,6 +59,7 @@ func runSim(c *command, e *env, args []string) error {
 	fs.StringVar(&f.inputShape, "input-shape", "", inputShapeHelp)
 	fs.BoolVar(&f.summary, "summary", false, "print the model's layers (kind, shapes, parameters, forward MACs) and totals instead of simulating")
 	fs.StringVar(&f.method, "method", "rct", "training method: rct, qat, fp32, niti or fp8")
+	fs.Float64Var(&f.rctMomentum, "rct-momentum", 0, "rct: price the update with integer momentum 1 - 2^-k (0.5, 0.75, 0.875, ...; 0: none), as train --rct-momentum: an int16 buffer per updated parameter")
 	fs.StringVar(&f.update, "update", "", "update mask: all (default), bias-only, last:N or layers:U,U,... (see rctsim help train)")
 	fs.StringVar(&f.bits, "bits", "8", "weight bitwidth: one for every layer, or one per weight layer (8,6,8,8,8)")
 	fs.IntVar(&f.batch, "batch", 32, "examples per training step (with --topology FILE: images per layer, default 1)")
@@ -114,7 +116,14 @@ func runSim(c *command, e *env, args []string) error {
 	if err != nil {
 		return usagef("--update: %v", err)
 	}
-	opts := kernels.Options{Method: method, Batch: f.batch, Plan: numerics.Plan{Bits: bits}, Update: update}
+	momentum, err := numerics.MomentumShift(f.rctMomentum)
+	if err != nil {
+		return usagef("--rct-momentum: %v", err)
+	}
+	if slices.Contains(fs.given(), "rct-momentum") && method != numerics.RCT {
+		return usagef("--rct-momentum is RCT's integer momentum; it does not apply to --method %s", method)
+	}
+	opts := kernels.Options{Method: method, Batch: f.batch, Plan: numerics.Plan{Bits: bits}, Update: update, MomentumShift: momentum}
 	if f.dram == "ideal" {
 		// Nothing to overlap with ideal memory: keep layers whole, as SCALE-Sim does.
 		opts.PipelineDepth = 1

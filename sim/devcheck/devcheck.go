@@ -107,7 +107,7 @@ func run(net *models.Network, prof *hw.Profile, cfg train.Config, data train.Dat
 		}
 		hostNext, _ := t.DeviceState()
 		plan := numerics.Plan{Bits: bits, NextBits: t.Bits(), Control: hostStep.Stats != nil}
-		prog, err := kernels.Compile(net, prof, kernels.Options{Method: cfg.Method, Batch: len(idx), Plan: plan, Update: update, Functional: true})
+		prog, err := kernels.Compile(net, prof, kernels.Options{Method: cfg.Method, Batch: len(idx), Plan: plan, Update: update, MomentumShift: dev.MomentumShift, Functional: true})
 		if err != nil {
 			return nil, err
 		}
@@ -179,9 +179,10 @@ func (c *comparer) state(dev, host *numerics.IntState) {
 		c.equal(fmt.Sprintf("width and exponents of weight layer %d", j), d.Bits == h.Bits && d.WExp == h.WExp && d.BExp == h.BExp)
 		c.equal(fmt.Sprintf("weights of weight layer %d", j), slices.Equal(d.W, h.W))
 		c.equal(fmt.Sprintf("bias of weight layer %d", j), slices.Equal(d.B, h.B))
-		// NITI's update buffers and the registers of its normalisation (none for RCT).
+		// The update buffers and their registers: NITI's normalisation, RCT's momentum
+		// (none for RCT without momentum).
 		c.equal(fmt.Sprintf("update buffers of weight layer %d", j), slices.Equal(d.AccW, h.AccW) && slices.Equal(d.AccB, h.AccB))
-		c.equal(fmt.Sprintf("NITI registers of weight layer %d", j), slices.Equal(d.GradW, h.GradW) && slices.Equal(d.GradB, h.GradB))
+		c.equal(fmt.Sprintf("buffer registers of weight layer %d", j), slices.Equal(d.GradW, h.GradW) && slices.Equal(d.GradB, h.GradB))
 	}
 	for i := range host.Fwd {
 		name := c.net.Layers[i].Name

@@ -71,7 +71,8 @@ func (o *CompareOptions) Check(net *models.Network) error {
 			return optionErrorf("methods", "%v", err)
 		}
 		// Fail before hours of training if the chip cannot run a method at all.
-		if _, err := kernels.Compile(net, o.Profile, kernels.Options{Method: m.Method, Batch: o.Batch, Update: update}); err != nil {
+		opts := kernels.Options{Method: m.Method, Batch: o.Batch, Update: update, MomentumShift: rctMomentumShift(m.Method, run.RCTMomentum)}
+		if _, err := kernels.Compile(net, o.Profile, opts); err != nil {
 			return err
 		}
 	}
@@ -162,7 +163,8 @@ func compareOne(ctx context.Context, net *models.Network, data *train.Split, dat
 		return nil, nil, err
 	}
 	obs.logf("simulating %d steps of %s on %s\n", len(sched.Plans()), v, o.Profile.Name)
-	opts := kernels.Options{Method: m, Batch: o.Batch, Update: update}
+	// The chip runs the update the variant trained with: RCT's momentum included.
+	opts := kernels.Options{Method: m, Batch: o.Batch, Update: update, MomentumShift: rctMomentumShift(m, cfg.Momentum)}
 	run, err := sim.SimulateRun(machine, net, opts, sched.Plans(), true)
 	if err != nil {
 		return nil, nil, err
@@ -179,6 +181,17 @@ func compareOne(ctx context.Context, net *models.Network, data *train.Split, dat
 		row.BaseMethod, row.Update = string(m), update.String()
 	}
 	return row, run, nil
+}
+
+// rctMomentumShift is the momentum shift of RCT's update for method m trained with
+// momentum beta (already validated): 0 for every other method, whose momentum is
+// not RCT's integer one.
+func rctMomentumShift(m numerics.Method, beta float64) int {
+	if m != numerics.RCT {
+		return 0
+	}
+	k, _ := numerics.MomentumShift(beta)
+	return k
 }
 
 // methodResult summarises a method's training and simulated run.

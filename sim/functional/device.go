@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
@@ -71,6 +72,10 @@ type Device struct {
 	err      error // the first failure; the rest of the run is skipped
 	scratch  scratch
 	errs     [][]int8 // every layer's output error ([image][channel][row][column])
+
+	// momRegs are each weight layer's momentum registers as the step began ([weights,
+	// bias][segment]; RCT with momentum): every tile rescales from them.
+	momRegs [][2][]numerics.ScaleReg
 
 	// AfterExec, when set, is called after each instruction (its index in the program,
 	// and the instruction) with the bytes it wrote (nil for a scatter), so that tests
@@ -152,6 +157,12 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	if err := prog.Validate(); err != nil {
 		return nil, err
 	}
+	if k := st.MomentumShift; k < 0 || k > numerics.MaxMomentumShift || k > 0 && prog.Method != numerics.RCT {
+		return nil, fmt.Errorf("momentum shift %d in a state of method %s", k, prog.Method)
+	}
+	if has := hasMomentum(prog); has != (st.MomentumShift > 0) {
+		return nil, fmt.Errorf("the state's momentum shift is %d, but the program's update has momentum: %v", st.MomentumShift, has)
+	}
 	d := &Device{net: net, prog: prog, state: st.Clone(), tensors: map[string]int32{}}
 	n := len(net.Layers)
 	j := d.indexLayers()
@@ -205,6 +216,10 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 	d.errs = make([][]int8, n)
 	d.grad, d.newBits, d.gavg = make([]gradRegs, j), make([]int, j), make([]float64, j)
 	d.niti = make([]nitiRegs, j)
+	d.momRegs = make([][2][]numerics.ScaleReg, j)
+	for w, L := range d.state.Layers {
+		d.momRegs[w] = [2][]numerics.ScaleReg{slices.Clone(L.GradW), slices.Clone(L.GradB)}
+	}
 	for i := range net.Layers {
 		l := &net.Layers[i]
 		if l.Kind == models.Attention {
@@ -248,8 +263,8 @@ func New(net *models.Network, prog *kernels.Program, st *numerics.IntState) (*De
 				return nil, err
 			}
 		}
-		if prog.Method == numerics.NITI {
-			if err := d.nitiBuffers(w, l.Name, rows, false); err != nil {
+		if prog.Method == numerics.NITI || st.MomentumShift > 0 {
+			if err := d.buffers(w, l.Name, rows, false); err != nil {
 				return nil, err
 			}
 		}
@@ -542,10 +557,12 @@ func (d *Device) Finish() (*numerics.IntState, error) {
 				return nil, err
 			}
 		}
-		if d.prog.Method == numerics.NITI {
-			if err := d.nitiBuffers(w, l.Name, paramRows(&l), true); err != nil {
+		if d.prog.Method == numerics.NITI || st.MomentumShift > 0 {
+			if err := d.buffers(w, l.Name, paramRows(&l), true); err != nil {
 				return nil, err
 			}
+		}
+		if d.prog.Method == numerics.NITI {
 			d.nitiFinish(w)
 		}
 	}

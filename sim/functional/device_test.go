@@ -13,7 +13,8 @@ import (
 )
 
 // TestCovers derives coverage from compiled programs: every model's RCT step compiled
-// for functional execution is covered, and an instruction without semantics is named.
+// for functional execution is covered, with and without momentum, and an instruction
+// without semantics is named.
 func TestCovers(t *testing.T) {
 	p, err := hw.LoadFS(configs.FS, configs.Default)
 	if err != nil {
@@ -24,13 +25,15 @@ func TestCovers(t *testing.T) {
 			continue // mobilenetv2_32 has its layers
 		}
 		net, _ := models.ByName(model)
-		prog, err := kernels.Compile(net, p, kernels.Options{Method: numerics.RCT, Batch: 2, Functional: true,
-			Plan: numerics.Plan{Control: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := Covers(net, prog); err != nil {
-			t.Errorf("%s: %v", model, err)
+		for _, k := range []int{0, 3} {
+			prog, err := kernels.Compile(net, p, kernels.Options{Method: numerics.RCT, Batch: 2, Functional: true,
+				Plan: numerics.Plan{Control: true}, MomentumShift: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Covers(net, prog); err != nil {
+				t.Errorf("%s, momentum shift %d: %v", model, k, err)
+			}
 		}
 		// Without descriptors nothing but plain DMA is covered; the first GEMM, vector
 		// instruction or gather is named.

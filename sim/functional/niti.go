@@ -180,9 +180,9 @@ func (d *Device) biasUpdated(w int) bool {
 	return true
 }
 
-// loadBuffers writes NITI's update buffers of weight layer w (network layer name, rows
-// weight rows) into DRAM, or (read) reads them back.
-func (d *Device) nitiBuffers(w int, name string, rows int, read bool) error {
+// buffers writes the update buffers of weight layer w (network layer name, rows weight
+// rows; NITI's, or RCT's momentum) into DRAM, or (read) reads them back.
+func (d *Device) buffers(w int, name string, rows int, read bool) error {
 	L := &d.state.Layers[w]
 	xfer := func(tensor string, acc []int16, rows int) error {
 		if len(acc) == 0 || rows == 0 {

@@ -885,6 +885,10 @@ func (d *Device) control(in *kernels.Instr) error {
 		if !g.segSet[s] {
 			return fmt.Errorf("the gradient of segment %d has no exponent yet", s)
 		}
+		if d.state.MomentumShift > 0 { // the sum of |acc| after accumulation
+			gavg += numerics.Gavg(g.segAbs[s], n, 1, numerics.MomentumFracBits)
+			continue
+		}
 		gavg += numerics.Gavg(g.segAbs[s], n, d.state.LR.Mant, d.updateShift(g.segExp[s], L.WExp))
 	}
 	d.gavg[w] = gavg

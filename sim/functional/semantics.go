@@ -89,6 +89,9 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 		switch {
 		case in.VOp == kernels.VGradStat && d.prog.Method == numerics.NITI:
 			h = (*Device).nitiStat
+		case in.VOp == kernels.VGradStat && in.A.Class == kernels.ClassOptimizerState:
+			ok = ok && d.prog.Method == numerics.RCT && in.Fn.Index.Bytes == 0
+			h = (*Device).momentumStat
 		case in.VOp == kernels.VGradStat:
 			h = (*Device).gradStat
 		case d.prog.Method == numerics.NITI:
@@ -98,6 +101,12 @@ func (d *Device) lookup(in *kernels.Instr) (handler, error) {
 		ok = d.weights[in.Layer] >= 0 && d.prog.Method == numerics.NITI && in.Fn.Index.Bytes == 0
 		h = map[kernels.VectorOp]handler{kernels.VNITIAccumulate: (*Device).nitiAccumulate,
 			kernels.VNITICarry: (*Device).nitiCarry, kernels.VNITIRemainder: (*Device).nitiRemainder}[in.VOp]
+	case kernels.VMomentumAccumulate, kernels.VMomentumApply:
+		ok = d.weights[in.Layer] >= 0 && d.prog.Method == numerics.RCT && in.Fn.Index.Bytes == 0
+		h = (*Device).momentumAccumulate
+		if in.VOp == kernels.VMomentumApply {
+			h = (*Device).momentumApply
+		}
 	case kernels.VBiasGrad:
 		ok, h = kind == models.Linear || kind == models.Conv2D || attn || kind == models.PosEmbedding, (*Device).biasGrad
 		if kind == models.Embedding && in.Fn.Index.Bytes > 0 {

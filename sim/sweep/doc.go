@@ -28,6 +28,7 @@
 //	dram        = "model"               # "model" (banks and rows, default) or "ideal"
 //	fidelity    = "exact"               # "exact" (default) or "fast" (sim.FidelityFast)
 //	pipeline_depth = 0                  # kernels.Options.PipelineDepth (0: default)
+//	rct_momentum = 0.875                # rct points: integer momentum 1 - 2^-k, as train --rct-momentum (default 0: none)
 //
 //	[set]                               # fixed overrides of every point, like --set
 //	"dram.data_rate" = "2400MT/s"
@@ -141,7 +142,8 @@
 // The hash is the first 16 hex digits of a SHA-256 over a canonical encoding of the
 // point's full resolved configuration: every settable key of its profile (except the
 // description) with its value, the model, method, plan content (the widths, or the
-// schedule's layers and runs), batch, and the dram and pipeline_depth settings. It
+// schedule's layers and runs), batch, and the dram and pipeline_depth settings (and
+// rct_momentum for an rct point with momentum, fidelity for a fast point). It
 // does not depend on how the spec spells values or names plans, or on file paths.
 //
 // # Resuming and sharding

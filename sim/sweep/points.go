@@ -316,6 +316,15 @@ func unquote(text string) string {
 	return text
 }
 
+// rctMomentumShift is the momentum shift of pt's update: the spec's for an rct point,
+// 0 for the other methods.
+func (s *Spec) rctMomentumShift(pt Point) int {
+	if pt.Method.Method != numerics.RCT {
+		return 0
+	}
+	return s.RCTMomentumShift
+}
+
 // pointHash is the hash of a point's full resolved configuration: the profile (by its
 // digest), model, method, plan content, batch and the simulation settings; the first
 // 16 hex digits of a SHA-256. Plan names and file paths are not part of it, so renaming
@@ -331,6 +340,10 @@ func (s *Spec) pointHash(r *resolved, pt Point) string {
 	if s.Fidelity == sim.FidelityFast {
 		// Only a fast point hashes it, so that exact points keep their hashes.
 		fmt.Fprintf(h, "fidelity=%s\n", s.Fidelity)
+	}
+	if k := s.rctMomentumShift(pt); k != 0 {
+		// Only a point with momentum hashes it, so that every other keeps its hash.
+		fmt.Fprintf(h, "rct_momentum_shift=%d\n", k)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

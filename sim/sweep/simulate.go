@@ -122,7 +122,8 @@ func (w *worker) simulate(e *hwEntry, pt Point) (*sim.Stats, int, error) {
 	if e.mErr != nil {
 		return nil, 0, e.mErr
 	}
-	opts := kernels.Options{Method: pt.Method.Method, Update: pt.Method.Update, Batch: pt.Batch, PipelineDepth: w.spec.PipelineDepth}
+	opts := kernels.Options{Method: pt.Method.Method, Update: pt.Method.Update, Batch: pt.Batch, PipelineDepth: w.spec.PipelineDepth,
+		MomentumShift: w.spec.rctMomentumShift(pt)}
 	if pt.Plan.Schedule == nil {
 		s, err := w.step(e, pt.Model, opts, numerics.Plan{Bits: pt.Plan.Bits})
 		return s, 1, err
@@ -152,7 +153,7 @@ func (w *worker) step(e *hwEntry, model string, opts kernels.Options, plan numer
 		// Their widths are fixed (numerics.Plan): one program for every plan.
 		plan = numerics.Plan{}
 	}
-	key := fmt.Sprintf("%x|%s|%s|%s|%d|%d|%v|%v|%v", e.res.digest, model, opts.Method, opts.Update, opts.Batch, opts.PipelineDepth, plan.Bits, plan.NextBits, plan.Control)
+	key := fmt.Sprintf("%x|%s|%s|%s|%d|%d|%d|%v|%v|%v", e.res.digest, model, opts.Method, opts.Update, opts.Batch, opts.PipelineDepth, opts.MomentumShift, plan.Bits, plan.NextBits, plan.Control)
 	if c, ok := w.cache.get(key); ok {
 		return c.stats, c.err
 	}

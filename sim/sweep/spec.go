@@ -63,6 +63,10 @@ type Spec struct {
 	// PipelineDepth is kernels.Options.PipelineDepth for every point (0: the
 	// compiler's default).
 	PipelineDepth int
+	// RCTMomentumShift gives the update of every rct point integer momentum of
+	// 1 - 2^-RCTMomentumShift (spec key rct_momentum = 0.875; 0, the default: none), as
+	// train --rct-momentum trains it: an int16 buffer per updated parameter.
+	RCTMomentumShift int
 	// Fidelity is sim.FidelityExact (the default) or sim.FidelityFast (spec key
 	// fidelity = "fast").
 	Fidelity sim.Fidelity
@@ -256,7 +260,7 @@ func (p *parser) keysInOrder(m map[string]any, path string) []string {
 	return keys
 }
 
-var topKeys = []string{"name", "description", "base", "models", "methods", "batch", "dram", "fidelity", "pipeline_depth", "set", "axes", "plans", "points", "constraints"}
+var topKeys = []string{"name", "description", "base", "models", "methods", "batch", "dram", "fidelity", "pipeline_depth", "rct_momentum", "set", "axes", "plans", "points", "constraints"}
 
 func (p *parser) parse(raw map[string]any) {
 	s := p.spec
@@ -294,6 +298,7 @@ func (p *parser) parse(raw map[string]any) {
 		}
 	}
 	p.lists(raw)
+	p.rctMomentum(raw)
 	p.constraints(raw)
 	for k, name := range s.BaseNames {
 		base := p.base(name, k)
@@ -355,6 +360,35 @@ func asList(v any) []any {
 }
 
 // lists reads models, methods and batch.
+// rctMomentum reads rct_momentum, which applies to the rct methods only: a spec that
+// gives it without one is an error rather than a sweep that ignores it.
+func (p *parser) rctMomentum(raw map[string]any) {
+	v, ok := raw["rct_momentum"]
+	if !ok {
+		return
+	}
+	var beta float64
+	switch x := v.(type) {
+	case float64:
+		beta = x
+	case int64:
+		beta = float64(x)
+	default:
+		p.fail("rct_momentum", "want a number 1 - 2^-k (0.5, 0.75, 0.875, ...), got %s", tomlpos.Describe(v))
+		return
+	}
+	k, err := numerics.MomentumShift(beta)
+	if err != nil {
+		p.fail("rct_momentum", "%v", err)
+		return
+	}
+	if !slices.ContainsFunc(p.spec.Methods, func(m numerics.Variant) bool { return m.Method == numerics.RCT }) {
+		p.fail("rct_momentum", "rct's integer momentum, but no method is rct")
+		return
+	}
+	p.spec.RCTMomentumShift = k
+}
+
 func (p *parser) lists(raw map[string]any) {
 	s := p.spec
 	s.nets = map[string]*models.Network{}
