@@ -104,7 +104,10 @@
 // C,H,W order of its unflattened input; an embedding's table row-major). The learning
 // rate of a schedule is re-encoded as a FixedLR every step. Weights are updated layer
 // by layer during the backward sweep, each after its own backward-data GEMM.
-// RCT has no momentum and no weight decay: its only state is the integer grid.
+// RCT has no weight decay and, by default, no momentum: its only state is the integer
+// grid. Config.Momentum = 1 - 2^-k adds an integer momentum (momentum.go,
+// numerics.MomentumAccumulate): an int16 buffer per parameter, with the same random
+// streams and indices, and Gavg read from the buffer.
 //
 // Controller statistic. When the policy asks (Policy.NeedsStats), each weight layer's
 // Gavg = mean(|lr*g|)/Δ is computed from the exact sum of |G| (numerics.GradAbsSum,
