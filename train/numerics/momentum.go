@@ -159,14 +159,4 @@ func rotate32(r uint64) uint64 { return bits.RotateLeft64(r, 32) }
 // MomentumAbsSum is the precision controller's statistic under momentum: the sum of
 // |acc| of a buffer tile after MomentumAccumulate, the update the weights take. Gavg
 // of it with mantissa 1 and shift MomentumFracBits is the mean update in grid steps.
-func MomentumAbsSum(acc []int16) uint64 {
-	var s uint64
-	for _, a := range acc {
-		if a < 0 {
-			s += uint64(-int64(a))
-		} else {
-			s += uint64(a)
-		}
-	}
-	return s
-}
+func MomentumAbsSum(acc []int16) uint64 { return absSum(acc) }

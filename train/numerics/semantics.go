@@ -324,13 +324,16 @@ func UpdateInt(w, grad []int32, mant int64, shift, bits int, rounding Rounding, 
 
 // GradAbsSum is the precision controller's statistic over a tile of gradient
 // accumulators: the exact sum of |g|.
-func GradAbsSum(grad []int32) uint64 {
+func GradAbsSum(grad []int32) uint64 { return absSum(grad) }
+
+// absSum is the exact sum of |v|.
+func absSum[T int16 | int32](vals []T) uint64 {
 	var s uint64
-	for _, g := range grad {
-		if g < 0 {
-			s += uint64(-int64(g))
+	for _, v := range vals {
+		if v < 0 {
+			s += uint64(-int64(v))
 		} else {
-			s += uint64(g)
+			s += uint64(v)
 		}
 	}
 	return s
