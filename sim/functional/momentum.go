@@ -66,22 +66,18 @@ func (d *Device) momentumAccumulate(in *kernels.Instr) error {
 	}
 	key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, tensor))
 	unit := numerics.MomentumUnit(stepExp)
-	acc := make([]int16, 1)
+	shifts, err := d.updateShifts(in, bias, elems, stepExp)
+	if err != nil {
+		return err
+	}
+	acc, g := make([]int16, 1), make([]int32, 1)
 	for _, e := range elems {
-		x, err := d.gradExp(in, bias, e.seg)
-		if err != nil {
-			return err
-		}
 		old, err := d.momentumReg(w, bias, e.seg)
 		if err != nil {
 			return err
 		}
-		if !bias {
-			d.grad[w].segExp[e.seg], d.grad[w].segSet[e.seg] = x, true
-			d.capture(w, e.idx, e.g, x)
-		}
-		acc[0] = int16(vals[e.pos])
-		numerics.MomentumAccumulate(acc, []int32{e.g}, st.LR.Mant, d.updateShift(x, stepExp), st.MomentumShift, old, unit, st.Rounding, key, uint64(e.idx))
+		acc[0], g[0] = int16(vals[e.pos]), e.g
+		numerics.MomentumAccumulate(acc, g, st.LR.Mant, shifts[e.seg], st.MomentumShift, old, unit, st.Rounding, key, uint64(e.idx))
 		vals[e.pos] = int32(acc[0])
 		regs[e.seg] = numerics.ScaleReg{Exp: unit, Set: true}
 	}

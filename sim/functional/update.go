@@ -203,13 +203,30 @@ func (d *Device) update(in *kernels.Instr) error {
 		tensor, stepExp = 1, L.BExp
 	}
 	key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, tensor))
+	shifts, err := d.updateShifts(in, bias, elems, stepExp)
+	if err != nil {
+		return err
+	}
+	for _, e := range elems {
+		numerics.UpdateInt(vals[e.pos:e.pos+1], []int32{e.g}, st.LR.Mant, shifts[e.seg], L.Bits, st.Rounding, key, uint64(e.idx))
+	}
+	packRows(d.slot(in.C), f.B, L.Bits, vals)
+	return nil
+}
+
+// updateShifts is the update shift of each segment the gradients elems of a tile of
+// weight layer in.Layer's weights (bias false) or bias fall in, for parameters of step
+// 2^stepExp. For the weights it also records each segment's gradient exponent and
+// each gradient (capture), which the controller and the device check read.
+func (d *Device) updateShifts(in *kernels.Instr, bias bool, elems []gradElem, stepExp int) ([4]int, error) {
+	w := d.weights[in.Layer]
 	var shifts [4]int
 	var known [4]bool
 	for _, e := range elems {
 		if !known[e.seg] {
 			x, err := d.gradExp(in, bias, e.seg)
 			if err != nil {
-				return err
+				return shifts, err
 			}
 			shifts[e.seg], known[e.seg] = d.updateShift(x, stepExp), true
 			if !bias {
@@ -219,10 +236,8 @@ func (d *Device) update(in *kernels.Instr) error {
 		if !bias {
 			d.capture(w, e.idx, e.g, d.grad[w].segExp[e.seg])
 		}
-		numerics.UpdateInt(vals[e.pos:e.pos+1], []int32{e.g}, st.LR.Mant, shifts[e.seg], L.Bits, st.Rounding, key, uint64(e.idx))
 	}
-	packRows(d.slot(in.C), f.B, L.Bits, vals)
-	return nil
+	return shifts, nil
 }
 
 // updateShift is the integer update's shift (numerics.UpdateShift; without
