@@ -359,7 +359,6 @@ func asList(v any) []any {
 	return []any{v}
 }
 
-// lists reads models, methods and batch.
 // rctMomentum reads rct_momentum, which applies to the rct methods only: a spec that
 // gives it without one is an error rather than a sweep that ignores it.
 func (p *parser) rctMomentum(raw map[string]any) {
@@ -389,6 +388,7 @@ func (p *parser) rctMomentum(raw map[string]any) {
 	p.spec.RCTMomentumShift = k
 }
 
+// lists reads models, methods and batch.
 func (p *parser) lists(raw map[string]any) {
 	s := p.spec
 	s.nets = map[string]*models.Network{}
