@@ -373,27 +373,29 @@ func BenchmarkStep(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, method := range numerics.Methods {
-			b.Run(model+"/"+string(method), func(b *testing.B) {
-				p := loadProfile(b, configs.Default)
-				prog, err := kernels.Compile(net, p, kernels.Options{Method: method, Batch: 32})
-				if err != nil {
-					b.Fatal(err)
-				}
-				m, err := New(p, Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				var cycles uint64
-				for b.Loop() {
-					s, err := m.Run(prog)
+			for _, fidelity := range []Fidelity{FidelityExact, FidelityFast} {
+				b.Run(model+"/"+string(method)+"/"+string(fidelity), func(b *testing.B) {
+					p := loadProfile(b, configs.Default)
+					prog, err := kernels.Compile(net, p, kernels.Options{Method: method, Batch: 32})
 					if err != nil {
 						b.Fatal(err)
 					}
-					cycles = s.Cycles
-				}
-				b.ReportMetric(float64(cycles)*float64(b.N)/b.Elapsed().Seconds(), "sim-cycles/s")
-			})
+					m, err := New(p, Options{Fidelity: fidelity})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					var cycles uint64
+					for b.Loop() {
+						s, err := m.Run(prog)
+						if err != nil {
+							b.Fatal(err)
+						}
+						cycles = s.Cycles
+					}
+					b.ReportMetric(float64(cycles)*float64(b.N)/b.Elapsed().Seconds(), "sim-cycles/s")
+				})
+			}
 		}
 	}
 }
