@@ -363,3 +363,79 @@ func TestPatchesMatchUnfolded(t *testing.T) {
 		use(was)
 	}
 }
+
+// unfoldDef is the patch matrix by its definition, tap by tap.
+func unfoldDef[T Elem](p *Patches[T]) []T {
+	out := make([]T, 0, p.Rows()*p.Cols())
+	for b := range p.N {
+		for oh := range p.HO {
+			for ow := range p.WO {
+				for ki := range p.KH {
+					for kj := range p.KW {
+						ih, iw := oh*p.Stride-p.PadT+ki, ow*p.Stride-p.PadL+kj
+						for c := range p.C {
+							var v T
+							if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+								v = p.X[((b*p.H+ih)*p.W+iw)*p.C+c]
+							}
+							out = append(out, v)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestPatchRowsMatchDefinition checks the unfolding of patches (whole rows, and
+// columns k0..k1 of them, converted, as the panels take them) against its definition:
+// shapes with and without padding, strides, one input channel, odd sizes, kernels as
+// wide as the input.
+func TestPatchRowsMatchDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	shapes := []Patches[int16]{
+		{N: 2, H: 32, W: 32, C: 1, KH: 5, KW: 5, Stride: 1},
+		{N: 2, H: 14, W: 14, C: 6, KH: 5, KW: 5, Stride: 1},
+		{N: 3, H: 11, W: 9, C: 1, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2},
+		{N: 2, H: 7, W: 6, C: 3, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
+		{N: 3, H: 9, W: 9, C: 5, KH: 3, KW: 3, Stride: 2, PadT: 1, PadL: 1},
+		{N: 2, H: 10, W: 7, C: 1, KH: 3, KW: 3, Stride: 2},
+		{N: 1, H: 9, W: 13, C: 2, KH: 3, KW: 4, Stride: 3, PadT: 1, PadL: 2},
+		{N: 2, H: 5, W: 5, C: 17, KH: 5, KW: 5, Stride: 1},
+		{N: 2, H: 5, W: 5, C: 3, KH: 5, KW: 5, Stride: 1, PadT: 4, PadL: 4},
+		{N: 2, H: 1, W: 20, C: 17, KH: 1, KW: 4, Stride: 1, PadL: 3},
+		{N: 2, H: 8, W: 8, C: 40, KH: 1, KW: 1, Stride: 2},
+	}
+	for _, s := range shapes {
+		padB, padR := s.PadT, s.PadL
+		if s.KH == 1 && s.PadL > 0 { // causal: padding on the left only
+			padR = 0
+		}
+		s.HO = (s.H+s.PadT+padB-s.KH)/s.Stride + 1
+		s.WO = (s.W+s.PadL+padR-s.KW)/s.Stride + 1
+		s.X = make([]int16, s.N*s.H*s.W*s.C)
+		for i := range s.X {
+			s.X[i] = int16(r.IntN(255) - 127)
+		}
+		want := unfoldDef(&s)
+		k := s.Cols()
+		got := make([]int16, len(want))
+		Unfold(&s, got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%+v: Unfold differs from the definition", s)
+		}
+		for range 20 {
+			k0 := r.IntN(k)
+			k1 := k0 + 1 + r.IntN(k-k0)
+			row := r.IntN(s.Rows())
+			got := make([]float32, k1-k0)
+			patchRow(&s, row, k0, got)
+			for j, v := range got {
+				if v != float32(want[row*k+k0+j]) {
+					t.Fatalf("%+v: row %d, columns %d..%d differ from the definition", s, row, k0, k1)
+				}
+			}
+		}
+	}
+}

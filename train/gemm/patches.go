@@ -25,8 +25,9 @@ func (p *Patches[T]) Cols() int { return p.KH * p.KW * p.C }
 // tapRun is a run of patch columns within one kernel row: n columns from channel c
 // of tap (ki, kj) on, through the following taps of that row (in the input, NHWC, they
 // are contiguous when no tap is in the padding), written at offset off of the
-// destination.
-type tapRun struct{ ki, kj, c, n, off int }
+// destination. src is the run's offset in the input from the patch's first tap,
+// (ki*W+kj)*C+c, and last the kernel column of its last tap.
+type tapRun struct{ ki, kj, c, n, off, src, last int }
 
 // runs appends to dst the runs of columns k0..k0+n.
 func (p *Patches[T]) runs(k0, n int, dst []tapRun) []tapRun {
@@ -34,7 +35,7 @@ func (p *Patches[T]) runs(k0, n int, dst []tapRun) []tapRun {
 	for off := 0; off < n; {
 		ki, kj := t/p.KW, t%p.KW
 		m := min((p.KW-kj)*p.C-c, n-off) // to the end of kernel row ki
-		dst = append(dst, tapRun{ki, kj, c, m, off})
+		dst = append(dst, tapRun{ki, kj, c, m, off, (ki*p.W+kj)*p.C + c, kj + (c+m-1)/p.C})
 		off += m
 		t, c = (ki+1)*p.KW, 0
 	}
@@ -65,8 +66,18 @@ func (p *Patches[T]) next(c *cursor) {
 // fill writes the columns that runs describe of the patch row at position at into
 // dst, converting.
 func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
-	img := p.X[at.b*p.H*p.W*p.C : (at.b+1)*p.H*p.W*p.C]
 	ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
+	if ih0 >= 0 && ih0+p.KH <= p.H && iw0 >= 0 && iw0+p.KW <= p.W {
+		// The whole kernel is inside the input (every position of a convolution
+		// without padding): each run is one contiguous copy, at a fixed offset from
+		// the patch's first tap.
+		x := p.X[((at.b*p.H+ih0)*p.W+iw0)*p.C:]
+		for _, r := range runs {
+			copyConv(dst[r.off:r.off+r.n], x[r.src:r.src+r.n])
+		}
+		return
+	}
+	img := p.X[at.b*p.H*p.W*p.C : (at.b+1)*p.H*p.W*p.C]
 	for _, r := range runs {
 		ih := ih0 + r.ki
 		d := dst[r.off : r.off+r.n]
@@ -75,9 +86,8 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 			continue
 		}
 		row := img[ih*p.W*p.C : (ih+1)*p.W*p.C]
-		first, last := iw0+r.kj, iw0+r.kj+(r.c+r.n-1)/p.C // the run's input columns
-		if first >= 0 && last < p.W {
-			copyConv(d, row[(first*p.C + r.c):][:r.n])
+		if first := iw0 + r.kj; first >= 0 && iw0+r.last < p.W {
+			copyConv(d, row[first*p.C+r.c:][:r.n])
 			continue
 		}
 		// Some taps are in the padding: tap by tap.
@@ -95,11 +105,15 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 	}
 }
 
-// copyConv copies src into dst (of the same length), converting.
+// copyConv copies src into dst (of the same length), converting. Runs are often a
+// few values long (one input channel: a kernel row), too short for copy's call and
+// for the type switch that finds whether it applies; those take the loop.
 func copyConv[T, D Elem](dst []D, src []T) {
-	if same, ok := any(dst).([]T); ok && len(src) >= 16 {
-		copy(same, src)
-		return
+	if len(src) >= 16 {
+		if same, ok := any(dst).([]T); ok {
+			copy(same, src)
+			return
+		}
 	}
 	src = src[:len(dst)]
 	for i, v := range src {
