@@ -177,15 +177,13 @@ func maskFloat32(out, dy, dx []float32) {
 	}
 }
 
-// maskInt8 is reluBackward for int8 without branches.
+// maskInt8 is reluBackward for int8 without branches: the mask is the sign of -v,
+// all ones exactly when v > 0, computed in int32 arithmetic (a condition on int8
+// values stays a branch, which the random signs mispredict).
 func maskInt8(out, dy, dx []int8) {
 	dy, dx = dy[:len(out)], dx[:len(out)]
 	for i, v := range out {
-		var m int8
-		if v > 0 {
-			m = -1
-		}
-		dx[i] = dy[i] & m
+		dx[i] = dy[i] & int8(-int32(v)>>31)
 	}
 }
 
