@@ -406,6 +406,10 @@ func TestPatchRowsMatchDefinition(t *testing.T) {
 		{N: 2, H: 5, W: 5, C: 3, KH: 5, KW: 5, Stride: 1, PadT: 4, PadL: 4},
 		{N: 2, H: 1, W: 20, C: 17, KH: 1, KW: 4, Stride: 1, PadL: 3},
 		{N: 2, H: 8, W: 8, C: 40, KH: 1, KW: 1, Stride: 2},
+		{N: 2, H: 6, W: 6, C: 8, KH: 2, KW: 1, Stride: 1},   // runs of one block of float32
+		{N: 2, H: 6, W: 9, C: 4, KH: 2, KW: 4, Stride: 1},   // one block of int16
+		{N: 2, H: 6, W: 9, C: 3, KH: 2, KW: 3, Stride: 2},   // shorter than a block
+		{N: 2, H: 5, W: 17, C: 1, KH: 3, KW: 17, Stride: 1}, // longer than a block of int16
 	}
 	for _, s := range shapes {
 		padB, padR := s.PadT, s.PadL
@@ -418,23 +422,27 @@ func TestPatchRowsMatchDefinition(t *testing.T) {
 		for i := range s.X {
 			s.X[i] = int16(r.IntN(255) - 127)
 		}
-		want := unfoldDef(&s)
+		f := Patches[float32]{X: make([]float32, len(s.X)), N: s.N, H: s.H, W: s.W, C: s.C, KH: s.KH, KW: s.KW, Stride: s.Stride, PadT: s.PadT, PadL: s.PadL, HO: s.HO, WO: s.WO}
+		for i, v := range s.X {
+			f.X[i] = float32(v)
+		}
+		want, wantF := unfoldDef(&s), unfoldDef(&f)
 		k := s.Cols()
-		got := make([]int16, len(want))
+		got, gotF := make([]int16, len(want)), make([]float32, len(want))
 		Unfold(&s, got)
-		if !slices.Equal(got, want) {
+		Unfold(&f, gotF)
+		if !slices.Equal(got, want) || !slices.Equal(gotF, wantF) {
 			t.Errorf("%+v: Unfold differs from the definition", s)
 		}
-		for range 20 {
+		for range 40 {
 			k0 := r.IntN(k)
 			k1 := k0 + 1 + r.IntN(k-k0)
 			row := r.IntN(s.Rows())
-			got := make([]float32, k1-k0)
-			patchRow(&s, row, k0, got)
-			for j, v := range got {
-				if v != float32(want[row*k+k0+j]) {
-					t.Fatalf("%+v: row %d, columns %d..%d differ from the definition", s, row, k0, k1)
-				}
+			got, gotF := make([]int16, k1-k0), make([]float32, k1-k0)
+			patchRow(&s, row, k0, got)  // the same type
+			patchRow(&s, row, k0, gotF) // converting
+			if !slices.Equal(got, want[row*k+k0:row*k+k1]) || !slices.Equal(gotF, wantF[row*k+k0:row*k+k1]) {
+				t.Fatalf("%+v: row %d, columns %d..%d differ from the definition", s, row, k0, k1)
 			}
 		}
 	}

@@ -1,5 +1,7 @@
 package gemm
 
+import "unsafe"
+
 // Elem is an element type of GEMM operands.
 type Elem interface{ Int | float32 | float64 }
 
@@ -72,6 +74,10 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 		// without padding): each run is one contiguous copy, at a fixed offset from
 		// the patch's first tap.
 		x := p.X[((at.b*p.H+ih0)*p.W+iw0)*p.C:]
+		if same, ok := any(dst).([]T); ok {
+			copyRuns(same, x, runs)
+			return
+		}
 		for _, r := range runs {
 			copyConv(dst[r.off:r.off+r.n], x[r.src:r.src+r.n])
 		}
@@ -107,7 +113,7 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 
 // copyConv copies src into dst (of the same length), converting. Runs are often a
 // few values long (one input channel: a kernel row), too short for copy's call and
-// for the type switch that finds whether it applies; those take the loop.
+// for the type assertion that finds whether it applies; those take the loop.
 func copyConv[T, D Elem](dst []D, src []T) {
 	if len(src) >= 16 {
 		if same, ok := any(dst).([]T); ok {
@@ -120,6 +126,39 @@ func copyConv[T, D Elem](dst []D, src []T) {
 		dst[i] = D(v)
 	}
 }
+
+// copyRuns copies the runs of a patch row inside the input from x, the input at the
+// patch's first tap, into dst. A run no longer than a block (one input channel: a
+// kernel row) is copied as a whole block when dst and x have room, which writes past
+// the run values that the following runs overwrite (the runs tile dst in order, and
+// dst ends with the last run). The block goes through registers: an assignment of
+// arrays between pointers, which may overlap, would call memmove, whose overhead is
+// what the block avoids.
+func copyRuns[T Elem](dst, x []T, runs []tapRun) {
+	var zero T
+	n := int(unsafe.Sizeof(block{}) / unsafe.Sizeof(zero)) // values per block
+	for i := range runs {
+		r := &runs[i]
+		d, s := dst[r.off:], x[r.src:]
+		switch {
+		case r.n <= n && len(d) >= n && len(s) >= n:
+			src := (*block)(unsafe.Pointer(&s[0]))
+			b0, b1, b2, b3 := src[0], src[1], src[2], src[3]
+			*(*block)(unsafe.Pointer(&d[0])) = block{b0, b1, b2, b3}
+		case r.n < 16:
+			s = s[:r.n]
+			//lint:ignore S1001 a few values: copy would call memmove
+			for j, v := range s {
+				d[j] = v
+			}
+		default:
+			copy(d[:r.n], s)
+		}
+	}
+}
+
+// block is copyRuns' unit of short runs.
+type block [4]uint64
 
 // fillRows fills h consecutive patch rows from row r on, the columns that runs
 // describe (n of them), into dst: row i at i*stride.
