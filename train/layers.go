@@ -47,37 +47,44 @@ func maxPoolForward[T int8 | float32 | float64](p *poolGeom, x []T, n int, out [
 	parallel(n, 4, func(b0, b1 int) { maxPoolRange(p, x, b0, b1, out, argmax) })
 }
 
-// maxPoolRange is maxPoolForward for examples b0..b1-1.
+// maxPoolRange is maxPoolForward for examples b0..b1-1. Which tap of a window is
+// largest is as good as random, so the scan has no branch on it: a tap's index
+// replaces the best's through a mask (see b2i), and the best value is read back at
+// that index.
 func maxPoolRange[T int8 | float32 | float64](p *poolGeom, x []T, b0, b1 int, out []T, argmax []int32) {
-	inSize, outSize := p.h*p.w*p.c, p.ho*p.wo*p.c
+	c, w, kh, kw, stride := p.c, p.w, p.kh, p.kw, p.stride
+	inSize, outSize := p.h*w*c, p.ho*p.wo*c
 	for b := b0; b < b1; b++ {
 		for oh := range p.ho {
 			for ow := range p.wo {
-				o := b*outSize + (oh*p.wo+ow)*p.c
-				best, arg := out[o:o+p.c], argmax[o:o+p.c]
-				// Taps in row-major window order; a later tap wins only if strictly
-				// larger, so ties keep the first position.
-				for ki := range p.kh {
-					for kj := range p.kw {
-						base := b*inSize + ((oh*p.stride+ki)*p.w+ow*p.stride+kj)*p.c
-						tap := x[base : base+p.c]
-						if ki == 0 && kj == 0 {
-							copy(best, tap)
-							for c := range arg {
-								arg[c] = int32(base + c)
-							}
-							continue
-						}
-						for c, v := range tap {
-							if v > best[c] {
-								best[c], arg[c] = v, int32(base+c)
-							}
+				o := b*outSize + (oh*p.wo+ow)*c
+				best, arg := out[o:o+c], argmax[o:o+c]
+				corner := b*inSize + (oh*stride*w+ow*stride)*c
+				for ch := range best {
+					// Taps in row-major window order; a later tap wins only if
+					// strictly larger, so ties keep the first position.
+					a := corner + ch
+					for ki := range kh {
+						row := corner + ch + ki*w*c
+						for kj := range kw {
+							i := row + kj*c
+							a ^= (a ^ i) & -b2i(x[i] > x[a])
 						}
 					}
+					best[ch], arg[ch] = x[a], int32(a)
 				}
 			}
 		}
 	}
+}
+
+// b2i is 1 for true, 0 for false; the compiler computes it with a SETcc instruction,
+// without a branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // maxPoolBackward routes each output error to its window's argmax, summing where
