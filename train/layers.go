@@ -52,8 +52,14 @@ func maxPoolForward[T int8 | float32 | float64](p *poolGeom, x []T, n int, out [
 // replaces the best's through a mask (see b2i), and the best value is read back at
 // that index.
 func maxPoolRange[T int8 | float32 | float64](p *poolGeom, x []T, b0, b1 int, out []T, argmax []int32) {
-	c, w, kh, kw, stride := p.c, p.w, p.kh, p.kw, p.stride
+	c, w, stride := p.c, p.w, p.stride
 	inSize, outSize := p.h*w*c, p.ho*p.wo*c
+	// The taps after the first, as offsets from it in row-major window order.
+	var buf [15]int
+	taps := buf[:0]
+	for t := 1; t < p.kh*p.kw; t++ {
+		taps = append(taps, (t/p.kw*w+t%p.kw)*c)
+	}
 	for b := b0; b < b1; b++ {
 		for oh := range p.ho {
 			for ow := range p.wo {
@@ -61,15 +67,13 @@ func maxPoolRange[T int8 | float32 | float64](p *poolGeom, x []T, b0, b1 int, ou
 				best, arg := out[o:o+c], argmax[o:o+c]
 				corner := b*inSize + (oh*stride*w+ow*stride)*c
 				for ch := range best {
-					// Taps in row-major window order; a later tap wins only if
-					// strictly larger, so ties keep the first position.
-					a := corner + ch
-					for ki := range kh {
-						row := corner + ch + ki*w*c
-						for kj := range kw {
-							i := row + kj*c
-							a ^= (a ^ i) & -b2i(x[i] > x[a])
-						}
+					// A later tap wins only if strictly larger, so ties keep the
+					// first position.
+					first := corner + ch
+					a := first
+					for _, t := range taps {
+						i := first + t
+						a ^= (a ^ i) & -b2i(x[i] > x[a])
 					}
 					best[ch], arg[ch] = x[a], int32(a)
 				}
