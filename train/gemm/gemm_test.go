@@ -434,6 +434,22 @@ func TestPatchRowsMatchDefinition(t *testing.T) {
 		if !slices.Equal(got, want) || !slices.Equal(gotF, wantF) {
 			t.Errorf("%+v: Unfold differs from the definition", s)
 		}
+		// Packed as A (fillRows), without conversion.
+		const n = 7
+		w, w16 := make([]float32, k*n), make([]int16, k*n)
+		for i := range w {
+			w16[i] = int16(r.IntN(255) - 127)
+			w[i] = float32(w16[i])
+		}
+		c, cw := make([]float32, s.Rows()*n), make([]float32, s.Rows()*n)
+		F32M(s.Rows(), n, k, Mat[float32]{Patches: &f}, Dense(w, n, false), c, n)
+		F32(false, false, s.Rows(), n, k, wantF, k, w, n, cw, n)
+		ci, ciw := make([]int32, s.Rows()*n), make([]int32, s.Rows()*n)
+		I32M(s.Rows(), n, k, Mat[int16]{Patches: &s}, 127, Dense(w16, n, false), 127, ci, n)
+		refI32(false, false, s.Rows(), n, k, want, k, w16, n, ciw, n)
+		if !slices.Equal(c, cw) || !slices.Equal(ci, ciw) {
+			t.Errorf("%+v: patches packed as A differ from the definition", s)
+		}
 		for range 40 {
 			k0 := r.IntN(k)
 			k1 := k0 + 1 + r.IntN(k-k0)

@@ -65,15 +65,24 @@ func (p *Patches[T]) next(c *cursor) {
 	}
 }
 
+// inside reports whether the whole kernel at position at is inside the input (true
+// at every position of a convolution without padding), and if so the offset in X of
+// the patch's first tap.
+func (p *Patches[T]) inside(at cursor) (origin int, ok bool) {
+	ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
+	if ih0 < 0 || ih0+p.KH > p.H || iw0 < 0 || iw0+p.KW > p.W {
+		return 0, false
+	}
+	return ((at.b*p.H+ih0)*p.W + iw0) * p.C, true
+}
+
 // fill writes the columns that runs describe of the patch row at position at into
 // dst, converting.
 func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
-	ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
-	if ih0 >= 0 && ih0+p.KH <= p.H && iw0 >= 0 && iw0+p.KW <= p.W {
-		// The whole kernel is inside the input (every position of a convolution
-		// without padding): each run is one contiguous copy, at a fixed offset from
-		// the patch's first tap.
-		x := p.X[((at.b*p.H+ih0)*p.W+iw0)*p.C:]
+	if origin, inside := p.inside(at); inside {
+		// Each run is one contiguous copy, at a fixed offset from the patch's first
+		// tap.
+		x := p.X[origin:]
 		if same, ok := any(dst).([]T); ok {
 			copyRuns(same, x, runs)
 			return
@@ -83,6 +92,7 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 		}
 		return
 	}
+	ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
 	img := p.X[at.b*p.H*p.W*p.C : (at.b+1)*p.H*p.W*p.C]
 	for _, r := range runs {
 		ih := ih0 + r.ki
@@ -161,11 +171,17 @@ func copyRuns[T Elem](dst, x []T, runs []tapRun) {
 type block [4]uint64
 
 // fillRows fills h consecutive patch rows from row r on, the columns that runs
-// describe (n of them), into dst: row i at i*stride.
+// describe (n of them), into dst: row i at i*stride. Rows inside the input go
+// straight to copyRuns when dst has the input's type, found once for all the rows.
 func fillRows[T, D Elem](p *Patches[T], r, h int, runs []tapRun, dst []D, n, stride int) {
 	at := p.at(r)
+	same, ok := any(dst).([]T)
 	for i := range h {
-		fill(p, at, runs, dst[i*stride:i*stride+n])
+		if origin, inside := p.inside(at); ok && inside {
+			copyRuns(same[i*stride:i*stride+n], p.X[origin:], runs)
+		} else {
+			fill(p, at, runs, dst[i*stride:i*stride+n])
+		}
 		p.next(&at)
 	}
 }
