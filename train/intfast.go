@@ -11,7 +11,8 @@ import (
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
-// requant is numerics.Requant: branch-free for the common shifts 1..61.
+// requant is numerics.Requant: branch-free for the common shifts 1..61, with a loop
+// of its own for a ReLU's outputs (never negative).
 func requant(acc []int32, shift int, relu bool, out []int8) (maxAbs int32, saturated int) {
 	if shift <= 0 || shift >= 62 {
 		return numerics.Requant(acc, shift, relu, out)
@@ -19,11 +20,18 @@ func requant(acc []int32, shift int, relu bool, out []int8) (maxAbs int32, satur
 	out = out[:len(acc)]
 	half := int64(1) << (shift - 1)
 	var m int64
+	if relu {
+		for i, a := range acc {
+			v := max(int64(a), 0)
+			m = max(m, v)
+			r := (v + half) >> shift
+			saturated += int(uint64(127-r) >> 63) // r > 127
+			out[i] = int8(min(r, 127))
+		}
+		return int32(min(m, math.MaxInt32)), saturated
+	}
 	for i, a := range acc {
 		v := int64(a)
-		if relu {
-			v = max(v, 0)
-		}
 		neg := v >> 63 // 0 or -1
 		av := (v ^ neg) - neg
 		m = max(m, av)

@@ -99,3 +99,31 @@ func TestAddBiasMatchesNumerics(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxAbs32MatchesDefinition checks maxAbs32 against its definition, the extremes
+// of int32 included.
+func TestMaxAbs32MatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, n := range []int{0, 1, 7, 300} {
+		for range 50 {
+			acc := make([]int32, n)
+			for i := range acc {
+				acc[i] = int32(r.Uint32())
+				if r.IntN(8) == 0 {
+					acc[i] = []int32{math.MinInt32, math.MaxInt32, -math.MaxInt32, 0, -1}[r.IntN(5)]
+				}
+			}
+			for _, relu := range []bool{false, true} {
+				var want int64
+				for _, v := range acc {
+					if a := int64(v); a > 0 || !relu {
+						want = max(want, a, -a)
+					}
+				}
+				if got := maxAbs32(acc, relu); int64(got) != min(want, math.MaxInt32) {
+					t.Fatalf("maxAbs32(%v, %v) = %d, want %d", acc, relu, got, min(want, math.MaxInt32))
+				}
+			}
+		}
+	}
+}

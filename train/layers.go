@@ -47,37 +47,48 @@ func maxPoolForward[T int8 | float32 | float64](p *poolGeom, x []T, n int, out [
 	parallel(n, 4, func(b0, b1 int) { maxPoolRange(p, x, b0, b1, out, argmax) })
 }
 
-// maxPoolRange is maxPoolForward for examples b0..b1-1.
+// maxPoolRange is maxPoolForward for examples b0..b1-1. Which tap of a window is
+// largest is as good as random, so the scan has no branch on it: a tap's index
+// replaces the best's through a mask (see b2i), and the best value is read back at
+// that index.
 func maxPoolRange[T int8 | float32 | float64](p *poolGeom, x []T, b0, b1 int, out []T, argmax []int32) {
-	inSize, outSize := p.h*p.w*p.c, p.ho*p.wo*p.c
+	c, w, stride := p.c, p.w, p.stride
+	inSize, outSize := p.h*w*c, p.ho*p.wo*c
+	// The taps after the first, as offsets from it in row-major window order.
+	var buf [15]int
+	taps := buf[:0]
+	for t := 1; t < p.kh*p.kw; t++ {
+		taps = append(taps, (t/p.kw*w+t%p.kw)*c)
+	}
 	for b := b0; b < b1; b++ {
 		for oh := range p.ho {
 			for ow := range p.wo {
-				o := b*outSize + (oh*p.wo+ow)*p.c
-				best, arg := out[o:o+p.c], argmax[o:o+p.c]
-				// Taps in row-major window order; a later tap wins only if strictly
-				// larger, so ties keep the first position.
-				for ki := range p.kh {
-					for kj := range p.kw {
-						base := b*inSize + ((oh*p.stride+ki)*p.w+ow*p.stride+kj)*p.c
-						tap := x[base : base+p.c]
-						if ki == 0 && kj == 0 {
-							copy(best, tap)
-							for c := range arg {
-								arg[c] = int32(base + c)
-							}
-							continue
-						}
-						for c, v := range tap {
-							if v > best[c] {
-								best[c], arg[c] = v, int32(base+c)
-							}
-						}
+				o := b*outSize + (oh*p.wo+ow)*c
+				best, arg := out[o:o+c], argmax[o:o+c]
+				corner := b*inSize + (oh*stride*w+ow*stride)*c
+				for ch := range best {
+					// A later tap wins only if strictly larger, so ties keep the
+					// first position.
+					first := corner + ch
+					a := first
+					for _, t := range taps {
+						i := first + t
+						a ^= (a ^ i) & -b2i(x[i] > x[a])
 					}
+					best[ch], arg[ch] = x[a], int32(a)
 				}
 			}
 		}
 	}
+}
+
+// b2i is 1 for true, 0 for false; the compiler computes it with a SETcc instruction,
+// without a branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // maxPoolBackward routes each output error to its window's argmax, summing where
@@ -177,15 +188,13 @@ func maskFloat32(out, dy, dx []float32) {
 	}
 }
 
-// maskInt8 is reluBackward for int8 without branches.
+// maskInt8 is reluBackward for int8 without branches: the mask is the sign of -v,
+// all ones exactly when v > 0, computed in int32 arithmetic (a condition on int8
+// values stays a branch, which the random signs mispredict).
 func maskInt8(out, dy, dx []int8) {
 	dy, dx = dy[:len(out)], dx[:len(out)]
 	for i, v := range out {
-		var m int8
-		if v > 0 {
-			m = -1
-		}
-		dx[i] = dy[i] & m
+		dx[i] = dy[i] & int8(-int32(v)>>31)
 	}
 }
 

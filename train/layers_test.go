@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/rctsim/rctsim/models"
@@ -482,4 +483,99 @@ func TestFloat32LoweringMatchesFloat64(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMaskInt8MatchesDefinition checks maskInt8 on every pair of int8 output and
+// error.
+func TestMaskInt8MatchesDefinition(t *testing.T) {
+	var out, dy []int8
+	for o := range 256 {
+		for d := range 256 {
+			out, dy = append(out, int8(o-128)), append(dy, int8(d-128))
+		}
+	}
+	dx := make([]int8, len(out))
+	maskInt8(out, dy, dx)
+	for i, v := range out {
+		want := int8(0)
+		if v > 0 {
+			want = dy[i]
+		}
+		if dx[i] != want {
+			t.Fatalf("out %d, dy %d: dx %d, want %d", v, dy[i], dx[i], want)
+		}
+	}
+}
+
+// maxPoolDef is max pooling by its definition: taps in row-major window order, a
+// later one taking over only when strictly larger.
+func maxPoolDef[T int8 | float32 | float64](p *poolGeom, x []T, n int, out []T, argmax []int32) {
+	for b := range n {
+		for oh := range p.ho {
+			for ow := range p.wo {
+				for c := range p.c {
+					o := ((b*p.ho+oh)*p.wo+ow)*p.c + c
+					for ki := range p.kh {
+						for kj := range p.kw {
+							i := ((b*p.h+oh*p.stride+ki)*p.w+ow*p.stride+kj)*p.c + c
+							if (ki == 0 && kj == 0) || x[i] > out[o] {
+								out[o], argmax[o] = x[i], int32(i)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func testMaxPool[T int8 | float32 | float64](t *testing.T, p *poolGeom, x []T, n int) {
+	t.Helper()
+	size := n * p.ho * p.wo * p.c
+	want, got := make([]T, size), make([]T, size)
+	wantArg, gotArg := make([]int32, size), make([]int32, size)
+	maxPoolDef(p, x, n, want, wantArg)
+	maxPoolForward(p, x, n, got, gotArg)
+	same := func(a, b T) bool {
+		if fa, ok := any(a).(float32); ok {
+			return math.Float32bits(fa) == math.Float32bits(any(b).(float32))
+		}
+		if fa, ok := any(a).(float64); ok {
+			return math.Float64bits(fa) == math.Float64bits(any(b).(float64))
+		}
+		return a == b
+	}
+	if !slices.EqualFunc(got, want, same) || !slices.Equal(gotArg, wantArg) {
+		t.Errorf("%T %+v: max pooling differs from the definition", x, *p)
+	}
+}
+
+// TestMaxPoolMatchesDefinition checks max pooling against its definition, maxima
+// and their positions, on windows that overlap or not, one channel or several, with
+// ties, signed zeros and NaN.
+func TestMaxPoolMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	special := []float64{0, math.Copysign(0, -1), math.NaN(), math.Inf(1), math.Inf(-1), 1, -1}
+	for _, p := range []*poolGeom{
+		{c: 6, h: 28, w: 28, kh: 2, kw: 2, stride: 2},
+		{c: 1, h: 7, w: 9, kh: 3, kw: 3, stride: 2},
+		{c: 3, h: 5, w: 5, kh: 3, kw: 2, stride: 1},
+		{c: 16, h: 4, w: 6, kh: 4, kw: 6, stride: 1},
+	} {
+		p.ho, p.wo = (p.h-p.kh)/p.stride+1, (p.w-p.kw)/p.stride+1
+		const n = 3
+		size := n * p.h * p.w * p.c
+		x8, x32, x64 := make([]int8, size), make([]float32, size), make([]float64, size)
+		for i := range size {
+			x8[i] = int8(r.IntN(7) - 3) // many ties
+			v := float64(r.IntN(5) - 2)
+			if r.IntN(4) == 0 {
+				v = special[r.IntN(len(special))]
+			}
+			x32[i], x64[i] = float32(v), v
+		}
+		testMaxPool(t, p, x8, n)
+		testMaxPool(t, p, x32, n)
+		testMaxPool(t, p, x64, n)
+	}
 }

@@ -179,11 +179,12 @@ func straightThroughRange[E floatT](r *actRange, x, dx []E) {
 
 // round is math.Round (half away from zero) through math.Trunc, which the compiler
 // turns into one instruction: x - Trunc(x) is exact, so the result is the same for
-// every float64, zeros, infinities and NaN included.
+// every float64, zeros, infinities and NaN included. Whether the fraction reaches one
+// half is as good as random, so it selects the addend, ±1 or a zero of x's sign
+// (which leaves Trunc(x) as it is, -0 included), with a mask rather than a branch.
 func round(x float64) float64 {
 	t := math.Trunc(x)
-	if math.Abs(x-t) >= 0.5 {
-		t += math.Copysign(1, x)
-	}
-	return t
+	half := uint64(b2i(math.Abs(x-t) >= 0.5))
+	one := math.Float64bits(x)&(1<<63) | math.Float64bits(1)&-half
+	return t + math.Float64frombits(one)
 }

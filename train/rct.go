@@ -280,18 +280,20 @@ func delayedRequant64(acc []int64, accExp int, relu bool, s *scaleState, out []i
 	return accExp + sh, saturated
 }
 
-// maxAbs32 is the largest |v| (after a ReLU when relu is set).
+// maxAbs32 is the largest |v| (after a ReLU when relu is set). The signs are as
+// good as random, so neither loop branches on them: a negative v never raises the
+// ReLU's maximum (at least 0), and |v| is computed from v's sign mask.
 func maxAbs32(acc []int32, relu bool) int32 {
 	var m int64
-	for _, v := range acc {
-		a := int64(v)
-		if a < 0 {
-			if relu {
-				continue
-			}
-			a = -a
+	if relu {
+		for _, v := range acc {
+			m = max(m, int64(v))
 		}
-		m = max(m, a)
+	} else {
+		for _, v := range acc {
+			s := int64(v >> 31)
+			m = max(m, (int64(v)^s)-s)
+		}
 	}
 	return int32(min(m, math.MaxInt32))
 }

@@ -408,7 +408,9 @@ func wide64(g *convGeom, w, d []int32, n int, dp, dx64 []int64, dx []int32) {
 // col2im is the patch matrix's adjoint: it sums the errors of n examples' patches
 // dp (positions x K, patch order) onto their NHWC input positions in dx
 // (overwritten), for each input position in output-row, output-column, kernel-row,
-// kernel-column order.
+// kernel-column order. The taps of one kernel row that fall inside the input read
+// and write contiguous runs (kernel column, channel), each input value at most once
+// per run, so each is one loop and the order of the sums is the same.
 func col2im[E elem | int64](g *convGeom, dp []E, n int, dx []E) {
 	parallel(n, 1, func(b0, b1 int) {
 		for b := b0; b < b1; b++ {
@@ -417,12 +419,22 @@ func col2im[E elem | int64](g *convGeom, dp []E, n int, dx []E) {
 			for oh := range g.ho {
 				for ow := range g.wo {
 					row := dp[((b*g.ho+oh)*g.wo+ow)*g.k:][:g.k]
-					g.forTaps(oh, ow, func(tap, ipos int) {
-						dst := img[ipos*g.cin:][:g.cin]
-						for c, v := range row[tap*g.cin:][:g.cin] {
+					iw0 := ow*g.stride - g.padL
+					j0, j1 := max(0, -iw0), min(g.kw, g.w-iw0) // the kernel columns inside
+					if j0 >= j1 {
+						continue
+					}
+					for ki := range g.kh {
+						ih := oh*g.stride + ki - g.padT
+						if ih < 0 || ih >= g.h {
+							continue
+						}
+						src := row[(ki*g.kw+j0)*g.cin : (ki*g.kw+j1)*g.cin]
+						dst := img[(ih*g.w+iw0+j0)*g.cin:][:len(src)]
+						for c, v := range src {
 							dst[c] += v
 						}
-					})
+					}
 				}
 			}
 		}
@@ -446,8 +458,13 @@ func parallel(n, minPerPart int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
-// convert copies src into dst, converting each element.
+// convert copies src into dst, converting each element; between slices of the same
+// type it is copy (memmove is several times faster than the loop on long slices).
 func convert[D, S int8 | int16 | int32 | int64 | float32 | float64](dst []D, src []S) {
+	if same, ok := any(dst).([]S); ok {
+		copy(same[:len(src)], src)
+		return
+	}
 	dst = dst[:len(src)]
 	for i, v := range src {
 		dst[i] = D(v)

@@ -363,3 +363,103 @@ func TestPatchesMatchUnfolded(t *testing.T) {
 		use(was)
 	}
 }
+
+// unfoldDef is the patch matrix by its definition, tap by tap.
+func unfoldDef[T Elem](p *Patches[T]) []T {
+	out := make([]T, 0, p.Rows()*p.Cols())
+	for b := range p.N {
+		for oh := range p.HO {
+			for ow := range p.WO {
+				for ki := range p.KH {
+					for kj := range p.KW {
+						ih, iw := oh*p.Stride-p.PadT+ki, ow*p.Stride-p.PadL+kj
+						for c := range p.C {
+							var v T
+							if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+								v = p.X[((b*p.H+ih)*p.W+iw)*p.C+c]
+							}
+							out = append(out, v)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestPatchRowsMatchDefinition checks the unfolding of patches (whole rows, and
+// columns k0..k1 of them, converted, as the panels take them) against its definition:
+// shapes with and without padding, strides, one input channel, odd sizes, kernels as
+// wide as the input.
+func TestPatchRowsMatchDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	shapes := []Patches[int16]{
+		{N: 2, H: 32, W: 32, C: 1, KH: 5, KW: 5, Stride: 1},
+		{N: 2, H: 14, W: 14, C: 6, KH: 5, KW: 5, Stride: 1},
+		{N: 3, H: 11, W: 9, C: 1, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2},
+		{N: 2, H: 7, W: 6, C: 3, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
+		{N: 3, H: 9, W: 9, C: 5, KH: 3, KW: 3, Stride: 2, PadT: 1, PadL: 1},
+		{N: 2, H: 10, W: 7, C: 1, KH: 3, KW: 3, Stride: 2},
+		{N: 1, H: 9, W: 13, C: 2, KH: 3, KW: 4, Stride: 3, PadT: 1, PadL: 2},
+		{N: 2, H: 5, W: 5, C: 17, KH: 5, KW: 5, Stride: 1},
+		{N: 2, H: 5, W: 5, C: 3, KH: 5, KW: 5, Stride: 1, PadT: 4, PadL: 4},
+		{N: 2, H: 1, W: 20, C: 17, KH: 1, KW: 4, Stride: 1, PadL: 3},
+		{N: 2, H: 8, W: 8, C: 40, KH: 1, KW: 1, Stride: 2},
+		{N: 2, H: 6, W: 6, C: 8, KH: 2, KW: 1, Stride: 1},   // runs of one block of float32
+		{N: 2, H: 6, W: 9, C: 4, KH: 2, KW: 4, Stride: 1},   // one block of int16
+		{N: 2, H: 6, W: 9, C: 3, KH: 2, KW: 3, Stride: 2},   // shorter than a block
+		{N: 2, H: 5, W: 17, C: 1, KH: 3, KW: 17, Stride: 1}, // longer than a block of int16
+	}
+	for _, s := range shapes {
+		padB, padR := s.PadT, s.PadL
+		if s.KH == 1 && s.PadL > 0 { // causal: padding on the left only
+			padR = 0
+		}
+		s.HO = (s.H+s.PadT+padB-s.KH)/s.Stride + 1
+		s.WO = (s.W+s.PadL+padR-s.KW)/s.Stride + 1
+		s.X = make([]int16, s.N*s.H*s.W*s.C)
+		for i := range s.X {
+			s.X[i] = int16(r.IntN(255) - 127)
+		}
+		f := Patches[float32]{X: make([]float32, len(s.X)), N: s.N, H: s.H, W: s.W, C: s.C, KH: s.KH, KW: s.KW, Stride: s.Stride, PadT: s.PadT, PadL: s.PadL, HO: s.HO, WO: s.WO}
+		for i, v := range s.X {
+			f.X[i] = float32(v)
+		}
+		want, wantF := unfoldDef(&s), unfoldDef(&f)
+		k := s.Cols()
+		got, gotF := make([]int16, len(want)), make([]float32, len(want))
+		Unfold(&s, got)
+		Unfold(&f, gotF)
+		if !slices.Equal(got, want) || !slices.Equal(gotF, wantF) {
+			t.Errorf("%+v: Unfold differs from the definition", s)
+		}
+		// Packed as A (fillRows), without conversion.
+		const n = 7
+		w, w16 := make([]float32, k*n), make([]int16, k*n)
+		for i := range w {
+			w16[i] = int16(r.IntN(255) - 127)
+			w[i] = float32(w16[i])
+		}
+		c, cw := make([]float32, s.Rows()*n), make([]float32, s.Rows()*n)
+		F32M(s.Rows(), n, k, Mat[float32]{Patches: &f}, Dense(w, n, false), c, n)
+		F32(false, false, s.Rows(), n, k, wantF, k, w, n, cw, n)
+		ci, ciw := make([]int32, s.Rows()*n), make([]int32, s.Rows()*n)
+		I32M(s.Rows(), n, k, Mat[int16]{Patches: &s}, 127, Dense(w16, n, false), 127, ci, n)
+		refI32(false, false, s.Rows(), n, k, want, k, w16, n, ciw, n)
+		if !slices.Equal(c, cw) || !slices.Equal(ci, ciw) {
+			t.Errorf("%+v: patches packed as A differ from the definition", s)
+		}
+		for range 40 {
+			k0 := r.IntN(k)
+			k1 := k0 + 1 + r.IntN(k-k0)
+			row := r.IntN(s.Rows())
+			got, gotF := make([]int16, k1-k0), make([]float32, k1-k0)
+			patchRow(&s, row, k0, got)  // the same type
+			patchRow(&s, row, k0, gotF) // converting
+			if !slices.Equal(got, want[row*k+k0:row*k+k1]) || !slices.Equal(gotF, wantF[row*k+k0:row*k+k1]) {
+				t.Fatalf("%+v: row %d, columns %d..%d differ from the definition", s, row, k0, k1)
+			}
+		}
+	}
+}

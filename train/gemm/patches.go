@@ -1,5 +1,7 @@
 package gemm
 
+import "unsafe"
+
 // Elem is an element type of GEMM operands.
 type Elem interface{ Int | float32 | float64 }
 
@@ -25,8 +27,9 @@ func (p *Patches[T]) Cols() int { return p.KH * p.KW * p.C }
 // tapRun is a run of patch columns within one kernel row: n columns from channel c
 // of tap (ki, kj) on, through the following taps of that row (in the input, NHWC, they
 // are contiguous when no tap is in the padding), written at offset off of the
-// destination.
-type tapRun struct{ ki, kj, c, n, off int }
+// destination. src is the run's offset in the input from the patch's first tap,
+// (ki*W+kj)*C+c, and last the kernel column of its last tap.
+type tapRun struct{ ki, kj, c, n, off, src, last int }
 
 // runs appends to dst the runs of columns k0..k0+n.
 func (p *Patches[T]) runs(k0, n int, dst []tapRun) []tapRun {
@@ -34,7 +37,7 @@ func (p *Patches[T]) runs(k0, n int, dst []tapRun) []tapRun {
 	for off := 0; off < n; {
 		ki, kj := t/p.KW, t%p.KW
 		m := min((p.KW-kj)*p.C-c, n-off) // to the end of kernel row ki
-		dst = append(dst, tapRun{ki, kj, c, m, off})
+		dst = append(dst, tapRun{ki, kj, c, m, off, (ki*p.W+kj)*p.C + c, kj + (c+m-1)/p.C})
 		off += m
 		t, c = (ki+1)*p.KW, 0
 	}
@@ -62,11 +65,35 @@ func (p *Patches[T]) next(c *cursor) {
 	}
 }
 
+// inside reports whether the whole kernel at position at is inside the input (true
+// at every position of a convolution without padding), and if so the offset in X of
+// the patch's first tap.
+func (p *Patches[T]) inside(at cursor) (origin int, ok bool) {
+	ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
+	if ih0 < 0 || ih0+p.KH > p.H || iw0 < 0 || iw0+p.KW > p.W {
+		return 0, false
+	}
+	return ((at.b*p.H+ih0)*p.W + iw0) * p.C, true
+}
+
 // fill writes the columns that runs describe of the patch row at position at into
 // dst, converting.
 func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
-	img := p.X[at.b*p.H*p.W*p.C : (at.b+1)*p.H*p.W*p.C]
+	if origin, inside := p.inside(at); inside {
+		// Each run is one contiguous copy, at a fixed offset from the patch's first
+		// tap.
+		x := p.X[origin:]
+		if same, ok := any(dst).([]T); ok {
+			copyRuns(same, x, runs)
+			return
+		}
+		for _, r := range runs {
+			copyConv(dst[r.off:r.off+r.n], x[r.src:r.src+r.n])
+		}
+		return
+	}
 	ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
+	img := p.X[at.b*p.H*p.W*p.C : (at.b+1)*p.H*p.W*p.C]
 	for _, r := range runs {
 		ih := ih0 + r.ki
 		d := dst[r.off : r.off+r.n]
@@ -75,9 +102,8 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 			continue
 		}
 		row := img[ih*p.W*p.C : (ih+1)*p.W*p.C]
-		first, last := iw0+r.kj, iw0+r.kj+(r.c+r.n-1)/p.C // the run's input columns
-		if first >= 0 && last < p.W {
-			copyConv(d, row[(first*p.C + r.c):][:r.n])
+		if first := iw0 + r.kj; first >= 0 && iw0+r.last < p.W {
+			copyConv(d, row[first*p.C+r.c:][:r.n])
 			continue
 		}
 		// Some taps are in the padding: tap by tap.
@@ -95,11 +121,15 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 	}
 }
 
-// copyConv copies src into dst (of the same length), converting.
+// copyConv copies src into dst (of the same length), converting. Runs are often a
+// few values long (one input channel: a kernel row), too short for copy's call and
+// for the type assertion that finds whether it applies; those take the loop.
 func copyConv[T, D Elem](dst []D, src []T) {
-	if same, ok := any(dst).([]T); ok && len(src) >= 16 {
-		copy(same, src)
-		return
+	if len(src) >= 16 {
+		if same, ok := any(dst).([]T); ok {
+			copy(same, src)
+			return
+		}
 	}
 	src = src[:len(dst)]
 	for i, v := range src {
@@ -107,12 +137,51 @@ func copyConv[T, D Elem](dst []D, src []T) {
 	}
 }
 
+// copyRuns copies the runs of a patch row inside the input from x, the input at the
+// patch's first tap, into dst. A run no longer than a block (one input channel: a
+// kernel row) is copied as a whole block when dst and x have room, which writes past
+// the run values that the following runs overwrite (the runs tile dst in order, and
+// dst ends with the last run). The block goes through registers: an assignment of
+// arrays between pointers, which may overlap, would call memmove, whose overhead is
+// what the block avoids.
+func copyRuns[T Elem](dst, x []T, runs []tapRun) {
+	var zero T
+	n := int(unsafe.Sizeof(block{}) / unsafe.Sizeof(zero)) // values per block
+	for i := range runs {
+		r := &runs[i]
+		d, s := dst[r.off:], x[r.src:]
+		switch {
+		case r.n <= n && len(d) >= n && len(s) >= n:
+			src := (*block)(unsafe.Pointer(&s[0]))
+			b0, b1, b2, b3 := src[0], src[1], src[2], src[3]
+			*(*block)(unsafe.Pointer(&d[0])) = block{b0, b1, b2, b3}
+		case r.n < 16:
+			s = s[:r.n]
+			//lint:ignore S1001 a few values: copy would call memmove
+			for j, v := range s {
+				d[j] = v
+			}
+		default:
+			copy(d[:r.n], s)
+		}
+	}
+}
+
+// block is copyRuns' unit of short runs.
+type block [4]uint64
+
 // fillRows fills h consecutive patch rows from row r on, the columns that runs
-// describe (n of them), into dst: row i at i*stride.
+// describe (n of them), into dst: row i at i*stride. Rows inside the input go
+// straight to copyRuns when dst has the input's type, found once for all the rows.
 func fillRows[T, D Elem](p *Patches[T], r, h int, runs []tapRun, dst []D, n, stride int) {
 	at := p.at(r)
+	same, ok := any(dst).([]T)
 	for i := range h {
-		fill(p, at, runs, dst[i*stride:i*stride+n])
+		if origin, inside := p.inside(at); ok && inside {
+			copyRuns(same[i*stride:i*stride+n], p.X[origin:], runs)
+		} else {
+			fill(p, at, runs, dst[i*stride:i*stride+n])
+		}
 		p.next(&at)
 	}
 }
