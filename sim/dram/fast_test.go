@@ -1,0 +1,79 @@
+package dram
+
+import "testing"
+
+// TestFastKinds follows which transfers fast fidelity simulates and which it answers:
+// a kind's first fastSamples transfers are simulated; a long transfer at a new offset
+// is answered from its wide kind once that holds fastWideSamples offsets, a short one
+// never is.
+func TestFastKinds(t *testing.T) {
+	c, err := New(lpddr4())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetFast(true)
+	f := c.fast
+	span, stripe := c.cfg.rowSpanBytes(), c.cfg.stripeBytes()
+	if span != 2<<10 || stripe != 16<<10 {
+		t.Fatalf("bank row %d bytes, stripe %d: the test is written for 2 KiB and 16 KiB", span, stripe)
+	}
+	var at uint64
+	// transfer moves t and reports whether it was answered (its kind kept no new
+	// sample); each starts once the one before has ended, so none is busy.
+	transfer := func(tr Strided) (answered bool) {
+		t.Helper()
+		key := f.stridedKey(tr, 16, at)
+		before := 0
+		if k := f.kinds[key]; k != nil {
+			before = len(k.samples)
+		}
+		read := c.Stats().ReadBytes
+		_, end, err := c.TransferStrided(tr, 16, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Stats().ReadBytes - read; got != tr.Rows*tr.RowBytes {
+			t.Fatalf("%+v: %d bytes read, want %d", tr, got, tr.Rows*tr.RowBytes)
+		}
+		at = end + 1000
+		after := 0
+		if k := f.kinds[key]; k != nil {
+			after = len(k.samples)
+		}
+		return after == before
+	}
+	const base = 1 << 20
+	for _, tc := range []struct {
+		name      string
+		rows      int64 // of 1 KiB, 2 KiB apart
+		wideFirst bool  // whether a new offset is answered once enough were sampled
+	}{
+		{"long", fastLongRows * 2, true},
+		{"short", fastLongRows*2 - 1, false},
+	} {
+		shape := func(off uint64) Strided {
+			return Strided{Addr: base + off, Rows: tc.rows, RowBytes: 1 << 10, Stride: 2 << 10}
+		}
+		// One offset, moved by whole stripes: one kind, sampled three times.
+		for i := range fastSamples + 2 {
+			tr := shape(uint64(i) * 64 * stripe)
+			if got, want := transfer(tr), i >= fastSamples; got != want {
+				t.Fatalf("%s: transfer %d at one offset answered %v, want %v", tc.name, i, got, want)
+			}
+		}
+		// Further offsets, moved by whole bank rows: each its own kind, of one wide
+		// kind.
+		for i := 1; i < fastWideSamples; i++ {
+			if transfer(shape(uint64(i)*span + 64*stripe)) {
+				t.Fatalf("%s: offset %d answered before its wide kind had %d offsets", tc.name, i, fastWideSamples)
+			}
+		}
+		if got := transfer(shape(fastWideSamples*span + 64*stripe)); got != tc.wideFirst {
+			t.Errorf("%s: a new offset after %d sampled answered %v, want %v", tc.name, fastWideSamples, got, tc.wideFirst)
+		}
+		// An offset within a bank's row that no wide kind holds: simulated.
+		if transfer(shape(64*stripe + 256)) {
+			t.Errorf("%s: a new offset within a bank's row answered without samples", tc.name)
+		}
+	}
+}
