@@ -60,13 +60,13 @@ func (d *Device) momentumAccumulate(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	tensor, stepExp, regs := 0, L.WExp, L.GradW
+	regs := L.GradW
 	if bias {
-		tensor, stepExp, regs = 1, L.BExp, L.GradB
+		regs = L.GradB
 	}
-	key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, tensor))
-	unit := numerics.MomentumUnit(stepExp)
-	shifts, err := d.updateShifts(in, bias, elems, stepExp)
+	key := d.updateKey(i, bias)
+	unit := numerics.MomentumUnit(stepExp(L, bias))
+	shifts, err := d.updateShifts(in, bias, elems, stepExp(L, bias))
 	if err != nil {
 		return err
 	}
@@ -105,11 +105,12 @@ func (d *Device) momentumApply(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	tensor, cols := 0, int64(d.grad[w].cols)
-	if f.Role == kernels.RoleBias {
-		tensor, cols = 1, 0 // a bias is one row
+	bias := f.Role == kernels.RoleBias
+	cols := int64(d.grad[w].cols)
+	if bias {
+		cols = 0 // a bias is one row
 	}
-	key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, tensor))
+	key := d.updateKey(i, bias)
 	width := f.B.C1 - f.B.C0
 	for r := range f.B.N1 - f.B.N0 {
 		row := vals[r*width : (r+1)*width]

@@ -198,12 +198,8 @@ func (d *Device) update(in *kernels.Instr) error {
 	if err != nil {
 		return err
 	}
-	tensor, stepExp := 0, L.WExp
-	if bias {
-		tensor, stepExp = 1, L.BExp
-	}
-	key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, tensor))
-	shifts, err := d.updateShifts(in, bias, elems, stepExp)
+	key := d.updateKey(i, bias)
+	shifts, err := d.updateShifts(in, bias, elems, stepExp(L, bias))
 	if err != nil {
 		return err
 	}
@@ -212,6 +208,24 @@ func (d *Device) update(in *kernels.Instr) error {
 	}
 	packRows(d.slot(in.C), f.B, L.Bits, vals)
 	return nil
+}
+
+// updateKey is the key of the random bits of this step's update of weight layer i's
+// weights (bias false) or bias: the trainer's stream for them.
+func (d *Device) updateKey(i int, bias bool) uint64 {
+	tensor := 0
+	if bias {
+		tensor = 1
+	}
+	return numerics.RandKey(d.state.Seed, numerics.RandStream(d.state.Step, i, tensor))
+}
+
+// stepExp is the exponent of the grid step of L's weights (bias false) or bias.
+func stepExp(L *numerics.IntLayer, bias bool) int {
+	if bias {
+		return L.BExp
+	}
+	return L.WExp
 }
 
 // updateShifts is the update shift of each segment the gradients elems of a tile of
@@ -330,7 +344,7 @@ func (d *Device) embeddingUpdate(in *kernels.Instr) error {
 	}
 	gr.segExp[0], gr.segSet[0] = e, true
 	sh := d.updateShift(e, L.WExp)
-	key := numerics.RandKey(st.Seed, numerics.RandStream(st.Step, i, 0))
+	key := d.updateKey(i, false)
 	s := d.slot(in.B)
 	vals := make([]int32, dim)
 	for _, t := range sums {
