@@ -535,13 +535,8 @@ func assignLeaf(rv reflect.Value, v any) error {
 		}
 		rv.SetInt(x)
 	case reflect.Float32, reflect.Float64:
-		var x float64
-		switch n := v.(type) {
-		case float64:
-			x = n
-		case int64:
-			x = float64(n)
-		default:
+		x, ok := tomlpos.Number(v)
+		if !ok {
 			return fmt.Errorf("want a number, got %s", tomlpos.Describe(v))
 		}
 		rv.SetFloat(x)

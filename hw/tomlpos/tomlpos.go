@@ -699,6 +699,18 @@ func (s *scanner) value(path int) {
 	}
 }
 
+// Number reads a value BurntSushi/toml decoded into an any as a number: a float, or an
+// integer (which a TOML file writes without a point, say 1 for 1.0).
+func Number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
 // Describe names the type and value of a value BurntSushi/toml decoded into an any, for
 // error messages ("string \"x\"", "integer 4", "a table").
 func Describe(v any) string {

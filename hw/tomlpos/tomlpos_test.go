@@ -123,3 +123,21 @@ func TestPathHelpers(t *testing.T) {
 		t.Error("Seg quoting")
 	}
 }
+
+func TestNumber(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want float64
+		ok   bool
+	}{
+		{0.875, 0.875, true},
+		{int64(3), 3, true},
+		{"0.5", 0, false},
+		{true, 0, false},
+		{[]any{int64(1)}, 0, false},
+	} {
+		if got, ok := Number(c.v); got != c.want || ok != c.ok {
+			t.Errorf("Number(%#v) = %v, %v; want %v, %v", c.v, got, ok, c.want, c.ok)
+		}
+	}
+}

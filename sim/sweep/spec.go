@@ -366,13 +366,8 @@ func (p *parser) rctMomentum(raw map[string]any) {
 	if !ok {
 		return
 	}
-	var beta float64
-	switch x := v.(type) {
-	case float64:
-		beta = x
-	case int64:
-		beta = float64(x)
-	default:
+	beta, isNum := tomlpos.Number(v)
+	if !isNum {
 		p.fail("rct_momentum", "want a number 1 - 2^-k (0.5, 0.75, 0.875, ...), got %s", tomlpos.Describe(v))
 		return
 	}
