@@ -166,6 +166,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, 
 	var wide *fastKind
 	wideKey := key
 	wideKey.align %= f.span
+	// Its bytes: a strided transfer's rows, or a list's bursts (the other term is 0).
 	long := uint64(key.rows*key.rowBytes)+uint64(key.n)*c.cfg.burstBytes >= fastLongRows*f.span
 	if long {
 		if wide = f.wide[wideKey]; wide == nil {
