@@ -11,66 +11,6 @@ import (
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
-// requant is numerics.Requant: branch-free for the common shifts 1..61, with a loop
-// of its own for a ReLU's outputs (never negative).
-func requant(acc []int32, shift int, relu bool, out []int8) (maxAbs int32, saturated int) {
-	if shift <= 0 || shift >= 62 {
-		return numerics.Requant(acc, shift, relu, out)
-	}
-	out = out[:len(acc)]
-	half := int64(1) << (shift - 1)
-	var m int64
-	if relu {
-		for i, a := range acc {
-			v := max(int64(a), 0)
-			m = max(m, v)
-			r := (v + half) >> shift
-			saturated += int(uint64(127-r) >> 63) // r > 127
-			out[i] = int8(min(r, 127))
-		}
-		return int32(min(m, math.MaxInt32)), saturated
-	}
-	for i, a := range acc {
-		v := int64(a)
-		neg := v >> 63 // 0 or -1
-		av := (v ^ neg) - neg
-		m = max(m, av)
-		r := (av + half) >> shift
-		saturated += int(uint64(127-r) >> 63) // r > 127
-		r = min(r, 127)
-		out[i] = int8((r ^ neg) - neg)
-	}
-	return int32(min(m, math.MaxInt32)), saturated
-}
-
-// requant64 is numerics.Requant64: branch-free for shifts 1..61 and |v| < 2^62, the
-// definition itself for anything else.
-func requant64(acc []int64, shift int, relu bool, out []int8) (maxAbs int64, saturated int) {
-	if shift <= 0 || shift >= 62 {
-		return numerics.Requant64(acc, shift, relu, out)
-	}
-	out = out[:len(acc)]
-	half := int64(1) << (shift - 1)
-	for i, v := range acc {
-		if relu {
-			v = max(v, 0)
-		}
-		neg := v >> 63
-		av := (v ^ neg) - neg
-		if av >= 1<<62 || av < 0 {
-			m, s := numerics.Requant64(acc[i:i+1], shift, relu, out[i:i+1])
-			maxAbs, saturated = max(maxAbs, m), saturated+s
-			continue
-		}
-		maxAbs = max(maxAbs, av)
-		r := (av + half) >> shift
-		saturated += int(uint64(127-r) >> 63)
-		r = min(r, 127)
-		out[i] = int8((r ^ neg) - neg)
-	}
-	return maxAbs, saturated
-}
-
 // addAligned is numerics.AddAligned, split across cores, with each operand's aligned
 // value looked up in a table of its 256 possible int8 values.
 func addAligned(a []int8, ea int, b []int8, eb int, acc []int32) (exp int) {

@@ -1,0 +1,208 @@
+// Command _asm generates the amd64 kernels of package intvec with avo:
+//
+//	cd train/intvec/_asm && go run . -out ../requant_amd64.s -stubs ../requant_amd64.go -pkg intvec
+//
+// (go generate in train/intvec runs it). It is a module of its own so that avo is not
+// a dependency of rctsim.
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	gather = table("gather", 0, 4, 0, 4, 0, 4, 0, 4)
+	low32 = table("low32", 0, 2, 4, 6, 0, 2, 4, 6)
+	requant32()
+	requant64()
+	Generate()
+}
+
+// VPERMD indexes: gather moves dwords 0 and 4 (the eight bytes pack8 keeps) into the
+// low qword; low32 moves the low dwords of four qwords into the low 128 bits.
+var gather, low32 Mem
+
+// table declares read-only dwords.
+func table(name string, dwords ...uint32) Mem {
+	m := GLOBL(name, RODATA|NOPTR)
+	for i, v := range dwords {
+		DATA(4*i, U32(v))
+	}
+	return m
+}
+
+// broadcast32 returns a YMM register holding v in every dword.
+func broadcast32(v reg.Register) reg.VecVirtual {
+	x, y := XMM(), YMM()
+	MOVQ(v, x)
+	VPBROADCASTD(x, y)
+	return y
+}
+
+// broadcast64 returns a YMM register holding v in every qword.
+func broadcast64(v reg.Register) reg.VecVirtual {
+	x, y := XMM(), YMM()
+	MOVQ(v, x)
+	VPBROADCASTQ(x, y)
+	return y
+}
+
+// pack8 stores eight int32 values of r, each in [-127, 127], as eight int8 at dst:
+// the saturating packs keep them, and the permutation joins the two 128-bit lanes.
+func pack8(r reg.VecVirtual, gather reg.VecVirtual, dst Mem) {
+	VPACKSSDW(r, r, r) // words: lane 0 = r0..r3 twice, lane 1 = r4..r7 twice
+	VPACKSSWB(r, r, r) // bytes: dword 0 = r0..r3, dword 4 = r4..r7
+	VPERMD(r, gather, r)
+	VMOVQ(r.AsX(), dst)
+}
+
+// requant32 is the int32 requantisation of 8 values a block (see requant32AVX2's
+// documentation in the generated stubs).
+func requant32() {
+	TEXT("requant32AVX2", NOSPLIT, "func(acc *int32, out *int8, blocks int, shift, half uint64, relu bool, lanes *[16]uint32)")
+	Doc("requant32AVX2 requantises blocks*8 values of acc into out for a shift of 1..31 and",
+		"half = 2^(shift-1): r = sign(v) min((|v|+half)>>shift, 127), v first clipped at 0",
+		"when relu. It leaves the lanes' largest |v| in lanes[0:8] and how many values",
+		"saturated in lanes[8:16]. |v| <= 2^31 and half <= 2^30 keep |v|+half within 32",
+		"unsigned bits.")
+	acc := Load(Param("acc"), GP64())
+	out := Load(Param("out"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	shift := XMM()
+	MOVQ(Load(Param("shift"), GP64()), shift)
+	half := broadcast32(Load(Param("half"), GP64()))
+	c127 := GP64()
+	MOVQ(U32(127), c127)
+	max8 := broadcast32(c127)
+	relu := Load(Param("relu"), GP8())
+	zero, m, cnt := YMM(), YMM(), YMM()
+	VPXOR(zero, zero, zero)
+	VPXOR(m, m, m)
+	VPXOR(cnt, cnt, cnt)
+	perm := YMM()
+	VMOVDQU(gather, perm)
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	CMPB(relu, U8(0))
+	JNE(LabelRef("reluLoop"))
+
+	body := func(label string, clip bool) {
+		Label(label)
+		v, r, s := YMM(), YMM(), YMM()
+		VMOVDQU(Mem{Base: acc}, v)
+		if clip {
+			VPMAXSD(zero, v, v)
+		}
+		VPABSD(v, r) // 2^31 for -2^31, read unsigned below
+		VPMAXUD(r, m, m)
+		VPADDD(half, r, r)
+		VPSRLD(shift, r, r)
+		VPCMPGTD(max8, r, s) // r > 127: -1
+		VPSUBD(s, cnt, cnt)
+		VPMINUD(max8, r, r)
+		VPSIGND(v, r, r) // v's sign; v = 0 gives r = 0 as (0+half)>>shift does
+		pack8(r, perm, Mem{Base: out})
+		ADDQ(U32(32), acc)
+		ADDQ(U32(8), out)
+		DECQ(blocks)
+		JNE(LabelRef(label))
+		JMP(LabelRef("done"))
+	}
+	body("loop", false)
+	body("reluLoop", true)
+
+	Label("done")
+	lanes := Load(Param("lanes"), GP64())
+	VMOVDQU(m, Mem{Base: lanes})
+	VMOVDQU(cnt, Mem{Base: lanes}.Offset(32))
+	VZEROUPPER()
+	RET()
+}
+
+// requant64 is the int64 requantisation of 8 values a block, two registers of four.
+func requant64() {
+	TEXT("requant64AVX2", NOSPLIT, "func(acc *int64, out *int8, blocks int, shift, half uint64, relu bool, lanes *[8]uint64) (big bool)")
+	Doc("requant64AVX2 requantises blocks*8 values of acc into out for a shift of 1..61 and",
+		"half = 2^(shift-1), as requant32AVX2 does, leaving the largest |v| of its lanes in",
+		"lanes[0:4] and their saturation counts in lanes[4:8]. It reports big when some |v|",
+		"is 2^62 or more (or v is -2^63), where |v|+half could overflow: the outputs are",
+		"then not all right and the caller must compute them another way.")
+	acc := Load(Param("acc"), GP64())
+	out := Load(Param("out"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	shift := XMM()
+	MOVQ(Load(Param("shift"), GP64()), shift)
+	half := broadcast64(Load(Param("half"), GP64()))
+	c127 := GP64()
+	MOVQ(U32(127), c127)
+	max8 := broadcast64(c127)
+	relu := Load(Param("relu"), GP8())
+	zero, m, cnt, big := YMM(), YMM(), YMM(), YMM()
+	VPXOR(zero, zero, zero)
+	VPXOR(m, m, m)
+	VPXOR(cnt, cnt, cnt)
+	VPXOR(big, big, big)
+	perm, low := YMM(), YMM()
+	VMOVDQU(gather, perm)
+	VMOVDQU(low32, low)
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	CMPB(relu, U8(0))
+	JNE(LabelRef("reluLoop"))
+
+	// four requantises the four values at src into int32s in the low 128 bits of the
+	// returned register.
+	four := func(src Mem, clip bool) reg.VecVirtual {
+		v, neg, r, s := YMM(), YMM(), YMM(), YMM()
+		VMOVDQU(src, v)
+		if clip {
+			VPCMPGTQ(zero, v, s) // v > 0
+			VPAND(s, v, v)
+		}
+		VPCMPGTQ(v, zero, neg) // v < 0: -1
+		VPXOR(neg, v, r)
+		VPSUBQ(neg, r, r) // |v|
+		VPSRLQ(U8(62), r, s)
+		VPOR(s, big, big)
+		VPCMPGTQ(m, r, s) // |v| > m
+		VPBLENDVB(s, r, m, m)
+		VPADDQ(half, r, r)
+		VPSRLQ(shift, r, r)
+		VPCMPGTQ(max8, r, s) // r > 127: -1
+		VPSUBQ(s, cnt, cnt)
+		VPBLENDVB(s, max8, r, r)
+		VPXOR(neg, r, r)
+		VPSUBQ(neg, r, r) // v's sign back
+		VPERMD(r, low, r)
+		return r
+	}
+	body := func(label string, clip bool) {
+		Label(label)
+		lo := four(Mem{Base: acc}, clip)
+		hi := four(Mem{Base: acc}.Offset(32), clip)
+		VINSERTI128(U8(1), hi.AsX(), lo, lo)
+		pack8(lo, perm, Mem{Base: out})
+		ADDQ(U32(64), acc)
+		ADDQ(U32(8), out)
+		DECQ(blocks)
+		JNE(LabelRef(label))
+		JMP(LabelRef("done"))
+	}
+	body("loop", false)
+	body("reluLoop", true)
+
+	Label("done")
+	lanes := Load(Param("lanes"), GP64())
+	VMOVDQU(m, Mem{Base: lanes})
+	VMOVDQU(cnt, Mem{Base: lanes}.Offset(32))
+	flag := GP64()
+	XORQ(flag, flag)
+	VPTEST(big, big)
+	SETNE(flag.As8())
+	Store(flag.As8(), Return("big"))
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package intvec
+
+// hasAVX2 is false: this build has no assembly.
+const hasAVX2 = false
+
+func requant32AVX2(acc *int32, out *int8, blocks int, shift, half uint64, relu bool, lanes *[16]uint32) {
+	panic("intvec: no assembly in this build")
+}
+
+func requant64AVX2(acc *int64, out *int8, blocks int, shift, half uint64, relu bool, lanes *[8]uint64) bool {
+	panic("intvec: no assembly in this build")
+}

@@ -1,0 +1,105 @@
+package intvec
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/rctsim/rctsim/train/numerics"
+)
+
+// kernelSets runs f with the assembly kernels (when the CPU has them) and with pure Go.
+func kernelSets(t testing.TB, f func(name string)) {
+	for _, pure := range []bool{false, true} {
+		if !pure && !hasAVX2 {
+			continue
+		}
+		was := SetPureGo(pure)
+		name := "avx2"
+		if pure {
+			name = "go"
+		}
+		f(name)
+		SetPureGo(was)
+	}
+}
+
+// randomAcc returns n accumulators of every magnitude, with the extremes appended.
+func randomAcc(r *rand.Rand, n int) ([]int32, []int64) {
+	a32 := make([]int32, n)
+	a64 := make([]int64, n)
+	for i := range n {
+		bits := r.IntN(32)
+		a32[i] = int32(r.Int64N(1<<bits) - r.Int64N(1<<bits))
+		bits = r.IntN(64)
+		a64[i] = int64(r.Uint64() >> (63 - bits))
+		if r.IntN(2) == 0 {
+			a64[i] = -a64[i]
+		}
+	}
+	a32 = append(a32, math.MaxInt32, math.MinInt32, -math.MaxInt32, 0, 127, -127, 128)
+	return a32, a64
+}
+
+// TestRequantMatchesNumerics checks Requant and Requant64 against the numerics
+// functions they stand for, with every kernel set, on random values of every
+// magnitude, every shift, both ReLU settings and lengths around the kernels' block.
+func TestRequantMatchesNumerics(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	a32, a64 := randomAcc(r, 3000)
+	huge := []int64{math.MaxInt64, math.MinInt64, -math.MaxInt64, 1 << 62, -(1 << 62), 1<<62 - 1, -(1<<62 - 1), 0}
+	kernelSets(t, func(kernels string) {
+		for shift := -3; shift <= 65; shift++ {
+			for _, relu := range []bool{false, true} {
+				for _, n := range []int{0, 1, 7, 8, 9, 16, 31, len(a32)} {
+					x := a32[len(a32)-n:] // the extremes at the end are always in
+					o1, o2 := make([]int8, n), make([]int8, n)
+					m1, s1 := numerics.Requant(x, shift, relu, o1)
+					m2, s2 := Requant(x, shift, relu, o2)
+					if m1 != m2 || s1 != s2 || !slices.Equal(o1, o2) {
+						t.Fatalf("%s: Requant of %d, shift %d, relu %v: (%d, %d) vs numerics (%d, %d)", kernels, n, shift, relu, m2, s2, m1, s1)
+					}
+				}
+				for _, x := range [][]int64{a64, a64[:13], append(slices.Clone(a64[:20]), huge...), huge} {
+					p1, p2 := make([]int8, len(x)), make([]int8, len(x))
+					m1, s1 := numerics.Requant64(x, shift, relu, p1)
+					m2, s2 := Requant64(x, shift, relu, p2)
+					if m1 != m2 || s1 != s2 || !slices.Equal(p1, p2) {
+						t.Fatalf("%s: Requant64 of %d, shift %d, relu %v: (%d, %d) vs numerics (%d, %d)", kernels, len(x), shift, relu, m2, s2, m1, s1)
+					}
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkRequant times requantising a tensor of 2^16 accumulators (a ResNet-20
+// activation of one example is 16x32x32), per kernel set.
+func BenchmarkRequant(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 1 << 16
+	a32, a64 := make([]int32, n), make([]int64, n)
+	for i := range n {
+		a32[i] = int32(r.NormFloat64() * 4000)
+		a64[i] = int64(a32[i]) << 8
+	}
+	out := make([]int8, n)
+	kernelSets(b, func(kernels string) {
+		for _, relu := range []bool{false, true} {
+			b.Run(fmt.Sprintf("int32/%s/relu=%v", kernels, relu), func(b *testing.B) {
+				b.SetBytes(n * 4)
+				for b.Loop() {
+					Requant(a32, 6, relu, out)
+				}
+			})
+			b.Run(fmt.Sprintf("int64/%s/relu=%v", kernels, relu), func(b *testing.B) {
+				b.SetBytes(n * 8)
+				for b.Loop() {
+					Requant64(a64, 14, relu, out)
+				}
+			})
+		}
+	})
+}
