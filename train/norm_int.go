@@ -14,6 +14,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/rctsim/rctsim/train/intvec"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -62,8 +63,8 @@ func checkNormInt(name string, g *normGeom, n int) error {
 }
 
 // channelSums writes, per channel of rows of len(s1) channels, Σu and Σu*v (v may
-// be u: the sums of x and x²). The rows are split across cores; the partial sums are
-// exact integers, so the split changes nothing.
+// be u: the sums of x and x²). The rows are split across cores, and int8 ones summed by
+// intvec's kernels; the partial sums are exact integers, so neither changes anything.
 func channelSums[U int8 | int64](u []U, v []int8, s1, s2 []int64) {
 	clear(s1)
 	clear(s2)
@@ -71,11 +72,15 @@ func channelSums[U int8 | int64](u []U, v []int8, s1, s2 []int64) {
 	var mu sync.Mutex
 	parallel(len(u)/c, max(1, (1<<14)/c), func(r0, r1 int) {
 		p1, p2 := make([]int64, c), make([]int64, c)
-		for r := r0 * c; r < r1*c; r += c {
-			vr := v[r : r+c]
-			for j, x := range u[r : r+c] {
-				p1[j] += int64(x)
-				p2[j] += int64(x) * int64(vr[j])
+		if u8, ok := any(u).([]int8); ok {
+			intvec.ChannelSums(u8[r0*c:r1*c], v[r0*c:r1*c], p1, p2)
+		} else {
+			for r := r0 * c; r < r1*c; r += c {
+				vr := v[r : r+c]
+				for j, x := range u[r : r+c] {
+					p1[j] += int64(x)
+					p2[j] += int64(x) * int64(vr[j])
+				}
 			}
 		}
 		mu.Lock()
@@ -87,13 +92,18 @@ func channelSums[U int8 | int64](u []U, v []int8, s1, s2 []int64) {
 	})
 }
 
-// channelAffine is numerics.ChannelAffine, its rows split across cores.
+// channelAffine is numerics.ChannelAffine, its rows split across cores, int8 ones
+// mapped by intvec.ChannelAffine.
 func channelAffine[U int8 | int64](u []U, v []int8, a, b, c []int64, acc []int64) {
 	ch := len(a)
 	parallel(len(u)/ch, max(1, (1<<14)/ch), func(r0, r1 int) {
 		var vr []int8
 		if v != nil {
 			vr = v[r0*ch : r1*ch]
+		}
+		if u8, ok := any(u).([]int8); ok {
+			intvec.ChannelAffine(u8[r0*ch:r1*ch], vr, a, b, c, acc[r0*ch:r1*ch])
+			return
 		}
 		numerics.ChannelAffine(u[r0*ch:r1*ch], vr, a, b, c, acc[r0*ch:r1*ch])
 	})

@@ -12,3 +12,15 @@ func requant32AVX2(acc *int32, out *int8, blocks int, shift, half uint64, relu b
 func requant64AVX2(acc *int64, out *int8, blocks int, shift, half uint64, relu bool, lanes *[8]uint64) bool {
 	panic("intvec: no assembly in this build")
 }
+
+func sums16AVX2(u, v *int8, rows, stride int, sums *[32]int32) {
+	panic("intvec: no assembly in this build")
+}
+
+func affine8AVX2(u *int8, rows, channels int, a, c *int64, acc *int64) {
+	panic("intvec: no assembly in this build")
+}
+
+func affine8TwoAVX2(u, v *int8, rows, channels int, a, b, c *int64, acc *int64) {
+	panic("intvec: no assembly in this build")
+}

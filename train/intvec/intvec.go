@@ -1,6 +1,7 @@
-// Package intvec holds the element-wise kernels of the host trainer's integer path that
-// sweep whole tensors: requantising int32 and int64 accumulators to int8. Each returns
-// exactly what the train/numerics function it stands for returns, so RCT's numerics
+// Package intvec holds the kernels of the host trainer's integer path that sweep whole
+// tensors outside the GEMMs: requantising int32 and int64 accumulators to int8, and
+// batch normalisation's per-channel sums and affine map. Each returns exactly what the
+// train/numerics function (or definition) it stands for returns, so RCT's numerics
 // are still defined once, in train/numerics.
 //
 // On amd64 with AVX2 (detected with golang.org/x/sys/cpu at start-up) the loops run
@@ -9,7 +10,7 @@
 // runs. Both give identical results, which the tests check against numerics.
 package intvec
 
-//go:generate sh -c "cd _asm && go run . -out ../requant_amd64.s -stubs ../requant_amd64.go -pkg intvec"
+//go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg intvec"
 
 import (
 	"math"
@@ -127,4 +128,67 @@ func requant64Go(acc []int64, shift int, relu bool, out []int8) (maxAbs int64, s
 		out[i] = int8((r ^ neg) - neg)
 	}
 	return maxAbs, saturated
+}
+
+// sumsRows is the most rows sums16AVX2 takes at once: |u*v| <= 2^14 summed over 2^16
+// rows stays within int32.
+const sumsRows = 1 << 16
+
+// ChannelSums adds, per channel of the rows of len(s1) channels in u and v, Σu to s1
+// and Σu*v to s2 (exact integers; v may be u, for the sums of x and x²).
+func ChannelSums(u, v []int8, s1, s2 []int64) {
+	c := len(s1)
+	rows := len(u) / c
+	v = v[:len(u)]
+	if useAVX2 && c%16 == 0 && rows > 0 {
+		for r := 0; r < rows; r += sumsRows {
+			n := min(sumsRows, rows-r)
+			for g := 0; g < c; g += 16 {
+				var sums [32]int32
+				sums16AVX2(&u[r*c+g], &v[r*c+g], n, c, &sums)
+				for j := range 16 {
+					s1[g+j] += int64(sums[j])
+					s2[g+j] += int64(sums[16+j])
+				}
+			}
+		}
+		return
+	}
+	for r := 0; r < rows*c; r += c {
+		vr := v[r : r+c]
+		for j, x := range u[r : r+c] {
+			s1[j] += int64(x)
+			s2[j] += int64(x) * int64(vr[j])
+		}
+	}
+}
+
+// ChannelAffine is numerics.ChannelAffine for int8 operands: acc[r*C+j] =
+// a[j]*u[r*C+j] + b[j]*v[r*C+j] + c[j] over rows of C = len(a) channels; v and b may be
+// nil.
+func ChannelAffine(u, v []int8, a, b, c []int64, acc []int64) {
+	ch := len(a)
+	rows := len(u) / ch
+	if !useAVX2 || ch%4 != 0 || rows == 0 || !fits32(a) || !fits32(b) {
+		numerics.ChannelAffine(u, v, a, b, c, acc)
+		return
+	}
+	acc, c = acc[:rows*ch], c[:ch]
+	if v == nil {
+		affine8AVX2(&u[0], rows, ch, &a[0], &c[0], &acc[0])
+		return
+	}
+	v, b = v[:rows*ch], b[:ch]
+	affine8TwoAVX2(&u[0], &v[0], rows, ch, &a[0], &b[0], &c[0], &acc[0])
+}
+
+// fits32 reports whether every coefficient is a signed 32-bit value, which VPMULDQ
+// multiplies (FixCoefs' are below 2^23).
+func fits32(coefs []int64) bool {
+	for _, x := range coefs {
+		if x != int64(int32(x)) {
+			return false
+		}
+	}
+	return true
 }

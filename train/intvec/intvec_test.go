@@ -1,6 +1,7 @@
 package intvec
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -100,6 +101,79 @@ func BenchmarkRequant(b *testing.B) {
 					Requant64(a64, 14, relu, out)
 				}
 			})
+		}
+	})
+}
+
+func randomInt8(r *rand.Rand, n int) []int8 {
+	x := make([]int8, n)
+	for i := range x {
+		x[i] = int8(r.IntN(256) - 128)
+	}
+	return x
+}
+
+// TestChannelSums checks ChannelSums against the sums by definition, with every kernel
+// set, for channel counts the kernel takes and others, and for more rows than its
+// int32 lanes could hold at once at the extremes (-128 * -128 in every row).
+func TestChannelSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	kernelSets(t, func(kernels string) {
+		for _, tc := range []struct{ c, rows int }{{1, 5}, {3, 7}, {16, 1}, {16, 33}, {32, 100}, {48, 9}, {64, 500}, {16, sumsRows + 3}} {
+			u, v := randomInt8(r, tc.c*tc.rows), randomInt8(r, tc.c*tc.rows)
+			if tc.rows > sumsRows {
+				for i := range u {
+					u[i], v[i] = -128, -128
+				}
+			}
+			want1, want2 := make([]int64, tc.c), make([]int64, tc.c)
+			for i, x := range u {
+				want1[i%tc.c] += int64(x)
+				want2[i%tc.c] += int64(x) * int64(v[i])
+			}
+			s1, s2 := make([]int64, tc.c), make([]int64, tc.c)
+			s1[0], s2[0] = 5, -7 // ChannelSums adds
+			want1[0], want2[0] = want1[0]+5, want2[0]-7
+			ChannelSums(u, v, s1, s2)
+			if !slices.Equal(s1, want1) || !slices.Equal(s2, want2) {
+				t.Fatalf("%s: ChannelSums of %d rows of %d channels: %v %v, want %v %v", kernels, tc.rows, tc.c, s1, s2, want1, want2)
+			}
+		}
+	})
+}
+
+// TestChannelAffine checks ChannelAffine against numerics.ChannelAffine, with every
+// kernel set, with and without the second operand, for coefficients as FixCoefs makes
+// them and for ones too large for the kernel.
+func TestChannelAffine(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	coefs := func(n int, bits uint) []int64 {
+		x := make([]int64, n)
+		for i := range x {
+			x[i] = r.Int64N(1<<bits) - r.Int64N(1<<bits)
+		}
+		return x
+	}
+	kernelSets(t, func(kernels string) {
+		for _, tc := range []struct {
+			c, rows int
+			bits    uint
+		}{{4, 1, 0}, {6, 5, 0}, {16, 37, 0}, {64, 9, 0}, {16, 3, 40}} {
+			u, v := randomInt8(r, tc.c*tc.rows), randomInt8(r, tc.c*tc.rows)
+			bits := cmp.Or(tc.bits, numerics.CoefBits-1)
+			a, b, c := coefs(tc.c, bits), coefs(tc.c, bits), coefs(tc.c, 61)
+			for _, second := range []bool{false, true} {
+				vv, bb := v, b
+				if !second {
+					vv, bb = nil, nil
+				}
+				want, got := make([]int64, len(u)), make([]int64, len(u))
+				numerics.ChannelAffine(u, vv, a, bb, c, want)
+				ChannelAffine(u, vv, a, bb, c, got)
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s: ChannelAffine of %d rows of %d channels (second operand %v) differs from numerics", kernels, tc.rows, tc.c, second)
+				}
+			}
 		}
 	})
 }

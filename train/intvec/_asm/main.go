@@ -1,6 +1,6 @@
 // Command _asm generates the amd64 kernels of package intvec with avo:
 //
-//	cd train/intvec/_asm && go run . -out ../requant_amd64.s -stubs ../requant_amd64.go -pkg intvec
+//	cd train/intvec/_asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg intvec
 //
 // (go generate in train/intvec runs it). It is a module of its own so that avo is not
 // a dependency of rctsim.
@@ -18,6 +18,9 @@ func main() {
 	low32 = table("low32", 0, 2, 4, 6, 0, 2, 4, 6)
 	requant32()
 	requant64()
+	sums16()
+	affine("affine8AVX2", false)
+	affine("affine8TwoAVX2", true)
 	Generate()
 }
 
@@ -203,6 +206,106 @@ func requant64() {
 	VPTEST(big, big)
 	SETNE(flag.As8())
 	Store(flag.As8(), Return("big"))
+	VZEROUPPER()
+	RET()
+}
+
+// sums16 sums, over rows, sixteen int8 channels and their products with another
+// tensor's, in int32 lanes.
+func sums16() {
+	TEXT("sums16AVX2", NOSPLIT, "func(u, v *int8, rows, stride int, sums *[32]int32)")
+	Doc("sums16AVX2 adds, for 16 channels at u and v and rows rows stride bytes apart, Σu to",
+		"sums[0:16] and Σu*v to sums[16:32]. The caller keeps the int32 lanes from",
+		"overflowing: |u*v| <= 2^14, so up to 2^16 rows.")
+	u := Load(Param("u"), GP64())
+	v := Load(Param("v"), GP64())
+	rows := Load(Param("rows"), GP64())
+	stride := Load(Param("stride"), GP64())
+	sums := Load(Param("sums"), GP64())
+	acc := make([]reg.VecVirtual, 4) // Σu of channels 0-7, 8-15; Σu*v likewise
+	for i := range acc {
+		acc[i] = YMM()
+		VMOVDQU(Mem{Base: sums}.Offset(32*i), acc[i])
+	}
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	for h := range 2 {
+		x, y := YMM(), YMM()
+		VPMOVSXBD(Mem{Base: u}.Offset(8*h), x)
+		VPMOVSXBD(Mem{Base: v}.Offset(8*h), y)
+		VPADDD(x, acc[h], acc[h])
+		VPMULLD(x, y, y)
+		VPADDD(y, acc[2+h], acc[2+h])
+	}
+	ADDQ(stride, u)
+	ADDQ(stride, v)
+	DECQ(rows)
+	JNE(LabelRef("loop"))
+	Label("done")
+	for i := range acc {
+		VMOVDQU(acc[i], Mem{Base: sums}.Offset(32*i))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// affine computes a per-channel affine map of int8 tensors into int64, four channels
+// a step, with VPMULDQ: the coefficients fit 32 bits and the operands 8.
+func affine(name string, two bool) {
+	sig := "func(u *int8, rows, channels int, a, c *int64, acc *int64)"
+	if two {
+		sig = "func(u, v *int8, rows, channels int, a, b, c *int64, acc *int64)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	if two {
+		Doc(name+" writes acc[r*channels+j] = a[j]*u[r*channels+j] + b[j]*v[r*channels+j] +",
+			"c[j] for rows rows, channels a multiple of 4, |a[j]| and |b[j]| below 2^31.")
+	} else {
+		Doc(name+" writes acc[r*channels+j] = a[j]*u[r*channels+j] + c[j] for rows rows,",
+			"channels a multiple of 4, |a[j]| below 2^31.")
+	}
+	u := Load(Param("u"), GP64())
+	var v, b reg.Register
+	if two {
+		v = Load(Param("v"), GP64())
+		b = Load(Param("b"), GP64())
+	}
+	rows := Load(Param("rows"), GP64())
+	channels := Load(Param("channels"), GP64())
+	a := Load(Param("a"), GP64())
+	c := Load(Param("c"), GP64())
+	acc := Load(Param("acc"), GP64())
+	SHRQ(U8(2), channels) // steps of four a row
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	j := GP64() // the step's offset in the coefficients, bytes
+	XORQ(j, j)
+	k := GP64()
+	MOVQ(channels, k)
+	Label("step")
+	x, t := YMM(), YMM()
+	VPMOVSXBQ(Mem{Base: u}, x)
+	VPMULDQ(Mem{Base: a, Index: j, Scale: 1}, x, x)
+	if two {
+		y := YMM()
+		VPMOVSXBQ(Mem{Base: v}, y)
+		VPMULDQ(Mem{Base: b, Index: j, Scale: 1}, y, y)
+		VPADDQ(y, x, x)
+		ADDQ(U32(4), v)
+	}
+	VMOVDQU(Mem{Base: c, Index: j, Scale: 1}, t)
+	VPADDQ(t, x, x)
+	VMOVDQU(x, Mem{Base: acc})
+	ADDQ(U32(4), u)
+	ADDQ(U32(32), acc)
+	ADDQ(U32(32), j)
+	DECQ(k)
+	JNE(LabelRef("step"))
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
