@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/intvec"
 )
 
 // floatT is the storage type of the float path: float32 in training, float64 in the
@@ -147,6 +148,10 @@ func avgPoolSpread[T int8 | float32 | float64, A int32 | float32 | float64](p *p
 func reluForward[T int8 | float32 | float64](x, out []T) {
 	out = out[:len(x)]
 	parallel(len(x), 1<<15, func(lo, hi int) {
+		if x8, ok := any(x[lo:hi]).([]int8); ok {
+			intvec.ReLU(any(out[lo:hi]).([]int8), x8)
+			return
+		}
 		for i := lo; i < hi; i++ {
 			out[i] = max(x[i], 0)
 		}
@@ -162,7 +167,7 @@ func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
 		case []float32:
 			maskFloat32(o, any(dy[lo:hi]).([]float32), any(dx[lo:hi]).([]float32))
 		case []int8:
-			maskInt8(o, any(dy[lo:hi]).([]int8), any(dx[lo:hi]).([]int8))
+			intvec.Mask(o, any(dy[lo:hi]).([]int8), any(dx[lo:hi]).([]int8))
 		default:
 			for i := lo; i < hi; i++ {
 				if out[i] > 0 {
@@ -185,16 +190,6 @@ func maskFloat32(out, dy, dx []float32) {
 			m = ^uint32(0)
 		}
 		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
-	}
-}
-
-// maskInt8 is reluBackward for int8 without branches: the mask is the sign of -v,
-// all ones exactly when v > 0, computed in int32 arithmetic (a condition on int8
-// values stays a branch, which the random signs mispredict).
-func maskInt8(out, dy, dx []int8) {
-	dy, dx = dy[:len(out)], dx[:len(out)]
-	for i, v := range out {
-		dx[i] = dy[i] & int8(-int32(v)>>31)
 	}
 }
 

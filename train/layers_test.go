@@ -485,28 +485,6 @@ func TestFloat32LoweringMatchesFloat64(t *testing.T) {
 	})
 }
 
-// TestMaskInt8MatchesDefinition checks maskInt8 on every pair of int8 output and
-// error.
-func TestMaskInt8MatchesDefinition(t *testing.T) {
-	var out, dy []int8
-	for o := range 256 {
-		for d := range 256 {
-			out, dy = append(out, int8(o-128)), append(dy, int8(d-128))
-		}
-	}
-	dx := make([]int8, len(out))
-	maskInt8(out, dy, dx)
-	for i, v := range out {
-		want := int8(0)
-		if v > 0 {
-			want = dy[i]
-		}
-		if dx[i] != want {
-			t.Fatalf("out %d, dy %d: dx %d, want %d", v, dy[i], dx[i], want)
-		}
-	}
-}
-
 // maxPoolDef is max pooling by its definition: taps in row-major window order, a
 // later one taking over only when strictly larger.
 func maxPoolDef[T int8 | float32 | float64](p *poolGeom, x []T, n int, out []T, argmax []int32) {

@@ -44,6 +44,7 @@ import (
 
 	"github.com/rctsim/rctsim/models"
 	kgemm "github.com/rctsim/rctsim/train/gemm"
+	"github.com/rctsim/rctsim/train/intvec"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -464,6 +465,17 @@ func convert[D, S int8 | int16 | int32 | int64 | float32 | float64](dst []D, src
 	if same, ok := any(dst).([]S); ok {
 		copy(same[:len(src)], src)
 		return
+	}
+	// The integer GEMMs' operands: int8 tensors widened, many values at a time.
+	if s8, ok := any(src).([]int8); ok {
+		switch d := any(dst).(type) {
+		case []int16:
+			intvec.Widen(d, s8)
+			return
+		case []int32:
+			intvec.Widen(d, s8)
+			return
+		}
 	}
 	dst = dst[:len(src)]
 	for i, v := range src {

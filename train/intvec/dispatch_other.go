@@ -24,3 +24,11 @@ func affine8AVX2(u *int8, rows, channels int, a, c *int64, acc *int64) {
 func affine8TwoAVX2(u, v *int8, rows, channels int, a, b, c *int64, acc *int64) {
 	panic("intvec: no assembly in this build")
 }
+
+func widen16AVX2(dst *int16, src *int8, blocks int) { panic("intvec: no assembly in this build") }
+
+func widen32AVX2(dst *int32, src *int8, blocks int) { panic("intvec: no assembly in this build") }
+
+func relu8AVX2(dst, src *int8, blocks int) { panic("intvec: no assembly in this build") }
+
+func mask8AVX2(out, dy, dx *int8, blocks int) { panic("intvec: no assembly in this build") }

@@ -1,6 +1,7 @@
 // Package intvec holds the kernels of the host trainer's integer path that sweep whole
-// tensors outside the GEMMs: requantising int32 and int64 accumulators to int8, and
-// batch normalisation's per-channel sums and affine map. Each returns exactly what the
+// tensors outside the GEMMs: requantising int32 and int64 accumulators to int8, batch
+// normalisation's per-channel sums and affine map, widening int8 tensors into GEMM
+// operands, and the ReLU's two passes. Each returns exactly what the
 // train/numerics function (or definition) it stands for returns, so RCT's numerics
 // are still defined once, in train/numerics.
 //
@@ -191,4 +192,57 @@ func fits32(coefs []int64) bool {
 		}
 	}
 	return true
+}
+
+// Widen writes src, sign-extended, to dst (at least as long): the integer GEMMs'
+// operands are int16 or int32 copies of int8 tensors.
+func Widen[D int16 | int32](dst []D, src []int8) {
+	dst = dst[:len(src)]
+	n := 0
+	if useAVX2 {
+		switch d := any(dst).(type) {
+		case []int16:
+			if n = len(src) / 16 * 16; n > 0 {
+				widen16AVX2(&d[0], &src[0], n/16)
+			}
+		case []int32:
+			if n = len(src) / 8 * 8; n > 0 {
+				widen32AVX2(&d[0], &src[0], n/8)
+			}
+		}
+	}
+	for i, v := range src[n:] {
+		dst[n+i] = D(v)
+	}
+}
+
+// ReLU writes max(v, 0) of each value of src to dst (at least as long; it may be src).
+func ReLU(dst, src []int8) {
+	dst = dst[:len(src)]
+	n := 0
+	if useAVX2 {
+		if n = len(src) / 32 * 32; n > 0 {
+			relu8AVX2(&dst[0], &src[0], n/32)
+		}
+	}
+	for i, v := range src[n:] {
+		dst[n+i] = max(v, 0)
+	}
+}
+
+// Mask is a ReLU's backward pass: dx gets dy where the ReLU's output out is positive
+// and 0 elsewhere (dx may be dy). The Go loop takes the mask from the sign of -v, all
+// ones exactly when v > 0, in int32 arithmetic: a condition on int8 values stays a
+// branch, which random signs mispredict.
+func Mask(out, dy, dx []int8) {
+	dy, dx = dy[:len(out)], dx[:len(out)]
+	n := 0
+	if useAVX2 {
+		if n = len(out) / 32 * 32; n > 0 {
+			mask8AVX2(&out[0], &dy[0], &dx[0], n/32)
+		}
+	}
+	for i, v := range out[n:] {
+		dx[n+i] = dy[n+i] & int8(-int32(v)>>31)
+	}
 }

@@ -177,3 +177,64 @@ func TestChannelAffine(t *testing.T) {
 		}
 	})
 }
+
+// TestElementwise checks Widen, ReLU and Mask against their definitions, with every
+// kernel set, on lengths around the kernels' blocks and every int8 value.
+func TestElementwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	kernelSets(t, func(kernels string) {
+		for _, n := range []int{0, 1, 7, 8, 15, 16, 31, 32, 33, 100, 256, 1000} {
+			src, dy := randomInt8(r, n), randomInt8(r, n)
+			if n == 256 {
+				for i := range src {
+					src[i] = int8(i)
+				}
+			}
+			w16, w32 := make([]int16, n), make([]int32, n)
+			Widen(w16, src)
+			Widen(w32, src)
+			relu, dx := make([]int8, n), make([]int8, n)
+			ReLU(relu, src)
+			Mask(src, dy, dx)
+			for i, v := range src {
+				want := dy[i]
+				if v <= 0 {
+					want = 0
+				}
+				if w16[i] != int16(v) || w32[i] != int32(v) || relu[i] != max(v, 0) || dx[i] != want {
+					t.Fatalf("%s: value %d of %d (%d): widened %d %d, relu %d, mask %d (dy %d)", kernels, i, n, v, w16[i], w32[i], relu[i], dx[i], dy[i])
+				}
+			}
+			in := slices.Clone(src)
+			ReLU(in, in) // in place
+			Mask(src, dy, dy)
+			if !slices.Equal(in, relu) || !slices.Equal(dy, dx) {
+				t.Fatalf("%s: ReLU or Mask in place differ", kernels)
+			}
+		}
+	})
+}
+
+// TestMaskPairs checks Mask on every pair of int8 output and error, with every kernel
+// set.
+func TestMaskPairs(t *testing.T) {
+	var out, dy []int8
+	for o := range 256 {
+		for d := range 256 {
+			out, dy = append(out, int8(o-128)), append(dy, int8(d-128))
+		}
+	}
+	kernelSets(t, func(kernels string) {
+		dx := make([]int8, len(out))
+		Mask(out, dy, dx)
+		for i, v := range out {
+			want := int8(0)
+			if v > 0 {
+				want = dy[i]
+			}
+			if dx[i] != want {
+				t.Fatalf("%s: out %d, dy %d: dx %d, want %d", kernels, v, dy[i], dx[i], want)
+			}
+		}
+	})
+}

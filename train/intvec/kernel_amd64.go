@@ -30,3 +30,16 @@ func affine8AVX2(u *int8, rows int, channels int, a *int64, c *int64, acc *int64
 // affine8TwoAVX2 writes acc[r*channels+j] = a[j]*u[r*channels+j] + b[j]*v[r*channels+j] +
 // c[j] for rows rows, channels a multiple of 4, |a[j]| and |b[j]| below 2^31.
 func affine8TwoAVX2(u *int8, v *int8, rows int, channels int, a *int64, b *int64, c *int64, acc *int64)
+
+// widen16AVX2 writes blocks*16 int8 values of src, sign-extended, to dst.
+func widen16AVX2(dst *int16, src *int8, blocks int)
+
+// widen32AVX2 writes blocks*8 int8 values of src, sign-extended, to dst.
+func widen32AVX2(dst *int32, src *int8, blocks int)
+
+// relu8AVX2 writes max(v, 0) of blocks*32 int8 values of src to dst.
+func relu8AVX2(dst *int8, src *int8, blocks int)
+
+// mask8AVX2 writes dy where out > 0 and 0 elsewhere to dx, blocks*32 int8 values
+// (dx may be dy).
+func mask8AVX2(out *int8, dy *int8, dx *int8, blocks int)

@@ -337,3 +337,93 @@ step:
 done:
 	VZEROUPPER
 	RET
+
+// func widen16AVX2(dst *int16, src *int8, blocks int)
+// Requires: AVX, AVX2
+TEXT ·widen16AVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  blocks+16(FP), DX
+	TESTQ DX, DX
+	JEQ   done
+
+loop:
+	VPMOVSXBW (CX), Y0
+	VMOVDQU   Y0, (AX)
+	ADDQ      $0x00000010, CX
+	ADDQ      $0x00000020, AX
+	DECQ      DX
+	JNE       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func widen32AVX2(dst *int32, src *int8, blocks int)
+// Requires: AVX, AVX2
+TEXT ·widen32AVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  blocks+16(FP), DX
+	TESTQ DX, DX
+	JEQ   done
+
+loop:
+	VPMOVSXBD (CX), Y0
+	VMOVDQU   Y0, (AX)
+	ADDQ      $0x00000008, CX
+	ADDQ      $0x00000020, AX
+	DECQ      DX
+	JNE       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func relu8AVX2(dst *int8, src *int8, blocks int)
+// Requires: AVX, AVX2
+TEXT ·relu8AVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  blocks+16(FP), DX
+	VPXOR Y0, Y0, Y0
+	TESTQ DX, DX
+	JEQ   done
+
+loop:
+	VPMAXSB (CX), Y0, Y1
+	VMOVDQU Y1, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, AX
+	DECQ    DX
+	JNE     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func mask8AVX2(out *int8, dy *int8, dx *int8, blocks int)
+// Requires: AVX, AVX2
+TEXT ·mask8AVX2(SB), NOSPLIT, $0-32
+	MOVQ  out+0(FP), AX
+	MOVQ  dy+8(FP), CX
+	MOVQ  dx+16(FP), DX
+	MOVQ  blocks+24(FP), BX
+	VPXOR Y0, Y0, Y0
+	TESTQ BX, BX
+	JEQ   done
+
+loop:
+	VMOVDQU  (AX), Y1
+	VPCMPGTB Y0, Y1, Y1
+	VPAND    (CX), Y1, Y1
+	VMOVDQU  Y1, (DX)
+	ADDQ     $0x00000020, AX
+	ADDQ     $0x00000020, CX
+	ADDQ     $0x00000020, DX
+	DECQ     BX
+	JNE      loop
+
+done:
+	VZEROUPPER
+	RET

@@ -7,6 +7,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -21,6 +23,10 @@ func main() {
 	sums16()
 	affine("affine8AVX2", false)
 	affine("affine8TwoAVX2", true)
+	widen("widen16AVX2", 16, VPMOVSXBW)
+	widen("widen32AVX2", 8, VPMOVSXBD)
+	relu8()
+	mask8()
 	Generate()
 }
 
@@ -305,6 +311,83 @@ func affine(name string, two bool) {
 	JNE(LabelRef("step"))
 	DECQ(rows)
 	JNE(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// widen sign-extends int8 values to a wider integer, per a register of per values
+// (ext reads them from memory).
+func widen(name string, per int, ext func(ops ...Op)) {
+	bytes := 32 / per
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(dst *int%d, src *int8, blocks int)", 8*bytes))
+	Doc(fmt.Sprintf("%s writes blocks*%d int8 values of src, sign-extended, to dst.", name, per))
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	x := YMM()
+	ext(Mem{Base: src}, x)
+	VMOVDQU(x, Mem{Base: dst})
+	ADDQ(U32(per), src)
+	ADDQ(U32(32), dst)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// relu8 is a ReLU of int8 values, 32 a step.
+func relu8() {
+	TEXT("relu8AVX2", NOSPLIT, "func(dst, src *int8, blocks int)")
+	Doc("relu8AVX2 writes max(v, 0) of blocks*32 int8 values of src to dst.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	zero := YMM()
+	VPXOR(zero, zero, zero)
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	x := YMM()
+	VPMAXSB(Mem{Base: src}, zero, x)
+	VMOVDQU(x, Mem{Base: dst})
+	ADDQ(U32(32), src)
+	ADDQ(U32(32), dst)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// mask8 is a ReLU's backward pass over int8 values, 32 a step.
+func mask8() {
+	TEXT("mask8AVX2", NOSPLIT, "func(out, dy, dx *int8, blocks int)")
+	Doc("mask8AVX2 writes dy where out > 0 and 0 elsewhere to dx, blocks*32 int8 values",
+		"(dx may be dy).")
+	out := Load(Param("out"), GP64())
+	dy := Load(Param("dy"), GP64())
+	dx := Load(Param("dx"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	zero := YMM()
+	VPXOR(zero, zero, zero)
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	m, x := YMM(), YMM()
+	VMOVDQU(Mem{Base: out}, m)
+	VPCMPGTB(zero, m, m) // out > 0
+	VPAND(Mem{Base: dy}, m, x)
+	VMOVDQU(x, Mem{Base: dx})
+	ADDQ(U32(32), out)
+	ADDQ(U32(32), dy)
+	ADDQ(U32(32), dx)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
 	Label("done")
 	VZEROUPPER()
 	RET()
