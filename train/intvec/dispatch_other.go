@@ -32,3 +32,7 @@ func widen32AVX2(dst *int32, src *int8, blocks int) { panic("intvec: no assembly
 func relu8AVX2(dst, src *int8, blocks int) { panic("intvec: no assembly in this build") }
 
 func mask8AVX2(out, dy, dx *int8, blocks int) { panic("intvec: no assembly in this build") }
+
+func requantLeft32AVX2(acc *int32, out *int8, blocks int, left uint64, relu bool, lanes *[16]uint32) {
+	panic("intvec: no assembly in this build")
+}

@@ -39,10 +39,26 @@ func SetPureGo(pure bool) (was bool) {
 // by shift with rounding half away from zero, saturated to ±127; it returns the largest
 // magnitude (after the ReLU, at most 2^31-1) and how many outputs saturated.
 func Requant(acc []int32, shift int, relu bool, out []int8) (maxAbs int32, saturated int) {
-	if shift <= 0 || shift >= 62 {
+	out = out[:len(acc)]
+	if shift <= 0 {
+		n := len(acc) / block * block
+		if !useAVX2 || n == 0 {
+			return numerics.Requant(acc, shift, relu, out)
+		}
+		var lanes [2 * block]uint32
+		requantLeft32AVX2(&acc[0], &out[0], n/block, uint64(-shift), relu, &lanes)
+		var m int64
+		saturated = n
+		for i := range block {
+			m = max(m, int64(lanes[i]))
+			saturated -= int(lanes[block+i])
+		}
+		pm, ps := numerics.Requant(acc[n:], shift, relu, out[n:])
+		return int32(min(max(m, int64(pm)), math.MaxInt32)), saturated + ps
+	}
+	if shift >= 62 {
 		return numerics.Requant(acc, shift, relu, out)
 	}
-	out = out[:len(acc)]
 	var m int64
 	if n := len(acc) / block * block; useAVX2 && shift < 32 && n > 0 {
 		var lanes [2 * block]uint32

@@ -11,6 +11,12 @@ package intvec
 // unsigned bits.
 func requant32AVX2(acc *int32, out *int8, blocks int, shift uint64, half uint64, relu bool, lanes *[16]uint32)
 
+// requantLeft32AVX2 requantises blocks*8 values of acc into out for a shift of -left
+// (0 or less): r = sign(v) min(|v|<<left, 127), v first clipped at 0 when relu. It
+// leaves the lanes' largest |v| in lanes[0:8] and how many values did not saturate
+// in lanes[8:16]. |v| > 127>>left saturates, so only values at most that are shifted.
+func requantLeft32AVX2(acc *int32, out *int8, blocks int, left uint64, relu bool, lanes *[16]uint32)
+
 // requant64AVX2 requantises blocks*8 values of acc into out for a shift of 1..61 and
 // half = 2^(shift-1), as requant32AVX2 does, leaving the largest |v| of its lanes in
 // lanes[0:4] and their saturation counts in lanes[4:8]. It reports big when some |v|

@@ -95,6 +95,85 @@ done:
 	VZEROUPPER
 	RET
 
+// func requantLeft32AVX2(acc *int32, out *int8, blocks int, left uint64, relu bool, lanes *[16]uint32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·requantLeft32AVX2(SB), NOSPLIT, $0-48
+	MOVQ         acc+0(FP), AX
+	MOVQ         out+8(FP), DX
+	MOVQ         blocks+16(FP), BX
+	MOVQ         left+24(FP), CX
+	MOVQ         CX, X0
+	MOVQ         $0x0000007f, SI
+	MOVQ         SI, X1
+	VPBROADCASTD X1, Y1
+	CMPQ         CX, $0x07
+	JLS          small
+	XORQ         SI, SI
+	JMP          limit
+
+small:
+	SHRQ CL, SI
+
+limit:
+	MOVQ         SI, X2
+	VPBROADCASTD X2, Y2
+	MOVB         relu+32(FP), CL
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VMOVDQU      gather<>+0(SB), Y6
+	TESTQ        BX, BX
+	JEQ          done
+	CMPB         CL, $0x00
+	JNE          reluLoop
+
+loop:
+	VMOVDQU   (AX), Y3
+	VPABSD    Y3, Y7
+	VPMAXUD   Y7, Y4, Y4
+	VPMINUD   Y2, Y7, Y8
+	VPCMPEQD  Y7, Y8, Y7
+	VPSUBD    Y7, Y5, Y5
+	VPSLLD    X0, Y8, Y8
+	VPBLENDVB Y7, Y8, Y1, Y7
+	VPSIGND   Y3, Y7, Y7
+	VPACKSSDW Y7, Y7, Y7
+	VPACKSSWB Y7, Y7, Y7
+	VPERMD    Y7, Y6, Y7
+	VMOVQ     X7, (DX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000008, DX
+	DECQ      BX
+	JNE       loop
+	JMP       done
+
+reluLoop:
+	VMOVDQU   (AX), Y7
+	VPMAXSD   Y3, Y7, Y7
+	VPABSD    Y7, Y8
+	VPMAXUD   Y8, Y4, Y4
+	VPMINUD   Y2, Y8, Y9
+	VPCMPEQD  Y8, Y9, Y8
+	VPSUBD    Y8, Y5, Y5
+	VPSLLD    X0, Y9, Y9
+	VPBLENDVB Y8, Y9, Y1, Y8
+	VPSIGND   Y7, Y8, Y8
+	VPACKSSDW Y8, Y8, Y8
+	VPACKSSWB Y8, Y8, Y8
+	VPERMD    Y8, Y6, Y8
+	VMOVQ     X8, (DX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000008, DX
+	DECQ      BX
+	JNE       reluLoop
+
+done:
+	MOVQ    lanes+40(FP), AX
+	VMOVDQU Y4, (AX)
+	VMOVDQU Y5, 32(AX)
+	VZEROUPPER
+	RET
+
 // func requant64AVX2(acc *int64, out *int8, blocks int, shift uint64, half uint64, relu bool, lanes *[8]uint64) (big bool)
 // Requires: AVX, AVX2, SSE2
 TEXT ·requant64AVX2(SB), NOSPLIT, $0-57

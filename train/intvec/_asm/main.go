@@ -19,6 +19,7 @@ func main() {
 	gather = table("gather", 0, 4, 0, 4, 0, 4, 0, 4)
 	low32 = table("low32", 0, 2, 4, 6, 0, 2, 4, 6)
 	requant32()
+	requantLeft32()
 	requant64()
 	sums16()
 	affine("affine8AVX2", false)
@@ -127,6 +128,78 @@ func requant32() {
 	lanes := Load(Param("lanes"), GP64())
 	VMOVDQU(m, Mem{Base: lanes})
 	VMOVDQU(cnt, Mem{Base: lanes}.Offset(32))
+	VZEROUPPER()
+	RET()
+}
+
+// requantLeft32 is the int32 requantisation for shifts of 0 or less, 8 values a block.
+func requantLeft32() {
+	TEXT("requantLeft32AVX2", NOSPLIT, "func(acc *int32, out *int8, blocks int, left uint64, relu bool, lanes *[16]uint32)")
+	Doc("requantLeft32AVX2 requantises blocks*8 values of acc into out for a shift of -left",
+		"(0 or less): r = sign(v) min(|v|<<left, 127), v first clipped at 0 when relu. It",
+		"leaves the lanes' largest |v| in lanes[0:8] and how many values did not saturate",
+		"in lanes[8:16]. |v| > 127>>left saturates, so only values at most that are shifted.")
+	acc := Load(Param("acc"), GP64())
+	out := Load(Param("out"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	left := Load(Param("left"), GP64())
+	shift := XMM()
+	MOVQ(left, shift)
+	c127 := GP64()
+	MOVQ(U32(127), c127)
+	max8 := broadcast32(c127)
+	limit := GP64() // 127 >> left, 0 from left 7 on
+	MOVQ(c127, limit)
+	CMPQ(left, U8(7))
+	JLS(LabelRef("small"))
+	XORQ(limit, limit)
+	JMP(LabelRef("limit"))
+	Label("small")
+	MOVQ(left, reg.RCX)
+	SHRQ(reg.CL, limit)
+	Label("limit")
+	lim := broadcast32(limit)
+	relu := Load(Param("relu"), GP8())
+	zero, m, kept := YMM(), YMM(), YMM()
+	VPXOR(zero, zero, zero)
+	VPXOR(m, m, m)
+	VPXOR(kept, kept, kept)
+	perm := YMM()
+	VMOVDQU(gather, perm)
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	CMPB(relu, U8(0))
+	JNE(LabelRef("reluLoop"))
+
+	body := func(label string, clip bool) {
+		Label(label)
+		v, a, low, r := YMM(), YMM(), YMM(), YMM()
+		VMOVDQU(Mem{Base: acc}, v)
+		if clip {
+			VPMAXSD(zero, v, v)
+		}
+		VPABSD(v, a)
+		VPMAXUD(a, m, m)
+		VPMINUD(lim, a, low)
+		VPCMPEQD(a, low, a) // |v| <= limit: kept, -1
+		VPSUBD(a, kept, kept)
+		VPSLLD(shift, low, low)
+		VPBLENDVB(a, low, max8, r) // kept ? |v|<<left : 127
+		VPSIGND(v, r, r)
+		pack8(r, perm, Mem{Base: out})
+		ADDQ(U32(32), acc)
+		ADDQ(U32(8), out)
+		DECQ(blocks)
+		JNE(LabelRef(label))
+		JMP(LabelRef("done"))
+	}
+	body("loop", false)
+	body("reluLoop", true)
+
+	Label("done")
+	lanes := Load(Param("lanes"), GP64())
+	VMOVDQU(m, Mem{Base: lanes})
+	VMOVDQU(kept, Mem{Base: lanes}.Offset(32))
 	VZEROUPPER()
 	RET()
 }
