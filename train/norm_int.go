@@ -142,17 +142,24 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 	if !g.batch {
 		// Per position: x_hat = r*(x - mean) as integers at one exponent, then
 		// gamma*x_hat + beta.
-		rows := n * g.pos
-		rowSums(x, x, g.c, s.s1[:rows], s.s2[:rows])
-		for r := range rows {
-			rs := numerics.NormInvStd(int64(g.c), s.s1[r], s.s2[r], ex)
-			s.a[r], s.c[r] = numerics.NormForwardCoefs(float64(s.s1[r])/float64(g.c), rs, 1, 0)
-		}
+		// Rows are independent (but for FixCoefs' common exponent), so they are split
+		// across cores.
+		rows, c := n*g.pos, g.c
+		minRows := max(1, (1<<12)/c)
+		parallel(rows, minRows, func(r0, r1 int) {
+			rowSums(x[r0*c:r1*c], x[r0*c:r1*c], c, s.s1[r0:r1], s.s2[r0:r1])
+			for r := r0; r < r1; r++ {
+				rs := numerics.NormInvStd(int64(c), s.s1[r], s.s2[r], ex)
+				s.a[r], s.c[r] = numerics.NormForwardCoefs(float64(s.s1[r])/float64(c), rs, 1, 0)
+			}
+		})
 		s.xhatExp = numerics.FixCoefs(s.a[:rows], nil, s.c[:rows], s.A, nil, s.C)
 		xhat := s.xhat[:len(x)]
-		numerics.RowAffine(x, nil, g.c, s.A, nil, s.C, xhat)
 		e := s.xhatExp + L.WExp
-		numerics.ScaleShift(xhat, L.W, L.B, e-L.BExp, acc)
+		parallel(rows, minRows, func(r0, r1 int) {
+			numerics.RowAffine(x[r0*c:r1*c], nil, c, s.A[r0:r1], nil, s.C[r0:r1], xhat[r0*c:r1*c])
+			intvec.ScaleShift(xhat[r0*c:r1*c], L.W, L.B, e-L.BExp, acc[r0*c:r1*c])
+		})
 		s.xExp = ex
 		return in.requant64(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 	}

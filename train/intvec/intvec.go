@@ -1,14 +1,15 @@
 // Package intvec holds the kernels of the host trainer's integer path that sweep whole
 // tensors outside the GEMMs: requantising int32 and int64 accumulators to int8, batch
-// normalisation's per-channel sums and affine map, widening int8 tensors into GEMM
-// operands, and the ReLU's two passes. Each returns exactly what the
-// train/numerics function (or definition) it stands for returns, so RCT's numerics
-// are still defined once, in train/numerics.
+// normalisation's per-channel sums and affine map, layer normalisation's scale and
+// shift, widening int8 tensors into GEMM operands, and the ReLU's two passes. Each
+// returns exactly what the train/numerics function (or definition) it stands for
+// returns, so RCT's numerics are still defined once, in train/numerics.
 //
-// On amd64 with AVX2 (detected with golang.org/x/sys/cpu at start-up) the loops run
-// eight values at a time in Go assembly generated with avo (see _asm/; go generate);
-// elsewhere, with the build tag purego, or after SetPureGo(true), branch-free pure Go
-// runs. Both give identical results, which the tests check against numerics.
+// On amd64 with AVX2 (detected with golang.org/x/sys/cpu at start-up) all but
+// ScaleShift (64-bit products) run 4 to 32 values an instruction in Go assembly
+// generated with avo (see _asm/; go generate); elsewhere, with the build tag purego,
+// or after SetPureGo(true), pure Go runs. Both give identical results, which the
+// tests check against numerics.
 package intvec
 
 //go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg intvec"
@@ -261,4 +262,46 @@ func Mask(out, dy, dx []int8) {
 	for i, v := range out[n:] {
 		dx[n+i] = dy[n+i] & int8(-int32(v)>>31)
 	}
+}
+
+// ScaleShift is numerics.ScaleShift: acc = gamma[j]*xhat + RoundShift(beta[j], shift)
+// per channel j of rows of len(gamma), each step saturating at ±(2^63-1). beta's term
+// is aligned once per channel, not once per value, and a product with |xhat| < 2^32
+// cannot overflow (|gamma| <= 2^31), so it needs no check; larger ones take numerics'
+// saturating multiply, through numerics.ScaleShift of that one value.
+func ScaleShift(xhat []int64, gamma, beta []int32, shift int, acc []int64) {
+	ch := len(gamma)
+	acc = acc[:len(xhat)]
+	var buf [256]int64
+	rb := buf[:0]
+	if ch > len(buf) {
+		rb = make([]int64, 0, ch)
+	}
+	if beta != nil {
+		for _, b := range beta[:ch] {
+			rb = append(rb, numerics.RoundShift(int64(b), shift))
+		}
+	}
+	for r := 0; r+ch <= len(xhat); r += ch {
+		xr, ar := xhat[r:r+ch], acc[r:r+ch]
+		for j, x := range xr {
+			if x >= 1<<32 || x <= -(1<<32) {
+				numerics.ScaleShift(xr[j:j+1], gamma[j:j+1], betaOf(beta, j), shift, ar[j:j+1])
+				continue
+			}
+			v := int64(gamma[j]) * x
+			if beta != nil {
+				v = numerics.AddSat(v, rb[j])
+			}
+			ar[j] = v
+		}
+	}
+}
+
+// betaOf is channel j's beta as a one-channel slice, or nil without beta.
+func betaOf(beta []int32, j int) []int32 {
+	if beta == nil {
+		return nil
+	}
+	return beta[j : j+1]
 }

@@ -242,3 +242,36 @@ func TestMaskPairs(t *testing.T) {
 		}
 	})
 }
+
+// TestScaleShift checks ScaleShift against numerics.ScaleShift on normalised values of
+// every magnitude (products that saturate included), with and without beta, for
+// shifts of both signs.
+func TestScaleShift(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, ch := range []int{1, 7, 64, 300} {
+		rows := 5
+		xhat := make([]int64, ch*rows)
+		for i := range xhat {
+			xhat[i] = int64(r.Uint64() >> (1 + r.IntN(63)))
+			if r.IntN(2) == 0 {
+				xhat[i] = -xhat[i]
+			}
+		}
+		xhat[0], xhat[len(xhat)-1] = math.MinInt64, math.MaxInt64
+		gamma, beta := make([]int32, ch), make([]int32, ch)
+		for j := range gamma {
+			gamma[j], beta[j] = int32(r.Uint32()), int32(r.Uint32())
+		}
+		gamma[0] = math.MinInt32
+		for _, shift := range []int{-40, -3, 0, 5, 31, 70} {
+			for _, b := range [][]int32{beta, nil} {
+				want, got := make([]int64, len(xhat)), make([]int64, len(xhat))
+				numerics.ScaleShift(xhat, gamma, b, shift, want)
+				ScaleShift(xhat, gamma, b, shift, got)
+				if !slices.Equal(got, want) {
+					t.Fatalf("ScaleShift of %d channels, shift %d, beta %v: differs from numerics", ch, shift, b != nil)
+				}
+			}
+		}
+	}
+}
