@@ -934,16 +934,25 @@ func SoftmaxProbs(scores []int32, exp, valid int, out []int8) (saturated int) {
 	for _, s := range scores[:valid] {
 		zmax = max(zmax, s)
 	}
+	// Each exponential is computed once (a row's are kept on the stack when they fit),
+	// and 2^-ProbExp scales by a multiplication, exact like Ldexp's.
+	var buf [256]float64
+	e := buf[:0]
+	if valid > len(buf) {
+		e = make([]float64, 0, valid)
+	}
 	var sum float64
 	for _, s := range scores[:valid] {
-		sum += math.Exp(float64(int64(s)-int64(zmax)) * scale)
+		v := math.Exp(float64(int64(s)-int64(zmax)) * scale)
+		e = append(e, v)
+		sum += v
 	}
 	for j := range out[:len(scores)] {
 		if j >= valid {
 			out[j] = 0
 			continue
 		}
-		r := math.Round(math.Ldexp(math.Exp(float64(int64(scores[j])-int64(zmax))*scale)/sum, -ProbExp))
+		r := math.Round(e[j] / sum * (1 << -ProbExp))
 		if r > 127 {
 			r = 127
 			saturated++
