@@ -258,32 +258,49 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 		for j, v := range s.gsum {
 			s.gb[j] = int32(numerics.Saturate(v, 32))
 		}
+		// Rows are split across cores as in the forward pass; the channel sums add
+		// exact per-core partial sums.
+		c := g.c
+		minRows := max(1, (1<<12)/c)
 		clear(s.gsum)
-		for r := 0; r < len(dy); r += g.c {
-			for j, d := range dy[r : r+g.c] {
-				s.gsum[j] += int64(d) * xhat[r+j]
+		var mu sync.Mutex
+		parallel(rows, minRows, func(r0, r1 int) {
+			part := make([]int64, c)
+			for r := r0 * c; r < r1*c; r += c {
+				for j, d := range dy[r : r+c] {
+					part[j] += int64(d) * xhat[r+j]
+				}
 			}
-		}
+			mu.Lock()
+			for j, v := range part {
+				s.gsum[j] += v
+			}
+			mu.Unlock()
+		})
 		gw = gradSeg{0, s.gw, ee + s.xhatExp + numerics.Narrow32(s.gsum, s.gw)}
 		gb = gradSeg{0, s.gb, ee}
 		if nl.needDX {
 			// u = gamma*dy (exact), then per position dx = a*u + b*x + c.
 			u := s.g[:len(dy)]
-			for r := 0; r < len(dy); r += g.c {
-				for j, d := range dy[r : r+g.c] {
-					u[r+j] = int64(L.W[j]) * int64(d)
-				}
-			}
-			rowSums(u, x, g.c, s.su[:rows], s.sux[:rows])
 			scale := math.Ldexp(1, L.WExp+ee-ex)
-			for r := range rows {
-				mean := float64(s.s1[r]) / float64(g.c)
-				rs := numerics.NormInvStd(int64(g.c), s.s1[r], s.s2[r], ex)
-				s.a[r], s.b[r], s.c[r], _ = numerics.NormBackwardCoefs(int64(g.c), mean, rs, float64(s.su[r]), float64(s.sux[r]), scale)
-			}
+			parallel(rows, minRows, func(r0, r1 int) {
+				for r := r0 * c; r < r1*c; r += c {
+					for j, d := range dy[r : r+c] {
+						u[r+j] = int64(L.W[j]) * int64(d)
+					}
+				}
+				rowSums(u[r0*c:r1*c], x[r0*c:r1*c], c, s.su[r0:r1], s.sux[r0:r1])
+				for r := r0; r < r1; r++ {
+					mean := float64(s.s1[r]) / float64(c)
+					rs := numerics.NormInvStd(int64(c), s.s1[r], s.s2[r], ex)
+					s.a[r], s.b[r], s.c[r], _ = numerics.NormBackwardCoefs(int64(c), mean, rs, float64(s.su[r]), float64(s.sux[r]), scale)
+				}
+			})
 			e := numerics.FixCoefs(s.a[:rows], s.b[:rows], s.c[:rows], s.A, s.B, s.C)
 			acc := in.acc64[:len(dy)]
-			numerics.RowAffine(u, x, g.c, s.A, s.B, s.C, acc)
+			parallel(rows, minRows, func(r0, r1 int) {
+				numerics.RowAffine(u[r0*c:r1*c], x[r0*c:r1*c], c, s.A[r0:r1], s.B[r0:r1], s.C[r0:r1], acc[r0*c:r1*c])
+			})
 			in.errExp[in.p.dxSlot(i)] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[in.p.dxSlot(i)][:len(dy)], &in.sat.Errors)
 		}
 	}
