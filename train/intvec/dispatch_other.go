@@ -36,3 +36,5 @@ func mask8AVX2(out, dy, dx *int8, blocks int) { panic("intvec: no assembly in th
 func requantLeft32AVX2(acc *int32, out *int8, blocks int, left uint64, relu bool, lanes *[16]uint32) {
 	panic("intvec: no assembly in this build")
 }
+
+func addRows32AVX2(acc *int32, rows, n int, bias *int32) { panic("intvec: no assembly in this build") }

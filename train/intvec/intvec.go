@@ -1,7 +1,8 @@
 // Package intvec holds the kernels of the host trainer's integer path that sweep whole
 // tensors outside the GEMMs: requantising int32 and int64 accumulators to int8, batch
 // normalisation's per-channel sums and affine map, layer normalisation's scale and
-// shift, widening int8 tensors into GEMM operands, and the ReLU's two passes. Each
+// shift, adding a bias to every row, widening int8 tensors into GEMM operands, and
+// the ReLU's two passes. Each
 // returns exactly what the train/numerics function (or definition) it stands for
 // returns, so RCT's numerics are still defined once, in train/numerics.
 //
@@ -304,4 +305,22 @@ func betaOf(beta []int32, j int) []int32 {
 		return nil
 	}
 	return beta[j : j+1]
+}
+
+// AddRows adds bias[j] to every row's value j (rows of len(bias) values), each sum
+// saturated to ±(2^31-1) as numerics.AddBias does; every bias must be within that
+// range.
+func AddRows(acc []int32, bias []int32) {
+	n := len(bias)
+	rows := len(acc) / n
+	if useAVX2 && n%8 == 0 && rows > 0 {
+		addRows32AVX2(&acc[0], rows, n, &bias[0])
+		return
+	}
+	for r := 0; r+n <= len(acc); r += n {
+		row := acc[r : r+n]
+		for j, b := range bias {
+			row[j] = int32(min(max(int64(row[j])+int64(b), -math.MaxInt32), math.MaxInt32))
+		}
+	}
 }

@@ -275,3 +275,30 @@ func TestScaleShift(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRows checks AddRows against numerics.AddBias (shift 0), with every kernel set,
+// on sums that saturate either way and rows the kernel takes or not.
+func TestAddRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	kernelSets(t, func(kernels string) {
+		for _, n := range []int{1, 5, 8, 24, 64} {
+			rows := 7
+			acc := make([]int32, n*rows)
+			for i := range acc {
+				acc[i] = int32(r.Uint32() >> r.IntN(32))
+			}
+			acc[0], acc[len(acc)-1] = math.MinInt32, math.MaxInt32
+			bias := make([]int32, n)
+			for j := range bias {
+				bias[j] = max(int32(r.Uint32()>>r.IntN(32)), -math.MaxInt32)
+			}
+			bias[0] = -math.MaxInt32
+			want := slices.Clone(acc)
+			numerics.AddBias(want, n, bias, 0)
+			AddRows(acc, bias)
+			if !slices.Equal(acc, want) {
+				t.Fatalf("%s: AddRows of %d rows of %d differs from numerics.AddBias", kernels, rows, n)
+			}
+		}
+	})
+}

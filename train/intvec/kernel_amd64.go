@@ -49,3 +49,7 @@ func relu8AVX2(dst *int8, src *int8, blocks int)
 // mask8AVX2 writes dy where out > 0 and 0 elsewhere to dx, blocks*32 int8 values
 // (dx may be dy).
 func mask8AVX2(out *int8, dy *int8, dx *int8, blocks int)
+
+// addRows32AVX2 adds bias[j] to acc[r*n+j] for rows rows, n a multiple of 8, each sum
+// saturated to ±(2^31-1); every bias is within that range.
+func addRows32AVX2(acc *int32, rows int, n int, bias *int32)

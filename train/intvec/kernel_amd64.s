@@ -506,3 +506,47 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func addRows32AVX2(acc *int32, rows int, n int, bias *int32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·addRows32AVX2(SB), NOSPLIT, $0-32
+	MOVQ         acc+0(FP), AX
+	MOVQ         rows+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVQ         bias+24(FP), BX
+	MOVQ         $0x7fffffff, SI
+	MOVQ         SI, X0
+	VPBROADCASTD X0, Y0
+	VPXOR        Y1, Y1, Y1
+	VPSUBD       Y0, Y1, Y1
+	SHRQ         $0x03, DX
+	TESTQ        CX, CX
+	JEQ          done
+
+row:
+	XORQ SI, SI
+	MOVQ DX, DI
+
+step:
+	VMOVDQU   (AX), Y2
+	VMOVDQU   (BX)(SI*1), Y3
+	VPADDD    Y3, Y2, Y4
+	VPXOR     Y2, Y4, Y5
+	VPXOR     Y3, Y4, Y3
+	VPAND     Y3, Y5, Y5
+	VPSRAD    $0x1f, Y5, Y5
+	VPSRAD    $0x1f, Y2, Y3
+	VPXOR     Y0, Y3, Y3
+	VPBLENDVB Y5, Y3, Y4, Y4
+	VPMAXSD   Y1, Y4, Y4
+	VMOVDQU   Y4, (AX)
+	ADDQ      $0x00000020, AX
+	ADDQ      $0x00000020, SI
+	DECQ      DI
+	JNE       step
+	DECQ      CX
+	JNE       row
+
+done:
+	VZEROUPPER
+	RET

@@ -28,6 +28,7 @@ func main() {
 	widen("widen32AVX2", 8, VPMOVSXBD)
 	relu8()
 	mask8()
+	addRows()
 	Generate()
 }
 
@@ -461,6 +462,55 @@ func mask8() {
 	ADDQ(U32(32), dx)
 	DECQ(blocks)
 	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// addRows adds a row of int32 values to every row of a matrix, saturating.
+func addRows() {
+	TEXT("addRows32AVX2", NOSPLIT, "func(acc *int32, rows, n int, bias *int32)")
+	Doc("addRows32AVX2 adds bias[j] to acc[r*n+j] for rows rows, n a multiple of 8, each sum",
+		"saturated to ±(2^31-1); every bias is within that range.")
+	acc := Load(Param("acc"), GP64())
+	rows := Load(Param("rows"), GP64())
+	n := Load(Param("n"), GP64())
+	bias := Load(Param("bias"), GP64())
+	lim := GP64()
+	MOVQ(U32(0x7fffffff), lim)
+	top := broadcast32(lim) // 2^31-1
+	low := YMM()            // -(2^31-1)
+	VPXOR(low, low, low)
+	VPSUBD(top, low, low)
+	SHRQ(U8(3), n) // steps of eight a row
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	j := GP64()
+	XORQ(j, j)
+	k := GP64()
+	MOVQ(n, k)
+	Label("step")
+	a, b, r, o, t := YMM(), YMM(), YMM(), YMM(), YMM()
+	VMOVDQU(Mem{Base: acc}, a)
+	VMOVDQU(Mem{Base: bias, Index: j, Scale: 1}, b)
+	VPADDD(b, a, r)
+	// Overflow iff a and b share the sign r lacks: the sign of (a^r)&(b^r).
+	VPXOR(a, r, o)
+	VPXOR(b, r, t)
+	VPAND(t, o, o)
+	VPSRAD(U8(31), o, o) // all of a lane's bytes, for VPBLENDVB
+	VPSRAD(U8(31), a, t)
+	VPXOR(top, t, t) // a's side: 2^31-1, or -2^31 (raised below)
+	VPBLENDVB(o, t, r, r)
+	VPMAXSD(low, r, r)
+	VMOVDQU(r, Mem{Base: acc})
+	ADDQ(U32(32), acc)
+	ADDQ(U32(32), j)
+	DECQ(k)
+	JNE(LabelRef("step"))
+	DECQ(rows)
+	JNE(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
 	RET()
