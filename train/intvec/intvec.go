@@ -2,9 +2,9 @@
 // tensors outside the GEMMs: requantising int32 and int64 accumulators to int8, batch
 // normalisation's per-channel sums and affine map, layer normalisation's scale and
 // shift, adding a bias to every row, widening int8 tensors into GEMM operands, and
-// the ReLU's two passes. Each
-// returns exactly what the train/numerics function (or definition) it stands for
-// returns, so RCT's numerics are still defined once, in train/numerics.
+// the ReLU's two passes. Each returns exactly what the train/numerics function (or
+// definition) it stands for returns, so RCT's numerics are still defined once, in
+// train/numerics.
 //
 // On amd64 with AVX2 (detected with golang.org/x/sys/cpu at start-up) all but
 // ScaleShift (64-bit products) run 4 to 32 values an instruction in Go assembly
