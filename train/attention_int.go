@@ -210,15 +210,17 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	// exponents, then requantised with one delayed scale.
 	blockExp := [3]int{dsExp + st.qkvExp[1], dsExp + st.qkvExp[0], numerics.ProbExp + doExp}
 	e := min(blockExp[0], blockExp[1], blockExp[2])
-	for r := range rows {
-		for m := range 3 {
-			sh := e - blockExp[m]
-			src, dst := dqkv[r*3*d+m*d:r*3*d+(m+1)*d], st.dqkv[r*3*d+m*d:r*3*d+(m+1)*d]
-			for k, v := range src {
-				dst[k] = numerics.RoundShift(int64(v), sh)
+	parallel(rows, max(1, (1<<12)/(3*d)), func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			for m := range 3 {
+				sh := e - blockExp[m]
+				src, dst := dqkv[r*3*d+m*d:r*3*d+(m+1)*d], st.dqkv[r*3*d+m*d:r*3*d+(m+1)*d]
+				for k, v := range src {
+					dst[k] = numerics.RoundShift(int64(v), sh)
+				}
 			}
 		}
-	}
+	})
 	dqExp := in.requant64(st.dqkv[:rows*3*d], e, false, &inner[attnScaleDQKV], st.dqkv8[:rows*3*d], &in.sat.Errors)
 	convert(st.dqkv32[:rows*3*d], st.dqkv8[:rows*3*d])
 	// The projections' gradients [dQ dK dV]^T x and the input's error [dQ dK dV] W.
