@@ -8,8 +8,8 @@ package train
 import (
 	"math"
 
-	"github.com/rctsim/rctsim/train/intvec"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // addAligned is numerics.AddAligned, split across cores, with each operand's aligned
@@ -32,14 +32,14 @@ func addAligned(a []int8, ea int, b []int8, eb int, acc []int32) (exp int) {
 
 // addBias is numerics.AddBias row by row (the definition walks columns): each bias
 // aligned once, then added to every row with saturation to ±(2^31-1), by
-// intvec.AddRows when every aligned bias is within that range.
+// vec.AddRows when every aligned bias is within that range.
 func addBias(acc []int32, n int, bias []int32, shift int) {
 	var buf [512]int64
 	bj := buf[:0]
 	if n > len(buf) {
 		bj = make([]int64, 0, n)
 	}
-	fits := true // every aligned bias within ±(2^31-1), which intvec.AddRows takes
+	fits := true // every aligned bias within ±(2^31-1), which vec.AddRows takes
 	for _, b := range bias[:n] {
 		v := numerics.RoundShift(int64(b), shift)
 		bj = append(bj, v)
@@ -54,7 +54,7 @@ func addBias(acc []int32, n int, bias []int32, shift int) {
 		for _, v := range bj {
 			b32 = append(b32, int32(v))
 		}
-		intvec.AddRows(acc, b32)
+		vec.AddRows(acc, b32)
 		return
 	}
 	for r := 0; r+n <= len(acc); r += n {

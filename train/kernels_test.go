@@ -6,12 +6,12 @@ import (
 
 	"github.com/rctsim/rctsim/models"
 	kgemm "github.com/rctsim/rctsim/train/gemm"
-	"github.com/rctsim/rctsim/train/intvec"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // TestKernelSetsTrainAlike trains a small batch-normalised network a few steps with the
-// fastest kernels this CPU has (train/gemm's and train/intvec's assembly) and again
+// fastest kernels this CPU has (train/gemm's and train/vec's assembly) and again
 // with the pure-Go ones, per method: the losses and parameters must be identical. The
 // kernels' own tests compare them operation by operation; this checks that the
 // trainer gives them the operands they are tested on (channel counts of 16, shapes
@@ -32,8 +32,8 @@ func TestKernelSetsTrainAlike(t *testing.T) {
 	const batch, steps = 8, 3
 	for _, m := range []numerics.Method{numerics.RCT, numerics.FP32, numerics.QAT} {
 		run := func(pure bool) ([]float64, [][]float64, [][]float64) {
-			wasGemm, wasVec := kgemm.SetPureGo(pure), intvec.SetPureGo(pure)
-			defer func() { kgemm.SetPureGo(wasGemm); intvec.SetPureGo(wasVec) }()
+			wasGemm, wasVec := kgemm.SetPureGo(pure), vec.SetPureGo(pure)
+			defer func() { kgemm.SetPureGo(wasGemm); vec.SetPureGo(wasVec) }()
 			cfg := DefaultConfig(m)
 			cfg.Batch = batch
 			tr, err := NewTrainer(net, cfg)

@@ -10,7 +10,7 @@ import (
 	"math"
 
 	"github.com/rctsim/rctsim/models"
-	"github.com/rctsim/rctsim/train/intvec"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // floatT is the storage type of the float path: float32 in training, float64 in the
@@ -149,7 +149,7 @@ func reluForward[T int8 | float32 | float64](x, out []T) {
 	out = out[:len(x)]
 	parallel(len(x), 1<<15, func(lo, hi int) {
 		if x8, ok := any(x[lo:hi]).([]int8); ok {
-			intvec.ReLU(any(out[lo:hi]).([]int8), x8)
+			vec.ReLU(any(out[lo:hi]).([]int8), x8)
 			return
 		}
 		for i := lo; i < hi; i++ {
@@ -167,7 +167,7 @@ func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
 		case []float32:
 			maskFloat32(o, any(dy[lo:hi]).([]float32), any(dx[lo:hi]).([]float32))
 		case []int8:
-			intvec.Mask(o, any(dy[lo:hi]).([]int8), any(dx[lo:hi]).([]int8))
+			vec.Mask(o, any(dy[lo:hi]).([]int8), any(dx[lo:hi]).([]int8))
 		default:
 			for i := lo; i < hi; i++ {
 				if out[i] > 0 {

@@ -14,8 +14,8 @@ import (
 	"math"
 	"sync"
 
-	"github.com/rctsim/rctsim/train/intvec"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // normInt is an integer normalisation layer's scratch: the statistics its training
@@ -64,7 +64,7 @@ func checkNormInt(name string, g *normGeom, n int) error {
 
 // channelSums writes, per channel of rows of len(s1) channels, Σu and Σu*v (v may
 // be u: the sums of x and x²). The rows are split across cores, and int8 ones summed by
-// intvec's kernels; the partial sums are exact integers, so neither changes anything.
+// vec's kernels; the partial sums are exact integers, so neither changes anything.
 func channelSums[U int8 | int64](u []U, v []int8, s1, s2 []int64) {
 	clear(s1)
 	clear(s2)
@@ -73,7 +73,7 @@ func channelSums[U int8 | int64](u []U, v []int8, s1, s2 []int64) {
 	parallel(len(u)/c, max(1, (1<<14)/c), func(r0, r1 int) {
 		p1, p2 := make([]int64, c), make([]int64, c)
 		if u8, ok := any(u).([]int8); ok {
-			intvec.ChannelSums(u8[r0*c:r1*c], v[r0*c:r1*c], p1, p2)
+			vec.ChannelSums(u8[r0*c:r1*c], v[r0*c:r1*c], p1, p2)
 		} else {
 			for r := r0 * c; r < r1*c; r += c {
 				vr := v[r : r+c]
@@ -93,7 +93,7 @@ func channelSums[U int8 | int64](u []U, v []int8, s1, s2 []int64) {
 }
 
 // channelAffine is numerics.ChannelAffine, its rows split across cores, int8 ones
-// mapped by intvec.ChannelAffine.
+// mapped by vec.ChannelAffine.
 func channelAffine[U int8 | int64](u []U, v []int8, a, b, c []int64, acc []int64) {
 	ch := len(a)
 	parallel(len(u)/ch, max(1, (1<<14)/ch), func(r0, r1 int) {
@@ -102,7 +102,7 @@ func channelAffine[U int8 | int64](u []U, v []int8, a, b, c []int64, acc []int64
 			vr = v[r0*ch : r1*ch]
 		}
 		if u8, ok := any(u).([]int8); ok {
-			intvec.ChannelAffine(u8[r0*ch:r1*ch], vr, a, b, c, acc[r0*ch:r1*ch])
+			vec.ChannelAffine(u8[r0*ch:r1*ch], vr, a, b, c, acc[r0*ch:r1*ch])
 			return
 		}
 		numerics.ChannelAffine(u[r0*ch:r1*ch], vr, a, b, c, acc[r0*ch:r1*ch])
@@ -158,7 +158,7 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 		e := s.xhatExp + L.WExp
 		parallel(rows, minRows, func(r0, r1 int) {
 			numerics.RowAffine(x[r0*c:r1*c], nil, c, s.A[r0:r1], nil, s.C[r0:r1], xhat[r0*c:r1*c])
-			intvec.ScaleShift(xhat[r0*c:r1*c], L.W, L.B, e-L.BExp, acc[r0*c:r1*c])
+			vec.ScaleShift(xhat[r0*c:r1*c], L.W, L.B, e-L.BExp, acc[r0*c:r1*c])
 		})
 		s.xExp = ex
 		return in.requant64(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)

@@ -8,8 +8,8 @@ import (
 	"math"
 	"sync"
 
-	"github.com/rctsim/rctsim/train/intvec"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // rctLayer is one weight layer's persistent state: integers and exponents only.
@@ -243,7 +243,7 @@ func delayedRequant(acc []int32, rowLen, accExp int, relu bool, s *scaleState, o
 		if prepare != nil {
 			prepare(lo, hi)
 		}
-		pm, ps := intvec.Requant(acc[lo:hi], sh, relu, out[lo:hi])
+		pm, ps := vec.Requant(acc[lo:hi], sh, relu, out[lo:hi])
 		mu.Lock()
 		m, saturated = max(m, pm), saturated+ps
 		mu.Unlock()
@@ -272,7 +272,7 @@ func delayedRequant64(acc []int64, accExp int, relu bool, s *scaleState, out []i
 	var mu sync.Mutex
 	var m int64
 	parallel(len(acc), 1<<14, func(lo, hi int) {
-		pm, ps := intvec.Requant64(acc[lo:hi], sh, relu, out[lo:hi])
+		pm, ps := vec.Requant64(acc[lo:hi], sh, relu, out[lo:hi])
 		mu.Lock()
 		m, saturated = max(m, pm), saturated+ps
 		mu.Unlock()

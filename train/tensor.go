@@ -44,8 +44,8 @@ import (
 
 	"github.com/rctsim/rctsim/models"
 	kgemm "github.com/rctsim/rctsim/train/gemm"
-	"github.com/rctsim/rctsim/train/intvec"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // convGeom is a linear or convolution layer's geometry; a linear layer is a
@@ -470,10 +470,10 @@ func convert[D, S int8 | int16 | int32 | int64 | float32 | float64](dst []D, src
 	if s8, ok := any(src).([]int8); ok {
 		switch d := any(dst).(type) {
 		case []int16:
-			intvec.Widen(d, s8)
+			vec.Widen(d, s8)
 			return
 		case []int32:
-			intvec.Widen(d, s8)
+			vec.Widen(d, s8)
 			return
 		}
 	}

@@ -1,4 +1,4 @@
-module github.com/rctsim/rctsim/train/intvec/_asm
+module github.com/rctsim/rctsim/train/vec/_asm
 
 go 1.26.8
 

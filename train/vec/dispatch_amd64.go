@@ -1,6 +1,6 @@
 //go:build amd64 && !purego
 
-package intvec
+package vec
 
 import "golang.org/x/sys/cpu"
 

@@ -1,4 +1,4 @@
-package intvec
+package vec
 
 import (
 	"cmp"

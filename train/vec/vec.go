@@ -1,7 +1,7 @@
-// Package intvec holds the kernels of the host trainer's integer path that sweep whole
-// tensors outside the GEMMs: requantising int32 and int64 accumulators to int8, batch
-// normalisation's per-channel sums and affine map, layer normalisation's scale and
-// shift, adding a bias to every row, widening int8 tensors into GEMM operands, and
+// Package vec holds the host trainer's kernels that sweep whole tensors outside the
+// GEMMs. For the integer path: requantising int32 and int64 accumulators to int8,
+// batch normalisation's per-channel sums and affine map, layer normalisation's scale
+// and shift, adding a bias to every row, widening int8 tensors into GEMM operands, and
 // the ReLU's two passes. Each returns exactly what the train/numerics function (or
 // definition) it stands for returns, so RCT's numerics are still defined once, in
 // train/numerics.
@@ -11,9 +11,9 @@
 // generated with avo (see _asm/; go generate); elsewhere, with the build tag purego,
 // or after SetPureGo(true), pure Go runs. Both give identical results, which the
 // tests check against numerics.
-package intvec
+package vec
 
-//go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg intvec"
+//go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg vec"
 
 import (
 	"math"

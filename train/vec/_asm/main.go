@@ -1,8 +1,8 @@
-// Command _asm generates the amd64 kernels of package intvec with avo:
+// Command _asm generates the amd64 kernels of package vec with avo:
 //
-//	cd train/intvec/_asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg intvec
+//	cd train/vec/_asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg vec
 //
-// (go generate in train/intvec runs it). It is a module of its own so that avo is not
+// (go generate in train/vec runs it). It is a module of its own so that avo is not
 // a dependency of rctsim.
 package main
 
