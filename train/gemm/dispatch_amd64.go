@@ -16,3 +16,7 @@ func asmKernels() []kernelSet {
 	}
 	return []kernelSet{avx2}
 }
+
+// pairRowsAsm interleaves int16 rows into pairs (see pairRows); it runs with the
+// assembly kernel sets.
+var pairRowsAsm = pairRowsAVX2

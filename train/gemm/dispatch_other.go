@@ -4,3 +4,6 @@ package gemm
 
 // asmKernels returns no kernel sets: this build has no assembly.
 func asmKernels() []kernelSet { return nil }
+
+// pairRowsAsm is nil: this build has no assembly.
+var pairRowsAsm func(dst *uint32, stride int, even, odd *int16, panels int)

@@ -129,6 +129,25 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun
 	}
 }
 
+// pairRows writes the pairs (even[j], odd[j]) of panels panels of nr columns, panel q
+// from dst[q*stride] on.
+func pairRows(dst []uint32, stride int, even, odd []int16, panels int) {
+	if panels == 0 {
+		return
+	}
+	dst, even, odd = dst[:(panels-1)*stride+nr], even[:panels*nr], odd[:panels*nr]
+	if pairRowsAsm != nil && current.name != "go" {
+		pairRowsAsm(&dst[0], stride, &even[0], &odd[0], panels)
+		return
+	}
+	for q := range panels {
+		d := dst[q*stride : q*stride+nr]
+		for j, v := range even[q*nr : (q+1)*nr] {
+			d[j] = pair(v, odd[q*nr+j])
+		}
+	}
+}
+
 // pair is the int16 pair (lo, hi) as the 32-bit word the kernels read.
 func pair[T Int](lo, hi T) uint32 { return uint32(uint16(int16(lo))) | uint32(uint16(int16(hi)))<<16 }
 
@@ -148,10 +167,12 @@ func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []t
 		even := row[ncb+1 : 2*ncb+1]
 		dp := unsafe.Slice((*uint32)(unsafe.Pointer(&dst[0])), panels*nr*kc2)
 		put := func(p int, odd []int16) {
-			for q := 0; q < ncb; q += nr {
-				d := dp[q*kc2+(p>>1)*nr:]
-				for j, v := range even[q:min(q+nr, ncb)] {
-					d[j] = pair(v, odd[q+j])
+			full := ncb / nr * nr
+			pairRows(dp[(p>>1)*nr:], nr*kc2, even, odd, full/nr)
+			if full < ncb {
+				d := dp[full*kc2+(p>>1)*nr:]
+				for j, v := range even[full:ncb] {
+					d[j] = pair(v, odd[full+j])
 				}
 			}
 		}
@@ -181,6 +202,10 @@ func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []t
 			for q2 := range kcb / 2 {
 				r0, r1 := b[(pc+2*q2)*ldb+jc+q:][:w], b[(pc+2*q2+1)*ldb+jc+q:][:w]
 				d := dp[q2*nr : q2*nr+w]
+				if b16, ok := any(r0).([]int16); ok && w == nr {
+					pairRows(d, 0, b16, any(r1).([]int16), 1)
+					continue
+				}
 				for j, v := range r0 {
 					d[j] = pair(v, r1[j])
 				}

@@ -276,3 +276,34 @@ loop:
 	VMOVDQU      Y11, 32(R9)(R8*2)
 	VZEROUPPER
 	RET
+
+// func pairRowsAVX2(dst *uint32, stride int, even *int16, odd *int16, panels int)
+// Requires: AVX, AVX2
+TEXT ·pairRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), AX
+	MOVQ  stride+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  even+16(FP), DX
+	MOVQ  odd+24(FP), BX
+	MOVQ  panels+32(FP), SI
+	TESTQ SI, SI
+	JEQ   done
+
+loop:
+	VMOVDQU    (DX), Y0
+	VMOVDQU    (BX), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y1
+	VPERM2I128 $0x20, Y1, Y2, Y0
+	VPERM2I128 $0x31, Y1, Y2, Y1
+	VMOVDQU    Y0, (AX)
+	VMOVDQU    Y1, 32(AX)
+	ADDQ       $0x00000020, DX
+	ADDQ       $0x00000020, BX
+	ADDQ       CX, AX
+	DECQ       SI
+	JNE        loop
+
+done:
+	VZEROUPPER
+	RET

@@ -21,6 +21,7 @@ func main() {
 	f32Kernel()
 	i16Kernel()
 	i16KernelVNNI()
+	pairRows()
 	Generate()
 }
 
@@ -189,6 +190,40 @@ func i16KernelVNNI() {
 		VMOVDQU(acc[2*i], row[i])
 		VMOVDQU(acc[2*i+1], row[i].Offset(32))
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// pairRows interleaves two rows of int16 values into the int16 pairs of the integer
+// kernels' B panels, nr columns a panel.
+func pairRows() {
+	TEXT("pairRowsAVX2", NOSPLIT, "func(dst *uint32, stride int, even, odd *int16, panels int)")
+	Doc("pairRowsAVX2 writes the pairs (even[j], odd[j]) of panels*16 columns, the 16 of",
+		"panel q at dst + q*stride (uint32 units), as pair does: even in the low half.")
+	dst := Load(Param("dst"), GP64())
+	stride := Load(Param("stride"), GP64())
+	SHLQ(U8(2), stride)
+	even := Load(Param("even"), GP64())
+	odd := Load(Param("odd"), GP64())
+	panels := Load(Param("panels"), GP64())
+	TESTQ(panels, panels)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	e, o, lo, hi := YMM(), YMM(), YMM(), YMM()
+	VMOVDQU(Mem{Base: even}, e)
+	VMOVDQU(Mem{Base: odd}, o)
+	VPUNPCKLWD(o, e, lo) // per 128-bit lane: pairs 0-3, then 8-11
+	VPUNPCKHWD(o, e, hi) // pairs 4-7, then 12-15
+	VPERM2I128(U8(0x20), hi, lo, e)
+	VPERM2I128(U8(0x31), hi, lo, o)
+	VMOVDQU(e, Mem{Base: dst})
+	VMOVDQU(o, Mem{Base: dst}.Offset(32))
+	ADDQ(U32(32), even)
+	ADDQ(U32(32), odd)
+	ADDQ(stride, dst)
+	DECQ(panels)
+	JNE(LabelRef("loop"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
