@@ -29,39 +29,39 @@ const (
 
 // attnInt is an integer attention layer's saved tensors and scratch.
 type attnInt struct {
-	x32      []int32   // the input (int8 values), n*T x D
+	x16      []int16   // the input (int8 values), n*T x D
 	q8       [3][]int8 // Q, K, V, n*T x D each
 	qkvExp   [3]int
-	qkv32    []int32 // [Q K V] values side by side, n*T x 3D
+	qkv16    []int16 // [Q K V] values side by side, n*T x 3D
 	f32      []int32 // GEMM results, n*T x 3D
 	acc      []int32 // n*T x D
 	sc32     []int32 // per (example, head): scores, then dP
 	s32      []int32
 	p8       []int8 // probabilities, n*H x T x T
-	p32      []int32
+	p16      []int16
 	o8       []int8
-	o32      []int32
+	o16      []int16
 	oExp     int
-	dy32     []int32
+	dy16     []int16
 	do8      []int8
-	do32     []int32
+	do16     []int16
 	ds       []int64 // the scores' error before requantisation
 	ds8      []int8
-	ds32     []int32
+	ds16     []int16
 	dqkv     []int64 // [dQ dK dV] aligned, n*T x 3D
 	dqkv8    []int8
-	dqkv32   []int32
+	dqkv16   []int16
 	gb       []int32 // 4D bias gradients
 	taskSats []int   // per (example, head) saturation counts
 }
 
 func newAttnInt(a *attnGeom, n int) *attnInt {
 	rows, d, tt := n*a.t, a.d, n*a.heads*a.t*a.t
-	s := &attnInt{x32: make([]int32, rows*d), qkv32: make([]int32, rows*3*d), f32: make([]int32, rows*3*d),
-		acc: make([]int32, rows*d), sc32: make([]int32, tt), s32: make([]int32, tt), p8: make([]int8, tt), p32: make([]int32, tt),
-		o8: make([]int8, rows*d), o32: make([]int32, rows*d), dy32: make([]int32, rows*d), do8: make([]int8, rows*d),
-		do32: make([]int32, rows*d), ds: make([]int64, tt), ds8: make([]int8, tt), ds32: make([]int32, tt),
-		dqkv: make([]int64, rows*3*d), dqkv8: make([]int8, rows*3*d), dqkv32: make([]int32, rows*3*d),
+	s := &attnInt{x16: make([]int16, rows*d), qkv16: make([]int16, rows*3*d), f32: make([]int32, rows*3*d),
+		acc: make([]int32, rows*d), sc32: make([]int32, tt), s32: make([]int32, tt), p8: make([]int8, tt), p16: make([]int16, tt),
+		o8: make([]int8, rows*d), o16: make([]int16, rows*d), dy16: make([]int16, rows*d), do8: make([]int8, rows*d),
+		do16: make([]int16, rows*d), ds: make([]int64, tt), ds8: make([]int8, tt), ds16: make([]int16, tt),
+		dqkv: make([]int64, rows*3*d), dqkv8: make([]int8, rows*3*d), dqkv16: make([]int16, rows*3*d),
 		gb: make([]int32, 4*d), taskSats: make([]int, n*a.heads)}
 	for m := range s.q8 {
 		s.q8[m] = make([]int8, rows*d)
@@ -99,11 +99,11 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	inner := sc.Inner[i]
 	ex := in.inExp(i)
 	d, t, rows := a.d, a.t, n*a.t
-	convert(st.x32[:rows*d], x)
+	convert(st.x16[:rows*d], x)
 	// [Q K V] = x [Wq Wk Wv]^T + b: one exact GEMM, then each projection requantised
 	// with its own delayed scale.
 	f := st.f32[:rows*3*d]
-	kgemm.I32(false, true, rows, 3*d, d, st.x32, d, opMax, w[:3*d*d], d, wmax, f, 3*d)
+	kgemm.I32(false, true, rows, 3*d, d, st.x16, d, opMax, w[:3*d*d], d, wmax, f, 3*d)
 	accExp := ex + L.WExp
 	for m := range 3 {
 		acc := st.acc[:rows*d]
@@ -115,7 +115,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 		}
 		st.qkvExp[m] = in.requant(acc, accExp, false, &inner[attnScaleQ+m], st.q8[m][:rows*d], &in.sat.Activations)
 		for r := range rows {
-			convert(st.qkv32[r*3*d+m*d:r*3*d+(m+1)*d], st.q8[m][r*d:(r+1)*d])
+			convert(st.qkv16[r*3*d+m*d:r*3*d+(m+1)*d], st.q8[m][r*d:(r+1)*d])
 		}
 	}
 	// Per (example, head): exact scores, the softmax to int8 probabilities (step
@@ -127,25 +127,25 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 			b, h := j/a.heads, j%a.heads
 			base := b*t*3*d + h*a.dh
 			s32 := st.s32[j*tt : (j+1)*tt]
-			kgemm.I32(false, true, t, t, a.dh, st.qkv32[base:], 3*d, opMax, st.qkv32[base+d:], 3*d, opMax, s32, t)
+			kgemm.I32(false, true, t, t, a.dh, st.qkv16[base:], 3*d, opMax, st.qkv16[base+d:], 3*d, opMax, s32, t)
 			p8 := st.p8[j*tt : (j+1)*tt]
 			sats := 0
 			for q := range t {
 				sats += numerics.SoftmaxProbs(s32[q*t:(q+1)*t], scoreExp, a.valid(q), p8[q*t:(q+1)*t])
 			}
 			st.taskSats[j] = sats
-			p32 := st.p32[j*tt : (j+1)*tt]
-			convert(p32, p8)
-			kgemm.I32(false, false, t, a.dh, t, p32, t, opMax, st.qkv32[base+2*d:], 3*d, opMax, f[b*t*d+h*a.dh:], d)
+			p16 := st.p16[j*tt : (j+1)*tt]
+			convert(p16, p8)
+			kgemm.I32(false, false, t, a.dh, t, p16, t, opMax, st.qkv16[base+2*d:], 3*d, opMax, f[b*t*d+h*a.dh:], d)
 		}
 	})
 	in.sat.Activations += sumSats(st.taskSats[:n*a.heads])
 	acc := st.acc[:rows*d]
 	copy(acc, f[:rows*d])
 	st.oExp = in.requant(acc, numerics.ProbExp+st.qkvExp[2], false, &inner[attnScaleO], st.o8[:rows*d], &in.sat.Activations)
-	convert(st.o32[:rows*d], st.o8[:rows*d])
+	convert(st.o16[:rows*d], st.o8[:rows*d])
 	// y = O Wo^T + bo.
-	kgemm.I32(false, true, rows, d, d, st.o32, d, opMax, w[3*d*d:], d, wmax, acc, d)
+	kgemm.I32(false, true, rows, d, d, st.o16, d, opMax, w[3*d*d:], d, wmax, acc, d)
 	accExp = st.oExp + L.WExp
 	if L.B != nil {
 		addBias(acc, d, L.B[3*d:], accExp-L.BExp)
@@ -163,15 +163,15 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	inner := in.st.Scales.Inner[i]
 	ee := in.errExp[i]
 	d, t, rows, tt := a.d, a.t, n*a.t, a.t*a.t
-	dy32 := st.dy32[:rows*d]
-	convert(dy32, dy)
+	dy16 := st.dy16[:rows*d]
+	convert(dy16, dy)
 	grad := in.g32[:4*d*d]
 	acc := st.acc[:rows*d]
 	// Wo's gradient dy^T O and the context's error dO = dy Wo.
-	kgemm.I32(true, false, d, d, rows, dy32, d, opMax, st.o32, d, opMax, grad[3*d*d:], d)
-	kgemm.I32(false, false, rows, d, d, dy32, d, opMax, w[3*d*d:], d, wmax, acc, d)
+	kgemm.I32(true, false, d, d, rows, dy16, d, opMax, st.o16, d, opMax, grad[3*d*d:], d)
+	kgemm.I32(false, false, rows, d, d, dy16, d, opMax, w[3*d*d:], d, wmax, acc, d)
 	doExp := in.requant(acc, ee+L.WExp, false, &inner[attnScaleDO], st.do8[:rows*d], &in.sat.Errors)
-	convert(st.do32[:rows*d], st.do8[:rows*d])
+	convert(st.do16[:rows*d], st.do8[:rows*d])
 	// Per (example, head): dP = dO_h V_h^T, dV_h = P_h^T dO_h, and the softmax's
 	// backward pass on integers (the 1/sqrt(dh) scaling in the exponent).
 	dsExp := doExp + st.qkvExp[2] + 2*numerics.ProbExp - log2(a.dh)/2
@@ -181,10 +181,10 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 		for j := j0; j < j1; j++ {
 			b, h := j/a.heads, j%a.heads
 			base := b*t*3*d + h*a.dh
-			do := st.do32[b*t*d+h*a.dh:]
+			do := st.do16[b*t*d+h*a.dh:]
 			dp32 := st.sc32[j*tt : (j+1)*tt]
-			kgemm.I32(false, true, t, t, a.dh, do, d, opMax, st.qkv32[base+2*d:], 3*d, opMax, dp32, t)
-			kgemm.I32(true, false, t, a.dh, t, st.p32[j*tt:(j+1)*tt], t, opMax, do, d, opMax, dqkv[base+2*d:], 3*d)
+			kgemm.I32(false, true, t, t, a.dh, do, d, opMax, st.qkv16[base+2*d:], 3*d, opMax, dp32, t)
+			kgemm.I32(true, false, t, a.dh, t, st.p16[j*tt:(j+1)*tt], t, opMax, do, d, opMax, dqkv[base+2*d:], 3*d)
 			for q := range t {
 				for k, v := range dp32[q*t : (q+1)*t] {
 					dp[k] = int64(v)
@@ -195,15 +195,15 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	})
 	all := n * a.heads * tt
 	dsExp = in.requant64(st.ds[:all], dsExp, false, &inner[attnScaleDS], st.ds8[:all], &in.sat.Errors)
-	convert(st.ds32[:all], st.ds8[:all])
+	convert(st.ds16[:all], st.ds8[:all])
 	// dQ_h = dS_h K_h, dK_h = dS_h^T Q_h.
 	parallel(n*a.heads, 1, func(j0, j1 int) {
 		for j := j0; j < j1; j++ {
 			b, h := j/a.heads, j%a.heads
 			base := b*t*3*d + h*a.dh
-			ds := st.ds32[j*tt : (j+1)*tt]
-			kgemm.I32(false, false, t, a.dh, t, ds, t, opMax, st.qkv32[base+d:], 3*d, opMax, dqkv[base:], 3*d)
-			kgemm.I32(true, false, t, a.dh, t, ds, t, opMax, st.qkv32[base:], 3*d, opMax, dqkv[base+d:], 3*d)
+			ds := st.ds16[j*tt : (j+1)*tt]
+			kgemm.I32(false, false, t, a.dh, t, ds, t, opMax, st.qkv16[base+d:], 3*d, opMax, dqkv[base:], 3*d)
+			kgemm.I32(true, false, t, a.dh, t, ds, t, opMax, st.qkv16[base:], 3*d, opMax, dqkv[base+d:], 3*d)
 		}
 	})
 	// [dQ dK dV] as one tensor: each block brought exactly to the finest of the three
@@ -222,11 +222,11 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 		}
 	})
 	dqExp := in.requant64(st.dqkv[:rows*3*d], e, false, &inner[attnScaleDQKV], st.dqkv8[:rows*3*d], &in.sat.Errors)
-	convert(st.dqkv32[:rows*3*d], st.dqkv8[:rows*3*d])
+	convert(st.dqkv16[:rows*3*d], st.dqkv8[:rows*3*d])
 	// The projections' gradients [dQ dK dV]^T x and the input's error [dQ dK dV] W.
-	kgemm.I32(true, false, 3*d, d, rows, st.dqkv32, 3*d, opMax, st.x32, d, opMax, grad[:3*d*d], d)
+	kgemm.I32(true, false, 3*d, d, rows, st.dqkv16, 3*d, opMax, st.x16, d, opMax, grad[:3*d*d], d)
 	if nl.needDX {
-		kgemm.I32(false, false, rows, d, 3*d, st.dqkv32, 3*d, opMax, w[:3*d*d], d, wmax, acc, d)
+		kgemm.I32(false, false, rows, d, 3*d, st.dqkv16, 3*d, opMax, w[:3*d*d], d, wmax, acc, d)
 		in.errExp[in.p.dxSlot(i)] = in.requant(acc, dqExp+L.WExp, false, &in.st.Scales.Bwd[i], in.err[in.p.dxSlot(i)][:rows*d], &in.sat.Errors)
 	}
 	dd := d * d
