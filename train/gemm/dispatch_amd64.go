@@ -20,3 +20,7 @@ func asmKernels() []kernelSet {
 // pairRowsAsm interleaves int16 rows into pairs (see pairRows); it runs with the
 // assembly kernel sets.
 var pairRowsAsm = pairRowsAVX2
+
+// transposeAsm packs int16 columns into A panels (see transposeA); it runs with the
+// assembly kernel sets.
+var transposeAsm = transpose6AVX2

@@ -7,3 +7,6 @@ func asmKernels() []kernelSet { return nil }
 
 // pairRowsAsm is nil: this build has no assembly.
 var pairRowsAsm func(dst *uint32, stride int, even, odd *int16, panels int)
+
+// transposeAsm is nil: this build has no assembly.
+var transposeAsm func(dst *int16, rs int, src *int16, lda int, blocks int)

@@ -216,6 +216,7 @@ func TestI32IsExact(t *testing.T) {
 		testI32[int8, int32](t, r, 127, 2047)
 		testI32[int32, int8](t, r, 32767, 127)    // int16 kernels for short reductions only
 		testI32[int16, int16](t, r, 32767, 32767) // the exact int64 path
+		testI32[int16, int16](t, r, 127, 127)     // int16 kernels from int16 rows (pairs, transposes)
 		testI32[int32, int8](t, r, 1<<30, 127)    // too wide for int16
 		testI32[int32, int32](t, r, 1<<30, 1<<30) // saturates
 		testI32[int8, int16](t, r, 100, 20000)    // mixed

@@ -109,12 +109,18 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun
 		case !x.Trans:
 			for i := range h {
 				d := panel[i*rs : i*rs+kcb]
-				for p, v := range a[(ic+r+i)*lda+pc:][:kcb] {
+				src := a[(ic+r+i)*lda+pc:][:kcb]
+				if s16, ok := any(src).([]int16); ok {
+					copy(d, s16)
+					continue
+				}
+				for p, v := range src {
 					d[p] = int16(v)
 				}
 			}
 		default:
-			for p := range kcb {
+			p0 := transposeA(a, lda, pc, ic+r, h, kcb, panel, rs)
+			for p := p0; p < kcb; p++ {
 				for i, v := range a[(pc+p)*lda+ic+r:][:h] {
 					panel[i*rs+p] = int16(v)
 				}
@@ -127,6 +133,28 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun
 		}
 		clear(panel[h*rs:])
 	}
+}
+
+// transposeA packs the first reduction steps of mr rows of op(A) = A transposed into
+// panel (rows rs apart) when A holds int16 values and the assembly kernels run:
+// columns col..col+h of A's rows pc.. become the panel's rows. It returns how many
+// steps it packed, whole blocks of 8 (each reads 8 values of a row, which must lie
+// within a).
+func transposeA[A Int](a []A, lda, pc, col, h, kcb int, panel []int16, rs int) int {
+	a16, ok := any(a).([]int16)
+	if !ok || h != mr || transposeAsm == nil || current.name == "go" {
+		return 0
+	}
+	blocks := kcb / 8
+	for blocks > 0 && (pc+8*blocks-1)*lda+col+8 > len(a16) {
+		blocks-- // the last rows' eighth values would lie past a's end
+	}
+	if blocks == 0 {
+		return 0
+	}
+	_ = panel[(mr-1)*rs+8*blocks-1]
+	transposeAsm(&panel[0], rs, &a16[pc*lda+col], lda, blocks)
+	return 8 * blocks
 }
 
 // pairRows writes the pairs (even[j], odd[j]) of panels panels of nr columns, panel q

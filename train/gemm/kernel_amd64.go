@@ -16,3 +16,7 @@ func i16KernelVNNI(kc2 int, a *int16, b *int16, c *int32, ldc int, load bool)
 // pairRowsAVX2 writes the pairs (even[j], odd[j]) of panels*16 columns, the 16 of
 // panel q at dst + q*stride (uint32 units), as pair does: even in the low half.
 func pairRowsAVX2(dst *uint32, stride int, even *int16, odd *int16, panels int)
+
+// transpose6AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks; it
+// reads eight values of each source row.
+func transpose6AVX2(dst *int16, rs int, src *int16, lda int, blocks int)

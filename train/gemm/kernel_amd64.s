@@ -307,3 +307,68 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func transpose6AVX2(dst *int16, rs int, src *int16, lda int, blocks int)
+// Requires: AVX
+TEXT ·transpose6AVX2(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), AX
+	MOVQ  rs+8(FP), CX
+	SHLQ  $0x01, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  lda+24(FP), BX
+	SHLQ  $0x01, BX
+	MOVQ  blocks+32(FP), SI
+	TESTQ SI, SI
+	JEQ   done
+
+loop:
+	VMOVDQU     (DX), X0
+	ADDQ        BX, DX
+	VMOVDQU     (DX), X1
+	ADDQ        BX, DX
+	VMOVDQU     (DX), X2
+	ADDQ        BX, DX
+	VMOVDQU     (DX), X3
+	ADDQ        BX, DX
+	VMOVDQU     (DX), X4
+	ADDQ        BX, DX
+	VMOVDQU     (DX), X5
+	ADDQ        BX, DX
+	VMOVDQU     (DX), X6
+	ADDQ        BX, DX
+	VMOVDQU     (DX), X7
+	VPUNPCKLWD  X1, X0, X8
+	VPUNPCKHWD  X1, X0, X0
+	VPUNPCKLWD  X3, X2, X1
+	VPUNPCKHWD  X3, X2, X2
+	VPUNPCKLWD  X5, X4, X3
+	VPUNPCKHWD  X5, X4, X4
+	VPUNPCKLWD  X7, X6, X5
+	VPUNPCKHWD  X7, X6, X6
+	VPUNPCKLDQ  X1, X8, X7
+	VPUNPCKHDQ  X1, X8, X1
+	VPUNPCKLDQ  X5, X3, X8
+	VPUNPCKHDQ  X5, X3, X3
+	VPUNPCKLDQ  X2, X0, X0
+	VPUNPCKLDQ  X6, X4, X2
+	LEAQ        (AX)(CX*2), DI
+	ADDQ        CX, DI
+	VPUNPCKLQDQ X8, X7, X4
+	VMOVDQU     X4, (AX)
+	VPUNPCKHQDQ X8, X7, X4
+	VMOVDQU     X4, (AX)(CX*1)
+	VPUNPCKLQDQ X3, X1, X4
+	VMOVDQU     X4, (AX)(CX*2)
+	VPUNPCKHQDQ X3, X1, X1
+	VMOVDQU     X1, (DI)
+	VPUNPCKLQDQ X2, X0, X1
+	VMOVDQU     X1, (DI)(CX*1)
+	VPUNPCKHQDQ X2, X0, X0
+	VMOVDQU     X0, (DI)(CX*2)
+	LEAQ        (DX)(BX*1), DX
+	ADDQ        $0x00000010, AX
+	DECQ        SI
+	JNE         loop
+
+done:
+	RET

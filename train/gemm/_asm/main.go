@@ -22,6 +22,7 @@ func main() {
 	i16Kernel()
 	i16KernelVNNI()
 	pairRows()
+	transpose6()
 	Generate()
 }
 
@@ -225,5 +226,71 @@ func pairRows() {
 	JNE(LabelRef("loop"))
 	Label("done")
 	VZEROUPPER()
+	RET()
+}
+
+// transpose6 packs mr rows of an integer A panel from the columns of a row-major
+// int16 matrix (op(A) = A transposed), eight reduction steps a block: an 8x8
+// transposition in three rounds of unpacks, of which the panel keeps six rows.
+func transpose6() {
+	TEXT("transpose6AVX2", NOSPLIT, "func(dst *int16, rs int, src *int16, lda int, blocks int)")
+	Doc("transpose6AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks; it",
+		"reads eight values of each source row.")
+	dst := Load(Param("dst"), GP64())
+	rs := Load(Param("rs"), GP64())
+	SHLQ(U8(1), rs)
+	src := Load(Param("src"), GP64())
+	lda := Load(Param("lda"), GP64())
+	SHLQ(U8(1), lda)
+	blocks := Load(Param("blocks"), GP64())
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	r := make([]reg.VecVirtual, 8)
+	p := GP64()
+	MOVQ(src, p)
+	for i := range r {
+		r[i] = XMM()
+		VMOVDQU(Mem{Base: p}, r[i])
+		if i < 7 {
+			ADDQ(lda, p)
+		}
+	}
+	// Round 1, words: t[2k] pairs rows 2k and 2k+1 in columns 0-3, t[2k+1] in 4-7.
+	t := make([]reg.VecVirtual, 8)
+	for k := range 4 {
+		t[2*k], t[2*k+1] = XMM(), XMM()
+		VPUNPCKLWD(r[2*k+1], r[2*k], t[2*k])
+		VPUNPCKHWD(r[2*k+1], r[2*k], t[2*k+1])
+	}
+	// Round 2, dwords: rows 0-3 (from t0, t2; t1, t3) and 4-7 (t4, t6; t5, t7) by
+	// column pairs 0-1, 2-3 and 4-5.
+	u0, u1, u2, u3, u4, u6 := XMM(), XMM(), XMM(), XMM(), XMM(), XMM()
+	VPUNPCKLDQ(t[2], t[0], u0)
+	VPUNPCKHDQ(t[2], t[0], u1)
+	VPUNPCKLDQ(t[6], t[4], u2)
+	VPUNPCKHDQ(t[6], t[4], u3)
+	VPUNPCKLDQ(t[3], t[1], u4)
+	VPUNPCKLDQ(t[7], t[5], u6)
+	// Round 3, qwords: column c's eight rows, stored as panel row c.
+	d3 := GP64()
+	LEAQ(Mem{Base: dst, Index: rs, Scale: 2}, d3)
+	ADDQ(rs, d3)
+	rowAt := []Mem{{Base: dst}, {Base: dst, Index: rs, Scale: 1}, {Base: dst, Index: rs, Scale: 2},
+		{Base: d3}, {Base: d3, Index: rs, Scale: 1}, {Base: d3, Index: rs, Scale: 2}}
+	for i, pair := range [][2]reg.VecVirtual{{u0, u2}, {u0, u2}, {u1, u3}, {u1, u3}, {u4, u6}, {u4, u6}} {
+		c := XMM()
+		if i%2 == 0 {
+			VPUNPCKLQDQ(pair[1], pair[0], c)
+		} else {
+			VPUNPCKHQDQ(pair[1], pair[0], c)
+		}
+		VMOVDQU(c, rowAt[i])
+	}
+	LEAQ(Mem{Base: p, Index: lda, Scale: 1}, src)
+	ADDQ(U32(16), dst)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
 	RET()
 }
