@@ -191,7 +191,8 @@ type buffers[P float32 | int16, O float32 | int32] struct {
 // f32Buffers are buffers for F32, with the rows of op(A) that the kernel reads.
 type f32Buffers struct {
 	buffers[float32, float32]
-	rows rowsA
+	rows    rowsA
+	origins [kcBlock]int // for patchesB
 }
 
 // rowsA locates the rows of op(A) for the kernel, for a block of rows and a block of
@@ -270,7 +271,9 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 			f32Bufs.Put(buf)
 		}()
 		packA := func(ic, mcb, pc, kcb int) { packF32A(&a, ic, mcb, pc, kcb, buf.a[:], &buf.rows) }
-		packB := func(pc, kcb, jc, ncb int) { packF32B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
+		packB := func(pc, kcb, jc, ncb int) {
+			packF32B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0], buf.origins[:])
+		}
 		tile := func(kcb, ir, jr int, c *float32, ldc int, load bool) {
 			bp := buf.b[jr*kcb:]
 			for q := range buf.rows.runs {
@@ -409,7 +412,7 @@ func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []
 // packF32B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, into panels of nr
 // columns: panel q holds element (p, j) at q*nr*kcb + p*nr + j, zero past the last
 // column.
-func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun) {
+func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun, origins []int) {
 	b, ldb := x.Data, x.Ld
 	if x.Patches != nil {
 		if w := ncb % nr; w != 0 {
@@ -418,12 +421,7 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 				clear(last[p*nr+w : (p+1)*nr])
 			}
 		}
-		packPatchesB(x.Patches, pc, kcb, jc, ncb, row, runs, func(p int, row []float32) {
-			for q := 0; q < ncb; q += nr {
-				w := min(nr, ncb-q)
-				copy(dst[q*kcb+p*nr:q*kcb+p*nr+w], row[q:q+w])
-			}
-		})
+		patchesB(x.Patches, pc, kcb, jc, ncb, dst, row, runs, origins)
 		return
 	}
 	for q := 0; q < ncb; q += nr {
@@ -446,6 +444,73 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 				clear(panel[p*nr+w : (p+1)*nr])
 			}
 		}
+	}
+}
+
+// patchesB packs the patch matrix as op(B) into dst, as packF32B, with origins (kcb
+// long) to hold the offsets in X of the patch rows inside the input. Those are
+// copied panel by panel, where spreading each patch row over the panels, as
+// packPatchesB and the rows touching the padding do, writes ncb/nr streams 4*nr*kcb
+// bytes apart, which share cache sets.
+func patchesB(x *Patches[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun, origins []int) {
+	rs := x.runs(jc, ncb, runs)
+	origins = origins[:kcb]
+	at := x.at(pc)
+	for p := range origins {
+		origin, inside := x.inside(at)
+		if !inside {
+			origin = -1
+			fill(x, at, rs, row[:ncb])
+			toPanels(dst, kcb, p, 0, row[:ncb])
+		}
+		origins[p] = origin
+		x.next(&at)
+	}
+	for i := range rs {
+		r := &rs[i]
+		// The run's columns in each panel: w of them from column j.
+		for t := 0; t < r.n; {
+			j := r.off + t
+			q := j / nr * nr
+			w := min(nr-(j-q), r.n-t)
+			panel, src := dst[q*kcb+j-q:], r.src+t
+			for p, o := range origins {
+				if o < 0 {
+					continue
+				}
+				d, s := panel[p*nr:], x.X[o+src:]
+				if w == nr {
+					// Through a variable: an assignment between pointers that may
+					// overlap would call memmove.
+					v := *(*[nr]float32)(s)
+					*(*[nr]float32)(d) = v
+					continue
+				}
+				for k, v := range s[:w] {
+					d[k] = v
+				}
+			}
+			t += w
+		}
+	}
+}
+
+// toPanels writes src, columns j.. of reduction step p, into panels of nr columns
+// kcb steps long (as packF32B).
+func toPanels(dst []float32, kcb, p, j int, src []float32) {
+	for len(src) > 0 {
+		q := j / nr * nr
+		w := min(nr-(j-q), len(src))
+		d := dst[q*kcb+p*nr+j-q:]
+		if w == nr {
+			// Through a variable: an assignment between pointers that may overlap
+			// would call memmove.
+			v := *(*[nr]float32)(src)
+			*(*[nr]float32)(d) = v
+		} else {
+			copy(d[:w], src)
+		}
+		j, src = j+w, src[w:]
 	}
 }
 
