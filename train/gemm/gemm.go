@@ -368,6 +368,18 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA) {
 		for r := 0; r < mcb; r += mr {
 			panel := dst[r*kcb : r*kcb+mr*kcb]
 			h := min(mr, mcb-r)
+			if h == mr {
+				// A step's mr values are side by side in A: a pointer to them, and
+				// a slice for each row of the panel, which avoids index arithmetic
+				// and most bounds checks.
+				p0, p1, p2 := panel[:kcb], panel[kcb:2*kcb], panel[2*kcb:3*kcb]
+				p3, p4, p5 := panel[3*kcb:4*kcb], panel[4*kcb:5*kcb], panel[5*kcb:6*kcb]
+				for p := range p0 {
+					v := (*[mr]float32)(x.Data[(pc+p)*x.Ld+ic+r:])
+					p0[p], p1[p], p2[p], p3[p], p4[p], p5[p] = v[0], v[1], v[2], v[3], v[4], v[5]
+				}
+				continue
+			}
 			for p := range kcb {
 				for i, v := range x.Data[(pc+p)*x.Ld+ic+r:][:h] {
 					panel[i*kcb+p] = v
