@@ -267,7 +267,9 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 	run(m, n, k, func(i0, i1, j0, j1 int) {
 		buf := f32Bufs.Get().(*f32Buffers)
 		defer func() {
-			clear(buf.rows.ptr[:]) // the pool is not to keep X alive
+			if a.Patches != nil {
+				clear(buf.rows.ptr[:]) // the pool is not to keep X alive
+			}
 			f32Bufs.Put(buf)
 		}()
 		packA := func(ic, mcb, pc, kcb int) { packF32A(&a, ic, mcb, pc, kcb, buf.a[:], &buf.rows) }
