@@ -403,6 +403,15 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA) {
 func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []float32, ptr []*float32) {
 	at := p.at(ic)
 	for i := range mcb {
+		if origin, inside := p.inside(at); inside {
+			// Most patches: every run at its fixed offset from the first tap.
+			x := p.X[origin:]
+			for q := range runs {
+				ptr[q*mcBlock+i] = &x[runs[q].src]
+			}
+			p.next(&at)
+			continue
+		}
 		ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
 		for q := range runs {
 			r := &runs[q]
