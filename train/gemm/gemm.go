@@ -399,7 +399,7 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA) {
 // patchesInPlace sets ptr[q*mcBlock+i] to the values of run q of patch row ic+i, for
 // the mcb rows from ic on: in X when the run is inside the input, zeros when its
 // kernel row is in the padding, and filled into dst[i*kcb:] (at the run's offset)
-// otherwise.
+// when some of its taps are left or right of the input.
 func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []float32, ptr []*float32) {
 	at := p.at(ic)
 	for i := range mcb {
@@ -422,9 +422,10 @@ func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []
 			case iw0+r.kj >= 0 && iw0+r.last < p.W:
 				v = &p.X[((at.b*p.H+ih)*p.W+iw0+r.kj)*p.C+r.c]
 			default:
-				row := dst[i*kcb : (i+1)*kcb]
-				fill(p, at, runs[q:q+1], row)
-				v = &row[r.off]
+				d := dst[i*kcb+r.off : i*kcb+r.off+r.n]
+				in := (at.b*p.H + ih) * p.W * p.C // the input row
+				fillRun(d, p.X[in:in+p.W*p.C], (iw0+r.kj)*p.C+r.c)
+				v = &d[0]
 			}
 			ptr[q*mcBlock+i] = v
 		}

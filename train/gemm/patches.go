@@ -101,18 +101,22 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 			clear(d)
 			continue
 		}
-		// The run's values from lo to hi are inside the input, one copy; those
-		// around them (taps left or right of the input) are in the padding.
-		row := img[ih*p.W*p.C : (ih+1)*p.W*p.C]
-		first := (iw0+r.kj)*p.C + r.c // in row, where the run would start
-		lo := min(r.n, max(0, -first))
-		hi := max(lo, min(r.n, len(row)-first))
-		clear(d[:lo])
-		if lo < hi {
-			copyConv(d[lo:hi], row[first+lo:first+hi])
-		}
-		clear(d[hi:])
+		fillRun(d, img[ih*p.W*p.C:(ih+1)*p.W*p.C], (iw0+r.kj)*p.C+r.c)
 	}
+}
+
+// fillRun writes a run of patch columns in input row row into d, converting: the
+// values of row from first on (first may be negative), zero left and right of row.
+func fillRun[T, D Elem](d []D, row []T, first int) {
+	// The run's values from lo to hi are inside the input, one copy; those around
+	// them (taps left or right of the input) are in the padding.
+	lo := min(len(d), max(0, -first))
+	hi := max(lo, min(len(d), len(row)-first))
+	clear(d[:lo])
+	if lo < hi {
+		copyConv(d[lo:hi], row[first+lo:first+hi])
+	}
+	clear(d[hi:])
 }
 
 // copyConv copies src into dst (of the same length), converting. Runs are often a
