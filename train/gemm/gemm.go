@@ -11,13 +11,22 @@
 // split between goroutines (all cores, GOMAXPROCS), along whichever of m and n is
 // longer.
 //
+// The float32 kernel reads its mr rows of op(A) through an address each, which lets
+// F32 read a convolution's patch matrix as op(A) in place (implicit GEMM): a block of
+// the reduction is cut into runs of patch columns that are contiguous in the input
+// (the taps of one kernel row; see Patches), and for each run the kernel reads the
+// rows of a tile straight from the input, or from zeros for a kernel row in the
+// padding; only runs partly in the padding are copied. That is a kernel call per run,
+// so patches whose runs are short (few input channels) are packed instead.
+//
 // # Results
 //
 // F32: each element of C is the chain of fused multiply-adds over the reduction in
 // order, c = fma(a[k-1], b[k-1], ... fma(a[1], b[1], fma(a[0], b[0], 0))), each
-// rounded once to float32 (IEEE 754 fusedMultiplyAdd). Blocking the reduction
-// carries the partial sum through C in float32, which is the same chain, so the
-// result does not depend on the block sizes, on how tiles are split between cores, on
+// rounded once to float32 (IEEE 754 fusedMultiplyAdd). Blocking the reduction, and
+// cutting blocks into runs of patch columns, carries the partial sum through C in
+// float32, which is the same chain, so the result does not depend on the block sizes,
+// on whether patches are read in place, on how tiles are split between cores, on
 // GOMAXPROCS or on which microkernel runs: the assembly microkernels (FMA instructions)
 // and the pure-Go one (an exact emulation of the float32 FMA, fma32) give identical
 // bits, which the tests check.
@@ -80,9 +89,10 @@ func SetPureGo(pure bool) (was bool) {
 // kernelSet is a float32 and an integer microkernel.
 type kernelSet struct {
 	name string
-	// f32 computes an mr x nr tile c (row stride ldc) from kc steps of packed panels a
-	// (mr rows of kc) and b (kc x nr): c = chain of FMAs starting from c (load) or 0.
-	f32 func(kc int, a, b, c *float32, ldc int, load bool)
+	// f32 computes an mr x nr tile c (row stride ldc) from kc steps of the mr rows of
+	// A that a points to (kc values each) and of the packed panel b (kc x nr): c =
+	// chain of FMAs starting from c (load) or 0.
+	f32 func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
 	// i16 computes an mr x nr int32 tile c from kc2 steps of packed int16 pair panels
 	// a (mr rows of kc2 pairs) and b (kc2 x nr pairs): c += (or =, without load) the
 	// sum of the pair products.
@@ -94,7 +104,7 @@ var goKernels = kernelSet{"go", f32KernelGo, i16KernelGo}
 // current is the kernel set in use; f32Kernel and i16Kernel are its kernels.
 var (
 	current    kernelSet
-	f32Kernel  func(kc int, a, b, c *float32, ldc int, load bool)
+	f32Kernel  func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
 	i16Kernel  func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
 	kernelSets []kernelSet
 )
@@ -158,9 +168,13 @@ func run(m, n, k int, f func(i0, i1, j0, j1 int)) {
 	wg.Wait()
 }
 
+// minDirectRun is the shortest average run of patch columns (a kernel call each) for
+// which reading patches in place beats packing them.
+const minDirectRun = 16
+
 // Buffers of packed panels, reused between calls.
 var (
-	f32Bufs = sync.Pool{New: func() any { return new(buffers[float32, float32]) }}
+	f32Bufs = sync.Pool{New: func() any { return new(f32Buffers) }}
 	i16Bufs = sync.Pool{New: func() any { return new(buffers[int16, int32]) }}
 )
 
@@ -173,6 +187,26 @@ type buffers[P float32 | int16, O float32 | int32] struct {
 	row  [2*max(kcBlock, ncBlock) + 1]P
 	runs [max(kcBlock, ncBlock)]tapRun
 }
+
+// f32Buffers are buffers for F32, with the rows of op(A) that the kernel reads.
+type f32Buffers struct {
+	buffers[float32, float32]
+	rows    rowsA
+	origins [kcBlock]int // for patchesB
+}
+
+// rowsA locates the rows of op(A) for the kernel, for a block of rows and a block of
+// the reduction cut into runs (the whole block, for packed rows; the runs of patch
+// columns, for patches read in place): row i's values of run q start at
+// ptr[q*mcBlock+i], so that the kernel's mr rows are side by side.
+type rowsA struct {
+	runs   []tapRun
+	runBuf [kcBlock + 1]tapRun // the block as one run, then its runs of patch columns
+	ptr    [kcBlock / minDirectRun * mcBlock]*float32
+}
+
+// zeros are the values of a run of patch columns in the padding.
+var zeros [kcBlock]float32
 
 // Mat is a GEMM operand: a dense row-major matrix (Data with row stride Ld, used
 // transposed when Trans), or, when Patches is set, the patch matrix of a convolution's
@@ -231,42 +265,52 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 		return
 	}
 	run(m, n, k, func(i0, i1, j0, j1 int) {
-		buf := f32Bufs.Get().(*buffers[float32, float32])
-		defer f32Bufs.Put(buf)
-		packA := func(ic, mcb, pc, kcb int) { packF32A(&a, ic, mcb, pc, kcb, buf.a[:], buf.runs[:0]) }
-		packB := func(pc, kcb, jc, ncb int) { packF32B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
-		drive(i0, i1, j0, j1, k, false, buf, packA, packB, f32Kernel, c, ldc)
+		buf := f32Bufs.Get().(*f32Buffers)
+		defer func() {
+			if a.Patches != nil {
+				clear(buf.rows.ptr[:]) // the pool is not to keep X alive
+			}
+			f32Bufs.Put(buf)
+		}()
+		packA := func(ic, mcb, pc, kcb int) { packF32A(&a, ic, mcb, pc, kcb, buf.a[:], &buf.rows) }
+		packB := func(pc, kcb, jc, ncb int) {
+			packF32B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0], buf.origins[:])
+		}
+		tile := func(kcb, ir, jr int, c *float32, ldc int, load bool) {
+			bp := buf.b[jr*kcb:]
+			for q := range buf.rows.runs {
+				r := &buf.rows.runs[q]
+				f32Kernel(r.n, (*[mr]*float32)(buf.rows.ptr[q*mcBlock+ir:]), &bp[r.off*nr], c, ldc, load)
+				load = true
+			}
+		}
+		drive(i0, i1, j0, j1, k, &buf.buffers, packA, packB, tile, c, ldc)
 	})
 }
 
-// drive runs the blocked loops over rows i0..i1 and columns j0..j1 of C: packB and
-// packA fill buf's panels, kern computes tiles. With pairs, panels hold the reduction
-// in pairs (the integer kernels) and kern counts pairs.
-func drive[P float32 | int16, O float32 | int32](i0, i1, j0, j1, k int, pairs bool, buf *buffers[P, O],
-	packA func(ic, mcb, pc, kcb int), packB func(pc, kcb, jc, ncb int), kern func(kc int, a, b *P, c *O, ldc int, load bool), c []O, ldc int) {
+// drive runs the blocked loops over rows i0..i1 and columns j0..j1 of C: for each
+// block of the reduction pc..pc+kcb, packB and packA prepare op(B)'s columns jc..
+// and op(A)'s rows ic.., and tile computes the mr x nr tile of C (row stride ldc)
+// from rows ir.. and columns jr.. of them (counted from ic and jc), starting from C
+// when load.
+func drive[P float32 | int16, O float32 | int32](i0, i1, j0, j1, k int, buf *buffers[P, O],
+	packA func(ic, mcb, pc, kcb int), packB func(pc, kcb, jc, ncb int), tile func(kcb, ir, jr int, c *O, ldc int, load bool), c []O, ldc int) {
 	for jc := j0; jc < j1; jc += ncBlock {
 		ncb := min(ncBlock, j1-jc)
 		for pc := 0; pc < k; pc += kcBlock {
 			kcb := min(kcBlock, k-pc)
-			steps, span := kcb, kcb // kernel steps, and values per panel row or column
-			if pairs {
-				steps = (kcb + 1) / 2
-				span = 2 * steps
-			}
 			load := pc > 0
 			packB(pc, kcb, jc, ncb)
 			for ic := i0; ic < i1; ic += mcBlock {
 				mcb := min(mcBlock, i1-ic)
 				packA(ic, mcb, pc, kcb)
 				for jr := 0; jr < ncb; jr += nr {
-					bp := &buf.b[jr*span]
 					w := min(nr, ncb-jr)
 					for ir := 0; ir < mcb; ir += mr {
-						ap := &buf.a[ir*span]
 						h := min(mr, mcb-ir)
 						off := (ic+ir)*ldc + jc + jr
 						if w == nr && h == mr {
-							kern(steps, ap, bp, &c[off], ldc, load)
+							tile(kcb, ir, jr, &c[off], ldc, load)
 							continue
 						}
 						t := buf.tile[:]
@@ -275,7 +319,7 @@ func drive[P float32 | int16, O float32 | int32](i0, i1, j0, j1, k int, pairs bo
 								copy(t[i*nr:i*nr+w], c[off+i*ldc:])
 							}
 						}
-						kern(steps, ap, bp, &t[0], nr, load)
+						tile(kcb, ir, jr, &t[0], nr, load)
 						for i := range h {
 							copy(c[off+i*ldc:off+i*ldc+w], t[i*nr:])
 						}
@@ -297,39 +341,102 @@ func checkLen(trans bool, rows, cols, n, ld int) {
 	}
 }
 
-// packF32A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, into panels of mr
-// rows: panel r holds element (i, p) at r*kcb + i*kcb + p (the kernels read the rows
-// side by side), zero past the last row. Patches are unfolded straight into it.
-func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, runs []tapRun) {
-	a, lda := x.Data, x.Ld
-	if x.Patches != nil {
-		runs = x.Patches.runs(pc, kcb, runs)
+// packF32A prepares rows ic..ic+mcb of op(A), reduction pc..pc+kcb, for the kernel
+// (see rowsA). Patches are read in place when their runs are long enough
+// (minDirectRun) to be worth a kernel call each: a run inside the input is read in X,
+// a run in a padding row is zeros, and a run partly in the padding is filled into
+// dst at row i's offset i*kcb. Otherwise rows are packed, row i at dst[i*kcb:], and
+// patches unfolded straight into it. Rows from mcb to the end of the last panel of mr
+// rows read zeros.
+func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA) {
+	d.runs = append(d.runBuf[:0], tapRun{n: kcb})
+	for i := range mcb {
+		d.ptr[i] = &dst[i*kcb]
 	}
-	for r := 0; r < mcb; r += mr {
-		panel := dst[r*kcb : r*kcb+mr*kcb]
-		h := min(mr, mcb-r)
-		switch {
-		case x.Patches != nil:
-			fillRows(x.Patches, ic+r, h, runs, panel, kcb, kcb)
-		case !x.Trans:
-			for i := range h {
-				copy(panel[i*kcb:(i+1)*kcb], a[(ic+r+i)*lda+pc:])
+	switch p := x.Patches; {
+	case p != nil:
+		runs := p.runs(pc, kcb, d.runBuf[1:1])
+		if kcb >= minDirectRun*len(runs) {
+			d.runs = runs
+			patchesInPlace(p, ic, mcb, kcb, runs, dst, d.ptr[:])
+			break
+		}
+		fillRows(p, ic, mcb, runs, dst, kcb, kcb)
+	case !x.Trans:
+		for i := range mcb {
+			copy(dst[i*kcb:(i+1)*kcb], x.Data[(ic+i)*x.Ld+pc:])
+		}
+	default:
+		for r := 0; r < mcb; r += mr {
+			panel := dst[r*kcb : r*kcb+mr*kcb]
+			h := min(mr, mcb-r)
+			if h == mr {
+				// A step's mr values are side by side in A: a pointer to them, and
+				// a slice for each row of the panel, which avoids index arithmetic
+				// and most bounds checks.
+				p0, p1, p2 := panel[:kcb], panel[kcb:2*kcb], panel[2*kcb:3*kcb]
+				p3, p4, p5 := panel[3*kcb:4*kcb], panel[4*kcb:5*kcb], panel[5*kcb:6*kcb]
+				for p := range p0 {
+					v := (*[mr]float32)(x.Data[(pc+p)*x.Ld+ic+r:])
+					p0[p], p1[p], p2[p], p3[p], p4[p], p5[p] = v[0], v[1], v[2], v[3], v[4], v[5]
+				}
+				continue
 			}
-		default:
 			for p := range kcb {
-				for i, v := range a[(pc+p)*lda+ic+r:][:h] {
+				for i, v := range x.Data[(pc+p)*x.Ld+ic+r:][:h] {
 					panel[i*kcb+p] = v
 				}
 			}
 		}
-		clear(panel[h*kcb:])
+	}
+	for q := range d.runs {
+		for i := mcb; i < (mcb+mr-1)/mr*mr; i++ {
+			d.ptr[q*mcBlock+i] = &zeros[0]
+		}
+	}
+}
+
+// patchesInPlace sets ptr[q*mcBlock+i] to the values of run q of patch row ic+i, for
+// the mcb rows from ic on: in X when the run is inside the input, zeros when its
+// kernel row is in the padding, and filled into dst[i*kcb:] (at the run's offset)
+// when some of its taps are left or right of the input.
+func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []float32, ptr []*float32) {
+	at := p.at(ic)
+	for i := range mcb {
+		if origin, inside := p.inside(at); inside {
+			// Most patches: every run at its fixed offset from the first tap.
+			x := p.X[origin:]
+			for q := range runs {
+				ptr[q*mcBlock+i] = &x[runs[q].src]
+			}
+			p.next(&at)
+			continue
+		}
+		ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
+		for q := range runs {
+			r := &runs[q]
+			var v *float32
+			switch ih := ih0 + r.ki; {
+			case uint(ih) >= uint(p.H):
+				v = &zeros[0]
+			case iw0+r.kj >= 0 && iw0+r.last < p.W:
+				v = &p.X[((at.b*p.H+ih)*p.W+iw0+r.kj)*p.C+r.c]
+			default:
+				d := dst[i*kcb+r.off : i*kcb+r.off+r.n]
+				in := (at.b*p.H + ih) * p.W * p.C // the input row
+				fillRun(d, p.X[in:in+p.W*p.C], (iw0+r.kj)*p.C+r.c)
+				v = &d[0]
+			}
+			ptr[q*mcBlock+i] = v
+		}
+		p.next(&at)
 	}
 }
 
 // packF32B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, into panels of nr
 // columns: panel q holds element (p, j) at q*nr*kcb + p*nr + j, zero past the last
 // column.
-func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun) {
+func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun, origins []int) {
 	b, ldb := x.Data, x.Ld
 	if x.Patches != nil {
 		if w := ncb % nr; w != 0 {
@@ -338,12 +445,7 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 				clear(last[p*nr+w : (p+1)*nr])
 			}
 		}
-		packPatchesB(x.Patches, pc, kcb, jc, ncb, row, runs, func(p int, row []float32) {
-			for q := 0; q < ncb; q += nr {
-				w := min(nr, ncb-q)
-				copy(dst[q*kcb+p*nr:q*kcb+p*nr+w], row[q:q+w])
-			}
-		})
+		patchesB(x.Patches, pc, kcb, jc, ncb, dst, row, runs, origins)
 		return
 	}
 	for q := 0; q < ncb; q += nr {
@@ -366,6 +468,73 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 				clear(panel[p*nr+w : (p+1)*nr])
 			}
 		}
+	}
+}
+
+// patchesB packs the patch matrix as op(B) into dst, as packF32B, with origins (kcb
+// long) to hold the offsets in X of the patch rows inside the input. Those are
+// copied panel by panel, where spreading each patch row over the panels, as
+// packPatchesB and the rows touching the padding do, writes ncb/nr streams 4*nr*kcb
+// bytes apart, which share cache sets.
+func patchesB(x *Patches[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun, origins []int) {
+	rs := x.runs(jc, ncb, runs)
+	origins = origins[:kcb]
+	at := x.at(pc)
+	for p := range origins {
+		origin, inside := x.inside(at)
+		if !inside {
+			origin = -1
+			fill(x, at, rs, row[:ncb])
+			toPanels(dst, kcb, p, 0, row[:ncb])
+		}
+		origins[p] = origin
+		x.next(&at)
+	}
+	for i := range rs {
+		r := &rs[i]
+		// The run's columns in each panel: w of them from column j.
+		for t := 0; t < r.n; {
+			j := r.off + t
+			q := j / nr * nr
+			w := min(nr-(j-q), r.n-t)
+			panel, src := dst[q*kcb+j-q:], r.src+t
+			for p, o := range origins {
+				if o < 0 {
+					continue
+				}
+				d, s := panel[p*nr:], x.X[o+src:]
+				if w == nr {
+					// Through a variable: an assignment between pointers that may
+					// overlap would call memmove.
+					v := *(*[nr]float32)(s)
+					*(*[nr]float32)(d) = v
+					continue
+				}
+				for k, v := range s[:w] {
+					d[k] = v
+				}
+			}
+			t += w
+		}
+	}
+}
+
+// toPanels writes src, columns j.. of reduction step p, into panels of nr columns
+// kcb steps long (as packF32B).
+func toPanels(dst []float32, kcb, p, j int, src []float32) {
+	for len(src) > 0 {
+		q := j / nr * nr
+		w := min(nr-(j-q), len(src))
+		d := dst[q*kcb+p*nr+j-q:]
+		if w == nr {
+			// Through a variable: an assignment between pointers that may overlap
+			// would call memmove.
+			v := *(*[nr]float32)(src)
+			*(*[nr]float32)(d) = v
+		} else {
+			copy(d[:w], src)
+		}
+		j, src = j+w, src[w:]
 	}
 }
 

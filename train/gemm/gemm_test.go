@@ -164,9 +164,11 @@ func refI32[A, B Int](transA, transB bool, m, n, k int, a []A, lda int, b []B, l
 		for j := range n {
 			var s int64
 			for p := range k {
-				x, y := int64(a[i*lda+p]), int64(0)
+				var x, y int64
 				if transA {
 					x = int64(a[p*lda+i])
+				} else {
+					x = int64(a[i*lda+p])
 				}
 				if transB {
 					y = int64(b[j*ldb+p])
@@ -254,6 +256,34 @@ func BenchmarkF32(b *testing.B) {
 	}
 }
 
+// BenchmarkConvF32 runs the convolution GEMMs of ResNet-20's layers (a batch of 8):
+// the patches as A (the forward pass) and as B (the weight gradient).
+func BenchmarkConvF32(b *testing.B) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, hw := range []int{32, 16, 8} {
+		s := Patches[float32]{N: 8, H: hw, W: hw, C: 512 / hw, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, HO: hw, WO: hw}
+		s.X = make([]float32, s.N*s.H*s.W*s.C)
+		rows, k, cout := s.Rows(), s.Cols(), s.C
+		w, e := make([]float32, k*cout), make([]float32, rows*cout)
+		for _, v := range [][]float32{s.X, w, e} {
+			for i := range v {
+				v[i] = float32(r.NormFloat64())
+			}
+		}
+		y, g := make([]float32, rows*cout), make([]float32, cout*k)
+		b.Run(fmt.Sprintf("A/%dx%dx%d", hw, hw, s.C), func(b *testing.B) {
+			for b.Loop() {
+				F32M(rows, cout, k, Mat[float32]{Patches: &s}, Dense(w, cout, false), y, cout)
+			}
+		})
+		b.Run(fmt.Sprintf("B/%dx%dx%d", hw, hw, s.C), func(b *testing.B) {
+			for b.Loop() {
+				F32M(cout, k, rows, Dense(e, cout, true), Mat[float32]{Patches: &s}, g, k)
+			}
+		})
+	}
+}
+
 func BenchmarkI32(b *testing.B) {
 	for _, s := range []struct{ m, n, k int }{{64, 1024, 576}, {256, 256, 256}} {
 		a, bb, c := make([]int8, s.m*s.k), make([]int8, s.k*s.n), make([]int32, s.m*s.n)
@@ -287,10 +317,22 @@ var convShapes = []Patches[float32]{
 	{N: 1, H: 12, W: 12, C: 40, KH: 5, KW: 5, Stride: 1},
 	{N: 4, H: 12, W: 12, C: 8, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // reductions over several blocks
 	{N: 3, H: 11, W: 9, C: 1, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2},
+	// Long runs, which F32 reads in place: padding on every side, strides,
+	// channels not a multiple of anything, reductions over several blocks cutting
+	// runs, kernels wider than the input, and more positions than a block of rows.
+	{N: 2, H: 8, W: 8, C: 16, KH: 3, KW: 3, Stride: 2, PadT: 1, PadL: 1},
+	{N: 3, H: 5, W: 7, C: 19, KH: 3, KW: 3, Stride: 2, PadT: 1, PadL: 1},
+	{N: 2, H: 9, W: 7, C: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
+	{N: 1, H: 8, W: 8, C: 64, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
+	{N: 1, H: 1, W: 1, C: 20, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
+	{N: 2, H: 4, W: 3, C: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2},
+	{N: 4, H: 16, W: 13, C: 16, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
+	{N: 2, H: 6, W: 6, C: 6, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // runs of 18
 }
 
 // TestPatchesMatchUnfolded checks patch operands, as A and as B, against the same
-// products of the unfolded matrix: bit for bit for float32, exactly for integers.
+// products of the unfolded matrix: bit for bit for float32, exactly for integers, with
+// every kernel set (the pure-Go one too).
 func TestPatchesMatchUnfolded(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, ks := range available() {

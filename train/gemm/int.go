@@ -31,7 +31,11 @@ func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c [
 		defer i16Bufs.Put(buf)
 		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], buf.runs[:0]) }
 		packB := func(pc, kcb, jc, ncb int) { packI16B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
-		drive(i0, i1, j0, j1, k, true, buf, packA, packB, i16Kernel, c, ldc)
+		tile := func(kcb, ir, jr int, c *int32, ldc int, load bool) {
+			kc2 := (kcb + 1) / 2 // the panels hold the reduction in pairs
+			i16Kernel(kc2, &buf.a[ir*2*kc2], &buf.b[jr*2*kc2], c, ldc, load)
+		}
+		drive(i0, i1, j0, j1, k, buf, packA, packB, tile, c, ldc)
 	})
 }
 

@@ -34,8 +34,11 @@ func fma32(a, b, c float32) float32 {
 }
 
 // f32KernelGo is the pure-Go float32 microkernel.
-func f32KernelGo(kc int, a, b, c *float32, ldc int, load bool) {
-	ap := unsafe.Slice(a, kc*mr)
+func f32KernelGo(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool) {
+	var ap [mr][]float32
+	for i, row := range a {
+		ap[i] = unsafe.Slice(row, kc)
+	}
 	bp := unsafe.Slice(b, kc*nr)
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
 	var acc [mr][nr]float32
@@ -45,7 +48,7 @@ func f32KernelGo(kc int, a, b, c *float32, ldc int, load bool) {
 	for p := range kc {
 		bv := bp[p*nr : p*nr+nr]
 		for i := range mr {
-			x, row := ap[i*kc+p], &acc[i]
+			x, row := ap[i][p], &acc[i]
 			for j, y := range bv {
 				row[j] = fma32(x, y, row[j])
 			}

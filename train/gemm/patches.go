@@ -101,24 +101,22 @@ func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {
 			clear(d)
 			continue
 		}
-		row := img[ih*p.W*p.C : (ih+1)*p.W*p.C]
-		if first := iw0 + r.kj; first >= 0 && iw0+r.last < p.W {
-			copyConv(d, row[first*p.C+r.c:][:r.n])
-			continue
-		}
-		// Some taps are in the padding: tap by tap.
-		kj, c := r.kj, r.c
-		for len(d) > 0 {
-			m := min(p.C-c, len(d))
-			if iw := iw0 + kj; iw < 0 || iw >= p.W {
-				clear(d[:m])
-			} else {
-				copyConv(d[:m], row[iw*p.C+c:][:m])
-			}
-			d = d[m:]
-			kj, c = kj+1, 0
-		}
+		fillRun(d, img[ih*p.W*p.C:(ih+1)*p.W*p.C], (iw0+r.kj)*p.C+r.c)
 	}
+}
+
+// fillRun writes a run of patch columns in input row row into d, converting: the
+// values of row from first on (first may be negative), zero left and right of row.
+func fillRun[T, D Elem](d []D, row []T, first int) {
+	// The run's values from lo to hi are inside the input, one copy; those around
+	// them (taps left or right of the input) are in the padding.
+	lo := min(len(d), max(0, -first))
+	hi := max(lo, min(len(d), len(row)-first))
+	clear(d[:lo])
+	if lo < hi {
+		copyConv(d[lo:hi], row[first+lo:first+hi])
+	}
+	clear(d[hi:])
 }
 
 // copyConv copies src into dst (of the same length), converting. Runs are often a

@@ -94,10 +94,19 @@ func accumulators(row []Mem, zero func(r reg.VecVirtual), load func(m Mem, r reg
 }
 
 func f32Kernel() {
-	TEXT("f32KernelAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, load bool)")
+	TEXT("f32KernelAVX2", NOSPLIT, "func(kc int, a *[6]*float32, b, c *float32, ldc int, load bool)")
 	Doc("f32KernelAVX2 is f32Kernel with AVX2 and FMA: acc = fma(a, b, acc), one VFMADD231PS per 8 lanes.")
-	kc := Load(Param("kc"), GP64())
-	a, a3, sa := aRows(kc)
+	// The rows of A are read through one index, which counts from -kc up to 0 from
+	// the rows' ends: a row address each, and no compare with kc.
+	step := Load(Param("kc"), GP64())
+	ap := Load(Param("a"), GP64())
+	a := make([]reg.GPVirtual, mr)
+	for i := range a {
+		a[i] = GP64()
+		MOVQ(Mem{Base: ap, Disp: 8 * i}, a[i])
+		LEAQ(Mem{Base: a[i], Index: step, Scale: 4}, a[i])
+	}
+	NEGQ(step)
 	b := Load(Param("b"), GP64())
 	row := rows()
 	acc := accumulators(row, func(r reg.VecVirtual) { VXORPS(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVUPS(m, r) })
@@ -106,14 +115,12 @@ func f32Kernel() {
 	VMOVUPS(Mem{Base: b}, b0)
 	VMOVUPS(Mem{Base: b}.Offset(32), b1)
 	for i := range mr {
-		VBROADCASTSS(aRow(a, a3, sa, i), t)
+		VBROADCASTSS(Mem{Base: a[i], Index: step, Scale: 4}, t)
 		VFMADD231PS(b0, t, acc[2*i])
 		VFMADD231PS(b1, t, acc[2*i+1])
 	}
-	ADDQ(U32(4), a)
-	ADDQ(U32(4), a3)
 	ADDQ(U32(64), b)
-	DECQ(kc)
+	INCQ(step)
 	JNE(LabelRef("loop"))
 	for i := range mr {
 		VMOVUPS(acc[2*i], row[i])
