@@ -3,7 +3,8 @@ package dram
 import "testing"
 
 // TestFastKinds follows which transfers fast fidelity simulates and which it answers:
-// a kind's first fastSamples transfers are simulated; a long transfer at a new offset
+// a kind's first fastSamples transfers are simulated (fastLongSamples of a long
+// transfer); a long transfer at a new offset
 // is answered from its wide kind once that holds fastWideSamples offsets, a short one
 // never is.
 func TestFastKinds(t *testing.T) {
@@ -46,18 +47,19 @@ func TestFastKinds(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		rows      int64 // of 1 KiB, 2 KiB apart
+		samples   int   // simulated at one offset
 		wideFirst bool  // whether a new offset is answered once enough were sampled
 	}{
-		{"long", fastLongRows * 2, true},
-		{"short", fastLongRows*2 - 1, false},
+		{"long", fastLongRows * 2, fastLongSamples, true},
+		{"short", fastLongRows*2 - 1, fastSamples, false},
 	} {
 		shape := func(off uint64) Strided {
 			return Strided{Addr: base + off, Rows: tc.rows, RowBytes: 1 << 10, Stride: 2 << 10}
 		}
-		// One offset, moved by whole stripes: one kind, sampled three times.
-		for i := range fastSamples + 2 {
+		// One offset, moved by whole stripes: one kind, sampled tc.samples times.
+		for i := range tc.samples + 2 {
 			tr := shape(uint64(i) * 64 * stripe)
-			if got, want := transfer(tr), i >= fastSamples; got != want {
+			if got, want := transfer(tr), i >= tc.samples; got != want {
 				t.Fatalf("%s: transfer %d at one offset answered %v, want %v", tc.name, i, got, want)
 			}
 		}
