@@ -50,11 +50,23 @@ type normFloat struct {
 	runMean, runVar  []float64
 	runSet           bool
 	sumDy, sumDyXhat []float64 // backward scratch, per channel
+	// coef is batch normalisation's per-channel scratch of the passes over every value:
+	// gathered in one array, the loops keep one pointer to them in a register rather than
+	// reloading several.
+	coef []normCoef
+}
+
+// normCoef is a channel's constants in batch normalisation's passes over the values:
+// mean, rstd and the forward pass's gamma and beta, or the backward pass's products
+// gamma*rstd and sum(dy)/rows and its sum(dy*xhat).
+type normCoef struct {
+	mean, rstd, a, b, sdx float64
 }
 
 func newNormFloat(g *normGeom) *normFloat {
 	s := &normFloat{sumDy: make([]float64, g.c), sumDyXhat: make([]float64, g.c)}
 	if g.batch {
+		s.coef = make([]normCoef, g.c)
 		s.runMean, s.runVar = make([]float64, g.c), make([]float64, g.c)
 		s.mean, s.rstd = make([]float64, g.c), make([]float64, g.c)
 	}
@@ -100,25 +112,7 @@ func normForwardFloat[F floatT](g *normGeom, s *normFloat, x []F, n int, gamma, 
 		return
 	}
 	if train || !s.runSet {
-		clear(s.mean)
-		clear(s.rstd) // holds the variance until the end
-		for r := range rows {
-			for j, e := range x[r*c : (r+1)*c] {
-				s.mean[j] += float64(e)
-			}
-		}
-		for j := range s.mean {
-			s.mean[j] /= float64(rows)
-		}
-		for r := range rows {
-			for j, e := range x[r*c : (r+1)*c] {
-				d := float64(e) - s.mean[j]
-				s.rstd[j] += d * d
-			}
-		}
-		for j := range s.rstd {
-			s.rstd[j] /= float64(rows)
-		}
+		byChannel(c, rows, func(j0, j1 int) { batchMoments(x, c, rows, j0, j1, s.mean, s.rstd) })
 		if train {
 			if !s.runSet {
 				copy(s.runMean, s.mean)
@@ -138,11 +132,17 @@ func normForwardFloat[F floatT](g *normGeom, s *normFloat, x []F, n int, gamma, 
 	for j, v := range s.rstd {
 		s.rstd[j] = 1 / math.Sqrt(v+numerics.NormEps)
 	}
+	coef := s.coef[:c]
+	for j := range coef {
+		coef[j] = normCoef{mean: s.mean[j], rstd: s.rstd[j], a: gamma[j], b: beta[j]}
+	}
 	parallel(rows, 64, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
-			or := out[r*c : (r+1)*c]
-			for j, e := range x[r*c : (r+1)*c] {
-				or[j] = F(gamma[j]*((float64(e)-s.mean[j])*s.rstd[j]) + beta[j])
+			xr, or := x[r*c:(r+1)*c], out[r*c:(r+1)*c]
+			or, coef := or[:len(xr)], coef[:len(xr)]
+			for j, e := range xr {
+				k := &coef[j]
+				or[j] = F(k.a*((float64(e)-k.mean)*k.rstd) + k.b)
 			}
 		}
 	})
@@ -160,15 +160,8 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 	}
 	if g.batch {
 		sdy, sdx := s.sumDy, s.sumDyXhat
-		clear(sdy)
-		clear(sdx)
-		for r := range rows {
-			xr := x[r*c : (r+1)*c]
-			for j, d := range dy[r*c : (r+1)*c] {
-				sdy[j] += float64(d)
-				sdx[j] += float64(d) * ((float64(xr[j]) - s.mean[j]) * s.rstd[j])
-			}
-		}
+		mean, rstd := s.mean, s.rstd
+		byChannel(c, rows, func(j0, j1 int) { batchGradSums(x, dy, c, rows, j0, j1, mean, rstd, sdy, sdx) })
 		copy(gw, sdx)
 		if gb != nil {
 			copy(gb, sdy)
@@ -176,13 +169,22 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 		if dx == nil {
 			return
 		}
+		// gamma[j] * rstd[j] * (dy - sdy[j]*inv - xh*sdx[j]*inv) evaluates its two
+		// per-channel products first, so computing them once per channel keeps every
+		// rounding.
 		inv := 1 / float64(rows)
+		coef := s.coef[:c]
+		for j := range coef {
+			coef[j] = normCoef{mean: mean[j], rstd: rstd[j], a: gamma[j] * rstd[j], b: sdy[j] * inv, sdx: sdx[j]}
+		}
 		parallel(rows, 64, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
 				xr, dr, out := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], dx[r*c:(r+1)*c]
-				for j := range xr {
-					xh := (float64(xr[j]) - s.mean[j]) * s.rstd[j]
-					out[j] = F(gamma[j] * s.rstd[j] * (float64(dr[j]) - sdy[j]*inv - xh*sdx[j]*inv))
+				dr, out, coef := dr[:len(xr)], out[:len(xr)], coef[:len(xr)]
+				for j, e := range xr {
+					k := &coef[j]
+					xh := (float64(e) - k.mean) * k.rstd
+					out[j] = F(k.a * (float64(dr[j]) - k.b - xh*k.sdx*inv))
 				}
 			}
 		})
@@ -217,4 +219,143 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 			}
 		}
 	})
+}
+
+// Batch normalisation's statistics and gradient sums are per-channel sums over the
+// rows, each in row order. They are computed by channel: concurrently over groups of
+// channels, each channel's sum still in row order (so the result does not depend on
+// GOMAXPROCS), four channels at a time with the sums in registers, over chunks of rows
+// that stay in the L1 cache while each group of four passes over them.
+
+// sumBlock is the number of channels summed together; sumChunk bounds the values in
+// a chunk of rows.
+const (
+	sumBlock = 4
+	sumChunk = 4096
+)
+
+// byChannel runs f on ranges [j0, j1) of c channels concurrently, when the rows give
+// the parts enough work.
+func byChannel(c, rows int, f func(j0, j1 int)) {
+	blocks := (c + sumBlock - 1) / sumBlock
+	parallel(blocks, max(1, (1<<15)/max(rows*sumBlock, 1)), func(b0, b1 int) {
+		f(b0*sumBlock, min(b1*sumBlock, c))
+	})
+}
+
+// chunkRows is the number of rows of c channels in a chunk.
+func chunkRows(c int) int { return max(1, sumChunk/c) }
+
+// batchMoments computes channels [j0, j1) of the mean and the biased variance of
+// rows rows of c channels x.
+func batchMoments[F floatT](x []F, c, rows, j0, j1 int, mean, vari []float64) {
+	clear(mean[j0:j1])
+	clear(vari[j0:j1])
+	step := chunkRows(c)
+	for r0 := 0; r0 < rows; r0 += step {
+		sumChannels(x, c, j0, j1, r0, min(r0+step, rows), mean)
+	}
+	for j := j0; j < j1; j++ {
+		mean[j] /= float64(rows)
+	}
+	for r0 := 0; r0 < rows; r0 += step {
+		sumSquaredDevs(x, c, j0, j1, r0, min(r0+step, rows), mean, vari)
+	}
+	for j := j0; j < j1; j++ {
+		vari[j] /= float64(rows)
+	}
+}
+
+// sumChannels adds rows [r0, r1) of channels [j0, j1) of x to sum.
+func sumChannels[F floatT](x []F, c, j0, j1, r0, r1 int, sum []float64) {
+	j := j0
+	for ; j+sumBlock <= j1; j += sumBlock {
+		a0, a1, a2, a3 := sum[j], sum[j+1], sum[j+2], sum[j+3]
+		for o := r0*c + j; o < r1*c; o += c {
+			v := (*[sumBlock]F)(x[o : o+sumBlock])
+			a0 += float64(v[0])
+			a1 += float64(v[1])
+			a2 += float64(v[2])
+			a3 += float64(v[3])
+		}
+		sum[j], sum[j+1], sum[j+2], sum[j+3] = a0, a1, a2, a3
+	}
+	for ; j < j1; j++ {
+		a := sum[j]
+		for o := r0*c + j; o < r1*c; o += c {
+			a += float64(x[o])
+		}
+		sum[j] = a
+	}
+}
+
+// sumSquaredDevs adds the squares of the deviations from mean of rows [r0, r1) of
+// channels [j0, j1) of x to sum.
+func sumSquaredDevs[F floatT](x []F, c, j0, j1, r0, r1 int, mean, sum []float64) {
+	j := j0
+	for ; j+sumBlock <= j1; j += sumBlock {
+		a0, a1, a2, a3 := sum[j], sum[j+1], sum[j+2], sum[j+3]
+		m0, m1, m2, m3 := mean[j], mean[j+1], mean[j+2], mean[j+3]
+		for o := r0*c + j; o < r1*c; o += c {
+			v := (*[sumBlock]F)(x[o : o+sumBlock])
+			d0 := float64(v[0]) - m0
+			d1 := float64(v[1]) - m1
+			d2 := float64(v[2]) - m2
+			d3 := float64(v[3]) - m3
+			a0 += d0 * d0
+			a1 += d1 * d1
+			a2 += d2 * d2
+			a3 += d3 * d3
+		}
+		sum[j], sum[j+1], sum[j+2], sum[j+3] = a0, a1, a2, a3
+	}
+	for ; j < j1; j++ {
+		a, m := sum[j], mean[j]
+		for o := r0*c + j; o < r1*c; o += c {
+			d := float64(x[o]) - m
+			a += d * d
+		}
+		sum[j] = a
+	}
+}
+
+// batchGradSums computes channels [j0, j1) of the sums over rows rows of the output
+// error dy (sdy) and of its products with the normalised input (sdx), from the input
+// x and the forward pass's mean and rstd.
+func batchGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sdx []float64) {
+	clear(sdy[j0:j1])
+	clear(sdx[j0:j1])
+	step := chunkRows(c)
+	for r0 := 0; r0 < rows; r0 += step {
+		r1 := min(r0+step, rows)
+		j := j0
+		for ; j+sumBlock <= j1; j += sumBlock {
+			a0, a1, a2, a3 := sdy[j], sdy[j+1], sdy[j+2], sdy[j+3]
+			b0, b1, b2, b3 := sdx[j], sdx[j+1], sdx[j+2], sdx[j+3]
+			m := (*[sumBlock]float64)(mean[j : j+sumBlock])
+			s := (*[sumBlock]float64)(rstd[j : j+sumBlock])
+			for o := r0*c + j; o < r1*c; o += c {
+				v := (*[sumBlock]F)(x[o : o+sumBlock])
+				d := (*[sumBlock]F)(dy[o : o+sumBlock])
+				a0 += float64(d[0])
+				b0 += float64(d[0]) * ((float64(v[0]) - m[0]) * s[0])
+				a1 += float64(d[1])
+				b1 += float64(d[1]) * ((float64(v[1]) - m[1]) * s[1])
+				a2 += float64(d[2])
+				b2 += float64(d[2]) * ((float64(v[2]) - m[2]) * s[2])
+				a3 += float64(d[3])
+				b3 += float64(d[3]) * ((float64(v[3]) - m[3]) * s[3])
+			}
+			sdy[j], sdy[j+1], sdy[j+2], sdy[j+3] = a0, a1, a2, a3
+			sdx[j], sdx[j+1], sdx[j+2], sdx[j+3] = b0, b1, b2, b3
+		}
+		for ; j < j1; j++ {
+			a, b, m, s := sdy[j], sdx[j], mean[j], rstd[j]
+			for o := r0*c + j; o < r1*c; o += c {
+				a += float64(dy[o])
+				b += float64(dy[o]) * ((float64(x[o]) - m) * s)
+			}
+			sdy[j], sdx[j] = a, b
+		}
+	}
 }
