@@ -290,7 +290,6 @@ type floatNet[F floatT] struct {
 	argmax  [][]int32
 	s       gemmScratch[F]
 	split   []float64 // float64 scratch of attention's split reductions
-	y       []F       // a GEMM layer's output before the bias
 	dxg     []F       // a GEMM layer's input error
 	gwg     []F       // a GEMM layer's weight gradient
 	xq      []F       // QAT: the fake-quantised GEMM input
@@ -370,7 +369,6 @@ func (fn *floatNet[F]) ensure(n int) {
 	}
 	fn.s = newGEMMScratch[F](p, n)
 	fn.split = make([]float64, (splitK-1)*p.maxW)
-	fn.y = make([]F, n*p.maxAct)
 	fn.dxg = make([]F, n*p.maxAct)
 	fn.gwg = make([]F, p.maxW)
 	fn.skip = make([]F, n*p.maxAct)
@@ -538,18 +536,16 @@ func (fn *floatNet[F]) gemmForward(i int, src []F, n int, train bool) {
 	if fn.qat != nil {
 		src = fn.qat.activations(i, src, fn.xq, train)
 	}
-	y := fn.y[:n*g.positions()*g.cout]
-	gemmForward(g, src, n, fp.wg, 0, fn.cols[i], &fn.s, y)
-	out := fn.act[i][:len(y)]
+	out := fn.act[i][:n*g.positions()*g.cout]
+	gemmForward(g, src, n, fp.wg, 0, fn.cols[i], &fn.s, out)
 	if fp.b64 == nil {
-		copy(out, y)
 		return
 	}
-	parallel(len(y)/g.cout, 256, func(r0, r1 int) {
+	parallel(len(out)/g.cout, 256, func(r0, r1 int) {
 		for r := r0 * g.cout; r < r1*g.cout; r += g.cout {
-			yr, or := y[r:r+g.cout], out[r:r+g.cout]
+			or := out[r : r+g.cout]
 			for o, b := range fp.b64 {
-				or[o] = F(float64(yr[o]) + b)
+				or[o] = F(float64(or[o]) + b)
 			}
 		}
 	})
