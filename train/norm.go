@@ -50,23 +50,14 @@ type normFloat struct {
 	runMean, runVar  []float64
 	runSet           bool
 	sumDy, sumDyXhat []float64 // backward scratch, per channel
-	// coef is batch normalisation's per-channel scratch of the passes over every value:
-	// gathered in one array, the loops keep one pointer to them in a register rather than
-	// reloading several.
-	coef []normCoef
-}
-
-// normCoef is a channel's constants in batch normalisation's passes over the values:
-// mean, rstd and the forward pass's gamma and beta, or the backward pass's products
-// gamma*rstd and sum(dy)/rows and its sum(dy*xhat).
-type normCoef struct {
-	mean, rstd, a, b, sdx float64
+	// Backward scratch, per channel: gamma*rstd and sum(dy)/rows.
+	gammaRstd, sumDyInv []float64
 }
 
 func newNormFloat(g *normGeom) *normFloat {
 	s := &normFloat{sumDy: make([]float64, g.c), sumDyXhat: make([]float64, g.c)}
 	if g.batch {
-		s.coef = make([]normCoef, g.c)
+		s.gammaRstd, s.sumDyInv = make([]float64, g.c), make([]float64, g.c)
 		s.runMean, s.runVar = make([]float64, g.c), make([]float64, g.c)
 		s.mean, s.rstd = make([]float64, g.c), make([]float64, g.c)
 	}
@@ -132,17 +123,17 @@ func normForwardFloat[F floatT](g *normGeom, s *normFloat, x []F, n int, gamma, 
 	for j, v := range s.rstd {
 		s.rstd[j] = 1 / math.Sqrt(v+numerics.NormEps)
 	}
-	coef := s.coef[:c]
-	for j := range coef {
-		coef[j] = normCoef{mean: s.mean[j], rstd: s.rstd[j], a: gamma[j], b: beta[j]}
-	}
+	mean, rstd := s.mean, s.rstd
 	parallel(rows, 64, func(r0, r1 int) {
-		for r := r0; r < r1; r++ {
-			xr, or := x[r*c:(r+1)*c], out[r*c:(r+1)*c]
-			or, coef := or[:len(xr)], coef[:len(xr)]
+		xs, os := x[r0*c:r1*c], out[r0*c:r1*c]
+		if x32, ok := any(xs).([]float32); ok && normalizeFast(x32, any(os).([]float32), c, mean, rstd, gamma, beta) {
+			return
+		}
+		for r := range r1 - r0 {
+			xr, or := xs[r*c:(r+1)*c], os[r*c:(r+1)*c]
+			or, mean, rstd, gamma, beta := or[:len(xr)], mean[:len(xr)], rstd[:len(xr)], gamma[:len(xr)], beta[:len(xr)]
 			for j, e := range xr {
-				k := &coef[j]
-				or[j] = F(k.a*((float64(e)-k.mean)*k.rstd) + k.b)
+				or[j] = F(gamma[j]*((float64(e)-mean[j])*rstd[j]) + beta[j])
 			}
 		}
 	})
@@ -173,18 +164,23 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 		// per-channel products first, so computing them once per channel keeps every
 		// rounding.
 		inv := 1 / float64(rows)
-		coef := s.coef[:c]
-		for j := range coef {
-			coef[j] = normCoef{mean: mean[j], rstd: rstd[j], a: gamma[j] * rstd[j], b: sdy[j] * inv, sdx: sdx[j]}
+		gr, sdyInv := s.gammaRstd, s.sumDyInv
+		for j := range c {
+			gr[j] = gamma[j] * rstd[j]
+			sdyInv[j] = sdy[j] * inv
 		}
 		parallel(rows, 64, func(r0, r1 int) {
-			for r := r0; r < r1; r++ {
-				xr, dr, out := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], dx[r*c:(r+1)*c]
-				dr, out, coef := dr[:len(xr)], out[:len(xr)], coef[:len(xr)]
+			xs, ds, os := x[r0*c:r1*c], dy[r0*c:r1*c], dx[r0*c:r1*c]
+			if x32, ok := any(xs).([]float32); ok && inputErrorFast(x32, any(ds).([]float32), any(os).([]float32), c, mean, rstd, gr, sdyInv, sdx, inv) {
+				return
+			}
+			for r := range r1 - r0 {
+				xr, dr, or := xs[r*c:(r+1)*c], ds[r*c:(r+1)*c], os[r*c:(r+1)*c]
+				dr, or = dr[:len(xr)], or[:len(xr)]
+				mean, rstd, gr, sdyInv, sdx := mean[:len(xr)], rstd[:len(xr)], gr[:len(xr)], sdyInv[:len(xr)], sdx[:len(xr)]
 				for j, e := range xr {
-					k := &coef[j]
-					xh := (float64(e) - k.mean) * k.rstd
-					out[j] = F(k.a * (float64(dr[j]) - k.b - xh*k.sdx*inv))
+					xh := (float64(e) - mean[j]) * rstd[j]
+					or[j] = F(gr[j] * (float64(dr[j]) - sdyInv[j] - xh*sdx[j]*inv))
 				}
 			}
 		})
