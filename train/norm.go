@@ -220,10 +220,11 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 // Batch normalisation's statistics and gradient sums are per-channel sums over the
 // rows, each in row order. They are computed by channel: concurrently over groups of
 // channels, each channel's sum still in row order (so the result does not depend on
-// GOMAXPROCS), four channels at a time with the sums in registers, over chunks of rows
-// that stay in the L1 cache while each group of four passes over them.
+// GOMAXPROCS), eight channels at a time in AVX2 lanes or else four with the sums in
+// registers, over chunks of rows that stay in the L1 cache while each group of
+// channels passes over them.
 
-// sumBlock is the number of channels summed together; sumChunk bounds the values in
+// sumBlock is the number of channels the scalar loops sum together; sumChunk bounds the values in
 // a chunk of rows.
 const (
 	sumBlock = 4
@@ -231,11 +232,13 @@ const (
 )
 
 // byChannel runs f on ranges [j0, j1) of c channels concurrently, when the rows give
-// the parts enough work.
+// the parts enough work; the ranges are multiples of the eight channels of the AVX2
+// kernels.
 func byChannel(c, rows int, f func(j0, j1 int)) {
-	blocks := (c + sumBlock - 1) / sumBlock
-	parallel(blocks, max(1, (1<<15)/max(rows*sumBlock, 1)), func(b0, b1 int) {
-		f(b0*sumBlock, min(b1*sumBlock, c))
+	const group = 8
+	groups := (c + group - 1) / group
+	parallel(groups, max(1, (1<<15)/max(rows*group, 1)), func(g0, g1 int) {
+		f(g0*group, min(g1*group, c))
 	})
 }
 
@@ -265,6 +268,9 @@ func batchMoments[F floatT](x []F, c, rows, j0, j1 int, mean, vari []float64) {
 // sumChannels adds rows [r0, r1) of channels [j0, j1) of x to sum.
 func sumChannels[F floatT](x []F, c, j0, j1, r0, r1 int, sum []float64) {
 	j := j0
+	if x32, ok := any(x).([]float32); ok {
+		j += sumChannelsFast(x32[r0*c:r1*c], c, j0, j1, sum)
+	}
 	for ; j+sumBlock <= j1; j += sumBlock {
 		a0, a1, a2, a3 := sum[j], sum[j+1], sum[j+2], sum[j+3]
 		for o := r0*c + j; o < r1*c; o += c {
@@ -289,6 +295,9 @@ func sumChannels[F floatT](x []F, c, j0, j1, r0, r1 int, sum []float64) {
 // channels [j0, j1) of x to sum.
 func sumSquaredDevs[F floatT](x []F, c, j0, j1, r0, r1 int, mean, sum []float64) {
 	j := j0
+	if x32, ok := any(x).([]float32); ok {
+		j += sumSquaredDevsFast(x32[r0*c:r1*c], c, j0, j1, mean, sum)
+	}
 	for ; j+sumBlock <= j1; j += sumBlock {
 		a0, a1, a2, a3 := sum[j], sum[j+1], sum[j+2], sum[j+3]
 		m0, m1, m2, m3 := mean[j], mean[j+1], mean[j+2], mean[j+3]
@@ -325,6 +334,9 @@ func batchGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sd
 	for r0 := 0; r0 < rows; r0 += step {
 		r1 := min(r0+step, rows)
 		j := j0
+		if x32, ok := any(x).([]float32); ok {
+			j += gradSumsFast(x32[r0*c:r1*c], any(dy).([]float32)[r0*c:r1*c], c, j0, j1, mean, rstd, sdy, sdx)
+		}
 		for ; j+sumBlock <= j1; j += sumBlock {
 			a0, a1, a2, a3 := sdy[j], sdy[j+1], sdy[j+2], sdy[j+3]
 			b0, b1, b2, b3 := sdx[j], sdx[j+1], sdx[j+2], sdx[j+3]

@@ -88,3 +88,120 @@ errCol:
 errDone:
 	VZEROUPPER
 	RET
+
+// The sums run over rows rows of c channels, eight channels at a time, adding each
+// channel's values in row order in its lane as the scalar loops do.
+
+// func bnSum8AVX2(x *float32, rows, c int, sum *float64)
+// sum[0:8] += x.
+TEXT ·bnSum8AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ c+16(FP), DX
+	MOVQ sum+24(FP), DI
+	SHLQ $2, DX
+	VMOVUPD (DI), Y0
+	VMOVUPD 32(DI), Y1
+	TESTQ CX, CX
+	JLE sumDone
+
+sumRow:
+	VCVTPS2PD (SI), Y2
+	VCVTPS2PD 16(SI), Y3
+	VADDPD Y2, Y0, Y0
+	VADDPD Y3, Y1, Y1
+	ADDQ DX, SI
+	DECQ CX
+	JNZ sumRow
+
+sumDone:
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VZEROUPPER
+	RET
+
+// func bnSumSq8AVX2(x *float32, rows, c int, mean, sum *float64)
+// sum[0:8] += (x-mean)^2.
+TEXT ·bnSumSq8AVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ c+16(FP), DX
+	MOVQ mean+24(FP), R8
+	MOVQ sum+32(FP), DI
+	SHLQ $2, DX
+	VMOVUPD (DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD (R8), Y4
+	VMOVUPD 32(R8), Y5
+	TESTQ CX, CX
+	JLE sqDone
+
+sqRow:
+	VCVTPS2PD (SI), Y2
+	VCVTPS2PD 16(SI), Y3
+	VSUBPD Y4, Y2, Y2
+	VSUBPD Y5, Y3, Y3
+	VMULPD Y2, Y2, Y2
+	VMULPD Y3, Y3, Y3
+	VADDPD Y2, Y0, Y0
+	VADDPD Y3, Y1, Y1
+	ADDQ DX, SI
+	DECQ CX
+	JNZ sqRow
+
+sqDone:
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VZEROUPPER
+	RET
+
+// func bnGradSums8AVX2(x, dy *float32, rows, c int, mean, rstd, sdy, sdx *float64)
+// sdy[0:8] += dy; sdx[0:8] += dy*((x-mean)*rstd).
+TEXT ·bnGradSums8AVX2(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ dy+8(FP), BX
+	MOVQ rows+16(FP), CX
+	MOVQ c+24(FP), DX
+	MOVQ mean+32(FP), R8
+	MOVQ rstd+40(FP), R9
+	MOVQ sdy+48(FP), DI
+	MOVQ sdx+56(FP), R10
+	SHLQ $2, DX
+	VMOVUPD (DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD (R10), Y2
+	VMOVUPD 32(R10), Y3
+	VMOVUPD (R8), Y8
+	VMOVUPD 32(R8), Y9
+	VMOVUPD (R9), Y10
+	VMOVUPD 32(R9), Y11
+	TESTQ CX, CX
+	JLE gradDone
+
+gradRow:
+	VCVTPS2PD (BX), Y4
+	VCVTPS2PD 16(BX), Y5
+	VCVTPS2PD (SI), Y6
+	VCVTPS2PD 16(SI), Y7
+	VSUBPD Y8, Y6, Y6
+	VSUBPD Y9, Y7, Y7
+	VMULPD Y10, Y6, Y6
+	VMULPD Y11, Y7, Y7
+	VMULPD Y4, Y6, Y6
+	VMULPD Y5, Y7, Y7
+	VADDPD Y4, Y0, Y0
+	VADDPD Y5, Y1, Y1
+	VADDPD Y6, Y2, Y2
+	VADDPD Y7, Y3, Y3
+	ADDQ DX, SI
+	ADDQ DX, BX
+	DECQ CX
+	JNZ gradRow
+
+gradDone:
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, (R10)
+	VMOVUPD Y3, 32(R10)
+	VZEROUPPER
+	RET
