@@ -147,6 +147,9 @@ func avgPoolSpread[T int8 | float32 | float64, A int32 | float32 | float64](p *p
 func reluForward[T int8 | float32 | float64](x, out []T) {
 	out = out[:len(x)]
 	parallel(len(x), 1<<15, func(lo, hi int) {
+		if x32, ok := any(x[lo:hi]).([]float32); ok {
+			lo += reluFast(x32, any(out[lo:hi]).([]float32))
+		}
 		for i := lo; i < hi; i++ {
 			out[i] = max(x[i], 0)
 		}
@@ -179,9 +182,9 @@ func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
 // outputs are as good as random): dy's bits where out > 0, +0 elsewhere.
 func maskFloat32(out, dy, dx []float32) {
 	dy, dx = dy[:len(out)], dx[:len(out)]
-	for i, v := range out {
+	for i := maskFast(out, dy, dx); i < len(out); i++ {
 		var m uint32
-		if v > 0 {
+		if out[i] > 0 {
 			m = ^uint32(0)
 		}
 		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)

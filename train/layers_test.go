@@ -579,3 +579,34 @@ func TestMaxPoolMatchesDefinition(t *testing.T) {
 		testMaxPool(t, p, x64, n)
 	}
 }
+
+// TestReluFloat32Bits checks the float32 ReLU, forward and backward, bit for bit
+// against Go's max and the ordered compare out > 0 on random bit patterns (NaNs,
+// infinities, zeros and subnormals among them) at every offset and length a kernel's
+// tail can take.
+func TestReluFloat32Bits(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{1, 7, 8, 9, 31, 100000} {
+		x, dy := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], dy[i] = math.Float32frombits(r.Uint32()), math.Float32frombits(r.Uint32())
+			if r.IntN(8) == 0 {
+				x[i] = []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), math.Float32frombits(0xff800001), math.Float32frombits(0xffc00000)}[r.IntN(5)]
+			}
+		}
+		out, dx := make([]float32, n), make([]float32, n)
+		reluForward(x, out)
+		reluBackward(x, dy, dx)
+		for i, v := range x {
+			want := max(v, 0)
+			var wantDX float32
+			if v > 0 {
+				wantDX = dy[i]
+			}
+			if math.Float32bits(out[i]) != math.Float32bits(want) || math.Float32bits(dx[i]) != math.Float32bits(wantDX) {
+				t.Fatalf("n %d: x %08x dy %08x: relu %08x, error %08x; want %08x, %08x", n, math.Float32bits(v), math.Float32bits(dy[i]),
+					math.Float32bits(out[i]), math.Float32bits(dx[i]), math.Float32bits(want), math.Float32bits(wantDX))
+			}
+		}
+	}
+}

@@ -1,0 +1,34 @@
+//go:build amd64 && !purego
+
+package train
+
+import "golang.org/x/sys/cpu"
+
+// reluFast is reluForward on AVX2 for the longest prefix of x that is a multiple of 8
+// values; it returns the prefix's length (0 without AVX2).
+func reluFast(x, out []float32) int {
+	n := len(x) &^ 7
+	if !cpu.X86.HasAVX2 || n == 0 {
+		return 0
+	}
+	out = out[:n]
+	reluAVX2(&x[0], &out[0], n)
+	return n
+}
+
+// maskFast is maskFloat32 on AVX2, as reluFast.
+func maskFast(out, dy, dx []float32) int {
+	n := len(out) &^ 7
+	if !cpu.X86.HasAVX2 || n == 0 {
+		return 0
+	}
+	dy, dx = dy[:n], dx[:n]
+	maskAVX2(&out[0], &dy[0], &dx[0], n)
+	return n
+}
+
+//go:noescape
+func reluAVX2(x, out *float32, n int)
+
+//go:noescape
+func maskAVX2(out, dy, dx *float32, n int)

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package train
+
+// reluFast does nothing: this build has no assembly.
+func reluFast(x, out []float32) int { return 0 }
+
+// maskFast does nothing: this build has no assembly.
+func maskFast(out, dy, dx []float32) int { return 0 }
