@@ -149,8 +149,15 @@ func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 	z := math.Round(-lo / s) // the zero point, in [0, levels]
 	r.qlo, r.qhi = -z*s, (levels-z)*s
 	qlo, qhi := r.qlo, r.qhi
+	x32, fast := any(x).([]float32)
+	out32, _ := any(out).([]float32)
 	parallel(len(x), 1<<14, func(j0, j1 int) {
 		for j := j0; j < j1; j++ {
+			if fast {
+				if j += quantFast(x32[j:j1], out32[j:j1], qlo, qhi, s); j == j1 {
+					break
+				}
+			}
 			c := min(max(float64(x[j]), qlo), qhi)
 			out[j] = E(round((c-qlo)/s)*s + qlo)
 		}
