@@ -290,7 +290,7 @@ type floatNet[F floatT] struct {
 	argmax  [][]int32
 	s       gemmScratch[F]
 	split   []float64 // float64 scratch of attention's split reductions
-	dxg     []F       // a GEMM layer's input error
+	dxg     []F       // an attention layer's input error
 	gwg     []F       // a GEMM layer's weight gradient
 	xq      []F       // QAT: the fake-quantised GEMM input
 	skip    []F       // a shortcut's mapped skip operand or error
@@ -672,26 +672,17 @@ func residualError[T int8 | float32 | float64](p *plan, j, r, n int, e, skip []T
 func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {
 	nl := &fn.p.layers[i]
 	g, fp := nl.conv, fn.par[i]
-	var dxg []F
-	if nl.needDX {
-		dxg = fn.dxg[:n*g.inElems()]
+	if !nl.needDX {
+		dx = nil
 	}
 	gw := fn.gwg[:len(fp.gw)]
-	gemmBackward(g, dy, n, fp.wg, 0, fn.cols[i], &fn.s, gw, dxg, fn.s.a)
+	gemmBackward(g, dy, n, fp.wg, 0, fn.cols[i], &fn.s, gw, dx, fn.s.a)
 	parallel(len(gw), 1<<14, func(lo, hi int) { convert(fp.gw[lo:hi], gw[lo:hi]) })
-	if dxg != nil {
-		copy(dx, dxg)
-		if fn.qat != nil {
-			fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
-		}
+	if dx != nil && fn.qat != nil {
+		fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
 	}
 	if fp.gb != nil {
-		clear(fp.gb)
-		for r := 0; r < len(dy); r += g.cout {
-			for o, v := range dy[r : r+g.cout] {
-				fp.gb[o] += float64(v)
-			}
-		}
+		floatChannelSums(dy, g.cout, len(dy)/g.cout, fp.gb)
 	}
 }
 

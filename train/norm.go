@@ -265,6 +265,18 @@ func batchMoments[F floatT](x []F, c, rows, j0, j1 int, mean, vari []float64) {
 	}
 }
 
+// floatChannelSums sets sum to the per-channel sums of rows rows of c channels x, each in
+// row order.
+func floatChannelSums[F floatT](x []F, c, rows int, sum []float64) {
+	byChannel(c, rows, func(j0, j1 int) {
+		clear(sum[j0:j1])
+		step := chunkRows(c)
+		for r0 := 0; r0 < rows; r0 += step {
+			sumChannels(x, c, j0, j1, r0, min(r0+step, rows), sum)
+		}
+	})
+}
+
 // sumChannels adds rows [r0, r1) of channels [j0, j1) of x to sum.
 func sumChannels[F floatT](x []F, c, j0, j1, r0, r1 int, sum []float64) {
 	j := j0
