@@ -541,14 +541,7 @@ func (fn *floatNet[F]) gemmForward(i int, src []F, n int, train bool) {
 	if fp.b64 == nil {
 		return
 	}
-	parallel(len(out)/g.cout, 256, func(r0, r1 int) {
-		for r := r0 * g.cout; r < r1*g.cout; r += g.cout {
-			or := out[r : r+g.cout]
-			for o, b := range fp.b64 {
-				or[o] = F(float64(or[o]) + b)
-			}
-		}
-	})
+	parallel(len(out)/g.cout, 256, func(r0, r1 int) { addRowBias(out[r0*g.cout:r1*g.cout], fp.b64) })
 }
 
 // loss computes the softmax cross-entropy of the last forward pass against labels

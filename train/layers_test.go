@@ -610,3 +610,25 @@ func TestReluFloat32Bits(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRowBiasBits checks addRowBias on float32 rows bit for bit against the sum
+// in float64 rounded to float32, for row lengths with and without a kernel.
+func TestAddRowBiasBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, c := range []int{1, 3, 4, 12, 128} {
+		m, bias := make([]float32, 37*c), make([]float64, c)
+		for i := range m {
+			m[i] = float32(r.NormFloat64())
+		}
+		for j := range bias {
+			bias[j] = r.NormFloat64()
+		}
+		got := slices.Clone(m)
+		addRowBias(got, bias)
+		for i, v := range m {
+			if want := float32(float64(v) + bias[i%c]); math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("c %d: %v + %v = %v, want %v", c, v, bias[i%c], got[i], want)
+			}
+		}
+	}
+}

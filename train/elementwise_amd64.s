@@ -62,3 +62,32 @@ maskLoop:
 maskDone:
 	VZEROUPPER
 	RET
+
+// func addBiasAVX2(m *float32, n, c int, bias *float64)
+// m = float64(m) + bias for n values, rows of c channels (c a multiple of 4).
+TEXT ·addBiasAVX2(SB), NOSPLIT, $0-32
+	MOVQ m+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ c+16(FP), DX
+	MOVQ bias+24(FP), R8
+	TESTQ CX, CX
+	JLE biasDone
+
+biasRow:
+	XORQ AX, AX
+
+biasCol:
+	VCVTPS2PD (SI)(AX*4), Y0
+	VADDPD (R8)(AX*8), Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VMOVUPS X0, (SI)(AX*4)
+	ADDQ $4, AX
+	CMPQ AX, DX
+	JLT biasCol
+	LEAQ (SI)(DX*4), SI
+	SUBQ DX, CX
+	JGT biasRow
+
+biasDone:
+	VZEROUPPER
+	RET

@@ -7,3 +7,6 @@ func reluFast(x, out []float32) int { return 0 }
 
 // maskFast does nothing: this build has no assembly.
 func maskFast(out, dy, dx []float32) int { return 0 }
+
+// addBiasFast reports false: this build has no assembly.
+func addBiasFast(m []float32, bias []float64) bool { return false }

@@ -27,8 +27,22 @@ func maskFast(out, dy, dx []float32) int {
 	return n
 }
 
+// addBiasFast is addRowBias on AVX2 for float32 rows; it reports false, doing
+// nothing, when the CPU lacks AVX2 or the rows' length is not a multiple of 4.
+func addBiasFast(m []float32, bias []float64) bool {
+	c := len(bias)
+	if !cpu.X86.HasAVX2 || c%4 != 0 || len(m) == 0 || len(m)%c != 0 {
+		return false
+	}
+	addBiasAVX2(&m[0], len(m), c, &bias[0])
+	return true
+}
+
 //go:noescape
 func reluAVX2(x, out *float32, n int)
 
 //go:noescape
 func maskAVX2(out, dy, dx *float32, n int)
+
+//go:noescape
+func addBiasAVX2(m *float32, n, c int, bias *float64)
