@@ -38,6 +38,18 @@ func addBiasFast(m []float32, bias []float64) bool {
 	return true
 }
 
+// addFast adds src to dst on AVX2 for the longest prefix of dst that is a multiple
+// of 8 values; it returns the prefix's length (0 without AVX2).
+func addFast(dst, src []float32) int {
+	n := len(dst) &^ 7
+	if !cpu.X86.HasAVX2 || n == 0 {
+		return 0
+	}
+	src = src[:n]
+	addAVX2(&dst[0], &src[0], n)
+	return n
+}
+
 //go:noescape
 func reluAVX2(x, out *float32, n int)
 
@@ -46,3 +58,6 @@ func maskAVX2(out, dy, dx *float32, n int)
 
 //go:noescape
 func addBiasAVX2(m *float32, n, c int, bias *float64)
+
+//go:noescape
+func addAVX2(dst, src *float32, n int)

@@ -10,3 +10,6 @@ func maskFast(out, dy, dx []float32) int { return 0 }
 
 // addBiasFast reports false: this build has no assembly.
 func addBiasFast(m []float32, bias []float64) bool { return false }
+
+// addFast does nothing: this build has no assembly.
+func addFast(dst, src []float32) int { return 0 }

@@ -631,8 +631,13 @@ func (fn *floatNet[F]) mergeErrors(j, n int) {
 			have = true
 			return
 		}
-		for k, v := range e[:len(dst)] {
-			dst[k] += v
+		e = e[:len(dst)]
+		k := 0
+		if d32, ok := any(dst).([]float32); ok {
+			k = addFast(d32, any(e).([]float32))
+		}
+		for ; k < len(dst); k++ {
+			dst[k] += e[k]
 		}
 	}
 	if r := nl.residual; r >= 0 {

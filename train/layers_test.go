@@ -632,3 +632,20 @@ func TestAddRowBiasBits(t *testing.T) {
 		}
 	}
 }
+
+// TestAddFastBits checks addFast's float32 sums bit for bit against Go's.
+func TestAddFastBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	for _, n := range []int{1, 8, 13, 1000} {
+		dst, src := make([]float32, n), make([]float32, n)
+		for i := range dst {
+			dst[i], src[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*1e-3)
+		}
+		got := slices.Clone(dst)
+		for i := range addFast(got, src) {
+			if want := dst[i] + src[i]; math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("n %d: %v + %v = %v, want %v", n, dst[i], src[i], got[i], want)
+			}
+		}
+	}
+}

@@ -209,6 +209,9 @@ func (q *qatState[F]) straightThrough(i int, x, dx []F) { straightThroughRange(&
 func straightThroughRange[E floatT](r *actRange, x, dx []E) {
 	qlo, qhi := r.qlo, r.qhi
 	parallel(len(x), 1<<15, func(j0, j1 int) {
+		if x32, ok := any(x[j0:j1]).([]float32); ok {
+			j0 += clipMaskFast(x32, any(dx[j0:j1]).([]float32), qlo, qhi)
+		}
 		for j := j0; j < j1; j++ {
 			if f := float64(x[j]); f < qlo || f > qhi {
 				dx[j] = 0

@@ -19,5 +19,20 @@ func quantFast(x, out []float32, qlo, qhi, s float64) int {
 	return quantAVX2(&x[0], &out[0], len(x), qlo, qhi, s)
 }
 
+// clipMaskFast is straightThroughRange on AVX2 for the longest prefix of x that is a
+// multiple of 4 values; it returns the prefix's length (0 without AVX2).
+func clipMaskFast(x, dx []float32, qlo, qhi float64) int {
+	n := len(x) &^ 3
+	if !cpu.X86.HasAVX2 || n == 0 {
+		return 0
+	}
+	dx = dx[:n]
+	clipMaskAVX2(&x[0], &dx[0], n, qlo, qhi)
+	return n
+}
+
 //go:noescape
 func quantAVX2(x, out *float32, n int, qlo, qhi, s float64) int
+
+//go:noescape
+func clipMaskAVX2(x, dx *float32, n int, qlo, qhi float64)

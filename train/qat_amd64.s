@@ -62,3 +62,33 @@ quantDone:
 	MOVQ DX, ret+48(FP)
 	VZEROUPPER
 	RET
+
+// func clipMaskAVX2(x, dx *float32, n int, qlo, qhi float64)
+// dx = +0 where x < qlo or x > qhi (ordered compares: false for NaNs) for n values,
+// n a multiple of 4.
+TEXT ·clipMaskAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ dx+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSD qlo+24(FP), Y8
+	VBROADCASTSD qhi+32(FP), Y9
+	TESTQ CX, CX
+	JLE clipDone
+
+clipLoop:
+	VCVTPS2PD (SI), Y0
+	VCMPPD $0x11, Y8, Y0, Y1
+	VCMPPD $0x1e, Y9, Y0, Y2
+	VORPD Y2, Y1, Y1
+	VEXTRACTF128 $1, Y1, X2
+	VSHUFPS $0x88, X2, X1, X1
+	VANDNPS (DI), X1, X1
+	VMOVUPS X1, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JGT clipLoop
+
+clipDone:
+	VZEROUPPER
+	RET
