@@ -224,8 +224,8 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 // registers, over chunks of rows that stay in the L1 cache while each group of
 // channels passes over them.
 
-// sumBlock is the number of channels the scalar loops sum together; sumChunk bounds the values in
-// a chunk of rows.
+// sumBlock is the number of channels the scalar loops sum together; sumChunk bounds
+// the values in a chunk of rows.
 const (
 	sumBlock = 4
 	sumChunk = 4096
@@ -265,8 +265,8 @@ func batchMoments[F floatT](x []F, c, rows, j0, j1 int, mean, vari []float64) {
 	}
 }
 
-// floatChannelSums sets sum to the per-channel sums of rows rows of c channels x, each in
-// row order.
+// floatChannelSums sets sum to the per-channel sums of rows rows of c channels x,
+// each in row order.
 func floatChannelSums[F floatT](x []F, c, rows int, sum []float64) {
 	byChannel(c, rows, func(j0, j1 int) {
 		clear(sum[j0:j1])
