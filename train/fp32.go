@@ -510,7 +510,7 @@ func (fn *floatNet[F]) attnBackward(i int, dy, dx []F, n int) {
 	copy(st.dy, dy)
 	var steCtx func(dO []F)
 	if fn.qat != nil {
-		steCtx = func(dO []F) { straightThroughRange(&fn.qat.ctx[i], st.o, dO) }
+		steCtx = func(dO []F) { straightThroughRange(&fn.qat.ctx[i], st.o[:len(dO)], dO) }
 	}
 	var dxg []F
 	if nl.needDX {
