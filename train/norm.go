@@ -186,14 +186,10 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 		})
 		return
 	}
-	for r := range rows {
-		xr, dr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
-		for j, d := range dr {
-			gw[j] += float64(d) * ((float64(xr[j]) - s.mean[r]) * s.rstd[r])
-			if gb != nil {
-				gb[j] += float64(d)
-			}
-		}
+	mean, rstd, sdy := s.mean, s.rstd, s.sumDy
+	byChannel(c, rows, func(j0, j1 int) { layerGradSums(x, dy, c, rows, j0, j1, mean, rstd, sdy, gw) })
+	if gb != nil {
+		copy(gb, sdy)
 	}
 	if dx == nil {
 		return
@@ -374,6 +370,45 @@ func batchGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sd
 			for o := r0*c + j; o < r1*c; o += c {
 				a += float64(dy[o])
 				b += float64(dy[o]) * ((float64(x[o]) - m) * s)
+			}
+			sdy[j], sdx[j] = a, b
+		}
+	}
+}
+
+// layerGradSums is batchGradSums for layer normalisation, whose mean and rstd are
+// per row.
+func layerGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sdx []float64) {
+	clear(sdy[j0:j1])
+	clear(sdx[j0:j1])
+	step := chunkRows(c)
+	for r0 := 0; r0 < rows; r0 += step {
+		r1 := min(r0+step, rows)
+		j := j0
+		for ; j+sumBlock <= j1; j += sumBlock {
+			a0, a1, a2, a3 := sdy[j], sdy[j+1], sdy[j+2], sdy[j+3]
+			b0, b1, b2, b3 := sdx[j], sdx[j+1], sdx[j+2], sdx[j+3]
+			for r := r0; r < r1; r++ {
+				m, s := mean[r], rstd[r]
+				v := (*[sumBlock]F)(x[r*c+j : r*c+j+sumBlock])
+				d := (*[sumBlock]F)(dy[r*c+j : r*c+j+sumBlock])
+				a0 += float64(d[0])
+				b0 += float64(d[0]) * ((float64(v[0]) - m) * s)
+				a1 += float64(d[1])
+				b1 += float64(d[1]) * ((float64(v[1]) - m) * s)
+				a2 += float64(d[2])
+				b2 += float64(d[2]) * ((float64(v[2]) - m) * s)
+				a3 += float64(d[3])
+				b3 += float64(d[3]) * ((float64(v[3]) - m) * s)
+			}
+			sdy[j], sdy[j+1], sdy[j+2], sdy[j+3] = a0, a1, a2, a3
+			sdx[j], sdx[j+1], sdx[j+2], sdx[j+3] = b0, b1, b2, b3
+		}
+		for ; j < j1; j++ {
+			a, b := sdy[j], sdx[j]
+			for r := r0; r < r1; r++ {
+				a += float64(dy[r*c+j])
+				b += float64(dy[r*c+j]) * ((float64(x[r*c+j]) - mean[r]) * rstd[r])
 			}
 			sdy[j], sdx[j] = a, b
 		}

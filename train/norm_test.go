@@ -85,3 +85,37 @@ func TestBatchNormFloatBits(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerNormFloatGradBits checks float layer normalisation's gradients of gamma and
+// beta bit for bit against their sums written as a plain loop over rows.
+func TestLayerNormFloatGradBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, c := range []int{1, 3, 4, 6, 128} {
+		for _, pos := range []int{1, 5, 300} {
+			n := 3
+			g := &normGeom{c: c, pos: pos}
+			rows := n * pos
+			x, dy := make([]float32, rows*c), make([]float32, rows*c)
+			for i := range x {
+				x[i], dy[i] = float32(r.NormFloat64()*2+0.5), float32(r.NormFloat64())
+			}
+			gamma, beta := make([]float64, c), make([]float64, c)
+			for j := range gamma {
+				gamma[j], beta[j] = r.Float64()+0.5, r.NormFloat64()
+			}
+			s := newNormFloat(g)
+			normForwardFloat(g, s, x, n, gamma, beta, true, make([]float32, len(x)))
+			gw, gb := make([]float64, c), make([]float64, c)
+			normBackwardFloat(g, s, x, dy, n, gamma, gw, gb, make([]float32, len(x)))
+			wantW, wantB := make([]float64, c), make([]float64, c)
+			for i, d := range dy {
+				wantW[i%c] += float64(d) * ((float64(x[i]) - s.mean[i/c]) * s.rstd[i/c])
+				wantB[i%c] += float64(d)
+			}
+			bits := func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+			if !slices.EqualFunc(gw, wantW, bits) || !slices.EqualFunc(gb, wantB, bits) {
+				t.Fatalf("c %d pos %d: gradients differ", c, pos)
+			}
+		}
+	}
+}
