@@ -150,6 +150,9 @@ func softmaxRow[F floatT](z []F, valid int, scale float64) {
 
 // addRowBias adds bias to every row of m (rows of len(bias)).
 func addRowBias[F floatT](m []F, bias []float64) {
+	if m32, ok := any(m).([]float32); ok && addBiasFast(m32, bias) {
+		return
+	}
 	for r := 0; r < len(m); r += len(bias) {
 		for j, b := range bias {
 			m[r+j] = F(float64(m[r+j]) + b)

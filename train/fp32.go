@@ -290,8 +290,7 @@ type floatNet[F floatT] struct {
 	argmax  [][]int32
 	s       gemmScratch[F]
 	split   []float64 // float64 scratch of attention's split reductions
-	y       []F       // a GEMM layer's output before the bias
-	dxg     []F       // a GEMM layer's input error
+	dxg     []F       // an attention layer's input error
 	gwg     []F       // a GEMM layer's weight gradient
 	xq      []F       // QAT: the fake-quantised GEMM input
 	skip    []F       // a shortcut's mapped skip operand or error
@@ -370,7 +369,6 @@ func (fn *floatNet[F]) ensure(n int) {
 	}
 	fn.s = newGEMMScratch[F](p, n)
 	fn.split = make([]float64, (splitK-1)*p.maxW)
-	fn.y = make([]F, n*p.maxAct)
 	fn.dxg = make([]F, n*p.maxAct)
 	fn.gwg = make([]F, p.maxW)
 	fn.skip = make([]F, n*p.maxAct)
@@ -512,7 +510,7 @@ func (fn *floatNet[F]) attnBackward(i int, dy, dx []F, n int) {
 	copy(st.dy, dy)
 	var steCtx func(dO []F)
 	if fn.qat != nil {
-		steCtx = func(dO []F) { straightThroughRange(&fn.qat.ctx[i], st.o, dO) }
+		steCtx = func(dO []F) { straightThroughRange(&fn.qat.ctx[i], st.o[:len(dO)], dO) }
 	}
 	var dxg []F
 	if nl.needDX {
@@ -538,21 +536,12 @@ func (fn *floatNet[F]) gemmForward(i int, src []F, n int, train bool) {
 	if fn.qat != nil {
 		src = fn.qat.activations(i, src, fn.xq, train)
 	}
-	y := fn.y[:n*g.positions()*g.cout]
-	gemmForward(g, src, n, fp.wg, 0, fn.cols[i], &fn.s, y)
-	out := fn.act[i][:len(y)]
+	out := fn.act[i][:n*g.positions()*g.cout]
+	gemmForward(g, src, n, fp.wg, 0, fn.cols[i], &fn.s, out)
 	if fp.b64 == nil {
-		copy(out, y)
 		return
 	}
-	parallel(len(y)/g.cout, 256, func(r0, r1 int) {
-		for r := r0 * g.cout; r < r1*g.cout; r += g.cout {
-			yr, or := y[r:r+g.cout], out[r:r+g.cout]
-			for o, b := range fp.b64 {
-				or[o] = F(float64(yr[o]) + b)
-			}
-		}
-	})
+	parallel(len(out)/g.cout, 256, func(r0, r1 int) { addRowBias(out[r0*g.cout:r1*g.cout], fp.b64) })
 }
 
 // loss computes the softmax cross-entropy of the last forward pass against labels
@@ -642,8 +631,13 @@ func (fn *floatNet[F]) mergeErrors(j, n int) {
 			have = true
 			return
 		}
-		for k, v := range e[:len(dst)] {
-			dst[k] += v
+		e = e[:len(dst)]
+		k := 0
+		if d32, ok := any(dst).([]float32); ok {
+			k = addFast(d32, any(e).([]float32))
+		}
+		for ; k < len(dst); k++ {
+			dst[k] += e[k]
 		}
 	}
 	if r := nl.residual; r >= 0 {
@@ -676,26 +670,17 @@ func residualError[T int8 | float32 | float64](p *plan, j, r, n int, e, skip []T
 func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {
 	nl := &fn.p.layers[i]
 	g, fp := nl.conv, fn.par[i]
-	var dxg []F
-	if nl.needDX {
-		dxg = fn.dxg[:n*g.inElems()]
+	if !nl.needDX {
+		dx = nil
 	}
 	gw := fn.gwg[:len(fp.gw)]
-	gemmBackward(g, dy, n, fp.wg, 0, fn.cols[i], &fn.s, gw, dxg, fn.s.a)
+	gemmBackward(g, dy, n, fp.wg, 0, fn.cols[i], &fn.s, gw, dx, fn.s.a)
 	parallel(len(gw), 1<<14, func(lo, hi int) { convert(fp.gw[lo:hi], gw[lo:hi]) })
-	if dxg != nil {
-		copy(dx, dxg)
-		if fn.qat != nil {
-			fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
-		}
+	if dx != nil && fn.qat != nil {
+		fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
 	}
 	if fp.gb != nil {
-		clear(fp.gb)
-		for r := 0; r < len(dy); r += g.cout {
-			for o, v := range dy[r : r+g.cout] {
-				fp.gb[o] += float64(v)
-			}
-		}
+		floatChannelSums(dy, g.cout, len(dy)/g.cout, fp.gb)
 	}
 }
 

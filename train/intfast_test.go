@@ -45,6 +45,35 @@ func TestRoundIsMathRound(t *testing.T) {
 	}
 }
 
+// TestFloatRangeIsMinMax checks floatRange against float64 min and max on short runs of
+// random values, zeros of both signs, infinities, subnormals and NaNs, bit for bit.
+func TestFloatRangeIsMinMax(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32,
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xff800001)}
+	for range 100000 {
+		x := make([]float32, r.IntN(6))
+		for i := range x {
+			switch r.IntN(3) {
+			case 0:
+				x[i] = special[r.IntN(len(special))]
+			case 1:
+				x[i] = math.Float32frombits(r.Uint32())
+			default:
+				x[i] = float32(r.NormFloat64())
+			}
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, v := range x {
+			lo, hi = min(lo, float64(v)), max(hi, float64(v))
+		}
+		if glo, ghi := floatRange(x); math.Float64bits(glo) != math.Float64bits(lo) || math.Float64bits(ghi) != math.Float64bits(hi) {
+			t.Fatalf("floatRange(%v) = %v, %v; min and max give %v, %v", x, glo, ghi, lo, hi)
+		}
+	}
+}
+
 // TestAddBiasMatchesNumerics checks addBias against numerics.AddBias, saturation and
 // every shift included.
 func TestAddBiasMatchesNumerics(t *testing.T) {

@@ -152,6 +152,9 @@ func reluForward[T int8 | float32 | float64](x, out []T) {
 			vec.ReLU(any(out[lo:hi]).([]int8), x8)
 			return
 		}
+		if x32, ok := any(x[lo:hi]).([]float32); ok {
+			lo += reluFast(x32, any(out[lo:hi]).([]float32))
+		}
 		for i := lo; i < hi; i++ {
 			out[i] = max(x[i], 0)
 		}
@@ -184,9 +187,9 @@ func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
 // outputs are as good as random): dy's bits where out > 0, +0 elsewhere.
 func maskFloat32(out, dy, dx []float32) {
 	dy, dx = dy[:len(out)], dx[:len(out)]
-	for i, v := range out {
+	for i := maskFast(out, dy, dx); i < len(out); i++ {
 		var m uint32
-		if v > 0 {
+		if out[i] > 0 {
 			m = ^uint32(0)
 		}
 		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)

@@ -557,3 +557,73 @@ func TestMaxPoolMatchesDefinition(t *testing.T) {
 		testMaxPool(t, p, x64, n)
 	}
 }
+
+// TestReluFloat32Bits checks the float32 ReLU, forward and backward, bit for bit
+// against Go's max and the ordered compare out > 0 on random bit patterns (NaNs,
+// infinities, zeros and subnormals among them) at every offset and length a kernel's
+// tail can take.
+func TestReluFloat32Bits(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{1, 7, 8, 9, 31, 100000} {
+		x, dy := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], dy[i] = math.Float32frombits(r.Uint32()), math.Float32frombits(r.Uint32())
+			if r.IntN(8) == 0 {
+				x[i] = []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), math.Float32frombits(0xff800001), math.Float32frombits(0xffc00000)}[r.IntN(5)]
+			}
+		}
+		out, dx := make([]float32, n), make([]float32, n)
+		reluForward(x, out)
+		reluBackward(x, dy, dx)
+		for i, v := range x {
+			want := max(v, 0)
+			var wantDX float32
+			if v > 0 {
+				wantDX = dy[i]
+			}
+			if math.Float32bits(out[i]) != math.Float32bits(want) || math.Float32bits(dx[i]) != math.Float32bits(wantDX) {
+				t.Fatalf("n %d: x %08x dy %08x: relu %08x, error %08x; want %08x, %08x", n, math.Float32bits(v), math.Float32bits(dy[i]),
+					math.Float32bits(out[i]), math.Float32bits(dx[i]), math.Float32bits(want), math.Float32bits(wantDX))
+			}
+		}
+	}
+}
+
+// TestAddRowBiasBits checks addRowBias on float32 rows bit for bit against the sum
+// in float64 rounded to float32, for row lengths with and without a kernel.
+func TestAddRowBiasBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, c := range []int{1, 3, 4, 12, 128} {
+		m, bias := make([]float32, 37*c), make([]float64, c)
+		for i := range m {
+			m[i] = float32(r.NormFloat64())
+		}
+		for j := range bias {
+			bias[j] = r.NormFloat64()
+		}
+		got := slices.Clone(m)
+		addRowBias(got, bias)
+		for i, v := range m {
+			if want := float32(float64(v) + bias[i%c]); math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("c %d: %v + %v = %v, want %v", c, v, bias[i%c], got[i], want)
+			}
+		}
+	}
+}
+
+// TestAddFastBits checks addFast's float32 sums bit for bit against Go's.
+func TestAddFastBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	for _, n := range []int{1, 8, 13, 1000} {
+		dst, src := make([]float32, n), make([]float32, n)
+		for i := range dst {
+			dst[i], src[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*1e-3)
+		}
+		got := slices.Clone(dst)
+		for i := range addFast(got, src) {
+			if want := dst[i] + src[i]; math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("n %d: %v + %v = %v, want %v", n, dst[i], src[i], got[i], want)
+			}
+		}
+	}
+}

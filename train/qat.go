@@ -121,10 +121,7 @@ func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 	if train || !r.seen {
 		var mu sync.Mutex
 		parallel(len(x), 1<<15, func(j0, j1 int) {
-			plo, phi := math.Inf(1), math.Inf(-1)
-			for _, v := range x[j0:j1] {
-				plo, phi = min(plo, float64(v)), max(phi, float64(v))
-			}
+			plo, phi := floatRange(x[j0:j1])
 			mu.Lock()
 			lo, hi = min(lo, plo), max(hi, phi)
 			mu.Unlock()
@@ -152,13 +149,56 @@ func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 	z := math.Round(-lo / s) // the zero point, in [0, levels]
 	r.qlo, r.qhi = -z*s, (levels-z)*s
 	qlo, qhi := r.qlo, r.qhi
+	x32, fast := any(x).([]float32)
+	out32, _ := any(out).([]float32)
 	parallel(len(x), 1<<14, func(j0, j1 int) {
 		for j := j0; j < j1; j++ {
+			if fast {
+				if j += quantFast(x32[j:j1], out32[j:j1], qlo, qhi, s); j == j1 {
+					break
+				}
+			}
 			c := min(max(float64(x[j]), qlo), qhi)
 			out[j] = E(round((c-qlo)/s)*s + qlo)
 		}
 	})
 	return out
+}
+
+// floatRange returns min and max over x in float64 (+Inf and -Inf when x is empty).
+// Float min and max make a chain of several dependent instructions per value; on
+// float32 values without NaNs the same extremes come from integer keys in the values'
+// order, -0 below +0 as min and max have it, through one compare-and-move each.
+func floatRange[E floatT](x []E) (lo, hi float64) {
+	if x32, ok := any(x).([]float32); ok {
+		kinf, kneg := orderKey(float32(math.Inf(1))), orderKey(float32(math.Inf(-1)))
+		klo, khi := kinf, kneg
+		for _, v := range x32 {
+			k := orderKey(v)
+			klo, khi = min(klo, k), max(khi, k)
+		}
+		// NaNs' keys lie beyond the infinities'; min and max propagate NaNs.
+		if klo >= kneg && khi <= kinf {
+			return float64(fromOrderKey(klo)), float64(fromOrderKey(khi))
+		}
+	}
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, v := range x {
+		lo, hi = min(lo, float64(v)), max(hi, float64(v))
+	}
+	return lo, hi
+}
+
+// orderKey maps float32 values to int32 keys in the same order, -0 just below +0: a
+// negative value's magnitude bits are inverted.
+func orderKey(v float32) int32 {
+	b := int32(math.Float32bits(v))
+	return b ^ (b >> 31 & math.MaxInt32)
+}
+
+// fromOrderKey inverts orderKey.
+func fromOrderKey(k int32) float32 {
+	return math.Float32frombits(uint32(k ^ (k >> 31 & math.MaxInt32)))
 }
 
 // straightThrough masks the error dx of GEMM layer i's input x: zero where the forward
@@ -169,6 +209,9 @@ func (q *qatState[F]) straightThrough(i int, x, dx []F) { straightThroughRange(&
 func straightThroughRange[E floatT](r *actRange, x, dx []E) {
 	qlo, qhi := r.qlo, r.qhi
 	parallel(len(x), 1<<15, func(j0, j1 int) {
+		if x32, ok := any(x[j0:j1]).([]float32); ok {
+			j0 += clipMaskFast(x32, any(dx[j0:j1]).([]float32), qlo, qhi)
+		}
 		for j := j0; j < j1; j++ {
 			if f := float64(x[j]); f < qlo || f > qhi {
 				dx[j] = 0

@@ -196,6 +196,25 @@ func TestStepPanicsOnMisfitBatch(t *testing.T) {
 	tr.Step(make([]float32, 100), []int32{1})
 }
 
+// TestSmallerBatchAfterLarger checks that every float method trains the transformer
+// on a batch smaller than an earlier one (an epoch's last), its buffers then being
+// longer than the batch.
+func TestSmallerBatchAfterLarger(t *testing.T) {
+	net := models.Transformer()
+	for _, m := range []numerics.Method{numerics.FP32, numerics.QAT, numerics.FP8} {
+		tr, err := NewTrainer(net, DefaultConfig(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range []int{2, 1} {
+			x, y := randomBatchData(net, n, uint64(i+1))
+			if r := tr.Step(x, y); math.IsNaN(r.Loss) {
+				t.Fatalf("%s: step on %d examples: loss NaN", m, n)
+			}
+		}
+	}
+}
+
 // TestLRAt checks the learning rate of each step under the schedules and a warm-up.
 func TestLRAt(t *testing.T) {
 	tests := []struct {
