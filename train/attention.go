@@ -27,6 +27,7 @@ import (
 
 	"github.com/rctsim/rctsim/models"
 	kgemm "github.com/rctsim/rctsim/train/gemm"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // attnGeom is an Attention layer's shape: d channels, t positions, heads of dh.
@@ -97,7 +98,7 @@ func attnForwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, b64,
 	d, t, rows := a.d, a.t, n*a.t
 	mulF(false, true, rows, 3*d, d, s.x, d, w[:3*d*d], d, s.qkv, 3*d, split)
 	if b64 != nil {
-		addRowBias(s.qkv[:rows*3*d], b64[:3*d])
+		vec.AddRowBias(s.qkv[:rows*3*d], b64[:3*d])
 	}
 	scale := 1 / math.Sqrt(float64(a.dh))
 	parallel(n*a.heads, 1, func(j0, j1 int) {
@@ -118,7 +119,7 @@ func attnForwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, b64,
 	}
 	mulF(false, true, rows, d, d, s.oq, d, w[3*d*d:], d, s.y, d, split)
 	if b64 != nil {
-		addRowBias(s.y[:rows*d], b64[3*d:])
+		vec.AddRowBias(s.y[:rows*d], b64[3*d:])
 	}
 }
 
@@ -146,18 +147,6 @@ func softmaxRow[F floatT](z []F, valid int, scale float64) {
 		z[j] = F(v / sum)
 	}
 	clear(z[valid:])
-}
-
-// addRowBias adds bias to every row of m (rows of len(bias)).
-func addRowBias[F floatT](m []F, bias []float64) {
-	if m32, ok := any(m).([]float32); ok && addBiasFast(m32, bias) {
-		return
-	}
-	for r := 0; r < len(m); r += len(bias) {
-		for j, b := range bias {
-			m[r+j] = F(float64(m[r+j]) + b)
-		}
-	}
 }
 
 // sumRows adds up the rows of m (rows of len(out)) into out.

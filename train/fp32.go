@@ -12,6 +12,7 @@ import (
 
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // netLayer is one layer's static plan, shared by the float and integer paths.
@@ -541,7 +542,7 @@ func (fn *floatNet[F]) gemmForward(i int, src []F, n int, train bool) {
 	if fp.b64 == nil {
 		return
 	}
-	parallel(len(out)/g.cout, 256, func(r0, r1 int) { addRowBias(out[r0*g.cout:r1*g.cout], fp.b64) })
+	parallel(len(out)/g.cout, 256, func(r0, r1 int) { vec.AddRowBias(out[r0*g.cout:r1*g.cout], fp.b64) })
 }
 
 // loss computes the softmax cross-entropy of the last forward pass against labels
@@ -632,11 +633,11 @@ func (fn *floatNet[F]) mergeErrors(j, n int) {
 			return
 		}
 		e = e[:len(dst)]
-		k := 0
 		if d32, ok := any(dst).([]float32); ok {
-			k = addFast(d32, any(e).([]float32))
+			vec.AddFloat32(d32, any(e).([]float32))
+			return
 		}
-		for ; k < len(dst); k++ {
+		for k := range dst {
 			dst[k] += e[k]
 		}
 	}

@@ -29,22 +29,6 @@ func TestAddAlignedMatchesNumerics(t *testing.T) {
 	}
 }
 
-// TestRoundIsMathRound checks round against math.Round on random values of every
-// magnitude and on the values where rounding changes.
-func TestRoundIsMathRound(t *testing.T) {
-	r := rand.New(rand.NewPCG(13, 14))
-	xs := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994,
-		1 << 52, 1<<52 + 1, 1 << 53, math.MaxFloat64, math.SmallestNonzeroFloat64, math.Inf(1), math.Inf(-1), math.NaN()}
-	for range 200000 {
-		xs = append(xs, math.Ldexp(r.NormFloat64(), r.IntN(120)-60), float64(r.IntN(2001)-1000)/2, math.Float64frombits(r.Uint64()))
-	}
-	for _, x := range xs {
-		if got, want := round(x), math.Round(x); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
-			t.Fatalf("round(%v) = %v, math.Round gives %v", x, got, want)
-		}
-	}
-}
-
 // TestFloatRangeIsMinMax checks floatRange against float64 min and max on short runs of
 // random values, zeros of both signs, infinities, subnormals and NaNs, bit for bit.
 func TestFloatRangeIsMinMax(t *testing.T) {

@@ -153,7 +153,8 @@ func reluForward[T int8 | float32 | float64](x, out []T) {
 			return
 		}
 		if x32, ok := any(x[lo:hi]).([]float32); ok {
-			lo += reluFast(x32, any(out[lo:hi]).([]float32))
+			vec.ReLUFloat32(any(out[lo:hi]).([]float32), x32)
+			return
 		}
 		for i := lo; i < hi; i++ {
 			out[i] = max(x[i], 0)
@@ -168,7 +169,7 @@ func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
 	parallel(len(out), 1<<15, func(lo, hi int) {
 		switch o := any(out[lo:hi]).(type) {
 		case []float32:
-			maskFloat32(o, any(dy[lo:hi]).([]float32), any(dx[lo:hi]).([]float32))
+			vec.MaskFloat32(o, any(dy[lo:hi]).([]float32), any(dx[lo:hi]).([]float32))
 		case []int8:
 			vec.Mask(o, any(dy[lo:hi]).([]int8), any(dx[lo:hi]).([]int8))
 		default:
@@ -181,19 +182,6 @@ func reluBackward[T int8 | float32 | float64](out, dy, dx []T) {
 			}
 		}
 	})
-}
-
-// maskFloat32 is reluBackward for float32 without branches (the signs of a ReLU's
-// outputs are as good as random): dy's bits where out > 0, +0 elsewhere.
-func maskFloat32(out, dy, dx []float32) {
-	dy, dx = dy[:len(out)], dx[:len(out)]
-	for i := maskFast(out, dy, dx); i < len(out); i++ {
-		var m uint32
-		if out[i] > 0 {
-			m = ^uint32(0)
-		}
-		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
-	}
 }
 
 // tokenIDs reads the token ids an embedding's input holds as float32 values; an id

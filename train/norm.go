@@ -20,6 +20,7 @@ import (
 
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // normGeom is a normalisation layer over NHWC tensors of c channels at pos positions
@@ -125,17 +126,7 @@ func normForwardFloat[F floatT](g *normGeom, s *normFloat, x []F, n int, gamma, 
 	}
 	mean, rstd := s.mean, s.rstd
 	parallel(rows, 64, func(r0, r1 int) {
-		xs, os := x[r0*c:r1*c], out[r0*c:r1*c]
-		if x32, ok := any(xs).([]float32); ok && normalizeFast(x32, any(os).([]float32), c, mean, rstd, gamma, beta) {
-			return
-		}
-		for r := range r1 - r0 {
-			xr, or := xs[r*c:(r+1)*c], os[r*c:(r+1)*c]
-			or, mean, rstd, gamma, beta := or[:len(xr)], mean[:len(xr)], rstd[:len(xr)], gamma[:len(xr)], beta[:len(xr)]
-			for j, e := range xr {
-				or[j] = F(gamma[j]*((float64(e)-mean[j])*rstd[j]) + beta[j])
-			}
-		}
+		vec.BatchNormalize(x[r0*c:r1*c], out[r0*c:r1*c], c, mean, rstd, gamma, beta)
 	})
 }
 
@@ -170,19 +161,7 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 			sdyInv[j] = sdy[j] * inv
 		}
 		parallel(rows, 64, func(r0, r1 int) {
-			xs, ds, os := x[r0*c:r1*c], dy[r0*c:r1*c], dx[r0*c:r1*c]
-			if x32, ok := any(xs).([]float32); ok && inputErrorFast(x32, any(ds).([]float32), any(os).([]float32), c, mean, rstd, gr, sdyInv, sdx, inv) {
-				return
-			}
-			for r := range r1 - r0 {
-				xr, dr, or := xs[r*c:(r+1)*c], ds[r*c:(r+1)*c], os[r*c:(r+1)*c]
-				dr, or = dr[:len(xr)], or[:len(xr)]
-				mean, rstd, gr, sdyInv, sdx := mean[:len(xr)], rstd[:len(xr)], gr[:len(xr)], sdyInv[:len(xr)], sdx[:len(xr)]
-				for j, e := range xr {
-					xh := (float64(e) - mean[j]) * rstd[j]
-					or[j] = F(gr[j] * (float64(dr[j]) - sdyInv[j] - xh*sdx[j]*inv))
-				}
-			}
+			vec.BatchInputError(x[r0*c:r1*c], dy[r0*c:r1*c], dx[r0*c:r1*c], c, mean, rstd, gr, sdyInv, sdx, inv)
 		})
 		return
 	}
@@ -216,11 +195,10 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 // Batch normalisation's statistics and gradient sums are per-channel sums over the
 // rows, each in row order. They are computed by channel: concurrently over groups of
 // channels, each channel's sum still in row order (so the result does not depend on
-// GOMAXPROCS), eight channels at a time in AVX2 lanes or else four with the sums in
-// registers, over chunks of rows that stay in the L1 cache while each group of
+// GOMAXPROCS), by train/vec's kernels, over chunks of rows that stay in the L1 cache while each group of
 // channels passes over them.
 
-// sumBlock is the number of channels the scalar loops sum together; sumChunk bounds
+// sumBlock is the number of channels layerGradSums sums together; sumChunk bounds
 // the values in a chunk of rows.
 const (
 	sumBlock = 4
@@ -228,7 +206,7 @@ const (
 )
 
 // byChannel runs f on ranges [j0, j1) of c channels concurrently, when the rows give
-// the parts enough work; the ranges are multiples of the eight channels of the AVX2
+// the parts enough work; the ranges are multiples of the eight channels of vec's AVX2
 // kernels.
 func byChannel(c, rows int, f func(j0, j1 int)) {
 	const group = 8
@@ -248,13 +226,13 @@ func batchMoments[F floatT](x []F, c, rows, j0, j1 int, mean, vari []float64) {
 	clear(vari[j0:j1])
 	step := chunkRows(c)
 	for r0 := 0; r0 < rows; r0 += step {
-		sumChannels(x, c, j0, j1, r0, min(r0+step, rows), mean)
+		vec.SumChannels(x[r0*c:min(r0+step, rows)*c], c, j0, j1, mean)
 	}
 	for j := j0; j < j1; j++ {
 		mean[j] /= float64(rows)
 	}
 	for r0 := 0; r0 < rows; r0 += step {
-		sumSquaredDevs(x, c, j0, j1, r0, min(r0+step, rows), mean, vari)
+		vec.SumSquaredDevs(x[r0*c:min(r0+step, rows)*c], c, j0, j1, mean, vari)
 	}
 	for j := j0; j < j1; j++ {
 		vari[j] /= float64(rows)
@@ -268,68 +246,9 @@ func floatChannelSums[F floatT](x []F, c, rows int, sum []float64) {
 		clear(sum[j0:j1])
 		step := chunkRows(c)
 		for r0 := 0; r0 < rows; r0 += step {
-			sumChannels(x, c, j0, j1, r0, min(r0+step, rows), sum)
+			vec.SumChannels(x[r0*c:min(r0+step, rows)*c], c, j0, j1, sum)
 		}
 	})
-}
-
-// sumChannels adds rows [r0, r1) of channels [j0, j1) of x to sum.
-func sumChannels[F floatT](x []F, c, j0, j1, r0, r1 int, sum []float64) {
-	j := j0
-	if x32, ok := any(x).([]float32); ok {
-		j += sumChannelsFast(x32[r0*c:r1*c], c, j0, j1, sum)
-	}
-	for ; j+sumBlock <= j1; j += sumBlock {
-		a0, a1, a2, a3 := sum[j], sum[j+1], sum[j+2], sum[j+3]
-		for o := r0*c + j; o < r1*c; o += c {
-			v := (*[sumBlock]F)(x[o : o+sumBlock])
-			a0 += float64(v[0])
-			a1 += float64(v[1])
-			a2 += float64(v[2])
-			a3 += float64(v[3])
-		}
-		sum[j], sum[j+1], sum[j+2], sum[j+3] = a0, a1, a2, a3
-	}
-	for ; j < j1; j++ {
-		a := sum[j]
-		for o := r0*c + j; o < r1*c; o += c {
-			a += float64(x[o])
-		}
-		sum[j] = a
-	}
-}
-
-// sumSquaredDevs adds the squares of the deviations from mean of rows [r0, r1) of
-// channels [j0, j1) of x to sum.
-func sumSquaredDevs[F floatT](x []F, c, j0, j1, r0, r1 int, mean, sum []float64) {
-	j := j0
-	if x32, ok := any(x).([]float32); ok {
-		j += sumSquaredDevsFast(x32[r0*c:r1*c], c, j0, j1, mean, sum)
-	}
-	for ; j+sumBlock <= j1; j += sumBlock {
-		a0, a1, a2, a3 := sum[j], sum[j+1], sum[j+2], sum[j+3]
-		m0, m1, m2, m3 := mean[j], mean[j+1], mean[j+2], mean[j+3]
-		for o := r0*c + j; o < r1*c; o += c {
-			v := (*[sumBlock]F)(x[o : o+sumBlock])
-			d0 := float64(v[0]) - m0
-			d1 := float64(v[1]) - m1
-			d2 := float64(v[2]) - m2
-			d3 := float64(v[3]) - m3
-			a0 += d0 * d0
-			a1 += d1 * d1
-			a2 += d2 * d2
-			a3 += d3 * d3
-		}
-		sum[j], sum[j+1], sum[j+2], sum[j+3] = a0, a1, a2, a3
-	}
-	for ; j < j1; j++ {
-		a, m := sum[j], mean[j]
-		for o := r0*c + j; o < r1*c; o += c {
-			d := float64(x[o]) - m
-			a += d * d
-		}
-		sum[j] = a
-	}
 }
 
 // batchGradSums computes channels [j0, j1) of the sums over rows rows of the output
@@ -341,38 +260,7 @@ func batchGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sd
 	step := chunkRows(c)
 	for r0 := 0; r0 < rows; r0 += step {
 		r1 := min(r0+step, rows)
-		j := j0
-		if x32, ok := any(x).([]float32); ok {
-			j += gradSumsFast(x32[r0*c:r1*c], any(dy).([]float32)[r0*c:r1*c], c, j0, j1, mean, rstd, sdy, sdx)
-		}
-		for ; j+sumBlock <= j1; j += sumBlock {
-			a0, a1, a2, a3 := sdy[j], sdy[j+1], sdy[j+2], sdy[j+3]
-			b0, b1, b2, b3 := sdx[j], sdx[j+1], sdx[j+2], sdx[j+3]
-			m := (*[sumBlock]float64)(mean[j : j+sumBlock])
-			s := (*[sumBlock]float64)(rstd[j : j+sumBlock])
-			for o := r0*c + j; o < r1*c; o += c {
-				v := (*[sumBlock]F)(x[o : o+sumBlock])
-				d := (*[sumBlock]F)(dy[o : o+sumBlock])
-				a0 += float64(d[0])
-				b0 += float64(d[0]) * ((float64(v[0]) - m[0]) * s[0])
-				a1 += float64(d[1])
-				b1 += float64(d[1]) * ((float64(v[1]) - m[1]) * s[1])
-				a2 += float64(d[2])
-				b2 += float64(d[2]) * ((float64(v[2]) - m[2]) * s[2])
-				a3 += float64(d[3])
-				b3 += float64(d[3]) * ((float64(v[3]) - m[3]) * s[3])
-			}
-			sdy[j], sdy[j+1], sdy[j+2], sdy[j+3] = a0, a1, a2, a3
-			sdx[j], sdx[j+1], sdx[j+2], sdx[j+3] = b0, b1, b2, b3
-		}
-		for ; j < j1; j++ {
-			a, b, m, s := sdy[j], sdx[j], mean[j], rstd[j]
-			for o := r0*c + j; o < r1*c; o += c {
-				a += float64(dy[o])
-				b += float64(dy[o]) * ((float64(x[o]) - m) * s)
-			}
-			sdy[j], sdx[j] = a, b
-		}
+		vec.BatchGradSums(x[r0*c:r1*c], dy[r0*c:r1*c], c, j0, j1, mean, rstd, sdy, sdx)
 	}
 }
 

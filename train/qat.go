@@ -29,6 +29,8 @@ package train
 import (
 	"math"
 	"sync"
+
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // qatDecay is the EMA decay of the activation ranges: about a 100-step memory, short
@@ -81,7 +83,7 @@ func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
 	s := m / float64(int64(1)<<(bits-1)-1)
 	parallel(len(x), 1<<14, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
-			out[j] = round(float64(x[j])/s) * s
+			out[j] = vec.Round(float64(x[j])/s) * s
 		}
 	})
 	return out
@@ -149,19 +151,7 @@ func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 	z := math.Round(-lo / s) // the zero point, in [0, levels]
 	r.qlo, r.qhi = -z*s, (levels-z)*s
 	qlo, qhi := r.qlo, r.qhi
-	x32, fast := any(x).([]float32)
-	out32, _ := any(out).([]float32)
-	parallel(len(x), 1<<14, func(j0, j1 int) {
-		for j := j0; j < j1; j++ {
-			if fast {
-				if j += quantFast(x32[j:j1], out32[j:j1], qlo, qhi, s); j == j1 {
-					break
-				}
-			}
-			c := min(max(float64(x[j]), qlo), qhi)
-			out[j] = E(round((c-qlo)/s)*s + qlo)
-		}
-	})
+	parallel(len(x), 1<<14, func(j0, j1 int) { vec.FakeQuant(x[j0:j1], out[j0:j1], qlo, qhi, s) })
 	return out
 }
 
@@ -208,26 +198,5 @@ func (q *qatState[F]) straightThrough(i int, x, dx []F) { straightThroughRange(&
 // straightThroughRange zeroes dx where x lay outside the grid of r's last forward pass.
 func straightThroughRange[E floatT](r *actRange, x, dx []E) {
 	qlo, qhi := r.qlo, r.qhi
-	parallel(len(x), 1<<15, func(j0, j1 int) {
-		if x32, ok := any(x[j0:j1]).([]float32); ok {
-			j0 += clipMaskFast(x32, any(dx[j0:j1]).([]float32), qlo, qhi)
-		}
-		for j := j0; j < j1; j++ {
-			if f := float64(x[j]); f < qlo || f > qhi {
-				dx[j] = 0
-			}
-		}
-	})
-}
-
-// round is math.Round (half away from zero) through math.Trunc, which the compiler
-// turns into one instruction: x - Trunc(x) is exact, so the result is the same for
-// every float64, zeros, infinities and NaN included. Whether the fraction reaches one
-// half is as good as random, so it selects the addend, ±1 or a zero of x's sign
-// (which leaves Trunc(x) as it is, -0 included), with a mask rather than a branch.
-func round(x float64) float64 {
-	t := math.Trunc(x)
-	half := uint64(b2i(math.Abs(x-t) >= 0.5))
-	one := math.Float64bits(x)&(1<<63) | math.Float64bits(1)&-half
-	return t + math.Float64frombits(one)
+	parallel(len(x), 1<<15, func(j0, j1 int) { vec.ClipMask(x[j0:j1], dx[j0:j1], qlo, qhi) })
 }

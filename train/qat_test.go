@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // TestFakeQuantActBits checks fakeQuantAct on float32 values bit for bit against its
@@ -42,7 +44,7 @@ func TestFakeQuantActBits(t *testing.T) {
 			s := (hi - lo) / float64(int64(1)<<qatActBits-1)
 			for i, v := range x {
 				c := min(max(float64(v), ar.qlo), ar.qhi)
-				want := float32(round((c-ar.qlo)/s)*s + ar.qlo)
+				want := float32(vec.Round((c-ar.qlo)/s)*s + ar.qlo)
 				if math.Float32bits(out[i]) != math.Float32bits(want) {
 					t.Fatalf("range %v, n %d: %08x quantises to %08x, want %08x", span, n, math.Float32bits(v), math.Float32bits(out[i]), math.Float32bits(want))
 				}

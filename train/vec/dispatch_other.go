@@ -38,3 +38,37 @@ func requantLeft32AVX2(acc *int32, out *int8, blocks int, left uint64, relu bool
 }
 
 func addRows32AVX2(acc *int32, rows, n int, bias *int32) { panic("vec: no assembly in this build") }
+
+func relu32AVX2(dst, src *float32, blocks int) { panic("vec: no assembly in this build") }
+
+func mask32AVX2(out, dy, dx *float32, blocks int) { panic("vec: no assembly in this build") }
+
+func add32AVX2(dst, src *float32, blocks int) { panic("vec: no assembly in this build") }
+
+func addBias32AVX2(m *float32, rows, c int, bias *float64) { panic("vec: no assembly in this build") }
+
+func bnNormalizeAVX2(x, out *float32, rows, c int, mean, rstd, gamma, beta *float64) {
+	panic("vec: no assembly in this build")
+}
+
+func bnInputErrorAVX2(x, dy, dx *float32, rows, c int, mean, rstd, gr, sdyInv, sdx *float64, inv float64) {
+	panic("vec: no assembly in this build")
+}
+
+func bnSum8AVX2(x *float32, rows, c int, sum *float64) { panic("vec: no assembly in this build") }
+
+func bnSumSq8AVX2(x *float32, rows, c int, mean, sum *float64) {
+	panic("vec: no assembly in this build")
+}
+
+func bnGradSums8AVX2(x, dy *float32, rows, c int, mean, rstd, sdy, sdx *float64) {
+	panic("vec: no assembly in this build")
+}
+
+func quant32AVX2(x, out *float32, n int, qlo, qhi, s float64) int {
+	panic("vec: no assembly in this build")
+}
+
+func clipMask32AVX2(x, dx *float32, blocks int, qlo, qhi float64) {
+	panic("vec: no assembly in this build")
+}

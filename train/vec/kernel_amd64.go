@@ -53,3 +53,54 @@ func mask8AVX2(out *int8, dy *int8, dx *int8, blocks int)
 // addRows32AVX2 adds bias[j] to acc[r*n+j] for rows rows, n a multiple of 8, each sum
 // saturated to ±(2^31-1); every bias is within that range.
 func addRows32AVX2(acc *int32, rows int, n int, bias *int32)
+
+// relu32AVX2 writes max(v, 0) of blocks*8 float32 values of src to dst, with Go's max:
+// v's bits where v > 0, +0 where v <= 0, and a NaN with its sign cleared. As int32
+// values the bits of v >= +0 are non-negative and those of v <= -0 negative, so an
+// integer max with 0 does all but negative NaNs, whose magnitude bits lie above the
+// infinity's.
+func relu32AVX2(dst *float32, src *float32, blocks int)
+
+// mask32AVX2 writes dy where out > 0 (an ordered compare: false for NaNs) and +0
+// elsewhere to dx, blocks*8 float32 values (dx may be dy).
+func mask32AVX2(out *float32, dy *float32, dx *float32, blocks int)
+
+// addBias32AVX2 writes m[r*c+j] = float32(float64(m[r*c+j]) + bias[j]) for rows rows,
+// c a multiple of 4.
+func addBias32AVX2(m *float32, rows int, c int, bias *float64)
+
+// add32AVX2 adds blocks*8 float32 values of src to dst's.
+func add32AVX2(dst *float32, src *float32, blocks int)
+
+// bnNormalizeAVX2 writes out = float32(gamma*((float64(x)-mean)*rstd) + beta) per
+// channel for rows rows of c channels, c a multiple of 4.
+func bnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, beta *float64)
+
+// bnInputErrorAVX2 writes dx = float32(gr*((float64(dy)-sdyInv) -
+// ((float64(x)-mean)*rstd*sdx)*inv)) per channel for rows rows of c channels, c a
+// multiple of 4.
+func bnInputErrorAVX2(x *float32, dy *float32, dx *float32, rows int, c int, mean *float64, rstd *float64, gr *float64, sdyInv *float64, sdx *float64, inv float64)
+
+// bnSum8AVX2 adds float64(x[r*c+j]) to sum[j] for eight channels j and rows rows in
+// row order.
+func bnSum8AVX2(x *float32, rows int, c int, sum *float64)
+
+// bnSumSq8AVX2 adds d*d, d = float64(x[r*c+j])-mean[j], to sum[j] for eight channels j
+// and rows rows in row order.
+func bnSumSq8AVX2(x *float32, rows int, c int, mean *float64, sum *float64)
+
+// bnGradSums8AVX2 adds, for eight channels j and rows rows in row order, d =
+// float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[j])*rstd[j]) to sdx[j].
+func bnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rstd *float64, sdy *float64, sdx *float64)
+
+// quant32AVX2 writes out = float32(Round((min(max(float64(x), qlo), qhi)-qlo)/s)*s + qlo)
+// for the values of x, four at a time, up to the last whole four of the n values or
+// the first four holding a NaN, and returns how many it wrote. Its min and max are
+// the vector instructions', which differ from Go's only on NaNs, left to the caller,
+// and on zeros of opposite signs: there the clamped value is a zero of either sign,
+// but with qlo <= 0 <= qhi either gives the same result (see FakeQuant).
+func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64) (done int)
+
+// clipMask32AVX2 writes +0 to dx where float64(x) < qlo or > qhi (ordered compares:
+// false for NaNs), for blocks*4 float32 values.
+func clipMask32AVX2(x *float32, dx *float32, blocks int, qlo float64, qhi float64)

@@ -550,3 +550,391 @@ step:
 done:
 	VZEROUPPER
 	RET
+
+// func relu32AVX2(dst *float32, src *float32, blocks int)
+// Requires: AVX, AVX2, SSE2
+TEXT ·relu32AVX2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         blocks+16(FP), DX
+	VPXOR        Y0, Y0, Y0
+	VPCMPEQD     Y1, Y1, Y1
+	VPSRLD       $0x01, Y1, Y1
+	MOVQ         $0x7f800000, BX
+	MOVQ         BX, X2
+	VPBROADCASTD X2, Y2
+	TESTQ        DX, DX
+	JEQ          done
+
+loop:
+	VMOVDQU   (CX), Y3
+	VPMAXSD   Y0, Y3, Y4
+	VPAND     Y1, Y3, Y3
+	VPCMPGTD  Y2, Y3, Y5
+	VPBLENDVB Y5, Y3, Y4, Y4
+	VMOVDQU   Y4, (AX)
+	ADDQ      $0x00000020, CX
+	ADDQ      $0x00000020, AX
+	DECQ      DX
+	JNE       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func mask32AVX2(out *float32, dy *float32, dx *float32, blocks int)
+// Requires: AVX
+TEXT ·mask32AVX2(SB), NOSPLIT, $0-32
+	MOVQ   out+0(FP), AX
+	MOVQ   dy+8(FP), CX
+	MOVQ   dx+16(FP), DX
+	MOVQ   blocks+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	TESTQ  BX, BX
+	JEQ    done
+
+loop:
+	VMOVUPS (AX), Y1
+	VCMPPS  $0x1e, Y0, Y1, Y1
+	VANDPS  (CX), Y1, Y1
+	VMOVUPS Y1, (DX)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	DECQ    BX
+	JNE     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func addBias32AVX2(m *float32, rows int, c int, bias *float64)
+// Requires: AVX
+TEXT ·addBias32AVX2(SB), NOSPLIT, $0-32
+	MOVQ  m+0(FP), AX
+	MOVQ  rows+8(FP), CX
+	MOVQ  c+16(FP), DX
+	MOVQ  bias+24(FP), BX
+	TESTQ CX, CX
+	JEQ   done
+
+row:
+	XORQ SI, SI
+
+step:
+	VCVTPS2PD  (AX)(SI*4), Y0
+	VADDPD     (BX)(SI*8), Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VMOVUPS    X0, (AX)(SI*4)
+	ADDQ       $0x04, SI
+	CMPQ       SI, DX
+	JLT        step
+	LEAQ       (AX)(DX*4), AX
+	DECQ       CX
+	JNE        row
+
+done:
+	VZEROUPPER
+	RET
+
+// func add32AVX2(dst *float32, src *float32, blocks int)
+// Requires: AVX
+TEXT ·add32AVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  blocks+16(FP), DX
+	TESTQ DX, DX
+	JEQ   done
+
+loop:
+	VMOVUPS (AX), Y0
+	VADDPS  (CX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, AX
+	DECQ    DX
+	JNE     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func bnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, beta *float64)
+// Requires: AVX
+TEXT ·bnNormalizeAVX2(SB), NOSPLIT, $0-64
+	MOVQ  x+0(FP), AX
+	MOVQ  out+8(FP), CX
+	MOVQ  rows+16(FP), DX
+	MOVQ  c+24(FP), BX
+	MOVQ  mean+32(FP), SI
+	MOVQ  rstd+40(FP), DI
+	MOVQ  gamma+48(FP), R8
+	MOVQ  beta+56(FP), R9
+	TESTQ DX, DX
+	JEQ   done
+
+row:
+	XORQ R10, R10
+
+step:
+	VCVTPS2PD  (AX)(R10*4), Y0
+	VSUBPD     (SI)(R10*8), Y0, Y0
+	VMULPD     (DI)(R10*8), Y0, Y0
+	VMULPD     (R8)(R10*8), Y0, Y0
+	VADDPD     (R9)(R10*8), Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VMOVUPS    X0, (CX)(R10*4)
+	ADDQ       $0x04, R10
+	CMPQ       R10, BX
+	JLT        step
+	LEAQ       (AX)(BX*4), AX
+	LEAQ       (CX)(BX*4), CX
+	DECQ       DX
+	JNE        row
+
+done:
+	VZEROUPPER
+	RET
+
+// func bnInputErrorAVX2(x *float32, dy *float32, dx *float32, rows int, c int, mean *float64, rstd *float64, gr *float64, sdyInv *float64, sdx *float64, inv float64)
+// Requires: AVX
+TEXT ·bnInputErrorAVX2(SB), NOSPLIT, $0-88
+	MOVQ         x+0(FP), AX
+	MOVQ         dy+8(FP), CX
+	MOVQ         dx+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         c+32(FP), SI
+	MOVQ         mean+40(FP), DI
+	MOVQ         rstd+48(FP), R8
+	MOVQ         gr+56(FP), R9
+	MOVQ         sdyInv+64(FP), R10
+	MOVQ         sdx+72(FP), R11
+	VBROADCASTSD inv+80(FP), Y0
+	TESTQ        BX, BX
+	JEQ          done
+
+row:
+	XORQ R12, R12
+
+step:
+	VCVTPS2PD  (AX)(R12*4), Y1
+	VSUBPD     (DI)(R12*8), Y1, Y1
+	VMULPD     (R8)(R12*8), Y1, Y1
+	VMULPD     (R11)(R12*8), Y1, Y1
+	VMULPD     Y0, Y1, Y1
+	VCVTPS2PD  (CX)(R12*4), Y2
+	VSUBPD     (R10)(R12*8), Y2, Y2
+	VSUBPD     Y1, Y2, Y2
+	VMULPD     (R9)(R12*8), Y2, Y2
+	VCVTPD2PSY Y2, X2
+	VMOVUPS    X2, (DX)(R12*4)
+	ADDQ       $0x04, R12
+	CMPQ       R12, SI
+	JLT        step
+	LEAQ       (AX)(SI*4), AX
+	LEAQ       (CX)(SI*4), CX
+	LEAQ       (DX)(SI*4), DX
+	DECQ       BX
+	JNE        row
+
+done:
+	VZEROUPPER
+	RET
+
+// func bnSum8AVX2(x *float32, rows int, c int, sum *float64)
+// Requires: AVX
+TEXT ·bnSum8AVX2(SB), NOSPLIT, $0-32
+	MOVQ    x+0(FP), AX
+	MOVQ    rows+8(FP), CX
+	MOVQ    c+16(FP), DX
+	MOVQ    sum+24(FP), BX
+	SHLQ    $0x02, DX
+	VMOVUPD (BX), Y0
+	VMOVUPD 32(BX), Y1
+	TESTQ   CX, CX
+	JEQ     done
+
+row:
+	VCVTPS2PD (AX), Y2
+	VCVTPS2PD 16(AX), Y3
+	VADDPD    Y2, Y0, Y0
+	VADDPD    Y3, Y1, Y1
+	ADDQ      DX, AX
+	DECQ      CX
+	JNE       row
+
+done:
+	VMOVUPD Y0, (BX)
+	VMOVUPD Y1, 32(BX)
+	VZEROUPPER
+	RET
+
+// func bnSumSq8AVX2(x *float32, rows int, c int, mean *float64, sum *float64)
+// Requires: AVX
+TEXT ·bnSumSq8AVX2(SB), NOSPLIT, $0-40
+	MOVQ    x+0(FP), AX
+	MOVQ    rows+8(FP), CX
+	MOVQ    c+16(FP), DX
+	MOVQ    mean+24(FP), BX
+	MOVQ    sum+32(FP), SI
+	SHLQ    $0x02, DX
+	VMOVUPD (SI), Y0
+	VMOVUPD 32(SI), Y1
+	VMOVUPD (BX), Y2
+	VMOVUPD 32(BX), Y3
+	TESTQ   CX, CX
+	JEQ     done
+
+row:
+	VCVTPS2PD (AX), Y4
+	VCVTPS2PD 16(AX), Y5
+	VSUBPD    Y2, Y4, Y4
+	VMULPD    Y4, Y4, Y4
+	VADDPD    Y4, Y0, Y0
+	VSUBPD    Y3, Y5, Y5
+	VMULPD    Y5, Y5, Y5
+	VADDPD    Y5, Y1, Y1
+	ADDQ      DX, AX
+	DECQ      CX
+	JNE       row
+
+done:
+	VMOVUPD Y0, (SI)
+	VMOVUPD Y1, 32(SI)
+	VZEROUPPER
+	RET
+
+// func bnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rstd *float64, sdy *float64, sdx *float64)
+// Requires: AVX
+TEXT ·bnGradSums8AVX2(SB), NOSPLIT, $0-64
+	MOVQ    x+0(FP), AX
+	MOVQ    dy+8(FP), CX
+	MOVQ    rows+16(FP), DX
+	MOVQ    c+24(FP), BX
+	MOVQ    mean+32(FP), SI
+	MOVQ    rstd+40(FP), DI
+	MOVQ    sdy+48(FP), R8
+	MOVQ    sdx+56(FP), R9
+	SHLQ    $0x02, BX
+	VMOVUPD (R8), Y0
+	VMOVUPD 32(R8), Y1
+	VMOVUPD (R9), Y2
+	VMOVUPD 32(R9), Y3
+	VMOVUPD (SI), Y4
+	VMOVUPD 32(SI), Y5
+	VMOVUPD (DI), Y6
+	VMOVUPD 32(DI), Y7
+	TESTQ   DX, DX
+	JEQ     done
+
+row:
+	VCVTPS2PD (CX), Y8
+	VCVTPS2PD 16(CX), Y9
+	VCVTPS2PD (AX), Y10
+	VCVTPS2PD 16(AX), Y11
+	VSUBPD    Y4, Y10, Y10
+	VMULPD    Y6, Y10, Y10
+	VMULPD    Y8, Y10, Y10
+	VADDPD    Y8, Y0, Y0
+	VADDPD    Y10, Y2, Y2
+	VSUBPD    Y5, Y11, Y11
+	VMULPD    Y7, Y11, Y11
+	VMULPD    Y9, Y11, Y11
+	VADDPD    Y9, Y1, Y1
+	VADDPD    Y11, Y3, Y3
+	ADDQ      BX, AX
+	ADDQ      BX, CX
+	DECQ      DX
+	JNE       row
+
+done:
+	VMOVUPD Y0, (R8)
+	VMOVUPD Y1, 32(R8)
+	VMOVUPD Y2, (R9)
+	VMOVUPD Y3, 32(R9)
+	VZEROUPPER
+	RET
+
+// func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64) (done int)
+// Requires: AVX, AVX2, SSE2
+TEXT ·quant32AVX2(SB), NOSPLIT, $0-56
+	MOVQ         x+0(FP), AX
+	MOVQ         out+8(FP), CX
+	MOVQ         n+16(FP), DX
+	VBROADCASTSD qlo+24(FP), Y0
+	VBROADCASTSD qhi+32(FP), Y1
+	VBROADCASTSD s+40(FP), Y2
+	MOVQ         $0x8000000000000000, BX
+	MOVQ         BX, X3
+	VPBROADCASTQ X3, Y3
+	VPCMPEQQ     Y4, Y4, Y4
+	VPSRLQ       $0x01, Y4, Y4
+	MOVQ         $0x3fe0000000000000, BX
+	MOVQ         BX, X5
+	VPBROADCASTQ X5, Y5
+	MOVQ         $0x3ff0000000000000, BX
+	MOVQ         BX, X6
+	VPBROADCASTQ X6, Y6
+	XORQ         BX, BX
+
+loop:
+	LEAQ       4(BX), SI
+	CMPQ       SI, DX
+	JGT        done
+	VCVTPS2PD  (AX)(BX*4), Y7
+	VCMPPD     $0x03, Y7, Y7, Y8
+	VMOVMSKPD  Y8, SI
+	TESTL      SI, SI
+	JNE        done
+	VMAXPD     Y0, Y7, Y7
+	VMINPD     Y1, Y7, Y7
+	VSUBPD     Y0, Y7, Y7
+	VDIVPD     Y2, Y7, Y7
+	VROUNDPD   $0x03, Y7, Y8
+	VSUBPD     Y8, Y7, Y9
+	VANDPD     Y4, Y9, Y9
+	VCMPPD     $0x1d, Y5, Y9, Y9
+	VANDPD     Y3, Y7, Y7
+	VANDPD     Y6, Y9, Y9
+	VORPD      Y9, Y7, Y7
+	VADDPD     Y7, Y8, Y8
+	VMULPD     Y2, Y8, Y8
+	VADDPD     Y0, Y8, Y8
+	VCVTPD2PSY Y8, X8
+	VMOVUPS    X8, (CX)(BX*4)
+	ADDQ       $0x04, BX
+	JMP        loop
+
+done:
+	MOVQ BX, done+48(FP)
+	VZEROUPPER
+	RET
+
+// func clipMask32AVX2(x *float32, dx *float32, blocks int, qlo float64, qhi float64)
+// Requires: AVX
+TEXT ·clipMask32AVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), AX
+	MOVQ         dx+8(FP), CX
+	MOVQ         blocks+16(FP), DX
+	VBROADCASTSD qlo+24(FP), Y0
+	VBROADCASTSD qhi+32(FP), Y1
+	TESTQ        DX, DX
+	JEQ          done
+
+loop:
+	VCVTPS2PD    (AX), Y2
+	VCMPPD       $0x11, Y0, Y2, Y3
+	VCMPPD       $0x1e, Y1, Y2, Y2
+	VORPD        Y2, Y3, Y3
+	VEXTRACTF128 $0x01, Y3, X2
+	VSHUFPS      $0x88, X2, X3, X3
+	VANDNPS      (CX), X3, X3
+	VMOVUPS      X3, (CX)
+	ADDQ         $0x10, AX
+	ADDQ         $0x10, CX
+	DECQ         DX
+	JNE          loop
+
+done:
+	VZEROUPPER
+	RET

@@ -29,6 +29,17 @@ func main() {
 	relu8()
 	mask8()
 	addRows()
+	relu32()
+	mask32()
+	addBias32()
+	add32()
+	bnNormalize()
+	bnInputError()
+	bnSum8()
+	bnSumSq8()
+	bnGradSums8()
+	quant32()
+	clipMask32()
 	Generate()
 }
 
@@ -514,4 +525,449 @@ func addRows() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// The float path's kernels below do in float32 or float64 lanes what the pure-Go
+// loops do value by value, operation for operation in the same order and without
+// fused multiply-adds, so that every rounding, and so every result, is the same.
+
+// broadcastU64 returns a YMM register holding the constant v in every qword.
+func broadcastU64(v uint64) reg.VecVirtual {
+	r := GP64()
+	MOVQ(U64(v), r)
+	return broadcast64(r)
+}
+
+// relu32 is a ReLU of float32 values, 8 a step.
+func relu32() {
+	TEXT("relu32AVX2", NOSPLIT, "func(dst, src *float32, blocks int)")
+	Doc("relu32AVX2 writes max(v, 0) of blocks*8 float32 values of src to dst, with Go's max:",
+		"v's bits where v > 0, +0 where v <= 0, and a NaN with its sign cleared. As int32",
+		"values the bits of v >= +0 are non-negative and those of v <= -0 negative, so an",
+		"integer max with 0 does all but negative NaNs, whose magnitude bits lie above the",
+		"infinity's.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	zero, abs := YMM(), YMM()
+	VPXOR(zero, zero, zero)
+	VPCMPEQD(abs, abs, abs)
+	VPSRLD(U8(1), abs, abs) // 0x7fffffff
+	inf := GP64()
+	MOVQ(U32(0x7f800000), inf)
+	infs := broadcast32(inf)
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	x, r, a, nan := YMM(), YMM(), YMM(), YMM()
+	VMOVDQU(Mem{Base: src}, x)
+	VPMAXSD(zero, x, r)
+	VPAND(abs, x, a)
+	VPCMPGTD(infs, a, nan) // |v| above the infinity's bits: a NaN
+	VPBLENDVB(nan, a, r, r)
+	VMOVDQU(r, Mem{Base: dst})
+	ADDQ(U32(32), src)
+	ADDQ(U32(32), dst)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// mask32 is a ReLU's backward pass over float32 values, 8 a step.
+func mask32() {
+	TEXT("mask32AVX2", NOSPLIT, "func(out, dy, dx *float32, blocks int)")
+	Doc("mask32AVX2 writes dy where out > 0 (an ordered compare: false for NaNs) and +0",
+		"elsewhere to dx, blocks*8 float32 values (dx may be dy).")
+	out := Load(Param("out"), GP64())
+	dy := Load(Param("dy"), GP64())
+	dx := Load(Param("dx"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	x, m := YMM(), YMM()
+	VMOVUPS(Mem{Base: out}, x)
+	VCMPPS(U8(0x1e), zero, x, m) // out > 0, ordered
+	VANDPS(Mem{Base: dy}, m, m)
+	VMOVUPS(m, Mem{Base: dx})
+	ADDQ(U32(32), out)
+	ADDQ(U32(32), dy)
+	ADDQ(U32(32), dx)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// addBias32 adds a row of float64 biases to every row of a float32 matrix, 4 a step.
+func addBias32() {
+	TEXT("addBias32AVX2", NOSPLIT, "func(m *float32, rows, c int, bias *float64)")
+	Doc("addBias32AVX2 writes m[r*c+j] = float32(float64(m[r*c+j]) + bias[j]) for rows rows,",
+		"c a multiple of 4.")
+	m := Load(Param("m"), GP64())
+	rows := Load(Param("rows"), GP64())
+	c := Load(Param("c"), GP64())
+	bias := Load(Param("bias"), GP64())
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	j := GP64()
+	XORQ(j, j)
+	Label("step")
+	x := YMM()
+	VCVTPS2PD(Mem{Base: m, Index: j, Scale: 4}, x)
+	VADDPD(Mem{Base: bias, Index: j, Scale: 8}, x, x)
+	VCVTPD2PSY(x, x.AsX())
+	VMOVUPS(x.AsX(), Mem{Base: m, Index: j, Scale: 4})
+	ADDQ(U8(4), j)
+	CMPQ(j, c)
+	JLT(LabelRef("step"))
+	LEAQ(Mem{Base: m, Index: c, Scale: 4}, m)
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// add32 adds float32 values to others, 8 a step.
+func add32() {
+	TEXT("add32AVX2", NOSPLIT, "func(dst, src *float32, blocks int)")
+	Doc("add32AVX2 adds blocks*8 float32 values of src to dst's.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	x := YMM()
+	VMOVUPS(Mem{Base: dst}, x)
+	VADDPS(Mem{Base: src}, x, x)
+	VMOVUPS(x, Mem{Base: dst})
+	ADDQ(U32(32), src)
+	ADDQ(U32(32), dst)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// bnNormalize is batch normalisation's forward pass over float32 rows, 4 channels a
+// step in float64 lanes.
+func bnNormalize() {
+	TEXT("bnNormalizeAVX2", NOSPLIT, "func(x, out *float32, rows, c int, mean, rstd, gamma, beta *float64)")
+	Doc("bnNormalizeAVX2 writes out = float32(gamma*((float64(x)-mean)*rstd) + beta) per",
+		"channel for rows rows of c channels, c a multiple of 4.")
+	x := Load(Param("x"), GP64())
+	out := Load(Param("out"), GP64())
+	rows := Load(Param("rows"), GP64())
+	c := Load(Param("c"), GP64())
+	mean := Load(Param("mean"), GP64())
+	rstd := Load(Param("rstd"), GP64())
+	gamma := Load(Param("gamma"), GP64())
+	beta := Load(Param("beta"), GP64())
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	j := GP64()
+	XORQ(j, j)
+	Label("step")
+	v := YMM()
+	at := func(p reg.Register) Mem { return Mem{Base: p, Index: j, Scale: 8} }
+	VCVTPS2PD(Mem{Base: x, Index: j, Scale: 4}, v)
+	VSUBPD(at(mean), v, v)
+	VMULPD(at(rstd), v, v)
+	VMULPD(at(gamma), v, v)
+	VADDPD(at(beta), v, v)
+	VCVTPD2PSY(v, v.AsX())
+	VMOVUPS(v.AsX(), Mem{Base: out, Index: j, Scale: 4})
+	ADDQ(U8(4), j)
+	CMPQ(j, c)
+	JLT(LabelRef("step"))
+	LEAQ(Mem{Base: x, Index: c, Scale: 4}, x)
+	LEAQ(Mem{Base: out, Index: c, Scale: 4}, out)
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// bnInputError is batch normalisation's input error over float32 rows, 4 channels a
+// step in float64 lanes.
+func bnInputError() {
+	TEXT("bnInputErrorAVX2", NOSPLIT, "func(x, dy, dx *float32, rows, c int, mean, rstd, gr, sdyInv, sdx *float64, inv float64)")
+	Doc("bnInputErrorAVX2 writes dx = float32(gr*((float64(dy)-sdyInv) -",
+		"((float64(x)-mean)*rstd*sdx)*inv)) per channel for rows rows of c channels, c a",
+		"multiple of 4.")
+	x := Load(Param("x"), GP64())
+	dy := Load(Param("dy"), GP64())
+	dx := Load(Param("dx"), GP64())
+	rows := Load(Param("rows"), GP64())
+	c := Load(Param("c"), GP64())
+	mean := Load(Param("mean"), GP64())
+	rstd := Load(Param("rstd"), GP64())
+	gr := Load(Param("gr"), GP64())
+	sdyInv := Load(Param("sdyInv"), GP64())
+	sdx := Load(Param("sdx"), GP64())
+	inv := YMM()
+	VBROADCASTSD(param("inv"), inv)
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	j := GP64()
+	XORQ(j, j)
+	Label("step")
+	at := func(p reg.Register) Mem { return Mem{Base: p, Index: j, Scale: 8} }
+	xh, d := YMM(), YMM()
+	VCVTPS2PD(Mem{Base: x, Index: j, Scale: 4}, xh)
+	VSUBPD(at(mean), xh, xh)
+	VMULPD(at(rstd), xh, xh)
+	VMULPD(at(sdx), xh, xh)
+	VMULPD(inv, xh, xh)
+	VCVTPS2PD(Mem{Base: dy, Index: j, Scale: 4}, d)
+	VSUBPD(at(sdyInv), d, d)
+	VSUBPD(xh, d, d)
+	VMULPD(at(gr), d, d)
+	VCVTPD2PSY(d, d.AsX())
+	VMOVUPS(d.AsX(), Mem{Base: dx, Index: j, Scale: 4})
+	ADDQ(U8(4), j)
+	CMPQ(j, c)
+	JLT(LabelRef("step"))
+	LEAQ(Mem{Base: x, Index: c, Scale: 4}, x)
+	LEAQ(Mem{Base: dy, Index: c, Scale: 4}, dy)
+	LEAQ(Mem{Base: dx, Index: c, Scale: 4}, dx)
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// The per-channel sums below take eight channels of float32 rows, in two registers of
+// four float64 lanes, each channel's lane adding its values in row order.
+
+// load8 loads eight float64 values at p into two registers.
+func load8(p reg.Register) [2]reg.VecVirtual {
+	r := [2]reg.VecVirtual{YMM(), YMM()}
+	VMOVUPD(Mem{Base: p}, r[0])
+	VMOVUPD(Mem{Base: p}.Offset(32), r[1])
+	return r
+}
+
+// store8 stores two registers of four float64 values at p.
+func store8(r [2]reg.VecVirtual, p reg.Register) {
+	VMOVUPD(r[0], Mem{Base: p})
+	VMOVUPD(r[1], Mem{Base: p}.Offset(32))
+}
+
+// widen8 converts eight float32 values at p into two registers of float64.
+func widen8(p reg.Register) [2]reg.VecVirtual {
+	r := [2]reg.VecVirtual{YMM(), YMM()}
+	VCVTPS2PD(Mem{Base: p}, r[0])
+	VCVTPS2PD(Mem{Base: p}.Offset(16), r[1])
+	return r
+}
+
+func bnSum8() {
+	TEXT("bnSum8AVX2", NOSPLIT, "func(x *float32, rows, c int, sum *float64)")
+	Doc("bnSum8AVX2 adds float64(x[r*c+j]) to sum[j] for eight channels j and rows rows in",
+		"row order.")
+	x := Load(Param("x"), GP64())
+	rows := Load(Param("rows"), GP64())
+	stride := Load(Param("c"), GP64())
+	sum := Load(Param("sum"), GP64())
+	SHLQ(U8(2), stride)
+	s := load8(sum)
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	v := widen8(x)
+	for h := range 2 {
+		VADDPD(v[h], s[h], s[h])
+	}
+	ADDQ(stride, x)
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
+	store8(s, sum)
+	VZEROUPPER()
+	RET()
+}
+
+func bnSumSq8() {
+	TEXT("bnSumSq8AVX2", NOSPLIT, "func(x *float32, rows, c int, mean, sum *float64)")
+	Doc("bnSumSq8AVX2 adds d*d, d = float64(x[r*c+j])-mean[j], to sum[j] for eight channels j",
+		"and rows rows in row order.")
+	x := Load(Param("x"), GP64())
+	rows := Load(Param("rows"), GP64())
+	stride := Load(Param("c"), GP64())
+	meanp := Load(Param("mean"), GP64())
+	sum := Load(Param("sum"), GP64())
+	SHLQ(U8(2), stride)
+	s := load8(sum)
+	m := load8(meanp)
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	v := widen8(x)
+	for h := range 2 {
+		VSUBPD(m[h], v[h], v[h])
+		VMULPD(v[h], v[h], v[h])
+		VADDPD(v[h], s[h], s[h])
+	}
+	ADDQ(stride, x)
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
+	store8(s, sum)
+	VZEROUPPER()
+	RET()
+}
+
+func bnGradSums8() {
+	TEXT("bnGradSums8AVX2", NOSPLIT, "func(x, dy *float32, rows, c int, mean, rstd, sdy, sdx *float64)")
+	Doc("bnGradSums8AVX2 adds, for eight channels j and rows rows in row order, d =",
+		"float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[j])*rstd[j]) to sdx[j].")
+	x := Load(Param("x"), GP64())
+	dy := Load(Param("dy"), GP64())
+	rows := Load(Param("rows"), GP64())
+	stride := Load(Param("c"), GP64())
+	meanp := Load(Param("mean"), GP64())
+	rstdp := Load(Param("rstd"), GP64())
+	sdyp := Load(Param("sdy"), GP64())
+	sdxp := Load(Param("sdx"), GP64())
+	SHLQ(U8(2), stride)
+	a, b := load8(sdyp), load8(sdxp)
+	m, s := load8(meanp), load8(rstdp)
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	d := widen8(dy)
+	v := widen8(x)
+	for h := range 2 {
+		VSUBPD(m[h], v[h], v[h])
+		VMULPD(s[h], v[h], v[h])
+		VMULPD(d[h], v[h], v[h])
+		VADDPD(d[h], a[h], a[h])
+		VADDPD(v[h], b[h], b[h])
+	}
+	ADDQ(stride, x)
+	ADDQ(stride, dy)
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
+	store8(a, sdyp)
+	store8(b, sdxp)
+	VZEROUPPER()
+	RET()
+}
+
+// quant32 is QAT's fake quantisation of float32 values, 4 a step in float64 lanes.
+func quant32() {
+	TEXT("quant32AVX2", NOSPLIT, "func(x, out *float32, n int, qlo, qhi, s float64) (done int)")
+	Doc("quant32AVX2 writes out = float32(Round((min(max(float64(x), qlo), qhi)-qlo)/s)*s + qlo)",
+		"for the values of x, four at a time, up to the last whole four of the n values or",
+		"the first four holding a NaN, and returns how many it wrote. Its min and max are",
+		"the vector instructions', which differ from Go's only on NaNs, left to the caller,",
+		"and on zeros of opposite signs: there the clamped value is a zero of either sign,",
+		"but with qlo <= 0 <= qhi either gives the same result (see FakeQuant).")
+	x := Load(Param("x"), GP64())
+	out := Load(Param("out"), GP64())
+	n := Load(Param("n"), GP64())
+	qlo, qhi, s := YMM(), YMM(), YMM()
+	VBROADCASTSD(param("qlo"), qlo)
+	VBROADCASTSD(param("qhi"), qhi)
+	VBROADCASTSD(param("s"), s)
+	sign := broadcastU64(1 << 63)
+	abs := YMM()
+	VPCMPEQQ(abs, abs, abs)
+	VPSRLQ(U8(1), abs, abs)
+	half := broadcastU64(0x3fe0000000000000) // 0.5
+	one := broadcastU64(0x3ff0000000000000)  // 1
+	i, end, nan := GP64(), GP64(), GP64()
+	XORQ(i, i)
+	Label("loop")
+	LEAQ(Mem{Base: i}.Offset(4), end)
+	CMPQ(end, n)
+	JGT(LabelRef("done"))
+	v, u := YMM(), YMM()
+	VCVTPS2PD(Mem{Base: x, Index: i, Scale: 4}, v)
+	VCMPPD(U8(3), v, v, u) // unordered: NaN
+	VMOVMSKPD(u, nan.As32())
+	TESTL(nan.As32(), nan.As32())
+	JNE(LabelRef("done"))
+	VMAXPD(qlo, v, v)
+	VMINPD(qhi, v, v)
+	VSUBPD(qlo, v, v)
+	VDIVPD(s, v, v)
+	// Round: t + (v's sign | 1 if |v-t| >= 0.5, else 0), t = trunc(v).
+	t, f, ge, a := YMM(), YMM(), YMM(), YMM()
+	VROUNDPD(U8(3), v, t)
+	VSUBPD(t, v, f)
+	VANDPD(abs, f, f)
+	VCMPPD(U8(0x1d), half, f, ge) // >= 0.5, ordered
+	VANDPD(sign, v, a)
+	VANDPD(one, ge, ge)
+	VORPD(ge, a, a)
+	VADDPD(a, t, t)
+	VMULPD(s, t, t)
+	VADDPD(qlo, t, t)
+	VCVTPD2PSY(t, t.AsX())
+	VMOVUPS(t.AsX(), Mem{Base: out, Index: i, Scale: 4})
+	ADDQ(U8(4), i)
+	JMP(LabelRef("loop"))
+	Label("done")
+	Store(i, Return("done"))
+	VZEROUPPER()
+	RET()
+}
+
+// clipMask32 is QAT's straight-through mask of float32 errors, 4 a step.
+func clipMask32() {
+	TEXT("clipMask32AVX2", NOSPLIT, "func(x, dx *float32, blocks int, qlo, qhi float64)")
+	Doc("clipMask32AVX2 writes +0 to dx where float64(x) < qlo or > qhi (ordered compares:",
+		"false for NaNs), for blocks*4 float32 values.")
+	x := Load(Param("x"), GP64())
+	dx := Load(Param("dx"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	qlo, qhi := YMM(), YMM()
+	VBROADCASTSD(param("qlo"), qlo)
+	VBROADCASTSD(param("qhi"), qhi)
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	v, lo, hi := YMM(), YMM(), YMM()
+	VCVTPS2PD(Mem{Base: x}, v)
+	VCMPPD(U8(0x11), qlo, v, lo) // < qlo, ordered
+	VCMPPD(U8(0x1e), qhi, v, hi) // > qhi, ordered
+	VORPD(hi, lo, lo)
+	// Narrow the qword masks to dwords: the low dword of each of the four.
+	VEXTRACTF128(U8(1), lo, hi.AsX())
+	VSHUFPS(U8(0x88), hi.AsX(), lo.AsX(), lo.AsX())
+	VANDNPS(Mem{Base: dx}, lo.AsX(), lo.AsX())
+	VMOVUPS(lo.AsX(), Mem{Base: dx})
+	ADDQ(U8(16), x)
+	ADDQ(U8(16), dx)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// param is the address of a float64 argument, for the instructions that read it from
+// memory.
+func param(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
 }

@@ -1,0 +1,290 @@
+package vec
+
+import "math"
+
+// The float path's kernels below give, bit for bit, what the expressions in their
+// documentation give evaluated value by value in Go: the assembly does the same
+// float64 (or float32) operations in the same order, without fused multiply-adds.
+
+// Float is the float path's element types.
+type Float interface{ float32 | float64 }
+
+// ReLUFloat32 writes max(v, 0) of each value of src to dst (at least as long; it may
+// be src), with Go's max: +0 for -0 and a NaN for a NaN.
+func ReLUFloat32(dst, src []float32) {
+	dst = dst[:len(src)]
+	n := 0
+	if useAVX2 {
+		if n = len(src) / block * block; n > 0 {
+			relu32AVX2(&dst[0], &src[0], n/block)
+		}
+	}
+	for i, v := range src[n:] {
+		dst[n+i] = max(v, 0)
+	}
+}
+
+// MaskFloat32 is a ReLU's backward pass: dx gets dy's bits where the ReLU's output
+// out > 0 and +0 elsewhere (dx may be dy). The Go loop masks the bits rather than
+// branching, since the signs of a ReLU's outputs are as good as random.
+func MaskFloat32(out, dy, dx []float32) {
+	dy, dx = dy[:len(out)], dx[:len(out)]
+	n := 0
+	if useAVX2 {
+		if n = len(out) / block * block; n > 0 {
+			mask32AVX2(&out[0], &dy[0], &dx[0], n/block)
+		}
+	}
+	for i := n; i < len(out); i++ {
+		var m uint32
+		if out[i] > 0 {
+			m = ^uint32(0)
+		}
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
+	}
+}
+
+// AddFloat32 adds src to dst (dst[i] += src[i] in float32; src at least as long).
+func AddFloat32(dst, src []float32) {
+	src = src[:len(dst)]
+	n := 0
+	if useAVX2 {
+		if n = len(dst) / block * block; n > 0 {
+			add32AVX2(&dst[0], &src[0], n/block)
+		}
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] += src[i]
+	}
+}
+
+// AddRowBias adds bias to every row of m (rows of len(bias)): m[r*C+j] =
+// F(float64(m[r*C+j]) + bias[j]).
+func AddRowBias[F Float](m []F, bias []float64) {
+	c := len(bias)
+	if m32, ok := any(m).([]float32); ok && useAVX2 && c%4 == 0 && len(m) > 0 && len(m)%c == 0 {
+		addBias32AVX2(&m32[0], len(m)/c, c, &bias[0])
+		return
+	}
+	for r := 0; r < len(m); r += c {
+		for j, b := range bias {
+			m[r+j] = F(float64(m[r+j]) + b)
+		}
+	}
+}
+
+// fitsRows reports whether x is whole rows of c channels, a multiple of 4, as the
+// per-row float kernels take them.
+func fitsRows(n, c int) bool { return c%4 == 0 && n > 0 && n%c == 0 }
+
+// BatchNormalize is batch normalisation's forward pass over rows of c channels x:
+// out[r*c+j] = F(gamma[j]*((float64(x[r*c+j])-mean[j])*rstd[j]) + beta[j]).
+func BatchNormalize[F Float](x, out []F, c int, mean, rstd, gamma, beta []float64) {
+	out = out[:len(x)]
+	if x32, ok := any(x).([]float32); ok && useAVX2 && fitsRows(len(x), c) {
+		o32 := any(out).([]float32)
+		bnNormalizeAVX2(&x32[0], &o32[0], len(x)/c, c, &mean[:c][0], &rstd[:c][0], &gamma[:c][0], &beta[:c][0])
+		return
+	}
+	for r := 0; r+c <= len(x); r += c {
+		xr, or := x[r:r+c], out[r:r+c]
+		mean, rstd, gamma, beta := mean[:c], rstd[:c], gamma[:c], beta[:c]
+		for j, e := range xr {
+			or[j] = F(gamma[j]*((float64(e)-mean[j])*rstd[j]) + beta[j])
+		}
+	}
+}
+
+// BatchInputError is batch normalisation's input error over rows of c channels:
+// dx[r*c+j] = F(gr[j]*(float64(dy[r*c+j]) - sdyInv[j] - xh*sdx[j]*inv)) with xh =
+// (float64(x[r*c+j])-mean[j])*rstd[j].
+func BatchInputError[F Float](x, dy, dx []F, c int, mean, rstd, gr, sdyInv, sdx []float64, inv float64) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	if x32, ok := any(x).([]float32); ok && useAVX2 && fitsRows(len(x), c) {
+		d32, o32 := any(dy).([]float32), any(dx).([]float32)
+		bnInputErrorAVX2(&x32[0], &d32[0], &o32[0], len(x)/c, c, &mean[:c][0], &rstd[:c][0], &gr[:c][0], &sdyInv[:c][0], &sdx[:c][0], inv)
+		return
+	}
+	for r := 0; r+c <= len(x); r += c {
+		xr, dr, or := x[r:r+c], dy[r:r+c], dx[r:r+c]
+		mean, rstd, gr, sdyInv, sdx := mean[:c], rstd[:c], gr[:c], sdyInv[:c], sdx[:c]
+		for j, e := range xr {
+			xh := (float64(e) - mean[j]) * rstd[j]
+			or[j] = F(gr[j] * (float64(dr[j]) - sdyInv[j] - xh*sdx[j]*inv))
+		}
+	}
+}
+
+// The per-channel sums add each channel's values in row order, so their results do
+// not depend on how channels are grouped: eight at a time in the assembly's lanes,
+// else sumBlock with the sums in registers, else one.
+
+// sumBlock is the number of channels the Go loops sum together.
+const sumBlock = 4
+
+// sumsFit reports whether the assembly sums channels [j0, j1) of rows of c channels
+// x, of length n.
+func sumsFit(n, c, j1 int) bool { return useAVX2 && n >= c && j1 <= c }
+
+// SumChannels adds, for channels [j0, j1) of the rows of c channels x, the values
+// (as float64, in row order) to sum[j].
+func SumChannels[F Float](x []F, c, j0, j1 int, sum []float64) {
+	x = x[:len(x)/c*c]
+	j := j0
+	if x32, ok := any(x).([]float32); ok && sumsFit(len(x), c, j1) {
+		for ; j+8 <= j1; j += 8 {
+			bnSum8AVX2(&x32[j], len(x)/c, c, &sum[j : j+8][0])
+		}
+	}
+	for ; j+sumBlock <= j1; j += sumBlock {
+		a0, a1, a2, a3 := sum[j], sum[j+1], sum[j+2], sum[j+3]
+		for o := j; o < len(x); o += c {
+			v := (*[sumBlock]F)(x[o : o+sumBlock])
+			a0 += float64(v[0])
+			a1 += float64(v[1])
+			a2 += float64(v[2])
+			a3 += float64(v[3])
+		}
+		sum[j], sum[j+1], sum[j+2], sum[j+3] = a0, a1, a2, a3
+	}
+	for ; j < j1; j++ {
+		a := sum[j]
+		for o := j; o < len(x); o += c {
+			a += float64(x[o])
+		}
+		sum[j] = a
+	}
+}
+
+// SumSquaredDevs adds, for channels [j0, j1) of the rows of c channels x, the squares
+// d*d of the deviations d = float64(v)-mean[j] (in row order) to sum[j].
+func SumSquaredDevs[F Float](x []F, c, j0, j1 int, mean, sum []float64) {
+	x = x[:len(x)/c*c]
+	j := j0
+	if x32, ok := any(x).([]float32); ok && sumsFit(len(x), c, j1) {
+		for ; j+8 <= j1; j += 8 {
+			bnSumSq8AVX2(&x32[j], len(x)/c, c, &mean[j : j+8][0], &sum[j : j+8][0])
+		}
+	}
+	for ; j+sumBlock <= j1; j += sumBlock {
+		a0, a1, a2, a3 := sum[j], sum[j+1], sum[j+2], sum[j+3]
+		m0, m1, m2, m3 := mean[j], mean[j+1], mean[j+2], mean[j+3]
+		for o := j; o < len(x); o += c {
+			v := (*[sumBlock]F)(x[o : o+sumBlock])
+			d0 := float64(v[0]) - m0
+			d1 := float64(v[1]) - m1
+			d2 := float64(v[2]) - m2
+			d3 := float64(v[3]) - m3
+			a0 += d0 * d0
+			a1 += d1 * d1
+			a2 += d2 * d2
+			a3 += d3 * d3
+		}
+		sum[j], sum[j+1], sum[j+2], sum[j+3] = a0, a1, a2, a3
+	}
+	for ; j < j1; j++ {
+		a, m := sum[j], mean[j]
+		for o := j; o < len(x); o += c {
+			d := float64(x[o]) - m
+			a += d * d
+		}
+		sum[j] = a
+	}
+}
+
+// BatchGradSums adds, for channels [j0, j1) of the rows of c channels x and dy (in
+// row order), d = float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[j])*
+// rstd[j]) to sdx[j]: batch normalisation's gradient sums.
+func BatchGradSums[F Float](x, dy []F, c, j0, j1 int, mean, rstd, sdy, sdx []float64) {
+	x = x[:len(x)/c*c]
+	dy = dy[:len(x)]
+	j := j0
+	if x32, ok := any(x).([]float32); ok && sumsFit(len(x), c, j1) {
+		d32 := any(dy).([]float32)
+		for ; j+8 <= j1; j += 8 {
+			bnGradSums8AVX2(&x32[j], &d32[j], len(x)/c, c, &mean[j : j+8][0], &rstd[j : j+8][0], &sdy[j : j+8][0], &sdx[j : j+8][0])
+		}
+	}
+	for ; j+sumBlock <= j1; j += sumBlock {
+		a0, a1, a2, a3 := sdy[j], sdy[j+1], sdy[j+2], sdy[j+3]
+		b0, b1, b2, b3 := sdx[j], sdx[j+1], sdx[j+2], sdx[j+3]
+		m := (*[sumBlock]float64)(mean[j : j+sumBlock])
+		s := (*[sumBlock]float64)(rstd[j : j+sumBlock])
+		for o := j; o < len(x); o += c {
+			v := (*[sumBlock]F)(x[o : o+sumBlock])
+			d := (*[sumBlock]F)(dy[o : o+sumBlock])
+			a0 += float64(d[0])
+			b0 += float64(d[0]) * ((float64(v[0]) - m[0]) * s[0])
+			a1 += float64(d[1])
+			b1 += float64(d[1]) * ((float64(v[1]) - m[1]) * s[1])
+			a2 += float64(d[2])
+			b2 += float64(d[2]) * ((float64(v[2]) - m[2]) * s[2])
+			a3 += float64(d[3])
+			b3 += float64(d[3]) * ((float64(v[3]) - m[3]) * s[3])
+		}
+		sdy[j], sdy[j+1], sdy[j+2], sdy[j+3] = a0, a1, a2, a3
+		sdx[j], sdx[j+1], sdx[j+2], sdx[j+3] = b0, b1, b2, b3
+	}
+	for ; j < j1; j++ {
+		a, b, m, s := sdy[j], sdx[j], mean[j], rstd[j]
+		for o := j; o < len(x); o += c {
+			a += float64(dy[o])
+			b += float64(dy[o]) * ((float64(x[o]) - m) * s)
+		}
+		sdy[j], sdx[j] = a, b
+	}
+}
+
+// FakeQuant quantises x into out on the grid of step s from qlo to qhi (qlo <= 0 <=
+// qhi): out[i] = F(Round((min(max(float64(x[i]), qlo), qhi)-qlo)/s)*s + qlo), Go's
+// min and max. The assembly's min and max differ from Go's only on NaNs, which it
+// leaves to the Go loop, and on zeros of opposite signs: there the clamped value is a
+// zero of either sign, but either gives the same result, its difference from qlo
+// being -0 only for -0 - +0, where the result is -0 + +0 = +0 as Go's +0 gives.
+func FakeQuant[F Float](x, out []F, qlo, qhi, s float64) {
+	out = out[:len(x)]
+	x32, fast := any(x).([]float32)
+	o32, _ := any(out).([]float32)
+	fast = fast && useAVX2
+	for j := 0; j < len(x); j++ {
+		if fast && len(x)-j >= 4 {
+			if j += quant32AVX2(&x32[j], &o32[j], len(x)-j, qlo, qhi, s); j == len(x) {
+				break
+			}
+		}
+		c := min(max(float64(x[j]), qlo), qhi)
+		out[j] = F(Round((c-qlo)/s)*s + qlo)
+	}
+}
+
+// ClipMask is QAT's straight-through mask: it zeroes dx[i] where float64(x[i]) < qlo
+// or > qhi (false for NaNs).
+func ClipMask[F Float](x, dx []F, qlo, qhi float64) {
+	dx = dx[:len(x)]
+	j := 0
+	if x32, ok := any(x).([]float32); ok && useAVX2 {
+		if j = len(x) / 4 * 4; j > 0 {
+			clipMask32AVX2(&x32[0], &any(dx).([]float32)[0], j/4, qlo, qhi)
+		}
+	}
+	for ; j < len(x); j++ {
+		if f := float64(x[j]); f < qlo || f > qhi {
+			dx[j] = 0
+		}
+	}
+}
+
+// Round is math.Round (half away from zero) through math.Trunc, which the compiler
+// turns into one instruction: x - Trunc(x) is exact, so the result is the same for
+// every float64, zeros, infinities and NaN included. Whether the fraction reaches one
+// half is as good as random, so it selects the addend, ±1 or a zero of x's sign
+// (which leaves Trunc(x) as it is, -0 included), with a mask rather than a branch.
+func Round(x float64) float64 {
+	t := math.Trunc(x)
+	var half uint64
+	if math.Abs(x-t) >= 0.5 {
+		half = 1
+	}
+	one := math.Float64bits(x)&(1<<63) | math.Float64bits(1)&-half
+	return t + math.Float64frombits(one)
+}

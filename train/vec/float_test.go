@@ -1,0 +1,265 @@
+package vec
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// bits32 and bits64 report whether two slices hold the same bits.
+func bits32(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+}
+
+func bits64(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
+}
+
+// randomBits32 returns n float32 values of random bits, NaNs of both signs,
+// infinities, zeros and subnormals among them.
+func randomBits32(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = math.Float32frombits(r.Uint32())
+		if r.IntN(8) == 0 {
+			x[i] = []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), math.Float32frombits(0xff800001), math.Float32frombits(0xffc00000)}[r.IntN(5)]
+		}
+	}
+	return x
+}
+
+// TestReLUMaskFloat32Bits checks ReLUFloat32 and MaskFloat32, with every kernel set,
+// bit for bit against Go's max and the ordered compare out > 0 on random bit patterns,
+// at lengths around the kernels' block, out of place and in place.
+func TestReLUMaskFloat32Bits(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	kernelSets(t, func(kernels string) {
+		for _, n := range []int{0, 1, 7, 8, 9, 31, 100000} {
+			x, dy := randomBits32(r, n), randomBits32(r, n)
+			out, dx := make([]float32, n), make([]float32, n)
+			ReLUFloat32(out, x)
+			MaskFloat32(x, dy, dx)
+			for i, v := range x {
+				want := max(v, 0)
+				var wantDX float32
+				if v > 0 {
+					wantDX = dy[i]
+				}
+				if math.Float32bits(out[i]) != math.Float32bits(want) || math.Float32bits(dx[i]) != math.Float32bits(wantDX) {
+					t.Fatalf("%s: n %d: x %08x dy %08x: relu %08x, error %08x; want %08x, %08x", kernels, n, math.Float32bits(v), math.Float32bits(dy[i]),
+						math.Float32bits(out[i]), math.Float32bits(dx[i]), math.Float32bits(want), math.Float32bits(wantDX))
+				}
+			}
+			in := slices.Clone(x)
+			ReLUFloat32(in, in)
+			MaskFloat32(x, dy, dy)
+			if !bits32(in, out) || !bits32(dy, dx) {
+				t.Fatalf("%s: n %d: ReLUFloat32 or MaskFloat32 in place differ", kernels, n)
+			}
+		}
+	})
+}
+
+// TestAddFloat32Bits checks AddFloat32, with every kernel set, bit for bit against
+// Go's float32 sums.
+func TestAddFloat32Bits(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	kernelSets(t, func(kernels string) {
+		for _, n := range []int{0, 1, 8, 13, 1000} {
+			dst, src := make([]float32, n), make([]float32, n)
+			for i := range dst {
+				dst[i], src[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*1e-3)
+			}
+			got := slices.Clone(dst)
+			AddFloat32(got, src)
+			for i := range got {
+				if want := dst[i] + src[i]; math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("%s: n %d: %v + %v = %v, want %v", kernels, n, dst[i], src[i], got[i], want)
+				}
+			}
+		}
+	})
+}
+
+// TestAddRowBiasBits checks AddRowBias on float32 rows, with every kernel set, bit for
+// bit against the sum in float64 rounded to float32, for row lengths with and without
+// a kernel.
+func TestAddRowBiasBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	kernelSets(t, func(kernels string) {
+		for _, c := range []int{1, 3, 4, 12, 128} {
+			m, bias := make([]float32, 37*c), make([]float64, c)
+			for i := range m {
+				m[i] = float32(r.NormFloat64())
+			}
+			for j := range bias {
+				bias[j] = r.NormFloat64()
+			}
+			got := slices.Clone(m)
+			AddRowBias(got, bias)
+			for i, v := range m {
+				if want := float32(float64(v) + bias[i%c]); math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("%s: c %d: %v + %v = %v, want %v", kernels, c, v, bias[i%c], got[i], want)
+				}
+			}
+		}
+	})
+}
+
+// TestBatchNormBits checks batch normalisation's kernels, with every kernel set, bit
+// for bit against their definitions written as plain loops over all values, for
+// channel counts the kernels take and others, and channel ranges starting anywhere.
+func TestBatchNormBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	kernelSets(t, func(kernels string) {
+		for _, c := range []int{1, 3, 4, 6, 8, 16, 20, 64} {
+			for _, rows := range []int{1, 5, 300} {
+				x, dy := make([]float32, rows*c), make([]float32, rows*c)
+				for i := range x {
+					x[i] = float32(r.NormFloat64()*3 + 1)
+					dy[i] = float32(r.NormFloat64())
+				}
+				ch := func(f func() float64) []float64 {
+					v := make([]float64, c)
+					for j := range v {
+						v[j] = f()
+					}
+					return v
+				}
+				mean, rstd, gamma, beta := ch(r.NormFloat64), ch(r.Float64), ch(r.Float64), ch(r.NormFloat64)
+				sdyInv, sdx := ch(r.NormFloat64), ch(r.NormFloat64)
+				inv := 1 / float64(rows)
+
+				wantOut, wantDX := make([]float32, len(x)), make([]float32, len(x))
+				for i, e := range x {
+					j := i % c
+					wantOut[i] = float32(gamma[j]*((float64(e)-mean[j])*rstd[j]) + beta[j])
+					xh := (float64(e) - mean[j]) * rstd[j]
+					wantDX[i] = float32(gamma[j] * (float64(dy[i]) - sdyInv[j] - xh*sdx[j]*inv))
+				}
+				out, dx := make([]float32, len(x)), make([]float32, len(x))
+				BatchNormalize(x, out, c, mean, rstd, gamma, beta)
+				BatchInputError(x, dy, dx, c, mean, rstd, gamma, sdyInv, sdx, inv)
+				if !bits32(out, wantOut) || !bits32(dx, wantDX) {
+					t.Fatalf("%s: c %d rows %d: BatchNormalize or BatchInputError differ", kernels, c, rows)
+				}
+
+				for _, j0 := range []int{0, 1, 4, 8} {
+					if j0 >= c {
+						continue
+					}
+					// The sums add to what the sums hold.
+					start := ch(r.NormFloat64)
+					w1, w2, w3, w4 := slices.Clone(start), slices.Clone(start), slices.Clone(start), slices.Clone(start)
+					for i, e := range x {
+						if j := i % c; j >= j0 {
+							d := float64(e) - mean[j]
+							w1[j] += float64(e)
+							w2[j] += d * d
+							w3[j] += float64(dy[i])
+							w4[j] += float64(dy[i]) * ((float64(e) - mean[j]) * rstd[j])
+						}
+					}
+					s1, s2, s3, s4 := slices.Clone(start), slices.Clone(start), slices.Clone(start), slices.Clone(start)
+					SumChannels(x, c, j0, c, s1)
+					SumSquaredDevs(x, c, j0, c, mean, s2)
+					BatchGradSums(x, dy, c, j0, c, mean, rstd, s3, s4)
+					if !bits64(s1, w1) || !bits64(s2, w2) || !bits64(s3, w3) || !bits64(s4, w4) {
+						t.Fatalf("%s: c %d rows %d channels %d..%d: sums differ", kernels, c, rows, j0, c)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestFakeQuantBits checks FakeQuant, with every kernel set, bit for bit against its
+// definition on grids whose ends are zeros of either sign, with values outside the
+// grid, halfway between grid points (the grid of [-7.9375, 8] has step 1/16), zeros of
+// both signs and NaNs, at lengths around the kernel's four.
+func TestFakeQuantBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	kernelSets(t, func(kernels string) {
+		for _, grid := range [][2]float64{{-3, 2}, {0, 4}, {-4, 0}, {math.Copysign(0, -1), 1}, {-1e-3, 1e-3}, {-7.9375, 8}} {
+			s := (grid[1] - grid[0]) / 255
+			for _, n := range []int{1, 3, 4, 5, 13, 7000} {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(grid[0] + r.Float64()*(grid[1]-grid[0]))
+					switch r.IntN(16) {
+					case 0:
+						x[i] = float32(math.Copysign(0, float64(r.IntN(2)-1)))
+					case 1:
+						x[i] *= 3
+					case 2, 3:
+						x[i] = float32(math.Round(float64(x[i])*32) / 32)
+					case 4:
+						if r.IntN(8) == 0 {
+							x[i] = math.Float32frombits(0x7fc00000 | r.Uint32()&0x803fffff)
+						}
+					}
+				}
+				out := make([]float32, n)
+				FakeQuant(x, out, grid[0], grid[1], s)
+				for i, v := range x {
+					c := min(max(float64(v), grid[0]), grid[1])
+					want := float32(Round((c-grid[0])/s)*s + grid[0])
+					if math.Float32bits(out[i]) != math.Float32bits(want) {
+						t.Fatalf("%s: grid %v, n %d: %08x quantises to %08x, want %08x", kernels, grid, n, math.Float32bits(v), math.Float32bits(out[i]), math.Float32bits(want))
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestClipMaskBits checks ClipMask, with every kernel set, against its compares
+// written as a plain loop, NaNs and zeros of both signs among the inputs and the
+// grid's ends.
+func TestClipMaskBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	kernelSets(t, func(kernels string) {
+		for _, grid := range [][2]float64{{-1, 1}, {0, 2}, {math.Copysign(0, -1), 0.5}, {-0.5, 0}} {
+			for _, n := range []int{1, 3, 4, 5, 1000} {
+				x, dy := make([]float32, n), make([]float32, n)
+				for i := range x {
+					x[i], dy[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+					switch r.IntN(8) {
+					case 0:
+						x[i] = float32(math.Copysign(0, float64(r.IntN(2)-1)))
+					case 1:
+						x[i] = math.Float32frombits(0x7fc00000 | r.Uint32()&0x803fffff)
+					}
+				}
+				dx := slices.Clone(dy)
+				ClipMask(x, dx, grid[0], grid[1])
+				for i, v := range x {
+					want := dy[i]
+					if f := float64(v); f < grid[0] || f > grid[1] {
+						want = 0
+					}
+					if math.Float32bits(dx[i]) != math.Float32bits(want) {
+						t.Fatalf("%s: grid %v, n %d: x %v passes %v, want %v", kernels, grid, n, v, dx[i], want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestRoundIsMathRound checks Round against math.Round on random values of every
+// magnitude and on the values where rounding changes.
+func TestRoundIsMathRound(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	xs := []float64{0, math.Copysign(0, -1), 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994,
+		1 << 52, 1<<52 + 1, 1 << 53, math.MaxFloat64, math.SmallestNonzeroFloat64, math.Inf(1), math.Inf(-1), math.NaN()}
+	for range 200000 {
+		xs = append(xs, math.Ldexp(r.NormFloat64(), r.IntN(120)-60), float64(r.IntN(2001)-1000)/2, math.Float64frombits(r.Uint64()))
+	}
+	for _, x := range xs {
+		if got, want := Round(x), math.Round(x); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Fatalf("Round(%v) = %v, math.Round gives %v", x, got, want)
+		}
+	}
+}
