@@ -62,7 +62,7 @@ func AddFloat32(dst, src []float32) {
 // F(float64(m[r*C+j]) + bias[j]).
 func AddRowBias[F Float](m []F, bias []float64) {
 	c := len(bias)
-	if m32, ok := any(m).([]float32); ok && useAVX2 && c%4 == 0 && len(m) > 0 && len(m)%c == 0 {
+	if m32, ok := any(m).([]float32); ok && useAVX2 && fitsRows(len(m), c) {
 		addBias32AVX2(&m32[0], len(m)/c, c, &bias[0])
 		return
 	}
@@ -73,8 +73,8 @@ func AddRowBias[F Float](m []F, bias []float64) {
 	}
 }
 
-// fitsRows reports whether x is whole rows of c channels, a multiple of 4, as the
-// per-row float kernels take them.
+// fitsRows reports whether n values are whole rows of c channels, c a multiple of 4,
+// as the per-row float kernels take them.
 func fitsRows(n, c int) bool { return c%4 == 0 && n > 0 && n%c == 0 }
 
 // BatchNormalize is batch normalisation's forward pass over rows of c channels x:
@@ -122,16 +122,16 @@ func BatchInputError[F Float](x, dy, dx []F, c int, mean, rstd, gr, sdyInv, sdx 
 // sumBlock is the number of channels the Go loops sum together.
 const sumBlock = 4
 
-// sumsFit reports whether the assembly sums channels [j0, j1) of rows of c channels
-// x, of length n.
-func sumsFit(n, c, j1 int) bool { return useAVX2 && n >= c && j1 <= c }
+// sumsFit reports whether the assembly sums channels up to j1 of n values, rows of c
+// channels.
+func sumsFit(n, c, j1 int) bool { return n >= c && j1 <= c }
 
 // SumChannels adds, for channels [j0, j1) of the rows of c channels x, the values
 // (as float64, in row order) to sum[j].
 func SumChannels[F Float](x []F, c, j0, j1 int, sum []float64) {
 	x = x[:len(x)/c*c]
 	j := j0
-	if x32, ok := any(x).([]float32); ok && sumsFit(len(x), c, j1) {
+	if x32, ok := any(x).([]float32); ok && useAVX2 && sumsFit(len(x), c, j1) {
 		for ; j+8 <= j1; j += 8 {
 			bnSum8AVX2(&x32[j], len(x)/c, c, &sum[j : j+8][0])
 		}
@@ -161,7 +161,7 @@ func SumChannels[F Float](x []F, c, j0, j1 int, sum []float64) {
 func SumSquaredDevs[F Float](x []F, c, j0, j1 int, mean, sum []float64) {
 	x = x[:len(x)/c*c]
 	j := j0
-	if x32, ok := any(x).([]float32); ok && sumsFit(len(x), c, j1) {
+	if x32, ok := any(x).([]float32); ok && useAVX2 && sumsFit(len(x), c, j1) {
 		for ; j+8 <= j1; j += 8 {
 			bnSumSq8AVX2(&x32[j], len(x)/c, c, &mean[j : j+8][0], &sum[j : j+8][0])
 		}
@@ -199,7 +199,7 @@ func BatchGradSums[F Float](x, dy []F, c, j0, j1 int, mean, rstd, sdy, sdx []flo
 	x = x[:len(x)/c*c]
 	dy = dy[:len(x)]
 	j := j0
-	if x32, ok := any(x).([]float32); ok && sumsFit(len(x), c, j1) {
+	if x32, ok := any(x).([]float32); ok && useAVX2 && sumsFit(len(x), c, j1) {
 		d32 := any(dy).([]float32)
 		for ; j+8 <= j1; j += 8 {
 			bnGradSums8AVX2(&x32[j], &d32[j], len(x)/c, c, &mean[j : j+8][0], &rstd[j : j+8][0], &sdy[j : j+8][0], &sdx[j : j+8][0])

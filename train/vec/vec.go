@@ -4,13 +4,16 @@
 // and shift, adding a bias to every row, widening int8 tensors into GEMM operands, and
 // the ReLU's two passes. Each returns exactly what the train/numerics function (or
 // definition) it stands for returns, so RCT's numerics are still defined once, in
-// train/numerics.
+// train/numerics. For the float path: batch normalisation's per-channel sums, forward
+// pass and input error, the ReLU's two passes, QAT's fake quantisation and
+// straight-through mask, and adding a bias or an error; each gives, bit for bit, what
+// the Go expression its documentation states gives.
 //
 // On amd64 with AVX2 (detected with golang.org/x/sys/cpu at start-up) all but
 // ScaleShift (64-bit products) run 4 to 32 values an instruction in Go assembly
 // generated with avo (see _asm/; go generate); elsewhere, with the build tag purego,
 // or after SetPureGo(true), pure Go runs. Both give identical results, which the
-// tests check against numerics.
+// tests check against numerics and the float definitions.
 package vec
 
 //go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg vec"
