@@ -81,6 +81,34 @@ func pack8(r reg.VecVirtual, gather reg.VecVirtual, dst Mem) {
 	VMOVQ(r.AsX(), dst)
 }
 
+// blockLoops emits the loop over blocks of eight values twice, without and with a
+// ReLU first (relu picks one at run time), each block running body and then moving acc
+// on by accBytes and out by eight; both end at the label "done", where the code after
+// the call follows.
+func blockLoops(acc, out, blocks, relu reg.Register, accBytes int, body func(clip bool)) {
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	CMPB(relu, U8(0))
+	JNE(LabelRef("reluLoop"))
+	for _, label := range []string{"loop", "reluLoop"} {
+		Label(label)
+		body(label == "reluLoop")
+		ADDQ(U32(accBytes), acc)
+		ADDQ(U32(8), out)
+		DECQ(blocks)
+		JNE(LabelRef(label))
+		JMP(LabelRef("done"))
+	}
+	Label("done")
+}
+
+// storeLanes stores the lanes' maxima m and counts cnt at the parameter lanes.
+func storeLanes(m, cnt reg.VecVirtual) {
+	lanes := Load(Param("lanes"), GP64())
+	VMOVDQU(m, Mem{Base: lanes})
+	VMOVDQU(cnt, Mem{Base: lanes}.Offset(32))
+}
+
 // requant32 is the int32 requantisation of 8 values a block (see requant32AVX2's
 // documentation in the generated stubs).
 func requant32() {
@@ -106,13 +134,8 @@ func requant32() {
 	VPXOR(cnt, cnt, cnt)
 	perm := YMM()
 	VMOVDQU(gather, perm)
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	CMPB(relu, U8(0))
-	JNE(LabelRef("reluLoop"))
 
-	body := func(label string, clip bool) {
-		Label(label)
+	blockLoops(acc, out, blocks, relu, 32, func(clip bool) {
 		v, r, s := YMM(), YMM(), YMM()
 		VMOVDQU(Mem{Base: acc}, v)
 		if clip {
@@ -127,19 +150,8 @@ func requant32() {
 		VPMINUD(max8, r, r)
 		VPSIGND(v, r, r) // v's sign; v = 0 gives r = 0 as (0+half)>>shift does
 		pack8(r, perm, Mem{Base: out})
-		ADDQ(U32(32), acc)
-		ADDQ(U32(8), out)
-		DECQ(blocks)
-		JNE(LabelRef(label))
-		JMP(LabelRef("done"))
-	}
-	body("loop", false)
-	body("reluLoop", true)
-
-	Label("done")
-	lanes := Load(Param("lanes"), GP64())
-	VMOVDQU(m, Mem{Base: lanes})
-	VMOVDQU(cnt, Mem{Base: lanes}.Offset(32))
+	})
+	storeLanes(m, cnt)
 	VZEROUPPER()
 	RET()
 }
@@ -178,13 +190,8 @@ func requantLeft32() {
 	VPXOR(kept, kept, kept)
 	perm := YMM()
 	VMOVDQU(gather, perm)
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	CMPB(relu, U8(0))
-	JNE(LabelRef("reluLoop"))
 
-	body := func(label string, clip bool) {
-		Label(label)
+	blockLoops(acc, out, blocks, relu, 32, func(clip bool) {
 		v, a, low, r := YMM(), YMM(), YMM(), YMM()
 		VMOVDQU(Mem{Base: acc}, v)
 		if clip {
@@ -199,19 +206,8 @@ func requantLeft32() {
 		VPBLENDVB(a, low, max8, r) // kept ? |v|<<left : 127
 		VPSIGND(v, r, r)
 		pack8(r, perm, Mem{Base: out})
-		ADDQ(U32(32), acc)
-		ADDQ(U32(8), out)
-		DECQ(blocks)
-		JNE(LabelRef(label))
-		JMP(LabelRef("done"))
-	}
-	body("loop", false)
-	body("reluLoop", true)
-
-	Label("done")
-	lanes := Load(Param("lanes"), GP64())
-	VMOVDQU(m, Mem{Base: lanes})
-	VMOVDQU(kept, Mem{Base: lanes}.Offset(32))
+	})
+	storeLanes(m, kept)
 	VZEROUPPER()
 	RET()
 }
@@ -242,10 +238,6 @@ func requant64() {
 	perm, low := YMM(), YMM()
 	VMOVDQU(gather, perm)
 	VMOVDQU(low32, low)
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	CMPB(relu, U8(0))
-	JNE(LabelRef("reluLoop"))
 
 	// four requantises the four values at src into int32s in the low 128 bits of the
 	// returned register.
@@ -273,25 +265,13 @@ func requant64() {
 		VPERMD(r, low, r)
 		return r
 	}
-	body := func(label string, clip bool) {
-		Label(label)
+	blockLoops(acc, out, blocks, relu, 64, func(clip bool) {
 		lo := four(Mem{Base: acc}, clip)
 		hi := four(Mem{Base: acc}.Offset(32), clip)
 		VINSERTI128(U8(1), hi.AsX(), lo, lo)
 		pack8(lo, perm, Mem{Base: out})
-		ADDQ(U32(64), acc)
-		ADDQ(U32(8), out)
-		DECQ(blocks)
-		JNE(LabelRef(label))
-		JMP(LabelRef("done"))
-	}
-	body("loop", false)
-	body("reluLoop", true)
-
-	Label("done")
-	lanes := Load(Param("lanes"), GP64())
-	VMOVDQU(m, Mem{Base: lanes})
-	VMOVDQU(cnt, Mem{Base: lanes}.Offset(32))
+	})
+	storeLanes(m, cnt)
 	flag := GP64()
 	XORQ(flag, flag)
 	VPTEST(big, big)
