@@ -17,7 +17,10 @@
 // (the taps of one kernel row; see Patches), and for each run the kernel reads the
 // rows of a tile straight from the input, or from zeros for a kernel row in the
 // padding; only runs partly in the padding are copied. That is a kernel call per run,
-// so patches whose runs are short (few input channels) are packed instead.
+// so patches whose runs are short (few input channels) are packed instead. The
+// integer kernel reads its rows the same way, as int16 pairs (two consecutive
+// reduction steps a 32-bit word), so I32 reads int16 patches in place when their
+// channels are even, which makes every run whole pairs; others are packed, as int16.
 //
 // # Results
 //
@@ -52,6 +55,7 @@ package gemm
 import (
 	"runtime"
 	"sync"
+	"unsafe"
 )
 
 // Register tile and cache blocks. The microkernels compute mr x nr tiles; kcBlock is
@@ -93,10 +97,10 @@ type kernelSet struct {
 	// A that a points to (kc values each) and of the packed panel b (kc x nr): c =
 	// chain of FMAs starting from c (load) or 0.
 	f32 func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
-	// i16 computes an mr x nr int32 tile c from kc2 steps of packed int16 pair panels
-	// a (mr rows of kc2 pairs) and b (kc2 x nr pairs): c += (or =, without load) the
-	// sum of the pair products.
-	i16 func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
+	// i16 computes an mr x nr int32 tile c from kc2 steps of the mr rows of A that a
+	// points to (kc2 int16 pairs each) and of the packed pair panel b (kc2 x nr
+	// pairs): c += (or =, without load) the sum of the pair products.
+	i16 func(kc2 int, a *[mr]*int16, b *int16, c *int32, ldc int, load bool)
 }
 
 var goKernels = kernelSet{"go", f32KernelGo, i16KernelGo}
@@ -105,7 +109,7 @@ var goKernels = kernelSet{"go", f32KernelGo, i16KernelGo}
 var (
 	current    kernelSet
 	f32Kernel  func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
-	i16Kernel  func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
+	i16Kernel  func(kc2 int, a *[mr]*int16, b *int16, c *int32, ldc int, load bool)
 	kernelSets []kernelSet
 )
 
@@ -175,7 +179,7 @@ const minDirectRun = 16
 // Buffers of packed panels, reused between calls.
 var (
 	f32Bufs = sync.Pool{New: func() any { return new(f32Buffers) }}
-	i16Bufs = sync.Pool{New: func() any { return new(buffers[int16, int32]) }}
+	i16Bufs = sync.Pool{New: func() any { return new(i16Buffers) }}
 )
 
 // buffers are one worker's packed panels of op(A) and op(B), a tile for the edges of
@@ -191,22 +195,52 @@ type buffers[P float32 | int16, O float32 | int32] struct {
 // f32Buffers are buffers for F32, with the rows of op(A) that the kernel reads.
 type f32Buffers struct {
 	buffers[float32, float32]
-	rows    rowsA
+	rows    rowsA[float32]
 	origins [kcBlock]int // for patchesB
+}
+
+// i16Buffers are buffers for I32's int16 kernels, with the rows of op(A) that the
+// kernel reads.
+type i16Buffers struct {
+	buffers[int16, int32]
+	rows rowsA[int16]
 }
 
 // rowsA locates the rows of op(A) for the kernel, for a block of rows and a block of
 // the reduction cut into runs (the whole block, for packed rows; the runs of patch
 // columns, for patches read in place): row i's values of run q start at
 // ptr[q*mcBlock+i], so that the kernel's mr rows are side by side.
-type rowsA struct {
+type rowsA[P float32 | int16] struct {
 	runs   []tapRun
 	runBuf [kcBlock + 1]tapRun // the block as one run, then its runs of patch columns
-	ptr    [kcBlock / minDirectRun * mcBlock]*float32
+	ptr    [kcBlock / minDirectRun * mcBlock]*P
 }
 
-// zeros are the values of a run of patch columns in the padding.
+// packed sets the block's rows to the packed rows ic.., row i at dst[i*stride:], as
+// one run of n reduction steps.
+func (d *rowsA[P]) packed(mcb, n int, dst []P, stride int) {
+	d.runs = append(d.runBuf[:0], tapRun{n: n})
+	for i := range mcb {
+		d.ptr[i] = &dst[i*stride]
+	}
+}
+
+// padRows points the rows from mcb to the end of the last panel of mr rows at zeros,
+// in every run.
+func (d *rowsA[P]) padRows(mcb int) {
+	for q := range d.runs {
+		for i := mcb; i < (mcb+mr-1)/mr*mr; i++ {
+			d.ptr[q*mcBlock+i] = zero[P]()
+		}
+	}
+}
+
+// zeros are the values of a run of patch columns in the padding, and of the rows
+// past op(A)'s last: kcBlock float32 zeros or int16 pairs.
 var zeros [kcBlock]float32
+
+// zero returns the address of zeros as P values (zero bits are the zero of both).
+func zero[P float32 | int16]() *P { return (*P)(unsafe.Pointer(&zeros[0])) }
 
 // Mat is a GEMM operand: a dense row-major matrix (Data with row stride Ld, used
 // transposed when Trans), or, when Patches is set, the patch matrix of a convolution's
@@ -348,11 +382,8 @@ func checkLen(trans bool, rows, cols, n, ld int) {
 // dst at row i's offset i*kcb. Otherwise rows are packed, row i at dst[i*kcb:], and
 // patches unfolded straight into it. Rows from mcb to the end of the last panel of mr
 // rows read zeros.
-func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA) {
-	d.runs = append(d.runBuf[:0], tapRun{n: kcb})
-	for i := range mcb {
-		d.ptr[i] = &dst[i*kcb]
-	}
+func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA[float32]) {
+	d.packed(mcb, kcb, dst, kcb)
 	switch p := x.Patches; {
 	case p != nil:
 		runs := p.runs(pc, kcb, d.runBuf[1:1])
@@ -389,18 +420,14 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA) {
 			}
 		}
 	}
-	for q := range d.runs {
-		for i := mcb; i < (mcb+mr-1)/mr*mr; i++ {
-			d.ptr[q*mcBlock+i] = &zeros[0]
-		}
-	}
+	d.padRows(mcb)
 }
 
 // patchesInPlace sets ptr[q*mcBlock+i] to the values of run q of patch row ic+i, for
 // the mcb rows from ic on: in X when the run is inside the input, zeros when its
-// kernel row is in the padding, and filled into dst[i*kcb:] (at the run's offset)
+// kernel row is in the padding, and filled into dst[i*stride:] (at the run's offset)
 // when some of its taps are left or right of the input.
-func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []float32, ptr []*float32) {
+func patchesInPlace[P float32 | int16](p *Patches[P], ic, mcb, stride int, runs []tapRun, dst []P, ptr []*P) {
 	at := p.at(ic)
 	for i := range mcb {
 		if origin, inside := p.inside(at); inside {
@@ -415,14 +442,14 @@ func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []
 		ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
 		for q := range runs {
 			r := &runs[q]
-			var v *float32
+			var v *P
 			switch ih := ih0 + r.ki; {
 			case uint(ih) >= uint(p.H):
-				v = &zeros[0]
+				v = zero[P]()
 			case iw0+r.kj >= 0 && iw0+r.last < p.W:
 				v = &p.X[((at.b*p.H+ih)*p.W+iw0+r.kj)*p.C+r.c]
 			default:
-				d := dst[i*kcb+r.off : i*kcb+r.off+r.n]
+				d := dst[i*stride+r.off : i*stride+r.off+r.n]
 				in := (at.b*p.H + ih) * p.W * p.C // the input row
 				fillRun(d, p.X[in:in+p.W*p.C], (iw0+r.kj)*p.C+r.c)
 				v = &d[0]

@@ -27,15 +27,26 @@ func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c [
 		return
 	}
 	run(m, n, k, func(i0, i1, j0, j1 int) {
-		buf := i16Bufs.Get().(*buffers[int16, int32])
-		defer i16Bufs.Put(buf)
-		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], buf.runs[:0]) }
+		buf := i16Bufs.Get().(*i16Buffers)
+		defer func() {
+			if a.Patches != nil {
+				clear(buf.rows.ptr[:]) // the pool is not to keep X alive
+			}
+			i16Bufs.Put(buf)
+		}()
+		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], &buf.rows) }
 		packB := func(pc, kcb, jc, ncb int) { packI16B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
 		tile := func(kcb, ir, jr int, c *int32, ldc int, load bool) {
-			kc2 := (kcb + 1) / 2 // the panels hold the reduction in pairs
-			i16Kernel(kc2, &buf.a[ir*2*kc2], &buf.b[jr*2*kc2], c, ldc, load)
+			// The panels hold the reduction in pairs; a run of patch columns read in
+			// place starts at an even column and is even.
+			bp := buf.b[jr*2*((kcb+1)/2):]
+			for q := range buf.rows.runs {
+				r := &buf.rows.runs[q]
+				i16Kernel((r.n+1)/2, (*[mr]*int16)(buf.rows.ptr[q*mcBlock+ir:]), &bp[r.off*nr], c, ldc, load)
+				load = true
+			}
 		}
-		drive(i0, i1, j0, j1, k, buf, packA, packB, tile, c, ldc)
+		drive(i0, i1, j0, j1, k, &buf.buffers, packA, packB, tile, c, ldc)
 	})
 }
 
@@ -94,15 +105,25 @@ func reduction[T Int](x *Mat[T], i int, asRow bool, dst []int64) {
 	}
 }
 
-// packI16A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, as int16 pairs in
-// panels of mr rows: panel r holds element (i, p) at r*2*kc2 + i*2*kc2 + p (pairs
-// (2q, 2q+1) side by side in a row), kc2 = ceil(kcb/2), zero past the last row and the
-// last reduction step.
-func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun) {
+// packI16A prepares rows ic..ic+mcb of op(A), reduction pc..pc+kcb, for the kernel as
+// int16 pairs (see rowsA), as packF32A: int16 patches whose runs are long enough are
+// read in place when their channels are even (then every run starts at an even
+// column and is even: whole pairs). Otherwise rows are packed, row i at dst[i*2*kc2:]
+// (pairs (2q, 2q+1) side by side), kc2 = ceil(kcb/2), zero past the last reduction
+// step. Rows from mcb to the end of the last panel of mr rows read zeros.
+func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, d *rowsA[int16]) {
 	a, lda := x.Data, x.Ld
-	rs := 2 * ((kcb + 1) / 2) // a row of the panel
+	rs := 2 * ((kcb + 1) / 2) // a packed row
+	d.packed(mcb, kcb, dst, rs)
+	defer d.padRows(mcb)
+	var runs []tapRun
 	if x.Patches != nil {
-		runs = x.Patches.runs(pc, kcb, runs)
+		runs = x.Patches.runs(pc, kcb, d.runBuf[1:1])
+		if p, ok := any(x.Patches).(*Patches[int16]); ok && p.C%2 == 0 && kcb >= minDirectRun*len(runs) {
+			d.runs = runs
+			patchesInPlace(p, ic, mcb, rs, runs, dst, d.ptr[:])
+			return
+		}
 	}
 	for r := 0; r < mcb; r += mr {
 		panel := dst[r*rs : r*rs+mr*rs]
@@ -135,7 +156,6 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun
 				panel[i*rs+kcb] = 0
 			}
 		}
-		clear(panel[h*rs:])
 	}
 }
 
