@@ -21,6 +21,8 @@
 // integer kernel reads its rows the same way, as int16 pairs (two consecutive
 // reduction steps a 32-bit word), so I32 reads int16 patches in place when their
 // channels are even, which makes every run whole pairs; others are packed, as int16.
+// As op(B), patches are packed straight from the input, panel by panel where the
+// patch rows are inside it.
 //
 // # Results
 //
@@ -203,7 +205,8 @@ type f32Buffers struct {
 // kernel reads.
 type i16Buffers struct {
 	buffers[int16, int32]
-	rows rowsA[int16]
+	rows    rowsA[int16]
+	origins [kcBlock]int // for patchesI16B
 }
 
 // rowsA locates the rows of op(A) for the kernel, for a block of rows and a block of

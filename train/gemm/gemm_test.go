@@ -327,7 +327,8 @@ var convShapes = []Patches[float32]{
 	{N: 1, H: 1, W: 1, C: 20, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
 	{N: 2, H: 4, W: 3, C: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2},
 	{N: 4, H: 16, W: 13, C: 16, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
-	{N: 2, H: 6, W: 6, C: 6, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // runs of 18
+	{N: 2, H: 6, W: 6, C: 6, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},   // runs of 18
+	{N: 2, H: 5, W: 4, C: 200, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // columns over several blocks
 }
 
 // TestPatchesMatchUnfolded checks patch operands, as A and as B, against the same

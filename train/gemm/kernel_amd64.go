@@ -17,6 +17,10 @@ func i16KernelVNNI(kc2 int, a *[6]*int16, b *int16, c *int32, ldc int, load bool
 // panel q at dst + q*stride (uint32 units), as pair does: even in the low half.
 func pairRowsAVX2(dst *uint32, stride int, even *int16, odd *int16, panels int)
 
+// pairColsAVX2 writes, for q < pairs, the pairs (x[origins[2q]+j], x[origins[2q+1]+j])
+// of 16 columns j at dst + 16*q, as pair does: the even row in the low half.
+func pairColsAVX2(dst *uint32, x *int16, origins *int, pairs int)
+
 // transpose6AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks; it
 // reads eight values of each source row.
 func transpose6AVX2(dst *int16, rs int, src *int16, lda int, blocks int)

@@ -329,6 +329,36 @@ done:
 	VZEROUPPER
 	RET
 
+// func pairColsAVX2(dst *uint32, x *int16, origins *int, pairs int)
+// Requires: AVX, AVX2
+TEXT ·pairColsAVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  origins+16(FP), DX
+	MOVQ  pairs+24(FP), BX
+	TESTQ BX, BX
+	JEQ   done
+
+loop:
+	MOVQ       (DX), SI
+	MOVQ       8(DX), DI
+	VMOVDQU    (CX)(SI*2), Y0
+	VMOVDQU    (CX)(DI*2), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y1
+	VPERM2I128 $0x20, Y1, Y2, Y0
+	VPERM2I128 $0x31, Y1, Y2, Y1
+	VMOVDQU    Y0, (AX)
+	VMOVDQU    Y1, 32(AX)
+	ADDQ       $0x00000010, DX
+	ADDQ       $0x00000040, AX
+	DECQ       BX
+	JNE        loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func transpose6AVX2(dst *int16, rs int, src *int16, lda int, blocks int)
 // Requires: AVX
 TEXT ·transpose6AVX2(SB), NOSPLIT, $0-40

@@ -22,6 +22,7 @@ func main() {
 	i16Kernel()
 	i16KernelVNNI()
 	pairRows()
+	pairCols()
 	transpose6()
 	Generate()
 }
@@ -200,6 +201,41 @@ func pairRows() {
 	ADDQ(U32(32), odd)
 	ADDQ(stride, dst)
 	DECQ(panels)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// pairCols writes one B panel's int16 pairs straight from the input of a patch
+// matrix: 16 columns of the two rows of each reduction pair, at their offsets in the
+// input, interleaved as pairRows does, the pairs' 16 words one after the other.
+func pairCols() {
+	TEXT("pairColsAVX2", NOSPLIT, "func(dst *uint32, x *int16, origins *int, pairs int)")
+	Doc("pairColsAVX2 writes, for q < pairs, the pairs (x[origins[2q]+j], x[origins[2q+1]+j])",
+		"of 16 columns j at dst + 16*q, as pair does: the even row in the low half.")
+	dst := Load(Param("dst"), GP64())
+	x := Load(Param("x"), GP64())
+	origins := Load(Param("origins"), GP64())
+	pairs := Load(Param("pairs"), GP64())
+	TESTQ(pairs, pairs)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	o0, o1 := GP64(), GP64()
+	MOVQ(Mem{Base: origins}, o0)
+	MOVQ(Mem{Base: origins, Disp: 8}, o1)
+	e, o, lo, hi := YMM(), YMM(), YMM(), YMM()
+	VMOVDQU(Mem{Base: x, Index: o0, Scale: 2}, e)
+	VMOVDQU(Mem{Base: x, Index: o1, Scale: 2}, o)
+	VPUNPCKLWD(o, e, lo) // per 128-bit lane: pairs 0-3, then 8-11
+	VPUNPCKHWD(o, e, hi) // pairs 4-7, then 12-15
+	VPERM2I128(U8(0x20), hi, lo, e)
+	VPERM2I128(U8(0x31), hi, lo, o)
+	VMOVDQU(e, Mem{Base: dst})
+	VMOVDQU(o, Mem{Base: dst}.Offset(32))
+	ADDQ(U32(16), origins)
+	ADDQ(U32(64), dst)
+	DECQ(pairs)
 	JNE(LabelRef("loop"))
 	Label("done")
 	VZEROUPPER()
