@@ -217,15 +217,35 @@ type rowsA[P float32 | int16] struct {
 	runs   []tapRun
 	runBuf [kcBlock + 1]tapRun // the block as one run, then its runs of patch columns
 	ptr    [kcBlock / minDirectRun * mcBlock]*P
+	// packedAs is the rows and row stride of the packed rows that ptr holds, zero when
+	// it holds others.
+	packedAs [2]int
 }
 
-// packed sets the block's rows to the packed rows ic.., row i at dst[i*stride:], as
-// one run of n reduction steps.
+// packed sets the block's rows to mcb packed rows, row i at dst[i*stride:] (dst is
+// always the same buffer), as one run of n reduction steps, and the rows from mcb to
+// the end of the last panel of mr rows to zeros. Most blocks have the rows and stride
+// of the previous one, and then the addresses are left as they are, which saves
+// setting them and the garbage collector's write barriers, much of the cost of small
+// products.
 func (d *rowsA[P]) packed(mcb, n int, dst []P, stride int) {
 	d.runs = append(d.runBuf[:0], tapRun{n: n})
+	if d.packedAs == [2]int{mcb, stride} {
+		return
+	}
 	for i := range mcb {
 		d.ptr[i] = &dst[i*stride]
 	}
+	d.padRows(mcb)
+	d.packedAs = [2]int{mcb, stride}
+}
+
+// inPlace sets the block's runs to runs of patch columns read in place, whose
+// addresses the caller sets for mcb rows, and points the rows from mcb to the end of
+// the last panel of mr rows at zeros.
+func (d *rowsA[P]) inPlace(runs []tapRun, mcb int) {
+	d.runs, d.packedAs = runs, [2]int{}
+	d.padRows(mcb)
 }
 
 // padRows points the rows from mcb to the end of the last panel of mr rows at zeros,
@@ -236,6 +256,13 @@ func (d *rowsA[P]) padRows(mcb int) {
 			d.ptr[q*mcBlock+i] = zero[P]()
 		}
 	}
+}
+
+// release forgets the rows, so that a pooled buffer does not keep a patch operand's
+// input alive.
+func (d *rowsA[P]) release() {
+	clear(d.ptr[:])
+	d.packedAs = [2]int{}
 }
 
 // zeros are the values of a run of patch columns in the padding, and of the rows
@@ -305,7 +332,7 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 		buf := f32Bufs.Get().(*f32Buffers)
 		defer func() {
 			if a.Patches != nil {
-				clear(buf.rows.ptr[:]) // the pool is not to keep X alive
+				buf.rows.release()
 			}
 			f32Bufs.Put(buf)
 		}()
@@ -386,15 +413,18 @@ func checkLen(trans bool, rows, cols, n, ld int) {
 // patches unfolded straight into it. Rows from mcb to the end of the last panel of mr
 // rows read zeros.
 func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA[float32]) {
+	var runs []tapRun
+	if p := x.Patches; p != nil {
+		runs = p.runs(pc, kcb, d.runBuf[1:1])
+		if kcb >= minDirectRun*len(runs) {
+			d.inPlace(runs, mcb)
+			patchesInPlace(p, ic, mcb, kcb, runs, dst, d.ptr[:])
+			return
+		}
+	}
 	d.packed(mcb, kcb, dst, kcb)
 	switch p := x.Patches; {
 	case p != nil:
-		runs := p.runs(pc, kcb, d.runBuf[1:1])
-		if kcb >= minDirectRun*len(runs) {
-			d.runs = runs
-			patchesInPlace(p, ic, mcb, kcb, runs, dst, d.ptr[:])
-			break
-		}
 		fillRows(p, ic, mcb, runs, dst, kcb, kcb)
 	case !x.Trans:
 		for i := range mcb {
@@ -423,7 +453,6 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA[flo
 			}
 		}
 	}
-	d.padRows(mcb)
 }
 
 // patchesInPlace sets ptr[q*mcBlock+i] to the values of run q of patch row ic+i, for

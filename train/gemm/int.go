@@ -30,7 +30,7 @@ func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c [
 		buf := i16Bufs.Get().(*i16Buffers)
 		defer func() {
 			if a.Patches != nil {
-				clear(buf.rows.ptr[:]) // the pool is not to keep X alive
+				buf.rows.release()
 			}
 			i16Bufs.Put(buf)
 		}()
@@ -116,17 +116,16 @@ func reduction[T Int](x *Mat[T], i int, asRow bool, dst []int64) {
 func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, d *rowsA[int16]) {
 	a, lda := x.Data, x.Ld
 	rs := 2 * ((kcb + 1) / 2) // a packed row
-	d.packed(mcb, kcb, dst, rs)
-	defer d.padRows(mcb)
 	var runs []tapRun
 	if x.Patches != nil {
 		runs = x.Patches.runs(pc, kcb, d.runBuf[1:1])
 		if p, ok := any(x.Patches).(*Patches[int16]); ok && p.C%2 == 0 && kcb >= minDirectRun*len(runs) {
-			d.runs = runs
+			d.inPlace(runs, mcb)
 			patchesInPlace(p, ic, mcb, rs, runs, dst, d.ptr[:])
 			return
 		}
 	}
+	d.packed(mcb, kcb, dst, rs)
 	for r := 0; r < mcb; r += mr {
 		panel := dst[r*rs : r*rs+mr*rs]
 		h := min(mr, mcb-r)
