@@ -41,10 +41,15 @@ func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c [
 		tile := func(kcb, ir, jr int, c *int32, ldc int, load bool) {
 			// The panels hold the reduction in pairs; a run of patch columns read in
 			// place starts at an even column and is even.
-			bp := buf.b[jr*2*((kcb+1)/2):]
-			for q := range buf.rows.runs {
-				r := &buf.rows.runs[q]
-				i16Kernel((r.n+1)/2, (*[mr]*int16)(buf.rows.ptr[q*mcBlock+ir:]), &bp[r.off*nr], c, ldc, load)
+			kc2, rows := (kcb+1)/2, &buf.rows
+			bp := buf.b[jr*2*kc2:]
+			if len(rows.runs) == 1 { // packed rows: the short way, for small products
+				i16Kernel(kc2, (*[mr]*int16)(rows.ptr[ir:]), &bp[0], c, ldc, load)
+				return
+			}
+			for q := range rows.runs {
+				r := &rows.runs[q]
+				i16Kernel(r.n/2, (*[mr]*int16)(rows.ptr[q*mcBlock+ir:]), &bp[r.off*nr], c, ldc, load)
 				load = true
 			}
 		}
