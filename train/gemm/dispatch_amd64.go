@@ -24,3 +24,7 @@ var pairRowsAsm = pairRowsAVX2
 // transposeAsm packs int16 columns into A panels (see transposeA); it runs with the
 // assembly kernel sets.
 var transposeAsm = transpose6AVX2
+
+// pairColsAsm interleaves int16 rows of patches into pairs (see pairCols); it runs
+// with the assembly kernel sets.
+var pairColsAsm = pairColsAVX2

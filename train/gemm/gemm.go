@@ -17,7 +17,12 @@
 // (the taps of one kernel row; see Patches), and for each run the kernel reads the
 // rows of a tile straight from the input, or from zeros for a kernel row in the
 // padding; only runs partly in the padding are copied. That is a kernel call per run,
-// so patches whose runs are short (few input channels) are packed instead.
+// so patches whose runs are short (few input channels) are packed instead. The
+// integer kernel reads its rows the same way, as int16 pairs (two consecutive
+// reduction steps a 32-bit word), so I32 reads int16 patches in place when their
+// channels are even, which makes every run whole pairs; others are packed, as int16.
+// As op(B), patches are packed straight from the input, panel by panel where the
+// patch rows are inside it.
 //
 // # Results
 //
@@ -52,6 +57,7 @@ package gemm
 import (
 	"runtime"
 	"sync"
+	"unsafe"
 )
 
 // Register tile and cache blocks. The microkernels compute mr x nr tiles; kcBlock is
@@ -93,10 +99,10 @@ type kernelSet struct {
 	// A that a points to (kc values each) and of the packed panel b (kc x nr): c =
 	// chain of FMAs starting from c (load) or 0.
 	f32 func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
-	// i16 computes an mr x nr int32 tile c from kc2 steps of packed int16 pair panels
-	// a (mr rows of kc2 pairs) and b (kc2 x nr pairs): c += (or =, without load) the
-	// sum of the pair products.
-	i16 func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
+	// i16 computes an mr x nr int32 tile c from kc2 steps of the mr rows of A that a
+	// points to (kc2 int16 pairs each) and of the packed pair panel b (kc2 x nr
+	// pairs): c += (or =, without load) the sum of the pair products.
+	i16 func(kc2 int, a *[mr]*int16, b *int16, c *int32, ldc int, load bool)
 }
 
 var goKernels = kernelSet{"go", f32KernelGo, i16KernelGo}
@@ -105,7 +111,7 @@ var goKernels = kernelSet{"go", f32KernelGo, i16KernelGo}
 var (
 	current    kernelSet
 	f32Kernel  func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
-	i16Kernel  func(kc2 int, a, b *int16, c *int32, ldc int, load bool)
+	i16Kernel  func(kc2 int, a *[mr]*int16, b *int16, c *int32, ldc int, load bool)
 	kernelSets []kernelSet
 )
 
@@ -175,7 +181,7 @@ const minDirectRun = 16
 // Buffers of packed panels, reused between calls.
 var (
 	f32Bufs = sync.Pool{New: func() any { return new(f32Buffers) }}
-	i16Bufs = sync.Pool{New: func() any { return new(buffers[int16, int32]) }}
+	i16Bufs = sync.Pool{New: func() any { return new(i16Buffers) }}
 )
 
 // buffers are one worker's packed panels of op(A) and op(B), a tile for the edges of
@@ -191,22 +197,80 @@ type buffers[P float32 | int16, O float32 | int32] struct {
 // f32Buffers are buffers for F32, with the rows of op(A) that the kernel reads.
 type f32Buffers struct {
 	buffers[float32, float32]
-	rows    rowsA
+	rows    rowsA[float32]
 	origins [kcBlock]int // for patchesB
+}
+
+// i16Buffers are buffers for I32's int16 kernels, with the rows of op(A) that the
+// kernel reads.
+type i16Buffers struct {
+	buffers[int16, int32]
+	rows    rowsA[int16]
+	origins [kcBlock]int // for patchesI16B
 }
 
 // rowsA locates the rows of op(A) for the kernel, for a block of rows and a block of
 // the reduction cut into runs (the whole block, for packed rows; the runs of patch
 // columns, for patches read in place): row i's values of run q start at
 // ptr[q*mcBlock+i], so that the kernel's mr rows are side by side.
-type rowsA struct {
+type rowsA[P float32 | int16] struct {
 	runs   []tapRun
 	runBuf [kcBlock + 1]tapRun // the block as one run, then its runs of patch columns
-	ptr    [kcBlock / minDirectRun * mcBlock]*float32
+	ptr    [kcBlock / minDirectRun * mcBlock]*P
+	// packedAs is the rows and row stride of the packed rows that ptr holds, zero when
+	// it holds others.
+	packedAs [2]int
 }
 
-// zeros are the values of a run of patch columns in the padding.
+// packed sets the block's rows to mcb packed rows, row i at dst[i*stride:] (dst is
+// always the same buffer), as one run of n reduction steps, and the rows from mcb to
+// the end of the last panel of mr rows to zeros. Most blocks have the rows and stride
+// of the previous one, and then the addresses are left as they are, which saves
+// setting them and the garbage collector's write barriers, much of the cost of small
+// products.
+func (d *rowsA[P]) packed(mcb, n int, dst []P, stride int) {
+	d.runs = append(d.runBuf[:0], tapRun{n: n})
+	if d.packedAs == [2]int{mcb, stride} {
+		return
+	}
+	for i := range mcb {
+		d.ptr[i] = &dst[i*stride]
+	}
+	d.padRows(mcb)
+	d.packedAs = [2]int{mcb, stride}
+}
+
+// inPlace sets the block's runs to runs of patch columns read in place, whose
+// addresses the caller sets for mcb rows, and points the rows from mcb to the end of
+// the last panel of mr rows at zeros.
+func (d *rowsA[P]) inPlace(runs []tapRun, mcb int) {
+	d.runs, d.packedAs = runs, [2]int{}
+	d.padRows(mcb)
+}
+
+// padRows points the rows from mcb to the end of the last panel of mr rows at zeros,
+// in every run.
+func (d *rowsA[P]) padRows(mcb int) {
+	for q := range d.runs {
+		for i := mcb; i < (mcb+mr-1)/mr*mr; i++ {
+			d.ptr[q*mcBlock+i] = zero[P]()
+		}
+	}
+}
+
+// release forgets the rows, so that a pooled buffer does not keep a patch operand's
+// input alive.
+func (d *rowsA[P]) release() {
+	clear(d.ptr[:])
+	d.packedAs = [2]int{}
+}
+
+// zeros are the values of a run of patch columns in the padding, and of the rows
+// past op(A)'s last: kcBlock float32 zeros or int16 pairs.
 var zeros [kcBlock]float32
+
+// zero returns the address of zeros as P values (zero bits are the zero of both).
+func zero[P float32 | int16]() *P { return (*P)(unsafe.Pointer(&zeros[0])) }
 
 // Mat is a GEMM operand: a dense row-major matrix (Data with row stride Ld, used
 // transposed when Trans), or, when Patches is set, the patch matrix of a convolution's
@@ -268,7 +332,7 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 		buf := f32Bufs.Get().(*f32Buffers)
 		defer func() {
 			if a.Patches != nil {
-				clear(buf.rows.ptr[:]) // the pool is not to keep X alive
+				buf.rows.release()
 			}
 			f32Bufs.Put(buf)
 		}()
@@ -348,19 +412,19 @@ func checkLen(trans bool, rows, cols, n, ld int) {
 // dst at row i's offset i*kcb. Otherwise rows are packed, row i at dst[i*kcb:], and
 // patches unfolded straight into it. Rows from mcb to the end of the last panel of mr
 // rows read zeros.
-func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA) {
-	d.runs = append(d.runBuf[:0], tapRun{n: kcb})
-	for i := range mcb {
-		d.ptr[i] = &dst[i*kcb]
+func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA[float32]) {
+	var runs []tapRun
+	if p := x.Patches; p != nil {
+		runs = p.runs(pc, kcb, d.runBuf[1:1])
+		if kcb >= minDirectRun*len(runs) {
+			d.inPlace(runs, mcb)
+			patchesInPlace(p, ic, mcb, kcb, runs, dst, d.ptr[:])
+			return
+		}
 	}
+	d.packed(mcb, kcb, dst, kcb)
 	switch p := x.Patches; {
 	case p != nil:
-		runs := p.runs(pc, kcb, d.runBuf[1:1])
-		if kcb >= minDirectRun*len(runs) {
-			d.runs = runs
-			patchesInPlace(p, ic, mcb, kcb, runs, dst, d.ptr[:])
-			break
-		}
 		fillRows(p, ic, mcb, runs, dst, kcb, kcb)
 	case !x.Trans:
 		for i := range mcb {
@@ -389,18 +453,13 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA) {
 			}
 		}
 	}
-	for q := range d.runs {
-		for i := mcb; i < (mcb+mr-1)/mr*mr; i++ {
-			d.ptr[q*mcBlock+i] = &zeros[0]
-		}
-	}
 }
 
 // patchesInPlace sets ptr[q*mcBlock+i] to the values of run q of patch row ic+i, for
 // the mcb rows from ic on: in X when the run is inside the input, zeros when its
-// kernel row is in the padding, and filled into dst[i*kcb:] (at the run's offset)
+// kernel row is in the padding, and filled into dst[i*stride:] (at the run's offset)
 // when some of its taps are left or right of the input.
-func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []float32, ptr []*float32) {
+func patchesInPlace[P float32 | int16](p *Patches[P], ic, mcb, stride int, runs []tapRun, dst []P, ptr []*P) {
 	at := p.at(ic)
 	for i := range mcb {
 		if origin, inside := p.inside(at); inside {
@@ -415,14 +474,14 @@ func patchesInPlace(p *Patches[float32], ic, mcb, kcb int, runs []tapRun, dst []
 		ih0, iw0 := at.oh*p.Stride-p.PadT, at.ow*p.Stride-p.PadL
 		for q := range runs {
 			r := &runs[q]
-			var v *float32
+			var v *P
 			switch ih := ih0 + r.ki; {
 			case uint(ih) >= uint(p.H):
-				v = &zeros[0]
+				v = zero[P]()
 			case iw0+r.kj >= 0 && iw0+r.last < p.W:
 				v = &p.X[((at.b*p.H+ih)*p.W+iw0+r.kj)*p.C+r.c]
 			default:
-				d := dst[i*kcb+r.off : i*kcb+r.off+r.n]
+				d := dst[i*stride+r.off : i*stride+r.off+r.n]
 				in := (at.b*p.H + ih) * p.W * p.C // the input row
 				fillRun(d, p.X[in:in+p.W*p.C], (iw0+r.kj)*p.C+r.c)
 				v = &d[0]

@@ -327,7 +327,8 @@ var convShapes = []Patches[float32]{
 	{N: 1, H: 1, W: 1, C: 20, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
 	{N: 2, H: 4, W: 3, C: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2},
 	{N: 4, H: 16, W: 13, C: 16, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
-	{N: 2, H: 6, W: 6, C: 6, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // runs of 18
+	{N: 2, H: 6, W: 6, C: 6, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},   // runs of 18
+	{N: 2, H: 5, W: 4, C: 200, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // columns over several blocks
 }
 
 // TestPatchesMatchUnfolded checks patch operands, as A and as B, against the same
@@ -345,16 +346,19 @@ func TestPatchesMatchUnfolded(t *testing.T) {
 				s.WO = s.W
 			}
 			x := make([]float32, s.N*s.H*s.W*s.C)
-			x8 := make([]int8, len(x))
+			x8, x16 := make([]int8, len(x)), make([]int16, len(x))
 			for i := range x {
 				x8[i] = int8(r.IntN(255) - 127)
+				x16[i] = int16(r.IntN(4001) - 2000)
 				x[i] = float32(r.NormFloat64())
 			}
 			p := s
 			p.X = x
 			p8 := Patches[int8]{X: x8, N: s.N, H: s.H, W: s.W, C: s.C, KH: s.KH, KW: s.KW, Stride: s.Stride, PadT: s.PadT, PadL: s.PadL, HO: s.HO, WO: s.WO}
+			// int16 patches with even channels are read in place as A.
+			p16 := Patches[int16]{X: x16, N: s.N, H: s.H, W: s.W, C: s.C, KH: s.KH, KW: s.KW, Stride: s.Stride, PadT: s.PadT, PadL: s.PadL, HO: s.HO, WO: s.WO}
 			rows, k := p.Rows(), p.Cols()
-			u, u8 := unfold(&p), unfold(&p8)
+			u, u8, u16 := unfold(&p), unfold(&p8), unfold(&p16)
 			const n = 21
 			w := make([]float32, k*n)
 			w32 := make([]int32, k*n)
@@ -379,6 +383,11 @@ func TestPatchesMatchUnfolded(t *testing.T) {
 			if !slices.Equal(gi, wi) {
 				t.Errorf("%s %+v: integer patches as A differ on the int64 path", Kernels(), s)
 			}
+			refI32(false, false, rows, n, k, u16, k, w32, n, wi, n)
+			I32M(rows, n, k, Mat[int16]{Patches: &p16}, 2000, Dense(w32, n, false), 1000, gi, n)
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: int16 patches as A differ", Kernels(), s)
+			}
 			// As B: C (n x k) = E^T P, the reduction over the positions.
 			e := make([]float32, rows*n)
 			e32 := make([]int32, rows*n)
@@ -401,6 +410,11 @@ func TestPatchesMatchUnfolded(t *testing.T) {
 			I32M(n, k, rows, Dense(e32, n, true), 1<<30, Mat[int8]{Patches: &p8}, 127, gi, k)
 			if !slices.Equal(gi, wi) {
 				t.Errorf("%s %+v: integer patches as B differ on the int64 path", Kernels(), s)
+			}
+			refI32(true, false, n, k, rows, e32, n, u16, k, wi, k)
+			I32M(n, k, rows, Dense(e32, n, true), 127, Mat[int16]{Patches: &p16}, 2000, gi, k)
+			if !slices.Equal(gi, wi) {
+				t.Errorf("%s %+v: int16 patches as B differ", Kernels(), s)
 			}
 		}
 		use(was)

@@ -27,15 +27,33 @@ func I32M[A, B Int](m, n, k int, a Mat[A], maxA int64, b Mat[B], maxB int64, c [
 		return
 	}
 	run(m, n, k, func(i0, i1, j0, j1 int) {
-		buf := i16Bufs.Get().(*buffers[int16, int32])
-		defer i16Bufs.Put(buf)
-		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], buf.runs[:0]) }
-		packB := func(pc, kcb, jc, ncb int) { packI16B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0]) }
-		tile := func(kcb, ir, jr int, c *int32, ldc int, load bool) {
-			kc2 := (kcb + 1) / 2 // the panels hold the reduction in pairs
-			i16Kernel(kc2, &buf.a[ir*2*kc2], &buf.b[jr*2*kc2], c, ldc, load)
+		buf := i16Bufs.Get().(*i16Buffers)
+		defer func() {
+			if a.Patches != nil {
+				buf.rows.release()
+			}
+			i16Bufs.Put(buf)
+		}()
+		packA := func(ic, mcb, pc, kcb int) { packI16A(&a, ic, mcb, pc, kcb, buf.a[:], &buf.rows) }
+		packB := func(pc, kcb, jc, ncb int) {
+			packI16B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0], buf.origins[:])
 		}
-		drive(i0, i1, j0, j1, k, buf, packA, packB, tile, c, ldc)
+		tile := func(kcb, ir, jr int, c *int32, ldc int, load bool) {
+			// The panels hold the reduction in pairs; a run of patch columns read in
+			// place starts at an even column and is even.
+			kc2, rows := (kcb+1)/2, &buf.rows
+			bp := buf.b[jr*2*kc2:]
+			if len(rows.runs) == 1 { // packed rows: the short way, for small products
+				i16Kernel(kc2, (*[mr]*int16)(rows.ptr[ir:]), &bp[0], c, ldc, load)
+				return
+			}
+			for q := range rows.runs {
+				r := &rows.runs[q]
+				i16Kernel(r.n/2, (*[mr]*int16)(rows.ptr[q*mcBlock+ir:]), &bp[r.off*nr], c, ldc, load)
+				load = true
+			}
+		}
+		drive(i0, i1, j0, j1, k, &buf.buffers, packA, packB, tile, c, ldc)
 	})
 }
 
@@ -94,16 +112,25 @@ func reduction[T Int](x *Mat[T], i int, asRow bool, dst []int64) {
 	}
 }
 
-// packI16A packs rows ic..ic+mcb of op(A), reduction pc..pc+kcb, as int16 pairs in
-// panels of mr rows: panel r holds element (i, p) at r*2*kc2 + i*2*kc2 + p (pairs
-// (2q, 2q+1) side by side in a row), kc2 = ceil(kcb/2), zero past the last row and the
-// last reduction step.
-func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun) {
+// packI16A prepares rows ic..ic+mcb of op(A), reduction pc..pc+kcb, for the kernel as
+// int16 pairs (see rowsA), as packF32A: int16 patches whose runs are long enough are
+// read in place when their channels are even (then every run starts at an even
+// column and is even: whole pairs). Otherwise rows are packed, row i at dst[i*2*kc2:]
+// (pairs (2q, 2q+1) side by side), kc2 = ceil(kcb/2), zero past the last reduction
+// step. Rows from mcb to the end of the last panel of mr rows read zeros.
+func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, d *rowsA[int16]) {
 	a, lda := x.Data, x.Ld
-	rs := 2 * ((kcb + 1) / 2) // a row of the panel
+	rs := 2 * ((kcb + 1) / 2) // a packed row
+	var runs []tapRun
 	if x.Patches != nil {
-		runs = x.Patches.runs(pc, kcb, runs)
+		runs = x.Patches.runs(pc, kcb, d.runBuf[1:1])
+		if p, ok := any(x.Patches).(*Patches[int16]); ok && p.C%2 == 0 && kcb >= minDirectRun*len(runs) {
+			d.inPlace(runs, mcb)
+			patchesInPlace(p, ic, mcb, rs, runs, dst, d.ptr[:])
+			return
+		}
 	}
+	d.packed(mcb, kcb, dst, rs)
 	for r := 0; r < mcb; r += mr {
 		panel := dst[r*rs : r*rs+mr*rs]
 		h := min(mr, mcb-r)
@@ -135,7 +162,6 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, runs []tapRun
 				panel[i*rs+kcb] = 0
 			}
 		}
-		clear(panel[h*rs:])
 	}
 }
 
@@ -185,11 +211,15 @@ func pair[T Int](lo, hi T) uint32 { return uint32(uint16(int16(lo))) | uint32(ui
 
 // packI16B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, as int16 pairs in
 // panels of nr columns: panel q holds element (p, j) at q*2*kc2 + (p/2)*2*nr + 2*j +
-// p%2, zero past the last column and the last reduction step. row is scratch of nr
-// values.
-func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []tapRun) {
+// p%2, zero past the last column and the last reduction step. row is scratch of
+// 2*ncb+1 values, origins of kcb.
+func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []tapRun, origins []int) {
 	b, ldb := x.Data, x.Ld
 	kc2 := (kcb + 1) / 2
+	if p16, ok := any(x.Patches).(*Patches[int16]); ok && p16 != nil {
+		patchesI16B(p16, pc, kcb, jc, ncb, dst, row, runs, origins)
+		return
+	}
 	if x.Patches != nil {
 		panels := (ncb + nr - 1) / nr
 		if ncb%nr != 0 || kcb%2 != 0 {
@@ -198,16 +228,7 @@ func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []t
 		// Rows 2q and 2q+1 of the reduction become the pairs of step q.
 		even := row[ncb+1 : 2*ncb+1]
 		dp := unsafe.Slice((*uint32)(unsafe.Pointer(&dst[0])), panels*nr*kc2)
-		put := func(p int, odd []int16) {
-			full := ncb / nr * nr
-			pairRows(dp[(p>>1)*nr:], nr*kc2, even, odd, full/nr)
-			if full < ncb {
-				d := dp[full*kc2+(p>>1)*nr:]
-				for j, v := range even[full:ncb] {
-					d[j] = pair(v, odd[full+j])
-				}
-			}
-		}
+		put := func(p int, odd []int16) { putPairs(dp[(p>>1)*nr:], kc2, even, odd) }
 		packPatchesB(x.Patches, pc, kcb, jc, ncb, row[:ncb+1], runs, func(p int, r []int16) {
 			switch {
 			case p&1 == 0 && p == kcb-1:
@@ -259,6 +280,117 @@ func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []t
 					dp[(kc2-1)*nr+j] = pair(col[kcb-1], 0)
 				}
 			}
+		}
+	}
+}
+
+// putPairs writes the pairs (even[j], odd[j]) of one reduction pair into B panels
+// of nr columns kc2 pairs long, the first at dst.
+func putPairs(dst []uint32, kc2 int, even, odd []int16) {
+	full := len(even) / nr * nr
+	pairRows(dst, nr*kc2, even, odd, full/nr)
+	if full < len(even) {
+		d := dst[full*kc2:]
+		for j, v := range even[full:] {
+			d[j] = pair(v, odd[full+j])
+		}
+	}
+}
+
+// patchesI16B packs int16 patches as op(B) into dst as packI16B does, panel by panel
+// where it can, for the reason patchesB gives: the pairs of reduction steps whose two
+// patch rows are inside the input are interleaved straight from X, nr columns of a
+// panel at a time (their offsets in X held in origins); the others are filled into
+// row and spread over the panels.
+func patchesI16B(x *Patches[int16], pc, kcb, jc, ncb int, dst, row []int16, runs []tapRun, origins []int) {
+	kc2 := (kcb + 1) / 2
+	panels := (ncb + nr - 1) / nr
+	dp := unsafe.Slice((*uint32)(unsafe.Pointer(&dst[0])), panels*nr*kc2)
+	if ncb%nr != 0 {
+		clear(dp[(panels-1)*nr*kc2:]) // the last panel's columns past ncb
+	}
+	rs := x.runs(jc, ncb, runs)
+	even, odd := row[:ncb], row[ncb:2*ncb]
+	origins = origins[:2*kc2]
+	direct := false
+	at := x.at(pc)
+	for q := range kc2 {
+		at0 := at
+		o0, in0 := x.inside(at0)
+		x.next(&at)
+		at1 := at
+		if 2*q+1 < kcb {
+			x.next(&at)
+			if o1, in1 := x.inside(at1); in0 && in1 {
+				origins[2*q], origins[2*q+1] = o0, o1
+				direct = true
+				continue
+			}
+		}
+		origins[2*q] = -1
+		fill(x, at0, rs, even)
+		if 2*q+1 < kcb {
+			fill(x, at1, rs, odd)
+		} else {
+			clear(odd)
+		}
+		putPairs(dp[q*nr:], kc2, even, odd)
+	}
+	if !direct {
+		return
+	}
+	for i := range rs {
+		r := &rs[i]
+		// The run's columns in each panel: w of them from column j.
+		for t := 0; t < r.n; {
+			j := r.off + t
+			p0 := j / nr * nr
+			w := min(nr-(j-p0), r.n-t)
+			panel, src := dp[p0*kc2+j-p0:], x.X[r.src+t:]
+			// Stretches of consecutive pairs inside the input, q..e.
+			for q := 0; q < kc2; {
+				if origins[2*q] < 0 {
+					q++
+					continue
+				}
+				e := q + 1
+				for e < kc2 && origins[2*e] >= 0 {
+					e++
+				}
+				if w == nr {
+					pairCols(panel[q*nr:], src, origins[2*q:2*e])
+				} else {
+					for ; q < e; q++ {
+						s0, s1, d := src[origins[2*q]:][:w], src[origins[2*q+1]:][:w], panel[q*nr:][:w]
+						for k, v := range s0 {
+							d[k] = pair(v, s1[k])
+						}
+					}
+				}
+				q = e
+			}
+			t += w
+		}
+	}
+}
+
+// pairCols writes the pairs (x[origins[2q]+j], x[origins[2q+1]+j]) of nr columns j at
+// dst[q*nr:], for each pair q of origins: a B panel's pairs of reduction steps read
+// from the input of patches. Every origin is at least nr values from x's end.
+func pairCols(dst []uint32, x []int16, origins []int) {
+	pairs := len(origins) / 2
+	if pairs == 0 {
+		return
+	}
+	dst = dst[:pairs*nr]
+	if pairColsAsm != nil && current.name != "go" {
+		pairColsAsm(&dst[0], &x[0], &origins[0], pairs)
+		return
+	}
+	for q := range pairs {
+		e, o, d := x[origins[2*q]:][:nr], x[origins[2*q+1]:][:nr], dst[q*nr:][:nr]
+		for j, v := range e {
+			d[j] = pair(v, o[j])
 		}
 	}
 }

@@ -8,14 +8,18 @@ package gemm
 func f32KernelAVX2(kc int, a *[6]*float32, b *float32, c *float32, ldc int, load bool)
 
 // i16KernelAVX2 is i16Kernel with AVX2: VPMADDWD of int16 pairs, VPADDD into int32 lanes.
-func i16KernelAVX2(kc2 int, a *int16, b *int16, c *int32, ldc int, load bool)
+func i16KernelAVX2(kc2 int, a *[6]*int16, b *int16, c *int32, ldc int, load bool)
 
 // i16KernelVNNI is i16Kernel with AVX512-VNNI on YMM registers: one VPDPWSSD per 8 lanes of int16 pairs.
-func i16KernelVNNI(kc2 int, a *int16, b *int16, c *int32, ldc int, load bool)
+func i16KernelVNNI(kc2 int, a *[6]*int16, b *int16, c *int32, ldc int, load bool)
 
 // pairRowsAVX2 writes the pairs (even[j], odd[j]) of panels*16 columns, the 16 of
 // panel q at dst + q*stride (uint32 units), as pair does: even in the low half.
 func pairRowsAVX2(dst *uint32, stride int, even *int16, odd *int16, panels int)
+
+// pairColsAVX2 writes, for q < pairs, the pairs (x[origins[2q]+j], x[origins[2q+1]+j])
+// of 16 columns j at dst + 16*q, as pair does: the even row in the low half.
+func pairColsAVX2(dst *uint32, x *int16, origins *int, pairs int)
 
 // transpose6AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks; it
 // reads eight values of each source row.

@@ -98,36 +98,45 @@ loop:
 	VZEROUPPER
 	RET
 
-// func i16KernelAVX2(kc2 int, a *int16, b *int16, c *int32, ldc int, load bool)
+// func i16KernelAVX2(kc2 int, a *[6]*int16, b *int16, c *int32, ldc int, load bool)
 // Requires: AVX, AVX2
 TEXT ·i16KernelAVX2(SB), NOSPLIT, $0-41
 	MOVQ    kc2+0(FP), AX
 	MOVQ    a+8(FP), CX
-	MOVQ    AX, DX
-	SHLQ    $0x02, DX
-	LEAQ    (CX)(DX*2), BX
-	ADDQ    DX, BX
-	MOVQ    b+16(FP), SI
-	MOVQ    c+24(FP), DI
-	MOVQ    ldc+32(FP), R8
-	SHLQ    $0x02, R8
-	LEAQ    (DI)(R8*2), R9
-	ADDQ    R8, R9
-	MOVB    load+40(FP), R10
-	CMPB    R10, $0x00
+	MOVQ    (CX), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    8(CX), BX
+	LEAQ    (BX)(AX*4), BX
+	MOVQ    16(CX), SI
+	LEAQ    (SI)(AX*4), SI
+	MOVQ    24(CX), DI
+	LEAQ    (DI)(AX*4), DI
+	MOVQ    32(CX), R8
+	LEAQ    (R8)(AX*4), R8
+	MOVQ    40(CX), CX
+	LEAQ    (CX)(AX*4), CX
+	NEGQ    AX
+	MOVQ    b+16(FP), R9
+	MOVQ    c+24(FP), R10
+	MOVQ    ldc+32(FP), R11
+	SHLQ    $0x02, R11
+	LEAQ    (R10)(R11*2), R12
+	ADDQ    R11, R12
+	MOVB    load+40(FP), R13
+	CMPB    R13, $0x00
 	JEQ     zero
-	VMOVDQU (DI), Y0
-	VMOVDQU 32(DI), Y1
-	VMOVDQU (DI)(R8*1), Y2
-	VMOVDQU 32(DI)(R8*1), Y3
-	VMOVDQU (DI)(R8*2), Y4
-	VMOVDQU 32(DI)(R8*2), Y5
-	VMOVDQU (R9), Y6
-	VMOVDQU 32(R9), Y7
-	VMOVDQU (R9)(R8*1), Y8
-	VMOVDQU 32(R9)(R8*1), Y9
-	VMOVDQU (R9)(R8*2), Y10
-	VMOVDQU 32(R9)(R8*2), Y11
+	VMOVDQU (R10), Y0
+	VMOVDQU 32(R10), Y1
+	VMOVDQU (R10)(R11*1), Y2
+	VMOVDQU 32(R10)(R11*1), Y3
+	VMOVDQU (R10)(R11*2), Y4
+	VMOVDQU 32(R10)(R11*2), Y5
+	VMOVDQU (R12), Y6
+	VMOVDQU 32(R12), Y7
+	VMOVDQU (R12)(R11*1), Y8
+	VMOVDQU 32(R12)(R11*1), Y9
+	VMOVDQU (R12)(R11*2), Y10
+	VMOVDQU 32(R12)(R11*2), Y11
 	JMP     loop
 
 zero:
@@ -145,88 +154,95 @@ zero:
 	VPXOR Y11, Y11, Y11
 
 loop:
-	VMOVDQU      (SI), Y12
-	VMOVDQU      32(SI), Y13
-	VPBROADCASTD (CX), Y14
+	VMOVDQU      (R9), Y12
+	VMOVDQU      32(R9), Y13
+	VPBROADCASTD (DX)(AX*4), Y14
 	VPMADDWD     Y12, Y14, Y15
 	VPADDD       Y15, Y0, Y0
 	VPMADDWD     Y13, Y14, Y14
 	VPADDD       Y14, Y1, Y1
-	VPBROADCASTD (CX)(DX*1), Y14
+	VPBROADCASTD (BX)(AX*4), Y14
 	VPMADDWD     Y12, Y14, Y15
 	VPADDD       Y15, Y2, Y2
 	VPMADDWD     Y13, Y14, Y14
 	VPADDD       Y14, Y3, Y3
-	VPBROADCASTD (CX)(DX*2), Y14
+	VPBROADCASTD (SI)(AX*4), Y14
 	VPMADDWD     Y12, Y14, Y15
 	VPADDD       Y15, Y4, Y4
 	VPMADDWD     Y13, Y14, Y14
 	VPADDD       Y14, Y5, Y5
-	VPBROADCASTD (BX), Y14
+	VPBROADCASTD (DI)(AX*4), Y14
 	VPMADDWD     Y12, Y14, Y15
 	VPADDD       Y15, Y6, Y6
 	VPMADDWD     Y13, Y14, Y14
 	VPADDD       Y14, Y7, Y7
-	VPBROADCASTD (BX)(DX*1), Y14
+	VPBROADCASTD (R8)(AX*4), Y14
 	VPMADDWD     Y12, Y14, Y15
 	VPADDD       Y15, Y8, Y8
 	VPMADDWD     Y13, Y14, Y14
 	VPADDD       Y14, Y9, Y9
-	VPBROADCASTD (BX)(DX*2), Y14
+	VPBROADCASTD (CX)(AX*4), Y14
 	VPMADDWD     Y12, Y14, Y12
 	VPADDD       Y12, Y10, Y10
 	VPMADDWD     Y13, Y14, Y14
 	VPADDD       Y14, Y11, Y11
-	ADDQ         $0x00000004, CX
-	ADDQ         $0x00000004, BX
-	ADDQ         $0x00000040, SI
-	DECQ         AX
+	ADDQ         $0x00000040, R9
+	INCQ         AX
 	JNE          loop
-	VMOVDQU      Y0, (DI)
-	VMOVDQU      Y1, 32(DI)
-	VMOVDQU      Y2, (DI)(R8*1)
-	VMOVDQU      Y3, 32(DI)(R8*1)
-	VMOVDQU      Y4, (DI)(R8*2)
-	VMOVDQU      Y5, 32(DI)(R8*2)
-	VMOVDQU      Y6, (R9)
-	VMOVDQU      Y7, 32(R9)
-	VMOVDQU      Y8, (R9)(R8*1)
-	VMOVDQU      Y9, 32(R9)(R8*1)
-	VMOVDQU      Y10, (R9)(R8*2)
-	VMOVDQU      Y11, 32(R9)(R8*2)
+	VMOVDQU      Y0, (R10)
+	VMOVDQU      Y1, 32(R10)
+	VMOVDQU      Y2, (R10)(R11*1)
+	VMOVDQU      Y3, 32(R10)(R11*1)
+	VMOVDQU      Y4, (R10)(R11*2)
+	VMOVDQU      Y5, 32(R10)(R11*2)
+	VMOVDQU      Y6, (R12)
+	VMOVDQU      Y7, 32(R12)
+	VMOVDQU      Y8, (R12)(R11*1)
+	VMOVDQU      Y9, 32(R12)(R11*1)
+	VMOVDQU      Y10, (R12)(R11*2)
+	VMOVDQU      Y11, 32(R12)(R11*2)
 	VZEROUPPER
 	RET
 
-// func i16KernelVNNI(kc2 int, a *int16, b *int16, c *int32, ldc int, load bool)
+// func i16KernelVNNI(kc2 int, a *[6]*int16, b *int16, c *int32, ldc int, load bool)
 // Requires: AVX, AVX2, AVX512VL, AVX512_VNNI
 TEXT ·i16KernelVNNI(SB), NOSPLIT, $0-41
 	MOVQ    kc2+0(FP), AX
 	MOVQ    a+8(FP), CX
-	MOVQ    AX, DX
-	SHLQ    $0x02, DX
-	LEAQ    (CX)(DX*2), BX
-	ADDQ    DX, BX
-	MOVQ    b+16(FP), SI
-	MOVQ    c+24(FP), DI
-	MOVQ    ldc+32(FP), R8
-	SHLQ    $0x02, R8
-	LEAQ    (DI)(R8*2), R9
-	ADDQ    R8, R9
-	MOVB    load+40(FP), R10
-	CMPB    R10, $0x00
+	MOVQ    (CX), DX
+	LEAQ    (DX)(AX*4), DX
+	MOVQ    8(CX), BX
+	LEAQ    (BX)(AX*4), BX
+	MOVQ    16(CX), SI
+	LEAQ    (SI)(AX*4), SI
+	MOVQ    24(CX), DI
+	LEAQ    (DI)(AX*4), DI
+	MOVQ    32(CX), R8
+	LEAQ    (R8)(AX*4), R8
+	MOVQ    40(CX), CX
+	LEAQ    (CX)(AX*4), CX
+	NEGQ    AX
+	MOVQ    b+16(FP), R9
+	MOVQ    c+24(FP), R10
+	MOVQ    ldc+32(FP), R11
+	SHLQ    $0x02, R11
+	LEAQ    (R10)(R11*2), R12
+	ADDQ    R11, R12
+	MOVB    load+40(FP), R13
+	CMPB    R13, $0x00
 	JEQ     zero
-	VMOVDQU (DI), Y0
-	VMOVDQU 32(DI), Y1
-	VMOVDQU (DI)(R8*1), Y2
-	VMOVDQU 32(DI)(R8*1), Y3
-	VMOVDQU (DI)(R8*2), Y4
-	VMOVDQU 32(DI)(R8*2), Y5
-	VMOVDQU (R9), Y6
-	VMOVDQU 32(R9), Y7
-	VMOVDQU (R9)(R8*1), Y8
-	VMOVDQU 32(R9)(R8*1), Y9
-	VMOVDQU (R9)(R8*2), Y10
-	VMOVDQU 32(R9)(R8*2), Y11
+	VMOVDQU (R10), Y0
+	VMOVDQU 32(R10), Y1
+	VMOVDQU (R10)(R11*1), Y2
+	VMOVDQU 32(R10)(R11*1), Y3
+	VMOVDQU (R10)(R11*2), Y4
+	VMOVDQU 32(R10)(R11*2), Y5
+	VMOVDQU (R12), Y6
+	VMOVDQU 32(R12), Y7
+	VMOVDQU (R12)(R11*1), Y8
+	VMOVDQU 32(R12)(R11*1), Y9
+	VMOVDQU (R12)(R11*2), Y10
+	VMOVDQU 32(R12)(R11*2), Y11
 	JMP     loop
 
 zero:
@@ -244,43 +260,41 @@ zero:
 	VPXOR Y11, Y11, Y11
 
 loop:
-	VMOVDQU      (SI), Y12
-	VMOVDQU      32(SI), Y13
-	VPBROADCASTD (CX), Y14
+	VMOVDQU      (R9), Y12
+	VMOVDQU      32(R9), Y13
+	VPBROADCASTD (DX)(AX*4), Y14
 	VPDPWSSD     Y12, Y14, Y0
 	VPDPWSSD     Y13, Y14, Y1
-	VPBROADCASTD (CX)(DX*1), Y14
+	VPBROADCASTD (BX)(AX*4), Y14
 	VPDPWSSD     Y12, Y14, Y2
 	VPDPWSSD     Y13, Y14, Y3
-	VPBROADCASTD (CX)(DX*2), Y14
+	VPBROADCASTD (SI)(AX*4), Y14
 	VPDPWSSD     Y12, Y14, Y4
 	VPDPWSSD     Y13, Y14, Y5
-	VPBROADCASTD (BX), Y14
+	VPBROADCASTD (DI)(AX*4), Y14
 	VPDPWSSD     Y12, Y14, Y6
 	VPDPWSSD     Y13, Y14, Y7
-	VPBROADCASTD (BX)(DX*1), Y14
+	VPBROADCASTD (R8)(AX*4), Y14
 	VPDPWSSD     Y12, Y14, Y8
 	VPDPWSSD     Y13, Y14, Y9
-	VPBROADCASTD (BX)(DX*2), Y14
+	VPBROADCASTD (CX)(AX*4), Y14
 	VPDPWSSD     Y12, Y14, Y10
 	VPDPWSSD     Y13, Y14, Y11
-	ADDQ         $0x00000004, CX
-	ADDQ         $0x00000004, BX
-	ADDQ         $0x00000040, SI
-	DECQ         AX
+	ADDQ         $0x00000040, R9
+	INCQ         AX
 	JNE          loop
-	VMOVDQU      Y0, (DI)
-	VMOVDQU      Y1, 32(DI)
-	VMOVDQU      Y2, (DI)(R8*1)
-	VMOVDQU      Y3, 32(DI)(R8*1)
-	VMOVDQU      Y4, (DI)(R8*2)
-	VMOVDQU      Y5, 32(DI)(R8*2)
-	VMOVDQU      Y6, (R9)
-	VMOVDQU      Y7, 32(R9)
-	VMOVDQU      Y8, (R9)(R8*1)
-	VMOVDQU      Y9, 32(R9)(R8*1)
-	VMOVDQU      Y10, (R9)(R8*2)
-	VMOVDQU      Y11, 32(R9)(R8*2)
+	VMOVDQU      Y0, (R10)
+	VMOVDQU      Y1, 32(R10)
+	VMOVDQU      Y2, (R10)(R11*1)
+	VMOVDQU      Y3, 32(R10)(R11*1)
+	VMOVDQU      Y4, (R10)(R11*2)
+	VMOVDQU      Y5, 32(R10)(R11*2)
+	VMOVDQU      Y6, (R12)
+	VMOVDQU      Y7, 32(R12)
+	VMOVDQU      Y8, (R12)(R11*1)
+	VMOVDQU      Y9, 32(R12)(R11*1)
+	VMOVDQU      Y10, (R12)(R11*2)
+	VMOVDQU      Y11, 32(R12)(R11*2)
 	VZEROUPPER
 	RET
 
@@ -309,6 +323,36 @@ loop:
 	ADDQ       $0x00000020, BX
 	ADDQ       CX, AX
 	DECQ       SI
+	JNE        loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func pairColsAVX2(dst *uint32, x *int16, origins *int, pairs int)
+// Requires: AVX, AVX2
+TEXT ·pairColsAVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  origins+16(FP), DX
+	MOVQ  pairs+24(FP), BX
+	TESTQ BX, BX
+	JEQ   done
+
+loop:
+	MOVQ       (DX), SI
+	MOVQ       8(DX), DI
+	VMOVDQU    (CX)(SI*2), Y0
+	VMOVDQU    (CX)(DI*2), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y1
+	VPERM2I128 $0x20, Y1, Y2, Y0
+	VPERM2I128 $0x31, Y1, Y2, Y1
+	VMOVDQU    Y0, (AX)
+	VMOVDQU    Y1, 32(AX)
+	ADDQ       $0x00000010, DX
+	ADDQ       $0x00000040, AX
+	DECQ       BX
 	JNE        loop
 
 done:

@@ -58,8 +58,11 @@ func f32KernelGo(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool) {
 }
 
 // i16KernelGo is the pure-Go integer microkernel.
-func i16KernelGo(kc2 int, a, b *int16, c *int32, ldc int, load bool) {
-	ap := unsafe.Slice(a, kc2*2*mr)
+func i16KernelGo(kc2 int, a *[mr]*int16, b *int16, c *int32, ldc int, load bool) {
+	var ap [mr][]int16
+	for i, row := range a {
+		ap[i] = unsafe.Slice(row, 2*kc2)
+	}
 	bp := unsafe.Slice(b, kc2*2*nr)
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
 	var acc [mr][nr]int32
@@ -69,7 +72,7 @@ func i16KernelGo(kc2 int, a, b *int16, c *int32, ldc int, load bool) {
 	for q := range kc2 {
 		bv := bp[q*2*nr : (q+1)*2*nr]
 		for i := range mr {
-			x0, x1 := int32(ap[2*(i*kc2+q)]), int32(ap[2*(i*kc2+q)+1])
+			x0, x1 := int32(ap[i][2*q]), int32(ap[i][2*q+1])
 			row := &acc[i]
 			for j := range nr {
 				row[j] += x0*int32(bv[2*j]) + x1*int32(bv[2*j+1])

@@ -22,6 +22,7 @@ func main() {
 	i16Kernel()
 	i16KernelVNNI()
 	pairRows()
+	pairCols()
 	transpose6()
 	Generate()
 }
@@ -40,35 +41,21 @@ func rows() []Mem {
 	}
 }
 
-// aRows loads the parameter a, whose panel holds mr rows of kc 4-byte values each
-// (kc the kernel's step count), and returns its two base registers (rows 0 and 3)
-// and the row stride.
-func aRows(kc reg.Register) (a, a3, sa reg.Register) {
-	a = Load(Param("a"), GP64())
-	sa = GP64()
-	MOVQ(kc, sa)
-	SHLQ(U8(2), sa)
-	a3 = GP64()
-	LEAQ(Mem{Base: a, Index: sa, Scale: 2}, a3)
-	ADDQ(sa, a3)
-	return a, a3, sa
-}
-
-// aRow is the address of step's value in row i of A's panel.
-func aRow(a, a3, sa reg.Register, i int) Mem {
-	switch i {
-	case 0:
-		return Mem{Base: a}
-	case 1:
-		return Mem{Base: a, Index: sa, Scale: 1}
-	case 2:
-		return Mem{Base: a, Index: sa, Scale: 2}
-	case 3:
-		return Mem{Base: a3}
-	case 4:
-		return Mem{Base: a3, Index: sa, Scale: 1}
+// aRows loads the parameters a (the addresses of A's mr rows) and the step count
+// named steps, and returns the rows' ends and an index that counts from -steps up to
+// 0: the rows are read through one index (4-byte steps), a row address each, and the
+// loop needs no compare with the step count.
+func aRows(steps string) (step reg.Register, a []reg.GPVirtual) {
+	step = Load(Param(steps), GP64())
+	ap := Load(Param("a"), GP64())
+	a = make([]reg.GPVirtual, mr)
+	for i := range a {
+		a[i] = GP64()
+		MOVQ(Mem{Base: ap, Disp: 8 * i}, a[i])
+		LEAQ(Mem{Base: a[i], Index: step, Scale: 4}, a[i])
 	}
-	return Mem{Base: a3, Index: sa, Scale: 2}
+	NEGQ(step)
+	return step, a
 }
 
 // accumulators returns 2*mr YMM registers, loaded from the tile when the parameter
@@ -96,17 +83,7 @@ func accumulators(row []Mem, zero func(r reg.VecVirtual), load func(m Mem, r reg
 func f32Kernel() {
 	TEXT("f32KernelAVX2", NOSPLIT, "func(kc int, a *[6]*float32, b, c *float32, ldc int, load bool)")
 	Doc("f32KernelAVX2 is f32Kernel with AVX2 and FMA: acc = fma(a, b, acc), one VFMADD231PS per 8 lanes.")
-	// The rows of A are read through one index, which counts from -kc up to 0 from
-	// the rows' ends: a row address each, and no compare with kc.
-	step := Load(Param("kc"), GP64())
-	ap := Load(Param("a"), GP64())
-	a := make([]reg.GPVirtual, mr)
-	for i := range a {
-		a[i] = GP64()
-		MOVQ(Mem{Base: ap, Disp: 8 * i}, a[i])
-		LEAQ(Mem{Base: a[i], Index: step, Scale: 4}, a[i])
-	}
-	NEGQ(step)
+	step, a := aRows("kc")
 	b := Load(Param("b"), GP64())
 	row := rows()
 	acc := accumulators(row, func(r reg.VecVirtual) { VXORPS(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVUPS(m, r) })
@@ -131,10 +108,9 @@ func f32Kernel() {
 }
 
 func i16Kernel() {
-	TEXT("i16KernelAVX2", NOSPLIT, "func(kc2 int, a, b *int16, c *int32, ldc int, load bool)")
+	TEXT("i16KernelAVX2", NOSPLIT, "func(kc2 int, a *[6]*int16, b *int16, c *int32, ldc int, load bool)")
 	Doc("i16KernelAVX2 is i16Kernel with AVX2: VPMADDWD of int16 pairs, VPADDD into int32 lanes.")
-	kc := Load(Param("kc2"), GP64())
-	a, a3, sa := aRows(kc)
+	step, a := aRows("kc2")
 	b := Load(Param("b"), GP64())
 	row := rows()
 	acc := accumulators(row, func(r reg.VecVirtual) { VPXOR(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVDQU(m, r) })
@@ -144,16 +120,14 @@ func i16Kernel() {
 	VMOVDQU(Mem{Base: b}.Offset(32), b1)
 	for i := range mr {
 		t, p := YMM(), YMM()
-		VPBROADCASTD(aRow(a, a3, sa, i), t)
+		VPBROADCASTD(Mem{Base: a[i], Index: step, Scale: 4}, t)
 		VPMADDWD(b0, t, p)
 		VPADDD(p, acc[2*i], acc[2*i])
 		VPMADDWD(b1, t, t)
 		VPADDD(t, acc[2*i+1], acc[2*i+1])
 	}
-	ADDQ(U32(4), a)
-	ADDQ(U32(4), a3)
 	ADDQ(U32(64), b)
-	DECQ(kc)
+	INCQ(step)
 	JNE(LabelRef("loop"))
 	for i := range mr {
 		VMOVDQU(acc[2*i], row[i])
@@ -172,10 +146,9 @@ func vpdpwssd(b, t, acc Op) {
 }
 
 func i16KernelVNNI() {
-	TEXT("i16KernelVNNI", NOSPLIT, "func(kc2 int, a, b *int16, c *int32, ldc int, load bool)")
+	TEXT("i16KernelVNNI", NOSPLIT, "func(kc2 int, a *[6]*int16, b *int16, c *int32, ldc int, load bool)")
 	Doc("i16KernelVNNI is i16Kernel with AVX512-VNNI on YMM registers: one VPDPWSSD per 8 lanes of int16 pairs.")
-	kc := Load(Param("kc2"), GP64())
-	a, a3, sa := aRows(kc)
+	step, a := aRows("kc2")
 	b := Load(Param("b"), GP64())
 	row := rows()
 	acc := accumulators(row, func(r reg.VecVirtual) { VPXOR(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVDQU(m, r) })
@@ -185,14 +158,12 @@ func i16KernelVNNI() {
 	VMOVDQU(Mem{Base: b}.Offset(32), b1)
 	for i := range mr {
 		t := YMM()
-		VPBROADCASTD(aRow(a, a3, sa, i), t)
+		VPBROADCASTD(Mem{Base: a[i], Index: step, Scale: 4}, t)
 		vpdpwssd(b0, t, acc[2*i])
 		vpdpwssd(b1, t, acc[2*i+1])
 	}
-	ADDQ(U32(4), a)
-	ADDQ(U32(4), a3)
 	ADDQ(U32(64), b)
-	DECQ(kc)
+	INCQ(step)
 	JNE(LabelRef("loop"))
 	for i := range mr {
 		VMOVDQU(acc[2*i], row[i])
@@ -230,6 +201,41 @@ func pairRows() {
 	ADDQ(U32(32), odd)
 	ADDQ(stride, dst)
 	DECQ(panels)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// pairCols writes one B panel's int16 pairs straight from the input of a patch
+// matrix: 16 columns of the two rows of each reduction pair, at their offsets in the
+// input, interleaved as pairRows does, the pairs' 16 words one after the other.
+func pairCols() {
+	TEXT("pairColsAVX2", NOSPLIT, "func(dst *uint32, x *int16, origins *int, pairs int)")
+	Doc("pairColsAVX2 writes, for q < pairs, the pairs (x[origins[2q]+j], x[origins[2q+1]+j])",
+		"of 16 columns j at dst + 16*q, as pair does: the even row in the low half.")
+	dst := Load(Param("dst"), GP64())
+	x := Load(Param("x"), GP64())
+	origins := Load(Param("origins"), GP64())
+	pairs := Load(Param("pairs"), GP64())
+	TESTQ(pairs, pairs)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	o0, o1 := GP64(), GP64()
+	MOVQ(Mem{Base: origins}, o0)
+	MOVQ(Mem{Base: origins, Disp: 8}, o1)
+	e, o, lo, hi := YMM(), YMM(), YMM(), YMM()
+	VMOVDQU(Mem{Base: x, Index: o0, Scale: 2}, e)
+	VMOVDQU(Mem{Base: x, Index: o1, Scale: 2}, o)
+	VPUNPCKLWD(o, e, lo) // per 128-bit lane: pairs 0-3, then 8-11
+	VPUNPCKHWD(o, e, hi) // pairs 4-7, then 12-15
+	VPERM2I128(U8(0x20), hi, lo, e)
+	VPERM2I128(U8(0x31), hi, lo, o)
+	VMOVDQU(e, Mem{Base: dst})
+	VMOVDQU(o, Mem{Base: dst}.Offset(32))
+	ADDQ(U32(16), origins)
+	ADDQ(U32(64), dst)
+	DECQ(pairs)
 	JNE(LabelRef("loop"))
 	Label("done")
 	VZEROUPPER()
