@@ -47,9 +47,11 @@
 // On amd64 with AVX2 and FMA (detected with golang.org/x/sys/cpu at start-up) the
 // microkernels are Go assembly generated with avo (see _asm/; go generate): a 6x16
 // float32 kernel of VFMADD231PS, and a 6x16 integer kernel of VPMADDWD and VPADDD, or
-// of VPDPWSSD when the CPU has AVX512-VNNI. Elsewhere, or with the build tag purego,
-// they are pure Go. Kernels reports which run; the tests run every set the CPU has
-// and compare them bit for bit.
+// of VPDPWSSD when the CPU has AVX512-VNNI; packing int16 operands (interleaving two
+// reduction steps into pairs, transposing op(A)) has AVX2 routines of its own, which
+// run with those kernels. Elsewhere, or with the build tag purego, all are pure Go.
+// Kernels reports which run; the tests run every set the CPU has and compare them bit
+// for bit.
 package gemm
 
 //go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg gemm"
