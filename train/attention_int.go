@@ -213,8 +213,16 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	parallel(rows, max(1, (1<<12)/(3*d)), func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
 			for m := range 3 {
-				sh := e - blockExp[m]
+				sh := e - blockExp[m] // at most 0: e is the finest
 				src, dst := dqkv[r*3*d+m*d:r*3*d+(m+1)*d], st.dqkv[r*3*d+m*d:r*3*d+(m+1)*d]
+				if left := -sh; left >= 0 && left < 32 {
+					// An int32 shifted left by less than 32 stays below 2^63: RoundShift
+					// is the plain shift.
+					for k, v := range src {
+						dst[k] = int64(v) << left
+					}
+					continue
+				}
 				for k, v := range src {
 					dst[k] = numerics.RoundShift(int64(v), sh)
 				}
