@@ -571,6 +571,7 @@ func patchesB(x *Patches[float32], pc, kcb, jc, ncb int, dst, row []float32, run
 					*(*[nr]float32)(d) = v
 					continue
 				}
+				//lint:ignore S1001 fewer than nr values: copy would call memmove
 				for k, v := range s[:w] {
 					d[k] = v
 				}
