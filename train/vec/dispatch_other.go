@@ -72,3 +72,7 @@ func quant32AVX2(x, out *float32, n int, qlo, qhi, s float64) int {
 func clipMask32AVX2(x, dx *float32, blocks int, qlo, qhi float64) {
 	panic("vec: no assembly in this build")
 }
+
+func scaleShiftAVX2(x *int64, rows, channels int, gamma, beta *int64, acc *int64) bool {
+	panic("vec: no assembly in this build")
+}

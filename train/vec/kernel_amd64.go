@@ -37,6 +37,12 @@ func affine8AVX2(u *int8, rows int, channels int, a *int64, c *int64, acc *int64
 // c[j] for rows rows, channels a multiple of 4, |a[j]| and |b[j]| below 2^31.
 func affine8TwoAVX2(u *int8, v *int8, rows int, channels int, a *int64, b *int64, c *int64, acc *int64)
 
+// scaleShiftAVX2 writes acc[r*channels+j] = gamma[j]*x[r*channels+j] + beta[j] for
+// rows rows, channels a multiple of 4, gamma[j] a signed 32-bit value. It reports big
+// when some x is not a signed 32-bit value, whose product VPMULDQ does not give:
+// the outputs are then not all right and the caller must compute them another way.
+func scaleShiftAVX2(x *int64, rows int, channels int, gamma *int64, beta *int64, acc *int64) (big bool)
+
 // widen16AVX2 writes blocks*16 int8 values of src, sign-extended, to dst.
 func widen16AVX2(dst *int16, src *int8, blocks int)
 

@@ -417,6 +417,51 @@ done:
 	VZEROUPPER
 	RET
 
+// func scaleShiftAVX2(x *int64, rows int, channels int, gamma *int64, beta *int64, acc *int64) (big bool)
+// Requires: AVX, AVX2, SSE2
+TEXT ·scaleShiftAVX2(SB), NOSPLIT, $0-49
+	MOVQ         x+0(FP), AX
+	MOVQ         rows+8(FP), CX
+	MOVQ         channels+16(FP), DX
+	MOVQ         gamma+24(FP), BX
+	MOVQ         beta+32(FP), SI
+	MOVQ         acc+40(FP), DI
+	MOVQ         $0x0000000080000000, R8
+	MOVQ         R8, X0
+	VPBROADCASTQ X0, Y0
+	VPXOR        Y1, Y1, Y1
+	SHRQ         $0x02, DX
+	TESTQ        CX, CX
+	JEQ          done
+
+row:
+	XORQ R8, R8
+	MOVQ DX, R9
+
+step:
+	VMOVDQU (AX), Y2
+	VPADDQ  Y0, Y2, Y3
+	VPSRLQ  $0x20, Y3, Y3
+	VPOR    Y3, Y1, Y1
+	VPMULDQ (BX)(R8*1), Y2, Y2
+	VPADDQ  (SI)(R8*1), Y2, Y2
+	VMOVDQU Y2, (DI)
+	ADDQ    $0x00000020, AX
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000020, R8
+	DECQ    R9
+	JNE     step
+	DECQ    CX
+	JNE     row
+
+done:
+	XORQ   AX, AX
+	VPTEST Y1, Y1
+	SETNE  AL
+	MOVB   AL, big+48(FP)
+	VZEROUPPER
+	RET
+
 // func widen16AVX2(dst *int16, src *int8, blocks int)
 // Requires: AVX, AVX2
 TEXT ·widen16AVX2(SB), NOSPLIT, $0-24

@@ -286,6 +286,9 @@ func ScaleShift(xhat []int64, gamma, beta []int32, shift int, acc []int64) {
 			rb = append(rb, numerics.RoundShift(int64(b), shift))
 		}
 	}
+	if scaleShiftFast(xhat, gamma, rb, acc) {
+		return
+	}
 	for r := 0; r+ch <= len(xhat); r += ch {
 		xr, ar := xhat[r:r+ch], acc[r:r+ch]
 		for j, x := range xr {
@@ -300,6 +303,30 @@ func ScaleShift(xhat []int64, gamma, beta []int32, shift int, acc []int64) {
 			ar[j] = v
 		}
 	}
+}
+
+// scaleShiftFast is ScaleShift's common case on AVX2, four channels a step: with
+// |xhat| < 2^31 a product is at most 2^62 in magnitude, and with the aligned betas rb
+// (none: nil) below 2^62 the sum cannot overflow, so saturation never applies. It
+// reports false, leaving the work to the caller, when the CPU, the channel count, a
+// beta or a value does not allow it.
+func scaleShiftFast(xhat []int64, gamma []int32, rb []int64, acc []int64) bool {
+	ch := len(gamma)
+	rows := len(xhat) / ch
+	if !useAVX2 || ch%4 != 0 || rows == 0 || ch > 256 {
+		return false
+	}
+	var g, b [256]int64
+	for j, v := range gamma {
+		g[j] = int64(v)
+	}
+	for j, v := range rb {
+		if v >= 1<<62 || v <= -(1<<62) {
+			return false
+		}
+		b[j] = v
+	}
+	return !scaleShiftAVX2(&xhat[0], rows, ch, &g[0], &b[0], &acc[:rows*ch][0])
 }
 
 // betaOf is channel j's beta as a one-channel slice, or nil without beta.

@@ -243,37 +243,49 @@ func TestMaskPairs(t *testing.T) {
 	})
 }
 
-// TestScaleShift checks ScaleShift against numerics.ScaleShift on normalised values of
-// every magnitude (products that saturate included), with and without beta, for
-// shifts of both signs.
+// TestScaleShift checks ScaleShift against numerics.ScaleShift, with every kernel set,
+// on normalised values within 32 bits (the kernel's case, its extremes included) and
+// of every magnitude (products that saturate), with and without beta, for shifts of
+// both signs (some aligning beta beyond the kernel's range).
 func TestScaleShift(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	for _, ch := range []int{1, 7, 64, 300} {
-		rows := 5
-		xhat := make([]int64, ch*rows)
-		for i := range xhat {
-			xhat[i] = int64(r.Uint64() >> (1 + r.IntN(63)))
-			if r.IntN(2) == 0 {
-				xhat[i] = -xhat[i]
-			}
-		}
-		xhat[0], xhat[len(xhat)-1] = math.MinInt64, math.MaxInt64
-		gamma, beta := make([]int32, ch), make([]int32, ch)
-		for j := range gamma {
-			gamma[j], beta[j] = int32(r.Uint32()), int32(r.Uint32())
-		}
-		gamma[0] = math.MinInt32
-		for _, shift := range []int{-40, -3, 0, 5, 31, 70} {
-			for _, b := range [][]int32{beta, nil} {
-				want, got := make([]int64, len(xhat)), make([]int64, len(xhat))
-				numerics.ScaleShift(xhat, gamma, b, shift, want)
-				ScaleShift(xhat, gamma, b, shift, got)
-				if !slices.Equal(got, want) {
-					t.Fatalf("ScaleShift of %d channels, shift %d, beta %v: differs from numerics", ch, shift, b != nil)
+	kernelSets(t, func(kernels string) {
+		for _, ch := range []int{1, 7, 64, 300} {
+			for _, small := range []bool{true, false} {
+				rows := 5
+				xhat := make([]int64, ch*rows)
+				for i := range xhat {
+					xhat[i] = int64(r.Uint64() >> (1 + r.IntN(63)))
+					if small {
+						xhat[i] >>= 32
+					}
+					if r.IntN(2) == 0 {
+						xhat[i] = -xhat[i]
+					}
+				}
+				if small {
+					xhat[0], xhat[len(xhat)-1] = math.MinInt32, math.MaxInt32
+				} else {
+					xhat[0], xhat[len(xhat)-1] = math.MinInt64, math.MaxInt64
+				}
+				gamma, beta := make([]int32, ch), make([]int32, ch)
+				for j := range gamma {
+					gamma[j], beta[j] = int32(r.Uint32()), int32(r.Uint32())
+				}
+				gamma[0] = math.MinInt32
+				for _, shift := range []int{-40, -3, 0, 5, 31, 70} {
+					for _, b := range [][]int32{beta, nil} {
+						want, got := make([]int64, len(xhat)), make([]int64, len(xhat))
+						numerics.ScaleShift(xhat, gamma, b, shift, want)
+						ScaleShift(xhat, gamma, b, shift, got)
+						if !slices.Equal(got, want) {
+							t.Fatalf("%s: ScaleShift of %d channels (values within 32 bits %v), shift %d, beta %v: differs from numerics", kernels, ch, small, shift, b != nil)
+						}
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestAddRows checks AddRows against numerics.AddBias (shift 0), with every kernel set,
