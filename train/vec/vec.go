@@ -9,11 +9,13 @@
 // straight-through mask, and adding a bias or an error; each gives, bit for bit, what
 // the Go expression its documentation states gives.
 //
-// On amd64 with AVX2 (detected with golang.org/x/sys/cpu at start-up) all but
-// ScaleShift (64-bit products) run 4 to 32 values an instruction in Go assembly
-// generated with avo (see _asm/; go generate); elsewhere, with the build tag purego,
-// or after SetPureGo(true), pure Go runs. Both give identical results, which the
-// tests check against numerics and the float definitions.
+// On amd64 with AVX2 (detected with golang.org/x/sys/cpu at start-up) they run 4 to
+// 32 values an instruction in Go assembly generated with avo (see _asm/; go
+// generate), where the values allow (a kernel that cannot give the definition's
+// result, such as a saturating 64-bit product, leaves those values to Go); elsewhere,
+// with the build tag purego, or after SetPureGo(true), pure Go runs. Both give
+// identical results, which the tests check against numerics and the float
+// definitions.
 package vec
 
 //go:generate sh -c "cd _asm && go run . -out ../kernel_amd64.s -stubs ../kernel_amd64.go -pkg vec"
