@@ -363,9 +363,9 @@ func TestMulDivCeil(t *testing.T) {
 
 // BenchmarkStep simulates one training step (batch 32) on the default profile,
 // compile excluded, for models of growing size, every method and both fidelities; it
-// reports simulated cycles per wall-clock second. The project's speed targets are 3 ms a LeNet-5 step
-// and 0.1 s a ResNet-20 step under every method (README, "Performance of the
-// simulator", has where they stand).
+// reports simulated cycles per wall-clock second. The project's speed targets are 3
+// ms a LeNet-5 step and 0.1 s a ResNet-20 step under every method (README,
+// "Performance of the simulator", has where they stand).
 func BenchmarkStep(b *testing.B) {
 	for _, model := range []string{"lenet5", "transformer", "resnet20"} {
 		net, err := models.ByName(model)

@@ -192,18 +192,14 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 	})
 }
 
-// Batch normalisation's statistics and gradient sums are per-channel sums over the
-// rows, each in row order. They are computed by channel: concurrently over groups of
+// Normalisation's statistics and gradient sums are per-channel sums over the rows,
+// each in row order. They are computed by channel: concurrently over groups of
 // channels, each channel's sum still in row order (so the result does not depend on
-// GOMAXPROCS), by train/vec's kernels, over chunks of rows that stay in the L1 cache while each group of
-// channels passes over them.
+// GOMAXPROCS), by train/vec's kernels, over chunks of rows that stay in the L1 cache
+// while each group of channels passes over them.
 
-// sumBlock is the number of channels layerGradSums sums together; sumChunk bounds
-// the values in a chunk of rows.
-const (
-	sumBlock = 4
-	sumChunk = 4096
-)
+// sumChunk bounds the values in a chunk of rows.
+const sumChunk = 4096
 
 // byChannel runs f on ranges [j0, j1) of c channels concurrently, when the rows give
 // the parts enough work; the ranges are multiples of the eight channels of vec's AVX2
@@ -272,33 +268,6 @@ func layerGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sd
 	step := chunkRows(c)
 	for r0 := 0; r0 < rows; r0 += step {
 		r1 := min(r0+step, rows)
-		j := j0
-		for ; j+sumBlock <= j1; j += sumBlock {
-			a0, a1, a2, a3 := sdy[j], sdy[j+1], sdy[j+2], sdy[j+3]
-			b0, b1, b2, b3 := sdx[j], sdx[j+1], sdx[j+2], sdx[j+3]
-			for r := r0; r < r1; r++ {
-				m, s := mean[r], rstd[r]
-				v := (*[sumBlock]F)(x[r*c+j : r*c+j+sumBlock])
-				d := (*[sumBlock]F)(dy[r*c+j : r*c+j+sumBlock])
-				a0 += float64(d[0])
-				b0 += float64(d[0]) * ((float64(v[0]) - m) * s)
-				a1 += float64(d[1])
-				b1 += float64(d[1]) * ((float64(v[1]) - m) * s)
-				a2 += float64(d[2])
-				b2 += float64(d[2]) * ((float64(v[2]) - m) * s)
-				a3 += float64(d[3])
-				b3 += float64(d[3]) * ((float64(v[3]) - m) * s)
-			}
-			sdy[j], sdy[j+1], sdy[j+2], sdy[j+3] = a0, a1, a2, a3
-			sdx[j], sdx[j+1], sdx[j+2], sdx[j+3] = b0, b1, b2, b3
-		}
-		for ; j < j1; j++ {
-			a, b := sdy[j], sdx[j]
-			for r := r0; r < r1; r++ {
-				a += float64(dy[r*c+j])
-				b += float64(dy[r*c+j]) * ((float64(x[r*c+j]) - mean[r]) * rstd[r])
-			}
-			sdy[j], sdx[j] = a, b
-		}
+		vec.LayerGradSums(x[r0*c:r1*c], dy[r0*c:r1*c], c, j0, j1, mean[r0:r1], rstd[r0:r1], sdy, sdx)
 	}
 }

@@ -235,6 +235,42 @@ func BatchGradSums[F Float](x, dy []F, c, j0, j1 int, mean, rstd, sdy, sdx []flo
 	}
 }
 
+// LayerGradSums is BatchGradSums for layer normalisation, whose mean and rstd are
+// per row: d*((float64(x[r*c+j])-mean[r])*rstd[r]) is added to sdx[j]. It has no
+// kernel of its own; the Go loop sums sumBlock channels together.
+func LayerGradSums[F Float](x, dy []F, c, j0, j1 int, mean, rstd, sdy, sdx []float64) {
+	rows := len(x) / c
+	dy = dy[:rows*c]
+	j := j0
+	for ; j+sumBlock <= j1; j += sumBlock {
+		a0, a1, a2, a3 := sdy[j], sdy[j+1], sdy[j+2], sdy[j+3]
+		b0, b1, b2, b3 := sdx[j], sdx[j+1], sdx[j+2], sdx[j+3]
+		for r := range rows {
+			m, s := mean[r], rstd[r]
+			v := (*[sumBlock]F)(x[r*c+j : r*c+j+sumBlock])
+			d := (*[sumBlock]F)(dy[r*c+j : r*c+j+sumBlock])
+			a0 += float64(d[0])
+			b0 += float64(d[0]) * ((float64(v[0]) - m) * s)
+			a1 += float64(d[1])
+			b1 += float64(d[1]) * ((float64(v[1]) - m) * s)
+			a2 += float64(d[2])
+			b2 += float64(d[2]) * ((float64(v[2]) - m) * s)
+			a3 += float64(d[3])
+			b3 += float64(d[3]) * ((float64(v[3]) - m) * s)
+		}
+		sdy[j], sdy[j+1], sdy[j+2], sdy[j+3] = a0, a1, a2, a3
+		sdx[j], sdx[j+1], sdx[j+2], sdx[j+3] = b0, b1, b2, b3
+	}
+	for ; j < j1; j++ {
+		a, b := sdy[j], sdx[j]
+		for r := range rows {
+			a += float64(dy[r*c+j])
+			b += float64(dy[r*c+j]) * ((float64(x[r*c+j]) - mean[r]) * rstd[r])
+		}
+		sdy[j], sdx[j] = a, b
+	}
+}
+
 // FakeQuant quantises x into out on the grid of step s from qlo to qhi (qlo <= 0 <=
 // qhi): out[i] = F(Round((min(max(float64(x[i]), qlo), qhi)-qlo)/s)*s + qlo), Go's
 // min and max. The assembly's min and max differ from Go's only on NaNs, which it

@@ -192,8 +192,8 @@ TEXT ·requant64AVX2(SB), NOSPLIT, $0-57
 	VPXOR        Y3, Y3, Y3
 	VPXOR        Y4, Y4, Y4
 	VPXOR        Y5, Y5, Y5
-	VPXOR        Y6, Y6, Y6
-	VMOVDQU      gather<>+0(SB), Y7
+	VMOVDQU      gather<>+0(SB), Y6
+	VPXOR        Y7, Y7, Y7
 	VMOVDQU      low32<>+0(SB), Y8
 	TESTQ        DX, DX
 	JEQ          done
@@ -206,7 +206,7 @@ loop:
 	VPXOR       Y10, Y9, Y9
 	VPSUBQ      Y10, Y9, Y9
 	VPSRLQ      $0x3e, Y9, Y11
-	VPOR        Y11, Y6, Y6
+	VPOR        Y11, Y7, Y7
 	VPCMPGTQ    Y4, Y9, Y11
 	VPBLENDVB   Y11, Y9, Y4, Y4
 	VPADDQ      Y1, Y9, Y9
@@ -222,7 +222,7 @@ loop:
 	VPXOR       Y11, Y10, Y10
 	VPSUBQ      Y11, Y10, Y10
 	VPSRLQ      $0x3e, Y10, Y12
-	VPOR        Y12, Y6, Y6
+	VPOR        Y12, Y7, Y7
 	VPCMPGTQ    Y4, Y10, Y12
 	VPBLENDVB   Y12, Y10, Y4, Y4
 	VPADDQ      Y1, Y10, Y10
@@ -236,7 +236,7 @@ loop:
 	VINSERTI128 $0x01, X10, Y9, Y9
 	VPACKSSDW   Y9, Y9, Y9
 	VPACKSSWB   Y9, Y9, Y9
-	VPERMD      Y9, Y7, Y9
+	VPERMD      Y9, Y6, Y9
 	VMOVQ       X9, (CX)
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000008, CX
@@ -252,7 +252,7 @@ reluLoop:
 	VPXOR       Y10, Y9, Y9
 	VPSUBQ      Y10, Y9, Y9
 	VPSRLQ      $0x3e, Y9, Y11
-	VPOR        Y11, Y6, Y6
+	VPOR        Y11, Y7, Y7
 	VPCMPGTQ    Y4, Y9, Y11
 	VPBLENDVB   Y11, Y9, Y4, Y4
 	VPADDQ      Y1, Y9, Y9
@@ -270,7 +270,7 @@ reluLoop:
 	VPXOR       Y11, Y10, Y10
 	VPSUBQ      Y11, Y10, Y10
 	VPSRLQ      $0x3e, Y10, Y12
-	VPOR        Y12, Y6, Y6
+	VPOR        Y12, Y7, Y7
 	VPCMPGTQ    Y4, Y10, Y12
 	VPBLENDVB   Y12, Y10, Y4, Y4
 	VPADDQ      Y1, Y10, Y10
@@ -284,7 +284,7 @@ reluLoop:
 	VINSERTI128 $0x01, X10, Y9, Y9
 	VPACKSSDW   Y9, Y9, Y9
 	VPACKSSWB   Y9, Y9, Y9
-	VPERMD      Y9, Y7, Y9
+	VPERMD      Y9, Y6, Y9
 	VMOVQ       X9, (CX)
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000008, CX
@@ -296,7 +296,7 @@ done:
 	VMOVDQU Y4, (AX)
 	VMOVDQU Y5, 32(AX)
 	XORQ    AX, AX
-	VPTEST  Y6, Y6
+	VPTEST  Y7, Y7
 	SETNE   AL
 	MOVB    AL, big+56(FP)
 	VZEROUPPER

@@ -173,6 +173,21 @@ func i16KernelVNNI() {
 	RET()
 }
 
+// interleave16 stores the 16 pairs (even[j], odd[j]) of the 16 int16 values at even
+// and odd at dst, even in each pair's low half: unpacks pair them within each 128-bit
+// lane, and VPERM2I128 puts the lanes' halves back in order.
+func interleave16(even, odd, dst Mem) {
+	e, o, lo, hi := YMM(), YMM(), YMM(), YMM()
+	VMOVDQU(even, e)
+	VMOVDQU(odd, o)
+	VPUNPCKLWD(o, e, lo) // per 128-bit lane: pairs 0-3, then 8-11
+	VPUNPCKHWD(o, e, hi) // pairs 4-7, then 12-15
+	VPERM2I128(U8(0x20), hi, lo, e)
+	VPERM2I128(U8(0x31), hi, lo, o)
+	VMOVDQU(e, dst)
+	VMOVDQU(o, dst.Offset(32))
+}
+
 // pairRows interleaves two rows of int16 values into the int16 pairs of the integer
 // kernels' B panels, nr columns a panel.
 func pairRows() {
@@ -188,15 +203,7 @@ func pairRows() {
 	TESTQ(panels, panels)
 	JEQ(LabelRef("done"))
 	Label("loop")
-	e, o, lo, hi := YMM(), YMM(), YMM(), YMM()
-	VMOVDQU(Mem{Base: even}, e)
-	VMOVDQU(Mem{Base: odd}, o)
-	VPUNPCKLWD(o, e, lo) // per 128-bit lane: pairs 0-3, then 8-11
-	VPUNPCKHWD(o, e, hi) // pairs 4-7, then 12-15
-	VPERM2I128(U8(0x20), hi, lo, e)
-	VPERM2I128(U8(0x31), hi, lo, o)
-	VMOVDQU(e, Mem{Base: dst})
-	VMOVDQU(o, Mem{Base: dst}.Offset(32))
+	interleave16(Mem{Base: even}, Mem{Base: odd}, Mem{Base: dst})
 	ADDQ(U32(32), even)
 	ADDQ(U32(32), odd)
 	ADDQ(stride, dst)
@@ -224,15 +231,7 @@ func pairCols() {
 	o0, o1 := GP64(), GP64()
 	MOVQ(Mem{Base: origins}, o0)
 	MOVQ(Mem{Base: origins, Disp: 8}, o1)
-	e, o, lo, hi := YMM(), YMM(), YMM(), YMM()
-	VMOVDQU(Mem{Base: x, Index: o0, Scale: 2}, e)
-	VMOVDQU(Mem{Base: x, Index: o1, Scale: 2}, o)
-	VPUNPCKLWD(o, e, lo) // per 128-bit lane: pairs 0-3, then 8-11
-	VPUNPCKHWD(o, e, hi) // pairs 4-7, then 12-15
-	VPERM2I128(U8(0x20), hi, lo, e)
-	VPERM2I128(U8(0x31), hi, lo, o)
-	VMOVDQU(e, Mem{Base: dst})
-	VMOVDQU(o, Mem{Base: dst}.Offset(32))
+	interleave16(Mem{Base: x, Index: o0, Scale: 2}, Mem{Base: x, Index: o1, Scale: 2}, Mem{Base: dst})
 	ADDQ(U32(16), origins)
 	ADDQ(U32(64), dst)
 	DECQ(pairs)

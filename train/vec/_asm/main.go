@@ -110,6 +110,30 @@ func storeLanes(m, cnt reg.VecVirtual) {
 	VMOVDQU(cnt, Mem{Base: lanes}.Offset(32))
 }
 
+// requantSetup loads the parameters the right-shift requantisations share and sets
+// up their registers: the shift count, half and 127 in every lane (broadcast fills
+// dwords or qwords), zero, the lanes' maxima and counts (0) and pack8's permutation.
+func requantSetup(broadcast func(reg.Register) reg.VecVirtual) (acc, out, blocks, relu reg.Register,
+	shift, half, max8, zero, m, cnt, perm reg.VecVirtual) {
+	acc = Load(Param("acc"), GP64())
+	out = Load(Param("out"), GP64())
+	blocks = Load(Param("blocks"), GP64())
+	shift = XMM()
+	MOVQ(Load(Param("shift"), GP64()), shift)
+	half = broadcast(Load(Param("half"), GP64()))
+	c127 := GP64()
+	MOVQ(U32(127), c127)
+	max8 = broadcast(c127)
+	relu = Load(Param("relu"), GP8())
+	zero, m, cnt = YMM(), YMM(), YMM()
+	VPXOR(zero, zero, zero)
+	VPXOR(m, m, m)
+	VPXOR(cnt, cnt, cnt)
+	perm = YMM()
+	VMOVDQU(gather, perm)
+	return
+}
+
 // requant32 is the int32 requantisation of 8 values a block (see requant32AVX2's
 // documentation in the generated stubs).
 func requant32() {
@@ -119,22 +143,7 @@ func requant32() {
 		"when relu. It leaves the lanes' largest |v| in lanes[0:8] and how many values",
 		"saturated in lanes[8:16]. |v| <= 2^31 and half <= 2^30 keep |v|+half within 32",
 		"unsigned bits.")
-	acc := Load(Param("acc"), GP64())
-	out := Load(Param("out"), GP64())
-	blocks := Load(Param("blocks"), GP64())
-	shift := XMM()
-	MOVQ(Load(Param("shift"), GP64()), shift)
-	half := broadcast32(Load(Param("half"), GP64()))
-	c127 := GP64()
-	MOVQ(U32(127), c127)
-	max8 := broadcast32(c127)
-	relu := Load(Param("relu"), GP8())
-	zero, m, cnt := YMM(), YMM(), YMM()
-	VPXOR(zero, zero, zero)
-	VPXOR(m, m, m)
-	VPXOR(cnt, cnt, cnt)
-	perm := YMM()
-	VMOVDQU(gather, perm)
+	acc, out, blocks, relu, shift, half, max8, zero, m, cnt, perm := requantSetup(broadcast32)
 
 	blockLoops(acc, out, blocks, relu, 32, func(clip bool) {
 		v, r, s := YMM(), YMM(), YMM()
@@ -221,23 +230,9 @@ func requant64() {
 		"lanes[0:4] and their saturation counts in lanes[4:8]. It reports big when some |v|",
 		"is 2^62 or more (or v is -2^63), where |v|+half could overflow: the outputs are",
 		"then not all right and the caller must compute them another way.")
-	acc := Load(Param("acc"), GP64())
-	out := Load(Param("out"), GP64())
-	blocks := Load(Param("blocks"), GP64())
-	shift := XMM()
-	MOVQ(Load(Param("shift"), GP64()), shift)
-	half := broadcast64(Load(Param("half"), GP64()))
-	c127 := GP64()
-	MOVQ(U32(127), c127)
-	max8 := broadcast64(c127)
-	relu := Load(Param("relu"), GP8())
-	zero, m, cnt, big := YMM(), YMM(), YMM(), YMM()
-	VPXOR(zero, zero, zero)
-	VPXOR(m, m, m)
-	VPXOR(cnt, cnt, cnt)
+	acc, out, blocks, relu, shift, half, max8, zero, m, cnt, perm := requantSetup(broadcast64)
+	big, low := YMM(), YMM()
 	VPXOR(big, big, big)
-	perm, low := YMM(), YMM()
-	VMOVDQU(gather, perm)
 	VMOVDQU(low32, low)
 
 	// four requantises the four values at src into int32s in the low 128 bits of the
