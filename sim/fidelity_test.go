@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +16,10 @@ import (
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
-var fidelityTable = flag.Bool("fidelity-table", false, "print the fast fidelity's error against exact on every built-in model, shipped profile and method (slow)")
+var (
+	fidelityTable = flag.Bool("fidelity-table", false, "print the fast fidelity's error against exact on every built-in model, shipped profile and method (slow)")
+	exactCache    = flag.String("fidelity-exact-cache", "", "keep the exact figures of each fidelity comparison in `dir` and reuse them (delete it when exact simulation changes)")
+)
 
 // fidelityError runs one step both ways and returns the relative errors of fast
 // fidelity in cycles, energy and DRAM bytes.
@@ -36,11 +41,37 @@ func fidelityError(t testing.TB, profile string, net *models.Network, method num
 		}
 		return s
 	}
-	exact, fast := run(FidelityExact), run(FidelityFast)
+	ec, ee, eb := exactFigures(t, fmt.Sprintf("%s-%s-%s-%d", net.Name, profile, method, batch), func() *Stats { return run(FidelityExact) })
+	fast := run(FidelityFast)
 	rel := func(a, b float64) float64 { return math.Abs(a-b) / b }
-	eb := float64(exact.DRAM.ReadBytes + exact.DRAM.WriteBytes)
 	fb := float64(fast.DRAM.ReadBytes + fast.DRAM.WriteBytes)
-	return rel(float64(fast.Cycles), float64(exact.Cycles)), rel(fast.Energy.Total(), exact.Energy.Total()), rel(fb, eb), true
+	return rel(float64(fast.Cycles), ec), rel(fast.Energy.Total(), ee), rel(fb, eb), true
+}
+
+// exactFigures returns the cycles, energy and DRAM bytes of the exact run: from
+// -fidelity-exact-cache's file named key when it has one, else from run (then kept
+// there). A change to fast fidelity alone leaves the exact runs, most of the table's
+// time, as they were.
+func exactFigures(t testing.TB, key string, run func() *Stats) (cycles, energyPJ, bytes float64) {
+	t.Helper()
+	file := filepath.Join(*exactCache, key)
+	if *exactCache != "" {
+		if data, err := os.ReadFile(file); err == nil {
+			if _, err := fmt.Sscan(string(data), &cycles, &energyPJ, &bytes); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			return cycles, energyPJ, bytes
+		}
+	}
+	s := run()
+	cycles, energyPJ, bytes = float64(s.Cycles), s.Energy.Total(), float64(s.DRAM.ReadBytes+s.DRAM.WriteBytes)
+	if *exactCache != "" {
+		// %v prints the shortest representation that reads back the same float64.
+		if err := os.WriteFile(file, fmt.Appendf(nil, "%v %v %v\n", cycles, energyPJ, bytes), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cycles, energyPJ, bytes
 }
 
 // TestFastFidelity bounds the fast fidelity's error on the small models, every
@@ -76,7 +107,8 @@ func TestFastFidelity(t *testing.T) {
 const fastBound = 0.005
 
 // TestFidelityTable prints the error table of the README (go test ./sim -run
-// FidelityTable -fidelity-table -timeout 2h).
+// FidelityTable -fidelity-table -timeout 3h -v; add -fidelity-exact-cache DIR to
+// keep the exact runs for the next time).
 func TestFidelityTable(t *testing.T) {
 	if !*fidelityTable {
 		t.Skip("slow: run with -fidelity-table")

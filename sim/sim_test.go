@@ -400,6 +400,29 @@ func BenchmarkStep(b *testing.B) {
 	}
 }
 
+// BenchmarkStepMobileNetV2 is BenchmarkStep's largest tier, at fast fidelity only
+// (one exact step takes 8 to 30 s): the goals are 1 s under rct and 2 s under qat.
+func BenchmarkStepMobileNetV2(b *testing.B) {
+	p := loadProfile(b, configs.Default)
+	for _, method := range []numerics.Method{numerics.RCT, numerics.QAT} {
+		b.Run(string(method), func(b *testing.B) {
+			prog, err := kernels.Compile(models.MobileNetV2(), p, kernels.Options{Method: method, Batch: 32})
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := New(p, Options{Fidelity: FidelityFast})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := m.Run(prog); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkLeNet5CompileAndStep includes compiling the step, as a run whose plans all
 // differ would pay it every iteration.
 func BenchmarkLeNet5CompileAndStep(b *testing.B) {

@@ -17,15 +17,15 @@ import (
 // (TransferStrided) of a kind already sampled is answered without listing its bursts.
 //
 // A long transfer (fastLongRows banks' rows of bytes or more) also counts as its wide
-// kind, which takes the first address's offset within a bank's row instead of the
-// stripe: moved by whole bank rows, a transfer keeps its bursts and the places where
-// it crosses into the next row, and meets other banks (or ranks, channels). A wide
-// kind keeps the first sample of each of its kinds, up to fastWideSamples; once it
-// has them, a tile met at that many offsets, its samples answer a long transfer whose
-// own kind has none yet. MobileNetV2's tiles start at so many offsets that sampling
-// each took most of a fast step; a tensor moved at a few offsets (the transformer's)
-// keeps its own samples, whose context (what the transfers before it left open) the
-// wide kind's would not share.
+// kind, which keeps of the first address only its offset within a burst: moved by
+// whole bursts, a transfer keeps its bursts, and meets other columns, rows and banks
+// (or ranks, channels); where it crosses into the next row moves, by less than one
+// row in fastLongRows. A wide kind keeps the first sample of each of its kinds, up to
+// fastWideSamples; once it has them, a tile met at that many offsets, its samples
+// answer a long transfer whose own kind has none yet. MobileNetV2's tiles start at so
+// many offsets that sampling each took most of a fast step; a tensor moved at a few
+// offsets (the transformer's) keeps its own samples, whose context (what the
+// transfers before it left open) the wide kind's would not share.
 //
 // What a sample cannot know is the rest of the controller's state: which rows happen to
 // be open, where the refresh interval stands, how much of an earlier transfer is still
@@ -53,10 +53,19 @@ const fastLongSamples = 2
 // answered after 3 samples of any offsets took the transformer's cycles on the
 // default chip 0.81% off (0.28% without wide kinds), after 4 offsets 0.57%, after 5
 // 0.25%, while MobileNetV2's step simulated 1.5 (rct) to 1.7 (qat) times fewer
-// requests than without wide kinds.
+// requests than without wide kinds. Wide kinds by the offset within a burst rather
+// than within a bank's row then took a fast MobileNetV2 step from 13.1 to 7.0
+// million simulated requests (rct) and from 18.2 to 7.3 million (qat) with 8
+// offsets, leaving the error table (sim/testdata/fidelity/table.md) as it was: its
+// largest error the same, the mean cycle error over its rows 0.103% -> 0.105%. With
+// 5 offsets they simulated 6.2 and 6.1 million but took the MLP's fp32 step on the
+// default chip 0.89% off at batch 16 (TestFastFidelity); by the offset within 256
+// bytes with 5 offsets, 7.3 and 7.8 million, mean error 0.109%. Long transfers from
+// 4 bank rows on simulated 12% fewer still but took the MLP's qat step on lnpu 2.7%
+// off.
 const (
 	fastLongRows    = 8
-	fastWideSamples = 5
+	fastWideSamples = 8
 )
 
 // fastMemo is the state of fast fidelity.
@@ -173,7 +182,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, 
 	kind := f.kinds[key]
 	var wide *fastKind
 	wideKey := key
-	wideKey.align %= f.span
+	wideKey.align %= c.cfg.burstBytes
 	// Its bytes: a strided transfer's rows, or a list's bursts (the other term is 0).
 	long := uint64(key.rows*key.rowBytes)+uint64(key.n)*c.cfg.burstBytes >= fastLongRows*f.span
 	if long {

@@ -4,9 +4,8 @@ import "testing"
 
 // TestFastKinds follows which transfers fast fidelity simulates and which it answers:
 // a kind's first fastSamples transfers are simulated (fastLongSamples of a long
-// transfer); a long transfer at a new offset
-// is answered from its wide kind once that holds fastWideSamples offsets, a short one
-// never is.
+// transfer); a long transfer at a new offset (by whole bursts) is answered from its
+// wide kind once that holds fastWideSamples offsets, a short one never is.
 func TestFastKinds(t *testing.T) {
 	c, err := New(lpddr4())
 	if err != nil {
@@ -15,8 +14,8 @@ func TestFastKinds(t *testing.T) {
 	c.SetFast(true)
 	f := c.fast
 	span, stripe := c.cfg.rowSpanBytes(), c.cfg.stripeBytes()
-	if span != 2<<10 || stripe != 16<<10 {
-		t.Fatalf("bank row %d bytes, stripe %d: the test is written for 2 KiB and 16 KiB", span, stripe)
+	if span != 2<<10 || stripe != 16<<10 || c.cfg.burstBytes != 64 {
+		t.Fatalf("bank row %d bytes, stripe %d, burst %d: the test is written for 2 KiB, 16 KiB and 64", span, stripe, c.cfg.burstBytes)
 	}
 	var at uint64
 	// transfer moves t and reports whether it was answered (its kind kept no new
@@ -33,8 +32,10 @@ func TestFastKinds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := c.Stats().ReadBytes - read; got != tr.Rows*tr.RowBytes {
-			t.Fatalf("%+v: %d bytes read, want %d", tr, got, tr.Rows*tr.RowBytes)
+		// Whole bursts of 64 bytes (the stride is a multiple of 64).
+		bursts := (int64(tr.Addr%64) + tr.RowBytes + 63) / 64
+		if got := c.Stats().ReadBytes - read; got != tr.Rows*bursts*64 {
+			t.Fatalf("%+v: %d bytes read, want %d", tr, got, tr.Rows*bursts*64)
 		}
 		at = end + 1000
 		after := 0
@@ -63,19 +64,24 @@ func TestFastKinds(t *testing.T) {
 				t.Fatalf("%s: transfer %d at one offset answered %v, want %v", tc.name, i, got, want)
 			}
 		}
-		// Further offsets, moved by whole bank rows: each its own kind, of one wide
-		// kind.
+		// Further offsets, moved by whole bursts: each its own kind, of one wide kind.
+		const step = 3 * 64
 		for i := 1; i < fastWideSamples; i++ {
-			if transfer(shape(uint64(i)*span + 64*stripe)) {
+			if transfer(shape(uint64(i)*step + 64*stripe)) {
 				t.Fatalf("%s: offset %d answered before its wide kind had %d offsets", tc.name, i, fastWideSamples)
 			}
 		}
-		if got := transfer(shape(fastWideSamples*span + 64*stripe)); got != tc.wideFirst {
+		if got := transfer(shape(fastWideSamples*step + 64*stripe)); got != tc.wideFirst {
 			t.Errorf("%s: a new offset after %d sampled answered %v, want %v", tc.name, fastWideSamples, got, tc.wideFirst)
 		}
-		// An offset within a bank's row that no wide kind holds: simulated.
-		if transfer(shape(64*stripe + 256)) {
-			t.Errorf("%s: a new offset within a bank's row answered without samples", tc.name)
+		// A new offset in another bank's row: the same wide kind.
+		if got := transfer(shape(64*stripe + 3*span + 64)); got != tc.wideFirst {
+			t.Errorf("%s: a new offset in another bank's row answered %v, want %v", tc.name, got, tc.wideFirst)
+		}
+		// An offset within a burst that no wide kind holds (its bursts differ):
+		// simulated.
+		if transfer(shape(64*stripe + 32)) {
+			t.Errorf("%s: a new offset within a burst answered without samples", tc.name)
 		}
 	}
 }
