@@ -480,7 +480,8 @@ type Program struct {
 	// Footprint is the DRAM bytes held per tensor class for the whole step.
 	Footprint [NumClasses]int64
 
-	code       []code
+	code       [][]code // in chunks (see codeChunk)
+	n          int      // instructions
 	shapes     []instrShape
 	shapeIndex map[instrShape]uint32 // shapes by value, while appending
 	deps       []int32               // every instruction's Deps, one after another
@@ -490,8 +491,8 @@ type Program struct {
 // MACs is the total multiply-accumulates of the program.
 func (p *Program) MACs() int64 {
 	var s int64
-	for i := range p.code {
-		if sh := p.shapes[p.code[i].shape]; sh.Op == OpGEMM {
+	for i := range p.n {
+		if sh := p.shapes[p.at(i).shape]; sh.Op == OpGEMM {
 			s += sh.M * sh.N * sh.K
 		}
 	}

@@ -361,7 +361,7 @@ func TestVectorOpNamesRoundTrip(t *testing.T) {
 // default profile: the cost a run whose plans all differ pays every step.
 func BenchmarkCompile(b *testing.B) {
 	p := defaultProfile(b)
-	for _, name := range []string{"resnet20", "mobilenetv2_32", "transformer"} {
+	for _, name := range []string{"resnet20", "mobilenetv2_32", "transformer", "mobilenetv2"} {
 		net, _ := models.ByName(name)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()

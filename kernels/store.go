@@ -64,13 +64,24 @@ type code struct {
 	addr  uint64
 }
 
+// The instructions are kept in chunks of codeChunk: a growing slice of them would
+// copy the whole program four times over as it grows (a quarter of compiling
+// MobileNetV2), chunks never move.
+const (
+	codeChunkBits = 14
+	codeChunk     = 1 << codeChunkBits
+)
+
+// at returns instruction i's code.
+func (p *Program) at(i int) *code { return &p.code[i>>codeChunkBits][i&(codeChunk-1)] }
+
 // Len is the number of instructions.
-func (p *Program) Len() int { return len(p.code) }
+func (p *Program) Len() int { return p.n }
 
 // Instr returns instruction i written out. Its Deps share the program's storage: read
 // them, never write them.
 func (p *Program) Instr(i int) Instr {
-	c := &p.code[i]
+	c := p.at(i)
 	in := p.shapes[c.shape].instr()
 	in.Layer, in.Addr, in.Deps = c.layer, c.addr, p.Deps(i)
 	if c.fn > 0 {
@@ -82,7 +93,7 @@ func (p *Program) Instr(i int) Instr {
 // All yields every instruction, written out, with its index, in program order.
 func (p *Program) All() iter.Seq2[int, Instr] {
 	return func(yield func(int, Instr) bool) {
-		for i := range p.code {
+		for i := range p.n {
 			if !yield(i, p.Instr(i)) {
 				return
 			}
@@ -95,22 +106,22 @@ func (p *Program) All() iter.Seq2[int, Instr] {
 func (p *Program) Deps(i int) []int32 {
 	lo := uint32(0)
 	if i > 0 {
-		lo = p.code[i-1].deps
+		lo = p.at(i - 1).deps
 	}
-	hi := p.code[i].deps
+	hi := p.at(i).deps
 	return p.deps[lo:hi:hi]
 }
 
 // Op, Phase and Layer return those fields of instruction i without writing it out.
-func (p *Program) Op(i int) Op              { return p.shapes[p.code[i].shape].Op }
-func (p *Program) Phase(i int) models.Phase { return p.shapes[p.code[i].shape].Phase }
-func (p *Program) Layer(i int) int32        { return p.code[i].layer }
+func (p *Program) Op(i int) Op              { return p.shapes[p.at(i).shape].Op }
+func (p *Program) Phase(i int) models.Phase { return p.shapes[p.at(i).shape].Phase }
+func (p *Program) Layer(i int) int32        { return p.at(i).layer }
 
 // Shape returns the index of instruction i's shape: instructions with equal shapes are
 // equal but for Layer, Addr, Deps and Fn. A simulator may remember what it computed for
 // a shape (a GEMM tile's fold timing) and reuse it for the next instruction of that
 // shape. Shapes are numbered from 0 in order of first appearance, below NumShapes.
-func (p *Program) Shape(i int) int { return int(p.code[i].shape) }
+func (p *Program) Shape(i int) int { return int(p.at(i).shape) }
 
 // NumShapes is the number of distinct shapes of the program's instructions.
 func (p *Program) NumShapes() int { return len(p.shapes) }
@@ -141,6 +152,10 @@ func (p *Program) Append(in Instr) int {
 		p.fns = append(p.fns, in.Fn)
 		c.fn = uint32(len(p.fns))
 	}
-	p.code = append(p.code, c)
-	return len(p.code) - 1
+	if p.n&(codeChunk-1) == 0 {
+		p.code = append(p.code, make([]code, codeChunk))
+	}
+	*p.at(p.n) = c
+	p.n++
+	return p.n - 1
 }
