@@ -411,8 +411,20 @@ func wide64(g *convGeom, w, d []int32, n int, dp, dx64 []int64, dx []int32) {
 // (overwritten), for each input position in output-row, output-column, kernel-row,
 // kernel-column order. The taps of one kernel row that fall inside the input read
 // and write contiguous runs (kernel column, channel), each input value at most once
-// per run, so each is one loop and the order of the sums is the same.
+// per run, so each is one loop and the order of the sums is the same (a vector add
+// for int32 and float32: each sum is still one addition of two values).
 func col2im[E elem | int64](g *convGeom, dp []E, n int, dx []E) {
+	add := func(dst, src []E) {
+		for c, v := range src {
+			dst[c] += v
+		}
+	}
+	switch any(dx).(type) {
+	case []int32:
+		add = any(vec.AddInt32).(func(dst, src []E))
+	case []float32:
+		add = any(vec.AddFloat32).(func(dst, src []E))
+	}
 	parallel(n, 1, func(b0, b1 int) {
 		for b := b0; b < b1; b++ {
 			img := dx[b*g.inElems() : (b+1)*g.inElems()]
@@ -431,10 +443,7 @@ func col2im[E elem | int64](g *convGeom, dp []E, n int, dx []E) {
 							continue
 						}
 						src := row[(ki*g.kw+j0)*g.cin : (ki*g.kw+j1)*g.cin]
-						dst := img[(ih*g.w+iw0+j0)*g.cin:][:len(src)]
-						for c, v := range src {
-							dst[c] += v
-						}
+						add(img[(ih*g.w+iw0+j0)*g.cin:][:len(src)], src)
 					}
 				}
 			}

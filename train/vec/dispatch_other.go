@@ -45,6 +45,8 @@ func mask32AVX2(out, dy, dx *float32, blocks int) { panic("vec: no assembly in t
 
 func add32AVX2(dst, src *float32, blocks int) { panic("vec: no assembly in this build") }
 
+func addI32AVX2(dst, src *int32, blocks int) { panic("vec: no assembly in this build") }
+
 func addBias32AVX2(m *float32, rows, c int, bias *float64) { panic("vec: no assembly in this build") }
 
 func bnNormalizeAVX2(x, out *float32, rows, c int, mean, rstd, gamma, beta *float64) {

@@ -78,6 +78,9 @@ func addBias32AVX2(m *float32, rows int, c int, bias *float64)
 // add32AVX2 adds blocks*8 float32 values of src to dst's.
 func add32AVX2(dst *float32, src *float32, blocks int)
 
+// addI32AVX2 adds blocks*8 int32 values of src to dst's, wrapping.
+func addI32AVX2(dst *int32, src *int32, blocks int)
+
 // bnNormalizeAVX2 writes out = float32(gamma*((float64(x)-mean)*rstd) + beta) per
 // channel for rows rows of c channels, c a multiple of 4.
 func bnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, beta *float64)

@@ -704,6 +704,28 @@ done:
 	VZEROUPPER
 	RET
 
+// func addI32AVX2(dst *int32, src *int32, blocks int)
+// Requires: AVX, AVX2
+TEXT ·addI32AVX2(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  blocks+16(FP), DX
+	TESTQ DX, DX
+	JEQ   done
+
+loop:
+	VMOVDQU (AX), Y0
+	VPADDD  (CX), Y0, Y0
+	VMOVDQU Y0, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, AX
+	DECQ    DX
+	JNE     loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func bnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, beta *float64)
 // Requires: AVX
 TEXT ·bnNormalizeAVX2(SB), NOSPLIT, $0-64

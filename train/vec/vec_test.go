@@ -314,3 +314,27 @@ func TestAddRows(t *testing.T) {
 		}
 	})
 }
+
+// TestAddInt32 checks AddInt32, with every kernel set, against Go's wrapping int32
+// sums, extremes among the values.
+func TestAddInt32(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	kernelSets(t, func(kernels string) {
+		for _, n := range []int{0, 1, 8, 13, 1000} {
+			dst, src := make([]int32, n), make([]int32, n)
+			for i := range dst {
+				dst[i], src[i] = int32(r.Uint32()), int32(r.Uint32())
+				if r.IntN(8) == 0 {
+					src[i] = []int32{math.MaxInt32, math.MinInt32, -1, 0}[r.IntN(4)]
+				}
+			}
+			got := slices.Clone(dst)
+			AddInt32(got, src)
+			for i := range got {
+				if want := dst[i] + src[i]; got[i] != want {
+					t.Fatalf("%s: n %d: %d + %d = %d, want %d", kernels, n, dst[i], src[i], got[i], want)
+				}
+			}
+		}
+	})
+}
