@@ -536,6 +536,7 @@ func TestMaxPoolMatchesDefinition(t *testing.T) {
 	special := []float64{0, math.Copysign(0, -1), math.NaN(), math.Inf(1), math.Inf(-1), 1, -1}
 	for _, p := range []*poolGeom{
 		{c: 6, h: 28, w: 28, kh: 2, kw: 2, stride: 2},
+		{c: 3, h: 5, w: 7, kh: 2, kw: 2, stride: 1},
 		{c: 1, h: 7, w: 9, kh: 3, kw: 3, stride: 2},
 		{c: 3, h: 5, w: 5, kh: 3, kw: 2, stride: 1},
 		{c: 16, h: 4, w: 6, kh: 4, kw: 6, stride: 1},
@@ -586,5 +587,30 @@ func TestReluFloat32Bits(t *testing.T) {
 					math.Float32bits(out[i]), math.Float32bits(dx[i]), math.Float32bits(want), math.Float32bits(wantDX))
 			}
 		}
+	}
+}
+
+// BenchmarkMaxPool pools LeNet-5's two layers (2x2, stride 2) at batch 32, int8 and
+// float32, on activations half of which are zero as after a ReLU.
+func BenchmarkMaxPool(b *testing.B) {
+	for _, p := range []*poolGeom{{c: 6, h: 28, w: 28, kh: 2, kw: 2, stride: 2}, {c: 16, h: 10, w: 10, kh: 2, kw: 2, stride: 2}} {
+		p.ho, p.wo = (p.h-p.kh)/p.stride+1, (p.w-p.kw)/p.stride+1
+		b.Run(fmt.Sprintf("int8/%dx%dx%d", p.h, p.w, p.c), func(b *testing.B) { benchMaxPool[int8](b, p) })
+		b.Run(fmt.Sprintf("float32/%dx%dx%d", p.h, p.w, p.c), func(b *testing.B) { benchMaxPool[float32](b, p) })
+	}
+}
+
+func benchMaxPool[T int8 | float32](b *testing.B, p *poolGeom) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 32
+	x := make([]T, n*p.h*p.w*p.c)
+	for i := range x {
+		if r.IntN(2) == 0 {
+			x[i] = T(r.IntN(100))
+		}
+	}
+	out, arg := make([]T, n*p.ho*p.wo*p.c), make([]int32, n*p.ho*p.wo*p.c)
+	for b.Loop() {
+		maxPoolRange(p, x, 0, n, out, arg)
 	}
 }
