@@ -45,12 +45,15 @@ func MaskFloat32(out, dy, dx []float32) {
 }
 
 // AddFloat32 adds src to dst (dst[i] += src[i] in float32; src at least as long).
-func AddFloat32(dst, src []float32) {
+func AddFloat32(dst, src []float32) { add(dst, src, add32AVX2) }
+
+// add adds src to dst, whole blocks with kernel when the CPU has AVX2.
+func add[T int32 | float32](dst, src []T, kernel func(dst, src *T, blocks int)) {
 	src = src[:len(dst)]
 	n := 0
 	if useAVX2 {
 		if n = len(dst) / block * block; n > 0 {
-			add32AVX2(&dst[0], &src[0], n/block)
+			kernel(&dst[0], &src[0], n/block)
 		}
 	}
 	for i := n; i < len(dst); i++ {

@@ -358,15 +358,4 @@ func AddRows(acc []int32, bias []int32) {
 }
 
 // AddInt32 adds src to dst (dst[i] += src[i], wrapping; src at least as long).
-func AddInt32(dst, src []int32) {
-	src = src[:len(dst)]
-	n := 0
-	if useAVX2 {
-		if n = len(dst) / block * block; n > 0 {
-			addI32AVX2(&dst[0], &src[0], n/block)
-		}
-	}
-	for i := n; i < len(dst); i++ {
-		dst[i] += src[i]
-	}
-}
+func AddInt32(dst, src []int32) { add(dst, src, addI32AVX2) }

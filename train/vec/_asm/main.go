@@ -33,8 +33,8 @@ func main() {
 	relu32()
 	mask32()
 	addBias32()
-	add32()
-	addI32()
+	addLanes("add32AVX2", "float32", "", func(from, to Op) { VMOVUPS(from, to) }, func(m, x, to Op) { VADDPS(m, x, to) })
+	addLanes("addI32AVX2", "int32", ", wrapping", VMOVDQU, func(m, x, to Op) { VPADDD(m, x, to) })
 	bnNormalize()
 	bnInputError()
 	bnSum8()
@@ -663,10 +663,11 @@ func addBias32() {
 	RET()
 }
 
-// add32 adds float32 values to others, 8 a step.
-func add32() {
-	TEXT("add32AVX2", NOSPLIT, "func(dst, src *float32, blocks int)")
-	Doc("add32AVX2 adds blocks*8 float32 values of src to dst's.")
+// addLanes emits name, which adds blocks*8 values of 32 bits of src to dst's, 8 a step:
+// move loads and stores the lanes, add adds them (float32 or wrapping int32).
+func addLanes(name, elem, note string, move func(from, to Op), add func(m, x, to Op)) {
+	TEXT(name, NOSPLIT, "func(dst, src *"+elem+", blocks int)")
+	Doc(name + " adds blocks*8 " + elem + " values of src to dst's" + note + ".")
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
 	blocks := Load(Param("blocks"), GP64())
@@ -674,31 +675,9 @@ func add32() {
 	JEQ(LabelRef("done"))
 	Label("loop")
 	x := YMM()
-	VMOVUPS(Mem{Base: dst}, x)
-	VADDPS(Mem{Base: src}, x, x)
-	VMOVUPS(x, Mem{Base: dst})
-	ADDQ(U32(32), src)
-	ADDQ(U32(32), dst)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
-	VZEROUPPER()
-	RET()
-}
-
-func addI32() {
-	TEXT("addI32AVX2", NOSPLIT, "func(dst, src *int32, blocks int)")
-	Doc("addI32AVX2 adds blocks*8 int32 values of src to dst's, wrapping.")
-	dst := Load(Param("dst"), GP64())
-	src := Load(Param("src"), GP64())
-	blocks := Load(Param("blocks"), GP64())
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	x := YMM()
-	VMOVDQU(Mem{Base: dst}, x)
-	VPADDD(Mem{Base: src}, x, x)
-	VMOVDQU(x, Mem{Base: dst})
+	move(Mem{Base: dst}, x)
+	add(Mem{Base: src}, x, x)
+	move(x, Mem{Base: dst})
 	ADDQ(U32(32), src)
 	ADDQ(U32(32), dst)
 	DECQ(blocks)
