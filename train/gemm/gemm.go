@@ -333,8 +333,8 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 	run(m, n, k, func(i0, i1, j0, j1 int) {
 		buf := f32Bufs.Get().(*f32Buffers)
 		defer func() {
-			if a.Patches != nil {
-				buf.rows.release()
+			if a.Patches != nil || !a.Trans {
+				buf.rows.release() // it points into A
 			}
 			f32Bufs.Put(buf)
 		}()
@@ -411,9 +411,9 @@ func checkLen(trans bool, rows, cols, n, ld int) {
 // (see rowsA). Patches are read in place when their runs are long enough
 // (minDirectRun) to be worth a kernel call each: a run inside the input is read in X,
 // a run in a padding row is zeros, and a run partly in the padding is filled into
-// dst at row i's offset i*kcb. Otherwise rows are packed, row i at dst[i*kcb:], and
-// patches unfolded straight into it. Rows from mcb to the end of the last panel of mr
-// rows read zeros.
+// dst at row i's offset i*kcb. A dense op(A) that is not transposed is read in place
+// too. Otherwise rows are packed, row i at dst[i*kcb:], and patches unfolded straight
+// into it. Rows from mcb to the end of the last panel of mr rows read zeros.
 func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA[float32]) {
 	var runs []tapRun
 	if p := x.Patches; p != nil {
@@ -424,14 +424,20 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA[flo
 			return
 		}
 	}
+	if x.Patches == nil && !x.Trans {
+		// A row-major A's rows are read where they are: a packed row is the same kcb
+		// values one after another.
+		d.runs, d.packedAs = append(d.runBuf[:0], tapRun{n: kcb}), [2]int{}
+		for i := range mcb {
+			d.ptr[i] = &x.Data[(ic+i)*x.Ld+pc]
+		}
+		d.padRows(mcb)
+		return
+	}
 	d.packed(mcb, kcb, dst, kcb)
 	switch p := x.Patches; {
 	case p != nil:
 		fillRows(p, ic, mcb, runs, dst, kcb, kcb)
-	case !x.Trans:
-		for i := range mcb {
-			copy(dst[i*kcb:(i+1)*kcb], x.Data[(ic+i)*x.Ld+pc:])
-		}
 	default:
 		for r := 0; r < mcb; r += mr {
 			panel := dst[r*kcb : r*kcb+mr*kcb]
