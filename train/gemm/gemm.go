@@ -12,7 +12,9 @@
 // longer.
 //
 // The float32 kernel reads its mr rows of op(A) through an address each, which lets
-// F32 read a convolution's patch matrix as op(A) in place (implicit GEMM): a block of
+// F32 read a dense op(A) that is not transposed where it is (a packed row would be the
+// same values in the same order), and a convolution's patch matrix as op(A) in place
+// (implicit GEMM): a block of
 // the reduction is cut into runs of patch columns that are contiguous in the input
 // (the taps of one kernel row; see Patches), and for each run the kernel reads the
 // rows of a tile straight from the input, or from zeros for a kernel row in the
