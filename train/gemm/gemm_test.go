@@ -121,10 +121,11 @@ func TestF32MatchesDefinition(t *testing.T) {
 	}
 }
 
-// TestF32IndependentOfCores checks that the split between goroutines changes no bit.
+// TestF32IndependentOfCores checks that the split between goroutines changes no bit,
+// whichever way A is stored (m is not a multiple of mr).
 func TestF32IndependentOfCores(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	m, n, k := 150, 900, 300
+	m, n, k := 151, 900, 300
 	a, b := make([]float32, m*k), make([]float32, k*n)
 	for i := range a {
 		a[i] = float32(r.NormFloat64())
@@ -135,9 +136,12 @@ func TestF32IndependentOfCores(t *testing.T) {
 	var outs [][]float32
 	for _, procs := range []int{1, 2, 3, 8} {
 		old := runtime.GOMAXPROCS(procs)
-		for _, tr := range []bool{false, true} {
+		for _, way := range []string{"A", "C^T", "A^T"} {
 			c := make([]float32, m*n)
-			if tr { // the same product as C^T = B^T A^T, split along the other side
+			switch way {
+			case "A":
+				F32(false, false, m, n, k, a, k, b, n, c, n)
+			case "C^T": // the same product as C^T = B^T A^T, split along the other side
 				ct := make([]float32, n*m)
 				F32(true, true, n, m, k, b, n, a, k, ct, m)
 				for i := range m {
@@ -145,8 +149,14 @@ func TestF32IndependentOfCores(t *testing.T) {
 						c[i*n+j] = ct[j*m+i]
 					}
 				}
-			} else {
-				F32(false, false, m, n, k, a, k, b, n, c, n)
+			case "A^T":
+				at := make([]float32, k*m)
+				for i := range m {
+					for p := range k {
+						at[p*m+i] = a[i*k+p]
+					}
+				}
+				F32(true, false, m, n, k, at, m, b, n, c, n)
 			}
 			outs = append(outs, c)
 		}
