@@ -16,6 +16,7 @@
 package train
 
 import (
+	"iter"
 	"math"
 
 	"github.com/rctsim/rctsim/models"
@@ -212,23 +213,31 @@ func byChannel(c, rows int, f func(j0, j1 int)) {
 	})
 }
 
-// chunkRows is the number of rows of c channels in a chunk.
-func chunkRows(c int) int { return max(1, sumChunk/c) }
+// rowChunks yields the chunks [r0, r1) of rows rows of c channels, in order.
+func rowChunks(c, rows int) iter.Seq2[int, int] {
+	step := max(1, sumChunk/c)
+	return func(yield func(r0, r1 int) bool) {
+		for r0 := 0; r0 < rows; r0 += step {
+			if !yield(r0, min(r0+step, rows)) {
+				return
+			}
+		}
+	}
+}
 
 // batchMoments computes channels [j0, j1) of the mean and the biased variance of
 // rows rows of c channels x.
 func batchMoments[F floatT](x []F, c, rows, j0, j1 int, mean, vari []float64) {
 	clear(mean[j0:j1])
 	clear(vari[j0:j1])
-	step := chunkRows(c)
-	for r0 := 0; r0 < rows; r0 += step {
-		vec.SumChannels(x[r0*c:min(r0+step, rows)*c], c, j0, j1, mean)
+	for r0, r1 := range rowChunks(c, rows) {
+		vec.SumChannels(x[r0*c:r1*c], c, j0, j1, mean)
 	}
 	for j := j0; j < j1; j++ {
 		mean[j] /= float64(rows)
 	}
-	for r0 := 0; r0 < rows; r0 += step {
-		vec.SumSquaredDevs(x[r0*c:min(r0+step, rows)*c], c, j0, j1, mean, vari)
+	for r0, r1 := range rowChunks(c, rows) {
+		vec.SumSquaredDevs(x[r0*c:r1*c], c, j0, j1, mean, vari)
 	}
 	for j := j0; j < j1; j++ {
 		vari[j] /= float64(rows)
@@ -240,9 +249,8 @@ func batchMoments[F floatT](x []F, c, rows, j0, j1 int, mean, vari []float64) {
 func floatChannelSums[F floatT](x []F, c, rows int, sum []float64) {
 	byChannel(c, rows, func(j0, j1 int) {
 		clear(sum[j0:j1])
-		step := chunkRows(c)
-		for r0 := 0; r0 < rows; r0 += step {
-			vec.SumChannels(x[r0*c:min(r0+step, rows)*c], c, j0, j1, sum)
+		for r0, r1 := range rowChunks(c, rows) {
+			vec.SumChannels(x[r0*c:r1*c], c, j0, j1, sum)
 		}
 	})
 }
@@ -253,9 +261,7 @@ func floatChannelSums[F floatT](x []F, c, rows int, sum []float64) {
 func batchGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sdx []float64) {
 	clear(sdy[j0:j1])
 	clear(sdx[j0:j1])
-	step := chunkRows(c)
-	for r0 := 0; r0 < rows; r0 += step {
-		r1 := min(r0+step, rows)
+	for r0, r1 := range rowChunks(c, rows) {
 		vec.BatchGradSums(x[r0*c:r1*c], dy[r0*c:r1*c], c, j0, j1, mean, rstd, sdy, sdx)
 	}
 }
@@ -265,9 +271,7 @@ func batchGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sd
 func layerGradSums[F floatT](x, dy []F, c, rows, j0, j1 int, mean, rstd, sdy, sdx []float64) {
 	clear(sdy[j0:j1])
 	clear(sdx[j0:j1])
-	step := chunkRows(c)
-	for r0 := 0; r0 < rows; r0 += step {
-		r1 := min(r0+step, rows)
+	for r0, r1 := range rowChunks(c, rows) {
 		vec.LayerGradSums(x[r0*c:r1*c], dy[r0*c:r1*c], c, j0, j1, mean[r0:r1], rstd[r0:r1], sdy, sdx)
 	}
 }

@@ -11,12 +11,16 @@ type Float interface{ float32 | float64 }
 
 // ReLUFloat32 writes max(v, 0) of each value of src to dst (at least as long; it may
 // be src), with Go's max: +0 for -0 and a NaN for a NaN.
-func ReLUFloat32(dst, src []float32) {
+func ReLUFloat32(dst, src []float32) { relu(dst, src, block, relu32AVX2) }
+
+// relu writes max(v, 0) of src to dst, whole blocks of per values with kernel when
+// the CPU has AVX2.
+func relu[T int8 | float32](dst, src []T, per int, kernel func(dst, src *T, blocks int)) {
 	dst = dst[:len(src)]
 	n := 0
 	if useAVX2 {
-		if n = len(src) / block * block; n > 0 {
-			relu32AVX2(&dst[0], &src[0], n/block)
+		if n = len(src) / per * per; n > 0 {
+			kernel(&dst[0], &src[0], n/per)
 		}
 	}
 	for i, v := range src[n:] {

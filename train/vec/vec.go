@@ -240,18 +240,7 @@ func Widen[D int16 | int32](dst []D, src []int8) {
 }
 
 // ReLU writes max(v, 0) of each value of src to dst (at least as long; it may be src).
-func ReLU(dst, src []int8) {
-	dst = dst[:len(src)]
-	n := 0
-	if useAVX2 {
-		if n = len(src) / 32 * 32; n > 0 {
-			relu8AVX2(&dst[0], &src[0], n/32)
-		}
-	}
-	for i, v := range src[n:] {
-		dst[n+i] = max(v, 0)
-	}
-}
+func ReLU(dst, src []int8) { relu(dst, src, 32, relu8AVX2) }
 
 // Mask is a ReLU's backward pass: dx gets dy where the ReLU's output out is positive
 // and 0 elsewhere (dx may be dy). The Go loop takes the mask from the sign of -v, all

@@ -295,22 +295,16 @@ func sums16() {
 		acc[i] = YMM()
 		VMOVDQU(Mem{Base: sums}.Offset(32*i), acc[i])
 	}
-	TESTQ(rows, rows)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	for h := range 2 {
-		x, y := YMM(), YMM()
-		VPMOVSXBD(Mem{Base: u}.Offset(8*h), x)
-		VPMOVSXBD(Mem{Base: v}.Offset(8*h), y)
-		VPADDD(x, acc[h], acc[h])
-		VPMULLD(x, y, y)
-		VPADDD(y, acc[2+h], acc[2+h])
-	}
-	ADDQ(stride, u)
-	ADDQ(stride, v)
-	DECQ(rows)
-	JNE(LabelRef("loop"))
-	Label("done")
+	loop(rows, func() {
+		for h := range 2 {
+			x, y := YMM(), YMM()
+			VPMOVSXBD(Mem{Base: u}.Offset(8*h), x)
+			VPMOVSXBD(Mem{Base: v}.Offset(8*h), y)
+			VPADDD(x, acc[h], acc[h])
+			VPMULLD(x, y, y)
+			VPADDD(y, acc[2+h], acc[2+h])
+		}
+	}, move{stride, u}, move{stride, v})
 	for i := range acc {
 		VMOVDQU(acc[i], Mem{Base: sums}.Offset(32*i))
 	}
@@ -438,17 +432,11 @@ func widen(name string, per int, ext func(ops ...Op)) {
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
 	blocks := Load(Param("blocks"), GP64())
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	x := YMM()
-	ext(Mem{Base: src}, x)
-	VMOVDQU(x, Mem{Base: dst})
-	ADDQ(U32(per), src)
-	ADDQ(U32(32), dst)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
+	loop(blocks, func() {
+		x := YMM()
+		ext(Mem{Base: src}, x)
+		VMOVDQU(x, Mem{Base: dst})
+	}, move{U32(per), src}, move{U32(32), dst})
 	VZEROUPPER()
 	RET()
 }
@@ -462,17 +450,11 @@ func relu8() {
 	blocks := Load(Param("blocks"), GP64())
 	zero := YMM()
 	VPXOR(zero, zero, zero)
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	x := YMM()
-	VPMAXSB(Mem{Base: src}, zero, x)
-	VMOVDQU(x, Mem{Base: dst})
-	ADDQ(U32(32), src)
-	ADDQ(U32(32), dst)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
+	loop(blocks, func() {
+		x := YMM()
+		VPMAXSB(Mem{Base: src}, zero, x)
+		VMOVDQU(x, Mem{Base: dst})
+	}, move{U32(32), src}, move{U32(32), dst})
 	VZEROUPPER()
 	RET()
 }
@@ -488,20 +470,13 @@ func mask8() {
 	blocks := Load(Param("blocks"), GP64())
 	zero := YMM()
 	VPXOR(zero, zero, zero)
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	m, x := YMM(), YMM()
-	VMOVDQU(Mem{Base: out}, m)
-	VPCMPGTB(zero, m, m) // out > 0
-	VPAND(Mem{Base: dy}, m, x)
-	VMOVDQU(x, Mem{Base: dx})
-	ADDQ(U32(32), out)
-	ADDQ(U32(32), dy)
-	ADDQ(U32(32), dx)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
+	loop(blocks, func() {
+		m, x := YMM(), YMM()
+		VMOVDQU(Mem{Base: out}, m)
+		VPCMPGTB(zero, m, m) // out > 0
+		VPAND(Mem{Base: dy}, m, x)
+		VMOVDQU(x, Mem{Base: dx})
+	}, move{U32(32), out}, move{U32(32), dy}, move{U32(32), dx})
 	VZEROUPPER()
 	RET()
 }
@@ -584,21 +559,15 @@ func relu32() {
 	inf := GP64()
 	MOVQ(U32(0x7f800000), inf)
 	infs := broadcast32(inf)
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	x, r, a, nan := YMM(), YMM(), YMM(), YMM()
-	VMOVDQU(Mem{Base: src}, x)
-	VPMAXSD(zero, x, r)
-	VPAND(abs, x, a)
-	VPCMPGTD(infs, a, nan) // |v| above the infinity's bits: a NaN
-	VPBLENDVB(nan, a, r, r)
-	VMOVDQU(r, Mem{Base: dst})
-	ADDQ(U32(32), src)
-	ADDQ(U32(32), dst)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
+	loop(blocks, func() {
+		x, r, a, nan := YMM(), YMM(), YMM(), YMM()
+		VMOVDQU(Mem{Base: src}, x)
+		VPMAXSD(zero, x, r)
+		VPAND(abs, x, a)
+		VPCMPGTD(infs, a, nan) // |v| above the infinity's bits: a NaN
+		VPBLENDVB(nan, a, r, r)
+		VMOVDQU(r, Mem{Base: dst})
+	}, move{U32(32), src}, move{U32(32), dst})
 	VZEROUPPER()
 	RET()
 }
@@ -614,20 +583,13 @@ func mask32() {
 	blocks := Load(Param("blocks"), GP64())
 	zero := YMM()
 	VXORPS(zero, zero, zero)
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	x, m := YMM(), YMM()
-	VMOVUPS(Mem{Base: out}, x)
-	VCMPPS(U8(0x1e), zero, x, m) // out > 0, ordered
-	VANDPS(Mem{Base: dy}, m, m)
-	VMOVUPS(m, Mem{Base: dx})
-	ADDQ(U32(32), out)
-	ADDQ(U32(32), dy)
-	ADDQ(U32(32), dx)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
+	loop(blocks, func() {
+		x, m := YMM(), YMM()
+		VMOVUPS(Mem{Base: out}, x)
+		VCMPPS(U8(0x1e), zero, x, m) // out > 0, ordered
+		VANDPS(Mem{Base: dy}, m, m)
+		VMOVUPS(m, Mem{Base: dx})
+	}, move{U32(32), out}, move{U32(32), dy}, move{U32(32), dx})
 	VZEROUPPER()
 	RET()
 }
@@ -664,25 +626,19 @@ func addBias32() {
 }
 
 // addLanes emits name, which adds blocks*8 values of 32 bits of src to dst's, 8 a step:
-// move loads and stores the lanes, add adds them (float32 or wrapping int32).
-func addLanes(name, elem, note string, move func(from, to Op), add func(m, x, to Op)) {
+// mov loads and stores the lanes, add adds them (float32 or wrapping int32).
+func addLanes(name, elem, note string, mov func(from, to Op), add func(m, x, to Op)) {
 	TEXT(name, NOSPLIT, "func(dst, src *"+elem+", blocks int)")
 	Doc(name + " adds blocks*8 " + elem + " values of src to dst's" + note + ".")
 	dst := Load(Param("dst"), GP64())
 	src := Load(Param("src"), GP64())
 	blocks := Load(Param("blocks"), GP64())
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	x := YMM()
-	move(Mem{Base: dst}, x)
-	add(Mem{Base: src}, x, x)
-	move(x, Mem{Base: dst})
-	ADDQ(U32(32), src)
-	ADDQ(U32(32), dst)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
+	loop(blocks, func() {
+		x := YMM()
+		mov(Mem{Base: dst}, x)
+		add(Mem{Base: src}, x, x)
+		mov(x, Mem{Base: dst})
+	}, move{U32(32), src}, move{U32(32), dst})
 	VZEROUPPER()
 	RET()
 }
@@ -969,26 +925,41 @@ func clipMask32() {
 	qlo, qhi := YMM(), YMM()
 	VBROADCASTSD(param("qlo"), qlo)
 	VBROADCASTSD(param("qhi"), qhi)
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	v, lo, hi := YMM(), YMM(), YMM()
-	VCVTPS2PD(Mem{Base: x}, v)
-	VCMPPD(U8(0x11), qlo, v, lo) // < qlo, ordered
-	VCMPPD(U8(0x1e), qhi, v, hi) // > qhi, ordered
-	VORPD(hi, lo, lo)
-	// Narrow the qword masks to dwords: the low dword of each of the four.
-	VEXTRACTF128(U8(1), lo, hi.AsX())
-	VSHUFPS(U8(0x88), hi.AsX(), lo.AsX(), lo.AsX())
-	VANDNPS(Mem{Base: dx}, lo.AsX(), lo.AsX())
-	VMOVUPS(lo.AsX(), Mem{Base: dx})
-	ADDQ(U8(16), x)
-	ADDQ(U8(16), dx)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
+	loop(blocks, func() {
+		v, lo, hi := YMM(), YMM(), YMM()
+		VCVTPS2PD(Mem{Base: x}, v)
+		VCMPPD(U8(0x11), qlo, v, lo) // < qlo, ordered
+		VCMPPD(U8(0x1e), qhi, v, hi) // > qhi, ordered
+		VORPD(hi, lo, lo)
+		// Narrow the qword masks to dwords: the low dword of each of the four.
+		VEXTRACTF128(U8(1), lo, hi.AsX())
+		VSHUFPS(U8(0x88), hi.AsX(), lo.AsX(), lo.AsX())
+		VANDNPS(Mem{Base: dx}, lo.AsX(), lo.AsX())
+		VMOVUPS(lo.AsX(), Mem{Base: dx})
+	}, move{U8(16), x}, move{U8(16), dx})
 	VZEROUPPER()
 	RET()
+}
+
+// move is a pointer a kernel's loop moves on by after each block.
+type move struct {
+	by Op
+	p  reg.Register
+}
+
+// loop emits a kernel's loop over n blocks, none when n is 0: body, then each pointer
+// moved on, for every block; the code after it runs once the blocks are done.
+func loop(n reg.Register, body func(), moves ...move) {
+	TESTQ(n, n)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	body()
+	for _, m := range moves {
+		ADDQ(m.by, m.p)
+	}
+	DECQ(n)
+	JNE(LabelRef("loop"))
+	Label("done")
 }
 
 // param is the address of a float64 argument, for the instructions that read it from
