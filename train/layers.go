@@ -191,16 +191,15 @@ func avgPoolSpread[T int8 | float32 | float64, A int32 | float32 | float64](p *p
 func reluForward[T int8 | float32 | float64](x, out []T) {
 	out = out[:len(x)]
 	parallel(len(x), 1<<15, func(lo, hi int) {
-		if x8, ok := any(x[lo:hi]).([]int8); ok {
-			vec.ReLU(any(out[lo:hi]).([]int8), x8)
-			return
-		}
-		if x32, ok := any(x[lo:hi]).([]float32); ok {
-			vec.ReLUFloat32(any(out[lo:hi]).([]float32), x32)
-			return
-		}
-		for i := lo; i < hi; i++ {
-			out[i] = max(x[i], 0)
+		switch xs := any(x[lo:hi]).(type) {
+		case []int8:
+			vec.ReLU(any(out[lo:hi]).([]int8), xs)
+		case []float32:
+			vec.ReLUFloat32(any(out[lo:hi]).([]float32), xs)
+		default:
+			for i := lo; i < hi; i++ {
+				out[i] = max(x[i], 0)
+			}
 		}
 	})
 }
