@@ -149,16 +149,6 @@ func softmaxRow[F floatT](z []F, valid int, scale float64) {
 	clear(z[valid:])
 }
 
-// sumRows adds up the rows of m (rows of len(out)) into out.
-func sumRows[T int8 | float32 | float64](m []T, out []float64) {
-	clear(out)
-	for r := 0; r < len(m); r += len(out) {
-		for j, v := range m[r : r+len(out)] {
-			out[j] += float64(v)
-		}
-	}
-}
-
 // attnBackwardFloat computes the gradients of the four projections (gw, canonical)
 // and their biases (gb, when not nil) and, when dx is not nil, the input's error, from
 // the output error in s.dy. steCtx, when not nil, masks the context's error where QAT
@@ -169,7 +159,7 @@ func attnBackwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, spl
 	g := s.gw
 	mulF(true, false, d, d, rows, dy, d, s.oq, d, g[3*d*d:], d, split)
 	if gb != nil {
-		sumRows(dy, gb[3*d:])
+		floatChannelSums(dy, d, rows, gb[3*d:4*d])
 	}
 	mulF(false, false, rows, d, d, dy, d, w[3*d*d:], d, s.dO, d, split)
 	if steCtx != nil {
@@ -204,7 +194,7 @@ func attnBackwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, spl
 	dqk := s.dqk[:rows*3*d]
 	mulF(true, false, 3*d, d, rows, dqk, 3*d, s.x, d, g[:3*d*d], d, split)
 	if gb != nil {
-		sumRows(dqk, gb[:3*d])
+		floatChannelSums(dqk, 3*d, rows, gb[:3*d])
 	}
 	parallel(len(g), 1<<14, func(lo, hi int) { convert(gw[lo:hi], g[lo:hi]) })
 	if dx != nil {

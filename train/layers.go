@@ -260,33 +260,45 @@ func embedBackward[T int8 | float32 | float64, A int32 | float64](ids []int32, d
 // softmaxXentFloat is the float loss: logits holds one row of `classes` values per
 // label; it writes the error of the mean loss, (softmax - onehot)/denom, into dz
 // (computed in float64, stored as F) and returns the summed loss and the number of
-// rows whose first largest logit is the label.
+// rows whose first largest logit is the label. Rows are computed concurrently; their
+// losses are summed in row order, so the sum does not depend on GOMAXPROCS.
 func softmaxXentFloat[F floatT](logits []F, classes int, labels []int32, denom int, dz []F) (lossSum float64, correct int) {
 	inv := 1 / float64(denom)
-	for r, y := range labels {
-		z := logits[r*classes : (r+1)*classes]
-		d := dz[r*classes : (r+1)*classes]
-		best := 0
-		for c := 1; c < classes; c++ {
-			if z[c] > z[best] {
-				best = c
+	losses := make([]float64, len(labels))
+	hits := make([]bool, len(labels))
+	parallel(len(labels), 64, func(r0, r1 int) {
+		exps := make([]float64, classes) // each exponential is computed once
+		for r := r0; r < r1; r++ {
+			y := labels[r]
+			z := logits[r*classes : (r+1)*classes]
+			d := dz[r*classes : (r+1)*classes]
+			best := 0
+			for c := 1; c < classes; c++ {
+				if z[c] > z[best] {
+					best = c
+				}
+			}
+			hits[r] = best == int(y)
+			zmax := float64(z[best])
+			var sum float64
+			for c, v := range z {
+				exps[c] = math.Exp(float64(v) - zmax)
+				sum += exps[c]
+			}
+			losses[r] = math.Log(sum) - (float64(z[y]) - zmax)
+			for c, e := range exps {
+				g := e / sum
+				if c == int(y) {
+					g--
+				}
+				d[c] = F(g * inv)
 			}
 		}
-		if best == int(y) {
+	})
+	for r, l := range losses {
+		lossSum += l
+		if hits[r] {
 			correct++
-		}
-		zmax := float64(z[best])
-		var sum float64
-		for _, v := range z {
-			sum += math.Exp(float64(v) - zmax)
-		}
-		lossSum += math.Log(sum) - (float64(z[y]) - zmax)
-		for c, v := range z {
-			g := math.Exp(float64(v)-zmax) / sum
-			if c == int(y) {
-				g--
-			}
-			d[c] = F(g * inv)
 		}
 	}
 	return lossSum, correct

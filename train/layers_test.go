@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -284,6 +285,45 @@ func TestSoftmaxXentGradient(t *testing.T) {
 		z[k] = orig
 		if num := (lp - lm) / (2 * h); math.Abs(num-dz[k]) > 1e-8 {
 			t.Errorf("dz[%d] = %v, numeric %v", k, dz[k], num)
+		}
+	}
+}
+
+// TestSoftmaxXentIndependentOfCores computes the loss of enough rows to be split
+// across cores on 1, 2 and 3 of them: the loss, the count and the error must be
+// bit-identical, the loss summed in row order.
+func TestSoftmaxXentIndependentOfCores(t *testing.T) {
+	const classes, rows = 7, 301
+	r := rand.New(rand.NewPCG(3, 4))
+	z := make([]float32, classes*rows)
+	for i := range z {
+		z[i] = float32(r.NormFloat64() * 4)
+	}
+	labels := make([]int32, rows)
+	for i := range labels {
+		labels[i] = int32(r.IntN(classes))
+	}
+	var want float64
+	wantCorrect := 0
+	for k, y := range labels {
+		row := z[k*classes : (k+1)*classes]
+		l, c := softmaxXentFloat(row, classes, []int32{y}, rows, make([]float32, classes))
+		want += l
+		wantCorrect += c
+	}
+	var first []float32
+	for _, procs := range []int{1, 2, 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		dz := make([]float32, len(z))
+		loss, correct := softmaxXentFloat(z, classes, labels, rows, dz)
+		runtime.GOMAXPROCS(prev)
+		if loss != want || correct != wantCorrect {
+			t.Errorf("%d cores: loss %v and %d correct, row by row %v and %d", procs, loss, correct, want, wantCorrect)
+		}
+		if first == nil {
+			first = dz
+		} else if !slices.Equal(first, dz) {
+			t.Errorf("%d cores: the error differs from one core's", procs)
 		}
 	}
 }
