@@ -84,19 +84,12 @@ func normForwardFloat[F floatT](g *normGeom, s *normFloat, x []F, n int, gamma, 
 	rows := n * g.pos
 	if !g.batch {
 		parallel(rows, 64, func(r0, r1 int) {
+			for r := r0; r < r1; r += 4 {
+				layerMoments(x, c, r, r1, s.mean, s.rstd)
+			}
 			for r := r0; r < r1; r++ {
 				xr, or := x[r*c:(r+1)*c], out[r*c:(r+1)*c]
-				var m, v float64
-				for _, e := range xr {
-					m += float64(e)
-				}
-				m /= float64(c)
-				for _, e := range xr {
-					d := float64(e) - m
-					v += d * d
-				}
-				rs := 1 / math.Sqrt(v/float64(c)+numerics.NormEps)
-				s.mean[r], s.rstd[r] = m, rs
+				m, rs := s.mean[r], s.rstd[r]
 				for j, e := range xr {
 					or[j] = F(gamma[j]*((float64(e)-m)*rs) + beta[j])
 				}
@@ -176,21 +169,82 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 	}
 	inv := 1 / float64(c)
 	parallel(rows, 64, func(r0, r1 int) {
+		var sums [4][2]float64
 		for r := r0; r < r1; r++ {
 			xr, dr, out := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], dx[r*c:(r+1)*c]
 			m, rs := s.mean[r], s.rstd[r]
-			var sg, sgx float64
-			for j := range xr {
-				gv := gamma[j] * float64(dr[j])
-				sg += gv
-				sgx += gv * ((float64(xr[j]) - m) * rs)
+			if (r-r0)%4 == 0 {
+				sums = layerErrorSums(x, dy, c, r, r1, gamma, s.mean, s.rstd)
 			}
+			sg, sgx := sums[(r-r0)%4][0], sums[(r-r0)%4][1]
 			for j := range xr {
 				xh := (float64(xr[j]) - m) * rs
 				out[j] = F(rs * (gamma[j]*float64(dr[j]) - sg*inv - xh*sgx*inv))
 			}
 		}
 	})
+}
+
+// Layer normalisation sums each row over its channels in channel order: a chain of
+// dependent additions, each waiting for the last. layerMoments and layerErrorSums
+// run four rows' chains side by side, so that their additions overlap; each row's
+// sums are the same as alone. Rows past the last (r1) repeat the last row, whose
+// values they merely write again.
+
+// layerMoments sets mean and rstd of the four rows of c channels x from row r (at most
+// up to row r1).
+func layerMoments[F floatT](x []F, c, r, r1 int, mean, rstd []float64) {
+	i0, i1, i2, i3 := r, min(r+1, r1-1), min(r+2, r1-1), min(r+3, r1-1)
+	x0 := x[i0*c : (i0+1)*c]
+	x1, x2, x3 := x[i1*c:][:len(x0)], x[i2*c:][:len(x0)], x[i3*c:][:len(x0)]
+	var m0, m1, m2, m3 float64
+	for j, e := range x0 {
+		m0 += float64(e)
+		m1 += float64(x1[j])
+		m2 += float64(x2[j])
+		m3 += float64(x3[j])
+	}
+	n := float64(c)
+	m0, m1, m2, m3 = m0/n, m1/n, m2/n, m3/n
+	var v0, v1, v2, v3 float64
+	for j, e := range x0 {
+		d0, d1, d2, d3 := float64(e)-m0, float64(x1[j])-m1, float64(x2[j])-m2, float64(x3[j])-m3
+		v0 += d0 * d0
+		v1 += d1 * d1
+		v2 += d2 * d2
+		v3 += d3 * d3
+	}
+	mean[i3], rstd[i3] = m3, 1/math.Sqrt(v3/n+numerics.NormEps)
+	mean[i2], rstd[i2] = m2, 1/math.Sqrt(v2/n+numerics.NormEps)
+	mean[i1], rstd[i1] = m1, 1/math.Sqrt(v1/n+numerics.NormEps)
+	mean[i0], rstd[i0] = m0, 1/math.Sqrt(v0/n+numerics.NormEps)
+}
+
+// layerErrorSums returns, for the four rows from row r (at most up to row r1), the sums
+// over channels of gamma*dy and of gamma*dy times the normalised input.
+func layerErrorSums[F floatT](x, dy []F, c, r, r1 int, gamma, mean, rstd []float64) (sums [4][2]float64) {
+	i0, i1, i2, i3 := r, min(r+1, r1-1), min(r+2, r1-1), min(r+3, r1-1)
+	x0, d0 := x[i0*c:(i0+1)*c], dy[i0*c:(i0+1)*c]
+	gamma = gamma[:len(x0)]
+	d0 = d0[:len(x0)]
+	x1, x2, x3 := x[i1*c:][:len(x0)], x[i2*c:][:len(x0)], x[i3*c:][:len(x0)]
+	d1, d2, d3 := dy[i1*c:][:len(x0)], dy[i2*c:][:len(x0)], dy[i3*c:][:len(x0)]
+	m0, m1, m2, m3 := mean[i0], mean[i1], mean[i2], mean[i3]
+	s0, s1, s2, s3 := rstd[i0], rstd[i1], rstd[i2], rstd[i3]
+	var g0, g1, g2, g3, h0, h1, h2, h3 float64
+	for j, e := range x0 {
+		gm := gamma[j]
+		v0, v1, v2, v3 := gm*float64(d0[j]), gm*float64(d1[j]), gm*float64(d2[j]), gm*float64(d3[j])
+		g0 += v0
+		g1 += v1
+		g2 += v2
+		g3 += v3
+		h0 += v0 * ((float64(e) - m0) * s0)
+		h1 += v1 * ((float64(x1[j]) - m1) * s1)
+		h2 += v2 * ((float64(x2[j]) - m2) * s2)
+		h3 += v3 * ((float64(x3[j]) - m3) * s3)
+	}
+	return [4][2]float64{{g0, h0}, {g1, h1}, {g2, h2}, {g3, h3}}
 }
 
 // Normalisation's statistics and gradient sums are per-channel sums over the rows,

@@ -87,11 +87,14 @@ func TestBatchNormFloatBits(t *testing.T) {
 }
 
 // TestLayerNormFloatGradBits checks float layer normalisation's gradients of gamma and
-// beta bit for bit against their sums written as a plain loop over rows.
+// beta bit for bit against their sums written as a plain loop over rows, and its
+// output, statistics and input error against the row-by-row definition
+// (layerNormRowByRow), for row counts that do not divide into the four rows summed
+// side by side.
 func TestLayerNormFloatGradBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
 	for _, c := range []int{1, 3, 4, 6, 128} {
-		for _, pos := range []int{1, 5, 300} {
+		for _, pos := range []int{1, 5, 43, 300} {
 			n := 3
 			g := &normGeom{c: c, pos: pos}
 			rows := n * pos
@@ -104,9 +107,14 @@ func TestLayerNormFloatGradBits(t *testing.T) {
 				gamma[j], beta[j] = r.Float64()+0.5, r.NormFloat64()
 			}
 			s := newNormFloat(g)
-			normForwardFloat(g, s, x, n, gamma, beta, true, make([]float32, len(x)))
+			out, dx := make([]float32, len(x)), make([]float32, len(x))
+			normForwardFloat(g, s, x, n, gamma, beta, true, out)
 			gw, gb := make([]float64, c), make([]float64, c)
-			normBackwardFloat(g, s, x, dy, n, gamma, gw, gb, make([]float32, len(x)))
+			normBackwardFloat(g, s, x, dy, n, gamma, gw, gb, dx)
+			wantOut, wantDx, mean, rstd := layerNormRowByRow(x, dy, c, gamma, beta)
+			if !slices.Equal(out, wantOut) || !slices.Equal(dx, wantDx) || !slices.Equal(s.mean[:rows], mean) || !slices.Equal(s.rstd[:rows], rstd) {
+				t.Fatalf("c %d pos %d: output, input error or statistics differ from the row-by-row definition", c, pos)
+			}
 			wantW, wantB := make([]float64, c), make([]float64, c)
 			for i, d := range dy {
 				wantW[i%c] += float64(d) * ((float64(x[i]) - s.mean[i/c]) * s.rstd[i/c])
@@ -118,4 +126,39 @@ func TestLayerNormFloatGradBits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// layerNormRowByRow is float layer normalisation's forward output and input error,
+// and the rows' means and reciprocal standard deviations, one row after the other.
+func layerNormRowByRow(x, dy []float32, c int, gamma, beta []float64) (out, dx []float32, mean, rstd []float64) {
+	rows := len(x) / c
+	out, dx = make([]float32, len(x)), make([]float32, len(x))
+	mean, rstd = make([]float64, rows), make([]float64, rows)
+	for r := range rows {
+		xr, dr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
+		var m, v float64
+		for _, e := range xr {
+			m += float64(e)
+		}
+		m /= float64(c)
+		for _, e := range xr {
+			d := float64(e) - m
+			v += d * d
+		}
+		rs := 1 / math.Sqrt(v/float64(c)+numerics.NormEps)
+		mean[r], rstd[r] = m, rs
+		var sg, sgx float64
+		for j, e := range xr {
+			out[r*c+j] = float32(gamma[j]*((float64(e)-m)*rs) + beta[j])
+			gv := gamma[j] * float64(dr[j])
+			sg += gv
+			sgx += gv * ((float64(e) - m) * rs)
+		}
+		inv := 1 / float64(c)
+		for j, e := range xr {
+			xh := (float64(e) - m) * rs
+			dx[r*c+j] = float32(rs * (gamma[j]*float64(dr[j]) - sg*inv - xh*sgx*inv))
+		}
+	}
+	return out, dx, mean, rstd
 }
