@@ -521,6 +521,14 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 		panel := dst[q*kcb : q*kcb+nr*kcb]
 		w := min(nr, ncb-q)
 		switch {
+		case !x.Trans && w == nr:
+			// A whole panel row is a fixed-size move through a local, which the
+			// compiler inlines (it calls memmove for copy, and for an array copied
+			// between two pointers that may overlap).
+			for p := range kcb {
+				v := *(*[nr]float32)(b[(pc+p)*ldb+jc+q:])
+				*(*[nr]float32)(panel[p*nr:]) = v
+			}
 		case !x.Trans:
 			for p := range kcb {
 				copy(panel[p*nr:p*nr+w], b[(pc+p)*ldb+jc+q:])
