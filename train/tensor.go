@@ -339,7 +339,11 @@ func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy
 		return
 	}
 	d := dc[:rows*g.cout]
-	convert(d, dy[:len(d)])
+	if same, ok := any(dy).([]C); ok {
+		d = same[:len(d)] // only read below: no copy needed
+	} else {
+		convert(d, dy[:len(d)])
+	}
 	// The weight gradient in GEMM order, G[cout x K] = dY^T P, then in canonical order.
 	gk := s.b[:g.cout*g.k]
 	if g.linear || g.direct {
