@@ -52,6 +52,9 @@ type normFloat struct {
 	runMean, runVar  []float64
 	runSet           bool
 	sumDy, sumDyXhat []float64 // backward scratch, per channel
+	// Layer normalisation's backward scratch, per row: the sums over channels of
+	// gamma*dy and of gamma*dy times the normalised input.
+	rowSg, rowSgx []float64
 	// Backward scratch, per channel: gamma*rstd and sum(dy)/rows.
 	gammaRstd, sumDyInv []float64
 }
@@ -68,8 +71,9 @@ func newNormFloat(g *normGeom) *normFloat {
 
 // ensure sizes the per-group buffers for n examples.
 func (s *normFloat) ensure(g *normGeom, n int) {
-	if !g.batch && len(s.mean) < g.groups(n) {
-		s.mean, s.rstd = make([]float64, g.groups(n)), make([]float64, g.groups(n))
+	if k := g.groups(n); !g.batch && len(s.mean) < k {
+		s.mean, s.rstd = make([]float64, k), make([]float64, k)
+		s.rowSg, s.rowSgx = make([]float64, k), make([]float64, k)
 	}
 }
 
@@ -87,13 +91,7 @@ func normForwardFloat[F floatT](g *normGeom, s *normFloat, x []F, n int, gamma, 
 			for r := r0; r < r1; r += 4 {
 				layerMoments(x, c, r, r1, s.mean, s.rstd)
 			}
-			for r := r0; r < r1; r++ {
-				xr, or := x[r*c:(r+1)*c], out[r*c:(r+1)*c]
-				m, rs := s.mean[r], s.rstd[r]
-				for j, e := range xr {
-					or[j] = F(gamma[j]*((float64(e)-m)*rs) + beta[j])
-				}
-			}
+			vec.LayerNormalize(x[r0*c:r1*c], out[r0*c:r1*c], c, s.mean[r0:r1], s.rstd[r0:r1], gamma, beta)
 		})
 		return
 	}
@@ -167,21 +165,12 @@ func normBackwardFloat[F floatT](g *normGeom, s *normFloat, x, dy []F, n int, ga
 	if dx == nil {
 		return
 	}
-	inv := 1 / float64(c)
+	sg, sgx := s.rowSg[:rows], s.rowSgx[:rows]
 	parallel(rows, 64, func(r0, r1 int) {
-		var sums [4][2]float64
-		for r := r0; r < r1; r++ {
-			xr, dr, out := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], dx[r*c:(r+1)*c]
-			m, rs := s.mean[r], s.rstd[r]
-			if (r-r0)%4 == 0 {
-				sums = layerErrorSums(x, dy, c, r, r1, gamma, s.mean, s.rstd)
-			}
-			sg, sgx := sums[(r-r0)%4][0], sums[(r-r0)%4][1]
-			for j := range xr {
-				xh := (float64(xr[j]) - m) * rs
-				out[j] = F(rs * (gamma[j]*float64(dr[j]) - sg*inv - xh*sgx*inv))
-			}
+		for r := r0; r < r1; r += 4 {
+			layerErrorSums(x, dy, c, r, r1, gamma, s.mean, s.rstd, sg, sgx)
 		}
+		vec.LayerInputError(x[r0*c:r1*c], dy[r0*c:r1*c], dx[r0*c:r1*c], c, s.mean[r0:r1], s.rstd[r0:r1], gamma, sg[r0:r1], sgx[r0:r1], 1/float64(c))
 	})
 }
 
@@ -220,9 +209,9 @@ func layerMoments[F floatT](x []F, c, r, r1 int, mean, rstd []float64) {
 	mean[i0], rstd[i0] = m0, 1/math.Sqrt(v0/n+numerics.NormEps)
 }
 
-// layerErrorSums returns, for the four rows from row r (at most up to row r1), the sums
-// over channels of gamma*dy and of gamma*dy times the normalised input.
-func layerErrorSums[F floatT](x, dy []F, c, r, r1 int, gamma, mean, rstd []float64) (sums [4][2]float64) {
+// layerErrorSums sets sg and sgx of the four rows from row r (at most up to row r1) to
+// their sums over channels of gamma*dy and of gamma*dy times the normalised input.
+func layerErrorSums[F floatT](x, dy []F, c, r, r1 int, gamma, mean, rstd, sg, sgx []float64) {
 	i0, i1, i2, i3 := r, min(r+1, r1-1), min(r+2, r1-1), min(r+3, r1-1)
 	x0, d0 := x[i0*c:(i0+1)*c], dy[i0*c:(i0+1)*c]
 	gamma = gamma[:len(x0)]
@@ -244,7 +233,10 @@ func layerErrorSums[F floatT](x, dy []F, c, r, r1 int, gamma, mean, rstd []float
 		h2 += v2 * ((float64(x2[j]) - m2) * s2)
 		h3 += v3 * ((float64(x3[j]) - m3) * s3)
 	}
-	return [4][2]float64{{g0, h0}, {g1, h1}, {g2, h2}, {g3, h3}}
+	sg[i3], sgx[i3] = g3, h3
+	sg[i2], sgx[i2] = g2, h2
+	sg[i1], sgx[i1] = g1, h1
+	sg[i0], sgx[i0] = g0, h0
 }
 
 // Normalisation's statistics and gradient sums are per-channel sums over the rows,

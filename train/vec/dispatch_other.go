@@ -57,6 +57,14 @@ func bnInputErrorAVX2(x, dy, dx *float32, rows, c int, mean, rstd, gr, sdyInv, s
 	panic("vec: no assembly in this build")
 }
 
+func lnNormalizeAVX2(x, out *float32, rows, c int, mean, rstd, gamma, beta *float64) {
+	panic("vec: no assembly in this build")
+}
+
+func lnInputErrorAVX2(x, dy, dx *float32, rows, c int, mean, rstd, gamma, sg, sgx *float64, inv float64) {
+	panic("vec: no assembly in this build")
+}
+
 func bnSum8AVX2(x *float32, rows, c int, sum *float64) { panic("vec: no assembly in this build") }
 
 func bnSumSq8AVX2(x *float32, rows, c int, mean, sum *float64) {

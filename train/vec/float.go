@@ -122,6 +122,51 @@ func BatchInputError[F Float](x, dy, dx []F, c int, mean, rstd, gr, sdyInv, sdx 
 	}
 }
 
+// LayerNormalize is layer normalisation's forward pass over rows of c channels x, with
+// per-row statistics: out[r*c+j] = F(gamma[j]*((float64(x[r*c+j])-mean[r])*rstd[r]) +
+// beta[j]).
+func LayerNormalize[F Float](x, out []F, c int, mean, rstd, gamma, beta []float64) {
+	rows := len(x) / c
+	out, mean, rstd = out[:rows*c], mean[:rows], rstd[:rows]
+	if x32, ok := any(x).([]float32); ok && useAVX2 && fitsRows(len(x), c) {
+		o32 := any(out).([]float32)
+		lnNormalizeAVX2(&x32[0], &o32[0], rows, c, &mean[0], &rstd[0], &gamma[:c][0], &beta[:c][0])
+		return
+	}
+	gamma, beta = gamma[:c], beta[:c]
+	for r := range rows {
+		xr, or := x[r*c:(r+1)*c], out[r*c:(r+1)*c]
+		m, rs := mean[r], rstd[r]
+		for j, e := range xr {
+			or[j] = F(gamma[j]*((float64(e)-m)*rs) + beta[j])
+		}
+	}
+}
+
+// LayerInputError is layer normalisation's input error over rows of c channels, from
+// the per-row statistics and sums sg (of gamma*dy) and sgx (of gamma*dy times the
+// normalised input): dx[r*c+j] = F(rstd[r]*(gamma[j]*float64(dy[r*c+j]) - sg[r]*inv -
+// xh*sgx[r]*inv)) with xh = (float64(x[r*c+j])-mean[r])*rstd[r].
+func LayerInputError[F Float](x, dy, dx []F, c int, mean, rstd, gamma, sg, sgx []float64, inv float64) {
+	rows := len(x) / c
+	dy, dx = dy[:rows*c], dx[:rows*c]
+	mean, rstd, sg, sgx = mean[:rows], rstd[:rows], sg[:rows], sgx[:rows]
+	if x32, ok := any(x).([]float32); ok && useAVX2 && fitsRows(len(x), c) {
+		d32, o32 := any(dy).([]float32), any(dx).([]float32)
+		lnInputErrorAVX2(&x32[0], &d32[0], &o32[0], rows, c, &mean[0], &rstd[0], &gamma[:c][0], &sg[0], &sgx[0], inv)
+		return
+	}
+	gamma = gamma[:c]
+	for r := range rows {
+		xr, dr, or := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], dx[r*c:(r+1)*c]
+		m, rs, g, gx := mean[r], rstd[r], sg[r], sgx[r]
+		for j, e := range xr {
+			xh := (float64(e) - m) * rs
+			or[j] = F(rs * (gamma[j]*float64(dr[j]) - g*inv - xh*gx*inv))
+		}
+	}
+}
+
 // The per-channel sums add each channel's values in row order, so their results do
 // not depend on how channels are grouped: eight at a time in the assembly's lanes,
 // else sumBlock with the sums in registers, else one.

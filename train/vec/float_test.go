@@ -174,6 +174,59 @@ func TestBatchNormBits(t *testing.T) {
 	})
 }
 
+// TestLayerNormBits checks layer normalisation's kernels, with every kernel set, bit
+// for bit against their definitions written as plain loops over all values, for
+// channel counts the kernels take and others.
+func TestLayerNormBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	kernelSets(t, func(kernels string) {
+		for _, c := range []int{1, 3, 4, 6, 8, 20, 128} {
+			for _, rows := range []int{1, 5, 300} {
+				x, dy := make([]float32, rows*c), make([]float32, rows*c)
+				for i := range x {
+					x[i] = float32(r.NormFloat64()*3 + 1)
+					dy[i] = float32(r.NormFloat64())
+				}
+				vals := func(n int, f func() float64) []float64 {
+					v := make([]float64, n)
+					for j := range v {
+						v[j] = f()
+					}
+					return v
+				}
+				gamma, beta := vals(c, r.Float64), vals(c, r.NormFloat64)
+				mean, rstd := vals(rows, r.NormFloat64), vals(rows, r.Float64)
+				sg, sgx := vals(rows, r.NormFloat64), vals(rows, r.NormFloat64)
+				inv := 1 / float64(c)
+				// In odd rows the input error's terms nearly cancel, and in the last
+				// odd row the output's, so that a float64 rounding taken in another
+				// order shows in the float32 results.
+				for i, e := range x {
+					if k, j := i/c, i%c; k%2 == 1 {
+						xh := (float64(e) - mean[k]) * rstd[k]
+						dy[i] = float32((sg[k]*inv + xh*sgx[k]*inv) / gamma[j])
+						beta[j] = -gamma[j] * xh * (1 + 1e-7*r.NormFloat64())
+					}
+				}
+
+				wantOut, wantDX := make([]float32, len(x)), make([]float32, len(x))
+				for i, e := range x {
+					k, j := i/c, i%c
+					wantOut[i] = float32(gamma[j]*((float64(e)-mean[k])*rstd[k]) + beta[j])
+					xh := (float64(e) - mean[k]) * rstd[k]
+					wantDX[i] = float32(rstd[k] * (gamma[j]*float64(dy[i]) - sg[k]*inv - xh*sgx[k]*inv))
+				}
+				out, dx := make([]float32, len(x)), make([]float32, len(x))
+				LayerNormalize(x, out, c, mean, rstd, gamma, beta)
+				LayerInputError(x, dy, dx, c, mean, rstd, gamma, sg, sgx, inv)
+				if !bits32(out, wantOut) || !bits32(dx, wantDX) {
+					t.Fatalf("%s: c %d rows %d: LayerNormalize or LayerInputError differ", kernels, c, rows)
+				}
+			}
+		}
+	})
+}
+
 // TestFakeQuantBits checks FakeQuant, with every kernel set, bit for bit against its
 // definition on grids whose ends are zeros of either sign, with values outside the
 // grid, halfway between grid points (the grid of [-7.9375, 8] has step 1/16), zeros of

@@ -90,6 +90,16 @@ func bnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, r
 // multiple of 4.
 func bnInputErrorAVX2(x *float32, dy *float32, dx *float32, rows int, c int, mean *float64, rstd *float64, gr *float64, sdyInv *float64, sdx *float64, inv float64)
 
+// lnNormalizeAVX2 writes out = float32(gamma*((float64(x)-mean)*rstd) + beta), with
+// mean and rstd per row and gamma and beta per channel, for rows rows of c channels,
+// c a multiple of 4.
+func lnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, beta *float64)
+
+// lnInputErrorAVX2 writes dx = float32(rstd*((gamma*float64(dy) - sg*inv) -
+// ((float64(x)-mean)*rstd*sgx)*inv)), with mean, rstd, sg and sgx per row and gamma
+// per channel, for rows rows of c channels, c a multiple of 4.
+func lnInputErrorAVX2(x *float32, dy *float32, dx *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, sg *float64, sgx *float64, inv float64)
+
 // bnSum8AVX2 adds float64(x[r*c+j]) to sum[j] for eight channels j and rows rows in
 // row order.
 func bnSum8AVX2(x *float32, rows int, c int, sum *float64)

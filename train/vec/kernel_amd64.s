@@ -808,6 +808,102 @@ done:
 	VZEROUPPER
 	RET
 
+// func lnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, beta *float64)
+// Requires: AVX
+TEXT ·lnNormalizeAVX2(SB), NOSPLIT, $0-64
+	MOVQ  x+0(FP), AX
+	MOVQ  out+8(FP), CX
+	MOVQ  rows+16(FP), DX
+	MOVQ  c+24(FP), BX
+	MOVQ  mean+32(FP), SI
+	MOVQ  rstd+40(FP), DI
+	MOVQ  gamma+48(FP), R8
+	MOVQ  beta+56(FP), R9
+	TESTQ DX, DX
+	JEQ   done
+
+row:
+	VBROADCASTSD (SI), Y0
+	VBROADCASTSD (DI), Y1
+	XORQ         R10, R10
+
+step:
+	VCVTPS2PD  (AX)(R10*4), Y2
+	VSUBPD     Y0, Y2, Y2
+	VMULPD     Y1, Y2, Y2
+	VMULPD     (R8)(R10*8), Y2, Y2
+	VADDPD     (R9)(R10*8), Y2, Y2
+	VCVTPD2PSY Y2, X2
+	VMOVUPS    X2, (CX)(R10*4)
+	ADDQ       $0x04, R10
+	CMPQ       R10, BX
+	JLT        step
+	LEAQ       (AX)(BX*4), AX
+	LEAQ       (CX)(BX*4), CX
+	ADDQ       $0x08, SI
+	ADDQ       $0x08, DI
+	DECQ       DX
+	JNE        row
+
+done:
+	VZEROUPPER
+	RET
+
+// func lnInputErrorAVX2(x *float32, dy *float32, dx *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, sg *float64, sgx *float64, inv float64)
+// Requires: AVX
+TEXT ·lnInputErrorAVX2(SB), NOSPLIT, $0-88
+	MOVQ         x+0(FP), AX
+	MOVQ         dy+8(FP), CX
+	MOVQ         dx+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         c+32(FP), SI
+	MOVQ         mean+40(FP), DI
+	MOVQ         rstd+48(FP), R8
+	MOVQ         gamma+56(FP), R9
+	MOVQ         sg+64(FP), R10
+	MOVQ         sgx+72(FP), R11
+	VBROADCASTSD inv+80(FP), Y0
+	TESTQ        BX, BX
+	JEQ          done
+
+row:
+	VBROADCASTSD (DI), Y1
+	VBROADCASTSD (R8), Y2
+	VBROADCASTSD (R10), Y3
+	VMULPD       Y0, Y3, Y3
+	VBROADCASTSD (R11), Y4
+	XORQ         R12, R12
+
+step:
+	VCVTPS2PD  (AX)(R12*4), Y5
+	VSUBPD     Y1, Y5, Y5
+	VMULPD     Y2, Y5, Y5
+	VMULPD     Y4, Y5, Y5
+	VMULPD     Y0, Y5, Y5
+	VCVTPS2PD  (CX)(R12*4), Y6
+	VMULPD     (R9)(R12*8), Y6, Y6
+	VSUBPD     Y3, Y6, Y6
+	VSUBPD     Y5, Y6, Y6
+	VMULPD     Y2, Y6, Y6
+	VCVTPD2PSY Y6, X6
+	VMOVUPS    X6, (DX)(R12*4)
+	ADDQ       $0x04, R12
+	CMPQ       R12, SI
+	JLT        step
+	LEAQ       (AX)(SI*4), AX
+	LEAQ       (CX)(SI*4), CX
+	LEAQ       (DX)(SI*4), DX
+	ADDQ       $0x08, DI
+	ADDQ       $0x08, R8
+	ADDQ       $0x08, R10
+	ADDQ       $0x08, R11
+	DECQ       BX
+	JNE        row
+
+done:
+	VZEROUPPER
+	RET
+
 // func bnSum8AVX2(x *float32, rows int, c int, sum *float64)
 // Requires: AVX
 TEXT ·bnSum8AVX2(SB), NOSPLIT, $0-32
