@@ -451,24 +451,18 @@ func (fn *floatNet[F]) forward(x []float32, n int, train bool) error {
 			avgPoolSum(nl.pool, src, n, out)
 			scale(out, 1/float64(nl.pool.window()))
 		case models.Add:
-			other := fn.act[l.From]
-			for j := range out {
-				out[j] = src[j] + other[j]
-			}
+			sum(out, src, fn.act[l.From])
 		case models.Concat:
 			f := p.layers[l.From].l.Out.C
 			concatForward(fn.act[l.From], f, src, l.In.C, n*l.Out.H*l.Out.W, out)
 		case models.ShortcutAdd:
 			skip := fn.skip[:len(out)]
 			shortcutGather(nl.short, fn.act[l.From], n, skip)
-			for j := range out {
-				out[j] = src[j] + skip[j]
-			}
+			sum(out, src, skip)
 		case models.PosEmbedding:
-			table := fn.par[i].w64
-			for j := range out {
-				out[j] = F(float64(src[j]) + table[j%len(table)])
-			}
+			// out = F(float64(src) + table), one table per example.
+			copy(out, src)
+			vec.AddRowBias(out, fn.par[i].w64)
 		case models.BatchNorm, models.LayerNorm:
 			fp := fn.par[i]
 			normForwardFloat(nl.norm, fn.norm[i], src, n, fp.w64, fn.beta(i), train, out)
@@ -617,6 +611,24 @@ func (fn *floatNet[F]) backward(n int) {
 	}
 }
 
+// sum sets out to a + b, value by value (out shares no storage with b).
+func sum[F floatT](out, a, b []F) {
+	copy(out, a)
+	addTo(out, b)
+}
+
+// addTo adds src to dst, value by value.
+func addTo[F floatT](dst, src []F) {
+	src = src[:len(dst)]
+	if d32, ok := any(dst).([]float32); ok {
+		vec.AddFloat32(d32, any(src).([]float32))
+		return
+	}
+	for k := range dst {
+		dst[k] += src[k]
+	}
+}
+
 // mergeErrors completes the error of layer j's output before its backward pass: the
 // part the next layer wrote (when it reads this output), plus the error of a residual
 // that adds it (through a shortcut's mapping) and of the inputs of branches that read
@@ -632,14 +644,7 @@ func (fn *floatNet[F]) mergeErrors(j, n int) {
 			have = true
 			return
 		}
-		e = e[:len(dst)]
-		if d32, ok := any(dst).([]float32); ok {
-			vec.AddFloat32(d32, any(e).([]float32))
-			return
-		}
-		for k := range dst {
-			dst[k] += e[k]
-		}
+		addTo(dst, e)
 	}
 	if r := nl.residual; r >= 0 {
 		add(residualError(p, j, r, n, fn.err[r], fn.skip[:len(dst)]))
