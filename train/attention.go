@@ -138,10 +138,13 @@ func softmaxRow[F floatT](z []F, valid int, scale float64) {
 	} else {
 		buf = make([]float64, valid)
 	}
-	var sum float64
 	for j, v := range z[:valid] {
-		buf[j] = math.Exp((float64(v) - zmax) * scale)
-		sum += buf[j]
+		buf[j] = (float64(v) - zmax) * scale
+	}
+	vec.Exp(buf)
+	var sum float64
+	for _, e := range buf {
+		sum += e
 	}
 	for j, v := range buf {
 		z[j] = F(v / sum)

@@ -280,10 +280,13 @@ func softmaxXentFloat[F floatT](logits []F, classes int, labels []int32, denom i
 			}
 			hits[r] = best == int(y)
 			zmax := float64(z[best])
-			var sum float64
 			for c, v := range z {
-				exps[c] = math.Exp(float64(v) - zmax)
-				sum += exps[c]
+				exps[c] = float64(v) - zmax
+			}
+			vec.Exp(exps)
+			var sum float64
+			for _, e := range exps {
+				sum += e
 			}
 			losses[r] = math.Log(sum) - (float64(z[y]) - zmax)
 			for c, e := range exps {

@@ -2,8 +2,8 @@
 
 package vec
 
-// hasAVX2 is false: this build has no assembly.
-const hasAVX2 = false
+// hasAVX2 and hasFMA are false: this build has no assembly.
+const hasAVX2, hasFMA = false, false
 
 func requant32AVX2(acc *int32, out *int8, blocks int, shift, half uint64, relu bool, lanes *[16]uint32) {
 	panic("vec: no assembly in this build")
@@ -64,6 +64,8 @@ func lnNormalizeAVX2(x, out *float32, rows, c int, mean, rstd, gamma, beta *floa
 func lnInputErrorAVX2(x, dy, dx *float32, rows, c int, mean, rstd, gamma, sg, sgx *float64, inv float64) {
 	panic("vec: no assembly in this build")
 }
+
+func expAVX2(x *float64, blocks int) int { panic("vec: no assembly in this build") }
 
 func bnSum8AVX2(x *float32, rows, c int, sum *float64) { panic("vec: no assembly in this build") }
 

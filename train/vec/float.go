@@ -4,7 +4,8 @@ import "math"
 
 // The float path's kernels below give, bit for bit, what the expressions in their
 // documentation give evaluated value by value in Go: the assembly does the same
-// float64 (or float32) operations in the same order, without fused multiply-adds.
+// float64 (or float32) operations in the same order, without fused multiply-adds
+// (but for Exp, which follows math.Exp's assembly, fused multiply-adds and all).
 
 // Float is the float path's element types.
 type Float interface{ float32 | float64 }
@@ -164,6 +165,27 @@ func LayerInputError[F Float](x, dy, dx []F, c int, mean, rstd, gamma, sg, sgx [
 			xh := (float64(e) - m) * rs
 			or[j] = F(rs * (gamma[j]*float64(dr[j]) - g*inv - xh*gx*inv))
 		}
+	}
+}
+
+// Exp replaces each value of x by math.Exp's, bit for bit: four at a time when math.Exp
+// runs its FMA path (the assembly repeats that path's operations lane by lane), and
+// through math.Exp itself for the values that leave its main path and on other CPUs.
+func Exp(x []float64) {
+	i := 0
+	if useAVX2 && hasFMA {
+		for i+4 <= len(x) {
+			i += 4 * expAVX2(&x[i], (len(x)-i)/4)
+			if i+4 <= len(x) { // four values with one off the main path
+				for j := i; j < i+4; j++ {
+					x[j] = math.Exp(x[j])
+				}
+				i += 4
+			}
+		}
+	}
+	for ; i < len(x); i++ {
+		x[i] = math.Exp(x[i])
 	}
 }
 

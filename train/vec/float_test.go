@@ -227,6 +227,53 @@ func TestLayerNormBits(t *testing.T) {
 	})
 }
 
+// TestExpBits checks Exp, with every kernel set, bit for bit against math.Exp: on
+// softmax's arguments (at most 0), on every magnitude, on random bit patterns, and on
+// the values around the bounds of math.Exp's main path (overflow, results near the
+// smallest normal and subnormal, infinities, NaNs and zeros), each special value in
+// every lane of a block of four, at lengths that leave values past the last block.
+func TestExpBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	special := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), -math.NaN(),
+		7.09782712893384e+02, math.Nextafter(7.09782712893384e+02, 1000), 709.4, 709.5, 710, 1e300, -1e300,
+		-708.39, -708.4, -709, -745.1, -745.2, -746, math.MaxFloat64, -math.MaxFloat64,
+		math.SmallestNonzeroFloat64, 1e-300, -1e-300, 1, -1, 0.5 * math.Ln2, -0.5 * math.Ln2}
+	var x []float64
+	for range 20000 {
+		x = append(x, -r.ExpFloat64()*8)
+	}
+	for range 20000 {
+		x = append(x, (r.Float64()*2-1)*math.Pow(2, float64(r.IntN(12)-2)))
+	}
+	for range 20000 {
+		x = append(x, math.Float64frombits(r.Uint64()))
+	}
+	for _, v := range special {
+		for lane := range 4 {
+			block := []float64{-1.5, 0.25, -3, 2}
+			block[lane] = v
+			x = append(x, block...)
+		}
+	}
+	if hasAVX2 && hasFMA {
+		ordinary := []float64{-1, -2.5, 0.75, -30}
+		if expAVX2(&ordinary[0], 1) != 1 {
+			t.Errorf("the kernel left four ordinary values to math.Exp")
+		}
+	}
+	kernelSets(t, func(kernels string) {
+		for _, n := range []int{len(x), len(x) - 1, len(x) - 3, 5, 3} {
+			got := slices.Clone(x[len(x)-n:])
+			Exp(got)
+			for i, v := range x[len(x)-n:] {
+				if want := math.Exp(v); math.Float64bits(got[i]) != math.Float64bits(want) {
+					t.Fatalf("%s: Exp(%v) (bits %016x) = %v, math.Exp gives %v", kernels, v, math.Float64bits(v), got[i], want)
+				}
+			}
+		}
+	})
+}
+
 // TestFakeQuantBits checks FakeQuant, with every kernel set, bit for bit against its
 // definition on grids whose ends are zeros of either sign, with values outside the
 // grid, halfway between grid points (the grid of [-7.9375, 8] has step 1/16), zeros of
@@ -315,4 +362,23 @@ func TestRoundIsMathRound(t *testing.T) {
 			t.Fatalf("Round(%v) = %v, math.Round gives %v", x, got, want)
 		}
 	}
+}
+
+// BenchmarkExp times Exp on a row of 96 softmax arguments (the character models'
+// vocabulary), per kernel set.
+func BenchmarkExp(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	args := make([]float64, 96)
+	for i := range args {
+		args[i] = -r.ExpFloat64() * 6
+	}
+	x := make([]float64, len(args))
+	kernelSets(b, func(kernels string) {
+		b.Run(kernels, func(b *testing.B) {
+			for b.Loop() {
+				copy(x, args)
+				Exp(x)
+			}
+		})
+	})
 }

@@ -100,6 +100,13 @@ func lnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, r
 // per channel, for rows rows of c channels, c a multiple of 4.
 func lnInputErrorAVX2(x *float32, dy *float32, dx *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, sg *float64, sgx *float64, inv float64)
 
+// expAVX2 replaces blocks*4 values of x by math.Exp's, as math.Exp computes them
+// on a CPU with FMA, four at a time. It stops before the first four with a value
+// math.Exp does not take through its main path (not finite, above its overflow
+// bound, or with a result whose exponent is not that of a normal float64) and
+// returns the blocks done.
+func expAVX2(x *float64, blocks int) int
+
 // bnSum8AVX2 adds float64(x[r*c+j]) to sum[j] for eight channels j and rows rows in
 // row order.
 func bnSum8AVX2(x *float32, rows int, c int, sum *float64)

@@ -904,6 +904,150 @@ done:
 	VZEROUPPER
 	RET
 
+DATA expConsts<>+0(SB)/8, $0x7fffffffffffffff
+DATA expConsts<>+8(SB)/8, $0x7fffffffffffffff
+DATA expConsts<>+16(SB)/8, $0x7fffffffffffffff
+DATA expConsts<>+24(SB)/8, $0x7fffffffffffffff
+DATA expConsts<>+32(SB)/8, $0x7fefffffffffffff
+DATA expConsts<>+40(SB)/8, $0x7fefffffffffffff
+DATA expConsts<>+48(SB)/8, $0x7fefffffffffffff
+DATA expConsts<>+56(SB)/8, $0x7fefffffffffffff
+DATA expConsts<>+64(SB)/8, $0x40862e42fefa39ef
+DATA expConsts<>+72(SB)/8, $0x40862e42fefa39ef
+DATA expConsts<>+80(SB)/8, $0x40862e42fefa39ef
+DATA expConsts<>+88(SB)/8, $0x40862e42fefa39ef
+DATA expConsts<>+96(SB)/8, $0x3ff71547652b82fe
+DATA expConsts<>+104(SB)/8, $0x3ff71547652b82fe
+DATA expConsts<>+112(SB)/8, $0x3ff71547652b82fe
+DATA expConsts<>+120(SB)/8, $0x3ff71547652b82fe
+DATA expConsts<>+128(SB)/8, $0x3fe62e42fefa3000
+DATA expConsts<>+136(SB)/8, $0x3fe62e42fefa3000
+DATA expConsts<>+144(SB)/8, $0x3fe62e42fefa3000
+DATA expConsts<>+152(SB)/8, $0x3fe62e42fefa3000
+DATA expConsts<>+160(SB)/8, $0x3d53de6af278ece6
+DATA expConsts<>+168(SB)/8, $0x3d53de6af278ece6
+DATA expConsts<>+176(SB)/8, $0x3d53de6af278ece6
+DATA expConsts<>+184(SB)/8, $0x3d53de6af278ece6
+DATA expConsts<>+192(SB)/8, $0x3fb0000000000000
+DATA expConsts<>+200(SB)/8, $0x3fb0000000000000
+DATA expConsts<>+208(SB)/8, $0x3fb0000000000000
+DATA expConsts<>+216(SB)/8, $0x3fb0000000000000
+DATA expConsts<>+224(SB)/8, $0x3efa01a01a01a01a
+DATA expConsts<>+232(SB)/8, $0x3efa01a01a01a01a
+DATA expConsts<>+240(SB)/8, $0x3efa01a01a01a01a
+DATA expConsts<>+248(SB)/8, $0x3efa01a01a01a01a
+DATA expConsts<>+256(SB)/8, $0x3f2a01a01a01a01a
+DATA expConsts<>+264(SB)/8, $0x3f2a01a01a01a01a
+DATA expConsts<>+272(SB)/8, $0x3f2a01a01a01a01a
+DATA expConsts<>+280(SB)/8, $0x3f2a01a01a01a01a
+DATA expConsts<>+288(SB)/8, $0x3f56c16c16c16c17
+DATA expConsts<>+296(SB)/8, $0x3f56c16c16c16c17
+DATA expConsts<>+304(SB)/8, $0x3f56c16c16c16c17
+DATA expConsts<>+312(SB)/8, $0x3f56c16c16c16c17
+DATA expConsts<>+320(SB)/8, $0x3f81111111111111
+DATA expConsts<>+328(SB)/8, $0x3f81111111111111
+DATA expConsts<>+336(SB)/8, $0x3f81111111111111
+DATA expConsts<>+344(SB)/8, $0x3f81111111111111
+DATA expConsts<>+352(SB)/8, $0x3fa5555555555555
+DATA expConsts<>+360(SB)/8, $0x3fa5555555555555
+DATA expConsts<>+368(SB)/8, $0x3fa5555555555555
+DATA expConsts<>+376(SB)/8, $0x3fa5555555555555
+DATA expConsts<>+384(SB)/8, $0x3fc5555555555555
+DATA expConsts<>+392(SB)/8, $0x3fc5555555555555
+DATA expConsts<>+400(SB)/8, $0x3fc5555555555555
+DATA expConsts<>+408(SB)/8, $0x3fc5555555555555
+DATA expConsts<>+416(SB)/8, $0x3fe0000000000000
+DATA expConsts<>+424(SB)/8, $0x3fe0000000000000
+DATA expConsts<>+432(SB)/8, $0x3fe0000000000000
+DATA expConsts<>+440(SB)/8, $0x3fe0000000000000
+DATA expConsts<>+448(SB)/8, $0x3ff0000000000000
+DATA expConsts<>+456(SB)/8, $0x3ff0000000000000
+DATA expConsts<>+464(SB)/8, $0x3ff0000000000000
+DATA expConsts<>+472(SB)/8, $0x3ff0000000000000
+DATA expConsts<>+480(SB)/8, $0x4000000000000000
+DATA expConsts<>+488(SB)/8, $0x4000000000000000
+DATA expConsts<>+496(SB)/8, $0x4000000000000000
+DATA expConsts<>+504(SB)/8, $0x4000000000000000
+DATA expConsts<>+512(SB)/4, $0x000003ff
+DATA expConsts<>+516(SB)/4, $0x000003ff
+DATA expConsts<>+520(SB)/4, $0x000003ff
+DATA expConsts<>+524(SB)/4, $0x000003ff
+DATA expConsts<>+528(SB)/4, $0x000003ff
+DATA expConsts<>+532(SB)/4, $0x000003ff
+DATA expConsts<>+536(SB)/4, $0x000003ff
+DATA expConsts<>+540(SB)/4, $0x000003ff
+DATA expConsts<>+544(SB)/4, $0x000007fe
+DATA expConsts<>+548(SB)/4, $0x000007fe
+DATA expConsts<>+552(SB)/4, $0x000007fe
+DATA expConsts<>+556(SB)/4, $0x000007fe
+DATA expConsts<>+560(SB)/4, $0x000007fe
+DATA expConsts<>+564(SB)/4, $0x000007fe
+DATA expConsts<>+568(SB)/4, $0x000007fe
+DATA expConsts<>+572(SB)/4, $0x000007fe
+GLOBL expConsts<>(SB), RODATA|NOPTR, $576
+
+// func expAVX2(x *float64, blocks int) int
+// Requires: AVX, AVX2, FMA3
+TEXT ·expAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), AX
+	MOVQ blocks+8(FP), CX
+	XORQ DX, DX
+
+block:
+	CMPQ         DX, CX
+	JEQ          end
+	VMOVUPD      (AX), Y0
+	VMULPD       expConsts<>+96(SB), Y0, Y1
+	VCVTPD2DQY   Y1, X2
+	VCVTDQ2PD    X2, Y1
+	VPADDD       expConsts<>+512(SB), X2, X2
+	VANDPD       expConsts<>+0(SB), Y0, Y3
+	VPCMPGTQ     expConsts<>+32(SB), Y3, Y3
+	VCMPPD       $0x1e, expConsts<>+64(SB), Y0, Y4
+	VORPD        Y4, Y3, Y3
+	VPCMPGTD     expConsts<>+544(SB), X2, X4
+	VPXOR        X5, X5, X5
+	VPCMPGTD     X5, X2, X5
+	VMOVMSKPD    Y3, BX
+	VMOVMSKPS    X4, SI
+	ORL          SI, BX
+	VMOVMSKPS    X5, SI
+	XORL         $0x0f, SI
+	ORL          SI, BX
+	JNE          end
+	VFNMADD231PD expConsts<>+128(SB), Y1, Y0
+	VFNMADD231PD expConsts<>+160(SB), Y1, Y0
+	VMULPD       expConsts<>+192(SB), Y0, Y0
+	VMOVUPD      expConsts<>+224(SB), Y1
+	VFMADD213PD  expConsts<>+256(SB), Y0, Y1
+	VFMADD213PD  expConsts<>+288(SB), Y0, Y1
+	VFMADD213PD  expConsts<>+320(SB), Y0, Y1
+	VFMADD213PD  expConsts<>+352(SB), Y0, Y1
+	VFMADD213PD  expConsts<>+384(SB), Y0, Y1
+	VFMADD213PD  expConsts<>+416(SB), Y0, Y1
+	VFMADD213PD  expConsts<>+448(SB), Y0, Y1
+	VMULPD       Y1, Y0, Y0
+	VADDPD       expConsts<>+480(SB), Y0, Y1
+	VMULPD       Y1, Y0, Y0
+	VADDPD       expConsts<>+480(SB), Y0, Y1
+	VMULPD       Y1, Y0, Y0
+	VADDPD       expConsts<>+480(SB), Y0, Y1
+	VMULPD       Y1, Y0, Y0
+	VADDPD       expConsts<>+480(SB), Y0, Y1
+	VFMADD213PD  expConsts<>+448(SB), Y1, Y0
+	VPMOVSXDQ    X2, Y1
+	VPSLLQ       $0x34, Y1, Y1
+	VMULPD       Y1, Y0, Y0
+	VMOVUPD      Y0, (AX)
+	ADDQ         $0x20, AX
+	INCQ         DX
+	JMP          block
+
+end:
+	MOVQ DX, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func bnSum8AVX2(x *float32, rows int, c int, sum *float64)
 // Requires: AVX
 TEXT ·bnSum8AVX2(SB), NOSPLIT, $0-32

@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -39,6 +40,7 @@ func main() {
 	bnInputError()
 	lnNormalize()
 	lnInputError()
+	expKernel()
 	bnSum8()
 	bnSumSq8()
 	bnGradSums8()
@@ -841,6 +843,149 @@ func lnInputError() {
 	DECQ(rows)
 	JNE(LabelRef("row"))
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// expSlot indexes expConsts, 32 bytes a slot: each constant of math.Exp's amd64 FMA
+// path (math/exp_amd64.s) in every lane, and the masks and bounds that pick out the
+// values the path does not take.
+const (
+	expAbsMask = iota
+	expMaxFinite
+	expOverflow
+	expLog2E
+	expLn2U
+	expLn2L
+	expSixteenth
+	expC64 // the Taylor coefficients, highest first, at their offsets in exprodata
+	expC56
+	expC48
+	expC40
+	expC32
+	expC24
+	expHalf
+	expOne
+	expTwo
+	expBias   // dwords: the exponent bias 0x3FF
+	expMaxExp // dwords: the largest biased exponent of a finite value, 0x7FE
+)
+
+// f64 is a float64 constant as its bits.
+func f64(v float64) U64 { return U64(math.Float64bits(v)) }
+
+// expKernel is math.Exp (as it runs on amd64 with FMA) four values at a time: the
+// same operations in the same order on each lane, so that every result is its bits.
+func expKernel() {
+	consts := GLOBL("expConsts", RODATA|NOPTR)
+	at := func(slot int) Mem { return consts.Offset(32 * slot) }
+	// The assembler takes DATA in increasing offsets. Floats go in as their bits: the
+	// assembler reads avo's float constants without a decimal point, such as $(1),
+	// as integers.
+	for slot, v := range []Constant{
+		expAbsMask:   U64(1<<63 - 1),
+		expMaxFinite: U64(0x7FEFFFFFFFFFFFFF),
+		expOverflow:  f64(7.09782712893384e+02),
+		expLog2E:     f64(1.4426950408889634073599246810018920),
+		expLn2U:      f64(0.69314718055966295651160180568695068359375),
+		expLn2L:      f64(0.28235290563031577122588448175013436025525412068e-12),
+		expSixteenth: f64(0.0625),
+		expC64:       f64(2.4801587301587301587e-5),
+		expC56:       f64(1.9841269841269841270e-4),
+		expC48:       f64(1.3888888888888888889e-3),
+		expC40:       f64(8.3333333333333333333e-3),
+		expC32:       f64(4.1666666666666666667e-2),
+		expC24:       f64(1.6666666666666666667e-1),
+		expHalf:      f64(0.5),
+		expOne:       f64(1.0),
+		expTwo:       f64(2.0),
+	} {
+		for i := range 4 {
+			DATA(32*slot+8*i, v)
+		}
+	}
+	for i := range 8 {
+		DATA(32*expBias+4*i, U32(0x3FF))
+	}
+	for i := range 8 {
+		DATA(32*expMaxExp+4*i, U32(0x7FE))
+	}
+
+	TEXT("expAVX2", NOSPLIT, "func(x *float64, blocks int) int")
+	Doc("expAVX2 replaces blocks*4 values of x by math.Exp's, as math.Exp computes them",
+		"on a CPU with FMA, four at a time. It stops before the first four with a value",
+		"math.Exp does not take through its main path (not finite, above its overflow",
+		"bound, or with a result whose exponent is not that of a normal float64) and",
+		"returns the blocks done.")
+	x := Load(Param("x"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	done := GP64()
+	XORQ(done, done)
+	Label("block")
+	CMPQ(done, blocks)
+	JEQ(LabelRef("end"))
+	v := YMM()
+	VMOVUPD(Mem{Base: x}, v)
+
+	// k = int32(round(x*log2(e))) and its biased exponent k+0x3FF.
+	t, kf := YMM(), YMM()
+	k, kb := XMM(), XMM()
+	VMULPD(at(expLog2E), v, t)
+	VCVTPD2DQY(t, k)
+	VCVTDQ2PD(k, kf)
+	VPADDD(at(expBias), k, kb)
+
+	// The lanes math.Exp sends elsewhere: |x| not finite, x > the overflow bound
+	// (ordered), a biased exponent outside [1, 0x7FE].
+	a, big := YMM(), YMM()
+	VANDPD(at(expAbsMask), v, a)
+	VPCMPGTQ(at(expMaxFinite), a, a)
+	VCMPPD(U8(0x1E), at(expOverflow), v, big) // greater than, ordered, quiet
+	VORPD(big, a, a)
+	high, positive, zero := XMM(), XMM(), XMM()
+	VPCMPGTD(at(expMaxExp), kb, high)
+	VPXOR(zero, zero, zero)
+	VPCMPGTD(zero, kb, positive)
+	special, m := GP32(), GP32()
+	VMOVMSKPD(a, special)
+	VMOVMSKPS(high, m)
+	ORL(m, special)
+	VMOVMSKPS(positive, m)
+	XORL(U8(0xF), m)
+	ORL(m, special)
+	JNE(LabelRef("end"))
+
+	// r = (x - k*ln2u - k*ln2l)/16, then the Taylor series of e^r - 1 and four
+	// squarings (e^(16r) = ((((e^r)^2)^2)^2)^2, each as y = y*(y+2) on y = e^r - 1),
+	// exactly as math.Exp's FMA path.
+	VFNMADD231PD(at(expLn2U), kf, v)
+	VFNMADD231PD(at(expLn2L), kf, v)
+	VMULPD(at(expSixteenth), v, v)
+	p := YMM()
+	VMOVUPD(at(expC64), p)
+	for _, c := range []int{expC56, expC48, expC40, expC32, expC24, expHalf, expOne} {
+		VFMADD213PD(at(c), v, p)
+	}
+	VMULPD(p, v, v)
+	for range 3 {
+		VADDPD(at(expTwo), v, p)
+		VMULPD(p, v, v)
+	}
+	VADDPD(at(expTwo), v, p)
+	VFMADD213PD(at(expOne), p, v)
+
+	// Times 2^k: the biased exponent moved into a float64's exponent field.
+	scale := YMM()
+	VPMOVSXDQ(kb, scale)
+	VPSLLQ(U8(52), scale, scale)
+	VMULPD(scale, v, v)
+	VMOVUPD(v, Mem{Base: x})
+	ADDQ(U8(32), x)
+	INCQ(done)
+	JMP(LabelRef("block"))
+
+	Label("end")
+	Store(done, ReturnIndex(0))
 	VZEROUPPER()
 	RET()
 }
