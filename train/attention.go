@@ -102,6 +102,7 @@ func attnForwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, b64,
 	}
 	scale := 1 / math.Sqrt(float64(a.dh))
 	parallel(n*a.heads, 1, func(j0, j1 int) {
+		exps := make([]float64, t)
 		for j := j0; j < j1; j++ {
 			b, h := j/a.heads, j%a.heads
 			base := b*t*3*d + h*a.dh
@@ -109,7 +110,7 @@ func attnForwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, b64,
 			p := s.p[j*t*t : (j+1)*t*t]
 			mulF(false, true, t, t, a.dh, q, 3*d, k, 3*d, p, t, nil)
 			for i := range t {
-				softmaxRow(p[i*t:(i+1)*t], a.valid(i), scale)
+				softmaxRow(p[i*t:(i+1)*t], a.valid(i), scale, exps)
 			}
 			mulF(false, false, t, a.dh, t, p, t, v, 3*d, s.o[b*t*d+h*a.dh:], d, nil)
 		}
@@ -125,19 +126,13 @@ func attnForwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, b64,
 
 // softmaxRow replaces the first `valid` values of a row of scores z by
 // softmax(scale*z) and zeroes the rest (masked keys).
-// It computes in float64 and stores F.
-func softmaxRow[F floatT](z []F, valid int, scale float64) {
+// It computes in float64, in buf (at least valid long), and stores F.
+func softmaxRow[F floatT](z []F, valid int, scale float64, buf []float64) {
 	zmax := math.Inf(-1)
 	for _, v := range z[:valid] {
 		zmax = max(zmax, float64(v))
 	}
-	var e [256]float64
-	var buf []float64
-	if valid <= len(e) {
-		buf = e[:valid]
-	} else {
-		buf = make([]float64, valid)
-	}
+	buf = buf[:valid]
 	for j, v := range z[:valid] {
 		buf[j] = (float64(v) - zmax) * scale
 	}
