@@ -156,20 +156,10 @@ func fakeQuantAct[E floatT](r *actRange, x, out []E, train bool) []E {
 }
 
 // floatRange returns min and max over x in float64 (+Inf and -Inf when x is empty).
-// Float min and max make a chain of several dependent instructions per value; on
-// float32 values without NaNs the same extremes come from integer keys in the values'
-// order, -0 below +0 as min and max have it, through one compare-and-move each.
 func floatRange[E floatT](x []E) (lo, hi float64) {
 	if x32, ok := any(x).([]float32); ok {
-		kinf, kneg := orderKey(float32(math.Inf(1))), orderKey(float32(math.Inf(-1)))
-		klo, khi := kinf, kneg
-		for _, v := range x32 {
-			k := orderKey(v)
-			klo, khi = min(klo, k), max(khi, k)
-		}
-		// NaNs' keys lie beyond the infinities'; min and max propagate NaNs.
-		if klo >= kneg && khi <= kinf {
-			return float64(fromOrderKey(klo)), float64(fromOrderKey(khi))
+		if lo, hi, ok := vec.Range32(x32); ok {
+			return float64(lo), float64(hi)
 		}
 	}
 	lo, hi = math.Inf(1), math.Inf(-1)
@@ -177,18 +167,6 @@ func floatRange[E floatT](x []E) (lo, hi float64) {
 		lo, hi = min(lo, float64(v)), max(hi, float64(v))
 	}
 	return lo, hi
-}
-
-// orderKey maps float32 values to int32 keys in the same order, -0 just below +0: a
-// negative value's magnitude bits are inverted.
-func orderKey(v float32) int32 {
-	b := int32(math.Float32bits(v))
-	return b ^ (b >> 31 & math.MaxInt32)
-}
-
-// fromOrderKey inverts orderKey.
-func fromOrderKey(k int32) float32 {
-	return math.Float32frombits(uint32(k ^ (k >> 31 & math.MaxInt32)))
 }
 
 // straightThrough masks the error dx of GEMM layer i's input x: zero where the forward

@@ -85,6 +85,10 @@ func clipMask32AVX2(x, dx *float32, blocks int, qlo, qhi float64) {
 	panic("vec: no assembly in this build")
 }
 
+func keyRange32AVX2(x *float32, blocks int, lanes *[16]int32) {
+	panic("vec: no assembly in this build")
+}
+
 func scaleShiftAVX2(x *int64, rows, channels int, gamma, beta *int64, acc *int64) bool {
 	panic("vec: no assembly in this build")
 }

@@ -1,6 +1,9 @@
 package vec
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // The float path's kernels below give, bit for bit, what the expressions in their
 // documentation give evaluated value by value in Go: the assembly does the same
@@ -187,6 +190,44 @@ func Exp(x []float64) {
 	for ; i < len(x); i++ {
 		x[i] = math.Exp(x[i])
 	}
+}
+
+// Range32 returns the smallest and the largest value of x as Go's min and max find
+// them (-0 below +0; +Inf and -Inf when x is empty), or ok false when x holds a NaN.
+// Float min and max make a chain of several dependent instructions per value; the
+// same extremes come from integer keys in the values' order (orderKey32) through one
+// compare each, eight lanes at a time in the assembly.
+func Range32(x []float32) (lo, hi float32, ok bool) {
+	kinf, kneg := orderKey32(float32(math.Inf(1))), orderKey32(float32(math.Inf(-1)))
+	klo, khi := kinf, kneg
+	i := 0
+	if n := len(x) / block * block; useAVX2 && n > 0 {
+		var lanes [2 * block]int32
+		keyRange32AVX2(&x[0], n/block, &lanes)
+		klo, khi = min(klo, slices.Min(lanes[:block])), max(khi, slices.Max(lanes[block:]))
+		i = n
+	}
+	for _, v := range x[i:] {
+		k := orderKey32(v)
+		klo, khi = min(klo, k), max(khi, k)
+	}
+	// NaNs' keys lie beyond the infinities'.
+	if klo < kneg || khi > kinf {
+		return 0, 0, false
+	}
+	return fromOrderKey32(klo), fromOrderKey32(khi), true
+}
+
+// orderKey32 maps float32 values to int32 keys in the same order, -0 just below +0: a
+// negative value's magnitude bits are inverted.
+func orderKey32(v float32) int32 {
+	b := int32(math.Float32bits(v))
+	return b ^ (b >> 31 & math.MaxInt32)
+}
+
+// fromOrderKey32 inverts orderKey32.
+func fromOrderKey32(k int32) float32 {
+	return math.Float32frombits(uint32(k ^ (k >> 31 & math.MaxInt32)))
 }
 
 // The per-channel sums add each channel's values in row order, so their results do

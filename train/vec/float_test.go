@@ -274,6 +274,41 @@ func TestExpBits(t *testing.T) {
 	})
 }
 
+// TestRange32 checks Range32, with every kernel set, against Go's min and max, bit for
+// bit, on random values, zeros of both signs, infinities, subnormals and NaNs, at
+// lengths around and past the kernel's block of eight.
+func TestRange32(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32,
+		math.Float32frombits(0x7fc00001), math.Float32frombits(0xff800001)}
+	kernelSets(t, func(kernels string) {
+		for range 20000 {
+			x := make([]float32, []int{r.IntN(40), 1000}[r.IntN(2)])
+			odds := 1 + r.IntN(200) // how rare the special values are
+			for i := range x {
+				switch {
+				case r.IntN(odds) == 0:
+					x[i] = special[r.IntN(len(special))]
+				case r.IntN(2) == 0:
+					x[i] = math.Float32frombits(r.Uint32()&^(0xff<<23) | uint32(r.IntN(255))<<23) // never NaN
+				default:
+					x[i] = float32(r.NormFloat64())
+				}
+			}
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for _, v := range x {
+				lo, hi = min(lo, float64(v)), max(hi, float64(v))
+			}
+			glo, ghi, ok := Range32(x)
+			if nan := math.IsNaN(lo) || math.IsNaN(hi); ok == nan ||
+				ok && (math.Float64bits(float64(glo)) != math.Float64bits(lo) || math.Float64bits(float64(ghi)) != math.Float64bits(hi)) {
+				t.Fatalf("%s: Range32 of %d values = %v, %v, %v; min and max give %v, %v", kernels, len(x), glo, ghi, ok, lo, hi)
+			}
+		}
+	})
+}
+
 // TestFakeQuantBits checks FakeQuant, with every kernel set, bit for bit against its
 // definition on grids whose ends are zeros of either sign, with values outside the
 // grid, halfway between grid points (the grid of [-7.9375, 8] has step 1/16), zeros of

@@ -130,3 +130,8 @@ func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s fl
 // clipMask32AVX2 writes +0 to dx where float64(x) < qlo or > qhi (ordered compares:
 // false for NaNs), for blocks*4 float32 values.
 func clipMask32AVX2(x *float32, dx *float32, blocks int, qlo float64, qhi float64)
+
+// keyRange32AVX2 leaves in lanes[0:8] the smallest and in lanes[8:16] the largest
+// order keys, k = b ^ ((b >> 31) & 0x7fffffff) of the bits b of each value, of
+// blocks*8 float32 values, lane by lane.
+func keyRange32AVX2(x *float32, blocks int, lanes *[16]int32)

@@ -1245,3 +1245,34 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func keyRange32AVX2(x *float32, blocks int, lanes *[16]int32)
+// Requires: AVX, AVX2
+TEXT ·keyRange32AVX2(SB), NOSPLIT, $0-24
+	MOVQ     x+0(FP), AX
+	MOVQ     blocks+8(FP), CX
+	MOVQ     lanes+16(FP), DX
+	VPCMPEQD Y0, Y0, Y0
+	VPSRLD   $0x01, Y0, Y0
+	VMOVDQU  Y0, Y1
+	VPCMPEQD Y2, Y2, Y2
+	VPXOR    Y0, Y2, Y2
+	TESTQ    CX, CX
+	JEQ      done
+
+loop:
+	VMOVDQU (AX), Y3
+	VPSRAD  $0x1f, Y3, Y4
+	VPAND   Y0, Y4, Y4
+	VPXOR   Y4, Y3, Y3
+	VPMINSD Y3, Y1, Y1
+	VPMAXSD Y3, Y2, Y2
+	ADDQ    $0x20, AX
+	DECQ    CX
+	JNE     loop
+
+done:
+	VMOVDQU Y1, (DX)
+	VMOVDQU Y2, 32(DX)
+	VZEROUPPER
+	RET

@@ -46,6 +46,7 @@ func main() {
 	bnGradSums8()
 	quant32()
 	clipMask32()
+	keyRange32()
 	Generate()
 }
 
@@ -1192,6 +1193,37 @@ func clipMask32() {
 		VANDNPS(Mem{Base: dx}, lo.AsX(), lo.AsX())
 		VMOVUPS(lo.AsX(), Mem{Base: dx})
 	}, move{U8(16), x}, move{U8(16), dx})
+	VZEROUPPER()
+	RET()
+}
+
+// keyRange32 finds the smallest and largest order keys of float32 values (the bits as
+// an int32, a negative value's magnitude bits inverted), eight lanes at a time.
+func keyRange32() {
+	TEXT("keyRange32AVX2", NOSPLIT, "func(x *float32, blocks int, lanes *[16]int32)")
+	Doc("keyRange32AVX2 leaves in lanes[0:8] the smallest and in lanes[8:16] the largest",
+		"order keys, k = b ^ ((b >> 31) & 0x7fffffff) of the bits b of each value, of",
+		"blocks*8 float32 values, lane by lane.")
+	x := Load(Param("x"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	lanes := Load(Param("lanes"), GP64())
+	magnitude, lo, hi := YMM(), YMM(), YMM()
+	VPCMPEQD(magnitude, magnitude, magnitude)
+	VPSRLD(U8(1), magnitude, magnitude) // 0x7fffffff: also the largest key
+	VMOVDQU(magnitude, lo)
+	VPCMPEQD(hi, hi, hi)
+	VPXOR(magnitude, hi, hi) // 0x80000000: the smallest key
+	loop(blocks, func() {
+		v, sign := YMM(), YMM()
+		VMOVDQU(Mem{Base: x}, v)
+		VPSRAD(U8(31), v, sign)
+		VPAND(magnitude, sign, sign)
+		VPXOR(sign, v, v)
+		VPMINSD(v, lo, lo)
+		VPMAXSD(v, hi, hi)
+	}, move{U8(32), x})
+	VMOVDQU(lo, Mem{Base: lanes})
+	VMOVDQU(hi, Mem{Base: lanes}.Offset(32))
 	VZEROUPPER()
 	RET()
 }
