@@ -25,6 +25,10 @@ var pairRowsAsm = pairRowsAVX2
 // assembly kernel sets.
 var transposeAsm = transpose6AVX2
 
+// transposeF32Asm packs float32 columns into A panels (see transposeF32A); it runs
+// with the assembly kernel sets.
+var transposeF32Asm = transpose6F32AVX2
+
 // pairColsAsm interleaves int16 rows of patches into pairs (see pairCols); it runs
 // with the assembly kernel sets.
 var pairColsAsm = pairColsAVX2

@@ -11,5 +11,8 @@ var pairRowsAsm func(dst *uint32, stride int, even, odd *int16, panels int)
 // transposeAsm is nil: this build has no assembly.
 var transposeAsm func(dst *int16, rs int, src *int16, lda int, blocks int)
 
+// transposeF32Asm is nil: this build has no assembly.
+var transposeF32Asm func(dst *float32, rs int, src *float32, lda int, blocks int)
+
 // pairColsAsm is nil: this build has no assembly.
 var pairColsAsm func(dst *uint32, x *int16, origins *int, pairs int)

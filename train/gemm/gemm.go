@@ -450,7 +450,7 @@ func packF32A(x *Mat[float32], ic, mcb, pc, kcb int, dst []float32, d *rowsA[flo
 				// and most bounds checks.
 				p0, p1, p2 := panel[:kcb], panel[kcb:2*kcb], panel[2*kcb:3*kcb]
 				p3, p4, p5 := panel[3*kcb:4*kcb], panel[4*kcb:5*kcb], panel[5*kcb:6*kcb]
-				for p := range p0 {
+				for p := transposeF32A(x.Data, x.Ld, pc, ic+r, kcb, panel); p < kcb; p++ {
 					v := (*[mr]float32)(x.Data[(pc+p)*x.Ld+ic+r:])
 					p0[p], p1[p], p2[p], p3[p], p4[p], p5[p] = v[0], v[1], v[2], v[3], v[4], v[5]
 				}
@@ -500,6 +500,26 @@ func patchesInPlace[P float32 | int16](p *Patches[P], ic, mcb, stride int, runs 
 		}
 		p.next(&at)
 	}
+}
+
+// transposeF32A packs the first reduction steps of mr rows of op(A) = A transposed
+// into panel (rows kcb apart) when the assembly kernels run: columns col..col+mr of
+// A's rows pc.. become the panel's rows. It returns how many steps it packed, whole
+// blocks of 8 (each reads 8 values of a row, which must lie within a).
+func transposeF32A(a []float32, lda, pc, col, kcb int, panel []float32) int {
+	if transposeF32Asm == nil || current.name == "go" {
+		return 0
+	}
+	blocks := kcb / 8
+	for blocks > 0 && (pc+8*blocks-1)*lda+col+8 > len(a) {
+		blocks-- // the last rows' eighth values would lie past a's end
+	}
+	if blocks == 0 {
+		return 0
+	}
+	_ = panel[(mr-1)*kcb+8*blocks-1]
+	transposeF32Asm(&panel[0], kcb, &a[pc*lda+col], lda, blocks)
+	return 8 * blocks
 }
 
 // packF32B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, into panels of nr

@@ -24,3 +24,7 @@ func pairColsAVX2(dst *uint32, x *int16, origins *int, pairs int)
 // transpose6AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks; it
 // reads eight values of each source row.
 func transpose6AVX2(dst *int16, rs int, src *int16, lda int, blocks int)
+
+// transpose6F32AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks;
+// it reads eight values of each source row.
+func transpose6F32AVX2(dst *float32, rs int, src *float32, lda int, blocks int)

@@ -423,3 +423,71 @@ loop:
 
 done:
 	RET
+
+// func transpose6F32AVX2(dst *float32, rs int, src *float32, lda int, blocks int)
+// Requires: AVX
+TEXT ·transpose6F32AVX2(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), AX
+	MOVQ  rs+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  lda+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  blocks+32(FP), SI
+	TESTQ SI, SI
+	JEQ   done
+
+loop:
+	VMOVUPS    (DX), Y0
+	ADDQ       BX, DX
+	VMOVUPS    (DX), Y1
+	ADDQ       BX, DX
+	VMOVUPS    (DX), Y2
+	ADDQ       BX, DX
+	VMOVUPS    (DX), Y3
+	ADDQ       BX, DX
+	VMOVUPS    (DX), Y4
+	ADDQ       BX, DX
+	VMOVUPS    (DX), Y5
+	ADDQ       BX, DX
+	VMOVUPS    (DX), Y6
+	ADDQ       BX, DX
+	VMOVUPS    (DX), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	LEAQ       (AX)(CX*2), DI
+	ADDQ       CX, DI
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VMOVUPS    Y6, (AX)
+	VPERM2F128 $0x20, Y3, Y1, Y6
+	VMOVUPS    Y6, (AX)(CX*1)
+	VPERM2F128 $0x20, Y5, Y8, Y5
+	VMOVUPS    Y5, (AX)(CX*2)
+	VPERM2F128 $0x20, Y4, Y0, Y0
+	VMOVUPS    Y0, (DI)
+	VPERM2F128 $0x31, Y2, Y7, Y0
+	VMOVUPS    Y0, (DI)(CX*1)
+	VPERM2F128 $0x31, Y3, Y1, Y0
+	VMOVUPS    Y0, (DI)(CX*2)
+	LEAQ       (DX)(BX*1), DX
+	ADDQ       $0x00000020, AX
+	DECQ       SI
+	JNE        loop
+
+done:
+	VZEROUPPER
+	RET

@@ -24,6 +24,7 @@ func main() {
 	pairRows()
 	pairCols()
 	transpose6()
+	transpose6F32()
 	Generate()
 }
 
@@ -304,5 +305,74 @@ func transpose6() {
 	DECQ(blocks)
 	JNE(LabelRef("loop"))
 	Label("done")
+	RET()
+}
+
+func transpose6F32() {
+	TEXT("transpose6F32AVX2", NOSPLIT, "func(dst *float32, rs int, src *float32, lda int, blocks int)")
+	Doc("transpose6F32AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks;",
+		"it reads eight values of each source row.")
+	dst := Load(Param("dst"), GP64())
+	rs := Load(Param("rs"), GP64())
+	SHLQ(U8(2), rs)
+	src := Load(Param("src"), GP64())
+	lda := Load(Param("lda"), GP64())
+	SHLQ(U8(2), lda)
+	blocks := Load(Param("blocks"), GP64())
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	r := make([]reg.VecVirtual, 8)
+	p := GP64()
+	MOVQ(src, p)
+	for i := range r {
+		r[i] = YMM()
+		VMOVUPS(Mem{Base: p}, r[i])
+		if i < 7 {
+			ADDQ(lda, p)
+		}
+	}
+	// Round 1: t[2k] interleaves rows 2k and 2k+1 in columns 0-1 and 4-5, t[2k+1]
+	// in columns 2-3 and 6-7.
+	t := make([]reg.VecVirtual, 8)
+	for k := range 4 {
+		t[2*k], t[2*k+1] = YMM(), YMM()
+		VUNPCKLPS(r[2*k+1], r[2*k], t[2*k])
+		VUNPCKHPS(r[2*k+1], r[2*k], t[2*k+1])
+	}
+	// Round 2: u[c] holds column c of rows 0-3 in its low half and column c+4 in its
+	// high half; u[4+c] the same of rows 4-7.
+	u := make([]reg.VecVirtual, 8)
+	for half := range 2 {
+		a, b, c, d := t[4*half], t[4*half+2], t[4*half+1], t[4*half+3]
+		for i, pick := range []struct {
+			lo, hi reg.VecVirtual
+			imm    uint8
+		}{{a, b, 0x44}, {a, b, 0xEE}, {c, d, 0x44}, {c, d, 0xEE}} {
+			u[4*half+i] = YMM()
+			VSHUFPS(U8(pick.imm), pick.hi, pick.lo, u[4*half+i])
+		}
+	}
+	// Round 3: column c's eight rows, stored as panel row c (columns 0-5).
+	d3 := GP64()
+	LEAQ(Mem{Base: dst, Index: rs, Scale: 2}, d3)
+	ADDQ(rs, d3)
+	rowAt := []Mem{{Base: dst}, {Base: dst, Index: rs, Scale: 1}, {Base: dst, Index: rs, Scale: 2},
+		{Base: d3}, {Base: d3, Index: rs, Scale: 1}, {Base: d3, Index: rs, Scale: 2}}
+	for c := range mr {
+		col := YMM()
+		if c < 4 {
+			VPERM2F128(U8(0x20), u[4+c], u[c], col) // low halves: column c
+		} else {
+			VPERM2F128(U8(0x31), u[c], u[c-4], col) // high halves: column c
+		}
+		VMOVUPS(col, rowAt[c])
+	}
+	LEAQ(Mem{Base: p, Index: lda, Scale: 1}, src)
+	ADDQ(U32(32), dst)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
 	RET()
 }
