@@ -249,16 +249,26 @@ func TestFits16(t *testing.T) {
 	}
 }
 
+// BenchmarkF32 times dense float32 products per kernel set: two shapes of the
+// convolutions' size and the transformer's widest weight gradient, dY^T X (op(A)
+// transposed, a long reduction).
 func BenchmarkF32(b *testing.B) {
-	for _, s := range []struct{ m, n, k int }{{64, 1024, 576}, {256, 256, 256}} {
+	for _, s := range []struct {
+		m, n, k int
+		transA  bool
+	}{{64, 1024, 576, false}, {256, 256, 256, false}, {512, 128, 2048, true}} {
 		a, bb, c := make([]float32, s.m*s.k), make([]float32, s.k*s.n), make([]float32, s.m*s.n)
+		lda, name := s.k, fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
+		if s.transA {
+			lda, name = s.m, name+"/transA" // the transformer's widest weight gradient, dY^T X
+		}
 		for _, ks := range available() {
-			b.Run(fmt.Sprintf("%s/%dx%dx%d", ks.name, s.m, s.n, s.k), func(b *testing.B) {
+			b.Run(ks.name+"/"+name, func(b *testing.B) {
 				was := current
 				use(ks)
 				defer use(was)
 				for b.Loop() {
-					F32(false, false, s.m, s.n, s.k, a, s.k, bb, s.n, c, s.n)
+					F32(s.transA, false, s.m, s.n, s.k, a, lda, bb, s.n, c, s.n)
 				}
 				b.ReportMetric(float64(2*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 			})
