@@ -12,6 +12,7 @@ import (
 
 	kgemm "github.com/rctsim/rctsim/train/gemm"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // The delayed scales inside an attention layer (scales.Inner[i]); its output uses
@@ -123,6 +124,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	scoreExp := st.qkvExp[0] + st.qkvExp[1] - log2(a.dh)/2
 	tt := t * t
 	parallel(n*a.heads, 1, func(j0, j1 int) {
+		exps := make([]float64, t)
 		for j := j0; j < j1; j++ {
 			b, h := j/a.heads, j%a.heads
 			base := b*t*3*d + h*a.dh
@@ -131,7 +133,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 			p8 := st.p8[j*tt : (j+1)*tt]
 			sats := 0
 			for q := range t {
-				sats += numerics.SoftmaxProbs(s32[q*t:(q+1)*t], scoreExp, a.valid(q), p8[q*t:(q+1)*t])
+				sats += numerics.SoftmaxProbsExps(vec.Exp, exps, s32[q*t:(q+1)*t], scoreExp, a.valid(q), p8[q*t:(q+1)*t])
 			}
 			st.taskSats[j] = sats
 			p16 := st.p16[j*tt : (j+1)*tt]

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/vec"
 )
 
 // maxExactGEMM bounds |sum| of an integer GEMM computed in float64: below 2^53 every
@@ -392,7 +393,7 @@ func (in *intNet) loss(labels []int32, n, step int) (float64, int) {
 	rows := n * p.positions
 	size := rows * p.classes
 	key := numerics.RandKey(in.seed, numerics.LossStream(step))
-	e, loss, correct := numerics.SoftmaxXentRound(in.act[last][:size], in.actExp[last], p.classes, labels[:rows], rows,
+	e, loss, correct := numerics.SoftmaxXentRoundExps(vec.Exp, in.act[last][:size], in.actExp[last], p.classes, labels[:rows], rows,
 		in.lossRounding, key, 0, in.prob[:size], in.err[last][:size])
 	in.errExp[last] = e
 	return loss, correct

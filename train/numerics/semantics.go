@@ -480,6 +480,22 @@ func LossStream(step int) uint64 { return RandStream(step, LossLayer, 0) }
 // logit is the label.
 func SoftmaxXentRound(logits []int8, exp, classes int, labels []int32, denom int, rounding Rounding, key, first uint64,
 	prob []float64, errOut []int8) (errExp int, lossSum float64, correct int) {
+	return SoftmaxXentRoundExps(Exps, logits, exp, classes, labels, denom, rounding, key, first, prob, errOut)
+}
+
+// Exps replaces each value of x by math.Exp's: the exponentials of the softmaxes
+// below. Their ...Exps forms take any function that gives the same bits (vec.Exp
+// does, several values at a time).
+func Exps(x []float64) {
+	for i, v := range x {
+		x[i] = math.Exp(v)
+	}
+}
+
+// SoftmaxXentRoundExps is SoftmaxXentRound with the exponentials computed by exps,
+// which must give math.Exp's bits (see Exps).
+func SoftmaxXentRoundExps(exps func(x []float64), logits []int8, exp, classes int, labels []int32, denom int, rounding Rounding, key, first uint64,
+	prob []float64, errOut []int8) (errExp int, lossSum float64, correct int) {
 	rows := len(labels)
 	scale := math.Ldexp(1, exp)
 	inv := 1 / float64(denom)
@@ -494,10 +510,12 @@ func SoftmaxXentRound(logits []int8, exp, classes int, labels []int32, denom int
 			}
 		}
 		zmax := float64(z[best]) * scale
-		var sum float64
 		for c, v := range z {
-			e := math.Exp(float64(v)*scale - zmax)
-			p[c] = e
+			p[c] = float64(v)*scale - zmax
+		}
+		exps(p)
+		var sum float64
+		for _, e := range p {
 			sum += e
 		}
 		y := int(labels[r])
@@ -929,22 +947,31 @@ const ProbExp = -7
 // part of exp (train/ needs dh to be a power of four). It returns how many
 // probabilities saturated.
 func SoftmaxProbs(scores []int32, exp, valid int, out []int8) (saturated int) {
+	var buf [256]float64 // a row's exponentials, on the stack when they fit
+	e := buf[:]
+	if valid > len(buf) {
+		e = make([]float64, valid)
+	}
+	return SoftmaxProbsExps(Exps, e, scores, exp, valid, out)
+}
+
+// SoftmaxProbsExps is SoftmaxProbs with the exponentials computed by exps, which must
+// give math.Exp's bits (see Exps), in buf (at least valid long).
+func SoftmaxProbsExps(exps func(x []float64), buf []float64, scores []int32, exp, valid int, out []int8) (saturated int) {
 	scale := math.Ldexp(1, exp)
 	zmax := int32(math.MinInt32)
 	for _, s := range scores[:valid] {
 		zmax = max(zmax, s)
 	}
-	// Each exponential is computed once (a row's are kept on the stack when they fit),
-	// and 2^-ProbExp scales by a multiplication, exact like Ldexp's.
-	var buf [256]float64
-	e := buf[:0]
-	if valid > len(buf) {
-		e = make([]float64, 0, valid)
+	// Each exponential is computed once, and 2^-ProbExp scales by a multiplication,
+	// exact like Ldexp's.
+	e := buf[:valid]
+	for j, s := range scores[:valid] {
+		e[j] = float64(int64(s)-int64(zmax)) * scale
 	}
+	exps(e)
 	var sum float64
-	for _, s := range scores[:valid] {
-		v := math.Exp(float64(int64(s)-int64(zmax)) * scale)
-		e = append(e, v)
+	for _, v := range e {
 		sum += v
 	}
 	for j := range out[:len(scores)] {
