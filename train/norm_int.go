@@ -111,6 +111,10 @@ func channelAffine[U int8 | int64](u []U, v []int8, a, b, c []int64, acc []int64
 
 // rowSums writes, per row of rowLen values, Σu and Σu*v.
 func rowSums[U int8 | int64](u []U, v []int8, rowLen int, s1, s2 []int64) {
+	if u8, ok := any(u).([]int8); ok {
+		vec.RowSums(u8, v, rowLen, s1, s2)
+		return
+	}
 	for r := range len(u) / rowLen {
 		var a, b int64
 		vr := v[r*rowLen : (r+1)*rowLen]

@@ -17,6 +17,10 @@ func sums16AVX2(u, v *int8, rows, stride int, sums *[32]int32) {
 	panic("vec: no assembly in this build")
 }
 
+func rowSums16AVX2(u, v *int8, rows, blocks int, s1, s2 *int64) {
+	panic("vec: no assembly in this build")
+}
+
 func affine8AVX2(u *int8, rows, channels int, a, c *int64, acc *int64) {
 	panic("vec: no assembly in this build")
 }

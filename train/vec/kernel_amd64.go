@@ -29,6 +29,11 @@ func requant64AVX2(acc *int64, out *int8, blocks int, shift uint64, half uint64,
 // overflowing: |u*v| <= 2^14, so up to 2^16 rows.
 func sums16AVX2(u *int8, v *int8, rows int, stride int, sums *[32]int32)
 
+// rowSums16AVX2 writes, for rows rows of blocks*16 int8 values u and v, Σu to s1[r]
+// and Σu*v to s2[r]. The caller keeps the int32 lanes from overflowing: |u*v| <=
+// 2^14, so up to 2^16 values a row.
+func rowSums16AVX2(u *int8, v *int8, rows int, blocks int, s1 *int64, s2 *int64)
+
 // affine8AVX2 writes acc[r*channels+j] = a[j]*u[r*channels+j] + c[j] for rows rows,
 // channels a multiple of 4, |a[j]| below 2^31.
 func affine8AVX2(u *int8, rows int, channels int, a *int64, c *int64, acc *int64)

@@ -341,6 +341,63 @@ done:
 	VZEROUPPER
 	RET
 
+// func rowSums16AVX2(u *int8, v *int8, rows int, blocks int, s1 *int64, s2 *int64)
+// Requires: AVX, AVX2
+TEXT ·rowSums16AVX2(SB), NOSPLIT, $0-48
+	MOVQ     u+0(FP), AX
+	MOVQ     v+8(FP), CX
+	MOVQ     rows+16(FP), DX
+	MOVQ     blocks+24(FP), BX
+	MOVQ     s1+32(FP), SI
+	MOVQ     s2+40(FP), DI
+	VPCMPEQW Y0, Y0, Y0
+	VPSRLW   $0x0f, Y0, Y0
+	TESTQ    DX, DX
+	JEQ      done
+
+row:
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	MOVQ  BX, R8
+
+step:
+	VPMOVSXBW    (AX), Y3
+	VPMOVSXBW    (CX), Y4
+	VPMADDWD     Y4, Y3, Y4
+	VPADDD       Y4, Y2, Y2
+	VPMADDWD     Y0, Y3, Y3
+	VPADDD       Y3, Y1, Y1
+	ADDQ         $0x10, AX
+	ADDQ         $0x10, CX
+	DECQ         R8
+	JNE          step
+	VEXTRACTI128 $0x01, Y1, X3
+	VPADDD       X3, X1, X3
+	VPSHUFD      $0x4e, X3, X1
+	VPADDD       X1, X3, X3
+	VPSHUFD      $0xb1, X3, X1
+	VPADDD       X1, X3, X3
+	VMOVD        X3, R8
+	MOVLQSX      R8, R8
+	MOVQ         R8, (SI)
+	VEXTRACTI128 $0x01, Y2, X1
+	VPADDD       X1, X2, X1
+	VPSHUFD      $0x4e, X1, X2
+	VPADDD       X2, X1, X1
+	VPSHUFD      $0xb1, X1, X2
+	VPADDD       X2, X1, X1
+	VMOVD        X1, R8
+	MOVLQSX      R8, R8
+	MOVQ         R8, (DI)
+	ADDQ         $0x08, SI
+	ADDQ         $0x08, DI
+	DECQ         DX
+	JNE          row
+
+done:
+	VZEROUPPER
+	RET
+
 // func affine8AVX2(u *int8, rows int, channels int, a *int64, c *int64, acc *int64)
 // Requires: AVX, AVX2
 TEXT ·affine8AVX2(SB), NOSPLIT, $0-48

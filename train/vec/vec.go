@@ -187,6 +187,26 @@ func ChannelSums(u, v []int8, s1, s2 []int64) {
 	}
 }
 
+// RowSums writes, per row of rowLen int8 values u and v, s1[r] = Σu and s2[r] = Σu*v.
+func RowSums(u, v []int8, rowLen int, s1, s2 []int64) {
+	rows := len(u) / rowLen
+	v = v[:rows*rowLen]
+	r := 0
+	if useAVX2 && rowLen%16 == 0 && rowLen <= 1<<16 && rows > 0 {
+		rowSums16AVX2(&u[0], &v[0], rows, rowLen/16, &s1[:rows][0], &s2[:rows][0])
+		r = rows
+	}
+	for ; r < rows; r++ {
+		var a, b int64
+		vr := v[r*rowLen : (r+1)*rowLen]
+		for j, x := range u[r*rowLen : (r+1)*rowLen] {
+			a += int64(x)
+			b += int64(x) * int64(vr[j])
+		}
+		s1[r], s2[r] = a, b
+	}
+}
+
 // ChannelAffine is numerics.ChannelAffine for int8 operands: acc[r*C+j] =
 // a[j]*u[r*C+j] + b[j]*v[r*C+j] + c[j] over rows of C = len(a) channels; v and b may be
 // nil.

@@ -146,6 +146,32 @@ func TestChannelSums(t *testing.T) {
 	})
 }
 
+// TestRowSums checks RowSums against the sums by definition, with every kernel set,
+// for row lengths the kernel takes and others, and rows of -128s, the largest sums.
+func TestRowSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	kernelSets(t, func(kernels string) {
+		for _, tc := range []struct{ rowLen, rows int }{{1, 5}, {3, 7}, {16, 1}, {16, 33}, {32, 100}, {48, 9}, {128, 500}, {1 << 16, 2}} {
+			u, v := randomInt8(r, tc.rowLen*tc.rows), randomInt8(r, tc.rowLen*tc.rows)
+			if tc.rowLen == 1<<16 {
+				for i := range u[:tc.rowLen] {
+					u[i], v[i] = -128, -128
+				}
+			}
+			want1, want2 := make([]int64, tc.rows), make([]int64, tc.rows)
+			for i, x := range u {
+				want1[i/tc.rowLen] += int64(x)
+				want2[i/tc.rowLen] += int64(x) * int64(v[i])
+			}
+			s1, s2 := make([]int64, tc.rows), make([]int64, tc.rows)
+			RowSums(u, v, tc.rowLen, s1, s2)
+			if !slices.Equal(s1, want1) || !slices.Equal(s2, want2) {
+				t.Fatalf("%s: RowSums of %d rows of %d: %v %v, want %v %v", kernels, tc.rows, tc.rowLen, s1, s2, want1, want2)
+			}
+		}
+	})
+}
+
 // TestChannelAffine checks ChannelAffine against numerics.ChannelAffine, with every
 // kernel set, with and without the second operand, for coefficients as FixCoefs makes
 // them and for ones too large for the kernel.

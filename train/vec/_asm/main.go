@@ -23,6 +23,7 @@ func main() {
 	requantLeft32()
 	requant64()
 	sums16()
+	rowSums16()
 	affine("affine8AVX2", false)
 	affine("affine8TwoAVX2", true)
 	scaleShift()
@@ -313,6 +314,66 @@ func sums16() {
 	for i := range acc {
 		VMOVDQU(acc[i], Mem{Base: sums}.Offset(32*i))
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// rowSums16 sums rows of int8 values and their products with another row, 16
+// values a step: VPMADDWD adds pairs of products (and, against ones, pairs of
+// values) into eight int32 lanes, which the row's end adds up.
+func rowSums16() {
+	TEXT("rowSums16AVX2", NOSPLIT, "func(u, v *int8, rows, blocks int, s1, s2 *int64)")
+	Doc("rowSums16AVX2 writes, for rows rows of blocks*16 int8 values u and v, Σu to s1[r]",
+		"and Σu*v to s2[r]. The caller keeps the int32 lanes from overflowing: |u*v| <=",
+		"2^14, so up to 2^16 values a row.")
+	u := Load(Param("u"), GP64())
+	v := Load(Param("v"), GP64())
+	rows := Load(Param("rows"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	s1 := Load(Param("s1"), GP64())
+	s2 := Load(Param("s2"), GP64())
+	ones := YMM()
+	VPCMPEQW(ones, ones, ones)
+	VPSRLW(U8(15), ones, ones) // 1 in every word
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	Label("row")
+	a1, a2 := YMM(), YMM()
+	VPXOR(a1, a1, a1)
+	VPXOR(a2, a2, a2)
+	n := GP64()
+	MOVQ(blocks, n)
+	Label("step")
+	x, y := YMM(), YMM()
+	VPMOVSXBW(Mem{Base: u}, x)
+	VPMOVSXBW(Mem{Base: v}, y)
+	VPMADDWD(y, x, y)
+	VPADDD(y, a2, a2)
+	VPMADDWD(ones, x, x)
+	VPADDD(x, a1, a1)
+	ADDQ(U8(16), u)
+	ADDQ(U8(16), v)
+	DECQ(n)
+	JNE(LabelRef("step"))
+	for i, acc := range []reg.VecVirtual{a1, a2} {
+		hi := XMM()
+		VEXTRACTI128(U8(1), acc, hi)
+		VPADDD(hi, acc.AsX(), hi)
+		t := XMM()
+		VPSHUFD(U8(0x4E), hi, t)
+		VPADDD(t, hi, hi)
+		VPSHUFD(U8(0xB1), hi, t)
+		VPADDD(t, hi, hi)
+		sum32, sum := GP32(), GP64()
+		VMOVD(hi, sum32)
+		MOVLQSX(sum32, sum)
+		MOVQ(sum, Mem{Base: []reg.Register{s1, s2}[i]})
+	}
+	ADDQ(U8(8), s1)
+	ADDQ(U8(8), s2)
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
