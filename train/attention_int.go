@@ -100,7 +100,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	inner := sc.Inner[i]
 	ex := in.inExp(i)
 	d, t, rows := a.d, a.t, n*a.t
-	convert(st.x16[:rows*d], x)
+	convertAll(st.x16[:rows*d], x)
 	// [Q K V] = x [Wq Wk Wv]^T + b: one exact GEMM, then each projection requantised
 	// with its own delayed scale.
 	f := st.f32[:rows*3*d]
@@ -145,7 +145,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	acc := st.acc[:rows*d]
 	copy(acc, f[:rows*d])
 	st.oExp = in.requant(acc, numerics.ProbExp+st.qkvExp[2], false, &inner[attnScaleO], st.o8[:rows*d], &in.sat.Activations)
-	convert(st.o16[:rows*d], st.o8[:rows*d])
+	convertAll(st.o16[:rows*d], st.o8[:rows*d])
 	// y = O Wo^T + bo.
 	kgemm.I32(false, true, rows, d, d, st.o16, d, opMax, w[3*d*d:], d, wmax, acc, d)
 	accExp = st.oExp + L.WExp
@@ -166,14 +166,14 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	ee := in.errExp[i]
 	d, t, rows, tt := a.d, a.t, n*a.t, a.t*a.t
 	dy16 := st.dy16[:rows*d]
-	convert(dy16, dy)
+	convertAll(dy16, dy)
 	grad := in.g32[:4*d*d]
 	acc := st.acc[:rows*d]
 	// Wo's gradient dy^T O and the context's error dO = dy Wo.
 	kgemm.I32(true, false, d, d, rows, dy16, d, opMax, st.o16, d, opMax, grad[3*d*d:], d)
 	kgemm.I32(false, false, rows, d, d, dy16, d, opMax, w[3*d*d:], d, wmax, acc, d)
 	doExp := in.requant(acc, ee+L.WExp, false, &inner[attnScaleDO], st.do8[:rows*d], &in.sat.Errors)
-	convert(st.do16[:rows*d], st.do8[:rows*d])
+	convertAll(st.do16[:rows*d], st.do8[:rows*d])
 	// Per (example, head): dP = dO_h V_h^T, dV_h = P_h^T dO_h, and the softmax's
 	// backward pass on integers (the 1/sqrt(dh) scaling in the exponent).
 	dsExp := doExp + st.qkvExp[2] + 2*numerics.ProbExp - log2(a.dh)/2
@@ -197,7 +197,7 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	})
 	all := n * a.heads * tt
 	dsExp = in.requant64(st.ds[:all], dsExp, false, &inner[attnScaleDS], st.ds8[:all], &in.sat.Errors)
-	convert(st.ds16[:all], st.ds8[:all])
+	convertAll(st.ds16[:all], st.ds8[:all])
 	// dQ_h = dS_h K_h, dK_h = dS_h^T Q_h.
 	parallel(n*a.heads, 1, func(j0, j1 int) {
 		for j := j0; j < j1; j++ {
@@ -232,7 +232,7 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 		}
 	})
 	dqExp := in.requant64(st.dqkv[:rows*3*d], e, false, &inner[attnScaleDQKV], st.dqkv8[:rows*3*d], &in.sat.Errors)
-	convert(st.dqkv16[:rows*3*d], st.dqkv8[:rows*3*d])
+	convertAll(st.dqkv16[:rows*3*d], st.dqkv8[:rows*3*d])
 	// The projections' gradients [dQ dK dV]^T x and the input's error [dQ dK dV] W.
 	kgemm.I32(true, false, 3*d, d, rows, st.dqkv16, 3*d, opMax, st.x16, d, opMax, grad[:3*d*d], d)
 	if nl.needDX {
@@ -246,15 +246,8 @@ func (in *intNet) attnBackward(i int, dy []int8, n, step int, stats []LayerStats
 	var b []gradSeg
 	if L.B != nil {
 		gb := st.gb
-		clear(gb)
-		for r := range rows {
-			for k, v := range st.dqkv8[r*3*d : (r+1)*3*d] {
-				gb[k] += int32(v)
-			}
-			for k, v := range dy[r*d : (r+1)*d] {
-				gb[3*d+k] += int32(v)
-			}
-		}
+		channelSums8(st.dqkv8[:rows*3*d], gb[:3*d])
+		channelSums8(dy[:rows*d], gb[3*d:4*d])
 		b = []gradSeg{{0, gb[:d], dqExp}, {d, gb[d : 2*d], dqExp}, {2 * d, gb[2*d : 3*d], dqExp}, {3 * d, gb[3*d:], ee}}
 	}
 	in.update(nl, i, step, ws, b, stats)

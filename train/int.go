@@ -539,18 +539,23 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 	var gb []int32
 	if L.B != nil {
 		gb = in.gb[:g.cout]
-		clear(gb)
-		for r := 0; r < len(dy); r += g.cout {
-			for o, v := range dy[r : r+g.cout] {
-				gb[o] += int32(v)
-			}
-		}
+		channelSums8(dy, gb)
 	}
 	var b []gradSeg
 	if L.B != nil {
 		b = []gradSeg{{0, gb, ee}}
 	}
 	in.update(nl, i, step, []gradSeg{{0, grad, in.inExp(i) + ee}}, b, stats)
+}
+
+// channelSums8 sets sum to the per-channel sums of the rows of len(sum) int8 values x
+// (a bias's gradient; exact in int32 for fewer than 2^24 rows).
+func channelSums8(x []int8, sum []int32) {
+	s := make([]int64, 2*len(sum))
+	vec.ChannelSums(x, x, s[:len(sum)], s[len(sum):]) // the second sums are not needed
+	for j, v := range s[:len(sum)] {
+		sum[j] = int32(v)
+	}
 }
 
 // concatForward joins layer From's output and layer i's input (src) on channels. The

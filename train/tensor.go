@@ -274,7 +274,7 @@ func setGEMMWeights[T int32 | float32 | float64, D elem](nl *netLayer, w []T, ds
 		return
 	}
 	if g == nil {
-		parallel(len(w), 1<<14, func(lo, hi int) { convert(dst[lo:hi], w[lo:hi]) })
+		convertAll(dst, w)
 		return
 	}
 	parallel(len(g.perm), 64, func(lo, hi int) {
@@ -312,7 +312,7 @@ func gemmForward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, x [
 	rows := n * g.positions()
 	y = y[:rows*g.cout]
 	cols = cols[:g.colsLen(n)]
-	convert(cols, x[:len(cols)])
+	convertAll(cols, x[:len(cols)])
 	switch {
 	case g.grouped():
 		groupedForwardE(g, cols, n, w, s, y)
@@ -334,7 +334,7 @@ func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy
 	rows := n * g.positions()
 	if g.grouped() {
 		d := s.a[:rows*g.cout]
-		convert(d, dy[:len(d)])
+		convertAll(d, dy[:len(d)])
 		groupedBackwardE(g, d, n, w, cols, s, gw, dx)
 		return
 	}
@@ -342,7 +342,7 @@ func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy
 	if same, ok := any(dy).([]C); ok {
 		d = same[:len(d)] // only read below: no copy needed
 	} else {
-		convert(d, dy[:len(d)])
+		convertAll(d, dy[:len(d)])
 	}
 	// The weight gradient in GEMM order, G[cout x K] = dY^T P, then in canonical order.
 	gk := s.b[:g.cout*g.k]
@@ -379,7 +379,7 @@ func gemmBackward[T int8 | float32 | float64, E elem, C colElem](g *convGeom, dy
 	if w32, ok := any(w).([]int32); ok && int64(g.cout*g.kh*g.kw)*opMax*wmax >= 1<<31 {
 		// A sum over taps could leave int32: exact int64 patches and sums.
 		d32 := any(s.a[:rows*g.cout]).([]int32)
-		convert(d32, dy[:len(d32)])
+		convertAll(d32, dy[:len(d32)])
 		wide64(g, w32, d32, n, s.wideBuf(0, rows*g.k), s.wideBuf(1, n*g.inElems()), any(dx).([]int32))
 		return
 	}
@@ -470,6 +470,11 @@ func parallel(n, minPerPart int, f func(lo, hi int)) {
 		wg.Go(func() { f(lo, hi) })
 	}
 	wg.Wait()
+}
+
+// convertAll is convert split across cores.
+func convertAll[D, S int8 | int16 | int32 | int64 | float32 | float64](dst []D, src []S) {
+	parallel(len(src), 1<<14, func(lo, hi int) { convert(dst[lo:hi], src[lo:hi]) })
 }
 
 // convert copies src into dst, converting each element; between slices of the same
