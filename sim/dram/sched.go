@@ -206,7 +206,11 @@ type state struct {
 	active []uint64   // per channel and bank set, activeWords words each
 	done   doneQueue  // completion times of the requester's reads in flight
 
-	freeHead  int32
+	freeHead int32
+	// slotsUsed bounds the slots ever taken from the free list: the slots past it
+	// are as reset or growSlots left them, alike in every state with as many slots,
+	// so copyFrom need not copy them.
+	slotsUsed int32
 	admitHeap []int32 // scratch of switchMode
 	inflight  int     // requester's reads accepted and not complete
 	seq       uint64  // admissions so far
@@ -304,7 +308,7 @@ func (s *state) reset() {
 	for ch := range s.chans {
 		s.updateWake(ch)
 	}
-	s.freeHead = 0
+	s.freeHead, s.slotsUsed = 0, 0
 	s.done.head, s.done.n, s.done.last = 0, 0, 0
 	s.now, s.inflight, s.seq, s.stats = 0, 0, 0, Stats{}
 	s.src, s.srcPos, s.at, s.window, s.gen, s.genEnd = nil, 0, 0, 0, 0, 0
@@ -313,9 +317,11 @@ func (s *state) reset() {
 
 // copyFrom makes s an exact copy of o, allocating only if o's slots grew.
 func (s *state) copyFrom(o *state) {
+	used := max(s.slotsUsed, o.slotsUsed) // past both, the slots are alike already
 	if len(s.slots) != len(o.slots) {
 		s.slots = make([]slot, len(o.slots))
 		s.merges = make([]mergeSum, len(o.merges))
+		used = int32(len(o.slots))
 	}
 	chans, banks, ranks, groups, slots, merges, active, done, heap, skip := s.chans, s.banks, s.ranks, s.groups, s.slots, s.merges, s.active, s.done, s.admitHeap, s.skip
 	*s = *o
@@ -324,8 +330,8 @@ func (s *state) copyFrom(o *state) {
 	copy(s.banks, o.banks)
 	copy(s.ranks, o.ranks)
 	copy(s.groups, o.groups)
-	copy(s.slots, o.slots)
-	copy(s.merges, o.merges)
+	copy(s.slots[:used], o.slots)
+	copy(s.merges[:used], o.merges)
 	copy(s.active, o.active)
 	s.done.copyFrom(&o.done)
 }
@@ -572,6 +578,7 @@ func (s *state) accept() {
 	if i < 0 {
 		i = s.growSlots()
 	}
+	s.slotsUsed = max(s.slotsUsed, i+1)
 	sl := &s.slots[i]
 	s.freeHead = sl.next
 	// Field by field, not a struct literal: see the speed notes at the top.
