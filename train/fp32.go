@@ -613,8 +613,15 @@ func (fn *floatNet[F]) backward(n int) {
 
 // sum sets out to a + b, value by value (out shares no storage with b).
 func sum[F floatT](out, a, b []F) {
-	copy(out, a)
-	addTo(out, b)
+	parallel(len(out), 1<<14, func(lo, hi int) {
+		copy(out[lo:hi], a[lo:hi])
+		addTo(out[lo:hi], b[lo:hi])
+	})
+}
+
+// addAll adds src to dst, value by value, on all cores.
+func addAll[F floatT](dst, src []F) {
+	parallel(len(dst), 1<<14, func(lo, hi int) { addTo(dst[lo:hi], src[lo:hi]) })
 }
 
 // addTo adds src to dst, value by value.
@@ -644,7 +651,7 @@ func (fn *floatNet[F]) mergeErrors(j, n int) {
 			have = true
 			return
 		}
-		addTo(dst, e)
+		addAll(dst, e)
 	}
 	if r := nl.residual; r >= 0 {
 		add(residualError(p, j, r, n, fn.err[r], fn.skip[:len(dst)]))
