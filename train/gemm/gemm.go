@@ -528,13 +528,18 @@ func transposeF32A(a []float32, lda, pc, col, kcb int, panel []float32) int {
 func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun, origins []int) {
 	b, ldb := x.Data, x.Ld
 	if x.Patches != nil {
+		rs := x.Patches.runs(jc, ncb, runs)
+		if ncb <= maxRowPanels*nr && misaligned(rs, ncb) {
+			patchRowsB(x.Patches, pc, kcb, ncb, dst, row, rs)
+			return
+		}
 		if w := ncb % nr; w != 0 {
 			last := dst[(ncb-w)*kcb : (ncb-w+nr)*kcb]
 			for p := range kcb {
 				clear(last[p*nr+w : (p+1)*nr])
 			}
 		}
-		patchesB(x.Patches, pc, kcb, jc, ncb, dst, row, runs, origins)
+		patchesB(x.Patches, pc, kcb, ncb, dst, row, rs, origins)
 		return
 	}
 	for q := 0; q < ncb; q += nr {
@@ -568,13 +573,49 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 	}
 }
 
-// patchesB packs the patch matrix as op(B) into dst, as packF32B, with origins (kcb
-// long) to hold the offsets in X of the patch rows inside the input. Those are
-// copied panel by panel, where spreading each patch row over the panels, as
-// packPatchesB and the rows touching the padding do, writes ncb/nr streams 4*nr*kcb
-// bytes apart, which share cache sets.
-func patchesB(x *Patches[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun, origins []int) {
-	rs := x.runs(jc, ncb, runs)
+// maxRowPanels is the most panels of patch columns patchRowsB packs: as many streams
+// of writes as panels, few enough not to share cache sets.
+const maxRowPanels = 12
+
+// misaligned reports whether a run of patch columns other than the last starts or ends
+// inside a panel: patchesB would then copy its pieces one value at a time.
+func misaligned(runs []tapRun, ncb int) bool {
+	for _, r := range runs {
+		if r.off%nr != 0 || r.n%nr != 0 && r.off+r.n != ncb {
+			return true
+		}
+	}
+	return false
+}
+
+// patchRowsB packs the patch matrix as op(B) into dst, as packF32B, row by row, the
+// columns that runs describe (ncb of them): each patch row is filled into row (whose
+// slack takes the blocks copyRuns writes past the last run), its columns past ncb
+// zeroed, and moved into the panels a whole panel row at a time. Patches whose runs
+// do not fall on panels (a first layer's few input channels, runs of a few values)
+// go faster this way than through patchesB.
+func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []tapRun) {
+	padded := (ncb + nr - 1) / nr * nr
+	at := x.at(pc)
+	for p := range kcb {
+		fill(x, at, rs, row)
+		clear(row[ncb:padded])
+		for q := 0; q < padded; q += nr {
+			// Through a variable: an assignment between pointers that may overlap
+			// would call memmove.
+			v := *(*[nr]float32)(row[q:])
+			*(*[nr]float32)(dst[q*kcb+p*nr:]) = v
+		}
+		x.next(&at)
+	}
+}
+
+// patchesB packs the patch matrix as op(B) into dst, as packF32B, the columns that rs
+// describe (ncb of them), with origins (kcb long) to hold the offsets in X of the
+// patch rows inside the input. Those are copied panel by panel, where spreading each
+// patch row over the panels, as packPatchesB, patchRowsB and the rows touching the
+// padding do, writes ncb/nr streams 4*nr*kcb bytes apart, which share cache sets.
+func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []tapRun, origins []int) {
 	origins = origins[:kcb]
 	at := x.at(pc)
 	for p := range origins {
