@@ -484,8 +484,12 @@ type Program struct {
 	n          int      // instructions
 	shapes     []instrShape
 	shapeIndex map[instrShape]uint32 // shapes by value, while appending
-	deps       []int32               // every instruction's Deps, one after another
-	fns        []*FuncDesc
+	// recent holds, by a quick hash of a few fields, the last shape appended with
+	// that hash (1 + its index; 0 for none): a step repeats a few shapes in turn,
+	// and comparing a shape costs much less than hashing it all for shapeIndex.
+	recent *[recentShapes]uint32
+	deps   []int32 // every instruction's Deps, one after another
+	fns    []*FuncDesc
 }
 
 // MACs is the total multiply-accumulates of the program.

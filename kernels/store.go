@@ -55,6 +55,22 @@ func (f *instrShape) instr() Instr {
 		VOp: f.VOp, Elems: f.Elems, Bits: f.Bits, A: f.A, B: f.B, C: f.C}
 }
 
+// recentShapes is the size of Program.recent.
+const (
+	recentBits   = 8
+	recentShapes = 1 << recentBits
+)
+
+// quickHash mixes the fields that tell a step's shapes apart most often into an index
+// of Program.recent.
+func (s *instrShape) quickHash() uint32 {
+	h := uint64(s.Op) | uint64(s.Tensor)<<8 | uint64(s.VOp)<<40
+	for _, v := range [...]int64{s.Rows, s.RowBytes, s.M, s.N, s.K, s.Elems, s.A.Offset, s.B.Offset, s.C.Offset, s.A.Bytes, s.C.Bytes} {
+		h = (h ^ uint64(v)) * 0x9E3779B97F4A7C15
+	}
+	return uint32(h >> (64 - recentBits))
+}
+
 // code is one stored instruction.
 type code struct {
 	shape uint32 // index into Program.shapes
@@ -133,15 +149,21 @@ func (p *Program) Append(in Instr) int {
 	s := shapeOf(&in)
 	if p.shapeIndex == nil {
 		p.shapeIndex = make(map[instrShape]uint32)
+		p.recent = new([recentShapes]uint32)
 	}
-	k, ok := p.shapeIndex[s]
-	if !ok {
-		if len(p.shapes) >= math.MaxUint32 {
-			panic("kernels: more than 2^32 distinct instruction shapes in one program")
+	h := s.quickHash()
+	k := p.recent[h] - 1
+	if p.recent[h] == 0 || p.shapes[k] != s {
+		var ok bool
+		if k, ok = p.shapeIndex[s]; !ok {
+			if len(p.shapes) >= math.MaxUint32-1 {
+				panic("kernels: more than 2^32-1 distinct instruction shapes in one program")
+			}
+			k = uint32(len(p.shapes))
+			p.shapes = append(p.shapes, s)
+			p.shapeIndex[s] = k
 		}
-		k = uint32(len(p.shapes))
-		p.shapes = append(p.shapes, s)
-		p.shapeIndex[s] = k
+		p.recent[h] = k + 1
 	}
 	if uint64(len(p.deps))+uint64(len(in.Deps)) > math.MaxUint32 {
 		panic("kernels: more than 2^32 dependencies in one program")

@@ -85,3 +85,40 @@ func TestAppendCopiesDeps(t *testing.T) {
 		t.Errorf("instruction 0 depends on %v, want none", got)
 	}
 }
+
+// TestAppendShapesBehindQuickHash appends, in turn, instructions that differ only in
+// fields the recent-shapes cache does not hash (so they share its slot) and many that
+// it does (so slots are overwritten): every distinct instruction must get a shape of
+// its own, numbered in order of first appearance, and read back as appended.
+func TestAppendShapesBehindQuickHash(t *testing.T) {
+	var variants []Instr
+	for _, phase := range []models.Phase{models.Forward, models.BackwardData} {
+		for _, bits := range []int{4, 8} {
+			for _, buffer := range []int{0, 1} {
+				in := Instr{Op: OpGEMM, Phase: phase, WeightBits: bits, M: 6, N: 16, K: 32}
+				in.A.Buffer = buffer
+				variants = append(variants, in)
+			}
+		}
+	}
+	for m := range int64(600) { // more distinct quick hashes than the cache has slots
+		variants = append(variants, Instr{Op: OpGEMM, M: m + 1, N: 16, K: 32})
+	}
+	var p Program
+	var appended []Instr
+	for round := range 3 {
+		for i, in := range variants {
+			in.Layer, in.Addr = int32(round), uint64(i)
+			p.Append(in)
+			appended = append(appended, in)
+		}
+	}
+	if p.NumShapes() != len(variants) {
+		t.Fatalf("%d distinct instructions in %d shapes", len(variants), p.NumShapes())
+	}
+	for i, want := range appended {
+		if got := p.Instr(i); !reflect.DeepEqual(got, want) || p.Shape(i) != i%len(variants) {
+			t.Fatalf("instruction %d (shape %d) read back as %+v, want %+v (shape %d)", i, p.Shape(i), got, want, i%len(variants))
+		}
+	}
+}
