@@ -195,6 +195,20 @@ func TestValidateBounds(t *testing.T) {
 		{"load of too many rows", func(p *Program) { appendAll(p, load(1<<21, 1, 0)) }, 0, "rows", "at most 1048576"},
 		{"load span wraps", func(p *Program) { appendAll(p, load(1<<14, 1, 1<<50)) }, 0, "rows", "runs past tensor"},
 		{"tensor past 2^50", func(p *Program) { p.Tensors[0].Addr = 1 << 50 }, -1, "", "2^50 bytes"},
+		// Validate checks a shape once: a later instruction of it is still held to its
+		// own fields.
+		{"dependency of a later instruction of a checked shape", func(p *Program) {
+			g := gemm(8, 8, 8)
+			appendAll(p, g, g)
+			g.Deps = []int32{2}
+			p.Append(g)
+		}, 2, "deps", "does not precede"},
+		{"a later load of a checked shape past its tensor", func(p *Program) {
+			l := load(4, 16, 64)
+			appendAll(p, l)
+			l.Addr = 1<<20 - 64
+			appendAll(p, l)
+		}, 1, "rows", "runs past tensor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

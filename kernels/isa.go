@@ -553,70 +553,108 @@ func (p *Program) Validate() error {
 			return fmt.Errorf("tensor %d (%s): [%#x, +%d bytes) is not within the 2^50 bytes of DRAM a program may span", i, t.Name, t.Addr, t.Bytes)
 		}
 	}
+	// A shape's own checks are made at its first instruction, in the order below;
+	// later instructions of a shape that passed them need only the checks of their
+	// own fields (dependencies, a transfer's DRAM region) and of the program's totals,
+	// which come in the same order, so the first error is the same either way.
+	// Instructions are checked from their stored parts, without being written out.
+	checked := make([]bool, len(p.shapes))
 	var macs, elems int64
-	for i, in := range p.All() {
-		if in.Op >= NumOps {
-			return fmt.Errorf("instruction %d: unknown op %d", i, in.Op)
+	for i := range p.n {
+		c := p.at(i)
+		if err := p.validateInstr(i, &p.shapes[c.shape], p.Deps(i), c.addr, checked[c.shape], &macs, &elems); err != nil {
+			return err
 		}
-		bad := func(field, format string, args ...any) error {
-			return &InstrError{Index: i, Op: in.Op, Field: field, Err: fmt.Errorf(format, args...)}
+		checked[c.shape] = true
+	}
+	return nil
+}
+
+// instrAt makes instruction Index's *InstrError.
+type instrAt struct {
+	Index int
+	Op    Op
+}
+
+func (at instrAt) bad(field, format string, args ...any) error {
+	return &InstrError{Index: at.Index, Op: at.Op, Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// validateInstr is Validate's check of instruction i, of shape in, dependencies deps
+// and DRAM address addr, adding its multiply-accumulates and vector elements to the
+// program's; known skips the checks of its shape, which an earlier instruction of
+// the same shape passed.
+func (p *Program) validateInstr(i int, in *instrShape, deps []int32, addr uint64, known bool, macs, elems *int64) error {
+	if !known && in.Op >= NumOps {
+		return fmt.Errorf("instruction %d: unknown op %d", i, in.Op)
+	}
+	at := instrAt{i, in.Op}
+	for _, d := range deps {
+		if d < 0 || int(d) >= i {
+			return at.bad("deps", "dependency %d does not precede it", d)
 		}
-		for _, d := range in.Deps {
-			if d < 0 || int(d) >= i {
-				return bad("deps", "dependency %d does not precede it", d)
-			}
-		}
+	}
+	if !known {
 		for j, o := range in.operands() {
-			field := string(rune('a' + j))
+			field := [...]string{"a", "b", "c"}[j]
 			if o.Bits < 0 || o.Bits > 64 {
-				return bad(field, "operand of %d bits (want 0..64)", o.Bits)
+				return at.bad(field, "operand of %d bits (want 0..64)", o.Bits)
 			}
 			if o.Bytes == 0 {
 				continue
 			}
 			if o.Buffer < 0 || o.Buffer >= len(p.Buffers) {
-				return bad(field, "buffer %d does not exist", o.Buffer)
+				return at.bad(field, "buffer %d does not exist", o.Buffer)
 			}
 			if capacity := p.Buffers[o.Buffer].Capacity; o.Offset < 0 || o.Bytes < 0 || o.Offset > capacity || o.Bytes > capacity-o.Offset {
-				return bad(field, "SRAM region [%d, +%d bytes) outside buffer %s of %d bytes",
+				return at.bad(field, "SRAM region [%d, +%d bytes) outside buffer %s of %d bytes",
 					o.Offset, o.Bytes, p.Buffers[o.Buffer].Name, capacity)
 			}
 		}
-		var err error
-		switch in.Op {
-		case OpLoad, OpStore:
-			err = p.validateDMA(&in, bad)
-		case OpGEMM:
-			err = validateGEMM(&in, bad)
-			if err == nil && in.MACs() > MaxMACs-macs {
-				err = bad("m", "the program's multiply-accumulates pass 2^50")
-			}
-			macs += in.MACs()
-		case OpVector:
-			switch {
-			case in.VOp >= NumVectorOps:
-				err = bad("op", "unknown vector op %d", in.VOp)
-			case in.Elems <= 0:
-				err = bad("elems", "%d elements (want at least 1)", in.Elems)
-			case in.Elems > MaxVectorElems-elems:
-				err = bad("elems", "the program's vector elements pass 2^50")
-			case in.Format >= NumFormats:
-				err = bad("format", "unknown format %d", in.Format)
-			case in.Format == FormatInt && (in.Bits < 1 || in.Bits > 64):
-				err = bad("bits", "integer lanes of %d bits (want 1..64)", in.Bits)
-			}
-		}
-		if err != nil {
+	}
+	switch in.Op {
+	case OpLoad, OpStore:
+		if err := p.validateDMA(in, addr, at); err != nil {
 			return err
 		}
-		elems += in.Elems
+	case OpGEMM:
+		if !known {
+			if err := validateGEMM(in, at); err != nil {
+				return err
+			}
+		}
+		if n := in.M * in.N * in.K; n > MaxMACs-*macs {
+			return at.bad("m", "the program's multiply-accumulates pass 2^50")
+		} else {
+			*macs += n
+		}
+	case OpVector:
+		switch {
+		case known:
+		case in.VOp >= NumVectorOps:
+			return at.bad("op", "unknown vector op %d", in.VOp)
+		case in.Elems <= 0:
+			return at.bad("elems", "%d elements (want at least 1)", in.Elems)
+		}
+		if in.Elems > MaxVectorElems-*elems {
+			return at.bad("elems", "the program's vector elements pass 2^50")
+		}
+		switch {
+		case known:
+		case in.Format >= NumFormats:
+			return at.bad("format", "unknown format %d", in.Format)
+		case in.Format == FormatInt && (in.Bits < 1 || in.Bits > 64):
+			return at.bad("bits", "integer lanes of %d bits (want 1..64)", in.Bits)
+		}
 	}
+	*elems += in.Elems
 	return nil
 }
 
 // validateDMA checks a load or store: a region of at most MaxDMARows rows and
 // MaxDMABytes bytes inside its tensor, as many SRAM bytes as DRAM bytes.
-func (p *Program) validateDMA(in *Instr, bad func(field, format string, args ...any) error) error {
+func (p *Program) validateDMA(in *instrShape, addr uint64, at instrAt) error {
+	bad := at.bad
 	if in.Tensor < 0 || int(in.Tensor) >= len(p.Tensors) {
 		return bad("tensor", "tensor %d does not exist", in.Tensor)
 	}
@@ -635,21 +673,21 @@ func (p *Program) validateDMA(in *Instr, bad func(field, format string, args ...
 	// (Rows-1)*Stride may reach 2^70 within the limits above: compare it with the room
 	// the tensor leaves by division, never by a product that could wrap.
 	end := t.Addr + uint64(t.Bytes)
-	if in.Addr < t.Addr || in.Addr > end {
-		return bad("addr", "DRAM address %#x outside tensor %s [%#x, %#x)", in.Addr, t.Name, t.Addr, end)
+	if addr < t.Addr || addr > end {
+		return bad("addr", "DRAM address %#x outside tensor %s [%#x, %#x)", addr, t.Name, t.Addr, end)
 	}
-	room := end - in.Addr
+	room := end - addr
 	if in.Gather {
 		// Any row of the table may be touched: the table must hold whole rows.
-		if in.Stride <= 0 || in.RowBytes > in.Stride || in.Addr != t.Addr || uint64(in.Stride) > room {
+		if in.Stride <= 0 || in.RowBytes > in.Stride || addr != t.Addr || uint64(in.Stride) > room {
 			return bad("stride", "gather of %d-byte rows %d apart from %s", in.RowBytes, in.Stride, t.Name)
 		}
 	} else if uint64(in.RowBytes) > room || in.Rows > 1 && uint64(in.Stride) > 0 && uint64(in.Rows-1) > (room-uint64(in.RowBytes))/uint64(in.Stride) {
 		return bad("rows", "DRAM region of %d rows of %d bytes, %d apart, from %#x runs past tensor %s [%#x, %#x)",
-			in.Rows, in.RowBytes, in.Stride, in.Addr, t.Name, t.Addr, end)
+			in.Rows, in.RowBytes, in.Stride, addr, t.Name, t.Addr, end)
 	}
-	if in.A.Bytes != in.Bytes() {
-		return bad("a", "moves %d DRAM bytes but %d SRAM bytes", in.Bytes(), in.A.Bytes)
+	if in.A.Bytes != in.Rows*in.RowBytes {
+		return bad("a", "moves %d DRAM bytes but %d SRAM bytes", in.Rows*in.RowBytes, in.A.Bytes)
 	}
 	return nil
 }
@@ -657,7 +695,8 @@ func (p *Program) validateDMA(in *Instr, bad func(field, format string, args ...
 // validateGEMM checks a GEMM's shape (checked: M*N*K must not wrap), its format and
 // its operands; integer operands are at least one bit wide, or the chip would run them
 // in its narrowest mode.
-func validateGEMM(in *Instr, bad func(field, format string, args ...any) error) error {
+func validateGEMM(in *instrShape, at instrAt) error {
+	bad := at.bad
 	for _, d := range []struct {
 		field string
 		v     int64
@@ -697,4 +736,4 @@ func validateGEMM(in *Instr, bad func(field, format string, args ...any) error) 
 	return nil
 }
 
-func (in *Instr) operands() [3]Operand { return [3]Operand{in.A, in.B, in.C} }
+func (in *instrShape) operands() [3]Operand { return [3]Operand{in.A, in.B, in.C} }

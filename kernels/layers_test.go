@@ -373,3 +373,24 @@ func BenchmarkCompile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkValidate validates the compiled training steps of BenchmarkCompile: the
+// simulator validates a program before each run.
+func BenchmarkValidate(b *testing.B) {
+	p := defaultProfile(b)
+	for _, name := range []string{"resnet20", "mobilenetv2_32", "transformer", "mobilenetv2"} {
+		net, _ := models.ByName(name)
+		prog, err := Compile(net, p, Options{Method: numerics.RCT, Batch: 32})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := prog.Validate(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
