@@ -109,23 +109,6 @@ func channelAffine[U int8 | int64](u []U, v []int8, a, b, c []int64, acc []int64
 	})
 }
 
-// rowSums writes, per row of rowLen values, Σu and Σu*v.
-func rowSums[U int8 | int64](u []U, v []int8, rowLen int, s1, s2 []int64) {
-	if u8, ok := any(u).([]int8); ok {
-		vec.RowSums(u8, v, rowLen, s1, s2)
-		return
-	}
-	for r := range len(u) / rowLen {
-		var a, b int64
-		vr := v[r*rowLen : (r+1)*rowLen]
-		for j, x := range u[r*rowLen : (r+1)*rowLen] {
-			a += int64(x)
-			b += int64(x) * int64(vr[j])
-		}
-		s1[r], s2[r] = a, b
-	}
-}
-
 // realOf returns the value of integer v with step 2^e.
 func realOf(v int32, e int) float64 { return math.Ldexp(float64(v), e) }
 
@@ -151,7 +134,7 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 		rows, c := n*g.pos, g.c
 		minRows := max(1, (1<<12)/c)
 		parallel(rows, minRows, func(r0, r1 int) {
-			rowSums(x[r0*c:r1*c], x[r0*c:r1*c], c, s.s1[r0:r1], s.s2[r0:r1])
+			vec.RowSums(x[r0*c:r1*c], x[r0*c:r1*c], c, s.s1[r0:r1], s.s2[r0:r1])
 			for r := r0; r < r1; r++ {
 				rs := numerics.NormInvStd(int64(c), s.s1[r], s.s2[r], ex)
 				s.a[r], s.c[r] = numerics.NormForwardCoefs(float64(s.s1[r])/float64(c), rs, 1, 0)
@@ -293,7 +276,7 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 						u[r+j] = int64(L.W[j]) * int64(d)
 					}
 				}
-				rowSums(u[r0*c:r1*c], x[r0*c:r1*c], c, s.su[r0:r1], s.sux[r0:r1])
+				vec.RowSums(u[r0*c:r1*c], x[r0*c:r1*c], c, s.su[r0:r1], s.sux[r0:r1])
 				for r := r0; r < r1; r++ {
 					mean := float64(s.s1[r]) / float64(c)
 					rs := numerics.NormInvStd(int64(c), s.s1[r], s.s2[r], ex)

@@ -187,13 +187,13 @@ func ChannelSums(u, v []int8, s1, s2 []int64) {
 	}
 }
 
-// RowSums writes, per row of rowLen int8 values u and v, s1[r] = Σu and s2[r] = Σu*v.
-func RowSums(u, v []int8, rowLen int, s1, s2 []int64) {
+// RowSums writes, per row of rowLen values u and v (int8), s1[r] = Σu and s2[r] = Σu*v.
+func RowSums[U int8 | int64](u []U, v []int8, rowLen int, s1, s2 []int64) {
 	rows := len(u) / rowLen
 	v = v[:rows*rowLen]
 	r := 0
-	if useAVX2 && rowLen%16 == 0 && rowLen <= 1<<16 && rows > 0 {
-		rowSums16AVX2(&u[0], &v[0], rows, rowLen/16, &s1[:rows][0], &s2[:rows][0])
+	if u8, ok := any(u).([]int8); ok && useAVX2 && rowLen%16 == 0 && rowLen <= 1<<16 && rows > 0 {
+		rowSums16AVX2(&u8[0], &v[0], rows, rowLen/16, &s1[:rows][0], &s2[:rows][0])
 		r = rows
 	}
 	for ; r < rows; r++ {

@@ -147,7 +147,8 @@ func TestChannelSums(t *testing.T) {
 }
 
 // TestRowSums checks RowSums against the sums by definition, with every kernel set,
-// for row lengths the kernel takes and others, and rows of -128s, the largest sums.
+// for row lengths the kernel takes and others, and rows of -128s, the largest sums;
+// of int8 rows and of the same values as int64.
 func TestRowSums(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	kernelSets(t, func(kernels string) {
@@ -167,6 +168,14 @@ func TestRowSums(t *testing.T) {
 			RowSums(u, v, tc.rowLen, s1, s2)
 			if !slices.Equal(s1, want1) || !slices.Equal(s2, want2) {
 				t.Fatalf("%s: RowSums of %d rows of %d: %v %v, want %v %v", kernels, tc.rows, tc.rowLen, s1, s2, want1, want2)
+			}
+			u64 := make([]int64, len(u))
+			for i, x := range u {
+				u64[i] = int64(x)
+			}
+			RowSums(u64, v, tc.rowLen, s1, s2)
+			if !slices.Equal(s1, want1) || !slices.Equal(s2, want2) {
+				t.Fatalf("%s: RowSums of %d rows of %d int64: %v %v, want %v %v", kernels, tc.rows, tc.rowLen, s1, s2, want1, want2)
 			}
 		}
 	})
