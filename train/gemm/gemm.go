@@ -503,11 +503,17 @@ func patchesInPlace[P float32 | int16](p *Patches[P], ic, mcb, stride int, runs 
 }
 
 // transposeF32A packs the first reduction steps of mr rows of op(A) = A transposed
-// into panel (rows kcb apart) when the assembly kernels run: columns col..col+mr of
-// A's rows pc.. become the panel's rows. It returns how many steps it packed, whole
-// blocks of 8 (each reads 8 values of a row, which must lie within a).
+// into panel (rows kcb apart) when the assembly kernels run, as transposePanel does.
 func transposeF32A(a []float32, lda, pc, col, kcb int, panel []float32) int {
-	if transposeF32Asm == nil || current.name == "go" {
+	return transposePanel(a, lda, pc, col, kcb, panel, kcb, transposeF32Asm)
+}
+
+// transposePanel packs the first reduction steps of mr rows of op(A) = A transposed
+// into panel (rows rs apart) with kernel, when the assembly kernels run: columns
+// col..col+mr of A's rows pc.. become the panel's rows. It returns how many steps it
+// packed, whole blocks of 8 (each reads 8 values of a row, which must lie within a).
+func transposePanel[E float32 | int16](a []E, lda, pc, col, kcb int, panel []E, rs int, kernel func(dst *E, rs int, src *E, lda, blocks int)) int {
+	if kernel == nil || current.name == "go" {
 		return 0
 	}
 	blocks := kcb / 8
@@ -517,8 +523,8 @@ func transposeF32A(a []float32, lda, pc, col, kcb int, panel []float32) int {
 	if blocks == 0 {
 		return 0
 	}
-	_ = panel[(mr-1)*kcb+8*blocks-1]
-	transposeF32Asm(&panel[0], kcb, &a[pc*lda+col], lda, blocks)
+	_ = panel[(mr-1)*rs+8*blocks-1]
+	kernel(&panel[0], rs, &a[pc*lda+col], lda, blocks)
 	return 8 * blocks
 }
 

@@ -165,26 +165,15 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, d *rowsA[int1
 	}
 }
 
-// transposeA packs the first reduction steps of mr rows of op(A) = A transposed into
-// panel (rows rs apart) when A holds int16 values and the assembly kernels run:
-// columns col..col+h of A's rows pc.. become the panel's rows. It returns how many
-// steps it packed, whole blocks of 8 (each reads 8 values of a row, which must lie
-// within a).
+// transposeA packs the first reduction steps of h rows of op(A) = A transposed into
+// panel (rows rs apart) as transposePanel does, when A holds int16 values and h is mr;
+// it returns how many steps it packed (0 otherwise).
 func transposeA[A Int](a []A, lda, pc, col, h, kcb int, panel []int16, rs int) int {
 	a16, ok := any(a).([]int16)
-	if !ok || h != mr || transposeAsm == nil || current.name == "go" {
+	if !ok || h != mr {
 		return 0
 	}
-	blocks := kcb / 8
-	for blocks > 0 && (pc+8*blocks-1)*lda+col+8 > len(a16) {
-		blocks-- // the last rows' eighth values would lie past a's end
-	}
-	if blocks == 0 {
-		return 0
-	}
-	_ = panel[(mr-1)*rs+8*blocks-1]
-	transposeAsm(&panel[0], rs, &a16[pc*lda+col], lda, blocks)
-	return 8 * blocks
+	return transposePanel(a16, lda, pc, col, kcb, panel, rs, transposeAsm)
 }
 
 // pairRows writes the pairs (even[j], odd[j]) of panels panels of nr columns, panel q
