@@ -21,8 +21,8 @@ func pairRowsAVX2(dst *uint32, stride int, even *int16, odd *int16, panels int)
 // of 16 columns j at dst + 16*q, as pair does: the even row in the low half.
 func pairColsAVX2(dst *uint32, x *int16, origins *int, pairs int)
 
-// transpose6AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks; it
-// reads eight values of each source row.
+// transpose6AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks;
+// it reads eight values of each source row.
 func transpose6AVX2(dst *int16, rs int, src *int16, lda int, blocks int)
 
 // transpose6F32AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks;

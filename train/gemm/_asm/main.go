@@ -7,6 +7,8 @@
 package main
 
 import (
+	"math/bits"
+
 	. "github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
@@ -245,16 +247,21 @@ func pairCols() {
 // transpose6 packs mr rows of an integer A panel from the columns of a row-major
 // int16 matrix (op(A) = A transposed), eight reduction steps a block: an 8x8
 // transposition in three rounds of unpacks, of which the panel keeps six rows.
-func transpose6() {
-	TEXT("transpose6AVX2", NOSPLIT, "func(dst *int16, rs int, src *int16, lda int, blocks int)")
-	Doc("transpose6AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks; it",
-		"reads eight values of each source row.")
+// transposeKernel emits name, which writes dst[i*rs+p] = src[p*lda+i] for i < 6 and
+// p < 8*blocks of values of elem, size bytes each, eight steps a block: load reads a
+// source row (eight values) into a new register, and swap transposes the eight rows
+// and stores the six panel rows at the addresses rowAt gives.
+func transposeKernel(name, elem string, size uint8, load func(m Mem) reg.VecVirtual, swap func(r []reg.VecVirtual, rowAt func() []Mem)) {
+	TEXT(name, NOSPLIT, "func(dst *"+elem+", rs int, src *"+elem+", lda int, blocks int)")
+	Doc(name+" writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks;",
+		"it reads eight values of each source row.")
+	shift := U8(bits.TrailingZeros8(size)) // log2 of the size
 	dst := Load(Param("dst"), GP64())
 	rs := Load(Param("rs"), GP64())
-	SHLQ(U8(1), rs)
+	SHLQ(shift, rs)
 	src := Load(Param("src"), GP64())
 	lda := Load(Param("lda"), GP64())
-	SHLQ(U8(1), lda)
+	SHLQ(shift, lda)
 	blocks := Load(Param("blocks"), GP64())
 	TESTQ(blocks, blocks)
 	JEQ(LabelRef("done"))
@@ -263,116 +270,101 @@ func transpose6() {
 	p := GP64()
 	MOVQ(src, p)
 	for i := range r {
-		r[i] = XMM()
-		VMOVDQU(Mem{Base: p}, r[i])
+		r[i] = load(Mem{Base: p})
 		if i < 7 {
 			ADDQ(lda, p)
 		}
 	}
-	// Round 1, words: t[2k] pairs rows 2k and 2k+1 in columns 0-3, t[2k+1] in 4-7.
-	t := make([]reg.VecVirtual, 8)
-	for k := range 4 {
-		t[2*k], t[2*k+1] = XMM(), XMM()
-		VPUNPCKLWD(r[2*k+1], r[2*k], t[2*k])
-		VPUNPCKHWD(r[2*k+1], r[2*k], t[2*k+1])
-	}
-	// Round 2, dwords: rows 0-3 (from t0, t2; t1, t3) and 4-7 (t4, t6; t5, t7) by
-	// column pairs 0-1, 2-3 and 4-5.
-	u0, u1, u2, u3, u4, u6 := XMM(), XMM(), XMM(), XMM(), XMM(), XMM()
-	VPUNPCKLDQ(t[2], t[0], u0)
-	VPUNPCKHDQ(t[2], t[0], u1)
-	VPUNPCKLDQ(t[6], t[4], u2)
-	VPUNPCKHDQ(t[6], t[4], u3)
-	VPUNPCKLDQ(t[3], t[1], u4)
-	VPUNPCKLDQ(t[7], t[5], u6)
-	// Round 3, qwords: column c's eight rows, stored as panel row c.
-	d3 := GP64()
-	LEAQ(Mem{Base: dst, Index: rs, Scale: 2}, d3)
-	ADDQ(rs, d3)
-	rowAt := []Mem{{Base: dst}, {Base: dst, Index: rs, Scale: 1}, {Base: dst, Index: rs, Scale: 2},
-		{Base: d3}, {Base: d3, Index: rs, Scale: 1}, {Base: d3, Index: rs, Scale: 2}}
-	for i, pair := range [][2]reg.VecVirtual{{u0, u2}, {u0, u2}, {u1, u3}, {u1, u3}, {u4, u6}, {u4, u6}} {
-		c := XMM()
-		if i%2 == 0 {
-			VPUNPCKLQDQ(pair[1], pair[0], c)
-		} else {
-			VPUNPCKHQDQ(pair[1], pair[0], c)
-		}
-		VMOVDQU(c, rowAt[i])
-	}
+	swap(r, func() []Mem {
+		d3 := GP64()
+		LEAQ(Mem{Base: dst, Index: rs, Scale: 2}, d3)
+		ADDQ(rs, d3)
+		return []Mem{{Base: dst}, {Base: dst, Index: rs, Scale: 1}, {Base: dst, Index: rs, Scale: 2},
+			{Base: d3}, {Base: d3, Index: rs, Scale: 1}, {Base: d3, Index: rs, Scale: 2}}
+	})
 	LEAQ(Mem{Base: p, Index: lda, Scale: 1}, src)
-	ADDQ(U32(16), dst)
+	ADDQ(U32(8*uint32(size)), dst)
 	DECQ(blocks)
 	JNE(LabelRef("loop"))
 	Label("done")
+}
+
+func transpose6() {
+	transposeKernel("transpose6AVX2", "int16", 2, func(m Mem) reg.VecVirtual {
+		x := XMM()
+		VMOVDQU(m, x)
+		return x
+	}, func(r []reg.VecVirtual, rowAt func() []Mem) {
+		// Round 1, words: t[2k] pairs rows 2k and 2k+1 in columns 0-3, t[2k+1] in 4-7.
+		t := make([]reg.VecVirtual, 8)
+		for k := range 4 {
+			t[2*k], t[2*k+1] = XMM(), XMM()
+			VPUNPCKLWD(r[2*k+1], r[2*k], t[2*k])
+			VPUNPCKHWD(r[2*k+1], r[2*k], t[2*k+1])
+		}
+		// Round 2, dwords: rows 0-3 (from t0, t2; t1, t3) and 4-7 (t4, t6; t5, t7) by
+		// column pairs 0-1, 2-3 and 4-5.
+		u0, u1, u2, u3, u4, u6 := XMM(), XMM(), XMM(), XMM(), XMM(), XMM()
+		VPUNPCKLDQ(t[2], t[0], u0)
+		VPUNPCKHDQ(t[2], t[0], u1)
+		VPUNPCKLDQ(t[6], t[4], u2)
+		VPUNPCKHDQ(t[6], t[4], u3)
+		VPUNPCKLDQ(t[3], t[1], u4)
+		VPUNPCKLDQ(t[7], t[5], u6)
+		// Round 3, qwords: column c's eight rows, stored as panel row c.
+		rows := rowAt()
+		for i, pair := range [][2]reg.VecVirtual{{u0, u2}, {u0, u2}, {u1, u3}, {u1, u3}, {u4, u6}, {u4, u6}} {
+			c := XMM()
+			if i%2 == 0 {
+				VPUNPCKLQDQ(pair[1], pair[0], c)
+			} else {
+				VPUNPCKHQDQ(pair[1], pair[0], c)
+			}
+			VMOVDQU(c, rows[i])
+		}
+	})
 	RET()
 }
 
 func transpose6F32() {
-	TEXT("transpose6F32AVX2", NOSPLIT, "func(dst *float32, rs int, src *float32, lda int, blocks int)")
-	Doc("transpose6F32AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks;",
-		"it reads eight values of each source row.")
-	dst := Load(Param("dst"), GP64())
-	rs := Load(Param("rs"), GP64())
-	SHLQ(U8(2), rs)
-	src := Load(Param("src"), GP64())
-	lda := Load(Param("lda"), GP64())
-	SHLQ(U8(2), lda)
-	blocks := Load(Param("blocks"), GP64())
-	TESTQ(blocks, blocks)
-	JEQ(LabelRef("done"))
-	Label("loop")
-	r := make([]reg.VecVirtual, 8)
-	p := GP64()
-	MOVQ(src, p)
-	for i := range r {
-		r[i] = YMM()
-		VMOVUPS(Mem{Base: p}, r[i])
-		if i < 7 {
-			ADDQ(lda, p)
+	transposeKernel("transpose6F32AVX2", "float32", 4, func(m Mem) reg.VecVirtual {
+		y := YMM()
+		VMOVUPS(m, y)
+		return y
+	}, func(r []reg.VecVirtual, rowAt func() []Mem) {
+		// Round 1: t[2k] interleaves rows 2k and 2k+1 in columns 0-1 and 4-5, t[2k+1]
+		// in columns 2-3 and 6-7.
+		t := make([]reg.VecVirtual, 8)
+		for k := range 4 {
+			t[2*k], t[2*k+1] = YMM(), YMM()
+			VUNPCKLPS(r[2*k+1], r[2*k], t[2*k])
+			VUNPCKHPS(r[2*k+1], r[2*k], t[2*k+1])
 		}
-	}
-	// Round 1: t[2k] interleaves rows 2k and 2k+1 in columns 0-1 and 4-5, t[2k+1]
-	// in columns 2-3 and 6-7.
-	t := make([]reg.VecVirtual, 8)
-	for k := range 4 {
-		t[2*k], t[2*k+1] = YMM(), YMM()
-		VUNPCKLPS(r[2*k+1], r[2*k], t[2*k])
-		VUNPCKHPS(r[2*k+1], r[2*k], t[2*k+1])
-	}
-	// Round 2: u[c] holds column c of rows 0-3 in its low half and column c+4 in its
-	// high half; u[4+c] the same of rows 4-7.
-	u := make([]reg.VecVirtual, 8)
-	for half := range 2 {
-		a, b, c, d := t[4*half], t[4*half+2], t[4*half+1], t[4*half+3]
-		for i, pick := range []struct {
-			lo, hi reg.VecVirtual
-			imm    uint8
-		}{{a, b, 0x44}, {a, b, 0xEE}, {c, d, 0x44}, {c, d, 0xEE}} {
-			u[4*half+i] = YMM()
-			VSHUFPS(U8(pick.imm), pick.hi, pick.lo, u[4*half+i])
+		// Round 2: u[c] holds column c of rows 0-3 in its low half and column c+4 in
+		// its high half; u[4+c] the same of rows 4-7.
+		u := make([]reg.VecVirtual, 8)
+		for half := range 2 {
+			a, b, c, d := t[4*half], t[4*half+2], t[4*half+1], t[4*half+3]
+			for i, pick := range []struct {
+				lo, hi reg.VecVirtual
+				imm    uint8
+			}{{a, b, 0x44}, {a, b, 0xEE}, {c, d, 0x44}, {c, d, 0xEE}} {
+				u[4*half+i] = YMM()
+				VSHUFPS(U8(pick.imm), pick.hi, pick.lo, u[4*half+i])
+			}
 		}
-	}
-	// Round 3: column c's eight rows, stored as panel row c (columns 0-5).
-	d3 := GP64()
-	LEAQ(Mem{Base: dst, Index: rs, Scale: 2}, d3)
-	ADDQ(rs, d3)
-	rowAt := []Mem{{Base: dst}, {Base: dst, Index: rs, Scale: 1}, {Base: dst, Index: rs, Scale: 2},
-		{Base: d3}, {Base: d3, Index: rs, Scale: 1}, {Base: d3, Index: rs, Scale: 2}}
-	for c := range mr {
-		col := YMM()
-		if c < 4 {
-			VPERM2F128(U8(0x20), u[4+c], u[c], col) // low halves: column c
-		} else {
-			VPERM2F128(U8(0x31), u[c], u[c-4], col) // high halves: column c
+		// Round 3: column c's eight rows, stored as panel row c (columns 0-5).
+		rows := rowAt()
+		for c := range mr {
+			col := YMM()
+			if c < 4 {
+				VPERM2F128(U8(0x20), u[4+c], u[c], col) // low halves: column c
+			} else {
+				VPERM2F128(U8(0x31), u[c], u[c-4], col) // high halves: column c
+			}
+			VMOVUPS(col, rows[c])
 		}
-		VMOVUPS(col, rowAt[c])
-	}
-	LEAQ(Mem{Base: p, Index: lda, Scale: 1}, src)
-	ADDQ(U32(32), dst)
-	DECQ(blocks)
-	JNE(LabelRef("loop"))
-	Label("done")
+	})
 	VZEROUPPER()
 	RET()
 }
