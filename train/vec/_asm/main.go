@@ -37,9 +37,12 @@ func main() {
 	addBias32()
 	addLanes("add32AVX2", "float32", "", func(from, to Op) { VMOVUPS(from, to) }, func(m, x, to Op) { VADDPS(m, x, to) })
 	addLanes("addI32AVX2", "int32", ", wrapping", VMOVDQU, func(m, x, to Op) { VPADDD(m, x, to) })
-	bnNormalize()
+	normalize("bnNormalizeAVX2", false, "bnNormalizeAVX2 writes out = float32(gamma*((float64(x)-mean)*rstd) + beta) per",
+		"channel for rows rows of c channels, c a multiple of 4.")
 	bnInputError()
-	lnNormalize()
+	normalize("lnNormalizeAVX2", true, "lnNormalizeAVX2 writes out = float32(gamma*((float64(x)-mean)*rstd) + beta), with",
+		"mean and rstd per row and gamma and beta per channel, for rows rows of c channels,",
+		"c a multiple of 4.")
 	lnInputError()
 	expKernel()
 	bnSum8()
@@ -698,12 +701,12 @@ func addLanes(name, elem, note string, mov func(from, to Op), add func(m, x, to 
 	RET()
 }
 
-// bnNormalize is batch normalisation's forward pass over float32 rows, 4 channels a
-// step in float64 lanes.
-func bnNormalize() {
-	TEXT("bnNormalizeAVX2", NOSPLIT, "func(x, out *float32, rows, c int, mean, rstd, gamma, beta *float64)")
-	Doc("bnNormalizeAVX2 writes out = float32(gamma*((float64(x)-mean)*rstd) + beta) per",
-		"channel for rows rows of c channels, c a multiple of 4.")
+// normalize emits name, normalisation's forward pass over float32 rows, 4 channels a
+// step in float64 lanes: gamma and beta per channel; mean and rstd per channel (batch
+// normalisation) or, perRow, per row, broadcast at each row (layer normalisation).
+func normalize(name string, perRow bool, doc ...string) {
+	TEXT(name, NOSPLIT, "func(x, out *float32, rows, c int, mean, rstd, gamma, beta *float64)")
+	Doc(doc...)
 	x := Load(Param("x"), GP64())
 	out := Load(Param("out"), GP64())
 	rows := Load(Param("rows"), GP64())
@@ -712,12 +715,27 @@ func bnNormalize() {
 	rstd := Load(Param("rstd"), GP64())
 	gamma := Load(Param("gamma"), GP64())
 	beta := Load(Param("beta"), GP64())
-	channelRows(rows, c, []reg.Register{x, out}, nil, nil, func(j reg.Register) {
+	var perRowPtrs []reg.Register
+	var broadcast func()
+	var m, rs reg.VecVirtual
+	if perRow {
+		m, rs = YMM(), YMM()
+		perRowPtrs = []reg.Register{mean, rstd}
+		broadcast = func() {
+			VBROADCASTSD(Mem{Base: mean}, m)
+			VBROADCASTSD(Mem{Base: rstd}, rs)
+		}
+	}
+	channelRows(rows, c, []reg.Register{x, out}, perRowPtrs, broadcast, func(j reg.Register) {
 		v := YMM()
 		at := func(p reg.Register) Mem { return Mem{Base: p, Index: j, Scale: 8} }
+		var mv, rv Op = at(mean), at(rstd)
+		if perRow {
+			mv, rv = m, rs
+		}
 		VCVTPS2PD(Mem{Base: x, Index: j, Scale: 4}, v)
-		VSUBPD(at(mean), v, v)
-		VMULPD(at(rstd), v, v)
+		VSUBPD(mv, v, v)
+		VMULPD(rv, v, v)
 		VMULPD(at(gamma), v, v)
 		VADDPD(at(beta), v, v)
 		VCVTPD2PSY(v, v.AsX())
@@ -760,40 +778,6 @@ func bnInputError() {
 		VMULPD(at(gr), d, d)
 		VCVTPD2PSY(d, d.AsX())
 		VMOVUPS(d.AsX(), Mem{Base: dx, Index: j, Scale: 4})
-	})
-	VZEROUPPER()
-	RET()
-}
-
-// lnNormalize is layer normalisation's forward pass over float32 rows, 4 channels a
-// step in float64 lanes, with each row's mean and rstd broadcast.
-func lnNormalize() {
-	TEXT("lnNormalizeAVX2", NOSPLIT, "func(x, out *float32, rows, c int, mean, rstd, gamma, beta *float64)")
-	Doc("lnNormalizeAVX2 writes out = float32(gamma*((float64(x)-mean)*rstd) + beta), with",
-		"mean and rstd per row and gamma and beta per channel, for rows rows of c channels,",
-		"c a multiple of 4.")
-	x := Load(Param("x"), GP64())
-	out := Load(Param("out"), GP64())
-	rows := Load(Param("rows"), GP64())
-	c := Load(Param("c"), GP64())
-	mean := Load(Param("mean"), GP64())
-	rstd := Load(Param("rstd"), GP64())
-	gamma := Load(Param("gamma"), GP64())
-	beta := Load(Param("beta"), GP64())
-	m, rs := YMM(), YMM()
-	channelRows(rows, c, []reg.Register{x, out}, []reg.Register{mean, rstd}, func() {
-		VBROADCASTSD(Mem{Base: mean}, m)
-		VBROADCASTSD(Mem{Base: rstd}, rs)
-	}, func(j reg.Register) {
-		v := YMM()
-		at := func(p reg.Register) Mem { return Mem{Base: p, Index: j, Scale: 8} }
-		VCVTPS2PD(Mem{Base: x, Index: j, Scale: 4}, v)
-		VSUBPD(m, v, v)
-		VMULPD(rs, v, v)
-		VMULPD(at(gamma), v, v)
-		VADDPD(at(beta), v, v)
-		VCVTPD2PSY(v, v.AsX())
-		VMOVUPS(v.AsX(), Mem{Base: out, Index: j, Scale: 4})
 	})
 	VZEROUPPER()
 	RET()
