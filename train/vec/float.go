@@ -351,12 +351,17 @@ func BatchGradSums[F Float](x, dy []F, c, j0, j1 int, mean, rstd, sdy, sdx []flo
 }
 
 // LayerGradSums is BatchGradSums for layer normalisation, whose mean and rstd are
-// per row: d*((float64(x[r*c+j])-mean[r])*rstd[r]) is added to sdx[j]. It has no
-// kernel of its own; the Go loop sums sumBlock channels together.
+// per row: d*((float64(x[r*c+j])-mean[r])*rstd[r]) is added to sdx[j].
 func LayerGradSums[F Float](x, dy []F, c, j0, j1 int, mean, rstd, sdy, sdx []float64) {
 	rows := len(x) / c
 	dy = dy[:rows*c]
 	j := j0
+	if x32, ok := any(x).([]float32); ok && useAVX2 && sumsFit(len(x), c, j1) {
+		d32 := any(dy).([]float32)
+		for ; j+8 <= j1; j += 8 {
+			lnGradSums8AVX2(&x32[j], &d32[j], rows, c, &mean[:rows][0], &rstd[:rows][0], &sdy[j : j+8][0], &sdx[j : j+8][0])
+		}
+	}
 	for ; j+sumBlock <= j1; j += sumBlock {
 		a0, a1, a2, a3 := sdy[j], sdy[j+1], sdy[j+2], sdy[j+3]
 		b0, b1, b2, b3 := sdx[j], sdx[j+1], sdx[j+2], sdx[j+3]

@@ -176,7 +176,7 @@ func TestBatchNormBits(t *testing.T) {
 
 // TestLayerNormBits checks layer normalisation's kernels, with every kernel set, bit
 // for bit against their definitions written as plain loops over all values, for
-// channel counts the kernels take and others.
+// channel counts the kernels take and others, and channel ranges starting anywhere.
 func TestLayerNormBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(25, 26))
 	kernelSets(t, func(kernels string) {
@@ -221,6 +221,25 @@ func TestLayerNormBits(t *testing.T) {
 				LayerInputError(x, dy, dx, c, mean, rstd, gamma, sg, sgx, inv)
 				if !bits32(out, wantOut) || !bits32(dx, wantDX) {
 					t.Fatalf("%s: c %d rows %d: LayerNormalize or LayerInputError differ", kernels, c, rows)
+				}
+
+				for _, j0 := range []int{0, 1, 8} {
+					if j0 >= c {
+						continue
+					}
+					// The sums add to what the sums hold.
+					start := vals(c, r.NormFloat64)
+					w1, w2, s1, s2 := slices.Clone(start), slices.Clone(start), slices.Clone(start), slices.Clone(start)
+					for i, e := range x {
+						if k, j := i/c, i%c; j >= j0 {
+							w1[j] += float64(dy[i])
+							w2[j] += float64(dy[i]) * ((float64(e) - mean[k]) * rstd[k])
+						}
+					}
+					LayerGradSums(x, dy, c, j0, c, mean, rstd, s1, s2)
+					if !bits64(s1, w1) || !bits64(s2, w2) {
+						t.Fatalf("%s: c %d rows %d channels %d..%d: LayerGradSums differ", kernels, c, rows, j0, c)
+					}
 				}
 			}
 		}

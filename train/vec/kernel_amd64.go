@@ -124,6 +124,10 @@ func bnSumSq8AVX2(x *float32, rows int, c int, mean *float64, sum *float64)
 // float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[j])*rstd[j]) to sdx[j].
 func bnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rstd *float64, sdy *float64, sdx *float64)
 
+// lnGradSums8AVX2 adds, for eight channels j and rows rows in row order, d =
+// float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[r])*rstd[r]) to sdx[j].
+func lnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rstd *float64, sdy *float64, sdx *float64)
+
 // quant32AVX2 writes out = float32(Round((min(max(float64(x), qlo), qhi)-qlo)/s)*s + qlo)
 // for the values of x, four at a time, up to the last whole four of the n values or
 // the first four holding a NaN, and returns how many it wrote. Its min and max are

@@ -1219,6 +1219,57 @@ done:
 	VZEROUPPER
 	RET
 
+// func lnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rstd *float64, sdy *float64, sdx *float64)
+// Requires: AVX
+TEXT ·lnGradSums8AVX2(SB), NOSPLIT, $0-64
+	MOVQ    x+0(FP), AX
+	MOVQ    dy+8(FP), CX
+	MOVQ    rows+16(FP), DX
+	MOVQ    c+24(FP), BX
+	MOVQ    mean+32(FP), SI
+	MOVQ    rstd+40(FP), DI
+	MOVQ    sdy+48(FP), R8
+	MOVQ    sdx+56(FP), R9
+	SHLQ    $0x02, BX
+	VMOVUPD (R8), Y0
+	VMOVUPD 32(R8), Y1
+	VMOVUPD (R9), Y2
+	VMOVUPD 32(R9), Y3
+	TESTQ   DX, DX
+	JEQ     done
+
+row:
+	VBROADCASTSD (SI), Y4
+	VBROADCASTSD (DI), Y5
+	VCVTPS2PD    (CX), Y6
+	VCVTPS2PD    16(CX), Y7
+	VCVTPS2PD    (AX), Y8
+	VCVTPS2PD    16(AX), Y9
+	VSUBPD       Y4, Y8, Y8
+	VMULPD       Y5, Y8, Y8
+	VMULPD       Y6, Y8, Y8
+	VADDPD       Y6, Y0, Y0
+	VADDPD       Y8, Y2, Y2
+	VSUBPD       Y4, Y9, Y9
+	VMULPD       Y5, Y9, Y9
+	VMULPD       Y7, Y9, Y9
+	VADDPD       Y7, Y1, Y1
+	VADDPD       Y9, Y3, Y3
+	ADDQ         BX, AX
+	ADDQ         BX, CX
+	ADDQ         $0x08, SI
+	ADDQ         $0x08, DI
+	DECQ         DX
+	JNE          row
+
+done:
+	VMOVUPD Y0, (R8)
+	VMOVUPD Y1, 32(R8)
+	VMOVUPD Y2, (R9)
+	VMOVUPD Y3, 32(R9)
+	VZEROUPPER
+	RET
+
 // func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64) (done int)
 // Requires: AVX, AVX2, SSE2
 TEXT ·quant32AVX2(SB), NOSPLIT, $0-56

@@ -47,7 +47,10 @@ func main() {
 	expKernel()
 	bnSum8()
 	bnSumSq8()
-	bnGradSums8()
+	gradSums8("bnGradSums8AVX2", false, "bnGradSums8AVX2 adds, for eight channels j and rows rows in row order, d =",
+		"float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[j])*rstd[j]) to sdx[j].")
+	gradSums8("lnGradSums8AVX2", true, "lnGradSums8AVX2 adds, for eight channels j and rows rows in row order, d =",
+		"float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[r])*rstd[r]) to sdx[j].")
 	quant32()
 	clipMask32()
 	keyRange32()
@@ -1052,10 +1055,12 @@ func bnSumSq8() {
 	RET()
 }
 
-func bnGradSums8() {
-	TEXT("bnGradSums8AVX2", NOSPLIT, "func(x, dy *float32, rows, c int, mean, rstd, sdy, sdx *float64)")
-	Doc("bnGradSums8AVX2 adds, for eight channels j and rows rows in row order, d =",
-		"float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[j])*rstd[j]) to sdx[j].")
+// gradSums8 emits name, which adds normalisation's gradient sums over float32 rows
+// to eight channels' sums, in row order: mean and rstd per channel (batch
+// normalisation) or, perRow, per row, broadcast at each row (layer normalisation).
+func gradSums8(name string, perRow bool, doc ...string) {
+	TEXT(name, NOSPLIT, "func(x, dy *float32, rows, c int, mean, rstd, sdy, sdx *float64)")
+	Doc(doc...)
 	x := Load(Param("x"), GP64())
 	dy := Load(Param("dy"), GP64())
 	rows := Load(Param("rows"), GP64())
@@ -1066,10 +1071,19 @@ func bnGradSums8() {
 	sdxp := Load(Param("sdx"), GP64())
 	SHLQ(U8(2), stride)
 	a, b := load8(sdyp), load8(sdxp)
-	m, s := load8(meanp), load8(rstdp)
+	var m, s [2]reg.VecVirtual
+	if !perRow {
+		m, s = load8(meanp), load8(rstdp)
+	}
 	TESTQ(rows, rows)
 	JEQ(LabelRef("done"))
 	Label("row")
+	if perRow {
+		mb, sb := YMM(), YMM()
+		VBROADCASTSD(Mem{Base: meanp}, mb)
+		VBROADCASTSD(Mem{Base: rstdp}, sb)
+		m, s = [2]reg.VecVirtual{mb, mb}, [2]reg.VecVirtual{sb, sb}
+	}
 	d := widen8(dy)
 	v := widen8(x)
 	for h := range 2 {
@@ -1081,6 +1095,10 @@ func bnGradSums8() {
 	}
 	ADDQ(stride, x)
 	ADDQ(stride, dy)
+	if perRow {
+		ADDQ(U8(8), meanp)
+		ADDQ(U8(8), rstdp)
+	}
 	DECQ(rows)
 	JNE(LabelRef("row"))
 	Label("done")
