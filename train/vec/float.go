@@ -404,7 +404,7 @@ func FakeQuant[F Float](x, out []F, qlo, qhi, s float64) {
 	fast = fast && useAVX2
 	for j := 0; j < len(x); j++ {
 		if fast && len(x)-j >= 4 {
-			if j += quant32AVX2(&x32[j], &o32[j], len(x)-j, qlo, qhi, s); j == len(x) {
+			if j += quant32AVX2(&x32[j], &o32[j], len(x)-j, qlo, qhi, s, 1/s); j == len(x) {
 				break
 			}
 		}

@@ -328,6 +328,44 @@ func TestRange32(t *testing.T) {
 	})
 }
 
+// TestFakeQuantHalfQuotients checks FakeQuant, with every kernel set, on values whose
+// quotient (x-qlo)/s is a half-integer or within an ulp or two of one, for steps s
+// whose reciprocal is not exact: there a product by 1/s can round the other way than
+// the quotient, which the assembly must then take. The test counts the values where
+// the product and the quotient do round differently, so that it cannot pass without
+// meeting them.
+func TestFakeQuantHalfQuotients(t *testing.T) {
+	steps := []float64{1.1, 1.3, 3, 7, 0.1, 0.3}
+	xs := make([][]float32, len(steps))
+	differ := 0
+	for i, s := range steps {
+		for k := range 2000 {
+			f := float32((float64(k) + 0.5) * s)
+			for _, v := range []float32{f, math.Nextafter32(f, 0), math.Nextafter32(f, math.MaxFloat32)} {
+				xs[i] = append(xs[i], v)
+				if Round(float64(v)/s) != Round(float64(v)*(1/s)) {
+					differ++
+				}
+			}
+		}
+	}
+	if differ == 0 {
+		t.Fatal("no value where a product by the reciprocal rounds otherwise: the test meets no hard case")
+	}
+	kernelSets(t, func(kernels string) {
+		for i, s := range steps {
+			x := xs[i]
+			out := make([]float32, len(x))
+			FakeQuant(x, out, 0, 1e6, s)
+			for j, v := range x {
+				if want := float32(Round(float64(v)/s) * s); math.Float32bits(out[j]) != math.Float32bits(want) {
+					t.Fatalf("%s: step %v: %v quantises to %v, want %v", kernels, s, v, out[j], want)
+				}
+			}
+		}
+	})
+}
+
 // TestFakeQuantBits checks FakeQuant, with every kernel set, bit for bit against its
 // definition on grids whose ends are zeros of either sign, with values outside the
 // grid, halfway between grid points (the grid of [-7.9375, 8] has step 1/16), zeros of

@@ -133,8 +133,11 @@ func lnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rs
 // the first four holding a NaN, and returns how many it wrote. Its min and max are
 // the vector instructions', which differ from Go's only on NaNs, left to the caller,
 // and on zeros of opposite signs: there the clamped value is a zero of either sign,
-// but with qlo <= 0 <= qhi either gives the same result (see FakeQuant).
-func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64) (done int)
+// but with qlo <= 0 <= qhi either gives the same result (see FakeQuant). The quotient
+// is taken as a product by inv = 1/s, and as the quotient for the fours with a lane
+// whose product q lies within 2^-50*q of a half-integer (or is not a number): only
+// there can the two round differently.
+func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64) (done int)
 
 // clipMask32AVX2 writes +0 to dx where float64(x) < qlo or > qhi (ordered compares:
 // false for NaNs), for blocks*4 float32 values.

@@ -1270,58 +1270,75 @@ done:
 	VZEROUPPER
 	RET
 
-// func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64) (done int)
+// func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64) (done int)
 // Requires: AVX, AVX2, SSE2
-TEXT ·quant32AVX2(SB), NOSPLIT, $0-56
+TEXT ·quant32AVX2(SB), NOSPLIT, $0-64
 	MOVQ         x+0(FP), AX
 	MOVQ         out+8(FP), CX
 	MOVQ         n+16(FP), DX
 	VBROADCASTSD qlo+24(FP), Y0
 	VBROADCASTSD qhi+32(FP), Y1
 	VBROADCASTSD s+40(FP), Y2
+	VBROADCASTSD inv+48(FP), Y3
 	MOVQ         $0x8000000000000000, BX
-	MOVQ         BX, X3
-	VPBROADCASTQ X3, Y3
-	VPCMPEQQ     Y4, Y4, Y4
-	VPSRLQ       $0x01, Y4, Y4
+	MOVQ         BX, X4
+	VPBROADCASTQ X4, Y4
+	VPCMPEQQ     Y5, Y5, Y5
+	VPSRLQ       $0x01, Y5, Y5
 	MOVQ         $0x3fe0000000000000, BX
-	MOVQ         BX, X5
-	VPBROADCASTQ X5, Y5
-	MOVQ         $0x3ff0000000000000, BX
 	MOVQ         BX, X6
 	VPBROADCASTQ X6, Y6
+	MOVQ         $0x3ff0000000000000, BX
+	MOVQ         BX, X7
+	VPBROADCASTQ X7, Y7
+	MOVQ         $0x3cd0000000000000, BX
+	MOVQ         BX, X8
+	VPBROADCASTQ X8, Y8
 	XORQ         BX, BX
 
 loop:
-	LEAQ       4(BX), SI
-	CMPQ       SI, DX
-	JGT        done
-	VCVTPS2PD  (AX)(BX*4), Y7
-	VCMPPD     $0x03, Y7, Y7, Y8
-	VMOVMSKPD  Y8, SI
-	TESTL      SI, SI
-	JNE        done
-	VMAXPD     Y0, Y7, Y7
-	VMINPD     Y1, Y7, Y7
-	VSUBPD     Y0, Y7, Y7
-	VDIVPD     Y2, Y7, Y7
-	VROUNDPD   $0x03, Y7, Y8
-	VSUBPD     Y8, Y7, Y9
-	VANDPD     Y4, Y9, Y9
-	VCMPPD     $0x1d, Y5, Y9, Y9
-	VANDPD     Y3, Y7, Y7
-	VANDPD     Y6, Y9, Y9
-	VORPD      Y9, Y7, Y7
-	VADDPD     Y7, Y8, Y8
-	VMULPD     Y2, Y8, Y8
-	VADDPD     Y0, Y8, Y8
-	VCVTPD2PSY Y8, X8
-	VMOVUPS    X8, (CX)(BX*4)
+	LEAQ      4(BX), SI
+	CMPQ      SI, DX
+	JGT       done
+	VCVTPS2PD (AX)(BX*4), Y9
+	VCMPPD    $0x03, Y9, Y9, Y10
+	VMOVMSKPD Y10, SI
+	TESTL     SI, SI
+	JNE       done
+	VMAXPD    Y0, Y9, Y9
+	VMINPD    Y1, Y9, Y9
+	VSUBPD    Y0, Y9, Y9
+	VMULPD    Y3, Y9, Y10
+	VROUNDPD  $0x03, Y10, Y11
+	VSUBPD    Y11, Y10, Y12
+	VANDPD    Y5, Y12, Y12
+	VSUBPD    Y6, Y12, Y13
+	VANDPD    Y5, Y13, Y13
+	VMULPD    Y8, Y10, Y14
+	VCMPPD    $0x1e, Y14, Y13, Y13
+	VMOVMSKPD Y13, SI
+	CMPL      SI, $0x0f
+	JEQ       rounded
+	VDIVPD    Y2, Y9, Y10
+	VROUNDPD  $0x03, Y10, Y11
+	VSUBPD    Y11, Y10, Y12
+	VANDPD    Y5, Y12, Y12
+
+rounded:
+	VCMPPD     $0x1d, Y6, Y12, Y9
+	VANDPD     Y4, Y10, Y10
+	VANDPD     Y7, Y9, Y9
+	VORPD      Y9, Y10, Y10
+	VADDPD     Y10, Y11, Y11
+	VMULPD     Y2, Y11, Y11
+	VADDPD     Y0, Y11, Y11
+	VCVTPD2PSY Y11, X11
+	VMOVUPS    X11, (CX)(BX*4)
 	ADDQ       $0x04, BX
 	JMP        loop
 
 done:
-	MOVQ BX, done+48(FP)
+	MOVQ BX, done+56(FP)
 	VZEROUPPER
 	RET
 

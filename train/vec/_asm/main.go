@@ -1110,26 +1110,31 @@ func gradSums8(name string, perRow bool, doc ...string) {
 
 // quant32 is QAT's fake quantisation of float32 values, 4 a step in float64 lanes.
 func quant32() {
-	TEXT("quant32AVX2", NOSPLIT, "func(x, out *float32, n int, qlo, qhi, s float64) (done int)")
+	TEXT("quant32AVX2", NOSPLIT, "func(x, out *float32, n int, qlo, qhi, s, inv float64) (done int)")
 	Doc("quant32AVX2 writes out = float32(Round((min(max(float64(x), qlo), qhi)-qlo)/s)*s + qlo)",
 		"for the values of x, four at a time, up to the last whole four of the n values or",
 		"the first four holding a NaN, and returns how many it wrote. Its min and max are",
 		"the vector instructions', which differ from Go's only on NaNs, left to the caller,",
 		"and on zeros of opposite signs: there the clamped value is a zero of either sign,",
-		"but with qlo <= 0 <= qhi either gives the same result (see FakeQuant).")
+		"but with qlo <= 0 <= qhi either gives the same result (see FakeQuant). The quotient",
+		"is taken as a product by inv = 1/s, and as the quotient for the fours with a lane",
+		"whose product q lies within 2^-50*q of a half-integer (or is not a number): only",
+		"there can the two round differently.")
 	x := Load(Param("x"), GP64())
 	out := Load(Param("out"), GP64())
 	n := Load(Param("n"), GP64())
-	qlo, qhi, s := YMM(), YMM(), YMM()
+	qlo, qhi, s, inv := YMM(), YMM(), YMM(), YMM()
 	VBROADCASTSD(param("qlo"), qlo)
 	VBROADCASTSD(param("qhi"), qhi)
 	VBROADCASTSD(param("s"), s)
+	VBROADCASTSD(param("inv"), inv)
 	sign := broadcastU64(1 << 63)
 	abs := YMM()
 	VPCMPEQQ(abs, abs, abs)
 	VPSRLQ(U8(1), abs, abs)
 	half := broadcastU64(0x3fe0000000000000) // 0.5
 	one := broadcastU64(0x3ff0000000000000)  // 1
+	tiny := broadcastU64(0x3cd0000000000000) // 2^-50
 	i, end, nan := GP64(), GP64(), GP64()
 	XORQ(i, i)
 	Label("loop")
@@ -1145,14 +1150,33 @@ func quant32() {
 	VMAXPD(qlo, v, v)
 	VMINPD(qhi, v, v)
 	VSUBPD(qlo, v, v)
-	VDIVPD(s, v, v)
-	// Round: t + (v's sign | 1 if |v-t| >= 0.5, else 0), t = trunc(v).
-	t, f, ge, a := YMM(), YMM(), YMM(), YMM()
-	VROUNDPD(U8(3), v, t)
-	VSUBPD(t, v, f)
-	VANDPD(abs, f, f)
+	// q's integer part t and the distance f of q from it.
+	q, t, f := YMM(), YMM(), YMM()
+	parts := func() {
+		VROUNDPD(U8(3), q, t)
+		VSUBPD(t, q, f)
+		VANDPD(abs, f, f)
+	}
+	VMULPD(inv, v, q)
+	parts()
+	// The product and the quotient differ by at most 1.5*2^-52*q: where the product
+	// is more than 2^-50*q from every half-integer, the quotient lies on the same
+	// side of each, and the two round alike.
+	far, margin := YMM(), YMM()
+	VSUBPD(half, f, far)
+	VANDPD(abs, far, far)
+	VMULPD(tiny, q, margin)
+	VCMPPD(U8(0x1e), margin, far, far) // greater, ordered: false for NaNs
+	VMOVMSKPD(far, nan.As32())
+	CMPL(nan.As32(), U8(0xF))
+	JEQ(LabelRef("rounded"))
+	VDIVPD(s, v, q)
+	parts()
+	Label("rounded")
+	// Round: t + (q's sign | 1 if |q-t| >= 0.5, else 0).
+	ge, a := YMM(), YMM()
 	VCMPPD(U8(0x1d), half, f, ge) // >= 0.5, ordered
-	VANDPD(sign, v, a)
+	VANDPD(sign, q, a)
 	VANDPD(one, ge, ge)
 	VORPD(ge, a, a)
 	VADDPD(a, t, t)
