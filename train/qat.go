@@ -72,10 +72,7 @@ func newQATState[F floatT](p *plan, bits []int) *qatState[F] {
 // and writes the dequantised values to out.
 func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
 	out = out[:len(x)]
-	var m float64
-	for _, v := range x {
-		m = max(m, math.Abs(float64(v)))
-	}
+	m := maxAbsFloat(x)
 	if m == 0 {
 		convert(out, x)
 		return out
@@ -87,6 +84,23 @@ func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
 		}
 	})
 	return out
+}
+
+// maxAbsFloat returns the largest magnitude in x, 0 when x is empty, as a loop of
+// max(m, math.Abs(float64(v))) from m = 0 would: through floatRange's extremes when x
+// holds no NaN.
+func maxAbsFloat[F floatT](x []F) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	if lo, hi := floatRange(x); !math.IsNaN(lo) && !math.IsNaN(hi) {
+		return max(math.Abs(lo), math.Abs(hi))
+	}
+	var m float64
+	for _, v := range x {
+		m = max(m, math.Abs(float64(v)))
+	}
+	return m
 }
 
 // weights returns the fake-quantised copy of weight layer j's weights w, made of segs

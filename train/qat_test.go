@@ -85,3 +85,34 @@ func TestStraightThroughBits(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxAbsFloat checks maxAbsFloat against its loop, bit for bit, on float32 and
+// float64 values of every kind (zeros of both signs, infinities, NaNs), empty and at
+// lengths around the range kernel's block.
+func TestMaxAbsFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.Float32frombits(0x7fc00001), math.MaxFloat32, -math.SmallestNonzeroFloat32}
+	for range 5000 {
+		x := make([]float32, r.IntN(40))
+		for i := range x {
+			if r.IntN(20) == 0 {
+				x[i] = special[r.IntN(len(special))]
+			} else {
+				x[i] = float32(r.NormFloat64() * 3)
+			}
+		}
+		x64 := make([]float64, len(x))
+		var want float64
+		for i, v := range x {
+			x64[i] = float64(v)
+			want = max(want, math.Abs(float64(v)))
+		}
+		if got := maxAbsFloat(x); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("maxAbsFloat(%v) = %v, want %v", x, got, want)
+		}
+		if got := maxAbsFloat(x64); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("maxAbsFloat(float64 %v) = %v, want %v", x64, got, want)
+		}
+	}
+}
