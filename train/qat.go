@@ -78,11 +78,7 @@ func fakeQuantSym[F floatT](x []F, bits int, out []float64) []float64 {
 		return out
 	}
 	s := m / float64(int64(1)<<(bits-1)-1)
-	parallel(len(x), 1<<14, func(lo, hi int) {
-		for j := lo; j < hi; j++ {
-			out[j] = vec.Round(float64(x[j])/s) * s
-		}
-	})
+	parallel(len(x), 1<<14, func(lo, hi int) { vec.QuantizeSym(x[lo:hi], out[lo:hi], s) })
 	return out
 }
 

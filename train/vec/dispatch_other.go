@@ -89,6 +89,10 @@ func quant32AVX2(x, out *float32, n int, qlo, qhi, s, inv float64) int {
 	panic("vec: no assembly in this build")
 }
 
+func quantSym32AVX2(x *float32, out *float64, blocks int, s, inv float64) {
+	panic("vec: no assembly in this build")
+}
+
 func clipMask32AVX2(x, dx *float32, blocks int, qlo, qhi float64) {
 	panic("vec: no assembly in this build")
 }

@@ -413,6 +413,24 @@ func FakeQuant[F Float](x, out []F, qlo, qhi, s float64) {
 	}
 }
 
+// QuantizeSym is QAT's symmetric weight quantisation: out[i] = Round(float64(x[i])/s)*s.
+// The assembly takes float32 values four at a time when s > 0 and 1/s are finite and
+// x holds no infinity or NaN (checked with Range32); the Go loop takes the rest.
+func QuantizeSym[F Float](x []F, out []float64, s float64) {
+	out = out[:len(x)]
+	j := 0
+	inv := 1 / s
+	if x32, ok := any(x).([]float32); ok && useAVX2 && len(x) >= 4 && !math.IsInf(s, 0) && !math.IsInf(inv, 0) && s > 0 {
+		if lo, hi, ok := Range32(x32); ok && !math.IsInf(float64(lo), 0) && !math.IsInf(float64(hi), 0) {
+			j = len(x) / 4 * 4
+			quantSym32AVX2(&x32[0], &out[0], j/4, s, inv)
+		}
+	}
+	for ; j < len(x); j++ {
+		out[j] = Round(float64(x[j])/s) * s
+	}
+}
+
 // ClipMask is QAT's straight-through mask: it zeroes dx[i] where float64(x[i]) < qlo
 // or > qhi (false for NaNs).
 func ClipMask[F Float](x, dx []F, qlo, qhi float64) {

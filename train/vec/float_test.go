@@ -366,6 +366,55 @@ func TestFakeQuantHalfQuotients(t *testing.T) {
 	})
 }
 
+// TestQuantizeSymBits checks QuantizeSym, with every kernel set, bit for bit against
+// its definition: on weights of both signs and zeros of both signs at the scales QAT
+// gives them, on quotients at and an ulp from half-integers of both signs for steps
+// with inexact reciprocals, and with an infinity or a NaN among the values (the Go
+// loop's).
+func TestQuantizeSymBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	type tc struct {
+		x []float32
+		s float64
+	}
+	var cases []tc
+	for _, n := range []int{1, 3, 4, 5, 13, 4000} {
+		x := make([]float32, n)
+		m := 0.0
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 0.1)
+			if r.IntN(16) == 0 {
+				x[i] = float32(math.Copysign(0, float64(r.IntN(2)-1)))
+			}
+			m = max(m, math.Abs(float64(x[i])))
+		}
+		for _, bits := range []int{2, 4, 8, 16} {
+			cases = append(cases, tc{x, max(m, 1e-9) / float64(int64(1)<<(bits-1)-1)})
+		}
+	}
+	for _, s := range []float64{1.1, 1.3, 3, 0.3} {
+		var x []float32
+		for k := -500; k < 500; k++ {
+			f := float32((float64(k) + 0.5) * s)
+			x = append(x, f, math.Nextafter32(f, 0), math.Nextafter32(f, -math.MaxFloat32), math.Nextafter32(f, math.MaxFloat32))
+		}
+		cases = append(cases, tc{x, s})
+	}
+	odd := []float32{1, -2, float32(math.Inf(1)), 3, 0.5}
+	cases = append(cases, tc{odd, 0.5}, tc{append(odd[:2:2], float32(math.NaN()), 1, 2), 0.5})
+	kernelSets(t, func(kernels string) {
+		for _, c := range cases {
+			out := make([]float64, len(c.x))
+			QuantizeSym(c.x, out, c.s)
+			for i, v := range c.x {
+				if want := Round(float64(v)/c.s) * c.s; math.Float64bits(out[i]) != math.Float64bits(want) {
+					t.Fatalf("%s: step %v: %v quantises to %v (%016x), want %v (%016x)", kernels, c.s, v, out[i], math.Float64bits(out[i]), want, math.Float64bits(want))
+				}
+			}
+		}
+	})
+}
+
 // TestFakeQuantBits checks FakeQuant, with every kernel set, bit for bit against its
 // definition on grids whose ends are zeros of either sign, with values outside the
 // grid, halfway between grid points (the grid of [-7.9375, 8] has step 1/16), zeros of

@@ -133,11 +133,13 @@ func lnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rs
 // the first four holding a NaN, and returns how many it wrote. Its min and max are
 // the vector instructions', which differ from Go's only on NaNs, left to the caller,
 // and on zeros of opposite signs: there the clamped value is a zero of either sign,
-// but with qlo <= 0 <= qhi either gives the same result (see FakeQuant). The quotient
-// is taken as a product by inv = 1/s, and as the quotient for the fours with a lane
-// whose product q lies within 2^-50*q of a half-integer (or is not a number): only
-// there can the two round differently.
+// but with qlo <= 0 <= qhi either gives the same result (see FakeQuant). The
+// quotient is rounded as roundQuotient does, inv = 1/s.
 func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64) (done int)
+
+// quantSym32AVX2 writes out = Round(float64(x)/s)*s for blocks*4 values of x, which
+// must be finite, the quotient rounded as roundQuotient does, inv = 1/s.
+func quantSym32AVX2(x *float32, out *float64, blocks int, s float64, inv float64)
 
 // clipMask32AVX2 writes +0 to dx where float64(x) < qlo or > qhi (ordered compares:
 // false for NaNs), for blocks*4 float32 values.

@@ -1282,9 +1282,9 @@ TEXT ·quant32AVX2(SB), NOSPLIT, $0-64
 	VBROADCASTSD inv+48(FP), Y3
 	MOVQ         $0x8000000000000000, BX
 	MOVQ         BX, X4
-	VPBROADCASTQ X4, Y4
-	VPCMPEQQ     Y5, Y5, Y5
-	VPSRLQ       $0x01, Y5, Y5
+	VPBROADCASTQ X4, Y5
+	VPCMPEQQ     Y4, Y4, Y4
+	VPSRLQ       $0x01, Y4, Y4
 	MOVQ         $0x3fe0000000000000, BX
 	MOVQ         BX, X6
 	VPBROADCASTQ X6, Y6
@@ -1311,10 +1311,11 @@ loop:
 	VMULPD    Y3, Y9, Y10
 	VROUNDPD  $0x03, Y10, Y11
 	VSUBPD    Y11, Y10, Y12
-	VANDPD    Y5, Y12, Y12
+	VANDPD    Y4, Y12, Y12
 	VSUBPD    Y6, Y12, Y13
-	VANDPD    Y5, Y13, Y13
-	VMULPD    Y8, Y10, Y14
+	VANDPD    Y4, Y13, Y13
+	VANDPD    Y4, Y10, Y14
+	VMULPD    Y8, Y14, Y14
 	VCMPPD    $0x1e, Y14, Y13, Y13
 	VMOVMSKPD Y13, SI
 	CMPL      SI, $0x0f
@@ -1322,11 +1323,11 @@ loop:
 	VDIVPD    Y2, Y9, Y10
 	VROUNDPD  $0x03, Y10, Y11
 	VSUBPD    Y11, Y10, Y12
-	VANDPD    Y5, Y12, Y12
+	VANDPD    Y4, Y12, Y12
 
 rounded:
 	VCMPPD     $0x1d, Y6, Y12, Y9
-	VANDPD     Y4, Y10, Y10
+	VANDPD     Y5, Y10, Y10
 	VANDPD     Y7, Y9, Y9
 	VORPD      Y9, Y10, Y10
 	VADDPD     Y10, Y11, Y11
@@ -1339,6 +1340,67 @@ rounded:
 
 done:
 	MOVQ BX, done+56(FP)
+	VZEROUPPER
+	RET
+
+// func quantSym32AVX2(x *float32, out *float64, blocks int, s float64, inv float64)
+// Requires: AVX, AVX2, SSE2
+TEXT ·quantSym32AVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), AX
+	MOVQ         out+8(FP), CX
+	MOVQ         blocks+16(FP), DX
+	VBROADCASTSD s+24(FP), Y0
+	VBROADCASTSD inv+32(FP), Y1
+	MOVQ         $0x8000000000000000, BX
+	MOVQ         BX, X2
+	VPBROADCASTQ X2, Y3
+	VPCMPEQQ     Y2, Y2, Y2
+	VPSRLQ       $0x01, Y2, Y2
+	MOVQ         $0x3fe0000000000000, BX
+	MOVQ         BX, X4
+	VPBROADCASTQ X4, Y4
+	MOVQ         $0x3ff0000000000000, BX
+	MOVQ         BX, X5
+	VPBROADCASTQ X5, Y5
+	MOVQ         $0x3cd0000000000000, BX
+	MOVQ         BX, X6
+	VPBROADCASTQ X6, Y6
+	TESTQ        DX, DX
+	JEQ          done
+
+loop:
+	VCVTPS2PD (AX), Y7
+	VMULPD    Y1, Y7, Y8
+	VROUNDPD  $0x03, Y8, Y9
+	VSUBPD    Y9, Y8, Y10
+	VANDPD    Y2, Y10, Y10
+	VSUBPD    Y4, Y10, Y11
+	VANDPD    Y2, Y11, Y11
+	VANDPD    Y2, Y8, Y12
+	VMULPD    Y6, Y12, Y12
+	VCMPPD    $0x1e, Y12, Y11, Y11
+	VMOVMSKPD Y11, BX
+	CMPL      BX, $0x0f
+	JEQ       rounded
+	VDIVPD    Y0, Y7, Y8
+	VROUNDPD  $0x03, Y8, Y9
+	VSUBPD    Y9, Y8, Y10
+	VANDPD    Y2, Y10, Y10
+
+rounded:
+	VCMPPD  $0x1d, Y4, Y10, Y7
+	VANDPD  Y3, Y8, Y8
+	VANDPD  Y5, Y7, Y7
+	VORPD   Y7, Y8, Y8
+	VADDPD  Y8, Y9, Y9
+	VMULPD  Y0, Y9, Y9
+	VMOVUPD Y9, (CX)
+	ADDQ    $0x10, AX
+	ADDQ    $0x20, CX
+	DECQ    DX
+	JNE     loop
+
+done:
 	VZEROUPPER
 	RET
 

@@ -52,6 +52,7 @@ func main() {
 	gradSums8("lnGradSums8AVX2", true, "lnGradSums8AVX2 adds, for eight channels j and rows rows in row order, d =",
 		"float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[r])*rstd[r]) to sdx[j].")
 	quant32()
+	quantSym32()
 	clipMask32()
 	keyRange32()
 	Generate()
@@ -1116,25 +1117,15 @@ func quant32() {
 		"the first four holding a NaN, and returns how many it wrote. Its min and max are",
 		"the vector instructions', which differ from Go's only on NaNs, left to the caller,",
 		"and on zeros of opposite signs: there the clamped value is a zero of either sign,",
-		"but with qlo <= 0 <= qhi either gives the same result (see FakeQuant). The quotient",
-		"is taken as a product by inv = 1/s, and as the quotient for the fours with a lane",
-		"whose product q lies within 2^-50*q of a half-integer (or is not a number): only",
-		"there can the two round differently.")
+		"but with qlo <= 0 <= qhi either gives the same result (see FakeQuant). The",
+		"quotient is rounded as roundQuotient does, inv = 1/s.")
 	x := Load(Param("x"), GP64())
 	out := Load(Param("out"), GP64())
 	n := Load(Param("n"), GP64())
-	qlo, qhi, s, inv := YMM(), YMM(), YMM(), YMM()
+	qlo, qhi := YMM(), YMM()
 	VBROADCASTSD(param("qlo"), qlo)
 	VBROADCASTSD(param("qhi"), qhi)
-	VBROADCASTSD(param("s"), s)
-	VBROADCASTSD(param("inv"), inv)
-	sign := broadcastU64(1 << 63)
-	abs := YMM()
-	VPCMPEQQ(abs, abs, abs)
-	VPSRLQ(U8(1), abs, abs)
-	half := broadcastU64(0x3fe0000000000000) // 0.5
-	one := broadcastU64(0x3ff0000000000000)  // 1
-	tiny := broadcastU64(0x3cd0000000000000) // 2^-50
+	rq := newRounder()
 	i, end, nan := GP64(), GP64(), GP64()
 	XORQ(i, i)
 	Label("loop")
@@ -1150,37 +1141,8 @@ func quant32() {
 	VMAXPD(qlo, v, v)
 	VMINPD(qhi, v, v)
 	VSUBPD(qlo, v, v)
-	// q's integer part t and the distance f of q from it.
-	q, t, f := YMM(), YMM(), YMM()
-	parts := func() {
-		VROUNDPD(U8(3), q, t)
-		VSUBPD(t, q, f)
-		VANDPD(abs, f, f)
-	}
-	VMULPD(inv, v, q)
-	parts()
-	// The product and the quotient differ by at most 1.5*2^-52*q: where the product
-	// is more than 2^-50*q from every half-integer, the quotient lies on the same
-	// side of each, and the two round alike.
-	far, margin := YMM(), YMM()
-	VSUBPD(half, f, far)
-	VANDPD(abs, far, far)
-	VMULPD(tiny, q, margin)
-	VCMPPD(U8(0x1e), margin, far, far) // greater, ordered: false for NaNs
-	VMOVMSKPD(far, nan.As32())
-	CMPL(nan.As32(), U8(0xF))
-	JEQ(LabelRef("rounded"))
-	VDIVPD(s, v, q)
-	parts()
-	Label("rounded")
-	// Round: t + (q's sign | 1 if |q-t| >= 0.5, else 0).
-	ge, a := YMM(), YMM()
-	VCMPPD(U8(0x1d), half, f, ge) // >= 0.5, ordered
-	VANDPD(sign, q, a)
-	VANDPD(one, ge, ge)
-	VORPD(ge, a, a)
-	VADDPD(a, t, t)
-	VMULPD(s, t, t)
+	t := rq.round(v, nan.As32())
+	VMULPD(rq.s, t, t)
 	VADDPD(qlo, t, t)
 	VCVTPD2PSY(t, t.AsX())
 	VMOVUPS(t.AsX(), Mem{Base: out, Index: i, Scale: 4})
@@ -1190,6 +1152,85 @@ func quant32() {
 	Store(i, Return("done"))
 	VZEROUPPER()
 	RET()
+}
+
+// quantSym32 is QAT's symmetric weight quantisation of float32 values, four a step.
+func quantSym32() {
+	TEXT("quantSym32AVX2", NOSPLIT, "func(x *float32, out *float64, blocks int, s, inv float64)")
+	Doc("quantSym32AVX2 writes out = Round(float64(x)/s)*s for blocks*4 values of x, which",
+		"must be finite, the quotient rounded as roundQuotient does, inv = 1/s.")
+	x := Load(Param("x"), GP64())
+	out := Load(Param("out"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	rq := newRounder()
+	scratch := GP32()
+	loop(blocks, func() {
+		v := YMM()
+		VCVTPS2PD(Mem{Base: x}, v)
+		t := rq.round(v, scratch)
+		VMULPD(rq.s, t, t)
+		VMOVUPD(t, Mem{Base: out})
+	}, move{U8(16), x}, move{U8(32), out})
+	VZEROUPPER()
+	RET()
+}
+
+// rounder holds the registers of roundQuotient's constants.
+type rounder struct {
+	s, inv, sign, abs, half, one, tiny reg.VecVirtual
+}
+
+// newRounder loads the parameters s and inv and the constants roundQuotient uses.
+func newRounder() *rounder {
+	r := &rounder{s: YMM(), inv: YMM(), abs: YMM()}
+	VBROADCASTSD(param("s"), r.s)
+	VBROADCASTSD(param("inv"), r.inv)
+	r.sign = broadcastU64(1 << 63)
+	VPCMPEQQ(r.abs, r.abs, r.abs)
+	VPSRLQ(U8(1), r.abs, r.abs)
+	r.half = broadcastU64(0x3fe0000000000000) // 0.5
+	r.one = broadcastU64(0x3ff0000000000000)  // 1
+	r.tiny = broadcastU64(0x3cd0000000000000) // 2^-50
+	return r
+}
+
+// round returns a new register holding Round(v/s) lane by lane (Go's math.Round:
+// halves away from zero), with scratch a free 32-bit register. The quotient is taken
+// as the product q = v*inv, which differs from it by at most 1.5*2^-52*|q|, and as
+// the quotient for the fours with a lane whose product lies within 2^-50*|q| of a
+// half-integer (or is not a number): elsewhere the quotient lies on the same side of
+// every half-integer, and the two round alike. Each use needs its label "rounded"
+// once in its function.
+func (r *rounder) round(v reg.VecVirtual, scratch reg.Register) reg.VecVirtual {
+	// q's integer part t and the distance f of q from it.
+	q, t, f := YMM(), YMM(), YMM()
+	parts := func() {
+		VROUNDPD(U8(3), q, t)
+		VSUBPD(t, q, f)
+		VANDPD(r.abs, f, f)
+	}
+	VMULPD(r.inv, v, q)
+	parts()
+	far, margin := YMM(), YMM()
+	VSUBPD(r.half, f, far)
+	VANDPD(r.abs, far, far)
+	VANDPD(r.abs, q, margin)
+	VMULPD(r.tiny, margin, margin)
+	VCMPPD(U8(0x1e), margin, far, far) // greater, ordered: false for NaNs
+	VMOVMSKPD(far, scratch)
+	CMPL(scratch, U8(0xF))
+	JEQ(LabelRef("rounded"))
+	VDIVPD(r.s, v, q)
+	parts()
+	Label("rounded")
+	// t + (q's sign | 1 if |q-t| >= 0.5, else 0).
+	ge, a := YMM(), YMM()
+	VCMPPD(U8(0x1d), r.half, f, ge) // >= 0.5, ordered
+	VANDPD(r.sign, q, a)
+	VANDPD(r.one, ge, ge)
+	VORPD(ge, a, a)
+	VADDPD(a, t, t)
+	return t
 }
 
 // clipMask32 is QAT's straight-through mask of float32 errors, 4 a step.
