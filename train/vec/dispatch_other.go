@@ -93,7 +93,7 @@ func quantSym32AVX2(x *float32, out *float64, blocks int, s, inv float64) {
 	panic("vec: no assembly in this build")
 }
 
-func clipMask32AVX2(x, dx *float32, blocks int, qlo, qhi float64) {
+func clipMask32AVX2(x, dx *float32, blocks int, lo, hi float32) {
 	panic("vec: no assembly in this build")
 }
 

@@ -432,13 +432,15 @@ func QuantizeSym[F Float](x []F, out []float64, s float64) {
 }
 
 // ClipMask is QAT's straight-through mask: it zeroes dx[i] where float64(x[i]) < qlo
-// or > qhi (false for NaNs).
+// or > qhi (false for NaNs). The assembly compares float32 values with float32 bounds,
+// eight at a time: for a float32 x, float64(x) < qlo exactly when x is below the
+// smallest float32 at least qlo (ceil32), and likewise above.
 func ClipMask[F Float](x, dx []F, qlo, qhi float64) {
 	dx = dx[:len(x)]
 	j := 0
 	if x32, ok := any(x).([]float32); ok && useAVX2 {
-		if j = len(x) / 4 * 4; j > 0 {
-			clipMask32AVX2(&x32[0], &any(dx).([]float32)[0], j/4, qlo, qhi)
+		if j = len(x) / block * block; j > 0 {
+			clipMask32AVX2(&x32[0], &any(dx).([]float32)[0], j/block, ceil32(qlo), floor32(qhi))
 		}
 	}
 	for ; j < len(x); j++ {
@@ -446,6 +448,24 @@ func ClipMask[F Float](x, dx []F, qlo, qhi float64) {
 			dx[j] = 0
 		}
 	}
+}
+
+// ceil32 returns the smallest float32 at least q (NaN for NaN).
+func ceil32(q float64) float32 {
+	f := float32(q)
+	if float64(f) < q {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return f
+}
+
+// floor32 returns the largest float32 at most q (NaN for NaN).
+func floor32(q float64) float32 {
+	f := float32(q)
+	if float64(f) > q {
+		f = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	return f
 }
 
 // Round is math.Round (half away from zero) through math.Trunc, which the compiler

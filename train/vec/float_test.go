@@ -456,13 +456,27 @@ func TestFakeQuantBits(t *testing.T) {
 }
 
 // TestClipMaskBits checks ClipMask, with every kernel set, against its compares
-// written as a plain loop, NaNs and zeros of both signs among the inputs and the
-// grid's ends.
+// written as a plain loop, NaNs, infinities and zeros of both signs among the inputs
+// and the grid's ends, for ends that are float32 values and ends that are not (with
+// inputs at them and next to them).
 func TestClipMaskBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(27, 28))
 	kernelSets(t, func(kernels string) {
-		for _, grid := range [][2]float64{{-1, 1}, {0, 2}, {math.Copysign(0, -1), 0.5}, {-0.5, 0}} {
-			for _, n := range []int{1, 3, 4, 5, 1000} {
+		for _, grid := range [][2]float64{{-1, 1}, {0, 2}, {math.Copysign(0, -1), 0.5}, {-0.5, 0},
+			{-0.1, 0.1}, {-1.0 / 3, 2.0 / 3}, {-1e-40, 1e-40}, {-1e39, 1e39}, {math.Inf(-1), math.Inf(1)}} {
+			// Values at the bounds as float32 and at their neighbours: the bounds
+			// need not be float32 values.
+			near := func(q float64) float32 {
+				f := float32(q)
+				switch r.IntN(3) {
+				case 0:
+					f = math.Nextafter32(f, float32(math.Inf(-1)))
+				case 1:
+					f = math.Nextafter32(f, float32(math.Inf(1)))
+				}
+				return f
+			}
+			for _, n := range []int{1, 3, 4, 5, 8, 9, 1000} {
 				x, dy := make([]float32, n), make([]float32, n)
 				for i := range x {
 					x[i], dy[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
@@ -471,6 +485,12 @@ func TestClipMaskBits(t *testing.T) {
 						x[i] = float32(math.Copysign(0, float64(r.IntN(2)-1)))
 					case 1:
 						x[i] = math.Float32frombits(0x7fc00000 | r.Uint32()&0x803fffff)
+					case 2:
+						x[i] = near(grid[0])
+					case 3:
+						x[i] = near(grid[1])
+					case 4:
+						x[i] = float32(math.Inf(2*r.IntN(2) - 1))
 					}
 				}
 				dx := slices.Clone(dy)

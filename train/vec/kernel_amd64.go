@@ -141,9 +141,9 @@ func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s fl
 // must be finite, the quotient rounded as roundQuotient does, inv = 1/s.
 func quantSym32AVX2(x *float32, out *float64, blocks int, s float64, inv float64)
 
-// clipMask32AVX2 writes +0 to dx where float64(x) < qlo or > qhi (ordered compares:
-// false for NaNs), for blocks*4 float32 values.
-func clipMask32AVX2(x *float32, dx *float32, blocks int, qlo float64, qhi float64)
+// clipMask32AVX2 writes +0 to dx where x < lo or x > hi (ordered compares: false
+// for NaNs), for blocks*8 float32 values.
+func clipMask32AVX2(x *float32, dx *float32, blocks int, lo float32, hi float32)
 
 // keyRange32AVX2 leaves in lanes[0:8] the smallest and in lanes[8:16] the largest
 // order keys, k = b ^ ((b >> 31) & 0x7fffffff) of the bits b of each value, of

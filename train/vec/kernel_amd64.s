@@ -1404,30 +1404,28 @@ done:
 	VZEROUPPER
 	RET
 
-// func clipMask32AVX2(x *float32, dx *float32, blocks int, qlo float64, qhi float64)
+// func clipMask32AVX2(x *float32, dx *float32, blocks int, lo float32, hi float32)
 // Requires: AVX
-TEXT ·clipMask32AVX2(SB), NOSPLIT, $0-40
+TEXT ·clipMask32AVX2(SB), NOSPLIT, $0-32
 	MOVQ         x+0(FP), AX
 	MOVQ         dx+8(FP), CX
 	MOVQ         blocks+16(FP), DX
-	VBROADCASTSD qlo+24(FP), Y0
-	VBROADCASTSD qhi+32(FP), Y1
+	VBROADCASTSS lo+24(FP), Y0
+	VBROADCASTSS hi+28(FP), Y1
 	TESTQ        DX, DX
 	JEQ          done
 
 loop:
-	VCVTPS2PD    (AX), Y2
-	VCMPPD       $0x11, Y0, Y2, Y3
-	VCMPPD       $0x1e, Y1, Y2, Y2
-	VORPD        Y2, Y3, Y3
-	VEXTRACTF128 $0x01, Y3, X2
-	VSHUFPS      $0x88, X2, X3, X3
-	VANDNPS      (CX), X3, X3
-	VMOVUPS      X3, (CX)
-	ADDQ         $0x10, AX
-	ADDQ         $0x10, CX
-	DECQ         DX
-	JNE          loop
+	VMOVUPS (AX), Y2
+	VCMPPS  $0x11, Y0, Y2, Y3
+	VCMPPS  $0x1e, Y1, Y2, Y2
+	VORPS   Y2, Y3, Y3
+	VANDNPS (CX), Y3, Y3
+	VMOVUPS Y3, (CX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	DECQ    DX
+	JNE     loop
 
 done:
 	VZEROUPPER

@@ -1233,29 +1233,27 @@ func (r *rounder) round(v reg.VecVirtual, scratch reg.Register) reg.VecVirtual {
 	return t
 }
 
-// clipMask32 is QAT's straight-through mask of float32 errors, 4 a step.
+// clipMask32 is QAT's straight-through mask on float32 values, 8 a step, against
+// float32 bounds.
 func clipMask32() {
-	TEXT("clipMask32AVX2", NOSPLIT, "func(x, dx *float32, blocks int, qlo, qhi float64)")
-	Doc("clipMask32AVX2 writes +0 to dx where float64(x) < qlo or > qhi (ordered compares:",
-		"false for NaNs), for blocks*4 float32 values.")
+	TEXT("clipMask32AVX2", NOSPLIT, "func(x, dx *float32, blocks int, lo, hi float32)")
+	Doc("clipMask32AVX2 writes +0 to dx where x < lo or x > hi (ordered compares: false",
+		"for NaNs), for blocks*8 float32 values.")
 	x := Load(Param("x"), GP64())
 	dx := Load(Param("dx"), GP64())
 	blocks := Load(Param("blocks"), GP64())
-	qlo, qhi := YMM(), YMM()
-	VBROADCASTSD(param("qlo"), qlo)
-	VBROADCASTSD(param("qhi"), qhi)
+	lo, hi := YMM(), YMM()
+	VBROADCASTSS(param("lo"), lo)
+	VBROADCASTSS(param("hi"), hi)
 	loop(blocks, func() {
-		v, lo, hi := YMM(), YMM(), YMM()
-		VCVTPS2PD(Mem{Base: x}, v)
-		VCMPPD(U8(0x11), qlo, v, lo) // < qlo, ordered
-		VCMPPD(U8(0x1e), qhi, v, hi) // > qhi, ordered
-		VORPD(hi, lo, lo)
-		// Narrow the qword masks to dwords: the low dword of each of the four.
-		VEXTRACTF128(U8(1), lo, hi.AsX())
-		VSHUFPS(U8(0x88), hi.AsX(), lo.AsX(), lo.AsX())
-		VANDNPS(Mem{Base: dx}, lo.AsX(), lo.AsX())
-		VMOVUPS(lo.AsX(), Mem{Base: dx})
-	}, move{U8(16), x}, move{U8(16), dx})
+		v, below, above := YMM(), YMM(), YMM()
+		VMOVUPS(Mem{Base: x}, v)
+		VCMPPS(U8(0x11), lo, v, below) // < lo, ordered
+		VCMPPS(U8(0x1e), hi, v, above) // > hi, ordered
+		VORPS(above, below, below)
+		VANDNPS(Mem{Base: dx}, below, below)
+		VMOVUPS(below, Mem{Base: dx})
+	}, move{U8(32), x}, move{U8(32), dx})
 	VZEROUPPER()
 	RET()
 }
