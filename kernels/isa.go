@@ -623,11 +623,11 @@ func (p *Program) validateInstr(i int, in *instrShape, deps []int32, addr uint64
 				return err
 			}
 		}
-		if n := in.M * in.N * in.K; n > MaxMACs-*macs {
+		n := in.M * in.N * in.K
+		if n > MaxMACs-*macs {
 			return at.bad("m", "the program's multiply-accumulates pass 2^50")
-		} else {
-			*macs += n
 		}
+		*macs += n
 	case OpVector:
 		switch {
 		case known:

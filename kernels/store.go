@@ -55,7 +55,7 @@ func (f *instrShape) instr() Instr {
 		VOp: f.VOp, Elems: f.Elems, Bits: f.Bits, A: f.A, B: f.B, C: f.C}
 }
 
-// recentShapes is the size of Program.recent.
+// Program.recent has recentShapes entries, indexed by recentBits of quickHash.
 const (
 	recentBits   = 8
 	recentShapes = 1 << recentBits

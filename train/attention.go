@@ -194,7 +194,7 @@ func attnBackwardFloat[F floatT](a *attnGeom, s *attnFloat[F], n int, w []F, spl
 	if gb != nil {
 		floatChannelSums(dqk, 3*d, rows, gb[:3*d])
 	}
-	parallel(len(g), 1<<14, func(lo, hi int) { convert(gw[lo:hi], g[lo:hi]) })
+	convertAll(gw, g)
 	if dx != nil {
 		mulF(false, false, rows, d, 3*d, dqk, 3*d, w[:3*d*d], d, dx[:rows*d], d, split)
 	}

@@ -688,7 +688,7 @@ func (fn *floatNet[F]) gemmBackward(i int, dy, dx []F, n int) {
 	}
 	gw := fn.gwg[:len(fp.gw)]
 	gemmBackward(g, dy, n, fp.wg, 0, fn.cols[i], &fn.s, gw, dx, fn.s.a)
-	parallel(len(gw), 1<<14, func(lo, hi int) { convert(fp.gw[lo:hi], gw[lo:hi]) })
+	convertAll(fp.gw, gw)
 	if dx != nil && fn.qat != nil {
 		fn.qat.straightThrough(i, inputOf(fn.p, fn.input, fn.act, i)[:len(dx)], dx)
 	}

@@ -606,12 +606,7 @@ func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []
 	for p := range kcb {
 		fill(x, at, rs, row)
 		clear(row[ncb:padded])
-		for q := 0; q < padded; q += nr {
-			// Through a variable: an assignment between pointers that may overlap
-			// would call memmove.
-			v := *(*[nr]float32)(row[q:])
-			*(*[nr]float32)(dst[q*kcb+p*nr:]) = v
-		}
+		toPanels(dst, kcb, p, 0, row[:padded])
 		x.next(&at)
 	}
 }
