@@ -32,3 +32,7 @@ var transposeF32Asm = transpose6F32AVX2
 // pairColsAsm interleaves int16 rows of patches into pairs (see pairCols); it runs
 // with the assembly kernel sets.
 var pairColsAsm = pairColsAVX2
+
+// copyRunsAsm copies the short runs of many patch rows (see blockRows); it runs with
+// the assembly kernel sets.
+var copyRunsAsm = copyRunsAVX2

@@ -16,3 +16,6 @@ var transposeF32Asm func(dst *float32, rs int, src *float32, lda int, blocks int
 
 // pairColsAsm is nil: this build has no assembly.
 var pairColsAsm func(dst *uint32, x *int16, origins *int, pairs int)
+
+// copyRunsAsm is nil: this build has no assembly.
+var copyRunsAsm func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)

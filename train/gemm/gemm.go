@@ -595,20 +595,62 @@ func misaligned(runs []tapRun, ncb int) bool {
 }
 
 // patchRowsB packs the patch matrix as op(B) into dst, as packF32B, row by row, the
-// columns that runs describe (ncb of them): each patch row is filled into row (whose
-// slack takes the blocks copyRuns writes past the last run), its columns past ncb
-// zeroed, and moved into the panels a whole panel row at a time. Patches whose runs
-// do not fall on panels (a first layer's few input channels, runs of a few values)
-// go faster this way than through patchesB.
+// columns that runs describe (ncb of them). Patches whose runs do not fall on panels
+// (a first layer's few input channels, runs of a few values) go faster this way than
+// through patchesB. Short runs (blockable) of patch rows inside the input go straight
+// into the panels, many rows a call (blockRows): a block written past a run's end
+// lands on columns of the same panel row that later runs write, or on the panel's
+// next row, which the next patch row writes; so the last row goes as the other rows
+// do. Those are filled into row (whose slack takes the blocks copyRuns writes past the
+// last run), their columns past ncb zeroed, and moved into the panels a whole panel
+// row at a time.
 func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []tapRun) {
 	padded := (ncb + nr - 1) / nr * nr
 	at := x.at(pc)
-	for p := range kcb {
+	byRow := func(p int) {
 		fill(x, at, rs, row)
 		clear(row[ncb:padded])
 		toPanels(dst, kcb, p, 0, row[:padded])
 		x.next(&at)
 	}
+	var pieces runBlocks
+	if !pieces.setPanels(rs, kcb) {
+		for p := range kcb {
+			byRow(p)
+		}
+		return
+	}
+	// The columns of the last panel past ncb, which blocks may have written.
+	tail := (padded-nr)*kcb + ncb%nr
+	var origins [mcBlock]int
+	for p := 0; p < kcb-1; {
+		if _, inside := x.inside(at); !inside {
+			byRow(p)
+			p++
+			continue
+		}
+		j := 0
+		for ; j < len(origins) && p+j < kcb-1; j++ {
+			var inside bool
+			if origins[j], inside = x.inside(at); !inside {
+				break
+			}
+			x.next(&at)
+		}
+		done := blockRows(dst[p*nr:], nr, x.X, origins[:j], &pieces)
+		if ncb%nr != 0 {
+			for i := range done {
+				clear(dst[tail+(p+i)*nr : (p+i+1)*nr+(padded-nr)*kcb])
+			}
+		}
+		for i := done; i < j; i++ {
+			copyRuns(row[:ncb], x.X[origins[i]:], rs)
+			clear(row[ncb:padded])
+			toPanels(dst, kcb, p+i, 0, row[:padded])
+		}
+		p += j
+	}
+	byRow(kcb - 1)
 }
 
 // patchesB packs the patch matrix as op(B) into dst, as packF32B, the columns that rs

@@ -276,14 +276,26 @@ func BenchmarkF32(b *testing.B) {
 	}
 }
 
-// BenchmarkConvF32 runs the convolution GEMMs of ResNet-20's layers (a batch of 8):
-// the patches as A (the forward pass) and as B (the weight gradient).
+// BenchmarkConvF32 runs the convolution GEMMs of ResNet-20's layers (a batch of 8)
+// and LeNet-5's (a batch of 32, 5x5 kernels, output channels as in the network): the
+// patches as A (the forward pass) and as B (the weight gradient).
 func BenchmarkConvF32(b *testing.B) {
 	r := rand.New(rand.NewPCG(13, 14))
+	type conv struct {
+		s    Patches[float32]
+		cout int
+	}
+	var convs []conv
 	for _, hw := range []int{32, 16, 8} {
-		s := Patches[float32]{N: 8, H: hw, W: hw, C: 512 / hw, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, HO: hw, WO: hw}
+		convs = append(convs, conv{Patches[float32]{N: 8, H: hw, W: hw, C: 512 / hw, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, HO: hw, WO: hw}, 512 / hw})
+	}
+	convs = append(convs,
+		conv{Patches[float32]{N: 32, H: 28, W: 28, C: 1, KH: 5, KW: 5, Stride: 1, HO: 24, WO: 24}, 6},
+		conv{Patches[float32]{N: 32, H: 12, W: 12, C: 6, KH: 5, KW: 5, Stride: 1, HO: 8, WO: 8}, 16})
+	for _, c := range convs {
+		s, cout := c.s, c.cout
 		s.X = make([]float32, s.N*s.H*s.W*s.C)
-		rows, k, cout := s.Rows(), s.Cols(), s.C
+		rows, k := s.Rows(), s.Cols()
 		w, e := make([]float32, k*cout), make([]float32, rows*cout)
 		for _, v := range [][]float32{s.X, w, e} {
 			for i := range v {
@@ -291,12 +303,16 @@ func BenchmarkConvF32(b *testing.B) {
 			}
 		}
 		y, g := make([]float32, rows*cout), make([]float32, cout*k)
-		b.Run(fmt.Sprintf("A/%dx%dx%d", hw, hw, s.C), func(b *testing.B) {
+		name := fmt.Sprintf("%dx%dx%d", s.H, s.W, s.C)
+		if s.KH != 3 {
+			name += fmt.Sprintf("k%d", s.KH)
+		}
+		b.Run("A/"+name, func(b *testing.B) {
 			for b.Loop() {
 				F32M(rows, cout, k, Mat[float32]{Patches: &s}, Dense(w, cout, false), y, cout)
 			}
 		})
-		b.Run(fmt.Sprintf("B/%dx%dx%d", hw, hw, s.C), func(b *testing.B) {
+		b.Run("B/"+name, func(b *testing.B) {
 			for b.Loop() {
 				F32M(cout, k, rows, Dense(e, cout, true), Mat[float32]{Patches: &s}, g, k)
 			}
@@ -349,6 +365,49 @@ var convShapes = []Patches[float32]{
 	{N: 4, H: 16, W: 13, C: 16, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},
 	{N: 2, H: 6, W: 6, C: 6, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1},   // runs of 18
 	{N: 2, H: 5, W: 4, C: 200, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1}, // columns over several blocks
+	// Short runs copied as blocks (blockRows), many rows a call: LeNet-5's first
+	// layer (more positions than a reduction block), and runs that cross panels.
+	{N: 3, H: 14, W: 14, C: 1, KH: 5, KW: 5, Stride: 1},
+	{N: 2, H: 12, W: 10, C: 2, KH: 3, KW: 3, Stride: 1},
+}
+
+// TestPackF32BPatches checks patches packed as B panels against the unfolded matrix
+// packed as a dense one, zeros past the last column included, for reduction blocks at
+// several offsets.
+func TestPackF32BPatches(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, ks := range available() {
+		was := current
+		use(ks)
+		for _, s := range convShapes {
+			s.HO = (s.H+2*s.PadT-s.KH)/s.Stride + 1
+			s.WO = (s.W+2*s.PadL-s.KW)/s.Stride + 1
+			if s.KH == 1 { // causal: padding on the left only
+				s.WO = s.W
+			}
+			s.X = make([]float32, s.N*s.H*s.W*s.C)
+			for i := range s.X {
+				s.X[i] = float32(r.NormFloat64())
+			}
+			u, k := unfold(&s), s.Cols()
+			for _, pc := range []int{0, s.Rows() / 3, max(0, s.Rows()-kcBlock)} {
+				kcb, ncb := min(kcBlock, s.Rows()-pc), min(k, maxRowPanels*nr)
+				size := (ncb + nr - 1) / nr * nr * kcb
+				got, want := make([]float32, size), make([]float32, size)
+				for i := range got {
+					got[i] = float32(math.NaN()) // what was there before
+				}
+				var buf f32Buffers
+				packF32B(&Mat[float32]{Patches: &s}, pc, kcb, 0, ncb, got, buf.row[:], buf.runs[:0], buf.origins[:])
+				dense := Dense(u, k, false)
+				packF32B(&dense, pc, kcb, 0, ncb, want, buf.row[:], buf.runs[:0], buf.origins[:])
+				if i := slices.IndexFunc(got, func(v float32) bool { return v != v }); i >= 0 || !slices.Equal(got, want) {
+					t.Errorf("%s %+v: reduction %d..%d packed as B differs from the unfolded matrix's panels", Kernels(), s, pc, pc+kcb)
+				}
+			}
+		}
+		use(was)
+	}
 }
 
 // TestPatchesMatchUnfolded checks patch operands, as A and as B, against the same

@@ -131,12 +131,20 @@ func packI16A[A Int](x *Mat[A], ic, mcb, pc, kcb int, dst []int16, d *rowsA[int1
 		}
 	}
 	d.packed(mcb, kcb, dst, rs)
+	if x.Patches != nil {
+		// The rows one after another, rs apart, as the panels hold them.
+		fillRows(x.Patches, ic, mcb, runs, dst, kcb, rs)
+		if kcb%2 != 0 {
+			for i := range mcb {
+				dst[i*rs+kcb] = 0
+			}
+		}
+		return
+	}
 	for r := 0; r < mcb; r += mr {
 		panel := dst[r*rs : r*rs+mr*rs]
 		h := min(mr, mcb-r)
 		switch {
-		case x.Patches != nil:
-			fillRows(x.Patches, ic+r, h, runs, panel, kcb, rs)
 		case !x.Trans:
 			for i := range h {
 				d := panel[i*rs : i*rs+kcb]

@@ -28,3 +28,7 @@ func transpose6AVX2(dst *int16, rs int, src *int16, lda int, blocks int)
 // transpose6F32AVX2 writes dst[i*rs+p] = src[p*lda+i] for i < 6 and p < 8*blocks;
 // it reads eight values of each source row.
 func transpose6F32AVX2(dst *float32, rs int, src *float32, lda int, blocks int)
+
+// copyRunsAVX2 copies, for i < rows and q < nruns, the 32 bytes at
+// x + origins[i] + runs[2q] to dst + i*stride + runs[2q+1] (all in bytes), q in order.
+func copyRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)

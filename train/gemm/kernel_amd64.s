@@ -491,3 +491,41 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func copyRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
+// Requires: AVX
+TEXT ·copyRunsAVX2(SB), NOSPLIT, $0-56
+	MOVQ  dst+0(FP), AX
+	MOVQ  stride+8(FP), CX
+	MOVQ  x+16(FP), DX
+	MOVQ  origins+24(FP), BX
+	MOVQ  rows+32(FP), SI
+	MOVQ  runs+40(FP), DI
+	MOVQ  nruns+48(FP), R8
+	TESTQ SI, SI
+	JEQ   done
+	TESTQ R8, R8
+	JEQ   done
+
+row:
+	MOVQ DX, R9
+	ADDQ (BX), R9
+	MOVQ DI, R10
+	MOVQ R8, R11
+
+run:
+	MOVQ    (R10), R12
+	MOVQ    8(R10), R13
+	VMOVDQU (R9)(R12*1), Y0
+	VMOVDQU Y0, (AX)(R13*1)
+	ADDQ    $0x00000010, R10
+	DECQ    R11
+	JNE     run
+	ADDQ    CX, AX
+	ADDQ    $0x00000008, BX
+	DECQ    SI
+	JNE     row
+
+done:
+	VZEROUPPER
+	RET

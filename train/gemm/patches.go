@@ -170,18 +170,133 @@ type block [4]uint64
 
 // fillRows fills h consecutive patch rows from row r on, the columns that runs
 // describe (n of them), into dst: row i at i*stride. Rows inside the input go
-// straight to copyRuns when dst has the input's type, found once for all the rows.
+// straight to copyRuns when dst has the input's type, found once for all the rows,
+// and through blockRows, many rows a call, when the runs are short enough.
 func fillRows[T, D Elem](p *Patches[T], r, h int, runs []tapRun, dst []D, n, stride int) {
 	at := p.at(r)
 	same, ok := any(dst).([]T)
-	for i := range h {
-		if origin, inside := p.inside(at); ok && inside {
-			copyRuns(same[i*stride:i*stride+n], p.X[origin:], runs)
-		} else {
+	var blocks runBlocks
+	byBlocks := ok && blocks.set(runs, int(unsafe.Sizeof(same[0])))
+	var origins [mcBlock]int
+	for i := 0; i < h; {
+		origin, inside := p.inside(at)
+		switch {
+		case !ok || !inside:
 			fill(p, at, runs, dst[i*stride:i*stride+n])
+		case !byBlocks:
+			copyRuns(same[i*stride:i*stride+n], p.X[origin:], runs)
+		default:
+			// The rows inside the input from here on, a batch.
+			j := 0
+			for ; j < len(origins) && i+j < h; j++ {
+				if origins[j], inside = p.inside(at); !inside {
+					break
+				}
+				p.next(&at)
+			}
+			done := blockRows(same[i*stride:], stride, p.X, origins[:j], &blocks)
+			for k := done; k < j; k++ {
+				copyRuns(same[(i+k)*stride:(i+k)*stride+n], p.X[origins[k]:], runs)
+			}
+			i += j
+			continue
 		}
 		p.next(&at)
+		i++
 	}
+}
+
+// runBlocks are the runs of a patch row for copyRunsAsm: each run's offsets in the
+// input and in the row, in bytes, and the largest of each. A run split between two
+// panels (setPanels) is two.
+type runBlocks struct {
+	pairs          [2 * 2 * maxBlockRuns]int
+	n              int
+	maxSrc, maxOff int
+}
+
+// add appends a run at src in the input and off in the row, in bytes.
+func (b *runBlocks) add(src, off int) {
+	b.pairs[2*b.n], b.pairs[2*b.n+1] = src, off
+	b.n++
+	b.maxSrc, b.maxOff = max(b.maxSrc, src), max(b.maxOff, off)
+}
+
+// maxBlockRuns is the most runs a patch row may have for blockRows: a first layer's
+// kernel rows.
+const maxBlockRuns = 16
+
+// set fills b from runs of values size bytes each, and reports whether blockRows can
+// copy them: the assembly kernels run and each run fits in a block.
+func (b *runBlocks) set(runs []tapRun, size int) bool {
+	if !blockable(runs, size) {
+		return false
+	}
+	*b = runBlocks{}
+	for _, r := range runs {
+		b.add(r.src*size, r.off*size)
+	}
+	return true
+}
+
+// setPanels fills b from runs of float32 patch columns to be written straight into B
+// panels of nr columns kcb rows long, a patch row being a row of each panel (nr
+// values, the row stride); a run that crosses from one panel into the next is cut in
+// two. It reports whether blockRows can copy them (see blockable).
+func (b *runBlocks) setPanels(runs []tapRun, kcb int) bool {
+	if !blockable(runs, 4) {
+		return false
+	}
+	*b = runBlocks{}
+	for _, r := range runs {
+		for t := 0; t < r.n; {
+			j := r.off + t
+			q := j / nr * nr
+			b.add((r.src+t)*4, (q*kcb+j-q)*4)
+			t += min(nr-(j-q), r.n-t)
+		}
+	}
+	return true
+}
+
+// blockable reports whether blockRows can copy runs of values size bytes each: the
+// assembly kernels run, and the runs are few and each fits in a block.
+func blockable(runs []tapRun, size int) bool {
+	if copyRunsAsm == nil || current.name == "go" || len(runs) > maxBlockRuns {
+		return false
+	}
+	for _, r := range runs {
+		if r.n*size > blockBytes {
+			return false
+		}
+	}
+	return true
+}
+
+// blockBytes is the size of copyRunsAsm's block.
+const blockBytes = 32
+
+// blockRows copies the runs of patch rows inside the input, row i from the patch at
+// x[origins[i]:] into dst[i*stride:], each run as one block of blockBytes as
+// copyRuns does, many rows in one call of copyRunsAsm. It copies the first rows
+// whose blocks stay within x and dst, and returns how many.
+func blockRows[T Elem](dst []T, stride int, x []T, origins []int, b *runBlocks) int {
+	size := int(unsafe.Sizeof(x[0]))
+	xBytes, dstBytes := len(x)*size, len(dst)*size
+	rows := 0
+	for i, o := range origins {
+		if o*size+b.maxSrc+blockBytes > xBytes || i*stride*size+b.maxOff+blockBytes > dstBytes {
+			break
+		}
+		rows++
+	}
+	if rows > 0 {
+		for i := range rows {
+			origins[i] *= size
+		}
+		copyRunsAsm((*byte)(unsafe.Pointer(&dst[0])), stride*size, (*byte)(unsafe.Pointer(&x[0])), &origins[0], rows, &b.pairs[0], b.n)
+	}
+	return rows
 }
 
 // patchRow writes columns k0..k0+len(dst) of patch row r into dst, converting.

@@ -27,6 +27,7 @@ func main() {
 	pairCols()
 	transpose6()
 	transpose6F32()
+	copyRuns()
 	Generate()
 }
 
@@ -239,6 +240,50 @@ func pairCols() {
 	ADDQ(U32(64), dst)
 	DECQ(pairs)
 	JNE(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// copyRuns copies the runs of patch rows inside the input, a 32-byte block each, as
+// package gemm's copyRuns does for one row: a row's runs in order, so that a block
+// written past its run is overwritten by the next run (or the next row).
+func copyRuns() {
+	TEXT("copyRunsAVX2", NOSPLIT, "func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)")
+	Doc("copyRunsAVX2 copies, for i < rows and q < nruns, the 32 bytes at",
+		"x + origins[i] + runs[2q] to dst + i*stride + runs[2q+1] (all in bytes), q in order.")
+	dst := Load(Param("dst"), GP64())
+	stride := Load(Param("stride"), GP64())
+	x := Load(Param("x"), GP64())
+	origins := Load(Param("origins"), GP64())
+	rows := Load(Param("rows"), GP64())
+	runs := Load(Param("runs"), GP64())
+	nruns := Load(Param("nruns"), GP64())
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	TESTQ(nruns, nruns)
+	JEQ(LabelRef("done"))
+	Label("row")
+	base := GP64()
+	MOVQ(x, base)
+	ADDQ(Mem{Base: origins}, base)
+	r, n := GP64(), GP64()
+	MOVQ(runs, r)
+	MOVQ(nruns, n)
+	Label("run")
+	src, off := GP64(), GP64()
+	MOVQ(Mem{Base: r}, src)
+	MOVQ(Mem{Base: r, Disp: 8}, off)
+	block := YMM()
+	VMOVDQU(Mem{Base: base, Index: src, Scale: 1}, block)
+	VMOVDQU(block, Mem{Base: dst, Index: off, Scale: 1})
+	ADDQ(U32(16), r)
+	DECQ(n)
+	JNE(LabelRef("run"))
+	ADDQ(stride, dst)
+	ADDQ(U32(8), origins)
+	DECQ(rows)
+	JNE(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
 	RET()
