@@ -36,3 +36,7 @@ var pairColsAsm = pairColsAVX2
 // copyRunsAsm copies the short runs of many patch rows (see blockRows); it runs with
 // the assembly kernel sets.
 var copyRunsAsm = copyRunsAVX2
+
+// pairRunsAsm interleaves the short runs of many pairs of patch rows (see
+// blockPairs); it runs with the assembly kernel sets.
+var pairRunsAsm = pairRunsAVX2

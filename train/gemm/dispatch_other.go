@@ -19,3 +19,6 @@ var pairColsAsm func(dst *uint32, x *int16, origins *int, pairs int)
 
 // copyRunsAsm is nil: this build has no assembly.
 var copyRunsAsm func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
+
+// pairRunsAsm is nil: this build has no assembly.
+var pairRunsAsm func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)

@@ -371,9 +371,9 @@ var convShapes = []Patches[float32]{
 	{N: 2, H: 12, W: 10, C: 2, KH: 3, KW: 3, Stride: 1},
 }
 
-// TestPackF32BPatches checks patches packed as B panels against the unfolded matrix
-// packed as a dense one, zeros past the last column included, for reduction blocks at
-// several offsets.
+// TestPackF32BPatches checks patches packed as B panels, float32 and int16 pairs,
+// against the unfolded matrix packed as a dense one, zeros past the last column
+// included, for reduction blocks at several offsets.
 func TestPackF32BPatches(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, ks := range available() {
@@ -403,6 +403,23 @@ func TestPackF32BPatches(t *testing.T) {
 				packF32B(&dense, pc, kcb, 0, ncb, want, buf.row[:], buf.runs[:0], buf.origins[:])
 				if i := slices.IndexFunc(got, func(v float32) bool { return v != v }); i >= 0 || !slices.Equal(got, want) {
 					t.Errorf("%s %+v: reduction %d..%d packed as B differs from the unfolded matrix's panels", Kernels(), s, pc, pc+kcb)
+				}
+				// The integer panels: int16 pairs of reduction steps.
+				var ibuf i16Buffers
+				p16 := Patches[int16]{X: make([]int16, len(s.X)), N: s.N, H: s.H, W: s.W, C: s.C, KH: s.KH, KW: s.KW, Stride: s.Stride, PadT: s.PadT, PadL: s.PadL, HO: s.HO, WO: s.WO}
+				for i := range p16.X {
+					p16.X[i] = int16(r.IntN(4001) - 2000)
+				}
+				isize := (ncb + nr - 1) / nr * nr * 2 * ((kcb + 1) / 2)
+				igot, iwant := make([]int16, isize), make([]int16, isize)
+				for i := range igot {
+					igot[i] = -1 // what was there before
+				}
+				packI16B(&Mat[int16]{Patches: &p16}, pc, kcb, 0, ncb, igot, ibuf.row[:], ibuf.runs[:0], ibuf.origins[:])
+				idense := Dense(unfold(&p16), k, false)
+				packI16B(&idense, pc, kcb, 0, ncb, iwant, ibuf.row[:], ibuf.runs[:0], ibuf.origins[:])
+				if !slices.Equal(igot, iwant) {
+					t.Errorf("%s %+v: reduction %d..%d packed as integer B differs from the unfolded matrix's panels", Kernels(), s, pc, pc+kcb)
 				}
 			}
 		}

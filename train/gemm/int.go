@@ -336,6 +336,11 @@ func patchesI16B(x *Patches[int16], pc, kcb, jc, ncb int, dst, row []int16, runs
 	if !direct {
 		return
 	}
+	var pieces runBlocks
+	if pieces.setPairs(rs, kc2) {
+		blockPairs(x, kc2, ncb, dp, even, odd, rs, origins, &pieces)
+		return
+	}
 	for i := range rs {
 		r := &rs[i]
 		// The run's columns in each panel: w of them from column j.
@@ -368,6 +373,64 @@ func patchesI16B(x *Patches[int16], pc, kcb, jc, ncb int, dst, row []int16, runs
 			}
 			t += w
 		}
+	}
+}
+
+// setPairs fills b from runs of int16 patch columns to be interleaved into pairs of
+// two patch rows straight in the integer B panels (nr pairs a panel row, kc2 rows), as
+// setPanels for float32 panels. It reports whether blockRows can copy them: the
+// assembly kernels run and the runs are few and of at most eight columns.
+func (b *runBlocks) setPairs(runs []tapRun, kc2 int) bool {
+	if pairRunsAsm == nil || !blockable(runs, 4) {
+		return false
+	}
+	*b = runBlocks{kernel: pairRunsAsm, per: 2, read: 16}
+	for _, r := range runs {
+		for t := 0; t < r.n; {
+			j := r.off + t
+			q := j / nr * nr
+			b.add((r.src+t)*2, (q*kc2+j-q)*4)
+			t += min(nr-(j-q), r.n-t)
+		}
+	}
+	return true
+}
+
+// blockPairs is patchesI16B's pass over the pairs of patch rows inside the input
+// (origins[2q] not negative) when their runs go by blocks (pieces, setPairs): many
+// pair rows a call of blockRows, the columns of the last panel past ncb zeroed again
+// after. A block written past a run's end lands on the same panel row or on the
+// panel's next row, which the next pair writes, unless that row was written before
+// (patchesI16B wrote the pairs with a row outside the input) or is in the next panel;
+// so the last pair row of each stretch of pairs inside goes through even and odd as
+// the rows blockRows leaves do.
+func blockPairs(x *Patches[int16], kc2, ncb int, dp []uint32, even, odd []int16, rs []tapRun, origins []int, pieces *runBlocks) {
+	panels := (ncb + nr - 1) / nr
+	tail := (panels-1)*nr*kc2 + ncb%nr
+	for q := 0; q < kc2; {
+		if origins[2*q] < 0 {
+			q++
+			continue
+		}
+		e := q + 1
+		for e < kc2 && origins[2*e] >= 0 {
+			e++
+		}
+		done := 0
+		if h := e - 1 - q; h > 0 {
+			done = blockRows(dp[q*nr:], nr, x.X, origins[2*q:2*(q+h)], pieces)
+		}
+		if ncb%nr != 0 {
+			for i := q; i < q+done; i++ {
+				clear(dp[tail+i*nr : (panels-1)*nr*kc2+(i+1)*nr])
+			}
+		}
+		for i := q + done; i < e; i++ {
+			copyRuns(even, x.X[origins[2*i]:], rs)
+			copyRuns(odd, x.X[origins[2*i+1]:], rs)
+			putPairs(dp[i*nr:], kc2, even, odd)
+		}
+		q = e
 	}
 }
 

@@ -32,3 +32,9 @@ func transpose6F32AVX2(dst *float32, rs int, src *float32, lda int, blocks int)
 // copyRunsAVX2 copies, for i < rows and q < nruns, the 32 bytes at
 // x + origins[i] + runs[2q] to dst + i*stride + runs[2q+1] (all in bytes), q in order.
 func copyRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
+
+// pairRunsAVX2 writes, for i < rows and q < nruns, the pairs of the eight int16 at
+// x + origins[2i] + runs[2q] and the eight at x + origins[2i+1] + runs[2q], the first
+// in each pair's low half, to the 32 bytes at dst + i*stride + runs[2q+1] (all in
+// bytes), q in order.
+func pairRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)

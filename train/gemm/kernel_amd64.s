@@ -529,3 +529,47 @@ run:
 done:
 	VZEROUPPER
 	RET
+
+// func pairRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
+// Requires: AVX
+TEXT ·pairRunsAVX2(SB), NOSPLIT, $0-56
+	MOVQ  dst+0(FP), AX
+	MOVQ  stride+8(FP), CX
+	MOVQ  x+16(FP), DX
+	MOVQ  origins+24(FP), BX
+	MOVQ  rows+32(FP), SI
+	MOVQ  runs+40(FP), DI
+	MOVQ  nruns+48(FP), R8
+	TESTQ SI, SI
+	JEQ   done
+	TESTQ R8, R8
+	JEQ   done
+
+row:
+	MOVQ DX, R9
+	ADDQ (BX), R9
+	MOVQ DX, R10
+	ADDQ 8(BX), R10
+	MOVQ DI, R11
+	MOVQ R8, R12
+
+run:
+	MOVQ       (R11), R13
+	MOVQ       8(R11), R14
+	VMOVDQU    (R9)(R13*1), X0
+	VMOVDQU    (R10)(R13*1), X1
+	VPUNPCKLWD X1, X0, X2
+	VPUNPCKHWD X1, X0, X0
+	VMOVDQU    X2, (AX)(R14*1)
+	VMOVDQU    X0, 16(AX)(R14*1)
+	ADDQ       $0x00000010, R11
+	DECQ       R12
+	JNE        run
+	ADDQ       CX, AX
+	ADDQ       $0x00000010, BX
+	DECQ       SI
+	JNE        row
+
+done:
+	VZEROUPPER
+	RET

@@ -206,13 +206,18 @@ func fillRows[T, D Elem](p *Patches[T], r, h int, runs []tapRun, dst []D, n, str
 	}
 }
 
-// runBlocks are the runs of a patch row for copyRunsAsm: each run's offsets in the
-// input and in the row, in bytes, and the largest of each. A run split between two
-// panels (setPanels) is two.
+// runBlocks are the runs of a patch row for copyRunsAsm (or of two rows for
+// pairRunsAsm): each run's offsets in the input and in the row, in bytes, and the
+// largest of each. A run split between two panels (setPanels, setPairs) is two.
 type runBlocks struct {
 	pairs          [2 * 2 * maxBlockRuns]int
 	n              int
 	maxSrc, maxOff int
+	// kernel copies the runs of many rows, each read from per patch rows of the
+	// input (read bytes from each run's offset) and written as one block.
+	kernel func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
+	per    int
+	read   int
 }
 
 // add appends a run at src in the input and off in the row, in bytes.
@@ -232,7 +237,7 @@ func (b *runBlocks) set(runs []tapRun, size int) bool {
 	if !blockable(runs, size) {
 		return false
 	}
-	*b = runBlocks{}
+	*b = runBlocks{kernel: copyRunsAsm, per: 1, read: blockBytes}
 	for _, r := range runs {
 		b.add(r.src*size, r.off*size)
 	}
@@ -247,7 +252,7 @@ func (b *runBlocks) setPanels(runs []tapRun, kcb int) bool {
 	if !blockable(runs, 4) {
 		return false
 	}
-	*b = runBlocks{}
+	*b = runBlocks{kernel: copyRunsAsm, per: 1, read: blockBytes}
 	for _, r := range runs {
 		for t := 0; t < r.n; {
 			j := r.off + t
@@ -276,25 +281,32 @@ func blockable(runs []tapRun, size int) bool {
 // blockBytes is the size of copyRunsAsm's block.
 const blockBytes = 32
 
-// blockRows copies the runs of patch rows inside the input, row i from the patch at
-// x[origins[i]:] into dst[i*stride:], each run as one block of blockBytes as
-// copyRuns does, many rows in one call of copyRunsAsm. It copies the first rows
-// whose blocks stay within x and dst, and returns how many.
-func blockRows[T Elem](dst []T, stride int, x []T, origins []int, b *runBlocks) int {
-	size := int(unsafe.Sizeof(x[0]))
-	xBytes, dstBytes := len(x)*size, len(dst)*size
+// blockRows copies the runs of patch rows inside the input, row i from the patches
+// at x[origins[b.per*i+k]:] (k < b.per) into dst[i*stride:], each run as one block of
+// blockBytes as copyRuns does, many rows in one call of b.kernel. It copies the first
+// rows whose blocks stay within x and dst, turning their origins into bytes, and
+// returns how many.
+func blockRows[D Elem | uint32, T Elem](dst []D, stride int, x []T, origins []int, b *runBlocks) int {
+	size, dsize := int(unsafe.Sizeof(x[0])), int(unsafe.Sizeof(dst[0]))
+	xBytes, dstBytes := len(x)*size, len(dst)*dsize
 	rows := 0
-	for i, o := range origins {
-		if o*size+b.maxSrc+blockBytes > xBytes || i*stride*size+b.maxOff+blockBytes > dstBytes {
+rows:
+	for i := range len(origins) / b.per {
+		if i*stride*dsize+b.maxOff+blockBytes > dstBytes {
 			break
+		}
+		for _, o := range origins[b.per*i : b.per*(i+1)] {
+			if o*size+b.maxSrc+b.read > xBytes {
+				break rows
+			}
 		}
 		rows++
 	}
 	if rows > 0 {
-		for i := range rows {
+		for i := range b.per * rows {
 			origins[i] *= size
 		}
-		copyRunsAsm((*byte)(unsafe.Pointer(&dst[0])), stride*size, (*byte)(unsafe.Pointer(&x[0])), &origins[0], rows, &b.pairs[0], b.n)
+		b.kernel((*byte)(unsafe.Pointer(&dst[0])), stride*dsize, (*byte)(unsafe.Pointer(&x[0])), &origins[0], rows, &b.pairs[0], b.n)
 	}
 	return rows
 }

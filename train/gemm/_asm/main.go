@@ -28,6 +28,7 @@ func main() {
 	transpose6()
 	transpose6F32()
 	copyRuns()
+	pairRuns()
 	Generate()
 }
 
@@ -252,10 +253,42 @@ func copyRuns() {
 	TEXT("copyRunsAVX2", NOSPLIT, "func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)")
 	Doc("copyRunsAVX2 copies, for i < rows and q < nruns, the 32 bytes at",
 		"x + origins[i] + runs[2q] to dst + i*stride + runs[2q+1] (all in bytes), q in order.")
+	runRows(1, func(x []reg.GPVirtual, src, dst Mem) {
+		block := YMM()
+		VMOVDQU(Mem{Base: x[0], Index: src.Index, Scale: 1}, block)
+		VMOVDQU(block, dst)
+	})
+}
+
+// pairRuns is copyRuns for the integer kernels' B panels: the runs of two patch rows
+// (two reduction steps) interleaved into int16 pairs as interleave16 pairs them,
+// eight pairs (a 32-byte block) a run.
+func pairRuns() {
+	TEXT("pairRunsAVX2", NOSPLIT, "func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)")
+	Doc("pairRunsAVX2 writes, for i < rows and q < nruns, the pairs of the eight int16 at",
+		"x + origins[2i] + runs[2q] and the eight at x + origins[2i+1] + runs[2q], the first",
+		"in each pair's low half, to the 32 bytes at dst + i*stride + runs[2q+1] (all in",
+		"bytes), q in order.")
+	runRows(2, func(x []reg.GPVirtual, src, dst Mem) {
+		e, o, lo, hi := XMM(), XMM(), XMM(), XMM()
+		VMOVDQU(Mem{Base: x[0], Index: src.Index, Scale: 1}, e)
+		VMOVDQU(Mem{Base: x[1], Index: src.Index, Scale: 1}, o)
+		VPUNPCKLWD(o, e, lo) // pairs 0-3
+		VPUNPCKHWD(o, e, hi) // pairs 4-7
+		VMOVDQU(lo, dst)
+		VMOVDQU(hi, dst.Offset(16))
+	})
+}
+
+// runRows emits the loops of copyRuns and pairRuns over rows and their runs: each row
+// reads from origins patch rows of the input (their offsets in x, one after another in
+// the origins parameter), and move writes a run, given the rows' addresses, the run's
+// offset from them (as the index of src) and its destination.
+func runRows(origins int, move func(x []reg.GPVirtual, src, dst Mem)) {
 	dst := Load(Param("dst"), GP64())
 	stride := Load(Param("stride"), GP64())
 	x := Load(Param("x"), GP64())
-	origins := Load(Param("origins"), GP64())
+	offsets := Load(Param("origins"), GP64())
 	rows := Load(Param("rows"), GP64())
 	runs := Load(Param("runs"), GP64())
 	nruns := Load(Param("nruns"), GP64())
@@ -264,9 +297,12 @@ func copyRuns() {
 	TESTQ(nruns, nruns)
 	JEQ(LabelRef("done"))
 	Label("row")
-	base := GP64()
-	MOVQ(x, base)
-	ADDQ(Mem{Base: origins}, base)
+	bases := make([]reg.GPVirtual, origins)
+	for i := range bases {
+		bases[i] = GP64()
+		MOVQ(x, bases[i])
+		ADDQ(Mem{Base: offsets, Disp: 8 * i}, bases[i])
+	}
 	r, n := GP64(), GP64()
 	MOVQ(runs, r)
 	MOVQ(nruns, n)
@@ -274,14 +310,12 @@ func copyRuns() {
 	src, off := GP64(), GP64()
 	MOVQ(Mem{Base: r}, src)
 	MOVQ(Mem{Base: r, Disp: 8}, off)
-	block := YMM()
-	VMOVDQU(Mem{Base: base, Index: src, Scale: 1}, block)
-	VMOVDQU(block, Mem{Base: dst, Index: off, Scale: 1})
+	move(bases, Mem{Index: src, Scale: 1}, Mem{Base: dst, Index: off, Scale: 1})
 	ADDQ(U32(16), r)
 	DECQ(n)
 	JNE(LabelRef("run"))
 	ADDQ(stride, dst)
-	ADDQ(U32(8), origins)
+	ADDQ(U32(8*origins), offsets)
 	DECQ(rows)
 	JNE(LabelRef("row"))
 	Label("done")
