@@ -104,3 +104,11 @@ func keyRange32AVX2(x *float32, blocks int, lanes *[16]int32) {
 func scaleShiftAVX2(x *int64, rows, channels int, gamma, beta *int64, acc *int64) bool {
 	panic("vec: no assembly in this build")
 }
+
+func maxPool2x2F32AVX2(out *float32, arg *int32, x *float32, first, c, down, step, rowSkip, wo, count int) {
+	panic("vec: no assembly in this build")
+}
+
+func maxPool2x2I8AVX2(out *int8, arg *int32, x *int8, first, c, down, step, rowSkip, wo, count int) {
+	panic("vec: no assembly in this build")
+}

@@ -149,3 +149,13 @@ func clipMask32AVX2(x *float32, dx *float32, blocks int, lo float32, hi float32)
 // order keys, k = b ^ ((b >> 31) & 0x7fffffff) of the bits b of each value, of
 // blocks*8 float32 values, lane by lane.
 func keyRange32AVX2(x *float32, blocks int, lanes *[16]int32)
+
+// maxPool2x2F32AVX2 writes, for count output positions n of c channels ch, the largest of
+// x[o], x[o+c], x[o+down] and x[o+down+c], o = n*step + (n/wo)*rowSkip + ch (a later
+// tap only if greater), to out[n*c+ch], and first plus its index to arg[n*c+ch].
+func maxPool2x2F32AVX2(out *float32, arg *int32, x *float32, first int, c int, down int, step int, rowSkip int, wo int, count int)
+
+// maxPool2x2I8AVX2 writes, for count output positions n of c channels ch, the largest of
+// x[o], x[o+c], x[o+down] and x[o+down+c], o = n*step + (n/wo)*rowSkip + ch (a later
+// tap only if greater), to out[n*c+ch], and first plus its index to arg[n*c+ch].
+func maxPool2x2I8AVX2(out *int8, arg *int32, x *int8, first int, c int, down int, step int, rowSkip int, wo int, count int)

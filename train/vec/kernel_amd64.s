@@ -33,10 +33,10 @@ TEXT ·requant32AVX2(SB), NOSPLIT, $0-56
 	MOVQ         shift+24(FP), BX
 	MOVQ         BX, X0
 	MOVQ         half+32(FP), BX
-	MOVQ         BX, X1
+	VMOVQ        BX, X1
 	VPBROADCASTD X1, Y1
 	MOVQ         $0x0000007f, BX
-	MOVQ         BX, X2
+	VMOVQ        BX, X2
 	VPBROADCASTD X2, Y2
 	MOVB         relu+40(FP), BL
 	VPXOR        Y3, Y3, Y3
@@ -104,7 +104,7 @@ TEXT ·requantLeft32AVX2(SB), NOSPLIT, $0-48
 	MOVQ         left+24(FP), CX
 	MOVQ         CX, X0
 	MOVQ         $0x0000007f, SI
-	MOVQ         SI, X1
+	VMOVQ        SI, X1
 	VPBROADCASTD X1, Y1
 	CMPQ         CX, $0x07
 	JLS          small
@@ -115,7 +115,7 @@ small:
 	SHRQ CL, SI
 
 limit:
-	MOVQ         SI, X2
+	VMOVQ        SI, X2
 	VPBROADCASTD X2, Y2
 	MOVB         relu+32(FP), CL
 	VPXOR        Y3, Y3, Y3
@@ -183,10 +183,10 @@ TEXT ·requant64AVX2(SB), NOSPLIT, $0-57
 	MOVQ         shift+24(FP), BX
 	MOVQ         BX, X0
 	MOVQ         half+32(FP), BX
-	MOVQ         BX, X1
+	VMOVQ        BX, X1
 	VPBROADCASTQ X1, Y1
 	MOVQ         $0x0000007f, BX
-	MOVQ         BX, X2
+	VMOVQ        BX, X2
 	VPBROADCASTQ X2, Y2
 	MOVB         relu+40(FP), BL
 	VPXOR        Y3, Y3, Y3
@@ -475,7 +475,7 @@ done:
 	RET
 
 // func scaleShiftAVX2(x *int64, rows int, channels int, gamma *int64, beta *int64, acc *int64) (big bool)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·scaleShiftAVX2(SB), NOSPLIT, $0-49
 	MOVQ         x+0(FP), AX
 	MOVQ         rows+8(FP), CX
@@ -484,7 +484,7 @@ TEXT ·scaleShiftAVX2(SB), NOSPLIT, $0-49
 	MOVQ         beta+32(FP), SI
 	MOVQ         acc+40(FP), DI
 	MOVQ         $0x0000000080000000, R8
-	MOVQ         R8, X0
+	VMOVQ        R8, X0
 	VPBROADCASTQ X0, Y0
 	VPXOR        Y1, Y1, Y1
 	SHRQ         $0x02, DX
@@ -610,14 +610,14 @@ done:
 	RET
 
 // func addRows32AVX2(acc *int32, rows int, n int, bias *int32)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·addRows32AVX2(SB), NOSPLIT, $0-32
 	MOVQ         acc+0(FP), AX
 	MOVQ         rows+8(FP), CX
 	MOVQ         n+16(FP), DX
 	MOVQ         bias+24(FP), BX
 	MOVQ         $0x7fffffff, SI
-	MOVQ         SI, X0
+	VMOVQ        SI, X0
 	VPBROADCASTD X0, Y0
 	VPXOR        Y1, Y1, Y1
 	VPSUBD       Y0, Y1, Y1
@@ -654,7 +654,7 @@ done:
 	RET
 
 // func relu32AVX2(dst *float32, src *float32, blocks int)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·relu32AVX2(SB), NOSPLIT, $0-24
 	MOVQ         dst+0(FP), AX
 	MOVQ         src+8(FP), CX
@@ -663,7 +663,7 @@ TEXT ·relu32AVX2(SB), NOSPLIT, $0-24
 	VPCMPEQD     Y1, Y1, Y1
 	VPSRLD       $0x01, Y1, Y1
 	MOVQ         $0x7f800000, BX
-	MOVQ         BX, X2
+	VMOVQ        BX, X2
 	VPBROADCASTD X2, Y2
 	TESTQ        DX, DX
 	JEQ          done
@@ -1271,7 +1271,7 @@ done:
 	RET
 
 // func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64) (done int)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·quant32AVX2(SB), NOSPLIT, $0-64
 	MOVQ         x+0(FP), AX
 	MOVQ         out+8(FP), CX
@@ -1281,18 +1281,18 @@ TEXT ·quant32AVX2(SB), NOSPLIT, $0-64
 	VBROADCASTSD s+40(FP), Y2
 	VBROADCASTSD inv+48(FP), Y3
 	MOVQ         $0x8000000000000000, BX
-	MOVQ         BX, X4
+	VMOVQ        BX, X4
 	VPBROADCASTQ X4, Y5
 	VPCMPEQQ     Y4, Y4, Y4
 	VPSRLQ       $0x01, Y4, Y4
 	MOVQ         $0x3fe0000000000000, BX
-	MOVQ         BX, X6
+	VMOVQ        BX, X6
 	VPBROADCASTQ X6, Y6
 	MOVQ         $0x3ff0000000000000, BX
-	MOVQ         BX, X7
+	VMOVQ        BX, X7
 	VPBROADCASTQ X7, Y7
 	MOVQ         $0x3cd0000000000000, BX
-	MOVQ         BX, X8
+	VMOVQ        BX, X8
 	VPBROADCASTQ X8, Y8
 	XORQ         BX, BX
 
@@ -1344,7 +1344,7 @@ done:
 	RET
 
 // func quantSym32AVX2(x *float32, out *float64, blocks int, s float64, inv float64)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·quantSym32AVX2(SB), NOSPLIT, $0-40
 	MOVQ         x+0(FP), AX
 	MOVQ         out+8(FP), CX
@@ -1352,18 +1352,18 @@ TEXT ·quantSym32AVX2(SB), NOSPLIT, $0-40
 	VBROADCASTSD s+24(FP), Y0
 	VBROADCASTSD inv+32(FP), Y1
 	MOVQ         $0x8000000000000000, BX
-	MOVQ         BX, X2
+	VMOVQ        BX, X2
 	VPBROADCASTQ X2, Y3
 	VPCMPEQQ     Y2, Y2, Y2
 	VPSRLQ       $0x01, Y2, Y2
 	MOVQ         $0x3fe0000000000000, BX
-	MOVQ         BX, X4
+	VMOVQ        BX, X4
 	VPBROADCASTQ X4, Y4
 	MOVQ         $0x3ff0000000000000, BX
-	MOVQ         BX, X5
+	VMOVQ        BX, X5
 	VPBROADCASTQ X5, Y5
 	MOVQ         $0x3cd0000000000000, BX
-	MOVQ         BX, X6
+	VMOVQ        BX, X6
 	VPBROADCASTQ X6, Y6
 	TESTQ        DX, DX
 	JEQ          done
@@ -1459,5 +1459,172 @@ loop:
 done:
 	VMOVDQU Y1, (DX)
 	VMOVDQU Y2, 32(DX)
+	VZEROUPPER
+	RET
+
+DATA iota8<>+0(SB)/4, $0x00000000
+DATA iota8<>+4(SB)/4, $0x00000001
+DATA iota8<>+8(SB)/4, $0x00000002
+DATA iota8<>+12(SB)/4, $0x00000003
+DATA iota8<>+16(SB)/4, $0x00000004
+DATA iota8<>+20(SB)/4, $0x00000005
+DATA iota8<>+24(SB)/4, $0x00000006
+DATA iota8<>+28(SB)/4, $0x00000007
+GLOBL iota8<>(SB), RODATA|NOPTR, $32
+
+// func maxPool2x2F32AVX2(out *float32, arg *int32, x *float32, first int, c int, down int, step int, rowSkip int, wo int, count int)
+// Requires: AVX, AVX2
+TEXT ·maxPool2x2F32AVX2(SB), NOSPLIT, $0-80
+	MOVQ         out+0(FP), AX
+	MOVQ         arg+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         first+24(FP), BX
+	MOVQ         c+32(FP), SI
+	MOVQ         count+72(FP), DI
+	MOVQ         wo+64(FP), R8
+	MOVQ         down+40(FP), R9
+	VMOVQ        SI, X0
+	VPBROADCASTD X0, Y0
+	VMOVQ        R9, X1
+	VPBROADCASTD X1, Y1
+	VPADDD       Y0, Y1, Y2
+	LEAQ         (DX)(SI*4), R10
+	LEAQ         (DX)(R9*4), R9
+	LEAQ         (R9)(SI*4), R11
+	TESTQ        DI, DI
+	JEQ          done
+
+position:
+	XORQ R13, R13
+
+block:
+	VMOVUPS      (DX)(R13*4), Y3
+	VPXOR        Y4, Y4, Y4
+	VMOVUPS      (R10)(R13*4), Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VPBLENDVB    Y6, Y5, Y3, Y3
+	VPBLENDVB    Y6, Y0, Y4, Y4
+	VMOVUPS      (R9)(R13*4), Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VPBLENDVB    Y6, Y5, Y3, Y3
+	VPBLENDVB    Y6, Y1, Y4, Y4
+	VMOVUPS      (R11)(R13*4), Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VPBLENDVB    Y6, Y5, Y3, Y3
+	VPBLENDVB    Y6, Y2, Y4, Y4
+	LEAQ         (BX)(R13*1), R12
+	VMOVQ        R12, X5
+	VPBROADCASTD X5, Y5
+	VPADDD       iota8<>+0(SB), Y5, Y5
+	VPADDD       Y4, Y5, Y5
+	VMOVDQU      Y5, (CX)(R13*4)
+	VMOVUPS      Y3, (AX)(R13*4)
+	ADDQ         $0x08, R13
+	CMPQ         R13, SI
+	JLT          block
+	MOVQ         step+48(FP), R12
+	ADDQ         R12, BX
+	SHLQ         $0x02, R12
+	ADDQ         R12, DX
+	ADDQ         R12, R10
+	ADDQ         R12, R9
+	ADDQ         R12, R11
+	LEAQ         (AX)(SI*4), AX
+	LEAQ         (CX)(SI*4), CX
+	DECQ         R8
+	JNE          next
+	MOVQ         rowSkip+56(FP), R12
+	ADDQ         R12, BX
+	SHLQ         $0x02, R12
+	ADDQ         R12, DX
+	ADDQ         R12, R10
+	ADDQ         R12, R9
+	ADDQ         R12, R11
+	MOVQ         wo+64(FP), R8
+
+next:
+	DECQ DI
+	JNE  position
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPool2x2I8AVX2(out *int8, arg *int32, x *int8, first int, c int, down int, step int, rowSkip int, wo int, count int)
+// Requires: AVX, AVX2
+TEXT ·maxPool2x2I8AVX2(SB), NOSPLIT, $0-80
+	MOVQ         out+0(FP), AX
+	MOVQ         arg+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         first+24(FP), BX
+	MOVQ         c+32(FP), SI
+	MOVQ         count+72(FP), DI
+	MOVQ         wo+64(FP), R8
+	MOVQ         down+40(FP), R9
+	VMOVQ        SI, X0
+	VPBROADCASTD X0, Y0
+	VMOVQ        R9, X1
+	VPBROADCASTD X1, Y1
+	VPADDD       Y0, Y1, Y2
+	LEAQ         (DX)(SI*1), R10
+	LEAQ         (DX)(R9*1), R9
+	LEAQ         (R9)(SI*1), R11
+	TESTQ        DI, DI
+	JEQ          done
+
+position:
+	XORQ R13, R13
+
+block:
+	VPMOVSXBD    (DX)(R13*1), Y3
+	VPXOR        Y4, Y4, Y4
+	VPMOVSXBD    (R10)(R13*1), Y5
+	VPCMPGTD     Y3, Y5, Y6
+	VPBLENDVB    Y6, Y5, Y3, Y3
+	VPBLENDVB    Y6, Y0, Y4, Y4
+	VPMOVSXBD    (R9)(R13*1), Y5
+	VPCMPGTD     Y3, Y5, Y6
+	VPBLENDVB    Y6, Y5, Y3, Y3
+	VPBLENDVB    Y6, Y1, Y4, Y4
+	VPMOVSXBD    (R11)(R13*1), Y5
+	VPCMPGTD     Y3, Y5, Y6
+	VPBLENDVB    Y6, Y5, Y3, Y3
+	VPBLENDVB    Y6, Y2, Y4, Y4
+	LEAQ         (BX)(R13*1), R12
+	VMOVQ        R12, X5
+	VPBROADCASTD X5, Y5
+	VPADDD       iota8<>+0(SB), Y5, Y5
+	VPADDD       Y4, Y5, Y5
+	VMOVDQU      Y5, (CX)(R13*4)
+	VEXTRACTI128 $0x01, Y3, X4
+	VPACKSSDW    X4, X3, X3
+	VPACKSSWB    X3, X3, X3
+	VMOVQ        X3, (AX)(R13*1)
+	ADDQ         $0x08, R13
+	CMPQ         R13, SI
+	JLT          block
+	MOVQ         step+48(FP), R12
+	ADDQ         R12, BX
+	ADDQ         R12, DX
+	ADDQ         R12, R10
+	ADDQ         R12, R9
+	ADDQ         R12, R11
+	LEAQ         (AX)(SI*1), AX
+	LEAQ         (CX)(SI*4), CX
+	DECQ         R8
+	JNE          next
+	MOVQ         rowSkip+56(FP), R12
+	ADDQ         R12, BX
+	ADDQ         R12, DX
+	ADDQ         R12, R10
+	ADDQ         R12, R9
+	ADDQ         R12, R11
+	MOVQ         wo+64(FP), R8
+
+next:
+	DECQ DI
+	JNE  position
+
+done:
 	VZEROUPPER
 	RET

@@ -55,6 +55,19 @@ func main() {
 	quantSym32()
 	clipMask32()
 	keyRange32()
+	iota8 = table("iota8", 0, 1, 2, 3, 4, 5, 6, 7)
+	maxPool2x2("maxPool2x2F32AVX2", "float32", 2, func(m Mem, r reg.VecVirtual) { VMOVUPS(m, r) },
+		func(mask, x, v Op) { VCMPPS(U8(0x1e), v, x, mask) }, // x > v, ordered and quiet (GT_OQ): false for a NaN
+		func(v reg.VecVirtual, m Mem) { VMOVUPS(v, m) })
+	maxPool2x2("maxPool2x2I8AVX2", "int8", 0, func(m Mem, r reg.VecVirtual) { VPMOVSXBD(m, r) },
+		func(mask, x, v Op) { VPCMPGTD(v, x, mask) },
+		func(v reg.VecVirtual, m Mem) {
+			hi, w := XMM(), XMM()
+			VEXTRACTI128(U8(1), v, hi)
+			VPACKSSDW(hi, v.AsX(), w) // the int8 values, exact
+			VPACKSSWB(w, w, w)
+			VMOVQ(w, m)
+		})
 	Generate()
 }
 
@@ -72,17 +85,21 @@ func table(name string, dwords ...uint32) Mem {
 }
 
 // broadcast32 returns a YMM register holding v in every dword.
+// It moves v with VMOVQ: MOVQ, an SSE instruction, run while the upper halves of the
+// YMM registers are in use costs a change of state (on this project's AMD machine,
+// hundreds of cycles; maxPool2x2's loop took 20 times as long with it).
 func broadcast32(v reg.Register) reg.VecVirtual {
 	x, y := XMM(), YMM()
-	MOVQ(v, x)
+	VMOVQ(v, x)
 	VPBROADCASTD(x, y)
 	return y
 }
 
-// broadcast64 returns a YMM register holding v in every qword.
+// broadcast64 returns a YMM register holding v in every qword (with VMOVQ, as
+// broadcast32).
 func broadcast64(v reg.Register) reg.VecVirtual {
 	x, y := XMM(), YMM()
-	MOVQ(v, x)
+	VMOVQ(v, x)
 	VPBROADCASTQ(x, y)
 	return y
 }
@@ -1348,4 +1365,88 @@ func param(name string) Mem {
 		panic(err)
 	}
 	return b.Addr
+}
+
+// iota8 is the dwords 0 to 7.
+var iota8 Mem
+
+// maxPool2x2 emits name, 2x2 max pooling of values of elem (1<<shift bytes each) over
+// count output positions, eight channels a step: load widens eight values to dwords
+// (float32 bits or int32), greater sets a lane's mask where x > v, and store narrows
+// and writes eight. A channel block past c reads and writes the next position's
+// values, which that position then writes again; the caller keeps the last position
+// and every block within its slices.
+func maxPool2x2(name, elem string, shift uint8, load func(m Mem, r reg.VecVirtual), greater func(mask, x, v Op), store func(v reg.VecVirtual, m Mem)) {
+	TEXT(name, NOSPLIT, "func(out *"+elem+", arg *int32, x *"+elem+", first, c, down, step, rowSkip, wo, count int)")
+	Doc(name+" writes, for count output positions n of c channels ch, the largest of",
+		"x[o], x[o+c], x[o+down] and x[o+down+c], o = n*step + (n/wo)*rowSkip + ch (a later",
+		"tap only if greater), to out[n*c+ch], and first plus its index to arg[n*c+ch].")
+	scale := uint8(1) << shift
+	out := Load(Param("out"), GP64())
+	arg := Load(Param("arg"), GP64())
+	x0 := Load(Param("x"), GP64())
+	first := Load(Param("first"), GP64())
+	c := Load(Param("c"), GP64())
+	count := Load(Param("count"), GP64())
+	pix := Load(Param("wo"), GP64())
+	down := Load(Param("down"), GP64())
+	off1, off2, off3 := broadcast32(c), broadcast32(down), YMM()
+	VPADDD(off1, off2, off3)
+	// The taps' addresses: x1 = x0 + c, x2 = x0 + down, x3 = x2 + c values.
+	x1, x2, x3, t := GP64(), GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: x0, Index: c, Scale: scale}, x1)
+	LEAQ(Mem{Base: x0, Index: down, Scale: scale}, x2)
+	LEAQ(Mem{Base: x2, Index: c, Scale: scale}, x3)
+	ch := GP64()
+	TESTQ(count, count)
+	JEQ(LabelRef("done"))
+	Label("position")
+	XORQ(ch, ch)
+	Label("block")
+	v, a := YMM(), YMM()
+	load(Mem{Base: x0, Index: ch, Scale: scale}, v)
+	VPXOR(a, a, a)
+	for _, tap := range []struct {
+		p   reg.Register
+		off reg.VecVirtual
+	}{{x1, off1}, {x2, off2}, {x3, off3}} {
+		xt, mask := YMM(), YMM()
+		load(Mem{Base: tap.p, Index: ch, Scale: scale}, xt)
+		greater(mask, xt, v)
+		VPBLENDVB(mask, xt, v, v)
+		VPBLENDVB(mask, tap.off, a, a)
+	}
+	LEAQ(Mem{Base: first, Index: ch, Scale: 1}, t)
+	idx := broadcast32(t)
+	VPADDD(iota8, idx, idx)
+	VPADDD(a, idx, idx)
+	VMOVDQU(idx, Mem{Base: arg, Index: ch, Scale: 4})
+	store(v, Mem{Base: out, Index: ch, Scale: scale})
+	ADDQ(U8(8), ch)
+	CMPQ(ch, c)
+	JLT(LabelRef("block"))
+	// The next position: step values on, and rowSkip more after the row's last.
+	advance := func(by string) {
+		Load(Param(by), t)
+		ADDQ(t, first)
+		if shift != 0 {
+			SHLQ(U8(shift), t)
+		}
+		for _, p := range []reg.Register{x0, x1, x2, x3} {
+			ADDQ(t, p)
+		}
+	}
+	advance("step")
+	LEAQ(Mem{Base: out, Index: c, Scale: scale}, out)
+	LEAQ(Mem{Base: arg, Index: c, Scale: 4}, arg)
+	DECQ(pix)
+	JNE(LabelRef("next"))
+	advance("rowSkip")
+	Load(Param("wo"), pix)
+	Label("next")
+	DECQ(count)
+	JNE(LabelRef("position"))
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
