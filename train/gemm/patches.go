@@ -289,25 +289,37 @@ const blockBytes = 32
 func blockRows[D Elem | uint32, T Elem](dst []D, stride int, x []T, origins []int, b *runBlocks) int {
 	size, dsize := int(unsafe.Sizeof(x[0])), int(unsafe.Sizeof(dst[0]))
 	xBytes, dstBytes := len(x)*size, len(dst)*dsize
-	rows := 0
-rows:
-	for i := range len(origins) / b.per {
-		if i*stride*dsize+b.maxOff+blockBytes > dstBytes {
-			break
-		}
-		for _, o := range origins[b.per*i : b.per*(i+1)] {
-			if o*size+b.maxSrc+b.read > xBytes {
-				break rows
+	rows := len(origins) / b.per
+	if rows == 0 {
+		return 0
+	}
+	last := 0
+	for _, o := range origins {
+		last = max(last, o)
+	}
+	if last*size+b.maxSrc+b.read > xBytes || (rows-1)*stride*dsize+b.maxOff+blockBytes > dstBytes {
+		// The rows up to the first that reaches too far.
+		rows = 0
+	rows:
+		for i := range len(origins) / b.per {
+			if i*stride*dsize+b.maxOff+blockBytes > dstBytes {
+				break
 			}
+			for _, o := range origins[b.per*i : b.per*(i+1)] {
+				if o*size+b.maxSrc+b.read > xBytes {
+					break rows
+				}
+			}
+			rows++
 		}
-		rows++
-	}
-	if rows > 0 {
-		for i := range b.per * rows {
-			origins[i] *= size
+		if rows == 0 {
+			return 0
 		}
-		b.kernel((*byte)(unsafe.Pointer(&dst[0])), stride*dsize, (*byte)(unsafe.Pointer(&x[0])), &origins[0], rows, &b.pairs[0], b.n)
 	}
+	for i := range b.per * rows {
+		origins[i] *= size
+	}
+	b.kernel((*byte)(unsafe.Pointer(&dst[0])), stride*dsize, (*byte)(unsafe.Pointer(&x[0])), &origins[0], rows, &b.pairs[0], b.n)
 	return rows
 }
 
