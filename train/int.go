@@ -7,6 +7,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
@@ -53,8 +54,9 @@ type intNet struct {
 	g32        []int32 // weight-gradient accumulators
 	gb         []int32 // bias-gradient accumulators
 	prob       []float64
-	acc64      []int64 // wide accumulators (normalisation, attention)
-	skip8      []int8  // a shortcut's mapped skip operand or error
+	losses     []float64 // each row's loss
+	acc64      []int64   // wide accumulators (normalisation, attention)
+	skip8      []int8    // a shortcut's mapped skip operand or error
 	norms      []*normInt
 	attns      []*attnInt
 	sat        Saturations
@@ -186,6 +188,7 @@ func (in *intNet) ensure(n int) error {
 	in.acc = make([]int32, n*p.maxAct)
 	last := p.layers[len(p.layers)-1].l
 	in.prob = make([]float64, n*int(last.Out.Elems()))
+	in.losses = make([]float64, n*p.positions)
 	in.acc64 = make([]int64, n*p.maxAct)
 	in.skip8 = make([]int8, n*p.maxAct)
 	in.norms = make([]*normInt, len(p.layers))
@@ -393,10 +396,35 @@ func (in *intNet) loss(labels []int32, n, step int) (float64, int) {
 	rows := n * p.positions
 	size := rows * p.classes
 	key := numerics.RandKey(in.seed, numerics.LossStream(step))
-	e, loss, correct := numerics.SoftmaxXentRoundExps(vec.Exp, in.act[last][:size], in.actExp[last], p.classes, labels[:rows], rows,
-		in.lossRounding, key, 0, in.prob[:size], in.err[last][:size])
+	e, loss, correct := softmaxXentInt(in.act[last][:size], in.actExp[last], p.classes, labels[:rows], in.lossRounding, key,
+		in.prob[:size], in.losses[:rows], in.err[last][:size])
 	in.errExp[last] = e
 	return loss, correct
+}
+
+// softmaxXentInt is numerics.SoftmaxXentRound (the error of the mean loss over the
+// rows, random bits from element 0 of key's stream) with its two passes on all cores:
+// the rows (their losses into losses, then summed in row order), then the rounding
+// with the scale of the largest error.
+func softmaxXentInt(logits []int8, exp, classes int, labels []int32, rounding numerics.Rounding, key uint64,
+	prob, losses []float64, errOut []int8) (errExp int, loss float64, correct int) {
+	rows := len(labels)
+	var mu sync.Mutex
+	var maxErr float64
+	parallel(rows, 16, func(r0, r1 int) {
+		m, c := numerics.SoftmaxXentRows(vec.Exp, logits, exp, classes, labels, rows, r0, r1, prob, losses[r0:r1])
+		mu.Lock()
+		maxErr, correct = max(maxErr, m), correct+c
+		mu.Unlock()
+	})
+	for _, l := range losses[:rows] {
+		loss += l
+	}
+	errExp = numerics.QuantExp(maxErr, 8)
+	parallel(rows*classes, 1<<12, func(lo, hi int) {
+		numerics.RoundErrors(prob[lo:hi], errExp, rounding, key, uint64(lo), errOut[lo:hi])
+	})
+	return errExp, loss, correct
 }
 
 // backward propagates the output error and updates every weight layer as soon as its

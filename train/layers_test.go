@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 )
 
 // mkNet builds a network from layers whose In shapes are filled from the previous
@@ -324,6 +325,37 @@ func TestSoftmaxXentIndependentOfCores(t *testing.T) {
 			first = dz
 		} else if !slices.Equal(first, dz) {
 			t.Errorf("%d cores: the error differs from one core's", procs)
+		}
+	}
+}
+
+// TestSoftmaxXentIntIndependentOfCores checks the integer loss on all cores against
+// numerics.SoftmaxXentRound, whose passes run row by row: the loss, the count, the
+// error's scale and every rounded error, stochastic and to nearest.
+func TestSoftmaxXentIntIndependentOfCores(t *testing.T) {
+	const classes, rows, exp = 65, 301, -4
+	r := rand.New(rand.NewPCG(5, 6))
+	z := make([]int8, classes*rows)
+	for i := range z {
+		z[i] = int8(r.IntN(255) - 127)
+	}
+	labels := make([]int32, rows)
+	for i := range labels {
+		labels[i] = int32(r.IntN(classes))
+	}
+	for _, rounding := range []numerics.Rounding{numerics.RoundStochastic, numerics.RoundNearest} {
+		key := numerics.RandKey(7, numerics.LossStream(3))
+		want := make([]int8, len(z))
+		wantExp, wantLoss, wantCorrect := numerics.SoftmaxXentRound(z, exp, classes, labels, rows, rounding, key, 0, make([]float64, len(z)), want)
+		for _, procs := range []int{1, 2, 3} {
+			prev := runtime.GOMAXPROCS(procs)
+			got := make([]int8, len(z))
+			e, loss, correct := softmaxXentInt(z, exp, classes, labels, rounding, key, make([]float64, len(z)), make([]float64, rows), got)
+			runtime.GOMAXPROCS(prev)
+			if e != wantExp || loss != wantLoss || correct != wantCorrect || !slices.Equal(got, want) {
+				t.Errorf("rounding %v, %d cores: scale 2^%d, loss %v, %d correct (errors equal: %v); row by row 2^%d, %v, %d",
+					rounding, procs, e, loss, correct, slices.Equal(got, want), wantExp, wantLoss, wantCorrect)
+			}
 		}
 	}
 }

@@ -493,14 +493,33 @@ func Exps(x []float64) {
 }
 
 // SoftmaxXentRoundExps is SoftmaxXentRound with the exponentials computed by exps,
-// which must give math.Exp's bits (see Exps).
+// which must give math.Exp's bits (see Exps). It is SoftmaxXentRows over every row,
+// the losses summed in row order, then RoundErrors.
 func SoftmaxXentRoundExps(exps func(x []float64), logits []int8, exp, classes int, labels []int32, denom int, rounding Rounding, key, first uint64,
 	prob []float64, errOut []int8) (errExp int, lossSum float64, correct int) {
 	rows := len(labels)
+	var maxErr float64
+	var loss [1]float64
+	for r := range rows {
+		m, c := SoftmaxXentRows(exps, logits, exp, classes, labels, denom, r, r+1, prob, loss[:])
+		maxErr, correct, lossSum = max(maxErr, m), correct+c, lossSum+loss[0]
+	}
+	errExp = QuantExp(maxErr, 8)
+	RoundErrors(prob[:rows*classes], errExp, rounding, key, first, errOut)
+	return errExp, lossSum, correct
+}
+
+// SoftmaxXentRows is SoftmaxXentRound's first pass over rows r0..r1 of logits (and
+// labels and prob, which hold every row): it leaves each row's errors, in float64,
+// in prob and its loss in losses[r-r0], and returns the largest error magnitude and
+// how many of the rows' first largest logit is the label. Rows are independent, so
+// that a batch can be cut among goroutines; summing the losses in row order and
+// RoundErrors with QuantExp(largest, 8) then give SoftmaxXentRound's results.
+func SoftmaxXentRows(exps func(x []float64), logits []int8, exp, classes int, labels []int32, denom int, r0, r1 int,
+	prob, losses []float64) (maxErr float64, correct int) {
 	scale := math.Ldexp(1, exp)
 	inv := 1 / float64(denom)
-	var maxErr float64
-	for r := range rows {
+	for r := r0; r < r1; r++ {
 		z := logits[r*classes : (r+1)*classes]
 		p := prob[r*classes : (r+1)*classes]
 		best := 0
@@ -522,7 +541,7 @@ func SoftmaxXentRoundExps(exps func(x []float64), logits []int8, exp, classes in
 		if best == y {
 			correct++
 		}
-		lossSum += math.Log(sum) - (float64(z[y])*scale - zmax)
+		losses[r-r0] = math.Log(sum) - (float64(z[y])*scale - zmax)
 		for c := range p {
 			g := p[c] / sum
 			if c == y {
@@ -533,17 +552,24 @@ func SoftmaxXentRoundExps(exps func(x []float64), logits []int8, exp, classes in
 			maxErr = max(maxErr, math.Abs(g))
 		}
 	}
-	errExp = QuantExp(maxErr, 8)
-	for i, g := range prob[:rows*classes] {
+	return maxErr, correct
+}
+
+// RoundErrors is SoftmaxXentRound's second pass: it quantises errors (from
+// SoftmaxXentRows) to int8 with scale 2^errExp into out, error j with random bits
+// RandAt(key, first+j) when rounding is RoundStochastic. Each value is rounded on its
+// own, so that the errors can be cut among goroutines (first moving with the cut).
+func RoundErrors(errs []float64, errExp int, rounding Rounding, key, first uint64, out []int8) {
+	out = out[:len(errs)]
+	for i, g := range errs {
 		v := math.Ldexp(g, -errExp)
 		if rounding == RoundStochastic {
 			v = math.Floor(v + float64(RandAt(key, first+uint64(i))>>11)*0x1p-53)
 		} else {
 			v = math.Round(v)
 		}
-		errOut[i] = int8(v)
+		out[i] = int8(v)
 	}
-	return errExp, lossSum, correct
 }
 
 // AddAlignedMaxGap bounds the exponent gap AddAligned keeps exactly: int8 values shifted
