@@ -671,6 +671,15 @@ func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []ta
 		origins[p] = origin
 		x.next(&at)
 	}
+	// Whole panel rows go through copyRunsAsm, many rows a call: the origins in bytes,
+	// and a panel row as two blocks.
+	byBlocks := copyRunsAsm != nil && current.name != "go"
+	var bytes [kcBlock]int
+	if byBlocks {
+		for p, o := range origins {
+			bytes[p] = 4 * o
+		}
+	}
 	for i := range rs {
 		r := &rs[i]
 		// The run's columns in each panel: w of them from column j.
@@ -679,6 +688,14 @@ func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []ta
 			q := j / nr * nr
 			w := min(nr-(j-q), r.n-t)
 			panel, src := dst[q*kcb+j-q:], r.src+t
+			if w == nr && byBlocks {
+				blocks := [4]int{4 * src, 0, 4*src + blockBytes, blockBytes}
+				forStretches(origins, func(p0, p1 int) {
+					copyRunsAsm((*byte)(unsafe.Pointer(&panel[p0*nr])), 4*nr, (*byte)(unsafe.Pointer(&x.X[0])), &bytes[p0], p1-p0, &blocks[0], 2)
+				})
+				t += w
+				continue
+			}
 			for p, o := range origins {
 				if o < 0 {
 					continue
@@ -698,6 +715,22 @@ func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []ta
 			}
 			t += w
 		}
+	}
+}
+
+// forStretches calls f on each stretch p0..p1 of origins that are not negative.
+func forStretches(origins []int, f func(p0, p1 int)) {
+	for p0 := 0; p0 < len(origins); {
+		if origins[p0] < 0 {
+			p0++
+			continue
+		}
+		p1 := p0 + 1
+		for p1 < len(origins) && origins[p1] >= 0 {
+			p1++
+		}
+		f(p0, p1)
+		p0 = p1
 	}
 }
 
