@@ -2,6 +2,7 @@ package numerics
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -296,6 +297,36 @@ func TestAddBias(t *testing.T) {
 	AddBias(acc, 3, []int32{1, 0, -1}, -4)
 	if want := []int32{19, 0, -12, 22, 3, -9}; !slices.Equal(acc, want) {
 		t.Errorf("AddBias shift -4 = %v, want %v", acc, want)
+	}
+}
+
+// TestQuantizeMatchesLdexp holds Quantize's product by 2^-exp to math.Ldexp's
+// scaling on float32 values of every magnitude (subnormals, the largest, halves of the
+// grid, infinities and NaN aside) for exponents from -900 to 900.
+func TestQuantizeMatchesLdexp(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	x := []float32{0, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32, 0.5, -0.5, 1.5, -2.5}
+	for range 2000 {
+		x = append(x, math.Float32frombits(r.Uint32()&^(0xff<<23)|uint32(r.IntN(255))<<23))
+	}
+	for _, exp := range []int{-900, -149, -130, -100, -7, -1, 0, 1, 5, 100, 127, 500, 900} {
+		for _, scale := range []float32{1, 0x1p-20, 0x1p20} {
+			xs := make([]float32, len(x))
+			for i, v := range x {
+				xs[i] = v * scale
+			}
+			// Values on and between the grid's points, halves included.
+			for range 500 {
+				q := float64(r.IntN(261)-130) + float64(r.IntN(5))/4
+				v := float32(math.Ldexp(q, exp))
+				xs = append(xs, v, math.Nextafter32(v, float32(math.Inf(1))), math.Nextafter32(v, float32(math.Inf(-1))))
+			}
+			got, want := make([]int8, len(xs)), make([]int8, len(xs))
+			n, nw := Quantize(xs, exp, got), quantizeLdexp(xs, exp, want)
+			if n != nw || !slices.Equal(got, want) {
+				t.Fatalf("exp %d: Quantize differs from math.Ldexp's scaling", exp)
+			}
+		}
 	}
 }
 
