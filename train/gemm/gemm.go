@@ -597,8 +597,9 @@ func misaligned(runs []tapRun, ncb int) bool {
 // patchRowsB packs the patch matrix as op(B) into dst, as packF32B, row by row, the
 // columns that runs describe (ncb of them). Patches whose runs do not fall on panels
 // (a first layer's few input channels, runs of a few values) go faster this way than
-// through patchesB. Short runs (blockable) of patch rows inside the input go straight
-// into the panels, many rows a call (blockRows): a block written past a run's end
+// through patchesB. The runs of patch rows inside the input go straight into the
+// panels as blocks (runBlocks), many rows a call (blockRows): a block written past a
+// run's end
 // lands on columns of the same panel row that later runs write, or on the panel's
 // next row, which the next patch row writes; so the last row goes as the other rows
 // do. Those are filled into row (whose slack takes the blocks copyRuns writes past the

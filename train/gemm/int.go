@@ -336,8 +336,10 @@ func patchesI16B(x *Patches[int16], pc, kcb, jc, ncb int, dst, row []int16, runs
 	if !direct {
 		return
 	}
+	// Runs that fall on panels go panel by panel below (pairCols), for the reason
+	// patchesB gives; the others as blocks (see patchRowsB).
 	var pieces runBlocks
-	if pieces.setPairs(rs, kc2) {
+	if ncb <= maxRowPanels*nr && misaligned(rs, ncb) && pieces.setPairs(rs, kc2) {
 		blockPairs(x, kc2, ncb, dp, even, odd, rs, origins, &pieces)
 		return
 	}
@@ -376,24 +378,12 @@ func patchesI16B(x *Patches[int16], pc, kcb, jc, ncb int, dst, row []int16, runs
 	}
 }
 
-// setPairs fills b from runs of int16 patch columns to be interleaved into pairs of
-// two patch rows straight in the integer B panels (nr pairs a panel row, kc2 rows), as
-// setPanels for float32 panels. It reports whether blockRows can copy them: the
-// assembly kernels run and the runs are few and of at most eight columns.
+// setPairs is set for int16 patch columns interleaved into pairs of two patch rows
+// straight in the integer B panels (nr pairs a panel row, kc2 rows), as setPanels for
+// float32 panels: a block is eight pairs, read as eight values of each row.
 func (b *runBlocks) setPairs(runs []tapRun, kc2 int) bool {
-	if pairRunsAsm == nil || !blockable(runs, 4) {
-		return false
-	}
 	*b = runBlocks{kernel: pairRunsAsm, per: 2, read: 16}
-	for _, r := range runs {
-		for t := 0; t < r.n; {
-			j := r.off + t
-			q := j / nr * nr
-			b.add((r.src+t)*2, (q*kc2+j-q)*4)
-			t += min(nr-(j-q), r.n-t)
-		}
-	}
-	return true
+	return b.cut(runs, 2, 4, kc2)
 }
 
 // blockPairs is patchesI16B's pass over the pairs of patch rows inside the input

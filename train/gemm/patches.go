@@ -171,7 +171,7 @@ type block [4]uint64
 // fillRows fills h consecutive patch rows from row r on, the columns that runs
 // describe (n of them), into dst: row i at i*stride. Rows inside the input go
 // straight to copyRuns when dst has the input's type, found once for all the rows,
-// and through blockRows, many rows a call, when the runs are short enough.
+// and through blockRows, many rows a call, when they cut into few enough blocks.
 func fillRows[T, D Elem](p *Patches[T], r, h int, runs []tapRun, dst []D, n, stride int) {
 	at := p.at(r)
 	same, ok := any(dst).([]T)
@@ -206,80 +206,72 @@ func fillRows[T, D Elem](p *Patches[T], r, h int, runs []tapRun, dst []D, n, str
 	}
 }
 
-// runBlocks are the runs of a patch row for copyRunsAsm (or of two rows for
-// pairRunsAsm): each run's offsets in the input and in the row, in bytes, and the
-// largest of each. A run split between two panels (setPanels, setPairs) is two.
+// runBlocks are the runs of a patch row cut into blocks of blockBytes for
+// copyRunsAsm (or of two rows, for pairRunsAsm): each block's offsets in the input
+// and in the destination, in bytes, and the largest of each.
 type runBlocks struct {
-	pairs          [2 * 2 * maxBlockRuns]int
+	pairs          [2 * maxBlocks]int
 	n              int
 	maxSrc, maxOff int
-	// kernel copies the runs of many rows, each read from per patch rows of the
-	// input (read bytes from each run's offset) and written as one block.
+	// kernel copies the blocks of many rows, each read from per patch rows of the
+	// input (read bytes from each block's offset).
 	kernel func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
 	per    int
 	read   int
 }
 
-// add appends a run at src in the input and off in the row, in bytes.
-func (b *runBlocks) add(src, off int) {
-	b.pairs[2*b.n], b.pairs[2*b.n+1] = src, off
-	b.n++
-	b.maxSrc, b.maxOff = max(b.maxSrc, src), max(b.maxOff, off)
-}
+// maxBlocks is the most blocks of a patch row blockRows copies: LeNet-5's second
+// layer has 20 (five runs of 30 floats), a first layer's few channels one a kernel row.
+const maxBlocks = 48
 
-// maxBlockRuns is the most runs a patch row may have for blockRows: a first layer's
-// kernel rows.
-const maxBlockRuns = 16
+// blockBytes is the size of copyRunsAsm's and pairRunsAsm's blocks.
+const blockBytes = 32
 
-// set fills b from runs of values size bytes each, and reports whether blockRows can
-// copy them: the assembly kernels run and each run fits in a block.
+// set fills b with the blocks of runs of values size bytes each, to be written in a
+// row, and reports whether blockRows can copy them: the assembly kernels run and
+// there are at most maxBlocks.
 func (b *runBlocks) set(runs []tapRun, size int) bool {
-	if !blockable(runs, size) {
-		return false
-	}
 	*b = runBlocks{kernel: copyRunsAsm, per: 1, read: blockBytes}
-	for _, r := range runs {
-		b.add(r.src*size, r.off*size)
-	}
-	return true
+	return b.cut(runs, size, size, 0)
 }
 
-// setPanels fills b from runs of float32 patch columns to be written straight into B
-// panels of nr columns kcb rows long, a patch row being a row of each panel (nr
-// values, the row stride); a run that crosses from one panel into the next is cut in
-// two. It reports whether blockRows can copy them (see blockable).
+// setPanels is set for float32 patch columns written straight into B panels of nr
+// columns kcb rows long, a patch row being a row of each panel (nr values, the row
+// stride): a block never crosses from one panel into the next.
 func (b *runBlocks) setPanels(runs []tapRun, kcb int) bool {
-	if !blockable(runs, 4) {
+	*b = runBlocks{kernel: copyRunsAsm, per: 1, read: blockBytes}
+	return b.cut(runs, 4, 4, kcb)
+}
+
+// cut cuts runs of input values srcSize bytes each, written as columns dsize bytes
+// each, into blocks of blockBytes of columns (a run's last may be shorter, and the
+// block written past it is overwritten by the following blocks or rows). With
+// panelRows > 0 the columns go into panels of nr columns, panelRows rows long, and
+// blocks are cut where a panel ends too. It reports whether blockRows can copy them.
+func (b *runBlocks) cut(runs []tapRun, srcSize, dsize, panelRows int) bool {
+	if b.kernel == nil || current.name == "go" {
 		return false
 	}
-	*b = runBlocks{kernel: copyRunsAsm, per: 1, read: blockBytes}
+	width := blockBytes / dsize // columns a block
 	for _, r := range runs {
 		for t := 0; t < r.n; {
 			j := r.off + t
-			q := j / nr * nr
-			b.add((r.src+t)*4, (q*kcb+j-q)*4)
-			t += min(nr-(j-q), r.n-t)
+			w, off := min(width, r.n-t), j
+			if panelRows > 0 {
+				q := j / nr * nr
+				w, off = min(w, q+nr-j), q*panelRows+j-q
+			}
+			if b.n == maxBlocks {
+				return false
+			}
+			b.pairs[2*b.n], b.pairs[2*b.n+1] = (r.src+t)*srcSize, off*dsize
+			b.n++
+			b.maxSrc, b.maxOff = max(b.maxSrc, (r.src+t)*srcSize), max(b.maxOff, off*dsize)
+			t += w
 		}
 	}
 	return true
 }
-
-// blockable reports whether blockRows can copy runs of values size bytes each: the
-// assembly kernels run, and the runs are few and each fits in a block.
-func blockable(runs []tapRun, size int) bool {
-	if copyRunsAsm == nil || current.name == "go" || len(runs) > maxBlockRuns {
-		return false
-	}
-	for _, r := range runs {
-		if r.n*size > blockBytes {
-			return false
-		}
-	}
-	return true
-}
-
-// blockBytes is the size of copyRunsAsm's block.
-const blockBytes = 32
 
 // blockRows copies the runs of patch rows inside the input, row i from the patches
 // at x[origins[b.per*i+k]:] (k < b.per) into dst[i*stride:], each run as one block of
