@@ -164,6 +164,18 @@ func ChannelSums(u, v []int8, s1, s2 []int64) {
 	c := len(s1)
 	rows := len(u) / c
 	v = v[:len(u)]
+	if p := periodOf(c, 16); useAVX2 && c%16 != 0 && p <= maxPeriod && rows >= p/c {
+		// Rows of p values (p/c rows of c) go through the kernel; their sums fold
+		// back onto the c channels.
+		var t1, t2 [maxPeriod]int64
+		whole := rows / (p / c) * p
+		ChannelSums(u[:whole], v[:whole], t1[:p], t2[:p])
+		for j := range p {
+			s1[j%c] += t1[j]
+			s2[j%c] += t2[j]
+		}
+		u, v, rows = u[whole:], v[whole:], rows-whole/c
+	}
 	if useAVX2 && c%16 == 0 && rows > 0 {
 		for r := 0; r < rows; r += sumsRows {
 			n := min(sumsRows, rows-r)
@@ -354,6 +366,17 @@ func betaOf(beta []int32, j int) []int32 {
 func AddRows(acc []int32, bias []int32) {
 	n := len(bias)
 	rows := len(acc) / n
+	if p := periodOf(n, 8); useAVX2 && n%8 != 0 && p <= maxPeriod && rows >= p/n {
+		// Rows of p values (p/n rows of n) go through the kernel, with the bias
+		// repeated p/n times.
+		var tile [maxPeriod]int32
+		for j := range p {
+			tile[j] = bias[j%n]
+		}
+		whole := rows / (p / n) * p
+		addRows32AVX2(&acc[0], whole/p, p, &tile[0])
+		acc, rows = acc[whole:], rows-whole/n
+	}
 	if useAVX2 && n%8 == 0 && rows > 0 {
 		addRows32AVX2(&acc[0], rows, n, &bias[0])
 		return
@@ -365,6 +388,20 @@ func AddRows(acc []int32, bias []int32) {
 		}
 	}
 }
+
+// periodOf is the least common multiple of n and the kernels' lanes: a row of that
+// many values holds whole rows of n and whole blocks of lanes.
+func periodOf(n, lanes int) int {
+	a, b := n, lanes
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return n / a * lanes
+}
+
+// maxPeriod is the longest period (periodOf) that AddRows and ChannelSums cut rows
+// into: every row length up to 64.
+const maxPeriod = 1024
 
 // AddInt32 adds src to dst (dst[i] += src[i], wrapping; src at least as long).
 func AddInt32(dst, src []int32) { add(dst, src, addI32AVX2) }

@@ -123,7 +123,10 @@ func randomInt8(r *rand.Rand, n int) []int8 {
 func TestChannelSums(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	kernelSets(t, func(kernels string) {
-		for _, tc := range []struct{ c, rows int }{{1, 5}, {3, 7}, {16, 1}, {16, 33}, {32, 100}, {48, 9}, {64, 500}, {16, sumsRows + 3}} {
+		for _, tc := range []struct{ c, rows int }{{1, 5}, {3, 7}, {16, 1}, {16, 33}, {32, 100}, {48, 9}, {64, 500}, {16, sumsRows + 3},
+			// Channels that are not whole blocks, cut into rows of whole blocks and rows
+			// left over.
+			{6, 100}, {10, 13}, {100, 5}, {1, 40}, {6, sumsRows*3 + 5}} {
 			u, v := randomInt8(r, tc.c*tc.rows), randomInt8(r, tc.c*tc.rows)
 			if tc.rows > sumsRows {
 				for i := range u {
@@ -324,12 +327,13 @@ func TestScaleShift(t *testing.T) {
 }
 
 // TestAddRows checks AddRows against numerics.AddBias (shift 0), with every kernel set,
-// on sums that saturate either way and rows the kernel takes or not.
+// on sums that saturate either way and rows the kernel takes, takes a few at a time,
+// or not.
 func TestAddRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	kernelSets(t, func(kernels string) {
-		for _, n := range []int{1, 5, 8, 24, 64} {
-			rows := 7
+		for _, n := range []int{1, 3, 5, 6, 8, 12, 24, 64, 100} {
+			rows := 13
 			acc := make([]int32, n*rows)
 			for i := range acc {
 				acc[i] = int32(r.Uint32() >> r.IntN(32))
