@@ -271,11 +271,7 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 			u := s.g[:len(dy)]
 			scale := math.Ldexp(1, L.WExp+ee-ex)
 			parallel(rows, minRows, func(r0, r1 int) {
-				for r := r0 * c; r < r1*c; r += c {
-					for j, d := range dy[r : r+c] {
-						u[r+j] = int64(L.W[j]) * int64(d)
-					}
-				}
+				vec.MulRows(u[r0*c:r1*c], dy[r0*c:r1*c], L.W[:c])
 				vec.RowSums(u[r0*c:r1*c], x[r0*c:r1*c], c, s.su[r0:r1], s.sux[r0:r1])
 				for r := r0; r < r1; r++ {
 					mean := float64(s.s1[r]) / float64(c)

@@ -112,3 +112,7 @@ func maxPool2x2F32AVX2(out *float32, arg *int32, x *float32, first, c, down, ste
 func maxPool2x2I8AVX2(out *int8, arg *int32, x *int8, first, c, down, step, rowSkip, wo, count int) {
 	panic("vec: no assembly in this build")
 }
+
+func mulRows64AVX2(u *int64, x *int8, w *int32, rows, n int) {
+	panic("vec: no assembly in this build")
+}

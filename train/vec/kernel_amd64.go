@@ -150,6 +150,10 @@ func clipMask32AVX2(x *float32, dx *float32, blocks int, lo float32, hi float32)
 // blocks*8 float32 values, lane by lane.
 func keyRange32AVX2(x *float32, blocks int, lanes *[16]int32)
 
+// mulRows64AVX2 writes u[r*n+j] = int64(w[j]) * int64(x[r*n+j]) for rows rows, n a
+// multiple of 4: VPMULDQ of the two widened to qwords, exact.
+func mulRows64AVX2(u *int64, x *int8, w *int32, rows int, n int)
+
 // maxPool2x2F32AVX2 writes, for count output positions n of c channels ch, the largest of
 // x[o], x[o+c], x[o+down] and x[o+down+c], o = n*step + (n/wo)*rowSkip + ch (a later
 // tap only if greater), to out[n*c+ch], and first plus its index to arg[n*c+ch].

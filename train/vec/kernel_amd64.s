@@ -1462,6 +1462,41 @@ done:
 	VZEROUPPER
 	RET
 
+// func mulRows64AVX2(u *int64, x *int8, w *int32, rows int, n int)
+// Requires: AVX, AVX2
+TEXT ·mulRows64AVX2(SB), NOSPLIT, $0-40
+	MOVQ  u+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  w+16(FP), DX
+	MOVQ  rows+24(FP), BX
+	MOVQ  n+32(FP), SI
+	SHRQ  $0x02, SI
+	TESTQ BX, BX
+	JEQ   done
+	TESTQ SI, SI
+	JEQ   done
+
+row:
+	XORQ DI, DI
+	MOVQ SI, R8
+
+step:
+	VPMOVSXBQ (CX), Y0
+	VPMOVSXDQ (DX)(DI*1), Y1
+	VPMULDQ   Y1, Y0, Y0
+	VMOVDQU   Y0, (AX)
+	ADDQ      $0x04, CX
+	ADDQ      $0x10, DI
+	ADDQ      $0x20, AX
+	DECQ      R8
+	JNE       step
+	DECQ      BX
+	JNE       row
+
+done:
+	VZEROUPPER
+	RET
+
 DATA iota8<>+0(SB)/4, $0x00000000
 DATA iota8<>+4(SB)/4, $0x00000001
 DATA iota8<>+8(SB)/4, $0x00000002

@@ -389,6 +389,24 @@ func AddRows(acc []int32, bias []int32) {
 	}
 }
 
+// MulRows writes u[r*n+j] = int64(w[j]) * int64(x[r*n+j]) for the rows of n = len(w)
+// values of x (a layer normalisation's gamma times its output error, exact).
+func MulRows(u []int64, x []int8, w []int32) {
+	n := len(w)
+	rows := len(x) / n
+	u = u[:rows*n]
+	r := 0
+	if useAVX2 && n%4 == 0 && rows > 0 {
+		mulRows64AVX2(&u[0], &x[0], &w[0], rows, n)
+		r = rows
+	}
+	for i := r * n; i < rows*n; i += n {
+		for j, v := range x[i : i+n] {
+			u[i+j] = int64(w[j]) * int64(v)
+		}
+	}
+}
+
 // periodOf is the least common multiple of n and the kernels' lanes: a row of that
 // many values holds whole rows of n and whole blocks of lanes.
 func periodOf(n, lanes int) int {

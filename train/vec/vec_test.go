@@ -354,6 +354,32 @@ func TestAddRows(t *testing.T) {
 	})
 }
 
+// TestMulRows checks MulRows, with every kernel set, against its definition on
+// extreme int8 values and int32 scales, for rows the kernel takes and others.
+func TestMulRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	kernelSets(t, func(kernels string) {
+		for _, tc := range []struct{ n, rows int }{{4, 1}, {8, 3}, {128, 17}, {6, 5}, {1, 2}} {
+			x := randomInt8(r, tc.n*tc.rows)
+			x[0] = -128
+			w := make([]int32, tc.n)
+			for j := range w {
+				w[j] = int32(r.Uint32())
+			}
+			w[0] = math.MinInt32
+			want := make([]int64, len(x))
+			for i, v := range x {
+				want[i] = int64(w[i%tc.n]) * int64(v)
+			}
+			got := make([]int64, len(x))
+			MulRows(got, x, w)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: MulRows of %d rows of %d differs from the definition", kernels, tc.rows, tc.n)
+			}
+		}
+	})
+}
+
 // TestAddInt32 checks AddInt32, with every kernel set, against Go's wrapping int32
 // sums, extremes among the values.
 func TestAddInt32(t *testing.T) {

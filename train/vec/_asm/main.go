@@ -55,6 +55,7 @@ func main() {
 	quantSym32()
 	clipMask32()
 	keyRange32()
+	mulRows()
 	iota8 = table("iota8", 0, 1, 2, 3, 4, 5, 6, 7)
 	maxPool2x2("maxPool2x2F32AVX2", "float32", 2, func(m Mem, r reg.VecVirtual) { VMOVUPS(m, r) },
 		func(mask, x, v Op) { VCMPPS(U8(0x1e), v, x, mask) }, // x > v, ordered and quiet (GT_OQ): false for a NaN
@@ -1446,6 +1447,43 @@ func maxPool2x2(name, elem string, shift uint8, load func(m Mem, r reg.VecVirtua
 	Label("next")
 	DECQ(count)
 	JNE(LabelRef("position"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// mulRows scales rows of int8 values by a per-column int32, into int64, four a step.
+func mulRows() {
+	TEXT("mulRows64AVX2", NOSPLIT, "func(u *int64, x *int8, w *int32, rows, n int)")
+	Doc("mulRows64AVX2 writes u[r*n+j] = int64(w[j]) * int64(x[r*n+j]) for rows rows, n a",
+		"multiple of 4: VPMULDQ of the two widened to qwords, exact.")
+	u := Load(Param("u"), GP64())
+	x := Load(Param("x"), GP64())
+	w := Load(Param("w"), GP64())
+	rows := Load(Param("rows"), GP64())
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(2), n) // steps of four a row
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	TESTQ(n, n)
+	JEQ(LabelRef("done"))
+	Label("row")
+	j, k := GP64(), GP64()
+	XORQ(j, j)
+	MOVQ(n, k)
+	Label("step")
+	a, b := YMM(), YMM()
+	VPMOVSXBQ(Mem{Base: x}, a)
+	VPMOVSXDQ(Mem{Base: w, Index: j, Scale: 1}, b)
+	VPMULDQ(b, a, a)
+	VMOVDQU(a, Mem{Base: u})
+	ADDQ(U8(4), x)
+	ADDQ(U8(16), j)
+	ADDQ(U8(32), u)
+	DECQ(k)
+	JNE(LabelRef("step"))
+	DECQ(rows)
+	JNE(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
 	RET()
