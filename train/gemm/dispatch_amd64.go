@@ -40,3 +40,7 @@ var copyRunsAsm = copyRunsAVX2
 // pairRunsAsm interleaves the short runs of many pairs of patch rows (see
 // blockPairs); it runs with the assembly kernel sets.
 var pairRunsAsm = pairRunsAVX2
+
+// transposeB32Asm packs B panels from a transposed op(B) of 32-bit values (see
+// transposeB); it runs with the assembly kernel sets.
+var transposeB32Asm = transposeB32AVX2

@@ -22,3 +22,6 @@ var copyRunsAsm func(dst *byte, stride int, x *byte, origins *int, rows int, run
 
 // pairRunsAsm is nil: this build has no assembly.
 var pairRunsAsm func(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
+
+// transposeB32Asm is nil: this build has no assembly.
+var transposeB32Asm func(dst *uint32, src *uint32, lds int, blocks int)

@@ -565,9 +565,14 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 				copy(panel[p*nr:p*nr+w], b[(pc+p)*ldb+jc+q:])
 			}
 		default:
+			j0, p0 := transposeB(panel, unsafe.Pointer(&b[(jc+q)*ldb+pc]), ldb, w, kcb)
 			for j := range w {
-				for p, v := range b[(jc+q+j)*ldb+pc:][:kcb] {
-					panel[p*nr+j] = v
+				from := 0
+				if j < j0 {
+					from = p0 // the rest of the columns transposeB packed
+				}
+				for p, v := range b[(jc+q+j)*ldb+pc+from:][:kcb-from] {
+					panel[(from+p)*nr+j] = v
 				}
 			}
 		}
@@ -577,6 +582,21 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 			}
 		}
 	}
+}
+
+// transposeB packs the first reduction steps of the first columns of a B panel from
+// a transposed op(B) of 32-bit values (float32, or int16 pairs) at src, ld values a
+// row, w columns and steps long, when the assembly kernels run: eight columns and
+// eight steps a block. It returns how many columns and steps it packed.
+func transposeB[E float32 | uint32](panel []E, src unsafe.Pointer, ld, w, steps int) (cols, done int) {
+	if transposeB32Asm == nil || current.name == "go" || w < 8 || steps < 8 {
+		return 0, 0
+	}
+	cols, done = w/8*8, steps/8*8
+	for j := 0; j < cols; j += 8 {
+		transposeB32Asm((*uint32)(unsafe.Pointer(&panel[j])), (*uint32)(unsafe.Add(src, 4*j*ld)), ld, done/8)
+	}
+	return cols, done
 }
 
 // maxRowPanels is the most panels of patch columns patchRowsB packs: as many streams

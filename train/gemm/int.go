@@ -268,9 +268,19 @@ func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []t
 			}
 		default:
 			dp := unsafe.Slice((*uint32)(unsafe.Pointer(&panel[0])), nr*kc2)
+			// An int16 row's pairs (2q2, 2q2+1) are its uint32 values when the rows
+			// and pc are even: transposeB packs those.
+			j0, q0 := 0, 0
+			if _, ok := any(b).([]int16); ok && ldb%2 == 0 && pc%2 == 0 {
+				j0, q0 = transposeB(dp, unsafe.Pointer(&b[(jc+q)*ldb+pc]), ldb/2, w, kcb/2)
+			}
 			for j := range w {
 				col := b[(jc+q+j)*ldb+pc:][:kcb]
-				for q2 := range kcb / 2 {
+				from := 0
+				if j < j0 {
+					from = q0
+				}
+				for q2 := from; q2 < kcb/2; q2++ {
 					dp[q2*nr+j] = pair(col[2*q2], col[2*q2+1])
 				}
 				if kcb%2 != 0 {

@@ -29,6 +29,9 @@ func transpose6AVX2(dst *int16, rs int, src *int16, lda int, blocks int)
 // it reads eight values of each source row.
 func transpose6F32AVX2(dst *float32, rs int, src *float32, lda int, blocks int)
 
+// transposeB32AVX2 writes dst[p*16+j] = src[j*lds+p] for j < 8 and p < 8*blocks.
+func transposeB32AVX2(dst *uint32, src *uint32, lds int, blocks int)
+
 // copyRunsAVX2 copies, for i < rows and q < nruns, the 32 bytes at
 // x + origins[i] + runs[2q] to dst + i*stride + runs[2q+1] (all in bytes), q in order.
 func copyRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)

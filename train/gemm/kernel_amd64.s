@@ -492,6 +492,75 @@ done:
 	VZEROUPPER
 	RET
 
+// func transposeB32AVX2(dst *uint32, src *uint32, lds int, blocks int)
+// Requires: AVX
+TEXT ·transposeB32AVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  lds+16(FP), DX
+	SHLQ  $0x02, DX
+	MOVQ  blocks+24(FP), BX
+	TESTQ BX, BX
+	JEQ   done
+
+loop:
+	MOVQ       CX, SI
+	VMOVUPS    (SI), Y0
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y1
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y2
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y3
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y4
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y5
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y6
+	ADDQ       DX, SI
+	VMOVUPS    (SI), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VMOVUPS    Y6, (AX)
+	VPERM2F128 $0x20, Y3, Y1, Y6
+	VMOVUPS    Y6, 64(AX)
+	VPERM2F128 $0x20, Y5, Y8, Y6
+	VMOVUPS    Y6, 128(AX)
+	VPERM2F128 $0x20, Y4, Y0, Y6
+	VMOVUPS    Y6, 192(AX)
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VMOVUPS    Y2, 256(AX)
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VMOVUPS    Y1, 320(AX)
+	VPERM2F128 $0x31, Y5, Y8, Y1
+	VMOVUPS    Y1, 384(AX)
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y0, 448(AX)
+	ADDQ       $0x00000020, CX
+	ADDQ       $0x00000200, AX
+	DECQ       BX
+	JNE        loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func copyRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
 // Requires: AVX
 TEXT ·copyRunsAVX2(SB), NOSPLIT, $0-56

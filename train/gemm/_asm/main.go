@@ -18,6 +18,9 @@ import (
 // The register tile, as in gemm.go: mr rows of nr = 16 columns (two YMM registers).
 const mr = 6
 
+// nr is the B panels' columns.
+const nr = 16
+
 func main() {
 	ConstraintExpr("amd64,!purego")
 	f32Kernel()
@@ -27,6 +30,7 @@ func main() {
 	pairCols()
 	transpose6()
 	transpose6F32()
+	transposeB32()
 	copyRuns()
 	pairRuns()
 	Generate()
@@ -411,39 +415,87 @@ func transpose6F32() {
 		VMOVUPS(m, y)
 		return y
 	}, func(r []reg.VecVirtual, rowAt func() []Mem) {
-		// Round 1: t[2k] interleaves rows 2k and 2k+1 in columns 0-1 and 4-5, t[2k+1]
-		// in columns 2-3 and 6-7.
-		t := make([]reg.VecVirtual, 8)
-		for k := range 4 {
-			t[2*k], t[2*k+1] = YMM(), YMM()
-			VUNPCKLPS(r[2*k+1], r[2*k], t[2*k])
-			VUNPCKHPS(r[2*k+1], r[2*k], t[2*k+1])
-		}
-		// Round 2: u[c] holds column c of rows 0-3 in its low half and column c+4 in
-		// its high half; u[4+c] the same of rows 4-7.
-		u := make([]reg.VecVirtual, 8)
-		for half := range 2 {
-			a, b, c, d := t[4*half], t[4*half+2], t[4*half+1], t[4*half+3]
-			for i, pick := range []struct {
-				lo, hi reg.VecVirtual
-				imm    uint8
-			}{{a, b, 0x44}, {a, b, 0xEE}, {c, d, 0x44}, {c, d, 0xEE}} {
-				u[4*half+i] = YMM()
-				VSHUFPS(U8(pick.imm), pick.hi, pick.lo, u[4*half+i])
-			}
-		}
-		// Round 3: column c's eight rows, stored as panel row c (columns 0-5).
+		column := transpose8x8(r)
+		// Column c's eight rows, stored as panel row c (columns 0-5).
 		rows := rowAt()
 		for c := range mr {
-			col := YMM()
-			if c < 4 {
-				VPERM2F128(U8(0x20), u[4+c], u[c], col) // low halves: column c
-			} else {
-				VPERM2F128(U8(0x31), u[c], u[c-4], col) // high halves: column c
-			}
-			VMOVUPS(col, rows[c])
+			VMOVUPS(column(c), rows[c])
 		}
 	})
+	VZEROUPPER()
+	RET()
+}
+
+// transpose8x8 transposes the 8x8 block of 32-bit values in rows r: it returns a
+// function that emits column c (the eight rows' values c) into a new register.
+func transpose8x8(r []reg.VecVirtual) func(c int) reg.VecVirtual {
+	// Round 1: t[2k] interleaves rows 2k and 2k+1 in columns 0-1 and 4-5, t[2k+1] in
+	// columns 2-3 and 6-7.
+	t := make([]reg.VecVirtual, 8)
+	for k := range 4 {
+		t[2*k], t[2*k+1] = YMM(), YMM()
+		VUNPCKLPS(r[2*k+1], r[2*k], t[2*k])
+		VUNPCKHPS(r[2*k+1], r[2*k], t[2*k+1])
+	}
+	// Round 2: u[c] holds column c of rows 0-3 in its low half and column c+4 in its
+	// high half; u[4+c] the same of rows 4-7.
+	u := make([]reg.VecVirtual, 8)
+	for half := range 2 {
+		a, b, c, d := t[4*half], t[4*half+2], t[4*half+1], t[4*half+3]
+		for i, pick := range []struct {
+			lo, hi reg.VecVirtual
+			imm    uint8
+		}{{a, b, 0x44}, {a, b, 0xEE}, {c, d, 0x44}, {c, d, 0xEE}} {
+			u[4*half+i] = YMM()
+			VSHUFPS(U8(pick.imm), pick.hi, pick.lo, u[4*half+i])
+		}
+	}
+	// Round 3: the low halves of u[c] and u[4+c] make column c, the high halves of
+	// u[c-4] and u[c] column c >= 4.
+	return func(c int) reg.VecVirtual {
+		col := YMM()
+		if c < 4 {
+			VPERM2F128(U8(0x20), u[4+c], u[c], col)
+		} else {
+			VPERM2F128(U8(0x31), u[c], u[c-4], col)
+		}
+		return col
+	}
+}
+
+// transposeB32 packs eight columns of a B panel from the rows of a row-major matrix
+// of 32-bit values (op(B) = B transposed: float32 values, or int16 pairs), eight
+// reduction steps a block, through transpose8x8.
+func transposeB32() {
+	TEXT("transposeB32AVX2", NOSPLIT, "func(dst *uint32, src *uint32, lds int, blocks int)")
+	Doc("transposeB32AVX2 writes dst[p*16+j] = src[j*lds+p] for j < 8 and p < 8*blocks.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(2), lds)
+	blocks := Load(Param("blocks"), GP64())
+	TESTQ(blocks, blocks)
+	JEQ(LabelRef("done"))
+	Label("loop")
+	r := make([]reg.VecVirtual, 8)
+	p := GP64()
+	MOVQ(src, p)
+	for i := range r {
+		r[i] = YMM()
+		VMOVUPS(Mem{Base: p}, r[i])
+		if i < 7 {
+			ADDQ(lds, p)
+		}
+	}
+	column := transpose8x8(r)
+	for c := range 8 {
+		VMOVUPS(column(c), Mem{Base: dst, Disp: 4 * nr * c})
+	}
+	ADDQ(U32(32), src)
+	ADDQ(U32(8*4*nr), dst)
+	DECQ(blocks)
+	JNE(LabelRef("loop"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
