@@ -197,7 +197,7 @@ func updateSegments(L *rctLayer, i, step int, w, b []gradSeg,
 		// Tiles of the weights update on separate cores; each tile's random bits follow
 		// from its first index, so the result is that of one pass.
 		parallel(len(dst), 1<<14, func(lo, hi int) {
-			n := numerics.UpdateInt(dst[lo:hi], sg.grad[lo:hi], lr.Mant, sh, L.Bits, rounding, key, uint64(sg.lo+lo))
+			n := vec.UpdateInt(dst[lo:hi], sg.grad[lo:hi], lr.Mant, sh, L.Bits, rounding, key, uint64(sg.lo+lo))
 			mu.Lock()
 			sat += n
 			mu.Unlock()
@@ -207,7 +207,7 @@ func updateSegments(L *rctLayer, i, step int, w, b []gradSeg,
 		keyB := numerics.RandKey(seed, numerics.RandStream(step, i, 1))
 		for _, sg := range b {
 			shb := shiftOf(lr, sg.exp, L.BExp)
-			sat += numerics.UpdateInt(L.B[sg.lo:sg.lo+len(sg.grad)], sg.grad, lr.Mant, shb, L.Bits, rounding, keyB, uint64(sg.lo))
+			sat += vec.UpdateInt(L.B[sg.lo:sg.lo+len(sg.grad)], sg.grad, lr.Mant, shb, L.Bits, rounding, keyB, uint64(sg.lo))
 		}
 	}
 	return sat

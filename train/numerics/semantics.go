@@ -175,6 +175,11 @@ func Requant(acc []int32, shift int, relu bool, out []int8) (maxAbs int32, satur
 // golden is SplitMix64's increment, 2^64 divided by the golden ratio.
 const golden = 0x9e3779b97f4a7c15
 
+// RandStep is γ, by which RandAt's argument moves on from one index to the next
+// (RandAt(key, i) = mix64(key + (i+1)*RandStep)), for vector forms that keep the
+// arguments of several indices.
+const RandStep = golden
+
 // mix64 is SplitMix64's output function (Steele, Lea and Flood, OOPSLA 2014), a
 // bijective 64-bit mixer.
 func mix64(z uint64) uint64 {

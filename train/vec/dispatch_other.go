@@ -116,3 +116,7 @@ func maxPool2x2I8AVX2(out *int8, arg *int32, x *int8, first, c, down, step, rowS
 func mulRows64AVX2(u *int64, x *int8, w *int32, rows, n int) {
 	panic("vec: no assembly in this build")
 }
+
+func updateIntAVX2(w, grad *int32, blocks int, consts *[6][4]uint64, shift uint64) int {
+	panic("vec: no assembly in this build")
+}

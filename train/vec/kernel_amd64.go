@@ -154,6 +154,12 @@ func keyRange32AVX2(x *float32, blocks int, lanes *[16]int32)
 // multiple of 4: VPMULDQ of the two widened to qwords, exact.
 func mulRows64AVX2(u *int64, x *int8, w *int32, rows int, n int)
 
+// updateIntAVX2 updates blocks*4 weights w[j] += StochasticShift(-mant*grad[j], shift,
+// RandAt(key, first+j)), saturated to ±lim, and returns how many saturated. consts holds,
+// four lanes each: RandAt's arguments for j = 0..3, 4γ, the mask 2^shift-1, -mant,
+// lim and -lim; 0 < shift <= 62 and |mant| < 2^31.
+func updateIntAVX2(w *int32, grad *int32, blocks int, consts *[6][4]uint64, shift uint64) int
+
 // maxPool2x2F32AVX2 writes, for count output positions n of c channels ch, the largest of
 // x[o], x[o+c], x[o+down] and x[o+down+c], o = n*step + (n/wo)*rowSkip + ch (a later
 // tap only if greater), to out[n*c+ch], and first plus its index to arg[n*c+ch].

@@ -1497,6 +1497,117 @@ done:
 	VZEROUPPER
 	RET
 
+// func updateIntAVX2(w *int32, grad *int32, blocks int, consts *[6][4]uint64, shift uint64) int
+// Requires: AVX, AVX2, POPCNT
+TEXT ·updateIntAVX2(SB), NOSPLIT, $0-48
+	MOVQ    w+0(FP), AX
+	MOVQ    grad+8(FP), CX
+	MOVQ    blocks+16(FP), DX
+	MOVQ    consts+24(FP), BX
+	MOVQ    shift+32(FP), SI
+	VMOVQ   SI, X0
+	VMOVDQU (BX), Y1
+	VPXOR   Y2, Y2, Y2
+	XORQ    SI, SI
+	VMOVDQU low32<>+0(SB), Y3
+	TESTQ   DX, DX
+	JEQ     done
+
+loop:
+	VMOVDQA   Y1, Y4
+	VPSRLQ    $0x1e, Y4, Y5
+	VPXOR     Y5, Y4, Y4
+	VPMULUDQ  mix1<>+0(SB), Y4, Y5
+	VPSRLQ    $0x20, Y4, Y6
+	VPMULUDQ  mix1<>+0(SB), Y6, Y6
+	VPMULUDQ  mix1hi<>+0(SB), Y4, Y4
+	VPADDQ    Y4, Y6, Y6
+	VPSLLQ    $0x20, Y6, Y6
+	VPADDQ    Y6, Y5, Y4
+	VPSRLQ    $0x1b, Y4, Y5
+	VPXOR     Y5, Y4, Y4
+	VPMULUDQ  mix2<>+0(SB), Y4, Y5
+	VPSRLQ    $0x20, Y4, Y6
+	VPMULUDQ  mix2<>+0(SB), Y6, Y6
+	VPMULUDQ  mix2hi<>+0(SB), Y4, Y4
+	VPADDQ    Y4, Y6, Y6
+	VPSLLQ    $0x20, Y6, Y6
+	VPADDQ    Y6, Y5, Y4
+	VPSRLQ    $0x1f, Y4, Y5
+	VPXOR     Y5, Y4, Y4
+	VPADDQ    32(BX), Y1, Y1
+	VPMOVSXDQ (CX), Y5
+	VPMULDQ   96(BX), Y5, Y5
+	VPAND     64(BX), Y4, Y4
+	VPADDQ    Y5, Y4, Y4
+	VPCMPGTQ  Y4, Y2, Y5
+	VPXOR     Y5, Y4, Y4
+	VPSRLQ    X0, Y4, Y4
+	VPXOR     Y5, Y4, Y4
+	VPMOVSXDQ (AX), Y5
+	VPADDQ    Y4, Y5, Y5
+	VMOVDQU   128(BX), Y4
+	VMOVDQU   160(BX), Y6
+	VPCMPGTQ  Y4, Y5, Y7
+	VPCMPGTQ  Y5, Y6, Y8
+	VPBLENDVB Y7, Y4, Y5, Y5
+	VPBLENDVB Y8, Y6, Y5, Y5
+	VPOR      Y8, Y7, Y7
+	VMOVMSKPD Y7, DI
+	POPCNTQ   DI, DI
+	ADDQ      DI, SI
+	VPERMD    Y5, Y3, Y5
+	VMOVDQU   X5, (AX)
+	ADDQ      $0x00000010, AX
+	ADDQ      $0x00000010, CX
+	DECQ      DX
+	JNE       loop
+
+done:
+	MOVQ SI, ret+40(FP)
+	VZEROUPPER
+	RET
+
+DATA mix1<>+0(SB)/4, $0x1ce4e5b9
+DATA mix1<>+4(SB)/4, $0xbf58476d
+DATA mix1<>+8(SB)/4, $0x1ce4e5b9
+DATA mix1<>+12(SB)/4, $0xbf58476d
+DATA mix1<>+16(SB)/4, $0x1ce4e5b9
+DATA mix1<>+20(SB)/4, $0xbf58476d
+DATA mix1<>+24(SB)/4, $0x1ce4e5b9
+DATA mix1<>+28(SB)/4, $0xbf58476d
+GLOBL mix1<>(SB), RODATA|NOPTR, $32
+
+DATA mix1hi<>+0(SB)/4, $0xbf58476d
+DATA mix1hi<>+4(SB)/4, $0x00000000
+DATA mix1hi<>+8(SB)/4, $0xbf58476d
+DATA mix1hi<>+12(SB)/4, $0x00000000
+DATA mix1hi<>+16(SB)/4, $0xbf58476d
+DATA mix1hi<>+20(SB)/4, $0x00000000
+DATA mix1hi<>+24(SB)/4, $0xbf58476d
+DATA mix1hi<>+28(SB)/4, $0x00000000
+GLOBL mix1hi<>(SB), RODATA|NOPTR, $32
+
+DATA mix2<>+0(SB)/4, $0x133111eb
+DATA mix2<>+4(SB)/4, $0x94d049bb
+DATA mix2<>+8(SB)/4, $0x133111eb
+DATA mix2<>+12(SB)/4, $0x94d049bb
+DATA mix2<>+16(SB)/4, $0x133111eb
+DATA mix2<>+20(SB)/4, $0x94d049bb
+DATA mix2<>+24(SB)/4, $0x133111eb
+DATA mix2<>+28(SB)/4, $0x94d049bb
+GLOBL mix2<>(SB), RODATA|NOPTR, $32
+
+DATA mix2hi<>+0(SB)/4, $0x94d049bb
+DATA mix2hi<>+4(SB)/4, $0x00000000
+DATA mix2hi<>+8(SB)/4, $0x94d049bb
+DATA mix2hi<>+12(SB)/4, $0x00000000
+DATA mix2hi<>+16(SB)/4, $0x94d049bb
+DATA mix2hi<>+20(SB)/4, $0x00000000
+DATA mix2hi<>+24(SB)/4, $0x94d049bb
+DATA mix2hi<>+28(SB)/4, $0x00000000
+GLOBL mix2hi<>(SB), RODATA|NOPTR, $32
+
 DATA iota8<>+0(SB)/4, $0x00000000
 DATA iota8<>+4(SB)/4, $0x00000001
 DATA iota8<>+8(SB)/4, $0x00000002

@@ -389,6 +389,32 @@ func AddRows(acc []int32, bias []int32) {
 	}
 }
 
+// UpdateInt is numerics.UpdateInt, four weights at a time in its common case:
+// stochastic rounding by a right shift of 1 to 62, with a mantissa below 2^31 in
+// magnitude (the products and sums then stay far inside int64).
+func UpdateInt(w, grad []int32, mant int64, shift, bits int, rounding numerics.Rounding, key, first uint64) (saturated int) {
+	done := 0
+	if useAVX2 && rounding == numerics.RoundStochastic && shift > 0 && shift <= 62 &&
+		mant > math.MinInt32 && mant <= math.MaxInt32 && len(w) >= 4 {
+		grad = grad[:len(w)]
+		lim := numerics.Saturate(math.MaxInt64, bits)
+		var consts [6][4]uint64
+		step := uint64(numerics.RandStep)
+		for i := range 4 {
+			consts[0][i] = key + (first+uint64(i)+1)*step
+			consts[1][i] = 4 * step
+			consts[2][i] = 1<<shift - 1
+			consts[3][i] = uint64(-mant)
+			consts[4][i] = uint64(lim)
+			consts[5][i] = uint64(-lim)
+		}
+		blocks := len(w) / 4
+		saturated = updateIntAVX2(&w[0], &grad[0], blocks, &consts, uint64(shift))
+		done = 4 * blocks
+	}
+	return saturated + numerics.UpdateInt(w[done:], grad[done:len(w)], mant, shift, bits, rounding, key, first+uint64(done))
+}
+
 // MulRows writes u[r*n+j] = int64(w[j]) * int64(x[r*n+j]) for the rows of n = len(w)
 // values of x (a layer normalisation's gamma times its output error, exact).
 func MulRows(u []int64, x []int8, w []int32) {

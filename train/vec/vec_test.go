@@ -403,3 +403,43 @@ func TestAddInt32(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateInt checks UpdateInt, with every kernel set, against numerics.UpdateInt:
+// stochastic and nearest rounding, shifts from -3 to 64, mantissas of every size
+// (at and past the kernel's bounds), weights at and near the bit width's limits
+// (saturating either way), lengths that are not whole blocks, and first anywhere.
+func TestUpdateInt(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	kernelSets(t, func(kernels string) {
+		for range 400 {
+			bits := 2 + r.IntN(15)
+			lim := int32(numerics.Saturate(math.MaxInt64, bits))
+			n := r.IntN(70)
+			w, grad := make([]int32, n), make([]int32, n)
+			for j := range w {
+				w[j] = int32(r.IntN(2*int(lim)+1)) - lim
+				grad[j] = int32(r.Uint32() >> r.IntN(32))
+			}
+			if n > 1 {
+				w[0], w[n-1] = lim, -lim
+			}
+			mant := int64(r.Uint64()>>r.IntN(64)) * int64(1-2*r.IntN(2))
+			if r.IntN(8) == 0 {
+				mant = []int64{math.MinInt32, math.MinInt32 + 1, math.MaxInt32, math.MaxInt32 + 1}[r.IntN(4)]
+			}
+			shift := r.IntN(68) - 3
+			rounding := numerics.RoundStochastic
+			if r.IntN(8) == 0 {
+				rounding = numerics.RoundNearest
+			}
+			key, first := r.Uint64(), r.Uint64()>>r.IntN(64)
+			got, want := slices.Clone(w), slices.Clone(w)
+			ns := UpdateInt(got, grad, mant, shift, bits, rounding, key, first)
+			nw := numerics.UpdateInt(want, grad, mant, shift, bits, rounding, key, first)
+			if ns != nw || !slices.Equal(got, want) {
+				t.Fatalf("%s: bits %d, mant %d, shift %d, %d weights: %d saturated, want %d; weights equal: %v",
+					kernels, bits, mant, shift, n, ns, nw, slices.Equal(got, want))
+			}
+		}
+	})
+}

@@ -56,6 +56,7 @@ func main() {
 	clipMask32()
 	keyRange32()
 	mulRows()
+	updateInt()
 	iota8 = table("iota8", 0, 1, 2, 3, 4, 5, 6, 7)
 	maxPool2x2("maxPool2x2F32AVX2", "float32", 2, func(m Mem, r reg.VecVirtual) { VMOVUPS(m, r) },
 		func(mask, x, v Op) { VCMPPS(U8(0x1e), v, x, mask) }, // x > v, ordered and quiet (GT_OQ): false for a NaN
@@ -1485,6 +1486,91 @@ func mulRows() {
 	DECQ(rows)
 	JNE(LabelRef("row"))
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// updateInt is numerics.UpdateInt's stochastic update, four weights a step in qword
+// lanes: RandAt's SplitMix64 (64-bit products from three VPMULUDQ), the gradient
+// times -mant (VPMULDQ: both fit in 32 bits), the random low bits added and an
+// arithmetic right shift (a logical one between complements by the sign), the sum
+// with the weight saturated to ±lim and narrowed to int32.
+func updateInt() {
+	TEXT("updateIntAVX2", NOSPLIT, "func(w, grad *int32, blocks int, consts *[6][4]uint64, shift uint64) int")
+	Doc("updateIntAVX2 updates blocks*4 weights w[j] += StochasticShift(-mant*grad[j], shift,",
+		"RandAt(key, first+j)), saturated to ±lim, and returns how many saturated. consts holds,",
+		"four lanes each: RandAt's arguments for j = 0..3, 4γ, the mask 2^shift-1, -mant,",
+		"lim and -lim; 0 < shift <= 62 and |mant| < 2^31.")
+	c1 := table("mix1", 0x1ce4e5b9, 0xbf58476d, 0x1ce4e5b9, 0xbf58476d, 0x1ce4e5b9, 0xbf58476d, 0x1ce4e5b9, 0xbf58476d)
+	c1hi := table("mix1hi", 0xbf58476d, 0, 0xbf58476d, 0, 0xbf58476d, 0, 0xbf58476d, 0)
+	c2 := table("mix2", 0x133111eb, 0x94d049bb, 0x133111eb, 0x94d049bb, 0x133111eb, 0x94d049bb, 0x133111eb, 0x94d049bb)
+	c2hi := table("mix2hi", 0x94d049bb, 0, 0x94d049bb, 0, 0x94d049bb, 0, 0x94d049bb, 0)
+	w := Load(Param("w"), GP64())
+	grad := Load(Param("grad"), GP64())
+	blocks := Load(Param("blocks"), GP64())
+	k := Load(Param("consts"), GP64())
+	at := func(i int) Mem { return Mem{Base: k, Disp: 32 * i} }
+	shift := Load(Param("shift"), GP64())
+	count := XMM()
+	VMOVQ(shift, count)
+	z, zero := YMM(), YMM()
+	VMOVDQU(at(0), z)
+	VPXOR(zero, zero, zero)
+	saturated, bits := GP64(), GP64()
+	XORQ(saturated, saturated)
+	narrow := YMM()
+	VMOVDQU(low32, narrow)
+	// mul sets t to t*c mod 2^64 in every lane: lo*lo + (hi*lo + lo*hi) << 32.
+	mul := func(t reg.VecVirtual, c, chi Mem) {
+		lo, hi, cross := YMM(), YMM(), YMM()
+		VPMULUDQ(c, t, lo)
+		VPSRLQ(U8(32), t, hi)
+		VPMULUDQ(c, hi, hi)
+		VPMULUDQ(chi, t, cross)
+		VPADDQ(cross, hi, hi)
+		VPSLLQ(U8(32), hi, hi)
+		VPADDQ(hi, lo, t)
+	}
+	xorShift := func(t reg.VecVirtual, by uint8) {
+		u := YMM()
+		VPSRLQ(U8(by), t, u)
+		VPXOR(u, t, t)
+	}
+	loop(blocks, func() {
+		r := YMM()
+		VMOVDQA(z, r)
+		xorShift(r, 30)
+		mul(r, c1, c1hi)
+		xorShift(r, 27)
+		mul(r, c2, c2hi)
+		xorShift(r, 31)
+		VPADDQ(at(1), z, z)
+		g, t, sign := YMM(), YMM(), YMM()
+		VPMOVSXDQ(Mem{Base: grad}, g)
+		VPMULDQ(at(3), g, g) // -mant * g
+		VPAND(at(2), r, t)
+		VPADDQ(g, t, t)
+		VPCMPGTQ(t, zero, sign) // t < 0
+		VPXOR(sign, t, t)
+		VPSRLQ(count, t, t)
+		VPXOR(sign, t, t) // floor(t / 2^shift)
+		v, lim, nlim, over, under := YMM(), YMM(), YMM(), YMM(), YMM()
+		VPMOVSXDQ(Mem{Base: w}, v)
+		VPADDQ(t, v, v)
+		VMOVDQU(at(4), lim)
+		VMOVDQU(at(5), nlim)
+		VPCMPGTQ(lim, v, over)   // v > lim
+		VPCMPGTQ(v, nlim, under) // v < -lim
+		VPBLENDVB(over, lim, v, v)
+		VPBLENDVB(under, nlim, v, v)
+		VPOR(under, over, over)
+		VMOVMSKPD(over, bits.As32())
+		POPCNTQ(bits, bits)
+		ADDQ(bits, saturated)
+		VPERMD(v, narrow, v)
+		VMOVDQU(v.AsX(), Mem{Base: w})
+	}, move{U32(16), w}, move{U32(16), grad})
+	Store(saturated, ReturnIndex(0))
 	VZEROUPPER()
 	RET()
 }
