@@ -144,7 +144,7 @@ func (in *intNet) normForward(i int, x []int8, n int, relu, train bool, sc *scal
 		xhat := s.xhat[:len(x)]
 		e := s.xhatExp + L.WExp
 		parallel(rows, minRows, func(r0, r1 int) {
-			numerics.RowAffine(x[r0*c:r1*c], nil, c, s.A[r0:r1], nil, s.C[r0:r1], xhat[r0*c:r1*c])
+			vec.RowAffine(x[r0*c:r1*c], nil, c, s.A[r0:r1], nil, s.C[r0:r1], xhat[r0*c:r1*c])
 			vec.ScaleShift(xhat[r0*c:r1*c], L.W, L.B, e-L.BExp, acc[r0*c:r1*c])
 		})
 		s.xExp = ex
@@ -282,7 +282,7 @@ func (in *intNet) normBackward(i int, dy []int8, n, step int, stats []LayerStats
 			e := numerics.FixCoefs(s.a[:rows], s.b[:rows], s.c[:rows], s.A, s.B, s.C)
 			acc := in.acc64[:len(dy)]
 			parallel(rows, minRows, func(r0, r1 int) {
-				numerics.RowAffine(u[r0*c:r1*c], x[r0*c:r1*c], c, s.A[r0:r1], s.B[r0:r1], s.C[r0:r1], acc[r0*c:r1*c])
+				vec.RowAffine(u[r0*c:r1*c], x[r0*c:r1*c], c, s.A[r0:r1], s.B[r0:r1], s.C[r0:r1], acc[r0*c:r1*c])
 			})
 			in.errExp[in.p.dxSlot(i)] = in.requant64(acc, e, false, &in.st.Scales.Bwd[i], in.err[in.p.dxSlot(i)][:len(dy)], &in.sat.Errors)
 		}

@@ -120,3 +120,11 @@ func mulRows64AVX2(u *int64, x *int8, w *int32, rows, n int) {
 func updateIntAVX2(w, grad *int32, blocks int, consts *[6][4]uint64, shift uint64) int {
 	panic("vec: no assembly in this build")
 }
+
+func rowAffine8AVX2(u *int8, rows, rowLen int, a, c *int64, acc *int64) {
+	panic("vec: no assembly in this build")
+}
+
+func rowAffine64TwoAVX2(u *int64, v *int8, rows, rowLen int, a, b, c *int64, acc *int64) {
+	panic("vec: no assembly in this build")
+}

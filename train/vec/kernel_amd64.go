@@ -160,6 +160,14 @@ func mulRows64AVX2(u *int64, x *int8, w *int32, rows int, n int)
 // lim and -lim; 0 < shift <= 62 and |mant| < 2^31.
 func updateIntAVX2(w *int32, grad *int32, blocks int, consts *[6][4]uint64, shift uint64) int
 
+// rowAffine8AVX2 writes acc[r*rowLen+j] = a[r]*u[r*rowLen+j] + c[r] (int64, wrapping) for
+// rows rows, rowLen a multiple of 4.
+func rowAffine8AVX2(u *int8, rows int, rowLen int, a *int64, c *int64, acc *int64)
+
+// rowAffine64TwoAVX2 writes acc[r*rowLen+j] = a[r]*u[r*rowLen+j] + b[r]*v[r*rowLen+j] + c[r]
+// (int64, wrapping) for rows rows, rowLen a multiple of 4.
+func rowAffine64TwoAVX2(u *int64, v *int8, rows int, rowLen int, a *int64, b *int64, c *int64, acc *int64)
+
 // maxPool2x2F32AVX2 writes, for count output positions n of c channels ch, the largest of
 // x[o], x[o+c], x[o+down] and x[o+down+c], o = n*step + (n/wo)*rowSkip + ch (a later
 // tap only if greater), to out[n*c+ch], and first plus its index to arg[n*c+ch].

@@ -1608,6 +1608,111 @@ DATA mix2hi<>+24(SB)/4, $0x94d049bb
 DATA mix2hi<>+28(SB)/4, $0x00000000
 GLOBL mix2hi<>(SB), RODATA|NOPTR, $32
 
+// func rowAffine8AVX2(u *int8, rows int, rowLen int, a *int64, c *int64, acc *int64)
+// Requires: AVX, AVX2
+TEXT ·rowAffine8AVX2(SB), NOSPLIT, $0-48
+	MOVQ  u+0(FP), AX
+	MOVQ  rows+8(FP), CX
+	MOVQ  rowLen+16(FP), DX
+	MOVQ  a+24(FP), BX
+	MOVQ  c+32(FP), SI
+	MOVQ  acc+40(FP), DI
+	SHRQ  $0x02, DX
+	TESTQ CX, CX
+	JEQ   done
+	TESTQ DX, DX
+	JEQ   done
+
+row:
+	VPBROADCASTQ (BX), Y0
+	VPSRLQ       $0x20, Y0, Y1
+	ADDQ         $0x08, BX
+	VPBROADCASTQ (SI), Y2
+	ADDQ         $0x08, SI
+	MOVQ         DX, R8
+
+step:
+	VPMOVSXBQ (AX), Y3
+	ADDQ      $0x04, AX
+	VPMULUDQ  Y0, Y3, Y4
+	VPSRLQ    $0x20, Y3, Y5
+	VPMULUDQ  Y0, Y5, Y5
+	VPMULUDQ  Y1, Y3, Y3
+	VPADDQ    Y3, Y5, Y5
+	VPSLLQ    $0x20, Y5, Y5
+	VPADDQ    Y5, Y4, Y4
+	VPADDQ    Y2, Y4, Y4
+	VMOVDQU   Y4, (DI)
+	ADDQ      $0x20, DI
+	DECQ      R8
+	JNE       step
+	DECQ      CX
+	JNE       row
+
+done:
+	VZEROUPPER
+	RET
+
+// func rowAffine64TwoAVX2(u *int64, v *int8, rows int, rowLen int, a *int64, b *int64, c *int64, acc *int64)
+// Requires: AVX, AVX2
+TEXT ·rowAffine64TwoAVX2(SB), NOSPLIT, $0-64
+	MOVQ  u+0(FP), AX
+	MOVQ  v+8(FP), CX
+	MOVQ  b+40(FP), DX
+	MOVQ  rows+16(FP), BX
+	MOVQ  rowLen+24(FP), SI
+	MOVQ  a+32(FP), DI
+	MOVQ  c+48(FP), R8
+	MOVQ  acc+56(FP), R9
+	SHRQ  $0x02, SI
+	TESTQ BX, BX
+	JEQ   done
+	TESTQ SI, SI
+	JEQ   done
+
+row:
+	VPBROADCASTQ (DI), Y0
+	VPSRLQ       $0x20, Y0, Y1
+	ADDQ         $0x08, DI
+	VPBROADCASTQ (DX), Y2
+	VPSRLQ       $0x20, Y2, Y3
+	ADDQ         $0x08, DX
+	VPBROADCASTQ (R8), Y4
+	ADDQ         $0x08, R8
+	MOVQ         SI, R10
+
+step:
+	VMOVDQU   (AX), Y5
+	ADDQ      $0x20, AX
+	VPMULUDQ  Y0, Y5, Y6
+	VPSRLQ    $0x20, Y5, Y7
+	VPMULUDQ  Y0, Y7, Y7
+	VPMULUDQ  Y1, Y5, Y5
+	VPADDQ    Y5, Y7, Y7
+	VPSLLQ    $0x20, Y7, Y7
+	VPADDQ    Y7, Y6, Y6
+	VPMOVSXBQ (CX), Y5
+	ADDQ      $0x04, CX
+	VPMULUDQ  Y2, Y5, Y7
+	VPSRLQ    $0x20, Y5, Y8
+	VPMULUDQ  Y2, Y8, Y8
+	VPMULUDQ  Y3, Y5, Y5
+	VPADDQ    Y5, Y8, Y8
+	VPSLLQ    $0x20, Y8, Y8
+	VPADDQ    Y8, Y7, Y7
+	VPADDQ    Y7, Y6, Y6
+	VPADDQ    Y4, Y6, Y6
+	VMOVDQU   Y6, (R9)
+	ADDQ      $0x20, R9
+	DECQ      R10
+	JNE       step
+	DECQ      BX
+	JNE       row
+
+done:
+	VZEROUPPER
+	RET
+
 DATA iota8<>+0(SB)/4, $0x00000000
 DATA iota8<>+4(SB)/4, $0x00000001
 DATA iota8<>+8(SB)/4, $0x00000002

@@ -415,6 +415,31 @@ func UpdateInt(w, grad []int32, mant int64, shift, bits int, rounding numerics.R
 	return saturated + numerics.UpdateInt(w[done:], grad[done:len(w)], mant, shift, bits, rounding, key, first+uint64(done))
 }
 
+// RowAffine is numerics.RowAffine (one coefficient set per row of rowLen values),
+// four values a step when rowLen is a multiple of 4: of int8 values alone (v nil), or
+// of int64 values plus int8 values v. Products wrap as Go's int64 products do.
+func RowAffine[U int8 | int64](u []U, v []int8, rowLen int, a, b, c []int64, acc []int64) {
+	rows := len(u) / rowLen
+	if useAVX2 && rowLen%4 == 0 && rows > 0 {
+		acc = acc[:rows*rowLen]
+		a, c = a[:rows], c[:rows]
+		switch u := any(u).(type) {
+		case []int8:
+			if v == nil {
+				rowAffine8AVX2(&u[0], rows, rowLen, &a[0], &c[0], &acc[0])
+				return
+			}
+		case []int64:
+			if v != nil {
+				v, b = v[:rows*rowLen], b[:rows]
+				rowAffine64TwoAVX2(&u[0], &v[0], rows, rowLen, &a[0], &b[0], &c[0], &acc[0])
+				return
+			}
+		}
+	}
+	numerics.RowAffine(u, v, rowLen, a, b, c, acc)
+}
+
 // MulRows writes u[r*n+j] = int64(w[j]) * int64(x[r*n+j]) for the rows of n = len(w)
 // values of x (a layer normalisation's gamma times its output error, exact).
 func MulRows(u []int64, x []int8, w []int32) {

@@ -443,3 +443,46 @@ func TestUpdateInt(t *testing.T) {
 		}
 	})
 }
+
+// TestRowAffine checks RowAffine, with every kernel set, against numerics.RowAffine:
+// int8 values alone and int64 values with int8 values, coefficients of every size
+// (products that wrap included), rows the kernels take and others.
+func TestRowAffine(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	kernelSets(t, func(kernels string) {
+		for _, tc := range []struct{ rowLen, rows int }{{4, 1}, {8, 5}, {128, 9}, {6, 3}} {
+			n := tc.rowLen * tc.rows
+			u8, v := randomInt8(r, n), randomInt8(r, n)
+			u64 := make([]int64, n)
+			for i := range u64 {
+				u64[i] = int64(r.Uint64() >> r.IntN(64))
+				if r.IntN(2) == 0 {
+					u64[i] = -u64[i]
+				}
+			}
+			coefs := func() []int64 {
+				x := make([]int64, tc.rows)
+				for i := range x {
+					x[i] = int64(r.Uint64() >> r.IntN(64))
+					if r.IntN(2) == 0 {
+						x[i] = -x[i]
+					}
+				}
+				x[0] = math.MinInt64
+				return x
+			}
+			a, b, c := coefs(), coefs(), coefs()
+			got, want := make([]int64, n), make([]int64, n)
+			RowAffine(u8, nil, tc.rowLen, a, nil, c, got)
+			numerics.RowAffine(u8, nil, tc.rowLen, a, nil, c, want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: RowAffine of int8 rows of %d differs from numerics.RowAffine", kernels, tc.rowLen)
+			}
+			RowAffine(u64, v, tc.rowLen, a, b, c, got)
+			numerics.RowAffine(u64, v, tc.rowLen, a, b, c, want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: RowAffine of int64 and int8 rows of %d differs from numerics.RowAffine", kernels, tc.rowLen)
+			}
+		}
+	})
+}

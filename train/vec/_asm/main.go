@@ -57,6 +57,8 @@ func main() {
 	keyRange32()
 	mulRows()
 	updateInt()
+	rowAffine("rowAffine8AVX2", false)
+	rowAffine("rowAffine64TwoAVX2", true)
 	iota8 = table("iota8", 0, 1, 2, 3, 4, 5, 6, 7)
 	maxPool2x2("maxPool2x2F32AVX2", "float32", 2, func(m Mem, r reg.VecVirtual) { VMOVUPS(m, r) },
 		func(mask, x, v Op) { VCMPPS(U8(0x1e), v, x, mask) }, // x > v, ordered and quiet (GT_OQ): false for a NaN
@@ -1571,6 +1573,100 @@ func updateInt() {
 		VMOVDQU(v.AsX(), Mem{Base: w})
 	}, move{U32(16), w}, move{U32(16), grad})
 	Store(saturated, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// mulLanes returns x*a mod 2^64 in every qword lane, given a's low dwords in lo and
+// its high dwords in hi (as their lanes' low dwords): lo*lo + (hi*lo + lo*hi) << 32,
+// from three VPMULUDQ, right for any signed or unsigned values.
+func mulLanes(x, lo, hi Op) reg.VecVirtual {
+	p, xh, cross := YMM(), YMM(), YMM()
+	VPMULUDQ(lo, x, p)
+	VPSRLQ(U8(32), x, xh)
+	VPMULUDQ(lo, xh, xh)
+	VPMULUDQ(hi, x, cross)
+	VPADDQ(cross, xh, xh)
+	VPSLLQ(U8(32), xh, xh)
+	VPADDQ(xh, p, p)
+	return p
+}
+
+// rowAffine emits numerics.RowAffine with coefficients per row, four values a step in
+// qword lanes, products wrapping as Go's int64 do (mulLanes): of int8 values (one
+// term) or of int64 values plus int8 values times b (two).
+func rowAffine(name string, two bool) {
+	sig := "func(u *int8, rows, rowLen int, a, c *int64, acc *int64)"
+	if two {
+		sig = "func(u *int64, v *int8, rows, rowLen int, a, b, c *int64, acc *int64)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	if two {
+		Doc(name+" writes acc[r*rowLen+j] = a[r]*u[r*rowLen+j] + b[r]*v[r*rowLen+j] + c[r]",
+			"(int64, wrapping) for rows rows, rowLen a multiple of 4.")
+	} else {
+		Doc(name+" writes acc[r*rowLen+j] = a[r]*u[r*rowLen+j] + c[r] (int64, wrapping) for",
+			"rows rows, rowLen a multiple of 4.")
+	}
+	u := Load(Param("u"), GP64())
+	var v, b reg.Register
+	if two {
+		v = Load(Param("v"), GP64())
+		b = Load(Param("b"), GP64())
+	}
+	rows := Load(Param("rows"), GP64())
+	rowLen := Load(Param("rowLen"), GP64())
+	a := Load(Param("a"), GP64())
+	c := Load(Param("c"), GP64())
+	acc := Load(Param("acc"), GP64())
+	SHRQ(U8(2), rowLen) // steps of four a row
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	TESTQ(rowLen, rowLen)
+	JEQ(LabelRef("done"))
+	Label("row")
+	// The row's coefficients in every lane; a high dword beside each low one.
+	coef := func(p reg.Register) (lo, hi reg.VecVirtual) {
+		lo, hi = YMM(), YMM()
+		VPBROADCASTQ(Mem{Base: p}, lo)
+		VPSRLQ(U8(32), lo, hi)
+		ADDQ(U8(8), p)
+		return lo, hi
+	}
+	alo, ahi := coef(a)
+	var blo, bhi reg.VecVirtual
+	if two {
+		blo, bhi = coef(b)
+	}
+	cv := YMM()
+	VPBROADCASTQ(Mem{Base: c}, cv)
+	ADDQ(U8(8), c)
+	k := GP64()
+	MOVQ(rowLen, k)
+	Label("step")
+	x := YMM()
+	if two {
+		VMOVDQU(Mem{Base: u}, x)
+		ADDQ(U8(32), u)
+	} else {
+		VPMOVSXBQ(Mem{Base: u}, x)
+		ADDQ(U8(4), u)
+	}
+	p := mulLanes(x, alo, ahi)
+	if two {
+		y := YMM()
+		VPMOVSXBQ(Mem{Base: v}, y)
+		ADDQ(U8(4), v)
+		VPADDQ(mulLanes(y, blo, bhi), p, p)
+	}
+	VPADDQ(cv, p, p)
+	VMOVDQU(p, Mem{Base: acc})
+	ADDQ(U8(32), acc)
+	DECQ(k)
+	JNE(LabelRef("step"))
+	DECQ(rows)
+	JNE(LabelRef("row"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
