@@ -332,6 +332,15 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 	if !prepare(m, n, k, &a, &b, c, ldc) {
 		return
 	}
+	// Patches packed as B (a weight gradient) with padding are copied with their
+	// padding first: rows in the padding would each be filled and spread over the
+	// panels, and the copy costs less. As A, few rows touch the padding, and most of
+	// those are read in place.
+	if p := b.Patches; p != nil && padded(p) {
+		q, release := unpad(p)
+		defer release()
+		b.Patches = q
+	}
 	run(m, n, k, func(i0, i1, j0, j1 int) {
 		buf := f32Bufs.Get().(*f32Buffers)
 		defer func() {
@@ -786,4 +795,36 @@ func packPatchesB[T Elem, P float32 | int16](x *Patches[T], pc, kcb, jc, ncb int
 		x.next(&at)
 		put(p, row[:ncb])
 	}
+}
+
+// padded reports whether some patch reads the padding.
+func padded[T Elem](p *Patches[T]) bool {
+	return p.PadT > 0 || p.PadL > 0 || (p.HO-1)*p.Stride+p.KH > p.H || (p.WO-1)*p.Stride+p.KW > p.W
+}
+
+// padBufs are the inputs unpad writes, reused between calls.
+var padBufs = sync.Pool{New: func() any { return new([]float32) }}
+
+// unpad returns p over a copy of its input with the padding written out as zeros
+// (and no padding: the same patches, every one inside the input), and a function that
+// gives the copy back for reuse once the product is done.
+func unpad(p *Patches[float32]) (*Patches[float32], func()) {
+	h := max(p.H+p.PadT, (p.HO-1)*p.Stride+p.KH)
+	w := max(p.W+p.PadL, (p.WO-1)*p.Stride+p.KW)
+	buf := padBufs.Get().(*[]float32)
+	size := p.N * h * w * p.C
+	if cap(*buf) < size {
+		*buf = make([]float32, size)
+	}
+	x := (*buf)[:size]
+	clear(x)
+	row := p.W * p.C
+	for b := range p.N {
+		for i := range p.H {
+			copy(x[((b*h+p.PadT+i)*w+p.PadL)*p.C:][:row], p.X[(b*p.H+i)*row:][:row])
+		}
+	}
+	q := *p
+	q.X, q.H, q.W, q.PadT, q.PadL = x, h, w, 0, 0
+	return &q, func() { padBufs.Put(buf) }
 }
