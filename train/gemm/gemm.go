@@ -720,7 +720,7 @@ func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []ta
 			panel, src := dst[q*kcb+j-q:], r.src+t
 			if w == nr && byBlocks {
 				blocks := [4]int{4 * src, 0, 4*src + blockBytes, blockBytes}
-				forStretches(origins, func(p0, p1 int) {
+				forStretches(origins, 1, func(p0, p1 int) {
 					copyRunsAsm((*byte)(unsafe.Pointer(&panel[p0*nr])), 4*nr, (*byte)(unsafe.Pointer(&x.X[0])), &bytes[p0], p1-p0, &blocks[0], 2)
 				})
 				t += w
@@ -748,15 +748,17 @@ func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []ta
 	}
 }
 
-// forStretches calls f on each stretch p0..p1 of origins that are not negative.
-func forStretches(origins []int, f func(p0, p1 int)) {
-	for p0 := 0; p0 < len(origins); {
-		if origins[p0] < 0 {
+// forStretches calls f on each stretch p0..p1 of rows whose origins are not
+// negative, row p's origins being origins[per*p:per*(p+1)] (the first tells).
+func forStretches(origins []int, per int, f func(p0, p1 int)) {
+	rows := len(origins) / per
+	for p0 := 0; p0 < rows; {
+		if origins[per*p0] < 0 {
 			p0++
 			continue
 		}
 		p1 := p0 + 1
-		for p1 < len(origins) && origins[p1] >= 0 {
+		for p1 < rows && origins[per*p1] >= 0 {
 			p1++
 		}
 		f(p0, p1)

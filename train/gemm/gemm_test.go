@@ -371,6 +371,17 @@ var convShapes = []Patches[float32]{
 	{N: 2, H: 12, W: 10, C: 2, KH: 3, KW: 3, Stride: 1},
 }
 
+// sized sets the output size of one of convShapes: padding on both sides, or, for a
+// causal convolution (KH 1), on the left only.
+func sized(s Patches[float32]) Patches[float32] {
+	s.HO = (s.H+2*s.PadT-s.KH)/s.Stride + 1
+	s.WO = (s.W+2*s.PadL-s.KW)/s.Stride + 1
+	if s.KH == 1 {
+		s.WO = s.W
+	}
+	return s
+}
+
 // TestPackF32BPatches checks patches packed as B panels, float32 and int16 pairs,
 // against the unfolded matrix packed as a dense one, zeros past the last column
 // included, for reduction blocks at several offsets.
@@ -380,11 +391,7 @@ func TestPackF32BPatches(t *testing.T) {
 		was := current
 		use(ks)
 		for _, s := range convShapes {
-			s.HO = (s.H+2*s.PadT-s.KH)/s.Stride + 1
-			s.WO = (s.W+2*s.PadL-s.KW)/s.Stride + 1
-			if s.KH == 1 { // causal: padding on the left only
-				s.WO = s.W
-			}
+			s = sized(s)
 			s.X = make([]float32, s.N*s.H*s.W*s.C)
 			for i := range s.X {
 				s.X[i] = float32(r.NormFloat64())
@@ -436,11 +443,7 @@ func TestPatchesMatchUnfolded(t *testing.T) {
 		was := current
 		use(ks)
 		for _, s := range convShapes {
-			s.HO = (s.H+2*s.PadT-s.KH)/s.Stride + 1
-			s.WO = (s.W+2*s.PadL-s.KW)/s.Stride + 1
-			if s.KH == 1 { // causal: padding on the left only
-				s.WO = s.W
-			}
+			s = sized(s)
 			x := make([]float32, s.N*s.H*s.W*s.C)
 			x8, x16 := make([]int8, len(x)), make([]int16, len(x))
 			for i := range x {

@@ -362,27 +362,18 @@ func patchesI16B(x *Patches[int16], pc, kcb, jc, ncb int, dst, row []int16, runs
 			w := min(nr-(j-p0), r.n-t)
 			panel, src := dp[p0*kc2+j-p0:], x.X[r.src+t:]
 			// Stretches of consecutive pairs inside the input, q..e.
-			for q := 0; q < kc2; {
-				if origins[2*q] < 0 {
-					q++
-					continue
-				}
-				e := q + 1
-				for e < kc2 && origins[2*e] >= 0 {
-					e++
-				}
+			forStretches(origins, 2, func(q, e int) {
 				if w == nr {
 					pairCols(panel[q*nr:], src, origins[2*q:2*e])
-				} else {
-					for ; q < e; q++ {
-						s0, s1, d := src[origins[2*q]:][:w], src[origins[2*q+1]:][:w], panel[q*nr:][:w]
-						for k, v := range s0 {
-							d[k] = pair(v, s1[k])
-						}
+					return
+				}
+				for ; q < e; q++ {
+					s0, s1, d := src[origins[2*q]:][:w], src[origins[2*q+1]:][:w], panel[q*nr:][:w]
+					for k, v := range s0 {
+						d[k] = pair(v, s1[k])
 					}
 				}
-				q = e
-			}
+			})
 			t += w
 		}
 	}
@@ -407,15 +398,7 @@ func (b *runBlocks) setPairs(runs []tapRun, kc2 int) bool {
 func blockPairs(x *Patches[int16], kc2, ncb int, dp []uint32, even, odd []int16, rs []tapRun, origins []int, pieces *runBlocks) {
 	panels := (ncb + nr - 1) / nr
 	tail := (panels-1)*nr*kc2 + ncb%nr
-	for q := 0; q < kc2; {
-		if origins[2*q] < 0 {
-			q++
-			continue
-		}
-		e := q + 1
-		for e < kc2 && origins[2*e] >= 0 {
-			e++
-		}
+	forStretches(origins, 2, func(q, e int) {
 		done := 0
 		if h := e - 1 - q; h > 0 {
 			done = blockRows(dp[q*nr:], nr, x.X, origins[2*q:2*(q+h)], pieces)
@@ -430,8 +413,7 @@ func blockPairs(x *Patches[int16], kc2, ncb int, dp []uint32, even, odd []int16,
 			copyRuns(odd, x.X[origins[2*i+1]:], rs)
 			putPairs(dp[i*nr:], kc2, even, odd)
 		}
-		q = e
-	}
+	})
 }
 
 // pairCols writes the pairs (x[origins[2q]+j], x[origins[2q+1]+j]) of nr columns j at

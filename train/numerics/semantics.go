@@ -443,30 +443,13 @@ func QuantExp(maxAbs float64, bits int) int {
 // and returns how many values saturated. The scaling by a power of two is exact.
 func Quantize(x []float32, exp int, out []int8) (saturated int) {
 	out = out[:len(x)]
-	// For |exp| up to 900 a float32 times 2^-exp is what math.Ldexp gives, much
-	// faster: exact down to float32's subnormals, infinite where Ldexp's is.
-	if exp < -900 || exp > 900 {
-		return quantizeLdexp(x, exp, out)
-	}
-	scale := math.Ldexp(1, -exp)
+	// A float32 times 2^-exp is what math.Ldexp gives, much faster, for |exp| up to
+	// 900: exact down to float32's subnormals, infinite where Ldexp's is. Beyond, every
+	// finite value rounds to 0 (exp > 900) or saturates (exp < -900) at 900 as it
+	// does at exp.
+	scale := math.Ldexp(1, -min(max(exp, -900), 900))
 	for i, v := range x {
 		r := math.Round(float64(v) * scale)
-		if r > 127 {
-			r = 127
-			saturated++
-		} else if r < -127 {
-			r = -127
-			saturated++
-		}
-		out[i] = int8(r)
-	}
-	return saturated
-}
-
-// quantizeLdexp is Quantize with math.Ldexp, for any exponent.
-func quantizeLdexp(x []float32, exp int, out []int8) (saturated int) {
-	for i, v := range x {
-		r := math.Round(math.Ldexp(float64(v), -exp))
 		if r > 127 {
 			r = 127
 			saturated++

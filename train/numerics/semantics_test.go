@@ -300,16 +300,17 @@ func TestAddBias(t *testing.T) {
 	}
 }
 
-// TestQuantizeMatchesLdexp holds Quantize's product by 2^-exp to math.Ldexp's
-// scaling on float32 values of every magnitude (subnormals, the largest, halves of the
-// grid, infinities and NaN aside) for exponents from -900 to 900.
+// TestQuantizeMatchesLdexp holds Quantize's product by 2^-exp to its definition,
+// math.Ldexp's scaling, on float32 values of every magnitude (subnormals, the largest,
+// points of the grid, halves and their neighbours; infinities and NaN aside) for
+// exponents from -1100 to 1100.
 func TestQuantizeMatchesLdexp(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
 	x := []float32{0, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32, 0.5, -0.5, 1.5, -2.5}
 	for range 2000 {
 		x = append(x, math.Float32frombits(r.Uint32()&^(0xff<<23)|uint32(r.IntN(255))<<23))
 	}
-	for _, exp := range []int{-900, -149, -130, -100, -7, -1, 0, 1, 5, 100, 127, 500, 900} {
+	for _, exp := range []int{-1100, -901, -900, -149, -130, -100, -7, -1, 0, 1, 5, 100, 127, 500, 900, 901, 1100} {
 		for _, scale := range []float32{1, 0x1p-20, 0x1p20} {
 			xs := make([]float32, len(x))
 			for i, v := range x {
@@ -322,12 +323,25 @@ func TestQuantizeMatchesLdexp(t *testing.T) {
 				xs = append(xs, v, math.Nextafter32(v, float32(math.Inf(1))), math.Nextafter32(v, float32(math.Inf(-1))))
 			}
 			got, want := make([]int8, len(xs)), make([]int8, len(xs))
-			n, nw := Quantize(xs, exp, got), quantizeLdexp(xs, exp, want)
+			n, nw := Quantize(xs, exp, got), quantizeDef(xs, exp, want)
 			if n != nw || !slices.Equal(got, want) {
 				t.Fatalf("exp %d: Quantize differs from math.Ldexp's scaling", exp)
 			}
 		}
 	}
+}
+
+// quantizeDef is Quantize by its definition, with math.Ldexp.
+func quantizeDef(x []float32, exp int, out []int8) (saturated int) {
+	for i, v := range x {
+		r := math.Round(math.Ldexp(float64(v), -exp))
+		if math.Abs(r) > 127 {
+			r = math.Copysign(127, r)
+			saturated++
+		}
+		out[i] = int8(r)
+	}
+	return saturated
 }
 
 func TestQuantExpAndQuantize(t *testing.T) {

@@ -349,15 +349,7 @@ func transposeKernel(name, elem string, size uint8, load func(m Mem) reg.VecVirt
 	TESTQ(blocks, blocks)
 	JEQ(LabelRef("done"))
 	Label("loop")
-	r := make([]reg.VecVirtual, 8)
-	p := GP64()
-	MOVQ(src, p)
-	for i := range r {
-		r[i] = load(Mem{Base: p})
-		if i < 7 {
-			ADDQ(lda, p)
-		}
-	}
+	r, p := loadRows(src, lda, load)
 	swap(r, func() []Mem {
 		d3 := GP64()
 		LEAQ(Mem{Base: dst, Index: rs, Scale: 2}, d3)
@@ -370,6 +362,21 @@ func transposeKernel(name, elem string, size uint8, load func(m Mem) reg.VecVirt
 	DECQ(blocks)
 	JNE(LabelRef("loop"))
 	Label("done")
+}
+
+// loadRows loads eight rows of a matrix, stride bytes apart, from src on with load,
+// and returns them and the address of the last.
+func loadRows(src, stride reg.Register, load func(m Mem) reg.VecVirtual) ([]reg.VecVirtual, reg.GPVirtual) {
+	r := make([]reg.VecVirtual, 8)
+	p := GP64()
+	MOVQ(src, p)
+	for i := range r {
+		r[i] = load(Mem{Base: p})
+		if i < 7 {
+			ADDQ(stride, p)
+		}
+	}
+	return r, p
 }
 
 func transpose6() {
@@ -477,16 +484,11 @@ func transposeB32() {
 	TESTQ(blocks, blocks)
 	JEQ(LabelRef("done"))
 	Label("loop")
-	r := make([]reg.VecVirtual, 8)
-	p := GP64()
-	MOVQ(src, p)
-	for i := range r {
-		r[i] = YMM()
-		VMOVUPS(Mem{Base: p}, r[i])
-		if i < 7 {
-			ADDQ(lds, p)
-		}
-	}
+	r, _ := loadRows(src, lds, func(m Mem) reg.VecVirtual {
+		y := YMM()
+		VMOVUPS(m, y)
+		return y
+	})
 	column := transpose8x8(r)
 	for c := range 8 {
 		VMOVUPS(column(c), Mem{Base: dst, Disp: 4 * nr * c})

@@ -406,6 +406,26 @@ func rowSums16() {
 	RET()
 }
 
+// affineParams loads the parameters of affine's and rowAffine's kernels (v and b
+// only when two; n, the row length named length, in steps of four) and skips to done
+// when there are no rows.
+func affineParams(two bool, length string) (u, v, b, rows, n, a, c, acc reg.Register) {
+	u = Load(Param("u"), GP64())
+	if two {
+		v = Load(Param("v"), GP64())
+		b = Load(Param("b"), GP64())
+	}
+	rows = Load(Param("rows"), GP64())
+	n = Load(Param(length), GP64())
+	a = Load(Param("a"), GP64())
+	c = Load(Param("c"), GP64())
+	acc = Load(Param("acc"), GP64())
+	SHRQ(U8(2), n) // steps of four a row
+	TESTQ(rows, rows)
+	JEQ(LabelRef("done"))
+	return u, v, b, rows, n, a, c, acc
+}
+
 // affine computes a per-channel affine map of int8 tensors into int64, four channels
 // a step, with VPMULDQ: the coefficients fit 32 bits and the operands 8.
 func affine(name string, two bool) {
@@ -421,20 +441,7 @@ func affine(name string, two bool) {
 		Doc(name+" writes acc[r*channels+j] = a[j]*u[r*channels+j] + c[j] for rows rows,",
 			"channels a multiple of 4, |a[j]| below 2^31.")
 	}
-	u := Load(Param("u"), GP64())
-	var v, b reg.Register
-	if two {
-		v = Load(Param("v"), GP64())
-		b = Load(Param("b"), GP64())
-	}
-	rows := Load(Param("rows"), GP64())
-	channels := Load(Param("channels"), GP64())
-	a := Load(Param("a"), GP64())
-	c := Load(Param("c"), GP64())
-	acc := Load(Param("acc"), GP64())
-	SHRQ(U8(2), channels) // steps of four a row
-	TESTQ(rows, rows)
-	JEQ(LabelRef("done"))
+	u, v, b, rows, channels, a, c, acc := affineParams(two, "channels")
 	Label("row")
 	j := GP64() // the step's offset in the coefficients, bytes
 	XORQ(j, j)
@@ -1608,20 +1615,7 @@ func rowAffine(name string, two bool) {
 		Doc(name+" writes acc[r*rowLen+j] = a[r]*u[r*rowLen+j] + c[r] (int64, wrapping) for",
 			"rows rows, rowLen a multiple of 4.")
 	}
-	u := Load(Param("u"), GP64())
-	var v, b reg.Register
-	if two {
-		v = Load(Param("v"), GP64())
-		b = Load(Param("b"), GP64())
-	}
-	rows := Load(Param("rows"), GP64())
-	rowLen := Load(Param("rowLen"), GP64())
-	a := Load(Param("a"), GP64())
-	c := Load(Param("c"), GP64())
-	acc := Load(Param("acc"), GP64())
-	SHRQ(U8(2), rowLen) // steps of four a row
-	TESTQ(rows, rows)
-	JEQ(LabelRef("done"))
+	u, v, b, rows, rowLen, a, c, acc := affineParams(two, "rowLen")
 	TESTQ(rowLen, rowLen)
 	JEQ(LabelRef("done"))
 	Label("row")
