@@ -44,3 +44,7 @@ var pairRunsAsm = pairRunsAVX2
 // transposeB32Asm packs B panels from a transposed op(B) of 32-bit values (see
 // transposeB); it runs with the assembly kernel sets.
 var transposeB32Asm = transposeB32AVX2
+
+// panelRowsAsm packs B panels from a row-major op(B) (see packF32B); it runs with the
+// assembly kernel sets.
+var panelRowsAsm = panelRowsAVX2

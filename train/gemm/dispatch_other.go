@@ -25,3 +25,6 @@ var pairRunsAsm func(dst *byte, stride int, x *byte, origins *int, rows int, run
 
 // transposeB32Asm is nil: this build has no assembly.
 var transposeB32Asm func(dst *uint32, src *uint32, lds int, blocks int)
+
+// panelRowsAsm is nil: this build has no assembly.
+var panelRowsAsm func(dst, src *float32, lds int, rows int)

@@ -561,6 +561,9 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 		panel := dst[q*kcb : q*kcb+nr*kcb]
 		w := min(nr, ncb-q)
 		switch {
+		case !x.Trans && w == nr && panelRowsAsm != nil && current.name != "go":
+			_ = b[(pc+kcb-1)*ldb+jc+q+nr-1] // the last value the kernel reads
+			panelRowsAsm(&panel[0], &b[pc*ldb+jc+q], ldb, kcb)
 		case !x.Trans && w == nr:
 			// A whole panel row is a fixed-size move through a local, which the
 			// compiler inlines (it calls memmove for copy, and for an array copied

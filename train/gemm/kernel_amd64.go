@@ -32,6 +32,9 @@ func transpose6F32AVX2(dst *float32, rs int, src *float32, lda int, blocks int)
 // transposeB32AVX2 writes dst[p*16+j] = src[j*lds+p] for j < 8 and p < 8*blocks.
 func transposeB32AVX2(dst *uint32, src *uint32, lds int, blocks int)
 
+// panelRowsAVX2 writes dst[p*16+j] = src[p*lds+j] for j < 16 and p < rows.
+func panelRowsAVX2(dst *float32, src *float32, lds int, rows int)
+
 // copyRunsAVX2 copies, for i < rows and q < nruns, the 32 bytes at
 // x + origins[i] + runs[2q] to dst + i*stride + runs[2q+1] (all in bytes), q in order.
 func copyRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)

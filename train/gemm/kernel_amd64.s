@@ -561,6 +561,31 @@ done:
 	VZEROUPPER
 	RET
 
+// func panelRowsAVX2(dst *float32, src *float32, lds int, rows int)
+// Requires: AVX
+TEXT ·panelRowsAVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  lds+16(FP), DX
+	SHLQ  $0x02, DX
+	MOVQ  rows+24(FP), BX
+	TESTQ BX, BX
+	JEQ   done
+
+loop:
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    DX, CX
+	ADDQ    $0x00000040, AX
+	DECQ    BX
+	JNE     loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func copyRunsAVX2(dst *byte, stride int, x *byte, origins *int, rows int, runs *int, nruns int)
 // Requires: AVX
 TEXT ·copyRunsAVX2(SB), NOSPLIT, $0-56
