@@ -293,7 +293,6 @@ type floatNet[F floatT] struct {
 	split   []float64 // float64 scratch of attention's split reductions
 	dxg     []F       // an attention layer's input error
 	gwg     []F       // a GEMM layer's weight gradient
-	xq      []F       // QAT: the fake-quantised GEMM input
 	skip    []F       // a shortcut's mapped skip operand or error
 	norm    []*normFloat
 	attn    []*attnFloat[F]
@@ -373,9 +372,6 @@ func (fn *floatNet[F]) ensure(n int) {
 	fn.dxg = make([]F, n*p.maxAct)
 	fn.gwg = make([]F, p.maxW)
 	fn.skip = make([]F, n*p.maxAct)
-	if fn.qat != nil {
-		fn.xq = make([]F, n*p.maxAct)
-	}
 	fn.attn = make([]*attnFloat[F], len(p.layers))
 	for i, nl := range p.layers {
 		if nl.attn != nil {
@@ -491,10 +487,12 @@ func (fn *floatNet[F]) attnForward(i int, src []F, n int, train bool) {
 	a, st, fp := fn.p.layers[i].attn, fn.attn[i], fn.par[i]
 	var quantCtx func(o, oq []F)
 	if fn.qat != nil {
-		src = fn.qat.activations(i, src, fn.xq, train)
+		// Quantised straight into the attention's saved input.
+		src = fn.qat.activations(i, src, st.x[:len(src)], train)
 		quantCtx = func(o, oq []F) { fakeQuantAct(&fn.qat.ctx[i], o, oq, train) }
+	} else {
+		copy(st.x, src)
 	}
-	copy(st.x, src)
 	attnForwardFloat(a, st, n, fp.wg, fp.b64, fn.split, quantCtx)
 	copy(fn.act[i][:len(src)], st.y[:len(src)])
 }
@@ -529,7 +527,9 @@ func scale[F floatT](x []F, s float64) {
 func (fn *floatNet[F]) gemmForward(i int, src []F, n int, train bool) {
 	g, fp := fn.p.layers[i].conv, fn.par[i]
 	if fn.qat != nil {
-		src = fn.qat.activations(i, src, fn.xq, train)
+		// Quantised straight into the operand kept for the weight gradient, which
+		// gemmForward then need not copy.
+		src = fn.qat.activations(i, src, fn.cols[i][:len(src)], train)
 	}
 	out := fn.act[i][:n*g.positions()*g.cout]
 	gemmForward(g, src, n, fp.wg, 0, fn.cols[i], &fn.s, out)

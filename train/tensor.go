@@ -472,8 +472,11 @@ func parallel(n, minPerPart int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
-// convertAll is convert split across cores.
+// convertAll is convert split across cores; it does nothing when dst is src.
 func convertAll[D, S int8 | int16 | int32 | int64 | float32 | float64](dst []D, src []S) {
+	if same, ok := any(dst).([]S); ok && len(src) > 0 && &same[0] == &src[0] {
+		return
+	}
 	parallel(len(src), 1<<14, func(lo, hi int) { convert(dst[lo:hi], src[lo:hi]) })
 }
 
