@@ -108,16 +108,20 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	accExp := ex + L.WExp
 	for m := range 3 {
 		acc := st.acc[:rows*d]
-		for r := range rows {
-			copy(acc[r*d:(r+1)*d], f[r*3*d+m*d:r*3*d+(m+1)*d])
-		}
+		parallel(rows, 64, func(r0, r1 int) {
+			for r := r0; r < r1; r++ {
+				copy(acc[r*d:(r+1)*d], f[r*3*d+m*d:r*3*d+(m+1)*d])
+			}
+		})
 		if L.B != nil {
 			addBias(acc, d, L.B[m*d:(m+1)*d], accExp-L.BExp)
 		}
 		st.qkvExp[m] = in.requant(acc, accExp, false, &inner[attnScaleQ+m], st.q8[m][:rows*d], &in.sat.Activations)
-		for r := range rows {
-			convert(st.qkv16[r*3*d+m*d:r*3*d+(m+1)*d], st.q8[m][r*d:(r+1)*d])
-		}
+		parallel(rows, 64, func(r0, r1 int) {
+			for r := r0; r < r1; r++ {
+				convert(st.qkv16[r*3*d+m*d:r*3*d+(m+1)*d], st.q8[m][r*d:(r+1)*d])
+			}
+		})
 	}
 	// Per (example, head): exact scores, the softmax to int8 probabilities (step
 	// 2^ProbExp), and the context's exact accumulators.
@@ -143,7 +147,7 @@ func (in *intNet) attnForward(i int, x []int8, n int, relu bool, sc *scales, out
 	})
 	in.sat.Activations += sumSats(st.taskSats[:n*a.heads])
 	acc := st.acc[:rows*d]
-	copy(acc, f[:rows*d])
+	convertAll(acc, f[:rows*d])
 	st.oExp = in.requant(acc, numerics.ProbExp+st.qkvExp[2], false, &inner[attnScaleO], st.o8[:rows*d], &in.sat.Activations)
 	convertAll(st.o16[:rows*d], st.o8[:rows*d])
 	// y = O Wo^T + bo.

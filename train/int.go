@@ -296,8 +296,13 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.PosEmbedding:
 			L := &in.st.Layers[nl.weight]
-			acc := in.acc[:size]
-			e := numerics.AddTable(src, in.inExp(i), in.w32(i), L.WExp, L.Bits, acc)
+			acc, table := in.acc[:size], in.w32(i)
+			// Element by element, so whole repeats of the table go to the cores; the
+			// exponent depends on the steps alone (no values: it is all AddTable does).
+			e := numerics.AddTable(nil, in.inExp(i), table, L.WExp, L.Bits, nil)
+			parallel(size/len(table), 16, func(r0, r1 int) {
+				numerics.AddTable(src[r0*len(table):r1*len(table)], in.inExp(i), table, L.WExp, L.Bits, acc[r0*len(table):r1*len(table)])
+			})
 			in.actExp[i] = in.requant(acc, e, relu, &sc.Fwd[i], out, &in.sat.Activations)
 		case models.BatchNorm, models.LayerNorm:
 			in.actExp[i] = in.normForward(i, src, n, relu, train, sc, out)
