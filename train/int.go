@@ -297,9 +297,8 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 		case models.PosEmbedding:
 			L := &in.st.Layers[nl.weight]
 			acc, table := in.acc[:size], in.w32(i)
-			// Element by element, so whole repeats of the table go to the cores; the
-			// exponent depends on the steps alone (no values: it is all AddTable does).
-			e := numerics.AddTable(nil, in.inExp(i), table, L.WExp, L.Bits, nil)
+			// Element by element, so whole repeats of the table go to the cores.
+			e := numerics.AddTableExp(in.inExp(i), L.WExp, L.Bits)
 			parallel(size/len(table), 16, func(r0, r1 int) {
 				numerics.AddTable(src[r0*len(table):r1*len(table)], in.inExp(i), table, L.WExp, L.Bits, acc[r0*len(table):r1*len(table)])
 			})

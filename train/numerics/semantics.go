@@ -960,7 +960,7 @@ func RunningAverage(run int32, batch, k int64) int32 {
 // finer of the two steps, but coarse enough that both operands, aligned with
 // RoundShift, stay below 2^30 (exp >= ex-23 and exp >= et+bits-31), so the sum fits.
 func AddTable(x []int8, ex int, table []int32, et, bits int, acc []int32) (exp int) {
-	exp = max(min(ex, et), ex-23, et+bits-31)
+	exp = AddTableExp(ex, et, bits)
 	sx, st := exp-ex, exp-et
 	acc = acc[:len(x)]
 	for r := 0; r < len(x); r += len(table) {
@@ -970,6 +970,10 @@ func AddTable(x []int8, ex int, table []int32, et, bits int, acc []int32) (exp i
 	}
 	return exp
 }
+
+// AddTableExp is the exponent AddTable returns for steps 2^ex and 2^et and b-bit
+// table values.
+func AddTableExp(ex, et, bits int) int { return max(min(ex, et), ex-23, et+bits-31) }
 
 // ProbExp is the exponent of attention probabilities: P is int8 with step 2^-7, so
 // probabilities resolve to 1/128 and a probability above 127.5/128 saturates to 127.
