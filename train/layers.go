@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/train/numerics"
 	"github.com/rctsim/rctsim/train/vec"
 )
 
@@ -246,12 +247,7 @@ func softmaxXentFloat[F floatT](logits []F, classes int, labels []int32, denom i
 			y := labels[r]
 			z := logits[r*classes : (r+1)*classes]
 			d := dz[r*classes : (r+1)*classes]
-			best := 0
-			for c := 1; c < classes; c++ {
-				if z[c] > z[best] {
-					best = c
-				}
-			}
+			best := numerics.FirstMax(z)
 			hits[r] = best == int(y)
 			zmax := float64(z[best])
 			for c, v := range z {

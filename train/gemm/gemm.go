@@ -539,10 +539,14 @@ func transposePanel[E float32 | int16](a []E, lda, pc, col, kcb int, panel []E, 
 
 // packF32B packs columns jc..jc+ncb of op(B), reduction pc..pc+kcb, into panels of nr
 // columns: panel q holds element (p, j) at q*nr*kcb + p*nr + j, zero past the last
-// column.
+// column. Patches must not read their padding: F32M copies padded ones out first
+// (unpad), so that every patch row is read from the input.
 func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []tapRun, origins []int) {
 	b, ldb := x.Data, x.Ld
 	if x.Patches != nil {
+		if padded(x.Patches) {
+			panic("gemm: padded patches packed as B")
+		}
 		rs := x.Patches.runs(jc, ncb, runs)
 		if ncb <= maxRowPanels*nr && misaligned(rs, ncb) {
 			patchRowsB(x.Patches, pc, kcb, ncb, dst, row, rs)
@@ -554,7 +558,7 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 				clear(last[p*nr+w : (p+1)*nr])
 			}
 		}
-		patchesB(x.Patches, pc, kcb, ncb, dst, row, rs, origins)
+		patchesB(x.Patches, pc, kcb, ncb, dst, rs, origins)
 		return
 	}
 	for q := 0; q < ncb; q += nr {
@@ -577,6 +581,7 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 				copy(panel[p*nr:p*nr+w], b[(pc+p)*ldb+jc+q:])
 			}
 		default:
+			_ = b[(jc+q+w-1)*ldb+pc+kcb-1] // the last value transposeB may read
 			j0, p0 := transposeB(panel, unsafe.Pointer(&b[(jc+q)*ldb+pc]), ldb, w, kcb)
 			for j := range w {
 				from := 0
@@ -629,14 +634,12 @@ func misaligned(runs []tapRun, ncb int) bool {
 // patchRowsB packs the patch matrix as op(B) into dst, as packF32B, row by row, the
 // columns that runs describe (ncb of them). Patches whose runs do not fall on panels
 // (a first layer's few input channels, runs of a few values) go faster this way than
-// through patchesB. The runs of patch rows inside the input go straight into the
-// panels as blocks (runBlocks), many rows a call (blockRows): a block written past a
-// run's end
-// lands on columns of the same panel row that later runs write, or on the panel's
-// next row, which the next patch row writes; so the last row goes as the other rows
-// do. Those are filled into row (whose slack takes the blocks copyRuns writes past the
-// last run), their columns past ncb zeroed, and moved into the panels a whole panel
-// row at a time.
+// through patchesB. The runs go straight into the panels as blocks (runBlocks), many
+// rows a call (blockRows): a block written past a run's end lands on columns of the
+// same panel row that later runs write, or on the panel's next row, which the next
+// patch row writes; so the last row, and runs that do not cut into blocks, are filled
+// into row (whose slack takes the blocks copyRuns writes past the last run), their
+// columns past ncb zeroed, and moved into the panels a whole panel row at a time.
 func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []tapRun) {
 	padded := (ncb + nr - 1) / nr * nr
 	at := x.at(pc)
@@ -657,17 +660,9 @@ func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []
 	tail := (padded-nr)*kcb + ncb%nr
 	var origins [mcBlock]int
 	for p := 0; p < kcb-1; {
-		if _, inside := x.inside(at); !inside {
-			byRow(p)
-			p++
-			continue
-		}
-		j := 0
-		for ; j < len(origins) && p+j < kcb-1; j++ {
-			var inside bool
-			if origins[j], inside = x.inside(at); !inside {
-				break
-			}
+		j := min(len(origins), kcb-1-p)
+		for i := range j {
+			origins[i], _ = x.inside(at) // every patch is inside (see packF32B)
 			x.next(&at)
 		}
 		done := blockRows(dst[p*nr:], nr, x.X, origins[:j], &pieces)
@@ -688,24 +683,18 @@ func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []
 
 // patchesB packs the patch matrix as op(B) into dst, as packF32B, the columns that rs
 // describe (ncb of them), with origins (kcb long) to hold the offsets in X of the
-// patch rows inside the input. Those are copied panel by panel, where spreading each
-// patch row over the panels, as packPatchesB, patchRowsB and the rows touching the
-// padding do, writes ncb/nr streams 4*nr*kcb bytes apart, which share cache sets.
-func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []tapRun, origins []int) {
+// patch rows. Those are copied panel by panel, where spreading each patch row over the
+// panels, as packPatchesB and patchRowsB do, writes ncb/nr streams 4*nr*kcb bytes
+// apart, which share cache sets.
+func patchesB(x *Patches[float32], pc, kcb, ncb int, dst []float32, rs []tapRun, origins []int) {
 	origins = origins[:kcb]
 	at := x.at(pc)
 	for p := range origins {
-		origin, inside := x.inside(at)
-		if !inside {
-			origin = -1
-			fill(x, at, rs, row[:ncb])
-			toPanels(dst, kcb, p, 0, row[:ncb])
-		}
-		origins[p] = origin
+		origins[p], _ = x.inside(at) // every patch is inside (see packF32B)
 		x.next(&at)
 	}
-	// Whole panel rows go through copyRunsAsm, many rows a call: the origins in bytes,
-	// and a panel row as two blocks.
+	// Whole panel rows go through copyRunsAsm, all the rows in one call: the origins
+	// in bytes, and a panel row as two blocks.
 	byBlocks := copyRunsAsm != nil && current.name != "go"
 	var bytes [kcBlock]int
 	if byBlocks {
@@ -723,16 +712,11 @@ func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []ta
 			panel, src := dst[q*kcb+j-q:], r.src+t
 			if w == nr && byBlocks {
 				blocks := [4]int{4 * src, 0, 4*src + blockBytes, blockBytes}
-				forStretches(origins, 1, func(p0, p1 int) {
-					copyRunsAsm((*byte)(unsafe.Pointer(&panel[p0*nr])), 4*nr, (*byte)(unsafe.Pointer(&x.X[0])), &bytes[p0], p1-p0, &blocks[0], 2)
-				})
+				copyRunsAsm((*byte)(unsafe.Pointer(&panel[0])), 4*nr, (*byte)(unsafe.Pointer(&x.X[0])), &bytes[0], kcb, &blocks[0], 2)
 				t += w
 				continue
 			}
 			for p, o := range origins {
-				if o < 0 {
-					continue
-				}
 				d, s := panel[p*nr:], x.X[o+src:]
 				if w == nr {
 					// Through a variable: an assignment between pointers that may
@@ -748,24 +732,6 @@ func patchesB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []ta
 			}
 			t += w
 		}
-	}
-}
-
-// forStretches calls f on each stretch p0..p1 of rows whose origins are not
-// negative, row p's origins being origins[per*p:per*(p+1)] (the first tells).
-func forStretches(origins []int, per int, f func(p0, p1 int)) {
-	rows := len(origins) / per
-	for p0 := 0; p0 < rows; {
-		if origins[per*p0] < 0 {
-			p0++
-			continue
-		}
-		p1 := p0 + 1
-		for p1 < rows && origins[per*p1] >= 0 {
-			p1++
-		}
-		f(p0, p1)
-		p0 = p1
 	}
 }
 

@@ -272,6 +272,7 @@ func packI16B[B Int](x *Mat[B], pc, kcb, jc, ncb int, dst, row []int16, runs []t
 			// and pc are even: transposeB packs those.
 			j0, q0 := 0, 0
 			if _, ok := any(b).([]int16); ok && ldb%2 == 0 && pc%2 == 0 {
+				_ = b[(jc+q+w-1)*ldb+pc+kcb-1] // the last value transposeB may read
 				j0, q0 = transposeB(dp, unsafe.Pointer(&b[(jc+q)*ldb+pc]), ldb/2, w, kcb/2)
 			}
 			for j := range w {
@@ -362,7 +363,7 @@ func patchesI16B(x *Patches[int16], pc, kcb, jc, ncb int, dst, row []int16, runs
 			w := min(nr-(j-p0), r.n-t)
 			panel, src := dp[p0*kc2+j-p0:], x.X[r.src+t:]
 			// Stretches of consecutive pairs inside the input, q..e.
-			forStretches(origins, 2, func(q, e int) {
+			forStretches(origins, func(q, e int) {
 				if w == nr {
 					pairCols(panel[q*nr:], src, origins[2*q:2*e])
 					return
@@ -376,6 +377,25 @@ func patchesI16B(x *Patches[int16], pc, kcb, jc, ncb int, dst, row []int16, runs
 			})
 			t += w
 		}
+	}
+}
+
+// forStretches calls f on each stretch q..e of pairs of patch rows inside the input:
+// origins holds each pair's two offsets in X, the first negative for a pair that is
+// not.
+func forStretches(origins []int, f func(q, e int)) {
+	pairs := len(origins) / 2
+	for q := 0; q < pairs; {
+		if origins[2*q] < 0 {
+			q++
+			continue
+		}
+		e := q + 1
+		for e < pairs && origins[2*e] >= 0 {
+			e++
+		}
+		f(q, e)
+		q = e
 	}
 }
 
@@ -398,7 +418,7 @@ func (b *runBlocks) setPairs(runs []tapRun, kc2 int) bool {
 func blockPairs(x *Patches[int16], kc2, ncb int, dp []uint32, even, odd []int16, rs []tapRun, origins []int, pieces *runBlocks) {
 	panels := (ncb + nr - 1) / nr
 	tail := (panels-1)*nr*kc2 + ncb%nr
-	forStretches(origins, 2, func(q, e int) {
+	forStretches(origins, func(q, e int) {
 		done := 0
 		if h := e - 1 - q; h > 0 {
 			done = blockRows(dp[q*nr:], nr, x.X, origins[2*q:2*(q+h)], pieces)

@@ -532,12 +532,7 @@ func SoftmaxXentRows(exps func(x []float64), logits []int8, exp, classes int, la
 	for r := r0; r < r1; r++ {
 		z := logits[r*classes : (r+1)*classes]
 		p := prob[r*classes : (r+1)*classes]
-		best := 0
-		for c := 1; c < classes; c++ {
-			if z[c] > z[best] {
-				best = c
-			}
-		}
+		best := FirstMax(z)
 		zmax := float64(z[best]) * scale
 		for c, v := range z {
 			p[c] = float64(v)*scale - zmax
@@ -563,6 +558,18 @@ func SoftmaxXentRows(exps func(x []float64), logits []int8, exp, classes int, la
 		}
 	}
 	return maxErr, correct
+}
+
+// FirstMax returns the index of the first largest value of x (a later value counts
+// only if greater), 0 when x is empty: a row's predicted class.
+func FirstMax[T int8 | float32 | float64](x []T) int {
+	best := 0
+	for c := 1; c < len(x); c++ {
+		if x[c] > x[best] {
+			best = c
+		}
+	}
+	return best
 }
 
 // RoundErrors is SoftmaxXentRound's second pass: it quantises errors (from

@@ -91,7 +91,7 @@ func table(name string, dwords ...uint32) Mem {
 // broadcast32 returns a YMM register holding v in every dword.
 // It moves v with VMOVQ: MOVQ, an SSE instruction, run while the upper halves of the
 // YMM registers are in use costs a change of state (on this project's AMD machine,
-// hundreds of cycles; maxPool2x2's loop took 20 times as long with it).
+// hundreds of cycles; maxPool2x2's loop took about 30 times as long with it).
 func broadcast32(v reg.Register) reg.VecVirtual {
 	x, y := XMM(), YMM()
 	VMOVQ(v, x)
