@@ -85,7 +85,7 @@ func lnGradSums8AVX2(x, dy *float32, rows, c int, mean, rstd, sdy, sdx *float64)
 	panic("vec: no assembly in this build")
 }
 
-func quant32AVX2(x, out *float32, n int, qlo, qhi, s, inv float64) int {
+func quant32AVX2(x, out *float32, n int, qlo, qhi, s, inv, margin float64) int {
 	panic("vec: no assembly in this build")
 }
 

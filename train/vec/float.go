@@ -402,9 +402,11 @@ func FakeQuant[F Float](x, out []F, qlo, qhi, s float64) {
 	x32, fast := any(x).([]float32)
 	o32, _ := any(out).([]float32)
 	fast = fast && useAVX2
+	inv := 1 / s
+	margin := (qhi - qlo) * inv * 0x1p-50
 	for j := 0; j < len(x); j++ {
-		if fast && len(x)-j >= 4 {
-			if j += quant32AVX2(&x32[j], &o32[j], len(x)-j, qlo, qhi, s, 1/s); j == len(x) {
+		if fast && len(x)-j >= 8 {
+			if j += quant32AVX2(&x32[j], &o32[j], len(x)-j, qlo, qhi, s, inv, margin); j == len(x) {
 				break
 			}
 		}

@@ -129,13 +129,16 @@ func bnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rs
 func lnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rstd *float64, sdy *float64, sdx *float64)
 
 // quant32AVX2 writes out = float32(Round((min(max(float64(x), qlo), qhi)-qlo)/s)*s + qlo)
-// for the values of x, four at a time, up to the last whole four of the n values or
-// the first four holding a NaN, and returns how many it wrote. Its min and max are
+// for the values of x, eight at a time, up to the last whole eight of the n values or
+// the first eight holding a NaN, and returns how many it wrote. Its min and max are
 // the vector instructions', which differ from Go's only on NaNs, left to the caller,
 // and on zeros of opposite signs: there the clamped value is a zero of either sign,
 // but with qlo <= 0 <= qhi either gives the same result (see FakeQuant). The
-// quotient is rounded as roundQuotient does, inv = 1/s.
-func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64) (done int)
+// quotient q is taken as the product by inv = 1/s, off by at most 1.5*2^-52*q, and
+// as the quotient for the eights with a lane whose product lies within margin of a
+// half-integer (or is not a number): margin must be at least 2^-50 times every q,
+// which (qhi-qlo)*inv*2^-50 is.
+func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64, margin float64) (done int)
 
 // quantSym32AVX2 writes out = Round(float64(x)/s)*s for blocks*4 values of x, which
 // must be finite, the quotient rounded as roundQuotient does, inv = 1/s.

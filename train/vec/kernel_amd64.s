@@ -1270,9 +1270,23 @@ done:
 	VZEROUPPER
 	RET
 
-// func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64) (done int)
-// Requires: AVX, AVX2
-TEXT ·quant32AVX2(SB), NOSPLIT, $0-64
+DATA quantConsts<>+0(SB)/8, $0x7fffffffffffffff
+DATA quantConsts<>+8(SB)/8, $0x7fffffffffffffff
+DATA quantConsts<>+16(SB)/8, $0x7fffffffffffffff
+DATA quantConsts<>+24(SB)/8, $0x7fffffffffffffff
+DATA quantConsts<>+32(SB)/8, $0x3fe0000000000000
+DATA quantConsts<>+40(SB)/8, $0x3fe0000000000000
+DATA quantConsts<>+48(SB)/8, $0x3fe0000000000000
+DATA quantConsts<>+56(SB)/8, $0x3fe0000000000000
+DATA quantConsts<>+64(SB)/8, $0x3ff0000000000000
+DATA quantConsts<>+72(SB)/8, $0x3ff0000000000000
+DATA quantConsts<>+80(SB)/8, $0x3ff0000000000000
+DATA quantConsts<>+88(SB)/8, $0x3ff0000000000000
+GLOBL quantConsts<>(SB), RODATA|NOPTR, $96
+
+// func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64, margin float64) (done int)
+// Requires: AVX
+TEXT ·quant32AVX2(SB), NOSPLIT, $0-72
 	MOVQ         x+0(FP), AX
 	MOVQ         out+8(FP), CX
 	MOVQ         n+16(FP), DX
@@ -1280,66 +1294,77 @@ TEXT ·quant32AVX2(SB), NOSPLIT, $0-64
 	VBROADCASTSD qhi+32(FP), Y1
 	VBROADCASTSD s+40(FP), Y2
 	VBROADCASTSD inv+48(FP), Y3
-	MOVQ         $0x8000000000000000, BX
-	VMOVQ        BX, X4
-	VPBROADCASTQ X4, Y5
-	VPCMPEQQ     Y4, Y4, Y4
-	VPSRLQ       $0x01, Y4, Y4
-	MOVQ         $0x3fe0000000000000, BX
-	VMOVQ        BX, X6
-	VPBROADCASTQ X6, Y6
-	MOVQ         $0x3ff0000000000000, BX
-	VMOVQ        BX, X7
-	VPBROADCASTQ X7, Y7
-	MOVQ         $0x3cd0000000000000, BX
-	VMOVQ        BX, X8
-	VPBROADCASTQ X8, Y8
+	VBROADCASTSD margin+56(FP), Y4
 	XORQ         BX, BX
 
 loop:
-	LEAQ      4(BX), SI
+	LEAQ      8(BX), SI
 	CMPQ      SI, DX
 	JGT       done
-	VCVTPS2PD (AX)(BX*4), Y9
-	VCMPPD    $0x03, Y9, Y9, Y10
-	VMOVMSKPD Y10, SI
+	VMOVUPS   (AX)(BX*4), Y5
+	VCMPPS    $0x03, Y5, Y5, Y5
+	VMOVMSKPS Y5, SI
 	TESTL     SI, SI
 	JNE       done
-	VMAXPD    Y0, Y9, Y9
-	VMINPD    Y1, Y9, Y9
-	VSUBPD    Y0, Y9, Y9
-	VMULPD    Y3, Y9, Y10
-	VROUNDPD  $0x03, Y10, Y11
-	VSUBPD    Y11, Y10, Y12
-	VANDPD    Y4, Y12, Y12
-	VSUBPD    Y6, Y12, Y13
-	VANDPD    Y4, Y13, Y13
-	VANDPD    Y4, Y10, Y14
-	VMULPD    Y8, Y14, Y14
-	VCMPPD    $0x1e, Y14, Y13, Y13
-	VMOVMSKPD Y13, SI
+	VCVTPS2PD (AX)(BX*4), Y5
+	VMAXPD    Y0, Y5, Y5
+	VMINPD    Y1, Y5, Y5
+	VSUBPD    Y0, Y5, Y5
+	VMULPD    Y3, Y5, Y5
+	VROUNDPD  $0x01, Y5, Y6
+	VSUBPD    Y6, Y5, Y5
+	VCVTPS2PD 16(AX)(BX*4), Y7
+	VMAXPD    Y0, Y7, Y7
+	VMINPD    Y1, Y7, Y7
+	VSUBPD    Y0, Y7, Y7
+	VMULPD    Y3, Y7, Y7
+	VROUNDPD  $0x01, Y7, Y8
+	VSUBPD    Y8, Y7, Y7
+	VSUBPD    quantConsts<>+32(SB), Y5, Y9
+	VANDPD    quantConsts<>+0(SB), Y9, Y9
+	VCMPPD    $0x1e, Y4, Y9, Y9
+	VSUBPD    quantConsts<>+32(SB), Y7, Y10
+	VANDPD    quantConsts<>+0(SB), Y10, Y10
+	VCMPPD    $0x1e, Y4, Y10, Y10
+	VANDPD    Y10, Y9, Y9
+	VMOVMSKPD Y9, SI
 	CMPL      SI, $0x0f
 	JEQ       rounded
-	VDIVPD    Y2, Y9, Y10
-	VROUNDPD  $0x03, Y10, Y11
-	VSUBPD    Y11, Y10, Y12
-	VANDPD    Y4, Y12, Y12
+	VCVTPS2PD (AX)(BX*4), Y5
+	VMAXPD    Y0, Y5, Y5
+	VMINPD    Y1, Y5, Y5
+	VSUBPD    Y0, Y5, Y5
+	VDIVPD    Y2, Y5, Y5
+	VROUNDPD  $0x01, Y5, Y6
+	VSUBPD    Y6, Y5, Y5
+	VCVTPS2PD 16(AX)(BX*4), Y7
+	VMAXPD    Y0, Y7, Y7
+	VMINPD    Y1, Y7, Y7
+	VSUBPD    Y0, Y7, Y7
+	VDIVPD    Y2, Y7, Y7
+	VROUNDPD  $0x01, Y7, Y8
+	VSUBPD    Y8, Y7, Y7
 
 rounded:
-	VCMPPD     $0x1d, Y6, Y12, Y9
-	VANDPD     Y5, Y10, Y10
-	VANDPD     Y7, Y9, Y9
-	VORPD      Y9, Y10, Y10
-	VADDPD     Y10, Y11, Y11
-	VMULPD     Y2, Y11, Y11
-	VADDPD     Y0, Y11, Y11
-	VCVTPD2PSY Y11, X11
-	VMOVUPS    X11, (CX)(BX*4)
-	ADDQ       $0x04, BX
+	VCMPPD     $0x1d, quantConsts<>+32(SB), Y5, Y5
+	VANDPD     quantConsts<>+64(SB), Y5, Y5
+	VADDPD     Y5, Y6, Y6
+	VMULPD     Y2, Y6, Y6
+	VADDPD     Y0, Y6, Y6
+	VCVTPD2PSY Y6, X6
+	VMOVUPS    X6, (CX)(BX*4)
+	VCMPPD     $0x1d, quantConsts<>+32(SB), Y7, Y5
+	VANDPD     quantConsts<>+64(SB), Y5, Y5
+	VADDPD     Y5, Y8, Y8
+	VMULPD     Y2, Y8, Y8
+	VADDPD     Y0, Y8, Y8
+	VCVTPD2PSY Y8, X8
+	VMOVUPS    X8, 16(CX)(BX*4)
+	ADDQ       $0x08, BX
 	JMP        loop
 
 done:
-	MOVQ BX, done+56(FP)
+	MOVQ BX, done+64(FP)
 	VZEROUPPER
 	RET
 

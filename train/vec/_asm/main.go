@@ -1137,44 +1137,98 @@ func gradSums8(name string, perRow bool, doc ...string) {
 	RET()
 }
 
-// quant32 is QAT's fake quantisation of float32 values, 4 a step in float64 lanes.
+// quant32 is QAT's fake quantisation of float32 values, 8 a step in two registers of
+// float64 lanes. The clamped values less qlo are never negative (at most -0), which
+// spares roundQuotient's signs: the integer part is the floor and the part above it is
+// f itself.
 func quant32() {
-	TEXT("quant32AVX2", NOSPLIT, "func(x, out *float32, n int, qlo, qhi, s, inv float64) (done int)")
+	consts := GLOBL("quantConsts", RODATA|NOPTR)
+	for slot, v := range []Constant{U64(1<<63 - 1), f64(0.5), f64(1)} {
+		for i := range 4 {
+			DATA(32*slot+8*i, v)
+		}
+	}
+	abs, half, one := consts, consts.Offset(32), consts.Offset(64)
+
+	TEXT("quant32AVX2", NOSPLIT, "func(x, out *float32, n int, qlo, qhi, s, inv, margin float64) (done int)")
 	Doc("quant32AVX2 writes out = float32(Round((min(max(float64(x), qlo), qhi)-qlo)/s)*s + qlo)",
-		"for the values of x, four at a time, up to the last whole four of the n values or",
-		"the first four holding a NaN, and returns how many it wrote. Its min and max are",
+		"for the values of x, eight at a time, up to the last whole eight of the n values or",
+		"the first eight holding a NaN, and returns how many it wrote. Its min and max are",
 		"the vector instructions', which differ from Go's only on NaNs, left to the caller,",
 		"and on zeros of opposite signs: there the clamped value is a zero of either sign,",
 		"but with qlo <= 0 <= qhi either gives the same result (see FakeQuant). The",
-		"quotient is rounded as roundQuotient does, inv = 1/s.")
+		"quotient q is taken as the product by inv = 1/s, off by at most 1.5*2^-52*q, and",
+		"as the quotient for the eights with a lane whose product lies within margin of a",
+		"half-integer (or is not a number): margin must be at least 2^-50 times every q,",
+		"which (qhi-qlo)*inv*2^-50 is.")
 	x := Load(Param("x"), GP64())
 	out := Load(Param("out"), GP64())
 	n := Load(Param("n"), GP64())
-	qlo, qhi := YMM(), YMM()
+	qlo, qhi, s, inv, margin := YMM(), YMM(), YMM(), YMM(), YMM()
 	VBROADCASTSD(param("qlo"), qlo)
 	VBROADCASTSD(param("qhi"), qhi)
-	rq := newRounder()
-	i, end, nan := GP64(), GP64(), GP64()
+	VBROADCASTSD(param("s"), s)
+	VBROADCASTSD(param("inv"), inv)
+	VBROADCASTSD(param("margin"), margin)
+	i, end, mask := GP64(), GP64(), GP64()
 	XORQ(i, i)
 	Label("loop")
-	LEAQ(Mem{Base: i}.Offset(4), end)
+	LEAQ(Mem{Base: i}.Offset(8), end)
 	CMPQ(end, n)
 	JGT(LabelRef("done"))
-	v, u := YMM(), YMM()
-	VCVTPS2PD(Mem{Base: x, Index: i, Scale: 4}, v)
-	VCMPPD(U8(3), v, v, u) // unordered: NaN
-	VMOVMSKPD(u, nan.As32())
-	TESTL(nan.As32(), nan.As32())
+	w := YMM()
+	VMOVUPS(Mem{Base: x, Index: i, Scale: 4}, w)
+	VCMPPS(U8(3), w, w, w) // unordered: NaN
+	VMOVMSKPS(w, mask.As32())
+	TESTL(mask.As32(), mask.As32())
 	JNE(LabelRef("done"))
-	VMAXPD(qlo, v, v)
-	VMINPD(qhi, v, v)
-	VSUBPD(qlo, v, v)
-	t := rq.round(v, nan.As32())
-	VMULPD(rq.s, t, t)
-	VADDPD(qlo, t, t)
-	VCVTPD2PSY(t, t.AsX())
-	VMOVUPS(t.AsX(), Mem{Base: out, Index: i, Scale: 4})
-	ADDQ(U8(4), i)
+
+	// clamped leaves the four clamped values of half h, less qlo, in v.
+	clamped := func(h int, v reg.VecVirtual) {
+		VCVTPS2PD(Mem{Base: x, Index: i, Scale: 4, Disp: 16 * h}, v)
+		VMAXPD(qlo, v, v)
+		VMINPD(qhi, v, v)
+		VSUBPD(qlo, v, v)
+	}
+	var q, t, f [2]reg.VecVirtual
+	parts := func(h int) {
+		VROUNDPD(U8(1), q[h], t[h]) // floor
+		VSUBPD(t[h], q[h], f[h])
+	}
+	for h := range 2 {
+		q[h], t[h], f[h] = YMM(), YMM(), YMM()
+		clamped(h, q[h])
+		VMULPD(inv, q[h], q[h])
+		parts(h)
+	}
+	var far [2]reg.VecVirtual
+	for h := range 2 {
+		far[h] = YMM()
+		VSUBPD(half, f[h], far[h])
+		VANDPD(abs, far[h], far[h])
+		VCMPPD(U8(0x1e), margin, far[h], far[h]) // greater, ordered: false for NaNs
+	}
+	VANDPD(far[1], far[0], far[0])
+	VMOVMSKPD(far[0], mask.As32())
+	CMPL(mask.As32(), U8(0xF))
+	JEQ(LabelRef("rounded"))
+	for h := range 2 {
+		clamped(h, f[h])
+		VDIVPD(s, f[h], q[h])
+		parts(h)
+	}
+	Label("rounded")
+	for h := range 2 {
+		up := YMM()
+		VCMPPD(U8(0x1d), half, f[h], up) // >= 0.5, ordered
+		VANDPD(one, up, up)
+		VADDPD(up, t[h], t[h])
+		VMULPD(s, t[h], t[h])
+		VADDPD(qlo, t[h], t[h])
+		VCVTPD2PSY(t[h], t[h].AsX())
+		VMOVUPS(t[h].AsX(), Mem{Base: out, Index: i, Scale: 4, Disp: 16 * h})
+	}
+	ADDQ(U8(8), i)
 	JMP(LabelRef("loop"))
 	Label("done")
 	Store(i, Return("done"))
