@@ -983,3 +983,48 @@ func TestSlotSize(t *testing.T) {
 		t.Errorf("slot is %d bytes, want 64", n)
 	}
 }
+
+// TestPickFlatLateAgrees checks pickFlat's packed keys against pickFlatLate, its pass
+// for times too late to pack, at every command of a mixed stream on a flat channel:
+// reads and writes to a few rows of every bank, hits, conflicts and refreshes, so
+// that banks with one option and with several meet.
+func TestPickFlatLateAgrees(t *testing.T) {
+	c := mustNew(t, withRefresh(lpddr4()))
+	if !c.cfg.flat {
+		t.Fatal("lpddr4 is not flat: the test does not reach pickFlat")
+	}
+	r := rand.New(rand.NewPCG(61, 62))
+	reqs := make([]Request, 4000)
+	for i := range reqs {
+		reqs[i] = Request{
+			Addr:  encode(c, Location{Row: uint64(r.IntN(3)), Bank: r.IntN(8), Column: r.IntN(64)}),
+			Write: r.IntN(3) == 0,
+			Issue: uint64(i * 3),
+		}
+	}
+	compared, several := 0, 0
+	for _, s := range []*state{c.cur, c.proj} {
+		s.onCmd = func(kind uint8, at, addr uint64) {
+			for ch := range s.chans {
+				floor := s.now + 1
+				g, rk := &s.groups[ch], &s.ranks[ch]
+				lb := [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
+				t0, d0, k0, b0 := s.pickFlat(ch, floor)
+				t1, d1, k1, b1 := s.pickFlatLate(ch, &lb)
+				if t0 != t1 || d0 != d1 || k0 != k1 || b0 != b1 {
+					t.Fatalf("cycle %d: pickFlat gives (%d, %d, %d, %d), pickFlatLate (%d, %d, %d, %d)", s.now, t0, d0, k0, b0, t1, d1, k1, b1)
+				}
+				compared++
+				for _, b := range s.banks {
+					if b.candOK && !b.one && b.adm[modeRead]+b.adm[modeWrite] > 0 {
+						several++
+					}
+				}
+			}
+		}
+	}
+	mustTransfer(t, c, reqs, 16, 0)
+	if compared < 1000 || several == 0 {
+		t.Fatalf("%d picks compared, %d with a bank of several options: too few", compared, several)
+	}
+}
