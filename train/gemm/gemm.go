@@ -62,6 +62,8 @@ import (
 	"runtime"
 	"sync"
 	"unsafe"
+
+	"github.com/rctsim/rctsim/train/par"
 )
 
 // Register tile and cache blocks. The microkernels compute mr x nr tiles; kcBlock is
@@ -163,19 +165,16 @@ func run(m, n, k int, f func(i0, i1, j0, j1 int)) {
 		unit, length = mr, m
 	}
 	units := (length + unit - 1) / unit
-	var wg sync.WaitGroup
-	for p := range parts {
+	par.Do(parts, func(p int) {
 		lo, hi := min(length, p*units/parts*unit), min(length, (p+1)*units/parts*unit)
-		if lo >= hi {
-			continue
+		switch {
+		case lo >= hi:
+		case byRows:
+			f(lo, hi, 0, n)
+		default:
+			f(0, m, lo, hi)
 		}
-		if byRows {
-			wg.Go(func() { f(lo, hi, 0, n) })
-		} else {
-			wg.Go(func() { f(0, m, lo, hi) })
-		}
-	}
-	wg.Wait()
+	})
 }
 
 // minDirectRun is the shortest average run of patch columns (a kernel call each) for
