@@ -787,14 +787,29 @@ func unpad(p *Patches[float32]) (*Patches[float32], func()) {
 		*buf = make([]float32, size)
 	}
 	x := (*buf)[:size]
-	clear(x)
-	row := p.W * p.C
-	for b := range p.N {
-		for i := range p.H {
-			copy(x[((b*h+p.PadT+i)*w+p.PadL)*p.C:][:row], p.X[(b*p.H+i)*row:][:row])
+	// The images on all cores: a serial copy was 6% of a two-core ResNet-20 step.
+	parts := min(runtime.GOMAXPROCS(0), p.N)
+	par.Do(parts, func(part int) {
+		for b := part * p.N / parts; b < (part+1)*p.N/parts; b++ {
+			unpadImage(x[b*h*w*p.C:(b+1)*h*w*p.C], p.X[b*p.H*p.W*p.C:(b+1)*p.H*p.W*p.C], p, w)
 		}
-	}
+	})
 	q := *p
 	q.X, q.H, q.W, q.PadT, q.PadL = x, h, w, 0, 0
 	return &q, func() { padBufs.Put(buf) }
+}
+
+// unpadImage writes one image src of p's input into dst, w columns wide, at p's
+// padding, and zeros around it: every value of dst, which may hold an earlier call's.
+func unpadImage(dst, src []float32, p *Patches[float32], w int) {
+	c, row := p.C, p.W*p.C
+	top := p.PadT * w * c
+	clear(dst[:top])
+	for i := range p.H {
+		line := dst[top+i*w*c : top+(i+1)*w*c]
+		clear(line[:p.PadL*c])
+		copy(line[p.PadL*c:], src[i*row:(i+1)*row])
+		clear(line[p.PadL*c+row:])
+	}
+	clear(dst[top+p.H*w*c:])
 }

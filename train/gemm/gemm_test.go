@@ -624,3 +624,40 @@ func TestPatchRowsMatchDefinition(t *testing.T) {
 		}
 	}
 }
+
+// TestUnpadWritesEveryValue checks unpad's copy made over a pooled buffer that holds
+// an earlier copy's values (NaNs): its patch matrix must be the padded input's, the
+// zeros of the padding included.
+func TestUnpadWritesEveryValue(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	reused := 0
+	for _, s := range convShapes {
+		s = sized(s)
+		if !padded(&s) {
+			continue
+		}
+		s.X = make([]float32, s.N*s.H*s.W*s.C)
+		stale := s
+		stale.X = make([]float32, len(s.X))
+		for i := range s.X {
+			s.X[i] = float32(r.NormFloat64())
+			stale.X[i] = float32(math.NaN())
+		}
+		q0, release := unpad(&stale)
+		for i := range q0.X {
+			q0.X[i] = float32(math.NaN()) // the padding too
+		}
+		release()
+		q, release := unpad(&s)
+		if &q.X[0] == &q0.X[0] {
+			reused++
+		}
+		if got, want := unfold(q), unfold(&s); !slices.EqualFunc(got, want, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+			t.Errorf("%+v: the copy's patches differ from the padded input's", s)
+		}
+		release()
+	}
+	if reused == 0 {
+		t.Fatal("no copy was made over an earlier one: the test checks nothing stale")
+	}
+}
