@@ -10,9 +10,9 @@ func asmKernels() []kernelSet {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		return nil
 	}
-	avx2 := kernelSet{"avx2", f32KernelAVX2, i16KernelAVX2}
+	avx2 := kernelSet{"avx2", f32KernelAVX2, f32KernelRowsAVX2, i16KernelAVX2}
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
-		return []kernelSet{{"avx2+vnni", f32KernelAVX2, i16KernelVNNI}, avx2}
+		return []kernelSet{{"avx2+vnni", f32KernelAVX2, f32KernelRowsAVX2, i16KernelVNNI}, avx2}
 	}
 	return []kernelSet{avx2}
 }

@@ -105,23 +105,27 @@ type kernelSet struct {
 	// A that a points to (kc values each) and of the packed panel b (kc x nr): c =
 	// chain of FMAs starting from c (load) or 0.
 	f32 func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
+	// f32Rows is f32 with B's row p read in place at b+offs[p] (in float32 values):
+	// a convolution's patches, nr columns of one kernel row each.
+	f32Rows func(kc int, a *[mr]*float32, b *float32, offs *int, c *float32, ldc int, load bool)
 	// i16 computes an mr x nr int32 tile c from kc2 steps of the mr rows of A that a
 	// points to (kc2 int16 pairs each) and of the packed pair panel b (kc2 x nr
 	// pairs): c += (or =, without load) the sum of the pair products.
 	i16 func(kc2 int, a *[mr]*int16, b *int16, c *int32, ldc int, load bool)
 }
 
-var goKernels = kernelSet{"go", f32KernelGo, i16KernelGo}
+var goKernels = kernelSet{"go", f32KernelGo, f32KernelRowsGo, i16KernelGo}
 
 // current is the kernel set in use; f32Kernel and i16Kernel are its kernels.
 var (
-	current    kernelSet
-	f32Kernel  func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
-	i16Kernel  func(kc2 int, a *[mr]*int16, b *int16, c *int32, ldc int, load bool)
-	kernelSets []kernelSet
+	current       kernelSet
+	f32Kernel     func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
+	f32KernelRows func(kc int, a *[mr]*float32, b *float32, offs *int, c *float32, ldc int, load bool)
+	i16Kernel     func(kc2 int, a *[mr]*int16, b *int16, c *int32, ldc int, load bool)
+	kernelSets    []kernelSet
 )
 
-func use(k kernelSet) { current, f32Kernel, i16Kernel = k, k.f32, k.i16 }
+func use(k kernelSet) { current, f32Kernel, f32KernelRows, i16Kernel = k, k.f32, k.f32Rows, k.i16 }
 
 // available returns the kernel sets this CPU runs, fastest first, the pure-Go one
 // last.
@@ -340,6 +344,10 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 		defer release()
 		b.Patches = q
 	}
+	// Patches whose panels are each a run of nr values of the input (C a multiple of
+	// nr: a weight gradient's) are read where they lie, from their rows' origins, not
+	// copied into panels.
+	inPlace := b.Patches != nil && rowsInPlace(b.Patches)
 	run(m, n, k, func(i0, i1, j0, j1 int) {
 		buf := f32Bufs.Get().(*f32Buffers)
 		defer func() {
@@ -349,14 +357,27 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 			f32Bufs.Put(buf)
 		}()
 		packA := func(ic, mcb, pc, kcb int) { packF32A(&a, ic, mcb, pc, kcb, buf.a[:], &buf.rows) }
+		bjc := 0 // the block's first column
 		packB := func(pc, kcb, jc, ncb int) {
+			if bjc = jc; inPlace {
+				b.Patches.origins(pc, buf.origins[:kcb])
+				return
+			}
 			packF32B(&b, pc, kcb, jc, ncb, buf.b[:], buf.row[:], buf.runs[:0], buf.origins[:])
 		}
 		tile := func(kcb, ir, jr int, c *float32, ldc int, load bool) {
 			bp := buf.b[jr*kcb:]
+			var x *float32
+			if inPlace {
+				x = &b.Patches.X[b.Patches.column(bjc+jr)]
+			}
 			for q := range buf.rows.runs {
 				r := &buf.rows.runs[q]
-				f32Kernel(r.n, (*[mr]*float32)(buf.rows.ptr[q*mcBlock+ir:]), &bp[r.off*nr], c, ldc, load)
+				if ptr := (*[mr]*float32)(buf.rows.ptr[q*mcBlock+ir:]); inPlace {
+					f32KernelRows(r.n, ptr, x, &buf.origins[r.off], c, ldc, load)
+				} else {
+					f32Kernel(r.n, ptr, &bp[r.off*nr], c, ldc, load)
+				}
 				load = true
 			}
 		}
@@ -687,11 +708,7 @@ func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []
 // apart, which share cache sets.
 func patchesB(x *Patches[float32], pc, kcb, ncb int, dst []float32, rs []tapRun, origins []int) {
 	origins = origins[:kcb]
-	at := x.at(pc)
-	for p := range origins {
-		origins[p], _ = x.inside(at) // every patch is inside (see packF32B)
-		x.next(&at)
-	}
+	x.origins(pc, origins) // every patch is inside (see packF32B)
 	// Whole panel rows go through copyRunsAsm, all the rows in one call: the origins
 	// in bytes, and a panel row as two blocks.
 	byBlocks := copyRunsAsm != nil && current.name != "go"

@@ -7,6 +7,10 @@ package gemm
 // f32KernelAVX2 is f32Kernel with AVX2 and FMA: acc = fma(a, b, acc), one VFMADD231PS per 8 lanes.
 func f32KernelAVX2(kc int, a *[6]*float32, b *float32, c *float32, ldc int, load bool)
 
+// f32KernelRowsAVX2 is f32KernelRows with AVX2 and FMA: f32KernelAVX2 with B's row
+// p read at b+offs[p] (offs in float32 values) instead of a packed panel.
+func f32KernelRowsAVX2(kc int, a *[6]*float32, b *float32, offs *int, c *float32, ldc int, load bool)
+
 // i16KernelAVX2 is i16Kernel with AVX2: VPMADDWD of int16 pairs, VPADDD into int32 lanes.
 func i16KernelAVX2(kc2 int, a *[6]*int16, b *int16, c *int32, ldc int, load bool)
 

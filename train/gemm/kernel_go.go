@@ -35,18 +35,29 @@ func fma32(a, b, c float32) float32 {
 
 // f32KernelGo is the pure-Go float32 microkernel.
 func f32KernelGo(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool) {
+	bp := unsafe.Slice(b, kc*nr)
+	f32TileGo(kc, a, func(p int) []float32 { return bp[p*nr : p*nr+nr] }, c, ldc, load)
+}
+
+// f32KernelRowsGo is the pure-Go float32 microkernel reading B's rows in place.
+func f32KernelRowsGo(kc int, a *[mr]*float32, b *float32, offs *int, c *float32, ldc int, load bool) {
+	os := unsafe.Slice(offs, kc)
+	f32TileGo(kc, a, func(p int) []float32 { return unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(b), 4*os[p])), nr) }, c, ldc, load)
+}
+
+// f32TileGo computes the float32 kernels' tile with B's row p given by bRow.
+func f32TileGo(kc int, a *[mr]*float32, bRow func(p int) []float32, c *float32, ldc int, load bool) {
 	var ap [mr][]float32
 	for i, row := range a {
 		ap[i] = unsafe.Slice(row, kc)
 	}
-	bp := unsafe.Slice(b, kc*nr)
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
 	var acc [mr][nr]float32
 	if load {
 		loadTile(&acc, cs, ldc)
 	}
 	for p := range kc {
-		bv := bp[p*nr : p*nr+nr]
+		bv := bRow(p)
 		for i := range mr {
 			x, row := ap[i][p], &acc[i]
 			for j, y := range bv {

@@ -76,6 +76,29 @@ func (p *Patches[T]) inside(at cursor) (origin int, ok bool) {
 	return ((at.b*p.H+ih0)*p.W + iw0) * p.C, true
 }
 
+// origins writes the offsets in X of the first taps of rows r.. (len(dst) of them), all
+// inside the input.
+func (p *Patches[T]) origins(r int, dst []int) {
+	at := p.at(r)
+	for i := range dst {
+		dst[i], _ = p.inside(at)
+		p.next(&at)
+	}
+}
+
+// column is the offset of patch column j from the patch's first tap in X.
+func (p *Patches[T]) column(j int) int {
+	t, c := j/p.C, j%p.C
+	return (t/p.KW*p.W+t%p.KW)*p.C + c
+}
+
+// rowsInPlace reports whether the kernel can read p as B where it lies, each panel's
+// row nr values of X: no patch reads the padding, and every panel of nr columns lies
+// within one kernel row, whose taps are contiguous in X.
+func rowsInPlace[T Elem](p *Patches[T]) bool {
+	return !padded(p) && p.KW*p.C%nr == 0
+}
+
 // fill writes the columns that runs describe of the patch row at position at into
 // dst, converting.
 func fill[T, D Elem](p *Patches[T], at cursor, runs []tapRun, dst []D) {

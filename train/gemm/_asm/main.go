@@ -24,6 +24,7 @@ const nr = 16
 func main() {
 	ConstraintExpr("amd64,!purego")
 	f32Kernel()
+	f32KernelRows()
 	i16Kernel()
 	i16KernelVNNI()
 	pairRows()
@@ -95,18 +96,43 @@ func f32Kernel() {
 	Doc("f32KernelAVX2 is f32Kernel with AVX2 and FMA: acc = fma(a, b, acc), one VFMADD231PS per 8 lanes.")
 	step, a := aRows("kc")
 	b := Load(Param("b"), GP64())
+	f32Loop(step, a, func() Mem { return Mem{Base: b} }, func() { ADDQ(U32(64), b) })
+}
+
+func f32KernelRows() {
+	TEXT("f32KernelRowsAVX2", NOSPLIT, "func(kc int, a *[6]*float32, b *float32, offs *int, c *float32, ldc int, load bool)")
+	Doc("f32KernelRowsAVX2 is f32KernelRows with AVX2 and FMA: f32KernelAVX2 with B's row",
+		"p read at b+offs[p] (offs in float32 values) instead of a packed panel.")
+	step, a := aRows("kc")
+	b := Load(Param("b"), GP64())
+	offs := Load(Param("offs"), GP64())
+	o := GP64()
+	MOVQ(step, o) // -kc: step counts up to 0, offs is read from its end
+	NEGQ(o)
+	LEAQ(Mem{Base: offs, Index: o, Scale: 8}, offs)
+	f32Loop(step, a, func() Mem {
+		MOVQ(Mem{Base: offs, Index: step, Scale: 8}, o)
+		return Mem{Base: b, Index: o, Scale: 4}
+	}, func() {})
+}
+
+// f32Loop emits the float32 kernel's tile loop over the steps counted by step up to 0:
+// bRow returns the address of the current step's B row (emitting what it needs), and
+// next moves B on to the next step.
+func f32Loop(step reg.Register, a []reg.GPVirtual, bRow func() Mem, next func()) {
 	row := rows()
 	acc := accumulators(row, func(r reg.VecVirtual) { VXORPS(r, r, r) }, func(m Mem, r reg.VecVirtual) { VMOVUPS(m, r) })
 	Label("loop")
 	b0, b1, t := YMM(), YMM(), YMM()
-	VMOVUPS(Mem{Base: b}, b0)
-	VMOVUPS(Mem{Base: b}.Offset(32), b1)
+	bm := bRow()
+	VMOVUPS(bm, b0)
+	VMOVUPS(bm.Offset(32), b1)
 	for i := range mr {
 		VBROADCASTSS(Mem{Base: a[i], Index: step, Scale: 4}, t)
 		VFMADD231PS(b0, t, acc[2*i])
 		VFMADD231PS(b1, t, acc[2*i+1])
 	}
-	ADDQ(U32(64), b)
+	next()
 	INCQ(step)
 	JNE(LabelRef("loop"))
 	for i := range mr {
