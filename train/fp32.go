@@ -580,7 +580,7 @@ func (fn *floatNet[F]) backward(n int) {
 			}
 		case models.MaxPool:
 			if nl.needDX {
-				maxPoolBackward(dy, fn.argmax[i][:len(dy)], dx)
+				maxPoolBackward(dy, fn.argmax[i][:len(dy)], dx, n)
 			}
 		case models.AvgPool:
 			if nl.needDX {

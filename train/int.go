@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rctsim/rctsim/models"
 	"github.com/rctsim/rctsim/train/numerics"
@@ -246,12 +247,12 @@ func (in *intNet) forward(x []float32, n int, sc *scales, train bool) error {
 	} else {
 		// The input batch is quantised with the scale of its own max: it is in memory
 		// in full before the step starts.
-		var m float64
-		for _, v := range x {
-			m = max(m, math.Abs(float64(v)))
-		}
-		in.xExp = numerics.QuantExp(m, 8)
-		in.sat.Input += int64(numerics.Quantize(x, in.xExp, in.x8))
+		in.xExp = numerics.QuantExp(maxAbsFloat(x), 8)
+		var saturated atomic.Int64
+		parallel(len(x), 1<<14, func(lo, hi int) {
+			saturated.Add(int64(numerics.Quantize(x[lo:hi], in.xExp, in.x8[lo:hi])))
+		})
+		in.sat.Input += saturated.Load()
 	}
 	for i := range p.layers {
 		nl := &p.layers[i]
@@ -484,7 +485,7 @@ func (in *intNet) backward(n, step int, stats []LayerStats) {
 		case models.MaxPool:
 			if nl.needDX {
 				acc := in.acc[:inSize]
-				maxPoolBackward(dy, in.argmax[i][:len(dy)], acc)
+				maxPoolBackward(dy, in.argmax[i][:len(dy)], acc, n)
 				in.errExp[dxe] = in.spread(acc, ee, nl.pool, &sc.Bwd[i], dx)
 			}
 		case models.AvgPool:
@@ -620,9 +621,16 @@ func (in *intNet) concatForward(i int, src []int8, n int, sc *scales, out []int8
 
 // maxAbs is the largest |v| of integer weights.
 func maxAbs(w []int32) int64 {
+	var mu sync.Mutex
 	var m int64
-	for _, v := range w {
-		m = max(m, int64(v), -int64(v))
-	}
+	parallel(len(w), 1<<14, func(lo, hi int) {
+		var part int64
+		for _, v := range w[lo:hi] {
+			part = max(part, int64(v), -int64(v))
+		}
+		mu.Lock()
+		m = max(m, part)
+		mu.Unlock()
+	})
 	return m
 }

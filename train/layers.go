@@ -111,12 +111,17 @@ func b2i(b bool) int {
 }
 
 // maxPoolBackward routes each output error to its window's argmax, summing where
-// windows overlap; dx (n examples of input size) is overwritten.
-func maxPoolBackward[T int8 | float32 | float64, A int32 | float32 | float64](dy []T, argmax []int32, dx []A) {
-	clear(dx)
-	for j, i := range argmax[:len(dy)] {
-		dx[i] += A(dy[j])
-	}
+// windows overlap; dx (n examples of input size) is overwritten. Each example's
+// windows lie in its own input, so the examples go to the cores whole, each value's
+// sum in the same order.
+func maxPoolBackward[T int8 | float32 | float64, A int32 | float32 | float64](dy []T, argmax []int32, dx []A, n int) {
+	outSize, inSize := len(dy)/n, len(dx)/n
+	parallel(n, max(1, 1<<14/max(outSize, 1)), func(b0, b1 int) {
+		clear(dx[b0*inSize : b1*inSize])
+		for j, i := range argmax[b0*outSize : b1*outSize] {
+			dx[i] += A(dy[b0*outSize+j])
+		}
+	})
 }
 
 // avgPoolSum sums each window of n examples into out.

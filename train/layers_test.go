@@ -686,3 +686,35 @@ func benchMaxPool[T int8 | float32](b *testing.B, p *poolGeom) {
 		maxPoolRange(p, x, 0, n, out, arg)
 	}
 }
+
+// TestMaxPoolBackwardMatchesDefinition checks maxPoolBackward, whose examples go to
+// the cores in parts, against its definition (every error added at its argmax in
+// output order), bit for bit, with overlapping windows (several errors per input)
+// and a batch big enough to be cut.
+func TestMaxPoolBackwardMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	p := &poolGeom{c: 16, h: 34, w: 34, kh: 3, kw: 3, stride: 1}
+	p.ho, p.wo = (p.h-p.kh)/p.stride+1, (p.w-p.kw)/p.stride+1
+	const n = 5
+	x := make([]float32, n*p.h*p.w*p.c)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	out, arg := make([]float32, n*p.ho*p.wo*p.c), make([]int32, n*p.ho*p.wo*p.c)
+	maxPoolForward(p, x, n, out, arg)
+	dy := make([]float32, len(out))
+	for i := range dy {
+		dy[i] = float32(r.NormFloat64())
+	}
+	want, got := make([]float32, len(x)), make([]float32, len(x))
+	for j, i := range arg {
+		want[i] += dy[j]
+	}
+	for i := range got {
+		got[i] = float32(math.NaN()) // overwritten
+	}
+	maxPoolBackward(dy, arg, got, n)
+	if !slices.EqualFunc(got, want, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+		t.Error("max pooling's backward pass differs from its definition")
+	}
+}
