@@ -212,31 +212,17 @@ func layerMoments[F floatT](x []F, c, r, r1 int, mean, rstd []float64) {
 // layerErrorSums sets sg and sgx of the four rows from row r (at most up to row r1) to
 // their sums over channels of gamma*dy and of gamma*dy times the normalised input.
 func layerErrorSums[F floatT](x, dy []F, c, r, r1 int, gamma, mean, rstd, sg, sgx []float64) {
-	i0, i1, i2, i3 := r, min(r+1, r1-1), min(r+2, r1-1), min(r+3, r1-1)
-	x0, d0 := x[i0*c:(i0+1)*c], dy[i0*c:(i0+1)*c]
-	gamma = gamma[:len(x0)]
-	d0 = d0[:len(x0)]
-	x1, x2, x3 := x[i1*c:][:len(x0)], x[i2*c:][:len(x0)], x[i3*c:][:len(x0)]
-	d1, d2, d3 := dy[i1*c:][:len(x0)], dy[i2*c:][:len(x0)], dy[i3*c:][:len(x0)]
-	m0, m1, m2, m3 := mean[i0], mean[i1], mean[i2], mean[i3]
-	s0, s1, s2, s3 := rstd[i0], rstd[i1], rstd[i2], rstd[i3]
-	var g0, g1, g2, g3, h0, h1, h2, h3 float64
-	for j, e := range x0 {
-		gm := gamma[j]
-		v0, v1, v2, v3 := gm*float64(d0[j]), gm*float64(d1[j]), gm*float64(d2[j]), gm*float64(d3[j])
-		g0 += v0
-		g1 += v1
-		g2 += v2
-		g3 += v3
-		h0 += v0 * ((float64(e) - m0) * s0)
-		h1 += v1 * ((float64(x1[j]) - m1) * s1)
-		h2 += v2 * ((float64(x2[j]) - m2) * s2)
-		h3 += v3 * ((float64(x3[j]) - m3) * s3)
+	var xs, ds [4][]F
+	var m, s, g, h [4]float64
+	for k := range 4 {
+		i := min(r+k, r1-1)
+		xs[k], ds[k], m[k], s[k] = x[i*c:(i+1)*c], dy[i*c:(i+1)*c], mean[i], rstd[i]
 	}
-	sg[i3], sgx[i3] = g3, h3
-	sg[i2], sgx[i2] = g2, h2
-	sg[i1], sgx[i1] = g1, h1
-	sg[i0], sgx[i0] = g0, h0
+	vec.LayerErrorSums4(&xs, &ds, gamma[:c], &m, &s, &g, &h)
+	for k := 3; k >= 0; k-- { // the last row first: rows past r1 repeat it
+		i := min(r+k, r1-1)
+		sg[i], sgx[i] = g[k], h[k]
+	}
 }
 
 // Normalisation's statistics and gradient sums are per-channel sums over the rows,

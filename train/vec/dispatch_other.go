@@ -128,3 +128,7 @@ func rowAffine8AVX2(u *int8, rows, rowLen int, a, c *int64, acc *int64) {
 func rowAffine64TwoAVX2(u *int64, v *int8, rows, rowLen int, a, b, c *int64, acc *int64) {
 	panic("vec: no assembly in this build")
 }
+
+func lnErrorSums4AVX2(x, dy *[4]*float32, c int, gamma *float64, stats *[8]float64, sums *[8]float64) {
+	panic("vec: no assembly in this build")
+}

@@ -391,6 +391,45 @@ func LayerGradSums[F Float](x, dy []F, c, j0, j1 int, mean, rstd, sdy, sdx []flo
 	}
 }
 
+// LayerErrorSums4 sets sg[i] and sgx[i], for the four rows x[i] and dy[i] of
+// len(gamma) values, to the sums over j in order of v = gamma[j]*float64(dy[i][j]) and
+// of v*((float64(x[i][j])-mean[i])*rstd[i]): layer normalisation's error sums. The
+// four rows' chains of additions run side by side (in the assembly, a row a float64
+// lane, when len(gamma) is a multiple of 4); each row's sums are its own.
+func LayerErrorSums4[F Float](x, dy *[4][]F, gamma []float64, mean, rstd *[4]float64, sg, sgx *[4]float64) {
+	c := len(gamma)
+	if x32, ok := any(x).(*[4][]float32); ok && useAVX2 && c >= 4 && c%4 == 0 {
+		d32 := any(dy).(*[4][]float32)
+		var xp, dp [4]*float32
+		for i := range 4 {
+			xp[i], dp[i] = &x32[i][:c][0], &d32[i][:c][0]
+		}
+		stats := [8]float64{mean[0], mean[1], mean[2], mean[3], rstd[0], rstd[1], rstd[2], rstd[3]}
+		var sums [8]float64
+		lnErrorSums4AVX2(&xp, &dp, c, &gamma[0], &stats, &sums)
+		copy(sg[:], sums[:4])
+		copy(sgx[:], sums[4:])
+		return
+	}
+	x0, x1, x2, x3 := x[0][:c], x[1][:c], x[2][:c], x[3][:c]
+	d0, d1, d2, d3 := dy[0][:c], dy[1][:c], dy[2][:c], dy[3][:c]
+	m0, m1, m2, m3 := mean[0], mean[1], mean[2], mean[3]
+	s0, s1, s2, s3 := rstd[0], rstd[1], rstd[2], rstd[3]
+	var g0, g1, g2, g3, h0, h1, h2, h3 float64
+	for j, gm := range gamma {
+		v0, v1, v2, v3 := gm*float64(d0[j]), gm*float64(d1[j]), gm*float64(d2[j]), gm*float64(d3[j])
+		g0 += v0
+		g1 += v1
+		g2 += v2
+		g3 += v3
+		h0 += v0 * ((float64(x0[j]) - m0) * s0)
+		h1 += v1 * ((float64(x1[j]) - m1) * s1)
+		h2 += v2 * ((float64(x2[j]) - m2) * s2)
+		h3 += v3 * ((float64(x3[j]) - m3) * s3)
+	}
+	*sg, *sgx = [4]float64{g0, g1, g2, g3}, [4]float64{h0, h1, h2, h3}
+}
+
 // FakeQuant quantises x into out on the grid of step s from qlo to qhi (qlo <= 0 <=
 // qhi): out[i] = F(Round((min(max(float64(x[i]), qlo), qhi)-qlo)/s)*s + qlo), Go's
 // min and max. The assembly's min and max differ from Go's only on NaNs, which it

@@ -543,3 +543,51 @@ func BenchmarkExp(b *testing.B) {
 		})
 	})
 }
+
+// TestLayerErrorSums4Bits checks LayerErrorSums4, with every kernel set, bit for bit
+// against its definition taken one row at a time: rows of several lengths (multiples
+// of 4 and not), values of many magnitudes and signs, a repeated row (as the trainer
+// passes past its last), and a NaN and an infinity.
+func TestLayerErrorSums4Bits(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	kernelSets(t, func(kernels string) {
+		for _, c := range []int{4, 8, 12, 128, 6, 1, 130} {
+			for trial := range 3 {
+				var x, dy [4][]float32
+				var mean, rstd [4]float64
+				gamma := make([]float64, c)
+				for j := range gamma {
+					gamma[j] = r.NormFloat64()
+				}
+				for i := range 4 {
+					x[i], dy[i] = make([]float32, c), make([]float32, c)
+					for j := range c {
+						x[i][j] = float32(r.NormFloat64() * math.Exp2(float64(r.IntN(20)-10)))
+						dy[i][j] = float32(r.NormFloat64() * math.Exp2(float64(r.IntN(20)-10)))
+					}
+					mean[i], rstd[i] = r.NormFloat64(), r.ExpFloat64()
+				}
+				switch trial {
+				case 1:
+					x[3], dy[3], mean[3], rstd[3] = x[2], dy[2], mean[2], rstd[2]
+				case 2:
+					x[1][c-1] = float32(math.NaN())
+					dy[2][0] = float32(math.Inf(-1))
+				}
+				var sg, sgx [4]float64
+				LayerErrorSums4(&x, &dy, gamma, &mean, &rstd, &sg, &sgx)
+				for i := range 4 {
+					var g, h float64
+					for j, gm := range gamma {
+						v := gm * float64(dy[i][j])
+						g += v
+						h += v * ((float64(x[i][j]) - mean[i]) * rstd[i])
+					}
+					if !bits64([]float64{sg[i], sgx[i]}, []float64{g, h}) {
+						t.Fatalf("%s: c %d, trial %d, row %d: sums %v %v, want %v %v", kernels, c, trial, i, sg[i], sgx[i], g, h)
+					}
+				}
+			}
+		}
+	})
+}

@@ -105,6 +105,12 @@ func lnNormalizeAVX2(x *float32, out *float32, rows int, c int, mean *float64, r
 // per channel, for rows rows of c channels, c a multiple of 4.
 func lnInputErrorAVX2(x *float32, dy *float32, dx *float32, rows int, c int, mean *float64, rstd *float64, gamma *float64, sg *float64, sgx *float64, inv float64)
 
+// lnErrorSums4AVX2 sets, for the four rows x[i] and dy[i] of c values (c a
+// positive multiple of 4), sums[i] to the sum over j in order of v = gamma[j] *
+// float64(dy[i][j]) and sums[4+i] to that of v * ((float64(x[i][j]) - stats[i]) *
+// stats[4+i]) (the rows' means and reciprocal deviations).
+func lnErrorSums4AVX2(x *[4]*float32, dy *[4]*float32, c int, gamma *float64, stats *[8]float64, sums *[8]float64)
+
 // expAVX2 replaces blocks*4 values of x by math.Exp's, as math.Exp computes them
 // on a CPU with FMA, four at a time. It stops before the first four with a value
 // math.Exp does not take through its main path (not finite, above its overflow

@@ -961,6 +961,90 @@ done:
 	VZEROUPPER
 	RET
 
+// func lnErrorSums4AVX2(x *[4]*float32, dy *[4]*float32, c int, gamma *float64, stats *[8]float64, sums *[8]float64)
+// Requires: AVX
+TEXT ·lnErrorSums4AVX2(SB), NOSPLIT, $0-48
+	MOVQ    x+0(FP), AX
+	MOVQ    dy+8(FP), CX
+	MOVQ    c+16(FP), DX
+	MOVQ    gamma+24(FP), BX
+	MOVQ    stats+32(FP), SI
+	MOVQ    (AX), DI
+	MOVQ    (CX), R8
+	MOVQ    8(AX), R9
+	MOVQ    8(CX), R10
+	MOVQ    16(AX), R11
+	MOVQ    16(CX), R12
+	MOVQ    24(AX), AX
+	MOVQ    24(CX), CX
+	VMOVUPD (SI), Y0
+	VMOVUPD 32(SI), Y1
+	VXORPD  Y2, Y2, Y2
+	VXORPD  Y3, Y3, Y3
+	XORQ    SI, SI
+
+loop:
+	VCVTPS2PD    (DI)(SI*4), Y4
+	VCVTPS2PD    (R9)(SI*4), Y5
+	VCVTPS2PD    (R11)(SI*4), Y6
+	VCVTPS2PD    (AX)(SI*4), Y7
+	VUNPCKLPD    Y5, Y4, Y8
+	VUNPCKHPD    Y5, Y4, Y4
+	VUNPCKLPD    Y7, Y6, Y5
+	VUNPCKHPD    Y7, Y6, Y9
+	VPERM2F128   $0x20, Y5, Y8, Y6
+	VPERM2F128   $0x20, Y9, Y4, Y7
+	VPERM2F128   $0x31, Y5, Y8, Y5
+	VPERM2F128   $0x31, Y9, Y4, Y4
+	VCVTPS2PD    (R8)(SI*4), Y8
+	VCVTPS2PD    (R10)(SI*4), Y9
+	VCVTPS2PD    (R12)(SI*4), Y10
+	VCVTPS2PD    (CX)(SI*4), Y11
+	VUNPCKLPD    Y9, Y8, Y12
+	VUNPCKHPD    Y9, Y8, Y8
+	VUNPCKLPD    Y11, Y10, Y9
+	VUNPCKHPD    Y11, Y10, Y13
+	VPERM2F128   $0x20, Y9, Y12, Y10
+	VPERM2F128   $0x20, Y13, Y8, Y11
+	VPERM2F128   $0x31, Y9, Y12, Y9
+	VPERM2F128   $0x31, Y13, Y8, Y8
+	VBROADCASTSD (BX)(SI*8), Y12
+	VMULPD       Y10, Y12, Y12
+	VADDPD       Y12, Y2, Y2
+	VSUBPD       Y0, Y6, Y6
+	VMULPD       Y1, Y6, Y6
+	VMULPD       Y6, Y12, Y12
+	VADDPD       Y12, Y3, Y3
+	VBROADCASTSD 8(BX)(SI*8), Y6
+	VMULPD       Y11, Y6, Y6
+	VADDPD       Y6, Y2, Y2
+	VSUBPD       Y0, Y7, Y7
+	VMULPD       Y1, Y7, Y7
+	VMULPD       Y7, Y6, Y6
+	VADDPD       Y6, Y3, Y3
+	VBROADCASTSD 16(BX)(SI*8), Y6
+	VMULPD       Y9, Y6, Y6
+	VADDPD       Y6, Y2, Y2
+	VSUBPD       Y0, Y5, Y5
+	VMULPD       Y1, Y5, Y5
+	VMULPD       Y5, Y6, Y6
+	VADDPD       Y6, Y3, Y3
+	VBROADCASTSD 24(BX)(SI*8), Y5
+	VMULPD       Y8, Y5, Y5
+	VADDPD       Y5, Y2, Y2
+	VSUBPD       Y0, Y4, Y4
+	VMULPD       Y1, Y4, Y4
+	VMULPD       Y4, Y5, Y5
+	VADDPD       Y5, Y3, Y3
+	ADDQ         $0x04, SI
+	CMPQ         SI, DX
+	JLT          loop
+	MOVQ         sums+40(FP), AX
+	VMOVUPD      Y2, (AX)
+	VMOVUPD      Y3, 32(AX)
+	VZEROUPPER
+	RET
+
 DATA expConsts<>+0(SB)/8, $0x7fffffffffffffff
 DATA expConsts<>+8(SB)/8, $0x7fffffffffffffff
 DATA expConsts<>+16(SB)/8, $0x7fffffffffffffff

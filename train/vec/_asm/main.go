@@ -44,6 +44,7 @@ func main() {
 		"mean and rstd per row and gamma and beta per channel, for rows rows of c channels,",
 		"c a multiple of 4.")
 	lnInputError()
+	lnErrorSums4()
 	expKernel()
 	bnSum8()
 	bnSumSq8()
@@ -811,6 +812,77 @@ func bnInputError() {
 		VCVTPD2PSY(d, d.AsX())
 		VMOVUPS(d.AsX(), Mem{Base: dx, Index: j, Scale: 4})
 	})
+	VZEROUPPER()
+	RET()
+}
+
+// lnErrorSums4 is layer normalisation's per-row error sums over four float32 rows at
+// once, a row in each float64 lane: four columns of the rows are loaded and transposed,
+// then added in column order, so that each lane's sums are its row's chain of
+// additions.
+func lnErrorSums4() {
+	TEXT("lnErrorSums4AVX2", NOSPLIT, "func(x, dy *[4]*float32, c int, gamma *float64, stats *[8]float64, sums *[8]float64)")
+	Doc("lnErrorSums4AVX2 sets, for the four rows x[i] and dy[i] of c values (c a",
+		"positive multiple of 4), sums[i] to the sum over j in order of v = gamma[j] *",
+		"float64(dy[i][j]) and sums[4+i] to that of v * ((float64(x[i][j]) - stats[i]) *",
+		"stats[4+i]) (the rows' means and reciprocal deviations).")
+	xp := Load(Param("x"), GP64())
+	dp := Load(Param("dy"), GP64())
+	c := Load(Param("c"), GP64())
+	gamma := Load(Param("gamma"), GP64())
+	stats := Load(Param("stats"), GP64())
+	var xr, dr [4]reg.GPVirtual
+	for i := range 4 {
+		xr[i], dr[i] = GP64(), GP64()
+		MOVQ(Mem{Base: xp, Disp: 8 * i}, xr[i])
+		MOVQ(Mem{Base: dp, Disp: 8 * i}, dr[i])
+	}
+	m, rs, g, h := YMM(), YMM(), YMM(), YMM()
+	VMOVUPD(Mem{Base: stats}, m)
+	VMOVUPD(Mem{Base: stats, Disp: 32}, rs)
+	VXORPD(g, g, g)
+	VXORPD(h, h, h)
+	// columns loads four values of each row at column j and returns them by column.
+	columns := func(rows [4]reg.GPVirtual, j reg.Register) [4]reg.VecVirtual {
+		var r, t, col [4]reg.VecVirtual
+		for i := range 4 {
+			r[i] = YMM()
+			VCVTPS2PD(Mem{Base: rows[i], Index: j, Scale: 4}, r[i])
+		}
+		for i := range 4 {
+			t[i], col[i] = YMM(), YMM()
+		}
+		VUNPCKLPD(r[1], r[0], t[0]) // a0 b0 a2 b2
+		VUNPCKHPD(r[1], r[0], t[1]) // a1 b1 a3 b3
+		VUNPCKLPD(r[3], r[2], t[2]) // c0 d0 c2 d2
+		VUNPCKHPD(r[3], r[2], t[3]) // c1 d1 c3 d3
+		VPERM2F128(U8(0x20), t[2], t[0], col[0])
+		VPERM2F128(U8(0x20), t[3], t[1], col[1])
+		VPERM2F128(U8(0x31), t[2], t[0], col[2])
+		VPERM2F128(U8(0x31), t[3], t[1], col[3])
+		return col
+	}
+	j := GP64()
+	XORQ(j, j)
+	Label("loop")
+	xs := columns(xr, j)
+	ds := columns(dr, j)
+	for t := range 4 {
+		v, xn := YMM(), YMM()
+		VBROADCASTSD(Mem{Base: gamma, Index: j, Scale: 8, Disp: 8 * t}, v)
+		VMULPD(ds[t], v, v)
+		VADDPD(v, g, g)
+		VSUBPD(m, xs[t], xn)
+		VMULPD(rs, xn, xn)
+		VMULPD(xn, v, v)
+		VADDPD(v, h, h)
+	}
+	ADDQ(U8(4), j)
+	CMPQ(j, c)
+	JLT(LabelRef("loop"))
+	sums := Load(Param("sums"), GP64())
+	VMOVUPD(g, Mem{Base: sums})
+	VMOVUPD(h, Mem{Base: sums, Disp: 32})
 	VZEROUPPER()
 	RET()
 }
