@@ -132,3 +132,7 @@ func rowAffine64TwoAVX2(u *int64, v *int8, rows, rowLen int, a, b, c *int64, acc
 func lnErrorSums4AVX2(x, dy *[4]*float32, c int, gamma *float64, stats *[8]float64, sums *[8]float64) {
 	panic("vec: no assembly in this build")
 }
+
+func quantEst32AVX2(x, out *float32, n int, lo, hi, qlo32, inv32, near float32, qlo, s float64) int {
+	panic("vec: no assembly in this build")
+}

@@ -443,8 +443,23 @@ func FakeQuant[F Float](x, out []F, qlo, qhi, s float64) {
 	fast = fast && useAVX2
 	inv := 1 / s
 	margin := (qhi - qlo) * inv * 0x1p-50
+	est, estimate := newQuantEstimate(qlo, qhi, s, inv)
+	estimate = estimate && fast
 	for j := 0; j < len(x); j++ {
-		if fast && len(x)-j >= 8 {
+		if estimate && len(x)-j >= 8 {
+			if j += quantEst32AVX2(&x32[j], &o32[j], len(x)-j, est.lo, est.hi, est.qlo, est.inv, est.near, qlo, s); j == len(x) {
+				break
+			}
+			if len(x)-j < 8 {
+				j--
+				continue
+			}
+			// An eight the estimate leaves (a NaN, or a quotient near a half-integer).
+			if k := quant32AVX2(&x32[j], &o32[j], 8, qlo, qhi, s, inv, margin); k == 8 {
+				j += 7
+				continue
+			}
+		} else if fast && len(x)-j >= 8 {
 			if j += quant32AVX2(&x32[j], &o32[j], len(x)-j, qlo, qhi, s, inv, margin); j == len(x) {
 				break
 			}
@@ -452,6 +467,38 @@ func FakeQuant[F Float](x, out []F, qlo, qhi, s float64) {
 		c := min(max(float64(x[j]), qlo), qhi)
 		out[j] = F(Round((c-qlo)/s)*s + qlo)
 	}
+}
+
+// quantEstimate holds the float32 parameters of quantEst32AVX2, which estimates a
+// value's level, the quotient q = (c-qlo)/s of its clamped value c, in float32: the
+// value clamped to [lo, hi] (qlo and qhi rounded outward), less qlo rounded to
+// float32, times 1/s rounded to float32. Three float32 roundings and that of qlo make
+// the estimate differ from q by at most (q + z)*3*2^-24 + 2^-49, where z = -qlo/s
+// (the relative errors of normal float32 results; subnormal ones err by 2^-150 at
+// most, times 1/s <= 2^100); a value between qhi and hi (or lo and qlo) moves it by
+// at most an ulp of qhi (qlo) times 1/s more, under 256*2^-23. With q and z at most
+// 256 (QAT's 8-bit grids: 255), that is below 2^-12 in all: an estimate more than
+// 2^-12 from a half-integer rounds to the same integer as q, Round's level (so no
+// level falls outside 0..Round((qhi-qlo)/s)); the kernel leaves the rest, and NaNs,
+// to the float64 path.
+type quantEstimate struct {
+	lo, hi, qlo, inv, near float32
+}
+
+// newQuantEstimate returns the estimate's parameters, and whether the grid allows it.
+func newQuantEstimate(qlo, qhi, s, inv float64) (quantEstimate, bool) {
+	q, z := (qhi-qlo)*inv, -qlo*inv
+	if !(q <= 256 && z <= 256 && z >= 0 && inv <= 0x1p100 && s > 0) {
+		return quantEstimate{}, false
+	}
+	lo, hi := float32(qlo), float32(qhi)
+	if float64(lo) > qlo {
+		lo = math.Nextafter32(lo, float32(math.Inf(-1)))
+	}
+	if float64(hi) < qhi {
+		hi = math.Nextafter32(hi, float32(math.Inf(1)))
+	}
+	return quantEstimate{lo: lo, hi: hi, qlo: float32(qlo), inv: float32(inv), near: 0.5 - 0x1p-12}, true
 }
 
 // QuantizeSym is QAT's symmetric weight quantisation: out[i] = Round(float64(x[i])/s)*s.

@@ -591,3 +591,66 @@ func TestLayerErrorSums4Bits(t *testing.T) {
 		}
 	})
 }
+
+// TestFakeQuantEstimateNearHalves checks FakeQuant, with every kernel set, bit for bit
+// against its definition on QAT's 8-bit grids (qlo = -z*s, qhi = (255-z)*s, as
+// fakeQuantAct makes them) at the values nearest each level's half-way point and a
+// few ulps around it, where the float32 estimate must hand over to the float64 path,
+// and at and past the grid's ends; and on grids of many levels, past the estimate's
+// reach, a little off the half-way points, which a float32 estimate of so large a
+// level would misjudge.
+func TestFakeQuantEstimateNearHalves(t *testing.T) {
+	type grid struct{ lo, hi, s float64 }
+	var grids []grid
+	var xs [][]float32
+	for _, g := range []grid{{-1.3, 2.9, 0}, {-0.01, 0.07, 0}, {0, 6.1, 0}, {-5.3, 0, 0}, {-1e-3, 3e-3, 0}, {-3.7e4, 1.1e5, 0}} {
+		s := (g.hi - g.lo) / 255
+		z := math.Round(-g.lo / s)
+		qlo, qhi := -z*s, (255-z)*s
+		var x []float32
+		for k := -2; k <= 257; k++ {
+			h := float32(qlo + (float64(k)+0.5)*s)
+			for v, i := h, 0; i < 4; v, i = math.Nextafter32(v, float32(math.Inf(1))), i+1 {
+				x = append(x, v)
+			}
+			for v, i := math.Nextafter32(h, float32(math.Inf(-1))), 0; i < 3; v, i = math.Nextafter32(v, float32(math.Inf(-1))), i+1 {
+				x = append(x, v)
+			}
+		}
+		x = append(x, float32(qlo), float32(qhi), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)))
+		grids, xs = append(grids, grid{qlo, qhi, s}), append(xs, x)
+	}
+	misjudged := 0
+	for _, s := range []float64{1.1, 0.3} {
+		var x []float32
+		for k := 300.0; k < 2e7; k *= 1.1 {
+			h := float32((math.Round(k) + 0.5) * s)
+			for v, i := math.Nextafter32(h, 0), 0; i < 16; v, i = math.Nextafter32(v, float32(math.Inf(1))), i+1 {
+				x = append(x, v)
+				// What an estimate let loose on so large a level would do.
+				q := float64(v * float32(1/s))
+				if r := math.RoundToEven(q); math.Abs(q-r) < 0.5-0x1p-12 && r != Round(float64(v)/s) {
+					misjudged++
+				}
+			}
+		}
+		grids, xs = append(grids, grid{0, 2e7 * s, s}), append(xs, x)
+	}
+	if misjudged == 0 {
+		t.Fatal("no value of the many-level grids would be misjudged by an estimate: the test cannot see one used there")
+	}
+	kernelSets(t, func(kernels string) {
+		for gi, g := range grids {
+			x := xs[gi]
+			out := make([]float32, len(x))
+			FakeQuant(x, out, g.lo, g.hi, g.s)
+			for i, v := range x {
+				c := min(max(float64(v), g.lo), g.hi)
+				want := float32(Round((c-g.lo)/g.s)*g.s + g.lo)
+				if math.Float32bits(out[i]) != math.Float32bits(want) {
+					t.Fatalf("%s: grid %v: %v (%08x) quantises to %v, want %v", kernels, g, v, math.Float32bits(v), out[i], want)
+				}
+			}
+		}
+	})
+}

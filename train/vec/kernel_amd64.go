@@ -146,6 +146,14 @@ func lnGradSums8AVX2(x *float32, dy *float32, rows int, c int, mean *float64, rs
 // which (qhi-qlo)*inv*2^-50 is.
 func quant32AVX2(x *float32, out *float32, n int, qlo float64, qhi float64, s float64, inv float64, margin float64) (done int)
 
+// quantEst32AVX2 writes out = float32(k*s + qlo) for the values of x, eight at a
+// time, with k = round(q) and q = (min(max(x, lo), hi) - qlo32) * inv32 in
+// float32, up to the last whole eight of the n values, the first eight
+// holding a NaN, or the first eight with a q whose distance from the nearest integer
+// is not below near, and returns how many it wrote. FakeQuant chooses the
+// parameters so that k is then its level, Round((c-qlo)/s).
+func quantEst32AVX2(x *float32, out *float32, n int, lo float32, hi float32, qlo32 float32, inv32 float32, near float32, qlo float64, s float64) (done int)
+
 // quantSym32AVX2 writes out = Round(float64(x)/s)*s for blocks*4 values of x, which
 // must be finite, the quotient rounded as roundQuotient does, inv = 1/s.
 func quantSym32AVX2(x *float32, out *float64, blocks int, s float64, inv float64)

@@ -1452,6 +1452,71 @@ done:
 	VZEROUPPER
 	RET
 
+DATA absF32<>+0(SB)/4, $0x7fffffff
+DATA absF32<>+4(SB)/4, $0x7fffffff
+DATA absF32<>+8(SB)/4, $0x7fffffff
+DATA absF32<>+12(SB)/4, $0x7fffffff
+DATA absF32<>+16(SB)/4, $0x7fffffff
+DATA absF32<>+20(SB)/4, $0x7fffffff
+DATA absF32<>+24(SB)/4, $0x7fffffff
+DATA absF32<>+28(SB)/4, $0x7fffffff
+GLOBL absF32<>(SB), RODATA|NOPTR, $32
+
+// func quantEst32AVX2(x *float32, out *float32, n int, lo float32, hi float32, qlo32 float32, inv32 float32, near float32, qlo float64, s float64) (done int)
+// Requires: AVX, AVX2
+TEXT ·quantEst32AVX2(SB), NOSPLIT, $0-72
+	MOVQ         x+0(FP), AX
+	MOVQ         out+8(FP), CX
+	MOVQ         n+16(FP), DX
+	VBROADCASTSS lo+24(FP), Y0
+	VBROADCASTSS hi+28(FP), Y1
+	VBROADCASTSS qlo32+32(FP), Y2
+	VBROADCASTSS inv32+36(FP), Y3
+	VBROADCASTSS near+40(FP), Y4
+	VBROADCASTSD qlo+48(FP), Y5
+	VBROADCASTSD s+56(FP), Y6
+	XORQ         BX, BX
+
+loop:
+	LEAQ         8(BX), SI
+	CMPQ         SI, DX
+	JGT          done
+	VMOVUPS      (AX)(BX*4), Y7
+	VCMPPS       $0x03, Y7, Y7, Y9
+	VMOVMSKPS    Y9, SI
+	TESTL        SI, SI
+	JNE          done
+	VMAXPS       Y0, Y7, Y7
+	VMINPS       Y1, Y7, Y7
+	VSUBPS       Y2, Y7, Y7
+	VMULPS       Y3, Y7, Y7
+	VROUNDPS     $0x00, Y7, Y8
+	VSUBPS       Y8, Y7, Y9
+	VANDPS       absF32<>+0(SB), Y9, Y9
+	VCMPPS       $0x11, Y4, Y9, Y9
+	VMOVMSKPS    Y9, SI
+	CMPL         SI, $0x000000ff
+	JNE          done
+	VCVTPS2DQ    Y8, Y7
+	VCVTDQ2PD    X7, Y8
+	VMULPD       Y6, Y8, Y8
+	VADDPD       Y5, Y8, Y8
+	VCVTPD2PSY   Y8, X8
+	VMOVUPS      X8, (CX)(BX*4)
+	VEXTRACTI128 $0x01, Y7, X7
+	VCVTDQ2PD    X7, Y7
+	VMULPD       Y6, Y7, Y7
+	VADDPD       Y5, Y7, Y7
+	VCVTPD2PSY   Y7, X7
+	VMOVUPS      X7, 16(CX)(BX*4)
+	ADDQ         $0x08, BX
+	JMP          loop
+
+done:
+	MOVQ BX, done+64(FP)
+	VZEROUPPER
+	RET
+
 // func quantSym32AVX2(x *float32, out *float64, blocks int, s float64, inv float64)
 // Requires: AVX, AVX2
 TEXT ·quantSym32AVX2(SB), NOSPLIT, $0-40

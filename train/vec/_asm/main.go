@@ -53,6 +53,7 @@ func main() {
 	gradSums8("lnGradSums8AVX2", true, "lnGradSums8AVX2 adds, for eight channels j and rows rows in row order, d =",
 		"float64(dy[r*c+j]) to sdy[j] and d*((float64(x[r*c+j])-mean[r])*rstd[r]) to sdx[j].")
 	quant32()
+	quantEst32()
 	quantSym32()
 	clipMask32()
 	keyRange32()
@@ -1299,6 +1300,77 @@ func quant32() {
 		VADDPD(qlo, t[h], t[h])
 		VCVTPD2PSY(t[h], t[h].AsX())
 		VMOVUPS(t[h].AsX(), Mem{Base: out, Index: i, Scale: 4, Disp: 16 * h})
+	}
+	ADDQ(U8(8), i)
+	JMP(LabelRef("loop"))
+	Label("done")
+	Store(i, Return("done"))
+	VZEROUPPER()
+	RET()
+}
+
+// quantEst32 is QAT's fake quantisation of float32 values, 8 a step, with the level
+// estimated in float32 (see quantEst32AVX2's documentation) and the output computed
+// from it in float64 as the definition does.
+func quantEst32() {
+	abs := table("absF32", 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff)
+	TEXT("quantEst32AVX2", NOSPLIT, "func(x, out *float32, n int, lo, hi, qlo32, inv32, near float32, qlo, s float64) (done int)")
+	Doc("quantEst32AVX2 writes out = float32(k*s + qlo) for the values of x, eight at a",
+		"time, with k = round(q) and q = (min(max(x, lo), hi) - qlo32) * inv32 in",
+		"float32, up to the last whole eight of the n values, the first eight",
+		"holding a NaN, or the first eight with a q whose distance from the nearest integer",
+		"is not below near, and returns how many it wrote. FakeQuant chooses the",
+		"parameters so that k is then its level, Round((c-qlo)/s).")
+	x := Load(Param("x"), GP64())
+	out := Load(Param("out"), GP64())
+	n := Load(Param("n"), GP64())
+	lo, hi, qlo32, inv32, near := YMM(), YMM(), YMM(), YMM(), YMM()
+	VBROADCASTSS(param("lo"), lo)
+	VBROADCASTSS(param("hi"), hi)
+	VBROADCASTSS(param("qlo32"), qlo32)
+	VBROADCASTSS(param("inv32"), inv32)
+	VBROADCASTSS(param("near"), near)
+	qlo, s := YMM(), YMM()
+	VBROADCASTSD(param("qlo"), qlo)
+	VBROADCASTSD(param("s"), s)
+	i, end, mask := GP64(), GP64(), GP64()
+	XORQ(i, i)
+	Label("loop")
+	LEAQ(Mem{Base: i}.Offset(8), end)
+	CMPQ(end, n)
+	JGT(LabelRef("done"))
+	q, r, d := YMM(), YMM(), YMM()
+	VMOVUPS(Mem{Base: x, Index: i, Scale: 4}, q)
+	VCMPPS(U8(3), q, q, d) // unordered: NaN
+	VMOVMSKPS(d, mask.As32())
+	TESTL(mask.As32(), mask.As32())
+	JNE(LabelRef("done"))
+	VMAXPS(lo, q, q)
+	VMINPS(hi, q, q)
+	VSUBPS(qlo32, q, q)
+	VMULPS(inv32, q, q)
+	VROUNDPS(U8(0), q, r) // nearest
+	VSUBPS(r, q, d)
+	VANDPS(abs, d, d)
+	VCMPPS(U8(0x11), near, d, d) // below near, ordered
+	VMOVMSKPS(d, mask.As32())
+	CMPL(mask.As32(), U32(0xFF))
+	JNE(LabelRef("done"))
+	k := YMM()
+	VCVTPS2DQ(r, k)
+	for h := range 2 {
+		t := YMM()
+		if h == 0 {
+			VCVTDQ2PD(k.AsX(), t)
+		} else {
+			kx := XMM()
+			VEXTRACTI128(U8(1), k, kx)
+			VCVTDQ2PD(kx, t)
+		}
+		VMULPD(s, t, t)
+		VADDPD(qlo, t, t)
+		VCVTPD2PSY(t, t.AsX())
+		VMOVUPS(t.AsX(), Mem{Base: out, Index: i, Scale: 4, Disp: 16 * h})
 	}
 	ADDQ(U8(8), i)
 	JMP(LabelRef("loop"))
