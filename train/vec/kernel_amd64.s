@@ -1482,8 +1482,8 @@ loop:
 	CMPQ         SI, DX
 	JGT          done
 	VMOVUPS      (AX)(BX*4), Y7
-	VCMPPS       $0x03, Y7, Y7, Y9
-	VMOVMSKPS    Y9, SI
+	VCMPPS       $0x03, Y7, Y7, Y8
+	VMOVMSKPS    Y8, SI
 	TESTL        SI, SI
 	JNE          done
 	VMAXPS       Y0, Y7, Y7
@@ -1491,10 +1491,10 @@ loop:
 	VSUBPS       Y2, Y7, Y7
 	VMULPS       Y3, Y7, Y7
 	VROUNDPS     $0x00, Y7, Y8
-	VSUBPS       Y8, Y7, Y9
-	VANDPS       absF32<>+0(SB), Y9, Y9
-	VCMPPS       $0x11, Y4, Y9, Y9
-	VMOVMSKPS    Y9, SI
+	VSUBPS       Y8, Y7, Y7
+	VANDPS       absF32<>+0(SB), Y7, Y7
+	VCMPPS       $0x11, Y4, Y7, Y7
+	VMOVMSKPS    Y7, SI
 	CMPL         SI, $0x000000ff
 	JNE          done
 	VCVTPS2DQ    Y8, Y7

@@ -1243,19 +1243,13 @@ func quant32() {
 	VBROADCASTSD(param("s"), s)
 	VBROADCASTSD(param("inv"), inv)
 	VBROADCASTSD(param("margin"), margin)
-	i, end, mask := GP64(), GP64(), GP64()
-	XORQ(i, i)
-	Label("loop")
-	LEAQ(Mem{Base: i}.Offset(8), end)
-	CMPQ(end, n)
-	JGT(LabelRef("done"))
-	w := YMM()
-	VMOVUPS(Mem{Base: x, Index: i, Scale: 4}, w)
-	VCMPPS(U8(3), w, w, w) // unordered: NaN
-	VMOVMSKPS(w, mask.As32())
-	TESTL(mask.As32(), mask.As32())
-	JNE(LabelRef("done"))
+	eightsNoNaN(x, n, func(i, mask reg.GPVirtual, _ reg.VecVirtual) {
+		quant32Body(x, out, i, mask, qlo, qhi, s, inv, margin, abs, half, one)
+	})
+}
 
+// quant32Body is quant32's step on the eight values at index i.
+func quant32Body(x, out reg.Register, i, mask reg.GPVirtual, qlo, qhi, s, inv, margin reg.VecVirtual, abs, half, one Mem) {
 	// clamped leaves the four clamped values of half h, less qlo, in v.
 	clamped := func(h int, v reg.VecVirtual) {
 		VCVTPS2PD(Mem{Base: x, Index: i, Scale: 4, Disp: 16 * h}, v)
@@ -1301,6 +1295,26 @@ func quant32() {
 		VCVTPD2PSY(t[h], t[h].AsX())
 		VMOVUPS(t[h].AsX(), Mem{Base: out, Index: i, Scale: 4, Disp: 16 * h})
 	}
+}
+
+// eightsNoNaN emits the quantisation kernels' loop over the float32 values of x, eight
+// a step: it stops before the last whole eight of the n values ends or before an eight
+// holding a NaN, and returns the count done as the result "done". body gets the
+// index, a free register for masks and the eight values; it may jump to "done".
+func eightsNoNaN(x, n reg.Register, body func(i, mask reg.GPVirtual, v reg.VecVirtual)) {
+	i, end, mask := GP64(), GP64(), GP64()
+	XORQ(i, i)
+	Label("loop")
+	LEAQ(Mem{Base: i}.Offset(8), end)
+	CMPQ(end, n)
+	JGT(LabelRef("done"))
+	v, nan := YMM(), YMM()
+	VMOVUPS(Mem{Base: x, Index: i, Scale: 4}, v)
+	VCMPPS(U8(3), v, v, nan) // unordered: NaN
+	VMOVMSKPS(nan, mask.As32())
+	TESTL(mask.As32(), mask.As32())
+	JNE(LabelRef("done"))
+	body(i, mask, v)
 	ADDQ(U8(8), i)
 	JMP(LabelRef("loop"))
 	Label("done")
@@ -1333,18 +1347,14 @@ func quantEst32() {
 	qlo, s := YMM(), YMM()
 	VBROADCASTSD(param("qlo"), qlo)
 	VBROADCASTSD(param("s"), s)
-	i, end, mask := GP64(), GP64(), GP64()
-	XORQ(i, i)
-	Label("loop")
-	LEAQ(Mem{Base: i}.Offset(8), end)
-	CMPQ(end, n)
-	JGT(LabelRef("done"))
-	q, r, d := YMM(), YMM(), YMM()
-	VMOVUPS(Mem{Base: x, Index: i, Scale: 4}, q)
-	VCMPPS(U8(3), q, q, d) // unordered: NaN
-	VMOVMSKPS(d, mask.As32())
-	TESTL(mask.As32(), mask.As32())
-	JNE(LabelRef("done"))
+	eightsNoNaN(x, n, func(i, mask reg.GPVirtual, q reg.VecVirtual) {
+		quantEst32Body(out, i, mask, q, lo, hi, qlo32, inv32, near, qlo, s, abs)
+	})
+}
+
+// quantEst32Body is quantEst32's step on the eight values q at index i.
+func quantEst32Body(out reg.Register, i, mask reg.GPVirtual, q, lo, hi, qlo32, inv32, near, qlo, s reg.VecVirtual, abs Mem) {
+	r, d := YMM(), YMM()
 	VMAXPS(lo, q, q)
 	VMINPS(hi, q, q)
 	VSUBPS(qlo32, q, q)
@@ -1372,12 +1382,6 @@ func quantEst32() {
 		VCVTPD2PSY(t, t.AsX())
 		VMOVUPS(t.AsX(), Mem{Base: out, Index: i, Scale: 4, Disp: 16 * h})
 	}
-	ADDQ(U8(8), i)
-	JMP(LabelRef("loop"))
-	Label("done")
-	Store(i, Return("done"))
-	VZEROUPPER()
-	RET()
 }
 
 // quantSym32 is QAT's symmetric weight quantisation of float32 values, four a step.
