@@ -582,13 +582,21 @@ func (in *intNet) gemmBackward(i int, dy []int8, n, step int, stats []LayerStats
 }
 
 // channelSums8 sets sum to the per-channel sums of the rows of len(sum) int8 values x
-// (a bias's gradient; exact in int32 for fewer than 2^24 rows).
+// (a bias's gradient; exact in int32 for fewer than 2^24 rows). The rows are cut
+// among the cores, each part's sums added after: integer sums in any order.
 func channelSums8(x []int8, sum []int32) {
-	s := make([]int64, 2*len(sum))
-	vec.ChannelSums(x, x, s[:len(sum)], s[len(sum):]) // the second sums are not needed
-	for j, v := range s[:len(sum)] {
-		sum[j] = int32(v)
-	}
+	c := len(sum)
+	clear(sum)
+	var mu sync.Mutex
+	parallel(len(x)/c, max(1, 1<<15/c), func(r0, r1 int) {
+		s := make([]int64, 2*c)
+		vec.ChannelSums(x[r0*c:r1*c], x[r0*c:r1*c], s[:c], s[c:]) // the second sums are not needed
+		mu.Lock()
+		for j, v := range s[:c] {
+			sum[j] += int32(v)
+		}
+		mu.Unlock()
+	})
 }
 
 // concatForward joins layer From's output and layer i's input (src) on channels. The
