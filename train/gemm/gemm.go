@@ -8,8 +8,8 @@
 // packed panels sized for the caches (op(B) in panels of nr columns, op(A) in panels
 // of mr rows, both in blocks of kc of the reduction), and a register-blocked
 // microkernel computes an mr x nr tile of C from a pair of panels. Tiles of C are
-// split between goroutines (all cores, GOMAXPROCS), along whichever of m and n is
-// longer.
+// split between the cores (GOMAXPROCS), along whichever of m and n is longer, through
+// package par.
 //
 // The float32 kernel reads its mr rows of op(A) through an address each, which lets
 // F32 read a dense op(A) that is not transposed where it is (a packed row would be the
@@ -24,7 +24,10 @@
 // reduction steps a 32-bit word), so I32 reads int16 patches in place when their
 // channels are even, which makes every run whole pairs; others are packed, as int16.
 // As op(B), patches are packed straight from the input, panel by panel where the
-// patch rows are inside it.
+// patch rows are inside it, or, when every panel of nr columns lies in one kernel row
+// (KW*C a multiple of nr: most weight gradients), not packed at all: the float32
+// kernel then takes each of a panel's rows at its own address in the input
+// (f32KernelRows), which is where the packed row would have come from.
 //
 // # Results
 //
@@ -116,7 +119,8 @@ type kernelSet struct {
 
 var goKernels = kernelSet{"go", f32KernelGo, f32KernelRowsGo, i16KernelGo}
 
-// current is the kernel set in use; f32Kernel and i16Kernel are its kernels.
+// current is the kernel set in use; f32Kernel, f32KernelRows and i16Kernel are its
+// kernels.
 var (
 	current       kernelSet
 	f32Kernel     func(kc int, a *[mr]*float32, b, c *float32, ldc int, load bool)
@@ -344,9 +348,8 @@ func F32M(m, n, k int, a, b Mat[float32], c []float32, ldc int) {
 		defer release()
 		b.Patches = q
 	}
-	// Patches whose panels are each a run of nr values of the input (C a multiple of
-	// nr: a weight gradient's) are read where they lie, from their rows' origins, not
-	// copied into panels.
+	// Patches whose panels each lie in one kernel row (rowsInPlace) are read where
+	// they lie, from their rows' origins, not copied into panels.
 	inPlace := b.Patches != nil && rowsInPlace(b.Patches)
 	run(m, n, k, func(i0, i1, j0, j1 int) {
 		buf := f32Bufs.Get().(*f32Buffers)
