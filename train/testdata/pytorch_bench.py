@@ -13,6 +13,14 @@ kept in memory (no data loading on either side).
 Usage (Debian's python3-torch: apt-get install python3-torch libopenblas0-openmp):
 
     /usr/bin/python3 train/testdata/pytorch_bench.py [--threads 2] [--rounds 5] [--only resnet20]
+    /usr/bin/python3 train/testdata/pytorch_bench.py --mnist-epoch DIR [--threads 2]
+
+The second form trains LeNet-5 for one epoch on MNIST read from DIR (the four idx
+files, gzipped, as the GoMNIST module's data folder holds them), as `rctsim train
+--model lenet5 --method fp32 --epochs 1` does: pixels scaled to [0, 1] and padded to
+32x32, batches of 32 in a shuffled order, SGD with momentum 0.9, then one pass over the
+10,000 test images. It prints the whole run's wall and CPU time, data loading
+included, and the test accuracy.
 
 Debian's torch runs convolutions with oneDNN but linear layers and attention through
 the system BLAS: without an optimised one (libopenblas0-openmp) it is the reference
@@ -137,6 +145,49 @@ NETS = {"lenet5": LeNet5, "resnet20": ResNet20, "transformer": Transformer}
 STEPS = {"lenet5": 100, "resnet20": 10, "transformer": 10}
 
 
+def read_idx(path):
+    """An idx file's array (gzipped or not), as a uint8 tensor."""
+    import gzip
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    return torch.frombuffer(bytearray(data[4 + 4 * dims :]), dtype=torch.uint8).reshape(shape)
+
+
+def mnist_epoch(directory, batch):
+    """Trains LeNet-5 for one MNIST epoch and tests it; returns wall and CPU seconds and
+    the test accuracy."""
+    import os
+
+    t0, c0 = time.perf_counter(), time.process_time()
+
+    def images(name):
+        x = read_idx(os.path.join(directory, name)).float() / 255
+        return F.pad(x, (2, 2, 2, 2)).unsqueeze(1)
+
+    xtr, ytr = images("train-images-idx3-ubyte.gz"), read_idx(os.path.join(directory, "train-labels-idx1-ubyte.gz")).long()
+    xte, yte = images("t10k-images-idx3-ubyte.gz"), read_idx(os.path.join(directory, "t10k-labels-idx1-ubyte.gz")).long()
+    model = LeNet5()
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9)
+    order = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(1))
+    for i in range(0, len(order) - batch + 1, batch):
+        idx = order[i : i + batch]
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
+        opt.step()
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(xte), 1000):
+            correct += (model(xte[i : i + 1000]).argmax(1) == yte[i : i + 1000]).sum().item()
+    return time.perf_counter() - t0, time.process_time() - c0, correct / len(xte)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -144,10 +195,15 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--only", default="", help="comma-separated networks (default: all)")
     ap.add_argument("--steps", type=int, default=0, help="steps per round (default: per network)")
+    ap.add_argument("--mnist-epoch", default="", metavar="DIR", help="time one LeNet-5 epoch on the MNIST files in DIR instead")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
+    if args.mnist_epoch:
+        wall, cpu, acc = mnist_epoch(args.mnist_epoch, args.batch)
+        print(f"PyTorch LeNet-5 MNIST epoch: {wall:.2f} s wall, {cpu:.2f} s CPU, test accuracy {100 * acc:.1f}%", flush=True)
+        return
     for name, cls in NETS.items():
         if args.only and name not in args.only.split(","):
             continue
