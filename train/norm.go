@@ -219,7 +219,7 @@ func layerErrorSums[F floatT](x, dy []F, c, r, r1 int, gamma, mean, rstd, sg, sg
 		xs[k], ds[k], m[k], s[k] = x[i*c:(i+1)*c], dy[i*c:(i+1)*c], mean[i], rstd[i]
 	}
 	vec.LayerErrorSums4(&xs, &ds, gamma[:c], &m, &s, &g, &h)
-	for k := 3; k >= 0; k-- { // the last row first: rows past r1 repeat it
+	for k := range 4 { // rows past r1 repeat the last one, with the same sums
 		i := min(r+k, r1-1)
 		sg[i], sgx[i] = g[k], h[k]
 	}

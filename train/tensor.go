@@ -37,7 +37,6 @@ package train
 import (
 	"fmt"
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -525,8 +524,7 @@ func gemm(transA, transB bool, m, n, k int, a []float64, lda int, b []float64, l
 		dgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 		return
 	}
-	var wg sync.WaitGroup
-	for p := range splitK {
+	par.Do(splitK, func(p int) {
 		lo, hi := p*k/splitK, (p+1)*k/splitK
 		// Slice p of the reduction: rows lo..hi of op(A)'s columns and op(B)'s rows.
 		ap, bp := a[lo:], b[lo:]
@@ -540,9 +538,8 @@ func gemm(transA, transB bool, m, n, k int, a []float64, lda int, b []float64, l
 		if p > 0 {
 			cp = scratch[(p-1)*m*n : p*m*n]
 		}
-		wg.Go(func() { dgemm(transA, transB, m, n, hi-lo, ap, lda, bp, ldb, cp, n) })
-	}
-	wg.Wait()
+		dgemm(transA, transB, m, n, hi-lo, ap, lda, bp, ldb, cp, n)
+	})
 	for p := 1; p < splitK; p++ {
 		for j, v := range scratch[(p-1)*m*n : p*m*n] {
 			c[j] += v

@@ -575,12 +575,7 @@ func packF32B(x *Mat[float32], pc, kcb, jc, ncb int, dst, row []float32, runs []
 			patchRowsB(x.Patches, pc, kcb, ncb, dst, row, rs)
 			return
 		}
-		if w := ncb % nr; w != 0 {
-			last := dst[(ncb-w)*kcb : (ncb-w+nr)*kcb]
-			for p := range kcb {
-				clear(last[p*nr+w : (p+1)*nr])
-			}
-		}
+		clearPastColumns(dst[ncb/nr*nr*kcb:], ncb%nr, 0, kcb)
 		patchesB(x.Patches, pc, kcb, ncb, dst, rs, origins)
 		return
 	}
@@ -665,12 +660,10 @@ func misaligned(runs []tapRun, ncb int) bool {
 // columns past ncb zeroed, and moved into the panels a whole panel row at a time.
 func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []tapRun) {
 	padded := (ncb + nr - 1) / nr * nr
-	at := x.at(pc)
 	byRow := func(p int) {
-		fill(x, at, rs, row)
+		fill(x, x.at(pc+p), rs, row)
 		clear(row[ncb:padded])
 		toPanels(dst, kcb, p, 0, row[:padded])
-		x.next(&at)
 	}
 	var pieces runBlocks
 	if !pieces.setPanels(rs, kcb) {
@@ -679,21 +672,12 @@ func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []
 		}
 		return
 	}
-	// The columns of the last panel past ncb, which blocks may have written.
-	tail := (padded-nr)*kcb + ncb%nr
 	var origins [mcBlock]int
 	for p := 0; p < kcb-1; {
 		j := min(len(origins), kcb-1-p)
-		for i := range j {
-			origins[i], _ = x.inside(at) // every patch is inside (see packF32B)
-			x.next(&at)
-		}
+		x.origins(pc+p, origins[:j]) // every patch is inside (see packF32B)
 		done := blockRows(dst[p*nr:], nr, x.X, origins[:j], &pieces)
-		if ncb%nr != 0 {
-			for i := range done {
-				clear(dst[tail+(p+i)*nr : (p+i+1)*nr+(padded-nr)*kcb])
-			}
-		}
+		clearPastColumns(dst[(padded-nr)*kcb:], ncb%nr, p, p+done)
 		for i := done; i < j; i++ {
 			copyRuns(row[:ncb], x.X[origins[i]:], rs)
 			clear(row[ncb:padded])
@@ -702,6 +686,19 @@ func patchRowsB(x *Patches[float32], pc, kcb, ncb int, dst, row []float32, rs []
 		p += j
 	}
 	byRow(kcb - 1)
+}
+
+// clearPastColumns zeroes, in rows r0..r1 of a B panel (nr values a row), the columns
+// from w on (none when w is 0): those of the last panel past the matrix's last
+// column, which must read as zeros and which the blocks of copyRunsAsm and
+// pairRunsAsm may write.
+func clearPastColumns[E float32 | uint32](panel []E, w, r0, r1 int) {
+	if w == 0 {
+		return
+	}
+	for i := r0; i < r1; i++ {
+		clear(panel[i*nr+w : (i+1)*nr])
+	}
 }
 
 // patchesB packs the patch matrix as op(B) into dst, as packF32B, the columns that rs

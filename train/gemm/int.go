@@ -416,18 +416,13 @@ func (b *runBlocks) setPairs(runs []tapRun, kc2 int) bool {
 // so the last pair row of each stretch of pairs inside goes through even and odd as
 // the rows blockRows leaves do.
 func blockPairs(x *Patches[int16], kc2, ncb int, dp []uint32, even, odd []int16, rs []tapRun, origins []int, pieces *runBlocks) {
-	panels := (ncb + nr - 1) / nr
-	tail := (panels-1)*nr*kc2 + ncb%nr
+	last := dp[(ncb+nr-1)/nr*nr*kc2-nr*kc2:]
 	forStretches(origins, func(q, e int) {
 		done := 0
 		if h := e - 1 - q; h > 0 {
 			done = blockRows(dp[q*nr:], nr, x.X, origins[2*q:2*(q+h)], pieces)
 		}
-		if ncb%nr != 0 {
-			for i := q; i < q+done; i++ {
-				clear(dp[tail+i*nr : (panels-1)*nr*kc2+(i+1)*nr])
-			}
-		}
+		clearPastColumns(last, ncb%nr, q, q+done)
 		for i := q + done; i < e; i++ {
 			copyRuns(even, x.X[origins[2*i]:], rs)
 			copyRuns(odd, x.X[origins[2*i+1]:], rs)
