@@ -5,7 +5,9 @@ import "testing"
 // TestFastKinds follows which transfers fast fidelity simulates and which it answers:
 // a kind's first fastSamples transfers are simulated (fastLongSamples of a long
 // transfer); a long transfer at a new offset (by whole bursts) is answered from its
-// wide kind once that holds fastWideSamples offsets, a short one never is.
+// wide kind once that holds fastWideSamples offsets, a scattered one once it holds
+// fastScatteredSamples offsets whose rows cross into the next bank row as often, a
+// short one never is.
 func TestFastKinds(t *testing.T) {
 	c, err := New(lpddr4())
 	if err != nil {
@@ -46,16 +48,26 @@ func TestFastKinds(t *testing.T) {
 	}
 	const base = 1 << 20
 	for _, tc := range []struct {
-		name      string
-		rows      int64 // of 1 KiB, 2 KiB apart
-		samples   int   // simulated at one offset
-		wideFirst bool  // whether a new offset is answered once enough were sampled
+		name                  string
+		rows, rowBytes        int64
+		stride                int64
+		samples               int  // simulated at one offset
+		offsets               int  // held by its wide kind before it answers
+		wideFirst             bool // whether a new offset is answered once enough were sampled
+		crossAnswered         bool // whether it is when its rows cross into the next bank row
+		scattered, isLongKind bool
 	}{
-		{"long", fastLongRows * 2, fastLongSamples, true},
-		{"short", fastLongRows*2 - 1, fastSamples, false},
+		{"long", fastLongRows * 2, 1 << 10, 2 << 10, fastLongSamples, fastWideSamples, true, true, false, true},
+		{"short", fastLongRows*2 - 1, 1 << 10, 1 << 10, fastSamples, fastWideSamples, false, false, false, false},
+		// 16 rows of 3 bursts, 2 bank rows apart.
+		{"scattered", 16, 192, 4 << 10, fastSamples, fastScatteredSamples, true, false, true, false},
 	} {
 		shape := func(off uint64) Strided {
-			return Strided{Addr: base + off, Rows: tc.rows, RowBytes: 1 << 10, Stride: 2 << 10}
+			return Strided{Addr: base + off, Rows: tc.rows, RowBytes: tc.rowBytes, Stride: tc.stride}
+		}
+		key := f.stridedKey(shape(0), 16, 0)
+		if f.long(key) != tc.isLongKind || f.scattered(key) != tc.scattered {
+			t.Fatalf("%s: long %v, scattered %v; want %v, %v", tc.name, f.long(key), f.scattered(key), tc.isLongKind, tc.scattered)
 		}
 		// One offset, moved by whole stripes: one kind, sampled tc.samples times.
 		for i := range tc.samples + 2 {
@@ -64,24 +76,61 @@ func TestFastKinds(t *testing.T) {
 				t.Fatalf("%s: transfer %d at one offset answered %v, want %v", tc.name, i, got, want)
 			}
 		}
-		// Further offsets, moved by whole bursts: each its own kind, of one wide kind.
-		const step = 3 * 64
-		for i := 1; i < fastWideSamples; i++ {
+		// Further offsets, moved by whole bursts within a bank's row (no row of any
+		// shape crosses into the next): each its own kind, of one wide kind.
+		const step = 64
+		for i := 1; i < tc.offsets; i++ {
 			if transfer(shape(uint64(i)*step + 64*stripe)) {
-				t.Fatalf("%s: offset %d answered before its wide kind had %d offsets", tc.name, i, fastWideSamples)
+				t.Fatalf("%s: offset %d answered before its wide kind had %d offsets", tc.name, i, tc.offsets)
 			}
 		}
-		if got := transfer(shape(fastWideSamples*step + 64*stripe)); got != tc.wideFirst {
-			t.Errorf("%s: a new offset after %d sampled answered %v, want %v", tc.name, fastWideSamples, got, tc.wideFirst)
+		if got := transfer(shape(uint64(tc.offsets)*step + 64*stripe)); got != tc.wideFirst {
+			t.Errorf("%s: a new offset after %d sampled answered %v, want %v", tc.name, tc.offsets, got, tc.wideFirst)
 		}
 		// A new offset in another bank's row: the same wide kind.
 		if got := transfer(shape(64*stripe + 3*span + 64)); got != tc.wideFirst {
 			t.Errorf("%s: a new offset in another bank's row answered %v, want %v", tc.name, got, tc.wideFirst)
 		}
+		// Rows that cross into the next bank row: a scattered transfer's other wide
+		// kind, simulated.
+		if got := transfer(shape(64*stripe + span - 64)); got != tc.crossAnswered {
+			t.Errorf("%s: a new offset whose rows cross into the next bank row answered %v, want %v", tc.name, got, tc.crossAnswered)
+		}
 		// An offset within a burst that no wide kind holds (its bursts differ):
 		// simulated.
 		if transfer(shape(64*stripe + 32)) {
 			t.Errorf("%s: a new offset within a burst answered without samples", tc.name)
+		}
+	}
+}
+
+// TestCrossings compares crossings with the bank rows a scattered transfer's rows
+// meet, counted burst by burst.
+func TestCrossings(t *testing.T) {
+	c, err := New(lpddr4())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetFast(true)
+	f := c.fast
+	for _, tr := range []Strided{
+		{Addr: 0, Rows: 16, RowBytes: 192, Stride: 4 << 10},
+		{Addr: 1984, Rows: 16, RowBytes: 192, Stride: 4 << 10},
+		{Addr: 1856, Rows: 16, RowBytes: 192, Stride: 4 << 10}, // ends at a bank row's end
+		{Addr: 7 << 20, Rows: 32, RowBytes: 196, Stride: 75264},
+		{Addr: 12840, Rows: 32, RowBytes: 196, Stride: 112896},
+		{Addr: 4096 + 100, Rows: 960, RowBytes: 7, Stride: 49},
+		{Addr: 1 << 30, Rows: 24, RowBytes: 448, Stride: 3136},
+	} {
+		want := uint64(0)
+		for r := range tr.Rows {
+			lo := tr.Addr + uint64(r*tr.Stride)
+			if lo/f.span != (lo+uint64(tr.RowBytes)-1)/f.span {
+				want++
+			}
+		}
+		if got := f.crossings(f.stridedKey(tr, 16, 0)); got != want {
+			t.Errorf("%+v: %d rows cross into the next bank row, want %d", tr, got, want)
 		}
 	}
 }
