@@ -10,7 +10,6 @@
 package sim
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -139,22 +138,52 @@ type event struct {
 	done  bool // completion (false: the DMA unit frees)
 }
 
+// eventQueue is a binary min-heap of events by time, then index: a total order (an
+// instruction's two events fall at different times), so the order they come out in
+// does not depend on the heap's algorithm. It is typed rather than a container/heap,
+// whose interface boxes every event pushed and popped (5% of a fast MobileNetV2 step).
 type eventQueue []event
 
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].index < q[j].index
+func (e event) before(o event) bool {
+	return e.at < o.at || e.at == o.at && e.index < o.index
 }
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
+
+func (q *eventQueue) push(e event) {
+	h := append(*q, e)
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h[i].before(h[parent]) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+	*q = h
+}
+
+// pop removes and returns the earliest event; the queue must not be empty.
+func (q *eventQueue) pop() event {
+	h := *q
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		least := i
+		if l := 2*i + 1; l < n && h[l].before(h[least]) {
+			least = l
+		}
+		if r := 2*i + 2; r < n && h[r].before(h[least]) {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		h[i], h[least] = h[least], h[i]
+		i = least
+	}
+	*q = h
+	return top
 }
 
 // run is the state of one execution.
@@ -301,7 +330,7 @@ func (r *run) loop() error {
 		if len(r.events) == 0 {
 			break
 		}
-		ev := heap.Pop(&r.events).(event)
+		ev := r.events.pop()
 		r.advance(ev.at)
 		if ev.done {
 			r.complete(ev.index)
@@ -310,7 +339,7 @@ func (r *run) loop() error {
 		// Drain everything else due now before issuing, so issue order does not depend
 		// on event order within a cycle.
 		for len(r.events) > 0 && r.events[0].at == r.now {
-			ev := heap.Pop(&r.events).(event)
+			ev := r.events.pop()
 			if ev.done {
 				r.complete(ev.index)
 				completed++
@@ -366,9 +395,9 @@ func (r *run) tryIssue(u kernels.Unit) {
 			r.inUse[o.Buffer]++
 		}
 	}
-	heap.Push(&r.events, event{at: complete, index: i, done: true})
+	r.events.push(event{at: complete, index: i, done: true})
 	if free < complete {
-		heap.Push(&r.events, event{at: free, index: i})
+		r.events.push(event{at: free, index: i})
 	}
 }
 
