@@ -79,12 +79,15 @@ const (
 // fastScatteredSamples is fastWideSamples for a scattered transfer. Scattered wide
 // kinds took the requests a fast MobileNetV2 step simulates from 7.0 to 4.6 million
 // (rct) and from 7.3 to 5.5 million (qat), most of them MobileNetV2's tiles of 32
-// channels of 196 bytes each, and its step from 1.6-1.7 s to 0.9-1.1 s (rct); the
-// error table's mean cycle error went from 0.105% to 0.113%, its largest error the
-// same (sim/testdata/fidelity/table.md). With 8 offsets they simulated 4.1 and 5.1
-// million but took the MLP's qat step on lnpu 0.47% off and two Eyeriss rows past
-// 0.5%; with 12, one Eyeriss row; without the count of rows crossing into the next
-// bank row, the MLP's was 0.88% off with 8.
+// channels of 196 bytes each, and its step under rct from 1.65-1.83 s to 0.98-1.09 s
+// (three alternated rounds); the error table's mean cycle error went from 0.105% to
+// 0.113%, its largest error the same (sim/testdata/fidelity/table.md). With 8
+// offsets they simulated 4.1 and 5.1 million but took the MLP's qat step on lnpu
+// 0.47% off and two Eyeriss rows past 0.5%; with 12, one Eyeriss row; without the
+// count of rows crossing into the next bank row, the MLP's was 0.88% off with 8.
+// Wide kinds keyed by the bursts each row covers rather than the offset within a
+// burst (fewer of them, long transfers' too), or a scattered one's by the bursts of
+// all its rows, took the MLP's step past 0.5% (0.61-0.75% at batch 16).
 const fastScatteredSamples = 16
 
 // fastMemo is the state of fast fidelity.
