@@ -279,10 +279,10 @@ func (f *fastMemo) wideKind(key fastKey) (fastKey, int) {
 }
 
 // scattered reports whether a strided transfer of kind key is scattered: not long, in
-// at least fastLongRows rows going up in memory, reaching across at least fastLongRows banks' rows (so
-// its rows lie apart: rows that touch or overlap reach no further than their bytes).
-// Its rows are shorter than a bank's row: together they hold fewer bytes than
-// fastLongRows bank rows.
+// at least fastLongRows rows going up in memory, reaching across at least fastLongRows
+// banks' rows (so its rows lie apart: rows that touch or overlap reach no further than
+// their bytes). Its rows are shorter than a bank's row: together they hold fewer bytes
+// than fastLongRows bank rows.
 func (f *fastMemo) scattered(key fastKey) bool {
 	return key.n == 0 && !f.long(key) && key.rows >= fastLongRows && key.stride > 0 &&
 		uint64((key.rows-1)*key.stride+key.rowBytes) >= fastLongRows*f.span
