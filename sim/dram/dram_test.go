@@ -1007,8 +1007,7 @@ func TestPickFlatLateAgrees(t *testing.T) {
 		s.onCmd = func(kind uint8, at, addr uint64) {
 			for ch := range s.chans {
 				floor := s.now + 1
-				g, rk := &s.groups[ch], &s.ranks[ch]
-				lb := [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
+				lb := floors(&s.groups[ch], &s.ranks[ch], floor)
 				t0, d0, k0, b0 := s.pickFlat(ch, floor)
 				t1, d1, k1, b1 := s.pickFlatLate(ch, &lb)
 				if t0 != t1 || d0 != d1 || k0 != k1 || b0 != b1 {

@@ -9,10 +9,7 @@ import "testing"
 // fastScatteredSamples offsets whose rows cross into the next bank row as often, a
 // short one never is.
 func TestFastKinds(t *testing.T) {
-	c, err := New(lpddr4())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, lpddr4())
 	c.SetFast(true)
 	f := c.fast
 	span, stripe := c.cfg.rowSpanBytes(), c.cfg.stripeBytes()
@@ -107,10 +104,7 @@ func TestFastKinds(t *testing.T) {
 // TestCrossings compares crossings with the bank rows a scattered transfer's rows
 // meet, counted burst by burst.
 func TestCrossings(t *testing.T) {
-	c, err := New(lpddr4())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, lpddr4())
 	c.SetFast(true)
 	f := c.fast
 	for _, tr := range []Strided{

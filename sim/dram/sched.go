@@ -880,20 +880,16 @@ func (s *state) pick(ch int) {
 func (s *state) pickFlat(ch int, floor uint64) (uint64, uint32, uint8, int) {
 	c := s.cfg
 	cs := &s.chans[ch]
-	g := &s.groups[ch]
-	rk := &s.ranks[ch]
-	// Indexed by the command's kind: cmdRead, cmdWrite, cmdAct, cmdPre.
-	lb := [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
+	lb := floors(&s.groups[ch], &s.ranks[ch], floor)
 	base := ch * c.banksPerCh
 	banks := s.banks[base : base+c.banksPerCh]
-	// The banks are visited in round-robin order, the word rotated to start at rrNext,
-	// so that of equal times the first seen goes. Each bank's time and its place in
-	// that order are packed into one key, time<<6 | place, whose minimum is the pick:
-	// a conditional move a bank instead of a branch the CPU cannot predict. Times
-	// from 2^58 on (never met: years of cycles, or no option) take the loop of keys.
-	n, rr, mask := uint(c.banksPerCh), uint(cs.rrNext), uint(c.banksPerCh-1)
-	word := s.active[cs.activeOff[setAdmitted]]
-	rot := (word>>rr | word<<((n-rr)&63)) & (^uint64(0) >> (64 - n))
+	// Each bank's time and its place in the round-robin order are packed into one key,
+	// time<<6 | place, whose minimum is the pick (of equal times, the first in that
+	// order): a conditional move a bank instead of a branch the CPU cannot predict.
+	// Times from 2^58 on (never met: years of cycles, or no option) take the loop of
+	// keys.
+	rot, rr := s.admittedInTurn(ch)
+	mask := uint(c.banksPerCh - 1)
 	best := uint64(never)
 	for ; rot != 0; rot &= rot - 1 {
 		place := uint(bits.TrailingZeros64(rot))
@@ -927,9 +923,7 @@ func (s *state) pickFlatLate(ch int, lb *[4]uint64) (uint64, uint32, uint8, int)
 	cs := &s.chans[ch]
 	base := ch * c.banksPerCh
 	banks := s.banks[base : base+c.banksPerCh]
-	n, rr := uint(c.banksPerCh), uint(cs.rrNext)
-	word := s.active[cs.activeOff[setAdmitted]]
-	rot := (word>>rr | word<<((n-rr)&63)) & (^uint64(0) >> (64 - n))
+	rot, rr := s.admittedInTurn(ch)
 	bestT, bestKind, bestLocal := uint64(never), uint8(0), -1
 	for ; rot != 0; rot &= rot - 1 {
 		li := int(uint(bits.TrailingZeros64(rot))+rr) & (c.banksPerCh - 1)
@@ -945,6 +939,24 @@ func (s *state) pickFlatLate(ch int, lb *[4]uint64) (uint64, uint32, uint8, int)
 		return never, 0, 0, -1
 	}
 	return bestT, cs.dist(c, bestLocal), bestKind, base + bestLocal
+}
+
+// admittedInTurn returns flat channel ch's banks with admitted requests in round-robin
+// order: a word whose bit i is the bank i places after the one the round robin starts
+// from (rr, also returned), so that a pass visiting its bits in order meets the banks
+// as the round robin does.
+func (s *state) admittedInTurn(ch int) (uint64, uint) {
+	cs := &s.chans[ch]
+	n, rr := uint(s.cfg.banksPerCh), uint(cs.rrNext)
+	word := s.active[cs.activeOff[setAdmitted]]
+	return (word>>rr | word<<((n-rr)&63)) & (^uint64(0) >> (64 - n)), rr
+}
+
+// floors is the earliest cycle, from floor on, each kind of command may issue by the
+// constraints of bank group g and rank rk, indexed by kind: cmdRead, cmdWrite,
+// cmdAct, cmdPre.
+func floors(g *groupState, rk *rankState, floor uint64) [4]uint64 {
+	return [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
 }
 
 // pickBanks is pick's pass over channel ch's banks with admitted requests, in the
@@ -1060,9 +1072,7 @@ func (b *bankState) key(lb *[4]uint64) (uint64, uint8) {
 // bankKey is key with the constraints of bank b's own bank group and rank, from
 // floor on.
 func (s *state) bankKey(b *bankState, floor uint64) (uint64, uint8) {
-	g := &s.groups[b.group]
-	rk := &s.ranks[b.rank]
-	lb := [4]uint64{max(floor, g.rd), max(floor, g.wr), max(floor, g.act, rk.faw[rk.fawPos]), floor}
+	lb := floors(&s.groups[b.group], &s.ranks[b.rank], floor)
 	return b.key(&lb)
 }
 

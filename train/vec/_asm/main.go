@@ -90,6 +90,20 @@ func table(name string, dwords ...uint32) Mem {
 	return m
 }
 
+// lanes64 declares read-only qwords, 32 bytes a slot: each value in the four lanes
+// of a YMM register. The assembler takes DATA in increasing offsets (a caller may add
+// more past the slots); floats go in as their bits (f64): it reads avo's float
+// constants without a decimal point, such as $(1), as integers.
+func lanes64(name string, values ...Constant) Mem {
+	m := GLOBL(name, RODATA|NOPTR)
+	for slot, v := range values {
+		for i := range 4 {
+			DATA(32*slot+8*i, v)
+		}
+	}
+	return m
+}
+
 // broadcast32 returns a YMM register holding v in every dword.
 // It moves v with VMOVQ: MOVQ, an SSE instruction, run while the upper halves of the
 // YMM registers are in use costs a change of state (on this project's AMD machine,
@@ -963,12 +977,7 @@ func f64(v float64) U64 { return U64(math.Float64bits(v)) }
 // expKernel is math.Exp (as it runs on amd64 with FMA) four values at a time: the
 // same operations in the same order on each lane, so that every result is its bits.
 func expKernel() {
-	consts := GLOBL("expConsts", RODATA|NOPTR)
-	at := func(slot int) Mem { return consts.Offset(32 * slot) }
-	// The assembler takes DATA in increasing offsets. Floats go in as their bits: the
-	// assembler reads avo's float constants without a decimal point, such as $(1),
-	// as integers.
-	for slot, v := range []Constant{
+	consts := lanes64("expConsts", []Constant{
 		expAbsMask:   U64(1<<63 - 1),
 		expMaxFinite: U64(0x7FEFFFFFFFFFFFFF),
 		expOverflow:  f64(7.09782712893384e+02),
@@ -985,11 +994,8 @@ func expKernel() {
 		expHalf:      f64(0.5),
 		expOne:       f64(1.0),
 		expTwo:       f64(2.0),
-	} {
-		for i := range 4 {
-			DATA(32*slot+8*i, v)
-		}
-	}
+	}...)
+	at := func(slot int) Mem { return consts.Offset(32 * slot) }
 	for i := range 8 {
 		DATA(32*expBias+4*i, U32(0x3FF))
 	}
@@ -1215,12 +1221,7 @@ func gradSums8(name string, perRow bool, doc ...string) {
 // spares roundQuotient's signs: the integer part is the floor and the part above it is
 // f itself.
 func quant32() {
-	consts := GLOBL("quantConsts", RODATA|NOPTR)
-	for slot, v := range []Constant{U64(1<<63 - 1), f64(0.5), f64(1)} {
-		for i := range 4 {
-			DATA(32*slot+8*i, v)
-		}
-	}
+	consts := lanes64("quantConsts", U64(1<<63-1), f64(0.5), f64(1))
 	abs, half, one := consts, consts.Offset(32), consts.Offset(64)
 
 	TEXT("quant32AVX2", NOSPLIT, "func(x, out *float32, n int, qlo, qhi, s, inv, margin float64) (done int)")
