@@ -35,6 +35,10 @@ import (
 // its wide kind keeps that count as well, and answers once it holds
 // fastScatteredSamples offsets (see there).
 //
+// A long contiguous transfer, a stream, that neither its kind nor its wide kind can
+// answer yet is answered from a line fitted through samples of streams of other
+// lengths (stream.go).
+//
 // What a sample cannot know is the rest of the controller's state: which rows happen to
 // be open, where the refresh interval stands, how much of an earlier transfer is still
 // queued. Cycling through the samples averages those out; the error this leaves
@@ -95,6 +99,8 @@ type fastMemo struct {
 	kinds map[fastKey]*fastKind
 	// wide holds the samples of long transfers by their wide kinds.
 	wide map[fastKey]*fastKind
+	// streams holds the stream classes (stream.go).
+	streams map[streamKey]*streamClass
 	// extra sums the counters of transfers answered from samples; Stats adds it.
 	extra Stats
 	// lastEnd is the latest data end of any transfer, simulated or answered.
@@ -148,6 +154,7 @@ func (c *Controller) SetFast(on bool) {
 func (f *fastMemo) reset() {
 	f.kinds = map[fastKey]*fastKind{}
 	f.wide = map[fastKey]*fastKind{}
+	f.streams = map[streamKey]*streamClass{}
 	f.extra, f.lastEnd, f.stale = Stats{}, 0, false
 }
 
@@ -223,14 +230,24 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, 
 			}
 		}
 	}
+	var stream *streamClass // the stream class, when the transfer is a stream that lacks samples
+	var bursts uint64       // and its bursts
+	if from == nil && f.streaming(key) {
+		var sk streamKey
+		sk, bursts = f.streamKeyOf(key)
+		if stream = f.streams[sk]; stream == nil {
+			stream = &streamClass{}
+			f.streams[sk] = stream
+		}
+		if stream.answers(bursts) {
+			s := stream.answer(bursts, f.burst, key.write)
+			return f.answer(&s, at)
+		}
+	}
 	if from != nil {
-		s := from.samples[from.next]
+		s := &from.samples[from.next]
 		from.next = (from.next + 1) % len(from.samples)
-		f.extra.add(&s.delta)
-		f.extra.LastDataEnd = max(f.extra.LastDataEnd, at+s.end)
-		f.lastEnd = max(f.lastEnd, at+s.end)
-		f.stale = true
-		return at + s.accept, at + s.end, nil
+		return f.answer(s, at)
 	}
 	reqs := list()
 	if f.stale {
@@ -252,8 +269,20 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, 
 	if wide != nil && len(kind.samples) == 1 && len(wide.samples) < wideNeeds {
 		wide.samples = append(wide.samples, sample)
 	}
+	if stream != nil {
+		stream.add(bursts, sample)
+	}
 	f.lastEnd = max(f.lastEnd, lastDataEnd)
 	return lastAccept, lastDataEnd, nil
+}
+
+// answer answers a transfer starting at cycle at with sample s.
+func (f *fastMemo) answer(s *fastSample, at uint64) (lastAccept, lastDataEnd uint64, err error) {
+	f.extra.add(&s.delta)
+	f.extra.LastDataEnd = max(f.extra.LastDataEnd, at+s.end)
+	f.lastEnd = max(f.lastEnd, at+s.end)
+	f.stale = true
+	return at + s.accept, at + s.end, nil
 }
 
 // long reports whether a transfer of kind key is long: fastLongRows banks' rows of
