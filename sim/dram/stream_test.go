@@ -2,6 +2,7 @@ package dram
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -82,6 +83,57 @@ func TestStreamClass(t *testing.T) {
 	if d := c.answer(800, 64, true).delta; d.Writes != 800 || d.WriteBursts != 800 || d.Reads != 0 || d.ReadBursts != 0 ||
 		d.RowHits+d.RowMisses+d.RowConflicts != 800 {
 		t.Errorf("800 bursts written: %+v", d)
+	}
+}
+
+// TestStreamAnswersConsistent fits lines through samples of random counters and checks
+// that every answer keeps the counters' identities: requests and bytes are the
+// stream's, bursts and forwarded or merged requests add up to them, and every column
+// command is a hit, a miss or a conflict.
+func TestStreamAnswersConsistent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 200 {
+		write := trial%2 == 1
+		var c streamClass
+		for i := 0; c.fit == nil; i++ {
+			n := uint64(256 + rng.IntN(4096))
+			x := int64(n)
+			var d Stats
+			if write {
+				d.MergedWrites = rng.Int64N(x)
+				d.Writes, d.WriteBursts = x, x-d.MergedWrites
+			} else {
+				d.ForwardedReads, d.MergedReads = rng.Int64N(x/2), rng.Int64N(x/2)
+				d.Reads, d.ReadBursts = x, x-d.ForwardedReads-d.MergedReads
+			}
+			cols := d.ReadBursts + d.WriteBursts
+			d.RowMisses = rng.Int64N(cols / 2)
+			d.RowConflicts = rng.Int64N(cols - d.RowMisses)
+			d.RowHits = cols - d.RowMisses - d.RowConflicts
+			d.Activates, d.Refreshes = d.RowMisses+d.RowConflicts, rng.Int64N(4)
+			accept := uint64(rng.IntN(20000))
+			c.add(n, fastSample{accept: accept, end: accept + uint64(rng.IntN(500)), delta: d})
+			if i > 1000 {
+				t.Fatal("no line after 1000 samples")
+			}
+		}
+		for n := uint64(c.shortest); n <= uint64(c.reach); n += 1 + n/7 {
+			s := c.answer(n, 64, write)
+			d := s.delta
+			cols := d.ReadBursts + d.WriteBursts
+			ok := s.end >= s.accept && d.RowHits >= 0 && d.RowHits+d.RowMisses+d.RowConflicts == cols
+			if write {
+				ok = ok && d.Writes == int64(n) && d.WriteBytes == 64*int64(n) && d.WriteBursts+d.MergedWrites == d.Writes &&
+					d.Reads == 0 && d.ReadBursts == 0 && d.ForwardedReads == 0 && d.MergedReads == 0
+			} else {
+				ok = ok && d.Reads == int64(n) && d.ReadBytes == 64*int64(n) &&
+					d.ReadBursts+d.ForwardedReads+d.MergedReads == d.Reads && d.ReadBursts >= 0 &&
+					d.Writes == 0 && d.WriteBursts == 0 && d.MergedWrites == 0
+			}
+			if !ok {
+				t.Fatalf("trial %d, %d bursts (write %v): inconsistent answer %+v", trial, n, write, s)
+			}
+		}
 	}
 }
 
