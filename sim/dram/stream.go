@@ -53,9 +53,13 @@ type streamFit struct {
 }
 
 // line is y = a + b*x.
+//
+// Its arithmetic rounds every product (float64(x*y)), which keeps the compiler from
+// fusing multiply and add on the architectures that have the instruction: answers,
+// rounded to whole cycles and counts, are then the same on every machine.
 type line struct{ a, b float64 }
 
-func (l line) at(x float64) float64 { return l.a + l.b*x }
+func (l line) at(x float64) float64 { return l.a + float64(l.b*x) }
 
 // fitLine is the least-squares line through (xs[i], ys[i]); xs must not all be equal.
 func fitLine(xs, ys []float64) line {
@@ -64,11 +68,11 @@ func fitLine(xs, ys []float64) line {
 	for i := range xs {
 		sx += xs[i]
 		sy += ys[i]
-		sxx += xs[i] * xs[i]
-		sxy += xs[i] * ys[i]
+		sxx += float64(xs[i] * xs[i])
+		sxy += float64(xs[i] * ys[i])
 	}
-	b := (n*sxy - sx*sy) / (n*sxx - sx*sx)
-	return line{a: (sy - b*sx) / n, b: b}
+	b := (float64(n*sxy) - float64(sx*sy)) / (float64(n*sxx) - float64(sx*sx))
+	return line{a: (sy - float64(b*sx)) / n, b: b}
 }
 
 // The counters a stream class reads off its line; the others follow from them and
