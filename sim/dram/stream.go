@@ -3,7 +3,7 @@ package dram
 // A long contiguous transfer (a whole tensor, or a tile of whole rows) rarely recurs
 // at its length: LeNet-5's qat step moves 314 transfers of 290 kinds, most of them
 // tensors of tens to hundreds of kilobytes read or written once, so fast fidelity's
-// kinds and wide kinds simulated nearly all of its 147,621 requests. Such streams of
+// kinds and wide kinds simulated 147,621 of its 150,381 requests. Such streams of
 // one class (reads or writes, window, whether earlier data was still moving, the
 // first address's offset within a burst) differ mostly in length, along which their
 // time and counters grow in a line: a burst every so many cycles, a bank row opened
