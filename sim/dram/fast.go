@@ -221,10 +221,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, 
 		from = nil
 		var wideKey fastKey
 		if wideKey, wideNeeds = f.wideKind(key); wideNeeds > 0 {
-			if wide = f.wide[wideKey]; wide == nil {
-				wide = &fastKind{}
-				f.wide[wideKey] = wide
-			}
+			wide = entry(f.wide, wideKey)
 			if len(wide.samples) == wideNeeds {
 				from = wide
 			}
@@ -235,10 +232,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, 
 	if from == nil && f.streaming(key) {
 		var sk streamKey
 		sk, bursts = f.streamKeyOf(key)
-		if stream = f.streams[sk]; stream == nil {
-			stream = &streamClass{}
-			f.streams[sk] = stream
-		}
+		stream = entry(f.streams, sk)
 		if stream.answers(bursts) {
 			s := stream.answer(bursts, f.burst, key.write)
 			return f.answer(&s, at)
@@ -260,10 +254,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, 
 		return 0, 0, err
 	}
 	after := c.Stats()
-	if kind == nil {
-		kind = &fastKind{}
-		f.kinds[key] = kind
-	}
+	kind = entry(f.kinds, key)
 	sample := fastSample{accept: lastAccept - at, end: lastDataEnd - at, delta: after.sub(&before)}
 	kind.samples = append(kind.samples, sample)
 	if wide != nil && len(kind.samples) == 1 && len(wide.samples) < wideNeeds {
@@ -274,6 +265,16 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, window int, 
 	}
 	f.lastEnd = max(f.lastEnd, lastDataEnd)
 	return lastAccept, lastDataEnd, nil
+}
+
+// entry returns m's value for k, a new zero one put there if it had none.
+func entry[K comparable, V any](m map[K]*V, k K) *V {
+	v := m[k]
+	if v == nil {
+		v = new(V)
+		m[k] = v
+	}
+	return v
 }
 
 // answer answers a transfer starting at cycle at with sample s.
