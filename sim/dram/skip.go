@@ -186,7 +186,6 @@ func (s *state) follows(end int) bool {
 		if loc0 == sk.loc[0] && loc1 == sk.loc[1] {
 			continue // the same channels, banks and rows as the pair before
 		}
-		sk.loc = [2]uint64{loc0, loc1}
 		ch0, l0, row0 := c.place(r0.Addr)
 		ch1, l1, row1 := c.place(r1.Addr)
 		if ch0 != ch1 || l1 != (l0+sk.rot)&(c.banksPerCh-1) {
@@ -199,6 +198,9 @@ func (s *state) follows(end int) bool {
 		} else if sk.rowDelta[bi] != row1-row0 {
 			return false
 		}
+		// Only a pair that follows may stand for the next: the next call starts again
+		// from a pair that did not.
+		sk.loc = [2]uint64{loc0, loc1}
 	}
 	return sk.checked >= end
 }
