@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -684,55 +683,6 @@ func TestTransfersEqualOneStream(t *testing.T) {
 	whole.Transfer(all, 16, 0)
 	if a, b := split.Stats(), whole.Stats(); a != b {
 		t.Errorf("split: %+v\nwhole: %+v", a, b)
-	}
-}
-
-// TestTransfersEqualOneStreamRandom is TestTransfersEqualOneStream on random DRAMs,
-// streams, windows and split points: a run split after any request, and
-// fast-forwarded, goes on as the whole one does burst by burst.
-func TestTransfersEqualOneStreamRandom(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 7))
-	cases, skipped := 300, int64(0)
-	if testing.Short() {
-		cases = 60
-	}
-	for i := range cases {
-		spec := randomSpec(r)
-		whole, split := mustNew(t, spec), mustNew(t, spec)
-		whole.cfg.skipOff = true
-		bb := whole.cfg.burstBytes
-		var reqs []Request
-		if r.IntN(2) == 0 {
-			reqs = randomStream(r, 100+r.IntN(2000), bb)
-		} else { // a contiguous stream, which the fast-forward skips
-			reqs = make([]Request, 200+r.IntN(3000))
-			base, write := uint64(r.IntN(1<<20)), r.IntN(4) == 0
-			for j := range reqs {
-				reqs[j] = Request{Addr: base + uint64(j)*bb, Write: write}
-			}
-		}
-		window, at := []int{0, 4, 16, 64}[r.IntN(4)], uint64(r.IntN(3000))
-		cuts := make([]int, 1+r.IntN(4))
-		for k := range cuts {
-			cuts[k] = 1 + r.IntN(len(reqs)-1)
-		}
-		slices.Sort(cuts)
-		cuts = slices.Compact(append(cuts, len(reqs)))
-		wantAccept, _ := mustTransfer(t, whole, reqs, window, at)
-		var accept uint64
-		from := 0
-		for _, n := range cuts {
-			accept, _ = mustTransfer(t, split, reqs[from:n], window, at)
-			from = n
-		}
-		if got, want := split.Stats(), whole.Stats(); accept != wantAccept || got != want {
-			t.Fatalf("case %d (%+v): %d requests (window %d, at %d) split at %v: accepted %d, %+v\nwhole: accepted %d, %+v",
-				i, spec, len(reqs), window, at, cuts, accept, got, wantAccept, want)
-		}
-		skipped += skippedRequests(split)
-	}
-	if skipped == 0 {
-		t.Fatal("nothing fast-forwarded: the test does not reach the skip")
 	}
 }
 
