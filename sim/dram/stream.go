@@ -176,22 +176,7 @@ func (c *streamClass) answer(bursts, burstBytes uint64, write bool) fastSample {
 		ReadLatency: uint64(v[statReadLatency]), ReadLatencyFromIssue: uint64(v[statReadLatencyFromIssue]),
 		ClosedRankCycles: uint64(v[statClosedRankCycles]),
 	}
-	n := int64(bursts)
-	if write {
-		d.Writes, d.WriteBytes = n, n*int64(burstBytes)
-		d.MergedWrites = min(d.MergedWrites, n)
-		d.WriteBursts = n - d.MergedWrites
-		d.ForwardedReads, d.MergedReads = 0, 0
-	} else {
-		d.Reads, d.ReadBytes = n, n*int64(burstBytes)
-		d.ForwardedReads = min(d.ForwardedReads, n)
-		d.MergedReads = min(d.MergedReads, n-d.ForwardedReads)
-		d.ReadBursts = n - d.ForwardedReads - d.MergedReads
-		d.MergedWrites = 0
-	}
-	d.RowMisses = min(d.RowMisses, d.ReadBursts+d.WriteBursts)
-	d.RowConflicts = min(d.RowConflicts, d.ReadBursts+d.WriteBursts-d.RowMisses)
-	d.RowHits = d.ReadBursts + d.WriteBursts - d.RowMisses - d.RowConflicts
+	d.setRequests(int64(bursts), write, int64(burstBytes))
 	accept := uint64(max(c.fit.accept.at(x)+0.5, 0))
 	end := max(uint64(max(c.fit.end.at(x)+0.5, 0)), accept)
 	return fastSample{accept: accept, end: end, delta: d}

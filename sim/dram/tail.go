@@ -149,22 +149,10 @@ func (s *Stats) share(n, requests int, write bool, burstBytes int64) Stats {
 		Activates: r(s.Activates), Precharges: r(s.Precharges), Refreshes: r(s.Refreshes),
 		RowMisses: r(s.RowMisses), RowConflicts: r(s.RowConflicts),
 		ReadLatency: u(s.ReadLatency), ReadLatencyFromIssue: u(s.ReadLatencyFromIssue), ClosedRankCycles: u(s.ClosedRankCycles)}
-	k := int64(n)
 	if write {
-		e.Writes, e.WriteBytes = k, k*burstBytes
-		e.MergedWrites = min(e.MergedWrites, k)
-		e.WriteBursts = k - e.MergedWrites
-		e.ForwardedReads, e.MergedReads, e.ReadLatency, e.ReadLatencyFromIssue = 0, 0, 0, 0
-	} else {
-		e.Reads, e.ReadBytes = k, k*burstBytes
-		e.ForwardedReads = min(e.ForwardedReads, k)
-		e.MergedReads = min(e.MergedReads, k-e.ForwardedReads)
-		e.ReadBursts = k - e.ForwardedReads - e.MergedReads
-		e.MergedWrites = 0
+		e.ReadLatency, e.ReadLatencyFromIssue = 0, 0
 	}
-	e.RowMisses = min(e.RowMisses, e.ReadBursts+e.WriteBursts)
-	e.RowConflicts = min(e.RowConflicts, e.ReadBursts+e.WriteBursts-e.RowMisses)
-	e.RowHits = e.ReadBursts + e.WriteBursts - e.RowMisses - e.RowConflicts
+	e.setRequests(int64(n), write, burstBytes)
 	return e
 }
 
@@ -187,7 +175,27 @@ func (s *Stats) takeOff(o *Stats) {
 	} {
 		*p[0] -= min(*p[0], *p[1])
 	}
-	// What a floor at zero kept must still add up.
+	s.settle() // what a floor at zero kept must still add up
+}
+
+// setRequests makes s the counters of n requests, all writes or all reads, of
+// burstBytes each: the requests and bytes exact, the other direction's counters
+// none, the rest settled within them.
+func (s *Stats) setRequests(n int64, write bool, burstBytes int64) {
+	if write {
+		s.Writes, s.WriteBytes = n, n*burstBytes
+		s.Reads, s.ReadBytes, s.ForwardedReads, s.MergedReads = 0, 0, 0, 0
+	} else {
+		s.Reads, s.ReadBytes = n, n*burstBytes
+		s.Writes, s.WriteBytes, s.MergedWrites = 0, 0, 0
+	}
+	s.settle()
+}
+
+// settle keeps the identities of Stats: the counters that split the requests
+// (forwarded and merged; misses and conflicts) within them, the bursts and hits what
+// is left.
+func (s *Stats) settle() {
 	s.MergedWrites = min(s.MergedWrites, s.Writes)
 	s.WriteBursts = s.Writes - s.MergedWrites
 	s.ForwardedReads = min(s.ForwardedReads, s.Reads)
