@@ -140,11 +140,12 @@ func (c *Controller) appendTail(reqs []Request, src *tailSource, n int) []Reques
 
 // share is the part of s, the counters of a transfer of the given requests, that n of
 // them add: the requests and bytes exact (all reads, or all writes), the rest in
-// proportion, within the identities of Stats.
+// proportion, within the identities of Stats. Products are rounded one by one, as in
+// stream.go's line, so that no machine fuses them into other counts.
 func (s *Stats) share(n, requests int, write bool, burstBytes int64) Stats {
 	fr := float64(n) / float64(max(requests, 1))
-	r := func(x int64) int64 { return int64(float64(x)*fr + 0.5) }
-	u := func(x uint64) uint64 { return uint64(float64(x)*fr + 0.5) }
+	r := func(x int64) int64 { return int64(float64(float64(x)*fr) + 0.5) }
+	u := func(x uint64) uint64 { return uint64(float64(float64(x)*fr) + 0.5) }
 	e := Stats{ForwardedReads: r(s.ForwardedReads), MergedReads: r(s.MergedReads), MergedWrites: r(s.MergedWrites),
 		Activates: r(s.Activates), Precharges: r(s.Precharges), Refreshes: r(s.Refreshes),
 		RowMisses: r(s.RowMisses), RowConflicts: r(s.RowConflicts),
