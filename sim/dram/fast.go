@@ -259,15 +259,13 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSou
 		stream = entry(f.streams, sk)
 		if stream.answers(bursts) {
 			s := stream.answer(bursts, f.burst, key.write)
-			f.keepTail(tail, at, &s)
-			return f.answer(&s, at)
+			return f.answer(&s, at, tail)
 		}
 	}
 	if from != nil {
 		s := from.samples[from.next].shifted(f.backlog[dir].slope(), backlog)
 		from.next = (from.next + 1) % len(from.samples)
-		f.keepTail(tail, at, &s)
-		return f.answer(&s, at)
+		return f.answer(&s, at, tail)
 	}
 	reqs := list()
 	replayed := false
@@ -316,8 +314,10 @@ func entry[K comparable, V any](m map[K]*V, k K) *V {
 	return v
 }
 
-// answer answers a transfer starting at cycle at with sample s.
-func (f *fastMemo) answer(s *fastSample, at uint64) (lastAccept, lastDataEnd uint64, err error) {
+// answer answers a transfer starting at cycle at with sample s, keeping it for replay
+// (tail lists its last requests).
+func (f *fastMemo) answer(s *fastSample, at uint64, tail tailSource) (lastAccept, lastDataEnd uint64, err error) {
+	f.keepTail(tail, at, s)
 	f.extra.add(&s.delta)
 	f.extra.LastDataEnd = max(f.extra.LastDataEnd, at+s.end)
 	f.lastEnd = max(f.lastEnd, at+s.end)

@@ -28,16 +28,16 @@ import (
 // at once, each kind's about their own means (reads and writes apart; clamped to
 // 0..1): 0.70 for reads in that step, which took those answers to +0.17% and -0.54%.
 //
-// Together they took the error table's mean cycle error from 0.119% to 0.057% and its
+// Together they took the error table's mean cycle error from 0.119% to 0.060% and its
 // largest from 1.44% to 0.66% (sim/testdata/fidelity/table.md; the README's "Fast
 // fidelity" has the variants measured).
 
 // tailSource lists an answered transfer's last requests when they are replayed: a
-// strided transfer's from its shape, a list's from a copy of its last ones.
+// list's from a copy of its last ones (reqs), a strided transfer's from its shape when
+// reqs is nil.
 type tailSource struct {
-	strided   Strided
-	isStrided bool
-	reqs      []Request
+	strided Strided
+	reqs    []Request
 }
 
 // fastTailMax bounds the answered transfers kept for replay (the latest ones).
@@ -46,27 +46,24 @@ const fastTailMax = 4
 // fastTailListMax bounds the requests of a list transfer kept for replay.
 const fastTailListMax = 512
 
-// answeredTail is a transfer answered from samples: its source, start, data end,
-// requests, direction and the counters its answer added.
+// answeredTail is a transfer answered from samples: its source, start, data end and
+// the counters its answer added (its requests, all reads or all writes).
 type answeredTail struct {
 	src        tailSource
 	start, end uint64
-	requests   int
-	write      bool
 	delta      Stats
 }
 
 // keepTail keeps a transfer answered at cycle at with sample s for replay.
 func (f *fastMemo) keepTail(src tailSource, at uint64, s *fastSample) {
-	if !src.isStrided {
+	if src.reqs != nil {
 		src.reqs = slices.Clone(src.reqs[max(0, len(src.reqs)-fastTailListMax):])
 	}
 	if len(f.tails) == fastTailMax {
 		copy(f.tails, f.tails[1:])
 		f.tails = f.tails[:fastTailMax-1]
 	}
-	f.tails = append(f.tails, answeredTail{src: src, start: at, end: at + s.end,
-		requests: int(s.delta.Reads + s.delta.Writes), write: s.delta.Writes > s.delta.Reads, delta: s.delta})
+	f.tails = append(f.tails, answeredTail{src: src, start: at, end: at + s.end, delta: s.delta})
 }
 
 // replayTails puts in f.replay the requests of the answered transfers still moving
@@ -93,10 +90,10 @@ func (c *Controller) replayTails(window int, at uint64) {
 		t := &f.tails[i]
 		own := 0
 		if t.end > at && t.end > t.start {
-			own = int(uint64(t.requests) * (t.end - at) / (t.end - t.start))
+			own = int(uint64(t.delta.requests()) * (t.end - at) / (t.end - t.start))
 		}
 		queued := c.cfg.channels * (c.cfg.writeQ + c.cfg.banksPerCh*c.cfg.bankQ)
-		if !t.write {
+		if !t.delta.writes() {
 			queued = c.cfg.channels * (c.cfg.readQ + c.cfg.banksPerCh*c.cfg.bankQ)
 			if window > 0 {
 				queued = min(queued, window)
@@ -112,7 +109,7 @@ func (c *Controller) replayTails(window int, at uint64) {
 		}
 		n := len(f.replay)
 		f.replay = c.appendTail(f.replay, &t.src, take[i])
-		share := t.delta.share(len(f.replay)-n, t.requests, t.write, int64(c.cfg.burstBytes))
+		share := t.delta.share(len(f.replay)-n, int64(c.cfg.burstBytes))
 		f.replayStats.add(&share)
 	}
 	f.tails = f.tails[:0]
@@ -120,7 +117,7 @@ func (c *Controller) replayTails(window int, at uint64) {
 
 // appendTail appends the last n requests (at most) of src to reqs, in order.
 func (c *Controller) appendTail(reqs []Request, src *tailSource, n int) []Request {
-	if !src.isStrided {
+	if src.reqs != nil {
 		return append(reqs, src.reqs[max(0, len(src.reqs)-n):]...)
 	}
 	t, bb := &src.strided, c.cfg.burstBytes
@@ -138,12 +135,19 @@ func (c *Controller) appendTail(reqs []Request, src *tailSource, n int) []Reques
 	return reqs
 }
 
-// share is the part of s, the counters of a transfer of the given requests, that n of
-// them add: the requests and bytes exact (all reads, or all writes), the rest in
-// proportion, within the identities of Stats. Products are rounded one by one, as in
-// stream.go's line, so that no machine fuses them into other counts.
-func (s *Stats) share(n, requests int, write bool, burstBytes int64) Stats {
-	fr := float64(n) / float64(max(requests, 1))
+// requests is how many requests s counts.
+func (s *Stats) requests() int { return int(s.Reads + s.Writes) }
+
+// writes reports whether s counts more writes than reads: a transfer's direction.
+func (s *Stats) writes() bool { return s.Writes > s.Reads }
+
+// share is the part of s, the counters of one transfer (all reads or all writes), that
+// n of its requests add: the requests and bytes exact, the rest in proportion, within
+// the identities of Stats. Products are rounded one by one, as in stream.go's line, so
+// that no machine fuses them into other counts.
+func (s *Stats) share(n int, burstBytes int64) Stats {
+	write := s.writes()
+	fr := float64(n) / float64(max(s.requests(), 1))
 	r := func(x int64) int64 { return int64(float64(float64(x)*fr) + 0.5) }
 	u := func(x uint64) uint64 { return uint64(float64(float64(x)*fr) + 0.5) }
 	e := Stats{ForwardedReads: r(s.ForwardedReads), MergedReads: r(s.MergedReads), MergedWrites: r(s.MergedWrites),

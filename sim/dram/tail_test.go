@@ -15,7 +15,7 @@ func TestAppendTail(t *testing.T) {
 		tr := randomStrided(r, bb)
 		all := c.AppendRequests(nil, tr)
 		n := 1 + r.IntN(len(all)+10)
-		got := c.appendTail([]Request{{Addr: 1}}, &tailSource{strided: tr, isStrided: true}, n)[1:]
+		got := c.appendTail([]Request{{Addr: 1}}, &tailSource{strided: tr}, n)[1:]
 		want := all[max(0, len(all)-n):]
 		if len(got) != len(want) {
 			t.Fatalf("case %d %+v: last %d: %d requests, want %d", i, tr, n, len(got), len(want))
@@ -52,7 +52,7 @@ func TestShare(t *testing.T) {
 		s.RowHits = b - s.RowMisses - s.RowConflicts
 		s.Activates, s.Precharges, s.Refreshes = r.Int64N(n), r.Int64N(n), r.Int64N(5)
 		for _, k := range []int64{1 + r.Int64N(n), n} {
-			e := s.share(int(k), int(n), write, 64)
+			e := s.share(int(k), 64)
 			if e.Reads+e.Writes != k || e.ReadBytes+e.WriteBytes != 64*k {
 				t.Fatalf("case %d: %d of %d requests share %d requests, %d bytes", i, k, n, e.Reads+e.Writes, e.ReadBytes+e.WriteBytes)
 			}

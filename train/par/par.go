@@ -5,9 +5,10 @@
 // microseconds a call in a two-core ResNet-20 step, and the GEMMs); starting a
 // goroutine per part made the other core wait for its thread to be woken, tens of
 // microseconds on this project's VM each time: a third of the second core's time in
-// the element-wise passes of a two-core ResNet-20 step went idle that way. A worker that has just finished a part keeps
-// looking for the next for spinWait before it sleeps, and the caller runs a part
-// itself, so a loop's parts start at once while the step runs.
+// the element-wise passes of a two-core ResNet-20 step went idle that way. A worker
+// that has just finished a part keeps looking for the next for spinWait before it
+// sleeps, and the caller runs a part itself, so a loop's parts start at once while the
+// step runs.
 //
 // Who runs a part never changes what it computes: Do calls f once for every part,
 // whichever goroutine takes it, and parts no worker is free to take (more parts than
