@@ -174,7 +174,7 @@ func (c *Controller) TransferStrided(t Strided, window int, at uint64) (lastAcce
 		return c.buf
 	}
 	if c.fast != nil && t.Rows > 0 && t.RowBytes > 0 && at <= MaxCycle {
-		return c.fastAnswer(c.fast.stridedKey(t, window, at), list, tailSource{strided: t}, window, at)
+		return c.fastAnswer(c.fast.stridedKey(t, window), list, tailSource{strided: t}, window, at)
 	}
 	return c.exactTransfer(list(), window, at)
 }

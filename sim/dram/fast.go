@@ -12,8 +12,9 @@ import (
 // and answers the later ones from those samples, in turn: their timing relative to
 // the transfer's start and the counters they added. A transfer's kind is its shape (a
 // strided transfer's rows, row bytes and stride; a request list's addresses relative
-// to the first), the first address's offset within a row stripe, reads or writes, its
-// window, and whether earlier transfers were still in flight when it started. A strided transfer
+// to the first), the first address's offset within a row stripe, reads or writes, and
+// its window; how much earlier data was still to move when it started (its backlog)
+// shifts the answer instead of making a kind of its own (tail.go). A strided transfer
 // (TransferStrided) of a kind already sampled is answered without listing its bursts.
 //
 // A long transfer (fastLongRows banks' rows of bytes or more) also counts as its wide
@@ -120,7 +121,7 @@ type fastMemo struct {
 	tails       []answeredTail
 	replay      []Request
 	replayStats Stats
-	backlog     [2]backlogFit
+	backlog     [2][numSizeClasses]backlogFit
 	seed        maphash.Seed
 	// stripe is the bytes one row index spans (the row is the address's top field):
 	// a pattern shifted by whole stripes visits the same banks and columns. span is
@@ -138,7 +139,6 @@ type fastKey struct {
 	pattern                uint64
 	write                  bool
 	align                  uint64 // the first address within its row stripe
-	busy                   bool   // an earlier transfer's data was still moving at the start
 }
 
 type fastKind struct {
@@ -173,7 +173,7 @@ func (f *fastMemo) reset() {
 	f.wide = map[fastKey]*fastKind{}
 	f.streams = map[streamKey]*streamClass{}
 	f.extra, f.lastEnd, f.stale = Stats{}, 0, false
-	f.tails, f.replay, f.replayStats, f.backlog = f.tails[:0], f.replay[:0], Stats{}, [2]backlogFit{}
+	f.tails, f.replay, f.replayStats, f.backlog = f.tails[:0], f.replay[:0], Stats{}, [2][numSizeClasses]backlogFit{}
 }
 
 // stripeBytes is the address span of one row index: every address bit below the row,
@@ -186,7 +186,7 @@ func (c *config) rowSpanBytes() uint64 {
 	return (c.dec.mask[fieldColumn] + 1) << c.dec.shift[fieldColumn]
 }
 
-func (f *fastMemo) key(reqs []Request, window int, at uint64) fastKey {
+func (f *fastMemo) key(reqs []Request, window int) fastKey {
 	var h maphash.Hash
 	h.SetSeed(f.seed)
 	first := reqs[0].Addr
@@ -202,13 +202,13 @@ func (f *fastMemo) key(reqs []Request, window int, at uint64) fastKey {
 		}
 		h.Write(buf[:])
 	}
-	return fastKey{n: len(reqs), window: window, pattern: h.Sum64(), align: first % f.stripe, busy: f.lastEnd > at}
+	return fastKey{n: len(reqs), window: window, pattern: h.Sum64(), align: first % f.stripe}
 }
 
 // stridedKey is the kind of a strided transfer, found without listing its bursts.
-func (f *fastMemo) stridedKey(t Strided, window int, at uint64) fastKey {
+func (f *fastMemo) stridedKey(t Strided, window int) fastKey {
 	return fastKey{rows: t.Rows, rowBytes: t.RowBytes, stride: t.Stride, write: t.Write, window: window,
-		align: t.Addr % f.stripe, busy: f.lastEnd > at}
+		align: t.Addr % f.stripe}
 }
 
 // fastTransfer is Transfer under fast fidelity.
@@ -220,7 +220,7 @@ func (c *Controller) fastTransfer(reqs []Request, window int, at uint64) (lastAc
 			return c.exactTransfer(reqs, window, at)
 		}
 	}
-	return c.fastAnswer(f.key(reqs, window, at), func() []Request { return reqs }, tailSource{reqs: reqs}, window, at)
+	return c.fastAnswer(f.key(reqs, window), func() []Request { return reqs }, tailSource{reqs: reqs}, window, at)
 }
 
 // fastAnswer answers a transfer of kind key from its samples, or simulates it burst by
@@ -229,9 +229,9 @@ func (c *Controller) fastTransfer(reqs []Request, window int, at uint64) (lastAc
 func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSource, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
 	f := c.fast
 	backlog := f.lastEnd - min(f.lastEnd, at)
-	dir := 0
+	fit := &f.backlog[0][f.sizeClass(key)]
 	if key.write {
-		dir = 1
+		fit = &f.backlog[1][f.sizeClass(key)]
 	}
 	kind := f.kinds[key]
 	samples := fastSamples
@@ -263,7 +263,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSou
 		}
 	}
 	if from != nil {
-		s := from.samples[from.next].shifted(f.backlog[dir].slope(), backlog)
+		s := from.samples[from.next].shifted(fit.slope(), backlog)
 		from.next = (from.next + 1) % len(from.samples)
 		return f.answer(&s, at, tail)
 	}
@@ -293,7 +293,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSou
 	kind = entry(f.kinds, key)
 	sample := fastSample{accept: lastAccept - at, end: lastDataEnd - at, delta: delta, backlog: backlog}
 	kind.samples = append(kind.samples, sample)
-	f.backlog[dir].addSample(kind)
+	fit.addSample(kind)
 	if wide != nil && len(kind.samples) == 1 && len(wide.samples) < wideNeeds {
 		wide.samples = append(wide.samples, sample)
 	}

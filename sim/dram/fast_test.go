@@ -18,10 +18,10 @@ func TestFastKinds(t *testing.T) {
 	}
 	var at uint64
 	// transfer moves t and reports whether it was answered (its kind kept no new
-	// sample); each starts once the one before has ended, so none is busy.
+	// sample); each starts once the one before has ended, so none has a backlog.
 	transfer := func(tr Strided) (answered bool) {
 		t.Helper()
-		key := f.stridedKey(tr, 16, at)
+		key := f.stridedKey(tr, 16)
 		before := 0
 		if k := f.kinds[key]; k != nil {
 			before = len(k.samples)
@@ -62,7 +62,7 @@ func TestFastKinds(t *testing.T) {
 		shape := func(off uint64) Strided {
 			return Strided{Addr: base + off, Rows: tc.rows, RowBytes: tc.rowBytes, Stride: tc.stride}
 		}
-		key := f.stridedKey(shape(0), 16, 0)
+		key := f.stridedKey(shape(0), 16)
 		if f.long(key) != tc.isLongKind || f.scattered(key) != tc.scattered {
 			t.Fatalf("%s: long %v, scattered %v; want %v, %v", tc.name, f.long(key), f.scattered(key), tc.isLongKind, tc.scattered)
 		}
@@ -123,7 +123,7 @@ func TestCrossings(t *testing.T) {
 				want++
 			}
 		}
-		if got := f.crossings(f.stridedKey(tr, 16, 0)); got != want {
+		if got := f.crossings(f.stridedKey(tr, 16)); got != want {
 			t.Errorf("%+v: %d rows cross into the next bank row, want %d", tr, got, want)
 		}
 	}

@@ -4,8 +4,7 @@ package dram
 // at its length: LeNet-5's qat step moves 314 transfers of 290 kinds, most of them
 // tensors of tens to hundreds of kilobytes read or written once, so fast fidelity's
 // kinds and wide kinds simulated 147,621 of its 150,381 requests. Such streams of
-// one class (reads or writes, window, whether earlier data was still moving, the
-// first address's offset within a burst) differ mostly in length, along which their
+// one class (reads or writes, window, the first address's offset within a burst) differ mostly in length, along which their
 // time and counters grow in a line: a burst every so many cycles, a bank row opened
 // every so many bursts, a refresh every so many cycles. A stream class fits that line
 // by least squares through its first fastStreamSamples simulated samples, once the
@@ -32,7 +31,7 @@ const (
 // and without where it starts beyond its offset within a burst.
 type streamKey struct {
 	window      int
-	write, busy bool
+	write       bool
 	burstOffset uint64
 }
 
@@ -113,7 +112,7 @@ func (f *fastMemo) streaming(key fastKey) bool {
 func (f *fastMemo) streamKeyOf(key fastKey) (streamKey, uint64) {
 	off := key.align % f.burst
 	bursts := (off + uint64(key.rows*key.rowBytes) + f.burst - 1) / f.burst
-	return streamKey{window: key.window, write: key.write, busy: key.busy, burstOffset: off}, bursts
+	return streamKey{window: key.window, write: key.write, burstOffset: off}, bursts
 }
 
 // answers reports whether c answers a stream of the given bursts.

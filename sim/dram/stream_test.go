@@ -155,7 +155,7 @@ func TestFastStreams(t *testing.T) {
 	// it (its kind kept no sample).
 	transfer := func(tr Strided) (answered bool) {
 		t.Helper()
-		key := f.stridedKey(tr, 16, at)
+		key := f.stridedKey(tr, 16)
 		read := fast.Stats().ReadBytes
 		_, end, err := fast.TransferStrided(tr, 16, at)
 		if err != nil {
