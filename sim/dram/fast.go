@@ -81,10 +81,16 @@ const fastLongSamples = 2
 // replayed (tail.go), 5 offsets (and 8 for scattered transfers) kept every row of
 // TestFastFidelity within 0.29% and the error table's mean cycle error at 0.060%, with
 // MobileNetV2's fast step simulating 3.2 million requests (rct) and 3.7 million (qat),
-// replays included, instead of 4.0 and 4.6.
+// replays included, instead of 4.0 and 4.6. Once kinds pooled idle and busy starts
+// and the shift's slopes were fitted per size class, 4 offsets (and 6 for scattered
+// transfers) kept every row of both within 0.5% (table: mean 0.060%, largest 0.39%;
+// TestFastFidelity: largest 0.36%), MobileNetV2's step simulating 2.5 and 2.6
+// million; 3 offsets took LeNet-5's fp8 step 0.57% off, and 4 and 5 offsets, or 4
+// with stream classes of 5 samples, VGG-11's fp8 step on the default chip 0.54% and
+// 0.63%.
 const (
 	fastLongRows    = 8
-	fastWideSamples = 5
+	fastWideSamples = 4
 )
 
 // fastScatteredSamples is fastWideSamples for a scattered transfer. Scattered wide
@@ -99,8 +105,9 @@ const (
 // Wide kinds keyed by the bursts each row covers rather than the offset within a
 // burst (fewer of them, long transfers' too), or a scattered one's by the bursts of
 // all its rows, took the MLP's step past 0.5% (0.61-0.75% at batch 16). With the
-// shift and replays of tail.go, 8 offsets do (see fastWideSamples).
-const fastScatteredSamples = 8
+// shift and replays of tail.go, 8 offsets do, and 6 with its slopes per size class
+// (see fastWideSamples).
+const fastScatteredSamples = 6
 
 // fastMemo is the state of fast fidelity.
 type fastMemo struct {
