@@ -236,10 +236,11 @@ func (c *Controller) fastTransfer(reqs []Request, window int, at uint64) (lastAc
 func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSource, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
 	f := c.fast
 	backlog := f.lastEnd - min(f.lastEnd, at)
-	fit := &f.backlog[0][f.sizeClass(key)]
+	dir := 0
 	if key.write {
-		fit = &f.backlog[1][f.sizeClass(key)]
+		dir = 1
 	}
+	fit := &f.backlog[dir][f.sizeClass(key)]
 	kind := f.kinds[key]
 	samples := fastSamples
 	if f.long(key) {

@@ -128,3 +128,80 @@ func TestCrossings(t *testing.T) {
 		}
 	}
 }
+
+// TestFastBacklogPooled checks that a kind's samples answer its transfers whether
+// earlier data is still moving at their start or not (the answer is shifted by the
+// backlog instead, tail.go), and that each size class keeps its own slope.
+func TestFastBacklogPooled(t *testing.T) {
+	c := mustNew(t, lpddr4())
+	c.SetFast(true)
+	f := c.fast
+	tile := Strided{Addr: 1 << 20, Rows: 4, RowBytes: 1 << 10, Stride: 4 << 10}
+	var at uint64
+	for i := range fastSamples {
+		tile.Addr = 1<<20 + uint64(i)*64*f.stripe
+		_, end, err := c.TransferStrided(tile, 16, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at = end + 1000
+	}
+	key := f.stridedKey(tile, 16)
+	if got := len(f.kinds[key].samples); got != fastSamples {
+		t.Fatalf("%d samples of the tile at idle starts, want %d", got, fastSamples)
+	}
+	// A long transfer still moving when the tile starts.
+	long := Strided{Addr: 8 << 20, Rows: 1, RowBytes: 64 << 10}
+	if _, _, err := c.TransferStrided(long, 16, at); err != nil {
+		t.Fatal(err)
+	}
+	if f.lastEnd <= at+10 {
+		t.Fatalf("the long transfer ended at %d, before the tile's start %d", f.lastEnd, at+10)
+	}
+	tile.Addr += 64 * f.stripe
+	kinds := len(f.kinds)
+	if _, _, err := c.TransferStrided(tile, 16, at+10); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(f.kinds[key].samples); got != fastSamples || len(f.kinds) != kinds {
+		t.Errorf("the tile behind earlier data was simulated (%d samples of its kind, %d kinds, was %d), want it answered from the idle ones", got, len(f.kinds), kinds)
+	}
+	if short, long := f.sizeClass(key), f.sizeClass(f.stridedKey(long, 16)); short == long {
+		t.Errorf("a 4 KiB tile and a 64 KiB stream in one size class (%d)", short)
+	}
+}
+
+// TestSizeClass checks the size classes' bounds: a bank's row of bytes (2 KiB on
+// LPDDR4) and a long transfer's.
+func TestSizeClass(t *testing.T) {
+	c := mustNew(t, lpddr4())
+	c.SetFast(true)
+	f := c.fast
+	for _, tc := range []struct {
+		rows, rowBytes int64
+		want           int
+	}{
+		{1, 64, sizeShort},
+		{1, 2<<10 - 64, sizeShort},
+		{1, 2 << 10, sizeMedium},
+		{3, 1 << 10, sizeMedium},
+		{fastLongRows, 2<<10 - 64, sizeMedium},
+		{fastLongRows, 2 << 10, sizeLong},
+		{1, 1 << 20, sizeLong},
+	} {
+		key := f.stridedKey(Strided{Addr: 1 << 20, Rows: tc.rows, RowBytes: tc.rowBytes, Stride: 4 << 10}, 16)
+		if got := f.sizeClass(key); got != tc.want {
+			t.Errorf("%d rows of %d bytes: size class %d, want %d", tc.rows, tc.rowBytes, got, tc.want)
+		}
+		if f.long(key) != (tc.want == sizeLong) {
+			t.Errorf("%d rows of %d bytes: long %v, size class %d", tc.rows, tc.rowBytes, f.long(key), tc.want)
+		}
+	}
+	list := make([]Request, 40) // 40 bursts of 64 bytes: 2,560 bytes
+	for i := range list {
+		list[i].Addr = 1<<20 + uint64(i)*64
+	}
+	if got := f.sizeClass(f.key(list, 16)); got != sizeMedium {
+		t.Errorf("a list of 40 bursts: size class %d, want %d", got, sizeMedium)
+	}
+}

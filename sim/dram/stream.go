@@ -1,18 +1,18 @@
 package dram
 
-// A long contiguous transfer (a whole tensor, or a tile of whole rows) rarely recurs
-// at its length: LeNet-5's qat step moves 314 transfers of 290 kinds, most of them
-// tensors of tens to hundreds of kilobytes read or written once, so fast fidelity's
-// kinds and wide kinds simulated 147,621 of its 150,381 requests. Such streams of
-// one class (reads or writes, window, the first address's offset within a burst) differ mostly in length, along which their
-// time and counters grow in a line: a burst every so many cycles, a bank row opened
-// every so many bursts, a refresh every so many cycles. A stream class fits that line
-// by least squares through its first fastStreamSamples simulated samples, once the
-// longest is at least fastStreamSpread times the shortest (else it drops its oldest
-// and samples on), and answers a stream of the class whose own kind and wide kind
-// cannot, if it is no shorter than the shortest sample and no longer than
-// fastStreamReach times the longest. Its bytes and requests are exact; the rest is
-// read off the line.
+// A long contiguous transfer (a whole tensor, or a tile of whole rows) rarely recurs at
+// its length: LeNet-5's qat step moves 314 transfers of 290 kinds, most of them tensors
+// of tens to hundreds of kilobytes read or written once, so fast fidelity's kinds and
+// wide kinds simulated 147,621 of its 150,381 requests. Such streams of one class
+// (reads or writes, window, the first address's offset within a burst) differ mostly in
+// length, along which their time and counters grow in a line: a burst every so many
+// cycles, a bank row opened every so many bursts, a refresh every so many cycles. A
+// stream class fits that line by least squares through its first fastStreamSamples
+// simulated samples, once the longest is at least fastStreamSpread times the shortest
+// (else it drops its oldest and samples on), and answers a stream of the class whose
+// own kind and wide kind cannot, if it is no shorter than the shortest sample and no
+// longer than fastStreamReach times the longest. Its bytes and requests are exact; the
+// rest is read off the line.
 
 // fastStreamSamples, fastStreamSpread and fastStreamReach shape a stream class (see
 // above). Measured on LeNet-5's and the MLP's steps at batch 16, every profile and
