@@ -85,9 +85,9 @@ const fastLongSamples = 2
 // and the shift's slopes were fitted per size class, 4 offsets (and 6 for scattered
 // transfers) kept every row of both within 0.5% (table: mean 0.060%, largest 0.39%;
 // TestFastFidelity: largest 0.36%), MobileNetV2's step simulating 2.5 and 2.6
-// million; 3 offsets took LeNet-5's fp8 step 0.57% off, and 4 and 5 offsets, or 4
-// with stream classes of 5 samples, VGG-11's fp8 step on the default chip 0.54% and
-// 0.63%.
+// million; 3 offsets took LeNet-5's fp8 step 0.57% off, and 4 offsets with 5 for
+// scattered transfers, or 4 and 6 with stream classes of 5 samples, VGG-11's fp8 step
+// on the default chip 0.54% and 0.63%.
 const (
 	fastLongRows    = 8
 	fastWideSamples = 4
@@ -124,7 +124,7 @@ type fastMemo struct {
 	stale bool
 	// tails are the latest transfers answered since the last simulated one; replay
 	// and replayStats the requests replayed before the next and their counters
-	// (tail.go). backlog fits answers to their backlog, for reads and writes.
+	// (tail.go). backlog fits answers to their backlog, by direction and size class.
 	tails       []answeredTail
 	replay      []Request
 	replayStats Stats
@@ -151,7 +151,7 @@ type fastKey struct {
 type fastKind struct {
 	samples []fastSample
 	next    int
-	// sxx and sxy are the kind's part of its direction's backlogFit.
+	// sxx and sxy are the kind's part of its direction's and size class's backlogFit.
 	sxx, sxy float64
 }
 
@@ -335,9 +335,7 @@ func (f *fastMemo) answer(s *fastSample, at uint64, tail tailSource) (lastAccept
 
 // long reports whether a transfer of kind key is long: fastLongRows banks' rows of
 // bytes or more (a strided transfer's rows, or a list's bursts; the other term is 0).
-func (f *fastMemo) long(key fastKey) bool {
-	return uint64(key.rows*key.rowBytes)+uint64(key.n)*f.burst >= fastLongRows*f.span
-}
+func (f *fastMemo) long(key fastKey) bool { return f.sizeClass(key) == sizeLong }
 
 // wideKind returns the wide kind of a transfer of kind key and how many offsets it
 // must hold to answer; 0 if the transfer has none (see fastLongRows and

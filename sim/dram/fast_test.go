@@ -166,8 +166,8 @@ func TestFastBacklogPooled(t *testing.T) {
 	if got := len(f.kinds[key].samples); got != fastSamples || len(f.kinds) != kinds {
 		t.Errorf("the tile behind earlier data was simulated (%d samples of its kind, %d kinds, was %d), want it answered from the idle ones", got, len(f.kinds), kinds)
 	}
-	if short, long := f.sizeClass(key), f.sizeClass(f.stridedKey(long, 16)); short == long {
-		t.Errorf("a 4 KiB tile and a 64 KiB stream in one size class (%d)", short)
+	if tileSize, streamSize := f.sizeClass(key), f.sizeClass(f.stridedKey(long, 16)); tileSize == streamSize {
+		t.Errorf("a 4 KiB tile and a 64 KiB stream in one size class (%d)", tileSize)
 	}
 }
 

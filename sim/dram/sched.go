@@ -341,8 +341,7 @@ func (s *state) snapshot() Stats {
 	st := s.stats
 	bb := int64(s.cfg.burstBytes)
 	st.ReadBytes, st.WriteBytes = st.Reads*bb, st.Writes*bb
-	st.ReadBursts, st.WriteBursts = st.Reads-st.ForwardedReads-st.MergedReads, st.Writes-st.MergedWrites
-	st.RowHits = st.ReadBursts + st.WriteBursts - st.RowMisses - st.RowConflicts
+	st.settle() // the bursts and row hits; the counters it bounds are within them here
 	for i := range s.ranks {
 		if rk := &s.ranks[i]; rk.openBanks == 0 && st.LastDataEnd > rk.closedSince {
 			st.ClosedRankCycles += st.LastDataEnd - rk.closedSince

@@ -96,12 +96,13 @@ func (c *Controller) replayTails(window int, at uint64) {
 		if t.end > at && t.end > t.start {
 			own = int(uint64(t.delta.requests()) * (t.end - at) / (t.end - t.start))
 		}
-		queued := c.cfg.channels * (c.cfg.writeQ + c.cfg.banksPerCh*c.cfg.bankQ)
-		if !t.delta.writes() {
-			queued = c.cfg.channels * (c.cfg.readQ + c.cfg.banksPerCh*c.cfg.bankQ)
-			if window > 0 {
-				queued = min(queued, window)
-			}
+		q := c.cfg.readQ
+		if t.delta.writes() {
+			q = c.cfg.writeQ
+		}
+		queued := c.cfg.channels * (q + c.cfg.banksPerCh*c.cfg.bankQ)
+		if !t.delta.writes() && window > 0 {
+			queued = min(queued, window)
 		}
 		take[i] = min(budget, own, byLink(t.end), queued)
 		budget -= take[i]
@@ -234,7 +235,8 @@ const (
 	numSizeClasses
 )
 
-// sizeClass is the size class of a transfer of kind key.
+// sizeClass is the size class of a transfer of kind key (a strided transfer's rows of
+// bytes, or a list's bursts; the other term is 0).
 func (f *fastMemo) sizeClass(key fastKey) int {
 	switch bytes := uint64(key.rows*key.rowBytes) + uint64(key.n)*f.burst; {
 	case bytes < f.span:
