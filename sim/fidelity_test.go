@@ -17,15 +17,17 @@ import (
 )
 
 var (
-	fidelityTable = flag.Bool("fidelity-table", false, "print the fast fidelity's error against exact on every built-in model, shipped profile and method (slow)")
-	exactCache    = flag.String("fidelity-exact-cache", "", "keep the exact figures of each fidelity comparison in `dir` and reuse them (delete it when exact simulation changes)")
+	fidelityTable   = flag.Bool("fidelity-table", false, "print the fast fidelity's error against exact on every built-in model, shipped profile and method (slow)")
+	fidelityHeldOut = flag.Bool("fidelity-heldout", false, "print the fast fidelity's error against exact on DRAM variants of the default chip that no shipped profile has (slow)")
+	exactCache      = flag.String("fidelity-exact-cache", "", "keep the exact figures of each fidelity comparison in `dir` and reuse them (delete it when exact simulation changes)")
 )
 
-// fidelityError runs one step both ways and returns the relative errors of fast
-// fidelity in cycles, energy and DRAM bytes.
-func fidelityError(t testing.TB, profile string, net *models.Network, method numerics.Method, batch int) (cycles, energy, bytes float64, ok bool) {
+// fidelityError runs one step both ways on profile with sets applied (see
+// hw.Profile.ApplySets) and returns the relative errors of fast fidelity in cycles,
+// energy and DRAM bytes: positive where fast fidelity counts more.
+func fidelityError(t testing.TB, profile string, net *models.Network, method numerics.Method, batch int, sets ...string) (cycles, energy, bytes float64, ok bool) {
 	t.Helper()
-	p := loadProfile(t, profile)
+	p := loadProfile(t, profile, sets...)
 	prog, err := kernels.Compile(net, p, kernels.Options{Method: method, Batch: batch})
 	if err != nil {
 		return 0, 0, 0, false // the chip cannot run it: nothing to compare
@@ -41,9 +43,13 @@ func fidelityError(t testing.TB, profile string, net *models.Network, method num
 		}
 		return s
 	}
-	ec, ee, eb := exactFigures(t, fmt.Sprintf("%s-%s-%s-%d", net.Name, profile, method, batch), func() *Stats { return run(FidelityExact) })
+	key := fmt.Sprintf("%s-%s-%s-%d", net.Name, profile, method, batch)
+	for _, set := range sets {
+		key += "-" + strings.NewReplacer("/", "_", "=", "_").Replace(set)
+	}
+	ec, ee, eb := exactFigures(t, key, func() *Stats { return run(FidelityExact) })
 	fast := run(FidelityFast)
-	rel := func(a, b float64) float64 { return math.Abs(a-b) / b }
+	rel := func(a, b float64) float64 { return (a - b) / b }
 	fb := float64(fast.DRAM.ReadBytes + fast.DRAM.WriteBytes)
 	return rel(float64(fast.Cycles), ec), rel(fast.Energy.Total(), ee), rel(fb, eb), true
 }
@@ -86,6 +92,7 @@ func TestFastFidelity(t *testing.T) {
 				if !ok {
 					continue
 				}
+				c, e, b = math.Abs(c), math.Abs(e), math.Abs(b)
 				t.Logf("%-8s %-18s %-5s cycles %.3f%% energy %.3f%% DRAM bytes %.3f%%", model, profile, method, 100*c, 100*e, 100*b)
 				bound := fastBound
 				if profile == "eyeriss_v1.toml" && model == "mlp" {
@@ -125,8 +132,66 @@ func TestFidelityTable(t *testing.T) {
 				if !ok {
 					continue
 				}
+				c, e, by = math.Abs(c), math.Abs(e), math.Abs(by)
 				fmt.Printf("| %s | %s | %s | %.3f%% | %.3f%% | %.3f%% |\n", model, strings.TrimSuffix(profile, ".toml"), method, 100*c, 100*e, 100*by)
 			}
 		}
 	}
+}
+
+// heldOutDRAMs are the DRAM variants of the default chip TestFidelityHeldOut checks:
+// fast fidelity's constants were chosen on the shipped profiles, and these test how
+// far that choice carries (slower and faster links, more channels and banks, closed
+// pages, which no shipped profile has).
+var heldOutDRAMs = []string{
+	"dram.data_rate=1600MT/s",
+	"dram.data_rate=2400MT/s",
+	"dram.channels=2",
+	"dram.banks=16",
+	"dram.page_policy=closed",
+}
+
+// heldOutSteps are the steps TestFidelityHeldOut runs on each of heldOutDRAMs: the
+// models and methods whose DRAM traffic differs most in kind.
+var heldOutSteps = []struct {
+	model  string
+	method numerics.Method
+}{
+	{"lenet5", numerics.QAT}, {"lenet5", numerics.RCT},
+	{"resnet20", numerics.QAT}, {"resnet20", numerics.RCT},
+	{"transformer", numerics.QAT}, {"transformer", numerics.RCT},
+	{"mobilenetv2_32", numerics.RCT}, {"vgg11", numerics.FP8}, {"mlp", numerics.QAT},
+}
+
+// TestFidelityHeldOut prints the README's table of fast fidelity on held-out DRAMs
+// (go test ./sim -run FidelityHeldOut -fidelity-heldout -timeout 1h -v; add
+// -fidelity-exact-cache DIR to keep the exact runs): signed errors, and per DRAM
+// the mean and largest of their sizes.
+func TestFidelityHeldOut(t *testing.T) {
+	if !*fidelityHeldOut {
+		t.Skip("slow: run with -fidelity-heldout")
+	}
+	fmt.Println("| DRAM | model | method | cycles | energy | DRAM bytes |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- |")
+	var summary strings.Builder
+	for _, set := range heldOutDRAMs {
+		var sum, largest float64
+		n := 0
+		for _, step := range heldOutSteps {
+			net, err := models.ByName(step.model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, e, by, ok := fidelityError(t, configs.Default, net, step.method, 32, set)
+			if !ok {
+				t.Fatalf("%s %s does not run on the default chip with %s", step.model, step.method, set)
+			}
+			fmt.Printf("| %s | %s | %s | %+.3f%% | %+.3f%% | %+.3f%% |\n", set, step.model, step.method, 100*c, 100*e, 100*by)
+			sum += math.Abs(c)
+			largest = max(largest, math.Abs(c))
+			n++
+		}
+		fmt.Fprintf(&summary, "%s: cycles mean %.3f%%, largest %.3f%%\n", set, 100*sum/float64(n), 100*largest)
+	}
+	fmt.Print("\n", summary.String())
 }
