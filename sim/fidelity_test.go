@@ -94,16 +94,9 @@ func TestFastFidelity(t *testing.T) {
 				}
 				c, e, b = math.Abs(c), math.Abs(e), math.Abs(b)
 				t.Logf("%-8s %-18s %-5s cycles %.3f%% energy %.3f%% DRAM bytes %.3f%%", model, profile, method, 100*c, 100*e, 100*b)
-				bound := fastBound
-				if profile == "eyeriss_v1.toml" && model == "mlp" {
-					// The row stationary array runs the MLP's linear layers as 1x1
-					// convolutions bound by the 60 MT/s link: DRAM time is nearly all of
-					// it, and the samples' error shows (0.74% when measured).
-					bound = 0.01
-				}
-				if c > bound || e > bound || b > bound {
+				if c > fastBound || e > fastBound || b > fastBound {
 					t.Errorf("%s %s %s: fast fidelity off by %.2f%% cycles, %.2f%% energy, %.2f%% DRAM bytes (bound %.1f%%)",
-						model, profile, method, 100*c, 100*e, 100*b, 100*bound)
+						model, profile, method, 100*c, 100*e, 100*b, 100*fastBound)
 				}
 			}
 		}
