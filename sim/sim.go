@@ -40,7 +40,8 @@ type Fidelity string
 
 // The fidelities. FidelityFast answers a transfer whose shape and context came before
 // from the first few of its kind, simulated burst by burst; its error against
-// FidelityExact is measured by TestFastFidelity and the FidelityTable test.
+// FidelityExact is measured by TestFastFidelity, the FidelityTable test and, on DRAMs
+// no shipped profile has, the FidelityHeldOut test.
 const (
 	FidelityExact Fidelity = "exact"
 	FidelityFast  Fidelity = "fast"
