@@ -106,10 +106,10 @@ func TestFastFidelity(t *testing.T) {
 // fastBound is the error fast fidelity is held to.
 const fastBound = 0.005
 
-// TestFastFidelityHeldOut bounds the fast fidelity's error on the small models, every
+// TestHeldOutFastFidelity bounds the fast fidelity's error on the small models, every
 // method, on the default chip with each of heldOutDRAMs: off the shipped profiles its
 // constants were not chosen on, it is held to heldOutBound.
-func TestFastFidelityHeldOut(t *testing.T) {
+func TestHeldOutFastFidelity(t *testing.T) {
 	for _, set := range heldOutDRAMs {
 		for _, model := range []string{"mlp", "lenet5"} {
 			net, _ := models.ByName(model)
@@ -129,7 +129,7 @@ func TestFastFidelityHeldOut(t *testing.T) {
 }
 
 // heldOutBound is the error fast fidelity is held to on DRAMs no shipped profile has
-// (TestFastFidelityHeldOut; the largest measured there was 0.57%, LeNet-5 rct with
+// (TestHeldOutFastFidelity; the largest measured there was 0.57%, LeNet-5 rct with
 // closed pages, and 0.54% on an open-page one, LeNet-5 qat at 2400 MT/s).
 const heldOutBound = 0.01
 
