@@ -88,16 +88,7 @@ func TestFastFidelity(t *testing.T) {
 		net, _ := models.ByName(model)
 		for _, profile := range names {
 			for _, method := range numerics.Methods {
-				c, e, b, ok := fidelityError(t, profile, net, method, 16)
-				if !ok {
-					continue
-				}
-				c, e, b = math.Abs(c), math.Abs(e), math.Abs(b)
-				t.Logf("%-8s %-18s %-5s cycles %.3f%% energy %.3f%% DRAM bytes %.3f%%", model, profile, method, 100*c, 100*e, 100*b)
-				if c > fastBound || e > fastBound || b > fastBound {
-					t.Errorf("%s %s %s: fast fidelity off by %.2f%% cycles, %.2f%% energy, %.2f%% DRAM bytes (bound %.1f%%)",
-						model, profile, method, 100*c, 100*e, 100*b, 100*fastBound)
-				}
+				checkFidelity(t, fastBound, profile, net, method)
 			}
 		}
 	}
@@ -105,6 +96,22 @@ func TestFastFidelity(t *testing.T) {
 
 // fastBound is the error fast fidelity is held to.
 const fastBound = 0.005
+
+// checkFidelity runs one step at batch 16 both ways on profile with sets applied, logs
+// fast fidelity's signed errors and fails t if one is larger than bound.
+func checkFidelity(t *testing.T, bound float64, profile string, net *models.Network, method numerics.Method, sets ...string) {
+	t.Helper()
+	c, e, b, ok := fidelityError(t, profile, net, method, 16, sets...)
+	if !ok {
+		return
+	}
+	where := strings.Join(append([]string{net.Name, profile, string(method)}, sets...), " ")
+	t.Logf("%-40s cycles %+.3f%% energy %+.3f%% DRAM bytes %+.3f%%", where, 100*c, 100*e, 100*b)
+	if max(math.Abs(c), math.Abs(e), math.Abs(b)) > bound {
+		t.Errorf("%s: fast fidelity off by %+.2f%% cycles, %+.2f%% energy, %+.2f%% DRAM bytes (bound %.1f%%)",
+			where, 100*c, 100*e, 100*b, 100*bound)
+	}
+}
 
 // TestHeldOutFastFidelity bounds the fast fidelity's error on the small models, every
 // method, on the default chip with each of heldOutDRAMs: off the shipped profiles its
@@ -114,15 +121,7 @@ func TestHeldOutFastFidelity(t *testing.T) {
 		for _, model := range []string{"mlp", "lenet5"} {
 			net, _ := models.ByName(model)
 			for _, method := range numerics.Methods {
-				c, e, b, ok := fidelityError(t, configs.Default, net, method, 16, set)
-				if !ok {
-					continue
-				}
-				t.Logf("%-24s %-7s %-5s cycles %+.3f%% energy %+.3f%% DRAM bytes %+.3f%%", set, model, method, 100*c, 100*e, 100*b)
-				if max(math.Abs(c), math.Abs(e), math.Abs(b)) > heldOutBound {
-					t.Errorf("%s %s %s: fast fidelity off by %+.2f%% cycles, %+.2f%% energy, %+.2f%% DRAM bytes (bound %.1f%%)",
-						set, model, method, 100*c, 100*e, 100*b, 100*heldOutBound)
-				}
+				checkFidelity(t, heldOutBound, configs.Default, net, method, set)
 			}
 		}
 	}

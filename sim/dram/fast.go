@@ -236,11 +236,7 @@ func (c *Controller) fastTransfer(reqs []Request, window int, at uint64) (lastAc
 func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSource, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {
 	f := c.fast
 	backlog := f.lastEnd - min(f.lastEnd, at)
-	dir := 0
-	if key.write {
-		dir = 1
-	}
-	fit := &f.backlog[dir][f.sizeClass(key)]
+	fit := &f.backlog[b2u(key.write)][f.sizeClass(key)]
 	kind := f.kinds[key]
 	samples := fastSamples
 	if f.long(key) {
