@@ -87,7 +87,16 @@ const fastLongSamples = 2
 // TestFastFidelity: largest 0.36%), MobileNetV2's step simulating 2.5 and 2.6
 // million; 3 offsets took LeNet-5's fp8 step 0.57% off, and 4 offsets with 5 for
 // scattered transfers, or 4 and 6 with stream classes of 5 samples, VGG-11's fp8 step
-// on the default chip 0.54% and 0.63%.
+// on the default chip 0.54% and 0.63%. Measured again with all of that (0f60582):
+// long transfers from 4 bank rows on took LeNet-5's qat step from 41.3 to 36.2
+// thousand simulated requests and MobileNetV2's rct step from 2.50 to 2.00 million,
+// but three rows of the table past 0.5% (VGG-11 fp8 on the default chip 0.74%); from 6
+// on, the table stayed within 0.5% (mean 0.061%), LeNet-5's qat step simulated as many
+// requests as before and MobileNetV2's rct step 9% fewer, its time unchanged beyond
+// the noise. Long tiles' wide kinds by the bursts the tile covers rather than the
+// offset within a burst took MobileNetV2's qat step from 2.63 to 2.07 million, LeNet-5
+// qat's from 41.3 to 40.5 thousand, and VGG-11's fp8 step on the default chip to
+// 1.24%.
 const (
 	fastLongRows    = 8
 	fastWideSamples = 4
