@@ -210,9 +210,10 @@ func leafText(rv reflect.Value) string {
 	switch rv.Kind() {
 	case reflect.String:
 		s := rv.String()
-		if _, ok := parseLiteral(s); ok {
+		if _, ok := parseLiteral(s); ok || s != strings.TrimSpace(s) {
 			// Text that is itself a TOML literal (`"x"`, `true`, `12`) must be quoted, or
-			// Set would read it as that literal instead of as this string.
+			// Set would read it as that literal instead of as this string; so must text
+			// with spaces at either end, which Set trims from an unquoted value.
 			if !strings.ContainsAny(s, "'\n\r") {
 				return "'" + s + "'"
 			}

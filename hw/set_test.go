@@ -272,3 +272,38 @@ func ExampleProfile_Set() {
 	// 1MiB
 	// --set mac_array.rows=-4: mac_array.rows: must be at least 1 (got -4)
 }
+
+// FuzzSet: an override either fails, leaving the profile as it was, or succeeds; then
+// Get reads back text that Set takes to the same profile.
+func FuzzSet(f *testing.F) {
+	for _, s := range []string{
+		"mac_array.rows=32", "sram.global.capacity=1MiB", `sram.global.capacity="256KiB"`,
+		"dram.tRCD=20ns", "dram.tCL=30", "mac_array.dataflow=ws", "mac_array.modes[0].energy_per_mac_pj=0.2",
+		"mac_array.modes[9].energy_per_mac_pj=1", `name="my chip"`, "technology_node=7nm",
+		"dram.data_rate=4266MT/s", "dram.page_policy=closed", "clock=1GHz", "=", "mac_array.rows", "mac_array.rows=-1",
+	} {
+		f.Add(s)
+	}
+	base := loadDefault(f)
+	f.Fuzz(func(t *testing.T, arg string) {
+		p := base.Clone()
+		if err := p.ApplySets([]string{arg}); err != nil {
+			if !reflect.DeepEqual(p, base) {
+				t.Fatalf("--set %q failed (%v) but changed the profile", arg, err)
+			}
+			return
+		}
+		path, _, _ := ParseSet(arg)
+		text, err := p.Get(path)
+		if err != nil {
+			t.Fatalf("--set %q took, but Get(%q): %v", arg, path, err)
+		}
+		q := base.Clone()
+		if err := q.Set(path, text); err != nil {
+			t.Fatalf("--set %q took, but Set(%q, %q) of what Get read: %v", arg, path, text, err)
+		}
+		if !reflect.DeepEqual(p, q) {
+			t.Fatalf("--set %q and --set %s=%s give different profiles", arg, path, text)
+		}
+	})
+}

@@ -124,6 +124,10 @@ func parseScaled(s string, units []unit, plain float64, what, example string) (i
 	if r > 1e15 {
 		return 0, fmt.Errorf("%s %q is too large", what, s)
 	}
+	if r < 1 {
+		// "0.4Hz" would otherwise pass as a positive value and become 0.
+		return 0, fmt.Errorf("%s %q is too small: it rounds to 0", what, s)
+	}
 	return int64(r), nil
 }
 

@@ -44,7 +44,7 @@ func ParseConstraint(column, bound string) (Constraint, error) {
 // `rctsim plot --where` takes it.
 func ParseWhere(s string) (Constraint, error) {
 	i := strings.IndexAny(s, "<>")
-	if i <= 0 {
+	if i < 0 || strings.TrimSpace(s[:i]) == "" {
 		return Constraint{}, fmt.Errorf("%q: want column<=value (or <, >=, >)", s)
 	}
 	return ParseConstraint(strings.TrimSpace(s[:i]), s[i:])

@@ -88,3 +88,24 @@ func TestViolatesColumn(t *testing.T) {
 		t.Error("a spec without constraints has a violates column")
 	}
 }
+
+// FuzzParseWhere: a constraint ParseWhere accepts names a column and prints as text
+// that ParseWhere reads back to the same constraint.
+func FuzzParseWhere(f *testing.F) {
+	for _, s := range []string{"area_mm2.total<=4", "seconds < 1e-3", "energy_pj.total>=0", "x>-2.5", " <= 4", "<4", "a<=", "a<=NaN", "a=<4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseWhere(s)
+		if err != nil {
+			return
+		}
+		if c.Column == "" {
+			t.Fatalf("ParseWhere(%q) = %+v: no column", s, c)
+		}
+		back, err := ParseWhere(c.String())
+		if err != nil || back != c {
+			t.Fatalf("ParseWhere(%q) = %+v, printed %q, read back %+v, %v", s, c, c.String(), back, err)
+		}
+	})
+}

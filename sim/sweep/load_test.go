@@ -121,3 +121,38 @@ func TestLoadPointsLinked(t *testing.T) {
 		t.Errorf("labels %q, want %q", labels, want)
 	}
 }
+
+// FuzzLoad: LoadGrid and LoadPoints read any text as a sweep CSV without panicking, and
+// what they return is consistent: a grid as wide and tall as its axes, and points of
+// finite numbers.
+func FuzzLoad(f *testing.F) {
+	f.Add(gridCSV, "mac_array.rows", "sram.global.capacity", "energy_pj.total", "method", "rct")
+	f.Add(gridCSV, "seconds", "energy_pj.total", "energy_pj.total", "model", Any)
+	f.Add("a,b,c\n1,2,3\n1,2,\n", "a", "b", "c", "", "")
+	f.Add("a,a,error\n1,2,\n", "a", "a", "a", "error", "")
+	f.Fuzz(func(t *testing.T, csv, x, y, metric, filterCol, filterValue string) {
+		filters := map[string]string{}
+		if filterCol != "" {
+			filters[filterCol] = filterValue
+		}
+		if g, err := LoadGrid(strings.NewReader(csv), x, y, metric, filters); err == nil {
+			if len(g.Values) != len(g.YValues) {
+				t.Fatalf("grid of %d rows for %d y values", len(g.Values), len(g.YValues))
+			}
+			for _, row := range g.Values {
+				if len(row) != len(g.XValues) {
+					t.Fatalf("grid row of %d cells for %d x values", len(row), len(g.XValues))
+				}
+			}
+		}
+		pts, err := LoadPoints(strings.NewReader(csv), x, y, filters, nil)
+		if err != nil {
+			return
+		}
+		for _, p := range pts {
+			if math.IsNaN(p.X) || math.IsInf(p.X, 0) || math.IsNaN(p.Y) || math.IsInf(p.Y, 0) {
+				t.Fatalf("point %+v is not finite", p)
+			}
+		}
+	})
+}

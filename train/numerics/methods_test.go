@@ -3,6 +3,7 @@ package numerics
 import (
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -242,4 +243,27 @@ func TestParseVariant(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+}
+
+// FuzzParseBits: a bit list ParseBits accepts holds widths 1 to 32 and prints, as a
+// Plan, as text that ParseBits reads back to the same list.
+func FuzzParseBits(f *testing.F) {
+	for _, s := range []string{"8", "8,6,8,8,8", " 4 , 5", "0", "33", "", ",", "8,,8", "+8", "08"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		bits, err := ParseBits(s)
+		if err != nil {
+			return
+		}
+		for _, b := range bits {
+			if b < 1 || b > 32 {
+				t.Fatalf("ParseBits(%q) = %v: width %d", s, bits, b)
+			}
+		}
+		text := Plan{Bits: bits}.String()
+		if back, err := ParseBits(text); err != nil || !slices.Equal(back, bits) {
+			t.Fatalf("ParseBits(%q) = %v prints %q, reads back %v, %v", s, bits, text, back, err)
+		}
+	})
 }
