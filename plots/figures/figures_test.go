@@ -18,7 +18,7 @@ import (
 
 // compareFolder runs a small comparison (the MLP on synthetic data) into a temporary
 // folder.
-func compareFolder(t *testing.T) string {
+func compareFolder(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	net := models.MLP()
@@ -166,4 +166,40 @@ func TestDrawFolder(t *testing.T) {
 	if err != nil || d.Name != "pareto_seconds_energy_pj_total" || !strings.Contains(d.Caption, "(method=rct)") {
 		t.Errorf("%+v, %v", d, err)
 	}
+}
+
+// FuzzDrawFolder: a comparison folder with any compare.json and any CSVs in its RCT
+// run draws its figures, renders them, or fails with an error: it never panics. (The
+// figures read files a user may have edited or cut short.)
+func FuzzDrawFolder(f *testing.F) {
+	in := compareFolder(f)
+	files := []string{"compare.json", "rct/metrics.csv", "rct/schedule.csv", "rct/steps.csv", "rct/timeline.csv"}
+	seed := make([]string, len(files))
+	for i, name := range files {
+		data, err := os.ReadFile(filepath.Join(in, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		seed[i] = string(data)
+	}
+	f.Add(seed[0], seed[1], seed[2], seed[3], seed[4])
+	f.Add(`{"methods":[{"method":"rct"}]}`, "step,loss\n1,NaN\n", "step\n", "step,energy_pj\n0,1e308\n1,-1e308\n", "unit,phase,start,end\nmac,fwd,5,1\n")
+	f.Fuzz(func(t *testing.T, compare, metrics, schedule, steps, timeline string) {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, "rct"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, data := range []string{compare, metrics, schedule, steps, timeline} {
+			if err := os.WriteFile(filepath.Join(dir, files[i]), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		drawn, err := DrawFolder(dir, nil)
+		if err != nil {
+			return
+		}
+		for _, d := range drawn {
+			d.SVG() // an error is a fine answer; a panic is not
+		}
+	})
 }

@@ -84,3 +84,23 @@ batch = [8, 32]
 		t.Error("EstimateShards(0): no error")
 	}
 }
+
+// FuzzParseShard: a shard ParseShard accepts is one of its count, and prints as text
+// that ParseShard reads back to the same shard.
+func FuzzParseShard(f *testing.F) {
+	for _, s := range []string{"0/8", " 3 / 4 ", "1/1", "4/4", "-1/2", "0/0", "/", "1", "0/9999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sh, err := ParseShard(s)
+		if err != nil {
+			return
+		}
+		if sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
+			t.Fatalf("ParseShard(%q) = %+v", s, sh)
+		}
+		if back, err := ParseShard(sh.String()); err != nil || back != sh {
+			t.Fatalf("ParseShard(%q) = %+v prints %q, reads back %+v, %v", s, sh, sh.String(), back, err)
+		}
+	})
+}
