@@ -455,3 +455,26 @@ func TestSweepCategoricalAxis(t *testing.T) {
 		t.Errorf("%d heat maps: %v", heat, figs)
 	}
 }
+
+// FuzzWriteSweep: any text given as a sweep CSV makes a page or an error, never a
+// panic (a CSV merged from a cluster's shards may be cut short or edited by hand).
+func FuzzWriteSweep(f *testing.F) {
+	seed, err := os.ReadFile(filepath.Join("testdata", "sweep.csv"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(seed))
+	lines := strings.SplitAfter(string(seed), "\n")
+	f.Add(strings.Join(lines[:3], ""))
+	f.Add("point,hash,a,model,steps\n0,x,1,m,1\n1,y,NaN,m,\n")
+	f.Add("point,hash,mac_array.rows,model,method,steps,energy_pj.total,seconds,error\n0,a,8,m,rct,1,1e308,0,\n1,b,8,m,rct,1,-1,Inf,\n")
+	f.Fuzz(func(t *testing.T, csv string) {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "sweep.csv")
+		if err := os.WriteFile(in, []byte(csv), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var page bytes.Buffer
+		WriteSweep(&page, in, dir, SweepOptions{}) // an error is a fine answer; a panic is not
+	})
+}
