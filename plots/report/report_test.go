@@ -478,3 +478,45 @@ func FuzzWriteSweep(f *testing.F) {
 		WriteSweep(&page, in, dir, SweepOptions{}) // an error is a fine answer; a panic is not
 	})
 }
+
+// FuzzWriteFolder: a comparison folder whose compare.json and RCT run.json and
+// metrics.csv hold any text makes a page or an error, never a panic.
+func FuzzWriteFolder(f *testing.F) {
+	seedDir := f.TempDir()
+	compareInto(f, seedDir)
+	edited := []string{"compare.json", filepath.Join("rct", "run.json"), filepath.Join("rct", "metrics.csv")}
+	var seed [3]string
+	for i, name := range edited {
+		data, err := os.ReadFile(filepath.Join(seedDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		seed[i] = string(data)
+	}
+	f.Add(seed[0], seed[1], seed[2])
+	f.Add(`{"methods":[{"method":"rct"}]}`, `{"flags":{"model":"mlp"},"settings":{"a":[1,{"b":null}]}}`, "step\n")
+	rest, err := os.ReadDir(filepath.Join(seedDir, "rct"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, compare, run, metrics string) {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, "rct"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range rest {
+			if !e.IsDir() {
+				copyFile(t, filepath.Join(seedDir, "rct", e.Name()), filepath.Join(dir, "rct", e.Name()))
+			}
+		}
+		for i, data := range []string{compare, run, metrics} {
+			if err := os.WriteFile(filepath.Join(dir, edited[i]), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var page bytes.Buffer
+		WriteFolder(&page, dir, dir) // an error is a fine answer; a panic is not
+		page.Reset()
+		WriteFolder(&page, filepath.Join(dir, "rct"), dir)
+	})
+}
