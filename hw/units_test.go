@@ -1,6 +1,9 @@
 package hw
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // FuzzUnits: a size, frequency, data rate or timing that parses prints as text that
 // parses back to the same value.
@@ -10,25 +13,24 @@ func FuzzUnits(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if v, err := ParseByteSize(s); err == nil {
-			if back, err := ParseByteSize(v.String()); err != nil || back != v {
-				t.Errorf("size %q = %d prints %q, reads back %d, %v", s, v, v.String(), back, err)
-			}
-		}
-		if v, err := ParseFrequency(s); err == nil {
-			if back, err := ParseFrequency(v.String()); err != nil || back != v {
-				t.Errorf("frequency %q = %d prints %q, reads back %d, %v", s, v, v.String(), back, err)
-			}
-		}
-		if v, err := ParseDataRate(s); err == nil {
-			if back, err := ParseDataRate(v.String()); err != nil || back != v {
-				t.Errorf("data rate %q = %d prints %q, reads back %d, %v", s, v, v.String(), back, err)
-			}
-		}
-		if v, err := ParseTiming(s); err == nil {
-			if back, err := ParseTiming(v.String()); err != nil || back != v {
-				t.Errorf("timing %q = %+v prints %q, reads back %+v, %v", s, v, v.String(), back, err)
-			}
-		}
+		roundTrip(t, "size", s, ParseByteSize)
+		roundTrip(t, "frequency", s, ParseFrequency)
+		roundTrip(t, "data rate", s, ParseDataRate)
+		roundTrip(t, "timing", s, ParseTiming)
 	})
+}
+
+// roundTrip checks that when parse reads s, the value's String parses back to it.
+func roundTrip[T interface {
+	comparable
+	fmt.Stringer
+}](t *testing.T, what, s string, parse func(string) (T, error)) {
+	t.Helper()
+	v, err := parse(s)
+	if err != nil {
+		return
+	}
+	if back, err := parse(v.String()); err != nil || back != v {
+		t.Errorf("%s %q = %v prints %q, reads back %v, %v", what, s, v, v.String(), back, err)
+	}
 }
