@@ -47,7 +47,8 @@ func ParseWhere(s string) (Constraint, error) {
 	if i < 0 || strings.TrimSpace(s[:i]) == "" {
 		return Constraint{}, fmt.Errorf("%q: want column<=value (or <, >=, >)", s)
 	}
-	return ParseConstraint(strings.TrimSpace(s[:i]), s[i:])
+	column, bound := strings.TrimSpace(s[:i]), s[i:]
+	return ParseConstraint(column, bound)
 }
 
 // Holds reports whether v meets the constraint; NaN never does.
