@@ -45,13 +45,23 @@ func (fs *flagSet) deprecated(old, current string) {
 
 // parse parses args, allowing at most maxArgs positional arguments (the flag package
 // stops at the first one, so `sim extra -format json` would silently ignore -format),
-// and prints a deprecation line for each old spelling used.
+// none that looks like a flag unless after "--", and prints a deprecation line for
+// each old spelling used.
 func (fs *flagSet) parse(args []string, maxArgs int) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return errFlagParse
+	}
+	// The flag package stops at the first input, so a flag after it would be taken as
+	// an input; after "--" an input may start with a dash.
+	if n := len(args) - fs.NArg(); n == 0 || args[n-1] != "--" {
+		for _, arg := range fs.Args() {
+			if len(arg) > 1 && arg[0] == '-' {
+				return usagef("flag %s after the inputs: put flags first", arg)
+			}
+		}
 	}
 	if fs.NArg() > maxArgs {
 		return usagef("unexpected argument %q", fs.Arg(maxArgs))

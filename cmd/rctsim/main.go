@@ -107,8 +107,8 @@ const grammar = `Flags every command reads the same way:
 	-o PATH          the output: a file for sim, dram, sweep and merge (default:
 	                 standard output; "-" is standard output too) and for report,
 	                 a folder for train, compare, demo and plot
-	INPUT, --in      inputs are positional arguments (plot, report and dram also
-	                 take --in)
+	INPUT, --in      inputs are positional arguments, after the flags (plot,
+	                 report and dram also take --in)
 	--hw NAME|FILE   a hardware profile: an embedded name (default, edge_tpu,
 	                 dram/ddr4_3200, ...; see rctsim profiles) or a TOML file
 	--set KEY=VALUE  override a profile key (repeatable)

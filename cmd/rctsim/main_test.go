@@ -103,6 +103,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"sim", "--nope"}, 2, "flag provided but not defined"},
 		{[]string{"sim", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"dram", "trace.txt", "-o", "x"}, 2, "flag -o after the inputs: put flags first"},
+		{[]string{"dram", "--", "-no-such-trace.txt"}, 1, "open -no-such-trace.txt: no such file"},
 		{[]string{"sim", "--format", "xml"}, 2, "unknown --format"},
 		{[]string{"sim", "--method", "sgd"}, 2, "unknown method"},
 		{[]string{"sim", "--bits", "8,x"}, 2, "bad bitwidth"},

@@ -160,9 +160,6 @@ func runMerge(c *command, e *env, args []string) error {
 		if name == "-" {
 			return usagef("merge reads files, not standard input (-): name the sweep CSVs")
 		}
-		if strings.HasPrefix(name, "-") {
-			return usagef("flag %s after the inputs: put flags first", name)
-		}
 		if *out != "" && *out != "-" && fileio.SameFile(name, *out) {
 			return usagef("input %s is also the output (-o)", name)
 		}

@@ -68,7 +68,7 @@ func TestSweepUsage(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"sweep"}, 2, "want one sweep spec"},
-		{[]string{"sweep", spec, "-o", "x.csv"}, 2, `unexpected argument "-o"`},
+		{[]string{"sweep", spec, "-o", "x.csv"}, 2, "flag -o after the inputs: put flags first"},
 		{[]string{"sweep", "--shard", "4/4", spec}, 2, "0..3"},
 		{[]string{"sweep", "--workers", "-1", spec}, 2, "--workers"},
 		{[]string{"sweep", "--bogus", spec}, 2, "flag provided but not defined"},
