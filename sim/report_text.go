@@ -39,6 +39,12 @@ func (s *Stats) WriteTable(w io.Writer, prof *hw.Profile, plan *numerics.Plan) e
 	arr := prof.MACArray
 	fmt.Fprintf(tw, "profile\t%s (%dx%d %s, %s)\n", prof.Name, arr.Rows, arr.Cols, arr.Dataflow, prof.Clock)
 	fmt.Fprintf(tw, "step\t%s, %s, batch %d, bits %s\n", r.Model, r.Method, r.Batch, bits)
+	switch r.DRAMModel {
+	case string(FidelityFast):
+		fmt.Fprintf(tw, "DRAM model\tfast: repeated transfers answered from samples, not burst by burst\n")
+	case "ideal":
+		fmt.Fprintf(tw, "DRAM model\tideal: transfers take no time and pay the per-bit energy only\n")
+	}
 	fmt.Fprintf(tw, "time\t%d cycles\t%s\n", r.Cycles, units.FormatSI(r.Seconds, "s"))
 	fmt.Fprintf(tw, "MACs\t%d\tarray utilisation %.1f%%, DRAM bus %.1f%%\n", r.MACs, 100*r.Utilization["mac_array"], 100*r.Utilization["dram_bus"])
 	fmt.Fprintf(tw, "energy\t%s\n", units.FormatSI(total*1e-12, "J"))

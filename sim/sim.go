@@ -35,6 +35,17 @@ type Options struct {
 	Fidelity Fidelity
 }
 
+// dramModel names how the options have the DRAM simulated (Stats.DRAMModel).
+func (o Options) dramModel() string {
+	switch {
+	case o.IdealDRAM:
+		return "ideal"
+	case o.Fidelity == "":
+		return string(FidelityExact)
+	}
+	return string(o.Fidelity)
+}
+
 // Fidelity chooses how exactly DRAM transfers are simulated.
 type Fidelity string
 

@@ -17,6 +17,9 @@ type Stats struct {
 	Method         numerics.Method
 	Batch          int
 	Instructions   int
+	// DRAMModel is how the DRAM was simulated: "exact", "fast" (Options.Fidelity) or
+	// "ideal" (Options.IdealDRAM), so that a result says how it was made.
+	DRAMModel string
 
 	Cycles  uint64
 	ClockHz int64
@@ -102,7 +105,7 @@ type BufferStats struct {
 func newStats(m *Machine, prog *kernels.Program) *Stats {
 	s := &Stats{
 		Profile: m.prof.Name, Model: prog.Model, Method: prog.Method, Batch: prog.Batch,
-		Instructions: prog.Len(), ClockHz: m.prof.Clock.Hz(),
+		Instructions: prog.Len(), DRAMModel: m.opts.dramModel(), ClockHz: m.prof.Clock.Hz(),
 		PEs:       int64(m.prof.MACArray.Rows * m.prof.MACArray.Cols),
 		Footprint: prog.Footprint, Silicon: m.silicon,
 	}
@@ -180,6 +183,7 @@ type Report struct {
 	Model          string             `json:"model"`
 	Method         string             `json:"method"`
 	Batch          int                `json:"batch"`
+	DRAMModel      string             `json:"dram_model"`
 	Cycles         uint64             `json:"cycles"`
 	Seconds        float64            `json:"seconds"`
 	MACs           int64              `json:"macs"`
@@ -263,7 +267,7 @@ var memoryKeys = map[kernels.TensorClass]string{
 // Report builds the JSON form; cells adds the full ledger.
 func (s *Stats) Report(cells bool) Report {
 	r := Report{
-		Profile: s.Profile, Model: s.Model, Method: string(s.Method), Batch: s.Batch,
+		Profile: s.Profile, Model: s.Model, Method: string(s.Method), Batch: s.Batch, DRAMModel: s.DRAMModel,
 		Cycles: s.Cycles, Seconds: s.Seconds(), MACs: s.MACs, Instructions: s.Instructions,
 		EnergyPJ:       map[string]float64{"total": s.Energy.Total()},
 		EnergyByTensor: map[string]float64{},

@@ -88,6 +88,38 @@ func TestSimJSONKeys(t *testing.T) {
 	}
 }
 
+// TestSimDRAMModel checks that a result says how its DRAM was simulated, in JSON
+// always and in the table when not exactly.
+func TestSimDRAMModel(t *testing.T) {
+	for _, c := range []struct {
+		flags      []string
+		model, row string
+	}{
+		{nil, "exact", ""},
+		{[]string{"--fidelity", "fast"}, "fast", "DRAM model           fast: "},
+		{[]string{"--dram", "ideal"}, "ideal", "DRAM model           ideal: "},
+	} {
+		args := append([]string{"sim", "--batch", "8"}, c.flags...)
+		code, out, stderr := rctsim(append(args, "--format", "json")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.flags, code, stderr)
+		}
+		var obj struct {
+			DRAMModel string `json:"dram_model"`
+		}
+		if err := json.Unmarshal([]byte(out), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.DRAMModel != c.model {
+			t.Errorf("%v: dram_model %q, want %q", c.flags, obj.DRAMModel, c.model)
+		}
+		_, table, _ := rctsim(args...)
+		if has := strings.Contains(table, "DRAM model"); has != (c.row != "") || !strings.Contains(table, c.row) {
+			t.Errorf("%v: table says\n%s\nwant a row %q", c.flags, table, c.row)
+		}
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.toml")
