@@ -69,7 +69,7 @@ func runSim(c *command, e *env, args []string) error {
 	fs.BoolVar(&f.forward, "forward", false, "with --topology MODEL, report inference (the forward pass) instead of the training step")
 	fs.BoolVar(&f.gemm, "gemm", false, "the topology file is in SCALE-Sim's GEMM format (Layer Name, M, N, K)")
 	fs.StringVar(&f.dram, "dram", "model", "DRAM timing: model (banks and rows) or ideal (no memory stalls, compute cycles only)")
-	fs.StringVar(&f.fidelity, "fidelity", "exact", "exact (every DRAM burst scheduled) or fast (repeated transfers answered from samples: within 0.5% of exact on the shipped profiles, up to 0.73% measured on closed-page DRAMs; see the README)")
+	fs.StringVar(&f.fidelity, "fidelity", "exact", "exact (every DRAM burst scheduled) or fast (repeated transfers answered from samples: within 0.5% of exact on the shipped profiles, up to 0.61% measured on closed-page DRAMs; see the README)")
 	fs.BoolVar(&f.ledger, "ledger", false, "with --format json, include every non-zero cell of the energy ledger")
 	fs.StringVar(&f.program, "program", "", "simulate the program dump in `file` (see traces) instead of compiling a model")
 	fs.StringVar(&f.dump, "dump", "", "also write the compiled program to `file` as a program dump")

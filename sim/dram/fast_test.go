@@ -205,3 +205,50 @@ func TestSizeClass(t *testing.T) {
 		t.Errorf("a list of 40 bursts: size class %d, want %d", got, sizeMedium)
 	}
 }
+
+// TestRefreshesDue counts refresh due times in windows against a brute-force walk of
+// each rank's schedule, from next refresh times behind, inside and ahead of them.
+func TestRefreshesDue(t *testing.T) {
+	spec := withRefresh(lpddr4())
+	spec.Ranks = 2
+	c := mustNew(t, spec)
+	refi := c.cfg.refi
+	for _, next := range [][2]uint64{{refi / 2, refi}, {5 * refi, 3*refi + 7}, {1, 2}} {
+		c.cur.ranks[0].nextRefresh, c.cur.ranks[1].nextRefresh = next[0], next[1]
+		for _, w := range [][2]uint64{{0, 1}, {0, refi}, {refi / 2, refi/2 + 1}, {refi / 3, 4 * refi}, {2 * refi, 2*refi + 5}, {7, 7}, {10 * refi, 13*refi + 1}} {
+			var want int64
+			for _, due := range next {
+				// Walk the schedule from well before the window.
+				for d := due%refi + refi; d < w[1]+refi; d += refi {
+					if d-refi >= w[0] && d-refi < w[1] {
+						want++
+					}
+				}
+			}
+			if got := c.refreshesDue(w[0], w[1]); got != want {
+				t.Errorf("next refreshes %v, window [%d, %d): %d due, want %d", next, w[0], w[1], got, want)
+			}
+		}
+	}
+}
+
+// TestRefreshShift checks that an answer moves by tRFC, shared by the ranks, for each
+// refresh due while it runs beyond its sample's, and back for each fewer.
+func TestRefreshShift(t *testing.T) {
+	spec := withRefresh(lpddr4())
+	spec.Channels = 2
+	c := mustNew(t, spec)
+	refi, rfc := c.cfg.refi, c.cfg.rfc
+	for i := range c.cur.ranks {
+		c.cur.ranks[i].nextRefresh = 5*refi + uint64(i)
+	}
+	// A window of 2 tREFI holds 2 due times of each of the 2 ranks (channels).
+	for _, tc := range []struct{ sampleRefreshes, moves int64 }{{3, 1}, {4, 0}, {6, -2}} {
+		s := fastSample{accept: refi, end: 2 * refi, refreshes: tc.sampleRefreshes}
+		c.refreshShift(&s, 3*refi+1)
+		d := int64(rfc) * tc.moves / 2
+		if int64(s.accept) != int64(refi)+d || int64(s.end) != int64(2*refi)+d {
+			t.Errorf("sample with %d refreshes: accept %d end %d, want both moved by %d", tc.sampleRefreshes, s.accept, s.end, d)
+		}
+	}
+}
