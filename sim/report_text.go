@@ -42,7 +42,7 @@ func (s *Stats) WriteTable(w io.Writer, prof *hw.Profile, plan *numerics.Plan) e
 	switch r.DRAMModel {
 	case string(FidelityFast):
 		fmt.Fprintf(tw, "DRAM model\tfast: repeated transfers answered from samples, not burst by burst\n")
-	case "ideal":
+	case dramIdeal:
 		fmt.Fprintf(tw, "DRAM model\tideal: transfers take no time and pay the per-bit energy only\n")
 	}
 	fmt.Fprintf(tw, "time\t%d cycles\t%s\n", r.Cycles, units.FormatSI(r.Seconds, "s"))

@@ -35,15 +35,19 @@ type Options struct {
 	Fidelity Fidelity
 }
 
-// dramModel names how the options have the DRAM simulated (Stats.DRAMModel).
+// dramIdeal is Stats.DRAMModel under Options.IdealDRAM.
+const dramIdeal = "ideal"
+
+// dramModel names how the options have the DRAM simulated (Stats.DRAMModel), as New
+// reads them: only FidelityFast turns fast fidelity on.
 func (o Options) dramModel() string {
 	switch {
 	case o.IdealDRAM:
-		return "ideal"
-	case o.Fidelity == "":
-		return string(FidelityExact)
+		return dramIdeal
+	case o.Fidelity == FidelityFast:
+		return string(FidelityFast)
 	}
-	return string(o.Fidelity)
+	return string(FidelityExact)
 }
 
 // Fidelity chooses how exactly DRAM transfers are simulated.

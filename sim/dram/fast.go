@@ -419,9 +419,12 @@ func (c *Controller) resume(at uint64) {
 func (c *Controller) refreshesDue(from, to uint64) int64 {
 	refi := c.cfg.refi
 	var n int64
+	if to <= from {
+		return 0
+	}
 	for i := range c.cur.ranks {
 		due := c.cur.ranks[i].nextRefresh
-		if due == never || to <= from {
+		if due == never {
 			continue
 		}
 		// The rank's first due time from `from` on (refreshes move it by whole

@@ -43,12 +43,12 @@ func ParseConstraint(column, bound string) (Constraint, error) {
 // ParseWhere reads a constraint written as one word, "area_mm2.total<=4", as
 // `rctsim plot --where` takes it.
 func ParseWhere(s string) (Constraint, error) {
-	i := strings.IndexAny(s, "<>")
-	if i < 0 || strings.TrimSpace(s[:i]) == "" {
-		return Constraint{}, fmt.Errorf("%q: want column<=value (or <, >=, >)", s)
+	if i := strings.IndexAny(s, "<>"); i >= 0 {
+		if column := strings.TrimSpace(s[:i]); column != "" {
+			return ParseConstraint(column, s[i:])
+		}
 	}
-	column, bound := strings.TrimSpace(s[:i]), s[i:]
-	return ParseConstraint(column, bound)
+	return Constraint{}, fmt.Errorf("%q: want column<=value (or <, >=, >)", s)
 }
 
 // Holds reports whether v meets the constraint; NaN never does.
