@@ -29,23 +29,35 @@ func slug(h string) string {
 	return b.String()
 }
 
-// TestDocLinks: every relative link in the top-level documents resolves to a file or
-// folder inside the repository, and every #anchor to a heading of its document.
+// docs are the documents whose links TestDocLinks checks, relative to the repository.
+var docs = []string{"README.md", "ARCHITECTURE.md", "sim/PERFORMANCE.md", "train/PERFORMANCE.md"}
+
+// TestDocLinks: every relative link in the documents resolves, from the document's
+// folder, to a file or folder inside the repository, and every #anchor to a heading
+// of the document it names.
 func TestDocLinks(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, doc := range []string{"README.md", "ARCHITECTURE.md"} {
-		data, err := os.ReadFile(filepath.Join(root, doc))
+	texts := map[string]string{} // absolute path -> text, of every document
+	for _, doc := range docs {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(doc)))
 		if err != nil {
 			t.Fatal(err)
 		}
+		texts[filepath.Join(root, filepath.FromSlash(doc))] = string(data)
+	}
+	anchorsOf := func(text string) map[string]bool {
 		anchors := map[string]bool{}
-		for _, m := range mdHeading.FindAllStringSubmatch(string(data), -1) {
+		for _, m := range mdHeading.FindAllStringSubmatch(text, -1) {
 			anchors[slug(m[1])] = true
 		}
-		links := mdLink.FindAllStringSubmatch(string(data), -1)
+		return anchors
+	}
+	for _, doc := range docs {
+		abs := filepath.Join(root, filepath.FromSlash(doc))
+		links := mdLink.FindAllStringSubmatch(texts[abs], -1)
 		if len(links) == 0 {
 			t.Errorf("%s: no links found; is the pattern still right?", doc)
 		}
@@ -55,19 +67,26 @@ func TestDocLinks(t *testing.T) {
 				continue
 			}
 			path, anchor, _ := strings.Cut(link, "#")
-			if path == "" {
-				if !anchors[anchor] {
-					t.Errorf("%s: link %q: no heading with that anchor", doc, link)
-				}
-				continue
+			target := abs
+			if path != "" {
+				target = filepath.Join(filepath.Dir(abs), filepath.FromSlash(path))
 			}
-			target := filepath.Join(root, filepath.FromSlash(path))
 			if rel, err := filepath.Rel(root, target); err != nil || strings.HasPrefix(rel, "..") {
 				t.Errorf("%s: link %q points outside the repository", doc, link)
 				continue
 			}
 			if _, err := os.Stat(target); err != nil {
 				t.Errorf("%s: link %q: %v", doc, link, err)
+				continue
+			}
+			if anchor == "" {
+				continue
+			}
+			text, ok := texts[target]
+			if !ok {
+				t.Errorf("%s: link %q: an anchor into a document the test does not read", doc, link)
+			} else if !anchorsOf(text)[anchor] {
+				t.Errorf("%s: link %q: no heading with that anchor", doc, link)
 			}
 		}
 	}

@@ -187,7 +187,7 @@ func registerTraining(fs *flagSet, o *experiment.TrainOptions) {
 	fs.IntVar(&o.BNReestimate, "bn-reestimate", 0, "rct and niti: training batches batch normalisation's running statistics are re-estimated from before each evaluation (default 8; 0: none)")
 	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between test evaluations (0: each epoch's end)")
 	fs.StringVar(&o.Update, "update", "", "update mask, any method: all (default), bias-only, last:N (the last N weight layers) or layers:U,U,... (per weight layer 0, b, 1 or a fraction of its output channels)")
-	fs.BoolVar(&o.NoQAS, "no-qas", false, "rct: update without quantization-aware scaling (an ablation; see README, Methods)")
+	fs.BoolVar(&o.NoQAS, "no-qas", false, "rct: update without quantization-aware scaling (an ablation; see the README, Beyond RCT and QAT)")
 	fs.IntVar(&o.NITIBits, "niti-bits", 0, "niti: bits a layer's gradient is normalised to before it enters the int16 update buffer (mu; default 10)")
 }
 

@@ -175,7 +175,7 @@ func TestSkipEquivalence(t *testing.T) {
 
 // TestSkipEngages holds the fast-forward to the share of a long stream it skips: a
 // contiguous 512 KiB read on LPDDR4 settles once every bank has been reopened and is
-// then skipped between refreshes. Below the floor, the speed-up measured in the README is
+// then skipped between refreshes. Below the floor, the speed-up measured in sim/PERFORMANCE.md is
 // gone even though TestSkipEquivalence would still pass.
 func TestSkipEngages(t *testing.T) {
 	c := mustNew(t, lpddr4())

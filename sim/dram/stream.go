@@ -20,13 +20,13 @@ package dram
 // 0.48% off; without the bounds on spread and reach, LeNet-5's rct step on edge_tpu
 // was 0.95% off (a class's samples of 294 to 400 bursts answered one of 1,176).
 // With 6, 2 and 2 the error table (sim/testdata/fidelity/table.md) kept its largest
-// errors and its one row past 0.5%; see the README's "Fast fidelity". A stream
+// errors and its one row past 0.5%; see sim/PERFORMANCE.md. A stream
 // answered by its wide kind after 2 offsets instead of fastWideSamples (0f60582) took
 // LeNet-5 qat's step from 41.3 to 42.1 thousand simulated requests: its stream classes
 // then met fewer samples and fitted their lines later. Streams moved as chunks of 8
 // bank rows, each its own kind, took it to 32.3 thousand but the error table to
-// 1.82%, mostly by the refreshes a chunk's samples hold or not (README, "Streams in
-// parts").
+// 1.82%, mostly by the refreshes a chunk's samples hold or not (sim/PERFORMANCE.md,
+// "Streams in parts").
 const (
 	fastStreamSamples = 6
 	fastStreamSpread  = 2

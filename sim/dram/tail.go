@@ -29,8 +29,8 @@ import (
 // 0..1): 0.70 for reads in that step, which took those answers to +0.17% and -0.54%.
 //
 // Together they took the error table's mean cycle error from 0.119% to 0.060% and its
-// largest from 1.44% to 0.66% (sim/testdata/fidelity/table.md; the README's "Fast
-// fidelity" has the variants measured). With the shift, a kind no longer needs to
+// largest from 1.44% to 0.66% (sim/testdata/fidelity/table.md; sim/PERFORMANCE.md has
+// the variants measured). With the shift, a kind no longer needs to
 // tell a transfer that started behind earlier data from one that started on an idle
 // link (it did before it): kinds and stream classes that leave that out share their
 // samples, and slopes fitted per size class (below) took the table to 0.053%, its
