@@ -40,24 +40,27 @@ func TestDocLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	texts := map[string]string{} // absolute path -> text, of every document
+	// Every document's text and the anchors of its headings, by absolute path.
+	type document struct {
+		text    string
+		anchors map[string]bool
+	}
+	read := map[string]document{}
 	for _, doc := range docs {
-		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(doc)))
+		abs := filepath.Join(root, filepath.FromSlash(doc))
+		data, err := os.ReadFile(abs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		texts[filepath.Join(root, filepath.FromSlash(doc))] = string(data)
-	}
-	anchorsOf := func(text string) map[string]bool {
-		anchors := map[string]bool{}
-		for _, m := range mdHeading.FindAllStringSubmatch(text, -1) {
-			anchors[slug(m[1])] = true
+		d := document{text: string(data), anchors: map[string]bool{}}
+		for _, m := range mdHeading.FindAllStringSubmatch(d.text, -1) {
+			d.anchors[slug(m[1])] = true
 		}
-		return anchors
+		read[abs] = d
 	}
 	for _, doc := range docs {
 		abs := filepath.Join(root, filepath.FromSlash(doc))
-		links := mdLink.FindAllStringSubmatch(texts[abs], -1)
+		links := mdLink.FindAllStringSubmatch(read[abs].text, -1)
 		if len(links) == 0 {
 			t.Errorf("%s: no links found; is the pattern still right?", doc)
 		}
@@ -82,10 +85,9 @@ func TestDocLinks(t *testing.T) {
 			if anchor == "" {
 				continue
 			}
-			text, ok := texts[target]
-			if !ok {
+			if d, ok := read[target]; !ok {
 				t.Errorf("%s: link %q: an anchor into a document the test does not read", doc, link)
-			} else if !anchorsOf(text)[anchor] {
+			} else if !d.anchors[anchor] {
 				t.Errorf("%s: link %q: no heading with that anchor", doc, link)
 			}
 		}
