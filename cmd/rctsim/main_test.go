@@ -113,7 +113,10 @@ func TestSimDRAMModel(t *testing.T) {
 		if obj.DRAMModel != c.model {
 			t.Errorf("%v: dram_model %q, want %q", c.flags, obj.DRAMModel, c.model)
 		}
-		_, table, _ := rctsim(args...)
+		code, table, stderr := rctsim(args...)
+		if code != 0 {
+			t.Fatalf("%v (table): exit %d: %s", c.flags, code, stderr)
+		}
 		if has := strings.Contains(table, "DRAM model"); has != (c.row != "") || !strings.Contains(table, c.row) {
 			t.Errorf("%v: table says\n%s\nwant a row %q", c.flags, table, c.row)
 		}
