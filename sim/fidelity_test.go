@@ -94,6 +94,31 @@ func TestFastFidelity(t *testing.T) {
 	}
 }
 
+// TestDRAMEffort checks the effort a step reports: every request the DRAM served
+// counted once as stepped, skipped or answered, none answered at exact fidelity, some
+// at fast, none of any under the ideal DRAM, which schedules nothing.
+func TestDRAMEffort(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	burstBytes := int64(p.DRAM.BusWidthBits / 8 * p.DRAM.BurstLength)
+	for _, c := range []struct {
+		opts     Options
+		answered bool
+	}{
+		{Options{Fidelity: FidelityExact}, false},
+		{Options{Fidelity: FidelityFast}, true},
+		{Options{IdealDRAM: true}, false},
+	} {
+		s, _ := simulate(t, p, models.LeNet5(), kernels.Options{Method: numerics.QAT, Batch: 8}, c.opts)
+		e, requests := s.DRAM.Effort, (s.DRAM.ReadBytes+s.DRAM.WriteBytes)/burstBytes
+		if c.opts.IdealDRAM {
+			requests = 0 // its bytes are counted, but no request is scheduled
+		}
+		if e.Stepped+e.Skipped+e.Answered != requests || (e.Answered > 0) != c.answered || e.Replayed > e.Stepped+e.Skipped {
+			t.Errorf("%+v: effort %+v for %d requests of %d bytes", c.opts, e, requests, burstBytes)
+		}
+	}
+}
+
 // fastBound is the error fast fidelity is held to.
 const fastBound = 0.005
 

@@ -41,7 +41,12 @@ func (s *Stats) WriteTable(w io.Writer, prof *hw.Profile, plan *numerics.Plan) e
 	fmt.Fprintf(tw, "step\t%s, %s, batch %d, bits %s\n", r.Model, r.Method, r.Batch, bits)
 	switch r.DRAMModel {
 	case string(FidelityFast):
-		fmt.Fprintf(tw, "DRAM model\tfast: repeated transfers answered from samples, not burst by burst\n")
+		e := s.DRAM.Effort
+		share := "-"
+		if served := e.Stepped + e.Skipped + e.Answered; served > 0 {
+			share = fmt.Sprintf("%.0f%%", 100*float64(e.Answered)/float64(served))
+		}
+		fmt.Fprintf(tw, "DRAM model\tfast: %s of the requests answered from samples of repeated transfers, the rest burst by burst\n", share)
 	case dramIdeal:
 		fmt.Fprintf(tw, "DRAM model\tideal: transfers take no time and pay the per-bit energy only\n")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rctsim/rctsim/hw"
 	"github.com/rctsim/rctsim/kernels"
 	"github.com/rctsim/rctsim/models"
+	"github.com/rctsim/rctsim/sim/dram"
 	"github.com/rctsim/rctsim/train/numerics"
 )
 
@@ -82,6 +83,9 @@ type DRAMStats struct {
 	Bursts                           int64
 	Activates, Precharges            int64
 	RowHits, RowMisses, RowConflicts int64
+	// Effort is how the DRAM model came to these figures: the requests it scheduled
+	// one by one, fast-forwarded, or (fast fidelity) answered from samples.
+	Effort dram.Effort
 }
 
 // DMAStats count bytes the DMA delivered to and took from SRAM. DRAM moves whole
@@ -145,6 +149,7 @@ func (r *run) finish() {
 	s.DRAM.ReadBytes, s.DRAM.WriteBytes = d.ReadBytes, d.WriteBytes
 	s.DRAM.Activates, s.DRAM.Precharges = d.Activates, d.Precharges
 	s.DRAM.RowHits, s.DRAM.RowMisses, s.DRAM.RowConflicts = d.RowHits, d.RowMisses, d.RowConflicts
+	s.DRAM.Effort = r.m.dram.Effort()
 }
 
 // Seconds is the simulated time.

@@ -211,6 +211,20 @@ type Stats struct {
 	LastDataEnd uint64
 }
 
+// Effort counts, in requests, how a Controller came to its figures: those its
+// scheduler took one by one (Stepped) or fast-forwarded in a steady stream (Skipped,
+// exact all the same), and under fast fidelity those whose counters come from the
+// samples of the transfers they belong to (Answered). Each request served counts once
+// in Stepped + Skipped + Answered, which is Stats' Reads + Writes. Replayed, of
+// Stepped and Skipped, are requests of answered transfers simulated again behind the
+// next simulated transfer, for the work they left it (tail.go).
+//
+// The scheduler's cost goes with Stepped: it is what fast fidelity and the
+// fast-forward save, and what a speed-up of the scheduler is measured against.
+type Effort struct {
+	Stepped, Skipped, Answered, Replayed int64
+}
+
 // Controller models one DRAM memory (all its channels) and its controllers. Create it
 // with New.
 type Controller struct {
@@ -221,6 +235,9 @@ type Controller struct {
 	projValid bool
 	fast      *fastMemo // nil: exact fidelity
 	buf       []Request // the requests of the last TransferStrided
+	// effort counts the requests stepped and skipped since New or Reset (fastMemo
+	// counts the answered and replayed ones).
+	effort Effort
 }
 
 // config is the spec resolved into DRAM cycles and sizes; it never changes after New.
@@ -509,12 +526,22 @@ func (c *Controller) Stats() Stats {
 	return st
 }
 
+// Effort returns how the Controller came to its figures since New or Reset.
+func (c *Controller) Effort() Effort {
+	e := c.effort
+	if c.fast != nil {
+		e.Answered, e.Replayed = c.fast.answered-c.fast.replayed, c.fast.replayed
+	}
+	return e
+}
+
 // Reset empties every queue, precharges every bank, clears the statistics and sets time
 // back to zero, as if the Controller were new.
 func (c *Controller) Reset() {
 	c.cur.reset()
 	c.proj.reset()
 	c.projValid = false
+	c.effort = Effort{}
 	if c.fast != nil {
 		c.fast.reset()
 	}
@@ -566,7 +593,11 @@ func (c *Controller) exactTransfer(reqs []Request, window int, at uint64) (lastA
 	c.projValid = false
 	s := c.cur
 	s.begin(reqs, window, at)
+	skipped := s.skip.skipped
 	err = s.run(false)
+	skipped = s.skip.skipped - skipped
+	c.effort.Skipped += skipped
+	c.effort.Stepped += int64(len(reqs)) - skipped
 	if err == nil {
 		c.proj.copyFrom(s)
 		err = c.proj.run(true)

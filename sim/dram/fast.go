@@ -142,7 +142,10 @@ type fastMemo struct {
 	replay      []Request
 	replayStats Stats
 	backlog     [2][numSizeClasses]backlogFit
-	seed        maphash.Seed
+	// answered counts the requests of the transfers answered from samples, replayed
+	// those of them replayed (see Effort).
+	answered, replayed int64
+	seed               maphash.Seed
 	// stripe is the bytes one row index spans (the row is the address's top field):
 	// a pattern shifted by whole stripes visits the same banks and columns. span is
 	// the bytes of one bank's row (see config.rowSpanBytes), burst those of a burst.
@@ -210,6 +213,7 @@ func (f *fastMemo) reset() {
 	f.streams = map[streamKey]*streamClass{}
 	f.extra, f.lastEnd, f.stale = Stats{}, 0, false
 	f.tails, f.replay, f.replayStats, f.backlog = f.tails[:0], f.replay[:0], Stats{}, [2][numSizeClasses]backlogFit{}
+	f.answered, f.replayed = 0, 0
 }
 
 // stripeBytes is the address span of one row index: every address bit below the row,
@@ -307,6 +311,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSou
 		c.resume(at)
 		f.stale = false
 		c.replayTails(window, at)
+		f.replayed += int64(len(f.replay))
 		if replayed = len(f.replay) > 0; replayed {
 			reqs = append(f.replay, reqs...)
 			f.replay = reqs[:0] // reused once this Transfer is done
@@ -354,6 +359,7 @@ func entry[K comparable, V any](m map[K]*V, k K) *V {
 func (f *fastMemo) answer(s *fastSample, at uint64, tail tailSource) (lastAccept, lastDataEnd uint64, err error) {
 	f.keepTail(tail, at, s)
 	f.extra.add(&s.delta)
+	f.answered += s.delta.Reads + s.delta.Writes
 	f.extra.LastDataEnd = max(f.extra.LastDataEnd, at+s.end)
 	f.lastEnd = max(f.lastEnd, at+s.end)
 	f.stale = true

@@ -150,3 +150,48 @@ func TestReplayKeepsCounts(t *testing.T) {
 		t.Fatal("no tail replayed: the test does not reach the replay")
 	}
 }
+
+// TestEffortCountsEveryRequest checks Effort's identity at both fidelities: every
+// request served counts once in Stepped + Skipped + Answered, the replayed ones are
+// among the stepped and skipped, and exact fidelity answers none.
+func TestEffortCountsEveryRequest(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 11))
+	var skipped, answered, replayed int64
+	for i := range 12 {
+		c := mustNew(t, randomSpec(r))
+		fast := i%2 == 1
+		c.SetFast(fast)
+		bb := c.cfg.burstBytes
+		shapes := make([]Strided, 1+r.IntN(3))
+		for k := range shapes {
+			shapes[k] = randomStrided(r, bb)
+		}
+		// A stream long enough to fast-forward, as every step has some.
+		shapes = append(shapes, Strided{Addr: uint64(r.IntN(64)) * bb, Rows: 1, RowBytes: int64(2048 * bb), Stride: int64(2048 * bb)})
+		var at uint64
+		for range 20 {
+			tr := shapes[r.IntN(len(shapes))]
+			tr.Addr += uint64(r.IntN(8)) * bb
+			accept, _, err := c.TransferStrided(tr, 16, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at = accept + 1
+		}
+		e, s := c.Effort(), c.Stats()
+		if e.Stepped+e.Skipped+e.Answered != s.Reads+s.Writes || e.Stepped < 0 || e.Answered < 0 ||
+			e.Replayed < 0 || e.Replayed > e.Stepped+e.Skipped {
+			t.Fatalf("case %d (fast %v): effort %+v for %d requests served", i, fast, e, s.Reads+s.Writes)
+		}
+		if !fast && e.Answered+e.Replayed != 0 {
+			t.Fatalf("case %d: exact fidelity answered or replayed requests: %+v", i, e)
+		}
+		skipped, answered, replayed = skipped+e.Skipped, answered+e.Answered, replayed+e.Replayed
+		if c.Reset(); c.Effort() != (Effort{}) {
+			t.Fatalf("case %d: effort %+v after Reset", i, c.Effort())
+		}
+	}
+	if skipped == 0 || answered == 0 || replayed == 0 {
+		t.Fatalf("skipped %d, answered %d, replayed %d requests: the test must reach all three", skipped, answered, replayed)
+	}
+}
