@@ -41,10 +41,9 @@ func (s *Stats) WriteTable(w io.Writer, prof *hw.Profile, plan *numerics.Plan) e
 	fmt.Fprintf(tw, "step\t%s, %s, batch %d, bits %s\n", r.Model, r.Method, r.Batch, bits)
 	switch r.DRAMModel {
 	case string(FidelityFast):
-		e := s.DRAM.Effort
 		share := "-"
-		if served := e.Stepped + e.Skipped + e.Answered; served > 0 {
-			share = fmt.Sprintf("%.0f%%", 100*float64(e.Answered)/float64(served))
+		if a := r.DRAMAnswered; a.Requests > 0 {
+			share = fmt.Sprintf("%.0f%%", 100*float64(a.Answered)/float64(a.Requests))
 		}
 		fmt.Fprintf(tw, "DRAM model\tfast: %s of the requests answered from samples of repeated transfers, the rest burst by burst\n", share)
 	case dramIdeal:

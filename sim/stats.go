@@ -184,11 +184,14 @@ func (s *Stats) SRAMBytes() (read, write, peak int64) {
 
 // Report is the JSON form of Stats (`rctsim sim --format json`), one object per run.
 type Report struct {
-	Profile        string             `json:"profile"`
-	Model          string             `json:"model"`
-	Method         string             `json:"method"`
-	Batch          int                `json:"batch"`
-	DRAMModel      string             `json:"dram_model"`
+	Profile   string `json:"profile"`
+	Model     string `json:"model"`
+	Method    string `json:"method"`
+	Batch     int    `json:"batch"`
+	DRAMModel string `json:"dram_model"`
+	// DRAMAnswered is, under fast fidelity (nil otherwise), how many of the DRAM
+	// requests served were answered from samples rather than simulated burst by burst.
+	DRAMAnswered   *ReportAnswered    `json:"dram_answered,omitempty"`
 	Cycles         uint64             `json:"cycles"`
 	Seconds        float64            `json:"seconds"`
 	MACs           int64              `json:"macs"`
@@ -221,6 +224,12 @@ type Report struct {
 	// (J mm2), and training throughput per mm2 of silicon and per watt (examples/s).
 	Derived         map[string]float64 `json:"derived"`
 	EnergyBreakdown []LedgerCell       `json:"energy_ledger_pj,omitempty"`
+}
+
+// ReportAnswered is the DRAMAnswered part of a Report.
+type ReportAnswered struct {
+	Requests int64 `json:"requests"`
+	Answered int64 `json:"answered"`
 }
 
 // ReportDRAM is the DRAM part of a Report.
@@ -283,6 +292,10 @@ func (s *Stats) Report(cells bool) Report {
 		DMALoadedBytes: s.DMA.LoadedBytes, DMAStoredBytes: s.DMA.StoredBytes,
 		DRAM: ReportDRAM{ReadBytes: s.DRAM.ReadBytes, WriteBytes: s.DRAM.WriteBytes, Activates: s.DRAM.Activates,
 			RowHits: s.DRAM.RowHits, RowMisses: s.DRAM.RowMisses, RowConflicts: s.DRAM.RowConflicts},
+	}
+	if s.DRAMModel == string(FidelityFast) {
+		e := s.DRAM.Effort
+		r.DRAMAnswered = &ReportAnswered{Requests: e.Stepped + e.Skipped + e.Answered, Answered: e.Answered}
 	}
 	for c := Component(0); c < NumComponents; c++ {
 		r.EnergyPJ[c.String()] = s.Energy.Component(c)

@@ -105,13 +105,21 @@ func TestSimDRAMModel(t *testing.T) {
 			t.Fatalf("%v: exit %d: %s", c.flags, code, stderr)
 		}
 		var obj struct {
-			DRAMModel string `json:"dram_model"`
+			DRAMModel    string `json:"dram_model"`
+			DRAMAnswered *struct {
+				Requests, Answered int64
+			} `json:"dram_answered"`
 		}
 		if err := json.Unmarshal([]byte(out), &obj); err != nil {
 			t.Fatal(err)
 		}
 		if obj.DRAMModel != c.model {
 			t.Errorf("%v: dram_model %q, want %q", c.flags, obj.DRAMModel, c.model)
+		}
+		// Fast fidelity says how many requests it answered from samples; the others
+		// answer none.
+		if a := obj.DRAMAnswered; (a != nil) != (c.model == "fast") || a != nil && (a.Answered <= 0 || a.Answered >= a.Requests) {
+			t.Errorf("%v: dram_answered %+v", c.flags, a)
 		}
 		code, table, stderr := rctsim(args...)
 		if code != 0 {
