@@ -84,7 +84,8 @@ type DRAMStats struct {
 	Activates, Precharges            int64
 	RowHits, RowMisses, RowConflicts int64
 	// Effort is how the DRAM model came to these figures: the requests it scheduled
-	// one by one, fast-forwarded, or (fast fidelity) answered from samples.
+	// one by one, fast-forwarded, or (fast fidelity) answered from samples. A
+	// RunResult sums it over the steps, like the counts above, reused ones included.
 	Effort dram.Effort
 }
 
