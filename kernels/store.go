@@ -48,11 +48,12 @@ func shapeOf(in *Instr) instrShape {
 		VOp: in.VOp, Elems: in.Elems, Bits: in.Bits, A: in.A, B: in.B, C: in.C}
 }
 
-func (f *instrShape) instr() Instr {
-	return Instr{Op: f.Op, Phase: f.Phase, Tensor: f.Tensor, Rows: f.Rows, RowBytes: f.RowBytes,
-		Stride: f.Stride, Gather: f.Gather, M: f.M, N: f.N, K: f.K, Format: f.Format,
-		WeightBits: f.WeightBits, ActBits: f.ActBits, Accumulate: f.Accumulate, Conv: f.Conv,
-		VOp: f.VOp, Elems: f.Elems, Bits: f.Bits, A: f.A, B: f.B, C: f.C}
+// writeInto sets every field of in that f holds.
+func (f *instrShape) writeInto(in *Instr) {
+	in.Op, in.Phase, in.Tensor, in.Rows, in.RowBytes = f.Op, f.Phase, f.Tensor, f.Rows, f.RowBytes
+	in.Stride, in.Gather, in.M, in.N, in.K, in.Format = f.Stride, f.Gather, f.M, f.N, f.K, f.Format
+	in.WeightBits, in.ActBits, in.Accumulate, in.Conv = f.WeightBits, f.ActBits, f.Accumulate, f.Conv
+	in.VOp, in.Elems, in.Bits, in.A, in.B, in.C = f.VOp, f.Elems, f.Bits, f.A, f.B, f.C
 }
 
 // Program.recent has recentShapes entries, indexed by recentBits of quickHash.
@@ -97,13 +98,21 @@ func (p *Program) Len() int { return p.n }
 // Instr returns instruction i written out. Its Deps share the program's storage: read
 // them, never write them.
 func (p *Program) Instr(i int) Instr {
+	var in Instr
+	p.InstrInto(i, &in)
+	return in
+}
+
+// InstrInto writes instruction i out into in, as Instr returns it: the engine's form,
+// which spares the copy of a returned value on its path through every instruction.
+func (p *Program) InstrInto(i int, in *Instr) {
 	c := p.at(i)
-	in := p.shapes[c.shape].instr()
+	p.shapes[c.shape].writeInto(in)
 	in.Layer, in.Addr, in.Deps = c.layer, c.addr, p.Deps(i)
+	in.Fn = nil
 	if c.fn > 0 {
 		in.Fn = p.fns[c.fn-1]
 	}
-	return in
 }
 
 // All yields every instruction, written out, with its index, in program order.

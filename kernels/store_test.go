@@ -56,10 +56,14 @@ func TestStoreRoundTrip(t *testing.T) {
 		if back.Len() != prog.Len() || back.NumShapes() != prog.NumShapes() {
 			t.Fatalf("%s: %d instructions in %d shapes read back as %d in %d", name, prog.Len(), prog.NumShapes(), back.Len(), back.NumShapes())
 		}
+		var reused Instr // InstrInto's output, holding the instruction before
 		for i := range prog.Len() {
 			a, b := prog.Instr(i), back.Instr(i)
 			if !reflect.DeepEqual(a, b) || back.Shape(i) != prog.Shape(i) || back.Op(i) != a.Op || back.Phase(i) != a.Phase || back.Layer(i) != a.Layer {
 				t.Fatalf("%s: instruction %d read back as %+v, want %+v", name, i, b, a)
+			}
+			if back.InstrInto(i, &reused); !reflect.DeepEqual(reused, a) {
+				t.Fatalf("%s: instruction %d written into the one before as %+v, want %+v", name, i, reused, a)
 			}
 		}
 	}

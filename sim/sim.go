@@ -223,7 +223,11 @@ type run struct {
 	dmaDone  uint64
 	cur, fin kernels.Instr // the instruction issuing, and the one completing, written out
 	inUse    []int         // running instructions per buffer
-	demand   []int64       // scratch: bytes one instruction moves per buffer
+	// occupies lists, by instruction shape, the buffers its operands are in (one entry
+	// per operand with bytes, -1 past the last): completing an instruction frees them
+	// without writing the instruction out.
+	occupies [][3]int32
+	demand   []int64 // scratch: bytes one instruction moves per buffer
 	events   eventQueue
 	layers   map[layerKey]*LayerStats // nil unless Options.PerLayer
 	bursts   []dram.Request           // scratch: one transfer's DRAM requests
@@ -298,6 +302,10 @@ func (m *Machine) check(prog *kernels.Program) error {
 func (r *run) buildGraph() {
 	p := r.prog
 	n := p.Len()
+	r.occupies = make([][3]int32, p.NumShapes())
+	for i := range r.occupies {
+		r.occupies[i][0] = unknownShape
+	}
 	count := make([]int32, n+1)
 	for i := range n {
 		deps := p.Deps(i)
@@ -307,6 +315,9 @@ func (r *run) buildGraph() {
 		}
 		u := p.Op(i).Unit()
 		r.queue[u] = append(r.queue[u], int32(i))
+		if sh := p.Shape(i); r.occupies[sh][0] == unknownShape {
+			r.occupies[sh] = occupied(p.Instr(i))
+		}
 	}
 	for i := 1; i < len(count); i++ {
 		count[i] += count[i-1]
@@ -320,6 +331,21 @@ func (r *run) buildGraph() {
 			fill[d]++
 		}
 	}
+}
+
+// unknownShape marks a shape whose operands buildGraph has not looked at yet.
+const unknownShape = -2
+
+// occupied lists the buffers in's operands with bytes are in, -1 past the last.
+func occupied(in kernels.Instr) [3]int32 {
+	bufs, n := [3]int32{-1, -1, -1}, 0
+	for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
+		if o.Bytes > 0 {
+			bufs[n] = int32(o.Buffer)
+			n++
+		}
+	}
+	return bufs
 }
 
 // cancelCheck is how many events the engine handles between looks at its context: a
@@ -379,7 +405,7 @@ func (r *run) tryIssue(u kernels.Unit) {
 		return
 	}
 	r.pos[u]++
-	r.cur = r.prog.Instr(int(i))
+	r.prog.InstrInto(int(i), &r.cur)
 	in := &r.cur
 	r.issued[i] = r.now
 	for _, h := range r.m.opts.Hooks {
@@ -406,10 +432,11 @@ func (r *run) tryIssue(u kernels.Unit) {
 		ls.Instructions++
 		ls.First, ls.Last = min(ls.First, r.now), max(ls.Last, complete)
 	}
-	for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
-		if o.Bytes > 0 {
-			r.inUse[o.Buffer]++
+	for _, b := range r.occupies[r.prog.Shape(int(i))] {
+		if b < 0 {
+			break
 		}
+		r.inUse[b]++
 	}
 	r.events.push(event{at: complete, index: i, done: true})
 	if free < complete {
@@ -418,16 +445,18 @@ func (r *run) tryIssue(u kernels.Unit) {
 }
 
 func (r *run) complete(i int32) {
-	r.fin = r.prog.Instr(int(i))
-	in := &r.fin
 	r.done[i] = true
-	for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
-		if o.Bytes > 0 {
-			r.inUse[o.Buffer]--
+	for _, b := range r.occupies[r.prog.Shape(int(i))] {
+		if b < 0 {
+			break
 		}
+		r.inUse[b]--
 	}
-	for _, h := range r.m.opts.Hooks {
-		h.OnComplete(Event{Index: i, Instr: in, Issue: r.issued[i], Complete: r.now})
+	if hooks := r.m.opts.Hooks; len(hooks) > 0 {
+		r.prog.InstrInto(int(i), &r.fin)
+		for _, h := range hooks {
+			h.OnComplete(Event{Index: i, Instr: &r.fin, Issue: r.issued[i], Complete: r.now})
+		}
 	}
 	for _, u := range r.users[r.userOff[i]:r.userOff[i+1]] {
 		r.pending[u]--

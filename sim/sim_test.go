@@ -373,14 +373,15 @@ func BenchmarkStep(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, method := range numerics.Methods {
-			for _, fidelity := range []Fidelity{FidelityExact, FidelityFast} {
-				b.Run(model+"/"+string(method)+"/"+string(fidelity), func(b *testing.B) {
+			// ideal is the engine alone: the DRAM takes no time and schedules nothing.
+			for _, opts := range []Options{{Fidelity: FidelityExact}, {Fidelity: FidelityFast}, {IdealDRAM: true}} {
+				b.Run(model+"/"+string(method)+"/"+opts.dramModel(), func(b *testing.B) {
 					p := loadProfile(b, configs.Default)
 					prog, err := kernels.Compile(net, p, kernels.Options{Method: method, Batch: 32})
 					if err != nil {
 						b.Fatal(err)
 					}
-					m, err := New(p, Options{Fidelity: fidelity})
+					m, err := New(p, opts)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -399,28 +400,35 @@ func BenchmarkStep(b *testing.B) {
 	}
 }
 
-// BenchmarkStepMobileNetV2 is BenchmarkStep's largest tier, at fast fidelity only
-// (one exact step takes 8 to 30 s): the goals are 1 s under rct and 2 s under qat.
+// BenchmarkStepMobileNetV2 is BenchmarkStep's largest tier, at fast fidelity (one
+// exact step takes 8 to 30 s; the goals are 1 s under rct and 2 s under qat) and,
+// under ideal/, the engine alone.
 func BenchmarkStepMobileNetV2(b *testing.B) {
 	p := loadProfile(b, configs.Default)
-	for _, method := range []numerics.Method{numerics.RCT, numerics.QAT} {
-		b.Run(string(method), func(b *testing.B) {
-			prog, err := kernels.Compile(models.MobileNetV2(), p, kernels.Options{Method: method, Batch: 32})
-			if err != nil {
-				b.Fatal(err)
+	for _, ideal := range []bool{false, true} {
+		for _, method := range []numerics.Method{numerics.RCT, numerics.QAT} {
+			name, opts := string(method), Options{Fidelity: FidelityFast}
+			if ideal {
+				name, opts = "ideal/"+name, Options{IdealDRAM: true}
 			}
-			m, err := New(p, Options{Fidelity: FidelityFast})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var s *Stats
-			for b.Loop() {
-				if s, err = m.Run(prog); err != nil {
+			b.Run(name, func(b *testing.B) {
+				prog, err := kernels.Compile(models.MobileNetV2(), p, kernels.Options{Method: method, Batch: 32})
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			reportEffort(b, s)
-		})
+				m, err := New(p, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var s *Stats
+				for b.Loop() {
+					if s, err = m.Run(prog); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportEffort(b, s)
+			})
+		}
 	}
 }
 
