@@ -227,7 +227,8 @@ type run struct {
 	// per operand with bytes, -1 past the last): completing an instruction frees them
 	// without writing the instruction out.
 	occupies [][3]int32
-	demand   []int64 // scratch: bytes one instruction moves per buffer
+	modes    []hw.MACMode // by shape: a GEMM's MAC mode (Machine.check)
+	demand   []int64      // scratch: bytes one instruction moves per buffer
 	events   eventQueue
 	layers   map[layerKey]*LayerStats // nil unless Options.PerLayer
 	bursts   []dram.Request           // scratch: one transfer's DRAM requests
@@ -248,14 +249,15 @@ func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := m.check(prog); err != nil {
+	modes, err := m.check(prog)
+	if err != nil {
 		return nil, err
 	}
 	m.dram.Reset()
 	n := prog.Len()
 	r := &run{m: m, prog: prog, stats: newStats(m, prog), ctx: ctx,
 		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
-		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs))}
+		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs)), modes: modes}
 	r.buildGraph()
 	if m.opts.PerLayer {
 		r.layers = make(map[layerKey]*LayerStats)
@@ -272,31 +274,32 @@ func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats
 
 // check verifies the program against this machine: structure, and buffers that exist
 // with the capacities the compiler assumed.
-func (m *Machine) check(prog *kernels.Program) error {
+func (m *Machine) check(prog *kernels.Program) (modes []hw.MACMode, err error) {
 	if err := prog.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	if len(prog.Buffers) != len(m.bufs) {
-		return fmt.Errorf("program uses %d SRAM buffers, profile %s has %d", len(prog.Buffers), m.prof.Name, len(m.bufs))
+		return nil, fmt.Errorf("program uses %d SRAM buffers, profile %s has %d", len(prog.Buffers), m.prof.Name, len(m.bufs))
 	}
-	// Instructions of one shape run in the same mode: check each shape once.
+	// Instructions of one shape run in the same mode: resolve each shape's once.
+	modes = make([]hw.MACMode, prog.NumShapes())
 	checked := make([]bool, prog.NumShapes())
 	for i := range prog.Len() {
 		if s := prog.Shape(i); !checked[s] && prog.Op(i) == kernels.OpGEMM {
 			checked[s] = true
 			in := prog.Instr(i)
-			if _, err := m.mode(&in); err != nil {
-				return fmt.Errorf("instruction %d (gemm): %w", i, err)
+			if modes[s], err = m.mode(&in); err != nil {
+				return nil, fmt.Errorf("instruction %d (gemm): %w", i, err)
 			}
 		}
 	}
 	for i, b := range prog.Buffers {
 		if b.Name != m.bufs[i].name || b.Capacity > int64(m.bufs[i].spec.Capacity) {
-			return fmt.Errorf("program buffer %s (%d bytes) does not match profile %s's %s (%d bytes)",
+			return nil, fmt.Errorf("program buffer %s (%d bytes) does not match profile %s's %s (%d bytes)",
 				b.Name, b.Capacity, m.prof.Name, m.bufs[i].name, int64(m.bufs[i].spec.Capacity))
 		}
 	}
-	return nil
+	return modes, nil
 }
 
 func (r *run) buildGraph() {
@@ -419,7 +422,7 @@ func (r *run) tryIssue(u kernels.Unit) {
 		complete = max(complete, r.dmaDone)
 		r.dmaDone = complete
 	case kernels.OpGEMM:
-		complete = r.now + r.gemm(in)
+		complete = r.now + r.gemm(in, r.modes[r.prog.Shape(int(i))])
 		free = complete
 	default:
 		complete = r.now + r.vector(in)

@@ -128,15 +128,11 @@ func (m *Machine) mode(in *kernels.Instr) (hw.MACMode, error) {
 	return m.prof.IntMode(in.WeightBits, in.ActBits)
 }
 
-// gemm returns a GEMM tile's cycles: the systolic fold rule (or the row stationary
-// mapping), stretched when the SRAM cannot feed the array's operand demand.
-func (r *run) gemm(in *kernels.Instr) uint64 {
+// gemm returns a GEMM tile's cycles in MAC mode (Machine.check resolved it for the
+// tile's shape): the systolic fold rule (or the row stationary mapping), stretched
+// when the SRAM cannot feed the array's operand demand.
+func (r *run) gemm(in *kernels.Instr, mode hw.MACMode) uint64 {
 	m := r.m
-	mode, err := m.mode(in)
-	if err != nil {
-		// check() resolved every mode before running; reaching here is a bug.
-		panic(err)
-	}
 	arr := &m.prof.MACArray
 	var ft hw.FoldTiming
 	var aReads, bReads, cWrites, cReads int64
