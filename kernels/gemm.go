@@ -424,15 +424,18 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		a, b         *operandSlot
 		aSlot, bSlot *slot
 	}
+	// aRs and bRs are the DMA regions of a step's operands, reused step after step:
+	// stage lets none of them outlive it.
+	var aRs, bRs []region
 	stage := func(s step) staged {
 		var st staged
-		aRs := g.aLayout.regionsOf(g.aBox(s.m, s.k))
+		aRs = g.aLayout.appendRegions(aRs[:0], g.aBox(s.m, s.k))
 		var resident bool
 		st.aSlot, resident = aSlots.take([5]int64{s.m.grp, s.m.lo, s.m.hi, s.k.lo, s.k.hi})
 		if !resident {
 			c.load(aRs, g.aClass, g.aBits, st.aSlot)
 		}
-		bRs := g.bLayout.regionsOf(g.bBox(s.k, s.n))
+		bRs = g.bLayout.appendRegions(bRs[:0], g.bBox(s.k, s.n))
 		st.bSlot, resident = bSlots.take([5]int64{s.k.grp, s.k.lo, s.k.hi, s.n.lo, s.n.hi})
 		if !resident {
 			c.load(bRs, g.bClass, g.bBits, st.bSlot)

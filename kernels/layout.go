@@ -1,5 +1,7 @@
 package kernels
 
+import "slices"
+
 // region is one rectangular DRAM access: rows rows of rowBytes bytes, stride apart.
 type region struct {
 	tensor   int32
@@ -36,8 +38,14 @@ func (a act4) imageBytes() int64 { return a.c * a.h * a.w * a.elemBytes }
 // regions returns the DMA regions covering images [n0,n1), channels [c0,c1) and rows
 // [h0,h1) (full width), merging dimensions that are contiguous in memory.
 func (a act4) regions(n0, n1, c0, c1, h0, h1 int64) []region {
+	return a.appendRegions(nil, actBox(n0, n1, c0, c1, h0, h1))
+}
+
+// appendRegions appends the regions of box b (see regions) to dst.
+func (a act4) appendRegions(dst []region, b Box) []region {
+	n0, n1, c0, c1, h0, h1 := b.N0, b.N1, b.C0, b.C1, b.H0, b.H1
 	if n1 <= n0 || c1 <= c0 || h1 <= h0 {
-		return nil
+		return dst
 	}
 	plane := a.h * a.w * a.elemBytes
 	at := func(n, c, h int64) uint64 {
@@ -46,15 +54,15 @@ func (a act4) regions(n0, n1, c0, c1, h0, h1 int64) []region {
 	fullH := h0 == 0 && h1 == a.h
 	switch {
 	case fullH && c0 == 0 && c1 == a.c:
-		return []region{{tensor: a.tensor, addr: at(n0, 0, 0), rows: 1, rowBytes: (n1 - n0) * a.imageBytes(), stride: 0}}
+		return append(dst, region{tensor: a.tensor, addr: at(n0, 0, 0), rows: 1, rowBytes: (n1 - n0) * a.imageBytes(), stride: 0})
 	case fullH:
-		return []region{{tensor: a.tensor, addr: at(n0, c0, 0), rows: n1 - n0, rowBytes: (c1 - c0) * plane, stride: a.imageBytes()}}
+		return append(dst, region{tensor: a.tensor, addr: at(n0, c0, 0), rows: n1 - n0, rowBytes: (c1 - c0) * plane, stride: a.imageBytes()})
 	}
-	out := make([]region, 0, n1-n0)
+	dst = slices.Grow(dst, int(n1-n0))
 	for n := n0; n < n1; n++ {
-		out = append(out, region{tensor: a.tensor, addr: at(n, c0, h0), rows: c1 - c0, rowBytes: (h1 - h0) * a.w * a.elemBytes, stride: plane})
+		dst = append(dst, region{tensor: a.tensor, addr: at(n, c0, h0), rows: c1 - c0, rowBytes: (h1 - h0) * a.w * a.elemBytes, stride: plane})
 	}
-	return out
+	return dst
 }
 
 // mat2 is a packed matrix [rows][cols] of bits-wide integers (or floats); each row is
@@ -87,12 +95,12 @@ func (m mat2) region(r0, r1, c0, c1 int64) region {
 
 // layout is how a tensor's boxes map to DMA regions.
 type layout interface {
-	regionsOf(b Box) []region
-	// boxBytes is regionsBytes(regionsOf(b)), without building the regions.
+	// appendRegions appends box b's regions to dst (the GEMM pipeline reuses one
+	// slice for every tile's: a new one each was a quarter of a step's allocations).
+	appendRegions(dst []region, b Box) []region
+	// boxBytes is the bytes of b's regions, without building them.
 	boxBytes(b Box) int64
 }
-
-func (a act4) regionsOf(b Box) []region { return a.regions(b.N0, b.N1, b.C0, b.C1, b.H0, b.H1) }
 
 func (a act4) boxBytes(b Box) int64 {
 	if b.N1 <= b.N0 || b.C1 <= b.C0 || b.H1 <= b.H0 {
@@ -101,11 +109,11 @@ func (a act4) boxBytes(b Box) int64 {
 	return (b.N1 - b.N0) * (b.C1 - b.C0) * (b.H1 - b.H0) * a.w * a.elemBytes
 }
 
-func (m mat2) regionsOf(b Box) []region {
+func (m mat2) appendRegions(dst []region, b Box) []region {
 	if b.Empty() {
-		return nil
+		return dst
 	}
-	return []region{m.region(b.N0, b.N1, b.C0, b.C1)}
+	return append(dst, m.region(b.N0, b.N1, b.C0, b.C1))
 }
 
 func (m mat2) boxBytes(b Box) int64 {

@@ -298,7 +298,7 @@ func (c *compiler) requantSlots(out act4, mt, nt int64) *epilogueSlots {
 // bias, when set, is the bias the product adds (the columns biasBox of the layer's
 // bias row), added before requantising.
 func (c *compiler) requant(acc, bias *operandSlot, biasBox Box, v act4, out Box, m, n tile, class TensorClass, bits int, e *epilogueSlots) {
-	rs := v.regionsOf(out)
+	rs := v.appendRegions(nil, out)
 	o := &operandSlot{s: e.pairs[0].fresh(), class: class, bits: bits, bytes: regionsBytes(rs)}
 	c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), C: out, Group: m.grp}
 	if bias != nil {

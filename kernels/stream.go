@@ -56,7 +56,7 @@ func (s *streamKernel) box(v act4, n0, n1, c0, c1 int64) Box {
 }
 
 func (s *streamKernel) regions(v act4, n0, n1, c0, c1 int64) []region {
-	return v.regionsOf(s.box(v, n0, n1, c0, c1))
+	return v.appendRegions(nil, s.box(v, n0, n1, c0, c1))
 }
 
 // inRegions is the DRAM regions of input x's part of a chunk.
