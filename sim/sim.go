@@ -272,8 +272,9 @@ func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats
 	return r.stats, nil
 }
 
-// check verifies the program against this machine: structure, and buffers that exist
-// with the capacities the compiler assumed.
+// check verifies the program against this machine: structure, GEMM modes the array
+// has, and buffers that exist with the capacities the compiler assumed. It returns
+// each GEMM shape's MAC mode, by shape index.
 func (m *Machine) check(prog *kernels.Program) (modes []hw.MACMode, err error) {
 	if err := prog.Validate(); err != nil {
 		return nil, err
