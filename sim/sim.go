@@ -223,12 +223,8 @@ type run struct {
 	dmaDone  uint64
 	cur, fin kernels.Instr // the instruction issuing, and the one completing, written out
 	inUse    []int         // running instructions per buffer
-	// occupies lists, by instruction shape, the buffers its operands are in (one entry
-	// per operand with bytes, -1 past the last): completing an instruction frees them
-	// without writing the instruction out.
-	occupies [][3]int32
-	modes    []hw.MACMode // by shape: a GEMM's MAC mode (Machine.check)
-	demand   []int64      // scratch: bytes one instruction moves per buffer
+	shapes   []shapeInfo   // by instruction shape (Machine.check)
+	demand   []int64       // scratch: bytes one instruction moves per buffer
 	events   eventQueue
 	layers   map[layerKey]*LayerStats // nil unless Options.PerLayer
 	bursts   []dram.Request           // scratch: one transfer's DRAM requests
@@ -249,7 +245,7 @@ func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	modes, err := m.check(prog)
+	shapes, err := m.check(prog)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +253,7 @@ func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats
 	n := prog.Len()
 	r := &run{m: m, prog: prog, stats: newStats(m, prog), ctx: ctx,
 		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
-		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs)), modes: modes}
+		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs)), shapes: shapes}
 	r.buildGraph()
 	if m.opts.PerLayer {
 		r.layers = make(map[layerKey]*LayerStats)
@@ -272,24 +268,39 @@ func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats
 	return r.stats, nil
 }
 
+// shapeInfo is what the engine needs of an instruction shape on every instruction of
+// it, found once per shape: a GEMM's MAC mode, and the buffers its operands are in
+// (one entry per operand with bytes, -1 past the last), which completing an
+// instruction frees without writing it out.
+type shapeInfo struct {
+	mode     hw.MACMode
+	occupies [3]int32
+}
+
 // check verifies the program against this machine: structure, GEMM modes the array
 // has, and buffers that exist with the capacities the compiler assumed. It returns
-// each GEMM shape's MAC mode, by shape index.
-func (m *Machine) check(prog *kernels.Program) (modes []hw.MACMode, err error) {
+// what the engine needs of each shape, by shape index.
+func (m *Machine) check(prog *kernels.Program) (shapes []shapeInfo, err error) {
 	if err := prog.Validate(); err != nil {
 		return nil, err
 	}
 	if len(prog.Buffers) != len(m.bufs) {
 		return nil, fmt.Errorf("program uses %d SRAM buffers, profile %s has %d", len(prog.Buffers), m.prof.Name, len(m.bufs))
 	}
-	// Instructions of one shape run in the same mode: resolve each shape's once.
-	modes = make([]hw.MACMode, prog.NumShapes())
-	checked := make([]bool, prog.NumShapes())
+	// Instructions of one shape run in the same mode on the same buffers: look at
+	// each shape once.
+	shapes = make([]shapeInfo, prog.NumShapes())
+	seen := make([]bool, prog.NumShapes())
 	for i := range prog.Len() {
-		if s := prog.Shape(i); !checked[s] && prog.Op(i) == kernels.OpGEMM {
-			checked[s] = true
-			in := prog.Instr(i)
-			if modes[s], err = m.mode(&in); err != nil {
+		s := prog.Shape(i)
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		in := prog.Instr(i)
+		shapes[s].occupies = occupied(&in)
+		if in.Op == kernels.OpGEMM {
+			if shapes[s].mode, err = m.mode(&in); err != nil {
 				return nil, fmt.Errorf("instruction %d (gemm): %w", i, err)
 			}
 		}
@@ -300,16 +311,12 @@ func (m *Machine) check(prog *kernels.Program) (modes []hw.MACMode, err error) {
 				b.Name, b.Capacity, m.prof.Name, m.bufs[i].name, int64(m.bufs[i].spec.Capacity))
 		}
 	}
-	return modes, nil
+	return shapes, nil
 }
 
 func (r *run) buildGraph() {
 	p := r.prog
 	n := p.Len()
-	r.occupies = make([][3]int32, p.NumShapes())
-	for i := range r.occupies {
-		r.occupies[i][0] = unknownShape
-	}
 	count := make([]int32, n+1)
 	for i := range n {
 		deps := p.Deps(i)
@@ -319,9 +326,6 @@ func (r *run) buildGraph() {
 		}
 		u := p.Op(i).Unit()
 		r.queue[u] = append(r.queue[u], int32(i))
-		if sh := p.Shape(i); r.occupies[sh][0] == unknownShape {
-			r.occupies[sh] = occupied(p.Instr(i))
-		}
 	}
 	for i := 1; i < len(count); i++ {
 		count[i] += count[i-1]
@@ -337,11 +341,8 @@ func (r *run) buildGraph() {
 	}
 }
 
-// unknownShape marks a shape whose operands buildGraph has not looked at yet.
-const unknownShape = -2
-
 // occupied lists the buffers in's operands with bytes are in, -1 past the last.
-func occupied(in kernels.Instr) [3]int32 {
+func occupied(in *kernels.Instr) [3]int32 {
 	bufs, n := [3]int32{-1, -1, -1}, 0
 	for _, o := range [3]kernels.Operand{in.A, in.B, in.C} {
 		if o.Bytes > 0 {
@@ -410,7 +411,7 @@ func (r *run) tryIssue(u kernels.Unit) {
 	}
 	r.pos[u]++
 	r.prog.InstrInto(int(i), &r.cur)
-	in := &r.cur
+	in, shape := &r.cur, &r.shapes[r.prog.Shape(int(i))]
 	r.issued[i] = r.now
 	for _, h := range r.m.opts.Hooks {
 		h.OnIssue(Event{Index: i, Instr: in, Issue: r.now})
@@ -423,7 +424,7 @@ func (r *run) tryIssue(u kernels.Unit) {
 		complete = max(complete, r.dmaDone)
 		r.dmaDone = complete
 	case kernels.OpGEMM:
-		complete = r.now + r.gemm(in, r.modes[r.prog.Shape(int(i))])
+		complete = r.now + r.gemm(in, shape.mode)
 		free = complete
 	default:
 		complete = r.now + r.vector(in)
@@ -436,7 +437,7 @@ func (r *run) tryIssue(u kernels.Unit) {
 		ls.Instructions++
 		ls.First, ls.Last = min(ls.First, r.now), max(ls.Last, complete)
 	}
-	for _, b := range r.occupies[r.prog.Shape(int(i))] {
+	for _, b := range shape.occupies {
 		if b < 0 {
 			break
 		}
@@ -450,7 +451,7 @@ func (r *run) tryIssue(u kernels.Unit) {
 
 func (r *run) complete(i int32) {
 	r.done[i] = true
-	for _, b := range r.occupies[r.prog.Shape(int(i))] {
+	for _, b := range r.shapes[r.prog.Shape(int(i))].occupies {
 		if b < 0 {
 			break
 		}

@@ -519,9 +519,10 @@ func TestRunReuseChangesNoFigure(t *testing.T) {
 		cached.PeakFootprint != fresh.PeakFootprint || cached.FinalFootprint != fresh.FinalFootprint {
 		t.Error("reusing simulations changed the run's figures")
 	}
-	// The DRAM effort adds up over the steps like the traffic: a request each.
-	if e, d := fresh.DRAM.Effort, fresh.DRAM; e.Stepped <= 0 || e.Stepped+e.Skipped+e.Answered != (d.ReadBytes+d.WriteBytes)/64 {
-		t.Errorf("the run's DRAM effort %+v for %d bytes in bursts of 64", e, d.ReadBytes+d.WriteBytes)
+	// The DRAM effort adds up over the steps like the traffic: a request a burst.
+	burst := int64(m.dram.BurstBytes())
+	if e, d := fresh.DRAM.Effort, fresh.DRAM; e.Stepped <= 0 || e.Stepped+e.Skipped+e.Answered != (d.ReadBytes+d.WriteBytes)/burst {
+		t.Errorf("the run's DRAM effort %+v for %d bytes in bursts of %d", e, d.ReadBytes+d.WriteBytes, burst)
 	}
 	for i := range fresh.PerStep {
 		if cached.PerStep[i] != fresh.PerStep[i] {
