@@ -480,10 +480,11 @@ type Program struct {
 	// Footprint is the DRAM bytes held per tensor class for the whole step.
 	Footprint [NumClasses]int64
 
-	code       [][]code // in chunks (see codeChunk)
-	n          int      // instructions
-	shapes     []instrShape
-	shapeIndex map[instrShape]uint32 // shapes by value, while appending
+	code       [][]code       // in chunks (see codeChunk)
+	n          int            // instructions
+	shapes     [][]instrShape // in chunks (see shapeChunk)
+	numShapes  int
+	shapeIndex map[uint64]uint32 // shapes by hash, while appending (see shapeKey)
 	// recent holds, by a quick hash of a few fields, the last shape appended with
 	// that hash (1 + its index; 0 for none): a step repeats a few shapes in turn,
 	// and comparing a shape costs much less than hashing it all for shapeIndex.
@@ -496,7 +497,7 @@ type Program struct {
 func (p *Program) MACs() int64 {
 	var s int64
 	for i := range p.n {
-		if sh := p.shapes[p.at(i).shape]; sh.Op == OpGEMM {
+		if sh := p.shape(p.at(i).shape); sh.Op == OpGEMM {
 			s += sh.M * sh.N * sh.K
 		}
 	}
@@ -558,11 +559,11 @@ func (p *Program) Validate() error {
 	// own fields (dependencies, a transfer's DRAM region) and of the program's totals,
 	// which come in the same order, so the first error is the same either way.
 	// Instructions are checked from their stored parts, without being written out.
-	checked := make([]bool, len(p.shapes))
+	checked := make([]bool, p.numShapes)
 	var macs, elems int64
 	for i := range p.n {
 		c := p.at(i)
-		if err := p.validateInstr(i, &p.shapes[c.shape], p.Deps(i), c.addr, checked[c.shape], &macs, &elems); err != nil {
+		if err := p.validateInstr(i, p.shape(c.shape), p.Deps(i), c.addr, checked[c.shape], &macs, &elems); err != nil {
 			return err
 		}
 		checked[c.shape] = true

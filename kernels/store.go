@@ -72,9 +72,33 @@ func (s *instrShape) quickHash() uint32 {
 	return uint32(h >> (64 - recentBits))
 }
 
+// hash mixes every field of the shape: Program.shapeIndex's key. (A field left out
+// would cost only time: shapes are told apart by comparing them whole.)
+func (s *instrShape) hash() uint64 {
+	h := uint64(s.Op) | uint64(s.Phase)<<8 | uint64(s.VOp)<<16 | uint64(s.Format)<<24 | uint64(b2u(s.Gather))<<32 | uint64(b2u(s.Accumulate))<<33
+	c := &s.Conv
+	for _, v := range [...]int64{int64(s.Tensor), s.Rows, s.RowBytes, s.Stride, s.M, s.N, s.K, int64(s.WeightBits), int64(s.ActBits),
+		c.N, c.M, c.C, c.R, c.S, c.E, c.F, c.U, c.D, s.Elems, int64(s.Bits)} {
+		h = (h ^ uint64(v)) * 0x9E3779B97F4A7C15
+	}
+	for _, o := range [...]*Operand{&s.A, &s.B, &s.C} {
+		for _, v := range [...]int64{int64(o.Buffer), o.Offset, o.Bytes, int64(o.Class), int64(o.Bits)} {
+			h = (h ^ uint64(v)) * 0x9E3779B97F4A7C15
+		}
+	}
+	return h ^ h>>29
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // code is one stored instruction.
 type code struct {
-	shape uint32 // index into Program.shapes
+	shape uint32 // index of its shape (Program.shape)
 	layer int32
 	deps  uint32 // end of its dependencies in Program.deps (they start where the previous one's end)
 	fn    uint32 // 1 + index into Program.fns; 0 for none
@@ -88,6 +112,19 @@ const (
 	codeChunkBits = 14
 	codeChunk     = 1 << codeChunkBits
 )
+
+// The shapes are kept in chunks of shapeChunk, for the same reason: ResNet-20's qat
+// step has 1,619 of 328 bytes each, and the slice that grew to hold them took a tenth
+// of its compile.
+const (
+	shapeChunkBits = 8
+	shapeChunk     = 1 << shapeChunkBits
+)
+
+// shape returns shape k.
+func (p *Program) shape(k uint32) *instrShape {
+	return &p.shapes[k>>shapeChunkBits][k&(shapeChunk-1)]
+}
 
 // at returns instruction i's code.
 func (p *Program) at(i int) *code { return &p.code[i>>codeChunkBits][i&(codeChunk-1)] }
@@ -107,7 +144,7 @@ func (p *Program) Instr(i int) Instr {
 // which spares the copy of a returned value on its path through every instruction.
 func (p *Program) InstrInto(i int, in *Instr) {
 	c := p.at(i)
-	p.shapes[c.shape].writeInto(in)
+	p.shape(c.shape).writeInto(in)
 	in.Layer, in.Addr, in.Deps = c.layer, c.addr, p.Deps(i)
 	in.Fn = nil
 	if c.fn > 0 {
@@ -137,9 +174,34 @@ func (p *Program) Deps(i int) []int32 {
 	return p.deps[lo:hi:hi]
 }
 
+// shapeKey returns the index of shape s, appended if it is new. shapeIndex is keyed by
+// the shape's hash; a key another shape holds (a collision) passes s on to the next key
+// up, so a shape is found among the keys from its hash up to the first free one.
+func (p *Program) shapeKey(s *instrShape) uint32 {
+	for h := s.hash(); ; h++ {
+		k, ok := p.shapeIndex[h]
+		if ok && *p.shape(k) != *s {
+			continue
+		}
+		if !ok {
+			if p.numShapes >= math.MaxUint32-1 {
+				panic("kernels: more than 2^32-1 distinct instruction shapes in one program")
+			}
+			k = uint32(p.numShapes)
+			if k&(shapeChunk-1) == 0 {
+				p.shapes = append(p.shapes, make([]instrShape, shapeChunk))
+			}
+			*p.shape(k) = *s
+			p.numShapes++
+			p.shapeIndex[h] = k
+		}
+		return k
+	}
+}
+
 // Op, Phase and Layer return those fields of instruction i without writing it out.
-func (p *Program) Op(i int) Op              { return p.shapes[p.at(i).shape].Op }
-func (p *Program) Phase(i int) models.Phase { return p.shapes[p.at(i).shape].Phase }
+func (p *Program) Op(i int) Op              { return p.shape(p.at(i).shape).Op }
+func (p *Program) Phase(i int) models.Phase { return p.shape(p.at(i).shape).Phase }
 func (p *Program) Layer(i int) int32        { return p.at(i).layer }
 
 // Shape returns the index of instruction i's shape: instructions with equal shapes are
@@ -149,7 +211,7 @@ func (p *Program) Layer(i int) int32        { return p.at(i).layer }
 func (p *Program) Shape(i int) int { return int(p.at(i).shape) }
 
 // NumShapes is the number of distinct shapes of the program's instructions.
-func (p *Program) NumShapes() int { return len(p.shapes) }
+func (p *Program) NumShapes() int { return p.numShapes }
 
 // Append adds in as the program's next instruction and returns its index. The
 // program keeps a copy of in.Deps. Validate checks what Append does not (dependencies
@@ -157,21 +219,13 @@ func (p *Program) NumShapes() int { return len(p.shapes) }
 func (p *Program) Append(in Instr) int {
 	s := shapeOf(&in)
 	if p.shapeIndex == nil {
-		p.shapeIndex = make(map[instrShape]uint32)
+		p.shapeIndex = make(map[uint64]uint32)
 		p.recent = new([recentShapes]uint32)
 	}
 	h := s.quickHash()
 	k := p.recent[h] - 1
-	if p.recent[h] == 0 || p.shapes[k] != s {
-		var ok bool
-		if k, ok = p.shapeIndex[s]; !ok {
-			if len(p.shapes) >= math.MaxUint32-1 {
-				panic("kernels: more than 2^32-1 distinct instruction shapes in one program")
-			}
-			k = uint32(len(p.shapes))
-			p.shapes = append(p.shapes, s)
-			p.shapeIndex[s] = k
-		}
+	if p.recent[h] == 0 || *p.shape(k) != s {
+		k = p.shapeKey(&s)
 		p.recent[h] = k + 1
 	}
 	if uint64(len(p.deps))+uint64(len(in.Deps)) > math.MaxUint32 {

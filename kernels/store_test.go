@@ -126,3 +126,45 @@ func TestAppendShapesBehindQuickHash(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendShapesOnCollidingHashes plants collisions: the keys of shapeIndex that new
+// shapes hash to, and the keys after them, held by another shape. Every distinct
+// instruction must still get a shape of its own, found again when it comes back once
+// the recent-shapes cache is emptied.
+func TestAppendShapesOnCollidingHashes(t *testing.T) {
+	var p Program
+	first := Instr{Op: OpLoad, Rows: 1, RowBytes: 64}
+	p.Append(first)
+	var variants []Instr
+	for m := range int64(4) {
+		variants = append(variants, Instr{Op: OpGEMM, M: m + 1, N: 16, K: 32})
+	}
+	for _, in := range variants {
+		s := shapeOf(&in)
+		h := s.hash()
+		p.shapeIndex[h], p.shapeIndex[h+1] = 0, 0 // the first instruction's shape
+	}
+	for round := range 2 {
+		*p.recent = [recentShapes]uint32{}
+		for i, in := range variants {
+			if got := p.Shape(p.Append(in)); got != i+1 {
+				t.Fatalf("round %d: variant %d got shape %d, want %d", round, i, got, i+1)
+			}
+		}
+		if got := p.Shape(p.Append(first)); got != 0 {
+			t.Fatalf("round %d: the first instruction got shape %d, want 0", round, got)
+		}
+	}
+	if p.NumShapes() != len(variants)+1 {
+		t.Fatalf("%d distinct instructions in %d shapes", len(variants)+1, p.NumShapes())
+	}
+	for i := range p.Len() {
+		want := first
+		if s := p.Shape(i); s > 0 {
+			want = variants[s-1]
+		}
+		if got := p.Instr(i); !reflect.DeepEqual(got, want) {
+			t.Fatalf("instruction %d read back as %+v, want %+v", i, got, want)
+		}
+	}
+}
