@@ -24,10 +24,10 @@ func (p *Program) ComputeFootprint() [NumClasses]int64 {
 		lives[t].first = -1
 	}
 	for k := range p.Len() {
-		if op := p.Op(k); op != OpLoad && op != OpStore {
+		in := p.shape(p.at(k).shape) // not written out: every field read here is the shape's
+		if in.Op != OpLoad && in.Op != OpStore {
 			continue
 		}
-		in := p.Instr(k)
 		l := &lives[in.Tensor]
 		if !l.used {
 			l.first, l.used = k, true
