@@ -228,8 +228,11 @@ type run struct {
 	events   eventQueue
 	layers   map[layerKey]*LayerStats // nil unless Options.PerLayer
 	bursts   []dram.Request           // scratch: one transfer's DRAM requests
-	staticMW float64                  // the chip's static power (leakage and the DRAM PHY's)
-	dramMW   float64                  // DRAM background and refresh
+	// dramSeen is the controller's counters after the last transfer (zero after its
+	// Reset): nothing but a transfer moves them, so they are the next one's before.
+	dramSeen dram.Stats
+	staticMW float64 // the chip's static power (leakage and the DRAM PHY's)
+	dramMW   float64 // DRAM background and refresh
 }
 
 // Run executes a program and returns its statistics.

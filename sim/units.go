@@ -74,7 +74,7 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 		}
 	}
 	r.stats.DRAM.Bursts += nBursts
-	before := m.dram.Stats()
+	before := &r.dramSeen
 	var lastAccept, lastEnd uint64
 	var err error
 	if in.Gather {
@@ -91,12 +91,13 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 		return r.now, r.now
 	}
 	after := m.dram.Stats()
-	r.chargeDRAM(in, class, before, after)
+	r.chargeDRAM(in, class, before, &after)
 	if r.layers != nil {
 		ls := r.layer(in)
 		ls.DRAMReadBytes += after.ReadBytes - before.ReadBytes
 		ls.DRAMWriteBytes += after.WriteBytes - before.WriteBytes
 	}
+	r.dramSeen = after
 	sram := r.sramCycles(in.A.Buffer, bytes)
 	return max(r.now, m.fromDRAM(lastAccept)), max(m.fromDRAM(lastEnd), start+sram)
 }
@@ -112,7 +113,7 @@ func gatherRow(index, row, rows uint64) uint64 {
 // chargeDRAM charges the activates and bursts of one transfer (the difference of the
 // controller's counters, which project every queued request to completion) to its
 // tensor class. Background and refresh power are charged over time (advance).
-func (r *run) chargeDRAM(in *kernels.Instr, class kernels.TensorClass, before, after dram.Stats) {
+func (r *run) chargeDRAM(in *kernels.Instr, class kernels.TensorClass, before, after *dram.Stats) {
 	em := r.m.dram.EnergyModel()
 	pj := float64(after.Activates-before.Activates)*em.ActivatePJ +
 		float64(after.ReadBursts-before.ReadBursts)*em.ReadPJ +
