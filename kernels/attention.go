@@ -218,7 +218,7 @@ func (c *compiler) forwardAttention(i int) error {
 		rs := []region{rowsOf(m)}
 		p := &operandSlot{s: e.pairs[0].fresh(), class: ClassActivations, bits: a.actBits, bytes: regionsBytes(rs)}
 		_, _, row := a.head(m.grp)
-		c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), C: matBox(row+m.lo, row+m.hi, 0, a.t), Group: m.grp}
+		c.fn = c.descriptor(FuncDesc{M: exportTile(m), N: exportTile(n), C: matBox(row+m.lo, row+m.hi, 0, a.t), Group: m.grp})
 		c.vector(vop, m.len()*a.t, acc, nil, p)
 		c.store(rs, ClassActivations, a.actBits, p.s)
 	}
@@ -283,7 +283,7 @@ func (c *compiler) backwardAttention(i, cur int) (int, error) {
 		rs := []region{rowsOf(a.dS, m)}
 		ds := &operandSlot{s: e.pairs[1].fresh(), class: ClassErrors, bits: a.errBits, bytes: regionsBytes(rs)}
 		_, _, row := a.head(m.grp)
-		c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), B: matBox(row+m.lo, row+m.hi, 0, a.t), C: matBox(row+m.lo, row+m.hi, 0, a.t), Group: m.grp}
+		c.fn = c.descriptor(FuncDesc{M: exportTile(m), N: exportTile(n), B: matBox(row+m.lo, row+m.hi, 0, a.t), C: matBox(row+m.lo, row+m.hi, 0, a.t), Group: m.grp})
 		c.vector(VSoftmaxBackward, m.len()*a.t, acc, p, ds)
 		c.store(rs, ClassErrors, a.errBits, ds.s)
 	}

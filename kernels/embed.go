@@ -90,7 +90,7 @@ func (c *compiler) forwardEmbedding(i int) error {
 		c.load([]region{rows}, ClassWeights, w.bits, rowSlot)
 		outRs := out.regions(e, e1, 0, dim, t0, t1)
 		o := &operandSlot{s: outSlots.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(outRs)}
-		c.fn = &FuncDesc{A: actBox(e, e1, 0, 1, t0, t1), C: actBox(e, e1, 0, dim, t0, t1), Index: index}
+		c.fn = c.descriptor(FuncDesc{A: actBox(e, e1, 0, 1, t0, t1), C: actBox(e, e1, 0, dim, t0, t1), Index: index})
 		c.vector(VConvert, (e1-e)*(t1-t0)*dim, &operandSlot{s: rowSlot, class: ClassWeights, bits: w.bits, bytes: rows.bytes()}, nil, o)
 		c.store(outRs, ClassActivations, c.num.actBits, o.s)
 	}
@@ -143,7 +143,7 @@ func (c *compiler) backwardEmbedding(i int, dyAny act4) error {
 			rs[j] = st.m.gather((e1 - e) * (t1 - t0))
 			rs[j].index = index
 		}
-		c.update(states, rs, g, pairs, &FuncDesc{A: actBox(e, e1, 0, dim, t0, t1), Index: index})
+		c.update(states, rs, g, pairs, c.descriptor(FuncDesc{A: actBox(e, e1, 0, dim, t0, t1), Index: index}))
 	}
 	return nil
 }
@@ -185,7 +185,7 @@ func (c *compiler) backwardEmbeddingTable(i int, dyAny act4) error {
 		rows.index = index
 		r := &operandSlot{s: rowSlots.fresh(), class: ClassGradients, bits: c.num.accBits, bytes: rows.bytes()}
 		c.load([]region{rows}, ClassGradients, c.num.accBits, r.s)
-		c.fn = &FuncDesc{A: actBox(e, e1, 0, dim, t0, t1), Index: index}
+		c.fn = c.descriptor(FuncDesc{A: actBox(e, e1, 0, dim, t0, t1), Index: index})
 		c.vector(VBiasGrad, (e1-e)*(t1-t0)*dim, g, r, r)
 		c.store([]region{rows}, ClassGradients, c.num.accBits, r.s)
 	}
@@ -225,9 +225,9 @@ func (c *compiler) backwardEmbeddingTable(i int, dyAny act4) error {
 		for j, st := range states {
 			rs[j] = st.m.region(r0, r1, 0, dim)
 		}
-		c.update(states, rs, g, pairs, &FuncDesc{B: matBox(r0, r1, 0, dim)})
+		c.update(states, rs, g, pairs, c.descriptor(FuncDesc{B: matBox(r0, r1, 0, dim)}))
 		c.phase = models.BackwardWeight
-		c.fn = &FuncDesc{C: matBox(r0, r1, 0, dim)}
+		c.fn = c.descriptor(FuncDesc{C: matBox(r0, r1, 0, dim)})
 		c.vector(VCopy, (r1-r0)*dim, nil, nil, g)
 		c.store([]region{gr}, ClassGradients, c.num.accBits, g.s)
 	}

@@ -153,11 +153,11 @@ func (u *normUpdate) compute(c *compiler, grads *slot, c0, c1 int64, slots [2][]
 			rs[k] = st.m.region(0, 1, c0, c1)
 		}
 		grad := &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: n * accBytes, off: int64(j) * n * accBytes}
-		fn := &FuncDesc{N: chanTile(c0, c1), B: matBox(0, 1, c0, c1)}
+		fn := FuncDesc{N: chanTile(c0, c1), B: matBox(0, 1, c0, c1)}
 		if j == 1 {
 			fn.Role = RoleBias
 		}
-		c.updateCompute(states, rs, grad, slots[j], fn, j == 0)
+		c.updateCompute(states, rs, grad, slots[j], c.descriptor(fn), j == 0)
 	}
 }
 
@@ -227,7 +227,7 @@ func (c *compiler) forwardBatchNorm(i int) error {
 		c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
 			rs := y.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
 			o := &operandSlot{s: yPair.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(rs)}
-			c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans}
+			c.fn = c.descriptor(FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans})
 			c.vector(VNormApply, k.elems(w), in, all, o)
 			c.store(rs, ClassActivations, c.num.actBits, o.s)
 		})
@@ -247,21 +247,21 @@ func (c *compiler) forwardBatchNorm(i int) error {
 		c.load(runRs, ClassOther, 32, run)
 		chans := chanTile(c0, c1)
 		if c.opt.ForwardOnly {
-			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormCoefs}
+			c.fn = c.descriptor(FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormCoefs})
 			c.vector(VNormScale, c1-c0, running, params, all)
 		} else {
 			c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
-				c.fn = &FuncDesc{A: chunkBox(k), N: chans}
+				c.fn = c.descriptor(FuncDesc{A: chunkBox(k), N: chans})
 				c.vector(VNormStats, k.elems(w), in, all, all)
 			})
 			role := RoleNormCoefs
 			if split {
 				role = RoleNormMax
 			}
-			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: role}
+			c.fn = c.descriptor(FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: role})
 			c.vector(VNormScale, c1-c0, all, params, all)
 			// The running statistics move towards the batch's.
-			c.fn = &FuncDesc{N: chans, Role: RoleNormRunning}
+			c.fn = c.descriptor(FuncDesc{N: chans, Role: RoleNormRunning})
 			c.vector(VNormScale, c1-c0, all, running, running)
 			c.store(runRs, ClassOther, 32, run)
 			c.store([]region{side.stats.region(0, 1, normFields*c0, normFields*c1)}, ClassActivations, 32, rec)
@@ -278,7 +278,7 @@ func (c *compiler) forwardBatchNorm(i int) error {
 			params := loadParams(c0, c1)
 			all := records(rec, ClassActivations, 0, c1-c0, normFields)
 			c.load([]region{side.stats.region(0, 1, normFields*c0, normFields*c1)}, ClassActivations, 32, rec)
-			c.fn = &FuncDesc{N: chanTile(c0, c1), B: matBox(0, 1, c0, c1), Role: RoleNormCoefs}
+			c.fn = c.descriptor(FuncDesc{N: chanTile(c0, c1), B: matBox(0, 1, c0, c1), Role: RoleNormCoefs})
 			c.vector(VNormScale, c1-c0, all, params, all)
 			apply(c0, c1, reversed(c.gridChunks(c.batch, ni, c0, c1, h, nr)), all)
 		}
@@ -344,11 +344,11 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 		c.phase = models.BackwardWeight
 		allSums := records(sums, ClassGradients, 0, c1-c0, normFields)
 		c.streamChunks(chunks, ins, inPair, nil, func(k chunk, in *operandSlot) {
-			c.fn = &FuncDesc{A: chunkBox(k), N: chans}
+			c.fn = c.descriptor(FuncDesc{A: chunkBox(k), N: chans})
 			c.vector(VNormGradStats, k.elems(w), in, allSums, allSums)
 		})
 		if split {
-			c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormMax}
+			c.fn = c.descriptor(FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormMax})
 			c.vector(VNormScale, c1-c0, allSums, params[0][0], allSums)
 			c.store([]region{kept.region(0, 1, normFields*c0, normFields*c1)}, ClassGradients, 32, sums)
 			continue
@@ -380,16 +380,16 @@ func (c *compiler) backwardBatchNormFinish(i int, c0, c1 int64, chunks []chunk, 
 	chans := chanTile(c0, c1)
 	accBytes := int64(c.num.accBits / 8)
 	gamma := params[0][0]
-	c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormGrads}
+	c.fn = c.descriptor(FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormGrads})
 	c.vector(VNormScale, c1-c0, allSums, gamma, &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: 2 * (c1 - c0) * accBytes})
 	if needDX {
 		c.phase = models.BackwardData
-		c.fn = &FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormBackCoefs}
+		c.fn = c.descriptor(FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormBackCoefs})
 		c.vector(VNormScale, c1-c0, allSums, gamma, allSums)
 		c.streamChunks(reversed(chunks), ins, inPair, nil, func(k chunk, in *operandSlot) {
 			rs := dx.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
 			o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
-			c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans}
+			c.fn = c.descriptor(FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans})
 			c.vector(VNormBackward, k.elems(w), in, allSums, o)
 			c.store(rs, ClassErrors, c.num.errBits, o.s)
 		})
@@ -449,7 +449,7 @@ func (c *compiler) forwardLayerNorm(i int) error {
 	// the second normalises, last chunk first.
 	twoPass := len(chunks) > 1 && !c.opt.ForwardOnly
 	stats1 := func(k chunk, in, posRec *operandSlot, recs Tile) {
-		c.fn = &FuncDesc{A: chunkBox(k), N: recs}
+		c.fn = c.descriptor(FuncDesc{A: chunkBox(k), N: recs})
 		c.vector(VNormStats, k.images()*ch*positions, in, posRec, posRec)
 	}
 	if twoPass {
@@ -459,7 +459,7 @@ func (c *compiler) forwardLayerNorm(i int) error {
 			posRec := records(coef, ClassActivations, 0, pos, layerNormFields)
 			recs := chanTile(k.n0*positions, k.n1*positions)
 			stats1(k, in, posRec, recs)
-			c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormMax}
+			c.fn = c.descriptor(FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormMax})
 			c.vector(VNormScale, pos, posRec, par, posRec)
 			c.store([]region{stats.region(k.n0, k.n1, 0, stats.cols)}, ClassActivations, 32, coef)
 		})
@@ -484,11 +484,11 @@ func (c *compiler) forwardLayerNorm(i int) error {
 		if !twoPass {
 			stats1(k, in, posRec, recs)
 		}
-		c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormCoefs}
+		c.fn = c.descriptor(FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormCoefs})
 		c.vector(VNormScale, pos+ch, posRec, par, all)
 		rs := y.regions(k.n0, k.n1, 0, ch, 0, h)
 		o := &operandSlot{s: yPair.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(rs)}
-		c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs}
+		c.fn = c.descriptor(FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs})
 		c.vector(VLayerNormApply, elems, in, all, o)
 		c.store(rs, ClassActivations, c.num.actBits, o.s)
 		if !c.opt.ForwardOnly {
@@ -580,10 +580,10 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 			elems := k.images() * ch * positions
 			recs := chanTile(k.n0*positions, k.n1*positions)
 			c.phase = models.BackwardWeight
-			c.fn = &FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormParams}
+			c.fn = c.descriptor(FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormParams})
 			c.vector(VNormScale, pos+ch, posRec, par, withParams)
 			if wgrad {
-				c.fn = &FuncDesc{A: chunkBox(k), N: recs}
+				c.fn = c.descriptor(FuncDesc{A: chunkBox(k), N: recs})
 				c.vector(VLayerNormWGrad, elems, in, withParams, gradOp)
 			}
 			if !needDX {
@@ -591,17 +591,18 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 			}
 			c.phase = models.BackwardData
 			sums := records(coef, ClassGradients, pos+ch, 2*pos+ch, layerNormFields)
-			c.fn = &FuncDesc{A: chunkBox(k), N: recs}
+			fn := FuncDesc{A: chunkBox(k), N: recs}
 			if multi && !dgrad {
-				c.fn.Role = RoleNormMax
+				fn.Role = RoleNormMax
 			}
+			c.fn = c.descriptor(fn)
 			c.vector(VLayerNormDGradStats, elems, in, withParams, sums)
 			if !dgrad {
 				return
 			}
 			rs := dx.regions(k.n0, k.n1, 0, ch, 0, h)
 			o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
-			c.fn = &FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs}
+			c.fn = c.descriptor(FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs})
 			c.vector(VLayerNormBackward, elems, in, records(coef, ClassActivations, 0, 2*pos+ch, layerNormFields), o)
 			c.store(rs, ClassErrors, c.num.errBits, o.s)
 		}
@@ -611,7 +612,7 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 		// dgamma narrowed to 32 bits beside dbeta; then the input's error, last chunk
 		// first, with the coefficients' exponent the first pass found.
 		c.phase = models.BackwardWeight
-		c.fn = &FuncDesc{N: chanTile(0, ch), Role: RoleNormGrads}
+		c.fn = c.descriptor(FuncDesc{N: chanTile(0, ch), Role: RoleNormGrads})
 		c.vector(VNormScale, ch, gradOp, nil, &operandSlot{s: grads, class: ClassGradients, bits: c.num.accBits, bytes: 2 * ch * accBytes})
 		if needDX {
 			c.streamChunks(reversed(chunks), ins, inPair, stage, work(false, true))

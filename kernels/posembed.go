@@ -70,7 +70,7 @@ func (c *compiler) backwardPosEmbedding(i int, dy act4) error {
 	}
 	c.streamChunks(chunks, []streamIn{dyIn}, dyPair, nil, func(k chunk, in *operandSlot) {
 		g := &operandSlot{s: grad, class: ClassGradients, bits: c.num.accBits, bytes: (k.c1 - k.c0) * perChannel * accBytes}
-		c.fn = &FuncDesc{A: actBox(k.n0, k.n1, k.c0, k.c1, 0, dy.h)}
+		c.fn = c.descriptor(FuncDesc{A: actBox(k.n0, k.n1, k.c0, k.c1, 0, dy.h)})
 		c.vector(VBiasGrad, k.images()*(k.c1-k.c0)*perChannel, in, nil, g)
 		if k.n1 < c.batch {
 			return
@@ -79,7 +79,7 @@ func (c *compiler) backwardPosEmbedding(i int, dy act4) error {
 		for j, st := range states {
 			rs[j] = st.m.region(k.c0, k.c1, 0, st.m.cols)
 		}
-		c.update(states, rs, g, pairs, &FuncDesc{B: matBox(k.c0, k.c1, 0, states[0].m.cols)})
+		c.update(states, rs, g, pairs, c.descriptor(FuncDesc{B: matBox(k.c0, k.c1, 0, states[0].m.cols)}))
 	})
 	return nil
 }

@@ -76,8 +76,8 @@ func (c *compiler) backwardBias(i int, p convGEMM, dyAny act4) error {
 		gs := &operandSlot{s: grad, class: ClassGradients, bits: c.num.accBits, bytes: (k.c1 - k.c0) * accBytes}
 		// K's start says whether the chunk adds to the gradient (not the first of its
 		// channels) or starts it; B is the error box.
-		c.fn = &FuncDesc{K: Tile{Lo: k.n0*dy.h + k.h0, Hi: (k.n1-1)*dy.h + k.h1}, N: Tile{Lo: k.c0, Hi: k.c1, C0: k.c0, C1: k.c1},
-			B: actBox(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)}
+		c.fn = c.descriptor(FuncDesc{K: Tile{Lo: k.n0*dy.h + k.h0, Hi: (k.n1-1)*dy.h + k.h1}, N: Tile{Lo: k.c0, Hi: k.c1, C0: k.c0, C1: k.c1},
+			B: actBox(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)})
 		c.vector(VBiasGrad, k.elems(dy.w), in, nil, gs)
 		if k.n1 < c.batch || k.h1 < dy.h {
 			return
@@ -87,7 +87,7 @@ func (c *compiler) backwardBias(i int, p convGEMM, dyAny act4) error {
 			rs[j] = st.m.region(0, 1, p.row0+k.c0, p.row0+k.c1)
 		}
 		all := Tile{Lo: k.c0, Hi: k.c1, C0: k.c0, C1: k.c1}
-		c.updateCompute(states, rs, gs, c.updateLoad(states, rs, pairs), &FuncDesc{N: all, B: matBox(0, 1, p.row0+k.c0, p.row0+k.c1), Role: RoleBias}, false)
+		c.updateCompute(states, rs, gs, c.updateLoad(states, rs, pairs), c.descriptor(FuncDesc{N: all, B: matBox(0, 1, p.row0+k.c0, p.row0+k.c1), Role: RoleBias}), false)
 	})
 	return nil
 }

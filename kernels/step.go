@@ -300,10 +300,11 @@ func (c *compiler) requantSlots(out act4, mt, nt int64) *epilogueSlots {
 func (c *compiler) requant(acc, bias *operandSlot, biasBox Box, v act4, out Box, m, n tile, class TensorClass, bits int, e *epilogueSlots) {
 	rs := v.appendRegions(nil, out)
 	o := &operandSlot{s: e.pairs[0].fresh(), class: class, bits: bits, bytes: regionsBytes(rs)}
-	c.fn = &FuncDesc{M: exportTile(m), N: exportTile(n), C: out, Group: m.grp}
+	fn := FuncDesc{M: exportTile(m), N: exportTile(n), C: out, Group: m.grp}
 	if bias != nil {
-		c.fn.B = biasBox
+		fn.B = biasBox
 	}
+	c.fn = c.descriptor(fn)
 	c.vector(VRequant, acc.bytes*8/int64(acc.bits), acc, bias, o)
 	c.store(rs, class, bits, o.s)
 }
@@ -553,7 +554,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 			if slots == nil {
 				slots = c.updateLoad(states, rs, e.pairs)
 			}
-			c.updateCompute(states, rs, acc, slots, &FuncDesc{M: exportTile(m), N: exportTile(n), B: stateBox(m, n), Group: m.grp, Role: p.role}, true)
+			c.updateCompute(states, rs, acc, slots, c.descriptor(FuncDesc{M: exportTile(m), N: exportTile(n), B: stateBox(m, n), Group: m.grp, Role: p.role}), true)
 		},
 	}
 	if bs := c.bstate[i]; len(bs) > 0 && !partial {
@@ -566,7 +567,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 			part := &slot{ref: biasGrad.ref, writer: biasGrad.writer, readers: biasGrad.readers}
 			part.ref.Offset += (n.grp*coutG + n.c0) * accBytes
 			out := &operandSlot{s: part, class: ClassGradients, bits: c.num.accBits, bytes: n.len() * accBytes}
-			c.fn = &FuncDesc{K: exportTile(kt), N: exportTile(n), B: box, Group: n.grp}
+			c.fn = c.descriptor(FuncDesc{K: exportTile(kt), N: exportTile(n), B: box, Group: n.grp})
 			c.vector(VBiasGrad, kt.len()*n.len(), b, nil, out)
 			biasGrad.writer, biasGrad.readers = part.writer, part.readers
 		}
@@ -587,7 +588,7 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 		}
 		grad := &operandSlot{s: biasGrad, class: ClassGradients, bits: c.num.accBits, bytes: g.cout * accBytes}
 		all := Tile{Lo: 0, Hi: g.cout, C0: 0, C1: g.cout}
-		c.updateCompute(bs, rs, grad, c.updateLoad(bs, rs, pairs), &FuncDesc{N: all, B: matBox(0, 1, p.row0, p.row0+g.cout), Role: RoleBias}, false)
+		c.updateCompute(bs, rs, grad, c.updateLoad(bs, rs, pairs), c.descriptor(FuncDesc{N: all, B: matBox(0, 1, p.row0, p.row0+g.cout), Role: RoleBias}), false)
 	}
 	return nil
 }

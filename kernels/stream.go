@@ -203,11 +203,11 @@ func (c *compiler) emitStream(s *streamKernel) error {
 		}
 		c0, c1 := s.channelRange(s.ins[0].v, k.c0, k.c1)
 		elems := (k.n1 - k.n0) * (c1 - c0) * s.elemsPerUnit
-		fn := &FuncDesc{A: s.box(s.ins[0].v, k.n0, k.n1, k.c0, k.c1), C: s.box(s.out.v, k.n0, k.n1, k.c0, k.c1)}
+		fn := FuncDesc{A: s.box(s.ins[0].v, k.n0, k.n1, k.c0, k.c1), C: s.box(s.out.v, k.n0, k.n1, k.c0, k.c1)}
 		if len(s.ins) > 1 {
 			fn.B = s.box(s.ins[1].v, k.n0, k.n1, k.c0, k.c1)
 		}
-		c.fn = fn
+		c.fn = c.descriptor(fn)
 		c.vector(s.vop, elems, cur.ops[0], cur.ops[1], o)
 		if o != nil {
 			c.store(rs, s.out.class, s.out.bits, o.s)
