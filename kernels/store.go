@@ -107,17 +107,19 @@ type code struct {
 
 // The instructions are kept in chunks of codeChunk: a growing slice of them would
 // copy the whole program four times over as it grows (a quarter of compiling
-// MobileNetV2), chunks never move.
+// MobileNetV2), chunks never move. A chunk is 96 KB, so that a small program's last
+// one is not most of it (chunks of 384 KB were half of what LeNet-5's compile
+// allocated).
 const (
-	codeChunkBits = 14
+	codeChunkBits = 12
 	codeChunk     = 1 << codeChunkBits
 )
 
-// The shapes are kept in chunks of shapeChunk, for the same reason: ResNet-20's qat
-// step has 1,619 of 328 bytes each, and the slice that grew to hold them took a tenth
-// of its compile.
+// The shapes are kept in chunks of shapeChunk (20 KB), for the same reasons:
+// ResNet-20's qat step has 1,619 of 328 bytes each, and the slice that grew to hold
+// them took a tenth of its compile.
 const (
-	shapeChunkBits = 8
+	shapeChunkBits = 6
 	shapeChunk     = 1 << shapeChunkBits
 )
 
