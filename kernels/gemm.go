@@ -32,7 +32,9 @@ type gemmKernel struct {
 	bBox             func(k, n tile) Box
 	epilogueBytes    func(m, n tile) int64 // outputs-buffer bytes the epilogue needs per tile (one copy)
 	extraOutputs     int64                 // outputs-buffer bytes held for the whole kernel (bias gradients)
-	epilogue         func(m, n tile, acc *operandSlot, e *epilogueSlots)
+	// epilogue runs after an output tile's last GEMM; acc, its accumulator, is the
+	// GEMM pipeline's, valid during the call only (as onB's b).
+	epilogue func(m, n tile, acc *operandSlot, e *epilogueSlots)
 	// prologue, when set, runs as an output tile's operands are first staged: it loads
 	// what the tile's epilogue will need (the weights an update rewrites), early enough
 	// to overlap the tile's GEMMs.
@@ -417,29 +419,28 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		return step{m: m, n: n, k: k, mi: int(mi), ki: int(ki), nki: len(ks)}
 	}
 	nSteps = int64(groups) * int64(len(ns)) * int64(len(ms)) * int64(len(ks)) // room bounds it
-	// staged is a step whose operands are loaded (or resident).
+	// staged is a step whose operands are loaded (or resident). Its operands are
+	// values, as is the accumulator's: a new one of each per step was the most of a
+	// compile's allocations (the callbacks keep none).
 	type staged struct {
-		a, b         *operandSlot
-		aSlot, bSlot *slot
+		a, b operandSlot
 	}
 	// aRs and bRs are the DMA regions of a step's operands, reused step after step:
 	// stage lets none of them outlive it.
 	var aRs, bRs []region
 	stage := func(s step) staged {
-		var st staged
 		aRs = g.aLayout.appendRegions(aRs[:0], g.aBox(s.m, s.k))
-		var resident bool
-		st.aSlot, resident = aSlots.take([5]int64{s.m.grp, s.m.lo, s.m.hi, s.k.lo, s.k.hi})
+		aSlot, resident := aSlots.take([5]int64{s.m.grp, s.m.lo, s.m.hi, s.k.lo, s.k.hi})
 		if !resident {
-			c.load(aRs, g.aClass, g.aBits, st.aSlot)
+			c.load(aRs, g.aClass, g.aBits, aSlot)
 		}
 		bRs = g.bLayout.appendRegions(bRs[:0], g.bBox(s.k, s.n))
-		st.bSlot, resident = bSlots.take([5]int64{s.k.grp, s.k.lo, s.k.hi, s.n.lo, s.n.hi})
+		bSlot, resident := bSlots.take([5]int64{s.k.grp, s.k.lo, s.k.hi, s.n.lo, s.n.hi})
 		if !resident {
-			c.load(bRs, g.bClass, g.bBits, st.bSlot)
+			c.load(bRs, g.bClass, g.bBits, bSlot)
 		}
-		st.a = &operandSlot{s: st.aSlot, class: g.aClass, bits: g.aBits, bytes: regionsBytes(aRs)}
-		st.b = &operandSlot{s: st.bSlot, class: g.bClass, bits: g.bBits, bytes: regionsBytes(bRs)}
+		st := staged{a: operandSlot{s: aSlot, class: g.aClass, bits: g.aBits, bytes: regionsBytes(aRs)},
+			b: operandSlot{s: bSlot, class: g.bClass, bits: g.bBits, bytes: regionsBytes(bRs)}}
 		if s.ki == 0 && g.prologue != nil {
 			g.prologue(s.m, s.n, epi)
 		}
@@ -449,7 +450,7 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 	// and epilogue, so the in-order DMA queue fetches them while the array computes
 	// instead of waiting behind this tile's stores.
 	accBits := c.num.accBits
-	var cOp *operandSlot
+	var cOp operandSlot
 	cur := stage(stepAt(0))
 	for i := range nSteps {
 		if c.err != nil {
@@ -462,10 +463,10 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		}
 		if s.ki == 0 {
 			acc := cSlots.fresh()
-			cOp = &operandSlot{s: acc, class: g.cClass, bits: accBits, bytes: s.m.len() * s.n.len() * int64(accBits/8)}
+			cOp = operandSlot{s: acc, class: g.cClass, bits: accBits, bytes: s.m.len() * s.n.len() * int64(accBits/8)}
 		}
 		if g.onB != nil && s.mi == 0 {
-			g.onB(s.k, s.n, cur.b, g.bBox(s.k, s.n))
+			g.onB(s.k, s.n, &cur.b, g.bBox(s.k, s.n))
 		}
 		in := Instr{Op: OpGEMM, M: s.m.len(), N: s.n.len(), K: s.k.len(), Format: g.format,
 			WeightBits: g.weightBits, ActBits: g.actBits, Accumulate: s.ki > 0,
@@ -476,9 +477,9 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		if c.opt.Functional {
 			in.Fn = &FuncDesc{M: exportTile(s.m), N: exportTile(s.n), K: exportTile(s.k), A: g.aBox(s.m, s.k), B: g.bBox(s.k, s.n), Group: s.m.grp}
 		}
-		c.op(in, []*slot{cur.aSlot, cur.bSlot}, []*slot{cOp.s})
+		c.op(in, []*slot{cur.a.s, cur.b.s}, []*slot{cOp.s})
 		if s.ki == s.nki-1 {
-			g.epilogue(s.m, s.n, cOp, epi)
+			g.epilogue(s.m, s.n, &cOp, epi)
 		}
 		cur = next
 	}
