@@ -168,3 +168,34 @@ func TestAppendShapesOnCollidingHashes(t *testing.T) {
 		}
 	}
 }
+
+// TestShapeHashSeesEveryField sets each field of a shape, nested ones too, and checks
+// that the hash changes: shapes that differ only in a field the hash leaves out would
+// collide, and be found one after another (see shapeKey).
+func TestShapeHashSeesEveryField(t *testing.T) {
+	var base instrShape
+	h0 := base.hash()
+	var visit func(v reflect.Value, path string)
+	visit = func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Struct:
+			for i := range v.NumField() {
+				visit(v.Field(i), path+"."+v.Type().Field(i).Name)
+			}
+			return
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			v.SetInt(1)
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			v.SetUint(1)
+		default:
+			t.Fatalf("instrShape%s: a %s the test does not set", path, v.Kind())
+		}
+		if base.hash() == h0 {
+			t.Errorf("instrShape%s set, the hash is the same", path)
+		}
+		v.SetZero()
+	}
+	visit(reflect.ValueOf(&base).Elem(), "")
+}
