@@ -420,7 +420,7 @@ func (c *compiler) emitGEMM(g *gemmKernel) error {
 		m.grp, n.grp, k.grp = grp, grp, grp
 		return step{m: m, n: n, k: k, mi: int(mi), ki: int(ki), nki: len(ks)}
 	}
-	nSteps = int64(groups) * int64(len(ns)) * int64(len(ms)) * int64(len(ks)) // room bounds it
+	nSteps = int64(groups) * int64(len(ns)) * int64(len(ms)) * int64(len(ks)) // as many as room was asked for
 	// staged is a step whose operands are loaded (or resident). Its operands are
 	// values, as is the accumulator's: a new one of each per step was the most of a
 	// compile's allocations (the callbacks keep none).
