@@ -878,7 +878,6 @@ func (s *state) pick(ch int) {
 // ties go as in pick.
 func (s *state) pickFlat(ch int, floor uint64) (uint64, uint32, uint8, int) {
 	c := s.cfg
-	cs := &s.chans[ch]
 	lb := floors(&s.groups[ch], &s.ranks[ch], floor)
 	base := ch * c.banksPerCh
 	banks := s.banks[base : base+c.banksPerCh]
@@ -910,9 +909,14 @@ func (s *state) pickFlat(ch int, floor uint64) (uint64, uint32, uint8, int) {
 	if best == never {
 		return never, 0, 0, -1
 	}
-	li := int((uint(best&63) + rr) & mask)
-	t, kind := banks[li].key(&lb)
-	return t, cs.dist(c, li), kind, base + li
+	place := uint(best & 63)
+	li := int((place + rr) & mask)
+	b := &banks[li]
+	kind := b.oneKind
+	if !b.one {
+		_, kind = b.key(&lb)
+	}
+	return best >> 6, uint32(place) + 1, kind, base + li // the distance is 1 + the place (see dist)
 }
 
 // pickFlatLate is pickFlat's pass for times too late to pack, with lb the channel's
@@ -948,7 +952,9 @@ func (s *state) admittedInTurn(ch int) (uint64, uint) {
 	cs := &s.chans[ch]
 	n, rr := uint(s.cfg.banksPerCh), uint(cs.rrNext)
 	word := s.active[cs.activeOff[setAdmitted]]
-	return (word>>rr | word<<((n-rr)&63)) & (^uint64(0) >> (64 - n)), rr
+	// Shift counts masked to 6 bits (rr < n <= 64 keeps them right): shifts the
+	// compiler need not guard against counts of 64 or more.
+	return (word>>(rr&63) | word<<((n-rr)&63)) & (^uint64(0) >> ((64 - n) & 63)), rr
 }
 
 // floors is the earliest cycle, from floor on, each kind of command may issue by the
