@@ -96,7 +96,7 @@ func reversed(chunks []chunk) []chunk {
 func chunkBytes(ins []streamIn, k chunk) int64 {
 	var s int64
 	for _, x := range ins {
-		s += regionsBytes(x.v.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1))
+		s += x.v.boxBytes(actBox(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1))
 	}
 	return s
 }
@@ -108,7 +108,8 @@ func chunkBytes(ins []streamIn, k chunk) int64 {
 // are emitted, for loads of its own. A chunk still resident from an earlier pass over the
 // same tensors with the same pair is not loaded again.
 func (c *compiler) streamChunks(chunks []chunk, ins []streamIn, p *pair, stage func(k chunk), work func(k chunk, in *operandSlot)) {
-	var busy *slot // the half the work in progress reads
+	var busy *slot  // the half the work in progress reads
+	var rs []region // scratch: a tensor's regions of a chunk (loadAt keeps none)
 	load := func(k chunk) *operandSlot {
 		key := [5]int64{k.n0, k.n1, k.c0, k.c1, k.h0}
 		var dst *slot
@@ -130,7 +131,7 @@ func (c *compiler) streamChunks(chunks []chunk, ins []streamIn, p *pair, stage f
 		}
 		var off int64
 		for _, x := range ins {
-			rs := x.v.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
+			rs = x.v.appendRegions(rs[:0], actBox(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1))
 			if !resident {
 				c.loadAt(rs, x.class, x.bits, dst, off)
 			}

@@ -310,7 +310,8 @@ type compiler struct {
 
 	roleBuf [numRoles]int // Program.Buffers index of each role
 	depsBuf []int32
-	dram    uint64 // next free DRAM address
+	tileRs  []region // scratch of tileRegions
+	dram    uint64   // next free DRAM address
 
 	// Per kernel (one layer in one phase).
 	phase models.Phase

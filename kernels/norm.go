@@ -202,7 +202,7 @@ func (c *compiler) forwardBatchNorm(i int) error {
 		var r [numRoles]int64
 		r[roleInputs] = 2 * chunkBytes([]streamIn{x}, chunk{0, ni, 0, nc, 0, nr})
 		r[roleWeights] = paramBytes(0, nc)
-		r[roleOutputs] = 2*regionsBytes(y.regions(0, ni, 0, nc, 0, nr)) + nc*(normFields+2)*4
+		r[roleOutputs] = 2*y.boxBytes(actBox(0, ni, 0, nc, 0, nr)) + nc*(normFields+2)*4
 		return r
 	}
 	ni, nc, nr, err := c.planBatchNormChunks("batch normalisation", h, ch, perChunk)
@@ -213,7 +213,7 @@ func (c *compiler) forwardBatchNorm(i int) error {
 	rec := c.newSlot(roleOutputs, nc*normFields*4)
 	run := c.newSlot(roleOutputs, nc*2*4)
 	xPair := c.newPair(roleInputs, chunkBytes([]streamIn{x}, chunk{0, ni, 0, nc, 0, nr}))
-	yPair := c.newPair(roleOutputs, regionsBytes(y.regions(0, ni, 0, nc, 0, nr)))
+	yPair := c.newPair(roleOutputs, y.boxBytes(actBox(0, ni, 0, nc, 0, nr)))
 	if err := c.checkAlloc(); err != nil {
 		return err
 	}
@@ -225,7 +225,7 @@ func (c *compiler) forwardBatchNorm(i int) error {
 	apply := func(c0, c1 int64, chunks []chunk, all *operandSlot) {
 		chans := chanTile(c0, c1)
 		c.streamChunks(chunks, []streamIn{x}, xPair, nil, func(k chunk, in *operandSlot) {
-			rs := y.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
+			rs := c.tileRegions(y, actBox(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1))
 			o := &operandSlot{s: yPair.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(rs)}
 			c.fn = c.descriptor(FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans})
 			c.vector(VNormApply, k.elems(w), in, all, o)
@@ -305,7 +305,7 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 		r[roleInputs] = 2 * chunkBytes(ins, chunk{0, ni, 0, nc, 0, nr})
 		r[roleOutputs] = nc*normFields*4 + 2*nc*accBytes + c.normUpdateBytes(i, nc)
 		if needDX {
-			r[roleOutputs] += 2 * regionsBytes(dx.regions(0, ni, 0, nc, 0, nr))
+			r[roleOutputs] += 2 * dx.boxBytes(actBox(0, ni, 0, nc, 0, nr))
 		}
 		return r
 	})
@@ -320,7 +320,7 @@ func (c *compiler) backwardBatchNorm(i, cur int) (int, error) {
 	inPair := c.newPair(roleInputs, chunkBytes(ins, chunk{0, ni, 0, nc, 0, nr}))
 	var dxPair *pair
 	if needDX {
-		dxPair = c.newPair(roleOutputs, regionsBytes(dx.regions(0, ni, 0, nc, 0, nr)))
+		dxPair = c.newPair(roleOutputs, dx.boxBytes(actBox(0, ni, 0, nc, 0, nr)))
 	}
 	if err := c.checkAlloc(); err != nil {
 		return cur, err
@@ -387,7 +387,7 @@ func (c *compiler) backwardBatchNormFinish(i int, c0, c1 int64, chunks []chunk, 
 		c.fn = c.descriptor(FuncDesc{N: chans, B: matBox(0, 1, c0, c1), Role: RoleNormBackCoefs})
 		c.vector(VNormScale, c1-c0, allSums, gamma, allSums)
 		c.streamChunks(reversed(chunks), ins, inPair, nil, func(k chunk, in *operandSlot) {
-			rs := dx.regions(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1)
+			rs := c.tileRegions(dx, actBox(k.n0, k.n1, k.c0, k.c1, k.h0, k.h1))
 			o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
 			c.fn = c.descriptor(FuncDesc{A: chunkBox(k), C: chunkBox(k), N: chans})
 			c.vector(VNormBackward, k.elems(w), in, allSums, o)
@@ -428,7 +428,7 @@ func (c *compiler) forwardLayerNorm(i int) error {
 	chunks, err := c.layerNormChunks("layer normalisation", fixed, func(ni int64) [numRoles]int64 {
 		var r [numRoles]int64
 		r[roleInputs] = 2 * chunkBytes([]streamIn{x}, chunk{0, ni, 0, ch, 0, h})
-		r[roleOutputs] = 2*regionsBytes(y.regions(0, ni, 0, ch, 0, h)) + 2*coefBytes(ni)
+		r[roleOutputs] = 2*y.boxBytes(actBox(0, ni, 0, ch, 0, h)) + 2*coefBytes(ni)
 		return r
 	})
 	if err != nil {
@@ -437,7 +437,7 @@ func (c *compiler) forwardLayerNorm(i int) error {
 	ni := chunks[0].images()
 	par := c.loadParams(prs, pbits)
 	xPair := c.newPair(roleInputs, chunkBytes([]streamIn{x}, chunks[0]))
-	yPair := c.newPair(roleOutputs, regionsBytes(y.regions(0, ni, 0, ch, 0, h)))
+	yPair := c.newPair(roleOutputs, y.boxBytes(actBox(0, ni, 0, ch, 0, h)))
 	coefPair := c.newPair(roleOutputs, coefBytes(ni))
 	if err := c.checkAlloc(); err != nil {
 		return err
@@ -486,7 +486,7 @@ func (c *compiler) forwardLayerNorm(i int) error {
 		}
 		c.fn = c.descriptor(FuncDesc{N: recs, B: matBox(0, 1, 0, ch), Role: RoleNormCoefs})
 		c.vector(VNormScale, pos+ch, posRec, par, all)
-		rs := y.regions(k.n0, k.n1, 0, ch, 0, h)
+		rs := c.tileRegions(y, actBox(k.n0, k.n1, 0, ch, 0, h))
 		o := &operandSlot{s: yPair.fresh(), class: ClassActivations, bits: c.num.actBits, bytes: regionsBytes(rs)}
 		c.fn = c.descriptor(FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs})
 		c.vector(VLayerNormApply, elems, in, all, o)
@@ -526,7 +526,7 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 			r[roleInputs] = 2 * chunkBytes(ins, chunk{0, ni, 0, ch, 0, h})
 			r[roleOutputs] = 2 * coefBytes(ni)
 			if needDX {
-				r[roleOutputs] += 2 * regionsBytes(dx.regions(0, ni, 0, ch, 0, h))
+				r[roleOutputs] += 2 * dx.boxBytes(actBox(0, ni, 0, ch, 0, h))
 			}
 			return r
 		})
@@ -552,7 +552,7 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 	coefPair := c.newPair(roleOutputs, coefBytes(ni))
 	var dxPair *pair
 	if needDX {
-		dxPair = c.newPair(roleOutputs, regionsBytes(dx.regions(0, ni, 0, ch, 0, h)))
+		dxPair = c.newPair(roleOutputs, dx.boxBytes(actBox(0, ni, 0, ch, 0, h)))
 	}
 	if err := c.checkAlloc(); err != nil {
 		return cur, err
@@ -600,7 +600,7 @@ func (c *compiler) backwardLayerNorm(i, cur int) (int, error) {
 			if !dgrad {
 				return
 			}
-			rs := dx.regions(k.n0, k.n1, 0, ch, 0, h)
+			rs := c.tileRegions(dx, actBox(k.n0, k.n1, 0, ch, 0, h))
 			o := &operandSlot{s: dxPair.fresh(), class: ClassErrors, bits: c.num.errBits, bytes: regionsBytes(rs)}
 			c.fn = c.descriptor(FuncDesc{A: chunkBox(k), C: chunkBox(k), N: recs})
 			c.vector(VLayerNormBackward, elems, in, records(coef, ClassActivations, 0, 2*pos+ch, layerNormFields), o)

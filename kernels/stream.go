@@ -55,23 +55,19 @@ func (s *streamKernel) box(v act4, n0, n1, c0, c1 int64) Box {
 	return actBox(n0, n1, c0, c1, 0, v.h)
 }
 
-func (s *streamKernel) regions(v act4, n0, n1, c0, c1 int64) []region {
-	return v.appendRegions(nil, s.box(v, n0, n1, c0, c1))
-}
-
-// inRegions is the DRAM regions of input x's part of a chunk.
-func (s *streamKernel) inRegions(x streamIn, n0, n1, c0, c1 int64) []region {
+// appendInRegions appends the DRAM regions of input x's part of a chunk to dst.
+func (s *streamKernel) appendInRegions(dst []region, x streamIn, n0, n1, c0, c1 int64) []region {
 	if x.at != nil {
-		return x.at(n0, n1, c0, c1)
+		return append(dst, x.at(n0, n1, c0, c1)...)
 	}
-	return s.regions(x.v, n0, n1, c0, c1)
+	return x.v.appendRegions(dst, s.box(x.v, n0, n1, c0, c1))
 }
 
 // inBytes is the SRAM bytes input x needs for chunks of ni images and nc channels: the
 // first chunk's, or for an input with its own regions the largest chunk's.
 func (s *streamKernel) inBytes(x streamIn, ni, nc, chans int64) int64 {
 	if x.at == nil {
-		return regionsBytes(s.regions(x.v, 0, ni, 0, nc))
+		return x.v.boxBytes(s.box(x.v, 0, ni, 0, nc))
 	}
 	var most int64
 	for c0 := int64(0); c0 < chans; c0 += nc {
@@ -95,7 +91,7 @@ func (c *compiler) emitStream(s *streamKernel) error {
 		if s.statsOnly {
 			return 2 * in, 0
 		}
-		return 2 * in, 2 * regionsBytes(s.regions(s.out.v, 0, ni, 0, nc))
+		return 2 * in, 2 * s.out.v.boxBytes(s.box(s.out.v, 0, ni, 0, nc))
 	}
 	fits := func(ni, nc int64) bool {
 		in, out := need(ni, nc)
@@ -144,7 +140,7 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	}
 	var outPair *pair
 	if !s.statsOnly {
-		outPair = c.newPair(roleOutputs, regionsBytes(s.regions(s.out.v, 0, ni, 0, nc)))
+		outPair = c.newPair(roleOutputs, s.out.v.boxBytes(s.box(s.out.v, 0, ni, 0, nc)))
 	}
 	if err := c.checkAlloc(); err != nil {
 		return err
@@ -166,10 +162,12 @@ func (c *compiler) emitStream(s *streamKernel) error {
 	// Software pipelining, as in emitGEMM: chunk i+1's loads go before chunk i's vector
 	// operation and store.
 	type staged struct{ ops [2]*operandSlot }
+	var inRs []region // scratch: an input's regions of a chunk (load keeps none)
 	stage := func(k chunk) staged {
 		var st staged
 		for j, x := range s.ins {
-			rs := s.inRegions(x, k.n0, k.n1, k.c0, k.c1)
+			inRs = s.appendInRegions(inRs[:0], x, k.n0, k.n1, k.c0, k.c1)
+			rs := inRs
 			if len(rs) == 0 {
 				continue
 			}
@@ -196,7 +194,7 @@ func (c *compiler) emitStream(s *streamKernel) error {
 		if i+1 < len(chunks) {
 			next = stage(chunks[i+1])
 		}
-		rs := s.regions(s.out.v, k.n0, k.n1, k.c0, k.c1)
+		rs := c.tileRegions(s.out.v, s.box(s.out.v, k.n0, k.n1, k.c0, k.c1))
 		var o *operandSlot
 		if !s.statsOnly {
 			o = &operandSlot{s: outPair.fresh(), class: s.out.class, bits: s.out.bits, bytes: regionsBytes(rs)}
