@@ -401,6 +401,7 @@ func (s *state) run(drain bool) error {
 	if !drain {
 		arr = s.arrival()
 	}
+	chans := s.chans // fixed while the Controller lives
 	for {
 		now := s.now
 		changed := false // whether arr may have changed
@@ -419,7 +420,6 @@ func (s *state) run(drain bool) error {
 				now = s.now
 			}
 		}
-		chans := s.chans
 		for ch := range chans {
 			cs := &chans[ch]
 			if cs.wake <= now {
