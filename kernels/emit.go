@@ -98,9 +98,10 @@ func (p *pair) take(key [5]int64) (s *slot, resident bool) {
 }
 
 // tileRegions returns the regions of box b of v in the compiler's scratch, valid until
-// its next call: for a tile's store right after its vector operation, which keeps none
-// of them (a new slice per tile, with the streams' loads, was 28% of a ResNet-20 qat
-// compile's allocations).
+// its next call: for a tile's store right after its vector operation (a stream's chunk,
+// a normalisation's, a requantised GEMM tile), which keeps none of them (a new slice
+// per tile, with the streams' loads, was 28% of a ResNet-20 qat compile's
+// allocations).
 func (c *compiler) tileRegions(v act4, b Box) []region {
 	c.tileRs = v.appendRegions(c.tileRs[:0], b)
 	return c.tileRs

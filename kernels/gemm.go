@@ -53,8 +53,6 @@ type epilogueSlots struct {
 	pairs []*pair
 	// staged holds, oldest first, what prologues loaded for epilogues still to run.
 	staged [][]*operandSlot
-	// regions is scratch for an epilogue's DMA regions, reused tile after tile.
-	regions []region
 }
 
 // tiling is a choice of tile sizes and the SRAM bytes each slot needs.

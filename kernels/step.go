@@ -298,8 +298,7 @@ func (c *compiler) requantSlots(out act4, mt, nt int64) *epilogueSlots {
 // bias, when set, is the bias the product adds (the columns biasBox of the layer's
 // bias row), added before requantising.
 func (c *compiler) requant(acc, bias *operandSlot, biasBox Box, v act4, out Box, m, n tile, class TensorClass, bits int, e *epilogueSlots) {
-	e.regions = v.appendRegions(e.regions[:0], out)
-	rs := e.regions
+	rs := c.tileRegions(v, out)
 	o := &operandSlot{s: e.pairs[0].fresh(), class: class, bits: bits, bytes: regionsBytes(rs)}
 	fn := FuncDesc{M: exportTile(m), N: exportTile(n), C: out, Group: m.grp}
 	if bias != nil {
@@ -478,14 +477,15 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 	row := func(n tile) int64 { return p.row0 + n.grp*coutG }
 	stateBox := func(m, n tile) Box { return matBox(row(n)+n.c0, row(n)+n.c1, m.lo, m.hi) }
 	stateRegion := func(st paramState, m, n tile) region { return st.m.region(row(n)+n.c0, row(n)+n.c1, m.lo, m.hi) }
-	// stateRegions is every state's region of a tile, in e's scratch: updateLoad and
-	// updateCompute keep none of it.
-	stateRegions := func(e *epilogueSlots, m, n tile) []region {
-		e.regions = e.regions[:0]
+	// stateRegions is every state's region of a tile, in one scratch slice for the
+	// prologues and epilogues: updateLoad and updateCompute keep none of it.
+	var stateRs []region
+	stateRegions := func(m, n tile) []region {
+		stateRs = stateRs[:0]
 		for _, st := range states {
-			e.regions = append(e.regions, stateRegion(st, m, n))
+			stateRs = append(stateRs, stateRegion(st, m, n))
 		}
-		return e.regions
+		return stateRs
 	}
 	// The bias the product owns: its columns of the layer's bias row.
 	biasRegion := func(st paramState) region { return st.m.region(0, 1, p.row0, p.row0+g.cout) }
@@ -548,11 +548,11 @@ func (c *compiler) backwardWeight(i int, p convGEMM, dyAny act4) error {
 				e.staged = append(e.staged, nil)
 				return
 			}
-			rs := stateRegions(e, m, n)
+			rs := stateRegions(m, n)
 			e.staged = append(e.staged, c.updateLoad(states, rs, e.pairs))
 		},
 		epilogue: func(m, n tile, acc *operandSlot, e *epilogueSlots) {
-			rs := stateRegions(e, m, n)
+			rs := stateRegions(m, n)
 			slots := e.staged[0]
 			e.staged = e.staged[1:]
 			if slots == nil {

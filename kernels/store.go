@@ -180,25 +180,27 @@ func (p *Program) Deps(i int) []int32 {
 // the shape's hash; a key another shape holds (a collision) passes s on to the next key
 // up, so a shape is found among the keys from its hash up to the first free one.
 func (p *Program) shapeKey(s *instrShape) uint32 {
-	for h := s.hash(); ; h++ {
+	h := s.hash()
+	for ; ; h++ {
 		k, ok := p.shapeIndex[h]
-		if ok && *p.shape(k) != *s {
-			continue
-		}
 		if !ok {
-			if p.numShapes >= math.MaxUint32-1 {
-				panic("kernels: more than 2^32-1 distinct instruction shapes in one program")
-			}
-			k = uint32(p.numShapes)
-			if k&(shapeChunk-1) == 0 {
-				p.shapes = append(p.shapes, make([]instrShape, shapeChunk))
-			}
-			*p.shape(k) = *s
-			p.numShapes++
-			p.shapeIndex[h] = k
+			break
 		}
-		return k
+		if *p.shape(k) == *s {
+			return k
+		}
 	}
+	if p.numShapes >= math.MaxUint32-1 {
+		panic("kernels: more than 2^32-1 distinct instruction shapes in one program")
+	}
+	k := uint32(p.numShapes)
+	if k&(shapeChunk-1) == 0 {
+		p.shapes = append(p.shapes, make([]instrShape, shapeChunk))
+	}
+	*p.shape(k) = *s
+	p.numShapes++
+	p.shapeIndex[h] = k
+	return k
 }
 
 // Op, Phase and Layer return those fields of instruction i without writing it out.

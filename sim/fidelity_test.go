@@ -113,7 +113,7 @@ func TestDRAMEffort(t *testing.T) {
 		if c.opts.IdealDRAM {
 			requests = 0 // its bytes are counted, but no request is scheduled
 		}
-		if e.Stepped+e.Skipped+e.Answered != requests || (e.Answered > 0) != c.answered || e.Replayed > e.Stepped+e.Skipped {
+		if e.Requests() != requests || (e.Answered > 0) != c.answered || e.Replayed > e.Stepped+e.Skipped {
 			t.Errorf("%+v: effort %+v for %d requests of %d bytes", c.opts, e, requests, burstBytes)
 		}
 	}

@@ -180,8 +180,7 @@ func (r *RunResult) add(step int, s *Stats) {
 	d.RowHits += s.DRAM.RowHits
 	d.RowMisses += s.DRAM.RowMisses
 	d.RowConflicts += s.DRAM.RowConflicts
-	e, se := &d.Effort, &s.DRAM.Effort
-	e.Stepped, e.Skipped, e.Answered, e.Replayed = e.Stepped+se.Stepped, e.Skipped+se.Skipped, e.Answered+se.Answered, e.Replayed+se.Replayed
+	d.Effort.Add(s.DRAM.Effort)
 	r.FinalFootprint = s.Footprint
 	for c, b := range s.Footprint {
 		r.PeakFootprint[c] = max(r.PeakFootprint[c], b)

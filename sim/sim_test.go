@@ -521,7 +521,7 @@ func TestRunReuseChangesNoFigure(t *testing.T) {
 	}
 	// The DRAM effort adds up over the steps like the traffic: a request a burst.
 	burst := int64(m.dram.BurstBytes())
-	if e, d := fresh.DRAM.Effort, fresh.DRAM; e.Stepped <= 0 || e.Stepped+e.Skipped+e.Answered != (d.ReadBytes+d.WriteBytes)/burst {
+	if e, d := fresh.DRAM.Effort, fresh.DRAM; e.Stepped <= 0 || e.Requests() != (d.ReadBytes+d.WriteBytes)/burst {
 		t.Errorf("the run's DRAM effort %+v for %d bytes in bursts of %d", e, d.ReadBytes+d.WriteBytes, burst)
 	}
 	for i := range fresh.PerStep {

@@ -295,8 +295,7 @@ func (s *Stats) Report(cells bool) Report {
 			RowHits: s.DRAM.RowHits, RowMisses: s.DRAM.RowMisses, RowConflicts: s.DRAM.RowConflicts},
 	}
 	if s.DRAMModel == string(FidelityFast) {
-		e := s.DRAM.Effort
-		r.DRAMAnswered = &ReportAnswered{Requests: e.Stepped + e.Skipped + e.Answered, Answered: e.Answered}
+		r.DRAMAnswered = &ReportAnswered{Requests: s.DRAM.Effort.Requests(), Answered: s.DRAM.Effort.Answered}
 	}
 	for c := Component(0); c < NumComponents; c++ {
 		r.EnergyPJ[c.String()] = s.Energy.Component(c)

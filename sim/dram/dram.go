@@ -225,6 +225,14 @@ type Effort struct {
 	Stepped, Skipped, Answered, Replayed int64
 }
 
+// Requests is the requests served: Stepped + Skipped + Answered.
+func (e Effort) Requests() int64 { return e.Stepped + e.Skipped + e.Answered }
+
+// Add adds o's counts to e.
+func (e *Effort) Add(o Effort) {
+	e.Stepped, e.Skipped, e.Answered, e.Replayed = e.Stepped+o.Stepped, e.Skipped+o.Skipped, e.Answered+o.Answered, e.Replayed+o.Replayed
+}
+
 // Controller models one DRAM memory (all its channels) and its controllers. Create it
 // with New.
 type Controller struct {
