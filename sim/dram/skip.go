@@ -375,7 +375,10 @@ func (s *state) trySkip(o *state, q int) bool {
 	s.follows(mark + k*span + lag + 1)
 	k = min(k, (s.skip.checked-1-lag-mark)/span)
 	k = s.reach(o, mark, q, k, passive)
-	if passive {
+	if k < 1 {
+		return false
+	}
+	if passive && s.writeWithin(s.patternBounds(mark, s.srcPos+k*span)) {
 		// No read of the reference span or the skipped ones may find a buffered write
 		// (the filters count them by key; a read's request follows its span's).
 		c := s.cfg
@@ -400,6 +403,38 @@ func (s *state) trySkip(o *state, q int) bool {
 	}
 	s.shift(o, k, q, d, passive)
 	return true
+}
+
+// patternBounds returns the lowest and highest address of the requests in [mark, end),
+// which follow the pattern: request j+P is at request j's address plus A > 0, so each
+// of the first period's addresses only grows, by A a period.
+func (s *state) patternBounds(mark, end int) (lo, hi uint64) {
+	sk := &s.skip
+	lo, hi = ^uint64(0), 0
+	for _, r := range s.src[mark:min(mark+sk.period, end)] {
+		lo, hi = min(lo, r.Addr), max(hi, r.Addr)
+	}
+	return lo, hi + uint64((end-1-mark)/sk.period)*sk.strideA
+}
+
+// writeWithin reports whether a write queued in s is keyed within [lo, hi]: without
+// one, no read there finds a buffered write, and trySkip need not look for one read
+// by read.
+func (s *state) writeWithin(lo, hi uint64) bool {
+	n := s.cfg.banksPerCh
+	for ch := range s.chans {
+		if s.chans[ch].queued[modeWrite] == 0 {
+			continue
+		}
+		for bi := ch * n; bi < (ch+1)*n; bi++ {
+			for i := s.banks[bi].head[modeWrite]; i >= 0; i = s.slots[i].next {
+				if k := s.slots[i].key; k >= lo && k <= hi {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // reach bounds k, the spans of q periods trySkip would skip, by the banks where s
