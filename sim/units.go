@@ -44,34 +44,28 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	}
 	var reqs []dram.Request // a gather's; a strided transfer's bursts are the controller's to list
 	var nBursts int64
-	for row := int64(0); row < in.Rows; row++ {
-		lo := in.Addr + uint64(row*in.Stride)
-		if in.Gather {
+	if in.Gather {
+		reqs = r.bursts[:0]
+		for row := int64(0); row < in.Rows; row++ {
 			// The rows a lookup touches depend on data the timing model does not see:
 			// take a fixed pseudo-random row per (instruction, row), so that repeated
 			// runs agree and the DRAM sees the scattered rows a lookup really causes.
-			lo = in.Addr + gatherRow(uint64(index), uint64(row), tableRows)*uint64(in.Stride)
-		}
-		hi := lo + uint64(in.RowBytes)
-		first := lo &^ (bb - 1)
-		// Whole bursts move: a load discards the bytes outside the row, a store masks
-		// them.
-		bursts := ceilDiv(int64(hi-first), int64(bb))
-		wasted := bursts*int64(bb) - in.RowBytes
-		if write {
-			r.stats.DMA.MaskedBytes += wasted
-		} else {
-			r.stats.DMA.DiscardedBytes += wasted
-		}
-		nBursts += bursts
-		if in.Gather {
-			if reqs == nil {
-				reqs = r.bursts[:0]
-			}
-			for a := first; a < hi; a += bb {
+			lo := in.Addr + gatherRow(uint64(index), uint64(row), tableRows)*uint64(in.Stride)
+			hi := lo + uint64(in.RowBytes)
+			for a := lo &^ (bb - 1); a < hi; a += bb {
 				reqs = append(reqs, dram.Request{Addr: a, Write: write})
 			}
 		}
+		nBursts = int64(len(reqs))
+	} else {
+		nBursts = stridedBursts(in.Addr, in.Rows, in.RowBytes, in.Stride, bb)
+	}
+	// Whole bursts move: a load discards the bytes outside the rows, a store masks
+	// them.
+	if wasted := nBursts*int64(bb) - in.Rows*in.RowBytes; write {
+		r.stats.DMA.MaskedBytes += wasted
+	} else {
+		r.stats.DMA.DiscardedBytes += wasted
 	}
 	r.stats.DRAM.Bursts += nBursts
 	before := &r.dramSeen
@@ -100,6 +94,27 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	r.dramSeen = after
 	sram := r.sramCycles(in.A.Buffer, bytes)
 	return max(r.now, m.fromDRAM(lastAccept)), max(m.fromDRAM(lastEnd), start+sram)
+}
+
+// stridedBursts counts the bursts of bb bytes (a power of two) that cover rows of
+// rowBytes bytes, the first at addr and each stride bytes after the one before. A
+// row's bursts depend only on where it starts within a burst, and those offsets repeat
+// every bb/(the lowest set bit of stride mod bb) rows, so it sums one such cycle.
+func stridedBursts(addr uint64, rows, rowBytes, stride int64, bb uint64) int64 {
+	cycle := int64(1)
+	if s := uint64(stride) & (bb - 1); s != 0 {
+		cycle = int64(bb / (s & -s))
+	}
+	var perCycle, head int64 // the bursts of a whole cycle, and of the rows%cycle first
+	for row := range min(rows, cycle) {
+		off := (addr + uint64(row)*uint64(stride)) & (bb - 1)
+		n := int64((off + uint64(rowBytes) + bb - 1) / bb)
+		perCycle += n
+		if row < rows%cycle {
+			head += n
+		}
+	}
+	return rows/cycle*perCycle + head
 }
 
 // gatherRow hashes (instruction, row) to a table row (SplitMix64's finaliser).
