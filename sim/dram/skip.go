@@ -61,14 +61,19 @@ import "slices"
 //
 // Looking costs little: every few periods the run sums up its state in a signature
 // that shifts leave alone, and only when one matches an earlier one does it keep the
-// state, to compare in full as many periods later.
+// state, to compare in full as many periods later; from then on, the stream settling,
+// it keeps the state at every mark, so that a later match is compared at once. A
+// LeNet-5 qat step at exact fidelity then stepped 94 thousand of its 150 thousand
+// requests instead of 100 thousand, in 2.7% fewer instructions (ResNet-20's 2.1%).
 
 // maxSkipPeriod bounds the period searched for, in requests.
 const maxSkipPeriod = 4096
 
-// eagerStride is the stride, in requests, from which each mark keeps its state (see
-// skipState): a copy every so many requests costs less than the requests a later
-// comparison would simulate.
+// eagerStride is the stride, in requests, from which each mark keeps its state from
+// the start (see skipState): a copy every so many requests costs less than the
+// requests a later comparison would simulate. Keeping states at strides of 32 from
+// the start too stepped 7% fewer requests at exact fidelity but spent most of it on
+// copies, and took the transformer's exact step 1% more instructions.
 const eagerStride = 64
 
 // skipState is a state's fast-forward bookkeeping for the current Transfer.
@@ -85,13 +90,14 @@ type skipState struct {
 	rowDelta []uint64
 	rowKnown []bool
 	// The marks: the signatures of the states every stride requests (a power-of-two
-	// number of periods), the latest last, up to len(mark). With long strides
-	// (eager) each mark keeps its state, which a state of the same signature is
-	// compared with in full; with short ones, where copying a state every stride
-	// costs more, a state whose signature matches one q periods back is kept (snap,
-	// at srcPos snapAt, -1 if none) to be compared with the state q periods on.
+	// number of periods), the latest last, up to len(mark). While keep, each mark
+	// keeps its state, which a state of the same signature is compared with in full:
+	// from the start with long strides, and with short ones, where copying a state
+	// every stride costs more, from the first signature that matches. Until then a
+	// state whose signature matches one q periods back is kept (snap, at srcPos
+	// snapAt, -1 if none) to be compared with the state q periods on.
 	stride        int
-	eager         bool
+	keep          bool
 	marks         int
 	mark          [4]mark
 	snap          *state
@@ -114,10 +120,11 @@ type skipState struct {
 	partial       int64 // of them, skipped past banks that did not match (tests)
 }
 
-// mark is a signature of the state at a checkpoint and, if eager, the state.
+// mark is a signature of the state at a checkpoint and, if kept, the state.
 type mark struct {
-	sig uint64
-	st  *state
+	sig  uint64
+	st   *state
+	kept bool
 }
 
 // beginSkip starts the bookkeeping for a Transfer of n requests.
@@ -221,7 +228,7 @@ func (s *state) fastForward() bool {
 		for sk.stride < 16 {
 			sk.stride *= 2
 		}
-		sk.eager = sk.stride >= eagerStride
+		sk.keep = sk.stride >= eagerStride
 	}
 	p := s.srcPos
 	skipped := false
@@ -239,7 +246,7 @@ func (s *state) fastForward() bool {
 			}
 			// Likely a steady state of j strides.
 			q := j * sk.stride / sk.period
-			if sk.eager {
+			if m.kept {
 				skipped = s.trySkip(m.st, q)
 			} else if sk.snapAt < 0 {
 				// Keep this state to compare with q periods on.
@@ -250,6 +257,9 @@ func (s *state) fastForward() bool {
 				sk.snap.src = nil
 				sk.snapAt, sk.snapQ = p, q
 			}
+			// The stream is settling: marks from here on keep their state, so that
+			// the next match is compared at once instead of q periods on.
+			sk.keep = true
 			break
 		}
 	}
@@ -278,8 +288,8 @@ func (s *state) fastForward() bool {
 		sk.marks--
 	}
 	m := &sk.mark[sk.marks]
-	m.sig = sig
-	if sk.eager {
+	m.sig, m.kept = sig, sk.keep
+	if m.kept {
 		if m.st == nil {
 			m.st = newState(s.cfg)
 		}
