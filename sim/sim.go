@@ -321,12 +321,19 @@ func (r *run) buildGraph() {
 	p := r.prog
 	n := p.Len()
 	count := make([]int32, n+1)
+	var perUnit [kernels.NumUnits]int
 	for i := range n {
 		deps := p.Deps(i)
 		r.pending[i] = int32(len(deps))
 		for _, d := range deps {
 			count[d+1]++
 		}
+		perUnit[p.Op(i).Unit()]++
+	}
+	for u := range r.queue {
+		r.queue[u] = make([]int32, 0, perUnit[u])
+	}
+	for i := range n {
 		u := p.Op(i).Unit()
 		r.queue[u] = append(r.queue[u], int32(i))
 	}

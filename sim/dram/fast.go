@@ -208,9 +208,15 @@ func (c *Controller) SetFast(on bool) {
 
 // reset forgets every sample and answered transfer.
 func (f *fastMemo) reset() {
-	f.kinds = map[fastKey]*fastKind{}
-	f.wide = map[fastKey]*fastKind{}
-	f.streams = map[streamKey]*streamClass{}
+	if f.kinds == nil {
+		f.kinds, f.wide, f.streams = map[fastKey]*fastKind{}, map[fastKey]*fastKind{}, map[streamKey]*streamClass{}
+	} else {
+		// Cleared maps keep their room: the next run of a Machine (a sweep's other
+		// method on the same chip) meets as many kinds again.
+		clear(f.kinds)
+		clear(f.wide)
+		clear(f.streams)
+	}
 	f.extra, f.lastEnd, f.stale = Stats{}, 0, false
 	f.tails, f.replay, f.replayStats, f.backlog = f.tails[:0], f.replay[:0], Stats{}, [2][numSizeClasses]backlogFit{}
 	f.answered, f.replayed = 0, 0
@@ -329,12 +335,19 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSou
 		f.extra.takeOff(&f.replayStats)
 		delta.takeOff(&f.replayStats)
 	}
-	kind = entry(f.kinds, key)
+	if kind == nil {
+		// Sized for the samples it keeps: a kind grows only until it answers.
+		kind = &fastKind{samples: make([]fastSample, 0, samples)}
+		f.kinds[key] = kind
+	}
 	sample := fastSample{accept: lastAccept - at, end: lastDataEnd - at, delta: delta, backlog: backlog,
 		refreshes: c.refreshesDue(at, lastDataEnd)}
 	kind.samples = append(kind.samples, sample)
 	fit.addSample(kind)
 	if wide != nil && len(kind.samples) == 1 && len(wide.samples) < wideNeeds {
+		if wide.samples == nil {
+			wide.samples = make([]fastSample, 0, wideNeeds)
+		}
 		wide.samples = append(wide.samples, sample)
 	}
 	if stream != nil {
