@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/rctsim/rctsim/configs"
@@ -591,5 +592,49 @@ func TestPerLayerSumsToTotals(t *testing.T) {
 	if !relClose(energy, s.Energy.Total()) || macs != s.MACs || rd != s.DRAM.ReadBytes || wr != s.DRAM.WriteBytes || instrs != s.Instructions {
 		t.Errorf("layers sum to %g pJ, %d MACs, %d/%d DRAM bytes, %d instructions; run: %g, %d, %d/%d, %d",
 			energy, macs, rd, wr, instrs, s.Energy.Total(), s.MACs, s.DRAM.ReadBytes, s.DRAM.WriteBytes, s.Instructions)
+	}
+}
+
+// TestRunsOfOneMachineAreIndependent runs a large program, a small one and the large one
+// again on one Machine, which keeps its bookkeeping and fast fidelity's maps from run
+// to run: each run's figures must be those of a fresh Machine.
+func TestRunsOfOneMachineAreIndependent(t *testing.T) {
+	p := loadProfile(t, configs.Default)
+	compile := func(net *models.Network, method numerics.Method) *kernels.Program {
+		prog, err := kernels.Compile(net, p, kernels.Options{Method: method, Batch: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return prog
+	}
+	large, small := compile(models.LeNet5(), numerics.QAT), compile(models.MLP(), numerics.RCT)
+	for _, opts := range []Options{{Fidelity: FidelityExact}, {Fidelity: FidelityFast}, {IdealDRAM: true}} {
+		run := func(m *Machine, prog *kernels.Program) *Stats {
+			s, err := m.Run(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		fresh := func(prog *kernels.Program) *Stats {
+			m, err := New(p, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return run(m, prog)
+		}
+		m, err := New(p, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range []struct {
+			prog *kernels.Program
+			want *Stats
+		}{{large, fresh(large)}, {small, fresh(small)}, {large, fresh(large)}} {
+			if got := run(m, c.prog); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("%s: run %d on one Machine differs from a fresh one's (cycles %d and %d, energy %g and %g pJ)",
+					opts.dramModel(), i, got.Cycles, c.want.Cycles, got.Energy.Total(), c.want.Energy.Total())
+			}
+		}
 	}
 }
