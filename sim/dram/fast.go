@@ -129,6 +129,9 @@ type fastMemo struct {
 	wide map[fastKey]*fastKind
 	// streams holds the stream classes (stream.go).
 	streams map[streamKey]*streamClass
+	// spare holds the kinds of earlier runs, which reset gives back for reuse: a
+	// MobileNetV2 step makes tens of thousands.
+	spare []*fastKind
 	// extra sums the counters of transfers answered from samples; Stats adds it.
 	extra Stats
 	// lastEnd is the latest data end of any transfer, simulated or answered.
@@ -213,6 +216,12 @@ func (f *fastMemo) reset() {
 	} else {
 		// Cleared maps keep their room: the next run of a Machine (a sweep's other
 		// method on the same chip) meets as many kinds again.
+		for _, k := range f.kinds {
+			f.spare = append(f.spare, k)
+		}
+		for _, k := range f.wide {
+			f.spare = append(f.spare, k)
+		}
 		clear(f.kinds)
 		clear(f.wide)
 		clear(f.streams)
@@ -220,6 +229,22 @@ func (f *fastMemo) reset() {
 	f.extra, f.lastEnd, f.stale = Stats{}, 0, false
 	f.tails, f.replay, f.replayStats, f.backlog = f.tails[:0], f.replay[:0], Stats{}, [2][numSizeClasses]backlogFit{}
 	f.answered, f.replayed = 0, 0
+}
+
+// newKind returns a kind without samples and with room for n, a spare one if any.
+func (f *fastMemo) newKind(n int) *fastKind {
+	last := len(f.spare) - 1
+	if last < 0 {
+		return &fastKind{samples: make([]fastSample, 0, n)}
+	}
+	k := f.spare[last]
+	f.spare = f.spare[:last]
+	samples := k.samples[:0]
+	if cap(samples) < n {
+		samples = make([]fastSample, 0, n)
+	}
+	*k = fastKind{samples: samples}
+	return k
 }
 
 // stripeBytes is the address span of one row index: every address bit below the row,
@@ -288,7 +313,10 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSou
 		from = nil
 		var wideKey fastKey
 		if wideKey, wideNeeds = f.wideKind(key); wideNeeds > 0 {
-			wide = entry(f.wide, wideKey)
+			if wide = f.wide[wideKey]; wide == nil {
+				wide = f.newKind(wideNeeds)
+				f.wide[wideKey] = wide
+			}
 			if len(wide.samples) == wideNeeds {
 				from = wide
 			}
@@ -337,7 +365,7 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSou
 	}
 	if kind == nil {
 		// Sized for the samples it keeps: a kind grows only until it answers.
-		kind = &fastKind{samples: make([]fastSample, 0, samples)}
+		kind = f.newKind(samples)
 		f.kinds[key] = kind
 	}
 	sample := fastSample{accept: lastAccept - at, end: lastDataEnd - at, delta: delta, backlog: backlog,
@@ -345,9 +373,6 @@ func (c *Controller) fastAnswer(key fastKey, list func() []Request, tail tailSou
 	kind.samples = append(kind.samples, sample)
 	fit.addSample(kind)
 	if wide != nil && len(kind.samples) == 1 && len(wide.samples) < wideNeeds {
-		if wide.samples == nil {
-			wide.samples = make([]fastSample, 0, wideNeeds)
-		}
 		wide.samples = append(wide.samples, sample)
 	}
 	if stream != nil {
