@@ -101,30 +101,6 @@ type Machine struct {
 	silicon       hw.Silicon // area and static power, by component
 	// rsMemo remembers the row stationary mapping of each tile shape (rowStationary).
 	rsMemo map[rsKey]hw.RSCost
-	// spare is the last run's bookkeeping, for the next run to reuse.
-	spare runScratch
-}
-
-// runScratch is a run's bookkeeping by instruction, which a Machine keeps from one run
-// to the next: a sweep runs several methods, and a schedule several plans, on one
-// Machine, and a MobileNetV2 step's would be some 20 MB allocated anew each time.
-type runScratch struct {
-	pending, users, userOff, fill []int32
-	queue                         [kernels.NumUnits][]int32
-	issued                        []uint64
-	done                          []bool
-	events                        eventQueue
-	bursts                        []dram.Request
-}
-
-// sized returns s with length n, every element zero, reusing its array when it can.
-func sized[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	s = s[:n]
-	clear(s)
-	return s
 }
 
 type bufferModel struct {
@@ -278,13 +254,10 @@ func (m *Machine) RunContext(ctx context.Context, prog *kernels.Program) (*Stats
 	}
 	m.dram.Reset()
 	n := prog.Len()
-	sp := &m.spare
 	r := &run{m: m, prog: prog, stats: newStats(m, prog), ctx: ctx,
-		pending: sized(sp.pending, n), issued: sized(sp.issued, n), done: sized(sp.done, n),
-		events: sp.events[:0], bursts: sp.bursts[:0],
+		pending: make([]int32, n), issued: make([]uint64, n), done: make([]bool, n),
 		inUse: make([]int, len(m.bufs)), demand: make([]int64, len(m.bufs)), shapes: shapes}
-	r.buildGraph(sp)
-	defer r.keep(sp)
+	r.buildGraph()
 	if m.opts.PerLayer {
 		r.layers = make(map[layerKey]*LayerStats)
 	}
@@ -344,18 +317,10 @@ func (m *Machine) check(prog *kernels.Program) (shapes []shapeInfo, err error) {
 	return shapes, nil
 }
 
-// keep leaves the run's bookkeeping to the Machine's next run.
-func (r *run) keep(sp *runScratch) {
-	sp.pending, sp.issued, sp.done, sp.events, sp.bursts = r.pending, r.issued, r.done, r.events, r.bursts
-	sp.users, sp.userOff, sp.queue = r.users, r.userOff, r.queue
-}
-
-// buildGraph lays out the dependents of each instruction (users, userOff) and each
-// unit's queue, in sp's arrays where they are large enough.
-func (r *run) buildGraph(sp *runScratch) {
+func (r *run) buildGraph() {
 	p := r.prog
 	n := p.Len()
-	count := sized(sp.userOff, n+1)
+	count := make([]int32, n+1)
 	var perUnit [kernels.NumUnits]int
 	for i := range n {
 		deps := p.Deps(i)
@@ -366,7 +331,7 @@ func (r *run) buildGraph(sp *runScratch) {
 		perUnit[p.Op(i).Unit()]++
 	}
 	for u := range r.queue {
-		r.queue[u] = sized(sp.queue[u], perUnit[u])[:0]
+		r.queue[u] = make([]int32, 0, perUnit[u])
 	}
 	for i := range n {
 		u := p.Op(i).Unit()
@@ -376,9 +341,8 @@ func (r *run) buildGraph(sp *runScratch) {
 		count[i] += count[i-1]
 	}
 	r.userOff = count
-	r.users = sized(sp.users, int(count[len(count)-1]))
-	fill := sized(sp.fill, n)
-	sp.fill = fill
+	r.users = make([]int32, count[len(count)-1])
+	fill := make([]int32, n)
 	for i := range n {
 		for _, d := range p.Deps(i) {
 			r.users[count[d]+fill[d]] = int32(i)

@@ -596,8 +596,8 @@ func TestPerLayerSumsToTotals(t *testing.T) {
 }
 
 // TestRunsOfOneMachineAreIndependent runs a large program, a small one and the large one
-// again on one Machine, which keeps its bookkeeping and fast fidelity's maps from run
-// to run: each run's figures must be those of a fresh Machine.
+// again on one Machine, whose DRAM controller keeps fast fidelity's maps and kinds from
+// run to run: each run's figures must be those of a fresh Machine.
 func TestRunsOfOneMachineAreIndependent(t *testing.T) {
 	p := loadProfile(t, configs.Default)
 	compile := func(net *models.Network, method numerics.Method, batch int) *kernels.Program {
