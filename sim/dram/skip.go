@@ -184,32 +184,43 @@ func (s *state) findPattern(p int) bool {
 func (s *state) follows(end int) bool {
 	c := s.cfg
 	sk := &s.skip
-	for last := min(end, len(s.src)-sk.period); sk.checked < last; sk.checked++ {
-		r0, r1 := &s.src[sk.checked], &s.src[sk.checked+sk.period]
-		if r1.Addr != r0.Addr+sk.strideA || r1.Write != r0.Write || r1.Issue != r0.Issue {
-			return false
+	// The loop keeps its state in locals, written back on the way out: through sk, each
+	// iteration would store and reload them (it runs about once per request).
+	j, loc := sk.checked, sk.loc
+	strideA, mask := sk.strideA, c.locMask
+	pairs := s.src[:max(min(end, len(s.src)-sk.period), j)]
+	later := s.src[sk.period:]
+	ok := true
+	for ; j < len(pairs); j++ {
+		r0, r1 := &pairs[j], &later[j]
+		if r1.Addr != r0.Addr+strideA || r1.Write != r0.Write || r1.Issue != r0.Issue {
+			ok = false
+			break
 		}
-		loc0, loc1 := r0.Addr&c.locMask, r1.Addr&c.locMask
-		if loc0 == sk.loc[0] && loc1 == sk.loc[1] {
+		loc0, loc1 := r0.Addr&mask, r1.Addr&mask
+		if loc0 == loc[0] && loc1 == loc[1] {
 			continue // the same channels, banks and rows as the pair before
 		}
 		ch0, l0, row0 := c.place(r0.Addr)
 		ch1, l1, row1 := c.place(r1.Addr)
 		if ch0 != ch1 || l1 != (l0+sk.rot)&(c.banksPerCh-1) {
-			return false
+			ok = false
+			break
 		}
 		bi := ch0*c.banksPerCh + l0
 		if !sk.rowKnown[bi] {
 			sk.rowKnown[bi], sk.rowDelta[bi] = true, row1-row0
 			sk.version++
 		} else if sk.rowDelta[bi] != row1-row0 {
-			return false
+			ok = false
+			break
 		}
 		// Only a pair that follows may stand for the next: the next call starts again
 		// from a pair that did not.
-		sk.loc = [2]uint64{loc0, loc1}
+		loc = [2]uint64{loc0, loc1}
 	}
-	return sk.checked >= end
+	sk.checked, sk.loc = j, loc
+	return ok && j >= end
 }
 
 // fastForward runs at a checkpoint (a request accepted, the next decoded, no command
