@@ -44,6 +44,7 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	}
 	var reqs []dram.Request // a gather's; a strided transfer's bursts are the controller's to list
 	var nBursts int64
+	t := dram.Strided{Addr: in.Addr, Rows: in.Rows, RowBytes: in.RowBytes, Stride: in.Stride, Write: write}
 	if in.Gather {
 		reqs = r.bursts[:0]
 		for row := int64(0); row < in.Rows; row++ {
@@ -51,14 +52,11 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 			// take a fixed pseudo-random row per (instruction, row), so that repeated
 			// runs agree and the DRAM sees the scattered rows a lookup really causes.
 			lo := in.Addr + gatherRow(uint64(index), uint64(row), tableRows)*uint64(in.Stride)
-			hi := lo + uint64(in.RowBytes)
-			for a := lo &^ (bb - 1); a < hi; a += bb {
-				reqs = append(reqs, dram.Request{Addr: a, Write: write})
-			}
+			reqs = m.dram.AppendRequests(reqs, dram.Strided{Addr: lo, Rows: 1, RowBytes: in.RowBytes, Write: write})
 		}
 		nBursts = int64(len(reqs))
 	} else {
-		nBursts = stridedBursts(in.Addr, in.Rows, in.RowBytes, in.Stride, bb)
+		nBursts = m.dram.Bursts(t)
 	}
 	// Whole bursts move: a load discards the bytes outside the rows, a store masks
 	// them.
@@ -75,7 +73,6 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 		r.bursts = reqs
 		lastAccept, lastEnd, err = m.dram.Transfer(reqs, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
 	} else {
-		t := dram.Strided{Addr: in.Addr, Rows: in.Rows, RowBytes: in.RowBytes, Stride: in.Stride, Write: write}
 		lastAccept, lastEnd, err = m.dram.TransferStrided(t, m.prof.DMA.MaxOutstanding, m.toDRAM(start))
 	}
 	if err != nil {
@@ -94,27 +91,6 @@ func (r *run) dma(index int32, in *kernels.Instr) (free, complete uint64) {
 	r.dramSeen = after
 	sram := r.sramCycles(in.A.Buffer, bytes)
 	return max(r.now, m.fromDRAM(lastAccept)), max(m.fromDRAM(lastEnd), start+sram)
-}
-
-// stridedBursts counts the bursts of bb bytes (a power of two) that cover rows of
-// rowBytes bytes, the first at addr and each stride bytes after the one before. A
-// row's bursts depend only on where it starts within a burst, and those offsets repeat
-// every bb/(the lowest set bit of stride mod bb) rows, so it sums one such cycle.
-func stridedBursts(addr uint64, rows, rowBytes, stride int64, bb uint64) int64 {
-	cycle := int64(1)
-	if s := uint64(stride) & (bb - 1); s != 0 {
-		cycle = int64(bb / (s & -s))
-	}
-	var perCycle, head int64 // the bursts of a whole cycle, and of the rows%cycle first
-	for row := range min(rows, cycle) {
-		off := (addr + uint64(row)*uint64(stride)) & (bb - 1)
-		n := int64((off + uint64(rowBytes) + bb - 1) / bb)
-		perCycle += n
-		if row < rows%cycle {
-			head += n
-		}
-	}
-	return rows/cycle*perCycle + head
 }
 
 // gatherRow hashes (instruction, row) to a table row (SplitMix64's finaliser).

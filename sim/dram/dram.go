@@ -166,6 +166,28 @@ func (c *Controller) AppendRequests(reqs []Request, t Strided) []Request {
 	return reqs
 }
 
+// Bursts counts t's burst requests, as AppendRequests lists them, without listing
+// them: a row's bursts depend only on where it starts within a burst, and those
+// offsets repeat every burst/(the lowest set bit of Stride mod the burst) rows, so it
+// sums one such cycle.
+func (c *Controller) Bursts(t Strided) int64 {
+	bb := c.cfg.burstBytes // a power of two
+	cycle := int64(1)
+	if s := uint64(t.Stride) & (bb - 1); s != 0 {
+		cycle = int64(bb / (s & -s))
+	}
+	var perCycle, head int64 // the bursts of a whole cycle, and of the Rows%cycle first
+	for row := range min(t.Rows, cycle) {
+		off := (t.Addr + uint64(row)*uint64(t.Stride)) & (bb - 1)
+		n := int64((off + uint64(t.RowBytes) + bb - 1) / bb)
+		perCycle += n
+		if row < t.Rows%cycle {
+			head += n
+		}
+	}
+	return t.Rows/cycle*perCycle + head
+}
+
 // TransferStrided is Transfer of t's requests. Under fast fidelity a transfer of a
 // shape already sampled is answered without listing its bursts.
 func (c *Controller) TransferStrided(t Strided, window int, at uint64) (lastAccept, lastDataEnd uint64, err error) {

@@ -1027,3 +1027,21 @@ func TestPickFlatLateAgrees(t *testing.T) {
 		t.Fatalf("%d picks compared, %d with a bank of several options: too few", compared, several)
 	}
 }
+
+// TestBurstsCountsAppendRequests checks the count of bursts over a cycle of row
+// offsets against the requests AppendRequests lists, for bursts of 1 to 128 bytes.
+func TestBurstsCountsAppendRequests(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var c Controller // AppendRequests reads only the burst size
+		c.cfg.burstBytes = uint64(1) << rng.IntN(8)
+		// From 1 MiB up, so that no row of a negative stride lies below address 0.
+		tr := Strided{Addr: 1<<20 + rng.Uint64N(1<<20), Rows: rng.Int64N(300), RowBytes: rng.Int64N(600), Stride: rng.Int64N(2000) - 1000}
+		if rng.IntN(4) == 0 {
+			tr.Stride = int64(c.cfg.burstBytes) * rng.Int64N(8) // a whole number of bursts: one offset
+		}
+		if got, want := c.Bursts(tr), len(c.AppendRequests(nil, tr)); got != int64(want) {
+			t.Fatalf("Bursts(%+v) with bursts of %d bytes = %d; AppendRequests lists %d", tr, c.cfg.burstBytes, got, want)
+		}
+	}
+}

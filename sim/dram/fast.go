@@ -204,28 +204,25 @@ type fastSample struct {
 func (c *Controller) SetFast(on bool) {
 	c.fast = nil
 	if on {
-		c.fast = &fastMemo{seed: maphash.MakeSeed(), stripe: c.cfg.stripeBytes(), span: c.cfg.rowSpanBytes(), burst: c.cfg.burstBytes}
+		c.fast = &fastMemo{seed: maphash.MakeSeed(), stripe: c.cfg.stripeBytes(), span: c.cfg.rowSpanBytes(), burst: c.cfg.burstBytes,
+			kinds: map[fastKey]*fastKind{}, wide: map[fastKey]*fastKind{}, streams: map[streamKey]*streamClass{}}
 	}
 	c.Reset()
 }
 
 // reset forgets every sample and answered transfer.
 func (f *fastMemo) reset() {
-	if f.kinds == nil {
-		f.kinds, f.wide, f.streams = map[fastKey]*fastKind{}, map[fastKey]*fastKind{}, map[streamKey]*streamClass{}
-	} else {
-		// Cleared maps keep their room: the next run of a Machine (a sweep's other
-		// method on the same chip) meets as many kinds again.
-		for _, k := range f.kinds {
-			f.spare = append(f.spare, k)
-		}
-		for _, k := range f.wide {
-			f.spare = append(f.spare, k)
-		}
-		clear(f.kinds)
-		clear(f.wide)
-		clear(f.streams)
+	// Cleared maps keep their room: the next run of a Machine (a sweep's other method
+	// on the same chip) meets as many kinds again.
+	for _, k := range f.kinds {
+		f.spare = append(f.spare, k)
 	}
+	for _, k := range f.wide {
+		f.spare = append(f.spare, k)
+	}
+	clear(f.kinds)
+	clear(f.wide)
+	clear(f.streams)
 	f.extra, f.lastEnd, f.stale = Stats{}, 0, false
 	f.tails, f.replay, f.replayStats, f.backlog = f.tails[:0], f.replay[:0], Stats{}, [2][numSizeClasses]backlogFit{}
 	f.answered, f.replayed = 0, 0
